@@ -1,0 +1,53 @@
+/*
+ * weft/errno.h - error codes weft returns besides the negated errno values.
+ *
+ * Every weft function that can fail returns an int: >= 0 is success, < 0 is
+ * a negated errno value (-EINVAL, -ENOMEM, -ECANCELED, -ETIMEDOUT, ...) or one
+ * of the WEFT_E* codes below. The weft codes sit at -4000 and below, far from
+ * errno's range, so the two can never collide.
+ *
+ * WEFT_ERRNO_MAP is the one list: it generates the enum, weft_strerror() and
+ * weft_err_name(), so the three cannot drift apart.
+ */
+#ifndef WEFT_ERRNO_H
+#define WEFT_ERRNO_H
+
+#include "weft/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_ERRNO_MAP(XX)                                                     \
+  XX(EINVALSTATE, -4000, "invalid state (future already done, or not done yet)") \
+  XX(ESTOPPED, -4001, "event loop stopped before the future completed")       \
+  XX(ECLOSED, -4002, "event loop is closed")
+
+enum weft_errno {
+#define WEFT__ERRNO_ENUM(name, value, text) WEFT_##name = (value),
+  WEFT_ERRNO_MAP(WEFT__ERRNO_ENUM)
+#undef WEFT__ERRNO_ENUM
+};
+
+/**
+ * weft_strerror - describe an error code
+ * @err: a negative weft or errno code (a positive errno is accepted too).
+ *
+ * Returns:  a static string; never NULL. Unknown codes give "unknown error".
+ * Threads:  any thread.
+ */
+WEFT_EXTERN const char *weft_strerror(int err);
+
+/**
+ * weft_err_name - the symbolic name of an error code ("ECANCELED", "WEFT_ESTOPPED")
+ * @err: a negative weft or errno code.
+ *
+ * Returns:  a static string; never NULL. Unknown codes give "UNKNOWN".
+ * Threads:  any thread.
+ */
+WEFT_EXTERN const char *weft_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,267 @@
+/*
+ * weft/runtime.h - the event loop: lifecycle, callbacks, the foreign-thread
+ * bridge and the exception handler (asyncio's AbstractEventLoop).
+ *
+ * A loop owns N worker threads. The thread that calls weft_loop_run_*() becomes
+ * worker 0 for the duration of the call; workers 1..N-1 are threads the loop
+ * starts when it runs and joins when it stops. Tasks and callbacks run on any
+ * worker; with workers = 1 everything runs on the calling thread in exactly
+ * asyncio's FIFO order.
+ *
+ * Thread-safety: a loop is not thread-safe except where a function says so.
+ * Functions marked "Threads: any" may be called from any thread, including
+ * foreign threads that are not workers of any loop.
+ *
+ * Ownership: weft_loop_new() hands the caller the loop; weft_loop_close()
+ * releases it. Futures, tasks and handles that the user still holds when the
+ * loop closes stay valid until released (the loop's memory lives until the
+ * last of them is released).
+ */
+#ifndef WEFT_RUNTIME_H
+#define WEFT_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "weft/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_loop weft_loop_t;
+typedef struct weft_future weft_future_t;
+typedef struct weft_task weft_task_t;
+typedef struct weft_handle weft_handle_t;
+
+/* A task body: returns 0 and stores its result in *result, or returns a
+ * negative error code (see weft_fail() to attach a message). */
+typedef int (*weft_task_fn)(void *arg, void **result);
+
+/* A callback scheduled with call_soon/call_later/call_at. */
+typedef void (*weft_callback_fn)(void *arg);
+
+/**
+ * struct weft_loop_config - how to build a loop
+ * @workers:     worker threads; 0 means "one per online CPU" (or $WEFT_WORKERS).
+ * @stack_size:  default fiber stack size in bytes (rounded up to pages);
+ *               0 means 64 KiB (256 KiB in sanitizer builds). Minimum 16 KiB.
+ * @pin_workers: nonzero pins worker i to CPU i (mod the CPUs allowed) while
+ *               the loop runs; the calling thread's affinity is restored after.
+ */
+struct weft_loop_config {
+  unsigned workers;
+  size_t stack_size;
+  int pin_workers;
+};
+
+/**
+ * weft_loop_config_init - fill @cfg with the defaults
+ * @cfg: the config to fill; not NULL.
+ * Threads: any.
+ */
+WEFT_EXTERN void weft_loop_config_init(struct weft_loop_config *cfg);
+
+/**
+ * weft_loop_new - create an event loop (asyncio.new_event_loop)
+ * @cfg: the configuration, or NULL for the defaults; copied.
+ * @out: receives the loop; ownership passes to the caller.
+ *
+ * Returns:  0; -EINVAL if @out is NULL, @cfg->workers > 1024 or the stack size
+ *           is below 16 KiB or above 1 GiB; -ENOMEM.
+ * Suspends: no.  Threads: any.
+ */
+WEFT_EXTERN int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out);
+
+/**
+ * weft_loop_close - close the loop and free it (loop.close)
+ * @loop: the loop; the caller's reference ends here on success.
+ *
+ * Pending work is cancelled and freed: callbacks that never ran are dropped
+ * (their @arg stays the caller's), tasks that never started end cancelled
+ * without running, and suspended tasks are cancelled and run until they end
+ * (while the loop closes, every suspension point returns -ECANCELED at once).
+ * Closing a closed loop is harmless.
+ *
+ * Returns:  0; -EBUSY if the loop is running; -EINVAL if @loop is NULL.
+ * Suspends: no.  Threads: the thread that owns the loop, never a worker.
+ */
+WEFT_EXTERN int weft_loop_close(weft_loop_t *loop);
+
+/**
+ * weft_loop_run_forever - run until weft_loop_stop() (loop.run_forever)
+ * @loop: the loop.
+ *
+ * stop() from a callback lets each worker finish its current batch; stop()
+ * before run_forever runs exactly one iteration and returns.
+ *
+ * Returns:  0; -EBUSY if the loop is already running or this thread is a
+ *           worker of a running loop; WEFT_ECLOSED if closed; -EINVAL if NULL;
+ *           -EAGAIN if worker threads could not be started.
+ * Suspends: blocks the calling thread.  Threads: any one non-worker thread.
+ */
+WEFT_EXTERN int weft_loop_run_forever(weft_loop_t *loop);
+
+/**
+ * weft_loop_run_until_complete - run until @f is done (loop.run_until_complete)
+ * @loop:   the loop.
+ * @f:      the future or task future to wait for; borrowed.
+ * @result: receives the result on success; may be NULL.
+ *
+ * Returns:  0 with the result; @f's error if it failed (-ECANCELED if
+ *           cancelled); WEFT_ESTOPPED if the loop was stopped first; the
+ *           errors of weft_loop_run_forever(); -EINVAL if @f belongs to
+ *           another loop or is NULL.
+ * Suspends: blocks the calling thread.  Threads: any one non-worker thread.
+ */
+WEFT_EXTERN int weft_loop_run_until_complete(weft_loop_t *loop, weft_future_t *f,
+                                             void **result);
+
+/**
+ * weft_loop_stop - ask the loop to stop after the current batch (loop.stop)
+ * @loop: the loop.
+ *
+ * Returns:  0; -EINVAL if NULL; WEFT_ECLOSED if closed.
+ * Suspends: no.  Threads: any.
+ */
+WEFT_EXTERN int weft_loop_stop(weft_loop_t *loop);
+
+/** weft_loop_is_running - 1 while run_* is executing, else 0. Threads: any. */
+WEFT_EXTERN int weft_loop_is_running(const weft_loop_t *loop);
+/** weft_loop_is_closed - 1 after weft_loop_close(), else 0. Threads: any. */
+WEFT_EXTERN int weft_loop_is_closed(const weft_loop_t *loop);
+/** weft_loop_workers - the loop's number of workers. Threads: any. */
+WEFT_EXTERN unsigned weft_loop_workers(const weft_loop_t *loop);
+
+/**
+ * weft_loop_current - the loop whose worker runs the caller (get_running_loop)
+ * Returns:  the loop, or NULL on a thread that is not running a loop.
+ * Threads:  any.
+ */
+WEFT_EXTERN weft_loop_t *weft_loop_current(void);
+
+/**
+ * weft_worker_index - index of the worker running the caller
+ * Returns:  0..workers-1, or -EPERM on a thread that is not a worker.
+ * Threads:  any. A task may move to another worker at each suspension.
+ */
+WEFT_EXTERN int weft_worker_index(void);
+
+/**
+ * weft_run - run @fn as the main task on a new loop (asyncio.run)
+ * @fn:     the main task body.
+ * @arg:    its argument; borrowed.
+ * @result: receives its result; may be NULL.
+ *
+ * Creates a loop with the default configuration, runs @fn to completion,
+ * cancels every task still pending and waits for them, then closes the loop.
+ *
+ * Returns:  0 with the result; @fn's error; -EINVAL if @fn is NULL; -EBUSY if
+ *           called on a worker thread; -ENOMEM.
+ * Suspends: blocks the calling thread.  Threads: any non-worker thread.
+ */
+WEFT_EXTERN int weft_run(weft_task_fn fn, void *arg, void **result);
+
+/** weft_run_config - weft_run() with an explicit loop configuration. */
+WEFT_EXTERN int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn,
+                                void *arg, void **result);
+
+/**
+ * weft_call_soon - schedule @cb(@arg) on the running loop (loop.call_soon)
+ * @cb:  the callback; runs on a worker, outside any task (it must not suspend).
+ * @arg: passed to @cb; still the caller's if the call fails.
+ * @out: receives a handle reference for weft_handle_cancel(); may be NULL.
+ *
+ * Callbacks run in the order they were scheduled (exactly, with workers = 1).
+ *
+ * Returns:  0; -EPERM if the caller is not on a worker of a running loop (use
+ *           weft_call_soon_threadsafe); -EINVAL if @cb is NULL; -ENOMEM.
+ * Suspends: no.  Threads: workers of a running loop.
+ */
+WEFT_EXTERN int weft_call_soon(weft_callback_fn cb, void *arg, weft_handle_t **out);
+
+/**
+ * weft_call_soon_threadsafe - schedule @cb(@arg) on @loop from any thread
+ * @loop: the loop; it need not be running (the callback runs when it does).
+ * @cb, @arg, @out: as for weft_call_soon().
+ *
+ * Returns:  0; -EINVAL if @loop or @cb is NULL; WEFT_ECLOSED; -ENOMEM.
+ * Suspends: no.  Threads: any.
+ */
+WEFT_EXTERN int weft_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn cb,
+                                          void *arg, weft_handle_t **out);
+
+/**
+ * weft_run_threadsafe - start @fn as a task on @loop from any thread
+ * (asyncio.run_coroutine_threadsafe)
+ * @loop: the loop.
+ * @fn, @arg: the task body and its argument.
+ * @out: receives the task's future; the caller owns one reference and must
+ *       weft_future_release() it. A foreign thread may wait on it with
+ *       weft_future_wait_threadsafe(), read it, or cancel it with
+ *       weft_future_cancel() (the cancellation reaches the task).
+ *
+ * Returns:  0; -EINVAL if an argument is NULL; WEFT_ECLOSED; -ENOMEM.
+ * Suspends: no.  Threads: any.
+ */
+WEFT_EXTERN int weft_run_threadsafe(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                                    weft_future_t **out);
+
+/**
+ * weft_handle_cancel - cancel a scheduled callback (Handle.cancel)
+ * @h: the handle.
+ * Returns:  1 if it was pending and will not run; 0 if it already ran or was
+ *           cancelled; -EINVAL if NULL.
+ * Threads:  any.
+ */
+WEFT_EXTERN int weft_handle_cancel(weft_handle_t *h);
+/** weft_handle_cancelled - 1 if cancelled, else 0. Threads: any. */
+WEFT_EXTERN int weft_handle_cancelled(const weft_handle_t *h);
+/** weft_handle_release - drop the caller's handle reference. Threads: any. */
+WEFT_EXTERN void weft_handle_release(weft_handle_t *h);
+
+/**
+ * struct weft_exception_context - what went wrong (asyncio's context dict)
+ * @message:   what happened, e.g. "Task exception was never retrieved".
+ * @error:     the error code, or 0.
+ * @error_msg: the error's message, or NULL.
+ * @future:    the future or task concerned, or NULL; borrowed for the call.
+ * @task_name: the task's name when @future is a task, else NULL.
+ */
+struct weft_exception_context {
+  const char *message;
+  int error;
+  const char *error_msg;
+  weft_future_t *future;
+  const char *task_name;
+};
+
+typedef void (*weft_exception_handler)(weft_loop_t *loop,
+                                       const struct weft_exception_context *ctx,
+                                       void *arg);
+
+/**
+ * weft_loop_set_exception_handler - replace the handler (set_exception_handler)
+ * @loop: the loop.
+ * @h:    the handler, or NULL for the default (prints to stderr).
+ * @arg:  passed to @h.
+ *
+ * The handler may be called from any worker or from the thread that drops
+ * the last reference of a future; it must be thread-safe and must not suspend.
+ * Returns:  0; -EINVAL if @loop is NULL.
+ * Threads:  any, but not concurrently with a running loop's reports.
+ */
+WEFT_EXTERN int weft_loop_set_exception_handler(weft_loop_t *loop, weft_exception_handler h,
+                                                void *arg);
+
+/** weft_loop_default_exception_handler - print @ctx to stderr. Threads: any. */
+WEFT_EXTERN void weft_loop_default_exception_handler(weft_loop_t *loop,
+                                                     const struct weft_exception_context *ctx);
+
+/** weft_loop_call_exception_handler - report @ctx through the loop's handler. */
+WEFT_EXTERN void weft_loop_call_exception_handler(weft_loop_t *loop,
+                                                  const struct weft_exception_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

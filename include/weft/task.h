@@ -1,0 +1,168 @@
+/*
+ * weft/task.h - tasks: functions running on their own fiber (asyncio.Task).
+ *
+ * A task runs weft_task_fn on a fiber with its own stack. It gets the stack
+ * when it first runs and gives it back when it ends. Awaiting, sleeping and
+ * yielding suspend the fiber, never the worker thread; a suspended task may
+ * resume on another worker unless it is pinned.
+ *
+ * A task ends with a result (its fn returned 0) or an error (a negative code,
+ * with an optional message set by weft_fail()). It is cancelled only if it
+ * ended with -ECANCELED.
+ *
+ * Cancellation is a request: the task's current or next suspension point
+ * returns -ECANCELED once per request (weft_task_cancelling() counts them,
+ * weft_task_uncancel() withdraws one). The task may clean up, carry on, or
+ * return the error. A task cancelled before it first runs ends cancelled
+ * without running.
+ *
+ * Ownership: a task is reference-counted together with its future.
+ * weft_spawn() gives the caller one reference when @out is not NULL, and it
+ * must be released with weft_task_release() (or weft_future_release() on
+ * weft_task_future()). Pass @out = NULL to detach: the task then lives until
+ * it ends. A running task is kept alive by the loop regardless.
+ *
+ * Thread-safety: every function may be called from any worker of the task's
+ * loop; cancel, name, done and release also from foreign threads.
+ */
+#ifndef WEFT_TASK_H
+#define WEFT_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "weft/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * struct weft_task_opts - spawn options
+ * @name:       the task's name, copied; NULL gives "Task-<id>".
+ * @stack_size: bytes of stack; 0 uses the loop's default. Minimum 16 KiB.
+ * @worker:     -1 to run anywhere; otherwise the index of the worker the task
+ *              is pinned to: it only ever runs there and is never stolen.
+ */
+struct weft_task_opts {
+  const char *name;
+  size_t stack_size;
+  int worker;
+};
+
+/** weft_task_opts_init - fill @opts with the defaults. Threads: any. */
+WEFT_EXTERN void weft_task_opts_init(struct weft_task_opts *opts);
+
+/**
+ * weft_spawn - start @fn(@arg) as a task on the current loop (create_task)
+ * @out: receives a task reference, or NULL to detach the task.
+ *
+ * The new task is scheduled, not run: the caller continues first.
+ * Returns:  0; -EPERM when not on a worker of a running loop (use
+ *           weft_spawn_opts with a loop, or weft_run_threadsafe); -EINVAL if
+ *           @fn is NULL; -ENOMEM (then @fn never runs and @arg stays yours).
+ * Suspends: no.  Threads: workers.
+ */
+WEFT_EXTERN int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out);
+
+/**
+ * weft_spawn_opts - start a task with options on @loop
+ * @loop: the loop; NULL means the current loop. The loop need not be running.
+ * @opts: options, or NULL for the defaults.
+ *
+ * Returns:  0; -EINVAL if @fn is NULL, @opts->worker is out of range or the
+ *           stack size is below 16 KiB or above 1 GiB; -EPERM if @loop is NULL
+ *           outside a loop; WEFT_ECLOSED; -ENOMEM.
+ * Suspends: no.  Threads: any.
+ */
+WEFT_EXTERN int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                                const struct weft_task_opts *opts, weft_task_t **out);
+
+/** weft_task_future - the task's future (shares the task's references). */
+WEFT_EXTERN weft_future_t *weft_task_future(weft_task_t *t);
+
+/**
+ * weft_task_from_future - the task whose future @f is
+ * Returns:  the task, or NULL if @f is a plain future.  Threads: any.
+ */
+WEFT_EXTERN weft_task_t *weft_task_from_future(weft_future_t *f);
+
+/** weft_task_ref - add a reference; returns @t. Threads: any. */
+WEFT_EXTERN weft_task_t *weft_task_ref(weft_task_t *t);
+/** weft_task_release - drop a reference (NULL is ignored). Threads: any. */
+WEFT_EXTERN void weft_task_release(weft_task_t *t);
+
+/**
+ * weft_task_current - the task running on this thread (current_task)
+ * Returns:  the task (borrowed), or NULL in callbacks and foreign threads.
+ */
+WEFT_EXTERN weft_task_t *weft_task_current(void);
+
+/**
+ * weft_task_cancel - request cancellation of @t (Task.cancel(msg))
+ * @msg: an optional message, copied; may be NULL.
+ *
+ * Returns:  1 if the request was recorded; 0 if @t is already done;
+ *           -EINVAL if @t is NULL; -ENOMEM copying @msg.
+ * Suspends: no.  Threads: any.
+ */
+WEFT_EXTERN int weft_task_cancel(weft_task_t *t, const char *msg);
+
+/** weft_task_cancelling - pending cancel requests (Task.cancelling). */
+WEFT_EXTERN int weft_task_cancelling(weft_task_t *t);
+
+/**
+ * weft_task_uncancel - withdraw one cancel request (Task.uncancel)
+ * Returns:  the remaining count; when it reaches 0 a cancellation not yet
+ *           delivered is withdrawn. -EINVAL if NULL.  Threads: any.
+ */
+WEFT_EXTERN int weft_task_uncancel(weft_task_t *t);
+
+/**
+ * weft_task_name - the task's name (Task.get_name)
+ * Returns:  a string valid until weft_task_set_name() or the task is freed.
+ */
+WEFT_EXTERN const char *weft_task_name(weft_task_t *t);
+
+/**
+ * weft_task_set_name - rename the task (Task.set_name)
+ * Returns:  0; -EINVAL if an argument is NULL; -ENOMEM.
+ * Threads:  any, but not concurrently with weft_task_name() on the same task.
+ */
+WEFT_EXTERN int weft_task_set_name(weft_task_t *t, const char *name);
+
+/** weft_task_id - the task's loop-unique id (its "Task-<id>" number). */
+WEFT_EXTERN uint64_t weft_task_id(const weft_task_t *t);
+
+/**
+ * weft_loop_tasks - visit every task of @loop that is not done (all_tasks)
+ * @visit: called with each task (borrowed) and @arg; return nonzero to stop.
+ *
+ * Returns:  the number of tasks visited; -EINVAL if @loop or @visit is NULL.
+ * Threads:  any. @visit runs with an internal lock held: it must not spawn,
+ *           free or await. Tasks that start or end meanwhile may be missed.
+ */
+WEFT_EXTERN int weft_loop_tasks(weft_loop_t *loop, int (*visit)(weft_task_t *t, void *arg),
+                                void *arg);
+
+/**
+ * weft_fail - attach a message to the error the current task is about to return
+ * @err: the negative code to return.
+ * @fmt: printf format for the message, or NULL.
+ *
+ * Usage: `return weft_fail(-EIO, "short read at %zu", off);`
+ * Returns:  @err (also outside a task, where the message is dropped).
+ */
+WEFT_EXTERN int weft_fail(int err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/**
+ * weft_yield - let other ready tasks run (await asyncio.sleep(0))
+ * Returns:  0; -ECANCELED if a cancellation was requested; -EPERM outside a task.
+ * Suspends: yes.  Threads: tasks only.
+ */
+WEFT_EXTERN int weft_yield(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

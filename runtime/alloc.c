@@ -1,0 +1,46 @@
+/*
+ * alloc.c - weft__alloc and friends over jemalloc's explicit API or malloc.
+ * See alloc.h. Sizes passed to weft__free must be the allocation's size.
+ */
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(WEFT_USE_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+
+void *weft__alloc(size_t size) { return mallocx(size ? size : 1, 0); }
+void *weft__calloc(size_t size) { return mallocx(size ? size : 1, MALLOCX_ZERO); }
+void *weft__realloc(void *p, size_t old_size, size_t new_size) {
+  (void)old_size;
+  if (!p) return mallocx(new_size ? new_size : 1, 0);
+  return rallocx(p, new_size ? new_size : 1, 0);
+}
+void weft__free(void *p, size_t size) {
+  if (p) sdallocx(p, size ? size : 1, 0);
+}
+#else
+void *weft__alloc(size_t size) { return malloc(size ? size : 1); }
+void *weft__calloc(size_t size) { return calloc(1, size ? size : 1); }
+void *weft__realloc(void *p, size_t old_size, size_t new_size) {
+  (void)old_size;
+  return realloc(p, new_size ? new_size : 1);
+}
+void weft__free(void *p, size_t size) {
+  (void)size;
+  free(p);
+}
+#endif
+
+char *weft__strdup(const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = weft__alloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+void weft__strfree(char *s) {
+  if (s) weft__free(s, strlen(s) + 1);
+}

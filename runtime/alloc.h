@@ -1,0 +1,23 @@
+/*
+ * alloc.h - the one allocation path of weft.
+ *
+ * With WEFT_ALLOCATOR=jemalloc (the default) these call jemalloc's explicit
+ * API: mallocx() and sdallocx() (sized free skips the size lookup) through
+ * jemalloc's per-thread caches, so steady-state allocation makes no system
+ * calls. Linking jemalloc also makes it the process's malloc. With
+ * WEFT_ALLOCATOR=system they call malloc/free, for hosts that bring their own
+ * allocator. Task objects are further recycled per worker (worker.c).
+ */
+#ifndef WEFT_RUNTIME_ALLOC_H
+#define WEFT_RUNTIME_ALLOC_H
+
+#include <stddef.h>
+
+void *weft__alloc(size_t size);                  /* NULL on failure */
+void *weft__calloc(size_t size);                 /* zeroed; NULL on failure */
+void *weft__realloc(void *p, size_t old_size, size_t new_size);
+void weft__free(void *p, size_t size);           /* p may be NULL */
+char *weft__strdup(const char *s);               /* NULL on failure or s == NULL */
+void weft__strfree(char *s);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * fiber_x86_64.S - the x86-64 System V context switch.
+ *
+ * void weft__fiber_raw_switch(void **save_sp, void *load_sp)
+ *   Pushes the callee-saved registers (rbp, rbx, r12-r15) and the MXCSR and
+ *   x87 control words on the current stack, stores rsp in *save_sp, loads
+ *   load_sp and pops the same frame. Caller-saved registers need no saving:
+ *   the switch is an ordinary call as far as the compiler knows.
+ *
+ * Frame at a saved sp (low to high): [mxcsr:4 fpucw:4] r15 r14 r13 r12 rbx rbp ret
+ *
+ * weft__fiber_trampoline: a new fiber's first "return address" (fiber.c lays
+ * out the frame): r12 holds the argument, rbx the entry function.
+ */
+    .text
+    .globl weft__fiber_raw_switch
+    .hidden weft__fiber_raw_switch
+    .type weft__fiber_raw_switch, @function
+    .p2align 4
+weft__fiber_raw_switch:
+    .cfi_startproc
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .cfi_endproc
+    .size weft__fiber_raw_switch, .-weft__fiber_raw_switch
+
+    .globl weft__fiber_trampoline
+    .hidden weft__fiber_trampoline
+    .type weft__fiber_trampoline, @function
+    .p2align 4
+weft__fiber_trampoline:
+    .cfi_startproc
+    .cfi_undefined rip      /* the outermost frame: debuggers stop here */
+    movq %r12, %rdi
+    callq *%rbx
+    ud2                     /* entry functions never return */
+    .cfi_endproc
+    .size weft__fiber_trampoline, .-weft__fiber_trampoline
+
+    .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,38 @@
+/*
+ * futex.c - futex wait/wake and the slow path of the futex mutex.
+ *
+ * Waits use FUTEX_WAIT_BITSET with FUTEX_CLOCK_REALTIME unset, so the deadline
+ * is absolute CLOCK_MONOTONIC time: a wait never drifts when it is restarted.
+ * Private futexes: weft never shares these words between processes.
+ */
+#include "futex.h"
+#include "mutex.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void weft__futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns) {
+  struct timespec ts, *tsp = NULL;
+  if (deadline_ns) {
+    ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
+    ts.tv_nsec = (long)(deadline_ns % 1000000000u);
+    tsp = &ts;
+  }
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp,
+          NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+void weft__futex_wake(_Atomic uint32_t *word, int count) {
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count, NULL, NULL, 0);
+}
+
+void weft__mutex_lock_slow(struct weft__mutex *m) {
+  /* Mark the lock contended (2) and sleep until we take it as 2: we cannot
+   * know whether other sleepers remain, so the unlocker must wake one.
+   * acquire: pairs with the release exchange in weft__mutex_unlock. */
+  while (atomic_exchange_explicit(&m->word, 2, memory_order_acquire) != 0)
+    weft__futex_wait(&m->word, 2, 0);
+}

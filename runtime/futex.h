@@ -1,0 +1,17 @@
+/*
+ * futex.h - thin wrappers over the futex system call.
+ *
+ * weft__futex_wait() sleeps while *word == expected, until woken, a signal,
+ * or the absolute CLOCK_MONOTONIC deadline (0 = none) passes. Callers always
+ * re-check their condition: the kernel may return early.
+ */
+#ifndef WEFT_RUNTIME_FUTEX_H
+#define WEFT_RUNTIME_FUTEX_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+void weft__futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns);
+void weft__futex_wake(_Atomic uint32_t *word, int count);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * future.c - futures: completion, reading, done callbacks and awaiting.
+ *
+ * Invariants:
+ *  1. state goes PENDING -> DONE once, under lock, with a release store; the
+ *     outcome (err, result, msg) is written before it and never after.
+ *  2. entries holds waiters and callbacks in registration order; completion
+ *     detaches each one, in order, under lock (future.h, waker rule).
+ *  3. refs counts the user's references plus, for a task, the scheduler's.
+ *     The last release frees (a task through weft__task_free).
+ *
+ * Cancellation of an awaiting task follows asyncio: the awaited future is
+ * cancelled too (a task gets a cancellation request), and the await returns
+ * -ECANCELED at once rather than after the awaited task finished.
+ */
+#include "future.h"
+#include "alloc.h"
+#include "clock.h"
+#include "futex.h"
+#include "handle.h"
+#include "loop.h"
+#include "task.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
+  weft__mutex_init(&f->lock);
+  atomic_init(&f->state, WEFT__FUT_PENDING);
+  f->is_task = is_task;
+  f->retrieved = 0;
+  f->err = 0;
+  f->result = NULL;
+  f->msg = NULL;
+  atomic_init(&f->refs, 1);
+  f->loop = loop;
+  weft__list_init(&f->entries);
+}
+
+int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
+  if (!out) return -EINVAL;
+  if (!loop) loop = weft_loop_current();
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  struct weft_future *f = weft__alloc(sizeof *f);
+  if (!f) return -ENOMEM;
+  weft__future_init(f, loop, false);
+  weft__loop_count(loop, +1);
+  *out = f;
+  return 0;
+}
+
+weft_future_t *weft_future_ref(weft_future_t *f) {
+  /* relaxed: taking a reference needs no ordering; the caller already holds one. */
+  if (f) atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+  return f;
+}
+
+void weft__future_fini(struct weft_future *f) {
+  if (f->err && f->err != -ECANCELED && !f->retrieved) {
+    struct weft_exception_context ctx = {
+        .message = f->is_task ? "Task exception was never retrieved"
+                              : "Future exception was never retrieved",
+        .error = f->err,
+        .error_msg = f->msg,
+        .future = f,
+        .task_name = f->is_task ? weft_task_name(weft__task_of(f)) : NULL,
+    };
+    weft_loop_call_exception_handler(f->loop, &ctx);
+  }
+  weft__strfree(f->msg);
+  f->msg = NULL;
+}
+
+void weft_future_release(weft_future_t *f) {
+  if (!f) return;
+  /* acq_rel: the last releaser must see every other holder's writes before
+   * it frees (release on every decrement, acquire on the final one). */
+  if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
+  if (f->is_task) {
+    weft__task_free(weft__task_of(f));
+    return;
+  }
+  struct weft_loop *loop = f->loop;
+  weft__future_fini(f);
+  weft__free(f, sizeof *f);
+  weft__loop_count(loop, -1);
+}
+
+static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
+  switch (e->kind) {
+  case WEFT__ENTRY_TASK: {
+    struct weft__waiter *w = (struct weft__waiter *)e;
+    /* release: the waiter's acquire load then sees the outcome. */
+    atomic_store_explicit(&w->fired, 1, memory_order_release);
+    weft__task_wake(w->task);
+    break;
+  }
+  case WEFT__ENTRY_THREAD: {
+    struct weft__waiter *w = (struct weft__waiter *)e;
+    atomic_store_explicit(&w->fired, 1, memory_order_release);
+    weft__futex_wake(&w->fired, 1);
+    break;
+  }
+  default:
+    weft__handle_schedule_done(weft__container_of(e, struct weft_handle, entry));
+    (void)f;
+    break;
+  }
+}
+
+int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
+  weft__mutex_lock(&f->lock);
+  if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__FUT_PENDING) {
+    weft__mutex_unlock(&f->lock);
+    weft__strfree(msg);
+    return WEFT_EINVALSTATE;
+  }
+  f->err = err;
+  f->result = result;
+  f->msg = msg;
+  /* release: publishes the outcome to lock-free readers (weft__future_is_done). */
+  atomic_store_explicit(&f->state, WEFT__FUT_DONE, memory_order_release);
+  struct weft__list *pos, *tmp;
+  weft__list_for_each_safe(pos, tmp, &f->entries) {
+    weft__list_del_init(pos);
+    fire_entry(f, weft__container_of(pos, struct weft__done_entry, link));
+  }
+  weft__mutex_unlock(&f->lock);
+  return 0;
+}
+
+int weft_future_set_result(weft_future_t *f, void *value) {
+  if (!f || f->is_task) return -EINVAL;
+  return weft__future_complete(f, 0, value, NULL);
+}
+
+int weft_future_set_error(weft_future_t *f, int err, const char *msg) {
+  if (!f || f->is_task || err >= 0 || err == -ECANCELED) return -EINVAL;
+  if (weft__future_is_done(f)) return WEFT_EINVALSTATE;
+  char *copy = NULL;
+  if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
+  return weft__future_complete(f, err, NULL, copy);
+}
+
+int weft_future_cancel(weft_future_t *f, const char *msg) {
+  if (!f) return -EINVAL;
+  if (f->is_task) return weft_task_cancel(weft__task_of(f), msg);
+  if (weft__future_is_done(f)) return 0;
+  char *copy = NULL;
+  if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
+  return weft__future_complete(f, -ECANCELED, NULL, copy) == 0 ? 1 : 0;
+}
+
+int weft_future_done(const weft_future_t *f) { return f && weft__future_is_done(f); }
+
+int weft_future_cancelled(const weft_future_t *f) {
+  return f && weft__future_is_done(f) && f->err == -ECANCELED;
+}
+
+int weft__future_outcome(struct weft_future *f, void **result) {
+  if (!weft__future_is_done(f)) return WEFT_EINVALSTATE;
+  if (f->err) {
+    if (!f->retrieved) {
+      weft__mutex_lock(&f->lock);
+      f->retrieved = 1;
+      weft__mutex_unlock(&f->lock);
+    }
+    return f->err;
+  }
+  if (result) *result = f->result;
+  return 0;
+}
+
+int weft_future_result(weft_future_t *f, void **out) {
+  if (!f) return -EINVAL;
+  return weft__future_outcome(f, out);
+}
+
+int weft_future_error(weft_future_t *f, const char **msg) {
+  if (!f) return -EINVAL;
+  int rc = weft__future_outcome(f, NULL);
+  if (msg) *msg = rc == WEFT_EINVALSTATE ? NULL : f->msg;
+  return rc;
+}
+
+int weft_future_on_done(weft_future_t *f, weft_future_cb cb, void *arg) {
+  if (!f || !cb) return -EINVAL;
+  struct weft_handle *h = weft__handle_new_done(f, cb, arg);
+  if (!h) return -ENOMEM;
+  weft__mutex_lock(&f->lock);
+  if (atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE) {
+    weft__mutex_unlock(&f->lock);
+    weft__handle_schedule_done(h);
+    return 0;
+  }
+  weft__list_add_tail(&f->entries, &h->entry.link);
+  weft__mutex_unlock(&f->lock);
+  return 0;
+}
+
+int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
+  if (!f || !cb) return -EINVAL;
+  struct weft__list removed, *pos, *tmp;
+  weft__list_init(&removed);
+  int n = 0;
+  weft__mutex_lock(&f->lock);
+  weft__list_for_each_safe(pos, tmp, &f->entries) {
+    struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
+    if (e->kind != WEFT__ENTRY_CALLBACK) continue;
+    struct weft_handle *h = weft__container_of(e, struct weft_handle, entry);
+    if (h->fcb == cb && h->arg == arg) {
+      weft__list_del_init(pos);
+      weft__list_add_tail(&removed, pos);
+      n++;
+    }
+  }
+  weft__mutex_unlock(&f->lock);
+  weft__list_for_each_safe(pos, tmp, &removed) {
+    weft__list_del_init(pos);
+    weft__handle_discard(weft__container_of(pos, struct weft_handle, entry.link));
+  }
+  return n;
+}
+
+/* The awaiting task was cancelled: cancel what it awaited (asyncio). */
+static void cancel_awaited(struct weft_future *f) {
+  if (f->is_task)
+    weft_task_cancel(weft__task_of(f), NULL);
+  else if (!weft__future_is_done(f))
+    weft__future_complete(f, -ECANCELED, NULL, NULL);
+}
+
+static int await_until(struct weft_future *f, uint64_t deadline_ns, void **result) {
+  if (!f) return -EINVAL;
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  if (&t->fut == f) return -EDEADLK;
+  if (!weft__future_is_done(f)) {
+    if (weft__task_take_cancel(t)) {
+      cancel_awaited(f);
+      return -ECANCELED;
+    }
+    struct weft__waiter w = {.e.kind = WEFT__ENTRY_TASK, .task = t};
+    atomic_init(&w.fired, 0);
+    weft__mutex_lock(&f->lock);
+    bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
+    if (!done) weft__list_add_tail(&f->entries, &w.e.link);
+    weft__mutex_unlock(&f->lock);
+    if (!done) {
+      int rc = weft__task_wait(t, &w.fired, deadline_ns);
+      weft__mutex_lock(&f->lock); /* waker rule: the completer is done with w */
+      if (weft__list_linked(&w.e.link)) weft__list_del_init(&w.e.link);
+      weft__mutex_unlock(&f->lock);
+      if (rc == -ECANCELED) {
+        cancel_awaited(f);
+        return rc;
+      }
+      if (rc) return rc;
+    }
+  }
+  return weft__future_outcome(f, result);
+}
+
+int weft_await(weft_future_t *f, void **result) { return await_until(f, 0, result); }
+
+int weft_await_timeout(weft_future_t *f, int64_t timeout_ns, void **result) {
+  if (timeout_ns < 0) return -EINVAL;
+  return await_until(f, weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0), result);
+}
+
+int weft_future_wait_threadsafe(weft_future_t *f, int64_t timeout_ns, void **result) {
+  if (!f) return -EINVAL;
+  if (weft__worker_self()) return -EDEADLK;
+  if (!weft__future_is_done(f)) {
+    uint64_t deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns;
+    struct weft__waiter w = {.e.kind = WEFT__ENTRY_THREAD, .task = NULL};
+    atomic_init(&w.fired, 0);
+    weft__mutex_lock(&f->lock);
+    bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
+    if (!done) weft__list_add_tail(&f->entries, &w.e.link);
+    weft__mutex_unlock(&f->lock);
+    if (!done) {
+      /* acquire: pairs with the release store in fire_entry. */
+      while (!atomic_load_explicit(&w.fired, memory_order_acquire)) {
+        if (deadline && weft__clock_ns() >= deadline) break;
+        weft__futex_wait(&w.fired, 0, deadline);
+      }
+      weft__mutex_lock(&f->lock); /* waker rule */
+      if (weft__list_linked(&w.e.link)) weft__list_del_init(&w.e.link);
+      weft__mutex_unlock(&f->lock);
+      if (!atomic_load_explicit(&w.fired, memory_order_acquire)) return -ETIMEDOUT;
+    }
+  }
+  return weft__future_outcome(f, result);
+}
+
+weft_loop_t *weft_future_loop(const weft_future_t *f) { return f ? f->loop : NULL; }

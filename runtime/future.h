@@ -1,0 +1,70 @@
+/*
+ * future.h (private) - the future object and the entries that wait on it.
+ *
+ * A future's entries list holds, in registration order, everything that
+ * must hear of its completion: tasks awaiting it and foreign threads waiting
+ * on it (struct weft__waiter, living on the waiter's stack) and done
+ * callbacks (struct weft_handle, heap-allocated). Completion walks the list
+ * once, in order, under the future's lock: that is what makes callback and
+ * wake-up order exactly asyncio's with one worker.
+ *
+ * Waker rule (all of weft's waits follow it): a waker sets the waiter's
+ * fired flag and wakes its task while holding the lock that protects the
+ * waiter node; the waiter takes that same lock before it leaves the wait.
+ * So a waker never touches a waiter node, or a task, that is gone.
+ */
+#ifndef WEFT_RUNTIME_FUTURE_PRIV_H
+#define WEFT_RUNTIME_FUTURE_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "weft.h"
+#include "list.h"
+#include "mutex.h"
+
+enum weft__entry_kind { WEFT__ENTRY_TASK = 1, WEFT__ENTRY_THREAD = 2, WEFT__ENTRY_CALLBACK = 3 };
+
+struct weft__done_entry {
+  struct weft__list link; /* in weft_future.entries; under the future's lock */
+  uint8_t kind;
+};
+
+struct weft__waiter {
+  struct weft__done_entry e;
+  struct weft_task *task;  /* ENTRY_TASK */
+  _Atomic uint32_t fired;  /* 1 once completed; the futex word for ENTRY_THREAD */
+};
+
+enum { WEFT__FUT_PENDING = 0, WEFT__FUT_DONE = 1 };
+
+struct weft_future {
+  struct weft__mutex lock;
+  _Atomic uint8_t state;  /* PENDING -> DONE once, under lock, store-release */
+  uint8_t is_task;        /* immutable */
+  uint8_t retrieved;      /* under lock: the error was read */
+  int err;                /* written before state becomes DONE, then immutable */
+  void *result;
+  char *msg;
+  _Atomic uint32_t refs;
+  struct weft_loop *loop; /* immutable */
+  struct weft__list entries; /* under lock */
+};
+
+void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task);
+/* Completes @f; @msg is adopted (freed with the future). Returns 0 or
+ * WEFT_EINVALSTATE (then @msg is freed). */
+int weft__future_complete(struct weft_future *f, int err, void *result, char *msg);
+/* Reads a done future's outcome and marks it retrieved. */
+int weft__future_outcome(struct weft_future *f, void **result);
+/* Reports an unretrieved error and frees the message (called at free time). */
+void weft__future_fini(struct weft_future *f);
+
+static inline bool weft__future_is_done(const struct weft_future *f) {
+  /* acquire: pairs with the release store in weft__future_complete, so the
+   * outcome fields are visible once DONE is seen. */
+  return atomic_load_explicit(&((struct weft_future *)f)->state, memory_order_acquire) ==
+         WEFT__FUT_DONE;
+}
+
+#endif

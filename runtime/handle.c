@@ -1,0 +1,177 @@
+/*
+ * handle.c - call_soon, call_later, call_at and done-callback handles.
+ *
+ * A handle runs at most once: running and cancelling race through one CAS on
+ * state (PENDING -> RAN or PENDING -> CANCELLED). A cancelled handle that is
+ * already queued stays queued and is dropped when popped (asyncio does the
+ * same); a cancelled timer is also taken out of its heap at once so that
+ * cancelled far-future timers do not pile up.
+ *
+ * Ownership of arg: weft never frees it. If scheduling fails, the callback is
+ * never called (libuv's rule).
+ */
+#include "handle.h"
+#include "alloc.h"
+#include "clock.h"
+#include "loop.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <math.h>
+
+static struct weft_handle *handle_new(struct weft_loop *loop, uint8_t kind, bool user_ref) {
+  struct weft_handle *h = weft__alloc(sizeof *h);
+  if (!h) return NULL;
+  h->r.next = NULL;
+  h->r.kind = WEFT__R_HANDLE;
+  atomic_init(&h->refs, user_ref ? 2 : 1);
+  atomic_init(&h->state, WEFT__H_PENDING);
+  h->kind = kind;
+  h->cb = NULL;
+  h->fcb = NULL;
+  h->arg = NULL;
+  h->fut = NULL;
+  h->loop = loop;
+  weft__loop_count(loop, +1);
+  return h;
+}
+
+static void handle_unref(struct weft_handle *h) {
+  /* acq_rel: the last holder frees; see weft_future_release. */
+  if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1) return;
+  struct weft_loop *loop = h->loop;
+  if (h->fut) weft_future_release(h->fut);
+  weft__free(h, sizeof *h);
+  weft__loop_count(loop, -1);
+}
+
+void weft_handle_release(weft_handle_t *h) {
+  if (h) handle_unref(h);
+}
+
+/* On a worker of a running @loop? */
+static struct weft__worker *loop_worker(void) {
+  struct weft__worker *w = weft__worker_self();
+  return w;
+}
+
+int weft_call_soon(weft_callback_fn cb, void *arg, weft_handle_t **out) {
+  if (!cb) return -EINVAL;
+  struct weft__worker *w = loop_worker();
+  if (!w) return -EPERM;
+  struct weft_handle *h = handle_new(w->loop, WEFT__H_SOON, out != NULL);
+  if (!h) return -ENOMEM;
+  h->cb = cb;
+  h->arg = arg;
+  if (out) *out = h;
+  weft__schedule(w->loop, &h->r, -1, WEFT__SCHED_BACK);
+  return 0;
+}
+
+int weft_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn cb, void *arg,
+                              weft_handle_t **out) {
+  if (!loop || !cb) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  struct weft_handle *h = handle_new(loop, WEFT__H_SOON, out != NULL);
+  if (!h) return -ENOMEM;
+  h->cb = cb;
+  h->arg = arg;
+  if (out) *out = h;
+  weft__schedule(loop, &h->r, -1, WEFT__SCHED_BACK);
+  return 0;
+}
+
+static void timer_fire(struct weft__timer *t) {
+  struct weft_handle *h = weft__container_of(t, struct weft_handle, timer);
+  /* The heap's reference passes to the run queue. */
+  weft__schedule(h->loop, &h->r, -1, WEFT__SCHED_BACK);
+}
+
+static int call_at_ns(uint64_t when_ns, weft_callback_fn cb, void *arg, weft_handle_t **out) {
+  struct weft__worker *w = loop_worker();
+  if (!w) return -EPERM;
+  struct weft_handle *h = handle_new(w->loop, WEFT__H_TIMER, out != NULL);
+  if (!h) return -ENOMEM;
+  h->cb = cb;
+  h->arg = arg;
+  weft__timer_init(&h->timer, timer_fire);
+  if (weft__timers_add(&w->timers, &h->timer, when_ns) != 0) {
+    atomic_store_explicit(&h->refs, 1, memory_order_relaxed);
+    handle_unref(h);
+    return -ENOMEM;
+  }
+  if (out) *out = h;
+  return 0;
+}
+
+static int seconds_to_ns(double s, uint64_t *ns) {
+  if (!isfinite(s) || s < 0) return -EINVAL;
+  if (s > 1e9) s = 1e9; /* about 31 years: effectively never */
+  *ns = (uint64_t)(s * 1e9);
+  return 0;
+}
+
+int weft_call_later(double delay, weft_callback_fn cb, void *arg, weft_handle_t **out) {
+  uint64_t ns;
+  if (!cb || seconds_to_ns(delay, &ns)) return -EINVAL;
+  return call_at_ns(weft__clock_ns() + ns, cb, arg, out);
+}
+
+int weft_call_at(double when, weft_callback_fn cb, void *arg, weft_handle_t **out) {
+  uint64_t ns;
+  if (!cb || seconds_to_ns(when, &ns)) return -EINVAL;
+  return call_at_ns(ns, cb, arg, out);
+}
+
+int weft_handle_cancel(weft_handle_t *h) {
+  if (!h) return -EINVAL;
+  uint32_t expected = WEFT__H_PENDING;
+  /* acq_rel: decides, once, between running and cancelling. */
+  if (!atomic_compare_exchange_strong_explicit(&h->state, &expected, WEFT__H_CANCELLED,
+                                               memory_order_acq_rel, memory_order_acquire))
+    return 0;
+  if (h->kind == WEFT__H_TIMER && weft__timers_cancel(&h->timer))
+    handle_unref(h); /* the heap's reference */
+  return 1;
+}
+
+int weft_handle_cancelled(const weft_handle_t *h) {
+  return h && atomic_load_explicit(&((weft_handle_t *)h)->state, memory_order_acquire) ==
+                  WEFT__H_CANCELLED;
+}
+
+struct weft_handle *weft__handle_new_done(struct weft_future *f, weft_future_cb cb, void *arg) {
+  struct weft_handle *h = handle_new(f->loop, WEFT__H_DONE, false);
+  if (!h) return NULL;
+  h->fcb = cb;
+  h->arg = arg;
+  h->fut = weft_future_ref(f);
+  h->entry.kind = WEFT__ENTRY_CALLBACK;
+  weft__list_init(&h->entry.link);
+  return h;
+}
+
+void weft__handle_schedule_done(struct weft_handle *h) {
+  weft__schedule(h->loop, &h->r, -1, WEFT__SCHED_BACK);
+}
+
+void weft__handle_discard(struct weft_handle *h) {
+  atomic_store_explicit(&h->state, WEFT__H_CANCELLED, memory_order_relaxed);
+  handle_unref(h);
+}
+
+void weft__handle_run(struct weft_handle *h) {
+  uint32_t expected = WEFT__H_PENDING;
+  bool run = !atomic_load_explicit(&h->loop->closing, memory_order_relaxed) &&
+             atomic_compare_exchange_strong_explicit(&h->state, &expected, WEFT__H_RAN,
+                                                     memory_order_acq_rel, memory_order_acquire);
+  if (run) {
+    if (h->kind == WEFT__H_DONE)
+      h->fcb(h->fut, h->arg);
+    else
+      h->cb(h->arg);
+  }
+  handle_unref(h);
+}
+
+void weft__handle_drop(struct weft_handle *h) { handle_unref(h); }

@@ -1,0 +1,43 @@
+/*
+ * handle.h (private) - a scheduled callback (asyncio's Handle/TimerHandle),
+ * also used for future done callbacks.
+ */
+#ifndef WEFT_RUNTIME_HANDLE_H
+#define WEFT_RUNTIME_HANDLE_H
+
+#include <stdatomic.h>
+#include "weft.h"
+#include "future.h"
+#include "runnable.h"
+#include "timer.h"
+
+enum weft__handle_kind { WEFT__H_SOON = 1, WEFT__H_TIMER = 2, WEFT__H_DONE = 3 };
+enum weft__handle_state { WEFT__H_PENDING = 0, WEFT__H_CANCELLED = 1, WEFT__H_RAN = 2 };
+
+struct weft_handle {
+  struct weft__runnable r;
+  /* One reference for whoever holds it in a queue, a timer heap or a
+   * future's entries ("the scheduler"), plus one if the user asked for it. */
+  _Atomic uint32_t refs;
+  _Atomic uint32_t state;       /* PENDING -> CANCELLED or RAN, once (CAS) */
+  uint8_t kind;                 /* immutable */
+  weft_callback_fn cb;          /* SOON, TIMER */
+  weft_future_cb fcb;           /* DONE */
+  void *arg;
+  struct weft_future *fut;      /* DONE: the future, referenced */
+  struct weft_loop *loop;
+  struct weft__timer timer;     /* TIMER */
+  struct weft__done_entry entry; /* DONE: in fut->entries until completion */
+};
+
+struct weft_handle *weft__handle_new_done(struct weft_future *f, weft_future_cb cb, void *arg);
+/* Queues a done-callback handle on its future's loop (takes the entry's reference). */
+void weft__handle_schedule_done(struct weft_handle *h);
+/* Drops a handle that will never be queued (removed callback). */
+void weft__handle_discard(struct weft_handle *h);
+/* Runs a queued handle (worker) and drops the queue's reference. */
+void weft__handle_run(struct weft_handle *h);
+/* Drops the scheduler's reference without running (loop teardown). */
+void weft__handle_drop(struct weft_handle *h);
+
+#endif

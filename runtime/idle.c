@@ -1,0 +1,154 @@
+/*
+ * idle.c - the searching/sleeping protocol of the workers (Tokio's idle.rs,
+ * Go's "spinning M" rules in proc.go).
+ *
+ * Rules:
+ *  1. At most half the workers search (steal) at once: more only burns CPU
+ *     and contends on victims' rings.
+ *  2. When work is queued somewhere others could take it, a sleeper is woken
+ *     only if nobody is searching (a searcher will find it) and somebody
+ *     sleeps. The woken worker starts as a searcher, so a burst of pushes
+ *     wakes one worker, not all of them (no thundering herd).
+ *  3. A searcher that finds work stops searching; if it was the last
+ *     searcher it wakes another, so work keeps spreading while it lasts.
+ *  4. A worker going to sleep first announces it (transition_to_parked),
+ *     then re-checks every queue, and only then sleeps.
+ *
+ * No lost wake-ups: the pusher does (a) store the work, (b) read state; the
+ * parker does (c) RMW state, (d) read every queue. All four are seq_cst (the
+ * queue stores in runq.c/inject.c, the state load in notify, the RMW here,
+ * the queue loads in the worker's re-check), so in the single total order
+ * either (b) follows (c), and the pusher sees the parker asleep and wakes
+ * somebody, or (d) follows (a), and the parker sees the work. Acquire/release
+ * is not enough: both sides are store-then-load (Dekker), which needs
+ * StoreLoad ordering.
+ *
+ * The state word is only a summary for the lock-free fast path; the sleeper
+ * set and every change to it happen under the lock.
+ */
+#include "idle.h"
+#include "alloc.h"
+
+#include <string.h>
+
+#define SEARCH_MASK 0xFFFFu
+#define UNPARK_ONE (1u << 16)
+
+static inline unsigned n_searching(uint32_t s) { return s & SEARCH_MASK; }
+static inline unsigned n_unparked(uint32_t s) { return s >> 16; }
+
+int weft__idle_init(struct weft__idle *idle, unsigned nworkers) {
+  idle->nworkers = nworkers;
+  weft__mutex_init(&idle->lock);
+  idle->sleepers = weft__calloc(nworkers * sizeof(unsigned));
+  idle->wstate = weft__calloc(nworkers);
+  if (!idle->sleepers || !idle->wstate) {
+    weft__idle_fini(idle);
+    return -1;
+  }
+  weft__idle_reset(idle);
+  return 0;
+}
+
+void weft__idle_fini(struct weft__idle *idle) {
+  weft__free(idle->sleepers, idle->nworkers * sizeof(unsigned));
+  weft__free(idle->wstate, idle->nworkers);
+  idle->sleepers = NULL;
+  idle->wstate = NULL;
+}
+
+void weft__idle_reset(struct weft__idle *idle) {
+  weft__mutex_lock(&idle->lock);
+  idle->nsleepers = 0;
+  memset(idle->wstate, WEFT__IDLE_AWAKE, idle->nworkers);
+  atomic_store_explicit(&idle->state, idle->nworkers << 16, memory_order_seq_cst);
+  weft__mutex_unlock(&idle->lock);
+}
+
+bool weft__idle_transition_to_searching(struct weft__idle *idle) {
+  uint32_t s = atomic_load_explicit(&idle->state, memory_order_seq_cst);
+  if (2 * n_searching(s) >= idle->nworkers) return false;
+  /* The check and the increment race; at worst one extra searcher, as in
+   * Tokio. seq_cst: part of the state's total order (design comment). */
+  atomic_fetch_add_explicit(&idle->state, 1, memory_order_seq_cst);
+  return true;
+}
+
+bool weft__idle_transition_from_searching(struct weft__idle *idle) {
+  uint32_t prev = atomic_fetch_sub_explicit(&idle->state, 1, memory_order_seq_cst);
+  return n_searching(prev) == 1;
+}
+
+bool weft__idle_transition_to_parked(struct weft__idle *idle, unsigned w, bool searching) {
+  weft__mutex_lock(&idle->lock);
+  uint32_t dec = UNPARK_ONE + (searching ? 1u : 0u);
+  /* seq_cst: step (c) of the no-lost-wake-up argument. */
+  uint32_t prev = atomic_fetch_sub_explicit(&idle->state, dec, memory_order_seq_cst);
+  idle->sleepers[idle->nsleepers++] = w;
+  idle->wstate[w] = WEFT__IDLE_ASLEEP;
+  weft__mutex_unlock(&idle->lock);
+  return searching && n_searching(prev) == 1;
+}
+
+static void remove_sleeper_locked(struct weft__idle *idle, unsigned w) {
+  for (unsigned i = 0; i < idle->nsleepers; i++) {
+    if (idle->sleepers[i] == w) {
+      idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+      break;
+    }
+  }
+  idle->wstate[w] = WEFT__IDLE_AWAKE;
+}
+
+bool weft__idle_transition_from_parked(struct weft__idle *idle, unsigned w) {
+  weft__mutex_lock(&idle->lock);
+  uint8_t st = idle->wstate[w];
+  if (st == WEFT__IDLE_ASLEEP) {
+    /* Woken by its deadline or a spurious return, not by a notifier. */
+    remove_sleeper_locked(idle, w);
+    atomic_fetch_add_explicit(&idle->state, UNPARK_ONE, memory_order_seq_cst);
+  }
+  idle->wstate[w] = WEFT__IDLE_AWAKE;
+  weft__mutex_unlock(&idle->lock);
+  return st == WEFT__IDLE_WOKEN_SEARCHING;
+}
+
+int weft__idle_worker_to_notify(struct weft__idle *idle) {
+  uint32_t s = atomic_load_explicit(&idle->state, memory_order_seq_cst); /* step (b) */
+  if (n_searching(s) != 0 || n_unparked(s) >= idle->nworkers) return -1;
+  weft__mutex_lock(&idle->lock);
+  s = atomic_load_explicit(&idle->state, memory_order_relaxed); /* stable under the lock */
+  int w = -1;
+  if (n_searching(s) == 0 && idle->nsleepers > 0) {
+    w = (int)idle->sleepers[--idle->nsleepers];
+    idle->wstate[w] = WEFT__IDLE_WOKEN_SEARCHING;
+    /* The woken worker counts as unparked and searching from now on. */
+    atomic_fetch_add_explicit(&idle->state, UNPARK_ONE + 1, memory_order_seq_cst);
+  }
+  weft__mutex_unlock(&idle->lock);
+  return w;
+}
+
+bool weft__idle_claim_worker(struct weft__idle *idle, unsigned w) {
+  weft__mutex_lock(&idle->lock);
+  bool was = idle->wstate[w] == WEFT__IDLE_ASLEEP;
+  if (was) {
+    remove_sleeper_locked(idle, w);
+    atomic_fetch_add_explicit(&idle->state, UNPARK_ONE, memory_order_seq_cst);
+  }
+  weft__mutex_unlock(&idle->lock);
+  return was;
+}
+
+unsigned weft__idle_claim_all(struct weft__idle *idle, unsigned *out) {
+  weft__mutex_lock(&idle->lock);
+  unsigned n = idle->nsleepers;
+  for (unsigned i = 0; i < n; i++) {
+    out[i] = idle->sleepers[i];
+    idle->wstate[out[i]] = WEFT__IDLE_AWAKE;
+  }
+  idle->nsleepers = 0;
+  atomic_fetch_add_explicit(&idle->state, n * UNPARK_ONE, memory_order_seq_cst);
+  weft__mutex_unlock(&idle->lock);
+  return n;
+}

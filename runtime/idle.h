@@ -1,0 +1,50 @@
+/*
+ * idle.h - which workers are searching for work and which are asleep.
+ * The protocol and its proof sketch are in idle.c.
+ */
+#ifndef WEFT_RUNTIME_IDLE_H
+#define WEFT_RUNTIME_IDLE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "mutex.h"
+
+struct weft__worker;
+
+enum { WEFT__IDLE_AWAKE = 0, WEFT__IDLE_ASLEEP = 1, WEFT__IDLE_WOKEN_SEARCHING = 2 };
+
+struct weft__idle {
+  /* (unparked << 16) | searching. Read without the lock on hot paths. */
+  _Atomic uint32_t state;
+  unsigned nworkers;
+  struct weft__mutex lock;
+  unsigned *sleepers;  /* stack of parked worker indices; protected by lock */
+  unsigned nsleepers;  /* protected by lock */
+  /* wstate[i]: WEFT__IDLE_AWAKE, _ASLEEP (in sleepers) or _WOKEN_SEARCHING
+   * (a notifier took it out and counted it as searching); protected by lock. */
+  uint8_t *wstate;
+};
+
+int weft__idle_init(struct weft__idle *idle, unsigned nworkers);
+void weft__idle_fini(struct weft__idle *idle);
+void weft__idle_reset(struct weft__idle *idle); /* every worker awake, none searching */
+
+bool weft__idle_transition_to_searching(struct weft__idle *idle);
+/* Returns true if the caller was the last searcher (it must then notify). */
+bool weft__idle_transition_from_searching(struct weft__idle *idle);
+/* Announces that worker @w will sleep. Returns true if it was the last searcher. */
+bool weft__idle_transition_to_parked(struct weft__idle *idle, unsigned w, bool searching);
+/* After waking: true if a notifier woke @w as a searcher, false otherwise. */
+bool weft__idle_transition_from_parked(struct weft__idle *idle, unsigned w);
+
+/* Picks a sleeping worker to wake when work was queued and nobody searches;
+ * returns its index or -1. The caller unparks it. */
+int weft__idle_worker_to_notify(struct weft__idle *idle);
+/* Takes worker @w out of the sleepers (if there) so it can be unparked for
+ * work only it may run; returns true if it was asleep. */
+bool weft__idle_claim_worker(struct weft__idle *idle, unsigned w);
+/* Takes every sleeper out; returns how many indices were written to @out. */
+unsigned weft__idle_claim_all(struct weft__idle *idle, unsigned *out);
+
+#endif

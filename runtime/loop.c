@@ -1,0 +1,372 @@
+/*
+ * loop.c - loop lifecycle: new, run_forever, run_until_complete, stop, close,
+ * weft_run, the exception handler and object accounting.
+ *
+ * Threads: the calling thread of run_* becomes worker 0; workers 1..N-1 are
+ * started for each run and joined before it returns, so between runs the
+ * loop has no threads and all its state is the owner's.
+ *
+ * Closing (numbered steps):
+ *  1. Set closing: from now on every suspension point returns -ECANCELED at
+ *     once, callbacks are dropped instead of run, and tasks that never
+ *     started end cancelled.
+ *  2. Repeat { cancel every task not done; run one iteration of every
+ *     worker } until no task is left. Each round makes progress: a task
+ *     woken by its cancellation runs until its next suspension point, which
+ *     fails at once. Only a task that ignores -ECANCELED forever keeps close
+ *     from returning; that is documented.
+ *  3. Set closed; free queued handles, timers, stacks and workers.
+ *  4. If futures, tasks or handles are still referenced by the user, the
+ *     loop's memory stays as a zombie counting them, and the last release
+ *     frees it (loop->zombie).
+ *
+ * Accounting: every object of the loop counts +1 when made and -1 when
+ * freed, on the counter of the worker doing it (a plain field, touched only
+ * by that worker's thread while the loop runs) or on live_foreign (atomic)
+ * from other threads. The sum is exact once the workers are joined.
+ */
+#include "loop.h"
+#include "alloc.h"
+#include "clock.h"
+#include "handle.h"
+#include "task.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(WEFT__ASAN) || defined(WEFT__TSAN)
+#define DEFAULT_STACK (256u * 1024u) /* instrumented frames are several times larger */
+#else
+#define DEFAULT_STACK (64u * 1024u)
+#endif
+#define MAX_WORKERS 1024u
+#define MIN_STACK (16u * 1024u)
+#define MAX_STACK (1024u * 1024u * 1024u)
+/* Task ids are handed to workers in blocks so spawning does not contend on
+ * one counter; 1024 keeps ids dense. */
+#define ID_BLOCK 1024u
+
+static unsigned default_workers(void) {
+  const char *env = getenv("WEFT_WORKERS");
+  if (env && *env) {
+    long n = strtol(env, NULL, 10);
+    if (n >= 1 && n <= (long)MAX_WORKERS) return (unsigned)n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n >= 1 ? (unsigned)(n > (long)MAX_WORKERS ? MAX_WORKERS : n) : 1u;
+}
+
+void weft_loop_config_init(struct weft_loop_config *cfg) {
+  if (!cfg) return;
+  cfg->workers = 0;
+  cfg->stack_size = 0;
+  cfg->pin_workers = 0;
+}
+
+int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
+  if (!out) return -EINVAL;
+  struct weft_loop_config c;
+  weft_loop_config_init(&c);
+  if (cfg) c = *cfg;
+  if (c.workers > MAX_WORKERS) return -EINVAL;
+  if (c.stack_size && (c.stack_size < MIN_STACK || c.stack_size > MAX_STACK)) return -EINVAL;
+  struct weft_loop *loop = weft__calloc(sizeof *loop);
+  if (!loop) return -ENOMEM;
+  loop->nworkers = c.workers ? c.workers : default_workers();
+  loop->stack_size = c.stack_size ? c.stack_size : DEFAULT_STACK;
+  loop->pin_workers = c.pin_workers != 0;
+  loop->solo = loop->nworkers == 1;
+  loop->workers = weft__calloc(loop->nworkers * sizeof(struct weft__worker));
+  if (!loop->workers || weft__idle_init(&loop->idle, loop->nworkers) != 0) {
+    weft__free(loop->workers, loop->nworkers * sizeof(struct weft__worker));
+    weft__free(loop, sizeof *loop);
+    return -ENOMEM;
+  }
+  for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
+  weft__inject_init(&loop->inject);
+  weft__mutex_init(&loop->foreign_reg.lock);
+  weft__list_init(&loop->foreign_reg.tasks);
+  atomic_init(&loop->running, 0);
+  atomic_init(&loop->stopping, false);
+  atomic_init(&loop->closing, false);
+  atomic_init(&loop->closed, false);
+  atomic_init(&loop->live_foreign, 0);
+  atomic_init(&loop->zombie, 0);
+  atomic_init(&loop->next_id, 1);
+  *out = loop;
+  return 0;
+}
+
+void weft__loop_free(struct weft_loop *loop) {
+  weft__free(loop->workers, loop->nworkers * sizeof(struct weft__worker));
+  weft__free(loop, sizeof *loop);
+}
+
+void weft__loop_count(struct weft_loop *loop, int delta) {
+  struct weft__worker *w = weft__worker_self();
+  if (w && w->loop == loop) {
+    w->live += delta;
+    return;
+  }
+  /* acquire: a release after close must see the zombie count close stored. */
+  if (__builtin_expect(atomic_load_explicit(&loop->closed, memory_order_acquire), 0)) {
+    /* acq_rel: the last one out frees, after everyone else's release. */
+    if (atomic_fetch_add_explicit(&loop->zombie, delta, memory_order_acq_rel) + delta == 0)
+      weft__loop_free(loop);
+    return;
+  }
+  /* relaxed: a counter read only after the workers are joined. */
+  atomic_fetch_add_explicit(&loop->live_foreign, delta, memory_order_relaxed);
+}
+
+uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w) {
+  /* relaxed: ids need uniqueness, not ordering. */
+  if (!w) return atomic_fetch_add_explicit(&loop->next_id, 1, memory_order_relaxed);
+  if (w->id_next == w->id_end) {
+    w->id_next = atomic_fetch_add_explicit(&loop->next_id, ID_BLOCK, memory_order_relaxed);
+    w->id_end = w->id_next + ID_BLOCK;
+  }
+  return w->id_next++;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static void pin_self(struct weft_loop *loop, unsigned index) {
+  cpu_set_t allowed, one;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  int ncpu = CPU_COUNT(&allowed);
+  if (ncpu <= 0) return;
+  int want = (int)(index % (unsigned)ncpu), seen = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    if (seen++ == want) {
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+      break;
+    }
+  }
+  (void)loop;
+}
+
+static void *worker_thread(void *arg) {
+  struct weft__worker *w = arg;
+  if (w->loop->pin_workers) pin_self(w->loop, w->index);
+  weft__worker_main(w);
+  return NULL;
+}
+
+static void wake_all(struct weft_loop *loop) {
+  unsigned ids[MAX_WORKERS];
+  unsigned n = weft__idle_claim_all(&loop->idle, ids);
+  for (unsigned i = 0; i < n; i++) weft__park_unpark(&loop->workers[ids[i]].park);
+}
+
+int weft_loop_run_forever(weft_loop_t *loop) {
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  if (weft__worker_self()) return -EBUSY;
+  int expected = 0;
+  /* acq_rel: orders this run after the previous one's end. */
+  if (!atomic_compare_exchange_strong_explicit(&loop->running, &expected, 1,
+                                               memory_order_acq_rel, memory_order_acquire))
+    return -EBUSY;
+  weft__idle_reset(&loop->idle);
+  cpu_set_t saved;
+  bool restore = loop->pin_workers && sched_getaffinity(0, sizeof saved, &saved) == 0;
+  unsigned started = 1;
+  int rc = 0;
+  for (; started < loop->nworkers; started++) {
+    struct weft__worker *w = &loop->workers[started];
+    if (pthread_create(&w->thread, NULL, worker_thread, w) != 0) {
+      rc = -EAGAIN;
+      break;
+    }
+  }
+  if (rc) {
+    atomic_store_explicit(&loop->stopping, true, memory_order_seq_cst);
+    wake_all(loop);
+  } else {
+    if (loop->pin_workers) pin_self(loop, 0);
+    weft__worker_main(&loop->workers[0]);
+  }
+  for (unsigned i = 1; i < started; i++) {
+    /* Workers leave at different times; a late one may be parked. */
+    wake_all(loop);
+    pthread_join(loop->workers[i].thread, NULL);
+  }
+  if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+  atomic_store_explicit(&loop->stopping, false, memory_order_relaxed);
+  /* release: publishes everything the run did to the next run or close. */
+  atomic_store_explicit(&loop->running, 0, memory_order_release);
+  return rc;
+}
+
+int weft_loop_stop(weft_loop_t *loop) {
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  /* seq_cst: a worker about to sleep re-reads it after announcing (idle.c). */
+  atomic_store_explicit(&loop->stopping, true, memory_order_seq_cst);
+  wake_all(loop);
+  return 0;
+}
+
+static void stop_cb(weft_future_t *f, void *arg) {
+  (void)f;
+  weft_loop_stop(arg);
+}
+
+int weft_loop_run_until_complete(weft_loop_t *loop, weft_future_t *f, void **result) {
+  if (!loop || !f || f->loop != loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  if (weft__worker_self() || atomic_load_explicit(&loop->running, memory_order_acquire))
+    return -EBUSY;
+  weft_future_ref(f);
+  struct weft_handle *h = weft__handle_new_done(f, stop_cb, loop);
+  if (!h) {
+    weft_future_release(f);
+    return -ENOMEM;
+  }
+  atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed); /* ours, to cancel it after */
+  weft__mutex_lock(&f->lock);
+  bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
+  if (!done) weft__list_add_tail(&f->entries, &h->entry.link);
+  weft__mutex_unlock(&f->lock);
+  if (done) weft__handle_schedule_done(h); /* asyncio runs one pass even then */
+  int rc = weft_loop_run_forever(loop);
+  /* A stop callback that did not run must not stop a later run. */
+  weft__mutex_lock(&f->lock);
+  bool linked = weft__list_linked(&h->entry.link);
+  if (linked) weft__list_del_init(&h->entry.link);
+  weft__mutex_unlock(&f->lock);
+  weft_handle_cancel(h);
+  if (linked) weft__handle_drop(h);
+  weft_handle_release(h);
+  if (rc == 0) rc = weft__future_is_done(f) ? weft__future_outcome(f, result) : WEFT_ESTOPPED;
+  weft_future_release(f);
+  return rc;
+}
+
+int weft_loop_is_running(const weft_loop_t *loop) {
+  return loop && atomic_load_explicit(&((weft_loop_t *)loop)->running, memory_order_acquire);
+}
+
+int weft_loop_is_closed(const weft_loop_t *loop) {
+  return loop && atomic_load_explicit(&((weft_loop_t *)loop)->closed, memory_order_acquire);
+}
+
+unsigned weft_loop_workers(const weft_loop_t *loop) { return loop ? loop->nworkers : 0; }
+
+weft_loop_t *weft_loop_current(void) {
+  struct weft__worker *w = weft__worker_self();
+  return w ? w->loop : NULL;
+}
+
+int weft_worker_index(void) {
+  struct weft__worker *w = weft__worker_self();
+  return w ? (int)w->index : -EPERM;
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+static int cancel_visit(weft_task_t *t, void *arg) {
+  (void)arg;
+  weft_task_cancel(t, NULL);
+  return 0;
+}
+
+static int count_visit(weft_task_t *t, void *arg) {
+  (void)t;
+  (void)arg;
+  return 0;
+}
+
+int weft_loop_close(weft_loop_t *loop) {
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return 0;
+  if (atomic_load_explicit(&loop->running, memory_order_acquire) || weft__worker_self())
+    return -EBUSY;
+  atomic_store_explicit(&loop->closing, true, memory_order_seq_cst);
+  while (weft_loop_tasks(loop, count_visit, NULL) > 0) {
+    weft_loop_tasks(loop, cancel_visit, NULL);
+    weft_loop_stop(loop);
+    weft_loop_run_forever(loop); /* one iteration per worker */
+  }
+  atomic_store_explicit(&loop->closed, true, memory_order_seq_cst);
+  int64_t live = atomic_load_explicit(&loop->live_foreign, memory_order_relaxed);
+  for (unsigned i = 0; i < loop->nworkers; i++) {
+    weft__worker_fini(&loop->workers[i]); /* drops queued handles (foreign count) */
+    live += loop->workers[i].live;
+  }
+  struct weft__rlist rest;
+  weft__rlist_init(&rest);
+  weft__inject_pop_batch(&loop->inject, &rest, SIZE_MAX);
+  struct weft__runnable *r;
+  while ((r = weft__rlist_pop(&rest)))
+    if (r->kind == WEFT__R_HANDLE) weft__handle_drop(weft__container_of(r, struct weft_handle, r));
+  weft__idle_fini(&loop->idle);
+  /* Handles dropped above (after closed was set) were counted on zombie;
+   * adding what was live before gives what is left. acq_rel: see
+   * weft__loop_count. */
+  int64_t z = atomic_fetch_add_explicit(&loop->zombie, live, memory_order_acq_rel) + live;
+  if (z == 0) weft__loop_free(loop);
+  return 0;
+}
+
+/* ---- weft_run ------------------------------------------------------------ */
+
+int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn, void *arg,
+                    void **result) {
+  if (!fn) return -EINVAL;
+  if (weft__worker_self()) return -EBUSY;
+  weft_loop_t *loop;
+  int rc = weft_loop_new(cfg, &loop);
+  if (rc) return rc;
+  weft_task_t *main_task;
+  rc = weft_spawn_opts(loop, fn, arg, NULL, &main_task);
+  if (rc == 0) {
+    rc = weft_loop_run_until_complete(loop, weft_task_future(main_task), result);
+    weft_task_release(main_task);
+  }
+  weft_loop_close(loop); /* cancels what is left and waits for it */
+  return rc;
+}
+
+int weft_run(weft_task_fn fn, void *arg, void **result) {
+  return weft_run_config(NULL, fn, arg, result);
+}
+
+/* ---- exception handler --------------------------------------------------- */
+
+int weft_loop_set_exception_handler(weft_loop_t *loop, weft_exception_handler h, void *arg) {
+  if (!loop) return -EINVAL;
+  loop->exc_handler = h;
+  loop->exc_arg = arg;
+  return 0;
+}
+
+void weft_loop_default_exception_handler(weft_loop_t *loop,
+                                         const struct weft_exception_context *ctx) {
+  (void)loop;
+  if (!ctx) return;
+  fprintf(stderr, "weft: %s", ctx->message ? ctx->message : "unhandled error");
+  if (ctx->task_name) fprintf(stderr, " (task '%s')", ctx->task_name);
+  if (ctx->error)
+    fprintf(stderr, ": %s (%s)", weft_err_name(ctx->error), weft_strerror(ctx->error));
+  if (ctx->error_msg) fprintf(stderr, ": %s", ctx->error_msg);
+  fputc('\n', stderr);
+}
+
+void weft_loop_call_exception_handler(weft_loop_t *loop,
+                                      const struct weft_exception_context *ctx) {
+  if (!loop || !ctx) return;
+  if (loop->exc_handler)
+    loop->exc_handler(loop, ctx, loop->exc_arg);
+  else
+    weft_loop_default_exception_handler(loop, ctx);
+}

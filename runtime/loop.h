@@ -1,0 +1,46 @@
+/*
+ * loop.h (private) - the loop object.
+ */
+#ifndef WEFT_RUNTIME_LOOP_PRIV_H
+#define WEFT_RUNTIME_LOOP_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "weft.h"
+#include "idle.h"
+#include "inject.h"
+#include "worker.h"
+
+struct weft_loop {
+  unsigned nworkers;          /* immutable */
+  size_t stack_size;          /* immutable */
+  bool pin_workers;           /* immutable */
+  bool solo;                  /* nworkers == 1: exact asyncio order, no LIFO slot */
+  struct weft__worker *workers;
+  struct weft__inject inject; /* foreign threads and ring overflow */
+  struct weft__idle idle;
+  struct weft__registry foreign_reg; /* tasks spawned off-worker */
+
+  _Atomic int running;        /* 1 while run_* executes */
+  _Atomic bool stopping;      /* stop() requested */
+  _Atomic bool closing;       /* close() is cancelling: suspensions fail at once */
+  _Atomic bool closed;
+
+  /* Object accounting (futures, tasks, handles): per-worker counters plus
+   * this one for other threads; after close, zombie counts what is left and
+   * the last release frees the loop. */
+  _Atomic int64_t live_foreign;
+  _Atomic int64_t zombie;
+
+  _Atomic uint64_t next_id;   /* task id blocks are carved from here */
+
+  weft_exception_handler exc_handler; /* set while not running */
+  void *exc_arg;
+};
+
+/* Frees the loop's memory (after close, when no object refers to it). */
+void weft__loop_free(struct weft_loop *loop);
+/* Next task id for the calling thread. */
+uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w);
+
+#endif

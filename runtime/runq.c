@@ -1,0 +1,148 @@
+/*
+ * runq.c - the per-worker run queue: Go's runq / Tokio's local queue in C11.
+ *
+ * Why a FIFO ring and not a Chase-Lev deque: with workers = 1 weft must run
+ * ready work in exactly asyncio's FIFO order, and a Chase-Lev owner pops LIFO.
+ * The ring is FIFO for its owner, has no resize path (the published C11
+ * Chase-Lev ordering bug lives there), and steals half with one CAS. The LIFO
+ * behaviour that helps message passing comes from the worker's separate LIFO
+ * slot (worker.c), which thieves never touch.
+ *
+ * Layout: head and tail are free-running 32-bit counters; slot i lives at
+ * buf[i % CAP]. [head, tail) are queued. Only the owner writes tail. Anyone
+ * (owner pop, thieves) advances head by CAS. The ring is "full" when
+ * tail - head == CAP.
+ *
+ * Orderings:
+ *  - Owner push: slot store relaxed, then tail store seq_cst. The release
+ *    half publishes the slot to a thief's acquire load of tail; seq_cst is
+ *    for the idle protocol (idle.c): a worker that announces it is going to
+ *    sleep and then finds this ring empty must not miss this push, while the
+ *    pusher, after this store, reads the idle state and wakes a sleeper.
+ *  - Thief: head load acquire, tail load acquire (pairs with the push's
+ *    release), slot loads relaxed, then CAS head acq_rel. The release half
+ *    orders the thief's slot reads before the owner's reuse of those slots:
+ *    the owner loads head with acquire before it overwrites a slot.
+ *    A thief may read a slot the owner is overwriting concurrently; its CAS
+ *    then fails (head moved) and the value is discarded. Slots are atomics so
+ *    that race is defined behaviour.
+ *  - Owner pop: same CAS as thieves (they compete for head).
+ *  - Counters wrap; differences are computed in uint32_t and are always <= CAP,
+ *    so wrap-around is harmless. ABA on head needs 2^32 operations between a
+ *    thief's load and its CAS.
+ */
+#include "runq.h"
+
+#include <assert.h>
+
+#define MASK (WEFT__RUNQ_CAP - 1)
+
+void weft__runq_init(struct weft__runq *q) {
+  atomic_init(&q->head, 0);
+  atomic_init(&q->tail, 0);
+  for (unsigned i = 0; i < WEFT__RUNQ_CAP; i++) atomic_init(&q->buf[i], NULL);
+}
+
+bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r) {
+  /* acquire: pairs with the CAS of whoever took the slot we may reuse. */
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* owner's own */
+  if (t - h >= WEFT__RUNQ_CAP) return false;
+  atomic_store_explicit(&q->buf[t & MASK], r, memory_order_relaxed);
+  /* seq_cst: release for thieves, total order for the idle protocol (above). */
+  atomic_store_explicit(&q->tail, t + 1, memory_order_seq_cst);
+  return true;
+}
+
+/* The ring is full: claim its older half with one CAS and hand it, then @r,
+ * to @spill. Fails (returns false) if a thief moved head meanwhile. */
+static bool push_overflow(struct weft__runq *q, struct weft__runnable *r, uint32_t h, uint32_t t,
+                          struct weft__rlist *spill) {
+  uint32_t n = (t - h) / 2;
+  assert(n == WEFT__RUNQ_CAP / 2);
+  struct weft__runnable *batch[WEFT__RUNQ_CAP / 2];
+  for (uint32_t i = 0; i < n; i++)
+    batch[i] = atomic_load_explicit(&q->buf[(h + i) & MASK], memory_order_relaxed);
+  /* acq_rel: as a thief's CAS (see the design comment). */
+  if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
+                                               memory_order_acquire))
+    return false;
+  for (uint32_t i = 0; i < n; i++) weft__rlist_push(spill, batch[i]);
+  weft__rlist_push(spill, r);
+  return true;
+}
+
+bool weft__runq_push(struct weft__runq *q, struct weft__runnable *r, struct weft__rlist *spill) {
+  for (;;) {
+    if (weft__runq_try_push(q, r)) return true;
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if (t - h < WEFT__RUNQ_CAP) continue; /* a thief made room */
+    if (push_overflow(q, r, h, t, spill)) return false;
+  }
+}
+
+struct weft__runnable *weft__runq_pop(struct weft__runq *q) {
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  for (;;) {
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* owner's own */
+    if (t == h) return NULL;
+    struct weft__runnable *r = atomic_load_explicit(&q->buf[h & MASK], memory_order_relaxed);
+    /* acq_rel: competes with thieves; see the design comment. On failure h
+     * is reloaded (acquire) and we retry. */
+    if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1, memory_order_acq_rel,
+                                              memory_order_acquire))
+      return r;
+  }
+}
+
+/* Copies about half of @src into @dst's free slots starting at @dst_tail
+ * without publishing them; returns how many were claimed. */
+static uint32_t grab_half(struct weft__runq *src, struct weft__runq *dst, uint32_t dst_tail) {
+  for (;;) {
+    uint32_t h = atomic_load_explicit(&src->head, memory_order_acquire);
+    /* acquire: pairs with the owner's tail store; makes the slots visible. */
+    uint32_t t = atomic_load_explicit(&src->tail, memory_order_acquire);
+    uint32_t n = t - h;
+    n -= n / 2;
+    if (n == 0) return 0;
+    if (n > WEFT__RUNQ_CAP / 2) continue; /* h and t read at different times */
+    for (uint32_t i = 0; i < n; i++) {
+      struct weft__runnable *r =
+          atomic_load_explicit(&src->buf[(h + i) & MASK], memory_order_relaxed);
+      atomic_store_explicit(&dst->buf[(dst_tail + i) & MASK], r, memory_order_relaxed);
+    }
+    /* acq_rel: claims [h, h+n); release orders our slot reads before the
+     * owner's later reuse of them. */
+    if (atomic_compare_exchange_strong_explicit(&src->head, &h, h + n, memory_order_acq_rel,
+                                                memory_order_relaxed))
+      return n;
+  }
+}
+
+struct weft__runnable *weft__runq_steal(struct weft__runq *dst, struct weft__runq *src) {
+  uint32_t t = atomic_load_explicit(&dst->tail, memory_order_relaxed); /* we own dst */
+  uint32_t n = grab_half(src, dst, t);
+  if (n == 0) return NULL;
+  n--;
+  struct weft__runnable *r = atomic_load_explicit(&dst->buf[(t + n) & MASK], memory_order_relaxed);
+  if (n == 0) return r;
+  assert(t - atomic_load_explicit(&dst->head, memory_order_relaxed) + n <= WEFT__RUNQ_CAP);
+  /* seq_cst: publishes the stolen items, as a push does. */
+  atomic_store_explicit(&dst->tail, t + n, memory_order_seq_cst);
+  return r;
+}
+
+uint32_t weft__runq_len(struct weft__runq *q) {
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+  uint32_t n = t - h;
+  return n > WEFT__RUNQ_CAP ? 0 : n; /* torn snapshot from a non-owner */
+}
+
+bool weft__runq_empty_sc(struct weft__runq *q) {
+  /* seq_cst: the parker's side of the idle protocol (idle.c). */
+  uint32_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_seq_cst);
+  return t == h;
+}

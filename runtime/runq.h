@@ -1,0 +1,52 @@
+/*
+ * runq.h - a worker's local run queue: a bounded lock-free FIFO ring that
+ * other workers may steal half of. See runq.c for the algorithm and orderings.
+ */
+#ifndef WEFT_RUNTIME_RUNQ_H
+#define WEFT_RUNTIME_RUNQ_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "runnable.h"
+
+#ifndef WEFT__RUNQ_CAP
+/* Go and Tokio both use 256: large enough that overflow to the global queue
+ * is rare, small enough that stealing half stays cheap. Test builds shrink it
+ * (-DWEFT__RUNQ_CAP=4) to exercise overflow and steal edges. */
+#define WEFT__RUNQ_CAP 256
+#endif
+_Static_assert((WEFT__RUNQ_CAP & (WEFT__RUNQ_CAP - 1)) == 0, "ring capacity is a power of two");
+
+struct weft__runq {
+  _Atomic uint32_t head; /* next to take; advanced by CAS (owner and thieves) */
+  char pad0[60];
+  _Atomic uint32_t tail; /* next free slot; written by the owner only */
+  char pad1[60];
+  _Atomic(struct weft__runnable *) buf[WEFT__RUNQ_CAP];
+};
+
+void weft__runq_init(struct weft__runq *q);
+
+/* Owner only. Appends @r; when the ring is full, moves the older half of it
+ * plus @r to @spill (in FIFO order) and returns false. */
+bool weft__runq_push(struct weft__runq *q, struct weft__runnable *r, struct weft__rlist *spill);
+
+/* Owner only. Appends @r if there is room; false if the ring is full. */
+bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r);
+
+/* Owner only. Takes the oldest runnable, or NULL. */
+struct weft__runnable *weft__runq_pop(struct weft__runq *q);
+
+/* Called by the owner of @dst: moves about half of @src's runnables into @dst
+ * and returns one of them to run now, or NULL if @src had none. */
+struct weft__runnable *weft__runq_steal(struct weft__runq *dst, struct weft__runq *src);
+
+/* Any thread: a snapshot of the number of queued runnables. */
+uint32_t weft__runq_len(struct weft__runq *q);
+
+/* Any thread: true if empty, with the sequentially consistent load the idle
+ * protocol needs (idle.c, "no lost wake-ups"). */
+bool weft__runq_empty_sc(struct weft__runq *q);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * task.c - tasks: spawning, waking, waiting, cancellation and the end of a task.
+ *
+ * The state machine is drawn in task.h. Orderings:
+ *  - weft__task_wake's CAS IDLE -> SCHEDULED is acq_rel: acquire pairs with
+ *    the worker's release CAS RUNNING -> IDLE (the fiber's saved context is
+ *    visible to whoever runs it next, through the queue's own release/acquire);
+ *    a CAS RUNNING -> NOTIFIED is acq_rel for the same reason in the other
+ *    direction (the worker's failed CAS then sees NOTIFIED).
+ *  - must_cancel is written under fut.lock and read lock-free with acquire
+ *    as a hint; weft__task_take_cancel confirms and clears it under the lock.
+ *
+ * Cancellation (asyncio semantics): each weft_task_cancel() adds a request
+ * and sets must_cancel; the task's current or next suspension point takes
+ * must_cancel and returns -ECANCELED; weft_task_uncancel() removes a request
+ * and clears must_cancel when none remain, so a cancellation that was not yet
+ * delivered is withdrawn.
+ */
+#include "task.h"
+#include "alloc.h"
+#include "clock.h"
+#include "loop.h"
+#include "timer.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MIN_STACK (16u * 1024u)
+#define MAX_STACK (1024u * 1024u * 1024u)
+
+void weft_task_opts_init(struct weft_task_opts *opts) {
+  if (!opts) return;
+  opts->name = NULL;
+  opts->stack_size = 0;
+  opts->worker = -1;
+}
+
+struct weft_task *weft__task_self(void) {
+  struct weft__worker *w = weft__worker_self();
+  return w ? w->current : NULL;
+}
+
+weft_task_t *weft_task_current(void) { return weft__task_self(); }
+
+static struct weft_task *task_alloc(struct weft__worker *w) {
+  if (w && w->task_cache) {
+    struct weft_task *t = w->task_cache;
+    w->task_cache = (struct weft_task *)t->r.next;
+    w->task_cache_len--;
+    return t;
+  }
+  return weft__alloc(sizeof(struct weft_task));
+}
+
+static void registry_add(struct weft__registry *reg, struct weft_task *t) {
+  t->reg = reg;
+  weft__mutex_lock(&reg->lock);
+  weft__list_add_tail(&reg->tasks, &t->reg_link);
+  weft__mutex_unlock(&reg->lock);
+}
+
+static void registry_remove(struct weft_task *t) {
+  struct weft__registry *reg = t->reg;
+  weft__mutex_lock(&reg->lock);
+  weft__list_del_init(&t->reg_link);
+  weft__mutex_unlock(&reg->lock);
+}
+
+int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                    const struct weft_task_opts *opts, weft_task_t **out) {
+  if (!fn) return -EINVAL;
+  if (!loop && !(loop = weft_loop_current())) return -EPERM;
+  struct weft_task_opts defaults;
+  if (!opts) {
+    weft_task_opts_init(&defaults);
+    opts = &defaults;
+  }
+  size_t stack = opts->stack_size ? opts->stack_size : loop->stack_size;
+  if (stack < MIN_STACK || stack > MAX_STACK) return -EINVAL;
+  if (opts->worker < -1 || (opts->worker >= 0 && (unsigned)opts->worker >= loop->nworkers))
+    return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+
+  struct weft__worker *w = weft__worker_self();
+  if (w && w->loop != loop) w = NULL;
+  char *name = NULL;
+  if (opts->name && !(name = weft__strdup(opts->name))) return -ENOMEM;
+  struct weft_task *t = task_alloc(w);
+  if (!t) {
+    weft__strfree(name);
+    return -ENOMEM;
+  }
+  weft__future_init(&t->fut, loop, true);
+  atomic_store_explicit(&t->fut.refs, out ? 2 : 1, memory_order_relaxed);
+  t->r.next = NULL;
+  t->r.kind = WEFT__R_TASK;
+  atomic_init(&t->state, WEFT__TASK_SCHEDULED);
+  atomic_init(&t->must_cancel, false);
+  t->cancel_requests = 0;
+  t->cancel_msg = NULL;
+  t->fail_msg = NULL;
+  t->name = name;
+  t->name_buf[0] = '\0';
+  t->fn = fn;
+  t->arg = arg;
+  t->id = weft__loop_task_id(loop, w);
+  t->stack_size = weft__stack_round(stack);
+  t->pinned = loop->solo ? -1 : opts->worker;
+  t->started = false;
+  t->stack = NULL;
+  registry_add(w ? &w->reg : &loop->foreign_reg, t);
+  weft__loop_count(loop, +1);
+  if (out) *out = t;
+  /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
+   * runs the child next, while its cache lines are warm. */
+  weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_WAKE);
+  return 0;
+}
+
+int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out) {
+  if (!fn) return -EINVAL;
+  if (!weft__worker_self()) return -EPERM;
+  return weft_spawn_opts(NULL, fn, arg, NULL, out);
+}
+
+weft_future_t *weft_task_future(weft_task_t *t) { return t ? &t->fut : NULL; }
+
+weft_task_t *weft_task_from_future(weft_future_t *f) {
+  return f && f->is_task ? weft__task_of(f) : NULL;
+}
+
+weft_task_t *weft_task_ref(weft_task_t *t) {
+  if (t) weft_future_ref(&t->fut);
+  return t;
+}
+
+void weft_task_release(weft_task_t *t) {
+  if (t) weft_future_release(&t->fut);
+}
+
+void weft__task_free(struct weft_task *t) {
+  struct weft_loop *loop = t->fut.loop;
+  weft__future_fini(&t->fut);
+  weft__strfree(t->name);
+  weft__strfree(t->cancel_msg);
+  weft__strfree(t->fail_msg);
+  struct weft__worker *w = weft__worker_self();
+  if (w && w->loop == loop && w->task_cache_len < WEFT__TASK_CACHE_MAX) {
+    t->r.next = (struct weft__runnable *)w->task_cache;
+    w->task_cache = t;
+    w->task_cache_len++;
+  } else {
+    weft__free(t, sizeof *t);
+  }
+  weft__loop_count(loop, -1);
+}
+
+void weft__task_wake(struct weft_task *t) {
+  uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+  for (;;) {
+    if (s == WEFT__TASK_IDLE) {
+      /* acq_rel: see the design comment. */
+      if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
+                                                memory_order_acq_rel, memory_order_relaxed)) {
+        weft__schedule(t->fut.loop, &t->r, t->pinned, WEFT__SCHED_WAKE);
+        return;
+      }
+    } else if (s == WEFT__TASK_RUNNING) {
+      if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_NOTIFIED,
+                                                memory_order_acq_rel, memory_order_relaxed))
+        return;
+    } else {
+      return; /* already scheduled or notified, or done */
+    }
+  }
+}
+
+bool weft__task_take_cancel(struct weft_task *t) {
+  /* acquire: a hint; the decision is made under the lock. */
+  if (!atomic_load_explicit(&t->must_cancel, memory_order_acquire)) return false;
+  weft__mutex_lock(&t->fut.lock);
+  bool had = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
+  atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+  weft__mutex_unlock(&t->fut.lock);
+  return had;
+}
+
+struct wait_timer {
+  struct weft__timer timer;
+  struct weft_task *task;
+  _Atomic uint32_t fired;
+};
+
+static void wait_timer_fire(struct weft__timer *tm) {
+  struct wait_timer *wt = weft__container_of(tm, struct wait_timer, timer);
+  /* release: the task's acquire load sees the timeout. Runs under the heap
+   * lock, which the task takes (weft__timers_cancel) before leaving. */
+  atomic_store_explicit(&wt->fired, 1, memory_order_release);
+  weft__task_wake(wt->task);
+}
+
+int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns) {
+  struct weft_loop *loop = t->fut.loop;
+  struct wait_timer wt = {.task = t};
+  atomic_init(&wt.fired, 0);
+  bool armed = false;
+  if (deadline_ns) {
+    weft__timer_init(&wt.timer, wait_timer_fire);
+    if (weft__timers_add(&weft__worker_self()->timers, &wt.timer, deadline_ns) != 0)
+      return -ENOMEM;
+    armed = true;
+  }
+  int rc;
+  for (;;) {
+    if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)) {
+      rc = -ECANCELED;
+      break;
+    }
+    /* acquire: pairs with the waker's release store of *fired. */
+    if (fired && atomic_load_explicit(fired, memory_order_acquire)) {
+      rc = 0;
+      break;
+    }
+    if (armed && atomic_load_explicit(&wt.fired, memory_order_acquire)) {
+      rc = -ETIMEDOUT;
+      break;
+    }
+    weft__worker_suspend(t);
+  }
+  if (armed) weft__timers_cancel(&wt.timer); /* waits out a firing callback */
+  return rc;
+}
+
+void weft__task_finish(struct weft_task *t, int err, void *result) {
+  char *msg = NULL;
+  if (err < 0) {
+    msg = t->fail_msg;
+    t->fail_msg = NULL;
+    if (!msg && err == -ECANCELED) {
+      weft__mutex_lock(&t->fut.lock);
+      msg = t->cancel_msg;
+      t->cancel_msg = NULL;
+      weft__mutex_unlock(&t->fut.lock);
+    }
+    result = NULL;
+  }
+  registry_remove(t);
+  weft__future_complete(&t->fut, err, result, msg);
+}
+
+int weft_task_cancel(weft_task_t *t, const char *msg) {
+  if (!t) return -EINVAL;
+  if (weft__future_is_done(&t->fut)) return 0;
+  char *copy = NULL;
+  if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
+  weft__mutex_lock(&t->fut.lock);
+  if (atomic_load_explicit(&t->fut.state, memory_order_relaxed) == WEFT__FUT_DONE) {
+    weft__mutex_unlock(&t->fut.lock);
+    weft__strfree(copy);
+    return 0;
+  }
+  t->cancel_requests++;
+  /* release: pairs with the acquire hint load in weft__task_take_cancel. */
+  atomic_store_explicit(&t->must_cancel, true, memory_order_release);
+  if (copy) {
+    weft__strfree(t->cancel_msg);
+    t->cancel_msg = copy;
+  }
+  weft__mutex_unlock(&t->fut.lock);
+  weft__task_wake(t);
+  return 1;
+}
+
+int weft_task_cancelling(weft_task_t *t) {
+  if (!t) return -EINVAL;
+  weft__mutex_lock(&t->fut.lock);
+  int n = (int)t->cancel_requests;
+  weft__mutex_unlock(&t->fut.lock);
+  return n;
+}
+
+int weft_task_uncancel(weft_task_t *t) {
+  if (!t) return -EINVAL;
+  weft__mutex_lock(&t->fut.lock);
+  if (t->cancel_requests > 0) t->cancel_requests--;
+  if (t->cancel_requests == 0) atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+  int n = (int)t->cancel_requests;
+  weft__mutex_unlock(&t->fut.lock);
+  return n;
+}
+
+const char *weft_task_name(weft_task_t *t) {
+  if (!t) return NULL;
+  weft__mutex_lock(&t->fut.lock);
+  const char *n = t->name;
+  if (!n) {
+    if (!t->name_buf[0])
+      snprintf(t->name_buf, sizeof t->name_buf, "Task-%llu", (unsigned long long)t->id);
+    n = t->name_buf;
+  }
+  weft__mutex_unlock(&t->fut.lock);
+  return n;
+}
+
+int weft_task_set_name(weft_task_t *t, const char *name) {
+  if (!t || !name) return -EINVAL;
+  char *copy = weft__strdup(name);
+  if (!copy) return -ENOMEM;
+  weft__mutex_lock(&t->fut.lock);
+  char *old = t->name;
+  t->name = copy;
+  weft__mutex_unlock(&t->fut.lock);
+  weft__strfree(old);
+  return 0;
+}
+
+uint64_t weft_task_id(const weft_task_t *t) { return t ? t->id : 0; }
+
+static int visit_registry(struct weft__registry *reg, int (*visit)(weft_task_t *, void *),
+                          void *arg, int *count) {
+  int stop = 0;
+  weft__mutex_lock(&reg->lock);
+  struct weft__list *pos, *tmp;
+  weft__list_for_each_safe(pos, tmp, &reg->tasks) {
+    (*count)++;
+    if ((stop = visit(weft__container_of(pos, struct weft_task, reg_link), arg))) break;
+  }
+  weft__mutex_unlock(&reg->lock);
+  return stop;
+}
+
+int weft_loop_tasks(weft_loop_t *loop, int (*visit)(weft_task_t *t, void *arg), void *arg) {
+  if (!loop || !visit) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return 0;
+  int count = 0;
+  for (unsigned i = 0; i < loop->nworkers; i++)
+    if (visit_registry(&loop->workers[i].reg, visit, arg, &count)) return count;
+  visit_registry(&loop->foreign_reg, visit, arg, &count);
+  return count;
+}
+
+int weft_fail(int err, const char *fmt, ...) {
+  struct weft_task *t = weft__task_self();
+  if (!t || !fmt) return err;
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  char *copy = weft__strdup(buf);
+  if (copy) {
+    weft__strfree(t->fail_msg);
+    t->fail_msg = copy;
+  }
+  return err;
+}
+
+int weft_yield(void) {
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  if (atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed)) return -ECANCELED;
+  /* Waking ourselves while RUNNING marks us NOTIFIED: the worker puts us at
+   * the back of its queue as soon as we have switched out. */
+  weft__task_wake(t);
+  weft__worker_suspend(t);
+  return weft__task_take_cancel(t) ? -ECANCELED : 0;
+}

@@ -1,0 +1,152 @@
+/*
+ * timer.c - a binary min-heap of timers per worker.
+ *
+ * Insert and cancel are O(log n): each timer records its heap index. Ties on
+ * the deadline fire in insertion order (seq), so with one worker timers are
+ * deterministic. A timer is armed on the heap of the worker that armed it and
+ * fires there; it may be cancelled from any thread, hence the heap's mutex
+ * (uncontended in the common case: a sleeping task cancels its own timer on
+ * the worker it resumed on, usually the same one).
+ *
+ * Invariants (under lock): heap[i]->index == i; the heap property on
+ * (deadline, seq); next == heap[0]->deadline or UINT64_MAX when empty.
+ * A fire callback runs with the lock held, so a concurrent cancel either
+ * removes the timer first or waits until the callback returned: a timer that
+ * lives on a fiber's stack is never touched after its owner cancelled it.
+ *
+ * Rejected: a hashed timing wheel (O(1) but coarse-grained and it needs a
+ * ticking thread or per-tick work while idle); lazy deletion (timers on fiber
+ * stacks would be read after their frame is gone).
+ */
+#include "timer.h"
+#include "alloc.h"
+
+#include <errno.h>
+
+static inline bool before(const struct weft__timer *a, const struct weft__timer *b) {
+  return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static void place(struct weft__timers *ts, uint32_t i, struct weft__timer *t) {
+  ts->heap[i] = t;
+  t->index = i;
+}
+
+static void sift_up(struct weft__timers *ts, uint32_t i) {
+  struct weft__timer *t = ts->heap[i];
+  while (i > 0) {
+    uint32_t parent = (i - 1) / 2;
+    if (!before(t, ts->heap[parent])) break;
+    place(ts, i, ts->heap[parent]);
+    i = parent;
+  }
+  place(ts, i, t);
+}
+
+static void sift_down(struct weft__timers *ts, uint32_t i) {
+  struct weft__timer *t = ts->heap[i];
+  for (;;) {
+    uint32_t c = 2 * i + 1;
+    if (c >= ts->len) break;
+    if (c + 1 < ts->len && before(ts->heap[c + 1], ts->heap[c])) c++;
+    if (!before(ts->heap[c], t)) break;
+    place(ts, i, ts->heap[c]);
+    i = c;
+  }
+  place(ts, i, t);
+}
+
+static void publish_next(struct weft__timers *ts) {
+  /* release: a worker reading the hint also sees the heap it summarizes. */
+  atomic_store_explicit(&ts->next, ts->len ? ts->heap[0]->deadline : UINT64_MAX,
+                        memory_order_release);
+}
+
+static void remove_at(struct weft__timers *ts, uint32_t i) {
+  struct weft__timer *t = ts->heap[i];
+  t->index = WEFT__TIMER_IDLE;
+  ts->len--;
+  if (i != ts->len) {
+    place(ts, i, ts->heap[ts->len]);
+    if (i > 0 && before(ts->heap[i], ts->heap[(i - 1) / 2]))
+      sift_up(ts, i);
+    else
+      sift_down(ts, i);
+  }
+}
+
+void weft__timers_init(struct weft__timers *ts) {
+  weft__mutex_init(&ts->lock);
+  ts->heap = NULL;
+  ts->len = ts->cap = 0;
+  ts->seq = 0;
+  atomic_init(&ts->next, UINT64_MAX);
+}
+
+void weft__timers_fini(struct weft__timers *ts) {
+  weft__free(ts->heap, ts->cap * sizeof(*ts->heap));
+  ts->heap = NULL;
+  ts->len = ts->cap = 0;
+}
+
+int weft__timers_add(struct weft__timers *ts, struct weft__timer *t, uint64_t deadline) {
+  weft__mutex_lock(&ts->lock);
+  if (ts->len == ts->cap) {
+    uint32_t ncap = ts->cap ? ts->cap * 2 : 64;
+    void *n = weft__realloc(ts->heap, ts->cap * sizeof(*ts->heap), ncap * sizeof(*ts->heap));
+    if (!n) {
+      weft__mutex_unlock(&ts->lock);
+      return -ENOMEM;
+    }
+    ts->heap = n;
+    ts->cap = ncap;
+  }
+  t->deadline = deadline;
+  t->seq = ts->seq++;
+  t->owner = ts;
+  ts->heap[ts->len++] = t;
+  sift_up(ts, ts->len - 1);
+  publish_next(ts);
+  weft__mutex_unlock(&ts->lock);
+  return 0;
+}
+
+bool weft__timers_cancel(struct weft__timer *t) {
+  struct weft__timers *ts = t->owner;
+  if (!ts) return false; /* never armed */
+  weft__mutex_lock(&ts->lock);
+  bool armed = t->index != WEFT__TIMER_IDLE;
+  if (armed) {
+    remove_at(ts, t->index);
+    publish_next(ts);
+  }
+  weft__mutex_unlock(&ts->lock);
+  return armed;
+}
+
+unsigned weft__timers_run(struct weft__timers *ts, uint64_t now) {
+  if (weft__timers_next(ts) > now) return 0;
+  unsigned n = 0;
+  weft__mutex_lock(&ts->lock);
+  while (ts->len && ts->heap[0]->deadline <= now) {
+    struct weft__timer *t = ts->heap[0];
+    remove_at(ts, 0);
+    t->fire(t);
+    n++;
+  }
+  publish_next(ts);
+  weft__mutex_unlock(&ts->lock);
+  return n;
+}
+
+void weft__timers_drain(struct weft__timers *ts, void (*visit)(struct weft__timer *t)) {
+  weft__mutex_lock(&ts->lock);
+  while (ts->len) {
+    struct weft__timer *t = ts->heap[ts->len - 1];
+    t->index = WEFT__TIMER_IDLE;
+    ts->len--;
+    visit(t);
+  }
+  publish_next(ts);
+  weft__mutex_unlock(&ts->lock);
+}

@@ -1,0 +1,382 @@
+/*
+ * worker.c - the worker run loop: next task, else steal, else park.
+ *
+ * Each iteration of weft__worker_main mirrors asyncio's _run_once:
+ *   1. find work or park (timeout 0 when work is ready or the loop stops,
+ *      otherwise until the next timer or a notification);
+ *   2. fire due timers (their callbacks and sleepers become ready);
+ *   3. take work from the inbox (pinned tasks) and the injection queue;
+ *   4. run a batch: with one worker, exactly the items ready at this point
+ *      (what they schedule runs in the next iteration, as in asyncio); with
+ *      N workers, up to TICK_BUDGET items, so the global queue, timers and
+ *      stop() are looked at every 61 items (Go's and Tokio's fairness tick);
+ *   5. leave if stop() was requested.
+ *
+ * Local order: the LIFO slot (a task woken by the running task: the
+ * receiver of a message runs next, while caches are warm), at most
+ * LIFO_MAX times in a row, then pinned tasks and the ring alternately. With
+ * one worker there is no LIFO slot and no ring overflow: the ring plus its
+ * overflow list are one exact FIFO.
+ *
+ * Threads: everything in struct weft__worker is touched only by the
+ * worker's own thread, except runq (thieves), inbox (any thread), timers
+ * (cancel from any thread) and park (unpark from any thread).
+ */
+#include "worker.h"
+#include "alloc.h"
+#include "clock.h"
+#include "handle.h"
+#include "loop.h"
+#include "task.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+/* Justification: Go and Tokio both check the global queue every 61 local
+ * tasks; a prime, so it does not resonate with periodic workloads. */
+#define TICK_BUDGET 61
+/* Tokio's MAX_LIFO_POLLS_PER_TICK: enough for a ping-pong pair to stay hot,
+ * few enough that the rest of the queue is not starved. */
+#define LIFO_MAX 3
+
+static __thread struct weft__worker *tls_worker;
+
+struct weft__worker *weft__worker_self(void) { return tls_worker; }
+
+int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned index) {
+  w->loop = loop;
+  w->index = index;
+  weft__runq_init(&w->runq);
+  w->lifo = NULL;
+  w->lifo_streak = 0;
+  weft__rlist_init(&w->overflow);
+  weft__rlist_init(&w->pinned);
+  weft__inject_init(&w->inbox);
+  weft__timers_init(&w->timers);
+  weft__park_init(&w->park);
+  w->stacks.free = NULL;
+  w->stacks.count = 0;
+  w->stacks.size = weft__stack_round(loop->stack_size);
+  w->current = NULL;
+  w->switch_reason = WEFT__SWITCH_SUSPEND;
+  w->searching = false;
+  w->rng = 0x9E3779B9u * (index + 1);
+  w->tick = 0;
+  weft__mutex_init(&w->reg.lock);
+  weft__list_init(&w->reg.tasks);
+  w->task_cache = NULL;
+  w->task_cache_len = 0;
+  w->live = 0;
+  w->id_next = w->id_end = 0;
+  return 0;
+}
+
+static void drop_runnable(struct weft__runnable *r) {
+  /* Only handles can remain queued at teardown: close() ran every task to
+   * its end first. */
+  if (r->kind == WEFT__R_HANDLE) weft__handle_drop(weft__container_of(r, struct weft_handle, r));
+}
+
+static void drop_timer(struct weft__timer *t) {
+  weft__handle_drop(weft__container_of(t, struct weft_handle, timer));
+}
+
+static void drop_list(struct weft__rlist *l) {
+  struct weft__runnable *r;
+  while ((r = weft__rlist_pop(l))) drop_runnable(r);
+}
+
+void weft__worker_fini(struct weft__worker *w) {
+  struct weft__runnable *r;
+  if (w->lifo) drop_runnable(w->lifo);
+  w->lifo = NULL;
+  while ((r = weft__runq_pop(&w->runq))) drop_runnable(r);
+  drop_list(&w->overflow);
+  drop_list(&w->pinned);
+  struct weft__rlist tmp;
+  weft__rlist_init(&tmp);
+  weft__inject_pop_batch(&w->inbox, &tmp, SIZE_MAX);
+  drop_list(&tmp);
+  weft__timers_drain(&w->timers, drop_timer);
+  weft__timers_fini(&w->timers);
+  weft__stack_pool_drain(&w->stacks);
+  while (w->task_cache) {
+    struct weft_task *t = w->task_cache;
+    w->task_cache = (struct weft_task *)t->r.next;
+    weft__free(t, sizeof *t);
+  }
+  w->task_cache_len = 0;
+}
+
+/* ---- scheduling ---------------------------------------------------------- */
+
+static void notify_one(struct weft_loop *loop) {
+  int k = weft__idle_worker_to_notify(&loop->idle);
+  if (k >= 0) weft__park_unpark(&loop->workers[k].park);
+}
+
+/* Appends @r to this worker's own queue. */
+static void push_local(struct weft__worker *w, struct weft__runnable *r, bool notify) {
+  struct weft_loop *loop = w->loop;
+  if (loop->solo) {
+    if (w->overflow.count || !weft__runq_try_push(&w->runq, r)) weft__rlist_push(&w->overflow, r);
+    return; /* the only worker is this one, and it is awake */
+  }
+  struct weft__rlist spill;
+  weft__rlist_init(&spill);
+  if (!weft__runq_push(&w->runq, r, &spill)) weft__inject_push_list(&loop->inject, &spill);
+  if (notify) notify_one(loop);
+}
+
+void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
+                    enum weft__sched_hint hint) {
+  if (__builtin_expect(atomic_load_explicit(&loop->closed, memory_order_relaxed), 0)) {
+    drop_runnable(r); /* late completion of a future of a closed loop */
+    return;
+  }
+  struct weft__worker *w = tls_worker;
+  if (w && w->loop != loop) w = NULL;
+  if (pinned >= 0) {
+    if (w && w->index == (unsigned)pinned) {
+      weft__rlist_push(&w->pinned, r);
+      return;
+    }
+    struct weft__worker *pw = &loop->workers[pinned];
+    weft__inject_push(&pw->inbox, r);
+    if (weft__idle_claim_worker(&loop->idle, (unsigned)pinned)) weft__park_unpark(&pw->park);
+    return;
+  }
+  if (!w) {
+    weft__inject_push(&loop->inject, r);
+    notify_one(loop);
+    return;
+  }
+  if (hint == WEFT__SCHED_WAKE && !loop->solo) {
+    struct weft__runnable *prev = w->lifo;
+    w->lifo = r;
+    if (!prev) return; /* this worker runs it next: nobody to wake */
+    r = prev;
+  }
+  push_local(w, r, true);
+}
+
+static bool has_local_work(struct weft__worker *w) {
+  return w->lifo || w->pinned.count || w->overflow.count || weft__runq_len(&w->runq);
+}
+
+static struct weft__runnable *next_local(struct weft__worker *w) {
+  if (w->lifo) {
+    struct weft__runnable *r = w->lifo;
+    w->lifo = NULL;
+    if (w->lifo_streak < LIFO_MAX) {
+      w->lifo_streak++;
+      return r;
+    }
+    push_local(w, r, true); /* streak over: it waits its turn */
+  }
+  w->lifo_streak = 0;
+  if (w->pinned.count && ((w->tick & 1) || !weft__runq_len(&w->runq)))
+    return weft__rlist_pop(&w->pinned);
+  struct weft__runnable *r = weft__runq_pop(&w->runq);
+  if (!r && w->overflow.count) {
+    /* workers = 1: refill the ring from the overflow, oldest first. */
+    struct weft__runnable *o;
+    while (w->overflow.head && weft__runq_try_push(&w->runq, w->overflow.head)) {
+      o = weft__rlist_pop(&w->overflow);
+      (void)o;
+    }
+    r = weft__runq_pop(&w->runq);
+  }
+  if (!r && w->pinned.count) r = weft__rlist_pop(&w->pinned);
+  return r;
+}
+
+/* ---- running tasks ------------------------------------------------------- */
+
+static void task_entry(void *arg) {
+  weft__fiber_started();
+  struct weft_task *t = arg;
+  void *result = NULL;
+  int rc = t->fn(t->arg, &result);
+  weft__task_finish(t, rc < 0 ? rc : 0, result);
+  struct weft__worker *w = weft__worker_self(); /* may differ from where we started */
+  w->switch_reason = WEFT__SWITCH_DONE;
+  weft__fiber_exit_to(&t->fiber, &w->sched);
+}
+
+void weft__worker_suspend(struct weft_task *t) {
+  struct weft__worker *w = weft__worker_self();
+  w->switch_reason = WEFT__SWITCH_SUSPEND;
+  weft__fiber_switch(&t->fiber, &w->sched);
+}
+
+static void end_task(struct weft__worker *w, struct weft_task *t) {
+  /* release: pairs with acquire loads of the state (nobody may run it again). */
+  atomic_store_explicit(&t->state, WEFT__TASK_DONE, memory_order_release);
+  weft_future_release(&t->fut); /* the scheduler's reference */
+  (void)w;
+}
+
+static void run_task(struct weft__worker *w, struct weft_task *t) {
+  struct weft_loop *loop = w->loop;
+  /* relaxed: we own the task since we popped it (the pop was acquire). */
+  atomic_store_explicit(&t->state, WEFT__TASK_RUNNING, memory_order_relaxed);
+  if (!t->started) {
+    /* A task cancelled before its first step never runs its body. */
+    if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)) {
+      weft__task_finish(t, -ECANCELED, NULL);
+      end_task(w, t);
+      return;
+    }
+    t->stack = weft__stack_get(&w->stacks, t->stack_size);
+    if (!t->stack) {
+      weft__task_finish(t, -ENOMEM, NULL);
+      end_task(w, t);
+      return;
+    }
+    weft__fiber_init(&t->fiber, t->stack->lo, t->stack->size, task_entry, t);
+    t->started = true;
+  }
+  w->current = t;
+  weft__fiber_switch(&w->sched, &t->fiber);
+  w->current = NULL;
+  if (w->switch_reason == WEFT__SWITCH_DONE) {
+    weft__fiber_fini(&t->fiber);
+    weft__stack_put(&w->stacks, t->stack);
+    t->stack = NULL;
+    end_task(w, t);
+    return;
+  }
+  uint32_t expected = WEFT__TASK_RUNNING;
+  /* release: the saved context is published to the next waker (acquire CAS
+   * in weft__task_wake). On failure the task was woken while running. */
+  if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, WEFT__TASK_IDLE,
+                                               memory_order_release, memory_order_acquire)) {
+    atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
+    weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_BACK);
+  }
+}
+
+static void run_one(struct weft__worker *w, struct weft__runnable *r) {
+  if (r->kind == WEFT__R_TASK)
+    run_task(w, weft__container_of(r, struct weft_task, r));
+  else
+    weft__handle_run(weft__container_of(r, struct weft_handle, r));
+}
+
+static void run_batch(struct weft__worker *w) {
+  unsigned n = w->loop->solo ? weft__runq_len(&w->runq) + (unsigned)w->overflow.count
+                             : TICK_BUDGET;
+  for (unsigned i = 0; i < n; i++) {
+    struct weft__runnable *r = next_local(w);
+    if (!r) break;
+    w->tick++;
+    run_one(w, r);
+  }
+}
+
+/* ---- finding work -------------------------------------------------------- */
+
+static void take_remote(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  if (!weft__inject_maybe_empty(&w->inbox)) weft__inject_pop_batch(&w->inbox, &w->pinned, SIZE_MAX);
+  if (weft__inject_maybe_empty(&loop->inject)) return;
+  size_t max = SIZE_MAX;
+  if (!loop->solo) {
+    size_t len = atomic_load_explicit(&loop->inject.len, memory_order_relaxed);
+    max = len / loop->nworkers + 1;
+    if (max > WEFT__RUNQ_CAP / 2) max = WEFT__RUNQ_CAP / 2;
+  }
+  struct weft__rlist got;
+  weft__rlist_init(&got);
+  weft__inject_pop_batch(&loop->inject, &got, max);
+  struct weft__runnable *r;
+  while ((r = weft__rlist_pop(&got))) push_local(w, r, false);
+  if (!loop->solo && !weft__inject_maybe_empty(&loop->inject)) notify_one(loop);
+}
+
+static uint32_t next_rand(struct weft__worker *w) {
+  /* xorshift32: victim choice needs spread, not quality. */
+  uint32_t x = w->rng;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return w->rng = x;
+}
+
+/* Steals into our (empty) ring from a random victim on; returns the runnable
+ * to run first, already placed in our queue, or NULL. */
+static bool steal_some(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  unsigned n = loop->nworkers, start = next_rand(w) % n;
+  for (unsigned i = 0; i < n; i++) {
+    unsigned v = (start + i) % n;
+    if (v == w->index) continue;
+    struct weft__runnable *r = weft__runq_steal(&w->runq, &loop->workers[v].runq);
+    if (r) {
+      push_local(w, r, false);
+      return true;
+    }
+  }
+  return false;
+}
+
+static void end_search(struct weft__worker *w) {
+  if (!w->searching) return;
+  w->searching = false;
+  if (weft__idle_transition_from_searching(&w->loop->idle)) notify_one(w->loop);
+}
+
+static bool remote_work_visible(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  return !weft__inject_empty_sc(&w->inbox) || !weft__inject_empty_sc(&loop->inject) ||
+         atomic_load_explicit(&loop->stopping, memory_order_seq_cst);
+}
+
+static void park_worker(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  uint64_t next = weft__timers_next(&w->timers);
+  if (next <= weft__clock_ns()) return; /* timers are due */
+  bool was_searching = w->searching;
+  w->searching = false;
+  weft__idle_transition_to_parked(&loop->idle, w->index, was_searching);
+  /* Re-check after announcing (idle.c, rule 4): queues others may hand us
+   * work through, then other workers' rings. */
+  if (remote_work_visible(w) || (!loop->solo && steal_some(w))) {
+    w->searching = weft__idle_transition_from_parked(&loop->idle, w->index);
+    return;
+  }
+  weft__park_wait(&w->park, next == UINT64_MAX ? 0 : next);
+  w->searching = weft__idle_transition_from_parked(&loop->idle, w->index);
+}
+
+static void find_work(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  if (!loop->solo && weft__inject_maybe_empty(&loop->inject) &&
+      weft__inject_maybe_empty(&w->inbox)) {
+    if (w->searching || weft__idle_transition_to_searching(&loop->idle)) {
+      w->searching = true;
+      if (steal_some(w)) return;
+    }
+  }
+  if (weft__inject_maybe_empty(&loop->inject) && weft__inject_maybe_empty(&w->inbox))
+    park_worker(w);
+}
+
+void weft__worker_main(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  tls_worker = w;
+  weft__fiber_init_thread(&w->sched);
+  w->searching = false;
+  for (;;) {
+    if (!atomic_load_explicit(&loop->stopping, memory_order_acquire) && !has_local_work(w))
+      find_work(w);
+    weft__timers_run(&w->timers, weft__clock_ns());
+    take_remote(w);
+    if (has_local_work(w)) end_search(w);
+    run_batch(w);
+    if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) break;
+  }
+  end_search(w);
+  tls_worker = NULL;
+}

@@ -1,0 +1,93 @@
+/*
+ * worker.h - a worker thread's state and the scheduling entry points.
+ */
+#ifndef WEFT_RUNTIME_WORKER_H
+#define WEFT_RUNTIME_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "fiber.h"
+#include "inject.h"
+#include "list.h"
+#include "park.h"
+#include "runq.h"
+#include "stack.h"
+#include "timer.h"
+
+struct weft_loop;
+struct weft_task;
+
+/* Tasks that are not done, for all_tasks() and close(). One per worker plus
+ * one for foreign threads, so spawning does not contend on one lock. */
+struct weft__registry {
+  struct weft__mutex lock;
+  struct weft__list tasks; /* weft_task.reg_link; under lock */
+};
+
+/* Justification: recycling up to 256 task objects per worker covers the
+ * spawn/complete churn of a busy worker without holding much memory. */
+#define WEFT__TASK_CACHE_MAX 256
+
+enum weft__switch_reason { WEFT__SWITCH_SUSPEND = 0, WEFT__SWITCH_DONE = 1 };
+
+struct weft__worker {
+  struct weft_loop *loop;
+  unsigned index;
+
+  /* Run queues. runq is shared with thieves; everything else here is
+   * touched by this worker's thread only, unless it says otherwise. */
+  struct weft__runq runq;
+  struct weft__runnable *lifo;  /* task woken by the running task; never stolen */
+  unsigned lifo_streak;         /* consecutive LIFO runs, capped */
+  struct weft__rlist overflow;  /* workers = 1: the ring's unbounded FIFO tail */
+  struct weft__rlist pinned;    /* tasks pinned here, scheduled from here */
+  struct weft__inject inbox;    /* pinned tasks scheduled from other threads (any thread) */
+
+  struct weft__timers timers;   /* armed by this worker; cancel from any thread */
+  struct weft__park park;
+  struct weft__stack_pool stacks;
+  struct weft__fiber sched;     /* the scheduler context on the thread's stack */
+  struct weft_task *current;    /* the task whose fiber runs, or NULL */
+  enum weft__switch_reason switch_reason;
+  bool searching;
+  uint32_t rng;
+  unsigned tick;
+
+  struct weft__registry reg;
+  struct weft_task *task_cache; /* freed task objects for reuse, linked via r.next */
+  unsigned task_cache_len;
+  int64_t live;                 /* objects created minus freed here; worker thread only */
+  uint64_t id_next, id_end;     /* block of task ids */
+  pthread_t thread;
+};
+
+/* The worker the calling thread is, or NULL. Never inlined: a fiber may
+ * resume on another thread, so the thread-local must be re-read each time. */
+struct weft__worker *weft__worker_self(void) __attribute__((noinline));
+
+/* Where a runnable goes. */
+enum weft__sched_hint {
+  WEFT__SCHED_BACK = 0,  /* the back of the run queue (FIFO) */
+  WEFT__SCHED_WAKE = 1,  /* woken by the running task: the LIFO slot when enabled */
+};
+
+/* Queues @r on @loop; @pinned is a worker index or -1. Any thread. */
+void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
+                    enum weft__sched_hint hint);
+
+/* Switches from the current task back to its worker's scheduler. */
+void weft__worker_suspend(struct weft_task *t);
+
+/* Runs the worker's loop on the calling thread until the loop stops. */
+void weft__worker_main(struct weft__worker *w);
+
+int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned index);
+/* Frees what the worker holds; queued handles are released, queued tasks must
+ * be gone (close() ran them to completion). */
+void weft__worker_fini(struct weft__worker *w);
+
+/* Counts an object of @loop created (+1) or freed (-1) on the calling thread. */
+void weft__loop_count(struct weft_loop *loop, int delta);
+
+#endif
