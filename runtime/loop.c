@@ -315,7 +315,7 @@ int weft_loop_close(weft_loop_t *loop) {
    * weft__loop_count. */
   int64_t z = atomic_fetch_add_explicit(&loop->zombie, live, memory_order_acq_rel) + live;
   if (z == 0) weft__loop_free(loop);
-  return 0;
+  return z > 0 ? (z > INT32_MAX ? INT32_MAX : (int)z) : 0;
 }
 
 /* ---- weft_run ------------------------------------------------------------ */

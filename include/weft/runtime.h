@@ -82,8 +82,13 @@ WEFT_EXTERN int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **
  * (while the loop closes, every suspension point returns -ECANCELED at once).
  * Closing a closed loop is harmless.
  *
- * Returns:  0; -EBUSY if the loop is running; -EINVAL if @loop is NULL.
- * Suspends: no.  Threads: the thread that owns the loop, never a worker.
+ * Returns:  0 when everything the loop made is freed; a positive count of
+ *           futures, tasks and handles the user still references (the loop
+ *           is closed all the same, and its memory goes with the last of
+ *           them); -EBUSY if the loop is running or the caller is a worker;
+ *           -EINVAL if @loop is NULL.
+ * Suspends: no.  Threads: the thread that owns the loop, never a worker;
+ *           not concurrently with releases from other threads.
  */
 WEFT_EXTERN int weft_loop_close(weft_loop_t *loop);
 

@@ -1,0 +1,57 @@
+/*
+ * helpers.h - shared by the test programs: loops that must close clean, and
+ * the Check main.
+ */
+#ifndef WEFT_TEST_HELPERS_H
+#define WEFT_TEST_HELPERS_H
+
+#include <check.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <weft.h>
+
+/* Stress sizes shrink under the sanitizers (WEFT_TEST_SCALE=10 divides them
+ * by 10); the assertions stay the same. */
+static inline long scaled(long n) {
+  const char *s = getenv("WEFT_TEST_SCALE");
+  long d = s ? atol(s) : 1;
+  return d > 1 ? n / d : n;
+}
+
+static inline weft_loop_t *make_loop(unsigned workers) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = workers;
+  weft_loop_t *loop = NULL;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  return loop;
+}
+
+/* Closes @loop and asserts nothing it made is still alive. */
+static inline void close_clean(weft_loop_t *loop) { ck_assert_int_eq(weft_loop_close(loop), 0); }
+
+/* Runs @fn as the main task on a fresh loop of @workers; returns its error
+ * code and result; asserts the loop closes with nothing leaked. */
+static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **result) {
+  weft_loop_t *loop = make_loop(workers);
+  weft_task_t *t = NULL;
+  ck_assert_int_eq(weft_spawn_opts(loop, fn, arg, NULL, &t), 0);
+  int rc = weft_loop_run_until_complete(loop, weft_task_future(t), result);
+  weft_task_release(t);
+  close_clean(loop);
+  return rc;
+}
+
+#define WEFT_TEST_MAIN(suite_fn)                    \
+  int main(void) {                                  \
+    SRunner *sr = srunner_create(suite_fn());       \
+    srunner_run_all(sr, CK_NORMAL);                 \
+    int failed = srunner_ntests_failed(sr);         \
+    srunner_free(sr);                               \
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;    \
+  }
+
+#endif

@@ -1,0 +1,121 @@
+/* test_fiber.c - runtime/fiber.c: switching, arguments, callee-saved and FP
+ * state across switches. */
+#include "helpers.h"
+#include "fiber.h"
+#include "stack.h"
+
+#include <fenv.h>
+#include <math.h>
+
+static struct weft__fiber main_f, a_f, b_f;
+static int trace[16], ntrace;
+
+static void fiber_a(void *arg) {
+  weft__fiber_started();
+  trace[ntrace++] = (int)(long)arg;
+  weft__fiber_switch(&a_f, &b_f);
+  trace[ntrace++] = 3;
+  weft__fiber_exit_to(&a_f, &main_f);
+}
+
+static void fiber_b(void *arg) {
+  weft__fiber_started();
+  trace[ntrace++] = (int)(long)arg;
+  weft__fiber_switch(&b_f, &a_f);
+  ck_abort_msg("b is never resumed");
+}
+
+START_TEST(switch_order) {
+  struct weft__stack_pool pool = {.size = weft__stack_round(64 * 1024)};
+  struct weft__stack *sa = weft__stack_get(&pool, 64 * 1024), *sb = weft__stack_get(&pool, 64 * 1024);
+  ck_assert_ptr_nonnull(sa);
+  ck_assert_ptr_nonnull(sb);
+  weft__fiber_init_thread(&main_f);
+  weft__fiber_init(&a_f, sa->lo, sa->size, fiber_a, (void *)1L);
+  weft__fiber_init(&b_f, sb->lo, sb->size, fiber_b, (void *)2L);
+  weft__fiber_switch(&main_f, &a_f);
+  ck_assert_int_eq(ntrace, 3);
+  ck_assert_int_eq(trace[0], 1);
+  ck_assert_int_eq(trace[1], 2);
+  ck_assert_int_eq(trace[2], 3);
+  weft__fiber_fini(&a_f);
+  weft__fiber_fini(&b_f);
+  weft__stack_put(&pool, sa);
+  weft__stack_put(&pool, sb);
+  weft__stack_pool_drain(&pool);
+}
+END_TEST
+
+static struct weft__fiber fp_f;
+static volatile double fp_seen;
+
+static void fiber_fp(void *arg) {
+  weft__fiber_started();
+  (void)arg;
+  /* A new fiber starts with the default rounding mode... */
+  fp_seen = nearbyint(2.5); /* to-nearest-even: 2 */
+  fesetround(FE_UPWARD);
+  weft__fiber_exit_to(&fp_f, &main_f);
+}
+
+START_TEST(fp_control_is_per_fiber) {
+  struct weft__stack_pool pool = {.size = weft__stack_round(64 * 1024)};
+  struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
+  weft__fiber_init_thread(&main_f);
+  fesetround(FE_DOWNWARD);
+  weft__fiber_init(&fp_f, s->lo, s->size, fiber_fp, NULL);
+  weft__fiber_switch(&main_f, &fp_f);
+#if !defined(WEFT_FIBER_UCONTEXT)
+  /* ...and the switch restores the caller's mode (asm backends save MXCSR). */
+  ck_assert(fp_seen == 2.0);
+  ck_assert_int_eq(fegetround(), FE_DOWNWARD);
+#endif
+  fesetround(FE_TONEAREST);
+  weft__fiber_fini(&fp_f);
+  weft__stack_put(&pool, s);
+  weft__stack_pool_drain(&pool);
+}
+END_TEST
+
+static struct weft__fiber ping_f;
+static long ping_count;
+
+static void fiber_ping(void *arg) {
+  weft__fiber_started();
+  long n = (long)arg;
+  /* Callee-saved values live across switches. */
+  volatile long local = 12345;
+  for (long i = 0; i < n; i++) {
+    ping_count++;
+    weft__fiber_switch(&ping_f, &main_f);
+    ck_assert_int_eq(local, 12345);
+  }
+  weft__fiber_exit_to(&ping_f, &main_f);
+}
+
+START_TEST(many_switches) {
+  struct weft__stack_pool pool = {.size = weft__stack_round(64 * 1024)};
+  struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
+  weft__fiber_init_thread(&main_f);
+  long n = 100000;
+  weft__fiber_init(&ping_f, s->lo, s->size, fiber_ping, (void *)n);
+  long keep = 777;
+  for (long i = 0; i <= n; i++) weft__fiber_switch(&main_f, &ping_f);
+  ck_assert_int_eq(ping_count, n);
+  ck_assert_int_eq(keep, 777);
+  weft__fiber_fini(&ping_f);
+  weft__stack_put(&pool, s);
+  weft__stack_pool_drain(&pool);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("fiber");
+  TCase *tc = tcase_create("switch");
+  tcase_add_test(tc, switch_order);
+  tcase_add_test(tc, fp_control_is_per_fiber);
+  tcase_add_test(tc, many_switches);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)

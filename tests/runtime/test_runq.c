@@ -1,0 +1,152 @@
+/* test_runq.c - runtime/runq.c: FIFO order, overflow, steal-half, and the
+ * owner against 1 and 3 thieves with no item lost or taken twice. */
+#include "helpers.h"
+#include "runq.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+START_TEST(fifo_order) {
+  static struct weft__runq q;
+  weft__runq_init(&q);
+  struct weft__runnable items[WEFT__RUNQ_CAP];
+  for (int round = 0; round < 3; round++) { /* wrap the counters around */
+    for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert(weft__runq_try_push(&q, &items[i]));
+    ck_assert(!weft__runq_try_push(&q, &items[0]));
+    ck_assert_uint_eq(weft__runq_len(&q), WEFT__RUNQ_CAP);
+    for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert_ptr_eq(weft__runq_pop(&q), &items[i]);
+    ck_assert_ptr_null(weft__runq_pop(&q));
+    ck_assert(weft__runq_empty_sc(&q));
+  }
+}
+END_TEST
+
+START_TEST(overflow_spills_older_half_in_order) {
+  static struct weft__runq q;
+  weft__runq_init(&q);
+  struct weft__runnable items[WEFT__RUNQ_CAP + 1];
+  struct weft__rlist spill;
+  weft__rlist_init(&spill);
+  for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert(weft__runq_push(&q, &items[i], &spill));
+  ck_assert(!weft__runq_push(&q, &items[WEFT__RUNQ_CAP], &spill));
+  ck_assert_uint_eq(spill.count, WEFT__RUNQ_CAP / 2 + 1);
+  for (int i = 0; i < WEFT__RUNQ_CAP / 2; i++) ck_assert_ptr_eq(weft__rlist_pop(&spill), &items[i]);
+  ck_assert_ptr_eq(weft__rlist_pop(&spill), &items[WEFT__RUNQ_CAP]);
+  for (int i = WEFT__RUNQ_CAP / 2; i < WEFT__RUNQ_CAP; i++) ck_assert_ptr_eq(weft__runq_pop(&q), &items[i]);
+}
+END_TEST
+
+START_TEST(steal_takes_half) {
+  static struct weft__runq a, b;
+  weft__runq_init(&a);
+  weft__runq_init(&b);
+  struct weft__runnable items[10];
+  for (int i = 0; i < 10; i++) ck_assert(weft__runq_try_push(&a, &items[i]));
+  struct weft__runnable *r = weft__runq_steal(&b, &a);
+  ck_assert_ptr_nonnull(r);
+  ck_assert_uint_eq(weft__runq_len(&a), 5);
+  ck_assert_uint_eq(weft__runq_len(&b), 4); /* one of the five is returned */
+  ck_assert_ptr_null(weft__runq_steal(&b, &(struct weft__runq){0}));
+}
+END_TEST
+
+/* ---- stress -------------------------------------------------------------- */
+
+static struct weft__runq owner_q;
+static struct weft__runnable *items;
+static _Atomic unsigned char *seen;
+static _Atomic long taken;
+static _Atomic bool owner_done;
+static long nitems;
+
+static _Atomic long errors;
+
+/* Hot path: no ck_assert here (in fork mode each one writes to a pipe);
+ * mistakes are counted and asserted once at the end. */
+static void take(struct weft__runnable *r) {
+  long id = r - items;
+  if (id < 0 || id >= nitems) {
+    atomic_fetch_add_explicit(&errors, 1, memory_order_relaxed);
+    return;
+  }
+  /* relaxed: the final check happens after the threads are joined. */
+  if (atomic_fetch_add_explicit(&seen[id], 1, memory_order_relaxed) != 0)
+    atomic_fetch_add_explicit(&errors, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&taken, 1, memory_order_relaxed);
+}
+
+static void *thief(void *arg) {
+  struct weft__runq *mine = arg;
+  weft__runq_init(mine);
+  for (;;) {
+    bool done = atomic_load(&owner_done);
+    struct weft__runnable *r = weft__runq_steal(mine, &owner_q);
+    if (r) {
+      take(r);
+      while ((r = weft__runq_pop(mine))) take(r);
+    } else if (done) {
+      break;
+    } else {
+      sched_yield(); /* each attempt is a steal under test; let the owner run on 2 cores */
+    }
+  }
+  return NULL;
+}
+
+static void stress(int nthieves) {
+  nitems = scaled(5000000); /* push + take = 10M operations */
+  items = calloc((size_t)nitems, sizeof *items);
+  seen = calloc((size_t)nitems, 1);
+  atomic_store(&taken, 0);
+  atomic_store(&errors, 0);
+  atomic_store(&owner_done, false);
+  weft__runq_init(&owner_q);
+  pthread_t th[3];
+  static struct weft__runq thief_q[3];
+  for (int i = 0; i < nthieves; i++) pthread_create(&th[i], NULL, thief, &thief_q[i]);
+  struct weft__rlist spill;
+  weft__rlist_init(&spill);
+  for (long i = 0; i < nitems; i++) {
+    if (!weft__runq_push(&owner_q, &items[i], &spill)) {
+      struct weft__runnable *r;
+      while ((r = weft__rlist_pop(&spill))) take(r);
+    }
+    if (i % 3 == 0) {
+      struct weft__runnable *r = weft__runq_pop(&owner_q);
+      if (r) take(r);
+    }
+  }
+  struct weft__runnable *r;
+  while ((r = weft__runq_pop(&owner_q))) take(r);
+  atomic_store(&owner_done, true);
+  for (int i = 0; i < nthieves; i++) pthread_join(th[i], NULL);
+  ck_assert_int_eq(atomic_load(&errors), 0);
+  ck_assert_int_eq(atomic_load(&taken), nitems);
+  long bad = 0;
+  for (long i = 0; i < nitems; i++) bad += seen[i] != 1;
+  ck_assert_int_eq(bad, 0);
+  free(items);
+  free((void *)seen);
+}
+
+START_TEST(owner_vs_one_thief) { stress(1); }
+END_TEST
+
+START_TEST(owner_vs_three_thieves) { stress(3); }
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("runq");
+  TCase *tc = tcase_create("ring");
+  tcase_add_test(tc, fifo_order);
+  tcase_add_test(tc, overflow_spills_older_half_in_order);
+  tcase_add_test(tc, steal_takes_half);
+  suite_add_tcase(s, tc);
+  TCase *st = tcase_create("stress");
+  tcase_set_timeout(st, 600);
+  tcase_add_test(st, owner_vs_one_thief);
+  tcase_add_test(st, owner_vs_three_thieves);
+  suite_add_tcase(s, st);
+  return s;
+}
+WEFT_TEST_MAIN(suite)
