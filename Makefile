@@ -1,0 +1,46 @@
+# weft's two entry points (README): `make bench` and `make test`.
+# Each installs missing Debian packages first (scripts/deps.sh).
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all test test-asan test-tsan test-all bench build deps deps-bench clean install
+
+all: build
+
+deps:
+	@scripts/deps.sh test
+
+deps-bench:
+	@scripts/deps.sh bench
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j$(JOBS)
+
+# The test suite, optimized with debug info and assertions on.
+test: deps
+	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g" $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-test -j$(JOBS)
+	cd build-test && ctest --output-on-failure -j$(JOBS)
+
+# The same suite under ASan+UBSan and under TSan (stress sizes / 10).
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=address -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && WEFT_TEST_SCALE=10 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+
+test-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=thread -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && WEFT_TEST_SCALE=10 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j$(JOBS)
+
+test-all: test test-asan test-tsan
+
+bench: deps-bench build
+	benchmarks/run.sh
+
+install: build
+	cmake --install build
+
+clean:
+	rm -rf build build-test build-asan build-tsan

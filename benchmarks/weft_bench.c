@@ -1,0 +1,364 @@
+/*
+ * weft_bench.c - the runtime benchmark workloads (see benchmarks/README.md).
+ *
+ *   weft-bench [--workers N] [workload ...]
+ *
+ * Each workload prints one line:
+ *   RESULT impl=weft name=<workload> workers=<N> ops=<n> ns_per_op=<x> ops_per_s=<y> [extra=...]
+ * benchmarks/run.sh runs the same workloads in the Go and Tokio peers and
+ * prints the side-by-side table. Build line: make build (Release).
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <weft.h>
+
+#include "fiber.h"
+#include "stack.h"
+
+static unsigned workers = 2;
+
+static double now_s(void) { return (double)weft_now_ns() / 1e9; }
+
+static void report(const char *name, long ops, double secs, const char *extra) {
+  printf("RESULT impl=weft name=%s workers=%u ops=%ld ns_per_op=%.2f ops_per_s=%.0f%s%s\n", name,
+         workers, ops, secs * 1e9 / (double)ops, (double)ops / secs, extra ? " " : "",
+         extra ? extra : "");
+  fflush(stdout);
+}
+
+static int run(weft_task_fn fn, void *arg) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = workers;
+  void *res;
+  int rc = weft_run_config(&cfg, fn, arg, &res);
+  if (rc) fprintf(stderr, "weft-bench: %s\n", weft_strerror(rc));
+  return rc;
+}
+
+/* ---- spawn_many: one task spawns 1M tasks that bump a counter; await all -- */
+
+static _Atomic long counter;
+
+static int bump(void *arg, void **res) {
+  atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
+  return 0;
+}
+
+static int spawn_many(void *arg, void **res) {
+  long n = 1000000;
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  double t0 = now_s();
+  for (long i = 0; i < n; i++)
+    if (weft_spawn(bump, NULL, &ts[i])) return -ENOMEM;
+  for (long i = 0; i < n; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  double dt = now_s() - t0;
+  free(ts);
+  if (atomic_load(&counter) != n) return -EFAULT;
+  report("spawn_many", n, dt, NULL);
+  return 0;
+}
+
+/* ---- yield_many: 1000 tasks each yield 1000 times ------------------------ */
+
+static int yielder(void *arg, void **res) {
+  for (int i = 0; i < 1000; i++) weft_yield();
+  return 0;
+}
+
+static int yield_many(void *arg, void **res) {
+  enum { N = 1000 };
+  weft_task_t *ts[N];
+  double t0 = now_s();
+  for (int i = 0; i < N; i++) weft_spawn(yielder, NULL, &ts[i]);
+  for (int i = 0; i < N; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  report("yield_many", (long)N * 1000, now_s() - t0, NULL);
+  return 0;
+}
+
+/* ---- ping_pong: 1000 pairs pass a message back and forth 1000 times -------
+ * A message is a one-shot future (Tokio's peer uses a oneshot channel per
+ * message, Go an unbuffered channel). */
+
+enum { PAIRS = 1000, ROUNDS = 1000 };
+
+struct pair {
+  weft_future_t *_Atomic to_b; /* the next message for B */
+  weft_future_t *_Atomic to_a;
+  weft_future_t *ready_b, *ready_a; /* "a new message slot is published" */
+};
+
+static int pong(void *arg, void **res) {
+  struct pair *p = arg;
+  weft_future_t *in = p->ready_b;
+  for (int r = 0; r < ROUNDS; r++) {
+    void *v;
+    weft_await(in, &v); /* v: the future to answer on, and the next inbox */
+    weft_future_t **msg = v;
+    weft_future_release(in);
+    in = msg[1];
+    weft_future_set_result(msg[0], NULL);
+    weft_future_release(msg[0]);
+  }
+  return 0;
+}
+
+static int ping(void *arg, void **res) {
+  struct pair *p = arg;
+  weft_future_t *out = p->ready_b;
+  weft_future_ref(out);
+  for (int r = 0; r < ROUNDS; r++) {
+    weft_future_t *reply, *next;
+    weft_future_new(NULL, &reply);
+    weft_future_new(NULL, &next);
+    weft_future_t *msg[2] = {weft_future_ref(reply), next};
+    weft_future_set_result(out, msg);
+    weft_future_release(out);
+    weft_await(reply, NULL);
+    weft_future_release(reply);
+    out = weft_future_ref(next);
+  }
+  weft_future_release(out);
+  return 0;
+}
+
+static int ping_pong(void *arg, void **res) {
+  static struct pair pairs[PAIRS];
+  weft_task_t *ts[2 * PAIRS];
+  double t0 = now_s();
+  for (int i = 0; i < PAIRS; i++) {
+    weft_future_new(NULL, &pairs[i].ready_b);
+    weft_future_ref(pairs[i].ready_b); /* one for ping, one for pong */
+    weft_spawn(pong, &pairs[i], &ts[2 * i]);
+    weft_spawn(ping, &pairs[i], &ts[2 * i + 1]);
+  }
+  for (int i = 0; i < 2 * PAIRS; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  /* a round trip is two messages */
+  report("ping_pong", (long)PAIRS * ROUNDS * 2, now_s() - t0, NULL);
+  return 0;
+}
+
+/* ---- chained_spawn: each of 1M tasks spawns the next ------------------------ */
+
+static weft_future_t *chain_done;
+
+static int link_fn(void *arg, void **res) {
+  long left = (long)arg;
+  if (left == 0) return weft_future_set_result(chain_done, NULL);
+  return weft_spawn(link_fn, (void *)(left - 1), NULL);
+}
+
+static int chained_spawn(void *arg, void **res) {
+  long n = 1000000;
+  weft_future_new(NULL, &chain_done);
+  double t0 = now_s();
+  weft_spawn(link_fn, (void *)(n - 1), NULL);
+  weft_await(chain_done, NULL);
+  report("chained_spawn", n, now_s() - t0, NULL);
+  weft_future_release(chain_done);
+  return 0;
+}
+
+/* ---- timers: 100k tasks sleep a random 0-10 ms; lateness p50/p99 ----------- */
+
+static double *lateness;
+
+static int timed_sleeper(void *arg, void **res) {
+  long i = (long)arg;
+  int64_t ns = (int64_t)((i * 2654435761u) % 10000) * 1000; /* 0..10 ms, spread */
+  uint64_t t0 = weft_now_ns();
+  weft_sleep_ns(ns);
+  lateness[i] = (double)(weft_now_ns() - t0 - (uint64_t)ns) / 1e6;
+  return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int timers(void *arg, void **res) {
+  long n = 100000;
+  lateness = calloc((size_t)n, sizeof *lateness);
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  double t0 = now_s();
+  for (long i = 0; i < n; i++) weft_spawn(timed_sleeper, (void *)i, &ts[i]);
+  for (long i = 0; i < n; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  double dt = now_s() - t0;
+  qsort(lateness, (size_t)n, sizeof *lateness, cmp_double);
+  char extra[128];
+  snprintf(extra, sizeof extra, "total_ms=%.1f late_p50_ms=%.3f late_p99_ms=%.3f", dt * 1e3,
+           lateness[n / 2], lateness[n * 99 / 100]);
+  report("timers", n, dt, extra);
+  free(lateness);
+  free(ts);
+  return 0;
+}
+
+/* ---- fork_join: fib(30) with one spawn per call ----------------------------- */
+
+static int fib_task(void *arg, void **res);
+
+static long fib(long n) {
+  if (n < 2) return n;
+  weft_task_t *t;
+  if (weft_spawn(fib_task, (void *)(n - 1), &t)) return -1;
+  long b = fib(n - 2);
+  void *a;
+  weft_await(weft_task_future(t), &a);
+  weft_task_release(t);
+  return (long)a + b;
+}
+
+static int fib_task(void *arg, void **res) {
+  *res = (void *)fib((long)arg);
+  return 0;
+}
+
+static int fork_join(void *arg, void **res) {
+  long n = 30, spawns = 0;
+  /* calls with n >= 2 spawn once: fib(31) - 1 of them for n = 30 */
+  long a = 0, b = 1;
+  for (int i = 0; i < 31; i++) {
+    long c = a + b;
+    a = b;
+    b = c;
+  }
+  spawns = a - 1;
+  double t0 = now_s();
+  long v = fib(n);
+  double dt = now_s() - t0;
+  if (v != 832040) return -EFAULT;
+  char extra[64];
+  snprintf(extra, sizeof extra, "total_ms=%.1f", dt * 1e3);
+  report("fork_join", spawns, dt, extra);
+  return 0;
+}
+
+/* ---- switch: the raw fiber switch ------------------------------------------- */
+
+static struct weft__fiber sw_main, sw_other;
+static long sw_n;
+
+static void sw_entry(void *arg) {
+  weft__fiber_started();
+  for (;;) weft__fiber_switch(&sw_other, &sw_main);
+}
+
+static int fiber_switch(void *arg, void **res) {
+  struct weft__stack_pool pool = {.size = weft__stack_round(64 * 1024)};
+  struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
+  weft__fiber_init_thread(&sw_main);
+  weft__fiber_init(&sw_other, s->lo, s->size, sw_entry, NULL);
+  sw_n = 20000000;
+  double t0 = now_s();
+  for (long i = 0; i < sw_n; i++) weft__fiber_switch(&sw_main, &sw_other);
+  double dt = now_s() - t0;
+  /* each iteration is two switches (there and back) */
+  report("switch", 2 * sw_n, dt, NULL);
+  weft__fiber_fini(&sw_other);
+  weft__stack_put(&pool, s);
+  weft__stack_pool_drain(&pool);
+  return 0;
+}
+
+/* ---- idle: CPU used by a loop with nothing to do ----------------------------- */
+
+static int idle(void *arg, void **res) {
+  struct rusage a, b;
+  getrusage(RUSAGE_SELF, &a);
+  double t0 = now_s();
+  weft_sleep(1.0);
+  double dt = now_s() - t0;
+  getrusage(RUSAGE_SELF, &b);
+  double cpu = (double)(b.ru_utime.tv_sec - a.ru_utime.tv_sec + b.ru_stime.tv_sec -
+                        a.ru_stime.tv_sec) +
+               (double)(b.ru_utime.tv_usec - a.ru_utime.tv_usec + b.ru_stime.tv_usec -
+                        a.ru_stime.tv_usec) / 1e6;
+  char extra[64];
+  snprintf(extra, sizeof extra, "cpu_percent=%.3f", 100.0 * cpu / dt);
+  report("idle", 1, dt, extra);
+  return 0;
+}
+
+/* ---- rss: memory per suspended task (100k sleeping tasks) --------------------- */
+
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  return resident * 4;
+}
+
+static _Atomic long asleep;
+static int long_sleeper(void *arg, void **res) {
+  atomic_fetch_add(&asleep, 1);
+  return weft_sleep(60);
+}
+
+static int rss(void *arg, void **res) {
+  long n = 100000;
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  long before = rss_kib();
+  double t0 = now_s();
+  for (long i = 0; i < n; i++) weft_spawn(long_sleeper, NULL, &ts[i]);
+  while (atomic_load(&asleep) < n) weft_sleep(0.01); /* benchmark driver, not library code */
+  long after = rss_kib();
+  double dt = now_s() - t0;
+  for (long i = 0; i < n; i++) weft_task_cancel(ts[i], NULL);
+  for (long i = 0; i < n; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  char extra[64];
+  snprintf(extra, sizeof extra, "kib_per_task=%.2f", (double)(after - before) / (double)n);
+  report("rss", n, dt, extra);
+  free(ts);
+  return 0;
+}
+
+static const struct {
+  const char *name;
+  weft_task_fn fn;
+} workloads[] = {
+    {"spawn_many", spawn_many}, {"yield_many", yield_many}, {"ping_pong", ping_pong},
+    {"chained_spawn", chained_spawn}, {"timers", timers}, {"switch", fiber_switch},
+    {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
+};
+
+int main(int argc, char **argv) {
+  const char *only[32];
+  int nonly = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--workers") && i + 1 < argc)
+      workers = (unsigned)atoi(argv[++i]);
+    else if (nonly < 32)
+      only[nonly++] = argv[i];
+  }
+  int rc = 0;
+  for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
+    int want = nonly == 0;
+    for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);
+    if (want) rc |= run(workloads[w].fn, NULL);
+  }
+  return rc ? 1 : 0;
+}

@@ -1,0 +1,120 @@
+/* test_handle.c - runtime/handle.c: call_soon order, call_later/call_at order
+ * and timing floor, cancel, and a call_soon_threadsafe flood. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+
+static char trace[64];
+static int ntrace;
+static void note(void *arg) {
+  trace[ntrace++] = *(const char *)arg;
+  trace[ntrace] = 0;
+}
+
+static uint64_t fired_at[3];
+static void stamp(void *arg) { fired_at[(long)arg] = weft_now_ns(); }
+
+static int soon_main(void *arg, void **res) {
+  weft_handle_t *h;
+  ck_assert_int_eq(weft_call_soon(note, "a", NULL), 0);
+  ck_assert_int_eq(weft_call_soon(note, "x", &h), 0);
+  ck_assert_int_eq(weft_call_soon(note, "b", NULL), 0);
+  ck_assert_int_eq(weft_handle_cancel(h), 1);
+  ck_assert_int_eq(weft_handle_cancel(h), 0);
+  ck_assert_int_eq(weft_handle_cancelled(h), 1);
+  weft_handle_release(h);
+  ck_assert_int_eq(weft_call_soon(NULL, NULL, NULL), -EINVAL);
+  weft_yield();
+  ck_assert_str_eq(trace, "ab");
+  return 0;
+}
+
+START_TEST(call_soon_order_and_cancel) {
+  ntrace = 0;
+  ck_assert_int_eq(weft_call_soon(note, "a", NULL), -EPERM);
+  ck_assert_int_eq(run_main(1, soon_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int later_main(void *arg, void **res) {
+  uint64_t t0 = weft_now_ns();
+  weft_handle_t *h;
+  ck_assert_int_eq(weft_call_later(0.030, note, "3", NULL), 0);
+  ck_assert_int_eq(weft_call_later(0.010, note, "1", NULL), 0);
+  ck_assert_int_eq(weft_call_at(weft_loop_time(weft_loop_current()) + 0.020, note, "2", NULL), 0);
+  ck_assert_int_eq(weft_call_later(0.015, note, "x", &h), 0);
+  ck_assert_int_eq(weft_call_later(0.010, stamp, (void *)0, NULL), 0);
+  ck_assert_int_eq(weft_call_later(-1, note, "x", NULL), -EINVAL);
+  ck_assert_int_eq(weft_call_later(NAN, note, "x", NULL), -EINVAL);
+  ck_assert_int_eq(weft_handle_cancel(h), 1); /* taken out of the heap at once */
+  weft_handle_release(h);
+  ck_assert_int_eq(weft_sleep(0.05), 0);
+  ck_assert_str_eq(trace, "123");
+  ck_assert_uint_ge(fired_at[0] - t0, 10 * 1000000); /* never early */
+  return 0;
+}
+
+START_TEST(call_later_fires_in_time_order) {
+  ntrace = 0;
+  ck_assert_int_eq(weft_call_later(1, note, "a", NULL), -EPERM);
+  ck_assert_int_eq(run_main(1, later_main, NULL, NULL), 0);
+  ntrace = 0;
+  ck_assert_int_eq(run_main(2, later_main, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(pending_timer_is_freed_by_close) {
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_call_soon_threadsafe(loop, note, "z", NULL), 0);
+  close_clean(loop);
+}
+END_TEST
+
+/* ---- foreign-thread flood ------------------------------------------------- */
+
+#define THREADS 4
+static long per_thread;
+static _Atomic long calls;
+static weft_future_t *flood_done;
+
+static void count_call(void *arg) {
+  if (atomic_fetch_add(&calls, 1) + 1 == THREADS * per_thread)
+    weft_future_set_result(flood_done, NULL);
+}
+
+static void *flooder(void *arg) {
+  weft_loop_t *loop = arg;
+  for (long i = 0; i < per_thread; i++)
+    ck_assert_int_eq(weft_call_soon_threadsafe(loop, count_call, NULL, NULL), 0);
+  return NULL;
+}
+
+START_TEST(call_soon_threadsafe_flood) {
+  per_thread = scaled(100000);
+  atomic_store(&calls, 0);
+  weft_loop_t *loop = make_loop(4);
+  ck_assert_int_eq(weft_future_new(loop, &flood_done), 0);
+  pthread_t th[THREADS];
+  for (int i = 0; i < THREADS; i++) pthread_create(&th[i], NULL, flooder, loop);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, flood_done, NULL), 0);
+  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  ck_assert_int_eq(atomic_load(&calls), THREADS * per_thread);
+  weft_future_release(flood_done);
+  close_clean(loop);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("handle");
+  TCase *tc = tcase_create("handle");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, call_soon_order_and_cancel);
+  tcase_add_test(tc, call_later_fires_in_time_order);
+  tcase_add_test(tc, pending_timer_is_freed_by_close);
+  tcase_add_test(tc, call_soon_threadsafe_flood);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)

@@ -1,0 +1,283 @@
+/* test_loop.c - runtime/loop.c: configuration errors, run_forever/stop
+ * semantics, run_until_complete, close (running, twice, with pending work),
+ * nested runs, weft_run's cleanup, and asyncio's exact order with one worker. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+START_TEST(config_errors) {
+  weft_loop_t *loop;
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  ck_assert_int_eq(weft_loop_new(&cfg, NULL), -EINVAL);
+  cfg.workers = 5000;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  weft_loop_config_init(&cfg);
+  cfg.stack_size = 4096;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  ck_assert_int_eq(weft_loop_new(NULL, &loop), 0); /* defaults */
+  ck_assert_uint_ge(weft_loop_workers(loop), 1);
+  ck_assert_int_eq(weft_loop_is_running(loop), 0);
+  ck_assert_int_eq(weft_loop_is_closed(loop), 0);
+  close_clean(loop);
+  ck_assert_int_eq(weft_loop_close(NULL), -EINVAL);
+  ck_assert_int_eq(weft_loop_run_forever(NULL), -EINVAL);
+  ck_assert_int_eq(weft_loop_stop(NULL), -EINVAL);
+  ck_assert_ptr_null(weft_loop_current());
+  ck_assert_int_eq(weft_worker_index(), -EPERM);
+}
+END_TEST
+
+/* ---- stop semantics ------------------------------------------------------------ */
+
+static char trace[64];
+static int ntrace;
+static void note(char c) { trace[ntrace++] = c; trace[ntrace] = 0; }
+
+static void cb_b(void *arg) { note('b'); }
+static void cb_a(void *arg) {
+  note('a');
+  ck_assert_int_eq(weft_call_soon(cb_b, NULL, NULL), 0);
+}
+
+START_TEST(stop_before_run_forever_runs_one_iteration) {
+  weft_loop_t *loop = make_loop(1);
+  ntrace = 0;
+  ck_assert_int_eq(weft_call_soon_threadsafe(loop, cb_a, NULL, NULL), 0);
+  ck_assert_int_eq(weft_loop_stop(loop), 0);
+  ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+  ck_assert_str_eq(trace, "a"); /* b was scheduled during the pass: next time */
+  ck_assert_int_eq(weft_loop_stop(loop), 0);
+  ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+  ck_assert_str_eq(trace, "ab");
+  close_clean(loop);
+}
+END_TEST
+
+static void cb_stop(void *arg) {
+  note('s');
+  weft_loop_stop(weft_loop_current());
+}
+static void cb_c(void *arg) {
+  note('c');
+  weft_call_soon(cb_b, NULL, NULL);
+}
+
+START_TEST(stop_from_callback_finishes_the_batch) {
+  weft_loop_t *loop = make_loop(1);
+  ntrace = 0;
+  weft_call_soon_threadsafe(loop, cb_stop, NULL, NULL);
+  weft_call_soon_threadsafe(loop, cb_c, NULL, NULL);
+  ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+  ck_assert_str_eq(trace, "sc");
+  ck_assert_int_eq(weft_loop_is_running(loop), 0);
+  close_clean(loop); /* the pending b is dropped, never run */
+  ck_assert_str_eq(trace, "sc");
+}
+END_TEST
+
+/* ---- asyncio order with one worker --------------------------------------------- */
+
+static void cb_note(void *arg) { note(*(const char *)arg); }
+
+static int child(void *arg, void **res) {
+  note('1');
+  weft_yield();
+  note('2');
+  return 0;
+}
+
+static int order_main(void *arg, void **res) {
+  weft_call_soon(cb_note, "A", NULL);
+  weft_task_t *t;
+  weft_spawn(child, NULL, &t);
+  weft_call_soon(cb_note, "B", NULL);
+  note('m');
+  weft_yield();
+  note('M');
+  weft_await(weft_task_future(t), NULL);
+  note('E');
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(one_worker_runs_in_asyncio_order) {
+  /* The same program under asyncio prints m A 1 B M 2 E: call_soon and
+   * create_task append to the ready queue; yield re-appends the task. */
+  ntrace = 0;
+  ck_assert_int_eq(run_main(1, order_main, NULL, NULL), 0);
+  ck_assert_str_eq(trace, "mA1BM2E");
+}
+END_TEST
+
+/* ---- run_until_complete ----------------------------------------------------- */
+
+static int stop_then_sleep(void *arg, void **res) {
+  weft_loop_stop(weft_loop_current());
+  return weft_sleep(3600);
+}
+
+static int ret7(void *arg, void **res) {
+  *res = (void *)7;
+  return 0;
+}
+
+START_TEST(run_until_complete_cases) {
+  weft_loop_t *loop = make_loop(2), *other = make_loop(1);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(loop, stop_then_sleep, NULL, NULL, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), WEFT_ESTOPPED);
+  ck_assert_int_eq(weft_loop_run_until_complete(other, weft_task_future(t), NULL), -EINVAL);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, NULL, NULL), -EINVAL);
+  weft_task_release(t);
+  /* An already-done future still gives one pass, then its result. */
+  ck_assert_int_eq(weft_spawn_opts(loop, ret7, NULL, NULL, &t), 0);
+  void *r;
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), &r), 0);
+  ck_assert_ptr_eq(r, (void *)7);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), &r), 0);
+  weft_task_release(t);
+  close_clean(loop); /* cancels the sleeper */
+  close_clean(other);
+}
+END_TEST
+
+/* ---- busy and closed ------------------------------------------------------------- */
+
+static int nested_main(void *arg, void **res) {
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert_ptr_nonnull(loop);
+  ck_assert_int_eq(weft_loop_is_running(loop), 1);
+  ck_assert_int_eq(weft_loop_run_forever(loop), -EBUSY);
+  ck_assert_int_eq(weft_loop_close(loop), -EBUSY);
+  ck_assert_int_eq(weft_run(ret7, NULL, NULL), -EBUSY);
+  ck_assert_int_ge(weft_worker_index(), 0);
+  return 0;
+}
+
+START_TEST(running_loop_refuses_nesting_and_close) {
+  ck_assert_int_eq(run_main(2, nested_main, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(closed_loop_refuses_work) {
+  weft_loop_t *loop = make_loop(1);
+  weft_future_t *f;
+  ck_assert_int_eq(weft_future_new(loop, &f), 0);
+  /* A reference the user still holds is reported, and stays usable. */
+  ck_assert_int_eq(weft_loop_close(loop), 1);
+  ck_assert_int_eq(weft_loop_close(loop), 0);
+  ck_assert_int_eq(weft_loop_is_closed(loop), 1);
+  ck_assert_int_eq(weft_future_set_result(f, (void *)1), 0);
+  weft_future_release(f); /* frees the loop's memory too */
+}
+END_TEST
+
+START_TEST(closed_loop_errors) {
+  weft_loop_t *loop = make_loop(1);
+  close_clean(loop);
+  /* The struct is freed; only a fresh closed-but-referenced loop can be
+   * queried safely. */
+  loop = make_loop(1);
+  weft_future_t *f;
+  ck_assert_int_eq(weft_future_new(loop, &f), 0);
+  ck_assert_int_eq(weft_loop_close(loop), 1);
+  ck_assert_int_eq(weft_loop_run_forever(loop), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_loop_stop(loop), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_spawn_opts(loop, ret7, NULL, NULL, NULL), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_call_soon_threadsafe(loop, cb_b, NULL, NULL), WEFT_ECLOSED);
+  weft_future_t *g;
+  ck_assert_int_eq(weft_future_new(loop, &g), WEFT_ECLOSED);
+  weft_future_release(f);
+}
+END_TEST
+
+/* ---- close cancels pending work --------------------------------------------- */
+
+static _Atomic int cleanup_seen;
+
+static int wait_forever(void *arg, void **res) {
+  weft_future_t *f;
+  weft_future_new(NULL, &f);
+  int rc = weft_await(f, NULL);
+  /* While the loop closes, every suspension fails at once. */
+  if (rc == -ECANCELED && weft_sleep(10) == -ECANCELED) atomic_fetch_add(&cleanup_seen, 1);
+  weft_future_release(f);
+  return rc;
+}
+
+static void never(void *arg) { ck_abort_msg("a callback ran during close"); }
+
+START_TEST(close_cancels_and_frees_pending_work) {
+  for (unsigned w = 1; w <= 3; w += 2) {
+    weft_loop_t *loop = make_loop(w);
+    atomic_store(&cleanup_seen, 0);
+    weft_task_t *t;
+    for (int i = 0; i < 10; i++) weft_spawn_opts(loop, wait_forever, NULL, NULL, NULL);
+    ck_assert_int_eq(weft_spawn_opts(loop, stop_then_sleep, NULL, NULL, &t), 0);
+    weft_loop_run_until_complete(loop, weft_task_future(t), NULL);
+    weft_task_release(t);
+    weft_call_soon_threadsafe(loop, never, NULL, NULL);
+    close_clean(loop);
+    ck_assert_int_eq(atomic_load(&cleanup_seen), 10);
+  }
+}
+END_TEST
+
+/* ---- weft_run ---------------------------------------------------------------- */
+
+static _Atomic int leftover_cancelled;
+
+static int leftover(void *arg, void **res) {
+  if (weft_sleep(3600) == -ECANCELED) atomic_store(&leftover_cancelled, 1);
+  return 0;
+}
+
+static int run_main_fn(void *arg, void **res) {
+  weft_spawn(leftover, NULL, NULL);
+  weft_yield();
+  *res = (void *)99;
+  return 0;
+}
+
+static int fails(void *arg, void **res) { return -ENOENT; }
+
+START_TEST(weft_run_cancels_leftovers) {
+  void *r;
+  ck_assert_int_eq(weft_run(run_main_fn, NULL, &r), 0);
+  ck_assert_ptr_eq(r, (void *)99);
+  ck_assert_int_eq(atomic_load(&leftover_cancelled), 1);
+  ck_assert_int_eq(weft_run(fails, NULL, NULL), -ENOENT);
+  ck_assert_int_eq(weft_run(NULL, NULL, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(exception_handler_default_and_custom) {
+  weft_loop_t *loop = make_loop(1);
+  struct weft_exception_context ctx = {.message = "test message", .error = -EIO};
+  weft_loop_call_exception_handler(loop, &ctx); /* default: prints to stderr */
+  ck_assert_int_eq(weft_loop_set_exception_handler(NULL, NULL, NULL), -EINVAL);
+  close_clean(loop);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("loop");
+  TCase *tc = tcase_create("loop");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, config_errors);
+  tcase_add_test(tc, stop_before_run_forever_runs_one_iteration);
+  tcase_add_test(tc, stop_from_callback_finishes_the_batch);
+  tcase_add_test(tc, one_worker_runs_in_asyncio_order);
+  tcase_add_test(tc, run_until_complete_cases);
+  tcase_add_test(tc, running_loop_refuses_nesting_and_close);
+  tcase_add_test(tc, closed_loop_refuses_work);
+  tcase_add_test(tc, closed_loop_errors);
+  tcase_add_test(tc, close_cancels_and_frees_pending_work);
+  tcase_add_test(tc, weft_run_cancels_leftovers);
+  tcase_add_test(tc, exception_handler_default_and_custom);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)

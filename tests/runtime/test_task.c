@@ -1,0 +1,376 @@
+/* test_task.c - runtime/task.c: spawning and its errors, results and error
+ * messages, cancellation at every kind of suspension point, cancel counts,
+ * names, all_tasks, pinning, unretrieved task errors, and a million tasks. */
+#include "helpers.h"
+
+#include <errno.h>
+
+static int ret_arg(void *arg, void **res) {
+  *res = arg;
+  return 0;
+}
+
+static int fail_io(void *arg, void **res) { return weft_fail(-EIO, "disk %d", 3); }
+
+static int spawn_errors_main(void *arg, void **res) {
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert_int_eq(weft_spawn(NULL, NULL, NULL), -EINVAL);
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 5;
+  ck_assert_int_eq(weft_spawn_opts(loop, ret_arg, NULL, &o, NULL), -EINVAL);
+  o.worker = -2;
+  ck_assert_int_eq(weft_spawn_opts(loop, ret_arg, NULL, &o, NULL), -EINVAL);
+  weft_task_opts_init(&o);
+  o.stack_size = 1024;
+  ck_assert_int_eq(weft_spawn_opts(loop, ret_arg, NULL, &o, NULL), -EINVAL);
+  ck_assert_ptr_nonnull(weft_task_current());
+  ck_assert_ptr_eq(weft_task_from_future(weft_task_future(weft_task_current())),
+                   weft_task_current());
+  return 0;
+}
+
+START_TEST(spawn_errors) {
+  ck_assert_int_eq(weft_spawn(ret_arg, NULL, NULL), -EPERM); /* no loop here */
+  ck_assert_int_eq(weft_spawn_opts(NULL, ret_arg, NULL, NULL, NULL), -EPERM);
+  ck_assert_ptr_null(weft_task_current());
+  ck_assert_int_eq(weft_yield(), -EPERM);
+  ck_assert_int_eq(run_main(2, spawn_errors_main, NULL, NULL), 0);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_close(loop), 0);
+}
+END_TEST
+
+static int results_main(void *arg, void **res) {
+  weft_task_t *a, *b;
+  ck_assert_int_eq(weft_spawn(ret_arg, (void *)77, &a), 0);
+  ck_assert_int_eq(weft_spawn(fail_io, NULL, &b), 0);
+  void *r = NULL;
+  ck_assert_int_eq(weft_await(weft_task_future(a), &r), 0);
+  ck_assert_ptr_eq(r, (void *)77);
+  ck_assert_int_eq(weft_await(weft_task_future(b), &r), -EIO);
+  const char *msg;
+  ck_assert_int_eq(weft_future_error(weft_task_future(b), &msg), -EIO);
+  ck_assert_str_eq(msg, "disk 3");
+  ck_assert_int_eq(weft_future_cancelled(weft_task_future(b)), 0);
+  /* A task's future is completed by the task alone. */
+  ck_assert_int_eq(weft_future_set_result(weft_task_future(a), NULL), -EINVAL);
+  weft_task_release(a);
+  weft_task_release(b);
+  return 0;
+}
+
+START_TEST(results_and_errors) {
+  ck_assert_int_eq(run_main(1, results_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(3, results_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_fail(-EIO, "outside a task"), -EIO);
+}
+END_TEST
+
+/* ---- cancellation ------------------------------------------------------------ */
+
+static _Atomic int body_ran;
+
+static int mark_ran(void *arg, void **res) {
+  atomic_store(&body_ran, 1);
+  return 0;
+}
+
+static int cancel_before_start_main(void *arg, void **res) {
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(mark_ran, NULL, &t), 0);
+  ck_assert_int_eq(weft_task_cancel(t, "early"), 1);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_future_cancelled(weft_task_future(t)), 1);
+  const char *msg;
+  ck_assert_int_eq(weft_future_error(weft_task_future(t), &msg), -ECANCELED);
+  ck_assert_str_eq(msg, "early");
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(cancelled_before_start_never_runs) {
+  for (unsigned w = 1; w <= 4; w *= 2) {
+    atomic_store(&body_ran, 0);
+    ck_assert_int_eq(run_main(w, cancel_before_start_main, NULL, NULL), 0);
+    ck_assert_int_eq(atomic_load(&body_ran), 0);
+  }
+}
+END_TEST
+
+enum point { P_SLEEP, P_AWAIT_FUTURE, P_AWAIT_TASK, P_YIELD, P_AWAIT_TIMEOUT, NPOINTS };
+
+static int forever(void *arg, void **res) { return weft_sleep(3600); }
+
+/* Suspends at one kind of point; reports what that point returned. */
+static int suspend_at(void *arg, void **res) {
+  enum point p = (enum point)(long)arg;
+  weft_future_t *f = NULL;
+  weft_task_t *child = NULL;
+  int rc = 0;
+  switch (p) {
+  case P_SLEEP:
+    rc = weft_sleep(3600);
+    break;
+  case P_AWAIT_FUTURE:
+    weft_future_new(NULL, &f);
+    rc = weft_await(f, NULL);
+    ck_assert_int_eq(weft_future_cancelled(f), 1);
+    weft_future_release(f);
+    break;
+  case P_AWAIT_TASK:
+    weft_spawn(forever, NULL, &child);
+    rc = weft_await(weft_task_future(child), NULL);
+    /* the awaited task got a cancellation request too */
+    ck_assert_int_eq(weft_await(weft_task_future(child), NULL), -ECANCELED);
+    weft_task_release(child);
+    break;
+  case P_YIELD:
+    while ((rc = weft_yield()) == 0) {
+    }
+    break;
+  case P_AWAIT_TIMEOUT:
+    weft_future_new(NULL, &f);
+    rc = weft_await_timeout(f, 3600LL * 1000000000LL, NULL);
+    weft_future_release(f);
+    break;
+  default:
+    break;
+  }
+  /* The task may carry on after a cancellation: prove it by sleeping. */
+  ck_assert_int_eq(weft_sleep(0.001), 0);
+  return rc;
+}
+
+static int every_point_main(void *arg, void **res) {
+  for (long p = 0; p < NPOINTS; p++) {
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(suspend_at, (void *)p, &t), 0);
+    ck_assert_int_eq(weft_sleep(0.002), 0); /* let it reach its suspension point */
+    ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
+    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+    weft_task_release(t);
+  }
+  return 0;
+}
+
+START_TEST(cancel_at_every_suspension_point) {
+  ck_assert_int_eq(run_main(1, every_point_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, every_point_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int counts_main(void *arg, void **res) {
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(forever, NULL, &t), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert_int_eq(weft_task_cancelling(t), 0);
+  ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
+  ck_assert_int_eq(weft_task_cancel(t, "second"), 1);
+  ck_assert_int_eq(weft_task_cancelling(t), 2);
+  ck_assert_int_eq(weft_task_uncancel(t), 1);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_task_cancel(t, NULL), 0);
+  ck_assert_int_eq(weft_task_cancel(NULL, NULL), -EINVAL);
+  ck_assert_int_eq(weft_task_uncancel(NULL), -EINVAL);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(cancel_request_counts) { ck_assert_int_eq(run_main(1, counts_main, NULL, NULL), 0); }
+END_TEST
+
+/* Random cancellation across workers: every task ends exactly once, either
+ * with its result or cancelled. Run under TSan in CI. */
+static _Atomic long finished_ok, finished_cancelled;
+
+static int worker_body(void *arg, void **res) {
+  long i = (long)arg;
+  for (int k = 0; k < 3; k++) {
+    int rc = (i + k) % 2 ? weft_yield() : weft_sleep_ns(1000 * (i % 7));
+    if (rc) {
+      atomic_fetch_add(&finished_cancelled, 1);
+      return rc;
+    }
+  }
+  atomic_fetch_add(&finished_ok, 1);
+  return 0;
+}
+
+static int cancel_storm_main(void *arg, void **res) {
+  long n = scaled(20000);
+  weft_task_t **ts = calloc((size_t)n, sizeof *ts);
+  for (long i = 0; i < n; i++) ck_assert_int_eq(weft_spawn(worker_body, (void *)i, &ts[i]), 0);
+  for (long i = 0; i < n; i += 3) weft_task_cancel(ts[i], NULL);
+  long ok = 0, cancelled = 0;
+  for (long i = 0; i < n; i++) {
+    int rc = weft_await(weft_task_future(ts[i]), NULL);
+    if (rc == 0)
+      ok++;
+    else if (rc == -ECANCELED)
+      cancelled++;
+    weft_task_release(ts[i]);
+  }
+  free(ts);
+  ck_assert_int_eq(ok + cancelled, n);
+  ck_assert_int_eq(ok, atomic_load(&finished_ok));
+  ck_assert_int_ge(cancelled, 1);
+  return 0;
+}
+
+START_TEST(cancellation_storm) {
+  atomic_store(&finished_ok, 0);
+  ck_assert_int_eq(run_main(4, cancel_storm_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- names, ids, all_tasks ------------------------------------------------ */
+
+static int count_cb(weft_task_t *t, void *arg) {
+  (*(int *)arg)++;
+  return 0;
+}
+
+static int names_main(void *arg, void **res) {
+  weft_task_t *a, *b;
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.name = "worker-a";
+  ck_assert_int_eq(weft_spawn_opts(NULL, forever, NULL, &o, &a), 0);
+  ck_assert_int_eq(weft_spawn(forever, NULL, &b), 0);
+  ck_assert_str_eq(weft_task_name(a), "worker-a");
+  char want[32];
+  snprintf(want, sizeof want, "Task-%llu", (unsigned long long)weft_task_id(b));
+  ck_assert_str_eq(weft_task_name(b), want);
+  ck_assert_uint_gt(weft_task_id(b), weft_task_id(a));
+  ck_assert_int_eq(weft_task_set_name(b, "renamed"), 0);
+  ck_assert_str_eq(weft_task_name(b), "renamed");
+  ck_assert_int_eq(weft_task_set_name(b, NULL), -EINVAL);
+  int seen = 0;
+  ck_assert_int_eq(weft_loop_tasks(weft_loop_current(), count_cb, &seen), 3); /* main, a, b */
+  ck_assert_int_eq(seen, 3);
+  ck_assert_int_eq(weft_loop_tasks(NULL, count_cb, NULL), -EINVAL);
+  weft_task_cancel(a, NULL);
+  weft_task_cancel(b, NULL);
+  weft_await(weft_task_future(a), NULL);
+  weft_await(weft_task_future(b), NULL);
+  seen = 0;
+  ck_assert_int_eq(weft_loop_tasks(weft_loop_current(), count_cb, &seen), 1);
+  weft_task_release(a);
+  weft_task_release(b);
+  return 0;
+}
+
+START_TEST(names_ids_and_all_tasks) { ck_assert_int_eq(run_main(2, names_main, NULL, NULL), 0); }
+END_TEST
+
+/* ---- pinning --------------------------------------------------------------- */
+
+static int stay_put(void *arg, void **res) {
+  int want = (int)(long)arg;
+  for (int i = 0; i < 50; i++) {
+    if (weft_worker_index() != want) return -EFAULT;
+    if (i % 2 ? weft_yield() : weft_sleep_ns(10000)) return -EINTR;
+  }
+  return weft_worker_index() == want ? 0 : -EFAULT;
+}
+
+static int pinned_main(void *arg, void **res) {
+  weft_task_t *ts[16];
+  for (int i = 0; i < 16; i++) {
+    struct weft_task_opts o;
+    weft_task_opts_init(&o);
+    o.worker = i % 4;
+    ck_assert_int_eq(weft_spawn_opts(NULL, stay_put, (void *)(long)(i % 4), &o, &ts[i]), 0);
+  }
+  for (int i = 0; i < 16; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(pinned_tasks_stay_on_their_worker) {
+  ck_assert_int_eq(run_main(4, pinned_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- unretrieved task errors -------------------------------------------------- */
+
+static int reports;
+static char report[128];
+static void handler(weft_loop_t *loop, const struct weft_exception_context *ctx, void *arg) {
+  reports++;
+  snprintf(report, sizeof report, "%s|%s|%s", ctx->message, ctx->task_name, ctx->error_msg);
+}
+
+START_TEST(detached_task_error_is_reported) {
+  weft_loop_t *loop = make_loop(2);
+  weft_loop_set_exception_handler(loop, handler, NULL);
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.name = "doomed";
+  weft_task_t *main_t;
+  ck_assert_int_eq(weft_spawn_opts(loop, fail_io, NULL, &o, NULL), 0); /* detached */
+  ck_assert_int_eq(weft_spawn_opts(loop, ret_arg, NULL, NULL, &main_t), 0);
+  weft_loop_run_until_complete(loop, weft_task_future(main_t), NULL);
+  weft_task_release(main_t);
+  close_clean(loop);
+  ck_assert_int_eq(reports, 1);
+  ck_assert_str_eq(report, "Task exception was never retrieved|doomed|disk 3");
+}
+END_TEST
+
+/* ---- a million tasks ---------------------------------------------------------- */
+
+static _Atomic long bumps;
+static long target;
+static weft_future_t *all_done;
+
+static int bump(void *arg, void **res) {
+  if (atomic_fetch_add(&bumps, 1) + 1 == target) weft_future_set_result(all_done, NULL);
+  return 0;
+}
+
+static int spawner(void *arg, void **res) {
+  long n = (long)arg;
+  for (long i = 0; i < n; i++)
+    if (weft_spawn(bump, NULL, NULL)) return -ENOMEM;
+  return 0;
+}
+
+static int million_main(void *arg, void **res) {
+  target = scaled(1000000);
+  atomic_store(&bumps, 0);
+  ck_assert_int_eq(weft_future_new(NULL, &all_done), 0);
+  /* Four spawners so spawning itself happens on several workers. */
+  for (int i = 0; i < 4; i++) ck_assert_int_eq(weft_spawn(spawner, (void *)(target / 4), NULL), 0);
+  ck_assert_int_eq(weft_await(all_done, NULL), 0);
+  weft_future_release(all_done);
+  return 0;
+}
+
+START_TEST(a_million_tasks) {
+  ck_assert_int_eq(run_main(4, million_main, NULL, NULL), 0);
+  ck_assert_int_eq(atomic_load(&bumps), target);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("task");
+  TCase *tc = tcase_create("task");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, spawn_errors);
+  tcase_add_test(tc, results_and_errors);
+  tcase_add_test(tc, cancelled_before_start_never_runs);
+  tcase_add_test(tc, cancel_at_every_suspension_point);
+  tcase_add_test(tc, cancel_request_counts);
+  tcase_add_test(tc, cancellation_storm);
+  tcase_add_test(tc, names_ids_and_all_tasks);
+  tcase_add_test(tc, pinned_tasks_stay_on_their_worker);
+  tcase_add_test(tc, detached_task_error_is_reported);
+  tcase_add_test(tc, a_million_tasks);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)
