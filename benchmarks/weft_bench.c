@@ -211,6 +211,25 @@ static int timers(void *arg, void **res) {
   return 0;
 }
 
+/* ---- timer_accuracy: one task sleeps 1 ms 1000 times on an idle loop ------ */
+
+static int timer_accuracy(void *arg, void **res) {
+  enum { N = 1000 };
+  static double late[N];
+  double t0 = now_s();
+  for (int i = 0; i < N; i++) {
+    uint64_t s = weft_now_ns();
+    weft_sleep_ns(1000000);
+    late[i] = (double)(weft_now_ns() - s - 1000000) / 1e6;
+  }
+  double dt = now_s() - t0;
+  qsort(late, N, sizeof *late, cmp_double);
+  char extra[96];
+  snprintf(extra, sizeof extra, "late_p50_ms=%.3f late_p99_ms=%.3f", late[N / 2], late[N * 99 / 100]);
+  report("timer_accuracy", N, dt, extra);
+  return 0;
+}
+
 /* ---- fork_join: fib(30) with one spawn per call ----------------------------- */
 
 static int fib_task(void *arg, void **res);
@@ -262,10 +281,12 @@ static void sw_entry(void *arg) {
 }
 
 static int fiber_switch(void *arg, void **res) {
-  struct weft__stack_pool pool = {.size = weft__stack_round(64 * 1024)};
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 64 * 1024);
+  struct weft__stack_pool pool = {.arena = &arena};
   struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
   weft__fiber_init_thread(&sw_main);
-  weft__fiber_init(&sw_other, s->lo, s->size, sw_entry, NULL);
+  weft__fiber_init(&sw_other, s->lo, weft__stack_usable(s), sw_entry, NULL);
   sw_n = 20000000;
   double t0 = now_s();
   for (long i = 0; i < sw_n; i++) weft__fiber_switch(&sw_main, &sw_other);
@@ -275,6 +296,7 @@ static int fiber_switch(void *arg, void **res) {
   weft__fiber_fini(&sw_other);
   weft__stack_put(&pool, s);
   weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
   return 0;
 }
 
@@ -310,19 +332,25 @@ static long rss_kib(void) {
 }
 
 static _Atomic long asleep;
+static long rss_n;
+static weft_future_t *all_asleep;
 static int long_sleeper(void *arg, void **res) {
-  atomic_fetch_add(&asleep, 1);
+  /* The last one to start tells the driver; its own sleep follows at once. */
+  if (atomic_fetch_add(&asleep, 1) + 1 == rss_n) weft_future_set_result(all_asleep, NULL);
   return weft_sleep(60);
 }
 
 static int rss(void *arg, void **res) {
-  long n = 100000;
+  long n = rss_n = 100000;
   weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  weft_future_new(NULL, &all_asleep);
   long before = rss_kib();
   double t0 = now_s();
   for (long i = 0; i < n; i++) weft_spawn(long_sleeper, NULL, &ts[i]);
-  while (atomic_load(&asleep) < n) weft_sleep(0.01); /* benchmark driver, not library code */
+  weft_await(all_asleep, NULL);
+  weft_yield(); /* the last sleeper reaches its sleep */
   long after = rss_kib();
+  weft_future_release(all_asleep);
   double dt = now_s() - t0;
   for (long i = 0; i < n; i++) weft_task_cancel(ts[i], NULL);
   for (long i = 0; i < n; i++) {
@@ -341,7 +369,7 @@ static const struct {
   weft_task_fn fn;
 } workloads[] = {
     {"spawn_many", spawn_many}, {"yield_many", yield_many}, {"ping_pong", ping_pong},
-    {"chained_spawn", chained_spawn}, {"timers", timers}, {"switch", fiber_switch},
+    {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
     {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
 };
 

@@ -29,7 +29,31 @@ void weft__futex_wake(_Atomic uint32_t *word, int count) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count, NULL, NULL, 0);
 }
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Justification: critical sections under these locks are a few dozen
+ * nanoseconds (a list splice), far shorter than a futex sleep and wake-up
+ * (microseconds); 100 pauses cover a holder that is running, and a holder
+ * that was preempted sends us to sleep soon after. glibc's adaptive mutex
+ * and Go's runtime lock make the same bet. */
+#define SPIN_LIMIT 100
+
 void weft__mutex_lock_slow(struct weft__mutex *m) {
+  for (int i = 0; i < SPIN_LIMIT; i++) {
+    cpu_relax();
+    uint32_t expected = 0;
+    /* relaxed load first: spin on a shared cache line, not on RMWs. */
+    if (atomic_load_explicit(&m->word, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_weak_explicit(&m->word, &expected, 1, memory_order_acquire,
+                                              memory_order_relaxed))
+      return;
+  }
   /* Mark the lock contended (2) and sleep until we take it as 2: we cannot
    * know whether other sleepers remain, so the unlocker must wake one.
    * acquire: pairs with the release exchange in weft__mutex_unlock. */

@@ -87,6 +87,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
     weft__free(loop, sizeof *loop);
     return -ENOMEM;
   }
+  weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
   for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
   weft__inject_init(&loop->inject);
   weft__mutex_init(&loop->foreign_reg.lock);
@@ -310,6 +311,7 @@ int weft_loop_close(weft_loop_t *loop) {
   while ((r = weft__rlist_pop(&rest)))
     if (r->kind == WEFT__R_HANDLE) weft__handle_drop(weft__container_of(r, struct weft_handle, r));
   weft__idle_fini(&loop->idle);
+  weft__stack_arena_fini(&loop->stack_arena);
   /* Handles dropped above (after closed was set) were counted on zombie;
    * adding what was live before gives what is left. acq_rel: see
    * weft__loop_count. */

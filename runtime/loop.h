@@ -9,6 +9,7 @@
 #include "weft.h"
 #include "idle.h"
 #include "inject.h"
+#include "stack.h"
 #include "worker.h"
 
 struct weft_loop {
@@ -20,6 +21,7 @@ struct weft_loop {
   struct weft__inject inject; /* foreign threads and ring overflow */
   struct weft__idle idle;
   struct weft__registry foreign_reg; /* tasks spawned off-worker */
+  struct weft__stack_arena stack_arena; /* stacks of the default size */
 
   _Atomic int running;        /* 1 while run_* executes */
   _Atomic bool stopping;      /* stop() requested */

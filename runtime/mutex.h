@@ -5,7 +5,8 @@
  * is 40 bytes and a million futures would pay for it; this one is Drepper's
  * three-state mutex ("Futexes Are Tricky", mutex3): 0 unlocked, 1 locked,
  * 2 locked with possible sleepers. Uncontended lock and unlock are one atomic
- * RMW each; a contended lock sleeps in the kernel, never spins.
+ * RMW each; a contended lock spins briefly (the holder is usually running
+ * and about to leave), then sleeps in the kernel.
  *
  * Orderings: the acquiring CAS/exchange is acquire and the releasing exchange
  * is release, so everything written inside a critical section happens-before

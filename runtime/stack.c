@@ -1,19 +1,37 @@
 /*
- * stack.c - mmap'ed fiber stacks with guard pages, pooled per worker.
+ * stack.c - slabs of guarded fiber stacks (see stack.h for the design).
  *
- * The struct weft__stack describing a stack lives at the top of the stack's
- * own mapping (above the usable area's top, inside the mapping), so a stack
- * costs no separate allocation. Invariant: a stack is either in exactly one
- * pool's free list or owned by exactly one running/suspended task.
+ * Invariants:
+ *  1. A stack is in exactly one place: a worker's pool, the arena's free
+ *     list, or owned by one task.
+ *  2. Slabs are unmapped only by weft__stack_arena_fini, when no task
+ *     exists any more (loop close).
+ *  3. The arena's free list holds resident stacks, its trimmed list stacks
+ *     whose pages (all but the descriptor's) went back to the kernel.
+ *     Trimming (an idle worker) moves the resident ones beyond the retained
+ *     count there. Resident stacks are reused first; trimmed ones are reused
+ *     as they are, their pages coming back zero-filled on touch.
  */
 #include "stack.h"
+#include "alloc.h"
 
+#include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #if defined(WEFT_HAVE_VALGRIND_H)
 #include <valgrind/valgrind.h>
 #endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+struct weft__stack_slab {
+  struct weft__stack_slab *next;
+  void *base;
+  size_t map_size;
+};
 
 static size_t page_size(void) {
   static size_t ps;
@@ -26,64 +44,225 @@ size_t weft__stack_round(size_t size) {
   return (size + ps - 1) & ~(ps - 1);
 }
 
-static struct weft__stack *stack_map(size_t size) {
-  size_t ps = page_size();
-  size_t usable = weft__stack_round(size);
-  size_t map_size = usable + 2 * ps; /* guard page + a page for the descriptor */
-  void *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (base == MAP_FAILED) return NULL;
-  if (mprotect(base, ps, PROT_NONE) != 0) {
-    munmap(base, map_size);
-    return NULL;
-  }
-  struct weft__stack *s = (struct weft__stack *)((char *)base + map_size - ps);
+static int install_guard(void *page) {
+  /* Lightweight guard regions first; mprotect splits the VMA but works on
+   * every kernel. */
+  if (madvise(page, page_size(), MADV_GUARD_INSTALL) == 0) return 0;
+  return mprotect(page, page_size(), PROT_NONE);
+}
+
+/* Lays out a stack whose usable memory starts at @lo and spans @size bytes. */
+static struct weft__stack *describe(void *lo, size_t size) {
+  uintptr_t top = ((uintptr_t)lo + size - sizeof(struct weft__stack)) & ~(uintptr_t)63;
+  struct weft__stack *s = (struct weft__stack *)top;
   s->next_free = NULL;
-  s->base = base;
-  s->map_size = map_size;
-  s->lo = (char *)base + ps;
-  s->size = usable;
+  s->trimmed = false;
+  s->lo = lo;
+  s->slab = NULL;
+  s->map_base = NULL;
+  s->map_size = 0;
 #if defined(WEFT_HAVE_VALGRIND_H)
-  s->valgrind_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s->lo + usable);
+  s->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)s);
 #else
   s->valgrind_id = 0;
 #endif
   return s;
 }
 
-static void stack_unmap(struct weft__stack *s) {
+static void forget(struct weft__stack *s) {
 #if defined(WEFT_HAVE_VALGRIND_H)
   VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+#else
+  (void)s;
 #endif
-  munmap(s->base, s->map_size);
+}
+
+static struct weft__stack *map_alone(size_t size) {
+  size_t ps = page_size(), usable = weft__stack_round(size), map_size = usable + ps;
+  void *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (base == MAP_FAILED) return NULL;
+  if (install_guard(base) != 0) {
+    munmap(base, map_size);
+    return NULL;
+  }
+  struct weft__stack *s = describe((char *)base + ps, usable);
+  s->map_base = base;
+  s->map_size = map_size;
+  return s;
+}
+
+/* Maps a slab; returns its stacks linked through next_free. Arena lock held. */
+static struct weft__stack *map_slab_locked(struct weft__stack_arena *a, size_t *count) {
+  size_t ps = page_size(), stride = a->size + ps, map_size = stride * WEFT__STACK_SLAB;
+  struct weft__stack_slab *slab = weft__alloc(sizeof *slab);
+  if (!slab) return NULL;
+  char *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (base == MAP_FAILED) {
+    weft__free(slab, sizeof *slab);
+    return NULL;
+  }
+  struct weft__stack *list = NULL;
+  for (size_t i = WEFT__STACK_SLAB; i-- > 0;) {
+    if (install_guard(base + i * stride) != 0) {
+      munmap(base, map_size);
+      weft__free(slab, sizeof *slab);
+      return NULL;
+    }
+  }
+  for (size_t i = WEFT__STACK_SLAB; i-- > 0;) {
+    struct weft__stack *s = describe(base + i * stride + ps, a->size);
+    s->slab = slab;
+    s->next_free = list;
+    list = s;
+  }
+  slab->base = base;
+  slab->map_size = map_size;
+  slab->next = a->slabs;
+  a->slabs = slab;
+  *count = WEFT__STACK_SLAB;
+  return list;
+}
+
+void weft__stack_arena_init(struct weft__stack_arena *a, size_t size) {
+  weft__mutex_init(&a->lock);
+  a->size = weft__stack_round(size);
+  a->free = NULL;
+  a->nfree = 0;
+  a->trimmed = NULL;
+  a->slabs = NULL;
+}
+
+static struct weft__stack *arena_take_locked(struct weft__stack_arena *a);
+
+void weft__stack_arena_fini(struct weft__stack_arena *a) {
+  struct weft__stack *s;
+  while ((s = arena_take_locked(a))) forget(s);
+  while (a->slabs) {
+    struct weft__stack_slab *slab = a->slabs;
+    a->slabs = slab->next;
+    munmap(slab->base, slab->map_size);
+    weft__free(slab, sizeof *slab);
+  }
+  a->nfree = 0;
+}
+
+static struct weft__stack *arena_take_locked(struct weft__stack_arena *a) {
+  struct weft__stack *s = a->free;
+  if (s) {
+    a->free = s->next_free;
+    a->nfree--;
+  } else if ((s = a->trimmed)) {
+    a->trimmed = s->next_free;
+    s->trimmed = false;
+  }
+  return s;
+}
+
+/* Fills an empty pool with up to half its capacity from the arena. */
+static void refill(struct weft__stack_pool *pool) {
+  struct weft__stack_arena *a = pool->arena;
+  weft__mutex_lock(&a->lock);
+  if (!a->free && !a->trimmed) {
+    size_t n = 0;
+    struct weft__stack *list = map_slab_locked(a, &n);
+    if (list) {
+      struct weft__stack *last = list;
+      while (last->next_free) last = last->next_free;
+      last->next_free = a->free;
+      a->free = list;
+      a->nfree += n;
+    }
+  }
+  struct weft__stack *s;
+  while (pool->count < WEFT__STACK_POOL_MAX / 2 && (s = arena_take_locked(a))) {
+    s->next_free = pool->free;
+    pool->free = s;
+    pool->count++;
+  }
+  weft__mutex_unlock(&a->lock);
 }
 
 struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, size_t size) {
-  size = weft__stack_round(size);
-  if (size == pool->size && pool->free) {
-    struct weft__stack *s = pool->free;
-    pool->free = s->next_free;
-    pool->count--;
-    return s;
+  if (!pool->arena || weft__stack_round(size) != pool->arena->size) return map_alone(size);
+  if (!pool->free) refill(pool);
+  struct weft__stack *s = pool->free;
+  if (!s) return NULL;
+  pool->free = s->next_free;
+  pool->count--;
+  return s;
+}
+
+/* Hands the stacks of @list back to the arena. */
+static void give_back(struct weft__stack_arena *a, struct weft__stack *list) {
+  struct weft__stack *last = NULL;
+  size_t n = 0;
+  for (struct weft__stack *s = list; s; s = s->next_free) {
+    last = s;
+    n++;
   }
-  return stack_map(size);
+  if (!last) return;
+  weft__mutex_lock(&a->lock);
+  last->next_free = a->free;
+  a->free = list;
+  a->nfree += n;
+  weft__mutex_unlock(&a->lock);
+}
+
+void weft__stack_arena_trim(struct weft__stack_arena *a) {
+  /* A racy peek skips the common case; the decision is made under the lock. */
+  if (__atomic_load_n(&a->nfree, __ATOMIC_RELAXED) <= WEFT__STACK_ARENA_RETAIN) return;
+  struct weft__stack *trim = NULL, *last = NULL;
+  weft__mutex_lock(&a->lock);
+  /* Detach the excess so nobody takes those stacks while their pages are
+   * being returned. */
+  while (a->nfree > WEFT__STACK_ARENA_RETAIN) {
+    struct weft__stack *s = a->free;
+    a->free = s->next_free;
+    a->nfree--;
+    s->next_free = trim;
+    trim = s;
+    if (!last) last = s;
+  }
+  weft__mutex_unlock(&a->lock);
+  if (!trim) return;
+  size_t ps = page_size();
+  for (struct weft__stack *s = trim; s; s = s->next_free) {
+    uintptr_t keep = (uintptr_t)s & ~(uintptr_t)(ps - 1); /* the descriptor's page stays */
+    if (keep > (uintptr_t)s->lo) madvise(s->lo, keep - (uintptr_t)s->lo, MADV_DONTNEED);
+    s->trimmed = true;
+  }
+  weft__mutex_lock(&a->lock);
+  last->next_free = a->trimmed;
+  a->trimmed = trim;
+  weft__mutex_unlock(&a->lock);
+}
+
+static void unmap_alone(struct weft__stack *s) {
+  forget(s);
+  munmap(s->map_base, s->map_size);
 }
 
 void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack *s) {
-  if (s->size != pool->size || pool->count >= WEFT__STACK_POOL_MAX) {
-    stack_unmap(s);
+  if (!s->slab) {
+    unmap_alone(s);
     return;
   }
   s->next_free = pool->free;
   pool->free = s;
-  pool->count++;
+  if (++pool->count <= WEFT__STACK_POOL_MAX) return;
+  /* Over the cap: the older half goes back to the arena in one batch. */
+  struct weft__stack *keep = pool->free, *cut = keep;
+  for (unsigned i = 1; i < WEFT__STACK_POOL_MAX / 2; i++) cut = cut->next_free;
+  struct weft__stack *rest = cut->next_free;
+  cut->next_free = NULL;
+  pool->count = WEFT__STACK_POOL_MAX / 2;
+  give_back(pool->arena, rest);
 }
 
 void weft__stack_pool_drain(struct weft__stack_pool *pool) {
-  while (pool->free) {
-    struct weft__stack *s = pool->free;
-    pool->free = s->next_free;
-    stack_unmap(s);
-  }
+  if (pool->free) give_back(pool->arena, pool->free);
+  pool->free = NULL;
   pool->count = 0;
 }

@@ -1,42 +1,83 @@
 /*
- * stack.h - fiber stacks and the per-worker pool that recycles them.
+ * stack.h - fiber stacks: slabs per loop, a cache per worker.
  *
- * A stack is one mmap: a PROT_NONE guard page at the low end (an overflow
- * faults instead of corrupting the neighbour) and the usable bytes above it.
- * MAP_NORESERVE: pages cost memory only once touched, so a 64 KiB stack of
- * a task that used 3 KiB holds one page.
+ * Stacks of the loop's default size come from slabs (one mmap holds
+ * WEFT__STACK_SLAB stacks), each stack with a guard page below it. Guard
+ * pages are installed with MADV_GUARD_INSTALL (Linux 6.13+), which does not
+ * split the mapping: 100,000 suspended tasks cost a few thousand mappings,
+ * not 200,000 (vm.max_map_count is 65530 by default). Older kernels fall
+ * back to mprotect(PROT_NONE), which splits it. Stacks of other sizes (a
+ * task's own stack_size) are mapped one by one and unmapped when freed.
  *
- * A task takes a stack when it first runs and gives it back when it ends;
- * the worker that ends it keeps up to WEFT__STACK_POOL_MAX stacks of the
- * loop's default size for the next task. Owner-only: no locks.
+ * The descriptor lives at the very top of the stack, inside its first page,
+ * so a suspended task that used little stack holds one or two pages.
+ *
+ * A task takes a stack when it first runs and gives it back when it ends.
+ * Each worker keeps up to WEFT__STACK_POOL_MAX free stacks without locking;
+ * beyond that, stacks go back to the loop's arena (a mutex). When a worker
+ * is about to sleep it trims the arena: past WEFT__STACK_ARENA_RETAIN free
+ * stacks, their pages go back to the kernel (MADV_DONTNEED), so memory stays
+ * bounded after a burst. Trimming only when idle matters: every
+ * MADV_DONTNEED in a multi-threaded process costs TLB-shootdown IPIs, which
+ * on the hot path delayed ready tasks by tens of milliseconds.
  */
 #ifndef WEFT_RUNTIME_STACK_H
 #define WEFT_RUNTIME_STACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include "mutex.h"
+
+struct weft__stack_slab;
 
 struct weft__stack {
-  struct weft__stack *next_free; /* pool link, stored at the stack's low end */
-  void *base;                    /* the mapping, guard page included */
+  struct weft__stack *next_free;
+  bool trimmed;                 /* pages returned to the kernel while free */
+  void *lo;                     /* usable memory is [lo, (char *)this) */
+  struct weft__stack_slab *slab; /* NULL: mapped alone */
+  void *map_base;               /* alone: the mapping, guard included */
   size_t map_size;
-  void *lo;                      /* usable [lo, lo + size) */
-  size_t size;
   unsigned valgrind_id;
 };
 
-/* Justification: 64 stacks of 64 KiB cover the tasks a worker typically
- * ends between two new ones; past that, unmapping returns the memory. */
+/* Justification: 64 free stacks per worker absorb the usual spawn/complete
+ * churn without touching the arena's lock; 32 stacks per slab amortize the
+ * mmap and the guard installation. The arena retains 256 stacks' pages. */
 #define WEFT__STACK_POOL_MAX 64
+#define WEFT__STACK_SLAB 32
+#define WEFT__STACK_ARENA_RETAIN 256
 
-struct weft__stack_pool {
-  struct weft__stack *free; /* owner worker only */
-  unsigned count;
-  size_t size;              /* the size pooled stacks have */
+struct weft__stack_arena {
+  struct weft__mutex lock;
+  size_t size;                    /* mapped bytes per stack (page multiple), immutable */
+  struct weft__stack *free;       /* resident free stacks; protected by lock */
+  size_t nfree;                   /* protected by lock */
+  struct weft__stack *trimmed;    /* free stacks whose pages were returned; lock */
+  struct weft__stack_slab *slabs; /* protected by lock */
 };
 
-size_t weft__stack_round(size_t size); /* page-rounded usable size */
+struct weft__stack_pool {
+  struct weft__stack *free;  /* owner worker only */
+  unsigned count;
+  struct weft__stack_arena *arena;
+};
+
+size_t weft__stack_round(size_t size); /* page-rounded */
+void weft__stack_arena_init(struct weft__stack_arena *a, size_t size);
+void weft__stack_arena_fini(struct weft__stack_arena *a); /* unmaps every slab */
+
+/* A stack with at least @size bytes, or NULL (-ENOMEM). Owner worker. */
 struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, size_t size);
 void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack *s);
+/* Returns the pages of free stacks beyond the retained count to the kernel.
+ * Called by a worker about to sleep; cheap when there is nothing to trim. */
+void weft__stack_arena_trim(struct weft__stack_arena *a);
+/* Returns the pool's stacks to the arena (or unmaps lone ones). */
 void weft__stack_pool_drain(struct weft__stack_pool *pool);
+
+/* Usable bytes below the descriptor. */
+static inline size_t weft__stack_usable(const struct weft__stack *s) {
+  return (size_t)((const char *)s - (const char *)s->lo);
+}
 
 #endif

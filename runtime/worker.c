@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "handle.h"
 #include "loop.h"
+#include "stack.h"
 #include "task.h"
 
 #include <errno.h>
@@ -56,7 +57,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__park_init(&w->park);
   w->stacks.free = NULL;
   w->stacks.count = 0;
-  w->stacks.size = weft__stack_round(loop->stack_size);
+  w->stacks.arena = &loop->stack_arena;
   w->current = NULL;
   w->switch_reason = WEFT__SWITCH_SUSPEND;
   w->searching = false;
@@ -234,7 +235,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
       end_task(w, t);
       return;
     }
-    weft__fiber_init(&t->fiber, t->stack->lo, t->stack->size, task_entry, t);
+    weft__fiber_init(&t->fiber, t->stack->lo, weft__stack_usable(t->stack), task_entry, t);
     t->started = true;
   }
   w->current = t;
@@ -337,6 +338,7 @@ static void park_worker(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   uint64_t next = weft__timers_next(&w->timers);
   if (next <= weft__clock_ns()) return; /* timers are due */
+  weft__stack_arena_trim(&loop->stack_arena); /* idle: a good time to give memory back */
   bool was_searching = w->searching;
   w->searching = false;
   weft__idle_transition_to_parked(&loop->idle, w->index, was_searching);

@@ -26,13 +26,15 @@ static void fiber_b(void *arg) {
 }
 
 START_TEST(switch_order) {
-  struct weft__stack_pool pool = {.size = weft__stack_round(64 * 1024)};
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 64 * 1024);
+  struct weft__stack_pool pool = {.arena = &arena};
   struct weft__stack *sa = weft__stack_get(&pool, 64 * 1024), *sb = weft__stack_get(&pool, 64 * 1024);
   ck_assert_ptr_nonnull(sa);
   ck_assert_ptr_nonnull(sb);
   weft__fiber_init_thread(&main_f);
-  weft__fiber_init(&a_f, sa->lo, sa->size, fiber_a, (void *)1L);
-  weft__fiber_init(&b_f, sb->lo, sb->size, fiber_b, (void *)2L);
+  weft__fiber_init(&a_f, sa->lo, weft__stack_usable(sa), fiber_a, (void *)1L);
+  weft__fiber_init(&b_f, sb->lo, weft__stack_usable(sb), fiber_b, (void *)2L);
   weft__fiber_switch(&main_f, &a_f);
   ck_assert_int_eq(ntrace, 3);
   ck_assert_int_eq(trace[0], 1);
@@ -43,6 +45,7 @@ START_TEST(switch_order) {
   weft__stack_put(&pool, sa);
   weft__stack_put(&pool, sb);
   weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
 }
 END_TEST
 
@@ -59,11 +62,13 @@ static void fiber_fp(void *arg) {
 }
 
 START_TEST(fp_control_is_per_fiber) {
-  struct weft__stack_pool pool = {.size = weft__stack_round(64 * 1024)};
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 64 * 1024);
+  struct weft__stack_pool pool = {.arena = &arena};
   struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
   weft__fiber_init_thread(&main_f);
   fesetround(FE_DOWNWARD);
-  weft__fiber_init(&fp_f, s->lo, s->size, fiber_fp, NULL);
+  weft__fiber_init(&fp_f, s->lo, weft__stack_usable(s), fiber_fp, NULL);
   weft__fiber_switch(&main_f, &fp_f);
 #if !defined(WEFT_FIBER_UCONTEXT)
   /* ...and the switch restores the caller's mode (asm backends save MXCSR). */
@@ -74,6 +79,7 @@ START_TEST(fp_control_is_per_fiber) {
   weft__fiber_fini(&fp_f);
   weft__stack_put(&pool, s);
   weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
 }
 END_TEST
 
@@ -94,11 +100,13 @@ static void fiber_ping(void *arg) {
 }
 
 START_TEST(many_switches) {
-  struct weft__stack_pool pool = {.size = weft__stack_round(64 * 1024)};
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 64 * 1024);
+  struct weft__stack_pool pool = {.arena = &arena};
   struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
   weft__fiber_init_thread(&main_f);
   long n = 100000;
-  weft__fiber_init(&ping_f, s->lo, s->size, fiber_ping, (void *)n);
+  weft__fiber_init(&ping_f, s->lo, weft__stack_usable(s), fiber_ping, (void *)n);
   long keep = 777;
   for (long i = 0; i <= n; i++) weft__fiber_switch(&main_f, &ping_f);
   ck_assert_int_eq(ping_count, n);
@@ -106,6 +114,7 @@ START_TEST(many_switches) {
   weft__fiber_fini(&ping_f);
   weft__stack_put(&pool, s);
   weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
 }
 END_TEST
 

@@ -180,41 +180,52 @@ static int counts_main(void *arg, void **res) {
 START_TEST(cancel_request_counts) { ck_assert_int_eq(run_main(1, counts_main, NULL, NULL), 0); }
 END_TEST
 
-/* Random cancellation across workers: every task ends exactly once, either
- * with its result or cancelled. Run under TSan in CI. */
-static _Atomic long finished_ok, finished_cancelled;
+/* Cancellation across workers: every task ends exactly once, either with
+ * its result or cancelled. Tasks pass through yields and sleeps, then wait
+ * at their own gate, opened only after every third task was cancelled, so
+ * each outcome is known exactly. Run under TSan in CI. */
+static _Atomic long finished_ok;
+static weft_future_t **gates;
 
 static int worker_body(void *arg, void **res) {
   long i = (long)arg;
   for (int k = 0; k < 3; k++) {
     int rc = (i + k) % 2 ? weft_yield() : weft_sleep_ns(1000 * (i % 7));
-    if (rc) {
-      atomic_fetch_add(&finished_cancelled, 1);
-      return rc;
-    }
+    if (rc) return rc;
   }
+  int rc = weft_await(gates[i], NULL);
+  if (rc) return rc;
   atomic_fetch_add(&finished_ok, 1);
   return 0;
 }
 
 static int cancel_storm_main(void *arg, void **res) {
   long n = scaled(20000);
+  gates = calloc((size_t)n, sizeof *gates);
   weft_task_t **ts = calloc((size_t)n, sizeof *ts);
-  for (long i = 0; i < n; i++) ck_assert_int_eq(weft_spawn(worker_body, (void *)i, &ts[i]), 0);
-  for (long i = 0; i < n; i += 3) weft_task_cancel(ts[i], NULL);
-  long ok = 0, cancelled = 0;
+  for (long i = 0; i < n; i++) {
+    ck_assert_int_eq(weft_future_new(NULL, &gates[i]), 0);
+    ck_assert_int_eq(weft_spawn(worker_body, (void *)i, &ts[i]), 0);
+  }
+  for (long i = 0; i < n; i += 3) ck_assert_int_eq(weft_task_cancel(ts[i], NULL), 1);
+  for (long i = 0; i < n; i++) weft_future_set_result(gates[i], NULL); /* cancelled ones refuse */
+  long ok = 0, cancelled = 0, wrong = 0;
   for (long i = 0; i < n; i++) {
     int rc = weft_await(weft_task_future(ts[i]), NULL);
     if (rc == 0)
       ok++;
     else if (rc == -ECANCELED)
       cancelled++;
+    wrong += (i % 3 == 0) != (rc == -ECANCELED);
     weft_task_release(ts[i]);
+    weft_future_release(gates[i]);
   }
   free(ts);
+  free(gates);
+  ck_assert_int_eq(wrong, 0);
   ck_assert_int_eq(ok + cancelled, n);
+  ck_assert_int_eq(cancelled, (n + 2) / 3);
   ck_assert_int_eq(ok, atomic_load(&finished_ok));
-  ck_assert_int_ge(cancelled, 1);
   return 0;
 }
 

@@ -1,0 +1,236 @@
+// The weft-bench workloads in Go, for side-by-side ratios (benchmarks/run.sh).
+// Each workload prints one RESULT line in weft-bench's format. GOMAXPROCS is
+// set to --workers so both runtimes use the same number of threads.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var workers = flag.Int("workers", 2, "worker threads (GOMAXPROCS)")
+
+func report(name string, ops int64, d time.Duration, extra string) {
+	s := d.Seconds()
+	if extra != "" {
+		extra = " " + extra
+	}
+	fmt.Printf("RESULT impl=go name=%s workers=%d ops=%d ns_per_op=%.2f ops_per_s=%.0f%s\n",
+		name, *workers, ops, s*1e9/float64(ops), float64(ops)/s, extra)
+}
+
+func spawnMany() {
+	const n = 1000000
+	var counter int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() { atomic.AddInt64(&counter, 1); wg.Done() }()
+	}
+	wg.Wait()
+	report("spawn_many", n, time.Since(t0), "")
+}
+
+func yieldMany() {
+	const tasks, yields = 1000, 1000
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(tasks)
+	for i := 0; i < tasks; i++ {
+		go func() {
+			for j := 0; j < yields; j++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	report("yield_many", tasks*yields, time.Since(t0), "")
+}
+
+func pingPong() {
+	const pairs, rounds = 1000, 1000
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(2 * pairs)
+	for i := 0; i < pairs; i++ {
+		ab, ba := make(chan int), make(chan int)
+		go func() {
+			for r := 0; r < rounds; r++ {
+				ab <- r
+				<-ba
+			}
+			wg.Done()
+		}()
+		go func() {
+			for r := 0; r < rounds; r++ {
+				v := <-ab
+				ba <- v
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	report("ping_pong", pairs*rounds*2, time.Since(t0), "")
+}
+
+func chainedSpawn() {
+	const n = 1000000
+	done := make(chan struct{})
+	var link func(left int)
+	link = func(left int) {
+		if left == 0 {
+			close(done)
+			return
+		}
+		go link(left - 1)
+	}
+	t0 := time.Now()
+	go link(n - 1)
+	<-done
+	report("chained_spawn", n, time.Since(t0), "")
+}
+
+func timers() {
+	const n = 100000
+	late := make([]float64, n)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			d := time.Duration((uint64(i)*2654435761)%10000) * time.Microsecond
+			s := time.Now()
+			time.Sleep(d)
+			late[i] = float64(time.Since(s)-d) / 1e6
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	dt := time.Since(t0)
+	sort.Float64s(late)
+	report("timers", n, dt, fmt.Sprintf("total_ms=%.1f late_p50_ms=%.3f late_p99_ms=%.3f",
+		dt.Seconds()*1e3, late[n/2], late[n*99/100]))
+}
+
+func fib(n int) int {
+	if n < 2 {
+		return n
+	}
+	ch := make(chan int, 1)
+	go func() { ch <- fib(n - 1) }()
+	b := fib(n - 2)
+	return <-ch + b
+}
+
+func forkJoin() {
+	t0 := time.Now()
+	v := fib(30)
+	dt := time.Since(t0)
+	if v != 832040 {
+		fmt.Fprintln(os.Stderr, "fib mismatch")
+		os.Exit(1)
+	}
+	report("fork_join", 1346268, dt, fmt.Sprintf("total_ms=%.1f", dt.Seconds()*1e3))
+}
+
+func timerAccuracy() {
+	const n = 1000
+	late := make([]float64, n)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		s := time.Now()
+		time.Sleep(time.Millisecond)
+		late[i] = float64(time.Since(s)-time.Millisecond) / 1e6
+	}
+	dt := time.Since(t0)
+	sort.Float64s(late)
+	report("timer_accuracy", n, dt, fmt.Sprintf("late_p50_ms=%.3f late_p99_ms=%.3f", late[n/2], late[n*99/100]))
+}
+
+// switch: two goroutines hand control back and forth with Gosched on one P.
+func switchBench() {
+	old := runtime.GOMAXPROCS(1)
+	const n = 2000000
+	var wg sync.WaitGroup
+	wg.Add(2)
+	t0 := time.Now()
+	for k := 0; k < 2; k++ {
+		go func() {
+			for i := 0; i < n; i++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	report("switch", 2*n, time.Since(t0), "kind=gosched_pair")
+	runtime.GOMAXPROCS(old)
+}
+
+func rssKiB() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var pages, resident int64
+	fmt.Sscan(string(b), &pages, &resident)
+	return resident * 4
+}
+
+func rss() {
+	const n = 100000
+	before := rssKiB()
+	var started sync.WaitGroup
+	stop := make(chan struct{})
+	var done sync.WaitGroup
+	t0 := time.Now()
+	started.Add(n)
+	done.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			started.Done()
+			t := time.NewTimer(60 * time.Second)
+			select {
+			case <-t.C:
+			case <-stop:
+				t.Stop()
+			}
+			done.Done()
+		}()
+	}
+	started.Wait()
+	runtime.Gosched() // the last ones reach their select
+	after := rssKiB()
+	dt := time.Since(t0)
+	close(stop)
+	done.Wait()
+	report("rss", n, dt, fmt.Sprintf("kib_per_task=%.2f", float64(after-before)/n))
+}
+
+func main() {
+	flag.Parse()
+	runtime.GOMAXPROCS(*workers)
+	all := map[string]func(){
+		"spawn_many": spawnMany, "yield_many": yieldMany, "ping_pong": pingPong,
+		"chained_spawn": chainedSpawn, "timers": timers, "fork_join": forkJoin,
+		"switch": switchBench, "rss": rss, "timer_accuracy": timerAccuracy,
+	}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "switch", "fork_join", "rss"}
+	want := flag.Args()
+	if len(want) == 0 {
+		want = order
+	}
+	for _, name := range want {
+		if f, ok := all[name]; ok {
+			f()
+		}
+	}
+}
