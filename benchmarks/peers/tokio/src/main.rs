@@ -1,0 +1,240 @@
+//! The weft-bench workloads on Tokio's multi-threaded runtime, for
+//! side-by-side ratios (benchmarks/run.sh). Each workload prints one RESULT
+//! line in weft-bench's format; --workers sets worker_threads.
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+fn report(workers: usize, name: &str, ops: u64, d: Duration, extra: &str) {
+    let s = d.as_secs_f64();
+    let extra = if extra.is_empty() { String::new() } else { format!(" {}", extra) };
+    println!(
+        "RESULT impl=tokio name={} workers={} ops={} ns_per_op={:.2} ops_per_s={:.0}{}",
+        name, workers, ops, s * 1e9 / ops as f64, ops as f64 / s, extra
+    );
+}
+
+async fn spawn_many(w: usize) {
+    const N: usize = 1_000_000;
+    let counter = Arc::new(AtomicI64::new(0));
+    let t0 = Instant::now();
+    let mut handles = Vec::with_capacity(N);
+    for _ in 0..N {
+        let c = counter.clone();
+        handles.push(tokio::spawn(async move {
+            c.fetch_add(1, Ordering::Relaxed);
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    report(w, "spawn_many", N as u64, t0.elapsed(), "");
+}
+
+async fn yield_many(w: usize) {
+    const TASKS: usize = 1000;
+    const YIELDS: usize = 1000;
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..TASKS)
+        .map(|_| {
+            tokio::spawn(async {
+                for _ in 0..YIELDS {
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    report(w, "yield_many", (TASKS * YIELDS) as u64, t0.elapsed(), "");
+}
+
+// A message is a oneshot channel, as weft's is a one-shot future: it carries
+// the channel to answer on and the inbox for the next message.
+struct Msg {
+    reply: oneshot::Sender<()>,
+    next: oneshot::Receiver<Msg>,
+}
+
+async fn ping_pong(w: usize) {
+    const PAIRS: usize = 1000;
+    const ROUNDS: usize = 1000;
+    let t0 = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..PAIRS {
+        let (first_tx, first_rx) = oneshot::channel::<Msg>();
+        handles.push(tokio::spawn(async move {
+            // pong
+            let mut inbox = first_rx;
+            for _ in 0..ROUNDS {
+                let msg = inbox.await.unwrap();
+                msg.reply.send(()).unwrap();
+                inbox = msg.next;
+            }
+        }));
+        handles.push(tokio::spawn(async move {
+            // ping
+            let mut out = first_tx;
+            for _ in 0..ROUNDS {
+                let (reply_tx, reply_rx) = oneshot::channel();
+                let (next_tx, next_rx) = oneshot::channel();
+                if out.send(Msg { reply: reply_tx, next: next_rx }).is_err() {
+                    panic!("pong went away");
+                }
+                reply_rx.await.unwrap();
+                out = next_tx;
+            }
+            drop(out);
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    report(w, "ping_pong", (PAIRS * ROUNDS * 2) as u64, t0.elapsed(), "");
+}
+
+fn link(left: u64, done: oneshot::Sender<()>) {
+    tokio::spawn(async move {
+        if left == 0 {
+            let _ = done.send(());
+        } else {
+            link(left - 1, done);
+        }
+    });
+}
+
+async fn chained_spawn(w: usize) {
+    const N: u64 = 1_000_000;
+    let (tx, rx) = oneshot::channel();
+    let t0 = Instant::now();
+    link(N - 1, tx);
+    rx.await.unwrap();
+    report(w, "chained_spawn", N, t0.elapsed(), "");
+}
+
+async fn timers(w: usize) {
+    const N: usize = 100_000;
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            tokio::spawn(async move {
+                let d = Duration::from_micros(((i as u64).wrapping_mul(2654435761) % 10000) as u64);
+                let s = Instant::now();
+                tokio::time::sleep(d).await;
+                (s.elapsed().as_secs_f64() - d.as_secs_f64()) * 1e3
+            })
+        })
+        .collect();
+    let mut late = Vec::with_capacity(N);
+    for h in handles {
+        late.push(h.await.unwrap());
+    }
+    let dt = t0.elapsed();
+    late.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    report(w, "timers", N as u64, dt, &format!("total_ms={:.1} late_p50_ms={:.3} late_p99_ms={:.3}",
+        dt.as_secs_f64() * 1e3, late[N / 2], late[N * 99 / 100]));
+}
+
+async fn timer_accuracy(w: usize) {
+    const N: usize = 1000;
+    let mut late = Vec::with_capacity(N);
+    let t0 = Instant::now();
+    for _ in 0..N {
+        let s = Instant::now();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        late.push((s.elapsed().as_secs_f64() - 0.001) * 1e3);
+    }
+    let dt = t0.elapsed();
+    late.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    report(w, "timer_accuracy", N as u64, dt, &format!("late_p50_ms={:.3} late_p99_ms={:.3}", late[N / 2], late[N * 99 / 100]));
+}
+
+fn fib(n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send>> {
+    Box::pin(async move {
+        if n < 2 {
+            return n;
+        }
+        let child = tokio::spawn(fib(n - 1));
+        let b = fib(n - 2).await;
+        child.await.unwrap() + b
+    })
+}
+
+async fn fork_join(w: usize) {
+    let t0 = Instant::now();
+    let v = fib(30).await;
+    let dt = t0.elapsed();
+    assert_eq!(v, 832040);
+    report(w, "fork_join", 1346268, dt, &format!("total_ms={:.1}", dt.as_secs_f64() * 1e3));
+}
+
+fn rss_kib() -> i64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    s.split_whitespace().nth(1).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) * 4
+}
+
+async fn rss(w: usize) {
+    const N: usize = 100_000;
+    let before = rss_kib();
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..N)
+        .map(|_| tokio::spawn(async { tokio::time::sleep(Duration::from_secs(60)).await }))
+        .collect();
+    tokio::task::yield_now().await;
+    // every task has been polled once once all of them are registered
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+    let after = rss_kib();
+    let dt = t0.elapsed();
+    for h in &handles {
+        h.abort();
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    report(w, "rss", N as u64, dt, &format!("kib_per_task={:.2}", (after - before) as f64 / N as f64));
+}
+
+fn main() {
+    let mut workers = 2usize;
+    let mut only: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--workers" {
+            workers = args.next().and_then(|v| v.parse().ok()).unwrap_or(2);
+        } else {
+            only.push(a);
+        }
+    }
+    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "fork_join", "rss"];
+    let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
+    for name in want {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_time()
+            .build()
+            .unwrap();
+        let w = workers;
+        rt.block_on(async move {
+            // Run inside a spawned task, as weft runs its main task on a worker.
+            tokio::spawn(async move {
+                match name.as_str() {
+                    "spawn_many" => spawn_many(w).await,
+                    "yield_many" => yield_many(w).await,
+                    "ping_pong" => ping_pong(w).await,
+                    "chained_spawn" => chained_spawn(w).await,
+                    "timers" => timers(w).await,
+                    "timer_accuracy" => timer_accuracy(w).await,
+                    "fork_join" => fork_join(w).await,
+                    "rss" => rss(w).await,
+                    _ => {}
+                }
+            })
+            .await
+            .unwrap()
+        });
+    }
+}
