@@ -304,12 +304,13 @@ int weft_loop_close(weft_loop_t *loop) {
     weft__worker_fini(&loop->workers[i]); /* drops queued handles (foreign count) */
     live += loop->workers[i].live;
   }
-  struct weft__rlist rest;
-  weft__rlist_init(&rest);
-  weft__inject_pop_batch(&loop->inject, &rest, SIZE_MAX);
-  struct weft__runnable *r;
-  while ((r = weft__rlist_pop(&rest)))
-    if (r->kind == WEFT__R_HANDLE) weft__handle_drop(weft__container_of(r, struct weft_handle, r));
+  struct weft__runnable *rest[64];
+  size_t n;
+  while ((n = weft__inject_pop_batch(&loop->inject, rest, 64)))
+    for (size_t i = 0; i < n; i++)
+      if (rest[i]->kind == WEFT__R_HANDLE)
+        weft__handle_drop(weft__container_of(rest[i], struct weft_handle, r));
+  weft__inject_fini(&loop->inject);
   weft__idle_fini(&loop->idle);
   weft__stack_arena_fini(&loop->stack_arena);
   /* Handles dropped above (after closed was set) were counted on zombie;

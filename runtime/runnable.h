@@ -2,9 +2,9 @@
  * runnable.h - what run queues hold: a task or a callback handle.
  *
  * Both embed a struct weft__runnable; the kind says which container it is.
- * The next link is used by the singly linked FIFO lists (injection queue,
- * inboxes, the solo worker's overflow); the lock-free ring stores pointers and
- * does not use it. A runnable is in at most one queue at a time.
+ * The next link is used by the owner-only FIFO lists (the solo worker's
+ * overflow, pinned tasks, the injection queue's out-of-memory fallback); the
+ * ring and the injection queue store pointers and do not use it. A runnable is in at most one queue at a time.
  */
 #ifndef WEFT_RUNTIME_RUNNABLE_H
 #define WEFT_RUNTIME_RUNNABLE_H
@@ -48,18 +48,6 @@ static inline struct weft__runnable *weft__rlist_pop(struct weft__rlist *l) {
   r->next = NULL;
   l->count--;
   return r;
-}
-
-/* Appends all of @from to @to; @from becomes empty. */
-static inline void weft__rlist_append(struct weft__rlist *to, struct weft__rlist *from) {
-  if (!from->head) return;
-  if (to->tail)
-    to->tail->next = from->head;
-  else
-    to->head = from->head;
-  to->tail = from->tail;
-  to->count += from->count;
-  weft__rlist_init(from);
 }
 
 #endif

@@ -56,29 +56,29 @@ bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r) {
 
 /* The ring is full: claim its older half with one CAS and hand it, then @r,
  * to @spill. Fails (returns false) if a thief moved head meanwhile. */
-static bool push_overflow(struct weft__runq *q, struct weft__runnable *r, uint32_t h, uint32_t t,
-                          struct weft__rlist *spill) {
+static size_t push_overflow(struct weft__runq *q, struct weft__runnable *r, uint32_t h,
+                            uint32_t t, struct weft__runnable **spill) {
   uint32_t n = (t - h) / 2;
   assert(n == WEFT__RUNQ_CAP / 2);
-  struct weft__runnable *batch[WEFT__RUNQ_CAP / 2];
   for (uint32_t i = 0; i < n; i++)
-    batch[i] = atomic_load_explicit(&q->buf[(h + i) & MASK], memory_order_relaxed);
+    spill[i] = atomic_load_explicit(&q->buf[(h + i) & MASK], memory_order_relaxed);
   /* acq_rel: as a thief's CAS (see the design comment). */
   if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
                                                memory_order_acquire))
-    return false;
-  for (uint32_t i = 0; i < n; i++) weft__rlist_push(spill, batch[i]);
-  weft__rlist_push(spill, r);
-  return true;
+    return 0;
+  spill[n] = r;
+  return n + 1;
 }
 
-bool weft__runq_push(struct weft__runq *q, struct weft__runnable *r, struct weft__rlist *spill) {
+size_t weft__runq_push(struct weft__runq *q, struct weft__runnable *r,
+                       struct weft__runnable **spill) {
   for (;;) {
-    if (weft__runq_try_push(q, r)) return true;
+    if (weft__runq_try_push(q, r)) return 0;
     uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
     uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
     if (t - h < WEFT__RUNQ_CAP) continue; /* a thief made room */
-    if (push_overflow(q, r, h, t, spill)) return false;
+    size_t n = push_overflow(q, r, h, t, spill);
+    if (n) return n;
   }
 }
 

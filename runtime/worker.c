@@ -94,10 +94,11 @@ void weft__worker_fini(struct weft__worker *w) {
   while ((r = weft__runq_pop(&w->runq))) drop_runnable(r);
   drop_list(&w->overflow);
   drop_list(&w->pinned);
-  struct weft__rlist tmp;
-  weft__rlist_init(&tmp);
-  weft__inject_pop_batch(&w->inbox, &tmp, SIZE_MAX);
-  drop_list(&tmp);
+  struct weft__runnable *batch[64];
+  size_t n;
+  while ((n = weft__inject_pop_batch(&w->inbox, batch, 64)))
+    for (size_t i = 0; i < n; i++) drop_runnable(batch[i]);
+  weft__inject_fini(&w->inbox);
   weft__timers_drain(&w->timers, drop_timer);
   weft__timers_fini(&w->timers);
   weft__stack_pool_drain(&w->stacks);
@@ -123,9 +124,9 @@ static void push_local(struct weft__worker *w, struct weft__runnable *r, bool no
     if (w->overflow.count || !weft__runq_try_push(&w->runq, r)) weft__rlist_push(&w->overflow, r);
     return; /* the only worker is this one, and it is awake */
   }
-  struct weft__rlist spill;
-  weft__rlist_init(&spill);
-  if (!weft__runq_push(&w->runq, r, &spill)) weft__inject_push_list(&loop->inject, &spill);
+  struct weft__runnable *spill[WEFT__RUNQ_SPILL];
+  size_t n = weft__runq_push(&w->runq, r, spill);
+  if (n) weft__inject_push_array(&loop->inject, spill, n);
   if (notify) notify_one(loop);
 }
 
@@ -280,19 +281,23 @@ static void run_batch(struct weft__worker *w) {
 
 static void take_remote(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  if (!weft__inject_maybe_empty(&w->inbox)) weft__inject_pop_batch(&w->inbox, &w->pinned, SIZE_MAX);
+  struct weft__runnable *batch[WEFT__RUNQ_CAP / 2];
+  size_t n;
+  while (!weft__inject_maybe_empty(&w->inbox) &&
+         (n = weft__inject_pop_batch(&w->inbox, batch, WEFT__RUNQ_CAP / 2)))
+    for (size_t i = 0; i < n; i++) weft__rlist_push(&w->pinned, batch[i]);
   if (weft__inject_maybe_empty(&loop->inject)) return;
-  size_t max = SIZE_MAX;
+  /* One worker takes everything (asyncio's order); with several, a fair
+   * share, at most half a ring. */
+  size_t max = WEFT__RUNQ_CAP / 2;
   if (!loop->solo) {
     size_t len = atomic_load_explicit(&loop->inject.len, memory_order_relaxed);
-    max = len / loop->nworkers + 1;
-    if (max > WEFT__RUNQ_CAP / 2) max = WEFT__RUNQ_CAP / 2;
+    if (len / loop->nworkers + 1 < max) max = len / loop->nworkers + 1;
   }
-  struct weft__rlist got;
-  weft__rlist_init(&got);
-  weft__inject_pop_batch(&loop->inject, &got, max);
-  struct weft__runnable *r;
-  while ((r = weft__rlist_pop(&got))) push_local(w, r, false);
+  do {
+    n = weft__inject_pop_batch(&loop->inject, batch, max);
+    for (size_t i = 0; i < n; i++) push_local(w, batch[i], false);
+  } while (loop->solo && n == max);
   if (!loop->solo && !weft__inject_maybe_empty(&loop->inject)) notify_one(loop);
 }
 

@@ -8,23 +8,26 @@
 START_TEST(fifo_and_batches) {
   struct weft__inject q;
   weft__inject_init(&q);
-  struct weft__runnable items[10];
+  enum { N = 3 * WEFT__INJECT_CHUNK + 7 }; /* spans several chunks */
+  static struct weft__runnable items[N];
+  static struct weft__runnable *ptrs[N], *out[N];
   ck_assert(weft__inject_empty_sc(&q));
   for (int i = 0; i < 10; i++) weft__inject_push(&q, &items[i]);
+  for (int i = 10; i < N; i++) ptrs[i] = &items[i];
+  weft__inject_push_array(&q, &ptrs[10], N - 10);
   ck_assert(!weft__inject_maybe_empty(&q));
-  struct weft__rlist out;
-  weft__rlist_init(&out);
-  ck_assert_uint_eq(weft__inject_pop_batch(&q, &out, 4), 4);
-  ck_assert_uint_eq(weft__inject_pop_batch(&q, &out, 100), 6);
-  for (int i = 0; i < 10; i++) ck_assert_ptr_eq(weft__rlist_pop(&out), &items[i]);
+  size_t got = weft__inject_pop_batch(&q, out, 4);
+  ck_assert_uint_eq(got, 4);
+  got += weft__inject_pop_batch(&q, out + 4, N);
+  ck_assert_uint_eq(got, N);
+  for (int i = 0; i < N; i++) ck_assert_ptr_eq(out[i], &items[i]);
   ck_assert(weft__inject_empty_sc(&q));
-  struct weft__rlist l;
-  weft__rlist_init(&l);
-  weft__rlist_push(&l, &items[0]);
-  weft__rlist_push(&l, &items[1]);
-  weft__inject_push_list(&q, &l);
-  ck_assert_uint_eq(l.count, 0);
-  ck_assert_uint_eq(weft__inject_pop_batch(&q, &out, 100), 2);
+  ck_assert_uint_eq(weft__inject_pop_batch(&q, out, N), 0);
+  /* Refill after draining (the spare chunk) keeps order too. */
+  weft__inject_push_array(&q, &ptrs[10], 5);
+  ck_assert_uint_eq(weft__inject_pop_batch(&q, out, N), 5);
+  ck_assert_ptr_eq(out[4], &items[14]);
+  weft__inject_fini(&q);
 }
 END_TEST
 
@@ -41,13 +44,11 @@ static void *producer(void *arg) {
 
 static void *consumer(void *arg) {
   long *count = arg;
-  struct weft__rlist out;
-  weft__rlist_init(&out);
+  struct weft__runnable *out[64];
   while (atomic_load(&consumed) < 4L * PER) {
-    size_t n = weft__inject_pop_batch(&mq, &out, 64);
+    size_t n = weft__inject_pop_batch(&mq, out, 64);
     atomic_fetch_add(&consumed, (long)n);
     *count += (long)n;
-    while (weft__rlist_pop(&out)) {}
     if (!n) sched_yield(); /* every attempt is a pop under test */
   }
   return NULL;
@@ -63,6 +64,7 @@ START_TEST(mpmc) {
   for (int i = 0; i < 2; i++) pthread_join(c[i], NULL);
   ck_assert_int_eq(counts[0] + counts[1], 4L * PER);
   ck_assert(weft__inject_empty_sc(&mq));
+  weft__inject_fini(&mq);
 }
 END_TEST
 

@@ -9,7 +9,7 @@
 START_TEST(fifo_order) {
   static struct weft__runq q;
   weft__runq_init(&q);
-  struct weft__runnable items[WEFT__RUNQ_CAP];
+  static struct weft__runnable items[WEFT__RUNQ_CAP];
   for (int round = 0; round < 3; round++) { /* wrap the counters around */
     for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert(weft__runq_try_push(&q, &items[i]));
     ck_assert(!weft__runq_try_push(&q, &items[0]));
@@ -24,14 +24,12 @@ END_TEST
 START_TEST(overflow_spills_older_half_in_order) {
   static struct weft__runq q;
   weft__runq_init(&q);
-  struct weft__runnable items[WEFT__RUNQ_CAP + 1];
-  struct weft__rlist spill;
-  weft__rlist_init(&spill);
-  for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert(weft__runq_push(&q, &items[i], &spill));
-  ck_assert(!weft__runq_push(&q, &items[WEFT__RUNQ_CAP], &spill));
-  ck_assert_uint_eq(spill.count, WEFT__RUNQ_CAP / 2 + 1);
-  for (int i = 0; i < WEFT__RUNQ_CAP / 2; i++) ck_assert_ptr_eq(weft__rlist_pop(&spill), &items[i]);
-  ck_assert_ptr_eq(weft__rlist_pop(&spill), &items[WEFT__RUNQ_CAP]);
+  static struct weft__runnable items[WEFT__RUNQ_CAP + 1];
+  struct weft__runnable *spill[WEFT__RUNQ_SPILL];
+  for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert_uint_eq(weft__runq_push(&q, &items[i], spill), 0);
+  ck_assert_uint_eq(weft__runq_push(&q, &items[WEFT__RUNQ_CAP], spill), WEFT__RUNQ_CAP / 2 + 1);
+  for (int i = 0; i < WEFT__RUNQ_CAP / 2; i++) ck_assert_ptr_eq(spill[i], &items[i]);
+  ck_assert_ptr_eq(spill[WEFT__RUNQ_CAP / 2], &items[WEFT__RUNQ_CAP]);
   for (int i = WEFT__RUNQ_CAP / 2; i < WEFT__RUNQ_CAP; i++) ck_assert_ptr_eq(weft__runq_pop(&q), &items[i]);
 }
 END_TEST
@@ -104,13 +102,10 @@ static void stress(int nthieves) {
   pthread_t th[3];
   static struct weft__runq thief_q[3];
   for (int i = 0; i < nthieves; i++) pthread_create(&th[i], NULL, thief, &thief_q[i]);
-  struct weft__rlist spill;
-  weft__rlist_init(&spill);
+  static struct weft__runnable *spill[WEFT__RUNQ_SPILL];
   for (long i = 0; i < nitems; i++) {
-    if (!weft__runq_push(&owner_q, &items[i], &spill)) {
-      struct weft__runnable *r;
-      while ((r = weft__rlist_pop(&spill))) take(r);
-    }
+    size_t n = weft__runq_push(&owner_q, &items[i], spill);
+    for (size_t k = 0; k < n; k++) take(spill[k]);
     if (i % 3 == 0) {
       struct weft__runnable *r = weft__runq_pop(&owner_q);
       if (r) take(r);
