@@ -78,7 +78,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   struct weft_loop *loop = weft__calloc(sizeof *loop);
   if (!loop) return -ENOMEM;
   loop->nworkers = c.workers ? c.workers : default_workers();
-  loop->stack_size = c.stack_size ? c.stack_size : DEFAULT_STACK;
+  loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : DEFAULT_STACK);
   loop->pin_workers = c.pin_workers != 0;
   loop->solo = loop->nworkers == 1;
   loop->workers = weft__calloc(loop->nworkers * sizeof(struct weft__worker));

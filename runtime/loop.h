@@ -14,7 +14,7 @@
 
 struct weft_loop {
   unsigned nworkers;          /* immutable */
-  size_t stack_size;          /* immutable */
+  size_t stack_size;          /* page-rounded; immutable */
   bool pin_workers;           /* immutable */
   bool solo;                  /* nworkers == 1: exact asyncio order, no LIFO slot */
   struct weft__worker *workers;

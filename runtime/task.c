@@ -107,7 +107,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->fn = fn;
   t->arg = arg;
   t->id = weft__loop_task_id(loop, w);
-  t->stack_size = weft__stack_round(stack);
+  t->stack_size = opts->stack_size ? weft__stack_round(stack) : loop->stack_size;
   t->pinned = loop->solo ? -1 : opts->worker;
   t->started = false;
   t->stack = NULL;
