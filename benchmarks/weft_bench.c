@@ -300,6 +300,40 @@ static int fiber_switch(void *arg, void **res) {
   return 0;
 }
 
+/* ---- sched_switch: two tasks on one worker yield to each other ------------
+ * A scheduler round trip (task -> worker -> task), on a 1-worker loop
+ * whatever --workers says, as the peers do (GOMAXPROCS=1, current_thread). */
+
+static int yield_n(void *arg, void **res) {
+  for (long i = 0; i < (long)arg; i++) weft_yield();
+  return 0;
+}
+
+static int sched_switch_main(void *arg, void **res) {
+  long n = 2000000;
+  weft_task_t *a, *b;
+  double t0 = now_s();
+  weft_spawn(yield_n, (void *)n, &a);
+  weft_spawn(yield_n, (void *)n, &b);
+  weft_await(weft_task_future(a), NULL);
+  weft_await(weft_task_future(b), NULL);
+  double dt = now_s() - t0;
+  weft_task_release(a);
+  weft_task_release(b);
+  unsigned saved = workers;
+  workers = 1;
+  report("sched_switch", 2 * n, dt, NULL);
+  workers = saved;
+  return 0;
+}
+
+static int sched_switch(void *arg, void **res) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  return weft_run_config(&cfg, sched_switch_main, NULL, NULL);
+}
+
 /* ---- idle: CPU used by a loop with nothing to do ----------------------------- */
 
 static int idle(void *arg, void **res) {
@@ -370,7 +404,7 @@ static const struct {
 } workloads[] = {
     {"spawn_many", spawn_many}, {"yield_many", yield_many}, {"ping_pong", ping_pong},
     {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
-    {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
+    {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
 };
 
 int main(int argc, char **argv) {
@@ -386,7 +420,11 @@ int main(int argc, char **argv) {
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
     int want = nonly == 0;
     for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);
-    if (want) rc |= run(workloads[w].fn, NULL);
+    if (!want) continue;
+    if (workloads[w].fn == sched_switch)
+      rc |= sched_switch(NULL, NULL); /* always one worker */
+    else
+      rc |= run(workloads[w].fn, NULL);
   }
   return rc ? 1 : 0;
 }

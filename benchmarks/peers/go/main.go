@@ -155,7 +155,7 @@ func timerAccuracy() {
 	report("timer_accuracy", n, dt, fmt.Sprintf("late_p50_ms=%.3f late_p99_ms=%.3f", late[n/2], late[n*99/100]))
 }
 
-// switch: two goroutines hand control back and forth with Gosched on one P.
+// sched_switch: two goroutines hand control back and forth with Gosched on one P.
 func switchBench() {
 	old := runtime.GOMAXPROCS(1)
 	const n = 2000000
@@ -171,7 +171,10 @@ func switchBench() {
 		}()
 	}
 	wg.Wait()
-	report("switch", 2*n, time.Since(t0), "kind=gosched_pair")
+	w := *workers
+	*workers = 1
+	report("sched_switch", 2*n, time.Since(t0), "")
+	*workers = w
 	runtime.GOMAXPROCS(old)
 }
 
@@ -221,9 +224,9 @@ func main() {
 	all := map[string]func(){
 		"spawn_many": spawnMany, "yield_many": yieldMany, "ping_pong": pingPong,
 		"chained_spawn": chainedSpawn, "timers": timers, "fork_join": forkJoin,
-		"switch": switchBench, "rss": rss, "timer_accuracy": timerAccuracy,
+		"sched_switch": switchBench, "rss": rss, "timer_accuracy": timerAccuracy,
 	}
-	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "switch", "fork_join", "rss"}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss"}
 	want := flag.Args()
 	if len(want) == 0 {
 		want = order

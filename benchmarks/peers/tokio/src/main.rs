@@ -170,6 +170,20 @@ async fn fork_join(w: usize) {
     report(w, "fork_join", 1346268, dt, &format!("total_ms={:.1}", dt.as_secs_f64() * 1e3));
 }
 
+// Two tasks on a current-thread runtime yield to each other.
+fn sched_switch() {
+    const N: u64 = 2_000_000;
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let t0 = Instant::now();
+    rt.block_on(async {
+        let a = tokio::spawn(async { for _ in 0..N { tokio::task::yield_now().await; } });
+        let b = tokio::spawn(async { for _ in 0..N { tokio::task::yield_now().await; } });
+        a.await.unwrap();
+        b.await.unwrap();
+    });
+    report(1, "sched_switch", 2 * N, t0.elapsed(), "");
+}
+
 fn rss_kib() -> i64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     s.split_whitespace().nth(1).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) * 4
@@ -209,9 +223,13 @@ fn main() {
             only.push(a);
         }
     }
-    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "fork_join", "rss"];
+    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss"];
     let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
     for name in want {
+        if name == "sched_switch" {
+            sched_switch();
+            continue;
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .enable_time()
