@@ -242,6 +242,11 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
       cancel_awaited(f);
       return -ECANCELED;
     }
+    /* Fork-join: an awaited task that has not started runs here, inline. */
+    if (f->is_task && weft__task_run_inline(t, weft__task_of(f))) {
+      if (weft__task_take_cancel(t)) return -ECANCELED;
+      return weft__future_outcome(f, result);
+    }
     struct weft__waiter w = {.e.kind = WEFT__ENTRY_TASK, .task = t};
     atomic_init(&w.fired, 0);
     weft__mutex_lock(&f->lock);

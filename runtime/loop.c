@@ -307,9 +307,7 @@ int weft_loop_close(weft_loop_t *loop) {
   struct weft__runnable *rest[64];
   size_t n;
   while ((n = weft__inject_pop_batch(&loop->inject, rest, 64)))
-    for (size_t i = 0; i < n; i++)
-      if (rest[i]->kind == WEFT__R_HANDLE)
-        weft__handle_drop(weft__container_of(rest[i], struct weft_handle, r));
+    for (size_t i = 0; i < n; i++) weft__drop_runnable(rest[i]);
   weft__inject_fini(&loop->inject);
   weft__idle_fini(&loop->idle);
   weft__stack_arena_fini(&loop->stack_arena);

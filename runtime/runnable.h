@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum weft__rkind { WEFT__R_TASK = 1, WEFT__R_HANDLE = 2 };
+/* A task has two runnables: r_start for its first run (it may turn out
+ * stale, see task.h) and r for every later resumption. */
+enum weft__rkind { WEFT__R_TASK = 1, WEFT__R_HANDLE = 2, WEFT__R_TASK_START = 3 };
 
 struct weft__runnable {
   struct weft__runnable *next;

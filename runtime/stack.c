@@ -15,6 +15,8 @@
 #include "stack.h"
 #include "alloc.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -32,6 +34,13 @@ struct weft__stack_slab {
   void *base;
   size_t map_size;
 };
+
+/* nfree changes only under the arena's lock; it is atomic (relaxed) so
+ * that an idle worker may peek at it without the lock (trim). */
+static inline void nfree_add(struct weft__stack_arena *a, ptrdiff_t d) {
+  atomic_store_explicit(&a->nfree, atomic_load_explicit(&a->nfree, memory_order_relaxed) + (size_t)d,
+                        memory_order_relaxed);
+}
 
 static size_t page_size(void) {
   static size_t ps;
@@ -129,7 +138,7 @@ void weft__stack_arena_init(struct weft__stack_arena *a, size_t size) {
   weft__mutex_init(&a->lock);
   a->size = weft__stack_round(size);
   a->free = NULL;
-  a->nfree = 0;
+  atomic_store_explicit(&a->nfree, 0, memory_order_relaxed);
   a->trimmed = NULL;
   a->slabs = NULL;
 }
@@ -145,14 +154,14 @@ void weft__stack_arena_fini(struct weft__stack_arena *a) {
     munmap(slab->base, slab->map_size);
     weft__free(slab, sizeof *slab);
   }
-  a->nfree = 0;
+  atomic_store_explicit(&a->nfree, 0, memory_order_relaxed);
 }
 
 static struct weft__stack *arena_take_locked(struct weft__stack_arena *a) {
   struct weft__stack *s = a->free;
   if (s) {
     a->free = s->next_free;
-    a->nfree--;
+    nfree_add(a, -1);
   } else if ((s = a->trimmed)) {
     a->trimmed = s->next_free;
     s->trimmed = false;
@@ -172,7 +181,7 @@ static void refill(struct weft__stack_pool *pool) {
       while (last->next_free) last = last->next_free;
       last->next_free = a->free;
       a->free = list;
-      a->nfree += n;
+      nfree_add(a, (ptrdiff_t)n);
     }
   }
   struct weft__stack *s;
@@ -206,21 +215,21 @@ static void give_back(struct weft__stack_arena *a, struct weft__stack *list) {
   weft__mutex_lock(&a->lock);
   last->next_free = a->free;
   a->free = list;
-  a->nfree += n;
+  nfree_add(a, (ptrdiff_t)n);
   weft__mutex_unlock(&a->lock);
 }
 
 void weft__stack_arena_trim(struct weft__stack_arena *a) {
   /* A racy peek skips the common case; the decision is made under the lock. */
-  if (__atomic_load_n(&a->nfree, __ATOMIC_RELAXED) <= WEFT__STACK_ARENA_RETAIN) return;
+  if (atomic_load_explicit(&a->nfree, memory_order_relaxed) <= WEFT__STACK_ARENA_RETAIN) return;
   struct weft__stack *trim = NULL, *last = NULL;
   weft__mutex_lock(&a->lock);
   /* Detach the excess so nobody takes those stacks while their pages are
    * being returned. */
-  while (a->nfree > WEFT__STACK_ARENA_RETAIN) {
+  while (atomic_load_explicit(&a->nfree, memory_order_relaxed) > WEFT__STACK_ARENA_RETAIN) {
     struct weft__stack *s = a->free;
     a->free = s->next_free;
-    a->nfree--;
+    nfree_add(a, -1);
     s->next_free = trim;
     trim = s;
     if (!last) last = s;

@@ -24,6 +24,7 @@
 #ifndef WEFT_RUNTIME_STACK_H
 #define WEFT_RUNTIME_STACK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "mutex.h"
@@ -51,7 +52,7 @@ struct weft__stack_arena {
   struct weft__mutex lock;
   size_t size;                    /* mapped bytes per stack (page multiple), immutable */
   struct weft__stack *free;       /* resident free stacks; protected by lock */
-  size_t nfree;                   /* protected by lock */
+  _Atomic size_t nfree;           /* written under lock; peeked without it */
   struct weft__stack *trimmed;    /* free stacks whose pages were returned; lock */
   struct weft__stack_slab *slabs; /* protected by lock */
 };

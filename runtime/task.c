@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,7 +98,11 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   atomic_store_explicit(&t->fut.refs, out ? 2 : 1, memory_order_relaxed);
   t->r.next = NULL;
   t->r.kind = WEFT__R_TASK;
+  t->r_start.next = NULL;
+  t->r_start.kind = WEFT__R_TASK_START;
+  atomic_init(&t->claim, 0);
   atomic_init(&t->state, WEFT__TASK_SCHEDULED);
+  t->inline_child = NULL;
   atomic_init(&t->must_cancel, false);
   t->cancel_requests = 0;
   t->cancel_msg = NULL;
@@ -116,7 +121,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   if (out) *out = t;
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
-  weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_WAKE);
+  weft__schedule(loop, &t->r_start, t->pinned, WEFT__SCHED_WAKE);
   return 0;
 }
 
@@ -269,9 +274,60 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
     weft__strfree(t->cancel_msg);
     t->cancel_msg = copy;
   }
+  /* A child running inline on our fiber is what we await: asyncio cancels
+   * the awaited task too. */
+  struct weft_task *child = t->inline_child;
+  if (child) weft_task_ref(child);
   weft__mutex_unlock(&t->fut.lock);
   weft__task_wake(t);
+  if (child) {
+    weft_task_cancel(child, NULL);
+    weft_task_release(child);
+  }
   return 1;
+}
+
+bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
+  struct weft_loop *loop = host->fut.loop;
+  if (loop->solo || child->fut.loop != loop || child->pinned != host->pinned ||
+      atomic_load_explicit(&child->claim, memory_order_relaxed) != 0 ||
+      atomic_load_explicit(&loop->closing, memory_order_relaxed))
+    return false;
+  char *sp = __builtin_frame_address(0);
+  if (!host->fiber.stack_lo || sp - (char *)host->fiber.stack_lo < (ptrdiff_t)WEFT__INLINE_STACK_MIN)
+    return false;
+  uint8_t expected = 0;
+  /* acq_rel: the claim decides, once, who runs the body; acquire sees the
+   * spawner's initialization through the queue entry's publication. */
+  if (!atomic_compare_exchange_strong_explicit(&child->claim, &expected, 1, memory_order_acq_rel,
+                                               memory_order_relaxed))
+    return false;
+  child->started = true;
+  if (weft__task_take_cancel(child)) {
+    weft__task_finish(child, -ECANCELED, NULL); /* never ran, as asyncio */
+    atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
+    return true;
+  }
+  child->fiber = host->fiber; /* borrow the host's stack (and its tool fibers) */
+#if defined(WEFT__TSAN)
+  child->fiber.tsan_owned = false;
+#endif
+  child->stack = NULL;
+  weft__mutex_lock(&host->fut.lock);
+  host->inline_child = child;
+  weft__mutex_unlock(&host->fut.lock);
+  /* relaxed: we own the child now; wakers see RUNNING and mark NOTIFIED. */
+  atomic_store_explicit(&child->state, WEFT__TASK_RUNNING, memory_order_relaxed);
+  weft__worker_self()->current = child;
+  void *result = NULL;
+  int rc = child->fn(child->arg, &result);
+  weft__task_finish(child, rc < 0 ? rc : 0, result);
+  atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
+  weft__worker_self()->current = host; /* we may be on another worker by now */
+  weft__mutex_lock(&host->fut.lock);
+  host->inline_child = NULL;
+  weft__mutex_unlock(&host->fut.lock);
+  return true;
 }
 
 int weft_task_cancelling(weft_task_t *t) {

@@ -9,6 +9,19 @@
  * Transitions: weft__task_wake (IDLE->SCHEDULED, RUNNING->NOTIFIED),
  * worker.c run_task (SCHEDULED->RUNNING, RUNNING->IDLE or re-queue, ->DONE).
  * Only the worker that popped a SCHEDULED task runs it.
+ *
+ * First run and inline children (fork-join): spawn queues r_start, which
+ * carries the scheduler's reference. Whoever wins the CAS on claim runs the
+ * body: the worker that pops r_start, or a task awaiting the unstarted child,
+ * which then runs it inline on its own fiber (no stack, no switch). An
+ * r_start popped after an inline claim is stale: its popper drops the
+ * reference it carries. An inline child borrows its host's fiber: if it
+ * suspends, it suspends as itself on the host's stack, and whoever resumes
+ * it resumes that stack; when its body returns, the host carries on. The
+ * worker learns who switched out from w->current, never from what it
+ * switched in. Inline runs happen only with several workers (one worker
+ * keeps asyncio's exact order), when both tasks share their pinning, and
+ * with at least WEFT__INLINE_STACK_MIN bytes of the host's stack left.
  */
 #ifndef WEFT_RUNTIME_TASK_PRIV_H
 #define WEFT_RUNTIME_TASK_PRIV_H
@@ -33,7 +46,9 @@ struct weft__registry;
 
 struct weft_task {
   struct weft_future fut;   /* first: a task is a future */
-  struct weft__runnable r;
+  struct weft__runnable r;       /* resumptions */
+  struct weft__runnable r_start; /* the first run; may go stale (above) */
+  _Atomic uint8_t claim;    /* 0 until a worker or an inline host takes the first run */
   _Atomic uint32_t state;   /* enum weft__task_state */
   _Atomic bool must_cancel; /* a cancellation waits to be delivered; changed under fut.lock */
   uint32_t cancel_requests; /* under fut.lock */
@@ -49,6 +64,7 @@ struct weft_task {
   bool started;             /* owned by the running worker */
   struct weft__stack *stack;
   struct weft__fiber fiber;
+  struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
   struct weft__registry *reg; /* where the task is listed while not done */
   struct weft__list reg_link; /* under reg->lock */
 };
@@ -72,6 +88,14 @@ bool weft__task_take_cancel(struct weft_task *t);
 /* Ends @t with @err/@result (on its own fiber, or on the scheduler for a task
  * cancelled before it started). */
 void weft__task_finish(struct weft_task *t, int err, void *result);
+
+/* Justification: fib-like recursion uses well under 1 KiB per inline level;
+ * 16 KiB left leaves room for the child's own calls and for libc. */
+#define WEFT__INLINE_STACK_MIN (16u * 1024u)
+
+/* If @child has not started and may run on @host's fiber, runs it there to
+ * its end and returns true; otherwise returns false and changes nothing. */
+bool weft__task_run_inline(struct weft_task *host, struct weft_task *child);
 
 /* The task running on the calling thread, or NULL. */
 struct weft_task *weft__task_self(void);

@@ -72,10 +72,13 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   return 0;
 }
 
-static void drop_runnable(struct weft__runnable *r) {
-  /* Only handles can remain queued at teardown: close() ran every task to
-   * its end first. */
-  if (r->kind == WEFT__R_HANDLE) weft__handle_drop(weft__container_of(r, struct weft_handle, r));
+void weft__drop_runnable(struct weft__runnable *r) {
+  /* Handles and stale first-run entries (their task ran inline) can remain
+   * queued at teardown: close() ran every task to its end first. */
+  if (r->kind == WEFT__R_HANDLE)
+    weft__handle_drop(weft__container_of(r, struct weft_handle, r));
+  else if (r->kind == WEFT__R_TASK_START)
+    weft_future_release(&weft__container_of(r, struct weft_task, r_start)->fut);
 }
 
 static void drop_timer(struct weft__timer *t) {
@@ -84,20 +87,20 @@ static void drop_timer(struct weft__timer *t) {
 
 static void drop_list(struct weft__rlist *l) {
   struct weft__runnable *r;
-  while ((r = weft__rlist_pop(l))) drop_runnable(r);
+  while ((r = weft__rlist_pop(l))) weft__drop_runnable(r);
 }
 
 void weft__worker_fini(struct weft__worker *w) {
   struct weft__runnable *r;
-  if (w->lifo) drop_runnable(w->lifo);
+  if (w->lifo) weft__drop_runnable(w->lifo);
   w->lifo = NULL;
-  while ((r = weft__runq_pop(&w->runq))) drop_runnable(r);
+  while ((r = weft__runq_pop(&w->runq))) weft__drop_runnable(r);
   drop_list(&w->overflow);
   drop_list(&w->pinned);
   struct weft__runnable *batch[64];
   size_t n;
   while ((n = weft__inject_pop_batch(&w->inbox, batch, 64)))
-    for (size_t i = 0; i < n; i++) drop_runnable(batch[i]);
+    for (size_t i = 0; i < n; i++) weft__drop_runnable(batch[i]);
   weft__inject_fini(&w->inbox);
   weft__timers_drain(&w->timers, drop_timer);
   weft__timers_fini(&w->timers);
@@ -133,7 +136,7 @@ static void push_local(struct weft__worker *w, struct weft__runnable *r, bool no
 void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
                     enum weft__sched_hint hint) {
   if (__builtin_expect(atomic_load_explicit(&loop->closed, memory_order_relaxed), 0)) {
-    drop_runnable(r); /* late completion of a future of a closed loop */
+    weft__drop_runnable(r); /* late completion of a future of a closed loop */
     return;
   }
   struct weft__worker *w = tls_worker;
@@ -241,6 +244,9 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
   }
   w->current = t;
   weft__fiber_switch(&w->sched, &t->fiber);
+  /* Who switched out: an inline child hands the fiber back to its host
+   * without telling us (task.h), so ask, rather than trust t. */
+  t = w->current;
   w->current = NULL;
   if (w->switch_reason == WEFT__SWITCH_DONE) {
     weft__fiber_fini(&t->fiber);
@@ -260,10 +266,20 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
 }
 
 static void run_one(struct weft__worker *w, struct weft__runnable *r) {
-  if (r->kind == WEFT__R_TASK)
+  if (r->kind == WEFT__R_TASK) {
     run_task(w, weft__container_of(r, struct weft_task, r));
-  else
+  } else if (r->kind == WEFT__R_TASK_START) {
+    struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
+    uint8_t expected = 0;
+    /* acq_rel: decides against an inline host (task.c) who runs the body. */
+    if (atomic_compare_exchange_strong_explicit(&t->claim, &expected, 1, memory_order_acq_rel,
+                                                memory_order_relaxed))
+      run_task(w, t);
+    else
+      weft_future_release(&t->fut); /* stale: it ran inline; drop the entry's reference */
+  } else {
     weft__handle_run(weft__container_of(r, struct weft_handle, r));
+  }
 }
 
 static void run_batch(struct weft__worker *w) {

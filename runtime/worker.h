@@ -76,6 +76,9 @@ enum weft__sched_hint {
 void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
                     enum weft__sched_hint hint);
 
+/* Releases a runnable that will never run (loop teardown). */
+void weft__drop_runnable(struct weft__runnable *r);
+
 /* Switches from the current task back to its worker's scheduler. */
 void weft__worker_suspend(struct weft_task *t);
 

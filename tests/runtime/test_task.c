@@ -367,6 +367,112 @@ START_TEST(a_million_tasks) {
 }
 END_TEST
 
+/* ---- fork-join: awaited unstarted children may run inline ------------------ */
+
+static int fib_task(void *arg, void **res);
+
+static long fib(long n) {
+  if (n < 2) return n;
+  weft_task_t *t;
+  if (weft_spawn(fib_task, (void *)(n - 1), &t)) return -1000000;
+  long b = fib(n - 2);
+  void *a = NULL;
+  int rc = weft_await(weft_task_future(t), &a);
+  weft_task_release(t);
+  return rc ? -1000000 : (long)a + b;
+}
+
+static int fib_task(void *arg, void **res) {
+  *res = (void *)fib((long)arg);
+  return 0;
+}
+
+static int fib_main(void *arg, void **res) {
+  *res = (void *)fib(18);
+  return 0;
+}
+
+START_TEST(fork_join_fib) {
+  for (unsigned w = 1; w <= 4; w++) {
+    void *r = NULL;
+    ck_assert_int_eq(run_main(w, fib_main, NULL, &r), 0); /* run_main: nothing leaked */
+    ck_assert_int_eq((long)r, 2584);
+  }
+}
+END_TEST
+
+static int sleepy_child(void *arg, void **res) {
+  long v = (long)arg;
+  for (int i = 0; i < 3; i++) {
+    int rc = i % 2 ? weft_yield() : weft_sleep_ns(20000);
+    if (rc) return rc;
+  }
+  *res = (void *)(v * 2);
+  return 0;
+}
+
+static int awaiting_parent(void *arg, void **res) {
+  long sum = 0;
+  for (long i = 0; i < 100; i++) {
+    weft_task_t *c;
+    if (weft_spawn(sleepy_child, (void *)i, &c)) return -ENOMEM;
+    void *v;
+    int rc = weft_await(weft_task_future(c), &v); /* usually inline: c has not started */
+    weft_task_release(c);
+    if (rc) return rc;
+    sum += (long)v;
+  }
+  *res = (void *)sum;
+  return 0;
+}
+
+static int suspending_children_main(void *arg, void **res) {
+  weft_task_t *ps[4];
+  for (int i = 0; i < 4; i++) ck_assert_int_eq(weft_spawn(awaiting_parent, NULL, &ps[i]), 0);
+  for (int i = 0; i < 4; i++) {
+    void *v;
+    ck_assert_int_eq(weft_await(weft_task_future(ps[i]), &v), 0);
+    ck_assert_int_eq((long)v, 9900);
+    weft_task_release(ps[i]);
+  }
+  return 0;
+}
+
+START_TEST(awaited_children_that_suspend) {
+  ck_assert_int_eq(run_main(2, suspending_children_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, suspending_children_main, NULL, NULL), 0);
+}
+END_TEST
+
+static weft_task_t *child_of_host;
+
+static int host(void *arg, void **res) {
+  weft_task_t *c;
+  if (weft_spawn(forever, NULL, &c)) return -ENOMEM;
+  child_of_host = weft_task_ref(c);
+  int rc = weft_await(weft_task_future(c), NULL);
+  weft_task_release(c);
+  return rc;
+}
+
+static int cancel_host_main(void *arg, void **res) {
+  weft_task_t *h;
+  ck_assert_int_eq(weft_spawn(host, NULL, &h), 0);
+  ck_assert_int_eq(weft_sleep(0.005), 0); /* the host awaits its child by now */
+  ck_assert_int_eq(weft_task_cancel(h, NULL), 1);
+  ck_assert_int_eq(weft_await(weft_task_future(h), NULL), -ECANCELED);
+  /* Whether the child ran inline or on its own, it was cancelled too. */
+  ck_assert_int_eq(weft_await(weft_task_future(child_of_host), NULL), -ECANCELED);
+  weft_task_release(child_of_host);
+  weft_task_release(h);
+  return 0;
+}
+
+START_TEST(cancelling_a_host_cancels_its_child) {
+  for (unsigned w = 1; w <= 3; w++) ck_assert_int_eq(run_main(w, cancel_host_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("task");
   TCase *tc = tcase_create("task");
@@ -381,6 +487,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, pinned_tasks_stay_on_their_worker);
   tcase_add_test(tc, detached_task_error_is_reported);
   tcase_add_test(tc, a_million_tasks);
+  tcase_add_test(tc, fork_join_fib);
+  tcase_add_test(tc, awaited_children_that_suspend);
+  tcase_add_test(tc, cancelling_a_host_cancels_its_child);
   suite_add_tcase(s, tc);
   return s;
 }
