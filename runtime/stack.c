@@ -226,7 +226,9 @@ void weft__stack_arena_trim(struct weft__stack_arena *a) {
   weft__mutex_lock(&a->lock);
   /* Detach the excess so nobody takes those stacks while their pages are
    * being returned. */
-  while (atomic_load_explicit(&a->nfree, memory_order_relaxed) > WEFT__STACK_ARENA_RETAIN) {
+  for (unsigned k = 0; k < WEFT__STACK_TRIM_BATCH &&
+                       atomic_load_explicit(&a->nfree, memory_order_relaxed) > WEFT__STACK_ARENA_RETAIN;
+       k++) {
     struct weft__stack *s = a->free;
     a->free = s->next_free;
     nfree_add(a, -1);

@@ -47,6 +47,9 @@ struct weft__stack {
 #define WEFT__STACK_POOL_MAX 64
 #define WEFT__STACK_SLAB 32
 #define WEFT__STACK_ARENA_RETAIN 256
+/* At most this many stacks are trimmed per idle moment, so a worker that
+ * parks briefly is back quickly (each trim is a system call). */
+#define WEFT__STACK_TRIM_BATCH 64
 
 struct weft__stack_arena {
   struct weft__mutex lock;

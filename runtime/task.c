@@ -163,14 +163,16 @@ void weft__task_free(struct weft_task *t) {
   weft__loop_count(loop, -1);
 }
 
-void weft__task_wake(struct weft_task *t) {
+void weft__task_wake(struct weft_task *t) { weft__task_wake_hint(t, WEFT__SCHED_WAKE); }
+
+void weft__task_wake_hint(struct weft_task *t, int hint) {
   uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
   for (;;) {
     if (s == WEFT__TASK_IDLE) {
       /* acq_rel: see the design comment. */
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
-        weft__schedule(t->fut.loop, &t->r, t->pinned, WEFT__SCHED_WAKE);
+        weft__schedule(t->fut.loop, &t->r, t->pinned, (enum weft__sched_hint)hint);
         return;
       }
     } else if (s == WEFT__TASK_RUNNING) {
@@ -204,7 +206,7 @@ static void wait_timer_fire(struct weft__timer *tm) {
   /* release: the task's acquire load sees the timeout. Runs under the heap
    * lock, which the task takes (weft__timers_cancel) before leaving. */
   atomic_store_explicit(&wt->fired, 1, memory_order_release);
-  weft__task_wake(wt->task);
+  weft__task_wake_hint(wt->task, WEFT__SCHED_URGENT);
 }
 
 int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns) {

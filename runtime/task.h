@@ -75,6 +75,8 @@ static inline struct weft_task *weft__task_of(struct weft_future *f) {
 
 /* Makes a task runnable again after a suspension (any thread). */
 void weft__task_wake(struct weft_task *t);
+/* The same, saying where it should queue (worker.h, weft__sched_hint). */
+void weft__task_wake_hint(struct weft_task *t, int hint);
 
 /* Suspends the current task until *fired is set, a cancellation is
  * requested, or @deadline_ns (absolute, 0 = none) passes. Returns 0,

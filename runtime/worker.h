@@ -42,6 +42,7 @@ struct weft__worker {
   unsigned lifo_streak;         /* consecutive LIFO runs, capped */
   struct weft__rlist overflow;  /* workers = 1: the ring's unbounded FIFO tail */
   struct weft__rlist pinned;    /* tasks pinned here, scheduled from here */
+  struct weft__rlist urgent;    /* tasks woken by their timer (N workers): run first */
   struct weft__inject inbox;    /* pinned tasks scheduled from other threads (any thread) */
 
   struct weft__timers timers;   /* armed by this worker; cancel from any thread */
@@ -70,6 +71,7 @@ struct weft__worker *weft__worker_self(void) __attribute__((noinline));
 enum weft__sched_hint {
   WEFT__SCHED_BACK = 0,  /* the back of the run queue (FIFO) */
   WEFT__SCHED_WAKE = 1,  /* woken by the running task: the LIFO slot when enabled */
+  WEFT__SCHED_URGENT = 2, /* overdue (its timer fired): before queued work, N workers */
 };
 
 /* Queues @r on @loop; @pinned is a worker index or -1. Any thread. */
