@@ -20,6 +20,12 @@ void *weft__realloc(void *p, size_t old_size, size_t new_size) {
 void weft__free(void *p, size_t size) {
   if (p) sdallocx(p, size ? size : 1, 0);
 }
+void *weft__calloc_aligned(size_t size, size_t align) {
+  return mallocx(size ? size : 1, MALLOCX_ALIGN(align) | MALLOCX_ZERO);
+}
+void weft__free_aligned(void *p, size_t size, size_t align) {
+  if (p) sdallocx(p, size ? size : 1, MALLOCX_ALIGN(align));
+}
 #else
 void *weft__alloc(size_t size) { return malloc(size ? size : 1); }
 void *weft__calloc(size_t size) { return calloc(1, size ? size : 1); }
@@ -29,6 +35,17 @@ void *weft__realloc(void *p, size_t old_size, size_t new_size) {
 }
 void weft__free(void *p, size_t size) {
   (void)size;
+  free(p);
+}
+void *weft__calloc_aligned(size_t size, size_t align) {
+  size = (size + align - 1) & ~(align - 1); /* aligned_alloc wants a multiple */
+  void *p = aligned_alloc(align, size ? size : align);
+  if (p) memset(p, 0, size);
+  return p;
+}
+void weft__free_aligned(void *p, size_t size, size_t align) {
+  (void)size;
+  (void)align;
   free(p);
 }
 #endif

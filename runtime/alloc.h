@@ -17,6 +17,9 @@ void *weft__alloc(size_t size);                  /* NULL on failure */
 void *weft__calloc(size_t size);                 /* zeroed; NULL on failure */
 void *weft__realloc(void *p, size_t old_size, size_t new_size);
 void weft__free(void *p, size_t size);           /* p may be NULL */
+/* Zeroed, aligned to @align (a power of two); free with weft__free_aligned. */
+void *weft__calloc_aligned(size_t size, size_t align);
+void weft__free_aligned(void *p, size_t size, size_t align);
 char *weft__strdup(const char *s);               /* NULL on failure or s == NULL */
 void weft__strfree(char *s);
 

@@ -75,16 +75,16 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   if (cfg) c = *cfg;
   if (c.workers > MAX_WORKERS) return -EINVAL;
   if (c.stack_size && (c.stack_size < MIN_STACK || c.stack_size > MAX_STACK)) return -EINVAL;
-  struct weft_loop *loop = weft__calloc(sizeof *loop);
+  struct weft_loop *loop = weft__calloc_aligned(sizeof *loop, WEFT__CACHELINE);
   if (!loop) return -ENOMEM;
   loop->nworkers = c.workers ? c.workers : default_workers();
   loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : DEFAULT_STACK);
   loop->pin_workers = c.pin_workers != 0;
   loop->solo = loop->nworkers == 1;
-  loop->workers = weft__calloc(loop->nworkers * sizeof(struct weft__worker));
+  loop->workers = weft__calloc_aligned(loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   if (!loop->workers || weft__idle_init(&loop->idle, loop->nworkers) != 0) {
-    weft__free(loop->workers, loop->nworkers * sizeof(struct weft__worker));
-    weft__free(loop, sizeof *loop);
+    weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
+    weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
     return -ENOMEM;
   }
   weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
@@ -104,8 +104,8 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
 }
 
 void weft__loop_free(struct weft_loop *loop) {
-  weft__free(loop->workers, loop->nworkers * sizeof(struct weft__worker));
-  weft__free(loop, sizeof *loop);
+  weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
+  weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
 }
 
 void weft__loop_count(struct weft_loop *loop, int delta) {

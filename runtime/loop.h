@@ -12,18 +12,21 @@
 #include "stack.h"
 #include "worker.h"
 
+/* Layout: read-mostly fields first; the injection queue, the idle state
+ * and the counters written by foreign threads each on their own cache line
+ * (see worker.h on false sharing). */
 struct weft_loop {
   unsigned nworkers;          /* immutable */
   size_t stack_size;          /* page-rounded; immutable */
   bool pin_workers;           /* immutable */
   bool solo;                  /* nworkers == 1: exact asyncio order, no LIFO slot */
   struct weft__worker *workers;
-  struct weft__inject inject; /* foreign threads and ring overflow */
-  struct weft__idle idle;
+  _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
+  _Alignas(WEFT__CACHELINE) struct weft__idle idle;
   struct weft__registry foreign_reg; /* tasks spawned off-worker */
   struct weft__stack_arena stack_arena; /* stacks of the default size */
 
-  _Atomic int running;        /* 1 while run_* executes */
+  _Alignas(WEFT__CACHELINE) _Atomic int running; /* 1 while run_* executes */
   _Atomic bool stopping;      /* stop() requested */
   _Atomic bool closing;       /* close() is cancelling: suspensions fail at once */
   _Atomic bool closed;
@@ -31,9 +34,8 @@ struct weft_loop {
   /* Object accounting (futures, tasks, handles): per-worker counters plus
    * this one for other threads; after close, zombie counts what is left and
    * the last release frees the loop. */
-  _Atomic int64_t live_foreign;
+  _Alignas(WEFT__CACHELINE) _Atomic int64_t live_foreign;
   _Atomic int64_t zombie;
-
   _Atomic uint64_t next_id;   /* task id blocks are carved from here */
 
   weft_exception_handler exc_handler; /* set while not running */

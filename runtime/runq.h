@@ -42,6 +42,11 @@ size_t weft__runq_push(struct weft__runq *q, struct weft__runnable *r,
 /* Owner only. Appends @r if there is room; false if the ring is full. */
 bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r);
 
+/* Owner only, and only when no other thread ever touches @q (a loop with
+ * one worker: no thieves, nobody to wake): no locked instructions. */
+bool weft__runq_try_push_solo(struct weft__runq *q, struct weft__runnable *r);
+struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q);
+
 /* Owner only. Takes the oldest runnable, or NULL. */
 struct weft__runnable *weft__runq_pop(struct weft__runq *q);
 

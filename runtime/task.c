@@ -420,9 +420,6 @@ int weft_yield(void) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if (atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed)) return -ECANCELED;
-  /* Waking ourselves while RUNNING marks us NOTIFIED: the worker puts us at
-   * the back of its queue as soon as we have switched out. */
-  weft__task_wake(t);
-  weft__worker_suspend(t);
+  weft__worker_yield(t); /* back of the queue, once switched out */
   return weft__task_take_cancel(t) ? -ECANCELED : 0;
 }

@@ -132,7 +132,8 @@ static void notify_one(struct weft_loop *loop) {
 static void push_local(struct weft__worker *w, struct weft__runnable *r, bool notify) {
   struct weft_loop *loop = w->loop;
   if (loop->solo) {
-    if (w->overflow.count || !weft__runq_try_push(&w->runq, r)) weft__rlist_push(&w->overflow, r);
+    if (w->overflow.count || !weft__runq_try_push_solo(&w->runq, r))
+      weft__rlist_push(&w->overflow, r);
     return; /* the only worker is this one, and it is awake */
   }
   struct weft__runnable *spill[WEFT__RUNQ_SPILL];
@@ -196,16 +197,17 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
   if (w->urgent.count) return weft__rlist_pop(&w->urgent);
   if (w->pinned.count && ((w->tick & 1) || !weft__runq_len(&w->runq)))
     return weft__rlist_pop(&w->pinned);
-  struct weft__runnable *r = weft__runq_pop(&w->runq);
-  if (!r && w->overflow.count) {
-    /* workers = 1: refill the ring from the overflow, oldest first. */
-    struct weft__runnable *o;
-    while (w->overflow.head && weft__runq_try_push(&w->runq, w->overflow.head)) {
-      o = weft__rlist_pop(&w->overflow);
-      (void)o;
+  if (w->loop->solo) {
+    struct weft__runnable *r = weft__runq_pop_solo(&w->runq);
+    if (!r && w->overflow.count) {
+      /* Refill the ring from the overflow, oldest first. */
+      while (w->overflow.head && weft__runq_try_push_solo(&w->runq, w->overflow.head))
+        weft__rlist_pop(&w->overflow);
+      r = weft__runq_pop_solo(&w->runq);
     }
-    r = weft__runq_pop(&w->runq);
+    return r;
   }
+  struct weft__runnable *r = weft__runq_pop(&w->runq);
   if (!r && w->pinned.count) r = weft__rlist_pop(&w->pinned);
   return r;
 }
@@ -226,6 +228,12 @@ static void task_entry(void *arg) {
 void weft__worker_suspend(struct weft_task *t) {
   struct weft__worker *w = weft__worker_self();
   w->switch_reason = WEFT__SWITCH_SUSPEND;
+  weft__fiber_switch(&t->fiber, &w->sched);
+}
+
+void weft__worker_yield(struct weft_task *t) {
+  struct weft__worker *w = weft__worker_self();
+  w->switch_reason = WEFT__SWITCH_YIELD;
   weft__fiber_switch(&t->fiber, &w->sched);
 }
 
@@ -267,6 +275,15 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
     weft__stack_put(&w->stacks, t->stack);
     t->stack = NULL;
     end_task(w, t);
+    return;
+  }
+  if (w->switch_reason == WEFT__SWITCH_YIELD) {
+    /* Requeued without the wake protocol. A waker racing with us finds
+     * RUNNING (and marks NOTIFIED, which this store overwrites: the task is
+     * being queued anyway) or SCHEDULED (nothing to do); the flags it set
+     * before waking are read by the task's own acquire loads when it runs. */
+    atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
+    weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_BACK);
     return;
   }
   uint32_t expected = WEFT__TASK_RUNNING;
@@ -409,7 +426,7 @@ void weft__worker_main(struct weft__worker *w) {
   for (;;) {
     if (!atomic_load_explicit(&loop->stopping, memory_order_acquire) && !has_local_work(w))
       find_work(w);
-    weft__timers_run(&w->timers, weft__clock_ns());
+    if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
     take_remote(w);
     if (has_local_work(w)) end_search(w);
     run_batch(w);
