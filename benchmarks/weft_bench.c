@@ -1,7 +1,7 @@
 /*
  * weft_bench.c - the runtime benchmark workloads (see benchmarks/README.md).
  *
- *   weft-bench [--workers N] [workload ...]
+ *   weft-bench [--workers N] [--order fifo|locality] [workload ...]
  *
  * Each workload prints one line:
  *   RESULT impl=weft name=<workload> workers=<N> ops=<n> ns_per_op=<x> ops_per_s=<y> [extra=...]
@@ -20,6 +20,7 @@
 #include "stack.h"
 
 static unsigned workers = 2;
+static int order = WEFT_ORDER_DEFAULT;
 
 static double now_s(void) { return (double)weft_now_ns() / 1e9; }
 
@@ -34,6 +35,7 @@ static int run(weft_task_fn fn, void *arg) {
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);
   cfg.workers = workers;
+  cfg.order = order;
   void *res;
   int rc = weft_run_config(&cfg, fn, arg, &res);
   if (rc) fprintf(stderr, "weft-bench: %s\n", weft_strerror(rc));
@@ -460,6 +462,9 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--workers") && i + 1 < argc)
       workers = (unsigned)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--order") && i + 1 < argc)
+      order = !strcmp(argv[++i], "fifo") ? WEFT_ORDER_FIFO
+              : !strcmp(argv[i], "locality") ? WEFT_ORDER_LOCALITY : WEFT_ORDER_DEFAULT;
     else if (nonly < 32)
       only[nonly++] = argv[i];
   }

@@ -66,6 +66,7 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->workers = 0;
   cfg->stack_size = 0;
   cfg->pin_workers = 0;
+  cfg->order = WEFT_ORDER_DEFAULT;
 }
 
 int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
@@ -75,12 +76,14 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   if (cfg) c = *cfg;
   if (c.workers > MAX_WORKERS) return -EINVAL;
   if (c.stack_size && (c.stack_size < MIN_STACK || c.stack_size > MAX_STACK)) return -EINVAL;
+  if (c.order < WEFT_ORDER_DEFAULT || c.order > WEFT_ORDER_LOCALITY) return -EINVAL;
   struct weft_loop *loop = weft__calloc_aligned(sizeof *loop, WEFT__CACHELINE);
   if (!loop) return -ENOMEM;
   loop->nworkers = c.workers ? c.workers : default_workers();
   loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : DEFAULT_STACK);
   loop->pin_workers = c.pin_workers != 0;
   loop->solo = loop->nworkers == 1;
+  loop->fifo = c.order == WEFT_ORDER_FIFO || (c.order == WEFT_ORDER_DEFAULT && loop->solo);
   loop->workers = weft__calloc_aligned(loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   if (!loop->workers || weft__idle_init(&loop->idle, loop->nworkers) != 0) {
     weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);

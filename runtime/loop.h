@@ -19,7 +19,8 @@ struct weft_loop {
   unsigned nworkers;          /* immutable */
   size_t stack_size;          /* page-rounded; immutable */
   bool pin_workers;           /* immutable */
-  bool solo;                  /* nworkers == 1: exact asyncio order, no LIFO slot */
+  bool solo;                  /* nworkers == 1: no thieves, nobody to wake */
+  bool fifo;                  /* WEFT_ORDER_FIFO: no LIFO slot, timer priority or inline runs */
   struct weft__worker *workers;
   _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;

@@ -291,7 +291,7 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
 
 bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   struct weft_loop *loop = host->fut.loop;
-  if (loop->solo || child->fut.loop != loop || child->pinned != host->pinned ||
+  if (loop->fifo || child->fut.loop != loop || child->pinned != host->pinned ||
       atomic_load_explicit(&child->claim, memory_order_relaxed) != 0 ||
       atomic_load_explicit(&loop->closing, memory_order_relaxed))
     return false;

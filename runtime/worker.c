@@ -6,18 +6,19 @@
  *      otherwise until the next timer or a notification);
  *   2. fire due timers (their callbacks and sleepers become ready);
  *   3. take work from the inbox (pinned tasks) and the injection queue;
- *   4. run a batch: with one worker, exactly the items ready at this point
- *      (what they schedule runs in the next iteration, as in asyncio); with
- *      N workers, up to TICK_BUDGET items, so the global queue, timers and
- *      stop() are looked at every 61 items (Go's and Tokio's fairness tick);
+ *   4. run a batch: in FIFO order (the default with one worker), exactly
+ *      the items ready at this point (what they schedule runs in the next
+ *      iteration, as in asyncio); in LOCALITY order, up to TICK_BUDGET
+ *      items, so the global queue, timers and stop() are looked at every 61
+ *      items (Go's and Tokio's fairness tick);
  *   5. leave if stop() was requested.
  *
  * Local order: the LIFO slot (a task woken by the running task: the
  * receiver of a message runs next, while caches are warm), at most
  * LIFO_MAX times in a row, then tasks woken by their timers (overdue by
- * definition), then pinned tasks and the ring alternately. With
- * one worker there is no LIFO slot and no ring overflow: the ring plus its
- * overflow list are one exact FIFO.
+ * definition), then pinned tasks and the ring alternately. FIFO order has
+ * no LIFO slot and no timer priority; with one worker the ring plus its
+ * overflow list are one exact FIFO, touched without locked instructions.
  *
  * Threads: everything in struct weft__worker is touched only by the
  * worker's own thread, except runq (thieves), inbox (any thread), timers
@@ -165,11 +166,11 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
     notify_one(loop);
     return;
   }
-  if (hint == WEFT__SCHED_URGENT && !loop->solo && w->urgent.count < URGENT_MAX) {
+  if (hint == WEFT__SCHED_URGENT && !loop->fifo && w->urgent.count < URGENT_MAX) {
     weft__rlist_push(&w->urgent, r);
     return;
   }
-  if (hint == WEFT__SCHED_WAKE && !loop->solo) {
+  if (hint == WEFT__SCHED_WAKE && !loop->fifo) {
     struct weft__runnable *prev = w->lifo;
     w->lifo = r;
     if (!prev) return; /* this worker runs it next: nobody to wake */
@@ -314,7 +315,7 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r) {
 }
 
 static void run_batch(struct weft__worker *w) {
-  unsigned n = w->loop->solo ? weft__runq_len(&w->runq) + (unsigned)w->overflow.count
+  unsigned n = w->loop->fifo ? weft__runq_len(&w->runq) + (unsigned)w->overflow.count
                              : TICK_BUDGET;
   for (unsigned i = 0; i < n; i++) {
     struct weft__runnable *r = next_local(w);

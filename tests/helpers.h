@@ -21,6 +21,16 @@ static inline long scaled(long n) {
   return d > 1 ? n / d : n;
 }
 
+static inline weft_loop_t *make_loop_order(unsigned workers, int order) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.order = order;
+  weft_loop_t *loop = NULL;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  return loop;
+}
+
 static inline weft_loop_t *make_loop(unsigned workers) {
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);
@@ -35,6 +45,17 @@ static inline void close_clean(weft_loop_t *loop) { ck_assert_int_eq(weft_loop_c
 
 /* Runs @fn as the main task on a fresh loop of @workers; returns its error
  * code and result; asserts the loop closes with nothing leaked. */
+static inline int run_main_order(unsigned workers, int order, weft_task_fn fn, void *arg,
+                                 void **result) {
+  weft_loop_t *loop = make_loop_order(workers, order);
+  weft_task_t *t = NULL;
+  ck_assert_int_eq(weft_spawn_opts(loop, fn, arg, NULL, &t), 0);
+  int rc = weft_loop_run_until_complete(loop, weft_task_future(t), result);
+  weft_task_release(t);
+  close_clean(loop);
+  return rc;
+}
+
 static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **result) {
   weft_loop_t *loop = make_loop(workers);
   weft_task_t *t = NULL;

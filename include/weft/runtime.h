@@ -41,17 +41,37 @@ typedef int (*weft_task_fn)(void *arg, void **result);
 typedef void (*weft_callback_fn)(void *arg);
 
 /**
+ * enum weft_order - how a loop orders ready work
+ * @WEFT_ORDER_DEFAULT:  FIFO with one worker, LOCALITY with several.
+ * @WEFT_ORDER_FIFO:     asyncio's exact order: every callback, spawn, wake-up
+ *                       and yield goes to the back of the queue, each pass runs
+ *                       what was ready at its start. With one worker this is
+ *                       deterministic and identical to asyncio.
+ * @WEFT_ORDER_LOCALITY: throughput first: a task woken by the running task
+ *                       runs next (LIFO slot), timer wake-ups run before queued
+ *                       work, and awaiting a task that has not started runs it
+ *                       inline on the awaiting fiber (fork-join).
+ */
+enum weft_order {
+  WEFT_ORDER_DEFAULT = 0,
+  WEFT_ORDER_FIFO = 1,
+  WEFT_ORDER_LOCALITY = 2,
+};
+
+/**
  * struct weft_loop_config - how to build a loop
  * @workers:     worker threads; 0 means "one per online CPU" (or $WEFT_WORKERS).
  * @stack_size:  default fiber stack size in bytes (rounded up to pages);
  *               0 means 64 KiB (256 KiB in sanitizer builds). Minimum 16 KiB.
  * @pin_workers: nonzero pins worker i to CPU i (mod the CPUs allowed) while
  *               the loop runs; the calling thread's affinity is restored after.
+ * @order:       enum weft_order; WEFT_ORDER_DEFAULT unless you know better.
  */
 struct weft_loop_config {
   unsigned workers;
   size_t stack_size;
   int pin_workers;
+  int order;
 };
 
 /**
@@ -66,8 +86,9 @@ WEFT_EXTERN void weft_loop_config_init(struct weft_loop_config *cfg);
  * @cfg: the configuration, or NULL for the defaults; copied.
  * @out: receives the loop; ownership passes to the caller.
  *
- * Returns:  0; -EINVAL if @out is NULL, @cfg->workers > 1024 or the stack size
- *           is below 16 KiB or above 1 GiB; -ENOMEM.
+ * Returns:  0; -EINVAL if @out is NULL, @cfg->workers > 1024, the stack size
+ *           is below 16 KiB or above 1 GiB, or @cfg->order is not a
+ *           weft_order; -ENOMEM.
  * Suspends: no.  Threads: any.
  */
 WEFT_EXTERN int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out);

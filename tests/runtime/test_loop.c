@@ -16,6 +16,11 @@ START_TEST(config_errors) {
   weft_loop_config_init(&cfg);
   cfg.stack_size = 4096;
   ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  weft_loop_config_init(&cfg);
+  cfg.order = 7;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  cfg.order = -1;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
   ck_assert_int_eq(weft_loop_new(NULL, &loop), 0); /* defaults */
   ck_assert_uint_ge(weft_loop_workers(loop), 1);
   ck_assert_int_eq(weft_loop_is_running(loop), 0);
@@ -107,6 +112,9 @@ START_TEST(one_worker_runs_in_asyncio_order) {
    * create_task append to the ready queue; yield re-appends the task. */
   ntrace = 0;
   ck_assert_int_eq(run_main(1, order_main, NULL, NULL), 0);
+  ck_assert_str_eq(trace, "mA1BM2E");
+  ntrace = 0;
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_FIFO, order_main, NULL, NULL), 0);
   ck_assert_str_eq(trace, "mA1BM2E");
 }
 END_TEST

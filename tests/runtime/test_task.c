@@ -157,6 +157,7 @@ static int every_point_main(void *arg, void **res) {
 START_TEST(cancel_at_every_suspension_point) {
   ck_assert_int_eq(run_main(1, every_point_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(4, every_point_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_LOCALITY, every_point_main, NULL, NULL), 0);
 }
 END_TEST
 
@@ -393,11 +394,13 @@ static int fib_main(void *arg, void **res) {
 }
 
 START_TEST(fork_join_fib) {
-  for (unsigned w = 1; w <= 4; w++) {
-    void *r = NULL;
-    ck_assert_int_eq(run_main(w, fib_main, NULL, &r), 0); /* run_main: nothing leaked */
-    ck_assert_int_eq((long)r, 2584);
-  }
+  int orders[] = {WEFT_ORDER_DEFAULT, WEFT_ORDER_FIFO, WEFT_ORDER_LOCALITY};
+  for (unsigned w = 1; w <= 4; w++)
+    for (int o = 0; o < 3; o++) {
+      void *r = NULL;
+      ck_assert_int_eq(run_main_order(w, orders[o], fib_main, NULL, &r), 0); /* nothing leaked */
+      ck_assert_int_eq((long)r, 2584);
+    }
 }
 END_TEST
 
@@ -439,8 +442,10 @@ static int suspending_children_main(void *arg, void **res) {
 }
 
 START_TEST(awaited_children_that_suspend) {
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_LOCALITY, suspending_children_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(2, suspending_children_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(4, suspending_children_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main_order(3, WEFT_ORDER_FIFO, suspending_children_main, NULL, NULL), 0);
 }
 END_TEST
 
@@ -470,6 +475,7 @@ static int cancel_host_main(void *arg, void **res) {
 
 START_TEST(cancelling_a_host_cancels_its_child) {
   for (unsigned w = 1; w <= 3; w++) ck_assert_int_eq(run_main(w, cancel_host_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_LOCALITY, cancel_host_main, NULL, NULL), 0);
 }
 END_TEST
 
