@@ -192,7 +192,10 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
       w->lifo_streak++;
       return r;
     }
-    push_local(w, r, true); /* streak over: it waits its turn */
+    /* Streak over: it waits its turn here. No notification: this worker is
+     * awake and will run it; waking a sleeper to steal a lone chain task
+     * cost chained_spawn a futex round trip every 4 tasks. */
+    push_local(w, r, false);
   }
   w->lifo_streak = 0;
   if (w->urgent.count) return weft__rlist_pop(&w->urgent);
