@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test test-asan test-tsan test-all bench build deps deps-bench clean install
+.PHONY: all test test-asan test-tsan test-ucontext test-all bench build deps deps-bench clean install
 
 all: build
 
@@ -34,7 +34,13 @@ test-tsan: deps
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && WEFT_TEST_SCALE=10 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j$(JOBS)
 
-test-all: test test-asan test-tsan
+# The portable ucontext fiber backend, same suite.
+test-ucontext: deps
+	cmake -S . -B build-ucontext -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_FIBER_BACKEND=ucontext -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g" $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-ucontext -j$(JOBS)
+	cd build-ucontext && WEFT_TEST_SCALE=10 ctest --output-on-failure -j$(JOBS)
+
+test-all: test test-asan test-tsan test-ucontext
 
 bench: deps-bench build
 	benchmarks/run.sh
@@ -43,4 +49,4 @@ install: build
 	cmake --install build
 
 clean:
-	rm -rf build build-test build-asan build-tsan
+	rm -rf build build-test build-asan build-tsan build-ucontext

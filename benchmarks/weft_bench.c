@@ -305,7 +305,7 @@ static int fiber_switch(void *arg, void **res) {
 /* ---- switch_bare: the floor, a switch saving only the callee-saved
  * registers (no MXCSR / x87 control word), for the ratio against `switch`. */
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(WEFT_FIBER_UCONTEXT)
 void bench_bare_switch(void **save_sp, void *load_sp);
 __asm__(".text\n.p2align 4\nbench_bare_switch:\n"
         "pushq %rbp\npushq %rbx\npushq %r12\npushq %r13\npushq %r14\npushq %r15\n"
@@ -450,7 +450,7 @@ static const struct {
 } workloads[] = {
     {"spawn_many", spawn_many}, {"yield_many", yield_many}, {"ping_pong", ping_pong},
     {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(WEFT_FIBER_UCONTEXT)
     {"switch_bare", switch_bare},
 #endif
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},

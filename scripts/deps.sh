@@ -2,6 +2,7 @@
 # scripts/deps.sh - install the Debian packages weft needs, if missing.
 #   scripts/deps.sh test    build + test dependencies
 #   scripts/deps.sh bench   the above, plus the peers' toolchains (Go, Tokio)
+#   scripts/deps.sh cross   the aarch64 cross compiler and qemu-user
 # Works unattended (CI=true, no stdin) on a fresh Debian 12; uses sudo when
 # not root.
 set -euo pipefail
@@ -10,6 +11,8 @@ what=${1:-test}
 pkgs=(build-essential cmake pkg-config libjemalloc-dev liburing-dev check valgrind)
 if [ "$what" = bench ]; then
   pkgs+=(golang-go librust-tokio-dev cargo)
+elif [ "$what" = cross ]; then
+  pkgs=(gcc-aarch64-linux-gnu qemu-user)
 fi
 
 missing=()
