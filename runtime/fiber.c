@@ -46,6 +46,16 @@ void weft__fiber_init_thread(struct weft__fiber *f) {
 #endif
 }
 
+/* What both backends record about a new fiber's stack. */
+static void set_stack(struct weft__fiber *f, void *lo, size_t size) {
+  f->stack_lo = lo;
+  f->stack_size = size;
+#if defined(WEFT__TSAN)
+  f->tsan = __tsan_create_fiber(0);
+  f->tsan_owned = true;
+#endif
+}
+
 #if defined(WEFT_FIBER_UCONTEXT)
 
 static void uc_entry(unsigned hi, unsigned lo_entry_hi, unsigned lo_entry_lo, unsigned lo) {
@@ -65,12 +75,7 @@ void weft__fiber_init(struct weft__fiber *f, void *lo, size_t size, void (*entry
   uintptr_t a = (uintptr_t)arg, e = (uintptr_t)entry;
   makecontext(&f->uc, (void (*)(void))uc_entry, 4, (unsigned)(a >> 32), (unsigned)(e >> 32),
               (unsigned)e, (unsigned)a);
-  f->stack_lo = lo;
-  f->stack_size = size;
-#if defined(WEFT__TSAN)
-  f->tsan = __tsan_create_fiber(0);
-  f->tsan_owned = true;
-#endif
+  set_stack(f, lo, size);
 }
 
 static inline void raw_switch(struct weft__fiber *from, struct weft__fiber *to) {
@@ -109,12 +114,7 @@ void weft__fiber_init(struct weft__fiber *f, void *lo, size_t size, void (*entry
 #else
 #error "no assembly fiber backend for this architecture: build with -DWEFT_FIBER_BACKEND=ucontext"
 #endif
-  f->stack_lo = lo;
-  f->stack_size = size;
-#if defined(WEFT__TSAN)
-  f->tsan = __tsan_create_fiber(0);
-  f->tsan_owned = true;
-#endif
+  set_stack(f, lo, size);
 }
 
 static inline void raw_switch(struct weft__fiber *from, struct weft__fiber *to) {

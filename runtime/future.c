@@ -224,6 +224,24 @@ int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
   return n;
 }
 
+/* Registers @w on @f unless @f is done; returns whether it registered. */
+static bool waiter_add(struct weft_future *f, struct weft__waiter *w) {
+  atomic_init(&w->fired, 0);
+  weft__mutex_lock(&f->lock);
+  bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
+  if (!done) weft__list_add_tail(&f->entries, &w->e.link);
+  weft__mutex_unlock(&f->lock);
+  return !done;
+}
+
+/* Leaves the wait: takes the lock (future.h, waker rule) and unlinks @w if
+ * the completer did not. */
+static void waiter_remove(struct weft_future *f, struct weft__waiter *w) {
+  weft__mutex_lock(&f->lock);
+  if (weft__list_linked(&w->e.link)) weft__list_del_init(&w->e.link);
+  weft__mutex_unlock(&f->lock);
+}
+
 /* The awaiting task was cancelled: cancel what it awaited (asyncio). */
 static void cancel_awaited(struct weft_future *f) {
   if (f->is_task)
@@ -248,16 +266,9 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
       return weft__future_outcome(f, result);
     }
     struct weft__waiter w = {.e.kind = WEFT__ENTRY_TASK, .task = t};
-    atomic_init(&w.fired, 0);
-    weft__mutex_lock(&f->lock);
-    bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
-    if (!done) weft__list_add_tail(&f->entries, &w.e.link);
-    weft__mutex_unlock(&f->lock);
-    if (!done) {
+    if (waiter_add(f, &w)) {
       int rc = weft__task_wait(t, &w.fired, deadline_ns);
-      weft__mutex_lock(&f->lock); /* waker rule: the completer is done with w */
-      if (weft__list_linked(&w.e.link)) weft__list_del_init(&w.e.link);
-      weft__mutex_unlock(&f->lock);
+      waiter_remove(f, &w);
       if (rc == -ECANCELED) {
         cancel_awaited(f);
         return rc;
@@ -281,20 +292,13 @@ int weft_future_wait_threadsafe(weft_future_t *f, int64_t timeout_ns, void **res
   if (!weft__future_is_done(f)) {
     uint64_t deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns;
     struct weft__waiter w = {.e.kind = WEFT__ENTRY_THREAD, .task = NULL};
-    atomic_init(&w.fired, 0);
-    weft__mutex_lock(&f->lock);
-    bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
-    if (!done) weft__list_add_tail(&f->entries, &w.e.link);
-    weft__mutex_unlock(&f->lock);
-    if (!done) {
+    if (waiter_add(f, &w)) {
       /* acquire: pairs with the release store in fire_entry. */
       while (!atomic_load_explicit(&w.fired, memory_order_acquire)) {
         if (deadline && weft__clock_ns() >= deadline) break;
         weft__futex_wait(&w.fired, 0, deadline);
       }
-      weft__mutex_lock(&f->lock); /* waker rule */
-      if (weft__list_linked(&w.e.link)) weft__list_del_init(&w.e.link);
-      weft__mutex_unlock(&f->lock);
+      waiter_remove(f, &w);
       if (!atomic_load_explicit(&w.fired, memory_order_acquire)) return -ETIMEDOUT;
     }
   }

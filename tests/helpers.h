@@ -32,12 +32,7 @@ static inline weft_loop_t *make_loop_order(unsigned workers, int order) {
 }
 
 static inline weft_loop_t *make_loop(unsigned workers) {
-  struct weft_loop_config cfg;
-  weft_loop_config_init(&cfg);
-  cfg.workers = workers;
-  weft_loop_t *loop = NULL;
-  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
-  return loop;
+  return make_loop_order(workers, WEFT_ORDER_DEFAULT);
 }
 
 /* Closes @loop and asserts nothing it made is still alive. */
@@ -57,13 +52,7 @@ static inline int run_main_order(unsigned workers, int order, weft_task_fn fn, v
 }
 
 static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **result) {
-  weft_loop_t *loop = make_loop(workers);
-  weft_task_t *t = NULL;
-  ck_assert_int_eq(weft_spawn_opts(loop, fn, arg, NULL, &t), 0);
-  int rc = weft_loop_run_until_complete(loop, weft_task_future(t), result);
-  weft_task_release(t);
-  close_clean(loop);
-  return rc;
+  return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
 
 #define WEFT_TEST_MAIN(suite_fn)                    \
