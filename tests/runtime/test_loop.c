@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 
 START_TEST(config_errors) {
   weft_loop_t *loop;
@@ -270,6 +271,51 @@ START_TEST(exception_handler_default_and_custom) {
 }
 END_TEST
 
+/* ---- CPU pinning ------------------------------------------------------------ */
+
+static _Atomic int pinned_ok, pinned_seen;
+
+static int check_affinity(void *arg, void **res) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    atomic_fetch_add(&pinned_seen, 1);
+    if (CPU_COUNT(&set) == 1) atomic_fetch_add(&pinned_ok, 1);
+  }
+  return weft_yield();
+}
+
+static int pin_main(void *arg, void **res) {
+  weft_task_t *ts[64];
+  for (int i = 0; i < 64; i++) ck_assert_int_eq(weft_spawn(check_affinity, NULL, &ts[i]), 0);
+  for (int i = 0; i < 64; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(pinned_workers_run_on_one_cpu_each) {
+  cpu_set_t before, after;
+  ck_assert_int_eq(sched_getaffinity(0, sizeof before, &before), 0);
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 2;
+  cfg.pin_workers = 1;
+  weft_loop_t *loop;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(loop, pin_main, NULL, NULL, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  close_clean(loop);
+  ck_assert_int_eq(atomic_load(&pinned_ok), atomic_load(&pinned_seen));
+  ck_assert_int_ge(atomic_load(&pinned_seen), 64);
+  /* The calling thread was worker 0: its own affinity is back. */
+  ck_assert_int_eq(sched_getaffinity(0, sizeof after, &after), 0);
+  ck_assert(CPU_EQUAL(&before, &after));
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("loop");
   TCase *tc = tcase_create("loop");
@@ -285,6 +331,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, close_cancels_and_frees_pending_work);
   tcase_add_test(tc, weft_run_cancels_leftovers);
   tcase_add_test(tc, exception_handler_default_and_custom);
+  tcase_add_test(tc, pinned_workers_run_on_one_cpu_each);
   suite_add_tcase(s, tc);
   return s;
 }
