@@ -15,5 +15,6 @@
 #include "weft/future.h"
 #include "weft/task.h"
 #include "weft/time.h"
+#include "weft/sync.h"
 
 #endif

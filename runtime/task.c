@@ -209,7 +209,8 @@ static void wait_timer_fire(struct weft__timer *tm) {
   weft__task_wake_hint(wt->task, WEFT__SCHED_URGENT);
 }
 
-int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns) {
+static int task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns,
+                     bool cancellable) {
   struct weft_loop *loop = t->fut.loop;
   struct wait_timer wt = {.task = t};
   atomic_init(&wt.fired, 0);
@@ -222,7 +223,8 @@ int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadl
   }
   int rc;
   for (;;) {
-    if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)) {
+    if (cancellable &&
+        (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t))) {
       rc = -ECANCELED;
       break;
     }
@@ -239,6 +241,14 @@ int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadl
   }
   if (armed) weft__timers_cancel(&wt.timer); /* waits out a firing callback */
   return rc;
+}
+
+int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns) {
+  return task_wait(t, fired, deadline_ns, true);
+}
+
+int weft__task_wait_nocancel(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns) {
+  return task_wait(t, fired, deadline_ns, false);
 }
 
 void weft__task_finish(struct weft_task *t, int err, void *result) {

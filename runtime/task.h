@@ -83,6 +83,10 @@ void weft__task_wake_hint(struct weft_task *t, int hint);
  * -ECANCELED or -ETIMEDOUT. The caller then takes the lock protecting its
  * waiter node before leaving (future.h's waker rule). */
 int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns);
+/* The same, but cancellation neither ends the wait nor is consumed (it
+ * stays pending for the next suspension point): for waits that must
+ * complete, such as a Condition re-acquiring its lock. */
+int weft__task_wait_nocancel(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns);
 
 /* Takes a pending cancellation, if any: returns true and clears it. */
 bool weft__task_take_cancel(struct weft_task *t);

@@ -21,7 +21,9 @@ extern "C" {
 #define WEFT_ERRNO_MAP(XX)                                                     \
   XX(EINVALSTATE, -4000, "invalid state (future already done, or not done yet)") \
   XX(ESTOPPED, -4001, "event loop stopped before the future completed")       \
-  XX(ECLOSED, -4002, "event loop is closed")
+  XX(ECLOSED, -4002, "event loop is closed")                                  \
+  XX(ESHUTDOWN, -4003, "queue is shut down")                                  \
+  XX(EBROKEN, -4004, "barrier is broken (aborted or reset)")
 
 enum weft_errno {
 #define WEFT__ERRNO_ENUM(name, value, text) WEFT_##name = (value),

@@ -1,0 +1,78 @@
+/*
+ * event.c - Event: a flag that wakes every waiter when set.
+ *
+ * Invariant (under m): waiters are queued only while the flag is clear.
+ * set() grants every queued waiter, so each wakes exactly once, even if the
+ * flag is cleared again before it runs (asyncio: a waiter woken by set()
+ * returns True although is_set() may be false by then).
+ */
+#include "weft.h"
+#include "alloc.h"
+#include "waitlist.h"
+
+#include <errno.h>
+
+struct weft_event {
+  struct weft__mutex m;
+  bool set;                       /* under m */
+  struct weft__waitlist waiters;  /* under m */
+};
+
+int weft_event_create(weft_event_t **out) {
+  if (!out) return -EINVAL;
+  struct weft_event *e = weft__alloc(sizeof *e);
+  if (!e) return -ENOMEM;
+  weft__mutex_init(&e->m);
+  e->set = false;
+  weft__wl_init(&e->waiters);
+  *out = e;
+  return 0;
+}
+
+int weft_event_destroy(weft_event_t *e) {
+  if (!e) return -EINVAL;
+  weft__mutex_lock(&e->m);
+  bool busy = e->waiters.count != 0;
+  weft__mutex_unlock(&e->m);
+  if (busy) return -EBUSY;
+  weft__free(e, sizeof *e);
+  return 0;
+}
+
+int weft_event_set(weft_event_t *e) {
+  if (!e) return -EINVAL;
+  weft__mutex_lock(&e->m);
+  e->set = true;
+  weft__wl_wake_all(&e->waiters, 0);
+  weft__mutex_unlock(&e->m);
+  return 0;
+}
+
+int weft_event_clear(weft_event_t *e) {
+  if (!e) return -EINVAL;
+  weft__mutex_lock(&e->m);
+  e->set = false;
+  weft__mutex_unlock(&e->m);
+  return 0;
+}
+
+int weft_event_is_set(weft_event_t *e) {
+  if (!e) return 0;
+  weft__mutex_lock(&e->m);
+  int v = e->set;
+  weft__mutex_unlock(&e->m);
+  return v;
+}
+
+int weft_event_wait(weft_event_t *e, int64_t timeout_ns) {
+  if (!e) return -EINVAL;
+  int rc = weft__wl_can_wait(WEFT__WAIT_TASK);
+  if (rc) return rc;
+  weft__mutex_lock(&e->m);
+  if (!e->set) {
+    struct weft__waiter_node w;
+    rc = weft__wl_wait(&e->m, &e->waiters, &w, WEFT__WAIT_TASK, weft__wl_deadline(timeout_ns));
+  }
+  weft__mutex_unlock(&e->m);
+  return rc;
+}

@@ -1,0 +1,303 @@
+/*
+ * queue.c - Queue, LifoQueue, PriorityQueue: bounded or not, with
+ * task_done/join, Python 3.13's shutdown, and blocking variants for foreign
+ * threads.
+ *
+ * Storage: one array of (item, seq) entries. FIFO uses it as a ring, LIFO as
+ * a stack, PRIORITY as a binary min-heap on (cmp, seq), so equal items come
+ * out in insertion order. An unbounded queue grows the array by doubling.
+ *
+ * Waiting is asyncio's wake-and-recheck: a put wakes the oldest getter, a
+ * get wakes the oldest putter, and the woken task re-checks the queue. A
+ * woken waiter that is cancelled (or times out) instead passes its wake-up
+ * to the next waiter of its kind, so no wake-up is lost; a cancelled getter
+ * takes nothing, so its item stays queued.
+ *
+ * Invariants (under m): count <= cap; maxsize == 0 or count <= maxsize;
+ * unfinished >= count; getters wait only while count == 0 and not shut down
+ * for them, putters only while full and not shut down.
+ */
+#include "weft.h"
+#include "alloc.h"
+#include "waitlist.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct entry {
+  void *item;
+  uint64_t seq;
+};
+
+struct weft_queue {
+  struct weft__mutex m;
+  enum weft_queue_kind kind;             /* immutable */
+  size_t maxsize;                        /* immutable */
+  int (*cmp)(const void *, const void *); /* immutable */
+  struct entry *slots;                   /* under m */
+  size_t cap, head, count;               /* under m; head is used by FIFO */
+  uint64_t seq;                          /* under m */
+  size_t unfinished;                     /* under m */
+  int shutdown;                          /* under m: 0, 1 (draining), 2 (immediate) */
+  struct weft__waitlist getters, putters, joiners; /* under m */
+};
+
+int weft_queue_create(enum weft_queue_kind kind, size_t maxsize,
+                      int (*cmp)(const void *a, const void *b), weft_queue_t **out) {
+  if (!out || kind > WEFT_QUEUE_PRIORITY || (kind == WEFT_QUEUE_PRIORITY) != (cmp != NULL))
+    return -EINVAL;
+  struct weft_queue *q = weft__calloc(sizeof *q);
+  if (!q) return -ENOMEM;
+  weft__mutex_init(&q->m);
+  q->kind = kind;
+  q->maxsize = maxsize;
+  q->cmp = cmp;
+  weft__wl_init(&q->getters);
+  weft__wl_init(&q->putters);
+  weft__wl_init(&q->joiners);
+  *out = q;
+  return 0;
+}
+
+int weft_queue_destroy(weft_queue_t *q) {
+  if (!q) return -EINVAL;
+  weft__mutex_lock(&q->m);
+  bool busy = q->getters.count || q->putters.count || q->joiners.count;
+  weft__mutex_unlock(&q->m);
+  if (busy) return -EBUSY;
+  weft__free(q->slots, q->cap * sizeof *q->slots);
+  weft__free(q, sizeof *q);
+  return 0;
+}
+
+/* ---- storage (under m) ---------------------------------------------------------- */
+
+static bool before(struct weft_queue *q, const struct entry *a, const struct entry *b) {
+  int c = q->cmp(a->item, b->item);
+  return c < 0 || (c == 0 && a->seq < b->seq);
+}
+
+static int grow(struct weft_queue *q) {
+  size_t ncap = q->cap ? q->cap * 2 : 16;
+  if (q->maxsize && ncap > q->maxsize) ncap = q->maxsize;
+  struct entry *n = weft__alloc(ncap * sizeof *n);
+  if (!n) return -ENOMEM;
+  for (size_t i = 0; i < q->count; i++) /* unroll the FIFO ring */
+    n[i] = q->slots[q->kind == WEFT_QUEUE_FIFO ? (q->head + i) % q->cap : i];
+  weft__free(q->slots, q->cap * sizeof *q->slots);
+  q->slots = n;
+  q->cap = ncap;
+  q->head = 0;
+  return 0;
+}
+
+static int push(struct weft_queue *q, void *item) {
+  if (q->count == q->cap && grow(q)) return -ENOMEM;
+  struct entry e = {item, q->seq++};
+  if (q->kind == WEFT_QUEUE_FIFO) {
+    q->slots[(q->head + q->count) % q->cap] = e;
+  } else if (q->kind == WEFT_QUEUE_LIFO) {
+    q->slots[q->count] = e;
+  } else {
+    size_t i = q->count; /* sift up */
+    while (i > 0 && before(q, &e, &q->slots[(i - 1) / 2])) {
+      q->slots[i] = q->slots[(i - 1) / 2];
+      i = (i - 1) / 2;
+    }
+    q->slots[i] = e;
+  }
+  q->count++;
+  q->unfinished++;
+  return 0;
+}
+
+static void *pop(struct weft_queue *q) {
+  void *item;
+  q->count--;
+  if (q->kind == WEFT_QUEUE_FIFO) {
+    item = q->slots[q->head].item;
+    q->head = (q->head + 1) % q->cap;
+  } else if (q->kind == WEFT_QUEUE_LIFO) {
+    item = q->slots[q->count].item;
+  } else {
+    item = q->slots[0].item;
+    struct entry last = q->slots[q->count];
+    size_t i = 0; /* sift down */
+    for (;;) {
+      size_t c = 2 * i + 1;
+      if (c >= q->count) break;
+      if (c + 1 < q->count && before(q, &q->slots[c + 1], &q->slots[c])) c++;
+      if (!before(q, &q->slots[c], &last)) break;
+      q->slots[i] = q->slots[c];
+      i = c;
+    }
+    if (q->count) q->slots[i] = last;
+  }
+  return item;
+}
+
+static bool full(struct weft_queue *q) { return q->maxsize && q->count >= q->maxsize; }
+
+/* ---- put / get --------------------------------------------------------------------- */
+
+static int put_locked(struct weft_queue *q, void *item) {
+  int rc = push(q, item);
+  if (!rc) weft__wl_wake_one(&q->getters, NULL, 0);
+  return rc;
+}
+
+static int put(struct weft_queue *q, void *item, int64_t timeout_ns, enum weft__wait_mode mode) {
+  if (!q) return -EINVAL;
+  int rc = weft__wl_can_wait(mode);
+  if (rc) return rc;
+  uint64_t deadline = weft__wl_deadline(timeout_ns);
+  weft__mutex_lock(&q->m);
+  for (;;) {
+    if (q->shutdown) {
+      rc = WEFT_ESHUTDOWN;
+      break;
+    }
+    if (!full(q)) {
+      rc = put_locked(q, item);
+      break;
+    }
+    struct weft__waiter_node w;
+    rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
+    if (rc) {
+      if (atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
+        weft__wl_wake_one(&q->putters, NULL, 0); /* pass the wake-up on */
+      break;
+    }
+  }
+  weft__mutex_unlock(&q->m);
+  return rc;
+}
+
+static int get(struct weft_queue *q, void **out, int64_t timeout_ns, enum weft__wait_mode mode) {
+  if (!q || !out) return -EINVAL;
+  int rc = weft__wl_can_wait(mode);
+  if (rc) return rc;
+  uint64_t deadline = weft__wl_deadline(timeout_ns);
+  weft__mutex_lock(&q->m);
+  for (;;) {
+    if (q->count) {
+      *out = pop(q);
+      weft__wl_wake_one(&q->putters, NULL, 0);
+      rc = 0;
+      break;
+    }
+    if (q->shutdown) {
+      rc = WEFT_ESHUTDOWN;
+      break;
+    }
+    struct weft__waiter_node w;
+    rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
+    if (rc) {
+      if (atomic_load_explicit(&w.granted, memory_order_acquire) && q->count)
+        weft__wl_wake_one(&q->getters, NULL, 0); /* the item stays; pass the wake-up on */
+      break;
+    }
+  }
+  weft__mutex_unlock(&q->m);
+  return rc;
+}
+
+int weft_queue_put(weft_queue_t *q, void *item, int64_t timeout_ns) {
+  return put(q, item, timeout_ns, WEFT__WAIT_TASK);
+}
+
+int weft_queue_get(weft_queue_t *q, void **out, int64_t timeout_ns) {
+  return get(q, out, timeout_ns, WEFT__WAIT_TASK);
+}
+
+int weft_queue_put_threadsafe(weft_queue_t *q, void *item, int64_t timeout_ns) {
+  return put(q, item, timeout_ns, WEFT__WAIT_ANY);
+}
+
+int weft_queue_get_threadsafe(weft_queue_t *q, void **out, int64_t timeout_ns) {
+  return get(q, out, timeout_ns, WEFT__WAIT_ANY);
+}
+
+int weft_queue_put_nowait(weft_queue_t *q, void *item) {
+  if (!q) return -EINVAL;
+  weft__mutex_lock(&q->m);
+  int rc = q->shutdown ? WEFT_ESHUTDOWN : full(q) ? -EAGAIN : put_locked(q, item);
+  weft__mutex_unlock(&q->m);
+  return rc;
+}
+
+int weft_queue_get_nowait(weft_queue_t *q, void **out) {
+  if (!q || !out) return -EINVAL;
+  weft__mutex_lock(&q->m);
+  int rc = 0;
+  if (q->count) {
+    *out = pop(q);
+    weft__wl_wake_one(&q->putters, NULL, 0);
+  } else {
+    rc = q->shutdown ? WEFT_ESHUTDOWN : -EAGAIN;
+  }
+  weft__mutex_unlock(&q->m);
+  return rc;
+}
+
+/* ---- sizes, task_done, join, shutdown ------------------------------------------------ */
+
+size_t weft_queue_qsize(weft_queue_t *q) {
+  if (!q) return 0;
+  weft__mutex_lock(&q->m);
+  size_t n = q->count;
+  weft__mutex_unlock(&q->m);
+  return n;
+}
+
+int weft_queue_empty(weft_queue_t *q) { return weft_queue_qsize(q) == 0; }
+
+int weft_queue_full(weft_queue_t *q) {
+  if (!q) return 0;
+  weft__mutex_lock(&q->m);
+  int v = full(q);
+  weft__mutex_unlock(&q->m);
+  return v;
+}
+
+size_t weft_queue_maxsize(weft_queue_t *q) { return q ? q->maxsize : 0; }
+
+int weft_queue_task_done(weft_queue_t *q) {
+  if (!q) return -EINVAL;
+  weft__mutex_lock(&q->m);
+  int rc = q->unfinished > 0 ? 0 : -EINVAL;
+  if (!rc && --q->unfinished == 0) weft__wl_wake_all(&q->joiners, 0);
+  weft__mutex_unlock(&q->m);
+  return rc;
+}
+
+int weft_queue_join(weft_queue_t *q, int64_t timeout_ns) {
+  if (!q) return -EINVAL;
+  int rc = weft__wl_can_wait(WEFT__WAIT_TASK);
+  if (rc) return rc;
+  uint64_t deadline = weft__wl_deadline(timeout_ns);
+  weft__mutex_lock(&q->m);
+  while (q->unfinished && !rc) {
+    struct weft__waiter_node w;
+    rc = weft__wl_wait(&q->m, &q->joiners, &w, WEFT__WAIT_TASK, deadline);
+  }
+  weft__mutex_unlock(&q->m);
+  return rc;
+}
+
+int weft_queue_shutdown(weft_queue_t *q, int immediate) {
+  if (!q) return -EINVAL;
+  weft__mutex_lock(&q->m);
+  q->shutdown = immediate ? 2 : (q->shutdown ? q->shutdown : 1);
+  if (immediate) {
+    /* The items left are dropped and count as done (asyncio 3.13). */
+    q->unfinished -= q->count < q->unfinished ? q->count : q->unfinished;
+    q->count = 0;
+    q->head = 0;
+    if (!q->unfinished) weft__wl_wake_all(&q->joiners, 0);
+  }
+  weft__wl_wake_all(&q->getters, 0); /* they re-check: empty and shut down fails */
+  weft__wl_wake_all(&q->putters, 0);
+  weft__mutex_unlock(&q->m);
+  return 0;
+}

@@ -1,0 +1,101 @@
+/*
+ * sem.c - Semaphore and BoundedSemaphore: FIFO, permits handed over directly.
+ *
+ * Invariants (under m): waiters are queued only while value == 0; a release
+ * with waiters hands its permit to the oldest (value stays 0), so a
+ * newcomer cannot overtake them. A waiter granted a permit and cancelled at
+ * the same moment releases it again (to the next waiter). Bounded: value
+ * never exceeds initial; a release that would is refused with -EOVERFLOW.
+ */
+#include "weft.h"
+#include "alloc.h"
+#include "waitlist.h"
+
+#include <errno.h>
+
+struct weft_sem {
+  struct weft__mutex m;
+  int64_t value;                  /* under m */
+  int64_t initial;                /* immutable */
+  bool bounded;                   /* immutable */
+  struct weft__waitlist waiters;  /* under m */
+};
+
+int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {
+  if (!out || value < 0) return -EINVAL;
+  struct weft_sem *s = weft__alloc(sizeof *s);
+  if (!s) return -ENOMEM;
+  weft__mutex_init(&s->m);
+  s->value = s->initial = value;
+  s->bounded = bounded != 0;
+  weft__wl_init(&s->waiters);
+  *out = s;
+  return 0;
+}
+
+int weft_sem_destroy(weft_sem_t *s) {
+  if (!s) return -EINVAL;
+  weft__mutex_lock(&s->m);
+  bool busy = s->waiters.count != 0;
+  weft__mutex_unlock(&s->m);
+  if (busy) return -EBUSY;
+  weft__free(s, sizeof *s);
+  return 0;
+}
+
+/* Gives a permit back: to the oldest waiter, or to the pool. Under m. */
+static int release_locked(struct weft_sem *s) {
+  if (weft__wl_wake_one(&s->waiters, NULL, 0)) return 0;
+  if (s->bounded && s->value >= s->initial) return -EOVERFLOW;
+  s->value++;
+  return 0;
+}
+
+int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
+  if (!s) return -EINVAL;
+  int rc = weft__wl_can_wait(WEFT__WAIT_TASK);
+  if (rc) return rc;
+  weft__mutex_lock(&s->m);
+  if (s->value > 0) {
+    s->value--;
+  } else {
+    struct weft__waiter_node w;
+    rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__wl_deadline(timeout_ns));
+    if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(s);
+  }
+  weft__mutex_unlock(&s->m);
+  return rc;
+}
+
+int weft_sem_try_acquire(weft_sem_t *s) {
+  if (!s) return -EINVAL;
+  weft__mutex_lock(&s->m);
+  int rc = s->value > 0 ? 0 : -EAGAIN;
+  if (!rc) s->value--;
+  weft__mutex_unlock(&s->m);
+  return rc;
+}
+
+int weft_sem_release(weft_sem_t *s) {
+  if (!s) return -EINVAL;
+  weft__mutex_lock(&s->m);
+  int rc = release_locked(s);
+  weft__mutex_unlock(&s->m);
+  return rc;
+}
+
+int weft_sem_locked(weft_sem_t *s) {
+  if (!s) return 0;
+  weft__mutex_lock(&s->m);
+  int v = s->value == 0;
+  weft__mutex_unlock(&s->m);
+  return v;
+}
+
+int64_t weft_sem_value(weft_sem_t *s) {
+  if (!s) return 0;
+  weft__mutex_lock(&s->m);
+  int64_t v = s->value;
+  weft__mutex_unlock(&s->m);
+  return v;
+}

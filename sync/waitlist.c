@@ -1,0 +1,95 @@
+/*
+ * waitlist.c - FIFO waiters granted under their primitive's mutex.
+ *
+ * Invariants (under the primitive's mutex): a node is in at most one
+ * waitlist; count == number of nodes; a node leaves the list either through
+ * a waker (granted = 1, set before the wake-up) or through its own waiter
+ * (not granted, after a cancellation or a timeout). Orderings: granted is
+ * stored with release and read with acquire, so value and status written
+ * before it are visible to the woken waiter (which also re-takes the mutex).
+ */
+#include "waitlist.h"
+#include "clock.h"
+#include "futex.h"
+#include "task.h"
+#include "worker.h"
+
+#include <errno.h>
+
+void weft__wl_init(struct weft__waitlist *wl) {
+  weft__list_init(&wl->waiters);
+  wl->count = 0;
+}
+
+uint64_t weft__wl_deadline(int64_t timeout_ns) {
+  if (timeout_ns < 0) return 0;
+  return weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0);
+}
+
+int weft__wl_can_wait(enum weft__wait_mode mode) {
+  if (weft__task_self()) return 0;
+  if (mode == WEFT__WAIT_ANY) return weft__worker_self() ? -EDEADLK : 0;
+  return -EPERM;
+}
+
+static int thread_wait(struct weft__waiter_node *w, uint64_t deadline_ns) {
+  /* acquire: pairs with the waker's release store of granted. */
+  while (!atomic_load_explicit(&w->granted, memory_order_acquire)) {
+    if (deadline_ns && weft__clock_ns() >= deadline_ns) return -ETIMEDOUT;
+    weft__futex_wait(&w->granted, 0, deadline_ns);
+  }
+  return 0;
+}
+
+int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
+                  enum weft__wait_mode mode, uint64_t deadline_ns) {
+  struct weft_task *t = weft__task_self();
+  w->task = t;
+  atomic_init(&w->granted, 0);
+  w->value = NULL;
+  w->status = 0;
+  weft__list_add_tail(&wl->waiters, &w->link);
+  wl->count++;
+  weft__mutex_unlock(m);
+  int rc;
+  if (!t)
+    rc = thread_wait(w, deadline_ns);
+  else if (mode == WEFT__WAIT_NOCANCEL)
+    rc = weft__task_wait_nocancel(t, &w->granted, deadline_ns);
+  else
+    rc = weft__task_wait(t, &w->granted, deadline_ns);
+  weft__mutex_lock(m); /* waker rule: the waker is done with w */
+  if (weft__list_linked(&w->link)) {
+    weft__list_del_init(&w->link);
+    wl->count--;
+  }
+  if (rc == -ETIMEDOUT && atomic_load_explicit(&w->granted, memory_order_acquire))
+    rc = 0; /* granted just as the time ran out: keep it */
+  return rc;
+}
+
+static void grant(struct weft__waiter_node *w, void *value, int status) {
+  w->value = value;
+  w->status = status;
+  /* release: value and status are visible to the waiter's acquire load. */
+  atomic_store_explicit(&w->granted, 1, memory_order_release);
+  if (w->task)
+    weft__task_wake(w->task);
+  else
+    weft__futex_wake(&w->granted, 1);
+}
+
+bool weft__wl_wake_one(struct weft__waitlist *wl, void *value, int status) {
+  if (weft__list_empty(&wl->waiters)) return false;
+  struct weft__list *first = wl->waiters.next;
+  weft__list_del_init(first);
+  wl->count--;
+  grant(weft__container_of(first, struct weft__waiter_node, link), value, status);
+  return true;
+}
+
+size_t weft__wl_wake_all(struct weft__waitlist *wl, int status) {
+  size_t n = 0;
+  while (weft__wl_wake_one(wl, NULL, status)) n++;
+  return n;
+}

@@ -1,0 +1,66 @@
+/*
+ * waitlist.h - the one wait queue every sync/ primitive is built on.
+ *
+ * A primitive owns a mutex and one or more waitlists. A waiter (on the
+ * waiting fiber's or thread's stack, so a wait allocates nothing) is queued
+ * FIFO under that mutex; a waker, holding the mutex, dequeues it, stores a
+ * value and a status in it, marks it granted and wakes its task or thread.
+ * The waiter re-takes the mutex before leaving (future.h's waker rule), so
+ * a waker never touches a waiter that is gone. What "granted" hands over
+ * (a lock, a permit, a wake-up) is the primitive's business; when a granted
+ * waiter turns out to be cancelled, the primitive passes the grant on.
+ */
+#ifndef WEFT_SYNC_WAITLIST_H
+#define WEFT_SYNC_WAITLIST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "list.h"
+#include "mutex.h"
+
+struct weft_task;
+
+struct weft__waiter_node {
+  struct weft__list link;  /* in a waitlist; under the primitive's mutex */
+  struct weft_task *task;  /* NULL: a foreign thread */
+  _Atomic uint32_t granted; /* 0, then 1 once a waker chose it; futex word for threads */
+  void *value;             /* what the waker handed over, if anything */
+  int status;              /* 0, or an error the waker wants returned */
+};
+
+struct weft__waitlist {
+  struct weft__list waiters; /* under the primitive's mutex */
+  size_t count;
+};
+
+enum weft__wait_mode {
+  WEFT__WAIT_TASK = 0,       /* tasks only; -EPERM elsewhere */
+  WEFT__WAIT_ANY = 1,        /* tasks, or foreign threads (blocking them); -EDEADLK on a worker outside a task */
+  WEFT__WAIT_NOCANCEL = 2,   /* a task's wait that cancellation does not end */
+};
+
+void weft__wl_init(struct weft__waitlist *wl);
+
+/* Checks that the caller may wait in @mode; 0 or -EPERM / -EDEADLK. */
+int weft__wl_can_wait(enum weft__wait_mode mode);
+
+/* Called with @m held: queues @w, drops @m, waits until granted, cancelled
+ * or @deadline_ns (absolute, 0 = none), re-takes @m, and unqueues @w if no
+ * waker did. Returns with @m held: 0 if granted and not cancelled,
+ * -ECANCELED or -ETIMEDOUT otherwise (w->granted says whether a grant
+ * arrived anyway, which the caller must then pass on). */
+int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
+                  enum weft__wait_mode mode, uint64_t deadline_ns);
+
+/* Called with the mutex held: grants the oldest waiter @value and @status
+ * and wakes it. Returns false if nobody waits. */
+bool weft__wl_wake_one(struct weft__waitlist *wl, void *value, int status);
+/* Grants every waiter @status; returns how many. */
+size_t weft__wl_wake_all(struct weft__waitlist *wl, int status);
+
+/* Absolute deadline for a relative timeout: < 0 means none (0). */
+uint64_t weft__wl_deadline(int64_t timeout_ns);
+
+#endif

@@ -1,0 +1,88 @@
+/* test_barrier.c - sync/barrier.c: distinct arrival indices over rounds,
+ * abort and reset break waiters, a cancelled waiter no longer counts. */
+#include "helpers.h"
+
+#include <errno.h>
+
+static weft_barrier_t *bar;
+static _Atomic int index_mask[4];
+
+static int party(void *arg, void **res) {
+  for (int round = 0; round < 4; round++) {
+    int idx = weft_barrier_wait(bar, -1);
+    if (idx < 0) return idx;
+    atomic_fetch_or(&index_mask[round], 1 << idx);
+  }
+  return 0;
+}
+
+static int rounds_main(void *arg, void **res) {
+  weft_task_t *ts[3];
+  for (int i = 0; i < 3; i++) weft_spawn(party, NULL, &ts[i]);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  for (int r = 0; r < 4; r++) ck_assert_int_eq(atomic_load(&index_mask[r]), 7); /* 0, 1, 2 */
+  return 0;
+}
+
+START_TEST(indices_over_rounds) {
+  ck_assert_int_eq(weft_barrier_create(0, &bar), -EINVAL);
+  ck_assert_int_eq(weft_barrier_create(3, &bar), 0);
+  ck_assert_uint_eq(weft_barrier_parties(bar), 3);
+  ck_assert_int_eq(run_main(3, rounds_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_barrier_destroy(bar), 0);
+}
+END_TEST
+
+static int one_wait(void *arg, void **res) { return weft_barrier_wait(bar, (long)arg); }
+
+static int break_main(void *arg, void **res) {
+  weft_task_t *a, *b;
+  weft_spawn(one_wait, (void *)-1L, &a);
+  weft_spawn(one_wait, (void *)-1L, &b);
+  weft_yield();
+  ck_assert_uint_eq(weft_barrier_n_waiting(bar), 2);
+  ck_assert_int_eq(weft_barrier_reset(bar), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), WEFT_EBROKEN);
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), WEFT_EBROKEN);
+  ck_assert_int_eq(weft_barrier_broken(bar), 0); /* reset: usable again */
+  weft_task_release(a);
+  weft_task_release(b);
+  /* A cancelled waiter leaves: two more arrivals are needed after it. */
+  weft_spawn(one_wait, (void *)-1L, &a);
+  weft_yield();
+  weft_task_cancel(a, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), -ECANCELED);
+  ck_assert_uint_eq(weft_barrier_n_waiting(bar), 0);
+  weft_task_release(a);
+  ck_assert_int_eq(weft_barrier_wait(bar, 1000000), -ETIMEDOUT);
+  /* abort: waiters and later arrivals fail. */
+  weft_spawn(one_wait, (void *)-1L, &a);
+  weft_yield();
+  ck_assert_int_eq(weft_barrier_abort(bar), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), WEFT_EBROKEN);
+  ck_assert_int_eq(weft_barrier_wait(bar, -1), WEFT_EBROKEN);
+  ck_assert_int_eq(weft_barrier_broken(bar), 1);
+  weft_task_release(a);
+  return 0;
+}
+
+START_TEST(reset_abort_cancel) {
+  ck_assert_int_eq(weft_barrier_create(3, &bar), 0);
+  ck_assert_int_eq(weft_barrier_wait(bar, -1), -EPERM);
+  ck_assert_int_eq(run_main(1, break_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_barrier_destroy(bar), 0);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("barrier");
+  TCase *tc = tcase_create("barrier");
+  tcase_add_test(tc, indices_over_rounds);
+  tcase_add_test(tc, reset_abort_cancel);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)

@@ -1,0 +1,63 @@
+/* test_event.c - sync/event.c: set wakes every waiter exactly once, clear,
+ * waits on a set event return at once, timeouts, cancellation. */
+#include "helpers.h"
+
+#include <errno.h>
+
+static weft_event_t *ev;
+static _Atomic int woken;
+
+static int waiter(void *arg, void **res) {
+  int rc = weft_event_wait(ev, -1);
+  if (rc == 0) atomic_fetch_add(&woken, 1);
+  return rc;
+}
+
+static int event_main(void *arg, void **res) {
+  enum { N = 50 };
+  weft_task_t *ts[N];
+  for (int i = 0; i < N; i++) weft_spawn(waiter, NULL, &ts[i]);
+  weft_sleep(0.005);
+  ck_assert_int_eq(weft_event_is_set(ev), 0);
+  ck_assert_int_eq(weft_event_destroy(ev), -EBUSY);
+  ck_assert_int_eq(weft_event_set(ev), 0);
+  ck_assert_int_eq(weft_event_clear(ev), 0); /* cleared at once: waiters still wake */
+  for (int i = 0; i < N; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  ck_assert_int_eq(atomic_load(&woken), N);
+  ck_assert_int_eq(weft_event_wait(ev, 2000000), -ETIMEDOUT);
+  weft_event_set(ev);
+  ck_assert_int_eq(weft_event_wait(ev, 0), 0); /* set: no wait */
+  ck_assert_int_eq(weft_event_is_set(ev), 1);
+  weft_event_clear(ev);
+  weft_task_t *t;
+  weft_spawn(waiter, NULL, &t);
+  weft_yield();
+  weft_task_cancel(t, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(set_wakes_all_once) {
+  for (unsigned w = 1; w <= 4; w += 3) {
+    atomic_store(&woken, 0);
+    ck_assert_int_eq(weft_event_create(&ev), 0);
+    ck_assert_int_eq(weft_event_wait(ev, 0), -EPERM);
+    ck_assert_int_eq(run_main(w, event_main, NULL, NULL), 0);
+    ck_assert_int_eq(weft_event_destroy(ev), 0);
+  }
+  ck_assert_int_eq(weft_event_create(NULL), -EINVAL);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("event");
+  TCase *tc = tcase_create("event");
+  tcase_add_test(tc, set_wakes_all_once);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)

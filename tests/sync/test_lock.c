@@ -1,0 +1,199 @@
+/* test_lock.c - sync/lock.c: errors, FIFO hand-off, newcomers queue behind
+ * waiters, timeouts, cancellation (also at the moment of hand-off), the
+ * scope helper, and a contended counter on 4 workers. */
+#include "helpers.h"
+
+#include <errno.h>
+
+static weft_lock_t *lk;
+static char order[16];
+static int norder;
+
+static int errors_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_lock_release(lk), WEFT_EINVALSTATE);
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  ck_assert_int_eq(weft_lock_locked(lk), 1);
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), -EDEADLK);
+  ck_assert_int_eq(weft_lock_try_acquire(lk), -EAGAIN);
+  ck_assert_int_eq(weft_lock_destroy(lk), -EBUSY);
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  ck_assert_int_eq(weft_lock_acquire(NULL, -1), -EINVAL);
+  return 0;
+}
+
+static int hold_until(void *arg, void **res) {
+  int rc = weft_lock_acquire(lk, -1);
+  if (rc) return rc;
+  weft_await(arg, NULL); /* hold it until told */
+  return weft_lock_release(lk);
+}
+
+static int not_owner_main(void *arg, void **res) {
+  weft_future_t *go;
+  weft_future_new(NULL, &go);
+  weft_task_t *t;
+  weft_spawn(hold_until, go, &t);
+  weft_yield(); /* t holds the lock now */
+  ck_assert_int_eq(weft_lock_locked(lk), 1);
+  ck_assert_int_eq(weft_lock_release(lk), -EPERM);
+  weft_future_set_result(go, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  weft_future_release(go);
+  return 0;
+}
+
+START_TEST(errors) {
+  ck_assert_int_eq(weft_lock_create(&lk), 0);
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), -EPERM); /* not a task */
+  ck_assert_int_eq(run_main(1, errors_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(1, not_owner_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_lock_create(NULL), -EINVAL);
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
+static int contender(void *arg, void **res) {
+  int rc = weft_lock_acquire(lk, -1);
+  if (rc) return rc;
+  order[norder++] = *(const char *)arg;
+  weft_yield();
+  return weft_lock_release(lk);
+}
+
+static int fifo_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_task_t *ts[3];
+  weft_spawn(contender, "a", &ts[0]);
+  weft_spawn(contender, "b", &ts[1]);
+  weft_spawn(contender, "c", &ts[2]);
+  weft_yield(); /* all three queue, in order */
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  /* Handed to "a" already: a newcomer (us) queues behind the waiters. */
+  ck_assert_int_eq(weft_lock_try_acquire(lk), -EAGAIN);
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  order[norder++] = 'm';
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(fifo_hand_off) {
+  ck_assert_int_eq(weft_lock_create(&lk), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, fifo_main, NULL, NULL), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, "abcm");
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
+static int waiter_with_timeout(void *arg, void **res) { return weft_lock_acquire(lk, 5000000); }
+
+static int handoff_cancel_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_task_t *t2, *t3;
+  weft_spawn(contender, "2", &t2);
+  weft_spawn(contender, "3", &t3);
+  weft_yield();
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* granted to t2 ... */
+  ck_assert_int_eq(weft_task_cancel(t2, NULL), 1); /* ... cancelled before it runs */
+  ck_assert_int_eq(weft_await(weft_task_future(t2), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_await(weft_task_future(t3), NULL), 0); /* it passed to t3 */
+  weft_task_release(t2);
+  weft_task_release(t3);
+  /* A timeout while held leaves the lock alone. */
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_task_t *tw;
+  weft_spawn(waiter_with_timeout, NULL, &tw);
+  ck_assert_int_eq(weft_await(weft_task_future(tw), NULL), -ETIMEDOUT);
+  weft_task_release(tw);
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  ck_assert_int_eq(weft_lock_locked(lk), 0);
+  return 0;
+}
+
+START_TEST(cancel_at_hand_off_passes_the_lock_on) {
+  ck_assert_int_eq(weft_lock_create(&lk), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, handoff_cancel_main, NULL, NULL), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, "3");
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
+static int scoped(void *arg, void **res) {
+  for (int i = 0; i < 3; i++) {
+    WEFT_LOCK_SCOPE(guard, lk);
+    if (guard.rc) return guard.rc;
+    if (i == 1) continue; /* leaves the scope early: still released */
+    ck_assert_int_eq(weft_lock_locked(lk), 1);
+  }
+  ck_assert_int_eq(weft_lock_locked(lk), 0);
+  return 0;
+}
+
+START_TEST(scope_releases_on_every_exit) {
+  ck_assert_int_eq(weft_lock_create(&lk), 0);
+  ck_assert_int_eq(run_main(2, scoped, NULL, NULL), 0);
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
+/* Contended counter with timeouts and cancellations mixed in: the counter
+ * equals the number of successful acquisitions. */
+static long counter, successes[8];
+
+static int incrementer(void *arg, void **res) {
+  long id = (long)arg, n = scaled(20000);
+  for (long i = 0; i < n; i++) {
+    int rc = weft_lock_acquire(lk, (i % 97 == 0) ? 1000 : -1);
+    if (rc == -ETIMEDOUT) continue;
+    if (rc) return rc;
+    counter++;
+    successes[id]++;
+    if (i % 5 == 0) weft_yield(); /* hold it across a suspension sometimes */
+    weft_lock_release(lk);
+  }
+  return 0;
+}
+
+static int contended_main(void *arg, void **res) {
+  weft_task_t *ts[8];
+  for (long i = 0; i < 8; i++) weft_spawn(incrementer, (void *)i, &ts[i]);
+  for (int i = 0; i < 8; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  long total = 0;
+  for (int i = 0; i < 8; i++) total += successes[i];
+  ck_assert_int_eq(counter, total);
+  return 0;
+}
+
+START_TEST(contended_counter) {
+  ck_assert_int_eq(weft_lock_create(&lk), 0);
+  ck_assert_int_eq(run_main(4, contended_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("lock");
+  TCase *tc = tcase_create("lock");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, errors);
+  tcase_add_test(tc, fifo_hand_off);
+  tcase_add_test(tc, cancel_at_hand_off_passes_the_lock_on);
+  tcase_add_test(tc, scope_releases_on_every_exit);
+  tcase_add_test(tc, contended_counter);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)
