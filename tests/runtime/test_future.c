@@ -118,7 +118,7 @@ static int many_main(void *arg, void **res) {
   enum { N = 200 };
   weft_task_t *ts[N];
   for (int i = 0; i < N; i++) ck_assert_int_eq(weft_spawn(many_waiter, f, &ts[i]), 0);
-  ck_assert_int_eq(weft_sleep(0.01), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* waiters that started are queued; late ones see it done */
   ck_assert_int_eq(weft_future_set_result(f, (void *)3), 0);
   for (int i = 0; i < N; i++) {
     ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
@@ -139,13 +139,30 @@ END_TEST
 
 /* ---- cancellation while awaiting ------------------------------------------- */
 
+struct handshake {
+  weft_future_t *started; /* set by the awaiter just before it awaits f */
+  weft_future_t *f;
+};
+
+static int announced_waiter(void *arg, void **res) {
+  struct handshake *h = arg;
+  weft_future_set_result(h->started, NULL);
+  /* No suspension point between the announcement and the await: a
+   * cancellation sent after the announcement finds us awaiting f, or
+   * reaches the await before it suspends; both cancel f. */
+  return weft_await(h->f, res);
+}
+
 static int cancel_await_main(void *arg, void **res) {
   weft_future_t *f;
   ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+  struct handshake h = {.f = f};
+  ck_assert_int_eq(weft_future_new(NULL, &h.started), 0);
   weft_task_t *t, *t2;
-  ck_assert_int_eq(weft_spawn(many_waiter, f, &t), 0);
+  ck_assert_int_eq(weft_spawn(announced_waiter, &h, &t), 0);
   ck_assert_int_eq(weft_spawn(many_waiter, f, &t2), 0);
-  ck_assert_int_eq(weft_sleep(0.005), 0);
+  ck_assert_int_eq(weft_await(h.started, NULL), 0);
+  weft_future_release(h.started);
   ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
   /* asyncio: cancelling a task awaiting a future cancels the future, for

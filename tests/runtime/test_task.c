@@ -146,7 +146,8 @@ static int every_point_main(void *arg, void **res) {
   for (long p = 0; p < NPOINTS; p++) {
     weft_task_t *t;
     ck_assert_int_eq(weft_spawn(suspend_at, (void *)p, &t), 0);
-    ck_assert_int_eq(weft_sleep(0.002), 0); /* let it reach its suspension point */
+    ck_assert_int_eq(weft_yield(), 0); /* usually it is suspended there now; if not, the
+                                           * cancellation meets it there (or before it starts) */
     ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
     ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
     weft_task_release(t);
@@ -450,11 +451,13 @@ START_TEST(awaited_children_that_suspend) {
 END_TEST
 
 static weft_task_t *child_of_host;
+static weft_future_t *host_ready;
 
 static int host(void *arg, void **res) {
   weft_task_t *c;
   if (weft_spawn(forever, NULL, &c)) return -ENOMEM;
   child_of_host = weft_task_ref(c);
+  weft_future_set_result(host_ready, NULL); /* no suspension until the await */
   int rc = weft_await(weft_task_future(c), NULL);
   weft_task_release(c);
   return rc;
@@ -462,8 +465,10 @@ static int host(void *arg, void **res) {
 
 static int cancel_host_main(void *arg, void **res) {
   weft_task_t *h;
+  ck_assert_int_eq(weft_future_new(NULL, &host_ready), 0);
   ck_assert_int_eq(weft_spawn(host, NULL, &h), 0);
-  ck_assert_int_eq(weft_sleep(0.005), 0); /* the host awaits its child by now */
+  ck_assert_int_eq(weft_await(host_ready, NULL), 0); /* the host is at (or in) its await */
+  weft_future_release(host_ready);
   ck_assert_int_eq(weft_task_cancel(h, NULL), 1);
   ck_assert_int_eq(weft_await(weft_task_future(h), NULL), -ECANCELED);
   /* Whether the child ran inline or on its own, it was cancelled too. */

@@ -14,19 +14,23 @@ static int waiter(void *arg, void **res) {
 }
 
 static int event_main(void *arg, void **res) {
+  bool one_worker = weft_loop_workers(weft_loop_current()) == 1;
   enum { N = 50 };
   weft_task_t *ts[N];
   for (int i = 0; i < N; i++) weft_spawn(waiter, NULL, &ts[i]);
-  weft_sleep(0.005);
+  weft_yield(); /* one worker, FIFO: every waiter has registered when we resume */
   ck_assert_int_eq(weft_event_is_set(ev), 0);
-  ck_assert_int_eq(weft_event_destroy(ev), -EBUSY);
+  if (one_worker) ck_assert_int_eq(weft_event_destroy(ev), -EBUSY);
   ck_assert_int_eq(weft_event_set(ev), 0);
-  ck_assert_int_eq(weft_event_clear(ev), 0); /* cleared at once: waiters still wake */
+  /* Cleared at once: registered waiters still wake. With several workers
+   * some waiters may not have registered yet, so the flag stays set. */
+  if (one_worker) ck_assert_int_eq(weft_event_clear(ev), 0);
   for (int i = 0; i < N; i++) {
     ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
     weft_task_release(ts[i]);
   }
   ck_assert_int_eq(atomic_load(&woken), N);
+  weft_event_clear(ev);
   ck_assert_int_eq(weft_event_wait(ev, 2000000), -ETIMEDOUT);
   weft_event_set(ev);
   ck_assert_int_eq(weft_event_wait(ev, 0), 0); /* set: no wait */

@@ -1,0 +1,263 @@
+/* test_queue.c - sync/queue.c: FIFO/LIFO/priority order, bounded waits,
+ * nowait errors, task_done/join, shutdown (draining and immediate), a
+ * cancelled getter leaves its item, foreign threads through the threadsafe
+ * calls, and many producers against many consumers on 4 workers. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+static weft_queue_t *q;
+
+static int cmp_long(const void *a, const void *b) {
+  long x = (long)a, y = (long)b;
+  return x < y ? -1 : x > y;
+}
+
+START_TEST(orders_and_errors) {
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_PRIORITY, 0, NULL, &q), -EINVAL);
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 0, cmp_long, &q), -EINVAL);
+  ck_assert_int_eq(weft_queue_create(7, 0, NULL, &q), -EINVAL);
+  long in[] = {5, 1, 4, 1, 3};
+  const char *want[] = {"51413", "31415", "11345"};
+  for (int kind = 0; kind < 3; kind++) {
+    ck_assert_int_eq(weft_queue_create(kind, 0, kind == 2 ? cmp_long : NULL, &q), 0);
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(weft_queue_put_nowait(q, (void *)in[i]), 0);
+    ck_assert_uint_eq(weft_queue_qsize(q), 5);
+    char got[8] = {0};
+    for (int i = 0; i < 5; i++) {
+      void *v;
+      ck_assert_int_eq(weft_queue_get_nowait(q, &v), 0);
+      got[i] = (char)('0' + (long)v);
+    }
+    ck_assert_str_eq(got, want[kind]);
+    void *v;
+    ck_assert_int_eq(weft_queue_get_nowait(q, &v), -EAGAIN);
+    ck_assert_int_eq(weft_queue_empty(q), 1);
+    ck_assert_int_eq(weft_queue_get(q, &v, -1), -EPERM); /* not a task */
+    ck_assert_int_eq(weft_queue_destroy(q), 0);
+  }
+  /* Growth past the first allocation keeps FIFO order across the wrap. */
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 0, NULL, &q), 0);
+  long next_out = 0;
+  for (long i = 0; i < 1000; i++) {
+    weft_queue_put_nowait(q, (void *)i);
+    if (i % 3 == 0) {
+      void *v;
+      weft_queue_get_nowait(q, &v);
+      ck_assert_int_eq((long)v, next_out++);
+    }
+  }
+  void *v;
+  while (weft_queue_get_nowait(q, &v) == 0) ck_assert_int_eq((long)v, next_out++);
+  ck_assert_int_eq(next_out, 1000);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
+}
+END_TEST
+
+static int slow_getter(void *arg, void **res) {
+  void *v;
+  int rc = weft_queue_get(q, &v, -1);
+  *res = v;
+  return rc;
+}
+
+static int bounded_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_queue_put(q, (void *)1, -1), 0);
+  ck_assert_int_eq(weft_queue_put(q, (void *)2, -1), 0);
+  ck_assert_int_eq(weft_queue_full(q), 1);
+  ck_assert_int_eq(weft_queue_put_nowait(q, (void *)3), -EAGAIN);
+  ck_assert_int_eq(weft_queue_put(q, (void *)3, 1000000), -ETIMEDOUT);
+  /* task_done / join */
+  void *v;
+  ck_assert_int_eq(weft_queue_get(q, &v, -1), 0);
+  ck_assert_int_eq(weft_queue_get(q, &v, -1), 0);
+  ck_assert_int_eq(weft_queue_join(q, 1000000), -ETIMEDOUT); /* 2 unfinished */
+  ck_assert_int_eq(weft_queue_task_done(q), 0);
+  ck_assert_int_eq(weft_queue_task_done(q), 0);
+  ck_assert_int_eq(weft_queue_task_done(q), -EINVAL); /* too many */
+  ck_assert_int_eq(weft_queue_join(q, -1), 0);
+  /* A cancelled getter takes nothing: the next item goes to the next getter. */
+  weft_task_t *g1, *g2;
+  weft_spawn(slow_getter, NULL, &g1);
+  weft_spawn(slow_getter, NULL, &g2);
+  weft_yield();
+  ck_assert_int_eq(weft_queue_put(q, (void *)7, -1), 0); /* wakes g1 ... */
+  weft_task_cancel(g1, NULL);                             /* ... cancelled */
+  ck_assert_int_eq(weft_await(weft_task_future(g1), NULL), -ECANCELED);
+  void *got;
+  ck_assert_int_eq(weft_await(weft_task_future(g2), &got), 0);
+  ck_assert_int_eq((long)got, 7);
+  weft_task_release(g1);
+  weft_task_release(g2);
+  ck_assert_int_eq(weft_queue_task_done(q), 0);
+  return 0;
+}
+
+START_TEST(bounded_join_and_cancelled_getter) {
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 2, NULL, &q), 0);
+  ck_assert_uint_eq(weft_queue_maxsize(q), 2);
+  ck_assert_int_eq(run_main(1, bounded_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
+}
+END_TEST
+
+static int blocked_putter(void *arg, void **res) { return weft_queue_put(q, arg, -1); }
+
+static int shutdown_main(void *arg, void **res) {
+  int immediate = arg != NULL;
+  weft_queue_put(q, (void *)1, -1);
+  weft_task_t *p;
+  weft_spawn(blocked_putter, (void *)2, &p);
+  weft_yield();
+  weft_queue_shutdown(q, immediate);
+  ck_assert_int_eq(weft_await(weft_task_future(p), NULL), WEFT_ESHUTDOWN);
+  weft_task_release(p);
+  ck_assert_int_eq(weft_queue_put_nowait(q, (void *)3), WEFT_ESHUTDOWN);
+  void *v;
+  if (!immediate) {
+    ck_assert_int_eq(weft_queue_get(q, &v, -1), 0); /* draining: what is left comes out */
+    ck_assert_int_eq((long)v, 1);
+    ck_assert_int_eq(weft_queue_task_done(q), 0);
+  }
+  ck_assert_int_eq(weft_queue_get(q, &v, -1), WEFT_ESHUTDOWN);
+  ck_assert_int_eq(weft_queue_join(q, -1), 0); /* immediate: dropped items count as done */
+  return 0;
+}
+
+START_TEST(shutdown_draining_and_immediate) {
+  for (long imm = 0; imm <= 1; imm++) {
+    ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 1, NULL, &q), 0);
+    ck_assert_int_eq(run_main(1, shutdown_main, (void *)imm, NULL), 0);
+    ck_assert_int_eq(weft_queue_destroy(q), 0);
+  }
+}
+END_TEST
+
+/* ---- foreign threads --------------------------------------------------------------- */
+
+static void *thread_producer(void *arg) {
+  long n = (long)arg;
+  for (long i = 1; i <= n; i++) ck_assert_int_eq(weft_queue_put_threadsafe(q, (void *)i, -1), 0);
+  return NULL;
+}
+
+static int task_consumer(void *arg, void **res) {
+  long n = (long)arg, sum = 0;
+  for (long i = 0; i < n; i++) {
+    void *v;
+    int rc = weft_queue_get(q, &v, -1);
+    if (rc) return rc;
+    sum += (long)v;
+  }
+  *res = (void *)sum;
+  return 0;
+}
+
+static int task_producer(void *arg, void **res) {
+  long n = (long)arg;
+  for (long i = 1; i <= n; i++) {
+    int rc = weft_queue_put(q, (void *)i, -1);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+struct runner {
+  weft_loop_t *loop;
+  weft_task_t *t;
+  int rc;
+};
+
+static void *run_loop(void *arg) {
+  struct runner *r = arg;
+  r->rc = weft_loop_run_until_complete(r->loop, weft_task_future(r->t), NULL);
+  return NULL;
+}
+
+START_TEST(threads_and_tasks_both_ways) {
+  long n = scaled(20000);
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 16, NULL, &q), 0);
+  /* A foreign thread produces, tasks consume. */
+  pthread_t th;
+  pthread_create(&th, NULL, thread_producer, (void *)n);
+  void *sum;
+  ck_assert_int_eq(run_main(2, task_consumer, (void *)n, &sum), 0);
+  pthread_join(th, NULL);
+  ck_assert_int_eq((long)sum, n * (n + 1) / 2);
+  /* Tasks produce, this (foreign) thread consumes, with timeouts. */
+  struct runner r = {.loop = make_loop(2)};
+  ck_assert_int_eq(weft_spawn_opts(r.loop, task_producer, (void *)n, NULL, &r.t), 0);
+  pthread_t runner;
+  pthread_create(&runner, NULL, run_loop, &r);
+  long total = 0;
+  for (long i = 0; i < n; i++) {
+    void *v;
+    ck_assert_int_eq(weft_queue_get_threadsafe(q, &v, 10LL * 1000000000LL), 0);
+    total += (long)v;
+  }
+  void *v;
+  ck_assert_int_eq(weft_queue_get_threadsafe(q, &v, 1000000), -ETIMEDOUT);
+  pthread_join(runner, NULL);
+  ck_assert_int_eq(r.rc, 0);
+  ck_assert_int_eq(total, n * (n + 1) / 2);
+  weft_task_release(r.t);
+  close_clean(r.loop);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
+}
+END_TEST
+
+/* ---- many producers, many consumers ----------------------------------------------- */
+
+static _Atomic long mpmc_sum, mpmc_count;
+
+static int mpmc_consumer(void *arg, void **res) {
+  for (;;) {
+    void *v;
+    int rc = weft_queue_get(q, &v, -1);
+    if (rc == WEFT_ESHUTDOWN) return 0;
+    if (rc) return rc;
+    atomic_fetch_add(&mpmc_sum, (long)v);
+    atomic_fetch_add(&mpmc_count, 1);
+  }
+}
+
+static int mpmc_main(void *arg, void **res) {
+  long per = scaled(100000);
+  weft_task_t *p[4], *c[4];
+  for (int i = 0; i < 4; i++) weft_spawn(mpmc_consumer, NULL, &c[i]);
+  for (int i = 0; i < 4; i++) weft_spawn(task_producer, (void *)per, &p[i]);
+  for (int i = 0; i < 4; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(p[i]), NULL), 0);
+    weft_task_release(p[i]);
+  }
+  weft_queue_shutdown(q, 0); /* consumers drain, then stop */
+  for (int i = 0; i < 4; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(c[i]), NULL), 0);
+    weft_task_release(c[i]);
+  }
+  ck_assert_int_eq(atomic_load(&mpmc_count), 4 * per);
+  ck_assert_int_eq(atomic_load(&mpmc_sum), 4 * (per * (per + 1) / 2));
+  return 0;
+}
+
+START_TEST(four_producers_four_consumers) {
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 128, NULL, &q), 0);
+  ck_assert_int_eq(run_main(4, mpmc_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("queue");
+  TCase *tc = tcase_create("queue");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, orders_and_errors);
+  tcase_add_test(tc, bounded_join_and_cancelled_getter);
+  tcase_add_test(tc, shutdown_draining_and_immediate);
+  tcase_add_test(tc, threads_and_tasks_both_ways);
+  tcase_add_test(tc, four_producers_four_consumers);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)
