@@ -16,15 +16,16 @@
 #include <sys/resource.h>
 #include <weft.h>
 
+#include "bench.h"
 #include "fiber.h"
 #include "stack.h"
 
-static unsigned workers = 2;
+unsigned workers = 2;
 static int order = WEFT_ORDER_DEFAULT;
 
-static double now_s(void) { return (double)weft_now_ns() / 1e9; }
+double now_s(void) { return (double)weft_now_ns() / 1e9; }
 
-static void report(const char *name, long ops, double secs, const char *extra) {
+void report(const char *name, long ops, double secs, const char *extra) {
   printf("RESULT impl=weft name=%s workers=%u ops=%ld ns_per_op=%.2f ops_per_s=%.0f%s%s\n", name,
          workers, ops, secs * 1e9 / (double)ops, (double)ops / secs, extra ? " " : "",
          extra ? extra : "");
@@ -454,6 +455,8 @@ static const struct {
     {"switch_bare", switch_bare},
 #endif
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
+    {"lock_contended", bench_lock_contended}, {"queue_mpmc", bench_queue_mpmc},
+    {"semaphore_limit", bench_semaphore_limit},
 };
 
 int main(int argc, char **argv) {

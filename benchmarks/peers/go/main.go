@@ -218,6 +218,86 @@ func rss() {
 	report("rss", n, dt, fmt.Sprintf("kib_per_task=%.2f", float64(after-before)/n))
 }
 
+// lock_contended: 8 goroutines increment a counter under sync.Mutex.
+func lockContended() {
+	const lockers, increments = 8, 100000
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	counter := 0
+	t0 := time.Now()
+	wg.Add(lockers)
+	for i := 0; i < lockers; i++ {
+		go func() {
+			for j := 0; j < increments; j++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	if counter != lockers*increments {
+		os.Exit(1)
+	}
+	report("lock_contended", lockers*increments, time.Since(t0), "")
+}
+
+// queue_mpmc: 4 producers, 4 consumers, 1M items through a channel of 128.
+func queueMPMC() {
+	const producers, consumers, items = 4, 4, 1000000
+	ch := make(chan int, 128)
+	var pw, cw sync.WaitGroup
+	var got int64
+	t0 := time.Now()
+	cw.Add(consumers)
+	for i := 0; i < consumers; i++ {
+		go func() {
+			n := int64(0)
+			for range ch {
+				n++
+			}
+			atomic.AddInt64(&got, n)
+			cw.Done()
+		}()
+	}
+	pw.Add(producers)
+	for i := 0; i < producers; i++ {
+		go func() {
+			for j := 1; j <= items/producers; j++ {
+				ch <- j
+			}
+			pw.Done()
+		}()
+	}
+	pw.Wait()
+	close(ch)
+	cw.Wait()
+	if got != items {
+		os.Exit(1)
+	}
+	report("queue_mpmc", items, time.Since(t0), "")
+}
+
+// semaphore_limit: 10,000 goroutines through a semaphore of 100 (a channel).
+func semaphoreLimit() {
+	const tasks, permits = 10000, 100
+	sem := make(chan struct{}, permits)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(tasks)
+	for i := 0; i < tasks; i++ {
+		go func() {
+			sem <- struct{}{}
+			runtime.Gosched()
+			<-sem
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	report("semaphore_limit", tasks, time.Since(t0), "")
+}
+
 func main() {
 	flag.Parse()
 	runtime.GOMAXPROCS(*workers)
@@ -225,8 +305,9 @@ func main() {
 		"spawn_many": spawnMany, "yield_many": yieldMany, "ping_pong": pingPong,
 		"chained_spawn": chainedSpawn, "timers": timers, "fork_join": forkJoin,
 		"sched_switch": switchBench, "rss": rss, "timer_accuracy": timerAccuracy,
+		"lock_contended": lockContended, "queue_mpmc": queueMPMC, "semaphore_limit": semaphoreLimit,
 	}
-	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss"}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit"}
 	want := flag.Args()
 	if len(want) == 0 {
 		want = order

@@ -184,6 +184,91 @@ fn sched_switch() {
     report(1, "sched_switch", 2 * N, t0.elapsed(), "");
 }
 
+// lock_contended: 8 tasks increment a counter under tokio::sync::Mutex.
+async fn lock_contended(w: usize) {
+    const LOCKERS: usize = 8;
+    const INCREMENTS: usize = 100_000;
+    let m = Arc::new(tokio::sync::Mutex::new(0usize));
+    let t0 = Instant::now();
+    let hs: Vec<_> = (0..LOCKERS)
+        .map(|_| {
+            let m = m.clone();
+            tokio::spawn(async move {
+                for _ in 0..INCREMENTS {
+                    *m.lock().await += 1;
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.await.unwrap();
+    }
+    assert_eq!(*m.lock().await, LOCKERS * INCREMENTS);
+    report(w, "lock_contended", (LOCKERS * INCREMENTS) as u64, t0.elapsed(), "");
+}
+
+// queue_mpmc: 4 producers, 4 consumers, 1M items through async_channel::bounded(128).
+async fn queue_mpmc(w: usize) {
+    const P: usize = 4;
+    const C: usize = 4;
+    const ITEMS: usize = 1_000_000;
+    let (tx, rx) = async_channel::bounded::<usize>(128);
+    let t0 = Instant::now();
+    let cs: Vec<_> = (0..C)
+        .map(|_| {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                while rx.recv().await.is_ok() {
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let ps: Vec<_> = (0..P)
+        .map(|_| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                for i in 1..=ITEMS / P {
+                    tx.send(i).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    drop(rx);
+    for p in ps {
+        p.await.unwrap();
+    }
+    let mut got = 0;
+    for c in cs {
+        got += c.await.unwrap();
+    }
+    assert_eq!(got, ITEMS);
+    report(w, "queue_mpmc", ITEMS as u64, t0.elapsed(), "");
+}
+
+// semaphore_limit: 10,000 tasks through tokio::sync::Semaphore(100).
+async fn semaphore_limit(w: usize) {
+    const TASKS: usize = 10_000;
+    let sem = Arc::new(tokio::sync::Semaphore::new(100));
+    let t0 = Instant::now();
+    let hs: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let sem = sem.clone();
+            tokio::spawn(async move {
+                let _permit = sem.acquire().await.unwrap();
+                tokio::task::yield_now().await;
+            })
+        })
+        .collect();
+    for h in hs {
+        h.await.unwrap();
+    }
+    report(w, "semaphore_limit", TASKS as u64, t0.elapsed(), "");
+}
+
 fn rss_kib() -> i64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     s.split_whitespace().nth(1).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) * 4
@@ -223,7 +308,7 @@ fn main() {
             only.push(a);
         }
     }
-    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss"];
+    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit"];
     let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
     for name in want {
         if name == "sched_switch" {
@@ -248,6 +333,9 @@ fn main() {
                     "timer_accuracy" => timer_accuracy(w).await,
                     "fork_join" => fork_join(w).await,
                     "rss" => rss(w).await,
+                    "lock_contended" => lock_contended(w).await,
+                    "queue_mpmc" => queue_mpmc(w).await,
+                    "semaphore_limit" => semaphore_limit(w).await,
                     _ => {}
                 }
             })

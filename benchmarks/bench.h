@@ -1,0 +1,14 @@
+/* bench.h - what the weft-bench workload files share with the driver. */
+#ifndef WEFT_BENCH_H
+#define WEFT_BENCH_H
+#include <weft.h>
+
+extern unsigned workers; /* --workers */
+double now_s(void);
+void report(const char *name, long ops, double secs, const char *extra);
+
+/* sync workloads (bench_sync.c) */
+int bench_lock_contended(void *arg, void **res);
+int bench_queue_mpmc(void *arg, void **res);
+int bench_semaphore_limit(void *arg, void **res);
+#endif

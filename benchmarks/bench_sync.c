@@ -1,0 +1,122 @@
+/*
+ * bench_sync.c - the sync/ workloads of weft-bench (benchmarks/README.md):
+ * lock_contended, queue_mpmc, semaphore_limit.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <weft.h>
+
+#include "bench.h"
+
+/* ---- lock_contended: 8 tasks increment a shared counter under the Lock ---- */
+
+enum { LOCKERS = 8, INCREMENTS = 100000 };
+static weft_lock_t *lock;
+static long counter;
+
+static int locker(void *arg, void **res) {
+  for (int i = 0; i < INCREMENTS; i++) {
+    int rc = weft_lock_acquire(lock, -1);
+    if (rc) return rc;
+    counter++;
+    weft_lock_release(lock);
+  }
+  return 0;
+}
+
+int bench_lock_contended(void *arg, void **res) {
+  weft_lock_create(&lock);
+  counter = 0;
+  weft_task_t *ts[LOCKERS];
+  double t0 = now_s();
+  for (int i = 0; i < LOCKERS; i++) weft_spawn(locker, NULL, &ts[i]);
+  for (int i = 0; i < LOCKERS; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  double dt = now_s() - t0;
+  weft_lock_destroy(lock);
+  if (counter != (long)LOCKERS * INCREMENTS) return -EFAULT;
+  report("lock_contended", (long)LOCKERS * INCREMENTS, dt, NULL);
+  return 0;
+}
+
+/* ---- queue_mpmc: 4 producers, 4 consumers, 1M items, bounded at 128 ------- */
+
+enum { PRODUCERS = 4, CONSUMERS = 4, ITEMS = 1000000 };
+static weft_queue_t *queue;
+
+static int producer(void *arg, void **res) {
+  for (long i = 1; i <= ITEMS / PRODUCERS; i++) {
+    int rc = weft_queue_put(queue, (void *)i, -1);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int consumer(void *arg, void **res) {
+  long n = 0;
+  for (;;) {
+    void *v;
+    int rc = weft_queue_get(queue, &v, -1);
+    if (rc == WEFT_ESHUTDOWN) break;
+    if (rc) return rc;
+    n++;
+  }
+  *res = (void *)n;
+  return 0;
+}
+
+int bench_queue_mpmc(void *arg, void **res) {
+  weft_queue_create(WEFT_QUEUE_FIFO, 128, NULL, &queue);
+  weft_task_t *p[PRODUCERS], *c[CONSUMERS];
+  double t0 = now_s();
+  for (int i = 0; i < CONSUMERS; i++) weft_spawn(consumer, NULL, &c[i]);
+  for (int i = 0; i < PRODUCERS; i++) weft_spawn(producer, NULL, &p[i]);
+  for (int i = 0; i < PRODUCERS; i++) {
+    weft_await(weft_task_future(p[i]), NULL);
+    weft_task_release(p[i]);
+  }
+  weft_queue_shutdown(queue, 0); /* consumers drain what is left, then stop */
+  long got = 0;
+  for (int i = 0; i < CONSUMERS; i++) {
+    void *n;
+    weft_await(weft_task_future(c[i]), &n);
+    got += (long)n;
+    weft_task_release(c[i]);
+  }
+  double dt = now_s() - t0;
+  weft_queue_destroy(queue);
+  if (got != ITEMS) return -EFAULT;
+  report("queue_mpmc", ITEMS, dt, NULL);
+  return 0;
+}
+
+/* ---- semaphore_limit: 10,000 tasks through a semaphore of 100 -------------- */
+
+enum { SEM_TASKS = 10000, PERMITS = 100 };
+static weft_sem_t *sem;
+
+static int limited(void *arg, void **res) {
+  int rc = weft_sem_acquire(sem, -1);
+  if (rc) return rc;
+  weft_yield(); /* hold the permit across a suspension, as real work would */
+  return weft_sem_release(sem);
+}
+
+int bench_semaphore_limit(void *arg, void **res) {
+  weft_sem_create(PERMITS, 0, &sem);
+  weft_task_t **ts = malloc(sizeof *ts * SEM_TASKS);
+  double t0 = now_s();
+  for (int i = 0; i < SEM_TASKS; i++) weft_spawn(limited, NULL, &ts[i]);
+  for (int i = 0; i < SEM_TASKS; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  double dt = now_s() - t0;
+  free(ts);
+  weft_sem_destroy(sem);
+  report("semaphore_limit", SEM_TASKS, dt, NULL);
+  return 0;
+}
