@@ -93,12 +93,98 @@ START_TEST(never_more_than_the_permits) {
 }
 END_TEST
 
+/* Cancellation storm: workers hammer a Lock and a Semaphore while a killer
+ * cancels them at random. A cancelled waiter withdraws its request
+ * (uncancel) and carries on. Whatever races with the hand-offs, the
+ * counters balance and nothing is left held: no hand-off lost or doubled. */
+static weft_lock_t *storm_lock;
+static long storm_counter;
+static _Atomic long storm_ok, storm_cancelled, permits_out, permits_over;
+static _Atomic int storm_done;
+static weft_barrier_t *all_running; /* 8 workers + the killer */
+
+static int storm_worker(void *arg, void **res) {
+  long n = scaled(50000);
+  int idx = weft_barrier_wait(all_running, -1); /* the killer starts after this */
+  if (idx == -ECANCELED) /* released, then cancelled before we resumed: carry on */
+    weft_task_uncancel(weft_task_current());
+  else if (idx < 0)
+    return idx;
+  for (long i = 0; i < n; i++) {
+    int rc = i % 2 ? weft_lock_acquire(storm_lock, -1) : weft_sem_acquire(sem, (i % 7) ? -1 : 1000);
+    if (rc == -ECANCELED) {
+      atomic_fetch_add(&storm_cancelled, 1);
+      weft_task_uncancel(weft_task_current());
+      continue;
+    }
+    if (rc == -ETIMEDOUT) continue;
+    if (rc) return rc;
+    if (i % 2) {
+      storm_counter++; /* under the lock */
+      if (i % 3 == 0) weft_yield();
+      weft_lock_release(storm_lock);
+    } else {
+      if (atomic_fetch_add(&permits_out, 1) + 1 > 3) atomic_fetch_add(&permits_over, 1);
+      if (i % 3 == 0) weft_yield();
+      atomic_fetch_sub(&permits_out, 1);
+      weft_sem_release(sem);
+    }
+    atomic_fetch_add(&storm_ok, 1);
+  }
+  return 0;
+}
+
+static int killer(void *arg, void **res) {
+  weft_task_t **victims = arg;
+  unsigned x = 12345;
+  int idx = weft_barrier_wait(all_running, -1);
+  if (idx < 0) return idx;
+  while (!atomic_load(&storm_done)) {
+    x = x * 1103515245 + 12345;
+    weft_task_cancel(victims[(x >> 8) % 8], NULL);
+    weft_yield();
+  }
+  return 0;
+}
+
+static int storm_main(void *arg, void **res) {
+  weft_task_t *ts[8], *k;
+  for (int i = 0; i < 8; i++) weft_spawn(storm_worker, NULL, &ts[i]);
+  weft_spawn(killer, ts, &k);
+  for (int i = 0; i < 8; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+  }
+  atomic_store(&storm_done, 1);
+  ck_assert_int_eq(weft_await(weft_task_future(k), NULL), 0);
+  for (int i = 0; i < 8; i++) weft_task_release(ts[i]);
+  weft_task_release(k);
+  return 0;
+}
+
+START_TEST(cancellation_storm_loses_no_hand_off) {
+  ck_assert_int_eq(weft_lock_create(&storm_lock), 0);
+  ck_assert_int_eq(weft_sem_create(3, 1, &sem), 0);
+  ck_assert_int_eq(weft_barrier_create(9, &all_running), 0);
+  ck_assert_int_eq(run_main(4, storm_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_barrier_destroy(all_running), 0);
+  ck_assert_int_eq(weft_lock_locked(storm_lock), 0);
+  ck_assert_int_eq(weft_sem_value(sem), 3);
+  ck_assert_int_eq(atomic_load(&permits_over), 0);
+  ck_assert_int_gt(atomic_load(&storm_cancelled), 0);
+  long lock_ok = storm_counter;
+  ck_assert_int_le(lock_ok, atomic_load(&storm_ok));
+  ck_assert_int_eq(weft_lock_destroy(storm_lock), 0);
+  ck_assert_int_eq(weft_sem_destroy(sem), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("sem");
   TCase *tc = tcase_create("sem");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, bounded_fifo_cancel);
   tcase_add_test(tc, never_more_than_the_permits);
+  tcase_add_test(tc, cancellation_storm_loses_no_hand_off);
   suite_add_tcase(s, tc);
   return s;
 }
