@@ -7,17 +7,15 @@
  * a stack, PRIORITY as a binary min-heap on (cmp, seq), so equal items come
  * out in insertion order. An unbounded queue grows the array by doubling.
  *
- * Getters wait only on an empty queue, and a put hands its item straight to
- * the oldest waiting getter (Go's channels do the same): no wake-up race
- * with newcomers, FIFO order kept. A getter handed an item as it was
- * cancelled (or timed out) puts it back at the front and hands it on, so a
- * cancelled getter takes nothing and no item is lost. Putters use asyncio's
- * wake-and-recheck: a get wakes the oldest putter, which re-checks; a woken
- * putter that is cancelled passes its wake-up on.
+ * Waiting is asyncio's wake-and-recheck: a put wakes the oldest getter, a
+ * get wakes the oldest putter, and the woken task re-checks the queue. A
+ * woken waiter that is cancelled (or times out) instead passes its wake-up
+ * to the next waiter of its kind, so no wake-up is lost; a cancelled getter
+ * takes nothing, so its item stays queued.
  *
  * Invariants (under m): count <= cap; maxsize == 0 or count <= maxsize;
- * unfinished >= count; getters wait only while count == 0 and not shut
- * down, putters only while full and not shut down.
+ * unfinished >= count; getters wait only while count == 0 and not shut down
+ * for them, putters only while full and not shut down.
  */
 #include "weft.h"
 #include "alloc.h"
@@ -142,27 +140,10 @@ static bool full(struct weft_queue *q) { return q->maxsize && q->count >= q->max
 
 /* ---- put / get --------------------------------------------------------------------- */
 
-/* Puts @item back where the next get finds it first (a cancelled getter's). */
-static int push_front(struct weft_queue *q, void *item) {
-  if (q->kind != WEFT_QUEUE_FIFO) {
-    int rc = push(q, item);
-    if (!rc) q->unfinished--; /* it was counted when first put */
-    return rc;
-  }
-  if (q->count == q->cap && grow(q)) return -ENOMEM;
-  q->head = (q->head + q->cap - 1) % q->cap;
-  q->slots[q->head] = (struct entry){item, 0};
-  q->count++;
-  return 0;
-}
-
 static int put_locked(struct weft_queue *q, void *item) {
-  /* Getters wait only while the queue is empty: hand it over directly. */
-  if (weft__wl_wake_one(&q->getters, item, 0)) {
-    q->unfinished++;
-    return 0;
-  }
-  return push(q, item);
+  int rc = push(q, item);
+  if (!rc) weft__wl_wake_one(&q->getters, NULL, 0);
+  return rc;
 }
 
 static int put(struct weft_queue *q, void *item, int64_t timeout_ns, enum weft__wait_mode mode) {
@@ -211,22 +192,11 @@ static int get(struct weft_queue *q, void **out, int64_t timeout_ns, enum weft__
     }
     struct weft__waiter_node w;
     rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
-    bool granted = atomic_load_explicit(&w.granted, memory_order_acquire);
-    if (granted && w.status) {
-      rc = rc ? rc : w.status; /* shut down while we waited */
+    if (rc) {
+      if (atomic_load_explicit(&w.granted, memory_order_acquire) && q->count)
+        weft__wl_wake_one(&q->getters, NULL, 0); /* the item stays; pass the wake-up on */
       break;
     }
-    if (granted && !rc) {
-      *out = w.value; /* handed over by a put */
-      weft__wl_wake_one(&q->putters, NULL, 0);
-      break;
-    }
-    if (granted) {
-      /* Cancelled or timed out holding an item: it goes back to the front,
-       * to the next getter if one waits. */
-      if (!weft__wl_wake_one(&q->getters, w.value, 0)) push_front(q, w.value);
-    }
-    if (rc) break;
   }
   weft__mutex_unlock(&q->m);
   return rc;
@@ -326,9 +296,7 @@ int weft_queue_shutdown(weft_queue_t *q, int immediate) {
     q->head = 0;
     if (!q->unfinished) weft__wl_wake_all(&q->joiners, 0);
   }
-  /* Getters wait only on an empty queue: shut down, they fail. Putters
-   * re-check and fail. */
-  weft__wl_wake_all(&q->getters, WEFT_ESHUTDOWN);
+  weft__wl_wake_all(&q->getters, 0); /* they re-check: empty and shut down fails */
   weft__wl_wake_all(&q->putters, 0);
   weft__mutex_unlock(&q->m);
   return 0;
