@@ -94,6 +94,7 @@ static int call_at_ns(uint64_t when_ns, weft_callback_fn cb, void *arg, weft_han
   if (!h) return -ENOMEM;
   h->cb = cb;
   h->arg = arg;
+  h->when_ns = when_ns;
   weft__timer_init(&h->timer, timer_fire);
   if (weft__timers_add(&w->timers, &h->timer, when_ns) != 0) {
     atomic_store_explicit(&h->refs, 1, memory_order_relaxed);
@@ -133,6 +134,11 @@ int weft_handle_cancel(weft_handle_t *h) {
   if (h->kind == WEFT__H_TIMER && weft__timers_cancel(&h->timer))
     handle_unref(h); /* the heap's reference */
   return 1;
+}
+
+double weft_handle_when(const weft_handle_t *h) {
+  if (!h || h->kind != WEFT__H_TIMER) return -1.0;
+  return (double)h->when_ns / 1e9;
 }
 
 int weft_handle_cancelled(const weft_handle_t *h) {

@@ -354,6 +354,12 @@ int weft_loop_set_exception_handler(weft_loop_t *loop, weft_exception_handler h,
   return 0;
 }
 
+weft_exception_handler weft_loop_get_exception_handler(weft_loop_t *loop, void **arg) {
+  if (!loop) return NULL;
+  if (arg) *arg = loop->exc_arg;
+  return loop->exc_handler;
+}
+
 void weft_loop_default_exception_handler(weft_loop_t *loop,
                                          const struct weft_exception_context *ctx) {
   (void)loop;

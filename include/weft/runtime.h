@@ -240,6 +240,12 @@ WEFT_EXTERN int weft_run_threadsafe(weft_loop_t *loop, weft_task_fn fn, void *ar
  * Threads:  any.
  */
 WEFT_EXTERN int weft_handle_cancel(weft_handle_t *h);
+/**
+ * weft_handle_when - the loop time a call_later/call_at handle is due (TimerHandle.when)
+ * Returns:  seconds on weft_loop_time()'s clock; -1.0 for a call_soon handle or NULL.
+ * Threads:  any.
+ */
+WEFT_EXTERN double weft_handle_when(const weft_handle_t *h);
 /** weft_handle_cancelled - 1 if cancelled, else 0. Threads: any. */
 WEFT_EXTERN int weft_handle_cancelled(const weft_handle_t *h);
 /** weft_handle_release - drop the caller's handle reference. Threads: any. */
@@ -278,6 +284,13 @@ typedef void (*weft_exception_handler)(weft_loop_t *loop,
  */
 WEFT_EXTERN int weft_loop_set_exception_handler(weft_loop_t *loop, weft_exception_handler h,
                                                 void *arg);
+
+/**
+ * weft_loop_get_exception_handler - the handler set (loop.get_exception_handler)
+ * @arg: receives its argument; may be NULL.
+ * Returns:  the handler, or NULL when the default is in use or @loop is NULL.
+ */
+WEFT_EXTERN weft_exception_handler weft_loop_get_exception_handler(weft_loop_t *loop, void **arg);
 
 /** weft_loop_default_exception_handler - print @ctx to stderr. Threads: any. */
 WEFT_EXTERN void weft_loop_default_exception_handler(weft_loop_t *loop,

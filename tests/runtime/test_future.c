@@ -285,6 +285,9 @@ static void handler(weft_loop_t *loop, const struct weft_exception_context *ctx,
 START_TEST(unretrieved_error_is_reported) {
   weft_loop_t *loop = make_loop(1);
   ck_assert_int_eq(weft_loop_set_exception_handler(loop, handler, NULL), 0);
+  void *harg = (void *)1;
+  ck_assert_ptr_eq(weft_loop_get_exception_handler(loop, &harg), handler);
+  ck_assert_ptr_null(harg);
   weft_future_t *f;
   reports = 0;
   ck_assert_int_eq(weft_future_new(loop, &f), 0);

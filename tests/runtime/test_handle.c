@@ -24,6 +24,7 @@ static int soon_main(void *arg, void **res) {
   ck_assert_int_eq(weft_handle_cancel(h), 1);
   ck_assert_int_eq(weft_handle_cancel(h), 0);
   ck_assert_int_eq(weft_handle_cancelled(h), 1);
+  ck_assert(weft_handle_when(h) == -1.0); /* call_soon has no due time */
   weft_handle_release(h);
   ck_assert_int_eq(weft_call_soon(NULL, NULL, NULL), -EINVAL);
   weft_yield();
@@ -45,6 +46,8 @@ static int later_main(void *arg, void **res) {
   ck_assert_int_eq(weft_call_later(0.010, note, "1", NULL), 0);
   ck_assert_int_eq(weft_call_at(weft_loop_time(weft_loop_current()) + 0.020, note, "2", NULL), 0);
   ck_assert_int_eq(weft_call_later(0.015, note, "x", &h), 0);
+  double due = weft_handle_when(h), now = weft_loop_time(weft_loop_current());
+  ck_assert(due > now && due <= now + 0.016);
   ck_assert_int_eq(weft_call_later(0.010, stamp, (void *)0, NULL), 0);
   ck_assert_int_eq(weft_call_later(-1, note, "x", NULL), -EINVAL);
   ck_assert_int_eq(weft_call_later(NAN, note, "x", NULL), -EINVAL);
