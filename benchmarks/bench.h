@@ -11,4 +11,5 @@ void report(const char *name, long ops, double secs, const char *extra);
 int bench_lock_contended(void *arg, void **res);
 int bench_queue_mpmc(void *arg, void **res);
 int bench_semaphore_limit(void *arg, void **res);
+int bench_ping_pong_queue(void *arg, void **res);
 #endif

@@ -93,6 +93,55 @@ int bench_queue_mpmc(void *arg, void **res) {
   return 0;
 }
 
+/* ---- ping_pong_queue: ping_pong with a Queue(maxsize 1) per direction ----- */
+
+enum { PAIRS = 1000, ROUNDS = 1000 };
+struct qpair {
+  weft_queue_t *ab, *ba;
+};
+
+static int qping(void *arg, void **res) {
+  struct qpair *p = arg;
+  for (long r = 0; r < ROUNDS; r++) {
+    void *v;
+    if (weft_queue_put(p->ab, (void *)(r + 1), -1) || weft_queue_get(p->ba, &v, -1)) return -EIO;
+  }
+  return 0;
+}
+
+static int qpong(void *arg, void **res) {
+  struct qpair *p = arg;
+  for (long r = 0; r < ROUNDS; r++) {
+    void *v;
+    if (weft_queue_get(p->ab, &v, -1) || weft_queue_put(p->ba, v, -1)) return -EIO;
+  }
+  return 0;
+}
+
+int bench_ping_pong_queue(void *arg, void **res) {
+  static struct qpair pairs[PAIRS];
+  weft_task_t **ts = malloc(sizeof *ts * 2 * PAIRS);
+  double t0 = now_s();
+  for (int i = 0; i < PAIRS; i++) {
+    weft_queue_create(WEFT_QUEUE_FIFO, 1, NULL, &pairs[i].ab);
+    weft_queue_create(WEFT_QUEUE_FIFO, 1, NULL, &pairs[i].ba);
+    weft_spawn(qpong, &pairs[i], &ts[2 * i]);
+    weft_spawn(qping, &pairs[i], &ts[2 * i + 1]);
+  }
+  for (int i = 0; i < 2 * PAIRS; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  double dt = now_s() - t0;
+  for (int i = 0; i < PAIRS; i++) {
+    weft_queue_destroy(pairs[i].ab);
+    weft_queue_destroy(pairs[i].ba);
+  }
+  free(ts);
+  report("ping_pong_queue", (long)PAIRS * ROUNDS * 2, dt, NULL);
+  return 0;
+}
+
 /* ---- semaphore_limit: 10,000 tasks through a semaphore of 100 -------------- */
 
 enum { SEM_TASKS = 10000, PERMITS = 100 };

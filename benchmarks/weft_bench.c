@@ -456,7 +456,7 @@ static const struct {
 #endif
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
     {"lock_contended", bench_lock_contended}, {"queue_mpmc", bench_queue_mpmc},
-    {"semaphore_limit", bench_semaphore_limit},
+    {"semaphore_limit", bench_semaphore_limit}, {"ping_pong_queue", bench_ping_pong_queue},
 };
 
 int main(int argc, char **argv) {
