@@ -104,7 +104,7 @@ static _Atomic int storm_done;
 static weft_barrier_t *all_running; /* 8 workers + the killer */
 
 static int storm_worker(void *arg, void **res) {
-  long n = scaled(50000);
+  long n = scaled(150000); /* 8 workers: 1.2 million acquisitions */
   int idx = weft_barrier_wait(all_running, -1); /* the killer starts after this */
   if (idx == -ECANCELED) /* released, then cancelled before we resumed: carry on */
     weft_task_uncancel(weft_task_current());
