@@ -185,18 +185,27 @@ int weft_future_error(weft_future_t *f, const char **msg) {
   return rc;
 }
 
+void weft__future_add_callback(struct weft_future *f, struct weft_handle *h) {
+  weft__mutex_lock(&f->lock);
+  bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
+  if (!done) weft__list_add_tail(&f->entries, &h->entry.link);
+  weft__mutex_unlock(&f->lock);
+  if (done) weft__handle_schedule_done(h); /* scheduled, never called inline */
+}
+
+bool weft__future_remove_callback(struct weft_future *f, struct weft_handle *h) {
+  weft__mutex_lock(&f->lock);
+  bool linked = weft__list_linked(&h->entry.link);
+  if (linked) weft__list_del_init(&h->entry.link);
+  weft__mutex_unlock(&f->lock);
+  return linked;
+}
+
 int weft_future_on_done(weft_future_t *f, weft_future_cb cb, void *arg) {
   if (!f || !cb) return -EINVAL;
   struct weft_handle *h = weft__handle_new_done(f, cb, arg);
   if (!h) return -ENOMEM;
-  weft__mutex_lock(&f->lock);
-  if (atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE) {
-    weft__mutex_unlock(&f->lock);
-    weft__handle_schedule_done(h);
-    return 0;
-  }
-  weft__list_add_tail(&f->entries, &h->entry.link);
-  weft__mutex_unlock(&f->lock);
+  weft__future_add_callback(f, h);
   return 0;
 }
 

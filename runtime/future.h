@@ -57,6 +57,13 @@ void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_ta
 int weft__future_complete(struct weft_future *f, int err, void *result, char *msg);
 /* Reads a done future's outcome and marks it retrieved. */
 int weft__future_outcome(struct weft_future *f, void **result);
+/* Registers a done-callback handle (its entry reference passes to @f), or
+ * schedules it at once if @f is already done. */
+struct weft_handle;
+void weft__future_add_callback(struct weft_future *f, struct weft_handle *h);
+/* Unregisters @h if it is still waiting on @f; returns true if it was (the
+ * entry reference is then the caller's to drop). */
+bool weft__future_remove_callback(struct weft_future *f, struct weft_handle *h);
 /* Reports an unretrieved error and frees the message (called at free time). */
 void weft__future_fini(struct weft_future *f);
 

@@ -237,17 +237,10 @@ int weft_loop_run_until_complete(weft_loop_t *loop, weft_future_t *f, void **res
     return -ENOMEM;
   }
   atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed); /* ours, to cancel it after */
-  weft__mutex_lock(&f->lock);
-  bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
-  if (!done) weft__list_add_tail(&f->entries, &h->entry.link);
-  weft__mutex_unlock(&f->lock);
-  if (done) weft__handle_schedule_done(h); /* asyncio runs one pass even then */
+  weft__future_add_callback(f, h); /* asyncio runs one pass even if f is done */
   int rc = weft_loop_run_forever(loop);
   /* A stop callback that did not run must not stop a later run. */
-  weft__mutex_lock(&f->lock);
-  bool linked = weft__list_linked(&h->entry.link);
-  if (linked) weft__list_del_init(&h->entry.link);
-  weft__mutex_unlock(&f->lock);
+  bool linked = weft__future_remove_callback(f, h);
   weft_handle_cancel(h);
   if (linked) weft__handle_drop(h);
   weft_handle_release(h);
