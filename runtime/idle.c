@@ -17,7 +17,8 @@
  * No lost wake-ups: the pusher does (a) store the work, (b) read state; the
  * parker does (c) RMW state, (d) read every queue. All four are seq_cst (the
  * queue stores in runq.c/inject.c, the state load in notify, the RMW here,
- * the queue loads in the worker's re-check), so in the single total order
+ * and the re-check's loads: inject.c's len and runq.c's steal path, which
+ * the re-check goes through), so in the single total order
  * either (b) follows (c), and the pusher sees the parker asleep and wakes
  * somebody, or (d) follows (a), and the parker sees the work. Acquire/release
  * is not enough: both sides are store-then-load (Dekker), which needs

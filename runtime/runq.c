@@ -19,8 +19,11 @@
  *    for the idle protocol (idle.c): a worker that announces it is going to
  *    sleep and then finds this ring empty must not miss this push, while the
  *    pusher, after this store, reads the idle state and wakes a sleeper.
- *  - Thief: head load acquire, tail load acquire (pairs with the push's
- *    release), slot loads relaxed, then CAS head acq_rel. The release half
+ *  - Thief: head and tail loads seq_cst (acquire pairs with the push's
+ *    release; seq_cst because a worker about to sleep re-checks the other
+ *    rings by trying to steal, which is step (d) of idle.c's argument; on
+ *    x86-64 a seq_cst load is a plain load), slot loads relaxed, then CAS
+ *    head acq_rel. The release half
  *    orders the thief's slot reads before the owner's reuse of those slots:
  *    the owner loads head with acquire before it overwrites a slot.
  *    A thief may read a slot the owner is overwriting concurrently; its CAS
@@ -118,9 +121,9 @@ struct weft__runnable *weft__runq_pop(struct weft__runq *q) {
  * without publishing them; returns how many were claimed. */
 static uint32_t grab_half(struct weft__runq *src, struct weft__runq *dst, uint32_t dst_tail) {
   for (;;) {
-    uint32_t h = atomic_load_explicit(&src->head, memory_order_acquire);
-    /* acquire: pairs with the owner's tail store; makes the slots visible. */
-    uint32_t t = atomic_load_explicit(&src->tail, memory_order_acquire);
+    /* seq_cst: acquire for the slots, plus idle.c's total order (above). */
+    uint32_t h = atomic_load_explicit(&src->head, memory_order_seq_cst);
+    uint32_t t = atomic_load_explicit(&src->tail, memory_order_seq_cst);
     uint32_t n = t - h;
     n -= n / 2;
     if (n == 0) return 0;
@@ -156,11 +159,4 @@ uint32_t weft__runq_len(struct weft__runq *q) {
   uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
   uint32_t n = t - h;
   return n > WEFT__RUNQ_CAP ? 0 : n; /* torn snapshot from a non-owner */
-}
-
-bool weft__runq_empty_sc(struct weft__runq *q) {
-  /* seq_cst: the parker's side of the idle protocol (idle.c). */
-  uint32_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
-  uint32_t h = atomic_load_explicit(&q->head, memory_order_seq_cst);
-  return t == h;
 }

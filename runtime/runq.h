@@ -57,8 +57,4 @@ struct weft__runnable *weft__runq_steal(struct weft__runq *dst, struct weft__run
 /* Any thread: a snapshot of the number of queued runnables. */
 uint32_t weft__runq_len(struct weft__runq *q);
 
-/* Any thread: true if empty, with the sequentially consistent load the idle
- * protocol needs (idle.c, "no lost wake-ups"). */
-bool weft__runq_empty_sc(struct weft__runq *q);
-
 #endif

@@ -16,7 +16,7 @@ START_TEST(fifo_order) {
     ck_assert_uint_eq(weft__runq_len(&q), WEFT__RUNQ_CAP);
     for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert_ptr_eq(weft__runq_pop(&q), &items[i]);
     ck_assert_ptr_null(weft__runq_pop(&q));
-    ck_assert(weft__runq_empty_sc(&q));
+    ck_assert_uint_eq(weft__runq_len(&q), 0);
   }
 }
 END_TEST
