@@ -49,15 +49,9 @@ void weft_handle_release(weft_handle_t *h) {
   if (h) handle_unref(h);
 }
 
-/* On a worker of a running @loop? */
-static struct weft__worker *loop_worker(void) {
-  struct weft__worker *w = weft__worker_self();
-  return w;
-}
-
 int weft_call_soon(weft_callback_fn cb, void *arg, weft_handle_t **out) {
   if (!cb) return -EINVAL;
-  struct weft__worker *w = loop_worker();
+  struct weft__worker *w = weft__worker_self();
   if (!w) return -EPERM;
   struct weft_handle *h = handle_new(w->loop, WEFT__H_SOON, out != NULL);
   if (!h) return -ENOMEM;
@@ -88,7 +82,7 @@ static void timer_fire(struct weft__timer *t) {
 }
 
 static int call_at_ns(uint64_t when_ns, weft_callback_fn cb, void *arg, weft_handle_t **out) {
-  struct weft__worker *w = loop_worker();
+  struct weft__worker *w = weft__worker_self();
   if (!w) return -EPERM;
   struct weft_handle *h = handle_new(w->loop, WEFT__H_TIMER, out != NULL);
   if (!h) return -ENOMEM;

@@ -140,7 +140,7 @@ uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w) {
 
 /* ---- running ------------------------------------------------------------- */
 
-static void pin_self(struct weft_loop *loop, unsigned index) {
+static void pin_self(unsigned index) {
   cpu_set_t allowed, one;
   if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
   int ncpu = CPU_COUNT(&allowed);
@@ -155,12 +155,11 @@ static void pin_self(struct weft_loop *loop, unsigned index) {
       break;
     }
   }
-  (void)loop;
 }
 
 static void *worker_thread(void *arg) {
   struct weft__worker *w = arg;
-  if (w->loop->pin_workers) pin_self(w->loop, w->index);
+  if (w->loop->pin_workers) pin_self(w->index);
   weft__worker_main(w);
   return NULL;
 }
@@ -196,7 +195,7 @@ int weft_loop_run_forever(weft_loop_t *loop) {
     atomic_store_explicit(&loop->stopping, true, memory_order_seq_cst);
     wake_all(loop);
   } else {
-    if (loop->pin_workers) pin_self(loop, 0);
+    if (loop->pin_workers) pin_self(0);
     weft__worker_main(&loop->workers[0]);
   }
   for (unsigned i = 1; i < started; i++) {

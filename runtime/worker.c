@@ -242,11 +242,10 @@ void weft__worker_yield(struct weft_task *t) {
   weft__fiber_switch(&t->fiber, &w->sched);
 }
 
-static void end_task(struct weft__worker *w, struct weft_task *t) {
+static void end_task(struct weft_task *t) {
   /* release: pairs with acquire loads of the state (nobody may run it again). */
   atomic_store_explicit(&t->state, WEFT__TASK_DONE, memory_order_release);
   weft_future_release(&t->fut); /* the scheduler's reference */
-  (void)w;
 }
 
 static void run_task(struct weft__worker *w, struct weft_task *t) {
@@ -257,13 +256,13 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
     /* A task cancelled before its first step never runs its body. */
     if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)) {
       weft__task_finish(t, -ECANCELED, NULL);
-      end_task(w, t);
+      end_task(t);
       return;
     }
     t->stack = weft__stack_get(&w->stacks, t->stack_size);
     if (!t->stack) {
       weft__task_finish(t, -ENOMEM, NULL);
-      end_task(w, t);
+      end_task(t);
       return;
     }
     weft__fiber_init(&t->fiber, t->stack->lo, weft__stack_usable(t->stack), task_entry, t);
@@ -279,7 +278,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
     weft__fiber_fini(&t->fiber);
     weft__stack_put(&w->stacks, t->stack);
     t->stack = NULL;
-    end_task(w, t);
+    end_task(t);
     return;
   }
   if (w->switch_reason == WEFT__SWITCH_YIELD) {
