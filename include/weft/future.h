@@ -44,7 +44,7 @@ typedef void (*weft_future_cb)(weft_future_t *f, void *arg);
  */
 WEFT_EXTERN int weft_future_new(weft_loop_t *loop, weft_future_t **out);
 
-/** weft_future_ref - add a reference; returns @f. Threads: any. */
+/** weft_future_ref - add a reference; returns @f (NULL stays NULL). Threads: any. */
 WEFT_EXTERN weft_future_t *weft_future_ref(weft_future_t *f);
 /** weft_future_release - drop a reference (NULL is ignored). Threads: any. */
 WEFT_EXTERN void weft_future_release(weft_future_t *f);

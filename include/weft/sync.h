@@ -77,9 +77,11 @@ WEFT_EXTERN int weft_lock_locked(weft_lock_t *l);
  */
 struct weft_lock_scope {
   weft_lock_t *lock;
-  int rc;
+  int rc;   /* weft_lock_acquire()'s result; the lock is held only if 0 */
 };
+/** weft_lock_scope_enter - weft_lock_acquire(@l, no timeout) into a scope (same errors, in .rc). Suspends: yes. */
 WEFT_EXTERN struct weft_lock_scope weft_lock_scope_enter(weft_lock_t *l);
+/** weft_lock_scope_exit - release the lock if .rc is 0 (the cleanup of WEFT_LOCK_SCOPE). */
 WEFT_EXTERN void weft_lock_scope_exit(struct weft_lock_scope *s);
 #define WEFT_LOCK_SCOPE(name, lock)                                                  \
   struct weft_lock_scope name __attribute__((cleanup(weft_lock_scope_exit))) = \
@@ -87,12 +89,13 @@ WEFT_EXTERN void weft_lock_scope_exit(struct weft_lock_scope *s);
 
 /* ---- Event -------------------------------------------------------------------- */
 
+/** weft_event_create - a new Event, flag clear. Returns 0, -EINVAL (@out NULL), -ENOMEM. Threads: any. */
 WEFT_EXTERN int weft_event_create(weft_event_t **out);
-/** weft_event_destroy - 0; -EBUSY while tasks wait. */
+/** weft_event_destroy - 0; -EBUSY while tasks wait; -EINVAL if NULL. */
 WEFT_EXTERN int weft_event_destroy(weft_event_t *e);
-/** weft_event_set - set the flag and wake every waiter exactly once. Threads: any. */
+/** weft_event_set - set the flag and wake every waiter exactly once. 0; -EINVAL. Threads: any. */
 WEFT_EXTERN int weft_event_set(weft_event_t *e);
-/** weft_event_clear - clear the flag. Threads: any. */
+/** weft_event_clear - clear the flag. 0; -EINVAL. Threads: any. */
 WEFT_EXTERN int weft_event_clear(weft_event_t *e);
 /** weft_event_is_set - 1 or 0. Threads: any. */
 WEFT_EXTERN int weft_event_is_set(weft_event_t *e);
@@ -110,9 +113,9 @@ WEFT_EXTERN int weft_event_wait(weft_event_t *e, int64_t timeout_ns);
  * when @lock is NULL (weft_cond_lock() returns it). Returns 0, -EINVAL, -ENOMEM.
  */
 WEFT_EXTERN int weft_cond_create(weft_lock_t *lock, weft_cond_t **out);
-/** weft_cond_destroy - 0; -EBUSY while tasks wait. Frees its own lock, not a given one. */
+/** weft_cond_destroy - 0; -EBUSY while tasks wait (or its own lock is held); -EINVAL. Frees its own lock, not a given one. */
 WEFT_EXTERN int weft_cond_destroy(weft_cond_t *c);
-/** weft_cond_lock - the lock the condition is bound to. */
+/** weft_cond_lock - the lock the condition is bound to (NULL if @c is NULL). Threads: any. */
 WEFT_EXTERN weft_lock_t *weft_cond_lock(weft_cond_t *c);
 /**
  * weft_cond_wait - release the lock, wait for a notification, re-acquire
@@ -131,9 +134,9 @@ WEFT_EXTERN int weft_cond_wait(weft_cond_t *c, int64_t timeout_ns);
  */
 WEFT_EXTERN int weft_cond_wait_for(weft_cond_t *c, int (*pred)(void *arg), void *arg,
                                    int64_t timeout_ns);
-/** weft_cond_notify - wake up to @n waiters. Returns how many; -EPERM without the lock. */
+/** weft_cond_notify - wake up to @n waiters. Returns how many; -EPERM without the lock; -EINVAL if @c is NULL or @n < 0. */
 WEFT_EXTERN int weft_cond_notify(weft_cond_t *c, int n);
-/** weft_cond_notify_all - wake every waiter. Returns how many; -EPERM without the lock. */
+/** weft_cond_notify_all - wake every waiter. Returns how many; -EPERM without the lock; -EINVAL. */
 WEFT_EXTERN int weft_cond_notify_all(weft_cond_t *c);
 
 /* ---- Semaphore, BoundedSemaphore ---------------------------------------------- */

@@ -107,7 +107,7 @@ WEFT_EXTERN weft_task_t *weft_task_current(void);
  */
 WEFT_EXTERN int weft_task_cancel(weft_task_t *t, const char *msg);
 
-/** weft_task_cancelling - pending cancel requests (Task.cancelling). */
+/** weft_task_cancelling - pending cancel requests (Task.cancelling); -EINVAL if NULL. Threads: any. */
 WEFT_EXTERN int weft_task_cancelling(weft_task_t *t);
 
 /**
@@ -119,7 +119,8 @@ WEFT_EXTERN int weft_task_uncancel(weft_task_t *t);
 
 /**
  * weft_task_name - the task's name (Task.get_name)
- * Returns:  a string valid until weft_task_set_name() or the task is freed.
+ * Returns:  a string valid until weft_task_set_name() or the task is freed;
+ *           NULL if @t is NULL.  Threads: any.
  */
 WEFT_EXTERN const char *weft_task_name(weft_task_t *t);
 
@@ -130,7 +131,7 @@ WEFT_EXTERN const char *weft_task_name(weft_task_t *t);
  */
 WEFT_EXTERN int weft_task_set_name(weft_task_t *t, const char *name);
 
-/** weft_task_id - the task's loop-unique id (its "Task-<id>" number). */
+/** weft_task_id - the task's loop-unique id (its "Task-<id>" number); 0 if NULL. Threads: any. */
 WEFT_EXTERN uint64_t weft_task_id(const weft_task_t *t);
 
 /**
