@@ -7,6 +7,7 @@
  */
 #include "futex.h"
 #include "mutex.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -23,6 +24,15 @@ void weft__futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadli
   }
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp,
           NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+int weft__futex_wait_nonzero(_Atomic uint32_t *word, uint64_t deadline_ns) {
+  /* acquire: pairs with the setter's release store. */
+  while (!atomic_load_explicit(word, memory_order_acquire)) {
+    if (deadline_ns && weft__clock_ns() >= deadline_ns) return -ETIMEDOUT;
+    weft__futex_wait(word, 0, deadline_ns);
+  }
+  return 0;
 }
 
 void weft__futex_wake(_Atomic uint32_t *word, int count) {

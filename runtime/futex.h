@@ -13,5 +13,9 @@
 
 void weft__futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns);
 void weft__futex_wake(_Atomic uint32_t *word, int count);
+/* Blocks the calling thread until *word is nonzero (read with acquire,
+ * pairing with the setter's release store) or the absolute monotonic
+ * @deadline_ns (0 = none) passes. Returns 0 or -ETIMEDOUT. */
+int weft__futex_wait_nonzero(_Atomic uint32_t *word, uint64_t deadline_ns);
 
 #endif

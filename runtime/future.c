@@ -302,11 +302,7 @@ int weft_future_wait_threadsafe(weft_future_t *f, int64_t timeout_ns, void **res
     uint64_t deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns;
     struct weft__waiter w = {.e.kind = WEFT__ENTRY_THREAD, .task = NULL};
     if (waiter_add(f, &w)) {
-      /* acquire: pairs with the release store in fire_entry. */
-      while (!atomic_load_explicit(&w.fired, memory_order_acquire)) {
-        if (deadline && weft__clock_ns() >= deadline) break;
-        weft__futex_wait(&w.fired, 0, deadline);
-      }
+      weft__futex_wait_nonzero(&w.fired, deadline); /* pairs with fire_entry's release */
       waiter_remove(f, &w);
       if (!atomic_load_explicit(&w.fired, memory_order_acquire)) return -ETIMEDOUT;
     }

@@ -32,15 +32,6 @@ int weft__wl_can_wait(enum weft__wait_mode mode) {
   return -EPERM;
 }
 
-static int thread_wait(struct weft__waiter_node *w, uint64_t deadline_ns) {
-  /* acquire: pairs with the waker's release store of granted. */
-  while (!atomic_load_explicit(&w->granted, memory_order_acquire)) {
-    if (deadline_ns && weft__clock_ns() >= deadline_ns) return -ETIMEDOUT;
-    weft__futex_wait(&w->granted, 0, deadline_ns);
-  }
-  return 0;
-}
-
 int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
                   enum weft__wait_mode mode, uint64_t deadline_ns) {
   struct weft_task *t = weft__task_self();
@@ -53,7 +44,7 @@ int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft_
   weft__mutex_unlock(m);
   int rc;
   if (!t)
-    rc = thread_wait(w, deadline_ns);
+    rc = weft__futex_wait_nonzero(&w->granted, deadline_ns);
   else if (mode == WEFT__WAIT_NOCANCEL)
     rc = weft__task_wait_nocancel(t, &w->granted, deadline_ns);
   else
