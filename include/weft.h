@@ -16,5 +16,6 @@
 #include "weft/task.h"
 #include "weft/time.h"
 #include "weft/sync.h"
+#include "weft/io.h"
 
 #endif

@@ -45,6 +45,9 @@
 #define DEFAULT_STACK (64u * 1024u)
 #endif
 #define MAX_WORKERS 1024u
+/* Justification: 256 submissions per tick covers a tick's worth of tasks
+ * (61) issuing a few operations each; the completion queue is 4x that. */
+#define DEFAULT_IO_ENTRIES 256u
 #define MIN_STACK (16u * 1024u)
 #define MAX_STACK (1024u * 1024u * 1024u)
 /* Task ids are handed to workers in blocks so spawning does not contend on
@@ -67,6 +70,23 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->stack_size = 0;
   cfg->pin_workers = 0;
   cfg->order = WEFT_ORDER_DEFAULT;
+  cfg->io_backend = WEFT_IO_AUTO;
+  cfg->io_entries = 0;
+}
+
+/* The backend asked for: the config, else $WEFT_IO_BACKEND, else auto. */
+static int wanted_backend(int cfg) {
+  if (cfg == WEFT_IO_URING) return WEFT__IO_URING;
+  if (cfg == WEFT_IO_EPOLL) return WEFT__IO_EPOLL;
+  const char *env = getenv("WEFT_IO_BACKEND");
+  if (env && strcmp(env, "io_uring") == 0) return WEFT__IO_URING;
+  if (env && strcmp(env, "epoll") == 0) return WEFT__IO_EPOLL;
+  return WEFT__IO_NONE;
+}
+
+static void free_loop_memory(struct weft_loop *loop) {
+  weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
+  weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
 }
 
 int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
@@ -77,6 +97,10 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   if (c.workers > MAX_WORKERS) return -EINVAL;
   if (c.stack_size && (c.stack_size < MIN_STACK || c.stack_size > MAX_STACK)) return -EINVAL;
   if (c.order < WEFT_ORDER_DEFAULT || c.order > WEFT_ORDER_LOCALITY) return -EINVAL;
+  if (c.io_backend < WEFT_IO_AUTO || c.io_backend > WEFT_IO_EPOLL) return -EINVAL;
+  if (c.io_entries > 32768) return -EINVAL;
+  unsigned entries = c.io_entries ? c.io_entries : DEFAULT_IO_ENTRIES;
+  if (entries & (entries - 1)) return -EINVAL;
   struct weft_loop *loop = weft__calloc_aligned(sizeof *loop, WEFT__CACHELINE);
   if (!loop) return -ENOMEM;
   loop->nworkers = c.workers ? c.workers : default_workers();
@@ -86,9 +110,21 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   loop->fifo = c.order == WEFT_ORDER_FIFO || (c.order == WEFT_ORDER_DEFAULT && loop->solo);
   loop->workers = weft__calloc_aligned(loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   if (!loop->workers || weft__idle_init(&loop->idle, loop->nworkers) != 0) {
-    weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
-    weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
+    free_loop_memory(loop);
     return -ENOMEM;
+  }
+  /* Reactors first: the only step that can fail for reasons outside us. */
+  int want = wanted_backend(c.io_backend);
+  for (unsigned i = 0; i < loop->nworkers; i++) {
+    int rc = weft__reactor_init(&loop->workers[i].reactor, want, entries, loop->backend_reason,
+                                sizeof loop->backend_reason);
+    if (rc == 0 && i == 0) want = loop->workers[0].reactor.backend; /* all workers alike */
+    if (rc < 0) {
+      while (i--) weft__reactor_fini(&loop->workers[i].reactor);
+      weft__idle_fini(&loop->idle);
+      free_loop_memory(loop);
+      return rc;
+    }
   }
   weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
   for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
@@ -106,10 +142,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   return 0;
 }
 
-void weft__loop_free(struct weft_loop *loop) {
-  weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
-  weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
-}
+void weft__loop_free(struct weft_loop *loop) { free_loop_memory(loop); }
 
 void weft__loop_count(struct weft_loop *loop, int delta) {
   struct weft__worker *w = weft__worker_self();
@@ -297,6 +330,7 @@ int weft_loop_close(weft_loop_t *loop) {
   int64_t live = atomic_load_explicit(&loop->live_foreign, memory_order_relaxed);
   for (unsigned i = 0; i < loop->nworkers; i++) {
     weft__worker_fini(&loop->workers[i]); /* drops queued handles (foreign count) */
+    weft__reactor_fini(&loop->workers[i].reactor); /* no op is in flight: tasks are done */
     live += loop->workers[i].live;
   }
   struct weft__runnable *rest[64];

@@ -39,6 +39,7 @@ struct weft_loop {
   _Atomic int64_t zombie;
   _Atomic uint64_t next_id;   /* task id blocks are carved from here */
 
+  char backend_reason[160];   /* why io_uring was not used, or "" */
   weft_exception_handler exc_handler; /* set while not running */
   void *exc_arg;
 };

@@ -195,6 +195,14 @@ bool weft__task_take_cancel(struct weft_task *t) {
   return had;
 }
 
+void weft__task_recancel(struct weft_task *t) {
+  weft__mutex_lock(&t->fut.lock);
+  /* Only if a request is still standing: uncancel() may have withdrawn it. */
+  if (t->cancel_requests > 0)
+    atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed); /* under the lock */
+  weft__mutex_unlock(&t->fut.lock);
+}
+
 struct wait_timer {
   struct weft__timer timer;
   struct weft_task *task;

@@ -60,7 +60,8 @@ struct weft_task {
   void *arg;
   uint64_t id;
   size_t stack_size;
-  int pinned;               /* worker index, or -1; immutable */
+  int pinned;               /* worker index, or -1; changed only by the task itself
+                               while it runs (I/O pins it to its ring's worker) */
   bool started;             /* owned by the running worker */
   struct weft__stack *stack;
   struct weft__fiber fiber;
@@ -87,6 +88,10 @@ int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadl
  * stays pending for the next suspension point): for waits that must
  * complete, such as a Condition re-acquiring its lock. */
 int weft__task_wait_nocancel(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns);
+
+/* Puts back a cancellation taken by a wait whose operation completed anyway
+ * (io/op.c): the next suspension point reports it. */
+void weft__task_recancel(struct weft_task *t);
 
 /* Takes a pending cancellation, if any: returns true and clears it. */
 bool weft__task_take_cancel(struct weft_task *t);

@@ -63,7 +63,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__rlist_init(&w->urgent);
   weft__inject_init(&w->inbox);
   weft__timers_init(&w->timers);
-  weft__park_init(&w->park);
+  weft__park_init(&w->park, &w->reactor);
   w->stacks.free = NULL;
   w->stacks.count = 0;
   w->stacks.arena = &loop->stack_arena;
@@ -431,6 +431,7 @@ void weft__worker_main(struct weft__worker *w) {
     if (!atomic_load_explicit(&loop->stopping, memory_order_acquire) && !has_local_work(w))
       find_work(w);
     if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
+    weft__reactor_poll(&w->reactor); /* submit this tick's requests, collect completions */
     take_remote(w);
     if (has_local_work(w)) end_search(w);
     run_batch(w);

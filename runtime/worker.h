@@ -11,6 +11,7 @@
 #include "inject.h"
 #include "list.h"
 #include "park.h"
+#include "reactor.h"
 #include "runq.h"
 #include "stack.h"
 #include "timer.h"
@@ -68,6 +69,8 @@ struct weft__worker {
   _Alignas(WEFT__CACHELINE) struct weft__inject inbox; /* pinned tasks from other threads */
   _Alignas(WEFT__CACHELINE) struct weft__timers timers; /* cancel from any thread */
   _Alignas(WEFT__CACHELINE) struct weft__park park;     /* unpark from any thread */
+  /* Owner only (kick: any thread, through park). Set up by weft_loop_new. */
+  _Alignas(WEFT__CACHELINE) struct weft__reactor reactor;
   _Alignas(WEFT__CACHELINE) struct weft__registry reg;  /* tasks end on any worker */
 };
 

@@ -66,12 +66,31 @@ enum weft_order {
  * @pin_workers: nonzero pins worker i to CPU i (mod the CPUs allowed) while
  *               the loop runs; the calling thread's affinity is restored after.
  * @order:       enum weft_order; WEFT_ORDER_DEFAULT unless you know better.
+ * @io_backend:  enum weft_io_backend: WEFT_IO_AUTO (io_uring, else epoll;
+ *               $WEFT_IO_BACKEND=io_uring|epoll forces one), WEFT_IO_URING
+ *               (io_uring or weft_loop_new fails), WEFT_IO_EPOLL.
+ * @io_entries:  submission queue entries per worker ring, a power of two
+ *               up to 32768; 0 means 256.
  */
 struct weft_loop_config {
   unsigned workers;
   size_t stack_size;
   int pin_workers;
   int order;
+  int io_backend;
+  unsigned io_entries;
+};
+
+/**
+ * enum weft_io_backend - what completes a loop's I/O (weft/io.h)
+ * @WEFT_IO_AUTO:  io_uring when the kernel lets us set it up, else epoll.
+ * @WEFT_IO_URING: io_uring, or fail.
+ * @WEFT_IO_EPOLL: epoll (readiness plus non-blocking system calls).
+ */
+enum weft_io_backend {
+  WEFT_IO_AUTO = 0,
+  WEFT_IO_URING = 1,
+  WEFT_IO_EPOLL = 2,
 };
 
 /**
@@ -87,8 +106,13 @@ WEFT_EXTERN void weft_loop_config_init(struct weft_loop_config *cfg);
  * @out: receives the loop; ownership passes to the caller.
  *
  * Returns:  0; -EINVAL if @out is NULL, @cfg->workers > 1024, the stack size
- *           is below 16 KiB or above 1 GiB, or @cfg->order is not a
- *           weft_order; -ENOMEM.
+ *           is below 16 KiB or above 1 GiB, @cfg->order is not a weft_order,
+ *           @cfg->io_backend is not a weft_io_backend or @cfg->io_entries is
+ *           not a power of two up to 32768; -ENOMEM; when io_uring was
+ *           required (WEFT_IO_URING or $WEFT_IO_BACKEND=io_uring) and cannot
+ *           be set up, the kernel's error (-EPERM, -ENOSYS, -ENOMEM...);
+ *           -EMFILE/-ENFILE when the per-worker ring or epoll fds cannot be
+ *           opened.
  * Suspends: no.  Threads: any.
  */
 WEFT_EXTERN int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out);

@@ -1,0 +1,337 @@
+/*
+ * epoll.c - the epoll backend of the reactor (see reactor.h), used where
+ * io_uring cannot be (seccomp, kernel.io_uring_disabled, old kernels).
+ *
+ * A request is carried out by trying its system call without blocking
+ * (MSG_DONTWAIT, RWF_NOWAIT, non-blocking sockets); on EAGAIN the op joins
+ * its fd's waiter list and the fd is armed in the worker's epoll set for
+ * the union of what its waiters need, one-shot. When the fd is ready, each
+ * waiter whose readiness arrived tries again on this worker; those that get
+ * EAGAIN again keep waiting and the fd is re-armed.
+ *
+ * Regular files are always "ready" to epoll: their operations (and open,
+ * close, fsync, fallocate, statx) run as plain system calls on the worker.
+ * That blocks the worker for the duration of a disk access: this backend is
+ * the fallback, and says so (docs/io.md).
+ *
+ * Invariants:
+ *  - ep_fds[fd] is touched only by this worker; an fd armed here may be
+ *    armed in other workers' sets at the same time (epoll allows it).
+ *  - A registration whose fd was closed vanishes from the set by itself;
+ *    arming then fails with ENOENT and is redone with EPOLL_CTL_ADD.
+ *  - Cancel takes the op off its list and completes it with -ECANCELED at
+ *    once: nothing of the op is in the kernel.
+ */
+#include "reactor.h"
+#include "alloc.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+struct weft__ep_fd {
+  struct weft__io_op *waiters; /* linked through ep_next */
+  uint32_t armed;              /* events armed in the set, 0 if not armed */
+  bool added;                  /* believed to be in the set */
+};
+
+int weft__epoll_init(struct weft__reactor *r, char *why, size_t whylen) {
+  r->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (r->epfd < 0) {
+    int e = errno;
+    snprintf(why, whylen, "epoll_create1 failed: %s", strerror(e));
+    return -e;
+  }
+  r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (r->wake_fd < 0) {
+    int e = errno;
+    snprintf(why, whylen, "eventfd failed: %s", strerror(e));
+    close(r->epfd);
+    return -e;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = -1};
+  if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->wake_fd, &ev) < 0) {
+    int e = errno;
+    snprintf(why, whylen, "epoll_ctl failed: %s", strerror(e));
+    close(r->wake_fd);
+    close(r->epfd);
+    return -e;
+  }
+  r->ep_fds = NULL;
+  r->ep_nfds = 0;
+  return 0;
+}
+
+void weft__epoll_fini(struct weft__reactor *r) {
+  weft__free(r->ep_fds, (size_t)r->ep_nfds * sizeof *r->ep_fds);
+  close(r->wake_fd);
+  close(r->epfd);
+}
+
+static bool is_regular(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+static int set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return -errno;
+  if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+  return 0;
+}
+
+/* A read or write: without waiting first, then (regular files) blocking,
+ * or (after readiness, for fds without RWF_NOWAIT) plainly. */
+static ssize_t rw(struct weft__io_op *op, bool write) {
+  struct weft__io_req *q = &op->req;
+  struct iovec one = {.iov_base = q->buf, .iov_len = q->len};
+  const struct iovec *iov = &one;
+  int cnt = 1;
+  if (q->kind == WEFT__IO_READV || q->kind == WEFT__IO_WRITEV) {
+    iov = q->buf;
+    cnt = (int)q->len;
+  }
+  off_t off = q->off == (uint64_t)-1 ? -1 : (off_t)q->off;
+  int flags = op->phase ? 0 : RWF_NOWAIT;
+  ssize_t n = write ? pwritev2(q->fd, iov, cnt, off, flags) : preadv2(q->fd, iov, cnt, off, flags);
+  if (n >= 0) return n;
+  int e = errno;
+  if (e == EOPNOTSUPP && !op->phase) {
+    op->phase = 1; /* no RWF_NOWAIT here: wait for readiness, then a plain call */
+    return -EAGAIN;
+  }
+  if (e == EAGAIN && is_regular(q->fd))
+    n = write ? pwritev2(q->fd, iov, cnt, off, 0) : preadv2(q->fd, iov, cnt, off, 0);
+  return n >= 0 ? n : -errno;
+}
+
+static ssize_t connect_step(struct weft__io_op *op) {
+  struct weft__io_req *q = &op->req;
+  if (op->phase == 0) {
+    int rc = set_nonblock(q->fd);
+    if (rc < 0) return rc;
+    if (connect(q->fd, q->buf, (socklen_t)q->len) == 0) return 0;
+    if (errno != EINPROGRESS && errno != EAGAIN) return -errno;
+    op->phase = 1;
+    return -EAGAIN;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
+  return -err;
+}
+
+/* Tries @op's system call now; -EAGAIN means "wait for op->ep_events". */
+static ssize_t try_op(struct weft__io_op *op) {
+  struct weft__io_req *q = &op->req;
+  ssize_t n;
+  switch ((enum weft__io_kind)q->kind) {
+  case WEFT__IO_READ:
+  case WEFT__IO_READV:
+    op->ep_events = EPOLLIN;
+    return rw(op, false);
+  case WEFT__IO_WRITE:
+  case WEFT__IO_WRITEV:
+    op->ep_events = EPOLLOUT;
+    return rw(op, true);
+  case WEFT__IO_RECV:
+    op->ep_events = EPOLLIN;
+    n = recv(q->fd, q->buf, q->len, q->flags | MSG_DONTWAIT);
+    break;
+  case WEFT__IO_SEND:
+    op->ep_events = EPOLLOUT;
+    n = send(q->fd, q->buf, q->len, q->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    break;
+  case WEFT__IO_RECVMSG:
+    op->ep_events = EPOLLIN;
+    n = recvmsg(q->fd, q->buf, q->flags | MSG_DONTWAIT);
+    break;
+  case WEFT__IO_SENDMSG:
+    op->ep_events = EPOLLOUT;
+    n = sendmsg(q->fd, q->buf, q->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    break;
+  case WEFT__IO_ACCEPT:
+    op->ep_events = EPOLLIN;
+    if (op->phase == 0) {
+      int rc = set_nonblock(q->fd); /* accept4 has no per-call non-blocking flag */
+      if (rc < 0) return rc;
+      op->phase = 2;
+    }
+    n = accept4(q->fd, q->buf, q->aux, q->flags);
+    break;
+  case WEFT__IO_CONNECT:
+    op->ep_events = EPOLLOUT;
+    return connect_step(op);
+  case WEFT__IO_POLL: {
+    op->ep_events = q->mask;
+    struct pollfd p = {.fd = q->fd, .events = (short)q->mask};
+    int rc = poll(&p, 1, 0);
+    if (rc < 0) return -errno;
+    return rc == 0 ? -EAGAIN : p.revents;
+  }
+  case WEFT__IO_OPENAT: n = openat(q->fd, q->buf, q->flags, (mode_t)q->mode); break;
+  case WEFT__IO_CLOSE: n = close(q->fd); break;
+  case WEFT__IO_FSYNC: n = q->flags ? fdatasync(q->fd) : fsync(q->fd); break;
+  case WEFT__IO_FALLOCATE: n = fallocate(q->fd, q->flags, (off_t)q->off, (off_t)q->len); break;
+  case WEFT__IO_STATX: n = statx(q->fd, q->buf, q->flags, q->mask, q->aux); break;
+  case WEFT__IO_SHUTDOWN: n = shutdown(q->fd, q->flags); break;
+  case WEFT__IO_NOP:
+  case WEFT__IO_KINDS: n = 0; break;
+  default: n = -1; errno = EINVAL; break;
+  }
+  return n >= 0 ? n : -errno;
+}
+
+static struct weft__ep_fd *slot(struct weft__reactor *r, int fd) {
+  if (fd >= r->ep_nfds) {
+    int n = r->ep_nfds ? r->ep_nfds : 64;
+    while (n <= fd) n *= 2;
+    struct weft__ep_fd *a = weft__realloc(r->ep_fds, (size_t)r->ep_nfds * sizeof *a,
+                                          (size_t)n * sizeof *a);
+    if (!a) return NULL;
+    memset(a + r->ep_nfds, 0, (size_t)(n - r->ep_nfds) * sizeof *a);
+    r->ep_fds = a;
+    r->ep_nfds = n;
+  }
+  return &r->ep_fds[fd];
+}
+
+/* Arms @fd for what its waiters need (nothing if none). */
+static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
+  uint32_t want = 0;
+  for (struct weft__io_op *o = s->waiters; o; o = o->ep_next) want |= o->ep_events;
+  if (!want) {
+    s->armed = 0;
+    return 0;
+  }
+  struct epoll_event ev = {.events = want | EPOLLONESHOT, .data.fd = fd};
+  int rc = epoll_ctl(r->epfd, s->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+  if (rc < 0 && errno == ENOENT) rc = epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
+  else if (rc < 0 && errno == EEXIST) rc = epoll_ctl(r->epfd, EPOLL_CTL_MOD, fd, &ev);
+  if (rc < 0) return -errno;
+  s->added = true;
+  s->armed = want;
+  return 0;
+}
+
+int weft__epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
+  op->phase = 0;
+  op->ep_next = NULL;
+  ssize_t n = try_op(op);
+  if (n != -EAGAIN) {
+    op->res = (int32_t)n;
+    /* relaxed: the waiter is the caller, on this thread. */
+    atomic_store_explicit(&op->done, 1, memory_order_relaxed);
+    return 0;
+  }
+  struct weft__ep_fd *s = slot(r, op->req.fd);
+  if (!s) return -ENOMEM;
+  op->ep_next = s->waiters;
+  s->waiters = op;
+  int rc = arm(r, op->req.fd, s);
+  if (rc < 0) {
+    s->waiters = op->ep_next;
+    return rc; /* EPERM: a regular file or a directory cannot be waited on */
+  }
+  r->inflight++;
+  return 0;
+}
+
+static bool unlink_op(struct weft__ep_fd *s, struct weft__io_op *op) {
+  for (struct weft__io_op **pp = &s->waiters; *pp; pp = &(*pp)->ep_next) {
+    if (*pp == op) {
+      *pp = op->ep_next;
+      return true;
+    }
+  }
+  return false;
+}
+
+void weft__epoll_cancel(struct weft__reactor *r, struct weft__io_op *op) {
+  op->cancelled = 1;
+  int fd = op->req.fd;
+  if (fd < 0 || fd >= r->ep_nfds || !unlink_op(&r->ep_fds[fd], op)) return;
+  r->inflight--;
+  arm(r, fd, &r->ep_fds[fd]); /* narrows or disarms; failure only leaves a spurious wake */
+  weft__io_complete(op, -ECANCELED, 0);
+}
+
+static void ready(struct weft__reactor *r, int fd, uint32_t events) {
+  if (fd < 0 || fd >= r->ep_nfds) return;
+  struct weft__ep_fd *s = &r->ep_fds[fd];
+  s->armed = 0; /* one-shot: disarmed by delivery */
+  struct weft__io_op *list = s->waiters, *keep = NULL;
+  s->waiters = NULL;
+  while (list) {
+    struct weft__io_op *op = list;
+    list = op->ep_next;
+    ssize_t n = -EAGAIN;
+    if (events & (op->ep_events | EPOLLERR | EPOLLHUP)) n = try_op(op);
+    if (n == -EAGAIN) {
+      op->ep_next = keep;
+      keep = op;
+      continue;
+    }
+    r->inflight--;
+    weft__io_complete(op, (int32_t)n, 0);
+  }
+  /* Completions only wake tasks; none of them ran, so the list is ours. */
+  while (keep) {
+    struct weft__io_op *op = keep;
+    keep = op->ep_next;
+    op->ep_next = s->waiters;
+    s->waiters = op;
+  }
+  if (s->waiters && arm(r, fd, s) < 0) {
+    /* The fd went away under its waiters (closed): fail them. */
+    while ((list = s->waiters)) {
+      s->waiters = list->ep_next;
+      r->inflight--;
+      weft__io_complete(list, -EBADF, 0);
+    }
+  }
+}
+
+void weft__epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) {
+  if (!block && r->inflight == 0) return;
+  struct epoll_event evs[128];
+  struct timespec ts = {0, 0}, *tsp = &ts;
+  if (block) {
+    if (deadline_ns) {
+      uint64_t now = weft__clock_ns();
+      uint64_t left = deadline_ns > now ? deadline_ns - now : 0;
+      ts.tv_sec = (time_t)(left / 1000000000u);
+      ts.tv_nsec = (long)(left % 1000000000u);
+    } else {
+      tsp = NULL;
+    }
+  }
+  /* relaxed: a sticky hint; every thread may find out for itself. */
+  static _Atomic bool no_pwait2;
+  int n = -1;
+  if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+    n = epoll_pwait2(r->epfd, evs, 128, tsp, NULL);
+    if (n < 0 && errno == ENOSYS) atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+  }
+  if (atomic_load_explicit(&no_pwait2, memory_order_relaxed)) /* before 5.11: ms, rounded up */
+    n = epoll_wait(r->epfd, evs, 128,
+                   !tsp ? -1 : (int)((ts.tv_sec * 1000000000LL + ts.tv_nsec + 999999) / 1000000));
+  for (int i = 0; i < n; i++) {
+    if (evs[i].data.fd == -1) {
+      uint64_t v;
+      while (read(r->wake_fd, &v, sizeof v) > 0) {
+      }
+      continue;
+    }
+    ready(r, evs[i].data.fd, evs[i].events);
+  }
+}

@@ -1,0 +1,247 @@
+/*
+ * net.c - socket operations (weft/io.h), name resolution and the backend
+ * queries.
+ *
+ * getaddrinfo blocks in libc (files, DNS, NSS modules), so it runs on a
+ * helper thread of its own and the task awaits a future the thread
+ * completes. A lookup outlives a cancelled or timed-out caller: the job
+ * owns copies of its inputs, and whoever finishes second (the thread, or
+ * the caller giving up) frees it and any result nobody took.
+ */
+#include "weft/io.h"
+#include "weft/future.h"
+#include "alloc.h"
+#include "loop.h"
+#include "op.h"
+#include "task.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+
+#define NO_TIMEOUT (-1)
+
+static ssize_t await(struct weft__io_req q, int64_t timeout_ns) {
+  return weft__io_await(&q, weft__io_deadline(timeout_ns));
+}
+
+const char *weft_loop_backend(const weft_loop_t *loop) {
+  if (!loop) return NULL;
+  return loop->workers[0].reactor.backend == WEFT__IO_URING ? "io_uring" : "epoll";
+}
+
+const char *weft_loop_backend_reason(const weft_loop_t *loop) {
+  if (!loop) return NULL;
+  return loop->workers[0].reactor.backend == WEFT__IO_URING ? "" : loop->backend_reason;
+}
+
+int weft_socket(int domain, int type, int protocol) {
+  int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+  return fd < 0 ? -errno : fd;
+}
+
+int weft_accept_timeout(int fd, struct sockaddr *addr, socklen_t *len, int flags,
+                        int64_t timeout_ns) {
+  if ((addr == NULL) != (len == NULL)) return -EINVAL;
+  return (int)await((struct weft__io_req){.kind = WEFT__IO_ACCEPT, .fd = fd, .buf = addr,
+                                          .aux = len, .flags = flags | SOCK_CLOEXEC},
+                    timeout_ns);
+}
+int weft_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+  return weft_accept_timeout(fd, addr, len, flags, NO_TIMEOUT);
+}
+
+int weft_connect_timeout(int fd, const struct sockaddr *addr, socklen_t len, int64_t timeout_ns) {
+  if (!addr) return -EINVAL;
+  return (int)await((struct weft__io_req){.kind = WEFT__IO_CONNECT, .fd = fd, .buf = (void *)addr,
+                                          .len = len},
+                    timeout_ns);
+}
+int weft_connect(int fd, const struct sockaddr *addr, socklen_t len) {
+  return weft_connect_timeout(fd, addr, len, NO_TIMEOUT);
+}
+
+ssize_t weft_recv_timeout(int fd, void *buf, size_t n, int flags, int64_t timeout_ns) {
+  return await((struct weft__io_req){.kind = WEFT__IO_RECV, .fd = fd, .buf = buf, .len = n,
+                                     .flags = flags},
+               timeout_ns);
+}
+ssize_t weft_recv(int fd, void *buf, size_t n, int flags) {
+  return weft_recv_timeout(fd, buf, n, flags, NO_TIMEOUT);
+}
+
+ssize_t weft_send_timeout(int fd, const void *buf, size_t n, int flags, int64_t timeout_ns) {
+  return await((struct weft__io_req){.kind = WEFT__IO_SEND, .fd = fd, .buf = (void *)buf,
+                                     .len = n, .flags = flags},
+               timeout_ns);
+}
+ssize_t weft_send(int fd, const void *buf, size_t n, int flags) {
+  return weft_send_timeout(fd, buf, n, flags, NO_TIMEOUT);
+}
+
+ssize_t weft_recvmsg_timeout(int fd, struct msghdr *msg, int flags, int64_t timeout_ns) {
+  if (!msg) return -EINVAL;
+  return await((struct weft__io_req){.kind = WEFT__IO_RECVMSG, .fd = fd, .buf = msg,
+                                     .flags = flags},
+               timeout_ns);
+}
+ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags) {
+  return weft_recvmsg_timeout(fd, msg, flags, NO_TIMEOUT);
+}
+
+ssize_t weft_sendmsg_timeout(int fd, const struct msghdr *msg, int flags, int64_t timeout_ns) {
+  if (!msg) return -EINVAL;
+  return await((struct weft__io_req){.kind = WEFT__IO_SENDMSG, .fd = fd, .buf = (void *)msg,
+                                     .flags = flags},
+               timeout_ns);
+}
+ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags) {
+  return weft_sendmsg_timeout(fd, msg, flags, NO_TIMEOUT);
+}
+
+ssize_t weft_recvfrom_timeout(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                              socklen_t *len, int64_t timeout_ns) {
+  if ((addr == NULL) != (len == NULL)) return -EINVAL;
+  struct iovec iov = {.iov_base = buf, .iov_len = n};
+  struct msghdr msg = {.msg_name = addr, .msg_namelen = len ? *len : 0, .msg_iov = &iov,
+                       .msg_iovlen = 1};
+  ssize_t r = weft_recvmsg_timeout(fd, &msg, flags, timeout_ns);
+  if (r >= 0 && len) *len = msg.msg_namelen;
+  return r;
+}
+ssize_t weft_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                      socklen_t *len) {
+  return weft_recvfrom_timeout(fd, buf, n, flags, addr, len, NO_TIMEOUT);
+}
+
+ssize_t weft_sendto_timeout(int fd, const void *buf, size_t n, int flags,
+                            const struct sockaddr *addr, socklen_t len, int64_t timeout_ns) {
+  struct iovec iov = {.iov_base = (void *)buf, .iov_len = n};
+  struct msghdr msg = {.msg_name = (void *)addr, .msg_namelen = addr ? len : 0, .msg_iov = &iov,
+                       .msg_iovlen = 1};
+  return weft_sendmsg_timeout(fd, &msg, flags, timeout_ns);
+}
+ssize_t weft_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+                    socklen_t len) {
+  return weft_sendto_timeout(fd, buf, n, flags, addr, len, NO_TIMEOUT);
+}
+
+int weft_shutdown_timeout(int fd, int how, int64_t timeout_ns) {
+  return (int)await((struct weft__io_req){.kind = WEFT__IO_SHUTDOWN, .fd = fd, .flags = how},
+                    timeout_ns);
+}
+int weft_shutdown(int fd, int how) { return weft_shutdown_timeout(fd, how, NO_TIMEOUT); }
+
+static int wait_mask(int fd, unsigned mask, int64_t timeout_ns) {
+  return (int)await((struct weft__io_req){.kind = WEFT__IO_POLL, .fd = fd, .mask = mask},
+                    timeout_ns);
+}
+int weft_wait_readable_timeout(int fd, int64_t timeout_ns) { return wait_mask(fd, POLLIN, timeout_ns); }
+int weft_wait_readable(int fd) { return wait_mask(fd, POLLIN, NO_TIMEOUT); }
+int weft_wait_writable_timeout(int fd, int64_t timeout_ns) {
+  return wait_mask(fd, POLLOUT, timeout_ns);
+}
+int weft_wait_writable(int fd) { return wait_mask(fd, POLLOUT, NO_TIMEOUT); }
+
+/* ---- getaddrinfo on a helper thread --------------------------------------- */
+
+struct gai_job {
+  _Atomic int refs;            /* the thread's and the caller's */
+  weft_future_t *fut;          /* completed by the thread with the rc */
+  char *host, *service;
+  struct addrinfo hints;
+  bool has_hints;
+  struct addrinfo *res;        /* the thread's result, until taken */
+  int rc;
+};
+
+static void gai_job_put(struct gai_job *j) {
+  /* acq_rel: the last one out sees everything the other wrote. */
+  if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) != 1) return;
+  if (j->res) freeaddrinfo(j->res);
+  weft_future_release(j->fut);
+  weft__strfree(j->host);
+  weft__strfree(j->service);
+  weft__free(j, sizeof *j);
+}
+
+static int map_eai(int e) {
+  switch (e) {
+  case 0: return 0;
+  case EAI_NONAME:
+#ifdef EAI_NODATA
+  case EAI_NODATA:
+#endif
+  case EAI_SERVICE: return -ENOENT;
+  case EAI_AGAIN: return -EAGAIN;
+  case EAI_MEMORY: return -ENOMEM;
+  case EAI_BADFLAGS:
+  case EAI_FAMILY:
+  case EAI_SOCKTYPE: return -EINVAL;
+  case EAI_SYSTEM: return errno ? -errno : -EIO;
+  default: return -EIO;
+  }
+}
+
+static void *gai_thread(void *arg) {
+  struct gai_job *j = arg;
+  j->rc = map_eai(getaddrinfo(j->host, j->service, j->has_hints ? &j->hints : NULL, &j->res));
+  weft_future_set_result(j->fut, NULL); /* fails harmlessly if the caller gave up */
+  gai_job_put(j);
+  return NULL;
+}
+
+int weft_getaddrinfo_timeout(const char *host, const char *service, const struct addrinfo *hints,
+                             struct addrinfo **res, int64_t timeout_ns) {
+  if (!res || (!host && !service)) return -EINVAL;
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  *res = NULL;
+  struct gai_job *j = weft__calloc(sizeof *j);
+  if (!j) return -ENOMEM;
+  atomic_init(&j->refs, 2);
+  if ((host && !(j->host = weft__strdup(host))) || (service && !(j->service = weft__strdup(service))) ||
+      weft_future_new(t->fut.loop, &j->fut) != 0) {
+    weft__strfree(j->host);
+    weft__strfree(j->service);
+    weft__free(j, sizeof *j);
+    return -ENOMEM;
+  }
+  if (hints) {
+    j->hints.ai_flags = hints->ai_flags;
+    j->hints.ai_family = hints->ai_family;
+    j->hints.ai_socktype = hints->ai_socktype;
+    j->hints.ai_protocol = hints->ai_protocol;
+    j->has_hints = true;
+  }
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  int prc = pthread_create(&th, &attr, gai_thread, j);
+  pthread_attr_destroy(&attr);
+  if (prc != 0) {
+    atomic_store_explicit(&j->refs, 1, memory_order_relaxed);
+    gai_job_put(j);
+    return -EAGAIN;
+  }
+  int rc = timeout_ns < 0 ? weft_await(j->fut, NULL) : weft_await_timeout(j->fut, timeout_ns, NULL);
+  if (rc == 0) {
+    rc = j->rc;
+    *res = j->res; /* ours now */
+    j->res = NULL;
+  } else {
+    /* Cancelled or timed out: the thread finishes alone and frees. The
+     * future is cancelled so it cannot complete into nobody. */
+    weft_future_cancel(j->fut, NULL);
+  }
+  gai_job_put(j);
+  return rc;
+}
+
+int weft_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                     struct addrinfo **res) {
+  return weft_getaddrinfo_timeout(host, service, hints, res, NO_TIMEOUT);
+}

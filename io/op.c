@@ -1,0 +1,85 @@
+/*
+ * op.c - awaiting one I/O request: the part every operation shares.
+ *
+ * Steps, on the calling task's fiber:
+ *  1. Refuse outside a task (-EPERM); deliver a pending cancellation (or a
+ *     closing loop) as -ECANCELED before issuing anything.
+ *  2. Start the request on this worker's reactor and pin the task to this
+ *     worker while it is in flight (with several workers): its completion
+ *     arrives here, and a cancellation must be issued to this same ring.
+ *  3. Wait (weft__task_wait: cancellable; with epoll the deadline is a
+ *     timer, with io_uring a linked timeout in the kernel).
+ *  4. On cancellation or timeout, cancel in the kernel and wait, not
+ *     cancellable, for the request's own completion: only then is the
+ *     buffer the caller's again.
+ *  5. Outcome: a request that completed (res >= 0) is reported even if a
+ *     cancellation or timeout raced with it, and a taken cancellation is
+ *     put back for the next suspension point; otherwise -ECANCELED or
+ *     -ETIMEDOUT.
+ *
+ * The waker rule (runtime/future.h) holds trivially: the completion is
+ * delivered on the worker the task is pinned to, so the reactor and the
+ * task never run at the same time, and the op on the task's stack outlives
+ * every access to it.
+ */
+#include "op.h"
+#include "clock.h"
+#include "loop.h"
+#include "task.h"
+#include "worker.h"
+
+#include <errno.h>
+
+uint64_t weft__io_deadline(int64_t timeout_ns) {
+  if (timeout_ns < 0) return 0;
+  return weft__clock_ns() + (uint64_t)timeout_ns;
+}
+
+static int32_t finish(struct weft_task *t, int rc, const struct weft__io_op *op) {
+  int32_t res = op->res;
+  if (rc == -ECANCELED) {
+    if (res >= 0) {
+      weft__task_recancel(t);
+      return res;
+    }
+    return -ECANCELED;
+  }
+  if (rc == -ETIMEDOUT) return res >= 0 ? res : -ETIMEDOUT;
+  /* A linked timeout ends the request with -ECANCELED (or -EINTR for one a
+   * kernel thread was running); we did not cancel it, so it timed out. */
+  if ((res == -ECANCELED || res == -EINTR) && op->deadline && !op->cancelled) return -ETIMEDOUT;
+  return res;
+}
+
+ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  struct weft_loop *loop = t->fut.loop;
+  if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t))
+    return -ECANCELED;
+  struct weft__worker *w = weft__worker_self();
+  struct weft__reactor *r = &w->reactor;
+  struct weft__io_op op;
+  op.task = t;
+  op.cb = NULL;
+  op.res = 0;
+  op.cqe_flags = 0;
+  op.req = *req;
+  op.ep_next = NULL;
+  int rc = weft__reactor_start(r, &op, deadline_ns);
+  if (rc < 0) return rc;
+  /* acquire: pairs with the reactor's release store (same thread here, but
+   * the rule costs nothing). */
+  if (atomic_load_explicit(&op.done, memory_order_acquire)) return finish(t, 0, &op);
+  int saved_pin = t->pinned;
+  if (!loop->solo) t->pinned = (int)w->index;
+  uint64_t timer = r->backend == WEFT__IO_EPOLL ? deadline_ns : 0;
+  rc = weft__task_wait(t, &op.done, timer);
+  if (rc != 0 && !atomic_load_explicit(&op.done, memory_order_acquire)) {
+    /* Pinned: we resumed on w, the worker whose reactor holds the op. */
+    weft__reactor_cancel(&weft__worker_self()->reactor, &op);
+    weft__task_wait_nocancel(t, &op.done, 0);
+  }
+  t->pinned = saved_pin;
+  return finish(t, rc, &op);
+}

@@ -1,0 +1,17 @@
+/*
+ * op.h (private) - awaiting one I/O request (op.c) for the operation files.
+ */
+#ifndef WEFT_IO_OP_H
+#define WEFT_IO_OP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "reactor.h"
+
+/* Issues @req on the calling task's worker and waits for it (op.c has the
+ * rules). @deadline_ns is absolute monotonic, 0 = none. */
+ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns);
+/* An absolute deadline from a relative timeout (< 0: none, 0 returned). */
+uint64_t weft__io_deadline(int64_t timeout_ns);
+
+#endif

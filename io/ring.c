@@ -1,0 +1,274 @@
+/*
+ * ring.c - the io_uring backend of the reactor (see reactor.h).
+ *
+ * One ring per worker. Setup flags: COOP_TASKRUN + TASKRUN_FLAG (no
+ * inter-processor interrupt per completion; the kernel flags pending work
+ * and we collect it when we enter anyway) and SUBMIT_ALL; each is dropped
+ * if the kernel rejects it. SINGLE_ISSUER and DEFER_TASKRUN are not used:
+ * they tie a ring to the thread that created it, while a weft worker is the
+ * thread that calls weft_loop_run_*() (a different one per run, possibly)
+ * and loop close drives every worker's ring from the closing thread.
+ *
+ * Invariants:
+ *  - user_data is the op's address, or 0 for requests whose completion we
+ *    drop (linked timeouts, cancel requests); liburing's own timeout entry
+ *    (LIBURING_UDATA_TIMEOUT) is dropped too.
+ *  - A request that fails with -EAGAIN (a non-blocking fd on kernels that
+ *    honour O_NONBLOCK in io_uring) is turned into a poll for readiness and
+ *    then issued again (op->phase), keeping its deadline; a cancelled op is
+ *    never re-issued, so a cancel cannot miss it between the two phases.
+ *  - The wake eventfd always has a read pending, re-armed by its own
+ *    completion: a write to it ends any wait in the kernel.
+ */
+#include "reactor.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define IGNORE_UD 0
+
+static const uint8_t required_ops[] = {
+    IORING_OP_READ,     IORING_OP_WRITE,   IORING_OP_READV,        IORING_OP_WRITEV,
+    IORING_OP_RECV,     IORING_OP_SEND,    IORING_OP_RECVMSG,      IORING_OP_SENDMSG,
+    IORING_OP_ACCEPT,   IORING_OP_CONNECT, IORING_OP_POLL_ADD,     IORING_OP_OPENAT,
+    IORING_OP_CLOSE,    IORING_OP_FSYNC,   IORING_OP_FALLOCATE,    IORING_OP_STATX,
+    IORING_OP_SHUTDOWN, IORING_OP_NOP,     IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL,
+};
+
+static void arm_wake(struct weft__reactor *r);
+
+static void wake_done(struct weft__io_op *op) {
+  arm_wake((struct weft__reactor *)((char *)op - offsetof(struct weft__reactor, wake_op)));
+}
+
+static struct io_uring_sqe *get_sqe(struct weft__reactor *r, unsigned need) {
+  if (io_uring_sq_space_left(&r->ring) < need) io_uring_submit(&r->ring);
+  if (io_uring_sq_space_left(&r->ring) < need) return NULL;
+  return io_uring_get_sqe(&r->ring);
+}
+
+static void arm_wake(struct weft__reactor *r) {
+  struct io_uring_sqe *sqe = get_sqe(r, 1);
+  if (!sqe) return; /* the ring is wedged; the next wait times out instead */
+  io_uring_prep_read(sqe, r->wake_fd, &r->wake_buf, sizeof r->wake_buf, 0);
+  io_uring_sqe_set_data(sqe, &r->wake_op);
+}
+
+int weft__ring_init(struct weft__reactor *r, unsigned entries, char *why, size_t whylen) {
+  static const unsigned optional[] = {
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
+      IORING_SETUP_SUBMIT_ALL, 0};
+  int rc = -EINVAL;
+  for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    p.flags = optional[i] | IORING_SETUP_CQSIZE;
+    p.cq_entries = entries * 4; /* room for bursts; NODROP covers the rest */
+    rc = io_uring_queue_init_params(entries, &r->ring, &p);
+    if (rc != -EINVAL) break;
+  }
+  if (rc < 0) {
+    const char *hint = rc == -EPERM    ? " (kernel.io_uring_disabled or a seccomp filter)"
+                       : rc == -ENOSYS ? " (kernel built without io_uring)"
+                       : rc == -ENOMEM ? " (RLIMIT_MEMLOCK too low for the ring?)"
+                                       : "";
+    snprintf(why, whylen, "io_uring_setup failed: %s%s", strerror(-rc), hint);
+    return rc;
+  }
+  if (!(r->ring.features & IORING_FEAT_NODROP) || !(r->ring.features & IORING_FEAT_EXT_ARG)) {
+    snprintf(why, whylen, "io_uring lacks NODROP/EXT_ARG (kernel older than 5.11)");
+    io_uring_queue_exit(&r->ring);
+    return -ENOSYS;
+  }
+  struct io_uring_probe *probe = io_uring_get_probe_ring(&r->ring);
+  if (!probe) {
+    snprintf(why, whylen, "io_uring probe failed (kernel older than 5.6)");
+    io_uring_queue_exit(&r->ring);
+    return -ENOSYS;
+  }
+  for (size_t i = 0; i < sizeof required_ops; i++) {
+    if (!io_uring_opcode_supported(probe, required_ops[i])) {
+      snprintf(why, whylen, "io_uring lacks opcode %u (kernel older than 5.11)",
+               required_ops[i]);
+      io_uring_free_probe(probe);
+      io_uring_queue_exit(&r->ring);
+      return -ENOSYS;
+    }
+  }
+  io_uring_free_probe(probe);
+  r->wake_fd = eventfd(0, EFD_CLOEXEC);
+  if (r->wake_fd < 0) {
+    rc = -errno;
+    snprintf(why, whylen, "eventfd failed: %s", strerror(errno));
+    io_uring_queue_exit(&r->ring);
+    return rc;
+  }
+  memset(&r->wake_op, 0, sizeof r->wake_op);
+  r->wake_op.cb = wake_done;
+  arm_wake(r);
+  return 0;
+}
+
+void weft__ring_fini(struct weft__reactor *r) {
+  io_uring_queue_exit(&r->ring); /* cancels the wake read */
+  close(r->wake_fd);
+}
+
+static unsigned poll_mask(uint8_t kind) {
+  switch (kind) {
+  case WEFT__IO_READ:
+  case WEFT__IO_READV:
+  case WEFT__IO_RECV:
+  case WEFT__IO_RECVMSG:
+  case WEFT__IO_ACCEPT:
+    return POLLIN;
+  case WEFT__IO_WRITE:
+  case WEFT__IO_WRITEV:
+  case WEFT__IO_SEND:
+  case WEFT__IO_SENDMSG:
+    return POLLOUT;
+  default:
+    return 0;
+  }
+}
+
+static void prep(struct io_uring_sqe *sqe, struct weft__io_op *op) {
+  struct weft__io_req *q = &op->req;
+  if (op->phase == 1) {
+    io_uring_prep_poll_add(sqe, q->fd, poll_mask(q->kind));
+    return;
+  }
+  switch ((enum weft__io_kind)q->kind) {
+  case WEFT__IO_READ: io_uring_prep_read(sqe, q->fd, q->buf, (unsigned)q->len, q->off); break;
+  case WEFT__IO_WRITE: io_uring_prep_write(sqe, q->fd, q->buf, (unsigned)q->len, q->off); break;
+  case WEFT__IO_READV: io_uring_prep_readv(sqe, q->fd, q->buf, (unsigned)q->len, q->off); break;
+  case WEFT__IO_WRITEV: io_uring_prep_writev(sqe, q->fd, q->buf, (unsigned)q->len, q->off); break;
+  case WEFT__IO_RECV: io_uring_prep_recv(sqe, q->fd, q->buf, q->len, q->flags); break;
+  case WEFT__IO_SEND: io_uring_prep_send(sqe, q->fd, q->buf, q->len, q->flags | MSG_NOSIGNAL); break;
+  case WEFT__IO_RECVMSG: io_uring_prep_recvmsg(sqe, q->fd, q->buf, (unsigned)q->flags); break;
+  case WEFT__IO_SENDMSG:
+    io_uring_prep_sendmsg(sqe, q->fd, q->buf, (unsigned)q->flags | MSG_NOSIGNAL);
+    break;
+  case WEFT__IO_ACCEPT: io_uring_prep_accept(sqe, q->fd, q->buf, q->aux, q->flags); break;
+  case WEFT__IO_CONNECT: io_uring_prep_connect(sqe, q->fd, q->buf, (socklen_t)q->len); break;
+  case WEFT__IO_POLL: io_uring_prep_poll_add(sqe, q->fd, q->mask); break;
+  case WEFT__IO_OPENAT: io_uring_prep_openat(sqe, q->fd, q->buf, q->flags, q->mode); break;
+  case WEFT__IO_CLOSE: io_uring_prep_close(sqe, q->fd); break;
+  case WEFT__IO_FSYNC: io_uring_prep_fsync(sqe, q->fd, (unsigned)q->flags); break;
+  case WEFT__IO_FALLOCATE:
+    io_uring_prep_fallocate(sqe, q->fd, q->flags, (off_t)q->off, (off_t)q->len);
+    break;
+  case WEFT__IO_STATX: io_uring_prep_statx(sqe, q->fd, q->buf, q->flags, q->mask, q->aux); break;
+  case WEFT__IO_SHUTDOWN: io_uring_prep_shutdown(sqe, q->fd, q->flags); break;
+  case WEFT__IO_NOP:
+  case WEFT__IO_KINDS: io_uring_prep_nop(sqe); break;
+  }
+}
+
+/* Queues @op (its current phase) with its linked timeout. */
+static int issue(struct weft__reactor *r, struct weft__io_op *op) {
+  unsigned need = op->deadline ? 2 : 1;
+  struct io_uring_sqe *sqe = get_sqe(r, need);
+  if (!sqe) return -EBUSY;
+  prep(sqe, op);
+  io_uring_sqe_set_data(sqe, op);
+  if (op->deadline) {
+    sqe->flags |= IOSQE_IO_LINK;
+    struct io_uring_sqe *t = io_uring_get_sqe(&r->ring); /* space checked above */
+    op->ts.tv_sec = (long long)(op->deadline / 1000000000u);
+    op->ts.tv_nsec = (long long)(op->deadline % 1000000000u);
+    io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(t, IGNORE_UD);
+  }
+  return 0;
+}
+
+int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns) {
+  op->deadline = deadline_ns;
+  op->phase = 0;
+  int rc = issue(r, op);
+  if (rc == 0) r->inflight++;
+  return rc;
+}
+
+void weft__ring_cancel(struct weft__reactor *r, struct weft__io_op *op) {
+  op->cancelled = 1;
+  struct io_uring_sqe *sqe = get_sqe(r, 1);
+  if (!sqe) return; /* cannot happen after a submit freed the queue; the op ends on its own */
+  io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+  io_uring_sqe_set_data64(sqe, IGNORE_UD);
+}
+
+static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t flags) {
+  if (ud == IGNORE_UD || ud == LIBURING_UDATA_TIMEOUT) return;
+  struct weft__io_op *op = (struct weft__io_op *)(uintptr_t)ud;
+  if (op == &r->wake_op) {
+    wake_done(op);
+    return;
+  }
+  if (res == -EAGAIN && op->phase == 0 && poll_mask(op->req.kind) && !op->cancelled) {
+    op->phase = 1; /* wait for readiness, then issue it again */
+    if (issue(r, op) == 0) return;
+  } else if (op->phase == 1 && res >= 0 && !op->cancelled) {
+    op->phase = 0;
+    if (issue(r, op) == 0) return;
+  } else if (op->phase == 1 && res >= 0) {
+    res = -ECANCELED;
+  }
+  r->inflight--;
+  weft__io_complete(op, res, flags);
+}
+
+static unsigned reap(struct weft__reactor *r) {
+  unsigned total = 0;
+  for (;;) {
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    /* Copy each entry out before dispatching: dispatch may submit, and the
+     * entries are the kernel's once we advance. */
+    struct { uint64_t ud; int32_t res; uint32_t flags; } batch[64];
+    io_uring_for_each_cqe(&r->ring, head, cqe) {
+      batch[n].ud = cqe->user_data;
+      batch[n].res = cqe->res;
+      batch[n].flags = cqe->flags;
+      if (++n == 64) break;
+    }
+    if (!n) break;
+    io_uring_cq_advance(&r->ring, n);
+    for (unsigned i = 0; i < n; i++) dispatch(r, batch[i].ud, batch[i].res, batch[i].flags);
+    total += n;
+  }
+  return total;
+}
+
+void weft__ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) {
+  struct io_uring *ring = &r->ring;
+  if (!block) {
+    if (io_uring_sq_ready(ring))
+      io_uring_submit(ring);
+    else if (IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+      io_uring_get_events(ring);
+    reap(r);
+    return;
+  }
+  if (io_uring_cq_ready(ring) == 0) {
+    struct io_uring_cqe *cqe;
+    if (deadline_ns) {
+      uint64_t now = weft__clock_ns();
+      uint64_t left = deadline_ns > now ? deadline_ns - now : 0;
+      struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000000000u),
+                                     .tv_nsec = (long long)(left % 1000000000u)};
+      io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
+    } else {
+      io_uring_submit_and_wait(ring, 1);
+    }
+  }
+  reap(r);
+}
