@@ -105,13 +105,13 @@ static ssize_t rw(struct weft__io_op *op, bool write) {
   ssize_t n = write ? pwritev2(q->fd, iov, cnt, off, flags) : preadv2(q->fd, iov, cnt, off, flags);
   if (n >= 0) return n;
   int e = errno;
-  if (e == EOPNOTSUPP && !op->phase) {
-    op->phase = 1; /* no RWF_NOWAIT here: wait for readiness, then a plain call */
-    return -EAGAIN;
-  }
-  if (e == EAGAIN && is_regular(q->fd))
+  if (e != EAGAIN && e != EOPNOTSUPP) return -e;
+  if (is_regular(q->fd)) { /* never "ready" to epoll: a plain, blocking call */
     n = write ? pwritev2(q->fd, iov, cnt, off, 0) : preadv2(q->fd, iov, cnt, off, 0);
-  return n >= 0 ? n : -errno;
+    return n >= 0 ? n : -errno;
+  }
+  if (e == EOPNOTSUPP) op->phase = 1; /* no RWF_NOWAIT here: readiness, then a plain call */
+  return -EAGAIN;
 }
 
 static ssize_t connect_step(struct weft__io_op *op) {

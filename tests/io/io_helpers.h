@@ -1,0 +1,51 @@
+/*
+ * io_helpers.h - shared by the I/O tests: which backend the run is for, and
+ * a skip when the forced backend cannot exist on this machine.
+ *
+ * ctest runs every I/O test twice, with WEFT_IO_BACKEND=io_uring and
+ * =epoll (tests/CMakeLists.txt); a machine that forbids io_uring skips the
+ * first (exit 77) instead of failing it.
+ */
+#ifndef WEFT_TEST_IO_HELPERS_H
+#define WEFT_TEST_IO_HELPERS_H
+
+#include "helpers.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static inline void io_skip_if_unavailable(void) {
+  weft_loop_t *loop = NULL;
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  int rc = weft_loop_new(&cfg, &loop);
+  if (rc < 0) {
+    fprintf(stderr, "skipped: this backend cannot be set up here (%s)\n", weft_strerror(rc));
+    exit(77);
+  }
+  fprintf(stderr, "backend: %s %s\n", weft_loop_backend(loop), weft_loop_backend_reason(loop));
+  weft_loop_close(loop);
+}
+
+/* Open fds of this process, to prove an operation leaked none. */
+static inline int count_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 4096; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) n++;
+  return n;
+}
+
+#define WEFT_IO_TEST_MAIN(suite_fn)                 \
+  int main(void) {                                  \
+    io_skip_if_unavailable();                       \
+    SRunner *sr = srunner_create(suite_fn());       \
+    srunner_run_all(sr, CK_NORMAL);                 \
+    int failed = srunner_ntests_failed(sr);         \
+    srunner_free(sr);                               \
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;    \
+  }
+
+#endif
