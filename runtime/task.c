@@ -113,7 +113,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->arg = arg;
   t->id = weft__loop_task_id(loop, w);
   t->stack_size = opts->stack_size ? weft__stack_round(stack) : loop->stack_size;
-  t->pinned = loop->solo ? -1 : opts->worker;
+  t->pinned = t->home = loop->solo ? -1 : opts->worker;
   t->started = false;
   t->stack = NULL;
   registry_add(w ? &w->reg : &loop->foreign_reg, t);
@@ -309,7 +309,7 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
 
 bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   struct weft_loop *loop = host->fut.loop;
-  if (loop->fifo || child->fut.loop != loop || child->pinned != host->pinned ||
+  if (loop->fifo || child->fut.loop != loop || child->home != host->home ||
       atomic_load_explicit(&child->claim, memory_order_relaxed) != 0 ||
       atomic_load_explicit(&loop->closing, memory_order_relaxed))
     return false;

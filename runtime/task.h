@@ -62,6 +62,7 @@ struct weft_task {
   size_t stack_size;
   int pinned;               /* worker index, or -1; changed only by the task itself
                                while it runs (I/O pins it to its ring's worker) */
+  int home;                 /* the pinning it was spawned with; immutable */
   bool started;             /* owned by the running worker */
   struct weft__stack *stack;
   struct weft__fiber fiber;

@@ -23,7 +23,9 @@ extern "C" {
   XX(ESTOPPED, -4001, "event loop stopped before the future completed")       \
   XX(ECLOSED, -4002, "event loop is closed")                                  \
   XX(ESHUTDOWN, -4003, "queue is shut down")                                  \
-  XX(EBROKEN, -4004, "barrier is broken (aborted or reset)")
+  XX(EBROKEN, -4004, "barrier is broken (aborted or reset)")                  \
+  XX(EINCOMPLETE, -4005, "stream ended before the requested data (IncompleteReadError)") \
+  XX(ELIMIT, -4006, "separator not found within the stream limit (LimitOverrunError)")
 
 enum weft_errno {
 #define WEFT__ERRNO_ENUM(name, value, text) WEFT_##name = (value),

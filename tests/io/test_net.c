@@ -224,7 +224,7 @@ static int accept_cancel_main(void *arg, void **res) {
       close(cfd);
     }
   }
-  ck_assert_int_eq(count_fds(), before);
+  ck_assert_int_le(count_fds(), before); /* none leaked (a sanitizer may close its own) */
   ck_assert_int_eq(weft_accept_timeout(lfd, NULL, NULL, 0, 20000000), -ETIMEDOUT);
   close(lfd);
   return 0;

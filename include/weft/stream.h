@@ -1,0 +1,218 @@
+/*
+ * weft/stream.h - asyncio's streams: StreamReader, StreamWriter,
+ * open_connection and start_server.
+ *
+ * A connection is one reader and one writer over one fd (a socket, or a
+ * pipe for subprocesses). Reader calls suspend until enough data arrived;
+ * writer calls never suspend except drain() and wait_closed(): write()
+ * sends what the kernel takes at once and buffers the rest, which a helper
+ * task flushes; drain() waits while more than the high-water mark is
+ * buffered, so a peer that does not read cannot make memory grow.
+ *
+ * Ownership: weft_open_connection() gives the caller both objects; release
+ * each with weft_reader_release()/weft_writer_release() (the writer's
+ * release closes it if needed). Objects a server passes to its handler are
+ * the server's: they are closed and freed when the handler returns.
+ *
+ * Thread-safety: a reader is used by one task at a time (a second
+ * concurrent read returns -EBUSY, as asyncio raises RuntimeError). A writer
+ * may be used from several tasks; each call is atomic. Both may be used
+ * from any worker; none of these may be called outside a task unless said.
+ *
+ * Errors common to all calls: -EPERM outside a task; -EINVAL for NULL
+ * objects or buffers; -ECANCELED when the task is cancelled in the call
+ * (data already received stays in the reader's buffer: nothing is lost);
+ * the connection's error (-ECONNRESET, -EPIPE, ...) once it failed.
+ */
+#ifndef WEFT_STREAM_H
+#define WEFT_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include "weft/export.h"
+#include "weft/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_reader weft_reader_t;
+typedef struct weft_writer weft_writer_t;
+typedef struct weft_server weft_server_t;
+
+/* asyncio's default limit for readline/readuntil: 64 KiB. */
+#define WEFT_STREAM_LIMIT (64 * 1024)
+
+/**
+ * weft_stream_open_fd - wrap a connected socket or a pipe fd pair
+ * @rfd, @wfd: the fds to read from and write to (the same fd for a
+ *             socket; -1 for a direction you do not need). Ownership passes
+ *             to the stream: they are closed with it.
+ * @limit:     readline/readuntil limit in bytes; 0 means WEFT_STREAM_LIMIT.
+ * Returns:  0; -EINVAL (both fds -1, or an out pointer NULL where its fd is
+ *           given); -ENOMEM. Threads: any (no suspension).
+ */
+WEFT_EXTERN int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
+                                    weft_writer_t **writer);
+
+/**
+ * weft_open_connection - connect over TCP (asyncio.open_connection)
+ * @host: a name or numeric address; resolved off the workers.
+ * @port: the port.
+ * Returns:  0 with both objects; the resolution errors (weft_getaddrinfo);
+ *           the connect errors (-ECONNREFUSED, -ETIMEDOUT, ...) of the last
+ *           address tried; -EINVAL for NULL arguments or port > 65535.
+ * Suspends: yes.
+ */
+WEFT_EXTERN int weft_open_connection(const char *host, int port, weft_reader_t **reader,
+                                     weft_writer_t **writer);
+/** weft_open_unix_connection - the same over a Unix-domain socket @path. */
+WEFT_EXTERN int weft_open_unix_connection(const char *path, weft_reader_t **reader,
+                                          weft_writer_t **writer);
+
+/* ---- reader --------------------------------------------------------------- */
+
+/**
+ * weft_reader_read - up to @n bytes (asyncio read(n)): what is buffered, or
+ * one receive if nothing is. Returns: bytes (> 0); 0 at end of stream or
+ * if @n is 0. Suspends: yes.
+ */
+WEFT_EXTERN ssize_t weft_reader_read(weft_reader_t *r, void *buf, size_t n);
+/**
+ * weft_reader_readexactly - exactly @n bytes (IncompleteReadError: if the
+ * stream ends first, returns WEFT_EINCOMPLETE and *@partial receives how
+ * many bytes were copied into @buf). @partial may be NULL.
+ */
+WEFT_EXTERN ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t n,
+                                            size_t *partial);
+/**
+ * weft_reader_readuntil - bytes up to and including @sep (asyncio
+ * readuntil). Copies into @buf (size @cap) and returns the length.
+ * Returns:  the length; WEFT_EINCOMPLETE when the stream ends before @sep
+ *           (the partial data is consumed and copied, *@partial says how
+ *           much); WEFT_ELIMIT when @sep is not within the reader's limit
+ *           (LimitOverrunError: the data stays buffered, read it with
+ *           weft_reader_read); -ENOSPC when the match does not fit @cap
+ *           (nothing consumed); -EINVAL for an empty @sep.
+ */
+WEFT_EXTERN ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen,
+                                          void *buf, size_t cap, size_t *partial);
+/** weft_reader_readline - readuntil("\n"), except that at end of stream the
+ * partial line is returned as a success (asyncio readline). */
+WEFT_EXTERN ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap);
+/** weft_reader_at_eof - 1 when the buffer is empty and the stream ended. Threads: any. */
+WEFT_EXTERN int weft_reader_at_eof(weft_reader_t *r);
+/** weft_reader_release - give the reader back (no suspension). */
+WEFT_EXTERN void weft_reader_release(weft_reader_t *r);
+
+/* ---- writer --------------------------------------------------------------- */
+
+/**
+ * weft_writer_write - queue @n bytes (asyncio write): sent at once as far
+ * as the kernel takes them, the rest buffered and flushed in the
+ * background. Never suspends.
+ * Returns:  0; WEFT_ECLOSED after close()/write_eof(); the connection's
+ *           error; -ENOMEM.
+ */
+WEFT_EXTERN int weft_writer_write(weft_writer_t *w, const void *buf, size_t n);
+/** weft_writer_writelines - write() of each piece in order. */
+WEFT_EXTERN int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt);
+/**
+ * weft_writer_drain - wait until the buffer is at or below the low-water
+ * mark, if it went above the high-water mark (asyncio drain()).
+ * Returns:  0; the connection's error; -ECANCELED. Suspends: yes.
+ */
+WEFT_EXTERN int weft_writer_drain(weft_writer_t *w);
+/**
+ * weft_writer_set_write_buffer_limits - high/low water marks in bytes
+ * (defaults 64 KiB and 16 KiB, asyncio's). @low > @high is -EINVAL.
+ * Threads: any.
+ */
+WEFT_EXTERN int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low);
+/** weft_writer_buffer_size - bytes buffered, not yet taken by the kernel. Threads: any. */
+WEFT_EXTERN size_t weft_writer_buffer_size(weft_writer_t *w);
+/** weft_writer_write_eof - shut down the sending side once the buffer is
+ * flushed (sockets). Returns 0; -ENOTSOCK for a pipe (close it instead). */
+WEFT_EXTERN int weft_writer_write_eof(weft_writer_t *w);
+/** weft_writer_close - flush what is buffered, then close (never suspends). */
+WEFT_EXTERN int weft_writer_close(weft_writer_t *w);
+/** weft_writer_abort - close now, dropping what is buffered. */
+WEFT_EXTERN int weft_writer_abort(weft_writer_t *w);
+/** weft_writer_is_closing - 1 after close()/abort(). Threads: any. */
+WEFT_EXTERN int weft_writer_is_closing(weft_writer_t *w);
+/** weft_writer_wait_closed - wait until the fd is closed. Suspends: yes. */
+WEFT_EXTERN int weft_writer_wait_closed(weft_writer_t *w);
+/**
+ * weft_writer_get_extra_info - asyncio's get_extra_info for "peername",
+ * "sockname" (fill @addr/@len) and "socket" (returns the fd).
+ * Returns:  0 (or the fd for "socket"); -ENOENT for other names; the
+ *           getpeername/getsockname errors. Threads: any.
+ */
+WEFT_EXTERN int weft_writer_get_extra_info(weft_writer_t *w, const char *name,
+                                           struct sockaddr *addr, socklen_t *len);
+/** weft_writer_release - close if needed and give the writer back. */
+WEFT_EXTERN void weft_writer_release(weft_writer_t *w);
+
+/* ---- servers -------------------------------------------------------------- */
+
+/* A connection handler: runs as its own task. Returning ends the connection. */
+typedef int (*weft_client_handler)(weft_reader_t *r, weft_writer_t *w, void *arg);
+
+/**
+ * struct weft_server_opts - optional settings (zero = defaults)
+ * @backlog:        listen(2) backlog; 0 means 4096.
+ * @reuse_port:     1: one listening socket per worker with SO_REUSEPORT, so
+ *                  the kernel spreads connections over the workers (default
+ *                  with several workers); -1: one socket, accepted by all.
+ * @limit:          the readers' limit; 0 means WEFT_STREAM_LIMIT.
+ * @accept_backoff_ns: pause after accept fails for lack of fds or memory
+ *                  (EMFILE, ENFILE, ENOBUFS, ENOMEM); 0 means 100 ms.
+ */
+struct weft_server_opts {
+  int backlog;
+  int reuse_port;
+  size_t limit;
+  int64_t accept_backoff_ns;
+};
+
+/**
+ * weft_start_server - listen on @host:@port and serve each connection with
+ * @handler in a task of its own (asyncio.start_server).
+ * @loop: the loop; NULL means the calling task's loop.
+ * @host: a numeric address or name; NULL means all interfaces.
+ * @port: 0 picks a free port (see weft_server_sockname).
+ * Returns:  0 with *@out; -EADDRINUSE and the other socket/bind errors;
+ *           resolution errors; -EINVAL; -ENOMEM. Suspends: only to resolve
+ *           @host from a task. Threads: a task, or the loop's owner while
+ *           the loop is not running.
+ */
+WEFT_EXTERN int weft_start_server(weft_loop_t *loop, const char *host, int port,
+                                  weft_client_handler handler, void *arg,
+                                  const struct weft_server_opts *opts, weft_server_t **out);
+/** weft_start_unix_server - the same on a Unix-domain socket @path (unlinked first if a socket). */
+WEFT_EXTERN int weft_start_unix_server(weft_loop_t *loop, const char *path,
+                                       weft_client_handler handler, void *arg,
+                                       const struct weft_server_opts *opts, weft_server_t **out);
+/** weft_server_sockname - the first listening socket's address. Threads: any. */
+WEFT_EXTERN int weft_server_sockname(weft_server_t *s, struct sockaddr *addr, socklen_t *len);
+/** weft_server_close - stop listening (connections carry on). Threads: any task. */
+WEFT_EXTERN int weft_server_close(weft_server_t *s);
+/** weft_server_wait_closed - wait until closed and every connection's handler returned. */
+WEFT_EXTERN int weft_server_wait_closed(weft_server_t *s);
+/** weft_serve_forever - wait until the server is closed; cancelling the
+ * caller closes the server (asyncio serve_forever). Returns 0 or -ECANCELED. */
+WEFT_EXTERN int weft_serve_forever(weft_server_t *s);
+/** weft_server_connections - handlers running now. Threads: any. */
+WEFT_EXTERN size_t weft_server_connections(weft_server_t *s);
+/** weft_server_destroy - free a server that is closed with no connection
+ * left. Returns 0; -EBUSY otherwise. */
+WEFT_EXTERN int weft_server_destroy(weft_server_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
