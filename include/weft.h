@@ -17,5 +17,6 @@
 #include "weft/time.h"
 #include "weft/sync.h"
 #include "weft/io.h"
+#include "weft/stream.h"
 
 #endif

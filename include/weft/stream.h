@@ -103,7 +103,7 @@ WEFT_EXTERN ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, siz
 /** weft_reader_readline - readuntil("\n"), except that at end of stream the
  * partial line is returned as a success (asyncio readline). */
 WEFT_EXTERN ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap);
-/** weft_reader_at_eof - 1 when the buffer is empty and the stream ended. Threads: any. */
+/** weft_reader_at_eof - 1 when the buffer is empty and the stream ended (no suspension). */
 WEFT_EXTERN int weft_reader_at_eof(weft_reader_t *r);
 /** weft_reader_release - give the reader back (no suspension). */
 WEFT_EXTERN void weft_reader_release(weft_reader_t *r);

@@ -1,0 +1,88 @@
+/*
+ * echo_server.c - the TCP echo server from asyncio's streams documentation.
+ *
+ *   echo_server [port [connections]]
+ *
+ * Listens on 127.0.0.1:port (default 8888; 0 picks a free port and prints
+ * it) and echoes what each client sends once, then closes the connection.
+ * With a connection count, the server closes after serving that many (the
+ * tests use it); otherwise it serves forever.
+ *
+ * Python equivalent:
+ *   async def handle_echo(reader, writer):
+ *       data = await reader.read(100)
+ *       message = data.decode()
+ *       addr = writer.get_extra_info('peername')
+ *       print(f"Received {message!r} from {addr!r}")
+ *       print(f"Send: {message!r}")
+ *       writer.write(data)
+ *       await writer.drain()
+ *       print("Close the connection")
+ *       writer.close()
+ *       await writer.wait_closed()
+ *
+ *   async def main():
+ *       server = await asyncio.start_server(handle_echo, '127.0.0.1', 8888)
+ *       addrs = ', '.join(str(sock.getsockname()) for sock in server.sockets)
+ *       print(f'Serving on {addrs}')
+ *       async with server:
+ *           await server.serve_forever()
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <weft.h>
+
+static int remaining = -1; /* connections left to serve, or -1: forever */
+static weft_server_t *server;
+
+static int handle_echo(weft_reader_t *reader, weft_writer_t *writer, void *arg) {
+  (void)arg;
+  char data[100];
+  ssize_t n = weft_reader_read(reader, data, sizeof data);
+  if (n < 0) return (int)n;
+  struct sockaddr_in peer;
+  socklen_t len = sizeof peer;
+  weft_writer_get_extra_info(writer, "peername", (struct sockaddr *)&peer, &len);
+  char ip[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+  printf("Received '%.*s' from ('%s', %d)\n", (int)n, data, ip, ntohs(peer.sin_port));
+  printf("Send: '%.*s'\n", (int)n, data);
+  weft_writer_write(writer, data, (size_t)n);
+  weft_writer_drain(writer);
+  printf("Close the connection\n");
+  fflush(stdout);
+  weft_writer_close(writer);
+  weft_writer_wait_closed(writer);
+  if (remaining > 0 && --remaining == 0) weft_server_close(server); /* one worker: no race */
+  return 0;
+}
+
+static int main_task(void *arg, void **result) {
+  (void)result;
+  int port = *(int *)arg;
+  int rc = weft_start_server(NULL, "127.0.0.1", port, handle_echo, NULL, NULL, &server);
+  if (rc < 0) {
+    fprintf(stderr, "start_server: %s\n", weft_strerror(rc));
+    return rc;
+  }
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  weft_server_sockname(server, (struct sockaddr *)&a, &len);
+  printf("Serving on ('127.0.0.1', %d)\n", ntohs(a.sin_port));
+  fflush(stdout);
+  rc = weft_serve_forever(server);
+  weft_server_wait_closed(server);
+  weft_server_destroy(server);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  int port = argc > 1 ? atoi(argv[1]) : 8888;
+  if (argc > 2) remaining = atoi(argv[2]);
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  int rc = weft_run_config(&cfg, main_task, &port, NULL);
+  return rc == 0 ? 0 : 1;
+}

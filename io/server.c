@@ -1,0 +1,430 @@
+/*
+ * server.c - start_server and open_connection (weft/stream.h).
+ *
+ * Listening: with several workers, one SO_REUSEPORT socket per worker, each
+ * accepted by a task pinned to that worker, so the kernel spreads
+ * connections over the workers and a connection's task starts where it was
+ * accepted (no cross-worker hand-off). Otherwise (one worker, reuse_port =
+ * -1, or a Unix socket) one socket, with one acceptor per worker.
+ *
+ * Acceptors: accept, spawn a handler task, repeat. When accept fails for
+ * lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), the acceptor pauses
+ * for accept_backoff_ns and tries again, as asyncio does: the server keeps
+ * serving the connections it has and accepts again when fds come back.
+ *
+ * Closing: server_close cancels the acceptors (their accepts are cancelled
+ * in the kernel); the last acceptor to end closes the listening sockets.
+ * Connections are not touched. wait_closed returns when the acceptors have
+ * ended and no handler runs.
+ *
+ * Invariants: conns and acceptors_live change under lock; idle is set
+ * exactly when closed && acceptors_live == 0 && conns == 0.
+ */
+#include "stream.h"
+#include "alloc.h"
+#include "loop.h"
+#include "task.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_SOCKS 64
+#define DEFAULT_BACKLOG 4096
+#define DEFAULT_BACKOFF_NS (100 * 1000000LL)
+
+struct weft_server {
+  weft_loop_t *loop;
+  weft_client_handler handler;
+  void *arg;
+  size_t limit;
+  int64_t backoff_ns;
+  int nsocks;
+  int socks[MAX_SOCKS];
+  int nacceptors;
+  weft_task_t *acceptors[MAX_SOCKS];
+  struct weft__mutex lock;
+  size_t conns;          /* under lock */
+  int acceptors_live;    /* under lock */
+  bool closed;           /* under lock */
+  weft_event_t *closed_ev;
+  weft_event_t *idle;
+};
+
+struct acceptor_arg {
+  weft_server_t *s;
+  int fd;
+};
+
+static void maybe_idle_locked(weft_server_t *s) {
+  if (s->closed && s->acceptors_live == 0 && s->conns == 0) weft_event_set(s->idle);
+}
+
+static void set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on Unix sockets */
+}
+
+/* The body may never run (cancelled before it started): the fd and the
+ * count are settled by the done callback, which runs either way. */
+static int conn_task(void *arg, void **res) {
+  (void)res;
+  struct acceptor_arg *a = arg;
+  weft_server_t *s = a->s;
+  weft_reader_t *r;
+  weft_writer_t *w;
+  if (weft_stream_open_fd(a->fd, a->fd, s->limit, &r, &w) == 0) {
+    a->fd = -1; /* the stream's now */
+    s->handler(r, w, s->arg);
+    weft_writer_release(w);
+    weft_reader_release(r);
+  }
+  return 0;
+}
+
+static void conn_done(weft_future_t *f, void *arg) {
+  (void)f;
+  struct acceptor_arg *a = arg;
+  weft_server_t *s = a->s;
+  if (a->fd >= 0) close(a->fd);
+  weft__free(a, sizeof *a);
+  weft__mutex_lock(&s->lock);
+  s->conns--;
+  maybe_idle_locked(s);
+  weft__mutex_unlock(&s->lock);
+}
+
+/* Starts a handler task for @fd; closes @fd if that fails. */
+static void spawn_conn(weft_server_t *s, int fd) {
+  struct acceptor_arg *c = weft__alloc(sizeof *c);
+  weft_task_t *t = NULL;
+  if (c) {
+    c->s = s;
+    c->fd = fd;
+    weft__mutex_lock(&s->lock);
+    s->conns++;
+    weft__mutex_unlock(&s->lock);
+    if (weft_spawn(conn_task, c, &t) == 0) {
+      if (weft_future_on_done(weft_task_future(t), conn_done, c) != 0) {
+        weft_task_cancel(t, NULL); /* no memory for the callback: do not serve it */
+        weft_future_on_done(weft_task_future(t), conn_done, c);
+      }
+      weft_task_release(t);
+      return;
+    }
+    weft__mutex_lock(&s->lock);
+    s->conns--;
+    weft__mutex_unlock(&s->lock);
+    weft__free(c, sizeof *c);
+  }
+  close(fd);
+}
+
+static bool out_of_resources(int err) {
+  return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
+}
+
+static int acceptor_task(void *arg, void **res) {
+  (void)res;
+  struct acceptor_arg *a = arg;
+  weft_server_t *s = a->s;
+  int lfd = a->fd;
+  for (;;) {
+    int fd = weft_accept(lfd, NULL, NULL, 0);
+    if (fd >= 0) {
+      set_nodelay(fd);
+      spawn_conn(s, fd);
+      continue;
+    }
+    if (fd == -ECANCELED) break;
+    if (out_of_resources(fd)) {
+      if (weft_sleep_ns(s->backoff_ns) == -ECANCELED) break;
+      continue;
+    }
+    if (fd == -ECONNABORTED || fd == -EINTR || fd == -EAGAIN || fd == -EPROTO) continue;
+    break; /* the socket is gone (EBADF, EINVAL): nothing more to accept */
+  }
+  return 0;
+}
+
+/* Runs when an acceptor ends, also one cancelled before it started. */
+static void acceptor_done(weft_future_t *f, void *arg) {
+  (void)f;
+  struct acceptor_arg *a = arg;
+  weft_server_t *s = a->s;
+  weft__free(a, sizeof *a);
+  weft__mutex_lock(&s->lock);
+  if (--s->acceptors_live == 0) {
+    for (int i = 0; i < s->nsocks; i++) close(s->socks[i]);
+    s->nsocks = 0;
+    s->closed = true;
+    weft_event_set(s->closed_ev);
+  }
+  maybe_idle_locked(s);
+  weft__mutex_unlock(&s->lock);
+}
+
+static void server_free(weft_server_t *s) {
+  for (int i = 0; i < s->nsocks; i++) close(s->socks[i]);
+  for (int i = 0; i < s->nacceptors; i++) weft_task_release(s->acceptors[i]);
+  weft_event_destroy(s->closed_ev);
+  weft_event_destroy(s->idle);
+  weft__free(s, sizeof *s);
+}
+
+static int server_new(weft_loop_t *loop, weft_client_handler handler, void *arg,
+                      const struct weft_server_opts *opts, weft_server_t **out) {
+  weft_server_t *s = weft__calloc(sizeof *s);
+  if (!s) return -ENOMEM;
+  if (weft_event_create(&s->closed_ev) != 0 || weft_event_create(&s->idle) != 0) {
+    weft_event_destroy(s->closed_ev);
+    weft__free(s, sizeof *s);
+    return -ENOMEM;
+  }
+  weft__mutex_init(&s->lock);
+  s->loop = loop;
+  s->handler = handler;
+  s->arg = arg;
+  s->limit = opts && opts->limit ? opts->limit : WEFT_STREAM_LIMIT;
+  s->backoff_ns = opts && opts->accept_backoff_ns > 0 ? opts->accept_backoff_ns : DEFAULT_BACKOFF_NS;
+  *out = s;
+  return 0;
+}
+
+/* Spawns the acceptors: one per socket pinned to its worker, or, with one
+ * socket, one per worker on it. */
+static int start_acceptors(weft_server_t *s) {
+  unsigned nw = weft_loop_workers(s->loop);
+  int n = s->nsocks > 1 ? s->nsocks : (int)(nw < MAX_SOCKS ? nw : MAX_SOCKS);
+  for (int i = 0; i < n; i++) {
+    struct acceptor_arg *a = weft__alloc(sizeof *a);
+    if (!a) return -ENOMEM;
+    a->s = s;
+    a->fd = s->socks[s->nsocks > 1 ? i : 0];
+    struct weft_task_opts o;
+    weft_task_opts_init(&o);
+    o.name = "weft-acceptor";
+    o.worker = nw > 1 ? i % (int)nw : -1;
+    weft__mutex_lock(&s->lock);
+    s->acceptors_live++;
+    weft__mutex_unlock(&s->lock);
+    int rc = weft_spawn_opts(s->loop, acceptor_task, a, &o, &s->acceptors[i]);
+    if (rc == 0 && weft_future_on_done(weft_task_future(s->acceptors[i]), acceptor_done, a) != 0) {
+      weft_task_cancel(s->acceptors[i], NULL);
+      weft_task_release(s->acceptors[i]);
+      rc = -ENOMEM; /* cannot happen in practice; the acceptor's arg is lost */
+    }
+    if (rc < 0) {
+      weft__mutex_lock(&s->lock);
+      s->acceptors_live--;
+      weft__mutex_unlock(&s->lock);
+      weft__free(a, sizeof *a);
+      return rc;
+    }
+    s->nacceptors++;
+  }
+  return 0;
+}
+
+static int listen_on(const struct sockaddr *sa, socklen_t len, bool reuse_port, int backlog) {
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  if (sa->sa_family != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  if (bind(fd, sa, len) < 0 || listen(fd, backlog) < 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  return fd;
+}
+
+static int resolve(const char *host, int port, bool passive, struct addrinfo **res) {
+  char service[8];
+  snprintf(service, sizeof service, "%d", port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                           .ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG};
+  if (weft__task_self()) return weft_getaddrinfo(host, service, &hints, res);
+  int e = getaddrinfo(host, service, &hints, res); /* the loop's owner, not running */
+  return e == 0 ? 0 : e == EAI_NONAME ? -ENOENT : -EIO;
+}
+
+int weft_start_server(weft_loop_t *loop, const char *host, int port, weft_client_handler handler,
+                      void *arg, const struct weft_server_opts *opts, weft_server_t **out) {
+  if (!handler || !out || port < 0 || port > 65535) return -EINVAL;
+  if (!loop && !(loop = weft_loop_current())) return -EPERM;
+  struct addrinfo *ai = NULL;
+  int rc = resolve(host, port, true, &ai);
+  if (rc < 0) return rc;
+  /* The first address that binds (IPv4 first when host is NULL: both are
+   * listed, and a dual-stack socket would make the second bind fail). */
+  struct addrinfo *pick = ai;
+  for (struct addrinfo *p = ai; p; p = p->ai_next)
+    if (p->ai_family == AF_INET) {
+      pick = p;
+      break;
+    }
+  weft_server_t *s;
+  rc = server_new(loop, handler, arg, opts, &s);
+  if (rc < 0) {
+    freeaddrinfo(ai);
+    return rc;
+  }
+  int backlog = opts && opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG;
+  unsigned nw = weft_loop_workers(loop);
+  int want = opts && opts->reuse_port < 0 ? 1 : (int)nw;
+  if (want > MAX_SOCKS) want = MAX_SOCKS;
+  bool reuse = want > 1;
+  struct sockaddr_storage addr;
+  socklen_t alen = (socklen_t)pick->ai_addrlen;
+  memcpy(&addr, pick->ai_addr, alen);
+  freeaddrinfo(ai);
+  for (int i = 0; i < want; i++) {
+    int fd = listen_on((struct sockaddr *)&addr, alen, reuse, backlog);
+    if (fd < 0) {
+      server_free(s);
+      return fd;
+    }
+    s->socks[s->nsocks++] = fd;
+    if (i == 0 && port == 0) { /* the others bind the port the kernel picked */
+      socklen_t l = sizeof addr;
+      getsockname(fd, (struct sockaddr *)&addr, &l);
+    }
+  }
+  rc = start_acceptors(s);
+  if (rc < 0) {
+    weft_server_close(s);
+    return rc; /* the acceptors that started end on their own and close the sockets */
+  }
+  *out = s;
+  return 0;
+}
+
+int weft_start_unix_server(weft_loop_t *loop, const char *path, weft_client_handler handler,
+                           void *arg, const struct weft_server_opts *opts, weft_server_t **out) {
+  if (!path || !handler || !out) return -EINVAL;
+  if (!loop && !(loop = weft_loop_current())) return -EPERM;
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof sun.sun_path) return -ENAMETOOLONG;
+  strcpy(sun.sun_path, path);
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path); /* a stale socket */
+  weft_server_t *s;
+  int rc = server_new(loop, handler, arg, opts, &s);
+  if (rc < 0) return rc;
+  int fd = listen_on((struct sockaddr *)&sun, sizeof sun, false,
+                     opts && opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG);
+  if (fd < 0) {
+    server_free(s);
+    return fd;
+  }
+  s->socks[s->nsocks++] = fd;
+  rc = start_acceptors(s);
+  if (rc < 0) {
+    weft_server_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int weft_server_sockname(weft_server_t *s, struct sockaddr *addr, socklen_t *len) {
+  if (!s || !addr || !len) return -EINVAL;
+  weft__mutex_lock(&s->lock);
+  int rc = s->nsocks ? getsockname(s->socks[0], addr, len) : -1;
+  int e = s->nsocks ? errno : EBADF;
+  weft__mutex_unlock(&s->lock);
+  return rc < 0 ? -e : 0;
+}
+
+int weft_server_close(weft_server_t *s) {
+  if (!s) return -EINVAL;
+  for (int i = 0; i < s->nacceptors; i++) weft_task_cancel(s->acceptors[i], NULL);
+  return 0;
+}
+
+int weft_server_wait_closed(weft_server_t *s) {
+  if (!s) return -EINVAL;
+  return weft_event_wait(s->idle, -1);
+}
+
+int weft_serve_forever(weft_server_t *s) {
+  if (!s) return -EINVAL;
+  int rc = weft_event_wait(s->closed_ev, -1);
+  if (rc == -ECANCELED) weft_server_close(s);
+  return rc;
+}
+
+size_t weft_server_connections(weft_server_t *s) {
+  if (!s) return 0;
+  weft__mutex_lock(&s->lock);
+  size_t n = s->conns;
+  weft__mutex_unlock(&s->lock);
+  return n;
+}
+
+int weft_server_destroy(weft_server_t *s) {
+  if (!s) return -EINVAL;
+  weft__mutex_lock(&s->lock);
+  bool busy = !s->closed || s->conns || s->acceptors_live;
+  weft__mutex_unlock(&s->lock);
+  if (busy) return -EBUSY;
+  server_free(s);
+  return 0;
+}
+
+/* ---- open_connection ----------------------------------------------------- */
+
+int weft_open_connection(const char *host, int port, weft_reader_t **reader,
+                         weft_writer_t **writer) {
+  if (!host || !reader || !writer || port < 0 || port > 65535) return -EINVAL;
+  if (!weft__task_self()) return -EPERM;
+  struct addrinfo *ai;
+  int rc = resolve(host, port, false, &ai);
+  if (rc < 0) return rc;
+  rc = -ENOENT;
+  for (struct addrinfo *p = ai; p; p = p->ai_next) {
+    int fd = weft_socket(p->ai_family, SOCK_STREAM, 0);
+    if (fd < 0) {
+      rc = fd;
+      continue;
+    }
+    rc = weft_connect(fd, p->ai_addr, (socklen_t)p->ai_addrlen);
+    if (rc == 0) {
+      set_nodelay(fd);
+      rc = weft_stream_open_fd(fd, fd, 0, reader, writer);
+      if (rc < 0) close(fd);
+      break;
+    }
+    close(fd);
+    if (rc == -ECANCELED) break;
+  }
+  freeaddrinfo(ai);
+  return rc;
+}
+
+int weft_open_unix_connection(const char *path, weft_reader_t **reader, weft_writer_t **writer) {
+  if (!path || !reader || !writer) return -EINVAL;
+  if (!weft__task_self()) return -EPERM;
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof sun.sun_path) return -ENAMETOOLONG;
+  strcpy(sun.sun_path, path);
+  int fd = weft_socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return fd;
+  int rc = weft_connect(fd, (struct sockaddr *)&sun, sizeof sun);
+  if (rc == 0) rc = weft_stream_open_fd(fd, fd, 0, reader, writer);
+  if (rc < 0) close(fd);
+  return rc;
+}

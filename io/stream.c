@@ -1,0 +1,555 @@
+/*
+ * stream.c - StreamReader and StreamWriter over one fd (weft/stream.h).
+ *
+ * Reading is pull-based: the reader receives only when a read call needs
+ * more than its buffer holds, so memory is bounded by the largest request
+ * (readuntil: the limit plus one receive).
+ *
+ * Writing follows asyncio's transports: write() sends at once what the
+ * kernel takes without blocking (a direct non-blocking send: no flusher,
+ * no copy in the common case) and appends the rest to `pending`. A flusher
+ * task, spawned when something is pending and none runs, moves `pending`
+ * to `out` under the lock and sends `out` with weft_send outside it, so
+ * write() never touches memory the kernel is reading. drained is cleared
+ * when wsize passes the high-water mark and set again at the low one.
+ *
+ * Closing: the fd is closed once no flusher runs and no read is in
+ * progress. A socket is shut down first (SHUT_RDWR), which ends a read
+ * blocked in another task (it sees end of stream) and the flusher's send.
+ *
+ * Invariants: refs counts the reader, the writer and a running flusher;
+ * the last release frees. wsize == pending bytes + out bytes. Everything
+ * of the writer and the fd state is under lock; the reader's buffer
+ * belongs to the one task in a read call.
+ */
+#include "stream.h"
+#include "alloc.h"
+#include "task.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_HIGH (64u * 1024u)
+#define DEFAULT_LOW (16u * 1024u)
+/* One receive asks for this much: asyncio's max_size for a read. */
+#define RECV_CHUNK (64u * 1024u)
+
+static size_t bytes_len(const struct weft__bytes *b) { return b->tail - b->head; }
+
+static void bytes_free(struct weft__bytes *b) {
+  weft__free(b->p, b->cap);
+  b->p = NULL;
+  b->head = b->tail = b->cap = 0;
+}
+
+/* Makes room for @need more bytes after tail. */
+static int bytes_reserve(struct weft__bytes *b, size_t need) {
+  if (b->cap - b->tail >= need) return 0;
+  size_t len = bytes_len(b);
+  if (b->head && b->cap - len >= need) {
+    memmove(b->p, b->p + b->head, len);
+    b->head = 0;
+    b->tail = len;
+    return 0;
+  }
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap - len < need) cap *= 2;
+  char *p = weft__alloc(cap);
+  if (!p) return -ENOMEM;
+  if (len) memcpy(p, b->p + b->head, len);
+  weft__free(b->p, b->cap);
+  b->p = p;
+  b->cap = cap;
+  b->head = 0;
+  b->tail = len;
+  return 0;
+}
+
+static void stream_put(struct weft__stream *s) {
+  /* acq_rel: the last one out sees every other user's writes. */
+  if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  if (s->rfd >= 0) close(s->rfd);
+  if (s->wfd >= 0 && s->wfd != s->rfd) close(s->wfd);
+  bytes_free(&s->in);
+  bytes_free(&s->pending);
+  bytes_free(&s->out);
+  weft_event_destroy(s->drained);
+  weft_event_destroy(s->closed);
+  weft__free(s, sizeof *s);
+}
+
+int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
+                        weft_writer_t **writer) {
+  if ((rfd < 0 && wfd < 0) || (rfd >= 0 && !reader) || (wfd >= 0 && !writer)) return -EINVAL;
+  struct weft__stream *s = weft__calloc(sizeof *s);
+  if (!s) return -ENOMEM;
+  if (weft_event_create(&s->drained) != 0 || weft_event_create(&s->closed) != 0) {
+    weft_event_destroy(s->drained);
+    weft__free(s, sizeof *s);
+    return -ENOMEM;
+  }
+  weft_event_set(s->drained);
+  weft__mutex_init(&s->lock);
+  s->rfd = rfd;
+  s->wfd = wfd;
+  struct stat st;
+  int probe = rfd >= 0 ? rfd : wfd;
+  s->is_socket = fstat(probe, &st) == 0 && S_ISSOCK(st.st_mode);
+  s->limit = limit ? limit : WEFT_STREAM_LIMIT;
+  s->high = DEFAULT_HIGH;
+  s->low = DEFAULT_LOW;
+  s->reader.s = s;
+  s->writer.s = s;
+  s->loop = weft_loop_current();
+  uint32_t refs = 0;
+  if (reader) {
+    *reader = rfd >= 0 ? &s->reader : NULL;
+    refs += rfd >= 0;
+  }
+  if (writer) {
+    *writer = wfd >= 0 ? &s->writer : NULL;
+    refs += wfd >= 0;
+  }
+  if (rfd < 0) s->eof = true;
+  if (wfd < 0) s->closing = true;
+  atomic_init(&s->refs, refs);
+  return 0;
+}
+
+/* ---- closing the fds ----------------------------------------------------- */
+
+/* Closes what can be closed now; the rest when its user leaves. Locked. */
+static void close_fds_locked(struct weft__stream *s) {
+  if (s->flushing || s->wfd < 0) return;
+  if (s->is_socket) {
+    shutdown(s->wfd, SHUT_RDWR); /* FIN after the data; ends reads blocked elsewhere */
+    if (s->reading) {
+      s->close_deferred = true;
+      return;
+    }
+    close(s->wfd);
+    s->wfd = s->rfd = -1;
+  } else {
+    close(s->wfd);
+    s->wfd = -1;
+  }
+  weft_event_set(s->closed);
+}
+
+/* ---- reader ---------------------------------------------------------------- */
+
+static int begin_read(weft_reader_t *r) {
+  if (!r) return -EINVAL;
+  if (!weft__task_self()) return -EPERM;
+  struct weft__stream *s = r->s;
+  weft__mutex_lock(&s->lock);
+  int rc = s->reading ? -EBUSY : 0;
+  s->reading = true;
+  weft__mutex_unlock(&s->lock);
+  return rc;
+}
+
+static void end_read(struct weft__stream *s) {
+  weft__mutex_lock(&s->lock);
+  s->reading = false;
+  if (s->close_deferred && s->rfd >= 0) {
+    close(s->rfd);
+    s->rfd = s->wfd = -1;
+    s->close_deferred = false;
+    weft_event_set(s->closed);
+  }
+  weft__mutex_unlock(&s->lock);
+}
+
+/* Reads the fd into @buf once: > 0 bytes, 0 at end, or an error. */
+static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
+  if (s->rfd < 0) return 0; /* closed under us: end of stream */
+  return s->is_socket ? weft_recv(s->rfd, buf, n, 0) : weft_read(s->rfd, buf, n);
+}
+
+/* One receive into the buffer: > 0, 0 at end of stream, or an error. */
+static ssize_t fill(struct weft__stream *s) {
+  if (s->rerr) return s->rerr;
+  if (s->eof) return 0;
+  if (bytes_reserve(&s->in, RECV_CHUNK) != 0) return -ENOMEM;
+  ssize_t n = recv_once(s, s->in.p + s->in.tail, RECV_CHUNK);
+  if (n > 0) {
+    s->in.tail += (size_t)n;
+  } else if (n == 0) {
+    s->eof = true;
+  } else if (n != -ECANCELED) {
+    s->rerr = (int)n; /* sticky; a cancellation is not the stream's fault */
+  }
+  return n;
+}
+
+static void consume(struct weft__stream *s, void *buf, size_t n) {
+  if (buf) memcpy(buf, s->in.p + s->in.head, n);
+  s->in.head += n;
+  s->scan = s->scan > n ? s->scan - n : 0;
+  if (s->in.head == s->in.tail) s->in.head = s->in.tail = 0;
+}
+
+ssize_t weft_reader_read(weft_reader_t *r, void *buf, size_t n) {
+  if (!buf && n) return -EINVAL;
+  int rc = begin_read(r);
+  if (rc) return rc;
+  struct weft__stream *s = r->s;
+  ssize_t out = 0;
+  if (n == 0) {
+    out = 0;
+  } else if (bytes_len(&s->in)) {
+    out = (ssize_t)(n < bytes_len(&s->in) ? n : bytes_len(&s->in));
+    consume(s, buf, (size_t)out);
+  } else if (s->rerr) {
+    out = s->rerr;
+  } else if (s->eof) {
+    out = 0;
+  } else {
+    /* Nothing buffered: receive straight into the caller's memory. */
+    out = recv_once(s, buf, n);
+    if (out == 0) s->eof = true;
+    else if (out < 0 && out != -ECANCELED) s->rerr = (int)out;
+  }
+  end_read(s);
+  return out;
+}
+
+ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t n, size_t *partial) {
+  if (!buf && n) return -EINVAL;
+  int rc = begin_read(r);
+  if (rc) return rc;
+  struct weft__stream *s = r->s;
+  ssize_t out = (ssize_t)n;
+  while (bytes_len(&s->in) < n) {
+    ssize_t got = fill(s);
+    if (got > 0) continue;
+    if (got == 0) {
+      size_t have = bytes_len(&s->in);
+      consume(s, buf, have);
+      if (partial) *partial = have;
+      out = WEFT_EINCOMPLETE;
+    } else {
+      out = got;
+    }
+    break;
+  }
+  if (out == (ssize_t)n) consume(s, buf, n);
+  end_read(s);
+  return out;
+}
+
+static ssize_t find(const struct weft__stream *s, const char *sep, size_t seplen, size_t from) {
+  size_t len = bytes_len(&s->in);
+  if (len < seplen) return -1;
+  const char *base = s->in.p + s->in.head;
+  for (size_t i = from; i + seplen <= len; i++) {
+    const char *hit = memchr(base + i, sep[0], len - seplen + 1 - i);
+    if (!hit) return -1;
+    i = (size_t)(hit - base);
+    if (memcmp(hit, sep, seplen) == 0) return (ssize_t)i;
+  }
+  return -1;
+}
+
+ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
+                              size_t cap, size_t *partial) {
+  if (!sep || !seplen || (!buf && cap)) return -EINVAL;
+  int rc = begin_read(r);
+  if (rc) return rc;
+  struct weft__stream *s = r->s;
+  ssize_t out;
+  for (;;) {
+    ssize_t at = find(s, sep, seplen, s->scan);
+    if (at >= 0) {
+      size_t len = (size_t)at + seplen;
+      if ((size_t)at > s->limit) out = WEFT_ELIMIT;
+      else if (len > cap) out = -ENOSPC;
+      else {
+        consume(s, buf, len);
+        s->scan = 0;
+        out = (ssize_t)len;
+      }
+      break;
+    }
+    size_t len = bytes_len(&s->in);
+    /* Resume the search where a separator could still start. */
+    s->scan = len >= seplen ? len - seplen + 1 : 0;
+    if (len > s->limit) {
+      out = WEFT_ELIMIT; /* the data stays buffered */
+      break;
+    }
+    ssize_t got = fill(s);
+    if (got > 0) continue;
+    if (got == 0) {
+      size_t take = len < cap ? len : cap;
+      consume(s, buf, take);
+      if (partial) *partial = take;
+      out = WEFT_EINCOMPLETE;
+    } else {
+      out = got;
+    }
+    break;
+  }
+  end_read(s);
+  return out;
+}
+
+ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap) {
+  size_t partial = 0;
+  ssize_t n = weft_reader_readuntil(r, "\n", 1, buf, cap, &partial);
+  return n == WEFT_EINCOMPLETE ? (ssize_t)partial : n;
+}
+
+int weft_reader_at_eof(weft_reader_t *r) {
+  if (!r) return -EINVAL;
+  return r->s->eof && bytes_len(&r->s->in) == 0;
+}
+
+void weft_reader_release(weft_reader_t *r) {
+  if (!r) return;
+  struct weft__stream *s = r->s;
+  weft__mutex_lock(&s->lock);
+  if (!s->is_socket && s->rfd >= 0 && s->rfd != s->wfd) {
+    close(s->rfd); /* a pipe's read end is the reader's alone */
+    s->rfd = -1;
+  }
+  weft__mutex_unlock(&s->lock);
+  stream_put(s);
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+static void set_werr_locked(struct weft__stream *s, int err) {
+  if (!s->werr) s->werr = err;
+  weft_event_set(s->drained); /* drain() returns the error */
+}
+
+/* Sends from the buffer outside the lock; one flusher per stream at a time. */
+static int flusher(void *arg, void **res) {
+  (void)res;
+  struct weft__stream *s = arg;
+  weft__mutex_lock(&s->lock);
+  for (;;) {
+    if (s->werr) break;
+    if (!bytes_len(&s->out)) {
+      if (!bytes_len(&s->pending)) break;
+      struct weft__bytes t = s->out; /* swap: write() appends to the other one */
+      s->out = s->pending;
+      s->pending = t;
+      s->pending.head = s->pending.tail = 0;
+    }
+    int fd = s->wfd;
+    char *p = s->out.p + s->out.head;
+    size_t n = bytes_len(&s->out);
+    weft__mutex_unlock(&s->lock);
+    ssize_t w = s->is_socket ? weft_send(fd, p, n, 0) : weft_write(fd, p, n);
+    weft__mutex_lock(&s->lock);
+    if (w < 0) {
+      set_werr_locked(s, (int)w);
+      break;
+    }
+    s->out.head += (size_t)w;
+    s->wsize -= (size_t)w;
+    if (s->out.head == s->out.tail) s->out.head = s->out.tail = 0;
+    if (s->wsize <= s->low) weft_event_set(s->drained);
+  }
+  if (s->werr) { /* nothing more will be sent */
+    s->wsize = 0;
+    s->out.head = s->out.tail = s->pending.head = s->pending.tail = 0;
+  }
+  s->flushing = false;
+  if (s->eof_wanted && !s->eof_done && s->wfd >= 0) {
+    shutdown(s->wfd, SHUT_WR);
+    s->eof_done = true;
+  }
+  if (s->closing) close_fds_locked(s);
+  weft__mutex_unlock(&s->lock);
+  stream_put(s);
+  return 0;
+}
+
+/* Sends without blocking: bytes taken (>= 0) or an error other than EAGAIN. */
+static ssize_t send_now(struct weft__stream *s, const void *buf, size_t n) {
+  ssize_t w = s->is_socket ? send(s->wfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+                           : write(s->wfd, buf, n);
+  if (w >= 0) return w;
+  return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+}
+
+static int write_locked(struct weft__stream *s, const void *buf, size_t n) {
+  if (s->closing || s->eof_wanted) return WEFT_ECLOSED;
+  if (s->werr) return s->werr;
+  if (!n) return 0;
+  if (!s->flushing) {
+    ssize_t w = send_now(s, buf, n);
+    if (w < 0) {
+      set_werr_locked(s, (int)w);
+      return (int)w;
+    }
+    if ((size_t)w == n) return 0;
+    buf = (const char *)buf + w;
+    n -= (size_t)w;
+  }
+  if (bytes_reserve(&s->pending, n) != 0) return -ENOMEM;
+  memcpy(s->pending.p + s->pending.tail, buf, n);
+  s->pending.tail += n;
+  s->wsize += n;
+  if (s->wsize > s->high) weft_event_clear(s->drained);
+  if (!s->flushing) {
+    weft_loop_t *loop = s->loop ? s->loop : weft_loop_current();
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the flusher's */
+    s->flushing = true;
+    int rc = weft_spawn_opts(loop, flusher, s, NULL, NULL);
+    if (rc < 0) {
+      s->flushing = false;
+      atomic_fetch_sub_explicit(&s->refs, 1, memory_order_relaxed);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static int writer_check(weft_writer_t *w) {
+  if (!w) return -EINVAL;
+  if (!weft__task_self()) return -EPERM;
+  return 0;
+}
+
+int weft_writer_write(weft_writer_t *w, const void *buf, size_t n) {
+  int rc = writer_check(w);
+  if (rc) return rc;
+  if (!buf && n) return -EINVAL;
+  struct weft__stream *s = w->s;
+  weft__mutex_lock(&s->lock);
+  rc = write_locked(s, buf, n);
+  weft__mutex_unlock(&s->lock);
+  return rc;
+}
+
+int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt) {
+  int rc = writer_check(w);
+  if (rc) return rc;
+  if (iovcnt < 0 || (iovcnt && !iov)) return -EINVAL;
+  struct weft__stream *s = w->s;
+  weft__mutex_lock(&s->lock);
+  for (int i = 0; i < iovcnt && rc == 0; i++) rc = write_locked(s, iov[i].iov_base, iov[i].iov_len);
+  weft__mutex_unlock(&s->lock);
+  return rc;
+}
+
+int weft_writer_drain(weft_writer_t *w) {
+  int rc = writer_check(w);
+  if (rc) return rc;
+  struct weft__stream *s = w->s;
+  rc = weft_event_wait(s->drained, -1);
+  if (rc) return rc;
+  weft__mutex_lock(&s->lock);
+  rc = s->werr;
+  weft__mutex_unlock(&s->lock);
+  return rc;
+}
+
+int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low) {
+  if (!w || low > high) return -EINVAL;
+  struct weft__stream *s = w->s;
+  weft__mutex_lock(&s->lock);
+  s->high = high;
+  s->low = low;
+  if (s->wsize <= low) weft_event_set(s->drained);
+  else if (s->wsize > high) weft_event_clear(s->drained);
+  weft__mutex_unlock(&s->lock);
+  return 0;
+}
+
+size_t weft_writer_buffer_size(weft_writer_t *w) {
+  if (!w) return 0;
+  weft__mutex_lock(&w->s->lock);
+  size_t n = w->s->wsize;
+  weft__mutex_unlock(&w->s->lock);
+  return n;
+}
+
+int weft_writer_write_eof(weft_writer_t *w) {
+  if (!w) return -EINVAL;
+  struct weft__stream *s = w->s;
+  if (!s->is_socket) return -ENOTSOCK;
+  weft__mutex_lock(&s->lock);
+  int rc = s->closing ? WEFT_ECLOSED : 0;
+  if (!rc && !s->eof_wanted) {
+    s->eof_wanted = true;
+    if (!s->flushing && s->wfd >= 0) {
+      shutdown(s->wfd, SHUT_WR);
+      s->eof_done = true;
+    }
+  }
+  weft__mutex_unlock(&s->lock);
+  return rc;
+}
+
+int weft_writer_close(weft_writer_t *w) {
+  if (!w) return -EINVAL;
+  struct weft__stream *s = w->s;
+  weft__mutex_lock(&s->lock);
+  if (!s->closing) {
+    s->closing = true;
+    weft_event_set(s->drained);
+    close_fds_locked(s); /* now, or when the flusher ends */
+  }
+  weft__mutex_unlock(&s->lock);
+  return 0;
+}
+
+int weft_writer_abort(weft_writer_t *w) {
+  if (!w) return -EINVAL;
+  struct weft__stream *s = w->s;
+  weft__mutex_lock(&s->lock);
+  s->closing = true;
+  set_werr_locked(s, WEFT_ECLOSED);
+  /* Drop what no send holds; the flusher's own send ends with the shutdown. */
+  s->pending.head = s->pending.tail = 0;
+  s->wsize = bytes_len(&s->out);
+  if (s->flushing && s->wfd >= 0) shutdown(s->wfd, s->is_socket ? SHUT_RDWR : SHUT_WR);
+  close_fds_locked(s);
+  weft__mutex_unlock(&s->lock);
+  return 0;
+}
+
+int weft_writer_is_closing(weft_writer_t *w) {
+  if (!w) return -EINVAL;
+  weft__mutex_lock(&w->s->lock);
+  int c = w->s->closing;
+  weft__mutex_unlock(&w->s->lock);
+  return c;
+}
+
+int weft_writer_wait_closed(weft_writer_t *w) {
+  int rc = writer_check(w);
+  if (rc) return rc;
+  return weft_event_wait(w->s->closed, -1);
+}
+
+int weft_writer_get_extra_info(weft_writer_t *w, const char *name, struct sockaddr *addr,
+                               socklen_t *len) {
+  if (!w || !name) return -EINVAL;
+  struct weft__stream *s = w->s;
+  int fd = s->wfd;
+  if (strcmp(name, "socket") == 0) return s->is_socket && fd >= 0 ? fd : -ENOENT;
+  bool peer = strcmp(name, "peername") == 0;
+  if (!peer && strcmp(name, "sockname") != 0) return -ENOENT;
+  if (!addr || !len) return -EINVAL;
+  if (fd < 0) return -EBADF;
+  int rc = peer ? getpeername(fd, addr, len) : getsockname(fd, addr, len);
+  return rc < 0 ? -errno : 0;
+}
+
+void weft_writer_release(weft_writer_t *w) {
+  if (!w) return;
+  weft_writer_close(w);
+  stream_put(w->s);
+}

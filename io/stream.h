@@ -1,0 +1,58 @@
+/*
+ * stream.h (private) - the object behind a reader/writer pair (stream.c).
+ */
+#ifndef WEFT_IO_STREAM_PRIV_H
+#define WEFT_IO_STREAM_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "weft.h"
+#include "weft/stream.h"
+#include "mutex.h"
+
+struct weft_reader {
+  struct weft__stream *s;
+};
+struct weft_writer {
+  struct weft__stream *s;
+};
+
+/* A growable byte buffer: live bytes are [head, tail). */
+struct weft__bytes {
+  char *p;
+  size_t head, tail, cap;
+};
+
+struct weft__stream {
+  struct weft__mutex lock;
+  _Atomic uint32_t refs;      /* reader, writer, the flusher task while it runs */
+  int rfd, wfd;               /* the same fd for a socket; -1 once closed or absent */
+  bool is_socket;
+  size_t limit;               /* readuntil/readline */
+
+  /* Reader: one task at a time (reading), the rest is that task's. */
+  bool reading;               /* under lock: a read call is in progress */
+  bool eof;
+  int rerr;
+  size_t scan;                /* readuntil: bytes already searched for the separator */
+  struct weft__bytes in;
+
+  /* Writer: under lock. */
+  struct weft__bytes pending; /* appended by write() */
+  struct weft__bytes out;     /* taken by the flusher, sent outside the lock */
+  size_t wsize;               /* bytes in pending + out */
+  size_t high, low;
+  int werr;
+  bool flushing;              /* a flusher task runs */
+  bool closing;               /* close()/abort() called */
+  bool eof_wanted, eof_done;  /* write_eof() */
+  bool close_deferred;        /* the fd closes when the reader leaves */
+  weft_loop_t *loop;
+  weft_event_t *drained;      /* set while wsize <= low, or the writer failed/closed */
+  weft_event_t *closed;       /* set once the fds are closed */
+
+  struct weft_reader reader;
+  struct weft_writer writer;
+};
+
+#endif
