@@ -96,11 +96,13 @@ struct pipe_ctx {
   int fds[2];
   char got[16];
   ssize_t n;
+  weft_event_t *started; /* set right before the read: a handshake, not a sleep */
 };
 
 static int pipe_reader(void *arg, void **res) {
   (void)res;
   struct pipe_ctx *c = arg;
+  if (c->started) weft_event_set(c->started);
   c->n = weft_read(c->fds[0], c->got, sizeof c->got);
   return 0;
 }
@@ -134,13 +136,17 @@ static int cancel_main(void *arg, void **res) {
   (void)res;
   struct pipe_ctx c = {.n = 1};
   ck_assert_int_eq(pipe2(c.fds, O_CLOEXEC), 0);
+  ck_assert_int_eq(weft_event_create(&c.started), 0);
   weft_task_t *t;
   ck_assert_int_eq(weft_spawn(pipe_reader, &c, &t), 0);
-  ck_assert_int_eq(weft_yield(), 0);
+  /* The reader is in (or about to enter) its read: either way the read
+   * must end with -ECANCELED and take nothing. */
+  ck_assert_int_eq(weft_event_wait(c.started, -1), 0);
   ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0); /* the body returned 0 */
   weft_task_release(t);
   ck_assert_int_eq(c.n, -ECANCELED);
+  weft_event_destroy(c.started);
   /* The cancelled read took nothing: what is written now is all there. */
   ck_assert_int_eq(weft_write(c.fds[1], "data", 4), 4);
   char buf[8];

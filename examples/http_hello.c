@@ -1,0 +1,96 @@
+/*
+ * http_hello.c - a minimal HTTP/1.1 keep-alive server answering
+ * "Hello, World!" to every request (the TechEmpower plaintext test).
+ *
+ *   http_hello [port [workers [connections]]]
+ *
+ * Port 0 picks a free port; workers 0 means one per CPU. With a connection
+ * count, the server closes after that many connections ended (the tests).
+ * Requests may be pipelined; "Connection: close" ends the connection after
+ * its response. Request bodies (Content-Length) are read and ignored.
+ */
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <weft.h>
+
+static const char RESPONSE[] =
+    "HTTP/1.1 200 OK\r\n"
+    "Server: weft\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Length: 13\r\n"
+    "\r\n"
+    "Hello, World!";
+
+static _Atomic long remaining = -1;
+static weft_server_t *server;
+
+/* Finds header @name in @head (case-insensitive); returns its value or NULL. */
+static const char *header(const char *head, size_t len, const char *name) {
+  size_t nl = strlen(name);
+  for (const char *p = head; p + nl + 1 < head + len; p++) {
+    if ((p == head || p[-1] == '\n') && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+      p += nl + 1;
+      while (*p == ' ') p++;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+static int handle(weft_reader_t *r, weft_writer_t *w, void *arg) {
+  (void)arg;
+  char head[8192];
+  for (;;) {
+    ssize_t n = weft_reader_readuntil(r, "\r\n\r\n", 4, head, sizeof head - 1, NULL);
+    if (n < 0) break; /* end of stream, a reset, or an oversized header */
+    head[n] = '\0';
+    const char *cl = header(head, (size_t)n, "Content-Length");
+    long body = cl ? strtol(cl, NULL, 10) : 0;
+    while (body > 0) { /* skip the body */
+      char sink[4096];
+      ssize_t k = weft_reader_read(r, sink, body < (long)sizeof sink ? (size_t)body : sizeof sink);
+      if (k <= 0) goto out;
+      body -= k;
+    }
+    if (weft_writer_write(w, RESPONSE, sizeof RESPONSE - 1) < 0) break;
+    if (weft_writer_drain(w) < 0) break;
+    const char *conn = header(head, (size_t)n, "Connection");
+    if (conn && strncasecmp(conn, "close", 5) == 0) break;
+  }
+out:
+  if (atomic_load(&remaining) > 0 && atomic_fetch_sub(&remaining, 1) == 1) weft_server_close(server);
+  return 0;
+}
+
+static int main_task(void *arg, void **result) {
+  (void)result;
+  int port = *(int *)arg;
+  int rc = weft_start_server(NULL, "127.0.0.1", port, handle, NULL, NULL, &server);
+  if (rc < 0) {
+    fprintf(stderr, "start_server: %s\n", weft_strerror(rc));
+    return rc;
+  }
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  weft_server_sockname(server, (struct sockaddr *)&a, &len);
+  printf("Serving on http://127.0.0.1:%d/ (%u workers, %s)\n", ntohs(a.sin_port),
+         weft_loop_workers(weft_loop_current()), weft_loop_backend(weft_loop_current()));
+  fflush(stdout);
+  rc = weft_serve_forever(server);
+  weft_server_wait_closed(server);
+  weft_server_destroy(server);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  int port = argc > 1 ? atoi(argv[1]) : 8080;
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
+  if (argc > 3) remaining = atol(argv[3]);
+  return weft_run_config(&cfg, main_task, &port, NULL) == 0 ? 0 : 1;
+}
