@@ -9,7 +9,6 @@
  * the caller giving up) frees it and any result nobody took.
  */
 #include "weft/io.h"
-#include "weft/future.h"
 #include "alloc.h"
 #include "loop.h"
 #include "op.h"
@@ -147,9 +146,16 @@ int weft_wait_writable(int fd) { return wait_mask(fd, POLLOUT, NO_TIMEOUT); }
 
 /* ---- getaddrinfo on a helper thread --------------------------------------- */
 
+/* The waker rule (runtime/future.h): the thread sets fired and wakes the
+ * waiting task under lock; the task clears waiter under lock before it
+ * leaves, so the thread never wakes a task that stopped waiting. No future
+ * is involved, so a lookup that outlives its caller holds nothing of the
+ * loop. */
 struct gai_job {
+  struct weft__mutex lock;
+  _Atomic uint32_t fired;      /* 1 once rc and res are final */
   _Atomic int refs;            /* the thread's and the caller's */
-  weft_future_t *fut;          /* completed by the thread with the rc */
+  struct weft_task *waiter;    /* under lock; NULL once the caller left */
   char *host, *service;
   struct addrinfo hints;
   bool has_hints;
@@ -161,7 +167,6 @@ static void gai_job_put(struct gai_job *j) {
   /* acq_rel: the last one out sees everything the other wrote. */
   if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) != 1) return;
   if (j->res) freeaddrinfo(j->res);
-  weft_future_release(j->fut);
   weft__strfree(j->host);
   weft__strfree(j->service);
   weft__free(j, sizeof *j);
@@ -188,7 +193,11 @@ static int map_eai(int e) {
 static void *gai_thread(void *arg) {
   struct gai_job *j = arg;
   j->rc = map_eai(getaddrinfo(j->host, j->service, j->has_hints ? &j->hints : NULL, &j->res));
-  weft_future_set_result(j->fut, NULL); /* fails harmlessly if the caller gave up */
+  weft__mutex_lock(&j->lock);
+  /* release: the caller's acquire load of fired sees rc and res. */
+  atomic_store_explicit(&j->fired, 1, memory_order_release);
+  if (j->waiter) weft__task_wake(j->waiter);
+  weft__mutex_unlock(&j->lock);
   gai_job_put(j);
   return NULL;
 }
@@ -201,12 +210,12 @@ int weft_getaddrinfo_timeout(const char *host, const char *service, const struct
   *res = NULL;
   struct gai_job *j = weft__calloc(sizeof *j);
   if (!j) return -ENOMEM;
+  weft__mutex_init(&j->lock);
   atomic_init(&j->refs, 2);
-  if ((host && !(j->host = weft__strdup(host))) || (service && !(j->service = weft__strdup(service))) ||
-      weft_future_new(t->fut.loop, &j->fut) != 0) {
-    weft__strfree(j->host);
-    weft__strfree(j->service);
-    weft__free(j, sizeof *j);
+  if ((host && !(j->host = weft__strdup(host))) ||
+      (service && !(j->service = weft__strdup(service)))) {
+    atomic_store_explicit(&j->refs, 1, memory_order_relaxed);
+    gai_job_put(j);
     return -ENOMEM;
   }
   if (hints) {
@@ -216,6 +225,7 @@ int weft_getaddrinfo_timeout(const char *host, const char *service, const struct
     j->hints.ai_protocol = hints->ai_protocol;
     j->has_hints = true;
   }
+  j->waiter = t;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -227,15 +237,17 @@ int weft_getaddrinfo_timeout(const char *host, const char *service, const struct
     gai_job_put(j);
     return -EAGAIN;
   }
-  int rc = timeout_ns < 0 ? weft_await(j->fut, NULL) : weft_await_timeout(j->fut, timeout_ns, NULL);
-  if (rc == 0) {
+  int rc = weft__task_wait(t, &j->fired, weft__io_deadline(timeout_ns));
+  weft__mutex_lock(&j->lock);
+  j->waiter = NULL;
+  weft__mutex_unlock(&j->lock);
+  /* acquire: pairs with the thread's release store. A lookup that finished
+   * while we were being cancelled is still handed over. */
+  if (atomic_load_explicit(&j->fired, memory_order_acquire)) {
+    if (rc == -ECANCELED) weft__task_recancel(t);
     rc = j->rc;
-    *res = j->res; /* ours now */
+    *res = j->res;
     j->res = NULL;
-  } else {
-    /* Cancelled or timed out: the thread finishes alone and frees. The
-     * future is cancelled so it cannot complete into nobody. */
-    weft_future_cancel(j->fut, NULL);
   }
   gai_job_put(j);
   return rc;

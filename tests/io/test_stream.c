@@ -1,0 +1,483 @@
+/*
+ * test_stream.c - streams (io/stream.c, io/server.c): reader semantics
+ * (readuntil/readline/readexactly, limits, end of stream), writer
+ * backpressure against a peer that does not read, servers (spread over
+ * workers, EMFILE back-off, Unix sockets, close/wait_closed) and bad input.
+ */
+#include "io_helpers.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+/* A socketpair: the test drives one end raw, the stream wraps the other. */
+static void pair(int sv[2]) { ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0); }
+
+struct feeder {
+  int fd;
+  const char *const *pieces;
+  bool close_after;
+};
+
+/* Writes each piece with a yield in between, so the reader sees them
+ * arrive in separate receives. */
+static int feed(void *arg, void **res) {
+  (void)res;
+  struct feeder *f = arg;
+  for (const char *const *p = f->pieces; *p; p++) {
+    ck_assert_int_eq(weft_write(f->fd, *p, strlen(*p)), (ssize_t)strlen(*p));
+    weft_yield();
+  }
+  if (f->close_after) close(f->fd);
+  return 0;
+}
+
+static int reader_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  pair(sv);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 16, &r, &w), 0);
+  static const char *const pieces[] = {"GET / HT", "TP/1.1\r\n", "\r\nline one\nline", " two\n",
+                                       "abcdef", "0123456789ABCDEFGHIJ", "tail", NULL};
+  struct feeder f = {.fd = sv[1], .pieces = pieces, .close_after = true};
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(feed, &f, &t), 0);
+  char buf[64];
+  ssize_t n = weft_reader_readuntil(r, "\r\n\r\n", 4, buf, sizeof buf, NULL);
+  ck_assert_int_eq(n, 18);
+  ck_assert(memcmp(buf, "GET / HTTP/1.1\r\n\r\n", 18) == 0);
+  n = weft_reader_readline(r, buf, sizeof buf);
+  ck_assert_int_eq(n, 9);
+  ck_assert(memcmp(buf, "line one\n", 9) == 0);
+  /* Too small a buffer: -ENOSPC and nothing consumed. */
+  ck_assert_int_eq(weft_reader_readline(r, buf, 4), -ENOSPC);
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 9);
+  ck_assert(memcmp(buf, "line two\n", 9) == 0);
+  ck_assert_int_eq(weft_reader_readexactly(r, buf, 6, NULL), 6);
+  ck_assert(memcmp(buf, "abcdef", 6) == 0);
+  /* 20 bytes without the separator, limit 16: LimitOverrun, data kept. */
+  ck_assert_int_eq(weft_reader_readuntil(r, "#", 1, buf, sizeof buf, NULL), WEFT_ELIMIT);
+  ck_assert_int_eq(weft_reader_read(r, buf, 10), 10);
+  ck_assert(memcmp(buf, "0123456789", 10) == 0);
+  /* The rest, then end of stream in the middle of readexactly. */
+  size_t partial = 99;
+  n = weft_reader_readexactly(r, buf, 40, &partial);
+  ck_assert_int_eq(n, WEFT_EINCOMPLETE);
+  ck_assert_uint_eq(partial, 14);
+  ck_assert(memcmp(buf, "ABCDEFGHIJtail", 14) == 0);
+  ck_assert_int_eq(weft_reader_at_eof(r), 1);
+  ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), 0);
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  return 0;
+}
+
+START_TEST(test_reader) {
+  ck_assert_int_eq(run_main(1, reader_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, reader_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int readline_eof_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  pair(sv);
+  ck_assert_int_eq(write(sv[1], "no newline", 10), 10);
+  close(sv[1]);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  char buf[32];
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 10); /* the partial line */
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 0);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  return 0;
+}
+
+START_TEST(test_readline_eof) { ck_assert_int_eq(run_main(1, readline_eof_main, NULL, NULL), 0); }
+END_TEST
+
+struct busy {
+  weft_reader_t *r;
+  weft_event_t *started;
+  ssize_t n;
+};
+
+static int busy_reader(void *arg, void **res) {
+  (void)res;
+  struct busy *b = arg;
+  char c;
+  weft_event_set(b->started);
+  b->n = weft_reader_read(b->r, &c, 1);
+  return 0;
+}
+
+static int busy_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  pair(sv);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  struct busy b = {.r = r};
+  ck_assert_int_eq(weft_event_create(&b.started), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(busy_reader, &b, &t), 0);
+  ck_assert_int_eq(weft_event_wait(b.started, -1), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* one worker: the reader is now in its receive */
+  char c;
+  ck_assert_int_eq(weft_reader_read(r, &c, 1), -EBUSY);
+  /* Cancelling the reader leaves the stream usable, and nothing lost. */
+  weft_task_cancel(t, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_int_eq(b.n, -ECANCELED);
+  weft_task_release(t);
+  weft_event_destroy(b.started);
+  ck_assert_int_eq(write(sv[1], "k", 1), 1);
+  ck_assert_int_eq(weft_reader_read(r, &c, 1), 1);
+  ck_assert_int_eq(c, 'k');
+  /* Writer: data out, write_eof, then writes fail; the peer sees the end. */
+  ck_assert_int_eq(weft_writer_write(w, "xyz", 3), 0);
+  ck_assert_int_eq(weft_writer_drain(w), 0);
+  ck_assert_int_eq(weft_writer_write_eof(w), 0);
+  ck_assert_int_eq(weft_writer_write(w, "late", 4), WEFT_ECLOSED);
+  char buf[8];
+  ck_assert_int_eq(read(sv[1], buf, sizeof buf), 3);
+  ck_assert_int_eq(read(sv[1], buf, sizeof buf), 0);
+  ck_assert_int_eq(weft_writer_get_extra_info(w, "socket", NULL, NULL), sv[0]);
+  ck_assert_int_eq(weft_writer_get_extra_info(w, "bogus", NULL, NULL), -ENOENT);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_writer_is_closing(w), 1);
+  ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+  ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1); /* closed */
+  weft_writer_release(w);
+  weft_reader_release(r);
+  close(sv[1]);
+  return 0;
+}
+
+START_TEST(test_busy_and_writer) { ck_assert_int_eq(run_main(1, busy_main, NULL, NULL), 0); }
+END_TEST
+
+/* ---- backpressure: a peer that does not read ------------------------------ */
+
+struct bp {
+  weft_writer_t *w;
+  weft_event_t *blocked; /* set when the writer is about to drain above the mark */
+  size_t written;
+  size_t max_buffered;
+  int rc;
+};
+
+#define CHUNK 16384
+
+static int bp_writer(void *arg, void **res) {
+  (void)res;
+  struct bp *b = arg;
+  static char chunk[CHUNK];
+  memset(chunk, 'q', sizeof chunk);
+  for (int i = 0; i < 400; i++) { /* 6.4 MiB: far beyond the socket buffers */
+    int rc = weft_writer_write(b->w, chunk, sizeof chunk);
+    if (rc) {
+      b->rc = rc;
+      return 0;
+    }
+    b->written += CHUNK;
+    size_t n = weft_writer_buffer_size(b->w);
+    if (n > b->max_buffered) b->max_buffered = n;
+    if (n > 64 * 1024) weft_event_set(b->blocked);
+    if ((rc = weft_writer_drain(b->w)) != 0) {
+      b->rc = rc;
+      return 0;
+    }
+  }
+  return 0;
+}
+
+static int backpressure_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  pair(sv);
+  int small = 4096;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  struct bp b = {.w = w};
+  ck_assert_int_eq(weft_event_create(&b.blocked), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(bp_writer, &b, &t), 0);
+  /* The writer is stuck in drain: memory stays at the high-water mark plus
+   * one write, however long the peer does not read. */
+  ck_assert_int_eq(weft_event_wait(b.blocked, -1), 0);
+  ck_assert_int_eq(weft_sleep(0.05), 0);
+  ck_assert_uint_le(weft_writer_buffer_size(w), 64 * 1024 + CHUNK);
+  ck_assert(!weft_future_done(weft_task_future(t)));
+  /* Now read everything: every byte arrives, in order, and the writer ends. */
+  size_t got = 0, bad = 0;
+  static char buf[65536]; /* not on the 64 KiB fiber stack */
+  while (got < 400 * (size_t)CHUNK) {
+    ssize_t n = weft_read(sv[1], buf, sizeof buf);
+    ck_assert_int_gt(n, 0);
+    for (ssize_t i = 0; i < n; i++) bad += buf[i] != 'q'; /* no ck_assert per byte: slow */
+    got += (size_t)n;
+  }
+  ck_assert_uint_eq(bad, 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  ck_assert_int_eq(b.rc, 0);
+  ck_assert_uint_eq(b.written, 400 * (size_t)CHUNK);
+  ck_assert_uint_le(b.max_buffered, 64 * 1024 + CHUNK);
+  weft_event_destroy(b.blocked);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  close(sv[1]);
+  return 0;
+}
+
+START_TEST(test_backpressure) {
+  ck_assert_int_eq(run_main(1, backpressure_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, backpressure_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- servers ---------------------------------------------------------------- */
+
+static _Atomic unsigned worker_mask;
+
+static int echo_lines(weft_reader_t *r, weft_writer_t *w, void *arg) {
+  (void)arg;
+  atomic_fetch_or(&worker_mask, 1u << weft_worker_index());
+  char line[256];
+  ssize_t n;
+  while ((n = weft_reader_readline(r, line, sizeof line)) > 0) {
+    if (weft_writer_write(w, line, (size_t)n) < 0 || weft_writer_drain(w) < 0) break;
+  }
+  return 0;
+}
+
+struct clients {
+  int port;
+  const char *unix_path;
+  _Atomic int ok;
+};
+
+static int client(void *arg, void **res) {
+  (void)res;
+  struct clients *c = arg;
+  weft_reader_t *r;
+  weft_writer_t *w;
+  int rc = c->unix_path ? weft_open_unix_connection(c->unix_path, &r, &w)
+                        : weft_open_connection("127.0.0.1", c->port, &r, &w);
+  ck_assert_int_eq(rc, 0);
+  char msg[32], got[32];
+  int len = snprintf(msg, sizeof msg, "hello %p\n", (void *)&msg);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_writer_write(w, msg, (size_t)len), 0);
+    ck_assert_int_eq(weft_reader_readline(r, got, sizeof got), len);
+    ck_assert(memcmp(msg, got, (size_t)len) == 0);
+  }
+  weft_writer_release(w);
+  weft_reader_release(r);
+  atomic_fetch_add(&c->ok, 1);
+  return 0;
+}
+
+static void run_clients(struct clients *c, int n) {
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  for (int i = 0; i < n; i++) ck_assert_int_eq(weft_spawn(client, c, &ts[i]), 0);
+  for (int i = 0; i < n; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  free(ts);
+  ck_assert_int_eq(atomic_load(&c->ok), n);
+}
+
+static int server_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  atomic_store(&worker_mask, 0);
+  weft_server_t *s;
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, NULL, &s), 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&a, &len), 0);
+  struct clients c = {.port = ntohs(a.sin_port)};
+  run_clients(&c, 200);
+  ck_assert_int_eq(weft_server_destroy(s), -EBUSY); /* still open */
+  ck_assert_int_eq(weft_server_close(s), 0);
+  ck_assert_int_eq(weft_server_wait_closed(s), 0);
+  ck_assert_uint_eq(weft_server_connections(s), 0);
+  ck_assert_int_eq(weft_server_destroy(s), 0);
+  if (weft_loop_workers(weft_loop_current()) > 1)
+    ck_assert_uint_gt(__builtin_popcount(atomic_load(&worker_mask)), 1); /* spread */
+  /* Closed: nobody listens any more. */
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_open_connection("127.0.0.1", c.port, &r, &w), -ECONNREFUSED);
+  return 0;
+}
+
+START_TEST(test_server) {
+  ck_assert_int_eq(run_main(1, server_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, server_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, server_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int unix_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  char path[64];
+  snprintf(path, sizeof path, "weft-test-%d.sock", (int)getpid());
+  weft_server_t *s;
+  ck_assert_int_eq(weft_start_unix_server(NULL, path, echo_lines, NULL, NULL, &s), 0);
+  struct clients c = {.unix_path = path};
+  run_clients(&c, 20);
+  weft_server_close(s);
+  ck_assert_int_eq(weft_server_wait_closed(s), 0);
+  ck_assert_int_eq(weft_server_destroy(s), 0);
+  unlink(path);
+  return 0;
+}
+
+START_TEST(test_unix_server) { ck_assert_int_eq(run_main(2, unix_main, NULL, NULL), 0); }
+END_TEST
+
+/* Out of fds: accept fails with EMFILE; the server backs off and serves
+ * the waiting clients once fds are free again. */
+static int emfile_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  struct weft_server_opts o = {.accept_backoff_ns = 5 * 1000000LL};
+  weft_server_t *s;
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, &o, &s), 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  weft_server_sockname(s, (struct sockaddr *)&a, &len);
+  enum { N = 8 };
+  int cl[N];
+  for (int i = 0; i < N; i++) ck_assert_int_ge(cl[i] = weft_socket(AF_INET, SOCK_STREAM, 0), 0);
+  /* Fill the fd table up to a limit just above the highest fd. */
+  int top = 0;
+  for (int fd = 0; fd < 4096; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) top = fd;
+  struct rlimit old, rl;
+  getrlimit(RLIMIT_NOFILE, &old);
+  rl = old;
+  rl.rlim_cur = (rlim_t)top + 1 + N + 4;
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  /* Take every free fd below the limit (there may be gaps under top). */
+  static int spare[4096];
+  int nspare = 0, fd;
+  while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+    ck_assert_int_lt(nspare, 4096);
+    spare[nspare++] = fd;
+  }
+  ck_assert_int_eq(errno, EMFILE);
+  /* Connecting needs no new fd here; the server's accept does, and fails. */
+  for (int i = 0; i < N; i++) ck_assert_int_eq(weft_connect(cl[i], (struct sockaddr *)&a, sizeof a), 0);
+  /* Give the acceptor time to fail a few times (the assertion holds
+   * whatever it managed: nothing can be accepted without an fd). */
+  ck_assert_int_eq(weft_sleep(0.03), 0);
+  ck_assert_uint_eq(weft_server_connections(s), 0);
+  for (int i = 0; i < nspare; i++) close(spare[i]);
+  /* Every client is served now. */
+  for (int i = 0; i < N; i++) {
+    char got[8];
+    ck_assert_int_eq(weft_send(cl[i], "ping\n", 5, 0), 5);
+    ssize_t n = 0;
+    while (n < 5) {
+      ssize_t k = weft_recv(cl[i], got + n, (size_t)(5 - n), 0);
+      ck_assert_int_gt(k, 0);
+      n += k;
+    }
+    ck_assert(memcmp(got, "ping\n", 5) == 0);
+    close(cl[i]);
+  }
+  setrlimit(RLIMIT_NOFILE, &old);
+  weft_server_close(s);
+  ck_assert_int_eq(weft_server_wait_closed(s), 0);
+  ck_assert_int_eq(weft_server_destroy(s), 0);
+  return 0;
+}
+
+START_TEST(test_emfile_backoff) { ck_assert_int_eq(run_main(1, emfile_main, NULL, NULL), 0); }
+END_TEST
+
+static int bad_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_reader_t *r;
+  weft_writer_t *w;
+  weft_server_t *s;
+  char b[4];
+  ck_assert_int_eq(weft_reader_read(NULL, b, 1), -EINVAL);
+  ck_assert_int_eq(weft_writer_write(NULL, b, 1), -EINVAL);
+  ck_assert_int_eq(weft_stream_open_fd(-1, -1, 0, &r, &w), -EINVAL);
+  ck_assert_int_eq(weft_stream_open_fd(3, 3, 0, NULL, &w), -EINVAL);
+  ck_assert_int_eq(weft_open_connection(NULL, 80, &r, &w), -EINVAL);
+  ck_assert_int_eq(weft_open_connection("127.0.0.1", 70000, &r, &w), -EINVAL);
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, NULL, NULL, NULL, &s), -EINVAL);
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", -1, echo_lines, NULL, NULL, &s), -EINVAL);
+  ck_assert_int_eq(weft_server_close(NULL), -EINVAL);
+  ck_assert_int_eq(weft_writer_set_write_buffer_limits(NULL, 1, 0), -EINVAL);
+  /* A port in use. */
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, NULL, &s), 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  weft_server_sockname(s, (struct sockaddr *)&a, &len);
+  weft_server_t *s2;
+  struct weft_server_opts solo = {.reuse_port = -1};
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", ntohs(a.sin_port), echo_lines, NULL, &solo, &s2),
+                   -EADDRINUSE);
+  weft_server_close(s);
+  weft_server_wait_closed(s);
+  weft_server_destroy(s);
+  return 0;
+}
+
+START_TEST(test_bad_input) {
+  ck_assert_int_eq(run_main(1, bad_main, NULL, NULL), 0);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_open_connection("127.0.0.1", 80, &r, &w), -EPERM);
+  char b;
+  int sv[2];
+  pair(sv);
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0); /* any thread */
+  ck_assert_int_eq(weft_reader_read(r, &b, 1), -EPERM);
+  ck_assert_int_eq(weft_writer_write(w, &b, 1), -EPERM);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  close(sv[1]);
+}
+END_TEST
+
+static Suite *stream_suite(void) {
+  Suite *s = suite_create("io_stream");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_reader);
+  tcase_add_test(tc, test_readline_eof);
+  tcase_add_test(tc, test_busy_and_writer);
+  tcase_add_test(tc, test_backpressure);
+  tcase_add_test(tc, test_server);
+  tcase_add_test(tc, test_unix_server);
+  tcase_add_test(tc, test_emfile_backoff);
+  tcase_add_test(tc, test_bad_input);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_IO_TEST_MAIN(stream_suite)
