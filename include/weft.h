@@ -18,5 +18,6 @@
 #include "weft/sync.h"
 #include "weft/io.h"
 #include "weft/stream.h"
+#include "weft/process.h"
 
 #endif

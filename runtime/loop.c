@@ -333,6 +333,7 @@ int weft_loop_close(weft_loop_t *loop) {
     weft__reactor_fini(&loop->workers[i].reactor); /* no op is in flight: tasks are done */
     live += loop->workers[i].live;
   }
+  weft__signals_fini(loop); /* its watch op went with worker 0's reactor */
   struct weft__runnable *rest[64];
   size_t n;
   while ((n = weft__inject_pop_batch(&loop->inject, rest, 64)))

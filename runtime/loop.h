@@ -39,11 +39,14 @@ struct weft_loop {
   _Atomic int64_t zombie;
   _Atomic uint64_t next_id;   /* task id blocks are carved from here */
 
+  struct weft__signals *signals; /* io/signal.c; NULL until a handler is added */
   char backend_reason[160];   /* why io_uring was not used, or "" */
   weft_exception_handler exc_handler; /* set while not running */
   void *exc_arg;
 };
 
+/* Frees the signal handlers' state (io/signal.c), after the reactors. */
+void weft__signals_fini(struct weft_loop *loop);
 /* Frees the loop's memory (after close, when no object refers to it). */
 void weft__loop_free(struct weft_loop *loop);
 /* Next task id for the calling thread. */

@@ -1,0 +1,228 @@
+/*
+ * test_process.c - subprocesses (io/process.c) and signal handlers
+ * (io/signal.c): exit codes, signals, pipes in both directions, large
+ * transfers without deadlock, spawn errors, cancellation of wait.
+ */
+#include "io_helpers.h"
+#include <signal.h>
+
+static int exit_codes_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_process_t *p;
+  char *const f[] = {"sh", "-c", "exit 7", NULL};
+  ck_assert_int_eq(weft_create_subprocess_exec("sh", f, NULL, &p), 0);
+  ck_assert_int_gt(weft_process_pid(p), 0);
+  int rc = -1;
+  ck_assert_int_eq(weft_process_returncode(p, &rc), -EAGAIN);
+  ck_assert_int_eq(weft_process_wait(p, &rc), 0);
+  ck_assert_int_eq(rc, 7);
+  ck_assert_int_eq(weft_process_wait(p, &rc), 0); /* again: the same */
+  ck_assert_int_eq(rc, 7);
+  ck_assert_int_eq(weft_process_kill(p), -ESRCH); /* reaped: never signal a recycled pid */
+  weft_process_release(p);
+  /* Killed: -SIGKILL, as asyncio's returncode. */
+  char *const s[] = {"sleep", "30", NULL};
+  ck_assert_int_eq(weft_create_subprocess_exec("sleep", s, NULL, &p), 0);
+  ck_assert_int_eq(weft_process_kill(p), 0);
+  ck_assert_int_eq(weft_process_wait(p, &rc), 0);
+  ck_assert_int_eq(rc, -SIGKILL);
+  weft_process_release(p);
+  /* A program that does not exist: the spawn says so. */
+  char *const n[] = {"weft-no-such-program", NULL};
+  ck_assert_int_eq(weft_create_subprocess_exec("weft-no-such-program", n, NULL, &p), -ENOENT);
+  ck_assert_int_eq(weft_create_subprocess_exec(NULL, n, NULL, &p), -EINVAL);
+  struct weft_process_opts bad = {.stdout_mode = WEFT_STDIO_STDOUT};
+  ck_assert_int_eq(weft_create_subprocess_exec("sh", f, &bad, &p), -EINVAL);
+  return 0;
+}
+
+START_TEST(test_exit_codes) {
+  ck_assert_int_eq(run_main(1, exit_codes_main, NULL, NULL), 0);
+  weft_process_t *p;
+  char *const f[] = {"true", NULL};
+  ck_assert_int_eq(weft_create_subprocess_exec("true", f, NULL, &p), -EPERM);
+}
+END_TEST
+
+static int pipes_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  /* stderr merged into stdout, a working directory, an environment. */
+  char *const a[] = {"sh", "-c", "echo out; echo err >&2; echo $WEFT_X; pwd", NULL};
+  char *const env[] = {"WEFT_X=42", "PATH=/usr/bin:/bin", NULL};
+  struct weft_process_opts o = {.stdout_mode = WEFT_STDIO_PIPE, .stderr_mode = WEFT_STDIO_STDOUT,
+                                .cwd = "/", .envp = env};
+  weft_process_t *p;
+  ck_assert_int_eq(weft_create_subprocess_exec("sh", a, &o, &p), 0);
+  ck_assert_ptr_null(weft_process_stdin(p));
+  ck_assert_ptr_null(weft_process_stderr(p));
+  char *out;
+  size_t len;
+  int rc;
+  ck_assert_int_eq(weft_process_communicate(p, NULL, 0, &out, &len, NULL, NULL, &rc), 0);
+  ck_assert_int_eq(rc, 0);
+  ck_assert_str_eq(out, "out\nerr\n42\n/\n");
+  ck_assert_uint_eq(len, 13);
+  free(out);
+  weft_process_release(p);
+  /* Line by line through the streams. */
+  char *const c[] = {"cat", NULL};
+  struct weft_process_opts io = {.stdin_mode = WEFT_STDIO_PIPE, .stdout_mode = WEFT_STDIO_PIPE};
+  ck_assert_int_eq(weft_create_subprocess_exec("cat", c, &io, &p), 0);
+  char line[32];
+  for (int i = 0; i < 3; i++) {
+    int n = snprintf(line, sizeof line, "line %d\n", i);
+    ck_assert_int_eq(weft_writer_write(weft_process_stdin(p), line, (size_t)n), 0);
+    char got[32];
+    ck_assert_int_eq(weft_reader_readline(weft_process_stdout(p), got, sizeof got), n);
+    ck_assert(memcmp(got, line, (size_t)n) == 0);
+  }
+  weft_writer_close(weft_process_stdin(p));
+  ck_assert_int_eq(weft_reader_read(weft_process_stdout(p), line, sizeof line), 0); /* cat ended */
+  ck_assert_int_eq(weft_process_wait(p, &rc), 0);
+  ck_assert_int_eq(rc, 0);
+  weft_process_release(p);
+  return 0;
+}
+
+START_TEST(test_pipes) {
+  ck_assert_int_eq(run_main(1, pipes_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, pipes_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int big_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  /* 4 MiB through cat and back: far more than a pipe holds, so stdin must
+   * be fed while stdout is read (communicate must not deadlock). */
+  size_t n = 4u << 20;
+  char *in = malloc(n);
+  for (size_t i = 0; i < n; i++) in[i] = (char)('a' + i % 26);
+  char *const c[] = {"cat", NULL};
+  struct weft_process_opts io = {.stdin_mode = WEFT_STDIO_PIPE, .stdout_mode = WEFT_STDIO_PIPE,
+                                 .stderr_mode = WEFT_STDIO_PIPE};
+  weft_process_t *p;
+  ck_assert_int_eq(weft_create_subprocess_exec("cat", c, &io, &p), 0);
+  char *out, *err;
+  size_t olen, elen;
+  int rc;
+  ck_assert_int_eq(weft_process_communicate(p, in, n, &out, &olen, &err, &elen, &rc), 0);
+  ck_assert_int_eq(rc, 0);
+  ck_assert_uint_eq(olen, n);
+  ck_assert(memcmp(in, out, n) == 0);
+  ck_assert_uint_eq(elen, 0);
+  free(in);
+  free(out);
+  free(err);
+  weft_process_release(p);
+  return 0;
+}
+
+START_TEST(test_big_communicate) {
+  ck_assert_int_eq(run_main(1, big_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, big_main, NULL, NULL), 0);
+}
+END_TEST
+
+struct waiter {
+  weft_process_t *p;
+  weft_event_t *started;
+  int rc;
+};
+
+static int wait_task(void *arg, void **res) {
+  (void)res;
+  struct waiter *w = arg;
+  weft_event_set(w->started);
+  int code;
+  w->rc = weft_process_wait(w->p, &code);
+  return 0;
+}
+
+static int cancel_wait_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  char *const s[] = {"sleep", "30", NULL};
+  struct waiter w = {.rc = 1};
+  ck_assert_int_eq(weft_create_subprocess_exec("sleep", s, NULL, &w.p), 0);
+  ck_assert_int_eq(weft_event_create(&w.started), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(wait_task, &w, &t), 0);
+  ck_assert_int_eq(weft_event_wait(w.started, -1), 0);
+  weft_task_cancel(t, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  weft_event_destroy(w.started);
+  ck_assert_int_eq(w.rc, -ECANCELED);
+  /* The child is still there: kill and reap it. */
+  ck_assert_int_eq(weft_process_terminate(w.p), 0);
+  int code;
+  ck_assert_int_eq(weft_process_wait(w.p, &code), 0);
+  ck_assert_int_eq(code, -SIGTERM);
+  weft_process_release(w.p);
+  return 0;
+}
+
+START_TEST(test_cancel_wait) { ck_assert_int_eq(run_main(2, cancel_wait_main, NULL, NULL), 0); }
+END_TEST
+
+/* ---- signals ------------------------------------------------------------- */
+
+struct sigctx {
+  weft_event_t *got;
+  int count;
+};
+
+static void on_usr1(void *arg) {
+  struct sigctx *c = arg;
+  c->count++;
+  weft_event_set(c->got);
+}
+
+static int signal_main(void *arg, void **res) {
+  (void)res;
+  struct sigctx *c = arg;
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert_int_eq(weft_event_wait(c->got, -1), 0);
+  ck_assert_int_eq(c->count, 1);
+  weft_event_clear(c->got);
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert_int_eq(weft_event_wait(c->got, -1), 0);
+  ck_assert_int_eq(c->count, 2);
+  return 0;
+}
+
+START_TEST(test_signals) {
+  weft_loop_t *loop = make_loop(1);
+  struct sigctx c = {0};
+  ck_assert_int_eq(weft_event_create(&c.got), 0);
+  ck_assert_int_eq(weft_loop_add_signal_handler(loop, SIGKILL, on_usr1, &c), -EINVAL);
+  ck_assert_int_eq(weft_loop_add_signal_handler(loop, 0, on_usr1, &c), -EINVAL);
+  ck_assert_int_eq(weft_loop_add_signal_handler(loop, SIGUSR1, NULL, &c), -EINVAL);
+  ck_assert_int_eq(weft_loop_add_signal_handler(loop, SIGUSR1, on_usr1, &c), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(loop, signal_main, &c, NULL, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  ck_assert_int_eq(weft_loop_remove_signal_handler(loop, SIGUSR1), 1);
+  ck_assert_int_eq(weft_loop_remove_signal_handler(loop, SIGUSR1), 0);
+  close_clean(loop);
+  weft_event_destroy(c.got);
+}
+END_TEST
+
+static Suite *process_suite(void) {
+  Suite *s = suite_create("io_process");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_exit_codes);
+  tcase_add_test(tc, test_pipes);
+  tcase_add_test(tc, test_big_communicate);
+  tcase_add_test(tc, test_cancel_wait);
+  tcase_add_test(tc, test_signals);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_IO_TEST_MAIN(process_suite)
