@@ -44,6 +44,7 @@ test-all: test test-asan test-tsan test-ucontext
 
 bench: deps-bench build
 	benchmarks/run.sh
+	benchmarks/io/run.sh
 
 install: build
 	cmake --install build

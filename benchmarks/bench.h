@@ -12,4 +12,9 @@ int bench_lock_contended(void *arg, void **res);
 int bench_queue_mpmc(void *arg, void **res);
 int bench_semaphore_limit(void *arg, void **res);
 int bench_ping_pong_queue(void *arg, void **res);
+/* reactor workloads (bench_io.c) */
+int bench_nop(void *arg, void **res);
+int bench_nop_batch(void *arg, void **res);
+int bench_nop_raw(int batch);
+int bench_file_randread(void *arg, void **res);
 #endif

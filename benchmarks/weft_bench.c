@@ -457,7 +457,13 @@ static const struct {
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
     {"lock_contended", bench_lock_contended}, {"queue_mpmc", bench_queue_mpmc},
     {"semaphore_limit", bench_semaphore_limit}, {"ping_pong_queue", bench_ping_pong_queue},
+    {"nop", bench_nop}, {"nop_batch", bench_nop_batch}, {"file_randread", bench_file_randread},
 };
+/* Bare-liburing baselines, run outside any loop, asked for by name only. */
+static const struct {
+  const char *name;
+  int batch;
+} raw_workloads[] = {{"nop_raw", 1}, {"nop_raw_batch", 64}};
 
 int main(int argc, char **argv) {
   const char *only[32];
@@ -472,6 +478,9 @@ int main(int argc, char **argv) {
       only[nonly++] = argv[i];
   }
   int rc = 0;
+  for (size_t w = 0; w < sizeof raw_workloads / sizeof *raw_workloads; w++)
+    for (int i = 0; i < nonly; i++)
+      if (!strcmp(only[i], raw_workloads[w].name)) rc |= bench_nop_raw(raw_workloads[w].batch);
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
     int want = nonly == 0;
     for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);

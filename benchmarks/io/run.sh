@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# benchmarks/io/run.sh - the I/O benchmarks, weft and its peers in one run:
+#
+#   tcp_echo        the shared load generator (64 connections, 64-byte
+#                   request/response) against echo servers: weft (raw ops
+#                   and streams), Go, Tokio, libuv, asyncio, uvloop
+#   http_plaintext  wrk (64 connections) against http_hello and the peers'
+#                   equivalents, with nginx (`return 200`) as the reference
+#   nop             an awaited no-op through the reactor vs a bare liburing loop
+#   file_randread   4 KiB O_DIRECT random reads at queue depth 32 vs fio's
+#                   io_uring engine on the same file
+#
+#   benchmarks/io/run.sh [--workers N] [--seconds S] [workload ...]
+#
+# Every server gets the same worker count (weft workers, GOMAXPROCS, Tokio
+# worker threads, nginx worker_processes; libuv, asyncio and uvloop run one
+# loop, their model). Default N = 1: on a 2-CPU machine that leaves the
+# other CPU to the client, so the server, not the client, is measured.
+# Peers that are not installed are reported and skipped.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+workers=1 secs=5
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workers) workers=$2; shift 2 ;;
+    --seconds) secs=$2; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+workloads=(tcp_echo http_plaintext nop file_randread)
+[ ${#args[@]} -gt 0 ] && workloads=("${args[@]}")
+B=build/benchmarks E=build/examples
+[ -x $B/weft-echo ] || { echo "io/run.sh: build weft first (make build)" >&2; exit 1; }
+out=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null; rm -rf "$out"; }
+trap cleanup EXIT
+
+# Peers, built where their toolchains exist.
+go_io="" tokio_io="" py=""
+if command -v go >/dev/null 2>&1 &&
+   (cd benchmarks/peers/go-io && GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$out/gocache}" go build -o weft-go-io .) >"$out/go.log" 2>&1; then
+  go_io=benchmarks/peers/go-io/weft-go-io
+else echo "io/run.sh: Go peer skipped" >&2; fi
+if command -v cargo >/dev/null 2>&1 && (cd benchmarks/peers/tokio && cargo build --release --offline -q) >"$out/tokio.log" 2>&1; then
+  tokio_io=benchmarks/peers/tokio/target/release/weft-tokio-io
+else echo "io/run.sh: Tokio peer skipped" >&2; fi
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+uv_bin=""; [ -x $B/weft-uv-server ] && uv_bin=$B/weft-uv-server
+has_uvloop=0; [ -n "$py" ] && $py -c "import uvloop" 2>/dev/null && has_uvloop=1
+
+port=19000
+# start NAME CMD... : starts a server that prints "ready" (or, for
+# http_hello, "Serving on ...") once listening,
+# and waits for that line (through a FIFO: no polling).
+start() {
+  local name=$1; shift
+  port=$((port + 1))
+  mkfifo "$out/fifo.$name.$port"
+  "$@" >"$out/fifo.$name.$port" 2>"$out/err.$name" &
+  pids+=($!)
+  server_pid=$!
+  exec {rfd}<"$out/fifo.$name.$port"
+  local line=""
+  IFS= read -r -t 20 line <&$rfd || true
+  exec {rfd}<&-
+  [[ "$line" == ready || "$line" == "Serving on"* ]] || { echo "io/run.sh: $name did not start: $(cat "$out/err.$name")" >&2; kill $server_pid 2>/dev/null; return 1; }
+}
+stop() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; }
+
+row() { printf '%-15s %-16s %12s %10s %10s\n' "$@"; }
+results=$out/results
+
+# server command lines, with the port as {P}
+declare -A echo_cmds http_cmds
+echo_cmds[weft]="$B/weft-echo {P} $workers raw"
+echo_cmds[weft-stream]="$B/weft-echo {P} $workers stream"
+http_cmds[weft]="$E/http_hello {P} $workers"
+[ -n "$go_io" ] && { echo_cmds[go]="env GOMAXPROCS=$workers $go_io echo {P}"; http_cmds[go]="env GOMAXPROCS=$workers $go_io http {P}"; }
+[ -n "$tokio_io" ] && { echo_cmds[tokio]="$tokio_io echo {P} $workers"; http_cmds[tokio]="$tokio_io http {P} $workers"; }
+[ -n "$uv_bin" ] && { echo_cmds[libuv]="$uv_bin echo {P}"; http_cmds[libuv]="$uv_bin http {P}"; }
+[ -n "$py" ] && { echo_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio echo {P}"; http_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio http {P}"; }
+[ $has_uvloop = 1 ] && { echo_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop echo {P}"; http_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop http {P}"; }
+order=(weft weft-stream go tokio libuv asyncio uvloop nginx)
+
+echo "# weft I/O benchmarks: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), kernel $(uname -r), workers=$workers, ${secs}s per run"
+for w in "${workloads[@]}"; do
+  case $w in
+  tcp_echo)
+    echo; echo "## tcp_echo: 64 connections, 64-byte request/response (weft-loadgen)"
+    row workload impl req/s p50_us p99_us
+    for impl in "${order[@]}"; do
+      [ -n "${echo_cmds[$impl]:-}" ] || continue
+      start "$impl" ${echo_cmds[$impl]//\{P\}/$((port + 1))} || continue
+      r=$($B/weft-loadgen $port 64 "$secs" 64 1)
+      stop
+      rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r"); p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r"); p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
+      row tcp_echo "$impl" "$rps" "$p50" "$p99" | tee -a "$results"
+    done ;;
+  http_plaintext)
+    command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_plaintext skipped" >&2; continue; }
+    echo; echo "## http_plaintext: wrk -t1 -c64, keep-alive GET"
+    row workload impl req/s p50_us p99_us
+    for impl in "${order[@]}"; do
+      if [ "$impl" = nginx ]; then
+        command -v nginx >/dev/null || continue
+        port=$((port + 1))
+        cat >"$out/nginx.conf" <<NGX
+worker_processes $workers;
+pid $out/nginx.pid;
+error_log $out/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$port; location / { default_type text/plain; return 200 "Hello, World!"; } }
+}
+NGX
+        nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
+      else
+        [ -n "${http_cmds[$impl]:-}" ] || continue
+        start "$impl" ${http_cmds[$impl]//\{P\}/$((port + 1))} || continue
+      fi
+      r=$(wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:$port/" 2>&1)
+      if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
+      rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
+      conv() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print (v+0)*1000; else if (v ~ /s$/) print (v+0)*1000000; else print v }'; }
+      p50=$(conv "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(conv "$(awk '$1=="99%" {print $2}' <<<"$r")")
+      row http_plaintext "$impl" "$rps" "$p50" "$p99" | tee -a "$results"
+    done ;;
+  nop)
+    echo; echo "## nop: one awaited IORING_OP_NOP (ns/op; liburing = bare ring, same setup flags)"
+    for n in nop nop_raw nop_batch nop_raw_batch; do $B/weft-bench --workers 1 $n; done | awk '/^RESULT/ {
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      printf "%-15s %-16s %12s ns/op\n", f["name"], f["impl"], f["ns_per_op"] }' | tee -a "$results" ;;
+  file_randread)
+    echo; echo "## file_randread: 4 KiB O_DIRECT random reads, queue depth 32, 256 MiB file"
+    f=build/weft-randread.dat
+    # Written and synced first: dirty pages being flushed would compete
+    # with whichever side runs first.
+    [ -f "$f" ] || { head -c $((256 << 20)) /dev/urandom >"$f"; sync "$f"; }
+    WEFT_BENCH_FILE=$f WEFT_BENCH_SECONDS=$secs $B/weft-bench --workers 1 file_randread | sed -n 's/.*iops=\([0-9]*\).*/\1/p' | xargs printf '%-15s %-16s %12s iops\n' file_randread weft | tee -a "$results"
+    if command -v fio >/dev/null; then
+      fio --name=rr --filename="$f" --rw=randread --bs=4k --direct=1 --ioengine=io_uring --iodepth=32 \
+          --runtime="$secs" --time_based --output-format=json 2>/dev/null |
+        /usr/bin/python3 -c 'import json,sys; print("%-15s %-16s %12.0f iops" % ("file_randread", "fio", json.load(sys.stdin)["jobs"][0]["read"]["iops"]))' | tee -a "$results"
+    else echo "io/run.sh: fio missing; its row skipped" >&2; fi ;;
+  esac
+done
+
+# Ratios: weft over each peer (throughput: above 1 means weft is faster).
+echo; echo "## ratios (weft / peer)"
+awk '
+  $1=="tcp_echo" || $1=="http_plaintext" || $1=="file_randread" { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
+  $1 ~ /^nop/ { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
+  END {
+    for (w in impls) {
+      n = split(impls[w], l, " "); base = v[w",weft"]
+      for (i = 1; i <= n; i++) if (l[i] != "weft" && v[w","l[i]] > 0 && base > 0) {
+        if (w ~ /^nop/) printf "%-15s weft costs %.2fx %s\n", w, base / v[w","l[i]], l[i]
+        else printf "%-15s weft %.2fx %s\n", w, base / v[w","l[i]], l[i]
+      }
+    }
+  }' "$results" | sort

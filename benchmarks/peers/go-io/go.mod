@@ -1,0 +1,3 @@
+module weftgoio
+
+go 1.19
