@@ -10,7 +10,11 @@
 #   file_randread   4 KiB O_DIRECT random reads at queue depth 32 vs fio's
 #                   io_uring engine on the same file
 #
-#   benchmarks/io/run.sh [--workers N] [--seconds S] [workload ...]
+#   benchmarks/io/run.sh [--workers N] [--seconds S] [--reps R] [workload ...]
+#
+# Each server is measured R times (default 3), the rounds interleaved so
+# that drift on a shared machine hits every implementation alike; the
+# table shows each one's median round (by req/s).
 #
 # Every server gets the same worker count (weft workers, GOMAXPROCS, Tokio
 # worker threads, nginx worker_processes; libuv, asyncio and uvloop run one
@@ -19,12 +23,13 @@
 # Peers that are not installed are reported and skipped.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-workers=1 secs=5
+workers=1 secs=5 reps=3
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) workers=$2; shift 2 ;;
     --seconds) secs=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -70,6 +75,12 @@ start() {
 stop() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; }
 
 row() { printf '%-15s %-16s %12s %10s %10s\n' "$@"; }
+# median_rows WORKLOAD: each implementation's median round from $out/rounds.
+median_rows() {
+  for impl in "${order[@]}"; do
+    awk -v i="$impl" '$2 == i' "$out/rounds" | sort -k3 -g | awk '{ r[NR] = $0 } END { if (NR) print r[int((NR + 1) / 2)] }'
+  done | while read -r w i rps p50 p99; do row "$w" "$i" "$rps" "$p50" "$p99"; done | tee -a "$results"
+}
 results=$out/results
 
 # server command lines, with the port as {P}
@@ -90,18 +101,24 @@ for w in "${workloads[@]}"; do
   tcp_echo)
     echo; echo "## tcp_echo: 64 connections, 64-byte request/response (weft-loadgen)"
     row workload impl req/s p50_us p99_us
-    for impl in "${order[@]}"; do
-      [ -n "${echo_cmds[$impl]:-}" ] || continue
-      start "$impl" ${echo_cmds[$impl]//\{P\}/$((port + 1))} || continue
-      r=$($B/weft-loadgen $port 64 "$secs" 64 1)
-      stop
-      rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r"); p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r"); p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
-      row tcp_echo "$impl" "$rps" "$p50" "$p99" | tee -a "$results"
-    done ;;
+    : >"$out/rounds"
+    for ((rep = 0; rep < reps; rep++)); do
+      for impl in "${order[@]}"; do
+        [ -n "${echo_cmds[$impl]:-}" ] || continue
+        start "$impl" ${echo_cmds[$impl]//\{P\}/$((port + 1))} || continue
+        r=$($B/weft-loadgen $port 64 "$secs" 64 1)
+        stop
+        rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r"); p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r"); p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
+        echo "tcp_echo $impl $rps $p50 $p99" >>"$out/rounds"
+      done
+    done
+    median_rows tcp_echo ;;
   http_plaintext)
     command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_plaintext skipped" >&2; continue; }
     echo; echo "## http_plaintext: wrk -t1 -c64, keep-alive GET"
     row workload impl req/s p50_us p99_us
+    : >"$out/rounds"
+    for ((rep = 0; rep < reps; rep++)); do
     for impl in "${order[@]}"; do
       if [ "$impl" = nginx ]; then
         command -v nginx >/dev/null || continue
@@ -126,8 +143,10 @@ NGX
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
       conv() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print (v+0)*1000; else if (v ~ /s$/) print (v+0)*1000000; else print v }'; }
       p50=$(conv "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(conv "$(awk '$1=="99%" {print $2}' <<<"$r")")
-      row http_plaintext "$impl" "$rps" "$p50" "$p99" | tee -a "$results"
-    done ;;
+      echo "http_plaintext $impl $rps $p50 $p99" >>"$out/rounds"
+    done
+    done
+    median_rows http_plaintext ;;
   nop)
     echo; echo "## nop: one awaited IORING_OP_NOP (ns/op; liburing = bare ring, same setup flags)"
     for n in nop nop_raw nop_batch nop_raw_batch; do $B/weft-bench --workers 1 $n; done | awk '/^RESULT/ {
