@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test test-asan test-tsan test-ucontext test-all bench build deps deps-bench clean install
+.PHONY: all test test-epoll test-asan test-tsan test-ucontext test-all bench build deps deps-bench clean install
 
 all: build
 
@@ -22,6 +22,11 @@ test: deps
 	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g" $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-test -j$(JOBS)
 	cd build-test && ctest --output-on-failure -j$(JOBS)
+
+# The whole suite again with every loop on the epoll backend (the io tests
+# already run on both; this covers the runtime parking through epoll too).
+test-epoll: test
+	cd build-test && WEFT_IO_BACKEND=epoll ctest --output-on-failure -j$(JOBS)
 
 # The same suite under ASan+UBSan and under TSan (stress sizes / 10).
 test-asan: deps
