@@ -2,8 +2,11 @@
  * worker.c - the worker run loop: next task, else steal, else park.
  *
  * Each iteration of weft__worker_main mirrors asyncio's _run_once:
+ *   0. submit the I/O requests the last batch queued and deliver the
+ *      completions that are there (io/reactor.h), without blocking;
  *   1. find work or park (timeout 0 when work is ready or the loop stops,
- *      otherwise until the next timer or a notification);
+ *      otherwise in the reactor until the next timer, an I/O completion or
+ *      a notification);
  *   2. fire due timers (their callbacks and sleepers become ready);
  *   3. take work from the inbox (pinned tasks) and the injection queue;
  *   4. run a batch: in FIFO order (the default with one worker), exactly
@@ -428,10 +431,14 @@ void weft__worker_main(struct weft__worker *w) {
   weft__fiber_init_thread(&w->sched);
   w->searching = false;
   for (;;) {
+    /* Submit what the last batch queued and collect what completed, before
+     * deciding to park: an operation that completes at once (a NOP, a
+     * cached read, data already there) then wakes its task without a trip
+     * through the idle protocol. */
+    weft__reactor_poll(&w->reactor);
     if (!atomic_load_explicit(&loop->stopping, memory_order_acquire) && !has_local_work(w))
       find_work(w);
     if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
-    weft__reactor_poll(&w->reactor); /* submit this tick's requests, collect completions */
     take_remote(w);
     if (has_local_work(w)) end_search(w);
     run_batch(w);

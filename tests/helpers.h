@@ -55,13 +55,16 @@ static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **
   return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
 
-#define WEFT_TEST_MAIN(suite_fn)                    \
+/* The Check main; @before runs first (a skip check, say). */
+#define WEFT_TEST_MAIN_WITH(suite_fn, before)       \
   int main(void) {                                  \
+    before;                                         \
     SRunner *sr = srunner_create(suite_fn());       \
     srunner_run_all(sr, CK_NORMAL);                 \
     int failed = srunner_ntests_failed(sr);         \
     srunner_free(sr);                               \
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;    \
   }
+#define WEFT_TEST_MAIN(suite_fn) WEFT_TEST_MAIN_WITH(suite_fn, (void)0)
 
 #endif

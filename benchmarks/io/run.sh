@@ -74,12 +74,17 @@ start() {
 }
 stop() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; }
 
-row() { printf '%-15s %-16s %12s %10s %10s\n' "$@"; }
+row() { printf '%-15s %-16s %12s %10s %10s %12s\n' "$@"; }
+hz=$(getconf CLK_TCK)
+# cpu_ticks PID...: user+system ticks the processes have used so far.
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
+# cpu_per_req TICKS REQS: server CPU microseconds per request.
+cpu_per_req() { awk -v t="$1" -v r="$2" -v hz="$hz" 'BEGIN { if (r > 0) printf "%.2f", t * 1e6 / hz / r; else print "-" }'; }
 # median_rows WORKLOAD: each implementation's median round from $out/rounds.
 median_rows() {
   for impl in "${order[@]}"; do
     awk -v i="$impl" '$2 == i' "$out/rounds" | sort -k3 -g | awk '{ r[NR] = $0 } END { if (NR) print r[int((NR + 1) / 2)] }'
-  done | while read -r w i rps p50 p99; do row "$w" "$i" "$rps" "$p50" "$p99"; done | tee -a "$results"
+  done | while read -r w i rps p50 p99 cpu; do row "$w" "$i" "$rps" "$p50" "$p99" "$cpu"; done | tee -a "$results"
 }
 results=$out/results
 
@@ -100,23 +105,26 @@ for w in "${workloads[@]}"; do
   case $w in
   tcp_echo)
     echo; echo "## tcp_echo: 64 connections, 64-byte request/response (weft-loadgen)"
-    row workload impl req/s p50_us p99_us
+    row workload impl req/s p50_us p99_us cpu_us/req
     : >"$out/rounds"
     for ((rep = 0; rep < reps; rep++)); do
       for impl in "${order[@]}"; do
         [ -n "${echo_cmds[$impl]:-}" ] || continue
         start "$impl" ${echo_cmds[$impl]//\{P\}/$((port + 1))} || continue
+        t0=$(cpu_ticks $server_pid)
         r=$($B/weft-loadgen $port 64 "$secs" 64 1)
+        t1=$(cpu_ticks $server_pid)
         stop
         rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r"); p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r"); p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
-        echo "tcp_echo $impl $rps $p50 $p99" >>"$out/rounds"
+        # The warm-up second is load too: count it in the requests' CPU.
+        echo "tcp_echo $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * (s + 1) }')")" >>"$out/rounds"
       done
     done
     median_rows tcp_echo ;;
   http_plaintext)
     command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_plaintext skipped" >&2; continue; }
     echo; echo "## http_plaintext: wrk -t1 -c64, keep-alive GET"
-    row workload impl req/s p50_us p99_us
+    row workload impl req/s p50_us p99_us cpu_us/req
     : >"$out/rounds"
     for ((rep = 0; rep < reps; rep++)); do
     for impl in "${order[@]}"; do
@@ -138,12 +146,15 @@ NGX
         [ -n "${http_cmds[$impl]:-}" ] || continue
         start "$impl" ${http_cmds[$impl]//\{P\}/$((port + 1))} || continue
       fi
+      if [ "$impl" = nginx ]; then spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' '); else spids=$server_pid; fi
+      t0=$(cpu_ticks $spids)
       r=$(wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:$port/" 2>&1)
+      t1=$(cpu_ticks $spids)
       if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
       conv() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print (v+0)*1000; else if (v ~ /s$/) print (v+0)*1000000; else print v }'; }
       p50=$(conv "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(conv "$(awk '$1=="99%" {print $2}' <<<"$r")")
-      echo "http_plaintext $impl $rps $p50 $p99" >>"$out/rounds"
+      echo "http_plaintext $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * s }')")" >>"$out/rounds"
     done
     done
     median_rows http_plaintext ;;
@@ -167,17 +178,23 @@ NGX
   esac
 done
 
-# Ratios: weft over each peer (throughput: above 1 means weft is faster).
+# Ratios: weft over each peer (throughput: above 1 means weft is faster;
+# CPU per request: below 1 means weft spends less server CPU per request,
+# which is what shows when the client, not the server, is the bottleneck).
 echo; echo "## ratios (weft / peer)"
 awk '
-  $1=="tcp_echo" || $1=="http_plaintext" || $1=="file_randread" { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
+  $1=="tcp_echo" || $1=="http_plaintext" || $1=="file_randread" { v[$1","$2]=$3; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
   $1 ~ /^nop/ { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
   END {
     for (w in impls) {
       n = split(impls[w], l, " "); base = v[w",weft"]
       for (i = 1; i <= n; i++) if (l[i] != "weft" && v[w","l[i]] > 0 && base > 0) {
         if (w ~ /^nop/) printf "%-15s weft costs %.2fx %s\n", w, base / v[w","l[i]], l[i]
-        else printf "%-15s weft %.2fx %s\n", w, base / v[w","l[i]], l[i]
+        else {
+          printf "%-15s weft %.2fx %s", w, base / v[w","l[i]], l[i]
+          if (c[w",weft"] > 0 && c[w","l[i]] > 0) printf "   (CPU per request: weft %.2fx of %s)", c[w",weft"] / c[w","l[i]], l[i]
+          printf "\n"
+        }
       }
     }
   }' "$results" | sort

@@ -38,14 +38,6 @@ static inline int count_fds(void) {
   return n;
 }
 
-#define WEFT_IO_TEST_MAIN(suite_fn)                 \
-  int main(void) {                                  \
-    io_skip_if_unavailable();                       \
-    SRunner *sr = srunner_create(suite_fn());       \
-    srunner_run_all(sr, CK_NORMAL);                 \
-    int failed = srunner_ntests_failed(sr);         \
-    srunner_free(sr);                               \
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;    \
-  }
+#define WEFT_IO_TEST_MAIN(suite_fn) WEFT_TEST_MAIN_WITH(suite_fn, io_skip_if_unavailable())
 
 #endif
