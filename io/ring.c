@@ -190,12 +190,35 @@ static int issue(struct weft__reactor *r, struct weft__io_op *op) {
   return 0;
 }
 
+/* Positioned file I/O and syncs: storage requests, not socket ones. */
+static bool is_storage(const struct weft__io_req *q) {
+  switch (q->kind) {
+  case WEFT__IO_READ:
+  case WEFT__IO_WRITE:
+  case WEFT__IO_READV:
+  case WEFT__IO_WRITEV:
+    return q->off != (uint64_t)-1;
+  case WEFT__IO_FSYNC:
+  case WEFT__IO_FALLOCATE:
+    return true;
+  default:
+    return false;
+  }
+}
+
 int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns) {
   op->deadline = deadline_ns;
   op->phase = 0;
   int rc = issue(r, op);
-  if (rc == 0) r->inflight++;
-  return rc;
+  if (rc) return rc;
+  r->inflight++;
+  /* Storage requests go to the device at once rather than with the tick's
+   * batch. Measured on virtio-blk, 4 KiB O_DIRECT random reads at depth 32:
+   * one submission per tick (~32 requests, dispatched together under the
+   * block layer's plug) made 68k IOPS; one submission per request 81k, as
+   * fio's 86k. Sockets keep the batching, which is where it pays. */
+  if (is_storage(&op->req)) io_uring_submit(&r->ring);
+  return 0;
 }
 
 void weft__ring_cancel(struct weft__reactor *r, struct weft__io_op *op) {
