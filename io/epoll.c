@@ -137,10 +137,12 @@ static ssize_t try_op(struct weft__io_op *op) {
   switch ((enum weft__io_kind)q->kind) {
   case WEFT__IO_READ:
   case WEFT__IO_READV:
+  case WEFT__IO_READ_FIXED:
     op->ep_events = EPOLLIN;
     return rw(op, false);
   case WEFT__IO_WRITE:
   case WEFT__IO_WRITEV:
+  case WEFT__IO_WRITE_FIXED:
     op->ep_events = EPOLLOUT;
     return rw(op, true);
   case WEFT__IO_RECV:
@@ -226,6 +228,10 @@ static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
 int weft__epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
   op->phase = 0;
   op->ep_next = NULL;
+  if (weft__io_fd_is_fixed(&op->req)) { /* a registered file: its plain fd */
+    unsigned i = (unsigned)(-2 - op->req.fd);
+    op->req.fd = i < r->nfixed_fds ? r->fixed_fds[i] : -1;
+  }
   ssize_t n = try_op(op);
   if (n != -EAGAIN) {
     op->res = (int32_t)n;

@@ -135,3 +135,29 @@ void weft__io_complete(struct weft__io_op *op, int32_t res, uint32_t flags) {
   atomic_store_explicit(&op->done, 1, memory_order_release);
   weft__task_wake(t);
 }
+
+int weft__reactor_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n) {
+#if defined(WEFT__HAVE_URING)
+  if (r->backend == WEFT__IO_URING) {
+    int rc = n ? io_uring_register_buffers(&r->ring, iov, n) : io_uring_unregister_buffers(&r->ring);
+    return rc == -ENXIO && !n ? 0 : rc; /* nothing was registered */
+  }
+#endif
+  (void)r;
+  (void)iov;
+  (void)n;
+  return 0; /* epoll: fixed-buffer requests are plain ones */
+}
+
+int weft__reactor_register_files(struct weft__reactor *r, const int *fds, unsigned n) {
+#if defined(WEFT__HAVE_URING)
+  if (r->backend == WEFT__IO_URING) {
+    int rc = n ? io_uring_register_files(&r->ring, fds, n) : io_uring_unregister_files(&r->ring);
+    if (rc == -ENXIO && !n) rc = 0;
+    if (rc < 0) return rc;
+  }
+#endif
+  r->fixed_fds = fds;
+  r->nfixed_fds = n;
+  return 0;
+}

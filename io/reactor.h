@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <linux/time_types.h>
 
 #if defined(WEFT__HAVE_URING)
@@ -57,6 +58,8 @@ enum weft__io_kind {
   WEFT__IO_FALLOCATE,/* fd, flags = mode, off, len */
   WEFT__IO_STATX,    /* fd = dirfd, buf = path, flags, mask, aux = struct statx * */
   WEFT__IO_SHUTDOWN, /* fd, flags = how */
+  WEFT__IO_READ_FIXED,  /* READ from registered buffer mask */
+  WEFT__IO_WRITE_FIXED, /* WRITE from registered buffer mask */
   WEFT__IO_KINDS
 };
 
@@ -102,6 +105,8 @@ struct weft__reactor {
 #if defined(WEFT__HAVE_URING)
   struct io_uring ring;
 #endif
+  const int *fixed_fds;       /* registered files (the loop's table), by index */
+  unsigned nfixed_fds;
   int epfd;                   /* epoll */
   struct weft__ep_fd *ep_fds; /* epoll: per-fd waiter lists, indexed by fd */
   int ep_nfds;
@@ -133,6 +138,18 @@ int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_
 /* Asks the kernel to stop @op early; its completion still arrives (with
  * -ECANCELED, or its result if it finished first). */
 void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op);
+
+/* An fd argument <= -2 names registered file -2 - fd (WEFT_FIXED_FILE) for
+ * the requests that take a plain fd. */
+static inline bool weft__io_fd_is_fixed(const struct weft__io_req *q) {
+  return q->fd <= -2 && q->kind != WEFT__IO_OPENAT && q->kind != WEFT__IO_STATX &&
+         q->kind != WEFT__IO_CLOSE && q->kind != WEFT__IO_NOP;
+}
+
+/* Registers buffers/files in @r (ring: io_uring_register_*; epoll: the
+ * file table only). @fds may be NULL with n = 0 to unregister. */
+int weft__reactor_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n);
+int weft__reactor_register_files(struct weft__reactor *r, const int *fds, unsigned n);
 
 /* Delivers a completion (both backends). */
 void weft__io_complete(struct weft__io_op *op, int32_t res, uint32_t flags);

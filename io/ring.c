@@ -167,6 +167,12 @@ static void prep(struct io_uring_sqe *sqe, struct weft__io_op *op) {
     break;
   case WEFT__IO_STATX: io_uring_prep_statx(sqe, q->fd, q->buf, q->flags, q->mask, q->aux); break;
   case WEFT__IO_SHUTDOWN: io_uring_prep_shutdown(sqe, q->fd, q->flags); break;
+  case WEFT__IO_READ_FIXED:
+    io_uring_prep_read_fixed(sqe, q->fd, q->buf, (unsigned)q->len, q->off, (int)q->mask);
+    break;
+  case WEFT__IO_WRITE_FIXED:
+    io_uring_prep_write_fixed(sqe, q->fd, q->buf, (unsigned)q->len, q->off, (int)q->mask);
+    break;
   case WEFT__IO_NOP:
   case WEFT__IO_KINDS: io_uring_prep_nop(sqe); break;
   }
@@ -178,6 +184,10 @@ static int issue(struct weft__reactor *r, struct weft__io_op *op) {
   struct io_uring_sqe *sqe = get_sqe(r, need);
   if (!sqe) return -EBUSY;
   prep(sqe, op);
+  if (weft__io_fd_is_fixed(&op->req)) {
+    sqe->fd = -2 - op->req.fd;
+    sqe->flags |= IOSQE_FIXED_FILE;
+  }
   io_uring_sqe_set_data(sqe, op);
   if (op->deadline) {
     sqe->flags |= IOSQE_IO_LINK;
@@ -198,6 +208,8 @@ static bool is_storage(const struct weft__io_req *q) {
   case WEFT__IO_READV:
   case WEFT__IO_WRITEV:
     return q->off != (uint64_t)-1;
+  case WEFT__IO_READ_FIXED:
+  case WEFT__IO_WRITE_FIXED:
   case WEFT__IO_FSYNC:
   case WEFT__IO_FALLOCATE:
     return true;

@@ -334,6 +334,7 @@ int weft_loop_close(weft_loop_t *loop) {
     live += loop->workers[i].live;
   }
   weft__signals_fini(loop); /* its watch op went with worker 0's reactor */
+  weft__registered_fini(loop);
   struct weft__runnable *rest[64];
   size_t n;
   while ((n = weft__inject_pop_batch(&loop->inject, rest, 64)))

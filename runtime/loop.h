@@ -40,11 +40,17 @@ struct weft_loop {
   _Atomic uint64_t next_id;   /* task id blocks are carved from here */
 
   struct weft__signals *signals; /* io/signal.c; NULL until a handler is added */
+  struct iovec *fixed_bufs;   /* io/registered.c; changed while not running */
+  unsigned nfixed_bufs;
+  int *fixed_fds;
+  unsigned nfixed_fds;
   char backend_reason[160];   /* why io_uring was not used, or "" */
   weft_exception_handler exc_handler; /* set while not running */
   void *exc_arg;
 };
 
+/* Frees the registered buffer and file tables (io/registered.c). */
+void weft__registered_fini(struct weft_loop *loop);
 /* Frees the signal handlers' state (io/signal.c), after the reactors. */
 void weft__signals_fini(struct weft_loop *loop);
 /* Frees the loop's memory (after close, when no object refers to it). */

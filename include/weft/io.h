@@ -198,6 +198,47 @@ WEFT_EXTERN int weft_getaddrinfo_timeout(const char *host, const char *service,
                                          const struct addrinfo *hints, struct addrinfo **res,
                                          int64_t timeout_ns);
 
+/* ---- registered buffers and files --------------------------------------- */
+
+/**
+ * weft_loop_register_buffers - register @n buffers (io_uring fixed buffers)
+ * in every worker's ring, for weft_pread_fixed/weft_pwrite_fixed: the kernel
+ * pins and maps them once instead of per request. @iov is copied; the
+ * memory stays the caller's and must outlive the registration.
+ * Returns:  0; -EBUSY if buffers are registered already or the loop runs;
+ *           -EINVAL (NULL, n = 0 or > 16384, or the kernel's checks);
+ *           -ENOMEM (RLIMIT_MEMLOCK on older kernels); WEFT_ECLOSED.
+ * Threads: the loop's owner, while it is not running. With epoll the
+ * registration is bookkeeping only.
+ */
+WEFT_EXTERN int weft_loop_register_buffers(weft_loop_t *loop, const struct iovec *iov, unsigned n);
+/** weft_loop_unregister_buffers - drop them (0 if none). Same threads rule. */
+WEFT_EXTERN int weft_loop_unregister_buffers(weft_loop_t *loop);
+/**
+ * weft_loop_register_files - register @n fds (io_uring fixed files) in every
+ * worker's ring; pass WEFT_FIXED_FILE(i) instead of an fd to any operation
+ * that takes a plain fd (not openat/statx/close) to skip the per-request
+ * fd lookup. The fds stay the caller's (close them after unregistering).
+ * Returns and threads: as weft_loop_register_buffers (n up to 32768).
+ */
+WEFT_EXTERN int weft_loop_register_files(weft_loop_t *loop, const int *fds, unsigned n);
+/** weft_loop_unregister_files - drop them (0 if none). */
+WEFT_EXTERN int weft_loop_unregister_files(weft_loop_t *loop);
+/* The fd argument naming registered file @i. */
+#define WEFT_FIXED_FILE(i) (-2 - (int)(i))
+/**
+ * weft_pread_fixed / weft_pwrite_fixed - pread/pwrite through registered
+ * buffer @index: [@buf, @buf + @n) must lie inside it (else -EINVAL).
+ * @fd may be a plain fd or WEFT_FIXED_FILE(i).
+ */
+WEFT_EXTERN ssize_t weft_pread_fixed(int fd, void *buf, size_t n, off_t off, unsigned index);
+WEFT_EXTERN ssize_t weft_pwrite_fixed(int fd, const void *buf, size_t n, off_t off,
+                                      unsigned index);
+WEFT_EXTERN ssize_t weft_pread_fixed_timeout(int fd, void *buf, size_t n, off_t off,
+                                             unsigned index, int64_t timeout_ns);
+WEFT_EXTERN ssize_t weft_pwrite_fixed_timeout(int fd, const void *buf, size_t n, off_t off,
+                                              unsigned index, int64_t timeout_ns);
+
 /**
  * weft_io_nop - one no-op round trip through the reactor (IORING_OP_NOP):
  * what an awaited operation costs by itself. Returns 0.

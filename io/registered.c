@@ -1,0 +1,131 @@
+/*
+ * registered.c - registered buffers and files (io_uring's fixed buffers and
+ * fixed files), weft/io.h.
+ *
+ * A task may run on any worker, so a registration is made in every
+ * worker's ring, while the loop is not running (its owner has every ring
+ * then). The loop keeps copies of the tables: the epoll backend uses the
+ * file table to turn WEFT_FIXED_FILE(i) back into an fd, and fixed-buffer
+ * requests are plain ones there; pread_fixed checks the buffer lies inside
+ * the registered one it names, on both backends.
+ *
+ * Invariants: loop->fixed_bufs/fixed_fds change only while the loop is not
+ * running; every reactor has the same registration as the loop's tables.
+ */
+#include "weft/io.h"
+#include "alloc.h"
+#include "loop.h"
+#include "op.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int check_owner(weft_loop_t *loop) {
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->running, memory_order_acquire)) return -EBUSY;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  return 0;
+}
+
+int weft_loop_register_buffers(weft_loop_t *loop, const struct iovec *iov, unsigned n) {
+  int rc = check_owner(loop);
+  if (rc) return rc;
+  if (!iov || n == 0 || n > 16384) return -EINVAL;
+  if (loop->nfixed_bufs) return -EBUSY;
+  struct iovec *copy = weft__alloc(n * sizeof *copy);
+  if (!copy) return -ENOMEM;
+  memcpy(copy, iov, n * sizeof *copy);
+  for (unsigned i = 0; i < loop->nworkers; i++) {
+    rc = weft__reactor_register_buffers(&loop->workers[i].reactor, copy, n);
+    if (rc < 0) {
+      while (i--) weft__reactor_register_buffers(&loop->workers[i].reactor, NULL, 0);
+      weft__free(copy, n * sizeof *copy);
+      return rc;
+    }
+  }
+  loop->fixed_bufs = copy;
+  loop->nfixed_bufs = n;
+  return 0;
+}
+
+int weft_loop_unregister_buffers(weft_loop_t *loop) {
+  int rc = check_owner(loop);
+  if (rc) return rc;
+  if (!loop->nfixed_bufs) return 0;
+  for (unsigned i = 0; i < loop->nworkers; i++)
+    weft__reactor_register_buffers(&loop->workers[i].reactor, NULL, 0);
+  weft__free(loop->fixed_bufs, loop->nfixed_bufs * sizeof *loop->fixed_bufs);
+  loop->fixed_bufs = NULL;
+  loop->nfixed_bufs = 0;
+  return 0;
+}
+
+int weft_loop_register_files(weft_loop_t *loop, const int *fds, unsigned n) {
+  int rc = check_owner(loop);
+  if (rc) return rc;
+  if (!fds || n == 0 || n > 32768) return -EINVAL;
+  if (loop->nfixed_fds) return -EBUSY;
+  int *copy = weft__alloc(n * sizeof *copy);
+  if (!copy) return -ENOMEM;
+  memcpy(copy, fds, n * sizeof *copy);
+  for (unsigned i = 0; i < loop->nworkers; i++) {
+    rc = weft__reactor_register_files(&loop->workers[i].reactor, copy, n);
+    if (rc < 0) {
+      while (i--) weft__reactor_register_files(&loop->workers[i].reactor, NULL, 0);
+      weft__free(copy, n * sizeof *copy);
+      return rc;
+    }
+  }
+  loop->fixed_fds = copy;
+  loop->nfixed_fds = n;
+  return 0;
+}
+
+int weft_loop_unregister_files(weft_loop_t *loop) {
+  int rc = check_owner(loop);
+  if (rc) return rc;
+  if (!loop->nfixed_fds) return 0;
+  for (unsigned i = 0; i < loop->nworkers; i++)
+    weft__reactor_register_files(&loop->workers[i].reactor, NULL, 0);
+  weft__free(loop->fixed_fds, loop->nfixed_fds * sizeof *loop->fixed_fds);
+  loop->fixed_fds = NULL;
+  loop->nfixed_fds = 0;
+  return 0;
+}
+
+void weft__registered_fini(struct weft_loop *loop) {
+  weft__free(loop->fixed_bufs, loop->nfixed_bufs * sizeof *loop->fixed_bufs);
+  weft__free(loop->fixed_fds, loop->nfixed_fds * sizeof *loop->fixed_fds);
+  loop->fixed_bufs = NULL;
+  loop->fixed_fds = NULL;
+  loop->nfixed_bufs = loop->nfixed_fds = 0;
+}
+
+static ssize_t rw_fixed(uint8_t kind, int fd, const void *buf, size_t n, off_t off,
+                        unsigned index, int64_t timeout_ns) {
+  weft_loop_t *loop = weft_loop_current();
+  if (!loop) return -EPERM;
+  if (off < 0) return -EINVAL;
+  if (index >= loop->nfixed_bufs) return -EINVAL;
+  const struct iovec *r = &loop->fixed_bufs[index];
+  const char *b = buf, *lo = r->iov_base;
+  if (!b || b < lo || n > r->iov_len || (size_t)(b - lo) > r->iov_len - n) return -EINVAL;
+  struct weft__io_req q = {.kind = kind, .fd = fd, .buf = (void *)buf, .len = n,
+                           .off = (uint64_t)off, .mask = index};
+  return weft__io_await(&q, weft__io_deadline(timeout_ns));
+}
+
+ssize_t weft_pread_fixed_timeout(int fd, void *buf, size_t n, off_t off, unsigned index,
+                                 int64_t timeout_ns) {
+  return rw_fixed(WEFT__IO_READ_FIXED, fd, buf, n, off, index, timeout_ns);
+}
+ssize_t weft_pread_fixed(int fd, void *buf, size_t n, off_t off, unsigned index) {
+  return rw_fixed(WEFT__IO_READ_FIXED, fd, buf, n, off, index, -1);
+}
+ssize_t weft_pwrite_fixed_timeout(int fd, const void *buf, size_t n, off_t off, unsigned index,
+                                  int64_t timeout_ns) {
+  return rw_fixed(WEFT__IO_WRITE_FIXED, fd, buf, n, off, index, timeout_ns);
+}
+ssize_t weft_pwrite_fixed(int fd, const void *buf, size_t n, off_t off, unsigned index) {
+  return rw_fixed(WEFT__IO_WRITE_FIXED, fd, buf, n, off, index, -1);
+}
