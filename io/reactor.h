@@ -35,6 +35,10 @@
 #include <liburing.h>
 #endif
 
+#ifndef IORING_CQE_F_MORE
+#define IORING_CQE_F_MORE (1U << 1) /* builds without liburing never see it set */
+#endif
+
 struct weft_task;
 
 enum weft__io_backend { WEFT__IO_NONE = 0, WEFT__IO_URING = 1, WEFT__IO_EPOLL = 2 };
@@ -60,6 +64,9 @@ enum weft__io_kind {
   WEFT__IO_SHUTDOWN, /* fd, flags = how */
   WEFT__IO_READ_FIXED,  /* READ from registered buffer mask */
   WEFT__IO_WRITE_FIXED, /* WRITE from registered buffer mask */
+  WEFT__IO_ACCEPT_MULTI, /* ring only: multishot accept on fd; each new fd
+                            is passed to cb with IORING_CQE_F_MORE set, the
+                            final completion (error, cancel) without it */
   WEFT__IO_KINDS
 };
 

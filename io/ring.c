@@ -167,6 +167,9 @@ static void prep(struct io_uring_sqe *sqe, struct weft__io_op *op) {
     break;
   case WEFT__IO_STATX: io_uring_prep_statx(sqe, q->fd, q->buf, q->flags, q->mask, q->aux); break;
   case WEFT__IO_SHUTDOWN: io_uring_prep_shutdown(sqe, q->fd, q->flags); break;
+  case WEFT__IO_ACCEPT_MULTI:
+    io_uring_prep_multishot_accept(sqe, q->fd, NULL, NULL, q->flags);
+    break;
   case WEFT__IO_READ_FIXED:
     io_uring_prep_read_fixed(sqe, q->fd, q->buf, (unsigned)q->len, q->off, (int)q->mask);
     break;
@@ -246,6 +249,12 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
   struct weft__io_op *op = (struct weft__io_op *)(uintptr_t)ud;
   if (op == &r->wake_op) {
     wake_done(op);
+    return;
+  }
+  if (flags & IORING_CQE_F_MORE) { /* one result of a multishot request: more follow */
+    op->res = res;
+    op->cqe_flags = flags;
+    op->cb(op);
     return;
   }
   if (res == -EAGAIN && op->phase == 0 && poll_mask(op->req.kind) && !op->cancelled) {

@@ -7,7 +7,9 @@
  * accepted (no cross-worker hand-off). Otherwise (one worker, reuse_port =
  * -1, or a Unix socket) one socket, with one acceptor per worker.
  *
- * Acceptors: accept, spawn a handler task, repeat. When accept fails for
+ * Acceptors: with io_uring, one multishot accept per acceptor whose
+ * completions start handler tasks directly (plain accepts where the kernel
+ * lacks it, and with epoll): accept, spawn a handler task, repeat. When accept fails for
  * lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), the acceptor pauses
  * for accept_backoff_ns and tries again, as asyncio does: the server keeps
  * serving the connections it has and accepts again when fds come back.
@@ -24,6 +26,7 @@
 #include "alloc.h"
 #include "loop.h"
 #include "task.h"
+#include "worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -131,11 +134,87 @@ static bool out_of_resources(int err) {
   return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
 }
 
+/* Multishot accept (io_uring, Linux 5.19+): one request yields every new
+ * connection; its callback, on the acceptor's worker, starts the handler
+ * task at once. The acceptor task sleeps until the request ends (an error,
+ * or cancellation when the server closes) and says why. */
+struct multi_accept {
+  struct weft__io_op op;
+  weft_server_t *s;
+  struct weft_task *task;
+  _Atomic uint32_t ended; /* set (release) with the final completion */
+  int err;
+};
+
+static void multi_accept_cb(struct weft__io_op *op) {
+  struct multi_accept *m = (struct multi_accept *)op;
+  if (op->cqe_flags & IORING_CQE_F_MORE) {
+    if (op->res >= 0) {
+      set_nodelay(op->res);
+      spawn_conn(m->s, op->res);
+    }
+    return;
+  }
+  if (op->res >= 0) { /* the last one carried a connection too */
+    set_nodelay(op->res);
+    spawn_conn(m->s, op->res);
+    m->err = 0;
+  } else {
+    m->err = op->res;
+  }
+  struct weft_task *t = m->task;
+  /* release: the acceptor's acquire load sees err. Same worker: the
+   * acceptor is pinned to the ring that holds the request. */
+  atomic_store_explicit(&m->ended, 1, memory_order_release);
+  weft__task_wake(t);
+}
+
+/* Serves @lfd with multishot accepts until cancelled. Returns 0 when the
+ * server closed, or the error that stopped it (the caller falls back to
+ * plain accepts for -EINVAL: a kernel without multishot accept). */
+static int accept_multishot(weft_server_t *s, int lfd) {
+  struct weft_task *t = weft__task_self();
+  struct weft__worker *w = weft__worker_self();
+  for (;;) {
+    struct multi_accept m;
+    memset(&m, 0, sizeof m);
+    m.s = s;
+    m.task = t;
+    m.op.cb = multi_accept_cb;
+    m.op.req = (struct weft__io_req){.kind = WEFT__IO_ACCEPT_MULTI, .fd = lfd,
+                                     .flags = SOCK_CLOEXEC};
+    atomic_init(&m.ended, 0);
+    int rc = weft__reactor_start(&w->reactor, &m.op, 0);
+    if (rc < 0) return rc;
+    rc = weft__task_wait(t, &m.ended, 0);
+    if (rc == -ECANCELED && !atomic_load_explicit(&m.ended, memory_order_acquire)) {
+      weft__reactor_cancel(&w->reactor, &m.op);
+      weft__task_wait_nocancel(t, &m.ended, 0);
+      return 0;
+    }
+    if (rc == -ECANCELED) return 0;
+    if (m.err == -ECANCELED) return 0;
+    if (out_of_resources(m.err)) {
+      if (weft_sleep_ns(s->backoff_ns) == -ECANCELED) return 0;
+      continue;
+    }
+    if (m.err == -ECONNABORTED || m.err == -EINTR || m.err == -EPROTO || m.err == 0) continue;
+    return m.err;
+  }
+}
+
 static int acceptor_task(void *arg, void **res) {
   (void)res;
   struct acceptor_arg *a = arg;
   weft_server_t *s = a->s;
   int lfd = a->fd;
+  struct weft__worker *w = weft__worker_self();
+  /* Multishot needs the task to stay on this worker: acceptors are pinned
+   * with several workers, and one worker is one thread. */
+  if (w->reactor.backend == WEFT__IO_URING) {
+    int rc = accept_multishot(s, lfd);
+    if (rc != -EINVAL) return 0; /* closed, or the socket failed */
+  }
   for (;;) {
     int fd = weft_accept(lfd, NULL, NULL, 0);
     if (fd >= 0) {
