@@ -116,8 +116,10 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   /* Reactors first: the only step that can fail for reasons outside us. */
   int want = wanted_backend(c.io_backend);
   for (unsigned i = 0; i < loop->nworkers; i++) {
-    int rc = weft__reactor_init(&loop->workers[i].reactor, want, entries, loop->backend_reason,
-                                sizeof loop->backend_reason);
+    /* Worker 0 decides (and keeps the reason); the others follow it. */
+    char scratch[sizeof loop->backend_reason];
+    int rc = weft__reactor_init(&loop->workers[i].reactor, want, entries,
+                                i == 0 ? loop->backend_reason : scratch, sizeof scratch);
     if (rc == 0 && i == 0) want = loop->workers[0].reactor.backend; /* all workers alike */
     if (rc < 0) {
       while (i--) weft__reactor_fini(&loop->workers[i].reactor);

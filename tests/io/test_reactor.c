@@ -1,0 +1,119 @@
+/*
+ * test_reactor.c - backend choice (io/reactor.c): io_uring when it can be
+ * set up, epoll with a one-line reason when it cannot (a seccomp filter
+ * refusing io_uring_setup, as Docker's default profile does), a strict
+ * io_uring request that fails instead, and the configuration's errors.
+ *
+ * Each test runs in its own Check child, so the seccomp filter installed
+ * by one never reaches the others.
+ */
+#include "helpers.h"
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Makes io_uring_setup fail with EPERM in this process from now on. */
+static void forbid_io_uring(void) {
+  struct sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+  ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+  ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+static int echo_once(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  ck_assert_int_eq(weft_write(p[1], "ok", 2), 2);
+  char b[2];
+  ck_assert_int_eq(weft_read(p[0], b, 2), 2);
+  close(p[0]);
+  close(p[1]);
+  return 0;
+}
+
+START_TEST(test_fallback_when_forbidden) {
+  unsetenv("WEFT_IO_BACKEND");
+  forbid_io_uring();
+  weft_loop_t *loop = make_loop(2);
+  ck_assert_str_eq(weft_loop_backend(loop), "epoll");
+  const char *why = weft_loop_backend_reason(loop);
+  ck_assert_ptr_nonnull(strstr(why, "Operation not permitted"));
+  ck_assert_ptr_nonnull(strstr(why, "seccomp"));
+  /* I/O works the same on the fallback. */
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(loop, echo_once, NULL, NULL, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  close_clean(loop);
+  /* Asking for io_uring strictly fails with the kernel's error. */
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.io_backend = WEFT_IO_URING;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EPERM);
+  setenv("WEFT_IO_BACKEND", "io_uring", 1);
+  ck_assert_int_eq(weft_loop_new(NULL, &loop), -EPERM);
+  unsetenv("WEFT_IO_BACKEND");
+}
+END_TEST
+
+START_TEST(test_choice) {
+  unsetenv("WEFT_IO_BACKEND");
+  weft_loop_t *loop;
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  cfg.io_backend = WEFT_IO_EPOLL;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  ck_assert_str_eq(weft_loop_backend(loop), "epoll");
+  ck_assert_str_eq(weft_loop_backend_reason(loop), ""); /* asked for */
+  close_clean(loop);
+  setenv("WEFT_IO_BACKEND", "epoll", 1);
+  ck_assert_int_eq(weft_loop_new(NULL, &loop), 0);
+  ck_assert_str_eq(weft_loop_backend(loop), "epoll");
+  close_clean(loop);
+  unsetenv("WEFT_IO_BACKEND");
+  cfg.io_backend = WEFT_IO_AUTO;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  /* io_uring here unless this machine forbids it, and then a reason. */
+  if (strcmp(weft_loop_backend(loop), "epoll") == 0)
+    ck_assert_str_ne(weft_loop_backend_reason(loop), "");
+  else
+    ck_assert_str_eq(weft_loop_backend_reason(loop), "");
+  close_clean(loop);
+  /* Bad configurations. */
+  cfg.io_backend = 7;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  cfg.io_backend = WEFT_IO_AUTO;
+  cfg.io_entries = 100; /* not a power of two */
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  cfg.io_entries = 65536;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  cfg.io_entries = 64;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  close_clean(loop);
+  ck_assert_ptr_null(weft_loop_backend(NULL));
+  ck_assert_ptr_null(weft_loop_backend_reason(NULL));
+}
+END_TEST
+
+static Suite *reactor_suite(void) {
+  Suite *s = suite_create("io_reactor");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_fallback_when_forbidden);
+  tcase_add_test(tc, test_choice);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_TEST_MAIN(reactor_suite)
