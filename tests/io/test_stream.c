@@ -266,6 +266,14 @@ static int echo_lines(weft_reader_t *r, weft_writer_t *w, void *arg) {
   return 0;
 }
 
+/* Closes @s, waits until its handlers ended, frees it. */
+static void shut_server(weft_server_t *s) {
+  ck_assert_int_eq(weft_server_close(s), 0);
+  ck_assert_int_eq(weft_server_wait_closed(s), 0);
+  ck_assert_uint_eq(weft_server_connections(s), 0);
+  ck_assert_int_eq(weft_server_destroy(s), 0);
+}
+
 struct clients {
   int port;
   const char *unix_path;
@@ -316,10 +324,7 @@ static int server_main(void *arg, void **res) {
   struct clients c = {.port = ntohs(a.sin_port)};
   run_clients(&c, 200);
   ck_assert_int_eq(weft_server_destroy(s), -EBUSY); /* still open */
-  ck_assert_int_eq(weft_server_close(s), 0);
-  ck_assert_int_eq(weft_server_wait_closed(s), 0);
-  ck_assert_uint_eq(weft_server_connections(s), 0);
-  ck_assert_int_eq(weft_server_destroy(s), 0);
+  shut_server(s);
   if (weft_loop_workers(weft_loop_current()) > 1)
     ck_assert_uint_gt(__builtin_popcount(atomic_load(&worker_mask)), 1); /* spread */
   /* Closed: nobody listens any more. */
@@ -345,9 +350,7 @@ static int unix_main(void *arg, void **res) {
   ck_assert_int_eq(weft_start_unix_server(NULL, path, echo_lines, NULL, NULL, &s), 0);
   struct clients c = {.unix_path = path};
   run_clients(&c, 20);
-  weft_server_close(s);
-  ck_assert_int_eq(weft_server_wait_closed(s), 0);
-  ck_assert_int_eq(weft_server_destroy(s), 0);
+  shut_server(s);
   unlink(path);
   return 0;
 }
@@ -407,9 +410,7 @@ static int emfile_main(void *arg, void **res) {
     close(cl[i]);
   }
   setrlimit(RLIMIT_NOFILE, &old);
-  weft_server_close(s);
-  ck_assert_int_eq(weft_server_wait_closed(s), 0);
-  ck_assert_int_eq(weft_server_destroy(s), 0);
+  shut_server(s);
   return 0;
 }
 
@@ -442,9 +443,7 @@ static int bad_main(void *arg, void **res) {
   struct weft_server_opts solo = {.reuse_port = -1};
   ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", ntohs(a.sin_port), echo_lines, NULL, &solo, &s2),
                    -EADDRINUSE);
-  weft_server_close(s);
-  weft_server_wait_closed(s);
-  weft_server_destroy(s);
+  shut_server(s);
   return 0;
 }
 
