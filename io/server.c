@@ -25,6 +25,8 @@
 #include "stream.h"
 #include "alloc.h"
 #include "loop.h"
+#include "clock.h"
+#include "op.h"
 #include "task.h"
 #include "worker.h"
 
@@ -330,12 +332,13 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, bool reuse_port, 
   return fd;
 }
 
-static int resolve(const char *host, int port, bool passive, struct addrinfo **res) {
+static int resolve(const char *host, int port, bool passive, struct addrinfo **res,
+                   int64_t timeout_ns) {
   char service[8];
   snprintf(service, sizeof service, "%d", port);
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                            .ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG};
-  if (weft__task_self()) return weft_getaddrinfo(host, service, &hints, res);
+  if (weft__task_self()) return weft_getaddrinfo_timeout(host, service, &hints, res, timeout_ns);
   int e = getaddrinfo(host, service, &hints, res); /* the loop's owner, not running */
   return e == 0 ? 0 : e == EAI_NONAME ? -ENOENT : -EIO;
 }
@@ -345,7 +348,7 @@ int weft_start_server(weft_loop_t *loop, const char *host, int port, weft_client
   if (!handler || !out || port < 0 || port > 65535) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   struct addrinfo *ai = NULL;
-  int rc = resolve(host, port, true, &ai);
+  int rc = resolve(host, port, true, &ai, -1);
   if (rc < 0) return rc;
   /* The first address that binds (IPv4 first when host is NULL: both are
    * listed, and a dual-stack socket would make the second bind fail). */
@@ -466,21 +469,31 @@ int weft_server_destroy(weft_server_t *s) {
 
 /* ---- open_connection ----------------------------------------------------- */
 
-int weft_open_connection(const char *host, int port, weft_reader_t **reader,
-                         weft_writer_t **writer) {
+int weft_open_connection_timeout(const char *host, int port, weft_reader_t **reader,
+                                 weft_writer_t **writer, int64_t timeout_ns) {
   if (!host || !reader || !writer || port < 0 || port > 65535) return -EINVAL;
   if (!weft__task_self()) return -EPERM;
+  uint64_t deadline = weft__io_deadline(timeout_ns);
   struct addrinfo *ai;
-  int rc = resolve(host, port, false, &ai);
+  int rc = resolve(host, port, false, &ai, timeout_ns);
   if (rc < 0) return rc;
   rc = -ENOENT;
   for (struct addrinfo *p = ai; p; p = p->ai_next) {
+    int64_t left = -1;
+    if (deadline) {
+      uint64_t now = weft__clock_ns();
+      if (now >= deadline) {
+        rc = -ETIMEDOUT;
+        break;
+      }
+      left = (int64_t)(deadline - now);
+    }
     int fd = weft_socket(p->ai_family, SOCK_STREAM, 0);
     if (fd < 0) {
       rc = fd;
       continue;
     }
-    rc = weft_connect(fd, p->ai_addr, (socklen_t)p->ai_addrlen);
+    rc = weft_connect_timeout(fd, p->ai_addr, (socklen_t)p->ai_addrlen, left);
     if (rc == 0) {
       set_nodelay(fd);
       rc = weft_stream_open_fd(fd, fd, 0, reader, writer);
@@ -488,10 +501,15 @@ int weft_open_connection(const char *host, int port, weft_reader_t **reader,
       break;
     }
     close(fd);
-    if (rc == -ECANCELED) break;
+    if (rc == -ECANCELED || rc == -ETIMEDOUT) break;
   }
   freeaddrinfo(ai);
   return rc;
+}
+
+int weft_open_connection(const char *host, int port, weft_reader_t **reader,
+                         weft_writer_t **writer) {
+  return weft_open_connection_timeout(host, port, reader, writer, -1);
 }
 
 int weft_open_unix_connection(const char *path, weft_reader_t **reader, weft_writer_t **writer) {

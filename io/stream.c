@@ -24,6 +24,8 @@
  */
 #include "stream.h"
 #include "alloc.h"
+#include "clock.h"
+#include "op.h"
 #include "task.h"
 
 #include <errno.h>
@@ -143,7 +145,7 @@ static void close_fds_locked(struct weft__stream *s) {
 
 /* ---- reader ---------------------------------------------------------------- */
 
-static int begin_read(weft_reader_t *r) {
+static int begin_read(weft_reader_t *r, int64_t timeout_ns) {
   if (!r) return -EINVAL;
   if (!weft__task_self()) return -EPERM;
   struct weft__stream *s = r->s;
@@ -151,6 +153,7 @@ static int begin_read(weft_reader_t *r) {
   int rc = s->reading ? -EBUSY : 0;
   s->reading = true;
   weft__mutex_unlock(&s->lock);
+  if (rc == 0) s->rdeadline = weft__io_deadline(timeout_ns); /* ours while reading */
   return rc;
 }
 
@@ -166,11 +169,22 @@ static void end_read(struct weft__stream *s) {
   weft__mutex_unlock(&s->lock);
 }
 
-/* Reads the fd into @buf once: > 0 bytes, 0 at end, or an error. */
+/* Reads the fd into @buf once, within the call's deadline: > 0 bytes, 0
+ * at end, or an error (-ETIMEDOUT, -ECANCELED: nothing taken). */
 static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
   if (s->rfd < 0) return 0; /* closed under us: end of stream */
-  return s->is_socket ? weft_recv(s->rfd, buf, n, 0) : weft_read(s->rfd, buf, n);
+  int64_t left = -1;
+  if (s->rdeadline) {
+    uint64_t now = weft__clock_ns();
+    if (now >= s->rdeadline) return -ETIMEDOUT;
+    left = (int64_t)(s->rdeadline - now);
+  }
+  return s->is_socket ? weft_recv_timeout(s->rfd, buf, n, 0, left)
+                      : weft_read_timeout(s->rfd, buf, n, left);
 }
+
+/* Errors that end the stream, as opposed to the call (cancel, timeout). */
+static bool sticky(ssize_t err) { return err != -ECANCELED && err != -ETIMEDOUT; }
 
 /* One receive into the buffer: > 0, 0 at end of stream, or an error. */
 static ssize_t fill(struct weft__stream *s) {
@@ -182,8 +196,8 @@ static ssize_t fill(struct weft__stream *s) {
     s->in.tail += (size_t)n;
   } else if (n == 0) {
     s->eof = true;
-  } else if (n != -ECANCELED) {
-    s->rerr = (int)n; /* sticky; a cancellation is not the stream's fault */
+  } else if (sticky(n)) {
+    s->rerr = (int)n; /* a cancellation or timeout is not the stream's fault */
   }
   return n;
 }
@@ -195,9 +209,9 @@ static void consume(struct weft__stream *s, void *buf, size_t n) {
   if (s->in.head == s->in.tail) s->in.head = s->in.tail = 0;
 }
 
-ssize_t weft_reader_read(weft_reader_t *r, void *buf, size_t n) {
+ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n, int64_t timeout_ns) {
   if (!buf && n) return -EINVAL;
-  int rc = begin_read(r);
+  int rc = begin_read(r, timeout_ns);
   if (rc) return rc;
   struct weft__stream *s = r->s;
   ssize_t out = 0;
@@ -214,15 +228,20 @@ ssize_t weft_reader_read(weft_reader_t *r, void *buf, size_t n) {
     /* Nothing buffered: receive straight into the caller's memory. */
     out = recv_once(s, buf, n);
     if (out == 0) s->eof = true;
-    else if (out < 0 && out != -ECANCELED) s->rerr = (int)out;
+    else if (out < 0 && sticky(out)) s->rerr = (int)out;
   }
   end_read(s);
   return out;
 }
 
-ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t n, size_t *partial) {
+ssize_t weft_reader_read(weft_reader_t *r, void *buf, size_t n) {
+  return weft_reader_read_timeout(r, buf, n, -1);
+}
+
+ssize_t weft_reader_readexactly_timeout(weft_reader_t *r, void *buf, size_t n, size_t *partial,
+                                        int64_t timeout_ns) {
   if (!buf && n) return -EINVAL;
-  int rc = begin_read(r);
+  int rc = begin_read(r, timeout_ns);
   if (rc) return rc;
   struct weft__stream *s = r->s;
   ssize_t out = (ssize_t)n;
@@ -257,10 +276,14 @@ static ssize_t find(const struct weft__stream *s, const char *sep, size_t seplen
   return -1;
 }
 
-ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
-                              size_t cap, size_t *partial) {
+ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t n, size_t *partial) {
+  return weft_reader_readexactly_timeout(r, buf, n, partial, -1);
+}
+
+ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
+                                      size_t cap, size_t *partial, int64_t timeout_ns) {
   if (!sep || !seplen || (!buf && cap)) return -EINVAL;
-  int rc = begin_read(r);
+  int rc = begin_read(r, timeout_ns);
   if (rc) return rc;
   struct weft__stream *s = r->s;
   ssize_t out;
@@ -300,10 +323,19 @@ ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen, 
   return out;
 }
 
-ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap) {
+ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
+                              size_t cap, size_t *partial) {
+  return weft_reader_readuntil_timeout(r, sep, seplen, buf, cap, partial, -1);
+}
+
+ssize_t weft_reader_readline_timeout(weft_reader_t *r, void *buf, size_t cap, int64_t timeout_ns) {
   size_t partial = 0;
-  ssize_t n = weft_reader_readuntil(r, "\n", 1, buf, cap, &partial);
+  ssize_t n = weft_reader_readuntil_timeout(r, "\n", 1, buf, cap, &partial, timeout_ns);
   return n == WEFT_EINCOMPLETE ? (ssize_t)partial : n;
+}
+
+ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap) {
+  return weft_reader_readline_timeout(r, buf, cap, -1);
 }
 
 int weft_reader_at_eof(weft_reader_t *r) {
@@ -443,17 +475,19 @@ int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt
   return rc;
 }
 
-int weft_writer_drain(weft_writer_t *w) {
+int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
   int rc = writer_check(w);
   if (rc) return rc;
   struct weft__stream *s = w->s;
-  rc = weft_event_wait(s->drained, -1);
+  rc = weft_event_wait(s->drained, timeout_ns);
   if (rc) return rc;
   weft__mutex_lock(&s->lock);
   rc = s->werr;
   weft__mutex_unlock(&s->lock);
   return rc;
 }
+
+int weft_writer_drain(weft_writer_t *w) { return weft_writer_drain_timeout(w, -1); }
 
 int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low) {
   if (!w || low > high) return -EINVAL;
@@ -528,11 +562,13 @@ int weft_writer_is_closing(weft_writer_t *w) {
   return c;
 }
 
-int weft_writer_wait_closed(weft_writer_t *w) {
+int weft_writer_wait_closed_timeout(weft_writer_t *w, int64_t timeout_ns) {
   int rc = writer_check(w);
   if (rc) return rc;
-  return weft_event_wait(w->s->closed, -1);
+  return weft_event_wait(w->s->closed, timeout_ns);
 }
+
+int weft_writer_wait_closed(weft_writer_t *w) { return weft_writer_wait_closed_timeout(w, -1); }
 
 int weft_writer_get_extra_info(weft_writer_t *w, const char *name, struct sockaddr *addr,
                                socklen_t *len) {

@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include "weft.h"
 #include "weft/stream.h"
 #include "mutex.h"
@@ -35,6 +36,7 @@ struct weft__stream {
   bool eof;
   int rerr;
   size_t scan;                /* readuntil: bytes already searched for the separator */
+  uint64_t rdeadline;         /* the read call's deadline (absolute ns), 0 = none */
   struct weft__bytes in;
 
   /* Writer: under lock. */

@@ -156,6 +156,24 @@ WEFT_EXTERN int weft_writer_get_extra_info(weft_writer_t *w, const char *name,
 /** weft_writer_release - close if needed and give the writer back. */
 WEFT_EXTERN void weft_writer_release(weft_writer_t *w);
 
+/* ---- the same, bounded in time ---------------------------------------------
+ * Each returns -ETIMEDOUT once @timeout_ns (< 0: none) has passed. As with
+ * cancellation, a reader keeps whatever it received: a later call sees it.
+ * Timeouts and cancellations end the call, never the stream. */
+WEFT_EXTERN ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n,
+                                             int64_t timeout_ns);
+WEFT_EXTERN ssize_t weft_reader_readexactly_timeout(weft_reader_t *r, void *buf, size_t n,
+                                                    size_t *partial, int64_t timeout_ns);
+WEFT_EXTERN ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep,
+                                                  size_t seplen, void *buf, size_t cap,
+                                                  size_t *partial, int64_t timeout_ns);
+WEFT_EXTERN ssize_t weft_reader_readline_timeout(weft_reader_t *r, void *buf, size_t cap,
+                                                 int64_t timeout_ns);
+WEFT_EXTERN int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns);
+WEFT_EXTERN int weft_writer_wait_closed_timeout(weft_writer_t *w, int64_t timeout_ns);
+WEFT_EXTERN int weft_open_connection_timeout(const char *host, int port, weft_reader_t **reader,
+                                             weft_writer_t **writer, int64_t timeout_ns);
+
 /* ---- servers -------------------------------------------------------------- */
 
 /* A connection handler: runs as its own task. Returning ends the connection. */

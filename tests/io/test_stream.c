@@ -464,6 +464,54 @@ START_TEST(test_bad_input) {
 }
 END_TEST
 
+static int timeouts_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  pair(sv);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  char buf[32];
+  uint64_t t0 = weft_now_ns();
+  ck_assert_int_eq(weft_reader_readline_timeout(r, buf, sizeof buf, 20000000), -ETIMEDOUT);
+  ck_assert_uint_ge(weft_now_ns() - t0, 20000000);
+  /* Part of a line, then a timeout: the part is kept for the next call. */
+  ck_assert_int_eq(write(sv[1], "abc", 3), 3);
+  ck_assert_int_eq(weft_reader_readline_timeout(r, buf, sizeof buf, 20000000), -ETIMEDOUT);
+  ck_assert_int_eq(write(sv[1], "def\n", 4), 4);
+  ck_assert_int_eq(weft_reader_readline_timeout(r, buf, sizeof buf, 1000000000), 7);
+  ck_assert(memcmp(buf, "abcdef\n", 7) == 0);
+  ck_assert_int_eq(weft_reader_readexactly_timeout(r, buf, 4, NULL, 10000000), -ETIMEDOUT);
+  ck_assert_int_eq(weft_reader_read_timeout(r, buf, 4, 10000000), -ETIMEDOUT);
+  ck_assert_int_eq(weft_reader_at_eof(r), 0); /* a timeout does not end the stream */
+  /* drain against a peer that does not read. */
+  int small = 4096;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  static char big[256 * 1024];
+  ck_assert_int_eq(weft_writer_write(w, big, sizeof big), 0);
+  ck_assert_int_eq(weft_writer_drain_timeout(w, 20000000), -ETIMEDOUT);
+  ck_assert_int_eq(weft_writer_wait_closed_timeout(w, 1000000), -ETIMEDOUT);
+  weft_writer_abort(w);
+  ck_assert_int_eq(weft_writer_wait_closed_timeout(w, 1000000000), 0);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  close(sv[1]);
+  /* A port nobody listens on: refused well before the timeout. */
+  weft_server_t *s;
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, NULL, &s), 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  weft_server_sockname(s, (struct sockaddr *)&a, &len);
+  shut_server(s);
+  ck_assert_int_eq(weft_open_connection_timeout("127.0.0.1", ntohs(a.sin_port), &r, &w, 1000000000),
+                   -ECONNREFUSED);
+  return 0;
+}
+
+START_TEST(test_timeouts) { ck_assert_int_eq(run_main(1, timeouts_main, NULL, NULL), 0); }
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -475,6 +523,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_unix_server);
   tcase_add_test(tc, test_emfile_backoff);
   tcase_add_test(tc, test_bad_input);
+  tcase_add_test(tc, test_timeouts);
   suite_add_tcase(s, tc);
   return s;
 }
