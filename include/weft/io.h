@@ -20,8 +20,10 @@
  *    cancellation stays pending for the task's next suspension point.
  *    A cancellation pending when the call starts returns -ECANCELED before
  *    any I/O is issued; so does any call while the loop is closing.
- *  - Timeouts: every call has a *_timeout variant taking @timeout_ns
- *    (< 0: none). Past it the operation is cancelled in the kernel (a
+ *  - Timeouts: every call that can wait on a peer or a device has a
+ *    *_timeout variant taking @timeout_ns (< 0: none; weft_open is
+ *    weft_openat_timeout with AT_FDCWD; close, nop and dio_alignment have
+ *    none). Past it the operation is cancelled in the kernel (a
  *    linked timeout with io_uring) and -ETIMEDOUT is returned, with the
  *    same rule as cancellation for operations that completed anyway.
  *  - Errors: the kernel's own (-EBADF, -EINVAL, -EFAULT, -ECONNRESET,
