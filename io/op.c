@@ -71,8 +71,9 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
   /* acquire: pairs with the reactor's release store (same thread here, but
    * the rule costs nothing). */
   if (atomic_load_explicit(&op.done, memory_order_acquire)) return finish(t, 0, &op);
-  int saved_pin = t->pinned;
-  if (!loop->solo) t->pinned = (int)w->index;
+  /* relaxed: only this task writes it while it runs; wakers read it after
+   * the release CAS that suspends us (task.c). */
+  if (!loop->solo) atomic_store_explicit(&t->pinned, (int)w->index, memory_order_relaxed);
   uint64_t timer = r->backend == WEFT__IO_EPOLL ? deadline_ns : 0;
   rc = weft__task_wait(t, &op.done, timer);
   if (rc != 0 && !atomic_load_explicit(&op.done, memory_order_acquire)) {
@@ -80,6 +81,6 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
     weft__reactor_cancel(&weft__worker_self()->reactor, &op);
     weft__task_wait_nocancel(t, &op.done, 0);
   }
-  t->pinned = saved_pin;
+  atomic_store_explicit(&t->pinned, t->home, memory_order_relaxed);
   return finish(t, rc, &op);
 }

@@ -133,7 +133,11 @@ void weft__io_complete(struct weft__io_op *op, int32_t res, uint32_t flags) {
   struct weft_task *t = op->task; /* read before done: the op may go once done is seen */
   /* release: the task's acquire load of done sees res. */
   atomic_store_explicit(&op->done, 1, memory_order_release);
-  weft__task_wake(t);
+  /* The op is over, so the task need not come back here: it is queued
+   * where its own pinning says (stealable when unpinned). Its pinned field
+   * still names this worker, so a canceller that wins the wake queues it
+   * here, and it cannot run (and end) before we are done with it. */
+  weft__task_wake_at(t, WEFT__SCHED_WAKE, t->home);
 }
 
 int weft__reactor_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n) {

@@ -113,7 +113,8 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->arg = arg;
   t->id = weft__loop_task_id(loop, w);
   t->stack_size = opts->stack_size ? weft__stack_round(stack) : loop->stack_size;
-  t->pinned = t->home = loop->solo ? -1 : opts->worker;
+  t->home = loop->solo ? -1 : opts->worker;
+  atomic_init(&t->pinned, t->home);
   t->started = false;
   t->stack = NULL;
   registry_add(w ? &w->reg : &loop->foreign_reg, t);
@@ -121,7 +122,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   if (out) *out = t;
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
-  weft__schedule(loop, &t->r_start, t->pinned, WEFT__SCHED_WAKE);
+  weft__schedule(loop, &t->r_start, t->home, WEFT__SCHED_WAKE);
   return 0;
 }
 
@@ -166,13 +167,19 @@ void weft__task_free(struct weft_task *t) {
 void weft__task_wake(struct weft_task *t) { weft__task_wake_hint(t, WEFT__SCHED_WAKE); }
 
 void weft__task_wake_hint(struct weft_task *t, int hint) {
+  weft__task_wake_at(t, hint, -2);
+}
+
+void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
   uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
   for (;;) {
     if (s == WEFT__TASK_IDLE) {
       /* acq_rel: see the design comment. */
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
-        weft__schedule(t->fut.loop, &t->r, t->pinned, (enum weft__sched_hint)hint);
+        /* relaxed: the CAS ordered us after the task's last write. */
+        if (pinned == -2) pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
+        weft__schedule(t->fut.loop, &t->r, pinned, (enum weft__sched_hint)hint);
         return;
       }
     } else if (s == WEFT__TASK_RUNNING) {

@@ -60,8 +60,11 @@ struct weft_task {
   void *arg;
   uint64_t id;
   size_t stack_size;
-  int pinned;               /* worker index, or -1; changed only by the task itself
-                               while it runs (I/O pins it to its ring's worker) */
+  /* Worker index, or -1: where wake-ups queue it. Written only by the task
+   * itself while it runs (I/O pins it to its ring's worker, io/op.c); read
+   * by wakers after their CAS from IDLE, which orders them after the
+   * task's last write (relaxed accesses are enough). */
+  _Atomic int pinned;
   int home;                 /* the pinning it was spawned with; immutable */
   bool started;             /* owned by the running worker */
   struct weft__stack *stack;
@@ -79,6 +82,10 @@ static inline struct weft_task *weft__task_of(struct weft_future *f) {
 void weft__task_wake(struct weft_task *t);
 /* The same, saying where it should queue (worker.h, weft__sched_hint). */
 void weft__task_wake_hint(struct weft_task *t, int hint);
+/* The same, queueing it on worker @pinned (or unpinned, -1) if this call is
+ * the one that makes it runnable, whatever its pinned field says: the
+ * reactor wakes a task whose I/O completed where it may be stolen. */
+void weft__task_wake_at(struct weft_task *t, int hint, int pinned);
 
 /* Suspends the current task until *fired is set, a cancellation is
  * requested, or @deadline_ns (absolute, 0 = none) passes. Returns 0,

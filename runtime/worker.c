@@ -290,7 +290,8 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
      * being queued anyway) or SCHEDULED (nothing to do); the flags it set
      * before waking are read by the task's own acquire loads when it runs. */
     atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
-    weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_BACK);
+    weft__schedule(loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
+                   WEFT__SCHED_BACK);
     return;
   }
   uint32_t expected = WEFT__TASK_RUNNING;
@@ -299,7 +300,8 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
   if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, WEFT__TASK_IDLE,
                                                memory_order_release, memory_order_acquire)) {
     atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
-    weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_BACK);
+    weft__schedule(loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
+                   WEFT__SCHED_BACK);
   }
 }
 

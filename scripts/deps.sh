@@ -33,3 +33,9 @@ echo "weft: installing ${want[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+# nginx-light starts a system nginx on port 80 when installed; the benchmark
+# runs its own, with a private config, so the service we just brought in is
+# stopped and disabled again.
+if [[ " ${want[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
