@@ -106,10 +106,7 @@ static ssize_t rw(struct weft__io_op *op, bool write) {
   if (n >= 0) return n;
   int e = errno;
   if (e != EAGAIN && e != EOPNOTSUPP) return -e;
-  if (is_regular(q->fd)) { /* never "ready" to epoll: a plain, blocking call */
-    n = write ? pwritev2(q->fd, iov, cnt, off, 0) : preadv2(q->fd, iov, cnt, off, 0);
-    return n >= 0 ? n : -errno;
-  }
+  if (is_regular(q->fd)) return WEFT__EOFFLOAD; /* never "ready" to epoll: a pool thread */
   if (e == EOPNOTSUPP) op->phase = 1; /* no RWF_NOWAIT here: readiness, then a plain call */
   return -EAGAIN;
 }

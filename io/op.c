@@ -23,6 +23,7 @@
  * every access to it.
  */
 #include "op.h"
+#include "offload.h"
 #include "clock.h"
 #include "loop.h"
 #include "task.h"
@@ -59,6 +60,14 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
     return -ECANCELED;
   struct weft__worker *w = weft__worker_self();
   struct weft__reactor *r = &w->reactor;
+  if (r->backend == WEFT__IO_EPOLL && weft__offload_wanted(req)) {
+    struct weft__io_req q = *req;
+    if (weft__io_fd_is_fixed(&q)) { /* a registered file: its plain fd */
+      unsigned i = (unsigned)(-2 - q.fd);
+      q.fd = i < r->nfixed_fds ? r->fixed_fds[i] : -1;
+    }
+    return weft__offload_await(&q, deadline_ns);
+  }
   struct weft__io_op op;
   op.task = t;
   op.cb = NULL;
@@ -70,7 +79,10 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
   if (rc < 0) return rc;
   /* acquire: pairs with the reactor's release store (same thread here, but
    * the rule costs nothing). */
-  if (atomic_load_explicit(&op.done, memory_order_acquire)) return finish(t, 0, &op);
+  if (atomic_load_explicit(&op.done, memory_order_acquire)) {
+    if (op.res == WEFT__EOFFLOAD) return weft__offload_await(&op.req, deadline_ns);
+    return finish(t, 0, &op);
+  }
   /* relaxed: only this task writes it while it runs; wakers read it after
    * the release CAS that suspends us (task.c). */
   if (!loop->solo) atomic_store_explicit(&t->pinned, (int)w->index, memory_order_relaxed);

@@ -41,6 +41,10 @@
 
 struct weft_task;
 
+/* epoll: "this regular-file request would block the worker": op.c hands
+ * it to the offload pool (offload.h). Never returned to users. */
+#define WEFT__EOFFLOAD (-100000)
+
 enum weft__io_backend { WEFT__IO_NONE = 0, WEFT__IO_URING = 1, WEFT__IO_EPOLL = 2 };
 
 enum weft__io_kind {

@@ -34,8 +34,8 @@
  *    (they do, since the task is suspended in the call).
  *  - fds are plain kernel fds, usable with any other API. With the epoll
  *    backend, weft_accept and weft_connect set O_NONBLOCK on the socket
- *    they are given, and regular-file operations run as plain system calls
- *    on the worker (they block it for the duration of a disk access).
+ *    they are given, and file operations that would block run on helper
+ *    threads while the task waits (docs/io.md).
  *  - Closing an fd while another task has an operation in flight on it
  *    does not end that operation: cancel the task first.
  */
