@@ -101,6 +101,13 @@ static ssize_t rw(struct weft__io_op *op, bool write) {
     cnt = (int)q->len;
   }
   off_t off = q->off == (uint64_t)-1 ? -1 : (off_t)q->off;
+  /* RWF_NOWAIT does not make an O_DIRECT read asynchronous: the call would
+   * still wait for the device. Positioned I/O is file I/O (sockets and
+   * pipes cannot seek), so only it pays for the check. */
+  if (off >= 0) {
+    int fl = fcntl(q->fd, F_GETFL);
+    if (fl >= 0 && (fl & O_DIRECT)) return WEFT__EOFFLOAD;
+  }
   int flags = op->phase ? 0 : RWF_NOWAIT;
   ssize_t n = write ? pwritev2(q->fd, iov, cnt, off, flags) : preadv2(q->fd, iov, cnt, off, flags);
   if (n >= 0) return n;
