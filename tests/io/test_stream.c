@@ -512,6 +512,56 @@ static int timeouts_main(void *arg, void **res) {
 START_TEST(test_timeouts) { ck_assert_int_eq(run_main(1, timeouts_main, NULL, NULL), 0); }
 END_TEST
 
+static int lines_handler(weft_reader_t *r, weft_writer_t *w, void *arg) {
+  (void)r;
+  (void)arg;
+  struct iovec iov[3] = {{"one ", 4}, {"two ", 4}, {"three\n", 6}};
+  ck_assert_int_eq(weft_writer_writelines(w, iov, 3), 0);
+  ck_assert_int_eq(weft_writer_writelines(w, NULL, 1), -EINVAL);
+  ck_assert_int_eq(weft_writer_drain(w), 0);
+  return 0; /* the server closes the connection */
+}
+
+static int extras_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_server_t *s;
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, lines_handler, NULL, NULL, &s), 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  weft_server_sockname(s, (struct sockaddr *)&a, &len);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_open_connection("localhost", ntohs(a.sin_port), &r, &w), 0);
+  struct sockaddr_in peer, me;
+  socklen_t plen = sizeof peer, mlen = sizeof me;
+  ck_assert_int_eq(weft_writer_get_extra_info(w, "peername", (struct sockaddr *)&peer, &plen), 0);
+  ck_assert_int_eq(weft_writer_get_extra_info(w, "sockname", (struct sockaddr *)&me, &mlen), 0);
+  ck_assert_int_eq(peer.sin_port, a.sin_port);
+  ck_assert_int_ne(me.sin_port, a.sin_port);
+  ck_assert_int_eq(weft_writer_get_extra_info(w, "peername", NULL, NULL), -EINVAL);
+  char buf[64];
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 14);
+  ck_assert(memcmp(buf, "one two three\n", 14) == 0);
+  ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), 0); /* closed by the server */
+  ck_assert_int_eq(weft_reader_at_eof(r), 1);
+  /* abort: pending data is dropped and the writer is closed at once. */
+  ck_assert_int_eq(weft_writer_abort(w), 0);
+  ck_assert_int_eq(weft_writer_is_closing(w), 1);
+  ck_assert_int_eq(weft_writer_write(w, "x", 1), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  shut_server(s);
+  return 0;
+}
+
+START_TEST(test_writelines_extra_info_abort) {
+  ck_assert_int_eq(run_main(1, extras_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, extras_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -524,6 +574,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_emfile_backoff);
   tcase_add_test(tc, test_bad_input);
   tcase_add_test(tc, test_timeouts);
+  tcase_add_test(tc, test_writelines_extra_info_abort);
   suite_add_tcase(s, tc);
   return s;
 }
