@@ -2,22 +2,22 @@
  * net.c - socket operations (weft/io.h), name resolution and the backend
  * queries.
  *
- * getaddrinfo blocks in libc (files, DNS, NSS modules), so it runs on a
- * helper thread of its own and the task awaits a future the thread
- * completes. A lookup outlives a cancelled or timed-out caller: the job
+ * getaddrinfo blocks in libc (files, DNS, NSS modules), so it runs on the
+ * offload pool (offload.c: bounded, shared with the epoll backend's file
+ * calls) and the task waits for it to complete. A lookup outlives a cancelled or timed-out caller: the job
  * owns copies of its inputs, and whoever finishes second (the thread, or
  * the caller giving up) frees it and any result nobody took.
  */
 #include "weft/io.h"
 #include "alloc.h"
 #include "loop.h"
+#include "offload.h"
 #include "op.h"
 #include "task.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
 #include <string.h>
 
 #define NO_TIMEOUT (-1)
@@ -144,7 +144,7 @@ int weft_wait_writable_timeout(int fd, int64_t timeout_ns) {
 }
 int weft_wait_writable(int fd) { return wait_mask(fd, POLLOUT, NO_TIMEOUT); }
 
-/* ---- getaddrinfo on a helper thread --------------------------------------- */
+/* ---- getaddrinfo on the offload pool ---------------------------------------- */
 
 /* The waker rule (runtime/future.h): the thread sets fired and wakes the
  * waiting task under lock; the task clears waiter under lock before it
@@ -152,6 +152,7 @@ int weft_wait_writable(int fd) { return wait_mask(fd, POLLOUT, NO_TIMEOUT); }
  * is involved, so a lookup that outlives its caller holds nothing of the
  * loop. */
 struct gai_job {
+  struct weft__offload_work work; /* first: run on the offload pool */
   struct weft__mutex lock;
   _Atomic uint32_t fired;      /* 1 once rc and res are final */
   _Atomic int refs;            /* the thread's and the caller's */
@@ -190,8 +191,8 @@ static int map_eai(int e) {
   }
 }
 
-static void *gai_thread(void *arg) {
-  struct gai_job *j = arg;
+static void gai_run(struct weft__offload_work *w) {
+  struct gai_job *j = (struct gai_job *)w;
   j->rc = map_eai(getaddrinfo(j->host, j->service, j->has_hints ? &j->hints : NULL, &j->res));
   weft__mutex_lock(&j->lock);
   /* release: the caller's acquire load of fired sees rc and res. */
@@ -199,7 +200,6 @@ static void *gai_thread(void *arg) {
   if (j->waiter) weft__task_wake(j->waiter);
   weft__mutex_unlock(&j->lock);
   gai_job_put(j);
-  return NULL;
 }
 
 int weft_getaddrinfo_timeout(const char *host, const char *service, const struct addrinfo *hints,
@@ -226,18 +226,18 @@ int weft_getaddrinfo_timeout(const char *host, const char *service, const struct
     j->has_hints = true;
   }
   j->waiter = t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t th;
-  int prc = pthread_create(&th, &attr, gai_thread, j);
-  pthread_attr_destroy(&attr);
-  if (prc != 0) {
+  j->work.run = gai_run;
+  if (weft__offload_submit(&j->work) != 0) {
     atomic_store_explicit(&j->refs, 1, memory_order_relaxed);
     gai_job_put(j);
     return -EAGAIN;
   }
   int rc = weft__task_wait(t, &j->fired, weft__io_deadline(timeout_ns));
+  if (rc != 0 && weft__offload_unqueue(&j->work)) { /* never started: both references are ours */
+    atomic_store_explicit(&j->refs, 1, memory_order_relaxed);
+    gai_job_put(j);
+    return rc;
+  }
   weft__mutex_lock(&j->lock);
   j->waiter = NULL;
   weft__mutex_unlock(&j->lock);

@@ -12,13 +12,17 @@
  * condition variable when there is nothing to do). Jobs live on the waiting
  * task's stack.
  *
- * Invariants (the waker rule, runtime/future.h): state changes under
- * pool.lock; a thread completing a job sets fired and wakes the task under
- * the lock; the task takes the lock before it leaves, and a job that has
- * started is always waited for (its buffer is in use), so a job is never
- * touched after its task has moved on.
+ * The pool runs generic work (struct weft__offload_work): file system
+ * calls here, getaddrinfo for net.c, each doing its own completion.
+ *
+ * Invariants: the queue and each work's state change under pool.lock; a
+ * file job follows the waker rule (runtime/future.h) with its own lock:
+ * the pool thread sets fired and wakes the task under it, the task takes
+ * it before leaving, and a job that has started is always waited for (its
+ * buffer is in use), so a job is never touched after its task moved on.
  */
 #include "offload.h"
+#include "alloc.h"
 #include "mutex.h"
 #include "task.h"
 
@@ -34,25 +38,87 @@
  * while bounding the threads a fallback can create. */
 #define OFFLOAD_MAX 16
 
-enum { JOB_QUEUED = 0, JOB_RUNNING = 1, JOB_DONE = 2 };
-
-struct weft__offload_job {
-  struct weft__io_req req;
-  struct weft_task *task;
-  _Atomic uint32_t fired; /* 1 once res is final (release, under the lock) */
-  int state;              /* under pool.lock */
-  ssize_t res;
-  struct weft__offload_job *next;
-};
+enum { WORK_QUEUED = 0, WORK_RUNNING = 1 };
 
 static struct {
   pthread_mutex_t lock;
   pthread_cond_t work;
-  struct weft__offload_job *head, *tail; /* queued jobs */
+  struct weft__offload_work *head, *tail; /* queued work */
   unsigned threads, idle;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0};
 
-static ssize_t run_job(const struct weft__io_req *q) {
+static void *offload_thread(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&pool.lock);
+  for (;;) {
+    while (!pool.head) {
+      pool.idle++;
+      pthread_cond_wait(&pool.work, &pool.lock);
+      pool.idle--;
+    }
+    struct weft__offload_work *w = pool.head;
+    pool.head = w->next;
+    if (!pool.head) pool.tail = NULL;
+    w->state = WORK_RUNNING;
+    pthread_mutex_unlock(&pool.lock);
+    w->run(w); /* may free w */
+    pthread_mutex_lock(&pool.lock);
+  }
+  return NULL;
+}
+
+int weft__offload_submit(struct weft__offload_work *w) {
+  w->next = NULL;
+  w->state = WORK_QUEUED;
+  pthread_mutex_lock(&pool.lock);
+  if (!pool.idle && pool.threads < OFFLOAD_MAX) {
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, offload_thread, NULL) == 0) pool.threads++;
+    pthread_attr_destroy(&attr);
+  }
+  if (!pool.threads) {
+    pthread_mutex_unlock(&pool.lock);
+    return -EAGAIN;
+  }
+  if (pool.tail) pool.tail->next = w;
+  else pool.head = w;
+  pool.tail = w;
+  if (pool.idle) pthread_cond_signal(&pool.work);
+  pthread_mutex_unlock(&pool.lock);
+  return 0;
+}
+
+bool weft__offload_unqueue(struct weft__offload_work *w) {
+  pthread_mutex_lock(&pool.lock);
+  bool queued = w->state == WORK_QUEUED;
+  if (queued) {
+    struct weft__offload_work **pp = &pool.head, *prev = NULL;
+    while (*pp != w) {
+      prev = *pp;
+      pp = &(*pp)->next;
+    }
+    *pp = w->next;
+    if (pool.tail == w) pool.tail = prev;
+  }
+  pthread_mutex_unlock(&pool.lock);
+  return queued;
+}
+
+/* ---- file system calls (epoll backend) ------------------------------------ */
+
+struct file_job {
+  struct weft__offload_work work; /* first */
+  struct weft__io_req req;
+  struct weft_task *task;
+  struct weft__mutex lock;        /* the waker rule's */
+  _Atomic uint32_t fired;         /* 1 once res is final */
+  ssize_t res;
+};
+
+static ssize_t run_call(const struct weft__io_req *q) {
   ssize_t n;
   struct iovec one = {q->buf, q->len};
   const struct iovec *iov = &one;
@@ -78,29 +144,15 @@ static ssize_t run_job(const struct weft__io_req *q) {
   return n < 0 ? -errno : n;
 }
 
-static void *offload_thread(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&pool.lock);
-  for (;;) {
-    while (!pool.head) {
-      pool.idle++;
-      pthread_cond_wait(&pool.work, &pool.lock);
-      pool.idle--;
-    }
-    struct weft__offload_job *j = pool.head;
-    pool.head = j->next;
-    if (!pool.head) pool.tail = NULL;
-    j->state = JOB_RUNNING;
-    pthread_mutex_unlock(&pool.lock);
-    ssize_t res = run_job(&j->req);
-    pthread_mutex_lock(&pool.lock);
-    j->res = res;
-    j->state = JOB_DONE;
-    /* release: the task's acquire load of fired sees res. */
-    atomic_store_explicit(&j->fired, 1, memory_order_release);
-    weft__task_wake(j->task);
-  }
-  return NULL;
+static void file_job_run(struct weft__offload_work *w) {
+  struct file_job *j = (struct file_job *)w;
+  ssize_t res = run_call(&j->req);
+  weft__mutex_lock(&j->lock);
+  j->res = res;
+  /* release: the task's acquire load of fired sees res. */
+  atomic_store_explicit(&j->fired, 1, memory_order_release);
+  weft__task_wake(j->task);
+  weft__mutex_unlock(&j->lock);
 }
 
 bool weft__offload_wanted(const struct weft__io_req *q) {
@@ -117,54 +169,23 @@ bool weft__offload_wanted(const struct weft__io_req *q) {
 
 ssize_t weft__offload_await(const struct weft__io_req *q, uint64_t deadline_ns) {
   struct weft_task *t = weft__task_self();
-  struct weft__offload_job j = {.req = *q, .task = t, .state = JOB_QUEUED};
+  struct file_job j = {.work.run = file_job_run, .req = *q, .task = t};
+  weft__mutex_init(&j.lock);
   atomic_init(&j.fired, 0);
-  pthread_mutex_lock(&pool.lock);
-  if (pool.tail) pool.tail->next = &j;
-  else pool.head = &j;
-  pool.tail = &j;
-  if (pool.idle) {
-    pthread_cond_signal(&pool.work);
-  } else if (pool.threads < OFFLOAD_MAX) {
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, offload_thread, NULL) == 0) pool.threads++;
-    pthread_attr_destroy(&attr);
-    if (!pool.threads) { /* no thread at all: run it here rather than never */
-      pool.head = pool.tail = NULL;
-      pthread_mutex_unlock(&pool.lock);
-      return run_job(q);
-    }
-  }
-  pthread_mutex_unlock(&pool.lock);
-
+  if (weft__offload_submit(&j.work) != 0) return run_call(q); /* no thread: here, not never */
   int rc = weft__task_wait(t, &j.fired, deadline_ns);
-  pthread_mutex_lock(&pool.lock);
-  if (j.state == JOB_QUEUED) { /* cancelled or timed out before it started */
-    struct weft__offload_job **pp = &pool.head, *prev = NULL;
-    while (*pp != &j) {
-      prev = *pp;
-      pp = &(*pp)->next;
-    }
-    *pp = j.next;
-    if (pool.tail == &j) pool.tail = prev;
-    pthread_mutex_unlock(&pool.lock);
-    return rc;
-  }
-  pthread_mutex_unlock(&pool.lock);
+  if (rc != 0 && weft__offload_unqueue(&j.work)) return rc; /* never started */
   if (rc != 0) {
-    /* Started: the kernel has our buffer; wait for the end, then report
-     * a result that completed rather than lose it. */
+    /* Started: the kernel has our buffer; wait for the end, then report a
+     * result that completed rather than lose it. */
     weft__task_wait_nocancel(t, &j.fired, 0);
-    pthread_mutex_lock(&pool.lock); /* the waker rule: after the waker */
-    pthread_mutex_unlock(&pool.lock);
-    if (j.res >= 0) {
-      if (rc == -ECANCELED) weft__task_recancel(t);
-      return j.res;
-    }
-    return rc;
   }
-  return j.res;
+  weft__mutex_lock(&j.lock); /* the waker rule: after the waker is done with j */
+  weft__mutex_unlock(&j.lock);
+  if (rc == 0) return j.res;
+  if (j.res >= 0) {
+    if (rc == -ECANCELED) weft__task_recancel(t);
+    return j.res;
+  }
+  return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * offload.h (private) - blocking file system calls on helper threads for
- * the epoll backend (offload.c).
+ * offload.h (private) - a process-wide pool of helper threads for calls
+ * that block in the kernel or in libc (offload.c): file system calls for
+ * the epoll backend, getaddrinfo for everyone.
  */
 #ifndef WEFT_IO_OFFLOAD_H
 #define WEFT_IO_OFFLOAD_H
@@ -9,6 +10,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "reactor.h"
+
+/* One piece of work. run() is called on a pool thread once; it must do its
+ * own completion (wake whoever waits) and may free the work. */
+struct weft__offload_work {
+  void (*run)(struct weft__offload_work *w);
+  struct weft__offload_work *next; /* the queue's */
+  int state;                       /* under the pool's lock */
+};
+
+/* Queues @w; a thread starts if none is idle and the pool is not full.
+ * Returns 0, or -EAGAIN when no thread exists and none can be started
+ * (then @w is not queued). Any thread. */
+int weft__offload_submit(struct weft__offload_work *w);
+/* Takes @w off the queue if no thread has started it; true if it did. */
+bool weft__offload_unqueue(struct weft__offload_work *w);
 
 /* Requests the epoll backend always hands to the pool (they may wait for
  * a disk and have no readiness to wait for). */

@@ -144,7 +144,7 @@ WEFT_EXTERN int weft_wait_readable(int fd);
 WEFT_EXTERN int weft_wait_writable(int fd);
 
 /**
- * weft_getaddrinfo - getaddrinfo(3) on a helper thread, awaited
+ * weft_getaddrinfo - getaddrinfo(3) on weft's helper-thread pool, awaited
  * @res: receives the list; free it with freeaddrinfo().
  * Returns:  0; getaddrinfo's EAI_* errors mapped to -ENOENT (EAI_NONAME, EAI_NODATA), -EAGAIN
  *           (EAI_AGAIN), -ENOMEM (EAI_MEMORY), -EINVAL (bad flags, family
