@@ -562,6 +562,53 @@ START_TEST(test_writelines_extra_info_abort) {
 }
 END_TEST
 
+/* A server started by the loop's owner before the loop runs. */
+struct outside {
+  weft_server_t *s;
+  int port;
+};
+
+static int outside_main(void *arg, void **res) {
+  (void)res;
+  struct outside *o = arg;
+  struct clients c = {.port = o->port};
+  run_clients(&c, 10);
+  shut_server(o->s);
+  return 0;
+}
+
+START_TEST(test_server_started_outside) {
+  for (unsigned w = 1; w <= 2; w++) {
+    weft_loop_t *loop = make_loop(w);
+    struct outside o;
+    ck_assert_int_eq(weft_start_server(loop, "127.0.0.1", 0, echo_lines, NULL, NULL, &o.s), 0);
+    ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, NULL, &o.s), -EPERM);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(weft_server_sockname(o.s, (struct sockaddr *)&a, &len), 0);
+    o.port = ntohs(a.sin_port);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn_opts(loop, outside_main, &o, NULL, &t), 0);
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+    close_clean(loop);
+  }
+}
+END_TEST
+
+START_TEST(test_pipe_write_eof) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(-1, p[1], 0, NULL, &w), 0);
+  ck_assert_int_eq(weft_writer_write_eof(w), -ENOTSOCK); /* close a pipe instead */
+  weft_writer_release(w); /* closes p[1] */
+  char c;
+  ck_assert_int_eq(read(p[0], &c, 1), 0);
+  close(p[0]);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -575,6 +622,8 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_bad_input);
   tcase_add_test(tc, test_timeouts);
   tcase_add_test(tc, test_writelines_extra_info_abort);
+  tcase_add_test(tc, test_server_started_outside);
+  tcase_add_test(tc, test_pipe_write_eof);
   suite_add_tcase(s, tc);
   return s;
 }
