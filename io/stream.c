@@ -340,6 +340,7 @@ ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap) {
 
 int weft_reader_at_eof(weft_reader_t *r) {
   if (!r) return -EINVAL;
+  /* The reader's fields belong to the task reading; that is the caller. */
   return r->s->eof && bytes_len(&r->s->in) == 0;
 }
 
@@ -574,14 +575,17 @@ int weft_writer_get_extra_info(weft_writer_t *w, const char *name, struct sockad
                                socklen_t *len) {
   if (!w || !name) return -EINVAL;
   struct weft__stream *s = w->s;
-  int fd = s->wfd;
-  if (strcmp(name, "socket") == 0) return s->is_socket && fd >= 0 ? fd : -ENOENT;
-  bool peer = strcmp(name, "peername") == 0;
-  if (!peer && strcmp(name, "sockname") != 0) return -ENOENT;
-  if (!addr || !len) return -EINVAL;
-  if (fd < 0) return -EBADF;
-  int rc = peer ? getpeername(fd, addr, len) : getsockname(fd, addr, len);
-  return rc < 0 ? -errno : 0;
+  bool sock = strcmp(name, "socket") == 0, peer = strcmp(name, "peername") == 0;
+  if (!sock && !peer && strcmp(name, "sockname") != 0) return -ENOENT;
+  if (!sock && (!addr || !len)) return -EINVAL;
+  /* Under the lock: the fd cannot be closed (and its number reused) meanwhile. */
+  weft__mutex_lock(&s->lock);
+  int fd = s->wfd, rc;
+  if (sock) rc = s->is_socket && fd >= 0 ? fd : -ENOENT;
+  else if (fd < 0) rc = -EBADF;
+  else rc = (peer ? getpeername(fd, addr, len) : getsockname(fd, addr, len)) < 0 ? -errno : 0;
+  weft__mutex_unlock(&s->lock);
+  return rc;
 }
 
 void weft_writer_release(weft_writer_t *w) {
