@@ -266,6 +266,15 @@ static int echo_lines(weft_reader_t *r, weft_writer_t *w, void *arg) {
   return 0;
 }
 
+/* Starts a server on a free loopback port; returns the port. */
+static int serve(weft_client_handler h, const struct weft_server_opts *o, weft_server_t **s) {
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, h, NULL, o, s), 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  ck_assert_int_eq(weft_server_sockname(*s, (struct sockaddr *)&a, &len), 0);
+  return ntohs(a.sin_port);
+}
+
 /* Closes @s, waits until its handlers ended, frees it. */
 static void shut_server(weft_server_t *s) {
   ck_assert_int_eq(weft_server_close(s), 0);
@@ -317,11 +326,7 @@ static int server_main(void *arg, void **res) {
   (void)res;
   atomic_store(&worker_mask, 0);
   weft_server_t *s;
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, NULL, &s), 0);
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&a, &len), 0);
-  struct clients c = {.port = ntohs(a.sin_port)};
+  struct clients c = {.port = serve(echo_lines, NULL, &s)};
   run_clients(&c, 200);
   ck_assert_int_eq(weft_server_destroy(s), -EBUSY); /* still open */
   shut_server(s);
@@ -365,10 +370,8 @@ static int emfile_main(void *arg, void **res) {
   (void)res;
   struct weft_server_opts o = {.accept_backoff_ns = 5 * 1000000LL};
   weft_server_t *s;
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, &o, &s), 0);
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  weft_server_sockname(s, (struct sockaddr *)&a, &len);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  a.sin_port = htons((uint16_t)serve(echo_lines, &o, &s));
   enum { N = 8 };
   int cl[N];
   for (int i = 0; i < N; i++) ck_assert_int_ge(cl[i] = weft_socket(AF_INET, SOCK_STREAM, 0), 0);
@@ -435,13 +438,10 @@ static int bad_main(void *arg, void **res) {
   ck_assert_int_eq(weft_server_close(NULL), -EINVAL);
   ck_assert_int_eq(weft_writer_set_write_buffer_limits(NULL, 1, 0), -EINVAL);
   /* A port in use. */
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, NULL, &s), 0);
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  weft_server_sockname(s, (struct sockaddr *)&a, &len);
+  int port = serve(echo_lines, NULL, &s);
   weft_server_t *s2;
   struct weft_server_opts solo = {.reuse_port = -1};
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", ntohs(a.sin_port), echo_lines, NULL, &solo, &s2),
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", port, echo_lines, NULL, &solo, &s2),
                    -EADDRINUSE);
   shut_server(s);
   return 0;
@@ -499,12 +499,9 @@ static int timeouts_main(void *arg, void **res) {
   close(sv[1]);
   /* A port nobody listens on: refused well before the timeout. */
   weft_server_t *s;
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, NULL, &s), 0);
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  weft_server_sockname(s, (struct sockaddr *)&a, &len);
+  int port = serve(echo_lines, NULL, &s);
   shut_server(s);
-  ck_assert_int_eq(weft_open_connection_timeout("127.0.0.1", ntohs(a.sin_port), &r, &w, 1000000000),
+  ck_assert_int_eq(weft_open_connection_timeout("127.0.0.1", port, &r, &w, 1000000000),
                    -ECONNREFUSED);
   return 0;
 }
@@ -526,19 +523,16 @@ static int extras_main(void *arg, void **res) {
   (void)arg;
   (void)res;
   weft_server_t *s;
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, lines_handler, NULL, NULL, &s), 0);
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  weft_server_sockname(s, (struct sockaddr *)&a, &len);
+  int port = serve(lines_handler, NULL, &s);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_open_connection("localhost", ntohs(a.sin_port), &r, &w), 0);
+  ck_assert_int_eq(weft_open_connection("localhost", port, &r, &w), 0);
   struct sockaddr_in peer, me;
   socklen_t plen = sizeof peer, mlen = sizeof me;
   ck_assert_int_eq(weft_writer_get_extra_info(w, "peername", (struct sockaddr *)&peer, &plen), 0);
   ck_assert_int_eq(weft_writer_get_extra_info(w, "sockname", (struct sockaddr *)&me, &mlen), 0);
-  ck_assert_int_eq(peer.sin_port, a.sin_port);
-  ck_assert_int_ne(me.sin_port, a.sin_port);
+  ck_assert_int_eq(ntohs(peer.sin_port), port);
+  ck_assert_int_ne(ntohs(me.sin_port), port);
   ck_assert_int_eq(weft_writer_get_extra_info(w, "peername", NULL, NULL), -EINVAL);
   char buf[64];
   ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 14);
