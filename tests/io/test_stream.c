@@ -603,6 +603,61 @@ START_TEST(test_pipe_write_eof) {
 }
 END_TEST
 
+/* Clients cancelled at arbitrary points of their conversations, on several
+ * workers: every connection ends, the server drains to zero handlers, and
+ * the loop closes with nothing left (ASan/TSan watch the rest). */
+static int chatty_client(void *arg, void **res) {
+  (void)res;
+  int port = (int)(intptr_t)arg;
+  weft_reader_t *r;
+  weft_writer_t *w;
+  int rc = weft_open_connection("127.0.0.1", port, &r, &w);
+  if (rc < 0) return rc; /* cancelled while connecting */
+  char line[64];
+  for (int i = 0; i < 50; i++) {
+    int n = snprintf(line, sizeof line, "message %d\n", i);
+    if ((rc = weft_writer_write(w, line, (size_t)n)) < 0) break;
+    if ((rc = weft_writer_drain(w)) < 0) break;
+    ssize_t got = weft_reader_readline(r, line, sizeof line);
+    if (got < 0) {
+      rc = (int)got;
+      break;
+    }
+    ck_assert_int_eq(got, n);
+  }
+  weft_writer_release(w);
+  weft_reader_release(r);
+  return rc == -ECANCELED || rc >= 0 ? 0 : rc;
+}
+
+static int cancel_storm_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_server_t *s;
+  int port = serve(echo_lines, NULL, &s);
+  int n = (int)scaled(200);
+  weft_task_t **t = malloc(sizeof *t * (size_t)n);
+  for (int i = 0; i < n; i++) ck_assert_int_eq(weft_spawn(chatty_client, (void *)(intptr_t)port, &t[i]), 0);
+  for (int round = 0; round < 5; round++) {
+    ck_assert_int_eq(weft_yield(), 0);
+    for (int i = round; i < n; i += 5) weft_task_cancel(t[i], NULL); /* a fifth per round */
+  }
+  for (int i = 0; i < n; i++) {
+    int rc = weft_await(weft_task_future(t[i]), NULL);
+    ck_assert(rc == 0 || rc == -ECANCELED);
+    weft_task_release(t[i]);
+  }
+  free(t);
+  shut_server(s);
+  return 0;
+}
+
+START_TEST(test_cancel_storm) {
+  ck_assert_int_eq(run_main(1, cancel_storm_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, cancel_storm_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -618,6 +673,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_writelines_extra_info_abort);
   tcase_add_test(tc, test_server_started_outside);
   tcase_add_test(tc, test_pipe_write_eof);
+  tcase_add_test(tc, test_cancel_storm);
   suite_add_tcase(s, tc);
   return s;
 }
