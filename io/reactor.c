@@ -19,8 +19,8 @@
 #include <valgrind/valgrind.h>
 #endif
 
-int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, char *why,
-                       size_t whylen) {
+int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, bool own_thread,
+                       char *why, size_t whylen) {
   memset(r, 0, sizeof *r);
   r->wake_fd = -1;
   r->epfd = -1;
@@ -36,7 +36,7 @@ int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, char
 #endif
   if (want != WEFT__IO_EPOLL) {
     char reason[160];
-    int rc = weft__ring_init(r, entries, reason, sizeof reason);
+    int rc = weft__ring_init(r, entries, own_thread, reason, sizeof reason);
     if (rc == 0) {
       r->backend = WEFT__IO_URING;
       return 0;
@@ -49,6 +49,7 @@ int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, char
   }
 #else
   (void)entries;
+  (void)own_thread;
   if (want == WEFT__IO_URING) {
     snprintf(why, whylen, "built without liburing");
     return -ENOSYS;
@@ -66,6 +67,14 @@ int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, char
   r->backend = WEFT__IO_EPOLL;
   snprintf(why, whylen, "%s", saved);
   return 0;
+}
+
+void weft__reactor_bind(struct weft__reactor *r) {
+#if defined(WEFT__HAVE_URING)
+  if (r->backend == WEFT__IO_URING && r->unbound) weft__ring_bind(r);
+#else
+  (void)r;
+#endif
 }
 
 void weft__reactor_fini(struct weft__reactor *r) {

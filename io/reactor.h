@@ -109,6 +109,8 @@ struct weft__ep_fd; /* epoll.c */
 
 struct weft__reactor {
   uint8_t backend;            /* enum weft__io_backend */
+  bool single_issuer;         /* ring: SINGLE_ISSUER | DEFER_TASKRUN, one thread only */
+  bool unbound;               /* ring: created disabled, waiting for weft__reactor_bind */
   int wake_fd;                /* eventfd: kicks a worker sleeping in the kernel */
   unsigned inflight;          /* ops submitted or queued and not yet completed */
   uint64_t wake_buf;          /* ring: the eventfd read's target */
@@ -126,8 +128,12 @@ struct weft__reactor {
 /* Which backend a new loop uses: @want is WEFT__IO_NONE for "io_uring if it
  * works, else epoll" (and $WEFT_IO_BACKEND may force one). On fallback,
  * @why receives the one-line reason. Thread: any. */
-int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, char *why,
-                       size_t whylen);
+int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, bool own_thread,
+                       char *why, size_t whylen);
+/* Called by the thread that will drive @r, before it does: a ring created
+ * for one thread (@own_thread at init: SINGLE_ISSUER, DEFER_TASKRUN) is
+ * enabled and bound to the caller here, once. No-op otherwise. */
+void weft__reactor_bind(struct weft__reactor *r);
 void weft__reactor_fini(struct weft__reactor *r);
 
 /* Submits queued requests and delivers completions without blocking.
@@ -166,7 +172,9 @@ int weft__reactor_register_files(struct weft__reactor *r, const int *fds, unsign
 void weft__io_complete(struct weft__io_op *op, int32_t res, uint32_t flags);
 
 /* Backend entry points, selected by r->backend. */
-int weft__ring_init(struct weft__reactor *r, unsigned entries, char *why, size_t whylen);
+int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
+                    size_t whylen);
+void weft__ring_bind(struct weft__reactor *r);
 void weft__ring_fini(struct weft__reactor *r);
 void weft__ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns);
 int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns);

@@ -3,8 +3,9 @@
  * fixed files), weft/io.h.
  *
  * A task may run on any worker, so a registration is made in every
- * worker's ring, while the loop is not running (its owner has every ring
- * then). The loop keeps copies of the tables: the epoll backend uses the
+ * worker's ring, while the loop is not running, each on the ring's own
+ * thread (weft__loop_on_each_worker: a SINGLE_ISSUER ring accepts
+ * io_uring_register from its thread only). The loop keeps copies of the tables: the epoll backend uses the
  * file table to turn WEFT_FIXED_FILE(i) back into an fd, and fixed-buffer
  * requests are plain ones there; pread_fixed checks the buffer lies inside
  * the registered one it names, on both backends.
@@ -27,6 +28,24 @@ static int check_owner(weft_loop_t *loop) {
   return 0;
 }
 
+struct reg_args {
+  const struct iovec *iov;
+  const int *fds;
+  unsigned n;
+};
+
+/* Commands run on each worker's own thread (a SINGLE_ISSUER ring refuses
+ * registration from any other). */
+static int reg_buffers(struct weft__worker *w, void *arg) {
+  struct reg_args *a = arg;
+  return weft__reactor_register_buffers(&w->reactor, a->iov, a->n);
+}
+
+static int reg_files(struct weft__worker *w, void *arg) {
+  struct reg_args *a = arg;
+  return weft__reactor_register_files(&w->reactor, a->fds, a->n);
+}
+
 int weft_loop_register_buffers(weft_loop_t *loop, const struct iovec *iov, unsigned n) {
   int rc = check_owner(loop);
   if (rc) return rc;
@@ -35,13 +54,12 @@ int weft_loop_register_buffers(weft_loop_t *loop, const struct iovec *iov, unsig
   struct iovec *copy = weft__alloc(n * sizeof *copy);
   if (!copy) return -ENOMEM;
   memcpy(copy, iov, n * sizeof *copy);
-  for (unsigned i = 0; i < loop->nworkers; i++) {
-    rc = weft__reactor_register_buffers(&loop->workers[i].reactor, copy, n);
-    if (rc < 0) {
-      while (i--) weft__reactor_register_buffers(&loop->workers[i].reactor, NULL, 0);
-      weft__free(copy, n * sizeof *copy);
-      return rc;
-    }
+  struct reg_args a = {.iov = copy, .n = n}, none = {0};
+  rc = weft__loop_on_each_worker(loop, reg_buffers, &a);
+  if (rc < 0) {
+    weft__loop_on_each_worker(loop, reg_buffers, &none); /* undo where it worked */
+    weft__free(copy, n * sizeof *copy);
+    return rc;
   }
   loop->fixed_bufs = copy;
   loop->nfixed_bufs = n;
@@ -52,8 +70,8 @@ int weft_loop_unregister_buffers(weft_loop_t *loop) {
   int rc = check_owner(loop);
   if (rc) return rc;
   if (!loop->nfixed_bufs) return 0;
-  for (unsigned i = 0; i < loop->nworkers; i++)
-    weft__reactor_register_buffers(&loop->workers[i].reactor, NULL, 0);
+  struct reg_args none = {0};
+  weft__loop_on_each_worker(loop, reg_buffers, &none);
   weft__free(loop->fixed_bufs, loop->nfixed_bufs * sizeof *loop->fixed_bufs);
   loop->fixed_bufs = NULL;
   loop->nfixed_bufs = 0;
@@ -68,13 +86,12 @@ int weft_loop_register_files(weft_loop_t *loop, const int *fds, unsigned n) {
   int *copy = weft__alloc(n * sizeof *copy);
   if (!copy) return -ENOMEM;
   memcpy(copy, fds, n * sizeof *copy);
-  for (unsigned i = 0; i < loop->nworkers; i++) {
-    rc = weft__reactor_register_files(&loop->workers[i].reactor, copy, n);
-    if (rc < 0) {
-      while (i--) weft__reactor_register_files(&loop->workers[i].reactor, NULL, 0);
-      weft__free(copy, n * sizeof *copy);
-      return rc;
-    }
+  struct reg_args a = {.fds = copy, .n = n}, none = {0};
+  rc = weft__loop_on_each_worker(loop, reg_files, &a);
+  if (rc < 0) {
+    weft__loop_on_each_worker(loop, reg_files, &none);
+    weft__free(copy, n * sizeof *copy);
+    return rc;
   }
   loop->fixed_fds = copy;
   loop->nfixed_fds = n;
@@ -85,8 +102,8 @@ int weft_loop_unregister_files(weft_loop_t *loop) {
   int rc = check_owner(loop);
   if (rc) return rc;
   if (!loop->nfixed_fds) return 0;
-  for (unsigned i = 0; i < loop->nworkers; i++)
-    weft__reactor_register_files(&loop->workers[i].reactor, NULL, 0);
+  struct reg_args none = {0};
+  weft__loop_on_each_worker(loop, reg_files, &none);
   weft__free(loop->fixed_fds, loop->nfixed_fds * sizeof *loop->fixed_fds);
   loop->fixed_fds = NULL;
   loop->nfixed_fds = 0;

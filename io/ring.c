@@ -1,13 +1,16 @@
 /*
  * ring.c - the io_uring backend of the reactor (see reactor.h).
  *
- * One ring per worker. Setup flags: COOP_TASKRUN + TASKRUN_FLAG (no
- * inter-processor interrupt per completion; the kernel flags pending work
- * and we collect it when we enter anyway) and SUBMIT_ALL; each is dropped
- * if the kernel rejects it. SINGLE_ISSUER and DEFER_TASKRUN are not used:
- * they tie a ring to the thread that created it, while a weft worker is the
- * thread that calls weft_loop_run_*() (a different one per run, possibly)
- * and loop close drives every worker's ring from the closing thread.
+ * One ring per worker. Workers 1..N-1 are threads of their own for the
+ * loop's life (runtime/loop.c), so their rings are SINGLE_ISSUER +
+ * DEFER_TASKRUN (task work runs only when the owner asks for completions),
+ * created disabled and bound to the thread when it starts
+ * (weft__ring_bind). Worker 0 is whichever thread calls weft_loop_run_*()
+ * (and close may come from yet another), so its ring takes submissions
+ * from any thread: COOP_TASKRUN + TASKRUN_FLAG (no interrupt per
+ * completion; pending work is flagged and collected on the next entry).
+ * SUBMIT_ALL everywhere; each flag set falls back to the next when the
+ * kernel rejects it (SINGLE_ISSUER/DEFER_TASKRUN: 6.1).
  *
  * Invariants:
  *  - user_data is the op's address, or 0 for requests whose completion we
@@ -29,6 +32,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -61,17 +65,25 @@ static void arm_wake(struct weft__reactor *r) {
   io_uring_sqe_set_data(sqe, &r->wake_op);
 }
 
-int weft__ring_init(struct weft__reactor *r, unsigned entries, char *why, size_t whylen) {
+int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
+                    size_t whylen) {
   static const unsigned optional[] = {
+      /* One thread drives the ring: task work runs only when it asks for
+       * completions (DEFER_TASKRUN), never as an interruption. Created
+       * disabled, bound to its thread by weft__ring_bind. */
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
+          IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
       IORING_SETUP_SUBMIT_ALL, 0};
   int rc = -EINVAL;
-  for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
+  unsigned flags = 0;
+  for (size_t i = own_thread ? 0 : 1; i < sizeof optional / sizeof optional[0]; i++) {
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
     p.flags = optional[i] | IORING_SETUP_CQSIZE;
     p.cq_entries = entries * 4; /* room for bursts; NODROP covers the rest */
     rc = io_uring_queue_init_params(entries, &r->ring, &p);
+    flags = optional[i];
     if (rc != -EINVAL) break;
   }
   if (rc < 0) {
@@ -112,8 +124,18 @@ int weft__ring_init(struct weft__reactor *r, unsigned entries, char *why, size_t
   }
   memset(&r->wake_op, 0, sizeof r->wake_op);
   r->wake_op.cb = wake_done;
-  arm_wake(r);
+  r->single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+  r->unbound = (flags & IORING_SETUP_R_DISABLED) != 0;
+  if (!r->unbound) arm_wake(r);
   return 0;
+}
+
+void weft__ring_bind(struct weft__reactor *r) {
+  /* The ring belongs to the calling thread from now on (SINGLE_ISSUER). */
+  /* liburing 2.3 declares io_uring_enable_rings but does not export it. */
+  syscall(__NR_io_uring_register, r->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+  r->unbound = false;
+  arm_wake(r);
 }
 
 void weft__ring_fini(struct weft__reactor *r) {
@@ -295,10 +317,14 @@ static unsigned reap(struct weft__reactor *r) {
 void weft__ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) {
   struct io_uring *ring = &r->ring;
   if (!block) {
-    if (io_uring_sq_ready(ring))
-      io_uring_submit(ring);
-    else if (IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+    bool pending = IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
+    if (io_uring_sq_ready(ring)) {
+      /* With DEFER_TASKRUN, completions appear only when we ask for them. */
+      if (r->single_issuer) io_uring_submit_and_get_events(ring);
+      else io_uring_submit(ring);
+    } else if (pending) {
       io_uring_get_events(ring);
+    }
     reap(r);
     return;
   }

@@ -3,8 +3,12 @@
  * weft_run, the exception handler and object accounting.
  *
  * Threads: the calling thread of run_* becomes worker 0; workers 1..N-1 are
- * started for each run and joined before it returns, so between runs the
- * loop has no threads and all its state is the owner's.
+ * threads started by the first run that live until close, each bound to
+ * its worker (an io_uring ring may accept only one submitting thread).
+ * Between runs they wait on run_gen and touch nothing, so all the loop's
+ * state is the owner's; each run releases them and waits until they are
+ * back. Commands (weft__loop_on_each_worker) use the same hand-off to run
+ * a function on each worker's own thread.
  *
  * Closing (numbered steps):
  *  1. Set closing: from now on every suspension point returns -ECANCELED at
@@ -118,7 +122,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   for (unsigned i = 0; i < loop->nworkers; i++) {
     /* Worker 0 decides (and keeps the reason); the others follow it. */
     char scratch[sizeof loop->backend_reason];
-    int rc = weft__reactor_init(&loop->workers[i].reactor, want, entries,
+    int rc = weft__reactor_init(&loop->workers[i].reactor, want, entries, i > 0,
                                 i == 0 ? loop->backend_reason : scratch, sizeof scratch);
     if (rc == 0 && i == 0) want = loop->workers[0].reactor.backend; /* all workers alike */
     if (rc < 0) {
@@ -140,6 +144,12 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   atomic_init(&loop->live_foreign, 0);
   atomic_init(&loop->zombie, 0);
   atomic_init(&loop->next_id, 1);
+  atomic_init(&loop->run_gen, 0);
+  atomic_init(&loop->active, 0);
+  atomic_init(&loop->exiting, false);
+  atomic_init(&loop->cmd_err, 0);
+  loop->threads_up = false;
+  loop->cmd = NULL;
   *out = loop;
   return 0;
 }
@@ -192,11 +202,105 @@ static void pin_self(unsigned index) {
   }
 }
 
+/* A worker thread's life: bind the worker's reactor to this thread, then
+ * run the loop (or a command) each time run_gen moves, until close. */
 static void *worker_thread(void *arg) {
   struct weft__worker *w = arg;
-  if (w->loop->pin_workers) pin_self(w->index);
-  weft__worker_main(w);
+  struct weft_loop *loop = w->loop;
+  if (loop->pin_workers) pin_self(w->index);
+  weft__reactor_bind(&w->reactor);
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t g;
+    /* acquire: pairs with the owner's release increment; what it set up
+     * for this run (cmd, run_mask, the queues) is visible. */
+    while ((g = atomic_load_explicit(&loop->run_gen, memory_order_acquire)) == seen)
+      weft__futex_wait(&loop->run_gen, seen, 0);
+    seen = g;
+    if (atomic_load_explicit(&loop->exiting, memory_order_acquire)) break;
+    if (loop->cmd) {
+      int rc = loop->cmd(w, loop->cmd_arg);
+      int none = 0;
+      if (rc) atomic_compare_exchange_strong_explicit(&loop->cmd_err, &none, rc, memory_order_relaxed,
+                                                      memory_order_relaxed);
+    } else {
+      pthread_sigmask(SIG_SETMASK, &loop->run_mask, NULL);
+      weft__worker_main(w);
+    }
+    /* acq_rel: the owner's acquire load of 0 sees all this run did. */
+    if (atomic_fetch_sub_explicit(&loop->active, 1, memory_order_acq_rel) == 1)
+      weft__futex_wake(&loop->active, 1);
+  }
   return NULL;
+}
+
+static void wake_all(struct weft_loop *loop);
+
+/* Starts workers 1..N-1 once; they live until close. */
+static int start_threads(struct weft_loop *loop) {
+  if (loop->threads_up) return 0;
+  for (unsigned i = 1; i < loop->nworkers; i++) {
+    if (pthread_create(&loop->workers[i].thread, NULL, worker_thread, &loop->workers[i]) != 0) {
+      /* release: the started ones see exiting when they wake. */
+      atomic_store_explicit(&loop->exiting, true, memory_order_release);
+      atomic_fetch_add_explicit(&loop->run_gen, 1, memory_order_release);
+      weft__futex_wake(&loop->run_gen, INT32_MAX);
+      for (unsigned k = 1; k < i; k++) pthread_join(loop->workers[k].thread, NULL);
+      atomic_store_explicit(&loop->exiting, false, memory_order_relaxed);
+      return -EAGAIN;
+    }
+  }
+  loop->threads_up = true;
+  return 0;
+}
+
+/* Sends the threads into a run or command and returns at once. */
+static void release_threads(struct weft_loop *loop) {
+  atomic_store_explicit(&loop->active, loop->nworkers - 1, memory_order_relaxed);
+  /* release: see worker_thread. */
+  atomic_fetch_add_explicit(&loop->run_gen, 1, memory_order_release);
+  weft__futex_wake(&loop->run_gen, INT32_MAX);
+}
+
+/* Waits until every thread has finished the current run or command. */
+static void wait_threads(struct weft_loop *loop, bool wake) {
+  uint32_t a;
+  /* acquire: pairs with the threads' acq_rel decrements. */
+  while ((a = atomic_load_explicit(&loop->active, memory_order_acquire)) != 0) {
+    if (wake) wake_all(loop); /* a late one may be parked */
+    weft__futex_wait(&loop->active, a, 0);
+  }
+}
+
+static void stop_threads(struct weft_loop *loop) {
+  if (!loop->threads_up) return;
+  atomic_store_explicit(&loop->exiting, true, memory_order_release);
+  atomic_fetch_add_explicit(&loop->run_gen, 1, memory_order_release);
+  weft__futex_wake(&loop->run_gen, INT32_MAX);
+  for (unsigned i = 1; i < loop->nworkers; i++) pthread_join(loop->workers[i].thread, NULL);
+  loop->threads_up = false;
+}
+
+int weft__loop_on_each_worker(struct weft_loop *loop, int (*fn)(struct weft__worker *w, void *arg),
+                              void *arg) {
+  atomic_store_explicit(&loop->cmd_err, 0, memory_order_relaxed);
+  if (loop->threads_up) {
+    loop->cmd = fn;
+    loop->cmd_arg = arg;
+    release_threads(loop);
+    wait_threads(loop, false);
+    loop->cmd = NULL;
+  } else {
+    for (unsigned i = 1; i < loop->nworkers; i++) {
+      int rc = fn(&loop->workers[i], arg);
+      int none = 0;
+      if (rc) atomic_compare_exchange_strong_explicit(&loop->cmd_err, &none, rc, memory_order_relaxed,
+                                                      memory_order_relaxed);
+    }
+  }
+  int rc = fn(&loop->workers[0], arg);
+  int err = atomic_load_explicit(&loop->cmd_err, memory_order_relaxed);
+  return err ? err : rc;
 }
 
 static void wake_all(struct weft_loop *loop) {
@@ -217,26 +321,14 @@ int weft_loop_run_forever(weft_loop_t *loop) {
   weft__idle_reset(&loop->idle);
   cpu_set_t saved;
   bool restore = loop->pin_workers && sched_getaffinity(0, sizeof saved, &saved) == 0;
-  unsigned started = 1;
-  int rc = 0;
-  for (; started < loop->nworkers; started++) {
-    struct weft__worker *w = &loop->workers[started];
-    if (pthread_create(&w->thread, NULL, worker_thread, w) != 0) {
-      rc = -EAGAIN;
-      break;
-    }
-  }
-  if (rc) {
-    atomic_store_explicit(&loop->stopping, true, memory_order_seq_cst);
-    wake_all(loop);
-  } else {
+  int rc = start_threads(loop);
+  if (rc == 0) {
+    pthread_sigmask(SIG_SETMASK, NULL, &loop->run_mask); /* workers run with the caller's */
+    release_threads(loop);
     if (loop->pin_workers) pin_self(0);
+    weft__reactor_bind(&loop->workers[0].reactor);
     weft__worker_main(&loop->workers[0]);
-  }
-  for (unsigned i = 1; i < started; i++) {
-    /* Workers leave at different times; a late one may be parked. */
-    wake_all(loop);
-    pthread_join(loop->workers[i].thread, NULL);
+    wait_threads(loop, true);
   }
   if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
   atomic_store_explicit(&loop->stopping, false, memory_order_relaxed);
@@ -328,6 +420,7 @@ int weft_loop_close(weft_loop_t *loop) {
     weft_loop_stop(loop);
     weft_loop_run_forever(loop); /* one iteration per worker */
   }
+  stop_threads(loop); /* their rings are theirs until now */
   atomic_store_explicit(&loop->closed, true, memory_order_seq_cst);
   int64_t live = atomic_load_explicit(&loop->live_foreign, memory_order_relaxed);
   for (unsigned i = 0; i < loop->nworkers; i++) {

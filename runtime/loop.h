@@ -5,6 +5,7 @@
 #define WEFT_RUNTIME_LOOP_PRIV_H
 
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdbool.h>
 #include "weft.h"
 #include "idle.h"
@@ -26,6 +27,18 @@ struct weft_loop {
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;
   struct weft__registry foreign_reg; /* tasks spawned off-worker */
   struct weft__stack_arena stack_arena; /* stacks of the default size */
+
+  /* Workers 1..N-1 are threads that live from the first run to close (an
+   * io_uring ring may be bound to its thread: io/ring.c). Between runs they
+   * wait on run_gen; each run, or each command (cmd), bumps it. */
+  bool threads_up;            /* owner only */
+  _Atomic uint32_t run_gen;   /* futex word: the threads' wake-up call */
+  _Atomic uint32_t active;    /* futex word: threads still in this run or command */
+  _Atomic bool exiting;       /* close: the threads leave */
+  int (*cmd)(struct weft__worker *w, void *arg); /* run instead of the loop, if set */
+  void *cmd_arg;
+  _Atomic int cmd_err;        /* the first error a command returned */
+  sigset_t run_mask;          /* the caller's signal mask, given to the threads each run */
 
   _Alignas(WEFT__CACHELINE) _Atomic int running; /* 1 while run_* executes */
   _Atomic bool stopping;      /* stop() requested */
@@ -49,6 +62,11 @@ struct weft_loop {
   void *exc_arg;
 };
 
+/* Runs @fn(worker, @arg) on each of workers 1..N-1 on its own thread and
+ * @fn(worker 0) on the caller, while the loop is not running; returns the
+ * first error. For state bound to a worker's thread (io_uring rings). */
+int weft__loop_on_each_worker(struct weft_loop *loop, int (*fn)(struct weft__worker *w, void *arg),
+                              void *arg);
 /* Frees the registered buffer and file tables (io/registered.c). */
 void weft__registered_fini(struct weft_loop *loop);
 /* Frees the signal handlers' state (io/signal.c), after the reactors. */

@@ -8,6 +8,9 @@
  * by one never reaches the others.
  */
 #include "helpers.h"
+#include "loop.h"
+#include <fcntl.h>
+#include <sys/uio.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -107,11 +110,66 @@ START_TEST(test_choice) {
 }
 END_TEST
 
+/* Workers 1..N-1 own their rings (SINGLE_ISSUER + DEFER_TASKRUN where the
+ * kernel has them): I/O, registration and close all still work, from
+ * tasks pinned to every worker, over several runs. */
+static int on_each(void *arg, void **res) {
+  (void)res;
+  char *buf = arg;
+  for (int i = 0; i < 100; i++) ck_assert_int_eq(weft_io_nop(), 0);
+  ck_assert_int_eq(weft_pread_fixed(WEFT_FIXED_FILE(0), buf, 8, 0, 0), 8);
+  ck_assert(memcmp(buf, "weftweft", 8) == 0);
+  return weft_worker_index();
+}
+
+START_TEST(test_rings_per_thread) {
+  unsetenv("WEFT_IO_BACKEND");
+  weft_loop_t *loop = make_loop(3);
+  if (strcmp(weft_loop_backend(loop), "io_uring") == 0) {
+    ck_assert(!loop->workers[0].reactor.single_issuer); /* worker 0: any caller's thread */
+    fprintf(stderr, "workers 1..2 single issuer: %d %d\n", loop->workers[1].reactor.single_issuer,
+            loop->workers[2].reactor.single_issuer);
+  }
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  ck_assert_int_eq(write(p[1], "weftweftweftweft", 16), 16);
+  /* A pipe has no positions: register a file instead. */
+  char path[64];
+  snprintf(path, sizeof path, "weft-test-reactor-%d", (int)getpid());
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ck_assert_int_eq(write(fd, "weftweft", 8), 8);
+  static char bufs[3][64];
+  struct iovec iov = {bufs, sizeof bufs};
+  ck_assert_int_eq(weft_loop_register_files(loop, &fd, 1), 0);
+  for (int run = 0; run < 3; run++) {
+    /* Run 0 registers before the worker threads exist, later runs after. */
+    ck_assert_int_eq(weft_loop_register_buffers(loop, &iov, 1), 0);
+    for (int w = 0; w < 3; w++) {
+      struct weft_task_opts o;
+      weft_task_opts_init(&o);
+      o.worker = w;
+      weft_task_t *t;
+      ck_assert_int_eq(weft_spawn_opts(loop, on_each, bufs[w], &o, &t), 0);
+      ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+      weft_task_release(t);
+    }
+    ck_assert_int_eq(weft_loop_unregister_buffers(loop), 0);
+  }
+  ck_assert_int_eq(weft_loop_unregister_files(loop), 0);
+  close_clean(loop);
+  close(fd);
+  close(p[0]);
+  close(p[1]);
+  unlink(path);
+}
+END_TEST
+
 static Suite *reactor_suite(void) {
   Suite *s = suite_create("io_reactor");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_fallback_when_forbidden);
   tcase_add_test(tc, test_choice);
+  tcase_add_test(tc, test_rings_per_thread);
   suite_add_tcase(s, tc);
   return s;
 }
