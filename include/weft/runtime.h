@@ -4,7 +4,8 @@
  *
  * A loop owns N worker threads. The thread that calls weft_loop_run_*() becomes
  * worker 0 for the duration of the call; workers 1..N-1 are threads the loop
- * starts when it runs and joins when it stops. Tasks and callbacks run on any
+ * starts on its first run and joins when it closes (between runs they wait,
+ * touching nothing). Each run gives them the caller's signal mask. Tasks and callbacks run on any
  * worker; with workers = 1 everything runs on the calling thread in exactly
  * asyncio's FIFO order.
  *
