@@ -209,7 +209,7 @@ static void *worker_thread(void *arg) {
   struct weft_loop *loop = w->loop;
   if (loop->pin_workers) pin_self(w->index);
   weft__reactor_bind(&w->reactor);
-  uint32_t seen = 0;
+  uint32_t seen = loop->gen0; /* written before pthread_create, which orders it */
   for (;;) {
     uint32_t g;
     /* acquire: pairs with the owner's release increment; what it set up
@@ -239,6 +239,8 @@ static void wake_all(struct weft_loop *loop);
 /* Starts workers 1..N-1 once; they live until close. */
 static int start_threads(struct weft_loop *loop) {
   if (loop->threads_up) return 0;
+  /* The generation the new threads count from: the next bump is theirs. */
+  loop->gen0 = atomic_load_explicit(&loop->run_gen, memory_order_relaxed);
   for (unsigned i = 1; i < loop->nworkers; i++) {
     if (pthread_create(&loop->workers[i].thread, NULL, worker_thread, &loop->workers[i]) != 0) {
       /* release: the started ones see exiting when they wake. */

@@ -32,6 +32,7 @@ struct weft_loop {
    * io_uring ring may be bound to its thread: io/ring.c). Between runs they
    * wait on run_gen; each run, or each command (cmd), bumps it. */
   bool threads_up;            /* owner only */
+  uint32_t gen0;              /* run_gen when the threads were started */
   _Atomic uint32_t run_gen;   /* futex word: the threads' wake-up call */
   _Atomic uint32_t active;    /* futex word: threads still in this run or command */
   _Atomic bool exiting;       /* close: the threads leave */
