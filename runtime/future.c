@@ -88,6 +88,8 @@ void weft_future_release(weft_future_t *f) {
   weft__loop_count(loop, -1);
 }
 
+static int complete_locked(struct weft_future *f, int err, void *result, char *msg);
+
 static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
   switch (e->kind) {
   case WEFT__ENTRY_TASK: {
@@ -111,6 +113,18 @@ static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
 }
 
 int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
+  /* A reference of our own for the call: an awaiter that sees DONE may
+   * release the future while we are still unlocking it, and completers
+   * (a task answering a request) often hold none. relaxed: taking a
+   * reference needs no ordering; f is alive, since nobody can have seen
+   * it done yet. */
+  atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+  int rc = complete_locked(f, err, result, msg);
+  weft_future_release(f); /* may free f */
+  return rc;
+}
+
+static int complete_locked(struct weft_future *f, int err, void *result, char *msg) {
   weft__mutex_lock(&f->lock);
   if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__FUT_PENDING) {
     weft__mutex_unlock(&f->lock);

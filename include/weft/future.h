@@ -55,6 +55,11 @@ WEFT_EXTERN void weft_future_release(weft_future_t *f);
  *           -EINVAL if @f is NULL or is a task's future (tasks end by
  *           returning).
  * Suspends: no.  Threads: any.
+ * Ownership: @f must be alive when the call starts (a reference held by
+ *           anyone, e.g. the task awaiting it, is enough): the call keeps
+ *           its own reference until it returns, so an awaiter that sees @f
+ *           done may release it at once. The same holds for set_error and
+ *           cancel.
  */
 WEFT_EXTERN int weft_future_set_result(weft_future_t *f, void *value);
 

@@ -147,6 +147,7 @@ struct handshake {
 static int announced_waiter(void *arg, void **res) {
   struct handshake *h = arg;
   weft_future_set_result(h->started, NULL);
+  weft_future_release(h->started); /* our reference (future.h: completers hold one) */
   /* No suspension point between the announcement and the await: a
    * cancellation sent after the announcement finds us awaiting f, or
    * reaches the await before it suspends; both cancel f. */
@@ -158,6 +159,7 @@ static int cancel_await_main(void *arg, void **res) {
   ck_assert_int_eq(weft_future_new(NULL, &f), 0);
   struct handshake h = {.f = f};
   ck_assert_int_eq(weft_future_new(NULL, &h.started), 0);
+  weft_future_ref(h.started); /* the announcer's */
   weft_task_t *t, *t2;
   ck_assert_int_eq(weft_spawn(announced_waiter, &h, &t), 0);
   ck_assert_int_eq(weft_spawn(many_waiter, f, &t2), 0);
