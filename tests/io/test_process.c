@@ -213,6 +213,51 @@ START_TEST(test_signals) {
 }
 END_TEST
 
+/* Worker threads outlive runs: a handler added between runs must still be
+ * blocked in them (each run hands them the caller's mask), or the signal
+ * could reach a worker with its default action and end the process. */
+static int raise_from_each(void *arg, void **res) {
+  (void)res;
+  struct sigctx *c = arg;
+  for (int i = 0; i < 5; i++) {
+    weft_event_clear(c->got);
+    ck_assert_int_eq(kill(getpid(), SIGUSR2), 0);
+    ck_assert_int_eq(weft_event_wait(c->got, -1), 0);
+  }
+  return 0;
+}
+
+static int noop(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  return 0;
+}
+
+START_TEST(test_signals_between_runs) {
+  weft_loop_t *loop = make_loop(3);
+  weft_task_t *t;
+  /* Run once: the worker threads start, before any handler exists. */
+  ck_assert_int_eq(weft_spawn_opts(loop, noop, NULL, NULL, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  struct sigctx c = {0};
+  ck_assert_int_eq(weft_event_create(&c.got), 0);
+  ck_assert_int_eq(weft_loop_add_signal_handler(loop, SIGUSR2, on_usr1, &c), 0);
+  for (int w = 0; w < 3; w++) { /* raised from every worker's thread */
+    struct weft_task_opts o;
+    weft_task_opts_init(&o);
+    o.worker = w;
+    ck_assert_int_eq(weft_spawn_opts(loop, raise_from_each, &c, &o, &t), 0);
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+  }
+  ck_assert_int_eq(c.count, 15);
+  ck_assert_int_eq(weft_loop_remove_signal_handler(loop, SIGUSR2), 1);
+  close_clean(loop);
+  weft_event_destroy(c.got);
+}
+END_TEST
+
 static Suite *process_suite(void) {
   Suite *s = suite_create("io_process");
   TCase *tc = tcase_create("core");
@@ -221,6 +266,7 @@ static Suite *process_suite(void) {
   tcase_add_test(tc, test_big_communicate);
   tcase_add_test(tc, test_cancel_wait);
   tcase_add_test(tc, test_signals);
+  tcase_add_test(tc, test_signals_between_runs);
   suite_add_tcase(s, tc);
   return s;
 }
