@@ -1,8 +1,9 @@
 /*
  * signal.c - loop.add_signal_handler over a signalfd (weft/process.h).
  *
- * The handled signals are blocked in the owner's thread (workers inherit
- * its mask when a run starts them) and read from one signalfd, which
+ * The handled signals are blocked in the owner's thread and in every
+ * worker thread (those live across runs: the change is made on each of
+ * their threads before add returns) and read from one signalfd, which
  * worker 0's reactor watches with a callback op: on readiness the callback
  * reads every pending siginfo, schedules each signal's handler with
  * call_soon (handlers run as ordinary callbacks, never in signal context)
@@ -33,6 +34,18 @@ struct weft__signals {
 };
 
 static void arm(struct weft__signals *s);
+
+/* Worker threads outlive runs: they take a mask change on their own
+ * threads (weft__loop_on_each_worker), so no signal finds one unblocked. */
+static int block_cmd(struct weft__worker *w, void *arg) {
+  (void)w;
+  return pthread_sigmask(SIG_BLOCK, arg, NULL) ? -EINVAL : 0;
+}
+
+static int unblock_cmd(struct weft__worker *w, void *arg) {
+  (void)w;
+  return pthread_sigmask(SIG_UNBLOCK, arg, NULL) ? -EINVAL : 0;
+}
 
 static void on_readable(struct weft__io_op *op) {
   struct weft__signals *s = (struct weft__signals *)((char *)op - offsetof(struct weft__signals, watch));
@@ -78,7 +91,7 @@ int weft_loop_add_signal_handler(weft_loop_t *loop, int sig, weft_callback_fn cb
   sigset_t one;
   sigemptyset(&one);
   sigaddset(&one, sig);
-  pthread_sigmask(SIG_BLOCK, &one, NULL);
+  weft__loop_on_each_worker(loop, block_cmd, &one); /* the caller (worker 0) too */
   s->fd = fd;
   s->mask = mask;
   s->cb[sig] = cb;
@@ -99,7 +112,7 @@ int weft_loop_remove_signal_handler(weft_loop_t *loop, int sig) {
   sigset_t one;
   sigemptyset(&one);
   sigaddset(&one, sig);
-  pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+  weft__loop_on_each_worker(loop, unblock_cmd, &one);
   return 1;
 }
 

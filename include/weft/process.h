@@ -100,10 +100,10 @@ WEFT_EXTERN void weft_process_release(weft_process_t *p);
 /**
  * weft_loop_add_signal_handler - run @cb(@arg) on the loop whenever @sig
  * arrives (loop.add_signal_handler), replacing a previous handler for it.
- * The signal is blocked in the calling thread and delivered through a
- * signalfd that worker 0 watches; threads that must not receive it by
- * default action should block it too (workers started later inherit the
- * caller's mask).
+ * The signal is blocked in the calling thread and in every worker thread,
+ * and delivered through a signalfd that worker 0 watches; the program's
+ * other threads must block it too, or it may reach one of them with its
+ * default action (signalfd's rule).
  * Returns:  0; -EINVAL for a bad or uncatchable signal (SIGKILL, SIGSTOP)
  *           or NULL @loop/@cb; -EBUSY while the loop runs (add handlers
  *           before running it, from the thread that will run it); -ENOMEM;
