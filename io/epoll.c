@@ -93,14 +93,10 @@ static int set_nonblock(int fd) {
  * or (after readiness, for fds without RWF_NOWAIT) plainly. */
 static ssize_t rw(struct weft__io_op *op, bool write) {
   struct weft__io_req *q = &op->req;
-  struct iovec one = {.iov_base = q->buf, .iov_len = q->len};
-  const struct iovec *iov = &one;
-  int cnt = 1;
-  if (q->kind == WEFT__IO_READV || q->kind == WEFT__IO_WRITEV) {
-    iov = q->buf;
-    cnt = (int)q->len;
-  }
-  off_t off = q->off == (uint64_t)-1 ? -1 : (off_t)q->off;
+  struct iovec one;
+  const struct iovec *iov;
+  off_t off;
+  int cnt = weft__io_req_vec(q, &one, &iov, &off);
   /* RWF_NOWAIT does not make an O_DIRECT read asynchronous: the call would
    * still wait for the device. Positioned I/O is file I/O (sockets and
    * pipes cannot seek), so only it pays for the check. */

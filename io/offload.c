@@ -120,14 +120,10 @@ struct file_job {
 
 static ssize_t run_call(const struct weft__io_req *q) {
   ssize_t n;
-  struct iovec one = {q->buf, q->len};
-  const struct iovec *iov = &one;
-  int cnt = 1;
-  if (q->kind == WEFT__IO_READV || q->kind == WEFT__IO_WRITEV) {
-    iov = q->buf;
-    cnt = (int)q->len;
-  }
-  off_t off = q->off == (uint64_t)-1 ? -1 : (off_t)q->off;
+  struct iovec one;
+  const struct iovec *iov;
+  off_t off;
+  int cnt = weft__io_req_vec(q, &one, &iov, &off);
   switch (q->kind) {
   case WEFT__IO_READ:
   case WEFT__IO_READV:

@@ -163,6 +163,22 @@ static inline bool weft__io_fd_is_fixed(const struct weft__io_req *q) {
          q->kind != WEFT__IO_CLOSE && q->kind != WEFT__IO_NOP;
 }
 
+/* A read/write request as preadv2/pwritev2 arguments: its buffers (@one
+ * holds a single buffer), their count, and the offset in *@off (-1: the
+ * file position). */
+static inline int weft__io_req_vec(const struct weft__io_req *q, struct iovec *one,
+                                   const struct iovec **iov, off_t *off) {
+  *off = q->off == (uint64_t)-1 ? -1 : (off_t)q->off;
+  if (q->kind == WEFT__IO_READV || q->kind == WEFT__IO_WRITEV) {
+    *iov = q->buf;
+    return (int)q->len;
+  }
+  one->iov_base = q->buf;
+  one->iov_len = q->len;
+  *iov = one;
+  return 1;
+}
+
 /* Registers buffers/files in @r (ring: io_uring_register_*; epoll: the
  * file table only). @fds may be NULL with n = 0 to unregister. */
 int weft__reactor_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n);
