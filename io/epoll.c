@@ -226,7 +226,6 @@ static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
 }
 
 int weft__epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
-  op->phase = 0;
   op->ep_next = NULL;
   if (weft__io_fd_is_fixed(&op->req)) { /* a registered file: its plain fd */
     unsigned i = (unsigned)(-2 - op->req.fd);

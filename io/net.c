@@ -173,7 +173,7 @@ static void gai_job_put(struct gai_job *j) {
   weft__free(j, sizeof *j);
 }
 
-static int map_eai(int e) {
+int weft__map_eai(int e) {
   switch (e) {
   case 0: return 0;
   case EAI_NONAME:
@@ -193,7 +193,7 @@ static int map_eai(int e) {
 
 static void gai_run(struct weft__offload_work *w) {
   struct gai_job *j = (struct gai_job *)w;
-  j->rc = map_eai(getaddrinfo(j->host, j->service, j->has_hints ? &j->hints : NULL, &j->res));
+  j->rc = weft__map_eai(getaddrinfo(j->host, j->service, j->has_hints ? &j->hints : NULL, &j->res));
   weft__mutex_lock(&j->lock);
   /* release: the caller's acquire load of fired sees rc and res. */
   atomic_store_explicit(&j->fired, 1, memory_order_release);

@@ -14,4 +14,7 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns);
 /* An absolute deadline from a relative timeout (< 0: none, 0 returned). */
 uint64_t weft__io_deadline(int64_t timeout_ns);
 
+/* getaddrinfo's EAI_* result as 0 or a negative errno (net.c). */
+int weft__map_eai(int eai);
+
 #endif

@@ -114,10 +114,11 @@ void weft__reactor_kick(struct weft__reactor *r) {
 
 int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns) {
   op->cancelled = 0;
+  op->phase = 0;
   op->deadline = deadline_ns;
   atomic_init(&op->done, 0);
 #if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING) return weft__ring_start(r, op, deadline_ns);
+  if (r->backend == WEFT__IO_URING) return weft__ring_start(r, op);
 #endif
   return weft__epoll_start(r, op);
 }

@@ -193,7 +193,7 @@ int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, 
 void weft__ring_bind(struct weft__reactor *r);
 void weft__ring_fini(struct weft__reactor *r);
 void weft__ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns);
-int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns);
+int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op);
 void weft__ring_cancel(struct weft__reactor *r, struct weft__io_op *op);
 
 int weft__epoll_init(struct weft__reactor *r, char *why, size_t whylen);

@@ -243,9 +243,7 @@ static bool is_storage(const struct weft__io_req *q) {
   }
 }
 
-int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns) {
-  op->deadline = deadline_ns;
-  op->phase = 0;
+int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op) {
   int rc = issue(r, op);
   if (rc) return rc;
   r->inflight++;

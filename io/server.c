@@ -356,8 +356,7 @@ static int resolve(const char *host, int port, bool passive, struct addrinfo **r
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                            .ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG};
   if (weft__task_self()) return weft_getaddrinfo_timeout(host, service, &hints, res, timeout_ns);
-  int e = getaddrinfo(host, service, &hints, res); /* the loop's owner, not running */
-  return e == 0 ? 0 : e == EAI_NONAME ? -ENOENT : -EIO;
+  return weft__map_eai(getaddrinfo(host, service, &hints, res)); /* the owner, not running */
 }
 
 int weft_start_server(weft_loop_t *loop, const char *host, int port, weft_client_handler handler,

@@ -59,9 +59,10 @@ struct weft_process_opts {
 WEFT_EXTERN int weft_create_subprocess_exec(const char *file, char *const argv[],
                                             const struct weft_process_opts *opts,
                                             weft_process_t **out);
-/** weft_process_pid - the child's pid. */
+/** weft_process_pid - the child's pid; -EINVAL if @p is NULL. */
 WEFT_EXTERN pid_t weft_process_pid(weft_process_t *p);
-/** weft_process_stdin/stdout/stderr - the piped streams, or NULL if not piped. */
+/** weft_process_stdin/stdout/stderr - the piped streams (owned by @p), or NULL if not piped
+ * or @p is NULL. */
 WEFT_EXTERN weft_writer_t *weft_process_stdin(weft_process_t *p);
 WEFT_EXTERN weft_reader_t *weft_process_stdout(weft_process_t *p);
 WEFT_EXTERN weft_reader_t *weft_process_stderr(weft_process_t *p);
@@ -84,7 +85,8 @@ WEFT_EXTERN int weft_process_wait(weft_process_t *p, int *returncode);
 WEFT_EXTERN int weft_process_communicate(weft_process_t *p, const void *input, size_t n,
                                          char **out, size_t *outlen, char **err, size_t *errlen,
                                          int *returncode);
-/** weft_process_send_signal - kill(pid, sig) unless already reaped (then -ESRCH). */
+/** weft_process_send_signal - send @sig through the pidfd. Returns 0; -ESRCH once reaped;
+ * -EINVAL for NULL @p or a bad @sig; -EPERM. No suspension. */
 WEFT_EXTERN int weft_process_send_signal(weft_process_t *p, int sig);
 /** weft_process_terminate - SIGTERM. */
 WEFT_EXTERN int weft_process_terminate(weft_process_t *p);

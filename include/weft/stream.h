@@ -103,7 +103,8 @@ WEFT_EXTERN ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, siz
 /** weft_reader_readline - readuntil("\n"), except that at end of stream the
  * partial line is returned as a success (asyncio readline). */
 WEFT_EXTERN ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap);
-/** weft_reader_at_eof - 1 when the buffer is empty and the stream ended (no suspension). */
+/** weft_reader_at_eof - 1 when the buffer is empty and the stream ended, else 0; -EINVAL if
+ * @r is NULL. No suspension; the reading task's call. */
 WEFT_EXTERN int weft_reader_at_eof(weft_reader_t *r);
 /** weft_reader_release - give the reader back (no suspension). */
 WEFT_EXTERN void weft_reader_release(weft_reader_t *r);
@@ -132,7 +133,7 @@ WEFT_EXTERN int weft_writer_drain(weft_writer_t *w);
  * Threads: any.
  */
 WEFT_EXTERN int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low);
-/** weft_writer_buffer_size - bytes buffered, not yet taken by the kernel. Threads: any. */
+/** weft_writer_buffer_size - bytes buffered, not yet taken by the kernel (0 for NULL). Threads: any. */
 WEFT_EXTERN size_t weft_writer_buffer_size(weft_writer_t *w);
 /** weft_writer_write_eof - shut down the sending side once the buffer is
  * flushed (sockets). Returns 0; -ENOTSOCK for a pipe (close it instead). */
@@ -141,7 +142,7 @@ WEFT_EXTERN int weft_writer_write_eof(weft_writer_t *w);
 WEFT_EXTERN int weft_writer_close(weft_writer_t *w);
 /** weft_writer_abort - close now, dropping what is buffered. */
 WEFT_EXTERN int weft_writer_abort(weft_writer_t *w);
-/** weft_writer_is_closing - 1 after close()/abort(). Threads: any. */
+/** weft_writer_is_closing - 1 after close()/abort(), else 0; -EINVAL if NULL. Threads: any. */
 WEFT_EXTERN int weft_writer_is_closing(weft_writer_t *w);
 /** weft_writer_wait_closed - wait until the fd is closed. Suspends: yes. */
 WEFT_EXTERN int weft_writer_wait_closed(weft_writer_t *w);
@@ -214,16 +215,19 @@ WEFT_EXTERN int weft_start_server(weft_loop_t *loop, const char *host, int port,
 WEFT_EXTERN int weft_start_unix_server(weft_loop_t *loop, const char *path,
                                        weft_client_handler handler, void *arg,
                                        const struct weft_server_opts *opts, weft_server_t **out);
-/** weft_server_sockname - the first listening socket's address. Threads: any. */
+/** weft_server_sockname - the first listening socket's address. Returns 0; -EINVAL for NULL
+ * arguments; -EBADF once the server closed; getsockname's errors. Threads: any. */
 WEFT_EXTERN int weft_server_sockname(weft_server_t *s, struct sockaddr *addr, socklen_t *len);
-/** weft_server_close - stop listening (connections carry on). Threads: any task. */
+/** weft_server_close - stop listening (connections carry on); closing twice is harmless.
+ * Returns 0; -EINVAL if @s is NULL. Threads: any. */
 WEFT_EXTERN int weft_server_close(weft_server_t *s);
-/** weft_server_wait_closed - wait until closed and every connection's handler returned. */
+/** weft_server_wait_closed - wait until closed and every connection's handler returned.
+ * Returns 0; -ECANCELED; -EPERM outside a task; -EINVAL if @s is NULL. Suspends: yes. */
 WEFT_EXTERN int weft_server_wait_closed(weft_server_t *s);
 /** weft_serve_forever - wait until the server is closed; cancelling the
  * caller closes the server (asyncio serve_forever). Returns 0 or -ECANCELED. */
 WEFT_EXTERN int weft_serve_forever(weft_server_t *s);
-/** weft_server_connections - handlers running now. Threads: any. */
+/** weft_server_connections - handlers running now (0 for NULL). Threads: any. */
 WEFT_EXTERN size_t weft_server_connections(weft_server_t *s);
 /** weft_server_destroy - free a server that is closed with no connection
  * left. Returns 0; -EBUSY otherwise. */
