@@ -202,6 +202,15 @@ static void pin_self(unsigned index) {
   }
 }
 
+/* Keeps the first error a command returned. relaxed: read by the owner
+ * after the threads' acq_rel decrements of active. */
+static void note_cmd_err(struct weft_loop *loop, int rc) {
+  int none = 0;
+  if (rc)
+    atomic_compare_exchange_strong_explicit(&loop->cmd_err, &none, rc, memory_order_relaxed,
+                                            memory_order_relaxed);
+}
+
 /* A worker thread's life: bind the worker's reactor to this thread, then
  * run the loop (or a command) each time run_gen moves, until close. */
 static void *worker_thread(void *arg) {
@@ -219,10 +228,7 @@ static void *worker_thread(void *arg) {
     seen = g;
     if (atomic_load_explicit(&loop->exiting, memory_order_acquire)) break;
     if (loop->cmd) {
-      int rc = loop->cmd(w, loop->cmd_arg);
-      int none = 0;
-      if (rc) atomic_compare_exchange_strong_explicit(&loop->cmd_err, &none, rc, memory_order_relaxed,
-                                                      memory_order_relaxed);
+      note_cmd_err(loop, loop->cmd(w, loop->cmd_arg));
     } else {
       pthread_sigmask(SIG_SETMASK, &loop->run_mask, NULL);
       weft__worker_main(w);
@@ -293,12 +299,7 @@ int weft__loop_on_each_worker(struct weft_loop *loop, int (*fn)(struct weft__wor
     wait_threads(loop, false);
     loop->cmd = NULL;
   } else {
-    for (unsigned i = 1; i < loop->nworkers; i++) {
-      int rc = fn(&loop->workers[i], arg);
-      int none = 0;
-      if (rc) atomic_compare_exchange_strong_explicit(&loop->cmd_err, &none, rc, memory_order_relaxed,
-                                                      memory_order_relaxed);
-    }
+    for (unsigned i = 1; i < loop->nworkers; i++) note_cmd_err(loop, fn(&loop->workers[i], arg));
   }
   int rc = fn(&loop->workers[0], arg);
   int err = atomic_load_explicit(&loop->cmd_err, memory_order_relaxed);
