@@ -88,8 +88,6 @@ void weft_future_release(weft_future_t *f) {
   weft__loop_count(loop, -1);
 }
 
-static int complete_locked(struct weft_future *f, int err, void *result, char *msg);
-
 static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
   switch (e->kind) {
   case WEFT__ENTRY_TASK: {
@@ -119,15 +117,15 @@ int weft__future_complete(struct weft_future *f, int err, void *result, char *ms
    * reference needs no ordering; f is alive, since nobody can have seen
    * it done yet. */
   atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
-  int rc = complete_locked(f, err, result, msg);
+  weft__mutex_lock(&f->lock);
+  int rc = weft__future_complete_locked(f, err, result, msg);
+  weft__mutex_unlock(&f->lock);
   weft_future_release(f); /* may free f */
   return rc;
 }
 
-static int complete_locked(struct weft_future *f, int err, void *result, char *msg) {
-  weft__mutex_lock(&f->lock);
+int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg) {
   if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__FUT_PENDING) {
-    weft__mutex_unlock(&f->lock);
     weft__strfree(msg);
     return WEFT_EINVALSTATE;
   }
@@ -141,7 +139,6 @@ static int complete_locked(struct weft_future *f, int err, void *result, char *m
     weft__list_del_init(pos);
     fire_entry(f, weft__container_of(pos, struct weft__done_entry, link));
   }
-  weft__mutex_unlock(&f->lock);
   return 0;
 }
 
@@ -161,16 +158,26 @@ int weft_future_set_error(weft_future_t *f, int err, const char *msg) {
 int weft_future_cancel(weft_future_t *f, const char *msg) {
   if (!f) return -EINVAL;
   if (f->is_task) return weft_task_cancel(weft__task_of(f), msg);
-  if (weft__future_is_done(f)) return 0;
+  if (weft__future_mark_retrieved_if_done(f)) return 0;
   char *copy = NULL;
   if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
-  return weft__future_complete(f, -ECANCELED, NULL, copy) == 0 ? 1 : 0;
+  if (weft__future_complete(f, -ECANCELED, NULL, copy) == 0) return 1;
+  weft__future_mark_retrieved_if_done(f); /* completed first by another thread */
+  return 0;
 }
 
 int weft_future_done(const weft_future_t *f) { return f && weft__future_is_done(f); }
 
 int weft_future_cancelled(const weft_future_t *f) {
   return f && weft__future_is_done(f) && f->err == -ECANCELED;
+}
+
+bool weft__future_mark_retrieved_if_done(struct weft_future *f) {
+  if (!weft__future_is_done(f)) return false;
+  weft__mutex_lock(&f->lock);
+  f->retrieved = 1;
+  weft__mutex_unlock(&f->lock);
+  return true;
 }
 
 int weft__future_outcome(struct weft_future *f, void **result) {
@@ -283,8 +290,9 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
       cancel_awaited(f);
       return -ECANCELED;
     }
-    /* Fork-join: an awaited task that has not started runs here, inline. */
-    if (f->is_task && weft__task_run_inline(t, weft__task_of(f))) {
+    /* Fork-join: an awaited task that has not started runs here, inline;
+     * never under a deadline, which the host could not keep meanwhile. */
+    if (f->is_task && !deadline_ns && weft__task_run_inline(t, weft__task_of(f))) {
       if (weft__task_take_cancel(t)) return -ECANCELED;
       return weft__future_outcome(f, result);
     }

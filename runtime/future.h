@@ -55,6 +55,13 @@ void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_ta
 /* Completes @f; @msg is adopted (freed with the future). Returns 0 or
  * WEFT_EINVALSTATE (then @msg is freed). */
 int weft__future_complete(struct weft_future *f, int err, void *result, char *msg);
+/* The same with f->lock held by the caller, who also holds a reference that
+ * outlives the call (a task ending on its own fiber: the scheduler's). */
+int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg);
+/* cancel() on a done future: asyncio clears __log_traceback before it
+ * checks the state, so an error already there counts as retrieved. Returns
+ * whether @f was done. */
+bool weft__future_mark_retrieved_if_done(struct weft_future *f);
 /* Reads a done future's outcome and marks it retrieved. */
 int weft__future_outcome(struct weft_future *f, void **result);
 /* Registers a done-callback handle (its entry reference passes to @f), or

@@ -113,6 +113,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->arg = arg;
   t->id = weft__loop_task_id(loop, w);
   t->stack_size = opts->stack_size ? weft__stack_round(stack) : loop->stack_size;
+  t->explicit_stack = opts->stack_size != 0;
   t->home = loop->solo ? -1 : opts->worker;
   atomic_init(&t->pinned, t->home);
   t->started = false;
@@ -271,25 +272,38 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
   if (err < 0) {
     msg = t->fail_msg;
     t->fail_msg = NULL;
-    if (!msg && err == -ECANCELED) {
-      weft__mutex_lock(&t->fut.lock);
-      msg = t->cancel_msg;
-      t->cancel_msg = NULL;
-      weft__mutex_unlock(&t->fut.lock);
-    }
     result = NULL;
   }
   registry_remove(t);
-  weft__future_complete(&t->fut, err, result, msg);
+  weft__mutex_lock(&t->fut.lock);
+  /* asyncio's Task.__step: a body that returns normally while a
+   * cancellation waits to be delivered ends cancelled (its value is
+   * dropped); an error it returns wins. Decided under the lock that
+   * weft_task_cancel takes, so a request it accepted (it saw the task not
+   * done) is never lost. */
+  if (err == 0 && atomic_load_explicit(&t->must_cancel, memory_order_relaxed)) {
+    atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed); /* under the lock */
+    err = -ECANCELED;
+    result = NULL;
+  }
+  if (err == -ECANCELED && !msg) {
+    msg = t->cancel_msg;
+    t->cancel_msg = NULL;
+  }
+  /* The caller's reference (the scheduler's, or the stale first-run
+   * entry's for an inline child) keeps t alive through the unlock. */
+  weft__future_complete_locked(&t->fut, err, result, msg);
+  weft__mutex_unlock(&t->fut.lock);
 }
 
 int weft_task_cancel(weft_task_t *t, const char *msg) {
   if (!t) return -EINVAL;
-  if (weft__future_is_done(&t->fut)) return 0;
+  if (weft__future_mark_retrieved_if_done(&t->fut)) return 0;
   char *copy = NULL;
   if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
   weft__mutex_lock(&t->fut.lock);
   if (atomic_load_explicit(&t->fut.state, memory_order_relaxed) == WEFT__FUT_DONE) {
+    t->fut.retrieved = 1; /* as above: asyncio's cancel() clears _log_traceback */
     weft__mutex_unlock(&t->fut.lock);
     weft__strfree(copy);
     return 0;
@@ -320,9 +334,12 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
       atomic_load_explicit(&child->claim, memory_order_relaxed) != 0 ||
       atomic_load_explicit(&loop->closing, memory_order_relaxed))
     return false;
+  /* The child's stack guarantee: a size asked for explicitly must be left
+   * on the host's stack; a default-sized child needs the inline minimum
+   * (task.h). */
+  size_t need = child->explicit_stack ? child->stack_size : WEFT__INLINE_STACK_MIN;
   char *sp = __builtin_frame_address(0);
-  if (!host->fiber.stack_lo || sp - (char *)host->fiber.stack_lo < (ptrdiff_t)WEFT__INLINE_STACK_MIN)
-    return false;
+  if (!host->fiber.stack_lo || sp - (char *)host->fiber.stack_lo < (ptrdiff_t)need) return false;
   uint8_t expected = 0;
   /* acq_rel: the claim decides, once, who runs the body; acquire sees the
    * spawner's initialization through the queue entry's publication. */

@@ -4,6 +4,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <stdint.h>
 
 static int ret_arg(void *arg, void **res) {
   *res = arg;
@@ -484,6 +485,153 @@ START_TEST(cancelling_a_host_cancels_its_child) {
 }
 END_TEST
 
+/* ---- a cancellation accepted is never lost (asyncio's Task.__step) ------------ */
+
+static int cancel_self_then_return(void *arg, void **res) {
+  ck_assert_int_eq(weft_task_cancel(weft_task_current(), "self"), 1);
+  *res = (void *)1; /* dropped: the task ends cancelled */
+  return (int)(intptr_t)arg; /* 0, or an error that wins over the cancel */
+}
+
+static int cancel_self_uncancel(void *arg, void **res) {
+  weft_task_cancel(weft_task_current(), NULL);
+  ck_assert_int_eq(weft_task_uncancel(weft_task_current()), 0); /* withdrawn */
+  *res = (void *)7;
+  return 0;
+}
+
+static int cancel_then_return_main(void *arg, void **res) {
+  weft_task_t *t;
+  void *r = NULL;
+  ck_assert_int_eq(weft_spawn(cancel_self_then_return, NULL, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), &r), -ECANCELED);
+  ck_assert_ptr_null(r);
+  ck_assert_int_eq(weft_future_cancelled(weft_task_future(t)), 1);
+  const char *msg;
+  ck_assert_int_eq(weft_future_error(weft_task_future(t), &msg), -ECANCELED);
+  ck_assert_str_eq(msg, "self");
+  weft_task_release(t);
+  /* An error returned with a cancellation pending is the task's outcome. */
+  ck_assert_int_eq(weft_spawn(cancel_self_then_return, (void *)(intptr_t)-EIO, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -EIO);
+  ck_assert_int_eq(weft_future_cancelled(weft_task_future(t)), 0);
+  weft_task_release(t);
+  /* uncancel() before returning withdraws it: the value stands. */
+  ck_assert_int_eq(weft_spawn(cancel_self_uncancel, NULL, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), &r), 0);
+  ck_assert_ptr_eq(r, (void *)7);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(cancel_then_return_ends_cancelled) {
+  ck_assert_int_eq(run_main(1, cancel_then_return_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, cancel_then_return_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main_order(4, WEFT_ORDER_FIFO, cancel_then_return_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* A cancelled task that is itself the main task of run_until_complete. */
+START_TEST(main_task_cancelling_itself_ends_cancelled) {
+  ck_assert_int_eq(run_main(1, cancel_self_then_return, NULL, NULL), -ECANCELED);
+  ck_assert_int_eq(run_main(4, cancel_self_then_return, NULL, NULL), -ECANCELED);
+}
+END_TEST
+
+/* ---- inline awaits keep the normal path's guarantees -------------------------- */
+
+static int wait_event(void *arg, void **res) { return weft_event_wait(arg, -1); }
+
+static int inline_deadline_main(void *arg, void **res) {
+  weft_event_t *e;
+  ck_assert_int_eq(weft_event_create(&e), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(wait_event, e, &t), 0);
+  /* Awaited before it starts, under a deadline: running it inline would
+   * block this await until the event, which only we set, after it. */
+  ck_assert_int_eq(weft_await_timeout(weft_task_future(t), 10 * 1000000, NULL), -ETIMEDOUT);
+  ck_assert_int_eq(weft_future_done(weft_task_future(t)), 0);
+  weft_event_set(e);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  weft_event_destroy(e);
+  return 0;
+}
+
+START_TEST(inline_await_keeps_the_deadline) {
+  for (unsigned w = 1; w <= 4; w++) ck_assert_int_eq(run_main(w, inline_deadline_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_LOCALITY, inline_deadline_main, NULL, NULL), 0);
+}
+END_TEST
+
+#define BIG_FRAME (512 * 1024)
+
+static int big_frame(void *arg, void **res) {
+  volatile char buf[BIG_FRAME];
+  for (size_t i = 0; i < sizeof buf; i += 4096) buf[i] = (char)i;
+  buf[sizeof buf - 1] = 1;
+  *res = (void *)(intptr_t)(buf[0] + buf[sizeof buf - 1]);
+  return 0;
+}
+
+static int inline_stack_main(void *arg, void **res) {
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.stack_size = 2 * BIG_FRAME;
+  for (int i = 0; i < 20; i++) {
+    weft_task_t *t;
+    void *r = NULL;
+    ck_assert_int_eq(weft_spawn_opts(NULL, big_frame, NULL, &o, &t), 0);
+    ck_assert_int_eq(weft_await(weft_task_future(t), &r), 0); /* awaited before it starts */
+    ck_assert_ptr_eq(r, (void *)1);
+    weft_task_release(t);
+  }
+  return 0;
+}
+
+START_TEST(inline_await_keeps_the_stack_size) {
+  ck_assert_int_eq(run_main(4, inline_stack_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_LOCALITY, inline_stack_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- cancel() of a failed task retrieves its error (asyncio) ------------------- */
+
+static void set_event_cb(weft_future_t *f, void *arg) { weft_event_set(arg); }
+
+static int cancel_failed_main(void *arg, void **res) {
+  weft_event_t *e;
+  ck_assert_int_eq(weft_event_create(&e), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(fail_io, NULL, &t), 0);
+  ck_assert_int_eq(weft_future_on_done(weft_task_future(t), set_event_cb, e), 0);
+  ck_assert_int_eq(weft_event_wait(e, -1), 0); /* done, error not read */
+  ck_assert_int_eq(weft_task_cancel(t, NULL), 0);
+  weft_task_release(t); /* no "never retrieved" report */
+  weft_future_t *f;
+  ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+  ck_assert_int_eq(weft_future_set_error(f, -EIO, "plain"), 0);
+  ck_assert_int_eq(weft_future_cancel(f, NULL), 0);
+  weft_future_release(f);
+  weft_event_destroy(e);
+  return 0;
+}
+
+START_TEST(cancel_retrieves_a_stored_error) {
+  for (unsigned w = 1; w <= 4; w += 3) {
+    reports = 0;
+    weft_loop_t *loop = make_loop(w);
+    weft_loop_set_exception_handler(loop, handler, NULL);
+    weft_task_t *m;
+    ck_assert_int_eq(weft_spawn_opts(loop, cancel_failed_main, NULL, NULL, &m), 0);
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+    weft_task_release(m);
+    close_clean(loop);
+    ck_assert_int_eq(reports, 0);
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("task");
   TCase *tc = tcase_create("task");
@@ -501,6 +649,11 @@ static Suite *suite(void) {
   tcase_add_test(tc, fork_join_fib);
   tcase_add_test(tc, awaited_children_that_suspend);
   tcase_add_test(tc, cancelling_a_host_cancels_its_child);
+  tcase_add_test(tc, cancel_then_return_ends_cancelled);
+  tcase_add_test(tc, main_task_cancelling_itself_ends_cancelled);
+  tcase_add_test(tc, inline_await_keeps_the_deadline);
+  tcase_add_test(tc, inline_await_keeps_the_stack_size);
+  tcase_add_test(tc, cancel_retrieves_a_stored_error);
   suite_add_tcase(s, tc);
   return s;
 }

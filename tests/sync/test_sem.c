@@ -152,7 +152,10 @@ static int storm_main(void *arg, void **res) {
   for (int i = 0; i < 8; i++) weft_spawn(storm_worker, NULL, &ts[i]);
   weft_spawn(killer, ts, &k);
   for (int i = 0; i < 8; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    /* A cancel that lands after a worker's last suspension point ends it
+     * cancelled (asyncio's rule for a body that returns with one pending). */
+    int rc = weft_await(weft_task_future(ts[i]), NULL);
+    ck_assert(rc == 0 || rc == -ECANCELED);
   }
   atomic_store(&storm_done, 1);
   ck_assert_int_eq(weft_await(weft_task_future(k), NULL), 0);
