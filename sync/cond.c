@@ -1,16 +1,29 @@
 /*
- * cond.c - Condition: wait/notify bound to a Lock.
+ * cond.c - Condition: wait/notify bound to a Lock, with wait morphing.
  *
- * wait() holds c->m from before it releases the lock until its waiter is
- * queued; a notify() needs the lock and then c->m, so one that follows the
- * release always finds the waiter: no notification is lost. The lock is re-acquired without cancellation, so
- * wait() returns holding it in every case; a cancellation that arrived
- * meanwhile is reported after that. A waiter notified and cancelled at the
- * same moment passes its notification to the next waiter.
+ * A waiter carries two nodes on its stack: one in the condition's list and
+ * one for the lock. notify() (the caller holds the lock) moves each woken
+ * waiter straight into the lock's FIFO queue without waking it; the lock's
+ * hand-off wakes it, owning the lock. So waiters re-acquire in the order
+ * they were notified, on any number of workers, and notify_all wakes one
+ * task per release instead of a herd that fights for the lock.
  *
- * Locks: c->m protects the waitlist. It is held while *releasing* the
- * user's lock (order c->m, then the lock's own mutex) and never while
- * acquiring it; nothing takes them in the other order.
+ * Invariants: a waiter's cond node is in c->waiters (under c->m) until
+ * notify unlinks it or the waiter leaves on its own (timeout, cancel); once
+ * unlinked by notify, its lock node is in the lock's queue or granted, and
+ * the waiter waits for that grant without cancellation. wait() returns
+ * holding the lock in every case.
+ *
+ * Cancellation, as asyncio 3.13's Condition.wait: the lock is re-acquired
+ * first, then -ECANCELED is returned, also for a cancellation that arrived
+ * while re-acquiring after a notify; any error out of wait() (cancelled or
+ * timed out) passes one notification on, since it may have consumed one (a
+ * spurious wake-up of another waiter is allowed by the protocol).
+ *
+ * Locks: c->m, then the lock's own mutex (notify holds c->m while it
+ * queues on the lock; wait holds c->m while releasing the lock, so a
+ * notify that follows the release finds the waiter: none is lost).
+ * Nothing takes them in the other order.
  */
 #include "weft.h"
 #include "alloc.h"
@@ -18,6 +31,8 @@
 #include "waitlist.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include "task.h"
 
 struct weft_cond {
   struct weft__mutex m;
@@ -54,17 +69,49 @@ int weft_cond_destroy(weft_cond_t *c) {
 
 weft_lock_t *weft_cond_lock(weft_cond_t *c) { return c ? c->lock : NULL; }
 
+/* Moves up to @n waiters to the lock's queue. Under c->m; the caller holds
+ * the lock. */
+static int notify_locked(struct weft_cond *c, int n) {
+  int woken = 0;
+  struct weft__waiter_node *cw;
+  while (woken < n && (cw = weft__wl_pop(&c->waiters))) {
+    weft__lock_enqueue(c->lock, cw->value); /* the waiter's lock node */
+    woken++;
+  }
+  return woken;
+}
+
 static int wait_until(struct weft_cond *c, uint64_t deadline) {
-  struct weft__waiter_node w;
+  struct weft_task *t = weft__task_self();
+  struct weft__waiter_node cw, lw;
+  weft__wl_node_init(&lw, t);
   weft__mutex_lock(&c->m);
-  /* c->m stays held from here until the waiter is queued (design
-   * comment); the waitlist's own wait drops it while suspended. */
+  /* c->m stays held from here until the waiter is queued (design comment). */
   weft_lock_release(c->lock);
-  int rc = weft__wl_wait(&c->m, &c->waiters, &w, WEFT__WAIT_TASK, deadline);
-  if (rc && atomic_load_explicit(&w.granted, memory_order_acquire))
-    weft__wl_wake_one(&c->waiters, NULL, 0); /* pass the notification on */
+  weft__wl_enqueue(&c->waiters, &cw, t);
+  cw.value = &lw;
   weft__mutex_unlock(&c->m);
-  weft__lock_acquire_mode(c->lock, -1, WEFT__WAIT_NOCANCEL);
+  /* Woken by the lock's hand-off (after a notify), a cancel or the deadline. */
+  int rc = weft__task_wait(t, &lw.granted, deadline);
+  weft__mutex_lock(&c->m);
+  bool notified = !weft__list_linked(&cw.link);
+  if (!notified) {
+    weft__list_del_init(&cw.link);
+    c->waiters.count--;
+  }
+  weft__mutex_unlock(&c->m);
+  if (notified) {
+    if (rc == -ETIMEDOUT) rc = 0; /* notified as the time ran out: keep it */
+    weft__lock_await(c->lock, &lw);
+  } else {
+    weft__lock_acquire_mode(c->lock, -1, WEFT__WAIT_NOCANCEL);
+  }
+  if (rc != -ECANCELED && weft__task_take_cancel(t)) rc = -ECANCELED; /* came while re-acquiring */
+  if (rc) {
+    weft__mutex_lock(&c->m);
+    notify_locked(c, 1);
+    weft__mutex_unlock(&c->m);
+  }
   return rc;
 }
 
@@ -78,9 +125,13 @@ int weft_cond_wait_for(weft_cond_t *c, int (*pred)(void *arg), void *arg, int64_
   if (!c || !pred) return -EINVAL;
   if (weft__wl_can_wait(WEFT__WAIT_TASK) || !weft__lock_owned(c->lock)) return -EPERM;
   uint64_t deadline = weft__wl_deadline(timeout_ns);
+  /* asyncio's wait_for: a predicate already true returns without a
+   * suspension point (a pending cancellation stays for the next one); a
+   * cancellation is reported even if the predicate became true meanwhile. */
   while (!pred(arg)) {
     int rc = wait_until(c, deadline);
-    if (rc) return pred(arg) ? 0 : rc;
+    if (rc == -ETIMEDOUT && pred(arg)) return 0;
+    if (rc) return rc;
   }
   return 0;
 }
@@ -89,8 +140,7 @@ int weft_cond_notify(weft_cond_t *c, int n) {
   if (!c || n < 0) return -EINVAL;
   if (!weft__lock_owned(c->lock)) return -EPERM;
   weft__mutex_lock(&c->m);
-  int woken = 0;
-  while (woken < n && weft__wl_wake_one(&c->waiters, NULL, 0)) woken++;
+  int woken = notify_locked(c, n);
   weft__mutex_unlock(&c->m);
   return woken;
 }
@@ -99,7 +149,7 @@ int weft_cond_notify_all(weft_cond_t *c) {
   if (!c) return -EINVAL;
   if (!weft__lock_owned(c->lock)) return -EPERM;
   weft__mutex_lock(&c->m);
-  int woken = (int)weft__wl_wake_all(&c->waiters, 0);
+  int woken = notify_locked(c, INT32_MAX);
   weft__mutex_unlock(&c->m);
   return woken;
 }

@@ -77,6 +77,25 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
   return rc;
 }
 
+void weft__lock_enqueue(struct weft_lock *l, struct weft__waiter_node *w) {
+  weft__mutex_lock(&l->m);
+  if (!l->owner) {
+    l->owner = w->task;
+    weft__wl_grant(w, NULL, 0);
+  } else {
+    weft__list_add_tail(&l->waiters.waiters, &w->link);
+    l->waiters.count++;
+  }
+  weft__mutex_unlock(&l->m);
+}
+
+void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w) {
+  weft__mutex_lock(&l->m);
+  /* No deadline, no cancellation: returns only once granted. */
+  weft__wl_await(&l->m, &l->waiters, w, WEFT__WAIT_NOCANCEL, 0);
+  weft__mutex_unlock(&l->m);
+}
+
 int weft_lock_acquire(weft_lock_t *l, int64_t timeout_ns) {
   return weft__lock_acquire_mode(l, timeout_ns, WEFT__WAIT_TASK);
 }

@@ -32,15 +32,23 @@ int weft__wl_can_wait(enum weft__wait_mode mode) {
   return -EPERM;
 }
 
-int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
-                  enum weft__wait_mode mode, uint64_t deadline_ns) {
-  struct weft_task *t = weft__task_self();
+void weft__wl_node_init(struct weft__waiter_node *w, struct weft_task *t) {
+  weft__list_init(&w->link);
   w->task = t;
   atomic_init(&w->granted, 0);
   w->value = NULL;
   w->status = 0;
+}
+
+void weft__wl_enqueue(struct weft__waitlist *wl, struct weft__waiter_node *w, struct weft_task *t) {
+  weft__wl_node_init(w, t);
   weft__list_add_tail(&wl->waiters, &w->link);
   wl->count++;
+}
+
+int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
+                   enum weft__wait_mode mode, uint64_t deadline_ns) {
+  struct weft_task *t = w->task;
   weft__mutex_unlock(m);
   int rc;
   if (!t)
@@ -59,7 +67,13 @@ int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft_
   return rc;
 }
 
-static void grant(struct weft__waiter_node *w, void *value, int status) {
+int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
+                  enum weft__wait_mode mode, uint64_t deadline_ns) {
+  weft__wl_enqueue(wl, w, weft__task_self());
+  return weft__wl_await(m, wl, w, mode, deadline_ns);
+}
+
+void weft__wl_grant(struct weft__waiter_node *w, void *value, int status) {
   w->value = value;
   w->status = status;
   /* release: value and status are visible to the waiter's acquire load. */
@@ -70,13 +84,18 @@ static void grant(struct weft__waiter_node *w, void *value, int status) {
     weft__futex_wake(&w->granted, 1);
 }
 
-bool weft__wl_wake_one(struct weft__waitlist *wl, void *value, int status) {
-  if (weft__list_empty(&wl->waiters)) return false;
+struct weft__waiter_node *weft__wl_pop(struct weft__waitlist *wl) {
+  if (weft__list_empty(&wl->waiters)) return NULL;
   struct weft__list *first = wl->waiters.next;
   weft__list_del_init(first);
   wl->count--;
-  grant(weft__container_of(first, struct weft__waiter_node, link), value, status);
-  return true;
+  return weft__container_of(first, struct weft__waiter_node, link);
+}
+
+bool weft__wl_wake_one(struct weft__waitlist *wl, void *value, int status) {
+  struct weft__waiter_node *w = weft__wl_pop(wl);
+  if (w) weft__wl_grant(w, value, status);
+  return w != NULL;
 }
 
 size_t weft__wl_wake_all(struct weft__waitlist *wl, int status) {

@@ -54,6 +54,23 @@ int weft__wl_can_wait(enum weft__wait_mode mode);
 int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
                   enum weft__wait_mode mode, uint64_t deadline_ns);
 
+/* Called with @m held: queues @w for task @t (NULL: a foreign thread)
+ * without waiting; weft__wl_await then waits for it. For waits whose node
+ * is queued by someone else (cond.c's notify moves a waiter to its lock). */
+void weft__wl_enqueue(struct weft__waitlist *wl, struct weft__waiter_node *w, struct weft_task *t);
+/* Readies @w to be queued later (weft__wl_enqueue's fields, not linked). */
+void weft__wl_node_init(struct weft__waiter_node *w, struct weft_task *t);
+/* Called with @m held, for a node queued on @wl (or already granted):
+ * weft__wl_wait without the queueing. Same return and contract. */
+int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
+                   enum weft__wait_mode mode, uint64_t deadline_ns);
+/* Called with the mutex held: unqueues the oldest waiter without granting
+ * or waking it; NULL if nobody waits. */
+struct weft__waiter_node *weft__wl_pop(struct weft__waitlist *wl);
+/* Called with the mutex held: grants @w (already unqueued) @value and
+ * @status and wakes it. */
+void weft__wl_grant(struct weft__waiter_node *w, void *value, int status);
+
 /* Called with the mutex held: grants the oldest waiter @value and @status
  * and wakes it. Returns false if nobody waits. */
 bool weft__wl_wake_one(struct weft__waitlist *wl, void *value, int status);

@@ -4,6 +4,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <stdint.h>
 
 static weft_cond_t *cv;
 static int ready;
@@ -127,12 +128,157 @@ START_TEST(bounded_buffer_on_four_workers) {
 }
 END_TEST
 
+/* ---- cancellation edges (asyncio 3.13's Condition.wait) ----------------------- */
+
+struct cw {
+  weft_cond_t *cv;
+  weft_event_t *started;
+  int *flag;
+  int rc;
+  bool held; /* the lock was held when the wait returned */
+};
+
+static int flag_set(void *arg) { return *(int *)arg; }
+
+static int cw_wait_for(void *arg, void **res) {
+  struct cw *c = arg;
+  weft_lock_t *l = weft_cond_lock(c->cv);
+  ck_assert_int_eq(weft_lock_acquire(l, -1), 0);
+  weft_event_set(c->started);
+  c->rc = c->flag ? weft_cond_wait_for(c->cv, flag_set, c->flag, -1) : weft_cond_wait(c->cv, -1);
+  c->held = weft_lock_locked(l);
+  weft_lock_release(l);
+  return 0;
+}
+
+/* Starts a waiter and returns once it waits (we then hold the lock). */
+static weft_task_t *start_waiter(struct cw *c) {
+  weft_task_t *t;
+  ck_assert_int_eq(weft_event_create(&c->started), 0);
+  ck_assert_int_eq(weft_spawn(cw_wait_for, c, &t), 0);
+  ck_assert_int_eq(weft_event_wait(c->started, -1), 0);
+  /* The waiter released the lock inside wait, after queueing itself. */
+  ck_assert_int_eq(weft_lock_acquire(weft_cond_lock(c->cv), -1), 0);
+  return t;
+}
+
+static int wait_for_cancel_main(void *arg, void **res) {
+  weft_cond_t *c;
+  ck_assert_int_eq(weft_cond_create(NULL, &c), 0);
+  int flag = 0;
+  struct cw w = {.cv = c, .flag = &flag, .rc = 1};
+  weft_task_t *t = start_waiter(&w);
+  flag = 1;                         /* the predicate becomes true, */
+  ck_assert_int_eq(weft_cond_notify(c, 1), 1);
+  ck_assert_int_eq(weft_task_cancel(t, NULL), 1); /* and the waiter is cancelled */
+  weft_lock_release(weft_cond_lock(c));
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_int_eq(w.rc, -ECANCELED); /* reported, not swallowed */
+  ck_assert(w.held);
+  weft_task_release(t);
+  weft_event_destroy(w.started);
+  ck_assert_int_eq(weft_cond_destroy(c), 0);
+  return 0;
+}
+
+START_TEST(wait_for_reports_a_cancellation) {
+  for (unsigned n = 1; n <= 4; n += 3)
+    for (int i = 0; i < 20; i++) ck_assert_int_eq(run_main(n, wait_for_cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int reacquire_cancel_main(void *arg, void **res) {
+  weft_cond_t *c;
+  ck_assert_int_eq(weft_cond_create(NULL, &c), 0);
+  struct cw a = {.cv = c, .rc = 1}, b = {.cv = c, .rc = 1};
+  weft_task_t *ta = start_waiter(&a);
+  weft_lock_release(weft_cond_lock(c));
+  weft_task_t *tb = start_waiter(&b);
+  ck_assert_int_eq(weft_cond_notify(c, 1), 1); /* a only */
+  weft_yield(); /* a, notified, now waits for the lock we hold */
+  ck_assert_int_eq(weft_task_cancel(ta, NULL), 1);
+  weft_lock_release(weft_cond_lock(c));
+  ck_assert_int_eq(weft_await(weft_task_future(ta), NULL), 0);
+  ck_assert_int_eq(a.rc, -ECANCELED); /* re-acquired, then reported */
+  ck_assert(a.held);
+  /* a's error passed its notification on: b returns without a notify of its own. */
+  ck_assert_int_eq(weft_await(weft_task_future(tb), NULL), 0);
+  ck_assert_int_eq(b.rc, 0);
+  ck_assert(b.held);
+  weft_task_release(ta);
+  weft_task_release(tb);
+  weft_event_destroy(a.started);
+  weft_event_destroy(b.started);
+  ck_assert_int_eq(weft_cond_destroy(c), 0);
+  return 0;
+}
+
+START_TEST(cancel_while_reacquiring_is_reported) {
+  for (unsigned n = 1; n <= 4; n += 3)
+    for (int i = 0; i < 20; i++) ck_assert_int_eq(run_main(n, reacquire_cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- fairness: notified waiters re-acquire in the order they waited ------------ */
+
+#define FAIR_N 6
+static weft_cond_t *fair_cv;
+static weft_event_t *fair_all_waiting;
+static int fair_arrived, fair_woken[FAIR_N], fair_nwoken;
+
+static int fair_waiter(void *arg, void **res) {
+  weft_lock_t *l = weft_cond_lock(fair_cv);
+  ck_assert_int_eq(weft_lock_acquire(l, -1), 0);
+  int me = fair_arrived++; /* the order we queue in: the lock's FIFO order */
+  if (fair_arrived == FAIR_N) weft_event_set(fair_all_waiting);
+  ck_assert_int_eq(weft_cond_wait(fair_cv, -1), 0);
+  fair_woken[fair_nwoken++] = me;
+  weft_lock_release(l);
+  return 0;
+}
+
+static int fairness_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_cond_create(NULL, &fair_cv), 0);
+  ck_assert_int_eq(weft_event_create(&fair_all_waiting), 0);
+  fair_arrived = fair_nwoken = 0;
+  weft_task_t *ts[FAIR_N];
+  for (int i = 0; i < FAIR_N; i++) ck_assert_int_eq(weft_spawn(fair_waiter, NULL, &ts[i]), 0);
+  ck_assert_int_eq(weft_event_wait(fair_all_waiting, -1), 0);
+  weft_lock_t *l = weft_cond_lock(fair_cv);
+  ck_assert_int_eq(weft_lock_acquire(l, -1), 0); /* after the last one queued */
+  if ((intptr_t)arg)
+    ck_assert_int_eq(weft_cond_notify_all(fair_cv), FAIR_N);
+  else
+    for (int i = 0; i < FAIR_N; i++) ck_assert_int_eq(weft_cond_notify(fair_cv, 1), 1);
+  weft_lock_release(l);
+  for (int i = 0; i < FAIR_N; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  for (int i = 0; i < FAIR_N; i++) ck_assert_int_eq(fair_woken[i], i);
+  weft_event_destroy(fair_all_waiting);
+  ck_assert_int_eq(weft_cond_destroy(fair_cv), 0);
+  return 0;
+}
+
+START_TEST(notified_waiters_reacquire_in_order) {
+  for (unsigned n = 1; n <= 4; n += 3)
+    for (int i = 0; i < (int)scaled(200); i++) {
+      ck_assert_int_eq(run_main(n, fairness_main, (void *)1, NULL), 0);
+      ck_assert_int_eq(run_main(n, fairness_main, (void *)0, NULL), 0);
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("cond");
   TCase *tc = tcase_create("cond");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, notify_cancel_and_wait_for);
   tcase_add_test(tc, bounded_buffer_on_four_workers);
+  tcase_add_test(tc, wait_for_reports_a_cancellation);
+  tcase_add_test(tc, cancel_while_reacquiring_is_reported);
+  tcase_add_test(tc, notified_waiters_reacquire_in_order);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -102,6 +102,8 @@ static int handoff_cancel_main(void *arg, void **res) {
   weft_spawn(contender, "3", &t3);
   weft_yield();
   ck_assert_int_eq(weft_lock_release(lk), 0); /* granted to t2 ... */
+  ck_assert_int_eq(weft_lock_locked(lk), 1);       /* a grant in flight holds it */
+  ck_assert_int_eq(weft_lock_try_acquire(lk), -EAGAIN); /* no newcomer overtakes */
   ck_assert_int_eq(weft_task_cancel(t2, NULL), 1); /* ... cancelled before it runs */
   ck_assert_int_eq(weft_await(weft_task_future(t2), NULL), -ECANCELED);
   ck_assert_int_eq(weft_await(weft_task_future(t3), NULL), 0); /* it passed to t3 */

@@ -181,6 +181,41 @@ START_TEST(cancellation_storm_loses_no_hand_off) {
 }
 END_TEST
 
+/* ---- a granted permit cannot be overtaken (asyncio 3.13's fairness fix) -------- */
+
+static int in_flight_main(void *arg, void **res) {
+  weft_sem_t *s;
+  ck_assert_int_eq(weft_sem_create(1, 0, &s), 0);
+  sem = s;
+  norder = 0;
+  ck_assert_int_eq(weft_sem_acquire(s, -1), 0);
+  weft_task_t *a;
+  ck_assert_int_eq(weft_spawn(taker, "a", &a), 0);
+  weft_yield(); /* a waits (on one worker; on four, it may still be on its way) */
+  bool waiting = weft_sem_locked(s) && weft_sem_value(s) == 0;
+  ck_assert(waiting);
+  ck_assert_int_eq(weft_sem_release(s), 0);
+  /* If a was queued, the permit is a's now, although a has not run yet:
+   * the semaphore stays locked and a newcomer cannot take it. */
+  if (weft_sem_value(s) == 0) {
+    ck_assert_int_eq(weft_sem_locked(s), 1);
+    ck_assert_int_eq(weft_sem_try_acquire(s), -EAGAIN);
+  }
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0);
+  ck_assert_int_eq(norder, 1);
+  weft_task_release(a);
+  ck_assert_int_eq(weft_sem_release(s), 0); /* a's permit */
+  ck_assert_int_eq(weft_sem_value(s), 1);
+  ck_assert_int_eq(weft_sem_destroy(s), 0);
+  return 0;
+}
+
+START_TEST(a_granted_permit_is_not_overtaken) {
+  ck_assert_int_eq(run_main(1, in_flight_main, NULL, NULL), 0);
+  for (int i = 0; i < 50; i++) ck_assert_int_eq(run_main(4, in_flight_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("sem");
   TCase *tc = tcase_create("sem");
@@ -188,6 +223,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, bounded_fifo_cancel);
   tcase_add_test(tc, never_more_than_the_permits);
   tcase_add_test(tc, cancellation_storm_loses_no_hand_off);
+  tcase_add_test(tc, a_granted_permit_is_not_overtaken);
   suite_add_tcase(s, tc);
   return s;
 }
