@@ -29,6 +29,7 @@
  *           await server.serve_forever()
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <weft.h>
@@ -71,7 +72,11 @@ static int main_task(void *arg, void **result) {
   weft_server_sockname(server, (struct sockaddr *)&a, &len);
   printf("Serving on ('127.0.0.1', %d)\n", ntohs(a.sin_port));
   fflush(stdout);
+  /* Like asyncio, serve_forever ends only by cancellation: -ECANCELED also
+   * when the server was closed from elsewhere (here, after the last
+   * connection), which is this program's normal end. */
   rc = weft_serve_forever(server);
+  if (rc == -ECANCELED && weft_task_cancelling(weft_task_current()) == 0) rc = 0;
   weft_server_wait_closed(server);
   weft_server_destroy(server);
   return rc;

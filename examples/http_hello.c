@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <stdatomic.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,11 @@ static int main_task(void *arg, void **result) {
   printf("Serving on http://127.0.0.1:%d/ (%u workers, %s)\n", ntohs(a.sin_port),
          weft_loop_workers(weft_loop_current()), weft_loop_backend(weft_loop_current()));
   fflush(stdout);
+  /* Like asyncio, serve_forever ends only by cancellation: -ECANCELED also
+   * when the server was closed from elsewhere (here, after the last
+   * connection), which is this program's normal end. */
   rc = weft_serve_forever(server);
+  if (rc == -ECANCELED && weft_task_cancelling(weft_task_current()) == 0) rc = 0;
   weft_server_wait_closed(server);
   weft_server_destroy(server);
   return rc;

@@ -58,7 +58,9 @@ struct weft_server {
   struct weft__mutex lock;
   size_t conns;          /* under lock */
   int acceptors_live;    /* under lock */
-  bool closed;           /* under lock */
+  bool close_requested;  /* under lock: weft_server_close was called */
+  bool serving;          /* under lock: a serve_forever is in progress */
+  bool closed;           /* under lock: the acceptors ended, the sockets are closed */
   weft_event_t *closed_ev;
   weft_event_t *idle;
 };
@@ -86,19 +88,37 @@ static int conn_task(void *arg, void **res) {
   weft_server_t *s = a->s;
   weft_reader_t *r;
   weft_writer_t *w;
-  if (weft_stream_open_fd(a->fd, a->fd, s->limit, &r, &w) == 0) {
+  int rc = weft_stream_open_fd(a->fd, a->fd, s->limit, &r, &w);
+  if (rc == 0) {
     a->fd = -1; /* the stream's now */
-    s->handler(r, w, s->arg);
+    rc = s->handler(r, w, s->arg);
     weft_writer_release(w);
     weft_reader_release(r);
   }
-  return 0;
+  return rc < 0 ? rc : 0; /* the task carries the error (and a weft_fail message) */
+}
+
+/* A handler's error goes to the exception handler, as asyncio's
+ * start_server reports "Unhandled exception in client_connected_cb"; a
+ * cancelled handler is not reported. Reading the error retrieves it. */
+static void report_handler_error(weft_future_t *f) {
+  const char *msg = NULL;
+  int err = weft_future_error(f, &msg);
+  if (err == 0 || err == -ECANCELED) return;
+  struct weft_exception_context ctx = {
+      .message = "Unhandled exception in client_connected_cb",
+      .error = err,
+      .error_msg = msg,
+      .future = f,
+      .task_name = weft_task_name(weft_task_from_future(f)),
+  };
+  weft_loop_call_exception_handler(weft_future_loop(f), &ctx);
 }
 
 static void conn_done(weft_future_t *f, void *arg) {
-  (void)f;
   struct acceptor_arg *a = arg;
   weft_server_t *s = a->s;
+  report_handler_error(f);
   if (a->fd >= 0) close(a->fd);
   weft__free(a, sizeof *a);
   weft__mutex_lock(&s->lock);
@@ -449,6 +469,9 @@ int weft_server_sockname(weft_server_t *s, struct sockaddr *addr, socklen_t *len
 
 int weft_server_close(weft_server_t *s) {
   if (!s) return -EINVAL;
+  weft__mutex_lock(&s->lock);
+  s->close_requested = true;
+  weft__mutex_unlock(&s->lock);
   for (int i = 0; i < s->nacceptors; i++) weft_task_cancel(s->acceptors[i], NULL);
   return 0;
 }
@@ -458,11 +481,25 @@ int weft_server_wait_closed(weft_server_t *s) {
   return weft_event_wait(s->idle, -1);
 }
 
+/* asyncio's Server.serve_forever: one at a time, not on a closed server;
+ * it ends only by cancellation: cancelling the caller closes the server,
+ * and close() from elsewhere cancels the serving; either way it waits
+ * until the server is closed (wait_closed, itself cancellable by a further
+ * request) and then raises CancelledError, here -ECANCELED. */
 int weft_serve_forever(weft_server_t *s) {
   if (!s) return -EINVAL;
-  int rc = weft_event_wait(s->closed_ev, -1);
-  if (rc == -ECANCELED) weft_server_close(s);
-  return rc;
+  if (!weft_task_current()) return -EPERM;
+  weft__mutex_lock(&s->lock);
+  int rc = s->close_requested || s->closed ? WEFT_ECLOSED : s->serving ? -EBUSY : 0;
+  if (rc == 0) s->serving = true;
+  weft__mutex_unlock(&s->lock);
+  if (rc) return rc;
+  if (weft_event_wait(s->closed_ev, -1) == -ECANCELED) weft_server_close(s);
+  weft_server_wait_closed(s);
+  weft__mutex_lock(&s->lock);
+  s->serving = false;
+  weft__mutex_unlock(&s->lock);
+  return -ECANCELED;
 }
 
 size_t weft_server_connections(weft_server_t *s) {

@@ -177,7 +177,10 @@ WEFT_EXTERN int weft_open_connection_timeout(const char *host, int port, weft_re
 
 /* ---- servers -------------------------------------------------------------- */
 
-/* A connection handler: runs as its own task. Returning ends the connection. */
+/* A connection handler: runs as its own task. Returning ends the connection.
+ * A negative return (other than -ECANCELED) is reported through the loop's
+ * exception handler as "Unhandled exception in client_connected_cb", with
+ * the task's name and any weft_fail() message (asyncio's start_server). */
 typedef int (*weft_client_handler)(weft_reader_t *r, weft_writer_t *w, void *arg);
 
 /**
@@ -224,8 +227,19 @@ WEFT_EXTERN int weft_server_close(weft_server_t *s);
 /** weft_server_wait_closed - wait until closed and every connection's handler returned.
  * Returns 0; -ECANCELED; -EPERM outside a task; -EINVAL if @s is NULL. Suspends: yes. */
 WEFT_EXTERN int weft_server_wait_closed(weft_server_t *s);
-/** weft_serve_forever - wait until the server is closed; cancelling the
- * caller closes the server (asyncio serve_forever). Returns 0 or -ECANCELED. */
+/**
+ * weft_serve_forever - serve until cancelled (Server.serve_forever)
+ *
+ * Cancelling the calling task closes the server; weft_server_close() from
+ * elsewhere ends the serving too. Either way it returns once the server is
+ * closed and every handler has returned (wait_closed; a further cancel ends
+ * that wait early), with -ECANCELED, as asyncio raises CancelledError in
+ * both cases (after a close() from elsewhere the task's own cancellation
+ * count stays 0: weft_task_cancelling() tells the two apart).
+ * Returns:  -ECANCELED; -EBUSY if another serve_forever on @s is running;
+ *           WEFT_ECLOSED if @s was closed; -EPERM outside a task; -EINVAL.
+ * Suspends: yes.  Threads: any task.
+ */
 WEFT_EXTERN int weft_serve_forever(weft_server_t *s);
 /** weft_server_connections - handlers running now (0 for NULL). Threads: any. */
 WEFT_EXTERN size_t weft_server_connections(weft_server_t *s);

@@ -658,6 +658,109 @@ START_TEST(test_cancel_storm) {
 }
 END_TEST
 
+/* ---- handler errors are reported; serve_forever as asyncio's ------------------- */
+
+static weft_event_t *reported;
+static char report_text[128];
+
+static void report_handler(weft_loop_t *loop, const struct weft_exception_context *ctx, void *arg) {
+  (void)loop;
+  (void)arg;
+  snprintf(report_text, sizeof report_text, "%s|%s|%s", ctx->message, weft_err_name(ctx->error),
+           ctx->error_msg ? ctx->error_msg : "");
+  weft_event_set(reported);
+}
+
+static int failing_handler(weft_reader_t *r, weft_writer_t *w, void *arg) {
+  (void)w;
+  (void)arg;
+  char b[8];
+  if (weft_reader_read(r, b, sizeof b) < 0) return 0;
+  return weft_fail(-EPROTO, "bad request");
+}
+
+static int handler_error_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  ck_assert_int_eq(weft_event_create(&reported), 0);
+  weft_loop_set_exception_handler(weft_loop_current(), report_handler, NULL);
+  weft_server_t *s;
+  int port = serve(failing_handler, NULL, &s);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_open_connection("127.0.0.1", port, &r, &w), 0);
+  ck_assert_int_eq(weft_writer_write(w, "x", 1), 0);
+  ck_assert_int_eq(weft_event_wait(reported, -1), 0);
+  ck_assert_str_eq(report_text, "Unhandled exception in client_connected_cb|EPROTO|bad request");
+  char b[4];
+  ck_assert_int_eq(weft_reader_read(r, b, sizeof b), 0); /* the connection was closed */
+  weft_writer_release(w);
+  weft_reader_release(r);
+  shut_server(s);
+  weft_event_destroy(reported);
+  return 0;
+}
+
+START_TEST(test_handler_error_is_reported) {
+  ck_assert_int_eq(run_main(1, handler_error_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, handler_error_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int serve_forever_task(void *arg, void **res) {
+  (void)res;
+  return weft_serve_forever(arg);
+}
+
+static int serve_forever_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_reader_t *r;
+  weft_writer_t *w;
+  /* Cancelling the caller closes the server and ends it with -ECANCELED;
+   * a second serve_forever meanwhile is refused, one after close too. */
+  weft_server_t *s;
+  int port = serve(echo_lines, NULL, &s);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(serve_forever_task, s, &t), 0);
+  weft_yield(); /* one worker: t is now serving */
+  ck_assert_int_eq(weft_serve_forever(s), -EBUSY);
+  ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  weft_task_release(t);
+  ck_assert_int_eq(weft_open_connection("127.0.0.1", port, &r, &w), -ECONNREFUSED);
+  ck_assert_int_eq(weft_serve_forever(s), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_server_destroy(s), 0);
+  /* close() from elsewhere: -ECANCELED too, without a cancel request. */
+  port = serve(echo_lines, NULL, &s);
+  ck_assert_int_eq(weft_spawn(serve_forever_task, s, &t), 0);
+  weft_yield();
+  ck_assert_int_eq(weft_server_close(s), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_task_cancelling(t), 0);
+  weft_task_release(t);
+  ck_assert_int_eq(weft_server_destroy(s), 0);
+  /* It returns only once the server is closed: a live connection keeps it. */
+  port = serve(echo_lines, NULL, &s);
+  ck_assert_int_eq(weft_spawn(serve_forever_task, s, &t), 0);
+  ck_assert_int_eq(weft_open_connection("127.0.0.1", port, &r, &w), 0);
+  char line[16];
+  ck_assert_int_eq(weft_writer_write(w, "hi\n", 3), 0);
+  ck_assert_int_eq(weft_reader_readline(r, line, sizeof line), 3); /* the handler runs */
+  ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
+  ck_assert_int_eq(weft_await_timeout(weft_task_future(t), 20 * 1000000, NULL), -ETIMEDOUT);
+  weft_writer_release(w); /* the handler sees EOF and returns */
+  weft_reader_release(r);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  weft_task_release(t);
+  ck_assert_int_eq(weft_server_destroy(s), 0);
+  ck_assert_int_eq(weft_serve_forever(NULL), -EINVAL);
+  return 0;
+}
+
+START_TEST(test_serve_forever) { ck_assert_int_eq(run_main(1, serve_forever_main, NULL, NULL), 0); }
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -674,6 +777,8 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_server_started_outside);
   tcase_add_test(tc, test_pipe_write_eof);
   tcase_add_test(tc, test_cancel_storm);
+  tcase_add_test(tc, test_handler_error_is_reported);
+  tcase_add_test(tc, test_serve_forever);
   suite_add_tcase(s, tc);
   return s;
 }
