@@ -313,7 +313,7 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
 int weft_await(weft_future_t *f, void **result) { return await_until(f, 0, result); }
 
 int weft_await_timeout(weft_future_t *f, int64_t timeout_ns, void **result) {
-  if (timeout_ns < 0) return -EINVAL;
+  if (timeout_ns < 0) return await_until(f, 0, result); /* no limit, as every weft timeout */
   return await_until(f, weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0), result);
 }
 

@@ -99,9 +99,12 @@ static int call_at_ns(uint64_t when_ns, weft_callback_fn cb, void *arg, weft_han
   return 0;
 }
 
+/* A delay or a time in the past means "now" (asyncio: the callback runs at
+ * the next timer pass); NaN is refused, as asyncio 3.13 refuses it. */
 static int seconds_to_ns(double s, uint64_t *ns) {
-  if (!isfinite(s) || s < 0) return -EINVAL;
-  if (s > 1e9) s = 1e9; /* about 31 years: effectively never */
+  if (isnan(s)) return -EINVAL;
+  if (s < 0) s = 0;
+  if (s > 1e9) s = 1e9; /* about 31 years (also +inf): effectively never */
   *ns = (uint64_t)(s * 1e9);
   return 0;
 }

@@ -22,14 +22,14 @@ double weft_loop_time(const weft_loop_t *loop) {
 int weft_sleep_ns(int64_t ns) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
-  if (ns < 0) return -EINVAL;
-  if (ns == 0) return weft_yield();
+  if (ns <= 0) return weft_yield(); /* asyncio: sleep(delay <= 0) is sleep(0) */
   int rc = weft__task_wait(t, NULL, weft__clock_ns() + (uint64_t)ns);
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 
 int weft_sleep(double seconds) {
-  if (!isfinite(seconds) || seconds < 0) return weft__task_self() ? -EINVAL : -EPERM;
-  if (seconds > 1e9) seconds = 1e9;
+  if (isnan(seconds)) return weft__task_self() ? -EINVAL : -EPERM;
+  if (seconds < 0) seconds = 0;
+  if (seconds > 1e9) seconds = 1e9; /* about 31 years (also +inf): effectively forever */
   return weft_sleep_ns((int64_t)(seconds * 1e9));
 }

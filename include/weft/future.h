@@ -158,7 +158,9 @@ WEFT_EXTERN int weft_await(weft_future_t *f, void **result);
  * weft_await_timeout - weft_await() bounded by @timeout_ns
  *
  * On timeout @f is left alone (not cancelled) and -ETIMEDOUT is returned.
- * Returns:  as weft_await(), plus -ETIMEDOUT; -EINVAL if @timeout_ns < 0.
+ * @timeout_ns < 0 means no limit (as every weft timeout: asyncio's None);
+ * 0 returns the result of a done @f, else -ETIMEDOUT after one pass.
+ * Returns:  as weft_await(), plus -ETIMEDOUT.
  * Suspends: yes.  Threads: tasks only.
  */
 WEFT_EXTERN int weft_await_timeout(weft_future_t *f, int64_t timeout_ns, void **result);

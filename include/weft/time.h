@@ -25,22 +25,25 @@ WEFT_EXTERN double weft_loop_time(const weft_loop_t *loop);
 /**
  * weft_sleep_ns - suspend the current task for @ns nanoseconds (asyncio.sleep)
  *
- * @ns == 0 is weft_yield(). The task wakes no earlier than @ns after the call.
+ * @ns <= 0 is weft_yield() (asyncio: sleep(delay <= 0) is sleep(0)). The
+ * task wakes no earlier than @ns after the call.
  * Returns:  0; -ECANCELED if cancelled (the sleep ends early); -EPERM outside a
- *           task; -EINVAL if @ns < 0; -ENOMEM (timer storage could not grow).
+ *           task; -ENOMEM (timer storage could not grow).
  * Suspends: yes.  Threads: tasks only.
  */
 WEFT_EXTERN int weft_sleep_ns(int64_t ns);
 
-/** weft_sleep - weft_sleep_ns() in seconds; -EINVAL if negative or not finite. */
+/** weft_sleep - weft_sleep_ns() in seconds; negative is 0, +inf about 31 years; -EINVAL for NaN. */
 WEFT_EXTERN int weft_sleep(double seconds);
 
 /**
  * weft_call_later - run @cb(@arg) after @delay seconds (loop.call_later)
  * @out: receives a handle reference; may be NULL.
  *
+ * A negative @delay is 0 (asyncio: the callback runs at the next timer
+ * pass); +inf or more than 1e9 s is clamped to about 31 years.
  * Returns:  0; -EPERM when not on a worker of a running loop; -EINVAL if @cb is
- *           NULL or @delay is negative or not finite; -ENOMEM.
+ *           NULL or @delay is NaN; -ENOMEM.
  * Suspends: no.  Threads: workers.
  */
 WEFT_EXTERN int weft_call_later(double delay, weft_callback_fn cb, void *arg,
@@ -48,7 +51,8 @@ WEFT_EXTERN int weft_call_later(double delay, weft_callback_fn cb, void *arg,
 
 /**
  * weft_call_at - run @cb(@arg) at loop time @when (loop.call_at)
- * Returns:  as weft_call_later(); a time in the past runs at the next timer pass.
+ * Returns:  as weft_call_later(); a time in the past (negative too) runs at
+ *           the next timer pass.
  */
 WEFT_EXTERN int weft_call_at(double when, weft_callback_fn cb, void *arg,
                              weft_handle_t **out);
