@@ -133,6 +133,8 @@ static void notify_one(struct weft_loop *loop) {
   if (k >= 0) weft__park_unpark(&loop->workers[k].park);
 }
 
+static void take_injected(struct weft__worker *w);
+
 /* Appends @r to this worker's own queue. */
 static void push_local(struct weft__worker *w, struct weft__runnable *r, bool notify) {
   struct weft_loop *loop = w->loop;
@@ -170,6 +172,10 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
     notify_one(loop);
     return;
   }
+  /* Order across threads: what a foreign thread queued before this call
+   * (happens-before, e.g. through a lock) goes ahead of it, as in asyncio's
+   * single ready queue. The relaxed load sees such a push by coherence. */
+  if (__builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0)) take_injected(w);
   if (hint == WEFT__SCHED_URGENT && !loop->fifo && w->urgent.count < URGENT_MAX) {
     weft__rlist_push(&w->urgent, r);
     return;
@@ -335,17 +341,13 @@ static void run_batch(struct weft__worker *w) {
 
 /* ---- finding work -------------------------------------------------------- */
 
-static void take_remote(struct weft__worker *w) {
+/* Takes work from the global injection queue into our own queue. One
+ * worker takes everything (asyncio's order); with several, a fair share,
+ * at most half a ring. */
+static void take_injected(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   struct weft__runnable *batch[WEFT__RUNQ_CAP / 2];
-  size_t n;
-  while (!weft__inject_maybe_empty(&w->inbox) &&
-         (n = weft__inject_pop_batch(&w->inbox, batch, WEFT__RUNQ_CAP / 2)))
-    for (size_t i = 0; i < n; i++) weft__rlist_push(&w->pinned, batch[i]);
-  if (weft__inject_maybe_empty(&loop->inject)) return;
-  /* One worker takes everything (asyncio's order); with several, a fair
-   * share, at most half a ring. */
-  size_t max = WEFT__RUNQ_CAP / 2;
+  size_t n, max = WEFT__RUNQ_CAP / 2;
   if (!loop->solo) {
     size_t len = atomic_load_explicit(&loop->inject.len, memory_order_relaxed);
     if (len / loop->nworkers + 1 < max) max = len / loop->nworkers + 1;
@@ -355,6 +357,15 @@ static void take_remote(struct weft__worker *w) {
     for (size_t i = 0; i < n; i++) push_local(w, batch[i], false);
   } while (loop->solo && n == max);
   if (!loop->solo && !weft__inject_maybe_empty(&loop->inject)) notify_one(loop);
+}
+
+static void take_remote(struct weft__worker *w) {
+  struct weft__runnable *batch[WEFT__RUNQ_CAP / 2];
+  size_t n;
+  while (!weft__inject_maybe_empty(&w->inbox) &&
+         (n = weft__inject_pop_batch(&w->inbox, batch, WEFT__RUNQ_CAP / 2)))
+    for (size_t i = 0; i < n; i++) weft__rlist_push(&w->pinned, batch[i]);
+  if (!weft__inject_maybe_empty(&w->loop->inject)) take_injected(w);
 }
 
 static uint32_t next_rand(struct weft__worker *w) {

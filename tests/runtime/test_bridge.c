@@ -114,6 +114,50 @@ START_TEST(run_threadsafe_errors) {
 }
 END_TEST
 
+/* ---- order across threads: one ready queue, as asyncio's ---------------------- */
+
+static pthread_mutex_t ord_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ord_c = PTHREAD_COND_INITIALIZER;
+static int ord_pushed;
+static char ord_trace[8];
+static _Atomic int ord_n;
+
+static void ord_note(void *arg) { ord_trace[atomic_fetch_add(&ord_n, 1)] = *(const char *)arg; }
+
+static void *ord_foreign(void *arg) {
+  pthread_mutex_lock(&ord_m);
+  ck_assert_int_eq(weft_call_soon_threadsafe(arg, ord_note, "F", NULL), 0);
+  ord_pushed = 1;
+  pthread_cond_signal(&ord_c);
+  pthread_mutex_unlock(&ord_m);
+  return NULL;
+}
+
+static int ord_main(void *arg, void **res) {
+  pthread_t th;
+  ord_pushed = 0;
+  atomic_store(&ord_n, 0);
+  ck_assert_int_eq(pthread_create(&th, NULL, ord_foreign, weft_loop_current()), 0);
+  /* Block this worker (no suspension) until the foreign push happened:
+   * through the mutex, it happens-before our call_soon. */
+  pthread_mutex_lock(&ord_m);
+  while (!ord_pushed) pthread_cond_wait(&ord_c, &ord_m);
+  pthread_mutex_unlock(&ord_m);
+  ck_assert_int_eq(weft_call_soon(ord_note, "L", NULL), 0);
+  pthread_join(th, NULL);
+  weft_yield();
+  weft_yield();
+  ck_assert_int_eq(atomic_load(&ord_n), 2);
+  ord_trace[2] = 0;
+  ck_assert_str_eq(ord_trace, "FL");
+  return 0;
+}
+
+START_TEST(threadsafe_call_before_local_call_runs_first) {
+  for (int i = 0; i < 20; i++) ck_assert_int_eq(run_main(1, ord_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("bridge");
   TCase *tc = tcase_create("bridge");
@@ -122,6 +166,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, foreign_wait_timeout_then_cancel);
   tcase_add_test(tc, workers_may_not_block_on_futures);
   tcase_add_test(tc, run_threadsafe_errors);
+  tcase_add_test(tc, threadsafe_call_before_local_call_runs_first);
   suite_add_tcase(s, tc);
   return s;
 }
