@@ -450,6 +450,55 @@ int weft_loop_close(weft_loop_t *loop) {
 
 /* ---- weft_run ------------------------------------------------------------ */
 
+/* asyncio.run's _cancel_all_tasks: every task left when the main task
+ * ends is cancelled and run to its end; one that ends with an error other
+ * than cancellation is reported, which also retrieves the error. */
+struct leftovers {
+  weft_task_t **tasks;
+  size_t n, cap;
+};
+
+static int collect_visit(weft_task_t *t, void *arg) {
+  struct leftovers *l = arg;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    weft_task_t **grown = weft__alloc(cap * sizeof *grown);
+    if (!grown) return 1; /* what is missed, close() still cancels */
+    if (l->n) memcpy(grown, l->tasks, l->n * sizeof *grown);
+    weft__free(l->tasks, l->cap * sizeof *grown);
+    l->tasks = grown;
+    l->cap = cap;
+  }
+  l->tasks[l->n++] = weft_task_ref(t);
+  return 0;
+}
+
+static void cancel_leftovers(weft_loop_t *loop) {
+  struct leftovers l = {0};
+  weft_loop_tasks(loop, collect_visit, &l);
+  for (size_t i = 0; i < l.n; i++) weft_task_cancel(l.tasks[i], NULL);
+  for (size_t i = 0; i < l.n; i++) {
+    weft_future_t *f = weft_task_future(l.tasks[i]);
+    /* A stop() from one of them ends a run early: run again. */
+    while (!weft_future_done(f) && weft_loop_run_until_complete(loop, f, NULL) == WEFT_ESTOPPED) {
+    }
+    const char *msg = NULL;
+    int err = weft_future_error(f, &msg);
+    if (err < 0 && err != -ECANCELED) {
+      struct weft_exception_context ctx = {
+          .message = "unhandled exception during asyncio.run() shutdown",
+          .error = err,
+          .error_msg = msg,
+          .future = f,
+          .task_name = weft_task_name(l.tasks[i]),
+      };
+      weft_loop_call_exception_handler(loop, &ctx);
+    }
+    weft_task_release(l.tasks[i]);
+  }
+  weft__free(l.tasks, l.cap * sizeof *l.tasks);
+}
+
 int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn, void *arg,
                     void **result) {
   if (!fn) return -EINVAL;
@@ -462,8 +511,9 @@ int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn, void *a
   if (rc == 0) {
     rc = weft_loop_run_until_complete(loop, weft_task_future(main_task), result);
     weft_task_release(main_task);
+    cancel_leftovers(loop);
   }
-  weft_loop_close(loop); /* cancels what is left and waits for it */
+  weft_loop_close(loop); /* what is left (spawned during shutdown) is cancelled too */
   return rc;
 }
 
@@ -486,16 +536,32 @@ weft_exception_handler weft_loop_get_exception_handler(weft_loop_t *loop, void *
   return loop->exc_handler;
 }
 
+/* asyncio's words and shape: the message alone on the first line (its
+ * default "Unhandled exception in event loop"), then what it concerns,
+ * as asyncio's "future: <Task finished name='Task-2' ... exception=...>". */
 void weft_loop_default_exception_handler(weft_loop_t *loop,
                                          const struct weft_exception_context *ctx) {
   (void)loop;
   if (!ctx) return;
-  fprintf(stderr, "weft: %s", ctx->message ? ctx->message : "unhandled error");
-  if (ctx->task_name) fprintf(stderr, " (task '%s')", ctx->task_name);
+  char err[192] = "";
   if (ctx->error)
-    fprintf(stderr, ": %s (%s)", weft_err_name(ctx->error), weft_strerror(ctx->error));
-  if (ctx->error_msg) fprintf(stderr, ": %s", ctx->error_msg);
-  fputc('\n', stderr);
+    snprintf(err, sizeof err, "%s (%s)%s%s%s", weft_err_name(ctx->error),
+             weft_strerror(ctx->error), ctx->error_msg ? " '" : "",
+             ctx->error_msg ? ctx->error_msg : "", ctx->error_msg ? "'" : "");
+  flockfile(stderr);
+  fprintf(stderr, "%s\n", ctx->message ? ctx->message : "Unhandled exception in event loop");
+  if (ctx->future) {
+    bool done = weft_future_done(ctx->future);
+    if (ctx->task_name)
+      fprintf(stderr, "task: <Task %s name='%s'%s%s>\n", done ? "finished" : "pending",
+              ctx->task_name, err[0] ? " error=" : "", err);
+    else
+      fprintf(stderr, "future: <Future %s%s%s>\n", done ? "finished" : "pending",
+              err[0] ? " error=" : "", err);
+  } else if (ctx->error) {
+    fprintf(stderr, "error: %s\n", err);
+  }
+  funlockfile(stderr);
 }
 
 void weft_loop_call_exception_handler(weft_loop_t *loop,

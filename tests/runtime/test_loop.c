@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 START_TEST(config_errors) {
   weft_loop_t *loop;
@@ -325,6 +326,98 @@ START_TEST(pinned_workers_run_on_one_cpu_each) {
 }
 END_TEST
 
+/* ---- weft_run reports what fails while it cancels leftovers -------------------- */
+
+static char shut_reports[4][160];
+static _Atomic int nshut_reports;
+
+static void shut_handler(weft_loop_t *loop, const struct weft_exception_context *ctx, void *arg) {
+  int i = atomic_fetch_add(&nshut_reports, 1);
+  if (i < 4)
+    snprintf(shut_reports[i], sizeof shut_reports[i], "%s|%s|%s|%s", ctx->message,
+             weft_err_name(ctx->error), ctx->error_msg ? ctx->error_msg : "",
+             ctx->task_name ? ctx->task_name : "");
+}
+
+static int fails_on_cancel(void *arg, void **res) {
+  weft_future_set_result(arg, NULL);
+  if (weft_sleep(3600) == -ECANCELED) return weft_fail(-EIO, "cleanup failed");
+  return 0;
+}
+
+static int shutdown_main(void *arg, void **res) {
+  weft_loop_set_exception_handler(weft_loop_current(), shut_handler, NULL);
+  weft_future_t *started;
+  ck_assert_int_eq(weft_future_new(NULL, &started), 0);
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.name = "stubborn";
+  ck_assert_int_eq(weft_spawn_opts(NULL, fails_on_cancel, started, &o, NULL), 0); /* detached */
+  ck_assert_int_eq(weft_await(started, NULL), 0);
+  weft_future_release(started);
+  return 0;
+}
+
+START_TEST(weft_run_reports_failures_during_shutdown) {
+  for (unsigned w = 1; w <= 4; w += 3) {
+    atomic_store(&nshut_reports, 0);
+    struct weft_loop_config cfg;
+    weft_loop_config_init(&cfg);
+    cfg.workers = w;
+    ck_assert_int_eq(weft_run_config(&cfg, shutdown_main, NULL, NULL), 0);
+    /* Once, with asyncio.run's words; retrieved, so never "never retrieved". */
+    ck_assert_int_eq(atomic_load(&nshut_reports), 1);
+    ck_assert_str_eq(shut_reports[0],
+                     "unhandled exception during asyncio.run() shutdown|EIO|cleanup failed|stubborn");
+  }
+}
+END_TEST
+
+/* ---- the default handler prints asyncio's words -------------------------------- */
+
+static void default_report_into(char *buf, size_t len, const struct weft_exception_context *ctx) {
+  fflush(stderr);
+  int saved = dup(2);
+  FILE *tmp = tmpfile();
+  ck_assert_ptr_nonnull(tmp);
+  dup2(fileno(tmp), 2);
+  weft_loop_default_exception_handler(NULL, ctx);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  rewind(tmp);
+  size_t n = fread(buf, 1, len - 1, tmp);
+  buf[n] = 0;
+  fclose(tmp);
+}
+
+static int failed_named(void *arg, void **res) { return weft_fail(-EIO, "disk 3"); }
+
+START_TEST(default_handler_speaks_asyncio) {
+  char out[512];
+  struct weft_exception_context ctx = {.error = -EIO};
+  default_report_into(out, sizeof out, &ctx);
+  ck_assert_str_eq(out, "Unhandled exception in event loop\nerror: EIO (Input/output error)\n");
+  weft_loop_t *loop = make_loop(1);
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.name = "doomed";
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(loop, failed_named, NULL, &o, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), -EIO);
+  struct weft_exception_context tctx = {.message = "Task exception was never retrieved",
+                                        .error = -EIO,
+                                        .error_msg = "disk 3",
+                                        .future = weft_task_future(t),
+                                        .task_name = weft_task_name(t)};
+  default_report_into(out, sizeof out, &tctx);
+  ck_assert_str_eq(out, "Task exception was never retrieved\n"
+                        "task: <Task finished name='doomed' error=EIO (Input/output error) 'disk 3'>\n");
+  weft_task_release(t);
+  close_clean(loop);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("loop");
   TCase *tc = tcase_create("loop");
@@ -341,6 +434,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, weft_run_cancels_leftovers);
   tcase_add_test(tc, exception_handler_default_and_custom);
   tcase_add_test(tc, pinned_workers_run_on_one_cpu_each);
+  tcase_add_test(tc, weft_run_reports_failures_during_shutdown);
+  tcase_add_test(tc, default_handler_speaks_asyncio);
   suite_add_tcase(s, tc);
   return s;
 }
