@@ -32,6 +32,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -293,6 +294,7 @@ static void server_free(weft_server_t *s) {
 
 static int server_new(weft_loop_t *loop, weft_client_handler handler, void *arg,
                       const struct weft_server_opts *opts, weft_server_t **out) {
+  if (opts && opts->limit > SSIZE_MAX) return -EINVAL;
   weft_server_t *s = weft__calloc(sizeof *s);
   if (!s) return -ENOMEM;
   if (weft_event_create(&s->closed_ev) != 0 || weft_event_create(&s->idle) != 0) {

@@ -29,6 +29,7 @@
 #include "task.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -87,7 +88,8 @@ static void stream_put(struct weft__stream *s) {
 
 int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
                         weft_writer_t **writer) {
-  if ((rfd < 0 && wfd < 0) || (rfd >= 0 && !reader) || (wfd >= 0 && !writer)) return -EINVAL;
+  if ((rfd < 0 && wfd < 0) || (rfd >= 0 && !reader) || (wfd >= 0 && !writer) || limit > SSIZE_MAX)
+    return -EINVAL;
   struct weft__stream *s = weft__calloc(sizeof *s);
   if (!s) return -ENOMEM;
   if (weft_event_create(&s->drained) != 0 || weft_event_create(&s->closed) != 0) {
@@ -209,8 +211,10 @@ static void consume(struct weft__stream *s, void *buf, size_t n) {
   if (s->in.head == s->in.tail) s->in.head = s->in.tail = 0;
 }
 
+/* Sizes above SSIZE_MAX are refused everywhere: they are negative values
+ * converted (a count that cannot be returned), never a real request. */
 ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n, int64_t timeout_ns) {
-  if (!buf && n) return -EINVAL;
+  if ((!buf && n) || n > SSIZE_MAX) return -EINVAL;
   int rc = begin_read(r, timeout_ns);
   if (rc) return rc;
   struct weft__stream *s = r->s;
@@ -240,7 +244,7 @@ ssize_t weft_reader_read(weft_reader_t *r, void *buf, size_t n) {
 
 ssize_t weft_reader_readexactly_timeout(weft_reader_t *r, void *buf, size_t n, size_t *partial,
                                         int64_t timeout_ns) {
-  if (!buf && n) return -EINVAL;
+  if ((!buf && n) || n > SSIZE_MAX) return -EINVAL;
   int rc = begin_read(r, timeout_ns);
   if (rc) return rc;
   struct weft__stream *s = r->s;
@@ -282,7 +286,7 @@ ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t n, size_t *p
 
 ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
                                       size_t cap, size_t *partial, int64_t timeout_ns) {
-  if (!sep || !seplen || (!buf && cap)) return -EINVAL;
+  if (!sep || !seplen || (!buf && cap) || cap > SSIZE_MAX || seplen > SSIZE_MAX) return -EINVAL;
   int rc = begin_read(r, timeout_ns);
   if (rc) return rc;
   struct weft__stream *s = r->s;
@@ -457,7 +461,7 @@ static int writer_check(weft_writer_t *w) {
 int weft_writer_write(weft_writer_t *w, const void *buf, size_t n) {
   int rc = writer_check(w);
   if (rc) return rc;
-  if (!buf && n) return -EINVAL;
+  if ((!buf && n) || n > SSIZE_MAX) return -EINVAL;
   struct weft__stream *s = w->s;
   weft__mutex_lock(&s->lock);
   rc = write_locked(s, buf, n);
@@ -491,7 +495,7 @@ int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
 int weft_writer_drain(weft_writer_t *w) { return weft_writer_drain_timeout(w, -1); }
 
 int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low) {
-  if (!w || low > high) return -EINVAL;
+  if (!w || low > high || high > SSIZE_MAX) return -EINVAL;
   struct weft__stream *s = w->s;
   weft__mutex_lock(&s->lock);
   s->high = high;

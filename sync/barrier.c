@@ -13,6 +13,7 @@
 #include "waitlist.h"
 
 #include <errno.h>
+#include <limits.h>
 
 struct weft_barrier {
   struct weft__mutex m;
@@ -23,7 +24,9 @@ struct weft_barrier {
 };
 
 int weft_barrier_create(unsigned parties, weft_barrier_t **out) {
-  if (!out || parties < 1) return -EINVAL;
+  /* The arrival index is returned as an int; a larger count is a negative
+   * value converted. */
+  if (!out || parties < 1 || parties > INT_MAX) return -EINVAL;
   struct weft_barrier *b = weft__alloc(sizeof *b);
   if (!b) return -ENOMEM;
   weft__mutex_init(&b->m);

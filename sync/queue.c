@@ -22,6 +22,7 @@
 #include "waitlist.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 struct entry {
@@ -50,7 +51,7 @@ int weft_queue_create(enum weft_queue_kind kind, size_t maxsize,
   if (!q) return -ENOMEM;
   weft__mutex_init(&q->m);
   q->kind = kind;
-  q->maxsize = maxsize;
+  q->maxsize = maxsize > SSIZE_MAX ? 0 : maxsize; /* asyncio: maxsize <= 0 is unbounded */
   q->cmp = cmp;
   weft__wl_init(&q->getters);
   weft__wl_init(&q->putters);

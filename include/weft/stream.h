@@ -14,6 +14,10 @@
  * release closes it if needed). Objects a server passes to its handler are
  * the server's: they are closed and freed when the handler returns.
  *
+ * Sizes: every size_t argument (counts, capacities, limits, water marks)
+ * accepts up to SSIZE_MAX; a larger value is a negative number converted
+ * and is refused with -EINVAL (asyncio raises ValueError).
+ *
  * Thread-safety: a reader is used by one task at a time (a second
  * concurrent read returns -EBUSY, as asyncio raises RuntimeError). A writer
  * may be used from several tasks; each call is atomic. Both may be used

@@ -170,7 +170,8 @@ WEFT_EXTERN int64_t weft_sem_value(weft_sem_t *s);
 
 /* ---- Barrier ------------------------------------------------------------------ */
 
-/** weft_barrier_create - a Barrier for @parties (>= 1) tasks. 0, -EINVAL, -ENOMEM. */
+/** weft_barrier_create - a Barrier for @parties tasks, 1 to INT_MAX (a larger
+ * value is a negative count converted: -EINVAL). 0, -EINVAL, -ENOMEM. */
 WEFT_EXTERN int weft_barrier_create(unsigned parties, weft_barrier_t **out);
 /** weft_barrier_destroy - 0; -EBUSY while tasks wait. */
 WEFT_EXTERN int weft_barrier_destroy(weft_barrier_t *b);
@@ -199,7 +200,8 @@ enum weft_queue_kind { WEFT_QUEUE_FIFO = 0, WEFT_QUEUE_LIFO = 1, WEFT_QUEUE_PRIO
 /**
  * weft_queue_create - a queue of void * items
  * @kind:    FIFO (Queue), LIFO (LifoQueue) or PRIORITY (PriorityQueue).
- * @maxsize: 0 for unbounded.
+ * @maxsize: 0 for unbounded; so is a value above SSIZE_MAX (a negative one
+ *           converted), as asyncio's Queue(maxsize <= 0).
  * @cmp:     PRIORITY only: < 0 when a comes out first; equal items come out in
  *           insertion order. Must be NULL for the other kinds.
  * Returns:  0; -EINVAL (bad kind, a missing or unexpected @cmp); -ENOMEM.

@@ -437,6 +437,28 @@ static int bad_main(void *arg, void **res) {
   ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", -1, echo_lines, NULL, NULL, &s), -EINVAL);
   ck_assert_int_eq(weft_server_close(NULL), -EINVAL);
   ck_assert_int_eq(weft_writer_set_write_buffer_limits(NULL, 1, 0), -EINVAL);
+  /* Negative counts converted to size_t are refused, not taken as huge
+   * (readexactly would otherwise buffer without end). */
+  {
+    int sv[2];
+    pair(sv);
+    weft_reader_t *nr;
+    weft_writer_t *nw;
+    char nb[4];
+    ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], (size_t)-1, &nr, &nw), -EINVAL);
+    ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &nr, &nw), 0);
+    ck_assert_int_eq(weft_reader_readexactly(nr, nb, (size_t)-1, NULL), -EINVAL);
+    ck_assert_int_eq(weft_reader_read(nr, nb, (size_t)-4), -EINVAL);
+    ck_assert_int_eq(weft_reader_readline(nr, nb, (size_t)-1), -EINVAL);
+    ck_assert_int_eq(weft_reader_readuntil(nr, "x", 1, nb, (size_t)-1, NULL), -EINVAL);
+    ck_assert_int_eq(weft_writer_write(nw, nb, (size_t)-1), -EINVAL);
+    ck_assert_int_eq(weft_writer_set_write_buffer_limits(nw, (size_t)-1, 0), -EINVAL);
+    weft_writer_release(nw);
+    weft_reader_release(nr);
+    close(sv[1]);
+    struct weft_server_opts big = {.limit = (size_t)-1};
+    ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, &big, &s), -EINVAL);
+  }
   /* A port in use. */
   int port = serve(echo_lines, NULL, &s);
   weft_server_t *s2;

@@ -29,6 +29,7 @@ static int rounds_main(void *arg, void **res) {
 
 START_TEST(indices_over_rounds) {
   ck_assert_int_eq(weft_barrier_create(0, &bar), -EINVAL);
+  ck_assert_int_eq(weft_barrier_create((unsigned)-1, &bar), -EINVAL); /* -1 converted */
   ck_assert_int_eq(weft_barrier_create(3, &bar), 0);
   ck_assert_uint_eq(weft_barrier_parties(bar), 3);
   ck_assert_int_eq(run_main(3, rounds_main, NULL, NULL), 0);

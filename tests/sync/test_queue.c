@@ -18,6 +18,10 @@ START_TEST(orders_and_errors) {
   ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_PRIORITY, 0, NULL, &q), -EINVAL);
   ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 0, cmp_long, &q), -EINVAL);
   ck_assert_int_eq(weft_queue_create(7, 0, NULL, &q), -EINVAL);
+  /* A negative maxsize converted is unbounded, as asyncio's maxsize <= 0. */
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, (size_t)-1, NULL, &q), 0);
+  ck_assert_uint_eq(weft_queue_maxsize(q), 0);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
   long in[] = {5, 1, 4, 1, 3};
   const char *want[] = {"51413", "31415", "11345"};
   for (int kind = 0; kind < 3; kind++) {
