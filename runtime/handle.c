@@ -81,22 +81,28 @@ static void timer_fire(struct weft__timer *t) {
   weft__schedule(h->loop, &h->r, -1, WEFT__SCHED_BACK);
 }
 
-static int call_at_ns(uint64_t when_ns, weft_callback_fn cb, void *arg, weft_handle_t **out) {
-  struct weft__worker *w = weft__worker_self();
-  if (!w) return -EPERM;
-  struct weft_handle *h = handle_new(w->loop, WEFT__H_TIMER, out != NULL);
+/* Arms a timer handle on @timers, the heap of a worker of @loop. */
+static int timer_on(struct weft_loop *loop, struct weft__timers *timers, uint64_t when_ns,
+                    weft_callback_fn cb, void *arg, weft_handle_t **out) {
+  struct weft_handle *h = handle_new(loop, WEFT__H_TIMER, out != NULL);
   if (!h) return -ENOMEM;
   h->cb = cb;
   h->arg = arg;
   h->when_ns = when_ns;
   weft__timer_init(&h->timer, timer_fire);
-  if (weft__timers_add(&w->timers, &h->timer, when_ns) != 0) {
+  if (weft__timers_add(timers, &h->timer, when_ns) != 0) {
     atomic_store_explicit(&h->refs, 1, memory_order_relaxed);
     handle_unref(h);
     return -ENOMEM;
   }
   if (out) *out = h;
   return 0;
+}
+
+static int call_at_ns(uint64_t when_ns, weft_callback_fn cb, void *arg, weft_handle_t **out) {
+  struct weft__worker *w = weft__worker_self();
+  if (!w) return -EPERM;
+  return timer_on(w->loop, &w->timers, when_ns, cb, arg, out);
 }
 
 /* A delay or a time in the past means "now" (asyncio: the callback runs at
@@ -178,3 +184,46 @@ void weft__handle_run(struct weft_handle *h) {
 }
 
 void weft__handle_drop(struct weft_handle *h) { handle_unref(h); }
+
+/* ---- the loop-taking forms (loop.call_soon before run_forever) ------------ */
+
+/* Where a loop-taking call may schedule: 1 on a worker of @loop, 0 from
+ * a thread while @loop is not running (nothing else touches it then, as
+ * the loop is not thread-safe), or an error. */
+static int loop_caller(struct weft_loop *loop) {
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  struct weft__worker *w = weft__worker_self();
+  if (w && w->loop == loop) return 1;
+  if (atomic_load_explicit(&loop->running, memory_order_acquire)) return -EPERM;
+  return 0;
+}
+
+int weft_loop_call_soon(weft_loop_t *loop, weft_callback_fn cb, void *arg, weft_handle_t **out) {
+  if (!loop || !cb) return -EINVAL;
+  int where = loop_caller(loop);
+  if (where < 0) return where;
+  return weft_call_soon_threadsafe(loop, cb, arg, out); /* from a worker, a plain call_soon */
+}
+
+static int loop_call_at_ns(struct weft_loop *loop, uint64_t when_ns, weft_callback_fn cb,
+                           void *arg, weft_handle_t **out) {
+  int where = loop_caller(loop);
+  if (where < 0) return where;
+  if (where == 1) return call_at_ns(when_ns, cb, arg, out);
+  /* Not running: worker 0's heap, whose owner starts with the run. */
+  return timer_on(loop, &loop->workers[0].timers, when_ns, cb, arg, out);
+}
+
+int weft_loop_call_later(weft_loop_t *loop, double delay, weft_callback_fn cb, void *arg,
+                         weft_handle_t **out) {
+  uint64_t ns;
+  if (!loop || !cb || seconds_to_ns(delay, &ns)) return -EINVAL;
+  return loop_call_at_ns(loop, weft__clock_ns() + ns, cb, arg, out);
+}
+
+int weft_loop_call_at(weft_loop_t *loop, double when, weft_callback_fn cb, void *arg,
+                      weft_handle_t **out) {
+  uint64_t ns;
+  if (!loop || !cb || seconds_to_ns(when, &ns)) return -EINVAL;
+  return loop_call_at_ns(loop, ns, cb, arg, out);
+}

@@ -378,6 +378,18 @@ int weft_loop_run_until_complete(weft_loop_t *loop, weft_future_t *f, void **res
   return rc;
 }
 
+int weft_loop_run_task(weft_loop_t *loop, weft_task_fn fn, void *arg, void **result) {
+  if (!loop || !fn) return -EINVAL;
+  if (weft__worker_self() || atomic_load_explicit(&loop->running, memory_order_acquire))
+    return -EBUSY; /* before spawning: a refused run must leave nothing behind */
+  weft_task_t *t;
+  int rc = weft_spawn_opts(loop, fn, arg, NULL, &t);
+  if (rc) return rc;
+  rc = weft_loop_run_until_complete(loop, weft_task_future(t), result);
+  weft_task_release(t);
+  return rc;
+}
+
 int weft_loop_is_running(const weft_loop_t *loop) {
   return loop && atomic_load_explicit(&((weft_loop_t *)loop)->running, memory_order_acquire);
 }

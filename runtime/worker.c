@@ -7,8 +7,9 @@
  *   1. find work or park (timeout 0 when work is ready or the loop stops,
  *      otherwise in the reactor until the next timer, an I/O completion or
  *      a notification);
- *   2. fire due timers (their callbacks and sleepers become ready);
- *   3. take work from the inbox (pinned tasks) and the injection queue;
+ *   2. take work from the inbox (pinned tasks) and the injection queue
+ *      (it was ready before the timers falling due now);
+ *   3. fire due timers (their callbacks and sleepers become ready);
  *   4. run a batch: in FIFO order (the default with one worker), exactly
  *      the items ready at this point (what they schedule runs in the next
  *      iteration, as in asyncio); in LOCALITY order, up to TICK_BUDGET
@@ -451,8 +452,10 @@ void weft__worker_main(struct weft__worker *w) {
     weft__reactor_poll(&w->reactor);
     if (!atomic_load_explicit(&loop->stopping, memory_order_acquire) && !has_local_work(w))
       find_work(w);
-    if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
+    /* Remote work first: it was ready before the timers that fall due now,
+     * as in asyncio, whose _ready holds it when _run_once appends them. */
     take_remote(w);
+    if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
     if (has_local_work(w)) end_search(w);
     run_batch(w);
     if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) break;

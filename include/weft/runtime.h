@@ -168,6 +168,24 @@ WEFT_EXTERN int weft_loop_run_until_complete(weft_loop_t *loop, weft_future_t *f
                                              void **result);
 
 /**
+ * weft_loop_run_task - run @fn as a task on @loop until it ends
+ * (loop.run_until_complete(main()) in one call)
+ * @loop:   the loop; not running.
+ * @fn:     the task body; @arg its argument (borrowed).
+ * @result: receives its result; may be NULL.
+ *
+ * Spawns the task, runs the loop until it is done and drops the reference.
+ * Unlike weft_run(), the loop stays open and other tasks keep their state.
+ * If the loop is stopped first, the task stays scheduled on the loop (run
+ * it again, or close the loop to cancel it).
+ * Returns:  0 with the result; the task's error (-ECANCELED if cancelled);
+ *           WEFT_ESTOPPED; the errors of weft_spawn_opts() and
+ *           weft_loop_run_forever(); -EINVAL if @loop or @fn is NULL.
+ * Suspends: blocks the calling thread.  Threads: any one non-worker thread.
+ */
+WEFT_EXTERN int weft_loop_run_task(weft_loop_t *loop, weft_task_fn fn, void *arg, void **result);
+
+/**
  * weft_loop_stop - ask the loop to stop after the current batch (loop.stop)
  * @loop: the loop.
  *
@@ -240,6 +258,22 @@ WEFT_EXTERN int weft_call_soon(weft_callback_fn cb, void *arg, weft_handle_t **o
  */
 WEFT_EXTERN int weft_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn cb,
                                           void *arg, weft_handle_t **out);
+
+/**
+ * weft_loop_call_soon - weft_call_soon() on @loop, also before it runs
+ * (loop.call_soon followed by loop.run_forever)
+ *
+ * From a worker of @loop it is weft_call_soon(); from another thread it
+ * works while @loop is not running (the callback runs when it does, in
+ * call order). A running loop is not thread-safe: use
+ * weft_call_soon_threadsafe() from foreign threads.
+ * Returns:  0; -EPERM from a foreign thread while @loop runs; WEFT_ECLOSED;
+ *           -EINVAL if @loop or @cb is NULL; -ENOMEM.
+ * Suspends: no.  Threads: workers of @loop, or the loop's owner while it
+ *           is not running.
+ */
+WEFT_EXTERN int weft_loop_call_soon(weft_loop_t *loop, weft_callback_fn cb, void *arg,
+                                    weft_handle_t **out);
 
 /**
  * weft_run_threadsafe - start @fn as a task on @loop from any thread

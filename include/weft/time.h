@@ -57,6 +57,23 @@ WEFT_EXTERN int weft_call_later(double delay, weft_callback_fn cb, void *arg,
 WEFT_EXTERN int weft_call_at(double when, weft_callback_fn cb, void *arg,
                              weft_handle_t **out);
 
+/**
+ * weft_loop_call_later - weft_call_later() on @loop, also before it runs
+ * weft_loop_call_at - weft_call_at() on @loop, also before it runs
+ *
+ * From a worker of @loop these are weft_call_later()/weft_call_at(); from
+ * another thread they work while @loop is not running (the timer counts
+ * from now and fires once the loop runs).
+ * Returns:  0; -EPERM from a foreign thread while @loop runs; WEFT_ECLOSED;
+ *           -EINVAL if @loop or @cb is NULL or the time is NaN; -ENOMEM.
+ * Suspends: no.  Threads: workers of @loop, or the loop's owner while it
+ *           is not running.
+ */
+WEFT_EXTERN int weft_loop_call_later(weft_loop_t *loop, double delay, weft_callback_fn cb,
+                                     void *arg, weft_handle_t **out);
+WEFT_EXTERN int weft_loop_call_at(weft_loop_t *loop, double when, weft_callback_fn cb, void *arg,
+                                  weft_handle_t **out);
+
 #ifdef __cplusplus
 }
 #endif

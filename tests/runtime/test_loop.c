@@ -4,6 +4,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -418,6 +419,77 @@ START_TEST(default_handler_speaks_asyncio) {
 }
 END_TEST
 
+/* ---- loop-taking call_soon/call_later/call_at before the loop runs ------------- */
+
+static void cb_char(void *arg) { note(*(const char *)arg); }
+
+static int sleeper_main(void *arg, void **res) {
+  note('m');
+  ck_assert_int_eq(weft_sleep(0.05), 0);
+  note('M');
+  *res = (void *)7;
+  return 0;
+}
+
+START_TEST(loop_call_forms_before_run) {
+  /* CPython 3.11-3.13 prints "7 ABmPCM" for the same program:
+   *   loop.call_soon(A); loop.call_later(0.01, C); loop.call_soon(B);
+   *   loop.call_at(loop.time() - 1, P); loop.run_until_complete(main()) */
+  for (unsigned w = 1; w <= 4; w += 3) {
+    weft_loop_t *loop = make_loop(w);
+    ntrace = 0;
+    ck_assert_int_eq(weft_loop_call_soon(loop, cb_char, "A", NULL), 0);
+    ck_assert_int_eq(weft_loop_call_later(loop, 0.01, cb_char, "C", NULL), 0);
+    ck_assert_int_eq(weft_loop_call_soon(loop, cb_char, "B", NULL), 0);
+    weft_handle_t *h;
+    ck_assert_int_eq(weft_loop_call_at(loop, weft_loop_time(loop) - 1, cb_char, "P", NULL), 0);
+    ck_assert_int_eq(weft_loop_call_later(loop, 0.001, cb_char, "x", &h), 0);
+    ck_assert_int_eq(weft_handle_cancel(h), 1); /* cancellable before the run too */
+    weft_handle_release(h);
+    void *r = NULL;
+    ck_assert_int_eq(weft_loop_run_task(loop, sleeper_main, NULL, &r), 0);
+    ck_assert_ptr_eq(r, (void *)7);
+    if (w == 1) ck_assert_str_eq(trace, "ABmPCM");
+    else ck_assert_int_eq(ntrace, 6);
+    ck_assert_int_eq(weft_loop_call_soon(NULL, cb_char, "x", NULL), -EINVAL);
+    ck_assert_int_eq(weft_loop_call_later(loop, NAN, cb_char, "x", NULL), -EINVAL);
+    ck_assert_int_eq(weft_loop_run_task(loop, NULL, NULL, NULL), -EINVAL);
+    close_clean(loop);
+    ck_assert_int_eq(weft_loop_call_soon(loop, cb_char, "x", NULL), WEFT_ECLOSED);
+  }
+}
+END_TEST
+
+static weft_loop_t *foreign_loop;
+static _Atomic int foreign_rc;
+
+static void *call_from_foreign(void *arg) {
+  atomic_store(&foreign_rc, weft_loop_call_soon(foreign_loop, cb_char, "x", NULL));
+  return NULL;
+}
+
+static int refuse_foreign_main(void *arg, void **res) {
+  /* From a foreign thread while the loop runs: refused (use _threadsafe). */
+  foreign_loop = weft_loop_current();
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, call_from_foreign, NULL), 0);
+  pthread_join(th, NULL);
+  ck_assert_int_eq(atomic_load(&foreign_rc), -EPERM);
+  /* From a worker of the loop: a plain call_soon, in order. */
+  ck_assert_int_eq(weft_loop_call_soon(weft_loop_current(), cb_char, "1", NULL), 0);
+  ck_assert_int_eq(weft_loop_call_later(weft_loop_current(), 0, cb_char, "2", NULL), 0);
+  ck_assert_int_eq(weft_loop_run_task(weft_loop_current(), ret7, NULL, NULL), -EBUSY);
+  ck_assert_int_eq(weft_sleep(0.01), 0);
+  return 0;
+}
+
+START_TEST(loop_call_forms_from_threads) {
+  ntrace = 0;
+  ck_assert_int_eq(run_main(1, refuse_foreign_main, NULL, NULL), 0);
+  ck_assert_str_eq(trace, "12");
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("loop");
   TCase *tc = tcase_create("loop");
@@ -436,6 +508,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, pinned_workers_run_on_one_cpu_each);
   tcase_add_test(tc, weft_run_reports_failures_during_shutdown);
   tcase_add_test(tc, default_handler_speaks_asyncio);
+  tcase_add_test(tc, loop_call_forms_before_run);
+  tcase_add_test(tc, loop_call_forms_from_threads);
   suite_add_tcase(s, tc);
   return s;
 }
