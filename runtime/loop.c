@@ -343,6 +343,11 @@ int weft_loop_run_forever(weft_loop_t *loop) {
 int weft_loop_stop(weft_loop_t *loop) {
   if (!loop) return -EINVAL;
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  /* A worker of the loop sets its ready work aside first, so that what it
+   * schedules after this call waits for the next run (worker.c). */
+  struct weft__worker *w = weft__worker_self();
+  if (w && w->loop == loop && atomic_load_explicit(&loop->running, memory_order_relaxed))
+    weft__worker_take_stop(w);
   /* seq_cst: a worker about to sleep re-reads it after announcing (idle.c). */
   atomic_store_explicit(&loop->stopping, true, memory_order_seq_cst);
   wake_all(loop);

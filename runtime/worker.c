@@ -17,6 +17,19 @@
  *      items (Go's and Tokio's fairness tick);
  *   5. leave if stop() was requested.
  *
+ * Stopping (loop.stop): with one worker in FIFO order the batch rule above
+ * is asyncio's exactly (the pass finishes what was ready at its start). In
+ * every other mode a batch is not a snapshot, so the stop takes one: the
+ * worker that calls stop() fires the timers due now and moves everything
+ * it has ready into `final` on the spot; every other worker does the same
+ * at its next item boundary once it sees `stopping` (also taking what
+ * foreign threads queued for it). Each then runs its `final` list and
+ * leaves. From the moment a worker took the stop, what is scheduled on it
+ * goes to `deferred`, a private list that thieves cannot reach, and is
+ * queued at the start of the next run, in order: work scheduled after
+ * stop() runs in the next run. Work another worker stole just before it
+ * saw the stop was ready then, and runs.
+ *
  * Local order: the LIFO slot (a task woken by the running task: the
  * receiver of a message runs next, while caches are warm), at most
  * LIFO_MAX times in a row, then tasks woken by their timers (overdue by
@@ -65,6 +78,9 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__rlist_init(&w->overflow);
   weft__rlist_init(&w->pinned);
   weft__rlist_init(&w->urgent);
+  weft__rlist_init(&w->final);
+  weft__rlist_init(&w->deferred);
+  w->stop_taken = false;
   weft__inject_init(&w->inbox);
   weft__timers_init(&w->timers);
   weft__park_init(&w->park, &w->reactor);
@@ -111,6 +127,8 @@ void weft__worker_fini(struct weft__worker *w) {
   drop_list(&w->overflow);
   drop_list(&w->pinned);
   drop_list(&w->urgent);
+  drop_list(&w->final);
+  drop_list(&w->deferred);
   struct weft__runnable *batch[64];
   size_t n;
   while ((n = weft__inject_pop_batch(&w->inbox, batch, 64)))
@@ -158,6 +176,10 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
   }
   struct weft__worker *w = tls_worker;
   if (w && w->loop != loop) w = NULL;
+  if (w && w->stop_taken && (pinned < 0 || (unsigned)pinned == w->index)) {
+    weft__rlist_push(&w->deferred, r); /* after this worker's stop: the next run's */
+    return;
+  }
   if (pinned >= 0) {
     if (w && w->index == (unsigned)pinned) {
       weft__rlist_push(&w->pinned, r);
@@ -329,15 +351,46 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r) {
   }
 }
 
+static bool exact_stop(const struct weft_loop *loop) { return loop->solo && loop->fifo; }
+
+static void take_remote(struct weft__worker *w);
+
+void weft__worker_take_stop(struct weft__worker *w) {
+  if (w->stop_taken || exact_stop(w->loop)) return;
+  take_remote(w);
+  if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
+  struct weft__runnable *r;
+  while ((r = next_local(w))) weft__rlist_push(&w->final, r);
+  w->stop_taken = true;
+}
+
+/* Runs what was ready when this worker took the stop. */
+static void run_final(struct weft__worker *w) {
+  struct weft__runnable *r;
+  while ((r = weft__rlist_pop(&w->final))) run_one(w, r);
+}
+
 static void run_batch(struct weft__worker *w) {
-  unsigned n = w->loop->fifo ? weft__runq_len(&w->runq) + (unsigned)w->overflow.count
-                             : TICK_BUDGET;
+  struct weft_loop *loop = w->loop;
+  unsigned n = loop->fifo ? weft__runq_len(&w->runq) + (unsigned)w->overflow.count : TICK_BUDGET;
+  bool watch = !exact_stop(loop);
   for (unsigned i = 0; i < n; i++) {
+    /* relaxed: checked at each item boundary; weft_loop_stop's seq_cst
+     * store and its wake-ups bound how late it is seen. */
+    if (watch && __builtin_expect(atomic_load_explicit(&loop->stopping, memory_order_relaxed), 0))
+      break;
     struct weft__runnable *r = next_local(w);
     if (!r) break;
     w->tick++;
     run_one(w, r);
   }
+}
+
+/* The next run starts with what was scheduled here after the last stop. */
+static void requeue_deferred(struct weft__worker *w) {
+  struct weft__runnable *r;
+  w->stop_taken = false;
+  while ((r = weft__rlist_pop(&w->deferred))) push_local(w, r, false);
 }
 
 /* ---- finding work -------------------------------------------------------- */
@@ -444,6 +497,7 @@ void weft__worker_main(struct weft__worker *w) {
   tls_worker = w;
   weft__fiber_init_thread(&w->sched);
   w->searching = false;
+  requeue_deferred(w);
   for (;;) {
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a
@@ -458,7 +512,11 @@ void weft__worker_main(struct weft__worker *w) {
     if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
     if (has_local_work(w)) end_search(w);
     run_batch(w);
-    if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) break;
+    if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) {
+      weft__worker_take_stop(w);
+      run_final(w);
+      break;
+    }
   }
   end_search(w);
   tls_worker = NULL;

@@ -51,6 +51,12 @@ struct weft__worker {
   struct weft__rlist overflow;  /* workers = 1: the ring's unbounded FIFO tail */
   struct weft__rlist pinned;    /* tasks pinned here, scheduled from here */
   struct weft__rlist urgent;    /* tasks woken by their timer (N workers): run first */
+  /* Stopping (every mode but one worker in FIFO order, worker.c): what was
+   * ready when this worker took the stop, and what was scheduled here
+   * after it (the next run's, unstealable meanwhile). */
+  struct weft__rlist final;
+  struct weft__rlist deferred;
+  bool stop_taken;              /* final was filled this run */
   struct weft__stack_pool stacks;
   struct weft__fiber sched;     /* the scheduler context on the thread's stack */
   struct weft_task *current;    /* the task whose fiber runs, or NULL */
@@ -96,6 +102,10 @@ void weft__drop_runnable(struct weft__runnable *r);
 void weft__worker_suspend(struct weft_task *t);
 /* Switches out and puts the task at the back of the queue (weft_yield). */
 void weft__worker_yield(struct weft_task *t);
+
+/* weft_loop_stop() on a worker of its loop: fires the timers due now and
+ * sets aside what is ready, for the rest of this run (worker.c). */
+void weft__worker_take_stop(struct weft__worker *w);
 
 /* Runs the worker's loop on the calling thread until the loop stops. */
 void weft__worker_main(struct weft__worker *w);

@@ -142,8 +142,14 @@ WEFT_EXTERN int weft_loop_close(weft_loop_t *loop);
  * weft_loop_run_forever - run until weft_loop_stop() (loop.run_forever)
  * @loop: the loop.
  *
- * stop() from a callback lets each worker finish its current batch; stop()
- * before run_forever runs exactly one iteration and returns.
+ * What runs after weft_loop_stop(): with one worker in FIFO order (the
+ * default for one worker), exactly asyncio's rule: the current pass
+ * finishes what was ready at its start, and what was scheduled during it
+ * runs in the next run. In every other mode: what was ready when stop()
+ * was called runs, timers already due fire, and what is scheduled after
+ * stop() (on the caller's worker, or anywhere once each worker has seen the
+ * stop) runs in the next run. stop() before run_forever runs exactly one
+ * iteration and returns.
  *
  * Returns:  0; -EBUSY if the loop is already running or this thread is a
  *           worker of a running loop; WEFT_ECLOSED if closed; -EINVAL if NULL;
@@ -186,8 +192,13 @@ WEFT_EXTERN int weft_loop_run_until_complete(weft_loop_t *loop, weft_future_t *f
 WEFT_EXTERN int weft_loop_run_task(weft_loop_t *loop, weft_task_fn fn, void *arg, void **result);
 
 /**
- * weft_loop_stop - ask the loop to stop after the current batch (loop.stop)
+ * weft_loop_stop - ask the loop to stop (loop.stop)
  * @loop: the loop.
+ *
+ * See weft_loop_run_forever() for what still runs. From a foreign thread
+ * the stop is seen by each worker at its next item: work foreign threads
+ * queue at that very moment may land in either run (as with asyncio's
+ * call_soon_threadsafe(loop.stop)).
  *
  * Returns:  0; -EINVAL if NULL; WEFT_ECLOSED if closed.
  * Suspends: no.  Threads: any.

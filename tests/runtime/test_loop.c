@@ -7,6 +7,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 START_TEST(config_errors) {
@@ -490,6 +491,62 @@ START_TEST(loop_call_forms_from_threads) {
 }
 END_TEST
 
+/* ---- stop() with several workers: what was ready runs, what came after waits ---- */
+
+static _Atomic int stop_trace_n;
+static char stop_trace[16];
+static void stop_note(void *arg) { stop_trace[atomic_fetch_add(&stop_trace_n, 1)] = *(const char *)arg; }
+static int stop_note_task(void *arg, void **res) {
+  stop_note(arg);
+  return 0;
+}
+
+static int stopper_task(void *arg, void **res) {
+  ck_assert_int_eq(weft_call_later(0.001, stop_note, "P", NULL), 0);
+  ck_assert_int_eq(weft_call_soon(stop_note, "a", NULL), 0);
+  struct timespec ts = {0, 3 * 1000000}; /* the timer falls due while we hold the worker */
+  nanosleep(&ts, NULL);
+  ck_assert_int_eq(weft_loop_stop(weft_loop_current()), 0);
+  ck_assert_int_eq(weft_call_soon(stop_note, "y", NULL), 0);
+  ck_assert_int_eq(weft_spawn(stop_note_task, "t", NULL), 0); /* would take the LIFO slot */
+  return 0;
+}
+
+static bool traced(char c) {
+  for (int i = 0; i < atomic_load(&stop_trace_n); i++)
+    if (stop_trace[i] == c) return true;
+  return false;
+}
+
+START_TEST(stop_with_several_workers) {
+  for (int round = 0; round < (int)scaled(200); round++) {
+    for (unsigned w = 1; w <= 4; w += 3) {
+      weft_loop_t *loop = make_loop(w);
+      atomic_store(&stop_trace_n, 0);
+      ck_assert_int_eq(weft_spawn_opts(loop, stopper_task, NULL, NULL, NULL), 0);
+      ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+      if (w == 1) {
+        /* asyncio's exact rule: the pass ends; all of it was scheduled during it. */
+        ck_assert_int_eq(atomic_load(&stop_trace_n), 0);
+      } else {
+        /* Ready when stop() was called (a, and the due timer P) ran; what
+         * was scheduled after it (y, t) waits for the next run. */
+        ck_assert(traced('a') && traced('P'));
+        ck_assert(!traced('y') && !traced('t'));
+        ck_assert_int_eq(atomic_load(&stop_trace_n), 2);
+      }
+      ck_assert_int_eq(weft_loop_stop(loop), 0);
+      ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+      ck_assert_int_eq(atomic_load(&stop_trace_n), 4);
+      stop_trace[4] = 0;
+      if (w == 1) ck_assert_str_eq(stop_trace, "aytP"); /* CPython prints the same */
+      else ck_assert(traced('y') && traced('t'));
+      close_clean(loop);
+    }
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("loop");
   TCase *tc = tcase_create("loop");
@@ -510,6 +567,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, default_handler_speaks_asyncio);
   tcase_add_test(tc, loop_call_forms_before_run);
   tcase_add_test(tc, loop_call_forms_from_threads);
+  tcase_add_test(tc, stop_with_several_workers);
   suite_add_tcase(s, tc);
   return s;
 }
