@@ -32,6 +32,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -284,8 +285,11 @@ ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t n, size_t *p
   return weft_reader_readexactly_timeout(r, buf, n, partial, -1);
 }
 
-ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
-                                      size_t cap, size_t *partial, int64_t timeout_ns) {
+/* readuntil; @drop_line: readline's rule on LimitOverrun (asyncio): the
+ * data up to and including the separator is dropped, or everything
+ * buffered when no separator was seen, before the error is returned. */
+static ssize_t read_until(weft_reader_t *r, const void *sep, size_t seplen, void *buf, size_t cap,
+                          size_t *partial, int64_t timeout_ns, bool drop_line) {
   if (!sep || !seplen || (!buf && cap) || cap > SSIZE_MAX || seplen > SSIZE_MAX) return -EINVAL;
   int rc = begin_read(r, timeout_ns);
   if (rc) return rc;
@@ -295,8 +299,10 @@ ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep, size_t 
     ssize_t at = find(s, sep, seplen, s->scan);
     if (at >= 0) {
       size_t len = (size_t)at + seplen;
-      if ((size_t)at > s->limit) out = WEFT_ELIMIT;
-      else if (len > cap) out = -ENOSPC;
+      if ((size_t)at > s->limit) {
+        out = WEFT_ELIMIT;
+        if (drop_line) consume(s, NULL, len);
+      } else if (len > cap) out = -ENOSPC;
       else {
         consume(s, buf, len);
         s->scan = 0;
@@ -308,7 +314,11 @@ ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep, size_t 
     /* Resume the search where a separator could still start. */
     s->scan = len >= seplen ? len - seplen + 1 : 0;
     if (len > s->limit) {
-      out = WEFT_ELIMIT; /* the data stays buffered */
+      out = WEFT_ELIMIT; /* readuntil: the data stays buffered */
+      if (drop_line) {
+        consume(s, NULL, len);
+        s->scan = 0;
+      }
       break;
     }
     ssize_t got = fill(s);
@@ -327,14 +337,19 @@ ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep, size_t 
   return out;
 }
 
+ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
+                                      size_t cap, size_t *partial, int64_t timeout_ns) {
+  return read_until(r, sep, seplen, buf, cap, partial, timeout_ns, false);
+}
+
 ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
                               size_t cap, size_t *partial) {
-  return weft_reader_readuntil_timeout(r, sep, seplen, buf, cap, partial, -1);
+  return read_until(r, sep, seplen, buf, cap, partial, -1, false);
 }
 
 ssize_t weft_reader_readline_timeout(weft_reader_t *r, void *buf, size_t cap, int64_t timeout_ns) {
   size_t partial = 0;
-  ssize_t n = weft_reader_readuntil_timeout(r, "\n", 1, buf, cap, &partial, timeout_ns);
+  ssize_t n = read_until(r, "\n", 1, buf, cap, &partial, timeout_ns, true);
   return n == WEFT_EINCOMPLETE ? (ssize_t)partial : n;
 }
 
@@ -342,10 +357,34 @@ ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap) {
   return weft_reader_readline_timeout(r, buf, cap, -1);
 }
 
+/* Whether the end of stream has already arrived on @fd, without taking
+ * anything: asyncio's transport would have fed it to the reader by now. */
+static bool eof_arrived(const struct weft__stream *s, int fd) {
+  if (s->is_socket) {
+    char c;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  }
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN);
+}
+
+/* asyncio's at_eof(): nothing buffered and the end received, which a
+ * pull-based reader learns by looking (under the lock, so the fd cannot be
+ * closed and reused meanwhile); a socket stream whose writer was closed
+ * has ended too (asyncio's connection_lost feeds EOF). */
 int weft_reader_at_eof(weft_reader_t *r) {
   if (!r) return -EINVAL;
-  /* The reader's fields belong to the task reading; that is the caller. */
-  return r->s->eof && bytes_len(&r->s->in) == 0;
+  struct weft__stream *s = r->s;
+  weft__mutex_lock(&s->lock);
+  /* The buffer and eof belong to the task in a read call; with none in
+   * progress, the caller is the reader's user. */
+  int at = 0;
+  if (!s->reading && bytes_len(&s->in) == 0) {
+    if (!s->eof && !s->rerr && s->rfd >= 0 && eof_arrived(s, s->rfd)) s->eof = true;
+    at = s->eof || (s->is_socket && s->closing);
+  }
+  weft__mutex_unlock(&s->lock);
+  return at;
 }
 
 void weft_reader_release(weft_reader_t *r) {
@@ -419,9 +458,18 @@ static ssize_t send_now(struct weft__stream *s, const void *buf, size_t n) {
   return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 }
 
-static int write_locked(struct weft__stream *s, const void *buf, size_t n) {
-  if (s->closing || s->eof_wanted) return WEFT_ECLOSED;
+/* The error a write or drain reports: the connection's own, or asyncio's
+ * ConnectionResetError('Connection lost') once the writer was closed or
+ * aborted. */
+static int writer_error_locked(const struct weft__stream *s) {
   if (s->werr) return s->werr;
+  return s->closing ? -ECONNRESET : 0;
+}
+
+static int write_locked(struct weft__stream *s, const void *buf, size_t n) {
+  int err = writer_error_locked(s);
+  if (err) return err;
+  if (s->eof_wanted) return WEFT_ECLOSED; /* asyncio: write() after write_eof() */
   if (!n) return 0;
   if (!s->flushing) {
     ssize_t w = send_now(s, buf, n);
@@ -487,7 +535,7 @@ int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
   rc = weft_event_wait(s->drained, timeout_ns);
   if (rc) return rc;
   weft__mutex_lock(&s->lock);
-  rc = s->werr;
+  rc = writer_error_locked(s);
   weft__mutex_unlock(&s->lock);
   return rc;
 }
@@ -549,7 +597,7 @@ int weft_writer_abort(weft_writer_t *w) {
   struct weft__stream *s = w->s;
   weft__mutex_lock(&s->lock);
   s->closing = true;
-  set_werr_locked(s, WEFT_ECLOSED);
+  set_werr_locked(s, -ECONNRESET); /* asyncio: abort() loses the connection */
   /* Drop what no send holds; the flusher's own send ends with the shutdown. */
   s->pending.head = s->pending.tail = 0;
   s->wsize = bytes_len(&s->out);

@@ -104,11 +104,19 @@ WEFT_EXTERN ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t 
  */
 WEFT_EXTERN ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen,
                                           void *buf, size_t cap, size_t *partial);
-/** weft_reader_readline - readuntil("\n"), except that at end of stream the
- * partial line is returned as a success (asyncio readline). */
+/**
+ * weft_reader_readline - readuntil("\n") with asyncio readline's rules
+ *
+ * At end of stream the partial line is returned as a success. Over the
+ * limit it returns WEFT_ELIMIT (asyncio raises ValueError) after dropping
+ * the line: the data up to and including the newline if one was seen,
+ * else everything buffered; readuntil() keeps the data instead.
+ */
 WEFT_EXTERN ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap);
-/** weft_reader_at_eof - 1 when the buffer is empty and the stream ended, else 0; -EINVAL if
- * @r is NULL. No suspension; the reading task's call. */
+/** weft_reader_at_eof - 1 when the buffer is empty and the end of stream has
+ * arrived (also before a read returned 0, and once a socket stream's writer
+ * was closed), else 0 (also while a read is in progress); -EINVAL if @r is
+ * NULL. No suspension; the reading task's call. */
 WEFT_EXTERN int weft_reader_at_eof(weft_reader_t *r);
 /** weft_reader_release - give the reader back (no suspension). */
 WEFT_EXTERN void weft_reader_release(weft_reader_t *r);
@@ -119,8 +127,9 @@ WEFT_EXTERN void weft_reader_release(weft_reader_t *r);
  * weft_writer_write - queue @n bytes (asyncio write): sent at once as far
  * as the kernel takes them, the rest buffered and flushed in the
  * background. Never suspends.
- * Returns:  0; WEFT_ECLOSED after close()/write_eof(); the connection's
- *           error; -ENOMEM.
+ * Returns:  0; -ECONNRESET after close()/abort() (asyncio's "Connection
+ *           lost"); WEFT_ECLOSED after write_eof(); the connection's error
+ *           once a send failed (-EPIPE, -ECONNRESET...); -ENOMEM.
  */
 WEFT_EXTERN int weft_writer_write(weft_writer_t *w, const void *buf, size_t n);
 /** weft_writer_writelines - write() of each piece in order. */
@@ -128,7 +137,9 @@ WEFT_EXTERN int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov
 /**
  * weft_writer_drain - wait until the buffer is at or below the low-water
  * mark, if it went above the high-water mark (asyncio drain()).
- * Returns:  0; the connection's error; -ECANCELED. Suspends: yes.
+ * Returns:  0; the connection's error; -ECONNRESET once the writer was
+ *           closed or aborted (asyncio: ConnectionResetError('Connection
+ *           lost')); -ECANCELED. Suspends: yes.
  */
 WEFT_EXTERN int weft_writer_drain(weft_writer_t *w);
 /**

@@ -564,7 +564,8 @@ static int extras_main(void *arg, void **res) {
   /* abort: pending data is dropped and the writer is closed at once. */
   ck_assert_int_eq(weft_writer_abort(w), 0);
   ck_assert_int_eq(weft_writer_is_closing(w), 1);
-  ck_assert_int_eq(weft_writer_write(w, "x", 1), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_writer_write(w, "x", 1), -ECONNRESET); /* "Connection lost" */
+  ck_assert_int_eq(weft_writer_drain(w), -ECONNRESET);
   ck_assert_int_eq(weft_writer_wait_closed(w), 0);
   weft_writer_release(w);
   weft_reader_release(r);
@@ -783,6 +784,82 @@ static int serve_forever_main(void *arg, void **res) {
 START_TEST(test_serve_forever) { ck_assert_int_eq(run_main(1, serve_forever_main, NULL, NULL), 0); }
 END_TEST
 
+/* ---- asyncio's stream edges: at_eof, writes after close, readline's limit ------ */
+
+static int stream_edges_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  pair(sv);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  char buf[64];
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 16, &r, &w), 0);
+  /* at_eof: true once the end has arrived and nothing is buffered, before
+   * any read returned 0. */
+  ck_assert_int_eq(write(sv[1], "abc", 3), 3);
+  ck_assert_int_eq(weft_reader_at_eof(r), 0);
+  ck_assert_int_eq(weft_reader_readexactly(r, buf, 2, NULL), 2);
+  shutdown(sv[1], SHUT_WR);
+  ck_assert_int_eq(weft_reader_at_eof(r), 0); /* "c" is still buffered */
+  ck_assert_int_eq(weft_reader_readexactly(r, buf, 1, NULL), 1);
+  ck_assert_int_eq(weft_reader_at_eof(r), 1);
+  /* Writes after close: asyncio's ConnectionResetError('Connection lost'). */
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_writer_write(w, "x", 1), -ECONNRESET);
+  ck_assert_int_eq(weft_writer_drain(w), -ECONNRESET);
+  ck_assert_int_eq(weft_reader_at_eof(r), 1);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  close(sv[1]);
+  /* A closed writer ends a socket stream for at_eof, data or not in flight. */
+  pair(sv);
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 16, &r, &w), 0);
+  ck_assert_int_eq(weft_reader_at_eof(r), 0);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_reader_at_eof(r), 1);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  close(sv[1]);
+  /* The same on a pipe: the end has arrived once its writer closed. */
+  int pp[2];
+  ck_assert_int_eq(pipe(pp), 0);
+  ck_assert_int_eq(weft_stream_open_fd(pp[0], -1, 0, &r, NULL), 0);
+  ck_assert_int_eq(write(pp[1], "a", 1), 1);
+  ck_assert_int_eq(weft_reader_readexactly(r, buf, 1, NULL), 1);
+  ck_assert_int_eq(weft_reader_at_eof(r), 0);
+  close(pp[1]);
+  ck_assert_int_eq(weft_reader_at_eof(r), 1);
+  weft_reader_release(r);
+  /* readline over the limit drops the line (asyncio), readuntil keeps it. */
+  pair(sv);
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 16, &r, &w), 0);
+  const char *long_line = "0123456789ABCDEFGHIJ\nnext\n";
+  ck_assert_int_eq(write(sv[1], long_line, strlen(long_line)), (ssize_t)strlen(long_line));
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), WEFT_ELIMIT);
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 5);
+  ck_assert(memcmp(buf, "next\n", 5) == 0);
+  ck_assert_int_eq(write(sv[1], "0123456789ABCDEFGHIJ", 20), 20); /* no newline yet */
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), WEFT_ELIMIT);
+  ck_assert_int_eq(write(sv[1], "tail\nok\n", 8), 8);
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 5); /* the buffer was cleared */
+  ck_assert(memcmp(buf, "tail\n", 5) == 0);
+  ck_assert_int_eq(write(sv[1], "0123456789ABCDEFGHIJ\n", 21), 21);
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 3);
+  ck_assert_int_eq(weft_reader_readuntil(r, "\n", 1, buf, sizeof buf, NULL), WEFT_ELIMIT);
+  ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), 21); /* kept by readuntil */
+  weft_writer_release(w);
+  weft_reader_release(r);
+  close(sv[1]);
+  return 0;
+}
+
+START_TEST(test_asyncio_stream_edges) {
+  ck_assert_int_eq(run_main(1, stream_edges_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, stream_edges_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -801,6 +878,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_cancel_storm);
   tcase_add_test(tc, test_handler_error_is_reported);
   tcase_add_test(tc, test_serve_forever);
+  tcase_add_test(tc, test_asyncio_stream_edges);
   suite_add_tcase(s, tc);
   return s;
 }
