@@ -51,8 +51,9 @@ bench: deps-bench build
 	benchmarks/run.sh
 	benchmarks/io/run.sh
 
+# make install [PREFIX=/opt/weft]: headers, libweft.so/.a, weft.pc, the CMake package.
 install: build
-	cmake --install build
+	cmake --install build $(if $(PREFIX),--prefix $(PREFIX))
 
 clean:
 	rm -rf build build-test build-asan build-tsan build-ucontext
