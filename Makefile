@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test test-epoll test-asan test-tsan test-ucontext test-all bench build deps deps-bench clean install
+.PHONY: all test test-epoll test-asan test-tsan test-ucontext test-all stress bench build deps deps-bench clean install
 
 all: build
 
@@ -38,6 +38,12 @@ test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=thread -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && WEFT_TEST_SCALE=10 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j$(JOBS)
+
+# The semantics races at full size under TSan (the suite runs them smaller).
+stress: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=thread -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && WEFT_STRESS_ITERS=10000 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -L stress
 
 # The portable ucontext fiber backend, same suite.
 test-ucontext: deps

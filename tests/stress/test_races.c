@@ -1,0 +1,259 @@
+/*
+ * test_races.c - the semantics races, looped: cancel vs return, cancel vs
+ * notify, result vs deadline, on 4 workers (and from a foreign thread).
+ *
+ * Each race has an invariant that a lost or doubled outcome breaks:
+ *  - cancel vs return: weft_task_cancel() said 1 exactly when the task
+ *    ends cancelled (an accepted request is never lost, asyncio's
+ *    Task.__step), else the task keeps its value;
+ *  - cancel vs notify: a notification given to a waiter that is cancelled
+ *    at the same moment reaches another waiter (no waiter is left behind);
+ *  - result vs deadline: an item put as a get times out is never lost (it
+ *    is either taken by that get or still in the queue).
+ *
+ * Iterations: $WEFT_STRESS_ITERS (default 1000 in the suite; `make stress`
+ * runs 10,000 under TSan), divided by $WEFT_TEST_SCALE like every stress
+ * size.
+ */
+#include "helpers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+
+static long iters(void) {
+  const char *e = getenv("WEFT_STRESS_ITERS");
+  long n = e && *e ? atol(e) : 1000;
+  n = scaled(n);
+  return n > 0 ? n : 1;
+}
+
+/* ---- cancel vs return ------------------------------------------------------- */
+
+static int returns_now(void *arg, void **res) {
+  /* A few spins, so the cancel lands before, during or after the return. */
+  for (volatile long i = (long)(intptr_t)arg; i > 0; i--) {
+  }
+  *res = (void *)1;
+  return 0;
+}
+
+struct canceller {
+  weft_task_t *victim;
+  int rc;
+};
+
+static int cancel_it(void *arg, void **res) {
+  struct canceller *c = arg;
+  c->rc = weft_task_cancel(c->victim, NULL);
+  return 0;
+}
+
+/* How often each side won, printed so a run shows the race was real. */
+static _Atomic long won_cancel, won_return;
+
+static void check_outcome(weft_task_t *t, int cancel_rc) {
+  atomic_fetch_add(cancel_rc == 1 ? &won_cancel : &won_return, 1);
+  void *r = NULL;
+  int rc = weft_future_result(weft_task_future(t), &r);
+  if (cancel_rc == 1) {
+    ck_assert_int_eq(rc, -ECANCELED); /* accepted, so delivered */
+  } else {
+    ck_assert_int_eq(cancel_rc, 0);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_eq(r, (void *)1);
+  }
+}
+
+static int cancel_return_main(void *arg, void **res) {
+  long n = iters();
+  for (long i = 0; i < n; i++) {
+    weft_task_t *t, *c;
+    struct canceller cc = {.rc = -1};
+    ck_assert_int_eq(weft_spawn(returns_now, (void *)(intptr_t)(i % 64), &t), 0);
+    cc.victim = t;
+    ck_assert_int_eq(weft_spawn(cancel_it, &cc, &c), 0);
+    weft_await(weft_task_future(c), NULL);
+    weft_await(weft_task_future(t), NULL);
+    check_outcome(t, cc.rc);
+    weft_task_release(c);
+    weft_task_release(t);
+  }
+  return 0;
+}
+
+static void print_split(const char *what) {
+  fprintf(stderr, "%s: cancel accepted %ld, task ended first %ld\n", what, atomic_load(&won_cancel),
+          atomic_load(&won_return));
+  atomic_store(&won_cancel, 0);
+  atomic_store(&won_return, 0);
+}
+
+START_TEST(cancel_vs_return) {
+  ck_assert_int_eq(run_main(4, cancel_return_main, NULL, NULL), 0);
+  print_split("cancel vs return");
+}
+END_TEST
+
+/* The same with the cancel coming from a foreign thread while the loop
+ * runs on another. */
+static void *run_loop(void *arg) {
+  ck_assert_int_eq(weft_loop_run_forever(arg), 0);
+  return NULL;
+}
+
+START_TEST(foreign_cancel_vs_return) {
+  weft_loop_t *loop = make_loop(4);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, run_loop, loop), 0);
+  long n = iters();
+  for (long i = 0; i < n; i++) {
+    weft_future_t *f;
+    ck_assert_int_eq(weft_run_threadsafe(loop, returns_now, (void *)(intptr_t)(i % 64), &f), 0);
+    int crc = weft_task_cancel(weft_task_from_future(f), NULL); /* races with start and return */
+    weft_future_wait_threadsafe(f, -1, NULL);
+    check_outcome(weft_task_from_future(f), crc);
+    weft_future_release(f);
+  }
+  ck_assert_int_eq(weft_loop_stop(loop), 0);
+  pthread_join(th, NULL);
+  close_clean(loop);
+  print_split("foreign cancel vs return");
+}
+END_TEST
+
+/* ---- cancel vs notify ------------------------------------------------------- */
+
+struct cw {
+  weft_cond_t *cv;
+  weft_event_t *started;
+  int rc;
+};
+
+static int cond_waiter(void *arg, void **res) {
+  struct cw *w = arg;
+  weft_lock_t *l = weft_cond_lock(w->cv);
+  ck_assert_int_eq(weft_lock_acquire(l, -1), 0);
+  weft_event_set(w->started);
+  w->rc = weft_cond_wait(w->cv, -1);
+  ck_assert_int_eq(weft_lock_locked(l), 1);
+  weft_lock_release(l);
+  return 0;
+}
+
+static int cancel_notify_main(void *arg, void **res) {
+  long n = iters() / 2 + 1;
+  for (long i = 0; i < n; i++) {
+    weft_cond_t *cv;
+    ck_assert_int_eq(weft_cond_create(NULL, &cv), 0);
+    weft_lock_t *l = weft_cond_lock(cv);
+    struct cw a = {.cv = cv, .rc = 1}, b = {.cv = cv, .rc = 1};
+    ck_assert_int_eq(weft_event_create(&a.started), 0);
+    ck_assert_int_eq(weft_event_create(&b.started), 0);
+    weft_task_t *ta, *tb, *c;
+    ck_assert_int_eq(weft_spawn(cond_waiter, &a, &ta), 0);
+    ck_assert_int_eq(weft_event_wait(a.started, -1), 0);
+    ck_assert_int_eq(weft_lock_acquire(l, -1), 0); /* a is queued */
+    ck_assert_int_eq(weft_lock_release(l), 0);
+    ck_assert_int_eq(weft_spawn(cond_waiter, &b, &tb), 0);
+    ck_assert_int_eq(weft_event_wait(b.started, -1), 0);
+    ck_assert_int_eq(weft_lock_acquire(l, -1), 0); /* b is queued behind a */
+    struct canceller cc = {.victim = ta, .rc = -1};
+    ck_assert_int_eq(weft_spawn(cancel_it, &cc, &c), 0); /* races with the notify */
+    if (i & 1) weft_yield();
+    ck_assert_int_eq(weft_cond_notify(cv, 1), 1);
+    ck_assert_int_eq(weft_lock_release(l), 0);
+    weft_await(weft_task_future(c), NULL);
+    weft_await(weft_task_future(ta), NULL);
+    if (a.rc == 0) { /* a took the notification: b needs one of its own */
+      ck_assert_int_eq(weft_lock_acquire(l, -1), 0);
+      weft_cond_notify(cv, 1);
+      ck_assert_int_eq(weft_lock_release(l), 0);
+    } else {
+      ck_assert_int_eq(a.rc, -ECANCELED); /* then it passed its notification on */
+    }
+    atomic_fetch_add(a.rc == 0 ? &won_return : &won_cancel, 1);
+    weft_await(weft_task_future(tb), NULL); /* a lost notification hangs here */
+    ck_assert_int_eq(b.rc, 0);
+    weft_task_release(ta);
+    weft_task_release(tb);
+    weft_task_release(c);
+    weft_event_destroy(a.started);
+    weft_event_destroy(b.started);
+    ck_assert_int_eq(weft_cond_destroy(cv), 0);
+  }
+  return 0;
+}
+
+START_TEST(cancel_vs_notify) {
+  ck_assert_int_eq(run_main(4, cancel_notify_main, NULL, NULL), 0);
+  fprintf(stderr, "cancel vs notify: waiter cancelled %ld, notified first %ld\n",
+          atomic_load(&won_cancel), atomic_load(&won_return));
+}
+END_TEST
+
+/* ---- result vs deadline ----------------------------------------------------- */
+
+struct getter {
+  weft_queue_t *q;
+  int rc;
+  void *item;
+};
+
+static int get_with_deadline(void *arg, void **res) {
+  struct getter *g = arg;
+  g->rc = weft_queue_get(g->q, &g->item, 20000); /* 20 us: the put lands around it */
+  return 0;
+}
+
+static int put_later(void *arg, void **res) {
+  for (volatile int i = 0; i < 2000; i++) {
+  }
+  return weft_queue_put_nowait(arg, (void *)42);
+}
+
+static int result_deadline_main(void *arg, void **res) {
+  long n = iters();
+  int timed_out = 0;
+  for (long i = 0; i < n; i++) {
+    weft_queue_t *q;
+    ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 0, NULL, &q), 0);
+    struct getter g = {.q = q, .rc = 1};
+    weft_task_t *tg, *tp;
+    ck_assert_int_eq(weft_spawn(get_with_deadline, &g, &tg), 0);
+    ck_assert_int_eq(weft_spawn(put_later, q, &tp), 0);
+    ck_assert_int_eq(weft_await(weft_task_future(tp), NULL), 0);
+    weft_await(weft_task_future(tg), NULL);
+    if (g.rc == 0) {
+      ck_assert_ptr_eq(g.item, (void *)42);
+      ck_assert_uint_eq(weft_queue_qsize(q), 0);
+    } else {
+      ck_assert_int_eq(g.rc, -ETIMEDOUT); /* the item stayed in the queue */
+      timed_out++;
+      void *it = NULL;
+      ck_assert_int_eq(weft_queue_get_nowait(q, &it), 0);
+      ck_assert_ptr_eq(it, (void *)42);
+    }
+    weft_task_release(tg);
+    weft_task_release(tp);
+    ck_assert_int_eq(weft_queue_destroy(q), 0);
+  }
+  fprintf(stderr, "result vs deadline: get timed out %d of %ld\n", timed_out, n);
+  return 0;
+}
+
+START_TEST(result_vs_deadline) { ck_assert_int_eq(run_main(4, result_deadline_main, NULL, NULL), 0); }
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("races");
+  TCase *tc = tcase_create("races");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, cancel_vs_return);
+  tcase_add_test(tc, foreign_cancel_vs_return);
+  tcase_add_test(tc, cancel_vs_notify);
+  tcase_add_test(tc, result_vs_deadline);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)
