@@ -781,7 +781,36 @@ static int serve_forever_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(test_serve_forever) { ck_assert_int_eq(run_main(1, serve_forever_main, NULL, NULL), 0); }
+/* Several workers: the serving task may start before or after the close
+ * or cancel, so each round accepts the outcomes asyncio allows for that. */
+static int serve_forever_racing_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int i = 0; i < 20; i++) {
+    weft_server_t *s;
+    serve(echo_lines, NULL, &s);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(serve_forever_task, s, &t), 0);
+    if (i & 1) {
+      ck_assert_int_eq(weft_server_close(s), 0);
+      int rc = weft_await(weft_task_future(t), NULL);
+      ck_assert(rc == -ECANCELED || rc == WEFT_ECLOSED); /* serving, or started after */
+    } else {
+      weft_task_cancel(t, NULL);
+      ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+      weft_server_close(s); /* if it was cancelled before it started serving */
+    }
+    weft_task_release(t);
+    ck_assert_int_eq(weft_server_wait_closed(s), 0);
+    ck_assert_int_eq(weft_server_destroy(s), 0);
+  }
+  return 0;
+}
+
+START_TEST(test_serve_forever) {
+  ck_assert_int_eq(run_main(1, serve_forever_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, serve_forever_racing_main, NULL, NULL), 0);
+}
 END_TEST
 
 /* ---- asyncio's stream edges: at_eof, writes after close, readline's limit ------ */
