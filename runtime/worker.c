@@ -195,10 +195,15 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
     notify_one(loop);
     return;
   }
-  /* Order across threads: what a foreign thread queued before this call
-   * (happens-before, e.g. through a lock) goes ahead of it, as in asyncio's
-   * single ready queue. The relaxed load sees such a push by coherence. */
-  if (__builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0)) take_injected(w);
+  /* Order across threads, one worker: what a foreign thread queued before
+   * this call (happens-before, e.g. through a lock) goes ahead of it, as in
+   * asyncio's single ready queue; the relaxed load sees such a push by
+   * coherence. Only there: with several workers the injection queue also
+   * takes this worker's own ring spills, and pulling them back on every
+   * schedule re-spilled them at once (measured: fork_join 23x slower, 67%
+   * of the time in runq_push); nor is there an order to keep. */
+  if (loop->solo && __builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0))
+    take_injected(w);
   if (hint == WEFT__SCHED_URGENT && !loop->fifo && w->urgent.count < URGENT_MAX) {
     weft__rlist_push(&w->urgent, r);
     return;
