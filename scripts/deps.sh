@@ -12,7 +12,7 @@ pkgs=(build-essential cmake pkg-config libjemalloc-dev liburing-dev check valgri
 if [ "$what" = bench ]; then
   pkgs+=(golang-go librust-tokio-dev librust-async-channel-dev cargo libuv1-dev python3 python3-uvloop wrk fio nginx-light)
 elif [ "$what" = cross ]; then
-  pkgs=(gcc-aarch64-linux-gnu qemu-user)
+  pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 fi
 
 missing=()
