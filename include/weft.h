@@ -19,5 +19,6 @@
 #include "weft/io.h"
 #include "weft/stream.h"
 #include "weft/process.h"
+#include "weft/compose.h"
 
 #endif

@@ -35,6 +35,7 @@ void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_ta
   f->msg = NULL;
   atomic_init(&f->refs, 1);
   f->loop = loop;
+  f->ops = NULL;
   weft__list_init(&f->entries);
 }
 
@@ -82,6 +83,10 @@ void weft_future_release(weft_future_t *f) {
     weft__task_free(weft__task_of(f));
     return;
   }
+  if (f->ops && f->ops->free) {
+    f->ops->free(f);
+    return;
+  }
   struct weft_loop *loop = f->loop;
   weft__future_fini(f);
   weft__free(f, sizeof *f);
@@ -95,6 +100,11 @@ static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
     /* release: the waiter's acquire load then sees the outcome. */
     atomic_store_explicit(&w->fired, 1, memory_order_release);
     weft__task_wake(w->task);
+    break;
+  }
+  case WEFT__ENTRY_NOTIFY: {
+    struct weft__notify *n = (struct weft__notify *)e;
+    n->fn(n, f);
     break;
   }
   case WEFT__ENTRY_THREAD: {
@@ -157,7 +167,12 @@ int weft_future_set_error(weft_future_t *f, int err, const char *msg) {
 
 int weft_future_cancel(weft_future_t *f, const char *msg) {
   if (!f) return -EINVAL;
+  return weft__future_cancel(f, msg);
+}
+
+int weft__future_cancel(struct weft_future *f, const char *msg) {
   if (f->is_task) return weft_task_cancel(weft__task_of(f), msg);
+  if (f->ops && f->ops->cancel) return f->ops->cancel(f, msg);
   if (weft__future_mark_retrieved_if_done(f)) return 0;
   char *copy = NULL;
   if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
@@ -274,10 +289,7 @@ static void waiter_remove(struct weft_future *f, struct weft__waiter *w) {
 
 /* The awaiting task was cancelled: cancel what it awaited (asyncio). */
 static void cancel_awaited(struct weft_future *f) {
-  if (f->is_task)
-    weft_task_cancel(weft__task_of(f), NULL);
-  else if (!weft__future_is_done(f))
-    weft__future_complete(f, -ECANCELED, NULL, NULL);
+  if (!weft__future_is_done(f)) weft__future_cancel(f, NULL);
 }
 
 static int await_until(struct weft_future *f, uint64_t deadline_ns, void **result) {
@@ -333,3 +345,45 @@ int weft_future_wait_threadsafe(weft_future_t *f, int64_t timeout_ns, void **res
 }
 
 weft_loop_t *weft_future_loop(const weft_future_t *f) { return f ? f->loop : NULL; }
+
+bool weft__future_notify_add(struct weft_future *f, struct weft__notify *n) {
+  n->e.kind = WEFT__ENTRY_NOTIFY;
+  weft__mutex_lock(&f->lock);
+  bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
+  if (!done) weft__list_add_tail(&f->entries, &n->e.link);
+  weft__mutex_unlock(&f->lock);
+  return !done;
+}
+
+bool weft__future_notify_remove(struct weft_future *f, struct weft__notify *n) {
+  weft__mutex_lock(&f->lock);
+  bool linked = weft__list_linked(&n->e.link);
+  if (linked) weft__list_del_init(&n->e.link);
+  weft__mutex_unlock(&f->lock);
+  return linked;
+}
+
+int weft__await_settled(struct weft_future *f, void **result) {
+  struct weft_task *t = weft__task_self();
+  if (!weft__future_is_done(f)) {
+    struct weft__waiter w = {.e.kind = WEFT__ENTRY_TASK, .task = t};
+    if (waiter_add(f, &w)) {
+      /* Every cancellation that reaches us goes on to f; we keep waiting
+       * for f itself. While the loop closes every cancellable wait fails at
+       * once, so the rest of the wait is not cancellable (close cancels f
+       * too, and runs it to its end). */
+      for (;;) {
+        if (weft__task_wait(t, &w.fired, 0) == 0) break;
+        /* acquire: pairs with fire_entry's release store. */
+        if (atomic_load_explicit(&w.fired, memory_order_acquire)) break;
+        cancel_awaited(f);
+        if (atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed)) {
+          weft__task_wait_nocancel(t, &w.fired, 0);
+          break;
+        }
+      }
+      waiter_remove(f, &w);
+    }
+  }
+  return weft__future_outcome(f, result);
+}

@@ -23,7 +23,12 @@
 #include "list.h"
 #include "mutex.h"
 
-enum weft__entry_kind { WEFT__ENTRY_TASK = 1, WEFT__ENTRY_THREAD = 2, WEFT__ENTRY_CALLBACK = 3 };
+enum weft__entry_kind {
+  WEFT__ENTRY_TASK = 1,
+  WEFT__ENTRY_THREAD = 2,
+  WEFT__ENTRY_CALLBACK = 3,
+  WEFT__ENTRY_NOTIFY = 4,
+};
 
 struct weft__done_entry {
   struct weft__list link; /* in weft_future.entries; under the future's lock */
@@ -34,6 +39,26 @@ struct weft__waiter {
   struct weft__done_entry e;
   struct weft_task *task;  /* ENTRY_TASK */
   _Atomic uint32_t fired;  /* 1 once completed; the futex word for ENTRY_THREAD */
+};
+
+/* A combinator's hook (compose): @fn runs at completion, in registration
+ * order with the other entries, with the future's lock held. It must be
+ * short, must not take that future's lock, and may take only locks that
+ * nobody holds while taking a future's lock (a combinator's own lock, a
+ * future it completes). It is the cheap form of a done callback: no
+ * allocation, no trip through the run queue. */
+struct weft__notify {
+  struct weft__done_entry e;
+  void (*fn)(struct weft__notify *n, struct weft_future *f);
+};
+
+/* Futures with behaviour of their own (a gathering future, a shield):
+ * cancel replaces Future.cancel, free frees the object the future is
+ * embedded in (after weft__future_fini). NULL members mean the default. */
+struct weft_future;
+struct weft__future_ops {
+  int (*cancel)(struct weft_future *f, const char *msg);
+  void (*free)(struct weft_future *f);
 };
 
 enum { WEFT__FUT_PENDING = 0, WEFT__FUT_DONE = 1 };
@@ -48,6 +73,7 @@ struct weft_future {
   char *msg;
   _Atomic uint32_t refs;
   struct weft_loop *loop; /* immutable */
+  const struct weft__future_ops *ops; /* NULL for plain futures and tasks; immutable */
   struct weft__list entries; /* under lock */
 };
 
@@ -71,6 +97,20 @@ void weft__future_add_callback(struct weft_future *f, struct weft_handle *h);
 /* Unregisters @h if it is still waiting on @f; returns true if it was (the
  * entry reference is then the caller's to drop). */
 bool weft__future_remove_callback(struct weft_future *f, struct weft_handle *h);
+/* Registers @n on @f; false (and @fn is never called) if @f is done. */
+bool weft__future_notify_add(struct weft_future *f, struct weft__notify *n);
+/* Unregisters @n; true if it was still registered (then @fn will never
+ * run), false if it ran or is running, and has returned once this returns
+ * (the lock is taken). */
+bool weft__future_notify_remove(struct weft_future *f, struct weft__notify *n);
+/* Future.cancel for @f: its ops, a task's cancel, or completion with -ECANCELED. */
+int weft__future_cancel(struct weft_future *f, const char *msg);
+/* Waits, in the current task, until @f is done, passing every cancellation
+ * of the task on to @f (asyncio's `await task` keeps waiting for the task
+ * after cancelling it), and returns @f's outcome: a value @f produced
+ * anyway wins over the cancellation, whose request stays counted
+ * (cancelling()). For wait_for. */
+int weft__await_settled(struct weft_future *f, void **result);
 /* Reports an unretrieved error and frees the message (called at free time). */
 void weft__future_fini(struct weft_future *f);
 

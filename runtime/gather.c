@@ -1,0 +1,276 @@
+/*
+ * gather.c - asyncio.gather: one future for many (weft/compose.h).
+ *
+ * A gathering future is a future embedded in struct gather (its ops give
+ * it asyncio's _GatheringFuture.cancel and its own free). Each distinct
+ * child gets one notify entry (future.h): its outcome is looked at inline,
+ * under the child's lock, at the child's completion; no callback is
+ * queued, so gathering n children costs n entries and one wake-up of the
+ * awaiter. Children that are done at the start are looked at right away,
+ * after every entry is registered, as asyncio runs their callbacks after
+ * creating the outer future.
+ *
+ * Rules (CPython 3.13 tasks.py, gather/_GatheringFuture):
+ *  1. Without return_exceptions the first child error (a cancelled child
+ *     counts, as -ECANCELED) completes the outer future at once; the other
+ *     children run on and nobody is cancelled.
+ *  2. With it, the outer future completes when every child is done, with
+ *     -ECANCELED if the gather itself was cancelled (bpo-32684), else 0.
+ *  3. Once the outer future is done, later child errors are marked
+ *     retrieved (they are never reported as unretrieved).
+ *  4. The same future given twice is one child; both slots read it.
+ *
+ * Invariants: nfinished counts the children looked at, each once (its
+ * entry fires once, or it was done at the start). While any entry is
+ * registered the gather holds a reference on itself (`pending`), so the
+ * entries never outlive it; the last one to fire drops it. Lock order:
+ * a child's lock, then the outer future's (completing it); the cancel path
+ * takes no lock while it cancels the children.
+ */
+#include "weft.h"
+#include "weft/compose.h"
+#include "alloc.h"
+#include "future.h"
+#include "loop.h"
+#include "task.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct gather;
+
+struct gather_child {
+  struct weft__notify note;
+  struct gather *g;
+  struct weft_future *f; /* referenced */
+  bool early;            /* done before its entry could register; set by the starter */
+};
+
+struct gather {
+  struct weft_future fut;        /* first: the gathering future */
+  size_t n;                      /* slots; immutable */
+  size_t nchildren;              /* distinct children; immutable */
+  unsigned flags;                /* immutable */
+  _Atomic size_t nfinished;      /* children looked at */
+  _Atomic size_t registered;     /* entries still registered */
+  bool cancel_requested;         /* the gather itself was cancelled; under fut.lock */
+  char *cancel_msg;              /* its message; under fut.lock */
+  size_t *slot_child;            /* slot -> child index; immutable */
+  struct gather_child *children; /* nchildren; immutable but for the entries */
+  size_t bytes;                  /* the allocation's size */
+};
+
+static int gather_cancel(struct weft_future *f, const char *msg);
+static void gather_free(struct weft_future *f);
+
+static const struct weft__future_ops gather_ops = {.cancel = gather_cancel, .free = gather_free};
+
+static struct gather *gather_of(struct weft_future *f) { return (struct gather *)f; }
+
+/* Marks a done child's error retrieved; @locked: its lock is held. */
+static void retrieve(struct weft_future *f, bool locked) {
+  if (!f->err || f->err == -ECANCELED) return;
+  if (locked)
+    f->retrieved = 1; /* under f->lock */
+  else
+    weft__future_mark_retrieved_if_done(f);
+}
+
+static void complete_outer(struct gather *g, int err, const char *msg) {
+  char *copy = msg ? weft__strdup(msg) : NULL; /* a message that cannot be copied is dropped */
+  weft__future_complete(&g->fut, err, NULL, copy);
+}
+
+/* Looks at child @f, now done (rules 1-3). */
+static void child_done(struct gather *g, struct weft_future *f, bool locked) {
+  /* acq_rel: the child that finishes last sees every other child's count. */
+  size_t done = atomic_fetch_add_explicit(&g->nfinished, 1, memory_order_acq_rel) + 1;
+  bool keep_going = g->flags & WEFT_GATHER_RETURN_EXCEPTIONS;
+  if (weft__future_is_done(&g->fut) || keep_going) retrieve(f, locked);
+  if (weft__future_is_done(&g->fut)) return;
+  if (!keep_going && f->err) {
+    retrieve(f, locked); /* it travels on the outer future now */
+    complete_outer(g, f->err, f->msg);
+    return;
+  }
+  if (done < g->nchildren) return;
+  weft__mutex_lock(&g->fut.lock); /* after the child's: the lock order */
+  bool cancelled = g->cancel_requested;
+  char *msg = cancelled && g->cancel_msg ? weft__strdup(g->cancel_msg) : NULL;
+  weft__mutex_unlock(&g->fut.lock);
+  /* The slots hold the results; a cancelled gather ends cancelled (bpo-32684). */
+  weft__future_complete(&g->fut, cancelled ? -ECANCELED : 0, NULL, msg);
+}
+
+static void on_child(struct weft__notify *n, struct weft_future *f) {
+  struct gather_child *c = weft__container_of(n, struct gather_child, note);
+  struct gather *g = c->g;
+  child_done(g, f, true);
+  /* acq_rel: the last entry drops the gather's own reference; the child's
+   * completer holds one on f, so freeing g cannot free f under us. */
+  if (atomic_fetch_sub_explicit(&g->registered, 1, memory_order_acq_rel) == 1)
+    weft_future_release(&g->fut);
+}
+
+/* asyncio's _GatheringFuture.cancel: every child not done is cancelled;
+ * if any accepted, the gather ends cancelled even with return_exceptions. */
+static int gather_cancel(struct weft_future *f, const char *msg) {
+  struct gather *g = gather_of(f);
+  if (weft__future_mark_retrieved_if_done(f)) return 0;
+  weft_future_ref(f); /* children completing may drop the last other reference */
+  char *copy = msg ? weft__strdup(msg) : NULL;
+  /* Set before the children are cancelled: a plain future completes on the
+   * spot, and the last child must see it. A second cancel keeps the first
+   * message. */
+  weft__mutex_lock(&f->lock);
+  if (!g->cancel_requested) {
+    g->cancel_requested = true;
+    g->cancel_msg = copy;
+    copy = NULL;
+  }
+  weft__mutex_unlock(&f->lock);
+  weft__strfree(copy);
+  int any = 0;
+  for (size_t i = 0; i < g->nchildren; i++) {
+    struct weft_future *c = g->children[i].f;
+    if (!weft__future_is_done(c) && weft__future_cancel(c, msg) == 1) any = 1;
+  }
+  weft_future_release(f);
+  return any;
+}
+
+static void gather_free(struct weft_future *f) {
+  struct gather *g = gather_of(f);
+  struct weft_loop *loop = f->loop;
+  weft__future_fini(f);
+  for (size_t i = 0; i < g->nchildren; i++) weft_future_release(g->children[i].f);
+  weft__strfree(g->cancel_msg);
+  weft__free(g, g->bytes);
+  weft__loop_count(loop, -1);
+}
+
+/* ---- building ------------------------------------------------------------------- */
+
+/* Distinct children: an open-addressing set of pointers, linear probing.
+ * Returns the child index of @f, adding it if new. */
+static size_t child_index(struct gather *g, struct weft_future **keys, size_t *vals, size_t mask,
+                          struct weft_future *f) {
+  size_t h = (size_t)(((uintptr_t)f >> 4) * 0x9E3779B97F4A7C15ull) & mask;
+  while (keys[h] && keys[h] != f) h = (h + 1) & mask;
+  if (keys[h]) return vals[h];
+  keys[h] = f;
+  size_t idx = g->nchildren++;
+  vals[h] = idx;
+  g->children[idx].f = weft_future_ref(f);
+  g->children[idx].g = g;
+  weft__list_init(&g->children[idx].note.e.link);
+  g->children[idx].note.fn = on_child;
+  return idx;
+}
+
+static int dedupe(struct gather *g, weft_future_t *const *fs) {
+  size_t cap = 16;
+  while (cap < 2 * g->n) cap *= 2;
+  struct weft_future **keys = weft__calloc(cap * sizeof *keys);
+  size_t *vals = weft__alloc(cap * sizeof *vals);
+  if (!keys || !vals) {
+    weft__free(keys, cap * sizeof *keys);
+    weft__free(vals, cap * sizeof *vals);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < g->n; i++) g->slot_child[i] = child_index(g, keys, vals, cap - 1, fs[i]);
+  weft__free(keys, cap * sizeof *keys);
+  weft__free(vals, cap * sizeof *vals);
+  return 0;
+}
+
+static int check_args(weft_future_t *const *fs, size_t n, struct weft_loop **loop) {
+  if (n && !fs) return -EINVAL;
+  *loop = n ? NULL : weft_loop_current();
+  for (size_t i = 0; i < n; i++) {
+    if (!fs[i]) return -EINVAL;
+    if (*loop && fs[i]->loop != *loop) return -EINVAL;
+    *loop = fs[i]->loop;
+  }
+  return *loop ? 0 : -EPERM;
+}
+
+int weft_gather_start(weft_future_t *const *fs, size_t n, unsigned flags, weft_future_t **out) {
+  if (!out || (flags & ~WEFT_GATHER_RETURN_EXCEPTIONS)) return -EINVAL;
+  struct weft_loop *loop;
+  int rc = check_args(fs, n, &loop);
+  if (rc) return rc;
+  if (n > (SIZE_MAX - sizeof(struct gather)) / (sizeof(size_t) + sizeof(struct gather_child)))
+    return -ENOMEM;
+  size_t bytes = sizeof(struct gather) + n * sizeof(size_t) + n * sizeof(struct gather_child);
+  struct gather *g = weft__alloc(bytes);
+  if (!g) return -ENOMEM;
+  weft__future_init(&g->fut, loop, false);
+  g->fut.ops = &gather_ops;
+  g->n = n;
+  g->nchildren = 0;
+  g->flags = flags;
+  atomic_init(&g->nfinished, 0);
+  atomic_init(&g->registered, 0);
+  g->cancel_requested = false;
+  g->cancel_msg = NULL;
+  g->bytes = bytes;
+  g->children = (struct gather_child *)(g + 1);
+  g->slot_child = (size_t *)(g->children + n);
+  weft__loop_count(loop, +1);
+  if (dedupe(g, fs) != 0) {
+    weft_future_release(&g->fut);
+    return -ENOMEM;
+  }
+  if (n == 0) {
+    weft__future_complete(&g->fut, 0, NULL, NULL); /* an empty list, at once */
+    *out = &g->fut;
+    return 0;
+  }
+  /* The entries' reference, dropped by the last of them. Counted before
+   * registering, so an entry firing at once cannot drop it early. */
+  atomic_store_explicit(&g->registered, g->nchildren, memory_order_relaxed);
+  weft_future_ref(&g->fut);
+  for (size_t i = 0; i < g->nchildren; i++)
+    g->children[i].early = !weft__future_notify_add(g->children[i].f, &g->children[i].note);
+  /* Children done before their entry could register: looked at now, in
+   * input order, after the outer future exists (asyncio's done_futs). */
+  for (size_t i = 0; i < g->nchildren; i++) {
+    if (!g->children[i].early) continue;
+    child_done(g, g->children[i].f, false);
+    /* acq_rel: as in on_child; this entry never registered. */
+    if (atomic_fetch_sub_explicit(&g->registered, 1, memory_order_acq_rel) == 1)
+      weft_future_release(&g->fut);
+  }
+  *out = &g->fut;
+  return 0;
+}
+
+int weft_gather_slots(weft_future_t *f, struct weft_gather_slot *slots, size_t n) {
+  if (!f || f->ops != &gather_ops || (n && !slots)) return -EINVAL;
+  struct gather *g = gather_of(f);
+  if (n != g->n) return -EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    struct weft_future *c = g->children[g->slot_child[i]].f;
+    if (!weft__future_is_done(c)) {
+      slots[i] = (struct weft_gather_slot){.err = WEFT_EINVALSTATE};
+      continue;
+    }
+    void *v = NULL;
+    int err = weft__future_outcome(c, &v); /* marks an error retrieved */
+    slots[i] = (struct weft_gather_slot){.err = err, .result = err ? NULL : v, .msg = c->msg};
+  }
+  return 0;
+}
+
+int weft_gather(weft_future_t *const *fs, size_t n, unsigned flags,
+                struct weft_gather_slot *slots) {
+  if (!weft__task_self()) return -EPERM;
+  weft_future_t *g;
+  int rc = weft_gather_start(fs, n, flags, &g);
+  if (rc) return rc;
+  rc = weft_await(g, NULL); /* cancelled: the gather, hence its children, too */
+  if (slots) weft_gather_slots(g, slots, n);
+  weft_future_release(g);
+  return rc;
+}
