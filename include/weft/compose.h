@@ -151,8 +151,8 @@ WEFT_EXTERN int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_
  *     weft_future_result(*f, &v) right after.
  *
  * Returns:  0 with *@f; 1 when every future was yielded; -ETIMEDOUT once the
- *           timeout passed and only futures still pending are left (each
- *           later call says it again; the rest stay pending, nothing is
+ *           timeout passed and only futures still pending are left: once per
+ *           such future, then 1 (the rest stay pending, nothing is
  *           cancelled); -ECANCELED (the iterator stays usable); -EPERM
  *           outside a task; -EINVAL if an argument is NULL.
  * Suspends: yes, while nothing finished.  Threads: one task at a time.

@@ -1,0 +1,169 @@
+/*
+ * as_completed.c - asyncio.as_completed: the futures of a set in the order
+ * they finish (weft/compose.h).
+ *
+ * The iterator registers one notify entry (future.h) per future; an entry
+ * appends its future's index to `ready` under the iterator's mutex and
+ * wakes the task waiting in next(), if any. Futures done at the start are
+ * appended in input order (asyncio schedules their callbacks in that
+ * order). next() hands out `ready` oldest first, as the original futures
+ * (3.13's `async for` form).
+ *
+ * Timeout (3.13's _handle_timeout): once the deadline passed, every entry
+ * still registered is removed, so what finishes later is not yielded;
+ * what had finished before is still handed out first, and each later
+ * next() returns -ETIMEDOUT. Nothing is cancelled.
+ *
+ * Locks: a future's lock, then `m` (the entries run under the first). The
+ * iterator never holds `m` while it takes a future's lock. Waker rule: the
+ * waiting task clears `waiter` under `m` before it leaves next().
+ */
+#include "weft.h"
+#include "weft/compose.h"
+#include "alloc.h"
+#include "clock.h"
+#include "future.h"
+#include "mutex.h"
+#include "task.h"
+
+#include <errno.h>
+
+struct ac_entry {
+  struct weft__notify note;
+  struct weft_as_completed *it;
+  size_t idx;
+  bool registered; /* the owner's bookkeeping */
+};
+
+struct weft_as_completed {
+  struct weft__mutex m;
+  size_t n;                  /* immutable */
+  struct weft_future **fs;   /* referenced; immutable */
+  struct ac_entry *entries;  /* n */
+  size_t *ready;             /* n slots: each index is appended once; under m */
+  size_t rhead, rtail;       /* under m */
+  size_t yielded;            /* the task calling next() */
+  uint64_t deadline;         /* 0: none; immutable */
+  bool timed_out;            /* the task calling next() */
+  struct weft_task *waiter;  /* under m */
+  _Atomic uint32_t fired;    /* waiter's wake-up flag */
+  size_t bytes;
+};
+
+static void push_ready_locked(struct weft_as_completed *it, size_t idx) {
+  it->ready[it->rtail++] = idx;
+  if (it->waiter) {
+    /* release: the waiter's acquire load sees the index appended. */
+    atomic_store_explicit(&it->fired, 1, memory_order_release);
+    weft__task_wake(it->waiter);
+  }
+}
+
+static void on_done(struct weft__notify *n, struct weft_future *f) {
+  struct ac_entry *e = weft__container_of(n, struct ac_entry, note);
+  (void)f;
+  weft__mutex_lock(&e->it->m);
+  push_ready_locked(e->it, e->idx);
+  weft__mutex_unlock(&e->it->m);
+}
+
+int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_t timeout_ns,
+                          weft_as_completed_t **out) {
+  if (!out || (n && !fs)) return -EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!fs[i]) return -EINVAL;
+  if (n > SIZE_MAX / (sizeof(struct ac_entry) + sizeof(size_t) + sizeof(void *)) - 1) return -ENOMEM;
+  size_t bytes = sizeof(struct weft_as_completed) +
+                 n * (sizeof(struct ac_entry) + sizeof(size_t) + sizeof(void *));
+  struct weft_as_completed *it = weft__alloc(bytes);
+  if (!it) return -ENOMEM;
+  weft__mutex_init(&it->m);
+  it->n = n;
+  it->bytes = bytes;
+  it->entries = (struct ac_entry *)(it + 1);
+  it->fs = (struct weft_future **)(it->entries + n);
+  it->ready = (size_t *)(it->fs + n);
+  it->rhead = it->rtail = 0;
+  it->yielded = 0;
+  it->deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0);
+  it->timed_out = false;
+  it->waiter = NULL;
+  atomic_init(&it->fired, 0);
+  for (size_t i = 0; i < n; i++) {
+    struct ac_entry *e = &it->entries[i];
+    it->fs[i] = weft_future_ref(fs[i]);
+    e->it = it;
+    e->idx = i;
+    e->note.fn = on_done;
+    weft__list_init(&e->note.e.link);
+    e->registered = weft__future_notify_add(fs[i], &e->note);
+    if (!e->registered) {
+      weft__mutex_lock(&it->m);
+      push_ready_locked(it, i); /* done already: in input order */
+      weft__mutex_unlock(&it->m);
+    }
+  }
+  *out = it;
+  return 0;
+}
+
+/* Unregisters every entry still registered; after it, none runs. */
+static void unregister_all(struct weft_as_completed *it) {
+  for (size_t i = 0; i < it->n; i++) {
+    if (!it->entries[i].registered) continue;
+    weft__future_notify_remove(it->fs[i], &it->entries[i].note);
+    it->entries[i].registered = false;
+  }
+}
+
+/* Takes the oldest ready index, if any. */
+static bool take_ready(struct weft_as_completed *it, size_t *idx) {
+  weft__mutex_lock(&it->m);
+  bool any = it->rhead != it->rtail;
+  if (any) *idx = it->ready[it->rhead++];
+  weft__mutex_unlock(&it->m);
+  return any;
+}
+
+int weft_as_completed_next(weft_as_completed_t *it, weft_future_t **f) {
+  if (!it || !f) return -EINVAL;
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  if (it->yielded == it->n) return 1;
+  for (;;) {
+    size_t idx;
+    if (take_ready(it, &idx)) {
+      it->yielded++;
+      *f = it->fs[idx];
+      return 0;
+    }
+    if (it->timed_out) {
+      it->yielded++; /* one TimeoutError per future left, as asyncio's iterator */
+      return -ETIMEDOUT;
+    }
+    weft__mutex_lock(&it->m);
+    bool wait = it->rhead == it->rtail;
+    if (wait) {
+      it->waiter = t;
+      atomic_store_explicit(&it->fired, 0, memory_order_relaxed);
+    }
+    weft__mutex_unlock(&it->m);
+    if (!wait) continue;
+    int rc = weft__task_wait(t, &it->fired, it->deadline);
+    weft__mutex_lock(&it->m);
+    it->waiter = NULL; /* waker rule */
+    weft__mutex_unlock(&it->m);
+    if (rc == -ECANCELED) return rc;
+    if (rc == -ETIMEDOUT) {
+      it->timed_out = true; /* what finishes from now on is not yielded */
+      unregister_all(it);
+    }
+  }
+}
+
+void weft_as_completed_free(weft_as_completed_t *it) {
+  if (!it) return;
+  unregister_all(it);
+  for (size_t i = 0; i < it->n; i++) weft_future_release(it->fs[i]);
+  weft__free(it, it->bytes);
+}

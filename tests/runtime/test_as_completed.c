@@ -1,0 +1,138 @@
+/* test_as_completed.c - runtime/as_completed.c: finishing order, the
+ * original futures (3.13), futures done at the start in input order, the
+ * timeout (already-finished ones first, then one -ETIMEDOUT per future
+ * left, nothing cancelled), cancellation of the caller, on 1 and 4 workers. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+static int sleep_ms(void *arg, void **res) {
+  intptr_t ms = (intptr_t)arg;
+  int rc = weft_sleep_ns(ms * 1000000);
+  *res = (void *)ms;
+  return rc;
+}
+
+static weft_task_t *spawn_ms(intptr_t ms) {
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(sleep_ms, (void *)ms, &t), 0);
+  return t;
+}
+
+static int order_main(void *arg, void **res) {
+  weft_task_t *ts[3] = {spawn_ms(30), spawn_ms(10), spawn_ms(20)};
+  weft_future_t *p;
+  ck_assert_int_eq(weft_future_new(NULL, &p), 0);
+  weft_future_set_result(p, (void *)1); /* done at the start: first */
+  weft_future_t *fs[4] = {weft_task_future(ts[0]), weft_task_future(ts[1]), weft_task_future(ts[2]), p};
+  weft_as_completed_t *it;
+  ck_assert_int_eq(weft_as_completed_new(fs, 4, -1, &it), 0);
+  intptr_t want[4] = {1, 10, 20, 30};
+  for (int i = 0; i < 4; i++) {
+    weft_future_t *f;
+    ck_assert_int_eq(weft_as_completed_next(it, &f), 0);
+    void *v; /* the plain form: the outcome of the future yielded */
+    ck_assert_int_eq(weft_future_result(f, &v), 0);
+    ck_assert_ptr_eq(v, (void *)want[i]);
+  }
+  weft_future_t *f;
+  ck_assert_int_eq(weft_as_completed_next(it, &f), 1); /* exhausted */
+  weft_as_completed_free(it);
+  for (int i = 0; i < 3; i++) weft_task_release(ts[i]);
+  weft_future_release(p);
+  return 0;
+}
+
+START_TEST(finishing_order) {
+  ck_assert_int_eq(run_main(1, order_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, order_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int timeout_main(void *arg, void **res) {
+  weft_task_t *ts[3] = {spawn_ms(5), spawn_ms(2000), spawn_ms(3000)};
+  weft_future_t *fs[3] = {weft_task_future(ts[0]), weft_task_future(ts[1]), weft_task_future(ts[2])};
+  weft_as_completed_t *it;
+  ck_assert_int_eq(weft_as_completed_new(fs, 3, 50 * 1000000, &it), 0);
+  weft_future_t *f;
+  ck_assert_int_eq(weft_as_completed_next(it, &f), 0);
+  ck_assert_ptr_eq(f, fs[0]);
+  ck_assert_int_eq(weft_as_completed_next(it, &f), -ETIMEDOUT);
+  ck_assert_int_eq(weft_as_completed_next(it, &f), -ETIMEDOUT); /* one per future left */
+  ck_assert_int_eq(weft_as_completed_next(it, &f), 1);
+  ck_assert_int_eq(weft_future_done(fs[1]), 0); /* nothing was cancelled */
+  weft_as_completed_free(it);
+  for (int i = 0; i < 3; i++) {
+    weft_task_cancel(ts[i], NULL);
+    weft_await(fs[i], NULL);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(timeout_yields_what_finished_then_times_out) {
+  ck_assert_int_eq(run_main(1, timeout_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, timeout_main, NULL, NULL), 0);
+}
+END_TEST
+
+struct next_arg {
+  weft_as_completed_t *it;
+  int rc;
+};
+
+static int next_task(void *arg, void **res) {
+  struct next_arg *a = arg;
+  weft_future_t *f;
+  a->rc = weft_as_completed_next(a->it, &f);
+  return 0;
+}
+
+static int cancel_main(void *arg, void **res) {
+  weft_future_t *p;
+  ck_assert_int_eq(weft_future_new(NULL, &p), 0);
+  weft_as_completed_t *it;
+  ck_assert_int_eq(weft_as_completed_new(&p, 1, -1, &it), 0);
+  struct next_arg a = {it, 1};
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(next_task, &a, &t), 0);
+  weft_yield();
+  weft_task_cancel(t, NULL);
+  weft_await(weft_task_future(t), NULL);
+  ck_assert_int_eq(a.rc, -ECANCELED);
+  ck_assert_int_eq(weft_future_done(p), 0); /* not cancelled */
+  weft_future_set_result(p, (void *)3);
+  weft_future_t *f;
+  ck_assert_int_eq(weft_as_completed_next(it, &f), 0); /* still usable */
+  ck_assert_ptr_eq(f, p);
+  weft_as_completed_free(it);
+  weft_task_release(t);
+  weft_future_release(p);
+  /* Empty set: exhausted at once; bad input. */
+  ck_assert_int_eq(weft_as_completed_new(NULL, 0, -1, &it), 0);
+  ck_assert_int_eq(weft_as_completed_next(it, &f), 1);
+  weft_as_completed_free(it);
+  weft_future_t *nulls[1] = {NULL};
+  ck_assert_int_eq(weft_as_completed_new(nulls, 1, -1, &it), -EINVAL);
+  ck_assert_int_eq(weft_as_completed_next(NULL, &f), -EINVAL);
+  return 0;
+}
+
+START_TEST(cancelling_next_leaves_the_iterator_usable) {
+  ck_assert_int_eq(run_main(1, cancel_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("as_completed");
+  TCase *tc = tcase_create("as_completed");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, finishing_order);
+  tcase_add_test(tc, timeout_yields_what_finished_then_times_out);
+  tcase_add_test(tc, cancelling_next_leaves_the_iterator_usable);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)

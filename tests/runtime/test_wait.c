@@ -1,0 +1,142 @@
+/* test_wait.c - runtime/wait.c: asyncio.wait's three conditions, done and
+ * pending sets, a timeout that cancels nothing and is not an error, the
+ * empty set, the caller's cancellation leaving the futures alone, and
+ * duplicates, on 1 and 4 workers. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+static int sleep_ms_then(void *arg, void **res) {
+  intptr_t ms = (intptr_t)arg;
+  int rc = weft_sleep_ns(ms * 1000000);
+  if (rc) return rc;
+  if (ms == 13) return weft_fail(-EIO, "thirteen");
+  *res = (void *)ms;
+  return 0;
+}
+
+static weft_task_t *spawn_ms(intptr_t ms) {
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(sleep_ms_then, (void *)ms, &t), 0);
+  return t;
+}
+
+static int conditions_main(void *arg, void **res) {
+  weft_task_t *ts[3] = {spawn_ms(30), spawn_ms(1), spawn_ms(13)};
+  weft_future_t *fs[3] = {weft_task_future(ts[0]), weft_task_future(ts[1]), weft_task_future(ts[2])};
+  uint8_t done[3];
+  /* FIRST_COMPLETED: the 1 ms one. */
+  ck_assert_int_eq(weft_wait(fs, 3, -1, WEFT_FIRST_COMPLETED, done), 1);
+  ck_assert(done[1] && !done[0] && !done[2]);
+  /* FIRST_EXCEPTION: returns when the 13 ms one fails, the 30 ms one pending. */
+  ck_assert_int_eq(weft_wait(fs, 3, -1, WEFT_FIRST_EXCEPTION, done), 2);
+  ck_assert(done[1] && done[2] && !done[0]);
+  ck_assert_int_eq(weft_future_error(fs[2], NULL), -EIO);
+  /* ALL_COMPLETED. */
+  ck_assert_int_eq(weft_wait(fs, 3, -1, WEFT_ALL_COMPLETED, done), 3);
+  ck_assert(done[0] && done[1] && done[2]);
+  /* Everything done already: no suspension, the same answer. */
+  ck_assert_int_eq(weft_wait(fs, 3, 0, WEFT_FIRST_COMPLETED, NULL), 3);
+  for (int i = 0; i < 3; i++) weft_task_release(ts[i]);
+  return 0;
+}
+
+START_TEST(three_conditions) {
+  ck_assert_int_eq(run_main(1, conditions_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, conditions_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int first_exception_without_one_main(void *arg, void **res) {
+  /* No failure: FIRST_EXCEPTION is ALL_COMPLETED; a cancellation is not one. */
+  weft_task_t *a = spawn_ms(2), *b = spawn_ms(200);
+  weft_task_cancel(b, NULL);
+  weft_future_t *fs[2] = {weft_task_future(a), weft_task_future(b)};
+  ck_assert_int_eq(weft_wait(fs, 2, -1, WEFT_FIRST_EXCEPTION, NULL), 2);
+  weft_task_release(a);
+  weft_task_release(b);
+  return 0;
+}
+
+START_TEST(first_exception_ignores_cancellation) {
+  ck_assert_int_eq(run_main(1, first_exception_without_one_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, first_exception_without_one_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int timeout_main(void *arg, void **res) {
+  weft_future_t *p;
+  ck_assert_int_eq(weft_future_new(NULL, &p), 0);
+  weft_task_t *t = spawn_ms(1);
+  weft_future_t *fs[3] = {p, weft_task_future(t), p}; /* duplicates allowed */
+  uint8_t done[3];
+  uint64_t t0 = weft_now_ns();
+  ck_assert_int_eq(weft_wait(fs, 3, 20 * 1000000, WEFT_ALL_COMPLETED, done), 1);
+  ck_assert_uint_ge(weft_now_ns() - t0, 20 * 1000000);
+  ck_assert(!done[0] && done[1] && !done[2]);
+  ck_assert_int_eq(weft_future_done(p), 0); /* nothing cancelled */
+  weft_future_set_result(p, NULL);
+  ck_assert_int_eq(weft_wait(fs, 3, 0, WEFT_ALL_COMPLETED, done), 3);
+  weft_future_release(p);
+  weft_task_release(t);
+  /* Bad input. */
+  ck_assert_int_eq(weft_wait(fs, 0, -1, WEFT_ALL_COMPLETED, NULL), -EINVAL); /* empty set */
+  ck_assert_int_eq(weft_wait(NULL, 1, -1, WEFT_ALL_COMPLETED, NULL), -EINVAL);
+  ck_assert_int_eq(weft_wait(fs, 1, -1, 9, NULL), -EINVAL);
+  return 0;
+}
+
+START_TEST(timeout_is_not_an_error_and_cancels_nothing) {
+  ck_assert_int_eq(run_main(1, timeout_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, timeout_main, NULL, NULL), 0);
+  weft_future_t *f = NULL;
+  ck_assert_int_eq(weft_wait(&f, 1, -1, WEFT_ALL_COMPLETED, NULL), -EINVAL);
+}
+END_TEST
+
+static int waiter(void *arg, void **res) {
+  weft_future_t **fs = arg;
+  return weft_wait(fs, 2, -1, WEFT_ALL_COMPLETED, NULL);
+}
+
+static int caller_cancelled_main(void *arg, void **res) {
+  weft_future_t *p, *q;
+  ck_assert_int_eq(weft_future_new(NULL, &p), 0);
+  ck_assert_int_eq(weft_future_new(NULL, &q), 0);
+  weft_future_t *fs[2] = {p, q};
+  weft_task_t *w;
+  ck_assert_int_eq(weft_spawn(waiter, fs, &w), 0);
+  weft_yield();
+  weft_task_cancel(w, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(w), NULL), -ECANCELED);
+  /* asyncio's wait cancels none of the futures. */
+  ck_assert_int_eq(weft_future_done(p), 0);
+  ck_assert_int_eq(weft_future_done(q), 0);
+  weft_future_set_result(p, NULL); /* nothing of the wait is left on them */
+  weft_future_set_result(q, NULL);
+  weft_task_release(w);
+  weft_future_release(p);
+  weft_future_release(q);
+  return 0;
+}
+
+START_TEST(cancelling_the_caller_leaves_the_futures) {
+  ck_assert_int_eq(run_main(1, caller_cancelled_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, caller_cancelled_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_wait((weft_future_t *[]){NULL}, 1, -1, 0, NULL), -EINVAL);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("wait");
+  TCase *tc = tcase_create("wait");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, three_conditions);
+  tcase_add_test(tc, first_exception_ignores_cancellation);
+  tcase_add_test(tc, timeout_is_not_an_error_and_cancels_nothing);
+  tcase_add_test(tc, cancelling_the_caller_leaves_the_futures);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)
