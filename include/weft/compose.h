@@ -180,14 +180,17 @@ WEFT_EXTERN void weft_as_completed_free(weft_as_completed_t *it);
  * cancel its task at the deadline and leave a dangling timer: undefined.
  */
 struct weft_timeout {
-  uint64_t opaque[12];
+  int rc;                /* weft_timeout_enter()'s result, for WEFT_TIMEOUT_SCOPE users */
+  uint64_t opaque[11];
 };
 
 /**
  * weft_timeout_enter - start a scope of @timeout_ns from now (asyncio.timeout)
  * @timeout_ns: < 0 for no deadline (timeout(None)); 0 or a deadline in the
  *              past expires at the next timer pass.
- * Returns:  0; -EPERM outside a task; -EINVAL if @t is NULL; -ENOMEM.
+ * Returns:  0; -EPERM outside a task; -EINVAL if @t is NULL; -ENOMEM. The
+ *           result is also stored in @t->rc; a scope whose enter failed is
+ *           not entered (leave returns WEFT_EINVALSTATE, cleanup does nothing).
  * Suspends: no.  Threads: the task that leaves it.
  */
 WEFT_EXTERN int weft_timeout_enter(struct weft_timeout *t, int64_t timeout_ns);
@@ -220,10 +223,13 @@ WEFT_EXTERN int weft_timeout_expired(const struct weft_timeout *t);
 WEFT_EXTERN void weft_timeout_cleanup(struct weft_timeout *t);
 
 /* `async with asyncio.timeout(s):` — the scope is at least disarmed on every
- * way out of the block (GCC/Clang):
+ * way out of the block it is declared in (GCC/Clang cleanup), so a path
+ * that forgets weft_timeout_leave() cannot leave a timer behind (it then
+ * returns the body's -ECANCELED unconverted):
  *     WEFT_TIMEOUT_SCOPE(tmo, 500 * 1000000);
- *     int rc = tmo_rc(...);  ... every await here is bounded ...
- *     rc = weft_timeout_leave(&tmo, rc);
+ *     if (tmo.rc) return tmo.rc;              (enter failed: no scope)
+ *     int rc = work();                        (every await here is bounded)
+ *     rc = weft_timeout_leave(&tmo, rc);      (-ETIMEDOUT if it expired)
  */
 #define WEFT_TIMEOUT_SCOPE(name, timeout_ns)                                          \
   struct weft_timeout name __attribute__((cleanup(weft_timeout_cleanup)));           \

@@ -25,7 +25,8 @@ extern "C" {
   XX(ESHUTDOWN, -4003, "queue is shut down")                                  \
   XX(EBROKEN, -4004, "barrier is broken (aborted or reset)")                  \
   XX(EINCOMPLETE, -4005, "stream ended before the requested data (IncompleteReadError)") \
-  XX(ELIMIT, -4006, "separator not found within the stream limit (LimitOverrunError)")
+  XX(ELIMIT, -4006, "separator not found within the stream limit (LimitOverrunError)") \
+  XX(EGROUP, -4007, "tasks of a TaskGroup failed (ExceptionGroup)")
 
 enum weft_errno {
 #define WEFT__ERRNO_ENUM(name, value, text) WEFT_##name = (value),

@@ -9,7 +9,8 @@
  *  - cancel vs notify: a notification given to a waiter that is cancelled
  *    at the same moment reaches another waiter (no waiter is left behind);
  *  - result vs deadline: an item put as a get times out is never lost (it
- *    is either taken by that get or still in the queue).
+ *    is either taken by that get or still in the queue); a wait_for whose
+ *    task answers around the deadline returns that answer.
  *
  * Iterations: $WEFT_STRESS_ITERS (default 1000 in the suite; `make stress`
  * runs 10,000 under TSan), divided by $WEFT_TEST_SCALE like every stress
@@ -245,6 +246,39 @@ static int result_deadline_main(void *arg, void **res) {
 START_TEST(result_vs_deadline) { ck_assert_int_eq(run_main(4, result_deadline_main, NULL, NULL), 0); }
 END_TEST
 
+/* ---- wait_for: result vs timeout at the same instant ------------------------- */
+
+static int answer_at(void *arg, void **res) {
+  int rc = weft_sleep_ns((int64_t)(intptr_t)arg);
+  *res = (void *)42; /* answers even when cancelled: must never be dropped */
+  (void)rc;
+  return 0;
+}
+
+static int wait_for_race_main(void *arg, void **res) {
+  long n = iters() / 4 + 1;
+  for (long i = 0; i < n; i++) {
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(answer_at, (void *)(intptr_t)(50000 + (i % 7) * 10000), &t), 0);
+    void *v = NULL;
+    int rc = weft_wait_for(weft_task_future(t), 80000, &v);
+    /* The task always answers, so the answer always wins: a timeout here
+     * would be a completed result dropped. */
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_eq(v, (void *)42);
+    ck_assert_int_eq(weft_future_done(weft_task_future(t)), 1);
+    ck_assert_int_eq(weft_task_cancelling(weft_task_current()), 0);
+    weft_task_release(t);
+  }
+  return 0;
+}
+
+START_TEST(wait_for_result_vs_timeout) {
+  ck_assert_int_eq(run_main(4, wait_for_race_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(1, wait_for_race_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("races");
   TCase *tc = tcase_create("races");
@@ -253,6 +287,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, foreign_cancel_vs_return);
   tcase_add_test(tc, cancel_vs_notify);
   tcase_add_test(tc, result_vs_deadline);
+  tcase_add_test(tc, wait_for_result_vs_timeout);
   suite_add_tcase(s, tc);
   return s;
 }
