@@ -20,26 +20,48 @@ static weft_task_t *spawn_ms(intptr_t ms) {
   return t;
 }
 
+static int wait_event(void *arg, void **res) {
+  int rc = weft_event_wait(arg, -1);
+  *res = arg;
+  return rc;
+}
+
 static int order_main(void *arg, void **res) {
-  weft_task_t *ts[3] = {spawn_ms(30), spawn_ms(10), spawn_ms(20)};
+  /* Each task ends when its event is set; they are released in the order
+   * 1, 2, 0, one at a time, so that is the finishing order. */
+  weft_event_t *es[3];
+  weft_task_t *ts[3];
+  weft_future_t *fs[4];
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_event_create(&es[i]), 0);
+    ck_assert_int_eq(weft_spawn(wait_event, es[i], &ts[i]), 0);
+    fs[i] = weft_task_future(ts[i]);
+  }
   weft_future_t *p;
   ck_assert_int_eq(weft_future_new(NULL, &p), 0);
   weft_future_set_result(p, (void *)1); /* done at the start: first */
-  weft_future_t *fs[4] = {weft_task_future(ts[0]), weft_task_future(ts[1]), weft_task_future(ts[2]), p};
+  fs[3] = p;
   weft_as_completed_t *it;
   ck_assert_int_eq(weft_as_completed_new(fs, 4, -1, &it), 0);
-  intptr_t want[4] = {1, 10, 20, 30};
-  for (int i = 0; i < 4; i++) {
-    weft_future_t *f;
+  weft_future_t *f;
+  ck_assert_int_eq(weft_as_completed_next(it, &f), 0);
+  ck_assert_ptr_eq(f, p);
+  int release_order[3] = {1, 2, 0};
+  for (int k = 0; k < 3; k++) {
+    int i = release_order[k];
+    weft_event_set(es[i]);
     ck_assert_int_eq(weft_as_completed_next(it, &f), 0);
+    ck_assert_ptr_eq(f, fs[i]); /* the original future */
     void *v; /* the plain form: the outcome of the future yielded */
     ck_assert_int_eq(weft_future_result(f, &v), 0);
-    ck_assert_ptr_eq(v, (void *)want[i]);
+    ck_assert_ptr_eq(v, es[i]);
   }
-  weft_future_t *f;
   ck_assert_int_eq(weft_as_completed_next(it, &f), 1); /* exhausted */
   weft_as_completed_free(it);
-  for (int i = 0; i < 3; i++) weft_task_release(ts[i]);
+  for (int i = 0; i < 3; i++) {
+    weft_task_release(ts[i]);
+    weft_event_destroy(es[i]);
+  }
   weft_future_release(p);
   return 0;
 }
@@ -51,8 +73,9 @@ START_TEST(finishing_order) {
 END_TEST
 
 static int timeout_main(void *arg, void **res) {
-  weft_task_t *ts[3] = {spawn_ms(5), spawn_ms(2000), spawn_ms(3000)};
+  weft_task_t *ts[3] = {spawn_ms(0), spawn_ms(2000), spawn_ms(3000)};
   weft_future_t *fs[3] = {weft_task_future(ts[0]), weft_task_future(ts[1]), weft_task_future(ts[2])};
+  ck_assert_int_eq(weft_await(fs[0], NULL), 0); /* finished before the iterator starts */
   weft_as_completed_t *it;
   ck_assert_int_eq(weft_as_completed_new(fs, 3, 50 * 1000000, &it), 0);
   weft_future_t *f;

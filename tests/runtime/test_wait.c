@@ -11,7 +11,6 @@ static int sleep_ms_then(void *arg, void **res) {
   intptr_t ms = (intptr_t)arg;
   int rc = weft_sleep_ns(ms * 1000000);
   if (rc) return rc;
-  if (ms == 13) return weft_fail(-EIO, "thirteen");
   *res = (void *)ms;
   return 0;
 }
@@ -22,23 +21,48 @@ static weft_task_t *spawn_ms(intptr_t ms) {
   return t;
 }
 
+/* Ends when its event is set: with -EIO if it is the failing one. */
+struct gate {
+  weft_event_t *e;
+  bool fail;
+};
+
+static int gated(void *arg, void **res) {
+  struct gate *g = arg;
+  int rc = weft_event_wait(g->e, -1);
+  if (rc) return rc;
+  return g->fail ? weft_fail(-EIO, "gated") : 0;
+}
+
 static int conditions_main(void *arg, void **res) {
-  weft_task_t *ts[3] = {spawn_ms(30), spawn_ms(1), spawn_ms(13)};
-  weft_future_t *fs[3] = {weft_task_future(ts[0]), weft_task_future(ts[1]), weft_task_future(ts[2])};
+  struct gate gs[3] = {{NULL, false}, {NULL, false}, {NULL, true}};
+  weft_task_t *ts[3];
+  weft_future_t *fs[3];
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_event_create(&gs[i].e), 0);
+    ck_assert_int_eq(weft_spawn(gated, &gs[i], &ts[i]), 0);
+    fs[i] = weft_task_future(ts[i]);
+  }
   uint8_t done[3];
-  /* FIRST_COMPLETED: the 1 ms one. */
+  /* FIRST_COMPLETED: only the one released can be done. */
+  weft_event_set(gs[1].e);
   ck_assert_int_eq(weft_wait(fs, 3, -1, WEFT_FIRST_COMPLETED, done), 1);
   ck_assert(done[1] && !done[0] && !done[2]);
-  /* FIRST_EXCEPTION: returns when the 13 ms one fails, the 30 ms one pending. */
+  /* FIRST_EXCEPTION: returns when the failing one fails; the first pending. */
+  weft_event_set(gs[2].e);
   ck_assert_int_eq(weft_wait(fs, 3, -1, WEFT_FIRST_EXCEPTION, done), 2);
   ck_assert(done[1] && done[2] && !done[0]);
   ck_assert_int_eq(weft_future_error(fs[2], NULL), -EIO);
   /* ALL_COMPLETED. */
+  weft_event_set(gs[0].e);
   ck_assert_int_eq(weft_wait(fs, 3, -1, WEFT_ALL_COMPLETED, done), 3);
   ck_assert(done[0] && done[1] && done[2]);
   /* Everything done already: no suspension, the same answer. */
   ck_assert_int_eq(weft_wait(fs, 3, 0, WEFT_FIRST_COMPLETED, NULL), 3);
-  for (int i = 0; i < 3; i++) weft_task_release(ts[i]);
+  for (int i = 0; i < 3; i++) {
+    weft_task_release(ts[i]);
+    weft_event_destroy(gs[i].e);
+  }
   return 0;
 }
 
@@ -66,10 +90,11 @@ START_TEST(first_exception_ignores_cancellation) {
 END_TEST
 
 static int timeout_main(void *arg, void **res) {
-  weft_future_t *p;
+  weft_future_t *p, *q;
   ck_assert_int_eq(weft_future_new(NULL, &p), 0);
-  weft_task_t *t = spawn_ms(1);
-  weft_future_t *fs[3] = {p, weft_task_future(t), p}; /* duplicates allowed */
+  ck_assert_int_eq(weft_future_new(NULL, &q), 0);
+  weft_future_set_result(q, NULL);
+  weft_future_t *fs[3] = {p, q, p}; /* duplicates allowed */
   uint8_t done[3];
   uint64_t t0 = weft_now_ns();
   ck_assert_int_eq(weft_wait(fs, 3, 20 * 1000000, WEFT_ALL_COMPLETED, done), 1);
@@ -79,7 +104,7 @@ static int timeout_main(void *arg, void **res) {
   weft_future_set_result(p, NULL);
   ck_assert_int_eq(weft_wait(fs, 3, 0, WEFT_ALL_COMPLETED, done), 3);
   weft_future_release(p);
-  weft_task_release(t);
+  weft_future_release(q);
   /* Bad input. */
   ck_assert_int_eq(weft_wait(fs, 0, -1, WEFT_ALL_COMPLETED, NULL), -EINVAL); /* empty set */
   ck_assert_int_eq(weft_wait(NULL, 1, -1, WEFT_ALL_COMPLETED, NULL), -EINVAL);

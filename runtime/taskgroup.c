@@ -1,0 +1,374 @@
+/*
+ * taskgroup.c - asyncio.TaskGroup: structured concurrency (weft/compose.h).
+ *
+ * The rules are CPython 3.13's taskgroups.py, step for step:
+ *  1. The first child that fails (not by cancellation) aborts the group:
+ *     every other child is cancelled, and so is the owner, once
+ *     (parent_cancel_requested), so its body stops at its next suspension
+ *     point.
+ *  2. leave(body_rc): an error or cancellation of the body aborts the group
+ *     too; then it waits until every child has ended. A cancellation of the
+ *     owner during that wait aborts the group (if not already) and is
+ *     remembered; the wait goes on, so no child outlives the group.
+ *  3. The cancel request the group made of its owner is withdrawn
+ *     (uncancel); if no other request remains, a cancellation is not
+ *     propagated. Errors take priority over cancellation: with any, leave
+ *     returns WEFT_EGROUP (the ExceptionGroup); if the owner is also being
+ *     cancelled from outside, its request is kept pending (uncancel then
+ *     cancel, count unchanged) as 3.13 does.
+ *  4. weft_taskgroup_cancel() (CPython main) aborts the group and cancels
+ *     the owner's body through the same parent_cancel_requested, so leave
+ *     returns 0, not -ECANCELED.
+ *
+ * How children are watched: each child's record carries a notify entry
+ * (future.h) that counts the child out and records its error, under the
+ * child's lock and the group's mutex, in completion order; it runs at
+ * every completion, also while the loop closes. Rule 1's aborting needs to
+ * cancel other tasks, which must not happen under a child's lock (two
+ * children failing at once would take each other's locks), so it runs in a
+ * done callback, scheduled on the loop as asyncio schedules
+ * _on_task_done: with one worker, in asyncio's order.
+ *
+ * Locks: a child's lock, then m. Cancelling tasks happens with neither
+ * held. Lifetime: refs counts the owner's reference (until destroy) and
+ * one per done callback not yet run.
+ */
+#include "weft.h"
+#include "weft/compose.h"
+#include "alloc.h"
+#include "future.h"
+#include "handle.h"
+#include "list.h"
+#include "loop.h"
+#include "mutex.h"
+#include "task.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct tg_child {
+  struct weft__list link;    /* in g->active while running, then g->ended; under m */
+  struct weft__notify note;  /* on the child's future */
+  struct weft_taskgroup *g;
+  struct weft_task *task;    /* referenced; set once spawned (under m) */
+};
+
+struct weft_taskgroup {
+  struct weft__mutex m;
+  _Atomic uint32_t refs;
+  struct weft_task *parent;        /* the owner, referenced; immutable */
+  struct weft_loop *loop;          /* immutable */
+  struct weft__list active;        /* children not ended; under m */
+  struct weft__list ended;         /* under m */
+  size_t nactive;                  /* under m */
+  bool exiting;                    /* leave started; under m */
+  bool aborting;                   /* children were cancelled; under m */
+  bool left;                       /* leave returned; under m */
+  bool parent_cancel_requested;    /* the group cancelled its owner; under m */
+  struct weft_task *waiter;        /* the owner waiting in leave; under m */
+  _Atomic uint32_t fired;          /* its wake-up flag */
+  struct weft_task_error *errors;  /* under m; strings owned */
+  size_t nerrors, cap;             /* under m */
+};
+
+static void group_unref(struct weft_taskgroup *g);
+
+static const char no_name[] = ""; /* the body's errors; never freed */
+
+/* ---- errors ------------------------------------------------------------------ */
+
+/* Appends an error; the strings are copied. Under m. */
+static void add_error_locked(struct weft_taskgroup *g, int err, const char *msg, const char *name,
+                             uint64_t id) {
+  if (g->nerrors == g->cap) {
+    size_t cap = g->cap ? 2 * g->cap : 4;
+    struct weft_task_error *e = weft__realloc(g->errors, g->cap * sizeof *e, cap * sizeof *e);
+    if (!e) return; /* out of memory: the error is still the child's, never retrieved */
+    g->errors = e;
+    g->cap = cap;
+  }
+  char *m = msg ? weft__strdup(msg) : NULL;
+  char *n = name && *name ? weft__strdup(name) : NULL;
+  g->errors[g->nerrors++] =
+      (struct weft_task_error){.err = err, .msg = m, .task_name = n ? n : no_name, .task_id = id};
+}
+
+/* A child's name read under its own lock (weft_task_name takes that lock). */
+static const char *name_locked(struct weft_task *t) {
+  if (t->name) return t->name;
+  if (!t->name_buf[0]) snprintf(t->name_buf, sizeof t->name_buf, "Task-%llu", (unsigned long long)t->id);
+  return t->name_buf;
+}
+
+/* ---- watching children ---------------------------------------------------------- */
+
+/* A child ended: count it out and record its error (completion order).
+ * @locked: the child's lock is held (the entry). */
+static void child_ended(struct tg_child *c, struct weft_future *f, bool locked) {
+  struct weft_taskgroup *g = c->g;
+  int err = f->err;
+  bool failed = err && err != -ECANCELED;
+  const char *name = NULL;
+  if (failed) {
+    /* Before m: the name needs the child's lock (lock order). */
+    name = locked ? name_locked(c->task) : weft_task_name(c->task);
+    if (locked)
+      f->retrieved = 1; /* the group reports it */
+    else
+      weft__future_mark_retrieved_if_done(f);
+  }
+  weft__mutex_lock(&g->m);
+  weft__list_del_init(&c->link);
+  weft__list_add_tail(&g->ended, &c->link);
+  g->nactive--;
+  if (failed) add_error_locked(g, err, f->msg, name, c->task->id);
+  if (g->nactive == 0 && g->waiter) {
+    /* release: the owner's acquire load in weft__task_wait sees the count. */
+    atomic_store_explicit(&g->fired, 1, memory_order_release);
+    weft__task_wake(g->waiter);
+  }
+  weft__mutex_unlock(&g->m);
+}
+
+static void on_child_note(struct weft__notify *n, struct weft_future *f) {
+  child_ended(weft__container_of(n, struct tg_child, note), f, true);
+}
+
+/* Cancels every child still running (rule 1, 2). Takes no child lock while
+ * holding m: the children are referenced and cancelled after unlocking. */
+static void abort_children(struct weft_taskgroup *g) {
+  weft__mutex_lock(&g->m);
+  g->aborting = true;
+  size_t n = 0;
+  struct weft__list *pos, *tmp;
+  weft__list_for_each_safe(pos, tmp, &g->active) n++;
+  struct weft_task **ts = n ? weft__alloc(n * sizeof *ts) : NULL;
+  size_t k = 0;
+  if (ts) {
+    weft__list_for_each_safe(pos, tmp, &g->active) {
+      struct tg_child *c = weft__container_of(pos, struct tg_child, link);
+      if (c->task) ts[k++] = weft_task_ref(c->task);
+    }
+  }
+  weft__mutex_unlock(&g->m);
+  for (size_t i = 0; i < k; i++) {
+    weft_task_cancel(ts[i], NULL);
+    weft_task_release(ts[i]);
+  }
+  weft__free(ts, n * sizeof *ts);
+}
+
+/* Rule 1, as asyncio's _on_task_done: a scheduled callback. */
+static void on_child_done(weft_future_t *f, void *arg) {
+  struct tg_child *c = arg;
+  struct weft_taskgroup *g = c->g;
+  weft__mutex_lock(&g->m);
+  bool left = g->left; /* then leave collected this error already */
+  weft__mutex_unlock(&g->m);
+  if (f->err && f->err != -ECANCELED && !left) {
+    if (weft__future_is_done(&g->parent->fut)) { /* an owner that ended without leaving */
+      struct weft_exception_context ctx = {
+          .message = "a TaskGroup task has errored out but its parent task is already completed",
+          .error = f->err,
+          .error_msg = f->msg,
+          .future = f,
+          .task_name = weft_task_name(c->task),
+      };
+      weft_loop_call_exception_handler(g->loop, &ctx);
+    } else {
+      weft__mutex_lock(&g->m);
+      bool first = !g->aborting && !g->parent_cancel_requested;
+      if (first) g->parent_cancel_requested = true;
+      weft__mutex_unlock(&g->m);
+      if (first) {
+        abort_children(g);
+        weft_task_cancel(g->parent, NULL);
+      }
+    }
+  }
+  group_unref(g);
+}
+
+/* ---- the group ------------------------------------------------------------------- */
+
+int weft_taskgroup_enter(weft_taskgroup_t **out) {
+  if (!out) return -EINVAL;
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  struct weft_taskgroup *g = weft__calloc(sizeof *g);
+  if (!g) return -ENOMEM;
+  weft__mutex_init(&g->m);
+  atomic_init(&g->refs, 1);
+  g->parent = weft_task_ref(t);
+  g->loop = t->fut.loop;
+  weft__list_init(&g->active);
+  weft__list_init(&g->ended);
+  atomic_init(&g->fired, 0);
+  *out = g;
+  return 0;
+}
+
+int weft_taskgroup_spawn(weft_taskgroup_t *g, weft_task_fn fn, void *arg,
+                         const struct weft_task_opts *opts, weft_task_t **out) {
+  if (!g || !fn) return -EINVAL;
+  struct tg_child *c = weft__calloc(sizeof *c);
+  if (!c) return -ENOMEM;
+  c->g = g;
+  c->note.fn = on_child_note;
+  weft__list_init(&c->note.e.link);
+  weft__mutex_lock(&g->m);
+  int rc = g->left || (g->exiting && g->nactive == 0) ? WEFT_ECLOSED : g->aborting ? WEFT_ESHUTDOWN : 0;
+  if (!rc) {
+    weft__list_add_tail(&g->active, &c->link); /* counted from now: leave waits for it */
+    g->nactive++;
+  }
+  weft__mutex_unlock(&g->m);
+  if (rc) {
+    weft__free(c, sizeof *c);
+    return rc;
+  }
+  weft_task_t *t;
+  rc = weft_spawn_opts(g->loop, fn, arg, opts, &t);
+  weft__mutex_lock(&g->m);
+  if (rc) {
+    weft__list_del_init(&c->link);
+    g->nactive--;
+  } else {
+    c->task = t; /* the group's reference */
+  }
+  bool late_abort = !rc && g->aborting; /* aborted while we spawned: not in its snapshot */
+  weft__mutex_unlock(&g->m);
+  if (rc) {
+    weft__free(c, sizeof *c);
+    return rc;
+  }
+  if (late_abort) weft_task_cancel(t, NULL);
+  /* The callback first (rule 1), then the entry that counts the child out:
+   * once counted out, the owner may leave and destroy the group, and the
+   * callback holds its own reference. */
+  atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed); /* the callback's */
+  if (weft_future_on_done(&t->fut, on_child_done, c) != 0) {
+    /* No memory for the callback: this child cannot abort the group
+     * promptly; its error is still collected by leave. */
+    group_unref(g);
+  }
+  if (!weft__future_notify_add(&t->fut, &c->note)) child_ended(c, &t->fut, false);
+  if (out) *out = weft_task_ref(t);
+  return 0;
+}
+
+/* Waits until no child is active. A cancellation of the owner aborts the
+ * group (rule 2) and is reported; while the loop closes (every cancellable
+ * wait fails at once) the wait is not cancellable. */
+static bool wait_children(struct weft_taskgroup *g) {
+  bool cancelled = false;
+  struct weft_task *t = g->parent;
+  for (;;) {
+    weft__mutex_lock(&g->m);
+    bool done = g->nactive == 0;
+    if (!done) {
+      g->waiter = t;
+      atomic_store_explicit(&g->fired, 0, memory_order_relaxed);
+    }
+    weft__mutex_unlock(&g->m);
+    if (done) return cancelled;
+    int rc = atomic_load_explicit(&g->loop->closing, memory_order_relaxed)
+                 ? weft__task_wait_nocancel(t, &g->fired, 0)
+                 : weft__task_wait(t, &g->fired, 0);
+    weft__mutex_lock(&g->m);
+    g->waiter = NULL; /* waker rule */
+    bool aborting = g->aborting;
+    weft__mutex_unlock(&g->m);
+    if (rc == -ECANCELED) {
+      cancelled = true;
+      if (!aborting) abort_children(g);
+    }
+  }
+}
+
+int weft_taskgroup_leave(weft_taskgroup_t *g, int body_rc) {
+  if (!g) return -EINVAL;
+  struct weft_task *t = weft__task_self();
+  weft__mutex_lock(&g->m);
+  bool ok = t == g->parent && !g->exiting;
+  if (ok) g->exiting = true;
+  bool aborting = g->aborting;
+  weft__mutex_unlock(&g->m);
+  if (!ok) return WEFT_EINVALSTATE;
+  bool propagate_cancel = body_rc == -ECANCELED;
+  if (body_rc < 0 && !aborting) abort_children(g);
+  if (wait_children(g)) propagate_cancel = true;
+  weft__mutex_lock(&g->m);
+  bool asked = g->parent_cancel_requested;
+  weft__mutex_unlock(&g->m);
+  if (asked && weft_task_uncancel(t) == 0) propagate_cancel = false; /* rule 3 */
+  weft__mutex_lock(&g->m);
+  if (body_rc < 0 && body_rc != -ECANCELED)
+    add_error_locked(g, body_rc, t->fail_msg, NULL, 0); /* the body's own error, last */
+  size_t nerrors = g->nerrors;
+  g->left = true;
+  weft__mutex_unlock(&g->m);
+  if (nerrors) {
+    if (weft_task_cancelling(t) > 0) { /* keep an outside cancel pending */
+      weft_task_uncancel(t);
+      weft_task_cancel(t, NULL);
+    }
+    return WEFT_EGROUP;
+  }
+  if (propagate_cancel) return -ECANCELED;
+  return body_rc > 0 ? body_rc : 0;
+}
+
+int weft_taskgroup_errors(weft_taskgroup_t *g, const struct weft_task_error **errs, size_t *n) {
+  if (!g || !errs || !n) return -EINVAL;
+  weft__mutex_lock(&g->m);
+  *errs = g->errors;
+  *n = g->nerrors;
+  weft__mutex_unlock(&g->m);
+  return 0;
+}
+
+int weft_taskgroup_cancel(weft_taskgroup_t *g) {
+  if (!g) return -EINVAL;
+  weft__mutex_lock(&g->m);
+  bool live = !g->left;
+  bool cancel_parent = live && !g->exiting && !g->parent_cancel_requested;
+  if (cancel_parent) g->parent_cancel_requested = true;
+  weft__mutex_unlock(&g->m);
+  if (!live) return 0;
+  abort_children(g);
+  if (cancel_parent) weft_task_cancel(g->parent, NULL);
+  return 0;
+}
+
+static void group_free(struct weft_taskgroup *g) {
+  struct weft__list *pos, *tmp;
+  weft__list_for_each_safe(pos, tmp, &g->ended) {
+    struct tg_child *c = weft__container_of(pos, struct tg_child, link);
+    weft_task_release(c->task);
+    weft__free(c, sizeof *c);
+  }
+  for (size_t i = 0; i < g->nerrors; i++) {
+    weft__strfree((char *)g->errors[i].msg);
+    if (g->errors[i].task_name != no_name) weft__strfree((char *)g->errors[i].task_name);
+  }
+  weft__free(g->errors, g->cap * sizeof *g->errors);
+  weft_task_release(g->parent);
+  weft__free(g, sizeof *g);
+}
+
+static void group_unref(struct weft_taskgroup *g) {
+  /* acq_rel: the last one out frees, after everyone else's writes. */
+  if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) group_free(g);
+}
+
+int weft_taskgroup_destroy(weft_taskgroup_t *g) {
+  if (!g) return -EINVAL;
+  weft__mutex_lock(&g->m);
+  bool left = g->left;
+  weft__mutex_unlock(&g->m);
+  if (!left) return -EBUSY;
+  group_unref(g);
+  return 0;
+}

@@ -1,0 +1,363 @@
+/* test_taskgroup.c - runtime/taskgroup.c: asyncio.TaskGroup (CPython 3.13):
+ * the first failure cancels the siblings and the owner and is reported in
+ * the error list (asyncio's order, compared with CPython's output), an
+ * outside cancel of the owner is re-raised, not swallowed, no child
+ * outlives the group, spawning into a group that shuts down or finished is
+ * refused, the group-level cancel ends it cleanly, the body's own error,
+ * the interplay with timeout scopes, and a storm on 4 workers. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#define MS (1000 * 1000LL)
+
+static char trace[256];
+static weft_lock_t *trace_lock; /* 4 workers write it */
+
+static void note(const char *s) {
+  weft_lock_acquire(trace_lock, -1);
+  if (trace[0]) strncat(trace, " | ", sizeof trace - strlen(trace) - 1);
+  strncat(trace, s, sizeof trace - strlen(trace) - 1);
+  weft_lock_release(trace_lock);
+}
+
+struct child {
+  const char *name;
+  int64_t delay_ms;
+  bool fail;
+};
+
+static int child(void *arg, void **res) {
+  struct child *c = arg;
+  char buf[48];
+  snprintf(buf, sizeof buf, "start %s", c->name);
+  note(buf);
+  if (weft_sleep_ns(c->delay_ms * MS) == -ECANCELED) {
+    snprintf(buf, sizeof buf, "cancelled %s", c->name);
+    note(buf);
+    return -ECANCELED;
+  }
+  if (c->fail) return weft_fail(-EINVAL, "%s", c->name);
+  snprintf(buf, sizeof buf, "end %s", c->name);
+  note(buf);
+  return 0;
+}
+
+static struct weft_task_opts named(const char *name) {
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.name = name;
+  return o;
+}
+
+static int failure_main(void *arg, void **res) {
+  trace[0] = 0;
+  ck_assert_int_eq(weft_lock_create(&trace_lock), 0);
+  struct child a = {"a", 10, false}, b = {"b", 20, true}, c = {"c", 50, false};
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  struct weft_task_opts oa = named("a"), ob = named("b"), oc = named("c");
+  ck_assert_int_eq(weft_taskgroup_spawn(g, child, &a, &oa, NULL), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, child, &b, &ob, NULL), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, child, &c, &oc, NULL), 0);
+  note("body");
+  int rc = weft_sleep(1);
+  if (rc == -ECANCELED) note("body cancelled");
+  rc = weft_taskgroup_leave(g, rc);
+  ck_assert_int_eq(rc, WEFT_EGROUP);
+  const struct weft_task_error *errs;
+  size_t n;
+  ck_assert_int_eq(weft_taskgroup_errors(g, &errs, &n), 0);
+  ck_assert_uint_eq(n, 1);
+  ck_assert_int_eq(errs[0].err, -EINVAL);
+  ck_assert_str_eq(errs[0].msg, "b");
+  ck_assert_str_eq(errs[0].task_name, "b");
+  note("errors b");
+  char buf[32];
+  snprintf(buf, sizeof buf, "cancelling %d", weft_task_cancelling(weft_task_current()));
+  note(buf);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, child, &a, NULL, NULL), WEFT_ECLOSED); /* finished */
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  weft_lock_destroy(trace_lock);
+  return 0;
+}
+
+START_TEST(first_failure_cancels_siblings_and_owner) {
+  /* CPython 3.11-3.13 prints, for the same program (tests/runtime notes):
+   * body | start a | start b | start c | end a | cancelled c | body cancelled
+   * | errors b | cancelling 0 */
+  ck_assert_int_eq(run_main(1, failure_main, NULL, NULL), 0);
+  ck_assert_str_eq(trace, "body | start a | start b | start c | end a | cancelled c | body cancelled"
+                          " | errors b | cancelling 0");
+  ck_assert_int_eq(run_main(4, failure_main, NULL, NULL), 0);
+  ck_assert_ptr_nonnull(strstr(trace, "cancelled c"));
+  ck_assert_ptr_nonnull(strstr(trace, "errors b | cancelling 0"));
+}
+END_TEST
+
+static int fails_now(void *arg, void **res) { return weft_fail((int)(intptr_t)arg, "now"); }
+
+static int several_errors_main(void *arg, void **res) {
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, fails_now, (void *)(intptr_t)-EIO, NULL, NULL), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, fails_now, (void *)(intptr_t)-EPIPE, NULL, NULL), 0);
+  /* With one worker both run and fail in one pass, before the first one's
+   * done callback aborts the group (asyncio's order); with several, the
+   * second may be cancelled first. The body's own error comes last. */
+  weft_yield();
+  int rc = weft_taskgroup_leave(g, weft_fail(-ENOENT, "body"));
+  ck_assert_int_eq(rc, WEFT_EGROUP);
+  const struct weft_task_error *errs;
+  size_t n;
+  weft_taskgroup_errors(g, &errs, &n);
+  if (weft_loop_workers(weft_loop_current()) == 1) ck_assert_uint_eq(n, 3);
+  ck_assert(n >= 2);
+  for (size_t i = 0; i + 1 < n; i++) {
+    ck_assert(errs[i].err == -EIO || errs[i].err == -EPIPE);
+    ck_assert_str_eq(errs[i].msg, "now");
+    ck_assert_uint_ne(errs[i].task_id, 0);
+  }
+  ck_assert_int_eq(errs[n - 1].err, -ENOENT);
+  ck_assert_str_eq(errs[n - 1].msg, "body");
+  ck_assert_str_eq(errs[n - 1].task_name, "");
+  ck_assert_uint_eq(errs[n - 1].task_id, 0);
+  /* A body that fails before the children ran cancels them before their
+   * first step: only its own error (asyncio does the same). */
+  weft_taskgroup_t *g2;
+  ck_assert_int_eq(weft_taskgroup_enter(&g2), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g2, fails_now, (void *)(intptr_t)-EIO, NULL, NULL), 0);
+  ck_assert_int_eq(weft_taskgroup_leave(g2, -ENOENT), WEFT_EGROUP);
+  weft_taskgroup_errors(g2, &errs, &n);
+  if (weft_loop_workers(weft_loop_current()) == 1) ck_assert_uint_eq(n, 1);
+  ck_assert_int_eq(errs[n - 1].err, -ENOENT);
+  ck_assert_int_eq(weft_taskgroup_destroy(g2), 0);
+  weft_task_uncancel(weft_task_current()); /* the first group's request, if it made one late */
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  return 0;
+}
+
+static _Atomic int reports;
+static void count_reports(weft_loop_t *l, const struct weft_exception_context *c, void *a) {
+  atomic_fetch_add(&reports, 1);
+}
+
+START_TEST(every_failure_is_listed_and_retrieved) {
+  for (unsigned w = 1; w <= 4; w += 3) {
+    atomic_store(&reports, 0);
+    weft_loop_t *loop = make_loop(w);
+    weft_loop_set_exception_handler(loop, count_reports, NULL);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn_opts(loop, several_errors_main, NULL, NULL, &t), 0);
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+    close_clean(loop);
+    ck_assert_int_eq(atomic_load(&reports), 0); /* no "never retrieved" */
+  }
+}
+END_TEST
+
+static _Atomic int ended_late;
+
+static int ignores_cancel(void *arg, void **res) {
+  weft_event_set(arg);
+  if (weft_sleep(1) == -ECANCELED) weft_sleep_ns(10 * MS); /* cleans up for a while */
+  atomic_store(&ended_late, 1);
+  return 0;
+}
+
+struct owner_arg {
+  weft_event_t *running;
+  int rc;
+  int cancelling;
+  bool in_leave;
+};
+
+static int owner(void *arg, void **res) {
+  struct owner_arg *o = arg;
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, ignores_cancel, o->running, NULL, NULL), 0);
+  int rc = o->in_leave ? 0 : weft_sleep(1);
+  o->rc = weft_taskgroup_leave(g, rc);
+  /* No child outlives the group, also one that takes its time to end. */
+  ck_assert_int_eq(atomic_load(&ended_late), 1);
+  o->cancelling = weft_task_cancelling(weft_task_current());
+  ck_assert_int_eq(weft_taskgroup_spawn(g, ignores_cancel, o->running, NULL, NULL), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  return 0;
+}
+
+static int outside_cancel_main(void *arg, void **res) {
+  for (int in_leave = 0; in_leave <= 1; in_leave++) {
+    atomic_store(&ended_late, 0);
+    struct owner_arg o = {.rc = 1, .in_leave = in_leave};
+    ck_assert_int_eq(weft_event_create(&o.running), 0);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(owner, &o, &t), 0);
+    ck_assert_int_eq(weft_event_wait(o.running, -1), 0);
+    weft_sleep_ns(MS); /* the owner is in its body or in leave */
+    ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
+    weft_await(weft_task_future(t), NULL);
+    ck_assert_int_eq(o.rc, -ECANCELED); /* re-raised, not swallowed */
+    ck_assert_int_eq(o.cancelling, 1);  /* the outside request stands */
+    weft_task_release(t);
+    weft_event_destroy(o.running);
+  }
+  return 0;
+}
+
+START_TEST(outside_cancel_of_the_owner_is_reraised) {
+  ck_assert_int_eq(run_main(1, outside_cancel_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, outside_cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int sleeper(void *arg, void **res) { return weft_sleep(1); }
+
+static int canceller_child(void *arg, void **res) {
+  weft_sleep_ns(2 * MS);
+  return weft_taskgroup_cancel(arg);
+}
+
+static int group_cancel_main(void *arg, void **res) {
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  weft_task_t *s;
+  ck_assert_int_eq(weft_taskgroup_spawn(g, sleeper, NULL, NULL, &s), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, canceller_child, g, NULL, NULL), 0);
+  int rc = weft_sleep(1); /* cancelled by the group */
+  ck_assert_int_eq(rc, -ECANCELED);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, sleeper, NULL, NULL, NULL), WEFT_ESHUTDOWN);
+  ck_assert_int_eq(weft_taskgroup_leave(g, rc), 0); /* ends cleanly */
+  ck_assert_int_eq(weft_future_cancelled(weft_task_future(s)), 1);
+  ck_assert_int_eq(weft_task_cancelling(weft_task_current()), 0);
+  ck_assert_int_eq(weft_taskgroup_cancel(g), 0); /* idempotent after it finished */
+  weft_task_release(s);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  /* Cancelled before anything ran, from the body itself. */
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, sleeper, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(weft_taskgroup_cancel(g), 0);
+  ck_assert_int_eq(weft_taskgroup_leave(g, weft_yield()), 0);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* nothing left pending on the owner */
+  return 0;
+}
+
+START_TEST(group_cancel_ends_the_group_cleanly) {
+  ck_assert_int_eq(run_main(1, group_cancel_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, group_cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int timeout_main(void *arg, void **res) {
+  /* A timeout scope around a group: the expiry cancels the owner, the group
+   * cancels its children and re-raises, the scope turns it into -ETIMEDOUT. */
+  struct weft_timeout t;
+  ck_assert_int_eq(weft_timeout_enter(&t, 5 * MS), 0);
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  weft_task_t *s;
+  ck_assert_int_eq(weft_taskgroup_spawn(g, sleeper, NULL, NULL, &s), 0);
+  int rc = weft_taskgroup_leave(g, weft_sleep(1));
+  ck_assert_int_eq(rc, -ECANCELED);
+  ck_assert_int_eq(weft_timeout_leave(&t, rc), -ETIMEDOUT);
+  ck_assert_int_eq(weft_future_cancelled(weft_task_future(s)), 1);
+  weft_task_release(s);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  /* Errors and misuse. */
+  ck_assert_int_eq(weft_taskgroup_enter(NULL), -EINVAL);
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), -EBUSY); /* not left */
+  ck_assert_int_eq(weft_taskgroup_leave(g, 0), 0);
+  ck_assert_int_eq(weft_taskgroup_leave(g, 0), WEFT_EINVALSTATE);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  return 0;
+}
+
+START_TEST(timeout_scope_around_a_group) {
+  ck_assert_int_eq(run_main(1, timeout_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, timeout_main, NULL, NULL), 0);
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), -EPERM);
+}
+END_TEST
+
+/* ---- storm --------------------------------------------------------------------- */
+
+static _Atomic long storm_failed;
+
+static int storm_child(void *arg, void **res) {
+  uintptr_t k = (uintptr_t)arg;
+  if (k % 3 == 0) weft_yield();
+  if (k == 777) {
+    atomic_fetch_add(&storm_failed, 1);
+    return weft_fail(-EIO, "child %lu", (unsigned long)k);
+  }
+  return weft_sleep_ns((int64_t)(k % 5) * 100000);
+}
+
+struct storm {
+  weft_task_t **ts;
+  size_t n;
+};
+
+static void *foreign_cancel(void *arg) {
+  struct storm *s = arg;
+  for (size_t i = 1; i < s->n; i += 17) weft_task_cancel(s->ts[i], NULL);
+  return NULL;
+}
+
+static int storm_main(void *arg, void **res) {
+  size_t n = (size_t)scaled(3000);
+  struct storm s = {calloc(n, sizeof(weft_task_t *)), n};
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  atomic_store(&storm_failed, 0);
+  for (size_t i = 0; i < n; i++) {
+    int rc = weft_taskgroup_spawn(g, storm_child, (void *)i, NULL, &s.ts[i]);
+    if (rc == WEFT_ESHUTDOWN) break; /* child 777 failed already */
+    ck_assert_int_eq(rc, 0);
+  }
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, foreign_cancel, &s), 0);
+  int rc = weft_taskgroup_leave(g, weft_sleep_ns(MS));
+  pthread_join(th, NULL);
+  const struct weft_task_error *errs;
+  size_t nerr;
+  weft_taskgroup_errors(g, &errs, &nerr);
+  /* Nothing lost, nothing twice: exactly the failures that happened. */
+  ck_assert_uint_eq(nerr, (size_t)atomic_load(&storm_failed));
+  ck_assert_int_eq(rc, nerr ? WEFT_EGROUP : 0);
+  for (size_t i = 0; i < n && s.ts[i]; i++) {
+    ck_assert_int_eq(weft_future_done(weft_task_future(s.ts[i])), 1);
+    weft_task_release(s.ts[i]);
+  }
+  weft_task_uncancel(weft_task_current()); /* a group that failed may leave us cancelled */
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  free(s.ts);
+  return 0;
+}
+
+START_TEST(storm_on_four_workers) {
+  for (int i = 0; i < 5; i++) ck_assert_int_eq(run_main(4, storm_main, NULL, NULL), 0);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("taskgroup");
+  TCase *tc = tcase_create("taskgroup");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, first_failure_cancels_siblings_and_owner);
+  tcase_add_test(tc, every_failure_is_listed_and_retrieved);
+  tcase_add_test(tc, outside_cancel_of_the_owner_is_reraised);
+  tcase_add_test(tc, group_cancel_ends_the_group_cleanly);
+  tcase_add_test(tc, timeout_scope_around_a_group);
+  tcase_add_test(tc, storm_on_four_workers);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)
