@@ -12,6 +12,10 @@ int bench_lock_contended(void *arg, void **res);
 int bench_queue_mpmc(void *arg, void **res);
 int bench_semaphore_limit(void *arg, void **res);
 int bench_ping_pong_queue(void *arg, void **res);
+/* composition workloads (bench_compose.c) */
+int bench_gather_10k(void *arg, void **res);
+int bench_taskgroup_10k(void *arg, void **res);
+int bench_wait_for_overhead(void *arg, void **res);
 /* reactor workloads (bench_io.c) */
 int bench_nop(void *arg, void **res);
 int bench_nop_batch(void *arg, void **res);

@@ -457,6 +457,8 @@ static const struct {
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
     {"lock_contended", bench_lock_contended}, {"queue_mpmc", bench_queue_mpmc},
     {"semaphore_limit", bench_semaphore_limit}, {"ping_pong_queue", bench_ping_pong_queue},
+    {"gather_10k", bench_gather_10k}, {"taskgroup_10k", bench_taskgroup_10k},
+    {"wait_for_overhead", bench_wait_for_overhead},
     {"nop", bench_nop}, {"nop_batch", bench_nop_batch}, {"file_randread", bench_file_randread},
 };
 /* Bare-liburing baselines, run outside any loop, asked for by name only. */

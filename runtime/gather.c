@@ -20,10 +20,12 @@
  *     retrieved (they are never reported as unretrieved).
  *  4. The same future given twice is one child; both slots read it.
  *
- * Invariants: nfinished counts the children looked at, each once (its
- * entry fires once, or it was done at the start). While any entry is
- * registered the gather holds a reference on itself (`pending`), so the
- * entries never outlive it; the last one to fire drops it. Lock order:
+ * Invariants: remaining counts the children not looked at yet, plus one
+ * that the starter holds until every entry is registered: each child is
+ * looked at once (its entry fires once, or it was done at the start), and
+ * only the step that brings the count to 0 may complete the outer future
+ * for "all done" and drop the gather's own reference, held while any entry
+ * is registered, so the entries never outlive it. Lock order:
  * a child's lock, then the outer future's (completing it); the cancel path
  * takes no lock while it cancels the children.
  */
@@ -51,8 +53,7 @@ struct gather {
   size_t n;                      /* slots; immutable */
   size_t nchildren;              /* distinct children; immutable */
   unsigned flags;                /* immutable */
-  _Atomic size_t nfinished;      /* children looked at */
-  _Atomic size_t registered;     /* entries still registered */
+  _Atomic size_t remaining;      /* children not looked at yet, plus the starter's 1 */
   bool cancel_requested;         /* the gather itself was cancelled; under fut.lock */
   char *cancel_msg;              /* its message; under fut.lock */
   size_t *slot_child;            /* slot -> child index; immutable */
@@ -81,35 +82,40 @@ static void complete_outer(struct gather *g, int err, const char *msg) {
   weft__future_complete(&g->fut, err, NULL, copy);
 }
 
+/* Counts @k children as looked at. The one that brings the count to 0
+ * (the last child, or the starter dropping its bias) completes the outer
+ * future if rule 1 has not, and drops the gather's own reference. */
+static void countdown(struct gather *g, size_t k) {
+  /* acq_rel: the last one sees every other child's outcome and count. */
+  if (atomic_fetch_sub_explicit(&g->remaining, k, memory_order_acq_rel) != k) return;
+  if (!weft__future_is_done(&g->fut)) {
+    weft__mutex_lock(&g->fut.lock); /* after a child's: the lock order */
+    bool cancelled = g->cancel_requested;
+    char *msg = cancelled && g->cancel_msg ? weft__strdup(g->cancel_msg) : NULL;
+    weft__mutex_unlock(&g->fut.lock);
+    /* The slots hold the results; a cancelled gather ends cancelled (bpo-32684). */
+    weft__future_complete(&g->fut, cancelled ? -ECANCELED : 0, NULL, msg);
+  }
+  /* The entries' reference; a child's completer holds one on its future,
+   * so freeing g cannot free the future whose lock we may hold. */
+  weft_future_release(&g->fut);
+}
+
 /* Looks at child @f, now done (rules 1-3). */
 static void child_done(struct gather *g, struct weft_future *f, bool locked) {
-  /* acq_rel: the child that finishes last sees every other child's count. */
-  size_t done = atomic_fetch_add_explicit(&g->nfinished, 1, memory_order_acq_rel) + 1;
   bool keep_going = g->flags & WEFT_GATHER_RETURN_EXCEPTIONS;
-  if (weft__future_is_done(&g->fut) || keep_going) retrieve(f, locked);
-  if (weft__future_is_done(&g->fut)) return;
-  if (!keep_going && f->err) {
+  if (weft__future_is_done(&g->fut) || keep_going) {
+    retrieve(f, locked);
+  } else if (f->err) {
     retrieve(f, locked); /* it travels on the outer future now */
     complete_outer(g, f->err, f->msg);
-    return;
   }
-  if (done < g->nchildren) return;
-  weft__mutex_lock(&g->fut.lock); /* after the child's: the lock order */
-  bool cancelled = g->cancel_requested;
-  char *msg = cancelled && g->cancel_msg ? weft__strdup(g->cancel_msg) : NULL;
-  weft__mutex_unlock(&g->fut.lock);
-  /* The slots hold the results; a cancelled gather ends cancelled (bpo-32684). */
-  weft__future_complete(&g->fut, cancelled ? -ECANCELED : 0, NULL, msg);
+  countdown(g, 1);
 }
 
 static void on_child(struct weft__notify *n, struct weft_future *f) {
   struct gather_child *c = weft__container_of(n, struct gather_child, note);
-  struct gather *g = c->g;
-  child_done(g, f, true);
-  /* acq_rel: the last entry drops the gather's own reference; the child's
-   * completer holds one on f, so freeing g cannot free f under us. */
-  if (atomic_fetch_sub_explicit(&g->registered, 1, memory_order_acq_rel) == 1)
-    weft_future_release(&g->fut);
+  child_done(c->g, f, true);
 }
 
 /* asyncio's _GatheringFuture.cancel: every child not done is cancelled;
@@ -151,37 +157,37 @@ static void gather_free(struct weft_future *f) {
 
 /* ---- building ------------------------------------------------------------------- */
 
-/* Distinct children: an open-addressing set of pointers, linear probing.
- * Returns the child index of @f, adding it if new. */
-static size_t child_index(struct gather *g, struct weft_future **keys, size_t *vals, size_t mask,
-                          struct weft_future *f) {
-  size_t h = (size_t)(((uintptr_t)f >> 4) * 0x9E3779B97F4A7C15ull) & mask;
-  while (keys[h] && keys[h] != f) h = (h + 1) & mask;
-  if (keys[h]) return vals[h];
-  keys[h] = f;
-  size_t idx = g->nchildren++;
-  vals[h] = idx;
-  g->children[idx].f = weft_future_ref(f);
-  g->children[idx].g = g;
-  weft__list_init(&g->children[idx].note.e.link);
-  g->children[idx].note.fn = on_child;
-  return idx;
-}
-
-static int dedupe(struct gather *g, weft_future_t *const *fs) {
-  size_t cap = 16;
-  while (cap < 2 * g->n) cap *= 2;
-  struct weft_future **keys = weft__calloc(cap * sizeof *keys);
-  size_t *vals = weft__alloc(cap * sizeof *vals);
-  if (!keys || !vals) {
-    weft__free(keys, cap * sizeof *keys);
-    weft__free(vals, cap * sizeof *vals);
-    return -ENOMEM;
+/* Registers slot @i's future: a new child with its entry, or the child
+ * an earlier slot made for the same future, found among the future's own
+ * entries (a short list, usually empty: no allocation, no hashing). A
+ * future already done becomes a child marked early, looked at after every
+ * entry is registered. */
+static void add_slot(struct gather *g, size_t i, struct weft_future *f) {
+  weft__mutex_lock(&f->lock);
+  bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
+  if (!done) {
+    struct weft__list *pos;
+    for (pos = f->entries.next; pos != &f->entries; pos = pos->next) {
+      struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
+      if (e->kind != WEFT__ENTRY_NOTIFY || ((struct weft__notify *)e)->fn != on_child) continue;
+      struct gather_child *c = weft__container_of(e, struct gather_child, note.e);
+      if (c->g != g) continue;
+      weft__mutex_unlock(&f->lock);
+      g->slot_child[i] = (size_t)(c - g->children); /* the same future again */
+      return;
+    }
   }
-  for (size_t i = 0; i < g->n; i++) g->slot_child[i] = child_index(g, keys, vals, cap - 1, fs[i]);
-  weft__free(keys, cap * sizeof *keys);
-  weft__free(vals, cap * sizeof *vals);
-  return 0;
+  size_t idx = g->nchildren++;
+  struct gather_child *c = &g->children[idx];
+  c->g = g;
+  c->f = weft_future_ref(f);
+  c->note.fn = on_child;
+  c->note.e.kind = WEFT__ENTRY_NOTIFY;
+  c->early = done;
+  g->slot_child[i] = idx;
+  if (!done) weft__list_add_tail(&f->entries, &c->note.e.link);
+  else weft__list_init(&c->note.e.link);
+  weft__mutex_unlock(&f->lock);
 }
 
 static int check_args(weft_future_t *const *fs, size_t n, struct weft_loop **loop) {
@@ -210,38 +216,29 @@ int weft_gather_start(weft_future_t *const *fs, size_t n, unsigned flags, weft_f
   g->n = n;
   g->nchildren = 0;
   g->flags = flags;
-  atomic_init(&g->nfinished, 0);
-  atomic_init(&g->registered, 0);
+  atomic_init(&g->remaining, 0);
   g->cancel_requested = false;
   g->cancel_msg = NULL;
   g->bytes = bytes;
   g->children = (struct gather_child *)(g + 1);
   g->slot_child = (size_t *)(g->children + n);
   weft__loop_count(loop, +1);
-  if (dedupe(g, fs) != 0) {
-    weft_future_release(&g->fut);
-    return -ENOMEM;
-  }
   if (n == 0) {
     weft__future_complete(&g->fut, 0, NULL, NULL); /* an empty list, at once */
     *out = &g->fut;
     return 0;
   }
-  /* The entries' reference, dropped by the last of them. Counted before
-   * registering, so an entry firing at once cannot drop it early. */
-  atomic_store_explicit(&g->registered, g->nchildren, memory_order_relaxed);
+  /* The gather's own reference while children are out, dropped by
+   * countdown() at 0. `remaining` starts one above the number of children
+   * the loop can make, so no child can bring it to 0 during the loop. */
   weft_future_ref(&g->fut);
-  for (size_t i = 0; i < g->nchildren; i++)
-    g->children[i].early = !weft__future_notify_add(g->children[i].f, &g->children[i].note);
+  atomic_store_explicit(&g->remaining, n + 1, memory_order_relaxed);
+  for (size_t i = 0; i < n; i++) add_slot(g, i, fs[i]);
   /* Children done before their entry could register: looked at now, in
    * input order, after the outer future exists (asyncio's done_futs). */
-  for (size_t i = 0; i < g->nchildren; i++) {
-    if (!g->children[i].early) continue;
-    child_done(g, g->children[i].f, false);
-    /* acq_rel: as in on_child; this entry never registered. */
-    if (atomic_fetch_sub_explicit(&g->registered, 1, memory_order_acq_rel) == 1)
-      weft_future_release(&g->fut);
-  }
+  for (size_t i = 0; i < g->nchildren; i++)
+    if (g->children[i].early) child_done(g, g->children[i].f, false);
+  countdown(g, n + 1 - g->nchildren); /* the slots that were duplicates, and the bias */
   *out = &g->fut;
   return 0;
 }

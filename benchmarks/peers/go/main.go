@@ -4,6 +4,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -298,6 +300,72 @@ func semaphoreLimit() {
 	report("semaphore_limit", tasks, time.Since(t0), "")
 }
 
+// Composition (benchmarks/bench_compose.c has the shapes): 10,000 trivial
+// children, 50 rounds, ns per child; a 1 s timeout around one yield.
+const children, rounds = 10000, 50
+
+func gather10k() {
+	results := make([]int, children)
+	t0 := time.Now()
+	for r := 0; r < rounds; r++ {
+		var wg sync.WaitGroup
+		wg.Add(children)
+		for i := 0; i < children; i++ {
+			go func(i int) { results[i] = i; wg.Done() }(i)
+		}
+		wg.Wait()
+	}
+	report("gather_10k", children*rounds, time.Since(t0), "")
+}
+
+var errChild = errors.New("child failed")
+
+// errgroup's semantics with the standard library: the first error cancels
+// the group's context; Wait returns it.
+func taskgroup10k() {
+	t0 := time.Now()
+	for r := 0; r < rounds; r++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		var once sync.Once
+		var first error
+		for i := 0; i < children; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				if ctx.Err() != nil {
+					return
+				}
+				if i < 0 { // never: the children succeed, as in the other runtimes
+					once.Do(func() { first = errChild; cancel() })
+				}
+			}(i)
+		}
+		wg.Wait()
+		cancel()
+		if first != nil {
+			panic(first)
+		}
+	}
+	report("taskgroup_10k", children*rounds, time.Since(t0), "")
+}
+
+func waitForOverhead() {
+	const n = 200000
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		runtime.Gosched()
+		select {
+		case <-ctx.Done():
+			panic("timed out")
+		default:
+		}
+		cancel()
+	}
+	report("wait_for_overhead", n, time.Since(t0), "")
+}
+
 func main() {
 	flag.Parse()
 	runtime.GOMAXPROCS(*workers)
@@ -306,8 +374,9 @@ func main() {
 		"chained_spawn": chainedSpawn, "timers": timers, "fork_join": forkJoin,
 		"sched_switch": switchBench, "rss": rss, "timer_accuracy": timerAccuracy,
 		"lock_contended": lockContended, "queue_mpmc": queueMPMC, "semaphore_limit": semaphoreLimit,
+		"gather_10k": gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
 	}
-	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit"}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead"}
 	want := flag.Args()
 	if len(want) == 0 {
 		want = order

@@ -297,6 +297,47 @@ async fn rss(w: usize) {
     report(w, "rss", N as u64, dt, &format!("kib_per_task={:.2}", (after - before) as f64 / N as f64));
 }
 
+// Composition (benchmarks/bench_compose.c has the shapes): 10,000 trivial
+// children, 50 rounds, ns per child; a 1 s timeout around one yield.
+const CHILDREN: usize = 10_000;
+const ROUNDS: usize = 50;
+
+async fn gather_10k(w: usize) {
+    let t0 = Instant::now();
+    for _ in 0..ROUNDS {
+        let hs: Vec<_> = (0..CHILDREN).map(|i| tokio::spawn(async move { i })).collect();
+        let mut sum = 0usize; // join_all: every result, in input order
+        for h in hs {
+            sum += h.await.unwrap();
+        }
+        assert_eq!(sum, CHILDREN * (CHILDREN - 1) / 2);
+    }
+    report(w, "gather_10k", (CHILDREN * ROUNDS) as u64, t0.elapsed(), "");
+}
+
+async fn taskgroup_10k(w: usize) {
+    let t0 = Instant::now();
+    for _ in 0..ROUNDS {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..CHILDREN {
+            set.spawn(async move { i });
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+        }
+    }
+    report(w, "taskgroup_10k", (CHILDREN * ROUNDS) as u64, t0.elapsed(), "");
+}
+
+async fn wait_for_overhead(w: usize) {
+    const N: usize = 200_000;
+    let t0 = Instant::now();
+    for _ in 0..N {
+        tokio::time::timeout(Duration::from_secs(1), tokio::task::yield_now()).await.unwrap();
+    }
+    report(w, "wait_for_overhead", N as u64, t0.elapsed(), "");
+}
+
 fn main() {
     let mut workers = 2usize;
     let mut only: Vec<String> = Vec::new();
@@ -308,7 +349,7 @@ fn main() {
             only.push(a);
         }
     }
-    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit"];
+    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead"];
     let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
     for name in want {
         if name == "sched_switch" {
@@ -336,6 +377,9 @@ fn main() {
                     "lock_contended" => lock_contended(w).await,
                     "queue_mpmc" => queue_mpmc(w).await,
                     "semaphore_limit" => semaphore_limit(w).await,
+                    "gather_10k" => gather_10k(w).await,
+                    "taskgroup_10k" => taskgroup_10k(w).await,
+                    "wait_for_overhead" => wait_for_overhead(w).await,
                     _ => {}
                 }
             })
