@@ -102,12 +102,14 @@ END_TEST
 
 struct next_arg {
   weft_as_completed_t *it;
+  weft_event_t *started;
   int rc;
 };
 
 static int next_task(void *arg, void **res) {
   struct next_arg *a = arg;
   weft_future_t *f;
+  weft_event_set(a->started); /* a cancel from here on reaches next() */
   a->rc = weft_as_completed_next(a->it, &f);
   return 0;
 }
@@ -117,10 +119,11 @@ static int cancel_main(void *arg, void **res) {
   ck_assert_int_eq(weft_future_new(NULL, &p), 0);
   weft_as_completed_t *it;
   ck_assert_int_eq(weft_as_completed_new(&p, 1, -1, &it), 0);
-  struct next_arg a = {it, 1};
+  struct next_arg a = {it, NULL, 1};
+  ck_assert_int_eq(weft_event_create(&a.started), 0);
   weft_task_t *t;
   ck_assert_int_eq(weft_spawn(next_task, &a, &t), 0);
-  weft_yield();
+  ck_assert_int_eq(weft_event_wait(a.started, -1), 0);
   weft_task_cancel(t, NULL);
   weft_await(weft_task_future(t), NULL);
   ck_assert_int_eq(a.rc, -ECANCELED);
@@ -131,6 +134,7 @@ static int cancel_main(void *arg, void **res) {
   ck_assert_ptr_eq(f, p);
   weft_as_completed_free(it);
   weft_task_release(t);
+  weft_event_destroy(a.started);
   weft_future_release(p);
   /* Empty set: exhausted at once; bad input. */
   ck_assert_int_eq(weft_as_completed_new(NULL, 0, -1, &it), 0);

@@ -262,9 +262,15 @@ START_TEST(later_errors_are_retrieved) {
 }
 END_TEST
 
+struct gatherer_arg {
+  weft_future_t **fs;
+  weft_event_t *started;
+};
+
 static int gatherer(void *arg, void **res) {
-  weft_future_t **fs = arg;
-  return weft_gather(fs, 2, 0, NULL);
+  struct gatherer_arg *g = arg;
+  weft_event_set(g->started); /* a cancel from here on reaches the gather */
+  return weft_gather(g->fs, 2, 0, NULL);
 }
 
 static int awaiter_cancelled_main(void *arg, void **res) {
@@ -272,8 +278,10 @@ static int awaiter_cancelled_main(void *arg, void **res) {
   ck_assert_int_eq(weft_event_create(&e), 0);
   weft_task_t *a = spawn(wait_event, e), *b = spawn(wait_event, e);
   weft_future_t *fs[] = {weft_task_future(a), weft_task_future(b)};
-  weft_task_t *gt = spawn(gatherer, fs);
-  weft_yield();
+  struct gatherer_arg ga = {fs, NULL};
+  ck_assert_int_eq(weft_event_create(&ga.started), 0);
+  weft_task_t *gt = spawn(gatherer, &ga);
+  ck_assert_int_eq(weft_event_wait(ga.started, -1), 0);
   ck_assert_int_eq(weft_task_cancel(gt, NULL), 1);
   ck_assert_int_eq(weft_await(weft_task_future(gt), NULL), -ECANCELED);
   /* Cancelling the task awaiting the gather cancelled the children. */
@@ -283,6 +291,7 @@ static int awaiter_cancelled_main(void *arg, void **res) {
   weft_task_release(a);
   weft_task_release(b);
   weft_event_destroy(e);
+  weft_event_destroy(ga.started);
   return 0;
 }
 

@@ -24,11 +24,13 @@ static int fail_after(void *arg, void **res) {
 
 struct awaiting {
   weft_future_t *shielded;
+  weft_event_t *started;
   int rc;
 };
 
 static int await_shielded(void *arg, void **res) {
   struct awaiting *a = arg;
+  weft_event_set(a->started); /* a cancel from here on reaches the await */
   a->rc = weft_await(a->shielded, NULL);
   return 0;
 }
@@ -40,9 +42,10 @@ static int shield_main(void *arg, void **res) {
   ck_assert_int_eq(weft_spawn(wait_then, e, &inner), 0);
   struct awaiting a = {.rc = 1};
   ck_assert_int_eq(weft_shield(weft_task_future(inner), &a.shielded), 0);
+  ck_assert_int_eq(weft_event_create(&a.started), 0);
   weft_task_t *w;
   ck_assert_int_eq(weft_spawn(await_shielded, &a, &w), 0);
-  weft_yield();
+  ck_assert_int_eq(weft_event_wait(a.started, -1), 0);
   weft_task_cancel(w, NULL);
   weft_await(weft_task_future(w), NULL);
   ck_assert_int_eq(a.rc, -ECANCELED); /* the awaiter was cancelled... */
@@ -54,6 +57,7 @@ static int shield_main(void *arg, void **res) {
   ck_assert_ptr_eq(v, (void *)5);
   weft_future_release(a.shielded);
   weft_task_release(w);
+  weft_event_destroy(a.started);
   weft_task_release(inner);
   /* The outer future follows the inner: value, error, cancellation. */
   weft_event_clear(e);
@@ -105,13 +109,15 @@ static int late_error_main(void *arg, void **res) {
   ck_assert_int_eq(weft_spawn(fail_after, e, &inner), 0);
   struct awaiting a = {.rc = 1};
   ck_assert_int_eq(weft_shield(weft_task_future(inner), &a.shielded), 0);
+  ck_assert_int_eq(weft_event_create(&a.started), 0);
   weft_task_t *w;
   ck_assert_int_eq(weft_spawn(await_shielded, &a, &w), 0);
-  weft_yield();
+  ck_assert_int_eq(weft_event_wait(a.started, -1), 0);
   weft_task_cancel(w, NULL);
   weft_await(weft_task_future(w), NULL);
   weft_future_release(a.shielded);
   weft_task_release(w);
+  weft_event_destroy(a.started);
   weft_task_release(inner); /* only the shield and the scheduler hold it now */
   weft_event_set(e);        /* it fails after the awaiter left */
   weft_sleep_ns(5 * 1000000);

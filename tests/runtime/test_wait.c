@@ -120,8 +120,11 @@ START_TEST(timeout_is_not_an_error_and_cancels_nothing) {
 }
 END_TEST
 
+static weft_event_t *waiter_started;
+
 static int waiter(void *arg, void **res) {
   weft_future_t **fs = arg;
+  weft_event_set(waiter_started); /* a cancel from here on reaches the wait */
   return weft_wait(fs, 2, -1, WEFT_ALL_COMPLETED, NULL);
 }
 
@@ -130,9 +133,10 @@ static int caller_cancelled_main(void *arg, void **res) {
   ck_assert_int_eq(weft_future_new(NULL, &p), 0);
   ck_assert_int_eq(weft_future_new(NULL, &q), 0);
   weft_future_t *fs[2] = {p, q};
+  ck_assert_int_eq(weft_event_create(&waiter_started), 0);
   weft_task_t *w;
   ck_assert_int_eq(weft_spawn(waiter, fs, &w), 0);
-  weft_yield();
+  ck_assert_int_eq(weft_event_wait(waiter_started, -1), 0);
   weft_task_cancel(w, NULL);
   ck_assert_int_eq(weft_await(weft_task_future(w), NULL), -ECANCELED);
   /* asyncio's wait cancels none of the futures. */
@@ -143,6 +147,7 @@ static int caller_cancelled_main(void *arg, void **res) {
   weft_task_release(w);
   weft_future_release(p);
   weft_future_release(q);
+  weft_event_destroy(waiter_started);
   return 0;
 }
 
