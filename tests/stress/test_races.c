@@ -10,7 +10,11 @@
  *    at the same moment reaches another waiter (no waiter is left behind);
  *  - result vs deadline: an item put as a get times out is never lost (it
  *    is either taken by that get or still in the queue); a wait_for whose
- *    task answers around the deadline returns that answer.
+ *    task answers around the deadline returns that answer;
+ *  - a TaskGroup's owner cancelled as its child fails: the failure, once
+ *    seen, is reported (errors win over the cancel), never lost;
+ *  - wait and as_completed over children finishing on every worker: done
+ *    means done, each future is yielded exactly once.
  *
  * Iterations: $WEFT_STRESS_ITERS (default 1000 in the suite; `make stress`
  * runs 10,000 under TSan), divided by $WEFT_TEST_SCALE like every stress
@@ -279,6 +283,114 @@ START_TEST(wait_for_result_vs_timeout) {
 }
 END_TEST
 
+/* ---- TaskGroup: outside cancel of the owner vs a child failing ------------------ */
+
+static int fail_soon(void *arg, void **res) {
+  for (volatile int i = (int)(intptr_t)arg; i > 0; i--) {
+  }
+  return weft_fail(-EIO, "child");
+}
+
+struct tg_owner {
+  int rc;
+  size_t nerrors;
+};
+
+static int tg_owner_body(void *arg, void **res) {
+  struct tg_owner *o = arg;
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, fail_soon, (void *)(intptr_t)(o->rc * 50), NULL, NULL), 0);
+  o->rc = weft_taskgroup_leave(g, weft_sleep(1));
+  const struct weft_task_error *errs;
+  weft_taskgroup_errors(g, &errs, &o->nerrors);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  return 0;
+}
+
+static int tg_race_main(void *arg, void **res) {
+  long n = iters() / 4 + 1;
+  for (long i = 0; i < n; i++) {
+    struct tg_owner o = {.rc = (int)(i % 40)};
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(tg_owner_body, &o, &t), 0);
+    if (i & 1) weft_yield();
+    weft_task_cancel(t, NULL); /* races with the child's failure */
+    weft_await(weft_task_future(t), NULL);
+    if (o.nerrors) {
+      /* The failure was seen: errors win over the cancellation, which stays
+       * pending on the owner (3.13), and nothing is lost. */
+      ck_assert_int_eq(o.rc, WEFT_EGROUP);
+      ck_assert_uint_eq(o.nerrors, 1);
+    } else {
+      /* Cancelled before the child ran (or before the owner started). */
+      ck_assert(o.rc == -ECANCELED || o.rc == (int)(i % 40));
+    }
+    weft_task_release(t);
+  }
+  return 0;
+}
+
+START_TEST(taskgroup_cancel_vs_failure) {
+  ck_assert_int_eq(run_main(4, tg_race_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(1, tg_race_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- wait and as_completed with children finishing on every worker ------------- */
+
+static int finish_after(void *arg, void **res) {
+  for (volatile int i = (int)(intptr_t)arg; i > 0; i--) {
+  }
+  *res = arg;
+  return (intptr_t)arg % 5 == 0 ? weft_fail(-EIO, "x") : 0;
+}
+
+static int wait_storm_main(void *arg, void **res) {
+  long rounds = iters() / 20 + 1;
+  enum { K = 64 };
+  for (long r = 0; r < rounds; r++) {
+    weft_task_t *ts[K];
+    weft_future_t *fs[K];
+    for (int i = 0; i < K; i++) {
+      ck_assert_int_eq(weft_spawn(finish_after, (void *)(intptr_t)((i * 37 + r) % 500 + 1), &ts[i]), 0);
+      fs[i] = weft_task_future(ts[i]);
+    }
+    uint8_t done[K];
+    int first = weft_wait(fs, K, -1, WEFT_FIRST_COMPLETED, done);
+    ck_assert_int_ge(first, 1);
+    for (int i = 0; i < K; i++)
+      if (done[i]) ck_assert_int_eq(weft_future_done(fs[i]), 1); /* done means done */
+    weft_as_completed_t *it;
+    ck_assert_int_eq(weft_as_completed_new(fs, K, -1, &it), 0);
+    uint8_t seen[K] = {0};
+    weft_future_t *f;
+    int got = 0, rc;
+    while ((rc = weft_as_completed_next(it, &f)) == 0) {
+      ck_assert_int_eq(weft_future_done(f), 1);
+      int idx = -1;
+      for (int i = 0; i < K; i++)
+        if (fs[i] == f) idx = i;
+      ck_assert_int_ge(idx, 0);
+      ck_assert_int_eq(seen[idx], 0); /* each exactly once */
+      seen[idx] = 1;
+      got++;
+    }
+    ck_assert_int_eq(rc, 1);
+    ck_assert_int_eq(got, K);
+    weft_as_completed_free(it);
+    ck_assert_int_eq(weft_wait(fs, K, -1, WEFT_ALL_COMPLETED, NULL), K);
+    for (int i = 0; i < K; i++) {
+      weft_future_error(fs[i], NULL); /* read: no "never retrieved" */
+      weft_task_release(ts[i]);
+    }
+  }
+  return 0;
+}
+
+START_TEST(wait_and_as_completed_storm) { ck_assert_int_eq(run_main(4, wait_storm_main, NULL, NULL), 0); }
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("races");
   TCase *tc = tcase_create("races");
@@ -288,6 +400,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancel_vs_notify);
   tcase_add_test(tc, result_vs_deadline);
   tcase_add_test(tc, wait_for_result_vs_timeout);
+  tcase_add_test(tc, taskgroup_cancel_vs_failure);
+  tcase_add_test(tc, wait_and_as_completed_storm);
   suite_add_tcase(s, tc);
   return s;
 }
