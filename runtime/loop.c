@@ -24,14 +24,37 @@
  *     loop's memory stays as a zombie counting them, and the last release
  *     frees it (loop->zombie).
  *
- * Accounting: every object of the loop counts +1 when made and -1 when
+ * Accounting: every object of the loop (futures, tasks, handles, and the
+ * references weft_loop_ref() hands out) counts +1 when made and -1 when
  * freed, on the counter of the worker doing it (a plain field, touched only
- * by that worker's thread while the loop runs) or on live_foreign (atomic)
- * from other threads. The sum is exact once the workers are joined.
+ * by that worker's thread while the loop runs) or, from other threads, on
+ * live_foreign under foreign_lock. The sum is exact once the workers are
+ * joined.
+ *
+ * Foreign threads (those that are not workers of this loop) can race with
+ * close; three rules make that safe:
+ *  a. Counting: under foreign_lock, live_foreign before close, zombie
+ *     after. Once the workers are joined, close sets closed and makes
+ *     zombie the whole count (live_foreign plus every worker's counter)
+ *     plus a bias of 1, in one hold of the lock; it drops the bias when its
+ *     teardown is over, so no release can free the loop while close still
+ *     uses it. The release that brings zombie to 0 frees it (after
+ *     unlocking).
+ *  b. Entry points that touch the loop's queues from outside (scheduling,
+ *     spawning) run inside weft__loop_enter_foreign/exit_foreign: they
+ *     check the flag and count themselves in under foreign_lock. close
+ *     raises closing (spawns are refused from then on) and later closed
+ *     (scheduling is refused), each under the lock, and waits until no one
+ *     is inside (a futex, no polling), so nothing is pushed into a queue
+ *     that close drains or frees, and no task is spawned after the last
+ *     round that would cancel it.
+ *  c. The exiting thread wakes close while holding foreign_lock, so it is
+ *     done with the loop before close can go on.
  */
 #include "loop.h"
 #include "alloc.h"
 #include "clock.h"
+#include "futex.h"
 #include "handle.h"
 #include "task.h"
 
@@ -141,8 +164,12 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   atomic_init(&loop->stopping, false);
   atomic_init(&loop->closing, false);
   atomic_init(&loop->closed, false);
-  atomic_init(&loop->live_foreign, 0);
-  atomic_init(&loop->zombie, 0);
+  weft__mutex_init(&loop->foreign_lock);
+  loop->live_foreign = 0;
+  loop->zombie = 0;
+  loop->foreign_inflight = 0;
+  loop->close_waiting = false;
+  atomic_init(&loop->foreign_seq, 0);
   atomic_init(&loop->next_id, 1);
   atomic_init(&loop->run_gen, 0);
   atomic_init(&loop->active, 0);
@@ -162,15 +189,68 @@ void weft__loop_count(struct weft_loop *loop, int delta) {
     w->live += delta;
     return;
   }
-  /* acquire: a release after close must see the zombie count close stored. */
-  if (__builtin_expect(atomic_load_explicit(&loop->closed, memory_order_acquire), 0)) {
-    /* acq_rel: the last one out frees, after everyone else's release. */
-    if (atomic_fetch_add_explicit(&loop->zombie, delta, memory_order_acq_rel) + delta == 0)
-      weft__loop_free(loop);
-    return;
+  /* Rule (a) of the design comment. closed is set under this lock. */
+  weft__mutex_lock(&loop->foreign_lock);
+  bool last = false;
+  if (atomic_load_explicit(&loop->closed, memory_order_relaxed)) {
+    loop->zombie += delta;
+    last = loop->zombie == 0;
+  } else {
+    loop->live_foreign += delta;
   }
-  /* relaxed: a counter read only after the workers are joined. */
-  atomic_fetch_add_explicit(&loop->live_foreign, delta, memory_order_relaxed);
+  weft__mutex_unlock(&loop->foreign_lock);
+  if (last) weft__loop_free(loop);
+}
+
+bool weft__loop_enter_foreign(struct weft_loop *loop, bool when_closing) {
+  weft__mutex_lock(&loop->foreign_lock);
+  /* relaxed: both flags are set under this lock (rule b). */
+  bool refused = atomic_load_explicit(when_closing ? &loop->closing : &loop->closed,
+                                      memory_order_relaxed);
+  if (!refused) loop->foreign_inflight++;
+  weft__mutex_unlock(&loop->foreign_lock);
+  return !refused;
+}
+
+void weft__loop_exit_foreign(struct weft_loop *loop) {
+  weft__mutex_lock(&loop->foreign_lock);
+  if (--loop->foreign_inflight == 0 && loop->close_waiting) {
+    /* relaxed: the futex re-reads it; the lock orders the rest (rule c). */
+    atomic_fetch_add_explicit(&loop->foreign_seq, 1, memory_order_relaxed);
+    weft__futex_wake(&loop->foreign_seq, INT32_MAX);
+  }
+  weft__mutex_unlock(&loop->foreign_lock);
+}
+
+/* Under foreign_lock: waits until no foreign thread is inside an entry
+ * point (rule b). Returns with the lock held. */
+static void wait_foreign_locked(struct weft_loop *loop) {
+  while (loop->foreign_inflight) {
+    loop->close_waiting = true;
+    uint32_t seq = atomic_load_explicit(&loop->foreign_seq, memory_order_relaxed);
+    weft__mutex_unlock(&loop->foreign_lock);
+    weft__futex_wait(&loop->foreign_seq, seq, 0);
+    weft__mutex_lock(&loop->foreign_lock);
+  }
+  loop->close_waiting = false;
+}
+
+/* Raises closing or closed (rule b) and waits out the entry points. */
+static void raise_flag(struct weft_loop *loop, _Atomic bool *flag) {
+  weft__mutex_lock(&loop->foreign_lock);
+  /* seq_cst: workers about to sleep re-read closing after announcing (idle.c). */
+  atomic_store_explicit(flag, true, memory_order_seq_cst);
+  wait_foreign_locked(loop);
+  weft__mutex_unlock(&loop->foreign_lock);
+}
+
+weft_loop_t *weft_loop_ref(weft_loop_t *loop) {
+  if (loop) weft__loop_count(loop, +1);
+  return loop;
+}
+
+void weft_loop_release(weft_loop_t *loop) {
+  if (loop) weft__loop_count(loop, -1);
 }
 
 uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w) {
@@ -434,19 +514,26 @@ int weft_loop_close(weft_loop_t *loop) {
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return 0;
   if (atomic_load_explicit(&loop->running, memory_order_acquire) || weft__worker_self())
     return -EBUSY;
-  atomic_store_explicit(&loop->closing, true, memory_order_seq_cst);
+  raise_flag(loop, &loop->closing); /* no spawn from outside gets in after this */
   while (weft_loop_tasks(loop, count_visit, NULL) > 0) {
     weft_loop_tasks(loop, cancel_visit, NULL);
     weft_loop_stop(loop);
     weft_loop_run_forever(loop); /* one iteration per worker */
   }
   stop_threads(loop); /* their rings are theirs until now */
+  /* Rule (a): closed, and what foreign threads counted becomes the zombie
+   * count, with close's own bias; rule (b): no one is inside an entry point
+   * once this returns. */
+  int64_t live = 0; /* the workers' counters are final: their threads are joined */
+  for (unsigned i = 0; i < loop->nworkers; i++) live += loop->workers[i].live;
+  weft__mutex_lock(&loop->foreign_lock);
   atomic_store_explicit(&loop->closed, true, memory_order_seq_cst);
-  int64_t live = atomic_load_explicit(&loop->live_foreign, memory_order_relaxed);
+  loop->zombie = loop->live_foreign + live + 1; /* + close's bias */
+  wait_foreign_locked(loop);
+  weft__mutex_unlock(&loop->foreign_lock);
   for (unsigned i = 0; i < loop->nworkers; i++) {
-    weft__worker_fini(&loop->workers[i]); /* drops queued handles (foreign count) */
+    weft__worker_fini(&loop->workers[i]); /* drops queued handles (counted on zombie) */
     weft__reactor_fini(&loop->workers[i].reactor); /* no op is in flight: tasks are done */
-    live += loop->workers[i].live;
   }
   weft__signals_fini(loop); /* its watch op went with worker 0's reactor */
   weft__registered_fini(loop);
@@ -457,10 +544,9 @@ int weft_loop_close(weft_loop_t *loop) {
   weft__inject_fini(&loop->inject);
   weft__idle_fini(&loop->idle);
   weft__stack_arena_fini(&loop->stack_arena);
-  /* Handles dropped above (after closed was set) were counted on zombie;
-   * adding what was live before gives what is left. acq_rel: see
-   * weft__loop_count. */
-  int64_t z = atomic_fetch_add_explicit(&loop->zombie, live, memory_order_acq_rel) + live;
+  weft__mutex_lock(&loop->foreign_lock);
+  int64_t z = --loop->zombie; /* close's bias */
+  weft__mutex_unlock(&loop->foreign_lock);
   if (z == 0) weft__loop_free(loop);
   return z > 0 ? (z > INT32_MAX ? INT32_MAX : (int)z) : 0;
 }

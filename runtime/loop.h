@@ -46,11 +46,14 @@ struct weft_loop {
   _Atomic bool closing;       /* close() is cancelling: suspensions fail at once */
   _Atomic bool closed;
 
-  /* Object accounting (futures, tasks, handles): per-worker counters plus
-   * this one for other threads; after close, zombie counts what is left and
-   * the last release frees the loop. */
-  _Alignas(WEFT__CACHELINE) _Atomic int64_t live_foreign;
-  _Atomic int64_t zombie;
+  /* Threads that are not workers of this loop (loop.c, "Foreign
+   * threads"): their object counts, and the entry points close waits out. */
+  _Alignas(WEFT__CACHELINE) struct weft__mutex foreign_lock;
+  int64_t live_foreign;       /* under foreign_lock: made minus freed, before close */
+  int64_t zombie;             /* under foreign_lock: what is still out after close */
+  uint32_t foreign_inflight;  /* under foreign_lock: threads inside an entry point */
+  bool close_waiting;         /* under foreign_lock: close sleeps on foreign_seq */
+  _Atomic uint32_t foreign_seq; /* futex word close sleeps on */
   _Atomic uint64_t next_id;   /* task id blocks are carved from here */
 
   struct weft__signals *signals; /* io/signal.c; NULL until a handler is added */
@@ -72,6 +75,12 @@ int weft__loop_on_each_worker(struct weft_loop *loop, int (*fn)(struct weft__wor
 void weft__registered_fini(struct weft_loop *loop);
 /* Frees the signal handlers' state (io/signal.c), after the reactors. */
 void weft__signals_fini(struct weft_loop *loop);
+/* A thread that is not a worker of @loop entering an entry point that
+ * touches the loop's queues: false (and nothing to undo) if the loop is
+ * closing (@when_closing) or closed, else it must call
+ * weft__loop_exit_foreign when done; close waits for it. */
+bool weft__loop_enter_foreign(struct weft_loop *loop, bool when_closing);
+void weft__loop_exit_foreign(struct weft_loop *loop);
 /* Frees the loop's memory (after close, when no object refers to it). */
 void weft__loop_free(struct weft_loop *loop);
 /* Next task id for the calling thread. */

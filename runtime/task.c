@@ -87,11 +87,14 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
 
   struct weft__worker *w = weft__worker_self();
   if (w && w->loop != loop) w = NULL;
+  /* From outside the workers, refused once close started: a task spawned
+   * after its last cancellation round would never end (loop.c, rule b). */
+  if (!w && !weft__loop_enter_foreign(loop, true)) return WEFT_ECLOSED;
   char *name = NULL;
-  if (opts->name && !(name = weft__strdup(opts->name))) return -ENOMEM;
-  struct weft_task *t = task_alloc(w);
-  if (!t) {
+  struct weft_task *t = NULL;
+  if ((opts->name && !(name = weft__strdup(opts->name))) || !(t = task_alloc(w))) {
     weft__strfree(name);
+    if (!w) weft__loop_exit_foreign(loop);
     return -ENOMEM;
   }
   weft__future_init(&t->fut, loop, true);
@@ -124,6 +127,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
   weft__schedule(loop, &t->r_start, t->home, WEFT__SCHED_WAKE);
+  if (!w) weft__loop_exit_foreign(loop);
   return 0;
 }
 

@@ -168,6 +168,19 @@ static void push_local(struct weft__worker *w, struct weft__runnable *r, bool no
   if (notify) notify_one(loop);
 }
 
+/* Queues @r from a thread that is not its worker: a pinned task to its
+ * worker's inbox, the rest to the injection queue. */
+static void schedule_remote(struct weft_loop *loop, struct weft__runnable *r, int pinned) {
+  if (pinned >= 0) {
+    struct weft__worker *pw = &loop->workers[pinned];
+    weft__inject_push(&pw->inbox, r);
+    if (weft__idle_claim_worker(&loop->idle, (unsigned)pinned)) weft__park_unpark(&pw->park);
+    return;
+  }
+  weft__inject_push(&loop->inject, r);
+  notify_one(loop);
+}
+
 void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
                     enum weft__sched_hint hint) {
   if (__builtin_expect(atomic_load_explicit(&loop->closed, memory_order_relaxed), 0)) {
@@ -180,19 +193,23 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
     weft__rlist_push(&w->deferred, r); /* after this worker's stop: the next run's */
     return;
   }
-  if (pinned >= 0) {
-    if (w && w->index == (unsigned)pinned) {
-      weft__rlist_push(&w->pinned, r);
-      return;
-    }
-    struct weft__worker *pw = &loop->workers[pinned];
-    weft__inject_push(&pw->inbox, r);
-    if (weft__idle_claim_worker(&loop->idle, (unsigned)pinned)) weft__park_unpark(&pw->park);
+  if (pinned >= 0 && w && w->index == (unsigned)pinned) {
+    weft__rlist_push(&w->pinned, r);
     return;
   }
   if (!w) {
-    weft__inject_push(&loop->inject, r);
-    notify_one(loop);
+    /* From outside the workers: close must not free the queues under us
+     * (loop.c, rule b). */
+    if (!weft__loop_enter_foreign(loop, false)) {
+      weft__drop_runnable(r);
+      return;
+    }
+    schedule_remote(loop, r, pinned);
+    weft__loop_exit_foreign(loop);
+    return;
+  }
+  if (pinned >= 0) {
+    schedule_remote(loop, r, pinned);
     return;
   }
   /* Order across threads, one worker: what a foreign thread queued before

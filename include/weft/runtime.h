@@ -126,7 +126,13 @@ WEFT_EXTERN int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **
  * (their @arg stays the caller's), tasks that never started end cancelled
  * without running, and suspended tasks are cancelled and run until they end
  * (while the loop closes, every suspension point returns -ECANCELED at once).
- * Closing a closed loop is harmless.
+ * From the moment close starts, foreign threads can no longer spawn on it
+ * (WEFT_ECLOSED), so every task ends; work they schedule while it closes
+ * is dropped safely. Like free(), close ends the caller's use of @loop
+ * unless something still holds it: a future, task or handle of the loop,
+ * or a weft_loop_ref() reference; then the memory stays until the last of
+ * them is released, calls on the loop return WEFT_ECLOSED, and closing
+ * again is harmless.
  *
  * Returns:  0 when everything the loop made is freed; a positive count of
  *           futures, tasks and handles the user still references (the loop
@@ -137,6 +143,22 @@ WEFT_EXTERN int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **
  *           not concurrently with releases from other threads.
  */
 WEFT_EXTERN int weft_loop_close(weft_loop_t *loop);
+
+/**
+ * weft_loop_ref - keep naming @loop across weft_loop_close()
+ * @loop: a loop that is not freed (its owner has not closed it, or the
+ *        caller already holds a reference).
+ *
+ * A reference keeps the loop's memory (not the loop) alive: after close,
+ * calls on it return WEFT_ECLOSED instead of touching freed memory, and
+ * closing again returns 0. For foreign threads that may call into a loop
+ * while its owner closes it. weft_loop_close() counts references still
+ * held in its return value; the last weft_loop_release() frees the memory.
+ * Returns:  @loop (NULL stays NULL).  Threads: any.
+ */
+WEFT_EXTERN weft_loop_t *weft_loop_ref(weft_loop_t *loop);
+/** weft_loop_release - drop a weft_loop_ref() reference (NULL is ignored). Threads: any. */
+WEFT_EXTERN void weft_loop_release(weft_loop_t *loop);
 
 /**
  * weft_loop_run_forever - run until weft_loop_stop() (loop.run_forever)

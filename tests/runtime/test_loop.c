@@ -552,6 +552,70 @@ START_TEST(stop_with_several_workers) {
 }
 END_TEST
 
+/* ---- foreign threads racing with close (issue 10: object lifetimes) ------------- */
+
+struct feeder {
+  weft_loop_t *loop;
+  _Atomic int calls, refused, ended;
+};
+
+static int answer(void *arg, void **res) {
+  *res = arg;
+  return weft_sleep_ns(100000); /* a suspension point: close's cancellation reaches it */
+}
+
+static void noop_cb(void *arg) {}
+
+static void *feed_until_closed(void *arg) {
+  struct feeder *fd = arg;
+  for (;;) {
+    weft_future_t *f;
+    int rc = weft_run_threadsafe(fd->loop, answer, (void *)1, &f);
+    int rc2 = weft_call_soon_threadsafe(fd->loop, noop_cb, NULL, NULL);
+    atomic_fetch_add(&fd->calls, 1);
+    if (rc == 0) {
+      /* Every task that was accepted ends: with its value, or cancelled by close. */
+      int out = weft_future_wait_threadsafe(f, -1, NULL);
+      ck_assert(out == 0 || out == -ECANCELED);
+      atomic_fetch_add(&fd->ended, 1);
+      weft_future_release(f);
+    }
+    if (rc == WEFT_ECLOSED && rc2 == WEFT_ECLOSED) break;
+    ck_assert(rc == 0 || rc == WEFT_ECLOSED);
+  }
+  atomic_fetch_add(&fd->refused, 1);
+  /* The loop's memory is still ours to name: every call says closed. */
+  ck_assert_int_eq(weft_loop_is_closed(fd->loop), 1);
+  ck_assert_int_eq(weft_loop_stop(fd->loop), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_spawn_opts(fd->loop, answer, NULL, NULL, NULL), WEFT_ECLOSED);
+  weft_future_t *g;
+  ck_assert_int_eq(weft_future_new(fd->loop, &g), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_loop_close(fd->loop), 0); /* closing again is harmless */
+  weft_loop_release(fd->loop);               /* the last reference frees it */
+  return NULL;
+}
+
+static int idle_main(void *arg, void **res) { return weft_sleep_ns(2 * 1000000); }
+
+START_TEST(foreign_threads_racing_with_close) {
+  for (int round = 0; round < (int)scaled(200); round++) {
+    unsigned workers = round % 2 ? 4 : 1;
+    weft_loop_t *loop = make_loop(workers);
+    struct feeder fd = {.loop = weft_loop_ref(loop)};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, feed_until_closed, &fd), 0);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn_opts(loop, idle_main, NULL, NULL, &t), 0);
+    weft_loop_run_until_complete(loop, weft_task_future(t), NULL);
+    weft_task_release(t);
+    int left = weft_loop_close(loop); /* races with the feeder's calls */
+    ck_assert_int_ge(left, 0);        /* the feeder's reference, its futures: still out */
+    pthread_join(th, NULL);
+    ck_assert_int_eq(atomic_load(&fd.refused), 1);
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("loop");
   TCase *tc = tcase_create("loop");
@@ -573,6 +637,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, loop_call_forms_before_run);
   tcase_add_test(tc, loop_call_forms_from_threads);
   tcase_add_test(tc, stop_with_several_workers);
+  tcase_add_test(tc, foreign_threads_racing_with_close);
   suite_add_tcase(s, tc);
   return s;
 }
