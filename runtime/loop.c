@@ -15,7 +15,10 @@
  *     once, callbacks are dropped instead of run, and tasks that never
  *     started end cancelled.
  *  2. Repeat { cancel every task not done; run one iteration of every
- *     worker } until no task is left. Each round makes progress: a task
+ *     worker } until no task is left. If the worker threads cannot be
+ *     started (thread or pids limits), they never ran anything: what they
+ *     hold moves to worker 0, which runs alone (adopt_orphans), so close
+ *     still ends instead of retrying forever. Each round makes progress: a task
  *     woken by its cancellation runs until its next suspension point, which
  *     fails at once. Only a task that ignores -ECANCELED forever keeps close
  *     from returning; that is documented.
@@ -392,10 +395,9 @@ static void wake_all(struct weft_loop *loop) {
   for (unsigned i = 0; i < n; i++) weft__park_unpark(&loop->workers[ids[i]].park);
 }
 
-int weft_loop_run_forever(weft_loop_t *loop) {
-  if (!loop) return -EINVAL;
-  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
-  if (weft__worker_self()) return -EBUSY;
+/* One run on the calling thread as worker 0; @alone: without workers
+ * 1..N-1 (close, when their threads cannot be started: below). */
+static int run(struct weft_loop *loop, bool alone) {
   int expected = 0;
   /* acq_rel: orders this run after the previous one's end. */
   if (!atomic_compare_exchange_strong_explicit(&loop->running, &expected, 1,
@@ -404,20 +406,43 @@ int weft_loop_run_forever(weft_loop_t *loop) {
   weft__idle_reset(&loop->idle);
   cpu_set_t saved;
   bool restore = loop->pin_workers && sched_getaffinity(0, sizeof saved, &saved) == 0;
-  int rc = start_threads(loop);
+  int rc = alone ? 0 : start_threads(loop);
   if (rc == 0) {
     pthread_sigmask(SIG_SETMASK, NULL, &loop->run_mask); /* workers run with the caller's */
-    release_threads(loop);
+    if (!alone) release_threads(loop);
     if (loop->pin_workers) pin_self(0);
     weft__reactor_bind(&loop->workers[0].reactor);
     weft__worker_main(&loop->workers[0]);
-    wait_threads(loop, true);
+    if (!alone) wait_threads(loop, true);
   }
   if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
   atomic_store_explicit(&loop->stopping, false, memory_order_relaxed);
   /* release: publishes everything the run did to the next run or close. */
   atomic_store_explicit(&loop->running, 0, memory_order_release);
   return rc;
+}
+
+int weft_loop_run_forever(weft_loop_t *loop) {
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  if (weft__worker_self()) return -EBUSY;
+  return run(loop, false);
+}
+
+/* Worker threads could not be started, ever (once started they live until
+ * close): nothing has run on workers 1..N-1, so what they hold is work
+ * that never started. It moves to the injection queue, where worker 0,
+ * running alone, takes it: tasks that never started end cancelled, as
+ * close wants. Owner thread, loop not running. */
+static void adopt_orphans(struct weft_loop *loop) {
+  for (unsigned i = 1; i < loop->nworkers; i++) {
+    struct weft__worker *w = &loop->workers[i];
+    struct weft__runnable *r, *batch[64];
+    size_t n;
+    while ((r = weft__runq_pop(&w->runq))) weft__inject_push(&loop->inject, r);
+    while ((n = weft__inject_pop_batch(&w->inbox, batch, 64)))
+      weft__inject_push_array(&loop->inject, batch, n);
+  }
 }
 
 int weft_loop_stop(weft_loop_t *loop) {
@@ -518,7 +543,11 @@ int weft_loop_close(weft_loop_t *loop) {
   while (weft_loop_tasks(loop, count_visit, NULL) > 0) {
     weft_loop_tasks(loop, cancel_visit, NULL);
     weft_loop_stop(loop);
-    weft_loop_run_forever(loop); /* one iteration per worker */
+    if (run(loop, false) == -EAGAIN) { /* one iteration per worker, or ... */
+      adopt_orphans(loop);             /* ... no threads: worker 0 alone */
+      weft_loop_stop(loop);
+      run(loop, true);
+    }
   }
   stop_threads(loop); /* their rings are theirs until now */
   /* Rule (a): closed, and what foreign threads counted becomes the zombie
@@ -582,11 +611,12 @@ static void cancel_leftovers(weft_loop_t *loop) {
   for (size_t i = 0; i < l.n; i++) weft_task_cancel(l.tasks[i], NULL);
   for (size_t i = 0; i < l.n; i++) {
     weft_future_t *f = weft_task_future(l.tasks[i]);
-    /* A stop() from one of them ends a run early: run again. */
+    /* A stop() from one of them ends a run early: run again. A run that
+     * fails (no threads) leaves the rest to close, which ends them all. */
     while (!weft_future_done(f) && weft_loop_run_until_complete(loop, f, NULL) == WEFT_ESTOPPED) {
     }
     const char *msg = NULL;
-    int err = weft_future_error(f, &msg);
+    int err = weft_future_done(f) ? weft_future_error(f, &msg) : 0;
     if (err < 0 && err != -ECANCELED) {
       struct weft_exception_context ctx = {
           .message = "unhandled exception during asyncio.run() shutdown",

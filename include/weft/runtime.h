@@ -134,6 +134,9 @@ WEFT_EXTERN int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **
  * them is released, calls on the loop return WEFT_ECLOSED, and closing
  * again is harmless.
  *
+ * If the worker threads cannot be started (thread or pids limits), nothing
+ * ever ran on workers 1..N-1: close ends their queued work on the calling
+ * thread instead (tasks that never started end cancelled).
  * Returns:  0 when everything the loop made is freed; a positive count of
  *           futures, tasks and handles the user still references (the loop
  *           is closed all the same, and its memory goes with the last of
@@ -258,7 +261,8 @@ WEFT_EXTERN int weft_worker_index(void);
  * cancels every task still pending and waits for them, then closes the loop.
  *
  * Returns:  0 with the result; @fn's error; -EINVAL if @fn is NULL; -EBUSY if
- *           called on a worker thread; -ENOMEM.
+ *           called on a worker thread; -ENOMEM; -EAGAIN if the worker threads
+ *           could not be started (the loop is still closed and freed).
  * Suspends: blocks the calling thread.  Threads: any non-worker thread.
  */
 WEFT_EXTERN int weft_run(weft_task_fn fn, void *arg, void **result);
