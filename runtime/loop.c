@@ -102,6 +102,7 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->order = WEFT_ORDER_DEFAULT;
   cfg->io_backend = WEFT_IO_AUTO;
   cfg->io_entries = 0;
+  cfg->max_tasks = 0;
 }
 
 /* The backend asked for: the config, else $WEFT_IO_BACKEND, else auto. */
@@ -138,6 +139,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   loop->pin_workers = c.pin_workers != 0;
   loop->solo = loop->nworkers == 1;
   loop->fifo = c.order == WEFT_ORDER_FIFO || (c.order == WEFT_ORDER_DEFAULT && loop->solo);
+  loop->max_tasks = c.max_tasks;
   loop->workers = weft__calloc_aligned(loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   if (!loop->workers || weft__idle_init(&loop->idle, loop->nworkers) != 0) {
     free_loop_memory(loop);
@@ -174,6 +176,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   loop->close_waiting = false;
   atomic_init(&loop->foreign_seq, 0);
   atomic_init(&loop->next_id, 1);
+  atomic_init(&loop->ntasks, 0);
   atomic_init(&loop->run_gen, 0);
   atomic_init(&loop->active, 0);
   atomic_init(&loop->exiting, false);

@@ -22,6 +22,7 @@ struct weft_loop {
   bool pin_workers;           /* immutable */
   bool solo;                  /* nworkers == 1: no thieves, nobody to wake */
   bool fifo;                  /* WEFT_ORDER_FIFO: no LIFO slot, timer priority or inline runs */
+  size_t max_tasks;           /* 0: no cap; immutable */
   struct weft__worker *workers;
   _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;
@@ -55,6 +56,9 @@ struct weft_loop {
   bool close_waiting;         /* under foreign_lock: close sleeps on foreign_seq */
   _Atomic uint32_t foreign_seq; /* futex word close sleeps on */
   _Atomic uint64_t next_id;   /* task id blocks are carved from here */
+  /* Tasks alive, counted only when max_tasks is set; its own line: every
+   * spawn and every task end of every worker writes it. */
+  _Alignas(WEFT__CACHELINE) _Atomic size_t ntasks;
 
   struct weft__signals *signals; /* io/signal.c; NULL until a handler is added */
   struct iovec *fixed_bufs;   /* io/registered.c; changed while not running */

@@ -56,6 +56,19 @@ static struct weft_task *task_alloc(struct weft__worker *w) {
   return weft__alloc(sizeof(struct weft_task));
 }
 
+/* cfg.max_tasks: a spawn takes a slot, a task's end gives it back. Free
+ * when no cap is set. relaxed: a count, ordered by nothing else. */
+static bool task_slot_take(struct weft_loop *loop) {
+  if (!loop->max_tasks) return true;
+  if (atomic_fetch_add_explicit(&loop->ntasks, 1, memory_order_relaxed) < loop->max_tasks) return true;
+  atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
+  return false;
+}
+
+static void task_slot_give(struct weft_loop *loop) {
+  if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
+}
+
 static void registry_add(struct weft__registry *reg, struct weft_task *t) {
   t->reg = reg;
   weft__mutex_lock(&reg->lock);
@@ -90,12 +103,18 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   /* From outside the workers, refused once close started: a task spawned
    * after its last cancellation round would never end (loop.c, rule b). */
   if (!w && !weft__loop_enter_foreign(loop, true)) return WEFT_ECLOSED;
+  int rc = 0;
   char *name = NULL;
   struct weft_task *t = NULL;
-  if ((opts->name && !(name = weft__strdup(opts->name))) || !(t = task_alloc(w))) {
+  if (!task_slot_take(loop))
+    rc = -EAGAIN;
+  else if ((opts->name && !(name = weft__strdup(opts->name))) || !(t = task_alloc(w)))
+    rc = -ENOMEM;
+  if (rc) {
+    if (rc == -ENOMEM) task_slot_give(loop);
     weft__strfree(name);
     if (!w) weft__loop_exit_foreign(loop);
-    return -ENOMEM;
+    return rc;
   }
   weft__future_init(&t->fut, loop, true);
   atomic_store_explicit(&t->fut.refs, out ? 2 : 1, memory_order_relaxed);
@@ -279,6 +298,7 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
     result = NULL;
   }
   registry_remove(t);
+  task_slot_give(t->fut.loop);
   weft__mutex_lock(&t->fut.lock);
   /* asyncio's Task.__step: a body that returns normally while a
    * cancellation waits to be delivered ends cancelled (its value is

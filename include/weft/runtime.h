@@ -72,6 +72,9 @@ enum weft_order {
  *               (io_uring or weft_loop_new fails), WEFT_IO_EPOLL.
  * @io_entries:  submission queue entries per worker ring, a power of two
  *               up to 32768; 0 means 256.
+ * @max_tasks:   a cap on tasks alive at once (spawned and not ended); a
+ *               spawn at the cap returns -EAGAIN (bounded memory for
+ *               servers that spawn per request). 0: no cap.
  */
 struct weft_loop_config {
   unsigned workers;
@@ -80,6 +83,7 @@ struct weft_loop_config {
   int order;
   int io_backend;
   unsigned io_entries;
+  size_t max_tasks;
 };
 
 /**

@@ -59,7 +59,8 @@ WEFT_EXTERN void weft_task_opts_init(struct weft_task_opts *opts);
  * The new task is scheduled, not run: the caller continues first.
  * Returns:  0; -EPERM when not on a worker of a running loop (use
  *           weft_spawn_opts with a loop, or weft_run_threadsafe); -EINVAL if
- *           @fn is NULL; -ENOMEM (then @fn never runs and @arg stays yours).
+ *           @fn is NULL; -EAGAIN at the loop's max_tasks; -ENOMEM (then @fn
+ *           never runs and @arg stays yours).
  * Suspends: no.  Threads: workers.
  */
 WEFT_EXTERN int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out);
@@ -71,7 +72,8 @@ WEFT_EXTERN int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out);
  *
  * Returns:  0; -EINVAL if @fn is NULL, @opts->worker is out of range or the
  *           stack size is below 16 KiB or above 1 GiB; -EPERM if @loop is NULL
- *           outside a loop; WEFT_ECLOSED; -ENOMEM.
+ *           outside a loop; WEFT_ECLOSED (also from a foreign thread once
+ *           close started); -EAGAIN at the loop's max_tasks; -ENOMEM.
  * Suspends: no.  Threads: any.
  */
 WEFT_EXTERN int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,

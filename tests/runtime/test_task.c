@@ -632,6 +632,56 @@ START_TEST(cancel_retrieves_a_stored_error) {
 }
 END_TEST
 
+/* ---- cfg.max_tasks: a cap on live tasks (issue 10) ------------------------------- */
+
+static int wait_on(void *arg, void **res) { return weft_event_wait(arg, -1); }
+
+static int cap_main(void *arg, void **res) {
+  /* The main task is one of the 8. */
+  weft_event_t *e;
+  ck_assert_int_eq(weft_event_create(&e), 0);
+  weft_task_t *ts[7];
+  for (int i = 0; i < 7; i++) ck_assert_int_eq(weft_spawn(wait_on, e, &ts[i]), 0);
+  weft_task_t *x;
+  ck_assert_int_eq(weft_spawn(wait_on, e, &x), -EAGAIN); /* at the cap */
+  ck_assert_int_eq(weft_spawn_opts(NULL, wait_on, e, NULL, NULL), -EAGAIN);
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, wait_on, e, NULL, NULL), -EAGAIN);
+  ck_assert_int_eq(weft_taskgroup_leave(g, 0), 0);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  weft_event_set(e);
+  for (int i = 0; i < 7; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  /* Ended tasks give their slot back (a held reference does not count). */
+  for (int i = 0; i < 7; i++) ck_assert_int_eq(weft_spawn(wait_on, e, &ts[i]), 0);
+  for (int i = 0; i < 7; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  weft_event_destroy(e);
+  return 0;
+}
+
+START_TEST(max_tasks_caps_live_tasks) {
+  for (unsigned w = 1; w <= 4; w += 3) {
+    struct weft_loop_config cfg;
+    weft_loop_config_init(&cfg);
+    cfg.workers = w;
+    cfg.max_tasks = 8;
+    weft_loop_t *loop;
+    ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn_opts(loop, cap_main, NULL, NULL, &t), 0);
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+    close_clean(loop);
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("task");
   TCase *tc = tcase_create("task");
@@ -654,6 +704,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, inline_await_keeps_the_deadline);
   tcase_add_test(tc, inline_await_keeps_the_stack_size);
   tcase_add_test(tc, cancel_retrieves_a_stored_error);
+  tcase_add_test(tc, max_tasks_caps_live_tasks);
   suite_add_tcase(s, tc);
   return s;
 }
