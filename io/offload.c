@@ -15,6 +15,13 @@
  * The pool runs generic work (struct weft__offload_work): file system
  * calls here, getaddrinfo for net.c, each doing its own completion.
  *
+ * fork: the pool is process-wide, and a forked child has none of its
+ * threads. pthread_atfork handlers (registered on first use) hold
+ * pool.lock across fork() so the child never inherits it mid-change, and
+ * reset the pool in the child: no threads, nothing queued (queued work
+ * belonged to the parent's loops, which the child cannot run anyway), so
+ * the child's first job starts a thread again.
+ *
  * Invariants: the queue and each work's state change under pool.lock; a
  * file job follows the waker rule (runtime/future.h) with its own lock:
  * the pool thread sets fired and wakes the task under it, the task takes
@@ -67,9 +74,24 @@ static void *offload_thread(void *arg) {
   return NULL;
 }
 
+static void fork_prepare(void) { pthread_mutex_lock(&pool.lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&pool.lock); }
+
+static void fork_child(void) {
+  /* Only this thread exists: start the pool from nothing. */
+  pool.head = pool.tail = NULL;
+  pool.threads = pool.idle = 0;
+  pthread_cond_init(&pool.work, NULL);
+  pthread_mutex_unlock(&pool.lock); /* taken by fork_prepare in the parent's thread, which we are */
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 int weft__offload_submit(struct weft__offload_work *w) {
   w->next = NULL;
   w->state = WORK_QUEUED;
+  pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&pool.lock);
   if (!pool.idle && pool.threads < OFFLOAD_MAX) {
     pthread_t th;

@@ -5,6 +5,10 @@
  */
 #include "io_helpers.h"
 #include <stdint.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <netdb.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -392,6 +396,60 @@ START_TEST(test_registered) {
 }
 END_TEST
 
+/* ---- fork: the child of a process that ran loops gets a working pool --------- */
+
+static int helpers_main(void *arg, void **res) {
+  (void)res;
+  struct addrinfo *ai = NULL;
+  int rc = weft_getaddrinfo("localhost", "80", NULL, &ai); /* always on the helper pool */
+  if (rc) return rc;
+  freeaddrinfo(ai);
+  int fd = weft_open(arg, O_RDWR | O_CREAT | O_TRUNC, 0600); /* the pool, on epoll */
+  if (fd < 0) return fd;
+  if (weft_write(fd, "fork", 4) != 4 || weft_fsync(fd) != 0) rc = -EIO;
+  char b[4];
+  if (!rc && weft_pread(fd, b, 4, 0) != 4) rc = -EIO;
+  weft_close(fd);
+  return rc;
+}
+
+/* In a child: a new loop uses the helpers; exit 0 if it all worked. */
+static void child_uses_helpers(const char *path) {
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    alarm(30); /* a hang shows up as SIGALRM, not as a stuck test */
+    struct weft_loop_config cfg;
+    weft_loop_config_init(&cfg);
+    cfg.workers = 2;
+    _exit(weft_run_config(&cfg, helpers_main, (void *)path, NULL) == 0 ? 0 : 1);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+START_TEST(test_fork_child_gets_a_working_pool) {
+  const char *path = tmp_path();
+  /* The parent starts helper threads... */
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 2;
+  ck_assert_int_eq(weft_run_config(&cfg, helpers_main, (void *)path, NULL), 0);
+  /* ...and keeps a loop open and idle (its worker threads exist) across fork. */
+  weft_loop_t *idle = make_loop(2);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(idle, helpers_main, (void *)path, NULL, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(idle, weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  child_uses_helpers(path);
+  close_clean(idle);
+  child_uses_helpers(path); /* and after close */
+  unlink(path);
+}
+END_TEST
+
 static Suite *file_suite(void) {
   Suite *s = suite_create("io_file");
   TCase *tc = tcase_create("core");
@@ -404,6 +462,7 @@ static Suite *file_suite(void) {
   tcase_add_test(tc, test_timeouts);
   tcase_add_test(tc, test_direct);
   tcase_add_test(tc, test_registered);
+  tcase_add_test(tc, test_fork_child_gets_a_working_pool);
   suite_add_tcase(s, tc);
   return s;
 }
