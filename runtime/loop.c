@@ -59,6 +59,7 @@
 #include "clock.h"
 #include "futex.h"
 #include "handle.h"
+#include "stackguard.h"
 #include "task.h"
 
 #include <errno.h>
@@ -134,6 +135,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   if (entries & (entries - 1)) return -EINVAL;
   struct weft_loop *loop = weft__calloc_aligned(sizeof *loop, WEFT__CACHELINE);
   if (!loop) return -ENOMEM;
+  weft__stackguard_install(); /* stack overflows are reported (stackguard.c) */
   loop->nworkers = c.workers ? c.workers : default_workers();
   loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : DEFAULT_STACK);
   loop->pin_workers = c.pin_workers != 0;
@@ -304,6 +306,8 @@ static void *worker_thread(void *arg) {
   struct weft_loop *loop = w->loop;
   if (loop->pin_workers) pin_self(w->index);
   weft__reactor_bind(&w->reactor);
+  struct weft__altstack alt;
+  weft__stackguard_thread_enter(&alt); /* the overflow handler's stack */
   uint32_t seen = loop->gen0; /* written before pthread_create, which orders it */
   for (;;) {
     uint32_t g;
@@ -323,6 +327,7 @@ static void *worker_thread(void *arg) {
     if (atomic_fetch_sub_explicit(&loop->active, 1, memory_order_acq_rel) == 1)
       weft__futex_wake(&loop->active, 1);
   }
+  weft__stackguard_thread_exit(&alt);
   return NULL;
 }
 
@@ -414,8 +419,11 @@ static int run(struct weft_loop *loop, bool alone) {
     pthread_sigmask(SIG_SETMASK, NULL, &loop->run_mask); /* workers run with the caller's */
     if (!alone) release_threads(loop);
     if (loop->pin_workers) pin_self(0);
+    struct weft__altstack alt;
+    weft__stackguard_thread_enter(&alt); /* for the run, if the caller has none */
     weft__reactor_bind(&loop->workers[0].reactor);
     weft__worker_main(&loop->workers[0]);
+    weft__stackguard_thread_exit(&alt);
     if (!alone) wait_threads(loop, true);
   }
   if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);

@@ -53,11 +53,11 @@ size_t weft__stack_round(size_t size) {
   return (size + ps - 1) & ~(ps - 1);
 }
 
-static int install_guard(void *page) {
-  /* Lightweight guard regions first; mprotect splits the VMA but works on
-   * every kernel. */
-  if (madvise(page, page_size(), MADV_GUARD_INSTALL) == 0) return 0;
-  return mprotect(page, page_size(), PROT_NONE);
+static int install_guard(void *lo) {
+  /* Lightweight guard regions first (no memory, no VMA split); mprotect
+   * splits the VMA but works on every kernel, and costs no memory either. */
+  if (madvise(lo, WEFT__STACK_GUARD, MADV_GUARD_INSTALL) == 0) return 0;
+  return mprotect(lo, WEFT__STACK_GUARD, PROT_NONE);
 }
 
 /* Lays out a stack whose usable memory starts at @lo and spans @size bytes. */
@@ -87,7 +87,7 @@ static void forget(struct weft__stack *s) {
 }
 
 static struct weft__stack *map_alone(size_t size) {
-  size_t ps = page_size(), usable = weft__stack_round(size), map_size = usable + ps;
+  size_t usable = weft__stack_round(size), map_size = usable + WEFT__STACK_GUARD;
   void *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (base == MAP_FAILED) return NULL;
@@ -95,7 +95,7 @@ static struct weft__stack *map_alone(size_t size) {
     munmap(base, map_size);
     return NULL;
   }
-  struct weft__stack *s = describe((char *)base + ps, usable);
+  struct weft__stack *s = describe((char *)base + WEFT__STACK_GUARD, usable);
   s->map_base = base;
   s->map_size = map_size;
   return s;
@@ -103,7 +103,7 @@ static struct weft__stack *map_alone(size_t size) {
 
 /* Maps a slab; returns its stacks linked through next_free. Arena lock held. */
 static struct weft__stack *map_slab_locked(struct weft__stack_arena *a, size_t *count) {
-  size_t ps = page_size(), stride = a->size + ps, map_size = stride * WEFT__STACK_SLAB;
+  size_t stride = a->size + WEFT__STACK_GUARD, map_size = stride * WEFT__STACK_SLAB;
   struct weft__stack_slab *slab = weft__alloc(sizeof *slab);
   if (!slab) return NULL;
   char *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
@@ -121,7 +121,7 @@ static struct weft__stack *map_slab_locked(struct weft__stack_arena *a, size_t *
     }
   }
   for (size_t i = WEFT__STACK_SLAB; i-- > 0;) {
-    struct weft__stack *s = describe(base + i * stride + ps, a->size);
+    struct weft__stack *s = describe(base + i * stride + WEFT__STACK_GUARD, a->size);
     s->slab = slab;
     s->next_free = list;
     list = s;

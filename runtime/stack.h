@@ -2,12 +2,22 @@
  * stack.h - fiber stacks: slabs per loop, a cache per worker.
  *
  * Stacks of the loop's default size come from slabs (one mmap holds
- * WEFT__STACK_SLAB stacks), each stack with a guard page below it. Guard
- * pages are installed with MADV_GUARD_INSTALL (Linux 6.13+), which does not
+ * WEFT__STACK_SLAB stacks), each stack with a guard region of
+ * WEFT__STACK_GUARD bytes below it. Guard regions are installed with
+ * MADV_GUARD_INSTALL (Linux 6.13+), which costs no memory and does not
  * split the mapping: 100,000 suspended tasks cost a few thousand mappings,
  * not 200,000 (vm.max_map_count is 65530 by default). Older kernels fall
- * back to mprotect(PROT_NONE), which splits it. Stacks of other sizes (a
- * task's own stack_size) are mapped one by one and unmapped when freed.
+ * back to mprotect(PROT_NONE), which splits it (and costs no memory
+ * either). Stacks of other sizes (a task's own stack_size) are mapped one
+ * by one and unmapped when freed.
+ *
+ * Why the guard is wide: a frame larger than the guard jumps over it, and
+ * below a slab stack lies the previous stack's top, so a one-page guard
+ * let a 72 KiB frame silently overwrite a neighbour. With 64 KiB any frame
+ * up to the default stack size is caught even in code built without
+ * -fstack-clash-protection (which probes every page of a large frame, so
+ * that code is caught by any guard); stackguard.c turns the hit into a
+ * report naming the task.
  *
  * The descriptor lives at the very top of the stack, inside its first page,
  * so a suspended task that used little stack holds one or two pages.
@@ -30,6 +40,9 @@
 #include "mutex.h"
 
 struct weft__stack_slab;
+
+/* Bytes of guard region below every stack (above). Address space only. */
+#define WEFT__STACK_GUARD (64u * 1024u)
 
 struct weft__stack {
   struct weft__stack *next_free;

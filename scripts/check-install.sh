@@ -45,3 +45,6 @@ grep -q '^Cflags:.*-fsanitize=address,undefined' "$tmp/asan/weft.pc" &&
   grep -q '^Libs:.*-fsanitize=address,undefined' "$tmp/asan/weft.pc" ||
   { echo "check-install: the ASan build's weft.pc lacks -fsanitize" >&2; exit 1; }
 echo "(sanitizer flags in weft.pc)"
+pkg-config --cflags weft | grep -q -- -fstack-clash-protection ||
+  { echo "check-install: weft.pc does not pass -fstack-clash-protection on" >&2; exit 1; }
+echo "(stack clash protection in weft.pc)"
