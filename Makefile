@@ -17,9 +17,10 @@ build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	cmake --build build -j$(JOBS)
 
-# The test suite, optimized with debug info and assertions on.
+# The test suite, optimized with debug info, assertions and the misuse
+# checks (runtime/misuse.h) on.
 test: deps
-	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g" $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g" -DWEFT_DEBUG_CHECKS=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-test -j$(JOBS)
 	cd build-test && ctest --output-on-failure -j$(JOBS)
 

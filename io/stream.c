@@ -110,6 +110,8 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   s->low = DEFAULT_LOW;
   s->reader.s = s;
   s->writer.s = s;
+  weft__magic_live(&s->reader);
+  weft__magic_live(&s->writer);
   s->loop = weft_loop_current();
   uint32_t refs = 0;
   if (reader) {
@@ -389,6 +391,8 @@ int weft_reader_at_eof(weft_reader_t *r) {
 
 void weft_reader_release(weft_reader_t *r) {
   if (!r) return;
+  weft__magic_check(r, "double release", "stream reader");
+  weft__magic_dead(r);
   struct weft__stream *s = r->s;
   weft__mutex_lock(&s->lock);
   if (!s->is_socket && s->rfd >= 0 && s->rfd != s->wfd) {
@@ -642,6 +646,8 @@ int weft_writer_get_extra_info(weft_writer_t *w, const char *name, struct sockad
 
 void weft_writer_release(weft_writer_t *w) {
   if (!w) return;
+  weft__magic_check(w, "double release", "stream writer");
+  weft__magic_dead(w);
   weft_writer_close(w);
   stream_put(w->s);
 }

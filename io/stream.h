@@ -9,13 +9,16 @@
 #include <stdint.h>
 #include "weft.h"
 #include "weft/stream.h"
+#include "misuse.h"
 #include "mutex.h"
 
 struct weft_reader {
   struct weft__stream *s;
+  WEFT__MAGIC /* debug builds: misuse.h */
 };
 struct weft_writer {
   struct weft__stream *s;
+  WEFT__MAGIC
 };
 
 /* A growable byte buffer: live bytes are [head, tail). */

@@ -37,6 +37,7 @@ void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_ta
   f->loop = loop;
   f->ops = NULL;
   weft__list_init(&f->entries);
+  weft__magic_live(f);
 }
 
 int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
@@ -53,8 +54,10 @@ int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
 }
 
 weft_future_t *weft_future_ref(weft_future_t *f) {
+  if (!f) return f;
+  weft__magic_check(f, "reference taken after release", f->is_task ? "task" : "future");
   /* relaxed: taking a reference needs no ordering; the caller already holds one. */
-  if (f) atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
   return f;
 }
 
@@ -72,10 +75,12 @@ void weft__future_fini(struct weft_future *f) {
   }
   weft__strfree(f->msg);
   f->msg = NULL;
+  weft__magic_dead(f);
 }
 
 void weft_future_release(weft_future_t *f) {
   if (!f) return;
+  weft__magic_check(f, "double release", f->is_task ? "task" : "future");
   /* acq_rel: the last releaser must see every other holder's writes before
    * it frees (release on every decrement, acquire on the final one). */
   if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;

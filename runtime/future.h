@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "weft.h"
 #include "list.h"
+#include "misuse.h"
 #include "mutex.h"
 
 enum weft__entry_kind {
@@ -75,6 +76,7 @@ struct weft_future {
   struct weft_loop *loop; /* immutable */
   const struct weft__future_ops *ops; /* NULL for plain futures and tasks; immutable */
   struct weft__list entries; /* under lock */
+  WEFT__MAGIC                /* debug builds: misuse.h */
 };
 
 void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task);

@@ -32,14 +32,17 @@ static struct weft_handle *handle_new(struct weft_loop *loop, uint8_t kind, bool
   h->arg = NULL;
   h->fut = NULL;
   h->loop = loop;
+  weft__magic_live(h);
   weft__loop_count(loop, +1);
   return h;
 }
 
 static void handle_unref(struct weft_handle *h) {
+  weft__magic_check(h, "double release", "handle");
   /* acq_rel: the last holder frees; see weft_future_release. */
   if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1) return;
   struct weft_loop *loop = h->loop;
+  weft__magic_dead(h);
   if (h->fut) weft_future_release(h->fut);
   weft__free(h, sizeof *h);
   weft__loop_count(loop, -1);

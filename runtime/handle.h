@@ -29,6 +29,7 @@ struct weft_handle {
   struct weft__timer timer;     /* TIMER */
   uint64_t when_ns;             /* TIMER: the deadline, immutable */
   struct weft__done_entry entry; /* DONE: in fut->entries until completion */
+  WEFT__MAGIC                    /* debug builds: misuse.h */
 };
 
 struct weft_handle *weft__handle_new_done(struct weft_future *f, weft_future_cb cb, void *arg);

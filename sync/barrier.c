@@ -10,6 +10,7 @@
  */
 #include "weft.h"
 #include "alloc.h"
+#include "misuse.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 struct weft_barrier {
   struct weft__mutex m;
+  WEFT__MAGIC                     /* debug builds: misuse.h */
   unsigned parties;               /* immutable */
   unsigned count;                 /* under m */
   bool broken;                    /* under m */
@@ -29,6 +31,7 @@ int weft_barrier_create(unsigned parties, weft_barrier_t **out) {
   if (!out || parties < 1 || parties > INT_MAX) return -EINVAL;
   struct weft_barrier *b = weft__alloc(sizeof *b);
   if (!b) return -ENOMEM;
+  weft__magic_live(b);
   weft__mutex_init(&b->m);
   b->parties = parties;
   b->count = 0;
@@ -40,10 +43,12 @@ int weft_barrier_create(unsigned parties, weft_barrier_t **out) {
 
 int weft_barrier_destroy(weft_barrier_t *b) {
   if (!b) return -EINVAL;
+  weft__magic_check(b, "double destroy", "barrier");
   weft__mutex_lock(&b->m);
   bool busy = b->waiters.count != 0;
   weft__mutex_unlock(&b->m);
   if (busy) return -EBUSY;
+  weft__magic_dead(b);
   weft__free(b, sizeof *b);
   return 0;
 }

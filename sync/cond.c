@@ -27,6 +27,7 @@
  */
 #include "weft.h"
 #include "alloc.h"
+#include "misuse.h"
 #include "lock.h"
 #include "waitlist.h"
 
@@ -36,6 +37,7 @@
 
 struct weft_cond {
   struct weft__mutex m;
+  WEFT__MAGIC                     /* debug builds: misuse.h */
   struct weft_lock *lock;          /* immutable */
   bool own_lock;                   /* immutable */
   struct weft__waitlist waiters;   /* under m */
@@ -45,6 +47,7 @@ int weft_cond_create(weft_lock_t *lock, weft_cond_t **out) {
   if (!out) return -EINVAL;
   struct weft_cond *c = weft__alloc(sizeof *c);
   if (!c) return -ENOMEM;
+  weft__magic_live(c);
   c->own_lock = lock == NULL;
   if (c->own_lock && weft_lock_create(&lock) != 0) {
     weft__free(c, sizeof *c);
@@ -59,10 +62,12 @@ int weft_cond_create(weft_lock_t *lock, weft_cond_t **out) {
 
 int weft_cond_destroy(weft_cond_t *c) {
   if (!c) return -EINVAL;
+  weft__magic_check(c, "double destroy", "cond");
   weft__mutex_lock(&c->m);
   bool busy = c->waiters.count != 0;
   weft__mutex_unlock(&c->m);
   if (busy || (c->own_lock && weft_lock_destroy(c->lock) != 0)) return -EBUSY;
+  weft__magic_dead(c);
   weft__free(c, sizeof *c);
   return 0;
 }

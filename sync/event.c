@@ -8,12 +8,14 @@
  */
 #include "weft.h"
 #include "alloc.h"
+#include "misuse.h"
 #include "waitlist.h"
 
 #include <errno.h>
 
 struct weft_event {
   struct weft__mutex m;
+  WEFT__MAGIC                     /* debug builds: misuse.h */
   bool set;                       /* under m */
   struct weft__waitlist waiters;  /* under m */
 };
@@ -22,6 +24,7 @@ int weft_event_create(weft_event_t **out) {
   if (!out) return -EINVAL;
   struct weft_event *e = weft__alloc(sizeof *e);
   if (!e) return -ENOMEM;
+  weft__magic_live(e);
   weft__mutex_init(&e->m);
   e->set = false;
   weft__wl_init(&e->waiters);
@@ -31,10 +34,12 @@ int weft_event_create(weft_event_t **out) {
 
 int weft_event_destroy(weft_event_t *e) {
   if (!e) return -EINVAL;
+  weft__magic_check(e, "double destroy", "event");
   weft__mutex_lock(&e->m);
   bool busy = e->waiters.count != 0;
   weft__mutex_unlock(&e->m);
   if (busy) return -EBUSY;
+  weft__magic_dead(e);
   weft__free(e, sizeof *e);
   return 0;
 }

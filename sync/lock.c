@@ -10,6 +10,7 @@
  */
 #include "weft.h"
 #include "alloc.h"
+#include "misuse.h"
 #include "task.h"
 #include "lock.h"
 #include "waitlist.h"
@@ -18,6 +19,7 @@
 
 struct weft_lock {
   struct weft__mutex m;
+  WEFT__MAGIC                     /* debug builds: misuse.h */
   struct weft_task *owner;        /* under m */
   struct weft__waitlist waiters;  /* under m */
 };
@@ -26,6 +28,7 @@ int weft_lock_create(weft_lock_t **out) {
   if (!out) return -EINVAL;
   struct weft_lock *l = weft__alloc(sizeof *l);
   if (!l) return -ENOMEM;
+  weft__magic_live(l);
   weft__mutex_init(&l->m);
   l->owner = NULL;
   weft__wl_init(&l->waiters);
@@ -35,10 +38,12 @@ int weft_lock_create(weft_lock_t **out) {
 
 int weft_lock_destroy(weft_lock_t *l) {
   if (!l) return -EINVAL;
+  weft__magic_check(l, "double destroy", "lock");
   weft__mutex_lock(&l->m);
   bool busy = l->owner || l->waiters.count;
   weft__mutex_unlock(&l->m);
   if (busy) return -EBUSY;
+  weft__magic_dead(l);
   weft__free(l, sizeof *l);
   return 0;
 }

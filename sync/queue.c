@@ -19,6 +19,7 @@
  */
 #include "weft.h"
 #include "alloc.h"
+#include "misuse.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ struct entry {
 
 struct weft_queue {
   struct weft__mutex m;
+  WEFT__MAGIC                     /* debug builds: misuse.h */
   enum weft_queue_kind kind;             /* immutable */
   size_t maxsize;                        /* immutable */
   int (*cmp)(const void *, const void *); /* immutable */
@@ -49,6 +51,7 @@ int weft_queue_create(enum weft_queue_kind kind, size_t maxsize,
     return -EINVAL;
   struct weft_queue *q = weft__calloc(sizeof *q);
   if (!q) return -ENOMEM;
+  weft__magic_live(q);
   weft__mutex_init(&q->m);
   q->kind = kind;
   q->maxsize = maxsize > SSIZE_MAX ? 0 : maxsize; /* asyncio: maxsize <= 0 is unbounded */
@@ -62,11 +65,13 @@ int weft_queue_create(enum weft_queue_kind kind, size_t maxsize,
 
 int weft_queue_destroy(weft_queue_t *q) {
   if (!q) return -EINVAL;
+  weft__magic_check(q, "double destroy", "queue");
   weft__mutex_lock(&q->m);
   bool busy = q->getters.count || q->putters.count || q->joiners.count;
   weft__mutex_unlock(&q->m);
   if (busy) return -EBUSY;
   weft__free(q->slots, q->cap * sizeof *q->slots);
+  weft__magic_dead(q);
   weft__free(q, sizeof *q);
   return 0;
 }

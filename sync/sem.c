@@ -9,12 +9,14 @@
  */
 #include "weft.h"
 #include "alloc.h"
+#include "misuse.h"
 #include "waitlist.h"
 
 #include <errno.h>
 
 struct weft_sem {
   struct weft__mutex m;
+  WEFT__MAGIC                     /* debug builds: misuse.h */
   int64_t value;                  /* under m */
   int64_t initial;                /* immutable */
   bool bounded;                   /* immutable */
@@ -25,6 +27,7 @@ int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {
   if (!out || value < 0) return -EINVAL;
   struct weft_sem *s = weft__alloc(sizeof *s);
   if (!s) return -ENOMEM;
+  weft__magic_live(s);
   weft__mutex_init(&s->m);
   s->value = s->initial = value;
   s->bounded = bounded != 0;
@@ -35,10 +38,12 @@ int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {
 
 int weft_sem_destroy(weft_sem_t *s) {
   if (!s) return -EINVAL;
+  weft__magic_check(s, "double destroy", "sem");
   weft__mutex_lock(&s->m);
   bool busy = s->waiters.count != 0;
   weft__mutex_unlock(&s->m);
   if (busy) return -EBUSY;
+  weft__magic_dead(s);
   weft__free(s, sizeof *s);
   return 0;
 }
