@@ -66,10 +66,14 @@ struct weft_server {
   weft_event_t *idle;
 };
 
+/* An acceptor's or a connection's record. Its notify entry (future.h)
+ * settles the server's bookkeeping when the task ends, inline and also
+ * while the loop closes (a done callback would be dropped then, leaking the
+ * fd and keeping the server from ever being idle). */
 struct acceptor_arg {
   weft_server_t *s;
   int fd;
-  _Atomic bool self_done; /* no done callback could be registered: the body settles */
+  struct weft__notify note;
 };
 
 static void maybe_idle_locked(weft_server_t *s) {
@@ -101,8 +105,12 @@ static int conn_task(void *arg, void **res) {
 
 /* A handler's error goes to the exception handler, as asyncio's
  * start_server reports "Unhandled exception in client_connected_cb"; a
- * cancelled handler is not reported. Reading the error retrieves it. */
-static void report_handler_error(weft_future_t *f) {
+ * cancelled handler is not reported. Reading the error retrieves it. A
+ * scheduled callback (it runs user code, never under a task's lock); while
+ * the loop closes it is dropped, and the error is then reported as never
+ * retrieved when the task is freed. */
+static void report_handler_error_cb(weft_future_t *f, void *arg) {
+  (void)arg;
   const char *msg = NULL;
   int err = weft_future_error(f, &msg);
   if (err == 0 || err == -ECANCELED) return;
@@ -116,10 +124,12 @@ static void report_handler_error(weft_future_t *f) {
   weft_loop_call_exception_handler(weft_future_loop(f), &ctx);
 }
 
-static void conn_done(weft_future_t *f, void *arg) {
-  struct acceptor_arg *a = arg;
+/* A connection's task ended, also one cancelled before it started: its
+ * fd (if the stream never took it) is closed and it is counted out. The
+ * notify entry, under the task's lock: the server lock nests inside. */
+static void conn_done(struct weft__notify *n, struct weft_future *f) {
+  struct acceptor_arg *a = weft__container_of(n, struct acceptor_arg, note);
   weft_server_t *s = a->s;
-  report_handler_error(f);
   if (a->fd >= 0) close(a->fd);
   weft__free(a, sizeof *a);
   weft__mutex_lock(&s->lock);
@@ -138,11 +148,15 @@ static void spawn_conn(weft_server_t *s, int fd) {
     weft__mutex_lock(&s->lock);
     s->conns++;
     weft__mutex_unlock(&s->lock);
+    c->note.fn = conn_done;
+    weft__list_init(&c->note.e.link);
     if (weft_spawn(conn_task, c, &t) == 0) {
-      if (weft_future_on_done(weft_task_future(t), conn_done, c) != 0) {
-        weft_task_cancel(t, NULL); /* no memory for the callback: do not serve it */
-        weft_future_on_done(weft_task_future(t), conn_done, c);
-      }
+      struct weft_future *f = weft_task_future(t);
+      /* The report first (registration order): it reads the error before
+       * the task may be freed. No memory for it: the error is still
+       * reported, as never retrieved. */
+      weft_future_on_done(f, report_handler_error_cb, NULL);
+      if (!weft__future_notify_add(f, &c->note)) conn_done(&c->note, f); /* ended already */
       weft_task_release(t);
       return;
     }
@@ -257,20 +271,13 @@ static int acceptor_body(void *arg, void **res) {
   return 0;
 }
 
-static void acceptor_done(weft_future_t *f, void *arg);
+static int acceptor_task(void *arg, void **res) { return acceptor_body(arg, res); }
 
-static int acceptor_task(void *arg, void **res) {
-  struct acceptor_arg *a = arg;
-  int rc = acceptor_body(arg, res);
-  /* acquire: pairs with start_acceptors' release store. */
-  if (atomic_load_explicit(&a->self_done, memory_order_acquire)) acceptor_done(NULL, a);
-  return rc;
-}
-
-/* Runs when an acceptor ends, also one cancelled before it started. */
-static void acceptor_done(weft_future_t *f, void *arg) {
+/* Runs when an acceptor ends, also one cancelled before it started (its
+ * notify entry, under its lock: the server lock nests inside). */
+static void acceptor_done(struct weft__notify *n, struct weft_future *f) {
   (void)f;
-  struct acceptor_arg *a = arg;
+  struct acceptor_arg *a = weft__container_of(n, struct acceptor_arg, note);
   weft_server_t *s = a->s;
   weft__free(a, sizeof *a);
   weft__mutex_lock(&s->lock);
@@ -329,17 +336,12 @@ static int start_acceptors(weft_server_t *s) {
     weft__mutex_lock(&s->lock);
     s->acceptors_live++;
     weft__mutex_unlock(&s->lock);
-    atomic_init(&a->self_done, false);
+    a->note.fn = acceptor_done;
+    weft__list_init(&a->note.e.link);
     int rc = weft_spawn_opts(s->loop, acceptor_task, a, &o, &s->acceptors[i]);
-    if (rc == 0 && weft_future_on_done(weft_task_future(s->acceptors[i]), acceptor_done, a) != 0) {
-      /* No memory for the callback. The acceptor may be running already:
-       * it settles the accounting itself when it ends (release: seen by its
-       * acquire load), and it ends now. If it never started, its 24 bytes
-       * are lost: the price of not touching memory it may be using. */
-      atomic_store_explicit(&a->self_done, true, memory_order_release);
-      weft_task_cancel(s->acceptors[i], NULL);
-      s->nacceptors++;
-      return -ENOMEM;
+    if (rc == 0) {
+      struct weft_future *f = weft_task_future(s->acceptors[i]);
+      if (!weft__future_notify_add(f, &a->note)) acceptor_done(&a->note, f); /* ended already */
     }
     if (rc < 0) {
       weft__mutex_lock(&s->lock);

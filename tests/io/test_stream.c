@@ -889,6 +889,63 @@ START_TEST(test_asyncio_stream_edges) {
 }
 END_TEST
 
+/* ---- a server whose loop closes under it (issue 10: lifetimes) ---------------- */
+
+static int blocked_reader(weft_reader_t *r, weft_writer_t *w, void *arg) {
+  (void)w;
+  atomic_fetch_add((_Atomic int *)arg, 1);
+  char b[8];
+  while (weft_reader_read(r, b, sizeof b) > 0) {
+  }
+  return 0;
+}
+
+static int clients[8];
+
+static int connect_then_return(void *arg, void **res) {
+  (void)res;
+  int port = (int)(intptr_t)arg;
+  for (int i = 0; i < 8; i++) {
+    clients[i] = weft_socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(clients[i], 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(weft_connect(clients[i], (struct sockaddr *)&a, sizeof a), 0);
+    /* the client fds stay open: the handlers stay blocked in reads */
+  }
+  return 0;
+}
+
+START_TEST(test_server_outlives_its_loop) {
+  for (unsigned workers = 1; workers <= 4; workers += 3) {
+    int before = count_fds();
+    weft_loop_t *loop = make_loop(workers);
+    static _Atomic int started;
+    atomic_store(&started, 0);
+    weft_server_t *s;
+    struct weft_server_opts opts = {.reuse_port = -1};
+    ck_assert_int_eq(weft_start_server(loop, "127.0.0.1", 0, blocked_reader, (void *)&started, &opts, &s), 0);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&a, &len), 0);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn_opts(loop, connect_then_return, (void *)(intptr_t)ntohs(a.sin_port), NULL, &t), 0);
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+    /* Close the loop under the server: acceptors and handlers are cancelled
+     * by close; every accepted fd must be closed and the server must be
+     * closable and destroyable afterwards. */
+    ck_assert_int_ge(weft_loop_close(loop), 0);
+    ck_assert_int_eq(weft_server_close(s), 0);
+    ck_assert_uint_eq(weft_server_connections(s), 0);
+    ck_assert_int_eq(weft_server_destroy(s), 0);
+    /* Only the 8 client fds remain: every accepted one was closed. */
+    ck_assert_int_eq(count_fds(), before + 8);
+    for (int i = 0; i < 8; i++) close(clients[i]);
+  }
+}
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -908,6 +965,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_handler_error_is_reported);
   tcase_add_test(tc, test_serve_forever);
   tcase_add_test(tc, test_asyncio_stream_edges);
+  tcase_add_test(tc, test_server_outlives_its_loop);
   suite_add_tcase(s, tc);
   return s;
 }
