@@ -58,6 +58,7 @@ struct weft_server {
   weft_task_t *acceptors[MAX_SOCKS];
   struct weft__mutex lock;
   size_t conns;          /* under lock */
+  struct weft__list clients; /* under lock: acceptor_arg.link of each connection */
   int acceptors_live;    /* under lock */
   bool close_requested;  /* under lock: weft_server_close was called */
   bool serving;          /* under lock: a serve_forever is in progress */
@@ -74,6 +75,10 @@ struct acceptor_arg {
   weft_server_t *s;
   int fd;
   struct weft__notify note;
+  /* Connections only, under s->lock: */
+  struct weft__list link;  /* in s->clients until the task ends */
+  weft_writer_t *writer;   /* while the handler runs */
+  int shut;                /* close_clients (1) or abort_clients (2) came first */
 };
 
 static void maybe_idle_locked(weft_server_t *s) {
@@ -96,7 +101,15 @@ static int conn_task(void *arg, void **res) {
   int rc = weft_stream_open_fd(a->fd, a->fd, s->limit, &r, &w);
   if (rc == 0) {
     a->fd = -1; /* the stream's now */
+    weft__mutex_lock(&s->lock);
+    a->writer = w; /* close_clients/abort_clients reach it from now on */
+    int shut = a->shut;
+    weft__mutex_unlock(&s->lock);
+    if (shut) shut == 1 ? weft_writer_close(w) : weft_writer_abort(w); /* they came first */
     rc = s->handler(r, w, s->arg);
+    weft__mutex_lock(&s->lock);
+    a->writer = NULL;
+    weft__mutex_unlock(&s->lock);
     weft_writer_release(w);
     weft_reader_release(r);
   }
@@ -131,8 +144,9 @@ static void conn_done(struct weft__notify *n, struct weft_future *f) {
   struct acceptor_arg *a = weft__container_of(n, struct acceptor_arg, note);
   weft_server_t *s = a->s;
   if (a->fd >= 0) close(a->fd);
-  weft__free(a, sizeof *a);
   weft__mutex_lock(&s->lock);
+  weft__list_del_init(&a->link);
+  weft__free(a, sizeof *a);
   s->conns--;
   maybe_idle_locked(s);
   weft__mutex_unlock(&s->lock);
@@ -145,8 +159,11 @@ static void spawn_conn(weft_server_t *s, int fd) {
   if (c) {
     c->s = s;
     c->fd = fd;
+    c->writer = NULL;
+    c->shut = 0;
     weft__mutex_lock(&s->lock);
     s->conns++;
+    weft__list_add_tail(&s->clients, &c->link);
     weft__mutex_unlock(&s->lock);
     c->note.fn = conn_done;
     weft__list_init(&c->note.e.link);
@@ -162,6 +179,7 @@ static void spawn_conn(weft_server_t *s, int fd) {
     }
     weft__mutex_lock(&s->lock);
     s->conns--;
+    weft__list_del_init(&c->link);
     weft__mutex_unlock(&s->lock);
     weft__free(c, sizeof *c);
   }
@@ -310,6 +328,7 @@ static int server_new(weft_loop_t *loop, weft_client_handler handler, void *arg,
     return -ENOMEM;
   }
   weft__mutex_init(&s->lock);
+  weft__list_init(&s->clients);
   s->loop = loop;
   s->handler = handler;
   s->arg = arg;
@@ -480,10 +499,32 @@ int weft_server_close(weft_server_t *s) {
   return 0;
 }
 
-int weft_server_wait_closed(weft_server_t *s) {
+int weft_server_wait_closed(weft_server_t *s) { return weft_server_wait_closed_timeout(s, -1); }
+
+int weft_server_wait_closed_timeout(weft_server_t *s, int64_t timeout_ns) {
   if (!s) return -EINVAL;
-  return weft_event_wait(s->idle, -1);
+  return weft_event_wait(s->idle, timeout_ns);
 }
+
+/* close_clients (@how 1) or abort_clients (2): every connection's writer,
+ * now or as soon as its handler starts. Writers are reached under the
+ * server lock (their stream lock nests inside), so none is released
+ * meanwhile. */
+static int shut_clients(weft_server_t *s, int how) {
+  if (!s) return -EINVAL;
+  weft__mutex_lock(&s->lock);
+  struct weft__list *pos, *tmp;
+  weft__list_for_each_safe(pos, tmp, &s->clients) {
+    struct acceptor_arg *c = weft__container_of(pos, struct acceptor_arg, link);
+    if (!c->shut) c->shut = how;
+    if (c->writer) how == 1 ? weft_writer_close(c->writer) : weft_writer_abort(c->writer);
+  }
+  weft__mutex_unlock(&s->lock);
+  return 0;
+}
+
+int weft_server_close_clients(weft_server_t *s) { return shut_clients(s, 1); }
+int weft_server_abort_clients(weft_server_t *s) { return shut_clients(s, 2); }
 
 /* asyncio's Server.serve_forever: one at a time, not on a closed server;
  * it ends only by cancellation: cancelling the caller closes the server,

@@ -242,6 +242,23 @@ WEFT_EXTERN int weft_server_close(weft_server_t *s);
 /** weft_server_wait_closed - wait until closed and every connection's handler returned.
  * Returns 0; -ECANCELED; -EPERM outside a task; -EINVAL if @s is NULL. Suspends: yes. */
 WEFT_EXTERN int weft_server_wait_closed(weft_server_t *s);
+/** weft_server_wait_closed_timeout - the same, bounded: -ETIMEDOUT after @timeout_ns
+ * (< 0: no limit), the connections left running. For a grace period at shutdown. */
+WEFT_EXTERN int weft_server_wait_closed_timeout(weft_server_t *s, int64_t timeout_ns);
+/**
+ * weft_server_close_clients - close every connection (Server.close_clients, 3.13)
+ * weft_server_abort_clients - abort every connection (Server.abort_clients, 3.13)
+ *
+ * Each connection's writer is closed (buffered data is flushed first) or
+ * aborted (dropped), now, or as soon as its handler starts for one accepted
+ * but not started yet; a handler blocked in a read sees the end of stream.
+ * Listening goes on: weft_server_close() stops it. The graceful shutdown:
+ * close, wait_closed_timeout(grace), then abort_clients and wait_closed
+ * (docs/io.md).
+ * Returns:  0; -EINVAL if @s is NULL.  Suspends: no.  Threads: any worker.
+ */
+WEFT_EXTERN int weft_server_close_clients(weft_server_t *s);
+WEFT_EXTERN int weft_server_abort_clients(weft_server_t *s);
 /**
  * weft_serve_forever - serve until cancelled (Server.serve_forever)
  *

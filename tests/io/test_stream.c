@@ -946,6 +946,95 @@ START_TEST(test_server_outlives_its_loop) {
 }
 END_TEST
 
+/* ---- graceful shutdown: grace period, then close or abort the clients ----------- */
+
+struct grace {
+  int port;
+  int nclients;
+  int fds[256];
+};
+
+static int open_clients(void *arg, void **res) {
+  (void)res;
+  struct grace *g = arg;
+  for (int i = 0; i < g->nclients; i++) {
+    g->fds[i] = weft_socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(g->fds[i], 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(weft_connect(g->fds[i], (struct sockaddr *)&a, sizeof a), 0);
+  }
+  return 0;
+}
+
+struct accepted {
+  _Atomic int n;
+  int want;
+  weft_event_t *all;
+};
+
+static int idle_reader(weft_reader_t *r, weft_writer_t *w, void *arg) {
+  (void)w;
+  struct accepted *acc = arg;
+  if (atomic_fetch_add(&acc->n, 1) + 1 == acc->want) weft_event_set(acc->all);
+  char b[8];
+  while (weft_reader_read(r, b, sizeof b) > 0) {
+  }
+  return 0;
+}
+
+static int graceful_main(void *arg, void **res) {
+  (void)res;
+  int how = (int)(intptr_t)arg;
+  weft_server_t *s;
+  struct grace g = {.nclients = (int)scaled(200) + 2};
+  struct accepted acc = {.want = g.nclients};
+  ck_assert_int_eq(weft_event_create(&acc.all), 0);
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, idle_reader, &acc, NULL, &s), 0);
+  struct sockaddr_in sa;
+  socklen_t salen = sizeof sa;
+  ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&sa, &salen), 0);
+  g.port = ntohs(sa.sin_port);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(open_clients, &g, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  /* Every connection accepted and served (one still in the listen backlog
+   * would be reset by the kernel when listening stops). */
+  ck_assert_int_eq(weft_event_wait(acc.all, -1), 0);
+  /* Stop accepting; the idle connections stay: the grace period runs out. */
+  ck_assert_int_eq(weft_server_close(s), 0);
+  ck_assert_int_eq(weft_server_wait_closed_timeout(s, 20 * 1000000), -ETIMEDOUT);
+  uint64_t t0 = weft_now_ns();
+  ck_assert_int_eq(how == 1 ? weft_server_close_clients(s) : weft_server_abort_clients(s), 0);
+  ck_assert_int_eq(weft_server_wait_closed(s), 0);
+  uint64_t dt = weft_now_ns() - t0;
+  fprintf(stderr, "shutdown of %d connections after the grace period (%s): %.2f ms\n", g.nclients,
+          how == 1 ? "close_clients" : "abort_clients", (double)dt / 1e6);
+  ck_assert_uint_eq(weft_server_connections(s), 0);
+  ck_assert_int_eq(weft_server_destroy(s), 0);
+  for (int i = 0; i < g.nclients; i++) {
+    /* The server's end is closed: an orderly end, or a reset after abort. */
+    struct pollfd p = {.fd = g.fds[i], .events = POLLIN};
+    ck_assert_int_eq(poll(&p, 1, 5000), 1);
+    char b;
+    ssize_t n = read(g.fds[i], &b, 1);
+    ck_assert(n == 0 || (n < 0 && errno == ECONNRESET && how == 2));
+    close(g.fds[i]);
+  }
+  ck_assert_int_eq(weft_server_close_clients(NULL), -EINVAL);
+  weft_event_destroy(acc.all);
+  return 0;
+}
+
+START_TEST(test_graceful_shutdown) {
+  for (intptr_t how = 1; how <= 2; how++) {
+    ck_assert_int_eq(run_main(1, graceful_main, (void *)how, NULL), 0);
+    ck_assert_int_eq(run_main(4, graceful_main, (void *)how, NULL), 0);
+  }
+}
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -966,6 +1055,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_serve_forever);
   tcase_add_test(tc, test_asyncio_stream_edges);
   tcase_add_test(tc, test_server_outlives_its_loop);
+  tcase_add_test(tc, test_graceful_shutdown);
   suite_add_tcase(s, tc);
   return s;
 }
