@@ -1,12 +1,16 @@
 /*
  * echo_server.c - the TCP echo server from asyncio's streams documentation.
  *
- *   echo_server [port [connections]]
+ *   echo_server [port [connections [grace_ms]]]
  *
  * Listens on 127.0.0.1:port (default 8888; 0 picks a free port and prints
  * it) and echoes what each client sends once, then closes the connection.
- * With a connection count, the server closes after serving that many (the
- * tests use it); otherwise it serves forever.
+ * With a connection count (> 0), the server closes after serving that many
+ * (the tests use it); otherwise it serves until SIGTERM.
+ *
+ * SIGTERM is the graceful shutdown recipe (docs/io.md): stop accepting,
+ * give the open connections grace_ms (default 5000) to finish, abort the
+ * rest, exit 0.
  *
  * Python equivalent:
  *   async def handle_echo(reader, writer):
@@ -30,11 +34,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <weft.h>
 
 static int remaining = -1; /* connections left to serve, or -1: forever */
+static long grace_ms = 5000;
 static weft_server_t *server;
 
 static int handle_echo(weft_reader_t *reader, weft_writer_t *writer, void *arg) {
@@ -82,12 +88,36 @@ static int main_task(void *arg, void **result) {
   return rc;
 }
 
+/* The graceful shutdown, as a task: stop accepting (serve_forever then
+ * waits for the connections), give them the grace period, abort the rest.
+ * serve_forever returns once the last handler has returned. */
+static int shutdown_task(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  printf("SIGTERM: closing, %ld ms of grace\n", grace_ms);
+  fflush(stdout);
+  weft_server_close(server);
+  if (weft_server_wait_closed_timeout(server, grace_ms * 1000000) == -ETIMEDOUT)
+    weft_server_abort_clients(server);
+  return 0;
+}
+
+static void on_sigterm(void *arg) {
+  (void)arg;
+  if (server) weft_spawn(shutdown_task, NULL, NULL); /* callbacks run on a worker */
+}
+
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 8888;
-  if (argc > 2) remaining = atoi(argv[2]);
+  if (argc > 2 && atoi(argv[2]) > 0) remaining = atoi(argv[2]);
+  if (argc > 3) grace_ms = atol(argv[3]);
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);
   cfg.workers = 1;
-  int rc = weft_run_config(&cfg, main_task, &port, NULL);
+  weft_loop_t *loop;
+  int rc = weft_loop_new(&cfg, &loop);
+  if (rc == 0) rc = weft_loop_add_signal_handler(loop, SIGTERM, on_sigterm, NULL);
+  if (rc == 0) rc = weft_loop_run_task(loop, main_task, &port, NULL);
+  if (loop) weft_loop_close(loop);
   return rc == 0 ? 0 : 1;
 }
