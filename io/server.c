@@ -19,8 +19,16 @@
  * Connections are not touched. wait_closed returns when the acceptors have
  * ended and no handler runs.
  *
- * Invariants: conns and acceptors_live change under lock; idle is set
- * exactly when closed && acceptors_live == 0 && conns == 0.
+ * Limits: with max_connections, an acceptor takes a slot (reserved) before
+ * it accepts and the connection keeps it, so conns + reserved never passes
+ * the limit; has_room is set exactly while a slot is free. Such servers
+ * listen on one socket that every acceptor accepts from (a slot held on a
+ * quiet SO_REUSEPORT socket would starve clients queued on another), with
+ * one request per connection: a multishot accept goes on accepting in the
+ * kernel whatever the count.
+ *
+ * Invariants: conns, reserved and acceptors_live change under lock; idle
+ * is set exactly when closed && acceptors_live == 0 && conns == 0.
  */
 #include "stream.h"
 #include "alloc.h"
@@ -58,6 +66,11 @@ struct weft_server {
   weft_task_t *acceptors[MAX_SOCKS];
   struct weft__mutex lock;
   size_t conns;          /* under lock */
+  size_t max_conns;      /* 0: no limit; immutable */
+  size_t reserved;       /* under lock: slots taken by acceptors about to accept */
+  int64_t read_timeout_ns; /* immutable */
+  weft_event_t *has_room;  /* set while conns + reserved < max_conns */
+  _Atomic uint64_t backoffs; /* accept pauses for lack of resources */
   struct weft__list clients; /* under lock: acceptor_arg.link of each connection */
   int acceptors_live;    /* under lock */
   bool close_requested;  /* under lock: weft_server_close was called */
@@ -90,6 +103,39 @@ static void set_nodelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on Unix sockets */
 }
 
+/* max_connections: the acceptors take a slot before they accept, so the
+ * limit is never passed; has_room tells them when one is free. Under lock. */
+static void room_changed_locked(weft_server_t *s) {
+  if (!s->max_conns) return;
+  if (s->conns + s->reserved < s->max_conns)
+    weft_event_set(s->has_room);
+  else
+    weft_event_clear(s->has_room);
+}
+
+/* Waits for and takes a slot; false if cancelled (the server closes). */
+static bool take_slot(weft_server_t *s) {
+  if (!s->max_conns) return true;
+  for (;;) {
+    weft__mutex_lock(&s->lock);
+    bool ok = s->conns + s->reserved < s->max_conns;
+    if (ok) s->reserved++;
+    room_changed_locked(s);
+    weft__mutex_unlock(&s->lock);
+    if (ok) return true;
+    if (weft_event_wait(s->has_room, -1) == -ECANCELED) return false;
+  }
+}
+
+/* Gives back a slot taken by take_slot (the accept failed). */
+static void give_slot(weft_server_t *s) {
+  if (!s->max_conns) return;
+  weft__mutex_lock(&s->lock);
+  s->reserved--;
+  room_changed_locked(s);
+  weft__mutex_unlock(&s->lock);
+}
+
 /* The body may never run (cancelled before it started): the fd and the
  * count are settled by the done callback, which runs either way. */
 static int conn_task(void *arg, void **res) {
@@ -106,6 +152,7 @@ static int conn_task(void *arg, void **res) {
     int shut = a->shut;
     weft__mutex_unlock(&s->lock);
     if (shut) shut == 1 ? weft_writer_close(w) : weft_writer_abort(w); /* they came first */
+    if (s->read_timeout_ns > 0) weft__stream_set_read_timeout(r, s->read_timeout_ns);
     rc = s->handler(r, w, s->arg);
     weft__mutex_lock(&s->lock);
     a->writer = NULL;
@@ -148,6 +195,7 @@ static void conn_done(struct weft__notify *n, struct weft_future *f) {
   weft__list_del_init(&a->link);
   weft__free(a, sizeof *a);
   s->conns--;
+  room_changed_locked(s);
   maybe_idle_locked(s);
   weft__mutex_unlock(&s->lock);
 }
@@ -163,6 +211,7 @@ static void spawn_conn(weft_server_t *s, int fd) {
     c->shut = 0;
     weft__mutex_lock(&s->lock);
     s->conns++;
+    if (s->max_conns) s->reserved--; /* the acceptor's slot is this connection now */
     weft__list_add_tail(&s->clients, &c->link);
     weft__mutex_unlock(&s->lock);
     c->note.fn = conn_done;
@@ -180,8 +229,11 @@ static void spawn_conn(weft_server_t *s, int fd) {
     weft__mutex_lock(&s->lock);
     s->conns--;
     weft__list_del_init(&c->link);
+    room_changed_locked(s);
     weft__mutex_unlock(&s->lock);
     weft__free(c, sizeof *c);
+  } else {
+    give_slot(s); /* no record: the slot goes back */
   }
   close(fd);
 }
@@ -251,6 +303,7 @@ static int accept_multishot(weft_server_t *s, int lfd) {
     if (rc == -ECANCELED) return 0;
     if (m.err == -ECANCELED) return 0;
     if (out_of_resources(m.err)) {
+      atomic_fetch_add_explicit(&s->backoffs, 1, memory_order_relaxed); /* a count */
       if (weft_sleep_ns(s->backoff_ns) == -ECANCELED) return 0;
       continue;
     }
@@ -267,19 +320,22 @@ static int acceptor_body(void *arg, void **res) {
   struct weft__worker *w = weft__worker_self();
   /* Multishot needs the task to stay on this worker: acceptors are pinned
    * with several workers, and one worker is one thread. */
-  if (w->reactor.backend == WEFT__IO_URING) {
+  if (w->reactor.backend == WEFT__IO_URING && !s->max_conns) {
     int rc = accept_multishot(s, lfd);
     if (rc != -EINVAL) return 0; /* closed, or the socket failed */
   }
   for (;;) {
+    if (!take_slot(s)) break; /* cancelled while the server was full */
     int fd = weft_accept(lfd, NULL, NULL, 0);
     if (fd >= 0) {
       set_nodelay(fd);
-      spawn_conn(s, fd);
+      spawn_conn(s, fd); /* the slot becomes the connection */
       continue;
     }
+    give_slot(s);
     if (fd == -ECANCELED) break;
     if (out_of_resources(fd)) {
+      atomic_fetch_add_explicit(&s->backoffs, 1, memory_order_relaxed); /* a count */
       if (weft_sleep_ns(s->backoff_ns) == -ECANCELED) break;
       continue;
     }
@@ -314,6 +370,7 @@ static void server_free(weft_server_t *s) {
   for (int i = 0; i < s->nacceptors; i++) weft_task_release(s->acceptors[i]);
   weft_event_destroy(s->closed_ev);
   weft_event_destroy(s->idle);
+  weft_event_destroy(s->has_room);
   weft__free(s, sizeof *s);
 }
 
@@ -322,17 +379,23 @@ static int server_new(weft_loop_t *loop, weft_client_handler handler, void *arg,
   if (opts && opts->limit > SSIZE_MAX) return -EINVAL;
   weft_server_t *s = weft__calloc(sizeof *s);
   if (!s) return -ENOMEM;
-  if (weft_event_create(&s->closed_ev) != 0 || weft_event_create(&s->idle) != 0) {
+  if (weft_event_create(&s->closed_ev) != 0 || weft_event_create(&s->idle) != 0 ||
+      weft_event_create(&s->has_room) != 0) {
     weft_event_destroy(s->closed_ev);
+    weft_event_destroy(s->idle);
     weft__free(s, sizeof *s);
     return -ENOMEM;
   }
+  weft_event_set(s->has_room);
   weft__mutex_init(&s->lock);
   weft__list_init(&s->clients);
   s->loop = loop;
   s->handler = handler;
   s->arg = arg;
   s->limit = opts && opts->limit ? opts->limit : WEFT_STREAM_LIMIT;
+  s->max_conns = opts ? opts->max_connections : 0;
+  s->read_timeout_ns = opts && opts->read_timeout_ns > 0 ? opts->read_timeout_ns : 0;
+  atomic_init(&s->backoffs, 0);
   s->backoff_ns = opts && opts->accept_backoff_ns > 0 ? opts->accept_backoff_ns : DEFAULT_BACKOFF_NS;
   *out = s;
   return 0;
@@ -425,7 +488,11 @@ int weft_start_server(weft_loop_t *loop, const char *host, int port, weft_client
   }
   int backlog = opts && opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG;
   unsigned nw = weft_loop_workers(loop);
-  int want = opts && opts->reuse_port < 0 ? 1 : (int)nw;
+  /* One socket per worker, unless asked otherwise, or with a connection
+   * limit: then every acceptor must be able to take every waiting client,
+   * or an acceptor holding a slot on a quiet socket would starve the
+   * clients queued on another (found as a deadlock on 4 workers). */
+  int want = (opts && (opts->reuse_port < 0 || opts->max_connections)) ? 1 : (int)nw;
   if (want > MAX_SOCKS) want = MAX_SOCKS;
   bool reuse = want > 1;
   struct sockaddr_storage addr;
@@ -545,6 +612,10 @@ int weft_serve_forever(weft_server_t *s) {
   s->serving = false;
   weft__mutex_unlock(&s->lock);
   return -ECANCELED;
+}
+
+uint64_t weft_server_accept_backoffs(weft_server_t *s) {
+  return s ? atomic_load_explicit(&s->backoffs, memory_order_relaxed) : 0;
 }
 
 size_t weft_server_connections(weft_server_t *s) {

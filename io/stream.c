@@ -158,6 +158,7 @@ static int begin_read(weft_reader_t *r, int64_t timeout_ns) {
   int rc = s->reading ? -EBUSY : 0;
   s->reading = true;
   weft__mutex_unlock(&s->lock);
+  if (timeout_ns < 0 && s->read_timeout_ns > 0) timeout_ns = s->read_timeout_ns; /* a server's */
   if (rc == 0) s->rdeadline = weft__io_deadline(timeout_ns); /* ours while reading */
   return rc;
 }
@@ -374,6 +375,10 @@ static bool eof_arrived(const struct weft__stream *s, int fd) {
  * pull-based reader learns by looking (under the lock, so the fd cannot be
  * closed and reused meanwhile); a socket stream whose writer was closed
  * has ended too (asyncio's connection_lost feeds EOF). */
+void weft__stream_set_read_timeout(weft_reader_t *r, int64_t timeout_ns) {
+  r->s->read_timeout_ns = timeout_ns;
+}
+
 int weft_reader_at_eof(weft_reader_t *r) {
   if (!r) return -EINVAL;
   struct weft__stream *s = r->s;

@@ -40,6 +40,7 @@ struct weft__stream {
   int rerr;
   size_t scan;                /* readuntil: bytes already searched for the separator */
   uint64_t rdeadline;         /* the read call's deadline (absolute ns), 0 = none */
+  int64_t read_timeout_ns;    /* the bound of reads that give none; 0 = none; set before use */
   struct weft__bytes in;
 
   /* Writer: under lock. */
@@ -59,5 +60,9 @@ struct weft__stream {
   struct weft_reader reader;
   struct weft_writer writer;
 };
+
+/* The default bound on the reads of @r (a server's read_timeout_ns);
+ * called before the reader is used. */
+void weft__stream_set_read_timeout(weft_reader_t *r, int64_t timeout_ns);
 
 #endif

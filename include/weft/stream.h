@@ -206,13 +206,26 @@ typedef int (*weft_client_handler)(weft_reader_t *r, weft_writer_t *w, void *arg
  *                  with several workers); -1: one socket, accepted by all.
  * @limit:          the readers' limit; 0 means WEFT_STREAM_LIMIT.
  * @accept_backoff_ns: pause after accept fails for lack of fds or memory
- *                  (EMFILE, ENFILE, ENOBUFS, ENOMEM); 0 means 100 ms.
+ *                  (EMFILE, ENFILE, ENOBUFS, ENOMEM); 0 means 100 ms. Each
+ *                  pause is counted (weft_server_accept_backoffs).
+ * @max_connections: the most connections served at once; at the limit the
+ *                  acceptors stop accepting (clients wait in the listen
+ *                  backlog) until one ends. 0: no limit. With a limit, the
+ *                  server listens on one socket for every worker (as with
+ *                  reuse_port = -1) and each connection is one accept
+ *                  request (no multishot accept).
+ * @read_timeout_ns: the bound on every read of a connection's reader that
+ *                  gives none itself (the _timeout variants keep theirs):
+ *                  one that waits longer returns -ETIMEDOUT, so a handler
+ *                  that ends on errors drops idle clients. 0: none.
  */
 struct weft_server_opts {
   int backlog;
   int reuse_port;
   size_t limit;
   int64_t accept_backoff_ns;
+  size_t max_connections;
+  int64_t read_timeout_ns;
 };
 
 /**
@@ -275,6 +288,9 @@ WEFT_EXTERN int weft_server_abort_clients(weft_server_t *s);
 WEFT_EXTERN int weft_serve_forever(weft_server_t *s);
 /** weft_server_connections - handlers running now (0 for NULL). Threads: any. */
 WEFT_EXTERN size_t weft_server_connections(weft_server_t *s);
+/** weft_server_accept_backoffs - how many times accepting paused for lack of
+ * fds or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM); 0 for NULL. Threads: any. */
+WEFT_EXTERN uint64_t weft_server_accept_backoffs(weft_server_t *s);
 /** weft_server_destroy - free a server that is closed with no connection
  * left. Returns 0; -EBUSY otherwise. */
 WEFT_EXTERN int weft_server_destroy(weft_server_t *s);

@@ -413,6 +413,7 @@ static int emfile_main(void *arg, void **res) {
     close(cl[i]);
   }
   setrlimit(RLIMIT_NOFILE, &old);
+  ck_assert_uint_gt(weft_server_accept_backoffs(s), 0); /* counted, not silent */
   shut_server(s);
   return 0;
 }
@@ -1035,6 +1036,95 @@ START_TEST(test_graceful_shutdown) {
 }
 END_TEST
 
+/* ---- per-server limits: max_connections, read_timeout_ns (issue 10) ------------- */
+
+struct limited {
+  _Atomic int inside, max_inside, served;
+  weft_event_t *release, *all_served;
+};
+
+static int limited_handler(weft_reader_t *r, weft_writer_t *w, void *arg) {
+  (void)r;
+  (void)w;
+  struct limited *l = arg;
+  int now = atomic_fetch_add(&l->inside, 1) + 1;
+  int m = atomic_load(&l->max_inside);
+  while (now > m && !atomic_compare_exchange_weak(&l->max_inside, &m, now)) {
+  }
+  int rc = weft_event_wait(l->release, -1);
+  atomic_fetch_sub(&l->inside, 1);
+  if (atomic_fetch_add(&l->served, 1) + 1 == 6) weft_event_set(l->all_served);
+  return rc;
+}
+
+static int limit_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  struct limited l = {.inside = 0};
+  ck_assert_int_eq(weft_event_create(&l.release), 0);
+  ck_assert_int_eq(weft_event_create(&l.all_served), 0);
+  struct weft_server_opts o = {.max_connections = 3};
+  weft_server_t *s;
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, limited_handler, &l, &o, &s), 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&a, &len), 0);
+  int cl[6];
+  for (int i = 0; i < 6; i++) {
+    cl[i] = weft_socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(weft_connect(cl[i], (struct sockaddr *)&a, sizeof a), 0); /* the backlog takes it */
+  }
+  /* Release the handlers: the waiting clients are accepted as slots free up. */
+  weft_event_set(l.release);
+  ck_assert_int_eq(weft_event_wait(l.all_served, -1), 0);
+  ck_assert_int_le(atomic_load(&l.max_inside), 3); /* never more than the limit at once */
+  for (int i = 0; i < 6; i++) close(cl[i]);
+  shut_server(s);
+  weft_event_destroy(l.release);
+  weft_event_destroy(l.all_served);
+  return 0;
+}
+
+START_TEST(test_max_connections) {
+  ck_assert_int_eq(run_main(1, limit_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, limit_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int timed_reader(weft_reader_t *r, weft_writer_t *w, void *arg) {
+  (void)w;
+  char line[16];
+  ssize_t n = weft_reader_readline(r, line, sizeof line); /* no timeout of its own */
+  *(ssize_t *)arg = n;
+  return n < 0 ? 0 : 0;
+}
+
+static int read_timeout_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  ssize_t got = 1;
+  struct weft_server_opts o = {.read_timeout_ns = 20 * 1000000};
+  weft_server_t *s;
+  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, timed_reader, &got, &o, &s), 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&a, &len), 0);
+  int fd = weft_socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_eq(weft_connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char b;
+  ck_assert_int_eq(weft_recv(fd, &b, 1, 0), 0); /* an idle client is dropped */
+  ck_assert_int_eq(got, -ETIMEDOUT);
+  close(fd);
+  shut_server(s);
+  return 0;
+}
+
+START_TEST(test_read_timeout) {
+  ck_assert_int_eq(run_main(1, read_timeout_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, read_timeout_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -1056,6 +1146,8 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_asyncio_stream_edges);
   tcase_add_test(tc, test_server_outlives_its_loop);
   tcase_add_test(tc, test_graceful_shutdown);
+  tcase_add_test(tc, test_max_connections);
+  tcase_add_test(tc, test_read_timeout);
   suite_add_tcase(s, tc);
   return s;
 }
