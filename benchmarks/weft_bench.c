@@ -445,6 +445,59 @@ static int rss(void *arg, void **res) {
   return 0;
 }
 
+/* ---- rss_burst: memory given back after a burst of suspended tasks ------------
+ * N tasks (WEFT_BENCH_BURST, default 1,000,000) suspend on one event at
+ * once, then all end. RSS is read before, at the peak, right after they
+ * ended, after 1 s and 5 s of idleness (workers trim the stacks by
+ * themselves; jemalloc purges on its decay timer), and after weft_loop_trim. */
+
+static _Atomic long burst_started;
+static long burst_n;
+static weft_event_t *burst_go, *burst_all;
+static int burst_waiter(void *arg, void **res) {
+  if (atomic_fetch_add(&burst_started, 1) + 1 == burst_n) weft_event_set(burst_all);
+  return weft_event_wait(burst_go, -1);
+}
+
+static int rss_burst(void *arg, void **res) {
+  const char *env = getenv("WEFT_BENCH_BURST");
+  long n = burst_n = env ? atol(env) : 1000000;
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  weft_event_create(&burst_go);
+  weft_event_create(&burst_all);
+  long before = rss_kib();
+  double t0 = now_s();
+  for (long i = 0; i < n; i++) weft_spawn(burst_waiter, NULL, &ts[i]);
+  weft_event_wait(burst_all, -1);
+  long peak = rss_kib();
+  weft_event_set(burst_go);
+  for (long i = 0; i < n; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  free(ts);
+  long ended = rss_kib();
+  double dt = now_s() - t0;
+  weft_sleep(1.0);
+  long after1 = rss_kib();
+  weft_sleep(4.0);
+  long after5 = rss_kib();
+  struct weft_memory_stats st;
+  weft_loop_memory_stats(weft_loop_current(), &st);
+  weft_loop_trim(weft_loop_current());
+  long trimmed = rss_kib();
+  weft_event_destroy(burst_go);
+  weft_event_destroy(burst_all);
+  char extra[320];
+  snprintf(extra, sizeof extra,
+           "rss_mib_before=%.1f peak=%.1f ended=%.1f after_1s=%.1f after_5s=%.1f after_trim=%.1f "
+           "stacks_mapped=%zu cached=%zu trimmed=%zu",
+           before / 1024.0, peak / 1024.0, ended / 1024.0, after1 / 1024.0, after5 / 1024.0,
+           trimmed / 1024.0, st.stacks_mapped, st.stacks_cached, st.stacks_trimmed);
+  report("rss_burst", n, dt, extra);
+  return 0;
+}
+
 static const struct {
   const char *name;
   weft_task_fn fn;
@@ -455,6 +508,7 @@ static const struct {
     {"switch_bare", switch_bare},
 #endif
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
+    {"rss_burst", rss_burst},
     {"lock_contended", bench_lock_contended}, {"queue_mpmc", bench_queue_mpmc},
     {"semaphore_limit", bench_semaphore_limit}, {"ping_pong_queue", bench_ping_pong_queue},
     {"gather_10k", bench_gather_10k}, {"taskgroup_10k", bench_taskgroup_10k},
@@ -484,7 +538,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nonly; i++)
       if (!strcmp(only[i], raw_workloads[w].name)) rc |= bench_nop_raw(raw_workloads[w].batch);
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
-    int want = nonly == 0;
+    int want = nonly == 0 && workloads[w].fn != rss_burst; /* rss_burst: by name only (GiBs) */
     for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);
     if (!want) continue;
     if (workloads[w].fn == sched_switch)

@@ -11,6 +11,13 @@
 #include <jemalloc/jemalloc.h>
 
 void *weft__alloc(size_t size) { return mallocx(size ? size : 1, 0); }
+
+#define WEFT__STR2(x) #x
+#define WEFT__STR(x) WEFT__STR2(x)
+void weft__alloc_purge(void) {
+  /* Best effort: an error only means there was nothing to purge. */
+  (void)mallctl("arena." WEFT__STR(MALLCTL_ARENAS_ALL) ".purge", NULL, NULL, NULL, 0);
+}
 void *weft__calloc(size_t size) { return mallocx(size ? size : 1, MALLOCX_ZERO); }
 void *weft__realloc(void *p, size_t old_size, size_t new_size) {
   (void)old_size;
@@ -48,6 +55,7 @@ void weft__free_aligned(void *p, size_t size, size_t align) {
   (void)align;
   free(p);
 }
+void weft__alloc_purge(void) {}
 #endif
 
 char *weft__strdup(const char *s) {

@@ -20,6 +20,9 @@ void weft__free(void *p, size_t size);           /* p may be NULL */
 /* Zeroed, aligned to @align (a power of two); free with weft__free_aligned. */
 void *weft__calloc_aligned(size_t size, size_t align);
 void weft__free_aligned(void *p, size_t size, size_t align);
+/* Returns the allocator's unused dirty pages to the kernel (jemalloc: every
+ * arena's purge); a no-op with the system allocator. Any thread. */
+void weft__alloc_purge(void);
 char *weft__strdup(const char *s);               /* NULL on failure or s == NULL */
 void weft__strfree(char *s);
 

@@ -521,6 +521,39 @@ int weft_loop_is_closed(const weft_loop_t *loop) {
 
 unsigned weft_loop_workers(const weft_loop_t *loop) { return loop ? loop->nworkers : 0; }
 
+int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_stats *out) {
+  if (!loop || !out) return -EINVAL;
+  /* A foreign entry keeps close from finishing the arena meanwhile. */
+  struct weft__worker *self = weft__worker_self();
+  bool foreign = !self || self->loop != loop;
+  if (foreign && !weft__loop_enter_foreign(loop, false)) return WEFT_ECLOSED;
+  struct weft__stack_counts c;
+  weft__stack_arena_counts(&loop->stack_arena, &c);
+  size_t cached = c.arena_free;
+  for (unsigned i = 0; i < loop->nworkers; i++)
+    cached += atomic_load_explicit(&loop->workers[i].stacks.count, memory_order_relaxed);
+  if (foreign) weft__loop_exit_foreign(loop);
+  out->stack_size = loop->stack_size;
+  out->stacks_mapped = c.mapped;
+  out->stacks_trimmed = c.trimmed;
+  /* Counts read at slightly different moments: clamp, never wrap. */
+  out->stacks_cached = cached > c.mapped - c.trimmed ? c.mapped - c.trimmed : cached;
+  out->stacks_in_use = c.mapped - c.trimmed - out->stacks_cached;
+  out->stacks_alone = c.alone;
+  return 0;
+}
+
+int weft_loop_trim(weft_loop_t *loop) {
+  if (!loop) return -EINVAL;
+  struct weft__worker *self = weft__worker_self();
+  bool foreign = !self || self->loop != loop;
+  if (foreign && !weft__loop_enter_foreign(loop, false)) return WEFT_ECLOSED;
+  weft__stack_arena_trim(&loop->stack_arena, 0, SIZE_MAX);
+  if (foreign) weft__loop_exit_foreign(loop);
+  weft__alloc_purge();
+  return 0;
+}
+
 weft_loop_t *weft_loop_current(void) {
   struct weft__worker *w = weft__worker_self();
   return w ? w->loop : NULL;

@@ -7,7 +7,7 @@
  *  2. Slabs are unmapped only by weft__stack_arena_fini, when no task
  *     exists any more (loop close).
  *  3. The arena's free list holds resident stacks, its trimmed list stacks
- *     whose pages (all but the descriptor's) went back to the kernel.
+ *     whose pages all went back to the kernel (descriptors are off-stack).
  *     Trimming (an idle worker) moves the resident ones beyond the retained
  *     count there. Resident stacks are reused first; trimmed ones are reused
  *     as they are, their pages coming back zero-filled on touch.
@@ -33,6 +33,7 @@ struct weft__stack_slab {
   struct weft__stack_slab *next;
   void *base;
   size_t map_size;
+  struct weft__stack descs[WEFT__STACK_SLAB]; /* one per stack, in address order */
 };
 
 /* nfree changes only under the arena's lock; it is atomic (relaxed) so
@@ -60,22 +61,21 @@ static int install_guard(void *lo) {
   return mprotect(lo, WEFT__STACK_GUARD, PROT_NONE);
 }
 
-/* Lays out a stack whose usable memory starts at @lo and spans @size bytes. */
-static struct weft__stack *describe(void *lo, size_t size) {
-  uintptr_t top = ((uintptr_t)lo + size - sizeof(struct weft__stack)) & ~(uintptr_t)63;
-  struct weft__stack *s = (struct weft__stack *)top;
+/* Describes, in @s, a stack whose usable memory starts at @lo and spans
+ * @size bytes. */
+static void describe(struct weft__stack *s, void *lo, size_t size) {
   s->next_free = NULL;
   s->trimmed = false;
   s->lo = lo;
+  s->size = size;
   s->slab = NULL;
   s->map_base = NULL;
   s->map_size = 0;
 #if defined(WEFT_HAVE_VALGRIND_H)
-  s->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)s);
+  s->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
 #else
   s->valgrind_id = 0;
 #endif
-  return s;
 }
 
 static void forget(struct weft__stack *s) {
@@ -86,18 +86,25 @@ static void forget(struct weft__stack *s) {
 #endif
 }
 
-static struct weft__stack *map_alone(size_t size) {
+static struct weft__stack *map_alone(struct weft__stack_arena *a, size_t size) {
   size_t usable = weft__stack_round(size), map_size = usable + WEFT__STACK_GUARD;
+  struct weft__stack *s = weft__alloc(sizeof *s);
+  if (!s) return NULL;
   void *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (base == MAP_FAILED) return NULL;
-  if (install_guard(base) != 0) {
-    munmap(base, map_size);
+  if (base == MAP_FAILED) {
+    weft__free(s, sizeof *s);
     return NULL;
   }
-  struct weft__stack *s = describe((char *)base + WEFT__STACK_GUARD, usable);
+  if (install_guard(base) != 0) {
+    munmap(base, map_size);
+    weft__free(s, sizeof *s);
+    return NULL;
+  }
+  describe(s, (char *)base + WEFT__STACK_GUARD, usable);
   s->map_base = base;
   s->map_size = map_size;
+  if (a) atomic_fetch_add_explicit(&a->nalone, 1, memory_order_relaxed); /* a count only */
   return s;
 }
 
@@ -121,7 +128,8 @@ static struct weft__stack *map_slab_locked(struct weft__stack_arena *a, size_t *
     }
   }
   for (size_t i = WEFT__STACK_SLAB; i-- > 0;) {
-    struct weft__stack *s = describe(base + i * stride + WEFT__STACK_GUARD, a->size);
+    struct weft__stack *s = &slab->descs[i];
+    describe(s, base + i * stride + WEFT__STACK_GUARD, a->size);
     s->slab = slab;
     s->next_free = list;
     list = s;
@@ -130,6 +138,7 @@ static struct weft__stack *map_slab_locked(struct weft__stack_arena *a, size_t *
   slab->map_size = map_size;
   slab->next = a->slabs;
   a->slabs = slab;
+  a->nmapped += WEFT__STACK_SLAB;
   *count = WEFT__STACK_SLAB;
   return list;
 }
@@ -140,7 +149,11 @@ void weft__stack_arena_init(struct weft__stack_arena *a, size_t size) {
   a->free = NULL;
   atomic_store_explicit(&a->nfree, 0, memory_order_relaxed);
   a->trimmed = NULL;
+  a->ntrimmed = 0;
+  a->nmapped = 0;
   a->slabs = NULL;
+  atomic_store_explicit(&a->nalone, 0, memory_order_relaxed);
+  atomic_store_explicit(&a->idle_trimming, false, memory_order_relaxed);
 }
 
 static struct weft__stack *arena_take_locked(struct weft__stack_arena *a);
@@ -155,6 +168,7 @@ void weft__stack_arena_fini(struct weft__stack_arena *a) {
     weft__free(slab, sizeof *slab);
   }
   atomic_store_explicit(&a->nfree, 0, memory_order_relaxed);
+  a->nmapped = 0;
 }
 
 static struct weft__stack *arena_take_locked(struct weft__stack_arena *a) {
@@ -164,6 +178,7 @@ static struct weft__stack *arena_take_locked(struct weft__stack_arena *a) {
     nfree_add(a, -1);
   } else if ((s = a->trimmed)) {
     a->trimmed = s->next_free;
+    a->ntrimmed--;
     s->trimmed = false;
   }
   return s;
@@ -185,21 +200,25 @@ static void refill(struct weft__stack_pool *pool) {
     }
   }
   struct weft__stack *s;
-  while (pool->count < WEFT__STACK_POOL_MAX / 2 && (s = arena_take_locked(a))) {
+  unsigned count = atomic_load_explicit(&pool->count, memory_order_relaxed);
+  while (count < WEFT__STACK_POOL_MAX / 2 && (s = arena_take_locked(a))) {
     s->next_free = pool->free;
     pool->free = s;
-    pool->count++;
+    count++;
   }
+  atomic_store_explicit(&pool->count, count, memory_order_relaxed);
   weft__mutex_unlock(&a->lock);
 }
 
 struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, size_t size) {
-  if (!pool->arena || weft__stack_round(size) != pool->arena->size) return map_alone(size);
+  if (!pool->arena || weft__stack_round(size) != pool->arena->size) return map_alone(pool->arena, size);
   if (!pool->free) refill(pool);
   struct weft__stack *s = pool->free;
   if (!s) return NULL;
   pool->free = s->next_free;
-  pool->count--;
+  /* Owner-only writes; relaxed so stats may read it (a plain store). */
+  atomic_store_explicit(&pool->count, atomic_load_explicit(&pool->count, memory_order_relaxed) - 1,
+                        memory_order_relaxed);
   return s;
 }
 
@@ -219,61 +238,84 @@ static void give_back(struct weft__stack_arena *a, struct weft__stack *list) {
   weft__mutex_unlock(&a->lock);
 }
 
-void weft__stack_arena_trim(struct weft__stack_arena *a) {
+bool weft__stack_arena_trim(struct weft__stack_arena *a, size_t retain, size_t max) {
   /* A racy peek skips the common case; the decision is made under the lock. */
-  if (atomic_load_explicit(&a->nfree, memory_order_relaxed) <= WEFT__STACK_ARENA_RETAIN) return;
+  if (atomic_load_explicit(&a->nfree, memory_order_relaxed) <= retain) return false;
   struct weft__stack *trim = NULL, *last = NULL;
+  size_t n = 0;
   weft__mutex_lock(&a->lock);
   /* Detach the excess so nobody takes those stacks while their pages are
    * being returned. */
-  for (unsigned k = 0; k < WEFT__STACK_TRIM_BATCH &&
-                       atomic_load_explicit(&a->nfree, memory_order_relaxed) > WEFT__STACK_ARENA_RETAIN;
-       k++) {
+  while (n < max && atomic_load_explicit(&a->nfree, memory_order_relaxed) > retain) {
     struct weft__stack *s = a->free;
     a->free = s->next_free;
     nfree_add(a, -1);
     s->next_free = trim;
     trim = s;
     if (!last) last = s;
+    n++;
   }
   weft__mutex_unlock(&a->lock);
-  if (!trim) return;
-  size_t ps = page_size();
+  if (!trim) return false;
   for (struct weft__stack *s = trim; s; s = s->next_free) {
-    uintptr_t keep = (uintptr_t)s & ~(uintptr_t)(ps - 1); /* the descriptor's page stays */
-    if (keep > (uintptr_t)s->lo) madvise(s->lo, keep - (uintptr_t)s->lo, MADV_DONTNEED);
+    madvise(s->lo, s->size, MADV_DONTNEED); /* whole stack: the descriptor is elsewhere */
     s->trimmed = true;
   }
   weft__mutex_lock(&a->lock);
   last->next_free = a->trimmed;
   a->trimmed = trim;
+  a->ntrimmed += n;
+  bool more = atomic_load_explicit(&a->nfree, memory_order_relaxed) > retain;
   weft__mutex_unlock(&a->lock);
+  return more;
 }
 
-static void unmap_alone(struct weft__stack *s) {
+bool weft__stack_arena_trim_idle(struct weft__stack_arena *a) {
+  if (atomic_load_explicit(&a->nfree, memory_order_relaxed) <= WEFT__STACK_ARENA_RETAIN) return false;
+  /* acquire/release only order the flag itself; the lists are under the lock. */
+  if (atomic_exchange_explicit(&a->idle_trimming, true, memory_order_acquire)) return false;
+  bool more = weft__stack_arena_trim(a, WEFT__STACK_ARENA_RETAIN, WEFT__STACK_TRIM_BATCH);
+  atomic_store_explicit(&a->idle_trimming, false, memory_order_release);
+  return more;
+}
+
+void weft__stack_arena_counts(struct weft__stack_arena *a, struct weft__stack_counts *out) {
+  weft__mutex_lock(&a->lock);
+  out->mapped = a->nmapped;
+  out->arena_free = atomic_load_explicit(&a->nfree, memory_order_relaxed);
+  out->trimmed = a->ntrimmed;
+  weft__mutex_unlock(&a->lock);
+  out->alone = atomic_load_explicit(&a->nalone, memory_order_relaxed);
+}
+
+static void unmap_alone(struct weft__stack_arena *a, struct weft__stack *s) {
   forget(s);
   munmap(s->map_base, s->map_size);
+  weft__free(s, sizeof *s);
+  if (a) atomic_fetch_sub_explicit(&a->nalone, 1, memory_order_relaxed); /* a count only */
 }
 
 void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack *s) {
   if (!s->slab) {
-    unmap_alone(s);
+    unmap_alone(pool->arena, s);
     return;
   }
   s->next_free = pool->free;
   pool->free = s;
-  if (++pool->count <= WEFT__STACK_POOL_MAX) return;
+  unsigned count = atomic_load_explicit(&pool->count, memory_order_relaxed) + 1;
+  atomic_store_explicit(&pool->count, count, memory_order_relaxed); /* owner-only writes */
+  if (count <= WEFT__STACK_POOL_MAX) return;
   /* Over the cap: the older half goes back to the arena in one batch. */
   struct weft__stack *keep = pool->free, *cut = keep;
   for (unsigned i = 1; i < WEFT__STACK_POOL_MAX / 2; i++) cut = cut->next_free;
   struct weft__stack *rest = cut->next_free;
   cut->next_free = NULL;
-  pool->count = WEFT__STACK_POOL_MAX / 2;
+  atomic_store_explicit(&pool->count, WEFT__STACK_POOL_MAX / 2, memory_order_relaxed);
   give_back(pool->arena, rest);
 }
 
 void weft__stack_pool_drain(struct weft__stack_pool *pool) {
   if (pool->free) give_back(pool->arena, pool->free);
   pool->free = NULL;
-  pool->count = 0;
+  atomic_store_explicit(&pool->count, 0, memory_order_relaxed);
 }

@@ -19,8 +19,9 @@
  * that code is caught by any guard); stackguard.c turns the hit into a
  * report naming the task.
  *
- * The descriptor lives at the very top of the stack, inside its first page,
- * so a suspended task that used little stack holds one or two pages.
+ * Descriptors live off the stack (in the slab's header, or allocated for a
+ * lone stack), so a trimmed free stack holds no resident page at all, and a
+ * suspended task that used little stack holds one or two pages.
  *
  * A task takes a stack when it first runs and gives it back when it ends.
  * Each worker keeps up to WEFT__STACK_POOL_MAX free stacks without locking;
@@ -29,7 +30,10 @@
  * stacks, their pages go back to the kernel (MADV_DONTNEED), so memory stays
  * bounded after a burst. Trimming only when idle matters: every
  * MADV_DONTNEED in a multi-threaded process costs TLB-shootdown IPIs, which
- * on the hot path delayed ready tasks by tens of milliseconds.
+ * on the hot path delayed ready tasks by tens of milliseconds. A worker
+ * trims a batch at a time and looks for work between batches, so a
+ * million-stack burst is given back within a second or two of going idle
+ * without delaying work that arrives meanwhile by more than one batch.
  */
 #ifndef WEFT_RUNTIME_STACK_H
 #define WEFT_RUNTIME_STACK_H
@@ -47,7 +51,8 @@ struct weft__stack_slab;
 struct weft__stack {
   struct weft__stack *next_free;
   bool trimmed;                 /* pages returned to the kernel while free */
-  void *lo;                     /* usable memory is [lo, (char *)this) */
+  void *lo;                     /* usable memory is [lo, lo + size) */
+  size_t size;                  /* usable bytes, a page multiple */
   struct weft__stack_slab *slab; /* NULL: mapped alone */
   void *map_base;               /* alone: the mapping, guard included */
   size_t map_size;
@@ -70,13 +75,24 @@ struct weft__stack_arena {
   struct weft__stack *free;       /* resident free stacks; protected by lock */
   _Atomic size_t nfree;           /* written under lock; peeked without it */
   struct weft__stack *trimmed;    /* free stacks whose pages were returned; lock */
+  size_t ntrimmed;                /* protected by lock */
+  size_t nmapped;                 /* stacks in all slabs; protected by lock */
   struct weft__stack_slab *slabs; /* protected by lock */
+  _Atomic size_t nalone;          /* lone stacks mapped now (stats only; relaxed) */
+  _Atomic bool idle_trimming;     /* a worker is trimming (weft__stack_arena_trim_idle) */
 };
 
 struct weft__stack_pool {
   struct weft__stack *free;  /* owner worker only */
-  unsigned count;
+  /* Written by the owner only; atomic (relaxed: a plain load or store) so
+   * that statistics may read it from any thread. */
+  _Atomic unsigned count;
   struct weft__stack_arena *arena;
+};
+
+/* A snapshot of an arena (weft_loop_memory_stats). */
+struct weft__stack_counts {
+  size_t mapped, arena_free, trimmed, alone;
 };
 
 size_t weft__stack_round(size_t size); /* page-rounded */
@@ -86,15 +102,21 @@ void weft__stack_arena_fini(struct weft__stack_arena *a); /* unmaps every slab *
 /* A stack with at least @size bytes, or NULL (-ENOMEM). Owner worker. */
 struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, size_t size);
 void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack *s);
-/* Returns the pages of free stacks beyond the retained count to the kernel.
- * Called by a worker about to sleep; cheap when there is nothing to trim. */
-void weft__stack_arena_trim(struct weft__stack_arena *a);
+/* Returns the pages of up to @max free stacks beyond @retain to the kernel;
+ * true when more such stacks remain. Called by a worker about to sleep (a
+ * batch at a time) and by weft_loop_trim (any thread, everything); cheap
+ * when there is nothing to trim. */
+bool weft__stack_arena_trim(struct weft__stack_arena *a, size_t retain, size_t max);
+/* An idle worker's share: one batch beyond the retained count, unless
+ * another worker is trimming already (two trimming at once made each
+ * madvise interrupt the other's CPU with TLB shootdowns: 2 workers trimmed
+ * 7x slower than one). True when this worker should come back for more. */
+bool weft__stack_arena_trim_idle(struct weft__stack_arena *a);
+void weft__stack_arena_counts(struct weft__stack_arena *a, struct weft__stack_counts *out);
 /* Returns the pool's stacks to the arena (or unmaps lone ones). */
 void weft__stack_pool_drain(struct weft__stack_pool *pool);
 
-/* Usable bytes below the descriptor. */
-static inline size_t weft__stack_usable(const struct weft__stack *s) {
-  return (size_t)((const char *)s - (const char *)s->lo);
-}
+/* Usable bytes: [lo, lo + usable) is the stack. */
+static inline size_t weft__stack_usable(const struct weft__stack *s) { return s->size; }
 
 #endif

@@ -85,7 +85,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__timers_init(&w->timers);
   weft__park_init(&w->park, &w->reactor);
   w->stacks.free = NULL;
-  w->stacks.count = 0;
+  atomic_store_explicit(&w->stacks.count, 0, memory_order_relaxed);
   w->stacks.arena = &loop->stack_arena;
   w->current = NULL;
   w->switch_reason = WEFT__SWITCH_SUSPEND;
@@ -486,8 +486,11 @@ static void park_worker(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   uint64_t next = weft__timers_next(&w->timers), now = weft__clock_ns();
   if (next <= now) return; /* timers are due */
-  /* Idle: a good time to give memory back, unless a timer is close. */
-  if (next - now > 1000000) weft__stack_arena_trim(&loop->stack_arena);
+  /* Idle: a good time to give memory back, unless a timer is close. One
+   * batch at a time: with more left, look for work again (the caller's
+   * loop) before the next batch instead of parking, so a burst's stacks go
+   * back soon after it and work arriving meanwhile waits one batch at most. */
+  if (next - now > 1000000 && weft__stack_arena_trim_idle(&loop->stack_arena)) return;
   bool was_searching = w->searching;
   w->searching = false;
   weft__idle_transition_to_parked(&loop->idle, w->index, was_searching);

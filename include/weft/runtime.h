@@ -242,6 +242,63 @@ WEFT_EXTERN int weft_loop_is_closed(const weft_loop_t *loop);
 WEFT_EXTERN unsigned weft_loop_workers(const weft_loop_t *loop);
 
 /**
+ * struct weft_memory_stats - where a loop's fiber stacks are (a snapshot)
+ * @stack_size:     bytes per stack of the loop's default size.
+ * @stacks_mapped:  stacks of the default size mapped (address space; they
+ *                  stay mapped until weft_loop_close).
+ * @stacks_in_use:  stacks of the default size held by tasks that started
+ *                  and have not ended (their touched pages are resident).
+ * @stacks_cached:  free stacks whose pages are resident: the workers'
+ *                  caches (up to 64 each) plus up to 256 in the loop's arena.
+ * @stacks_trimmed: free stacks whose pages went back to the kernel; reused
+ *                  like the others, their pages come back zero-filled.
+ * @stacks_alone:   stacks of another size (a task's own stack_size), each
+ *                  mapped for its task and unmapped when it ends.
+ *
+ * Figures read while workers run may be off by a few stacks that move
+ * between a cache and the arena meanwhile; at rest they add up:
+ * mapped = in_use + cached + trimmed.
+ */
+struct weft_memory_stats {
+  size_t stack_size;
+  size_t stacks_mapped;
+  size_t stacks_in_use;
+  size_t stacks_cached;
+  size_t stacks_trimmed;
+  size_t stacks_alone;
+};
+
+/**
+ * weft_loop_memory_stats - where @loop's stacks are
+ * @loop: the loop.
+ * @out:  filled on success.
+ * Returns:  0; -EINVAL if @loop or @out is NULL; WEFT_ECLOSED once the loop
+ *           is closed.
+ * Threads:  any; never suspends.
+ */
+WEFT_EXTERN int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_stats *out);
+
+/**
+ * weft_loop_trim - give memory @loop holds but does not use back to the OS
+ * @loop: the loop.
+ *
+ * Returns the pages of every free stack in the loop's arena to the kernel
+ * (MADV_DONTNEED; the workers' own caches, 64 stacks each at most, stay) and
+ * asks the allocator to purge its unused dirty pages (jemalloc's
+ * arena.<all>.purge; nothing with WEFT_ALLOCATOR=system). Without this call
+ * an idle worker does the stack part by itself, keeping 256 stacks resident,
+ * and jemalloc purges on its own decay schedule (10 s by default): call it
+ * after a burst when the memory must go back now, e.g. before a database
+ * engine hands the memory to its buffer pool.
+ * Costs one system call per stack trimmed plus TLB shootdowns in every
+ * worker: not for a hot path.
+ * Returns:  0; -EINVAL if @loop is NULL; WEFT_ECLOSED once the loop is closed.
+ * Threads:  any; never suspends (it takes the arena's lock, which workers
+ *           take only when their caches run empty or overflow).
+ */
+WEFT_EXTERN int weft_loop_trim(weft_loop_t *loop);
+
+/**
  * weft_loop_current - the loop whose worker runs the caller (get_running_loop)
  * Returns:  the loop, or NULL on a thread that is not running a loop.
  * Threads:  any.

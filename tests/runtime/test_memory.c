@@ -1,0 +1,195 @@
+/* test_memory.c - weft_loop_memory_stats and weft_loop_trim (runtime/stack.c,
+ * runtime/loop.c): stacks are counted where they are (in use, cached,
+ * trimmed), a trim gives every page of every free stack in the arena back
+ * (mincore sees none resident), and trimmed stacks are reused correctly. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../../runtime/stack.h"
+
+#define KIB 1024u
+
+/* Pages of [lo, lo + len) resident now. */
+static size_t resident_pages(void *lo, size_t len) {
+  size_t ps = (size_t)sysconf(_SC_PAGESIZE), n = len / ps, res = 0;
+  unsigned char *v = malloc(n);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_int_eq(mincore(lo, len, v), 0);
+  for (size_t i = 0; i < n; i++) res += v[i] & 1;
+  free(v);
+  return res;
+}
+
+START_TEST(arena_trim_returns_whole_stacks) {
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 32 * KIB);
+  struct weft__stack_pool pool = {.arena = &arena};
+  enum { N = 400 };
+  struct weft__stack *s[N];
+  for (int i = 0; i < N; i++) {
+    ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 32 * KIB));
+    memset(s[i]->lo, 0x5a, s[i]->size); /* every page resident */
+  }
+  for (int i = 0; i < N; i++) weft__stack_put(&pool, s[i]);
+  weft__stack_pool_drain(&pool);
+  struct weft__stack_counts c;
+  weft__stack_arena_counts(&arena, &c);
+  ck_assert_uint_eq(c.arena_free, c.mapped);
+  ck_assert_uint_eq(c.trimmed, 0);
+  /* A worker's batch: 64 at most, more left beyond the retained 256. */
+  ck_assert(weft__stack_arena_trim(&arena, WEFT__STACK_ARENA_RETAIN, 64));
+  weft__stack_arena_counts(&arena, &c);
+  ck_assert_uint_eq(c.trimmed, 64);
+  /* Everything, as weft_loop_trim asks. */
+  ck_assert(!weft__stack_arena_trim(&arena, 0, SIZE_MAX));
+  weft__stack_arena_counts(&arena, &c);
+  ck_assert_uint_eq(c.arena_free, 0);
+  ck_assert_uint_eq(c.trimmed, c.mapped);
+  for (int i = 0; i < N; i++) ck_assert_uint_eq(resident_pages(s[i]->lo, s[i]->size), 0);
+  /* Trimmed stacks come back usable and zero-filled. */
+  for (int i = 0; i < N; i++) {
+    ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 32 * KIB));
+    unsigned char *p = s[i]->lo;
+    ck_assert_uint_eq(p[0], 0);
+    ck_assert_uint_eq(p[s[i]->size - 1], 0);
+    memset(s[i]->lo, 1, s[i]->size);
+  }
+  weft__stack_arena_counts(&arena, &c);
+  ck_assert_uint_eq(c.trimmed, c.mapped - N - c.arena_free - atomic_load(&pool.count));
+  for (int i = 0; i < N; i++) weft__stack_put(&pool, s[i]);
+  weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
+}
+END_TEST
+
+struct burst {
+  weft_event_t *go;
+  _Atomic long started;
+  weft_event_t *all_started;
+  long n;
+};
+
+static int waiter(void *arg, void **res) {
+  struct burst *b = arg;
+  volatile char frame[4096]; /* a page or two of stack in use */
+  memset((char *)frame, 1, sizeof frame);
+  if (atomic_fetch_add(&b->started, 1) + 1 == b->n) weft_event_set(b->all_started);
+  int rc = weft_event_wait(b->go, -1);
+  *res = (void *)(intptr_t)frame[17];
+  return rc;
+}
+
+static int burst_main(void *arg, void **res) {
+  struct burst *b = arg;
+  weft_task_t **ts = calloc((size_t)b->n, sizeof *ts);
+  ck_assert_ptr_nonnull(ts);
+  for (long i = 0; i < b->n; i++) ck_assert_int_eq(weft_spawn(waiter, b, &ts[i]), 0);
+  ck_assert_int_eq(weft_event_wait(b->all_started, -1), 0);
+  /* All suspended: each holds its stack, and the caller's own task too. */
+  struct weft_memory_stats st;
+  ck_assert_int_eq(weft_loop_memory_stats(weft_loop_current(), &st), 0);
+  ck_assert_uint_ge(st.stacks_in_use, (size_t)b->n + 1);
+  ck_assert_uint_eq(st.stacks_in_use + st.stacks_cached + st.stacks_trimmed, st.stacks_mapped);
+  ck_assert_int_eq(weft_event_set(b->go), 0);
+  for (long i = 0; i < b->n; i++) {
+    void *r;
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), &r), 0);
+    ck_assert_int_eq((intptr_t)r, 1);
+    weft_task_release(ts[i]);
+  }
+  free(ts);
+  return 0;
+}
+
+static void burst_then_trim(unsigned workers) {
+  weft_loop_t *loop = make_loop(workers);
+  struct burst b = {.n = scaled(3000)};
+  ck_assert_int_eq(weft_event_create(&b.go), 0);
+  ck_assert_int_eq(weft_event_create(&b.all_started), 0);
+  ck_assert_int_eq(weft_loop_run_task(loop, burst_main, &b, NULL), 0);
+  /* At rest (the loop is not running): nothing in use, and the counts add up. */
+  struct weft_memory_stats st;
+  ck_assert_int_eq(weft_loop_memory_stats(loop, &st), 0);
+  ck_assert_uint_ge(st.stacks_mapped, (size_t)b.n + 1);
+  ck_assert_uint_eq(st.stacks_in_use, 0);
+  ck_assert_uint_eq(st.stacks_cached + st.stacks_trimmed, st.stacks_mapped);
+  ck_assert_uint_eq(st.stacks_alone, 0);
+  ck_assert_int_eq(weft_loop_trim(loop), 0);
+  ck_assert_int_eq(weft_loop_memory_stats(loop, &st), 0);
+  ck_assert_uint_le(st.stacks_cached, (size_t)WEFT__STACK_POOL_MAX * workers); /* worker caches */
+  ck_assert_uint_eq(st.stacks_cached + st.stacks_trimmed, st.stacks_mapped);
+  /* Trimmed stacks serve the next burst. */
+  b.started = 0;
+  weft_event_destroy(b.go);
+  weft_event_destroy(b.all_started);
+  ck_assert_int_eq(weft_event_create(&b.go), 0);
+  ck_assert_int_eq(weft_event_create(&b.all_started), 0);
+  size_t mapped = st.stacks_mapped;
+  ck_assert_int_eq(weft_loop_run_task(loop, burst_main, &b, NULL), 0);
+  ck_assert_int_eq(weft_loop_memory_stats(loop, &st), 0);
+  ck_assert_uint_le(st.stacks_mapped, mapped + (size_t)WEFT__STACK_SLAB * workers * 4);
+  weft_event_destroy(b.go);
+  weft_event_destroy(b.all_started);
+  close_clean(loop);
+}
+
+START_TEST(burst_counts_and_trim_1) { burst_then_trim(1); }
+END_TEST
+START_TEST(burst_counts_and_trim_4) { burst_then_trim(4); }
+END_TEST
+
+static int lone_main(void *arg, void **res) {
+  struct weft_memory_stats st;
+  ck_assert_int_eq(weft_loop_memory_stats(weft_loop_current(), &st), 0);
+  ck_assert_uint_eq(st.stacks_alone, 1); /* this task's own stack */
+  return 0;
+}
+
+START_TEST(lone_stacks_counted) {
+  weft_loop_t *loop = make_loop(1);
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.stack_size = 3 * 64 * KIB;
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(loop, lone_main, NULL, &o, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  struct weft_memory_stats st;
+  ck_assert_int_eq(weft_loop_memory_stats(loop, &st), 0);
+  ck_assert_uint_eq(st.stacks_alone, 0); /* unmapped when it ended */
+  close_clean(loop);
+}
+END_TEST
+
+START_TEST(bad_arguments) {
+  struct weft_memory_stats st;
+  ck_assert_int_eq(weft_loop_memory_stats(NULL, &st), -EINVAL);
+  ck_assert_int_eq(weft_loop_trim(NULL), -EINVAL);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_memory_stats(loop, NULL), -EINVAL);
+  weft_loop_t *held = weft_loop_ref(loop);
+  ck_assert_int_ge(weft_loop_close(loop), 0); /* our reference keeps its memory */
+  ck_assert_int_eq(weft_loop_memory_stats(held, &st), WEFT_ECLOSED);
+  ck_assert_int_eq(weft_loop_trim(held), WEFT_ECLOSED);
+  weft_loop_release(held);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("memory");
+  TCase *tc = tcase_create("memory");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, arena_trim_returns_whole_stacks);
+  tcase_add_test(tc, burst_counts_and_trim_1);
+  tcase_add_test(tc, burst_counts_and_trim_4);
+  tcase_add_test(tc, lone_stacks_counted);
+  tcase_add_test(tc, bad_arguments);
+  suite_add_tcase(s, tc);
+  return s;
+}
+WEFT_TEST_MAIN(suite)
