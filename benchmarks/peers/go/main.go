@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -220,6 +222,45 @@ func rss() {
 	report("rss", n, dt, fmt.Sprintf("kib_per_task=%.2f", float64(after-before)/n))
 }
 
+// rss_burst (weft_bench.c has the shape): 1,000,000 goroutines block on one
+// channel at once, then all end; RSS before, at the peak, right after, after
+// 1 s and 5 s idle, and after debug.FreeOSMemory (Go's trim).
+func rssBurst() {
+	n := 1000000
+	if v, err := strconv.Atoi(os.Getenv("WEFT_BENCH_BURST")); err == nil {
+		n = v
+	}
+	before := rssKiB()
+	t0 := time.Now()
+	var started, done sync.WaitGroup
+	stop := make(chan struct{})
+	started.Add(n)
+	done.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			started.Done()
+			<-stop
+			done.Done()
+		}()
+	}
+	started.Wait()
+	runtime.Gosched()
+	peak := rssKiB()
+	close(stop)
+	done.Wait()
+	ended := rssKiB()
+	dt := time.Since(t0)
+	time.Sleep(time.Second)
+	after1 := rssKiB()
+	time.Sleep(4 * time.Second)
+	after5 := rssKiB()
+	debug.FreeOSMemory()
+	trimmed := rssKiB()
+	m := func(k int64) float64 { return float64(k) / 1024 }
+	report("rss_burst", int64(n), dt, fmt.Sprintf("rss_mib_before=%.1f peak=%.1f ended=%.1f after_1s=%.1f after_5s=%.1f after_trim=%.1f",
+		m(before), m(peak), m(ended), m(after1), m(after5), m(trimmed)))
+}
+
 // lock_contended: 8 goroutines increment a counter under sync.Mutex.
 func lockContended() {
 	const lockers, increments = 8, 100000
@@ -372,7 +413,7 @@ func main() {
 	all := map[string]func(){
 		"spawn_many": spawnMany, "yield_many": yieldMany, "ping_pong": pingPong,
 		"chained_spawn": chainedSpawn, "timers": timers, "fork_join": forkJoin,
-		"sched_switch": switchBench, "rss": rss, "timer_accuracy": timerAccuracy,
+		"sched_switch": switchBench, "rss": rss, "rss_burst": rssBurst, "timer_accuracy": timerAccuracy,
 		"lock_contended": lockContended, "queue_mpmc": queueMPMC, "semaphore_limit": semaphoreLimit,
 		"gather_10k": gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
 	}

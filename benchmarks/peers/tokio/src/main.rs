@@ -297,6 +297,47 @@ async fn rss(w: usize) {
     report(w, "rss", N as u64, dt, &format!("kib_per_task={:.2}", (after - before) as f64 / N as f64));
 }
 
+// rss_burst (weft_bench.c has the shape): 1,000,000 tasks wait on one watch
+// channel at once, then all end; RSS before, at the peak, right after, and
+// after 1 s and 5 s idle. Tokio has no trim call (after_trim = after_5s).
+async fn rss_burst(w: usize) {
+    let n: usize = std::env::var("WEFT_BENCH_BURST").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let before = rss_kib();
+    let t0 = Instant::now();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let all = std::sync::Arc::new(tokio::sync::Notify::new());
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let mut rx = rx.clone();
+            let started = started.clone();
+            let all = all.clone();
+            tokio::spawn(async move {
+                if started.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == n {
+                    all.notify_one();
+                }
+                let _ = rx.changed().await;
+            })
+        })
+        .collect();
+    all.notified().await;
+    let peak = rss_kib();
+    tx.send(true).unwrap();
+    for h in handles {
+        h.await.unwrap();
+    }
+    let ended = rss_kib();
+    let dt = t0.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after1 = rss_kib();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after5 = rss_kib();
+    let m = |k: i64| k as f64 / 1024.0;
+    report(w, "rss_burst", n as u64, dt, &format!(
+        "rss_mib_before={:.1} peak={:.1} ended={:.1} after_1s={:.1} after_5s={:.1} after_trim={:.1}",
+        m(before), m(peak), m(ended), m(after1), m(after5), m(after5)));
+}
+
 // Composition (benchmarks/bench_compose.c has the shapes): 10,000 trivial
 // children, 50 rounds, ns per child; a 1 s timeout around one yield.
 const CHILDREN: usize = 10_000;
@@ -374,6 +415,7 @@ fn main() {
                     "timer_accuracy" => timer_accuracy(w).await,
                     "fork_join" => fork_join(w).await,
                     "rss" => rss(w).await,
+                    "rss_burst" => rss_burst(w).await,
                     "lock_contended" => lock_contended(w).await,
                     "queue_mpmc" => queue_mpmc(w).await,
                     "semaphore_limit" => semaphore_limit(w).await,
