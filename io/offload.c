@@ -93,7 +93,7 @@ int weft__offload_submit(struct weft__offload_work *w) {
   w->state = WORK_QUEUED;
   pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&pool.lock);
-  if (!pool.idle && pool.threads < OFFLOAD_MAX) {
+  if (!pool.idle && pool.threads < OFFLOAD_MAX && weft__alloc_thread_ready() == 0) {
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -23,6 +23,15 @@ void weft__free_aligned(void *p, size_t size, size_t align);
 /* Returns the allocator's unused dirty pages to the kernel (jemalloc: every
  * arena's purge); a no-op with the system allocator. Any thread. */
 void weft__alloc_purge(void);
+/* 0 when a thread started now may allocate without crashing; -ENOMEM when
+ * not. jemalloc (5.3, its issue #2289) crashes in a new thread's first
+ * allocation when the arena it picks is not initialized yet and cannot be
+ * (an address-space limit): it dereferences the NULL arena. Initializing
+ * every automatic arena first, from a thread that already has one, makes
+ * new threads pick among initialized arenas only; once that succeeded it
+ * stays true. Called before weft starts any thread. Any thread that has
+ * allocated through weft before. */
+int weft__alloc_thread_ready(void);
 char *weft__strdup(const char *s);               /* NULL on failure or s == NULL */
 void weft__strfree(char *s);
 

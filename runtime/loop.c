@@ -336,6 +336,8 @@ static void wake_all(struct weft_loop *loop);
 /* Starts workers 1..N-1 once; they live until close. */
 static int start_threads(struct weft_loop *loop) {
   if (loop->threads_up) return 0;
+  /* A new thread that cannot get allocator memory would crash in it (alloc.h). */
+  if (loop->nworkers > 1 && weft__alloc_thread_ready() != 0) return -ENOMEM;
   /* The generation the new threads count from: the next bump is theirs. */
   loop->gen0 = atomic_load_explicit(&loop->run_gen, memory_order_relaxed);
   for (unsigned i = 1; i < loop->nworkers; i++) {
@@ -587,7 +589,8 @@ int weft_loop_close(weft_loop_t *loop) {
   while (weft_loop_tasks(loop, count_visit, NULL) > 0) {
     weft_loop_tasks(loop, cancel_visit, NULL);
     weft_loop_stop(loop);
-    if (run(loop, false) == -EAGAIN) { /* one iteration per worker, or ... */
+    int rc = run(loop, false);
+    if (rc == -EAGAIN || rc == -ENOMEM) { /* one iteration per worker, or ... */
       adopt_orphans(loop);             /* ... no threads: worker 0 alone */
       weft_loop_stop(loop);
       run(loop, true);

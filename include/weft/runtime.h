@@ -182,7 +182,9 @@ WEFT_EXTERN void weft_loop_release(weft_loop_t *loop);
  *
  * Returns:  0; -EBUSY if the loop is already running or this thread is a
  *           worker of a running loop; WEFT_ECLOSED if closed; -EINVAL if NULL;
- *           -EAGAIN if worker threads could not be started.
+ *           -EAGAIN if worker threads could not be started; -ENOMEM if the
+ *           allocator could not prepare memory for new threads (an
+ *           address-space limit). The same for the other weft_loop_run_*.
  * Suspends: blocks the calling thread.  Threads: any one non-worker thread.
  */
 WEFT_EXTERN int weft_loop_run_forever(weft_loop_t *loop);
