@@ -104,6 +104,7 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->io_backend = WEFT_IO_AUTO;
   cfg->io_entries = 0;
   cfg->max_tasks = 0;
+  cfg->track_stack_use = 0;
 }
 
 /* The backend asked for: the config, else $WEFT_IO_BACKEND, else auto. */
@@ -142,6 +143,8 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   loop->solo = loop->nworkers == 1;
   loop->fifo = c.order == WEFT_ORDER_FIFO || (c.order == WEFT_ORDER_DEFAULT && loop->solo);
   loop->max_tasks = c.max_tasks;
+  loop->track_stack = c.track_stack_use != 0;
+  atomic_init(&loop->stack_high_water, 0);
   loop->workers = weft__calloc_aligned(loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   if (!loop->workers || weft__idle_init(&loop->idle, loop->nworkers) != 0) {
     free_loop_memory(loop);
@@ -542,6 +545,7 @@ int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_stats *out) {
   out->stacks_cached = cached > c.mapped - c.trimmed ? c.mapped - c.trimmed : cached;
   out->stacks_in_use = c.mapped - c.trimmed - out->stacks_cached;
   out->stacks_alone = c.alone;
+  out->stack_high_water = atomic_load_explicit(&loop->stack_high_water, memory_order_relaxed);
   return 0;
 }
 

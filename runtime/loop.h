@@ -23,6 +23,8 @@ struct weft_loop {
   bool solo;                  /* nworkers == 1: no thieves, nobody to wake */
   bool fifo;                  /* WEFT_ORDER_FIFO: no LIFO slot, timer priority or inline runs */
   size_t max_tasks;           /* 0: no cap; immutable */
+  bool track_stack;           /* cfg.track_stack_use; immutable */
+  _Atomic size_t stack_high_water; /* max of ended tasks' stack_used (relaxed: a statistic) */
   struct weft__worker *workers;
   _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;

@@ -279,6 +279,21 @@ bool weft__stack_arena_trim_idle(struct weft__stack_arena *a) {
   return more;
 }
 
+void weft__stack_forget_pages(struct weft__stack *s) { madvise(s->lo, s->size, MADV_DONTNEED); }
+
+size_t weft__stack_touched(const struct weft__stack *s) {
+  size_t ps = page_size(), pages = s->size / ps;
+  unsigned char vec[256];
+  /* Lowest resident page first: scan up from lo in chunks. */
+  for (size_t first = 0; first < pages; first += sizeof vec) {
+    size_t n = pages - first < sizeof vec ? pages - first : sizeof vec;
+    if (mincore((char *)s->lo + first * ps, n * ps, vec) != 0) return 0;
+    for (size_t i = 0; i < n; i++)
+      if (vec[i] & 1) return (pages - first - i) * ps;
+  }
+  return 0;
+}
+
 void weft__stack_arena_counts(struct weft__stack_arena *a, struct weft__stack_counts *out) {
   weft__mutex_lock(&a->lock);
   out->mapped = a->nmapped;

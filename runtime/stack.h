@@ -116,6 +116,11 @@ void weft__stack_arena_counts(struct weft__stack_arena *a, struct weft__stack_co
 /* Returns the pool's stacks to the arena (or unmaps lone ones). */
 void weft__stack_pool_drain(struct weft__stack_pool *pool);
 
+/* Stack use tracking (cfg.track_stack_use): drop every page before a task
+ * starts; later, bytes from the top down to the deepest resident page. */
+void weft__stack_forget_pages(struct weft__stack *s);
+size_t weft__stack_touched(const struct weft__stack *s);
+
 /* Usable bytes: [lo, lo + usable) is the stack. */
 static inline size_t weft__stack_usable(const struct weft__stack *s) { return s->size; }
 

@@ -156,6 +156,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   atomic_init(&t->pinned, t->home);
   t->started = false;
   t->stack = NULL;
+  t->stack_used = 0;
   registry_add(w ? &w->reg : &loop->foreign_reg, t);
   weft__loop_count(loop, +1);
   if (out) *out = t;
@@ -431,6 +432,16 @@ int weft_task_uncancel(weft_task_t *t) {
   int n = (int)t->cancel_requests;
   weft__mutex_unlock(&t->fut.lock);
   return n;
+}
+
+long weft_task_stack_used(weft_task_t *t) {
+  if (!t) return -EINVAL;
+  if (!t->fut.loop->track_stack) return -ENODATA;
+  if (t == weft__task_self()) /* itself, so far; an inline child has no stack */
+    return t->stack ? (long)weft__stack_touched(t->stack) : -ENODATA;
+  if (!weft_future_done(&t->fut)) return -EBUSY;
+  /* Written before the task finished; the done check's acquire orders it. */
+  return t->stack_used ? (long)t->stack_used : -ENODATA;
 }
 
 const char *weft_task_name(weft_task_t *t) {

@@ -75,6 +75,9 @@ struct weft_task {
   int home;                 /* the pinning it was spawned with; immutable */
   bool started;             /* owned by the running worker */
   struct weft__stack *stack;
+  /* With track_stack_use: bytes touched, measured by the task itself just
+   * before it finishes (the future's completion publishes it); 0: none. */
+  size_t stack_used;
   struct weft__fiber fiber;
   struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
   struct weft__registry *reg; /* where the task is listed while not done */

@@ -278,6 +278,17 @@ static void task_entry(void *arg) {
   struct weft_task *t = arg;
   void *result = NULL;
   int rc = t->fn(t->arg, &result);
+  if (t->fut.loop->track_stack) {
+    /* Measured on the task's own stack before finishing, so that whoever
+     * sees the task done sees the figure. */
+    t->stack_used = weft__stack_touched(t->stack);
+    size_t hw = atomic_load_explicit(&t->fut.loop->stack_high_water, memory_order_relaxed);
+    /* relaxed: a statistic; the CAS only keeps the maximum. */
+    while (hw < t->stack_used &&
+           !atomic_compare_exchange_weak_explicit(&t->fut.loop->stack_high_water, &hw, t->stack_used,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+    }
+  }
   weft__task_finish(t, rc < 0 ? rc : 0, result);
   struct weft__worker *w = weft__worker_self(); /* may differ from where we started */
   w->switch_reason = WEFT__SWITCH_DONE;
@@ -319,6 +330,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
       end_task(t);
       return;
     }
+    if (loop->track_stack) weft__stack_forget_pages(t->stack);
     weft__fiber_init(&t->fiber, t->stack->lo, weft__stack_usable(t->stack), task_entry, t);
     t->started = true;
   }

@@ -75,6 +75,11 @@ enum weft_order {
  * @max_tasks:   a cap on tasks alive at once (spawned and not ended); a
  *               spawn at the cap returns -EAGAIN (bounded memory for
  *               servers that spawn per request). 0: no cap.
+ * @track_stack_use: nonzero: measure how much stack each task touches
+ *               (weft_task_stack_used, weft_memory_stats.stack_high_water),
+ *               for tuning stack_size. Costs a madvise at each task's start
+ *               and a mincore at its end, and its stack pages are faulted
+ *               in afresh: for test runs, not production. 0 by default.
  */
 struct weft_loop_config {
   unsigned workers;
@@ -84,6 +89,7 @@ struct weft_loop_config {
   int io_backend;
   unsigned io_entries;
   size_t max_tasks;
+  int track_stack_use;
 };
 
 /**
@@ -256,6 +262,8 @@ WEFT_EXTERN unsigned weft_loop_workers(const weft_loop_t *loop);
  *                  like the others, their pages come back zero-filled.
  * @stacks_alone:   stacks of another size (a task's own stack_size), each
  *                  mapped for its task and unmapped when it ends.
+ * @stack_high_water: with cfg.track_stack_use, the most stack any ended
+ *                  task touched, in bytes (a page multiple); else 0.
  *
  * Figures read while workers run may be off by a few stacks that move
  * between a cache and the arena meanwhile; at rest they add up:
@@ -268,6 +276,7 @@ struct weft_memory_stats {
   size_t stacks_cached;
   size_t stacks_trimmed;
   size_t stacks_alone;
+  size_t stack_high_water;
 };
 
 /**

@@ -120,6 +120,25 @@ WEFT_EXTERN int weft_task_cancelling(weft_task_t *t);
 WEFT_EXTERN int weft_task_uncancel(weft_task_t *t);
 
 /**
+ * weft_task_stack_used - how much of its stack a task touched (for tuning)
+ * @t: the task.
+ *
+ * Needs cfg.track_stack_use on the task's loop: each task's stack then
+ * starts with no page resident, and the deepest page the task touched is
+ * found with mincore(2) when it ends: the figure is exact to the page, and
+ * includes what the runtime itself used on that stack (a few hundred
+ * bytes). Pages swapped out meanwhile would not count.
+ * Returns:  the bytes (a page multiple) once the task has ended, or, for
+ *           the calling task itself, so far; -EBUSY while another task has
+ *           not ended; -ENODATA if tracking is off or the task never ran on
+ *           a stack of its own (cancelled before its first step, failed to
+ *           get a stack, or run inline by its awaiter: then its use counts
+ *           toward the awaiter's); -EINVAL if @t is NULL.
+ * Threads:  any; never suspends.
+ */
+WEFT_EXTERN long weft_task_stack_used(weft_task_t *t);
+
+/**
  * weft_task_name - the task's name (Task.get_name)
  * Returns:  a string valid until weft_task_set_name() or the task is freed;
  *           NULL if @t is NULL.  Threads: any.

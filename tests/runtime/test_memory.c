@@ -166,6 +166,105 @@ START_TEST(lone_stacks_counted) {
 }
 END_TEST
 
+struct deep_arg {
+  size_t kib;
+  weft_event_t *started, *go; /* NULL: no wait */
+};
+
+/* Touches @kib KiB of its stack (the buffer's every page), then reports
+ * what it sees so far. Waiting for go first makes it start on a stack of
+ * its own (an awaiter may otherwise run a task that has not started inline). */
+static int deep(void *arg, void **res) {
+  struct deep_arg *a = arg;
+  if (a->go) {
+    weft_event_set(a->started);
+    weft_event_wait(a->go, -1);
+  }
+  size_t kib = a->kib;
+  volatile char buf[kib * 1024];
+  for (size_t i = 0; i < sizeof buf; i += 512) buf[i] = (char)i;
+  long so_far = weft_task_stack_used(weft_task_current());
+  *res = (void *)(intptr_t)so_far;
+  return buf[0];
+}
+
+static int tracking_main(void *arg, void **res) {
+  static const size_t kibs[] = {2, 20, 40, 10};
+  long used[4];
+  for (int i = 0; i < 4; i++) {
+    weft_task_t *t;
+    struct deep_arg a = {.kib = kibs[i]};
+    ck_assert_int_eq(weft_event_create(&a.go), 0);
+    ck_assert_int_eq(weft_event_create(&a.started), 0);
+    ck_assert_int_eq(weft_spawn(deep, &a, &t), 0);
+    ck_assert_int_eq(weft_event_wait(a.started, -1), 0);
+    /* Not ended yet: no figure. */
+    ck_assert_int_eq(weft_task_stack_used(t), -EBUSY);
+    ck_assert_int_eq(weft_event_set(a.go), 0);
+    void *so_far;
+    ck_assert_int_eq(weft_await(weft_task_future(t), &so_far), 0);
+    used[i] = weft_task_stack_used(t);
+    /* At least the buffer, at most the buffer plus a few pages of frames
+     * (check's and the runtime's); and the task's own view agrees. */
+    ck_assert_int_ge(used[i], (long)kibs[i] * 1024);
+    ck_assert_int_le(used[i], (long)kibs[i] * 1024 + 16 * 1024);
+    ck_assert_int_ge((long)(intptr_t)so_far, (long)kibs[i] * 1024);
+    ck_assert_int_le((long)(intptr_t)so_far, used[i]);
+    weft_task_release(t);
+    weft_event_destroy(a.go);
+    weft_event_destroy(a.started);
+  }
+  /* A reused stack does not inherit the previous task's pages: 10 KiB
+   * after 40 KiB on the same worker still reads small. */
+  ck_assert_int_lt(used[3], used[2]);
+  struct weft_memory_stats st;
+  ck_assert_int_eq(weft_loop_memory_stats(weft_loop_current(), &st), 0);
+  ck_assert_uint_ge(st.stack_high_water, (size_t)used[2]);
+  /* A task cancelled before it ran never had a stack (one worker: with
+   * more, an idle one might start it before the cancel). */
+  if (weft_loop_workers(weft_loop_current()) > 1) return 0;
+  weft_task_t *t;
+  struct deep_arg four = {.kib = 4};
+  ck_assert_int_eq(weft_spawn(deep, &four, &t), 0);
+  ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_task_stack_used(t), -ENODATA);
+  weft_task_release(t);
+  return 0;
+}
+
+static void tracking(unsigned workers) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.track_stack_use = 1;
+  ck_assert_int_eq(weft_run_config(&cfg, tracking_main, NULL, NULL), 0);
+}
+
+START_TEST(stack_use_tracked_1) { tracking(1); }
+END_TEST
+START_TEST(stack_use_tracked_4) { tracking(4); }
+END_TEST
+
+static int untracked_main(void *arg, void **res) {
+  weft_task_t *t;
+  struct deep_arg four = {.kib = 4};
+  ck_assert_int_eq(weft_spawn(deep, &four, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_int_eq(weft_task_stack_used(t), -ENODATA); /* tracking is off */
+  weft_task_release(t);
+  struct weft_memory_stats st;
+  ck_assert_int_eq(weft_loop_memory_stats(weft_loop_current(), &st), 0);
+  ck_assert_uint_eq(st.stack_high_water, 0);
+  return 0;
+}
+
+START_TEST(stack_use_untracked) {
+  ck_assert_int_eq(weft_run(untracked_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_task_stack_used(NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(bad_arguments) {
   struct weft_memory_stats st;
   ck_assert_int_eq(weft_loop_memory_stats(NULL, &st), -EINVAL);
@@ -188,6 +287,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, burst_counts_and_trim_1);
   tcase_add_test(tc, burst_counts_and_trim_4);
   tcase_add_test(tc, lone_stacks_counted);
+  tcase_add_test(tc, stack_use_tracked_1);
+  tcase_add_test(tc, stack_use_tracked_4);
+  tcase_add_test(tc, stack_use_untracked);
   tcase_add_test(tc, bad_arguments);
   suite_add_tcase(s, tc);
   return s;
