@@ -55,6 +55,18 @@ static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **
   return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
 
+/* For WEFT_TEST_MAIN_WITH: exits 77 (ctest's skip) with @why in builds
+ * under ASan or TSan, and does nothing in plain builds. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT_SKIP_UNDER_SANITIZERS(why)        \
+  do {                                         \
+    fprintf(stderr, "skipped: %s\n", (why));   \
+    exit(77);                                  \
+  } while (0)
+#else
+#define WEFT_SKIP_UNDER_SANITIZERS(why) (void)0
+#endif
+
 /* The Check main; @before runs first (a skip check, say). */
 #define WEFT_TEST_MAIN_WITH(suite_fn, before)       \
   int main(void) {                                  \

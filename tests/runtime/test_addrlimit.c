@@ -118,13 +118,4 @@ static Suite *suite(void) {
   return s;
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SKIP_UNDER_SANITIZERS                                                   \
-  do {                                                                        \
-    fprintf(stderr, "skipped: the sanitizers' shadow memory needs no limit\n"); \
-    exit(77);                                                                 \
-  } while (0)
-#else
-#define SKIP_UNDER_SANITIZERS (void)0
-#endif
-WEFT_TEST_MAIN_WITH(suite, SKIP_UNDER_SANITIZERS)
+WEFT_TEST_MAIN_WITH(suite, WEFT_SKIP_UNDER_SANITIZERS("the sanitizers' shadow memory needs no limit"))
