@@ -184,6 +184,15 @@ static struct weft__stack *arena_take_locked(struct weft__stack_arena *a) {
   return s;
 }
 
+/* The pool's count: written by its owner only, atomic (relaxed: plain
+ * loads and stores) so that statistics may read it from any thread. */
+static unsigned pool_count(const struct weft__stack_pool *pool) {
+  return atomic_load_explicit(&pool->count, memory_order_relaxed);
+}
+static void pool_set_count(struct weft__stack_pool *pool, unsigned n) {
+  atomic_store_explicit(&pool->count, n, memory_order_relaxed);
+}
+
 /* Fills an empty pool with up to half its capacity from the arena. */
 static void refill(struct weft__stack_pool *pool) {
   struct weft__stack_arena *a = pool->arena;
@@ -200,13 +209,13 @@ static void refill(struct weft__stack_pool *pool) {
     }
   }
   struct weft__stack *s;
-  unsigned count = atomic_load_explicit(&pool->count, memory_order_relaxed);
+  unsigned count = pool_count(pool);
   while (count < WEFT__STACK_POOL_MAX / 2 && (s = arena_take_locked(a))) {
     s->next_free = pool->free;
     pool->free = s;
     count++;
   }
-  atomic_store_explicit(&pool->count, count, memory_order_relaxed);
+  pool_set_count(pool, count);
   weft__mutex_unlock(&a->lock);
 }
 
@@ -216,9 +225,7 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, size_t size) 
   struct weft__stack *s = pool->free;
   if (!s) return NULL;
   pool->free = s->next_free;
-  /* Owner-only writes; relaxed so stats may read it (a plain store). */
-  atomic_store_explicit(&pool->count, atomic_load_explicit(&pool->count, memory_order_relaxed) - 1,
-                        memory_order_relaxed);
+  pool_set_count(pool, pool_count(pool) - 1);
   return s;
 }
 
@@ -317,20 +324,20 @@ void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack *s) {
   }
   s->next_free = pool->free;
   pool->free = s;
-  unsigned count = atomic_load_explicit(&pool->count, memory_order_relaxed) + 1;
-  atomic_store_explicit(&pool->count, count, memory_order_relaxed); /* owner-only writes */
+  unsigned count = pool_count(pool) + 1;
+  pool_set_count(pool, count);
   if (count <= WEFT__STACK_POOL_MAX) return;
   /* Over the cap: the older half goes back to the arena in one batch. */
   struct weft__stack *keep = pool->free, *cut = keep;
   for (unsigned i = 1; i < WEFT__STACK_POOL_MAX / 2; i++) cut = cut->next_free;
   struct weft__stack *rest = cut->next_free;
   cut->next_free = NULL;
-  atomic_store_explicit(&pool->count, WEFT__STACK_POOL_MAX / 2, memory_order_relaxed);
+  pool_set_count(pool, WEFT__STACK_POOL_MAX / 2);
   give_back(pool->arena, rest);
 }
 
 void weft__stack_pool_drain(struct weft__stack_pool *pool) {
   if (pool->free) give_back(pool->arena, pool->free);
   pool->free = NULL;
-  atomic_store_explicit(&pool->count, 0, memory_order_relaxed);
+  pool_set_count(pool, 0);
 }

@@ -273,22 +273,24 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
 
 /* ---- running tasks ------------------------------------------------------- */
 
+/* cfg.track_stack_use: measured on the task's own stack before it
+ * finishes, so that whoever sees the task done sees the figure. */
+static void note_stack_use(struct weft_task *t) {
+  _Atomic size_t *hw = &t->fut.loop->stack_high_water;
+  size_t used = t->stack_used = weft__stack_touched(t->stack);
+  size_t seen = atomic_load_explicit(hw, memory_order_relaxed);
+  /* relaxed: a statistic; the CAS only keeps the maximum. */
+  while (seen < used &&
+         !atomic_compare_exchange_weak_explicit(hw, &seen, used, memory_order_relaxed, memory_order_relaxed)) {
+  }
+}
+
 static void task_entry(void *arg) {
   weft__fiber_started();
   struct weft_task *t = arg;
   void *result = NULL;
   int rc = t->fn(t->arg, &result);
-  if (t->fut.loop->track_stack) {
-    /* Measured on the task's own stack before finishing, so that whoever
-     * sees the task done sees the figure. */
-    t->stack_used = weft__stack_touched(t->stack);
-    size_t hw = atomic_load_explicit(&t->fut.loop->stack_high_water, memory_order_relaxed);
-    /* relaxed: a statistic; the CAS only keeps the maximum. */
-    while (hw < t->stack_used &&
-           !atomic_compare_exchange_weak_explicit(&t->fut.loop->stack_high_water, &hw, t->stack_used,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-    }
-  }
+  if (t->fut.loop->track_stack) note_stack_use(t);
   weft__task_finish(t, rc < 0 ? rc : 0, result);
   struct weft__worker *w = weft__worker_self(); /* may differ from where we started */
   w->switch_reason = WEFT__SWITCH_DONE;
