@@ -26,6 +26,7 @@ struct awaiting {
   weft_future_t *shielded;
   weft_event_t *started;
   int rc;
+  weft_task_t *awaiter;
 };
 
 static int await_shielded(void *arg, void **res) {
@@ -35,19 +36,26 @@ static int await_shielded(void *arg, void **res) {
   return 0;
 }
 
+/* Spawns @fn(@e) as the inner task, shields it, and has a task that awaits
+ * the shield cancelled while it waits; returns the inner task. */
+static weft_task_t *cancel_shielded_awaiter(weft_task_fn fn, weft_event_t *e, struct awaiting *a) {
+  weft_task_t *inner;
+  ck_assert_int_eq(weft_spawn(fn, e, &inner), 0);
+  *a = (struct awaiting){.rc = 1};
+  ck_assert_int_eq(weft_shield(weft_task_future(inner), &a->shielded), 0);
+  ck_assert_int_eq(weft_event_create(&a->started), 0);
+  ck_assert_int_eq(weft_spawn(await_shielded, a, &a->awaiter), 0);
+  ck_assert_int_eq(weft_event_wait(a->started, -1), 0);
+  weft_task_cancel(a->awaiter, NULL);
+  weft_await(weft_task_future(a->awaiter), NULL);
+  return inner;
+}
+
 static int shield_main(void *arg, void **res) {
   weft_event_t *e;
   ck_assert_int_eq(weft_event_create(&e), 0);
-  weft_task_t *inner;
-  ck_assert_int_eq(weft_spawn(wait_then, e, &inner), 0);
-  struct awaiting a = {.rc = 1};
-  ck_assert_int_eq(weft_shield(weft_task_future(inner), &a.shielded), 0);
-  ck_assert_int_eq(weft_event_create(&a.started), 0);
-  weft_task_t *w;
-  ck_assert_int_eq(weft_spawn(await_shielded, &a, &w), 0);
-  ck_assert_int_eq(weft_event_wait(a.started, -1), 0);
-  weft_task_cancel(w, NULL);
-  weft_await(weft_task_future(w), NULL);
+  struct awaiting a;
+  weft_task_t *inner = cancel_shielded_awaiter(wait_then, e, &a);
   ck_assert_int_eq(a.rc, -ECANCELED); /* the awaiter was cancelled... */
   ck_assert_int_eq(weft_task_cancelling(inner), 0); /* ...not the inner task */
   ck_assert_int_eq(weft_future_cancelled(a.shielded), 1);
@@ -56,7 +64,7 @@ static int shield_main(void *arg, void **res) {
   ck_assert_int_eq(weft_await(weft_task_future(inner), &v), 0); /* still retrievable */
   ck_assert_ptr_eq(v, (void *)5);
   weft_future_release(a.shielded);
-  weft_task_release(w);
+  weft_task_release(a.awaiter);
   weft_event_destroy(a.started);
   weft_task_release(inner);
   /* The outer future follows the inner: value, error, cancellation. */
@@ -96,32 +104,28 @@ END_TEST
 
 static _Atomic int reports;
 static char report[96];
+static weft_event_t *reported;
 static void on_report(weft_loop_t *l, const struct weft_exception_context *c, void *a) {
-  atomic_fetch_add(&reports, 1);
   snprintf(report, sizeof report, "%s|%s", c->message, c->error_msg ? c->error_msg : "");
+  atomic_fetch_add(&reports, 1);
+  weft_event_set(reported);
 }
 
 static int late_error_main(void *arg, void **res) {
   weft_loop_set_exception_handler(weft_loop_current(), on_report, NULL);
+  ck_assert_int_eq(weft_event_create(&reported), 0);
   weft_event_t *e;
   ck_assert_int_eq(weft_event_create(&e), 0);
-  weft_task_t *inner;
-  ck_assert_int_eq(weft_spawn(fail_after, e, &inner), 0);
-  struct awaiting a = {.rc = 1};
-  ck_assert_int_eq(weft_shield(weft_task_future(inner), &a.shielded), 0);
-  ck_assert_int_eq(weft_event_create(&a.started), 0);
-  weft_task_t *w;
-  ck_assert_int_eq(weft_spawn(await_shielded, &a, &w), 0);
-  ck_assert_int_eq(weft_event_wait(a.started, -1), 0);
-  weft_task_cancel(w, NULL);
-  weft_await(weft_task_future(w), NULL);
+  struct awaiting a;
+  weft_task_t *inner = cancel_shielded_awaiter(fail_after, e, &a);
   weft_future_release(a.shielded);
-  weft_task_release(w);
+  weft_task_release(a.awaiter);
   weft_event_destroy(a.started);
   weft_task_release(inner); /* only the shield and the scheduler hold it now */
   weft_event_set(e);        /* it fails after the awaiter left */
-  weft_sleep_ns(5 * 1000000);
+  ck_assert_int_eq(weft_event_wait(reported, -1), 0);
   weft_event_destroy(e);
+  weft_event_destroy(reported);
   return 0;
 }
 

@@ -197,8 +197,9 @@ static int outside_cancel_main(void *arg, void **res) {
     ck_assert_int_eq(weft_event_create(&o.running), 0);
     weft_task_t *t;
     ck_assert_int_eq(weft_spawn(owner, &o, &t), 0);
+    /* The owner is in its body or in leave, or about to be: a cancel that
+     * comes first waits for that suspension point, the same path. */
     ck_assert_int_eq(weft_event_wait(o.running, -1), 0);
-    weft_sleep_ns(MS); /* the owner is in its body or in leave */
     ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
     weft_await(weft_task_future(t), NULL);
     ck_assert_int_eq(o.rc, -ECANCELED); /* re-raised, not swallowed */
@@ -217,8 +218,9 @@ END_TEST
 
 static int sleeper(void *arg, void **res) { return weft_sleep(1); }
 
+/* Before or after the owner reached its sleep: a pending cancellation is
+ * delivered there either way. */
 static int canceller_child(void *arg, void **res) {
-  weft_sleep_ns(2 * MS);
   return weft_taskgroup_cancel(arg);
 }
 
