@@ -266,13 +266,29 @@ static int echo_lines(weft_reader_t *r, weft_writer_t *w, void *arg) {
   return 0;
 }
 
-/* Starts a server on a free loopback port; returns the port. */
-static int serve(weft_client_handler h, const struct weft_server_opts *o, weft_server_t **s) {
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, h, NULL, o, s), 0);
+/* Starts a server of @loop (NULL: the current one) on a free loopback
+ * port; returns the port. */
+static int serve_on(weft_loop_t *loop, weft_client_handler h, void *arg,
+                    const struct weft_server_opts *o, weft_server_t **s) {
+  ck_assert_int_eq(weft_start_server(loop, "127.0.0.1", 0, h, arg, o, s), 0);
   struct sockaddr_in a;
   socklen_t len = sizeof a;
   ck_assert_int_eq(weft_server_sockname(*s, (struct sockaddr *)&a, &len), 0);
   return ntohs(a.sin_port);
+}
+
+static int serve(weft_client_handler h, const struct weft_server_opts *o, weft_server_t **s) {
+  return serve_on(NULL, h, NULL, o, s);
+}
+
+/* A client socket connected to @port on loopback (the backlog may hold it). */
+static int connect_loopback(int port) {
+  int fd = weft_socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ck_assert_int_eq(weft_connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
 }
 
 /* Closes @s, waits until its handlers ended, frees it. */
@@ -906,14 +922,8 @@ static int clients[8];
 static int connect_then_return(void *arg, void **res) {
   (void)res;
   int port = (int)(intptr_t)arg;
-  for (int i = 0; i < 8; i++) {
-    clients[i] = weft_socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(clients[i], 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(weft_connect(clients[i], (struct sockaddr *)&a, sizeof a), 0);
-    /* the client fds stay open: the handlers stay blocked in reads */
-  }
+  for (int i = 0; i < 8; i++)
+    clients[i] = connect_loopback(port); /* they stay open: the handlers stay blocked in reads */
   return 0;
 }
 
@@ -925,12 +935,9 @@ START_TEST(test_server_outlives_its_loop) {
     atomic_store(&started, 0);
     weft_server_t *s;
     struct weft_server_opts opts = {.reuse_port = -1};
-    ck_assert_int_eq(weft_start_server(loop, "127.0.0.1", 0, blocked_reader, (void *)&started, &opts, &s), 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&a, &len), 0);
+    int port = serve_on(loop, blocked_reader, (void *)&started, &opts, &s);
     weft_task_t *t;
-    ck_assert_int_eq(weft_spawn_opts(loop, connect_then_return, (void *)(intptr_t)ntohs(a.sin_port), NULL, &t), 0);
+    ck_assert_int_eq(weft_spawn_opts(loop, connect_then_return, (void *)(intptr_t)port, NULL, &t), 0);
     ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
     weft_task_release(t);
     /* Close the loop under the server: acceptors and handlers are cancelled
@@ -958,13 +965,7 @@ struct grace {
 static int open_clients(void *arg, void **res) {
   (void)res;
   struct grace *g = arg;
-  for (int i = 0; i < g->nclients; i++) {
-    g->fds[i] = weft_socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(g->fds[i], 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(weft_connect(g->fds[i], (struct sockaddr *)&a, sizeof a), 0);
-  }
+  for (int i = 0; i < g->nclients; i++) g->fds[i] = connect_loopback(g->port);
   return 0;
 }
 
@@ -991,11 +992,7 @@ static int graceful_main(void *arg, void **res) {
   struct grace g = {.nclients = (int)scaled(200) + 2};
   struct accepted acc = {.want = g.nclients};
   ck_assert_int_eq(weft_event_create(&acc.all), 0);
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, idle_reader, &acc, NULL, &s), 0);
-  struct sockaddr_in sa;
-  socklen_t salen = sizeof sa;
-  ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&sa, &salen), 0);
-  g.port = ntohs(sa.sin_port);
+  g.port = serve_on(NULL, idle_reader, &acc, NULL, &s);
   weft_task_t *t;
   ck_assert_int_eq(weft_spawn(open_clients, &g, &t), 0);
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
@@ -1065,15 +1062,9 @@ static int limit_main(void *arg, void **res) {
   ck_assert_int_eq(weft_event_create(&l.all_served), 0);
   struct weft_server_opts o = {.max_connections = 3};
   weft_server_t *s;
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, limited_handler, &l, &o, &s), 0);
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&a, &len), 0);
+  int port = serve_on(NULL, limited_handler, &l, &o, &s);
   int cl[6];
-  for (int i = 0; i < 6; i++) {
-    cl[i] = weft_socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_eq(weft_connect(cl[i], (struct sockaddr *)&a, sizeof a), 0); /* the backlog takes it */
-  }
+  for (int i = 0; i < 6; i++) cl[i] = connect_loopback(port); /* the backlog takes it */
   /* Release the handlers: the waiting clients are accepted as slots free up. */
   weft_event_set(l.release);
   ck_assert_int_eq(weft_event_wait(l.all_served, -1), 0);
@@ -1113,12 +1104,7 @@ static int read_timeout_main(void *arg, void **res) {
   ck_assert_int_eq(weft_event_create(&t.done), 0);
   struct weft_server_opts o = {.read_timeout_ns = 20 * 1000000};
   weft_server_t *s;
-  ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, timed_reader, &t, &o, &s), 0);
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  ck_assert_int_eq(weft_server_sockname(s, (struct sockaddr *)&a, &len), 0);
-  int fd = weft_socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_eq(weft_connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  int fd = connect_loopback(serve_on(NULL, timed_reader, &t, &o, &s));
   char b;
   ck_assert_int_eq(weft_recv(fd, &b, 1, 0), 0); /* an idle client is dropped */
   ck_assert_int_eq(weft_event_wait(t.done, -1), 0);
