@@ -219,7 +219,9 @@ WEFT_EXTERN int weft_timeout_reschedule(struct weft_timeout *t, uint64_t when_ns
 WEFT_EXTERN uint64_t weft_timeout_when(const struct weft_timeout *t);
 /** weft_timeout_expired - 1 once the deadline fired, else 0 (Timeout.expired). Threads: any. */
 WEFT_EXTERN int weft_timeout_expired(const struct weft_timeout *t);
-/** weft_timeout_cleanup - disarm a scope not left (the cleanup of WEFT_TIMEOUT_SCOPE). */
+/** weft_timeout_cleanup - disarm a scope not left (the cleanup of WEFT_TIMEOUT_SCOPE); a NULL
+ * scope, one whose enter failed or one already left is ignored. Suspends: no. Threads: the
+ * task that entered it. */
 WEFT_EXTERN void weft_timeout_cleanup(struct weft_timeout *t);
 
 /* `async with asyncio.timeout(s):` — the scope is at least disarmed on every

@@ -256,7 +256,9 @@ WEFT_EXTERN int weft_server_close(weft_server_t *s);
  * Returns 0; -ECANCELED; -EPERM outside a task; -EINVAL if @s is NULL. Suspends: yes. */
 WEFT_EXTERN int weft_server_wait_closed(weft_server_t *s);
 /** weft_server_wait_closed_timeout - the same, bounded: -ETIMEDOUT after @timeout_ns
- * (< 0: no limit), the connections left running. For a grace period at shutdown. */
+ * (< 0: no limit), the connections left running. For a grace period at shutdown.
+ * Returns 0; -ETIMEDOUT; -ECANCELED; -EPERM outside a task; -EINVAL if @s is NULL.
+ * Suspends: yes. Threads: any task. */
 WEFT_EXTERN int weft_server_wait_closed_timeout(weft_server_t *s, int64_t timeout_ns);
 /**
  * weft_server_close_clients - close every connection (Server.close_clients, 3.13)
