@@ -24,7 +24,7 @@
  */
 #include "reactor.h"
 #include "alloc.h"
-#include "clock.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -312,10 +312,7 @@ void weft__epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns)
   struct timespec ts = {0, 0}, *tsp = &ts;
   if (block) {
     if (deadline_ns) {
-      uint64_t now = weft__clock_ns();
-      uint64_t left = deadline_ns > now ? deadline_ns - now : 0;
-      ts.tv_sec = (time_t)(left / 1000000000u);
-      ts.tv_nsec = (long)(left % 1000000000u);
+      ts = weft__timespec((uint64_t)weft__deadline_left(deadline_ns));
     } else {
       tsp = NULL;
     }
@@ -329,7 +326,7 @@ void weft__epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns)
   }
   if (atomic_load_explicit(&no_pwait2, memory_order_relaxed)) /* before 5.11: ms, rounded up */
     n = epoll_wait(r->epfd, evs, 128,
-                   !tsp ? -1 : (int)((ts.tv_sec * 1000000000LL + ts.tv_nsec + 999999) / 1000000));
+                   !tsp ? -1 : (int)(((uint64_t)ts.tv_sec * WEFT__NS_PER_S + (uint64_t)ts.tv_nsec + 999999) / 1000000));
   for (int i = 0; i < n; i++) {
     if (evs[i].data.fd == -1) {
       uint64_t v;

@@ -19,7 +19,7 @@ _Static_assert(sizeof(struct statx) >= 0xa0, "struct statx covers the dio fields
 #define NO_TIMEOUT (-1)
 
 static ssize_t await(struct weft__io_req q, int64_t timeout_ns) {
-  return weft__io_await(&q, weft__io_deadline(timeout_ns));
+  return weft__io_await(&q, weft__deadline(timeout_ns));
 }
 
 int weft_openat_timeout(int dirfd, const char *path, int flags, mode_t mode, int64_t timeout_ns) {

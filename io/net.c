@@ -23,7 +23,7 @@
 #define NO_TIMEOUT (-1)
 
 static ssize_t await(struct weft__io_req q, int64_t timeout_ns) {
-  return weft__io_await(&q, weft__io_deadline(timeout_ns));
+  return weft__io_await(&q, weft__deadline(timeout_ns));
 }
 
 const char *weft_loop_backend(const weft_loop_t *loop) {
@@ -232,7 +232,7 @@ int weft_getaddrinfo_timeout(const char *host, const char *service, const struct
     gai_job_put(j);
     return -EAGAIN;
   }
-  int rc = weft__task_wait(t, &j->fired, weft__io_deadline(timeout_ns));
+  int rc = weft__task_wait(t, &j->fired, weft__deadline(timeout_ns));
   if (rc != 0 && weft__offload_unqueue(&j->work)) { /* never started: both references are ours */
     atomic_store_explicit(&j->refs, 1, memory_order_relaxed);
     gai_job_put(j);

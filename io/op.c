@@ -31,11 +31,6 @@
 
 #include <errno.h>
 
-uint64_t weft__io_deadline(int64_t timeout_ns) {
-  if (timeout_ns < 0) return 0;
-  return weft__clock_ns() + (uint64_t)timeout_ns;
-}
-
 static int32_t finish(struct weft_task *t, int rc, const struct weft__io_op *op) {
   int32_t res = op->res;
   if (rc == -ECANCELED) {

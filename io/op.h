@@ -7,12 +7,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "reactor.h"
+#include "deadline.h" /* timeouts become deadlines by its rule */
 
 /* Issues @req on the calling task's worker and waits for it (op.c has the
  * rules). @deadline_ns is absolute monotonic, 0 = none. */
 ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns);
-/* An absolute deadline from a relative timeout (< 0: none, 0 returned). */
-uint64_t weft__io_deadline(int64_t timeout_ns);
 
 /* getaddrinfo's EAI_* result as 0 or a negative errno (net.c). */
 int weft__map_eai(int eai);

@@ -129,7 +129,7 @@ static ssize_t rw_fixed(uint8_t kind, int fd, const void *buf, size_t n, off_t o
   if (!b || b < lo || n > r->iov_len || (size_t)(b - lo) > r->iov_len - n) return -EINVAL;
   struct weft__io_req q = {.kind = kind, .fd = fd, .buf = (void *)buf, .len = n,
                            .off = (uint64_t)off, .mask = index};
-  return weft__io_await(&q, weft__io_deadline(timeout_ns));
+  return weft__io_await(&q, weft__deadline(timeout_ns));
 }
 
 ssize_t weft_pread_fixed_timeout(int fd, void *buf, size_t n, off_t off, unsigned index,

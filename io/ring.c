@@ -24,7 +24,7 @@
  *    completion: a write to it ends any wait in the kernel.
  */
 #include "reactor.h"
-#include "clock.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -203,6 +203,11 @@ static void prep(struct io_uring_sqe *sqe, struct weft__io_op *op) {
   }
 }
 
+static struct __kernel_timespec kernel_ts(uint64_t ns) {
+  struct timespec ts = weft__timespec(ns);
+  return (struct __kernel_timespec){.tv_sec = ts.tv_sec, .tv_nsec = ts.tv_nsec};
+}
+
 /* Queues @op (its current phase) with its linked timeout. */
 static int issue(struct weft__reactor *r, struct weft__io_op *op) {
   unsigned need = op->deadline ? 2 : 1;
@@ -217,8 +222,7 @@ static int issue(struct weft__reactor *r, struct weft__io_op *op) {
   if (op->deadline) {
     sqe->flags |= IOSQE_IO_LINK;
     struct io_uring_sqe *t = io_uring_get_sqe(&r->ring); /* space checked above */
-    op->ts.tv_sec = (long long)(op->deadline / 1000000000u);
-    op->ts.tv_nsec = (long long)(op->deadline % 1000000000u);
+    op->ts = kernel_ts(op->deadline);
     io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
     io_uring_sqe_set_data64(t, IGNORE_UD);
   }
@@ -329,10 +333,7 @@ void weft__ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) 
   if (io_uring_cq_ready(ring) == 0) {
     struct io_uring_cqe *cqe;
     if (deadline_ns) {
-      uint64_t now = weft__clock_ns();
-      uint64_t left = deadline_ns > now ? deadline_ns - now : 0;
-      struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000000000u),
-                                     .tv_nsec = (long long)(left % 1000000000u)};
+      struct __kernel_timespec ts = kernel_ts((uint64_t)weft__deadline_left(deadline_ns));
       io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
     } else {
       io_uring_submit_and_wait(ring, 1);

@@ -642,20 +642,16 @@ int weft_open_connection_timeout(const char *host, int port, weft_reader_t **rea
                                  weft_writer_t **writer, int64_t timeout_ns) {
   if (!host || !reader || !writer || port < 0 || port > 65535) return -EINVAL;
   if (!weft__task_self()) return -EPERM;
-  uint64_t deadline = weft__io_deadline(timeout_ns);
+  uint64_t deadline = weft__deadline(timeout_ns);
   struct addrinfo *ai;
   int rc = resolve(host, port, false, &ai, timeout_ns);
   if (rc < 0) return rc;
   rc = -ENOENT;
   for (struct addrinfo *p = ai; p; p = p->ai_next) {
-    int64_t left = -1;
-    if (deadline) {
-      uint64_t now = weft__clock_ns();
-      if (now >= deadline) {
-        rc = -ETIMEDOUT;
-        break;
-      }
-      left = (int64_t)(deadline - now);
+    int64_t left = weft__deadline_left(deadline);
+    if (left == 0) {
+      rc = -ETIMEDOUT;
+      break;
     }
     int fd = weft_socket(p->ai_family, SOCK_STREAM, 0);
     if (fd < 0) {

@@ -159,7 +159,7 @@ static int begin_read(weft_reader_t *r, int64_t timeout_ns) {
   s->reading = true;
   weft__mutex_unlock(&s->lock);
   if (timeout_ns < 0 && s->read_timeout_ns > 0) timeout_ns = s->read_timeout_ns; /* a server's */
-  if (rc == 0) s->rdeadline = weft__io_deadline(timeout_ns); /* ours while reading */
+  if (rc == 0) s->rdeadline = weft__deadline(timeout_ns); /* ours while reading */
   return rc;
 }
 
@@ -179,12 +179,8 @@ static void end_read(struct weft__stream *s) {
  * at end, or an error (-ETIMEDOUT, -ECANCELED: nothing taken). */
 static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
   if (s->rfd < 0) return 0; /* closed under us: end of stream */
-  int64_t left = -1;
-  if (s->rdeadline) {
-    uint64_t now = weft__clock_ns();
-    if (now >= s->rdeadline) return -ETIMEDOUT;
-    left = (int64_t)(s->rdeadline - now);
-  }
+  int64_t left = weft__deadline_left(s->rdeadline);
+  if (left == 0) return -ETIMEDOUT; /* the call's time is up: no new read */
   return s->is_socket ? weft_recv_timeout(s->rfd, buf, n, 0, left)
                       : weft_read_timeout(s->rfd, buf, n, left);
 }

@@ -21,7 +21,7 @@
 #include "weft.h"
 #include "weft/compose.h"
 #include "alloc.h"
-#include "clock.h"
+#include "deadline.h"
 #include "future.h"
 #include "mutex.h"
 #include "task.h"
@@ -85,7 +85,7 @@ int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_t timeout_ns
   it->ready = (size_t *)(it->fs + n);
   it->rhead = it->rtail = 0;
   it->yielded = 0;
-  it->deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0);
+  it->deadline = weft__deadline(timeout_ns);
   it->timed_out = false;
   it->waiter = NULL;
   atomic_init(&it->fired, 0);

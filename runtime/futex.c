@@ -7,7 +7,7 @@
  */
 #include "futex.h"
 #include "mutex.h"
-#include "clock.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -18,8 +18,7 @@
 void weft__futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns) {
   struct timespec ts, *tsp = NULL;
   if (deadline_ns) {
-    ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
-    ts.tv_nsec = (long)(deadline_ns % 1000000000u);
+    ts = weft__timespec(deadline_ns);
     tsp = &ts;
   }
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp,

@@ -15,7 +15,7 @@
  */
 #include "future.h"
 #include "alloc.h"
-#include "clock.h"
+#include "deadline.h"
 #include "futex.h"
 #include "handle.h"
 #include "loop.h"
@@ -330,15 +330,14 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
 int weft_await(weft_future_t *f, void **result) { return await_until(f, 0, result); }
 
 int weft_await_timeout(weft_future_t *f, int64_t timeout_ns, void **result) {
-  if (timeout_ns < 0) return await_until(f, 0, result); /* no limit, as every weft timeout */
-  return await_until(f, weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0), result);
+  return await_until(f, weft__deadline(timeout_ns), result); /* deadline.h's rule */
 }
 
 int weft_future_wait_threadsafe(weft_future_t *f, int64_t timeout_ns, void **result) {
   if (!f) return -EINVAL;
   if (weft__worker_self()) return -EDEADLK;
   if (!weft__future_is_done(f)) {
-    uint64_t deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns;
+    uint64_t deadline = weft__deadline(timeout_ns);
     struct weft__waiter w = {.e.kind = WEFT__ENTRY_THREAD, .task = NULL};
     if (waiter_add(f, &w)) {
       weft__futex_wait_nonzero(&w.fired, deadline); /* pairs with fire_entry's release */

@@ -6,7 +6,7 @@
  * sleep allocates nothing unless the worker's heap must grow.
  */
 #include "weft.h"
-#include "clock.h"
+#include "deadline.h"
 #include "task.h"
 
 #include <errno.h>
@@ -23,7 +23,7 @@ int weft_sleep_ns(int64_t ns) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if (ns <= 0) return weft_yield(); /* asyncio: sleep(delay <= 0) is sleep(0) */
-  int rc = weft__task_wait(t, NULL, weft__clock_ns() + (uint64_t)ns);
+  int rc = weft__task_wait(t, NULL, weft__deadline(ns));
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 

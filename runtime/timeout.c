@@ -31,7 +31,7 @@
  */
 #include "weft.h"
 #include "weft/compose.h"
-#include "clock.h"
+#include "deadline.h"
 #include "future.h"
 #include "task.h"
 #include "timer.h"
@@ -99,8 +99,7 @@ int weft_timeout_enter_at(struct weft_timeout *t, uint64_t when_ns) {
 }
 
 int weft_timeout_enter(struct weft_timeout *t, int64_t timeout_ns) {
-  uint64_t when = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0);
-  return weft_timeout_enter_at(t, when);
+  return weft_timeout_enter_at(t, weft__deadline(timeout_ns));
 }
 
 /* The scope's task leaving it; returns the (maybe converted) @rc. */

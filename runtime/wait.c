@@ -14,7 +14,7 @@
 #include "weft.h"
 #include "weft/compose.h"
 #include "alloc.h"
-#include "clock.h"
+#include "deadline.h"
 #include "future.h"
 #include "task.h"
 
@@ -81,7 +81,7 @@ int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when, 
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if (holds_now(fs, n, when)) return count_done(fs, n, done);
-  uint64_t deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0);
+  uint64_t deadline = weft__deadline(timeout_ns);
   struct wait_entry *es = weft__alloc(n * sizeof *es);
   if (!es) return -ENOMEM;
   struct wait_state st = {.task = t, .when = when};

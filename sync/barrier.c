@@ -70,7 +70,7 @@ int weft_barrier_wait(weft_barrier_t *b, int64_t timeout_ns) {
     return index;
   }
   struct weft__waiter_node w;
-  rc = weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, weft__wl_deadline(timeout_ns));
+  rc = weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
   if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
     /* The round completed (or broke) for us; a cancellation arriving at the
      * same moment is reported, the others proceed. */

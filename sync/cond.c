@@ -123,13 +123,13 @@ static int wait_until(struct weft_cond *c, uint64_t deadline) {
 int weft_cond_wait(weft_cond_t *c, int64_t timeout_ns) {
   if (!c) return -EINVAL;
   if (weft__wl_can_wait(WEFT__WAIT_TASK) || !weft__lock_owned(c->lock)) return -EPERM;
-  return wait_until(c, weft__wl_deadline(timeout_ns));
+  return wait_until(c, weft__deadline(timeout_ns));
 }
 
 int weft_cond_wait_for(weft_cond_t *c, int (*pred)(void *arg), void *arg, int64_t timeout_ns) {
   if (!c || !pred) return -EINVAL;
   if (weft__wl_can_wait(WEFT__WAIT_TASK) || !weft__lock_owned(c->lock)) return -EPERM;
-  uint64_t deadline = weft__wl_deadline(timeout_ns);
+  uint64_t deadline = weft__deadline(timeout_ns);
   /* asyncio's wait_for: a predicate already true returns without a
    * suspension point (a pending cancellation stays for the next one); a
    * cancellation is reported even if the predicate became true meanwhile. */

@@ -76,7 +76,7 @@ int weft_event_wait(weft_event_t *e, int64_t timeout_ns) {
   weft__mutex_lock(&e->m);
   if (!e->set) {
     struct weft__waiter_node w;
-    rc = weft__wl_wait(&e->m, &e->waiters, &w, WEFT__WAIT_TASK, weft__wl_deadline(timeout_ns));
+    rc = weft__wl_wait(&e->m, &e->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
   }
   weft__mutex_unlock(&e->m);
   return rc;

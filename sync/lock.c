@@ -76,7 +76,7 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
     return -EDEADLK;
   }
   struct weft__waiter_node w;
-  int rc = weft__wl_wait(&l->m, &l->waiters, &w, mode, weft__wl_deadline(timeout_ns));
+  int rc = weft__wl_wait(&l->m, &l->waiters, &w, mode, weft__deadline(timeout_ns));
   if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(l);
   weft__mutex_unlock(&l->m);
   return rc;

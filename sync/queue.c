@@ -156,7 +156,7 @@ static int put(struct weft_queue *q, void *item, int64_t timeout_ns, enum weft__
   if (!q) return -EINVAL;
   int rc = weft__wl_can_wait(mode);
   if (rc) return rc;
-  uint64_t deadline = weft__wl_deadline(timeout_ns);
+  uint64_t deadline = weft__deadline(timeout_ns);
   weft__mutex_lock(&q->m);
   for (;;) {
     if (q->shutdown) {
@@ -183,7 +183,7 @@ static int get(struct weft_queue *q, void **out, int64_t timeout_ns, enum weft__
   if (!q || !out) return -EINVAL;
   int rc = weft__wl_can_wait(mode);
   if (rc) return rc;
-  uint64_t deadline = weft__wl_deadline(timeout_ns);
+  uint64_t deadline = weft__deadline(timeout_ns);
   weft__mutex_lock(&q->m);
   for (;;) {
     if (q->count) {
@@ -281,7 +281,7 @@ int weft_queue_join(weft_queue_t *q, int64_t timeout_ns) {
   if (!q) return -EINVAL;
   int rc = weft__wl_can_wait(WEFT__WAIT_TASK);
   if (rc) return rc;
-  uint64_t deadline = weft__wl_deadline(timeout_ns);
+  uint64_t deadline = weft__deadline(timeout_ns);
   weft__mutex_lock(&q->m);
   while (q->unfinished && !rc) {
     struct weft__waiter_node w;

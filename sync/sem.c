@@ -65,7 +65,7 @@ int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
     s->value--;
   } else {
     struct weft__waiter_node w;
-    rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__wl_deadline(timeout_ns));
+    rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
     if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(s);
   }
   weft__mutex_unlock(&s->m);

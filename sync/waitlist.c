@@ -21,11 +21,6 @@ void weft__wl_init(struct weft__waitlist *wl) {
   wl->count = 0;
 }
 
-uint64_t weft__wl_deadline(int64_t timeout_ns) {
-  if (timeout_ns < 0) return 0;
-  return weft__clock_ns() + (uint64_t)timeout_ns + (timeout_ns == 0);
-}
-
 int weft__wl_can_wait(enum weft__wait_mode mode) {
   if (weft__task_self()) return 0;
   if (mode == WEFT__WAIT_ANY) return weft__worker_self() ? -EDEADLK : 0;

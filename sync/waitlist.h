@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "deadline.h" /* timeouts become deadlines by its rule */
 #include "list.h"
 #include "mutex.h"
 
@@ -76,8 +77,5 @@ void weft__wl_grant(struct weft__waiter_node *w, void *value, int status);
 bool weft__wl_wake_one(struct weft__waitlist *wl, void *value, int status);
 /* Grants every waiter @status; returns how many. */
 size_t weft__wl_wake_all(struct weft__waitlist *wl, int status);
-
-/* Absolute deadline for a relative timeout: < 0 means none (0). */
-uint64_t weft__wl_deadline(int64_t timeout_ns);
 
 #endif
