@@ -89,28 +89,21 @@ static int set_nonblock(int fd) {
   return 0;
 }
 
-/* A read or write: without waiting first, then (regular files) blocking,
- * or (after readiness, for fds without RWF_NOWAIT) plainly. */
-static ssize_t rw(struct weft__io_op *op, bool write) {
+/* A read or write: without waiting first, then (regular files) on the
+ * offload pool, or (after readiness, for fds without RWF_NOWAIT) plainly. */
+static ssize_t rw(struct weft__io_op *op) {
   struct weft__io_req *q = &op->req;
-  struct iovec one;
-  const struct iovec *iov;
-  off_t off;
-  int cnt = weft__io_req_vec(q, &one, &iov, &off);
   /* RWF_NOWAIT does not make an O_DIRECT read asynchronous: the call would
    * still wait for the device. Positioned I/O is file I/O (sockets and
    * pipes cannot seek), so only it pays for the check. */
-  if (off >= 0) {
+  if (q->off != (uint64_t)-1) {
     int fl = fcntl(q->fd, F_GETFL);
     if (fl >= 0 && (fl & O_DIRECT)) return WEFT__EOFFLOAD;
   }
-  int flags = op->phase ? 0 : RWF_NOWAIT;
-  ssize_t n = write ? pwritev2(q->fd, iov, cnt, off, flags) : preadv2(q->fd, iov, cnt, off, flags);
-  if (n >= 0) return n;
-  int e = errno;
-  if (e != EAGAIN && e != EOPNOTSUPP) return -e;
+  ssize_t n = weft__io_kind(q)->call(q, op->phase == 0);
+  if (n >= 0 || (n != -EAGAIN && n != -EOPNOTSUPP)) return n;
   if (is_regular(q->fd)) return WEFT__EOFFLOAD; /* never "ready" to epoll: a pool thread */
-  if (e == EOPNOTSUPP) op->phase = 1; /* no RWF_NOWAIT here: readiness, then a plain call */
+  if (n == -EOPNOTSUPP) op->phase = 1; /* no RWF_NOWAIT here: readiness, then a plain call */
   return -EAGAIN;
 }
 
@@ -130,67 +123,28 @@ static ssize_t connect_step(struct weft__io_op *op) {
   return -err;
 }
 
-/* Tries @op's system call now; -EAGAIN means "wait for op->ep_events". */
+/* Tries @op's system call now; -EAGAIN means "wait for op->ep_events".
+ * The kind's row says what it waits for and how to call it; connect and
+ * poll are the two kinds that need steps of their own here. */
 static ssize_t try_op(struct weft__io_op *op) {
   struct weft__io_req *q = &op->req;
-  ssize_t n;
-  switch ((enum weft__io_kind)q->kind) {
-  case WEFT__IO_READ:
-  case WEFT__IO_READV:
-  case WEFT__IO_READ_FIXED:
-    op->ep_events = EPOLLIN;
-    return rw(op, false);
-  case WEFT__IO_WRITE:
-  case WEFT__IO_WRITEV:
-  case WEFT__IO_WRITE_FIXED:
-    op->ep_events = EPOLLOUT;
-    return rw(op, true);
-  case WEFT__IO_RECV:
-    op->ep_events = EPOLLIN;
-    n = recv(q->fd, q->buf, q->len, q->flags | MSG_DONTWAIT);
-    break;
-  case WEFT__IO_SEND:
-    op->ep_events = EPOLLOUT;
-    n = send(q->fd, q->buf, q->len, q->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-    break;
-  case WEFT__IO_RECVMSG:
-    op->ep_events = EPOLLIN;
-    n = recvmsg(q->fd, q->buf, q->flags | MSG_DONTWAIT);
-    break;
-  case WEFT__IO_SENDMSG:
-    op->ep_events = EPOLLOUT;
-    n = sendmsg(q->fd, q->buf, q->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-    break;
-  case WEFT__IO_ACCEPT:
-    op->ep_events = EPOLLIN;
-    if (op->phase == 0) {
-      int rc = set_nonblock(q->fd); /* accept4 has no per-call non-blocking flag */
-      if (rc < 0) return rc;
-      op->phase = 2;
-    }
-    n = accept4(q->fd, q->buf, q->aux, q->flags);
-    break;
-  case WEFT__IO_CONNECT:
-    op->ep_events = EPOLLOUT;
-    return connect_step(op);
-  case WEFT__IO_POLL: {
+  const struct weft__io_kind_def *k = weft__io_kind(q);
+  op->ep_events = k->flags & WEFT__KIND_IN ? EPOLLIN : k->flags & WEFT__KIND_OUT ? EPOLLOUT : 0;
+  if (k->flags & WEFT__KIND_RW) return rw(op);
+  if (q->kind == WEFT__IO_CONNECT) return connect_step(op);
+  if (q->kind == WEFT__IO_POLL) {
     op->ep_events = q->mask;
     struct pollfd p = {.fd = q->fd, .events = (short)q->mask};
     int rc = poll(&p, 1, 0);
     if (rc < 0) return -errno;
     return rc == 0 ? -EAGAIN : p.revents;
   }
-  case WEFT__IO_OPENAT: n = openat(q->fd, q->buf, q->flags, (mode_t)q->mode); break;
-  case WEFT__IO_CLOSE: n = close(q->fd); break;
-  case WEFT__IO_FSYNC: n = q->flags ? fdatasync(q->fd) : fsync(q->fd); break;
-  case WEFT__IO_FALLOCATE: n = fallocate(q->fd, q->flags, (off_t)q->off, (off_t)q->len); break;
-  case WEFT__IO_STATX: n = statx(q->fd, q->buf, q->flags, q->mask, q->aux); break;
-  case WEFT__IO_SHUTDOWN: n = shutdown(q->fd, q->flags); break;
-  case WEFT__IO_NOP:
-  case WEFT__IO_KINDS: n = 0; break;
-  default: n = -1; errno = EINVAL; break;
+  if (q->kind == WEFT__IO_ACCEPT && op->phase == 0) {
+    int rc = set_nonblock(q->fd); /* accept4 has no per-call non-blocking flag */
+    if (rc < 0) return rc;
+    op->phase = 2;
   }
-  return n >= 0 ? n : -errno;
+  return k->call ? k->call(q, true) : -EINVAL; /* no call: another backend's kind */
 }
 
 static struct weft__ep_fd *slot(struct weft__reactor *r, int fd) {

@@ -140,26 +140,11 @@ struct file_job {
   ssize_t res;
 };
 
+/* A request the pool can run: a read or write or one of the blocking kinds. */
 static ssize_t run_call(const struct weft__io_req *q) {
-  ssize_t n;
-  struct iovec one;
-  const struct iovec *iov;
-  off_t off;
-  int cnt = weft__io_req_vec(q, &one, &iov, &off);
-  switch (q->kind) {
-  case WEFT__IO_READ:
-  case WEFT__IO_READV:
-  case WEFT__IO_READ_FIXED: n = preadv2(q->fd, iov, cnt, off, 0); break;
-  case WEFT__IO_WRITE:
-  case WEFT__IO_WRITEV:
-  case WEFT__IO_WRITE_FIXED: n = pwritev2(q->fd, iov, cnt, off, 0); break;
-  case WEFT__IO_OPENAT: n = openat(q->fd, q->buf, q->flags, (mode_t)q->mode); break;
-  case WEFT__IO_FSYNC: n = q->flags ? fdatasync(q->fd) : fsync(q->fd); break;
-  case WEFT__IO_FALLOCATE: n = fallocate(q->fd, q->flags, (off_t)q->off, (off_t)q->len); break;
-  case WEFT__IO_STATX: n = statx(q->fd, q->buf, q->flags, q->mask, q->aux); break;
-  default: return -EINVAL;
-  }
-  return n < 0 ? -errno : n;
+  const struct weft__io_kind_def *k = weft__io_kind(q);
+  if (!(k->flags & (WEFT__KIND_RW | WEFT__KIND_BLOCKING))) return -EINVAL;
+  return k->call(q, false);
 }
 
 static void file_job_run(struct weft__offload_work *w) {
@@ -174,15 +159,7 @@ static void file_job_run(struct weft__offload_work *w) {
 }
 
 bool weft__offload_wanted(const struct weft__io_req *q) {
-  switch (q->kind) {
-  case WEFT__IO_OPENAT:
-  case WEFT__IO_FSYNC:
-  case WEFT__IO_FALLOCATE:
-  case WEFT__IO_STATX:
-    return true;
-  default:
-    return false;
-  }
+  return (weft__io_kind(q)->flags & WEFT__KIND_BLOCKING) != 0;
 }
 
 ssize_t weft__offload_await(const struct weft__io_req *q, uint64_t deadline_ns) {

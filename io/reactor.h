@@ -30,6 +30,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <linux/time_types.h>
+#include "request.h"
 
 #if defined(WEFT__HAVE_URING)
 #include <liburing.h>
@@ -46,45 +47,6 @@ struct weft_task;
 #define WEFT__EOFFLOAD (-100000)
 
 enum weft__io_backend { WEFT__IO_NONE = 0, WEFT__IO_URING = 1, WEFT__IO_EPOLL = 2 };
-
-enum weft__io_kind {
-  WEFT__IO_NOP = 0,
-  WEFT__IO_READ,     /* fd, buf, len, off ((uint64_t)-1: the file position) */
-  WEFT__IO_WRITE,
-  WEFT__IO_READV,    /* fd, buf = iovec array, len = count, off */
-  WEFT__IO_WRITEV,
-  WEFT__IO_RECV,     /* fd, buf, len, flags */
-  WEFT__IO_SEND,
-  WEFT__IO_RECVMSG,  /* fd, buf = msghdr, flags */
-  WEFT__IO_SENDMSG,
-  WEFT__IO_ACCEPT,   /* fd, buf = sockaddr, aux = socklen_t *, flags */
-  WEFT__IO_CONNECT,  /* fd, buf = sockaddr, len */
-  WEFT__IO_POLL,     /* fd, mask = POLLIN/POLLOUT... */
-  WEFT__IO_OPENAT,   /* fd = dirfd, buf = path, flags, mode */
-  WEFT__IO_CLOSE,    /* fd */
-  WEFT__IO_FSYNC,    /* fd, flags (IORING_FSYNC_DATASYNC) */
-  WEFT__IO_FALLOCATE,/* fd, flags = mode, off, len */
-  WEFT__IO_STATX,    /* fd = dirfd, buf = path, flags, mask, aux = struct statx * */
-  WEFT__IO_SHUTDOWN, /* fd, flags = how */
-  WEFT__IO_READ_FIXED,  /* READ from registered buffer mask */
-  WEFT__IO_WRITE_FIXED, /* WRITE from registered buffer mask */
-  WEFT__IO_ACCEPT_MULTI, /* ring only: multishot accept on fd; each new fd
-                            is passed to cb with IORING_CQE_F_MORE set, the
-                            final completion (error, cancel) without it */
-  WEFT__IO_KINDS
-};
-
-struct weft__io_req {
-  uint8_t kind;
-  int fd;
-  int flags;
-  unsigned mask;
-  unsigned mode;
-  void *buf;
-  size_t len;
-  uint64_t off;
-  void *aux;
-};
 
 struct weft__io_op;
 typedef void (*weft__io_cb)(struct weft__io_op *op);
@@ -155,29 +117,6 @@ int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_
 /* Asks the kernel to stop @op early; its completion still arrives (with
  * -ECANCELED, or its result if it finished first). */
 void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op);
-
-/* An fd argument <= -2 names registered file -2 - fd (WEFT_FIXED_FILE) for
- * the requests that take a plain fd. */
-static inline bool weft__io_fd_is_fixed(const struct weft__io_req *q) {
-  return q->fd <= -2 && q->kind != WEFT__IO_OPENAT && q->kind != WEFT__IO_STATX &&
-         q->kind != WEFT__IO_CLOSE && q->kind != WEFT__IO_NOP;
-}
-
-/* A read/write request as preadv2/pwritev2 arguments: its buffers (@one
- * holds a single buffer), their count, and the offset in *@off (-1: the
- * file position). */
-static inline int weft__io_req_vec(const struct weft__io_req *q, struct iovec *one,
-                                   const struct iovec **iov, off_t *off) {
-  *off = q->off == (uint64_t)-1 ? -1 : (off_t)q->off;
-  if (q->kind == WEFT__IO_READV || q->kind == WEFT__IO_WRITEV) {
-    *iov = q->buf;
-    return (int)q->len;
-  }
-  one->iov_base = q->buf;
-  one->iov_len = q->len;
-  *iov = one;
-  return 1;
-}
 
 /* Registers buffers/files in @r (ring: io_uring_register_*; epoll: the
  * file table only). @fds may be NULL with n = 0 to unregister. */

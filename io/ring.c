@@ -143,64 +143,109 @@ void weft__ring_fini(struct weft__reactor *r) {
   close(r->wake_fd);
 }
 
-static unsigned poll_mask(uint8_t kind) {
-  switch (kind) {
-  case WEFT__IO_READ:
-  case WEFT__IO_READV:
-  case WEFT__IO_RECV:
-  case WEFT__IO_RECVMSG:
-  case WEFT__IO_ACCEPT:
-    return POLLIN;
-  case WEFT__IO_WRITE:
-  case WEFT__IO_WRITEV:
-  case WEFT__IO_SEND:
-  case WEFT__IO_SENDMSG:
-    return POLLOUT;
-  default:
-    return 0;
-  }
+/* The readiness a request waits for after -EAGAIN (0: it never does). */
+static unsigned poll_mask(const struct weft__io_req *q) {
+  unsigned f = weft__io_kind(q)->flags;
+  if (!(f & WEFT__KIND_RETRY)) return 0;
+  return f & WEFT__KIND_IN ? POLLIN : POLLOUT;
 }
 
+/* Each kind as an SQE: one row per kind (request.h), in enum order. */
+typedef void (*prep_fn)(struct io_uring_sqe *sqe, const struct weft__io_req *q);
+
+static void prep_nop(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  (void)q;
+  io_uring_prep_nop(s);
+}
+static void prep_read(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_read(s, q->fd, q->buf, (unsigned)q->len, q->off);
+}
+static void prep_write(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_write(s, q->fd, q->buf, (unsigned)q->len, q->off);
+}
+static void prep_readv(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_readv(s, q->fd, q->buf, (unsigned)q->len, q->off);
+}
+static void prep_writev(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_writev(s, q->fd, q->buf, (unsigned)q->len, q->off);
+}
+static void prep_recv(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_recv(s, q->fd, q->buf, q->len, q->flags);
+}
+static void prep_send(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_send(s, q->fd, q->buf, q->len, q->flags | MSG_NOSIGNAL);
+}
+static void prep_recvmsg(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_recvmsg(s, q->fd, q->buf, (unsigned)q->flags);
+}
+static void prep_sendmsg(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_sendmsg(s, q->fd, q->buf, (unsigned)q->flags | MSG_NOSIGNAL);
+}
+static void prep_accept(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_accept(s, q->fd, q->buf, q->aux, q->flags);
+}
+static void prep_connect(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_connect(s, q->fd, q->buf, (socklen_t)q->len);
+}
+static void prep_poll(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_poll_add(s, q->fd, q->mask);
+}
+static void prep_openat(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_openat(s, q->fd, q->buf, q->flags, q->mode);
+}
+static void prep_close(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_close(s, q->fd);
+}
+static void prep_fsync(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_fsync(s, q->fd, (unsigned)q->flags);
+}
+static void prep_fallocate(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_fallocate(s, q->fd, q->flags, (off_t)q->off, (off_t)q->len);
+}
+static void prep_statx(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_statx(s, q->fd, q->buf, q->flags, q->mask, q->aux);
+}
+static void prep_shutdown(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_shutdown(s, q->fd, q->flags);
+}
+static void prep_read_fixed(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_read_fixed(s, q->fd, q->buf, (unsigned)q->len, q->off, (int)q->mask);
+}
+static void prep_write_fixed(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_write_fixed(s, q->fd, q->buf, (unsigned)q->len, q->off, (int)q->mask);
+}
+static void prep_accept_multi(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_multishot_accept(s, q->fd, NULL, NULL, q->flags);
+}
+
+static const prep_fn preps[] = {
+    [WEFT__IO_NOP] = prep_nop,
+    [WEFT__IO_READ] = prep_read,
+    [WEFT__IO_WRITE] = prep_write,
+    [WEFT__IO_READV] = prep_readv,
+    [WEFT__IO_WRITEV] = prep_writev,
+    [WEFT__IO_RECV] = prep_recv,
+    [WEFT__IO_SEND] = prep_send,
+    [WEFT__IO_RECVMSG] = prep_recvmsg,
+    [WEFT__IO_SENDMSG] = prep_sendmsg,
+    [WEFT__IO_ACCEPT] = prep_accept,
+    [WEFT__IO_CONNECT] = prep_connect,
+    [WEFT__IO_POLL] = prep_poll,
+    [WEFT__IO_OPENAT] = prep_openat,
+    [WEFT__IO_CLOSE] = prep_close,
+    [WEFT__IO_FSYNC] = prep_fsync,
+    [WEFT__IO_FALLOCATE] = prep_fallocate,
+    [WEFT__IO_STATX] = prep_statx,
+    [WEFT__IO_SHUTDOWN] = prep_shutdown,
+    [WEFT__IO_READ_FIXED] = prep_read_fixed,
+    [WEFT__IO_WRITE_FIXED] = prep_write_fixed,
+    [WEFT__IO_ACCEPT_MULTI] = prep_accept_multi,
+};
+_Static_assert(sizeof preps / sizeof preps[0] == WEFT__IO_KINDS, "one SQE preparation per kind");
+
 static void prep(struct io_uring_sqe *sqe, struct weft__io_op *op) {
-  struct weft__io_req *q = &op->req;
-  if (op->phase == 1) {
-    io_uring_prep_poll_add(sqe, q->fd, poll_mask(q->kind));
-    return;
-  }
-  switch ((enum weft__io_kind)q->kind) {
-  case WEFT__IO_READ: io_uring_prep_read(sqe, q->fd, q->buf, (unsigned)q->len, q->off); break;
-  case WEFT__IO_WRITE: io_uring_prep_write(sqe, q->fd, q->buf, (unsigned)q->len, q->off); break;
-  case WEFT__IO_READV: io_uring_prep_readv(sqe, q->fd, q->buf, (unsigned)q->len, q->off); break;
-  case WEFT__IO_WRITEV: io_uring_prep_writev(sqe, q->fd, q->buf, (unsigned)q->len, q->off); break;
-  case WEFT__IO_RECV: io_uring_prep_recv(sqe, q->fd, q->buf, q->len, q->flags); break;
-  case WEFT__IO_SEND: io_uring_prep_send(sqe, q->fd, q->buf, q->len, q->flags | MSG_NOSIGNAL); break;
-  case WEFT__IO_RECVMSG: io_uring_prep_recvmsg(sqe, q->fd, q->buf, (unsigned)q->flags); break;
-  case WEFT__IO_SENDMSG:
-    io_uring_prep_sendmsg(sqe, q->fd, q->buf, (unsigned)q->flags | MSG_NOSIGNAL);
-    break;
-  case WEFT__IO_ACCEPT: io_uring_prep_accept(sqe, q->fd, q->buf, q->aux, q->flags); break;
-  case WEFT__IO_CONNECT: io_uring_prep_connect(sqe, q->fd, q->buf, (socklen_t)q->len); break;
-  case WEFT__IO_POLL: io_uring_prep_poll_add(sqe, q->fd, q->mask); break;
-  case WEFT__IO_OPENAT: io_uring_prep_openat(sqe, q->fd, q->buf, q->flags, q->mode); break;
-  case WEFT__IO_CLOSE: io_uring_prep_close(sqe, q->fd); break;
-  case WEFT__IO_FSYNC: io_uring_prep_fsync(sqe, q->fd, (unsigned)q->flags); break;
-  case WEFT__IO_FALLOCATE:
-    io_uring_prep_fallocate(sqe, q->fd, q->flags, (off_t)q->off, (off_t)q->len);
-    break;
-  case WEFT__IO_STATX: io_uring_prep_statx(sqe, q->fd, q->buf, q->flags, q->mask, q->aux); break;
-  case WEFT__IO_SHUTDOWN: io_uring_prep_shutdown(sqe, q->fd, q->flags); break;
-  case WEFT__IO_ACCEPT_MULTI:
-    io_uring_prep_multishot_accept(sqe, q->fd, NULL, NULL, q->flags);
-    break;
-  case WEFT__IO_READ_FIXED:
-    io_uring_prep_read_fixed(sqe, q->fd, q->buf, (unsigned)q->len, q->off, (int)q->mask);
-    break;
-  case WEFT__IO_WRITE_FIXED:
-    io_uring_prep_write_fixed(sqe, q->fd, q->buf, (unsigned)q->len, q->off, (int)q->mask);
-    break;
-  case WEFT__IO_NOP:
-  case WEFT__IO_KINDS: io_uring_prep_nop(sqe); break;
-  }
+  if (op->phase == 1) io_uring_prep_poll_add(sqe, op->req.fd, poll_mask(&op->req));
+  else preps[op->req.kind](sqe, &op->req);
 }
 
 static struct __kernel_timespec kernel_ts(uint64_t ns) {
@@ -229,24 +274,6 @@ static int issue(struct weft__reactor *r, struct weft__io_op *op) {
   return 0;
 }
 
-/* Positioned file I/O and syncs: storage requests, not socket ones. */
-static bool is_storage(const struct weft__io_req *q) {
-  switch (q->kind) {
-  case WEFT__IO_READ:
-  case WEFT__IO_WRITE:
-  case WEFT__IO_READV:
-  case WEFT__IO_WRITEV:
-    return q->off != (uint64_t)-1;
-  case WEFT__IO_READ_FIXED:
-  case WEFT__IO_WRITE_FIXED:
-  case WEFT__IO_FSYNC:
-  case WEFT__IO_FALLOCATE:
-    return true;
-  default:
-    return false;
-  }
-}
-
 int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op) {
   int rc = issue(r, op);
   if (rc) return rc;
@@ -256,7 +283,7 @@ int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op) {
    * one submission per tick (~32 requests, dispatched together under the
    * block layer's plug) made 68k IOPS; one submission per request 81k, as
    * fio's 86k. Sockets keep the batching, which is where it pays. */
-  if (is_storage(&op->req)) io_uring_submit(&r->ring);
+  if (weft__io_is_storage(&op->req)) io_uring_submit(&r->ring);
   return 0;
 }
 
@@ -281,7 +308,7 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
     op->cb(op);
     return;
   }
-  if (res == -EAGAIN && op->phase == 0 && poll_mask(op->req.kind) && !op->cancelled) {
+  if (res == -EAGAIN && op->phase == 0 && poll_mask(&op->req) && !op->cancelled) {
     op->phase = 1; /* wait for readiness, then issue it again */
     if (issue(r, op) == 0) return;
   } else if (op->phase == 1 && res >= 0 && !op->cancelled) {
