@@ -44,9 +44,12 @@ struct weft__ep_fd {
   bool added;                  /* believed to be in the set */
 };
 
-int weft__epoll_init(struct weft__reactor *r, char *why, size_t whylen) {
-  r->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (r->epfd < 0) {
+static int epoll_init(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
+                      size_t whylen) {
+  (void)entries;   /* the set grows as fds are armed */
+  (void)own_thread; /* any thread may arm and wait */
+  r->ep.epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (r->ep.epfd < 0) {
     int e = errno;
     snprintf(why, whylen, "epoll_create1 failed: %s", strerror(e));
     return -e;
@@ -55,26 +58,26 @@ int weft__epoll_init(struct weft__reactor *r, char *why, size_t whylen) {
   if (r->wake_fd < 0) {
     int e = errno;
     snprintf(why, whylen, "eventfd failed: %s", strerror(e));
-    close(r->epfd);
+    close(r->ep.epfd);
     return -e;
   }
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = -1};
-  if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->wake_fd, &ev) < 0) {
+  if (epoll_ctl(r->ep.epfd, EPOLL_CTL_ADD, r->wake_fd, &ev) < 0) {
     int e = errno;
     snprintf(why, whylen, "epoll_ctl failed: %s", strerror(e));
     close(r->wake_fd);
-    close(r->epfd);
+    close(r->ep.epfd);
     return -e;
   }
-  r->ep_fds = NULL;
-  r->ep_nfds = 0;
+  r->ep.fds = NULL;
+  r->ep.nfds = 0;
   return 0;
 }
 
-void weft__epoll_fini(struct weft__reactor *r) {
-  weft__free(r->ep_fds, (size_t)r->ep_nfds * sizeof *r->ep_fds);
+static void epoll_fini(struct weft__reactor *r) {
+  weft__free(r->ep.fds, (size_t)r->ep.nfds * sizeof *r->ep.fds);
   close(r->wake_fd);
-  close(r->epfd);
+  close(r->ep.epfd);
 }
 
 static bool is_regular(int fd) {
@@ -148,17 +151,17 @@ static ssize_t try_op(struct weft__io_op *op) {
 }
 
 static struct weft__ep_fd *slot(struct weft__reactor *r, int fd) {
-  if (fd >= r->ep_nfds) {
-    int n = r->ep_nfds ? r->ep_nfds : 64;
+  if (fd >= r->ep.nfds) {
+    int n = r->ep.nfds ? r->ep.nfds : 64;
     while (n <= fd) n *= 2;
-    struct weft__ep_fd *a = weft__realloc(r->ep_fds, (size_t)r->ep_nfds * sizeof *a,
+    struct weft__ep_fd *a = weft__realloc(r->ep.fds, (size_t)r->ep.nfds * sizeof *a,
                                           (size_t)n * sizeof *a);
     if (!a) return NULL;
-    memset(a + r->ep_nfds, 0, (size_t)(n - r->ep_nfds) * sizeof *a);
-    r->ep_fds = a;
-    r->ep_nfds = n;
+    memset(a + r->ep.nfds, 0, (size_t)(n - r->ep.nfds) * sizeof *a);
+    r->ep.fds = a;
+    r->ep.nfds = n;
   }
-  return &r->ep_fds[fd];
+  return &r->ep.fds[fd];
 }
 
 /* Arms @fd for what its waiters need (nothing if none). */
@@ -170,21 +173,18 @@ static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
     return 0;
   }
   struct epoll_event ev = {.events = want | EPOLLONESHOT, .data.fd = fd};
-  int rc = epoll_ctl(r->epfd, s->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
-  if (rc < 0 && errno == ENOENT) rc = epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
-  else if (rc < 0 && errno == EEXIST) rc = epoll_ctl(r->epfd, EPOLL_CTL_MOD, fd, &ev);
+  int rc = epoll_ctl(r->ep.epfd, s->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+  if (rc < 0 && errno == ENOENT) rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_ADD, fd, &ev);
+  else if (rc < 0 && errno == EEXIST) rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_MOD, fd, &ev);
   if (rc < 0) return -errno;
   s->added = true;
   s->armed = want;
   return 0;
 }
 
-int weft__epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
+static int epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
   op->ep_next = NULL;
-  if (weft__io_fd_is_fixed(&op->req)) { /* a registered file: its plain fd */
-    unsigned i = (unsigned)(-2 - op->req.fd);
-    op->req.fd = i < r->nfixed_fds ? r->fixed_fds[i] : -1;
-  }
+  if (weft__io_fd_is_fixed(&op->req)) op->req.fd = weft__reactor_plain_fd(r, op->req.fd);
   ssize_t n = try_op(op);
   if (n != -EAGAIN) {
     op->res = (int32_t)n;
@@ -215,18 +215,18 @@ static bool unlink_op(struct weft__ep_fd *s, struct weft__io_op *op) {
   return false;
 }
 
-void weft__epoll_cancel(struct weft__reactor *r, struct weft__io_op *op) {
+static void epoll_cancel(struct weft__reactor *r, struct weft__io_op *op) {
   op->cancelled = 1;
   int fd = op->req.fd;
-  if (fd < 0 || fd >= r->ep_nfds || !unlink_op(&r->ep_fds[fd], op)) return;
+  if (fd < 0 || fd >= r->ep.nfds || !unlink_op(&r->ep.fds[fd], op)) return;
   r->inflight--;
-  arm(r, fd, &r->ep_fds[fd]); /* narrows or disarms; failure only leaves a spurious wake */
+  arm(r, fd, &r->ep.fds[fd]); /* narrows or disarms; failure only leaves a spurious wake */
   weft__io_complete(op, -ECANCELED, 0);
 }
 
 static void ready(struct weft__reactor *r, int fd, uint32_t events) {
-  if (fd < 0 || fd >= r->ep_nfds) return;
-  struct weft__ep_fd *s = &r->ep_fds[fd];
+  if (fd < 0 || fd >= r->ep.nfds) return;
+  struct weft__ep_fd *s = &r->ep.fds[fd];
   s->armed = 0; /* one-shot: disarmed by delivery */
   struct weft__io_op *list = s->waiters, *keep = NULL;
   s->waiters = NULL;
@@ -260,7 +260,7 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
   }
 }
 
-void weft__epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) {
+static void epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) {
   if (!block && r->inflight == 0) return;
   struct epoll_event evs[128];
   struct timespec ts = {0, 0}, *tsp = &ts;
@@ -275,11 +275,11 @@ void weft__epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns)
   static _Atomic bool no_pwait2;
   int n = -1;
   if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
-    n = epoll_pwait2(r->epfd, evs, 128, tsp, NULL);
+    n = epoll_pwait2(r->ep.epfd, evs, 128, tsp, NULL);
     if (n < 0 && errno == ENOSYS) atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
   }
   if (atomic_load_explicit(&no_pwait2, memory_order_relaxed)) /* before 5.11: ms, rounded up */
-    n = epoll_wait(r->epfd, evs, 128,
+    n = epoll_wait(r->ep.epfd, evs, 128,
                    !tsp ? -1 : (int)(((uint64_t)ts.tv_sec * WEFT__NS_PER_S + (uint64_t)ts.tv_nsec + 999999) / 1000000));
   for (int i = 0; i < n; i++) {
     if (evs[i].data.fd == -1) {
@@ -291,3 +291,17 @@ void weft__epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns)
     ready(r, evs[i].data.fd, evs[i].events);
   }
 }
+
+const struct weft__backend_ops weft__epoll_ops = {
+    .name = "epoll",
+    .id = WEFT__IO_EPOLL,
+    .caps = 0,
+    .init = epoll_init,
+    .bind = NULL,
+    .fini = epoll_fini,
+    .poll = epoll_poll,
+    .start = epoll_start,
+    .cancel = epoll_cancel,
+    .register_buffers = NULL, /* fixed-buffer requests are plain ones */
+    .register_files = NULL,   /* the table alone maps indices to fds */
+};

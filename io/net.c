@@ -28,12 +28,12 @@ static ssize_t await(struct weft__io_req q, int64_t timeout_ns) {
 
 const char *weft_loop_backend(const weft_loop_t *loop) {
   if (!loop) return NULL;
-  return loop->workers[0].reactor.backend == WEFT__IO_URING ? "io_uring" : "epoll";
+  return loop->workers[0].reactor.ops->name;
 }
 
 const char *weft_loop_backend_reason(const weft_loop_t *loop) {
   if (!loop) return NULL;
-  return loop->workers[0].reactor.backend == WEFT__IO_URING ? "" : loop->backend_reason;
+  return loop->io.backend_reason; /* "" unless the first choice failed */
 }
 
 int weft_socket(int domain, int type, int protocol) {

@@ -47,6 +47,24 @@ static int32_t finish(struct weft_task *t, int rc, const struct weft__io_op *op)
   return res;
 }
 
+/* An op a task waits for: the reactor calls back wake_task. */
+struct task_op {
+  struct weft__io_op op; /* first */
+  struct weft_task *task;
+};
+
+/* The completion callback, on the op's worker (the task is pinned there). */
+static void wake_task(struct weft__io_op *op) {
+  struct weft_task *t = ((struct task_op *)op)->task; /* read before done: the op may go once done is seen */
+  /* release: the task's acquire load of done sees res. */
+  atomic_store_explicit(&op->done, 1, memory_order_release);
+  /* The op is over, so the task need not come back here: it is queued
+   * where its own pinning says (stealable when unpinned). Its pinned field
+   * still names this worker, so a canceller that wins the wake queues it
+   * here, and it cannot run (and end) before we are done with it. */
+  weft__task_wake_at(t, WEFT__SCHED_WAKE, t->home);
+}
+
 ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
@@ -55,39 +73,31 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
     return -ECANCELED;
   struct weft__worker *w = weft__worker_self();
   struct weft__reactor *r = &w->reactor;
-  if (r->backend == WEFT__IO_EPOLL && weft__offload_wanted(req)) {
+  if (!weft__reactor_can(r, WEFT__CAP_ASYNC_FILES) && weft__offload_wanted(req)) {
     struct weft__io_req q = *req;
-    if (weft__io_fd_is_fixed(&q)) { /* a registered file: its plain fd */
-      unsigned i = (unsigned)(-2 - q.fd);
-      q.fd = i < r->nfixed_fds ? r->fixed_fds[i] : -1;
-    }
+    if (weft__io_fd_is_fixed(&q)) q.fd = weft__reactor_plain_fd(r, q.fd);
     return weft__offload_await(&q, deadline_ns);
   }
-  struct weft__io_op op;
-  op.task = t;
-  op.cb = NULL;
-  op.res = 0;
-  op.cqe_flags = 0;
-  op.req = *req;
-  op.ep_next = NULL;
-  int rc = weft__reactor_start(r, &op, deadline_ns);
+  struct task_op top = {.op = {.cb = wake_task, .req = *req}, .task = t};
+  struct weft__io_op *op = &top.op;
+  int rc = weft__reactor_start(r, op, deadline_ns);
   if (rc < 0) return rc;
   /* acquire: pairs with the reactor's release store (same thread here, but
    * the rule costs nothing). */
-  if (atomic_load_explicit(&op.done, memory_order_acquire)) {
-    if (op.res == WEFT__EOFFLOAD) return weft__offload_await(&op.req, deadline_ns);
-    return finish(t, 0, &op);
+  if (atomic_load_explicit(&op->done, memory_order_acquire)) {
+    if (op->res == WEFT__EOFFLOAD) return weft__offload_await(&op->req, deadline_ns);
+    return finish(t, 0, op);
   }
   /* relaxed: only this task writes it while it runs; wakers read it after
    * the release CAS that suspends us (task.c). */
   if (!loop->solo) atomic_store_explicit(&t->pinned, (int)w->index, memory_order_relaxed);
-  uint64_t timer = r->backend == WEFT__IO_EPOLL ? deadline_ns : 0;
-  rc = weft__task_wait(t, &op.done, timer);
-  if (rc != 0 && !atomic_load_explicit(&op.done, memory_order_acquire)) {
+  uint64_t timer = weft__reactor_can(r, WEFT__CAP_KERNEL_TIMEOUTS) ? 0 : deadline_ns;
+  rc = weft__task_wait(t, &op->done, timer);
+  if (rc != 0 && !atomic_load_explicit(&op->done, memory_order_acquire)) {
     /* Pinned: we resumed on w, the worker whose reactor holds the op. */
-    weft__reactor_cancel(&weft__worker_self()->reactor, &op);
-    weft__task_wait_nocancel(t, &op.done, 0);
+    weft__reactor_cancel(&weft__worker_self()->reactor, op);
+    weft__task_wait_nocancel(t, &op->done, 0);
   }
   atomic_store_explicit(&t->pinned, t->home, memory_order_relaxed);
-  return finish(t, rc, &op);
+  return finish(t, rc, op);
 }

@@ -1,108 +1,83 @@
 /*
- * reactor.c - choosing a backend and the parts both backends share.
+ * reactor.c - choosing a backend, and the calls every layer above makes,
+ * each one step through the chosen backend's ops table.
  *
  * Choice: io_uring unless it cannot be set up (the reason is kept for
  * weft_loop_backend_reason()), or $WEFT_IO_BACKEND / the loop config force
  * one. A forced io_uring that fails is an error, not a fallback: users who
  * ask for it want to know.
+ *
+ * Invariant: r->ops is set exactly while the backend's state in @r is
+ * live (between a successful init and fini).
  */
 #include "reactor.h"
-#include "task.h"
-#include "worker.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #if defined(WEFT_HAVE_VALGRIND_H)
 #include <valgrind/valgrind.h>
 #endif
 
-int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, bool own_thread,
-                       char *why, size_t whylen) {
-  memset(r, 0, sizeof *r);
-  r->wake_fd = -1;
-  r->epfd = -1;
-  if (why && whylen) why[0] = '\0';
+/* The backend to try first for @want, or NULL with the reason in @why
+ * when auto-selection must skip io_uring (or a forced io_uring cannot be
+ * had: then *@forced_fail is set). */
+static const struct weft__backend_ops *first_choice(int want, char *why, size_t whylen,
+                                                    bool *forced_fail) {
+  *forced_fail = false;
+  if (want == WEFT__IO_EPOLL) return &weft__epoll_ops;
 #if defined(WEFT__HAVE_URING)
 #if defined(WEFT_HAVE_VALGRIND_H)
   /* Valgrind does not see what the kernel writes into the rings and holds
    * its big lock across io_uring_enter: a blocked worker would stall all. */
   if (want == WEFT__IO_NONE && RUNNING_ON_VALGRIND) {
     snprintf(why, whylen, "running under Valgrind, which cannot follow io_uring");
-    want = WEFT__IO_EPOLL;
+    return NULL;
   }
 #endif
-  if (want != WEFT__IO_EPOLL) {
-    char reason[160];
-    int rc = weft__ring_init(r, entries, own_thread, reason, sizeof reason);
-    if (rc == 0) {
-      r->backend = WEFT__IO_URING;
-      return 0;
-    }
-    if (want == WEFT__IO_URING) {
-      snprintf(why, whylen, "%s", reason);
-      return rc;
-    }
-    snprintf(why, whylen, "%s", reason);
-  }
+  return &weft__ring_ops;
 #else
-  (void)entries;
-  (void)own_thread;
-  if (want == WEFT__IO_URING) {
-    snprintf(why, whylen, "built without liburing");
-    return -ENOSYS;
-  }
-  if (want != WEFT__IO_EPOLL) snprintf(why, whylen, "built without liburing");
+  snprintf(why, whylen, "built without liburing");
+  *forced_fail = want == WEFT__IO_URING;
+  return NULL;
 #endif
-  char saved[160];
-  snprintf(saved, sizeof saved, "%s", why ? why : "");
-  char reason[160];
-  int rc = weft__epoll_init(r, reason, sizeof reason);
-  if (rc < 0) {
-    snprintf(why, whylen, "%s", reason);
-    return rc;
+}
+
+int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, bool own_thread,
+                       char *why, size_t whylen) {
+  memset(r, 0, sizeof *r);
+  r->wake_fd = -1;
+  char reason[160] = "", scratch[160];
+  bool forced_fail;
+  const struct weft__backend_ops *ops = first_choice(want, reason, sizeof reason, &forced_fail);
+  int rc = forced_fail ? -ENOSYS : 0;
+  if (ops && (rc = ops->init(r, entries, own_thread, reason, sizeof reason)) == 0) {
+    reason[0] = '\0'; /* the first choice worked: no fallback to explain */
+  } else if (want == WEFT__IO_NONE && ops != &weft__epoll_ops) {
+    ops = &weft__epoll_ops; /* fall back; the first choice's reason stays */
+    rc = ops->init(r, entries, own_thread, scratch, sizeof scratch);
+    if (rc < 0) snprintf(reason, sizeof reason, "%s", scratch);
   }
-  r->backend = WEFT__IO_EPOLL;
-  snprintf(why, whylen, "%s", saved);
+  if (why && whylen) snprintf(why, whylen, "%s", reason);
+  if (rc < 0) return rc;
+  r->ops = ops;
   return 0;
 }
 
 void weft__reactor_bind(struct weft__reactor *r) {
-#if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING && r->unbound) weft__ring_bind(r);
-#else
-  (void)r;
-#endif
+  if (r->ops->bind) r->ops->bind(r);
 }
 
 void weft__reactor_fini(struct weft__reactor *r) {
-#if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING) weft__ring_fini(r);
-#endif
-  if (r->backend == WEFT__IO_EPOLL) weft__epoll_fini(r);
-  r->backend = WEFT__IO_NONE;
+  if (r->ops) r->ops->fini(r);
+  r->ops = NULL;
 }
 
-void weft__reactor_poll(struct weft__reactor *r) {
-#if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING) {
-    weft__ring_poll(r, false, 0);
-    return;
-  }
-#endif
-  weft__epoll_poll(r, false, 0);
-}
+void weft__reactor_poll(struct weft__reactor *r) { r->ops->poll(r, false, 0); }
 
 void weft__reactor_wait(struct weft__reactor *r, uint64_t deadline_ns) {
-#if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING) {
-    weft__ring_poll(r, true, deadline_ns);
-    return;
-  }
-#endif
-  weft__epoll_poll(r, true, deadline_ns);
+  r->ops->poll(r, true, deadline_ns);
 }
 
 void weft__reactor_kick(struct weft__reactor *r) {
@@ -116,61 +91,24 @@ int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_
   op->cancelled = 0;
   op->phase = 0;
   op->deadline = deadline_ns;
+  op->ep_next = NULL;
   atomic_init(&op->done, 0);
-#if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING) return weft__ring_start(r, op);
-#endif
-  return weft__epoll_start(r, op);
+  return r->ops->start(r, op);
 }
 
 void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op) {
-#if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING) {
-    weft__ring_cancel(r, op);
-    return;
-  }
-#endif
-  weft__epoll_cancel(r, op);
-}
-
-void weft__io_complete(struct weft__io_op *op, int32_t res, uint32_t flags) {
-  op->res = res;
-  op->cqe_flags = flags;
-  if (op->cb) {
-    op->cb(op);
-    return;
-  }
-  struct weft_task *t = op->task; /* read before done: the op may go once done is seen */
-  /* release: the task's acquire load of done sees res. */
-  atomic_store_explicit(&op->done, 1, memory_order_release);
-  /* The op is over, so the task need not come back here: it is queued
-   * where its own pinning says (stealable when unpinned). Its pinned field
-   * still names this worker, so a canceller that wins the wake queues it
-   * here, and it cannot run (and end) before we are done with it. */
-  weft__task_wake_at(t, WEFT__SCHED_WAKE, t->home);
+  r->ops->cancel(r, op);
 }
 
 int weft__reactor_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n) {
-#if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING) {
-    int rc = n ? io_uring_register_buffers(&r->ring, iov, n) : io_uring_unregister_buffers(&r->ring);
-    return rc == -ENXIO && !n ? 0 : rc; /* nothing was registered */
-  }
-#endif
-  (void)r;
-  (void)iov;
-  (void)n;
-  return 0; /* epoll: fixed-buffer requests are plain ones */
+  return r->ops->register_buffers ? r->ops->register_buffers(r, iov, n) : 0;
 }
 
 int weft__reactor_register_files(struct weft__reactor *r, const int *fds, unsigned n) {
-#if defined(WEFT__HAVE_URING)
-  if (r->backend == WEFT__IO_URING) {
-    int rc = n ? io_uring_register_files(&r->ring, fds, n) : io_uring_unregister_files(&r->ring);
-    if (rc == -ENXIO && !n) rc = 0;
+  if (r->ops->register_files) {
+    int rc = r->ops->register_files(r, fds, n);
     if (rc < 0) return rc;
   }
-#endif
   r->fixed_fds = fds;
   r->nfixed_fds = n;
   return 0;

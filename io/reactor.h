@@ -12,8 +12,11 @@
  *    any thread may call.
  *  - An op (struct weft__io_op) lives on its waiter's stack, or inside an
  *    object that outlives it, until its completion has been delivered:
- *    res is written, then done is set (release), then the task is woken or
- *    cb is called. Nothing touches the op after that.
+ *    res is written, then op->cb is called. The reactor touches the op no
+ *    more after that (the cb may end its life).
+ *  - The reactor calls down (backends, through struct weft__backend_ops)
+ *    and back (op->cb), never up: it includes no scheduler header. The
+ *    await layer (op.c) installs the cb that wakes a task.
  *  - A task waiting on an op is pinned to the op's worker (op.c), so the
  *    completion, a cancellation and the task all meet on that one thread.
  *  - Submissions are batched: preparing a request queues it; the worker
@@ -40,26 +43,28 @@
 #define IORING_CQE_F_MORE (1U << 1) /* builds without liburing never see it set */
 #endif
 
-struct weft_task;
-
-/* epoll: "this regular-file request would block the worker": op.c hands
- * it to the offload pool (offload.h). Never returned to users. */
+/* epoll: "this regular-file request would block the worker": the await
+ * layer hands it to the offload pool (offload.h). Never returned to users. */
 #define WEFT__EOFFLOAD (-100000)
 
+/* Which backend a loop asks for (config, $WEFT_IO_BACKEND). */
 enum weft__io_backend { WEFT__IO_NONE = 0, WEFT__IO_URING = 1, WEFT__IO_EPOLL = 2 };
 
 struct weft__io_op;
+/* Called with the op's result in res (and cqe_flags), on the thread that
+ * drives the op's reactor. A multishot request's cb runs once per result
+ * with IORING_CQE_F_MORE set in cqe_flags, then once without. */
 typedef void (*weft__io_cb)(struct weft__io_op *op);
 
 struct weft__io_op {
-  struct weft_task *task;   /* woken on completion, unless cb is set */
-  weft__io_cb cb;           /* called on the owning worker instead */
-  _Atomic uint32_t done;    /* 1 once res is final; release by the reactor */
+  weft__io_cb cb;           /* the completion; set by whoever starts the op */
+  _Atomic uint32_t done;    /* set (relaxed) when a backend finished the op
+                               inside weft__reactor_start, without calling cb */
   int32_t res;              /* bytes, fd, 0, or -errno */
   uint32_t cqe_flags;       /* io_uring: the CQE's flags */
   struct weft__io_req req;
   uint64_t deadline;        /* absolute monotonic ns, 0 = none */
-  uint8_t phase;            /* 1 while waiting for readiness after -EAGAIN */
+  uint8_t phase;            /* backend's: 1 while waiting for readiness after -EAGAIN */
   uint8_t cancelled;        /* weft__reactor_cancel was called */
   struct __kernel_timespec ts; /* ring: the linked timeout, read at submission */
   /* epoll backend: the readiness waiter list of the op's fd. */
@@ -67,29 +72,80 @@ struct weft__io_op {
   uint32_t ep_events;
 };
 
+/* What a backend can do; the layers above test these, never which
+ * backend runs. */
+enum weft__io_cap {
+  /* Deadlines travel with the request (linked timeouts): the waiter needs
+   * no timer of its own. */
+  WEFT__CAP_KERNEL_TIMEOUTS = 1u << 0,
+  /* File requests never block the worker (kernel workers wait for the
+   * disk): no offload pool needed. */
+  WEFT__CAP_ASYNC_FILES = 1u << 1,
+  /* WEFT__IO_ACCEPT_MULTI works (the kernel may still refuse: -EINVAL). */
+  WEFT__CAP_MULTISHOT_ACCEPT = 1u << 2,
+};
+
+struct weft__reactor;
+
+/* A backend: one static table each (ring.c, epoll.c). The reactor calls
+ * through it; nothing else does. */
+struct weft__backend_ops {
+  const char *name;   /* "io_uring", "epoll": weft_loop_backend() */
+  uint8_t id;         /* enum weft__io_backend */
+  unsigned caps;      /* enum weft__io_cap */
+  /* Sets up the backend's part of @r (wake_fd included); on failure
+   * leaves nothing open and writes the reason into @why. */
+  int (*init)(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
+              size_t whylen);
+  void (*bind)(struct weft__reactor *r); /* may be NULL */
+  void (*fini)(struct weft__reactor *r);
+  /* Submits what is queued; delivers completions; @block: sleeps until
+   * one, a kick, or @deadline_ns (0: none). */
+  void (*poll)(struct weft__reactor *r, bool block, uint64_t deadline_ns);
+  int (*start)(struct weft__reactor *r, struct weft__io_op *op);
+  void (*cancel)(struct weft__reactor *r, struct weft__io_op *op);
+  /* Registered buffers (n = 0: unregister). NULL: nothing to register,
+   * fixed-buffer requests are plain ones. */
+  int (*register_buffers)(struct weft__reactor *r, const struct iovec *iov, unsigned n);
+  /* Registered files in the kernel, before the table is kept (n = 0:
+   * unregister). NULL: the table alone is enough. */
+  int (*register_files)(struct weft__reactor *r, const int *fds, unsigned n);
+};
+
+extern const struct weft__backend_ops weft__epoll_ops;
+#if defined(WEFT__HAVE_URING)
+extern const struct weft__backend_ops weft__ring_ops;
+#endif
+
 struct weft__ep_fd; /* epoll.c */
 
 struct weft__reactor {
-  uint8_t backend;            /* enum weft__io_backend */
-  bool single_issuer;         /* ring: SINGLE_ISSUER | DEFER_TASKRUN, one thread only */
-  bool unbound;               /* ring: created disabled, waiting for weft__reactor_bind */
+  const struct weft__backend_ops *ops; /* NULL until init succeeded */
   int wake_fd;                /* eventfd: kicks a worker sleeping in the kernel */
   unsigned inflight;          /* ops submitted or queued and not yet completed */
-  uint64_t wake_buf;          /* ring: the eventfd read's target */
-  struct weft__io_op wake_op; /* ring: the pending eventfd read */
-#if defined(WEFT__HAVE_URING)
-  struct io_uring ring;
-#endif
   const int *fixed_fds;       /* registered files (the loop's table), by index */
   unsigned nfixed_fds;
-  int epfd;                   /* epoll */
-  struct weft__ep_fd *ep_fds; /* epoll: per-fd waiter lists, indexed by fd */
-  int ep_nfds;
+  union {                     /* the backend's own state */
+#if defined(WEFT__HAVE_URING)
+    struct {
+      struct io_uring ring;
+      bool single_issuer;         /* SINGLE_ISSUER | DEFER_TASKRUN, one thread only */
+      bool unbound;               /* created disabled, waiting for weft__reactor_bind */
+      uint64_t wake_buf;          /* the eventfd read's target */
+      struct weft__io_op wake_op; /* the pending eventfd read */
+    } ur;
+#endif
+    struct {
+      int epfd;
+      struct weft__ep_fd *fds;    /* per-fd waiter lists, indexed by fd */
+      int nfds;
+    } ep;
+  };
 };
 
-/* Which backend a new loop uses: @want is WEFT__IO_NONE for "io_uring if it
- * works, else epoll" (and $WEFT_IO_BACKEND may force one). On fallback,
- * @why receives the one-line reason. Thread: any. */
+/* Sets up @r with the backend @want names: WEFT__IO_NONE for "io_uring if
+ * it works, else epoll". On fallback, @why receives the one-line reason
+ * the first choice was not taken ("" otherwise). Thread: any. */
 int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, bool own_thread,
                        char *why, size_t whylen);
 /* Called by the thread that will drive @r, before it does: a ring created
@@ -97,6 +153,10 @@ int weft__reactor_init(struct weft__reactor *r, int want, unsigned entries, bool
  * enabled and bound to the caller here, once. No-op otherwise. */
 void weft__reactor_bind(struct weft__reactor *r);
 void weft__reactor_fini(struct weft__reactor *r);
+
+static inline bool weft__reactor_can(const struct weft__reactor *r, unsigned cap) {
+  return (r->ops->caps & cap) != 0;
+}
 
 /* Submits queued requests and delivers completions without blocking.
  * Cheap when nothing is in flight (no system call). */
@@ -108,11 +168,12 @@ void weft__reactor_wait(struct weft__reactor *r, uint64_t deadline_ns);
 /* Wakes the reactor's thread out of weft__reactor_wait. Any thread. */
 void weft__reactor_kick(struct weft__reactor *r);
 
-/* Starts @op (its req filled in). Returns 0, or a negative errno when the
- * request could not be queued (the op will never complete). The ring links
- * an absolute-deadline timeout when @deadline_ns is nonzero; epoll leaves
- * timeouts to the waiter. With epoll, a request that completes at once is
- * delivered before this returns (done is set). */
+/* Starts @op (its req and cb filled in). Returns 0, or a negative errno
+ * when the request could not be queued (the op will never complete).
+ * With WEFT__CAP_KERNEL_TIMEOUTS the request ends by itself at
+ * @deadline_ns (nonzero); otherwise timeouts are the waiter's. A backend
+ * may finish the request before this returns: then done is set and cb is
+ * not called. */
 int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns);
 /* Asks the kernel to stop @op early; its completion still arrives (with
  * -ECANCELED, or its result if it finished first). */
@@ -123,22 +184,19 @@ void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op);
 int weft__reactor_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n);
 int weft__reactor_register_files(struct weft__reactor *r, const int *fds, unsigned n);
 
-/* Delivers a completion (both backends). */
-void weft__io_complete(struct weft__io_op *op, int32_t res, uint32_t flags);
+/* A registered file index (fd <= -2) as the plain fd in @r's table, -1 if
+ * out of range; other fds unchanged. */
+static inline int weft__reactor_plain_fd(const struct weft__reactor *r, int fd) {
+  if (fd > -2) return fd;
+  unsigned i = (unsigned)(-2 - fd);
+  return i < r->nfixed_fds ? r->fixed_fds[i] : -1;
+}
 
-/* Backend entry points, selected by r->backend. */
-int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
-                    size_t whylen);
-void weft__ring_bind(struct weft__reactor *r);
-void weft__ring_fini(struct weft__reactor *r);
-void weft__ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns);
-int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op);
-void weft__ring_cancel(struct weft__reactor *r, struct weft__io_op *op);
-
-int weft__epoll_init(struct weft__reactor *r, char *why, size_t whylen);
-void weft__epoll_fini(struct weft__reactor *r);
-void weft__epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns);
-int weft__epoll_start(struct weft__reactor *r, struct weft__io_op *op);
-void weft__epoll_cancel(struct weft__reactor *r, struct weft__io_op *op);
+/* Delivers a completion (backends): records the result, calls cb. */
+static inline void weft__io_complete(struct weft__io_op *op, int32_t res, uint32_t flags) {
+  op->res = res;
+  op->cqe_flags = flags;
+  op->cb(op);
+}
 
 #endif

@@ -10,7 +10,7 @@
  * requests are plain ones there; pread_fixed checks the buffer lies inside
  * the registered one it names, on both backends.
  *
- * Invariants: loop->fixed_bufs/fixed_fds change only while the loop is not
+ * Invariants: loop->io.fixed_bufs/fixed_fds change only while the loop is not
  * running; every reactor has the same registration as the loop's tables.
  */
 #include "weft/io.h"
@@ -50,7 +50,7 @@ int weft_loop_register_buffers(weft_loop_t *loop, const struct iovec *iov, unsig
   int rc = check_owner(loop);
   if (rc) return rc;
   if (!iov || n == 0 || n > 16384) return -EINVAL;
-  if (loop->nfixed_bufs) return -EBUSY;
+  if (loop->io.nfixed_bufs) return -EBUSY;
   struct iovec *copy = weft__alloc(n * sizeof *copy);
   if (!copy) return -ENOMEM;
   memcpy(copy, iov, n * sizeof *copy);
@@ -61,20 +61,20 @@ int weft_loop_register_buffers(weft_loop_t *loop, const struct iovec *iov, unsig
     weft__free(copy, n * sizeof *copy);
     return rc;
   }
-  loop->fixed_bufs = copy;
-  loop->nfixed_bufs = n;
+  loop->io.fixed_bufs = copy;
+  loop->io.nfixed_bufs = n;
   return 0;
 }
 
 int weft_loop_unregister_buffers(weft_loop_t *loop) {
   int rc = check_owner(loop);
   if (rc) return rc;
-  if (!loop->nfixed_bufs) return 0;
+  if (!loop->io.nfixed_bufs) return 0;
   struct reg_args none = {0};
   weft__loop_on_each_worker(loop, reg_buffers, &none);
-  weft__free(loop->fixed_bufs, loop->nfixed_bufs * sizeof *loop->fixed_bufs);
-  loop->fixed_bufs = NULL;
-  loop->nfixed_bufs = 0;
+  weft__free(loop->io.fixed_bufs, loop->io.nfixed_bufs * sizeof *loop->io.fixed_bufs);
+  loop->io.fixed_bufs = NULL;
+  loop->io.nfixed_bufs = 0;
   return 0;
 }
 
@@ -82,7 +82,7 @@ int weft_loop_register_files(weft_loop_t *loop, const int *fds, unsigned n) {
   int rc = check_owner(loop);
   if (rc) return rc;
   if (!fds || n == 0 || n > 32768) return -EINVAL;
-  if (loop->nfixed_fds) return -EBUSY;
+  if (loop->io.nfixed_fds) return -EBUSY;
   int *copy = weft__alloc(n * sizeof *copy);
   if (!copy) return -ENOMEM;
   memcpy(copy, fds, n * sizeof *copy);
@@ -93,29 +93,29 @@ int weft_loop_register_files(weft_loop_t *loop, const int *fds, unsigned n) {
     weft__free(copy, n * sizeof *copy);
     return rc;
   }
-  loop->fixed_fds = copy;
-  loop->nfixed_fds = n;
+  loop->io.fixed_fds = copy;
+  loop->io.nfixed_fds = n;
   return 0;
 }
 
 int weft_loop_unregister_files(weft_loop_t *loop) {
   int rc = check_owner(loop);
   if (rc) return rc;
-  if (!loop->nfixed_fds) return 0;
+  if (!loop->io.nfixed_fds) return 0;
   struct reg_args none = {0};
   weft__loop_on_each_worker(loop, reg_files, &none);
-  weft__free(loop->fixed_fds, loop->nfixed_fds * sizeof *loop->fixed_fds);
-  loop->fixed_fds = NULL;
-  loop->nfixed_fds = 0;
+  weft__free(loop->io.fixed_fds, loop->io.nfixed_fds * sizeof *loop->io.fixed_fds);
+  loop->io.fixed_fds = NULL;
+  loop->io.nfixed_fds = 0;
   return 0;
 }
 
 void weft__registered_fini(struct weft_loop *loop) {
-  weft__free(loop->fixed_bufs, loop->nfixed_bufs * sizeof *loop->fixed_bufs);
-  weft__free(loop->fixed_fds, loop->nfixed_fds * sizeof *loop->fixed_fds);
-  loop->fixed_bufs = NULL;
-  loop->fixed_fds = NULL;
-  loop->nfixed_bufs = loop->nfixed_fds = 0;
+  weft__free(loop->io.fixed_bufs, loop->io.nfixed_bufs * sizeof *loop->io.fixed_bufs);
+  weft__free(loop->io.fixed_fds, loop->io.nfixed_fds * sizeof *loop->io.fixed_fds);
+  loop->io.fixed_bufs = NULL;
+  loop->io.fixed_fds = NULL;
+  loop->io.nfixed_bufs = loop->io.nfixed_fds = 0;
 }
 
 static ssize_t rw_fixed(uint8_t kind, int fd, const void *buf, size_t n, off_t off,
@@ -123,8 +123,8 @@ static ssize_t rw_fixed(uint8_t kind, int fd, const void *buf, size_t n, off_t o
   weft_loop_t *loop = weft_loop_current();
   if (!loop) return -EPERM;
   if (off < 0) return -EINVAL;
-  if (index >= loop->nfixed_bufs) return -EINVAL;
-  const struct iovec *r = &loop->fixed_bufs[index];
+  if (index >= loop->io.nfixed_bufs) return -EINVAL;
+  const struct iovec *r = &loop->io.fixed_bufs[index];
   const char *b = buf, *lo = r->iov_base;
   if (!b || b < lo || n > r->iov_len || (size_t)(b - lo) > r->iov_len - n) return -EINVAL;
   struct weft__io_req q = {.kind = kind, .fd = fd, .buf = (void *)buf, .len = n,

@@ -49,23 +49,23 @@ static const uint8_t required_ops[] = {
 static void arm_wake(struct weft__reactor *r);
 
 static void wake_done(struct weft__io_op *op) {
-  arm_wake((struct weft__reactor *)((char *)op - offsetof(struct weft__reactor, wake_op)));
+  arm_wake((struct weft__reactor *)((char *)op - offsetof(struct weft__reactor, ur.wake_op)));
 }
 
 static struct io_uring_sqe *get_sqe(struct weft__reactor *r, unsigned need) {
-  if (io_uring_sq_space_left(&r->ring) < need) io_uring_submit(&r->ring);
-  if (io_uring_sq_space_left(&r->ring) < need) return NULL;
-  return io_uring_get_sqe(&r->ring);
+  if (io_uring_sq_space_left(&r->ur.ring) < need) io_uring_submit(&r->ur.ring);
+  if (io_uring_sq_space_left(&r->ur.ring) < need) return NULL;
+  return io_uring_get_sqe(&r->ur.ring);
 }
 
 static void arm_wake(struct weft__reactor *r) {
   struct io_uring_sqe *sqe = get_sqe(r, 1);
   if (!sqe) return; /* the ring is wedged; the next wait times out instead */
-  io_uring_prep_read(sqe, r->wake_fd, &r->wake_buf, sizeof r->wake_buf, 0);
-  io_uring_sqe_set_data(sqe, &r->wake_op);
+  io_uring_prep_read(sqe, r->wake_fd, &r->ur.wake_buf, sizeof r->ur.wake_buf, 0);
+  io_uring_sqe_set_data(sqe, &r->ur.wake_op);
 }
 
-int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
+static int ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
                     size_t whylen) {
   static const unsigned optional[] = {
       /* One thread drives the ring: task work runs only when it asks for
@@ -82,7 +82,7 @@ int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, 
     memset(&p, 0, sizeof p);
     p.flags = optional[i] | IORING_SETUP_CQSIZE;
     p.cq_entries = entries * 4; /* room for bursts; NODROP covers the rest */
-    rc = io_uring_queue_init_params(entries, &r->ring, &p);
+    rc = io_uring_queue_init_params(entries, &r->ur.ring, &p);
     flags = optional[i];
     if (rc != -EINVAL) break;
   }
@@ -94,15 +94,15 @@ int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, 
     snprintf(why, whylen, "io_uring_setup failed: %s%s", strerror(-rc), hint);
     return rc;
   }
-  if (!(r->ring.features & IORING_FEAT_NODROP) || !(r->ring.features & IORING_FEAT_EXT_ARG)) {
+  if (!(r->ur.ring.features & IORING_FEAT_NODROP) || !(r->ur.ring.features & IORING_FEAT_EXT_ARG)) {
     snprintf(why, whylen, "io_uring lacks NODROP/EXT_ARG (kernel older than 5.11)");
-    io_uring_queue_exit(&r->ring);
+    io_uring_queue_exit(&r->ur.ring);
     return -ENOSYS;
   }
-  struct io_uring_probe *probe = io_uring_get_probe_ring(&r->ring);
+  struct io_uring_probe *probe = io_uring_get_probe_ring(&r->ur.ring);
   if (!probe) {
     snprintf(why, whylen, "io_uring probe failed (kernel older than 5.6)");
-    io_uring_queue_exit(&r->ring);
+    io_uring_queue_exit(&r->ur.ring);
     return -ENOSYS;
   }
   for (size_t i = 0; i < sizeof required_ops; i++) {
@@ -110,7 +110,7 @@ int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, 
       snprintf(why, whylen, "io_uring lacks opcode %u (kernel older than 5.11)",
                required_ops[i]);
       io_uring_free_probe(probe);
-      io_uring_queue_exit(&r->ring);
+      io_uring_queue_exit(&r->ur.ring);
       return -ENOSYS;
     }
   }
@@ -119,27 +119,27 @@ int weft__ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, 
   if (r->wake_fd < 0) {
     rc = -errno;
     snprintf(why, whylen, "eventfd failed: %s", strerror(errno));
-    io_uring_queue_exit(&r->ring);
+    io_uring_queue_exit(&r->ur.ring);
     return rc;
   }
-  memset(&r->wake_op, 0, sizeof r->wake_op);
-  r->wake_op.cb = wake_done;
-  r->single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
-  r->unbound = (flags & IORING_SETUP_R_DISABLED) != 0;
-  if (!r->unbound) arm_wake(r);
+  memset(&r->ur.wake_op, 0, sizeof r->ur.wake_op);
+  r->ur.wake_op.cb = wake_done;
+  r->ur.single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+  r->ur.unbound = (flags & IORING_SETUP_R_DISABLED) != 0;
+  if (!r->ur.unbound) arm_wake(r);
   return 0;
 }
 
-void weft__ring_bind(struct weft__reactor *r) {
+static void ring_bind(struct weft__reactor *r) {
   /* The ring belongs to the calling thread from now on (SINGLE_ISSUER). */
   /* liburing 2.3 declares io_uring_enable_rings but does not export it. */
-  syscall(__NR_io_uring_register, r->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
-  r->unbound = false;
+  syscall(__NR_io_uring_register, r->ur.ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+  r->ur.unbound = false;
   arm_wake(r);
 }
 
-void weft__ring_fini(struct weft__reactor *r) {
-  io_uring_queue_exit(&r->ring); /* cancels the wake read */
+static void ring_fini(struct weft__reactor *r) {
+  io_uring_queue_exit(&r->ur.ring); /* cancels the wake read */
   close(r->wake_fd);
 }
 
@@ -266,7 +266,7 @@ static int issue(struct weft__reactor *r, struct weft__io_op *op) {
   io_uring_sqe_set_data(sqe, op);
   if (op->deadline) {
     sqe->flags |= IOSQE_IO_LINK;
-    struct io_uring_sqe *t = io_uring_get_sqe(&r->ring); /* space checked above */
+    struct io_uring_sqe *t = io_uring_get_sqe(&r->ur.ring); /* space checked above */
     op->ts = kernel_ts(op->deadline);
     io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
     io_uring_sqe_set_data64(t, IGNORE_UD);
@@ -274,7 +274,7 @@ static int issue(struct weft__reactor *r, struct weft__io_op *op) {
   return 0;
 }
 
-int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op) {
+static int ring_start(struct weft__reactor *r, struct weft__io_op *op) {
   int rc = issue(r, op);
   if (rc) return rc;
   r->inflight++;
@@ -283,11 +283,11 @@ int weft__ring_start(struct weft__reactor *r, struct weft__io_op *op) {
    * one submission per tick (~32 requests, dispatched together under the
    * block layer's plug) made 68k IOPS; one submission per request 81k, as
    * fio's 86k. Sockets keep the batching, which is where it pays. */
-  if (weft__io_is_storage(&op->req)) io_uring_submit(&r->ring);
+  if (weft__io_is_storage(&op->req)) io_uring_submit(&r->ur.ring);
   return 0;
 }
 
-void weft__ring_cancel(struct weft__reactor *r, struct weft__io_op *op) {
+static void ring_cancel(struct weft__reactor *r, struct weft__io_op *op) {
   op->cancelled = 1;
   struct io_uring_sqe *sqe = get_sqe(r, 1);
   if (!sqe) return; /* cannot happen after a submit freed the queue; the op ends on its own */
@@ -298,14 +298,12 @@ void weft__ring_cancel(struct weft__reactor *r, struct weft__io_op *op) {
 static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t flags) {
   if (ud == IGNORE_UD || ud == LIBURING_UDATA_TIMEOUT) return;
   struct weft__io_op *op = (struct weft__io_op *)(uintptr_t)ud;
-  if (op == &r->wake_op) {
+  if (op == &r->ur.wake_op) {
     wake_done(op);
     return;
   }
   if (flags & IORING_CQE_F_MORE) { /* one result of a multishot request: more follow */
-    op->res = res;
-    op->cqe_flags = flags;
-    op->cb(op);
+    weft__io_complete(op, res, flags);
     return;
   }
   if (res == -EAGAIN && op->phase == 0 && poll_mask(&op->req) && !op->cancelled) {
@@ -329,27 +327,27 @@ static unsigned reap(struct weft__reactor *r) {
     /* Copy each entry out before dispatching: dispatch may submit, and the
      * entries are the kernel's once we advance. */
     struct { uint64_t ud; int32_t res; uint32_t flags; } batch[64];
-    io_uring_for_each_cqe(&r->ring, head, cqe) {
+    io_uring_for_each_cqe(&r->ur.ring, head, cqe) {
       batch[n].ud = cqe->user_data;
       batch[n].res = cqe->res;
       batch[n].flags = cqe->flags;
       if (++n == 64) break;
     }
     if (!n) break;
-    io_uring_cq_advance(&r->ring, n);
+    io_uring_cq_advance(&r->ur.ring, n);
     for (unsigned i = 0; i < n; i++) dispatch(r, batch[i].ud, batch[i].res, batch[i].flags);
     total += n;
   }
   return total;
 }
 
-void weft__ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) {
-  struct io_uring *ring = &r->ring;
+static void ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) {
+  struct io_uring *ring = &r->ur.ring;
   if (!block) {
     bool pending = IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
     if (io_uring_sq_ready(ring)) {
       /* With DEFER_TASKRUN, completions appear only when we ask for them. */
-      if (r->single_issuer) io_uring_submit_and_get_events(ring);
+      if (r->ur.single_issuer) io_uring_submit_and_get_events(ring);
       else io_uring_submit(ring);
     } else if (pending) {
       io_uring_get_events(ring);
@@ -368,3 +366,27 @@ void weft__ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) 
   }
   reap(r);
 }
+
+static int ring_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n) {
+  int rc = n ? io_uring_register_buffers(&r->ur.ring, iov, n) : io_uring_unregister_buffers(&r->ur.ring);
+  return rc == -ENXIO && !n ? 0 : rc; /* nothing was registered */
+}
+
+static int ring_register_files(struct weft__reactor *r, const int *fds, unsigned n) {
+  int rc = n ? io_uring_register_files(&r->ur.ring, fds, n) : io_uring_unregister_files(&r->ur.ring);
+  return rc == -ENXIO && !n ? 0 : rc; /* nothing was registered */
+}
+
+const struct weft__backend_ops weft__ring_ops = {
+    .name = "io_uring",
+    .id = WEFT__IO_URING,
+    .caps = WEFT__CAP_KERNEL_TIMEOUTS | WEFT__CAP_ASYNC_FILES | WEFT__CAP_MULTISHOT_ACCEPT,
+    .init = ring_init,
+    .bind = ring_bind,
+    .fini = ring_fini,
+    .poll = ring_poll,
+    .start = ring_start,
+    .cancel = ring_cancel,
+    .register_buffers = ring_register_buffers,
+    .register_files = ring_register_files,
+};

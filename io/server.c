@@ -320,7 +320,7 @@ static int acceptor_body(void *arg, void **res) {
   struct weft__worker *w = weft__worker_self();
   /* Multishot needs the task to stay on this worker: acceptors are pinned
    * with several workers, and one worker is one thread. */
-  if (w->reactor.backend == WEFT__IO_URING && !s->max_conns) {
+  if (weft__reactor_can(&w->reactor, WEFT__CAP_MULTISHOT_ACCEPT) && !s->max_conns) {
     int rc = accept_multishot(s, lfd);
     if (rc != -EINVAL) return 0; /* closed, or the socket failed */
   }

@@ -60,7 +60,6 @@ static void on_readable(struct weft__io_op *op) {
 
 static void arm(struct weft__signals *s) {
   if (s->armed) return;
-  s->watch.task = NULL;
   s->watch.cb = on_readable;
   s->watch.req = (struct weft__io_req){.kind = WEFT__IO_POLL, .fd = s->fd, .mask = POLLIN};
   if (weft__reactor_start(&s->loop->workers[0].reactor, &s->watch, 0) != 0) return;
@@ -73,7 +72,7 @@ int weft_loop_add_signal_handler(weft_loop_t *loop, int sig, weft_callback_fn cb
   if (!loop || !cb || sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) return -EINVAL;
   if (atomic_load_explicit(&loop->running, memory_order_acquire)) return -EBUSY;
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
-  struct weft__signals *s = loop->signals;
+  struct weft__signals *s = loop->io.signals;
   if (!s) {
     if (!(s = weft__calloc(sizeof *s))) return -ENOMEM;
     sigemptyset(&s->mask);
@@ -85,7 +84,7 @@ int weft_loop_add_signal_handler(weft_loop_t *loop, int sig, weft_callback_fn cb
   int fd = signalfd(s->fd, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) {
     int e = -errno;
-    if (!loop->signals) weft__free(s, sizeof *s);
+    if (!loop->io.signals) weft__free(s, sizeof *s);
     return e;
   }
   sigset_t one;
@@ -96,7 +95,7 @@ int weft_loop_add_signal_handler(weft_loop_t *loop, int sig, weft_callback_fn cb
   s->mask = mask;
   s->cb[sig] = cb;
   s->arg[sig] = arg;
-  loop->signals = s;
+  loop->io.signals = s;
   arm(s);
   return 0;
 }
@@ -104,7 +103,7 @@ int weft_loop_add_signal_handler(weft_loop_t *loop, int sig, weft_callback_fn cb
 int weft_loop_remove_signal_handler(weft_loop_t *loop, int sig) {
   if (!loop || sig <= 0 || sig >= NSIG) return -EINVAL;
   if (atomic_load_explicit(&loop->running, memory_order_acquire)) return -EBUSY;
-  struct weft__signals *s = loop->signals;
+  struct weft__signals *s = loop->io.signals;
   if (!s || !s->cb[sig]) return 0;
   s->cb[sig] = NULL;
   sigdelset(&s->mask, sig);
@@ -117,10 +116,10 @@ int weft_loop_remove_signal_handler(weft_loop_t *loop, int sig) {
 }
 
 void weft__signals_fini(struct weft_loop *loop) {
-  struct weft__signals *s = loop->signals;
+  struct weft__signals *s = loop->io.signals;
   if (!s) return;
   pthread_sigmask(SIG_UNBLOCK, &s->mask, NULL);
   close(s->fd);
   weft__free(s, sizeof *s);
-  loop->signals = NULL;
+  loop->io.signals = NULL;
 }

@@ -107,16 +107,6 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->track_stack_use = 0;
 }
 
-/* The backend asked for: the config, else $WEFT_IO_BACKEND, else auto. */
-static int wanted_backend(int cfg) {
-  if (cfg == WEFT_IO_URING) return WEFT__IO_URING;
-  if (cfg == WEFT_IO_EPOLL) return WEFT__IO_EPOLL;
-  const char *env = getenv("WEFT_IO_BACKEND");
-  if (env && strcmp(env, "io_uring") == 0) return WEFT__IO_URING;
-  if (env && strcmp(env, "epoll") == 0) return WEFT__IO_EPOLL;
-  return WEFT__IO_NONE;
-}
-
 static void free_loop_memory(struct weft_loop *loop) {
   weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
@@ -150,20 +140,12 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
     free_loop_memory(loop);
     return -ENOMEM;
   }
-  /* Reactors first: the only step that can fail for reasons outside us. */
-  int want = wanted_backend(c.io_backend);
-  for (unsigned i = 0; i < loop->nworkers; i++) {
-    /* Worker 0 decides (and keeps the reason); the others follow it. */
-    char scratch[sizeof loop->backend_reason];
-    int rc = weft__reactor_init(&loop->workers[i].reactor, want, entries, i > 0,
-                                i == 0 ? loop->backend_reason : scratch, sizeof scratch);
-    if (rc == 0 && i == 0) want = loop->workers[0].reactor.backend; /* all workers alike */
-    if (rc < 0) {
-      while (i--) weft__reactor_fini(&loop->workers[i].reactor);
-      weft__idle_fini(&loop->idle);
-      free_loop_memory(loop);
-      return rc;
-    }
+  /* I/O first: the only step that can fail for reasons outside us. */
+  int rc = weft__loop_io_init(loop, c.io_backend, entries);
+  if (rc < 0) {
+    weft__idle_fini(&loop->idle);
+    free_loop_memory(loop);
+    return rc;
   }
   weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
   for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
@@ -617,12 +599,9 @@ int weft_loop_close(weft_loop_t *loop) {
   loop->zombie = loop->live_foreign + live + 1; /* + close's bias */
   wait_foreign_locked(loop);
   weft__mutex_unlock(&loop->foreign_lock);
-  for (unsigned i = 0; i < loop->nworkers; i++) {
+  for (unsigned i = 0; i < loop->nworkers; i++)
     weft__worker_fini(&loop->workers[i]); /* drops queued handles (counted on zombie) */
-    weft__reactor_fini(&loop->workers[i].reactor); /* no op is in flight: tasks are done */
-  }
-  weft__signals_fini(loop); /* its watch op went with worker 0's reactor */
-  weft__registered_fini(loop);
+  weft__loop_io_fini(loop); /* no op is in flight: tasks are done */
   struct weft__runnable *rest[64];
   size_t n;
   while ((n = weft__inject_pop_batch(&loop->inject, rest, 64)))

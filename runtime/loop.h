@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
+#include "loop_io.h"
 #include "weft.h"
 #include "idle.h"
 #include "inject.h"
@@ -62,12 +63,7 @@ struct weft_loop {
    * spawn and every task end of every worker writes it. */
   _Alignas(WEFT__CACHELINE) _Atomic size_t ntasks;
 
-  struct weft__signals *signals; /* io/signal.c; NULL until a handler is added */
-  struct iovec *fixed_bufs;   /* io/registered.c; changed while not running */
-  unsigned nfixed_bufs;
-  int *fixed_fds;
-  unsigned nfixed_fds;
-  char backend_reason[160];   /* why io_uring was not used, or "" */
+  struct weft__io_state io;   /* io/loop_io.h: io/'s, opaque here */
   weft_exception_handler exc_handler; /* set while not running */
   void *exc_arg;
 };
@@ -77,10 +73,6 @@ struct weft_loop {
  * first error. For state bound to a worker's thread (io_uring rings). */
 int weft__loop_on_each_worker(struct weft_loop *loop, int (*fn)(struct weft__worker *w, void *arg),
                               void *arg);
-/* Frees the registered buffer and file tables (io/registered.c). */
-void weft__registered_fini(struct weft_loop *loop);
-/* Frees the signal handlers' state (io/signal.c), after the reactors. */
-void weft__signals_fini(struct weft_loop *loop);
 /* A thread that is not a worker of @loop entering an entry point that
  * touches the loop's queues: false (and nothing to undo) if the loop is
  * closing (@when_closing) or closed, else it must call
