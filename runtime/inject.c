@@ -113,3 +113,10 @@ size_t weft__inject_pop_batch(struct weft__inject *q, struct weft__runnable **ou
   weft__mutex_unlock(&q->lock);
   return n;
 }
+
+void weft__inject_drain(struct weft__inject *q,
+                        void (*fn)(struct weft__runnable **batch, size_t n, void *arg), void *arg) {
+  struct weft__runnable *batch[64];
+  size_t n;
+  while ((n = weft__inject_pop_batch(q, batch, 64))) fn(batch, n, arg);
+}

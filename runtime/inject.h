@@ -39,6 +39,10 @@ void weft__inject_push(struct weft__inject *q, struct weft__runnable *r);
 void weft__inject_push_array(struct weft__inject *q, struct weft__runnable **items, size_t n);
 /* Moves up to @max runnables, oldest first, into @out; returns how many. */
 size_t weft__inject_pop_batch(struct weft__inject *q, struct weft__runnable **out, size_t max);
+/* Empties @q in batches, calling @fn(batch, n, @arg) on each (outside the
+ * queue's lock). For teardown and hand-over, not the scheduler's tick. */
+void weft__inject_drain(struct weft__inject *q,
+                        void (*fn)(struct weft__runnable **batch, size_t n, void *arg), void *arg);
 
 /* Cheap, racy hint: may be stale in either direction. */
 static inline bool weft__inject_maybe_empty(struct weft__inject *q) {

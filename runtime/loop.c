@@ -1,14 +1,10 @@
 /*
- * loop.c - loop lifecycle: new, run_forever, run_until_complete, stop, close,
- * weft_run, the exception handler and object accounting.
+ * loop.c - the loop's lifecycle: new, run_forever, run_until_complete,
+ * stop, close and weft_run, with the object accounting close relies on.
  *
  * Threads: the calling thread of run_* becomes worker 0; workers 1..N-1 are
- * threads started by the first run that live until close, each bound to
- * its worker (an io_uring ring may accept only one submitting thread).
- * Between runs they wait on run_gen and touch nothing, so all the loop's
- * state is the owner's; each run releases them and waits until they are
- * back. Commands (weft__loop_on_each_worker) use the same hand-off to run
- * a function on each worker's own thread.
+ * threads handed each run by loop_threads.c. The exception handler lives
+ * in exception.c, the loop's I/O state in io/loop_io.c.
  *
  * Closing (numbered steps):
  *  1. Set closing: from now on every suspension point returns -ECANCELED at
@@ -70,17 +66,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(WEFT__ASAN) || defined(WEFT__TSAN)
-#define DEFAULT_STACK (256u * 1024u) /* instrumented frames are several times larger */
-#else
-#define DEFAULT_STACK (64u * 1024u)
-#endif
-#define MAX_WORKERS 1024u
 /* Justification: 256 submissions per tick covers a tick's worth of tasks
  * (61) issuing a few operations each; the completion queue is 4x that. */
 #define DEFAULT_IO_ENTRIES 256u
-#define MIN_STACK (16u * 1024u)
-#define MAX_STACK (1024u * 1024u * 1024u)
 /* Task ids are handed to workers in blocks so spawning does not contend on
  * one counter; 1024 keeps ids dense. */
 #define ID_BLOCK 1024u
@@ -89,10 +77,10 @@ static unsigned default_workers(void) {
   const char *env = getenv("WEFT_WORKERS");
   if (env && *env) {
     long n = strtol(env, NULL, 10);
-    if (n >= 1 && n <= (long)MAX_WORKERS) return (unsigned)n;
+    if (n >= 1 && n <= (long)WEFT__MAX_WORKERS) return (unsigned)n;
   }
   long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n >= 1 ? (unsigned)(n > (long)MAX_WORKERS ? MAX_WORKERS : n) : 1u;
+  return n >= 1 ? (unsigned)(n > (long)WEFT__MAX_WORKERS ? WEFT__MAX_WORKERS : n) : 1u;
 }
 
 void weft_loop_config_init(struct weft_loop_config *cfg) {
@@ -117,8 +105,8 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   struct weft_loop_config c;
   weft_loop_config_init(&c);
   if (cfg) c = *cfg;
-  if (c.workers > MAX_WORKERS) return -EINVAL;
-  if (c.stack_size && (c.stack_size < MIN_STACK || c.stack_size > MAX_STACK)) return -EINVAL;
+  if (c.workers > WEFT__MAX_WORKERS) return -EINVAL;
+  if (c.stack_size && !weft__stack_size_ok(c.stack_size)) return -EINVAL;
   if (c.order < WEFT_ORDER_DEFAULT || c.order > WEFT_ORDER_LOCALITY) return -EINVAL;
   if (c.io_backend < WEFT_IO_AUTO || c.io_backend > WEFT_IO_EPOLL) return -EINVAL;
   if (c.io_entries > 32768) return -EINVAL;
@@ -128,7 +116,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   if (!loop) return -ENOMEM;
   weft__stackguard_install(); /* stack overflows are reported (stackguard.c) */
   loop->nworkers = c.workers ? c.workers : default_workers();
-  loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : DEFAULT_STACK);
+  loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : WEFT__STACK_DEFAULT);
   loop->pin_workers = c.pin_workers != 0;
   loop->solo = loop->nworkers == 1;
   loop->fifo = c.order == WEFT_ORDER_FIFO || (c.order == WEFT_ORDER_DEFAULT && loop->solo);
@@ -258,137 +246,6 @@ uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w) {
 
 /* ---- running ------------------------------------------------------------- */
 
-static void pin_self(unsigned index) {
-  cpu_set_t allowed, one;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
-  int ncpu = CPU_COUNT(&allowed);
-  if (ncpu <= 0) return;
-  int want = (int)(index % (unsigned)ncpu), seen = 0;
-  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-    if (!CPU_ISSET(cpu, &allowed)) continue;
-    if (seen++ == want) {
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-      break;
-    }
-  }
-}
-
-/* Keeps the first error a command returned. relaxed: read by the owner
- * after the threads' acq_rel decrements of active. */
-static void note_cmd_err(struct weft_loop *loop, int rc) {
-  int none = 0;
-  if (rc)
-    atomic_compare_exchange_strong_explicit(&loop->cmd_err, &none, rc, memory_order_relaxed,
-                                            memory_order_relaxed);
-}
-
-/* A worker thread's life: bind the worker's reactor to this thread, then
- * run the loop (or a command) each time run_gen moves, until close. */
-static void *worker_thread(void *arg) {
-  struct weft__worker *w = arg;
-  struct weft_loop *loop = w->loop;
-  if (loop->pin_workers) pin_self(w->index);
-  weft__reactor_bind(&w->reactor);
-  struct weft__altstack alt;
-  weft__stackguard_thread_enter(&alt); /* the overflow handler's stack */
-  uint32_t seen = loop->gen0; /* written before pthread_create, which orders it */
-  for (;;) {
-    uint32_t g;
-    /* acquire: pairs with the owner's release increment; what it set up
-     * for this run (cmd, run_mask, the queues) is visible. */
-    while ((g = atomic_load_explicit(&loop->run_gen, memory_order_acquire)) == seen)
-      weft__futex_wait(&loop->run_gen, seen, 0);
-    seen = g;
-    if (atomic_load_explicit(&loop->exiting, memory_order_acquire)) break;
-    if (loop->cmd) {
-      note_cmd_err(loop, loop->cmd(w, loop->cmd_arg));
-    } else {
-      pthread_sigmask(SIG_SETMASK, &loop->run_mask, NULL);
-      weft__worker_main(w);
-    }
-    /* acq_rel: the owner's acquire load of 0 sees all this run did. */
-    if (atomic_fetch_sub_explicit(&loop->active, 1, memory_order_acq_rel) == 1)
-      weft__futex_wake(&loop->active, 1);
-  }
-  weft__stackguard_thread_exit(&alt);
-  return NULL;
-}
-
-static void wake_all(struct weft_loop *loop);
-
-/* Starts workers 1..N-1 once; they live until close. */
-static int start_threads(struct weft_loop *loop) {
-  if (loop->threads_up) return 0;
-  /* A new thread that cannot get allocator memory would crash in it (alloc.h). */
-  if (loop->nworkers > 1 && weft__alloc_thread_ready() != 0) return -ENOMEM;
-  /* The generation the new threads count from: the next bump is theirs. */
-  loop->gen0 = atomic_load_explicit(&loop->run_gen, memory_order_relaxed);
-  for (unsigned i = 1; i < loop->nworkers; i++) {
-    if (pthread_create(&loop->workers[i].thread, NULL, worker_thread, &loop->workers[i]) != 0) {
-      /* release: the started ones see exiting when they wake. */
-      atomic_store_explicit(&loop->exiting, true, memory_order_release);
-      atomic_fetch_add_explicit(&loop->run_gen, 1, memory_order_release);
-      weft__futex_wake(&loop->run_gen, INT32_MAX);
-      for (unsigned k = 1; k < i; k++) pthread_join(loop->workers[k].thread, NULL);
-      atomic_store_explicit(&loop->exiting, false, memory_order_relaxed);
-      return -EAGAIN;
-    }
-  }
-  loop->threads_up = true;
-  return 0;
-}
-
-/* Sends the threads into a run or command and returns at once. */
-static void release_threads(struct weft_loop *loop) {
-  atomic_store_explicit(&loop->active, loop->nworkers - 1, memory_order_relaxed);
-  /* release: see worker_thread. */
-  atomic_fetch_add_explicit(&loop->run_gen, 1, memory_order_release);
-  weft__futex_wake(&loop->run_gen, INT32_MAX);
-}
-
-/* Waits until every thread has finished the current run or command. */
-static void wait_threads(struct weft_loop *loop, bool wake) {
-  uint32_t a;
-  /* acquire: pairs with the threads' acq_rel decrements. */
-  while ((a = atomic_load_explicit(&loop->active, memory_order_acquire)) != 0) {
-    if (wake) wake_all(loop); /* a late one may be parked */
-    weft__futex_wait(&loop->active, a, 0);
-  }
-}
-
-static void stop_threads(struct weft_loop *loop) {
-  if (!loop->threads_up) return;
-  atomic_store_explicit(&loop->exiting, true, memory_order_release);
-  atomic_fetch_add_explicit(&loop->run_gen, 1, memory_order_release);
-  weft__futex_wake(&loop->run_gen, INT32_MAX);
-  for (unsigned i = 1; i < loop->nworkers; i++) pthread_join(loop->workers[i].thread, NULL);
-  loop->threads_up = false;
-}
-
-int weft__loop_on_each_worker(struct weft_loop *loop, int (*fn)(struct weft__worker *w, void *arg),
-                              void *arg) {
-  atomic_store_explicit(&loop->cmd_err, 0, memory_order_relaxed);
-  if (loop->threads_up) {
-    loop->cmd = fn;
-    loop->cmd_arg = arg;
-    release_threads(loop);
-    wait_threads(loop, false);
-    loop->cmd = NULL;
-  } else {
-    for (unsigned i = 1; i < loop->nworkers; i++) note_cmd_err(loop, fn(&loop->workers[i], arg));
-  }
-  int rc = fn(&loop->workers[0], arg);
-  int err = atomic_load_explicit(&loop->cmd_err, memory_order_relaxed);
-  return err ? err : rc;
-}
-
-static void wake_all(struct weft_loop *loop) {
-  unsigned ids[MAX_WORKERS];
-  unsigned n = weft__idle_claim_all(&loop->idle, ids);
-  for (unsigned i = 0; i < n; i++) weft__park_unpark(&loop->workers[ids[i]].park);
-}
 
 /* One run on the calling thread as worker 0; @alone: without workers
  * 1..N-1 (close, when their threads cannot be started: below). */
@@ -401,17 +258,17 @@ static int run(struct weft_loop *loop, bool alone) {
   weft__idle_reset(&loop->idle);
   cpu_set_t saved;
   bool restore = loop->pin_workers && sched_getaffinity(0, sizeof saved, &saved) == 0;
-  int rc = alone ? 0 : start_threads(loop);
+  int rc = alone ? 0 : weft__loop_threads_start(loop);
   if (rc == 0) {
     pthread_sigmask(SIG_SETMASK, NULL, &loop->run_mask); /* workers run with the caller's */
-    if (!alone) release_threads(loop);
-    if (loop->pin_workers) pin_self(0);
+    if (!alone) weft__loop_threads_release(loop);
+    if (loop->pin_workers) weft__loop_pin_self(0);
     struct weft__altstack alt;
     weft__stackguard_thread_enter(&alt); /* for the run, if the caller has none */
     weft__reactor_bind(&loop->workers[0].reactor);
     weft__worker_main(&loop->workers[0]);
     weft__stackguard_thread_exit(&alt);
-    if (!alone) wait_threads(loop, true);
+    if (!alone) weft__loop_threads_wait(loop, true);
   }
   if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
   atomic_store_explicit(&loop->stopping, false, memory_order_relaxed);
@@ -427,6 +284,10 @@ int weft_loop_run_forever(weft_loop_t *loop) {
   return run(loop, false);
 }
 
+static void push_to_inject(struct weft__runnable **batch, size_t n, void *inject) {
+  weft__inject_push_array(inject, batch, n);
+}
+
 /* Worker threads could not be started, ever (once started they live until
  * close): nothing has run on workers 1..N-1, so what they hold is work
  * that never started. It moves to the injection queue, where worker 0,
@@ -435,11 +296,9 @@ int weft_loop_run_forever(weft_loop_t *loop) {
 static void adopt_orphans(struct weft_loop *loop) {
   for (unsigned i = 1; i < loop->nworkers; i++) {
     struct weft__worker *w = &loop->workers[i];
-    struct weft__runnable *r, *batch[64];
-    size_t n;
+    struct weft__runnable *r;
     while ((r = weft__runq_pop(&w->runq))) weft__inject_push(&loop->inject, r);
-    while ((n = weft__inject_pop_batch(&w->inbox, batch, 64)))
-      weft__inject_push_array(&loop->inject, batch, n);
+    weft__inject_drain(&w->inbox, push_to_inject, &loop->inject);
   }
 }
 
@@ -453,7 +312,7 @@ int weft_loop_stop(weft_loop_t *loop) {
     weft__worker_take_stop(w);
   /* seq_cst: a worker about to sleep re-reads it after announcing (idle.c). */
   atomic_store_explicit(&loop->stopping, true, memory_order_seq_cst);
-  wake_all(loop);
+  weft__loop_wake_all(loop);
   return 0;
 }
 
@@ -566,19 +425,13 @@ static int cancel_visit(weft_task_t *t, void *arg) {
   return 0;
 }
 
-static int count_visit(weft_task_t *t, void *arg) {
-  (void)t;
-  (void)arg;
-  return 0;
-}
-
 int weft_loop_close(weft_loop_t *loop) {
   if (!loop) return -EINVAL;
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return 0;
   if (atomic_load_explicit(&loop->running, memory_order_acquire) || weft__worker_self())
     return -EBUSY;
   raise_flag(loop, &loop->closing); /* no spawn from outside gets in after this */
-  while (weft_loop_tasks(loop, count_visit, NULL) > 0) {
+  while (weft__loop_count_tasks(loop) > 0) {
     weft_loop_tasks(loop, cancel_visit, NULL);
     weft_loop_stop(loop);
     int rc = run(loop, false);
@@ -588,7 +441,7 @@ int weft_loop_close(weft_loop_t *loop) {
       run(loop, true);
     }
   }
-  stop_threads(loop); /* their rings are theirs until now */
+  weft__loop_threads_stop(loop); /* their rings are theirs until now */
   /* Rule (a): closed, and what foreign threads counted becomes the zombie
    * count, with close's own bias; rule (b): no one is inside an entry point
    * once this returns. */
@@ -602,10 +455,7 @@ int weft_loop_close(weft_loop_t *loop) {
   for (unsigned i = 0; i < loop->nworkers; i++)
     weft__worker_fini(&loop->workers[i]); /* drops queued handles (counted on zombie) */
   weft__loop_io_fini(loop); /* no op is in flight: tasks are done */
-  struct weft__runnable *rest[64];
-  size_t n;
-  while ((n = weft__inject_pop_batch(&loop->inject, rest, 64)))
-    for (size_t i = 0; i < n; i++) weft__drop_runnable(rest[i]);
+  weft__inject_drain(&loop->inject, weft__drop_runnables, NULL);
   weft__inject_fini(&loop->inject);
   weft__idle_fini(&loop->idle);
   weft__stack_arena_fini(&loop->stack_arena);
@@ -688,56 +538,4 @@ int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn, void *a
 
 int weft_run(weft_task_fn fn, void *arg, void **result) {
   return weft_run_config(NULL, fn, arg, result);
-}
-
-/* ---- exception handler --------------------------------------------------- */
-
-int weft_loop_set_exception_handler(weft_loop_t *loop, weft_exception_handler h, void *arg) {
-  if (!loop) return -EINVAL;
-  loop->exc_handler = h;
-  loop->exc_arg = arg;
-  return 0;
-}
-
-weft_exception_handler weft_loop_get_exception_handler(weft_loop_t *loop, void **arg) {
-  if (!loop) return NULL;
-  if (arg) *arg = loop->exc_arg;
-  return loop->exc_handler;
-}
-
-/* asyncio's words and shape: the message alone on the first line (its
- * default "Unhandled exception in event loop"), then what it concerns,
- * as asyncio's "future: <Task finished name='Task-2' ... exception=...>". */
-void weft_loop_default_exception_handler(weft_loop_t *loop,
-                                         const struct weft_exception_context *ctx) {
-  (void)loop;
-  if (!ctx) return;
-  char err[192] = "";
-  if (ctx->error)
-    snprintf(err, sizeof err, "%s (%s)%s%s%s", weft_err_name(ctx->error),
-             weft_strerror(ctx->error), ctx->error_msg ? " '" : "",
-             ctx->error_msg ? ctx->error_msg : "", ctx->error_msg ? "'" : "");
-  flockfile(stderr);
-  fprintf(stderr, "%s\n", ctx->message ? ctx->message : "Unhandled exception in event loop");
-  if (ctx->future) {
-    bool done = weft_future_done(ctx->future);
-    if (ctx->task_name)
-      fprintf(stderr, "task: <Task %s name='%s'%s%s>\n", done ? "finished" : "pending",
-              ctx->task_name, err[0] ? " error=" : "", err);
-    else
-      fprintf(stderr, "future: <Future %s%s%s>\n", done ? "finished" : "pending",
-              err[0] ? " error=" : "", err);
-  } else if (ctx->error) {
-    fprintf(stderr, "error: %s\n", err);
-  }
-  funlockfile(stderr);
-}
-
-void weft_loop_call_exception_handler(weft_loop_t *loop,
-                                      const struct weft_exception_context *ctx) {
-  if (!loop || !ctx) return;
-  if (loop->exc_handler)
-    loop->exc_handler(loop, ctx, loop->exc_arg);
-  else
-    weft_loop_default_exception_handler(loop, ctx);
 }

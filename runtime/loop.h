@@ -17,6 +17,8 @@
 /* Layout: read-mostly fields first; the injection queue, the idle state
  * and the counters written by foreign threads each on their own cache line
  * (see worker.h on false sharing). */
+#define WEFT__MAX_WORKERS 1024u
+
 struct weft_loop {
   unsigned nworkers;          /* immutable */
   size_t stack_size;          /* page-rounded; immutable */
@@ -68,6 +70,21 @@ struct weft_loop {
   void *exc_arg;
 };
 
+/* The worker-thread hand-off (loop_threads.c), owner thread only. */
+/* Starts workers 1..N-1 once (they live until close): 0, -ENOMEM (no
+ * allocator memory for new threads) or -EAGAIN (thread limit; none left). */
+int weft__loop_threads_start(struct weft_loop *loop);
+/* Sends the threads into a run or command and returns at once. */
+void weft__loop_threads_release(struct weft_loop *loop);
+/* Waits until every thread has finished the current run or command;
+ * @wake: unparks idle workers meanwhile (a late one may be parked). */
+void weft__loop_threads_wait(struct weft_loop *loop, bool wake);
+/* Makes the threads leave and joins them (close). */
+void weft__loop_threads_stop(struct weft_loop *loop);
+/* Pins the calling thread to the @index-th CPU it may run on. */
+void weft__loop_pin_self(unsigned index);
+/* Unparks every parked worker. Any thread. */
+void weft__loop_wake_all(struct weft_loop *loop);
 /* Runs @fn(worker, @arg) on each of workers 1..N-1 on its own thread and
  * @fn(worker 0) on the caller, while the loop is not running; returns the
  * first error. For state bound to a worker's thread (io_uring rings). */
@@ -81,6 +98,8 @@ bool weft__loop_enter_foreign(struct weft_loop *loop, bool when_closing);
 void weft__loop_exit_foreign(struct weft_loop *loop);
 /* Frees the loop's memory (after close, when no object refers to it). */
 void weft__loop_free(struct weft_loop *loop);
+/* Tasks of @loop not done yet (task.c; every registry, under its lock). */
+int weft__loop_count_tasks(struct weft_loop *loop);
 /* Next task id for the calling thread. */
 uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w);
 

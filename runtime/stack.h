@@ -59,6 +59,21 @@ struct weft__stack {
   unsigned valgrind_id;
 };
 
+/* Task stack sizes (weft_loop_config.stack_size, weft_task_opts.stack_size):
+ * the only definition. The default is larger under the sanitizers, whose
+ * instrumented frames are several times larger. */
+#define WEFT__STACK_MIN (16u * 1024u)
+#define WEFT__STACK_MAX (1024u * 1024u * 1024u)
+#if defined(WEFT__ASAN) || defined(WEFT__TSAN)
+#define WEFT__STACK_DEFAULT (256u * 1024u)
+#else
+#define WEFT__STACK_DEFAULT (64u * 1024u)
+#endif
+
+static inline bool weft__stack_size_ok(size_t size) {
+  return size >= WEFT__STACK_MIN && size <= WEFT__STACK_MAX;
+}
+
 /* Justification: 64 free stacks per worker absorb the usual spawn/complete
  * churn without touching the arena's lock; 32 stacks per slab amortize the
  * mmap and the guard installation. The arena retains 256 stacks' pages. */

@@ -29,8 +29,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MIN_STACK (16u * 1024u)
-#define MAX_STACK (1024u * 1024u * 1024u)
 
 void weft_task_opts_init(struct weft_task_opts *opts) {
   if (!opts) return;
@@ -109,7 +107,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
     opts = &defaults;
   }
   size_t stack = opts->stack_size ? opts->stack_size : loop->stack_size;
-  if (stack < MIN_STACK || stack > MAX_STACK) return -EINVAL;
+  if (!weft__stack_size_ok(stack)) return -EINVAL;
   if (opts->worker < -1 || (opts->worker >= 0 && (unsigned)opts->worker >= loop->nworkers))
     return -EINVAL;
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
@@ -471,6 +469,7 @@ int weft_task_set_name(weft_task_t *t, const char *name) {
 
 uint64_t weft_task_id(const weft_task_t *t) { return t ? t->id : 0; }
 
+/* Visits @reg's tasks (@visit NULL: counts them only). */
 static int visit_registry(struct weft__registry *reg, int (*visit)(weft_task_t *, void *),
                           void *arg, int *count) {
   int stop = 0;
@@ -478,20 +477,26 @@ static int visit_registry(struct weft__registry *reg, int (*visit)(weft_task_t *
   struct weft__list *pos, *tmp;
   weft__list_for_each_safe(pos, tmp, &reg->tasks) {
     (*count)++;
-    if ((stop = visit(weft__container_of(pos, struct weft_task, reg_link), arg))) break;
+    if (visit && (stop = visit(weft__container_of(pos, struct weft_task, reg_link), arg))) break;
   }
   weft__mutex_unlock(&reg->lock);
   return stop;
 }
 
-int weft_loop_tasks(weft_loop_t *loop, int (*visit)(weft_task_t *t, void *arg), void *arg) {
-  if (!loop || !visit) return -EINVAL;
-  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return 0;
+static int visit_all(struct weft_loop *loop, int (*visit)(weft_task_t *, void *), void *arg) {
   int count = 0;
   for (unsigned i = 0; i < loop->nworkers; i++)
     if (visit_registry(&loop->workers[i].reg, visit, arg, &count)) return count;
   visit_registry(&loop->foreign_reg, visit, arg, &count);
   return count;
+}
+
+int weft__loop_count_tasks(struct weft_loop *loop) { return visit_all(loop, NULL, NULL); }
+
+int weft_loop_tasks(weft_loop_t *loop, int (*visit)(weft_task_t *t, void *arg), void *arg) {
+  if (!loop || !visit) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return 0;
+  return visit_all(loop, visit, arg);
 }
 
 int weft_fail(int err, const char *fmt, ...) {

@@ -119,6 +119,11 @@ static void drop_list(struct weft__rlist *l) {
   while ((r = weft__rlist_pop(l))) weft__drop_runnable(r);
 }
 
+void weft__drop_runnables(struct weft__runnable **batch, size_t n, void *unused) {
+  (void)unused;
+  for (size_t i = 0; i < n; i++) weft__drop_runnable(batch[i]);
+}
+
 void weft__worker_fini(struct weft__worker *w) {
   struct weft__runnable *r;
   if (w->lifo) weft__drop_runnable(w->lifo);
@@ -129,10 +134,7 @@ void weft__worker_fini(struct weft__worker *w) {
   drop_list(&w->urgent);
   drop_list(&w->final);
   drop_list(&w->deferred);
-  struct weft__runnable *batch[64];
-  size_t n;
-  while ((n = weft__inject_pop_batch(&w->inbox, batch, 64)))
-    for (size_t i = 0; i < n; i++) weft__drop_runnable(batch[i]);
+  weft__inject_drain(&w->inbox, weft__drop_runnables, NULL);
   weft__inject_fini(&w->inbox);
   weft__timers_drain(&w->timers, drop_timer);
   weft__timers_fini(&w->timers);

@@ -97,6 +97,8 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
 
 /* Releases a runnable that will never run (loop teardown). */
 void weft__drop_runnable(struct weft__runnable *r);
+/* weft__drop_runnable over a batch (weft__inject_drain's shape). */
+void weft__drop_runnables(struct weft__runnable **batch, size_t n, void *unused);
 
 /* Switches from the current task back to its worker's scheduler. */
 void weft__worker_suspend(struct weft_task *t);
