@@ -1,7 +1,7 @@
 /*
  * loop_io.c - a loop's I/O state from creation to close (loop_io.h): the
- * reactors of its workers, all on one backend, and the one finalizer for
- * everything io/ attaches to a loop.
+ * reactors of its workers, all on one backend (and the queries that name
+ * it), and the one finalizer for everything io/ attaches to a loop.
  */
 #include "loop_io.h"
 #include "loop.h"
@@ -40,4 +40,14 @@ void weft__loop_io_fini(struct weft_loop *loop) {
   for (unsigned i = 0; i < loop->nworkers; i++) weft__reactor_fini(&loop->workers[i].reactor);
   weft__signals_fini(loop); /* its watch op went with worker 0's reactor */
   weft__registered_fini(loop);
+}
+
+const char *weft_loop_backend(const weft_loop_t *loop) {
+  if (!loop) return NULL;
+  return loop->workers[0].reactor.ops->name;
+}
+
+const char *weft_loop_backend_reason(const weft_loop_t *loop) {
+  if (!loop) return NULL;
+  return loop->io.backend_reason; /* "" unless the first choice failed */
 }

@@ -1,6 +1,5 @@
 /*
- * net.c - socket operations (weft/io.h), name resolution and the backend
- * queries.
+ * net.c - socket operations (weft/io.h) and name resolution.
  *
  * getaddrinfo blocks in libc (files, DNS, NSS modules), so it runs on the
  * offload pool (offload.c: bounded, shared with the epoll backend's file
@@ -13,10 +12,14 @@
 #include "loop.h"
 #include "offload.h"
 #include "op.h"
+#include "net.h"
 #include "task.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <poll.h>
 #include <string.h>
 
@@ -24,16 +27,6 @@
 
 static ssize_t await(struct weft__io_req q, int64_t timeout_ns) {
   return weft__io_await(&q, weft__deadline(timeout_ns));
-}
-
-const char *weft_loop_backend(const weft_loop_t *loop) {
-  if (!loop) return NULL;
-  return loop->workers[0].reactor.ops->name;
-}
-
-const char *weft_loop_backend_reason(const weft_loop_t *loop) {
-  if (!loop) return NULL;
-  return loop->io.backend_reason; /* "" unless the first choice failed */
 }
 
 int weft_socket(int domain, int type, int protocol) {
@@ -256,4 +249,19 @@ int weft_getaddrinfo_timeout(const char *host, const char *service, const struct
 int weft_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                      struct addrinfo **res) {
   return weft_getaddrinfo_timeout(host, service, hints, res, NO_TIMEOUT);
+}
+
+int weft__resolve(const char *host, int port, bool passive, struct addrinfo **res,
+                  int64_t timeout_ns) {
+  char service[8];
+  snprintf(service, sizeof service, "%d", port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                           .ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG};
+  if (weft__task_self()) return weft_getaddrinfo_timeout(host, service, &hints, res, timeout_ns);
+  return weft__map_eai(getaddrinfo(host, service, &hints, res)); /* the owner, not running */
+}
+
+void weft__set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on Unix sockets */
 }

@@ -13,7 +13,4 @@
  * rules). @deadline_ns is absolute monotonic, 0 = none. */
 ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns);
 
-/* getaddrinfo's EAI_* result as 0 or a negative errno (net.c). */
-int weft__map_eai(int eai);
-
 #endif

@@ -1,5 +1,5 @@
 /*
- * server.c - start_server and open_connection (weft/stream.h).
+ * server.c - start_server and the server object (weft/stream.h).
  *
  * Listening: with several workers, one SO_REUSEPORT socket per worker, each
  * accepted by a task pinned to that worker, so the kernel spreads
@@ -35,6 +35,7 @@
 #include "loop.h"
 #include "clock.h"
 #include "op.h"
+#include "net.h"
 #include "task.h"
 #include "worker.h"
 
@@ -96,11 +97,6 @@ struct acceptor_arg {
 
 static void maybe_idle_locked(weft_server_t *s) {
   if (s->closed && s->acceptors_live == 0 && s->conns == 0) weft_event_set(s->idle);
-}
-
-static void set_nodelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on Unix sockets */
 }
 
 /* max_connections: the acceptors take a slot before they accept, so the
@@ -258,13 +254,13 @@ static void multi_accept_cb(struct weft__io_op *op) {
   struct multi_accept *m = (struct multi_accept *)op;
   if (op->cqe_flags & IORING_CQE_F_MORE) {
     if (op->res >= 0) {
-      set_nodelay(op->res);
+      weft__set_nodelay(op->res);
       spawn_conn(m->s, op->res);
     }
     return;
   }
   if (op->res >= 0) { /* the last one carried a connection too */
-    set_nodelay(op->res);
+    weft__set_nodelay(op->res);
     spawn_conn(m->s, op->res);
     m->err = 0;
   } else {
@@ -328,7 +324,7 @@ static int acceptor_body(void *arg, void **res) {
     if (!take_slot(s)) break; /* cancelled while the server was full */
     int fd = weft_accept(lfd, NULL, NULL, 0);
     if (fd >= 0) {
-      set_nodelay(fd);
+      weft__set_nodelay(fd);
       spawn_conn(s, fd); /* the slot becomes the connection */
       continue;
     }
@@ -455,22 +451,12 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, bool reuse_port, 
   return fd;
 }
 
-static int resolve(const char *host, int port, bool passive, struct addrinfo **res,
-                   int64_t timeout_ns) {
-  char service[8];
-  snprintf(service, sizeof service, "%d", port);
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG};
-  if (weft__task_self()) return weft_getaddrinfo_timeout(host, service, &hints, res, timeout_ns);
-  return weft__map_eai(getaddrinfo(host, service, &hints, res)); /* the owner, not running */
-}
-
 int weft_start_server(weft_loop_t *loop, const char *host, int port, weft_client_handler handler,
                       void *arg, const struct weft_server_opts *opts, weft_server_t **out) {
   if (!handler || !out || port < 0 || port > 65535) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   struct addrinfo *ai = NULL;
-  int rc = resolve(host, port, true, &ai, -1);
+  int rc = weft__resolve(host, port, true, &ai, -1);
   if (rc < 0) return rc;
   /* The first address that binds (IPv4 first when host is NULL: both are
    * listed, and a dual-stack socket would make the second bind fail). */
@@ -634,59 +620,4 @@ int weft_server_destroy(weft_server_t *s) {
   if (busy) return -EBUSY;
   server_free(s);
   return 0;
-}
-
-/* ---- open_connection ----------------------------------------------------- */
-
-int weft_open_connection_timeout(const char *host, int port, weft_reader_t **reader,
-                                 weft_writer_t **writer, int64_t timeout_ns) {
-  if (!host || !reader || !writer || port < 0 || port > 65535) return -EINVAL;
-  if (!weft__task_self()) return -EPERM;
-  uint64_t deadline = weft__deadline(timeout_ns);
-  struct addrinfo *ai;
-  int rc = resolve(host, port, false, &ai, timeout_ns);
-  if (rc < 0) return rc;
-  rc = -ENOENT;
-  for (struct addrinfo *p = ai; p; p = p->ai_next) {
-    int64_t left = weft__deadline_left(deadline);
-    if (left == 0) {
-      rc = -ETIMEDOUT;
-      break;
-    }
-    int fd = weft_socket(p->ai_family, SOCK_STREAM, 0);
-    if (fd < 0) {
-      rc = fd;
-      continue;
-    }
-    rc = weft_connect_timeout(fd, p->ai_addr, (socklen_t)p->ai_addrlen, left);
-    if (rc == 0) {
-      set_nodelay(fd);
-      rc = weft_stream_open_fd(fd, fd, 0, reader, writer);
-      if (rc < 0) close(fd);
-      break;
-    }
-    close(fd);
-    if (rc == -ECANCELED || rc == -ETIMEDOUT) break;
-  }
-  freeaddrinfo(ai);
-  return rc;
-}
-
-int weft_open_connection(const char *host, int port, weft_reader_t **reader,
-                         weft_writer_t **writer) {
-  return weft_open_connection_timeout(host, port, reader, writer, -1);
-}
-
-int weft_open_unix_connection(const char *path, weft_reader_t **reader, weft_writer_t **writer) {
-  if (!path || !reader || !writer) return -EINVAL;
-  if (!weft__task_self()) return -EPERM;
-  struct sockaddr_un sun = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof sun.sun_path) return -ENAMETOOLONG;
-  strcpy(sun.sun_path, path);
-  int fd = weft_socket(AF_UNIX, SOCK_STREAM, 0);
-  if (fd < 0) return fd;
-  int rc = weft_connect(fd, (struct sockaddr *)&sun, sizeof sun);
-  if (rc == 0) rc = weft_stream_open_fd(fd, fd, 0, reader, writer);
-  if (rc < 0) close(fd);
-  return rc;
 }
