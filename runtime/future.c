@@ -8,6 +8,9 @@
  *     detaches each one, in order, under lock (future.h, waker rule).
  *  3. refs counts the user's references plus, for a task, the scheduler's.
  *     The last release frees (a task through weft__task_free).
+ * fut_ok() checks what can be checked of 1-3 under the lock (a done
+ * future has no entries; entries is a well-formed list; a future in use
+ * has a reference) after every change.
  *
  * Cancellation of an awaiting task follows asyncio: the awaited future is
  * cancelled too (a task gets a cancellation request), and the await returns
@@ -18,12 +21,20 @@
 #include "deadline.h"
 #include "futex.h"
 #include "handle.h"
+#include "invariant.h"
 #include "loop.h"
 #include "task.h"
 #include "worker.h"
 
 #include <errno.h>
 #include <stdio.h>
+
+WEFT__CHECKER bool fut_ok(const struct weft_future *f) {
+  uint8_t st = atomic_load_explicit(&f->state, memory_order_relaxed);
+  if (st != WEFT__FUT_PENDING && st != WEFT__FUT_DONE) return false;
+  if (st == WEFT__FUT_DONE && !weft__list_empty(&f->entries)) return false;
+  return atomic_load_explicit(&f->refs, memory_order_relaxed) > 0 && weft__list_ok(&f->entries);
+}
 
 void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
   weft__mutex_init(&f->lock);
@@ -154,6 +165,7 @@ int weft__future_complete_locked(struct weft_future *f, int err, void *result, c
     weft__list_del_init(pos);
     fire_entry(f, weft__container_of(pos, struct weft__done_entry, link));
   }
+  WEFT__INVARIANT(fut_ok(f));
   return 0;
 }
 
@@ -226,20 +238,33 @@ int weft_future_error(weft_future_t *f, const char **msg) {
   return rc;
 }
 
-void weft__future_add_callback(struct weft_future *f, struct weft_handle *h) {
+/* Appends @e to @f's entries unless @f is done; true if it did. */
+static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
   weft__mutex_lock(&f->lock);
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
-  if (!done) weft__list_add_tail(&f->entries, &h->entry.link);
+  if (!done) weft__list_add_tail(&f->entries, &e->link);
+  WEFT__INVARIANT(fut_ok(f));
   weft__mutex_unlock(&f->lock);
-  if (done) weft__handle_schedule_done(h); /* scheduled, never called inline */
+  return !done;
+}
+
+/* Takes @e off @f's entries if completion did not; true if it did. Also
+ * the waiter's half of the waker rule: the lock is taken. */
+static bool entry_remove(struct weft_future *f, struct weft__done_entry *e) {
+  weft__mutex_lock(&f->lock);
+  bool linked = weft__list_linked(&e->link);
+  if (linked) weft__list_del_init(&e->link);
+  WEFT__INVARIANT(fut_ok(f));
+  weft__mutex_unlock(&f->lock);
+  return linked;
+}
+
+void weft__future_add_callback(struct weft_future *f, struct weft_handle *h) {
+  if (!entry_add(f, &h->entry)) weft__handle_schedule_done(h); /* scheduled, never called inline */
 }
 
 bool weft__future_remove_callback(struct weft_future *f, struct weft_handle *h) {
-  weft__mutex_lock(&f->lock);
-  bool linked = weft__list_linked(&h->entry.link);
-  if (linked) weft__list_del_init(&h->entry.link);
-  weft__mutex_unlock(&f->lock);
-  return linked;
+  return entry_remove(f, &h->entry);
 }
 
 int weft_future_on_done(weft_future_t *f, weft_future_cb cb, void *arg) {
@@ -277,20 +302,12 @@ int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
 /* Registers @w on @f unless @f is done; returns whether it registered. */
 static bool waiter_add(struct weft_future *f, struct weft__waiter *w) {
   atomic_init(&w->fired, 0);
-  weft__mutex_lock(&f->lock);
-  bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
-  if (!done) weft__list_add_tail(&f->entries, &w->e.link);
-  weft__mutex_unlock(&f->lock);
-  return !done;
+  return entry_add(f, &w->e);
 }
 
 /* Leaves the wait: takes the lock (future.h, waker rule) and unlinks @w if
  * the completer did not. */
-static void waiter_remove(struct weft_future *f, struct weft__waiter *w) {
-  weft__mutex_lock(&f->lock);
-  if (weft__list_linked(&w->e.link)) weft__list_del_init(&w->e.link);
-  weft__mutex_unlock(&f->lock);
-}
+static void waiter_remove(struct weft_future *f, struct weft__waiter *w) { entry_remove(f, &w->e); }
 
 /* The awaiting task was cancelled: cancel what it awaited (asyncio). */
 static void cancel_awaited(struct weft_future *f) {
@@ -352,19 +369,11 @@ weft_loop_t *weft_future_loop(const weft_future_t *f) { return f ? f->loop : NUL
 
 bool weft__future_notify_add(struct weft_future *f, struct weft__notify *n) {
   n->e.kind = WEFT__ENTRY_NOTIFY;
-  weft__mutex_lock(&f->lock);
-  bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
-  if (!done) weft__list_add_tail(&f->entries, &n->e.link);
-  weft__mutex_unlock(&f->lock);
-  return !done;
+  return entry_add(f, &n->e);
 }
 
 bool weft__future_notify_remove(struct weft_future *f, struct weft__notify *n) {
-  weft__mutex_lock(&f->lock);
-  bool linked = weft__list_linked(&n->e.link);
-  if (linked) weft__list_del_init(&n->e.link);
-  weft__mutex_unlock(&f->lock);
-  return linked;
+  return entry_remove(f, &n->e);
 }
 
 int weft__await_settled(struct weft_future *f, void **result) {

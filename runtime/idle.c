@@ -26,9 +26,15 @@
  *
  * The state word is only a summary for the lock-free fast path; the sleeper
  * set and every change to it happen under the lock.
+ *
+ * Invariants (under the lock; idle_ok() checks them after every change):
+ * the unparked count plus the sleepers is nworkers (the unparked half of
+ * the word changes only under the lock); sleepers holds distinct workers,
+ * exactly those whose wstate is ASLEEP.
  */
 #include "idle.h"
 #include "alloc.h"
+#include "invariant.h"
 
 #include <string.h>
 
@@ -37,6 +43,19 @@
 
 static inline unsigned n_searching(uint32_t s) { return s & SEARCH_MASK; }
 static inline unsigned n_unparked(uint32_t s) { return s >> 16; }
+
+WEFT__CHECKER bool idle_ok(const struct weft__idle *idle) {
+  uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+  if (idle->nsleepers > idle->nworkers || n_unparked(s) + idle->nsleepers != idle->nworkers)
+    return false;
+  unsigned asleep = 0;
+  for (unsigned w = 0; w < idle->nworkers; w++) asleep += idle->wstate[w] == WEFT__IDLE_ASLEEP;
+  if (asleep != idle->nsleepers) return false;
+  for (unsigned i = 0; i < idle->nsleepers; i++) /* all ASLEEP and as many: distinct */
+    if (idle->sleepers[i] >= idle->nworkers || idle->wstate[idle->sleepers[i]] != WEFT__IDLE_ASLEEP)
+      return false;
+  return true;
+}
 
 int weft__idle_init(struct weft__idle *idle, unsigned nworkers) {
   idle->nworkers = nworkers;
@@ -63,6 +82,7 @@ void weft__idle_reset(struct weft__idle *idle) {
   idle->nsleepers = 0;
   memset(idle->wstate, WEFT__IDLE_AWAKE, idle->nworkers);
   atomic_store_explicit(&idle->state, idle->nworkers << 16, memory_order_seq_cst);
+  WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
 }
 
@@ -87,6 +107,7 @@ bool weft__idle_transition_to_parked(struct weft__idle *idle, unsigned w, bool s
   uint32_t prev = atomic_fetch_sub_explicit(&idle->state, dec, memory_order_seq_cst);
   idle->sleepers[idle->nsleepers++] = w;
   idle->wstate[w] = WEFT__IDLE_ASLEEP;
+  WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
   return searching && n_searching(prev) == 1;
 }
@@ -110,6 +131,7 @@ bool weft__idle_transition_from_parked(struct weft__idle *idle, unsigned w) {
     atomic_fetch_add_explicit(&idle->state, UNPARK_ONE, memory_order_seq_cst);
   }
   idle->wstate[w] = WEFT__IDLE_AWAKE;
+  WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
   return st == WEFT__IDLE_WOKEN_SEARCHING;
 }
@@ -126,6 +148,7 @@ int weft__idle_worker_to_notify(struct weft__idle *idle) {
     /* The woken worker counts as unparked and searching from now on. */
     atomic_fetch_add_explicit(&idle->state, UNPARK_ONE + 1, memory_order_seq_cst);
   }
+  WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
   return w;
 }
@@ -137,6 +160,7 @@ bool weft__idle_claim_worker(struct weft__idle *idle, unsigned w) {
     remove_sleeper_locked(idle, w);
     atomic_fetch_add_explicit(&idle->state, UNPARK_ONE, memory_order_seq_cst);
   }
+  WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
   return was;
 }
@@ -150,6 +174,7 @@ unsigned weft__idle_claim_all(struct weft__idle *idle, unsigned *out) {
   }
   idle->nsleepers = 0;
   atomic_fetch_add_explicit(&idle->state, n * UNPARK_ONE, memory_order_seq_cst);
+  WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
   return n;
 }

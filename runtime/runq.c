@@ -33,12 +33,27 @@
  *  - Counters wrap; differences are computed in uint32_t and are always <= CAP,
  *    so wrap-around is harmless. ABA on head needs 2^32 operations between a
  *    thief's load and its CAS.
+ *
+ * Invariant (checked by runq_ok() on the owner's thread after each change):
+ * 0 <= tail - head <= CAP, and every queued slot holds a runnable. Thieves
+ * only move head forward, which keeps both true, so the owner may check
+ * while they run.
  */
 #include "runq.h"
 
-#include <assert.h>
+#include "invariant.h"
 
 #define MASK (WEFT__RUNQ_CAP - 1)
+
+WEFT__CHECKER bool runq_ok(struct weft__runq *q) {
+  uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* the caller's own */
+  /* relaxed: read after our own earlier loads of head, never older (coherence). */
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+  if (t - h > WEFT__RUNQ_CAP) return false;
+  for (uint32_t i = 0; i < t - h && i < WEFT__CHECK_WALK; i++)
+    if (!atomic_load_explicit(&q->buf[(h + i) & MASK], memory_order_relaxed)) return false;
+  return true;
+}
 
 void weft__runq_init(struct weft__runq *q) {
   atomic_init(&q->head, 0);
@@ -54,6 +69,7 @@ bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r) {
   atomic_store_explicit(&q->buf[t & MASK], r, memory_order_relaxed);
   /* seq_cst: release for thieves, total order for the idle protocol (above). */
   atomic_store_explicit(&q->tail, t + 1, memory_order_seq_cst);
+  WEFT__INVARIANT(runq_ok(q));
   return true;
 }
 
@@ -64,6 +80,7 @@ bool weft__runq_try_push_solo(struct weft__runq *q, struct weft__runnable *r) {
   if (t - h >= WEFT__RUNQ_CAP) return false;
   atomic_store_explicit(&q->buf[t & MASK], r, memory_order_relaxed);
   atomic_store_explicit(&q->tail, t + 1, memory_order_relaxed);
+  WEFT__INVARIANT(runq_ok(q));
   return true;
 }
 
@@ -72,6 +89,7 @@ struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q) {
   if (h == atomic_load_explicit(&q->tail, memory_order_relaxed)) return NULL;
   struct weft__runnable *r = atomic_load_explicit(&q->buf[h & MASK], memory_order_relaxed);
   atomic_store_explicit(&q->head, h + 1, memory_order_relaxed);
+  WEFT__INVARIANT(runq_ok(q));
   return r;
 }
 
@@ -80,7 +98,7 @@ struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q) {
 static size_t push_overflow(struct weft__runq *q, struct weft__runnable *r, uint32_t h,
                             uint32_t t, struct weft__runnable **spill) {
   uint32_t n = (t - h) / 2;
-  assert(n == WEFT__RUNQ_CAP / 2);
+  WEFT__INVARIANT(n == WEFT__RUNQ_CAP / 2);
   for (uint32_t i = 0; i < n; i++)
     spill[i] = atomic_load_explicit(&q->buf[(h + i) & MASK], memory_order_relaxed);
   /* acq_rel: as a thief's CAS (see the design comment). */
@@ -88,6 +106,7 @@ static size_t push_overflow(struct weft__runq *q, struct weft__runnable *r, uint
                                                memory_order_acquire))
     return 0;
   spill[n] = r;
+  WEFT__INVARIANT(runq_ok(q));
   return n + 1;
 }
 
@@ -148,9 +167,9 @@ struct weft__runnable *weft__runq_steal(struct weft__runq *dst, struct weft__run
   n--;
   struct weft__runnable *r = atomic_load_explicit(&dst->buf[(t + n) & MASK], memory_order_relaxed);
   if (n == 0) return r;
-  assert(t - atomic_load_explicit(&dst->head, memory_order_relaxed) + n <= WEFT__RUNQ_CAP);
   /* seq_cst: publishes the stolen items, as a push does. */
   atomic_store_explicit(&dst->tail, t + n, memory_order_seq_cst);
+  WEFT__INVARIANT(runq_ok(dst));
   return r;
 }
 

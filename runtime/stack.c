@@ -11,8 +11,14 @@
  *     Trimming (an idle worker) moves the resident ones beyond the retained
  *     count there. Resident stacks are reused first; trimmed ones are reused
  *     as they are, their pages coming back zero-filled on touch.
+ *  4. nfree and ntrimmed count those two lists, and with the stacks in
+ *     pools and tasks add up to nmapped; a pool holds at most
+ *     WEFT__STACK_POOL_MAX stacks, counted by its count.
+ * arena_ok() and pool_ok() check 3 and 4 (walks bounded: invariant.h)
+ * after every change.
  */
 #include "stack.h"
+#include "invariant.h"
 #include "alloc.h"
 
 #include <stdatomic.h>
@@ -171,6 +177,26 @@ void weft__stack_arena_fini(struct weft__stack_arena *a) {
   a->nmapped = 0;
 }
 
+/* Walks a free list's first WEFT__CHECK_WALK stacks: false if one has the
+ * wrong trimmed flag or is not from a slab; *@n gets the count seen. */
+WEFT__CHECKER bool free_list_ok(const struct weft__stack *s, bool trimmed, size_t *n) {
+  for (*n = 0; s && *n < WEFT__CHECK_WALK; s = s->next_free, (*n)++)
+    if (s->trimmed != trimmed || !s->slab) return false;
+  return true;
+}
+
+WEFT__CHECKER bool count_matches(size_t walked, size_t count) {
+  return walked < WEFT__CHECK_WALK ? walked == count : count >= walked;
+}
+
+/* Invariants 3 and 4, under the arena's lock. */
+WEFT__CHECKER bool arena_ok(const struct weft__stack_arena *a) {
+  size_t nfree = atomic_load_explicit(&a->nfree, memory_order_relaxed), n;
+  if (nfree + a->ntrimmed > a->nmapped) return false;
+  if (!free_list_ok(a->free, false, &n) || !count_matches(n, nfree)) return false;
+  return free_list_ok(a->trimmed, true, &n) && count_matches(n, a->ntrimmed);
+}
+
 static struct weft__stack *arena_take_locked(struct weft__stack_arena *a) {
   struct weft__stack *s = a->free;
   if (s) {
@@ -191,6 +217,14 @@ static unsigned pool_count(const struct weft__stack_pool *pool) {
 }
 static void pool_set_count(struct weft__stack_pool *pool, unsigned n) {
   atomic_store_explicit(&pool->count, n, memory_order_relaxed);
+}
+
+/* Invariant 4 for a pool, on its owner's thread. */
+WEFT__CHECKER bool pool_ok(const struct weft__stack_pool *pool) {
+  size_t n;
+  unsigned count = pool_count(pool);
+  return count <= WEFT__STACK_POOL_MAX && free_list_ok(pool->free, false, &n) &&
+         count_matches(n, count);
 }
 
 /* Fills an empty pool with up to half its capacity from the arena. */
@@ -216,6 +250,7 @@ static void refill(struct weft__stack_pool *pool) {
     count++;
   }
   pool_set_count(pool, count);
+  WEFT__INVARIANT(arena_ok(a) && pool_ok(pool));
   weft__mutex_unlock(&a->lock);
 }
 
@@ -226,6 +261,7 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, size_t size) 
   if (!s) return NULL;
   pool->free = s->next_free;
   pool_set_count(pool, pool_count(pool) - 1);
+  WEFT__INVARIANT(pool_ok(pool));
   return s;
 }
 
@@ -242,6 +278,7 @@ static void give_back(struct weft__stack_arena *a, struct weft__stack *list) {
   last->next_free = a->free;
   a->free = list;
   nfree_add(a, (ptrdiff_t)n);
+  WEFT__INVARIANT(arena_ok(a));
   weft__mutex_unlock(&a->lock);
 }
 
@@ -262,6 +299,7 @@ bool weft__stack_arena_trim(struct weft__stack_arena *a, size_t retain, size_t m
     if (!last) last = s;
     n++;
   }
+  WEFT__INVARIANT(arena_ok(a)); /* the detached ones are on no list: counted in neither */
   weft__mutex_unlock(&a->lock);
   if (!trim) return false;
   for (struct weft__stack *s = trim; s; s = s->next_free) {
@@ -272,6 +310,7 @@ bool weft__stack_arena_trim(struct weft__stack_arena *a, size_t retain, size_t m
   last->next_free = a->trimmed;
   a->trimmed = trim;
   a->ntrimmed += n;
+  WEFT__INVARIANT(arena_ok(a));
   bool more = atomic_load_explicit(&a->nfree, memory_order_relaxed) > retain;
   weft__mutex_unlock(&a->lock);
   return more;
@@ -333,6 +372,7 @@ void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack *s) {
   struct weft__stack *rest = cut->next_free;
   cut->next_free = NULL;
   pool_set_count(pool, WEFT__STACK_POOL_MAX / 2);
+  WEFT__INVARIANT(pool_ok(pool));
   give_back(pool->arena, rest);
 }
 

@@ -37,6 +37,13 @@
  * no LIFO slot and no timer priority; with one worker the ring plus its
  * overflow list are one exact FIFO, touched without locked instructions.
  *
+ * Shuffle build (-DWEFT_SHUFFLE=ON, `make test-shuffle`): order the
+ * scheduler does not promise is randomized so that code relying on it
+ * fails in tests: steal victims are visited from a random start with a
+ * random stride, and a woken task skips the LIFO slot, or its streak is
+ * cut, at random. FIFO order (a promise: asyncio's) is left alone. The
+ * seed is $WEFT_SHUFFLE_SEED (mixed with the worker index), else the clock.
+ *
  * Threads: everything in struct weft__worker is touched only by the
  * worker's own thread, except runq (thieves), inbox (any thread), timers
  * (cancel from any thread) and park (unpark from any thread).
@@ -58,6 +65,33 @@
 /* Tokio's MAX_LIFO_POLLS_PER_TICK: enough for a ping-pong pair to stay hot,
  * few enough that the rest of the queue is not starved. */
 #define LIFO_MAX 3
+
+#if defined(WEFT__SHUFFLE)
+#include <stdlib.h>
+#define SHUFFLE 1
+static uint32_t shuffle_seed(void) {
+  const char *env = getenv("WEFT_SHUFFLE_SEED");
+  if (env && *env) return (uint32_t)strtoul(env, NULL, 10);
+  return (uint32_t)weft__clock_ns();
+}
+#else
+#define SHUFFLE 0
+static uint32_t shuffle_seed(void) { return 0x9E3779B9u; }
+#endif
+
+static uint32_t next_rand(struct weft__worker *w) {
+  /* xorshift32: victim choice needs spread, not quality. */
+  uint32_t x = w->rng;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return w->rng = x;
+}
+
+/* Shuffle build only: a coin toss (1 in @odds) on the worker's rng. */
+static inline bool shuffle_toss(struct weft__worker *w, uint32_t odds) {
+  return SHUFFLE && next_rand(w) % odds == 0;
+}
 /* Timer wake-ups run before queued work, up to this many waiting at once;
  * more go to the ring, where idle workers can steal them. Measured with
  * 100,000 sleepers behind freshly spawned tasks (timers workload): cap 64,
@@ -90,7 +124,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->current = NULL;
   w->switch_reason = WEFT__SWITCH_SUSPEND;
   w->searching = false;
-  w->rng = 0x9E3779B9u * (index + 1);
+  w->rng = (shuffle_seed() | 1u) * (index + 1); /* xorshift needs a nonzero state */
   w->tick = 0;
   weft__mutex_init(&w->reg.lock);
   weft__list_init(&w->reg.tasks);
@@ -227,7 +261,7 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
     weft__rlist_push(&w->urgent, r);
     return;
   }
-  if (hint == WEFT__SCHED_WAKE && !loop->fifo) {
+  if (hint == WEFT__SCHED_WAKE && !loop->fifo && !shuffle_toss(w, 2)) {
     struct weft__runnable *prev = w->lifo;
     w->lifo = r;
     if (!prev) return; /* this worker runs it next: nobody to wake */
@@ -245,7 +279,7 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
   if (w->lifo) {
     struct weft__runnable *r = w->lifo;
     w->lifo = NULL;
-    if (w->lifo_streak < LIFO_MAX) {
+    if (w->lifo_streak < LIFO_MAX && !shuffle_toss(w, 4)) {
       w->lifo_streak++;
       return r;
     }
@@ -460,22 +494,26 @@ static void take_remote(struct weft__worker *w) {
   if (!weft__inject_maybe_empty(&w->loop->inject)) take_injected(w);
 }
 
-static uint32_t next_rand(struct weft__worker *w) {
-  /* xorshift32: victim choice needs spread, not quality. */
-  uint32_t x = w->rng;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  return w->rng = x;
+static unsigned gcd(unsigned a, unsigned b) {
+  while (b) {
+    unsigned t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
 }
 
 /* Steals into our (empty) ring from a random victim on; returns the runnable
  * to run first, already placed in our queue, or NULL. */
 static bool steal_some(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  unsigned n = loop->nworkers, start = next_rand(w) % n;
+  unsigned n = loop->nworkers, start = next_rand(w) % n, stride = 1;
+  if (SHUFFLE && n > 2) { /* a stride coprime with n still visits everyone */
+    stride = 1 + next_rand(w) % (n - 1);
+    if (gcd(stride, n) != 1) stride = 1;
+  }
   for (unsigned i = 0; i < n; i++) {
-    unsigned v = (start + i) % n;
+    unsigned v = (start + i * stride) % n;
     if (v == w->index) continue;
     struct weft__runnable *r = weft__runq_steal(&w->runq, &loop->workers[v].runq);
     if (r) {

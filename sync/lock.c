@@ -1,8 +1,9 @@
 /*
  * lock.c - Lock: FIFO, direct hand-off, owned by the task that acquired it.
  *
- * Invariants (under m): locked == (owner != NULL); a waiter is queued only
- * while the lock is held. Release hands the lock to the oldest waiter by
+ * Invariants (under m): the lock is held exactly when owner != NULL; a
+ * waiter is queued only while the lock is held (lock_ok() checks both and
+ * the waitlist's own after every change). Release hands the lock to the oldest waiter by
  * making it the owner before waking it, so the lock is never observably
  * free while tasks wait: a newcomer queues behind them (asyncio's fairness,
  * without its wake-up-and-race). A waiter granted the lock and cancelled at
@@ -23,6 +24,10 @@ struct weft_lock {
   struct weft_task *owner;        /* under m */
   struct weft__waitlist waiters;  /* under m */
 };
+
+WEFT__CHECKER bool lock_ok(const struct weft_lock *l) {
+  return (l->owner || weft__list_empty(&l->waiters.waiters)) && weft__wl_ok(&l->waiters);
+}
 
 int weft_lock_create(weft_lock_t **out) {
   if (!out) return -EINVAL;
@@ -58,6 +63,7 @@ static void release_locked(struct weft_lock *l) {
       weft__container_of(l->waiters.waiters.next, struct weft__waiter_node, link);
   l->owner = w->task;
   weft__wl_wake_one(&l->waiters, NULL, 0);
+  WEFT__INVARIANT(lock_ok(l));
 }
 
 /* Acquire with an explicit wait mode (cond.c re-acquires without cancellation). */
@@ -68,6 +74,7 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
   weft__mutex_lock(&l->m);
   if (!l->owner) {
     l->owner = t;
+    WEFT__INVARIANT(lock_ok(l));
     weft__mutex_unlock(&l->m);
     return 0;
   }
@@ -78,6 +85,7 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
   struct weft__waiter_node w;
   int rc = weft__wl_wait(&l->m, &l->waiters, &w, mode, weft__deadline(timeout_ns));
   if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(l);
+  WEFT__INVARIANT(lock_ok(l) && (rc || l->owner == t));
   weft__mutex_unlock(&l->m);
   return rc;
 }
@@ -88,9 +96,9 @@ void weft__lock_enqueue(struct weft_lock *l, struct weft__waiter_node *w) {
     l->owner = w->task;
     weft__wl_grant(w, NULL, 0);
   } else {
-    weft__list_add_tail(&l->waiters.waiters, &w->link);
-    l->waiters.count++;
+    weft__wl_enqueue(&l->waiters, w, w->task);
   }
+  WEFT__INVARIANT(lock_ok(l));
   weft__mutex_unlock(&l->m);
 }
 
@@ -98,6 +106,7 @@ void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w) {
   weft__mutex_lock(&l->m);
   /* No deadline, no cancellation: returns only once granted. */
   weft__wl_await(&l->m, &l->waiters, w, WEFT__WAIT_NOCANCEL, 0);
+  WEFT__INVARIANT(lock_ok(l) && l->owner == w->task);
   weft__mutex_unlock(&l->m);
 }
 
@@ -112,6 +121,7 @@ int weft_lock_try_acquire(weft_lock_t *l) {
   weft__mutex_lock(&l->m);
   int rc = l->owner ? -EAGAIN : 0;
   if (!rc) l->owner = t;
+  WEFT__INVARIANT(lock_ok(l));
   weft__mutex_unlock(&l->m);
   return rc;
 }

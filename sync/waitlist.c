@@ -7,6 +7,8 @@
  * (not granted, after a cancellation or a timeout). Orderings: granted is
  * stored with release and read with acquire, so value and status written
  * before it are visible to the woken waiter (which also re-takes the mutex).
+ * A queued node is not granted yet (wakers unqueue before granting).
+ * wl_ok() checks the list side of this after every change.
  */
 #include "waitlist.h"
 #include "clock.h"
@@ -15,6 +17,17 @@
 #include "worker.h"
 
 #include <errno.h>
+
+/* The invariants of the head comment, under the primitive's mutex. */
+WEFT__CHECKER bool wl_ok(const struct weft__waitlist *wl) {
+  if (!weft__list_count_ok(&wl->waiters, wl->count)) return false;
+  if (weft__list_empty(&wl->waiters)) return true;
+  const struct weft__waiter_node *first =
+      weft__container_of(wl->waiters.next, struct weft__waiter_node, link);
+  return atomic_load_explicit(&first->granted, memory_order_relaxed) == 0;
+}
+
+bool weft__wl_ok(const struct weft__waitlist *wl) { return wl_ok(wl); }
 
 void weft__wl_init(struct weft__waitlist *wl) {
   weft__list_init(&wl->waiters);
@@ -39,6 +52,7 @@ void weft__wl_enqueue(struct weft__waitlist *wl, struct weft__waiter_node *w, st
   weft__wl_node_init(w, t);
   weft__list_add_tail(&wl->waiters, &w->link);
   wl->count++;
+  WEFT__INVARIANT(wl_ok(wl));
 }
 
 int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
@@ -57,6 +71,7 @@ int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft
     weft__list_del_init(&w->link);
     wl->count--;
   }
+  WEFT__INVARIANT(wl_ok(wl));
   if (rc == -ETIMEDOUT && atomic_load_explicit(&w->granted, memory_order_acquire))
     rc = 0; /* granted just as the time ran out: keep it */
   return rc;
@@ -84,6 +99,7 @@ struct weft__waiter_node *weft__wl_pop(struct weft__waitlist *wl) {
   struct weft__list *first = wl->waiters.next;
   weft__list_del_init(first);
   wl->count--;
+  WEFT__INVARIANT(wl_ok(wl));
   return weft__container_of(first, struct weft__waiter_node, link);
 }
 

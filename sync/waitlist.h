@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "deadline.h" /* timeouts become deadlines by its rule */
+#include "invariant.h"
 #include "list.h"
 #include "mutex.h"
 
@@ -54,6 +55,10 @@ int weft__wl_can_wait(enum weft__wait_mode mode);
  * arrived anyway, which the caller must then pass on). */
 int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
                   enum weft__wait_mode mode, uint64_t deadline_ns);
+
+/* The list's invariants (waitlist.c's head comment), for the primitives'
+ * own checkers. Under the mutex. */
+bool weft__wl_ok(const struct weft__waitlist *wl);
 
 /* Called with @m held: queues @w for task @t (NULL: a foreign thread)
  * without waiting; weft__wl_await then waits for it. For waits whose node

@@ -213,7 +213,12 @@ static int accept_cancel_main(void *arg, void **res) {
      * cancellation pending, so the acceptor's return ends it cancelled
      * (asyncio's Task.__step); a cancelled accept consumed it. */
     int trc = weft_await(weft_task_future(t), NULL);
-    ck_assert_int_eq(trc, c.rc >= 0 ? -ECANCELED : 0);
+    /* With two workers the acceptor may also reach its accept only after
+     * the client connected (nothing orders the two), take the connection
+     * without waiting and end before the cancel arrives: done, not
+     * cancelled (the shuffle build makes this common). */
+    bool ended_first = trc == 0 && c.rc >= 0;
+    if (!ended_first) ck_assert_int_eq(trc, c.rc >= 0 ? -ECANCELED : 0);
     weft_task_release(t);
     weft_event_destroy(c.started);
     if (c.rc >= 0)
