@@ -103,21 +103,21 @@ static ssize_t rw(struct weft__io_op *op) {
     int fl = fcntl(q->fd, F_GETFL);
     if (fl >= 0 && (fl & O_DIRECT)) return WEFT__EOFFLOAD;
   }
-  ssize_t n = weft__io_kind(q)->call(q, op->phase == 0);
+  ssize_t n = weft__io_kind(q)->call(q, op->phase == WEFT__PHASE_ISSUE);
   if (n >= 0 || (n != -EAGAIN && n != -EOPNOTSUPP)) return n;
   if (is_regular(q->fd)) return WEFT__EOFFLOAD; /* never "ready" to epoll: a pool thread */
-  if (n == -EOPNOTSUPP) op->phase = 1; /* no RWF_NOWAIT here: readiness, then a plain call */
+  if (n == -EOPNOTSUPP) op->phase = WEFT__PHASE_READY; /* no RWF_NOWAIT here: readiness, then a plain call */
   return -EAGAIN;
 }
 
 static ssize_t connect_step(struct weft__io_op *op) {
   struct weft__io_req *q = &op->req;
-  if (op->phase == 0) {
+  if (op->phase == WEFT__PHASE_ISSUE) {
     int rc = set_nonblock(q->fd);
     if (rc < 0) return rc;
     if (connect(q->fd, q->buf, (socklen_t)q->len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EAGAIN) return -errno;
-    op->phase = 1;
+    op->phase = WEFT__PHASE_READY;
     return -EAGAIN;
   }
   int err = 0;
@@ -142,10 +142,10 @@ static ssize_t try_op(struct weft__io_op *op) {
     if (rc < 0) return -errno;
     return rc == 0 ? -EAGAIN : p.revents;
   }
-  if (q->kind == WEFT__IO_ACCEPT && op->phase == 0) {
+  if (q->kind == WEFT__IO_ACCEPT && op->phase == WEFT__PHASE_ISSUE) {
     int rc = set_nonblock(q->fd); /* accept4 has no per-call non-blocking flag */
     if (rc < 0) return rc;
-    op->phase = 2;
+    op->phase = WEFT__PHASE_NONBLOCK;
   }
   return k->call ? k->call(q, true) : -EINVAL; /* no call: another backend's kind */
 }

@@ -89,7 +89,7 @@ void weft__reactor_kick(struct weft__reactor *r) {
 
 int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns) {
   op->cancelled = 0;
-  op->phase = 0;
+  op->phase = WEFT__PHASE_ISSUE;
   op->deadline = deadline_ns;
   op->ep_next = NULL;
   atomic_init(&op->done, 0);

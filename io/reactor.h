@@ -50,6 +50,15 @@
 /* Which backend a loop asks for (config, $WEFT_IO_BACKEND). */
 enum weft__io_backend { WEFT__IO_NONE = 0, WEFT__IO_URING = 1, WEFT__IO_EPOLL = 2 };
 
+/* Where a backend is with an op (op->phase). */
+enum weft__op_phase {
+  WEFT__PHASE_ISSUE = 0,   /* the request itself (epoll: non-blocking) */
+  WEFT__PHASE_READY = 1,   /* waiting for readiness, then issue again (epoll:
+                              plainly, for fds without RWF_NOWAIT; connect:
+                              read SO_ERROR) */
+  WEFT__PHASE_NONBLOCK = 2, /* epoll accept: the listener was made non-blocking */
+};
+
 struct weft__io_op;
 /* Called with the op's result in res (and cqe_flags), on the thread that
  * drives the op's reactor. A multishot request's cb runs once per result
@@ -64,7 +73,7 @@ struct weft__io_op {
   uint32_t cqe_flags;       /* io_uring: the CQE's flags */
   struct weft__io_req req;
   uint64_t deadline;        /* absolute monotonic ns, 0 = none */
-  uint8_t phase;            /* backend's: 1 while waiting for readiness after -EAGAIN */
+  uint8_t phase;            /* enum weft__op_phase: the backend's step */
   uint8_t cancelled;        /* weft__reactor_cancel was called */
   struct __kernel_timespec ts; /* ring: the linked timeout, read at submission */
   /* epoll backend: the readiness waiter list of the op's fd. */

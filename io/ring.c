@@ -244,7 +244,7 @@ static const prep_fn preps[] = {
 _Static_assert(sizeof preps / sizeof preps[0] == WEFT__IO_KINDS, "one SQE preparation per kind");
 
 static void prep(struct io_uring_sqe *sqe, struct weft__io_op *op) {
-  if (op->phase == 1) io_uring_prep_poll_add(sqe, op->req.fd, poll_mask(&op->req));
+  if (op->phase == WEFT__PHASE_READY) io_uring_prep_poll_add(sqe, op->req.fd, poll_mask(&op->req));
   else preps[op->req.kind](sqe, &op->req);
 }
 
@@ -306,13 +306,13 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
     weft__io_complete(op, res, flags);
     return;
   }
-  if (res == -EAGAIN && op->phase == 0 && poll_mask(&op->req) && !op->cancelled) {
-    op->phase = 1; /* wait for readiness, then issue it again */
+  if (res == -EAGAIN && op->phase == WEFT__PHASE_ISSUE && poll_mask(&op->req) && !op->cancelled) {
+    op->phase = WEFT__PHASE_READY; /* wait for readiness, then issue it again */
     if (issue(r, op) == 0) return;
-  } else if (op->phase == 1 && res >= 0 && !op->cancelled) {
-    op->phase = 0;
+  } else if (op->phase == WEFT__PHASE_READY && res >= 0 && !op->cancelled) {
+    op->phase = WEFT__PHASE_ISSUE;
     if (issue(r, op) == 0) return;
-  } else if (op->phase == 1 && res >= 0) {
+  } else if (op->phase == WEFT__PHASE_READY && res >= 0) {
     res = -ECANCELED;
   }
   r->inflight--;

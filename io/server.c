@@ -55,6 +55,9 @@
 #define DEFAULT_BACKLOG 4096
 #define DEFAULT_BACKOFF_NS (100 * 1000000LL)
 
+/* How the clients were told to end (close_clients, abort_clients). */
+enum shut_how { SHUT_NONE = 0, SHUT_CLOSE = 1, SHUT_ABORT = 2 };
+
 struct weft_server {
   weft_loop_t *loop;
   weft_client_handler handler;
@@ -92,7 +95,7 @@ struct acceptor_arg {
   /* Connections only, under s->lock: */
   struct weft__list link;  /* in s->clients until the task ends */
   weft_writer_t *writer;   /* while the handler runs */
-  int shut;                /* close_clients (1) or abort_clients (2) came first */
+  int shut;                /* enum shut_how: close_clients or abort_clients came first */
 };
 
 static void maybe_idle_locked(weft_server_t *s) {
@@ -147,7 +150,7 @@ static int conn_task(void *arg, void **res) {
     a->writer = w; /* close_clients/abort_clients reach it from now on */
     int shut = a->shut;
     weft__mutex_unlock(&s->lock);
-    if (shut) shut == 1 ? weft_writer_close(w) : weft_writer_abort(w); /* they came first */
+    if (shut) shut == SHUT_CLOSE ? weft_writer_close(w) : weft_writer_abort(w); /* they came first */
     if (s->read_timeout_ns > 0) weft__stream_set_read_timeout(r, s->read_timeout_ns);
     rc = s->handler(r, w, s->arg);
     weft__mutex_lock(&s->lock);
@@ -204,7 +207,7 @@ static void spawn_conn(weft_server_t *s, int fd) {
     c->s = s;
     c->fd = fd;
     c->writer = NULL;
-    c->shut = 0;
+    c->shut = SHUT_NONE;
     weft__mutex_lock(&s->lock);
     s->conns++;
     if (s->max_conns) s->reserved--; /* the acceptor's slot is this connection now */
@@ -559,25 +562,25 @@ int weft_server_wait_closed_timeout(weft_server_t *s, int64_t timeout_ns) {
   return weft_event_wait(s->idle, timeout_ns);
 }
 
-/* close_clients (@how 1) or abort_clients (2): every connection's writer,
+/* close_clients (SHUT_CLOSE) or abort_clients (SHUT_ABORT): every connection's writer,
  * now or as soon as its handler starts. Writers are reached under the
  * server lock (their stream lock nests inside), so none is released
  * meanwhile. */
-static int shut_clients(weft_server_t *s, int how) {
+static int shut_clients(weft_server_t *s, enum shut_how how) {
   if (!s) return -EINVAL;
   weft__mutex_lock(&s->lock);
   struct weft__list *pos, *tmp;
   weft__list_for_each_safe(pos, tmp, &s->clients) {
     struct acceptor_arg *c = weft__container_of(pos, struct acceptor_arg, link);
     if (!c->shut) c->shut = how;
-    if (c->writer) how == 1 ? weft_writer_close(c->writer) : weft_writer_abort(c->writer);
+    if (c->writer) how == SHUT_CLOSE ? weft_writer_close(c->writer) : weft_writer_abort(c->writer);
   }
   weft__mutex_unlock(&s->lock);
   return 0;
 }
 
-int weft_server_close_clients(weft_server_t *s) { return shut_clients(s, 1); }
-int weft_server_abort_clients(weft_server_t *s) { return shut_clients(s, 2); }
+int weft_server_close_clients(weft_server_t *s) { return shut_clients(s, SHUT_CLOSE); }
+int weft_server_abort_clients(weft_server_t *s) { return shut_clients(s, SHUT_ABORT); }
 
 /* asyncio's Server.serve_forever: one at a time, not on a closed server;
  * it ends only by cancellation: cancelling the caller closes the server,

@@ -61,7 +61,7 @@ int weft_call_soon(weft_callback_fn cb, void *arg, weft_handle_t **out) {
   h->cb = cb;
   h->arg = arg;
   if (out) *out = h;
-  weft__schedule(w->loop, &h->r, -1, WEFT__SCHED_BACK);
+  weft__schedule(w->loop, &h->r, WEFT__UNPINNED, WEFT__SCHED_BACK);
   return 0;
 }
 
@@ -74,14 +74,14 @@ int weft_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn cb, void *arg,
   h->cb = cb;
   h->arg = arg;
   if (out) *out = h;
-  weft__schedule(loop, &h->r, -1, WEFT__SCHED_BACK);
+  weft__schedule(loop, &h->r, WEFT__UNPINNED, WEFT__SCHED_BACK);
   return 0;
 }
 
 static void timer_fire(struct weft__timer *t) {
   struct weft_handle *h = weft__container_of(t, struct weft_handle, timer);
   /* The heap's reference passes to the run queue. */
-  weft__schedule(h->loop, &h->r, -1, WEFT__SCHED_BACK);
+  weft__schedule(h->loop, &h->r, WEFT__UNPINNED, WEFT__SCHED_BACK);
 }
 
 /* Arms a timer handle on @timers, the heap of a worker of @loop. */
@@ -164,7 +164,7 @@ struct weft_handle *weft__handle_new_done(struct weft_future *f, weft_future_cb 
 }
 
 void weft__handle_schedule_done(struct weft_handle *h) {
-  weft__schedule(h->loop, &h->r, -1, WEFT__SCHED_BACK);
+  weft__schedule(h->loop, &h->r, WEFT__UNPINNED, WEFT__SCHED_BACK);
 }
 
 void weft__handle_discard(struct weft_handle *h) {

@@ -150,7 +150,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->id = weft__loop_task_id(loop, w);
   t->stack_size = opts->stack_size ? weft__stack_round(stack) : loop->stack_size;
   t->explicit_stack = opts->stack_size != 0;
-  t->home = loop->solo ? -1 : opts->worker;
+  t->home = loop->solo ? WEFT__UNPINNED : opts->worker; /* opts: -1 is any worker */
   atomic_init(&t->pinned, t->home);
   t->started = false;
   t->stack = NULL;
@@ -207,7 +207,7 @@ void weft__task_free(struct weft_task *t) {
 void weft__task_wake(struct weft_task *t) { weft__task_wake_hint(t, WEFT__SCHED_WAKE); }
 
 void weft__task_wake_hint(struct weft_task *t, int hint) {
-  weft__task_wake_at(t, hint, -2);
+  weft__task_wake_at(t, hint, WEFT__PIN_OWN);
 }
 
 void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
@@ -218,7 +218,7 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
         /* relaxed: the CAS ordered us after the task's last write. */
-        if (pinned == -2) pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
+        if (pinned == WEFT__PIN_OWN) pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
         weft__schedule(t->fut.loop, &t->r, pinned, (enum weft__sched_hint)hint);
         return;
       }

@@ -67,7 +67,7 @@ struct weft_task {
   uint64_t id;
   size_t stack_size;
   bool explicit_stack;      /* stack_size was asked for (weft_task_opts); immutable */
-  /* Worker index, or -1: where wake-ups queue it. Written only by the task
+  /* Worker index, or WEFT__UNPINNED: where wake-ups queue it. Written only by the task
    * itself while it runs (I/O pins it to its ring's worker, io/op.c); read
    * by wakers after their CAS from IDLE, which orders them after the
    * task's last write (relaxed accesses are enough). */
@@ -92,7 +92,8 @@ static inline struct weft_task *weft__task_of(struct weft_future *f) {
 void weft__task_wake(struct weft_task *t);
 /* The same, saying where it should queue (worker.h, weft__sched_hint). */
 void weft__task_wake_hint(struct weft_task *t, int hint);
-/* The same, queueing it on worker @pinned (or unpinned, -1) if this call is
+/* The same, queueing it on worker @pinned (WEFT__UNPINNED: any; WEFT__PIN_OWN:
+ * its pinned field) if this call is
  * the one that makes it runnable, whatever its pinned field says: the
  * reactor wakes a task whose I/O completed where it may be stolen. */
 void weft__task_wake_at(struct weft_task *t, int hint, int pinned);

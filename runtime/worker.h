@@ -91,7 +91,13 @@ enum weft__sched_hint {
   WEFT__SCHED_URGENT = 2, /* overdue (its timer fired): before queued work, N workers */
 };
 
-/* Queues @r on @loop; @pinned is a worker index or -1. Any thread. */
+/* Where a runnable may run: a worker index (>= 0), or these. */
+enum {
+  WEFT__UNPINNED = -1,   /* any worker; stealable */
+  WEFT__PIN_OWN = -2,    /* weft__task_wake_at: the task's own pinned field */
+};
+
+/* Queues @r on @loop; @pinned is a worker index or WEFT__UNPINNED. Any thread. */
 void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
                     enum weft__sched_hint hint);
 
