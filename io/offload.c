@@ -8,7 +8,7 @@
  * it. Such requests go to a process-wide pool of threads instead (libuv's
  * approach), and the task waits for the result like for any completion.
  *
- * Pool: threads start on demand, up to OFFLOAD_MAX, and stay (blocked on a
+ * Pool: threads start on demand, up to WEFT__OFFLOAD_MAX, and stay (blocked on a
  * condition variable when there is nothing to do). Jobs live on the waiting
  * task's stack.
  *
@@ -40,10 +40,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Justification: enough to keep a disk's queue busy from a few loops (fio
- * shows random-read IOPS flattening past depth 8-16 on ordinary devices)
- * while bounding the threads a fallback can create. */
-#define OFFLOAD_MAX 16
 
 enum { WORK_QUEUED = 0, WORK_RUNNING = 1 };
 
@@ -93,7 +89,7 @@ int weft__offload_submit(struct weft__offload_work *w) {
   w->state = WORK_QUEUED;
   pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&pool.lock);
-  if (!pool.idle && pool.threads < OFFLOAD_MAX && weft__alloc_thread_ready() == 0) {
+  if (!pool.idle && pool.threads < WEFT__OFFLOAD_MAX && weft__alloc_thread_ready() == 0) {
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -11,6 +11,11 @@
 #include <sys/types.h>
 #include "reactor.h"
 
+/* The pool's bound. Justification: enough to keep a disk's queue busy
+ * from a few loops (fio shows random-read IOPS flattening past depth 8-16
+ * on ordinary devices) while bounding the threads a fallback can create. */
+#define WEFT__OFFLOAD_MAX 16
+
 /* One piece of work. run() is called on a pool thread once; it must do its
  * own completion (wake whoever waits) and may free the work. */
 struct weft__offload_work {

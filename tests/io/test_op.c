@@ -1,0 +1,135 @@
+/*
+ * test_op.c - io/op.c, the await layer: who may await, a cancellation
+ * pending before the request is issued, timeouts and cancellations that
+ * take nothing from the fd, the task's pinning undone after the request,
+ * and blocking kinds on a backend without async files. Run once per
+ * backend (WEFT_IO_BACKEND).
+ */
+#include "io_helpers.h"
+#include "op.h"
+#include "task.h"
+
+#include <sys/stat.h>
+
+START_TEST(outside_a_task) {
+  struct weft__io_req q = {.kind = WEFT__IO_NOP};
+  ck_assert_int_eq(weft__io_await(&q, 0), -EPERM);
+}
+END_TEST
+
+static int pending_cancel_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_task_cancel(weft_task_current(), NULL);
+  struct weft__io_req q = {.kind = WEFT__IO_NOP};
+  ck_assert_int_eq(weft__io_await(&q, 0), -ECANCELED); /* delivered before issuing */
+  ck_assert_int_eq(weft__io_await(&q, 0), 0);          /* and consumed */
+  return 0;
+}
+
+START_TEST(pending_cancellation_first) {
+  ck_assert_int_eq(run_main(1, pending_cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int timeout_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  char buf[4];
+  struct weft__io_req q = {.kind = WEFT__IO_READ, .fd = p[0], .buf = buf, .len = sizeof buf,
+                           .off = (uint64_t)-1};
+  ck_assert_int_eq(weft__io_await(&q, weft__deadline(10 * 1000000LL)), -ETIMEDOUT);
+  ck_assert_int_eq(weft__io_await(&q, weft__deadline(0)), -ETIMEDOUT); /* would wait */
+  ck_assert_int_eq(write(p[1], "z", 1), 1);
+  ck_assert_int_eq(weft__io_await(&q, weft__deadline(0)), 1); /* no wait needed... */
+  ck_assert_int_eq(buf[0], 'z');                                /* ...and nothing lost */
+  struct weft_task *self = weft__task_self();
+  ck_assert_int_eq(atomic_load(&self->pinned), self->home); /* unpinned after each */
+  close(p[0]);
+  close(p[1]);
+  return 0;
+}
+
+START_TEST(timeouts_take_nothing) {
+  ck_assert_int_eq(run_main(1, timeout_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, timeout_main, NULL, NULL), 0);
+}
+END_TEST
+
+struct reader {
+  int fd;
+  ssize_t rc;
+  weft_event_t *started;
+};
+
+static int read_body(void *arg, void **res) {
+  (void)res;
+  struct reader *r = arg;
+  char buf[4];
+  struct weft__io_req q = {.kind = WEFT__IO_READ, .fd = r->fd, .buf = buf, .len = sizeof buf,
+                           .off = (uint64_t)-1};
+  weft_event_set(r->started);
+  r->rc = weft__io_await(&q, 0);
+  return 0;
+}
+
+static int cancel_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  struct reader r = {.fd = p[0], .rc = 1};
+  ck_assert_int_eq(weft_event_create(&r.started), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(read_body, &r, &t), 0);
+  ck_assert_int_eq(weft_event_wait(r.started, -1), 0);
+  weft_task_cancel(t, NULL);
+  weft_await(weft_task_future(t), NULL);
+  ck_assert_int_eq(r.rc, -ECANCELED);
+  ck_assert_int_eq(write(p[1], "y", 1), 1); /* the cancelled read took nothing */
+  char c;
+  ck_assert_int_eq(read(p[0], &c, 1), 1);
+  ck_assert_int_eq(c, 'y');
+  weft_task_release(t);
+  weft_event_destroy(r.started);
+  close(p[0]);
+  close(p[1]);
+  return 0;
+}
+
+START_TEST(cancel_takes_nothing) {
+  ck_assert_int_eq(run_main(1, cancel_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int blocking_kind_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  /* statx may wait for a disk: without async files it goes to the pool. */
+  struct statx st;
+  struct weft__io_req q = {.kind = WEFT__IO_STATX, .fd = AT_FDCWD, .buf = (void *)".",
+                           .mask = STATX_TYPE, .aux = &st};
+  ck_assert_int_eq(weft__io_await(&q, 0), 0);
+  ck_assert(S_ISDIR(st.stx_mode));
+  return 0;
+}
+
+START_TEST(blocking_kinds) { ck_assert_int_eq(run_main(2, blocking_kind_main, NULL, NULL), 0); }
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("op");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, outside_a_task);
+  tcase_add_test(tc, pending_cancellation_first);
+  tcase_add_test(tc, timeouts_take_nothing);
+  tcase_add_test(tc, cancel_takes_nothing);
+  tcase_add_test(tc, blocking_kinds);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_IO_TEST_MAIN(suite)

@@ -1,0 +1,87 @@
+/*
+ * test_ring.c - io/ring.c: the cases every backend passes
+ * (backend_cases.h), and the ring's own: a deadline travels with the
+ * request as a linked timeout, a multishot accept calls back once per
+ * connection with more to come, and the wake eventfd stays armed across
+ * many kicks.
+ */
+#define BACKEND WEFT__IO_URING
+#include "backend_cases.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+START_TEST(linked_timeout_ends_the_request) {
+  backend_up();
+  ck_assert(weft__reactor_can(&R, WEFT__CAP_KERNEL_TIMEOUTS));
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  char buf[4];
+  struct done_op d = {.op.req = {.kind = WEFT__IO_READ, .fd = p[0], .buf = buf, .len = sizeof buf,
+                                 .off = (uint64_t)-1}};
+  uint64_t t0 = weft__clock_ns();
+  ck_assert(!start(&d, weft__deadline(20 * 1000000LL)));
+  drive(&d); /* nobody writes: only the kernel's timeout ends it */
+  ck_assert(d.op.res == -ECANCELED || d.op.res == -EINTR);
+  ck_assert_uint_ge(weft__clock_ns() - t0, 19 * 1000000ULL);
+  close(p[0]);
+  close(p[1]);
+  weft__reactor_fini(&R);
+}
+END_TEST
+
+START_TEST(multishot_accept_calls_back_per_connection) {
+  backend_up();
+  ck_assert(weft__reactor_can(&R, WEFT__CAP_MULTISHOT_ACCEPT));
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  ck_assert_int_eq(listen(l, 8), 0);
+  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+  struct done_op d = {.op.req = {.kind = WEFT__IO_ACCEPT_MULTI, .fd = l, .flags = SOCK_CLOEXEC}};
+  ck_assert(!start(&d, 0));
+  int clients[3];
+  for (int i = 0; i < 3; i++) {
+    clients[i] = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(clients[i], (struct sockaddr *)&a, sizeof a), 0);
+  }
+  int got = 0;
+  while (d.calls < 3) weft__reactor_wait(&R, 0);
+  got = d.calls;
+  ck_assert_int_eq(got, 3);
+  ck_assert_uint_ne(d.op.cqe_flags & IORING_CQE_F_MORE, 0); /* still armed */
+  ck_assert_int_ge(d.op.res, 0);
+  close(d.op.res);
+  weft__reactor_cancel(&R, &d.op); /* ends it: one last call, without MORE */
+  while (d.calls == got) weft__reactor_wait(&R, 0);
+  ck_assert_uint_eq(d.op.cqe_flags & IORING_CQE_F_MORE, 0);
+  ck_assert_int_eq(d.op.res, -ECANCELED);
+  for (int i = 0; i < 3; i++) close(clients[i]);
+  close(l);
+  weft__reactor_fini(&R);
+}
+END_TEST
+
+START_TEST(wake_stays_armed) {
+  backend_up();
+  for (int i = 0; i < 100; i++) {
+    weft__reactor_kick(&R);
+    weft__reactor_wait(&R, weft__deadline(60 * 1000000000LL)); /* each returns: re-armed */
+  }
+  weft__reactor_fini(&R);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("ring");
+  TCase *tc = tcase_create("core");
+  add_backend_cases(tc);
+  tcase_add_test(tc, linked_timeout_ends_the_request);
+  tcase_add_test(tc, multishot_accept_calls_back_per_connection);
+  tcase_add_test(tc, wake_stays_armed);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_TEST_MAIN(suite)
