@@ -78,8 +78,16 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
     if (weft__io_fd_is_fixed(&q)) q.fd = weft__reactor_plain_fd(r, q.fd);
     return weft__offload_await(&q, deadline_ns);
   }
-  struct task_op top = {.op = {.cb = wake_task, .req = *req}, .task = t};
+  /* Field by field, not an initializer: zeroing the whole op (rep stos)
+   * doubled an epoll no-op's cost (15 -> 29 ns, perf). weft__reactor_start
+   * sets the backend's fields. */
+  struct task_op top;
   struct weft__io_op *op = &top.op;
+  top.task = t;
+  op->cb = wake_task;
+  op->res = 0;
+  op->cqe_flags = 0;
+  op->req = *req;
   int rc = weft__reactor_start(r, op, deadline_ns);
   if (rc < 0) return rc;
   /* acquire: pairs with the reactor's release store (same thread here, but

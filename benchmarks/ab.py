@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""ab.py - interleaved A/B of two weft-bench binaries (a commit before a
+change and one after), for "no regression" and "what did it buy" checks.
+
+    benchmarks/ab.py BEFORE AFTER [--rounds 5] [--workers 1,2] [workload ...]
+
+Runs BEFORE then AFTER on every workload, alternating, ROUNDS times, so slow
+drifts of the machine hit both alike; prints a Markdown table of the median
+ns/op (and range) of each and the ratio after / before (below 1: faster
+after). Workloads default to run.sh's list.
+"""
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+
+DEFAULT = ("spawn_many yield_many ping_pong chained_spawn timers switch sched_switch fork_join "
+           "lock_contended queue_mpmc semaphore_limit ping_pong_queue gather_10k taskgroup_10k "
+           "wait_for_overhead").split()
+
+
+def run(binary, workers, workload):
+    out = subprocess.run([binary, "--workers", str(workers), workload], capture_output=True,
+                         text=True, check=False).stdout
+    m = re.search(r"^RESULT .*ns_per_op=([0-9.]+)", out, re.M)
+    return float(m.group(1)) if m else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("before")
+    ap.add_argument("after")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("workloads", nargs="*")
+    a = ap.parse_intermixed_args()
+    workloads = a.workloads or DEFAULT
+    print("| workload | workers | before ns/op (median, range) | after ns/op (median, range) | after ÷ before |")
+    print("|---|---:|---:|---:|---:|")
+    for w in workloads:
+        for n in [int(x) for x in a.workers.split(",")]:
+            b, f = [], []
+            for _ in range(a.rounds):
+                for binary, acc in ((a.before, b), (a.after, f)):
+                    v = run(binary, n, w)
+                    if v is not None:
+                        acc.append(v)
+            if not b or not f:
+                print(f"| {w} | {n} | (failed) | (failed) | — |")
+                continue
+            mb, mf = statistics.median(b), statistics.median(f)
+            print(f"| {w} | {n} | {mb:.1f} ({min(b):.0f}–{max(b):.0f}) | "
+                  f"{mf:.1f} ({min(f):.0f}–{max(f):.0f}) | {mf / mb:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
