@@ -20,5 +20,6 @@
 #include "weft/stream.h"
 #include "weft/process.h"
 #include "weft/compose.h"
+#include "weft/executor.h"
 
 #endif

@@ -145,7 +145,7 @@ int weft_wait_writable(int fd) { return wait_mask(fd, POLLOUT, NO_TIMEOUT); }
  * is involved, so a lookup that outlives its caller holds nothing of the
  * loop. */
 struct gai_job {
-  struct weft__offload_work work; /* first: run on the offload pool */
+  struct weft__pool_work work; /* first: run on the offload pool */
   struct weft__mutex lock;
   _Atomic uint32_t fired;      /* 1 once rc and res are final */
   _Atomic int refs;            /* the thread's and the caller's */
@@ -184,7 +184,7 @@ int weft__map_eai(int e) {
   }
 }
 
-static void gai_run(struct weft__offload_work *w) {
+static void gai_run(struct weft__pool_work *w) {
   struct gai_job *j = (struct gai_job *)w;
   j->rc = weft__map_eai(getaddrinfo(j->host, j->service, j->has_hints ? &j->hints : NULL, &j->res));
   weft__mutex_lock(&j->lock);

@@ -8,21 +8,21 @@
  * it. Such requests go to a process-wide pool of threads instead (libuv's
  * approach), and the task waits for the result like for any completion.
  *
- * Pool: threads start on demand, up to WEFT__OFFLOAD_MAX, and stay (blocked on a
- * condition variable when there is nothing to do). Jobs live on the waiting
- * task's stack.
+ * Pool: one process-wide instance of runtime/pool.c: threads start on
+ * demand, up to WEFT__OFFLOAD_MAX, and leave after OFFLOAD_IDLE_NS without
+ * work. Jobs live on the waiting task's stack.
  *
- * The pool runs generic work (struct weft__offload_work): file system
+ * The pool runs generic work (struct weft__pool_work): file system
  * calls here, getaddrinfo for net.c, each doing its own completion.
  *
  * fork: the pool is process-wide, and a forked child has none of its
- * threads. pthread_atfork handlers (registered on first use) hold
- * pool.lock across fork() so the child never inherits it mid-change, and
+ * threads. pthread_atfork handlers (registered on first use) hold the
+ * pool's lock across fork() so the child never inherits it mid-change, and
  * reset the pool in the child: no threads, nothing queued (queued work
  * belonged to the parent's loops, which the child cannot run anyway), so
  * the child's first job starts a thread again.
  *
- * Invariants: the queue and each work's state change under pool.lock; a
+ * Invariants: the queue and each work's state are the pool's (pool.c); a
  * file job follows the waker rule (runtime/future.h) with its own lock:
  * the pool thread sets fired and wakes the task under it, the task takes
  * it before leaving, and a job that has started is always waited for (its
@@ -41,94 +41,37 @@
 #include <unistd.h>
 
 
-enum { WORK_QUEUED = 0, WORK_RUNNING = 1 };
+/* Justification: an idle helper thread costs a stack and a kernel task;
+ * ten seconds without work means the burst is over (Tokio's blocking pool
+ * keeps threads as long). */
+#define OFFLOAD_IDLE_NS (10 * 1000000000LL)
 
-static struct {
-  pthread_mutex_t lock;
-  pthread_cond_t work;
-  struct weft__offload_work *head, *tail; /* queued work */
-  unsigned threads, idle;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0};
+static struct weft__pool *pool; /* process-wide; made once, never freed */
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
-static void *offload_thread(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&pool.lock);
-  for (;;) {
-    while (!pool.head) {
-      pool.idle++;
-      pthread_cond_wait(&pool.work, &pool.lock);
-      pool.idle--;
-    }
-    struct weft__offload_work *w = pool.head;
-    pool.head = w->next;
-    if (!pool.head) pool.tail = NULL;
-    w->state = WORK_RUNNING;
-    pthread_mutex_unlock(&pool.lock);
-    w->run(w); /* may free w */
-    pthread_mutex_lock(&pool.lock);
-  }
-  return NULL;
+static void fork_prepare(void) { weft__pool_fork_prepare(pool); }
+static void fork_parent(void) { weft__pool_fork_parent(pool); }
+static void fork_child(void) { weft__pool_fork_child(pool); }
+
+static void make_pool(void) {
+  struct weft__pool_config cfg = {
+      .max_threads = WEFT__OFFLOAD_MAX, .idle_ns = OFFLOAD_IDLE_NS, .name = "weft-offload"};
+  if (weft__pool_new(&cfg, &pool) == 0) pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-static void fork_prepare(void) { pthread_mutex_lock(&pool.lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&pool.lock); }
-
-static void fork_child(void) {
-  /* Only this thread exists: start the pool from nothing. */
-  pool.head = pool.tail = NULL;
-  pool.threads = pool.idle = 0;
-  pthread_cond_init(&pool.work, NULL);
-  pthread_mutex_unlock(&pool.lock); /* taken by fork_prepare in the parent's thread, which we are */
+int weft__offload_submit(struct weft__pool_work *w) {
+  pthread_once(&pool_once, make_pool);
+  return pool ? weft__pool_submit(pool, w) : -EAGAIN;
 }
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
-
-int weft__offload_submit(struct weft__offload_work *w) {
-  w->next = NULL;
-  w->state = WORK_QUEUED;
-  pthread_once(&atfork_once, register_atfork);
-  pthread_mutex_lock(&pool.lock);
-  if (!pool.idle && pool.threads < WEFT__OFFLOAD_MAX && weft__alloc_thread_ready() == 0) {
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, offload_thread, NULL) == 0) pool.threads++;
-    pthread_attr_destroy(&attr);
-  }
-  if (!pool.threads) {
-    pthread_mutex_unlock(&pool.lock);
-    return -EAGAIN;
-  }
-  if (pool.tail) pool.tail->next = w;
-  else pool.head = w;
-  pool.tail = w;
-  if (pool.idle) pthread_cond_signal(&pool.work);
-  pthread_mutex_unlock(&pool.lock);
-  return 0;
-}
-
-bool weft__offload_unqueue(struct weft__offload_work *w) {
-  pthread_mutex_lock(&pool.lock);
-  bool queued = w->state == WORK_QUEUED;
-  if (queued) {
-    struct weft__offload_work **pp = &pool.head, *prev = NULL;
-    while (*pp != w) {
-      prev = *pp;
-      pp = &(*pp)->next;
-    }
-    *pp = w->next;
-    if (pool.tail == w) pool.tail = prev;
-  }
-  pthread_mutex_unlock(&pool.lock);
-  return queued;
+bool weft__offload_unqueue(struct weft__pool_work *w) {
+  return pool && weft__pool_unqueue(pool, w);
 }
 
 /* ---- file system calls (epoll backend) ------------------------------------ */
 
 struct file_job {
-  struct weft__offload_work work; /* first */
+  struct weft__pool_work work; /* first */
   struct weft__io_req req;
   struct weft_task *task;
   struct weft__mutex lock;        /* the waker rule's */
@@ -143,7 +86,7 @@ static ssize_t run_call(const struct weft__io_req *q) {
   return k->call(q, false);
 }
 
-static void file_job_run(struct weft__offload_work *w) {
+static void file_job_run(struct weft__pool_work *w) {
   struct file_job *j = (struct file_job *)w;
   ssize_t res = run_call(&j->req);
   weft__mutex_lock(&j->lock);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "pool.h"
 #include "reactor.h"
 
 /* The pool's bound. Justification: enough to keep a disk's queue busy
@@ -16,20 +17,13 @@
  * on ordinary devices) while bounding the threads a fallback can create. */
 #define WEFT__OFFLOAD_MAX 16
 
-/* One piece of work. run() is called on a pool thread once; it must do its
- * own completion (wake whoever waits) and may free the work. */
-struct weft__offload_work {
-  void (*run)(struct weft__offload_work *w);
-  struct weft__offload_work *next; /* the queue's */
-  int state;                       /* under the pool's lock */
-};
-
-/* Queues @w; a thread starts if none is idle and the pool is not full.
+/* Queues @w (runtime/pool.h's work); a thread starts if none is idle and
+ * the pool is not full.
  * Returns 0, or -EAGAIN when no thread exists and none can be started
  * (then @w is not queued). Any thread. */
-int weft__offload_submit(struct weft__offload_work *w);
+int weft__offload_submit(struct weft__pool_work *w);
 /* Takes @w off the queue if no thread has started it; true if it did. */
-bool weft__offload_unqueue(struct weft__offload_work *w);
+bool weft__offload_unqueue(struct weft__pool_work *w);
 
 /* Requests the epoll backend always hands to the pool (they may wait for
  * a disk and have no readiness to wait for). */

@@ -190,6 +190,10 @@ int weft_future_cancel(weft_future_t *f, const char *msg) {
 int weft__future_cancel(struct weft_future *f, const char *msg) {
   if (f->is_task) return weft_task_cancel(weft__task_of(f), msg);
   if (f->ops && f->ops->cancel) return f->ops->cancel(f, msg);
+  return weft__future_cancel_plain(f, msg);
+}
+
+int weft__future_cancel_plain(struct weft_future *f, const char *msg) {
   if (weft__future_mark_retrieved_if_done(f)) return 0;
   char *copy = NULL;
   if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;

@@ -107,6 +107,9 @@ bool weft__future_notify_add(struct weft_future *f, struct weft__notify *n);
 bool weft__future_notify_remove(struct weft_future *f, struct weft__notify *n);
 /* Future.cancel for @f: its ops, a task's cancel, or completion with -ECANCELED. */
 int weft__future_cancel(struct weft_future *f, const char *msg);
+/* Future.cancel itself, without a task's or an ops table's own rule: for
+ * ops->cancel implementations that add to it. */
+int weft__future_cancel_plain(struct weft_future *f, const char *msg);
 /* Waits, in the current task, until @f is done, passing every cancellation
  * of the task on to @f (asyncio's `await task` keeps waiting for the task
  * after cancelling it), and returns @f's outcome: a value @f produced

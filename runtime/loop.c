@@ -145,6 +145,9 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   atomic_init(&loop->closing, false);
   atomic_init(&loop->closed, false);
   weft__mutex_init(&loop->foreign_lock);
+  weft__mutex_init(&loop->exec_lock);
+  loop->executor = NULL;
+  loop->executor_shut = false;
   loop->live_foreign = 0;
   loop->zombie = 0;
   loop->foreign_inflight = 0;
@@ -442,6 +445,7 @@ int weft_loop_close(weft_loop_t *loop) {
     }
   }
   weft__loop_threads_stop(loop); /* their rings are theirs until now */
+  weft__loop_executor_fini(loop);
   /* Rule (a): closed, and what foreign threads counted becomes the zombie
    * count, with close's own bias; rule (b): no one is inside an entry point
    * once this returns. */
@@ -531,6 +535,7 @@ int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn, void *a
     rc = weft_loop_run_until_complete(loop, weft_task_future(main_task), result);
     weft_task_release(main_task);
     cancel_leftovers(loop);
+    weft__loop_shutdown_executor_running(loop); /* asyncio.run does, before close */
   }
   weft_loop_close(loop); /* what is left (spawned during shutdown) is cancelled too */
   return rc;

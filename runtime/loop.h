@@ -66,6 +66,9 @@ struct weft_loop {
   _Alignas(WEFT__CACHELINE) _Atomic size_t ntasks;
 
   struct weft__io_state io;   /* io/loop_io.h: io/'s, opaque here */
+  struct weft__mutex exec_lock; /* the default executor (executor.c) */
+  struct weft_executor *executor; /* under exec_lock; NULL until first use */
+  bool executor_shut;         /* under exec_lock: shutdown_default_executor was called */
   weft_exception_handler exc_handler; /* set while not running */
   void *exc_arg;
 };
@@ -98,6 +101,11 @@ bool weft__loop_enter_foreign(struct weft_loop *loop, bool when_closing);
 void weft__loop_exit_foreign(struct weft_loop *loop);
 /* Frees the loop's memory (after close, when no object refers to it). */
 void weft__loop_free(struct weft_loop *loop);
+/* Shuts the default executor down without waiting (close; executor.c). */
+void weft__loop_executor_fini(struct weft_loop *loop);
+/* asyncio.run's shutdown_default_executor: waits (300 s at most) with the
+ * loop running; the owner, loop not running. */
+int weft__loop_shutdown_executor_running(struct weft_loop *loop);
 /* Tasks of @loop not done yet (task.c; every registry, under its lock). */
 int weft__loop_count_tasks(struct weft_loop *loop);
 /* Next task id for the calling thread. */

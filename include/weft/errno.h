@@ -22,7 +22,7 @@ extern "C" {
   XX(EINVALSTATE, -4000, "invalid state (future already done, or not done yet)") \
   XX(ESTOPPED, -4001, "event loop stopped before the future completed")       \
   XX(ECLOSED, -4002, "event loop is closed")                                  \
-  XX(ESHUTDOWN, -4003, "queue is shut down")                                  \
+  XX(ESHUTDOWN, -4003, "shut down (a queue or an executor)")                 \
   XX(EBROKEN, -4004, "barrier is broken (aborted or reset)")                  \
   XX(EINCOMPLETE, -4005, "stream ended before the requested data (IncompleteReadError)") \
   XX(ELIMIT, -4006, "separator not found within the stream limit (LimitOverrunError)") \

@@ -18,11 +18,11 @@
 static _Atomic uint32_t gate, started, finished;
 
 struct job {
-  struct weft__offload_work w; /* first */
+  struct weft__pool_work w; /* first */
   pthread_t ran_on;
 };
 
-static void gated(struct weft__offload_work *w) {
+static void gated(struct weft__pool_work *w) {
   ((struct job *)w)->ran_on = pthread_self();
   atomic_fetch_add(&started, 1);
   weft__futex_wake(&started, INT32_MAX);

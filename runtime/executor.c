@@ -1,0 +1,266 @@
+/*
+ * executor.c - executors (weft/executor.h): runtime/pool.c threads running
+ * blocking functions whose outcome completes a future of the caller's loop.
+ *
+ * A call is one allocation, struct exec_job: the future the caller gets
+ * (first member, with its own ops) and the pool work. The future has two
+ * references at first, the caller's and the job's; the job drops its own
+ * when the function has run and completed the future, or when a cancel
+ * takes the job back before any thread started it (then it never runs).
+ * A cancel that comes later completes the future with -ECANCELED at once;
+ * the function's own completion then finds it done and its result is
+ * dropped (asyncio's wrap_future). The job holds a reference on its pool,
+ * so a cancel never touches a freed pool.
+ *
+ * The loop's default executor lives in loop->executor under exec_lock,
+ * made at first use; shutdown_default_executor sets executor_shut, after
+ * which the default is refused (asyncio's _executor_shutdown_called).
+ */
+#include "weft.h"
+#include "weft/executor.h"
+#include "alloc.h"
+#include "deadline.h"
+#include "future.h"
+#include "loop.h"
+#include "pool.h"
+#include "task.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+/* Justification: asyncio's ThreadPoolExecutor bound (CPUs + 4, at most
+ * 32: enough to overlap I/O-bound blocking calls without a thread per
+ * call); Tokio's blocking pool keeps idle threads 10 s. */
+#define MAX_THREADS_CAP 4096u
+#define DEFAULT_IDLE_NS (10 * 1000000000LL)
+/* asyncio.run gives shutdown_default_executor 300 s. */
+#define RUN_SHUTDOWN_NS (300 * 1000000000LL)
+
+struct weft_executor {
+  struct weft__pool *pool; /* one reference, ours */
+  _Atomic unsigned refs;
+};
+
+static unsigned default_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  return n + 4 > 32 ? 32u : (unsigned)(n + 4);
+}
+
+void weft_executor_config_init(struct weft_executor_config *cfg) {
+  if (!cfg) return;
+  cfg->max_threads = 0;
+  cfg->idle_timeout_ns = 0;
+  cfg->name = NULL;
+}
+
+int weft_executor_new(const struct weft_executor_config *cfg, weft_executor_t **out) {
+  if (!out) return -EINVAL;
+  struct weft_executor_config c;
+  weft_executor_config_init(&c);
+  if (cfg) c = *cfg;
+  if (c.max_threads > MAX_THREADS_CAP) return -EINVAL;
+  struct weft_executor *ex = weft__alloc(sizeof *ex);
+  if (!ex) return -ENOMEM;
+  struct weft__pool_config pc = {
+      .max_threads = c.max_threads ? c.max_threads : default_threads(),
+      .idle_ns = c.idle_timeout_ns ? c.idle_timeout_ns : DEFAULT_IDLE_NS,
+      .name = c.name ? c.name : "weft-exec",
+  };
+  int rc = weft__pool_new(&pc, &ex->pool);
+  if (rc) {
+    weft__free(ex, sizeof *ex);
+    return rc;
+  }
+  atomic_init(&ex->refs, 1);
+  *out = ex;
+  return 0;
+}
+
+weft_executor_t *weft_executor_ref(weft_executor_t *ex) {
+  /* relaxed: taking a reference needs no ordering; the caller holds one. */
+  if (ex) atomic_fetch_add_explicit(&ex->refs, 1, memory_order_relaxed);
+  return ex;
+}
+
+void weft_executor_release(weft_executor_t *ex) {
+  if (!ex) return;
+  /* acq_rel: the last releaser sees every holder's writes before freeing. */
+  if (atomic_fetch_sub_explicit(&ex->refs, 1, memory_order_acq_rel) != 1) return;
+  weft__pool_stop(ex->pool);    /* work already given still runs ... */
+  weft__pool_release(ex->pool); /* ... and its threads free the pool */
+  weft__free(ex, sizeof *ex);
+}
+
+int weft_executor_shutdown(weft_executor_t *ex, int64_t timeout_ns) {
+  if (!ex) return -EINVAL;
+  return weft__pool_shutdown(ex->pool, weft__deadline(timeout_ns));
+}
+
+int weft_executor_stats(weft_executor_t *ex, struct weft_executor_counts *out) {
+  if (!ex || !out) return -EINVAL;
+  struct weft__pool_stats s;
+  weft__pool_stats(ex->pool, &s);
+  out->threads = s.threads;
+  out->idle = s.idle;
+  out->running = s.running;
+  out->queued = s.queued;
+  return 0;
+}
+
+/* ---- one call ------------------------------------------------------------------ */
+
+struct exec_job {
+  struct weft_future fut; /* first: what the caller holds */
+  struct weft__pool_work work;
+  struct weft__pool *pool; /* referenced */
+  weft_task_fn fn;
+  void *arg;
+};
+
+static void job_free(struct weft_future *f) {
+  struct exec_job *j = (struct exec_job *)f;
+  struct weft_loop *loop = f->loop;
+  weft__future_fini(f);
+  weft__pool_release(j->pool);
+  weft__free(j, sizeof *j);
+  weft__loop_count(loop, -1);
+}
+
+static int job_cancel(struct weft_future *f, const char *msg) {
+  struct exec_job *j = (struct exec_job *)f;
+  if (!weft__future_is_done(f) && weft__pool_unqueue(j->pool, &j->work)) {
+    int rc = weft__future_cancel_plain(f, msg); /* never runs: cancelled, certainly */
+    weft_future_release(f);                    /* the job's reference */
+    return rc;
+  }
+  return weft__future_cancel_plain(f, msg); /* running: its result will be dropped */
+}
+
+static const struct weft__future_ops job_ops = {.cancel = job_cancel, .free = job_free};
+
+static void job_run(struct weft__pool_work *w) {
+  struct exec_job *j = weft__container_of(w, struct exec_job, work);
+  void *result = NULL;
+  int rc = j->fn(j->arg, &result);
+  /* Done already (cancelled while running): the result is dropped. */
+  weft__future_complete(&j->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, NULL);
+  weft_future_release(&j->fut); /* the job's reference; may free j */
+}
+
+/* The loop's default executor, made at first use; a reference for the caller. */
+static int default_executor(struct weft_loop *loop, weft_executor_t **out) {
+  int rc = 0;
+  weft__mutex_lock(&loop->exec_lock);
+  if (loop->executor_shut) rc = WEFT_ESHUTDOWN;
+  else if (!loop->executor) rc = weft_executor_new(NULL, &loop->executor);
+  if (rc == 0) *out = weft_executor_ref(loop->executor);
+  weft__mutex_unlock(&loop->exec_lock);
+  return rc;
+}
+
+/* Submits one call of @fn to @pool; the future of @loop through @out. */
+static int submit(struct weft_loop *loop, struct weft__pool *pool, weft_task_fn fn, void *arg,
+                  weft_future_t **out) {
+  struct exec_job *j = weft__alloc(sizeof *j);
+  if (!j) return -ENOMEM;
+  weft__future_init(&j->fut, loop, false);
+  j->fut.ops = &job_ops;
+  j->work.run = job_run;
+  j->pool = pool;
+  weft__pool_ref(pool);
+  j->fn = fn;
+  j->arg = arg;
+  weft__loop_count(loop, +1);
+  /* relaxed: nobody else sees the job before the pool's lock publishes it. */
+  atomic_store_explicit(&j->fut.refs, 2, memory_order_relaxed); /* the caller's, the job's */
+  int rc = weft__pool_submit(pool, &j->work);
+  if (rc) { /* never queued: both references are ours */
+    atomic_store_explicit(&j->fut.refs, 1, memory_order_relaxed);
+    weft_future_release(&j->fut);
+    return rc;
+  }
+  *out = &j->fut;
+  return 0;
+}
+
+int weft_run_in_executor(weft_executor_t *ex, weft_task_fn fn, void *arg, weft_future_t **out) {
+  if (!fn || !out) return -EINVAL;
+  struct weft__worker *w = weft__worker_self();
+  if (!w) return -EPERM;
+  if (ex) return submit(w->loop, ex->pool, fn, arg, out);
+  weft_executor_t *def = NULL;
+  int rc = default_executor(w->loop, &def);
+  if (rc) return rc;
+  rc = submit(w->loop, def->pool, fn, arg, out);
+  weft_executor_release(def); /* the job holds the pool */
+  return rc;
+}
+
+int weft_to_thread(weft_task_fn fn, void *arg, void **result) {
+  if (!fn) return -EINVAL;
+  if (!weft__task_self()) return -EPERM;
+  weft_future_t *f;
+  int rc = weft_run_in_executor(NULL, fn, arg, &f);
+  if (rc) return rc;
+  rc = weft_await(f, result); /* a cancellation cancels f: unqueued, or its result dropped */
+  weft_future_release(f);
+  return rc;
+}
+
+/* ---- the loop's default executor ------------------------------------------------- */
+
+int weft_loop_set_default_executor(weft_loop_t *loop, weft_executor_t *ex) {
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  weft__mutex_lock(&loop->exec_lock);
+  weft_executor_t *old = loop->executor;
+  loop->executor = weft_executor_ref(ex);
+  weft__mutex_unlock(&loop->exec_lock);
+  weft_executor_release(old);
+  return 0;
+}
+
+/* Takes the default executor out of @loop (refusing it from now on if
+ * @refuse); the caller gets the loop's reference. */
+static weft_executor_t *take_default(struct weft_loop *loop, bool refuse) {
+  weft__mutex_lock(&loop->exec_lock);
+  weft_executor_t *ex = loop->executor;
+  loop->executor = NULL;
+  if (refuse) loop->executor_shut = true;
+  weft__mutex_unlock(&loop->exec_lock);
+  return ex;
+}
+
+int weft_loop_shutdown_default_executor(weft_loop_t *loop, int64_t timeout_ns) {
+  if (!loop) return -EINVAL;
+  weft_executor_t *ex = take_default(loop, true);
+  if (!ex) return 0;
+  int rc = weft_executor_shutdown(ex, timeout_ns);
+  weft_executor_release(ex);
+  return rc;
+}
+
+void weft__loop_executor_fini(struct weft_loop *loop) {
+  /* asyncio's close: shutdown(wait=False). The threads finish what they
+   * were given; its futures belong to this (closed) loop, counted on its
+   * zombie, and are freed by whoever holds them. */
+  weft_executor_release(take_default(loop, true));
+}
+
+static int shutdown_task(void *arg, void **result) {
+  (void)result;
+  return weft_loop_shutdown_default_executor(arg, RUN_SHUTDOWN_NS);
+}
+
+int weft__loop_shutdown_executor_running(struct weft_loop *loop) {
+  /* asyncio.run: the loop keeps running while the threads finish, so a
+   * function that calls back into the loop (call_soon_threadsafe) is
+   * served. Only if there is an executor to wait for. */
+  weft__mutex_lock(&loop->exec_lock);
+  bool any = loop->executor != NULL;
+  weft__mutex_unlock(&loop->exec_lock);
+  if (!any) return 0;
+  return weft_loop_run_task(loop, shutdown_task, loop, NULL);
+}

@@ -1,0 +1,265 @@
+/*
+ * pool.c - the thread pool (pool.h).
+ *
+ * Threads wait for work as waiters of the pool's idle waitlist
+ * (sync/waitlist.h, the foreign-thread kind: a futex with the idle
+ * deadline). Submitting hands the work straight to the longest-idle
+ * thread through the waiter's value, so an idle thread takes new work
+ * with one wake-up and no queue; without an idle thread the work is
+ * queued FIFO and a thread is started if the pool is under its bound.
+ * A thread looks at the queue before it waits again, and leaves when its
+ * idle wait times out or the pool shuts down with the queue empty.
+ * Shutdown and wait_threads wait on the exits waitlist, which every
+ * leaving thread wakes; they may be tasks (suspended) or threads.
+ *
+ * Invariants (under m; pool_ok() checks them after every change):
+ *  - idle.count threads are waiting, each unqueued and handed at most one
+ *    work item; threads - idle.count are running work or about to look;
+ *  - a queued item's state is QUEUED, and the queue's count is queued;
+ *    the queue is empty while a thread is idle (submit hands over first);
+ *  - refs = the owner's references + threads; the last drop frees.
+ */
+#include "pool.h"
+#include "alloc.h"
+#include "invariant.h"
+#include "mutex.h"
+#include "waitlist.h"
+#include "weft.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { WORK_QUEUED = 1, WORK_RUNNING = 2 };
+
+struct weft__pool {
+  struct weft__mutex m;
+  struct weft__waitlist idle;   /* threads waiting for work */
+  struct weft__waitlist exits;  /* shutdown / wait_threads waiters */
+  struct weft__pool_work *head, *tail; /* queued work */
+  size_t queued;
+  unsigned threads, running, max, serial;
+  int64_t idle_ns;
+  bool shutdown;
+  unsigned refs;
+  char name[12];
+};
+
+WEFT__CHECKER bool pool_ok(const struct weft__pool *p) {
+  if (p->idle.count > p->threads || p->running > p->threads || p->threads > p->max) return false;
+  if (p->idle.count && p->head) return false; /* work waits only when nobody is idle */
+  if ((p->head == NULL) != (p->queued == 0) || p->refs < p->threads) return false;
+  size_t n = 0;
+  for (const struct weft__pool_work *w = p->head; w && n < WEFT__CHECK_WALK; w = w->next, n++)
+    if (w->state != WORK_QUEUED) return false;
+  return n < WEFT__CHECK_WALK ? n == p->queued : p->queued >= n;
+}
+
+int weft__pool_new(const struct weft__pool_config *cfg, struct weft__pool **out) {
+  if (!cfg || !out || cfg->max_threads == 0) return -EINVAL;
+  struct weft__pool *p = weft__calloc(sizeof *p);
+  if (!p) return -ENOMEM;
+  weft__mutex_init(&p->m);
+  weft__wl_init(&p->idle);
+  weft__wl_init(&p->exits);
+  p->max = cfg->max_threads;
+  p->idle_ns = cfg->idle_ns;
+  p->refs = 1;
+  snprintf(p->name, sizeof p->name, "%s", cfg->name ? cfg->name : "weft-pool");
+  *out = p;
+  return 0;
+}
+
+void weft__pool_ref(struct weft__pool *p) {
+  weft__mutex_lock(&p->m);
+  p->refs++;
+  weft__mutex_unlock(&p->m);
+}
+
+/* Drops a reference under m; unlocks; frees if it was the last. */
+static void put_unlock(struct weft__pool *p) {
+  bool last = --p->refs == 0;
+  weft__mutex_unlock(&p->m);
+  if (last) weft__free(p, sizeof *p);
+}
+
+void weft__pool_release(struct weft__pool *p) {
+  if (!p) return;
+  weft__mutex_lock(&p->m);
+  put_unlock(p);
+}
+
+static struct weft__pool_work *pop_locked(struct weft__pool *p) {
+  struct weft__pool_work *w = p->head;
+  if (!w) return NULL;
+  p->head = w->next;
+  if (!p->head) p->tail = NULL;
+  p->queued--;
+  return w;
+}
+
+static void *pool_thread(void *arg) {
+  struct weft__pool *p = arg;
+  char name[16];
+  weft__mutex_lock(&p->m);
+  snprintf(name, sizeof name, "%s-%u", p->name, p->serial++);
+  weft__mutex_unlock(&p->m);
+  pthread_setname_np(pthread_self(), name);
+  weft__mutex_lock(&p->m);
+  for (;;) {
+    struct weft__pool_work *w = pop_locked(p);
+    if (!w) {
+      if (p->shutdown) break;
+      struct weft__waiter_node n;
+      int64_t idle = p->idle_ns;
+      int rc = weft__wl_wait(&p->m, &p->idle, &n, WEFT__WAIT_ANY, weft__deadline(idle));
+      WEFT__INVARIANT(pool_ok(p));
+      w = rc == 0 ? n.value : NULL; /* NULL: a shutdown's wake-up */
+      if (!w && rc == -ETIMEDOUT) break; /* idle long enough: leave */
+      if (!w) continue;
+    }
+    w->state = WORK_RUNNING;
+    p->running++;
+    WEFT__INVARIANT(pool_ok(p));
+    weft__mutex_unlock(&p->m);
+    w->run(w); /* may free w */
+    weft__mutex_lock(&p->m);
+    p->running--;
+  }
+  p->threads--;
+  weft__wl_wake_all(&p->exits, 0); /* they re-check the count */
+  WEFT__INVARIANT(pool_ok(p));
+  put_unlock(p);
+  return NULL;
+}
+
+/* Under m: starts one more thread; false if it could not. */
+static bool start_thread_locked(struct weft__pool *p) {
+  /* A new thread that cannot get allocator memory would crash in it (alloc.h). */
+  if (weft__alloc_thread_ready() != 0) return false;
+  pthread_t th;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  bool ok = pthread_create(&th, &attr, pool_thread, p) == 0;
+  pthread_attr_destroy(&attr);
+  if (ok) {
+    p->threads++;
+    p->refs++; /* the thread's */
+  }
+  return ok;
+}
+
+int weft__pool_submit(struct weft__pool *p, struct weft__pool_work *w) {
+  w->next = NULL;
+  weft__mutex_lock(&p->m);
+  if (p->shutdown) {
+    weft__mutex_unlock(&p->m);
+    return WEFT_ESHUTDOWN;
+  }
+  if (p->idle.count) { /* straight to the longest-idle thread */
+    w->state = WORK_RUNNING;
+    weft__wl_wake_one(&p->idle, w, 0);
+    WEFT__INVARIANT(pool_ok(p));
+    weft__mutex_unlock(&p->m);
+    return 0;
+  }
+  if (p->threads < p->max) start_thread_locked(p);
+  if (!p->threads) {
+    weft__mutex_unlock(&p->m);
+    return -EAGAIN;
+  }
+  w->state = WORK_QUEUED;
+  if (p->tail) p->tail->next = w;
+  else p->head = w;
+  p->tail = w;
+  p->queued++;
+  WEFT__INVARIANT(pool_ok(p));
+  weft__mutex_unlock(&p->m);
+  return 0;
+}
+
+bool weft__pool_unqueue(struct weft__pool *p, struct weft__pool_work *w) {
+  weft__mutex_lock(&p->m);
+  bool queued = w->state == WORK_QUEUED;
+  if (queued) {
+    struct weft__pool_work **pp = &p->head, *prev = NULL;
+    while (*pp != w) {
+      prev = *pp;
+      pp = &(*pp)->next;
+    }
+    *pp = w->next;
+    if (p->tail == w) p->tail = prev;
+    p->queued--;
+    w->state = 0;
+  }
+  WEFT__INVARIANT(pool_ok(p));
+  weft__mutex_unlock(&p->m);
+  return queued;
+}
+
+static int wait_threads_locked(struct weft__pool *p, unsigned n, uint64_t deadline) {
+  int rc = 0;
+  while (p->threads > n && rc == 0) {
+    struct weft__waiter_node w;
+    rc = weft__wl_wait(&p->m, &p->exits, &w, WEFT__WAIT_ANY, deadline);
+  }
+  return p->threads > n ? rc : 0;
+}
+
+int weft__pool_wait_threads(struct weft__pool *p, unsigned n, uint64_t deadline) {
+  int rc = weft__wl_can_wait(WEFT__WAIT_ANY);
+  if (rc) return rc;
+  weft__mutex_lock(&p->m);
+  rc = wait_threads_locked(p, n, deadline);
+  weft__mutex_unlock(&p->m);
+  return rc;
+}
+
+static void stop_locked(struct weft__pool *p) {
+  p->shutdown = true;
+  weft__wl_wake_all(&p->idle, 0); /* idle threads see the flag and leave */
+  WEFT__INVARIANT(pool_ok(p));
+}
+
+void weft__pool_stop(struct weft__pool *p) {
+  weft__mutex_lock(&p->m);
+  stop_locked(p);
+  weft__mutex_unlock(&p->m);
+}
+
+int weft__pool_shutdown(struct weft__pool *p, uint64_t deadline) {
+  int rc = weft__wl_can_wait(WEFT__WAIT_ANY);
+  weft__mutex_lock(&p->m);
+  stop_locked(p);
+  if (rc == 0) rc = wait_threads_locked(p, 0, deadline);
+  else if (!p->threads) rc = 0; /* nothing to wait for: no need to be able to */
+  weft__mutex_unlock(&p->m);
+  return rc;
+}
+
+void weft__pool_stats(struct weft__pool *p, struct weft__pool_stats *out) {
+  weft__mutex_lock(&p->m);
+  out->threads = p->threads;
+  out->idle = (unsigned)p->idle.count;
+  out->running = p->running;
+  out->queued = p->queued;
+  weft__mutex_unlock(&p->m);
+}
+
+void weft__pool_fork_prepare(struct weft__pool *p) { weft__mutex_lock(&p->m); }
+
+void weft__pool_fork_parent(struct weft__pool *p) { weft__mutex_unlock(&p->m); }
+
+void weft__pool_fork_child(struct weft__pool *p) {
+  /* Only this thread exists: the pool starts from nothing (its owner's
+   * references stay; the threads' went with them). */
+  p->refs -= p->threads;
+  p->threads = p->running = 0;
+  p->head = p->tail = NULL;
+  p->queued = 0;
+  weft__wl_init(&p->idle);
+  weft__wl_init(&p->exits);
+  weft__mutex_init(&p->m); /* held by fork_prepare in the parent's thread, which we are */
+}

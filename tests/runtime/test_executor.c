@@ -1,0 +1,330 @@
+/*
+ * test_executor.c - runtime/executor.c (weft/executor.h): run_in_executor
+ * and to_thread run blocking functions on other threads while the loop
+ * goes on; outcomes and errors arrive on the future; cancellation before a
+ * function starts means it never runs, after it means its result is
+ * dropped and the awaiter returns at once; the default executor is made
+ * on demand, replaceable and shut down by weft_run; shutdown waits and
+ * refuses. On 1 and 4 workers.
+ */
+#include "helpers.h"
+#include "futex.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+static _Atomic uint32_t gate, started, finished;
+
+static void wait_count(_Atomic uint32_t *c, uint32_t n) {
+  uint32_t v;
+  while ((v = atomic_load(c)) < n) weft__futex_wait(c, v, 0);
+}
+
+static void bump(_Atomic uint32_t *c) {
+  atomic_fetch_add(c, 1);
+  weft__futex_wake(c, INT32_MAX);
+}
+
+static void open_gate(void) {
+  atomic_store(&gate, 1);
+  weft__futex_wake(&gate, INT32_MAX);
+}
+
+static void reset(void) {
+  atomic_store(&gate, 0);
+  atomic_store(&started, 0);
+  atomic_store(&finished, 0);
+}
+
+/* Returns its thread (as the result) after the gate opens. */
+static int blocking(void *arg, void **result) {
+  (void)arg;
+  bump(&started);
+  while (!atomic_load(&gate)) weft__futex_wait(&gate, 0, 0);
+  *result = (void *)pthread_self();
+  bump(&finished);
+  return 0;
+}
+
+/* Waits (on a pool thread, so no worker blocks) until blocking() started. */
+static int wait_started(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  wait_count(&started, 1);
+  return 0;
+}
+
+/* A function's thread drops its reference to the future just after
+ * completing it: shut the executors down before the loop closes, as
+ * weft_run does, so that close finds nothing outstanding. */
+static void drain_default(void) {
+  ck_assert_int_eq(weft_loop_shutdown_default_executor(weft_loop_current(), -1), 0);
+}
+
+static int failing(void *arg, void **result) {
+  (void)result;
+  return (int)(intptr_t)arg;
+}
+
+static int doubler(void *arg, void **result) {
+  *result = (void *)((intptr_t)arg * 2);
+  return 0;
+}
+
+static int basics_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  reset();
+  open_gate();
+  weft_future_t *f;
+  ck_assert_int_eq(weft_run_in_executor(NULL, blocking, NULL, &f), 0);
+  void *thread = NULL;
+  ck_assert_int_eq(weft_await(f, &thread), 0);
+  ck_assert(!pthread_equal((pthread_t)thread, pthread_self())); /* another thread */
+  weft_future_release(f);
+  void *v = NULL;
+  ck_assert_int_eq(weft_to_thread(doubler, (void *)21, &v), 0);
+  ck_assert_ptr_eq(v, (void *)42);
+  ck_assert_int_eq(weft_to_thread(failing, (void *)(intptr_t)-EIO, NULL), -EIO);
+  ck_assert_int_eq(weft_run_in_executor(NULL, NULL, NULL, &f), -EINVAL);
+  drain_default();
+  return 0;
+}
+
+START_TEST(run_and_await) {
+  ck_assert_int_eq(run_main(1, basics_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, basics_main, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(outside_a_loop) {
+  weft_future_t *f;
+  ck_assert_int_eq(weft_run_in_executor(NULL, doubler, NULL, &f), -EPERM);
+  ck_assert_int_eq(weft_to_thread(doubler, NULL, NULL), -EPERM);
+}
+END_TEST
+
+/* The loop keeps running while a function blocks a thread. */
+static int ticker(void *arg, void **res) {
+  (void)res;
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(weft_sleep_ns(1000000), 0);
+  open_gate(); /* only possible if the loop ran while blocking() blocked */
+  (void)arg;
+  return 0;
+}
+
+static int loop_goes_on_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  reset();
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(ticker, NULL, &t), 0);
+  ck_assert_int_eq(weft_to_thread(blocking, NULL, NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  drain_default();
+  return 0;
+}
+
+START_TEST(no_worker_blocks) {
+  ck_assert_int_eq(run_main(1, loop_goes_on_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, loop_goes_on_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* Cancelled while the function runs: the awaiter returns at once, the
+ * function runs to its end, its result is dropped. */
+struct to_thread_arg {
+  int rc;
+  weft_event_t *waiting;
+};
+
+static int to_thread_task(void *arg, void **res) {
+  (void)res;
+  struct to_thread_arg *a = arg;
+  weft_event_set(a->waiting);
+  a->rc = weft_to_thread(blocking, NULL, NULL);
+  return 0;
+}
+
+static int cancel_running_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  reset();
+  struct to_thread_arg a = {.rc = 1};
+  ck_assert_int_eq(weft_event_create(&a.waiting), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(to_thread_task, &a, &t), 0);
+  ck_assert_int_eq(weft_event_wait(a.waiting, -1), 0);
+  ck_assert_int_eq(weft_to_thread(wait_started, NULL, NULL), 0); /* it runs now */
+  weft_task_cancel(t, NULL);
+  weft_await(weft_task_future(t), NULL); /* returns although the gate is shut */
+  ck_assert_int_eq(a.rc, -ECANCELED);
+  ck_assert_uint_eq(atomic_load(&finished), 0);
+  open_gate(); /* the function goes on to its end ... */
+  /* ... and drops its future then: wait for the threads, so that the loop
+   * closes with nothing left (else close reports the job's future). */
+  drain_default();
+  ck_assert_uint_eq(atomic_load(&finished), 1);
+  weft_task_release(t);
+  weft_event_destroy(a.waiting);
+  return 0;
+}
+
+START_TEST(cancel_while_running) {
+  ck_assert_int_eq(run_main(1, cancel_running_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, cancel_running_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* Cancelled before it starts (the executor's one thread is busy): never runs. */
+static int never(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  ck_abort_msg("a function cancelled before it started ran");
+  return 0;
+}
+
+static int cancel_queued_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  reset();
+  struct weft_executor_config cfg;
+  weft_executor_config_init(&cfg);
+  cfg.max_threads = 1;
+  weft_executor_t *ex;
+  ck_assert_int_eq(weft_executor_new(&cfg, &ex), 0);
+  weft_future_t *busy, *queued;
+  ck_assert_int_eq(weft_run_in_executor(ex, blocking, NULL, &busy), 0);
+  ck_assert_int_eq(weft_run_in_executor(ex, never, NULL, &queued), 0);
+  struct weft_executor_counts c;
+  ck_assert_int_eq(weft_executor_stats(ex, &c), 0);
+  ck_assert_uint_eq(c.threads, 1);
+  ck_assert_uint_ge(c.queued, 1); /* never(): the one thread has blocking() */
+  ck_assert_int_eq(weft_future_cancel(queued, NULL), 1);
+  ck_assert(weft_future_cancelled(queued));
+  open_gate();
+  ck_assert_int_eq(weft_await(busy, NULL), 0);
+  ck_assert_int_eq(weft_executor_shutdown(ex, -1), 0); /* suspends this task, never() not run */
+  ck_assert_int_eq(weft_run_in_executor(ex, doubler, NULL, &busy), WEFT_ESHUTDOWN);
+  weft_future_release(queued);
+  weft_future_release(busy);
+  weft_executor_release(ex);
+  return 0;
+}
+
+START_TEST(cancel_before_start) {
+  ck_assert_int_eq(run_main(1, cancel_queued_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, cancel_queued_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* The bound holds: max_threads functions at once, the rest wait. */
+static int bound_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  reset();
+  struct weft_executor_config cfg;
+  weft_executor_config_init(&cfg);
+  cfg.max_threads = 3;
+  cfg.name = "bounded";
+  weft_executor_t *ex;
+  ck_assert_int_eq(weft_executor_new(&cfg, &ex), 0);
+  weft_future_t *f[6];
+  for (int i = 0; i < 6; i++) ck_assert_int_eq(weft_run_in_executor(ex, blocking, NULL, &f[i]), 0);
+  ck_assert_int_eq(weft_to_thread(doubler, NULL, NULL), 0); /* default executor: not blocked by ex */
+  struct weft_executor_counts c;
+  ck_assert_int_eq(weft_executor_stats(ex, &c), 0);
+  ck_assert_uint_eq(c.threads, 3);
+  ck_assert_uint_le(atomic_load(&started), 3);
+  open_gate();
+  for (int i = 0; i < 6; i++) {
+    ck_assert_int_eq(weft_await(f[i], NULL), 0);
+    weft_future_release(f[i]);
+  }
+  ck_assert_uint_eq(atomic_load(&finished), 6);
+  ck_assert_int_eq(weft_executor_shutdown(ex, -1), 0);
+  weft_executor_release(ex);
+  drain_default();
+  return 0;
+}
+
+START_TEST(bounded) { ck_assert_int_eq(run_main(2, bound_main, NULL, NULL), 0); }
+END_TEST
+
+/* The default executor: replaced, then shut down and refused (asyncio). */
+static int default_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_loop_t *loop = weft_loop_current();
+  struct weft_executor_config cfg;
+  weft_executor_config_init(&cfg);
+  cfg.max_threads = 1;
+  weft_executor_t *mine;
+  ck_assert_int_eq(weft_executor_new(&cfg, &mine), 0);
+  ck_assert_int_eq(weft_loop_set_default_executor(loop, mine), 0);
+  weft_executor_release(mine); /* the loop holds its own */
+  void *v;
+  ck_assert_int_eq(weft_to_thread(doubler, (void *)2, &v), 0);
+  ck_assert_ptr_eq(v, (void *)4);
+  ck_assert_int_eq(weft_loop_shutdown_default_executor(loop, -1), 0);
+  ck_assert_int_eq(weft_to_thread(doubler, (void *)2, &v), WEFT_ESHUTDOWN);
+  ck_assert_int_eq(weft_loop_shutdown_default_executor(loop, -1), 0); /* none left: fine */
+  return 0;
+}
+
+START_TEST(default_executor) {
+  ck_assert_int_eq(run_main(1, default_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, default_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* weft_run waits for the default executor before closing (asyncio.run). */
+static int leave_work_behind(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  reset();
+  weft_future_t *f;
+  ck_assert_int_eq(weft_run_in_executor(NULL, blocking, NULL, &f), 0);
+  ck_assert_int_eq(weft_to_thread(wait_started, NULL, NULL), 0); /* it runs now */
+  open_gate();
+  weft_future_release(f);
+  return 0; /* returns while blocking() may still run */
+}
+
+START_TEST(weft_run_waits_for_the_default_executor) {
+  ck_assert_int_eq(weft_run(leave_work_behind, NULL, NULL), 0);
+  ck_assert_uint_eq(atomic_load(&finished), 1); /* done before weft_run returned */
+}
+END_TEST
+
+START_TEST(from_a_foreign_thread) {
+  weft_executor_t *ex;
+  ck_assert_int_eq(weft_executor_new(NULL, &ex), 0);
+  ck_assert_int_eq(weft_executor_shutdown(ex, -1), 0); /* blocks a plain thread: nothing to wait for */
+  weft_executor_release(ex);
+  ck_assert_int_eq(weft_executor_shutdown(NULL, 0), -EINVAL);
+  struct weft_executor_config cfg;
+  weft_executor_config_init(&cfg);
+  cfg.max_threads = 5000;
+  ck_assert_int_eq(weft_executor_new(&cfg, &ex), -EINVAL);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("executor");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, run_and_await);
+  tcase_add_test(tc, outside_a_loop);
+  tcase_add_test(tc, no_worker_blocks);
+  tcase_add_test(tc, cancel_while_running);
+  tcase_add_test(tc, cancel_before_start);
+  tcase_add_test(tc, bounded);
+  tcase_add_test(tc, default_executor);
+  tcase_add_test(tc, weft_run_waits_for_the_default_executor);
+  tcase_add_test(tc, from_a_foreign_thread);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_TEST_MAIN(suite)

@@ -1,0 +1,149 @@
+/*
+ * test_pool.c - runtime/pool.c, the one thread pool: threads start on
+ * demand up to the bound, an idle thread is handed work directly, idle
+ * threads leave after their timeout, shutdown runs what was queued and
+ * refuses the rest, and a pool its owner let go of is freed by its last
+ * thread (ASan watches).
+ */
+#include "helpers.h"
+#include "deadline.h"
+#include "futex.h"
+#include "pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+static _Atomic uint32_t gate, started, finished;
+
+static void wait_count(_Atomic uint32_t *c, uint32_t n) {
+  uint32_t v;
+  while ((v = atomic_load(c)) < n) weft__futex_wait(c, v, 0);
+}
+
+static void bump(_Atomic uint32_t *c) {
+  atomic_fetch_add(c, 1);
+  weft__futex_wake(c, INT32_MAX);
+}
+
+/* Blocks until the gate opens. */
+static void gated(struct weft__pool_work *w) {
+  (void)w;
+  bump(&started);
+  while (!atomic_load(&gate)) weft__futex_wait(&gate, 0, 0);
+  bump(&finished);
+}
+
+static void quick(struct weft__pool_work *w) {
+  (void)w;
+  bump(&finished);
+}
+
+static void open_gate(void) {
+  atomic_store(&gate, 1);
+  weft__futex_wake(&gate, INT32_MAX);
+}
+
+static struct weft__pool *make(unsigned max, int64_t idle_ns) {
+  struct weft__pool_config cfg = {.max_threads = max, .idle_ns = idle_ns, .name = "test-pool"};
+  struct weft__pool *p;
+  ck_assert_int_eq(weft__pool_new(&cfg, &p), 0);
+  return p;
+}
+
+START_TEST(bounded_and_queued) {
+  struct weft__pool *p = make(3, -1);
+  struct weft__pool_work w[5];
+  for (int i = 0; i < 5; i++) {
+    w[i].run = gated;
+    ck_assert_int_eq(weft__pool_submit(p, &w[i]), 0);
+  }
+  wait_count(&started, 3);
+  struct weft__pool_stats s;
+  weft__pool_stats(p, &s);
+  ck_assert_uint_eq(s.threads, 3); /* the bound */
+  ck_assert_uint_eq(s.running, 3);
+  ck_assert_uint_eq(s.queued, 2);
+  ck_assert(weft__pool_unqueue(p, &w[4])); /* not started: taken back */
+  open_gate();
+  wait_count(&finished, 4);
+  ck_assert_uint_eq(atomic_load(&started), 4);
+  ck_assert_int_eq(weft__pool_shutdown(p, 0), 0);
+  weft__pool_stats(p, &s);
+  ck_assert_uint_eq(s.threads, 0);
+  weft__pool_release(p);
+}
+END_TEST
+
+START_TEST(idle_threads_take_work_and_leave) {
+  struct weft__pool *p = make(4, 20 * 1000000LL);
+  struct weft__pool_work w = {.run = quick};
+  ck_assert_int_eq(weft__pool_submit(p, &w), 0);
+  wait_count(&finished, 1);
+  struct weft__pool_stats s;
+  /* The thread is idle now or about to be: new work reuses it. */
+  ck_assert_int_eq(weft__pool_submit(p, &w), 0);
+  wait_count(&finished, 2);
+  weft__pool_stats(p, &s);
+  ck_assert_uint_le(s.threads, 2);
+  /* With nothing to do, the idle timeout sends the threads away. */
+  ck_assert_int_eq(weft__pool_wait_threads(p, 0, weft__deadline(10 * 1000000000LL)), 0);
+  weft__pool_stats(p, &s);
+  ck_assert_uint_eq(s.threads, 0);
+  ck_assert_int_eq(weft__pool_submit(p, &w), 0); /* and come back on demand */
+  wait_count(&finished, 3);
+  ck_assert_int_eq(weft__pool_shutdown(p, 0), 0);
+  weft__pool_release(p);
+}
+END_TEST
+
+START_TEST(shutdown_runs_queued_and_refuses_new) {
+  struct weft__pool *p = make(1, -1);
+  struct weft__pool_work a = {.run = gated}, b = {.run = quick}, c = {.run = quick};
+  ck_assert_int_eq(weft__pool_submit(p, &a), 0);
+  wait_count(&started, 1);
+  ck_assert_int_eq(weft__pool_submit(p, &b), 0); /* queued behind a */
+  ck_assert_int_eq(weft__pool_shutdown(p, weft__deadline(0)), -ETIMEDOUT); /* a still runs */
+  ck_assert_int_eq(weft__pool_submit(p, &c), WEFT_ESHUTDOWN);
+  open_gate();
+  ck_assert_int_eq(weft__pool_shutdown(p, 0), 0); /* waits: b ran too */
+  ck_assert_uint_eq(atomic_load(&finished), 2);
+  weft__pool_release(p);
+}
+END_TEST
+
+START_TEST(last_thread_frees_a_released_pool) {
+  struct weft__pool *p = make(2, -1);
+  static struct weft__pool_work w[2];
+  for (int i = 0; i < 2; i++) {
+    w[i].run = gated;
+    ck_assert_int_eq(weft__pool_submit(p, &w[i]), 0);
+  }
+  wait_count(&started, 2);
+  weft__pool_stop(p);
+  weft__pool_release(p); /* the owner lets go while both still run */
+  open_gate();
+  wait_count(&finished, 2); /* the threads leave and the last frees (ASan: no leak) */
+}
+END_TEST
+
+START_TEST(bad_config) {
+  struct weft__pool_config cfg = {.max_threads = 0};
+  struct weft__pool *p;
+  ck_assert_int_eq(weft__pool_new(&cfg, &p), -EINVAL);
+  ck_assert_int_eq(weft__pool_new(NULL, &p), -EINVAL);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("pool");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, bounded_and_queued);
+  tcase_add_test(tc, idle_threads_take_work_and_leave);
+  tcase_add_test(tc, shutdown_runs_queued_and_refuses_new);
+  tcase_add_test(tc, last_thread_frees_a_released_pool);
+  tcase_add_test(tc, bad_config);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_TEST_MAIN(suite)
