@@ -34,6 +34,14 @@
  * call); Tokio's blocking pool keeps idle threads 10 s. */
 #define MAX_THREADS_CAP 4096u
 #define DEFAULT_IDLE_NS (10 * 1000000000LL)
+/* Justification: a thread out of work looks for more for 30 us before it
+ * sleeps. On the development VM a sleeping thread's wake-up costs ~20-40
+ * us (a bare futex ping-pong between two threads: ~38 us a round trip), so
+ * a caller awaiting one call after another paid it on every call;
+ * executor_roundtrip's median went 46 -> 27 us (1 worker) with 30 us, and
+ * 50 us was no better (benchmarks/RESULTS.md). Go's idle Ms spin the same
+ * way. */
+#define DEFAULT_SPIN_NS (30 * 1000LL)
 /* asyncio.run gives shutdown_default_executor 300 s. */
 #define RUN_SHUTDOWN_NS (300 * 1000000000LL)
 
@@ -53,6 +61,7 @@ void weft_executor_config_init(struct weft_executor_config *cfg) {
   cfg->max_threads = 0;
   cfg->idle_timeout_ns = 0;
   cfg->name = NULL;
+  cfg->spin_ns = 0;
 }
 
 int weft_executor_new(const struct weft_executor_config *cfg, weft_executor_t **out) {
@@ -67,6 +76,7 @@ int weft_executor_new(const struct weft_executor_config *cfg, weft_executor_t **
       .max_threads = c.max_threads ? c.max_threads : default_threads(),
       .idle_ns = c.idle_timeout_ns ? c.idle_timeout_ns : DEFAULT_IDLE_NS,
       .name = c.name ? c.name : "weft-exec",
+      .spin_ns = c.spin_ns < 0 ? 0 : c.spin_ns ? c.spin_ns : DEFAULT_SPIN_NS,
   };
   int rc = weft__pool_new(&pc, &ex->pool);
   if (rc) {

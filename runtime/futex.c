@@ -38,14 +38,6 @@ void weft__futex_wake(_Atomic uint32_t *word, int count) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count, NULL, NULL, 0);
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 /* Justification: critical sections under these locks are a few dozen
  * nanoseconds (a list splice), far shorter than a futex sleep and wake-up
  * (microseconds). A pause costs up to ~140 cycles on recent Intel cores, so
@@ -57,7 +49,7 @@ static inline void cpu_relax(void) {
 
 void weft__mutex_lock_slow(struct weft__mutex *m) {
   for (int i = 0; i < SPIN_LIMIT; i++) {
-    cpu_relax();
+    weft__cpu_relax();
     uint32_t expected = 0;
     /* relaxed load first: spin on a shared cache line, not on RMWs. */
     if (atomic_load_explicit(&m->word, memory_order_relaxed) == 0 &&

@@ -11,6 +11,15 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* One spin-wait step: tells the core we are spinning (pause / yield). */
+static inline void weft__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 void weft__futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns);
 void weft__futex_wake(_Atomic uint32_t *word, int count);
 /* Blocks the calling thread until *word is nonzero (read with acquire,

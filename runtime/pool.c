@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,10 @@ struct weft__pool {
   struct weft__pool_work *head, *tail; /* queued work */
   size_t queued;
   unsigned threads, running, max, serial;
+  unsigned spinning;            /* threads looking for work before they wait */
+  _Atomic uint32_t pending;     /* queued, readable without m (spinners) */
+  _Atomic bool stopping;        /* shutdown, readable without m (spinners) */
+  int64_t spin_ns;
   int64_t idle_ns;
   bool shutdown;
   unsigned refs;
@@ -65,6 +70,9 @@ int weft__pool_new(const struct weft__pool_config *cfg, struct weft__pool **out)
   weft__wl_init(&p->exits);
   p->max = cfg->max_threads;
   p->idle_ns = cfg->idle_ns;
+  p->spin_ns = cfg->spin_ns;
+  atomic_init(&p->pending, 0);
+  atomic_init(&p->stopping, false);
   p->refs = 1;
   snprintf(p->name, sizeof p->name, "%s", cfg->name ? cfg->name : "weft-pool");
   *out = p;
@@ -90,13 +98,44 @@ void weft__pool_release(struct weft__pool *p) {
   put_unlock(p);
 }
 
+static void set_queued_locked(struct weft__pool *p, size_t n) {
+  p->queued = n;
+  /* relaxed: a hint for spinners, who take the lock before acting on it. */
+  atomic_store_explicit(&p->pending, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n, memory_order_relaxed);
+}
+
 static struct weft__pool_work *pop_locked(struct weft__pool *p) {
   struct weft__pool_work *w = p->head;
   if (!w) return NULL;
   p->head = w->next;
   if (!p->head) p->tail = NULL;
-  p->queued--;
+  set_queued_locked(p, p->queued - 1);
   return w;
+}
+
+/* Called with m held and the queue empty: spins (m dropped) up to spin_ns
+ * for work to be queued, as Go's spinning threads do, so that a caller
+ * awaiting one call after another is not paying a sleep and a wake-up per
+ * call. Returns with m held; the caller looks at the queue again. */
+static void spin_locked(struct weft__pool *p) {
+  p->spinning++;
+  weft__mutex_unlock(&p->m);
+  uint64_t until = weft__deadline(p->spin_ns);
+  /* relaxed: a hint; the queue itself is read under m afterwards. */
+  for (unsigned i = 1; !atomic_load_explicit(&p->pending, memory_order_relaxed) &&
+                      !atomic_load_explicit(&p->stopping, memory_order_relaxed);
+       i++) {
+    weft__cpu_relax();
+    if (i % 64 == 0) {
+      if (weft__clock_ns() >= until) break;
+      /* A thread we just woke (the awaiting worker) is often queued on this
+       * very CPU (the scheduler's wake-affine placement): let it run
+       * rather than spin in its way. */
+      sched_yield();
+    }
+  }
+  weft__mutex_lock(&p->m);
+  p->spinning--;
 }
 
 static void *pool_thread(void *arg) {
@@ -109,6 +148,10 @@ static void *pool_thread(void *arg) {
   weft__mutex_lock(&p->m);
   for (;;) {
     struct weft__pool_work *w = pop_locked(p);
+    if (!w && !p->shutdown && p->spin_ns > 0) {
+      spin_locked(p);
+      w = pop_locked(p);
+    }
     if (!w) {
       if (p->shutdown) break;
       struct weft__waiter_node n;
@@ -165,7 +208,8 @@ int weft__pool_submit(struct weft__pool *p, struct weft__pool_work *w) {
     weft__mutex_unlock(&p->m);
     return 0;
   }
-  if (p->threads < p->max) start_thread_locked(p);
+  /* A spinning thread will take it; otherwise one more thread if allowed. */
+  if (p->spinning <= p->queued && p->threads < p->max) start_thread_locked(p);
   if (!p->threads) {
     weft__mutex_unlock(&p->m);
     return -EAGAIN;
@@ -174,7 +218,7 @@ int weft__pool_submit(struct weft__pool *p, struct weft__pool_work *w) {
   if (p->tail) p->tail->next = w;
   else p->head = w;
   p->tail = w;
-  p->queued++;
+  set_queued_locked(p, p->queued + 1);
   WEFT__INVARIANT(pool_ok(p));
   weft__mutex_unlock(&p->m);
   return 0;
@@ -191,7 +235,7 @@ bool weft__pool_unqueue(struct weft__pool *p, struct weft__pool_work *w) {
     }
     *pp = w->next;
     if (p->tail == w) p->tail = prev;
-    p->queued--;
+    set_queued_locked(p, p->queued - 1);
     w->state = 0;
   }
   WEFT__INVARIANT(pool_ok(p));
@@ -219,6 +263,7 @@ int weft__pool_wait_threads(struct weft__pool *p, unsigned n, uint64_t deadline)
 
 static void stop_locked(struct weft__pool *p) {
   p->shutdown = true;
+  atomic_store_explicit(&p->stopping, true, memory_order_relaxed); /* a hint, as pending */
   weft__wl_wake_all(&p->idle, 0); /* idle threads see the flag and leave */
   WEFT__INVARIANT(pool_ok(p));
 }
@@ -258,7 +303,8 @@ void weft__pool_fork_child(struct weft__pool *p) {
   p->refs -= p->threads;
   p->threads = p->running = 0;
   p->head = p->tail = NULL;
-  p->queued = 0;
+  set_queued_locked(p, 0);
+  p->spinning = 0;
   weft__wl_init(&p->idle);
   weft__wl_init(&p->exits);
   weft__mutex_init(&p->m); /* held by fork_prepare in the parent's thread, which we are */

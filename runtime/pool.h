@@ -30,6 +30,8 @@ struct weft__pool_work {
 struct weft__pool_config {
   unsigned max_threads;  /* >= 1 */
   int64_t idle_ns;       /* an idle thread leaves after this long; < 0: never */
+  int64_t spin_ns;       /* a thread out of work looks for more this long
+                            before it sleeps; 0: never */
   const char *name;      /* thread name prefix (15 bytes with the number) */
 };
 

@@ -52,11 +52,16 @@ typedef struct weft_executor weft_executor_t;
  * @idle_timeout_ns: an idle thread leaves after this long; 0: 10 s; < 0: never.
  * @name:            thread name prefix (a number is appended; 15 bytes in
  *                   all); NULL: "weft-exec". Copied.
+ * @spin_ns:         a thread out of work looks for more this long before it
+ *                   sleeps (saving a sleep and a wake-up per call to callers
+ *                   that await one call after another, at the price of that
+ *                   much CPU after the last); 0: 30 us; < 0: never.
  */
 struct weft_executor_config {
   unsigned max_threads;
   int64_t idle_timeout_ns;
   const char *name;
+  int64_t spin_ns;
 };
 
 /** weft_executor_config_init - the defaults above. */

@@ -126,6 +126,29 @@ START_TEST(last_thread_frees_a_released_pool) {
 }
 END_TEST
 
+START_TEST(a_spinning_thread_takes_the_next_item) {
+  /* One thread, spinning up to 5 s between items: each item is found by
+   * the spinner (or, if it has not started spinning yet, by its next look
+   * at the queue); shutdown ends the spin at once (the test's timeout
+   * would catch a 5 s spin per shutdown only as slowness, not as failure:
+   * what this exercises is the spin path itself, under TSan too). */
+  struct weft__pool_config cfg = {.max_threads = 1, .idle_ns = -1, .spin_ns = 5 * 1000000000LL};
+  struct weft__pool *p;
+  ck_assert_int_eq(weft__pool_new(&cfg, &p), 0);
+  struct weft__pool_work w = {.run = quick};
+  for (uint32_t i = 1; i <= 20; i++) {
+    ck_assert_int_eq(weft__pool_submit(p, &w), 0);
+    wait_count(&finished, i);
+  }
+  struct weft__pool_stats s;
+  weft__pool_stats(p, &s);
+  ck_assert_uint_eq(s.threads, 1);
+  ck_assert_uint_eq(s.idle, 0); /* spinning, not waiting */
+  ck_assert_int_eq(weft__pool_shutdown(p, 0), 0);
+  weft__pool_release(p);
+}
+END_TEST
+
 START_TEST(bad_config) {
   struct weft__pool_config cfg = {.max_threads = 0};
   struct weft__pool *p;
@@ -141,6 +164,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, idle_threads_take_work_and_leave);
   tcase_add_test(tc, shutdown_runs_queued_and_refuses_new);
   tcase_add_test(tc, last_thread_frees_a_released_pool);
+  tcase_add_test(tc, a_spinning_thread_takes_the_next_item);
   tcase_add_test(tc, bad_config);
   suite_add_tcase(s, tc);
   return s;

@@ -407,6 +407,21 @@ func waitForOverhead() {
 	report("wait_for_overhead", n, time.Since(t0), "")
 }
 
+// Executors (benchmarks/bench_executor.c): a trivial function handed to
+// another goroutine and its result received, 100,000 times in a row.
+func executorRoundtrip() {
+	const n = 100000
+	ch := make(chan int)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func(i int) { ch <- i + 1 }(i)
+		if <-ch != i+1 {
+			panic("wrong result")
+		}
+	}
+	report("executor_roundtrip", n, time.Since(t0), "")
+}
+
 func main() {
 	flag.Parse()
 	runtime.GOMAXPROCS(*workers)
@@ -416,8 +431,9 @@ func main() {
 		"sched_switch": switchBench, "rss": rss, "rss_burst": rssBurst, "timer_accuracy": timerAccuracy,
 		"lock_contended": lockContended, "queue_mpmc": queueMPMC, "semaphore_limit": semaphoreLimit,
 		"gather_10k": gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
+		"executor_roundtrip": executorRoundtrip,
 	}
-	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead"}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip"}
 	want := flag.Args()
 	if len(want) == 0 {
 		want = order

@@ -379,6 +379,19 @@ async fn wait_for_overhead(w: usize) {
     report(w, "wait_for_overhead", N as u64, t0.elapsed(), "");
 }
 
+// Executors (benchmarks/bench_executor.c): spawn_blocking a trivial
+// closure and await it, 100,000 times in a row.
+async fn executor_roundtrip(w: usize) {
+    const N: usize = 100_000;
+    tokio::task::spawn_blocking(|| 0usize).await.unwrap(); // the first thread starts
+    let t0 = Instant::now();
+    for i in 0..N {
+        let r = tokio::task::spawn_blocking(move || i + 1).await.unwrap();
+        assert_eq!(r, i + 1);
+    }
+    report(w, "executor_roundtrip", N as u64, t0.elapsed(), "");
+}
+
 fn main() {
     let mut workers = 2usize;
     let mut only: Vec<String> = Vec::new();
@@ -390,7 +403,7 @@ fn main() {
             only.push(a);
         }
     }
-    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead"];
+    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip"];
     let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
     for name in want {
         if name == "sched_switch" {
@@ -422,6 +435,7 @@ fn main() {
                     "gather_10k" => gather_10k(w).await,
                     "taskgroup_10k" => taskgroup_10k(w).await,
                     "wait_for_overhead" => wait_for_overhead(w).await,
+                    "executor_roundtrip" => executor_roundtrip(w).await,
                     _ => {}
                 }
             })
