@@ -21,5 +21,6 @@
 #include "weft/process.h"
 #include "weft/compose.h"
 #include "weft/executor.h"
+#include "weft/gen.h"
 
 #endif

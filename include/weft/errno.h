@@ -26,7 +26,9 @@ extern "C" {
   XX(EBROKEN, -4004, "barrier is broken (aborted or reset)")                  \
   XX(EINCOMPLETE, -4005, "stream ended before the requested data (IncompleteReadError)") \
   XX(ELIMIT, -4006, "separator not found within the stream limit (LimitOverrunError)") \
-  XX(EGROUP, -4007, "tasks of a TaskGroup failed (ExceptionGroup)")
+  XX(EGROUP, -4007, "tasks of a TaskGroup failed (ExceptionGroup)")         \
+  XX(ESTOP, -4008, "the generator or iterator is exhausted (StopAsyncIteration)") \
+  XX(EGENEXIT, -4009, "the generator is being closed (GeneratorExit)")
 
 enum weft_errno {
 #define WEFT__ERRNO_ENUM(name, value, text) WEFT_##name = (value),

@@ -422,6 +422,28 @@ func executorRoundtrip() {
 	report("executor_roundtrip", n, time.Since(t0), "")
 }
 
+// Generators (benchmarks/bench_executor.c): send i to a goroutine that
+// answers i + 1, over two unbuffered channels, 200,000 round trips.
+func genPingpong() {
+	const n = 200000
+	in, out := make(chan int), make(chan int)
+	go func() {
+		for v := range in {
+			out <- v + 1
+		}
+		close(out)
+	}()
+	t0 := time.Now()
+	for i := 1; i <= n; i++ {
+		in <- i
+		if <-out != i+1 {
+			panic("wrong result")
+		}
+	}
+	report("gen_pingpong", n, time.Since(t0), "")
+	close(in)
+}
+
 func main() {
 	flag.Parse()
 	runtime.GOMAXPROCS(*workers)
@@ -431,9 +453,9 @@ func main() {
 		"sched_switch": switchBench, "rss": rss, "rss_burst": rssBurst, "timer_accuracy": timerAccuracy,
 		"lock_contended": lockContended, "queue_mpmc": queueMPMC, "semaphore_limit": semaphoreLimit,
 		"gather_10k": gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
-		"executor_roundtrip": executorRoundtrip,
+		"executor_roundtrip": executorRoundtrip, "gen_pingpong": genPingpong,
 	}
-	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip"}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"}
 	want := flag.Args()
 	if len(want) == 0 {
 		want = order

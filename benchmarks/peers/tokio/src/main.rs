@@ -392,6 +392,27 @@ async fn executor_roundtrip(w: usize) {
     report(w, "executor_roundtrip", N as u64, t0.elapsed(), "");
 }
 
+// Generators (benchmarks/bench_executor.c): send i to a task that answers
+// i + 1, over two mpsc channels of capacity 1, 200,000 round trips.
+async fn gen_pingpong(w: usize) {
+    const N: usize = 200_000;
+    let (in_tx, mut in_rx) = tokio::sync::mpsc::channel::<usize>(1);
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<usize>(1);
+    tokio::spawn(async move {
+        while let Some(v) = in_rx.recv().await {
+            if out_tx.send(v + 1).await.is_err() {
+                break;
+            }
+        }
+    });
+    let t0 = Instant::now();
+    for i in 1..=N {
+        in_tx.send(i).await.unwrap();
+        assert_eq!(out_rx.recv().await.unwrap(), i + 1);
+    }
+    report(w, "gen_pingpong", N as u64, t0.elapsed(), "");
+}
+
 fn main() {
     let mut workers = 2usize;
     let mut only: Vec<String> = Vec::new();
@@ -403,7 +424,7 @@ fn main() {
             only.push(a);
         }
     }
-    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip"];
+    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"];
     let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
     for name in want {
         if name == "sched_switch" {
@@ -436,6 +457,7 @@ fn main() {
                     "taskgroup_10k" => taskgroup_10k(w).await,
                     "wait_for_overhead" => wait_for_overhead(w).await,
                     "executor_roundtrip" => executor_roundtrip(w).await,
+                    "gen_pingpong" => gen_pingpong(w).await,
                     _ => {}
                 }
             })

@@ -1,0 +1,320 @@
+/*
+ * test_gen.c - runtime/gen.c (weft/gen.h): generators driven by next,
+ * send, throw and close, with awaits between yields, `async for`, errors
+ * propagating, one consumer at a time, cancellation passing into the
+ * generator, and generators closed when dropped or when their loop shuts
+ * down. On 1 and 4 workers.
+ */
+#include "helpers.h"
+
+#include <errno.h>
+
+/* ---- asyncio's running average, driven by send ---------------------------------- */
+
+static int averager(weft_gen_t *g, void *arg) {
+  (void)arg;
+  double total = 0, count = 0;
+  static double avg; /* yielded by address */
+  avg = 0;
+  double *term;
+  for (;;) {
+    int rc = weft_gen_yield(g, &avg, (void **)&term);
+    if (rc) return rc == WEFT_EGENEXIT ? 0 : rc;
+    total += *term;
+    count++;
+    avg = total / count;
+  }
+}
+
+static int average_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_gen_t *g;
+  ck_assert_int_eq(weft_gen_new(averager, NULL, &g), 0);
+  ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_CREATED);
+  double *avg, ten = 10, thirty = 30, five = 5;
+  ck_assert_int_eq(weft_gen_send(g, &ten, (void **)&avg), -EINVAL); /* not started */
+  ck_assert_int_eq(weft_gen_next(g, (void **)&avg), 0); /* primes it */
+  ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_SUSPENDED);
+  ck_assert_int_eq(weft_gen_send(g, &ten, (void **)&avg), 0);
+  ck_assert(*avg == 10.0);
+  ck_assert_int_eq(weft_gen_send(g, &thirty, (void **)&avg), 0);
+  ck_assert(*avg == 20.0);
+  ck_assert_int_eq(weft_gen_send(g, &five, (void **)&avg), 0);
+  ck_assert(*avg == 15.0);
+  ck_assert_int_eq(weft_gen_close(g), 0);
+  ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_CLOSED);
+  ck_assert_int_eq(weft_gen_next(g, NULL), WEFT_ESTOP);
+  ck_assert_int_eq(weft_gen_close(g), 0); /* again: nothing */
+  weft_gen_release(g);
+  return 0;
+}
+
+START_TEST(running_average) {
+  ck_assert_int_eq(run_main(1, average_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, average_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- async for over a generator that awaits between yields --------------------- */
+
+static int ticker(weft_gen_t *g, void *arg) {
+  intptr_t n = (intptr_t)arg;
+  for (intptr_t i = 0; i < n; i++) {
+    int rc = weft_sleep_ns(100000); /* an await between yields */
+    if (rc) return rc;
+    if ((rc = weft_gen_yield(g, (void *)i, NULL))) return rc == WEFT_EGENEXIT ? 0 : rc;
+  }
+  return 0;
+}
+
+static int for_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_gen_t *g;
+  ck_assert_int_eq(weft_gen_new(ticker, (void *)5, &g), 0);
+  intptr_t expect = 0;
+  void *v;
+  int rc;
+  WEFT_ASYNC_FOR(rc, weft_gen_next(g, &v)) ck_assert_ptr_eq(v, (void *)expect++);
+  ck_assert_int_eq(rc, WEFT_ESTOP);
+  ck_assert_int_eq(expect, 5);
+  ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_CLOSED);
+  weft_gen_release(g);
+  return 0;
+}
+
+START_TEST(async_for) {
+  ck_assert_int_eq(run_main(1, for_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, for_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- throw, errors, close with clean-up, a close ignored ------------------------- */
+
+static int catcher(weft_gen_t *g, void *arg) {
+  (void)arg;
+  int rc = weft_gen_yield(g, (void *)1, NULL);
+  if (rc == -EIO) rc = weft_gen_yield(g, (void *)99, NULL); /* handled: yields on */
+  if (rc) return rc == WEFT_EGENEXIT ? 0 : rc;
+  return -EPROTO; /* then fails */
+}
+
+static bool cleaned;
+static int cleaner(weft_gen_t *g, void *arg) {
+  (void)arg;
+  int rc = weft_gen_yield(g, (void *)1, NULL);
+  ck_assert_int_eq(rc, WEFT_EGENEXIT);
+  ck_assert_int_eq(weft_sleep_ns(100000), 0); /* clean-up may await */
+  cleaned = true;
+  return 0;
+}
+
+static int stubborn(weft_gen_t *g, void *arg) {
+  (void)arg;
+  int rc = weft_gen_yield(g, (void *)1, NULL);
+  if (rc == WEFT_EGENEXIT) rc = weft_gen_yield(g, (void *)2, NULL); /* ignores it */
+  return rc == WEFT_EGENEXIT ? 0 : rc;
+}
+
+static int throw_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_gen_t *g;
+  void *v;
+  ck_assert_int_eq(weft_gen_new(catcher, NULL, &g), 0);
+  ck_assert_int_eq(weft_gen_next(g, &v), 0);
+  ck_assert_int_eq(weft_gen_throw(g, -EIO, &v), 0);
+  ck_assert_ptr_eq(v, (void *)99);
+  ck_assert_int_eq(weft_gen_next(g, &v), -EPROTO); /* the error comes out */
+  ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_CLOSED);
+  ck_assert_int_eq(weft_gen_next(g, &v), WEFT_ESTOP);
+  weft_gen_release(g);
+
+  ck_assert_int_eq(weft_gen_new(catcher, NULL, &g), 0);
+  ck_assert_int_eq(weft_gen_throw(g, -EIO, &v), -EIO); /* not started: straight back */
+  ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_CLOSED);
+  ck_assert_int_eq(weft_gen_throw(g, 5, &v), -EINVAL);
+  weft_gen_release(g);
+
+  cleaned = false;
+  ck_assert_int_eq(weft_gen_new(cleaner, NULL, &g), 0);
+  ck_assert_int_eq(weft_gen_next(g, &v), 0);
+  ck_assert_int_eq(weft_gen_close(g), 0);
+  ck_assert(cleaned);
+  weft_gen_release(g);
+
+  ck_assert_int_eq(weft_gen_new(stubborn, NULL, &g), 0);
+  ck_assert_int_eq(weft_gen_next(g, &v), 0);
+  ck_assert_int_eq(weft_gen_close(g), WEFT_EINVALSTATE); /* yielded after GeneratorExit */
+  ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_SUSPENDED);
+  ck_assert_int_eq(weft_gen_close(g), 0); /* this time it returns */
+  weft_gen_release(g);
+
+  ck_assert_int_eq(weft_gen_new(cleaner, NULL, &g), 0);
+  ck_assert_int_eq(weft_gen_close(g), 0); /* never started: just closed */
+  ck_assert_int_eq(weft_gen_next(g, &v), WEFT_ESTOP);
+  weft_gen_release(g);
+  ck_assert_int_eq(weft_gen_yield(NULL, NULL, NULL), -EINVAL);
+  return 0;
+}
+
+START_TEST(throw_errors_close) {
+  ck_assert_int_eq(run_main(1, throw_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, throw_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- one consumer at a time; yield only from the body --------------------------- */
+
+static weft_event_t *in_step, *go_on;
+static int slow(weft_gen_t *g, void *arg) {
+  (void)arg;
+  weft_event_set(in_step);
+  int rc = weft_event_wait(go_on, -1); /* the step is running here */
+  if (rc) return rc;
+  rc = weft_gen_yield(g, (void *)7, NULL);
+  return rc == WEFT_EGENEXIT ? 0 : rc;
+}
+
+struct consumer {
+  weft_gen_t *g;
+  int rc;
+  void *v;
+};
+
+static int consume(void *arg, void **res) {
+  (void)res;
+  struct consumer *c = arg;
+  c->rc = weft_gen_next(c->g, &c->v);
+  return 0;
+}
+
+static int busy_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  ck_assert_int_eq(weft_event_create(&in_step), 0);
+  ck_assert_int_eq(weft_event_create(&go_on), 0);
+  struct consumer c = {.rc = 1};
+  ck_assert_int_eq(weft_gen_new(slow, NULL, &c.g), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(consume, &c, &t), 0);
+  ck_assert_int_eq(weft_event_wait(in_step, -1), 0);
+  ck_assert_int_eq(weft_gen_state(c.g), WEFT_GEN_RUNNING);
+  ck_assert_int_eq(weft_gen_next(c.g, NULL), -EBUSY); /* asend() already running */
+  ck_assert_int_eq(weft_gen_yield(c.g, NULL, NULL), -EPERM); /* not the body */
+  weft_event_set(go_on);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_int_eq(c.rc, 0);
+  ck_assert_ptr_eq(c.v, (void *)7);
+  weft_task_release(t);
+  ck_assert_int_eq(weft_gen_close(c.g), 0);
+  weft_gen_release(c.g);
+  weft_event_destroy(in_step);
+  weft_event_destroy(go_on);
+  return 0;
+}
+
+START_TEST(one_consumer_at_a_time) {
+  ck_assert_int_eq(run_main(1, busy_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, busy_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- a cancelled consumer cancels the generator's step ------------------------- */
+
+static int cancel_main(void *arg, void **res) {
+  (void)res;
+  bool swallow = arg != NULL;
+  ck_assert_int_eq(weft_event_create(&in_step), 0);
+  ck_assert_int_eq(weft_event_create(&go_on), 0); /* never set: only a cancel ends the wait */
+  struct consumer c = {.rc = 1};
+  ck_assert_int_eq(weft_gen_new(slow, NULL, &c.g), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(consume, &c, &t), 0);
+  ck_assert_int_eq(weft_event_wait(in_step, -1), 0);
+  (void)swallow;
+  weft_task_cancel(t, NULL);
+  weft_await(weft_task_future(t), NULL);
+  ck_assert_int_eq(c.rc, -ECANCELED); /* raised inside the generator, out of it */
+  ck_assert_int_eq(weft_gen_state(c.g), WEFT_GEN_CLOSED);
+  weft_task_release(t);
+  weft_gen_release(c.g);
+  weft_event_destroy(in_step);
+  weft_event_destroy(go_on);
+  return 0;
+}
+
+START_TEST(cancellation_passes_in) {
+  ck_assert_int_eq(run_main(1, cancel_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- dropped, or left at shutdown: closed ---------------------------------------- */
+
+static weft_event_t *closed_ev;
+static bool saw_exit;
+static int watcher(weft_gen_t *g, void *arg) {
+  (void)arg;
+  int rc = weft_gen_yield(g, (void *)1, NULL);
+  saw_exit = rc == WEFT_EGENEXIT;
+  if (closed_ev) weft_event_set(closed_ev);
+  return 0;
+}
+
+static int drop_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  ck_assert_int_eq(weft_event_create(&closed_ev), 0);
+  saw_exit = false;
+  weft_gen_t *g;
+  ck_assert_int_eq(weft_gen_new(watcher, NULL, &g), 0);
+  ck_assert_int_eq(weft_gen_next(g, NULL), 0);
+  weft_gen_release(g); /* dropped while suspended: closed */
+  ck_assert_int_eq(weft_event_wait(closed_ev, -1), 0);
+  ck_assert(saw_exit);
+  weft_event_destroy(closed_ev);
+  closed_ev = NULL;
+  return 0;
+}
+
+START_TEST(dropped_generators_are_closed) {
+  ck_assert_int_eq(run_main(1, drop_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, drop_main, NULL, NULL), 0);
+}
+END_TEST
+
+static weft_gen_t *left;
+static int leave_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  saw_exit = false;
+  ck_assert_int_eq(weft_gen_new(watcher, NULL, &left), 0);
+  ck_assert_int_eq(weft_gen_next(left, NULL), 0);
+  return 0; /* left suspended */
+}
+
+START_TEST(shutdown_closes_generators) {
+  ck_assert_int_eq(weft_run(leave_main, NULL, NULL), 0);
+  ck_assert(saw_exit); /* weft_run's shutdown reached the yield */
+  ck_assert_int_eq(weft_gen_state(left), WEFT_GEN_CLOSED);
+  weft_gen_release(left);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("gen");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, running_average);
+  tcase_add_test(tc, async_for);
+  tcase_add_test(tc, throw_errors_close);
+  tcase_add_test(tc, one_consumer_at_a_time);
+  tcase_add_test(tc, cancellation_passes_in);
+  tcase_add_test(tc, dropped_generators_are_closed);
+  tcase_add_test(tc, shutdown_closes_generators);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_TEST_MAIN(suite)
