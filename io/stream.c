@@ -356,6 +356,14 @@ ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap) {
   return weft_reader_readline_timeout(r, buf, cap, -1);
 }
 
+int weft_reader_next_line(weft_reader_t *r, void *buf, size_t cap, size_t *len) {
+  if (!len) return -EINVAL;
+  ssize_t n = weft_reader_readline(r, buf, cap);
+  if (n < 0) return (int)n;
+  *len = (size_t)n;
+  return n == 0 ? WEFT_ESTOP : 0; /* asyncio: b'' ends `async for` */
+}
+
 /* Whether the end of stream has already arrived on @fd, without taking
  * anything: asyncio's transport would have fed it to the reader by now. */
 static bool eof_arrived(const struct weft__stream *s, int fd) {

@@ -113,6 +113,17 @@ WEFT_EXTERN ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, siz
  * else everything buffered; readuntil() keeps the data instead.
  */
 WEFT_EXTERN ssize_t weft_reader_readline(weft_reader_t *r, void *buf, size_t cap);
+/**
+ * weft_reader_next_line - the line iterator (`async for line in reader`)
+ * @len: receives the line's length (with its "\n", if it had one).
+ *
+ * weft_reader_readline() in the shape WEFT_ASYNC_FOR (weft/gen.h) takes:
+ *   WEFT_ASYNC_FOR(rc, weft_reader_next_line(r, buf, sizeof buf, &n)) use(buf, n);
+ * Return: 0 with a line; WEFT_ESTOP at the end of the stream; otherwise
+ * weft_reader_readline()'s errors (-EINVAL also for @len NULL).
+ * Suspends: yes.
+ */
+WEFT_EXTERN int weft_reader_next_line(weft_reader_t *r, void *buf, size_t cap, size_t *len);
 /** weft_reader_at_eof - 1 when the buffer is empty and the end of stream has
  * arrived (also before a read returned 0, and once a socket stream's writer
  * was closed), else 0 (also while a read is in progress); -EINVAL if @r is

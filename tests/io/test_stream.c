@@ -106,6 +106,37 @@ static int readline_eof_main(void *arg, void **res) {
 START_TEST(test_readline_eof) { ck_assert_int_eq(run_main(1, readline_eof_main, NULL, NULL), 0); }
 END_TEST
 
+/* `async for line in reader`: every line, the last one without its "\n",
+ * then WEFT_ESTOP. */
+static int line_iter_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  pair(sv);
+  ck_assert_int_eq(write(sv[1], "one\ntwo\nthree", 13), 13);
+  close(sv[1]);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  char buf[32], joined[64] = "";
+  size_t n;
+  int rc, lines = 0;
+  WEFT_ASYNC_FOR(rc, weft_reader_next_line(r, buf, sizeof buf, &n)) {
+    strncat(joined, buf, n);
+    lines++;
+  }
+  ck_assert_int_eq(rc, WEFT_ESTOP);
+  ck_assert_int_eq(lines, 3);
+  ck_assert_str_eq(joined, "one\ntwo\nthree");
+  ck_assert_int_eq(weft_reader_next_line(r, buf, sizeof buf, NULL), -EINVAL);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  return 0;
+}
+
+START_TEST(test_line_iterator) { ck_assert_int_eq(run_main(1, line_iter_main, NULL, NULL), 0); }
+END_TEST
+
 struct busy {
   weft_reader_t *r;
   weft_event_t *started;
@@ -566,6 +597,7 @@ static Suite *stream_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_reader);
   tcase_add_test(tc, test_readline_eof);
+  tcase_add_test(tc, test_line_iterator);
   tcase_add_test(tc, test_busy_and_writer);
   tcase_add_test(tc, test_backpressure);
   tcase_add_test(tc, test_bad_input);
