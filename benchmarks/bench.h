@@ -19,6 +19,7 @@ int bench_wait_for_overhead(void *arg, void **res);
 /* executors (bench_executor.c) */
 int bench_executor_roundtrip(void *arg, void **res);
 int bench_gen_pingpong(void *arg, void **res);
+int bench_contextvar_spawn(void *arg, void **res);
 /* reactor workloads (bench_io.c) */
 int bench_nop(void *arg, void **res);
 int bench_nop_batch(void *arg, void **res);

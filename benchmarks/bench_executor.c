@@ -1,7 +1,8 @@
 /*
- * bench_executor.c - blocking work handed to threads (weft/executor.h)
- * and generators (weft/gen.h), with the same shapes in the Go and Tokio
- * peers:
+ * bench_executor.c - the rest of asyncio's model: blocking work handed to
+ * threads (weft/executor.h), generators (weft/gen.h) and context
+ * variables (weft/context.h), with the same shapes in the Go and Tokio
+ * peers where they have one:
  *   executor_roundtrip: one task awaits a trivial function on the default
  *                       executor, 100,000 times in a row (Tokio:
  *                       spawn_blocking(..).await; Go: a goroutine that
@@ -11,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <weft.h>
 
 #include "bench.h"
@@ -73,4 +75,46 @@ int bench_gen_pingpong(void *arg, void **res) {
   rc = weft_gen_close(g);
   weft_gen_release(g);
   return rc;
+}
+
+/*   contextvar_spawn: spawn and await 200,000 trivial tasks, first in a
+ *                     context where nothing was set, then with one
+ *                     context variable set: the price of asyncio's
+ *                     context copy at create_task (weft shares the
+ *                     spawner's map: one reference). No peer has the
+ *                     same thing (Tokio's task_local is not inherited by
+ *                     spawned tasks; Go passes a context.Context by hand).
+ * ns/op is per spawn + await; "extra" has the ratio. */
+#define CTX_SPAWNS 200000
+
+static int read_var(void *arg, void **res) {
+  weft_contextvar_t *v = arg;
+  return v ? weft_contextvar_get(v, res) : 0;
+}
+
+static double spawn_loop(weft_contextvar_t *v) {
+  double t0 = now_s();
+  for (int i = 0; i < CTX_SPAWNS; i++) {
+    weft_task_t *t;
+    if (weft_spawn(read_var, v, &t)) return -1;
+    if (weft_await(weft_task_future(t), NULL)) return -1;
+    weft_task_release(t);
+  }
+  return now_s() - t0;
+}
+
+int bench_contextvar_spawn(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  static weft_contextvar_t *var;
+  if (!var && weft_contextvar_new("bench", 1, NULL, &var)) return -ENOMEM;
+  double none = spawn_loop(var); /* nothing set: the tasks read the default */
+  if (weft_contextvar_set(var, (void *)1, NULL)) return -ENOMEM;
+  double one = spawn_loop(var);
+  if (none < 0 || one < 0) return -EIO;
+  char extra[96];
+  snprintf(extra, sizeof extra, "none_ns=%.1f one_var_ns=%.1f ratio=%.2f", none * 1e9 / CTX_SPAWNS,
+           one * 1e9 / CTX_SPAWNS, one / none);
+  report("contextvar_spawn", CTX_SPAWNS, one, extra);
+  return 0;
 }

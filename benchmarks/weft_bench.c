@@ -514,6 +514,7 @@ static const struct {
     {"gather_10k", bench_gather_10k}, {"taskgroup_10k", bench_taskgroup_10k},
     {"wait_for_overhead", bench_wait_for_overhead},
     {"executor_roundtrip", bench_executor_roundtrip}, {"gen_pingpong", bench_gen_pingpong},
+    {"contextvar_spawn", bench_contextvar_spawn},
     {"nop", bench_nop}, {"nop_batch", bench_nop_batch}, {"file_randread", bench_file_randread},
 };
 /* Bare-liburing baselines, run outside any loop, asked for by name only. */

@@ -22,5 +22,6 @@
 #include "weft/compose.h"
 #include "weft/executor.h"
 #include "weft/gen.h"
+#include "weft/context.h"
 
 #endif

@@ -19,6 +19,7 @@
 #include "weft.h"
 #include "weft/executor.h"
 #include "alloc.h"
+#include "context.h"
 #include "deadline.h"
 #include "future.h"
 #include "loop.h"
@@ -127,12 +128,14 @@ struct exec_job {
   struct weft__pool *pool; /* referenced */
   weft_task_fn fn;
   void *arg;
+  struct weft__ctx_map *ctx_map; /* the caller's context: fn runs in it (to_thread) */
 };
 
 static void job_free(struct weft_future *f) {
   struct exec_job *j = (struct exec_job *)f;
   struct weft_loop *loop = f->loop;
   weft__future_fini(f);
+  weft__ctx_release(j->ctx_map);
   weft__pool_release(j->pool);
   weft__free(j, sizeof *j);
   weft__loop_count(loop, -1);
@@ -153,7 +156,9 @@ static const struct weft__future_ops job_ops = {.cancel = job_cancel, .free = jo
 static void job_run(struct weft__pool_work *w) {
   struct exec_job *j = weft__container_of(w, struct exec_job, work);
   void *result = NULL;
+  struct weft__ctx_map *saved = weft__ctx_enter(j->ctx_map);
   int rc = j->fn(j->arg, &result);
+  weft__ctx_leave(saved);
   /* Done already (cancelled while running): the result is dropped. */
   weft__future_complete(&j->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, NULL);
   weft_future_release(&j->fut); /* the job's reference; may free j */
@@ -182,6 +187,7 @@ static int submit(struct weft_loop *loop, struct weft__pool *pool, weft_task_fn 
   weft__pool_ref(pool);
   j->fn = fn;
   j->arg = arg;
+  j->ctx_map = weft__ctx_capture();
   weft__loop_count(loop, +1);
   /* relaxed: nobody else sees the job before the pool's lock publishes it. */
   atomic_store_explicit(&j->fut.refs, 2, memory_order_relaxed); /* the caller's, the job's */

@@ -18,6 +18,7 @@
  */
 #include "future.h"
 #include "alloc.h"
+#include "context.h"
 #include "deadline.h"
 #include "futex.h"
 #include "handle.h"
@@ -82,7 +83,14 @@ void weft__future_fini(struct weft_future *f) {
         .future = f,
         .task_name = f->is_task ? weft_task_name(weft__task_of(f)) : NULL,
     };
-    weft_loop_call_exception_handler(f->loop, &ctx);
+    /* The handler runs in the failing task's context (asyncio). */
+    if (f->is_task) {
+      struct weft__ctx_map *saved = weft__ctx_enter(weft__task_of(f)->ctx_map);
+      weft_loop_call_exception_handler(f->loop, &ctx);
+      weft__ctx_leave(saved);
+    } else {
+      weft_loop_call_exception_handler(f->loop, &ctx);
+    }
   }
   weft__strfree(f->msg);
   f->msg = NULL;

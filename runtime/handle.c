@@ -10,6 +10,7 @@
  * Ownership of arg: weft never frees it. If scheduling fails, the callback is
  * never called (libuv's rule).
  */
+#include "context.h"
 #include "handle.h"
 #include "alloc.h"
 #include "clock.h"
@@ -32,6 +33,7 @@ static struct weft_handle *handle_new(struct weft_loop *loop, uint8_t kind, bool
   h->arg = NULL;
   h->fut = NULL;
   h->loop = loop;
+  h->ctx_map = weft__ctx_capture(); /* the callback runs in it (asyncio) */
   weft__magic_live(h);
   weft__loop_count(loop, +1);
   return h;
@@ -44,6 +46,7 @@ static void handle_unref(struct weft_handle *h) {
   struct weft_loop *loop = h->loop;
   weft__magic_dead(h);
   if (h->fut) weft_future_release(h->fut);
+  weft__ctx_release(h->ctx_map);
   weft__free(h, sizeof *h);
   weft__loop_count(loop, -1);
 }
@@ -178,10 +181,12 @@ void weft__handle_run(struct weft_handle *h) {
              atomic_compare_exchange_strong_explicit(&h->state, &expected, WEFT__H_RAN,
                                                      memory_order_acq_rel, memory_order_acquire);
   if (run) {
+    struct weft__ctx_map *saved = weft__ctx_enter(h->ctx_map);
     if (h->kind == WEFT__H_DONE)
       h->fcb(h->fut, h->arg);
     else
       h->cb(h->arg);
+    weft__ctx_leave(saved);
   }
   handle_unref(h);
 }

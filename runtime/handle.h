@@ -26,6 +26,7 @@ struct weft_handle {
   void *arg;
   struct weft_future *fut;      /* DONE: the future, referenced */
   struct weft_loop *loop;
+  struct weft__ctx_map *ctx_map; /* the context current when it was made (owned) */
   struct weft__timer timer;     /* TIMER */
   uint64_t when_ns;             /* TIMER: the deadline, immutable */
   struct weft__done_entry entry; /* DONE: in fut->entries until completion */

@@ -17,6 +17,7 @@
  * delivered is withdrawn.
  */
 #include "task.h"
+#include "context.h"
 #include "alloc.h"
 #include "clock.h"
 #include "loop.h"
@@ -139,6 +140,7 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
   atomic_init(&t->claim, 0);
   atomic_init(&t->state, WEFT__TASK_SCHEDULED);
   t->inline_child = NULL;
+  t->ctx_map = weft__ctx_capture(); /* asyncio copies the spawner's context */
   atomic_init(&t->must_cancel, false);
   t->cancel_requests = 0;
   t->cancel_msg = NULL;
@@ -189,6 +191,8 @@ void weft_task_release(weft_task_t *t) {
 void weft__task_free(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
   weft__future_fini(&t->fut);
+  weft__ctx_release(t->ctx_map);
+  t->ctx_map = NULL;
   weft__strfree(t->name);
   weft__strfree(t->cancel_msg);
   weft__strfree(t->fail_msg);

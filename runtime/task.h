@@ -80,6 +80,7 @@ struct weft_task {
   size_t stack_used;
   struct weft__fiber fiber;
   struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
+  struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
   struct weft__registry *reg; /* where the task is listed while not done */
   struct weft__list reg_link; /* under reg->lock */
 };
