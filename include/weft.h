@@ -23,5 +23,6 @@
 #include "weft/executor.h"
 #include "weft/gen.h"
 #include "weft/context.h"
+#include "weft/with.h"
 
 #endif
