@@ -142,7 +142,7 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
     if (g->state == WEFT_GEN_CREATED) {
       weft_task_t *t;
       atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed); /* the body's */
-      rc = weft_spawn(body, g, &t);
+      rc = weft_task_create(NULL, body, g, NULL, &t); /* not a task of the user's: no factory */
       if (rc) {
         atomic_fetch_sub_explicit(&g->refs, 1, memory_order_relaxed);
         g->busy = false;

@@ -96,6 +96,11 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
 }
 
 static void free_loop_memory(struct weft_loop *loop) {
+  while (loop->factories) {
+    struct weft__factory *f = loop->factories;
+    loop->factories = f->next;
+    weft__free(f, sizeof *f);
+  }
   weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
 }
@@ -146,6 +151,9 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   atomic_init(&loop->closed, false);
   weft__mutex_init(&loop->foreign_lock);
   weft__mutex_init(&loop->exec_lock);
+  weft__mutex_init(&loop->factory_lock);
+  atomic_init(&loop->factory, NULL);
+  loop->factories = NULL;
   loop->executor = NULL;
   loop->executor_shut = false;
   loop->live_foreign = 0;

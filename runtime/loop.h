@@ -19,6 +19,13 @@
  * (see worker.h on false sharing). */
 #define WEFT__MAX_WORKERS 1024u
 
+/* An installed task factory (weft_loop_set_task_factory). */
+struct weft__factory {
+  weft_task_factory fn;
+  void *arg;
+  struct weft__factory *next; /* loop->factories */
+};
+
 struct weft_loop {
   unsigned nworkers;          /* immutable */
   size_t stack_size;          /* page-rounded; immutable */
@@ -67,6 +74,12 @@ struct weft_loop {
 
   struct weft__io_state io;   /* io/loop_io.h: io/'s, opaque here */
   struct weft__mutex exec_lock; /* the default executor (executor.c) */
+  /* The task factory (task.c): spawns read factory lock-free; every record
+   * ever installed stays on factories (under factory_lock) until the
+   * loop's memory is freed, so a spawn never reads a freed one. */
+  _Atomic(const struct weft__factory *) factory;
+  struct weft__factory *factories;
+  struct weft__mutex factory_lock;
   struct weft_executor *executor; /* under exec_lock; NULL until first use */
   bool executor_shut;         /* under exec_lock: shutdown_default_executor was called */
   weft_exception_handler exc_handler; /* set while not running */

@@ -102,6 +102,54 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
                     const struct weft_task_opts *opts, weft_task_t **out) {
   if (!fn) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
+  /* acquire: the factory record was written before it was published. */
+  const struct weft__factory *f = atomic_load_explicit(&loop->factory, memory_order_acquire);
+  if (!f) return weft_task_create(loop, fn, arg, opts, out);
+  struct weft_task_opts defaults;
+  if (!opts) {
+    weft_task_opts_init(&defaults);
+    opts = &defaults;
+  }
+  weft_task_t *t = NULL;
+  int rc = f->fn(loop, fn, arg, opts, &t, f->arg);
+  if (rc == 0 && !t) rc = -EINVAL; /* a factory that made nothing */
+  if (rc) return rc;
+  if (out) *out = t;
+  else weft_task_release(t); /* detached, as the caller asked */
+  return 0;
+}
+
+int weft_loop_set_task_factory(weft_loop_t *loop, weft_task_factory factory, void *factory_arg) {
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  struct weft__factory *f = NULL;
+  if (factory) {
+    if (!(f = weft__alloc(sizeof *f))) return -ENOMEM;
+    f->fn = factory;
+    f->arg = factory_arg;
+  }
+  weft__mutex_lock(&loop->factory_lock);
+  if (f) { /* kept until the loop's memory goes: a spawn may still use it */
+    f->next = loop->factories;
+    loop->factories = f;
+  }
+  /* release: publishes the record to spawns' acquire loads. */
+  atomic_store_explicit(&loop->factory, f, memory_order_release);
+  weft__mutex_unlock(&loop->factory_lock);
+  return 0;
+}
+
+weft_task_factory weft_loop_get_task_factory(weft_loop_t *loop, void **arg) {
+  if (!loop) return NULL;
+  const struct weft__factory *f = atomic_load_explicit(&loop->factory, memory_order_acquire);
+  if (arg) *arg = f ? f->arg : NULL;
+  return f ? f->fn : NULL;
+}
+
+int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                     const struct weft_task_opts *opts, weft_task_t **out) {
+  if (!fn) return -EINVAL;
+  if (!loop && !(loop = weft_loop_current())) return -EPERM;
   struct weft_task_opts defaults;
   if (!opts) {
     weft_task_opts_init(&defaults);

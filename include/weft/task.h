@@ -79,6 +79,39 @@ WEFT_EXTERN int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out);
 WEFT_EXTERN int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
                                 const struct weft_task_opts *opts, weft_task_t **out);
 
+/**
+ * weft_task_factory - what makes every task of a loop (loop.set_task_factory)
+ * @opts: never NULL (the defaults if the spawner gave none).
+ * @out:  must receive the new task (one reference) when returning 0.
+ *
+ * Called by weft_spawn(), weft_spawn_opts() and everything built on them
+ * (TaskGroup children, server handlers, weft_run's main task), on the
+ * spawning thread. It may rename (its own opts), wrap (another fn and
+ * arg), count or refuse (return an error: the spawn fails with it); it
+ * makes the task with weft_task_create(), which does not call it again.
+ */
+typedef int (*weft_task_factory)(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                                 const struct weft_task_opts *opts, weft_task_t **out,
+                                 void *factory_arg);
+
+/**
+ * weft_loop_set_task_factory - install @factory (NULL: the default, plain weft_task_create)
+ * Return: 0; -EINVAL (@loop NULL); WEFT_ECLOSED. Threads: any; spawns
+ * already under way use the factory they found.
+ */
+WEFT_EXTERN int weft_loop_set_task_factory(weft_loop_t *loop, weft_task_factory factory,
+                                           void *factory_arg);
+/** weft_loop_get_task_factory - the factory (NULL: default) and, through @arg, its argument. */
+WEFT_EXTERN weft_task_factory weft_loop_get_task_factory(weft_loop_t *loop, void **arg);
+
+/**
+ * weft_task_create - make a task without the loop's factory (asyncio's Task(coro, loop=...))
+ *
+ * What a factory calls; otherwise as weft_spawn_opts() (@out may be NULL).
+ */
+WEFT_EXTERN int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                                 const struct weft_task_opts *opts, weft_task_t **out);
+
 /** weft_task_future - the task's future (shares the task's references). */
 WEFT_EXTERN weft_future_t *weft_task_future(weft_task_t *t);
 

@@ -682,6 +682,92 @@ START_TEST(max_tasks_caps_live_tasks) {
 }
 END_TEST
 
+/* ---- the task factory (loop.set_task_factory) ----------------------------------- */
+
+struct factory_state {
+  _Atomic int made;
+  int refuse_after;
+};
+
+struct wrapped {
+  weft_task_fn fn;
+  void *arg;
+};
+
+/* The wrapper a factory puts around every body: adds 1000 to the result. */
+static int wrapper(void *arg, void **res) {
+  struct wrapped *w = arg;
+  int rc = w->fn(w->arg, res);
+  *res = (void *)((intptr_t)*res + 1000);
+  free(w);
+  return rc;
+}
+
+static int counting_factory(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                            const struct weft_task_opts *opts, weft_task_t **out, void *fa) {
+  struct factory_state *st = fa;
+  int n = atomic_fetch_add(&st->made, 1);
+  if (st->refuse_after >= 0 && n >= st->refuse_after) return -EACCES; /* refused */
+  char name[32];
+  snprintf(name, sizeof name, "job-%d", n);
+  struct weft_task_opts o = *opts;
+  o.name = name; /* renamed (weft copies the name) */
+  struct wrapped *w = malloc(sizeof *w);
+  w->fn = fn;
+  w->arg = arg;
+  return weft_task_create(loop, wrapper, w, &o, out);
+}
+
+static int seven(void *arg, void **res) {
+  (void)arg;
+  *res = (void *)7;
+  return 0;
+}
+
+static int factory_main(void *arg, void **res) {
+  (void)res;
+  struct factory_state *st = arg;
+  weft_loop_t *loop = weft_loop_current();
+  void *fa = NULL;
+  ck_assert_ptr_eq((void *)weft_loop_get_task_factory(loop, &fa), (void *)counting_factory);
+  ck_assert_ptr_eq(fa, st);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(seven, NULL, &t), 0);
+  void *v;
+  ck_assert_int_eq(weft_await(weft_task_future(t), &v), 0);
+  ck_assert_ptr_eq(v, (void *)1007); /* wrapped */
+  ck_assert_str_eq(weft_task_name(t), "job-1"); /* job-0 is this main task */
+  weft_task_release(t);
+  ck_assert_int_eq(weft_spawn(seven, NULL, NULL), 0); /* detached: fine too */
+  ck_assert_int_eq(weft_spawn(seven, NULL, &t), -EACCES); /* the third child: refused */
+  ck_assert_int_eq(weft_task_create(NULL, seven, NULL, NULL, &t), 0); /* the factory's own way */
+  ck_assert_int_eq(weft_await(weft_task_future(t), &v), 0);
+  ck_assert_ptr_eq(v, (void *)7);
+  weft_task_release(t);
+  ck_assert_int_eq(weft_loop_set_task_factory(loop, NULL, NULL), 0); /* the default again */
+  ck_assert_ptr_null((void *)weft_loop_get_task_factory(loop, NULL));
+  ck_assert_int_eq(weft_spawn(seven, NULL, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), &v), 0);
+  ck_assert_ptr_eq(v, (void *)7);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(task_factory) {
+  for (unsigned w = 1; w <= 4; w += 3) {
+    struct factory_state st = {.refuse_after = 3};
+    weft_loop_t *loop = make_loop(w);
+    ck_assert_int_eq(weft_loop_set_task_factory(loop, counting_factory, &st), 0);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn_opts(loop, factory_main, &st, NULL, &t), 0); /* job-0 */
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+    close_clean(loop);
+  }
+  ck_assert_int_eq(weft_loop_set_task_factory(NULL, counting_factory, NULL), -EINVAL);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("task");
   TCase *tc = tcase_create("task");
@@ -705,6 +791,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, inline_await_keeps_the_stack_size);
   tcase_add_test(tc, cancel_retrieves_a_stored_error);
   tcase_add_test(tc, max_tasks_caps_live_tasks);
+  tcase_add_test(tc, task_factory);
   suite_add_tcase(s, tc);
   return s;
 }
