@@ -64,6 +64,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Justification: 256 submissions per tick covers a tick's worth of tasks
@@ -530,6 +532,39 @@ static void cancel_leftovers(weft_loop_t *loop) {
   weft__free(l.tasks, l.cap * sizeof *l.tasks);
 }
 
+/* asyncio.Runner's SIGINT rule: the first one cancels the main task (the
+ * run then returns -EINTR), a second one is not swallowed: its default
+ * action ends the process, as KeyboardInterrupt would. */
+struct sigint_state {
+  weft_task_t *main;
+  int count;
+  bool interrupted;
+};
+
+static void on_sigint(void *arg) {
+  struct sigint_state *s = arg;
+  if (++s->count == 1 && !weft_future_done(weft_task_future(s->main))) {
+    s->interrupted = true;
+    weft_task_cancel(s->main, "interrupted (SIGINT)");
+    return;
+  }
+  signal(SIGINT, SIG_DFL); /* the loop blocks it in its threads: unblock here and raise */
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+  raise(SIGINT);
+}
+
+/* Whether weft_run takes SIGINT: on the process's main thread, when the
+ * program left SIGINT's default action in place (asyncio: only in the
+ * main thread, only over Python's default handler). */
+static bool takes_sigint(void) {
+  struct sigaction sa;
+  return syscall(SYS_gettid) == getpid() && sigaction(SIGINT, NULL, &sa) == 0 &&
+         sa.sa_handler == SIG_DFL && !(sa.sa_flags & SA_SIGINFO);
+}
+
 int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn, void *arg,
                     void **result) {
   if (!fn) return -EINVAL;
@@ -540,7 +575,11 @@ int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn, void *a
   weft_task_t *main_task;
   rc = weft_spawn_opts(loop, fn, arg, NULL, &main_task);
   if (rc == 0) {
+    struct sigint_state sig = {.main = main_task};
+    bool sigint = takes_sigint() && weft_loop_add_signal_handler(loop, SIGINT, on_sigint, &sig) == 0;
     rc = weft_loop_run_until_complete(loop, weft_task_future(main_task), result);
+    if (sigint) weft_loop_remove_signal_handler(loop, SIGINT);
+    if (sig.interrupted && rc == -ECANCELED) rc = -EINTR;
     weft_task_release(main_task);
     cancel_leftovers(loop);
     weft__loop_shutdown_executor_running(loop); /* asyncio.run does, before close */

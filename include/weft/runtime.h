@@ -330,9 +330,17 @@ WEFT_EXTERN int weft_worker_index(void);
  * @result: receives its result; may be NULL.
  *
  * Creates a loop with the default configuration, runs @fn to completion,
- * cancels every task still pending and waits for them, then closes the loop.
+ * cancels every task still pending and waits for them, waits for the
+ * default executor, then closes the loop.
  *
- * Returns:  0 with the result; @fn's error; -EINVAL if @fn is NULL; -EBUSY if
+ * SIGINT (asyncio.Runner): called on the process's main thread with
+ * SIGINT's default action in place, the run takes SIGINT while the main
+ * task runs: the first one cancels the main task, and the run returns
+ * -EINTR if it ended cancelled; a second one is not swallowed (its default
+ * action ends the process, as KeyboardInterrupt would).
+ *
+ * Returns:  0 with the result; @fn's error; -EINTR (interrupted by SIGINT,
+ *           above); -EINVAL if @fn is NULL; -EBUSY if
  *           called on a worker thread; -ENOMEM; -EAGAIN if the worker threads
  *           could not be started (the loop is still closed and freed).
  * Suspends: blocks the calling thread.  Threads: any non-worker thread.

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 START_TEST(config_errors) {
@@ -616,6 +618,47 @@ START_TEST(foreign_threads_racing_with_close) {
 }
 END_TEST
 
+/* ---- SIGINT during weft_run (asyncio.Runner) ----------------------------------- */
+
+static int main_rc;
+static int interrupted_main(void *arg, void **res) {
+  (void)res;
+  bool stubborn = arg != NULL;
+  kill(getpid(), SIGINT); /* the first: cancels this task */
+  int rc = weft_sleep(30);
+  main_rc = rc;
+  if (stubborn && rc == -ECANCELED) {
+    kill(getpid(), SIGINT); /* the second: not swallowed */
+    weft_sleep(30);
+    _exit(3); /* not reached: SIGINT's default action ends the process */
+  }
+  return rc;
+}
+
+/* Runs weft_run in a child process; returns its wait status. */
+static int run_child(bool stubborn) {
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    signal(SIGINT, SIG_DFL); /* Check installs its own; a program starts with the default */
+    int rc = weft_run(interrupted_main, stubborn ? (void *)1 : NULL, NULL);
+    _exit(rc == -EINTR && main_rc == -ECANCELED ? 0 : 1);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  return status;
+}
+
+START_TEST(sigint_cancels_the_main_task) {
+  int status = run_child(false);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), 0); /* weft_run returned -EINTR */
+  status = run_child(true);
+  ck_assert(WIFSIGNALED(status));
+  ck_assert_int_eq(WTERMSIG(status), SIGINT); /* the second one was not swallowed */
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("loop");
   TCase *tc = tcase_create("loop");
@@ -638,6 +681,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, loop_call_forms_from_threads);
   tcase_add_test(tc, stop_with_several_workers);
   tcase_add_test(tc, foreign_threads_racing_with_close);
+#if !defined(__SANITIZE_THREAD__) /* TSan refuses new threads in a multi-threaded process's forked child */
+  tcase_add_test(tc, sigint_cancels_the_main_task);
+#endif
   suite_add_tcase(s, tc);
   return s;
 }
