@@ -146,8 +146,10 @@ weft_task_factory weft_loop_get_task_factory(weft_loop_t *loop, void **arg) {
   return f ? f->fn : NULL;
 }
 
-int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
-                     const struct weft_task_opts *opts, weft_task_t **out) {
+/* weft_task_create's body; @schedule false leaves the start to the caller
+ * (an eager start), with the task claimed so nobody runs it inline. */
+static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                       const struct weft_task_opts *opts, weft_task_t **out, bool schedule) {
   if (!fn) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   struct weft_task_opts defaults;
@@ -210,9 +212,48 @@ int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   if (out) *out = t;
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
-  weft__schedule(loop, &t->r_start, t->home, WEFT__SCHED_WAKE);
+  if (schedule) weft__schedule(loop, &t->r_start, t->home, WEFT__SCHED_WAKE);
+  else atomic_store_explicit(&t->claim, 1, memory_order_relaxed); /* ours to start */
   if (!w) weft__loop_exit_foreign(loop);
   return 0;
+}
+
+int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                     const struct weft_task_opts *opts, weft_task_t **out) {
+  return task_create(loop, fn, arg, opts, out, true);
+}
+
+int weft_task_create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                           const struct weft_task_opts *opts, weft_task_t **out) {
+  struct weft_task *self = weft__task_self();
+  if (!loop) loop = weft_loop_current();
+  /* Eager only where it can run here and now: from a task with a stack of
+   * its own (not an inline child) on @loop, for a child that may run on
+   * this worker. Otherwise it starts the ordinary way. */
+  struct weft__worker *w = weft__worker_self();
+  bool eager = self && loop && self->fut.loop == loop && self->stack && w &&
+               !atomic_load_explicit(&loop->closing, memory_order_relaxed) &&
+               (!opts || opts->worker < 0 || (unsigned)opts->worker == w->index);
+  if (!eager) return weft_task_create(loop, fn, arg, opts, out);
+  weft_task_t *t;
+  int rc = task_create(loop, fn, arg, opts, &t, false);
+  if (rc) return rc;
+  weft__worker_run_eager(self, t); /* back here at its first suspension, or its end */
+  if (out) *out = t;
+  else weft_task_release(t);
+  return 0;
+}
+
+int weft_eager_task_factory(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                            const struct weft_task_opts *opts, weft_task_t **out, void *factory_arg) {
+  (void)factory_arg;
+  return weft_task_create_eager(loop, fn, arg, opts, out);
+}
+
+int weft_spawn_eager(weft_task_fn fn, void *arg, weft_task_t **out) {
+  if (!fn) return -EINVAL;
+  if (!weft__task_self()) return -EPERM;
+  return weft_task_create_eager(NULL, fn, arg, NULL, out);
 }
 
 int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out) {

@@ -122,6 +122,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   atomic_store_explicit(&w->stacks.count, 0, memory_order_relaxed);
   w->stacks.arena = &loop->stack_arena;
   w->current = NULL;
+  w->eager = NULL;
   w->switch_reason = WEFT__SWITCH_SUSPEND;
   w->searching = false;
   w->rng = (shuffle_seed() | 1u) * (index + 1); /* xorshift needs a nonzero state */
@@ -339,6 +340,13 @@ void weft__worker_suspend(struct weft_task *t) {
   weft__fiber_switch(&t->fiber, &w->sched);
 }
 
+void weft__worker_run_eager(struct weft_task *t, struct weft_task *child) {
+  struct weft__worker *w = weft__worker_self();
+  w->eager = child;
+  w->switch_reason = WEFT__SWITCH_EAGER;
+  weft__fiber_switch(&t->fiber, &w->sched);
+}
+
 void weft__worker_yield(struct weft_task *t) {
   struct weft__worker *w = weft__worker_self();
   w->switch_reason = WEFT__SWITCH_YIELD;
@@ -372,12 +380,21 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
     weft__fiber_init(&t->fiber, t->stack->lo, weft__stack_usable(t->stack), task_entry, t);
     t->started = true;
   }
-  w->current = t;
-  weft__fiber_switch(&w->sched, &t->fiber);
-  /* Who switched out: an inline child hands the fiber back to its host
-   * without telling us (task.h), so ask, rather than trust t. */
-  t = w->current;
-  w->current = NULL;
+  for (;;) {
+    w->current = t;
+    weft__fiber_switch(&w->sched, &t->fiber);
+    /* Who switched out: an inline child hands the fiber back to its host
+     * without telling us (task.h), so ask, rather than trust t. */
+    t = w->current;
+    w->current = NULL;
+    if (w->switch_reason != WEFT__SWITCH_EAGER) break;
+    /* An eager spawn (asyncio's eager_start): the child runs now, up to
+     * its first suspension or its end, and the spawner, still RUNNING to
+     * its wakers, goes on right after, before anything queued. */
+    struct weft_task *child = w->eager;
+    w->eager = NULL;
+    run_task(w, child);
+  }
   if (w->switch_reason == WEFT__SWITCH_DONE) {
     weft__fiber_fini(&t->fiber);
     weft__stack_put(&w->stacks, t->stack);

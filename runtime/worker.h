@@ -30,7 +30,12 @@ struct weft__registry {
  * spawn/complete churn of a busy worker without holding much memory. */
 #define WEFT__TASK_CACHE_MAX 256
 
-enum weft__switch_reason { WEFT__SWITCH_SUSPEND = 0, WEFT__SWITCH_DONE = 1, WEFT__SWITCH_YIELD = 2 };
+enum weft__switch_reason {
+  WEFT__SWITCH_SUSPEND = 0,
+  WEFT__SWITCH_DONE = 1,
+  WEFT__SWITCH_YIELD = 2,
+  WEFT__SWITCH_EAGER = 3, /* run w->eager now, then resume the switching task */
+};
 
 /* Layout: groups that other threads touch (the ring, the inbox, the timer
  * heap's lock, the parker, the registry) each start a cache line, and the
@@ -60,6 +65,7 @@ struct weft__worker {
   struct weft__stack_pool stacks;
   struct weft__fiber sched;     /* the scheduler context on the thread's stack */
   struct weft_task *current;    /* the task whose fiber runs, or NULL */
+  struct weft_task *eager;      /* an eager child to start before its spawner resumes */
   enum weft__switch_reason switch_reason;
   bool searching;
   uint32_t rng;
@@ -106,6 +112,9 @@ void weft__drop_runnable(struct weft__runnable *r);
 /* weft__drop_runnable over a batch (weft__inject_drain's shape). */
 void weft__drop_runnables(struct weft__runnable **batch, size_t n, void *unused);
 
+/* Starts @child on this worker at once and resumes @t when the child first
+ * suspends or ends (eager tasks: task.c). */
+void weft__worker_run_eager(struct weft_task *t, struct weft_task *child);
 /* Switches from the current task back to its worker's scheduler. */
 void weft__worker_suspend(struct weft_task *t);
 /* Switches out and puts the task at the back of the queue (weft_yield). */

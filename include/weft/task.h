@@ -112,6 +112,32 @@ WEFT_EXTERN weft_task_factory weft_loop_get_task_factory(weft_loop_t *loop, void
 WEFT_EXTERN int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                                  const struct weft_task_opts *opts, weft_task_t **out);
 
+/**
+ * weft_spawn_eager - start @fn(@arg) at once, on this worker, before the caller goes on (create_task(eager_start=True))
+ * @out: receives a task reference, or NULL to detach it.
+ *
+ * The task runs right away, inside this call, until its first suspension
+ * or its end (then it is already done when this returns), as asyncio's
+ * eager tasks (3.12); the caller then continues before anything else
+ * queued on its worker. The consequences on order are asyncio's: the
+ * child's first step happens before the caller's next line, and a child
+ * that never suspends costs no trip through the run queue. Spawned from
+ * an inline child (the fork-join fast path) or for a task pinned to
+ * another worker, it starts the ordinary way. Does not go through the
+ * loop's task factory (install weft_eager_task_factory for that).
+ * Returns:  as weft_spawn(); -EPERM outside a task.
+ * Suspends: the caller is set aside while the child's first step runs
+ * (it is not a suspension point: no cancellation is delivered).
+ */
+WEFT_EXTERN int weft_spawn_eager(weft_task_fn fn, void *arg, weft_task_t **out);
+/** weft_task_create_eager - weft_task_create(), eager as weft_spawn_eager() when the caller is a task of @loop. */
+WEFT_EXTERN int weft_task_create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                                       const struct weft_task_opts *opts, weft_task_t **out);
+/** weft_eager_task_factory - a task factory making every task eager (asyncio.eager_task_factory). */
+WEFT_EXTERN int weft_eager_task_factory(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                                        const struct weft_task_opts *opts, weft_task_t **out,
+                                        void *factory_arg);
+
 /** weft_task_future - the task's future (shares the task's references). */
 WEFT_EXTERN weft_future_t *weft_task_future(weft_task_t *t);
 

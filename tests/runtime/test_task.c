@@ -79,7 +79,13 @@ static int mark_ran(void *arg, void **res) {
 
 static int cancel_before_start_main(void *arg, void **res) {
   weft_task_t *t;
-  ck_assert_int_eq(weft_spawn(mark_ran, NULL, &t), 0);
+  /* Pinned to this worker, which runs us until we await: with several
+   * workers an unpinned child could be stolen and start before the cancel
+   * (the shuffle build does that). */
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = weft_worker_index();
+  ck_assert_int_eq(weft_spawn_opts(NULL, mark_ran, NULL, &o, &t), 0);
   ck_assert_int_eq(weft_task_cancel(t, "early"), 1);
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
   ck_assert_int_eq(weft_future_cancelled(weft_task_future(t)), 1);
@@ -768,6 +774,71 @@ START_TEST(task_factory) {
 }
 END_TEST
 
+/* ---- eager tasks (asyncio 3.12 eager_start / eager_task_factory) ------------------ */
+
+static char eager_log[64];
+static void eager_note(char c) {
+  size_t n = strlen(eager_log);
+  eager_log[n] = c;
+  eager_log[n + 1] = '\0';
+}
+
+static int eager_child(void *arg, void **res) {
+  (void)res;
+  eager_note('1'); /* runs inside the spawn call */
+  if (arg) return 0; /* never suspends: done when the spawn returns */
+  weft_yield();
+  eager_note('2');
+  return 0;
+}
+
+/* With one worker the whole order is asyncio's; with more, the child's
+ * second step may run on another worker at any time after its first: only
+ * "its first step before our next line" is promised. */
+static void check_eager_order(const char *want, bool exact) {
+  if (exact) {
+    ck_assert_str_eq(eager_log, want);
+    return;
+  }
+  ck_assert(strchr(eager_log, '1') < strchr(eager_log, 'a'));
+  ck_assert_ptr_nonnull(strchr(eager_log, '2'));
+}
+
+static int eager_main(void *arg, void **res) {
+  (void)res;
+  bool exact = arg == NULL; /* NULL: one worker */
+  eager_log[0] = '\0';
+  eager_note('b');
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_eager(eager_child, NULL, &t), 0);
+  eager_note('a');
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  check_eager_order("b1a2", exact); /* the child's first step before our next line */
+  ck_assert_int_eq(weft_spawn_eager(eager_child, (void *)1, &t), 0);
+  ck_assert(weft_future_done(weft_task_future(t))); /* finished without suspending */
+  weft_task_release(t);
+  ck_assert_int_eq(weft_spawn_eager(eager_child, (void *)1, NULL), 0); /* detached */
+  /* The eager factory makes every spawn eager. */
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert_int_eq(weft_loop_set_task_factory(loop, weft_eager_task_factory, NULL), 0);
+  eager_log[0] = '\0';
+  ck_assert_int_eq(weft_spawn(eager_child, NULL, &t), 0);
+  eager_note('a');
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  check_eager_order("1a2", exact);
+  ck_assert_int_eq(weft_loop_set_task_factory(loop, NULL, NULL), 0);
+  return 0;
+}
+
+START_TEST(eager_tasks) {
+  ck_assert_int_eq(run_main(1, eager_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, eager_main, (void *)4, NULL), 0);
+  ck_assert_int_eq(weft_spawn_eager(eager_child, NULL, NULL), -EPERM);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("task");
   TCase *tc = tcase_create("task");
@@ -792,6 +863,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancel_retrieves_a_stored_error);
   tcase_add_test(tc, max_tasks_caps_live_tasks);
   tcase_add_test(tc, task_factory);
+  tcase_add_test(tc, eager_tasks);
   suite_add_tcase(s, tc);
   return s;
 }
