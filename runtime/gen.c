@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "mutex.h"
 #include "task.h"
+#include "worker.h"
 
 #include <errno.h>
 
@@ -84,7 +85,9 @@ static void answer_locked(struct weft_gen *g, int rc, void *value) {
   g->resp_value = value;
   /* release: the consumer's acquire load of resp_fired sees the answer. */
   atomic_store_explicit(&g->resp_fired, 1, memory_order_release);
-  if (g->consumer) weft__task_wake(g->consumer);
+  /* Hand-off: the consumer runs as soon as we switch out (asyncio runs a
+   * generator's step inside its consumer's), not after the queue. */
+  if (g->consumer) weft__task_wake_hint(g->consumer, WEFT__SCHED_HANDOFF);
 }
 
 /* Under m: posts a request to the body waiting at its yield. */
@@ -95,7 +98,7 @@ static void request_locked(struct weft_gen *g, int req, void *value, int err) {
   g->state = WEFT_GEN_RUNNING;
   /* release: the body's acquire load of req_fired sees the request. */
   atomic_store_explicit(&g->req_fired, 1, memory_order_release);
-  weft__task_wake(g->body_waiter);
+  weft__task_wake_hint(g->body_waiter, WEFT__SCHED_HANDOFF); /* as answer_locked */
 }
 
 static int body(void *arg, void **res) {

@@ -65,6 +65,10 @@
 /* Tokio's MAX_LIFO_POLLS_PER_TICK: enough for a ping-pong pair to stay hot,
  * few enough that the rest of the queue is not starved. */
 #define LIFO_MAX 3
+/* Consecutive hand-offs (WEFT__SCHED_HANDOFF) before the queue gets a turn:
+ * a consumer and its generator exchange 64 values, then whatever else is
+ * ready runs. */
+#define HANDOFF_MAX 64
 
 #if defined(WEFT__SHUFFLE)
 #include <stdlib.h>
@@ -109,6 +113,8 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__runq_init(&w->runq);
   w->lifo = NULL;
   w->lifo_streak = 0;
+  w->handoff = NULL;
+  w->handoff_streak = 0;
   weft__rlist_init(&w->overflow);
   weft__rlist_init(&w->pinned);
   weft__rlist_init(&w->urgent);
@@ -163,6 +169,8 @@ void weft__worker_fini(struct weft__worker *w) {
   struct weft__runnable *r;
   if (w->lifo) weft__drop_runnable(w->lifo);
   w->lifo = NULL;
+  if (w->handoff) weft__drop_runnable(w->handoff);
+  w->handoff = NULL;
   while ((r = weft__runq_pop(&w->runq))) weft__drop_runnable(r);
   drop_list(&w->overflow);
   drop_list(&w->pinned);
@@ -229,6 +237,17 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
   if (w && w->stop_taken && (pinned < 0 || (unsigned)pinned == w->index)) {
     weft__rlist_push(&w->deferred, r); /* after this worker's stop: the next run's */
     return;
+  }
+  if (hint == WEFT__SCHED_HANDOFF) {
+    /* Only from the running task of this worker, for a task that may run
+     * here, one at a time, and HANDOFF_MAX in a row: a pair handing over
+     * to each other must not keep the queue waiting for ever. */
+    if (w && w->current && !w->handoff && (pinned < 0 || (unsigned)pinned == w->index) &&
+        w->handoff_streak < HANDOFF_MAX) {
+      w->handoff = r;
+      return;
+    }
+    hint = WEFT__SCHED_WAKE;
   }
   if (pinned >= 0 && w && w->index == (unsigned)pinned) {
     weft__rlist_push(&w->pinned, r);
@@ -423,6 +442,19 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
   }
 }
 
+static void run_one(struct weft__worker *w, struct weft__runnable *r);
+
+/* Runs @r, then what it handed over to as it switched out, and so on. */
+static void run_chain(struct weft__worker *w, struct weft__runnable *r) {
+  w->handoff_streak = 0;
+  while (r) {
+    run_one(w, r);
+    r = w->handoff;
+    w->handoff = NULL;
+    if (r) w->handoff_streak++;
+  }
+}
+
 static void run_one(struct weft__worker *w, struct weft__runnable *r) {
   if (r->kind == WEFT__R_TASK) {
     run_task(w, weft__container_of(r, struct weft_task, r));
@@ -456,7 +488,7 @@ void weft__worker_take_stop(struct weft__worker *w) {
 /* Runs what was ready when this worker took the stop. */
 static void run_final(struct weft__worker *w) {
   struct weft__runnable *r;
-  while ((r = weft__rlist_pop(&w->final))) run_one(w, r);
+  while ((r = weft__rlist_pop(&w->final))) run_chain(w, r);
 }
 
 static void run_batch(struct weft__worker *w) {
@@ -471,7 +503,7 @@ static void run_batch(struct weft__worker *w) {
     struct weft__runnable *r = next_local(w);
     if (!r) break;
     w->tick++;
-    run_one(w, r);
+    run_chain(w, r);
   }
 }
 

@@ -53,6 +53,8 @@ struct weft__worker {
   unsigned index;
   struct weft__runnable *lifo;  /* task woken by the running task; never stolen */
   unsigned lifo_streak;         /* consecutive LIFO runs, capped */
+  struct weft__runnable *handoff; /* WEFT__SCHED_HANDOFF: runs next, before any queue */
+  unsigned handoff_streak;      /* consecutive hand-offs, capped (fairness) */
   struct weft__rlist overflow;  /* workers = 1: the ring's unbounded FIFO tail */
   struct weft__rlist pinned;    /* tasks pinned here, scheduled from here */
   struct weft__rlist urgent;    /* tasks woken by their timer (N workers): run first */
@@ -95,6 +97,11 @@ enum weft__sched_hint {
   WEFT__SCHED_BACK = 0,  /* the back of the run queue (FIFO) */
   WEFT__SCHED_WAKE = 1,  /* woken by the running task: the LIFO slot when enabled */
   WEFT__SCHED_URGENT = 2, /* overdue (its timer fired): before queued work, N workers */
+  WEFT__SCHED_HANDOFF = 3, /* the running task hands over to it and is about to
+                              wait for it: it runs right after the running task
+                              switches out, on this worker, in any order mode
+                              (a generator step: asyncio runs it inside the
+                              consumer's own step); else as WAKE */
 };
 
 /* Where a runnable may run: a worker index (>= 0), or these. */

@@ -303,6 +303,55 @@ START_TEST(shutdown_closes_generators) {
 }
 END_TEST
 
+/* ---- hand-offs do not starve the queue ------------------------------------------- */
+
+static int forever(weft_gen_t *g, void *arg) {
+  (void)arg;
+  for (;;) {
+    int rc = weft_gen_yield(g, NULL, NULL);
+    if (rc) return rc == WEFT_EGENEXIT ? 0 : rc;
+  }
+}
+
+static _Atomic bool flag;
+static int set_flag(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  atomic_store(&flag, true);
+  return 0;
+}
+
+static int fair_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  atomic_store(&flag, false);
+  weft_gen_t *g;
+  ck_assert_int_eq(weft_gen_new(forever, NULL, &g), 0);
+  ck_assert_int_eq(weft_gen_next(g, NULL), 0); /* started: from now on, hand-offs */
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(set_flag, NULL, &t), 0); /* queued behind us */
+  long n = 0;
+  /* Consumer and generator hand over to each other directly; a bounded
+   * number of times in a row, then the queue gets its turn (or this never
+   * ends: the test's timeout). */
+  while (!atomic_load(&flag)) {
+    ck_assert_int_eq(weft_gen_next(g, NULL), 0);
+    n++;
+  }
+  ck_assert_int_gt(n, 0);
+  ck_assert_int_eq(weft_gen_close(g), 0);
+  weft_gen_release(g);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(handoffs_leave_room_for_the_queue) {
+  ck_assert_int_eq(run_main(1, fair_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, fair_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("gen");
   TCase *tc = tcase_create("core");
@@ -313,6 +362,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancellation_passes_in);
   tcase_add_test(tc, dropped_generators_are_closed);
   tcase_add_test(tc, shutdown_closes_generators);
+  tcase_add_test(tc, handoffs_leave_room_for_the_queue);
   suite_add_tcase(s, tc);
   return s;
 }
