@@ -298,6 +298,52 @@ START_TEST(weft_run_waits_for_the_default_executor) {
 }
 END_TEST
 
+/* A task waiting in shutdown is cancellable; the work goes on. */
+struct shutdown_arg {
+  weft_executor_t *ex;
+  int rc;
+  weft_event_t *waiting;
+};
+
+static int shutdown_waiter(void *arg, void **res) {
+  (void)res;
+  struct shutdown_arg *a = arg;
+  weft_event_set(a->waiting);
+  a->rc = weft_executor_shutdown(a->ex, -1);
+  return 0;
+}
+
+static int shutdown_cancel_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  reset();
+  struct shutdown_arg a = {.rc = 1};
+  ck_assert_int_eq(weft_executor_new(NULL, &a.ex), 0);
+  ck_assert_int_eq(weft_event_create(&a.waiting), 0);
+  weft_future_t *f;
+  ck_assert_int_eq(weft_run_in_executor(a.ex, blocking, NULL, &f), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(shutdown_waiter, &a, &t), 0);
+  ck_assert_int_eq(weft_event_wait(a.waiting, -1), 0);
+  weft_task_cancel(t, NULL);
+  weft_await(weft_task_future(t), NULL);
+  ck_assert_int_eq(a.rc, -ECANCELED); /* the wait ended, the work did not */
+  open_gate();
+  ck_assert_int_eq(weft_await(f, NULL), 0);
+  ck_assert_int_eq(weft_executor_shutdown(a.ex, -1), 0);
+  weft_future_release(f);
+  weft_task_release(t);
+  weft_event_destroy(a.waiting);
+  weft_executor_release(a.ex);
+  return 0;
+}
+
+START_TEST(shutdown_wait_is_cancellable) {
+  ck_assert_int_eq(run_main(1, shutdown_cancel_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, shutdown_cancel_main, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(from_a_foreign_thread) {
   weft_executor_t *ex;
   ck_assert_int_eq(weft_executor_new(NULL, &ex), 0);
@@ -323,6 +369,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, default_executor);
   tcase_add_test(tc, weft_run_waits_for_the_default_executor);
   tcase_add_test(tc, from_a_foreign_thread);
+  tcase_add_test(tc, shutdown_wait_is_cancellable);
   suite_add_tcase(s, tc);
   return s;
 }
