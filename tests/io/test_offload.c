@@ -5,7 +5,7 @@
  * result (and -ECANCELED/-ETIMEDOUT only for a job that never started).
  */
 #include "helpers.h"
-#include "futex.h"
+#include "gate.h"
 #include "offload.h"
 #include "task.h"
 
@@ -14,9 +14,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-/* Jobs that block on a gate until the test opens it. */
-static _Atomic uint32_t gate, started, finished;
-
+/* Jobs that block on a gate until the test opens it (gate.h). */
 struct job {
   struct weft__pool_work w; /* first */
   pthread_t ran_on;
@@ -24,18 +22,8 @@ struct job {
 
 static void gated(struct weft__pool_work *w) {
   ((struct job *)w)->ran_on = pthread_self();
-  atomic_fetch_add(&started, 1);
-  weft__futex_wake(&started, INT32_MAX);
-  while (!atomic_load(&gate)) weft__futex_wait(&gate, 0, 0);
-  atomic_fetch_add(&finished, 1);
-  weft__futex_wake(&finished, INT32_MAX);
+  pass_gate();
 }
-
-static void wait_count(_Atomic uint32_t *c, uint32_t n) {
-  uint32_t v;
-  while ((v = atomic_load(c)) < n) weft__futex_wait(c, v, 0);
-}
-
 
 START_TEST(runs_elsewhere_and_unqueues) {
   static struct job jobs[WEFT__OFFLOAD_MAX + 1];
@@ -49,8 +37,7 @@ START_TEST(runs_elsewhere_and_unqueues) {
   ck_assert_int_eq(weft__offload_submit(&jobs[WEFT__OFFLOAD_MAX].w), 0); /* queued: no thread free */
   ck_assert(weft__offload_unqueue(&jobs[WEFT__OFFLOAD_MAX].w));          /* taken back, never run */
   ck_assert(!weft__offload_unqueue(&jobs[0].w));                /* started: cannot be */
-  atomic_store(&gate, 1);
-  weft__futex_wake(&gate, INT32_MAX);
+  open_gate();
   wait_count(&finished, WEFT__OFFLOAD_MAX);
   ck_assert_uint_eq(atomic_load(&started), WEFT__OFFLOAD_MAX); /* the unqueued one never ran */
 }

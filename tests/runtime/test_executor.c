@@ -8,41 +8,18 @@
  * refuses. On 1 and 4 workers.
  */
 #include "helpers.h"
-#include "futex.h"
+#include "gate.h"
 
 #include <errno.h>
 #include <pthread.h>
 
-static _Atomic uint32_t gate, started, finished;
-
-static void wait_count(_Atomic uint32_t *c, uint32_t n) {
-  uint32_t v;
-  while ((v = atomic_load(c)) < n) weft__futex_wait(c, v, 0);
-}
-
-static void bump(_Atomic uint32_t *c) {
-  atomic_fetch_add(c, 1);
-  weft__futex_wake(c, INT32_MAX);
-}
-
-static void open_gate(void) {
-  atomic_store(&gate, 1);
-  weft__futex_wake(&gate, INT32_MAX);
-}
-
-static void reset(void) {
-  atomic_store(&gate, 0);
-  atomic_store(&started, 0);
-  atomic_store(&finished, 0);
-}
+static void reset(void) { reset_gate(); }
 
 /* Returns its thread (as the result) after the gate opens. */
 static int blocking(void *arg, void **result) {
   (void)arg;
-  bump(&started);
-  while (!atomic_load(&gate)) weft__futex_wait(&gate, 0, 0);
   *result = (void *)pthread_self();
-  bump(&finished);
+  pass_gate();
   return 0;
 }
 

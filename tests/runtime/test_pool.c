@@ -7,40 +7,21 @@
  */
 #include "helpers.h"
 #include "deadline.h"
-#include "futex.h"
+#include "gate.h"
 #include "pool.h"
 
 #include <errno.h>
 #include <pthread.h>
 
-static _Atomic uint32_t gate, started, finished;
-
-static void wait_count(_Atomic uint32_t *c, uint32_t n) {
-  uint32_t v;
-  while ((v = atomic_load(c)) < n) weft__futex_wait(c, v, 0);
-}
-
-static void bump(_Atomic uint32_t *c) {
-  atomic_fetch_add(c, 1);
-  weft__futex_wake(c, INT32_MAX);
-}
-
 /* Blocks until the gate opens. */
 static void gated(struct weft__pool_work *w) {
   (void)w;
-  bump(&started);
-  while (!atomic_load(&gate)) weft__futex_wait(&gate, 0, 0);
-  bump(&finished);
+  pass_gate();
 }
 
 static void quick(struct weft__pool_work *w) {
   (void)w;
   bump(&finished);
-}
-
-static void open_gate(void) {
-  atomic_store(&gate, 1);
-  weft__futex_wake(&gate, INT32_MAX);
 }
 
 static struct weft__pool *make(unsigned max, int64_t idle_ns) {
