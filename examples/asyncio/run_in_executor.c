@@ -21,7 +21,7 @@ static int ticker(void *arg, void **result) {
   (void)arg;
   (void)result;
   for (int i = 0; i < 3; i++) {
-    weft_sleep(0.05);
+    weft_sleep(0.02);
     printf("tick %d\n", i);
   }
   return 0;
@@ -32,7 +32,7 @@ static int main_task(void *arg, void **result) {
   (void)result;
   weft_task_t *t;
   weft_spawn(ticker, NULL, &t);
-  double long_sleep = 0.2, short_sleep = 0.01;
+  double long_sleep = 0.3, short_sleep = 0.01;
   weft_future_t *f;
   void *r;
   weft_run_in_executor(NULL, blocking_io, &long_sleep, &f);

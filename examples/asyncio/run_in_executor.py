@@ -1,5 +1,5 @@
 # loop.run_in_executor and asyncio.to_thread with a blocking function
-# ("Executing code in thread or process pools"), with a 0.2 s blocking
+# ("Executing code in thread or process pools"), with a 0.3 s blocking
 # sleep: the loop keeps ticking meanwhile.
 import asyncio
 import concurrent.futures
@@ -11,13 +11,13 @@ def blocking_io(seconds):
 
 async def ticker():
     for i in range(3):
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
         print(f"tick {i}")
 
 async def main():
     loop = asyncio.get_running_loop()
     t = asyncio.create_task(ticker())
-    result = await loop.run_in_executor(None, blocking_io, 0.2)
+    result = await loop.run_in_executor(None, blocking_io, 0.3)
     print('default thread pool', result)
     await t
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:

@@ -4,6 +4,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 
 static int ret_arg(void *arg, void **res) {
@@ -776,11 +777,16 @@ END_TEST
 
 /* ---- eager tasks (asyncio 3.12 eager_start / eager_task_factory) ------------------ */
 
+/* Notes from the spawner and from the child, which may run on another
+ * worker (4 workers): under a lock. */
 static char eager_log[64];
+static pthread_mutex_t eager_lock = PTHREAD_MUTEX_INITIALIZER;
 static void eager_note(char c) {
+  pthread_mutex_lock(&eager_lock);
   size_t n = strlen(eager_log);
   eager_log[n] = c;
   eager_log[n + 1] = '\0';
+  pthread_mutex_unlock(&eager_lock);
 }
 
 static int eager_child(void *arg, void **res) {
@@ -796,6 +802,9 @@ static int eager_child(void *arg, void **res) {
  * second step may run on another worker at any time after its first: only
  * "its first step before our next line" is promised. */
 static void check_eager_order(const char *want, bool exact) {
+  /* Read after the child ended (awaited): its notes are all in. */
+  pthread_mutex_lock(&eager_lock);
+  pthread_mutex_unlock(&eager_lock);
   if (exact) {
     ck_assert_str_eq(eager_log, want);
     return;
@@ -807,7 +816,9 @@ static void check_eager_order(const char *want, bool exact) {
 static int eager_main(void *arg, void **res) {
   (void)res;
   bool exact = arg == NULL; /* NULL: one worker */
+  pthread_mutex_lock(&eager_lock);
   eager_log[0] = '\0';
+  pthread_mutex_unlock(&eager_lock);
   eager_note('b');
   weft_task_t *t;
   ck_assert_int_eq(weft_spawn_eager(eager_child, NULL, &t), 0);
@@ -822,7 +833,9 @@ static int eager_main(void *arg, void **res) {
   /* The eager factory makes every spawn eager. */
   weft_loop_t *loop = weft_loop_current();
   ck_assert_int_eq(weft_loop_set_task_factory(loop, weft_eager_task_factory, NULL), 0);
+  pthread_mutex_lock(&eager_lock);
   eager_log[0] = '\0';
+  pthread_mutex_unlock(&eager_lock);
   ck_assert_int_eq(weft_spawn(eager_child, NULL, &t), 0);
   eager_note('a');
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
