@@ -6,6 +6,7 @@
 #define WEFT_TEST_HELPERS_H
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,6 +55,11 @@ static inline int run_main_order(unsigned workers, int order, weft_task_fn fn, v
 static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **result) {
   return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
+
+/* An unnamed scratch file in the current directory (ctest runs in the
+ * build tree: a disk file system, where tmpfs would lack O_DIRECT); it is
+ * gone once closed. -1 with errno on failure. */
+static inline int scratch_file(void) { return open(".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600); }
 
 /* For WEFT_TEST_MAIN_WITH: exits 77 (ctest's skip) with @why in builds
  * under ASan or TSan, and does nothing in plain builds. */

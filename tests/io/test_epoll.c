@@ -62,10 +62,8 @@ END_TEST
 
 START_TEST(direct_reads_are_offloaded) {
   backend_up();
-  char path[] = "weft-test-epoll-XXXXXX"; /* the build tree: a disk file system */
-  int fd = mkstemp(path);
+  int fd = scratch_file();
   ck_assert_int_ge(fd, 0);
-  unlink(path);
   char proc[64];
   snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
   int dfd = open(proc, O_RDONLY | O_DIRECT);

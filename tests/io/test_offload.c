@@ -46,10 +46,8 @@ END_TEST
 static int await_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  char path[] = "weft-test-offload-XXXXXX";
-  int fd = mkstemp(path);
+  int fd = scratch_file();
   ck_assert_int_ge(fd, 0);
-  unlink(path);
   ck_assert_int_eq(write(fd, "pool", 4), 4);
   char buf[8] = {0};
   struct weft__io_req q = {.kind = WEFT__IO_READ, .fd = fd, .buf = buf, .len = 4, .off = 0};
