@@ -131,7 +131,10 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
   if (g->busy) {
     rc = -EBUSY;
   } else if (g->state == WEFT_GEN_CLOSED) {
-    rc = req == REQ_CLOSE ? 0 : req == REQ_THROW ? err : WEFT_ESTOP;
+    /* CPython: aclose() and athrow() of a finished generator return
+     * normally (the error is not raised); anext() is StopAsyncIteration. */
+    rc = req == REQ_SEND ? WEFT_ESTOP : 0;
+    if (rc == 0 && out) *out = NULL;
   } else if (g->state == WEFT_GEN_CREATED && req != REQ_SEND) {
     g->state = WEFT_GEN_CLOSED; /* never started: closed; a throw comes straight back */
     rc = req == REQ_CLOSE ? 0 : err;

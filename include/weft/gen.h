@@ -94,7 +94,9 @@ WEFT_EXTERN int weft_gen_send(weft_gen_t *g, void *sent, void **value);
  * weft_gen_throw - make the generator's pending yield return @err (athrow)
  * @err: a negative error code.
  * Return: as weft_gen_next() (the generator may handle @err and yield
- * again); @err itself if the generator had not started (it is closed).
+ * again); @err itself if the generator had not started (it is closed);
+ * 0 with NULL for a generator already closed (CPython's athrow returns
+ * normally then).
  * Suspends: yes.
  */
 WEFT_EXTERN int weft_gen_throw(weft_gen_t *g, int err, void **value);

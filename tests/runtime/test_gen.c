@@ -129,6 +129,8 @@ static int throw_main(void *arg, void **res) {
   ck_assert_int_eq(weft_gen_next(g, &v), -EPROTO); /* the error comes out */
   ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_CLOSED);
   ck_assert_int_eq(weft_gen_next(g, &v), WEFT_ESTOP);
+  ck_assert_int_eq(weft_gen_throw(g, -EIO, &v), 0); /* closed: athrow returns (CPython) */
+  ck_assert_ptr_null(v);
   weft_gen_release(g);
 
   ck_assert_int_eq(weft_gen_new(catcher, NULL, &g), 0);
