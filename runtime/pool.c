@@ -143,9 +143,7 @@ static void *pool_thread(void *arg) {
   char name[16];
   weft__mutex_lock(&p->m);
   snprintf(name, sizeof name, "%s-%u", p->name, p->serial++);
-  weft__mutex_unlock(&p->m);
-  pthread_setname_np(pthread_self(), name);
-  weft__mutex_lock(&p->m);
+  pthread_setname_np(pthread_self(), name); /* a prctl on ourselves: fine under m */
   for (;;) {
     struct weft__pool_work *w = pop_locked(p);
     if (!w && !p->shutdown && p->spin_ns > 0) {
