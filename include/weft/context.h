@@ -56,7 +56,7 @@ typedef struct weft_contextvar_token {
  */
 WEFT_EXTERN int weft_contextvar_new(const char *name, int has_default, void *default_value,
                                     weft_contextvar_t **out);
-/** weft_contextvar_name - its name; NULL for NULL. */
+/** weft_contextvar_name - its name (owned by the variable); NULL for NULL. Threads: any. */
 WEFT_EXTERN const char *weft_contextvar_name(const weft_contextvar_t *var);
 /**
  * weft_contextvar_get - the variable's value in the current context (ContextVar.get)
@@ -91,10 +91,10 @@ WEFT_EXTERN int weft_context_copy(weft_context_t **out);
  * RuntimeError); -EINVAL.
  */
 WEFT_EXTERN int weft_context_run(weft_context_t *ctx, weft_task_fn fn, void *arg, void **result);
-/** weft_context_get - @var's value in @ctx (ctx[var]); as weft_contextvar_get(). */
+/** weft_context_get - @var's value in @ctx (ctx[var]); as weft_contextvar_get(). Threads: any, not while @ctx is being run elsewhere. */
 WEFT_EXTERN int weft_context_get(const weft_context_t *ctx, const weft_contextvar_t *var,
                                  void **value);
-/** weft_context_release - frees a context from weft_context_copy() (NULL: no-op). */
+/** weft_context_release - frees a context from weft_context_copy() (NULL: no-op); not while it is being run. Threads: any. */
 WEFT_EXTERN void weft_context_release(weft_context_t *ctx);
 
 #ifdef __cplusplus

@@ -101,7 +101,7 @@ typedef int (*weft_task_factory)(weft_loop_t *loop, weft_task_fn fn, void *arg,
  */
 WEFT_EXTERN int weft_loop_set_task_factory(weft_loop_t *loop, weft_task_factory factory,
                                            void *factory_arg);
-/** weft_loop_get_task_factory - the factory (NULL: default) and, through @arg, its argument. */
+/** weft_loop_get_task_factory - the factory (NULL: default, or @loop NULL) and, through @arg, its argument. Threads: any. */
 WEFT_EXTERN weft_task_factory weft_loop_get_task_factory(weft_loop_t *loop, void **arg);
 
 /**

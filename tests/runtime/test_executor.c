@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <pthread.h>
 
-static void reset(void) { reset_gate(); }
 
 /* Returns its thread (as the result) after the gate opens. */
 static int blocking(void *arg, void **result) {
@@ -51,7 +50,7 @@ static int doubler(void *arg, void **result) {
 static int basics_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  reset();
+  reset_gate();
   open_gate();
   weft_future_t *f;
   ck_assert_int_eq(weft_run_in_executor(NULL, blocking, NULL, &f), 0);
@@ -93,7 +92,7 @@ static int ticker(void *arg, void **res) {
 static int loop_goes_on_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  reset();
+  reset_gate();
   weft_task_t *t;
   ck_assert_int_eq(weft_spawn(ticker, NULL, &t), 0);
   ck_assert_int_eq(weft_to_thread(blocking, NULL, NULL), 0);
@@ -127,7 +126,7 @@ static int to_thread_task(void *arg, void **res) {
 static int cancel_running_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  reset();
+  reset_gate();
   struct to_thread_arg a = {.rc = 1};
   ck_assert_int_eq(weft_event_create(&a.waiting), 0);
   weft_task_t *t;
@@ -165,7 +164,7 @@ static int never(void *arg, void **result) {
 static int cancel_queued_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  reset();
+  reset_gate();
   struct weft_executor_config cfg;
   weft_executor_config_init(&cfg);
   cfg.max_threads = 1;
@@ -200,7 +199,7 @@ END_TEST
 static int bound_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  reset();
+  reset_gate();
   struct weft_executor_config cfg;
   weft_executor_config_init(&cfg);
   cfg.max_threads = 3;
@@ -260,7 +259,7 @@ END_TEST
 static int leave_work_behind(void *arg, void **res) {
   (void)arg;
   (void)res;
-  reset();
+  reset_gate();
   weft_future_t *f;
   ck_assert_int_eq(weft_run_in_executor(NULL, blocking, NULL, &f), 0);
   ck_assert_int_eq(weft_to_thread(wait_started, NULL, NULL), 0); /* it runs now */
@@ -293,7 +292,7 @@ static int shutdown_waiter(void *arg, void **res) {
 static int shutdown_cancel_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  reset();
+  reset_gate();
   struct shutdown_arg a = {.rc = 1};
   ck_assert_int_eq(weft_executor_new(NULL, &a.ex), 0);
   ck_assert_int_eq(weft_event_create(&a.waiting), 0);
