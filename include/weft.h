@@ -24,5 +24,6 @@
 #include "weft/gen.h"
 #include "weft/context.h"
 #include "weft/with.h"
+#include "weft/debug.h"
 
 #endif

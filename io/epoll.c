@@ -202,6 +202,7 @@ static int epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
     return rc; /* EPERM: a regular file or a directory cannot be waited on */
   }
   r->inflight++;
+  weft__reactor_note(&r->started);
   return 0;
 }
 
@@ -220,6 +221,7 @@ static void epoll_cancel(struct weft__reactor *r, struct weft__io_op *op) {
   int fd = op->req.fd;
   if (fd < 0 || fd >= r->ep.nfds || !unlink_op(&r->ep.fds[fd], op)) return;
   r->inflight--;
+  weft__reactor_note(&r->finished);
   arm(r, fd, &r->ep.fds[fd]); /* narrows or disarms; failure only leaves a spurious wake */
   weft__io_complete(op, -ECANCELED, 0);
 }
@@ -241,6 +243,7 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
       continue;
     }
     r->inflight--;
+    weft__reactor_note(&r->finished);
     weft__io_complete(op, (int32_t)n, 0);
   }
   /* Completions only wake tasks; none of them ran, so the list is ours. */
@@ -255,6 +258,7 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
     while ((list = s->waiters)) {
       s->waiters = list->ep_next;
       r->inflight--;
+      weft__reactor_note(&r->finished);
       weft__io_complete(list, -EBADF, 0);
     }
   }

@@ -225,6 +225,7 @@ int weft_getaddrinfo_timeout(const char *host, const char *service, const struct
     gai_job_put(j);
     return -EAGAIN;
   }
+  weft__task_blocked(t, WEFT__BLOCK_RESOLVE, NULL, 0);
   int rc = weft__task_wait(t, &j->fired, weft__deadline(timeout_ns));
   if (rc != 0 && weft__offload_unqueue(&j->work)) { /* never started: both references are ours */
     atomic_store_explicit(&j->refs, 1, memory_order_relaxed);

@@ -107,6 +107,7 @@ ssize_t weft__offload_await(const struct weft__io_req *q, uint64_t deadline_ns) 
   weft__mutex_init(&j.lock);
   atomic_init(&j.fired, 0);
   if (weft__offload_submit(&j.work) != 0) return run_call(q); /* no thread: here, not never */
+  weft__task_blocked(t, WEFT__BLOCK_OFFLOAD, NULL, weft__io_blocked_arg(q));
   int rc = weft__task_wait(t, &j.fired, deadline_ns);
   if (rc != 0 && weft__offload_unqueue(&j.work)) return rc; /* never started */
   if (rc != 0) {

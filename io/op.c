@@ -100,6 +100,7 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
    * the release CAS that suspends us (task.c). */
   if (!loop->solo) atomic_store_explicit(&t->pinned, (int)w->index, memory_order_relaxed);
   uint64_t timer = weft__reactor_can(r, WEFT__CAP_KERNEL_TIMEOUTS) ? 0 : deadline_ns;
+  weft__task_blocked(t, WEFT__BLOCK_IO, NULL, weft__io_blocked_arg(req));
   rc = weft__task_wait(t, &op->done, timer);
   if (rc != 0 && !atomic_load_explicit(&op->done, memory_order_acquire)) {
     /* Pinned: we resumed on w, the worker whose reactor holds the op. */

@@ -132,6 +132,10 @@ struct weft__reactor {
   const struct weft__backend_ops *ops; /* NULL until init succeeded */
   int wake_fd;                /* eventfd: kicks a worker sleeping in the kernel */
   unsigned inflight;          /* ops submitted or queued and not yet completed */
+  /* Statistics (weft_loop_worker_stats): ops started and finished (completed
+   * or cancelled). Only the owner writes them (relaxed load + store);
+   * other threads read them relaxed. */
+  _Atomic uint64_t started, finished;
   const int *fixed_fds;       /* registered files (the loop's table), by index */
   unsigned nfixed_fds;
   union {                     /* the backend's own state */
@@ -151,6 +155,10 @@ struct weft__reactor {
     } ep;
   };
 };
+
+static inline void weft__reactor_note(_Atomic uint64_t *c) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
 
 /* Sets up @r with the backend @want names: WEFT__IO_NONE for "io_uring if
  * it works, else epoll". On fallback, @why receives the one-line reason

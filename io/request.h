@@ -92,6 +92,12 @@ static inline const struct weft__io_kind_def *weft__io_kind(const struct weft__i
   return &weft__io_kinds[q->kind];
 }
 
+/* What a task waiting on @q notes for the dump (task.h, WEFT__BLOCK_IO):
+ * the fd and the kind. */
+static inline int64_t weft__io_blocked_arg(const struct weft__io_req *q) {
+  return (int64_t)q->fd * 256 + q->kind;
+}
+
 /* An fd argument <= -2 names registered file -2 - fd (WEFT_FIXED_FILE) for
  * the kinds that take a plain fd. */
 static inline bool weft__io_fd_is_fixed(const struct weft__io_req *q) {

@@ -278,6 +278,7 @@ static int ring_start(struct weft__reactor *r, struct weft__io_op *op) {
   int rc = issue(r, op);
   if (rc) return rc;
   r->inflight++;
+  weft__reactor_note(&r->started);
   /* Storage requests go to the device at once rather than with the tick's
    * batch. Measured on virtio-blk, 4 KiB O_DIRECT random reads at depth 32:
    * one submission per tick (~32 requests, dispatched together under the
@@ -316,6 +317,7 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
     res = -ECANCELED;
   }
   r->inflight--;
+  weft__reactor_note(&r->finished);
   weft__io_complete(op, res, flags);
 }
 

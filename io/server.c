@@ -293,6 +293,7 @@ static int accept_multishot(weft_server_t *s, int lfd) {
     atomic_init(&m.ended, 0);
     int rc = weft__reactor_start(&w->reactor, &m.op, 0);
     if (rc < 0) return rc;
+    weft__task_blocked(t, WEFT__BLOCK_SERVER, s, 0);
     rc = weft__task_wait(t, &m.ended, 0);
     if (rc == -ECANCELED && !atomic_load_explicit(&m.ended, memory_order_acquire)) {
       weft__reactor_cancel(&w->reactor, &m.op);

@@ -149,6 +149,7 @@ int weft_as_completed_next(weft_as_completed_t *it, weft_future_t **f) {
     }
     weft__mutex_unlock(&it->m);
     if (!wait) continue;
+    weft__task_blocked(t, WEFT__BLOCK_AS_COMPLETED, it, 0);
     int rc = weft__task_wait(t, &it->fired, it->deadline);
     weft__mutex_lock(&it->m);
     it->waiter = NULL; /* waker rule */

@@ -10,13 +10,16 @@
  * in handle.c.
  */
 #include "weft.h"
+#include "task.h"
 
 #include <errno.h>
 
 int weft_run_threadsafe(weft_loop_t *loop, weft_task_fn fn, void *arg, weft_future_t **out) {
   if (!loop || !fn || !out) return -EINVAL;
   weft_task_t *t;
+  void *prev = weft__spawn_site_enter(__builtin_return_address(0));
   int rc = weft_spawn_opts(loop, fn, arg, NULL, &t);
+  weft__spawn_site_exit(prev);
   if (rc) return rc;
   *out = weft_task_future(t);
   return 0;

@@ -344,6 +344,7 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
     }
     struct weft__waiter w = {.e.kind = WEFT__ENTRY_TASK, .task = t};
     if (waiter_add(f, &w)) {
+      weft__task_blocked(t, WEFT__BLOCK_FUTURE, f, f->is_task ? (int64_t)weft__task_of(f)->id : 0);
       int rc = weft__task_wait(t, &w.fired, deadline_ns);
       waiter_remove(f, &w);
       if (rc == -ECANCELED) {

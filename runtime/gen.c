@@ -168,6 +168,7 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
     return rc;
   }
   weft__mutex_unlock(&g->m);
+  weft__task_blocked(self, WEFT__BLOCK_GEN, g, 0);
   rc = weft__task_wait(self, &g->resp_fired, 0);
   if (rc == -ECANCELED) {
     /* The body works for us: the cancellation goes to it, and we keep
@@ -220,6 +221,7 @@ int weft_gen_yield(weft_gen_t *g, void *value, void **sent) {
   g->body_waiter = self;
   atomic_store_explicit(&g->req_fired, 0, memory_order_relaxed);
   weft__mutex_unlock(&g->m);
+  weft__task_blocked(self, WEFT__BLOCK_GEN, g, 1);
   int rc = weft__task_wait(self, &g->req_fired, 0);
   weft__mutex_lock(&g->m); /* the waker rule */
   g->body_waiter = NULL;

@@ -51,6 +51,7 @@
  *     done with the loop before close can go on.
  */
 #include "loop.h"
+#include "monitor.h"
 #include "alloc.h"
 #include "clock.h"
 #include "futex.h"
@@ -95,6 +96,10 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->io_entries = 0;
   cfg->max_tasks = 0;
   cfg->track_stack_use = 0;
+  cfg->stall_ms = WEFT_STALL_DEFAULT;
+  cfg->dump_signal = 0;
+  cfg->dump_path = NULL;
+  cfg->debug = 0;
 }
 
 static void free_loop_memory(struct weft_loop *loop) {
@@ -142,6 +147,14 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
     free_loop_memory(loop);
     return rc;
   }
+  rc = weft__monitor_init(loop, &c);
+  if (rc < 0) {
+    weft__loop_io_fini(loop);
+    weft__idle_fini(&loop->idle);
+    free_loop_memory(loop);
+    return rc;
+  }
+  atomic_init(&loop->acct, c.debug != 0);
   weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
   for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
   weft__inject_init(&loop->inject);
@@ -272,6 +285,7 @@ static int run(struct weft_loop *loop, bool alone) {
   cpu_set_t saved;
   bool restore = loop->pin_workers && sched_getaffinity(0, sizeof saved, &saved) == 0;
   int rc = alone ? 0 : weft__loop_threads_start(loop);
+  if (rc == 0 && !alone) rc = weft__monitor_start(loop);
   if (rc == 0) {
     pthread_sigmask(SIG_SETMASK, NULL, &loop->run_mask); /* workers run with the caller's */
     if (!alone) weft__loop_threads_release(loop);
@@ -455,6 +469,7 @@ int weft_loop_close(weft_loop_t *loop) {
     }
   }
   weft__loop_threads_stop(loop); /* their rings are theirs until now */
+  weft__monitor_fini(loop);       /* before closed: a dump it is writing finishes */
   weft__loop_executor_fini(loop);
   /* Rule (a): closed, and what foreign threads counted becomes the zombie
    * count, with close's own bias; rule (b): no one is inside an entry point

@@ -82,6 +82,8 @@ struct weft_loop {
   struct weft__mutex factory_lock;
   struct weft_executor *executor; /* under exec_lock; NULL until first use */
   bool executor_shut;         /* under exec_lock: shutdown_default_executor was called */
+  struct weft__monitor *mon;   /* monitor.c: stall detector, dump signal; immutable pointer */
+  _Atomic bool acct;          /* debug mode: per-task times (relaxed: workers read it each pass) */
   weft_exception_handler exc_handler; /* set while not running */
   void *exc_arg;
 };

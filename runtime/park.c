@@ -19,6 +19,7 @@ enum { EMPTY = 0, PARKED = 1, NOTIFIED = 2 };
 
 void weft__park_init(struct weft__park *p, struct weft__reactor *r) {
   atomic_init(&p->state, EMPTY);
+  atomic_init(&p->kicks, 0);
   p->reactor = r;
 }
 
@@ -34,6 +35,8 @@ void weft__park_wait(struct weft__park *p, uint64_t deadline_ns) {
 
 void weft__park_unpark(struct weft__park *p) {
   /* release: publishes the work that made us unpark the worker. */
-  if (atomic_exchange_explicit(&p->state, NOTIFIED, memory_order_release) == PARKED)
+  if (atomic_exchange_explicit(&p->state, NOTIFIED, memory_order_release) == PARKED) {
+    atomic_fetch_add_explicit(&p->kicks, 1, memory_order_relaxed); /* a statistic */
     weft__reactor_kick(p->reactor);
+  }
 }

@@ -20,6 +20,7 @@ struct weft__reactor;
 struct weft__park {
   _Atomic uint32_t state;
   struct weft__reactor *reactor; /* immutable after init */
+  _Atomic uint64_t kicks;        /* unparks that woke a sleeper (a statistic) */
 };
 
 void weft__park_init(struct weft__park *p, struct weft__reactor *r);

@@ -98,8 +98,24 @@ static void registry_remove(struct weft_task *t) {
   weft__mutex_unlock(&reg->lock);
 }
 
-int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
-                    const struct weft_task_opts *opts, weft_task_t **out) {
+/* ---- spawn sites ----------------------------------------------------------
+ * The dump shows where each task was spawned: the return address of the
+ * outermost public spawn call the user made. Each public entry point notes
+ * its caller unless an outer one already did (factories and task groups
+ * call inner ones); task_create takes the note and clears it, so a task
+ * the new one spawns eagerly, before the outer call returns, notes its own. */
+static _Thread_local void *spawn_site;
+
+void *weft__spawn_site_enter(void *site) {
+  void *prev = spawn_site;
+  if (!prev) spawn_site = site;
+  return prev;
+}
+
+void weft__spawn_site_exit(void *prev) { spawn_site = prev; }
+
+static int spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                      const struct weft_task_opts *opts, weft_task_t **out) {
   if (!fn) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   /* acquire: the factory record was written before it was published. */
@@ -207,6 +223,11 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->started = false;
   t->stack = NULL;
   t->stack_used = 0;
+  t->spawn_site = spawn_site;
+  spawn_site = NULL; /* taken (above) */
+  memset(&t->blocked, 0, sizeof t->blocked);
+  memset(&t->acct, 0, sizeof t->acct);
+  if (atomic_load_explicit(&loop->acct, memory_order_relaxed)) t->acct.ready_at = weft__clock_ns();
   registry_add(w ? &w->reg : &loop->foreign_reg, t);
   weft__loop_count(loop, +1);
   if (out) *out = t;
@@ -218,13 +239,34 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   return 0;
 }
 
+static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                        const struct weft_task_opts *opts, weft_task_t **out);
+
+#define AT_SITE(call)                                                 \
+  do {                                                                \
+    void *prev_ = weft__spawn_site_enter(__builtin_return_address(0)); \
+    int rc_ = (call);                                                 \
+    weft__spawn_site_exit(prev_);                                     \
+    return rc_;                                                       \
+  } while (0)
+
+int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                    const struct weft_task_opts *opts, weft_task_t **out) {
+  AT_SITE(spawn_opts(loop, fn, arg, opts, out));
+}
+
 int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                      const struct weft_task_opts *opts, weft_task_t **out) {
-  return task_create(loop, fn, arg, opts, out, true);
+  AT_SITE(task_create(loop, fn, arg, opts, out, true));
 }
 
 int weft_task_create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
                            const struct weft_task_opts *opts, weft_task_t **out) {
+  AT_SITE(create_eager(loop, fn, arg, opts, out));
+}
+
+static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                        const struct weft_task_opts *opts, weft_task_t **out) {
   struct weft_task *self = weft__task_self();
   if (!loop) loop = weft_loop_current();
   /* Eager only where it can run here and now: from a task with a stack of
@@ -253,13 +295,13 @@ int weft_eager_task_factory(weft_loop_t *loop, weft_task_fn fn, void *arg,
 int weft_spawn_eager(weft_task_fn fn, void *arg, weft_task_t **out) {
   if (!fn) return -EINVAL;
   if (!weft__task_self()) return -EPERM;
-  return weft_task_create_eager(NULL, fn, arg, NULL, out);
+  AT_SITE(create_eager(NULL, fn, arg, NULL, out));
 }
 
 int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out) {
   if (!fn) return -EINVAL;
   if (!weft__worker_self()) return -EPERM;
-  return weft_spawn_opts(NULL, fn, arg, NULL, out);
+  AT_SITE(spawn_opts(NULL, fn, arg, NULL, out));
 }
 
 weft_future_t *weft_task_future(weft_task_t *t) { return t ? &t->fut : NULL; }
@@ -297,6 +339,15 @@ void weft__task_free(struct weft_task *t) {
   weft__loop_count(loop, -1);
 }
 
+void weft__task_acct_ready(struct weft_task *t) {
+  /* Our CAS to SCHEDULED (or the worker's requeue) makes us the only
+   * writer until the task runs again. */
+  uint64_t now = weft__clock_ns();
+  struct weft__task_acct *a = &t->acct;
+  if (a->stopped_at && now > a->stopped_at) weft__count(&a->suspended_ns, now - a->stopped_at);
+  a->ready_at = now;
+}
+
 void weft__task_wake(struct weft_task *t) { weft__task_wake_hint(t, WEFT__SCHED_WAKE); }
 
 void weft__task_wake_hint(struct weft_task *t, int hint) {
@@ -310,6 +361,8 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
       /* acq_rel: see the design comment. */
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
+        if (__builtin_expect(atomic_load_explicit(&t->fut.loop->acct, memory_order_relaxed), 0))
+          weft__task_acct_ready(t);
         /* relaxed: the CAS ordered us after the task's last write. */
         if (pinned == WEFT__PIN_OWN) pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
         weft__schedule(t->fut.loop, &t->r, pinned, (enum weft__sched_hint)hint);

@@ -50,6 +50,55 @@ enum weft__task_state {
 
 struct weft__registry;
 
+/* What a suspended task waits on (debug.c reads it for the dump). Written
+ * by the task itself just before it suspends, with relaxed stores: the
+ * dump reads it only while it holds the task (debug.c's claim), which
+ * orders it after these writes. */
+enum weft__block_kind {
+  WEFT__BLOCK_NONE = 0,
+  WEFT__BLOCK_FUTURE,     /* obj: the future; arg: the task's id if it is one, else 0 */
+  WEFT__BLOCK_SLEEP,      /* arg: the deadline (monotonic ns) */
+  WEFT__BLOCK_LOCK,       /* obj: the lock; arg: the holder's id when we queued */
+  WEFT__BLOCK_EVENT,
+  WEFT__BLOCK_COND,
+  WEFT__BLOCK_SEM,
+  WEFT__BLOCK_BARRIER,
+  WEFT__BLOCK_QUEUE_GET,
+  WEFT__BLOCK_QUEUE_PUT,
+  WEFT__BLOCK_QUEUE_JOIN,
+  WEFT__BLOCK_IO,         /* obj: NULL; arg: fd << 8 | request kind */
+  WEFT__BLOCK_WAIT,       /* wait()/gather(): obj: the first future */
+  WEFT__BLOCK_AS_COMPLETED,
+  WEFT__BLOCK_GEN,        /* obj: the generator */
+  WEFT__BLOCK_TASKGROUP,  /* obj: the group */
+  WEFT__BLOCK_SERVER,     /* serve_forever / close: obj: the server */
+  WEFT__BLOCK_RESOLVE,    /* getaddrinfo on a thread */
+  WEFT__BLOCK_OFFLOAD,    /* a file call on the offload pool; arg as IO */
+  WEFT__BLOCK_KINDS
+};
+
+struct weft__blocked {
+  _Atomic uint8_t kind;       /* enum weft__block_kind */
+  _Atomic(const void *) obj;
+  _Atomic int64_t arg;
+  _Atomic uint64_t since;     /* weft__clock_coarse_ns() when it suspended */
+};
+
+/* Per-task accounting (weft_task_stats). runs is counted always; the
+ * times only while the loop's accounting is on (weft_loop_set_debug).
+ * The running worker writes them with relaxed stores of its own loads
+ * (one writer at a time: whoever runs or wakes the task, ordered by the
+ * state CAS); readers may see a slightly stale value, never a torn one. */
+struct weft__task_acct {
+  _Atomic uint64_t runs;       /* slices started */
+  _Atomic uint64_t run_ns;     /* time on a worker */
+  _Atomic uint64_t max_slice_ns;
+  _Atomic uint64_t ready_ns;   /* runnable but not running (scheduling delay) */
+  _Atomic uint64_t suspended_ns;
+  uint64_t ready_at;           /* accounting clock when it last became runnable */
+  uint64_t stopped_at;         /* ... when its last slice ended */
+};
+
 struct weft_task {
   struct weft_future fut;   /* first: a task is a future */
   struct weft__runnable r;       /* resumptions */
@@ -81,6 +130,9 @@ struct weft_task {
   struct weft__fiber fiber;
   struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
   struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
+  struct weft__blocked blocked; /* what it waits on while suspended */
+  struct weft__task_acct acct;
+  void *spawn_site;         /* the spawner's return address (the dump symbolizes it) */
   struct weft__registry *reg; /* where the task is listed while not done */
   struct weft__list reg_link; /* under reg->lock */
 };
@@ -88,6 +140,26 @@ struct weft_task {
 static inline struct weft_task *weft__task_of(struct weft_future *f) {
   return (struct weft_task *)f;
 }
+
+/* Notes what @t is about to wait on (the task itself, before it suspends). */
+static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind kind,
+                                      const void *obj, int64_t arg) {
+  if (!t) return;
+  /* relaxed: published by the suspension's release CAS (worker.c). */
+  atomic_store_explicit(&t->blocked.kind, (uint8_t)kind, memory_order_relaxed);
+  atomic_store_explicit(&t->blocked.obj, obj, memory_order_relaxed);
+  atomic_store_explicit(&t->blocked.arg, arg, memory_order_relaxed);
+}
+
+/* Spawn sites (task.c): a public spawn entry point notes its caller for
+ * the task it makes, unless an outer entry point did; returns what to
+ * hand back to _exit. */
+void *weft__spawn_site_enter(void *site);
+void weft__spawn_site_exit(void *prev);
+
+/* Accounting on: @t becomes runnable now (its waker, or its worker
+ * requeueing it). */
+void weft__task_acct_ready(struct weft_task *t);
 
 /* Makes a task runnable again after a suspension (any thread). */
 void weft__task_wake(struct weft_task *t);

@@ -241,7 +241,11 @@ int weft_taskgroup_spawn(weft_taskgroup_t *g, weft_task_fn fn, void *arg,
   size_t active = atomic_load_explicit(&g->nactive, memory_order_relaxed);
   int rc = g->left || (g->exiting && active == 0) ? WEFT_ECLOSED : g->aborting ? WEFT_ESHUTDOWN : 0;
   weft_task_t *t = NULL;
-  if (!rc) rc = weft_spawn_opts(g->loop, fn, arg, opts, &t);
+  if (!rc) {
+    void *prev = weft__spawn_site_enter(__builtin_return_address(0)); /* the user's call */
+    rc = weft_spawn_opts(g->loop, fn, arg, opts, &t);
+    weft__spawn_site_exit(prev);
+  }
   if (!rc) {
     c->task = t; /* the group's reference */
     weft__list_add_tail(&g->children, &c->link);
@@ -274,6 +278,7 @@ static bool wait_children(struct weft_taskgroup *g) {
     }
     weft__mutex_unlock(&g->m);
     if (done) return cancelled;
+    weft__task_blocked(t, WEFT__BLOCK_TASKGROUP, g, 0);
     int rc = atomic_load_explicit(&g->loop->closing, memory_order_relaxed)
                  ? weft__task_wait_nocancel(t, &g->fired, 0)
                  : weft__task_wait(t, &g->fired, 0);

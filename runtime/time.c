@@ -23,7 +23,9 @@ int weft_sleep_ns(int64_t ns) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if (ns <= 0) return weft_yield(); /* asyncio: sleep(delay <= 0) is sleep(0) */
-  int rc = weft__task_wait(t, NULL, weft__deadline(ns));
+  uint64_t deadline = weft__deadline(ns);
+  weft__task_blocked(t, WEFT__BLOCK_SLEEP, NULL, (int64_t)deadline);
+  int rc = weft__task_wait(t, NULL, deadline);
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 

@@ -97,6 +97,7 @@ int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when, 
       if (satisfied(when, fs[i]->err, left)) atomic_store_explicit(&st.fired, 1, memory_order_relaxed);
     }
   }
+  weft__task_blocked(t, WEFT__BLOCK_WAIT, n ? fs[0] : NULL, (int64_t)n);
   int rc = weft__task_wait(t, &st.fired, deadline);
   for (size_t i = 0; i < n; i++)
     if (es[i].registered) weft__future_notify_remove(fs[i], &es[i].note);

@@ -53,6 +53,7 @@
 #include "clock.h"
 #include "handle.h"
 #include "loop.h"
+#include "monitor.h"
 #include "stack.h"
 #include "task.h"
 
@@ -378,6 +379,42 @@ static void end_task(struct weft_task *t) {
   weft_future_release(&t->fut); /* the scheduler's reference */
 }
 
+/* A slice's bookkeeping: who is on the CPU (the dump and the stall
+ * detector read it), the slice count (the stall detector's clock) and,
+ * with accounting on, the task's times (task.h, struct weft__task_acct). */
+static inline void slice_begin(struct weft__worker *w, struct weft_task *t) {
+  w->current = t;
+  /* relaxed: observers only compare it with what polled said (debug.c). */
+  atomic_store_explicit(&w->on_cpu, t, memory_order_relaxed);
+  atomic_store_explicit(&w->on_cpu_id, t->id, memory_order_relaxed);
+  weft__count(&w->ctr.polled, 1);
+  weft__count(&t->acct.runs, 1);
+  if (__builtin_expect(w->acct, 0)) {
+    uint64_t now = weft__clock_ns();
+    struct weft__task_acct *a = &t->acct;
+    if (a->ready_at && now > a->ready_at) weft__count(&a->ready_ns, now - a->ready_at);
+    a->ready_at = 0;
+    a->stopped_at = now; /* the slice's start, until slice_end */
+  }
+}
+
+static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
+  w->current = NULL;
+  atomic_store_explicit(&w->on_cpu, NULL, memory_order_relaxed);
+  atomic_store_explicit(&w->on_cpu_id, 0, memory_order_relaxed);
+  if (__builtin_expect(w->acct, 0)) {
+    uint64_t now = weft__clock_ns();
+    struct weft__task_acct *a = &t->acct;
+    uint64_t d = now > a->stopped_at ? now - a->stopped_at : 0;
+    weft__count(&a->run_ns, d);
+    if (d > atomic_load_explicit(&a->max_slice_ns, memory_order_relaxed))
+      atomic_store_explicit(&a->max_slice_ns, d, memory_order_relaxed);
+    a->stopped_at = now;
+  }
+  /* relaxed: read by the dump only while it holds the task (its claim). */
+  atomic_store_explicit(&t->blocked.since, w->coarse_now, memory_order_relaxed);
+}
+
 static void run_task(struct weft__worker *w, struct weft_task *t) {
   struct weft_loop *loop = w->loop;
   /* relaxed: we own the task since we popped it (the pop was acquire). */
@@ -400,12 +437,12 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
     t->started = true;
   }
   for (;;) {
-    w->current = t;
+    slice_begin(w, t);
     weft__fiber_switch(&w->sched, &t->fiber);
     /* Who switched out: an inline child hands the fiber back to its host
      * without telling us (task.h), so ask, rather than trust t. */
     t = w->current;
-    w->current = NULL;
+    slice_end(w, t);
     if (w->switch_reason != WEFT__SWITCH_EAGER) break;
     /* An eager spawn (asyncio's eager_start): the child runs now, up to
      * its first suspension or its end, and the spawner, still RUNNING to
@@ -427,6 +464,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
      * being queued anyway) or SCHEDULED (nothing to do); the flags it set
      * before waking are read by the task's own acquire loads when it runs. */
     atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
+    if (w->acct) weft__task_acct_ready(t);
     weft__schedule(loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
                    WEFT__SCHED_BACK);
     return;
@@ -437,6 +475,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
   if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, WEFT__TASK_IDLE,
                                                memory_order_release, memory_order_acquire)) {
     atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
+    if (w->acct) weft__task_acct_ready(t);
     weft__schedule(loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
                    WEFT__SCHED_BACK);
   }
@@ -468,7 +507,12 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r) {
     else
       weft_future_release(&t->fut); /* stale: it ran inline; drop the entry's reference */
   } else {
+    weft__count(&w->ctr.handles_run, 1);
+    weft__count(&w->ctr.polled, 1);
+    /* relaxed: a hint for the stall detector, as on_cpu. */
+    atomic_store_explicit(&w->in_callback, true, memory_order_relaxed);
     weft__handle_run(weft__container_of(r, struct weft_handle, r));
+    atomic_store_explicit(&w->in_callback, false, memory_order_relaxed);
   }
 }
 
@@ -566,6 +610,8 @@ static bool steal_some(struct weft__worker *w) {
     if (v == w->index) continue;
     struct weft__runnable *r = weft__runq_steal(&w->runq, &loop->workers[v].runq);
     if (r) {
+      weft__count(&w->ctr.steals, 1);
+      weft__count(&w->ctr.stolen, 1 + weft__runq_len(&w->runq));
       push_local(w, r, false);
       return true;
     }
@@ -603,8 +649,33 @@ static void park_worker(struct weft__worker *w) {
     w->searching = weft__idle_transition_from_parked(&loop->idle, w->index);
     return;
   }
+  uint64_t t0 = weft__clock_ns();
+  weft__count(&w->ctr.parks, 1);
+  weft__monitor_worker_parks(loop);
   weft__park_wait(&w->park, next == UINT64_MAX ? 0 : next);
+  weft__monitor_worker_wakes(loop);
+  weft__count(&w->ctr.idle_ns, weft__clock_ns() - t0);
   w->searching = weft__idle_transition_from_parked(&loop->idle, w->index);
+}
+
+/* The thread's own stack bounds, for walking a worker's stack while it is
+ * in the scheduler (debug.c). */
+static void record_thread_stack(struct weft__worker *w) {
+  pthread_attr_t a;
+  void *lo;
+  size_t size;
+  uintptr_t self = (uintptr_t)pthread_self();
+  /* relaxed: read by the dump's signal sender; any value it sees names a
+   * thread that ran this worker, and the capture checks who answers. */
+  if (atomic_load_explicit(&w->thread_id, memory_order_relaxed) == self && w->tstack_hi) return;
+  atomic_store_explicit(&w->thread_id, self, memory_order_relaxed);
+  w->tstack_lo = w->tstack_hi = 0;
+  if (pthread_getattr_np(pthread_self(), &a) != 0) return;
+  if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+    w->tstack_lo = (uintptr_t)lo;
+    w->tstack_hi = (uintptr_t)lo + size;
+  }
+  pthread_attr_destroy(&a);
 }
 
 static void find_work(struct weft__worker *w) {
@@ -625,8 +696,15 @@ void weft__worker_main(struct weft__worker *w) {
   tls_worker = w;
   weft__fiber_init_thread(&w->sched);
   w->searching = false;
+  record_thread_stack(w);
+  uint64_t run_start = weft__clock_ns(), idle0 = atomic_load_explicit(&w->ctr.idle_ns, memory_order_relaxed);
+  atomic_store_explicit(&w->ctr.run_idle0_ns, idle0, memory_order_relaxed);
+  atomic_store_explicit(&w->ctr.run_start_ns, run_start, memory_order_relaxed);
+  weft__monitor_worker_wakes(loop);
   requeue_deferred(w);
   for (;;) {
+    w->coarse_now = weft__clock_coarse_ns();
+    w->acct = atomic_load_explicit(&loop->acct, memory_order_relaxed);
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a
      * cached read, data already there) then wakes its task without a trip
@@ -637,7 +715,8 @@ void weft__worker_main(struct weft__worker *w) {
     /* Remote work first: it was ready before the timers that fall due now,
      * as in asyncio, whose _ready holds it when _run_once appends them. */
     take_remote(w);
-    if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
+    if (weft__timers_next(&w->timers) != UINT64_MAX)
+      weft__count(&w->ctr.timers_fired, weft__timers_run(&w->timers, weft__clock_ns()));
     if (has_local_work(w)) end_search(w);
     run_batch(w);
     if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) {
@@ -647,5 +726,11 @@ void weft__worker_main(struct weft__worker *w) {
     }
   }
   end_search(w);
+  weft__monitor_worker_parks(loop);
+  uint64_t idle = atomic_load_explicit(&w->ctr.idle_ns, memory_order_relaxed) - idle0;
+  uint64_t len = weft__clock_ns() - run_start;
+  weft__count(&w->ctr.busy_ns, len > idle ? len - idle : 0);
+  atomic_store_explicit(&w->ctr.run_start_ns, 0, memory_order_relaxed);
+  atomic_store_explicit(&w->on_cpu, NULL, memory_order_relaxed);
   tls_worker = NULL;
 }

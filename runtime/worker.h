@@ -37,6 +37,27 @@ enum weft__switch_reason {
   WEFT__SWITCH_EAGER = 3, /* run w->eager now, then resume the switching task */
 };
 
+/* A worker's counters (weft_loop_worker_stats). Only the worker writes
+ * them, with relaxed load-add-store (no locked instruction); any thread
+ * reads them relaxed: statistics, each value exact, the set not a snapshot. */
+struct weft__worker_counters {
+  _Atomic uint64_t polled;       /* task slices started; also the stall detector's clock */
+  _Atomic uint64_t steals;       /* steal operations that got work */
+  _Atomic uint64_t stolen;       /* runnables they took */
+  _Atomic uint64_t parks;        /* sleeps in the reactor */
+  _Atomic uint64_t idle_ns;      /* time in them */
+  _Atomic uint64_t timers_fired;
+  _Atomic uint64_t handles_run;  /* call_soon/call_later callbacks */
+  _Atomic uint64_t run_start_ns; /* when the current run began (0: not running) */
+  _Atomic uint64_t run_idle0_ns; /* idle_ns then */
+  _Atomic uint64_t busy_ns;      /* runs that ended: their length minus idle */
+};
+
+static inline void weft__count(_Atomic uint64_t *c, uint64_t n) {
+  /* relaxed: a statistic with one writer; readers tolerate staleness. */
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
 /* Layout: groups that other threads touch (the ring, the inbox, the timer
  * heap's lock, the parker, the registry) each start a cache line, and the
  * owner's hot fields have their own, so no thread's writes slow another's
@@ -67,6 +88,16 @@ struct weft__worker {
   struct weft__stack_pool stacks;
   struct weft__fiber sched;     /* the scheduler context on the thread's stack */
   struct weft_task *current;    /* the task whose fiber runs, or NULL */
+  /* The same for other threads (the dump, the stall detector): relaxed
+   * stores at each slice's start and end. */
+  _Atomic(struct weft_task *) on_cpu; /* compared, never dereferenced, by others */
+  _Atomic uint64_t on_cpu_id;   /* its id (0: none), for the statistics */
+  _Atomic bool in_callback;     /* a call_soon/call_later callback runs (the stall detector) */
+  struct weft__worker_counters ctr;
+  uint64_t coarse_now;          /* weft__clock_coarse_ns() at this loop pass */
+  bool acct;                    /* the loop's accounting flag, read once per pass */
+  uintptr_t tstack_lo, tstack_hi; /* this thread's own stack (the dump's bounds) */
+  _Atomic uintptr_t thread_id;  /* pthread_self() of the thread running it (signals) */
   struct weft_task *eager;      /* an eager child to start before its spawner resumes */
   enum weft__switch_reason switch_reason;
   bool searching;

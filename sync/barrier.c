@@ -11,6 +11,7 @@
 #include "weft.h"
 #include "alloc.h"
 #include "misuse.h"
+#include "task.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -70,6 +71,7 @@ int weft_barrier_wait(weft_barrier_t *b, int64_t timeout_ns) {
     return index;
   }
   struct weft__waiter_node w;
+  weft__task_blocked(weft__task_self(), WEFT__BLOCK_BARRIER, b, 0);
   rc = weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
   if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
     /* The round completed (or broke) for us; a cancellation arriving at the

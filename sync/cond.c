@@ -97,6 +97,7 @@ static int wait_until(struct weft_cond *c, uint64_t deadline) {
   cw.value = &lw;
   weft__mutex_unlock(&c->m);
   /* Woken by the lock's hand-off (after a notify), a cancel or the deadline. */
+  weft__task_blocked(t, WEFT__BLOCK_COND, c, 0);
   int rc = weft__task_wait(t, &lw.granted, deadline);
   weft__mutex_lock(&c->m);
   bool notified = !weft__list_linked(&cw.link);

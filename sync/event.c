@@ -9,6 +9,7 @@
 #include "weft.h"
 #include "alloc.h"
 #include "misuse.h"
+#include "task.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -76,6 +77,7 @@ int weft_event_wait(weft_event_t *e, int64_t timeout_ns) {
   weft__mutex_lock(&e->m);
   if (!e->set) {
     struct weft__waiter_node w;
+    weft__task_blocked(weft__task_self(), WEFT__BLOCK_EVENT, e, 0);
     rc = weft__wl_wait(&e->m, &e->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
   }
   weft__mutex_unlock(&e->m);

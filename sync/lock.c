@@ -83,6 +83,7 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
     return -EDEADLK;
   }
   struct weft__waiter_node w;
+  weft__task_blocked(t, WEFT__BLOCK_LOCK, l, (int64_t)l->owner->id);
   int rc = weft__wl_wait(&l->m, &l->waiters, &w, mode, weft__deadline(timeout_ns));
   if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(l);
   WEFT__INVARIANT(lock_ok(l) && (rc || l->owner == t));

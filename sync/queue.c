@@ -20,6 +20,7 @@
 #include "weft.h"
 #include "alloc.h"
 #include "misuse.h"
+#include "task.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -168,6 +169,7 @@ static int put(struct weft_queue *q, void *item, int64_t timeout_ns, enum weft__
       break;
     }
     struct weft__waiter_node w;
+    weft__task_blocked(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0);
     rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
     if (rc) {
       if (atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
@@ -197,6 +199,7 @@ static int get(struct weft_queue *q, void **out, int64_t timeout_ns, enum weft__
       break;
     }
     struct weft__waiter_node w;
+    weft__task_blocked(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0);
     rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
     if (rc) {
       if (atomic_load_explicit(&w.granted, memory_order_acquire) && q->count)
@@ -285,6 +288,7 @@ int weft_queue_join(weft_queue_t *q, int64_t timeout_ns) {
   weft__mutex_lock(&q->m);
   while (q->unfinished && !rc) {
     struct weft__waiter_node w;
+    weft__task_blocked(weft__task_self(), WEFT__BLOCK_QUEUE_JOIN, q, 0);
     rc = weft__wl_wait(&q->m, &q->joiners, &w, WEFT__WAIT_TASK, deadline);
   }
   weft__mutex_unlock(&q->m);

@@ -10,6 +10,7 @@
 #include "weft.h"
 #include "alloc.h"
 #include "misuse.h"
+#include "task.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -65,6 +66,7 @@ int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
     s->value--;
   } else {
     struct weft__waiter_node w;
+    weft__task_blocked(weft__task_self(), WEFT__BLOCK_SEM, s, 0);
     rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
     if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(s);
   }

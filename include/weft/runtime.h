@@ -80,7 +80,20 @@ enum weft_order {
  *               for tuning stack_size. Costs a madvise at each task's start
  *               and a mincore at its end, and its stack pages are faulted
  *               in afresh: for test runs, not production. 0 by default.
+ * @stall_ms:    the stall detector's threshold (weft/debug.h): a task that
+ *               holds a worker this many ms is reported. WEFT_STALL_DEFAULT
+ *               (what weft_loop_config_init sets): $WEFT_STALL_MS, else 100;
+ *               0: off.
+ * @dump_signal: nonzero: a signal (e.g. SIGUSR1) on which the loop writes
+ *               a task dump (weft_loop_dump, text) to @dump_path or stderr,
+ *               from its monitor thread; the process goes on. weft installs
+ *               the handler at weft_loop_new (-EBUSY there if the program
+ *               already handles that signal); 0: none.
+ * @dump_path:   with @dump_signal: the file dumps are appended to (copied);
+ *               NULL: stderr.
+ * @debug:       nonzero: debug mode from the start (weft_loop_set_debug).
  */
+#define WEFT_STALL_DEFAULT (-1)
 struct weft_loop_config {
   unsigned workers;
   size_t stack_size;
@@ -90,6 +103,10 @@ struct weft_loop_config {
   unsigned io_entries;
   size_t max_tasks;
   int track_stack_use;
+  int stall_ms;
+  int dump_signal;
+  const char *dump_path;
+  int debug;
 };
 
 /**
@@ -123,7 +140,10 @@ WEFT_EXTERN void weft_loop_config_init(struct weft_loop_config *cfg);
  *           required (WEFT_IO_URING or $WEFT_IO_BACKEND=io_uring) and cannot
  *           be set up, the kernel's error (-EPERM, -ENOSYS, -ENOMEM...);
  *           -EMFILE/-ENFILE when the per-worker ring or epoll fds cannot be
- *           opened.
+ *           opened; -EINVAL for @cfg->stall_ms < -1 or a @cfg->dump_signal
+ *           that is not a catchable signal (SIGKILL, SIGSTOP, SIGURG, out of
+ *           range); -EBUSY if the program handles @cfg->dump_signal itself
+ *           or another open loop dumps on it.
  * Suspends: no.  Threads: any.
  */
 WEFT_EXTERN int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out);

@@ -1,0 +1,190 @@
+/*
+ * stats.c - runtime metrics and per-task accounting (weft/debug.h).
+ *
+ * Every counter is written by one thread (its worker, or the waker that
+ * owns a task between its wake-up and its next slice) with relaxed stores
+ * and read here with relaxed loads: each value is exact and never torn,
+ * the set is not a snapshot (a reader may see polled from after a slice
+ * and busy time from before it). No counter is written on a shared cache
+ * line by the hot path: they live in each worker's owner-only line.
+ */
+#include "weft.h"
+#include "clock.h"
+#include "loop.h"
+#include "monitor.h"
+#include "task.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out) {
+  if (!t || !out) return -EINVAL;
+  out->runs = LOAD(t->acct.runs);
+  out->run_ns = LOAD(t->acct.run_ns);
+  out->max_slice_ns = LOAD(t->acct.max_slice_ns);
+  out->ready_ns = LOAD(t->acct.ready_ns);
+  out->suspended_ns = LOAD(t->acct.suspended_ns);
+  return 0;
+}
+
+static bool enter(struct weft_loop *loop, bool *foreign) {
+  struct weft__worker *self = weft__worker_self();
+  *foreign = !self || self->loop != loop;
+  return !*foreign || weft__loop_enter_foreign(loop, false);
+}
+
+static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->polled = LOAD(w->ctr.polled);
+  out->steals = LOAD(w->ctr.steals);
+  out->stolen = LOAD(w->ctr.stolen);
+  out->parks = LOAD(w->ctr.parks);
+  out->unparks = LOAD(w->park.kicks);
+  out->idle_ns = LOAD(w->ctr.idle_ns);
+  out->busy_ns = LOAD(w->ctr.busy_ns);
+  uint64_t start = LOAD(w->ctr.run_start_ns);
+  if (start) { /* a run in progress: its length so far minus its idle time */
+    uint64_t now = weft__clock_ns(), len = now > start ? now - start : 0;
+    uint64_t idle = out->idle_ns - LOAD(w->ctr.run_idle0_ns);
+    out->busy_ns += len > idle ? len - idle : 0;
+  }
+  out->timers_fired = LOAD(w->ctr.timers_fired);
+  out->handles_run = LOAD(w->ctr.handles_run);
+  out->io_submitted = LOAD(w->reactor.started);
+  out->io_completed = LOAD(w->reactor.finished);
+  out->io_inflight = out->io_submitted > out->io_completed ? out->io_submitted - out->io_completed : 0;
+  out->local_queue = weft__runq_len(&w->runq);
+  out->inbox_queue = LOAD(w->inbox.len);
+  out->running_task = LOAD(w->on_cpu_id);
+}
+
+int weft_loop_worker_stats(weft_loop_t *loop, unsigned index, struct weft_worker_stats *out) {
+  if (!loop || !out || index >= loop->nworkers) return -EINVAL;
+  bool foreign;
+  if (!enter(loop, &foreign)) return WEFT_ECLOSED;
+  worker_stats(&loop->workers[index], out);
+  if (foreign) weft__loop_exit_foreign(loop);
+  return 0;
+}
+
+int weft_loop_get_stats(weft_loop_t *loop, struct weft_loop_stats *out) {
+  if (!loop || !out) return -EINVAL;
+  struct weft_memory_stats ms;
+  int rc = weft_loop_memory_stats(loop, &ms);
+  if (rc) return rc;
+  bool foreign;
+  if (!enter(loop, &foreign)) return WEFT_ECLOSED;
+  memset(out, 0, sizeof *out);
+  out->workers = loop->nworkers;
+  out->live_tasks = (uint64_t)weft__loop_count_tasks(loop);
+  out->injected = LOAD(loop->inject.len);
+  out->stacks_in_use = ms.stacks_in_use;
+  out->stacks_cached = ms.stacks_cached;
+  out->stack_bytes = (uint64_t)ms.stacks_mapped * ms.stack_size;
+  weft__monitor_counts(loop, &out->stalls, &out->backlogs);
+  out->stall_threshold_ns = weft_loop_get_stall_threshold(loop);
+  out->debug = LOAD(loop->acct) ? 1 : 0;
+  out->io_backend = weft_loop_backend(loop);
+  out->io_fallback = weft_loop_backend_reason(loop);
+  for (unsigned i = 0; i < loop->nworkers; i++) {
+    struct weft_worker_stats ws;
+    worker_stats(&loop->workers[i], &ws);
+    uint64_t *sum = (uint64_t *)&out->total;
+    const uint64_t *add = (const uint64_t *)&ws;
+    for (size_t k = 0; k < sizeof ws / sizeof(uint64_t); k++) sum[k] += add[k];
+  }
+  out->total.running_task = 0; /* a sum of ids means nothing */
+  if (foreign) weft__loop_exit_foreign(loop);
+  return 0;
+}
+
+struct fmt {
+  char *buf;
+  size_t len, n;
+};
+
+__attribute__((format(printf, 2, 3))) static void emit(struct fmt *f, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(f->n < f->len ? f->buf + f->n : NULL, f->n < f->len ? f->len - f->n : 0, fmt, ap);
+  va_end(ap);
+  if (k > 0) f->n += (size_t)k;
+}
+
+/* One metric family: its HELP and TYPE lines, then a value per worker. */
+static void family(struct fmt *f, const char *name, const char *type, const char *help,
+                   const struct weft_worker_stats *ws, unsigned n, size_t field) {
+  emit(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+  for (unsigned i = 0; i < n; i++) {
+    uint64_t v;
+    memcpy(&v, (const char *)&ws[i] + field, sizeof v);
+    emit(f, "%s{worker=\"%u\"} %" PRIu64 "\n", name, i, v);
+  }
+}
+
+int weft_loop_stats_format(weft_loop_t *loop, char *buf, size_t len) {
+  if (!loop || (!buf && len)) return -EINVAL;
+  struct weft_loop_stats ls;
+  int rc = weft_loop_get_stats(loop, &ls);
+  if (rc) return rc;
+  struct weft_worker_stats ws[64];
+  unsigned n = ls.workers < 64 ? ls.workers : 64; /* per-worker series for the first 64 */
+  for (unsigned i = 0; i < n; i++)
+    if ((rc = weft_loop_worker_stats(loop, i, &ws[i])) != 0) return rc;
+  struct fmt f = {buf, len, 0};
+  if (len) buf[0] = '\0';
+#define FAM(name, type, help, field) \
+  family(&f, "weft_" name, type, help, ws, n, offsetof(struct weft_worker_stats, field))
+  FAM("worker_polls_total", "counter", "Task slices and callbacks started.", polled);
+  FAM("worker_steals_total", "counter", "Steal operations that found work.", steals);
+  FAM("worker_stolen_total", "counter", "Runnables taken by steals.", stolen);
+  FAM("worker_parks_total", "counter", "Times the worker slept in its reactor.", parks);
+  FAM("worker_unparks_total", "counter", "Times another thread woke the worker.", unparks);
+  FAM("worker_busy_nanoseconds_total", "counter", "Time running, not parked.", busy_ns);
+  FAM("worker_idle_nanoseconds_total", "counter", "Time parked.", idle_ns);
+  FAM("worker_timers_fired_total", "counter", "Timer callbacks run.", timers_fired);
+  FAM("worker_callbacks_total", "counter", "call_soon/call_later callbacks run.", handles_run);
+  FAM("worker_io_submitted_total", "counter", "I/O requests started.", io_submitted);
+  FAM("worker_io_completed_total", "counter", "I/O requests finished.", io_completed);
+  FAM("worker_io_inflight", "gauge", "I/O requests in flight.", io_inflight);
+  FAM("worker_queue_depth", "gauge", "Ready work in the worker's ring.", local_queue);
+  FAM("worker_inbox_depth", "gauge", "Ready work pinned to the worker by other threads.", inbox_queue);
+#undef FAM
+  emit(&f, "# HELP weft_tasks Tasks spawned and not ended.\n# TYPE weft_tasks gauge\nweft_tasks %" PRIu64 "\n",
+       ls.live_tasks);
+  emit(&f, "# HELP weft_injected_depth Ready work in the loop's shared queue.\n"
+           "# TYPE weft_injected_depth gauge\nweft_injected_depth %" PRIu64 "\n", ls.injected);
+  emit(&f, "# HELP weft_stacks_in_use Default-size stacks held by tasks.\n"
+           "# TYPE weft_stacks_in_use gauge\nweft_stacks_in_use %" PRIu64 "\n", ls.stacks_in_use);
+  emit(&f, "# HELP weft_stacks_cached Free default-size stacks kept for reuse.\n"
+           "# TYPE weft_stacks_cached gauge\nweft_stacks_cached %" PRIu64 "\n", ls.stacks_cached);
+  emit(&f, "# HELP weft_stack_bytes Stack address space mapped.\n"
+           "# TYPE weft_stack_bytes gauge\nweft_stack_bytes %" PRIu64 "\n", ls.stack_bytes);
+  emit(&f, "# HELP weft_stalls_total Tasks reported for holding a worker too long.\n"
+           "# TYPE weft_stalls_total counter\nweft_stalls_total %" PRIu64 "\n", ls.stalls);
+  emit(&f, "# HELP weft_backlogs_total Run-queue backlogs reported.\n"
+           "# TYPE weft_backlogs_total counter\nweft_backlogs_total %" PRIu64 "\n", ls.backlogs);
+  emit(&f, "# HELP weft_io_backend The I/O backend in use (value 1).\n"
+           "# TYPE weft_io_backend gauge\nweft_io_backend{backend=\"%s\"} 1\n", ls.io_backend);
+  return f.n > INT32_MAX ? INT32_MAX : (int)f.n;
+}
+
+int weft_loop_set_debug(weft_loop_t *loop, int enabled) {
+  if (!loop) return -EINVAL;
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  /* relaxed: workers pick it up at their next pass; nothing depends on when. */
+  atomic_store_explicit(&loop->acct, enabled != 0, memory_order_relaxed);
+  return 0;
+}
+
+int weft_loop_get_debug(weft_loop_t *loop) {
+  if (!loop) return -EINVAL;
+  return LOAD(loop->acct) ? 1 : 0;
+}

@@ -1,0 +1,150 @@
+/*
+ * test_stats.c - runtime metrics and per-task accounting (runtime/stats.c,
+ * weft/debug.h): counters move with the work that moves them, debug mode
+ * times tasks, the Prometheus text is well formed and sized like snprintf.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static void hello(void *arg) { atomic_fetch_add((_Atomic int *)arg, 1); }
+
+__attribute__((noinline)) static void burn_ns(uint64_t ns) {
+  uint64_t end = weft_now_ns() + ns; /* CPU work of a known length, not a wait */
+  while (weft_now_ns() < end) {
+  }
+}
+
+static int timed_child(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  burn_ns(5000000);        /* 5 ms on a worker */
+  return weft_sleep(0.02); /* 20 ms suspended */
+}
+
+static int workload(void *arg, void **res) {
+  (void)res;
+  weft_loop_t *loop = weft_loop_current();
+  _Atomic int calls = 0;
+  weft_handle_t *h;
+  ck_assert_int_eq(weft_call_soon(hello, (void *)&calls, &h), 0);
+  weft_handle_release(h);
+  for (int i = 0; i < 10; i++) ck_assert_int_eq(weft_sleep(0.001), 0);
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(weft_write(fds[1], "x", 1), 1);
+  char c;
+  ck_assert_int_eq(weft_read(fds[0], &c, 1), 1);
+  close(fds[0]);
+  close(fds[1]);
+  ck_assert_int_eq(weft_loop_get_debug(loop), 1); /* cfg.debug */
+  /* Pinned apart from us, so that awaiting it does not run it inline on
+   * our own slice (fork-join), which would count its time as ours. */
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 0;
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(NULL, timed_child, NULL, &o, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  struct weft_task_stats ts;
+  ck_assert_int_eq(weft_task_get_stats(t, &ts), 0);
+  ck_assert_uint_ge(ts.runs, 2); /* started, then resumed after the sleep */
+  ck_assert_uint_ge(ts.run_ns, 5000000);
+  ck_assert_uint_ge(ts.max_slice_ns, 5000000);
+  ck_assert_uint_le(ts.max_slice_ns, ts.run_ns);
+  ck_assert_uint_ge(ts.suspended_ns, 20000000);
+  weft_task_release(t);
+  ck_assert_int_eq(atomic_load(&calls), 1);
+  *(int *)arg = 1;
+  return 0;
+}
+
+static void check_counters(unsigned workers) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.debug = 1; /* every worker counts times from its first pass */
+  weft_loop_t *loop;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  int done = 0;
+  weft_task_t *m;
+  ck_assert_int_eq(weft_spawn_opts(loop, workload, &done, NULL, &m), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+  weft_task_release(m);
+  ck_assert_int_eq(done, 1);
+  struct weft_loop_stats ls;
+  ck_assert_int_eq(weft_loop_get_stats(loop, &ls), 0);
+  ck_assert_uint_eq(ls.workers, workers);
+  ck_assert_uint_eq(ls.live_tasks, 0);
+  ck_assert_uint_ge(ls.total.polled, 14); /* main's slices, the child's, the callback */
+  ck_assert_uint_ge(ls.total.timers_fired, 10);
+  ck_assert_uint_ge(ls.total.handles_run, 1); /* ours, and run_until_complete's own */
+  ck_assert_uint_ge(ls.total.io_submitted, 1);
+  ck_assert_uint_eq(ls.total.io_submitted, ls.total.io_completed);
+  ck_assert_uint_ge(ls.total.parks, 1); /* the sleeps leave the workers idle */
+  ck_assert_uint_gt(ls.total.busy_ns, 0);
+  ck_assert_uint_gt(ls.total.idle_ns, 0);
+  ck_assert_int_eq(ls.debug, 1);
+  ck_assert_ptr_nonnull(ls.io_backend);
+  struct weft_worker_stats ws;
+  ck_assert_int_eq(weft_loop_worker_stats(loop, 0, &ws), 0);
+  ck_assert_uint_eq(ws.running_task, 0);
+  ck_assert_int_eq(weft_loop_worker_stats(loop, workers, &ws), -EINVAL);
+
+  /* Prometheus text: sized like snprintf, every family typed. */
+  int need = weft_loop_stats_format(loop, NULL, 0);
+  ck_assert_int_gt(need, 0);
+  char *buf = malloc((size_t)need + 1);
+  ck_assert_int_eq(weft_loop_stats_format(loop, buf, (size_t)need + 1), need);
+  ck_assert_uint_eq(strlen(buf), (size_t)need);
+  ck_assert_ptr_nonnull(strstr(buf, "# TYPE weft_worker_polls_total counter\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "weft_worker_polls_total{worker=\"0\"} "));
+  ck_assert_ptr_nonnull(strstr(buf, "# TYPE weft_tasks gauge\nweft_tasks 0\n"));
+  char small[16];
+  ck_assert_int_eq(weft_loop_stats_format(loop, small, sizeof small), need);
+  ck_assert_uint_eq(strlen(small), sizeof small - 1);
+  free(buf);
+  close_clean(loop);
+  ck_assert_int_eq(weft_loop_get_stats(loop, &ls), WEFT_ECLOSED);
+}
+
+START_TEST(counters_one_worker) { check_counters(1); }
+END_TEST
+
+START_TEST(counters_four_workers) { check_counters(4); }
+END_TEST
+
+START_TEST(bad_input) {
+  struct weft_loop_stats ls;
+  struct weft_task_stats ts;
+  ck_assert_int_eq(weft_loop_get_stats(NULL, &ls), -EINVAL);
+  ck_assert_int_eq(weft_task_get_stats(NULL, &ts), -EINVAL);
+  ck_assert_int_eq(weft_loop_stats_format(NULL, NULL, 0), -EINVAL);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_get_stats(loop, NULL), -EINVAL);
+  ck_assert_int_eq(weft_loop_stats_format(loop, NULL, 5), -EINVAL);
+  ck_assert_int_eq(weft_loop_set_debug(NULL, 1), -EINVAL);
+  ck_assert_int_eq(weft_loop_get_debug(NULL), -EINVAL);
+  ck_assert_int_eq(weft_loop_get_debug(loop), 0);
+  ck_assert_int_eq(weft_loop_set_debug(loop, 1), 0);
+  ck_assert_int_eq(weft_loop_get_debug(loop), 1);
+  ck_assert_int_eq(weft_loop_set_debug(loop, 0), 0);
+  ck_assert_int_eq(weft_loop_get_debug(loop), 0);
+  close_clean(loop);
+  ck_assert_int_eq(weft_loop_set_debug(loop, 1), WEFT_ECLOSED);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("stats");
+  TCase *tc = tcase_create("stats");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, counters_one_worker);
+  tcase_add_test(tc, counters_four_workers);
+  tcase_add_test(tc, bad_input);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_TEST_MAIN(suite)
