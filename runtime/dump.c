@@ -206,7 +206,7 @@ static int by_id(const void *a, const void *b) {
 
 static struct entry *find(struct snap *sn, uint64_t id) {
   struct entry key = {.id = id};
-  return id ? bsearch(&key, sn->e, sn->n, sizeof *sn->e, by_id) : NULL;
+  return id && sn->n ? bsearch(&key, sn->e, sn->n, sizeof *sn->e, by_id) : NULL;
 }
 
 /* The task @e waits for, if its wait names one. */
@@ -430,7 +430,7 @@ static void write_text(struct out *o, struct snap *sn, size_t *cycles, size_t nc
     } while (j != cycles[k]);
     put(o, "task %" PRIu64 "\n", sn->e[j].id);
   }
-  qsort(sn->e, sn->n, sizeof *sn->e, by_group);
+  if (sn->n) qsort(sn->e, sn->n, sizeof *sn->e, by_group);
   for (size_t i = 0; i < sn->n;) {
     size_t j = i + 1;
     while (j < sn->n && same_group(&sn->e[i], &sn->e[j])) j++;
@@ -553,7 +553,7 @@ int weft_loop_dump(weft_loop_t *loop, int fd, int format) {
       if (sn.caps[i].task) weft_task_release(sn.caps[i].task);
   }
   if (!rc) {
-    qsort(sn.e, sn.n, sizeof *sn.e, by_id);
+    if (sn.n) qsort(sn.e, sn.n, sizeof *sn.e, by_id);
     size_t *cycles, ncycles;
     find_cycles(&sn, &cycles, &ncycles);
     o->fd = fd;

@@ -103,6 +103,7 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
 }
 
 static void free_loop_memory(struct weft_loop *loop) {
+  weft__monitor_free(loop);
   while (loop->factories) {
     struct weft__factory *f = loop->factories;
     loop->factories = f->next;
@@ -148,7 +149,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
     return rc;
   }
   rc = weft__monitor_init(loop, &c);
-  if (rc < 0) {
+  if (rc < 0) { /* nothing to free in it: init left loop->mon NULL */
     weft__loop_io_fini(loop);
     weft__idle_fini(&loop->idle);
     free_loop_memory(loop);
@@ -469,7 +470,7 @@ int weft_loop_close(weft_loop_t *loop) {
     }
   }
   weft__loop_threads_stop(loop); /* their rings are theirs until now */
-  weft__monitor_fini(loop);       /* before closed: a dump it is writing finishes */
+  weft__monitor_stop(loop);       /* before closed: a dump it is writing finishes */
   weft__loop_executor_fini(loop);
   /* Rule (a): closed, and what foreign threads counted becomes the zombie
    * count, with close's own bias; rule (b): no one is inside an entry point

@@ -79,6 +79,7 @@ struct weft__monitor {
   weft_stall_handler fn;
   void *arg;
   bool started;                /* under m */
+  bool stopped;                /* under m: the loop closed */
   pthread_t thread;
   int slot;                    /* dump signal slot, or -1 */
   char *dump_path;
@@ -349,11 +350,13 @@ static void *monitor_thread(void *arg) {
   mon->refill_ns = weft__clock_ns();
   for (;;) {
     uint32_t seen = atomic_load(mon->word); /* seq_cst: before every check below */
-    if (atomic_load(&mon->exit)) break;
+    /* A dump asked for is written even when we are told to leave (close
+     * joins us after it, so the dump is complete when close returns). */
     if (mon->slot >= 0 && atomic_exchange_explicit(&slots[mon->slot].pending, 0, memory_order_acquire)) {
       dump_now(mon);
       continue;
     }
+    if (atomic_load(&mon->exit)) break;
     int64_t stall = atomic_load_explicit(&mon->stall_ns, memory_order_relaxed);
     if (stall > 0 && atomic_load(&mon->active) > 0) {
       int64_t period = stall / 4;
@@ -384,7 +387,7 @@ int weft__monitor_start(struct weft_loop *loop) {
 }
 
 static int start_locked(struct weft__monitor *mon) {
-  if (mon->started) return 0;
+  if (mon->started || mon->stopped) return 0;
   if (atomic_load_explicit(&mon->stall_ns, memory_order_relaxed) == 0 && mon->slot < 0) return 0;
   if (weft__alloc_thread_ready() != 0) return -ENOMEM;
   sigset_t all, old;
@@ -397,16 +400,27 @@ static int start_locked(struct weft__monitor *mon) {
   return 0;
 }
 
-void weft__monitor_fini(struct weft_loop *loop) {
+void weft__monitor_stop(struct weft_loop *loop) {
   struct weft__monitor *mon = loop->mon;
-  if (!mon) return;
-  /* The loop is closed: nobody starts the thread any more. */
-  if (mon->started) {
+  weft__mutex_lock(&mon->m);
+  mon->stopped = true; /* start_locked refuses from now on */
+  bool join = mon->started;
+  weft__mutex_unlock(&mon->m);
+  if (join) {
     atomic_store(&mon->exit, true);
     bump(mon);
     pthread_join(mon->thread, NULL);
   }
-  if (mon->slot >= 0) give_slot(mon->slot);
+  if (mon->slot >= 0) {
+    give_slot(mon->slot);
+    mon->slot = -1;
+    mon->word = &mon->own_word;
+  }
+}
+
+void weft__monitor_free(struct weft_loop *loop) {
+  struct weft__monitor *mon = loop->mon;
+  if (!mon) return;
   weft__strfree(mon->dump_path);
   weft__free(mon->s, loop->nworkers * sizeof *mon->s);
   weft__free(mon, sizeof *mon);

@@ -23,8 +23,11 @@ struct weft_loop_config;
 int weft__monitor_init(struct weft_loop *loop, const struct weft_loop_config *cfg);
 /* Starts the thread if the loop needs one and it is not running (owner). */
 int weft__monitor_start(struct weft_loop *loop);
-/* Joins the thread and frees the monitor (close). */
-void weft__monitor_fini(struct weft_loop *loop);
+/* Joins the thread and gives the dump signal back (close): nothing starts
+ * it again. The monitor's memory stays until the loop's goes, so the
+ * functions of weft/debug.h stay safe on a closed loop someone holds. */
+void weft__monitor_stop(struct weft_loop *loop);
+void weft__monitor_free(struct weft_loop *loop);
 
 /* A worker entering a run or leaving a park (busy), and the reverse. */
 void weft__monitor_worker_wakes(struct weft_loop *loop);

@@ -62,6 +62,7 @@ static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) 
   out->io_inflight = out->io_submitted > out->io_completed ? out->io_submitted - out->io_completed : 0;
   out->local_queue = weft__runq_len(&w->runq);
   out->inbox_queue = LOAD(w->inbox.len);
+  out->lifo = LOAD(w->lifo) != NULL;
   out->running_task = LOAD(w->on_cpu_id);
 }
 

@@ -108,11 +108,22 @@ static __thread struct weft__worker *tls_worker;
 
 struct weft__worker *weft__worker_self(void) { return tls_worker; }
 
+/* The LIFO slot: only the owner writes it; other threads (statistics)
+ * read it relaxed, so it is atomic with relaxed accesses (plain moves). */
+static inline struct weft__runnable *lifo_get(struct weft__worker *w) {
+  return atomic_load_explicit(&w->lifo, memory_order_relaxed);
+}
+
+static inline void lifo_set(struct weft__worker *w, struct weft__runnable *r) {
+  atomic_store_explicit(&w->lifo, r, memory_order_relaxed);
+}
+
+
 int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned index) {
   w->loop = loop;
   w->index = index;
   weft__runq_init(&w->runq);
-  w->lifo = NULL;
+  lifo_set(w, NULL);
   w->lifo_streak = 0;
   w->handoff = NULL;
   w->handoff_streak = 0;
@@ -168,8 +179,8 @@ void weft__drop_runnables(struct weft__runnable **batch, size_t n, void *unused)
 
 void weft__worker_fini(struct weft__worker *w) {
   struct weft__runnable *r;
-  if (w->lifo) weft__drop_runnable(w->lifo);
-  w->lifo = NULL;
+  if (lifo_get(w)) weft__drop_runnable(lifo_get(w));
+  lifo_set(w, NULL);
   if (w->handoff) weft__drop_runnable(w->handoff);
   w->handoff = NULL;
   while ((r = weft__runq_pop(&w->runq))) weft__drop_runnable(r);
@@ -283,8 +294,8 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
     return;
   }
   if (hint == WEFT__SCHED_WAKE && !loop->fifo && !shuffle_toss(w, 2)) {
-    struct weft__runnable *prev = w->lifo;
-    w->lifo = r;
+    struct weft__runnable *prev = lifo_get(w);
+    lifo_set(w, r);
     if (!prev) return; /* this worker runs it next: nobody to wake */
     r = prev;
   }
@@ -292,22 +303,22 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
 }
 
 static bool has_local_work(struct weft__worker *w) {
-  return w->lifo || w->urgent.count || w->pinned.count || w->overflow.count ||
+  return lifo_get(w) || w->urgent.count || w->pinned.count || w->overflow.count ||
          weft__runq_len(&w->runq);
 }
 
 static struct weft__runnable *next_local(struct weft__worker *w) {
-  if (w->lifo) {
-    struct weft__runnable *r = w->lifo;
-    w->lifo = NULL;
+  struct weft__runnable *slot = lifo_get(w);
+  if (slot) {
+    lifo_set(w, NULL);
     if (w->lifo_streak < LIFO_MAX && !shuffle_toss(w, 4)) {
       w->lifo_streak++;
-      return r;
+      return slot;
     }
     /* Streak over: it waits its turn here. No notification: this worker is
      * awake and will run it; waking a sleeper to steal a lone chain task
      * cost chained_spawn a futex round trip every 4 tasks. */
-    push_local(w, r, false);
+    push_local(w, slot, false);
   }
   w->lifo_streak = 0;
   if (w->urgent.count) return weft__rlist_pop(&w->urgent);

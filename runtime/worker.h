@@ -72,7 +72,7 @@ struct weft__worker {
   /* Owner only, unless it says otherwise. */
   _Alignas(WEFT__CACHELINE) struct weft_loop *loop;
   unsigned index;
-  struct weft__runnable *lifo;  /* task woken by the running task; never stolen */
+  _Atomic(struct weft__runnable *) lifo; /* task woken by the running task; never stolen */
   unsigned lifo_streak;         /* consecutive LIFO runs, capped */
   struct weft__runnable *handoff; /* WEFT__SCHED_HANDOFF: runs next, before any queue */
   unsigned handoff_streak;      /* consecutive hand-offs, capped (fairness) */
