@@ -21,6 +21,7 @@
 #include "fiber.h"
 #include "futex.h"
 #include "mutex.h"
+#include "symbolize.h"
 #include "task.h"
 #include "worker.h"
 
@@ -29,6 +30,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <string.h>
 #include <ucontext.h>
 
 #define CAPTURE_SIGNAL SIGURG
@@ -117,16 +119,24 @@ static struct weft__mutex req_lock = WEFT__MUTEX_INIT;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static bool installed;
 
-static void pc_fp_of(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp) {
+/* The interrupted pc, fp, and where the caller of a leaf function that
+ * set up no frame would be: its return address at sp (x86-64), or the
+ * link register (AArch64). */
+static void regs_of(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *sp,
+                    uintptr_t *lr) {
 #if defined(__x86_64__)
   *pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
   *fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+  *sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+  *lr = 0;
 #elif defined(__aarch64__)
   *pc = (uintptr_t)uc->uc_mcontext.pc;
   *fp = (uintptr_t)uc->uc_mcontext.regs[29];
+  *sp = (uintptr_t)uc->uc_mcontext.sp;
+  *lr = (uintptr_t)uc->uc_mcontext.regs[30];
 #else
   (void)uc;
-  *pc = *fp = 0;
+  *pc = *fp = *sp = *lr = 0;
 #endif
 }
 
@@ -144,8 +154,8 @@ static void on_capture_signal(int sig, siginfo_t *si, void *ctx) {
     return;
   }
   struct weft__bt_capture *out = req.out;
-  uintptr_t pc, fp;
-  pc_fp_of(ctx, &pc, &fp);
+  uintptr_t pc, fp, sp, lr;
+  regs_of(ctx, &pc, &fp, &sp, &lr);
   /* relaxed: our own thread's writes. */
   struct weft_task *t = atomic_load_explicit(&w->on_cpu, memory_order_relaxed);
   uintptr_t lo = w->tstack_lo, hi = w->tstack_hi;
@@ -160,6 +170,12 @@ static void on_capture_signal(int sig, siginfo_t *si, void *ctx) {
    * running right here. */
   if (t) atomic_fetch_add_explicit(&t->fut.refs, 1, memory_order_relaxed);
   out->n = weft__bt_walk(pc, fp, lo, hi, out->frames, WEFT__BT_MAX);
+  out->leaf_lr = (void *)lr;
+  out->nleaf = 0;
+  for (uintptr_t a = sp; sp >= lo && a < fp && a + sizeof(uintptr_t) <= hi &&
+                         out->nleaf < WEFT__BT_LEAF_WORDS;
+       a += sizeof(uintptr_t))
+    out->leaf_words[out->nleaf++] = (void *)peek(a);
   /* release: the answer above is the requester's once it sees DONE. */
   atomic_store_explicit(&req.state, REQ_DONE, memory_order_release);
   weft__futex_wake(&req.state, 1);
@@ -177,6 +193,25 @@ static void install(void) {
   sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   installed = sigaction(CAPTURE_SIGNAL, &sa, NULL) == 0;
+}
+
+/* Interrupted in a function that set up no frame (a libc system call
+ * wrapper, typically), the frame-pointer walk skips its caller: the first
+ * frame record is the caller's caller's. The caller's return address is
+ * then in the link register (AArch64) or among the words between sp and
+ * that frame record (x86-64: above the leaf's own locals): the first that
+ * is a return address (after a call instruction, in code) is added, unless
+ * it is already the next frame. A function pointer in a local is not
+ * taken for one: it points at a function's start, never after a call. */
+static void add_leaf_caller(struct weft__bt_capture *out) {
+  void *ret = NULL;
+  if (out->leaf_lr && weft__is_return_address(out->leaf_lr)) ret = out->leaf_lr;
+  for (size_t i = 0; !ret && i < out->nleaf; i++)
+    if (weft__is_return_address(out->leaf_words[i])) ret = out->leaf_words[i];
+  if (!ret || out->n == 0 || (out->n > 1 && out->frames[1] == ret) || out->n == WEFT__BT_MAX) return;
+  memmove(&out->frames[2], &out->frames[1], (out->n - 1) * sizeof *out->frames);
+  out->frames[1] = ret;
+  out->n++;
 }
 
 int weft__bt_worker(struct weft__worker *w, struct weft__bt_capture *out, int64_t timeout_ns) {
@@ -224,5 +259,6 @@ int weft__bt_worker(struct weft__worker *w, struct weft__bt_capture *out, int64_
   atomic_store_explicit(&req.target, NULL, memory_order_relaxed);
   atomic_store_explicit(&req.state, REQ_IDLE, memory_order_relaxed);
   weft__mutex_unlock(&req_lock);
+  if (rc == 0) add_leaf_caller(out);
   return rc;
 }

@@ -30,6 +30,9 @@ struct weft__fiber;
 /* Justification: deep enough for a server's handler chain under weft's own
  * frames; a dump of 10,000 tasks stays a few MiB. */
 #define WEFT__BT_MAX 48
+/* Justification: a libc system call wrapper keeps a few words of locals
+ * (glibc 2.36's read: 5) between its sp and its return address. */
+#define WEFT__BT_LEAF_WORDS 16
 
 /* Walks from (@pc, @fp) inside [lo, hi): stores up to @max addresses,
  * returns how many. */
@@ -48,6 +51,11 @@ struct weft__bt_capture {
   uint64_t polled;         /* its slice count when the handler ran */
   size_t n;
   void *frames[WEFT__BT_MAX];
+  /* Where a frameless leaf's caller may be (backtrace.c): the link
+   * register, or the words from the interrupted sp up to the frame record. */
+  void *leaf_lr;
+  size_t nleaf;
+  void *leaf_words[WEFT__BT_LEAF_WORDS];
 };
 
 /* Interrupts @w's thread and captures its stack; waits up to @timeout_ns.

@@ -67,6 +67,7 @@ struct entry {
   char name[48];
   enum entry_state state;
   int worker;           /* running: where; else the pinning (-1: any) */
+  int last_worker;      /* where it last ran (-1: never) */
   uint8_t kind;         /* enum weft__block_kind (suspended only) */
   const void *obj;
   int64_t arg;
@@ -171,6 +172,7 @@ static int snap_task(weft_task_t *t, void *arg) {
   copy_name(t, e->name, sizeof e->name);
   e->spawn_site = t->spawn_site;
   e->worker = atomic_load_explicit(&t->pinned, memory_order_relaxed);
+  e->last_worker = atomic_load_explicit(&t->last_worker, memory_order_relaxed);
   e->since = atomic_load_explicit(&t->blocked.since, memory_order_relaxed);
   if (hold(t)) {
     e->state = E_SUSPENDED;
@@ -361,6 +363,13 @@ static void text_task_header(struct out *o, const struct entry *e, uint64_t now,
     put(o, ", last ran %.3f s ago", age_s(e, cnow));
   }
   if (e->in_cycle) put(o, " [DEADLOCK]");
+  if (e->state != E_RUNNING && e->last_worker >= 0) put(o, "; last ran on worker %d", e->last_worker);
+  if (e->state != E_RUNNING && e->worker >= 0) put(o, ", pinned to worker %d", e->worker);
+  put(o, "; %" PRIu64 " slices", e->stats.runs);
+  if (e->stats.run_ns)
+    put(o, ", %.3f ms on a worker (longest %.3f ms), %.3f ms ready, %.3f ms suspended",
+        (double)e->stats.run_ns / 1e6, (double)e->stats.max_slice_ns / 1e6,
+        (double)e->stats.ready_ns / 1e6, (double)e->stats.suspended_ns / 1e6);
   put(o, "\n");
 }
 
@@ -409,6 +418,25 @@ static void write_workers_text(struct out *o, struct sym_cache *c, struct weft_l
   }
 }
 
+/* The I/O in flight, by worker (a task waiting on I/O is pinned to the
+ * worker whose reactor holds the request). */
+static void write_io_text(struct out *o, struct snap *sn, uint64_t cnow) {
+  bool any = false;
+  for (unsigned w = 0; w < sn->loop->nworkers; w++)
+    for (size_t i = 0; i < sn->n; i++) {
+      const struct entry *e = &sn->e[i];
+      if (e->state != E_SUSPENDED || (e->kind != WEFT__BLOCK_IO && e->kind != WEFT__BLOCK_OFFLOAD))
+        continue;
+      if (e->worker != (int)w && !(e->worker < 0 && w == 0)) continue;
+      char what[160];
+      describe_wait(e, what, sizeof what, 0);
+      if (!any) put(o, "I/O in flight:\n");
+      any = true;
+      put(o, "  worker %u: task %" PRIu64 " \"%s\": %s, for %.3f s\n", w, e->id, e->name, what,
+          age_s(e, cnow));
+    }
+}
+
 static void write_text(struct out *o, struct snap *sn, size_t *cycles, size_t ncycles) {
   struct weft_loop *loop = sn->loop;
   uint64_t now = weft__clock_ns(), cnow = weft__clock_coarse_ns();
@@ -420,6 +448,7 @@ static void write_text(struct out *o, struct snap *sn, size_t *cycles, size_t nc
   put(o, "=== weft task dump: %u workers, %s backend, %zu tasks ===\n", loop->nworkers,
       weft_loop_backend(loop), sn->n);
   write_workers_text(o, c, loop, sn);
+  write_io_text(o, sn, cnow);
   for (size_t k = 0; k < ncycles; k++) {
     put(o, "DEADLOCK: ");
     size_t j = cycles[k];
@@ -485,7 +514,8 @@ static void write_json(struct out *o, struct snap *sn, size_t *cycles, size_t nc
     const struct entry *e = &sn->e[i];
     put(o, "{\"type\":\"task\",\"id\":%" PRIu64 ",\"name\":", e->id);
     put_json_string(o, e->name);
-    put(o, ",\"state\":\"%s\",\"worker\":%d", state_names[e->state], e->worker);
+    put(o, ",\"state\":\"%s\",\"worker\":%d,\"last_worker\":%d", state_names[e->state], e->worker,
+        e->last_worker);
     if (e->state == E_SUSPENDED) {
       char wait[160];
       describe_wait(e, wait, sizeof wait, now);

@@ -86,6 +86,13 @@ static unsigned default_workers(void) {
   return n >= 1 ? (unsigned)(n > (long)WEFT__MAX_WORKERS ? WEFT__MAX_WORKERS : n) : 1u;
 }
 
+/* $WEFT_DEBUG=1 turns debug mode on for every loop (asyncio's
+ * PYTHONASYNCIODEBUG). */
+static bool env_debug(void) {
+  const char *env = getenv("WEFT_DEBUG");
+  return env && *env && strcmp(env, "0") != 0;
+}
+
 void weft_loop_config_init(struct weft_loop_config *cfg) {
   if (!cfg) return;
   cfg->workers = 0;
@@ -100,6 +107,7 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->dump_signal = 0;
   cfg->dump_path = NULL;
   cfg->debug = 0;
+  cfg->dump_on_stall = 0;
 }
 
 static void free_loop_memory(struct weft_loop *loop) {
@@ -155,7 +163,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
     free_loop_memory(loop);
     return rc;
   }
-  atomic_init(&loop->acct, c.debug != 0);
+  atomic_init(&loop->acct, c.debug != 0 || env_debug());
   weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
   for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
   weft__inject_init(&loop->inject);

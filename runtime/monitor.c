@@ -82,6 +82,7 @@ struct weft__monitor {
   bool stopped;                /* under m: the loop closed */
   pthread_t thread;
   int slot;                    /* dump signal slot, or -1 */
+  bool dump_on_stall;          /* immutable */
   char *dump_path;
   struct sample *s;            /* monitor thread only */
   unsigned tokens;             /* monitor thread only */
@@ -176,6 +177,7 @@ int weft__monitor_init(struct weft_loop *loop, const struct weft_loop_config *cf
   }
   mon->loop = loop;
   mon->slot = -1;
+  mon->dump_on_stall = cfg->dump_on_stall != 0;
   mon->word = &mon->own_word;
   if (cfg->dump_signal) {
     int slot = take_slot(cfg->dump_signal);
@@ -256,6 +258,8 @@ static void task_name_of(struct weft_task *t, char *buf, size_t len) {
   weft__mutex_unlock(&t->fut.lock);
 }
 
+static void dump_now(struct weft__monitor *mon);
+
 /* Captures worker @i and reports, unless what was seen is over. */
 static void report(struct weft__monitor *mon, unsigned i, int kind, uint64_t duration,
                    uint64_t queued, uint64_t now) {
@@ -296,6 +300,7 @@ static void report(struct weft__monitor *mon, unsigned i, int kind, uint64_t dur
     void *arg = mon->arg;
     weft__mutex_unlock(&mon->m);
     fn(loop, &r, arg);
+    if (mon->dump_on_stall) dump_now(mon);
   }
   if (cap->task) weft_task_release(cap->task);
   weft__free(cap, sizeof *cap);

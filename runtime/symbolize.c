@@ -199,6 +199,28 @@ size_t weft__frames_valid(void *const *frames, size_t n) {
   return n;
 }
 
+int weft__is_return_address(const void *ret) {
+  struct find f = {.pc = (uintptr_t)ret - 1};
+  dl_iterate_phdr(find_object, &f);
+  if (!f.exec || (uintptr_t)ret < 8) return 0;
+  /* The instruction before it must be a call; its bytes are in the same
+   * executable mapping (f found the byte just before). */
+  const unsigned char *p = ret;
+#if defined(__x86_64__)
+  if (p[-5] == 0xE8) return 1; /* call rel32 */
+  /* call r/m64: FF /2, with a ModRM (+ SIB, displacement) of 1 to 6 bytes. */
+  for (int len = 2; len <= 7; len++)
+    if (p[-len] == 0xFF && ((p[-len + 1] >> 3) & 7) == 2) return 1;
+  return 0;
+#elif defined(__aarch64__)
+  uint32_t insn;
+  memcpy(&insn, p - 4, 4);
+  return (insn & 0xFC000000u) == 0x94000000u /* bl */ || (insn & 0xFFFFFC1Fu) == 0xD63F0000u /* blr */;
+#else
+  return 1;
+#endif
+}
+
 void weft__symbolize(const void *addr, int is_return, char *buf, size_t len) {
   resolve(addr, is_return, buf, len, true);
 }

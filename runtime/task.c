@@ -224,6 +224,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->stack = NULL;
   t->stack_used = 0;
   t->spawn_site = spawn_site;
+  atomic_store_explicit(&t->last_worker, -1, memory_order_relaxed);
   spawn_site = NULL; /* taken (above) */
   memset(&t->blocked, 0, sizeof t->blocked);
   memset(&t->acct, 0, sizeof t->acct);

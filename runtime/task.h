@@ -133,6 +133,7 @@ struct weft_task {
   struct weft__blocked blocked; /* what it waits on while suspended */
   struct weft__task_acct acct;
   void *spawn_site;         /* the spawner's return address (the dump symbolizes it) */
+  _Atomic int last_worker;  /* where its last slice ran (-1: none yet); relaxed */
   struct weft__registry *reg; /* where the task is listed while not done */
   struct weft__list reg_link; /* under reg->lock */
 };

@@ -400,6 +400,7 @@ static inline void slice_begin(struct weft__worker *w, struct weft_task *t) {
   atomic_store_explicit(&w->on_cpu_id, t->id, memory_order_relaxed);
   weft__count(&w->ctr.polled, 1);
   weft__count(&t->acct.runs, 1);
+  atomic_store_explicit(&t->last_worker, (int)w->index, memory_order_relaxed);
   if (__builtin_expect(w->acct, 0)) {
     uint64_t now = weft__clock_ns();
     struct weft__task_acct *a = &t->acct;

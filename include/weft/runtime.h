@@ -91,7 +91,11 @@ enum weft_order {
  *               already handles that signal); 0: none.
  * @dump_path:   with @dump_signal: the file dumps are appended to (copied);
  *               NULL: stderr.
- * @debug:       nonzero: debug mode from the start (weft_loop_set_debug).
+ * @debug:       nonzero: debug mode from the start (weft_loop_set_debug;
+ *               $WEFT_DEBUG=1 does the same for every loop).
+ * @dump_on_stall: nonzero: each stall report is followed by a whole task
+ *               dump (text) to @dump_path or stderr, written by the monitor
+ *               thread (subject to the reports' rate limit).
  */
 #define WEFT_STALL_DEFAULT (-1)
 struct weft_loop_config {
@@ -107,6 +111,7 @@ struct weft_loop_config {
   int dump_signal;
   const char *dump_path;
   int debug;
+  int dump_on_stall;
 };
 
 /**
