@@ -345,7 +345,11 @@ static void check_scene(unsigned workers) {
     /* Running, stuck in the kernel: its live stack still names it. */
     ck_assert(task_line(json, sc.blocker_id, line, sizeof line));
     ck_assert_ptr_nonnull(strstr(line, "\"state\":\"running\""));
+#if !defined(__SANITIZE_THREAD__)
+    /* TSan defers signals and hands the handler its own context: the
+     * capture is best effort there (docs/debug.md). */
     ck_assert_msg(strstr(line, "blocker_body"), "%s", line);
+#endif
   }
   /* The text form: grouped sleepers with a count, the cycle spelled out. */
   char want[64];
