@@ -1,7 +1,7 @@
 /*
  * echo_server.c - the TCP echo server from asyncio's streams documentation.
  *
- *   echo_server [port [connections [grace_ms]]]
+ *   echo_server [--dump-on SIGNAL] [port [connections [grace_ms]]]
  *
  * Listens on 127.0.0.1:port (default 8888; 0 picks a free port and prints
  * it) and echoes what each client sends once, then closes the connection.
@@ -11,6 +11,11 @@
  * SIGTERM is the graceful shutdown recipe (docs/io.md): stop accepting,
  * give the open connections grace_ms (default 5000) to finish, abort the
  * rest, exit 0.
+ *
+ * --dump-on SIGUSR1 (or USR1, or a number): on that signal the server
+ * writes a dump of every task with its stack to stderr and keeps serving
+ * (weft/debug.h, docs/debug.md): `kill -USR1 <pid>` shows each connection's
+ * handler waiting in its read, the acceptor, and main in serve_forever.
  *
  * Python equivalent:
  *   async def handle_echo(reader, writer):
@@ -37,6 +42,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <weft.h>
 
 static int remaining = -1; /* connections left to serve, or -1: forever */
@@ -107,15 +113,39 @@ static void on_sigterm(void *arg) {
   if (server) weft_spawn(shutdown_task, NULL, NULL); /* callbacks run on a worker */
 }
 
+/* "SIGUSR1", "USR1" or a number; 0 if none of those. */
+static int signal_named(const char *s) {
+  static const struct { const char *name; int sig; } names[] = {
+      {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT}, {"WINCH", SIGWINCH}};
+  if (strncmp(s, "SIG", 3) == 0) s += 3;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(s, names[i].name) == 0) return names[i].sig;
+  return atoi(s);
+}
+
 int main(int argc, char **argv) {
-  int port = argc > 1 ? atoi(argv[1]) : 8888;
-  if (argc > 2 && atoi(argv[2]) > 0) remaining = atoi(argv[2]);
-  if (argc > 3) grace_ms = atol(argv[3]);
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);
   cfg.workers = 1;
-  weft_loop_t *loop;
+  const char *pos[3] = {NULL, NULL, NULL};
+  int npos = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--dump-on") == 0 && i + 1 < argc) {
+      cfg.dump_signal = signal_named(argv[++i]);
+      if (cfg.dump_signal <= 0) {
+        fprintf(stderr, "echo_server: unknown signal %s\n", argv[i]);
+        return 2;
+      }
+    } else if (npos < 3) {
+      pos[npos++] = argv[i];
+    }
+  }
+  int port = pos[0] ? atoi(pos[0]) : 8888;
+  if (pos[1] && atoi(pos[1]) > 0) remaining = atoi(pos[1]);
+  if (pos[2]) grace_ms = atol(pos[2]);
+  weft_loop_t *loop = NULL;
   int rc = weft_loop_new(&cfg, &loop);
+  if (rc < 0) fprintf(stderr, "echo_server: %s\n", weft_strerror(rc));
   if (rc == 0) rc = weft_loop_add_signal_handler(loop, SIGTERM, on_sigterm, NULL);
   if (rc == 0) rc = weft_loop_run_task(loop, main_task, &port, NULL);
   if (loop) weft_loop_close(loop);

@@ -156,8 +156,8 @@ static void on_capture_signal(int sig, siginfo_t *si, void *ctx) {
   struct weft__bt_capture *out = req.out;
   uintptr_t pc, fp, sp, lr;
   regs_of(ctx, &pc, &fp, &sp, &lr);
-  /* relaxed: our own thread's writes. */
-  struct weft_task *t = atomic_load_explicit(&w->on_cpu, memory_order_relaxed);
+  /* Our own thread's field, read between two of its instructions. */
+  struct weft_task *t = weft__worker_current(w);
   uintptr_t lo = w->tstack_lo, hi = w->tstack_hi;
   if (t && t->fiber.stack_lo && fp >= (uintptr_t)t->fiber.stack_lo &&
       fp < (uintptr_t)t->fiber.stack_lo + t->fiber.stack_size) {

@@ -71,7 +71,7 @@ struct entry {
   uint8_t kind;         /* enum weft__block_kind (suspended only) */
   const void *obj;
   int64_t arg;
-  uint64_t since;       /* coarse clock: when it last stopped running */
+  uint32_t since;       /* coarse clock in ms (wraps): when it last stopped running */
   void *spawn_site;
   struct weft_task_stats stats;
   bool leaked;
@@ -97,12 +97,7 @@ static void copy_name(struct weft_task *t, char *buf, size_t len) {
 }
 
 static void read_stats(struct weft_task *t, struct weft_task_stats *s) {
-  /* relaxed: statistics (task.h). */
-  s->runs = atomic_load_explicit(&t->acct.runs, memory_order_relaxed);
-  s->run_ns = atomic_load_explicit(&t->acct.run_ns, memory_order_relaxed);
-  s->max_slice_ns = atomic_load_explicit(&t->acct.max_slice_ns, memory_order_relaxed);
-  s->ready_ns = atomic_load_explicit(&t->acct.ready_ns, memory_order_relaxed);
-  s->suspended_ns = atomic_load_explicit(&t->acct.suspended_ns, memory_order_relaxed);
+  weft_task_get_stats(t, s);
 }
 
 /* Takes a suspended task (the design comment); false if it was not IDLE. */
@@ -129,10 +124,10 @@ static void unhold(struct weft_task *t) {
 /* A queued task's saved stack, read without holding it: kept only if it
  * did not run meanwhile. */
 static unsigned read_queued_stack(struct weft_task *t, void **frames) {
-  uint64_t runs = atomic_load_explicit(&t->acct.runs, memory_order_acquire);
+  uint64_t runs = atomic_load_explicit(&t->runs, memory_order_acquire);
   unsigned n = (unsigned)weft__bt_fiber(&t->fiber, frames, WEFT__BT_MAX);
   atomic_thread_fence(memory_order_acquire);
-  bool same = atomic_load_explicit(&t->acct.runs, memory_order_relaxed) == runs &&
+  bool same = atomic_load_explicit(&t->runs, memory_order_relaxed) == runs &&
               atomic_load_explicit(&t->state, memory_order_relaxed) == WEFT__TASK_SCHEDULED;
   return same ? n : 0;
 }
@@ -140,7 +135,7 @@ static unsigned read_queued_stack(struct weft_task *t, void **frames) {
 /* Reads what a held task waits on, and whether anyone else could ever
  * complete the future it awaits. */
 static void read_blocked(struct weft_task *t, struct entry *e) {
-  e->kind = atomic_load_explicit(&t->blocked.kind, memory_order_relaxed);
+  e->kind = atomic_load_explicit(&t->block_kind, memory_order_relaxed);
   e->obj = atomic_load_explicit(&t->blocked.obj, memory_order_relaxed);
   e->arg = atomic_load_explicit(&t->blocked.arg, memory_order_relaxed);
   if (e->kind >= WEFT__BLOCK_KINDS) e->kind = WEFT__BLOCK_NONE;
@@ -173,17 +168,17 @@ static int snap_task(weft_task_t *t, void *arg) {
   e->spawn_site = t->spawn_site;
   e->worker = atomic_load_explicit(&t->pinned, memory_order_relaxed);
   e->last_worker = atomic_load_explicit(&t->last_worker, memory_order_relaxed);
-  e->since = atomic_load_explicit(&t->blocked.since, memory_order_relaxed);
+  e->since = atomic_load_explicit(&t->since_ms, memory_order_relaxed);
   if (hold(t)) {
     e->state = E_SUSPENDED;
     read_blocked(t, e);
-    e->since = atomic_load_explicit(&t->blocked.since, memory_order_relaxed);
+    e->since = atomic_load_explicit(&t->since_ms, memory_order_relaxed);
     e->n = (unsigned)weft__bt_fiber(&t->fiber, e->frames, WEFT__BT_MAX);
     unhold(t);
   } else if (atomic_load_explicit(&t->state, memory_order_acquire) == WEFT__TASK_SCHEDULED) {
     /* A task not started has no saved context: `started` is written by the
      * worker that starts it, so look at the slice count instead. */
-    bool started = atomic_load_explicit(&t->acct.runs, memory_order_acquire) > 0;
+    bool started = atomic_load_explicit(&t->runs, memory_order_acquire) > 0;
     e->state = started ? E_SCHEDULED : E_NOT_STARTED;
     if (started) e->n = read_queued_stack(t, e->frames);
   } else {
@@ -348,8 +343,11 @@ static const char *sym(struct sym_cache *c, const void *pc, int is_return) {
   return c->name[h];
 }
 
-static double age_s(const struct entry *e, uint64_t coarse_now) {
-  return e->since && coarse_now > e->since ? (double)(coarse_now - e->since) / 1e9 : 0.0;
+/* Seconds since @e last ran, from the coarse clock in ms (modulo 2^32 ms:
+ * right for ages under 49 days). */
+static double age_s(const struct entry *e, uint64_t coarse_ns) {
+  uint32_t now_ms = (uint32_t)(coarse_ns / 1000000u);
+  return e->since ? (double)(uint32_t)(now_ms - e->since) / 1e3 : 0.0;
 }
 
 static void text_task_header(struct out *o, const struct entry *e, uint64_t now, uint64_t cnow) {
@@ -404,13 +402,16 @@ static void write_workers_text(struct out *o, struct sym_cache *c, struct weft_l
     struct weft_worker_stats ws;
     weft_loop_worker_stats(loop, i, &ws);
     put(o, "worker %u: ", i);
-    if (ws.running_task) put(o, "running task %" PRIu64, ws.running_task);
+    uint64_t running = sn->cap_rc[i] == 0 && sn->caps[i].task ? sn->caps[i].task->id : 0;
+    if (running) put(o, "running task %" PRIu64, running);
+    else if (ws.busy && !atomic_load_explicit(&loop->workers[i].in_callback, memory_order_relaxed))
+      put(o, "running a task (not captured)");
     else if (atomic_load_explicit(&loop->workers[i].in_callback, memory_order_relaxed)) put(o, "running a callback");
     else put(o, "%s", atomic_load_explicit(&loop->workers[i].park.state, memory_order_relaxed) == 1 ? "parked" : "in the scheduler");
     put(o, "; queued %" PRIu64 " (+%" PRIu64 " pinned, lifo %" PRIu64 "), io in flight %" PRIu64
            "; polled %" PRIu64 ", steals %" PRIu64 ", parks %" PRIu64 "\n",
         ws.local_queue, ws.inbox_queue, ws.lifo, ws.io_inflight, ws.polled, ws.steals, ws.parks);
-    if (sn->cap_rc[i] == 0 && !sn->caps[i].task && sn->caps[i].n && !ws.running_task) {
+    if (sn->cap_rc[i] == 0 && !sn->caps[i].task && sn->caps[i].n) {
       struct entry tmp = {.state = E_RUNNING, .n = (unsigned)sn->caps[i].n};
       memcpy(tmp.frames, sn->caps[i].frames, tmp.n * sizeof *tmp.frames);
       put_stack(o, c, &tmp);
@@ -498,7 +499,7 @@ static void write_json(struct out *o, struct snap *sn, size_t *cycles, size_t nc
         "{\"type\":\"worker\",\"index\":%u,\"running_task\":%" PRIu64 ",\"queued\":%" PRIu64
         ",\"inbox\":%" PRIu64 ",\"lifo\":%" PRIu64 ",\"io_inflight\":%" PRIu64 ",\"polled\":%" PRIu64
         ",\"steals\":%" PRIu64 ",\"parks\":%" PRIu64 "}\n",
-        i, ws.running_task, ws.local_queue, ws.inbox_queue, ws.lifo, ws.io_inflight, ws.polled, ws.steals,
+        i, sn->cap_rc[i] == 0 && sn->caps[i].task ? sn->caps[i].task->id : (uint64_t)0, ws.local_queue, ws.inbox_queue, ws.lifo, ws.io_inflight, ws.polled, ws.steals,
         ws.parks);
   }
   for (size_t k = 0; k < ncycles; k++) {
@@ -551,7 +552,7 @@ static void capture_workers(struct snap *sn) {
     sn->caps[i].task = NULL;
     sn->caps[i].n = 0;
     /* Only a worker with something on it, of a running loop, is worth a signal. */
-    bool busy = atomic_load_explicit(&loop->workers[i].on_cpu, memory_order_relaxed) ||
+    bool busy = weft__worker_current(&loop->workers[i]) != NULL ||
                 atomic_load_explicit(&loop->workers[i].in_callback, memory_order_relaxed);
     sn->cap_rc[i] = running && busy ? weft__bt_worker(&loop->workers[i], &sn->caps[i], CAPTURE_TIMEOUT_NS)
                                     : -ESRCH;
@@ -579,8 +580,6 @@ int weft_loop_dump(weft_loop_t *loop, int fd, int format) {
     capture_workers(&sn);
     weft_loop_tasks(loop, snap_task, &sn);
     if (sn.oom) rc = -ENOMEM;
-    for (unsigned i = 0; i < loop->nworkers; i++)
-      if (sn.caps[i].task) weft_task_release(sn.caps[i].task);
   }
   if (!rc) {
     if (sn.n) qsort(sn.e, sn.n, sizeof *sn.e, by_id);
@@ -595,6 +594,8 @@ int weft_loop_dump(weft_loop_t *loop, int fd, int format) {
     rc = o->err;
     free(cycles);
   }
+  for (unsigned i = 0; sn.caps && i < loop->nworkers; i++)
+    if (sn.caps[i].task) weft_task_release(sn.caps[i].task); /* the capture's reference */
   if (foreign) weft__loop_exit_foreign(loop);
   free(sn.e);
   free(sn.caps);
@@ -617,7 +618,7 @@ int weft_task_stack(weft_task_t *t, void **frames, size_t max) {
   uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
   if (s == WEFT__TASK_DONE) return 0;
   if (s == WEFT__TASK_SCHEDULED) {
-    if (atomic_load_explicit(&t->acct.runs, memory_order_acquire) == 0) return 0;
+    if (atomic_load_explicit(&t->runs, memory_order_acquire) == 0) return 0;
     void *tmp[WEFT__BT_MAX];
     unsigned n = read_queued_stack(t, tmp);
     if (n > max) n = (unsigned)max;
@@ -626,7 +627,7 @@ int weft_task_stack(weft_task_t *t, void **frames, size_t max) {
   }
   struct weft_loop *loop = t->fut.loop;
   for (unsigned i = 0; i < loop->nworkers; i++) {
-    if (atomic_load_explicit(&loop->workers[i].on_cpu, memory_order_relaxed) != t) continue;
+    if (weft__worker_current(&loop->workers[i]) != t) continue; /* compared, not dereferenced */
     struct weft__bt_capture *cap = malloc(sizeof *cap);
     if (!cap) return -ENOMEM;
     int rc = weft__bt_worker(&loop->workers[i], cap, CAPTURE_TIMEOUT_NS);

@@ -2,7 +2,7 @@
  * monitor.c - the stall detector and the dump signal (monitor.h).
  *
  * Stall detection costs the workers nothing new: each already counts the
- * slices it starts (ctr.polled) and publishes the task on it (on_cpu). The
+ * slices it starts (ctr.polled) and publishes the task on it (current). The
  * monitor samples both a few times per threshold (Go's sysmon does the same
  * with schedtick): a worker whose count has not moved since a sample at
  * least a threshold ago, with a task or a callback on it, is stalled. The
@@ -314,7 +314,7 @@ static void sample(struct weft__monitor *mon, uint64_t stall) {
     struct sample *s = &mon->s[i];
     /* relaxed: samples; a capture confirms before anything is reported. */
     uint64_t polled = atomic_load_explicit(&w->ctr.polled, memory_order_relaxed);
-    bool busy = atomic_load_explicit(&w->on_cpu, memory_order_relaxed) != NULL ||
+    bool busy = weft__worker_current(w) != NULL ||
                 atomic_load_explicit(&w->in_callback, memory_order_relaxed);
     if (polled != s->polled || !busy) {
       s->polled = polled;

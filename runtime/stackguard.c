@@ -102,7 +102,7 @@ static void chain(int sig, siginfo_t *si, void *uc) {
 
 static void on_segv(int sig, siginfo_t *si, void *uc) {
   struct weft__worker *w = weft__worker_self();
-  const struct weft_task *t = w ? w->current : NULL;
+  const struct weft_task *t = w ? weft__worker_current(w) : NULL;
   if (t && t->fiber.stack_lo) {
     uintptr_t addr = (uintptr_t)si->si_addr, lo = (uintptr_t)t->fiber.stack_lo;
     if (addr < lo && lo - addr <= WEFT__STACK_GUARD) {

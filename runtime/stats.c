@@ -26,11 +26,16 @@
 
 int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out) {
   if (!t || !out) return -EINVAL;
-  out->runs = LOAD(t->acct.runs);
-  out->run_ns = LOAD(t->acct.run_ns);
-  out->max_slice_ns = LOAD(t->acct.max_slice_ns);
-  out->ready_ns = LOAD(t->acct.ready_ns);
-  out->suspended_ns = LOAD(t->acct.suspended_ns);
+  memset(out, 0, sizeof *out);
+  out->runs = LOAD(t->runs);
+  /* acquire: pairs with the release that published the zeroed times. */
+  const struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_acquire);
+  if (tm) {
+    out->run_ns = LOAD(tm->run_ns);
+    out->max_slice_ns = LOAD(tm->max_slice_ns);
+    out->ready_ns = LOAD(tm->ready_ns);
+    out->suspended_ns = LOAD(tm->suspended_ns);
+  }
   return 0;
 }
 
@@ -63,7 +68,7 @@ static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) 
   out->local_queue = weft__runq_len(&w->runq);
   out->inbox_queue = LOAD(w->inbox.len);
   out->lifo = LOAD(w->lifo) != NULL;
-  out->running_task = LOAD(w->on_cpu_id);
+  out->busy = weft__worker_current(w) != NULL || LOAD(w->in_callback);
 }
 
 int weft_loop_worker_stats(weft_loop_t *loop, unsigned index, struct weft_worker_stats *out) {
@@ -101,7 +106,7 @@ int weft_loop_get_stats(weft_loop_t *loop, struct weft_loop_stats *out) {
     const uint64_t *add = (const uint64_t *)&ws;
     for (size_t k = 0; k < sizeof ws / sizeof(uint64_t); k++) sum[k] += add[k];
   }
-  out->total.running_task = 0; /* a sum of ids means nothing */
+  /* total.busy: how many workers are busy now. */
   if (foreign) weft__loop_exit_foreign(loop);
   return 0;
 }

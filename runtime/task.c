@@ -40,7 +40,7 @@ void weft_task_opts_init(struct weft_task_opts *opts) {
 
 struct weft_task *weft__task_self(void) {
   struct weft__worker *w = weft__worker_self();
-  return w ? w->current : NULL;
+  return w ? weft__worker_current(w) : NULL;
 }
 
 weft_task_t *weft_task_current(void) { return weft__task_self(); }
@@ -212,7 +212,6 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->cancel_msg = NULL;
   t->fail_msg = NULL;
   t->name = name;
-  t->name_buf[0] = '\0';
   t->fn = fn;
   t->arg = arg;
   t->id = weft__loop_task_id(loop, w);
@@ -225,10 +224,16 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->stack_used = 0;
   t->spawn_site = spawn_site;
   atomic_store_explicit(&t->last_worker, -1, memory_order_relaxed);
+  atomic_store_explicit(&t->block_kind, WEFT__BLOCK_NONE, memory_order_relaxed);
+  atomic_store_explicit(&t->since_ms, 0, memory_order_relaxed);
   spawn_site = NULL; /* taken (above) */
   memset(&t->blocked, 0, sizeof t->blocked);
-  memset(&t->acct, 0, sizeof t->acct);
-  if (atomic_load_explicit(&loop->acct, memory_order_relaxed)) t->acct.ready_at = weft__clock_ns();
+  atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->times, NULL, memory_order_relaxed);
+  if (__builtin_expect(atomic_load_explicit(&loop->acct, memory_order_relaxed), 0)) {
+    struct weft__task_times *tm = weft__task_times_get(t);
+    if (tm) tm->ready_at = weft__clock_ns(); /* its first wait for a worker starts now */
+  }
   registry_add(w ? &w->reg : &loop->foreign_reg, t);
   weft__loop_count(loop, +1);
   if (out) *out = t;
@@ -328,6 +333,8 @@ void weft__task_free(struct weft_task *t) {
   weft__strfree(t->name);
   weft__strfree(t->cancel_msg);
   weft__strfree(t->fail_msg);
+  struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
+  if (tm) weft__free(tm, sizeof *tm);
   struct weft__worker *w = weft__worker_self();
   if (w && w->loop == loop && w->task_cache_len < WEFT__TASK_CACHE_MAX) {
     t->r.next = (struct weft__runnable *)w->task_cache;
@@ -340,13 +347,24 @@ void weft__task_free(struct weft_task *t) {
   weft__loop_count(loop, -1);
 }
 
-void weft__task_acct_ready(struct weft_task *t) {
+struct weft__task_times *weft__task_times_get(struct weft_task *t) {
+  struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
+  if (tm) return tm;
+  tm = weft__calloc(sizeof *tm);
+  /* release: readers (weft_task_get_stats) acquire-load it and see zeros. */
+  if (tm) atomic_store_explicit(&t->times, tm, memory_order_release);
+  return tm;
+}
+
+__attribute__((noinline)) void weft__task_acct_ready(struct weft_task *t) {
   /* Our CAS to SCHEDULED (or the worker's requeue) makes us the only
-   * writer until the task runs again. */
+   * writer until the task runs again. A task without times yet gets them
+   * at its next slice. */
+  struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
+  if (!tm) return;
   uint64_t now = weft__clock_ns();
-  struct weft__task_acct *a = &t->acct;
-  if (a->stopped_at && now > a->stopped_at) weft__count(&a->suspended_ns, now - a->stopped_at);
-  a->ready_at = now;
+  if (tm->stopped_at && now > tm->stopped_at) weft__count(&tm->suspended_ns, now - tm->stopped_at);
+  tm->ready_at = now;
 }
 
 void weft__task_wake(struct weft_task *t) { weft__task_wake_hint(t, WEFT__SCHED_WAKE); }
@@ -362,7 +380,9 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
       /* acq_rel: see the design comment. */
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
-        if (__builtin_expect(atomic_load_explicit(&t->fut.loop->acct, memory_order_relaxed), 0))
+        /* Debug mode: a task that has times (its first slice in debug
+         * mode made them) counts this wait. relaxed: we own it now. */
+        if (__builtin_expect(atomic_load_explicit(&t->times, memory_order_relaxed) != NULL, 0))
           weft__task_acct_ready(t);
         /* relaxed: the CAS ordered us after the task's last write. */
         if (pinned == WEFT__PIN_OWN) pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
@@ -549,12 +569,12 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   weft__mutex_unlock(&host->fut.lock);
   /* relaxed: we own the child now; wakers see RUNNING and mark NOTIFIED. */
   atomic_store_explicit(&child->state, WEFT__TASK_RUNNING, memory_order_relaxed);
-  weft__worker_self()->current = child;
+  weft__worker_set_current(weft__worker_self(), child);
   void *result = NULL;
   int rc = child->fn(child->arg, &result);
   weft__task_finish(child, rc < 0 ? rc : 0, result);
   atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
-  weft__worker_self()->current = host; /* we may be on another worker by now */
+  weft__worker_set_current(weft__worker_self(), host); /* we may be on another worker by now */
   weft__mutex_lock(&host->fut.lock);
   host->inline_child = NULL;
   weft__mutex_unlock(&host->fut.lock);
@@ -592,14 +612,18 @@ long weft_task_stack_used(weft_task_t *t) {
 const char *weft_task_name(weft_task_t *t) {
   if (!t) return NULL;
   weft__mutex_lock(&t->fut.lock);
-  const char *n = t->name;
-  if (!n) {
-    if (!t->name_buf[0])
-      snprintf(t->name_buf, sizeof t->name_buf, "Task-%llu", (unsigned long long)t->id);
-    n = t->name_buf;
-  }
+  const char *n = weft__task_name_locked(t);
   weft__mutex_unlock(&t->fut.lock);
   return n;
+}
+
+const char *weft__task_name_locked(struct weft_task *t) {
+  if (!t->name) { /* "Task-<id>", made at the first read (no room kept for it in the task) */
+    char buf[32];
+    snprintf(buf, sizeof buf, "Task-%llu", (unsigned long long)t->id);
+    t->name = weft__strdup(buf);
+  }
+  return t->name ? t->name : "Task";
 }
 
 int weft_task_set_name(weft_task_t *t, const char *name) {

@@ -78,51 +78,60 @@ enum weft__block_kind {
 };
 
 struct weft__blocked {
-  _Atomic uint8_t kind;       /* enum weft__block_kind */
   _Atomic(const void *) obj;
   _Atomic int64_t arg;
-  _Atomic uint64_t since;     /* weft__clock_coarse_ns() when it suspended */
 };
 
-/* Per-task accounting (weft_task_stats). runs is counted always; the
- * times only while the loop's accounting is on (weft_loop_set_debug).
- * The running worker writes them with relaxed stores of its own loads
- * (one writer at a time: whoever runs or wakes the task, ordered by the
- * state CAS); readers may see a slightly stale value, never a torn one. */
-struct weft__task_acct {
-  _Atomic uint64_t runs;       /* slices started */
+/* Per-task times (weft_task_get_stats), counted only in debug mode
+ * (weft_loop_set_debug): allocated at the first slice run in debug mode,
+ * so a task of a loop that never turns it on carries one NULL pointer.
+ * Whoever owns the task writes them (its worker while it runs; its waker
+ * between the CAS that makes it runnable and its next slice), relaxed
+ * stores of its own loads; readers see each value whole, maybe stale. */
+struct weft__task_times {
   _Atomic uint64_t run_ns;     /* time on a worker */
   _Atomic uint64_t max_slice_ns;
   _Atomic uint64_t ready_ns;   /* runnable but not running (scheduling delay) */
   _Atomic uint64_t suspended_ns;
-  uint64_t ready_at;           /* accounting clock when it last became runnable */
-  uint64_t stopped_at;         /* ... when its last slice ended */
+  uint64_t ready_at;           /* clock when it last became runnable; 0: unknown */
+  uint64_t stopped_at;         /* ... when its last slice ended (or began, during it) */
 };
 
+/* Layout: 320 bytes, five cache lines, which jemalloc's 320-byte size
+ * class keeps line-aligned; the small fields share words. A spawn touches
+ * every line once, so a field that spilled into a sixth line cost
+ * spawn_many ~20% with 1M tasks (benchmarks/RESULTS.md, issue 12). */
 struct weft_task {
   struct weft_future fut;   /* first: a task is a future */
   struct weft__runnable r;       /* resumptions */
   struct weft__runnable r_start; /* the first run; may go stale (above) */
-  _Atomic uint8_t claim;    /* 0 until a worker or an inline host takes the first run */
   _Atomic uint32_t state;   /* enum weft__task_state */
-  _Atomic bool must_cancel; /* a cancellation waits to be delivered; changed under fut.lock */
   uint32_t cancel_requests; /* under fut.lock */
-  char *cancel_msg;         /* under fut.lock */
-  char *fail_msg;           /* set by weft_fail() on the task itself */
-  char *name;               /* under fut.lock; NULL until named */
-  char name_buf[24];        /* "Task-<id>" made on first read */
-  weft_task_fn fn;
-  void *arg;
-  uint64_t id;
-  size_t stack_size;
+  _Atomic uint8_t claim;    /* 0 until a worker or an inline host takes the first run */
+  _Atomic bool must_cancel; /* a cancellation waits to be delivered; changed under fut.lock */
   bool explicit_stack;      /* stack_size was asked for (weft_task_opts); immutable */
+  bool started;             /* owned by the running worker */
+  _Atomic uint8_t block_kind; /* enum weft__block_kind: what it waits on (blocked) */
+  _Atomic int16_t last_worker; /* where its last slice ran (-1: none yet); relaxed */
+  /* Coarse clock, in ms (wraps after 49 days), when it last stopped
+   * running: the dump's "for how long". Relaxed; read under the dump's claim. */
+  _Atomic uint32_t since_ms;
   /* Worker index, or WEFT__UNPINNED: where wake-ups queue it. Written only by the task
    * itself while it runs (I/O pins it to its ring's worker, io/op.c); read
    * by wakers after their CAS from IDLE, which orders them after the
    * task's last write (relaxed accesses are enough). */
   _Atomic int pinned;
   int home;                 /* the pinning it was spawned with; immutable */
-  bool started;             /* owned by the running worker */
+  /* Debug mode's times, or NULL; set once (release) by an owner, freed with
+   * the task. Beside state: a wake-up reads it. */
+  _Atomic(struct weft__task_times *) times;
+  char *cancel_msg;         /* under fut.lock */
+  char *fail_msg;           /* set by weft_fail() on the task itself */
+  char *name;               /* under fut.lock; NULL until named or first read */
+  weft_task_fn fn;
+  void *arg;
+  uint64_t id;
+  size_t stack_size;
   struct weft__stack *stack;
   /* With track_stack_use: bytes touched, measured by the task itself just
    * before it finishes (the future's completion publishes it); 0: none. */
@@ -130,10 +139,9 @@ struct weft_task {
   struct weft__fiber fiber;
   struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
   struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
-  struct weft__blocked blocked; /* what it waits on while suspended */
-  struct weft__task_acct acct;
+  struct weft__blocked blocked; /* what it waits on while suspended (with block_kind) */
+  _Atomic uint64_t runs;    /* slices started (its worker writes; relaxed) */
   void *spawn_site;         /* the spawner's return address (the dump symbolizes it) */
-  _Atomic int last_worker;  /* where its last slice ran (-1: none yet); relaxed */
   struct weft__registry *reg; /* where the task is listed while not done */
   struct weft__list reg_link; /* under reg->lock */
 };
@@ -147,10 +155,14 @@ static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind
                                       const void *obj, int64_t arg) {
   if (!t) return;
   /* relaxed: published by the suspension's release CAS (worker.c). */
-  atomic_store_explicit(&t->blocked.kind, (uint8_t)kind, memory_order_relaxed);
+  atomic_store_explicit(&t->block_kind, (uint8_t)kind, memory_order_relaxed);
   atomic_store_explicit(&t->blocked.obj, obj, memory_order_relaxed);
   atomic_store_explicit(&t->blocked.arg, arg, memory_order_relaxed);
 }
+
+/* weft_task_name's body, with t->fut.lock held: the name, made on first
+ * read ("Task" if there is no memory for it). */
+const char *weft__task_name_locked(struct weft_task *t);
 
 /* Spawn sites (task.c): a public spawn entry point notes its caller for
  * the task it makes, unless an outer entry point did; returns what to
@@ -158,9 +170,12 @@ static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind
 void *weft__spawn_site_enter(void *site);
 void weft__spawn_site_exit(void *prev);
 
-/* Accounting on: @t becomes runnable now (its waker, or its worker
+/* Debug mode: @t becomes runnable now (its waker, or its worker
  * requeueing it). */
 void weft__task_acct_ready(struct weft_task *t);
+/* Debug mode: @t's times, made if it has none (its owner only); NULL if
+ * there is no memory for them (the slice goes uncounted). */
+struct weft__task_times *weft__task_times_get(struct weft_task *t);
 
 /* Makes a task runnable again after a suspension (any thread). */
 void weft__task_wake(struct weft_task *t);

@@ -99,11 +99,7 @@ static void add_error_locked(struct weft_taskgroup *g, int err, const char *msg,
 }
 
 /* A child's name read under its own lock (weft_task_name takes that lock). */
-static const char *name_locked(struct weft_task *t) {
-  if (t->name) return t->name;
-  if (!t->name_buf[0]) snprintf(t->name_buf, sizeof t->name_buf, "Task-%llu", (unsigned long long)t->id);
-  return t->name_buf;
-}
+static const char *name_locked(struct weft_task *t) { return weft__task_name_locked(t); }
 
 /* ---- watching children ---------------------------------------------------------- */
 

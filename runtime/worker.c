@@ -139,7 +139,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->stacks.free = NULL;
   atomic_store_explicit(&w->stacks.count, 0, memory_order_relaxed);
   w->stacks.arena = &loop->stack_arena;
-  w->current = NULL;
+  weft__worker_set_current(w, NULL);
   w->eager = NULL;
   w->switch_reason = WEFT__SWITCH_SUSPEND;
   w->searching = false;
@@ -254,7 +254,7 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
     /* Only from the running task of this worker, for a task that may run
      * here, one at a time, and HANDOFF_MAX in a row: a pair handing over
      * to each other must not keep the queue waiting for ever. */
-    if (w && w->current && !w->handoff && (pinned < 0 || (unsigned)pinned == w->index) &&
+    if (w && weft__worker_current(w) && !w->handoff && (pinned < 0 || (unsigned)pinned == w->index) &&
         w->handoff_streak < HANDOFF_MAX) {
       w->handoff = r;
       return;
@@ -391,40 +391,43 @@ static void end_task(struct weft_task *t) {
 }
 
 /* A slice's bookkeeping: who is on the CPU (the dump and the stall
- * detector read it), the slice count (the stall detector's clock) and,
- * with accounting on, the task's times (task.h, struct weft__task_acct). */
+ * detector read it), the slice counts (the stall detector's clock, the
+ * task's own), where the task last ran and when it stopped; with debug
+ * mode on, the task's times (task.h, struct weft__task_times), out of line.
+ * Budget: a dozen plain stores and loads, no atomic read-modify-write. */
+__attribute__((noinline)) static void slice_begin_timed(struct weft_task *t) {
+  struct weft__task_times *tm = weft__task_times_get(t);
+  if (!tm) return;
+  uint64_t now = weft__clock_ns();
+  if (tm->ready_at && now > tm->ready_at) weft__count(&tm->ready_ns, now - tm->ready_at);
+  tm->ready_at = 0;
+  tm->stopped_at = now; /* the slice's start, until slice_end */
+}
+
+__attribute__((noinline)) static void slice_end_timed(struct weft_task *t) {
+  struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
+  if (!tm || !tm->stopped_at) return;
+  uint64_t now = weft__clock_ns();
+  uint64_t d = now > tm->stopped_at ? now - tm->stopped_at : 0;
+  weft__count(&tm->run_ns, d);
+  if (d > atomic_load_explicit(&tm->max_slice_ns, memory_order_relaxed))
+    atomic_store_explicit(&tm->max_slice_ns, d, memory_order_relaxed);
+  tm->stopped_at = now;
+}
+
 static inline void slice_begin(struct weft__worker *w, struct weft_task *t) {
-  w->current = t;
-  /* relaxed: observers only compare it with what polled said (debug.c). */
-  atomic_store_explicit(&w->on_cpu, t, memory_order_relaxed);
-  atomic_store_explicit(&w->on_cpu_id, t->id, memory_order_relaxed);
+  weft__worker_set_current(w, t);
   weft__count(&w->ctr.polled, 1);
-  weft__count(&t->acct.runs, 1);
-  atomic_store_explicit(&t->last_worker, (int)w->index, memory_order_relaxed);
-  if (__builtin_expect(w->acct, 0)) {
-    uint64_t now = weft__clock_ns();
-    struct weft__task_acct *a = &t->acct;
-    if (a->ready_at && now > a->ready_at) weft__count(&a->ready_ns, now - a->ready_at);
-    a->ready_at = 0;
-    a->stopped_at = now; /* the slice's start, until slice_end */
-  }
+  weft__count(&t->runs, 1);
+  atomic_store_explicit(&t->last_worker, (int16_t)w->index, memory_order_relaxed);
+  if (__builtin_expect(w->acct, 0)) slice_begin_timed(t);
 }
 
 static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
-  w->current = NULL;
-  atomic_store_explicit(&w->on_cpu, NULL, memory_order_relaxed);
-  atomic_store_explicit(&w->on_cpu_id, 0, memory_order_relaxed);
-  if (__builtin_expect(w->acct, 0)) {
-    uint64_t now = weft__clock_ns();
-    struct weft__task_acct *a = &t->acct;
-    uint64_t d = now > a->stopped_at ? now - a->stopped_at : 0;
-    weft__count(&a->run_ns, d);
-    if (d > atomic_load_explicit(&a->max_slice_ns, memory_order_relaxed))
-      atomic_store_explicit(&a->max_slice_ns, d, memory_order_relaxed);
-    a->stopped_at = now;
-  }
+  weft__worker_set_current(w, NULL);
   /* relaxed: read by the dump only while it holds the task (its claim). */
-  atomic_store_explicit(&t->blocked.since, w->coarse_now, memory_order_relaxed);
+  atomic_store_explicit(&t->since_ms, w->coarse_ms, memory_order_relaxed);
+  if (__builtin_expect(w->acct, 0)) slice_end_timed(t);
 }
 
 static void run_task(struct weft__worker *w, struct weft_task *t) {
@@ -453,7 +456,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
     weft__fiber_switch(&w->sched, &t->fiber);
     /* Who switched out: an inline child hands the fiber back to its host
      * without telling us (task.h), so ask, rather than trust t. */
-    t = w->current;
+    t = weft__worker_current(w);
     slice_end(w, t);
     if (w->switch_reason != WEFT__SWITCH_EAGER) break;
     /* An eager spawn (asyncio's eager_start): the child runs now, up to
@@ -521,7 +524,7 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r) {
   } else {
     weft__count(&w->ctr.handles_run, 1);
     weft__count(&w->ctr.polled, 1);
-    /* relaxed: a hint for the stall detector, as on_cpu. */
+    /* relaxed: a hint for the stall detector, as current. */
     atomic_store_explicit(&w->in_callback, true, memory_order_relaxed);
     weft__handle_run(weft__container_of(r, struct weft_handle, r));
     atomic_store_explicit(&w->in_callback, false, memory_order_relaxed);
@@ -715,7 +718,7 @@ void weft__worker_main(struct weft__worker *w) {
   weft__monitor_worker_wakes(loop);
   requeue_deferred(w);
   for (;;) {
-    w->coarse_now = weft__clock_coarse_ns();
+    w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u);
     w->acct = atomic_load_explicit(&loop->acct, memory_order_relaxed);
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a
@@ -743,6 +746,5 @@ void weft__worker_main(struct weft__worker *w) {
   uint64_t len = weft__clock_ns() - run_start;
   weft__count(&w->ctr.busy_ns, len > idle ? len - idle : 0);
   atomic_store_explicit(&w->ctr.run_start_ns, 0, memory_order_relaxed);
-  atomic_store_explicit(&w->on_cpu, NULL, memory_order_relaxed);
   tls_worker = NULL;
 }

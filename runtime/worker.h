@@ -87,14 +87,14 @@ struct weft__worker {
   bool stop_taken;              /* final was filled this run */
   struct weft__stack_pool stacks;
   struct weft__fiber sched;     /* the scheduler context on the thread's stack */
-  struct weft_task *current;    /* the task whose fiber runs, or NULL */
-  /* The same for other threads (the dump, the stall detector): relaxed
-   * stores at each slice's start and end. */
-  _Atomic(struct weft_task *) on_cpu; /* compared, never dereferenced, by others */
-  _Atomic uint64_t on_cpu_id;   /* its id (0: none), for the statistics */
+  /* The task whose fiber runs, or NULL. Written by this worker only;
+   * atomic with relaxed accesses (plain moves) because other threads (the
+   * dump, the stall detector) compare it with tasks they hold, and never
+   * dereference it. weft__worker_current() reads it. */
+  _Atomic(struct weft_task *) current;
   _Atomic bool in_callback;     /* a call_soon/call_later callback runs (the stall detector) */
   struct weft__worker_counters ctr;
-  uint64_t coarse_now;          /* weft__clock_coarse_ns() at this loop pass */
+  uint32_t coarse_ms;           /* weft__clock_coarse_ns() at this loop pass, in ms (wraps) */
   bool acct;                    /* the loop's accounting flag, read once per pass */
   uintptr_t tstack_lo, tstack_hi; /* this thread's own stack (the dump's bounds) */
   _Atomic uintptr_t thread_id;  /* pthread_self() of the thread running it (signals) */
@@ -118,6 +118,14 @@ struct weft__worker {
   _Alignas(WEFT__CACHELINE) struct weft__reactor reactor;
   _Alignas(WEFT__CACHELINE) struct weft__registry reg;  /* tasks end on any worker */
 };
+
+static inline struct weft_task *weft__worker_current(const struct weft__worker *w) {
+  return atomic_load_explicit(&w->current, memory_order_relaxed);
+}
+
+static inline void weft__worker_set_current(struct weft__worker *w, struct weft_task *t) {
+  atomic_store_explicit(&w->current, t, memory_order_relaxed);
+}
 
 /* The worker the calling thread is, or NULL. Never inlined: a fiber may
  * resume on another thread, so the thread-local must be re-read each time. */

@@ -145,7 +145,8 @@ WEFT_EXTERN int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out)
  * @local_queue, @inbox_queue, @lifo: ready work queued now: its ring (and
  *                one worker's overflow list), work pinned to it by other
  *                threads, and the LIFO slot (0 or 1).
- * @running_task: the id of the task on it now, 0 if none.
+ * @busy:         1 if a task or a callback is on it now (the dump names
+ *                the task), else 0.
  */
 struct weft_worker_stats {
   uint64_t polled;
@@ -163,7 +164,7 @@ struct weft_worker_stats {
   uint64_t local_queue;
   uint64_t inbox_queue;
   uint64_t lifo;
-  uint64_t running_task;
+  uint64_t busy;
 };
 
 /**

@@ -89,7 +89,7 @@ static void check_counters(unsigned workers) {
   ck_assert_ptr_nonnull(ls.io_backend);
   struct weft_worker_stats ws;
   ck_assert_int_eq(weft_loop_worker_stats(loop, 0, &ws), 0);
-  ck_assert_uint_eq(ws.running_task, 0);
+  ck_assert_uint_eq(ws.busy, 0); /* the loop is not running */
   ck_assert_int_eq(weft_loop_worker_stats(loop, workers, &ws), -EINVAL);
 
   /* Prometheus text: sized like snprintf, every family typed. */
