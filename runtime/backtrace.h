@@ -20,6 +20,17 @@
 #ifndef WEFT_RUNTIME_BACKTRACE_H
 #define WEFT_RUNTIME_BACKTRACE_H
 
+/* For hot functions of files built with frame pointers that never have a
+ * frame on a suspended task's stack (they return before any suspension):
+ * they may go without one, as the scheduler's own files do (CMakeLists.txt).
+ * GCC only; elsewhere they keep theirs. */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+#define WEFT__NO_FRAME __attribute__((optimize("omit-frame-pointer")))
+#else
+#define WEFT__NO_FRAME
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -16,6 +16,7 @@
  * cancelled too (a task gets a cancellation request), and the await returns
  * -ECANCELED at once rather than after the awaited task finished.
  */
+#include "backtrace.h"
 #include "future.h"
 #include "alloc.h"
 #include "context.h"
@@ -37,7 +38,7 @@ WEFT__CHECKER bool fut_ok(const struct weft_future *f) {
   return atomic_load_explicit(&f->refs, memory_order_relaxed) > 0 && weft__list_ok(&f->entries);
 }
 
-void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
+WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
   weft__mutex_init(&f->lock);
   atomic_init(&f->state, WEFT__FUT_PENDING);
   f->is_task = is_task;
@@ -52,7 +53,7 @@ void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_ta
   weft__magic_live(f);
 }
 
-int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
+WEFT__NO_FRAME int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
   if (!out) return -EINVAL;
   if (!loop) loop = weft_loop_current();
   if (!loop) return -EINVAL;
@@ -73,7 +74,7 @@ weft_future_t *weft_future_ref(weft_future_t *f) {
   return f;
 }
 
-void weft__future_fini(struct weft_future *f) {
+WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
   if (f->err && f->err != -ECANCELED && !f->retrieved) {
     struct weft_exception_context ctx = {
         .message = f->is_task ? "Task exception was never retrieved"
@@ -97,7 +98,7 @@ void weft__future_fini(struct weft_future *f) {
   weft__magic_dead(f);
 }
 
-void weft_future_release(weft_future_t *f) {
+WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
   if (!f) return;
   weft__magic_check(f, "double release", f->is_task ? "task" : "future");
   /* acq_rel: the last releaser must see every other holder's writes before
@@ -144,7 +145,7 @@ static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
   }
 }
 
-int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
+WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
   /* A reference of our own for the call: an awaiter that sees DONE may
    * release the future while we are still unlocking it, and completers
    * (a task answering a request) often hold none. relaxed: taking a
@@ -158,7 +159,7 @@ int weft__future_complete(struct weft_future *f, int err, void *result, char *ms
   return rc;
 }
 
-int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg) {
+WEFT__NO_FRAME int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg) {
   if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__FUT_PENDING) {
     weft__strfree(msg);
     return WEFT_EINVALSTATE;
@@ -177,7 +178,7 @@ int weft__future_complete_locked(struct weft_future *f, int err, void *result, c
   return 0;
 }
 
-int weft_future_set_result(weft_future_t *f, void *value) {
+WEFT__NO_FRAME int weft_future_set_result(weft_future_t *f, void *value) {
   if (!f || f->is_task) return -EINVAL;
   return weft__future_complete(f, 0, value, NULL);
 }

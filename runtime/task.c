@@ -16,6 +16,7 @@
  * and clears must_cancel when none remain, so a cancellation that was not yet
  * delivered is withdrawn.
  */
+#include "backtrace.h"
 #include "task.h"
 #include "context.h"
 #include "alloc.h"
@@ -38,7 +39,7 @@ void weft_task_opts_init(struct weft_task_opts *opts) {
   opts->worker = -1;
 }
 
-struct weft_task *weft__task_self(void) {
+WEFT__NO_FRAME struct weft_task *weft__task_self(void) {
   struct weft__worker *w = weft__worker_self();
   return w ? weft__worker_current(w) : NULL;
 }
@@ -373,7 +374,7 @@ void weft__task_wake_hint(struct weft_task *t, int hint) {
   weft__task_wake_at(t, hint, WEFT__PIN_OWN);
 }
 
-void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
+WEFT__NO_FRAME void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
   uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
   for (;;) {
     if (s == WEFT__TASK_IDLE) {
