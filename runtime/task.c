@@ -39,7 +39,7 @@ void weft_task_opts_init(struct weft_task_opts *opts) {
   opts->worker = -1;
 }
 
-WEFT__NO_FRAME struct weft_task *weft__task_self(void) {
+struct weft_task *weft__task_self(void) {
   struct weft__worker *w = weft__worker_self();
   return w ? weft__worker_current(w) : NULL;
 }
@@ -374,7 +374,7 @@ void weft__task_wake_hint(struct weft_task *t, int hint) {
   weft__task_wake_at(t, hint, WEFT__PIN_OWN);
 }
 
-WEFT__NO_FRAME void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
+void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
   uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
   for (;;) {
     if (s == WEFT__TASK_IDLE) {
