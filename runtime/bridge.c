@@ -17,9 +17,7 @@
 int weft_run_threadsafe(weft_loop_t *loop, weft_task_fn fn, void *arg, weft_future_t **out) {
   if (!loop || !fn || !out) return -EINVAL;
   weft_task_t *t;
-  void *prev = weft__spawn_site_enter(__builtin_return_address(0));
-  int rc = weft_spawn_opts(loop, fn, arg, NULL, &t);
-  weft__spawn_site_exit(prev);
+  int rc = weft__spawn_at(loop, fn, arg, NULL, &t, __builtin_return_address(0));
   if (rc) return rc;
   *out = weft_task_future(t);
   return 0;

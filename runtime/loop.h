@@ -84,6 +84,10 @@ struct weft_loop {
   bool executor_shut;         /* under exec_lock: shutdown_default_executor was called */
   struct weft__monitor *mon;   /* monitor.c: stall detector, dump signal; immutable pointer */
   _Atomic bool acct;          /* debug mode: per-task times (relaxed: workers read it each pass) */
+  /* The coarse clock in ms, kept by the monitor while it samples (0: not
+   * kept; workers read the clock themselves). Relaxed: a timestamp for
+   * the dump's ages, as fresh as the sampling period. */
+  _Atomic uint32_t now_ms;
   weft_exception_handler exc_handler; /* set while not running */
   void *exc_arg;
 };

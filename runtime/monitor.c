@@ -18,6 +18,12 @@
  * monitor (c) deep = true, (d) read active; all seq_cst, so either (b)
  * sees (c) or (d) sees (a).
  *
+ * The monitor also keeps loop->now_ms (the coarse clock, in ms) while it
+ * samples, which the workers stamp tasks with as they stop running
+ * (since_ms, the dump's "for how long"): one shared load per worker pass
+ * instead of a clock read. While it sleeps it stores 0 and the workers
+ * read the clock.
+ *
  * The dump signal: the handler may only do async-signal-safe things, so it
  * sets a flag and wakes the word, both in a static slot that outlives
  * every loop (a handler racing with a close never touches freed memory);
@@ -349,9 +355,18 @@ static void dump_now(struct weft__monitor *mon) {
 
 static int start_locked(struct weft__monitor *mon);
 
+/* Keeps loop->now_ms for the workers (never 0 while kept: 0 means "read
+ * the clock yourself"). */
+static void publish_now(struct weft_loop *loop) {
+  uint32_t ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
+  atomic_store_explicit(&loop->now_ms, ms, memory_order_relaxed);
+}
+
 static void *monitor_thread(void *arg) {
   struct weft__monitor *mon = arg;
   pthread_setname_np(pthread_self(), "weft-monitor");
+  /* The loop's stop and close leave now_ms as it was: stale by up to the
+   * period, which only ages the dump's timestamps by that much. */
   mon->refill_ns = weft__clock_ns();
   for (;;) {
     uint32_t seen = atomic_load(mon->word); /* seq_cst: before every check below */
@@ -364,12 +379,15 @@ static void *monitor_thread(void *arg) {
     if (atomic_load(&mon->exit)) break;
     int64_t stall = atomic_load_explicit(&mon->stall_ns, memory_order_relaxed);
     if (stall > 0 && atomic_load(&mon->active) > 0) {
+      publish_now(mon->loop);
       int64_t period = stall / 4;
       period = period < MIN_PERIOD_NS ? MIN_PERIOD_NS : period > MAX_PERIOD_NS ? MAX_PERIOD_NS : period;
       weft__futex_wait(mon->word, seen, weft__clock_ns() + (uint64_t)period);
       if (!atomic_load(&mon->exit)) sample(mon, (uint64_t)stall);
       continue;
     }
+    /* relaxed: workers read the clock themselves while nobody keeps it. */
+    atomic_store_explicit(&mon->loop->now_ms, 0, memory_order_relaxed);
     atomic_store(&mon->deep, true); /* seq_cst: (c) */
     if (stall > 0 && atomic_load(&mon->active) > 0) { /* (d) */
       atomic_store(&mon->deep, false);

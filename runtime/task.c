@@ -101,34 +101,34 @@ static void registry_remove(struct weft_task *t) {
 
 /* ---- spawn sites ----------------------------------------------------------
  * The dump shows where each task was spawned: the return address of the
- * outermost public spawn call the user made. Each public entry point notes
- * its caller unless an outer one already did (factories and task groups
- * call inner ones); task_create takes the note and clears it, so a task
- * the new one spawns eagerly, before the outer call returns, notes its own. */
-static _Thread_local void *spawn_site;
+ * public spawn call the user made, passed down as @site. A task factory
+ * sits between the spawn and weft_task_create (user code in the middle):
+ * the site crosses it in factory_site, a thread-local set only around the
+ * factory call, which weft_task_create takes (so a task the factory's task
+ * spawns eagerly notes its own). The common path touches no thread-local. */
+static _Thread_local void *factory_site;
 
-void *weft__spawn_site_enter(void *site) {
-  void *prev = spawn_site;
-  if (!prev) spawn_site = site;
-  return prev;
-}
+static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                       const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
+                       void *site);
 
-void weft__spawn_site_exit(void *prev) { spawn_site = prev; }
-
-static int spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
-                      const struct weft_task_opts *opts, weft_task_t **out) {
+int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct weft_task_opts *opts,
+                   weft_task_t **out, void *site) {
   if (!fn) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   /* acquire: the factory record was written before it was published. */
   const struct weft__factory *f = atomic_load_explicit(&loop->factory, memory_order_acquire);
-  if (!f) return weft_task_create(loop, fn, arg, opts, out);
+  if (!f) return task_create(loop, fn, arg, opts, out, true, site);
   struct weft_task_opts defaults;
   if (!opts) {
     weft_task_opts_init(&defaults);
     opts = &defaults;
   }
   weft_task_t *t = NULL;
+  void *prev = factory_site;
+  factory_site = site;
   int rc = f->fn(loop, fn, arg, opts, &t, f->arg);
+  factory_site = prev;
   if (rc == 0 && !t) rc = -EINVAL; /* a factory that made nothing */
   if (rc) return rc;
   if (out) *out = t;
@@ -166,7 +166,8 @@ weft_task_factory weft_loop_get_task_factory(weft_loop_t *loop, void **arg) {
 /* weft_task_create's body; @schedule false leaves the start to the caller
  * (an eager start), with the task claimed so nobody runs it inline. */
 static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
-                       const struct weft_task_opts *opts, weft_task_t **out, bool schedule) {
+                       const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
+                       void *site) {
   if (!fn) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   struct weft_task_opts defaults;
@@ -223,11 +224,10 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->started = false;
   t->stack = NULL;
   t->stack_used = 0;
-  t->spawn_site = spawn_site;
+  t->spawn_site = site;
   atomic_store_explicit(&t->last_worker, -1, memory_order_relaxed);
   atomic_store_explicit(&t->block_kind, WEFT__BLOCK_NONE, memory_order_relaxed);
   atomic_store_explicit(&t->since_ms, 0, memory_order_relaxed);
-  spawn_site = NULL; /* taken (above) */
   memset(&t->blocked, 0, sizeof t->blocked);
   atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
   atomic_store_explicit(&t->times, NULL, memory_order_relaxed);
@@ -247,33 +247,33 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
 }
 
 static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
-                        const struct weft_task_opts *opts, weft_task_t **out);
+                        const struct weft_task_opts *opts, weft_task_t **out, void *site);
 
-#define AT_SITE(call)                                                 \
-  do {                                                                \
-    void *prev_ = weft__spawn_site_enter(__builtin_return_address(0)); \
-    int rc_ = (call);                                                 \
-    weft__spawn_site_exit(prev_);                                     \
-    return rc_;                                                       \
-  } while (0)
+/* weft_task_create's site: the spawn a factory is serving, taken once. */
+static void *take_factory_site(void *own) {
+  void *site = factory_site;
+  if (!site) return own;
+  factory_site = NULL;
+  return site;
+}
 
 int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
                     const struct weft_task_opts *opts, weft_task_t **out) {
-  AT_SITE(spawn_opts(loop, fn, arg, opts, out));
+  return weft__spawn_at(loop, fn, arg, opts, out, __builtin_return_address(0));
 }
 
 int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                      const struct weft_task_opts *opts, weft_task_t **out) {
-  AT_SITE(task_create(loop, fn, arg, opts, out, true));
+  return task_create(loop, fn, arg, opts, out, true, take_factory_site(__builtin_return_address(0)));
 }
 
 int weft_task_create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
                            const struct weft_task_opts *opts, weft_task_t **out) {
-  AT_SITE(create_eager(loop, fn, arg, opts, out));
+  return create_eager(loop, fn, arg, opts, out, take_factory_site(__builtin_return_address(0)));
 }
 
 static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
-                        const struct weft_task_opts *opts, weft_task_t **out) {
+                        const struct weft_task_opts *opts, weft_task_t **out, void *site) {
   struct weft_task *self = weft__task_self();
   if (!loop) loop = weft_loop_current();
   /* Eager only where it can run here and now: from a task with a stack of
@@ -283,9 +283,9 @@ static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
   bool eager = self && loop && self->fut.loop == loop && self->stack && w &&
                !atomic_load_explicit(&loop->closing, memory_order_relaxed) &&
                (!opts || opts->worker < 0 || (unsigned)opts->worker == w->index);
-  if (!eager) return weft_task_create(loop, fn, arg, opts, out);
+  if (!eager) return task_create(loop, fn, arg, opts, out, true, site);
   weft_task_t *t;
-  int rc = task_create(loop, fn, arg, opts, &t, false);
+  int rc = task_create(loop, fn, arg, opts, &t, false, site);
   if (rc) return rc;
   weft__worker_run_eager(self, t); /* back here at its first suspension, or its end */
   if (out) *out = t;
@@ -296,19 +296,19 @@ static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
 int weft_eager_task_factory(weft_loop_t *loop, weft_task_fn fn, void *arg,
                             const struct weft_task_opts *opts, weft_task_t **out, void *factory_arg) {
   (void)factory_arg;
-  return weft_task_create_eager(loop, fn, arg, opts, out);
+  return create_eager(loop, fn, arg, opts, out, take_factory_site(__builtin_return_address(0)));
 }
 
 int weft_spawn_eager(weft_task_fn fn, void *arg, weft_task_t **out) {
   if (!fn) return -EINVAL;
   if (!weft__task_self()) return -EPERM;
-  AT_SITE(create_eager(NULL, fn, arg, NULL, out));
+  return create_eager(NULL, fn, arg, NULL, out, __builtin_return_address(0));
 }
 
 int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out) {
   if (!fn) return -EINVAL;
   if (!weft__worker_self()) return -EPERM;
-  AT_SITE(spawn_opts(NULL, fn, arg, NULL, out));
+  return weft__spawn_at(NULL, fn, arg, NULL, out, __builtin_return_address(0));
 }
 
 weft_future_t *weft_task_future(weft_task_t *t) { return t ? &t->fut : NULL; }

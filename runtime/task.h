@@ -164,11 +164,10 @@ static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind
  * read ("Task" if there is no memory for it). */
 const char *weft__task_name_locked(struct weft_task *t);
 
-/* Spawn sites (task.c): a public spawn entry point notes its caller for
- * the task it makes, unless an outer entry point did; returns what to
- * hand back to _exit. */
-void *weft__spawn_site_enter(void *site);
-void weft__spawn_site_exit(void *prev);
+/* weft_spawn_opts with the spawn site the dump shows for the task (the
+ * user's call: task groups and run_threadsafe pass their caller's). */
+int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct weft_task_opts *opts,
+                   weft_task_t **out, void *site);
 
 /* Debug mode: @t becomes runnable now (its waker, or its worker
  * requeueing it). */

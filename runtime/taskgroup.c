@@ -237,11 +237,7 @@ int weft_taskgroup_spawn(weft_taskgroup_t *g, weft_task_fn fn, void *arg,
   size_t active = atomic_load_explicit(&g->nactive, memory_order_relaxed);
   int rc = g->left || (g->exiting && active == 0) ? WEFT_ECLOSED : g->aborting ? WEFT_ESHUTDOWN : 0;
   weft_task_t *t = NULL;
-  if (!rc) {
-    void *prev = weft__spawn_site_enter(__builtin_return_address(0)); /* the user's call */
-    rc = weft_spawn_opts(g->loop, fn, arg, opts, &t);
-    weft__spawn_site_exit(prev);
-  }
+  if (!rc) rc = weft__spawn_at(g->loop, fn, arg, opts, &t, __builtin_return_address(0));
   if (!rc) {
     c->task = t; /* the group's reference */
     weft__list_add_tail(&g->children, &c->link);

@@ -718,7 +718,8 @@ void weft__worker_main(struct weft__worker *w) {
   weft__monitor_worker_wakes(loop);
   requeue_deferred(w);
   for (;;) {
-    w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u);
+    w->coarse_ms = atomic_load_explicit(&loop->now_ms, memory_order_relaxed);
+    if (!w->coarse_ms) w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
     w->acct = atomic_load_explicit(&loop->acct, memory_order_relaxed);
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a
