@@ -76,6 +76,7 @@ struct entry {
   struct weft_task_stats stats;
   bool leaked;
   bool in_cycle;
+  bool inline_host;     /* it runs an awaited child inline on its own fiber */
   unsigned n;
   void *frames[WEFT__BT_MAX];
 };
@@ -149,6 +150,15 @@ static void read_blocked(struct weft_task *t, struct entry *e) {
   }
 }
 
+/* The id of the child @t runs inline, if any (under its lock: task.h). */
+static bool inline_child_id(struct weft_task *t, int64_t *id) {
+  weft__mutex_lock(&t->fut.lock);
+  struct weft_task *c = t->inline_child;
+  if (c) *id = (int64_t)c->id;
+  weft__mutex_unlock(&t->fut.lock);
+  return c != NULL;
+}
+
 static int snap_task(weft_task_t *t, void *arg) {
   struct snap *sn = arg;
   if (sn->n == sn->cap) {
@@ -181,6 +191,13 @@ static int snap_task(weft_task_t *t, void *arg) {
     bool started = atomic_load_explicit(&t->runs, memory_order_acquire) > 0;
     e->state = started ? E_SCHEDULED : E_NOT_STARTED;
     if (started) e->n = read_queued_stack(t, e->frames);
+  } else if (inline_child_id(t, &e->arg)) {
+    /* Fork-join: it awaits a child it runs inline on its own fiber (task.h);
+     * it stays RUNNING to the scheduler, but it waits for that child, and
+     * the child's stack, which is also its own, shows both. */
+    e->state = E_SUSPENDED;
+    e->kind = WEFT__BLOCK_FUTURE;
+    e->inline_host = true;
   } else {
     e->state = E_RUNNING;
     for (unsigned i = 0; i < sn->loop->nworkers; i++)
@@ -301,7 +318,8 @@ static void describe_wait(const struct entry *e, char *buf, size_t len, uint64_t
   const char *k = block_names[e->kind];
   switch (e->kind) {
   case WEFT__BLOCK_FUTURE:
-    if (e->arg) snprintf(buf, len, "awaits task %" PRId64, e->arg);
+    if (e->inline_host) snprintf(buf, len, "awaits task %" PRId64 ", running it inline on its own stack", e->arg);
+    else if (e->arg) snprintf(buf, len, "awaits task %" PRId64, e->arg);
     else snprintf(buf, len, "awaits future %p%s", e->obj, e->leaked ? " (leaked: nobody else holds it)" : "");
     break;
   case WEFT__BLOCK_LOCK:
@@ -356,14 +374,15 @@ static void text_task_header(struct out *o, const struct entry *e, uint64_t now,
   if (e->state == E_RUNNING && e->worker >= 0) put(o, " on worker %d", e->worker);
   if (e->state == E_SUSPENDED) {
     describe_wait(e, wait, sizeof wait, now);
-    put(o, ", %s, for %.3f s", wait, age_s(e, cnow));
+    put(o, ", %s", wait);
+    if (e->since) put(o, ", for %.3f s", age_s(e, cnow));
   } else if (e->state == E_SCHEDULED) {
     put(o, ", last ran %.3f s ago", age_s(e, cnow));
   }
   if (e->in_cycle) put(o, " [DEADLOCK]");
   if (e->state != E_RUNNING && e->last_worker >= 0) put(o, "; last ran on worker %d", e->last_worker);
   if (e->state != E_RUNNING && e->worker >= 0) put(o, ", pinned to worker %d", e->worker);
-  put(o, "; %" PRIu64 " slices", e->stats.runs);
+  put(o, "; ran %" PRIu64 " time%s", e->stats.runs, e->stats.runs == 1 ? "" : "s");
   if (e->stats.run_ns)
     put(o, ", %.3f ms on a worker (longest %.3f ms), %.3f ms ready, %.3f ms suspended",
         (double)e->stats.run_ns / 1e6, (double)e->stats.max_slice_ns / 1e6,
@@ -391,7 +410,9 @@ static void put_stack(struct out *o, struct sym_cache *c, const struct entry *e)
   if (e->spawn_site) put(o, "    spawned at %s\n", sym(c, e->spawn_site, 1));
   if (!e->n) {
     put(o, "    (no stack: %s)\n",
-        e->state == E_NOT_STARTED ? "not started" : e->state == E_RUNNING ? "not captured" : "moved while read");
+        e->inline_host ? "its frames are on the stack of the task it runs inline"
+        : e->state == E_NOT_STARTED ? "not started"
+        : e->state == E_RUNNING ? "not captured" : "moved while read");
   }
   for (unsigned i = 0; i < e->n; i++) put(o, "    #%u %s\n", i, sym(c, e->frames[i], i > 0));
 }

@@ -716,11 +716,11 @@ void weft__worker_main(struct weft__worker *w) {
   atomic_store_explicit(&w->ctr.run_idle0_ns, idle0, memory_order_relaxed);
   atomic_store_explicit(&w->ctr.run_start_ns, run_start, memory_order_relaxed);
   weft__monitor_worker_wakes(loop);
+  w->acct = atomic_load_explicit(&loop->acct, memory_order_relaxed);
+  w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
   requeue_deferred(w);
   for (;;) {
-    w->coarse_ms = atomic_load_explicit(&loop->now_ms, memory_order_relaxed);
-    if (!w->coarse_ms) w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
-    w->acct = atomic_load_explicit(&loop->acct, memory_order_relaxed);
+
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a
      * cached read, data already there) then wakes its task without a trip
@@ -734,6 +734,11 @@ void weft__worker_main(struct weft__worker *w) {
     if (weft__timers_next(&w->timers) != UINT64_MAX)
       weft__count(&w->ctr.timers_fired, weft__timers_run(&w->timers, weft__clock_ns()));
     if (has_local_work(w)) end_search(w);
+    /* Once per pass, after any park: the stamp tasks get as they stop
+     * (since_ms) and the debug-mode flag. */
+    w->coarse_ms = atomic_load_explicit(&loop->now_ms, memory_order_relaxed);
+    if (!w->coarse_ms) w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
+    w->acct = atomic_load_explicit(&loop->acct, memory_order_relaxed);
     run_batch(w);
     if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) {
       weft__worker_take_stop(w);
