@@ -446,6 +446,77 @@ START_TEST(dump_signal_writes_file) {
 }
 END_TEST
 
+/* Fork-join: transfer holds the lock and awaits auditor before auditor
+ * started, so it runs auditor inline on its own fiber; auditor then queues
+ * for the lock. The dump shows transfer waiting for auditor (not
+ * "running") and the cycle. One worker in LOCALITY order makes the order
+ * exact: spawn last, auditor, transfer -> transfer takes the LIFO slot and
+ * runs first, last runs after auditor blocked and wakes the main task. */
+static weft_lock_t *bank_lock;
+static weft_task_t *auditor_task;
+
+__attribute__((noinline)) static int auditor_body(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  KEEP_FRAME(weft_lock_acquire(bank_lock, -1));
+}
+
+__attribute__((noinline)) static int transfer_body(void *arg, void **res) {
+  (void)arg;
+  int rc = weft_lock_acquire(bank_lock, -1);
+  if (rc) return rc;
+  rc = weft_await(weft_task_future(auditor_task), res);
+  weft_lock_release(bank_lock);
+  return rc;
+}
+
+static int bank_main(void *arg, void **res) {
+  (void)res;
+  int fd = *(int *)arg;
+  weft_event_t *ready;
+  ck_assert_int_eq(weft_event_create(&ready), 0);
+  ck_assert_int_eq(weft_lock_create(&bank_lock), 0);
+  weft_task_t *last, *transfer;
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  ck_assert_int_eq(weft_spawn(last_body, ready, &last), 0);
+  o.name = "auditor";
+  ck_assert_int_eq(weft_spawn_opts(NULL, auditor_body, NULL, &o, &auditor_task), 0);
+  o.name = "transfer";
+  ck_assert_int_eq(weft_spawn_opts(NULL, transfer_body, NULL, &o, &transfer), 0);
+  ck_assert_int_eq(weft_event_wait(ready, -1), 0);
+  ck_assert_int_eq(weft_loop_dump(weft_loop_current(), fd, WEFT_DUMP_TEXT), 0);
+  weft_task_cancel(transfer, NULL);
+  weft_await(weft_task_future(transfer), NULL);
+  weft_await(weft_task_future(auditor_task), NULL);
+  weft_await(weft_task_future(last), NULL);
+  weft_task_release(transfer);
+  weft_task_release(auditor_task);
+  weft_task_release(last);
+  weft_lock_destroy(bank_lock);
+  weft_event_destroy(ready);
+  return 0;
+}
+
+START_TEST(dump_inline_deadlock) {
+  int fd = scratch_file();
+  ck_assert_int_ge(fd, 0);
+  weft_loop_t *loop = make_loop_order(1, WEFT_ORDER_LOCALITY);
+  weft_task_t *m;
+  ck_assert_int_eq(weft_spawn_opts(loop, bank_main, &fd, NULL, &m), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+  weft_task_release(m);
+  close_clean(loop);
+  char *text = slurp(fd);
+  ck_assert_msg(strstr(text, "DEADLOCK: task"), "%s", text);
+  ck_assert_msg(strstr(text, "\"transfer\": suspended, awaits task"), "%s", text);
+  ck_assert_msg(strstr(text, "running it inline"), "%s", text);
+  ck_assert_msg(strstr(text, "auditor_body"), "%s", text);
+  free(text);
+  close(fd);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("dump");
   TCase *tc = tcase_create("dump");
@@ -453,6 +524,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, dump_one_worker);
   tcase_add_test(tc, dump_four_workers);
   tcase_add_test(tc, dump_bad_input);
+#if !defined(WEFT__SHUFFLE)
+  /* The shuffle build plays with the LIFO slot this scene's order needs. */
+  tcase_add_test(tc, dump_inline_deadlock);
+#endif
   tcase_add_test(tc, dump_signal_writes_file);
   suite_add_tcase(s, tc);
   return s;
