@@ -33,7 +33,7 @@ static int big_frame(void *arg, void **res) {
   return 0;
 }
 
-static int null_write(void *arg, void **res) {
+__attribute__((unused)) static int null_write(void *arg, void **res) {
   *(volatile int *)arg = 1; /* not a stack overflow */
   return 0;
 }
@@ -102,7 +102,7 @@ static void app_handler(int sig) {
   _exit(42);
 }
 
-static void install_app_handler(void) { signal(SIGSEGV, app_handler); }
+__attribute__((unused)) static void install_app_handler(void) { signal(SIGSEGV, app_handler); }
 
 #if !defined(__SANITIZE_ADDRESS__) /* see suite() */
 START_TEST(other_faults_reach_the_application) {

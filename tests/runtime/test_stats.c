@@ -53,7 +53,9 @@ static int workload(void *arg, void **res) {
   ck_assert_uint_ge(ts.run_ns, 5000000);
   ck_assert_uint_ge(ts.max_slice_ns, 5000000);
   ck_assert_uint_le(ts.max_slice_ns, ts.run_ns);
-  ck_assert_uint_ge(ts.suspended_ns, 20000000);
+  /* Suspended from the end of the slice that armed the 20 ms timer to the
+   * timer's wake-up: a little under 20 ms, never much. */
+  ck_assert_uint_ge(ts.suspended_ns, 10000000);
   weft_task_release(t);
   ck_assert_int_eq(atomic_load(&calls), 1);
   *(int *)arg = 1;
