@@ -129,7 +129,15 @@ struct exec_job {
   weft_task_fn fn;
   void *arg;
   struct weft__ctx_map *ctx_map; /* the caller's context: fn runs in it (to_thread) */
+  uint64_t submitted_ns;         /* for the loop's average call time */
 };
+
+/* A call of @loop is done (run or taken back): one fewer in flight. */
+static void call_done(struct weft_loop *loop) {
+  /* release: orders the completion (the task's wake-up, pushed before)
+   * before a spinning worker's acquire load sees the count drop. */
+  atomic_fetch_sub_explicit(&loop->exec_inflight, 1, memory_order_release);
+}
 
 static void job_free(struct weft_future *f) {
   struct exec_job *j = (struct exec_job *)f;
@@ -144,6 +152,7 @@ static void job_free(struct weft_future *f) {
 static int job_cancel(struct weft_future *f, const char *msg) {
   struct exec_job *j = (struct exec_job *)f;
   if (!weft__future_is_done(f) && weft__pool_unqueue(j->pool, &j->work)) {
+    call_done(f->loop);
     int rc = weft__future_cancel_plain(f, msg); /* never runs: cancelled, certainly */
     weft_future_release(f);                    /* the job's reference */
     return rc;
@@ -159,8 +168,14 @@ static void job_run(struct weft__pool_work *w) {
   struct weft__ctx_map *saved = weft__ctx_enter(j->ctx_map);
   int rc = j->fn(j->arg, &result);
   weft__ctx_leave(saved);
+  struct weft_loop *loop = j->fut.loop;
+  uint64_t took = weft__clock_ns() - j->submitted_ns;
+  /* relaxed: an average for a heuristic; racing updates lose a sample. */
+  uint64_t avg = atomic_load_explicit(&loop->exec_avg_ns, memory_order_relaxed);
+  atomic_store_explicit(&loop->exec_avg_ns, avg ? avg - avg / 8 + took / 8 : took, memory_order_relaxed);
   /* Done already (cancelled while running): the result is dropped. */
   weft__future_complete(&j->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, NULL);
+  call_done(loop); /* after the wake-up: a spinning worker finds the task queued */
   weft_future_release(&j->fut); /* the job's reference; may free j */
 }
 
@@ -191,8 +206,11 @@ static int submit(struct weft_loop *loop, struct weft__pool *pool, weft_task_fn 
   weft__loop_count(loop, +1);
   /* relaxed: nobody else sees the job before the pool's lock publishes it. */
   atomic_store_explicit(&j->fut.refs, 2, memory_order_relaxed); /* the caller's, the job's */
+  j->submitted_ns = weft__clock_ns();
+  atomic_fetch_add_explicit(&loop->exec_inflight, 1, memory_order_relaxed); /* a hint */
   int rc = weft__pool_submit(pool, &j->work);
   if (rc) { /* never queued: both references are ours */
+    call_done(loop);
     atomic_store_explicit(&j->fut.refs, 1, memory_order_relaxed);
     weft_future_release(&j->fut);
     return rc;

@@ -165,6 +165,9 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   }
   atomic_init(&loop->acct, c.debug != 0 || env_debug());
   atomic_init(&loop->now_ms, 0);
+  atomic_init(&loop->exec_inflight, 0);
+  atomic_init(&loop->exec_avg_ns, 0);
+  atomic_init(&loop->exec_spinner, false);
   weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
   for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
   weft__inject_init(&loop->inject);

@@ -74,6 +74,13 @@ struct weft_loop {
 
   struct weft__io_state io;   /* io/loop_io.h: io/'s, opaque here */
   struct weft__mutex exec_lock; /* the default executor (executor.c) */
+  /* Blocking calls handed to executors by this loop's tasks and not done,
+   * and how long such a call has taken lately (an average over the last
+   * ~8): a worker about to park spins briefly instead while one is due
+   * back soon (worker.c, park_worker). Relaxed: hints, both. */
+  _Alignas(WEFT__CACHELINE) _Atomic uint32_t exec_inflight;
+  _Atomic uint64_t exec_avg_ns;
+  _Atomic bool exec_spinner;    /* a worker spins for one now (at most one) */
   /* The task factory (task.c): spawns read factory lock-free; every record
    * ever installed stays on factories (under factory_lock) until the
    * loop's memory is freed, so a spawn never reads a freed one. */

@@ -58,6 +58,7 @@
 #include "task.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 
 /* Justification: Go and Tokio both check the global queue every 61 local
@@ -646,10 +647,55 @@ static bool remote_work_visible(struct weft__worker *w) {
          atomic_load_explicit(&loop->stopping, memory_order_seq_cst);
 }
 
+/* Justification: on the development VM a parked worker's wake-up costs
+ * 20-40 us (a sleeping vCPU's wake-up, the host's scheduling); a blocking
+ * call that came back sooner than that on average is worth waiting for
+ * awake. Measured: executor_roundtrip, one worker (benchmarks/RESULTS.md). */
+#define EXEC_SPIN_NS 50000u
+
+/* A worker with nothing to do, while a blocking call of this loop is in
+ * flight on an executor and such calls have lately come back within the
+ * spin budget, waits for it awake, up to that budget, instead of parking
+ * (Go's spinning M, for the one kind of work we know is coming). One
+ * worker at a time; it yields the CPU every 64 pauses (the pool thread
+ * finishing the call may share it). Returns true if work arrived. */
+static bool spin_for_call(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  /* relaxed: hints; the queues are read with their own orderings. */
+  if (!atomic_load_explicit(&loop->exec_inflight, memory_order_relaxed)) return false;
+  uint64_t avg = atomic_load_explicit(&loop->exec_avg_ns, memory_order_relaxed);
+  if (avg == 0 || avg > EXEC_SPIN_NS) return false;
+  bool expected = false;
+  if (!atomic_compare_exchange_strong_explicit(&loop->exec_spinner, &expected, true,
+                                               memory_order_relaxed, memory_order_relaxed))
+    return false;
+  uint64_t until = weft__clock_ns() + EXEC_SPIN_NS;
+  bool found = false;
+  for (unsigned i = 1;; i++) {
+    if (remote_work_visible(w)) {
+      found = true;
+      break;
+    }
+    /* acquire: pairs with call_done's release (the wake-up is queued). */
+    if (!atomic_load_explicit(&loop->exec_inflight, memory_order_acquire)) {
+      found = remote_work_visible(w);
+      break;
+    }
+    weft__cpu_relax();
+    if (i % 64 == 0) {
+      if (weft__clock_ns() >= until) break;
+      sched_yield();
+    }
+  }
+  atomic_store_explicit(&loop->exec_spinner, false, memory_order_relaxed);
+  return found;
+}
+
 static void park_worker(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   uint64_t next = weft__timers_next(&w->timers), now = weft__clock_ns();
   if (next <= now) return; /* timers are due */
+  if (spin_for_call(w)) return;
   /* Idle: a good time to give memory back, unless a timer is close. One
    * batch at a time: with more left, look for work again (the caller's
    * loop) before the next batch instead of parking, so a burst's stacks go
