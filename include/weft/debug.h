@@ -9,10 +9,11 @@
  * symbolized from the ELF symbol tables of the loaded objects.
  *
  * What is always on, and what it costs: per-worker counters and per-task
- * run counts (a relaxed store per slice), what each suspended task waits
- * on (three stores per suspension), and the stall detector (a monitor
- * thread per loop that samples the workers' slice counters a few times per
- * threshold while any worker is busy, and sleeps otherwise). Per-task
+ * run counts, last worker and stop stamp (about 15 instructions per task
+ * switch, plain stores), what each suspended task waits on (three stores
+ * per suspension), and the stall detector (a monitor thread per loop that
+ * samples the workers' slice counters a few times per threshold while any
+ * worker is busy, and sleeps otherwise; nothing on the workers' path). Per-task
  * times (run, scheduling delay, suspended) need two clock reads per slice:
  * they are counted only in debug mode (weft_loop_set_debug, asyncio's
  * loop.set_debug). benchmarks/RESULTS.md has the measured costs.
