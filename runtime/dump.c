@@ -459,14 +459,10 @@ static void write_io_text(struct out *o, struct snap *sn, uint64_t cnow) {
     }
 }
 
-static void write_text(struct out *o, struct snap *sn, size_t *cycles, size_t ncycles) {
+static void write_text(struct out *o, struct sym_cache *c, struct snap *sn, size_t *cycles,
+                       size_t ncycles) {
   struct weft_loop *loop = sn->loop;
   uint64_t now = weft__clock_ns(), cnow = weft__clock_coarse_ns();
-  struct sym_cache *c = calloc(1, sizeof *c);
-  if (!c) {
-    o->err = -ENOMEM;
-    return;
-  }
   put(o, "=== weft task dump: %u workers, %s backend, %zu tasks ===\n", loop->nworkers,
       weft_loop_backend(loop), sn->n);
   write_workers_text(o, c, loop, sn);
@@ -500,17 +496,12 @@ static void write_text(struct out *o, struct snap *sn, size_t *cycles, size_t nc
     i = j;
   }
   put(o, "=== end of dump ===\n");
-  free(c);
 }
 
-static void write_json(struct out *o, struct snap *sn, size_t *cycles, size_t ncycles) {
+static void write_json(struct out *o, struct sym_cache *c, struct snap *sn, size_t *cycles,
+                       size_t ncycles) {
   struct weft_loop *loop = sn->loop;
   uint64_t now = weft__clock_ns(), cnow = weft__clock_coarse_ns();
-  struct sym_cache *c = calloc(1, sizeof *c);
-  if (!c) {
-    o->err = -ENOMEM;
-    return;
-  }
   put(o, "{\"type\":\"loop\",\"workers\":%u,\"backend\":\"%s\",\"tasks\":%zu,\"cycles\":%zu}\n",
       loop->nworkers, weft_loop_backend(loop), sn->n, ncycles);
   for (unsigned i = 0; i < loop->nworkers; i++) {
@@ -561,7 +552,6 @@ static void write_json(struct out *o, struct snap *sn, size_t *cycles, size_t nc
     }
     put(o, "]}\n");
   }
-  free(c);
 }
 
 /* Captures every worker's live stack (a worker in the scheduler or parked
@@ -595,8 +585,9 @@ int weft_loop_dump(weft_loop_t *loop, int fd, int format) {
   sn.caps = calloc(loop->nworkers, sizeof *sn.caps);
   sn.cap_rc = calloc(loop->nworkers, sizeof *sn.cap_rc);
   struct out *o = malloc(sizeof *o);
+  struct sym_cache *c = calloc(1, sizeof *c);
   int rc = 0;
-  if (!sn.caps || !sn.cap_rc || !o) rc = -ENOMEM;
+  if (!sn.caps || !sn.cap_rc || !o || !c) rc = -ENOMEM;
   if (!rc) {
     capture_workers(&sn);
     weft_loop_tasks(loop, snap_task, &sn);
@@ -609,8 +600,8 @@ int weft_loop_dump(weft_loop_t *loop, int fd, int format) {
     o->fd = fd;
     o->err = 0;
     o->n = 0;
-    if (format == WEFT_DUMP_JSON) write_json(o, &sn, cycles, ncycles);
-    else write_text(o, &sn, cycles, ncycles);
+    if (format == WEFT_DUMP_JSON) write_json(o, c, &sn, cycles, ncycles);
+    else write_text(o, c, &sn, cycles, ncycles);
     flush(o);
     rc = o->err;
     free(cycles);
@@ -622,6 +613,7 @@ int weft_loop_dump(weft_loop_t *loop, int fd, int format) {
   free(sn.caps);
   free(sn.cap_rc);
   free(o);
+  free(c);
   return rc;
 }
 

@@ -135,6 +135,11 @@ static void family(struct fmt *f, const char *name, const char *type, const char
   }
 }
 
+/* One loop-wide metric. */
+static void scalar(struct fmt *f, const char *name, const char *type, const char *help, uint64_t v) {
+  emit(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+}
+
 int weft_loop_stats_format(weft_loop_t *loop, char *buf, size_t len) {
   if (!loop || (!buf && len)) return -EINVAL;
   struct weft_loop_stats ls;
@@ -163,20 +168,13 @@ int weft_loop_stats_format(weft_loop_t *loop, char *buf, size_t len) {
   FAM("worker_queue_depth", "gauge", "Ready work in the worker's ring.", local_queue);
   FAM("worker_inbox_depth", "gauge", "Ready work pinned to the worker by other threads.", inbox_queue);
 #undef FAM
-  emit(&f, "# HELP weft_tasks Tasks spawned and not ended.\n# TYPE weft_tasks gauge\nweft_tasks %" PRIu64 "\n",
-       ls.live_tasks);
-  emit(&f, "# HELP weft_injected_depth Ready work in the loop's shared queue.\n"
-           "# TYPE weft_injected_depth gauge\nweft_injected_depth %" PRIu64 "\n", ls.injected);
-  emit(&f, "# HELP weft_stacks_in_use Default-size stacks held by tasks.\n"
-           "# TYPE weft_stacks_in_use gauge\nweft_stacks_in_use %" PRIu64 "\n", ls.stacks_in_use);
-  emit(&f, "# HELP weft_stacks_cached Free default-size stacks kept for reuse.\n"
-           "# TYPE weft_stacks_cached gauge\nweft_stacks_cached %" PRIu64 "\n", ls.stacks_cached);
-  emit(&f, "# HELP weft_stack_bytes Stack address space mapped.\n"
-           "# TYPE weft_stack_bytes gauge\nweft_stack_bytes %" PRIu64 "\n", ls.stack_bytes);
-  emit(&f, "# HELP weft_stalls_total Tasks reported for holding a worker too long.\n"
-           "# TYPE weft_stalls_total counter\nweft_stalls_total %" PRIu64 "\n", ls.stalls);
-  emit(&f, "# HELP weft_backlogs_total Run-queue backlogs reported.\n"
-           "# TYPE weft_backlogs_total counter\nweft_backlogs_total %" PRIu64 "\n", ls.backlogs);
+  scalar(&f, "weft_tasks", "gauge", "Tasks spawned and not ended.", ls.live_tasks);
+  scalar(&f, "weft_injected_depth", "gauge", "Ready work in the loop's shared queue.", ls.injected);
+  scalar(&f, "weft_stacks_in_use", "gauge", "Default-size stacks held by tasks.", ls.stacks_in_use);
+  scalar(&f, "weft_stacks_cached", "gauge", "Free default-size stacks kept for reuse.", ls.stacks_cached);
+  scalar(&f, "weft_stack_bytes", "gauge", "Stack address space mapped.", ls.stack_bytes);
+  scalar(&f, "weft_stalls_total", "counter", "Tasks reported for holding a worker too long.", ls.stalls);
+  scalar(&f, "weft_backlogs_total", "counter", "Run-queue backlogs reported.", ls.backlogs);
   emit(&f, "# HELP weft_io_backend The I/O backend in use (value 1).\n"
            "# TYPE weft_io_backend gauge\nweft_io_backend{backend=\"%s\"} 1\n", ls.io_backend);
   return f.n > INT32_MAX ? INT32_MAX : (int)f.n;

@@ -255,6 +255,13 @@ static bool task_line(const char *all, uint64_t id, char *line, size_t len) {
   return true;
 }
 
+/* Task @id's JSON line contains every one of @needles (NULL-ended). */
+static void expect_task(const char *json, uint64_t id, const char *const *needles) {
+  static char line[16384];
+  ck_assert_msg(task_line(json, id, line, sizeof line), "task %llu missing", (unsigned long long)id);
+  for (; *needles; needles++) ck_assert_msg(strstr(line, *needles), "no '%s' in %s", *needles, line);
+}
+
 static int by_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -306,29 +313,15 @@ static void check_scene(unsigned workers) {
   free(ids);
 
   char line[16384];
-  ck_assert(task_line(json, sc.sleeper0, line, sizeof line));
-  ck_assert_ptr_nonnull(strstr(line, "\"state\":\"suspended\""));
-  ck_assert_ptr_nonnull(strstr(line, "\"kind\":\"sleep\""));
-  ck_assert_ptr_nonnull(strstr(line, "sleeper_body"));
-  ck_assert_ptr_nonnull(strstr(line, "\"spawned_at\":\"spawn_on"));
-  ck_assert(task_line(json, sc.event_id, line, sizeof line));
-  ck_assert_ptr_nonnull(strstr(line, "\"kind\":\"event\""));
-  ck_assert_ptr_nonnull(strstr(line, "event_body"));
-  ck_assert(task_line(json, sc.leaky_id, line, sizeof line));
-  ck_assert_ptr_nonnull(strstr(line, "\"leaked\":true"));
-  ck_assert_ptr_nonnull(strstr(line, "leaky_body"));
-  ck_assert(task_line(json, sc.a_id, line, sizeof line));
-  ck_assert_ptr_nonnull(strstr(line, "\"kind\":\"future\""));
-  ck_assert_ptr_nonnull(strstr(line, "\"deadlock\":true"));
-  ck_assert_ptr_nonnull(strstr(line, "dl_a_body"));
-  ck_assert(task_line(json, sc.b_id, line, sizeof line));
-  ck_assert_ptr_nonnull(strstr(line, "\"kind\":\"lock\""));
-  ck_assert_ptr_nonnull(strstr(line, "\"deadlock\":true"));
-  ck_assert_ptr_nonnull(strstr(line, "dl_b_body"));
+  expect_task(json, sc.sleeper0, (const char *[]){"\"state\":\"suspended\"", "\"kind\":\"sleep\"",
+                                                "sleeper_body", "\"spawned_at\":\"spawn_on", NULL});
+  expect_task(json, sc.event_id, (const char *[]){"\"kind\":\"event\"", "event_body", NULL});
+  expect_task(json, sc.leaky_id, (const char *[]){"\"leaked\":true", "leaky_body", NULL});
+  expect_task(json, sc.a_id,
+              (const char *[]){"\"kind\":\"future\"", "\"deadlock\":true", "dl_a_body", NULL});
+  expect_task(json, sc.b_id, (const char *[]){"\"kind\":\"lock\"", "\"deadlock\":true", "dl_b_body", NULL});
   ck_assert_ptr_nonnull(strstr(json, "{\"type\":\"cycle\",\"tasks\":["));
-  ck_assert(task_line(json, sc.main_id, line, sizeof line));
-  ck_assert_ptr_nonnull(strstr(line, "\"state\":\"running\""));
-  ck_assert_ptr_nonnull(strstr(line, "scene_main"));
+  expect_task(json, sc.main_id, (const char *[]){"\"state\":\"running\"", "scene_main", NULL});
   if (workers > 1 && sc.spin_seen) {
     ck_assert(task_line(json, sc.spin_id, line, sizeof line));
     ck_assert_ptr_nonnull(strstr(line, "\"state\":\"running\""));
