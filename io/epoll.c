@@ -202,7 +202,6 @@ static int epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
     return rc; /* EPERM: a regular file or a directory cannot be waited on */
   }
   r->inflight++;
-  weft__reactor_note(&r->started);
   return 0;
 }
 

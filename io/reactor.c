@@ -93,7 +93,12 @@ int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_
   op->deadline = deadline_ns;
   op->ep_next = NULL;
   atomic_init(&op->done, 0);
-  return r->ops->start(r, op);
+  unsigned queued = r->inflight;
+  int rc = r->ops->start(r, op);
+  weft__reactor_note(&r->started);
+  /* Done, or refused, without being queued (epoll's first try): finished too. */
+  if (r->inflight == queued) weft__reactor_note(&r->finished);
+  return rc;
 }
 
 void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op) {

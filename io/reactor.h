@@ -132,9 +132,10 @@ struct weft__reactor {
   const struct weft__backend_ops *ops; /* NULL until init succeeded */
   int wake_fd;                /* eventfd: kicks a worker sleeping in the kernel */
   unsigned inflight;          /* ops submitted or queued and not yet completed */
-  /* Statistics (weft_loop_worker_stats): ops started and finished (completed
-   * or cancelled). Only the owner writes them (relaxed load + store);
-   * other threads read them relaxed. */
+  /* Statistics (weft_loop_worker_stats): ops started (every
+   * weft__reactor_start) and finished (completed, cancelled or refused,
+   * whether queued or done at once). Only the owner writes them (relaxed
+   * load + store); other threads read them relaxed. */
   _Atomic uint64_t started, finished;
   const int *fixed_fds;       /* registered files (the loop's table), by index */
   unsigned nfixed_fds;

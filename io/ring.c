@@ -278,7 +278,6 @@ static int ring_start(struct weft__reactor *r, struct weft__io_op *op) {
   int rc = issue(r, op);
   if (rc) return rc;
   r->inflight++;
-  weft__reactor_note(&r->started);
   /* Storage requests go to the device at once rather than with the tick's
    * batch. Measured on virtio-blk, 4 KiB O_DIRECT random reads at depth 32:
    * one submission per tick (~32 requests, dispatched together under the
