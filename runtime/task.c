@@ -231,6 +231,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   memset(&t->blocked, 0, sizeof t->blocked);
   atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
   atomic_store_explicit(&t->times, NULL, memory_order_relaxed);
+  atomic_store_explicit(&t->timed, false, memory_order_relaxed);
   if (__builtin_expect(atomic_load_explicit(&loop->acct, memory_order_relaxed), 0)) {
     struct weft__task_times *tm = weft__task_times_get(t);
     if (tm) tm->ready_at = weft__clock_ns(); /* its first wait for a worker starts now */
@@ -353,7 +354,10 @@ struct weft__task_times *weft__task_times_get(struct weft_task *t) {
   if (tm) return tm;
   tm = weft__calloc(sizeof *tm);
   /* release: readers (weft_task_get_stats) acquire-load it and see zeros. */
-  if (tm) atomic_store_explicit(&t->times, tm, memory_order_release);
+  if (tm) {
+    atomic_store_explicit(&t->times, tm, memory_order_release);
+    atomic_store_explicit(&t->timed, true, memory_order_relaxed); /* a hint for wakers */
+  }
   return tm;
 }
 
@@ -383,7 +387,7 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
                                                 memory_order_acq_rel, memory_order_relaxed)) {
         /* Debug mode: a task that has times (its first slice in debug
          * mode made them) counts this wait. relaxed: we own it now. */
-        if (__builtin_expect(atomic_load_explicit(&t->times, memory_order_relaxed) != NULL, 0))
+        if (__builtin_expect(atomic_load_explicit(&t->timed, memory_order_relaxed), 0))
           weft__task_acct_ready(t);
         /* relaxed: the CAS ordered us after the task's last write. */
         if (pinned == WEFT__PIN_OWN) pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);

@@ -97,12 +97,18 @@ struct weft__task_times {
   uint64_t stopped_at;         /* ... when its last slice ended (or began, during it) */
 };
 
-/* Layout: 320 bytes, five cache lines, which jemalloc's 320-byte size
- * class keeps line-aligned; the small fields share words. A spawn touches
- * every line once, so a field that spilled into a sixth line cost
- * spawn_many ~20% with 1M tasks (benchmarks/RESULTS.md, issue 12). */
+/* Layout: 312 bytes, five cache lines (jemalloc's 320-byte size class
+ * keeps them line-aligned), arranged so that a task's slice touches lines
+ * 0, 1 and 3 only: line 1 holds what every wake-up and switch reads and
+ * writes, line 3 the fiber and what a suspension notes; lines 2 and 4 hold
+ * what the first run, cancellation, naming and the registry use. Measured
+ * (benchmarks/RESULTS.md, issue 12): a spawn touches every line once, so a
+ * sixth line cost spawn_many ~20%; a fourth hot line per slice cost
+ * ping_pong ~5%. */
 struct weft_task {
+  /* line 0 */
   struct weft_future fut;   /* first: a task is a future */
+  /* line 1 */
   struct weft__runnable r;       /* resumptions */
   struct weft__runnable r_start; /* the first run; may go stale (above) */
   _Atomic uint32_t state;   /* enum weft__task_state */
@@ -112,6 +118,7 @@ struct weft_task {
   bool explicit_stack;      /* stack_size was asked for (weft_task_opts); immutable */
   bool started;             /* owned by the running worker */
   _Atomic uint8_t block_kind; /* enum weft__block_kind: what it waits on (blocked) */
+  _Atomic bool timed;       /* times is set (a wake-up reads this, not the pointer) */
   _Atomic int16_t last_worker; /* where its last slice ran (-1: none yet); relaxed */
   /* Coarse clock, in ms (wraps after 49 days), when it last stopped
    * running: the dump's "for how long". Relaxed; read under the dump's claim. */
@@ -121,26 +128,29 @@ struct weft_task {
    * by wakers after their CAS from IDLE, which orders them after the
    * task's last write (relaxed accesses are enough). */
   _Atomic int pinned;
+  /* line 2 */
   int home;                 /* the pinning it was spawned with; immutable */
   /* Debug mode's times, or NULL; set once (release) by an owner, freed with
-   * the task. Beside state: a wake-up reads it. */
+   * the task; `timed` says whether it is set. */
   _Atomic(struct weft__task_times *) times;
-  char *cancel_msg;         /* under fut.lock */
-  char *fail_msg;           /* set by weft_fail() on the task itself */
-  char *name;               /* under fut.lock; NULL until named or first read */
-  weft_task_fn fn;
-  void *arg;
-  uint64_t id;
+  struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
   size_t stack_size;
-  struct weft__stack *stack;
   /* With track_stack_use: bytes touched, measured by the task itself just
    * before it finishes (the future's completion publishes it); 0: none. */
   size_t stack_used;
+  weft_task_fn fn;
+  void *arg;
+  uint64_t id;
+  /* line 3 */
+  struct weft__stack *stack;
   struct weft__fiber fiber;
   struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
-  struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
   struct weft__blocked blocked; /* what it waits on while suspended (with block_kind) */
   _Atomic uint64_t runs;    /* slices started (its worker writes; relaxed) */
+  /* line 4 */
+  char *cancel_msg;         /* under fut.lock */
+  char *fail_msg;           /* set by weft_fail() on the task itself */
+  char *name;               /* under fut.lock; NULL until named or first read */
   void *spawn_site;         /* the spawner's return address (the dump symbolizes it) */
   struct weft__registry *reg; /* where the task is listed while not done */
   struct weft__list reg_link; /* under reg->lock */
