@@ -228,11 +228,11 @@ bool weft__future_mark_retrieved_if_done(struct weft_future *f) {
 int weft__future_outcome(struct weft_future *f, void **result) {
   if (!weft__future_is_done(f)) return WEFT_EINVALSTATE;
   if (f->err) {
-    if (!f->retrieved) {
-      weft__mutex_lock(&f->lock);
-      f->retrieved = 1;
-      weft__mutex_unlock(&f->lock);
-    }
+    /* retrieved is under the lock, read too: a cancel on another thread
+     * may be marking it now (TSan found the unlocked look-first). */
+    weft__mutex_lock(&f->lock);
+    f->retrieved = 1;
+    weft__mutex_unlock(&f->lock);
     return f->err;
   }
   if (result) *result = f->result;

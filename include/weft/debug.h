@@ -86,8 +86,10 @@ WEFT_EXTERN int weft_loop_dump(weft_loop_t *loop, int fd, int format);
  * @max:    capacity of @frames.
  *
  * Returns the number stored (0 for a task that has not started or has
- * ended); -EINVAL if @t or @frames is NULL; -ETIMEDOUT if @t runs on
- * another worker that did not answer the capture signal within 100 ms.
+ * ended); -EINVAL if @t or @frames is NULL; for a task running on another
+ * worker, the capture's errors: -ETIMEDOUT (the worker did not answer the
+ * capture signal within 100 ms), -ENOTSUP (the program handles SIGURG
+ * itself), -ESRCH (no thread to signal), -ENOMEM.
  */
 WEFT_EXTERN int weft_task_stack(weft_task_t *t, void **frames, size_t max);
 
