@@ -90,13 +90,6 @@ struct snap {
   bool oom;
 };
 
-static void copy_name(struct weft_task *t, char *buf, size_t len) {
-  weft__mutex_lock(&t->fut.lock);
-  if (t->name) snprintf(buf, len, "%s", t->name);
-  else snprintf(buf, len, "Task-%" PRIu64, t->id);
-  weft__mutex_unlock(&t->fut.lock);
-}
-
 static void read_stats(struct weft_task *t, struct weft_task_stats *s) {
   weft_task_get_stats(t, s);
 }
@@ -174,7 +167,7 @@ static int snap_task(weft_task_t *t, void *arg) {
   struct entry *e = &sn->e[sn->n++];
   memset(e, 0, offsetof(struct entry, frames));
   e->id = t->id;
-  copy_name(t, e->name, sizeof e->name);
+  weft__task_copy_name(t, e->name, sizeof e->name);
   e->spawn_site = t->spawn_site;
   e->worker = atomic_load_explicit(&t->pinned, memory_order_relaxed);
   e->last_worker = atomic_load_explicit(&t->last_worker, memory_order_relaxed);
@@ -571,16 +564,10 @@ static void capture_workers(struct snap *sn) {
   }
 }
 
-static bool enter(struct weft_loop *loop, bool *foreign) {
-  struct weft__worker *self = weft__worker_self();
-  *foreign = !self || self->loop != loop;
-  return !*foreign || weft__loop_enter_foreign(loop, false);
-}
-
 int weft_loop_dump(weft_loop_t *loop, int fd, int format) {
   if (!loop || fd < 0 || (format != WEFT_DUMP_TEXT && format != WEFT_DUMP_JSON)) return -EINVAL;
   bool foreign;
-  if (!enter(loop, &foreign)) return WEFT_ECLOSED;
+  if (!weft__loop_enter_any(loop, &foreign)) return WEFT_ECLOSED;
   struct snap sn = {.loop = loop};
   sn.caps = calloc(loop->nworkers, sizeof *sn.caps);
   sn.cap_rc = calloc(loop->nworkers, sizeof *sn.cap_rc);

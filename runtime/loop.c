@@ -407,10 +407,7 @@ int weft_loop_is_closed(const weft_loop_t *loop) {
 
 unsigned weft_loop_workers(const weft_loop_t *loop) { return loop ? loop->nworkers : 0; }
 
-/* For an entry point any thread may call: a thread that is not one of
- * @loop's workers enters as a foreign thread, so that close cannot free
- * what it reads meanwhile (rule b). False: the loop is closed. */
-static bool enter_any(struct weft_loop *loop, bool *foreign) {
+bool weft__loop_enter_any(struct weft_loop *loop, bool *foreign) {
   struct weft__worker *self = weft__worker_self();
   *foreign = !self || self->loop != loop;
   return !*foreign || weft__loop_enter_foreign(loop, false);
@@ -419,7 +416,7 @@ static bool enter_any(struct weft_loop *loop, bool *foreign) {
 int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_stats *out) {
   if (!loop || !out) return -EINVAL;
   bool foreign;
-  if (!enter_any(loop, &foreign)) return WEFT_ECLOSED;
+  if (!weft__loop_enter_any(loop, &foreign)) return WEFT_ECLOSED;
   struct weft__stack_counts c;
   weft__stack_arena_counts(&loop->stack_arena, &c);
   size_t cached = c.arena_free;
@@ -440,7 +437,7 @@ int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_stats *out) {
 int weft_loop_trim(weft_loop_t *loop) {
   if (!loop) return -EINVAL;
   bool foreign;
-  if (!enter_any(loop, &foreign)) return WEFT_ECLOSED;
+  if (!weft__loop_enter_any(loop, &foreign)) return WEFT_ECLOSED;
   weft__stack_arena_trim(&loop->stack_arena, 0, SIZE_MAX);
   if (foreign) weft__loop_exit_foreign(loop);
   weft__alloc_purge();

@@ -125,6 +125,10 @@ int weft__loop_on_each_worker(struct weft_loop *loop, int (*fn)(struct weft__wor
  * weft__loop_exit_foreign when done; close waits for it. */
 bool weft__loop_enter_foreign(struct weft_loop *loop, bool when_closing);
 void weft__loop_exit_foreign(struct weft_loop *loop);
+/* For an entry point any thread may call: a thread that is not one of
+ * @loop's workers enters as a foreign thread, so that close cannot free
+ * what it reads meanwhile (rule b). False: the loop is closed. */
+bool weft__loop_enter_any(struct weft_loop *loop, bool *foreign);
 /* Frees the loop's memory (after close, when no object refers to it). */
 void weft__loop_free(struct weft_loop *loop);
 /* Shuts the default executor down without waiting (close; executor.c). */

@@ -257,13 +257,6 @@ static void default_handler(weft_loop_t *loop, const struct weft_stall_report *r
   }
 }
 
-static void task_name_of(struct weft_task *t, char *buf, size_t len) {
-  weft__mutex_lock(&t->fut.lock);
-  if (t->name) snprintf(buf, len, "%s", t->name);
-  else snprintf(buf, len, "Task-%llu", (unsigned long long)t->id);
-  weft__mutex_unlock(&t->fut.lock);
-}
-
 static void dump_now(struct weft__monitor *mon);
 
 /* Captures worker @i and reports, unless what was seen is over. */
@@ -296,7 +289,7 @@ static void report(struct weft__monitor *mon, unsigned i, int kind, uint64_t dur
                                   .queued = queued, .suppressed = mon->suppressed};
     if (cap->task) {
       r.task_id = cap->task->id;
-      task_name_of(cap->task, r.task_name, sizeof r.task_name);
+      weft__task_copy_name(cap->task, r.task_name, sizeof r.task_name);
     }
     r.frames = cap->frames;
     r.nframes = rc == 0 ? weft__frames_valid(cap->frames, cap->n) : 0;

@@ -39,12 +39,6 @@ int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out) {
   return 0;
 }
 
-static bool enter(struct weft_loop *loop, bool *foreign) {
-  struct weft__worker *self = weft__worker_self();
-  *foreign = !self || self->loop != loop;
-  return !*foreign || weft__loop_enter_foreign(loop, false);
-}
-
 static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) {
   memset(out, 0, sizeof *out);
   out->polled = LOAD(w->ctr.polled);
@@ -74,7 +68,7 @@ static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) 
 int weft_loop_worker_stats(weft_loop_t *loop, unsigned index, struct weft_worker_stats *out) {
   if (!loop || !out || index >= loop->nworkers) return -EINVAL;
   bool foreign;
-  if (!enter(loop, &foreign)) return WEFT_ECLOSED;
+  if (!weft__loop_enter_any(loop, &foreign)) return WEFT_ECLOSED;
   worker_stats(&loop->workers[index], out);
   if (foreign) weft__loop_exit_foreign(loop);
   return 0;
@@ -86,7 +80,7 @@ int weft_loop_get_stats(weft_loop_t *loop, struct weft_loop_stats *out) {
   int rc = weft_loop_memory_stats(loop, &ms);
   if (rc) return rc;
   bool foreign;
-  if (!enter(loop, &foreign)) return WEFT_ECLOSED;
+  if (!weft__loop_enter_any(loop, &foreign)) return WEFT_ECLOSED;
   memset(out, 0, sizeof *out);
   out->workers = loop->nworkers;
   out->live_tasks = (uint64_t)weft__loop_count_tasks(loop);

@@ -622,6 +622,13 @@ const char *weft_task_name(weft_task_t *t) {
   return n;
 }
 
+void weft__task_copy_name(struct weft_task *t, char *buf, size_t len) {
+  weft__mutex_lock(&t->fut.lock);
+  if (t->name) snprintf(buf, len, "%s", t->name);
+  else snprintf(buf, len, "Task-%llu", (unsigned long long)t->id); /* what a first read would make */
+  weft__mutex_unlock(&t->fut.lock);
+}
+
 const char *weft__task_name_locked(struct weft_task *t) {
   if (!t->name) { /* "Task-<id>", made at the first read (no room kept for it in the task) */
     char buf[32];

@@ -170,6 +170,10 @@ static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind
   atomic_store_explicit(&t->blocked.arg, arg, memory_order_relaxed);
 }
 
+/* Copies @t's name into @buf (its "Task-<id>" if it has none yet), without
+ * allocating: for the dump and the stall reports. Any thread. */
+void weft__task_copy_name(struct weft_task *t, char *buf, size_t len);
+
 /* weft_task_name's body, with t->fut.lock held: the name, made on first
  * read ("Task" if there is no memory for it). */
 const char *weft__task_name_locked(struct weft_task *t);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <weft.h>
 
@@ -60,6 +61,14 @@ static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **
  * build tree: a disk file system, where tmpfs would lack O_DIRECT); it is
  * gone once closed. -1 with errno on failure. */
 static inline int scratch_file(void) { return open(".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600); }
+
+/* A scratch file with a name, for code that opens it by path: @stem-<pid>
+ * in the current directory (Check forks each test: one name per test),
+ * created empty; its name in @path. The caller unlinks it. -1 on failure. */
+static inline int named_scratch_file(const char *stem, char *path, size_t len) {
+  snprintf(path, len, "%s-%d.out", stem, (int)getpid());
+  return open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+}
 
 /* For WEFT_TEST_MAIN_WITH: exits 77 (ctest's skip) with @why in builds
  * under ASan or TSan, and does nothing in plain builds. */

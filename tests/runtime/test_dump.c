@@ -405,8 +405,8 @@ static int raiser(void *arg, void **res) {
 }
 
 START_TEST(dump_signal_writes_file) {
-  char path[] = "dump-signal-XXXXXX";
-  int fd = mkstemp(path);
+  char path[64];
+  int fd = named_scratch_file("dump-signal", path, sizeof path);
   ck_assert_int_ge(fd, 0);
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);

@@ -167,8 +167,8 @@ END_TEST
 
 /* cfg.dump_on_stall: the report is followed by a whole dump to the file. */
 START_TEST(dump_on_stall_writes_dump) {
-  char path[] = "stall-dump-XXXXXX";
-  int fd = mkstemp(path);
+  char path[64];
+  int fd = named_scratch_file("stall-dump", path, sizeof path);
   ck_assert_int_ge(fd, 0);
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);
