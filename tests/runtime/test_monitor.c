@@ -70,16 +70,24 @@ static int stall_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(stall_reported_with_name_and_stack) {
-  weft_loop_t *loop = make_loop(2);
-  struct seen s = {0};
-  ck_assert_int_eq(weft_loop_set_stall_handler(loop, on_stall, &s), 0);
-  ck_assert_int_eq(weft_loop_set_stall_threshold(loop, 50000000), 0);
-  ck_assert_int_eq(weft_loop_get_stall_threshold(loop), 50000000);
+/* Runs @fn as the main task of a loop of @workers whose reports go to @s,
+ * with the stall threshold @threshold_ns; returns the loop, not closed. */
+static weft_loop_t *run_watched(unsigned workers, int64_t threshold_ns, weft_task_fn fn,
+                                struct seen *s) {
+  weft_loop_t *loop = make_loop(workers);
+  ck_assert_int_eq(weft_loop_set_stall_handler(loop, on_stall, s), 0);
+  ck_assert_int_eq(weft_loop_set_stall_threshold(loop, threshold_ns), 0);
+  ck_assert_int_eq(weft_loop_get_stall_threshold(loop), threshold_ns);
   weft_task_t *m;
-  ck_assert_int_eq(weft_spawn_opts(loop, stall_main, NULL, NULL, &m), 0);
+  ck_assert_int_eq(weft_spawn_opts(loop, fn, NULL, NULL, &m), 0);
   ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
   weft_task_release(m);
+  return loop;
+}
+
+START_TEST(stall_reported_with_name_and_stack) {
+  struct seen s = {0};
+  weft_loop_t *loop = run_watched(2, 50000000, stall_main, &s);
   struct weft_loop_stats ls;
   ck_assert_int_eq(weft_loop_get_stats(loop, &ls), 0);
   close_clean(loop);
@@ -120,15 +128,8 @@ static int backlog_main(void *arg, void **res) {
 }
 
 START_TEST(backlog_reported) {
-  weft_loop_t *loop = make_loop(1);
   struct seen s = {0};
-  ck_assert_int_eq(weft_loop_set_stall_handler(loop, on_stall, &s), 0);
-  ck_assert_int_eq(weft_loop_set_stall_threshold(loop, 50000000), 0);
-  weft_task_t *m;
-  ck_assert_int_eq(weft_spawn_opts(loop, backlog_main, NULL, NULL, &m), 0);
-  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
-  weft_task_release(m);
-  close_clean(loop);
+  close_clean(run_watched(1, 50000000, backlog_main, &s));
   ck_assert_int_ge(atomic_load(&s.backlogs), 1);
 }
 END_TEST
@@ -148,18 +149,11 @@ static int calm_main(void *arg, void **res) {
 }
 
 START_TEST(calm_workload_no_report) {
-  weft_loop_t *loop = make_loop(2);
   struct seen s = {0};
-  ck_assert_int_eq(weft_loop_set_stall_handler(loop, on_stall, &s), 0);
   /* The detector measures time on the worker, wall clock: a worker thread
    * descheduled by a loaded machine (the suite runs in parallel, under the
    * sanitizers too) looks held. 500 ms keeps that out of this test. */
-  ck_assert_int_eq(weft_loop_set_stall_threshold(loop, 500000000), 0);
-  weft_task_t *m;
-  ck_assert_int_eq(weft_spawn_opts(loop, calm_main, NULL, NULL, &m), 0);
-  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
-  weft_task_release(m);
-  close_clean(loop);
+  close_clean(run_watched(2, 500000000, calm_main, &s));
   ck_assert_int_eq(atomic_load(&s.stalls), 0);
   ck_assert_int_eq(atomic_load(&s.backlogs), 0);
 }
