@@ -145,7 +145,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->switch_reason = WEFT__SWITCH_SUSPEND;
   w->searching = false;
   w->rng = (shuffle_seed() | 1u) * (index + 1); /* xorshift needs a nonzero state */
-  w->tick = 0;
+  w->pinned_turn = false;
   weft__mutex_init(&w->reg.lock);
   weft__list_init(&w->reg.tasks);
   w->task_cache = NULL;
@@ -323,7 +323,12 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
   }
   w->lifo_streak = 0;
   if (w->urgent.count) return weft__rlist_pop(&w->urgent);
-  if (w->pinned.count && ((w->tick & 1) || !weft__runq_len(&w->runq)))
+  /* Pinned work and the ring take turns at this decision itself (a flag of
+   * its own): keyed on the tick's parity, a cycle of an even number of
+   * items (three LIFO runs and one from the ring, as a generator pair
+   * capped in its hand-offs makes) met it at the same parity every time
+   * and starved the pinned list. */
+  if (w->pinned.count && (!weft__runq_len(&w->runq) || (w->pinned_turn = !w->pinned_turn)))
     return weft__rlist_pop(&w->pinned);
   if (w->loop->solo) {
     struct weft__runnable *r = weft__runq_pop_solo(&w->runq);
@@ -562,7 +567,6 @@ static void run_batch(struct weft__worker *w) {
       break;
     struct weft__runnable *r = next_local(w);
     if (!r) break;
-    w->tick++;
     run_chain(w, r);
   }
 }

@@ -101,8 +101,8 @@ struct weft__worker {
   struct weft_task *eager;      /* an eager child to start before its spawner resumes */
   enum weft__switch_reason switch_reason;
   bool searching;
+  bool pinned_turn;             /* next_local: the pinned list's turn against the ring */
   uint32_t rng;
-  unsigned tick;
 
   struct weft_task *task_cache; /* freed task objects for reuse, linked via r.next */
   unsigned task_cache_len;
