@@ -218,7 +218,13 @@ static int cancel_storm_main(void *arg, void **res) {
     ck_assert_int_eq(weft_spawn(worker_body, (void *)i, &ts[i]), 0);
   }
   for (long i = 0; i < n; i += 3) ck_assert_int_eq(weft_task_cancel(ts[i], NULL), 1);
-  for (long i = 0; i < n; i++) weft_future_set_result(gates[i], NULL); /* cancelled ones refuse */
+  /* Only the gates of the tasks not cancelled open: a cancelled task that
+   * reached its gate after it opened would end its body normally, and
+   * asyncio still marks it cancelled (the request was pending), which would
+   * count it in finished_ok too. Closed, its gate is where it sees the
+   * cancellation, at the latest. */
+  for (long i = 0; i < n; i++)
+    if (i % 3) weft_future_set_result(gates[i], NULL);
   long ok = 0, cancelled = 0, wrong = 0;
   for (long i = 0; i < n; i++) {
     int rc = weft_await(weft_task_future(ts[i]), NULL);
