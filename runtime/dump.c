@@ -110,7 +110,7 @@ static void unhold(struct weft_task *t) {
                                               memory_order_acquire))
     return;
   atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
-  if (atomic_load_explicit(&t->fut.loop->acct, memory_order_relaxed)) weft__task_acct_ready(t);
+  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
   weft__schedule(t->fut.loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
                  WEFT__SCHED_BACK);
 }
@@ -376,10 +376,11 @@ static void text_task_header(struct out *o, const struct entry *e, uint64_t now,
   if (e->state != E_RUNNING && e->last_worker >= 0) put(o, "; last ran on worker %d", e->last_worker);
   if (e->state != E_RUNNING && e->worker >= 0) put(o, ", pinned to worker %d", e->worker);
   put(o, "; ran %" PRIu64 " time%s", e->stats.runs, e->stats.runs == 1 ? "" : "s");
-  if (e->stats.run_ns)
-    put(o, ", %.3f ms on a worker (longest %.3f ms), %.3f ms ready, %.3f ms suspended",
-        (double)e->stats.run_ns / 1e6, (double)e->stats.max_slice_ns / 1e6,
-        (double)e->stats.ready_ns / 1e6, (double)e->stats.suspended_ns / 1e6);
+  if (e->stats.timed_slices)
+    put(o, ", %s%.3f ms on a worker (longest timed %.3f ms), %.3f ms ready, %.3f ms suspended",
+        e->stats.timed_slices < e->stats.runs ? "about " : "", (double)e->stats.run_ns / 1e6,
+        (double)e->stats.max_slice_ns / 1e6, (double)e->stats.ready_ns / 1e6,
+        (double)e->stats.suspended_ns / 1e6);
   put(o, "\n");
 }
 
@@ -530,10 +531,11 @@ static void write_json(struct out *o, struct sym_cache *c, struct snap *sn, size
       put_json_string(o, wait);
       put(o, "}");
     }
-    put(o, ",\"age_s\":%.3f,\"leaked\":%s,\"deadlock\":%s,\"runs\":%" PRIu64 ",\"run_ns\":%" PRIu64
+    put(o, ",\"age_s\":%.3f,\"leaked\":%s,\"deadlock\":%s,\"runs\":%" PRIu64
+           ",\"timed_slices\":%" PRIu64 ",\"run_ns\":%" PRIu64
            ",\"max_slice_ns\":%" PRIu64 ",\"ready_ns\":%" PRIu64 ",\"suspended_ns\":%" PRIu64,
         age_s(e, cnow), e->leaked ? "true" : "false", e->in_cycle ? "true" : "false", e->stats.runs,
-        e->stats.run_ns, e->stats.max_slice_ns, e->stats.ready_ns, e->stats.suspended_ns);
+        e->stats.timed_slices, e->stats.run_ns, e->stats.max_slice_ns, e->stats.ready_ns, e->stats.suspended_ns);
     if (e->spawn_site) {
       put(o, ",\"spawned_at\":");
       put_json_string(o, sym(c, e->spawn_site, 1));

@@ -51,6 +51,7 @@
  *     done with the loop before close can go on.
  */
 #include "loop.h"
+#include "ticks.h"
 #include "monitor.h"
 #include "alloc.h"
 #include "clock.h"
@@ -93,6 +94,21 @@ static bool env_debug(void) {
   return env && *env && strcmp(env, "0") != 0;
 }
 
+/* The accounting's sampling period: cfg's, else $WEFT_ACCT_SAMPLE, else
+ * WEFT__ACCT_PERIOD (benchmarks/RESULTS.md, issue 12: the largest
+ * workload cost under 3% there). */
+#define WEFT__ACCT_PERIOD 32u
+static uint32_t acct_period(int cfg) {
+  if (cfg >= 0) return (uint32_t)cfg;
+  const char *env = getenv("WEFT_ACCT_SAMPLE");
+  if (env && *env) {
+    char *end;
+    long v = strtol(env, &end, 10);
+    if (*end == '\0' && v >= 0 && v <= WEFT_ACCT_SAMPLE_MAX) return (uint32_t)v;
+  }
+  return WEFT__ACCT_PERIOD;
+}
+
 void weft_loop_config_init(struct weft_loop_config *cfg) {
   if (!cfg) return;
   cfg->workers = 0;
@@ -108,6 +124,7 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->dump_path = NULL;
   cfg->debug = 0;
   cfg->dump_on_stall = 0;
+  cfg->acct_sample = WEFT_ACCT_DEFAULT;
 }
 
 static void free_loop_memory(struct weft_loop *loop) {
@@ -131,6 +148,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   if (c.order < WEFT_ORDER_DEFAULT || c.order > WEFT_ORDER_LOCALITY) return -EINVAL;
   if (c.io_backend < WEFT_IO_AUTO || c.io_backend > WEFT_IO_EPOLL) return -EINVAL;
   if (c.io_entries > 32768) return -EINVAL;
+  if (c.acct_sample < WEFT_ACCT_DEFAULT || c.acct_sample > WEFT_ACCT_SAMPLE_MAX) return -EINVAL;
   unsigned entries = c.io_entries ? c.io_entries : DEFAULT_IO_ENTRIES;
   if (entries & (entries - 1)) return -EINVAL;
   struct weft_loop *loop = weft__calloc_aligned(sizeof *loop, WEFT__CACHELINE);
@@ -164,6 +182,8 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
     return rc;
   }
   atomic_init(&loop->acct, c.debug != 0 || env_debug());
+  atomic_init(&loop->acct_period, acct_period(c.acct_sample));
+  weft__ticks_init();
   atomic_init(&loop->now_ms, 0);
   atomic_init(&loop->exec_inflight, 0);
   atomic_init(&loop->exec_avg_ns, 0);

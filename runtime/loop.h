@@ -90,7 +90,8 @@ struct weft_loop {
   struct weft_executor *executor; /* under exec_lock; NULL until first use */
   bool executor_shut;         /* under exec_lock: shutdown_default_executor was called */
   struct weft__monitor *mon;   /* monitor.c: stall detector, dump signal; immutable pointer */
-  _Atomic bool acct;          /* debug mode: per-task times (relaxed: workers read it each pass) */
+  _Atomic bool acct;          /* debug mode: every slice timed (relaxed: workers read it each pass) */
+  _Atomic uint32_t acct_period; /* otherwise one slice in this many (0: none); immutable after new */
   /* The coarse clock in ms, kept by the monitor while it samples (0: not
    * kept; workers read the clock themselves). Relaxed: a timestamp for
    * the dump's ages, as fresh as the sampling period. */

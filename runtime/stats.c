@@ -13,6 +13,7 @@
 #include "loop.h"
 #include "monitor.h"
 #include "task.h"
+#include "ticks.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -24,6 +25,13 @@
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
+/* @sum over @n timed intervals, scaled to @total intervals, in ns. */
+static uint64_t estimate(uint64_t sum, uint32_t n, uint64_t total) {
+  if (!n) return 0;
+  if (total < n) total = n;
+  return weft__ticks_to_ns((uint64_t)((unsigned __int128)sum * total / n));
+}
+
 int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out) {
   if (!t || !out) return -EINVAL;
   memset(out, 0, sizeof *out);
@@ -31,10 +39,15 @@ int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out) {
   /* acquire: pairs with the release that published the zeroed times. */
   const struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_acquire);
   if (tm) {
-    out->run_ns = LOAD(tm->run_ns);
-    out->max_slice_ns = LOAD(tm->max_slice_ns);
-    out->ready_ns = LOAD(tm->ready_ns);
-    out->suspended_ns = LOAD(tm->suspended_ns);
+    uint32_t run_n = LOAD(tm->run_n);
+    out->timed_slices = run_n;
+    /* Each slice follows one wait for a worker; each but the last is
+     * followed by one suspension (or requeue). */
+    out->run_ns = estimate(LOAD(tm->run), run_n, out->runs);
+    out->max_slice_ns = weft__ticks_to_ns(LOAD(tm->max_slice));
+    out->ready_ns = estimate(LOAD(tm->ready), LOAD(tm->ready_n), out->runs);
+    out->suspended_ns = estimate(LOAD(tm->suspended), LOAD(tm->suspended_n),
+                                 out->runs ? out->runs - 1 : 0);
   }
   return 0;
 }
@@ -91,6 +104,7 @@ int weft_loop_get_stats(weft_loop_t *loop, struct weft_loop_stats *out) {
   weft__monitor_counts(loop, &out->stalls, &out->backlogs);
   out->stall_threshold_ns = weft_loop_get_stall_threshold(loop);
   out->debug = LOAD(loop->acct) ? 1 : 0;
+  out->acct_sample = out->debug ? 1 : LOAD(loop->acct_period);
   out->io_backend = weft_loop_backend(loop);
   out->io_fallback = weft_loop_backend_reason(loop);
   for (unsigned i = 0; i < loop->nworkers; i++) {

@@ -21,6 +21,7 @@
 #include "context.h"
 #include "alloc.h"
 #include "clock.h"
+#include "ticks.h"
 #include "loop.h"
 #include "timer.h"
 #include "worker.h"
@@ -232,9 +233,15 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
   atomic_store_explicit(&t->times, NULL, memory_order_relaxed);
   atomic_store_explicit(&t->timed, false, memory_order_relaxed);
-  if (__builtin_expect(atomic_load_explicit(&loop->acct, memory_order_relaxed), 0)) {
+  /* A sampled spawn (every one in debug mode) times the task's first wait
+   * for a worker, which starts now. */
+  if (w ? weft__worker_acct_sample(w, &w->acct_spawn_left)
+        : atomic_load_explicit(&loop->acct, memory_order_relaxed)) {
     struct weft__task_times *tm = weft__task_times_get(t);
-    if (tm) tm->ready_at = weft__clock_ns(); /* its first wait for a worker starts now */
+    if (tm) {
+      tm->ready_at = weft__ticks();
+      atomic_store_explicit(&t->timed, true, memory_order_relaxed);
+    }
   }
   registry_add(w ? &w->reg : &loop->foreign_reg, t);
   weft__loop_count(loop, +1);
@@ -354,21 +361,21 @@ struct weft__task_times *weft__task_times_get(struct weft_task *t) {
   if (tm) return tm;
   tm = weft__calloc(sizeof *tm);
   /* release: readers (weft_task_get_stats) acquire-load it and see zeros. */
-  if (tm) {
-    atomic_store_explicit(&t->times, tm, memory_order_release);
-    atomic_store_explicit(&t->timed, true, memory_order_relaxed); /* a hint for wakers */
-  }
+  if (tm) atomic_store_explicit(&t->times, tm, memory_order_release);
   return tm;
 }
 
 __attribute__((noinline)) void weft__task_acct_ready(struct weft_task *t) {
   /* Our CAS to SCHEDULED (or the worker's requeue) makes us the only
-   * writer until the task runs again. A task without times yet gets them
-   * at its next slice. */
+   * writer until the task runs again; t->timed says the times exist. */
   struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
   if (!tm) return;
-  uint64_t now = weft__clock_ns();
-  if (tm->stopped_at && now > tm->stopped_at) weft__count(&tm->suspended_ns, now - tm->stopped_at);
+  uint64_t now = weft__ticks();
+  if (tm->stopped_at) {
+    weft__count(&tm->suspended, now > tm->stopped_at ? now - tm->stopped_at : 0);
+    weft__count32(&tm->suspended_n, 1);
+    tm->stopped_at = 0;
+  }
   tm->ready_at = now;
 }
 
@@ -385,8 +392,8 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
       /* acq_rel: see the design comment. */
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
-        /* Debug mode: a task that has times (its first slice in debug
-         * mode made them) counts this wait. relaxed: we own it now. */
+        /* A task whose last slice was timed has this suspension timed
+         * too. relaxed: we own it now. */
         if (__builtin_expect(atomic_load_explicit(&t->timed, memory_order_relaxed), 0))
           weft__task_acct_ready(t);
         /* relaxed: the CAS ordered us after the task's last write. */

@@ -82,19 +82,24 @@ struct weft__blocked {
   _Atomic int64_t arg;
 };
 
-/* Per-task times (weft_task_get_stats), counted only in debug mode
- * (weft_loop_set_debug): allocated at the first slice run in debug mode,
- * so a task of a loop that never turns it on carries one NULL pointer.
- * Whoever owns the task writes them (its worker while it runs; its waker
- * between the CAS that makes it runnable and its next slice), relaxed
- * stores of its own loads; readers see each value whole, maybe stale. */
+/* Per-task times (weft_task_get_stats), in ticks (ticks.h), sampled:
+ * each worker times one slice in loop->acct_period (every slice in debug
+ * mode), and a task whose slice was timed also has the suspension that
+ * follows it and its next wait for a worker timed. Allocated at a task's
+ * first timed slice (or sampled spawn), so most short tasks carry one NULL
+ * pointer. The sums cover the timed intervals only; stats.c scales them by
+ * the intervals counted (runs) to estimate the whole. Whoever owns the task
+ * writes them (its worker while it runs; its waker between the CAS that
+ * makes it runnable and its next slice), relaxed stores of its own loads;
+ * readers see each value whole, maybe stale. */
 struct weft__task_times {
-  _Atomic uint64_t run_ns;     /* time on a worker */
-  _Atomic uint64_t max_slice_ns;
-  _Atomic uint64_t ready_ns;   /* runnable but not running (scheduling delay) */
-  _Atomic uint64_t suspended_ns;
-  uint64_t ready_at;           /* clock when it last became runnable; 0: unknown */
-  uint64_t stopped_at;         /* ... when its last slice ended (or began, during it) */
+  _Atomic uint64_t run;        /* timed slices' length */
+  _Atomic uint64_t max_slice;  /* the longest timed slice */
+  _Atomic uint64_t ready;      /* timed waits for a worker (scheduling delay) */
+  _Atomic uint64_t suspended;  /* timed suspensions (or yields: ~0) */
+  _Atomic uint32_t run_n, ready_n, suspended_n; /* how many of each were timed */
+  uint64_t ready_at;           /* ticks when it became runnable (armed); 0: none */
+  uint64_t stopped_at;         /* ticks when its timed slice ended; 0: none */
 };
 
 /* Layout: 312 bytes, five cache lines (jemalloc's 320-byte size class
@@ -118,7 +123,10 @@ struct weft_task {
   bool explicit_stack;      /* stack_size was asked for (weft_task_opts); immutable */
   bool started;             /* owned by the running worker */
   _Atomic uint8_t block_kind; /* enum weft__block_kind: what it waits on (blocked) */
-  _Atomic bool timed;       /* times is set (a wake-up reads this, not the pointer) */
+  /* Armed (struct weft__task_times): its last slice was timed, so its waker times the
+   * suspension and its next slice the wait for a worker. Written by its
+   * owner (worker or waker, see weft__task_times); relaxed. */
+  _Atomic bool timed;
   _Atomic int16_t last_worker; /* where its last slice ran (-1: none yet); relaxed */
   /* Coarse clock, in ms (wraps after 49 days), when it last stopped
    * running: the dump's "for how long". Relaxed; read under the dump's claim. */
@@ -130,8 +138,8 @@ struct weft_task {
   _Atomic int pinned;
   /* line 2 */
   int home;                 /* the pinning it was spawned with; immutable */
-  /* Debug mode's times, or NULL; set once (release) by an owner, freed with
-   * the task; `timed` says whether it is set. */
+  /* Its sampled times, or NULL; set once (release) by an owner, freed with
+   * the task. */
   _Atomic(struct weft__task_times *) times;
   struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
   size_t stack_size;
@@ -183,11 +191,11 @@ const char *weft__task_name_locked(struct weft_task *t);
 int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct weft_task_opts *opts,
                    weft_task_t **out, void *site);
 
-/* Debug mode: @t becomes runnable now (its waker, or its worker
- * requeueing it). */
+/* @t, armed (t->timed), becomes runnable now (its waker, or its worker
+ * requeueing it): times the suspension that ends. */
 void weft__task_acct_ready(struct weft_task *t);
-/* Debug mode: @t's times, made if it has none (its owner only); NULL if
- * there is no memory for them (the slice goes uncounted). */
+/* @t's times, made if it has none (its owner only); NULL if there is no
+ * memory for them (the interval goes uncounted). */
 struct weft__task_times *weft__task_times_get(struct weft_task *t);
 
 /* Makes a task runnable again after a suspension (any thread). */

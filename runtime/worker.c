@@ -56,6 +56,7 @@
 #include "monitor.h"
 #include "stack.h"
 #include "task.h"
+#include "ticks.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -398,27 +399,42 @@ static void end_task(struct weft_task *t) {
 
 /* A slice's bookkeeping: who is on the CPU (the dump and the stall
  * detector read it), the slice counts (the stall detector's clock, the
- * task's own), where the task last ran and when it stopped; with debug
- * mode on, the task's times (task.h, struct weft__task_times), out of line.
- * Budget: a dozen plain stores and loads, no atomic read-modify-write. */
-__attribute__((noinline)) static void slice_begin_timed(struct weft_task *t) {
-  struct weft__task_times *tm = weft__task_times_get(t);
-  if (!tm) return;
-  uint64_t now = weft__clock_ns();
-  if (tm->ready_at && now > tm->ready_at) weft__count(&tm->ready_ns, now - tm->ready_at);
-  tm->ready_at = 0;
-  tm->stopped_at = now; /* the slice's start, until slice_end */
+ * task's own), where the task last ran and when it stopped. Per-task times
+ * are sampled (struct weft__task_times): a countdown picks one slice in
+ * acct_period to time, and a task whose last timed slice armed it (timed)
+ * has its wait for a worker timed at its next start. Budget: a dozen plain
+ * stores and loads and two predictable branches, no atomic
+ * read-modify-write; the clock is read only on the sampled paths (~1 slice
+ * in 32 by default: benchmarks/RESULTS.md, issue 12). */
+__attribute__((noinline)) static void slice_begin_acct(struct weft__worker *w,
+                                                       struct weft_task *t, bool sampled) {
+  uint64_t now = weft__ticks();
+  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) {
+    /* Armed: its times exist and its wait for a worker ends now. */
+    struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
+    if (tm && tm->ready_at) {
+      weft__count(&tm->ready, now > tm->ready_at ? now - tm->ready_at : 0);
+      weft__count32(&tm->ready_n, 1);
+      tm->ready_at = 0;
+    }
+    atomic_store_explicit(&t->timed, false, memory_order_relaxed);
+  }
+  if (sampled) w->slice_t0 = now;
 }
 
-__attribute__((noinline)) static void slice_end_timed(struct weft_task *t) {
-  struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
-  if (!tm || !tm->stopped_at) return;
-  uint64_t now = weft__clock_ns();
-  uint64_t d = now > tm->stopped_at ? now - tm->stopped_at : 0;
-  weft__count(&tm->run_ns, d);
-  if (d > atomic_load_explicit(&tm->max_slice_ns, memory_order_relaxed))
-    atomic_store_explicit(&tm->max_slice_ns, d, memory_order_relaxed);
+__attribute__((noinline)) static void slice_end_acct(struct weft__worker *w, struct weft_task *t) {
+  uint64_t now = weft__ticks(), d = now > w->slice_t0 ? now - w->slice_t0 : 0;
+  w->slice_t0 = 0;
+  struct weft__task_times *tm = weft__task_times_get(t);
+  if (!tm) return;
+  weft__count(&tm->run, d);
+  weft__count32(&tm->run_n, 1);
+  if (d > atomic_load_explicit(&tm->max_slice, memory_order_relaxed))
+    atomic_store_explicit(&tm->max_slice, d, memory_order_relaxed);
+  /* Armed: the suspension (or requeue) that follows is timed, then the
+   * wait for a worker. */
   tm->stopped_at = now;
+  atomic_store_explicit(&t->timed, true, memory_order_relaxed);
 }
 
 static inline void slice_begin(struct weft__worker *w, struct weft_task *t) {
@@ -426,14 +442,28 @@ static inline void slice_begin(struct weft__worker *w, struct weft_task *t) {
   weft__count(&w->ctr.polled, 1);
   weft__count(&t->runs, 1);
   atomic_store_explicit(&t->last_worker, (int16_t)w->index, memory_order_relaxed);
-  if (__builtin_expect(w->acct, 0)) slice_begin_timed(t);
+  bool sampled = weft__worker_acct_sample(w, &w->acct_left);
+  if (__builtin_expect(sampled || atomic_load_explicit(&t->timed, memory_order_relaxed), 0))
+    slice_begin_acct(w, t, sampled);
 }
 
 static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
   weft__worker_set_current(w, NULL);
   /* relaxed: read by the dump only while it holds the task (its claim). */
   atomic_store_explicit(&t->since_ms, w->coarse_ms, memory_order_relaxed);
-  if (__builtin_expect(w->acct, 0)) slice_end_timed(t);
+  if (__builtin_expect(w->slice_t0 != 0, 0)) slice_end_acct(w, t);
+}
+
+/* The loop's sampling period (debug mode: every slice), once per pass. */
+static void acct_refresh(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  /* relaxed: nothing depends on the pass at which a change is seen. */
+  uint32_t p = atomic_load_explicit(&loop->acct, memory_order_relaxed)
+                   ? 1u
+                   : atomic_load_explicit(&loop->acct_period, memory_order_relaxed);
+  if (p == w->acct_period) return;
+  w->acct_period = p;
+  w->acct_left = w->acct_spawn_left = p ? p : UINT32_MAX;
 }
 
 static void run_task(struct weft__worker *w, struct weft_task *t) {
@@ -485,7 +515,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
      * being queued anyway) or SCHEDULED (nothing to do); the flags it set
      * before waking are read by the task's own acquire loads when it runs. */
     atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
-    if (w->acct) weft__task_acct_ready(t);
+    if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
     weft__schedule(loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
                    WEFT__SCHED_BACK);
     return;
@@ -496,7 +526,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
   if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, WEFT__TASK_IDLE,
                                                memory_order_release, memory_order_acquire)) {
     atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
-    if (w->acct) weft__task_acct_ready(t);
+    if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
     weft__schedule(loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
                    WEFT__SCHED_BACK);
   }
@@ -766,7 +796,7 @@ void weft__worker_main(struct weft__worker *w) {
   atomic_store_explicit(&w->ctr.run_idle0_ns, idle0, memory_order_relaxed);
   atomic_store_explicit(&w->ctr.run_start_ns, run_start, memory_order_relaxed);
   weft__monitor_worker_wakes(loop);
-  w->acct = atomic_load_explicit(&loop->acct, memory_order_relaxed);
+  acct_refresh(w);
   w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
   requeue_deferred(w);
   for (;;) {
@@ -785,10 +815,10 @@ void weft__worker_main(struct weft__worker *w) {
       weft__count(&w->ctr.timers_fired, weft__timers_run(&w->timers, weft__clock_ns()));
     if (has_local_work(w)) end_search(w);
     /* Once per pass, after any park: the stamp tasks get as they stop
-     * (since_ms) and the debug-mode flag. */
+     * (since_ms) and the accounting's sampling period. */
     w->coarse_ms = atomic_load_explicit(&loop->now_ms, memory_order_relaxed);
     if (!w->coarse_ms) w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
-    w->acct = atomic_load_explicit(&loop->acct, memory_order_relaxed);
+    acct_refresh(w);
     run_batch(w);
     if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) {
       weft__worker_take_stop(w);

@@ -58,6 +58,11 @@ static inline void weft__count(_Atomic uint64_t *c, uint64_t n) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
+static inline void weft__count32(_Atomic uint32_t *c, uint32_t n) {
+  /* relaxed: as weft__count. */
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
 /* Layout: groups that other threads touch (the ring, the inbox, the timer
  * heap's lock, the parker, the registry) each start a cache line, and the
  * owner's hot fields have their own, so no thread's writes slow another's
@@ -95,7 +100,13 @@ struct weft__worker {
   _Atomic bool in_callback;     /* a call_soon/call_later callback runs (the stall detector) */
   struct weft__worker_counters ctr;
   uint32_t coarse_ms;           /* weft__clock_coarse_ns() at this loop pass, in ms (wraps) */
-  bool acct;                    /* the loop's accounting flag, read once per pass */
+  /* Per-task times, sampled (struct weft__task_times): one slice in
+   * acct_period is timed (1: all, debug mode; 0: none), set from the loop
+   * once per pass; the countdowns to the next timed slice and spawn; the
+   * timed slice's start in ticks (0: this slice is not timed). */
+  uint32_t acct_period;
+  uint32_t acct_left, acct_spawn_left;
+  uint64_t slice_t0;
   uintptr_t tstack_lo, tstack_hi; /* this thread's own stack (the dump's bounds) */
   _Atomic uintptr_t thread_id;  /* pthread_self() of the thread running it (signals) */
   struct weft_task *eager;      /* an eager child to start before its spawner resumes */
@@ -125,6 +136,14 @@ static inline struct weft_task *weft__worker_current(const struct weft__worker *
 
 static inline void weft__worker_set_current(struct weft__worker *w, struct weft_task *t) {
   atomic_store_explicit(&w->current, t, memory_order_relaxed);
+}
+
+/* Counts down one of @w's sampling countdowns (acct_left, acct_spawn_left);
+ * true when this event is to be timed, and the countdown starts again. */
+static inline bool weft__worker_acct_sample(struct weft__worker *w, uint32_t *left) {
+  if (__builtin_expect(--*left != 0, 1)) return false;
+  *left = w->acct_period ? w->acct_period : UINT32_MAX;
+  return w->acct_period != 0;
 }
 
 /* The worker the calling thread is, or NULL. Never inlined: a fiber may

@@ -13,10 +13,11 @@
  * switch, plain stores), what each suspended task waits on (three stores
  * per suspension), and the stall detector (a monitor thread per loop that
  * samples the workers' slice counters a few times per threshold while any
- * worker is busy, and sleeps otherwise; nothing on the workers' path). Per-task
- * times (run, scheduling delay, suspended) need two clock reads per slice:
- * they are counted only in debug mode (weft_loop_set_debug, asyncio's
- * loop.set_debug). benchmarks/RESULTS.md has the measured costs.
+ * worker is busy, and sleeps otherwise; nothing on the workers' path), and
+ * per-task times (run, scheduling delay, suspended), sampled: one slice in
+ * 32 is timed (struct weft_task_stats). Debug mode (weft_loop_set_debug,
+ * asyncio's loop.set_debug) times every slice. benchmarks/RESULTS.md has
+ * the measured costs.
  *
  * A running task's stack is captured on its worker by SIGURG (the signal
  * Go uses for preemption: ignored by default, rarely used by programs).
@@ -112,15 +113,28 @@ WEFT_EXTERN int weft_symbolize(const void *addr, int is_return, char *buf, size_
 
 /**
  * struct weft_task_stats - one task's accounting
- * @runs:         slices it ran (each resumption is one), always counted.
- * @run_ns:       time on a worker.               \
- * @max_slice_ns: its longest slice.               | counted only while
- * @ready_ns:     runnable but waiting for a worker | debug mode is on
- *                (scheduling delay).               | (weft_loop_set_debug)
- * @suspended_ns: suspended, waiting for an event. /
+ * @runs:         slices it ran (each resumption is one); exact.
+ * @timed_slices: how many of them were timed (below).
+ * @run_ns:       time on a worker.
+ * @max_slice_ns: its longest timed slice.
+ * @ready_ns:     time runnable but waiting for a worker (scheduling delay).
+ * @suspended_ns: time suspended, waiting for an event (the current
+ *                suspension, if any, not included).
+ *
+ * The times are sampled (cfg.acct_sample, default 32): each worker times
+ * one slice in N with the CPU's time-stamp counter, plus the suspension
+ * that follows that slice and the wait for a worker after it; a sampled
+ * spawn times the wait before the first run. The totals above are those
+ * timed intervals' mean times the number of intervals (@runs), so they
+ * are estimates, whose error shrinks as the task runs more slices; a task
+ * none of whose slices was timed reports 0 with @timed_slices 0. In debug
+ * mode (weft_loop_set_debug) every slice is timed and the totals are
+ * exact; @max_slice_ns is exact only then (otherwise the longest of the
+ * timed slices; the stall detector sees every long slice regardless).
  */
 struct weft_task_stats {
   uint64_t runs;
+  uint64_t timed_slices;
   uint64_t run_ns;
   uint64_t max_slice_ns;
   uint64_t ready_ns;
@@ -189,7 +203,9 @@ WEFT_EXTERN int weft_loop_worker_stats(weft_loop_t *loop, unsigned index,
  * @stalls, @backlogs: stall and backlog reports made (including any that
  *                  the rate limit kept from the handler).
  * @stall_threshold_ns: the stall detector's threshold (0: off).
- * @debug:          nonzero while per-task times are counted.
+ * @debug:          nonzero while debug mode is on (every slice timed).
+ * @acct_sample:    one task slice in this many is timed for the per-task
+ *                  times (1 in debug mode; 0: none; cfg.acct_sample).
  * @io_backend:     "io_uring" or "epoll"; @io_fallback: why the first
  *                  choice was not taken ("" if it was). Static strings.
  * Plus the sum of every worker's struct weft_worker_stats in @total.
@@ -205,6 +221,7 @@ struct weft_loop_stats {
   uint64_t backlogs;
   int64_t stall_threshold_ns;
   int debug;
+  unsigned acct_sample;
   const char *io_backend;
   const char *io_fallback;
   struct weft_worker_stats total;
@@ -293,8 +310,9 @@ WEFT_EXTERN int weft_loop_set_stall_threshold(weft_loop_t *loop, int64_t ns);
 WEFT_EXTERN int64_t weft_loop_get_stall_threshold(weft_loop_t *loop);
 
 /**
- * weft_loop_set_debug - asyncio's loop.set_debug: nonzero counts per-task
- * times (weft_task_get_stats; two clock reads per slice). Takes effect
+ * weft_loop_set_debug - asyncio's loop.set_debug: nonzero times every task
+ * slice for the per-task times (weft_task_get_stats), not one in
+ * cfg.acct_sample: exact figures, for two clock reads per slice. Takes effect
  * at each worker's next pass. Returns 0, -EINVAL or WEFT_ECLOSED.
  */
 WEFT_EXTERN int weft_loop_set_debug(weft_loop_t *loop, int enabled);

@@ -96,8 +96,16 @@ enum weft_order {
  * @dump_on_stall: nonzero: each stall report is followed by a whole task
  *               dump (text) to @dump_path or stderr, written by the monitor
  *               thread (subject to the reports' rate limit).
+ * @acct_sample: per-task times (weft_task_get_stats) are sampled: each
+ *               worker times one task slice in this many, with the
+ *               suspension and the wait for a worker that follow it.
+ *               WEFT_ACCT_DEFAULT (what weft_loop_config_init sets):
+ *               $WEFT_ACCT_SAMPLE, else 32; 1: every slice (what debug
+ *               mode does); 0: none; at most WEFT_ACCT_SAMPLE_MAX.
  */
 #define WEFT_STALL_DEFAULT (-1)
+#define WEFT_ACCT_DEFAULT (-1)
+#define WEFT_ACCT_SAMPLE_MAX 1000000
 struct weft_loop_config {
   unsigned workers;
   size_t stack_size;
@@ -112,6 +120,7 @@ struct weft_loop_config {
   const char *dump_path;
   int debug;
   int dump_on_stall;
+  int acct_sample;
 };
 
 /**
@@ -145,7 +154,8 @@ WEFT_EXTERN void weft_loop_config_init(struct weft_loop_config *cfg);
  *           required (WEFT_IO_URING or $WEFT_IO_BACKEND=io_uring) and cannot
  *           be set up, the kernel's error (-EPERM, -ENOSYS, -ENOMEM...);
  *           -EMFILE/-ENFILE when the per-worker ring or epoll fds cannot be
- *           opened; -EINVAL for @cfg->stall_ms < -1 or a @cfg->dump_signal
+ *           opened; -EINVAL for @cfg->stall_ms < -1, @cfg->acct_sample
+ *           below -1 or above WEFT_ACCT_SAMPLE_MAX, or a @cfg->dump_signal
  *           that is not a catchable signal (SIGKILL, SIGSTOP, SIGURG, out of
  *           range); -EBUSY if the program handles @cfg->dump_signal itself
  *           or another open loop dumps on it.

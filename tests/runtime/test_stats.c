@@ -1,9 +1,11 @@
 /*
  * test_stats.c - runtime metrics and per-task accounting (runtime/stats.c,
  * weft/debug.h): counters move with the work that moves them, debug mode
- * times tasks, the Prometheus text is well formed and sized like snprintf.
+ * times tasks, sampled accounting estimates them from every Nth slice,
+ * the Prometheus text is well formed and sized like snprintf.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -121,13 +123,103 @@ END_TEST
 START_TEST(counters_four_workers) { check_counters(4); }
 END_TEST
 
+/* 200 slices of 200 us of CPU, each followed by a 1 ms sleep. */
+#define SAMPLED_SLICES 200
+static int sampled_child(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int i = 0; i < SAMPLED_SLICES - 1; i++) {
+    burn_ns(200000);
+    if (weft_sleep(0.001) != 0) return -1;
+  }
+  burn_ns(200000);
+  return 0;
+}
+
+struct sampled {
+  int every;
+  struct weft_task_stats ts;
+};
+
+static int sampled_main(void *arg, void **res) {
+  (void)res;
+  struct sampled *sm = arg;
+  /* Pinned, so that awaiting it does not run it inline on our fiber. */
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 0;
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(NULL, sampled_child, NULL, &o, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_int_eq(weft_task_get_stats(t, &sm->ts), 0);
+  weft_task_release(t);
+  return 0;
+}
+
+/* With one worker every slice of the loop goes through one countdown: the
+ * child, alone with its parent (suspended while it runs), gets one timed
+ * slice in @every, and its estimated totals are at least what it spent. */
+static void check_sampled(int every) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  cfg.acct_sample = every;
+  weft_loop_t *loop;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  struct sampled sm = {.every = every};
+  weft_task_t *m;
+  ck_assert_int_eq(weft_spawn_opts(loop, sampled_main, &sm, NULL, &m), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+  weft_task_release(m);
+  struct weft_loop_stats ls;
+  ck_assert_int_eq(weft_loop_get_stats(loop, &ls), 0);
+  ck_assert_uint_eq(ls.acct_sample, (unsigned)every);
+  ck_assert_int_ge(weft_loop_close(loop), 0);
+  const struct weft_task_stats *ts = &sm.ts;
+  ck_assert_uint_eq(ts->runs, SAMPLED_SLICES);
+  if (every == 0) {
+    ck_assert_uint_eq(ts->timed_slices, 0);
+    ck_assert_uint_eq(ts->run_ns, 0);
+    ck_assert_uint_eq(ts->suspended_ns, 0);
+    return;
+  }
+  /* The parent's two or three slices share the countdown. */
+  ck_assert_uint_ge(ts->timed_slices, SAMPLED_SLICES / (unsigned)every - 1);
+  ck_assert_uint_le(ts->timed_slices, SAMPLED_SLICES / (unsigned)every + 1);
+  ck_assert_uint_ge(ts->run_ns, (uint64_t)SAMPLED_SLICES * 200000);
+  ck_assert_uint_ge(ts->max_slice_ns, 200000);
+  /* Each timed suspension is a 1 ms sleep armed within the slice. */
+  ck_assert_uint_ge(ts->suspended_ns, (uint64_t)(SAMPLED_SLICES - 1) * 900000);
+  ck_assert_uint_gt(ts->ready_ns, 0);
+}
+
+START_TEST(sampled_every_4) { check_sampled(4); }
+END_TEST
+
+START_TEST(sampled_every_slice) { check_sampled(1); }
+END_TEST
+
+START_TEST(sampled_off) { check_sampled(0); }
+END_TEST
+
 START_TEST(bad_input) {
   struct weft_loop_stats ls;
   struct weft_task_stats ts;
   ck_assert_int_eq(weft_loop_get_stats(NULL, &ls), -EINVAL);
   ck_assert_int_eq(weft_task_get_stats(NULL, &ts), -EINVAL);
   ck_assert_int_eq(weft_loop_stats_format(NULL, NULL, 0), -EINVAL);
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  ck_assert_int_eq(cfg.acct_sample, WEFT_ACCT_DEFAULT);
+  weft_loop_t *bad = NULL;
+  cfg.acct_sample = -2;
+  ck_assert_int_eq(weft_loop_new(&cfg, &bad), -EINVAL);
+  cfg.acct_sample = WEFT_ACCT_SAMPLE_MAX + 1;
+  ck_assert_int_eq(weft_loop_new(&cfg, &bad), -EINVAL);
+  ck_assert_ptr_null(bad);
   weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_get_stats(loop, &ls), 0);
+  if (!getenv("WEFT_ACCT_SAMPLE") && !getenv("WEFT_DEBUG")) ck_assert_uint_eq(ls.acct_sample, 32);
   ck_assert_int_eq(weft_loop_get_stats(loop, NULL), -EINVAL);
   ck_assert_int_eq(weft_loop_stats_format(loop, NULL, 5), -EINVAL);
   ck_assert_int_eq(weft_loop_set_debug(NULL, 1), -EINVAL);
@@ -150,6 +242,9 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, counters_one_worker);
   tcase_add_test(tc, counters_four_workers);
+  tcase_add_test(tc, sampled_every_4);
+  tcase_add_test(tc, sampled_every_slice);
+  tcase_add_test(tc, sampled_off);
   tcase_add_test(tc, bad_input);
   suite_add_tcase(s, tc);
   return s;
