@@ -71,6 +71,7 @@ struct entry {
   uint8_t kind;         /* enum weft__block_kind (suspended only) */
   const void *obj;
   int64_t arg;
+  char obj_name[40];    /* the sync object's name, if it has one */
   uint32_t since;       /* coarse clock in ms (wraps): when it last stopped running */
   void *spawn_site;
   struct weft_task_stats stats;
@@ -126,6 +127,18 @@ static unsigned read_queued_stack(struct weft_task *t, void **frames) {
   return same ? n : 0;
 }
 
+/* The kinds whose object is a sync/ primitive (they note its name). */
+static bool is_sync_kind(unsigned kind) {
+  switch (kind) {
+  case WEFT__BLOCK_LOCK: case WEFT__BLOCK_EVENT: case WEFT__BLOCK_COND: case WEFT__BLOCK_SEM:
+  case WEFT__BLOCK_BARRIER: case WEFT__BLOCK_QUEUE_GET: case WEFT__BLOCK_QUEUE_PUT:
+  case WEFT__BLOCK_QUEUE_JOIN:
+    return true;
+  default:
+    return false;
+  }
+}
+
 /* Reads what a held task waits on, and whether anyone else could ever
  * complete the future it awaits. */
 static void read_blocked(struct weft_task *t, struct entry *e) {
@@ -133,6 +146,11 @@ static void read_blocked(struct weft_task *t, struct entry *e) {
   e->obj = atomic_load_explicit(&t->blocked.obj, memory_order_relaxed);
   e->arg = atomic_load_explicit(&t->blocked.arg, memory_order_relaxed);
   if (e->kind >= WEFT__BLOCK_KINDS) e->kind = WEFT__BLOCK_NONE;
+  e->obj_name[0] = '\0';
+  if (is_sync_kind(e->kind)) {
+    const char *name = atomic_load_explicit(&t->blocked_name, memory_order_relaxed);
+    if (name) snprintf(e->obj_name, sizeof e->obj_name, "%s", name); /* static storage */
+  }
   if (e->kind == WEFT__BLOCK_FUTURE && e->obj) {
     const struct weft_future *f = e->obj;
     /* The awaiting call holds the caller's reference and nothing else: a
@@ -316,7 +334,11 @@ static void describe_wait(const struct entry *e, char *buf, size_t len, uint64_t
     else snprintf(buf, len, "awaits future %p%s", e->obj, e->leaked ? " (leaked: nobody else holds it)" : "");
     break;
   case WEFT__BLOCK_LOCK:
-    snprintf(buf, len, "lock %p (held by task %" PRId64 " when it queued)", e->obj, e->arg);
+    if (e->obj_name[0])
+      snprintf(buf, len, "lock \"%s\" %p (held by task %" PRId64 " when it queued)", e->obj_name, e->obj,
+               e->arg);
+    else
+      snprintf(buf, len, "lock %p (held by task %" PRId64 " when it queued)", e->obj, e->arg);
     break;
   case WEFT__BLOCK_SLEEP: {
     double left = ((double)e->arg - (double)now_ns) / 1e9;
@@ -334,7 +356,8 @@ static void describe_wait(const struct entry *e, char *buf, size_t len, uint64_t
     snprintf(buf, len, "nothing noted");
     break;
   default:
-    snprintf(buf, len, "%s %p", k, e->obj);
+    if (e->obj_name[0]) snprintf(buf, len, "%s \"%s\" %p", k, e->obj_name, e->obj);
+    else snprintf(buf, len, "%s %p", k, e->obj);
   }
 }
 
@@ -453,6 +476,38 @@ static void write_io_text(struct out *o, struct snap *sn, uint64_t cnow) {
     }
 }
 
+/* The sync objects tasks wait on, each with its waiters (the await
+ * graph's many-to-one edges: who queues on what, with the lock holder). */
+static int by_object(const void *a, const void *b, void *base) {
+  const struct entry *e = base, *x = &e[*(const size_t *)a], *y = &e[*(const size_t *)b];
+  if (x->obj != y->obj) return (uintptr_t)x->obj < (uintptr_t)y->obj ? -1 : 1;
+  if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void write_objects_text(struct out *o, struct snap *sn) {
+  size_t m = 0, *ix = malloc((sn->n ? sn->n : 1) * sizeof *ix);
+  if (!ix) return;
+  for (size_t i = 0; i < sn->n; i++)
+    if (sn->e[i].state == E_SUSPENDED && is_sync_kind(sn->e[i].kind) && sn->e[i].obj) ix[m++] = i;
+  qsort_r(ix, m, sizeof *ix, by_object, sn->e);
+  if (m) put(o, "Waited on:\n");
+  for (size_t i = 0; i < m;) {
+    size_t j = i;
+    const struct entry *e = &sn->e[ix[i]];
+    while (j < m && sn->e[ix[j]].obj == e->obj && sn->e[ix[j]].kind == e->kind) j++;
+    if (e->obj_name[0]) put(o, "  %s \"%s\" %p: ", block_names[e->kind], e->obj_name, e->obj);
+    else put(o, "  %s %p: ", block_names[e->kind], e->obj);
+    put(o, "%zu task%s (", j - i, j - i == 1 ? "" : "s");
+    for (size_t k = i; k < j && k < i + 8; k++) put(o, "%s%" PRIu64, k > i ? ", " : "", sn->e[ix[k]].id);
+    put(o, "%s)", j - i > 8 ? ", ..." : "");
+    if (e->kind == WEFT__BLOCK_LOCK) put(o, "; held by task %" PRId64 " when the first queued", e->arg);
+    put(o, "\n");
+    i = j;
+  }
+  free(ix);
+}
+
 static void write_text(struct out *o, struct sym_cache *c, struct snap *sn, size_t *cycles,
                        size_t ncycles) {
   struct weft_loop *loop = sn->loop;
@@ -461,6 +516,7 @@ static void write_text(struct out *o, struct sym_cache *c, struct snap *sn, size
       weft_loop_backend(loop), sn->n);
   write_workers_text(o, c, loop, sn);
   write_io_text(o, sn, cnow);
+  write_objects_text(o, sn);
   for (size_t k = 0; k < ncycles; k++) {
     put(o, "DEADLOCK: ");
     size_t j = cycles[k];
@@ -529,6 +585,10 @@ static void write_json(struct out *o, struct sym_cache *c, struct snap *sn, size
       put(o, ",\"waits\":{\"kind\":\"%s\",\"object\":\"%p\",\"arg\":%" PRId64 ",\"text\":",
           block_names[e->kind], e->obj, e->arg);
       put_json_string(o, wait);
+      if (e->obj_name[0]) {
+        put(o, ",\"name\":");
+        put_json_string(o, e->obj_name);
+      }
       put(o, "}");
     }
     put(o, ",\"age_s\":%.3f,\"leaked\":%s,\"deadlock\":%s,\"runs\":%" PRIu64

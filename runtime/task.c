@@ -230,6 +230,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   atomic_store_explicit(&t->block_kind, WEFT__BLOCK_NONE, memory_order_relaxed);
   atomic_store_explicit(&t->since_ms, 0, memory_order_relaxed);
   memset(&t->blocked, 0, sizeof t->blocked);
+  atomic_store_explicit(&t->blocked_name, NULL, memory_order_relaxed);
   atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
   atomic_store_explicit(&t->times, NULL, memory_order_relaxed);
   atomic_store_explicit(&t->timed, false, memory_order_relaxed);
@@ -333,6 +334,13 @@ weft_task_t *weft_task_ref(weft_task_t *t) {
 void weft_task_release(weft_task_t *t) {
   if (t) weft_future_release(&t->fut);
 }
+
+/* jemalloc's 320-byte size class holds a task in five whole cache lines
+ * (task.h's layout comment: a sixth line cost spawn_many ~20%). Debug
+ * builds add misuse checks' magic words and may go over. */
+#if !defined(WEFT_DEBUG_CHECKS)
+_Static_assert(sizeof(struct weft_task) <= 320, "a task outgrew its 320-byte size class");
+#endif
 
 void weft__task_free(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;

@@ -102,7 +102,7 @@ struct weft__task_times {
   uint64_t stopped_at;         /* ticks when its timed slice ended; 0: none */
 };
 
-/* Layout: 312 bytes, five cache lines (jemalloc's 320-byte size class
+/* Layout: 320 bytes (no more: task.c asserts it), five cache lines (jemalloc's 320-byte size class
  * keeps them line-aligned), arranged so that a task's slice touches lines
  * 0, 1 and 3 only: line 1 holds what every wake-up and switch reads and
  * writes, line 3 the fiber and what a suspension notes; lines 2 and 4 hold
@@ -162,6 +162,12 @@ struct weft_task {
   void *spawn_site;         /* the spawner's return address (the dump symbolizes it) */
   struct weft__registry *reg; /* where the task is listed while not done */
   struct weft__list reg_link; /* under reg->lock */
+  /* The name of the sync object it waits on (a static string or NULL),
+   * written with blocked by sync/ only (weft__task_blocked_named), so it
+   * is current whenever block_kind is a sync kind; read under the dump's
+   * claim. Here, in a line a suspension otherwise leaves alone, because
+   * only waits on named objects need it. */
+  _Atomic(const char *) blocked_name;
 };
 
 static inline struct weft_task *weft__task_of(struct weft_future *f) {
@@ -176,6 +182,14 @@ static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind
   atomic_store_explicit(&t->block_kind, (uint8_t)kind, memory_order_relaxed);
   atomic_store_explicit(&t->blocked.obj, obj, memory_order_relaxed);
   atomic_store_explicit(&t->blocked.arg, arg, memory_order_relaxed);
+}
+
+/* weft__task_blocked for a wait on a sync object, with its name. */
+static inline void weft__task_blocked_named(struct weft_task *t, enum weft__block_kind kind,
+                                            const void *obj, int64_t arg, const char *name) {
+  if (!t) return;
+  atomic_store_explicit(&t->blocked_name, name, memory_order_relaxed); /* as blocked */
+  weft__task_blocked(t, kind, obj, arg);
 }
 
 /* Copies @t's name into @buf (its "Task-<id>" if it has none yet), without

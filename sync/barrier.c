@@ -20,6 +20,7 @@
 struct weft_barrier {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
+  _Atomic(const char *) name;     /* weft_barrier_set_name; relaxed (the dump reads it) */
   unsigned parties;               /* immutable */
   unsigned count;                 /* under m */
   bool broken;                    /* under m */
@@ -33,6 +34,7 @@ int weft_barrier_create(unsigned parties, weft_barrier_t **out) {
   struct weft_barrier *b = weft__alloc(sizeof *b);
   if (!b) return -ENOMEM;
   weft__magic_live(b);
+  atomic_init(&b->name, NULL);
   weft__mutex_init(&b->m);
   b->parties = parties;
   b->count = 0;
@@ -71,7 +73,8 @@ int weft_barrier_wait(weft_barrier_t *b, int64_t timeout_ns) {
     return index;
   }
   struct weft__waiter_node w;
-  weft__task_blocked(weft__task_self(), WEFT__BLOCK_BARRIER, b, 0);
+  weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_BARRIER, b, 0,
+                         atomic_load_explicit(&b->name, memory_order_relaxed));
   rc = weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
   if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
     /* The round completed (or broke) for us; a cancellation arriving at the
@@ -113,4 +116,15 @@ int weft_barrier_broken(weft_barrier_t *b) {
   int v = b->broken;
   weft__mutex_unlock(&b->m);
   return v;
+}
+
+int weft_barrier_set_name(weft_barrier_t *b, const char *name) {
+  if (!b) return -EINVAL;
+  /* relaxed: a static string, read whole by whoever loads the pointer. */
+  atomic_store_explicit(&b->name, name, memory_order_relaxed);
+  return 0;
+}
+
+const char *weft_barrier_name(weft_barrier_t *b) {
+  return b ? atomic_load_explicit(&b->name, memory_order_relaxed) : NULL;
 }

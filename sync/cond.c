@@ -38,6 +38,7 @@
 struct weft_cond {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
+  _Atomic(const char *) name;     /* weft_cond_set_name; relaxed (the dump reads it) */
   struct weft_lock *lock;          /* immutable */
   bool own_lock;                   /* immutable */
   struct weft__waitlist waiters;   /* under m */
@@ -48,6 +49,7 @@ int weft_cond_create(weft_lock_t *lock, weft_cond_t **out) {
   struct weft_cond *c = weft__alloc(sizeof *c);
   if (!c) return -ENOMEM;
   weft__magic_live(c);
+  atomic_init(&c->name, NULL);
   c->own_lock = lock == NULL;
   if (c->own_lock && weft_lock_create(&lock) != 0) {
     weft__free(c, sizeof *c);
@@ -97,7 +99,8 @@ static int wait_until(struct weft_cond *c, uint64_t deadline) {
   cw.value = &lw;
   weft__mutex_unlock(&c->m);
   /* Woken by the lock's hand-off (after a notify), a cancel or the deadline. */
-  weft__task_blocked(t, WEFT__BLOCK_COND, c, 0);
+  weft__task_blocked_named(t, WEFT__BLOCK_COND, c, 0,
+                         atomic_load_explicit(&c->name, memory_order_relaxed));
   int rc = weft__task_wait(t, &lw.granted, deadline);
   weft__mutex_lock(&c->m);
   bool notified = !weft__list_linked(&cw.link);
@@ -158,4 +161,15 @@ int weft_cond_notify_all(weft_cond_t *c) {
   int woken = notify_locked(c, INT32_MAX);
   weft__mutex_unlock(&c->m);
   return woken;
+}
+
+int weft_cond_set_name(weft_cond_t *c, const char *name) {
+  if (!c) return -EINVAL;
+  /* relaxed: a static string, read whole by whoever loads the pointer. */
+  atomic_store_explicit(&c->name, name, memory_order_relaxed);
+  return 0;
+}
+
+const char *weft_cond_name(weft_cond_t *c) {
+  return c ? atomic_load_explicit(&c->name, memory_order_relaxed) : NULL;
 }

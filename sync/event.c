@@ -17,6 +17,7 @@
 struct weft_event {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
+  _Atomic(const char *) name;     /* weft_event_set_name; relaxed (the dump reads it) */
   bool set;                       /* under m */
   struct weft__waitlist waiters;  /* under m */
 };
@@ -26,6 +27,7 @@ int weft_event_create(weft_event_t **out) {
   struct weft_event *e = weft__alloc(sizeof *e);
   if (!e) return -ENOMEM;
   weft__magic_live(e);
+  atomic_init(&e->name, NULL);
   weft__mutex_init(&e->m);
   e->set = false;
   weft__wl_init(&e->waiters);
@@ -77,9 +79,21 @@ int weft_event_wait(weft_event_t *e, int64_t timeout_ns) {
   weft__mutex_lock(&e->m);
   if (!e->set) {
     struct weft__waiter_node w;
-    weft__task_blocked(weft__task_self(), WEFT__BLOCK_EVENT, e, 0);
+    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_EVENT, e, 0,
+                         atomic_load_explicit(&e->name, memory_order_relaxed));
     rc = weft__wl_wait(&e->m, &e->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
   }
   weft__mutex_unlock(&e->m);
   return rc;
+}
+
+int weft_event_set_name(weft_event_t *e, const char *name) {
+  if (!e) return -EINVAL;
+  /* relaxed: a static string, read whole by whoever loads the pointer. */
+  atomic_store_explicit(&e->name, name, memory_order_relaxed);
+  return 0;
+}
+
+const char *weft_event_name(weft_event_t *e) {
+  return e ? atomic_load_explicit(&e->name, memory_order_relaxed) : NULL;
 }

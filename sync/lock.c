@@ -21,6 +21,7 @@
 struct weft_lock {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
+  _Atomic(const char *) name;     /* weft_lock_set_name; relaxed (the dump reads it) */
   struct weft_task *owner;        /* under m */
   struct weft__waitlist waiters;  /* under m */
 };
@@ -34,6 +35,7 @@ int weft_lock_create(weft_lock_t **out) {
   struct weft_lock *l = weft__alloc(sizeof *l);
   if (!l) return -ENOMEM;
   weft__magic_live(l);
+  atomic_init(&l->name, NULL);
   weft__mutex_init(&l->m);
   l->owner = NULL;
   weft__wl_init(&l->waiters);
@@ -83,7 +85,8 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
     return -EDEADLK;
   }
   struct weft__waiter_node w;
-  weft__task_blocked(t, WEFT__BLOCK_LOCK, l, (int64_t)l->owner->id);
+  weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, (int64_t)l->owner->id,
+                         atomic_load_explicit(&l->name, memory_order_relaxed));
   int rc = weft__wl_wait(&l->m, &l->waiters, &w, mode, weft__deadline(timeout_ns));
   if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(l);
   WEFT__INVARIANT(lock_ok(l) && (rc || l->owner == t));
@@ -160,4 +163,15 @@ struct weft_lock_scope weft_lock_scope_enter(weft_lock_t *l) {
 
 void weft_lock_scope_exit(struct weft_lock_scope *s) {
   if (s->rc == 0) weft_lock_release(s->lock);
+}
+
+int weft_lock_set_name(weft_lock_t *l, const char *name) {
+  if (!l) return -EINVAL;
+  /* relaxed: a static string, read whole by whoever loads the pointer. */
+  atomic_store_explicit(&l->name, name, memory_order_relaxed);
+  return 0;
+}
+
+const char *weft_lock_name(weft_lock_t *l) {
+  return l ? atomic_load_explicit(&l->name, memory_order_relaxed) : NULL;
 }

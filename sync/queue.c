@@ -35,6 +35,7 @@ struct entry {
 struct weft_queue {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
+  _Atomic(const char *) name;     /* weft_queue_set_name; relaxed (the dump reads it) */
   enum weft_queue_kind kind;             /* immutable */
   size_t maxsize;                        /* immutable */
   int (*cmp)(const void *, const void *); /* immutable */
@@ -53,6 +54,7 @@ int weft_queue_create(enum weft_queue_kind kind, size_t maxsize,
   struct weft_queue *q = weft__calloc(sizeof *q);
   if (!q) return -ENOMEM;
   weft__magic_live(q);
+  atomic_init(&q->name, NULL);
   weft__mutex_init(&q->m);
   q->kind = kind;
   q->maxsize = maxsize > SSIZE_MAX ? 0 : maxsize; /* asyncio: maxsize <= 0 is unbounded */
@@ -169,7 +171,8 @@ static int put(struct weft_queue *q, void *item, int64_t timeout_ns, enum weft__
       break;
     }
     struct weft__waiter_node w;
-    weft__task_blocked(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0);
+    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0,
+                         atomic_load_explicit(&q->name, memory_order_relaxed));
     rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
     if (rc) {
       if (atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
@@ -199,7 +202,8 @@ static int get(struct weft_queue *q, void **out, int64_t timeout_ns, enum weft__
       break;
     }
     struct weft__waiter_node w;
-    weft__task_blocked(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0);
+    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0,
+                         atomic_load_explicit(&q->name, memory_order_relaxed));
     rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
     if (rc) {
       if (atomic_load_explicit(&w.granted, memory_order_acquire) && q->count)
@@ -288,7 +292,8 @@ int weft_queue_join(weft_queue_t *q, int64_t timeout_ns) {
   weft__mutex_lock(&q->m);
   while (q->unfinished && !rc) {
     struct weft__waiter_node w;
-    weft__task_blocked(weft__task_self(), WEFT__BLOCK_QUEUE_JOIN, q, 0);
+    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_JOIN, q, 0,
+                         atomic_load_explicit(&q->name, memory_order_relaxed));
     rc = weft__wl_wait(&q->m, &q->joiners, &w, WEFT__WAIT_TASK, deadline);
   }
   weft__mutex_unlock(&q->m);
@@ -310,4 +315,15 @@ int weft_queue_shutdown(weft_queue_t *q, int immediate) {
   weft__wl_wake_all(&q->putters, 0);
   weft__mutex_unlock(&q->m);
   return 0;
+}
+
+int weft_queue_set_name(weft_queue_t *q, const char *name) {
+  if (!q) return -EINVAL;
+  /* relaxed: a static string, read whole by whoever loads the pointer. */
+  atomic_store_explicit(&q->name, name, memory_order_relaxed);
+  return 0;
+}
+
+const char *weft_queue_name(weft_queue_t *q) {
+  return q ? atomic_load_explicit(&q->name, memory_order_relaxed) : NULL;
 }

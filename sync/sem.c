@@ -18,6 +18,7 @@
 struct weft_sem {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
+  _Atomic(const char *) name;     /* weft_sem_set_name; relaxed (the dump reads it) */
   int64_t value;                  /* under m */
   int64_t initial;                /* immutable */
   bool bounded;                   /* immutable */
@@ -29,6 +30,7 @@ int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {
   struct weft_sem *s = weft__alloc(sizeof *s);
   if (!s) return -ENOMEM;
   weft__magic_live(s);
+  atomic_init(&s->name, NULL);
   weft__mutex_init(&s->m);
   s->value = s->initial = value;
   s->bounded = bounded != 0;
@@ -66,7 +68,8 @@ int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
     s->value--;
   } else {
     struct weft__waiter_node w;
-    weft__task_blocked(weft__task_self(), WEFT__BLOCK_SEM, s, 0);
+    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_SEM, s, 0,
+                         atomic_load_explicit(&s->name, memory_order_relaxed));
     rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
     if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(s);
   }
@@ -105,4 +108,15 @@ int64_t weft_sem_value(weft_sem_t *s) {
   int64_t v = s->value;
   weft__mutex_unlock(&s->m);
   return v;
+}
+
+int weft_sem_set_name(weft_sem_t *s, const char *name) {
+  if (!s) return -EINVAL;
+  /* relaxed: a static string, read whole by whoever loads the pointer. */
+  atomic_store_explicit(&s->name, name, memory_order_relaxed);
+  return 0;
+}
+
+const char *weft_sem_name(weft_sem_t *s) {
+  return s ? atomic_load_explicit(&s->name, memory_order_relaxed) : NULL;
 }

@@ -48,6 +48,11 @@ typedef struct weft_queue weft_queue_t;
 WEFT_EXTERN int weft_lock_create(weft_lock_t **out);
 /** weft_lock_destroy - free it. Returns 0; -EBUSY if locked or waited on (nothing freed). */
 WEFT_EXTERN int weft_lock_destroy(weft_lock_t *l);
+/** weft_lock_set_name - name it in task dumps (weft/debug.h); @name is not copied:
+ *  a string with static storage (a literal), or NULL. 0; -EINVAL if @l is NULL. Threads: any. */
+WEFT_EXTERN int weft_lock_set_name(weft_lock_t *l, const char *name);
+/** weft_lock_name - its name, or NULL (none, or @l NULL). Threads: any. */
+WEFT_EXTERN const char *weft_lock_name(weft_lock_t *l);
 
 /**
  * weft_lock_acquire - take the lock, suspending while another task holds it
@@ -93,6 +98,11 @@ WEFT_EXTERN void weft_lock_scope_exit(struct weft_lock_scope *s);
 WEFT_EXTERN int weft_event_create(weft_event_t **out);
 /** weft_event_destroy - 0; -EBUSY while tasks wait; -EINVAL if NULL. */
 WEFT_EXTERN int weft_event_destroy(weft_event_t *e);
+/** weft_event_set_name - name it in task dumps (weft/debug.h); @name is not copied:
+ *  a string with static storage (a literal), or NULL. 0; -EINVAL if @e is NULL. Threads: any. */
+WEFT_EXTERN int weft_event_set_name(weft_event_t *e, const char *name);
+/** weft_event_name - its name, or NULL (none, or @e NULL). Threads: any. */
+WEFT_EXTERN const char *weft_event_name(weft_event_t *e);
 /** weft_event_set - set the flag and wake every waiter exactly once. 0; -EINVAL. Threads: any. */
 WEFT_EXTERN int weft_event_set(weft_event_t *e);
 /** weft_event_clear - clear the flag. 0; -EINVAL. Threads: any. */
@@ -115,6 +125,11 @@ WEFT_EXTERN int weft_event_wait(weft_event_t *e, int64_t timeout_ns);
 WEFT_EXTERN int weft_cond_create(weft_lock_t *lock, weft_cond_t **out);
 /** weft_cond_destroy - 0; -EBUSY while tasks wait (or its own lock is held); -EINVAL. Frees its own lock, not a given one. */
 WEFT_EXTERN int weft_cond_destroy(weft_cond_t *c);
+/** weft_cond_set_name - name it in task dumps (weft/debug.h); @name is not copied:
+ *  a string with static storage (a literal), or NULL. 0; -EINVAL if @c is NULL. Threads: any. */
+WEFT_EXTERN int weft_cond_set_name(weft_cond_t *c, const char *name);
+/** weft_cond_name - its name, or NULL (none, or @c NULL). Threads: any. */
+WEFT_EXTERN const char *weft_cond_name(weft_cond_t *c);
 /** weft_cond_lock - the lock the condition is bound to (NULL if @c is NULL). Threads: any. */
 WEFT_EXTERN weft_lock_t *weft_cond_lock(weft_cond_t *c);
 /**
@@ -149,6 +164,11 @@ WEFT_EXTERN int weft_cond_notify_all(weft_cond_t *c);
 WEFT_EXTERN int weft_sem_create(int64_t value, int bounded, weft_sem_t **out);
 /** weft_sem_destroy - 0; -EBUSY while tasks wait. */
 WEFT_EXTERN int weft_sem_destroy(weft_sem_t *s);
+/** weft_sem_set_name - name it in task dumps (weft/debug.h); @name is not copied:
+ *  a string with static storage (a literal), or NULL. 0; -EINVAL if @s is NULL. Threads: any. */
+WEFT_EXTERN int weft_sem_set_name(weft_sem_t *s, const char *name);
+/** weft_sem_name - its name, or NULL (none, or @s NULL). Threads: any. */
+WEFT_EXTERN const char *weft_sem_name(weft_sem_t *s);
 /**
  * weft_sem_acquire - take a permit, suspending while there is none
  * Returns:  0; -ETIMEDOUT; -ECANCELED (no permit kept); -EPERM outside a task.
@@ -175,6 +195,11 @@ WEFT_EXTERN int64_t weft_sem_value(weft_sem_t *s);
 WEFT_EXTERN int weft_barrier_create(unsigned parties, weft_barrier_t **out);
 /** weft_barrier_destroy - 0; -EBUSY while tasks wait. */
 WEFT_EXTERN int weft_barrier_destroy(weft_barrier_t *b);
+/** weft_barrier_set_name - name it in task dumps (weft/debug.h); @name is not copied:
+ *  a string with static storage (a literal), or NULL. 0; -EINVAL if @b is NULL. Threads: any. */
+WEFT_EXTERN int weft_barrier_set_name(weft_barrier_t *b, const char *name);
+/** weft_barrier_name - its name, or NULL (none, or @b NULL). Threads: any. */
+WEFT_EXTERN const char *weft_barrier_name(weft_barrier_t *b);
 /**
  * weft_barrier_wait - wait until @parties tasks arrived
  * Returns:  the arrival index (0 .. parties-1) when the barrier trips;
@@ -210,6 +235,11 @@ WEFT_EXTERN int weft_queue_create(enum weft_queue_kind kind, size_t maxsize,
                                   int (*cmp)(const void *a, const void *b), weft_queue_t **out);
 /** weft_queue_destroy - 0; -EBUSY while anyone waits (items left are the user's). */
 WEFT_EXTERN int weft_queue_destroy(weft_queue_t *q);
+/** weft_queue_set_name - name it in task dumps (weft/debug.h); @name is not copied:
+ *  a string with static storage (a literal), or NULL. 0; -EINVAL if @q is NULL. Threads: any. */
+WEFT_EXTERN int weft_queue_set_name(weft_queue_t *q, const char *name);
+/** weft_queue_name - its name, or NULL (none, or @q NULL). Threads: any. */
+WEFT_EXTERN const char *weft_queue_name(weft_queue_t *q);
 
 /**
  * weft_queue_put - add @item, suspending while the queue is full

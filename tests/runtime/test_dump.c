@@ -11,6 +11,7 @@
  * without any waiting on our part.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -115,6 +116,7 @@ struct scene {
   int json_fd, text_fd;
   uint64_t sleeper0, event_id, a_id, b_id, leaky_id, spin_id, main_id, reader_id, blocker_id;
   int spin_seen, blocker_seen;
+  const void *lock; /* the deadlock's lock (its address, for the object view) */
   int read_pipe[2], block_pipe[2];
 };
 
@@ -142,9 +144,12 @@ static int scene_main(void *arg, void **res) {
   ck_assert_int_eq(weft_event_create(&ev), 0);
   ck_assert_int_eq(weft_event_create(&a_holds), 0);
   ck_assert_int_eq(weft_event_create(&ready), 0);
+  ck_assert_int_eq(weft_event_set_name(ev, "config-ready"), 0);
   weft_task_t *evt = spawn_on(here, event_body, ev, "event-waiter");
   struct deadlock d = {.a_holds = a_holds};
   ck_assert_int_eq(weft_lock_create(&d.lock), 0);
+  ck_assert_int_eq(weft_lock_set_name(d.lock, "accounts"), 0);
+  sc->lock = d.lock;
   d.b = spawn_on(here, dl_b_body, &d, "deadlock-b");
   weft_task_t *a = spawn_on(here, dl_a_body, &d, "deadlock-a");
   weft_task_t *leaky = spawn_on(here, leaky_body, NULL, "leaky");
@@ -315,11 +320,13 @@ static void check_scene(unsigned workers) {
   char line[16384];
   expect_task(json, sc.sleeper0, (const char *[]){"\"state\":\"suspended\"", "\"kind\":\"sleep\"",
                                                 "sleeper_body", "\"spawned_at\":\"spawn_on", NULL});
-  expect_task(json, sc.event_id, (const char *[]){"\"kind\":\"event\"", "event_body", NULL});
+  expect_task(json, sc.event_id,
+              (const char *[]){"\"kind\":\"event\"", "\"name\":\"config-ready\"", "event_body", NULL});
   expect_task(json, sc.leaky_id, (const char *[]){"\"leaked\":true", "leaky_body", NULL});
   expect_task(json, sc.a_id,
               (const char *[]){"\"kind\":\"future\"", "\"deadlock\":true", "dl_a_body", NULL});
-  expect_task(json, sc.b_id, (const char *[]){"\"kind\":\"lock\"", "\"deadlock\":true", "dl_b_body", NULL});
+  expect_task(json, sc.b_id, (const char *[]){"\"kind\":\"lock\"", "\"name\":\"accounts\"",
+                                              "\"deadlock\":true", "dl_b_body", NULL});
   ck_assert_ptr_nonnull(strstr(json, "{\"type\":\"cycle\",\"tasks\":["));
   expect_task(json, sc.main_id, (const char *[]){"\"state\":\"running\"", "scene_main", NULL});
   if (workers > 1 && sc.spin_seen) {
@@ -345,10 +352,16 @@ static void check_scene(unsigned workers) {
 #endif
   }
   /* The text form: grouped sleepers with a count, the cycle spelled out. */
-  char want[64];
+  char want[160];
   snprintf(want, sizeof want, "%ld tasks: suspended, sleep", sc.nsleepers);
   ck_assert_msg(strstr(text, want), "no group line '%s'", want);
   ck_assert_ptr_nonnull(strstr(text, "DEADLOCK: task"));
+  /* The object view: the named lock with its one waiter, the named event. */
+  ck_assert_ptr_nonnull(strstr(text, "Waited on:\n"));
+  snprintf(want, sizeof want, "  lock \"accounts\" %p: 1 task (%" PRIu64 "); held by task %" PRIu64, (void *)sc.lock,
+           sc.b_id, sc.a_id);
+  ck_assert_msg(strstr(text, want), "no object line '%s'", want);
+  ck_assert_ptr_nonnull(strstr(text, "  event \"config-ready\" 0x"));
   ck_assert_ptr_nonnull(strstr(text, "I/O in flight:\n"));
   snprintf(want, sizeof want, "\"reader\": io read on fd %d", sc.read_pipe[0]);
   ck_assert_msg(strstr(text, want), "no I/O line '%s'", want);
@@ -370,6 +383,38 @@ START_TEST(dump_four_workers) { check_scene(4); }
 END_TEST
 
 START_TEST(dump_bad_input) {
+  /* Names of sync objects: set, read back, cleared; NULL objects refused. */
+  ck_assert_int_eq(weft_lock_set_name(NULL, "x"), -EINVAL);
+  ck_assert_int_eq(weft_event_set_name(NULL, "x"), -EINVAL);
+  ck_assert_int_eq(weft_cond_set_name(NULL, "x"), -EINVAL);
+  ck_assert_int_eq(weft_sem_set_name(NULL, "x"), -EINVAL);
+  ck_assert_int_eq(weft_barrier_set_name(NULL, "x"), -EINVAL);
+  ck_assert_int_eq(weft_queue_set_name(NULL, "x"), -EINVAL);
+  ck_assert_ptr_null(weft_lock_name(NULL));
+  ck_assert_ptr_null(weft_queue_name(NULL));
+  weft_sem_t *sem;
+  weft_queue_t *q;
+  weft_barrier_t *bar;
+  weft_cond_t *cond;
+  ck_assert_int_eq(weft_sem_create(1, 0, &sem), 0);
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 0, NULL, &q), 0);
+  ck_assert_int_eq(weft_barrier_create(2, &bar), 0);
+  ck_assert_int_eq(weft_cond_create(NULL, &cond), 0);
+  ck_assert_ptr_null(weft_sem_name(sem));
+  ck_assert_int_eq(weft_sem_set_name(sem, "pool"), 0);
+  ck_assert_int_eq(weft_queue_set_name(q, "jobs"), 0);
+  ck_assert_int_eq(weft_barrier_set_name(bar, "phase"), 0);
+  ck_assert_int_eq(weft_cond_set_name(cond, "cv"), 0);
+  ck_assert_str_eq(weft_sem_name(sem), "pool");
+  ck_assert_str_eq(weft_queue_name(q), "jobs");
+  ck_assert_str_eq(weft_barrier_name(bar), "phase");
+  ck_assert_str_eq(weft_cond_name(cond), "cv");
+  ck_assert_int_eq(weft_queue_set_name(q, NULL), 0);
+  ck_assert_ptr_null(weft_queue_name(q));
+  weft_sem_destroy(sem);
+  weft_queue_destroy(q);
+  weft_barrier_destroy(bar);
+  weft_cond_destroy(cond);
   weft_loop_t *loop = make_loop(1);
   ck_assert_int_eq(weft_loop_dump(NULL, 1, WEFT_DUMP_TEXT), -EINVAL);
   ck_assert_int_eq(weft_loop_dump(loop, -1, WEFT_DUMP_TEXT), -EINVAL);
@@ -469,6 +514,8 @@ static int bank_main(void *arg, void **res) {
   weft_event_t *ready;
   ck_assert_int_eq(weft_event_create(&ready), 0);
   ck_assert_int_eq(weft_lock_create(&bank_lock), 0);
+  ck_assert_int_eq(weft_lock_set_name(bank_lock, "bank"), 0);
+  ck_assert_str_eq(weft_lock_name(bank_lock), "bank");
   weft_task_t *last, *transfer;
   struct weft_task_opts o;
   weft_task_opts_init(&o);
@@ -504,6 +551,7 @@ START_TEST(dump_inline_deadlock) {
   ck_assert_msg(strstr(text, "DEADLOCK: task"), "%s", text);
   ck_assert_msg(strstr(text, "\"transfer\": suspended, awaits task"), "%s", text);
   ck_assert_msg(strstr(text, "running it inline"), "%s", text);
+  ck_assert_msg(strstr(text, "lock \"bank\" 0x"), "%s", text);
   ck_assert_msg(strstr(text, "auditor_body"), "%s", text);
   free(text);
   close(fd);
