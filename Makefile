@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test test-epoll test-asan test-tsan test-ucontext test-shuffle test-all stress bench build deps deps-bench clean install
+.PHONY: all test test-epoll test-asan test-tsan test-ucontext test-shuffle test-all stress bench bench-quick build deps deps-bench clean install
 
 all: build
 
@@ -64,9 +64,14 @@ test-shuffle: deps
 
 test-all: test test-asan test-tsan test-ucontext test-shuffle
 
+# The benchmark report (benchmarks/README.md): every workload against the
+# peers, with progress, a summary table and benchmarks/report/ (charts).
 bench: deps-bench build
-	benchmarks/run.sh
-	benchmarks/io/run.sh
+	benchmarks/report.py
+
+# The same in about a minute: everything builds and runs.
+bench-quick: deps-bench build
+	benchmarks/report.py --quick
 
 # make install [PREFIX=/opt/weft]: headers, libweft.so/.a, weft.pc, the CMake package.
 install: build

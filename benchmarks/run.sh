@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # benchmarks/run.sh - run weft-bench and its Go and Tokio peers in one go, with
-# the same worker count, and print the side-by-side table with ratios.
+# the same worker count, and print the side-by-side table with ratios
+# (a quick look at a few workloads; `make bench` runs benchmarks/report.py,
+# which does this for every workload and worker count, with charts).
 #
 #   benchmarks/run.sh [--workers N] [workload ...]
 #
@@ -25,22 +27,11 @@ bench=build/benchmarks/weft-bench
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-go_bin=""
-if command -v go >/dev/null 2>&1; then
-  if (cd benchmarks/peers/go && GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$out/gocache}" go build -o weft-go-bench . ) >"$out/go-build.log" 2>&1; then
-    go_bin=benchmarks/peers/go/weft-go-bench
-  else
-    echo "run.sh: Go peer did not build (see below); skipped" >&2; cat "$out/go-build.log" >&2
-  fi
-fi
-tokio_bin=""
-if command -v cargo >/dev/null 2>&1; then
-  if (cd benchmarks/peers/tokio && cargo build --release --offline -q) >"$out/tokio-build.log" 2>&1; then
-    tokio_bin=benchmarks/peers/tokio/target/release/weft-tokio-bench
-  else
-    echo "run.sh: Tokio peer did not build (see below); skipped" >&2; cat "$out/tokio-build.log" >&2
-  fi
-fi
+# Peers, built where their toolchains exist (peers/build.sh says where).
+go_bin="" tokio_bin=""
+while IFS== read -r k v; do
+  case $k in go) go_bin=$v ;; tokio) tokio_bin=$v ;; esac
+done < <(benchmarks/peers/build.sh)
 
 echo "# weft benchmarks: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), workers=$workers"
 for w in "${workloads[@]}"; do

@@ -8,7 +8,9 @@
  * those of request/response round trips. Plain epoll, one thread per
  * `threads`, connections spread over them: it is the same client for every
  * server measured. Prints one line:
- *   RESULT tcp_echo req_s=... p50_us=... p99_us=... conns=... size=...
+ *   RESULT tcp_echo req_s=... p50_us=... p99_us=... conns=... size=... cdf_us=...
+ * where cdf_us is the latency distribution as PERCENTILE:US pairs (comma-
+ * separated, 1st to 99.99th), for the report's CDF chart.
  * Latency is measured per round trip with CLOCK_MONOTONIC; a 1 s warm-up
  * is excluded.
  */
@@ -151,7 +153,14 @@ int main(int argc, char **argv) {
   }
   qsort(all, total, sizeof *all, cmp_u32);
   double p50 = total ? all[total / 2] / 10.0 : 0, p99 = total ? all[total * 99 / 100] / 10.0 : 0;
-  printf("RESULT tcp_echo req_s=%.0f p50_us=%.1f p99_us=%.1f conns=%d size=%d\n",
-         (double)done / seconds, p50, p99, nconn, size);
+  printf("RESULT tcp_echo req_s=%.0f p50_us=%.1f p99_us=%.1f conns=%d size=%d cdf_us=", (double)done / seconds,
+         p50, p99, nconn, size);
+  static const double pct[] = {1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.99};
+  for (size_t i = 0; i < sizeof pct / sizeof pct[0]; i++) {
+    size_t at = (size_t)((double)total * pct[i] / 100.0);
+    if (at >= total) at = total ? total - 1 : 0;
+    printf("%s%g:%.1f", i ? "," : "", pct[i], total ? all[at] / 10.0 : 0.0);
+  }
+  printf("\n");
   return 0;
 }

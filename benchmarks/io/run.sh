@@ -42,15 +42,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null; rm -rf "$out"; }
 trap cleanup EXIT
 
-# Peers, built where their toolchains exist.
+# Peers, built where their toolchains exist (peers/build.sh says where).
 go_io="" tokio_io="" py=""
-if command -v go >/dev/null 2>&1 &&
-   (cd benchmarks/peers/go-io && GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$out/gocache}" go build -o weft-go-io .) >"$out/go.log" 2>&1; then
-  go_io=benchmarks/peers/go-io/weft-go-io
-else echo "io/run.sh: Go peer skipped" >&2; fi
-if command -v cargo >/dev/null 2>&1 && (cd benchmarks/peers/tokio && cargo build --release --offline -q) >"$out/tokio.log" 2>&1; then
-  tokio_io=benchmarks/peers/tokio/target/release/weft-tokio-io
-else echo "io/run.sh: Tokio peer skipped" >&2; fi
+while IFS== read -r k v; do
+  case $k in go_io) go_io=$v ;; tokio_io) tokio_io=$v ;; esac
+done < <(benchmarks/peers/build.sh)
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
 uv_bin=""; [ -x $B/weft-uv-server ] && uv_bin=$B/weft-uv-server
 has_uvloop=0; [ -n "$py" ] && $py -c "import uvloop" 2>/dev/null && has_uvloop=1
@@ -84,7 +80,9 @@ cpu_per_req() { awk -v t="$1" -v r="$2" -v hz="$hz" 'BEGIN { if (r > 0) printf "
 median_rows() {
   for impl in "${order[@]}"; do
     awk -v i="$impl" '$2 == i' "$out/rounds" | sort -k3 -g | awk '{ r[NR] = $0 } END { if (NR) print r[int((NR + 1) / 2)] }'
-  done | while read -r w i rps p50 p99 cpu; do row "$w" "$i" "$rps" "$p50" "$p99" "$cpu"; done | tee -a "$results"
+  done | while read -r w i rps p50 p99 cpu _; do row "$w" "$i" "$rps" "$p50" "$p99" "$cpu"; done | tee -a "$results"
+  [ -n "${WEFT_BENCH_RAW:-}" ] && cat "$out/rounds" >>"$WEFT_BENCH_RAW"
+  return 0
 }
 results=$out/results
 
@@ -116,8 +114,9 @@ for w in "${workloads[@]}"; do
         t1=$(cpu_ticks $server_pid)
         stop
         rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r"); p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r"); p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
+        cdf=$(sed -n 's/.*cdf_us=\([0-9.:,]*\).*/\1/p' <<<"$r")
         # The warm-up second is load too: count it in the requests' CPU.
-        echo "tcp_echo $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * (s + 1) }')")" >>"$out/rounds"
+        echo "tcp_echo $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * (s + 1) }')") ${cdf:--}" >>"$out/rounds"
       done
     done
     median_rows tcp_echo ;;
@@ -154,7 +153,8 @@ NGX
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
       conv() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print (v+0)*1000; else if (v ~ /s$/) print (v+0)*1000000; else print v }'; }
       p50=$(conv "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(conv "$(awk '$1=="99%" {print $2}' <<<"$r")")
-      echo "http_plaintext $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * s }')")" >>"$out/rounds"
+      cdf=$(for q in 50 75 90 99; do printf '%s:%s,' $q "$(conv "$(awk -v q="$q%" '$1==q {print $2}' <<<"$r")")"; done)
+      echo "http_plaintext $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * s }')") ${cdf%,}" >>"$out/rounds"
     done
     done
     median_rows http_plaintext ;;

@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""benchmarks/report.py - `make bench`: weft against Go and Tokio (runtime
+workloads) and against Go, Tokio, libuv, asyncio, uvloop and nginx (I/O,
+through benchmarks/io/run.sh), as a report people can read at a glance.
+
+    benchmarks/report.py [--quick] [--workers 1,2] [--reps 3] [--out DIR]
+                         [--no-io] [--io-seconds S] [workload ...]
+
+What it does, in order:
+  1. describes the machine (CPU, cores, memory, kernel, compiler, the
+     version of every peer) at the top of the report;
+  2. builds the peers that have a toolchain here (benchmarks/peers/build.sh);
+  3. runs every workload on every runtime, for each worker count, REPS
+     times, the repetitions interleaved (rep 1 of everything, then rep 2...)
+     so that a drift of the machine hits every runtime alike; progress on
+     stderr: which workload, which runtime, rep k of n, time left;
+  4. runs the I/O suite (io/run.sh) unless --no-io;
+  5. prints the summary table (median of the reps; ratio = peer time / weft
+     time, above 1 means weft is faster) and writes DIR (default
+     benchmarks/report/): README.md (the same tables and the machine),
+     results.json (every raw figure), and charts drawn by gnuplot (SVG): one
+     bar chart per workload family with every runtime side by side, a
+     scaling chart over worker counts when more than one was measured, the
+     peak memory chart, and the I/O servers' throughput and latency CDF.
+
+--quick runs a handful of workloads once each with the I/O suite at one
+second per server: about a minute, to check that everything builds and runs.
+Peak RSS is every benchmark process's own, measured by weft-peak-rss
+(benchmarks/peak_rss.c: fork, exec, wait4's ru_maxrss; ~1 MiB floor), so
+the memory figures cost no extra runs and are measured the same way for all.
+"""
+import argparse
+import atexit
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAMILIES = [
+    ("scheduler", "Scheduler hot paths",
+     ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "sched_switch", "fork_join"]),
+    ("fibers", "Task switches and timers", ["switch", "switch_bare", "timers", "timer_accuracy"]),
+    ("sync", "Synchronization primitives",
+     ["lock_contended", "queue_mpmc", "semaphore_limit", "ping_pong_queue"]),
+    ("compose", "Composition", ["gather_10k", "taskgroup_10k", "wait_for_overhead"]),
+    ("offload", "Executors, generators, context",
+     ["executor_roundtrip", "gen_pingpong", "contextvar_spawn"]),
+    ("memory", "Memory", ["idle", "rss"]),
+]
+ALL = [w for _, _, ws in FAMILIES for w in ws]
+QUICK = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "lock_contended", "rss"]
+RUNTIMES = ["weft", "go", "tokio"]
+DATA = tempfile.mkdtemp(prefix="weft-report-")  # charts' data, peak files; removed at exit
+atexit.register(shutil.rmtree, DATA, True)
+SCALING = ["fork_join", "spawn_many", "yield_many", "ping_pong"]
+
+
+def sh(cmd):
+    """A command's first output line, or '' (for version strings)."""
+    try:
+        r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20)
+        out = (r.stdout or r.stderr).strip().splitlines()
+        return out[0].strip() if out else ""
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine():
+    cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+    mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+    distro = sh(". /etc/os-release && echo \"$PRETTY_NAME\"")
+    dpkg = lambda p: sh(f"dpkg-query -W -f='${{Version}}' {p} 2>/dev/null")
+    tokio = sh(f"grep -A1 '^name = \"tokio\"$' {ROOT}/benchmarks/peers/tokio/Cargo.lock | "
+               "sed -n 's/version = \"\\(.*\\)\"/\\1/p'")
+    uvloop = sh("/usr/bin/python3 -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null")
+    commit = sh(f"git -C {ROOT} describe --always --dirty")
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%MZ", time.gmtime()),
+        "cpu": cpu or "unknown", "cores": os.cpu_count(), "memory": mem, "os": distro,
+        "kernel": os.uname().release, "weft": commit,
+        "cc": sh("cc --version"), "liburing": dpkg("liburing-dev"), "jemalloc": dpkg("libjemalloc-dev"),
+        "go": sh("go version"), "rustc": sh("rustc --version"), "tokio": tokio,
+        "libuv": dpkg("libuv1-dev"), "python": sh("/usr/bin/python3 --version"), "uvloop": uvloop,
+        "nginx": sh("nginx -v 2>&1"), "wrk": sh("wrk -v 2>&1 | head -1"), "fio": sh("fio --version"),
+    }
+
+
+def build_peers():
+    out = subprocess.run([f"{ROOT}/benchmarks/peers/build.sh"], capture_output=True, text=True)
+    sys.stderr.write(out.stderr)
+    paths = dict(line.split("=", 1) for line in out.stdout.split() if "=" in line)
+    return {k: v for k, v in paths.items() if v}
+
+
+def command(runtime, peers, workers, workload):
+    if runtime == "weft":
+        return [f"{ROOT}/build/benchmarks/weft-bench", "--workers", str(workers), workload]
+    if runtime == "go" and "go" in peers:
+        return [peers["go"], "-workers", str(workers), workload]
+    if runtime == "tokio" and "tokio" in peers:
+        return [peers["tokio"], "--workers", str(workers), workload]
+    return None
+
+
+def parse(out):
+    m = re.search(r"^RESULT (.*)$", out or "", re.M)
+    if not m:
+        return None
+    return dict(kv.split("=", 1) for kv in m.group(1).split() if "=" in kv)
+
+
+PEAK = os.path.join(ROOT, "build", "benchmarks", "weft-peak-rss")
+
+
+def run_measured(cmd):
+    """Runs @cmd under weft-peak-rss; returns (fields, peak RSS KiB, seconds, stderr)."""
+    t0 = time.monotonic()
+    peak_file = os.path.join(DATA, "peak")
+    try:
+        r = subprocess.run([PEAK, peak_file] + cmd, capture_output=True, text=True)
+    except OSError as e:
+        return None, 0, 0.0, str(e)
+    try:
+        with open(peak_file) as f:
+            rss = int(f.read().split()[0])
+        os.unlink(peak_file)
+    except (OSError, ValueError, IndexError):
+        rss = 0
+    return parse(r.stdout), rss, time.monotonic() - t0, r.stderr
+
+
+def fmt_s(s):
+    s = int(s + 0.5)
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+class Progress:
+    def __init__(self, total):
+        self.total, self.done, self.t0 = total, 0, time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def show(self, what):
+        el = time.monotonic() - self.t0
+        left = (el / self.done * (self.total - self.done)) if self.done else 0
+        line = f"[{self.done + 1:>3}/{self.total}] {fmt_s(el)} elapsed" + \
+            (f", ~{fmt_s(left)} left" if self.done else "") + f" | {what}"
+        sys.stderr.write(("\r\033[K" + line) if self.tty else (line + "\n"))
+        sys.stderr.flush()
+
+    def step(self):
+        self.done += 1
+
+    def end(self):
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return None if not n else xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def run_runtime(args, peers):
+    runtimes = [r for r in RUNTIMES if r == "weft" or r in peers]
+    plan = [(rep, w, wl, rt) for rep in range(args.reps) for w in args.workers
+            for wl in args.workloads for rt in runtimes]
+    prog = Progress(len(plan))
+    raw = []
+    for rep, w, wl, rt in plan:
+        cmd = command(rt, peers, w, wl)
+        prog.show(f"rep {rep + 1}/{args.reps} | {w} worker{'s' if w > 1 else ''} | {wl} | {rt}")
+        fields, rss, secs, err = run_measured(cmd)
+        prog.step()
+        raw.append({"rep": rep, "workers": w, "workload": wl, "runtime": rt, "fields": fields,
+                    "peak_rss_kib": rss, "seconds": round(secs, 3),
+                    "error": None if fields else (err.strip().splitlines() or ["no RESULT line"])[-1]})
+    prog.end()
+    return raw, runtimes
+
+
+def summarize(raw):
+    """{(workers, workload, runtime): {ns, rss, extras}} from the reps' medians."""
+    groups = {}
+    for r in raw:
+        if r["fields"] and "ns_per_op" in r["fields"]:
+            groups.setdefault((r["workers"], r["workload"], r["runtime"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        ns = [float(r["fields"]["ns_per_op"]) for r in rs]
+        mid = sorted(rs, key=lambda r: float(r["fields"]["ns_per_op"]))[len(rs) // 2]
+        extras = {k: v for k, v in mid["fields"].items()
+                  if k not in ("impl", "name", "workers", "ops", "ns_per_op", "ops_per_s")}
+        out[key] = {"ns": median(ns), "min": min(ns), "max": max(ns), "n": len(ns),
+                    "rss_kib": median([r["peak_rss_kib"] for r in rs]), "extras": extras}
+    return out
+
+
+def ratio(peer, weft):
+    return f"{peer / weft:.2f}x" if peer and weft else "-"
+
+
+def runtime_tables(summary, args, runtimes):
+    lines = []
+    peers = [r for r in runtimes if r != "weft"]
+    for w in args.workers:
+        lines.append(f"\n### {w} worker{'s' if w > 1 else ''} (median of {args.reps}; ns per op, lower is better; "
+                     "ratio = peer time / weft time, above 1: weft is faster)\n")
+        head = "| workload | " + " | ".join(f"{r} ns/op" for r in runtimes) + " | " + \
+            " | ".join(f"vs {p}" for p in peers) + " | " + " | ".join(f"{r} peak RSS MiB" for r in runtimes) + " |"
+        lines += [head, "|---|" + "---:|" * (2 * len(runtimes) + len(peers))]
+        for wl in args.workloads:
+            cells = [summary.get((w, wl, r)) for r in runtimes]
+            if not any(cells):
+                continue
+            ns = [f"{c['ns']:.1f}" if c else "-" for c in cells]
+            base = cells[0]["ns"] if cells[0] else None
+            rat = [ratio(summary[(w, wl, p)]["ns"], base) if (w, wl, p) in summary else "-" for p in peers]
+            rss = [f"{c['rss_kib'] / 1024:.1f}" if c and c["rss_kib"] else "-" for c in cells]
+            lines.append(f"| {wl} | " + " | ".join(ns + rat + rss) + " |")
+        det = []
+        for wl in args.workloads:
+            for r in runtimes:
+                c = summary.get((w, wl, r))
+                if c and c["extras"]:
+                    det.append(f"- {wl} {r}: " + " ".join(f"{k}={v}" for k, v in c["extras"].items()))
+        if det:
+            lines += ["", "Details (latencies, memory, CPU, as each benchmark reports them):", ""] + det
+    return lines
+
+
+# ---- charts (gnuplot) -------------------------------------------------------
+
+COLORS = {"weft": "#1f77b4", "go": "#2ca02c", "tokio": "#d62728", "weft-stream": "#17becf",
+          "libuv": "#9467bd", "asyncio": "#8c564b", "uvloop": "#e377c2", "nginx": "#7f7f7f"}
+
+
+def gnuplot(script, outdir):
+    if not shutil.which("gnuplot"):
+        return False
+    script = script.replace("@OUT@", outdir)
+    r = subprocess.run(["gnuplot"], input=script, text=True, cwd=DATA, capture_output=True)
+    if r.returncode:
+        sys.stderr.write("report.py: gnuplot: " + r.stderr)
+    return r.returncode == 0
+
+
+def bar_chart(outdir, name, title, ylabel, rows, series, log=True):
+    """rows: [(label, [value or None per series])]."""
+    if not rows:
+        return None
+    data = os.path.join(DATA, name + ".dat")
+    with open(data, "w") as f:
+        for label, vals in rows:
+            f.write(label + " " + " ".join("-" if v is None else f"{v:g}" for v in vals) + "\n")
+    plots = ", ".join(f"'{name}.dat' using {i + 2}:xtic(1) lc rgb '{COLORS.get(s, '#333333')}' title '{s}'"
+                      for i, s in enumerate(series))
+    ok = gnuplot(f"""set terminal svg size 900,420 dynamic noenhanced font 'sans,11' background '#ffffff'
+set output '@OUT@/{name}.svg'
+set title '{title}'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.9 border -1
+set datafile missing '-'
+set key outside right top
+set xrange [-0.6:{len(rows) - 0.4}]
+set ylabel '{ylabel}'
+{'set logscale y' if log else 'set yrange [0:*]'}
+set grid ytics
+set xtics rotate by -20
+plot {plots}
+""", outdir)
+    return name + ".svg" if ok else None
+
+
+def line_chart(outdir, name, title, xlabel, ylabel, curves, logx=False, logy=False, xtics=None):
+    """curves: [(title, [(x, y)...])]."""
+    curves = [(t, pts) for t, pts in curves if pts]
+    if not curves:
+        return None
+    plots = []
+    for i, (t, pts) in enumerate(curves):
+        fn = f"{name}.{i}.dat"
+        with open(os.path.join(DATA, fn), "w") as f:
+            for x, y in pts:
+                f.write(f"{x:g} {y:g}\n")
+        color = COLORS.get(t.split()[0], "#333333")
+        plots.append(f"'{fn}' using 1:2 with linespoints lw 2 lc rgb '{color}' title '{t}'")
+    ok = gnuplot(f"""set terminal svg size 900,420 dynamic noenhanced font 'sans,11' background '#ffffff'
+set output '@OUT@/{name}.svg'
+set title '{title}'
+set key top left
+set xlabel '{xlabel}'
+set ylabel '{ylabel}'
+set grid
+{'set logscale x' if logx else ''}
+{'set logscale y' if logy else ''}
+{('set xtics (' + ', '.join(str(x) for x in xtics) + ')') if xtics else ''}
+plot {', '.join(plots)}
+""", outdir)
+    return name + ".svg" if ok else None
+
+
+def runtime_charts(outdir, summary, args, runtimes):
+    charts = []
+    w = max(args.workers)
+    for key, title, wls in FAMILIES:
+        rows = []
+        for wl in wls:
+            if wl in args.workloads and key != "memory":
+                vals = [summary[(w, wl, r)]["ns"] if (w, wl, r) in summary else None for r in runtimes]
+                if any(vals):
+                    rows.append((wl, vals))
+        c = bar_chart(outdir, f"family-{key}", f"{title}, {w} worker{'s' if w > 1 else ''} (ns per op, lower is better)",
+                      "ns per op (log scale)", rows, runtimes)
+        if c:
+            charts.append((title, c))
+    rows = []
+    for wl in args.workloads:
+        vals = [summary[(w, wl, r)]["rss_kib"] / 1024 if (w, wl, r) in summary and summary[(w, wl, r)]["rss_kib"]
+                else None for r in runtimes]
+        if wl in ("spawn_many", "rss", "idle", "semaphore_limit", "gather_10k", "taskgroup_10k") and any(vals):
+            rows.append((wl, vals))
+    c = bar_chart(outdir, "memory", f"Peak RSS of the benchmark process, {w} workers (MiB, lower is better)",
+                  "MiB", rows, runtimes, log=False)
+    if c:
+        charts.append(("Peak memory", c))
+    if len(args.workers) > 1:
+        curves = []
+        for wl in SCALING:
+            if wl not in args.workloads:
+                continue
+            for r in runtimes:
+                pts = [(n, 1e3 / summary[(n, wl, r)]["ns"]) for n in args.workers if (n, wl, r) in summary]
+                if len(pts) > 1:
+                    curves.append((f"{r} {wl}", pts))
+        c = line_chart(outdir, "scaling", "Scaling over workers (million ops/s, higher is better)",
+                       "workers", "Mops/s", curves, logx=True, logy=True, xtics=args.workers)
+        if c:
+            charts.append(("Scaling", c))
+    return charts
+
+
+# ---- I/O ---------------------------------------------------------------------
+
+def run_io(args, outdir):
+    raw = os.path.join(outdir, "io-rounds.txt")
+    if os.path.exists(raw):
+        os.unlink(raw)
+    cmd = [f"{ROOT}/benchmarks/io/run.sh", "--workers", str(args.io_workers), "--seconds", str(args.io_seconds),
+           "--reps", str(args.io_reps)] + args.io_workloads
+    sys.stderr.write(f"report.py: I/O suite: {' '.join(cmd[1:])}\n")
+    env = dict(os.environ, WEFT_BENCH_RAW=raw)
+    r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    sys.stdout.write(r.stdout)
+    rounds = []
+    if os.path.exists(raw):
+        with open(raw) as f:
+            for line in f:
+                p = line.split()
+                if len(p) >= 6:
+                    rounds.append({"workload": p[0], "impl": p[1], "req_s": num(p[2]), "p50_us": num(p[3]),
+                                   "p99_us": num(p[4]), "cpu_us_per_req": num(p[5]),
+                                   "cdf_us": [tuple(map(float, q.split(":"))) for q in p[6].split(",")]
+                                   if len(p) > 6 and p[6] != "-" else []})
+    return r.stdout, rounds
+
+
+def num(s):
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def io_median(rounds):
+    by = {}
+    for r in rounds:
+        by.setdefault((r["workload"], r["impl"]), []).append(r)
+    return {k: sorted(v, key=lambda r: r["req_s"] or 0)[(len(v) - 1) // 2] for k, v in by.items()}
+
+
+def io_charts(outdir, med):
+    charts = []
+    for wl in ("tcp_echo", "http_plaintext"):
+        impls = [i for (w, i) in med if w == wl]
+        if not impls:
+            continue
+        c = bar_chart(outdir, f"io-{wl}", f"{wl}: requests per second (higher is better)", "req/s",
+                      [(i, [med[(wl, i)]["req_s"]]) for i in impls], ["req/s"], log=False)
+        if c:
+            charts.append((f"{wl} throughput", c))
+        c = bar_chart(outdir, f"io-{wl}-cpu", f"{wl}: server CPU per request (us, lower is better)", "us",
+                      [(i, [med[(wl, i)]["cpu_us_per_req"]]) for i in impls], ["cpu"], log=False)
+        if c:
+            charts.append((f"{wl} CPU per request", c))
+        curves = [(i, [(v, q) for q, v in med[(wl, i)]["cdf_us"]]) for i in impls if med[(wl, i)]["cdf_us"]]
+        c = line_chart(outdir, f"io-{wl}-cdf", f"{wl}: latency CDF", "latency (us, log scale)",
+                       "percentile", curves, logx=True)
+        if c:
+            charts.append((f"{wl} latency CDF", c))
+    return charts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--workers", default=None, help="comma-separated worker counts (default: 1 and nproc)")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "report"))
+    ap.add_argument("--no-io", action="store_true")
+    ap.add_argument("--io-seconds", type=int, default=None)
+    ap.add_argument("workloads", nargs="*")
+    args = ap.parse_args()
+    ncpu = os.cpu_count() or 1
+    args.workers = [int(x) for x in args.workers.split(",")] if args.workers else \
+        ([ncpu] if args.quick else sorted({1, ncpu}))
+    args.reps = args.reps or (1 if args.quick else 3)
+    args.workloads = args.workloads or (QUICK if args.quick else ALL)
+    args.io_seconds = args.io_seconds or (1 if args.quick else 5)
+    args.io_reps = 1 if args.quick else 3
+    args.io_workers = 1
+    args.io_workloads = ["tcp_echo", "http_plaintext", "nop"] if args.quick else []
+    bench = os.path.join(ROOT, "build", "benchmarks", "weft-bench")
+    if not os.access(bench, os.X_OK) or not os.access(PEAK, os.X_OK):
+        sys.exit("report.py: build weft first (make build)")
+    os.makedirs(args.out, exist_ok=True)
+    for f in os.listdir(args.out):
+        if f.endswith(".svg"):
+            os.unlink(os.path.join(args.out, f))
+
+    sys.stderr.write("report.py: building the peers\n")
+    peers = build_peers()
+    m = machine()
+    sys.stderr.write(f"report.py: {m['cpu']}, {m['cores']} CPUs, kernel {m['kernel']}\n")
+    raw, runtimes = run_runtime(args, peers)
+    summary = summarize(raw)
+    io_text, io_rounds = ("", []) if args.no_io else run_io(args, args.out)
+    med = io_median(io_rounds)
+
+    desc = [f"# weft benchmark report, {m['date']}", "",
+            f"`{' '.join(['benchmarks/report.py'] + sys.argv[1:])}` (weft {m['weft']})", "",
+            "| machine | |", "|---|---|",
+            f"| CPU | {m['cpu']}, {m['cores']} CPUs |", f"| memory | {m['memory']} |",
+            f"| OS | {m['os']}, kernel {m['kernel']} |", f"| C compiler | {m['cc']} |",
+            f"| weft deps | liburing {m['liburing']}, jemalloc {m['jemalloc']} |",
+            f"| Go | {m['go'] or 'not installed'} |",
+            f"| Tokio | {('tokio ' + m['tokio'] + ', ' + m['rustc']) if m['rustc'] else 'not installed'} |",
+            f"| libuv | {m['libuv'] or 'not installed'} |",
+            f"| Python / uvloop | {m['python'] or '-'} / {m['uvloop'] or 'not installed'} |",
+            f"| nginx | {m['nginx'] or 'not installed'} |", f"| wrk / fio | {m['wrk'] or '-'} / {m['fio'] or '-'} |"]
+    missing = [r for r in RUNTIMES if r not in runtimes]
+    if missing:
+        desc += ["", f"Not measured (no toolchain here): {', '.join(missing)}."]
+    tables = ["", "## Runtime workloads"] + runtime_tables(summary, args, runtimes)
+    failed = [r for r in raw if r["error"]]
+    if failed:
+        tables += ["", "Runs without a result (the peer lacks the workload, or it failed):", ""]
+        seen = set()
+        for r in failed:
+            k = (r["workload"], r["runtime"], r["workers"])
+            if k not in seen:
+                seen.add(k)
+                tables.append(f"- {r['workload']} on {r['runtime']}, {r['workers']} workers: {r['error']}")
+    io_tables = []
+    if io_rounds or io_text:
+        io_tables = ["", "## I/O (benchmarks/io/run.sh; median round by req/s)", "", "```", io_text.strip(), "```"]
+
+    charts = runtime_charts(args.out, summary, args, runtimes) + io_charts(args.out, med)
+    chart_md = ["", "## Charts", ""] + [f"### {t}\n\n![{t}]({c})\n" for t, c in charts] if charts else \
+        ["", "(No charts: gnuplot is not installed; `scripts/deps.sh bench` installs it.)"]
+    with open(os.path.join(args.out, "README.md"), "w") as f:
+        f.write("\n".join(desc + tables + io_tables + chart_md) + "\n")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"machine": m, "args": {k: v for k, v in vars(args).items()}, "runs": raw,
+                   "io_rounds": io_rounds}, f, indent=1)
+    print("\n".join(desc + tables))
+    print(f"\nreport.py: report written to {os.path.relpath(args.out, os.getcwd())}/README.md "
+          f"({len(charts)} charts)")
+
+
+if __name__ == "__main__":
+    main()
