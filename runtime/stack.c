@@ -16,6 +16,11 @@
  *     WEFT__STACK_POOL_MAX stacks, counted by its count.
  * arena_ok() and pool_ok() check 3 and 4 (walks bounded: invariant.h)
  * after every change.
+ *
+ * A new slab is mapped and its guards installed without the arena's lock
+ * (one process_madvise for the slab's guards where the kernel takes it),
+ * then adopted under the lock: workers needing stacks meanwhile are not
+ * held up behind system calls.
  */
 #include "stack.h"
 #include "invariant.h"
@@ -24,7 +29,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #if defined(WEFT_HAVE_VALGRIND_H)
@@ -65,6 +73,44 @@ static int install_guard(void *lo) {
    * splits the VMA but works on every kernel, and costs no memory either. */
   if (madvise(lo, WEFT__STACK_GUARD, MADV_GUARD_INSTALL) == 0) return 0;
   return mprotect(lo, WEFT__STACK_GUARD, PROT_NONE);
+}
+
+/* Whether process_madvise takes guard advice here (1), does not (0), or
+ * is untried (-1). Relaxed: a racing first try is harmless. */
+static _Atomic int batch_guards = -1;
+
+/* Installs the guards of @n stacks laid out every @stride bytes from
+ * @base: in one system call where process_madvise takes guard advice
+ * (Linux 6.13+), else one call per stack. A slab used to cost a madvise
+ * per stack, taking the mmap lock each time while other workers fault
+ * their new stacks in (benchmarks/RESULTS.md, issue 13). */
+static int install_guards(char *base, size_t stride, size_t n) {
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+  if (n <= WEFT__STACK_SLAB && atomic_load_explicit(&batch_guards, memory_order_relaxed) != 0) {
+    struct iovec v[WEFT__STACK_SLAB];
+    for (size_t i = 0; i < n; i++) {
+      v[i].iov_base = base + i * stride;
+      v[i].iov_len = WEFT__STACK_GUARD;
+    }
+    /* A pidfd of our own, opened for the call and closed after it: one
+     * kept open would show up in the program's fds and follow a fork. */
+    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    long done = fd >= 0 ? syscall(SYS_process_madvise, fd, v, n, MADV_GUARD_INSTALL, 0) : -1;
+    int err = errno;
+    if (fd >= 0) close(fd);
+    if (done == (long)(n * WEFT__STACK_GUARD)) {
+      atomic_store_explicit(&batch_guards, 1, memory_order_relaxed);
+      return 0;
+    }
+    if (done < 0 && (err == EINVAL || err == EPERM || err == ENOSYS || err == EBADF))
+      atomic_store_explicit(&batch_guards, 0, memory_order_relaxed); /* not here */
+    /* Partly done or refused: the rest one by one (installing a guard
+     * twice is harmless). */
+  }
+#endif
+  for (size_t i = 0; i < n; i++)
+    if (install_guard(base + i * stride) != 0) return -1;
+  return 0;
 }
 
 /* Describes, in @s, a stack whose usable memory starts at @lo and spans
@@ -114,9 +160,10 @@ static struct weft__stack *map_alone(struct weft__stack_arena *a, size_t size) {
   return s;
 }
 
-/* Maps a slab; returns its stacks linked through next_free. Arena lock held. */
-static struct weft__stack *map_slab_locked(struct weft__stack_arena *a, size_t *count) {
-  size_t stride = a->size + WEFT__STACK_GUARD, map_size = stride * WEFT__STACK_SLAB;
+/* Maps a slab with its guards, without the arena's lock (system calls
+ * there would stall every worker that needs a stack); NULL on failure. */
+static struct weft__stack_slab *map_slab(size_t size) {
+  size_t stride = size + WEFT__STACK_GUARD, map_size = stride * WEFT__STACK_SLAB;
   struct weft__stack_slab *slab = weft__alloc(sizeof *slab);
   if (!slab) return NULL;
   char *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
@@ -125,28 +172,30 @@ static struct weft__stack *map_slab_locked(struct weft__stack_arena *a, size_t *
     weft__free(slab, sizeof *slab);
     return NULL;
   }
-  struct weft__stack *list = NULL;
-  for (size_t i = WEFT__STACK_SLAB; i-- > 0;) {
-    if (install_guard(base + i * stride) != 0) {
-      munmap(base, map_size);
-      weft__free(slab, sizeof *slab);
-      return NULL;
-    }
+  if (install_guards(base, stride, WEFT__STACK_SLAB) != 0) {
+    munmap(base, map_size);
+    weft__free(slab, sizeof *slab);
+    return NULL;
   }
-  for (size_t i = WEFT__STACK_SLAB; i-- > 0;) {
-    struct weft__stack *s = &slab->descs[i];
-    describe(s, base + i * stride + WEFT__STACK_GUARD, a->size);
-    s->slab = slab;
-    s->next_free = list;
-    list = s;
+  for (size_t i = 0; i < WEFT__STACK_SLAB; i++) {
+    describe(&slab->descs[i], base + i * stride + WEFT__STACK_GUARD, size);
+    slab->descs[i].slab = slab;
   }
   slab->base = base;
   slab->map_size = map_size;
+  return slab;
+}
+
+/* Adds a mapped slab's stacks to the arena's free list. Arena lock held. */
+static void adopt_slab_locked(struct weft__stack_arena *a, struct weft__stack_slab *slab) {
+  for (size_t i = WEFT__STACK_SLAB; i-- > 0;) {
+    slab->descs[i].next_free = a->free;
+    a->free = &slab->descs[i];
+  }
+  nfree_add(a, WEFT__STACK_SLAB);
   slab->next = a->slabs;
   a->slabs = slab;
   a->nmapped += WEFT__STACK_SLAB;
-  *count = WEFT__STACK_SLAB;
-  return list;
 }
 
 void weft__stack_arena_init(struct weft__stack_arena *a, size_t size) {
@@ -227,21 +276,8 @@ WEFT__CHECKER bool pool_ok(const struct weft__stack_pool *pool) {
          count_matches(n, count);
 }
 
-/* Fills an empty pool with up to half its capacity from the arena. */
-static void refill(struct weft__stack_pool *pool) {
-  struct weft__stack_arena *a = pool->arena;
-  weft__mutex_lock(&a->lock);
-  if (!a->free && !a->trimmed) {
-    size_t n = 0;
-    struct weft__stack *list = map_slab_locked(a, &n);
-    if (list) {
-      struct weft__stack *last = list;
-      while (last->next_free) last = last->next_free;
-      last->next_free = a->free;
-      a->free = list;
-      nfree_add(a, (ptrdiff_t)n);
-    }
-  }
+/* Moves up to half a pool's capacity from the arena's lists. Arena lock held. */
+static void take_half_locked(struct weft__stack_arena *a, struct weft__stack_pool *pool) {
   struct weft__stack *s;
   unsigned count = pool_count(pool);
   while (count < WEFT__STACK_POOL_MAX / 2 && (s = arena_take_locked(a))) {
@@ -250,6 +286,22 @@ static void refill(struct weft__stack_pool *pool) {
     count++;
   }
   pool_set_count(pool, count);
+}
+
+/* Fills an empty pool with up to half its capacity from the arena, which
+ * maps a new slab (outside its lock) when it has none left. */
+static void refill(struct weft__stack_pool *pool) {
+  struct weft__stack_arena *a = pool->arena;
+  weft__mutex_lock(&a->lock);
+  bool empty = !a->free && !a->trimmed;
+  if (!empty) take_half_locked(a, pool);
+  WEFT__INVARIANT(arena_ok(a) && pool_ok(pool));
+  weft__mutex_unlock(&a->lock);
+  if (!empty) return;
+  struct weft__stack_slab *slab = map_slab(a->size); /* a->size is immutable */
+  weft__mutex_lock(&a->lock);
+  if (slab) adopt_slab_locked(a, slab);
+  take_half_locked(a, pool); /* or what others gave back meanwhile */
   WEFT__INVARIANT(arena_ok(a) && pool_ok(pool));
   weft__mutex_unlock(&a->lock);
 }

@@ -221,9 +221,8 @@ static void push_local(struct weft__worker *w, struct weft__runnable *r, bool no
       weft__rlist_push(&w->overflow, r);
     return; /* the only worker is this one, and it is awake */
   }
-  struct weft__runnable *spill[WEFT__RUNQ_SPILL];
-  size_t n = weft__runq_push(&w->runq, r, spill);
-  if (n) weft__inject_push_array(&loop->inject, spill, n);
+  size_t n = weft__runq_push(&w->runq, r, w->spill);
+  if (n) weft__inject_push_array(&loop->inject, w->spill, n);
   if (notify) notify_one(loop);
 }
 
@@ -615,7 +614,7 @@ static void requeue_deferred(struct weft__worker *w) {
  * at most half a ring. */
 static void take_injected(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  struct weft__runnable *batch[WEFT__RUNQ_CAP / 2];
+  struct weft__runnable **batch = w->batch; /* push_local uses w->spill, not this */
   size_t n, max = WEFT__RUNQ_CAP / 2;
   if (!loop->solo) {
     size_t len = atomic_load_explicit(&loop->inject.len, memory_order_relaxed);

@@ -128,6 +128,13 @@ struct weft__worker {
   /* Owner only (kick: any thread, through park). Set up by weft_loop_new. */
   _Alignas(WEFT__CACHELINE) struct weft__reactor reactor;
   _Alignas(WEFT__CACHELINE) struct weft__registry reg;  /* tasks end on any worker */
+  /* Owner only: scratch arrays for moving runnables in bulk (a ring's
+   * spill, a batch from the injection queue). Here, not on the stack:
+   * push_local runs on the waking task's fiber, and a 4 KiB frame there
+   * made every new task touch a second stack page (a page fault per task
+   * on first use; benchmarks/RESULTS.md, issue 13). */
+  _Alignas(WEFT__CACHELINE) struct weft__runnable *spill[WEFT__RUNQ_SPILL];
+  struct weft__runnable *batch[WEFT__RUNQ_CAP / 2];
 };
 
 static inline struct weft_task *weft__worker_current(const struct weft__worker *w) {
