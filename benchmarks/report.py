@@ -23,6 +23,7 @@ What it does, in order:
      scaling chart over worker counts when more than one was measured, the
      peak memory chart, and the I/O servers' throughput and latency CDF.
 
+--render results.json draws the report again from a previous run's data.
 --quick runs a handful of workloads once each with the I/O suite at one
 second per server: about a minute, to check that everything builds and runs.
 Peak RSS is every benchmark process's own, measured by weft-peak-rss
@@ -140,19 +141,26 @@ def fmt_s(s):
 
 
 class Progress:
-    def __init__(self, total):
-        self.total, self.done, self.t0 = total, 0, time.monotonic()
+    """Progress on stderr. Time left: each remaining run is expected to take
+    what the same (workload, runtime, workers) took in an earlier rep, or
+    the mean of the runs so far until one has."""
+
+    def __init__(self, plan):
+        self.plan, self.done, self.t0 = plan, 0, time.monotonic()
+        self.took = {}
         self.tty = sys.stderr.isatty()
 
     def show(self, what):
         el = time.monotonic() - self.t0
-        left = (el / self.done * (self.total - self.done)) if self.done else 0
-        line = f"[{self.done + 1:>3}/{self.total}] {fmt_s(el)} elapsed" + \
+        mean = el / self.done if self.done else 0
+        left = sum(self.took.get(key[1:], mean) for key in self.plan[self.done:])
+        line = f"[{self.done + 1:>3}/{len(self.plan)}] {fmt_s(el)} elapsed" + \
             (f", ~{fmt_s(left)} left" if self.done else "") + f" | {what}"
         sys.stderr.write(("\r\033[K" + line) if self.tty else (line + "\n"))
         sys.stderr.flush()
 
-    def step(self):
+    def step(self, seconds):
+        self.took[self.plan[self.done][1:]] = seconds
         self.done += 1
 
     def end(self):
@@ -170,13 +178,13 @@ def run_runtime(args, peers):
     runtimes = [r for r in RUNTIMES if r == "weft" or r in peers]
     plan = [(rep, w, wl, rt) for rep in range(args.reps) for w in args.workers
             for wl in args.workloads for rt in runtimes]
-    prog = Progress(len(plan))
+    prog = Progress(plan)
     raw = []
     for rep, w, wl, rt in plan:
         cmd = command(rt, peers, w, wl)
         prog.show(f"rep {rep + 1}/{args.reps} | {w} worker{'s' if w > 1 else ''} | {wl} | {rt}")
         fields, rss, secs, err = run_measured(cmd)
-        prog.step()
+        prog.step(secs)
         raw.append({"rep": rep, "workers": w, "workload": wl, "runtime": rt, "fields": fields,
                     "peak_rss_kib": rss, "seconds": round(secs, 3),
                     "error": None if fields else (err.strip().splitlines() or ["no RESULT line"])[-1]})
@@ -407,44 +415,57 @@ def io_charts(outdir, med):
     return charts
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--workers", default=None, help="comma-separated worker counts (default: 1 and nproc)")
-    ap.add_argument("--reps", type=int, default=None)
-    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "report"))
-    ap.add_argument("--no-io", action="store_true")
-    ap.add_argument("--io-seconds", type=int, default=None)
-    ap.add_argument("workloads", nargs="*")
-    args = ap.parse_args()
-    ncpu = os.cpu_count() or 1
-    args.workers = [int(x) for x in args.workers.split(",")] if args.workers else \
-        ([ncpu] if args.quick else sorted({1, ncpu}))
-    args.reps = args.reps or (1 if args.quick else 3)
-    args.workloads = args.workloads or (QUICK if args.quick else ALL)
-    args.io_seconds = args.io_seconds or (1 if args.quick else 5)
-    args.io_reps = 1 if args.quick else 3
-    args.io_workers = 1
-    args.io_workloads = ["tcp_echo", "http_plaintext", "nop"] if args.quick else []
-    bench = os.path.join(ROOT, "build", "benchmarks", "weft-bench")
-    if not os.access(bench, os.X_OK) or not os.access(PEAK, os.X_OK):
-        sys.exit("report.py: build weft first (make build)")
-    os.makedirs(args.out, exist_ok=True)
-    for f in os.listdir(args.out):
-        if f.endswith(".svg"):
-            os.unlink(os.path.join(args.out, f))
+def glance(summary, workers, runtimes):
+    """Per worker count and family, the geometric mean of peer/weft ratios
+    and how many workloads weft wins: the report's first table."""
+    peers = [r for r in runtimes if r != "weft"]
+    lines = ["", "## At a glance", "",
+             "Geometric mean of `peer time / weft time` over each family's workloads "
+             "(above 1: weft is faster), and the workloads weft wins.", "",
+             "| family | workers | " + " | ".join(f"vs {p}" for p in peers) + " |",
+             "|---|---:|" + "---:|" * len(peers)]
+    for key, title, wls in FAMILIES:
+        if key == "memory":
+            continue
+        for w in workers:
+            cells = []
+            for p in peers:
+                rs = [summary[(w, wl, p)]["ns"] / summary[(w, wl, "weft")]["ns"] for wl in wls
+                      if (w, wl, p) in summary and (w, wl, "weft") in summary]
+                if rs:
+                    g = 1.0
+                    for r in rs:
+                        g *= r
+                    g **= 1.0 / len(rs)
+                    cells.append(f"{g:.2f}x ({sum(r > 1 for r in rs)} of {len(rs)})")
+                else:
+                    cells.append("-")
+            if any(c != "-" for c in cells):
+                lines.append(f"| {title} | {w} | " + " | ".join(cells) + " |")
+    return lines
 
+
+def collect(args):
     sys.stderr.write("report.py: building the peers\n")
     peers = build_peers()
     m = machine()
     sys.stderr.write(f"report.py: {m['cpu']}, {m['cores']} CPUs, kernel {m['kernel']}\n")
     raw, runtimes = run_runtime(args, peers)
-    summary = summarize(raw)
     io_text, io_rounds = ("", []) if args.no_io else run_io(args, args.out)
-    med = io_median(io_rounds)
+    return {"machine": m, "command": " ".join(["benchmarks/report.py"] + sys.argv[1:]),
+            "args": {"workers": args.workers, "reps": args.reps, "workloads": args.workloads},
+            "runtimes": runtimes, "runs": raw, "io_text": io_text, "io_rounds": io_rounds}
 
-    desc = [f"# weft benchmark report, {m['date']}", "",
-            f"`{' '.join(['benchmarks/report.py'] + sys.argv[1:])}` (weft {m['weft']})", "",
+
+def render(data, out):
+    m, runtimes, raw = data["machine"], data["runtimes"], data["runs"]
+    args = argparse.Namespace(**data["args"])
+    summary = summarize(raw)
+    med = io_median(data["io_rounds"])
+    for f in os.listdir(out):
+        if f.endswith(".svg"):
+            os.unlink(os.path.join(out, f))
+    desc = [f"# weft benchmark report, {m['date']}", "", f"`{data['command']}` (weft {m['weft']})", "",
             "| machine | |", "|---|---|",
             f"| CPU | {m['cpu']}, {m['cores']} CPUs |", f"| memory | {m['memory']} |",
             f"| OS | {m['os']}, kernel {m['kernel']} |", f"| C compiler | {m['cc']} |",
@@ -457,31 +478,63 @@ def main():
     missing = [r for r in RUNTIMES if r not in runtimes]
     if missing:
         desc += ["", f"Not measured (no toolchain here): {', '.join(missing)}."]
+    desc += glance(summary, args.workers, runtimes)
     tables = ["", "## Runtime workloads"] + runtime_tables(summary, args, runtimes)
-    failed = [r for r in raw if r["error"]]
+    failed = {}
+    for r in raw:
+        if r["error"]:
+            failed.setdefault((r["workload"], r["error"]), set()).add(r["runtime"])
     if failed:
-        tables += ["", "Runs without a result (the peer lacks the workload, or it failed):", ""]
-        seen = set()
-        for r in failed:
-            k = (r["workload"], r["runtime"], r["workers"])
-            if k not in seen:
-                seen.add(k)
-                tables.append(f"- {r['workload']} on {r['runtime']}, {r['workers']} workers: {r['error']}")
+        tables += ["", "Runs without a result (the peer has no such workload, or it failed):", ""]
+        tables += [f"- {wl}: {', '.join(sorted(rts))} ({err})" for (wl, err), rts in failed.items()]
     io_tables = []
-    if io_rounds or io_text:
-        io_tables = ["", "## I/O (benchmarks/io/run.sh; median round by req/s)", "", "```", io_text.strip(), "```"]
-
-    charts = runtime_charts(args.out, summary, args, runtimes) + io_charts(args.out, med)
+    if data["io_text"]:
+        io_tables = ["", "## I/O (benchmarks/io/run.sh; median round by req/s)", "", "```",
+                     data["io_text"].strip(), "```"]
+    charts = runtime_charts(out, summary, args, runtimes) + io_charts(out, med)
     chart_md = ["", "## Charts", ""] + [f"### {t}\n\n![{t}]({c})\n" for t, c in charts] if charts else \
         ["", "(No charts: gnuplot is not installed; `scripts/deps.sh bench` installs it.)"]
-    with open(os.path.join(args.out, "README.md"), "w") as f:
+    with open(os.path.join(out, "README.md"), "w") as f:
         f.write("\n".join(desc + tables + io_tables + chart_md) + "\n")
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"machine": m, "args": {k: v for k, v in vars(args).items()}, "runs": raw,
-                   "io_rounds": io_rounds}, f, indent=1)
     print("\n".join(desc + tables))
-    print(f"\nreport.py: report written to {os.path.relpath(args.out, os.getcwd())}/README.md "
-          f"({len(charts)} charts)")
+    print(f"\nreport.py: report written to {os.path.relpath(out, os.getcwd())}/README.md ({len(charts)} charts)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--workers", default=None, help="comma-separated worker counts (default: 1 and nproc)")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "report"))
+    ap.add_argument("--no-io", action="store_true")
+    ap.add_argument("--io-seconds", type=int, default=None)
+    ap.add_argument("--render", metavar="JSON", help="draw the report again from a results.json; run nothing")
+    ap.add_argument("workloads", nargs="*")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    if args.render:
+        with open(args.render) as f:
+            data = json.load(f)
+        for r in data["runs"]:  # JSON made the (workers, ...) keys' ints ints again; nothing else to undo
+            r["workers"] = int(r["workers"])
+        render(data, args.out)
+        return
+    ncpu = os.cpu_count() or 1
+    args.workers = [int(x) for x in args.workers.split(",")] if args.workers else \
+        ([ncpu] if args.quick else sorted({1, ncpu}))
+    args.reps = args.reps or (1 if args.quick else 3)
+    args.workloads = args.workloads or (QUICK if args.quick else ALL)
+    args.io_seconds = args.io_seconds or (1 if args.quick else 5)
+    args.io_reps = 1 if args.quick else 3
+    args.io_workers = 1
+    args.io_workloads = ["tcp_echo", "http_plaintext", "nop"] if args.quick else []
+    bench = os.path.join(ROOT, "build", "benchmarks", "weft-bench")
+    if not os.access(bench, os.X_OK) or not os.access(PEAK, os.X_OK):
+        sys.exit("report.py: build weft first (make build)")
+    data = collect(args)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(data, f, indent=1)
+    render(data, args.out)
 
 
 if __name__ == "__main__":
