@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "misuse.h"
 #include "task.h"
+#include "named.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -74,7 +75,7 @@ int weft_barrier_wait(weft_barrier_t *b, int64_t timeout_ns) {
   }
   struct weft__waiter_node w;
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_BARRIER, b, 0,
-                         atomic_load_explicit(&b->name, memory_order_relaxed));
+                         weft__name_get(&b->name));
   rc = weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
   if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
     /* The round completed (or broke) for us; a cancellation arriving at the
@@ -119,12 +120,9 @@ int weft_barrier_broken(weft_barrier_t *b) {
 }
 
 int weft_barrier_set_name(weft_barrier_t *b, const char *name) {
-  if (!b) return -EINVAL;
-  /* relaxed: a static string, read whole by whoever loads the pointer. */
-  atomic_store_explicit(&b->name, name, memory_order_relaxed);
-  return 0;
+  return b ? weft__name_set(&b->name, name) : -EINVAL;
 }
 
 const char *weft_barrier_name(weft_barrier_t *b) {
-  return b ? atomic_load_explicit(&b->name, memory_order_relaxed) : NULL;
+  return b ? weft__name_get(&b->name) : NULL;
 }

@@ -29,6 +29,7 @@
 #include "alloc.h"
 #include "misuse.h"
 #include "lock.h"
+#include "named.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -100,7 +101,7 @@ static int wait_until(struct weft_cond *c, uint64_t deadline) {
   weft__mutex_unlock(&c->m);
   /* Woken by the lock's hand-off (after a notify), a cancel or the deadline. */
   weft__task_blocked_named(t, WEFT__BLOCK_COND, c, 0,
-                         atomic_load_explicit(&c->name, memory_order_relaxed));
+                         weft__name_get(&c->name));
   int rc = weft__task_wait(t, &lw.granted, deadline);
   weft__mutex_lock(&c->m);
   bool notified = !weft__list_linked(&cw.link);
@@ -164,12 +165,9 @@ int weft_cond_notify_all(weft_cond_t *c) {
 }
 
 int weft_cond_set_name(weft_cond_t *c, const char *name) {
-  if (!c) return -EINVAL;
-  /* relaxed: a static string, read whole by whoever loads the pointer. */
-  atomic_store_explicit(&c->name, name, memory_order_relaxed);
-  return 0;
+  return c ? weft__name_set(&c->name, name) : -EINVAL;
 }
 
 const char *weft_cond_name(weft_cond_t *c) {
-  return c ? atomic_load_explicit(&c->name, memory_order_relaxed) : NULL;
+  return c ? weft__name_get(&c->name) : NULL;
 }

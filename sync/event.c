@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "misuse.h"
 #include "task.h"
+#include "named.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -80,7 +81,7 @@ int weft_event_wait(weft_event_t *e, int64_t timeout_ns) {
   if (!e->set) {
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_EVENT, e, 0,
-                         atomic_load_explicit(&e->name, memory_order_relaxed));
+                         weft__name_get(&e->name));
     rc = weft__wl_wait(&e->m, &e->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
   }
   weft__mutex_unlock(&e->m);
@@ -88,12 +89,9 @@ int weft_event_wait(weft_event_t *e, int64_t timeout_ns) {
 }
 
 int weft_event_set_name(weft_event_t *e, const char *name) {
-  if (!e) return -EINVAL;
-  /* relaxed: a static string, read whole by whoever loads the pointer. */
-  atomic_store_explicit(&e->name, name, memory_order_relaxed);
-  return 0;
+  return e ? weft__name_set(&e->name, name) : -EINVAL;
 }
 
 const char *weft_event_name(weft_event_t *e) {
-  return e ? atomic_load_explicit(&e->name, memory_order_relaxed) : NULL;
+  return e ? weft__name_get(&e->name) : NULL;
 }

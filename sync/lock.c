@@ -14,6 +14,7 @@
 #include "misuse.h"
 #include "task.h"
 #include "lock.h"
+#include "named.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -86,7 +87,7 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
   }
   struct weft__waiter_node w;
   weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, (int64_t)l->owner->id,
-                         atomic_load_explicit(&l->name, memory_order_relaxed));
+                         weft__name_get(&l->name));
   int rc = weft__wl_wait(&l->m, &l->waiters, &w, mode, weft__deadline(timeout_ns));
   if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(l);
   WEFT__INVARIANT(lock_ok(l) && (rc || l->owner == t));
@@ -166,12 +167,9 @@ void weft_lock_scope_exit(struct weft_lock_scope *s) {
 }
 
 int weft_lock_set_name(weft_lock_t *l, const char *name) {
-  if (!l) return -EINVAL;
-  /* relaxed: a static string, read whole by whoever loads the pointer. */
-  atomic_store_explicit(&l->name, name, memory_order_relaxed);
-  return 0;
+  return l ? weft__name_set(&l->name, name) : -EINVAL;
 }
 
 const char *weft_lock_name(weft_lock_t *l) {
-  return l ? atomic_load_explicit(&l->name, memory_order_relaxed) : NULL;
+  return l ? weft__name_get(&l->name) : NULL;
 }

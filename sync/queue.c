@@ -21,6 +21,7 @@
 #include "alloc.h"
 #include "misuse.h"
 #include "task.h"
+#include "named.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -172,7 +173,7 @@ static int put(struct weft_queue *q, void *item, int64_t timeout_ns, enum weft__
     }
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0,
-                         atomic_load_explicit(&q->name, memory_order_relaxed));
+                         weft__name_get(&q->name));
     rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
     if (rc) {
       if (atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
@@ -203,7 +204,7 @@ static int get(struct weft_queue *q, void **out, int64_t timeout_ns, enum weft__
     }
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0,
-                         atomic_load_explicit(&q->name, memory_order_relaxed));
+                         weft__name_get(&q->name));
     rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
     if (rc) {
       if (atomic_load_explicit(&w.granted, memory_order_acquire) && q->count)
@@ -293,7 +294,7 @@ int weft_queue_join(weft_queue_t *q, int64_t timeout_ns) {
   while (q->unfinished && !rc) {
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_JOIN, q, 0,
-                         atomic_load_explicit(&q->name, memory_order_relaxed));
+                         weft__name_get(&q->name));
     rc = weft__wl_wait(&q->m, &q->joiners, &w, WEFT__WAIT_TASK, deadline);
   }
   weft__mutex_unlock(&q->m);
@@ -318,12 +319,9 @@ int weft_queue_shutdown(weft_queue_t *q, int immediate) {
 }
 
 int weft_queue_set_name(weft_queue_t *q, const char *name) {
-  if (!q) return -EINVAL;
-  /* relaxed: a static string, read whole by whoever loads the pointer. */
-  atomic_store_explicit(&q->name, name, memory_order_relaxed);
-  return 0;
+  return q ? weft__name_set(&q->name, name) : -EINVAL;
 }
 
 const char *weft_queue_name(weft_queue_t *q) {
-  return q ? atomic_load_explicit(&q->name, memory_order_relaxed) : NULL;
+  return q ? weft__name_get(&q->name) : NULL;
 }

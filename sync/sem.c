@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "misuse.h"
 #include "task.h"
+#include "named.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -69,7 +70,7 @@ int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
   } else {
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_SEM, s, 0,
-                         atomic_load_explicit(&s->name, memory_order_relaxed));
+                         weft__name_get(&s->name));
     rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
     if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(s);
   }
@@ -111,12 +112,9 @@ int64_t weft_sem_value(weft_sem_t *s) {
 }
 
 int weft_sem_set_name(weft_sem_t *s, const char *name) {
-  if (!s) return -EINVAL;
-  /* relaxed: a static string, read whole by whoever loads the pointer. */
-  atomic_store_explicit(&s->name, name, memory_order_relaxed);
-  return 0;
+  return s ? weft__name_set(&s->name, name) : -EINVAL;
 }
 
 const char *weft_sem_name(weft_sem_t *s) {
-  return s ? atomic_load_explicit(&s->name, memory_order_relaxed) : NULL;
+  return s ? weft__name_get(&s->name) : NULL;
 }

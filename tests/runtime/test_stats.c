@@ -18,6 +18,19 @@ __attribute__((noinline)) static void burn_ns(uint64_t ns) {
   }
 }
 
+/* Spawns @fn pinned to worker 0 and awaits it: pinned, so that awaiting it
+ * does not run it inline on our own slice (fork-join), which would count
+ * its time as ours. */
+static weft_task_t *spawn_pinned_and_await(weft_task_fn fn) {
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 0;
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(NULL, fn, NULL, &o, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  return t;
+}
+
 static int timed_child(void *arg, void **res) {
   (void)arg;
   (void)res;
@@ -41,14 +54,7 @@ static int workload(void *arg, void **res) {
   close(fds[0]);
   close(fds[1]);
   ck_assert_int_eq(weft_loop_get_debug(loop), 1); /* cfg.debug */
-  /* Pinned apart from us, so that awaiting it does not run it inline on
-   * our own slice (fork-join), which would count its time as ours. */
-  struct weft_task_opts o;
-  weft_task_opts_init(&o);
-  o.worker = 0;
-  weft_task_t *t;
-  ck_assert_int_eq(weft_spawn_opts(NULL, timed_child, NULL, &o, &t), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_t *t = spawn_pinned_and_await(timed_child);
   struct weft_task_stats ts;
   ck_assert_int_eq(weft_task_get_stats(t, &ts), 0);
   ck_assert_uint_ge(ts.runs, 2); /* started, then resumed after the sleep */
@@ -144,13 +150,7 @@ struct sampled {
 static int sampled_main(void *arg, void **res) {
   (void)res;
   struct sampled *sm = arg;
-  /* Pinned, so that awaiting it does not run it inline on our fiber. */
-  struct weft_task_opts o;
-  weft_task_opts_init(&o);
-  o.worker = 0;
-  weft_task_t *t;
-  ck_assert_int_eq(weft_spawn_opts(NULL, sampled_child, NULL, &o, &t), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_t *t = spawn_pinned_and_await(sampled_child);
   ck_assert_int_eq(weft_task_get_stats(t, &sm->ts), 0);
   weft_task_release(t);
   return 0;
