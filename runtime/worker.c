@@ -453,6 +453,24 @@ static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
   if (__builtin_expect(w->slice_t0 != 0, 0)) slice_end_acct(w, t);
 }
 
+/* weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_BACK) for a task this
+ * worker just ran, without the generic path's questions whose answers are
+ * known here (which worker we are, no hand-off, not urgent, not a wake):
+ * an unpinned task of an open loop goes to the back of our own ring, as
+ * weft__schedule would put it (after a one-worker loop takes what foreign
+ * threads queued first). Anything else goes the generic way. */
+static void requeue(struct weft__worker *w, struct weft_task *t) {
+  struct weft_loop *loop = w->loop;
+  /* relaxed: written by the task itself while it ran on this thread. */
+  int pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
+  if (pinned < 0 && !w->stop_taken && !atomic_load_explicit(&loop->closed, memory_order_relaxed)) {
+    if (loop->solo && __builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0)) take_injected(w);
+    push_local(w, &t->r, true);
+    return;
+  }
+  weft__schedule(loop, &t->r, pinned, WEFT__SCHED_BACK);
+}
+
 /* The loop's sampling period (debug mode: every slice), once per pass. */
 static void acct_refresh(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
@@ -515,8 +533,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
      * before waking are read by the task's own acquire loads when it runs. */
     atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
     if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
-    weft__schedule(loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
-                   WEFT__SCHED_BACK);
+    requeue(w, t);
     return;
   }
   uint32_t expected = WEFT__TASK_RUNNING;
@@ -526,8 +543,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
                                                memory_order_release, memory_order_acquire)) {
     atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
     if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
-    weft__schedule(loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
-                   WEFT__SCHED_BACK);
+    requeue(w, t);
   }
 }
 
