@@ -24,7 +24,7 @@ What it does, in order:
      peak memory chart, and the I/O servers' throughput and latency CDF.
 
 --render results.json draws the report again from a previous run's data.
---quick runs a handful of workloads once each with the I/O suite at one
+--quick (written to build/report-quick/) runs a handful of workloads once each with the I/O suite at one
 second per server: about a minute, to check that everything builds and runs.
 Peak RSS is every benchmark process's own, measured by weft-peak-rss
 (benchmarks/peak_rss.c: fork, exec, wait4's ru_maxrss; ~1 MiB floor), so
@@ -395,7 +395,7 @@ def io_median(rounds):
 
 def io_charts(outdir, med):
     charts = []
-    for wl in ("tcp_echo", "http_plaintext"):
+    for wl in ("tcp_echo", "tcp_echo_hog", "http_plaintext"):
         impls = [i for (w, i) in med if w == wl]
         if not impls:
             continue
@@ -505,12 +505,17 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--workers", default=None, help="comma-separated worker counts (default: 1 and nproc)")
     ap.add_argument("--reps", type=int, default=None)
-    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "report"))
+    ap.add_argument("--out", default=None,
+                    help="default: benchmarks/report (build/report-quick with --quick, so that a "
+                    "check never overwrites the committed full run)")
     ap.add_argument("--no-io", action="store_true")
     ap.add_argument("--io-seconds", type=int, default=None)
     ap.add_argument("--render", metavar="JSON", help="draw the report again from a results.json; run nothing")
     ap.add_argument("workloads", nargs="*")
     args = ap.parse_args()
+    if not args.out:
+        args.out = os.path.join(ROOT, "build", "report-quick") if args.quick else \
+            os.path.join(ROOT, "benchmarks", "report")
     os.makedirs(args.out, exist_ok=True)
     if args.render:
         with open(args.render) as f:
@@ -527,7 +532,7 @@ def main():
     args.io_seconds = args.io_seconds or (1 if args.quick else 5)
     args.io_reps = 1 if args.quick else 3
     args.io_workers = 1
-    args.io_workloads = ["tcp_echo", "http_plaintext", "nop"] if args.quick else []
+    args.io_workloads = ["tcp_echo", "tcp_echo_hog", "http_plaintext", "nop"] if args.quick else []
     bench = os.path.join(ROOT, "build", "benchmarks", "weft-bench")
     if not os.access(bench, os.X_OK) or not os.access(PEAK, os.X_OK):
         sys.exit("report.py: build weft first (make build)")

@@ -4,6 +4,8 @@
 #   tcp_echo        the shared load generator (64 connections, 64-byte
 #                   request/response) against echo servers: weft (raw ops
 #                   and streams), Go, Tokio, libuv, asyncio, uvloop
+#   tcp_echo_hog    the same with as many server workers as CPUs and a busy
+#                   process competing for them: tail latency under contention
 #   http_plaintext  wrk (64 connections) against http_hello and the peers'
 #                   equivalents, with nginx (`return 200`) as the reference
 #   nop             an awaited no-op through the reactor vs a bare liburing loop
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-workloads=(tcp_echo http_plaintext nop file_randread)
+workloads=(tcp_echo tcp_echo_hog http_plaintext nop file_randread)
 [ ${#args[@]} -gt 0 ] && workloads=("${args[@]}")
 B=build/benchmarks E=build/examples
 [ -x $B/weft-echo ] || { echo "io/run.sh: build weft first (make build)" >&2; exit 1; }
@@ -86,13 +88,40 @@ median_rows() {
 }
 results=$out/results
 
-# server command lines, with the port as {P}
+# echo_rounds NAME WORKERS HOG: the tcp_echo rounds against every echo
+# server given WORKERS workers; HOG=1 runs a busy loop beside each round.
+echo_rounds() {
+  local name=$1 w=$2 hog=$3 cmd hog_pid r rps p50 p99 cdf t0 t1
+  row workload impl req/s p50_us p99_us cpu_us/req
+  : >"$out/rounds"
+  for ((rep = 0; rep < reps; rep++)); do
+    for impl in "${order[@]}"; do
+      [ -n "${echo_cmds[$impl]:-}" ] || continue
+      cmd=${echo_cmds[$impl]//\{W\}/$w}
+      start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
+      hog_pid=""
+      if [ "$hog" = 1 ]; then (while :; do :; done) & hog_pid=$!; fi
+      t0=$(cpu_ticks $server_pid)
+      r=$($B/weft-loadgen $port 64 "$secs" 64 1)
+      t1=$(cpu_ticks $server_pid)
+      [ -n "$hog_pid" ] && { kill "$hog_pid"; wait "$hog_pid" 2>/dev/null; }
+      stop
+      rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r"); p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r"); p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
+      cdf=$(sed -n 's/.*cdf_us=\([0-9.:,]*\).*/\1/p' <<<"$r")
+      # The warm-up second is load too: count it in the requests' CPU.
+      echo "$name $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * (s + 1) }')") ${cdf:--}" >>"$out/rounds"
+    done
+  done
+  median_rows "$name"
+}
+
+# server command lines, with the port as {P} and the worker count as {W}
 declare -A echo_cmds http_cmds
-echo_cmds[weft]="$B/weft-echo {P} $workers raw"
-echo_cmds[weft-stream]="$B/weft-echo {P} $workers stream"
-http_cmds[weft]="$E/http_hello {P} $workers"
-[ -n "$go_io" ] && { echo_cmds[go]="env GOMAXPROCS=$workers $go_io echo {P}"; http_cmds[go]="env GOMAXPROCS=$workers $go_io http {P}"; }
-[ -n "$tokio_io" ] && { echo_cmds[tokio]="$tokio_io echo {P} $workers"; http_cmds[tokio]="$tokio_io http {P} $workers"; }
+echo_cmds[weft]="$B/weft-echo {P} {W} raw"
+echo_cmds[weft-stream]="$B/weft-echo {P} {W} stream"
+http_cmds[weft]="$E/http_hello {P} {W}"
+[ -n "$go_io" ] && { echo_cmds[go]="env GOMAXPROCS={W} $go_io echo {P}"; http_cmds[go]="env GOMAXPROCS={W} $go_io http {P}"; }
+[ -n "$tokio_io" ] && { echo_cmds[tokio]="$tokio_io echo {P} {W}"; http_cmds[tokio]="$tokio_io http {P} {W}"; }
 [ -n "$uv_bin" ] && { echo_cmds[libuv]="$uv_bin echo {P}"; http_cmds[libuv]="$uv_bin http {P}"; }
 [ -n "$py" ] && { echo_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio echo {P}"; http_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio http {P}"; }
 [ $has_uvloop = 1 ] && { echo_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop echo {P}"; http_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop http {P}"; }
@@ -103,23 +132,12 @@ for w in "${workloads[@]}"; do
   case $w in
   tcp_echo)
     echo; echo "## tcp_echo: 64 connections, 64-byte request/response (weft-loadgen)"
-    row workload impl req/s p50_us p99_us cpu_us/req
-    : >"$out/rounds"
-    for ((rep = 0; rep < reps; rep++)); do
-      for impl in "${order[@]}"; do
-        [ -n "${echo_cmds[$impl]:-}" ] || continue
-        start "$impl" ${echo_cmds[$impl]//\{P\}/$((port + 1))} || continue
-        t0=$(cpu_ticks $server_pid)
-        r=$($B/weft-loadgen $port 64 "$secs" 64 1)
-        t1=$(cpu_ticks $server_pid)
-        stop
-        rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r"); p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r"); p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
-        cdf=$(sed -n 's/.*cdf_us=\([0-9.:,]*\).*/\1/p' <<<"$r")
-        # The warm-up second is load too: count it in the requests' CPU.
-        echo "tcp_echo $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * (s + 1) }')") ${cdf:--}" >>"$out/rounds"
-      done
-    done
-    median_rows tcp_echo ;;
+    echo_rounds tcp_echo "$workers" 0 ;;
+  tcp_echo_hog)
+    # Tail latency when the server shares its CPUs with another program
+    # (issue 13): as many workers as CPUs, and a busy loop beside them.
+    echo; echo "## tcp_echo_hog: tcp_echo with $(nproc) workers and a busy process competing for the CPUs"
+    echo_rounds tcp_echo_hog "$(nproc)" 1 ;;
   http_plaintext)
     command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_plaintext skipped" >&2; continue; }
     echo; echo "## http_plaintext: wrk -t1 -c64, keep-alive GET"
@@ -143,7 +161,8 @@ NGX
         nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
       else
         [ -n "${http_cmds[$impl]:-}" ] || continue
-        start "$impl" ${http_cmds[$impl]//\{P\}/$((port + 1))} || continue
+        cmd=${http_cmds[$impl]//\{W\}/$workers}
+        start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
       fi
       if [ "$impl" = nginx ]; then spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' '); else spids=$server_pid; fi
       t0=$(cpu_ticks $spids)
@@ -183,7 +202,7 @@ done
 # which is what shows when the client, not the server, is the bottleneck).
 echo; echo "## ratios (weft / peer)"
 awk '
-  $1=="tcp_echo" || $1=="http_plaintext" || $1=="file_randread" { v[$1","$2]=$3; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
+  $1=="tcp_echo" || $1=="tcp_echo_hog" || $1=="http_plaintext" || $1=="file_randread" { v[$1","$2]=$3; p[$1","$2]=$5; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
   $1 ~ /^nop/ { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
   END {
     for (w in impls) {
@@ -193,6 +212,7 @@ awk '
         else {
           printf "%-15s weft %.2fx %s", w, base / v[w","l[i]], l[i]
           if (c[w",weft"] > 0 && c[w","l[i]] > 0) printf "   (CPU per request: weft %.2fx of %s)", c[w",weft"] / c[w","l[i]], l[i]
+          if (w == "tcp_echo_hog" && p[w",weft"] > 0 && p[w","l[i]] > 0) printf "   (p99: weft %.2fx of %s)", p[w",weft"] / p[w","l[i]], l[i]
           printf "\n"
         }
       }
