@@ -138,8 +138,13 @@ static void child_ended(struct tg_child *c, struct weft_future *f, bool locked) 
     weft__mutex_unlock(&g->m);
     /* relaxed: a reference for the callback; the caller holds one. */
     atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
-    if (weft_call_soon_threadsafe(g->loop, on_child_failed, c, NULL) != 0)
-      group_unref(g); /* no memory: leave still reports the error, but no prompt abort */
+    /* The callback counts the child out, after it has cancelled the owner:
+     * asyncio's _on_task_done does both in one step, so an owner in leave
+     * either sees the cancel (and withdraws it) or never gets it. Counted
+     * out here, the owner could leave between the two and be cancelled
+     * after it left (a request nobody withdraws). */
+    if (weft_call_soon_threadsafe(g->loop, on_child_failed, c, NULL) == 0) return;
+    group_unref(g); /* no memory: leave still reports the error, but no prompt abort */
   }
   count_out(g);
 }
@@ -201,6 +206,7 @@ static void on_child_failed(void *arg) {
       weft_task_cancel(g->parent, NULL);
     }
   }
+  count_out(g); /* the failed child, now that its abort is done (child_ended) */
   group_unref(g);
 }
 
