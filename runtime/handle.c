@@ -81,6 +81,16 @@ int weft_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn cb, void *arg,
   return 0;
 }
 
+int weft__call_soon_internal(struct weft_loop *loop, weft_callback_fn cb, void *arg) {
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
+  struct weft_handle *h = handle_new(loop, WEFT__H_INTERNAL, false);
+  if (!h) return -ENOMEM;
+  h->cb = cb;
+  h->arg = arg;
+  weft__schedule(loop, &h->r, WEFT__UNPINNED, WEFT__SCHED_BACK);
+  return 0;
+}
+
 static void timer_fire(struct weft__timer *t) {
   struct weft_handle *h = weft__container_of(t, struct weft_handle, timer);
   /* The heap's reference passes to the run queue. */
@@ -177,7 +187,7 @@ void weft__handle_discard(struct weft_handle *h) {
 
 void weft__handle_run(struct weft_handle *h) {
   uint32_t expected = WEFT__H_PENDING;
-  bool run = !atomic_load_explicit(&h->loop->closing, memory_order_relaxed) &&
+  bool run = (h->kind == WEFT__H_INTERNAL || !atomic_load_explicit(&h->loop->closing, memory_order_relaxed)) &&
              atomic_compare_exchange_strong_explicit(&h->state, &expected, WEFT__H_RAN,
                                                      memory_order_acq_rel, memory_order_acquire);
   if (run) {

@@ -11,7 +11,10 @@
 #include "runnable.h"
 #include "timer.h"
 
-enum weft__handle_kind { WEFT__H_SOON = 1, WEFT__H_TIMER = 2, WEFT__H_DONE = 3 };
+/* INTERNAL: weft's own call_soon (weft__call_soon_internal), which runs
+ * while the loop closes too; user callbacks do not (asyncio's close drops
+ * them). */
+enum weft__handle_kind { WEFT__H_SOON = 1, WEFT__H_TIMER = 2, WEFT__H_DONE = 3, WEFT__H_INTERNAL = 4 };
 enum weft__handle_state { WEFT__H_PENDING = 0, WEFT__H_CANCELLED = 1, WEFT__H_RAN = 2 };
 
 struct weft_handle {
@@ -38,6 +41,11 @@ struct weft_handle *weft__handle_new_done(struct weft_future *f, weft_future_cb 
 void weft__handle_schedule_done(struct weft_handle *h);
 /* Drops a handle that will never be queued (removed callback). */
 void weft__handle_discard(struct weft_handle *h);
+/* call_soon_threadsafe for weft's own bookkeeping that must happen even
+ * while the loop closes (a TaskGroup counting out a failed child): runs
+ * then too. Returns 0, WEFT_ECLOSED (closed: no task is left to care) or
+ * -ENOMEM. Any thread. */
+int weft__call_soon_internal(struct weft_loop *loop, weft_callback_fn cb, void *arg);
 /* Runs a queued handle (worker) and drops the queue's reference. */
 void weft__handle_run(struct weft_handle *h);
 /* Drops the scheduler's reference without running (loop teardown). */

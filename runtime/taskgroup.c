@@ -143,7 +143,7 @@ static void child_ended(struct tg_child *c, struct weft_future *f, bool locked) 
      * either sees the cancel (and withdraws it) or never gets it. Counted
      * out here, the owner could leave between the two and be cancelled
      * after it left (a request nobody withdraws). */
-    if (weft_call_soon_threadsafe(g->loop, on_child_failed, c, NULL) == 0) return;
+    if (weft__call_soon_internal(g->loop, on_child_failed, c) == 0) return; /* runs while closing too */
     group_unref(g); /* no memory: leave still reports the error, but no prompt abort */
   }
   count_out(g);

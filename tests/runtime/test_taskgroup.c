@@ -383,6 +383,56 @@ START_TEST(failure_racing_leave_leaves_no_cancel) {
 }
 END_TEST
 
+/* Close with an owner waiting in leave and a child that fails as close
+ * cancels it: the failed child is counted out by its abort callback, which
+ * must still run while the loop closes, or close would wait forever. */
+static int fail_when_cancelled(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_sleep(3600);
+  return -EIO; /* a failure, not a cancellation */
+}
+
+static _Atomic int closing_owner_rc = 1;
+
+static int closing_owner(void *arg, void **res) {
+  (void)res;
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, fail_when_cancelled, NULL, NULL, NULL), 0);
+  weft_event_set(arg);
+  int rc = weft_taskgroup_leave(g, weft_sleep(3600)); /* close cancels the body */
+  atomic_store(&closing_owner_rc, rc);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  return 0; /* rc checked by the test; not an unretrieved error at close */
+}
+
+static int start_closing_owner(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_event_t *ready;
+  ck_assert_int_eq(weft_event_create(&ready), 0);
+  ck_assert_int_eq(weft_spawn(closing_owner, ready, NULL), 0);
+  ck_assert_int_eq(weft_event_wait(ready, -1), 0);
+  weft_yield(); /* let the child start its sleep */
+  weft_event_destroy(ready);
+  return 0;
+}
+
+START_TEST(close_with_a_child_failing_under_cancel) {
+  for (unsigned workers = 1; workers <= 4; workers += 3) {
+    atomic_store(&closing_owner_rc, 1);
+    weft_loop_t *loop = make_loop(workers);
+    weft_task_t *m;
+    ck_assert_int_eq(weft_spawn_opts(loop, start_closing_owner, NULL, NULL, &m), 0);
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+    weft_task_release(m);
+    close_clean(loop); /* returns: the owner's leave finished */
+    ck_assert_int_eq(atomic_load(&closing_owner_rc), WEFT_EGROUP); /* errors before cancellation */
+  }
+}
+END_TEST
+
 START_TEST(storm_on_four_workers) {
   for (int i = 0; i < 5; i++) ck_assert_int_eq(run_main(4, storm_main, NULL, NULL), 0);
 }
@@ -399,6 +449,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, timeout_scope_around_a_group);
   tcase_add_test(tc, storm_on_four_workers);
   tcase_add_test(tc, failure_racing_leave_leaves_no_cancel);
+  tcase_add_test(tc, close_with_a_child_failing_under_cancel);
   suite_add_tcase(s, tc);
   return s;
 }
