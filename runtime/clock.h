@@ -18,4 +18,10 @@ static inline uint64_t weft__clock_coarse_ns(void) {
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* The coarse clock in ms, modulo 2^32 and never 0 (0 means "no stamp" to
+ * its readers: the tasks' since_ms, loop->now_ms). */
+static inline uint32_t weft__clock_coarse_ms(void) {
+  return (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
+}
 #endif

@@ -325,21 +325,33 @@ static void put_json_string(struct out *o, const char *s) {
   put(o, "\"");
 }
 
+/* The id of the task worker @i was caught running, or 0. */
+static uint64_t running_id(const struct snap *sn, unsigned i) {
+  return sn->cap_rc[i] == 0 && sn->caps[i].task ? sn->caps[i].task->id : 0;
+}
+
+/* "lock \"accounts\" 0x..." (with its name) or "lock 0x...": what a
+ * waited-on object is called, in waits and in the object view. */
+static void object_label(const struct entry *e, char *buf, size_t len) {
+  if (e->obj_name[0]) snprintf(buf, len, "%s \"%s\" %p", block_names[e->kind], e->obj_name, e->obj);
+  else snprintf(buf, len, "%s %p", block_names[e->kind], e->obj);
+}
+
 static void describe_wait(const struct entry *e, char *buf, size_t len, uint64_t now_ns) {
   const char *k = block_names[e->kind];
   switch (e->kind) {
   case WEFT__BLOCK_FUTURE:
-    if (e->inline_host) snprintf(buf, len, "awaits task %" PRId64 ", running it inline on its own stack", e->arg);
+    if (e->inline_host)
+      snprintf(buf, len, "awaits task %" PRId64 ", running it inline on its own stack", e->arg);
     else if (e->arg) snprintf(buf, len, "awaits task %" PRId64, e->arg);
     else snprintf(buf, len, "awaits future %p%s", e->obj, e->leaked ? " (leaked: nobody else holds it)" : "");
     break;
-  case WEFT__BLOCK_LOCK:
-    if (e->obj_name[0])
-      snprintf(buf, len, "lock \"%s\" %p (held by task %" PRId64 " when it queued)", e->obj_name, e->obj,
-               e->arg);
-    else
-      snprintf(buf, len, "lock %p (held by task %" PRId64 " when it queued)", e->obj, e->arg);
+  case WEFT__BLOCK_LOCK: {
+    char label[96];
+    object_label(e, label, sizeof label);
+    snprintf(buf, len, "%s (held by task %" PRId64 " when it queued)", label, e->arg);
     break;
+  }
   case WEFT__BLOCK_SLEEP: {
     double left = ((double)e->arg - (double)now_ns) / 1e9;
     snprintf(buf, len, "sleep (%s%.3f s)", left >= 0 ? "due in " : "overdue by ", left >= 0 ? left : -left);
@@ -356,8 +368,7 @@ static void describe_wait(const struct entry *e, char *buf, size_t len, uint64_t
     snprintf(buf, len, "nothing noted");
     break;
   default:
-    if (e->obj_name[0]) snprintf(buf, len, "%s \"%s\" %p", k, e->obj_name, e->obj);
-    else snprintf(buf, len, "%s %p", k, e->obj);
+    object_label(e, buf, len);
   }
 }
 
@@ -440,7 +451,7 @@ static void write_workers_text(struct out *o, struct sym_cache *c, struct weft_l
     struct weft_worker_stats ws;
     weft_loop_worker_stats(loop, i, &ws);
     put(o, "worker %u: ", i);
-    uint64_t running = sn->cap_rc[i] == 0 && sn->caps[i].task ? sn->caps[i].task->id : 0;
+    uint64_t running = running_id(sn, i);
     if (running) put(o, "running task %" PRIu64, running);
     else if (ws.busy && !atomic_load_explicit(&loop->workers[i].in_callback, memory_order_relaxed))
       put(o, "running a task (not captured)");
@@ -496,9 +507,9 @@ static void write_objects_text(struct out *o, struct snap *sn) {
     size_t j = i;
     const struct entry *e = &sn->e[ix[i]];
     while (j < m && sn->e[ix[j]].obj == e->obj && sn->e[ix[j]].kind == e->kind) j++;
-    if (e->obj_name[0]) put(o, "  %s \"%s\" %p: ", block_names[e->kind], e->obj_name, e->obj);
-    else put(o, "  %s %p: ", block_names[e->kind], e->obj);
-    put(o, "%zu task%s (", j - i, j - i == 1 ? "" : "s");
+    char label[96];
+    object_label(e, label, sizeof label);
+    put(o, "  %s: %zu task%s (", label, j - i, j - i == 1 ? "" : "s");
     for (size_t k = i; k < j && k < i + 8; k++) put(o, "%s%" PRIu64, k > i ? ", " : "", sn->e[ix[k]].id);
     put(o, "%s)", j - i > 8 ? ", ..." : "");
     if (e->kind == WEFT__BLOCK_LOCK) put(o, "; held by task %" PRId64 " when the first queued", e->arg);
@@ -561,8 +572,8 @@ static void write_json(struct out *o, struct sym_cache *c, struct snap *sn, size
         "{\"type\":\"worker\",\"index\":%u,\"running_task\":%" PRIu64 ",\"queued\":%" PRIu64
         ",\"inbox\":%" PRIu64 ",\"lifo\":%" PRIu64 ",\"io_inflight\":%" PRIu64 ",\"polled\":%" PRIu64
         ",\"steals\":%" PRIu64 ",\"parks\":%" PRIu64 "}\n",
-        i, sn->cap_rc[i] == 0 && sn->caps[i].task ? sn->caps[i].task->id : (uint64_t)0, ws.local_queue, ws.inbox_queue, ws.lifo, ws.io_inflight, ws.polled, ws.steals,
-        ws.parks);
+        i, running_id(sn, i), ws.local_queue, ws.inbox_queue, ws.lifo, ws.io_inflight, ws.polled,
+        ws.steals, ws.parks);
   }
   for (size_t k = 0; k < ncycles; k++) {
     put(o, "{\"type\":\"cycle\",\"tasks\":[");

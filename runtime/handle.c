@@ -68,11 +68,11 @@ int weft_call_soon(weft_callback_fn cb, void *arg, weft_handle_t **out) {
   return 0;
 }
 
-int weft_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn cb, void *arg,
-                              weft_handle_t **out) {
-  if (!loop || !cb) return -EINVAL;
+/* call_soon from any thread: a handle of @kind queued on @loop. */
+static int soon_threadsafe(struct weft_loop *loop, uint8_t kind, weft_callback_fn cb, void *arg,
+                           weft_handle_t **out) {
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
-  struct weft_handle *h = handle_new(loop, WEFT__H_SOON, out != NULL);
+  struct weft_handle *h = handle_new(loop, kind, out != NULL);
   if (!h) return -ENOMEM;
   h->cb = cb;
   h->arg = arg;
@@ -81,14 +81,14 @@ int weft_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn cb, void *arg,
   return 0;
 }
 
+int weft_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn cb, void *arg,
+                              weft_handle_t **out) {
+  if (!loop || !cb) return -EINVAL;
+  return soon_threadsafe(loop, WEFT__H_SOON, cb, arg, out);
+}
+
 int weft__call_soon_internal(struct weft_loop *loop, weft_callback_fn cb, void *arg) {
-  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
-  struct weft_handle *h = handle_new(loop, WEFT__H_INTERNAL, false);
-  if (!h) return -ENOMEM;
-  h->cb = cb;
-  h->arg = arg;
-  weft__schedule(loop, &h->r, WEFT__UNPINNED, WEFT__SCHED_BACK);
-  return 0;
+  return soon_threadsafe(loop, WEFT__H_INTERNAL, cb, arg, NULL);
 }
 
 static void timer_fire(struct weft__timer *t) {
@@ -187,9 +187,11 @@ void weft__handle_discard(struct weft_handle *h) {
 
 void weft__handle_run(struct weft_handle *h) {
   uint32_t expected = WEFT__H_PENDING;
-  bool run = (h->kind == WEFT__H_INTERNAL || !atomic_load_explicit(&h->loop->closing, memory_order_relaxed)) &&
-             atomic_compare_exchange_strong_explicit(&h->state, &expected, WEFT__H_RAN,
-                                                     memory_order_acq_rel, memory_order_acquire);
+  /* While the loop closes, only weft's own callbacks run (handle.h). */
+  bool open = h->kind == WEFT__H_INTERNAL ||
+              !atomic_load_explicit(&h->loop->closing, memory_order_relaxed);
+  bool run = open && atomic_compare_exchange_strong_explicit(&h->state, &expected, WEFT__H_RAN,
+                                                             memory_order_acq_rel, memory_order_acquire);
   if (run) {
     struct weft__ctx_map *saved = weft__ctx_enter(h->ctx_map);
     if (h->kind == WEFT__H_DONE)

@@ -351,8 +351,7 @@ static int start_locked(struct weft__monitor *mon);
 /* Keeps loop->now_ms for the workers (never 0 while kept: 0 means "read
  * the clock yourself"). */
 static void publish_now(struct weft_loop *loop) {
-  uint32_t ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
-  atomic_store_explicit(&loop->now_ms, ms, memory_order_relaxed);
+  atomic_store_explicit(&loop->now_ms, weft__clock_coarse_ms(), memory_order_relaxed);
 }
 
 static void *monitor_thread(void *arg) {

@@ -638,17 +638,22 @@ const char *weft_task_name(weft_task_t *t) {
   return n;
 }
 
+/* "Task-<id>": the name of a task never named (asyncio's default). */
+static void default_name(const struct weft_task *t, char *buf, size_t len) {
+  snprintf(buf, len, "Task-%llu", (unsigned long long)t->id);
+}
+
 void weft__task_copy_name(struct weft_task *t, char *buf, size_t len) {
   weft__mutex_lock(&t->fut.lock);
   if (t->name) snprintf(buf, len, "%s", t->name);
-  else snprintf(buf, len, "Task-%llu", (unsigned long long)t->id); /* what a first read would make */
+  else default_name(t, buf, len); /* what a first read would make */
   weft__mutex_unlock(&t->fut.lock);
 }
 
 const char *weft__task_name_locked(struct weft_task *t) {
-  if (!t->name) { /* "Task-<id>", made at the first read (no room kept for it in the task) */
+  if (!t->name) { /* made at the first read (no room kept for it in the task) */
     char buf[32];
-    snprintf(buf, sizeof buf, "Task-%llu", (unsigned long long)t->id);
+    default_name(t, buf, sizeof buf);
     t->name = weft__strdup(buf);
   }
   return t->name ? t->name : "Task";

@@ -102,8 +102,8 @@ struct weft__task_times {
   uint64_t stopped_at;         /* ticks when its timed slice ended; 0: none */
 };
 
-/* Layout: 320 bytes (no more: task.c asserts it), five cache lines (jemalloc's 320-byte size class
- * keeps them line-aligned), arranged so that a task's slice touches lines
+/* Layout: 320 bytes (no more: task.c asserts it), five cache lines
+ * (jemalloc's 320-byte size class keeps them line-aligned), arranged so that a task's slice touches lines
  * 0, 1 and 3 only: line 1 holds what every wake-up and switch reads and
  * writes, line 3 the fiber and what a suspension notes; lines 2 and 4 hold
  * what the first run, cancellation, naming and the registry use. Measured

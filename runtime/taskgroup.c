@@ -183,11 +183,9 @@ static void abort_children(struct weft_taskgroup *g) {
 static void on_child_failed(void *arg) {
   struct tg_child *c = arg;
   struct weft_taskgroup *g = c->g;
-  weft__mutex_lock(&g->m);
-  bool left = g->left; /* then leave collected this error already */
-  bool first = !left && !g->aborting && !g->parent_cancel_requested;
-  weft__mutex_unlock(&g->m);
-  if (!left && weft__future_is_done(&g->parent->fut)) { /* an owner that ended without leaving */
+  /* The owner has not left: leave waits for this child, counted out only
+   * below. It may have ended without leaving, though. */
+  if (weft__future_is_done(&g->parent->fut)) {
     struct weft_exception_context ctx = {
         .message = "a TaskGroup task has errored out but its parent task is already completed",
         .error = c->task->fut.err,
@@ -196,9 +194,9 @@ static void on_child_failed(void *arg) {
         .task_name = weft_task_name(c->task),
     };
     weft_loop_call_exception_handler(g->loop, &ctx);
-  } else if (first) {
+  } else {
     weft__mutex_lock(&g->m);
-    first = !g->aborting && !g->parent_cancel_requested;
+    bool first = !g->aborting && !g->parent_cancel_requested;
     if (first) g->parent_cancel_requested = true;
     weft__mutex_unlock(&g->m);
     if (first) {

@@ -453,13 +453,20 @@ static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
   if (__builtin_expect(w->slice_t0 != 0, 0)) slice_end_acct(w, t);
 }
 
-/* weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_BACK) for a task this
- * worker just ran, without the generic path's questions whose answers are
- * known here (which worker we are, no hand-off, not urgent, not a wake):
- * an unpinned task of an open loop goes to the back of our own ring, as
- * weft__schedule would put it (after a one-worker loop takes what foreign
- * threads queued first). Anything else goes the generic way. */
-static void requeue(struct weft__worker *w, struct weft_task *t) {
+/* Puts a task this worker just ran back in the queue (it yielded, or was
+ * woken while it ran): SCHEDULED, its wait for a worker timed if it is
+ * armed, then weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_BACK)
+ * without the generic path's questions whose answers are known here
+ * (which worker we are, no hand-off, not urgent, not a wake): an unpinned
+ * task of an open loop goes to the back of our own ring, as weft__schedule
+ * would put it (after a one-worker loop takes what foreign threads queued
+ * first). Anything else goes the generic way. */
+static inline void requeue(struct weft__worker *w, struct weft_task *t) {
+  /* relaxed: ours since we ran it; a racing waker finds RUNNING (and marks
+   * NOTIFIED, which this overwrites: it is being queued anyway) or
+   * SCHEDULED (nothing to do). */
+  atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
+  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
   struct weft_loop *loop = w->loop;
   /* relaxed: written by the task itself while it ran on this thread. */
   int pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
@@ -527,12 +534,9 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
     return;
   }
   if (w->switch_reason == WEFT__SWITCH_YIELD) {
-    /* Requeued without the wake protocol. A waker racing with us finds
-     * RUNNING (and marks NOTIFIED, which this store overwrites: the task is
-     * being queued anyway) or SCHEDULED (nothing to do); the flags it set
-     * before waking are read by the task's own acquire loads when it runs. */
-    atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
-    if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
+    /* Requeued without the wake protocol (requeue); the flags a racing
+     * waker set before waking are read by the task's own acquire loads
+     * when it runs. */
     requeue(w, t);
     return;
   }
@@ -540,11 +544,8 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
   /* release: the saved context is published to the next waker (acquire CAS
    * in weft__task_wake). On failure the task was woken while running. */
   if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, WEFT__TASK_IDLE,
-                                               memory_order_release, memory_order_acquire)) {
-    atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
-    if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
+                                               memory_order_release, memory_order_acquire))
     requeue(w, t);
-  }
 }
 
 static void run_one(struct weft__worker *w, struct weft__runnable *r);
@@ -812,10 +813,9 @@ void weft__worker_main(struct weft__worker *w) {
   atomic_store_explicit(&w->ctr.run_start_ns, run_start, memory_order_relaxed);
   weft__monitor_worker_wakes(loop);
   acct_refresh(w);
-  w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
+  w->coarse_ms = weft__clock_coarse_ms();
   requeue_deferred(w);
   for (;;) {
-
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a
      * cached read, data already there) then wakes its task without a trip
@@ -832,7 +832,7 @@ void weft__worker_main(struct weft__worker *w) {
     /* Once per pass, after any park: the stamp tasks get as they stop
      * (since_ms) and the accounting's sampling period. */
     w->coarse_ms = atomic_load_explicit(&loop->now_ms, memory_order_relaxed);
-    if (!w->coarse_ms) w->coarse_ms = (uint32_t)(weft__clock_coarse_ns() / 1000000u) | 1u;
+    if (!w->coarse_ms) w->coarse_ms = weft__clock_coarse_ms();
     acct_refresh(w);
     run_batch(w);
     if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) {
