@@ -57,6 +57,18 @@ static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **
   return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
 
+/* From a task: spawns @n tasks of @fn(@arg) and awaits each, every one
+ * expected to return 0 (n <= 256). */
+static inline void spawn_and_join(weft_task_fn fn, void *arg, int n) {
+  weft_task_t *ts[256];
+  ck_assert_int_le(n, 256);
+  for (int i = 0; i < n; i++) ck_assert_int_eq(weft_spawn(fn, arg, &ts[i]), 0);
+  for (int i = 0; i < n; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+}
+
 /* An unnamed scratch file in the current directory (ctest runs in the
  * build tree: a disk file system, where tmpfs would lack O_DIRECT); it is
  * gone once closed. -1 with errno on failure. */

@@ -299,12 +299,7 @@ static int check_affinity(void *arg, void **res) {
 }
 
 static int pin_main(void *arg, void **res) {
-  weft_task_t *ts[64];
-  for (int i = 0; i < 64; i++) ck_assert_int_eq(weft_spawn(check_affinity, NULL, &ts[i]), 0);
-  for (int i = 0; i < 64; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
-    weft_task_release(ts[i]);
-  }
+  spawn_and_join(check_affinity, NULL, 64);
   return 0;
 }
 

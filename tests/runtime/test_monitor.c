@@ -118,12 +118,7 @@ __attribute__((noinline)) static int burn5(void *arg, void **res) {
 static int backlog_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  weft_task_t *ts[40];
-  for (int i = 0; i < 40; i++) ck_assert_int_eq(weft_spawn(burn5, NULL, &ts[i]), 0);
-  for (int i = 0; i < 40; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
-    weft_task_release(ts[i]);
-  }
+  spawn_and_join(burn5, NULL, 40);
   return 0;
 }
 

@@ -349,12 +349,6 @@ static int storm_main(void *arg, void **res) {
 
 /* ---- a failure racing the owner's leave ------------------------------------ */
 
-static int fails_at_once(void *arg, void **res) {
-  (void)arg;
-  (void)res;
-  return -EIO;
-}
-
 /* The owner may reach leave while a child fails on another worker. asyncio
  * counts the child out and cancels the owner in one step (_on_task_done),
  * so the owner either sees the cancel in leave (and withdraws it) or not at
@@ -367,7 +361,7 @@ static int failure_race_main(void *arg, void **res) {
   for (long i = 0; i < n; i++) {
     weft_taskgroup_t *g;
     ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
-    ck_assert_int_eq(weft_taskgroup_spawn(g, fails_at_once, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(weft_taskgroup_spawn(g, fails_now, (void *)(intptr_t)-EIO, NULL, NULL), 0);
     if (i % 2) weft_yield(); /* vary who gets there first */
     ck_assert_int_eq(weft_taskgroup_leave(g, 0), WEFT_EGROUP);
     ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
