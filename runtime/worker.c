@@ -17,6 +17,16 @@
  *      items (Go's and Tokio's fairness tick);
  *   5. leave if stop() was requested.
  *
+ * Switching: a task that stops running (suspends, yields, ends) switches
+ * straight to the next task of the batch, when that is a task, instead of
+ * to the scheduler's fiber and from there to the task (one switch instead
+ * of two: the "after" half of each switch runs on the incoming fiber,
+ * after_switch, because the outgoing task's stack is still in use until
+ * the switch). The batch's items are taken by one function (take_next)
+ * whichever fiber takes them, so order and batch bounds are the
+ * scheduler's; only callbacks (they run on the scheduler's stack), the end
+ * of the batch and eager children go back to the scheduler.
+ *
  * Stopping (loop.stop): with one worker in FIFO order the batch rule above
  * is asyncio's exactly (the pass finishes what was ready at its start). In
  * every other mode a batch is not a snapshot, so the stop takes one: the
@@ -52,6 +62,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "handle.h"
+#include "invariant.h"
 #include "loop.h"
 #include "monitor.h"
 #include "stack.h"
@@ -143,7 +154,11 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->stacks.arena = &loop->stack_arena;
   weft__worker_set_current(w, NULL);
   w->eager = NULL;
+  w->prev = NULL;
   w->switch_reason = WEFT__SWITCH_SUSPEND;
+  w->batch_left = 0;
+  w->pending = NULL;
+  w->no_direct = 0;
   w->searching = false;
   w->rng = (shuffle_seed() | 1u) * (index + 1); /* xorshift needs a nonzero state */
   w->pinned_turn = false;
@@ -185,6 +200,8 @@ void weft__worker_fini(struct weft__worker *w) {
   lifo_set(w, NULL);
   if (w->handoff) weft__drop_runnable(w->handoff);
   w->handoff = NULL;
+  if (w->pending) weft__drop_runnable(w->pending);
+  w->pending = NULL;
   while ((r = weft__runq_pop(&w->runq))) weft__drop_runnable(r);
   drop_list(&w->overflow);
   drop_list(&w->pinned);
@@ -359,35 +376,20 @@ static void note_stack_use(struct weft_task *t) {
   }
 }
 
+static bool exact_stop(const struct weft_loop *loop) { return loop->solo && loop->fifo; }
+
+static void after_switch(struct weft__worker *w);
+
 static void task_entry(void *arg) {
   weft__fiber_started();
   struct weft_task *t = arg;
+  after_switch(weft__worker_self()); /* the task we were switched to from, if any */
   void *result = NULL;
   int rc = t->fn(t->arg, &result);
   if (t->fut.loop->track_stack) note_stack_use(t);
   weft__task_finish(t, rc < 0 ? rc : 0, result);
-  struct weft__worker *w = weft__worker_self(); /* may differ from where we started */
-  w->switch_reason = WEFT__SWITCH_DONE;
-  weft__fiber_exit_to(&t->fiber, &w->sched);
-}
-
-void weft__worker_suspend(struct weft_task *t) {
-  struct weft__worker *w = weft__worker_self();
-  w->switch_reason = WEFT__SWITCH_SUSPEND;
-  weft__fiber_switch(&t->fiber, &w->sched);
-}
-
-void weft__worker_run_eager(struct weft_task *t, struct weft_task *child) {
-  struct weft__worker *w = weft__worker_self();
-  w->eager = child;
-  w->switch_reason = WEFT__SWITCH_EAGER;
-  weft__fiber_switch(&t->fiber, &w->sched);
-}
-
-void weft__worker_yield(struct weft_task *t) {
-  struct weft__worker *w = weft__worker_self();
-  w->switch_reason = WEFT__SWITCH_YIELD;
-  weft__fiber_switch(&t->fiber, &w->sched);
+  /* The worker may differ from where we started. */
+  weft__fiber_exit_to(&t->fiber, weft__worker_switch_begin(weft__worker_self(), t, WEFT__SWITCH_DONE));
 }
 
 static void end_task(struct weft_task *t) {
@@ -490,50 +492,56 @@ static void acct_refresh(struct weft__worker *w) {
   w->acct_left = w->acct_spawn_left = p ? p : UINT32_MAX;
 }
 
-static void run_task(struct weft__worker *w, struct weft_task *t) {
+/* Makes @t, just taken from a queue, RUNNING; on its first run, gives it a
+ * stack and a fiber. False if it ended instead (cancelled before its first
+ * step, or no memory for a stack): nothing to switch to. Runs on the
+ * scheduler's stack or on the stack of the task switching out. */
+static bool prepare_task(struct weft__worker *w, struct weft_task *t) {
   struct weft_loop *loop = w->loop;
   /* relaxed: we own the task since we popped it (the pop was acquire). */
   atomic_store_explicit(&t->state, WEFT__TASK_RUNNING, memory_order_relaxed);
-  if (!t->started) {
-    /* A task cancelled before its first step never runs its body. */
-    if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)) {
-      weft__task_finish(t, -ECANCELED, NULL);
-      end_task(t);
-      return;
-    }
-    t->stack = weft__stack_get(&w->stacks, t->stack_size);
-    if (!t->stack) {
-      weft__task_finish(t, -ENOMEM, NULL);
-      end_task(t);
-      return;
-    }
-    if (loop->track_stack) weft__stack_forget_pages(t->stack);
-    weft__fiber_init(&t->fiber, t->stack->lo, weft__stack_usable(t->stack), task_entry, t);
-    t->started = true;
+  if (__builtin_expect(t->started, 1)) return true;
+  /* A task cancelled before its first step never runs its body. */
+  if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)) {
+    weft__task_finish(t, -ECANCELED, NULL);
+    end_task(t);
+    return false;
   }
-  for (;;) {
-    slice_begin(w, t);
-    weft__fiber_switch(&w->sched, &t->fiber);
-    /* Who switched out: an inline child hands the fiber back to its host
-     * without telling us (task.h), so ask, rather than trust t. */
-    t = weft__worker_current(w);
-    slice_end(w, t);
-    if (w->switch_reason != WEFT__SWITCH_EAGER) break;
-    /* An eager spawn (asyncio's eager_start): the child runs now, up to
-     * its first suspension or its end, and the spawner, still RUNNING to
-     * its wakers, goes on right after, before anything queued. */
-    struct weft_task *child = w->eager;
-    w->eager = NULL;
-    run_task(w, child);
+  t->stack = weft__stack_get(&w->stacks, t->stack_size);
+  if (!t->stack) {
+    weft__task_finish(t, -ENOMEM, NULL);
+    end_task(t);
+    return false;
   }
-  if (w->switch_reason == WEFT__SWITCH_DONE) {
+  if (loop->track_stack) weft__stack_forget_pages(t->stack);
+  weft__fiber_init(&t->fiber, t->stack->lo, weft__stack_usable(t->stack), task_entry, t);
+  t->started = true;
+  return true;
+}
+
+/* A first-run entry: true if we take the first run, false if it went stale
+ * (the task ran inline; the entry's reference is dropped). */
+static bool claim_start(struct weft_task *t) {
+  uint8_t expected = 0;
+  /* acq_rel: decides against an inline host (task.c) who runs the body. */
+  if (atomic_compare_exchange_strong_explicit(&t->claim, &expected, 1, memory_order_acq_rel,
+                                              memory_order_relaxed))
+    return true;
+  weft_future_release(&t->fut);
+  return false;
+}
+
+/* What becomes of @t, which just switched out for reason @why, once its
+ * stack is no longer in use (after_switch). */
+static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft__switch_reason why) {
+  if (why == WEFT__SWITCH_DONE) {
     weft__fiber_fini(&t->fiber);
     weft__stack_put(&w->stacks, t->stack);
     t->stack = NULL;
     end_task(t);
     return;
   }
-  if (w->switch_reason == WEFT__SWITCH_YIELD) {
+  if (why == WEFT__SWITCH_YIELD) {
     /* Requeued without the wake protocol (requeue); the flags a racing
      * waker set before waking are read by the task's own acquire loads
      * when it runs. */
@@ -548,16 +556,106 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
     requeue(w, t);
 }
 
-static void run_one(struct weft__worker *w, struct weft__runnable *r);
+/* The first thing a fiber does when a switch returns to it (a resumed
+ * task, a task's first step, the scheduler): finish what the task that
+ * switched out left to do. */
+static void after_switch(struct weft__worker *w) {
+  struct weft_task *t = w->prev;
+  if (!t) return; /* resumed by the scheduler, which left nothing */
+  w->prev = NULL;
+  finish_switch(w, t, w->switch_reason);
+}
 
-/* Runs @r, then what it handed over to as it switched out, and so on. */
-static void run_chain(struct weft__worker *w, struct weft__runnable *r) {
-  w->handoff_streak = 0;
-  while (r) {
-    run_one(w, r);
-    r = w->handoff;
+/* The batch's next runnable: a hand-off first (it does not count against
+ * the batch, as a callee would not), else the next local item while the
+ * batch has room and no stop must be seen. NULL ends the batch. */
+static struct weft__runnable *take_next(struct weft__worker *w) {
+  struct weft__runnable *r = w->handoff;
+  if (r) {
     w->handoff = NULL;
-    if (r) w->handoff_streak++;
+    w->handoff_streak++;
+    return r;
+  }
+  w->handoff_streak = 0;
+  if (!w->batch_left) return NULL;
+  /* relaxed: checked at each item boundary; weft_loop_stop's seq_cst store
+   * and its wake-ups bound how late it is seen. */
+  if (!exact_stop(w->loop) &&
+      __builtin_expect(atomic_load_explicit(&w->loop->stopping, memory_order_relaxed), 0)) {
+    w->batch_left = 0;
+    return NULL;
+  }
+  r = next_local(w);
+  w->batch_left = r ? w->batch_left - 1 : 0;
+  return r;
+}
+
+/* The task a task switching out goes straight to (one fiber switch, not
+ * two through the scheduler), or NULL: the batch is over, an eager child
+ * runs, or the next item is a callback (left in w->pending: callbacks run
+ * on the scheduler's stack, never on a task's). Items it takes count
+ * against the batch exactly as the scheduler's own (take_next), so the
+ * order is the scheduler's: this only skips the trip through it. */
+static struct weft_task *direct_next(struct weft__worker *w) {
+  if (w->no_direct) return NULL;
+  struct weft__runnable *r;
+  while ((r = take_next(w))) {
+    struct weft_task *t;
+    if (r->kind == WEFT__R_TASK) {
+      t = weft__container_of(r, struct weft_task, r);
+    } else if (r->kind == WEFT__R_TASK_START) {
+      t = weft__container_of(r, struct weft_task, r_start);
+      if (!claim_start(t)) continue;
+    } else {
+      w->pending = r;
+      return NULL;
+    }
+    if (prepare_task(w, t)) return t;
+  }
+  return NULL;
+}
+
+struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
+                                              enum weft__switch_reason why) {
+  WEFT__INVARIANT(t == weft__worker_current(w) && !w->prev);
+  slice_end(w, t);
+  struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w);
+  /* Set after direct_next: a task it finds ended before its first step
+   * finishes on this stack, and must not see these. */
+  w->prev = t;
+  w->switch_reason = why;
+  if (!next) return &w->sched;
+  slice_begin(w, next);
+  return &next->fiber;
+}
+
+void weft__worker_switch_end(void) { after_switch(weft__worker_self()); }
+
+/* Runs @t from the scheduler's stack until it (or a task it switched to
+ * directly) switches back to the scheduler. */
+static void run_task(struct weft__worker *w, struct weft_task *t) {
+  if (!prepare_task(w, t)) return;
+  for (;;) {
+    slice_begin(w, t);
+    weft__fiber_switch(&w->sched, &t->fiber);
+    /* Who switched to us (not necessarily t: direct switches, inline
+     * children) is w->prev. */
+    struct weft_task *p = w->prev;
+    w->prev = NULL;
+    if (w->switch_reason != WEFT__SWITCH_EAGER) {
+      finish_switch(w, p, w->switch_reason);
+      return;
+    }
+    /* An eager spawn (asyncio's eager_start): the child runs now, up to
+     * its first suspension or its end, and the spawner, still RUNNING to
+     * its wakers, goes on right after, before anything queued: so the
+     * child switches out to here, not to the next task. */
+    struct weft_task *child = w->eager;
+    w->eager = NULL;
+    w->no_direct++;
+    run_task(w, child);
+    w->no_direct--;
+    t = p;
   }
 }
 
@@ -566,13 +664,7 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r) {
     run_task(w, weft__container_of(r, struct weft_task, r));
   } else if (r->kind == WEFT__R_TASK_START) {
     struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
-    uint8_t expected = 0;
-    /* acq_rel: decides against an inline host (task.c) who runs the body. */
-    if (atomic_compare_exchange_strong_explicit(&t->claim, &expected, 1, memory_order_acq_rel,
-                                                memory_order_relaxed))
-      run_task(w, t);
-    else
-      weft_future_release(&t->fut); /* stale: it ran inline; drop the entry's reference */
+    if (claim_start(t)) run_task(w, t);
   } else {
     weft__count(&w->ctr.handles_run, 1);
     weft__count(&w->ctr.polled, 1);
@@ -583,7 +675,17 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r) {
   }
 }
 
-static bool exact_stop(const struct weft_loop *loop) { return loop->solo && loop->fifo; }
+/* Runs @r, then what the batch (or a hand-off) has next, until take_next
+ * says the batch is over. Tasks go from one to the next directly; this
+ * loop runs what they left to the scheduler (w->pending). */
+static void run_items(struct weft__worker *w, struct weft__runnable *r) {
+  while (r) {
+    run_one(w, r);
+    r = w->pending;
+    w->pending = NULL;
+    if (!r) r = take_next(w);
+  }
+}
 
 static void take_remote(struct weft__worker *w);
 
@@ -599,22 +701,17 @@ void weft__worker_take_stop(struct weft__worker *w) {
 /* Runs what was ready when this worker took the stop. */
 static void run_final(struct weft__worker *w) {
   struct weft__runnable *r;
-  while ((r = weft__rlist_pop(&w->final))) run_chain(w, r);
+  while ((r = weft__rlist_pop(&w->final))) {
+    w->handoff_streak = 0;
+    run_items(w, r); /* batch_left is 0: only its hand-offs follow */
+  }
 }
 
 static void run_batch(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  unsigned n = loop->fifo ? weft__runq_len(&w->runq) + (unsigned)w->overflow.count : TICK_BUDGET;
-  bool watch = !exact_stop(loop);
-  for (unsigned i = 0; i < n; i++) {
-    /* relaxed: checked at each item boundary; weft_loop_stop's seq_cst
-     * store and its wake-ups bound how late it is seen. */
-    if (watch && __builtin_expect(atomic_load_explicit(&loop->stopping, memory_order_relaxed), 0))
-      break;
-    struct weft__runnable *r = next_local(w);
-    if (!r) break;
-    run_chain(w, r);
-  }
+  w->batch_left = loop->fifo ? weft__runq_len(&w->runq) + (unsigned)w->overflow.count : TICK_BUDGET;
+  run_items(w, take_next(w));
+  w->batch_left = 0;
 }
 
 /* The next run starts with what was scheduled here after the last stop. */

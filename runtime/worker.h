@@ -110,7 +110,18 @@ struct weft__worker {
   uintptr_t tstack_lo, tstack_hi; /* this thread's own stack (the dump's bounds) */
   _Atomic uintptr_t thread_id;  /* pthread_self() of the thread running it (signals) */
   struct weft_task *eager;      /* an eager child to start before its spawner resumes */
+  /* The task that just switched out and why: handled by whatever runs next
+   * on this worker, first thing after its switch returns (worker.c,
+   * after_switch), because a task cannot be released while its own stack
+   * is in use. */
+  struct weft_task *prev;
   enum weft__switch_reason switch_reason;
+  /* The batch (worker.c, run_batch): items it may still take; a runnable a
+   * task took for it but could not switch to directly (the scheduler runs
+   * it next); direct switches are off while an eager child runs. */
+  unsigned batch_left;
+  struct weft__runnable *pending;
+  unsigned no_direct;
   bool searching;
   bool pinned_turn;             /* next_local: the pinned list's turn against the ring */
   uint32_t rng;
@@ -184,13 +195,28 @@ void weft__drop_runnable(struct weft__runnable *r);
 /* weft__drop_runnable over a batch (weft__inject_drain's shape). */
 void weft__drop_runnables(struct weft__runnable **batch, size_t n, void *unused);
 
+/* Switching a task out (switch.c: the entry points, compiled with frame
+ * pointers so that a suspended task's stack walks through them). */
+
 /* Starts @child on this worker at once and resumes @t when the child first
  * suspends or ends (eager tasks: task.c). */
 void weft__worker_run_eager(struct weft_task *t, struct weft_task *child);
-/* Switches from the current task back to its worker's scheduler. */
+/* Switches the current task @t out until something wakes it (it is
+ * released to its wakers once off its stack). Returns when it runs again,
+ * perhaps on another worker. */
 void weft__worker_suspend(struct weft_task *t);
 /* Switches out and puts the task at the back of the queue (weft_yield). */
 void weft__worker_yield(struct weft_task *t);
+
+/* The two halves of a switch out, around the fiber switch itself: _begin
+ * (on @t's stack, @t = the running task of @w) ends @t's slice, notes it
+ * and @why for whoever runs next, and returns the fiber to switch to: the
+ * next task of the batch directly, or the scheduler. _end, the first
+ * thing after a switch returns to a task, finishes what the task that
+ * switched out left to do (worker.c, after_switch). */
+struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
+                                              enum weft__switch_reason why);
+void weft__worker_switch_end(void);
 
 /* weft_loop_stop() on a worker of its loop: fires the timers due now and
  * sets aside what is ready, for the rest of this run (worker.c). */

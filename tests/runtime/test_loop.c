@@ -125,6 +125,42 @@ START_TEST(one_worker_runs_in_asyncio_order) {
 }
 END_TEST
 
+static const char *const letters[] = {"a", "b", "c", "d"};
+
+static int rr_worker(void *arg, void **res) {
+  int i = (int)(intptr_t)arg;
+  for (int k = 0; k < 3; k++) {
+    note((char)('0' + i));
+    weft_call_soon(cb_note, (void *)letters[i], NULL);
+    weft_yield();
+  }
+  note('X');
+  return 0;
+}
+
+static int rr_main(void *arg, void **res) {
+  weft_task_t *t[4];
+  for (int i = 0; i < 4; i++) weft_spawn(rr_worker, (void *)(intptr_t)i, &t[i]);
+  note('m');
+  for (int i = 0; i < 4; i++) {
+    weft_await(weft_task_future(t[i]), NULL);
+    weft_task_release(t[i]);
+  }
+  note('E');
+  return 0;
+}
+
+START_TEST(yields_and_callbacks_interleave_in_asyncio_order) {
+  /* Tasks that yield go from one to the next without the scheduler in
+   * between (worker.c, direct_next), and a callback among them is left to
+   * the scheduler: the order must still be asyncio's. The same program
+   * (call_soon, then await asyncio.sleep(0)) under CPython prints this. */
+  ntrace = 0;
+  ck_assert_int_eq(run_main(1, rr_main, NULL, NULL), 0);
+  ck_assert_str_eq(trace, "m0123a0b1c2d3a0b1c2d3aXbXcXdXE");
+}
+END_TEST
+
 /* ---- run_until_complete ----------------------------------------------------- */
 
 static int stop_then_sleep(void *arg, void **res) {
@@ -664,6 +700,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, stop_before_run_forever_runs_one_iteration);
   tcase_add_test(tc, stop_from_callback_finishes_the_batch);
   tcase_add_test(tc, one_worker_runs_in_asyncio_order);
+  tcase_add_test(tc, yields_and_callbacks_interleave_in_asyncio_order);
   tcase_add_test(tc, run_until_complete_cases);
   tcase_add_test(tc, running_loop_refuses_nesting_and_close);
   tcase_add_test(tc, closed_loop_refuses_work);
