@@ -47,30 +47,9 @@ struct weft_task *weft__task_self(void) {
 
 weft_task_t *weft_task_current(void) { return weft__task_self(); }
 
-/* ASan: a cached task object is poisoned but for its cache link, so a
- * late use of a released task is reported (misuse.h). */
-#if defined(WEFT__ASAN)
-#include <sanitizer/asan_interface.h>
-static void cache_poison(struct weft_task *t) {
-  char *link = (char *)&t->r.next, *end = (char *)(t + 1);
-  ASAN_POISON_MEMORY_REGION(t, (size_t)(link - (char *)t));
-  ASAN_POISON_MEMORY_REGION(link + sizeof t->r.next, (size_t)(end - link - sizeof t->r.next));
-}
-static void cache_unpoison(struct weft_task *t) { ASAN_UNPOISON_MEMORY_REGION(t, sizeof *t); }
-#else
-static void cache_poison(struct weft_task *t) { (void)t; }
-static void cache_unpoison(struct weft_task *t) { (void)t; }
-#endif
-
 static struct weft_task *task_alloc(struct weft__worker *w) {
-  if (w && w->task_cache) {
-    struct weft_task *t = w->task_cache;
-    w->task_cache = (struct weft_task *)t->r.next;
-    w->task_cache_len--;
-    cache_unpoison(t);
-    return t;
-  }
-  return weft__alloc(sizeof(struct weft_task));
+  struct weft_task *t = w ? weft__objcache_pop(&w->task_cache, sizeof *t) : NULL;
+  return t ? t : weft__alloc(sizeof(struct weft_task));
 }
 
 /* cfg.max_tasks: a spawn takes a slot, a task's end gives it back. Free
@@ -354,14 +333,13 @@ void weft__task_free(struct weft_task *t) {
   struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
   if (tm) weft__free(tm, sizeof *tm);
   struct weft__worker *w = weft__worker_self();
-  if (w && w->loop == loop && w->task_cache_len < WEFT__TASK_CACHE_MAX) {
-    t->r.next = (struct weft__runnable *)w->task_cache;
-    w->task_cache = t;
-    w->task_cache_len++;
-    cache_poison(t);
-  } else {
-    weft__free(t, sizeof *t);
+  if (w && w->loop == loop) {
+    if (!weft__objcache_push(&w->task_cache, t, sizeof *t, WEFT__TASK_CACHE_MAX))
+      weft__free(t, sizeof *t);
+    w->live--; /* weft__loop_count's worker case, the worker in hand */
+    return;
   }
+  weft__free(t, sizeof *t);
   weft__loop_count(loop, -1);
 }
 

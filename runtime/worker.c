@@ -164,8 +164,8 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->pinned_turn = false;
   weft__mutex_init(&w->reg.lock);
   weft__list_init(&w->reg.tasks);
-  w->task_cache = NULL;
-  w->task_cache_len = 0;
+  weft__objcache_init(&w->task_cache);
+  weft__objcache_init(&w->future_cache);
   w->live = 0;
   w->id_next = w->id_end = 0;
   return 0;
@@ -213,12 +213,8 @@ void weft__worker_fini(struct weft__worker *w) {
   weft__timers_drain(&w->timers, drop_timer);
   weft__timers_fini(&w->timers);
   weft__stack_pool_drain(&w->stacks);
-  while (w->task_cache) {
-    struct weft_task *t = w->task_cache;
-    w->task_cache = (struct weft_task *)t->r.next;
-    weft__free(t, sizeof *t);
-  }
-  w->task_cache_len = 0;
+  weft__objcache_drain(&w->task_cache, sizeof(struct weft_task));
+  weft__objcache_drain(&w->future_cache, sizeof(struct weft_future));
 }
 
 /* ---- scheduling ---------------------------------------------------------- */
