@@ -31,18 +31,24 @@
 struct weft__objcache {
   void *head;
   unsigned len;
+  unsigned link; /* offset of the link field in a cached object */
 };
 
-static inline void weft__objcache_init(struct weft__objcache *c) {
+static inline void weft__objcache_init(struct weft__objcache *c, size_t link_offset) {
   c->head = NULL;
   c->len = 0;
+  c->link = (unsigned)link_offset;
+}
+
+static inline void **weft__objcache_link(const struct weft__objcache *c, void *o) {
+  return (void **)((char *)o + c->link);
 }
 
 /* A cached object of @size bytes (its contents undefined), or NULL. */
 static inline void *weft__objcache_pop(struct weft__objcache *c, size_t size) {
-  void **o = (void **)c->head;
+  void *o = c->head;
   if (!o) return NULL;
-  c->head = *o;
+  c->head = *weft__objcache_link(c, o);
   c->len--;
 #if defined(WEFT__ASAN)
   ASAN_UNPOISON_MEMORY_REGION(o, size);
@@ -52,16 +58,18 @@ static inline void *weft__objcache_pop(struct weft__objcache *c, size_t size) {
   return o;
 }
 
-/* Keeps @o (@size bytes, at least a pointer's) if there is room for it
+/* Keeps @o (@size bytes, its link field inside) if there is room for it
  * (fewer than @max cached); false: the caller frees it. */
 static inline bool weft__objcache_push(struct weft__objcache *c, void *o, size_t size,
                                        unsigned max) {
   if (c->len >= max) return false;
-  *(void **)o = c->head;
+  *weft__objcache_link(c, o) = c->head;
   c->head = o;
   c->len++;
 #if defined(WEFT__ASAN)
-  ASAN_POISON_MEMORY_REGION((char *)o + sizeof(void *), size - sizeof(void *));
+  size_t after = c->link + sizeof(void *);
+  ASAN_POISON_MEMORY_REGION(o, c->link);
+  ASAN_POISON_MEMORY_REGION((char *)o + after, size - after);
 #else
   (void)size;
 #endif

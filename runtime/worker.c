@@ -164,8 +164,8 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->pinned_turn = false;
   weft__mutex_init(&w->reg.lock);
   weft__list_init(&w->reg.tasks);
-  weft__objcache_init(&w->task_cache);
-  weft__objcache_init(&w->future_cache);
+  weft__objcache_init(&w->task_cache, offsetof(struct weft_task, r.next));
+  weft__objcache_init(&w->future_cache, offsetof(struct weft_future, result));
   w->live = 0;
   w->id_next = w->id_end = 0;
   return 0;
