@@ -7,6 +7,8 @@
  *  2. Start the request on this worker's reactor and pin the task to this
  *     worker while it is in flight (with several workers): its completion
  *     arrives here, and a cancellation must be issued to this same ring.
+ *     If nothing else is ready to run here, submit it now (io_uring): one
+ *     that completes at once is not waited for.
  *  3. Wait (weft__task_wait: cancellable; with epoll the deadline is a
  *     timer, with io_uring a linked timeout in the kernel).
  *  4. On cancellation or timeout, cancel in the kernel and wait, not
@@ -45,6 +47,13 @@ static int32_t finish(struct weft_task *t, int rc, const struct weft__io_op *op)
    * kernel thread was running); we did not cancel it, so it timed out. */
   if ((res == -ECANCELED || res == -EINTR) && op->deadline && !op->cancelled) return -ETIMEDOUT;
   return res;
+}
+
+/* An op a task polls for itself (weft__io_await): its completion only
+ * marks it done, since the task is running and is here to see it. */
+static void mark_done(struct weft__io_op *op) {
+  /* release: the task's acquire load of done sees res. */
+  atomic_store_explicit(&op->done, 1, memory_order_release);
 }
 
 /* An op a task waits for: the reactor calls back wake_task. */
@@ -90,6 +99,16 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
   op->req = *req;
   int rc = weft__reactor_start(r, op, deadline_ns);
   if (rc < 0) return rc;
+  /* Nothing else would run before the scheduler submits this request and
+   * reaps: do it here, and a request that completes at once (a NOP, a
+   * cached read, data already in the socket) costs no suspension. The
+   * completion comes back on this thread, inside the poll. */
+  if (!atomic_load_explicit(&op->done, memory_order_relaxed) &&
+      weft__reactor_can(r, WEFT__CAP_SUBMIT_INLINE)) {
+    op->cb = mark_done;
+    weft__worker_poll_inline(w, t, &op->done);
+    op->cb = wake_task;
+  }
   /* acquire: pairs with the reactor's release store (same thread here, but
    * the rule costs nothing). */
   if (atomic_load_explicit(&op->done, memory_order_acquire)) {

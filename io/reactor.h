@@ -92,6 +92,12 @@ enum weft__io_cap {
   WEFT__CAP_ASYNC_FILES = 1u << 1,
   /* WEFT__IO_ACCEPT_MULTI works (the kernel may still refuse: -EINVAL). */
   WEFT__CAP_MULTISHOT_ACCEPT = 1u << 2,
+  /* A non-blocking poll is the submission the scheduler's next pass would
+   * make first anyway (queued requests go in at poll time), so a task about
+   * to wait with nothing else ready may make it itself and, if its request
+   * completed at once, not wait at all (io/op.c). Not epoll's: its poll is
+   * an extra system call that submits nothing. */
+  WEFT__CAP_SUBMIT_INLINE = 1u << 3,
 };
 
 struct weft__reactor;

@@ -381,7 +381,8 @@ static int ring_register_files(struct weft__reactor *r, const int *fds, unsigned
 const struct weft__backend_ops weft__ring_ops = {
     .name = "io_uring",
     .id = WEFT__IO_URING,
-    .caps = WEFT__CAP_KERNEL_TIMEOUTS | WEFT__CAP_ASYNC_FILES | WEFT__CAP_MULTISHOT_ACCEPT,
+    .caps = WEFT__CAP_KERNEL_TIMEOUTS | WEFT__CAP_ASYNC_FILES | WEFT__CAP_MULTISHOT_ACCEPT |
+            WEFT__CAP_SUBMIT_INLINE,
     .init = ring_init,
     .bind = ring_bind,
     .fini = ring_fini,

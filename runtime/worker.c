@@ -476,6 +476,24 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   weft__schedule(loop, &t->r, pinned, WEFT__SCHED_BACK);
 }
 
+bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done) {
+  struct weft_loop *loop = w->loop;
+  if (has_local_work(w) || w->handoff || !weft__inject_maybe_empty(&w->inbox) ||
+      !weft__inject_maybe_empty(&loop->inject) ||
+      atomic_load_explicit(&loop->stopping, memory_order_relaxed))
+    return false;
+  uint64_t next = weft__timers_next(&w->timers);
+  if (next != UINT64_MAX && next <= weft__clock_ns()) return false;
+  weft__worker_set_current(w, NULL);
+  weft__reactor_poll(&w->reactor);
+  weft__worker_set_current(w, t);
+  /* relaxed: the caller's acquire load reads the outcome. */
+  if (!atomic_load_explicit(done, memory_order_relaxed)) return false;
+  slice_end(w, t);
+  slice_begin(w, t);
+  return true;
+}
+
 /* The loop's sampling period (debug mode: every slice), once per pass. */
 static void acct_refresh(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;

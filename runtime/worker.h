@@ -223,6 +223,18 @@ struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct wef
                                               enum weft__switch_reason why);
 void weft__worker_switch_end(void);
 
+/* For a task about to wait for I/O it just queued on @w's reactor: if
+ * nothing would run on @w before the scheduler's next reactor poll (no
+ * local work, hand-off, remote work, stop request or due timer), polls it
+ * now, on the task's stack but as the scheduler would (no current task:
+ * the completions' callbacks see none, so they spawn and call back in no
+ * task's context and cannot suspend). True if *@done was set by the poll:
+ * the task's slice ends and the next starts, as the suspension and
+ * resumption it spared would have (the stall detector sees progress, the
+ * task's run count and times stay right). Worker thread, @t = its running
+ * task. */
+bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done);
+
 /* weft_loop_stop() on a worker of its loop: fires the timers due now and
  * sets aside what is ready, for the rest of this run (worker.c). */
 void weft__worker_take_stop(struct weft__worker *w);

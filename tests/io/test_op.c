@@ -9,6 +9,7 @@
 #include "op.h"
 #include "task.h"
 
+#include <string.h>
 #include <sys/stat.h>
 
 START_TEST(outside_a_task) {
@@ -117,6 +118,58 @@ static int blocking_kind_main(void *arg, void **res) {
   return 0;
 }
 
+/* ---- a request awaited with nothing else ready (io_uring: polled by the
+ * task itself, io/op.c) ---------------------------------------------------- */
+
+static char order[8];
+static int norder;
+static bool ran_on_uring;
+
+static int note_b(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  order[norder++] = 'b';
+  return 0;
+}
+
+static int ready_work_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  ran_on_uring = strcmp(weft_loop_backend(weft_loop_current()), "io_uring") == 0;
+  weft_task_t *b;
+  ck_assert_int_eq(weft_spawn(note_b, NULL, &b), 0);
+  struct weft__io_req q = {.kind = WEFT__IO_NOP};
+  ck_assert_int_eq(weft__io_await(&q, 0), 0);
+  order[norder++] = 'm';
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), 0);
+  weft_task_release(b);
+  /* Now nothing else is ready. io_uring: each request is submitted and
+   * reaped by the task itself, and each await still counts as a slice
+   * boundary, as the suspension it spared would have (the stall detector
+   * sees progress). epoll finishes a NOP inside the start, as a read that
+   * finds data does: no suspension was ever due, no slice boundary. */
+  struct weft_task_stats before, after;
+  ck_assert_int_eq(weft_task_get_stats(weft_task_current(), &before), 0);
+  for (int i = 0; i < 100; i++) ck_assert_int_eq(weft__io_await(&q, 0), 0);
+  ck_assert_int_eq(weft_task_get_stats(weft_task_current(), &after), 0);
+  ck_assert_uint_eq(after.runs - before.runs, ran_on_uring ? 100 : 0);
+  return 0;
+}
+
+START_TEST(ready_work_runs_before_the_awaiter) {
+  /* io_uring: a request that goes to the kernel lets what is ready run
+   * first, even if it completes at once (asyncio: an await on the loop). A
+   * task polling its own request may do so only when nothing is ready;
+   * here b is, so the await suspends and b runs. epoll: a NOP finishes
+   * inside the start, never suspending (as asyncio's sock_recv returns
+   * data already there without yielding). */
+  norder = 0;
+  ck_assert_int_eq(run_main(1, ready_work_main, NULL, NULL), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, ran_on_uring ? "bm" : "mb");
+}
+END_TEST
+
 START_TEST(blocking_kinds) { ck_assert_int_eq(run_main(2, blocking_kind_main, NULL, NULL), 0); }
 END_TEST
 
@@ -128,6 +181,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, timeouts_take_nothing);
   tcase_add_test(tc, cancel_takes_nothing);
   tcase_add_test(tc, blocking_kinds);
+  tcase_add_test(tc, ready_work_runs_before_the_awaiter);
   suite_add_tcase(s, tc);
   return s;
 }
