@@ -18,9 +18,9 @@
  * after every change.
  *
  * A new slab is mapped and its guards installed without the arena's lock
- * (one process_madvise for the slab's guards where the kernel takes it),
- * then adopted under the lock: workers needing stacks meanwhile are not
- * held up behind system calls.
+ * (one process_madvise for the slab's guards where the kernel takes it,
+ * and one populating its stacks' top pages), then adopted under the lock:
+ * workers needing stacks meanwhile are not held up behind system calls.
  */
 #include "stack.h"
 #include "invariant.h"
@@ -41,6 +41,9 @@
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
 #endif
 
 struct weft__stack_slab {
@@ -79,12 +82,15 @@ static int install_guard(void *lo) {
  * is untried (-1). Relaxed: a racing first try is harmless. */
 static _Atomic int batch_guards = -1;
 
-/* Installs the guards of @n stacks laid out every @stride bytes from
- * @base: in one system call where process_madvise takes guard advice
- * (Linux 6.13+), else one call per stack. A slab used to cost a madvise
- * per stack, taking the mmap lock each time while other workers fault
- * their new stacks in (benchmarks/RESULTS.md, issue 13). */
-static int install_guards(char *base, size_t stride, size_t n) {
+/* Installs the guards of @n stacks of @size usable bytes laid out every
+ * @stride bytes from @base: in one system call where process_madvise
+ * takes guard advice (Linux 6.13+), else one call per stack. A slab used
+ * to cost a madvise per stack, taking the mmap lock each time while other
+ * workers fault their new stacks in (benchmarks/RESULTS.md, issue 13).
+ * With batched guards, the stacks' top pages (every started task touches
+ * its top page) are populated in a second call: one system call instead of
+ * 32 page faults (best effort; a refusal leaves them to fault in). */
+static int install_guards(char *base, size_t stride, size_t size, size_t n) {
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
   if (n <= WEFT__STACK_SLAB && atomic_load_explicit(&batch_guards, memory_order_relaxed) != 0) {
     struct iovec v[WEFT__STACK_SLAB];
@@ -92,11 +98,19 @@ static int install_guards(char *base, size_t stride, size_t n) {
       v[i].iov_base = base + i * stride;
       v[i].iov_len = WEFT__STACK_GUARD;
     }
-    /* A pidfd of our own, opened for the call and closed after it: one
+    /* A pidfd of our own, opened for the calls and closed after them: one
      * kept open would show up in the program's fds and follow a fork. */
     int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     long done = fd >= 0 ? syscall(SYS_process_madvise, fd, v, n, MADV_GUARD_INSTALL, 0) : -1;
     int err = errno;
+    if (done == (long)(n * WEFT__STACK_GUARD)) {
+      size_t ps = page_size();
+      for (size_t i = 0; i < n; i++) {
+        v[i].iov_base = base + i * stride + WEFT__STACK_GUARD + size - ps;
+        v[i].iov_len = ps;
+      }
+      (void)syscall(SYS_process_madvise, fd, v, n, MADV_POPULATE_WRITE, 0);
+    }
     if (fd >= 0) close(fd);
     if (done == (long)(n * WEFT__STACK_GUARD)) {
       atomic_store_explicit(&batch_guards, 1, memory_order_relaxed);
@@ -172,7 +186,7 @@ static struct weft__stack_slab *map_slab(size_t size) {
     weft__free(slab, sizeof *slab);
     return NULL;
   }
-  if (install_guards(base, stride, WEFT__STACK_SLAB) != 0) {
+  if (install_guards(base, stride, size, WEFT__STACK_SLAB) != 0) {
     munmap(base, map_size);
     weft__free(slab, sizeof *slab);
     return NULL;
