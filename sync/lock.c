@@ -1,13 +1,29 @@
 /*
  * lock.c - Lock: FIFO, direct hand-off, owned by the task that acquired it.
  *
- * Invariants (under m): the lock is held exactly when owner != NULL; a
- * waiter is queued only while the lock is held (lock_ok() checks both and
- * the waitlist's own after every change). Release hands the lock to the oldest waiter by
- * making it the owner before waking it, so the lock is never observably
- * free while tasks wait: a newcomer queues behind them (asyncio's fairness,
- * without its wake-up-and-race). A waiter granted the lock and cancelled at
- * the same moment releases it again, to the next waiter.
+ * The lock word: the owning task's address, or 0 when free, with bit 0
+ * (WAITERS) set while tasks wait. Acquiring a free lock is one CAS (0 ->
+ * task) and releasing a lock nobody waits for one CAS (task -> 0), without
+ * the mutex: 41 -> 22 ns per uncontended acquire and release pair in
+ * lock_contended (benchmarks/RESULTS.md, issue 13). Everything else runs
+ * under m: queueing, hand-off, leaving the queue.
+ *
+ * Invariants: the word is 0 exactly when the lock is free; WAITERS is set
+ * exactly when the waitlist is not empty (under m, after every change);
+ * while WAITERS is set, the word changes only under m (the fast paths'
+ * CASes expect 0 or a bare task, so they fail and take m); a waiter is
+ * queued only while the lock is held (lock_ok() checks these and the
+ * waitlist's own after every change). Release hands the lock to the
+ * oldest waiter by making it the owner before waking it, so the lock is
+ * never observably free while tasks wait: a newcomer's CAS fails and it
+ * queues behind them (asyncio's fairness, without its wake-up-and-race). A
+ * waiter granted the lock and cancelled at the same moment releases it
+ * again, to the next waiter.
+ *
+ * Orderings: taking the lock (the fast CAS, or the CAS under m when it was
+ * free) is acquire, and every store that frees it or hands it over is
+ * release, so a critical section happens-before the next owner's. Setting
+ * and clearing WAITERS is relaxed: it orders nothing by itself; m does.
  */
 #include "weft.h"
 #include "alloc.h"
@@ -19,16 +35,51 @@
 
 #include <errno.h>
 
+#define WAITERS ((uintptr_t)1)
+
 struct weft_lock {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
   _Atomic(const char *) name;     /* weft_lock_set_name; relaxed (the dump reads it) */
-  struct weft_task *owner;        /* under m */
+  _Atomic uintptr_t word;         /* owner | WAITERS, 0 when free (above) */
   struct weft__waitlist waiters;  /* under m */
 };
 
-WEFT__CHECKER bool lock_ok(const struct weft_lock *l) {
-  return (l->owner || weft__list_empty(&l->waiters.waiters)) && weft__wl_ok(&l->waiters);
+static inline struct weft_task *owner_of(uintptr_t word) {
+  return (struct weft_task *)(word & ~WAITERS);
+}
+
+WEFT__CHECKER bool lock_ok(struct weft_lock *l) {
+  uintptr_t word = atomic_load_explicit(&l->word, memory_order_relaxed);
+  bool queued = !weft__list_empty(&l->waiters.waiters);
+  return (word || !queued) && ((word & WAITERS) != 0) == queued && weft__wl_ok(&l->waiters);
+}
+
+/* Under m: takes @l for @me if it is free (true), else sets WAITERS (the
+ * caller then queues): from then on its word changes only under m. */
+static bool take_or_mark_locked(struct weft_lock *l, uintptr_t me) {
+  uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+  for (;;) {
+    if (cur == 0) {
+      /* acquire: pairs with the release that freed it. */
+      if (atomic_compare_exchange_weak_explicit(&l->word, &cur, me, memory_order_acquire,
+                                                memory_order_relaxed))
+        return true;
+    } else if (cur & WAITERS) {
+      return false;
+    } else if (atomic_compare_exchange_weak_explicit(&l->word, &cur, cur | WAITERS,
+                                                     memory_order_relaxed, memory_order_relaxed)) {
+      return false; /* the owner's fast release now fails: it takes m */
+    }
+  }
+}
+
+/* Under m, after a waiter left the queue by itself: WAITERS follows the
+ * queue (a plain store: with WAITERS set nothing else changes the word). */
+static void unmark_if_none_locked(struct weft_lock *l) {
+  if (!weft__list_empty(&l->waiters.waiters)) return;
+  uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+  if (cur & WAITERS) atomic_store_explicit(&l->word, cur & ~WAITERS, memory_order_relaxed);
 }
 
 int weft_lock_create(weft_lock_t **out) {
@@ -38,7 +89,7 @@ int weft_lock_create(weft_lock_t **out) {
   weft__magic_live(l);
   atomic_init(&l->name, NULL);
   weft__mutex_init(&l->m);
-  l->owner = NULL;
+  atomic_init(&l->word, 0);
   weft__wl_init(&l->waiters);
   *out = l;
   return 0;
@@ -48,7 +99,7 @@ int weft_lock_destroy(weft_lock_t *l) {
   if (!l) return -EINVAL;
   weft__magic_check(l, "double destroy", "lock");
   weft__mutex_lock(&l->m);
-  bool busy = l->owner || l->waiters.count;
+  bool busy = atomic_load_explicit(&l->word, memory_order_relaxed) || l->waiters.count;
   weft__mutex_unlock(&l->m);
   if (busy) return -EBUSY;
   weft__magic_dead(l);
@@ -56,16 +107,19 @@ int weft_lock_destroy(weft_lock_t *l) {
   return 0;
 }
 
-/* Hands the lock to the oldest waiter, or frees it. Under m. */
+/* Hands the lock to the oldest waiter, or frees it. Under m, by its owner. */
 static void release_locked(struct weft_lock *l) {
-  if (weft__list_empty(&l->waiters.waiters)) {
-    l->owner = NULL;
+  struct weft__waiter_node *w = weft__wl_pop(&l->waiters);
+  if (!w) {
+    /* release: the critical section to the next owner. */
+    atomic_store_explicit(&l->word, 0, memory_order_release);
     return;
   }
-  struct weft__waiter_node *w =
-      weft__container_of(l->waiters.waiters.next, struct weft__waiter_node, link);
-  l->owner = w->task;
-  weft__wl_wake_one(&l->waiters, NULL, 0);
+  WEFT__INVARIANT(w->task != NULL); /* lock waits are tasks' (WEFT__WAIT_TASK) */
+  uintptr_t next = (uintptr_t)w->task | (weft__list_empty(&l->waiters.waiters) ? 0 : WAITERS);
+  /* release: as above; the new owner also syncs through m and its grant. */
+  atomic_store_explicit(&l->word, next, memory_order_release);
+  weft__wl_grant(w, NULL, 0);
   WEFT__INVARIANT(lock_ok(l));
 }
 
@@ -74,35 +128,40 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
   if (!l) return -EINVAL;
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
+  uintptr_t me = (uintptr_t)t, cur = 0;
+  /* acquire: pairs with the release that freed it. */
+  if (atomic_compare_exchange_strong_explicit(&l->word, &cur, me, memory_order_acquire,
+                                              memory_order_relaxed))
+    return 0;
+  if (owner_of(cur) == t) return -EDEADLK;
   weft__mutex_lock(&l->m);
-  if (!l->owner) {
-    l->owner = t;
+  if (take_or_mark_locked(l, me)) {
     WEFT__INVARIANT(lock_ok(l));
     weft__mutex_unlock(&l->m);
     return 0;
   }
-  if (l->owner == t) {
+  struct weft_task *owner = owner_of(atomic_load_explicit(&l->word, memory_order_relaxed));
+  if (owner == t) {
+    unmark_if_none_locked(l);
     weft__mutex_unlock(&l->m);
     return -EDEADLK;
   }
   struct weft__waiter_node w;
-  weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, (int64_t)l->owner->id,
-                         weft__name_get(&l->name));
+  weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, (int64_t)owner->id, weft__name_get(&l->name));
   int rc = weft__wl_wait(&l->m, &l->waiters, &w, mode, weft__deadline(timeout_ns));
   if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(l);
-  WEFT__INVARIANT(lock_ok(l) && (rc || l->owner == t));
+  else if (rc) unmark_if_none_locked(l);
+  WEFT__INVARIANT(lock_ok(l) && (rc || owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) == t));
   weft__mutex_unlock(&l->m);
   return rc;
 }
 
 void weft__lock_enqueue(struct weft_lock *l, struct weft__waiter_node *w) {
   weft__mutex_lock(&l->m);
-  if (!l->owner) {
-    l->owner = w->task;
+  if (take_or_mark_locked(l, (uintptr_t)w->task))
     weft__wl_grant(w, NULL, 0);
-  } else {
+  else
     weft__wl_enqueue(&l->waiters, w, w->task);
-  }
   WEFT__INVARIANT(lock_ok(l));
   weft__mutex_unlock(&l->m);
 }
@@ -111,7 +170,7 @@ void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w) {
   weft__mutex_lock(&l->m);
   /* No deadline, no cancellation: returns only once granted. */
   weft__wl_await(&l->m, &l->waiters, w, WEFT__WAIT_NOCANCEL, 0);
-  WEFT__INVARIANT(lock_ok(l) && l->owner == w->task);
+  WEFT__INVARIANT(lock_ok(l) && owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) == w->task);
   weft__mutex_unlock(&l->m);
 }
 
@@ -123,19 +182,26 @@ int weft_lock_try_acquire(weft_lock_t *l) {
   if (!l) return -EINVAL;
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
-  weft__mutex_lock(&l->m);
-  int rc = l->owner ? -EAGAIN : 0;
-  if (!rc) l->owner = t;
-  WEFT__INVARIANT(lock_ok(l));
-  weft__mutex_unlock(&l->m);
-  return rc;
+  uintptr_t cur = 0;
+  /* acquire: as weft__lock_acquire_mode's. */
+  return atomic_compare_exchange_strong_explicit(&l->word, &cur, (uintptr_t)t, memory_order_acquire,
+                                                 memory_order_relaxed)
+             ? 0
+             : -EAGAIN;
 }
 
 int weft_lock_release(weft_lock_t *l) {
   if (!l) return -EINVAL;
   struct weft_task *t = weft__task_self();
+  uintptr_t cur = (uintptr_t)t;
+  /* release: the critical section to the next owner. Fails if anyone
+   * waits (WAITERS) or we do not own it: then under m. */
+  if (t && atomic_compare_exchange_strong_explicit(&l->word, &cur, 0, memory_order_release,
+                                                   memory_order_relaxed))
+    return 0;
   weft__mutex_lock(&l->m);
-  int rc = !l->owner ? WEFT_EINVALSTATE : l->owner != t ? -EPERM : 0;
+  cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+  int rc = !cur ? WEFT_EINVALSTATE : owner_of(cur) != t ? -EPERM : 0;
   if (!rc) release_locked(l);
   weft__mutex_unlock(&l->m);
   return rc;
@@ -143,18 +209,15 @@ int weft_lock_release(weft_lock_t *l) {
 
 int weft_lock_locked(weft_lock_t *l) {
   if (!l) return 0;
-  weft__mutex_lock(&l->m);
-  int held = l->owner != NULL;
-  weft__mutex_unlock(&l->m);
-  return held;
+  /* relaxed: a snapshot; it orders nothing. */
+  return atomic_load_explicit(&l->word, memory_order_relaxed) != 0;
 }
 
 /* For cond.c: does the current task hold @l? */
 bool weft__lock_owned(struct weft_lock *l) {
-  weft__mutex_lock(&l->m);
-  bool mine = l->owner && l->owner == weft__task_self();
-  weft__mutex_unlock(&l->m);
-  return mine;
+  struct weft_task *t = weft__task_self();
+  /* relaxed: only the owner itself can make this true or false. */
+  return t && owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) == t;
 }
 
 struct weft_lock_scope weft_lock_scope_enter(weft_lock_t *l) {

@@ -1,6 +1,7 @@
 /* test_lock.c - sync/lock.c: errors, FIFO hand-off, newcomers queue behind
  * waiters, timeouts, cancellation (also at the moment of hand-off), the
- * scope helper, and a contended counter on 4 workers. */
+ * scope helper, a contended counter on 4 workers, and the one-CAS fast
+ * paths racing the queued ones. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -186,6 +187,49 @@ START_TEST(contended_counter) {
 }
 END_TEST
 
+/* The uncontended fast paths (one CAS each way) racing the queued slow
+ * path: most critical sections do not suspend, so owners release with the
+ * fast CAS while others queue (setting WAITERS) on other workers; every
+ * 32nd one suspends inside, so queues form and hand-offs happen. Mutual
+ * exclusion is checked by a plain flag that TSan would also report. */
+static int inside;
+static long fast_counter;
+
+static int fast_slow(void *arg, void **res) {
+  long n = scaled(50000);
+  for (long i = 0; i < n; i++) {
+    int rc = weft_lock_acquire(lk, -1);
+    if (rc) return rc;
+    if (inside) return -EFAULT;
+    inside = 1;
+    fast_counter++;
+    if ((i + (long)arg) % 32 == 0) weft_yield();
+    inside = 0;
+    if ((rc = weft_lock_release(lk))) return rc;
+  }
+  return 0;
+}
+
+static int fast_slow_main(void *arg, void **res) {
+  weft_task_t *ts[8];
+  for (long i = 0; i < 8; i++) weft_spawn(fast_slow, (void *)i, &ts[i]);
+  for (int i = 0; i < 8; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  ck_assert_int_eq(fast_counter, 8 * scaled(50000));
+  ck_assert_int_eq(weft_lock_locked(lk), 0); /* free, and nobody marked as waiting */
+  return 0;
+}
+
+START_TEST(fast_and_queued_paths_race) {
+  ck_assert_int_eq(weft_lock_create(&lk), 0);
+  fast_counter = 0;
+  ck_assert_int_eq(run_main(4, fast_slow_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("lock");
   TCase *tc = tcase_create("lock");
@@ -195,6 +239,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancel_at_hand_off_passes_the_lock_on);
   tcase_add_test(tc, scope_releases_on_every_exit);
   tcase_add_test(tc, contended_counter);
+  tcase_add_test(tc, fast_and_queued_paths_race);
   suite_add_tcase(s, tc);
   return s;
 }
