@@ -87,13 +87,20 @@ static bool before(struct weft_queue *q, const struct entry *a, const struct ent
   return c < 0 || (c == 0 && a->seq < b->seq);
 }
 
+/* head + @i wrapped into the FIFO ring (i < cap): a compare, not a
+ * division, which a put and a get each paid inside the lock. */
+static size_t ring_at(const struct weft_queue *q, size_t i) {
+  size_t at = q->head + i;
+  return at < q->cap ? at : at - q->cap;
+}
+
 static int grow(struct weft_queue *q) {
   size_t ncap = q->cap ? q->cap * 2 : 16;
   if (q->maxsize && ncap > q->maxsize) ncap = q->maxsize;
   struct entry *n = weft__alloc(ncap * sizeof *n);
   if (!n) return -ENOMEM;
   for (size_t i = 0; i < q->count; i++) /* unroll the FIFO ring */
-    n[i] = q->slots[q->kind == WEFT_QUEUE_FIFO ? (q->head + i) % q->cap : i];
+    n[i] = q->slots[q->kind == WEFT_QUEUE_FIFO ? ring_at(q, i) : i];
   weft__free(q->slots, q->cap * sizeof *q->slots);
   q->slots = n;
   q->cap = ncap;
@@ -103,12 +110,12 @@ static int grow(struct weft_queue *q) {
 
 static int push(struct weft_queue *q, void *item) {
   if (q->count == q->cap && grow(q)) return -ENOMEM;
-  struct entry e = {item, q->seq++};
   if (q->kind == WEFT_QUEUE_FIFO) {
-    q->slots[(q->head + q->count) % q->cap] = e;
+    q->slots[ring_at(q, q->count)].item = item;
   } else if (q->kind == WEFT_QUEUE_LIFO) {
-    q->slots[q->count] = e;
+    q->slots[q->count].item = item;
   } else {
+    struct entry e = {item, q->seq++}; /* equal items leave in insertion order */
     size_t i = q->count; /* sift up */
     while (i > 0 && before(q, &e, &q->slots[(i - 1) / 2])) {
       q->slots[i] = q->slots[(i - 1) / 2];
@@ -126,7 +133,7 @@ static void *pop(struct weft_queue *q) {
   q->count--;
   if (q->kind == WEFT_QUEUE_FIFO) {
     item = q->slots[q->head].item;
-    q->head = (q->head + 1) % q->cap;
+    q->head = ring_at(q, 1);
   } else if (q->kind == WEFT_QUEUE_LIFO) {
     item = q->slots[q->count].item;
   } else {
