@@ -7,6 +7,20 @@
  *    visible to whoever runs it next, through the queue's own release/acquire);
  *    a CAS RUNNING -> NOTIFIED is acq_rel for the same reason in the other
  *    direction (the worker's failed CAS then sees NOTIFIED).
+ *  - A waker that finds the task SCHEDULED or NOTIFIED writes that same
+ *    state back with an acq_rel CAS instead of just reading it, and the
+ *    worker that starts a slice moves it to RUNNING with an acq_rel
+ *    exchange (worker.c, prepare_task), not a store. The waker wrote its
+ *    flag, then reads the state; the worker writes the state, then reads
+ *    the flag: with a plain load and a plain store the two could miss each
+ *    other (a store buffer on x86 lets each read run ahead of its own
+ *    write), the waker leaving the task "already queued" and the task,
+ *    already past its check, suspending for good. Found by a queue test
+ *    (tests/sync/test_queue.c, tight_bounds_under_contention): a granted
+ *    waiter left IDLE, ~1 run in 50 on 4 workers. As RMWs on the one state
+ *    word, the two are ordered: if the waker's comes first, the worker's
+ *    exchange reads from it and sees the flag; if the worker's comes first,
+ *    the waker finds RUNNING and marks NOTIFIED.
  *  - must_cancel is written under fut.lock and read lock-free with acquire
  *    as a hint; weft__task_take_cancel confirms and clears it under the lock.
  *
@@ -392,8 +406,15 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_NOTIFIED,
                                                 memory_order_acq_rel, memory_order_relaxed))
         return;
+    } else if (s == WEFT__TASK_DONE) {
+      return;
     } else {
-      return; /* already scheduled or notified, or done */
+      /* Already scheduled, or notified: written back as it is, so that
+       * whoever starts its next slice (an acq_rel exchange) reads from this
+       * write and sees our flag (the design comment). */
+      if (atomic_compare_exchange_weak_explicit(&t->state, &s, s, memory_order_acq_rel,
+                                                memory_order_relaxed))
+        return;
     }
   }
 }
@@ -566,8 +587,9 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   weft__mutex_lock(&host->fut.lock);
   host->inline_child = child;
   weft__mutex_unlock(&host->fut.lock);
-  /* relaxed: we own the child now; wakers see RUNNING and mark NOTIFIED. */
-  atomic_store_explicit(&child->state, WEFT__TASK_RUNNING, memory_order_relaxed);
+  /* acq_rel: as a worker starting a slice (prepare_task): a waker that
+   * found it SCHEDULED wrote that back, and we must see its flag. */
+  atomic_exchange_explicit(&child->state, WEFT__TASK_RUNNING, memory_order_acq_rel);
   weft__worker_set_current(weft__worker_self(), child);
   void *result = NULL;
   int rc = child->fn(child->arg, &result);

@@ -512,8 +512,11 @@ static void acct_refresh(struct weft__worker *w) {
  * scheduler's stack or on the stack of the task switching out. */
 static bool prepare_task(struct weft__worker *w, struct weft_task *t) {
   struct weft_loop *loop = w->loop;
-  /* relaxed: we own the task since we popped it (the pop was acquire). */
-  atomic_store_explicit(&t->state, WEFT__TASK_RUNNING, memory_order_relaxed);
+  /* acq_rel exchange, not a store: a waker that found the task SCHEDULED
+   * wrote that back with a CAS after setting its flag; reading from it here
+   * makes the flag visible to the slice we start (task.c's design comment:
+   * with a plain store, such a wake-up could be lost). */
+  atomic_exchange_explicit(&t->state, WEFT__TASK_RUNNING, memory_order_acq_rel);
   if (__builtin_expect(t->started, 1)) return true;
   /* A task cancelled before its first step never runs its body. */
   if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)) {

@@ -1,7 +1,8 @@
 /* test_queue.c - sync/queue.c: FIFO/LIFO/priority order, bounded waits,
  * nowait errors, task_done/join, shutdown (draining and immediate), a
  * cancelled getter leaves its item, foreign threads through the threadsafe
- * calls, and many producers against many consumers on 4 workers. */
+ * calls, many producers against many consumers on 4 workers, and bounds
+ * of 2 and 3 under contention with timeouts, join and shutdown. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -252,6 +253,83 @@ START_TEST(four_producers_four_consumers) {
 }
 END_TEST
 
+/* ---- tight bounds under contention ------------------------------------------------ */
+
+/* Bounds of 2 and 3 keep the queue full or empty nearly all the time, so
+ * nearly every put and get waits and is woken. Getters time out now and
+ * then (a wake-up they were granted passes on), producers mix put_nowait
+ * in, every item is task_done'd and joined, and the draining shutdown
+ * ends the consumers. Each consumer sees each producer's items in
+ * increasing order (one FIFO), every item exactly once. This test found a
+ * lost wake-up in the task state protocol (runtime/task.c's design
+ * comment): a granted waiter left suspended, ~1 run in 50 on 4 workers. */
+enum { TIGHT_PRODUCERS = 4 };
+static _Atomic long tight_got, tight_sum;
+
+static int tight_producer(void *arg, void **res) {
+  long id = (long)arg, n = scaled(5000);
+  for (long i = 1; i <= n; i++) {
+    long v = (id << 32) | i;
+    int rc = (i % 5 == 0 && weft_queue_put_nowait(q, (void *)v) == 0) ? 0
+                                                                     : weft_queue_put(q, (void *)v, -1);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int tight_consumer(void *arg, void **res) {
+  long last[TIGHT_PRODUCERS] = {0};
+  for (long i = 0;; i++) {
+    void *v;
+    int rc = weft_queue_get(q, &v, i % 7 == 0 ? 20000 : -1);
+    if (rc == -ETIMEDOUT) continue;
+    if (rc == WEFT_ESHUTDOWN) return 0;
+    if (rc) return rc;
+    long id = (long)v >> 32, seq = (long)v & 0xffffffff;
+    if (id < 0 || id >= TIGHT_PRODUCERS || seq <= last[id]) return -EFAULT;
+    last[id] = seq;
+    atomic_fetch_add(&tight_got, 1);
+    atomic_fetch_add(&tight_sum, seq);
+    if ((rc = weft_queue_task_done(q))) return rc;
+  }
+}
+
+static int tight_main(void *arg, void **res) {
+  weft_task_t *p[TIGHT_PRODUCERS], *c[4];
+  for (int i = 0; i < 4; i++) weft_spawn(tight_consumer, NULL, &c[i]);
+  for (long i = 0; i < TIGHT_PRODUCERS; i++) weft_spawn(tight_producer, (void *)i, &p[i]);
+  for (int i = 0; i < TIGHT_PRODUCERS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(p[i]), NULL), 0);
+    weft_task_release(p[i]);
+  }
+  ck_assert_int_eq(weft_queue_join(q, -1), 0); /* every item taken and done */
+  weft_queue_shutdown(q, 0);
+  for (int i = 0; i < 4; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(c[i]), NULL), 0);
+    weft_task_release(c[i]);
+  }
+  long n = scaled(5000);
+  ck_assert_int_eq(atomic_load(&tight_got), TIGHT_PRODUCERS * n);
+  ck_assert_int_eq(atomic_load(&tight_sum), TIGHT_PRODUCERS * (n * (n + 1) / 2));
+  ck_assert_uint_eq(weft_queue_qsize(q), 0);
+  return 0;
+}
+
+START_TEST(tight_bounds_under_contention) {
+  /* Many short rounds: the lost wake-up it found needed a few dozen. */
+  for (long round = 0; round < scaled(24); round++) {
+    size_t bound = 2 + (size_t)(round % 2);
+    for (unsigned workers = 1; workers <= 4; workers += 3) {
+      atomic_store(&tight_got, 0);
+      atomic_store(&tight_sum, 0);
+      ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, bound, NULL, &q), 0);
+      ck_assert_int_eq(run_main(workers, tight_main, NULL, NULL), 0);
+      ck_assert_int_eq(weft_queue_destroy(q), 0);
+    }
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("queue");
   TCase *tc = tcase_create("queue");
@@ -261,6 +339,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, shutdown_draining_and_immediate);
   tcase_add_test(tc, threads_and_tasks_both_ways);
   tcase_add_test(tc, four_producers_four_consumers);
+  tcase_add_test(tc, tight_bounds_under_contention);
   suite_add_tcase(s, tc);
   return s;
 }
