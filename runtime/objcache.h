@@ -5,8 +5,11 @@
  * (ping_pong: a future per message); jemalloc's mallocx plus sdallocx cost
  * ~120 instructions a pair there (benchmarks/RESULTS.md, issue 13), a pop
  * and a push here a handful. Each worker keeps, per kind, a LIFO list of up
- * to `max` freed objects, linked through their first word; what is freed
- * past that goes back to the allocator, so the cache bounds what it keeps.
+ * to `max` freed objects, linked through a pointer-sized field the kind
+ * names (not the first word: a debug build tells a double release of a
+ * task from one of a future by fields a link there would overwrite,
+ * misuse.h); what is freed past that goes back to the allocator, so the
+ * cache bounds what it keeps.
  *
  * Threads: owned by one worker and touched only by its thread (an object
  * freed on another thread goes to the allocator). The objects' memory
