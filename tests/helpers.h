@@ -57,16 +57,26 @@ static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **
   return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
 
-/* From a task: spawns @n tasks of @fn(@arg) and awaits each, every one
- * expected to return 0 (n <= 256). */
-static inline void spawn_and_join(weft_task_fn fn, void *arg, int n) {
+/* From a task: spawns @n tasks of @fn(@arg) (@indexed: each given its
+ * index 0..n-1 instead) and awaits each, every one expected to return 0
+ * (n <= 256). */
+static inline void spawn_n_and_join(weft_task_fn fn, void *arg, bool indexed, int n) {
   weft_task_t *ts[256];
   ck_assert_int_le(n, 256);
-  for (int i = 0; i < n; i++) ck_assert_int_eq(weft_spawn(fn, arg, &ts[i]), 0);
+  for (int i = 0; i < n; i++)
+    ck_assert_int_eq(weft_spawn(fn, indexed ? (void *)(intptr_t)i : arg, &ts[i]), 0);
   for (int i = 0; i < n; i++) {
     ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
     weft_task_release(ts[i]);
   }
+}
+
+static inline void spawn_and_join(weft_task_fn fn, void *arg, int n) {
+  spawn_n_and_join(fn, arg, false, n);
+}
+
+static inline void spawn_indexed_and_join(weft_task_fn fn, int n) {
+  spawn_n_and_join(fn, NULL, true, n);
 }
 
 /* An unnamed scratch file in the current directory (ctest runs in the

@@ -168,12 +168,7 @@ static int incrementer(void *arg, void **res) {
 }
 
 static int contended_main(void *arg, void **res) {
-  weft_task_t *ts[8];
-  for (long i = 0; i < 8; i++) weft_spawn(incrementer, (void *)i, &ts[i]);
-  for (int i = 0; i < 8; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
-    weft_task_release(ts[i]);
-  }
+  spawn_indexed_and_join(incrementer, 8);
   long total = 0;
   for (int i = 0; i < 8; i++) total += successes[i];
   ck_assert_int_eq(counter, total);
@@ -211,12 +206,7 @@ static int fast_slow(void *arg, void **res) {
 }
 
 static int fast_slow_main(void *arg, void **res) {
-  weft_task_t *ts[8];
-  for (long i = 0; i < 8; i++) weft_spawn(fast_slow, (void *)i, &ts[i]);
-  for (int i = 0; i < 8; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
-    weft_task_release(ts[i]);
-  }
+  spawn_indexed_and_join(fast_slow, 8);
   ck_assert_int_eq(fast_counter, 8 * scaled(50000));
   ck_assert_int_eq(weft_lock_locked(lk), 0); /* free, and nobody marked as waiting */
   return 0;
