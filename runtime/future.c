@@ -58,13 +58,9 @@ WEFT__NO_FRAME int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
   if (!loop) loop = weft_loop_current();
   if (!loop) return -EINVAL;
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
-  struct weft__worker *w = weft__worker_self();
-  if (w && w->loop != loop) w = NULL;
-  struct weft_future *f = w ? weft__objcache_pop(&w->future_cache, sizeof *f) : NULL;
-  if (!f && !(f = weft__alloc(sizeof *f))) return -ENOMEM;
+  struct weft_future *f = weft__worker_obj_alloc(loop, WEFT__OBJ_FUTURE, sizeof *f);
+  if (!f) return -ENOMEM;
   weft__future_init(f, loop, false);
-  if (w) w->live++; /* weft__loop_count's worker case, the worker in hand */
-  else weft__loop_count(loop, +1);
   *out = f;
   return 0;
 }
@@ -117,15 +113,7 @@ WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
   }
   struct weft_loop *loop = f->loop;
   weft__future_fini(f);
-  struct weft__worker *w = weft__worker_self();
-  if (w && w->loop == loop) {
-    if (!weft__objcache_push(&w->future_cache, f, sizeof *f, WEFT__FUTURE_CACHE_MAX))
-      weft__free(f, sizeof *f);
-    w->live--;
-    return;
-  }
-  weft__free(f, sizeof *f);
-  weft__loop_count(loop, -1);
+  weft__worker_obj_free(loop, WEFT__OBJ_FUTURE, f, sizeof *f);
 }
 
 static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {

@@ -61,11 +61,6 @@ struct weft_task *weft__task_self(void) {
 
 weft_task_t *weft_task_current(void) { return weft__task_self(); }
 
-static struct weft_task *task_alloc(struct weft__worker *w) {
-  struct weft_task *t = w ? weft__objcache_pop(&w->task_cache, sizeof *t) : NULL;
-  return t ? t : weft__alloc(sizeof(struct weft_task));
-}
-
 /* cfg.max_tasks: a spawn takes a slot, a task's end gives it back. Free
  * when no cap is set. relaxed: a count, ordered by nothing else. */
 static bool task_slot_take(struct weft_loop *loop) {
@@ -185,7 +180,8 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   struct weft_task *t = NULL;
   if (!task_slot_take(loop))
     rc = -EAGAIN;
-  else if ((opts->name && !(name = weft__strdup(opts->name))) || !(t = task_alloc(w)))
+  else if ((opts->name && !(name = weft__strdup(opts->name))) ||
+           !(t = weft__worker_obj_alloc(loop, WEFT__OBJ_TASK, sizeof *t)))
     rc = -ENOMEM;
   if (rc) {
     if (rc == -ENOMEM) task_slot_give(loop);
@@ -238,7 +234,6 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
     }
   }
   registry_add(w ? &w->reg : &loop->foreign_reg, t);
-  weft__loop_count(loop, +1);
   if (out) *out = t;
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
@@ -346,15 +341,7 @@ void weft__task_free(struct weft_task *t) {
   weft__strfree(t->fail_msg);
   struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
   if (tm) weft__free(tm, sizeof *tm);
-  struct weft__worker *w = weft__worker_self();
-  if (w && w->loop == loop) {
-    if (!weft__objcache_push(&w->task_cache, t, sizeof *t, WEFT__TASK_CACHE_MAX))
-      weft__free(t, sizeof *t);
-    w->live--; /* weft__loop_count's worker case, the worker in hand */
-    return;
-  }
-  weft__free(t, sizeof *t);
-  weft__loop_count(loop, -1);
+  weft__worker_obj_free(loop, WEFT__OBJ_TASK, t, sizeof *t);
 }
 
 struct weft__task_times *weft__task_times_get(struct weft_task *t) {

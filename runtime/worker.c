@@ -132,6 +132,15 @@ static inline void lifo_set(struct weft__worker *w, struct weft__runnable *r) {
 }
 
 
+/* Each cached kind's size and the field a cached one is linked through
+ * (objcache.h); how many a worker keeps: worker.h. */
+static const struct obj_kind {
+  size_t size, link;
+} obj_kinds[WEFT__OBJ_KINDS] = {
+    [WEFT__OBJ_TASK] = {sizeof(struct weft_task), offsetof(struct weft_task, r.next)},
+    [WEFT__OBJ_FUTURE] = {sizeof(struct weft_future), offsetof(struct weft_future, result)},
+};
+
 int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned index) {
   w->loop = loop;
   w->index = index;
@@ -164,8 +173,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->pinned_turn = false;
   weft__mutex_init(&w->reg.lock);
   weft__list_init(&w->reg.tasks);
-  weft__objcache_init(&w->task_cache, offsetof(struct weft_task, r.next));
-  weft__objcache_init(&w->future_cache, offsetof(struct weft_future, result));
+  for (unsigned k = 0; k < WEFT__OBJ_KINDS; k++) weft__objcache_init(&w->caches[k], obj_kinds[k].link);
   w->live = 0;
   w->id_next = w->id_end = 0;
   return 0;
@@ -213,8 +221,7 @@ void weft__worker_fini(struct weft__worker *w) {
   weft__timers_drain(&w->timers, drop_timer);
   weft__timers_fini(&w->timers);
   weft__stack_pool_drain(&w->stacks);
-  weft__objcache_drain(&w->task_cache, sizeof(struct weft_task));
-  weft__objcache_drain(&w->future_cache, sizeof(struct weft_future));
+  for (unsigned k = 0; k < WEFT__OBJ_KINDS; k++) weft__objcache_drain(&w->caches[k], obj_kinds[k].size);
 }
 
 /* ---- scheduling ---------------------------------------------------------- */
@@ -476,10 +483,15 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   weft__schedule(loop, &t->r, pinned, WEFT__SCHED_BACK);
 }
 
+/* Work other threads may have queued for @w (its inbox, the loop's
+ * injection queue), by a cheap look that can miss a push in flight. */
+static bool remote_work_maybe(struct weft__worker *w) {
+  return !weft__inject_maybe_empty(&w->inbox) || !weft__inject_maybe_empty(&w->loop->inject);
+}
+
 bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done) {
   struct weft_loop *loop = w->loop;
-  if (has_local_work(w) || w->handoff || !weft__inject_maybe_empty(&w->inbox) ||
-      !weft__inject_maybe_empty(&loop->inject) ||
+  if (has_local_work(w) || w->handoff || remote_work_maybe(w) ||
       atomic_load_explicit(&loop->stopping, memory_order_relaxed))
     return false;
   uint64_t next = weft__timers_next(&w->timers);
@@ -905,15 +917,13 @@ static void record_thread_stack(struct weft__worker *w) {
 
 static void find_work(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  if (!loop->solo && weft__inject_maybe_empty(&loop->inject) &&
-      weft__inject_maybe_empty(&w->inbox)) {
+  if (!loop->solo && !remote_work_maybe(w)) {
     if (w->searching || weft__idle_transition_to_searching(&loop->idle)) {
       w->searching = true;
       if (steal_some(w)) return;
     }
   }
-  if (weft__inject_maybe_empty(&loop->inject) && weft__inject_maybe_empty(&w->inbox))
-    park_worker(w);
+  if (!remote_work_maybe(w)) park_worker(w);
 }
 
 void weft__worker_main(struct weft__worker *w) {

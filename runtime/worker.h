@@ -27,13 +27,13 @@ struct weft__registry {
   struct weft__list tasks; /* weft_task.reg_link; under lock */
 };
 
-/* Justification: recycling up to 256 task objects per worker covers the
- * spawn/complete churn of a busy worker without holding much memory. */
-#define WEFT__TASK_CACHE_MAX 256
-/* A pass of ping_pong (1,000 pairs) holds 2,000 message futures: 256 left
- * 0.75M of its 2M allocations to jemalloc, 1024 almost none. At most 80 KiB a
- * worker (72-byte futures in an 80-byte size class). */
-#define WEFT__FUTURE_CACHE_MAX 1024
+/* The objects a worker keeps a cache of when they are freed (objcache.h;
+ * weft__worker_obj_alloc / _free, worker.c's table of their sizes). */
+enum weft__obj_kind {
+  WEFT__OBJ_TASK = 0,   /* struct weft_task */
+  WEFT__OBJ_FUTURE = 1, /* a plain struct weft_future (weft_future_new's) */
+  WEFT__OBJ_KINDS = 2,
+};
 
 enum weft__switch_reason {
   WEFT__SWITCH_SUSPEND = 0,
@@ -131,8 +131,7 @@ struct weft__worker {
   bool pinned_turn;             /* next_local: the pinned list's turn against the ring */
   uint32_t rng;
 
-  struct weft__objcache task_cache; /* freed task objects for reuse */
-  struct weft__objcache future_cache; /* freed plain futures (weft_future_new's) */
+  struct weft__objcache caches[WEFT__OBJ_KINDS]; /* freed objects for reuse, by kind */
   int64_t live;                 /* objects created minus freed here; worker thread only */
   uint64_t id_next, id_end;     /* block of task ids */
   pthread_t thread;
@@ -235,6 +234,53 @@ void weft__worker_switch_end(void);
  * task. */
 bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done);
 
+/* Counts an object of @loop created (+1) or freed (-1) on the calling thread. */
+void weft__loop_count(struct weft_loop *loop, int delta);
+
+/* How many freed objects of each kind a worker keeps. */
+static const unsigned weft__obj_cache_max[WEFT__OBJ_KINDS] = {
+    /* Justification: 256 task objects cover the spawn/complete churn of a
+     * busy worker without holding much memory. */
+    [WEFT__OBJ_TASK] = 256,
+    /* A pass of ping_pong (1,000 pairs) holds 2,000 message futures: 256
+     * left 0.75M of its 2M allocations to jemalloc, 1024 almost none. At
+     * most 80 KiB a worker (72-byte futures in an 80-byte size class). */
+    [WEFT__OBJ_FUTURE] = 1024,
+};
+
+/* The calling thread's worker if it is one of @loop's, else NULL. */
+static inline struct weft__worker *weft__worker_of(struct weft_loop *loop) {
+  struct weft__worker *w = weft__worker_self();
+  return w && w->loop == loop ? w : NULL;
+}
+
+/* A task object or a plain future of @size bytes for @loop (@k says
+ * which), counted among @loop's live objects: from the calling thread's
+ * worker cache if it is one of @loop's workers, else from the allocator.
+ * NULL: no memory. Its contents are undefined. Any thread. Inline: both
+ * kinds are made at the rate of task switches (ping_pong), and with @k
+ * constant the kind's figures fold in. */
+static inline void *weft__worker_obj_alloc(struct weft_loop *loop, enum weft__obj_kind k,
+                                           size_t size) {
+  struct weft__worker *w = weft__worker_of(loop);
+  void *o = w ? weft__objcache_pop(&w->caches[k], size) : NULL;
+  if (!o && !(o = weft__alloc(size))) return NULL;
+  if (w) w->live++; /* weft__loop_count's worker case, the worker in hand */
+  else weft__loop_count(loop, +1);
+  return o;
+}
+
+/* Gives back @o (@size bytes), made by weft__worker_obj_alloc(@loop, @k),
+ * and counts it out: into the calling worker's cache while it has room,
+ * else to the allocator. Any thread. */
+static inline void weft__worker_obj_free(struct weft_loop *loop, enum weft__obj_kind k, void *o,
+                                         size_t size) {
+  struct weft__worker *w = weft__worker_of(loop);
+  if (!w || !weft__objcache_push(&w->caches[k], o, size, weft__obj_cache_max[k])) weft__free(o, size);
+  if (w) w->live--;
+  else weft__loop_count(loop, -1);
+}
+
 /* weft_loop_stop() on a worker of its loop: fires the timers due now and
  * sets aside what is ready, for the rest of this run (worker.c). */
 void weft__worker_take_stop(struct weft__worker *w);
@@ -247,7 +293,5 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
  * be gone (close() ran them to completion). */
 void weft__worker_fini(struct weft__worker *w);
 
-/* Counts an object of @loop created (+1) or freed (-1) on the calling thread. */
-void weft__loop_count(struct weft_loop *loop, int delta);
 
 #endif
