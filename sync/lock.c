@@ -140,12 +140,9 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
     weft__mutex_unlock(&l->m);
     return 0;
   }
+  /* Not us: the fast path saw another owner, and only we take it for us. */
   struct weft_task *owner = owner_of(atomic_load_explicit(&l->word, memory_order_relaxed));
-  if (owner == t) {
-    unmark_if_none_locked(l);
-    weft__mutex_unlock(&l->m);
-    return -EDEADLK;
-  }
+  WEFT__INVARIANT(owner != t);
   struct weft__waiter_node w;
   weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, (int64_t)owner->id, weft__name_get(&l->name));
   int rc = weft__wl_wait(&l->m, &l->waiters, &w, mode, weft__deadline(timeout_ns));

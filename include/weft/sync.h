@@ -64,7 +64,7 @@ WEFT_EXTERN const char *weft_lock_name(weft_lock_t *l);
  * Suspends: yes.  Threads: tasks on any worker.
  */
 WEFT_EXTERN int weft_lock_acquire(weft_lock_t *l, int64_t timeout_ns);
-/** weft_lock_try_acquire - take it only if free and nobody waits: 0 or -EAGAIN; -EPERM outside a task. */
+/** weft_lock_try_acquire - take it only if free and nobody waits: 0 or -EAGAIN; -EPERM outside a task; -EINVAL. Suspends: no. */
 WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t *l);
 /**
  * weft_lock_release - release the lock (to the oldest waiter, if any)
