@@ -5,6 +5,7 @@
  */
 #include "loop_io.h"
 #include "loop.h"
+#include "worker.h"
 #include "weft.h"
 
 #include <stdlib.h>
@@ -20,12 +21,13 @@ static int wanted_backend(int cfg) {
   return WEFT__IO_NONE;
 }
 
-int weft__loop_io_init(struct weft_loop *loop, int cfg_backend, unsigned entries) {
+int weft__loop_io_init(struct weft_loop *loop, int cfg_backend, unsigned entries,
+                       bool one_thread) {
   int want = wanted_backend(cfg_backend);
   for (unsigned i = 0; i < loop->nworkers; i++) {
     /* Worker 0 decides (and keeps the reason); the others follow it. */
     char scratch[sizeof loop->io.backend_reason];
-    int rc = weft__reactor_init(&loop->workers[i].reactor, want, entries, i > 0,
+    int rc = weft__reactor_init(&loop->workers[i].reactor, want, entries, i > 0 || one_thread,
                                 i == 0 ? loop->io.backend_reason : scratch, sizeof scratch);
     if (rc < 0) {
       while (i--) weft__reactor_fini(&loop->workers[i].reactor);
@@ -34,6 +36,16 @@ int weft__loop_io_init(struct weft_loop *loop, int cfg_backend, unsigned entries
     if (i == 0) want = loop->workers[0].reactor.ops->id; /* all workers alike */
   }
   return 0;
+}
+
+static int quiesce_one(struct weft__worker *w, void *arg) {
+  (void)arg;
+  weft__reactor_quiesce(&w->reactor);
+  return 0;
+}
+
+void weft__loop_io_quiesce(struct weft_loop *loop) {
+  weft__loop_on_each_worker(loop, quiesce_one, NULL);
 }
 
 void weft__loop_io_fini(struct weft_loop *loop) {

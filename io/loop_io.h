@@ -11,6 +11,7 @@
 #ifndef WEFT_IO_LOOP_IO_H
 #define WEFT_IO_LOOP_IO_H
 
+#include <stdbool.h>
 #include <sys/uio.h>
 
 struct weft_loop;
@@ -27,9 +28,16 @@ struct weft__io_state {
 
 /* Sets up every worker's reactor (workers allocated, not started) with the
  * backend @cfg_backend asks for (WEFT_IO_*, else $WEFT_IO_BACKEND, else
- * auto); worker 0 decides and the others follow it. Returns 0 or the
- * reactor's error, with nothing left set up. */
-int weft__loop_io_init(struct weft_loop *loop, int cfg_backend, unsigned entries);
+ * auto); worker 0 decides and the others follow it. Workers 1..N-1 get
+ * reactors for one thread (bound when their threads start); worker 0 too
+ * when @one_thread (the loop's owner binds it: only that thread will
+ * drive it). Returns 0 or the reactor's error, with nothing left set up. */
+int weft__loop_io_init(struct weft_loop *loop, int cfg_backend, unsigned entries,
+                       bool one_thread);
+/* Ends the requests objects keep standing (a stream's multishot receive)
+ * on every worker's own thread, delivering their last completions. Once
+ * at close, after the last task and before the threads stop. */
+void weft__loop_io_quiesce(struct weft_loop *loop);
 /* Ends what init and the I/O calls set up: the reactors (no op may be in
  * flight: every task is done), the signal handlers, the registered tables.
  * Once, at close, with the worker threads joined. */

@@ -87,7 +87,9 @@ void weft__reactor_kick(struct weft__reactor *r) {
   (void)n;
 }
 
-int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns) {
+static int start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns,
+                 bool standing) {
+  op->standing = standing;
   op->cancelled = 0;
   op->phase = WEFT__PHASE_ISSUE;
   op->deadline = deadline_ns;
@@ -101,8 +103,20 @@ int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_
   return rc;
 }
 
+int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns) {
+  return start(r, op, deadline_ns, false);
+}
+
+int weft__reactor_start_standing(struct weft__reactor *r, struct weft__io_op *op) {
+  return start(r, op, 0, true);
+}
+
 void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op) {
   r->ops->cancel(r, op);
+}
+
+void weft__reactor_quiesce(struct weft__reactor *r) {
+  if (r->ops && r->ops->quiesce) r->ops->quiesce(r);
 }
 
 int weft__reactor_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n) {

@@ -79,6 +79,15 @@ struct weft__io_op {
   /* epoll backend: the readiness waiter list of the op's fd. */
   struct weft__io_op *ep_next;
   uint32_t ep_events;
+  /* A standing op (weft__reactor_start_standing): a multishot request no
+   * task waits for, kept by an object (a stream). The reactor lists it
+   * while it is in flight and ends it at weft__reactor_quiesce. */
+  uint8_t standing;
+  struct weft__io_op *st_prev, *st_next;
+  /* WEFT__IO_RECV_MULTI: the received bytes (res of them) in a provided
+   * buffer, valid only while cb runs: the buffer goes back to the kernel
+   * when cb returns, so cb copies what it keeps. */
+  const void *data;
 };
 
 /* What a backend can do; the layers above test these, never which
@@ -98,6 +107,10 @@ enum weft__io_cap {
    * completed at once, not wait at all (io/op.c). Not epoll's: its poll is
    * an extra system call that submits nothing. */
   WEFT__CAP_SUBMIT_INLINE = 1u << 3,
+  /* WEFT__IO_RECV_MULTI works: a multishot receive into the reactor's
+   * provided buffers (it may still end at once with -EINVAL on a kernel
+   * without it, or fail to start where buffer rings are missing). */
+  WEFT__CAP_MULTISHOT_RECV = 1u << 4,
 };
 
 struct weft__reactor;
@@ -125,6 +138,9 @@ struct weft__backend_ops {
   /* Registered files in the kernel, before the table is kept (n = 0:
    * unregister). NULL: the table alone is enough. */
   int (*register_files)(struct weft__reactor *r, const int *fds, unsigned n);
+  /* Ends the standing ops (cancels them, delivers their last completions).
+   * NULL: the backend has none. */
+  void (*quiesce)(struct weft__reactor *r);
 };
 
 extern const struct weft__backend_ops weft__epoll_ops;
@@ -153,6 +169,12 @@ struct weft__reactor {
       bool unbound;               /* created disabled, waiting for weft__reactor_bind */
       uint64_t wake_buf;          /* the eventfd read's target */
       struct weft__io_op wake_op; /* the pending eventfd read */
+      /* Provided buffers of multishot receives (ring.c): set up on first
+       * use; pbuf_err keeps a refusal so it is not retried. */
+      struct io_uring_buf_ring *pbr;
+      char *pbufs;
+      int pbuf_err;
+      struct weft__io_op *standing; /* in-flight standing ops (st_next) */
     } ur;
 #endif
     struct {
@@ -199,9 +221,18 @@ void weft__reactor_kick(struct weft__reactor *r);
  * may finish the request before this returns: then done is set and cb is
  * not called. */
 int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns);
+/* Starts a standing op (see struct weft__io_op): a multishot request an
+ * object keeps, that no task waits for. Same results as
+ * weft__reactor_start, without a deadline. */
+int weft__reactor_start_standing(struct weft__reactor *r, struct weft__io_op *op);
 /* Asks the kernel to stop @op early; its completion still arrives (with
  * -ECANCELED, or its result if it finished first). */
 void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op);
+
+/* Ends @r's standing ops: each is cancelled and its last completion
+ * delivered (its cb must not start it again once op->cancelled is set).
+ * Owner thread; the loop calls it at close, after the last task. */
+void weft__reactor_quiesce(struct weft__reactor *r);
 
 /* Registers buffers/files in @r (ring: io_uring_register_*; epoll: the
  * file table only). @fds may be NULL with n = 0 to unregister. */

@@ -127,6 +127,7 @@ const struct weft__io_kind_def weft__io_kinds[] = {
     [WEFT__IO_READ_FIXED] = {"read_fixed", IN | FIXED | RW | DISK, call_read},
     [WEFT__IO_WRITE_FIXED] = {"write_fixed", OUT | FIXED | RW | DISK, call_write},
     [WEFT__IO_ACCEPT_MULTI] = {"accept_multi", IN | FIXED, NULL},
+    [WEFT__IO_RECV_MULTI] = {"recv_multi", RETRY | IN, NULL},
 };
 _Static_assert(sizeof weft__io_kinds / sizeof weft__io_kinds[0] == WEFT__IO_KINDS,
                "one row of weft__io_kinds per enum weft__io_kind");

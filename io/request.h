@@ -10,8 +10,8 @@
  *
  * Invariants: kind < WEFT__IO_KINDS for every request a reactor sees;
  * a row's call is NULL only for kinds a backend carries out itself
- * (connect and poll are state machines under epoll; multishot accept is
- * io_uring only).
+ * (connect and poll are state machines under epoll; multishot accept and
+ * multishot receive are io_uring only).
  */
 #ifndef WEFT_IO_REQUEST_H
 #define WEFT_IO_REQUEST_H
@@ -47,6 +47,11 @@ enum weft__io_kind {
                             WEFT__CAP_MULTISHOT_ACCEPT): each new fd is passed to
                             cb with IORING_CQE_F_MORE set, the final
                             completion (error, cancel) without it */
+  WEFT__IO_RECV_MULTI,   /* multishot receive on fd (backends with
+                            WEFT__CAP_MULTISHOT_RECV) into the reactor's
+                            provided buffers: each result is passed to cb
+                            (bytes in op->data), IORING_CQE_F_MORE set while
+                            more follow; flags */
   WEFT__IO_KINDS
 };
 

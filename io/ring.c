@@ -8,7 +8,9 @@
  * (weft__ring_bind). Worker 0 is whichever thread calls weft_loop_run_*()
  * (and close may come from yet another), so its ring takes submissions
  * from any thread: COOP_TASKRUN + TASKRUN_FLAG (no interrupt per
- * completion; pending work is flagged and collected on the next entry).
+ * completion; pending work is flagged and collected on the next entry) --
+ * unless the loop comes from weft_run, whose thread alone drives it: then
+ * it is made and bound like the others (runtime/loop.c).
  * SUBMIT_ALL everywhere; each flag set falls back to the next when the
  * kernel rejects it (SINGLE_ISSUER/DEFER_TASKRUN: 6.1).
  *
@@ -22,6 +24,14 @@
  *    never re-issued, so a cancel cannot miss it between the two phases.
  *  - The wake eventfd always has a read pending, re-armed by its own
  *    completion: a write to it ends any wait in the kernel.
+ *  - Provided buffers (multishot receives): one group per ring, set up by
+ *    the owner thread on first use. The kernel owns every buffer except
+ *    the one whose completion is being dispatched: it goes back to the
+ *    ring as soon as the op's cb returns (the cb copies what it keeps), so
+ *    a burst can exhaust them only between two reaps (-ENOBUFS ends the
+ *    request; its owner starts it again).
+ *  - Standing ops (op->standing) are on ur.standing exactly while in
+ *    flight; quiesce cancels each and reaps until the list is empty.
  */
 #include "reactor.h"
 #include "deadline.h"
@@ -34,9 +44,19 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define IGNORE_UD 0
+
+/* Provided buffers: 256 x 4 KiB in one mapping (1 MiB of address space per
+ * ring that ever receives this way; pages are touched as the kernel fills
+ * them). One buffer per completion, so the count bounds how many
+ * completions may land between two reaps before -ENOBUFS: a worker's
+ * active connections, roughly. */
+#define PBUF_GROUP 0
+#define PBUF_COUNT 256u
+#define PBUF_SIZE 4096u
 
 static const uint8_t required_ops[] = {
     IORING_OP_READ,     IORING_OP_WRITE,   IORING_OP_READV,        IORING_OP_WRITEV,
@@ -138,8 +158,55 @@ static void ring_bind(struct weft__reactor *r) {
   arm_wake(r);
 }
 
+static size_t pbuf_map_len(void) {
+  return PBUF_COUNT * sizeof(struct io_uring_buf) + (size_t)PBUF_COUNT * PBUF_SIZE;
+}
+
+/* Sets up the provided buffers on first use: 0, or why not (kept, so a
+ * kernel without buffer rings is asked once). */
+static int pbuf_setup(struct weft__reactor *r) {
+  if (r->ur.pbr) return 0;
+  if (r->ur.pbuf_err) return r->ur.pbuf_err;
+  void *m = mmap(NULL, pbuf_map_len(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return -ENOMEM; /* not kept: memory may come back */
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)m;
+  reg.ring_entries = PBUF_COUNT;
+  reg.bgid = PBUF_GROUP;
+  int rc = io_uring_register_buf_ring(&r->ur.ring, &reg, 0);
+  if (rc < 0) {
+    munmap(m, pbuf_map_len());
+    r->ur.pbuf_err = rc;
+    return rc;
+  }
+  r->ur.pbr = m;
+  r->ur.pbufs = (char *)m + PBUF_COUNT * sizeof(struct io_uring_buf);
+  io_uring_buf_ring_init(r->ur.pbr);
+  int mask = io_uring_buf_ring_mask(PBUF_COUNT);
+  for (unsigned i = 0; i < PBUF_COUNT; i++)
+    io_uring_buf_ring_add(r->ur.pbr, r->ur.pbufs + (size_t)i * PBUF_SIZE, PBUF_SIZE, (unsigned short)i,
+                          mask, (int)i);
+  io_uring_buf_ring_advance(r->ur.pbr, PBUF_COUNT); /* a release store of the tail */
+  return 0;
+}
+
+static char *pbuf_of(struct weft__reactor *r, uint32_t cqe_flags) {
+  return r->ur.pbufs + (size_t)(cqe_flags >> IORING_CQE_BUFFER_SHIFT) * PBUF_SIZE;
+}
+
+/* Gives a completion's buffer back to the kernel. */
+static void pbuf_return(struct weft__reactor *r, uint32_t cqe_flags) {
+  unsigned short bid = (unsigned short)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+  io_uring_buf_ring_add(r->ur.pbr, pbuf_of(r, cqe_flags), PBUF_SIZE, bid,
+                        io_uring_buf_ring_mask(PBUF_COUNT), 0);
+  io_uring_buf_ring_advance(r->ur.pbr, 1);
+}
+
 static void ring_fini(struct weft__reactor *r) {
-  io_uring_queue_exit(&r->ur.ring); /* cancels the wake read */
+  io_uring_queue_exit(&r->ur.ring); /* cancels the wake read; drops the buffer ring */
+  if (r->ur.pbr) munmap(r->ur.pbr, pbuf_map_len());
+  r->ur.pbr = NULL;
   close(r->wake_fd);
 }
 
@@ -217,6 +284,11 @@ static void prep_write_fixed(struct io_uring_sqe *s, const struct weft__io_req *
 static void prep_accept_multi(struct io_uring_sqe *s, const struct weft__io_req *q) {
   io_uring_prep_multishot_accept(s, q->fd, NULL, NULL, q->flags);
 }
+static void prep_recv_multi(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_recv_multishot(s, q->fd, NULL, 0, q->flags);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = PBUF_GROUP;
+}
 
 static const prep_fn preps[] = {
     [WEFT__IO_NOP] = prep_nop,
@@ -240,6 +312,7 @@ static const prep_fn preps[] = {
     [WEFT__IO_READ_FIXED] = prep_read_fixed,
     [WEFT__IO_WRITE_FIXED] = prep_write_fixed,
     [WEFT__IO_ACCEPT_MULTI] = prep_accept_multi,
+    [WEFT__IO_RECV_MULTI] = prep_recv_multi,
 };
 _Static_assert(sizeof preps / sizeof preps[0] == WEFT__IO_KINDS, "one SQE preparation per kind");
 
@@ -274,10 +347,28 @@ static int issue(struct weft__reactor *r, struct weft__io_op *op) {
   return 0;
 }
 
+static void standing_link(struct weft__reactor *r, struct weft__io_op *op) {
+  op->st_prev = NULL;
+  op->st_next = r->ur.standing;
+  if (op->st_next) op->st_next->st_prev = op;
+  r->ur.standing = op;
+}
+
+static void standing_unlink(struct weft__reactor *r, struct weft__io_op *op) {
+  if (op->st_prev) op->st_prev->st_next = op->st_next;
+  else r->ur.standing = op->st_next;
+  if (op->st_next) op->st_next->st_prev = op->st_prev;
+}
+
 static int ring_start(struct weft__reactor *r, struct weft__io_op *op) {
+  if (op->req.kind == WEFT__IO_RECV_MULTI) {
+    int rc = pbuf_setup(r);
+    if (rc) return rc;
+  }
   int rc = issue(r, op);
   if (rc) return rc;
   r->inflight++;
+  if (op->standing) standing_link(r, op);
   /* Storage requests go to the device at once rather than with the tick's
    * batch. Measured on virtio-blk, 4 KiB O_DIRECT random reads at depth 32:
    * one submission per tick (~32 requests, dispatched together under the
@@ -302,8 +393,12 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
     wake_done(op);
     return;
   }
+  /* A provided buffer is the op's while cb runs, the kernel's after. */
+  bool buffer = (flags & IORING_CQE_F_BUFFER) && r->ur.pbr;
+  op->data = buffer ? pbuf_of(r, flags) : NULL;
   if (flags & IORING_CQE_F_MORE) { /* one result of a multishot request: more follow */
     weft__io_complete(op, res, flags);
+    if (buffer) pbuf_return(r, flags);
     return;
   }
   if (res == -EAGAIN && op->phase == WEFT__PHASE_ISSUE && poll_mask(&op->req) && !op->cancelled) {
@@ -317,7 +412,9 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
   }
   r->inflight--;
   weft__reactor_note(&r->finished);
-  weft__io_complete(op, res, flags);
+  if (op->standing) standing_unlink(r, op);
+  weft__io_complete(op, res, flags); /* may free op, or start it again */
+  if (buffer) pbuf_return(r, flags);
 }
 
 static unsigned reap(struct weft__reactor *r) {
@@ -378,11 +475,19 @@ static int ring_register_files(struct weft__reactor *r, const int *fds, unsigned
   return rc == -ENXIO && !n ? 0 : rc; /* nothing was registered */
 }
 
+static void ring_quiesce(struct weft__reactor *r) {
+  /* A cancelled op's cb does not start it again (reactor.h), so the list
+   * only shrinks once each op on it has been cancelled. */
+  for (struct weft__io_op *op = r->ur.standing; op; op = op->st_next)
+    if (!op->cancelled) ring_cancel(r, op);
+  while (r->ur.standing) ring_poll(r, true, 0);
+}
+
 const struct weft__backend_ops weft__ring_ops = {
     .name = "io_uring",
     .id = WEFT__IO_URING,
     .caps = WEFT__CAP_KERNEL_TIMEOUTS | WEFT__CAP_ASYNC_FILES | WEFT__CAP_MULTISHOT_ACCEPT |
-            WEFT__CAP_SUBMIT_INLINE,
+            WEFT__CAP_SUBMIT_INLINE | WEFT__CAP_MULTISHOT_RECV,
     .init = ring_init,
     .bind = ring_bind,
     .fini = ring_fini,
@@ -391,4 +496,5 @@ const struct weft__backend_ops weft__ring_ops = {
     .cancel = ring_cancel,
     .register_buffers = ring_register_buffers,
     .register_files = ring_register_files,
+    .quiesce = ring_quiesce,
 };

@@ -1,9 +1,22 @@
 /*
  * stream.c - StreamReader and StreamWriter over one fd (weft/stream.h).
  *
- * Reading is pull-based: the reader receives only when a read call needs
- * more than its buffer holds, so memory is bounded by the largest request
- * (readuntil: the limit plus one receive).
+ * Reading, on a socket with io_uring ("push"): the first read that needs
+ * bytes starts a standing multishot receive on its worker; the kernel
+ * fills provided buffers as data arrives and the completion (on that
+ * worker's thread) copies them into rx and wakes the reader, which takes
+ * rx into in (the buffers swap when in is empty). No request is issued
+ * per read, and a read that finds rx non-empty does not wait. As asyncio
+ * pauses its transport, the receive is cancelled once rx holds more than
+ * twice the limit, and started again (on the reader's worker then) when
+ * the reader takes rx. It ends by itself at end of stream or an error,
+ * and at loop close (weft__reactor_quiesce). A cancelled or timed-out
+ * read loses nothing: the bytes stay in rx.
+ *
+ * Elsewhere (pipes, epoll, a kernel without multishot receive or buffer
+ * rings) reading is pull-based: the reader receives only when a read call
+ * needs more than its buffer holds, so memory is bounded by the largest
+ * request (readuntil: the limit plus one receive).
  *
  * Writing follows asyncio's transports: write() sends at once what the
  * kernel takes without blocking (a direct non-blocking send: no flusher,
@@ -17,8 +30,10 @@
  * progress. A socket is shut down first (SHUT_RDWR), which ends a read
  * blocked in another task (it sees end of stream) and the flusher's send.
  *
- * Invariants: refs counts the reader, the writer and a running flusher;
- * the last release frees. wsize == pending bytes + out bytes. Everything
+ * Invariants: refs counts the reader, the writer, a running flusher and
+ * the multishot receive while it is in flight; the last release frees.
+ * rx_state is RX_ARMED or RX_PAUSING exactly while rx_op is in flight; a
+ * pull receive happens only while it is RX_OFF (bytes stay in order). wsize == pending bytes + out bytes. Everything
  * of the writer and the fd state is under lock; the reader's buffer
  * belongs to the one task in a read call.
  */
@@ -27,12 +42,14 @@
 #include "clock.h"
 #include "op.h"
 #include "task.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -80,6 +97,7 @@ static void stream_put(struct weft__stream *s) {
   if (s->rfd >= 0) close(s->rfd);
   if (s->wfd >= 0 && s->wfd != s->rfd) close(s->wfd);
   bytes_free(&s->in);
+  bytes_free(&s->rx);
   bytes_free(&s->pending);
   bytes_free(&s->out);
   weft_event_destroy(s->drained);
@@ -188,19 +206,187 @@ static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
 /* Errors that end the stream, as opposed to the call (cancel, timeout). */
 static bool sticky(ssize_t err) { return err != -ECANCELED && err != -ETIMEDOUT; }
 
+/* ---- receiving ahead (push) ---------------------------------------------- */
+
+enum { RX_UNDECIDED = 0, RX_PULL, RX_PUSH };
+enum { RX_OFF = 0, RX_ARMED, RX_PAUSING };
+
+/* fill_push: "receive the pull way this time" (never a user's result). */
+#define PULL_INSTEAD (-200000)
+
+/* asyncio pauses its transport when the buffer passes twice the limit. */
+static size_t rx_bound(const struct weft__stream *s) {
+  return s->limit > SIZE_MAX / 2 ? SIZE_MAX : 2 * s->limit;
+}
+
+/* Wakes the reader waiting for rx, if any (the waker rule: fired and the
+ * wake under the lock the waiter takes before it leaves). Locked. */
+static void rx_wake_locked(struct weft__stream *s) {
+  struct weft_task *t = s->rx_waiter;
+  if (!t) return;
+  s->rx_waiter = NULL;
+  /* release: the reader's wait sees it; the lock orders the rest. */
+  atomic_store_explicit(&s->rx_fired, 1, memory_order_release);
+  weft__task_wake(t);
+}
+
+static void rx_done(struct weft__io_op *op);
+
+/* Starts the multishot receive on the calling task's worker. Locked. */
+static int rx_arm_locked(struct weft__stream *s) {
+  struct weft__reactor *r = &weft__worker_self()->reactor;
+  struct weft__io_op *op = &s->rx_op;
+  op->cb = rx_done;
+  op->res = 0;
+  op->cqe_flags = 0;
+  op->req = (struct weft__io_req){.kind = WEFT__IO_RECV_MULTI, .fd = s->rfd};
+  int rc = weft__reactor_start_standing(r, op);
+  if (rc < 0) return rc;
+  s->rx_reactor = r;
+  s->rx_state = RX_ARMED;
+  /* relaxed: the reader holds a reference while it runs this. */
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the receive's */
+  return 0;
+}
+
+/* A completion of the multishot receive, on the thread of the worker it
+ * was started on. */
+static void rx_done(struct weft__io_op *op) {
+  struct weft__stream *s = (struct weft__stream *)((char *)op - offsetof(struct weft__stream, rx_op));
+  int32_t res = op->res;
+  bool more = (op->cqe_flags & IORING_CQE_F_MORE) != 0, keep = more;
+  weft__mutex_lock(&s->lock);
+  if (res > 0 && !s->rx_err) {
+    if (bytes_reserve(&s->rx, (size_t)res) == 0) {
+      memcpy(s->rx.p + s->rx.tail, op->data, (size_t)res);
+      s->rx.tail += (size_t)res;
+      s->rx_got = true;
+    } else {
+      s->rx_err = -ENOMEM; /* bytes it cannot keep: the stream fails, it never skips them */
+    }
+  }
+  if (more) {
+    if ((s->rx_err || bytes_len(&s->rx) > rx_bound(s)) && !op->cancelled) {
+      weft__reactor_cancel(s->rx_reactor, op); /* paused: the reader starts it again */
+      s->rx_state = RX_PAUSING;
+      s->rx_pauses++;
+    }
+  } else {
+    s->rx_state = RX_OFF;
+    if (res == 0) s->rx_eof = true;
+    else if (res == -EINVAL && !s->rx_got) s->rx_unsupported = true; /* the kernel lacks it */
+    else if (res < 0 && res != -ENOBUFS && res != -ECANCELED && !s->rx_err) s->rx_err = res;
+    /* Ended by the kernel with nothing wrong with the stream (out of
+     * provided buffers, a full completion queue): again, unless someone
+     * cancelled it (a pause, the loop's quiesce) or the fd was closed (its
+     * number may name another file now). */
+    if ((res > 0 || res == -ENOBUFS) && !op->cancelled && !s->rx_err && !s->rx_eof &&
+        s->rfd >= 0 && bytes_len(&s->rx) <= rx_bound(s))
+      keep = weft__reactor_start_standing(s->rx_reactor, op) == 0;
+    if (keep) {
+      s->rx_state = RX_ARMED;
+      s->rx_restarts++;
+    }
+  }
+  if (bytes_len(&s->rx) || !keep) rx_wake_locked(s);
+  weft__mutex_unlock(&s->lock);
+  if (!keep) stream_put(s); /* the receive's reference */
+}
+
+/* Moves rx into in: the buffers swap when in is empty (no copy). Bytes
+ * moved, or -ENOMEM. Locked. */
+static ssize_t rx_take_locked(struct weft__stream *s) {
+  size_t n = bytes_len(&s->rx);
+  if (!bytes_len(&s->in)) {
+    struct weft__bytes t = s->in;
+    s->in = s->rx;
+    s->rx = t;
+  } else {
+    if (bytes_reserve(&s->in, n) != 0) return -ENOMEM;
+    memcpy(s->in.p + s->in.tail, s->rx.p + s->rx.head, n);
+    s->in.tail += n;
+  }
+  s->rx.head = s->rx.tail = 0;
+  return (ssize_t)n;
+}
+
+/* fill() with a multishot receive: bytes moved into in (> 0), 0 at end
+ * of stream, an error, or PULL_INSTEAD where push cannot be had (this
+ * time, or for good: rx_mode). Waits, within the read's deadline, while
+ * nothing has arrived. */
+static ssize_t fill_push(struct weft__stream *s) {
+  struct weft_task *t = weft__task_self();
+  ssize_t out;
+  weft__mutex_lock(&s->lock);
+  for (;;) {
+    if (bytes_len(&s->rx)) {
+      out = rx_take_locked(s);
+      /* Resume a paused receive (a failure is retried by the next fill). */
+      if (out > 0 && s->rx_state == RX_OFF && !s->rx_eof && !s->rx_err && s->rfd >= 0)
+        (void)rx_arm_locked(s);
+      break;
+    }
+    if (s->rx_err) {
+      out = s->rx_err;
+      break;
+    }
+    if (s->rx_eof || s->rfd < 0) {
+      out = 0;
+      break;
+    }
+    if (s->rx_state == RX_OFF) {
+      if (s->rx_unsupported) s->rx_mode = RX_PULL;
+      int rc = s->rx_mode == RX_PULL ? -ENOTSUP : rx_arm_locked(s);
+      if (rc < 0) {
+        if (rc != -ENOMEM && rc != -EBUSY) s->rx_mode = RX_PULL; /* no buffer rings */
+        out = PULL_INSTEAD;
+        break;
+      }
+    }
+    int64_t left = weft__deadline_left(s->rdeadline);
+    if (left == 0) {
+      out = -ETIMEDOUT; /* the call's time is up */
+      break;
+    }
+    s->rx_waiter = t;
+    atomic_store_explicit(&s->rx_fired, 0, memory_order_relaxed); /* ours until we unlock */
+    weft__mutex_unlock(&s->lock);
+    struct weft__io_req what = {.kind = WEFT__IO_RECV_MULTI, .fd = s->rfd};
+    weft__task_blocked(t, WEFT__BLOCK_IO, NULL, weft__io_blocked_arg(&what));
+    int rc = weft__task_wait(t, &s->rx_fired, s->rdeadline);
+    weft__mutex_lock(&s->lock);
+    s->rx_waiter = NULL; /* already, if the receive woke us */
+    if (rc) { /* cancelled or timed out: what arrives stays in rx */
+      out = rc;
+      break;
+    }
+  }
+  weft__mutex_unlock(&s->lock);
+  return out;
+}
+
+/* Whether reads of @s go through rx (decided by its first fill). */
+static bool pushing(struct weft__stream *s) {
+  if (s->rx_mode == RX_UNDECIDED)
+    s->rx_mode = s->is_socket && weft__reactor_can(&weft__worker_self()->reactor,
+                                                   WEFT__CAP_MULTISHOT_RECV)
+                     ? RX_PUSH
+                     : RX_PULL;
+  return s->rx_mode == RX_PUSH;
+}
+
 /* One receive into the buffer: > 0, 0 at end of stream, or an error. */
 static ssize_t fill(struct weft__stream *s) {
   if (s->rerr) return s->rerr;
   if (s->eof) return 0;
-  if (bytes_reserve(&s->in, RECV_CHUNK) != 0) return -ENOMEM;
-  ssize_t n = recv_once(s, s->in.p + s->in.tail, RECV_CHUNK);
-  if (n > 0) {
-    s->in.tail += (size_t)n;
-  } else if (n == 0) {
-    s->eof = true;
-  } else if (sticky(n)) {
-    s->rerr = (int)n; /* a cancellation or timeout is not the stream's fault */
+  ssize_t n = pushing(s) ? fill_push(s) : PULL_INSTEAD;
+  if (n == PULL_INSTEAD) {
+    if (bytes_reserve(&s->in, RECV_CHUNK) != 0) return -ENOMEM;
+    n = recv_once(s, s->in.p + s->in.tail, RECV_CHUNK);
+    if (n > 0) s->in.tail += (size_t)n;
   }
+  if (n == 0) s->eof = true;
+  else if (n < 0 && sticky(n)) s->rerr = (int)n; /* a cancellation or timeout is not the stream's fault */
   return n;
 }
 
@@ -228,6 +414,12 @@ ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n, int64_t 
     out = s->rerr;
   } else if (s->eof) {
     out = 0;
+  } else if (pushing(s)) {
+    out = fill(s);
+    if (out > 0) {
+      out = (ssize_t)(n < bytes_len(&s->in) ? n : bytes_len(&s->in));
+      consume(s, buf, (size_t)out);
+    }
   } else {
     /* Nothing buffered: receive straight into the caller's memory. */
     out = recv_once(s, buf, n);
@@ -390,7 +582,8 @@ int weft_reader_at_eof(weft_reader_t *r) {
   /* The buffer and eof belong to the task in a read call; with none in
    * progress, the caller is the reader's user. */
   int at = 0;
-  if (!s->reading && bytes_len(&s->in) == 0) {
+  if (!s->reading && bytes_len(&s->in) == 0 && bytes_len(&s->rx) == 0) {
+    if (s->rx_eof) s->eof = true;
     if (!s->eof && !s->rerr && s->rfd >= 0 && eof_arrived(s, s->rfd)) s->eof = true;
     at = s->eof || (s->is_socket && s->closing);
   }

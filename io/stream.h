@@ -11,6 +11,7 @@
 #include "weft/stream.h"
 #include "misuse.h"
 #include "mutex.h"
+#include "reactor.h"
 
 struct weft_reader {
   struct weft__stream *s;
@@ -42,6 +43,24 @@ struct weft__stream {
   uint64_t rdeadline;         /* the read call's deadline (absolute ns), 0 = none */
   int64_t read_timeout_ns;    /* the bound of reads that give none; 0 = none; set before use */
   struct weft__bytes in;
+
+  /* Receiving ahead (sockets on io_uring: stream.c, "push"): a standing
+   * multishot receive copies into rx on the worker where it was started.
+   * Under lock, except rx_mode (the reader's alone) and rx_op (the
+   * reactor's while in flight). */
+  uint8_t rx_mode;            /* RX_UNDECIDED, RX_PULL, RX_PUSH */
+  uint8_t rx_state;           /* RX_OFF, RX_ARMED, RX_PAUSING */
+  bool rx_got;                /* some receive delivered bytes */
+  bool rx_unsupported;        /* it ended with -EINVAL before any bytes */
+  bool rx_eof;
+  int rx_err;
+  struct weft__bytes rx;      /* received, not yet moved to in */
+  struct weft__reactor *rx_reactor; /* where rx_op is in flight */
+  struct weft_task *rx_waiter;      /* the reader waiting for rx, or NULL */
+  uint32_t rx_pauses;         /* times rx passed its bound (tests, dumps) */
+  uint32_t rx_restarts;       /* times the kernel ended it and it went on */
+  _Atomic uint32_t rx_fired;
+  struct weft__io_op rx_op;
 
   /* Writer: under lock. */
   struct weft__bytes pending; /* appended by write() */

@@ -138,7 +138,12 @@ static void free_loop_memory(struct weft_loop *loop) {
   weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
 }
 
-int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
+/* weft_loop_new; @one_thread: the caller promises that only it will ever
+ * run or close the loop (weft_run), so worker 0's ring can be made for one
+ * thread as the others are (SINGLE_ISSUER + DEFER_TASKRUN: completions are
+ * collected in batches when it asks, never by interrupting its system
+ * calls) and bound to the caller here. */
+static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool one_thread) {
   if (!out) return -EINVAL;
   struct weft_loop_config c;
   weft_loop_config_init(&c);
@@ -168,7 +173,7 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
     return -ENOMEM;
   }
   /* I/O first: the only step that can fail for reasons outside us. */
-  int rc = weft__loop_io_init(loop, c.io_backend, entries);
+  int rc = weft__loop_io_init(loop, c.io_backend, entries, one_thread);
   if (rc < 0) {
     weft__idle_fini(&loop->idle);
     free_loop_memory(loop);
@@ -217,8 +222,13 @@ int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
   atomic_init(&loop->cmd_err, 0);
   loop->threads_up = false;
   loop->cmd = NULL;
+  if (one_thread) weft__reactor_bind(&loop->workers[0].reactor); /* ours from now on */
   *out = loop;
   return 0;
+}
+
+int weft_loop_new(const struct weft_loop_config *cfg, weft_loop_t **out) {
+  return loop_new(cfg, out, false);
 }
 
 void weft__loop_free(struct weft_loop *loop) { free_loop_memory(loop); }
@@ -498,6 +508,7 @@ int weft_loop_close(weft_loop_t *loop) {
       run(loop, true);
     }
   }
+  weft__loop_io_quiesce(loop);   /* on each worker's thread: rings are theirs */
   weft__loop_threads_stop(loop); /* their rings are theirs until now */
   weft__monitor_stop(loop);       /* before closed: a dump it is writing finishes */
   weft__loop_executor_fini(loop);
@@ -615,7 +626,8 @@ int weft_run_config(const struct weft_loop_config *cfg, weft_task_fn fn, void *a
   if (!fn) return -EINVAL;
   if (weft__worker_self()) return -EBUSY;
   weft_loop_t *loop;
-  int rc = weft_loop_new(cfg, &loop);
+  /* The loop never leaves this call: this thread alone runs and closes it. */
+  int rc = loop_new(cfg, &loop, true);
   if (rc) return rc;
   weft_task_t *main_task;
   rc = weft_spawn_opts(loop, fn, arg, NULL, &main_task);

@@ -3,7 +3,12 @@
  * open_connection and start_server.
  *
  * A connection is one reader and one writer over one fd (a socket, or a
- * pipe for subprocesses). Reader calls suspend until enough data arrived;
+ * pipe for subprocesses). Reader calls suspend until enough data arrived.
+ * On io_uring a socket stream receives ahead once its first read needs
+ * bytes (one standing multishot receive, no request per read): up to
+ * twice the limit is buffered before receiving pauses (asyncio's
+ * transport rule), and it resumes when a read takes the buffer. Elsewhere
+ * (pipes, the epoll backend) a read receives only what it needs;
  * writer calls never suspend except drain() and wait_closed(): write()
  * sends what the kernel takes at once and buffers the rest, which a helper
  * task flushes; drain() waits while more than the high-water mark is
@@ -25,7 +30,10 @@
  *
  * Errors common to all calls: -EPERM outside a task; -EINVAL for NULL
  * objects or buffers; -ECANCELED when the task is cancelled in the call
- * (data already received stays in the reader's buffer: nothing is lost);
+ * (data already received stays in the reader's buffer: nothing is lost;
+ * a read cancelled while it waits takes nothing, except where a plain
+ * receive had completed into its buffer first: then it returns those
+ * bytes and the cancellation is kept for the next suspension point);
  * the connection's error (-ECONNRESET, -EPIPE, ...) once it failed.
  */
 #ifndef WEFT_STREAM_H

@@ -13,7 +13,8 @@ START_TEST(every_kind_has_a_named_row) {
   for (unsigned k = 0; k < WEFT__IO_KINDS; k++) {
     ck_assert_ptr_nonnull(weft__io_kinds[k].name);
     for (unsigned j = 0; j < k; j++) ck_assert_str_ne(weft__io_kinds[k].name, weft__io_kinds[j].name);
-    bool backend_own = k == WEFT__IO_CONNECT || k == WEFT__IO_POLL || k == WEFT__IO_ACCEPT_MULTI;
+    bool backend_own = k == WEFT__IO_CONNECT || k == WEFT__IO_POLL || k == WEFT__IO_ACCEPT_MULTI ||
+                       k == WEFT__IO_RECV_MULTI;
     ck_assert_int_eq(weft__io_kinds[k].call == NULL, backend_own);
     unsigned f = weft__io_kinds[k].flags;
     if (f & WEFT__KIND_RETRY) ck_assert((f & (WEFT__KIND_IN | WEFT__KIND_OUT)) != 0);

@@ -2,8 +2,9 @@
  * test_ring.c - io/ring.c: the cases every backend passes
  * (backend_cases.h), and the ring's own: a deadline travels with the
  * request as a linked timeout, a multishot accept calls back once per
- * connection with more to come, and the wake eventfd stays armed across
- * many kicks.
+ * connection with more to come, a standing multishot receive delivers
+ * through provided buffers until quiesce ends it, and the wake eventfd
+ * stays armed across many kicks.
  */
 #define BACKEND WEFT__IO_URING
 #include "backend_cases.h"
@@ -63,6 +64,61 @@ START_TEST(multishot_accept_calls_back_per_connection) {
 }
 END_TEST
 
+/* A standing multishot receive: each arrival calls back with its bytes in
+ * a provided buffer (op->data), more to come; quiesce cancels it and
+ * delivers the last call, and the reactor lists no standing op after. A
+ * non-blocking socket works the same (its -EAGAIN becomes a poll). */
+struct recv_op {
+  struct weft__io_op op; /* first */
+  int calls;
+  char got[64];
+  size_t len;
+};
+
+static void copy_call(struct weft__io_op *op) {
+  struct recv_op *d = (struct recv_op *)op;
+  d->calls++;
+  if (op->res > 0) {
+    ck_assert_ptr_nonnull(op->data);
+    ck_assert_uint_le(d->len + (size_t)op->res, sizeof d->got);
+    memcpy(d->got + d->len, op->data, (size_t)op->res);
+    d->len += (size_t)op->res;
+  }
+}
+
+START_TEST(multishot_receive_into_provided_buffers) {
+  for (int nonblock = 0; nonblock < 2; nonblock++) {
+    backend_up();
+    ck_assert(weft__reactor_can(&R, WEFT__CAP_MULTISHOT_RECV));
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0, sv), 0);
+    struct recv_op d = {.op.req = {.kind = WEFT__IO_RECV_MULTI, .fd = sv[0]}, .op.cb = copy_call};
+    ck_assert_int_eq(weft__reactor_start_standing(&R, &d.op), 0);
+    weft__reactor_poll(&R);
+    ck_assert_int_eq(d.calls, 0); /* nothing has arrived */
+    const char *words[] = {"hello", "multishot", "world"};
+    for (int i = 0; i < 3; i++) {
+      int before = d.calls;
+      ck_assert_int_eq(write(sv[1], words[i], strlen(words[i])), (ssize_t)strlen(words[i]));
+      while (d.calls == before) weft__reactor_wait(&R, 0);
+      ck_assert_uint_ne(d.op.cqe_flags & IORING_CQE_F_MORE, 0); /* still standing */
+    }
+    ck_assert_uint_eq(d.len, strlen("hellomultishotworld"));
+    ck_assert(memcmp(d.got, "hellomultishotworld", d.len) == 0);
+    int before = d.calls;
+    weft__reactor_quiesce(&R);
+    ck_assert_int_eq(d.calls, before + 1);
+    ck_assert_uint_eq(d.op.cqe_flags & IORING_CQE_F_MORE, 0);
+    ck_assert_int_eq(d.op.res, -ECANCELED);
+    ck_assert_ptr_null(R.ur.standing);
+    ck_assert_uint_eq(R.inflight, 0);
+    close(sv[0]);
+    close(sv[1]);
+    weft__reactor_fini(&R);
+  }
+}
+END_TEST
+
 START_TEST(wake_stays_armed) {
   backend_up();
   for (int i = 0; i < 100; i++) {
@@ -78,6 +134,7 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("core");
   add_backend_cases(tc);
   tcase_add_test(tc, linked_timeout_ends_the_request);
+  tcase_add_test(tc, multishot_receive_into_provided_buffers);
   tcase_add_test(tc, multishot_accept_calls_back_per_connection);
   tcase_add_test(tc, wake_stays_armed);
   suite_add_tcase(s, tc);
