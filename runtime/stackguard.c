@@ -7,7 +7,10 @@
  * to run a handler on): each worker thread gets one while it lives, and
  * the thread running a loop's worker 0 gets one for the run if it has none.
  * The handler looks at the faulting address: inside the guard region below
- * the stack of the task running on this thread, it writes one line naming
+ * the stack of the task running on this thread (or of the task whose stack
+ * the worker's own code runs on while it is not current: a direct switch's
+ * bookkeeping, an inline I/O poll; worker.h, stack_owner), it writes one
+ * line naming
  * the task (name, id, stack size, the address and how far below the stack)
  * and aborts; anything else goes to the handler that was installed before
  * weft's (the application's, a sanitizer's), or to the default action.
@@ -100,14 +103,26 @@ static void chain(int sig, siginfo_t *si, void *uc) {
   signal(sig, SIG_DFL);
 }
 
+/* Whether @addr lies in the guard region below @t's stack. */
+static bool in_guard(const struct weft_task *t, uintptr_t addr) {
+  if (!t || !t->fiber.stack_lo) return false;
+  uintptr_t lo = (uintptr_t)t->fiber.stack_lo;
+  return addr < lo && lo - addr <= WEFT__STACK_GUARD;
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uc) {
   struct weft__worker *w = weft__worker_self();
-  const struct weft_task *t = w ? weft__worker_current(w) : NULL;
-  if (t && t->fiber.stack_lo) {
-    uintptr_t addr = (uintptr_t)si->si_addr, lo = (uintptr_t)t->fiber.stack_lo;
-    if (addr < lo && lo - addr <= WEFT__STACK_GUARD) {
-      report(t, addr, lo);
-      abort();
+  uintptr_t addr = (uintptr_t)si->si_addr;
+  if (w) {
+    /* The running task, or the one whose stack the worker's own code runs
+     * on meanwhile (worker.h: stack_owner). */
+    const struct weft_task *cand[2] = {weft__worker_current(w),
+                                       atomic_load_explicit(&w->stack_owner, memory_order_relaxed)};
+    for (int i = 0; i < 2; i++) {
+      if (in_guard(cand[i], addr)) {
+        report(cand[i], addr, (uintptr_t)cand[i]->fiber.stack_lo);
+        abort();
+      }
     }
   }
   chain(sig, si, uc);

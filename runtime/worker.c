@@ -497,7 +497,10 @@ bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atom
   uint64_t next = weft__timers_next(&w->timers);
   if (next != UINT64_MAX && next <= weft__clock_ns()) return false;
   weft__worker_set_current(w, NULL);
+  atomic_store_explicit(&w->stack_owner, t, memory_order_relaxed); /* the poll runs on t's stack */
+  atomic_signal_fence(memory_order_seq_cst);
   weft__reactor_poll(&w->reactor);
+  atomic_store_explicit(&w->stack_owner, NULL, memory_order_relaxed);
   weft__worker_set_current(w, t);
   /* relaxed: the caller's acquire load reads the outcome. */
   if (!atomic_load_explicit(done, memory_order_relaxed)) return false;
@@ -589,6 +592,7 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
  * task, a task's first step, the scheduler): finish what the task that
  * switched out left to do. */
 static void after_switch(struct weft__worker *w) {
+  atomic_store_explicit(&w->stack_owner, NULL, memory_order_relaxed); /* off that stack now */
   struct weft_task *t = w->prev;
   if (!t) return; /* resumed by the scheduler, which left nothing */
   w->prev = NULL;
@@ -647,6 +651,11 @@ static struct weft_task *direct_next(struct weft__worker *w) {
 struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
                                               enum weft__switch_reason why) {
   WEFT__INVARIANT(t == weft__worker_current(w) && !w->prev);
+  /* What follows runs on t's stack after t stops being current: an
+   * overflow here is still t's (stackguard.c). The fence keeps the store
+   * ahead of it for a handler on this thread. */
+  atomic_store_explicit(&w->stack_owner, t, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
   slice_end(w, t);
   struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w);
   /* Set after direct_next: a task it finds ended before its first step

@@ -121,6 +121,13 @@ struct weft__worker {
    * is in use. */
   struct weft_task *prev;
   enum weft__switch_reason switch_reason;
+  /* The task whose stack this worker's own code runs on while that task
+   * is not current: a direct switch's bookkeeping (from
+   * weft__worker_switch_begin until the incoming side's after_switch) and
+   * an inline I/O poll (weft__worker_poll_inline). The stack-guard handler
+   * checks it beside current. Only this thread writes it; relaxed, read by
+   * a signal handler on the same thread. */
+  _Atomic(struct weft_task *) stack_owner;
   /* The batch (worker.c, run_batch): items it may still take; a runnable a
    * task took for it but could not switch to directly (the scheduler runs
    * it next); direct switches are off while an eager child runs. */

@@ -2,9 +2,15 @@
  * runtime/stack.c: a task that overflows its stack is reported (name, id,
  * stack size) and the process aborts, never running on into a neighbour's
  * stack; a 72 KiB frame (wider than a page) is caught too; a fault that is
- * not a guard hit goes to the handler the application installed first.
- * Each case runs in a child process whose stderr and end we look at. */
+ * not a guard hit goes to the handler the application installed first;
+ * an overflow in a direct switch's bookkeeping (which runs on the stack of
+ * the task switching out, after it stopped being the current one) is
+ * reported as that task's. Each case runs in a child process whose stderr
+ * and end we look at. */
 #include "helpers.h"
+#include "task.h" /* white box: the fiber's stack bounds */
+
+#include <alloca.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -95,6 +101,76 @@ START_TEST(a_frame_wider_than_a_page_is_caught) {
 }
 END_TEST
 
+/* A task that yields with only @leave bytes of stack left below its
+ * frame, @waiters tasks holding stacks and one more queued behind it: the
+ * yield's switch prepares that task's first run on what is left of this
+ * stack, taking a new slab of stacks (guard pages, pre-faulting: the
+ * deepest bookkeeping) when the first slab is all in use. */
+struct edge {
+  size_t leave;
+  int waiters;
+  weft_event_t *go;
+};
+
+static int noop(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  return 0;
+}
+
+static int hold_stack(void *arg, void **res) {
+  (void)res;
+  return weft_event_wait((weft_event_t *)arg, -1);
+}
+
+__attribute__((noinline)) static void yield_low(size_t leave) {
+  struct weft_task *t = weft__task_self();
+  char *sp = __builtin_frame_address(0);
+  size_t room = (size_t)(sp - (char *)t->fiber.stack_lo);
+  size_t take = room > leave + 128 ? room - leave - 128 : 0;
+  volatile char *block = alloca(take);
+  block[0] = 1;
+  weft_yield();
+  block[0] = 2;
+}
+
+static int edge_yield(void *arg, void **res) {
+  (void)res;
+  struct edge *e = arg;
+  ck_assert_int_eq(weft_event_create(&e->go), 0);
+  for (int i = 0; i < e->waiters; i++) ck_assert_int_eq(weft_spawn(hold_stack, e->go, NULL), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* they start (taking stacks) and wait */
+  ck_assert_int_eq(weft_spawn(noop, NULL, NULL), 0);
+  yield_low(e->leave);
+  weft_event_set(e->go);
+  return 0;
+}
+
+START_TEST(overflow_while_switching_out_is_reported) {
+  int reported = 0;
+  for (int waiters = 29; waiters <= 33; waiters++) {
+    for (size_t leave = 0; leave <= 1024; leave += 16) {
+      struct edge e = {.leave = leave, .waiters = waiters};
+      char err[512];
+      int status = in_child(edge_yield, &e, 1, NULL, err, sizeof err);
+      if (WIFEXITED(status)) {
+        ck_assert_int_eq(WEXITSTATUS(status), 3); /* enough stack: it ran to the end */
+        continue;
+      }
+      /* Wherever the overflow happened (the yield's own frames, or the
+       * switch's bookkeeping after the task stopped being current), it is
+       * reported by name, never a bare SIGSEGV. */
+      ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                    "waiters %d, leave %zu: signal %d, stderr: %s", waiters, leave,
+                    WIFSIGNALED(status) ? WTERMSIG(status) : -1, err);
+      ck_assert_ptr_nonnull(strstr(err, "stack overflow in task 'deep-diver'"));
+      reported++;
+    }
+  }
+  ck_assert_int_gt(reported, 0);
+}
+END_TEST
+
 static void app_handler(int sig) {
   static const char msg[] = "app handler\n";
   ssize_t unused = write(2, msg, sizeof msg - 1);
@@ -125,6 +201,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, overflow_is_reported_by_name);
   tcase_add_test(tc, a_frame_wider_than_a_page_is_caught);
+  tcase_add_test(tc, overflow_while_switching_out_is_reported);
 #if !defined(__SANITIZE_ADDRESS__)
   /* ASan's own SIGSEGV handler stands between weft's and the one the
    * application installed first (ASan intercepts signal()). */
