@@ -33,9 +33,10 @@
  * Invariants: refs counts the reader, the writer, a running flusher and
  * the multishot receive while it is in flight; the last release frees.
  * rx_state is RX_ARMED or RX_PAUSING exactly while rx_op is in flight; a
- * pull receive happens only while it is RX_OFF (bytes stay in order). wsize == pending bytes + out bytes. Everything
- * of the writer and the fd state is under lock; the reader's buffer
- * belongs to the one task in a read call.
+ * pull receive happens only while it is RX_OFF (bytes stay in order).
+ * wsize == pending bytes + out bytes. Everything of the writer, the fd
+ * state and rx is under lock; the reader's buffer (in) belongs to the one
+ * task in a read call.
  */
 #include "stream.h"
 #include "alloc.h"
@@ -266,10 +267,11 @@ static void rx_done(struct weft__io_op *op) {
     }
   }
   if (more) {
-    if ((s->rx_err || bytes_len(&s->rx) > rx_bound(s)) && !op->cancelled) {
+    bool full = bytes_len(&s->rx) > rx_bound(s);
+    if ((s->rx_err || full) && !op->cancelled) {
       weft__reactor_cancel(s->rx_reactor, op); /* paused: the reader starts it again */
       s->rx_state = RX_PAUSING;
-      s->rx_pauses++;
+      s->rx_pauses += full;
     }
   } else {
     s->rx_state = RX_OFF;
