@@ -207,6 +207,17 @@ static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
 /* Errors that end the stream, as opposed to the call (cancel, timeout). */
 static bool sticky(ssize_t err) { return err != -ECANCELED && err != -ETIMEDOUT; }
 
+/* Whether the calling task was cancelled while a plain receive completed
+ * anyway (io/op.c reports the bytes and keeps the cancellation for the
+ * next suspension point): the read call is that point. It takes the
+ * cancellation; the caller keeps the bytes buffered and returns
+ * -ECANCELED, as asyncio's reader, whose waiter is cancelled while the
+ * transport buffers what arrived. */
+static bool cancelled_meanwhile(void) {
+  struct weft_task *t = weft__task_self();
+  return t && weft__task_take_cancel(t);
+}
+
 /* ---- receiving ahead (push) ---------------------------------------------- */
 
 enum { RX_UNDECIDED = 0, RX_PULL, RX_PUSH };
@@ -386,6 +397,7 @@ static ssize_t fill(struct weft__stream *s) {
     if (bytes_reserve(&s->in, RECV_CHUNK) != 0) return -ENOMEM;
     n = recv_once(s, s->in.p + s->in.tail, RECV_CHUNK);
     if (n > 0) s->in.tail += (size_t)n;
+    if (n > 0 && cancelled_meanwhile()) return -ECANCELED; /* the bytes stay in in */
   }
   if (n == 0) s->eof = true;
   else if (n < 0 && sticky(n)) s->rerr = (int)n; /* a cancellation or timeout is not the stream's fault */
@@ -427,6 +439,15 @@ ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n, int64_t 
     out = recv_once(s, buf, n);
     if (out == 0) s->eof = true;
     else if (out < 0 && sticky(out)) s->rerr = (int)out;
+    else if (out > 0 && cancelled_meanwhile()) {
+      if (bytes_reserve(&s->in, (size_t)out) == 0) { /* kept for the next read */
+        memcpy(s->in.p + s->in.tail, buf, (size_t)out);
+        s->in.tail += (size_t)out;
+        out = -ECANCELED;
+      } else {
+        weft__task_recancel(weft__task_self()); /* no room: the caller has them */
+      }
+    }
   }
   end_read(s);
   return out;

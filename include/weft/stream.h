@@ -31,9 +31,9 @@
  * Errors common to all calls: -EPERM outside a task; -EINVAL for NULL
  * objects or buffers; -ECANCELED when the task is cancelled in the call
  * (data already received stays in the reader's buffer: nothing is lost;
- * a read cancelled while it waits takes nothing, except where a plain
- * receive had completed into its buffer first: then it returns those
- * bytes and the cancellation is kept for the next suspension point);
+ * a read cancelled while it waits takes nothing, also when its receive
+ * completed in the same instant: those bytes are buffered for the next
+ * read, as asyncio's);
  * the connection's error (-ECONNRESET, -EPIPE, ...) once it failed.
  */
 #ifndef WEFT_STREAM_H
