@@ -90,6 +90,10 @@ struct weft__io_op {
   const void *data;
 };
 
+/* The size of a provided buffer: a multishot receive's result is at most
+ * this (a full one means more was probably waiting). */
+#define WEFT__RECV_BUF_SIZE 4096u
+
 /* What a backend can do; the layers above test these, never which
  * backend runs. */
 enum weft__io_cap {

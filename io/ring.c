@@ -56,7 +56,7 @@
  * active connections, roughly. */
 #define PBUF_GROUP 0
 #define PBUF_COUNT 256u
-#define PBUF_SIZE 4096u
+#define PBUF_SIZE WEFT__RECV_BUF_SIZE
 
 static const uint8_t required_ops[] = {
     IORING_OP_READ,     IORING_OP_WRITE,   IORING_OP_READV,        IORING_OP_WRITEV,

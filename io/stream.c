@@ -11,7 +11,9 @@
  * twice the limit, and started again (on the reader's worker then) when
  * the reader takes rx. It ends by itself at end of stream or an error,
  * and at loop close (weft__reactor_quiesce). A cancelled or timed-out
- * read loses nothing: the bytes stay in rx.
+ * read loses nothing: the bytes stay in rx. A bulk transfer (completions
+ * that keep filling whole provided buffers) ends it for good: once rx is
+ * drained such a stream pulls, straight into large reads' buffers.
  *
  * Elsewhere (pipes, epoll, a kernel without multishot receive or buffer
  * rings) reading is pull-based: the reader receives only when a read call
@@ -226,6 +228,13 @@ enum { RX_OFF = 0, RX_ARMED, RX_PAUSING };
 /* fill_push: "receive the pull way this time" (never a user's result). */
 #define PULL_INSTEAD (-200000)
 
+/* This many completions in a row that each filled a provided buffer make
+ * the stream a bulk transfer: receiving ahead in 4 KiB pieces, copied
+ * twice, runs at half the speed of a pull receive straight into a large
+ * read's buffer (RESULTS.md, 2026-12-02), so such a stream pulls from then
+ * on. Small messages (requests and replies) never fill a buffer. */
+#define BULK_RUN 4
+
 /* asyncio pauses its transport when the buffer passes twice the limit. */
 static size_t rx_bound(const struct weft__stream *s) {
   return s->limit > SIZE_MAX / 2 ? SIZE_MAX : 2 * s->limit;
@@ -276,10 +285,12 @@ static void rx_done(struct weft__io_op *op) {
     } else {
       s->rx_err = -ENOMEM; /* bytes it cannot keep: the stream fails, it never skips them */
     }
+    s->rx_full_run = (uint32_t)res == WEFT__RECV_BUF_SIZE ? (uint8_t)(s->rx_full_run + 1) : 0;
+    if (s->rx_full_run >= BULK_RUN) s->rx_bulk = true;
   }
   if (more) {
     bool full = bytes_len(&s->rx) > rx_bound(s);
-    if ((s->rx_err || full) && !op->cancelled) {
+    if ((s->rx_err || full || s->rx_bulk) && !op->cancelled) {
       weft__reactor_cancel(s->rx_reactor, op); /* paused: the reader starts it again */
       s->rx_state = RX_PAUSING;
       s->rx_pauses += full;
@@ -294,7 +305,7 @@ static void rx_done(struct weft__io_op *op) {
      * cancelled it (a pause, the loop's quiesce) or the fd was closed (its
      * number may name another file now). */
     if ((res > 0 || res == -ENOBUFS) && !op->cancelled && !s->rx_err && !s->rx_eof &&
-        s->rfd >= 0 && bytes_len(&s->rx) <= rx_bound(s))
+        !s->rx_bulk && s->rfd >= 0 && bytes_len(&s->rx) <= rx_bound(s))
       keep = weft__reactor_start_standing(s->rx_reactor, op) == 0;
     if (keep) {
       s->rx_state = RX_ARMED;
@@ -335,7 +346,8 @@ static ssize_t fill_push(struct weft__stream *s) {
     if (bytes_len(&s->rx)) {
       out = rx_take_locked(s);
       /* Resume a paused receive (a failure is retried by the next fill). */
-      if (out > 0 && s->rx_state == RX_OFF && !s->rx_eof && !s->rx_err && s->rfd >= 0)
+      if (out > 0 && s->rx_state == RX_OFF && !s->rx_eof && !s->rx_err && !s->rx_bulk &&
+          s->rfd >= 0)
         (void)rx_arm_locked(s);
       break;
     }
@@ -348,7 +360,7 @@ static ssize_t fill_push(struct weft__stream *s) {
       break;
     }
     if (s->rx_state == RX_OFF) {
-      if (s->rx_unsupported) s->rx_mode = RX_PULL;
+      if (s->rx_unsupported || s->rx_bulk) s->rx_mode = RX_PULL; /* rx is empty: in order */
       int rc = s->rx_mode == RX_PULL ? -ENOTSUP : rx_arm_locked(s);
       if (rc < 0) {
         if (rc != -ENOMEM && rc != -EBUSY) s->rx_mode = RX_PULL; /* no buffer rings */

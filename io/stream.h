@@ -52,6 +52,8 @@ struct weft__stream {
   uint8_t rx_state;           /* RX_OFF, RX_ARMED, RX_PAUSING */
   bool rx_got;                /* some receive delivered bytes */
   bool rx_unsupported;        /* it ended with -EINVAL before any bytes */
+  bool rx_bulk;               /* a bulk transfer: reads go back to pulling */
+  uint8_t rx_full_run;        /* consecutive completions that filled a buffer */
   bool rx_eof;
   int rx_err;
   struct weft__bytes rx;      /* received, not yet moved to in */

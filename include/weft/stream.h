@@ -7,8 +7,9 @@
  * On io_uring a socket stream receives ahead once its first read needs
  * bytes (one standing multishot receive, no request per read): up to
  * twice the limit is buffered before receiving pauses (asyncio's
- * transport rule), and it resumes when a read takes the buffer. Elsewhere
- * (pipes, the epoll backend) a read receives only what it needs;
+ * transport rule), and it resumes when a read takes the buffer; a bulk
+ * transfer goes back to receiving per read. Elsewhere (pipes, the epoll
+ * backend) a read receives only what it needs;
  * writer calls never suspend except drain() and wait_closed(): write()
  * sends what the kernel takes at once and buffers the rest, which a helper
  * task flushes; drain() waits while more than the high-water mark is
