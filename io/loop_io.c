@@ -22,7 +22,7 @@ static int wanted_backend(int cfg) {
 }
 
 int weft__loop_io_init(struct weft_loop *loop, int cfg_backend, unsigned entries,
-                       bool one_thread) {
+                       bool one_thread, unsigned recv_bufs) {
   int want = wanted_backend(cfg_backend);
   for (unsigned i = 0; i < loop->nworkers; i++) {
     /* Worker 0 decides (and keeps the reason); the others follow it. */
@@ -33,6 +33,7 @@ int weft__loop_io_init(struct weft_loop *loop, int cfg_backend, unsigned entries
       while (i--) weft__reactor_fini(&loop->workers[i].reactor);
       return rc;
     }
+    loop->workers[i].reactor.recv_bufs = recv_bufs;
     if (i == 0) want = loop->workers[0].reactor.ops->id; /* all workers alike */
   }
   return 0;

@@ -31,9 +31,14 @@ struct weft__io_state {
  * auto); worker 0 decides and the others follow it. Workers 1..N-1 get
  * reactors for one thread (bound when their threads start); worker 0 too
  * when @one_thread (the loop's owner binds it: only that thread will
- * drive it). Returns 0 or the reactor's error, with nothing left set up. */
+ * drive it). @recv_bufs: provided buffers per reactor for receiving
+ * ahead (0: none, streams receive per read). Returns 0 or the reactor's
+ * error, with nothing left set up. */
 int weft__loop_io_init(struct weft_loop *loop, int cfg_backend, unsigned entries,
-                       bool one_thread);
+                       bool one_thread, unsigned recv_bufs);
+
+/* Provided receive buffers per worker when the config says 0. */
+#define WEFT__RECV_BUFS_DEFAULT 256u
 /* Ends the requests objects keep standing (a stream's multishot receive)
  * on every worker's own thread, delivering their last completions. Once
  * at close, after the last task and before the threads stop. */

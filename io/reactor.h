@@ -165,6 +165,9 @@ struct weft__reactor {
   _Atomic uint64_t started, finished;
   const int *fixed_fds;       /* registered files (the loop's table), by index */
   unsigned nfixed_fds;
+  /* Provided buffers for multishot receives (a power of two; 0: none, so
+   * WEFT__IO_RECV_MULTI is refused with -ENOTSUP). Set once after init. */
+  unsigned recv_bufs;
   union {                     /* the backend's own state */
 #if defined(WEFT__HAVE_URING)
     struct {
@@ -206,6 +209,12 @@ void weft__reactor_fini(struct weft__reactor *r);
 
 static inline bool weft__reactor_can(const struct weft__reactor *r, unsigned cap) {
   return (r->ops->caps & cap) != 0;
+}
+
+/* Whether streams on @r receive ahead: the backend can, and the loop
+ * gave it buffers. */
+static inline bool weft__reactor_recv_ahead(const struct weft__reactor *r) {
+  return weft__reactor_can(r, WEFT__CAP_MULTISHOT_RECV) && r->recv_bufs > 0;
 }
 
 /* Submits queued requests and delivers completions without blocking.

@@ -49,13 +49,12 @@
 
 #define IGNORE_UD 0
 
-/* Provided buffers: 256 x 4 KiB in one mapping (1 MiB of address space per
- * ring that ever receives this way; pages are touched as the kernel fills
- * them). One buffer per completion, so the count bounds how many
- * completions may land between two reaps before -ENOBUFS: a worker's
- * active connections, roughly. */
+/* Provided buffers: r->recv_bufs (256 by default) x 4 KiB in one mapping
+ * (1 MiB of address space per ring that ever receives this way; pages are
+ * touched as the kernel fills them). One buffer per completion, so the
+ * count bounds how many completions may land between two reaps before
+ * -ENOBUFS: a worker's active connections, roughly. */
 #define PBUF_GROUP 0
-#define PBUF_COUNT 256u
 #define PBUF_SIZE WEFT__RECV_BUF_SIZE
 
 static const uint8_t required_ops[] = {
@@ -158,8 +157,8 @@ static void ring_bind(struct weft__reactor *r) {
   arm_wake(r);
 }
 
-static size_t pbuf_map_len(void) {
-  return PBUF_COUNT * sizeof(struct io_uring_buf) + (size_t)PBUF_COUNT * PBUF_SIZE;
+static size_t pbuf_map_len(const struct weft__reactor *r) {
+  return r->recv_bufs * sizeof(struct io_uring_buf) + (size_t)r->recv_bufs * PBUF_SIZE;
 }
 
 /* Sets up the provided buffers on first use: 0, or why not (kept, so a
@@ -167,27 +166,28 @@ static size_t pbuf_map_len(void) {
 static int pbuf_setup(struct weft__reactor *r) {
   if (r->ur.pbr) return 0;
   if (r->ur.pbuf_err) return r->ur.pbuf_err;
-  void *m = mmap(NULL, pbuf_map_len(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (!r->recv_bufs) return -ENOTSUP; /* the loop turned receiving ahead off */
+  void *m = mmap(NULL, pbuf_map_len(r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return -ENOMEM; /* not kept: memory may come back */
   struct io_uring_buf_reg reg;
   memset(&reg, 0, sizeof reg);
   reg.ring_addr = (uint64_t)(uintptr_t)m;
-  reg.ring_entries = PBUF_COUNT;
+  reg.ring_entries = r->recv_bufs;
   reg.bgid = PBUF_GROUP;
   int rc = io_uring_register_buf_ring(&r->ur.ring, &reg, 0);
   if (rc < 0) {
-    munmap(m, pbuf_map_len());
+    munmap(m, pbuf_map_len(r));
     r->ur.pbuf_err = rc;
     return rc;
   }
   r->ur.pbr = m;
-  r->ur.pbufs = (char *)m + PBUF_COUNT * sizeof(struct io_uring_buf);
+  r->ur.pbufs = (char *)m + r->recv_bufs * sizeof(struct io_uring_buf);
   io_uring_buf_ring_init(r->ur.pbr);
-  int mask = io_uring_buf_ring_mask(PBUF_COUNT);
-  for (unsigned i = 0; i < PBUF_COUNT; i++)
+  int mask = io_uring_buf_ring_mask(r->recv_bufs);
+  for (unsigned i = 0; i < r->recv_bufs; i++)
     io_uring_buf_ring_add(r->ur.pbr, r->ur.pbufs + (size_t)i * PBUF_SIZE, PBUF_SIZE, (unsigned short)i,
                           mask, (int)i);
-  io_uring_buf_ring_advance(r->ur.pbr, PBUF_COUNT); /* a release store of the tail */
+  io_uring_buf_ring_advance(r->ur.pbr, (int)r->recv_bufs); /* a release store of the tail */
   return 0;
 }
 
@@ -199,13 +199,13 @@ static char *pbuf_of(struct weft__reactor *r, uint32_t cqe_flags) {
 static void pbuf_return(struct weft__reactor *r, uint32_t cqe_flags) {
   unsigned short bid = (unsigned short)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
   io_uring_buf_ring_add(r->ur.pbr, pbuf_of(r, cqe_flags), PBUF_SIZE, bid,
-                        io_uring_buf_ring_mask(PBUF_COUNT), 0);
+                        io_uring_buf_ring_mask(r->recv_bufs), 0);
   io_uring_buf_ring_advance(r->ur.pbr, 1);
 }
 
 static void ring_fini(struct weft__reactor *r) {
   io_uring_queue_exit(&r->ur.ring); /* cancels the wake read; drops the buffer ring */
-  if (r->ur.pbr) munmap(r->ur.pbr, pbuf_map_len());
+  if (r->ur.pbr) munmap(r->ur.pbr, pbuf_map_len(r));
   r->ur.pbr = NULL;
   close(r->wake_fd);
 }

@@ -222,7 +222,6 @@ static bool cancelled_meanwhile(void) {
 
 /* ---- receiving ahead (push) ---------------------------------------------- */
 
-enum { RX_UNDECIDED = 0, RX_PULL, RX_PUSH };
 enum { RX_OFF = 0, RX_ARMED, RX_PAUSING };
 
 /* fill_push: "receive the pull way this time" (never a user's result). */
@@ -360,10 +359,10 @@ static ssize_t fill_push(struct weft__stream *s) {
       break;
     }
     if (s->rx_state == RX_OFF) {
-      if (s->rx_unsupported || s->rx_bulk) s->rx_mode = RX_PULL; /* rx is empty: in order */
-      int rc = s->rx_mode == RX_PULL ? -ENOTSUP : rx_arm_locked(s);
+      if (s->rx_unsupported || s->rx_bulk) s->rx_mode = WEFT__RX_PULL; /* rx is empty: in order */
+      int rc = s->rx_mode == WEFT__RX_PULL ? -ENOTSUP : rx_arm_locked(s);
       if (rc < 0) {
-        if (rc != -ENOMEM && rc != -EBUSY) s->rx_mode = RX_PULL; /* no buffer rings */
+        if (rc != -ENOMEM && rc != -EBUSY) s->rx_mode = WEFT__RX_PULL; /* no buffer rings */
         out = PULL_INSTEAD;
         break;
       }
@@ -392,12 +391,11 @@ static ssize_t fill_push(struct weft__stream *s) {
 
 /* Whether reads of @s go through rx (decided by its first fill). */
 static bool pushing(struct weft__stream *s) {
-  if (s->rx_mode == RX_UNDECIDED)
-    s->rx_mode = s->is_socket && weft__reactor_can(&weft__worker_self()->reactor,
-                                                   WEFT__CAP_MULTISHOT_RECV)
-                     ? RX_PUSH
-                     : RX_PULL;
-  return s->rx_mode == RX_PUSH;
+  if (s->rx_mode == WEFT__RX_UNDECIDED)
+    s->rx_mode = s->is_socket && weft__reactor_recv_ahead(&weft__worker_self()->reactor)
+                     ? WEFT__RX_PUSH
+                     : WEFT__RX_PULL;
+  return s->rx_mode == WEFT__RX_PUSH;
 }
 
 /* One receive into the buffer: > 0, 0 at end of stream, or an error. */

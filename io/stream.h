@@ -28,6 +28,11 @@ struct weft__bytes {
   size_t head, tail, cap;
 };
 
+/* How a stream's reads receive (stream.c): undecided until the first
+ * read that needs bytes; then ahead through a multishot receive, or one
+ * receive per read. */
+enum weft__rx_mode { WEFT__RX_UNDECIDED = 0, WEFT__RX_PULL, WEFT__RX_PUSH };
+
 struct weft__stream {
   struct weft__mutex lock;
   _Atomic uint32_t refs;      /* reader, writer, the flusher task while it runs */
@@ -48,7 +53,7 @@ struct weft__stream {
    * multishot receive copies into rx on the worker where it was started.
    * Under lock, except rx_mode (the reader's alone) and rx_op (the
    * reactor's while in flight). */
-  uint8_t rx_mode;            /* RX_UNDECIDED, RX_PULL, RX_PUSH */
+  uint8_t rx_mode;            /* enum weft__rx_mode */
   uint8_t rx_state;           /* RX_OFF, RX_ARMED, RX_PAUSING */
   bool rx_got;                /* some receive delivered bytes */
   bool rx_unsupported;        /* it ended with -EINVAL before any bytes */

@@ -117,6 +117,7 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->order = WEFT_ORDER_DEFAULT;
   cfg->io_backend = WEFT_IO_AUTO;
   cfg->io_entries = 0;
+  cfg->recv_buffers = 0;
   cfg->max_tasks = 0;
   cfg->track_stack_use = 0;
   cfg->stall_ms = WEFT_STALL_DEFAULT;
@@ -153,6 +154,9 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
   if (c.order < WEFT_ORDER_DEFAULT || c.order > WEFT_ORDER_LOCALITY) return -EINVAL;
   if (c.io_backend < WEFT_IO_AUTO || c.io_backend > WEFT_IO_EPOLL) return -EINVAL;
   if (c.io_entries > 32768) return -EINVAL;
+  if (c.recv_buffers < -1 || c.recv_buffers > 32768 ||
+      (c.recv_buffers > 0 && (c.recv_buffers & (c.recv_buffers - 1))))
+    return -EINVAL;
   if (c.acct_sample < WEFT_ACCT_DEFAULT || c.acct_sample > WEFT_ACCT_SAMPLE_MAX) return -EINVAL;
   unsigned entries = c.io_entries ? c.io_entries : DEFAULT_IO_ENTRIES;
   if (entries & (entries - 1)) return -EINVAL;
@@ -173,7 +177,10 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
     return -ENOMEM;
   }
   /* I/O first: the only step that can fail for reasons outside us. */
-  int rc = weft__loop_io_init(loop, c.io_backend, entries, one_thread);
+  int rc = weft__loop_io_init(loop, c.io_backend, entries, one_thread,
+                              c.recv_buffers < 0 ? 0u
+                              : c.recv_buffers ? (unsigned)c.recv_buffers
+                                               : WEFT__RECV_BUFS_DEFAULT);
   if (rc < 0) {
     weft__idle_fini(&loop->idle);
     free_loop_memory(loop);

@@ -72,6 +72,11 @@ enum weft_order {
  *               (io_uring or weft_loop_new fails), WEFT_IO_EPOLL.
  * @io_entries:  submission queue entries per worker ring, a power of two
  *               up to 32768; 0 means 256.
+ * @recv_buffers: io_uring: provided buffers (4 KiB each) per worker for
+ *               socket streams that receive ahead (weft/stream.h), set up
+ *               when a worker first needs them; a power of two up to 32768,
+ *               0 means 256 (1 MiB per worker), -1 turns receiving ahead
+ *               off (every stream read issues its own receive).
  * @max_tasks:   a cap on tasks alive at once (spawned and not ended); a
  *               spawn at the cap returns -EAGAIN (bounded memory for
  *               servers that spawn per request). 0: no cap.
@@ -113,6 +118,7 @@ struct weft_loop_config {
   int order;
   int io_backend;
   unsigned io_entries;
+  int recv_buffers;
   size_t max_tasks;
   int track_stack_use;
   int stall_ms;
@@ -149,8 +155,9 @@ WEFT_EXTERN void weft_loop_config_init(struct weft_loop_config *cfg);
  *
  * Returns:  0; -EINVAL if @out is NULL, @cfg->workers > 1024, the stack size
  *           is below 16 KiB or above 1 GiB, @cfg->order is not a weft_order,
- *           @cfg->io_backend is not a weft_io_backend or @cfg->io_entries is
- *           not a power of two up to 32768; -ENOMEM; when io_uring was
+ *           @cfg->io_backend is not a weft_io_backend, @cfg->io_entries is
+ *           not a power of two up to 32768, or @cfg->recv_buffers is not -1,
+ *           0 or a power of two up to 32768; -ENOMEM; when io_uring was
  *           required (WEFT_IO_URING or $WEFT_IO_BACKEND=io_uring) and cannot
  *           be set up, the kernel's error (-EPERM, -ENOSYS, -ENOMEM...);
  *           -EMFILE/-ENFILE when the per-worker ring or epoll fds cannot be

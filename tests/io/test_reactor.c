@@ -114,6 +114,13 @@ START_TEST(test_choice) {
   cfg.io_entries = 64;
   ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
   close_clean(loop);
+  cfg.recv_buffers = -2;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  cfg.recv_buffers = 100; /* not a power of two */
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  cfg.recv_buffers = 65536;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);
+  cfg.recv_buffers = 0;
   ck_assert_ptr_null(weft_loop_backend(NULL));
   ck_assert_ptr_null(weft_loop_backend_reason(NULL));
 }

@@ -90,6 +90,9 @@ START_TEST(multishot_receive_into_provided_buffers) {
   for (int nonblock = 0; nonblock < 2; nonblock++) {
     backend_up();
     ck_assert(weft__reactor_can(&R, WEFT__CAP_MULTISHOT_RECV));
+    struct recv_op none = {.op.req = {.kind = WEFT__IO_RECV_MULTI, .fd = 0}, .op.cb = copy_call};
+    ck_assert_int_eq(weft__reactor_start_standing(&R, &none.op), -ENOTSUP); /* no buffers given */
+    R.recv_bufs = 16; /* what the loop sets after init */
     int sv[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0, sv), 0);
     struct recv_op d = {.op.req = {.kind = WEFT__IO_RECV_MULTI, .fd = sv[0]}, .op.cb = copy_call};
