@@ -374,8 +374,8 @@ static ssize_t fill_push(struct weft__stream *s) {
     }
     s->rx_waiter = t;
     atomic_store_explicit(&s->rx_fired, 0, memory_order_relaxed); /* ours until we unlock */
+    struct weft__io_req what = {.kind = WEFT__IO_RECV_MULTI, .fd = s->rfd}; /* for the dump */
     weft__mutex_unlock(&s->lock);
-    struct weft__io_req what = {.kind = WEFT__IO_RECV_MULTI, .fd = s->rfd};
     weft__task_blocked(t, WEFT__BLOCK_IO, NULL, weft__io_blocked_arg(&what));
     int rc = weft__task_wait(t, &s->rx_fired, s->rdeadline);
     weft__mutex_lock(&s->lock);
