@@ -14,7 +14,12 @@
  *  - a TaskGroup's owner cancelled as its child fails: the failure, once
  *    seen, is reported (errors win over the cancel), never lost;
  *  - wait and as_completed over children finishing on every worker: done
- *    means done, each future is yielded exactly once.
+ *    means done, each future is yielded exactly once;
+ *  - a Queue at a bound of 2 with 4 producers and 4 consumers (timed gets,
+ *    put_nowait) on 4 workers: a waiter granted a slot or an item is never
+ *    left suspended (the lost wake-up of task.c's design comment: with the
+ *    fix reverted this shape hung within ~250 iterations, 2026-12-02).
+ *    A hang is reported by a 30 s bound on join and the awaits.
  *
  * Iterations: $WEFT_STRESS_ITERS (default 1000 in the suite; `make stress`
  * runs 10,000 under TSan), divided by $WEFT_TEST_SCALE like every stress
@@ -391,6 +396,72 @@ static int wait_storm_main(void *arg, void **res) {
 START_TEST(wait_and_as_completed_storm) { ck_assert_int_eq(run_main(4, wait_storm_main, NULL, NULL), 0); }
 END_TEST
 
+/* ---- a Queue at a tight bound: no granted waiter left behind ------------------ */
+
+enum { TQ_PRODUCERS = 4, TQ_CONSUMERS = 4, TQ_ITEMS = 20000 };
+#define TQ_GUARD_NS (30 * 1000000000LL) /* a hang, not a slow run */
+
+static weft_queue_t *tq;
+static _Atomic long tq_got;
+
+static int tq_producer(void *arg, void **res) {
+  (void)res;
+  long id = (long)(intptr_t)arg;
+  for (long i = 1; i <= TQ_ITEMS; i++) {
+    void *v = (void *)(intptr_t)((id << 32) | i);
+    int rc = i % 5 == 0 && weft_queue_put_nowait(tq, v) == 0 ? 0 : weft_queue_put(tq, v, -1);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int tq_consumer(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (long i = 0;; i++) {
+    void *v;
+    int rc = weft_queue_get(tq, &v, i % 7 == 0 ? 20000 : -1); /* some 20 us timed gets */
+    if (rc == -ETIMEDOUT) continue;
+    if (rc == WEFT_ESHUTDOWN) return 0;
+    if (rc) return rc;
+    atomic_fetch_add(&tq_got, 1);
+    if ((rc = weft_queue_task_done(tq))) return rc;
+  }
+}
+
+static int tight_queue_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_task_t *p[TQ_PRODUCERS], *c[TQ_CONSUMERS];
+  for (int i = 0; i < TQ_CONSUMERS; i++) ck_assert_int_eq(weft_spawn(tq_consumer, NULL, &c[i]), 0);
+  for (long i = 0; i < TQ_PRODUCERS; i++)
+    ck_assert_int_eq(weft_spawn(tq_producer, (void *)(intptr_t)i, &p[i]), 0);
+  for (int i = 0; i < TQ_PRODUCERS; i++) {
+    ck_assert_msg(weft_await_timeout(weft_task_future(p[i]), TQ_GUARD_NS, NULL) == 0,
+                  "producer %d left behind", i);
+    weft_task_release(p[i]);
+  }
+  ck_assert_msg(weft_queue_join(tq, TQ_GUARD_NS) == 0, "an item never taken: a consumer left behind");
+  weft_queue_shutdown(tq, 0);
+  for (int i = 0; i < TQ_CONSUMERS; i++) {
+    ck_assert_int_eq(weft_await_timeout(weft_task_future(c[i]), TQ_GUARD_NS, NULL), 0);
+    weft_task_release(c[i]);
+  }
+  ck_assert_int_eq(atomic_load(&tq_got), (long)TQ_PRODUCERS * TQ_ITEMS);
+  return 0;
+}
+
+START_TEST(queue_at_tight_bound) {
+  long n = iters() / 40;
+  for (long it = 0; it < (n > 0 ? n : 1); it++) {
+    atomic_store(&tq_got, 0);
+    ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 2, NULL, &tq), 0);
+    ck_assert_int_eq(run_main(4, tight_queue_main, NULL, NULL), 0);
+    ck_assert_int_eq(weft_queue_destroy(tq), 0);
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("races");
   TCase *tc = tcase_create("races");
@@ -402,6 +473,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, wait_for_result_vs_timeout);
   tcase_add_test(tc, taskgroup_cancel_vs_failure);
   tcase_add_test(tc, wait_and_as_completed_storm);
+  tcase_add_test(tc, queue_at_tight_bound);
   suite_add_tcase(s, tc);
   return s;
 }
