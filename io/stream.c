@@ -34,8 +34,9 @@
  *
  * Invariants: refs counts the reader, the writer, a running flusher and
  * the multishot receive while it is in flight; the last release frees.
- * rx_state is RX_ARMED or RX_PAUSING exactly while rx_op is in flight; a
- * pull receive happens only while it is RX_OFF (bytes stay in order).
+ * rx_inflight is set exactly while rx_op is in flight (a pause is rx_op
+ * cancelled and not yet ended); a pull receive happens only while it is
+ * clear (bytes stay in order).
  * wsize == pending bytes + out bytes. Everything of the writer, the fd
  * state and rx is under lock; the reader's buffer (in) belongs to the one
  * task in a read call.
@@ -222,7 +223,6 @@ static bool cancelled_meanwhile(void) {
 
 /* ---- receiving ahead (push) ---------------------------------------------- */
 
-enum { RX_OFF = 0, RX_ARMED, RX_PAUSING };
 
 /* fill_push: "receive the pull way this time" (never a user's result). */
 #define PULL_INSTEAD (-200000)
@@ -252,6 +252,13 @@ static void rx_wake_locked(struct weft__stream *s) {
 
 static void rx_done(struct weft__io_op *op);
 
+/* Whether receiving ahead may go on (be started again): the stream has not
+ * ended or failed, is not a bulk transfer, and its fd is open (a closed
+ * fd's number may name another file now). Locked. */
+static bool rx_may_go_on(const struct weft__stream *s) {
+  return !s->rx_err && !s->rx_eof && !s->rx_bulk && s->rfd >= 0;
+}
+
 /* Starts the multishot receive on the calling task's worker. Locked. */
 static int rx_arm_locked(struct weft__stream *s) {
   struct weft__reactor *r = &weft__worker_self()->reactor;
@@ -263,7 +270,7 @@ static int rx_arm_locked(struct weft__stream *s) {
   int rc = weft__reactor_start_standing(r, op);
   if (rc < 0) return rc;
   s->rx_reactor = r;
-  s->rx_state = RX_ARMED;
+  s->rx_inflight = true;
   /* relaxed: the reader holds a reference while it runs this. */
   atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the receive's */
   return 0;
@@ -291,23 +298,21 @@ static void rx_done(struct weft__io_op *op) {
     bool full = bytes_len(&s->rx) > rx_bound(s);
     if ((s->rx_err || full || s->rx_bulk) && !op->cancelled) {
       weft__reactor_cancel(s->rx_reactor, op); /* paused: the reader starts it again */
-      s->rx_state = RX_PAUSING;
       s->rx_pauses += full;
     }
   } else {
-    s->rx_state = RX_OFF;
+    s->rx_inflight = false;
     if (res == 0) s->rx_eof = true;
     else if (res == -EINVAL && !s->rx_got) s->rx_unsupported = true; /* the kernel lacks it */
     else if (res < 0 && res != -ENOBUFS && res != -ECANCELED && !s->rx_err) s->rx_err = res;
     /* Ended by the kernel with nothing wrong with the stream (out of
      * provided buffers, a full completion queue): again, unless someone
-     * cancelled it (a pause, the loop's quiesce) or the fd was closed (its
-     * number may name another file now). */
-    if ((res > 0 || res == -ENOBUFS) && !op->cancelled && !s->rx_err && !s->rx_eof &&
-        !s->rx_bulk && s->rfd >= 0 && bytes_len(&s->rx) <= rx_bound(s))
+     * cancelled it (a pause, the loop's quiesce). */
+    if ((res > 0 || res == -ENOBUFS) && !op->cancelled && rx_may_go_on(s) &&
+        bytes_len(&s->rx) <= rx_bound(s))
       keep = weft__reactor_start_standing(s->rx_reactor, op) == 0;
     if (keep) {
-      s->rx_state = RX_ARMED;
+      s->rx_inflight = true;
       s->rx_restarts++;
     }
   }
@@ -345,9 +350,7 @@ static ssize_t fill_push(struct weft__stream *s) {
     if (bytes_len(&s->rx)) {
       out = rx_take_locked(s);
       /* Resume a paused receive (a failure is retried by the next fill). */
-      if (out > 0 && s->rx_state == RX_OFF && !s->rx_eof && !s->rx_err && !s->rx_bulk &&
-          s->rfd >= 0)
-        (void)rx_arm_locked(s);
+      if (out > 0 && !s->rx_inflight && rx_may_go_on(s)) (void)rx_arm_locked(s);
       break;
     }
     if (s->rx_err) {
@@ -358,7 +361,7 @@ static ssize_t fill_push(struct weft__stream *s) {
       out = 0;
       break;
     }
-    if (s->rx_state == RX_OFF) {
+    if (!s->rx_inflight) {
       if (s->rx_unsupported || s->rx_bulk) s->rx_mode = WEFT__RX_PULL; /* rx is empty: in order */
       int rc = s->rx_mode == WEFT__RX_PULL ? -ENOTSUP : rx_arm_locked(s);
       if (rc < 0) {

@@ -54,7 +54,7 @@ struct weft__stream {
    * Under lock, except rx_mode (the reader's alone) and rx_op (the
    * reactor's while in flight). */
   uint8_t rx_mode;            /* enum weft__rx_mode */
-  uint8_t rx_state;           /* RX_OFF, RX_ARMED, RX_PAUSING */
+  bool rx_inflight;           /* rx_op is in flight (armed, or cancelled and not ended) */
   bool rx_got;                /* some receive delivered bytes */
   bool rx_unsupported;        /* it ended with -EINVAL before any bytes */
   bool rx_bulk;               /* a bulk transfer: reads go back to pulling */
