@@ -17,7 +17,9 @@
  *    write), the waker leaving the task "already queued" and the task,
  *    already past its check, suspending for good. Found by a queue test
  *    (tests/sync/test_queue.c, tight_bounds_under_contention): a granted
- *    waiter left IDLE, ~1 run in 50 on 4 workers. As RMWs on the one state
+ *    waiter left IDLE, ~1 run in 50 on 4 workers; guarded now by
+ *    tests/stress/test_races.c, queue_at_tight_bound, which fails within a
+ *    few hundred iterations with this rule reverted. As RMWs on the one state
  *    word, the two are ordered: if the waker's comes first, the worker's
  *    exchange reads from it and sees the flag; if the worker's comes first,
  *    the waker finds RUNNING and marks NOTIFIED.

@@ -483,6 +483,15 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   weft__schedule(loop, &t->r, pinned, WEFT__SCHED_BACK);
 }
 
+/* Notes that the worker's own code now runs on @t's stack while @t is
+ * not current (NULL: no longer), for the stack-guard handler (worker.h,
+ * stack_owner). The signal fence keeps the store ahead of what follows for
+ * a handler on this thread. */
+static inline void set_stack_owner(struct weft__worker *w, struct weft_task *t) {
+  atomic_store_explicit(&w->stack_owner, t, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+}
+
 /* Work other threads may have queued for @w (its inbox, the loop's
  * injection queue), by a cheap look that can miss a push in flight. */
 static bool remote_work_maybe(struct weft__worker *w) {
@@ -497,10 +506,9 @@ bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atom
   uint64_t next = weft__timers_next(&w->timers);
   if (next != UINT64_MAX && next <= weft__clock_ns()) return false;
   weft__worker_set_current(w, NULL);
-  atomic_store_explicit(&w->stack_owner, t, memory_order_relaxed); /* the poll runs on t's stack */
-  atomic_signal_fence(memory_order_seq_cst);
+  set_stack_owner(w, t); /* the poll runs on t's stack */
   weft__reactor_poll(&w->reactor);
-  atomic_store_explicit(&w->stack_owner, NULL, memory_order_relaxed);
+  set_stack_owner(w, NULL);
   weft__worker_set_current(w, t);
   /* relaxed: the caller's acquire load reads the outcome. */
   if (!atomic_load_explicit(done, memory_order_relaxed)) return false;
@@ -592,7 +600,7 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
  * task, a task's first step, the scheduler): finish what the task that
  * switched out left to do. */
 static void after_switch(struct weft__worker *w) {
-  atomic_store_explicit(&w->stack_owner, NULL, memory_order_relaxed); /* off that stack now */
+  set_stack_owner(w, NULL); /* off that stack now */
   struct weft_task *t = w->prev;
   if (!t) return; /* resumed by the scheduler, which left nothing */
   w->prev = NULL;
@@ -652,10 +660,8 @@ struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct wef
                                               enum weft__switch_reason why) {
   WEFT__INVARIANT(t == weft__worker_current(w) && !w->prev);
   /* What follows runs on t's stack after t stops being current: an
-   * overflow here is still t's (stackguard.c). The fence keeps the store
-   * ahead of it for a handler on this thread. */
-  atomic_store_explicit(&w->stack_owner, t, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
+   * overflow here is still t's (stackguard.c). */
+  set_stack_owner(w, t);
   slice_end(w, t);
   struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w);
   /* Set after direct_next: a task it finds ended before its first step
