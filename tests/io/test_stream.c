@@ -18,6 +18,12 @@
 /* A socketpair: the test drives one end raw, the stream wraps the other. */
 static void pair(int sv[2]) { ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0); }
 
+/* A socketpair whose sv[0] a stream (limit @limit) wraps: reader and writer. */
+static void stream_pair(int sv[2], size_t limit, weft_reader_t **r, weft_writer_t **w) {
+  pair(sv);
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], limit, r, w), 0);
+}
+
 struct feeder {
   int fd;
   const char *const *pieces;
@@ -41,10 +47,9 @@ static int reader_main(void *arg, void **res) {
   (void)arg;
   (void)res;
   int sv[2];
-  pair(sv);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 16, &r, &w), 0);
+  stream_pair(sv, 16, &r, &w);
   static const char *const pieces[] = {"GET / HT", "TP/1.1\r\n", "\r\nline one\nline", " two\n",
                                        "abcdef", "0123456789ABCDEFGHIJ", "tail", NULL};
   struct feeder f = {.fd = sv[1], .pieces = pieces, .close_after = true};
@@ -160,10 +165,9 @@ static int busy_main(void *arg, void **res) {
   (void)arg;
   (void)res;
   int sv[2];
-  pair(sv);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  stream_pair(sv, 0, &r, &w);
   struct busy b = {.r = r};
   ck_assert_int_eq(weft_event_create(&b.started), 0);
   weft_task_t *t;
@@ -360,10 +364,9 @@ static int timeouts_main(void *arg, void **res) {
   (void)arg;
   (void)res;
   int sv[2];
-  pair(sv);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  stream_pair(sv, 0, &r, &w);
   char buf[32];
   uint64_t t0 = weft_now_ns();
   ck_assert_int_eq(weft_reader_readline_timeout(r, buf, sizeof buf, 20000000), -ETIMEDOUT);
@@ -548,8 +551,7 @@ static int stream_edges_main(void *arg, void **res) {
   weft_reader_release(r);
   close(sv[1]);
   /* A closed writer ends a socket stream for at_eof, data or not in flight. */
-  pair(sv);
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 16, &r, &w), 0);
+  stream_pair(sv, 16, &r, &w);
   ck_assert_int_eq(weft_reader_at_eof(r), 0);
   ck_assert_int_eq(weft_writer_close(w), 0);
   ck_assert_int_eq(weft_reader_at_eof(r), 1);
@@ -567,8 +569,7 @@ static int stream_edges_main(void *arg, void **res) {
   ck_assert_int_eq(weft_reader_at_eof(r), 1);
   weft_reader_release(r);
   /* readline over the limit drops the line (asyncio), readuntil keeps it. */
-  pair(sv);
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 16, &r, &w), 0);
+  stream_pair(sv, 16, &r, &w);
   const char *long_line = "0123456789ABCDEFGHIJ\nnext\n";
   ck_assert_int_eq(write(sv[1], long_line, strlen(long_line)), (ssize_t)strlen(long_line));
   ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), WEFT_ELIMIT);
@@ -664,10 +665,9 @@ static int pauses_main(void *arg, void **res) {
   (void)res;
   for (int bulk = 0; bulk < 2; bulk++) {
     int sv[2];
-    pair(sv);
     weft_reader_t *r;
     weft_writer_t *w;
-    ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 64, &r, &w), 0);
+    stream_pair(sv, 64, &r, &w);
     struct pattern_feeder f = {.fd = sv[1], .piece = bulk ? 16384 : 300};
     weft_task_t *t;
     ck_assert_int_eq(weft_spawn(pattern_feed, &f, &t), 0);
@@ -753,10 +753,9 @@ static int exhaust_main(void *arg, void **res) {
 static int recv_cfg_main(void *arg, void **res) {
   (void)res;
   int sv[2];
-  pair(sv);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  stream_pair(sv, 0, &r, &w);
   ck_assert_int_eq(write(sv[1], "ping\n", 5), 5);
   char buf[8];
   ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 5);
@@ -835,10 +834,9 @@ static int keep_main(void *arg, void **res) {
   ck_assert_int_eq(c, 'h');
   /* A second stream released inside the loop: its end of stream may
    * still be on its way when the loop closes. */
-  pair(sv);
   weft_reader_t *r2;
   weft_writer_t *w2;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r2, &w2), 0);
+  stream_pair(sv, 0, &r2, &w2);
   ck_assert_int_eq(write(sv[1], "x", 1), 1);
   ck_assert_int_eq(weft_reader_read(r2, &c, 1), 1);
   weft_writer_release(w2);
@@ -883,10 +881,9 @@ static int cancelled_read_main(void *arg, void **res) {
   (void)arg;
   (void)res;
   int sv[2];
-  pair(sv);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  stream_pair(sv, 0, &r, &w);
   char buf[16];
   for (int round = 0; round < 20; round++) {
     struct cancelled_read cr = {.r = r, .n = 99};
