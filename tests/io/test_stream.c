@@ -24,6 +24,13 @@ static void stream_pair(int sv[2], size_t limit, weft_reader_t **r, weft_writer_
   ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], limit, r, w), 0);
 }
 
+/* Ends a stream_pair: the stream released (its fd closed), then @peer. */
+static void stream_pair_end(int peer, weft_reader_t *r, weft_writer_t *w) {
+  weft_writer_release(w);
+  weft_reader_release(r);
+  close(peer);
+}
+
 struct feeder {
   int fd;
   const char *const *pieces;
@@ -199,9 +206,7 @@ static int busy_main(void *arg, void **res) {
   ck_assert_int_eq(weft_writer_is_closing(w), 1);
   ck_assert_int_eq(weft_writer_wait_closed(w), 0);
   ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1); /* closed */
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
   return 0;
 }
 
@@ -280,9 +285,7 @@ static int backpressure_main(void *arg, void **res) {
   ck_assert_uint_eq(b.written, 400 * (size_t)CHUNK);
   ck_assert_uint_le(b.max_buffered, 64 * 1024 + CHUNK);
   weft_event_destroy(b.blocked);
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
   return 0;
 }
 
@@ -327,9 +330,7 @@ static int bad_main(void *arg, void **res) {
     ck_assert_int_eq(weft_reader_readuntil(nr, "x", 1, nb, (size_t)-1, NULL), -EINVAL);
     ck_assert_int_eq(weft_writer_write(nw, nb, (size_t)-1), -EINVAL);
     ck_assert_int_eq(weft_writer_set_write_buffer_limits(nw, (size_t)-1, 0), -EINVAL);
-    weft_writer_release(nw);
-    weft_reader_release(nr);
-    close(sv[1]);
+    stream_pair_end(sv[1], nr, nw);
     struct weft_server_opts big = {.limit = (size_t)-1};
     ck_assert_int_eq(weft_start_server(NULL, "127.0.0.1", 0, echo_lines, NULL, &big, &s), -EINVAL);
   }
@@ -354,9 +355,7 @@ START_TEST(test_bad_input) {
   ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0); /* any thread */
   ck_assert_int_eq(weft_reader_read(r, &b, 1), -EPERM);
   ck_assert_int_eq(weft_writer_write(w, &b, 1), -EPERM);
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
 }
 END_TEST
 
@@ -389,9 +388,7 @@ static int timeouts_main(void *arg, void **res) {
   ck_assert_int_eq(weft_writer_wait_closed_timeout(w, 1000000), -ETIMEDOUT);
   weft_writer_abort(w);
   ck_assert_int_eq(weft_writer_wait_closed_timeout(w, 1000000000), 0);
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
   /* A port nobody listens on: refused well before the timeout. */
   weft_server_t *s;
   int port = serve(echo_lines, NULL, &s);
@@ -547,17 +544,13 @@ static int stream_edges_main(void *arg, void **res) {
   ck_assert_int_eq(weft_writer_write(w, "x", 1), -ECONNRESET);
   ck_assert_int_eq(weft_writer_drain(w), -ECONNRESET);
   ck_assert_int_eq(weft_reader_at_eof(r), 1);
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
   /* A closed writer ends a socket stream for at_eof, data or not in flight. */
   stream_pair(sv, 16, &r, &w);
   ck_assert_int_eq(weft_reader_at_eof(r), 0);
   ck_assert_int_eq(weft_writer_close(w), 0);
   ck_assert_int_eq(weft_reader_at_eof(r), 1);
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
   /* The same on a pipe: the end has arrived once its writer closed. */
   int pp[2];
   ck_assert_int_eq(pipe(pp), 0);
@@ -584,9 +577,7 @@ static int stream_edges_main(void *arg, void **res) {
   ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 3);
   ck_assert_int_eq(weft_reader_readuntil(r, "\n", 1, buf, sizeof buf, NULL), WEFT_ELIMIT);
   ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), 21); /* kept by readuntil */
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
   return 0;
 }
 
@@ -686,9 +677,7 @@ static int pauses_main(void *arg, void **res) {
     }
     ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
     weft_task_release(t);
-    weft_writer_release(w);
-    weft_reader_release(r);
-    close(sv[1]);
+    stream_pair_end(sv[1], r, w);
   }
   return 0;
 }
@@ -762,9 +751,7 @@ static int recv_cfg_main(void *arg, void **res) {
   struct weft__stream *st = r->s;
   bool off = *(int *)arg < 0;
   if (on_uring()) ck_assert_int_eq(st->rx_mode == WEFT__RX_PULL, off);
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
   return 0;
 }
 
@@ -839,9 +826,7 @@ static int keep_main(void *arg, void **res) {
   stream_pair(sv, 0, &r2, &w2);
   ck_assert_int_eq(write(sv[1], "x", 1), 1);
   ck_assert_int_eq(weft_reader_read(r2, &c, 1), 1);
-  weft_writer_release(w2);
-  weft_reader_release(r2);
-  close(sv[1]);
+  stream_pair_end(sv[1], r2, w2);
   return 0;
 }
 
@@ -909,9 +894,7 @@ static int cancelled_read_main(void *arg, void **res) {
     ck_assert_int_eq(weft_reader_readexactly(r, buf, 2, NULL), 2);
     ck_assert(memcmp(buf, "de", 2) == 0);
   }
-  weft_writer_release(w);
-  weft_reader_release(r);
-  close(sv[1]);
+  stream_pair_end(sv[1], r, w);
   return 0;
 }
 
