@@ -152,17 +152,32 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
 
 /* ---- closing the fds ----------------------------------------------------- */
 
-/* Closes what can be closed now; the rest when its user leaves. Locked. */
+/* A deferred socket close, once nothing may still name the fd: no read
+ * in progress and no multishot receive in flight. Locked. */
+static void close_deferred_locked(struct weft__stream *s) {
+  if (!s->close_deferred || s->reading || s->rx_inflight || s->rfd < 0) return;
+  close(s->rfd);
+  s->rfd = s->wfd = -1;
+  s->close_deferred = false;
+  weft_event_set(s->closed);
+}
+
+/* Closes what can be closed now; the rest when its user leaves. Locked.
+ * A socket's close waits for a read in progress and for the multishot
+ * receive: an io_uring request names its fd by number until the ring
+ * hands it to the kernel (at the worker's next submission), so a close in
+ * between let the number name another file first: a receive armed just
+ * before the close was seen taking the reply of glibc's netlink socket
+ * (getaddrinfo, on another thread, had been given the number), which then
+ * waited forever (tests/io/test_stream.c, cancel_storm, about 1 run in 50
+ * under load). Shut down, the socket ends both at once. */
 static void close_fds_locked(struct weft__stream *s) {
   if (s->flushing || s->wfd < 0) return;
   if (s->is_socket) {
     shutdown(s->wfd, SHUT_RDWR); /* FIN after the data; ends reads blocked elsewhere */
-    if (s->reading) {
-      s->close_deferred = true;
-      return;
-    }
-    close(s->wfd);
-    s->wfd = s->rfd = -1;
+    s->close_deferred = true;
+    close_deferred_locked(s);
+    return;
   } else {
     close(s->wfd);
     s->wfd = -1;
@@ -188,12 +203,7 @@ static int begin_read(weft_reader_t *r, int64_t timeout_ns) {
 static void end_read(struct weft__stream *s) {
   weft__mutex_lock(&s->lock);
   s->reading = false;
-  if (s->close_deferred && s->rfd >= 0) {
-    close(s->rfd);
-    s->rfd = s->wfd = -1;
-    s->close_deferred = false;
-    weft_event_set(s->closed);
-  }
+  close_deferred_locked(s);
   weft__mutex_unlock(&s->lock);
 }
 
@@ -256,7 +266,7 @@ static void rx_done(struct weft__io_op *op);
  * ended or failed, is not a bulk transfer, and its fd is open (a closed
  * fd's number may name another file now). Locked. */
 static bool rx_may_go_on(const struct weft__stream *s) {
-  return !s->rx_err && !s->rx_eof && !s->rx_bulk && s->rfd >= 0;
+  return !s->rx_err && !s->rx_eof && !s->rx_bulk && s->rfd >= 0 && !s->close_deferred;
 }
 
 /* Starts the multishot receive on the calling task's worker. Locked. */
@@ -317,6 +327,7 @@ static void rx_done(struct weft__io_op *op) {
     }
   }
   if (bytes_len(&s->rx) || !keep) rx_wake_locked(s);
+  if (!keep) close_deferred_locked(s); /* the fd no longer named by a request */
   weft__mutex_unlock(&s->lock);
   if (!keep) stream_put(s); /* the receive's reference */
 }
@@ -357,7 +368,7 @@ static ssize_t fill_push(struct weft__stream *s) {
       out = s->rx_err;
       break;
     }
-    if (s->rx_eof || s->rfd < 0) {
+    if (s->rx_eof || s->rfd < 0 || s->close_deferred) {
       out = 0;
       break;
     }

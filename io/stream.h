@@ -78,7 +78,7 @@ struct weft__stream {
   bool flushing;              /* a flusher task runs */
   bool closing;               /* close()/abort() called */
   bool eof_wanted, eof_done;  /* write_eof() */
-  bool close_deferred;        /* the fd closes when the reader leaves */
+  bool close_deferred;        /* the fd closes when the reader and the receive leave */
   weft_loop_t *loop;
   weft_event_t *drained;      /* set while wsize <= low, or the writer failed/closed */
   weft_event_t *closed;       /* set once the fds are closed */

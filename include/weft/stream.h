@@ -173,7 +173,11 @@ WEFT_EXTERN size_t weft_writer_buffer_size(weft_writer_t *w);
 /** weft_writer_write_eof - shut down the sending side once the buffer is
  * flushed (sockets). Returns 0; -ENOTSOCK for a pipe (close it instead). */
 WEFT_EXTERN int weft_writer_write_eof(weft_writer_t *w);
-/** weft_writer_close - flush what is buffered, then close (never suspends). */
+/**
+ * weft_writer_close - flush what is buffered, then close (never suspends).
+ * A socket is shut down at once; its fd is closed when no read, flush or
+ * receive-ahead request may still name it (wait_closed tells when).
+ */
 WEFT_EXTERN int weft_writer_close(weft_writer_t *w);
 /** weft_writer_abort - close now, dropping what is buffered. */
 WEFT_EXTERN int weft_writer_abort(weft_writer_t *w);

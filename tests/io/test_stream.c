@@ -784,6 +784,51 @@ static bool enough_fds(void) {
   return false;
 }
 
+/* A socket stream's close waits for its multishot receive: until the ring
+ * hands a request to the kernel it names the fd by number, and a number
+ * closed meanwhile could name another file by then (a receive was seen
+ * taking the reply meant for glibc's netlink socket inside getaddrinfo:
+ * cancel_storm hung about 1 run in 50). So while the receive stands, the
+ * fd stays open (a new socket cannot get its number), and it closes once
+ * the receive has ended (wait_closed). */
+static int close_waits_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  stream_pair(sv, 0, &r, &w);
+  ck_assert_int_eq(write(sv[1], "abc", 3), 3);
+  char buf[4];
+  ck_assert_int_eq(weft_reader_readexactly(r, buf, 3, NULL), 3);
+  struct weft__stream *st = r->s;
+  weft__mutex_lock(&st->lock);
+  bool standing = st->rx_inflight; /* receiving ahead (io_uring), still armed */
+  weft__mutex_unlock(&st->lock);
+  if (on_uring()) ck_assert(standing);
+  int fd = sv[0];
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  if (standing) {
+    ck_assert_int_ne(fcntl(fd, F_GETFD), -1); /* still ours */
+    int other = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(other, 0);
+    ck_assert_int_ne(other, fd);
+    close(other);
+  }
+  ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+  ck_assert_int_eq(fcntl(fd, F_GETFD), -1); /* closed once the receive ended */
+  ck_assert_int_eq(errno, EBADF);
+  ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), 0); /* and reads see the end */
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_close_waits_for_the_receive) {
+  ck_assert_int_eq(run_main(1, close_waits_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, close_waits_main, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_recv_buffers_config) {
   int off = -1, few = 4;
   if (!enough_fds()) return;
@@ -923,6 +968,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_recv_buffers_config);
   tcase_add_test(tc, test_receive_standing_at_close);
   tcase_add_test(tc, test_cancelled_reads_lose_nothing);
+  tcase_add_test(tc, test_close_waits_for_the_receive);
   suite_add_tcase(s, tc);
   return s;
 }
