@@ -117,7 +117,7 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
   }
   /* relaxed: only this task writes it while it runs; wakers read it after
    * the release CAS that suspends us (task.c). */
-  if (!loop->solo) atomic_store_explicit(&t->pinned, (int)w->index, memory_order_relaxed);
+  if (!loop->solo) atomic_store_explicit(&weft__task_run_of(t)->pinned, (int)w->index, memory_order_relaxed);
   uint64_t timer = weft__reactor_can(r, WEFT__CAP_KERNEL_TIMEOUTS) ? 0 : deadline_ns;
   weft__task_blocked(t, WEFT__BLOCK_IO, NULL, weft__io_blocked_arg(req));
   rc = weft__task_wait(t, &op->done, timer);
@@ -126,6 +126,6 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
     weft__reactor_cancel(&weft__worker_self()->reactor, op);
     weft__task_wait_nocancel(t, &op->done, 0);
   }
-  atomic_store_explicit(&t->pinned, t->home, memory_order_relaxed);
+  atomic_store_explicit(&weft__task_run_of(t)->pinned, t->home, memory_order_relaxed);
   return finish(t, rc, op);
 }

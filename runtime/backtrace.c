@@ -99,10 +99,11 @@ __attribute__((noinline)) size_t weft__bt_here(void **out, size_t max) {
   /* Bounds: from here up to a generous limit; the walk stops at the
    * outermost frame anyway. A fiber's stack is known exactly. */
   struct weft_task *t = weft__task_self();
+  const struct weft__fiber *f = t ? &weft__task_run_of(t)->fiber : NULL; /* running: started */
   uintptr_t lo = fp, hi = fp + ((uintptr_t)8 << 20);
-  if (t && t->fiber.stack_lo) {
-    lo = (uintptr_t)t->fiber.stack_lo;
-    hi = lo + t->fiber.stack_size;
+  if (f && f->stack_lo) {
+    lo = (uintptr_t)f->stack_lo;
+    hi = lo + f->stack_size;
   } else {
     struct weft__worker *w = weft__worker_self();
     if (w && w->tstack_hi) hi = w->tstack_hi;
@@ -163,10 +164,12 @@ static void on_capture_signal(int sig, siginfo_t *si, void *ctx) {
   /* Our own thread's field, read between two of its instructions. */
   struct weft_task *t = weft__worker_current(w);
   uintptr_t lo = w->tstack_lo, hi = w->tstack_hi;
-  if (t && t->fiber.stack_lo && fp >= (uintptr_t)t->fiber.stack_lo &&
-      fp < (uintptr_t)t->fiber.stack_lo + t->fiber.stack_size) {
-    lo = (uintptr_t)t->fiber.stack_lo;
-    hi = lo + t->fiber.stack_size;
+  /* Current: started, its execution part in place. */
+  const struct weft__task_run *x = t ? weft__task_run_of(t) : NULL;
+  if (x && x->fiber.stack_lo && fp >= (uintptr_t)x->fiber.stack_lo &&
+      fp < (uintptr_t)x->fiber.stack_lo + x->fiber.stack_size) {
+    lo = (uintptr_t)x->fiber.stack_lo;
+    hi = lo + x->fiber.stack_size;
   }
   out->polled = atomic_load_explicit(&w->ctr.polled, memory_order_relaxed);
   out->task = t;

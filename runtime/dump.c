@@ -112,15 +112,20 @@ static void unhold(struct weft_task *t) {
     return;
   atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
   if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
-  weft__schedule(t->fut.loop, &t->r, atomic_load_explicit(&t->pinned, memory_order_relaxed),
+  struct weft__task_run *x = weft__task_run_of(t); /* held: started, not done */
+  weft__schedule(t->fut.loop, &x->r, atomic_load_explicit(&x->pinned, memory_order_relaxed),
                  WEFT__SCHED_BACK);
 }
 
 /* A queued task's saved stack, read without holding it: kept only if it
- * did not run meanwhile. */
+ * did not run meanwhile. The caller holds the registry lock of a task
+ * still listed, so its execution part (and stack) stay (task.h). */
 static unsigned read_queued_stack(struct weft_task *t, void **frames) {
   uint64_t runs = atomic_load_explicit(&t->runs, memory_order_acquire);
-  unsigned n = (unsigned)weft__bt_fiber(&t->fiber, frames, WEFT__BT_MAX);
+  /* acquire: written by whoever started it (task.h). */
+  const struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
+  if (!x) return 0;
+  unsigned n = (unsigned)weft__bt_fiber(&x->fiber, frames, WEFT__BT_MAX);
   atomic_thread_fence(memory_order_acquire);
   bool same = atomic_load_explicit(&t->runs, memory_order_relaxed) == runs &&
               atomic_load_explicit(&t->state, memory_order_relaxed) == WEFT__TASK_SCHEDULED;
@@ -142,13 +147,14 @@ static bool is_sync_kind(unsigned kind) {
 /* Reads what a held task waits on, and whether anyone else could ever
  * complete the future it awaits. */
 static void read_blocked(struct weft_task *t, struct entry *e) {
-  e->kind = atomic_load_explicit(&t->block_kind, memory_order_relaxed);
-  e->obj = atomic_load_explicit(&t->blocked.obj, memory_order_relaxed);
-  e->arg = atomic_load_explicit(&t->blocked.arg, memory_order_relaxed);
+  const struct weft__task_run *x = weft__task_run_of(t); /* held: started, not done */
+  e->kind = atomic_load_explicit(&x->block_kind, memory_order_relaxed);
+  e->obj = atomic_load_explicit(&x->blocked.obj, memory_order_relaxed);
+  e->arg = atomic_load_explicit(&x->blocked.arg, memory_order_relaxed);
   if (e->kind >= WEFT__BLOCK_KINDS) e->kind = WEFT__BLOCK_NONE;
   e->obj_name[0] = '\0';
   if (is_sync_kind(e->kind)) {
-    const char *name = atomic_load_explicit(&t->blocked_name, memory_order_relaxed);
+    const char *name = atomic_load_explicit(&x->blocked_name, memory_order_relaxed);
     if (name) snprintf(e->obj_name, sizeof e->obj_name, "%s", name); /* static storage */
   }
   if (e->kind == WEFT__BLOCK_FUTURE && e->obj) {
@@ -161,10 +167,13 @@ static void read_blocked(struct weft_task *t, struct entry *e) {
   }
 }
 
-/* The id of the child @t runs inline, if any (under its lock: task.h). */
+/* The id of the child @t runs inline, if any (under its lock: task.h).
+ * @t is listed (the caller holds its registry's lock): not ended. */
 static bool inline_child_id(struct weft_task *t, int64_t *id) {
   weft__mutex_lock(&t->fut.lock);
-  struct weft_task *c = t->inline_child;
+  /* acquire: written by whoever started it (task.h). */
+  const struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
+  struct weft_task *c = x ? x->inline_child : NULL;
   if (c) *id = (int64_t)c->id;
   weft__mutex_unlock(&t->fut.lock);
   return c != NULL;
@@ -187,14 +196,18 @@ static int snap_task(weft_task_t *t, void *arg) {
   e->id = t->id;
   weft__task_copy_name(t, e->name, sizeof e->name);
   e->spawn_site = t->spawn_site;
-  e->worker = atomic_load_explicit(&t->pinned, memory_order_relaxed);
-  e->last_worker = atomic_load_explicit(&t->last_worker, memory_order_relaxed);
-  e->since = atomic_load_explicit(&t->since_ms, memory_order_relaxed);
+  /* Listed (we hold its registry's lock): its execution part, if it
+   * started, stays (task.h). acquire: written by whoever started it. */
+  const struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
+  e->worker = x ? atomic_load_explicit(&x->pinned, memory_order_relaxed) : t->home;
+  e->last_worker = x ? atomic_load_explicit(&x->last_worker, memory_order_relaxed) : -1;
+  e->since = x ? atomic_load_explicit(&x->since_ms, memory_order_relaxed) : 0;
   if (hold(t)) {
+    x = weft__task_run_of(t); /* IDLE: started */
     e->state = E_SUSPENDED;
     read_blocked(t, e);
-    e->since = atomic_load_explicit(&t->since_ms, memory_order_relaxed);
-    e->n = (unsigned)weft__bt_fiber(&t->fiber, e->frames, WEFT__BT_MAX);
+    e->since = atomic_load_explicit(&x->since_ms, memory_order_relaxed);
+    e->n = (unsigned)weft__bt_fiber(&x->fiber, e->frames, WEFT__BT_MAX);
     unhold(t);
   } else if (atomic_load_explicit(&t->state, memory_order_acquire) == WEFT__TASK_SCHEDULED) {
     /* A task not started has no saved context: `started` is written by the
@@ -684,7 +697,7 @@ int weft_task_stack(weft_task_t *t, void **frames, size_t max) {
   if (max > WEFT__BT_MAX) max = WEFT__BT_MAX;
   if (t == weft__task_self()) return (int)weft__bt_here(frames, max);
   if (hold(t)) {
-    size_t n = weft__bt_fiber(&t->fiber, frames, max);
+    size_t n = weft__bt_fiber(&weft__task_run_of(t)->fiber, frames, max);
     unhold(t);
     return (int)n;
   }
@@ -693,7 +706,11 @@ int weft_task_stack(weft_task_t *t, void **frames, size_t max) {
   if (s == WEFT__TASK_SCHEDULED) {
     if (atomic_load_explicit(&t->runs, memory_order_acquire) == 0) return 0;
     void *tmp[WEFT__BT_MAX];
-    unsigned n = read_queued_stack(t, tmp);
+    /* Read while it is listed, so that it cannot end and give its stack
+     * back meanwhile (task.h). */
+    unsigned n = 0;
+    if (weft__task_lock_listed(t)) n = read_queued_stack(t, tmp);
+    weft__task_unlock_listed(t);
     if (n > max) n = (unsigned)max;
     memcpy(frames, tmp, n * sizeof *tmp);
     return (int)n;

@@ -70,9 +70,12 @@ struct weft_future {
   uint8_t is_task;        /* immutable */
   uint8_t retrieved;      /* under lock: the error was read */
   int err;                /* written before state becomes DONE, then immutable */
+  _Atomic uint32_t refs;  /* beside err: the future is one 64-byte line (a task's line 0) */
   void *result;
+  /* The outcome's message once DONE. A pending task keeps the message of
+   * the cancellation asked of it here (task.c, under lock), which its end
+   * adopts or frees; a pending plain future holds NULL. */
   char *msg;
-  _Atomic uint32_t refs;
   struct weft_loop *loop; /* immutable */
   const struct weft__future_ops *ops; /* NULL for plain futures and tasks; immutable */
   struct weft__list entries; /* under lock */

@@ -77,7 +77,7 @@ static void report(const struct weft_task *t, uintptr_t addr, uintptr_t lo) {
   put(&l, "' (id ");
   put_u(&l, t->id, 10);
   put(&l, "): stack of ");
-  put_u(&l, t->stack_size, 10);
+  put_u(&l, weft__task_stack_size(t), 10);
   put(&l, " bytes, fault at 0x");
   put_u(&l, addr, 16);
   put(&l, ", ");
@@ -105,8 +105,9 @@ static void chain(int sig, siginfo_t *si, void *uc) {
 
 /* Whether @addr lies in the guard region below @t's stack. */
 static bool in_guard(const struct weft_task *t, uintptr_t addr) {
-  if (!t || !t->fiber.stack_lo) return false;
-  uintptr_t lo = (uintptr_t)t->fiber.stack_lo;
+  const struct weft__task_run *x = t ? weft__task_run_of(t) : NULL;
+  if (!x || !x->fiber.stack_lo) return false;
+  uintptr_t lo = (uintptr_t)x->fiber.stack_lo;
   return addr < lo && lo - addr <= WEFT__STACK_GUARD;
 }
 
@@ -120,7 +121,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc) {
                                        atomic_load_explicit(&w->stack_owner, memory_order_relaxed)};
     for (int i = 0; i < 2; i++) {
       if (in_guard(cand[i], addr)) {
-        report(cand[i], addr, (uintptr_t)cand[i]->fiber.stack_lo);
+        report(cand[i], addr, (uintptr_t)weft__task_run_of(cand[i])->fiber.stack_lo);
         abort();
       }
     }

@@ -18,7 +18,7 @@
 #include "worker.h"
 
 static void switch_out(struct weft_task *t, enum weft__switch_reason why) {
-  weft__fiber_switch(&t->fiber, weft__worker_switch_begin(weft__worker_self(), t, why));
+  weft__fiber_switch(&weft__task_run_of(t)->fiber, weft__worker_switch_begin(weft__worker_self(), t, why));
   weft__worker_switch_end();
 }
 

@@ -76,19 +76,33 @@ static void task_slot_give(struct weft_loop *loop) {
   if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
 }
 
-static void registry_add(struct weft__registry *reg, struct weft_task *t) {
-  t->reg = reg;
+/* @t's registry (task.h: reg). */
+static struct weft__registry *registry_of(struct weft_task *t) {
+  struct weft_loop *loop = t->fut.loop;
+  return t->reg >= 0 ? &loop->workers[t->reg].reg : &loop->foreign_reg;
+}
+
+static void registry_add(struct weft_task *t, struct weft__worker *w) {
+  t->reg = w ? (int16_t)w->index : -1;
+  struct weft__registry *reg = registry_of(t);
   weft__mutex_lock(&reg->lock);
   weft__list_add_tail(&reg->tasks, &t->reg_link);
   weft__mutex_unlock(&reg->lock);
 }
 
 static void registry_remove(struct weft_task *t) {
-  struct weft__registry *reg = t->reg;
+  struct weft__registry *reg = registry_of(t);
   weft__mutex_lock(&reg->lock);
   weft__list_del_init(&t->reg_link);
   weft__mutex_unlock(&reg->lock);
 }
+
+bool weft__task_lock_listed(struct weft_task *t) {
+  weft__mutex_lock(&registry_of(t)->lock);
+  return !weft__list_empty(&t->reg_link);
+}
+
+void weft__task_unlock_listed(struct weft_task *t) { weft__mutex_unlock(&registry_of(t)->lock); }
 
 /* ---- spawn sites ----------------------------------------------------------
  * The dump shows where each task was spawned: the return address of the
@@ -193,35 +207,24 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   }
   weft__future_init(&t->fut, loop, true);
   atomic_store_explicit(&t->fut.refs, out ? 2 : 1, memory_order_relaxed);
-  t->r.next = NULL;
-  t->r.kind = WEFT__R_TASK;
+  atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
   t->r_start.next = NULL;
   t->r_start.kind = WEFT__R_TASK_START;
   atomic_init(&t->claim, 0);
   atomic_init(&t->state, WEFT__TASK_SCHEDULED);
-  t->inline_child = NULL;
   t->ctx_map = weft__ctx_capture(); /* asyncio copies the spawner's context */
   atomic_init(&t->must_cancel, false);
   t->cancel_requests = 0;
-  t->cancel_msg = NULL;
-  t->fail_msg = NULL;
   t->name = name;
   t->fn = fn;
   t->arg = arg;
   t->id = weft__loop_task_id(loop, w);
-  t->stack_size = opts->stack_size ? weft__stack_round(stack) : loop->stack_size;
-  t->explicit_stack = opts->stack_size != 0;
-  t->home = loop->solo ? WEFT__UNPINNED : opts->worker; /* opts: -1 is any worker */
-  atomic_init(&t->pinned, t->home);
-  t->started = false;
-  t->stack = NULL;
+  /* 0: the loop's size (weft__task_stack_size). A size fits: at most
+   * WEFT__STACK_MAX (1 GiB) once rounded. */
+  t->stack_size = opts->stack_size ? (uint32_t)weft__stack_round(stack) : 0;
+  t->home = (int16_t)(loop->solo ? WEFT__UNPINNED : opts->worker); /* opts: -1 is any worker */
   t->stack_used = 0;
   t->spawn_site = site;
-  atomic_store_explicit(&t->last_worker, -1, memory_order_relaxed);
-  atomic_store_explicit(&t->block_kind, WEFT__BLOCK_NONE, memory_order_relaxed);
-  atomic_store_explicit(&t->since_ms, 0, memory_order_relaxed);
-  memset(&t->blocked, 0, sizeof t->blocked);
-  atomic_store_explicit(&t->blocked_name, NULL, memory_order_relaxed);
   atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
   atomic_store_explicit(&t->times, NULL, memory_order_relaxed);
   atomic_store_explicit(&t->timed, false, memory_order_relaxed);
@@ -235,7 +238,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
       atomic_store_explicit(&t->timed, true, memory_order_relaxed);
     }
   }
-  registry_add(w ? &w->reg : &loop->foreign_reg, t);
+  registry_add(t, w);
   if (out) *out = t;
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
@@ -279,7 +282,7 @@ static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
    * its own (not an inline child) on @loop, for a child that may run on
    * this worker. Otherwise it starts the ordinary way. */
   struct weft__worker *w = weft__worker_self();
-  bool eager = self && loop && self->fut.loop == loop && self->stack && w &&
+  bool eager = self && loop && self->fut.loop == loop && weft__task_run_of(self)->stack && w &&
                !atomic_load_explicit(&loop->closing, memory_order_relaxed) &&
                (!opts || opts->worker < 0 || (unsigned)opts->worker == w->index);
   if (!eager) return task_create(loop, fn, arg, opts, out, true, site);
@@ -325,13 +328,21 @@ void weft_task_release(weft_task_t *t) {
   if (t) weft_future_release(&t->fut);
 }
 
-/* jemalloc's 320-byte size class holds a task in five whole cache lines
- * (task.h's layout comment: a sixth line cost spawn_many ~20%), with the
- * assembly fiber switch. Debug builds (misuse checks' magic words, TSan's
- * fiber handle) and the ucontext switch (a whole ucontext_t) go over. */
+/* jemalloc's 192-byte size class holds a task's handle in three whole
+ * cache lines (task.h's layout comment), and two lines hold its execution
+ * part with the assembly fiber switch. Debug builds (misuse checks' magic
+ * words, TSan's fiber handle) and the ucontext switch (a whole ucontext_t)
+ * go over. */
 #if !defined(WEFT_DEBUG_CHECKS) && !defined(WEFT_FIBER_UCONTEXT) && !defined(WEFT__TSAN)
-_Static_assert(sizeof(struct weft_task) <= 320, "a task outgrew its 320-byte size class");
+_Static_assert(sizeof(struct weft_task) <= 192, "a task's handle outgrew its 192-byte size class");
+_Static_assert(sizeof(struct weft_future) == 64, "a future outgrew its cache line");
+_Static_assert(WEFT__TASK_RUN_RESERVE <= 128, "a task's execution part outgrew two cache lines");
 #endif
+_Static_assert(offsetof(struct weft__task_run, r) == 0, "weft__task_of_runnable's cast");
+
+size_t weft__task_stack_size(const struct weft_task *t) {
+  return t->stack_size ? t->stack_size : t->fut.loop->stack_size;
+}
 
 void weft__task_free(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
@@ -339,8 +350,6 @@ void weft__task_free(struct weft_task *t) {
   weft__ctx_release(t->ctx_map);
   t->ctx_map = NULL;
   weft__strfree(t->name);
-  weft__strfree(t->cancel_msg);
-  weft__strfree(t->fail_msg);
   struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
   if (tm) weft__free(tm, sizeof *tm);
   weft__worker_obj_free(loop, WEFT__OBJ_TASK, t, sizeof *t);
@@ -387,8 +396,9 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
         if (__builtin_expect(atomic_load_explicit(&t->timed, memory_order_relaxed), 0))
           weft__task_acct_ready(t);
         /* relaxed: the CAS ordered us after the task's last write. */
-        if (pinned == WEFT__PIN_OWN) pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
-        weft__schedule(t->fut.loop, &t->r, pinned, (enum weft__sched_hint)hint);
+        struct weft__task_run *x = weft__task_run_of(t); /* started, not done: IDLE */
+        if (pinned == WEFT__PIN_OWN) pinned = atomic_load_explicit(&x->pinned, memory_order_relaxed);
+        weft__schedule(t->fut.loop, &x->r, pinned, (enum weft__sched_hint)hint);
         return;
       }
     } else if (s == WEFT__TASK_RUNNING) {
@@ -484,10 +494,16 @@ int weft__task_wait_nocancel(struct weft_task *t, _Atomic uint32_t *fired, uint6
 
 void weft__task_finish(struct weft_task *t, int err, void *result) {
   char *msg = NULL;
+  struct weft__task_run *x = weft__task_run_of(t); /* NULL: it never ran */
+  if (x) {
+    msg = x->fail_msg;
+    x->fail_msg = NULL;
+  }
   if (err < 0) {
-    msg = t->fail_msg;
-    t->fail_msg = NULL;
     result = NULL;
+  } else if (msg) {
+    weft__strfree(msg); /* a weft_fail() whose error the body did not return */
+    msg = NULL;
   }
   registry_remove(t);
   task_slot_give(t->fut.loop);
@@ -502,9 +518,12 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
     err = -ECANCELED;
     result = NULL;
   }
-  if (err == -ECANCELED && !msg) {
-    msg = t->cancel_msg;
-    t->cancel_msg = NULL;
+  /* The cancellation's message waits in fut.msg (weft_task_cancel). */
+  char *cancel_msg = t->fut.msg;
+  if (cancel_msg) {
+    t->fut.msg = NULL;
+    if (err == -ECANCELED && !msg) msg = cancel_msg;
+    else weft__strfree(cancel_msg);
   }
   /* The caller's reference (the scheduler's, or the stale first-run
    * entry's for an inline child) keeps t alive through the unlock. */
@@ -527,13 +546,16 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   t->cancel_requests++;
   /* release: pairs with the acquire hint load in weft__task_take_cancel. */
   atomic_store_explicit(&t->must_cancel, true, memory_order_release);
-  if (copy) {
-    weft__strfree(t->cancel_msg);
-    t->cancel_msg = copy;
+  if (copy) { /* kept in fut.msg until the end (future.h) */
+    weft__strfree(t->fut.msg);
+    t->fut.msg = copy;
   }
   /* A child running inline on our fiber is what we await: asyncio cancels
-   * the awaited task too. */
-  struct weft_task *child = t->inline_child;
+   * the awaited task too. acquire: a task started on another thread; not
+   * done, so its execution part stays while we hold the lock (the end
+   * completes the future under it before it gives the part back). */
+  struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
+  struct weft_task *child = x ? x->inline_child : NULL;
   if (child) weft_task_ref(child);
   weft__mutex_unlock(&t->fut.lock);
   weft__task_wake(t);
@@ -553,28 +575,33 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   /* The child's stack guarantee: a size asked for explicitly must be left
    * on the host's stack; a default-sized child needs the inline minimum
    * (task.h). */
-  size_t need = child->explicit_stack ? child->stack_size : WEFT__INLINE_STACK_MIN;
+  size_t need = child->stack_size ? child->stack_size : WEFT__INLINE_STACK_MIN;
+  struct weft__task_run *hx = weft__task_run_of(host);
   char *sp = __builtin_frame_address(0);
-  if (!host->fiber.stack_lo || sp - (char *)host->fiber.stack_lo < (ptrdiff_t)need) return false;
+  if (!hx->fiber.stack_lo || sp - (char *)hx->fiber.stack_lo < (ptrdiff_t)need) return false;
   uint8_t expected = 0;
   /* acq_rel: the claim decides, once, who runs the body; acquire sees the
    * spawner's initialization through the queue entry's publication. */
   if (!atomic_compare_exchange_strong_explicit(&child->claim, &expected, 1, memory_order_acq_rel,
                                                memory_order_relaxed))
     return false;
-  child->started = true;
   if (weft__task_take_cancel(child)) {
     weft__task_finish(child, -ECANCELED, NULL); /* never ran, as asyncio */
     atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
     return true;
   }
-  child->fiber = host->fiber; /* borrow the host's stack (and its tool fibers) */
+  /* The child's execution part lives in this frame, which it cannot
+   * outlive: we return only once its body has (task.h). */
+  struct weft__task_run cx;
+  weft__task_run_init(&cx, child, NULL);
+  cx.fiber = hx->fiber; /* borrow the host's stack (and its tool fibers) */
 #if defined(WEFT__TSAN)
-  child->fiber.tsan_owned = false;
+  cx.fiber.tsan_owned = false;
 #endif
-  child->stack = NULL;
+  /* release: the dump and cancellers acquire-load it (task.h). */
+  atomic_store_explicit(&child->run, &cx, memory_order_release);
   weft__mutex_lock(&host->fut.lock);
-  host->inline_child = child;
+  hx->inline_child = child;
   weft__mutex_unlock(&host->fut.lock);
   /* acq_rel: as a worker starting a slice (prepare_task): a waker that
    * found it SCHEDULED wrote that back, and we must see its flag. */
@@ -583,10 +610,13 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   void *result = NULL;
   int rc = child->fn(child->arg, &result);
   weft__task_finish(child, rc < 0 ? rc : 0, result);
+  /* Ended: its execution part goes with this frame. relaxed: the DONE
+   * store below publishes it, and nobody may use it past the end. */
+  atomic_store_explicit(&child->run, NULL, memory_order_relaxed);
   atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
   weft__worker_set_current(weft__worker_self(), host); /* we may be on another worker by now */
   weft__mutex_lock(&host->fut.lock);
-  host->inline_child = NULL;
+  hx->inline_child = NULL;
   weft__mutex_unlock(&host->fut.lock);
   return true;
 }
@@ -612,8 +642,10 @@ int weft_task_uncancel(weft_task_t *t) {
 long weft_task_stack_used(weft_task_t *t) {
   if (!t) return -EINVAL;
   if (!t->fut.loop->track_stack) return -ENODATA;
-  if (t == weft__task_self()) /* itself, so far; an inline child has no stack */
-    return t->stack ? (long)weft__stack_touched(t->stack) : -ENODATA;
+  if (t == weft__task_self()) { /* itself, so far; an inline child has no stack */
+    struct weft__stack *stack = weft__task_run_of(t)->stack;
+    return stack ? (long)weft__stack_touched(stack) : -ENODATA;
+  }
   if (!weft_future_done(&t->fut)) return -EBUSY;
   /* Written before the task finished; the done check's acquire orders it. */
   return t->stack_used ? (long)t->stack_used : -ENODATA;
@@ -702,8 +734,9 @@ int weft_fail(int err, const char *fmt, ...) {
   va_end(ap);
   char *copy = weft__strdup(buf);
   if (copy) {
-    weft__strfree(t->fail_msg);
-    t->fail_msg = copy;
+    struct weft__task_run *x = weft__task_run_of(t);
+    weft__strfree(x->fail_msg);
+    x->fail_msg = copy;
   }
   return err;
 }

@@ -102,93 +102,143 @@ struct weft__task_times {
   uint64_t stopped_at;         /* ticks when its timed slice ended; 0: none */
 };
 
-/* Layout: 320 bytes (no more: task.c asserts it), five cache lines
- * (jemalloc's 320-byte size class keeps them line-aligned), arranged so that a task's slice touches lines
- * 0, 1 and 3 only: line 1 holds what every wake-up and switch reads and
- * writes, line 3 the fiber and what a suspension notes; lines 2 and 4 hold
- * what the first run, cancellation, naming and the registry use. Measured
- * (benchmarks/RESULTS.md, issue 12): a spawn touches every line once, so a
- * sixth line cost spawn_many ~20%; a fourth hot line per slice cost
- * ping_pong ~5%. */
-struct weft_task {
+/* A task is two objects (the split):
+ *
+ *  - struct weft_task, the handle: what exists from the spawn until the
+ *    last reference goes, so what a task that has not started yet or has
+ *    ended needs (its future, state, first-run entry, body, names,
+ *    registry link, cancellation count, statistics). 192 bytes: three
+ *    cache lines of jemalloc's 192-byte size class, where the task used
+ *    to be 320 (five): a million spawned tasks held by their handles cost
+ *    183 MiB, not 305.
+ *  - struct weft__task_run, the execution part: what only a running or
+ *    suspended task needs (its resumption entry, fiber, what it waits on,
+ *    where it runs). It has no allocation of its own: it lives in the top
+ *    bytes of the task's stack (WEFT__TASK_RUN_RESERVE, above the usable
+ *    stack), taken at the first run and given back at the end, or, for a
+ *    child that runs inline on its host's fiber, in the host's frame that
+ *    runs it (task.c), which outlives the child by construction.
+ *
+ * t->run is NULL until the first run (written by whoever starts the task,
+ * release; the dump acquire-loads it) and again once the task ended (its
+ * worker, before the stack goes back). Between the two it is fixed. Who
+ * may use it: the task itself and its worker; a waker after its CAS from
+ * IDLE (the task is then started and not done); the dump while it holds
+ * the task, or while it holds the registry lock of a task still listed
+ * (the end unlists the task before it gives the stack back).
+ *
+ * Layout of the handle: line 0 is the future; line 1 what each wake-up
+ * and slice touch (state, run, runs, timed) and the small fields; line 2
+ * what only the spawn, the first run, naming and the registry use. The
+ * execution part's first line holds what every slice touches (resumption
+ * entry, fiber, pinning, slice notes); its second what a suspension notes.
+ * So a slice touches two lines of the handle's three and one or two of
+ * the execution part's, as before the split; a spawn touches three lines,
+ * not five (measured in benchmarks/RESULTS.md, issue 13). */
+struct weft__task_run {
   /* line 0 */
-  struct weft_future fut;   /* first: a task is a future */
-  /* line 1 */
-  struct weft__runnable r;       /* resumptions */
-  struct weft__runnable r_start; /* the first run; may go stale (above) */
-  _Atomic uint32_t state;   /* enum weft__task_state */
-  uint32_t cancel_requests; /* under fut.lock */
-  _Atomic uint8_t claim;    /* 0 until a worker or an inline host takes the first run */
-  _Atomic bool must_cancel; /* a cancellation waits to be delivered; changed under fut.lock */
-  bool explicit_stack;      /* stack_size was asked for (weft_task_opts); immutable */
-  bool started;             /* owned by the running worker */
-  _Atomic uint8_t block_kind; /* enum weft__block_kind: what it waits on (blocked) */
-  /* Armed (struct weft__task_times): its last slice was timed, so its waker times the
-   * suspension and its next slice the wait for a worker. Written by its
-   * owner (worker or waker, see weft__task_times); relaxed. */
-  _Atomic bool timed;
-  _Atomic int16_t last_worker; /* where its last slice ran (-1: none yet); relaxed */
-  /* Coarse clock, in ms (wraps after 49 days), when it last stopped
-   * running: the dump's "for how long". Relaxed; read under the dump's claim. */
-  _Atomic uint32_t since_ms;
+  struct weft__runnable r;  /* resumptions (kind WEFT__R_TASK) */
+  struct weft_task *task;   /* whose (immutable while it is in use) */
+  struct weft__fiber fiber;
   /* Worker index, or WEFT__UNPINNED: where wake-ups queue it. Written only by the task
    * itself while it runs (I/O pins it to its ring's worker, io/op.c); read
    * by wakers after their CAS from IDLE, which orders them after the
    * task's last write (relaxed accesses are enough). */
   _Atomic int pinned;
-  /* line 2 */
-  int home;                 /* the pinning it was spawned with; immutable */
+  /* Coarse clock, in ms (wraps after 49 days), when it last stopped
+   * running: the dump's "for how long". Relaxed; read under the dump's claim. */
+  _Atomic uint32_t since_ms;
+  _Atomic int16_t last_worker; /* where its last slice ran (-1: none yet); relaxed */
+  _Atomic uint8_t block_kind; /* enum weft__block_kind: what it waits on (blocked) */
+  /* line 1 */
+  struct weft__stack *stack;    /* the stack this lives on; NULL: an inline child's */
+  struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
+  struct weft__blocked blocked; /* what it waits on while suspended (with block_kind) */
+  /* The name of the sync object it waits on (a static string or NULL),
+   * written with blocked by sync/ only (weft__task_blocked_named), so it
+   * is current whenever block_kind is a sync kind; read under the dump's
+   * claim. */
+  _Atomic(const char *) blocked_name;
+  char *fail_msg;           /* set by weft_fail() on the task itself; its end adopts it */
+};
+
+/* Bytes at the top of every task stack that hold its execution part:
+ * whole cache lines, so the fiber's usable stack below keeps its
+ * alignment. */
+#define WEFT__TASK_RUN_RESERVE ((sizeof(struct weft__task_run) + 63u) & ~(size_t)63u)
+
+
+struct weft_task {
+  /* line 0 */
+  struct weft_future fut;   /* first: a task is a future */
+  /* line 1 */
+  _Atomic(struct weft__task_run *) run; /* its execution part (above); NULL: not started, or ended */
+  _Atomic uint64_t runs;    /* slices started (its worker writes; relaxed) */
+  _Atomic uint32_t state;   /* enum weft__task_state */
+  uint32_t cancel_requests; /* under fut.lock */
+  _Atomic uint8_t claim;    /* 0 until a worker or an inline host takes the first run */
+  _Atomic bool must_cancel; /* a cancellation waits to be delivered; changed under fut.lock */
+  /* Armed (struct weft__task_times): its last slice was timed, so its waker times the
+   * suspension and its next slice the wait for a worker. Written by its
+   * owner (worker or waker, see weft__task_times); relaxed. */
+  _Atomic bool timed;
+  int16_t home;             /* the pinning it was spawned with (-1: any); immutable */
+  int16_t reg;              /* its registry: a worker's index, -1 the loop's foreign one; immutable */
+  /* The stack size asked for (weft_task_opts), page-rounded; 0: the
+   * loop's (weft__task_stack_size). Immutable. */
+  uint32_t stack_size;
+  /* With track_stack_use: bytes touched, measured by the task itself just
+   * before it finishes (the future's completion publishes it); 0: none. */
+  uint32_t stack_used;
   /* Its sampled times, or NULL; set once (release) by an owner, freed with
    * the task. */
   _Atomic(struct weft__task_times *) times;
   struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
-  size_t stack_size;
-  /* With track_stack_use: bytes touched, measured by the task itself just
-   * before it finishes (the future's completion publishes it); 0: none. */
-  size_t stack_used;
+  uint64_t id;
+  /* line 2 */
+  struct weft__runnable r_start; /* the first run; may go stale (above) */
   weft_task_fn fn;
   void *arg;
-  uint64_t id;
-  /* line 3 */
-  struct weft__stack *stack;
-  struct weft__fiber fiber;
-  struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
-  struct weft__blocked blocked; /* what it waits on while suspended (with block_kind) */
-  _Atomic uint64_t runs;    /* slices started (its worker writes; relaxed) */
-  /* line 4 */
-  char *cancel_msg;         /* under fut.lock */
-  char *fail_msg;           /* set by weft_fail() on the task itself */
   char *name;               /* under fut.lock; NULL until named or first read */
   void *spawn_site;         /* the spawner's return address (the dump symbolizes it) */
-  struct weft__registry *reg; /* where the task is listed while not done */
-  struct weft__list reg_link; /* under reg->lock */
-  /* The name of the sync object it waits on (a static string or NULL),
-   * written with blocked by sync/ only (weft__task_blocked_named), so it
-   * is current whenever block_kind is a sync kind; read under the dump's
-   * claim. Here, in a line a suspension otherwise leaves alone, because
-   * only waits on named objects need it. */
-  _Atomic(const char *) blocked_name;
+  struct weft__list reg_link; /* under its registry's lock */
 };
 
 static inline struct weft_task *weft__task_of(struct weft_future *f) {
   return (struct weft_task *)f;
 }
 
+/* The execution part of a started task that has not ended (the rules
+ * above say who may call this). relaxed: whoever may use it is ordered
+ * after its writer by the rule that lets them. */
+static inline struct weft__task_run *weft__task_run_of(const struct weft_task *t) {
+  return atomic_load_explicit(&((struct weft_task *)t)->run, memory_order_relaxed);
+}
+
+/* The task a resumption entry (kind WEFT__R_TASK) belongs to. */
+static inline struct weft_task *weft__task_of_runnable(struct weft__runnable *r) {
+  return ((struct weft__task_run *)r)->task; /* r is the execution part's first member */
+}
+
+/* The size of the stack @t runs on (its own, or the loop's). */
+size_t weft__task_stack_size(const struct weft_task *t);
+
 /* Notes what @t is about to wait on (the task itself, before it suspends). */
 static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind kind,
                                       const void *obj, int64_t arg) {
   if (!t) return;
+  struct weft__task_run *x = weft__task_run_of(t);
   /* relaxed: published by the suspension's release CAS (worker.c). */
-  atomic_store_explicit(&t->block_kind, (uint8_t)kind, memory_order_relaxed);
-  atomic_store_explicit(&t->blocked.obj, obj, memory_order_relaxed);
-  atomic_store_explicit(&t->blocked.arg, arg, memory_order_relaxed);
+  atomic_store_explicit(&x->block_kind, (uint8_t)kind, memory_order_relaxed);
+  atomic_store_explicit(&x->blocked.obj, obj, memory_order_relaxed);
+  atomic_store_explicit(&x->blocked.arg, arg, memory_order_relaxed);
 }
 
 /* weft__task_blocked for a wait on a sync object, with its name. */
 static inline void weft__task_blocked_named(struct weft_task *t, enum weft__block_kind kind,
                                             const void *obj, int64_t arg, const char *name) {
   if (!t) return;
-  atomic_store_explicit(&t->blocked_name, name, memory_order_relaxed); /* as blocked */
+  atomic_store_explicit(&weft__task_run_of(t)->blocked_name, name, memory_order_relaxed); /* as blocked */
   weft__task_blocked(t, kind, obj, arg);
 }
 
@@ -250,6 +300,32 @@ void weft__task_finish(struct weft_task *t, int err, void *result);
 /* If @child has not started and may run on @host's fiber, runs it there to
  * its end and returns true; otherwise returns false and changes nothing. */
 bool weft__task_run_inline(struct weft_task *host, struct weft_task *child);
+/* Locks @t's registry; true if @t is still listed (it has not ended), so
+ * that its execution part stays until weft__task_unlock_listed, which the
+ * caller calls either way. No other lock may be taken meanwhile but a
+ * task's fut.lock. */
+bool weft__task_lock_listed(struct weft_task *t);
+void weft__task_unlock_listed(struct weft_task *t);
+/* Initializes @x as @t's execution part, on @stack (NULL: an inline
+ * child's, in its host's frame); the fiber is the caller's to set. Inline:
+ * a dozen stores on every first run. */
+static inline void weft__task_run_init(struct weft__task_run *x, struct weft_task *t,
+                                       struct weft__stack *stack) {
+  x->r.next = NULL;
+  x->r.kind = WEFT__R_TASK;
+  x->task = t;
+  atomic_init(&x->pinned, t->home);
+  atomic_init(&x->since_ms, 0);
+  atomic_init(&x->last_worker, -1);
+  atomic_init(&x->block_kind, WEFT__BLOCK_NONE);
+  x->stack = stack;
+  x->inline_child = NULL;
+  atomic_init(&x->blocked.obj, NULL);
+  atomic_init(&x->blocked.arg, 0);
+  atomic_init(&x->blocked_name, NULL);
+  x->fail_msg = NULL;
+}
+
 
 /* The task running on the calling thread, or NULL. */
 struct weft_task *weft__task_self(void);

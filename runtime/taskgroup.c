@@ -307,7 +307,7 @@ int weft_taskgroup_leave(weft_taskgroup_t *g, int body_rc) {
   if (asked && weft_task_uncancel(t) == 0) propagate_cancel = false; /* rule 3 */
   weft__mutex_lock(&g->m);
   if (body_rc < 0 && body_rc != -ECANCELED)
-    add_error_locked(g, body_rc, t->fail_msg, NULL, 0); /* the body's own error, last */
+    add_error_locked(g, body_rc, weft__task_run_of(t)->fail_msg, NULL, 0); /* the body's own error, last */
   size_t nerrors = g->nerrors;
   g->left = true;
   weft__mutex_unlock(&g->m);

@@ -137,7 +137,7 @@ static inline void lifo_set(struct weft__worker *w, struct weft__runnable *r) {
 static const struct obj_kind {
   size_t size, link;
 } obj_kinds[WEFT__OBJ_KINDS] = {
-    [WEFT__OBJ_TASK] = {sizeof(struct weft_task), offsetof(struct weft_task, r.next)},
+    [WEFT__OBJ_TASK] = {sizeof(struct weft_task), offsetof(struct weft_task, r_start.next)},
     [WEFT__OBJ_FUTURE] = {sizeof(struct weft_future), offsetof(struct weft_future, result)},
 };
 
@@ -371,7 +371,8 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
  * finishes, so that whoever sees the task done sees the figure. */
 static void note_stack_use(struct weft_task *t) {
   _Atomic size_t *hw = &t->fut.loop->stack_high_water;
-  size_t used = t->stack_used = weft__stack_touched(t->stack);
+  size_t used = weft__stack_touched(weft__task_run_of(t)->stack);
+  t->stack_used = (uint32_t)used; /* a stack is at most 1 GiB */
   size_t seen = atomic_load_explicit(hw, memory_order_relaxed);
   /* relaxed: a statistic; the CAS only keeps the maximum. */
   while (seen < used &&
@@ -392,7 +393,8 @@ static void task_entry(void *arg) {
   if (t->fut.loop->track_stack) note_stack_use(t);
   weft__task_finish(t, rc < 0 ? rc : 0, result);
   /* The worker may differ from where we started. */
-  weft__fiber_exit_to(&t->fiber, weft__worker_switch_begin(weft__worker_self(), t, WEFT__SWITCH_DONE));
+  weft__fiber_exit_to(&weft__task_run_of(t)->fiber,
+                      weft__worker_switch_begin(weft__worker_self(), t, WEFT__SWITCH_DONE));
 }
 
 static void end_task(struct weft_task *t) {
@@ -445,7 +447,7 @@ static inline void slice_begin(struct weft__worker *w, struct weft_task *t) {
   weft__worker_set_current(w, t);
   weft__count(&w->ctr.polled, 1);
   weft__count(&t->runs, 1);
-  atomic_store_explicit(&t->last_worker, (int16_t)w->index, memory_order_relaxed);
+  atomic_store_explicit(&weft__task_run_of(t)->last_worker, (int16_t)w->index, memory_order_relaxed);
   bool sampled = weft__worker_acct_sample(w, &w->acct_left);
   if (__builtin_expect(sampled || atomic_load_explicit(&t->timed, memory_order_relaxed), 0))
     slice_begin_acct(w, t, sampled);
@@ -454,13 +456,13 @@ static inline void slice_begin(struct weft__worker *w, struct weft_task *t) {
 static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
   weft__worker_set_current(w, NULL);
   /* relaxed: read by the dump only while it holds the task (its claim). */
-  atomic_store_explicit(&t->since_ms, w->coarse_ms, memory_order_relaxed);
+  atomic_store_explicit(&weft__task_run_of(t)->since_ms, w->coarse_ms, memory_order_relaxed);
   if (__builtin_expect(w->slice_t0 != 0, 0)) slice_end_acct(w, t);
 }
 
 /* Puts a task this worker just ran back in the queue (it yielded, or was
  * woken while it ran): SCHEDULED, its wait for a worker timed if it is
- * armed, then weft__schedule(loop, &t->r, t->pinned, WEFT__SCHED_BACK)
+ * armed, then weft__schedule(loop, &x->r, x->pinned, WEFT__SCHED_BACK)
  * without the generic path's questions whose answers are known here
  * (which worker we are, no hand-off, not urgent, not a wake): an unpinned
  * task of an open loop goes to the back of our own ring, as weft__schedule
@@ -473,14 +475,15 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
   if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
   struct weft_loop *loop = w->loop;
+  struct weft__task_run *x = weft__task_run_of(t);
   /* relaxed: written by the task itself while it ran on this thread. */
-  int pinned = atomic_load_explicit(&t->pinned, memory_order_relaxed);
+  int pinned = atomic_load_explicit(&x->pinned, memory_order_relaxed);
   if (pinned < 0 && !w->stop_taken && !atomic_load_explicit(&loop->closed, memory_order_relaxed)) {
     if (loop->solo && __builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0)) take_injected(w);
-    push_local(w, &t->r, true);
+    push_local(w, &x->r, true);
     return;
   }
-  weft__schedule(loop, &t->r, pinned, WEFT__SCHED_BACK);
+  weft__schedule(loop, &x->r, pinned, WEFT__SCHED_BACK);
 }
 
 /* Notes that the worker's own code now runs on @t's stack while @t is
@@ -529,33 +532,46 @@ static void acct_refresh(struct weft__worker *w) {
   w->acct_left = w->acct_spawn_left = p ? p : UINT32_MAX;
 }
 
+static bool first_run(struct weft__worker *w, struct weft_task *t);
+
 /* Makes @t, just taken from a queue, RUNNING; on its first run, gives it a
  * stack and a fiber. False if it ended instead (cancelled before its first
  * step, or no memory for a stack): nothing to switch to. Runs on the
- * scheduler's stack or on the stack of the task switching out. */
-static bool prepare_task(struct weft__worker *w, struct weft_task *t) {
-  struct weft_loop *loop = w->loop;
+ * scheduler's stack or on the stack of the task switching out. Inline:
+ * every slice starts here; the first run is out of line. */
+static inline bool prepare_task(struct weft__worker *w, struct weft_task *t) {
   /* acq_rel exchange, not a store: a waker that found the task SCHEDULED
    * wrote that back with a CAS after setting its flag; reading from it here
    * makes the flag visible to the slice we start (task.c's design comment:
    * with a plain store, such a wake-up could be lost). */
   atomic_exchange_explicit(&t->state, WEFT__TASK_RUNNING, memory_order_acq_rel);
-  if (__builtin_expect(t->started, 1)) return true;
+  if (__builtin_expect(weft__task_run_of(t) != NULL, 1)) return true; /* started */
+  return first_run(w, t);
+}
+
+__attribute__((noinline)) static bool first_run(struct weft__worker *w, struct weft_task *t) {
+  struct weft_loop *loop = w->loop;
   /* A task cancelled before its first step never runs its body. */
   if (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)) {
     weft__task_finish(t, -ECANCELED, NULL);
     end_task(t);
     return false;
   }
-  t->stack = weft__stack_get(&w->stacks, t->stack_size);
-  if (!t->stack) {
+  struct weft__stack *stack = weft__stack_get(&w->stacks, weft__task_stack_size(t));
+  if (!stack) {
     weft__task_finish(t, -ENOMEM, NULL);
     end_task(t);
     return false;
   }
-  if (loop->track_stack) weft__stack_forget_pages(t->stack);
-  weft__fiber_init(&t->fiber, t->stack->lo, weft__stack_usable(t->stack), task_entry, t);
-  t->started = true;
+  if (loop->track_stack) weft__stack_forget_pages(stack);
+  /* The execution part takes the stack's top bytes (task.h); the fiber
+   * gets the rest. */
+  size_t usable = weft__stack_usable(stack) - WEFT__TASK_RUN_RESERVE;
+  struct weft__task_run *x = (struct weft__task_run *)((char *)stack->lo + usable);
+  weft__task_run_init(x, t, stack);
+  weft__fiber_init(&x->fiber, stack->lo, usable, task_entry, t);
+  /* release: the dump and cancellers on other threads acquire-load it. */
+  atomic_store_explicit(&t->run, x, memory_order_release);
   return true;
 }
 
@@ -575,9 +591,12 @@ static bool claim_start(struct weft_task *t) {
  * stack is no longer in use (after_switch). */
 static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft__switch_reason why) {
   if (why == WEFT__SWITCH_DONE) {
-    weft__fiber_fini(&t->fiber);
-    weft__stack_put(&w->stacks, t->stack);
-    t->stack = NULL;
+    struct weft__task_run *x = weft__task_run_of(t);
+    weft__fiber_fini(&x->fiber);
+    /* relaxed: nobody may use the part past the end (task.h); end_task's
+     * release store of DONE publishes the NULL. */
+    atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
+    weft__stack_put(&w->stacks, x->stack); /* and the part with it */
     end_task(t);
     return;
   }
@@ -643,7 +662,7 @@ static struct weft_task *direct_next(struct weft__worker *w) {
   while ((r = take_next(w))) {
     struct weft_task *t;
     if (r->kind == WEFT__R_TASK) {
-      t = weft__container_of(r, struct weft_task, r);
+      t = weft__task_of_runnable(r);
     } else if (r->kind == WEFT__R_TASK_START) {
       t = weft__container_of(r, struct weft_task, r_start);
       if (!claim_start(t)) continue;
@@ -670,7 +689,7 @@ struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct wef
   w->switch_reason = why;
   if (!next) return &w->sched;
   slice_begin(w, next);
-  return &next->fiber;
+  return &weft__task_run_of(next)->fiber;
 }
 
 void weft__worker_switch_end(void) { after_switch(weft__worker_self()); }
@@ -681,7 +700,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
   if (!prepare_task(w, t)) return;
   for (;;) {
     slice_begin(w, t);
-    weft__fiber_switch(&w->sched, &t->fiber);
+    weft__fiber_switch(&w->sched, &weft__task_run_of(t)->fiber);
     /* Who switched to us (not necessarily t: direct switches, inline
      * children) is w->prev. */
     struct weft_task *p = w->prev;
@@ -705,7 +724,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
 
 static void run_one(struct weft__worker *w, struct weft__runnable *r) {
   if (r->kind == WEFT__R_TASK) {
-    run_task(w, weft__container_of(r, struct weft_task, r));
+    run_task(w, weft__task_of_runnable(r));
   } else if (r->kind == WEFT__R_TASK_START) {
     struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
     if (claim_start(t)) run_task(w, t);

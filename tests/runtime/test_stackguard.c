@@ -126,7 +126,7 @@ static int hold_stack(void *arg, void **res) {
 __attribute__((noinline)) static void yield_low(size_t leave) {
   struct weft_task *t = weft__task_self();
   char *sp = __builtin_frame_address(0);
-  size_t room = (size_t)(sp - (char *)t->fiber.stack_lo);
+  size_t room = (size_t)(sp - (char *)weft__task_run_of(t)->fiber.stack_lo);
   size_t take = room > leave + 128 ? room - leave - 128 : 0;
   volatile char *block = alloca(take);
   block[0] = 1;

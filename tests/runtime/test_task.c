@@ -2,10 +2,85 @@
  * messages, cancellation at every kind of suspension point, cancel counts,
  * names, all_tasks, pinning, unretrieved task errors, and a million tasks. */
 #include "helpers.h"
+#include "task.h" /* white box: a task's two parts */
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+
+/* ---- the split: a handle, and an execution part only while it runs ------
+ * (task.h). A task that has not started, or has ended, has no execution
+ * part; one that runs on its own stack keeps it in the stack's top bytes,
+ * right above what the fiber may use; an inline child keeps it in its
+ * host's frame, on the host's stack. */
+
+struct probe {
+  const struct weft__task_run *x;  /* what the task saw of itself */
+  bool ok;                         /* its fields named the task */
+  bool no_stack;                   /* it had no stack of its own */
+  weft_event_t *go;                /* NULL: return at once */
+};
+
+static int probe_self(void *arg, void **res) {
+  (void)res;
+  struct probe *p = arg;
+  struct weft_task *self = weft__task_self();
+  const struct weft__task_run *x = weft__task_run_of(self);
+  p->x = x;
+  p->ok = x && x->task == self && x->r.kind == WEFT__R_TASK;
+  p->no_stack = x && !x->stack;
+  if (p->go) return weft_event_wait(p->go, -1);
+  return 0;
+}
+
+/* Whether @x lies in the top bytes of its own stack, right above its
+ * fiber's stack. */
+static bool on_own_stack_top(const struct weft__task_run *x) {
+  return x->stack && (const char *)x == (const char *)x->fiber.stack_lo + x->fiber.stack_size &&
+         (const char *)x + WEFT__TASK_RUN_RESERVE == (const char *)x->stack->lo + x->stack->size;
+}
+
+static int split_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  struct weft_task *self = weft__task_self();
+  const struct weft__task_run *hx = weft__task_run_of(self);
+  ck_assert(on_own_stack_top(hx));
+  /* Not started: a handle only. */
+  struct probe a = {0};
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(probe_self, &a, &t), 0);
+  ck_assert_ptr_null(atomic_load(&t->run));
+  /* Awaited unstarted (LOCALITY order, no deadline): inline, its part in
+   * our frame. */
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert(a.ok && a.no_stack); /* a.x was in a frame that is gone: compared only */
+  ck_assert((const char *)a.x > (const char *)hx->fiber.stack_lo &&
+            (const char *)a.x < (const char *)hx->fiber.stack_lo + hx->fiber.stack_size);
+  ck_assert_ptr_null(atomic_load(&t->run)); /* ended: gone */
+  weft_task_release(t);
+  /* Run on its own stack (a deadline keeps it from running inline), and
+   * suspended: its part stays in its stack's top bytes until it ends. */
+  struct probe b = {0};
+  ck_assert_int_eq(weft_event_create(&b.go), 0);
+  ck_assert_int_eq(weft_spawn(probe_self, &b, &t), 0);
+  ck_assert_int_eq(weft_await_timeout(weft_task_future(t), 0, NULL), -ETIMEDOUT);
+  ck_assert_int_eq(weft_yield(), 0); /* it runs up to its wait */
+  ck_assert(b.ok);
+  ck_assert_ptr_eq(atomic_load(&t->run), b.x);
+  ck_assert(on_own_stack_top(b.x));
+  weft_event_set(b.go);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_ptr_null(atomic_load(&t->run));
+  weft_task_release(t);
+  weft_event_destroy(b.go);
+  return 0;
+}
+
+START_TEST(execution_part_only_while_it_runs) {
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_LOCALITY, split_main, NULL, NULL), 0);
+}
+END_TEST
 
 static int ret_arg(void *arg, void **res) {
   *res = arg;
@@ -863,6 +938,7 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("task");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, spawn_errors);
+  tcase_add_test(tc, execution_part_only_while_it_runs);
   tcase_add_test(tc, results_and_errors);
   tcase_add_test(tc, cancelled_before_start_never_runs);
   tcase_add_test(tc, cancel_at_every_suspension_point);
