@@ -167,6 +167,19 @@ struct weft__task_run {
  * alignment. */
 #define WEFT__TASK_RUN_RESERVE ((sizeof(struct weft__task_run) + 63u) & ~(size_t)63u)
 
+/* Stack colouring. Every stack's top sits at the same offset within its
+ * page, and the caches index lines by address: the top lines of a
+ * thousand stacks (the execution part, the frames a shallow task touches,
+ * the registers a switch saves) all compete for the same few sets, and
+ * miss where a heap object would hit. So a task's execution part, and its
+ * fiber's stack top with it, sit a colour below the stack's top: each
+ * worker's first runs take the WEFT__STACK_COLORS colours in turn,
+ * WEFT__STACK_COLOR_STEP bytes apart. Measured (benchmarks/RESULTS.md,
+ * issue 13): yield_many (1,000 tasks) ran 0.5x the time with colours. At
+ * most 960 bytes of the top page go unused, so a task that touches one
+ * page of stack still touches one. */
+#define WEFT__STACK_COLORS 16u
+#define WEFT__STACK_COLOR_STEP 64u
 
 struct weft_task {
   /* line 0 */

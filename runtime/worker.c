@@ -163,6 +163,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->stacks.arena = &loop->stack_arena;
   weft__worker_set_current(w, NULL);
   w->eager = NULL;
+  w->stack_color = 0;
   w->prev = NULL;
   w->switch_reason = WEFT__SWITCH_SUSPEND;
   w->batch_left = 0;
@@ -564,9 +565,10 @@ __attribute__((noinline)) static bool first_run(struct weft__worker *w, struct w
     return false;
   }
   if (loop->track_stack) weft__stack_forget_pages(stack);
-  /* The execution part takes the stack's top bytes (task.h); the fiber
-   * gets the rest. */
-  size_t usable = weft__stack_usable(stack) - WEFT__TASK_RUN_RESERVE;
+  /* The execution part takes the stack's top bytes, a colour below the
+   * top (task.h: WEFT__STACK_COLORS); the fiber gets the rest. */
+  size_t color = w->stack_color++ % WEFT__STACK_COLORS;
+  size_t usable = weft__stack_usable(stack) - WEFT__TASK_RUN_RESERVE - color * WEFT__STACK_COLOR_STEP;
   struct weft__task_run *x = (struct weft__task_run *)((char *)stack->lo + usable);
   weft__task_run_init(x, t, stack);
   weft__fiber_init(&x->fiber, stack->lo, usable, task_entry, t);

@@ -112,6 +112,7 @@ struct weft__worker {
   uint32_t acct_period;
   uint32_t acct_left, acct_spawn_left;
   uint64_t slice_t0;
+  unsigned stack_color;         /* the next first run's stack colour (task.h), counted up */
   uintptr_t tstack_lo, tstack_hi; /* this thread's own stack (the dump's bounds) */
   _Atomic uintptr_t thread_id;  /* pthread_self() of the thread running it (signals) */
   struct weft_task *eager;      /* an eager child to start before its spawner resumes */

@@ -33,11 +33,14 @@ static int probe_self(void *arg, void **res) {
   return 0;
 }
 
-/* Whether @x lies in the top bytes of its own stack, right above its
- * fiber's stack. */
+/* Whether @x lies in the top bytes of its own stack: right above its
+ * fiber's stack, one of the colours below the stack's top (task.h). */
 static bool on_own_stack_top(const struct weft__task_run *x) {
-  return x->stack && (const char *)x == (const char *)x->fiber.stack_lo + x->fiber.stack_size &&
-         (const char *)x + WEFT__TASK_RUN_RESERVE == (const char *)x->stack->lo + x->stack->size;
+  if (!x->stack || (const char *)x != (const char *)x->fiber.stack_lo + x->fiber.stack_size)
+    return false;
+  size_t below = (size_t)((const char *)x->stack->lo + x->stack->size -
+                          ((const char *)x + WEFT__TASK_RUN_RESERVE));
+  return below % WEFT__STACK_COLOR_STEP == 0 && below < WEFT__STACK_COLORS * WEFT__STACK_COLOR_STEP;
 }
 
 static int split_main(void *arg, void **res) {
@@ -73,6 +76,30 @@ static int split_main(void *arg, void **res) {
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
   ck_assert_ptr_null(atomic_load(&t->run));
   weft_task_release(t);
+  /* Consecutive first runs on a worker take the colours in turn. */
+  enum { N = WEFT__STACK_COLORS };
+  struct probe ps[N];
+  weft_task_t *ts[N];
+  bool seen[WEFT__STACK_COLORS] = {false};
+  for (int i = 0; i < N; i++) {
+    ps[i] = (struct probe){.go = b.go};
+    ck_assert_int_eq(weft_spawn(probe_self, &ps[i], &ts[i]), 0);
+  }
+  weft_event_clear(b.go);
+  ck_assert_int_eq(weft_yield(), 0); /* each runs up to its wait */
+  for (int i = 0; i < N; i++) {
+    ck_assert(ps[i].ok && on_own_stack_top(ps[i].x));
+    const struct weft__stack *st = ps[i].x->stack;
+    size_t below = (size_t)((const char *)st->lo + st->size -
+                            ((const char *)ps[i].x + WEFT__TASK_RUN_RESERVE));
+    ck_assert(!seen[below / WEFT__STACK_COLOR_STEP]);
+    seen[below / WEFT__STACK_COLOR_STEP] = true;
+  }
+  weft_event_set(b.go);
+  for (int i = 0; i < N; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
   weft_event_destroy(b.go);
   return 0;
 }
