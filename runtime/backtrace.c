@@ -99,7 +99,9 @@ __attribute__((noinline)) size_t weft__bt_here(void **out, size_t max) {
   /* Bounds: from here up to a generous limit; the walk stops at the
    * outermost frame anyway. A fiber's stack is known exactly. */
   struct weft_task *t = weft__task_self();
-  const struct weft__fiber *f = t ? &weft__task_run_of(t)->fiber : NULL; /* running: started */
+  /* Running, so started: NULL only in an inline child's last steps. */
+  const struct weft__task_run *x = t ? weft__task_run_of(t) : NULL;
+  const struct weft__fiber *f = x ? &x->fiber : NULL;
   uintptr_t lo = fp, hi = fp + ((uintptr_t)8 << 20);
   if (f && f->stack_lo) {
     lo = (uintptr_t)f->stack_lo;

@@ -610,11 +610,11 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   void *result = NULL;
   int rc = child->fn(child->arg, &result);
   weft__task_finish(child, rc < 0 ? rc : 0, result);
-  /* Ended: its execution part goes with this frame. relaxed: the DONE
-   * store below publishes it, and nobody may use it past the end. */
-  atomic_store_explicit(&child->run, NULL, memory_order_relaxed);
   atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
   weft__worker_set_current(weft__worker_self(), host); /* we may be on another worker by now */
+  /* Ended, and no longer current: its execution part goes with this
+   * frame. relaxed: nobody may use it past the end (task.h). */
+  atomic_store_explicit(&child->run, NULL, memory_order_relaxed);
   weft__mutex_lock(&host->fut.lock);
   hx->inline_child = NULL;
   weft__mutex_unlock(&host->fut.lock);
