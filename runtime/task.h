@@ -15,7 +15,8 @@
  * body: the worker that pops r_start, or a task awaiting the unstarted child,
  * which then runs it inline on its own fiber (no stack, no switch). An
  * r_start popped after an inline claim is stale: its popper drops the
- * reference it carries. An inline child borrows its host's fiber: if it
+ * reference it carries. (A FIFO loop has no inline runs: there the popper
+ * takes the first run without the CAS, worker.c's claim_start.) An inline child borrows its host's fiber: if it
  * suspends, it suspends as itself on the host's stack, and whoever resumes
  * it resumes that stack; when its body returns, the host carries on. The
  * worker learns who switched out from w->current, never from what it

@@ -578,8 +578,11 @@ __attribute__((noinline)) static bool first_run(struct weft__worker *w, struct w
 }
 
 /* A first-run entry: true if we take the first run, false if it went stale
- * (the task ran inline; the entry's reference is dropped). */
-static bool claim_start(struct weft_task *t) {
+ * (the task ran inline; the entry's reference is dropped). A FIFO loop
+ * never runs a child inline (task.h), so its entries are never stale and
+ * need no CAS: one locked instruction less per task. */
+static bool claim_start(struct weft__worker *w, struct weft_task *t) {
+  if (w->loop->fifo) return true;
   uint8_t expected = 0;
   /* acq_rel: decides against an inline host (task.c) who runs the body. */
   if (atomic_compare_exchange_strong_explicit(&t->claim, &expected, 1, memory_order_acq_rel,
@@ -667,7 +670,7 @@ static struct weft_task *direct_next(struct weft__worker *w) {
       t = weft__task_of_runnable(r);
     } else if (r->kind == WEFT__R_TASK_START) {
       t = weft__container_of(r, struct weft_task, r_start);
-      if (!claim_start(t)) continue;
+      if (!claim_start(w, t)) continue;
     } else {
       w->pending = r;
       return NULL;
@@ -729,7 +732,7 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r) {
     run_task(w, weft__task_of_runnable(r));
   } else if (r->kind == WEFT__R_TASK_START) {
     struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
-    if (claim_start(t)) run_task(w, t);
+    if (claim_start(w, t)) run_task(w, t);
   } else {
     weft__count(&w->ctr.handles_run, 1);
     weft__count(&w->ctr.polled, 1);
