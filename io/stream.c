@@ -152,8 +152,9 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
 
 /* ---- closing the fds ----------------------------------------------------- */
 
-/* A deferred socket close, once nothing may still name the fd: no read
- * in progress and no multishot receive in flight. Locked. */
+/* A deferred close (a socket, or an fd the reader and writer share), once
+ * nothing may still name the fd: no read in progress and no multishot
+ * receive in flight. Locked. */
 static void close_deferred_locked(struct weft__stream *s) {
   if (!s->close_deferred || s->reading || s->rx_inflight || s->rfd < 0) return;
   close(s->rfd);
@@ -173,15 +174,18 @@ static void close_deferred_locked(struct weft__stream *s) {
  * under load). Shut down, the socket ends both at once. */
 static void close_fds_locked(struct weft__stream *s) {
   if (s->flushing || s->wfd < 0) return;
-  if (s->is_socket) {
-    shutdown(s->wfd, SHUT_RDWR); /* FIN after the data; ends reads blocked elsewhere */
+  /* One fd for both directions (a socket; or a tty, a pty master, any
+   * fd opened for reading and writing): the reader's fd closes with it,
+   * so the close waits for the reader as a socket's does (and reads
+   * after it see the end, never a number another file took since). */
+  if (s->is_socket || s->rfd == s->wfd) {
+    if (s->is_socket) shutdown(s->wfd, SHUT_RDWR); /* FIN after the data; ends reads blocked elsewhere */
     s->close_deferred = true;
     close_deferred_locked(s);
     return;
-  } else {
-    close(s->wfd);
-    s->wfd = -1;
   }
+  close(s->wfd); /* a pipe's write end: the reader's fd is another */
+  s->wfd = -1;
   weft_event_set(s->closed);
 }
 

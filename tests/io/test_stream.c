@@ -829,6 +829,30 @@ START_TEST(test_close_waits_for_the_receive) {
 }
 END_TEST
 
+/* A stream over one non-socket fd for both directions (/dev/null here; a
+ * tty or a pty master in life): closing the writer closes the reader's fd
+ * too, so nothing may use that number afterwards. Before, the writer's
+ * close left the reader holding the closed number, and releasing the
+ * stream closed it again: a file opened meanwhile lost its fd. */
+START_TEST(test_shared_fd_closes_once) {
+  int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  ck_assert_int_ge(fd, 0);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(fd, fd, 0, &r, &w), 0);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(fcntl(fd, F_GETFD), -1); /* closed at once: no reader */
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0); /* takes the freed number */
+  weft_reader_release(r);
+  weft_writer_release(w);
+  ck_assert_int_ne(fcntl(p[0], F_GETFD), -1); /* still ours */
+  ck_assert_int_ne(fcntl(p[1], F_GETFD), -1);
+  close(p[0]);
+  close(p[1]);
+}
+END_TEST
+
 START_TEST(test_recv_buffers_config) {
   int off = -1, few = 4;
   if (!enough_fds()) return;
@@ -969,6 +993,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_receive_standing_at_close);
   tcase_add_test(tc, test_cancelled_reads_lose_nothing);
   tcase_add_test(tc, test_close_waits_for_the_receive);
+  tcase_add_test(tc, test_shared_fd_closes_once);
   suite_add_tcase(s, tc);
   return s;
 }
