@@ -210,8 +210,8 @@ static int snap_task(weft_task_t *t, void *arg) {
     e->n = (unsigned)weft__bt_fiber(&x->fiber, e->frames, WEFT__BT_MAX);
     unhold(t);
   } else if (atomic_load_explicit(&t->state, memory_order_acquire) == WEFT__TASK_SCHEDULED) {
-    /* A task not started has no saved context: `started` is written by the
-     * worker that starts it, so look at the slice count instead. */
+    /* A task not started has no saved context: the slice count says
+     * whether it ran (its execution part may exist a moment before). */
     bool started = atomic_load_explicit(&t->runs, memory_order_acquire) > 0;
     e->state = started ? E_SCHEDULED : E_NOT_STARTED;
     if (started) e->n = read_queued_stack(t, e->frames);

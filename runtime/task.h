@@ -122,7 +122,8 @@ struct weft__task_times {
  *
  * t->run is NULL until the first run (written by whoever starts the task,
  * release; the dump acquire-loads it) and again once the task ended (its
- * worker, before the stack goes back). Between the two it is fixed. Who
+ * worker, before the stack goes back; an inline host once the child is no
+ * longer current). Between the two it is fixed. Who
  * may use it: the task itself and its worker; a waker after its CAS from
  * IDLE (the task is then started and not done); the dump while it holds
  * the task, or while it holds the registry lock of a task still listed
