@@ -64,6 +64,9 @@ enum weft_order {
  * @workers:     worker threads; 0 means "one per online CPU" (or $WEFT_WORKERS).
  * @stack_size:  default fiber stack size in bytes (rounded up to pages);
  *               0 means 64 KiB (256 KiB in sanitizer builds). Minimum 16 KiB.
+ *               The runtime keeps up to ~1 KiB at the top of each stack
+ *               (2 KiB with the ucontext fiber backend): a running task's
+ *               bookkeeping, and a cache colour (docs/design.md).
  * @pin_workers: nonzero pins worker i to CPU i (mod the CPUs allowed) while
  *               the loop runs; the calling thread's affinity is restored after.
  * @order:       enum weft_order; WEFT_ORDER_DEFAULT unless you know better.

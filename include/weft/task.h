@@ -39,7 +39,9 @@ extern "C" {
 /**
  * struct weft_task_opts - spawn options
  * @name:       the task's name, copied; NULL gives "Task-<id>".
- * @stack_size: bytes of stack; 0 uses the loop's default. Minimum 16 KiB.
+ * @stack_size: bytes of stack; 0 uses the loop's default. Minimum 16 KiB,
+ *              of which the runtime keeps up to ~1 KiB at the top (as
+ *              weft_loop_config.stack_size).
  * @worker:     -1 to run anywhere; otherwise the index of the worker the task
  *              is pinned to: it only ever runs there and is never stolen.
  */
