@@ -19,7 +19,10 @@
  *    put_nowait) on 4 workers: a waiter granted a slot or an item is never
  *    left suspended (the lost wake-up of task.c's design comment: with the
  *    fix reverted this shape hung within ~250 iterations, 2026-12-02).
- *    A hang is reported by a 30 s bound on join and the awaits.
+ *    A hang is reported by a 30 s bound on join and the awaits;
+ *  - the dump and weft_task_stack reading tasks from another thread while
+ *    they start, run inline and end (their execution parts come and go
+ *    with their stacks): every read is of a part still in place.
  *
  * Iterations: $WEFT_STRESS_ITERS (default 1000 in the suite; `make stress`
  * runs 10,000 under TSan), divided by $WEFT_TEST_SCALE like every stress
@@ -462,6 +465,82 @@ START_TEST(queue_at_tight_bound) {
 }
 END_TEST
 
+/* ---- inspection vs churn ---------------------------------------------------
+ * The dump and weft_task_stack read tasks' execution parts (task.h: in the
+ * top of their stacks, or in an inline host's frame) from a thread of
+ * their own while, on 4 workers, tasks start, suspend, run inline and end,
+ * giving their stacks back for the next first run: a read of a part
+ * already given back shows under ASan/TSan, or as garbage in the dump. */
+
+enum { CH_TASKS = 16, CH_ROUNDS = 40 };
+
+static int ch_leaf(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  return weft_yield();
+}
+
+static int ch_churn(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int r = 0; r < CH_ROUNDS; r++) {
+    weft_task_t *c;
+    int rc = weft_spawn(ch_leaf, NULL, &c);
+    if (rc) return rc;
+    rc = weft_await(weft_task_future(c), NULL); /* inline when it has not started */
+    weft_task_release(c);
+    if (rc || (rc = weft_spawn(ch_leaf, NULL, NULL)) || (rc = weft_yield())) return rc;
+  }
+  return 0;
+}
+
+struct inspector {
+  weft_loop_t *loop;
+  weft_task_t **ts;
+  int fd;
+};
+
+/* On an executor thread: dumps and reads the churners' stacks until they
+ * have all ended (a fixed amount of work per pass, no waiting). */
+static int inspect(void *arg, void **res) {
+  (void)res;
+  struct inspector *in = arg;
+  void *frames[16];
+  for (int pass = 0;; pass++) {
+    int rc = weft_loop_dump(in->loop, in->fd, pass % 2 ? WEFT_DUMP_JSON : WEFT_DUMP_TEXT);
+    if (rc) return rc;
+    int live = 0;
+    for (int k = 0; k < CH_TASKS; k++) {
+      rc = weft_task_stack(in->ts[k], frames, 16);
+      if (rc < 0 && rc != -ETIMEDOUT) return rc; /* a worker slow to answer is not an error */
+      live += !weft_future_done(weft_task_future(in->ts[k]));
+    }
+    if (!live) return 0;
+  }
+}
+
+static int churn_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_task_t *ts[CH_TASKS];
+  for (int k = 0; k < CH_TASKS; k++) ck_assert_int_eq(weft_spawn(ch_churn, NULL, &ts[k]), 0);
+  struct inspector in = {.loop = weft_loop_current(), .ts = ts, .fd = open("/dev/null", O_WRONLY)};
+  ck_assert_int_ge(in.fd, 0);
+  ck_assert_int_eq(weft_to_thread(inspect, &in, NULL), 0);
+  for (int k = 0; k < CH_TASKS; k++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[k]), NULL), 0);
+    weft_task_release(ts[k]);
+  }
+  close(in.fd);
+  return 0;
+}
+
+START_TEST(inspect_vs_churn) {
+  long n = iters() / 100;
+  for (long it = 0; it < (n > 0 ? n : 1); it++) ck_assert_int_eq(run_main(4, churn_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("races");
   TCase *tc = tcase_create("races");
@@ -474,6 +553,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, taskgroup_cancel_vs_failure);
   tcase_add_test(tc, wait_and_as_completed_storm);
   tcase_add_test(tc, queue_at_tight_bound);
+  tcase_add_test(tc, inspect_vs_churn);
   suite_add_tcase(s, tc);
   return s;
 }
