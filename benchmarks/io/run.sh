@@ -16,7 +16,8 @@
 #
 # Each server is measured R times (default 3), the rounds interleaved so
 # that drift on a shared machine hits every implementation alike; the
-# table shows each one's median round (by req/s).
+# table shows each one's median round (by req/s). file_randread alternates
+# weft and fio R times the same way and shows the medians.
 #
 # Every server gets the same worker count (weft workers, GOMAXPROCS, Tokio
 # worker threads, nginx worker_processes; libuv, asyncio and uvloop run one
@@ -188,12 +189,22 @@ NGX
     # Written and synced first: dirty pages being flushed would compete
     # with whichever side runs first.
     [ -f "$f" ] || { head -c $((256 << 20)) /dev/urandom >"$f"; sync "$f"; }
-    WEFT_BENCH_FILE=$f WEFT_BENCH_SECONDS=$secs $B/weft-bench --workers 1 file_randread | sed -n 's/.*iops=\([0-9]*\).*/\1/p' | xargs printf '%-15s %-16s %12s iops\n' file_randread weft | tee -a "$results"
-    if command -v fio >/dev/null; then
-      fio --name=rr --filename="$f" --rw=randread --bs=4k --direct=1 --ioengine=io_uring --iodepth=32 \
-          --runtime="$secs" --time_based --output-format=json 2>/dev/null |
-        /usr/bin/python3 -c 'import json,sys; print("%-15s %-16s %12.0f iops" % ("file_randread", "fio", json.load(sys.stdin)["jobs"][0]["read"]["iops"]))' | tee -a "$results"
-    else echo "io/run.sh: fio missing; its row skipped" >&2; fi ;;
+    command -v fio >/dev/null || echo "io/run.sh: fio missing; its row skipped" >&2
+    # REPS rounds, weft and fio alternating, medians: one run each let a
+    # slow moment of the disk decide the ratio (RESULTS.md, 2026-12-02).
+    : >"$out/rr"
+    for ((rep = 0; rep < reps; rep++)); do
+      WEFT_BENCH_FILE=$f WEFT_BENCH_SECONDS=$secs $B/weft-bench --workers 1 file_randread |
+        sed -n 's/.*iops=\([0-9]*\).*/weft \1/p' >>"$out/rr"
+      command -v fio >/dev/null &&
+        fio --name=rr --filename="$f" --rw=randread --bs=4k --direct=1 --ioengine=io_uring --iodepth=32 \
+            --runtime="$secs" --time_based --output-format=json 2>/dev/null |
+          /usr/bin/python3 -c 'import json,sys; print("fio %.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])' >>"$out/rr"
+    done
+    for impl in weft fio; do
+      awk -v i="$impl" '$1 == i { print $2 }' "$out/rr" | sort -g |
+        awk -v i="$impl" '{ r[NR] = $1 } END { if (NR) printf "%-15s %-16s %12s iops\n", "file_randread", i, r[int((NR + 1) / 2)] }'
+    done | tee -a "$results" ;;
   esac
 done
 
