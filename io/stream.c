@@ -267,8 +267,9 @@ static void rx_wake_locked(struct weft__stream *s) {
 static void rx_done(struct weft__io_op *op);
 
 /* Whether receiving ahead may go on (be started again): the stream has not
- * ended or failed, is not a bulk transfer, and its fd is open (a closed
- * fd's number may name another file now). Locked. */
+ * ended or failed, is not a bulk transfer, and its fd is open and not
+ * closing (a closed fd's number may name another file now; a closing one
+ * waits for the receive to end). Locked. */
 static bool rx_may_go_on(const struct weft__stream *s) {
   return !s->rx_err && !s->rx_eof && !s->rx_bulk && s->rfd >= 0 && !s->close_deferred;
 }

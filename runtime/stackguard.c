@@ -103,12 +103,12 @@ static void chain(int sig, siginfo_t *si, void *uc) {
   signal(sig, SIG_DFL);
 }
 
-/* Whether @addr lies in the guard region below @t's stack. */
-static bool in_guard(const struct weft_task *t, uintptr_t addr) {
+/* The lowest address of @t's stack if @addr lies in the guard region
+ * below it, else 0. */
+static uintptr_t guarded_stack(const struct weft_task *t, uintptr_t addr) {
   const struct weft__task_run *x = t ? weft__task_run_of(t) : NULL;
-  if (!x || !x->fiber.stack_lo) return false;
-  uintptr_t lo = (uintptr_t)x->fiber.stack_lo;
-  return addr < lo && lo - addr <= WEFT__STACK_GUARD;
+  uintptr_t lo = x ? (uintptr_t)x->fiber.stack_lo : 0;
+  return lo && addr < lo && lo - addr <= WEFT__STACK_GUARD ? lo : 0;
 }
 
 static void on_segv(int sig, siginfo_t *si, void *uc) {
@@ -120,8 +120,9 @@ static void on_segv(int sig, siginfo_t *si, void *uc) {
     const struct weft_task *cand[2] = {weft__worker_current(w),
                                        atomic_load_explicit(&w->stack_owner, memory_order_relaxed)};
     for (int i = 0; i < 2; i++) {
-      if (in_guard(cand[i], addr)) {
-        report(cand[i], addr, (uintptr_t)weft__task_run_of(cand[i])->fiber.stack_lo);
+      uintptr_t lo = guarded_stack(cand[i], addr);
+      if (lo) {
+        report(cand[i], addr, lo);
         abort();
       }
     }

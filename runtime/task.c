@@ -338,7 +338,6 @@ _Static_assert(sizeof(struct weft_task) <= 192, "a task's handle outgrew its 192
 _Static_assert(sizeof(struct weft_future) == 64, "a future outgrew its cache line");
 _Static_assert(WEFT__TASK_RUN_RESERVE <= 128, "a task's execution part outgrew two cache lines");
 #endif
-_Static_assert(offsetof(struct weft__task_run, r) == 0, "weft__task_of_runnable's cast");
 
 size_t weft__task_stack_size(const struct weft_task *t) {
   return t->stack_size ? t->stack_size : t->fut.loop->stack_size;

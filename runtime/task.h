@@ -232,7 +232,7 @@ static inline struct weft__task_run *weft__task_run_of(const struct weft_task *t
 
 /* The task a resumption entry (kind WEFT__R_TASK) belongs to. */
 static inline struct weft_task *weft__task_of_runnable(struct weft__runnable *r) {
-  return ((struct weft__task_run *)r)->task; /* r is the execution part's first member */
+  return weft__container_of(r, struct weft__task_run, r)->task;
 }
 
 /* The size of the stack @t runs on (its own, or the loop's). */

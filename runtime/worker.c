@@ -412,7 +412,8 @@ static void end_task(struct weft_task *t) {
  * has its wait for a worker timed at its next start. Budget: a dozen plain
  * stores and loads and two predictable branches, no atomic
  * read-modify-write; the clock is read only on the sampled paths (~1 slice
- * in 32 by default: benchmarks/RESULTS.md, issue 12). */
+ * in 32 by default: benchmarks/RESULTS.md, issue 12). slice_begin returns
+ * the task's execution part, which the switch to it needs next. */
 __attribute__((noinline)) static void slice_begin_acct(struct weft__worker *w,
                                                        struct weft_task *t, bool sampled) {
   uint64_t now = weft__ticks();
@@ -444,14 +445,16 @@ __attribute__((noinline)) static void slice_end_acct(struct weft__worker *w, str
   atomic_store_explicit(&t->timed, true, memory_order_relaxed);
 }
 
-static inline void slice_begin(struct weft__worker *w, struct weft_task *t) {
+static inline struct weft__task_run *slice_begin(struct weft__worker *w, struct weft_task *t) {
+  struct weft__task_run *x = weft__task_run_of(t);
   weft__worker_set_current(w, t);
   weft__count(&w->ctr.polled, 1);
   weft__count(&t->runs, 1);
-  atomic_store_explicit(&weft__task_run_of(t)->last_worker, (int16_t)w->index, memory_order_relaxed);
+  atomic_store_explicit(&x->last_worker, (int16_t)w->index, memory_order_relaxed);
   bool sampled = weft__worker_acct_sample(w, &w->acct_left);
   if (__builtin_expect(sampled || atomic_load_explicit(&t->timed, memory_order_relaxed), 0))
     slice_begin_acct(w, t, sampled);
+  return x; /* what the switch to @t needs: its fiber */
 }
 
 static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
@@ -693,8 +696,7 @@ struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct wef
   w->prev = t;
   w->switch_reason = why;
   if (!next) return &w->sched;
-  slice_begin(w, next);
-  return &weft__task_run_of(next)->fiber;
+  return &slice_begin(w, next)->fiber;
 }
 
 void weft__worker_switch_end(void) { after_switch(weft__worker_self()); }
@@ -704,8 +706,7 @@ void weft__worker_switch_end(void) { after_switch(weft__worker_self()); }
 static void run_task(struct weft__worker *w, struct weft_task *t) {
   if (!prepare_task(w, t)) return;
   for (;;) {
-    slice_begin(w, t);
-    weft__fiber_switch(&w->sched, &weft__task_run_of(t)->fiber);
+    weft__fiber_switch(&w->sched, &slice_begin(w, t)->fiber);
     /* Who switched to us (not necessarily t: direct switches, inline
      * children) is w->prev. */
     struct weft_task *p = w->prev;
