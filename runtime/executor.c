@@ -7,6 +7,8 @@
  * references at first, the caller's and the job's; the job drops its own
  * when the function has run and completed the future, or when a cancel
  * takes the job back before any thread started it (then it never runs).
+ * A thread completes and drops its reference inside the loop's entry
+ * guard, so close never counts the future of a call that has completed.
  * A cancel that comes later completes the future with -ECANCELED at once;
  * the function's own completion then finds it done and its result is
  * dropped (asyncio's wrap_future). The job holds a reference on its pool,
@@ -173,10 +175,18 @@ static void job_run(struct weft__pool_work *w) {
   /* relaxed: an average for a heuristic; racing updates lose a sample. */
   uint64_t avg = atomic_load_explicit(&loop->exec_avg_ns, memory_order_relaxed);
   atomic_store_explicit(&loop->exec_avg_ns, avg ? avg - avg / 8 + took / 8 : took, memory_order_relaxed);
+  /* The completion and the job's release run inside the loop's entry
+   * guard (loop.c, rule b), which close waits out: a caller that awaited
+   * this call and closed the loop at once could otherwise find the job's
+   * reference not yet dropped, and close would count the future as the
+   * user's. Refused only once the loop is closed: then no task waits, and
+   * the reference is counted on the zombie, which it keeps alive. */
+  bool entered = weft__loop_enter_foreign(loop, false);
   /* Done already (cancelled while running): the result is dropped. */
   weft__future_complete(&j->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, NULL);
   call_done(loop); /* after the wake-up: a spinning worker finds the task queued */
   weft_future_release(&j->fut); /* the job's reference; may free j */
+  if (entered) weft__loop_exit_foreign(loop); /* the guard keeps loop alive until here */
 }
 
 /* The loop's default executor, made at first use; a reference for the caller. */

@@ -16,11 +16,13 @@
  * cancelled, or should free what it made when weft_future_cancelled() is
  * true for its future (the function cannot see that; the awaiter can).
  *
- * Closing: a thread drops its reference to a call's future just after
- * completing it, so a loop closed right after its last call completed may
- * still count that future (weft_loop_close() returns it; the loop's memory
- * is freed when the thread lets go). Shut the executors down first, as
- * weft_run() does for the default one, to close with nothing outstanding.
+ * Closing: weft_loop_close() does not wait for functions still running
+ * (asyncio's shutdown(wait=False)); the future of a call cancelled while
+ * running stays counted (close returns it; the loop's memory is freed when
+ * the thread lets go of it at the function's end). A call that has
+ * completed is never counted: its thread's completion and release finish
+ * before close goes on. Shut the executors down first, as weft_run() does
+ * for the default one, to wait for running functions too.
  *
  * Ownership: weft_executor_new() gives the caller one reference, released
  * with weft_executor_release(); the default-executor slot of a loop holds
