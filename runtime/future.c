@@ -74,6 +74,15 @@ weft_future_t *weft_future_ref(weft_future_t *f) {
 }
 
 WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
+  /* A completer holding no reference may still be unlocking f after its
+   * awaiter saw DONE and let go (weft__future_complete): wait it out.
+   * acquire: whoever frees saw DONE (or a fired flag) stored under the
+   * lock, so this load reads that locking or a later unlock: 0 means the
+   * completer is out. Rarely nonzero: a lock pass then waits for it. */
+  if (__builtin_expect(atomic_load_explicit(&f->lock.word, memory_order_acquire) != 0, 0)) {
+    weft__mutex_lock(&f->lock);
+    weft__mutex_unlock(&f->lock);
+  }
   if (f->err && f->err != -ECANCELED && !f->retrieved) {
     struct weft_exception_context ctx = {
         .message = f->is_task ? "Task exception was never retrieved"
@@ -120,9 +129,13 @@ static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
   switch (e->kind) {
   case WEFT__ENTRY_TASK: {
     struct weft__waiter *w = (struct weft__waiter *)e;
+    struct weft_task *task = w->task;
     /* release: the waiter's acquire load then sees the outcome. */
-    atomic_store_explicit(&w->fired, 1, memory_order_release);
-    weft__task_wake(w->task);
+    atomic_store_explicit(&w->fired, WEFT__FIRED, memory_order_release);
+    weft__task_wake(task);
+    /* release: we are done with w and its task; the waiter, seeing this,
+     * leaves without taking the lock (waiter_remove). Our last touch of w. */
+    atomic_store_explicit(&w->fired, WEFT__FIRED_WOKEN, memory_order_release);
     break;
   }
   case WEFT__ENTRY_NOTIFY: {
@@ -143,21 +156,12 @@ static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
   }
 }
 
-WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
-  /* A reference of our own for the call: an awaiter that sees DONE may
-   * release the future while we are still unlocking it, and completers
-   * (a task answering a request) often hold none. relaxed: taking a
-   * reference needs no ordering; f is alive, since nobody can have seen
-   * it done yet. */
-  atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
-  weft__mutex_lock(&f->lock);
-  int rc = weft__future_complete_locked(f, err, result, msg);
-  weft__mutex_unlock(&f->lock);
-  weft_future_release(f); /* may free f */
-  return rc;
-}
-
-WEFT__NO_FRAME int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg) {
+/* Completes @f under its lock; *held (if @held) is set once a reference
+ * of ours was taken, before the first notify hook: a hook may drop the
+ * last other reference (a gather ending frees its children) while we still
+ * hold f's lock, and freeing f then would wait for that lock forever. */
+static inline __attribute__((always_inline)) int complete_locked(struct weft_future *f, int err,
+                                                                void *result, char *msg, bool *held) {
   if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__FUT_PENDING) {
     weft__strfree(msg);
     return WEFT_EINVALSTATE;
@@ -170,10 +174,36 @@ WEFT__NO_FRAME int weft__future_complete_locked(struct weft_future *f, int err, 
   struct weft__list *pos, *tmp;
   weft__list_for_each_safe(pos, tmp, &f->entries) {
     weft__list_del_init(pos);
-    fire_entry(f, weft__container_of(pos, struct weft__done_entry, link));
+    struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
+    if (held && !*held && e->kind == WEFT__ENTRY_NOTIFY) {
+      /* relaxed: taking a reference needs no ordering; f is alive (its
+       * completion protocol keeps it so while we hold its lock). */
+      atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+      *held = true;
+    }
+    fire_entry(f, e);
   }
   WEFT__INVARIANT(fut_ok(f));
   return 0;
+}
+
+WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
+  /* No reference of our own in the common case, though completers (a task
+   * answering a request) often hold none and an awaiter that sees DONE may
+   * release f while we still unlock it: whoever frees f waits for its lock
+   * to be free first (weft__future_fini), and our unlock is our last
+   * touch. Only notify hooks, which run code under the lock, need one
+   * (complete_locked). */
+  bool held = false;
+  weft__mutex_lock(&f->lock);
+  int rc = complete_locked(f, err, result, msg, &held);
+  weft__mutex_unlock(&f->lock);
+  if (held) weft_future_release(f); /* may free f */
+  return rc;
+}
+
+WEFT__NO_FRAME int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg) {
+  return complete_locked(f, err, result, msg, NULL); /* the caller holds a reference */
 }
 
 WEFT__NO_FRAME int weft_future_set_result(weft_future_t *f, void *value) {
@@ -317,8 +347,13 @@ static bool waiter_add(struct weft_future *f, struct weft__waiter *w) {
 }
 
 /* Leaves the wait: takes the lock (future.h, waker rule) and unlinks @w if
- * the completer did not. */
-static void waiter_remove(struct weft_future *f, struct weft__waiter *w) { entry_remove(f, &w->e); }
+ * the completer did not; without the lock when the completer is done with
+ * @w (a task waiter's WEFT__FIRED_WOKEN: unlinked, its task woken). */
+static void waiter_remove(struct weft_future *f, struct weft__waiter *w) {
+  /* acquire: pairs with fire_entry's last release store. */
+  if (atomic_load_explicit(&w->fired, memory_order_acquire) == WEFT__FIRED_WOKEN) return;
+  entry_remove(f, &w->e);
+}
 
 /* The awaiting task was cancelled: cancel what it awaited (asyncio). */
 static void cancel_awaited(struct weft_future *f) {

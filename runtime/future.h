@@ -11,7 +11,14 @@
  * Waker rule (all of weft's waits follow it): a waker sets the waiter's
  * fired flag and wakes its task while holding the lock that protects the
  * waiter node; the waiter takes that same lock before it leaves the wait.
- * So a waker never touches a waiter node, or a task, that is gone.
+ * So a waker never touches a waiter node, or a task, that is gone. A
+ * future's task waiter may skip the lock: its completer marks the node
+ * WEFT__FIRED_WOKEN, under the lock, once the node is unlinked and the
+ * task woken, and touches neither after that store.
+ *
+ * Freeing: a completer need not hold a reference (weft__future_complete):
+ * its unlock is its last touch, and weft__future_fini, on every free path,
+ * waits for the lock to be free before the memory goes.
  */
 #ifndef WEFT_RUNTIME_FUTURE_PRIV_H
 #define WEFT_RUNTIME_FUTURE_PRIV_H
@@ -36,10 +43,15 @@ struct weft__done_entry {
   uint8_t kind;
 };
 
+/* A waiter's fired flag: 0, then FIRED once completed (the futex word for
+ * ENTRY_THREAD); a task waiter's becomes FIRED_WOKEN when its completer is
+ * done with it (the waker rule above). */
+enum { WEFT__FIRED = 1, WEFT__FIRED_WOKEN = 2 };
+
 struct weft__waiter {
   struct weft__done_entry e;
   struct weft_task *task;  /* ENTRY_TASK */
-  _Atomic uint32_t fired;  /* 1 once completed; the futex word for ENTRY_THREAD */
+  _Atomic uint32_t fired;  /* 0, WEFT__FIRED, WEFT__FIRED_WOKEN */
 };
 
 /* A combinator's hook (compose): @fn runs at completion, in registration

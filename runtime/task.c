@@ -452,10 +452,11 @@ static void wait_timer_fire(struct weft__timer *tm) {
 static int task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns,
                      bool cancellable) {
   struct weft_loop *loop = t->fut.loop;
-  struct wait_timer wt = {.task = t};
-  atomic_init(&wt.fired, 0);
+  struct wait_timer wt; /* set up only for a deadline: most waits have none */
   bool armed = false;
   if (deadline_ns) {
+    wt.task = t;
+    atomic_init(&wt.fired, 0);
     weft__timer_init(&wt.timer, wait_timer_fire);
     if (weft__timers_add(&weft__worker_self()->timers, &wt.timer, deadline_ns) != 0)
       return -ENOMEM;

@@ -548,6 +548,76 @@ START_TEST(inspect_vs_churn) {
 }
 END_TEST
 
+/* ---- set_result vs the awaiter's release -------------------------------------- *
+ * A completer that holds no reference (a task answering a request, on
+ * worker 1) while its awaiter, on worker 0, wakes and frees the future at
+ * once: whoever frees waits out the completer's unlock (future.h,
+ * Freeing), and the awaiter may leave without the lock once its completer
+ * marked it woken. Pinned apart, so the wake-up crosses workers and the
+ * free can meet the unlock. On every other round a second awaiter (also on
+ * worker 0) waits too, so completion walks two entries and the first
+ * awaiter may leave while the second is being woken. A touch of the freed
+ * future shows under ASan or TSan. */
+
+struct answer {
+  weft_future_t *f;     /* the request; the awaiter's reference, none for the answerer */
+  weft_event_t *posted; /* the awaiter is about to wait */
+};
+
+static int answerer(void *arg, void **res) {
+  (void)res;
+  struct answer *a = arg;
+  int rc = weft_event_wait(a->posted, -1);
+  if (rc) return rc;
+  return weft_future_set_result(a->f, (void *)7);
+}
+
+static int request_awaiter(void *arg, void **res) {
+  (void)res;
+  struct answer *a = arg;
+  weft_future_t *f = a->f;
+  weft_event_set(a->posted);
+  void *v = NULL;
+  int rc = weft_await(f, &v);
+  weft_future_release(f); /* perhaps the last: the answerer may still be unlocking it */
+  return rc ? rc : v == (void *)7 ? 0 : -EPROTO;
+}
+
+static int spawn_on(unsigned worker, weft_task_fn fn, void *arg, weft_task_t **out) {
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = (int)worker;
+  return weft_spawn_opts(weft_loop_current(), fn, arg, &o, out);
+}
+
+static int answer_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  long n = iters() * 4;
+  for (long i = 0; i < n; i++) {
+    struct answer a, b;
+    ck_assert_int_eq(weft_event_create(&a.posted), 0);
+    ck_assert_int_eq(weft_future_new(NULL, &a.f), 0);
+    b.f = weft_future_ref(a.f);
+    b.posted = a.posted;
+    weft_task_t *ts[3];
+    int k = 0;
+    ck_assert_int_eq(spawn_on(1, answerer, &a, &ts[k++]), 0);
+    ck_assert_int_eq(spawn_on(0, request_awaiter, &a, &ts[k++]), 0);
+    if (i % 2) ck_assert_int_eq(spawn_on(0, request_awaiter, &b, &ts[k++]), 0);
+    else weft_future_release(b.f);
+    for (int j = 0; j < k; j++) {
+      ck_assert_int_eq(weft_await(weft_task_future(ts[j]), NULL), 0);
+      weft_task_release(ts[j]);
+    }
+    weft_event_destroy(a.posted);
+  }
+  return 0;
+}
+
+START_TEST(set_result_vs_release) { ck_assert_int_eq(run_main(4, answer_main, NULL, NULL), 0); }
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("races");
   TCase *tc = tcase_create("races");
@@ -561,6 +631,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, wait_and_as_completed_storm);
   tcase_add_test(tc, queue_at_tight_bound);
   tcase_add_test(tc, inspect_vs_churn);
+  tcase_add_test(tc, set_result_vs_release);
   suite_add_tcase(s, tc);
   return s;
 }
