@@ -362,7 +362,8 @@ static void cancel_awaited(struct weft_future *f) {
 
 static int await_until(struct weft_future *f, uint64_t deadline_ns, void **result) {
   if (!f) return -EINVAL;
-  struct weft_task *t = weft__task_self();
+  struct weft__worker *wk = weft__worker_self();
+  struct weft_task *t = wk ? weft__worker_current(wk) : NULL;
   if (!t) return -EPERM;
   if (&t->fut == f) return -EDEADLK;
   if (!weft__future_is_done(f)) {
@@ -379,7 +380,9 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
     struct weft__waiter w = {.e.kind = WEFT__ENTRY_TASK, .task = t};
     if (waiter_add(f, &w)) {
       weft__task_blocked(t, WEFT__BLOCK_FUTURE, f, f->is_task ? (int64_t)weft__task_of(f)->id : 0);
-      int rc = weft__task_wait(t, &w.fired, deadline_ns);
+      /* Without a deadline, the wait loop runs in this frame (task.h). */
+      int rc = deadline_ns ? weft__task_wait(t, &w.fired, deadline_ns)
+                           : weft__task_wait_loop(t, wk->loop, &w.fired, NULL, true);
       waiter_remove(f, &w);
       if (rc == -ECANCELED) {
         cancel_awaited(f);

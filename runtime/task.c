@@ -449,25 +449,6 @@ static void wait_timer_fire(struct weft__timer *tm) {
   weft__task_wake_hint(wt->task, WEFT__SCHED_URGENT);
 }
 
-/* The one suspension loop. @timeout is an armed timer's flag, or NULL.
- * The loop comes from the worker, whose line is hot, rather than from the
- * task's first line, which nothing else on this path reads. */
-static inline __attribute__((always_inline)) int wait_loop(struct weft_task *t,
-                                                           _Atomic uint32_t *fired,
-                                                           _Atomic uint32_t *timeout,
-                                                           bool cancellable) {
-  struct weft_loop *loop = weft__worker_self()->loop; /* a task runs on its loop's workers */
-  for (;;) {
-    if (cancellable &&
-        (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)))
-      return -ECANCELED;
-    /* acquire: pairs with the waker's release store of *fired. */
-    if (fired && atomic_load_explicit(fired, memory_order_acquire)) return 0;
-    if (timeout && atomic_load_explicit(timeout, memory_order_acquire)) return -ETIMEDOUT;
-    weft__worker_suspend(t);
-  }
-}
-
 /* A wait with a deadline: the timer lives in this frame only, so that the
  * frames a deadline-free wait leaves on its (cold, while suspended) stack
  * stay small: a resumption reloads fewer lines. */
@@ -477,7 +458,7 @@ static __attribute__((noinline)) int task_wait_until(struct weft_task *t, _Atomi
   atomic_init(&wt.fired, 0);
   weft__timer_init(&wt.timer, wait_timer_fire);
   if (weft__timers_add(&weft__worker_self()->timers, &wt.timer, deadline_ns) != 0) return -ENOMEM;
-  int rc = wait_loop(t, fired, &wt.fired, cancellable);
+  int rc = weft__task_wait_loop(t, weft__worker_self()->loop, fired, &wt.fired, cancellable);
   weft__timers_cancel(&wt.timer); /* waits out a firing callback */
   return rc;
 }
@@ -486,7 +467,10 @@ static inline __attribute__((always_inline)) int task_wait(struct weft_task *t,
                                                            _Atomic uint32_t *fired,
                                                            uint64_t deadline_ns, bool cancellable) {
   if (deadline_ns) return task_wait_until(t, fired, deadline_ns, cancellable);
-  return wait_loop(t, fired, NULL, cancellable);
+  /* The loop from the worker, whose line is hot, not from the task's
+   * first line, which nothing else on this path reads (a task runs on its
+   * loop's workers). */
+  return weft__task_wait_loop(t, weft__worker_self()->loop, fired, NULL, cancellable);
 }
 
 int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns) {

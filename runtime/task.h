@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include "fiber.h"
 #include "future.h"
+#include "loop.h"
 #include "runnable.h"
 #include "stack.h"
 
@@ -303,6 +304,27 @@ void weft__task_recancel(struct weft_task *t);
 
 /* Takes a pending cancellation, if any: returns true and clears it. */
 bool weft__task_take_cancel(struct weft_task *t);
+
+/* The one suspension loop, weft__task_wait's body: until *fired (0), a
+ * cancellation if @cancellable (-ECANCELED), or *@timeout, an armed
+ * timer's flag or NULL (-ETIMEDOUT). @loop is @t's. Inline so that a hot
+ * wait (await_until) leaves one frame fewer on the stack it suspends: a
+ * resumption reloads the lines those frames take. */
+static inline __attribute__((always_inline)) int weft__task_wait_loop(struct weft_task *t,
+                                                                      struct weft_loop *loop,
+                                                                      _Atomic uint32_t *fired,
+                                                                      _Atomic uint32_t *timeout,
+                                                                      bool cancellable) {
+  for (;;) {
+    if (cancellable &&
+        (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)))
+      return -ECANCELED;
+    /* acquire: pairs with the waker's release store of *fired. */
+    if (fired && atomic_load_explicit(fired, memory_order_acquire)) return 0;
+    if (timeout && atomic_load_explicit(timeout, memory_order_acquire)) return -ETIMEDOUT;
+    weft__worker_suspend(t);
+  }
+}
 
 /* Ends @t with @err/@result (on its own fiber, or on the scheduler for a task
  * cancelled before it started). */
