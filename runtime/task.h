@@ -178,10 +178,12 @@ struct weft__task_run {
  * fiber's stack top with it, sit a colour below the stack's top: each
  * worker's first runs take the WEFT__STACK_COLORS colours in turn,
  * WEFT__STACK_COLOR_STEP bytes apart. Measured (benchmarks/RESULTS.md,
- * issue 13): yield_many (1,000 tasks) ran 0.5x the time with colours. At
- * most 960 bytes of the top page go unused, so a task that touches one
- * page of stack still touches one. */
-#define WEFT__STACK_COLORS 16u
+ * issue 13): yield_many (1,000 tasks) ran 0.5x the time with 16 colours;
+ * ping_pong (2,000 tasks) 0.89x more with 32 (64: 0.92x of that again,
+ * but a suspended task then often holds a second stack page). At most
+ * 1,984 bytes of the top page go unused, so a task whose frames fit in
+ * the other 2 KiB still touches one page. */
+#define WEFT__STACK_COLORS 32u
 #define WEFT__STACK_COLOR_STEP 64u
 
 struct weft_task {
