@@ -318,6 +318,8 @@ static inline __attribute__((always_inline)) int weft__task_wait_loop(struct wef
                                                                       _Atomic uint32_t *timeout,
                                                                       bool cancellable) {
   for (;;) {
+    /* relaxed: closing is a hint read at every wake-up; close raises it
+     * and then cancels every task, so a stale read meets the cancellation. */
     if (cancellable &&
         (atomic_load_explicit(&loop->closing, memory_order_relaxed) || weft__task_take_cancel(t)))
       return -ECANCELED;
