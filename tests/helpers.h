@@ -57,6 +57,16 @@ static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **
   return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
 
+/* From a task: spawns @fn(@arg) pinned to worker @worker of the current
+ * loop (weft_worker_index() for the caller's own: then it cannot start
+ * before the caller suspends). Returns weft_spawn_opts()'s code. */
+static inline int spawn_pinned(int worker, weft_task_fn fn, void *arg, weft_task_t **out) {
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = worker;
+  return weft_spawn_opts(weft_loop_current(), fn, arg, &o, out);
+}
+
 /* From a task: spawns @n tasks of @fn(@arg) (@indexed: each given its
  * index 0..n-1 instead) and awaits each, every one expected to return 0
  * (n <= 256). */

@@ -168,15 +168,6 @@ static int stubborn(void *arg, void **res) {
   return 0;
 }
 
-/* Spawns @fn pinned to the caller's worker: it cannot start before the
- * caller suspends. */
-static int spawn_here(weft_task_fn fn, weft_task_t **out) {
-  struct weft_task_opts o;
-  weft_task_opts_init(&o);
-  o.worker = weft_worker_index();
-  return weft_spawn_opts(weft_loop_current(), fn, NULL, &o, out);
-}
-
 static int wait_for_main(void *arg, void **res) {
   weft_task_t *t;
   void *v = NULL;
@@ -221,11 +212,11 @@ static int wait_for_main(void *arg, void **res) {
    * asyncio: a timeout, and its body never ran. Pinned to this worker,
    * which we hold until the wait: with several workers another could
    * otherwise start it first (seen under WEFT_SHUFFLE: its result won). */
-  ck_assert_int_eq(spawn_here(stubborn, &t), 0);
+  ck_assert_int_eq(spawn_pinned(weft_worker_index(), stubborn, NULL, &t), 0);
   ck_assert_int_eq(weft_wait_for(weft_task_future(t), 0, &v), -ETIMEDOUT);
   weft_task_release(t);
   /* No limit. */
-  ck_assert_int_eq(spawn_here(stubborn, &t), 0);
+  ck_assert_int_eq(spawn_pinned(weft_worker_index(), stubborn, NULL, &t), 0);
   weft_task_cancel(t, NULL);
   ck_assert_int_eq(weft_wait_for(weft_task_future(t), -1, &v), -ECANCELED); /* never started */
   weft_task_release(t);

@@ -583,13 +583,6 @@ static int request_awaiter(void *arg, void **res) {
   return rc ? rc : v == (void *)7 ? 0 : -EPROTO;
 }
 
-static int spawn_on(unsigned worker, weft_task_fn fn, void *arg, weft_task_t **out) {
-  struct weft_task_opts o;
-  weft_task_opts_init(&o);
-  o.worker = (int)worker;
-  return weft_spawn_opts(weft_loop_current(), fn, arg, &o, out);
-}
-
 static int answer_main(void *arg, void **res) {
   (void)arg;
   (void)res;
@@ -602,9 +595,9 @@ static int answer_main(void *arg, void **res) {
     b.posted = a.posted;
     weft_task_t *ts[3];
     int k = 0;
-    ck_assert_int_eq(spawn_on(1, answerer, &a, &ts[k++]), 0);
-    ck_assert_int_eq(spawn_on(0, request_awaiter, &a, &ts[k++]), 0);
-    if (i % 2) ck_assert_int_eq(spawn_on(0, request_awaiter, &b, &ts[k++]), 0);
+    ck_assert_int_eq(spawn_pinned(1, answerer, &a, &ts[k++]), 0);
+    ck_assert_int_eq(spawn_pinned(0, request_awaiter, &a, &ts[k++]), 0);
+    if (i % 2) ck_assert_int_eq(spawn_pinned(0, request_awaiter, &b, &ts[k++]), 0);
     else weft_future_release(b.f);
     for (int j = 0; j < k; j++) {
       ck_assert_int_eq(weft_await(weft_task_future(ts[j]), NULL), 0);
