@@ -145,7 +145,7 @@ static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
   }
   case WEFT__ENTRY_THREAD: {
     struct weft__waiter *w = (struct weft__waiter *)e;
-    atomic_store_explicit(&w->fired, 1, memory_order_release);
+    atomic_store_explicit(&w->fired, WEFT__FIRED, memory_order_release);
     weft__futex_wake(&w->fired, 1);
     break;
   }
