@@ -776,9 +776,16 @@ static void run_final(struct weft__worker *w) {
   }
 }
 
+/* A FIFO pass's batch: everything queued here when it begins (the ring,
+ * its overflow, and pinned work other threads sent, which only this worker
+ * may run; left out, a worker holding nothing else spun without running
+ * it). The LIFO slot and the urgent list are not used in FIFO order. */
+static unsigned fifo_batch(struct weft__worker *w) {
+  return weft__runq_len(&w->runq) + (unsigned)w->overflow.count + (unsigned)w->pinned.count;
+}
+
 static void run_batch(struct weft__worker *w) {
-  struct weft_loop *loop = w->loop;
-  w->batch_left = loop->fifo ? weft__runq_len(&w->runq) + (unsigned)w->overflow.count : TICK_BUDGET;
+  w->batch_left = w->loop->fifo ? fifo_batch(w) : TICK_BUDGET;
   run_items(w, take_next(w));
   w->batch_left = 0;
 }

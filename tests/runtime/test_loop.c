@@ -193,6 +193,26 @@ START_TEST(run_until_complete_cases) {
 }
 END_TEST
 
+START_TEST(fifo_loop_runs_work_pinned_from_another_thread) {
+  /* Several workers in FIFO order, a task pinned to each from outside the
+   * loop (each worker's inbox, which only that worker takes): a pass's
+   * batch counts such work too (it once did not, and the worker spun). */
+  weft_loop_t *loop = make_loop_order(2, WEFT_ORDER_FIFO);
+  for (int wk = 0; wk < 2; wk++) {
+    struct weft_task_opts o;
+    weft_task_opts_init(&o);
+    o.worker = wk;
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn_opts(loop, ret7, NULL, &o, &t), 0);
+    void *r = NULL;
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), &r), 0);
+    ck_assert_ptr_eq(r, (void *)7);
+    weft_task_release(t);
+  }
+  close_clean(loop);
+}
+END_TEST
+
 /* ---- busy and closed ------------------------------------------------------------- */
 
 static int nested_main(void *arg, void **res) {
@@ -702,6 +722,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, one_worker_runs_in_asyncio_order);
   tcase_add_test(tc, yields_and_callbacks_interleave_in_asyncio_order);
   tcase_add_test(tc, run_until_complete_cases);
+  tcase_add_test(tc, fifo_loop_runs_work_pinned_from_another_thread);
   tcase_add_test(tc, running_loop_refuses_nesting_and_close);
   tcase_add_test(tc, closed_loop_refuses_work);
   tcase_add_test(tc, closed_loop_errors);
