@@ -25,7 +25,11 @@
  * the switch). The batch's items are taken by one function (take_next)
  * whichever fiber takes them, so order and batch bounds are the
  * scheduler's; only callbacks (they run on the scheduler's stack), the end
- * of the batch and eager children go back to the scheduler.
+ * of the batch and eager children go back to the scheduler. In FIFO order
+ * the end of a batch does not either when the next iteration's steps 1-3
+ * have nothing to do (no remote work, no timer due, no stop): the fiber at
+ * hand does step 0 and begins the next batch itself (quick_pass), so a
+ * chain of one-task passes costs one switch per task, not two.
  *
  * Stopping (loop.stop): with one worker in FIFO order the batch rule above
  * is asyncio's exactly (the pass finishes what was ready at its start). In
@@ -634,9 +638,51 @@ static void after_switch(struct weft__worker *w) {
   finish_switch(w, t, w->switch_reason);
 }
 
+/* Once per pass, after any park: the stamp tasks get as they stop
+ * (since_ms) and the accounting's sampling period. */
+static void pass_begins(struct weft__worker *w) {
+  w->coarse_ms = atomic_load_explicit(&w->loop->now_ms, memory_order_relaxed);
+  if (!w->coarse_ms) w->coarse_ms = weft__clock_coarse_ms();
+  acct_refresh(w);
+}
+
+/* A FIFO pass's batch: everything queued here when it begins (the ring,
+ * its overflow, and pinned work other threads sent, which only this worker
+ * may run; left out, a worker holding nothing else spun without running
+ * it). The LIFO slot and the urgent list are not used in FIFO order. */
+static unsigned fifo_batch(struct weft__worker *w) {
+  return weft__runq_len(&w->runq) + (unsigned)w->overflow.count + (unsigned)w->pinned.count;
+}
+
+/* A FIFO loop's next pass, begun where the last one ended (on the stack of
+ * the task switching out, or the scheduler's) when the main loop's pass
+ * would take in nothing but what the reactor delivers: no remote work, no
+ * timer due, no stop. It is that pass with its empty steps left out, in the
+ * same order (the reactor's completions first, then a batch of exactly what
+ * is queued), so asyncio's order holds. What it saves is the trip through
+ * the scheduler's stack (two switches) and the main loop's bookkeeping,
+ * which a chain of single tasks (chained_spawn) pays once per task.
+ * Returns whether a batch began. */
+static bool quick_pass(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  /* Nothing queued (a lone task yielding: it is queued again only after
+   * it switched out): the main loop's pass, which polls anyway, takes it.
+   * relaxed: a stop is seen at this boundary or the next (take_next). */
+  if (!loop->fifo || !fifo_batch(w) || w->stop_taken || remote_work_maybe(w) ||
+      atomic_load_explicit(&loop->stopping, memory_order_relaxed))
+    return false;
+  uint64_t next = weft__timers_next(&w->timers);
+  if (next != UINT64_MAX && next <= weft__clock_ns()) return false;
+  weft__reactor_poll(&w->reactor);
+  pass_begins(w);
+  w->batch_left = fifo_batch(w);
+  return w->batch_left != 0;
+}
+
 /* The batch's next runnable: a hand-off first (it does not count against
  * the batch, as a callee would not), else the next local item while the
- * batch has room and no stop must be seen. NULL ends the batch. */
+ * batch has room and no stop must be seen. NULL ends the batch, unless a
+ * FIFO loop can begin its next pass here (quick_pass). */
 static struct weft__runnable *take_next(struct weft__worker *w) {
   struct weft__runnable *r = w->handoff;
   if (r) {
@@ -645,7 +691,7 @@ static struct weft__runnable *take_next(struct weft__worker *w) {
     return r;
   }
   w->handoff_streak = 0;
-  if (!w->batch_left) return NULL;
+  if (!w->batch_left && !quick_pass(w)) return NULL;
   /* relaxed: checked at each item boundary; weft_loop_stop's seq_cst store
    * and its wake-ups bound how late it is seen. */
   if (!exact_stop(w->loop) &&
@@ -774,14 +820,6 @@ static void run_final(struct weft__worker *w) {
     w->handoff_streak = 0;
     run_items(w, r); /* batch_left is 0: only its hand-offs follow */
   }
-}
-
-/* A FIFO pass's batch: everything queued here when it begins (the ring,
- * its overflow, and pinned work other threads sent, which only this worker
- * may run; left out, a worker holding nothing else spun without running
- * it). The LIFO slot and the urgent list are not used in FIFO order. */
-static unsigned fifo_batch(struct weft__worker *w) {
-  return weft__runq_len(&w->runq) + (unsigned)w->overflow.count + (unsigned)w->pinned.count;
 }
 
 static void run_batch(struct weft__worker *w) {
@@ -1000,11 +1038,7 @@ void weft__worker_main(struct weft__worker *w) {
     if (weft__timers_next(&w->timers) != UINT64_MAX)
       weft__count(&w->ctr.timers_fired, weft__timers_run(&w->timers, weft__clock_ns()));
     if (has_local_work(w)) end_search(w);
-    /* Once per pass, after any park: the stamp tasks get as they stop
-     * (since_ms) and the accounting's sampling period. */
-    w->coarse_ms = atomic_load_explicit(&loop->now_ms, memory_order_relaxed);
-    if (!w->coarse_ms) w->coarse_ms = weft__clock_coarse_ms();
-    acct_refresh(w);
+    pass_begins(w);
     run_batch(w);
     if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) {
       weft__worker_take_stop(w);

@@ -161,6 +161,134 @@ START_TEST(yields_and_callbacks_interleave_in_asyncio_order) {
 }
 END_TEST
 
+/* ---- a chain of one-task passes (worker.c, quick_pass) --------------------------
+ * Each link spawns the next, so every pass of a one-worker loop holds one
+ * task, and the worker begins the next pass where the last ended. What the
+ * main loop's pass takes in between must still come in: due timers (in
+ * asyncio's place), work from other threads, I/O completions. */
+
+static weft_future_t *chain_end;
+
+static int timed_link(void *arg, void **res) {
+  long k = (long)arg;
+  note((char)('0' + k));
+  if (k == 3) ck_assert_int_eq(weft_call_later(0, cb_note, "T", NULL), 0);
+  if (k == 5) ck_assert_int_eq(weft_call_soon(cb_note, "S", NULL), 0);
+  if (k < 8) return weft_spawn(timed_link, (void *)(k + 1), NULL);
+  return weft_future_set_result(chain_end, NULL);
+}
+
+static int timed_chain_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_future_new(NULL, &chain_end), 0);
+  ck_assert_int_eq(weft_spawn(timed_link, (void *)0L, NULL), 0);
+  ck_assert_int_eq(weft_await(chain_end, NULL), 0);
+  weft_future_release(chain_end);
+  return 0;
+}
+
+START_TEST(chain_of_passes_runs_due_timers_in_asyncio_order) {
+  /* CPython (a chain of create_task, call_later(0) in link 3, call_soon
+   * in link 5) prints 01234T5S678: the timer, due at the next pass, runs
+   * after what was ready before it. */
+  ntrace = 0;
+  ck_assert_int_eq(run_main(1, timed_chain_main, NULL, NULL), 0);
+  ck_assert_str_eq(trace, "01234T5S678");
+}
+END_TEST
+
+/* A chain that goes on until @seen is set, then ends; it fails if it
+ * reaches CHAIN_MAX links first (what it waited for never came in while
+ * the chain ran). */
+enum { CHAIN_MAX = 20000000 };
+static _Atomic bool seen;
+static _Atomic long links_after;
+
+static int watch_link(void *arg, void **res) {
+  long k = (long)arg;
+  if (atomic_load(&seen) && atomic_fetch_add(&links_after, 1) == 2)
+    return weft_future_set_result(chain_end, NULL);
+  if (k == CHAIN_MAX) return weft_future_set_error(chain_end, -ETIMEDOUT, "never seen");
+  return spawn_pinned(0, watch_link, (void *)(k + 1), NULL);
+}
+
+static void cb_seen(void *arg) { atomic_store(&seen, true); }
+
+static int task_seen(void *arg, void **res) {
+  atomic_store(&seen, true);
+  return 0;
+}
+
+/* From another thread: a callback (the loop's injection queue), or a task
+ * pinned to worker 0 (that worker's inbox). */
+static bool post_pinned;
+static void *post_from_thread(void *loop) {
+  if (!post_pinned) {
+    ck_assert_int_eq(weft_call_soon_threadsafe(loop, cb_seen, NULL, NULL), 0);
+    return NULL;
+  }
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 0;
+  ck_assert_int_eq(weft_spawn_opts(loop, task_seen, NULL, &o, NULL), 0);
+  return NULL;
+}
+
+static int threadsafe_chain_main(void *arg, void **res) {
+  atomic_store(&seen, false);
+  atomic_store(&links_after, 0);
+  ck_assert_int_eq(weft_future_new(NULL, &chain_end), 0);
+  ck_assert_int_eq(spawn_pinned(0, watch_link, (void *)0L, NULL), 0);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, post_from_thread, weft_loop_current()), 0);
+  int rc = weft_await(chain_end, NULL);
+  weft_future_release(chain_end);
+  pthread_join(th, NULL);
+  return rc;
+}
+
+START_TEST(chain_of_passes_takes_threadsafe_work) {
+  post_pinned = false;
+  ck_assert_int_eq(run_main(1, threadsafe_chain_main, NULL, NULL), 0);
+  /* Two workers in FIFO order, the chain on worker 0, and work for worker
+   * 0 alone from another thread: its inbox, which only worker 0 takes. */
+  post_pinned = true;
+  ck_assert_int_eq(run_main_order(2, WEFT_ORDER_FIFO, threadsafe_chain_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int reader(void *arg, void **res) {
+  char c;
+  ck_assert_int_eq(weft_read(*(int *)arg, &c, 1), 1);
+  ck_assert_int_eq(c, 'x');
+  atomic_store(&seen, true);
+  return 0;
+}
+
+static int io_chain_main(void *arg, void **res) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  atomic_store(&seen, false);
+  atomic_store(&links_after, 0);
+  ck_assert_int_eq(weft_future_new(NULL, &chain_end), 0);
+  weft_task_t *r;
+  ck_assert_int_eq(weft_spawn(reader, &p[0], &r), 0);
+  weft_yield(); /* the reader's read is in flight */
+  ck_assert_int_eq(weft_spawn(watch_link, (void *)0L, NULL), 0);
+  ck_assert_int_eq(write(p[1], "x", 1), 1);
+  int rc = weft_await(chain_end, NULL);
+  weft_future_release(chain_end);
+  ck_assert_int_eq(weft_await(weft_task_future(r), NULL), 0);
+  weft_task_release(r);
+  close(p[0]);
+  close(p[1]);
+  return rc;
+}
+
+START_TEST(chain_of_passes_sees_io_completions) {
+  ck_assert_int_eq(run_main(1, io_chain_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* ---- run_until_complete ----------------------------------------------------- */
 
 static int stop_then_sleep(void *arg, void **res) {
@@ -721,6 +849,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, stop_from_callback_finishes_the_batch);
   tcase_add_test(tc, one_worker_runs_in_asyncio_order);
   tcase_add_test(tc, yields_and_callbacks_interleave_in_asyncio_order);
+  tcase_add_test(tc, chain_of_passes_runs_due_timers_in_asyncio_order);
+  tcase_add_test(tc, chain_of_passes_takes_threadsafe_work);
+  tcase_add_test(tc, chain_of_passes_sees_io_completions);
   tcase_add_test(tc, run_until_complete_cases);
   tcase_add_test(tc, fifo_loop_runs_work_pinned_from_another_thread);
   tcase_add_test(tc, running_loop_refuses_nesting_and_close);
