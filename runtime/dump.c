@@ -8,15 +8,18 @@
  * formatting happen on the copies, with no lock held.
  *
  * Holding a suspended task still: the dump takes it the way a worker takes
- * a task it pops, by moving its state IDLE -> RUNNING (acq_rel, as a
+ * a task it pops, by moving its state IDLE -> SCHEDULED (acq_rel, as a
  * waker's CAS). While the dump holds it, nobody resumes it: a waker that
- * comes meanwhile finds it RUNNING and marks it NOTIFIED, exactly as if it
- * ran, and the dump's release (RUNNING -> IDLE, or the requeue on NOTIFIED,
- * worker.c's run_task rule) hands it on. So its saved context, its stack
- * and the object it waits on (which its wait keeps alive) are stable while
- * they are read. A task that is queued but not running is not held (it
- * sits in a queue): its stack is read and kept only if its slice count did
- * not move meanwhile.
+ * comes meanwhile finds it SCHEDULED and marks it NOTIFIED, exactly as if
+ * it ran, and the dump's release (SCHEDULED -> IDLE, or the requeue on
+ * NOTIFIED, worker.c's suspension rule) hands it on. So its saved context,
+ * its stack and the object it waits on (which its wait keeps alive) are
+ * stable while they are read. Whether a task that is not suspended is
+ * running or queued, its state does not say (task.h): a task some worker
+ * has as current is running. A queued one is not held (it sits in a
+ * queue): its stack is read and kept only if it was on no worker before
+ * the read, and after it its slice count had not moved and it was on no
+ * worker and not suspended.
  *
  * Invariants: the snapshot never runs user code, never waits for a task,
  * and takes only the registries' locks and the tasks' own locks (held by
@@ -100,21 +103,38 @@ static bool hold(struct weft_task *t) {
   uint32_t s = WEFT__TASK_IDLE;
   /* acq_rel: acquire orders our reads after the task's last slice (its
    * release CAS to IDLE); release is the waker's side of the same rule. */
-  return atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_RUNNING,
+  return atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
                                                  memory_order_acq_rel, memory_order_relaxed);
 }
 
 static void unhold(struct weft_task *t) {
-  uint32_t s = WEFT__TASK_RUNNING;
-  /* release: as run_task's suspension CAS. On failure a waker came. */
+  uint32_t s = WEFT__TASK_SCHEDULED;
+  /* release: as a suspension's CAS. On failure a waker came: queued as a
+   * task notified during its slice is, NOTIFIED (its next slice's start
+   * reads from the waker's CAS). */
   if (atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_IDLE, memory_order_release,
                                               memory_order_acquire))
     return;
-  atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
   if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
   struct weft__task_run *x = weft__task_run_of(t); /* held: started, not done */
   weft__schedule(t->fut.loop, &x->r, atomic_load_explicit(&x->pinned, memory_order_relaxed),
                  WEFT__SCHED_BACK);
+}
+
+/* Whether some worker of @t's loop runs @t now (compared, never
+ * dereferenced). */
+static bool on_a_worker(struct weft_task *t) {
+  struct weft_loop *loop = t->fut.loop;
+  for (unsigned i = 0; i < loop->nworkers; i++)
+    if (weft__worker_current(&loop->workers[i]) == t) return true;
+  return false;
+}
+
+/* Whether @t, not suspended, sits in a queue: queued or notified, and on
+ * no worker. */
+static bool looks_queued(struct weft_task *t) {
+  uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+  return (s == WEFT__TASK_SCHEDULED || s == WEFT__TASK_NOTIFIED) && !on_a_worker(t);
 }
 
 /* A queued task's saved stack, read without holding it: kept only if it
@@ -124,11 +144,10 @@ static unsigned read_queued_stack(struct weft_task *t, void **frames) {
   uint64_t runs = atomic_load_explicit(&t->runs, memory_order_acquire);
   /* acquire: written by whoever started it (task.h). */
   const struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
-  if (!x) return 0;
+  if (!x || on_a_worker(t)) return 0;
   unsigned n = (unsigned)weft__bt_fiber(&x->fiber, frames, WEFT__BT_MAX);
   atomic_thread_fence(memory_order_acquire);
-  bool same = atomic_load_explicit(&t->runs, memory_order_relaxed) == runs &&
-              atomic_load_explicit(&t->state, memory_order_relaxed) == WEFT__TASK_SCHEDULED;
+  bool same = atomic_load_explicit(&t->runs, memory_order_relaxed) == runs && looks_queued(t);
   return same ? n : 0;
 }
 
@@ -168,11 +187,16 @@ static void read_blocked(struct weft_task *t, struct entry *e) {
 }
 
 /* The id of the child @t runs inline, if any (under its lock: task.h).
- * @t is listed (the caller holds its registry's lock): not ended. */
+ * A task whose future is not done under that lock still has its execution
+ * part (its end completes the future under the lock before it gives the
+ * part back), listed or not. */
 static bool inline_child_id(struct weft_task *t, int64_t *id) {
   weft__mutex_lock(&t->fut.lock);
   /* acquire: written by whoever started it (task.h). */
-  const struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
+  const struct weft__task_run *x =
+      atomic_load_explicit(&t->fut.state, memory_order_relaxed) == WEFT__FUT_DONE
+          ? NULL
+          : atomic_load_explicit(&t->run, memory_order_acquire);
   struct weft_task *c = x ? x->inline_child : NULL;
   if (c) *id = (int64_t)c->id;
   weft__mutex_unlock(&t->fut.lock);
@@ -209,19 +233,20 @@ static int snap_task(weft_task_t *t, void *arg) {
     e->since = atomic_load_explicit(&x->since_ms, memory_order_relaxed);
     e->n = (unsigned)weft__bt_fiber(&x->fiber, e->frames, WEFT__BT_MAX);
     unhold(t);
-  } else if (atomic_load_explicit(&t->state, memory_order_acquire) == WEFT__TASK_SCHEDULED) {
+  } else if (inline_child_id(t, &e->arg)) {
+    /* Fork-join: it awaits a child it runs inline on its own fiber (task.h);
+     * it stays SCHEDULED to the scheduler and is no worker's current, but
+     * it waits for that child, and the child's stack, which is also its
+     * own, shows both. */
+    e->state = E_SUSPENDED;
+    e->kind = WEFT__BLOCK_FUTURE;
+    e->inline_host = true;
+  } else if (looks_queued(t)) {
     /* A task not started has no saved context: the slice count says
      * whether it ran (its execution part may exist a moment before). */
     bool started = atomic_load_explicit(&t->runs, memory_order_acquire) > 0;
     e->state = started ? E_SCHEDULED : E_NOT_STARTED;
     if (started) e->n = read_queued_stack(t, e->frames);
-  } else if (inline_child_id(t, &e->arg)) {
-    /* Fork-join: it awaits a child it runs inline on its own fiber (task.h);
-     * it stays RUNNING to the scheduler, but it waits for that child, and
-     * the child's stack, which is also its own, shows both. */
-    e->state = E_SUSPENDED;
-    e->kind = WEFT__BLOCK_FUTURE;
-    e->inline_host = true;
   } else {
     e->state = E_RUNNING;
     for (unsigned i = 0; i < sn->loop->nworkers; i++)
@@ -701,9 +726,10 @@ int weft_task_stack(weft_task_t *t, void **frames, size_t max) {
     unhold(t);
     return (int)n;
   }
-  uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-  if (s == WEFT__TASK_DONE) return 0;
-  if (s == WEFT__TASK_SCHEDULED) {
+  if (atomic_load_explicit(&t->state, memory_order_acquire) == WEFT__TASK_DONE) return 0;
+  int64_t child_id;
+  if (inline_child_id(t, &child_id)) return 0; /* its fiber runs the child */
+  if (looks_queued(t)) {
     if (atomic_load_explicit(&t->runs, memory_order_acquire) == 0) return 0;
     void *tmp[WEFT__BT_MAX];
     /* Read while it is listed, so that it cannot end and give its stack

@@ -3,26 +3,29 @@
  *
  * The state machine is drawn in task.h. Orderings:
  *  - weft__task_wake's CAS IDLE -> SCHEDULED is acq_rel: acquire pairs with
- *    the worker's release CAS RUNNING -> IDLE (the fiber's saved context is
- *    visible to whoever runs it next, through the queue's own release/acquire);
- *    a CAS RUNNING -> NOTIFIED is acq_rel for the same reason in the other
- *    direction (the worker's failed CAS then sees NOTIFIED).
- *  - A waker that finds the task SCHEDULED or NOTIFIED writes that same
- *    state back with an acq_rel CAS instead of just reading it, and the
- *    worker that starts a slice moves it to RUNNING with an acq_rel
- *    exchange (worker.c, prepare_task), not a store. The waker wrote its
- *    flag, then reads the state; the worker writes the state, then reads
- *    the flag: with a plain load and a plain store the two could miss each
- *    other (a store buffer on x86 lets each read run ahead of its own
- *    write), the waker leaving the task "already queued" and the task,
- *    already past its check, suspending for good. Found by a queue test
- *    (tests/sync/test_queue.c, tight_bounds_under_contention): a granted
- *    waiter left IDLE, ~1 run in 50 on 4 workers; guarded now by
- *    tests/stress/test_races.c, queue_at_tight_bound, which fails within a
- *    few hundred iterations with this rule reverted. As RMWs on the one state
- *    word, the two are ordered: if the waker's comes first, the worker's
- *    exchange reads from it and sees the flag; if the worker's comes first,
- *    the waker finds RUNNING and marks NOTIFIED.
+ *    the worker's release CAS SCHEDULED -> IDLE (the fiber's saved context
+ *    is visible to whoever runs it next, through the queue's own
+ *    release/acquire).
+ *  - A waker that finds the task SCHEDULED (queued or running) marks it
+ *    NOTIFIED with an acq_rel CAS, and one that finds it NOTIFIED writes
+ *    NOTIFIED back with one, instead of just reading it. The waker wrote
+ *    its flag, then changes the state; the task read its flag (and found
+ *    none), then suspends with a CAS SCHEDULED -> IDLE. As RMWs on the one
+ *    state word the two are ordered: if the task's comes first, the waker
+ *    finds IDLE and queues it; if the waker's comes first, the task's CAS
+ *    fails and it is queued again, and the start of that next slice, which
+ *    finds NOTIFIED, puts SCHEDULED back with an acq_rel exchange
+ *    (weft__task_slice_starts) that reads from the last waker's CAS (a
+ *    chain of RMWs continues its release sequence): the slice sees every
+ *    such waker's flag. A slice that starts SCHEDULED writes nothing: any
+ *    wake during it leaves NOTIFIED, which its suspension's CAS cannot
+ *    miss. (Until issue 13's pass on this, every slice began with an
+ *    exchange to a RUNNING state, a locked instruction per slice; the rule
+ *    before that, a plain store, lost wake-ups: a waker read a stale
+ *    SCHEDULED and left, while the task, already past its check, suspended
+ *    for good. Found by tests/sync/test_queue.c's
+ *    tight_bounds_under_contention, ~1 run in 50 on 4 workers; guarded by
+ *    tests/stress/test_races.c, queue_at_tight_bound.)
  *  - must_cancel is written under fut.lock and read lock-free with acquire
  *    as a hint; weft__task_take_cancel confirms and clears it under the lock.
  *
@@ -400,18 +403,14 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
         weft__schedule(t->fut.loop, &x->r, pinned, (enum weft__sched_hint)hint);
         return;
       }
-    } else if (s == WEFT__TASK_RUNNING) {
-      if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_NOTIFIED,
-                                                memory_order_acq_rel, memory_order_relaxed))
-        return;
     } else if (s == WEFT__TASK_DONE) {
       return;
     } else {
-      /* Already scheduled, or notified: written back as it is, so that
-       * whoever starts its next slice (an acq_rel exchange) reads from this
-       * write and sees our flag (the design comment). */
-      if (atomic_compare_exchange_weak_explicit(&t->state, &s, s, memory_order_acq_rel,
-                                                memory_order_relaxed))
+      /* Queued or running (SCHEDULED), or already notified: NOTIFIED, so
+       * that its suspension fails and its next slice's start reads from
+       * this write and sees our flag (the design comment). */
+      if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_NOTIFIED,
+                                                memory_order_acq_rel, memory_order_relaxed))
         return;
     }
   }
@@ -592,9 +591,9 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   weft__mutex_lock(&host->fut.lock);
   hx->inline_child = child;
   weft__mutex_unlock(&host->fut.lock);
-  /* acq_rel: as a worker starting a slice (prepare_task): a waker that
-   * found it SCHEDULED wrote that back, and we must see its flag. */
-  atomic_exchange_explicit(&child->state, WEFT__TASK_RUNNING, memory_order_acq_rel);
+  /* As a worker starting a slice (prepare_task): a waker that notified it
+   * before now must have its flag seen. */
+  weft__task_slice_starts(&child->state);
   weft__worker_set_current(weft__worker_self(), child);
   void *result = NULL;
   int rc = child->fn(child->arg, &result);

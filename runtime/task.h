@@ -1,14 +1,17 @@
 /*
  * task.h (private) - the task object, its states and its transitions.
  *
- *   (spawn) --> SCHEDULED --run--> RUNNING --suspend--> IDLE --wake--> SCHEDULED
- *                                   |   ^ wake while running: NOTIFIED,
- *                                   |   | re-queued as soon as it suspends
- *                                   +--end--> DONE
+ *   (spawn) --> SCHEDULED --suspend--> IDLE --wake--> SCHEDULED
+ *                 |  ^ (queued, or running: a slice writes nothing)
+ *                 |  | a wake while queued or running: NOTIFIED; its
+ *                 |  | suspension then fails and it is queued again
+ *                 +--end--> DONE
  *
- * Transitions: weft__task_wake (IDLE->SCHEDULED, RUNNING->NOTIFIED),
- * worker.c run_task (SCHEDULED->RUNNING, RUNNING->IDLE or re-queue, ->DONE).
- * Only the worker that popped a SCHEDULED task runs it.
+ * Transitions: weft__task_wake (IDLE->SCHEDULED, SCHEDULED->NOTIFIED),
+ * worker.c (a slice's start: NOTIFIED->SCHEDULED, only when notified;
+ * suspension: SCHEDULED->IDLE, or re-queue when NOTIFIED; ->DONE).
+ * Only the worker that popped a queued task runs it. Whether a task is on
+ * a CPU is not in its state: its worker's `current` says (the dump).
  *
  * First run and inline children (fork-join): spawn queues r_start, which
  * carries the scheduler's reference. Whoever wins the CAS on claim runs the
@@ -43,12 +46,23 @@
 #include "stack.h"
 
 enum weft__task_state {
-  WEFT__TASK_IDLE = 0,
-  WEFT__TASK_SCHEDULED = 1,
-  WEFT__TASK_RUNNING = 2,
-  WEFT__TASK_NOTIFIED = 3,
+  WEFT__TASK_IDLE = 0,      /* suspended; a wake queues it */
+  WEFT__TASK_SCHEDULED = 1, /* queued, or running */
+  WEFT__TASK_NOTIFIED = 3,  /* queued or running, and woken since its slice began */
   WEFT__TASK_DONE = 4,
 };
+
+/* The start of a slice (a worker, or an inline host starting its child).
+ * A notified task becomes SCHEDULED again with an acq_rel exchange, which
+ * reads from the waker's CAS and so makes its flag visible to the slice;
+ * a SCHEDULED one is left as it is: no write, no locked instruction on
+ * the common path (task.c's design comment says why that is enough). */
+static inline void weft__task_slice_starts(_Atomic uint32_t *state) {
+  /* relaxed: a stale SCHEDULED costs one more slice (the suspension's CAS
+   * fails on NOTIFIED), never a lost wake-up. */
+  if (__builtin_expect(atomic_load_explicit(state, memory_order_relaxed) == WEFT__TASK_NOTIFIED, 0))
+    atomic_exchange_explicit(state, WEFT__TASK_SCHEDULED, memory_order_acq_rel);
+}
 
 struct weft__registry;
 

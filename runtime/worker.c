@@ -469,18 +469,15 @@ static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
 }
 
 /* Puts a task this worker just ran back in the queue (it yielded, or was
- * woken while it ran): SCHEDULED, its wait for a worker timed if it is
- * armed, then weft__schedule(loop, &x->r, x->pinned, WEFT__SCHED_BACK)
+ * woken while it ran): its wait for a worker timed if it is armed, then weft__schedule(loop, &x->r, x->pinned, WEFT__SCHED_BACK)
  * without the generic path's questions whose answers are known here
  * (which worker we are, no hand-off, not urgent, not a wake): an unpinned
  * task of an open loop goes to the back of our own ring, as weft__schedule
  * would put it (after a one-worker loop takes what foreign threads queued
  * first). Anything else goes the generic way. */
 static inline void requeue(struct weft__worker *w, struct weft_task *t) {
-  /* relaxed: ours since we ran it; a racing waker finds RUNNING (and marks
-   * NOTIFIED, which this overwrites: it is being queued anyway) or
-   * SCHEDULED (nothing to do). */
-  atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
+  /* Its state stays as it is: SCHEDULED (a yield), or NOTIFIED, which its
+   * next slice's start turns back (task.c's design comment). */
   if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
   struct weft_loop *loop = w->loop;
   struct weft__task_run *x = weft__task_run_of(t);
@@ -542,17 +539,13 @@ static void acct_refresh(struct weft__worker *w) {
 
 static bool first_run(struct weft__worker *w, struct weft_task *t);
 
-/* Makes @t, just taken from a queue, RUNNING; on its first run, gives it a
- * stack and a fiber. False if it ended instead (cancelled before its first
- * step, or no memory for a stack): nothing to switch to. Runs on the
- * scheduler's stack or on the stack of the task switching out. Inline:
+/* Readies @t, just taken from a queue, for a slice; on its first run,
+ * gives it a stack and a fiber. False if it ended instead (cancelled before
+ * its first step, or no memory for a stack): nothing to switch to. Runs on
+ * the scheduler's stack or on the stack of the task switching out. Inline:
  * every slice starts here; the first run is out of line. */
 static inline bool prepare_task(struct weft__worker *w, struct weft_task *t) {
-  /* acq_rel exchange, not a store: a waker that found the task SCHEDULED
-   * wrote that back with a CAS after setting its flag; reading from it here
-   * makes the flag visible to the slice we start (task.c's design comment:
-   * with a plain store, such a wake-up could be lost). */
-  atomic_exchange_explicit(&t->state, WEFT__TASK_RUNNING, memory_order_acq_rel);
+  weft__task_slice_starts(&t->state); /* a write only if it was notified */
   if (__builtin_expect(weft__task_run_of(t) != NULL, 1)) return true; /* started */
   return first_run(w, t);
 }
@@ -619,9 +612,10 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
     requeue(w, t);
     return;
   }
-  uint32_t expected = WEFT__TASK_RUNNING;
+  uint32_t expected = WEFT__TASK_SCHEDULED;
   /* release: the saved context is published to the next waker (acquire CAS
-   * in weft__task_wake). On failure the task was woken while running. */
+   * in weft__task_wake). On failure it was notified during its slice: it
+   * is queued again, NOTIFIED, and its next slice's start sees the flag. */
   if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, WEFT__TASK_IDLE,
                                                memory_order_release, memory_order_acquire))
     requeue(w, t);
@@ -762,7 +756,7 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
       return;
     }
     /* An eager spawn (asyncio's eager_start): the child runs now, up to
-     * its first suspension or its end, and the spawner, still RUNNING to
+     * its first suspension or its end, and the spawner, still SCHEDULED to
      * its wakers, goes on right after, before anything queued: so the
      * child switches out to here, not to the next task. */
     struct weft_task *child = w->eager;
