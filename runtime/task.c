@@ -495,7 +495,16 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
   }
   registry_remove(t);
   task_slot_give(t->fut.loop);
-  weft__mutex_lock(&t->fut.lock);
+  /* Alone: the scheduler's reference, which our caller holds, is the only
+   * one (a detached task nobody awaits). Then nobody else can reach t: a
+   * new reference needs an old one or the registry, which it has just
+   * left, and whoever found it there (weft_loop_tasks' visitor, the dump)
+   * did so under the registry's lock, which registry_remove took after
+   * them. So its future has no entries and no lock pass is needed (two
+   * locked instructions a task). acquire: the last other holder's release
+   * (acq_rel) makes its writes visible, as the lock would. */
+  bool alone = atomic_load_explicit(&t->fut.refs, memory_order_acquire) == 1;
+  if (!alone) weft__mutex_lock(&t->fut.lock);
   /* asyncio's Task.__step: a body that returns normally while a
    * cancellation waits to be delivered ends cancelled (its value is
    * dropped); an error it returns wins. Decided under the lock that
@@ -516,7 +525,7 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
   /* The caller's reference (the scheduler's, or the stale first-run
    * entry's for an inline child) keeps t alive through the unlock. */
   weft__future_complete_locked(&t->fut, err, result, msg);
-  weft__mutex_unlock(&t->fut.lock);
+  if (!alone) weft__mutex_unlock(&t->fut.lock);
 }
 
 int weft_task_cancel(weft_task_t *t, const char *msg) {

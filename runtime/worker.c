@@ -405,7 +405,15 @@ static void task_entry(void *arg) {
 static void end_task(struct weft_task *t) {
   /* release: pairs with acquire loads of the state (nobody may run it again). */
   atomic_store_explicit(&t->state, WEFT__TASK_DONE, memory_order_release);
-  weft_future_release(&t->fut); /* the scheduler's reference */
+  /* The scheduler's reference. When it is the only one, nobody can take
+   * or drop another (weft__task_finish's "alone": t has left its
+   * registry), so it is freed without the decrement's locked instruction.
+   * acquire: as the last decrement's. */
+  if (atomic_load_explicit(&t->fut.refs, memory_order_acquire) == 1) {
+    weft__task_free(t);
+    return;
+  }
+  weft_future_release(&t->fut);
 }
 
 /* A slice's bookkeeping: who is on the CPU (the dump and the stall

@@ -611,6 +611,88 @@ static int answer_main(void *arg, void **res) {
 START_TEST(set_result_vs_release) { ck_assert_int_eq(run_main(4, answer_main, NULL, NULL), 0); }
 END_TEST
 
+/* ---- a detached task's end vs a visitor ---------------------------------------- *
+ * A detached task nobody awaits ends without its lock (task.c, "alone"):
+ * once it has left its registry nobody else can reach it. Meanwhile an
+ * executor thread visits the loop's tasks (weft_loop_tasks): it cancels
+ * every other one under the registry's lock, takes and drops a reference
+ * to the rest, and dumps. A race between the visitor's writes and the
+ * lock-free end shows under TSan, a touch of a freed task under ASan. */
+
+enum { DT_TASKS = 2000 };
+static _Atomic int dt_left;
+static weft_future_t *dt_all;
+static weft_task_t *dt_main, *dt_vtask;
+static weft_loop_t *dt_loop;
+
+static int dt_body(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int rc = weft_yield();
+  if (!rc) rc = weft_yield();
+  if (atomic_fetch_sub(&dt_left, 1) == 1) ck_assert_int_eq(weft_future_set_result(dt_all, NULL), 0);
+  return rc == -ECANCELED ? rc : 0;
+}
+
+static int dt_visit(weft_task_t *t, void *arg) {
+  long *n = arg;
+  if (t == dt_main || t == dt_vtask) return 0;
+  /* Only started bodies are cancelled: one cancelled before its first
+   * step never runs (asyncio), and would never count itself out. */
+  struct weft_task_stats st;
+  if (++*n % 2 && weft_task_get_stats(t, &st) == 0 && st.runs > 0) {
+    weft_task_cancel(t, "visited");
+  } else {
+    weft_task_ref(t);
+    weft_task_release(t);
+  }
+  return 0;
+}
+
+/* On an executor thread: visits until every body has run (a fixed amount
+ * of work per pass, no waiting). */
+static int dt_visitor(void *arg, void **res) {
+  (void)res;
+  long n = 0;
+  int fd = *(int *)arg;
+  while (atomic_load(&dt_left) > 0) {
+    int rc = weft_loop_tasks(dt_loop, dt_visit, &n);
+    if (rc < 0) return rc;
+    if ((rc = weft_loop_dump(dt_loop, fd, WEFT_DUMP_TEXT))) return rc;
+  }
+  return 0;
+}
+
+static int dt_visit_task(void *arg, void **res) {
+  (void)res;
+  return weft_to_thread(dt_visitor, arg, NULL);
+}
+
+static int dt_main_fn(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  dt_main = weft_task_current();
+  dt_loop = weft_loop_current();
+  atomic_store(&dt_left, DT_TASKS);
+  ck_assert_int_eq(weft_future_new(NULL, &dt_all), 0);
+  int fd = open("/dev/null", O_WRONLY);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(weft_spawn(dt_visit_task, &fd, &dt_vtask), 0);
+  for (int k = 0; k < DT_TASKS; k++) ck_assert_int_eq(weft_spawn(dt_body, NULL, NULL), 0);
+  ck_assert_int_eq(weft_await(dt_all, NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(dt_vtask), NULL), 0);
+  weft_task_release(dt_vtask);
+  weft_future_release(dt_all);
+  close(fd);
+  return 0;
+}
+
+START_TEST(detached_end_vs_visitor) {
+  long n = iters() / 200;
+  for (long it = 0; it < (n > 0 ? n : 1); it++) ck_assert_int_eq(run_main(4, dt_main_fn, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("races");
   TCase *tc = tcase_create("races");
@@ -625,6 +707,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, queue_at_tight_bound);
   tcase_add_test(tc, inspect_vs_churn);
   tcase_add_test(tc, set_result_vs_release);
+  tcase_add_test(tc, detached_end_vs_visitor);
   suite_add_tcase(s, tc);
   return s;
 }
