@@ -173,20 +173,18 @@ static const struct sym *lookup(struct module *m, uintptr_t pc) {
   return s;
 }
 
-static void resolve(const void *addr, int is_return, char *buf, size_t len, bool full) {
+void weft__symbolize(const void *addr, int is_return, char *buf, size_t len) {
   uintptr_t pc = (uintptr_t)addr - (is_return && addr ? 1 : 0);
   weft__mutex_lock(&lock);
   struct module *m = module_of(pc);
   const struct sym *s = m ? lookup(m, pc) : NULL;
-  if (s && full)
+  if (s)
     snprintf(buf, len, "%s+0x%zx (%s)", s->name, (size_t)(pc - m->bias - s->addr) + (is_return ? 1 : 0),
              m->shortname);
-  else if (s)
-    snprintf(buf, len, "%s", s->name);
-  else if (m && full)
+  else if (m)
     snprintf(buf, len, "%p (%s+0x%zx)", addr, m->shortname, (size_t)((uintptr_t)addr - m->bias));
   else
-    snprintf(buf, len, full ? "%p" : "?", addr);
+    snprintf(buf, len, "%p", addr);
   weft__mutex_unlock(&lock);
 }
 
@@ -219,12 +217,4 @@ int weft__is_return_address(const void *ret) {
 #else
   return 1;
 #endif
-}
-
-void weft__symbolize(const void *addr, int is_return, char *buf, size_t len) {
-  resolve(addr, is_return, buf, len, true);
-}
-
-void weft__symbol_name(const void *addr, int is_return, char *buf, size_t len) {
-  resolve(addr, is_return, buf, len, false);
 }

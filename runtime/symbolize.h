@@ -28,7 +28,4 @@ size_t weft__frames_valid(void *const *frames, size_t n);
  * of a loaded object, right after a call instruction. */
 int weft__is_return_address(const void *ret);
 
-/* Just the function's name (no offset, no module) or "?". */
-void weft__symbol_name(const void *addr, int is_return, char *buf, size_t len);
-
 #endif
