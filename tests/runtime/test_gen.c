@@ -334,11 +334,8 @@ static int fair_main(void *arg, void **res) {
    * takes it first (with several workers the shuffle build's CI run saw
    * one do so). Pinned, it also checks that a hand-off pair leaves room for
    * the pinned list (it did not: worker.c, next_local). */
-  struct weft_task_opts o;
-  weft_task_opts_init(&o);
-  o.worker = weft_worker_index();
   weft_task_t *t;
-  ck_assert_int_eq(weft_spawn_opts(NULL, set_flag, NULL, &o, &t), 0);
+  ck_assert_int_eq(spawn_pinned(weft_worker_index(), set_flag, NULL, &t), 0);
   long n = 0;
   /* Consumer and generator hand over to each other directly; a bounded
    * number of times in a row, then the queue gets its turn (or this never
