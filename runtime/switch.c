@@ -18,7 +18,9 @@
 #include "worker.h"
 
 static void switch_out(struct weft_task *t, enum weft__switch_reason why) {
-  weft__fiber_switch(&weft__task_run_of(t)->fiber, weft__worker_switch_begin(weft__worker_self(), t, why));
+  struct weft__fiber *to = weft__worker_switch_begin(weft__worker_self(), t, why);
+  if (__builtin_expect(to == NULL, 0)) return; /* a yield that goes on in place */
+  weft__fiber_switch(&weft__task_run_of(t)->fiber, to);
   weft__worker_switch_end();
 }
 

@@ -29,7 +29,9 @@
  * the end of a batch does not either when the next iteration's steps 1-3
  * have nothing to do (no remote work, no timer due, no stop): the fiber at
  * hand does step 0 and begins the next batch itself (quick_pass), so a
- * chain of one-task passes costs one switch per task, not two.
+ * chain of one-task passes costs one switch per task, not two. A task that
+ * yields with nothing queued would begin that next pass itself: it does
+ * step 0 and goes on without a switch (yield_in_place).
  *
  * Stopping (loop.stop): with one worker in FIFO order the batch rule above
  * is asyncio's exactly (the pass finishes what was ready at its start). In
@@ -656,6 +658,18 @@ static unsigned fifo_batch(struct weft__worker *w) {
   return weft__runq_len(&w->runq) + (unsigned)w->overflow.count + (unsigned)w->pinned.count;
 }
 
+/* Whether a FIFO loop's next pass would take in nothing but the reactor's
+ * completions: no remote work, no timer due, no stop. relaxed: a stop is
+ * seen at this boundary or the next (take_next). */
+static bool quick_pass_may(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  if (!loop->fifo || w->stop_taken || remote_work_maybe(w) ||
+      atomic_load_explicit(&loop->stopping, memory_order_relaxed))
+    return false;
+  uint64_t next = weft__timers_next(&w->timers);
+  return next == UINT64_MAX || next > weft__clock_ns();
+}
+
 /* A FIFO loop's next pass, begun where the last one ended (on the stack of
  * the task switching out, or the scheduler's) when the main loop's pass
  * would take in nothing but what the reactor delivers: no remote work, no
@@ -666,15 +680,10 @@ static unsigned fifo_batch(struct weft__worker *w) {
  * which a chain of single tasks (chained_spawn) pays once per task.
  * Returns whether a batch began. */
 static bool quick_pass(struct weft__worker *w) {
-  struct weft_loop *loop = w->loop;
   /* Nothing queued (a lone task yielding: it is queued again only after
-   * it switched out): the main loop's pass, which polls anyway, takes it.
-   * relaxed: a stop is seen at this boundary or the next (take_next). */
-  if (!loop->fifo || !fifo_batch(w) || w->stop_taken || remote_work_maybe(w) ||
-      atomic_load_explicit(&loop->stopping, memory_order_relaxed))
-    return false;
-  uint64_t next = weft__timers_next(&w->timers);
-  if (next != UINT64_MAX && next <= weft__clock_ns()) return false;
+   * it switched out, weft__worker_yield_in_place): the main loop's pass,
+   * which polls anyway, takes it. */
+  if (!fifo_batch(w) || !quick_pass_may(w)) return false;
   weft__reactor_poll(&w->reactor);
   pass_begins(w);
   w->batch_left = fifo_batch(w);
@@ -731,6 +740,35 @@ static struct weft_task *direct_next(struct weft__worker *w) {
   return NULL;
 }
 
+/* A yield in a FIFO loop that found nothing to switch to, with nothing
+ * queued: the next pass would begin with the yielding task, so when that
+ * pass would take in nothing but the reactor's completions
+ * (quick_pass_may), it begins here: the reactor is polled on the task's
+ * stack (no task current, as in weft__worker_poll_inline), what it wakes
+ * is queued behind the task, and the task's next slice starts without a
+ * switch. True if so. */
+static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
+  if (fifo_batch(w) || w->pending || w->no_direct || !quick_pass_may(w)) return false;
+  weft__reactor_poll(&w->reactor);
+  pass_begins(w);
+  w->batch_left = fifo_batch(w); /* what the poll woke runs after t, in this pass */
+  set_stack_owner(w, NULL);
+  weft__task_slice_starts(&t->state);
+  slice_begin(w, t);
+  return true;
+}
+
+/* weft__worker_switch_begin's end when no task comes next: the scheduler,
+ * or nothing for a yield that goes on in place. */
+__attribute__((noinline)) static struct weft__fiber *to_scheduler(struct weft__worker *w,
+                                                                  struct weft_task *t,
+                                                                  enum weft__switch_reason why) {
+  if (why == WEFT__SWITCH_YIELD && w->loop->fifo && yield_in_place(w, t)) return NULL;
+  w->prev = t;
+  w->switch_reason = why;
+  return &w->sched;
+}
+
 struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
                                               enum weft__switch_reason why) {
   WEFT__INVARIANT(t == weft__worker_current(w) && !w->prev);
@@ -739,11 +777,11 @@ struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct wef
   set_stack_owner(w, t);
   slice_end(w, t);
   struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w);
+  if (__builtin_expect(!next, 0)) return to_scheduler(w, t, why);
   /* Set after direct_next: a task it finds ended before its first step
    * finishes on this stack, and must not see these. */
   w->prev = t;
   w->switch_reason = why;
-  if (!next) return &w->sched;
   return &slice_begin(w, next)->fiber;
 }
 

@@ -223,7 +223,9 @@ void weft__worker_yield(struct weft_task *t);
 /* The two halves of a switch out, around the fiber switch itself: _begin
  * (on @t's stack, @t = the running task of @w) ends @t's slice, notes it
  * and @why for whoever runs next, and returns the fiber to switch to: the
- * next task of the batch directly, or the scheduler. _end, the first
+ * next task of the batch directly, or the scheduler; or NULL for a yield
+ * that goes on in place, @t's next slice already begun (a FIFO loop where
+ * @t is all that is queued: worker.c, yield_in_place). _end, the first
  * thing after a switch returns to a task, finishes what the task that
  * switched out left to do (worker.c, after_switch). */
 struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,

@@ -321,6 +321,79 @@ START_TEST(run_until_complete_cases) {
 }
 END_TEST
 
+/* ---- a lone task yielding (worker.c, yield_in_place) -------------------------------
+ * A task that yields with nothing else queued goes on without a switch
+ * when the next pass would hold only it; what that pass takes in must
+ * still come in behind it: a timer due, work from another thread, an I/O
+ * completion. Each loop is bounded: reaching the bound means it never
+ * came in. */
+
+static _Atomic bool lone_flag;
+static void cb_lone(void *arg) { atomic_store(&lone_flag, true); }
+
+static long yields_until_flag(void) {
+  long n = 0;
+  while (!atomic_load(&lone_flag) && n < CHAIN_MAX) {
+    ck_assert_int_eq(weft_yield(), 0);
+    n++;
+  }
+  return n;
+}
+
+static int lone_timer_main(void *arg, void **res) {
+  atomic_store(&lone_flag, false);
+  ck_assert_int_eq(weft_call_later(0, cb_lone, NULL, NULL), 0);
+  /* CPython (call_later(0), then await sleep(0) until the callback ran)
+   * counts 2: the timer runs after the task's next step. */
+  ck_assert_int_eq(yields_until_flag(), 2);
+  return 0;
+}
+
+static void *post_lone(void *loop) {
+  ck_assert_int_eq(weft_call_soon_threadsafe(loop, cb_lone, NULL, NULL), 0);
+  return NULL;
+}
+
+static int lone_threadsafe_main(void *arg, void **res) {
+  atomic_store(&lone_flag, false);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, post_lone, weft_loop_current()), 0);
+  long n = yields_until_flag();
+  pthread_join(th, NULL);
+  ck_assert_int_lt(n, CHAIN_MAX);
+  return 0;
+}
+
+static int lone_reader(void *arg, void **res) {
+  char c;
+  ck_assert_int_eq(weft_read(*(int *)arg, &c, 1), 1);
+  atomic_store(&lone_flag, true);
+  return 0;
+}
+
+static int lone_io_main(void *arg, void **res) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  atomic_store(&lone_flag, false);
+  weft_task_t *r;
+  ck_assert_int_eq(weft_spawn(lone_reader, &p[0], &r), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* the reader's read is in flight: we are alone */
+  ck_assert_int_eq(write(p[1], "x", 1), 1);
+  ck_assert_int_lt(yields_until_flag(), CHAIN_MAX);
+  ck_assert_int_eq(weft_await(weft_task_future(r), NULL), 0);
+  weft_task_release(r);
+  close(p[0]);
+  close(p[1]);
+  return 0;
+}
+
+START_TEST(lone_yield_takes_in_timers_threads_and_io) {
+  ck_assert_int_eq(run_main(1, lone_timer_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(1, lone_threadsafe_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(1, lone_io_main, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(fifo_loop_runs_work_pinned_from_another_thread) {
   /* Several workers in FIFO order, a task pinned to each from outside the
    * loop (each worker's inbox, which only that worker takes): a pass's
@@ -854,6 +927,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, chain_of_passes_sees_io_completions);
   tcase_add_test(tc, run_until_complete_cases);
   tcase_add_test(tc, fifo_loop_runs_work_pinned_from_another_thread);
+  tcase_add_test(tc, lone_yield_takes_in_timers_threads_and_io);
   tcase_add_test(tc, running_loop_refuses_nesting_and_close);
   tcase_add_test(tc, closed_loop_refuses_work);
   tcase_add_test(tc, closed_loop_errors);
