@@ -264,23 +264,37 @@ static int reader(void *arg, void **res) {
   return 0;
 }
 
-static int io_chain_main(void *arg, void **res) {
+/* A task suspended in a read of a pipe (it sets @seen when the read
+ * completes); the caller writes to p[1] when it wants the completion. */
+struct pending_read {
   int p[2];
-  ck_assert_int_eq(pipe(p), 0);
+  weft_task_t *reader;
+};
+
+static void pending_read_start(struct pending_read *pr) {
+  ck_assert_int_eq(pipe(pr->p), 0);
   atomic_store(&seen, false);
+  ck_assert_int_eq(weft_spawn(reader, &pr->p[0], &pr->reader), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* the reader's read is in flight */
+}
+
+static void pending_read_finish(struct pending_read *pr) {
+  ck_assert_int_eq(weft_await(weft_task_future(pr->reader), NULL), 0);
+  weft_task_release(pr->reader);
+  close(pr->p[0]);
+  close(pr->p[1]);
+}
+
+static int io_chain_main(void *arg, void **res) {
+  struct pending_read pr;
+  pending_read_start(&pr);
   atomic_store(&links_after, 0);
   ck_assert_int_eq(weft_future_new(NULL, &chain_end), 0);
-  weft_task_t *r;
-  ck_assert_int_eq(weft_spawn(reader, &p[0], &r), 0);
-  weft_yield(); /* the reader's read is in flight */
   ck_assert_int_eq(weft_spawn(watch_link, (void *)0L, NULL), 0);
-  ck_assert_int_eq(write(p[1], "x", 1), 1);
+  ck_assert_int_eq(write(pr.p[1], "x", 1), 1);
   int rc = weft_await(chain_end, NULL);
   weft_future_release(chain_end);
-  ck_assert_int_eq(weft_await(weft_task_future(r), NULL), 0);
-  weft_task_release(r);
-  close(p[0]);
-  close(p[1]);
+  pending_read_finish(&pr);
   return rc;
 }
 
@@ -328,12 +342,9 @@ END_TEST
  * completion. Each loop is bounded: reaching the bound means it never
  * came in. */
 
-static _Atomic bool lone_flag;
-static void cb_lone(void *arg) { atomic_store(&lone_flag, true); }
-
-static long yields_until_flag(void) {
+static long yields_until_seen(void) {
   long n = 0;
-  while (!atomic_load(&lone_flag) && n < CHAIN_MAX) {
+  while (!atomic_load(&seen) && n < CHAIN_MAX) {
     ck_assert_int_eq(weft_yield(), 0);
     n++;
   }
@@ -341,49 +352,31 @@ static long yields_until_flag(void) {
 }
 
 static int lone_timer_main(void *arg, void **res) {
-  atomic_store(&lone_flag, false);
-  ck_assert_int_eq(weft_call_later(0, cb_lone, NULL, NULL), 0);
+  atomic_store(&seen, false);
+  ck_assert_int_eq(weft_call_later(0, cb_seen, NULL, NULL), 0);
   /* CPython (call_later(0), then await sleep(0) until the callback ran)
    * counts 2: the timer runs after the task's next step. */
-  ck_assert_int_eq(yields_until_flag(), 2);
+  ck_assert_int_eq(yields_until_seen(), 2);
   return 0;
 }
 
-static void *post_lone(void *loop) {
-  ck_assert_int_eq(weft_call_soon_threadsafe(loop, cb_lone, NULL, NULL), 0);
-  return NULL;
-}
-
 static int lone_threadsafe_main(void *arg, void **res) {
-  atomic_store(&lone_flag, false);
+  atomic_store(&seen, false);
+  post_pinned = false;
   pthread_t th;
-  ck_assert_int_eq(pthread_create(&th, NULL, post_lone, weft_loop_current()), 0);
-  long n = yields_until_flag();
+  ck_assert_int_eq(pthread_create(&th, NULL, post_from_thread, weft_loop_current()), 0);
+  long n = yields_until_seen();
   pthread_join(th, NULL);
   ck_assert_int_lt(n, CHAIN_MAX);
   return 0;
 }
 
-static int lone_reader(void *arg, void **res) {
-  char c;
-  ck_assert_int_eq(weft_read(*(int *)arg, &c, 1), 1);
-  atomic_store(&lone_flag, true);
-  return 0;
-}
-
 static int lone_io_main(void *arg, void **res) {
-  int p[2];
-  ck_assert_int_eq(pipe(p), 0);
-  atomic_store(&lone_flag, false);
-  weft_task_t *r;
-  ck_assert_int_eq(weft_spawn(lone_reader, &p[0], &r), 0);
-  ck_assert_int_eq(weft_yield(), 0); /* the reader's read is in flight: we are alone */
-  ck_assert_int_eq(write(p[1], "x", 1), 1);
-  ck_assert_int_lt(yields_until_flag(), CHAIN_MAX);
-  ck_assert_int_eq(weft_await(weft_task_future(r), NULL), 0);
-  weft_task_release(r);
-  close(p[0]);
-  close(p[1]);
+  struct pending_read pr;
+  pending_read_start(&pr); /* then we are alone */
+  ck_assert_int_eq(write(pr.p[1], "x", 1), 1);
+  ck_assert_int_lt(yields_until_seen(), CHAIN_MAX);
+  pending_read_finish(&pr);
   return 0;
 }
 
