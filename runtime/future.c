@@ -10,7 +10,10 @@
  *     The last release frees (a task through weft__task_free).
  * fut_ok() checks what can be checked of 1-3 under the lock (a done
  * future has no entries; entries is a well-formed list; a future in use
- * has a reference) after every change.
+ * has a reference) after every change. Not the last after a completion:
+ * a completer may hold no reference (future.h, Freeing), so once its last
+ * entry fired, the awaiter may have let go of the last one while the
+ * completer still holds the lock (the free then waits for it).
  *
  * Cancellation of an awaiting task follows asyncio: the awaited future is
  * cancelled too (a task gets a cancellation request), and the await returns
@@ -31,11 +34,12 @@
 #include <errno.h>
 #include <stdio.h>
 
-WEFT__CHECKER bool fut_ok(const struct weft_future *f) {
+WEFT__CHECKER bool fut_ok(const struct weft_future *f, bool referenced) {
   uint8_t st = atomic_load_explicit(&f->state, memory_order_relaxed);
   if (st != WEFT__FUT_PENDING && st != WEFT__FUT_DONE) return false;
   if (st == WEFT__FUT_DONE && !weft__list_empty(&f->entries)) return false;
-  return atomic_load_explicit(&f->refs, memory_order_relaxed) > 0 && weft__list_ok(&f->entries);
+  if (referenced && atomic_load_explicit(&f->refs, memory_order_relaxed) == 0) return false;
+  return weft__list_ok(&f->entries);
 }
 
 WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
@@ -183,7 +187,7 @@ static inline __attribute__((always_inline)) int complete_locked(struct weft_fut
     }
     fire_entry(f, e);
   }
-  WEFT__INVARIANT(fut_ok(f));
+  WEFT__INVARIANT(fut_ok(f, false)); /* its last reference may be gone (above) */
   return 0;
 }
 
@@ -284,7 +288,7 @@ static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
   weft__mutex_lock(&f->lock);
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
   if (!done) weft__list_add_tail(&f->entries, &e->link);
-  WEFT__INVARIANT(fut_ok(f));
+  WEFT__INVARIANT(fut_ok(f, true));
   weft__mutex_unlock(&f->lock);
   return !done;
 }
@@ -295,7 +299,7 @@ static bool entry_remove(struct weft_future *f, struct weft__done_entry *e) {
   weft__mutex_lock(&f->lock);
   bool linked = weft__list_linked(&e->link);
   if (linked) weft__list_del_init(&e->link);
-  WEFT__INVARIANT(fut_ok(f));
+  WEFT__INVARIANT(fut_ok(f, true));
   weft__mutex_unlock(&f->lock);
   return linked;
 }
