@@ -479,8 +479,9 @@ static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
 }
 
 /* Puts a task this worker just ran back in the queue (it yielded, or was
- * woken while it ran): its wait for a worker timed if it is armed, then weft__schedule(loop, &x->r, x->pinned, WEFT__SCHED_BACK)
- * without the generic path's questions whose answers are known here
+ * woken while it ran): its wait for a worker timed if it is armed, then
+ * weft__schedule(loop, &x->r, x->pinned, WEFT__SCHED_BACK) without the
+ * generic path's questions whose answers are known here
  * (which worker we are, no hand-off, not urgent, not a wake): an unpinned
  * task of an open loop goes to the back of our own ring, as weft__schedule
  * would put it (after a one-worker loop takes what foreign threads queued
@@ -681,7 +682,7 @@ static bool quick_pass_may(struct weft__worker *w) {
  * Returns whether a batch began. */
 static bool quick_pass(struct weft__worker *w) {
   /* Nothing queued (a lone task yielding: it is queued again only after
-   * it switched out, weft__worker_yield_in_place): the main loop's pass,
+   * it switched out; yield_in_place covers that): the main loop's pass,
    * which polls anyway, takes it. */
   if (!fifo_batch(w) || !quick_pass_may(w)) return false;
   weft__reactor_poll(&w->reactor);
@@ -753,6 +754,9 @@ static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
   pass_begins(w);
   w->batch_left = fifo_batch(w); /* what the poll woke runs after t, in this pass */
   set_stack_owner(w, NULL);
+  /* As requeue would: a timed task's wait for a worker starts (and ends
+   * at once: slice_begin). */
+  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
   weft__task_slice_starts(&t->state);
   slice_begin(w, t);
   return true;
