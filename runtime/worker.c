@@ -517,13 +517,18 @@ static bool remote_work_maybe(struct weft__worker *w) {
   return !weft__inject_maybe_empty(&w->inbox) || !weft__inject_maybe_empty(&w->loop->inject);
 }
 
-bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done) {
-  struct weft_loop *loop = w->loop;
-  if (has_local_work(w) || w->handoff || remote_work_maybe(w) ||
-      atomic_load_explicit(&loop->stopping, memory_order_relaxed))
+/* Whether the main loop's next pass would take in nothing but the
+ * reactor's completions: no remote work, no stop, no timer due. relaxed: a
+ * stop is seen at this boundary or the next (take_next). */
+static bool only_io_pending(struct weft__worker *w) {
+  if (remote_work_maybe(w) || atomic_load_explicit(&w->loop->stopping, memory_order_relaxed))
     return false;
   uint64_t next = weft__timers_next(&w->timers);
-  if (next != UINT64_MAX && next <= weft__clock_ns()) return false;
+  return next == UINT64_MAX || next > weft__clock_ns();
+}
+
+bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done) {
+  if (has_local_work(w) || w->handoff || !only_io_pending(w)) return false;
   weft__worker_set_current(w, NULL);
   set_stack_owner(w, t); /* the poll runs on t's stack */
   weft__reactor_poll(&w->reactor);
@@ -659,18 +664,6 @@ static unsigned fifo_batch(struct weft__worker *w) {
   return weft__runq_len(&w->runq) + (unsigned)w->overflow.count + (unsigned)w->pinned.count;
 }
 
-/* Whether a FIFO loop's next pass would take in nothing but the reactor's
- * completions: no remote work, no timer due, no stop. relaxed: a stop is
- * seen at this boundary or the next (take_next). */
-static bool quick_pass_may(struct weft__worker *w) {
-  struct weft_loop *loop = w->loop;
-  if (!loop->fifo || w->stop_taken || remote_work_maybe(w) ||
-      atomic_load_explicit(&loop->stopping, memory_order_relaxed))
-    return false;
-  uint64_t next = weft__timers_next(&w->timers);
-  return next == UINT64_MAX || next > weft__clock_ns();
-}
-
 /* A FIFO loop's next pass, begun where the last one ended (on the stack of
  * the task switching out, or the scheduler's) when the main loop's pass
  * would take in nothing but what the reactor delivers: no remote work, no
@@ -684,7 +677,7 @@ static bool quick_pass(struct weft__worker *w) {
   /* Nothing queued (a lone task yielding: it is queued again only after
    * it switched out; yield_in_place covers that): the main loop's pass,
    * which polls anyway, takes it. */
-  if (!fifo_batch(w) || !quick_pass_may(w)) return false;
+  if (!w->loop->fifo || !fifo_batch(w) || w->stop_taken || !only_io_pending(w)) return false;
   weft__reactor_poll(&w->reactor);
   pass_begins(w);
   w->batch_left = fifo_batch(w);
@@ -744,12 +737,13 @@ static struct weft_task *direct_next(struct weft__worker *w) {
 /* A yield in a FIFO loop that found nothing to switch to, with nothing
  * queued: the next pass would begin with the yielding task, so when that
  * pass would take in nothing but the reactor's completions
- * (quick_pass_may), it begins here: the reactor is polled on the task's
+ * (only_io_pending), it begins here: the reactor is polled on the task's
  * stack (no task current, as in weft__worker_poll_inline), what it wakes
  * is queued behind the task, and the task's next slice starts without a
  * switch. True if so. */
 static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
-  if (fifo_batch(w) || w->pending || w->no_direct || !quick_pass_may(w)) return false;
+  if (fifo_batch(w) || w->pending || w->no_direct || w->stop_taken || !only_io_pending(w))
+    return false;
   weft__reactor_poll(&w->reactor);
   pass_begins(w);
   w->batch_left = fifo_batch(w); /* what the poll woke runs after t, in this pass */
