@@ -387,6 +387,43 @@ START_TEST(lone_yield_takes_in_timers_threads_and_io) {
 }
 END_TEST
 
+/* stop() at the boundaries these paths skip: the pass that called it ends
+ * and the loop stops, and what was queued runs in the next run. */
+
+static int stopping_link(void *arg, void **res) {
+  long k = (long)arg;
+  note((char)('0' + k));
+  if (k == 3 || k == 6) ck_assert_int_eq(weft_loop_stop(weft_loop_current()), 0);
+  return k < 6 ? weft_spawn(stopping_link, (void *)(k + 1), NULL) : 0;
+}
+
+static int stopping_lone(void *arg, void **res) {
+  note('a');
+  ck_assert_int_eq(weft_loop_stop(weft_loop_current()), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  note('b');
+  return weft_loop_stop(weft_loop_current());
+}
+
+START_TEST(stop_between_one_task_passes_and_lone_yields) {
+  /* CPython (the same chain and task, loop.stop() where these call it,
+   * run_forever between the bars) prints 0123|456|a|b. */
+  weft_loop_t *loop = make_loop(1);
+  ntrace = 0;
+  ck_assert_int_eq(weft_spawn_opts(loop, stopping_link, (void *)0L, NULL, NULL), 0);
+  ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+  note('|');
+  ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+  note('|');
+  ck_assert_int_eq(weft_spawn_opts(loop, stopping_lone, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+  note('|');
+  ck_assert_int_eq(weft_loop_run_forever(loop), 0);
+  ck_assert_str_eq(trace, "0123|456|a|b");
+  close_clean(loop);
+}
+END_TEST
+
 START_TEST(fifo_loop_runs_work_pinned_from_another_thread) {
   /* Several workers in FIFO order, a task pinned to each from outside the
    * loop (each worker's inbox, which only that worker takes): a pass's
@@ -921,6 +958,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, run_until_complete_cases);
   tcase_add_test(tc, fifo_loop_runs_work_pinned_from_another_thread);
   tcase_add_test(tc, lone_yield_takes_in_timers_threads_and_io);
+  tcase_add_test(tc, stop_between_one_task_passes_and_lone_yields);
   tcase_add_test(tc, running_loop_refuses_nesting_and_close);
   tcase_add_test(tc, closed_loop_refuses_work);
   tcase_add_test(tc, closed_loop_errors);
