@@ -1,6 +1,14 @@
 /*
  * alloc.c - weft__alloc and friends over jemalloc's explicit API or malloc.
  * See alloc.h. Sizes passed to weft__free must be the allocation's size.
+ *
+ * The bulk arena (weft__alloc_bulk) is one jemalloc arena, made at the
+ * first bulk allocation, with jemalloc's own extent hooks but for the
+ * allocation hook, which marks a new extent of WEFT__BULK_HUGE_MIN bytes or
+ * more for huge pages after the default hook mapped it. Every other hook
+ * (purge, split, merge, unmap) is jemalloc's, so the arena gives memory
+ * back as any other does. Invariant: once bulk_setup ran, bulk_flags and
+ * default_hooks never change.
  */
 #include "alloc.h"
 
@@ -13,6 +21,7 @@
 
 #if defined(WEFT_USE_JEMALLOC)
 #include <jemalloc/jemalloc.h>
+#include <sys/mman.h>
 
 void *weft__alloc(size_t size) { return mallocx(size ? size : 1, 0); }
 
@@ -47,6 +56,48 @@ int weft__alloc_thread_ready(void) {
   pthread_mutex_unlock(&arenas_lock);
   return ok ? 0 : -ENOMEM;
 }
+/* The bulk arena (alloc.h): jemalloc's default extent hooks, but for an
+ * allocation that marks a large new extent for huge pages. Set up once;
+ * bulk_flags is then the arena's MALLOCX_ARENA, or 0 (the thread's own
+ * arena) if it could not be made. pthread_once orders the set-up before
+ * every reader. */
+static extent_hooks_t *default_hooks;
+static extent_hooks_t bulk_hooks;
+static int bulk_flags;
+static pthread_once_t bulk_once = PTHREAD_ONCE_INIT;
+
+static void *bulk_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size, size_t alignment,
+                               bool *zero, bool *commit, unsigned arena_ind) {
+  (void)hooks;
+  void *p = default_hooks->alloc(default_hooks, new_addr, size, alignment, zero, commit, arena_ind);
+  /* Advice only: a kernel without THP, or with it off, refuses it. */
+  if (p && size >= WEFT__BULK_HUGE_MIN) (void)madvise(p, size, MADV_HUGEPAGE);
+  return p;
+}
+
+static void bulk_setup(void) {
+  const char *env = getenv("WEFT_HUGE_PAGES");
+  if (env && strcmp(env, "0") == 0) return;
+  size_t sz = sizeof default_hooks;
+  if (mallctl("arena.0.extent_hooks", &default_hooks, &sz, NULL, 0) != 0 || !default_hooks) return;
+  bulk_hooks = *default_hooks;
+  bulk_hooks.alloc = bulk_extent_alloc;
+  extent_hooks_t *mine = &bulk_hooks;
+  unsigned index = 0;
+  sz = sizeof index;
+  if (mallctl("arenas.create", &index, &sz, &mine, sizeof mine) != 0) return;
+  bulk_flags = (int)MALLOCX_ARENA(index);
+}
+
+/* Through the thread's cache (tcache), as every allocation: a cache miss
+ * refills from the arena asked for, so a burst's objects come from the
+ * bulk arena; what the cache already held of that size may come from
+ * another (harmless: only where the pages are differs). */
+void *weft__alloc_bulk(size_t size) {
+  pthread_once(&bulk_once, bulk_setup);
+  return mallocx(size ? size : 1, bulk_flags);
+}
+
 void *weft__calloc(size_t size) { return mallocx(size ? size : 1, MALLOCX_ZERO); }
 void *weft__realloc(void *p, size_t old_size, size_t new_size) {
   (void)old_size;
@@ -86,6 +137,7 @@ void weft__free_aligned(void *p, size_t size, size_t align) {
 }
 void weft__alloc_purge(void) {}
 int weft__alloc_thread_ready(void) { return 0; }
+void *weft__alloc_bulk(size_t size) { return malloc(size ? size : 1); }
 #endif
 
 char *weft__strdup(const char *s) {

@@ -32,6 +32,21 @@ void weft__alloc_purge(void);
  * stays true. Called before weft starts any thread. Any thread that has
  * allocated through weft before. */
 int weft__alloc_thread_ready(void);
+/* Memory for the objects weft makes in bursts, a million at a time if a
+ * program spawns so (tasks, futures: the workers' object caches). With
+ * jemalloc they come from an arena of their own whose extents of
+ * WEFT__BULK_HUGE_MIN bytes or more are marked for transparent huge pages
+ * (madvise MADV_HUGEPAGE; the kernel's "madvise" THP mode, Debian's
+ * default, honours it): a burst then faults its memory in 2 MiB at a time
+ * instead of 4 KiB (spawn_many, benchmarks/RESULTS.md). The arena's first
+ * extents are smaller, so a program with fewer than ~50,000 such objects
+ * alive keeps 4 KiB pages and pays no 2 MiB rounding. $WEFT_HUGE_PAGES=0
+ * turns the marking off (read once, at the first bulk allocation). Freed
+ * memory is returned to the kernel as jemalloc's decay decides, as for any
+ * arena. Any thread; free with weft__free (jemalloc finds the arena from
+ * the address). */
+#define WEFT__BULK_HUGE_MIN ((size_t)4 << 20)
+void *weft__alloc_bulk(size_t size);
 char *weft__strdup(const char *s);               /* NULL on failure or s == NULL */
 void weft__strfree(char *s);
 

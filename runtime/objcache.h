@@ -13,7 +13,7 @@
  *
  * Threads: owned by one worker and touched only by its thread (an object
  * freed on another thread goes to the allocator). The objects' memory
- * comes from weft__alloc and goes back with weft__free (drain).
+ * comes from weft__alloc_bulk and goes back with weft__free (drain).
  *
  * ASan: a cached object is poisoned but for its link word, so a late use of
  * a released object is reported (misuse.h).

@@ -274,7 +274,7 @@ static inline void *weft__worker_obj_alloc(struct weft_loop *loop, enum weft__ob
                                            size_t size) {
   struct weft__worker *w = weft__worker_of(loop);
   void *o = w ? weft__objcache_pop(&w->caches[k], size) : NULL;
-  if (!o && !(o = weft__alloc(size))) return NULL;
+  if (!o && !(o = weft__alloc_bulk(size))) return NULL;
   if (w) w->live++; /* weft__loop_count's worker case, the worker in hand */
   else weft__loop_count(loop, +1);
   return o;
