@@ -21,10 +21,22 @@
  *    arming then fails with ENOENT and is redone with EPOLL_CTL_ADD.
  *  - Cancel takes the op off its list and completes it with -ECANCELED at
  *    once: nothing of the op is in the kernel.
+ *  - A busy loop polls (non-blocking, once a pass: asyncio's select(0) each
+ *    iteration) whenever an op started on this worker since the last
+ *    epoll_wait, since what this loop did (a write into a pipe or a socket
+ *    pair it also reads) may have made one of its fds ready; otherwise at
+ *    most every BUSY_POLL_INTERVAL_NS. What became ready without this loop
+ *    doing anything is asynchronous to it anyway: seeing it up to that
+ *    much later is the same as its arriving that much later. An
+ *    epoll_wait costs a system call (~1.3 us on the development VM), the
+ *    whole of a one-task pass's budget many times over (chained_spawn
+ *    with one worker: 14x the time of io_uring's memory-only check,
+ *    benchmarks/RESULTS.md). Waits (nothing to run) always call it.
  */
 #include "reactor.h"
 #include "alloc.h"
 #include "deadline.h"
+#include "ticks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +83,9 @@ static int epoll_init(struct weft__reactor *r, unsigned entries, bool own_thread
   }
   r->ep.fds = NULL;
   r->ep.nfds = 0;
+  r->ep.started_seen = 0;
+  r->ep.poll_by = 0; /* the first non-blocking poll goes to the kernel */
+  weft__ticks_init();
   return 0;
 }
 
@@ -263,8 +278,23 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
   }
 }
 
+/* The longest a busy loop goes without asking the kernel what is ready
+ * (the head comment). Tokio polls its driver every 61 tasks, Go's sysmon
+ * every 10 ms when every P is busy. */
+#define BUSY_POLL_INTERVAL_NS 50000u
+
+/* Whether a non-blocking poll now would only repeat the last one: no op
+ * started on this worker since it, and it was less than the interval ago. */
+static bool busy_poll_skippable(struct weft__reactor *r) {
+  if (atomic_load_explicit(&r->started, memory_order_relaxed) != r->ep.started_seen) return false;
+  return weft__ticks() < r->ep.poll_by;
+}
+
 static void epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns) {
-  if (!block && r->inflight == 0) return;
+  if (!block && (r->inflight == 0 || busy_poll_skippable(r))) return;
+  /* Read before the call: an op started from here on calls for another. */
+  r->ep.started_seen = atomic_load_explicit(&r->started, memory_order_relaxed);
+  r->ep.poll_by = weft__ticks() + weft__ticks_from_ns(BUSY_POLL_INTERVAL_NS);
   struct epoll_event evs[128];
   struct timespec ts = {0, 0}, *tsp = &ts;
   if (block) {

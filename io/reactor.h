@@ -188,6 +188,11 @@ struct weft__reactor {
       int epfd;
       struct weft__ep_fd *fds;    /* per-fd waiter lists, indexed by fd */
       int nfds;
+      /* A busy loop's polls (epoll.c, busy_poll_skippable): `started` as
+       * the last epoll_wait began, and the ticks (ticks.h) before which
+       * the next non-blocking poll may be skipped if it has not moved. */
+      uint64_t started_seen;
+      uint64_t poll_by;
     } ep;
   };
 };

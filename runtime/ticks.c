@@ -51,3 +51,11 @@ uint64_t weft__ticks_to_ns(uint64_t ticks) {
   if (tk == 0 || ns == 0) return ticks;
   return (uint64_t)((unsigned __int128)ticks * ns / tk);
 }
+
+uint64_t weft__ticks_from_ns(uint64_t ns) {
+  weft__ticks_init();
+  if (!atomic_load_explicit(&weft__ticks_tsc, memory_order_relaxed)) return ns;
+  uint64_t dns = weft__clock_ns() - base_ns, tk = weft__ticks() - base_ticks;
+  if (tk == 0 || dns == 0) return ns;
+  return (uint64_t)((unsigned __int128)ns * tk / dns);
+}

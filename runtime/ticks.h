@@ -42,5 +42,8 @@ void weft__ticks_init(void);
 
 /* @ticks (a difference of weft__ticks values) in ns. */
 uint64_t weft__ticks_to_ns(uint64_t ticks);
+/* @ns as a number of ticks: the inverse, with the same accuracy (it reads
+ * CLOCK_MONOTONIC too, so not for a hot path). */
+uint64_t weft__ticks_from_ns(uint64_t ns);
 
 #endif
