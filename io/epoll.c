@@ -54,6 +54,12 @@ struct weft__ep_fd {
   struct weft__io_op *waiters; /* linked through ep_next */
   uint32_t armed;              /* events armed in the set, 0 if not armed */
   bool added;                  /* believed to be in the set */
+  /* A stream socket's last receive here came back short: its queue was
+   * empty then, so the next receive waits for readiness without trying
+   * first (drained_start). A guess, never a promise: arming is
+   * level-triggered, so data already there is reported at the next poll. */
+  bool drained;
+  uint8_t sock_type;           /* SOCK_STREAM etc. once asked; 0: not known */
 };
 
 static int epoll_init(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
@@ -180,6 +186,21 @@ static struct weft__ep_fd *slot(struct weft__reactor *r, int fd) {
 }
 
 /* Arms @fd for what its waiters need (nothing if none). */
+/* After a receive on @fd that got @n bytes of the @len it asked for: a
+ * short one on a stream socket leaves @s drained (a datagram socket's short
+ * receive is one datagram, and says nothing of the next). */
+static void note_receive(struct weft__ep_fd *s, int fd, ssize_t n, size_t len) {
+  if (n <= 0 || (size_t)n >= len) return;
+  if (!s->sock_type) {
+    int type = 0;
+    socklen_t tl = sizeof type;
+    s->sock_type = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type > 0 && type < 256
+                       ? (uint8_t)type
+                       : UINT8_MAX;
+  }
+  s->drained = s->sock_type == SOCK_STREAM;
+}
+
 static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
   uint32_t want = 0;
   for (struct weft__io_op *o = s->waiters; o; o = o->ep_next) want |= o->ep_events;
@@ -189,7 +210,10 @@ static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
   }
   struct epoll_event ev = {.events = want | EPOLLONESHOT, .data.fd = fd};
   int rc = epoll_ctl(r->ep.epfd, s->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
-  if (rc < 0 && errno == ENOENT) rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_ADD, fd, &ev);
+  if (rc < 0 && errno == ENOENT) {
+    s->sock_type = 0; /* the fd was closed: this number may name another file now */
+    rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_ADD, fd, &ev);
+  }
   else if (rc < 0 && errno == EEXIST) rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_MOD, fd, &ev);
   if (rc < 0) return -errno;
   s->added = true;
@@ -197,15 +221,36 @@ static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
   return 0;
 }
 
+/* A receive on a drained stream socket: straight to waiting for
+ * readiness (try_op's events), the hint used up. Saves the receive that
+ * would find nothing, one system call in three of a request/response
+ * exchange (benchmarks/RESULTS.md, tcp_echo on epoll). On io_uring such a
+ * receive goes to the kernel and completes at a later reap too, so the
+ * task suspends on either backend. */
+static bool drained_start(struct weft__reactor *r, struct weft__io_op *op) {
+  struct weft__io_req *q = &op->req;
+  if (q->kind != WEFT__IO_RECV || q->fd < 0 || q->fd >= r->ep.nfds || !r->ep.fds[q->fd].drained)
+    return false;
+  r->ep.fds[q->fd].drained = false;
+  op->ep_events = EPOLLIN;
+  return true;
+}
+
 static int epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
   op->ep_next = NULL;
   if (weft__io_fd_is_fixed(&op->req)) op->req.fd = weft__reactor_plain_fd(r, op->req.fd);
-  ssize_t n = try_op(op);
-  if (n != -EAGAIN) {
-    op->res = (int32_t)n;
-    /* relaxed: the waiter is the caller, on this thread. */
-    atomic_store_explicit(&op->done, 1, memory_order_relaxed);
-    return 0;
+  if (!drained_start(r, op)) {
+    ssize_t n = try_op(op);
+    if (n != -EAGAIN) {
+      if (op->req.kind == WEFT__IO_RECV && op->req.fd >= 0) {
+        struct weft__ep_fd *s = slot(r, op->req.fd);
+        if (s) note_receive(s, op->req.fd, n, op->req.len);
+      }
+      op->res = (int32_t)n;
+      /* relaxed: the waiter is the caller, on this thread. */
+      atomic_store_explicit(&op->done, 1, memory_order_relaxed);
+      return 0;
+    }
   }
   struct weft__ep_fd *s = slot(r, op->req.fd);
   if (!s) return -ENOMEM;
@@ -251,6 +296,7 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
     list = op->ep_next;
     ssize_t n = -EAGAIN;
     if (events & (op->ep_events | EPOLLERR | EPOLLHUP)) n = try_op(op);
+    if (op->req.kind == WEFT__IO_RECV) note_receive(s, fd, n, op->req.len);
     if (n == -EAGAIN) {
       op->ep_next = keep;
       keep = op;
