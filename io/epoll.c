@@ -185,7 +185,6 @@ static struct weft__ep_fd *slot(struct weft__reactor *r, int fd) {
   return &r->ep.fds[fd];
 }
 
-/* Arms @fd for what its waiters need (nothing if none). */
 /* After a receive on @fd that got @n bytes of the @len it asked for: a
  * short one on a stream socket leaves @s drained (a datagram socket's short
  * receive is one datagram, and says nothing of the next). */
@@ -201,6 +200,7 @@ static void note_receive(struct weft__ep_fd *s, int fd, ssize_t n, size_t len) {
   s->drained = s->sock_type == SOCK_STREAM;
 }
 
+/* Arms @fd for what its waiters need (nothing if none). */
 static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
   uint32_t want = 0;
   for (struct weft__io_op *o = s->waiters; o; o = o->ep_next) want |= o->ep_events;
@@ -213,8 +213,9 @@ static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
   if (rc < 0 && errno == ENOENT) {
     s->sock_type = 0; /* the fd was closed: this number may name another file now */
     rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_ADD, fd, &ev);
+  } else if (rc < 0 && errno == EEXIST) {
+    rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_MOD, fd, &ev);
   }
-  else if (rc < 0 && errno == EEXIST) rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_MOD, fd, &ev);
   if (rc < 0) return -errno;
   s->added = true;
   s->armed = want;
