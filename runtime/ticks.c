@@ -44,18 +44,16 @@ static void init_once(void) {
 
 void weft__ticks_init(void) { pthread_once(&once, init_once); }
 
-uint64_t weft__ticks_to_ns(uint64_t ticks) {
+/* @v scaled by the measured ratio: ns per tick (@to_ns) or ticks per ns.
+ * Without the TSC, ticks are ns and @v is returned as it is. */
+static uint64_t convert(uint64_t v, bool to_ns) {
   weft__ticks_init();
-  if (!atomic_load_explicit(&weft__ticks_tsc, memory_order_relaxed)) return ticks;
+  if (!atomic_load_explicit(&weft__ticks_tsc, memory_order_relaxed)) return v;
   uint64_t ns = weft__clock_ns() - base_ns, tk = weft__ticks() - base_ticks;
-  if (tk == 0 || ns == 0) return ticks;
-  return (uint64_t)((unsigned __int128)ticks * ns / tk);
+  if (tk == 0 || ns == 0) return v;
+  return to_ns ? (uint64_t)((unsigned __int128)v * ns / tk) : (uint64_t)((unsigned __int128)v * tk / ns);
 }
 
-uint64_t weft__ticks_from_ns(uint64_t ns) {
-  weft__ticks_init();
-  if (!atomic_load_explicit(&weft__ticks_tsc, memory_order_relaxed)) return ns;
-  uint64_t dns = weft__clock_ns() - base_ns, tk = weft__ticks() - base_ticks;
-  if (tk == 0 || dns == 0) return ns;
-  return (uint64_t)((unsigned __int128)ns * tk / dns);
-}
+uint64_t weft__ticks_to_ns(uint64_t ticks) { return convert(ticks, true); }
+
+uint64_t weft__ticks_from_ns(uint64_t ns) { return convert(ns, false); }
