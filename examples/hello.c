@@ -6,8 +6,8 @@
  * Python equivalent:
  *   async def say(delay, what): await asyncio.sleep(delay); print(what)
  *   async def main():
- *       t1 = asyncio.create_task(say(0.02, "world"))
- *       t2 = asyncio.create_task(say(0.01, "hello"))
+ *       t1 = asyncio.create_task(say(0.2, "world"))
+ *       t2 = asyncio.create_task(say(0.1, "hello"))
  *       await t1; await t2
  *   asyncio.run(main())
  */
@@ -28,7 +28,7 @@ static int say(void *arg, void **result) {
 }
 
 static int main_task(void *arg, void **result) {
-  static struct msg world = {0.02, "world"}, hello = {0.01, "hello"};
+  static struct msg world = {0.2, "world"}, hello = {0.1, "hello"};
   weft_task_t *t1, *t2;
   int rc = weft_spawn(say, &world, &t1);
   if (rc) return rc;

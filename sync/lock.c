@@ -22,8 +22,13 @@
  *
  * Orderings: taking the lock (the fast CAS, or the CAS under m when it was
  * free) is acquire, and every store that frees it or hands it over is
- * release, so a critical section happens-before the next owner's. Setting
- * and clearing WAITERS is relaxed: it orders nothing by itself; m does.
+ * release, so a critical section happens-before the next owner's. The
+ * taking CAS is release too (acq_rel, the same instruction on x86): the
+ * word names the owner, and a waiter that reads it (acquire) to note whom
+ * it waits for reads that task's fields (its id), which must then
+ * happen-before (TSan found the read unordered with the owner's creation).
+ * Setting and clearing WAITERS is relaxed: it orders nothing by itself; m
+ * does, and as read-modify-writes they continue the owner's release.
  */
 #include "weft.h"
 #include "alloc.h"
@@ -61,8 +66,8 @@ static bool take_or_mark_locked(struct weft_lock *l, uintptr_t me) {
   uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
   for (;;) {
     if (cur == 0) {
-      /* acquire: pairs with the release that freed it. */
-      if (atomic_compare_exchange_weak_explicit(&l->word, &cur, me, memory_order_acquire,
+      /* acquire: pairs with the release that freed it; release: names us (head comment). */
+      if (atomic_compare_exchange_weak_explicit(&l->word, &cur, me, memory_order_acq_rel,
                                                 memory_order_relaxed))
         return true;
     } else if (cur & WAITERS) {
@@ -129,8 +134,8 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   uintptr_t me = (uintptr_t)t, cur = 0;
-  /* acquire: pairs with the release that freed it. */
-  if (atomic_compare_exchange_strong_explicit(&l->word, &cur, me, memory_order_acquire,
+  /* acquire: pairs with the release that freed it; release: names us (head comment). */
+  if (atomic_compare_exchange_strong_explicit(&l->word, &cur, me, memory_order_acq_rel,
                                               memory_order_relaxed))
     return 0;
   if (owner_of(cur) == t) return -EDEADLK;
@@ -141,7 +146,8 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
     return 0;
   }
   /* Not us: the fast path saw another owner, and only we take it for us. */
-  struct weft_task *owner = owner_of(atomic_load_explicit(&l->word, memory_order_relaxed));
+  /* acquire: the owner's taking CAS (acq_rel) published the task we read. */
+  struct weft_task *owner = owner_of(atomic_load_explicit(&l->word, memory_order_acquire));
   WEFT__INVARIANT(owner != t);
   struct weft__waiter_node w;
   weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, (int64_t)owner->id, weft__name_get(&l->name));
@@ -181,7 +187,7 @@ int weft_lock_try_acquire(weft_lock_t *l) {
   if (!t) return -EPERM;
   uintptr_t cur = 0;
   /* acquire: as weft__lock_acquire_mode's. */
-  return atomic_compare_exchange_strong_explicit(&l->word, &cur, (uintptr_t)t, memory_order_acquire,
+  return atomic_compare_exchange_strong_explicit(&l->word, &cur, (uintptr_t)t, memory_order_acq_rel,
                                                  memory_order_relaxed)
              ? 0
              : -EAGAIN;
