@@ -50,6 +50,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* The longest a busy loop goes without asking the kernel what is ready
+ * (the head comment). Tokio polls its driver every 61 tasks, Go's sysmon
+ * every 10 ms when every P is busy. */
+#define BUSY_POLL_INTERVAL_NS 50000u
+
 struct weft__ep_fd {
   struct weft__io_op *waiters; /* linked through ep_next */
   uint32_t armed;              /* events armed in the set, 0 if not armed */
@@ -91,7 +96,7 @@ static int epoll_init(struct weft__reactor *r, unsigned entries, bool own_thread
   r->ep.nfds = 0;
   r->ep.started_seen = 0;
   r->ep.poll_by = 0; /* the first non-blocking poll goes to the kernel */
-  weft__ticks_init();
+  r->ep.poll_gap = weft__ticks_from_ns(BUSY_POLL_INTERVAL_NS);
   return 0;
 }
 
@@ -186,10 +191,12 @@ static struct weft__ep_fd *slot(struct weft__reactor *r, int fd) {
 }
 
 /* After a receive on @fd that got @n bytes of the @len it asked for: a
- * short one on a stream socket leaves @s drained (a datagram socket's short
+ * short one on a stream socket leaves its slot drained (a datagram socket's short
  * receive is one datagram, and says nothing of the next). */
-static void note_receive(struct weft__ep_fd *s, int fd, ssize_t n, size_t len) {
-  if (n <= 0 || (size_t)n >= len) return;
+static void note_receive(struct weft__reactor *r, int fd, ssize_t n, size_t len) {
+  if (n <= 0 || (size_t)n >= len || fd < 0) return;
+  struct weft__ep_fd *s = slot(r, fd);
+  if (!s) return; /* no memory for the hint: the next receive just tries first */
   if (!s->sock_type) {
     int type = 0;
     socklen_t tl = sizeof type;
@@ -243,10 +250,7 @@ static int epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
   if (!drained_start(r, op)) {
     ssize_t n = try_op(op);
     if (n != -EAGAIN) {
-      if (op->req.kind == WEFT__IO_RECV && op->req.fd >= 0) {
-        struct weft__ep_fd *s = slot(r, op->req.fd);
-        if (s) note_receive(s, op->req.fd, n, op->req.len);
-      }
+      if (op->req.kind == WEFT__IO_RECV) note_receive(r, op->req.fd, n, op->req.len);
       op->res = (int32_t)n;
       /* relaxed: the waiter is the caller, on this thread. */
       atomic_store_explicit(&op->done, 1, memory_order_relaxed);
@@ -297,7 +301,7 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
     list = op->ep_next;
     ssize_t n = -EAGAIN;
     if (events & (op->ep_events | EPOLLERR | EPOLLHUP)) n = try_op(op);
-    if (op->req.kind == WEFT__IO_RECV) note_receive(s, fd, n, op->req.len);
+    if (op->req.kind == WEFT__IO_RECV) note_receive(r, fd, n, op->req.len);
     if (n == -EAGAIN) {
       op->ep_next = keep;
       keep = op;
@@ -325,11 +329,6 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
   }
 }
 
-/* The longest a busy loop goes without asking the kernel what is ready
- * (the head comment). Tokio polls its driver every 61 tasks, Go's sysmon
- * every 10 ms when every P is busy. */
-#define BUSY_POLL_INTERVAL_NS 50000u
-
 /* Whether a non-blocking poll now would only repeat the last one: no op
  * started on this worker since it, and it was less than the interval ago. */
 static bool busy_poll_skippable(struct weft__reactor *r) {
@@ -341,7 +340,10 @@ static void epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns
   if (!block && (r->inflight == 0 || busy_poll_skippable(r))) return;
   /* Read before the call: an op started from here on calls for another. */
   r->ep.started_seen = atomic_load_explicit(&r->started, memory_order_relaxed);
-  r->ep.poll_by = weft__ticks() + weft__ticks_from_ns(BUSY_POLL_INTERVAL_NS);
+  /* The interval's ticks, measured again where a clock read costs nothing
+   * that matters: before a wait, when there is nothing to run. */
+  if (block) r->ep.poll_gap = weft__ticks_from_ns(BUSY_POLL_INTERVAL_NS);
+  r->ep.poll_by = weft__ticks() + r->ep.poll_gap;
   struct epoll_event evs[128];
   struct timespec ts = {0, 0}, *tsp = &ts;
   if (block) {

@@ -189,10 +189,12 @@ struct weft__reactor {
       struct weft__ep_fd *fds;    /* per-fd waiter lists, indexed by fd */
       int nfds;
       /* A busy loop's polls (epoll.c, busy_poll_skippable): `started` as
-       * the last epoll_wait began, and the ticks (ticks.h) before which
-       * the next non-blocking poll may be skipped if it has not moved. */
+       * the last epoll_wait began, the ticks (ticks.h) before which the
+       * next non-blocking poll may be skipped if it has not moved, and the
+       * skipping interval in ticks. */
       uint64_t started_seen;
       uint64_t poll_by;
+      uint64_t poll_gap;
     } ep;
   };
 };
