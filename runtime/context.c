@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "context.h"
 #include "task.h"
+#include "tls.h"
 
 #include <errno.h>
 
@@ -47,7 +48,7 @@ struct weft_context {
 
 /* Outside tasks: this thread's current map (callbacks, pool threads,
  * foreign threads). */
-static __thread struct weft__ctx_map *thread_map;
+static WEFT__TLS struct weft__ctx_map *thread_map;
 
 static struct weft__ctx_map **current_slot(void) {
   struct weft_task *t = weft__task_self();

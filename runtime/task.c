@@ -41,6 +41,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "ticks.h"
+#include "tls.h"
 #include "loop.h"
 #include "timer.h"
 #include "worker.h"
@@ -114,7 +115,7 @@ void weft__task_unlock_listed(struct weft_task *t) { weft__mutex_unlock(&registr
  * the site crosses it in factory_site, a thread-local set only around the
  * factory call, which weft_task_create takes (so a task the factory's task
  * spawns eagerly notes its own). The common path touches no thread-local. */
-static _Thread_local void *factory_site;
+static WEFT__TLS void *factory_site;
 
 static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                        const struct weft_task_opts *opts, weft_task_t **out, bool schedule,

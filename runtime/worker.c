@@ -74,6 +74,7 @@
 #include "stack.h"
 #include "task.h"
 #include "ticks.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -123,7 +124,7 @@ static inline bool shuffle_toss(struct weft__worker *w, uint32_t odds) {
  * worker that others cannot steal). */
 #define URGENT_MAX 256
 
-static __thread struct weft__worker *tls_worker;
+static WEFT__TLS struct weft__worker *tls_worker;
 
 struct weft__worker *weft__worker_self(void) { return tls_worker; }
 
