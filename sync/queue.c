@@ -108,27 +108,47 @@ static int grow(struct weft_queue *q) {
   return 0;
 }
 
-static int push(struct weft_queue *q, void *item) {
-  if (q->count == q->cap && grow(q)) return -ENOMEM;
-  if (q->kind == WEFT_QUEUE_FIFO) {
-    q->slots[ring_at(q, q->count)].item = item;
-  } else if (q->kind == WEFT_QUEUE_LIFO) {
-    q->slots[q->count].item = item;
-  } else {
-    struct entry e = {item, q->seq++}; /* equal items leave in insertion order */
-    size_t i = q->count; /* sift up */
-    while (i > 0 && before(q, &e, &q->slots[(i - 1) / 2])) {
-      q->slots[i] = q->slots[(i - 1) / 2];
-      i = (i - 1) / 2;
-    }
-    q->slots[i] = e;
+/* The heap's halves of push and pop, out of line: their loops need
+ * registers that the FIFO and LIFO paths would otherwise save and restore
+ * on every item (queue_mpmc, benchmarks/RESULTS.md 2026-12-02 15:49Z). */
+static __attribute__((noinline)) void heap_push(struct weft_queue *q, void *item) {
+  struct entry e = {item, q->seq++}; /* equal items leave in insertion order */
+  size_t i = q->count; /* sift up */
+  while (i > 0 && before(q, &e, &q->slots[(i - 1) / 2])) {
+    q->slots[i] = q->slots[(i - 1) / 2];
+    i = (i - 1) / 2;
   }
+  q->slots[i] = e;
+}
+
+/* Called with count already one less: takes the root, sifts the last down. */
+static __attribute__((noinline)) void *heap_pop(struct weft_queue *q) {
+  void *item = q->slots[0].item;
+  struct entry last = q->slots[q->count];
+  size_t i = 0; /* sift down */
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= q->count) break;
+    if (c + 1 < q->count && before(q, &q->slots[c + 1], &q->slots[c])) c++;
+    if (!before(q, &q->slots[c], &last)) break;
+    q->slots[i] = q->slots[c];
+    i = c;
+  }
+  if (q->count) q->slots[i] = last;
+  return item;
+}
+
+static inline int push(struct weft_queue *q, void *item) {
+  if (__builtin_expect(q->count == q->cap, 0) && grow(q)) return -ENOMEM;
+  if (q->kind == WEFT_QUEUE_FIFO) q->slots[ring_at(q, q->count)].item = item;
+  else if (q->kind == WEFT_QUEUE_LIFO) q->slots[q->count].item = item;
+  else heap_push(q, item);
   q->count++;
   q->unfinished++;
   return 0;
 }
 
-static void *pop(struct weft_queue *q) {
+static inline void *pop(struct weft_queue *q) {
   void *item;
   q->count--;
   if (q->kind == WEFT_QUEUE_FIFO) {
@@ -137,18 +157,7 @@ static void *pop(struct weft_queue *q) {
   } else if (q->kind == WEFT_QUEUE_LIFO) {
     item = q->slots[q->count].item;
   } else {
-    item = q->slots[0].item;
-    struct entry last = q->slots[q->count];
-    size_t i = 0; /* sift down */
-    for (;;) {
-      size_t c = 2 * i + 1;
-      if (c >= q->count) break;
-      if (c + 1 < q->count && before(q, &q->slots[c + 1], &q->slots[c])) c++;
-      if (!before(q, &q->slots[c], &last)) break;
-      q->slots[i] = q->slots[c];
-      i = c;
-    }
-    if (q->count) q->slots[i] = last;
+    item = heap_pop(q);
   }
   return item;
 }
@@ -163,7 +172,10 @@ static int put_locked(struct weft_queue *q, void *item) {
   return rc;
 }
 
-static int put(struct weft_queue *q, void *item, int64_t timeout_ns, enum weft__wait_mode mode) {
+/* put and get are inlined into their task and thread-safe entry points:
+ * one call frame per item, not two. */
+static inline __attribute__((always_inline)) int put(struct weft_queue *q, void *item,
+                                                     int64_t timeout_ns, enum weft__wait_mode mode) {
   if (!q) return -EINVAL;
   int rc = weft__wl_can_wait(mode);
   if (rc) return rc;
@@ -192,7 +204,8 @@ static int put(struct weft_queue *q, void *item, int64_t timeout_ns, enum weft__
   return rc;
 }
 
-static int get(struct weft_queue *q, void **out, int64_t timeout_ns, enum weft__wait_mode mode) {
+static inline __attribute__((always_inline)) int get(struct weft_queue *q, void **out,
+                                                     int64_t timeout_ns, enum weft__wait_mode mode) {
   if (!q || !out) return -EINVAL;
   int rc = weft__wl_can_wait(mode);
   if (rc) return rc;

@@ -34,12 +34,6 @@ void weft__wl_init(struct weft__waitlist *wl) {
   wl->count = 0;
 }
 
-int weft__wl_can_wait(enum weft__wait_mode mode) {
-  if (weft__task_self()) return 0;
-  if (mode == WEFT__WAIT_ANY) return weft__worker_self() ? -EDEADLK : 0;
-  return -EPERM;
-}
-
 void weft__wl_node_init(struct weft__waiter_node *w, struct weft_task *t) {
   weft__list_init(&w->link);
   w->task = t;

@@ -13,6 +13,7 @@
 #ifndef WEFT_SYNC_WAITLIST_H
 #define WEFT_SYNC_WAITLIST_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include "invariant.h"
 #include "list.h"
 #include "mutex.h"
+#include "worker.h" /* weft__wl_can_wait reads the worker inline */
 
 struct weft_task;
 
@@ -45,8 +47,15 @@ enum weft__wait_mode {
 
 void weft__wl_init(struct weft__waitlist *wl);
 
-/* Checks that the caller may wait in @mode; 0 or -EPERM / -EDEADLK. */
-int weft__wl_can_wait(enum weft__wait_mode mode);
+/* Checks that the caller may wait in @mode; 0 or -EPERM / -EDEADLK.
+ * Inline: every put and get asks, and the answer is one thread-local read
+ * (the worker) and one load (its current task). */
+static inline int weft__wl_can_wait(enum weft__wait_mode mode) {
+  struct weft__worker *w = weft__worker_self();
+  if (w && weft__worker_current(w)) return 0;
+  if (mode == WEFT__WAIT_ANY) return w ? -EDEADLK : 0;
+  return -EPERM;
+}
 
 /* Called with @m held: queues @w, drops @m, waits until granted, cancelled
  * or @deadline_ns (absolute, 0 = none), re-takes @m, and unqueues @w if no
