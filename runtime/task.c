@@ -60,11 +60,6 @@ void weft_task_opts_init(struct weft_task_opts *opts) {
   opts->worker = -1;
 }
 
-struct weft_task *weft__task_self(void) {
-  struct weft__worker *w = weft__worker_self();
-  return w ? weft__worker_current(w) : NULL;
-}
-
 weft_task_t *weft_task_current(void) { return weft__task_self(); }
 
 /* cfg.max_tasks: a spawn takes a slot, a task's end gives it back. Free

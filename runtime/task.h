@@ -44,6 +44,7 @@
 #include "loop.h"
 #include "runnable.h"
 #include "stack.h"
+#include "worker.h"
 
 enum weft__task_state {
   WEFT__TASK_IDLE = 0,      /* suspended; a wake queues it */
@@ -382,8 +383,14 @@ static inline void weft__task_run_init(struct weft__task_run *x, struct weft_tas
 }
 
 
-/* The task running on the calling thread, or NULL. */
-struct weft_task *weft__task_self(void);
+/* The task running on the calling thread, or NULL. Inline: suspension
+ * points, spawns and the sync primitives ask it on every call, and it is
+ * one thread-local read (the worker, re-read after any switch) and one
+ * load. */
+static inline struct weft_task *weft__task_self(void) {
+  struct weft__worker *w = weft__worker_self();
+  return w ? weft__worker_current(w) : NULL;
+}
 
 void weft__task_free(struct weft_task *t);
 
