@@ -73,25 +73,7 @@ bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r) {
   return true;
 }
 
-bool weft__runq_try_push_solo(struct weft__runq *q, struct weft__runnable *r) {
-  /* relaxed throughout: this thread is the only one touching q. */
-  uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-  uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-  if (t - h >= WEFT__RUNQ_CAP) return false;
-  atomic_store_explicit(&q->buf[t & MASK], r, memory_order_relaxed);
-  atomic_store_explicit(&q->tail, t + 1, memory_order_relaxed);
-  WEFT__INVARIANT(runq_ok(q));
-  return true;
-}
-
-struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q) {
-  uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-  if (h == atomic_load_explicit(&q->tail, memory_order_relaxed)) return NULL;
-  struct weft__runnable *r = atomic_load_explicit(&q->buf[h & MASK], memory_order_relaxed);
-  atomic_store_explicit(&q->head, h + 1, memory_order_relaxed);
-  WEFT__INVARIANT(runq_ok(q));
-  return r;
-}
+bool weft__runq_ok(struct weft__runq *q) { return runq_ok(q); }
 
 /* The ring is full: claim its older half with one CAS and hand it, then @r,
  * to @spill. Fails (returns false) if a thief moved head meanwhile. */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "invariant.h"
 #include "runnable.h"
 
 #ifndef WEFT__RUNQ_CAP
@@ -42,10 +43,32 @@ size_t weft__runq_push(struct weft__runq *q, struct weft__runnable *r,
 /* Owner only. Appends @r if there is room; false if the ring is full. */
 bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r);
 
+/* The ring's invariant (runq.c), for the inline operations' checks. */
+bool weft__runq_ok(struct weft__runq *q);
+
 /* Owner only, and only when no other thread ever touches @q (a loop with
- * one worker: no thieves, nobody to wake): no locked instructions. */
-bool weft__runq_try_push_solo(struct weft__runq *q, struct weft__runnable *r);
-struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q);
+ * one worker: no thieves, nobody to wake): no locked instructions. Inline:
+ * a one-worker loop's every schedule and pick is one of these, and the
+ * scheduler's fast path stays free of call frames. */
+static inline bool weft__runq_try_push_solo(struct weft__runq *q, struct weft__runnable *r) {
+  /* relaxed throughout: this thread is the only one touching q. */
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+  uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+  if (t - h >= WEFT__RUNQ_CAP) return false;
+  atomic_store_explicit(&q->buf[t & (WEFT__RUNQ_CAP - 1)], r, memory_order_relaxed);
+  atomic_store_explicit(&q->tail, t + 1, memory_order_relaxed);
+  WEFT__INVARIANT(weft__runq_ok(q));
+  return true;
+}
+
+static inline struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q) {
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+  if (h == atomic_load_explicit(&q->tail, memory_order_relaxed)) return NULL;
+  struct weft__runnable *r = atomic_load_explicit(&q->buf[h & (WEFT__RUNQ_CAP - 1)], memory_order_relaxed);
+  atomic_store_explicit(&q->head, h + 1, memory_order_relaxed);
+  WEFT__INVARIANT(weft__runq_ok(q));
+  return r;
+}
 
 /* Owner only. Takes the oldest runnable, or NULL. */
 struct weft__runnable *weft__runq_pop(struct weft__runq *q);

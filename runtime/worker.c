@@ -267,8 +267,9 @@ static void schedule_remote(struct weft_loop *loop, struct weft__runnable *r, in
   notify_one(loop);
 }
 
-void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
-                    enum weft__sched_hint hint) {
+/* weft__schedule's general case: every rule, in order. */
+static __attribute__((noinline)) void schedule_slow(struct weft_loop *loop, struct weft__runnable *r,
+                                                    int pinned, enum weft__sched_hint hint) {
   if (__builtin_expect(atomic_load_explicit(&loop->closed, memory_order_relaxed), 0)) {
     weft__drop_runnable(r); /* late completion of a future of a closed loop */
     return;
@@ -329,6 +330,35 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
     r = prev;
   }
   push_local(w, r, true);
+}
+
+/* The two common cases first, with no call frame of their own (the
+ * general case is a tail call): from a task or callback on one of the
+ * loop's workers, not pinned, before any stop, and the loop open --
+ *  - one worker in FIFO order, nothing queued by foreign threads and no
+ *    overflow: the back of the ring (what schedule_slow does then too);
+ *  - several workers, a wake-up, the LIFO slot empty: into the slot.
+ * Anything else (a full ring, an occupied slot, a hand-off, urgent
+ * timers, the shuffle build's coin) takes schedule_slow, which checks
+ * everything again from the start. Saves the general case's register
+ * saves and restores on every wake-up (benchmarks/RESULTS.md
+ * 2026-12-02 16:16Z). */
+void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
+                    enum weft__sched_hint hint) {
+  struct weft__worker *w = tls_worker;
+  if (__builtin_expect(w && w->loop == loop && pinned < 0 && !w->stop_taken &&
+                           !atomic_load_explicit(&loop->closed, memory_order_relaxed),
+                       1)) {
+    if (loop->solo) {
+      if (loop->fifo && hint != WEFT__SCHED_HANDOFF && !w->overflow.count &&
+          weft__inject_maybe_empty(&loop->inject) && weft__runq_try_push_solo(&w->runq, r))
+        return;
+    } else if (hint == WEFT__SCHED_WAKE && !loop->fifo && !SHUFFLE && !lifo_get(w)) {
+      lifo_set(w, r); /* this worker runs it next: nobody to wake */
+      return;
+    }
+  }
+  schedule_slow(loop, r, pinned, hint);
 }
 
 static bool has_local_work(struct weft__worker *w) {
