@@ -59,10 +59,14 @@ WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *l
 
 WEFT__NO_FRAME int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
   if (!out) return -EINVAL;
-  if (!loop) loop = weft_loop_current();
+  /* One read of the calling thread's worker serves both the default loop
+   * and the object cache. */
+  struct weft__worker *w = weft__worker_self();
+  if (!loop) loop = w ? w->loop : NULL;
   if (!loop) return -EINVAL;
+  if (w && w->loop != loop) w = NULL;
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
-  struct weft_future *f = weft__worker_obj_alloc(loop, WEFT__OBJ_FUTURE, sizeof *f);
+  struct weft_future *f = weft__worker_obj_alloc_on(w, loop, WEFT__OBJ_FUTURE, sizeof *f);
   if (!f) return -ENOMEM;
   weft__future_init(f, loop, false);
   *out = f;

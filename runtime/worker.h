@@ -270,9 +270,17 @@ static inline struct weft__worker *weft__worker_of(struct weft_loop *loop) {
  * NULL: no memory. Its contents are undefined. Any thread. Inline: both
  * kinds are made at the rate of task switches (ping_pong), and with @k
  * constant the kind's figures fold in. */
+static inline void *weft__worker_obj_alloc_on(struct weft__worker *w, struct weft_loop *loop,
+                                              enum weft__obj_kind k, size_t size);
 static inline void *weft__worker_obj_alloc(struct weft_loop *loop, enum weft__obj_kind k,
                                            size_t size) {
-  struct weft__worker *w = weft__worker_of(loop);
+  return weft__worker_obj_alloc_on(weft__worker_of(loop), loop, k, size);
+}
+
+/* The same, for a caller that has already read weft__worker_of(@loop) into
+ * @w (one thread-local read, not two). */
+static inline void *weft__worker_obj_alloc_on(struct weft__worker *w, struct weft_loop *loop,
+                                              enum weft__obj_kind k, size_t size) {
   void *o = w ? weft__objcache_pop(&w->caches[k], size) : NULL;
   if (!o && !(o = weft__alloc_bulk(size))) return NULL;
   if (w) w->live++; /* weft__loop_count's worker case, the worker in hand */
