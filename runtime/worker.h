@@ -265,20 +265,11 @@ static inline struct weft__worker *weft__worker_of(struct weft_loop *loop) {
 }
 
 /* A task object or a plain future of @size bytes for @loop (@k says
- * which), counted among @loop's live objects: from the calling thread's
- * worker cache if it is one of @loop's workers, else from the allocator.
- * NULL: no memory. Its contents are undefined. Any thread. Inline: both
- * kinds are made at the rate of task switches (ping_pong), and with @k
- * constant the kind's figures fold in. */
-static inline void *weft__worker_obj_alloc_on(struct weft__worker *w, struct weft_loop *loop,
-                                              enum weft__obj_kind k, size_t size);
-static inline void *weft__worker_obj_alloc(struct weft_loop *loop, enum weft__obj_kind k,
-                                           size_t size) {
-  return weft__worker_obj_alloc_on(weft__worker_of(loop), loop, k, size);
-}
-
-/* The same, for a caller that has already read weft__worker_of(@loop) into
- * @w (one thread-local read, not two). */
+ * which), counted among @loop's live objects: from @w's cache if @w (the
+ * calling thread's worker, weft__worker_of(@loop)) is not NULL, else from
+ * the allocator. NULL: no memory. Its contents are undefined. Any thread.
+ * Inline: both kinds are made at the rate of task switches (ping_pong),
+ * and with @k constant the kind's figures fold in. */
 static inline void *weft__worker_obj_alloc_on(struct weft__worker *w, struct weft_loop *loop,
                                               enum weft__obj_kind k, size_t size) {
   void *o = w ? weft__objcache_pop(&w->caches[k], size) : NULL;
@@ -286,6 +277,12 @@ static inline void *weft__worker_obj_alloc_on(struct weft__worker *w, struct wef
   if (w) w->live++; /* weft__loop_count's worker case, the worker in hand */
   else weft__loop_count(loop, +1);
   return o;
+}
+
+/* The same, reading the calling thread's worker itself. */
+static inline void *weft__worker_obj_alloc(struct weft_loop *loop, enum weft__obj_kind k,
+                                           size_t size) {
+  return weft__worker_obj_alloc_on(weft__worker_of(loop), loop, k, size);
 }
 
 /* Gives back @o (@size bytes), made by weft__worker_obj_alloc(@loop, @k),
