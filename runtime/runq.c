@@ -43,15 +43,13 @@
 
 #include "invariant.h"
 
-#define MASK (WEFT__RUNQ_CAP - 1)
-
 WEFT__CHECKER bool runq_ok(struct weft__runq *q) {
   uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* the caller's own */
   /* relaxed: read after our own earlier loads of head, never older (coherence). */
   uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
   if (t - h > WEFT__RUNQ_CAP) return false;
   for (uint32_t i = 0; i < t - h && i < WEFT__CHECK_WALK; i++)
-    if (!atomic_load_explicit(&q->buf[(h + i) & MASK], memory_order_relaxed)) return false;
+    if (!atomic_load_explicit(&q->buf[(h + i) & WEFT__RUNQ_MASK], memory_order_relaxed)) return false;
   return true;
 }
 
@@ -66,7 +64,7 @@ bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r) {
   uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
   uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* owner's own */
   if (t - h >= WEFT__RUNQ_CAP) return false;
-  atomic_store_explicit(&q->buf[t & MASK], r, memory_order_relaxed);
+  atomic_store_explicit(&q->buf[t & WEFT__RUNQ_MASK], r, memory_order_relaxed);
   /* seq_cst: release for thieves, total order for the idle protocol (above). */
   atomic_store_explicit(&q->tail, t + 1, memory_order_seq_cst);
   WEFT__INVARIANT(runq_ok(q));
@@ -82,7 +80,7 @@ static size_t push_overflow(struct weft__runq *q, struct weft__runnable *r, uint
   uint32_t n = (t - h) / 2;
   WEFT__INVARIANT(n == WEFT__RUNQ_CAP / 2);
   for (uint32_t i = 0; i < n; i++)
-    spill[i] = atomic_load_explicit(&q->buf[(h + i) & MASK], memory_order_relaxed);
+    spill[i] = atomic_load_explicit(&q->buf[(h + i) & WEFT__RUNQ_MASK], memory_order_relaxed);
   /* acq_rel: as a thief's CAS (see the design comment). */
   if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
                                                memory_order_acquire))
@@ -109,7 +107,7 @@ struct weft__runnable *weft__runq_pop(struct weft__runq *q) {
   for (;;) {
     uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* owner's own */
     if (t == h) return NULL;
-    struct weft__runnable *r = atomic_load_explicit(&q->buf[h & MASK], memory_order_relaxed);
+    struct weft__runnable *r = atomic_load_explicit(&q->buf[h & WEFT__RUNQ_MASK], memory_order_relaxed);
     /* acq_rel: competes with thieves; see the design comment. On failure h
      * is reloaded (acquire) and we retry. */
     if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1, memory_order_acq_rel,
@@ -131,8 +129,8 @@ static uint32_t grab_half(struct weft__runq *src, struct weft__runq *dst, uint32
     if (n > WEFT__RUNQ_CAP / 2) continue; /* h and t read at different times */
     for (uint32_t i = 0; i < n; i++) {
       struct weft__runnable *r =
-          atomic_load_explicit(&src->buf[(h + i) & MASK], memory_order_relaxed);
-      atomic_store_explicit(&dst->buf[(dst_tail + i) & MASK], r, memory_order_relaxed);
+          atomic_load_explicit(&src->buf[(h + i) & WEFT__RUNQ_MASK], memory_order_relaxed);
+      atomic_store_explicit(&dst->buf[(dst_tail + i) & WEFT__RUNQ_MASK], r, memory_order_relaxed);
     }
     /* acq_rel: claims [h, h+n); release orders our slot reads before the
      * owner's later reuse of them. */
@@ -147,7 +145,7 @@ struct weft__runnable *weft__runq_steal(struct weft__runq *dst, struct weft__run
   uint32_t n = grab_half(src, dst, t);
   if (n == 0) return NULL;
   n--;
-  struct weft__runnable *r = atomic_load_explicit(&dst->buf[(t + n) & MASK], memory_order_relaxed);
+  struct weft__runnable *r = atomic_load_explicit(&dst->buf[(t + n) & WEFT__RUNQ_MASK], memory_order_relaxed);
   if (n == 0) return r;
   /* seq_cst: publishes the stolen items, as a push does. */
   atomic_store_explicit(&dst->tail, t + n, memory_order_seq_cst);

@@ -22,6 +22,8 @@
 #define WEFT__RUNQ_CAP 1024
 #endif
 _Static_assert((WEFT__RUNQ_CAP & (WEFT__RUNQ_CAP - 1)) == 0, "ring capacity is a power of two");
+/* A position in the ring, as an index into buf. */
+#define WEFT__RUNQ_MASK (WEFT__RUNQ_CAP - 1)
 
 struct weft__runq {
   _Atomic uint32_t head; /* next to take; advanced by CAS (owner and thieves) */
@@ -55,7 +57,7 @@ static inline bool weft__runq_try_push_solo(struct weft__runq *q, struct weft__r
   uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
   uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
   if (t - h >= WEFT__RUNQ_CAP) return false;
-  atomic_store_explicit(&q->buf[t & (WEFT__RUNQ_CAP - 1)], r, memory_order_relaxed);
+  atomic_store_explicit(&q->buf[t & WEFT__RUNQ_MASK], r, memory_order_relaxed);
   atomic_store_explicit(&q->tail, t + 1, memory_order_relaxed);
   WEFT__INVARIANT(weft__runq_ok(q));
   return true;
@@ -64,7 +66,7 @@ static inline bool weft__runq_try_push_solo(struct weft__runq *q, struct weft__r
 static inline struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q) {
   uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
   if (h == atomic_load_explicit(&q->tail, memory_order_relaxed)) return NULL;
-  struct weft__runnable *r = atomic_load_explicit(&q->buf[h & (WEFT__RUNQ_CAP - 1)], memory_order_relaxed);
+  struct weft__runnable *r = atomic_load_explicit(&q->buf[h & WEFT__RUNQ_MASK], memory_order_relaxed);
   atomic_store_explicit(&q->head, h + 1, memory_order_relaxed);
   WEFT__INVARIANT(weft__runq_ok(q));
   return r;
