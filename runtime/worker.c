@@ -124,7 +124,10 @@ static inline bool shuffle_toss(struct weft__worker *w, uint32_t odds) {
  * worker that others cannot steal). */
 #define URGENT_MAX 256
 
-static WEFT__TLS struct weft__worker *tls_worker;
+/* Extern for weft__worker_self_leaf (worker.h); not exported from
+ * libweft.so (weft.map). */
+WEFT__TLS struct weft__worker *weft__tls_worker;
+#define tls_worker weft__tls_worker
 
 struct weft__worker *weft__worker_self(void) { return tls_worker; }
 

@@ -14,6 +14,7 @@
 #include "park.h"
 #include "reactor.h"
 #include "runq.h"
+#include "tls.h"
 #include "stack.h"
 #include "timer.h"
 
@@ -179,6 +180,18 @@ static inline bool weft__worker_acct_sample(struct weft__worker *w, uint32_t *le
 /* The worker the calling thread is, or NULL. Never inlined: a fiber may
  * resume on another thread, so the thread-local must be re-read each time. */
 struct weft__worker *weft__worker_self(void) __attribute__((noinline));
+
+extern WEFT__TLS struct weft__worker *weft__tls_worker; /* worker.c; read through the below */
+
+/* The same, read inline, for a fast path that cannot switch fibers between
+ * this read and its last use of what it read: a function that makes no
+ * call there (it returns, or tail-calls its slow path, which reads the
+ * worker again). The compiler may keep a thread-local's address across
+ * calls in one function, and after a switch that address is another
+ * thread's; a function without calls has nothing to keep it across.
+ * Saves weft__worker_self's call frame and the caller's register saves
+ * (lock acquire and release: benchmarks/RESULTS.md, 2026-12-02 18:50Z). */
+static inline struct weft__worker *weft__worker_self_leaf(void) { return weft__tls_worker; }
 
 /* Where a runnable goes. */
 enum weft__sched_hint {

@@ -128,17 +128,13 @@ static void release_locked(struct weft_lock *l) {
   WEFT__INVARIANT(lock_ok(l));
 }
 
-/* Acquire with an explicit wait mode (cond.c re-acquires without cancellation). */
-int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__wait_mode mode) {
-  if (!l) return -EINVAL;
-  struct weft_task *t = weft__task_self();
-  if (!t) return -EPERM;
-  uintptr_t me = (uintptr_t)t, cur = 0;
-  /* acquire: pairs with the release that freed it; release: names us (head comment). */
-  if (atomic_compare_exchange_strong_explicit(&l->word, &cur, me, memory_order_acq_rel,
-                                              memory_order_relaxed))
-    return 0;
+/* The acquire that found the lock taken (@cur: the word the fast CAS
+ * read): -EDEADLK, or under m, taken there or queued. */
+static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct weft_task *t,
+                                                  uintptr_t cur, int64_t timeout_ns,
+                                                  enum weft__wait_mode mode) {
   if (owner_of(cur) == t) return -EDEADLK;
+  uintptr_t me = (uintptr_t)t;
   weft__mutex_lock(&l->m);
   if (take_or_mark_locked(l, me)) {
     WEFT__INVARIANT(lock_ok(l));
@@ -157,6 +153,24 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
   WEFT__INVARIANT(lock_ok(l) && (rc || owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) == t));
   weft__mutex_unlock(&l->m);
   return rc;
+}
+
+/* The uncontended acquire: one CAS (0 -> task). */
+static inline bool try_take(struct weft_lock *l, struct weft_task *t, uintptr_t *cur) {
+  *cur = 0;
+  /* acquire: pairs with the release that freed it; release: names us (head comment). */
+  return atomic_compare_exchange_strong_explicit(&l->word, cur, (uintptr_t)t, memory_order_acq_rel,
+                                                 memory_order_relaxed);
+}
+
+/* Acquire with an explicit wait mode (cond.c re-acquires without cancellation). */
+int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__wait_mode mode) {
+  if (!l) return -EINVAL;
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  uintptr_t cur;
+  if (try_take(l, t, &cur)) return 0;
+  return acquire_slow(l, t, cur, timeout_ns, mode);
 }
 
 void weft__lock_enqueue(struct weft_lock *l, struct weft__waiter_node *w) {
@@ -178,36 +192,48 @@ void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w) {
 }
 
 int weft_lock_acquire(weft_lock_t *l, int64_t timeout_ns) {
-  return weft__lock_acquire_mode(l, timeout_ns, WEFT__WAIT_TASK);
+  /* A leaf until it returns or tail-calls (worker.h, weft__worker_self_leaf):
+   * the uncontended acquire without a call frame. */
+  struct weft__worker *w = weft__worker_self_leaf();
+  struct weft_task *t = w ? weft__worker_current(w) : NULL;
+  if (__builtin_expect(!l, 0)) return -EINVAL;
+  if (__builtin_expect(!t, 0)) return -EPERM;
+  uintptr_t cur;
+  if (try_take(l, t, &cur)) return 0;
+  return acquire_slow(l, t, cur, timeout_ns, WEFT__WAIT_TASK);
 }
 
 int weft_lock_try_acquire(weft_lock_t *l) {
   if (!l) return -EINVAL;
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
-  uintptr_t cur = 0;
-  /* acquire: as weft__lock_acquire_mode's. */
-  return atomic_compare_exchange_strong_explicit(&l->word, &cur, (uintptr_t)t, memory_order_acq_rel,
-                                                 memory_order_relaxed)
-             ? 0
-             : -EAGAIN;
+  uintptr_t cur;
+  return try_take(l, t, &cur) ? 0 : -EAGAIN;
+}
+
+/* The release the fast CAS could not do (waiters, not ours, not a task):
+ * under m. */
+static __attribute__((noinline)) int release_slow(struct weft_lock *l, struct weft_task *t) {
+  weft__mutex_lock(&l->m);
+  uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+  int rc = !cur ? WEFT_EINVALSTATE : owner_of(cur) != t ? -EPERM : 0;
+  if (!rc) release_locked(l);
+  weft__mutex_unlock(&l->m);
+  return rc;
 }
 
 int weft_lock_release(weft_lock_t *l) {
   if (!l) return -EINVAL;
-  struct weft_task *t = weft__task_self();
+  /* A leaf until it returns or tail-calls (worker.h, weft__worker_self_leaf). */
+  struct weft__worker *w = weft__worker_self_leaf();
+  struct weft_task *t = w ? weft__worker_current(w) : NULL;
   uintptr_t cur = (uintptr_t)t;
   /* release: the critical section to the next owner. Fails if anyone
    * waits (WAITERS) or we do not own it: then under m. */
   if (t && atomic_compare_exchange_strong_explicit(&l->word, &cur, 0, memory_order_release,
                                                    memory_order_relaxed))
     return 0;
-  weft__mutex_lock(&l->m);
-  cur = atomic_load_explicit(&l->word, memory_order_relaxed);
-  int rc = !cur ? WEFT_EINVALSTATE : owner_of(cur) != t ? -EPERM : 0;
-  if (!rc) release_locked(l);
-  weft__mutex_unlock(&l->m);
-  return rc;
+  return release_slow(l, t);
 }
 
 int weft_lock_locked(weft_lock_t *l) {
