@@ -24,6 +24,20 @@
  * is not enough: both sides are store-then-load (Dekker), which needs
  * StoreLoad ordering.
  *
+ * One push is outside that order on purpose: a task requeued on its own
+ * worker after a yield (or a wake during its slice), through
+ * weft__runq_try_push_requeue and a relaxed look (weft__idle_may_notify).
+ * A worker going to sleep may miss that push while the pusher misses the
+ * sleeper. Nothing is stranded: the task ran on the pusher a moment ago,
+ * and the pusher, awake, runs its ring before it sleeps; the task count
+ * did not grow. What the race can cost is parallelism, until the pusher's
+ * next push: its next requeue looks again, any other push goes through
+ * the protocol. The full fence it saves was 19% of a yield with two
+ * workers (benchmarks/RESULTS.md, 2026-12-02 18:57Z). The peers never
+ * notify for a yield at all: Tokio 1.24 defers a yielded task's wake-up
+ * until its worker parks, Go 1.19's Gosched puts the goroutine on the
+ * global queue without waking anybody.
+ *
  * The state word is only a summary for the lock-free fast path; the sleeper
  * set and every change to it happen under the lock.
  *

@@ -26,6 +26,15 @@ struct weft__idle {
   uint8_t *wstate;
 };
 
+/* A look without ordering (relaxed) at whether notifying could wake
+ * anybody: a worker sleeps and none searches. For pushes outside the
+ * protocol's total order (runq.h, weft__runq_try_push_requeue), which
+ * then call weft__idle_worker_to_notify. */
+static inline bool weft__idle_may_notify(struct weft__idle *idle) {
+  uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+  return (s & 0xFFFFu) == 0 && (s >> 16) < idle->nworkers;
+}
+
 int weft__idle_init(struct weft__idle *idle, unsigned nworkers);
 void weft__idle_fini(struct weft__idle *idle);
 void weft__idle_reset(struct weft__idle *idle); /* every worker awake, none searching */

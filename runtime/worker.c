@@ -519,7 +519,10 @@ static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
  * (which worker we are, no hand-off, not urgent, not a wake): an unpinned
  * task of an open loop goes to the back of our own ring, as weft__schedule
  * would put it (after a one-worker loop takes what foreign threads queued
- * first). Anything else goes the generic way. */
+ * first). With several workers that push is outside the idle protocol
+ * (idle.c: the task ran here a moment ago and adds no work), so it costs
+ * no fence, and a relaxed look decides whether to wake a sleeper. Anything
+ * else goes the generic way. */
 static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   /* Its state stays as it is: SCHEDULED (a yield), or NOTIFIED, which its
    * next slice's start turns back (task.c's design comment). */
@@ -530,6 +533,10 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   int pinned = atomic_load_explicit(&x->pinned, memory_order_relaxed);
   if (pinned < 0 && !w->stop_taken && !atomic_load_explicit(&loop->closed, memory_order_relaxed)) {
     if (loop->solo && __builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0)) take_injected(w);
+    if (!loop->solo && weft__runq_try_push_requeue(&w->runq, &x->r)) {
+      if (weft__idle_may_notify(&loop->idle)) notify_one(loop);
+      return;
+    }
     push_local(w, &x->r, true);
     return;
   }
