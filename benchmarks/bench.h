@@ -11,6 +11,7 @@ void report(const char *name, long ops, double secs, const char *extra);
 int bench_lock_contended(void *arg, void **res);
 int bench_queue_mpmc(void *arg, void **res);
 int bench_semaphore_limit(void *arg, void **res);
+int bench_semaphore_uncontended(void *arg, void **res);
 int bench_ping_pong_queue(void *arg, void **res);
 /* composition workloads (bench_compose.c) */
 int bench_gather_10k(void *arg, void **res);

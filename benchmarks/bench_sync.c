@@ -1,6 +1,6 @@
 /*
  * bench_sync.c - the sync/ workloads of weft-bench (benchmarks/README.md):
- * lock_contended, queue_mpmc, semaphore_limit.
+ * lock_contended, queue_mpmc, semaphore_limit, semaphore_uncontended.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -167,5 +167,44 @@ int bench_semaphore_limit(void *arg, void **res) {
   free(ts);
   weft_sem_destroy(sem);
   report("semaphore_limit", SEM_TASKS, dt, NULL);
+  return 0;
+}
+
+/* ---- semaphore_uncontended: 8 tasks take and give back a permit of a
+ * semaphore of 8, 100,000 times each: the path a server's concurrency limit
+ * takes while it is under its limit. -------------------------------------- */
+
+enum { SEM_HOLDERS = 8, SEM_ROUNDS = 100000 };
+static weft_sem_t *wide;
+
+static int holder(void *arg, void **res) {
+  long rounds = 0;
+  for (int i = 0; i < SEM_ROUNDS; i++) {
+    int rc = weft_sem_acquire(wide, -1);
+    if (rc) return rc;
+    rounds++;
+    if ((rc = weft_sem_release(wide))) return rc;
+  }
+  *res = (void *)rounds;
+  return 0;
+}
+
+int bench_semaphore_uncontended(void *arg, void **res) {
+  weft_sem_create(SEM_HOLDERS, 0, &wide);
+  weft_task_t *ts[SEM_HOLDERS];
+  double t0 = now_s();
+  for (int i = 0; i < SEM_HOLDERS; i++) weft_spawn(holder, NULL, &ts[i]);
+  long total = 0;
+  int failed = 0;
+  for (int i = 0; i < SEM_HOLDERS; i++) {
+    void *n = NULL;
+    failed |= weft_await(weft_task_future(ts[i]), &n) != 0;
+    total += (long)n;
+    weft_task_release(ts[i]);
+  }
+  double dt = now_s() - t0;
+  weft_sem_destroy(wide);
+  if (failed || total != (long)SEM_HOLDERS * SEM_ROUNDS) return -EFAULT;
+  report("semaphore_uncontended", (long)SEM_HOLDERS * SEM_ROUNDS, dt, NULL);
   return 0;
 }

@@ -47,7 +47,7 @@ FAMILIES = [
      ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "sched_switch", "fork_join"]),
     ("fibers", "Task switches and timers", ["switch", "switch_bare", "timers", "timer_accuracy"]),
     ("sync", "Synchronization primitives",
-     ["lock_contended", "queue_mpmc", "semaphore_limit", "ping_pong_queue"]),
+     ["lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "ping_pong_queue"]),
     ("compose", "Composition", ["gather_10k", "taskgroup_10k", "wait_for_overhead"]),
     ("offload", "Executors, generators, context",
      ["executor_roundtrip", "gen_pingpong", "contextvar_spawn"]),

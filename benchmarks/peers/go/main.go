@@ -341,6 +341,34 @@ func semaphoreLimit() {
 	report("semaphore_limit", tasks, time.Since(t0), "")
 }
 
+// semaphore_uncontended: 8 goroutines take and give back a permit of a
+// semaphore of 8 (a channel), 100,000 times each.
+func semaphoreUncontended() {
+	const holders, rounds = 8, 100000
+	sem := make(chan struct{}, holders)
+	var wg sync.WaitGroup
+	var total int64
+	t0 := time.Now()
+	wg.Add(holders)
+	for i := 0; i < holders; i++ {
+		go func() {
+			n := int64(0)
+			for j := 0; j < rounds; j++ {
+				sem <- struct{}{}
+				n++
+				<-sem
+			}
+			atomic.AddInt64(&total, n)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	if total != holders*rounds {
+		os.Exit(1)
+	}
+	report("semaphore_uncontended", holders*rounds, time.Since(t0), "")
+}
+
 // Composition (benchmarks/bench_compose.c has the shapes): 10,000 trivial
 // children, 50 rounds, ns per child; a 1 s timeout around one yield.
 const children, rounds = 10000, 50
@@ -452,10 +480,11 @@ func main() {
 		"chained_spawn": chainedSpawn, "timers": timers, "fork_join": forkJoin,
 		"sched_switch": switchBench, "rss": rss, "rss_burst": rssBurst, "timer_accuracy": timerAccuracy,
 		"lock_contended": lockContended, "queue_mpmc": queueMPMC, "semaphore_limit": semaphoreLimit,
+		"semaphore_uncontended": semaphoreUncontended,
 		"gather_10k": gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
 		"executor_roundtrip": executorRoundtrip, "gen_pingpong": genPingpong,
 	}
-	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"}
 	want := flag.Args()
 	if len(want) == 0 {
 		want = order

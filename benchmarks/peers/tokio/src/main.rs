@@ -269,6 +269,34 @@ async fn semaphore_limit(w: usize) {
     report(w, "semaphore_limit", TASKS as u64, t0.elapsed(), "");
 }
 
+// semaphore_uncontended: 8 tasks take and give back a permit of
+// tokio::sync::Semaphore(8), 100,000 times each.
+async fn semaphore_uncontended(w: usize) {
+    const HOLDERS: usize = 8;
+    const ROUNDS: usize = 100_000;
+    let sem = Arc::new(tokio::sync::Semaphore::new(HOLDERS));
+    let t0 = Instant::now();
+    let hs: Vec<_> = (0..HOLDERS)
+        .map(|_| {
+            let sem = sem.clone();
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                for _ in 0..ROUNDS {
+                    let _permit = sem.acquire().await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in hs {
+        total += h.await.unwrap();
+    }
+    assert_eq!(total, HOLDERS * ROUNDS);
+    report(w, "semaphore_uncontended", (HOLDERS * ROUNDS) as u64, t0.elapsed(), "");
+}
+
 fn rss_kib() -> i64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     s.split_whitespace().nth(1).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) * 4
@@ -424,7 +452,7 @@ fn main() {
             only.push(a);
         }
     }
-    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"];
+    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"];
     let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
     for name in want {
         if name == "sched_switch" {
@@ -453,6 +481,7 @@ fn main() {
                     "lock_contended" => lock_contended(w).await,
                     "queue_mpmc" => queue_mpmc(w).await,
                     "semaphore_limit" => semaphore_limit(w).await,
+                    "semaphore_uncontended" => semaphore_uncontended(w).await,
                     "gather_10k" => gather_10k(w).await,
                     "taskgroup_10k" => taskgroup_10k(w).await,
                     "wait_for_overhead" => wait_for_overhead(w).await,
