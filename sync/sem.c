@@ -1,14 +1,36 @@
 /*
  * sem.c - Semaphore and BoundedSemaphore: FIFO, permits handed over directly.
  *
- * Invariants (under m): waiters are queued only while value == 0; a release
- * with waiters hands its permit to the oldest (value stays 0), so a
- * newcomer cannot overtake them. A waiter granted a permit and cancelled at
- * the same moment releases it again (to the next waiter). Bounded: value
- * never exceeds initial; a release that would is refused with -EOVERFLOW.
+ * The word: the free permits (value) shifted left by one, with bit 0
+ * (WAITERS) set while tasks wait. Taking a permit nobody waits for is one
+ * CAS (value - 1), and giving one back while nobody waits one CAS (value +
+ * 1), without the mutex: the Lock's design (lock.c). Everything else runs
+ * under m: queueing, hand-off, leaving the queue. Before: a mutex pass for
+ * each, 4 locked instructions a pair instead of 2 (benchmarks/RESULTS.md,
+ * semaphore_uncontended).
+ *
+ * Invariants: WAITERS is set exactly when the waitlist is not empty (under
+ * m, after every change); waiters are queued only while value == 0, so
+ * WAITERS implies value == 0; while WAITERS is set the word changes only
+ * under m (the fast paths expect it clear, so they take m instead). A
+ * release with waiters hands its permit to the oldest (value stays 0), so
+ * a newcomer cannot overtake them (asyncio: acquire() does not take a
+ * permit while unfinished waiters are queued). A waiter granted a permit
+ * and cancelled at the same moment releases it again (to the next
+ * waiter). Bounded: value never exceeds initial; a release that would is
+ * refused with -EOVERFLOW. Any semaphore: value at most WEFT__SEM_MAX
+ * (the word's room), the same refusal past it. sem_ok() checks these
+ * under m after every change.
+ *
+ * Orderings: taking a permit is an acquire and giving one back a release
+ * (the CASes; m's own ordering under m), so what a holder wrote before
+ * its release happens-before what the next taker reads after its acquire,
+ * as with a lock (a semaphore of 1 is one). Setting and clearing WAITERS
+ * happens under m, which orders it.
  */
 #include "weft.h"
 #include "alloc.h"
+#include "invariant.h"
 #include "misuse.h"
 #include "task.h"
 #include "named.h"
@@ -16,24 +38,38 @@
 
 #include <errno.h>
 
+#define WAITERS ((uint64_t)1)
+#define ONE ((uint64_t)2) /* one permit in the word */
+#define WEFT__SEM_MAX (INT64_MAX >> 1)
+
 struct weft_sem {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
   _Atomic(const char *) name;     /* weft_sem_set_name; relaxed (the dump reads it) */
-  int64_t value;                  /* under m */
+  _Atomic uint64_t word;          /* value << 1 | WAITERS (above) */
   int64_t initial;                /* immutable */
   bool bounded;                   /* immutable */
   struct weft__waitlist waiters;  /* under m */
 };
 
+static inline int64_t value_of(uint64_t word) { return (int64_t)(word >> 1); }
+
+WEFT__CHECKER bool sem_ok(struct weft_sem *s) {
+  uint64_t word = atomic_load_explicit(&s->word, memory_order_relaxed);
+  bool queued = !weft__list_empty(&s->waiters.waiters);
+  return ((word & WAITERS) != 0) == queued && (!queued || value_of(word) == 0) &&
+         (!s->bounded || value_of(word) <= s->initial) && weft__wl_ok(&s->waiters);
+}
+
 int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {
-  if (!out || value < 0) return -EINVAL;
+  if (!out || value < 0 || value > WEFT__SEM_MAX) return -EINVAL;
   struct weft_sem *s = weft__alloc(sizeof *s);
   if (!s) return -ENOMEM;
   weft__magic_live(s);
   atomic_init(&s->name, NULL);
   weft__mutex_init(&s->m);
-  s->value = s->initial = value;
+  atomic_init(&s->word, (uint64_t)value << 1);
+  s->initial = value;
   s->bounded = bounded != 0;
   weft__wl_init(&s->waiters);
   *out = s;
@@ -52,63 +88,125 @@ int weft_sem_destroy(weft_sem_t *s) {
   return 0;
 }
 
-/* Gives a permit back: to the oldest waiter, or to the pool. Under m. */
-static int release_locked(struct weft_sem *s) {
-  if (weft__wl_wake_one(&s->waiters, NULL, 0)) return 0;
-  if (s->bounded && s->value >= s->initial) return -EOVERFLOW;
-  s->value++;
-  return 0;
+/* The fast acquire: a permit if one is free and nobody waits (one CAS). */
+static inline bool try_take(struct weft_sem *s) {
+  /* relaxed: a guess the CAS checks. */
+  uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
+  while (!(cur & WAITERS) && cur >= ONE) {
+    /* acquire: pairs with the release that gave the permit back. */
+    if (atomic_compare_exchange_weak_explicit(&s->word, &cur, cur - ONE, memory_order_acquire,
+                                              memory_order_relaxed))
+      return true;
+  }
+  return false;
 }
 
-int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
-  if (!s) return -EINVAL;
-  int rc = weft__wl_can_wait(WEFT__WAIT_TASK);
-  if (rc) return rc;
-  weft__mutex_lock(&s->m);
-  if (s->value > 0) {
-    s->value--;
-  } else {
-    struct weft__waiter_node w;
-    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_SEM, s, 0,
-                         weft__name_get(&s->name));
-    rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
-    if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(s);
+/* Whether one more permit would pass the bound (or the word's room). */
+static inline bool full(const struct weft_sem *s, uint64_t word) {
+  return value_of(word) >= (s->bounded ? s->initial : WEFT__SEM_MAX);
+}
+
+/* The fast release: 1 if the permit went back to the pool (one CAS), 0 if
+ * somebody waits (the caller takes m), -EOVERFLOW if full. */
+static inline int try_give(struct weft_sem *s) {
+  uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed); /* checked by the CAS */
+  for (;;) {
+    if (cur & WAITERS) return 0;
+    if (full(s, cur)) return -EOVERFLOW;
+    /* release: the holder's writes to the next taker. */
+    if (atomic_compare_exchange_weak_explicit(&s->word, &cur, cur + ONE, memory_order_release,
+                                              memory_order_relaxed))
+      return 1;
   }
+}
+
+/* Gives a permit back: to the oldest waiter, or to the pool. Under m. */
+static int release_locked(struct weft_sem *s) {
+  if (weft__wl_wake_one(&s->waiters, NULL, 0)) {
+    /* The permit went to the waiter; value stays 0. With WAITERS set only
+     * m changes the word: a plain store keeps it exact. */
+    if (weft__list_empty(&s->waiters.waiters))
+      atomic_store_explicit(&s->word, 0, memory_order_relaxed);
+    return 0;
+  }
+  int rc = try_give(s); /* nobody waits: WAITERS is clear, the fast paths race us */
+  return rc < 0 ? rc : 0;
+}
+
+/* The acquire that found no permit it could take: under m, takes one or
+ * queues (setting WAITERS first, so the fast paths stop). */
+static __attribute__((noinline)) int acquire_slow(struct weft_sem *s, int64_t timeout_ns) {
+  int rc = 0;
+  weft__mutex_lock(&s->m);
+  uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
+  for (;;) {
+    if (!(cur & WAITERS) && cur >= ONE) {
+      /* acquire: as try_take's. */
+      if (atomic_compare_exchange_weak_explicit(&s->word, &cur, cur - ONE, memory_order_acquire,
+                                                memory_order_relaxed))
+        goto out;
+    } else if (cur & WAITERS) {
+      break; /* value is 0 and stays so: only m changes the word */
+    } else if (atomic_compare_exchange_weak_explicit(&s->word, &cur, WAITERS, memory_order_relaxed,
+                                                     memory_order_relaxed)) {
+      break; /* value was 0; the fast paths now take m */
+    }
+  }
+  struct weft__waiter_node w;
+  weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_SEM, s, 0, weft__name_get(&s->name));
+  rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
+  if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) {
+    release_locked(s); /* granted and cancelled at once: pass it on */
+  } else if (rc && weft__list_empty(&s->waiters.waiters)) {
+    atomic_store_explicit(&s->word, 0, memory_order_relaxed); /* the last waiter left */
+  }
+out:
+  WEFT__INVARIANT(sem_ok(s));
   weft__mutex_unlock(&s->m);
   return rc;
 }
 
+int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
+  if (!s) return -EINVAL;
+  /* weft__wl_can_wait(WEFT__WAIT_TASK), as a leaf until it returns or
+   * tail-calls (worker.h, weft__worker_self_leaf). */
+  struct weft__worker *w = weft__worker_self_leaf();
+  if (__builtin_expect(!w || !weft__worker_current(w), 0)) return -EPERM;
+  if (try_take(s)) return 0;
+  return acquire_slow(s, timeout_ns);
+}
+
 int weft_sem_try_acquire(weft_sem_t *s) {
   if (!s) return -EINVAL;
+  return try_take(s) ? 0 : -EAGAIN;
+}
+
+/* The release that found waiters: under m. */
+static __attribute__((noinline)) int release_slow(struct weft_sem *s) {
   weft__mutex_lock(&s->m);
-  int rc = s->value > 0 ? 0 : -EAGAIN;
-  if (!rc) s->value--;
+  int rc = release_locked(s);
+  WEFT__INVARIANT(sem_ok(s));
   weft__mutex_unlock(&s->m);
   return rc;
 }
 
 int weft_sem_release(weft_sem_t *s) {
   if (!s) return -EINVAL;
-  weft__mutex_lock(&s->m);
-  int rc = release_locked(s);
-  weft__mutex_unlock(&s->m);
-  return rc;
+  int rc = try_give(s);
+  if (rc) return rc < 0 ? rc : 0;
+  return release_slow(s);
 }
 
 int weft_sem_locked(weft_sem_t *s) {
   if (!s) return 0;
-  weft__mutex_lock(&s->m);
-  int v = s->value == 0;
-  weft__mutex_unlock(&s->m);
-  return v;
+  /* relaxed: a snapshot. Waiters mean value 0 (the invariant). */
+  return value_of(atomic_load_explicit(&s->word, memory_order_relaxed)) == 0;
 }
 
 int64_t weft_sem_value(weft_sem_t *s) {
   if (!s) return 0;
-  weft__mutex_lock(&s->m);
-  int64_t v = s->value;
-  weft__mutex_unlock(&s->m);
-  return v;
+  /* relaxed: a snapshot. */
+  return value_of(atomic_load_explicit(&s->word, memory_order_relaxed));
 }
 
 int weft_sem_set_name(weft_sem_t *s, const char *name) {

@@ -159,7 +159,8 @@ WEFT_EXTERN int weft_cond_notify_all(weft_cond_t *c);
 /**
  * weft_sem_create - a Semaphore with @value permits; @bounded makes it a
  * BoundedSemaphore (releasing past @value is an error).
- * Returns:  0; -EINVAL if @value < 0 or @out is NULL; -ENOMEM.  Threads: any.
+ * Returns:  0; -EINVAL if @value < 0, @value > 2^62 - 1 (the most permits a
+ *           semaphore holds) or @out is NULL; -ENOMEM.  Threads: any.
  */
 WEFT_EXTERN int weft_sem_create(int64_t value, int bounded, weft_sem_t **out);
 /** weft_sem_destroy - 0; -EBUSY while tasks wait. */
@@ -179,7 +180,9 @@ WEFT_EXTERN int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns);
 WEFT_EXTERN int weft_sem_try_acquire(weft_sem_t *s);
 /**
  * weft_sem_release - give a permit back (to the oldest waiter, if any)
- * Returns:  0; -EOVERFLOW for a bounded semaphore already at its initial value.
+ * Returns:  0; -EOVERFLOW for a bounded semaphore already at its initial value,
+ *           or any semaphore already holding 2^62 - 1 permits; -EINVAL if @s
+ *           is NULL.
  * Threads:  any.
  */
 WEFT_EXTERN int weft_sem_release(weft_sem_t *s);

@@ -1,8 +1,10 @@
 /* test_sem.c - sync/sem.c: permits, bounded overflow, try/locked/value,
- * FIFO hand-off with cancellation, and 10,000 tasks through 100 permits. */
+ * FIFO hand-off with cancellation, 10,000 tasks through 100 permits, the
+ * word's limit, and the lock-free fast paths racing waiters and threads. */
 #include "helpers.h"
 
 #include <errno.h>
+#include <pthread.h>
 
 static weft_sem_t *sem;
 static char order[16];
@@ -216,6 +218,88 @@ START_TEST(a_granted_permit_is_not_overtaken) {
 }
 END_TEST
 
+/* The permit count lives in 63 bits of a word: the most a semaphore holds
+ * is 2^62 - 1, refused past it rather than wrapped. */
+START_TEST(the_permit_count_has_a_limit) {
+  const int64_t max = INT64_MAX >> 1;
+  ck_assert_int_eq(weft_sem_create(max + 1, 0, &sem), -EINVAL);
+  ck_assert_int_eq(weft_sem_create(INT64_MAX, 0, &sem), -EINVAL);
+  ck_assert_int_eq(weft_sem_create(max - 1, 0, &sem), 0);
+  ck_assert_int_eq(weft_sem_release(sem), 0);
+  ck_assert_int_eq(weft_sem_value(sem), max);
+  ck_assert_int_eq(weft_sem_release(sem), -EOVERFLOW);
+  ck_assert_int_eq(weft_sem_value(sem), max);
+  ck_assert_int_eq(weft_sem_try_acquire(sem), 0);
+  ck_assert_int_eq(weft_sem_value(sem), max - 1);
+  ck_assert_int_eq(weft_sem_locked(sem), 0);
+  ck_assert_int_eq(weft_sem_release(NULL), -EINVAL);
+  ck_assert_int_eq(weft_sem_try_acquire(NULL), -EINVAL);
+  ck_assert_int_eq(weft_sem_destroy(sem), 0);
+}
+END_TEST
+
+/* The fast paths (a CAS on the word) from foreign threads (try_acquire and
+ * release may be called from any thread) racing tasks on 4 workers that
+ * take the slow path whenever the permits run out: never more holders
+ * than permits, and every permit back at the end. */
+enum { RACE_PERMITS = 3 };
+static _Atomic long race_inside, race_over;
+
+static void race_enter(void) {
+  if (atomic_fetch_add(&race_inside, 1) + 1 > RACE_PERMITS) atomic_fetch_add(&race_over, 1);
+}
+
+static int race_task(void *arg, void **res) {
+  long n = scaled(20000);
+  for (long i = 0; i < n; i++) {
+    int rc = weft_sem_acquire(sem, i % 5 ? -1 : 10000);
+    if (rc == -ETIMEDOUT) continue;
+    if (rc) return rc;
+    race_enter();
+    if (i % 4 == 0) weft_yield();
+    atomic_fetch_sub(&race_inside, 1);
+    if ((rc = weft_sem_release(sem))) return rc;
+  }
+  return 0;
+}
+
+/* A fixed number of attempts, overlapping the tasks' run. */
+static void *race_thread(void *arg) {
+  long n = scaled(200000);
+  for (long i = 0; i < n; i++) {
+    if (weft_sem_try_acquire(sem) != 0) continue;
+    race_enter();
+    atomic_fetch_sub(&race_inside, 1);
+    ck_assert_int_eq(weft_sem_release(sem), 0);
+  }
+  return NULL;
+}
+
+static int race_main(void *arg, void **res) {
+  weft_task_t *ts[8];
+  for (int i = 0; i < 8; i++) ck_assert_int_eq(weft_spawn(race_task, NULL, &ts[i]), 0);
+  for (int i = 0; i < 8; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(fast_paths_race_waiters_and_threads) {
+  ck_assert_int_eq(weft_sem_create(RACE_PERMITS, 1, &sem), 0);
+  atomic_store(&race_inside, 0);
+  atomic_store(&race_over, 0);
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) ck_assert_int_eq(pthread_create(&th[i], NULL, race_thread, NULL), 0);
+  ck_assert_int_eq(run_main(4, race_main, NULL, NULL), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  ck_assert_int_eq(atomic_load(&race_over), 0);
+  ck_assert_int_eq(weft_sem_value(sem), RACE_PERMITS); /* bounded: a lost or doubled permit shows */
+  ck_assert_int_eq(weft_sem_locked(sem), 0);
+  ck_assert_int_eq(weft_sem_destroy(sem), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("sem");
   TCase *tc = tcase_create("sem");
@@ -224,6 +308,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, never_more_than_the_permits);
   tcase_add_test(tc, cancellation_storm_loses_no_hand_off);
   tcase_add_test(tc, a_granted_permit_is_not_overtaken);
+  tcase_add_test(tc, the_permit_count_has_a_limit);
+  tcase_add_test(tc, fast_paths_race_waiters_and_threads);
   suite_add_tcase(s, tc);
   return s;
 }
