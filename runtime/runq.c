@@ -63,15 +63,8 @@ void weft__runq_init(struct weft__runq *q) {
 }
 
 bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r) {
-  /* acquire: pairs with the CAS of whoever took the slot we may reuse. */
-  uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-  uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* owner's own */
-  if (t - h >= WEFT__RUNQ_CAP) return false;
-  atomic_store_explicit(&q->buf[t & WEFT__RUNQ_MASK], r, memory_order_relaxed);
   /* seq_cst: release for thieves, total order for the idle protocol (above). */
-  atomic_store_explicit(&q->tail, t + 1, memory_order_seq_cst);
-  WEFT__INVARIANT(runq_ok(q));
-  return true;
+  return weft__runq_try_push_ordered(q, r, memory_order_seq_cst);
 }
 
 bool weft__runq_ok(struct weft__runq *q) { return runq_ok(q); }

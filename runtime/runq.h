@@ -73,6 +73,22 @@ static inline struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q) {
 }
 
 /* Owner only. Appends @r if there is room (false if the ring is full),
+ * publishing it with a store of tail in @tail_order: the one body of
+ * weft__runq_try_push (seq_cst) and of the requeue below (release). */
+static inline bool weft__runq_try_push_ordered(struct weft__runq *q, struct weft__runnable *r,
+                                               memory_order tail_order) {
+  /* acquire: pairs with the CAS of whoever took the slot we may reuse. */
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* owner's own */
+  if (t - h >= WEFT__RUNQ_CAP) return false;
+  atomic_store_explicit(&q->buf[t & WEFT__RUNQ_MASK], r, memory_order_relaxed);
+  /* at least release: publishes the slot to a thief's acquire load of tail. */
+  atomic_store_explicit(&q->tail, t + 1, tail_order);
+  WEFT__INVARIANT(weft__runq_ok(q));
+  return true;
+}
+
+/* Owner only. Appends @r if there is room (false if the ring is full),
  * with a release store of tail: thieves see the slot, but the push has no
  * place in the idle protocol's total order (idle.c), so a worker going to
  * sleep may miss it. Only for a runnable that was running on this worker
@@ -80,15 +96,7 @@ static inline struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q) {
  * sleeps, so nothing is stranded, and no work was added that another
  * worker needs waking for. Saves the seq_cst store's full fence. */
 static inline bool weft__runq_try_push_requeue(struct weft__runq *q, struct weft__runnable *r) {
-  /* acquire: pairs with the CAS of whoever took the slot we may reuse. */
-  uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-  uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* owner's own */
-  if (t - h >= WEFT__RUNQ_CAP) return false;
-  atomic_store_explicit(&q->buf[t & WEFT__RUNQ_MASK], r, memory_order_relaxed);
-  /* release: publishes the slot to a thief's acquire load of tail. */
-  atomic_store_explicit(&q->tail, t + 1, memory_order_release);
-  WEFT__INVARIANT(weft__runq_ok(q));
-  return true;
+  return weft__runq_try_push_ordered(q, r, memory_order_release);
 }
 
 /* Owner only. Takes the oldest runnable, or NULL. */
