@@ -19,9 +19,9 @@
  *    for the idle protocol (idle.c): a worker that announces it is going to
  *    sleep and then finds this ring empty must not miss this push, while the
  *    pusher, after this store, reads the idle state and wakes a sleeper.
-    The one exception, a task requeued on its own worker after a yield
-    (runq.h, weft__runq_try_push_requeue), stores tail with release only:
-    it is outside the idle protocol (idle.c says what that costs).
+ *    The one exception, a task requeued on its own worker after a yield
+ *    (runq.h, weft__runq_try_push_requeue), stores tail with release only:
+ *    it is outside the idle protocol (idle.c says what that costs).
  *  - Thief: head and tail loads seq_cst (acquire pairs with the push's
  *    release; seq_cst because a worker about to sleep re-checks the other
  *    rings by trying to steal, which is step (d) of idle.c's argument; on
