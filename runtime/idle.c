@@ -52,15 +52,10 @@
 
 #include <string.h>
 
-#define SEARCH_MASK 0xFFFFu
-#define UNPARK_ONE (1u << 16)
-
-static inline unsigned n_searching(uint32_t s) { return s & SEARCH_MASK; }
-static inline unsigned n_unparked(uint32_t s) { return s >> 16; }
-
 WEFT__CHECKER bool idle_ok(const struct weft__idle *idle) {
   uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
-  if (idle->nsleepers > idle->nworkers || n_unparked(s) + idle->nsleepers != idle->nworkers)
+  if (idle->nsleepers > idle->nworkers ||
+      weft__idle_n_unparked(s) + idle->nsleepers != idle->nworkers)
     return false;
   unsigned asleep = 0;
   for (unsigned w = 0; w < idle->nworkers; w++) asleep += idle->wstate[w] == WEFT__IDLE_ASLEEP;
@@ -102,7 +97,7 @@ void weft__idle_reset(struct weft__idle *idle) {
 
 bool weft__idle_transition_to_searching(struct weft__idle *idle) {
   uint32_t s = atomic_load_explicit(&idle->state, memory_order_seq_cst);
-  if (2 * n_searching(s) >= idle->nworkers) return false;
+  if (2 * weft__idle_n_searching(s) >= idle->nworkers) return false;
   /* The check and the increment race; at worst one extra searcher, as in
    * Tokio. seq_cst: part of the state's total order (design comment). */
   atomic_fetch_add_explicit(&idle->state, 1, memory_order_seq_cst);
@@ -111,19 +106,19 @@ bool weft__idle_transition_to_searching(struct weft__idle *idle) {
 
 bool weft__idle_transition_from_searching(struct weft__idle *idle) {
   uint32_t prev = atomic_fetch_sub_explicit(&idle->state, 1, memory_order_seq_cst);
-  return n_searching(prev) == 1;
+  return weft__idle_n_searching(prev) == 1;
 }
 
 bool weft__idle_transition_to_parked(struct weft__idle *idle, unsigned w, bool searching) {
   weft__mutex_lock(&idle->lock);
-  uint32_t dec = UNPARK_ONE + (searching ? 1u : 0u);
+  uint32_t dec = WEFT__IDLE_UNPARK_ONE + (searching ? 1u : 0u);
   /* seq_cst: step (c) of the no-lost-wake-up argument. */
   uint32_t prev = atomic_fetch_sub_explicit(&idle->state, dec, memory_order_seq_cst);
   idle->sleepers[idle->nsleepers++] = w;
   idle->wstate[w] = WEFT__IDLE_ASLEEP;
   WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
-  return searching && n_searching(prev) == 1;
+  return searching && weft__idle_n_searching(prev) == 1;
 }
 
 static void remove_sleeper_locked(struct weft__idle *idle, unsigned w) {
@@ -142,7 +137,7 @@ bool weft__idle_transition_from_parked(struct weft__idle *idle, unsigned w) {
   if (st == WEFT__IDLE_ASLEEP) {
     /* Woken by its deadline or a spurious return, not by a notifier. */
     remove_sleeper_locked(idle, w);
-    atomic_fetch_add_explicit(&idle->state, UNPARK_ONE, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&idle->state, WEFT__IDLE_UNPARK_ONE, memory_order_seq_cst);
   }
   idle->wstate[w] = WEFT__IDLE_AWAKE;
   WEFT__INVARIANT(idle_ok(idle));
@@ -152,15 +147,15 @@ bool weft__idle_transition_from_parked(struct weft__idle *idle, unsigned w) {
 
 int weft__idle_worker_to_notify(struct weft__idle *idle) {
   uint32_t s = atomic_load_explicit(&idle->state, memory_order_seq_cst); /* step (b) */
-  if (n_searching(s) != 0 || n_unparked(s) >= idle->nworkers) return -1;
+  if (!weft__idle_would_wake(idle, s)) return -1;
   weft__mutex_lock(&idle->lock);
   s = atomic_load_explicit(&idle->state, memory_order_relaxed); /* stable under the lock */
   int w = -1;
-  if (n_searching(s) == 0 && idle->nsleepers > 0) {
+  if (weft__idle_n_searching(s) == 0 && idle->nsleepers > 0) {
     w = (int)idle->sleepers[--idle->nsleepers];
     idle->wstate[w] = WEFT__IDLE_WOKEN_SEARCHING;
     /* The woken worker counts as unparked and searching from now on. */
-    atomic_fetch_add_explicit(&idle->state, UNPARK_ONE + 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&idle->state, WEFT__IDLE_UNPARK_ONE + 1, memory_order_seq_cst);
   }
   WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
@@ -172,7 +167,7 @@ bool weft__idle_claim_worker(struct weft__idle *idle, unsigned w) {
   bool was = idle->wstate[w] == WEFT__IDLE_ASLEEP;
   if (was) {
     remove_sleeper_locked(idle, w);
-    atomic_fetch_add_explicit(&idle->state, UNPARK_ONE, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&idle->state, WEFT__IDLE_UNPARK_ONE, memory_order_seq_cst);
   }
   WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
@@ -187,7 +182,7 @@ unsigned weft__idle_claim_all(struct weft__idle *idle, unsigned *out) {
     idle->wstate[out[i]] = WEFT__IDLE_AWAKE;
   }
   idle->nsleepers = 0;
-  atomic_fetch_add_explicit(&idle->state, n * UNPARK_ONE, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&idle->state, n * WEFT__IDLE_UNPARK_ONE, memory_order_seq_cst);
   WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
   return n;

@@ -26,13 +26,23 @@ struct weft__idle {
   uint8_t *wstate;
 };
 
-/* A look without ordering (relaxed) at whether notifying could wake
- * anybody: a worker sleeps and none searches. For pushes outside the
+/* The state word's two halves. */
+#define WEFT__IDLE_SEARCH_MASK 0xFFFFu
+#define WEFT__IDLE_UNPARK_ONE (1u << 16)
+static inline unsigned weft__idle_n_searching(uint32_t s) { return s & WEFT__IDLE_SEARCH_MASK; }
+static inline unsigned weft__idle_n_unparked(uint32_t s) { return s >> 16; }
+
+/* Whether, by state word @s, notifying could wake anybody: a worker
+ * sleeps and none searches (rule 2, idle.c). */
+static inline bool weft__idle_would_wake(const struct weft__idle *idle, uint32_t s) {
+  return weft__idle_n_searching(s) == 0 && weft__idle_n_unparked(s) < idle->nworkers;
+}
+
+/* The same by a look without ordering (relaxed), for pushes outside the
  * protocol's total order (runq.h, weft__runq_try_push_requeue), which
  * then call weft__idle_worker_to_notify. */
 static inline bool weft__idle_may_notify(struct weft__idle *idle) {
-  uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
-  return (s & 0xFFFFu) == 0 && (s >> 16) < idle->nworkers;
+  return weft__idle_would_wake(idle, atomic_load_explicit(&idle->state, memory_order_relaxed));
 }
 
 int weft__idle_init(struct weft__idle *idle, unsigned nworkers);
