@@ -392,6 +392,13 @@ static inline struct weft_task *weft__task_self(void) {
   return w ? weft__worker_current(w) : NULL;
 }
 
+/* The same through weft__worker_self_leaf (worker.h): only for a fast path
+ * that cannot switch fibers between this read and its use of the task. */
+static inline struct weft_task *weft__task_self_leaf(void) {
+  struct weft__worker *w = weft__worker_self_leaf();
+  return w ? weft__worker_current(w) : NULL;
+}
+
 void weft__task_free(struct weft_task *t);
 
 #endif

@@ -163,11 +163,13 @@ static inline bool try_take(struct weft_lock *l, struct weft_task *t, uintptr_t 
                                                  memory_order_relaxed);
 }
 
-/* Acquire with an explicit wait mode (cond.c re-acquires without cancellation). */
+/* Acquire with an explicit wait mode (cond.c re-acquires without
+ * cancellation). A leaf until it returns or tail-calls (worker.h,
+ * weft__worker_self_leaf): the uncontended acquire without a call frame. */
 int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__wait_mode mode) {
-  if (!l) return -EINVAL;
-  struct weft_task *t = weft__task_self();
-  if (!t) return -EPERM;
+  struct weft_task *t = weft__task_self_leaf();
+  if (__builtin_expect(!l, 0)) return -EINVAL;
+  if (__builtin_expect(!t, 0)) return -EPERM;
   uintptr_t cur;
   if (try_take(l, t, &cur)) return 0;
   return acquire_slow(l, t, cur, timeout_ns, mode);
@@ -192,15 +194,7 @@ void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w) {
 }
 
 int weft_lock_acquire(weft_lock_t *l, int64_t timeout_ns) {
-  /* A leaf until it returns or tail-calls (worker.h, weft__worker_self_leaf):
-   * the uncontended acquire without a call frame. */
-  struct weft__worker *w = weft__worker_self_leaf();
-  struct weft_task *t = w ? weft__worker_current(w) : NULL;
-  if (__builtin_expect(!l, 0)) return -EINVAL;
-  if (__builtin_expect(!t, 0)) return -EPERM;
-  uintptr_t cur;
-  if (try_take(l, t, &cur)) return 0;
-  return acquire_slow(l, t, cur, timeout_ns, WEFT__WAIT_TASK);
+  return weft__lock_acquire_mode(l, timeout_ns, WEFT__WAIT_TASK);
 }
 
 int weft_lock_try_acquire(weft_lock_t *l) {
@@ -225,8 +219,7 @@ static __attribute__((noinline)) int release_slow(struct weft_lock *l, struct we
 int weft_lock_release(weft_lock_t *l) {
   if (!l) return -EINVAL;
   /* A leaf until it returns or tail-calls (worker.h, weft__worker_self_leaf). */
-  struct weft__worker *w = weft__worker_self_leaf();
-  struct weft_task *t = w ? weft__worker_current(w) : NULL;
+  struct weft_task *t = weft__task_self_leaf();
   uintptr_t cur = (uintptr_t)t;
   /* release: the critical section to the next owner. Fails if anyone
    * waits (WAITERS) or we do not own it: then under m. */

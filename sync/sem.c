@@ -138,19 +138,16 @@ static int release_locked(struct weft_sem *s) {
 static __attribute__((noinline)) int acquire_slow(struct weft_sem *s, int64_t timeout_ns) {
   int rc = 0;
   weft__mutex_lock(&s->m);
-  uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
   for (;;) {
-    if (!(cur & WAITERS) && cur >= ONE) {
-      /* acquire: as try_take's. */
-      if (atomic_compare_exchange_weak_explicit(&s->word, &cur, cur - ONE, memory_order_acquire,
-                                                memory_order_relaxed))
-        goto out;
-    } else if (cur & WAITERS) {
-      break; /* value is 0 and stays so: only m changes the word */
-    } else if (atomic_compare_exchange_weak_explicit(&s->word, &cur, WAITERS, memory_order_relaxed,
-                                                     memory_order_relaxed)) {
-      break; /* value was 0; the fast paths now take m */
-    }
+    if (try_take(s)) goto out;
+    /* No permit, or WAITERS already set (value 0, changed only under m):
+     * mark the word if it is bare 0, then queue; if a release slipped a
+     * permit in meanwhile, take that instead. relaxed: m orders it. */
+    uint64_t cur = 0;
+    if (atomic_compare_exchange_strong_explicit(&s->word, &cur, WAITERS, memory_order_relaxed,
+                                                memory_order_relaxed) ||
+        (cur & WAITERS))
+      break;
   }
   struct weft__waiter_node w;
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_SEM, s, 0, weft__name_get(&s->name));
@@ -170,8 +167,7 @@ int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
   if (!s) return -EINVAL;
   /* weft__wl_can_wait(WEFT__WAIT_TASK), as a leaf until it returns or
    * tail-calls (worker.h, weft__worker_self_leaf). */
-  struct weft__worker *w = weft__worker_self_leaf();
-  if (__builtin_expect(!w || !weft__worker_current(w), 0)) return -EPERM;
+  if (__builtin_expect(!weft__task_self_leaf(), 0)) return -EPERM;
   if (try_take(s)) return 0;
   return acquire_slow(s, timeout_ns);
 }
