@@ -127,9 +127,8 @@ static inline bool shuffle_toss(struct weft__worker *w, uint32_t odds) {
 /* Extern for weft__worker_self_leaf (worker.h); not exported from
  * libweft.so (weft.map). */
 WEFT__TLS struct weft__worker *weft__tls_worker;
-#define tls_worker weft__tls_worker
 
-struct weft__worker *weft__worker_self(void) { return tls_worker; }
+struct weft__worker *weft__worker_self(void) { return weft__tls_worker; }
 
 /* The LIFO slot: only the owner writes it; other threads (statistics)
  * read it relaxed, so it is atomic with relaxed accesses (plain moves). */
@@ -277,7 +276,7 @@ static __attribute__((noinline)) void schedule_slow(struct weft_loop *loop, stru
     weft__drop_runnable(r); /* late completion of a future of a closed loop */
     return;
   }
-  struct weft__worker *w = tls_worker;
+  struct weft__worker *w = weft__tls_worker;
   if (w && w->loop != loop) w = NULL;
   if (w && w->stop_taken && (pinned < 0 || (unsigned)pinned == w->index)) {
     weft__rlist_push(&w->deferred, r); /* after this worker's stop: the next run's */
@@ -348,7 +347,7 @@ static __attribute__((noinline)) void schedule_slow(struct weft_loop *loop, stru
  * 2026-12-02 16:16Z). */
 void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
                     enum weft__sched_hint hint) {
-  struct weft__worker *w = tls_worker;
+  struct weft__worker *w = weft__tls_worker;
   if (__builtin_expect(w && w->loop == loop && pinned < 0 && !w->stop_taken &&
                            !atomic_load_explicit(&loop->closed, memory_order_relaxed),
                        1)) {
@@ -532,8 +531,9 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   /* relaxed: written by the task itself while it ran on this thread. */
   int pinned = atomic_load_explicit(&x->pinned, memory_order_relaxed);
   if (pinned < 0 && !w->stop_taken && !atomic_load_explicit(&loop->closed, memory_order_relaxed)) {
-    if (loop->solo && __builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0)) take_injected(w);
-    if (!loop->solo && weft__runq_try_push_requeue(&w->runq, &x->r)) {
+    if (loop->solo) {
+      if (__builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0)) take_injected(w);
+    } else if (weft__runq_try_push_requeue(&w->runq, &x->r)) {
       if (weft__idle_may_notify(&loop->idle)) notify_one(loop);
       return;
     }
@@ -1092,7 +1092,7 @@ static void find_work(struct weft__worker *w) {
 
 void weft__worker_main(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  tls_worker = w;
+  weft__tls_worker = w;
   weft__fiber_init_thread(&w->sched);
   w->searching = false;
   record_thread_stack(w);
@@ -1131,5 +1131,5 @@ void weft__worker_main(struct weft__worker *w) {
   uint64_t len = weft__clock_ns() - run_start;
   weft__count(&w->ctr.busy_ns, len > idle ? len - idle : 0);
   atomic_store_explicit(&w->ctr.run_start_ns, 0, memory_order_relaxed);
-  tls_worker = NULL;
+  weft__tls_worker = NULL;
 }
