@@ -172,11 +172,13 @@ WEFT_EXTERN int weft_sem_set_name(weft_sem_t *s, const char *name);
 WEFT_EXTERN const char *weft_sem_name(weft_sem_t *s);
 /**
  * weft_sem_acquire - take a permit, suspending while there is none
- * Returns:  0; -ETIMEDOUT; -ECANCELED (no permit kept); -EPERM outside a task.
+ * Returns:  0; -ETIMEDOUT; -ECANCELED (no permit kept); -EPERM outside a task;
+ *           -EINVAL if @s is NULL.
  * Suspends: yes.
  */
 WEFT_EXTERN int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns);
-/** weft_sem_try_acquire - 0 or -EAGAIN (none free, or others wait). Threads: any. */
+/** weft_sem_try_acquire - 0 or -EAGAIN (none free, or others wait); -EINVAL if @s is NULL.
+ *  Threads: any. */
 WEFT_EXTERN int weft_sem_try_acquire(weft_sem_t *s);
 /**
  * weft_sem_release - give a permit back (to the oldest waiter, if any)
