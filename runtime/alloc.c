@@ -3,12 +3,23 @@
  * See alloc.h. Sizes passed to weft__free must be the allocation's size.
  *
  * The bulk arena (weft__alloc_bulk) is one jemalloc arena, made at the
- * first bulk allocation, with jemalloc's own extent hooks but for the
- * allocation hook, which marks a new extent of WEFT__BULK_HUGE_MIN bytes or
- * more for huge pages after the default hook mapped it. Every other hook
- * (purge, split, merge, unmap) is jemalloc's, so the arena gives memory
- * back as any other does. Invariant: once bulk_setup ran, bulk_flags and
- * default_hooks never change.
+ * first bulk allocation, with jemalloc's own extent hooks but for two:
+ *  - allocation, which marks a new extent of WEFT__BULK_HUGE_MIN bytes or
+ *    more for huge pages after the default hook mapped it (unless
+ *    $WEFT_HUGE_PAGES=0);
+ *  - merge, which refuses: the arena's extents are never coalesced. It
+ *    holds only small objects, so every extent it asks for is a slab (the
+ *    160-byte class's is 20 KiB, 5 pages). jemalloc coalesces a freed
+ *    extent of 16 KiB or more with its free neighbours at once, and then
+ *    reuses a free dirty extent only for a request at least 1/64 of its
+ *    size (opt.lg_extent_max_active_fit): a round of 10,000 tasks freed
+ *    together became one 1.6 MiB extent that no 20 KiB slab could take,
+ *    so each round mapped and faulted fresh memory (gather_10k: 2.9x the
+ *    time, 7x the RSS; benchmarks/RESULTS.md, issue 13). Slabs that stay
+ *    slabs are reused as they are.
+ * Purge and unmap are jemalloc's, so the arena gives memory back as any
+ * other does. Invariant: once bulk_setup ran, bulk_flags and default_hooks
+ * never change.
  */
 #include "alloc.h"
 
@@ -64,6 +75,7 @@ int weft__alloc_thread_ready(void) {
 static extent_hooks_t *default_hooks;
 static extent_hooks_t bulk_hooks;
 static int bulk_flags;
+static bool bulk_huge; /* mark large extents for huge pages ($WEFT_HUGE_PAGES) */
 static pthread_once_t bulk_once = PTHREAD_ONCE_INIT;
 
 static void *bulk_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size, size_t alignment,
@@ -71,17 +83,26 @@ static void *bulk_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t siz
   (void)hooks;
   void *p = default_hooks->alloc(default_hooks, new_addr, size, alignment, zero, commit, arena_ind);
   /* Advice only: a kernel without THP, or with it off, refuses it. */
-  if (p && size >= WEFT__BULK_HUGE_MIN) (void)madvise(p, size, MADV_HUGEPAGE);
+  if (p && bulk_huge && size >= WEFT__BULK_HUGE_MIN) (void)madvise(p, size, MADV_HUGEPAGE);
   return p;
+}
+
+/* true: not merged (jemalloc's convention); see the design comment. */
+static bool bulk_extent_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a, void *addr_b,
+                              size_t size_b, bool committed, unsigned arena_ind) {
+  (void)hooks, (void)addr_a, (void)size_a, (void)addr_b, (void)size_b, (void)committed,
+      (void)arena_ind;
+  return true;
 }
 
 static void bulk_setup(void) {
   const char *env = getenv("WEFT_HUGE_PAGES");
-  if (env && strcmp(env, "0") == 0) return;
+  bulk_huge = !(env && strcmp(env, "0") == 0);
   size_t sz = sizeof default_hooks;
   if (mallctl("arena.0.extent_hooks", &default_hooks, &sz, NULL, 0) != 0 || !default_hooks) return;
   bulk_hooks = *default_hooks;
   bulk_hooks.alloc = bulk_extent_alloc;
+  bulk_hooks.merge = bulk_extent_merge;
   extent_hooks_t *mine = &bulk_hooks;
   unsigned index = 0;
   sz = sizeof index;

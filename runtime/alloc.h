@@ -41,9 +41,10 @@ int weft__alloc_thread_ready(void);
  * instead of 4 KiB (spawn_many, benchmarks/RESULTS.md). The arena's first
  * extents are smaller, so a program with fewer than ~50,000 such objects
  * alive keeps 4 KiB pages and pays no 2 MiB rounding. $WEFT_HUGE_PAGES=0
- * turns the marking off (read once, at the first bulk allocation). Freed
- * memory is returned to the kernel as jemalloc's decay decides, as for any
- * arena. Any thread; free with weft__free (jemalloc finds the arena from
+ * turns the marking off (read once, at the first bulk allocation). The
+ * arena never coalesces its free extents, so a freed slab is reused as a
+ * slab (alloc.c says why). Freed memory is returned to the kernel as
+ * jemalloc's decay decides, as for any arena. Any thread; free with weft__free (jemalloc finds the arena from
  * the address). */
 #define WEFT__BULK_HUGE_MIN ((size_t)4 << 20)
 void *weft__alloc_bulk(size_t size);

@@ -119,17 +119,54 @@ START_TEST(bulk_burst_takes_huge_extents_of_its_own_arena) {
 }
 END_TEST
 
-/* $WEFT_HUGE_PAGES=0: the thread's own arena, nothing marked. (Check forks
- * each test, so the setting is read afresh here.) */
+/* $WEFT_HUGE_PAGES=0: still the arena of its own (it keeps its free slabs
+ * apart, below), nothing marked. (Check forks each test, so the setting is
+ * read afresh here.) */
 START_TEST(bulk_huge_pages_off_by_environment) {
   setenv("WEFT_HUGE_PAGES", "0", 1);
   void *plain = weft__alloc(BULK_SIZE);
   void **objs = bulk_burst();
-  ck_assert_uint_eq(arena_of(objs[BULK_OBJS - 1]), arena_of(plain));
+  ck_assert_uint_ne(arena_of(objs[BULK_OBJS - 1]), arena_of(plain));
   if (have_thp()) ck_assert(!marked_huge(objs[BULK_OBJS - 1]));
   bulk_free(objs);
   weft__free(plain, BULK_SIZE);
   unsetenv("WEFT_HUGE_PAGES");
+}
+END_TEST
+
+/* Bytes jemalloc has mapped for arena @index (stats refreshed first). */
+static size_t arena_mapped(unsigned index) {
+  uint64_t epoch = 1;
+  size_t sz = sizeof epoch;
+  ck_assert_int_eq(mallctl("epoch", &epoch, &sz, &epoch, sz), 0);
+  char name[64];
+  snprintf(name, sizeof name, "stats.arenas.%u.mapped", index);
+  size_t mapped = 0;
+  sz = sizeof mapped;
+  ck_assert_int_eq(mallctl(name, &mapped, &sz, NULL, 0), 0);
+  return mapped;
+}
+
+/* Rounds of 10,000 objects of the task's size class made and freed
+ * together (gather_10k's pattern) reuse the first round's memory: freed
+ * slabs are not coalesced into extents too large to serve a slab again
+ * (alloc.c), which made every round map fresh memory. */
+START_TEST(bulk_rounds_reuse_freed_slabs) {
+  enum { N = 10000, SIZE = 160, ROUNDS = 8 };
+  static void *objs[N];
+  size_t after_first = 0;
+  unsigned bulk = 0;
+  for (int r = 0; r < ROUNDS; r++) {
+    for (int i = 0; i < N; i++) {
+      objs[i] = weft__alloc_bulk(SIZE);
+      ck_assert_ptr_nonnull(objs[i]);
+      memset(objs[i], 0x5A, SIZE);
+    }
+    bulk = arena_of(objs[N - 1]);
+    for (int i = 0; i < N; i++) weft__free(objs[i], SIZE);
+    if (r == 0) after_first = arena_mapped(bulk);
+  }
+  ck_assert_uint_le(arena_mapped(bulk), after_first); /* decay may have given some back */
 }
 END_TEST
 #endif
@@ -156,6 +193,7 @@ static Suite *suite(void) {
 #if defined(WEFT_USE_JEMALLOC)
   tcase_add_test(tc, bulk_burst_takes_huge_extents_of_its_own_arena);
   tcase_add_test(tc, bulk_huge_pages_off_by_environment);
+  tcase_add_test(tc, bulk_rounds_reuse_freed_slabs);
 #endif
   suite_add_tcase(s, tc);
   return s;
