@@ -141,10 +141,11 @@ static bool looks_queued(struct weft_task *t) {
  * did not run meanwhile. The caller holds the registry lock of a task
  * still listed, so its execution part (and stack) stay (task.h). */
 static unsigned read_queued_stack(struct weft_task *t, void **frames) {
-  uint64_t runs = atomic_load_explicit(&t->runs, memory_order_acquire);
-  /* acquire: written by whoever started it (task.h). */
+  /* acquire: written by whoever started it (task.h), after it zeroed the
+   * slice count, which is then what the union holds. */
   const struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
   if (!x || on_a_worker(t)) return 0;
+  uint64_t runs = atomic_load_explicit(&t->runs, memory_order_acquire);
   unsigned n = (unsigned)weft__bt_fiber(&x->fiber, frames, WEFT__BT_MAX);
   atomic_thread_fence(memory_order_acquire);
   bool same = atomic_load_explicit(&t->runs, memory_order_relaxed) == runs && looks_queued(t);
@@ -244,7 +245,7 @@ static int snap_task(weft_task_t *t, void *arg) {
   } else if (looks_queued(t)) {
     /* A task not started has no saved context: the slice count says
      * whether it ran (its execution part may exist a moment before). */
-    bool started = atomic_load_explicit(&t->runs, memory_order_acquire) > 0;
+    bool started = weft__task_runs(t) > 0;
     e->state = started ? E_SCHEDULED : E_NOT_STARTED;
     if (started) e->n = read_queued_stack(t, e->frames);
   } else {
@@ -730,7 +731,7 @@ int weft_task_stack(weft_task_t *t, void **frames, size_t max) {
   int64_t child_id;
   if (inline_child_id(t, &child_id)) return 0; /* its fiber runs the child */
   if (looks_queued(t)) {
-    if (atomic_load_explicit(&t->runs, memory_order_acquire) == 0) return 0;
+    if (weft__task_runs(t) == 0) return 0;
     void *tmp[WEFT__BT_MAX];
     /* Read while it is listed, so that it cannot end and give its stack
      * back meanwhile (task.h). */

@@ -68,8 +68,9 @@ static void put_u(struct line *l, uint64_t v, unsigned base) {
 static void report(const struct weft_task *t, uintptr_t addr, uintptr_t lo) {
   struct line l = {.n = 0};
   put(&l, "weft: stack overflow in task '");
-  if (t->name) {
-    put(&l, t->name);
+  const struct weft__task_cold *c = weft__task_cold_of(t);
+  if (c && c->name) {
+    put(&l, c->name);
   } else {
     put(&l, "Task-");
     put_u(&l, t->id, 10);

@@ -35,9 +35,8 @@ static uint64_t estimate(uint64_t sum, uint32_t n, uint64_t total) {
 int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out) {
   if (!t || !out) return -EINVAL;
   memset(out, 0, sizeof *out);
-  out->runs = LOAD(t->runs);
-  /* acquire: pairs with the release that published the zeroed times. */
-  const struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_acquire);
+  out->runs = weft__task_runs(t);
+  const struct weft__task_times *tm = weft__task_times_of(t); /* acquire: made before it was installed */
   if (tm) {
     uint32_t run_n = LOAD(tm->run_n);
     out->timed_slices = run_n;

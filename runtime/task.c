@@ -192,17 +192,28 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   if (!w && !weft__loop_enter_foreign(loop, true)) return WEFT_ECLOSED;
   int rc = 0;
   char *name = NULL;
+  struct weft__task_cold *cold = NULL;
   struct weft_task *t = NULL;
+  /* A name or a stack size of its own: the cold record, made now. */
+  bool needs_cold = opts->name || opts->stack_size;
   if (!task_slot_take(loop))
     rc = -EAGAIN;
   else if ((opts->name && !(name = weft__strdup(opts->name))) ||
+           (needs_cold && !(cold = weft__calloc(sizeof *cold))) ||
            !(t = weft__worker_obj_alloc(loop, WEFT__OBJ_TASK, sizeof *t)))
     rc = -ENOMEM;
   if (rc) {
     if (rc == -ENOMEM) task_slot_give(loop);
     weft__strfree(name);
+    if (cold) weft__free(cold, sizeof *cold);
     if (!w) weft__loop_exit_foreign(loop);
     return rc;
+  }
+  if (cold) {
+    cold->name = name;
+    /* 0: the loop's size (weft__task_stack_size). A size fits: at most
+     * WEFT__STACK_MAX (1 GiB) once rounded. */
+    cold->stack_size = opts->stack_size ? (uint32_t)weft__stack_round(stack) : 0;
   }
   weft__future_init(&t->fut, loop, true);
   atomic_store_explicit(&t->fut.refs, out ? 2 : 1, memory_order_relaxed);
@@ -214,18 +225,15 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->ctx_map = weft__ctx_capture(); /* asyncio copies the spawner's context */
   atomic_init(&t->must_cancel, false);
   t->cancel_requests = 0;
-  t->name = name;
+  /* The body, and its argument in the pending future's result slot, until
+   * the start takes them (task.h). */
   t->fn = fn;
-  t->arg = arg;
+  t->fut.result = arg;
   t->id = weft__loop_task_id(loop, w);
-  /* 0: the loop's size (weft__task_stack_size). A size fits: at most
-   * WEFT__STACK_MAX (1 GiB) once rounded. */
-  t->stack_size = opts->stack_size ? (uint32_t)weft__stack_round(stack) : 0;
   t->home = (int16_t)(loop->solo ? WEFT__UNPINNED : opts->worker); /* opts: -1 is any worker */
-  t->stack_used = 0;
   t->spawn_site = site;
-  atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
-  atomic_store_explicit(&t->times, NULL, memory_order_relaxed);
+  /* relaxed: published with the task (the registry's lock, the queue). */
+  atomic_store_explicit(&t->cold, cold, memory_order_relaxed);
   atomic_store_explicit(&t->timed, false, memory_order_relaxed);
   /* A sampled spawn (every one in debug mode) times the task's first wait
    * for a worker, which starts now. */
@@ -327,19 +335,29 @@ void weft_task_release(weft_task_t *t) {
   if (t) weft_future_release(&t->fut);
 }
 
-/* jemalloc's 192-byte size class holds a task's handle in three whole
- * cache lines (task.h's layout comment), and two lines hold its execution
- * part with the assembly fiber switch. Debug builds (misuse checks' magic
- * words, TSan's fiber handle) and the ucontext switch (a whole ucontext_t)
- * go over. */
+/* jemalloc's 160-byte size class holds a task's handle (task.h's layout
+ * comment), its 80-byte class the cold record, and two lines hold its
+ * execution part with the assembly fiber switch. Debug builds (misuse
+ * checks' magic words, TSan's fiber handle) and the ucontext switch (a
+ * whole ucontext_t) go over. */
 #if !defined(WEFT_DEBUG_CHECKS) && !defined(WEFT_FIBER_UCONTEXT) && !defined(WEFT__TSAN)
-_Static_assert(sizeof(struct weft_task) <= 192, "a task's handle outgrew its 192-byte size class");
+_Static_assert(sizeof(struct weft_task) <= 160, "a task's handle outgrew its 160-byte size class");
+_Static_assert(offsetof(struct weft_task, cold) == 96,
+               "a wake-up's and a slice's fields left the handle's bytes 64-95");
+_Static_assert(sizeof(struct weft__task_cold) <= 80, "a task's cold record outgrew its size class");
 _Static_assert(sizeof(struct weft_future) == 64, "a future outgrew its cache line");
 _Static_assert(WEFT__TASK_RUN_RESERVE <= 128, "a task's execution part outgrew two cache lines");
 #endif
 
+/* The stack size a task asked for: 0 for the loop's (task.h). */
+static uint32_t own_stack_size(const struct weft_task *t) {
+  const struct weft__task_cold *c = weft__task_cold_of(t);
+  return c ? c->stack_size : 0;
+}
+
 size_t weft__task_stack_size(const struct weft_task *t) {
-  return t->stack_size ? t->stack_size : t->fut.loop->stack_size;
+  uint32_t own = own_stack_size(t);
+  return own ? own : t->fut.loop->stack_size;
 }
 
 void weft__task_free(struct weft_task *t) {
@@ -347,25 +365,39 @@ void weft__task_free(struct weft_task *t) {
   weft__future_fini(&t->fut);
   weft__ctx_release(t->ctx_map);
   t->ctx_map = NULL;
-  weft__strfree(t->name);
-  struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
-  if (tm) weft__free(tm, sizeof *tm);
+  /* relaxed: whoever frees holds the last reference (acquire-ordered
+   * after every other holder's writes). */
+  struct weft__task_cold *c = atomic_load_explicit(&t->cold, memory_order_relaxed);
+  if (c) {
+    weft__strfree(c->name);
+    weft__free(c, sizeof *c);
+  }
   weft__worker_obj_free(loop, WEFT__OBJ_TASK, t, sizeof *t);
 }
 
+struct weft__task_cold *weft__task_cold_get(struct weft_task *t) {
+  struct weft__task_cold *c = weft__task_cold_of(t);
+  if (c) return c;
+  struct weft__task_cold *fresh = weft__calloc(sizeof *fresh);
+  if (!fresh) return NULL;
+  /* acq_rel: release publishes the zeroed record to acquire loads
+   * (weft__task_cold_of); on failure, acquire reads the one installed. */
+  if (atomic_compare_exchange_strong_explicit(&t->cold, &c, fresh, memory_order_acq_rel,
+                                              memory_order_acquire))
+    return fresh;
+  weft__free(fresh, sizeof *fresh);
+  return c;
+}
+
 struct weft__task_times *weft__task_times_get(struct weft_task *t) {
-  struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
-  if (tm) return tm;
-  tm = weft__calloc(sizeof *tm);
-  /* release: readers (weft_task_get_stats) acquire-load it and see zeros. */
-  if (tm) atomic_store_explicit(&t->times, tm, memory_order_release);
-  return tm;
+  struct weft__task_cold *c = weft__task_cold_get(t);
+  return c ? &c->times : NULL;
 }
 
 __attribute__((noinline)) void weft__task_acct_ready(struct weft_task *t) {
   /* Our CAS to SCHEDULED (or the worker's requeue) makes us the only
    * writer until the task runs again; t->timed says the times exist. */
-  struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
+  struct weft__task_times *tm = weft__task_times_of(t);
   if (!tm) return;
   uint64_t now = weft__ticks();
   if (tm->stopped_at) {
@@ -482,6 +514,10 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
   if (x) {
     msg = x->fail_msg;
     x->fail_msg = NULL;
+  } else {
+    /* Its body's slot becomes the slice count, as a start would make it;
+     * the completion below publishes it (weft__task_runs). */
+    atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
   }
   if (err < 0) {
     result = NULL;
@@ -568,7 +604,8 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   /* The child's stack guarantee: a size asked for explicitly must be left
    * on the host's stack; a default-sized child needs the inline minimum
    * (task.h). */
-  size_t need = child->stack_size ? child->stack_size : WEFT__INLINE_STACK_MIN;
+  uint32_t own = own_stack_size(child);
+  size_t need = own ? own : WEFT__INLINE_STACK_MIN;
   struct weft__task_run *hx = weft__task_run_of(host);
   char *sp = __builtin_frame_address(0);
   if (!hx->fiber.stack_lo || sp - (char *)hx->fiber.stack_lo < (ptrdiff_t)need) return false;
@@ -601,7 +638,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   weft__task_slice_starts(&child->state);
   weft__worker_set_current(weft__worker_self(), child);
   void *result = NULL;
-  int rc = child->fn(child->arg, &result);
+  int rc = cx.fn(cx.arg, &result);
   weft__task_finish(child, rc < 0 ? rc : 0, result);
   atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
   weft__worker_set_current(weft__worker_self(), host); /* we may be on another worker by now */
@@ -641,7 +678,8 @@ long weft_task_stack_used(weft_task_t *t) {
   }
   if (!weft_future_done(&t->fut)) return -EBUSY;
   /* Written before the task finished; the done check's acquire orders it. */
-  return t->stack_used ? (long)t->stack_used : -ENODATA;
+  const struct weft__task_cold *c = weft__task_cold_of(t);
+  return c && c->stack_used ? (long)c->stack_used : -ENODATA;
 }
 
 const char *weft_task_name(weft_task_t *t) {
@@ -659,18 +697,21 @@ static void default_name(const struct weft_task *t, char *buf, size_t len) {
 
 void weft__task_copy_name(struct weft_task *t, char *buf, size_t len) {
   weft__mutex_lock(&t->fut.lock);
-  if (t->name) snprintf(buf, len, "%s", t->name);
+  const struct weft__task_cold *c = weft__task_cold_of(t);
+  if (c && c->name) snprintf(buf, len, "%s", c->name);
   else default_name(t, buf, len); /* what a first read would make */
   weft__mutex_unlock(&t->fut.lock);
 }
 
 const char *weft__task_name_locked(struct weft_task *t) {
-  if (!t->name) { /* made at the first read (no room kept for it in the task) */
+  struct weft__task_cold *c = weft__task_cold_get(t);
+  if (!c) return "Task";
+  if (!c->name) { /* made at the first read (no room kept for it in the task) */
     char buf[32];
     default_name(t, buf, sizeof buf);
-    t->name = weft__strdup(buf);
+    c->name = weft__strdup(buf);
   }
-  return t->name ? t->name : "Task";
+  return c->name ? c->name : "Task";
 }
 
 int weft_task_set_name(weft_task_t *t, const char *name) {
@@ -678,11 +719,12 @@ int weft_task_set_name(weft_task_t *t, const char *name) {
   char *copy = weft__strdup(name);
   if (!copy) return -ENOMEM;
   weft__mutex_lock(&t->fut.lock);
-  char *old = t->name;
-  t->name = copy;
+  struct weft__task_cold *c = weft__task_cold_get(t);
+  char *old = c ? c->name : copy;
+  if (c) c->name = copy;
   weft__mutex_unlock(&t->fut.lock);
-  weft__strfree(old);
-  return 0;
+  weft__strfree(old); /* or our copy, with no record to keep it in */
+  return c ? 0 : -ENOMEM;
 }
 
 uint64_t weft_task_id(const weft_task_t *t) { return t ? t->id : 0; }

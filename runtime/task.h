@@ -102,9 +102,9 @@ struct weft__blocked {
 /* Per-task times (weft_task_get_stats), in ticks (ticks.h), sampled:
  * each worker times one slice in loop->acct_period (every slice in debug
  * mode), and a task whose slice was timed also has the suspension that
- * follows it and its next wait for a worker timed. Allocated at a task's
- * first timed slice (or sampled spawn), so most short tasks carry one NULL
- * pointer. The sums cover the timed intervals only; stats.c scales them by
+ * follows it and its next wait for a worker timed. Part of the task's cold
+ * record (below), made at its first timed slice (or sampled spawn), so
+ * most short tasks have none. The sums cover the timed intervals only; stats.c scales them by
  * the intervals counted (runs) to estimate the whole. Whoever owns the task
  * writes them (its worker while it runs; its waker between the CAS that
  * makes it runnable and its next slice), relaxed stores of its own loads;
@@ -119,15 +119,37 @@ struct weft__task_times {
   uint64_t stopped_at;         /* ticks when its timed slice ended; 0: none */
 };
 
+/* A task's cold record: what few tasks have, or what is read only by the
+ * statistics, the dump and naming. Made when first needed (a spawn with a
+ * name or a stack size of its own, a sampled spawn or slice, the first
+ * read of its name, its stack use at the end), at most once (a CAS
+ * installs it; the loser frees its copy), freed with the task. 80 bytes
+ * (jemalloc's class of 80) where these fields took 24 bytes of every
+ * handle: with the default sampling one spawn in 16 makes one, 5 bytes a
+ * task on average. */
+struct weft__task_cold {
+  struct weft__task_times times; /* see above */
+  char *name;                    /* under fut.lock; NULL until named or first read */
+  /* The stack size asked for (weft_task_opts), page-rounded; 0: the
+   * loop's (weft__task_stack_size). Set before the task is published
+   * (the record is then made by the spawn); immutable. */
+  uint32_t stack_size;
+  /* With track_stack_use: bytes touched, measured by the task itself just
+   * before it finishes (the future's completion publishes it); 0: none. */
+  uint32_t stack_used;
+};
+
 /* A task is two objects (the split):
  *
  *  - struct weft_task, the handle: what exists from the spawn until the
  *    last reference goes, so what a task that has not started yet or has
  *    ended needs (its future, state, first-run entry, body, names,
- *    registry link, cancellation count, statistics). 192 bytes: three
- *    cache lines of jemalloc's 192-byte size class, where the task used
- *    to be 320 (five): a million spawned tasks held by their handles cost
- *    183 MiB, not 305.
+ *    registry link, cancellation count, statistics). 160 bytes,
+ *    jemalloc's 160-byte size class, where the task used to be 320 (five
+ *    cache lines), then 192 (three): a million spawned tasks held by
+ *    their handles cost 153 MiB, not 305 or 183. What few tasks have
+ *    (a name, a stack size of their own, sampled times, their stack use)
+ *    is in a cold record made on demand (struct weft__task_cold).
  *  - struct weft__task_run, the execution part: what only a running or
  *    suspended task needs (its resumption entry, fiber, what it waits on,
  *    where it runs). It has no allocation of its own: it lives in the top
@@ -145,14 +167,17 @@ struct weft__task_times {
  * the task, or while it holds the registry lock of a task still listed
  * (the end unlists the task before it gives the stack back).
  *
- * Layout of the handle: line 0 is the future; line 1 what each wake-up
- * and slice touch (state, run, runs, timed) and the small fields; line 2
- * what only the spawn, the first run, naming and the registry use. The
- * execution part's first line holds what every slice touches (resumption
- * entry, fiber, pinning, slice notes); its second what a suspension notes.
- * So a slice touches two lines of the handle's three and one or two of
- * the execution part's, as before the split; a spawn touches three lines,
- * not five (measured in benchmarks/RESULTS.md, issue 13). */
+ * Layout of the handle: bytes 0-63 are the future; 64-95 what each
+ * wake-up and slice touch (run, state, the flags, runs); 96-159 what only
+ * the spawn, the first run, the dump and the registry use. A handle
+ * starts a cache line or the middle of one (jemalloc packs 160-byte
+ * regions): either way bytes 64-95 lie in one line, beside the future's
+ * second half or alone. The execution part's first line holds what every
+ * slice touches (resumption entry, fiber, pinning, slice notes); its
+ * second what a suspension notes, and the body and argument the first
+ * run takes from the handle. So a slice touches one or two lines of the
+ * handle and one or two of the execution part's; a spawn touches three
+ * (measured in benchmarks/RESULTS.md, issue 13). */
 struct weft__task_run {
   /* line 0 */
   struct weft__runnable r;  /* resumptions (kind WEFT__R_TASK) */
@@ -178,6 +203,11 @@ struct weft__task_run {
    * claim. */
   _Atomic(const char *) blocked_name;
   char *fail_msg;           /* set by weft_fail() on the task itself; its end adopts it */
+  /* The body and its argument, taken from the handle by whoever starts
+   * the task (the handle's slots then hold the slice count and the
+   * outcome); read once, by the first step. */
+  weft_task_fn fn;
+  void *arg;
 };
 
 /* Bytes at the top of every task stack that hold its execution part:
@@ -203,10 +233,15 @@ struct weft__task_run {
 
 struct weft_task {
   /* line 0 */
-  struct weft_future fut;   /* first: a task is a future */
-  /* line 1 */
+  /* First: a task is a future. Until its body starts, fut.result holds
+   * the body's argument (nobody reads a pending future's result; the end
+   * writes the outcome there): Tokio's task cell keeps its future and then
+   * its output in one slot the same way. */
+  struct weft_future fut;
+  /* line 1: its first 32 bytes are what each wake-up and slice touch, so
+   * that they share a cache line with each other whether the handle
+   * starts a line or half of one (160 is not a multiple of 64). */
   _Atomic(struct weft__task_run *) run; /* its execution part (above); NULL: not started, or ended */
-  _Atomic uint64_t runs;    /* slices started (its worker writes; relaxed) */
   _Atomic uint32_t state;   /* enum weft__task_state */
   uint32_t cancel_requests; /* under fut.lock */
   _Atomic uint8_t claim;    /* 0 until a worker or an inline host takes the first run */
@@ -217,23 +252,22 @@ struct weft_task {
   _Atomic bool timed;
   int16_t home;             /* the pinning it was spawned with (-1: any); immutable */
   int16_t reg;              /* its registry: a worker's index, -1 the loop's foreign one; immutable */
-  /* The stack size asked for (weft_task_opts), page-rounded; 0: the
-   * loop's (weft__task_stack_size). Immutable. */
-  uint32_t stack_size;
-  /* With track_stack_use: bytes touched, measured by the task itself just
-   * before it finishes (the future's completion publishes it); 0: none. */
-  uint32_t stack_used;
-  /* Its sampled times, or NULL; set once (release) by an owner, freed with
-   * the task. */
-  _Atomic(struct weft__task_times *) times;
+  /* The body until its first run, then the slices started (its worker
+   * writes them; relaxed). Whoever starts the task takes the body (and
+   * the argument from fut.result) into the execution part and zeroes the
+   * count before it publishes run, and an end without a start zeroes it
+   * before the completion: weft__task_runs reads the count only after
+   * seeing either. */
+  union {
+    weft_task_fn fn;
+    _Atomic uint64_t runs;
+  };
+  _Atomic(struct weft__task_cold *) cold; /* NULL until needed (above) */
   struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
   uint64_t id;
-  /* line 2 */
-  struct weft__runnable r_start; /* the first run; may go stale (above) */
-  weft_task_fn fn;
-  void *arg;
-  char *name;               /* under fut.lock; NULL until named or first read */
   void *spawn_site;         /* the spawner's return address (the dump symbolizes it) */
+  /* line 2 (half) */
+  struct weft__runnable r_start; /* the first run; may go stale (above) */
   struct weft__list reg_link; /* under its registry's lock */
 };
 
@@ -247,6 +281,16 @@ static inline struct weft_task *weft__task_of(struct weft_future *f) {
 static inline struct weft__task_run *weft__task_run_of(const struct weft_task *t) {
   return atomic_load_explicit(&((struct weft_task *)t)->run, memory_order_relaxed);
 }
+
+/* @t's cold record, or NULL if it has none yet. acquire: pairs with the
+ * CAS that installed it, so its fields read as made. */
+static inline struct weft__task_cold *weft__task_cold_of(const struct weft_task *t) {
+  return atomic_load_explicit(&((struct weft_task *)t)->cold, memory_order_acquire);
+}
+
+/* @t's cold record, made if it has none (any thread); NULL if there is no
+ * memory for it. */
+struct weft__task_cold *weft__task_cold_get(struct weft_task *t);
 
 /* The task a resumption entry (kind WEFT__R_TASK) belongs to. */
 static inline struct weft_task *weft__task_of_runnable(struct weft__runnable *r) {
@@ -294,6 +338,11 @@ void weft__task_acct_ready(struct weft_task *t);
 /* @t's times, made if it has none (its owner only); NULL if there is no
  * memory for them (the interval goes uncounted). */
 struct weft__task_times *weft__task_times_get(struct weft_task *t);
+/* @t's times if it has any (the cold record's), else NULL. */
+static inline struct weft__task_times *weft__task_times_of(const struct weft_task *t) {
+  struct weft__task_cold *c = weft__task_cold_of(t);
+  return c ? &c->times : NULL;
+}
 
 /* Makes a task runnable again after a suspension (any thread). */
 void weft__task_wake(struct weft_task *t);
@@ -380,7 +429,27 @@ static inline void weft__task_run_init(struct weft__task_run *x, struct weft_tas
   atomic_init(&x->blocked.arg, 0);
   atomic_init(&x->blocked_name, NULL);
   x->fail_msg = NULL;
+  /* The start takes the body and its argument out of the handle and
+   * zeroes the slice count in the body's place (the handle's union); the
+   * caller's release store of t->run publishes the zero. */
+  x->fn = t->fn;
+  x->arg = t->fut.result;
+  t->fut.result = NULL;
+  atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
 }
+
+/* Slices @t started so far (0 until it starts): the statistics' and the
+ * dump's count, from any thread. */
+static inline uint64_t weft__task_runs(struct weft_task *t) {
+  /* acquire, either: the count was zeroed (where the body was) before
+   * run was published, or before an end without a start completed the
+   * future. Neither seen: not started, and the slot may hold the body. */
+  if (atomic_load_explicit(&t->run, memory_order_acquire) ||
+      atomic_load_explicit(&t->fut.state, memory_order_acquire) == WEFT__FUT_DONE)
+    return atomic_load_explicit(&t->runs, memory_order_relaxed);
+  return 0;
+}
+
 
 
 /* The task running on the calling thread, or NULL. Inline: suspension

@@ -412,7 +412,8 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
 static void note_stack_use(struct weft_task *t) {
   _Atomic size_t *hw = &t->fut.loop->stack_high_water;
   size_t used = weft__stack_touched(weft__task_run_of(t)->stack);
-  t->stack_used = (uint32_t)used; /* a stack is at most 1 GiB */
+  struct weft__task_cold *c = weft__task_cold_get(t); /* NULL: no memory, no figure */
+  if (c) c->stack_used = (uint32_t)used; /* a stack is at most 1 GiB */
   size_t seen = atomic_load_explicit(hw, memory_order_relaxed);
   /* relaxed: a statistic; the CAS only keeps the maximum. */
   while (seen < used &&
@@ -429,7 +430,8 @@ static void task_entry(void *arg) {
   struct weft_task *t = arg;
   after_switch(weft__worker_self()); /* the task we were switched to from, if any */
   void *result = NULL;
-  int rc = t->fn(t->arg, &result);
+  const struct weft__task_run *x = weft__task_run_of(t);
+  int rc = x->fn(x->arg, &result);
   if (t->fut.loop->track_stack) note_stack_use(t);
   weft__task_finish(t, rc < 0 ? rc : 0, result);
   /* The worker may differ from where we started. */
@@ -466,7 +468,7 @@ __attribute__((noinline)) static void slice_begin_acct(struct weft__worker *w,
   uint64_t now = weft__ticks();
   if (atomic_load_explicit(&t->timed, memory_order_relaxed)) {
     /* Armed: its times exist and its wait for a worker ends now. */
-    struct weft__task_times *tm = atomic_load_explicit(&t->times, memory_order_relaxed);
+    struct weft__task_times *tm = weft__task_times_of(t);
     if (tm && tm->ready_at) {
       weft__count(&tm->ready, now > tm->ready_at ? now - tm->ready_at : 0);
       weft__count32(&tm->ready_n, 1);
