@@ -632,7 +632,16 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   atomic_store_explicit(&child->run, &cx, memory_order_release);
   weft__mutex_lock(&host->fut.lock);
   hx->inline_child = child;
+  /* A cancellation of the host since its caller's check found no child to
+   * pass on to (weft_task_cancel reads inline_child under this lock): pass
+   * it on now, as asyncio's Task.__step cancels the future it is about to
+   * wait on when _must_cancel is set. Otherwise the child, not cancelled,
+   * could wait forever, and the host with it (tests/stress/test_races.c,
+   * cancel_vs_inline_await). The host keeps its request, as
+   * weft_task_cancel leaves it. */
+  bool pass_on = atomic_load_explicit(&host->must_cancel, memory_order_relaxed); /* under the lock */
   weft__mutex_unlock(&host->fut.lock);
+  if (pass_on) weft_task_cancel(child, NULL);
   /* As a worker starting a slice (prepare_task): a waker that notified it
    * before now must have its flag seen. */
   weft__task_slice_starts(&child->state);

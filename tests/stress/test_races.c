@@ -20,6 +20,14 @@
  *    left suspended (the lost wake-up of task.c's design comment: with the
  *    fix reverted this shape hung within ~250 iterations, 2026-12-02).
  *    A hang is reported by a 30 s bound on join and the awaits;
+ *  - cancel vs an inline await: a task cancelled while it starts running
+ *    an unstarted child inline on its own fiber (fork-join) passes the
+ *    cancellation on to that child, which would otherwise sleep forever
+ *    (asyncio's Task.__step cancels the future it is about to wait on);
+ *    the window is the host's own few instructions between its
+ *    cancellation check and noting the child (found by
+ *    tests/runtime/test_task.c's cancel_at_every_suspension_point, which
+ *    hung once in a TSan run, 2026-12-02);
  *  - the dump and weft_task_stack reading tasks from another thread while
  *    they start, run inline and end (their execution parts come and go
  *    with their stacks): every read is of a part still in place.
@@ -105,6 +113,73 @@ static void print_split(const char *what) {
 START_TEST(cancel_vs_return) {
   ck_assert_int_eq(run_main(4, cancel_return_main, NULL, NULL), 0);
   print_split("cancel vs return");
+}
+END_TEST
+
+/* ---- cancel vs an inline await ---------------------------------------------- */
+
+static int sleeps_long(void *arg, void **res) { return weft_sleep(3600); }
+
+/* Worker 1 cancels the host on worker 0 after a spin of its own length. */
+struct inline_race {
+  weft_task_t *host; /* set by the host itself */
+  long cancel_spins;
+  int rc;
+};
+
+static int cancel_after_spins(void *arg, void **res) {
+  struct inline_race *r = arg;
+  for (volatile long i = r->cancel_spins; i > 0; i--) {
+  }
+  r->rc = weft_task_cancel(r->host, NULL);
+  return 0;
+}
+
+/* Pinned to worker 0: starts the canceller on worker 1, spins, then awaits
+ * an unstarted child pinned as it is, which it runs inline. The two spins
+ * slide the cancellation across the host's path, the window included. */
+static int awaits_inline(void *arg, void **res) {
+  struct inline_race *r = arg;
+  r->host = weft_task_current(); /* before the canceller exists */
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 1;
+  weft_task_t *canceller, *child;
+  ck_assert_int_eq(weft_spawn_opts(NULL, cancel_after_spins, r, &o, &canceller), 0);
+  o.worker = 0;
+  ck_assert_int_eq(weft_spawn_opts(NULL, sleeps_long, NULL, &o, &child), 0);
+  for (volatile long i = 2000; i > 0; i--) {
+  }
+  int rc = weft_await(weft_task_future(child), NULL);
+  /* Whichever way the cancellation came, the child got one too. */
+  ck_assert_int_eq(weft_await_timeout(weft_task_future(child), 30 * 1000000000LL, NULL), -ECANCELED);
+  weft_task_release(child);
+  weft_await(weft_task_future(canceller), NULL);
+  weft_task_release(canceller);
+  return rc;
+}
+
+static int cancel_inline_main(void *arg, void **res) {
+  long n = iters();
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 0;
+  for (long i = 0; i < n; i++) {
+    weft_task_t *t;
+    struct inline_race r = {.cancel_spins = (i * 37) % 4000, .rc = -1};
+    ck_assert_int_eq(weft_spawn_opts(NULL, awaits_inline, &r, &o, &t), 0);
+    /* A lost cancellation leaves the child asleep for an hour. */
+    int rc = weft_await_timeout(weft_task_future(t), 30 * 1000000000LL, NULL);
+    if (rc == -ETIMEDOUT) weft_task_cancel(t, NULL); /* now it finds the child: clean up */
+    ck_assert_int_eq(rc, -ECANCELED);
+    ck_assert_int_eq(r.rc, 1);
+    weft_task_release(t);
+  }
+  return 0;
+}
+
+START_TEST(cancel_vs_inline_await) {
+  ck_assert_int_eq(run_main_order(4, WEFT_ORDER_LOCALITY, cancel_inline_main, NULL, NULL), 0);
 }
 END_TEST
 
@@ -699,6 +774,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, cancel_vs_return);
   tcase_add_test(tc, foreign_cancel_vs_return);
+  tcase_add_test(tc, cancel_vs_inline_await);
   tcase_add_test(tc, cancel_vs_notify);
   tcase_add_test(tc, result_vs_deadline);
   tcase_add_test(tc, wait_for_result_vs_timeout);
