@@ -335,8 +335,15 @@ END_TEST
 
 /* ---- wait_for: result vs timeout at the same instant ------------------------- */
 
+struct timed_answer {
+  int64_t sleep_ns;
+  weft_future_t *started;
+};
+
 static int answer_at(void *arg, void **res) {
-  int rc = weft_sleep_ns((int64_t)(intptr_t)arg);
+  struct timed_answer *a = arg;
+  weft_future_set_result(a->started, NULL);
+  int rc = weft_sleep_ns(a->sleep_ns);
   *res = (void *)42; /* answers even when cancelled: must never be dropped */
   (void)rc;
   return 0;
@@ -346,7 +353,15 @@ static int wait_for_race_main(void *arg, void **res) {
   long n = iters() / 4 + 1;
   for (long i = 0; i < n; i++) {
     weft_task_t *t;
-    ck_assert_int_eq(weft_spawn(answer_at, (void *)(intptr_t)(50000 + (i % 7) * 10000), &t), 0);
+    struct timed_answer a = {.sleep_ns = 50000 + (i % 7) * 10000};
+    ck_assert_int_eq(weft_future_new(NULL, &a.started), 0);
+    ck_assert_int_eq(weft_spawn(answer_at, &a, &t), 0);
+    /* Started first: a task cancelled before its first step never runs
+     * (asyncio), so one that had not started by the deadline (a slow TSan
+     * run at full size, 2026-12-02) ended cancelled and the timeout was
+     * right. The race is the answer against the deadline. */
+    ck_assert_int_eq(weft_await(a.started, NULL), 0);
+    weft_future_release(a.started);
     void *v = NULL;
     int rc = weft_wait_for(weft_task_future(t), 80000, &v);
     /* The task always answers, so the answer always wins: a timeout here
