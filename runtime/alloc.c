@@ -18,8 +18,8 @@
  *    time, 7x the RSS; benchmarks/RESULTS.md, issue 13). Slabs that stay
  *    slabs are reused as they are.
  * Purge and unmap are jemalloc's, so the arena gives memory back as any
- * other does. Invariant: once bulk_setup ran, bulk_flags and default_hooks
- * never change.
+ * other does. Invariant: once bulk_setup ran, bulk_flags, bulk_huge and
+ * default_hooks never change.
  */
 #include "alloc.h"
 

@@ -725,15 +725,15 @@ const char *weft__task_name_locked(struct weft_task *t) {
 
 int weft_task_set_name(weft_task_t *t, const char *name) {
   if (!t || !name) return -EINVAL;
-  char *copy = weft__strdup(name);
+  struct weft__task_cold *c = weft__task_cold_get(t); /* any thread: installed by CAS */
+  char *copy = c ? weft__strdup(name) : NULL;
   if (!copy) return -ENOMEM;
   weft__mutex_lock(&t->fut.lock);
-  struct weft__task_cold *c = weft__task_cold_get(t);
-  char *old = c ? c->name : copy;
-  if (c) c->name = copy;
+  char *old = c->name;
+  c->name = copy;
   weft__mutex_unlock(&t->fut.lock);
-  weft__strfree(old); /* or our copy, with no record to keep it in */
-  return c ? 0 : -ENOMEM;
+  weft__strfree(old);
+  return 0;
 }
 
 uint64_t weft_task_id(const weft_task_t *t) { return t ? t->id : 0; }

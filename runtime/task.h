@@ -233,10 +233,10 @@ struct weft__task_run {
 
 struct weft_task {
   /* line 0 */
-  /* First: a task is a future. Until its body starts, fut.result holds
-   * the body's argument (nobody reads a pending future's result; the end
-   * writes the outcome there): Tokio's task cell keeps its future and then
-   * its output in one slot the same way. */
+  /* First: a task is a future. From the spawn until the end writes the
+   * outcome, fut.result holds the body's argument, which the start reads
+   * once (nobody reads a pending future's result): Tokio's task cell keeps
+   * its future and then its output in one slot the same way. */
   struct weft_future fut;
   /* line 1: its first 32 bytes are what each wake-up and slice touch, so
    * that they share a cache line with each other whether the handle
@@ -433,8 +433,7 @@ static inline void weft__task_run_init(struct weft__task_run *x, struct weft_tas
    * zeroes the slice count in the body's place (the handle's union); the
    * caller's release store of t->run publishes the zero. */
   x->fn = t->fn;
-  x->arg = t->fut.result;
-  t->fut.result = NULL;
+  x->arg = t->fut.result; /* left there: the end overwrites it (the handle's comment) */
   atomic_store_explicit(&t->runs, 0, memory_order_relaxed);
 }
 

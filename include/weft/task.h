@@ -194,15 +194,17 @@ WEFT_EXTERN int weft_task_uncancel(weft_task_t *t);
  *           not ended; -ENODATA if tracking is off or the task never ran on
  *           a stack of its own (cancelled before its first step, failed to
  *           get a stack, or run inline by its awaiter: then its use counts
- *           toward the awaiter's); -EINVAL if @t is NULL.
+ *           toward the awaiter's), or there was no memory to record the
+ *           figure when it ended; -EINVAL if @t is NULL.
  * Threads:  any; never suspends.
  */
 WEFT_EXTERN long weft_task_stack_used(weft_task_t *t);
 
 /**
  * weft_task_name - the task's name (Task.get_name)
- * Returns:  a string valid until weft_task_set_name() or the task is freed;
- *           NULL if @t is NULL.  Threads: any.
+ * Returns:  a string valid until weft_task_set_name() or the task is freed
+ *           (the static "Task" if there was no memory to make its default
+ *           "Task-<id>"); NULL if @t is NULL.  Threads: any.
  */
 WEFT_EXTERN const char *weft_task_name(weft_task_t *t);
 
