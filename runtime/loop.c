@@ -95,9 +95,20 @@ static bool env_debug(void) {
 }
 
 /* The accounting's sampling period: cfg's, else $WEFT_ACCT_SAMPLE, else
- * WEFT__ACCT_PERIOD (benchmarks/RESULTS.md, issue 12: the largest
- * workload cost under 3% there). */
-#define WEFT__ACCT_PERIOD 32u
+ * one that keeps the timed slices' clock reads (four per timed slice) at
+ * 1 ns a slice on average, 3% of yield_many's ~30 ns slice: issue 12's
+ * budget (benchmarks/RESULTS.md, 2026-12-01 19:20Z). The period follows
+ * the counter's measured cost (ticks.c): 44 with the TSC's 11 ns, ~100
+ * with kvm-clock's ~25 (1 in 32 cost yield_many 9% there, 2026-12-03),
+ * never shorter than 32 nor longer than ACCT_PERIOD_MAX. */
+enum { ACCT_PERIOD_MIN = 32, ACCT_READS_PER_SAMPLE = 4, ACCT_PERIOD_MAX = 1024 };
+#define ACCT_BUDGET_PS 1000u /* clock cost per slice, in picoseconds */
+static uint32_t acct_default_period(void) {
+  uint64_t per_sample_ps = (uint64_t)weft__ticks_read_ns() * 1000u * ACCT_READS_PER_SAMPLE;
+  uint64_t p = (per_sample_ps + ACCT_BUDGET_PS - 1) / ACCT_BUDGET_PS;
+  return p < ACCT_PERIOD_MIN ? ACCT_PERIOD_MIN : p > ACCT_PERIOD_MAX ? ACCT_PERIOD_MAX : (uint32_t)p;
+}
+
 static uint32_t acct_period(int cfg) {
   if (cfg >= 0) return (uint32_t)cfg;
   const char *env = getenv("WEFT_ACCT_SAMPLE");
@@ -106,7 +117,7 @@ static uint32_t acct_period(int cfg) {
     long v = strtol(env, &end, 10);
     if (*end == '\0' && v >= 0 && v <= WEFT_ACCT_SAMPLE_MAX) return (uint32_t)v;
   }
-  return WEFT__ACCT_PERIOD;
+  return acct_default_period();
 }
 
 void weft_loop_config_init(struct weft_loop_config *cfg) {
@@ -194,8 +205,8 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
     return rc;
   }
   atomic_init(&loop->acct, c.debug != 0 || env_debug());
+  weft__ticks_init(); /* before the period, which follows the counter's cost */
   atomic_init(&loop->acct_period, acct_period(c.acct_sample));
-  weft__ticks_init();
   atomic_init(&loop->now_ms, 0);
   atomic_init(&loop->exec_inflight, 0);
   atomic_init(&loop->exec_avg_ns, 0);

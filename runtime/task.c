@@ -408,6 +408,22 @@ __attribute__((noinline)) void weft__task_acct_ready(struct weft_task *t) {
   tm->ready_at = now;
 }
 
+/* The requeue's form: the slice that armed @t has just ended and stamped
+ * stopped_at, so that stamp is also when the (empty) suspension ends and
+ * the wait for a worker begins. It saves one clock read of the four a
+ * timed yield costs (ticks.c: ~26 ns with kvm-clock). */
+__attribute__((noinline)) void weft__task_acct_requeued(struct weft_task *t) {
+  struct weft__task_times *tm = weft__task_times_of(t);
+  if (!tm) return;
+  if (!tm->stopped_at) {
+    weft__task_acct_ready(t); /* not armed by a slice end: read the clock */
+    return;
+  }
+  weft__count32(&tm->suspended_n, 1); /* a yield: suspended for 0 */
+  tm->ready_at = tm->stopped_at;
+  tm->stopped_at = 0;
+}
+
 void weft__task_wake(struct weft_task *t) { weft__task_wake_hint(t, WEFT__SCHED_WAKE); }
 
 void weft__task_wake_hint(struct weft_task *t, int hint) {

@@ -113,7 +113,7 @@ struct weft__task_times {
   _Atomic uint64_t run;        /* timed slices' length */
   _Atomic uint64_t max_slice;  /* the longest timed slice */
   _Atomic uint64_t ready;      /* timed waits for a worker (scheduling delay) */
-  _Atomic uint64_t suspended;  /* timed suspensions (or yields: ~0) */
+  _Atomic uint64_t suspended;  /* timed suspensions (a yield's: 0) */
   _Atomic uint32_t run_n, ready_n, suspended_n; /* how many of each were timed */
   uint64_t ready_at;           /* ticks when it became runnable (armed); 0: none */
   uint64_t stopped_at;         /* ticks when its timed slice ended; 0: none */
@@ -125,8 +125,8 @@ struct weft__task_times {
  * read of its name, its stack use at the end), at most once (a CAS
  * installs it; the loser frees its copy), freed with the task. 80 bytes
  * (jemalloc's class of 80) where these fields took 24 bytes of every
- * handle: with the default sampling one spawn in 16 makes one, 5 bytes a
- * task on average. */
+ * handle: with the default sampling (1 in 32 or sparser) at most one
+ * spawn in 16 makes one, 5 bytes a task on average or less. */
 struct weft__task_cold {
   struct weft__task_times times; /* see above */
   char *name;                    /* under fut.lock; NULL until named or first read */
@@ -335,6 +335,9 @@ int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct w
 /* @t, armed (t->timed), becomes runnable now (its waker, or its worker
  * requeueing it): times the suspension that ends. */
 void weft__task_acct_ready(struct weft_task *t);
+/* The same for @t requeued by its worker right after the timed slice that
+ * armed it (a yield): the slice's end is the instant, no clock read. */
+void weft__task_acct_requeued(struct weft_task *t);
 /* @t's times, made if it has none (its owner only); NULL if there is no
  * memory for them (the interval goes uncounted). */
 struct weft__task_times *weft__task_times_get(struct weft_task *t);

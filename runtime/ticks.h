@@ -40,6 +40,9 @@ static inline uint64_t weft__ticks(void) {
 /* Chooses the counter (once per process; any thread). */
 void weft__ticks_init(void);
 
+/* What one weft__ticks() costs here, in ns (measured once; at least 1). */
+uint32_t weft__ticks_read_ns(void);
+
 /* @ticks (a difference of weft__ticks values) in ns. */
 uint64_t weft__ticks_to_ns(uint64_t ticks);
 /* @ns as a number of ticks: the inverse, with the same accuracy (it reads

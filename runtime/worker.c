@@ -461,7 +461,7 @@ static void end_task(struct weft_task *t) {
  * has its wait for a worker timed at its next start. Budget: a dozen plain
  * stores and loads and two predictable branches, no atomic
  * read-modify-write; the clock is read only on the sampled paths (~1 slice
- * in 32 by default: benchmarks/RESULTS.md, issue 12). slice_begin returns
+ * in 32 to ~100 by default, after the clock's cost: loop.c). slice_begin returns
  * the task's execution part, which the switch to it needs next. */
 __attribute__((noinline)) static void slice_begin_acct(struct weft__worker *w,
                                                        struct weft_task *t, bool sampled) {
@@ -527,7 +527,7 @@ static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
 static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   /* Its state stays as it is: SCHEDULED (a yield), or NOTIFIED, which its
    * next slice's start turns back (task.c's design comment). */
-  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
+  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_requeued(t);
   struct weft_loop *loop = w->loop;
   struct weft__task_run *x = weft__task_run_of(t);
   /* relaxed: written by the task itself while it ran on this thread. */
@@ -793,7 +793,7 @@ static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
   set_stack_owner(w, NULL);
   /* As requeue would: a timed task's wait for a worker starts (and ends
    * at once: slice_begin). */
-  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
+  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_requeued(t);
   weft__task_slice_starts(&t->state);
   slice_begin(w, t);
   return true;

@@ -121,7 +121,8 @@ WEFT_EXTERN int weft_symbolize(const void *addr, int is_return, char *buf, size_
  * @suspended_ns: time suspended, waiting for an event (the current
  *                suspension, if any, not included).
  *
- * The times are sampled (cfg.acct_sample, default 32): each worker times
+ * The times are sampled (cfg.acct_sample; by default from 32 up, after
+ * what a clock read costs: weft/runtime.h): each worker times
  * one slice in N with the CPU's time-stamp counter, plus the suspension
  * that follows that slice and the wait for a worker after it; a sampled
  * spawn times the wait before the first run. The totals above are those

@@ -108,8 +108,12 @@ enum weft_order {
  *               worker times one task slice in this many, with the
  *               suspension and the wait for a worker that follow it.
  *               WEFT_ACCT_DEFAULT (what weft_loop_config_init sets):
- *               $WEFT_ACCT_SAMPLE, else 32; 1: every slice (what debug
- *               mode does); 0: none; at most WEFT_ACCT_SAMPLE_MAX.
+ *               $WEFT_ACCT_SAMPLE, else a period that keeps the clock
+ *               reads at 1 ns a slice on average: 4 x the measured cost
+ *               of one read in ns, at least 32 and at most 1024 (44 with
+ *               an 11 ns TSC read, ~100 with kvm-clock; docs/debug.md);
+ *               1: every slice (what debug mode does); 0: none; at most
+ *               WEFT_ACCT_SAMPLE_MAX.
  */
 #define WEFT_STALL_DEFAULT (-1)
 #define WEFT_ACCT_DEFAULT (-1)

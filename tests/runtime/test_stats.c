@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "ticks.h"
 
 static void hello(void *arg) { atomic_fetch_add((_Atomic int *)arg, 1); }
 
@@ -202,6 +203,70 @@ END_TEST
 START_TEST(sampled_off) { check_sampled(0); }
 END_TEST
 
+/* The default period follows the counter's measured cost (loop.c): the
+ * shortest period, from 32 to 1024, whose four reads per timed slice cost
+ * at most 1 ns a slice. */
+static void check_default_period(unsigned period) {
+  uint64_t per_sample_ps = (uint64_t)weft__ticks_read_ns() * 4000u;
+  ck_assert_uint_ge(period, 32);
+  ck_assert_uint_le(period, 1024);
+  if (period < 1024) ck_assert_uint_le(per_sample_ps, (uint64_t)period * 1000u);
+  if (period > 32) ck_assert_uint_gt(per_sample_ps, (uint64_t)(period - 1) * 1000u);
+}
+
+/* A task that only yields, every slice timed (debug mode's period, 1):
+ * each requeue takes its slice's end as the instant its wait for a worker
+ * starts, so it counts a suspension of exactly 0 per yield (before, a
+ * clock read a moment later counted a few ns), and the waits for a worker
+ * are timed. */
+enum { YIELDS = 50 };
+
+static int yielder(void *arg, void **res) {
+  (void)res;
+  ck_assert_int_eq(weft_future_set_result(arg, NULL), 0); /* started: not run inline */
+  for (int i = 0; i < YIELDS; i++) ck_assert_int_eq(weft_yield(), 0);
+  return 0;
+}
+
+static int yield_main(void *arg, void **res) {
+  (void)res;
+  weft_task_t *t;
+  weft_future_t *started;
+  ck_assert_int_eq(weft_future_new(NULL, &started), 0);
+  ck_assert_int_eq(weft_spawn(yielder, started, &t), 0);
+  ck_assert_int_eq(weft_await(started, NULL), 0);
+  weft_future_release(started);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_int_eq(weft_task_get_stats(t, arg), 0);
+  weft_task_release(t);
+  return 0;
+}
+
+static void check_yields(unsigned workers) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.acct_sample = 1;
+  weft_loop_t *loop;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  struct weft_task_stats ts;
+  weft_task_t *m;
+  ck_assert_int_eq(weft_spawn_opts(loop, yield_main, &ts, NULL, &m), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+  weft_task_release(m);
+  ck_assert_int_ge(weft_loop_close(loop), 0);
+  ck_assert_uint_eq(ts.runs, YIELDS + 1);
+  ck_assert_uint_eq(ts.timed_slices, YIELDS + 1);
+  ck_assert_uint_eq(ts.suspended_ns, 0);
+  ck_assert_uint_gt(ts.run_ns, 0);
+}
+
+START_TEST(yields_are_not_suspensions_one_worker) { check_yields(1); }
+END_TEST
+
+START_TEST(yields_are_not_suspensions_two_workers) { check_yields(2); }
+END_TEST
+
 START_TEST(bad_input) {
   struct weft_loop_stats ls;
   struct weft_task_stats ts;
@@ -219,7 +284,7 @@ START_TEST(bad_input) {
   ck_assert_ptr_null(bad);
   weft_loop_t *loop = make_loop(1);
   ck_assert_int_eq(weft_loop_get_stats(loop, &ls), 0);
-  if (!getenv("WEFT_ACCT_SAMPLE") && !getenv("WEFT_DEBUG")) ck_assert_uint_eq(ls.acct_sample, 32);
+  if (!getenv("WEFT_ACCT_SAMPLE") && !getenv("WEFT_DEBUG")) check_default_period(ls.acct_sample);
   ck_assert_int_eq(weft_loop_get_stats(loop, NULL), -EINVAL);
   ck_assert_int_eq(weft_loop_stats_format(loop, NULL, 5), -EINVAL);
   ck_assert_int_eq(weft_loop_set_debug(NULL, 1), -EINVAL);
@@ -245,6 +310,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, sampled_every_4);
   tcase_add_test(tc, sampled_every_slice);
   tcase_add_test(tc, sampled_off);
+  tcase_add_test(tc, yields_are_not_suspensions_one_worker);
+  tcase_add_test(tc, yields_are_not_suspensions_two_workers);
   tcase_add_test(tc, bad_input);
   suite_add_tcase(s, tc);
   return s;

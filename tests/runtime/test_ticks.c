@@ -74,12 +74,28 @@ START_TEST(ticks_measure_what_the_clock_measures) {
 }
 END_TEST
 
+/* The measured cost of a read (loop.c's sampling period follows it) is
+ * measured once, at least 1 ns, and not overstated: 1,024 reads take at
+ * least a quarter of what it predicts (a lower bound, as a sleep's). */
+START_TEST(read_cost_is_measured_once) {
+  uint32_t ns = weft__ticks_read_ns();
+  ck_assert_uint_ge(ns, 1);
+  ck_assert_uint_eq(weft__ticks_read_ns(), ns);
+  uint64_t sink = 0, c0 = weft__clock_ns();
+  for (int i = 0; i < 1024; i++) sink += weft__ticks();
+  uint64_t took = weft__clock_ns() - c0;
+  ck_assert_uint_gt(sink, 0);
+  ck_assert_uint_ge(took, (uint64_t)ns * 1024 / 4);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("ticks");
   TCase *tc = tcase_create("ticks");
   tcase_add_test(tc, ticks_never_go_back);
   tcase_add_test(tc, conversions_agree);
   tcase_add_test(tc, ticks_measure_what_the_clock_measures);
+  tcase_add_test(tc, read_cost_is_measured_once);
   suite_add_tcase(s, tc);
   return s;
 }
