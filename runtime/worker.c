@@ -117,12 +117,21 @@ static uint32_t next_rand(struct weft__worker *w) {
 static inline bool shuffle_toss(struct weft__worker *w, uint32_t odds) {
   return SHUFFLE && next_rand(w) % odds == 0;
 }
-/* Timer wake-ups run before queued work, up to this many waiting at once;
- * more go to the ring, where idle workers can steal them. Measured with
- * 100,000 sleepers behind freshly spawned tasks (timers workload): cap 64,
- * lateness p99 50-60 ms; 256, 0.5-5 ms; 1024, 0.3-26 ms (a burst held by one
- * worker that others cannot steal). */
-#define URGENT_MAX 256
+/* Timer wake-ups run before queued work (the urgent list), up to
+ * URGENT_MAX waiting at once; more go to the ring. The list is this
+ * worker's alone, so while another worker is idle it holds at most
+ * URGENT_SHARED: each pass gives the excess, oldest first, to the
+ * injection queue and wakes a worker for it (share_urgent). Measured with
+ * 100,000 sleepers behind freshly spawned tasks (timers workload, two
+ * workers): a plain cap of 64 gave lateness p99 50-60 ms; 256, 0.5-5 ms
+ * where a first run is cheap, but 121-136 ms on a host whose fresh stack
+ * pages cost 5-12 us (the wake-ups past the cap wait behind thousands of
+ * first runs); 1024, 76-91 ms there (0.3-26 ms on the first host: a burst
+ * held by one worker that others cannot steal); 4096, 4-13 ms and 15% less
+ * time in all (benchmarks/RESULTS.md, issue 13). Sharing keeps 4096's
+ * priority while everyone is busy and 256's balance once someone is not. */
+#define URGENT_MAX 4096
+#define URGENT_SHARED 256
 
 /* Extern for weft__worker_self_leaf (worker.h); not exported from
  * libweft.so (weft.map). */
@@ -1092,6 +1101,25 @@ static void find_work(struct weft__worker *w) {
   if (!remote_work_maybe(w)) park_worker(w);
 }
 
+/* Once per pass, with several workers: timer wake-ups beyond
+ * URGENT_SHARED while another worker is idle go to the injection queue,
+ * oldest first, and a worker is woken to take them (URGENT_MAX's
+ * comment). A relaxed look at the idle state decides, as for a requeue's
+ * push (runq.h): a worker that parks just after it is seen busy is looked
+ * for again at the next pass. */
+static void share_urgent(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  if (__builtin_expect(w->urgent.count <= URGENT_SHARED, 1) || loop->solo ||
+      !weft__idle_may_notify(&loop->idle))
+    return;
+  while (w->urgent.count > URGENT_SHARED) {
+    size_t n = 0, max = sizeof w->batch / sizeof w->batch[0];
+    while (n < max && w->urgent.count > URGENT_SHARED) w->batch[n++] = weft__rlist_pop(&w->urgent);
+    weft__inject_push_array(&loop->inject, w->batch, n);
+  }
+  notify_one(loop);
+}
+
 void weft__worker_main(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   weft__tls_worker = w;
@@ -1118,6 +1146,7 @@ void weft__worker_main(struct weft__worker *w) {
     take_remote(w);
     if (weft__timers_next(&w->timers) != UINT64_MAX)
       weft__count(&w->ctr.timers_fired, weft__timers_run(&w->timers, weft__clock_ns()));
+    share_urgent(w);
     if (has_local_work(w)) end_search(w);
     pass_begins(w);
     run_batch(w);

@@ -1,5 +1,6 @@
 /* test_worker.c - runtime/worker.c: cross-worker wake storms, a token ring,
- * work spreading to idle workers, and many stop/run cycles. */
+ * work spreading to idle workers, bursts of timer wake-ups shared with an
+ * idle worker, and many stop/run cycles. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -140,6 +141,64 @@ START_TEST(repeated_stop_and_run) {
 }
 END_TEST
 
+/* A burst of timer wake-ups on one worker, more than it may keep to itself
+ * while another is idle (URGENT_SHARED, 256), is shared: some sleepers
+ * resume on the idle worker. Eager sleepers start on the main task's
+ * worker (pinned to 0) before it goes on, so every timer is in worker 0's
+ * heap, all with one deadline, and worker 1, with nothing to do, parks. Without the sharing, the
+ * wake-ups (up to URGENT_MAX, 4096) stayed in worker 0's private list and
+ * every sleeper resumed there. */
+enum { BURST_FULL = 2000, BURST_MIN = 300 }; /* above URGENT_SHARED at every scale */
+static _Atomic int resumed_on[2];
+static uint64_t burst_due; /* one deadline for all: they fall due in one pass */
+
+static int burst_sleeper(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  uint64_t now = weft_now_ns();
+  ck_assert_uint_lt(now, burst_due); /* a timer, not a yield: the spawns were in time */
+  ck_assert_int_eq(weft_sleep_ns((int64_t)(burst_due - now)), 0);
+  int k = weft_worker_index();
+  ck_assert(k == 0 || k == 1);
+  atomic_fetch_add(&resumed_on[k], 1);
+  return 0;
+}
+
+static int burst_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  ck_assert_int_eq(weft_worker_index(), 0);
+  const int BURST = scaled(BURST_FULL) > BURST_MIN ? (int)scaled(BURST_FULL) : BURST_MIN;
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)BURST);
+  ck_assert_ptr_nonnull(ts);
+  /* 500 ms for the spawns, ten times that where the sanitizers slow them
+   * (WEFT_TEST_SCALE): a spawn took ~2 ms under TSan. */
+  uint64_t slow = (uint64_t)(BURST_FULL / scaled(BURST_FULL));
+  burst_due = weft_now_ns() + slow * 500 * 1000 * 1000;
+  for (int i = 0; i < BURST; i++) ck_assert_int_eq(weft_spawn_eager(burst_sleeper, NULL, &ts[i]), 0);
+  for (int i = 0; i < BURST; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  free(ts);
+  ck_assert_int_eq(atomic_load(&resumed_on[0]) + atomic_load(&resumed_on[1]), BURST);
+  ck_assert_int_gt(atomic_load(&resumed_on[1]), 0);
+  return 0;
+}
+
+START_TEST(timer_bursts_are_shared_with_an_idle_worker) {
+  weft_loop_t *loop = make_loop(2);
+  struct weft_task_opts opts;
+  weft_task_opts_init(&opts);
+  opts.worker = 0;
+  weft_task_t *m;
+  ck_assert_int_eq(weft_spawn_opts(loop, burst_main, NULL, &opts, &m), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+  weft_task_release(m);
+  close_clean(loop);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("worker");
   TCase *tc = tcase_create("worker");
@@ -148,6 +207,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, wake_storm);
   tcase_add_test(tc, spawned_work_runs_exactly_once);
   tcase_add_test(tc, repeated_stop_and_run);
+  tcase_add_test(tc, timer_bursts_are_shared_with_an_idle_worker);
   suite_add_tcase(s, tc);
   return s;
 }
