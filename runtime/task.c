@@ -631,9 +631,19 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   if (!atomic_compare_exchange_strong_explicit(&child->claim, &expected, 1, memory_order_acq_rel,
                                                memory_order_relaxed))
     return false;
+  /* Its first-run entry, if it still waits in this worker's LIFO slot (a
+   * child awaited with no spawn between: in fib(30), 62% of them), leaves
+   * the queue now with the reference it carries, released when the child
+   * has ended. Left there, it went stale and was displaced into the ring
+   * and the injection queue by later spawns, holding its 160 bytes until
+   * a worker popped it: fork_join with two workers peaked at 1.1 million
+   * such handles, 170 MiB, with ~50 tasks alive (benchmarks/RESULTS.md,
+   * issue 13). */
+  bool unqueued = weft__worker_take_lifo(weft__worker_self(), &child->r_start);
   if (weft__task_take_cancel(child)) {
     weft__task_finish(child, -ECANCELED, NULL); /* never ran, as asyncio */
     atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
+    if (unqueued) weft_future_release(&child->fut);
     return true;
   }
   /* The child's execution part lives in this frame, which it cannot
@@ -673,6 +683,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   weft__mutex_lock(&host->fut.lock);
   hx->inline_child = NULL;
   weft__mutex_unlock(&host->fut.lock);
+  if (unqueued) weft_future_release(&child->fut); /* the entry's reference */
   return true;
 }
 

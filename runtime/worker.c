@@ -198,6 +198,12 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   return 0;
 }
 
+bool weft__worker_take_lifo(struct weft__worker *w, struct weft__runnable *r) {
+  if (!w || lifo_get(w) != r) return false;
+  lifo_set(w, NULL);
+  return true;
+}
+
 void weft__drop_runnable(struct weft__runnable *r) {
   /* Handles and stale first-run entries (their task ran inline) can remain
    * queued at teardown: close() ran every task to its end first. */
@@ -252,6 +258,27 @@ static void notify_one(struct weft_loop *loop) {
 
 static void take_injected(struct weft__worker *w);
 
+/* Drops, from @items (@n runnables this worker has just taken out of its
+ * ring), the first-run entries gone stale (their task was claimed by an
+ * inline host: task.c), and returns how many are left, in order. They
+ * would otherwise wait in the injection queue, each holding its task's
+ * 160 bytes, until some worker popped them (fork_join, benchmarks/
+ * RESULTS.md, issue 13). acquire: as claim_start's CAS, against the host's
+ * claim; a claim it misses leaves the entry to its popper, as before. */
+static size_t drop_stale(struct weft__runnable **items, size_t n) {
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct weft__runnable *r = items[i];
+    if (r->kind == WEFT__R_TASK_START &&
+        atomic_load_explicit(&weft__container_of(r, struct weft_task, r_start)->claim,
+                             memory_order_acquire) != 0)
+      weft_future_release(&weft__container_of(r, struct weft_task, r_start)->fut);
+    else
+      items[kept++] = r;
+  }
+  return kept;
+}
+
 /* Appends @r to this worker's own queue. */
 static void push_local(struct weft__worker *w, struct weft__runnable *r, bool notify) {
   struct weft_loop *loop = w->loop;
@@ -261,7 +288,7 @@ static void push_local(struct weft__worker *w, struct weft__runnable *r, bool no
     return; /* the only worker is this one, and it is awake */
   }
   size_t n = weft__runq_push(&w->runq, r, w->spill);
-  if (n) weft__inject_push_array(&loop->inject, w->spill, n);
+  if (n) weft__inject_push_array(&loop->inject, w->spill, drop_stale(w->spill, n));
   if (notify) notify_one(loop);
 }
 

@@ -217,6 +217,12 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
 
 /* Releases a runnable that will never run (loop teardown). */
 void weft__drop_runnable(struct weft__runnable *r);
+/* Owner only (@w is the caller's worker, or NULL): if @w's LIFO slot
+ * holds @r, empties it and returns true; the reference @r carries is then
+ * the caller's. For an inline run (task.c) whose child's first-run entry
+ * still waits there. */
+bool weft__worker_take_lifo(struct weft__worker *w, struct weft__runnable *r);
+
 /* weft__drop_runnable over a batch (weft__inject_drain's shape). */
 void weft__drop_runnables(struct weft__runnable **batch, size_t n, void *unused);
 
