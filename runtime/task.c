@@ -640,6 +640,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
    * such handles, 170 MiB, with ~50 tasks alive (benchmarks/RESULTS.md,
    * issue 13). */
   bool unqueued = weft__worker_take_lifo(weft__worker_self(), &child->r_start);
+  if (!unqueued) weft__worker_note_stale(weft__worker_self());
   if (weft__task_take_cancel(child)) {
     weft__task_finish(child, -ECANCELED, NULL); /* never ran, as asyncio */
     atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);

@@ -114,6 +114,9 @@ struct weft__worker {
   uint32_t acct_left, acct_spawn_left;
   uint64_t slice_t0;
   unsigned stack_color;         /* the next first run's stack colour (task.h), counted up */
+  /* Inline claims that left their child's first-run entry queued (stale)
+   * since this worker last looked (worker.c, compact_solo); owner only. */
+  uint32_t stale_left;
   uintptr_t tstack_lo, tstack_hi; /* this thread's own stack (the dump's bounds) */
   _Atomic uintptr_t thread_id;  /* pthread_self() of the thread running it (signals) */
   struct weft_task *eager;      /* an eager child to start before its spawner resumes */
@@ -222,6 +225,10 @@ void weft__drop_runnable(struct weft__runnable *r);
  * the caller's. For an inline run (task.c) whose child's first-run entry
  * still waits there. */
 bool weft__worker_take_lifo(struct weft__worker *w, struct weft__runnable *r);
+/* Owner only: an inline claim left its child's first-run entry queued. */
+static inline void weft__worker_note_stale(struct weft__worker *w) {
+  if (w) w->stale_left++;
+}
 
 /* weft__drop_runnable over a batch (weft__inject_drain's shape). */
 void weft__drop_runnables(struct weft__runnable **batch, size_t n, void *unused);

@@ -3,7 +3,8 @@
  * names, all_tasks, pinning, unretrieved task errors, and a million tasks. */
 #include "helpers.h"
 #include "task.h" /* white box: a task's two parts */
-#include "loop.h" /* white box: the injection queue's length */
+#include "loop.h"   /* white box: the injection queue's length */
+#include "worker.h" /* and a worker's overflow list */
 
 #include <errno.h>
 #include <pthread.h>
@@ -496,14 +497,20 @@ END_TEST
 /* ---- fork-join: awaited unstarted children may run inline ------------------ */
 
 static int fib_task(void *arg, void **res);
-static _Atomic size_t inject_peak; /* the injection queue's longest, seen from fib */
+/* The injection queue's longest, and the longest overflow list of the
+ * worker fib ran on (read by that worker's own thread), seen from fib. */
+static _Atomic size_t inject_peak, overflow_peak;
+
+static void note_peak(_Atomic size_t *peak, size_t len) {
+  size_t seen = atomic_load_explicit(peak, memory_order_relaxed);
+  while (len > seen && !atomic_compare_exchange_weak(peak, &seen, len)) {
+  }
+}
 
 static void note_inject_len(void) {
   /* relaxed: a statistic; the queue's own counter. */
-  size_t len = atomic_load_explicit(&weft_loop_current()->inject.len, memory_order_relaxed);
-  size_t seen = atomic_load_explicit(&inject_peak, memory_order_relaxed);
-  while (len > seen && !atomic_compare_exchange_weak(&inject_peak, &seen, len)) {
-  }
+  note_peak(&inject_peak, atomic_load_explicit(&weft_loop_current()->inject.len, memory_order_relaxed));
+  note_peak(&overflow_peak, weft__worker_self()->overflow.count);
 }
 
 static long fib(long n) {
@@ -546,6 +553,13 @@ START_TEST(inline_children_leave_no_stale_entries_queued) {
   ck_assert_int_eq(run_main(2, fib_big_main, NULL, &r), 0);
   ck_assert_int_eq((long)r, 17711);
   ck_assert_uint_le(atomic_load(&inject_peak), 1024);
+  /* One worker in LOCALITY order: no thieves, no injection; a full ring
+   * overflows into the worker's own list, which must not fill with them
+   * either. */
+  atomic_store(&overflow_peak, 0);
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_LOCALITY, fib_big_main, NULL, &r), 0);
+  ck_assert_int_eq((long)r, 17711);
+  ck_assert_uint_le(atomic_load(&overflow_peak), 1024);
 }
 END_TEST
 
