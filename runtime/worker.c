@@ -259,13 +259,11 @@ static void notify_one(struct weft_loop *loop) {
 
 static void take_injected(struct weft__worker *w);
 
-/* Drops, from @items (@n runnables this worker has just taken out of its
- * ring), the first-run entries gone stale (their task was claimed by an
- * inline host: task.c), and returns how many are left, in order. They
- * would otherwise wait in the injection queue, each holding its task's
- * 160 bytes, until some worker popped them (fork_join, benchmarks/
- * RESULTS.md, issue 13). acquire: as claim_start's CAS, against the host's
- * claim; a claim it misses leaves the entry to its popper, as before. */
+/* If @r, which this worker holds (taken out of its ring), is a first-run
+ * entry gone stale (its task was claimed by an inline host: task.c), drops
+ * the reference it carries and returns true. acquire: as claim_start's
+ * CAS, against the host's claim; a claim it misses leaves the entry to its
+ * popper, as before. */
 static bool drop_if_stale(struct weft__runnable *r) {
   if (r->kind != WEFT__R_TASK_START) return false;
   struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
@@ -274,6 +272,11 @@ static bool drop_if_stale(struct weft__runnable *r) {
   return true;
 }
 
+/* Drops the stale entries from @items (@n runnables this worker has just
+ * taken out of its ring to spill) and returns how many are left, in
+ * order. They would otherwise wait in the injection queue, each holding
+ * its task's 160 bytes, until some worker popped them (fork_join,
+ * benchmarks/RESULTS.md, issue 13). */
 static size_t drop_stale(struct weft__runnable **items, size_t n) {
   size_t kept = 0;
   for (size_t i = 0; i < n; i++)
