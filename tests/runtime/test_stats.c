@@ -246,15 +246,9 @@ static void check_yields(unsigned workers) {
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);
   cfg.workers = workers;
-  cfg.acct_sample = 1;
-  weft_loop_t *loop;
-  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  cfg.acct_sample = 1; /* every slice timed */
   struct weft_task_stats ts;
-  weft_task_t *m;
-  ck_assert_int_eq(weft_spawn_opts(loop, yield_main, &ts, NULL, &m), 0);
-  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
-  weft_task_release(m);
-  ck_assert_int_ge(weft_loop_close(loop), 0);
+  ck_assert_int_eq(weft_run_config(&cfg, yield_main, &ts, NULL), 0);
   ck_assert_uint_eq(ts.runs, YIELDS + 1);
   ck_assert_uint_eq(ts.timed_slices, YIELDS + 1);
   ck_assert_uint_eq(ts.suspended_ns, 0);
