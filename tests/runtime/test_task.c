@@ -535,6 +535,7 @@ static int fib_main(void *arg, void **res) {
   return 0;
 }
 
+#if !defined(WEFT__SHUFFLE) && WEFT__RUNQ_CAP >= 1024 /* see the suite below */
 /* Children awaited inline leave no stale first-run entries to pile up:
  * the one still in the LIFO slot leaves it at the inline claim, and those
  * a later spawn pushed into the ring are dropped, not spilled into the
@@ -562,6 +563,7 @@ START_TEST(inline_children_leave_no_stale_entries_queued) {
   ck_assert_uint_le(atomic_load(&overflow_peak), 1024);
 }
 END_TEST
+#endif
 
 START_TEST(fork_join_fib) {
   int orders[] = {WEFT_ORDER_DEFAULT, WEFT_ORDER_FIFO, WEFT_ORDER_LOCALITY};
@@ -1029,7 +1031,12 @@ static Suite *suite(void) {
   tcase_add_test(tc, detached_task_error_is_reported);
   tcase_add_test(tc, a_million_tasks);
   tcase_add_test(tc, fork_join_fib);
+#if !defined(WEFT__SHUFFLE) && WEFT__RUNQ_CAP >= 1024
+  /* The shuffle build's 4-slot rings and skipped LIFO slot spill entries
+   * before their parent claims them, so some go stale in the injection
+   * queue after all: the bound holds for the real sizes only. */
   tcase_add_test(tc, inline_children_leave_no_stale_entries_queued);
+#endif
   tcase_add_test(tc, awaited_children_that_suspend);
   tcase_add_test(tc, cancelling_a_host_cancels_its_child);
   tcase_add_test(tc, cancel_then_return_ends_cancelled);
