@@ -394,12 +394,10 @@ struct weft__task_times *weft__task_times_get(struct weft_task *t) {
   return c ? &c->times : NULL;
 }
 
-__attribute__((noinline)) void weft__task_acct_ready(struct weft_task *t) {
-  /* Our CAS to SCHEDULED (or the worker's requeue) makes us the only
-   * writer until the task runs again; t->timed says the times exist. */
-  struct weft__task_times *tm = weft__task_times_of(t);
-  if (!tm) return;
-  uint64_t now = weft__ticks();
+/* The suspension that ended at @now (if the last slice armed one) and the
+ * wait for a worker that starts then. Our CAS to SCHEDULED (or the
+ * worker's requeue) makes us the only writer until the task runs again. */
+static void acct_ready_at(struct weft__task_times *tm, uint64_t now) {
   if (tm->stopped_at) {
     weft__count(&tm->suspended, now > tm->stopped_at ? now - tm->stopped_at : 0);
     weft__count32(&tm->suspended_n, 1);
@@ -408,20 +406,19 @@ __attribute__((noinline)) void weft__task_acct_ready(struct weft_task *t) {
   tm->ready_at = now;
 }
 
+__attribute__((noinline)) void weft__task_acct_ready(struct weft_task *t) {
+  struct weft__task_times *tm = weft__task_times_of(t); /* t->timed: they exist */
+  if (tm) acct_ready_at(tm, weft__ticks());
+}
+
 /* The requeue's form: the slice that armed @t has just ended and stamped
  * stopped_at, so that stamp is also when the (empty) suspension ends and
- * the wait for a worker begins. It saves one clock read of the four a
- * timed yield costs (ticks.c: ~26 ns with kvm-clock). */
+ * the wait for a worker begins, a yield's suspension being 0. It saves one
+ * clock read of the four a timed yield costs (ticks.c: ~26 ns with
+ * kvm-clock). */
 __attribute__((noinline)) void weft__task_acct_requeued(struct weft_task *t) {
   struct weft__task_times *tm = weft__task_times_of(t);
-  if (!tm) return;
-  if (!tm->stopped_at) {
-    weft__task_acct_ready(t); /* not armed by a slice end: read the clock */
-    return;
-  }
-  weft__count32(&tm->suspended_n, 1); /* a yield: suspended for 0 */
-  tm->ready_at = tm->stopped_at;
-  tm->stopped_at = 0;
+  if (tm) acct_ready_at(tm, tm->stopped_at ? tm->stopped_at : weft__ticks());
 }
 
 void weft__task_wake(struct weft_task *t) { weft__task_wake_hint(t, WEFT__SCHED_WAKE); }
@@ -639,8 +636,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
    * a worker popped it: fork_join with two workers peaked at 1.1 million
    * such handles, 170 MiB, with ~50 tasks alive (benchmarks/RESULTS.md,
    * issue 13). */
-  bool unqueued = weft__worker_take_lifo(weft__worker_self(), &child->r_start);
-  if (!unqueued) weft__worker_note_stale(weft__worker_self());
+  bool unqueued = weft__worker_take_start(weft__worker_self(), &child->r_start);
   if (weft__task_take_cancel(child)) {
     weft__task_finish(child, -ECANCELED, NULL); /* never ran, as asyncio */
     atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);

@@ -199,8 +199,12 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   return 0;
 }
 
-bool weft__worker_take_lifo(struct weft__worker *w, struct weft__runnable *r) {
-  if (!w || lifo_get(w) != r) return false;
+bool weft__worker_take_start(struct weft__worker *w, struct weft__runnable *r) {
+  if (!w) return false;
+  if (lifo_get(w) != r) {
+    w->stale_left++;
+    return false;
+  }
   lifo_set(w, NULL);
   return true;
 }
@@ -307,9 +311,12 @@ static bool compact_solo(struct weft__worker *w) {
 static void push_local(struct weft__worker *w, struct weft__runnable *r, bool notify) {
   struct weft_loop *loop = w->loop;
   if (loop->solo) {
-    if (w->overflow.count || (!weft__runq_try_push_solo(&w->runq, r) &&
-                              !(compact_solo(w) && weft__runq_try_push_solo(&w->runq, r))))
-      weft__rlist_push(&w->overflow, r);
+    /* The ring while nothing waits behind it (a full one after dropping
+     * its stale entries), else the overflow's tail: FIFO either way. */
+    bool in_ring = !w->overflow.count &&
+                   (weft__runq_try_push_solo(&w->runq, r) ||
+                    (compact_solo(w) && weft__runq_try_push_solo(&w->runq, r)));
+    if (!in_ring) weft__rlist_push(&w->overflow, r);
     return; /* the only worker is this one, and it is awake */
   }
   size_t n = weft__runq_push(&w->runq, r, w->spill);

@@ -220,15 +220,12 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
 
 /* Releases a runnable that will never run (loop teardown). */
 void weft__drop_runnable(struct weft__runnable *r);
-/* Owner only (@w is the caller's worker, or NULL): if @w's LIFO slot
- * holds @r, empties it and returns true; the reference @r carries is then
- * the caller's. For an inline run (task.c) whose child's first-run entry
- * still waits there. */
-bool weft__worker_take_lifo(struct weft__worker *w, struct weft__runnable *r);
-/* Owner only: an inline claim left its child's first-run entry queued. */
-static inline void weft__worker_note_stale(struct weft__worker *w) {
-  if (w) w->stale_left++;
-}
+/* Owner only (@w is the caller's worker, or NULL), at an inline claim of
+ * the task whose first-run entry is @r: if @w's LIFO slot holds @r,
+ * empties it and returns true (the reference @r carries is then the
+ * caller's); else notes that @r stays queued, stale (compact_solo), and
+ * returns false. */
+bool weft__worker_take_start(struct weft__worker *w, struct weft__runnable *r);
 
 /* weft__drop_runnable over a batch (weft__inject_drain's shape). */
 void weft__drop_runnables(struct weft__runnable **batch, size_t n, void *unused);
