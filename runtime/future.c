@@ -117,9 +117,20 @@ WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
 WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
   if (!f) return;
   weft__magic_check(f, "double release", f->is_task ? "task" : "future");
-  /* acq_rel: the last releaser must see every other holder's writes before
-   * it frees (release on every decrement, acquire on the final one). */
-  if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
+  /* The only reference left is ours: then nobody can take or drop another
+   * (a new one needs an old one, or a task's registry, which a task with
+   * no scheduler's reference has left; a completer holding none takes its
+   * own under the lock only while f is referenced: complete_locked), so f
+   * is freed without the decrement's locked instruction (end_task's rule;
+   * one a message in ping_pong, whose futures each end with two releases).
+   * acquire: pairs with the other holders' acq_rel decrements, so their
+   * writes are visible before the free, as the final decrement's would be.
+   * Otherwise acq_rel: the last releaser must see every other holder's
+   * writes before it frees (release on every decrement, acquire on the
+   * final one). */
+  if (atomic_load_explicit(&f->refs, memory_order_acquire) != 1 &&
+      atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+    return;
   if (f->is_task) {
     weft__task_free(weft__task_of(f));
     return;
