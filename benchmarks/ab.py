@@ -7,13 +7,16 @@ change and one after), for "no regression" and "what did it buy" checks.
 Runs BEFORE then AFTER on every workload, alternating, ROUNDS times, so slow
 drifts of the machine hit both alike; prints a Markdown table of the median
 ns/op (and range) of each and the ratio after / before (below 1: faster
-after). Workloads default to run.sh's list.
+after). Workloads default to run.sh's list. Both binaries are dropped from
+the page cache first (evict.py says why).
 """
 import argparse
 import re
 import statistics
 import subprocess
 import sys
+
+from evict import evict
 
 DEFAULT = ("spawn_many yield_many ping_pong chained_spawn timers switch sched_switch fork_join "
            "lock_contended queue_mpmc semaphore_limit ping_pong_queue gather_10k taskgroup_10k "
@@ -36,6 +39,7 @@ def main():
     ap.add_argument("workloads", nargs="*")
     a = ap.parse_intermixed_args()
     workloads = a.workloads or DEFAULT
+    evict([a.before, a.after])
     print("| workload | workers | before ns/op (median, range) | after ns/op (median, range) | after ÷ before |")
     print("|---|---:|---:|---:|---:|")
     for w in workloads:

@@ -51,6 +51,8 @@ while IFS== read -r k v; do
   case $k in go_io) go_io=$v ;; tokio_io) tokio_io=$v ;; esac
 done < <(benchmarks/peers/build.sh)
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+# Every server's code from pages read back in (benchmarks/evict.py says why).
+[ -n "$py" ] && $py benchmarks/evict.py $B/weft-echo $B/weft-loadgen $B/weft-uv-server $E/http_hello "$go_io" "$tokio_io"
 uv_bin=""; [ -x $B/weft-uv-server ] && uv_bin=$B/weft-uv-server
 has_uvloop=0; [ -n "$py" ] && $py -c "import uvloop" 2>/dev/null && has_uvloop=1
 
