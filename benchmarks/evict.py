@@ -5,7 +5,7 @@ wrote the file last.
 
     benchmarks/evict.py FILE...
 
-Why (benchmarks/RESULTS.md, 2026-12-03 03:55Z): a binary's code runs from
+Why (benchmarks/RESULTS.md, 2026-12-03 03:52Z): a binary's code runs from
 the page cache's copy of the file, and how that copy was made changes how
 fast the code runs. Right after a linker wrote the file, the cache holds
 it in the small pieces the linker wrote; read back by readahead it comes in
