@@ -38,7 +38,8 @@ struct weft_loop {
   struct weft__worker *workers;
   _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;
-  struct weft__registry foreign_reg; /* tasks spawned off-worker */
+  struct weft__registry *regs; /* the task registry's shards (worker.h); nregs of them */
+  unsigned nregs;              /* a power of two; immutable */
   struct weft__stack_arena stack_arena; /* stacks of the default size */
 
   /* Workers 1..N-1 are threads that live from the first run to close (an

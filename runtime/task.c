@@ -75,14 +75,15 @@ static void task_slot_give(struct weft_loop *loop) {
   if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
 }
 
-/* @t's registry (task.h: reg). */
+/* @t's registry shard (task.h: reg). */
 static struct weft__registry *registry_of(struct weft_task *t) {
-  struct weft_loop *loop = t->fut.loop;
-  return t->reg >= 0 ? &loop->workers[t->reg].reg : &loop->foreign_reg;
+  return &t->fut.loop->regs[t->reg];
 }
 
-static void registry_add(struct weft_task *t, struct weft__worker *w) {
-  t->reg = w ? (int16_t)w->index : -1;
+static void registry_add(struct weft_task *t) {
+  /* Consecutive ids (a worker's block of them: loop.c) take the shards in
+   * turn. */
+  t->reg = (int16_t)(t->id & (t->fut.loop->nregs - 1));
   struct weft__registry *reg = registry_of(t);
   weft__mutex_lock(&reg->lock);
   weft__list_add_tail(&reg->tasks, &t->reg_link);
@@ -245,7 +246,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
       atomic_store_explicit(&t->timed, true, memory_order_relaxed);
     }
   }
-  registry_add(t, w);
+  registry_add(t);
   if (out) *out = t;
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
@@ -778,9 +779,8 @@ static int visit_registry(struct weft__registry *reg, int (*visit)(weft_task_t *
 
 static int visit_all(struct weft_loop *loop, int (*visit)(weft_task_t *, void *), void *arg) {
   int count = 0;
-  for (unsigned i = 0; i < loop->nworkers; i++)
-    if (visit_registry(&loop->workers[i].reg, visit, arg, &count)) return count;
-  visit_registry(&loop->foreign_reg, visit, arg, &count);
+  for (unsigned i = 0; i < loop->nregs; i++)
+    if (visit_registry(&loop->regs[i], visit, arg, &count)) return count;
   return count;
 }
 

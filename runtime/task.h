@@ -251,7 +251,7 @@ struct weft_task {
    * owner (worker or waker, see weft__task_times); relaxed. */
   _Atomic bool timed;
   int16_t home;             /* the pinning it was spawned with (-1: any); immutable */
-  int16_t reg;              /* its registry: a worker's index, -1 the loop's foreign one; immutable */
+  int16_t reg;              /* its registry shard (loop.h: regs), from its id; immutable */
   /* The body until its first run, then the slices started (its worker
    * writes them; relaxed). Whoever starts the task takes the body (and
    * the argument from fut.result) into the execution part and zeroes the

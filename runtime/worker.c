@@ -190,8 +190,6 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->searching = false;
   w->rng = (shuffle_seed() | 1u) * (index + 1); /* xorshift needs a nonzero state */
   w->pinned_turn = false;
-  weft__mutex_init(&w->reg.lock);
-  weft__list_init(&w->reg.tasks);
   for (unsigned k = 0; k < WEFT__OBJ_KINDS; k++) weft__objcache_init(&w->caches[k], obj_kinds[k].link);
   w->live = 0;
   w->stale_left = 0;

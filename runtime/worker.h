@@ -21,10 +21,16 @@
 struct weft_loop;
 struct weft_task;
 
-/* Tasks that are not done, for all_tasks() and close(). One per worker plus
- * one for foreign threads, so spawning does not contend on one lock. */
+/* Tasks that are not done, for all_tasks(), close() and the dump: one shard
+ * of the loop's registry (loop.h: regs), a cache line each (loop.c says
+ * how many). A task is
+ * listed in the shard its id picks, so that the worker that spawns it and
+ * the one it ends on, often different, seldom want the same lock at once:
+ * one registry per spawning worker made every task a thief ran contend
+ * with its spawner's next spawns (benchmarks/RESULTS.md, 2026-12-03
+ * 04:10Z; Tokio's OwnedTasks shards the same way). */
 struct weft__registry {
-  struct weft__mutex lock;
+  _Alignas(64) struct weft__mutex lock;
   struct weft__list tasks; /* weft_task.reg_link; under lock */
 };
 
@@ -70,7 +76,7 @@ static inline void weft__count32(_Atomic uint32_t *c, uint32_t n) {
 }
 
 /* Layout: groups that other threads touch (the ring, the inbox, the timer
- * heap's lock, the parker, the registry) each start a cache line, and the
+ * heap's lock, the parker) each start a cache line, and the
  * owner's hot fields have their own, so no thread's writes slow another's
  * reads through false sharing. Workers sit side by side in one array:
  * measured, an unaligned layout cost ping_pong about 40%. */
@@ -154,7 +160,6 @@ struct weft__worker {
   _Alignas(WEFT__CACHELINE) struct weft__park park;     /* unpark from any thread */
   /* Owner only (kick: any thread, through park). Set up by weft_loop_new. */
   _Alignas(WEFT__CACHELINE) struct weft__reactor reactor;
-  _Alignas(WEFT__CACHELINE) struct weft__registry reg;  /* tasks end on any worker */
   /* Owner only: scratch arrays for moving runnables in bulk (a ring's
    * spill, a batch from the injection queue). Here, not on the stack:
    * push_local runs on the waking task's fiber, and a 4 KiB frame there

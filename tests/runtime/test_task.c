@@ -395,6 +395,78 @@ static int names_main(void *arg, void **res) {
 START_TEST(names_ids_and_all_tasks) { ck_assert_int_eq(run_main(2, names_main, NULL, NULL), 0); }
 END_TEST
 
+/* all_tasks over many tasks spawned from several workers: the registry is
+ * sharded by task id (worker.h), and every shard is visited, each task once;
+ * a visitor that stops ends the walk at once, whichever shard it is in. */
+enum { SPREAD_TASKS = 600 };
+struct seen_ids {
+  uint64_t ids[SPREAD_TASKS + 16];
+  int n, stop_after;
+};
+
+static int record_id(weft_task_t *t, void *arg) {
+  struct seen_ids *s = arg;
+  if (s->n < (int)(sizeof s->ids / sizeof s->ids[0])) s->ids[s->n] = weft_task_id(t);
+  s->n++;
+  return s->stop_after && s->n == s->stop_after;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Spawns its share of the sleepers, so that ids come from several workers'
+ * blocks. */
+static int spawn_sleepers(void *arg, void **res) {
+  weft_task_t **ts = arg;
+  for (int i = 0; i < SPREAD_TASKS / 4; i++)
+    if (weft_spawn(forever, NULL, &ts[i])) return -ENOMEM;
+  return 0;
+}
+
+static int spread_main(void *arg, void **res) {
+  static weft_task_t *ts[SPREAD_TASKS];
+  weft_task_t *spawners[4];
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  for (int k = 0; k < 4; k++) {
+    o.worker = k; /* each spawner on its own worker */
+    ck_assert_int_eq(weft_spawn_opts(NULL, spawn_sleepers, &ts[k * (SPREAD_TASKS / 4)], &o, &spawners[k]), 0);
+  }
+  for (int k = 0; k < 4; k++) {
+    ck_assert_int_eq(weft_await(weft_task_future(spawners[k]), NULL), 0);
+    weft_task_release(spawners[k]);
+  }
+  static struct seen_ids s;
+  memset(&s, 0, sizeof s);
+  ck_assert_int_eq(weft_loop_tasks(weft_loop_current(), record_id, &s), SPREAD_TASKS + 1); /* and main */
+  ck_assert_int_eq(s.n, SPREAD_TASKS + 1);
+  qsort(s.ids, (size_t)s.n, sizeof s.ids[0], cmp_u64);
+  uint64_t want[SPREAD_TASKS + 1];
+  for (int i = 0; i < SPREAD_TASKS; i++) want[i] = weft_task_id(ts[i]);
+  want[SPREAD_TASKS] = weft_task_id(weft_task_current());
+  qsort(want, SPREAD_TASKS + 1, sizeof want[0], cmp_u64);
+  for (int i = 0; i <= SPREAD_TASKS; i++) ck_assert_uint_eq(s.ids[i], want[i]);
+  memset(&s, 0, sizeof s);
+  s.stop_after = SPREAD_TASKS / 2;
+  ck_assert_int_eq(weft_loop_tasks(weft_loop_current(), record_id, &s), SPREAD_TASKS / 2);
+  ck_assert_int_eq(s.n, SPREAD_TASKS / 2);
+  for (int i = 0; i < SPREAD_TASKS; i++) weft_task_cancel(ts[i], NULL);
+  for (int i = 0; i < SPREAD_TASKS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), -ECANCELED);
+    weft_task_release(ts[i]);
+  }
+  memset(&s, 0, sizeof s);
+  ck_assert_int_eq(weft_loop_tasks(weft_loop_current(), record_id, &s), 1); /* main */
+  return 0;
+}
+
+START_TEST(all_tasks_over_every_registry_shard) {
+  ck_assert_int_eq(run_main(4, spread_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* ---- pinning --------------------------------------------------------------- */
 
 static int stay_put(void *arg, void **res) {
@@ -1047,6 +1119,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, max_tasks_caps_live_tasks);
   tcase_add_test(tc, task_factory);
   tcase_add_test(tc, eager_tasks);
+  tcase_add_test(tc, all_tasks_over_every_registry_shard);
   suite_add_tcase(s, tc);
   return s;
 }
