@@ -28,7 +28,7 @@ struct weft_task;
  * the one it ends on, often different, seldom want the same lock at once:
  * one registry per spawning worker made every task a thief ran contend
  * with its spawner's next spawns (benchmarks/RESULTS.md, 2026-12-03
- * 04:10Z; Tokio's OwnedTasks shards the same way). */
+ * 03:58Z; Tokio's OwnedTasks shards the same way). */
 struct weft__registry {
   _Alignas(64) struct weft__mutex lock;
   struct weft__list tasks; /* weft_task.reg_link; under lock */
