@@ -26,6 +26,18 @@ struct weft__factory {
   struct weft__factory *next; /* loop->factories */
 };
 
+/* Tasks that are not done, for all_tasks(), close() and the dump: one shard
+ * of the loop's registry (weft_loop.regs), a cache line each; loop.c says
+ * how many. A task is listed in the shard its id picks, so that the worker
+ * that spawns it and the one it ends on, often different, seldom want the
+ * same lock at once: one registry per spawning worker made every task a
+ * thief ran contend with its spawner's next spawns (benchmarks/RESULTS.md,
+ * 2026-12-03 03:58Z; Tokio's OwnedTasks shards the same way). */
+struct weft__registry {
+  _Alignas(WEFT__CACHELINE) struct weft__mutex lock;
+  struct weft__list tasks; /* weft_task.reg_link; under lock */
+};
+
 struct weft_loop {
   unsigned nworkers;          /* immutable */
   size_t stack_size;          /* page-rounded; immutable */
@@ -38,7 +50,7 @@ struct weft_loop {
   struct weft__worker *workers;
   _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;
-  struct weft__registry *regs; /* the task registry's shards (worker.h); nregs of them */
+  struct weft__registry *regs; /* the task registry's shards (above); nregs of them */
   unsigned nregs;              /* a power of two; immutable */
   struct weft__stack_arena stack_arena; /* stacks of the default size */
 

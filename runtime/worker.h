@@ -21,19 +21,6 @@
 struct weft_loop;
 struct weft_task;
 
-/* Tasks that are not done, for all_tasks(), close() and the dump: one shard
- * of the loop's registry (loop.h: regs), a cache line each (loop.c says
- * how many). A task is
- * listed in the shard its id picks, so that the worker that spawns it and
- * the one it ends on, often different, seldom want the same lock at once:
- * one registry per spawning worker made every task a thief ran contend
- * with its spawner's next spawns (benchmarks/RESULTS.md, 2026-12-03
- * 03:58Z; Tokio's OwnedTasks shards the same way). */
-struct weft__registry {
-  _Alignas(64) struct weft__mutex lock;
-  struct weft__list tasks; /* weft_task.reg_link; under lock */
-};
-
 /* The objects a worker keeps a cache of when they are freed (objcache.h;
  * weft__worker_obj_alloc / _free, worker.c's table of their sizes). */
 enum weft__obj_kind {
