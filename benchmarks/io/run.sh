@@ -86,20 +86,15 @@ cpu_per_req() { awk -v t="$1" -v r="$2" -v hz="$hz" 'BEGIN { if (r > 0) printf "
 # the rounds' p99s (for tail latency under a hog, which swings between
 # rounds with where the kernel puts the hog: the p99 of the round with the
 # median throughput is one draw of it).
+middle() { awk '{ r[NR] = $0 } END { if (NR) print r[int((NR + 1) / 2)] }'; } # of sorted lines
 median_rows() {
+  local impl rows row
   for impl in "${order[@]}"; do
-    awk -v i="$impl" '$2 == i' "$out/rounds" | sort -k3 -g | awk -v m="${2:-}" '
-      { r[NR] = $0; p[NR] = $5 + 0 }
-      END {
-        if (!NR) exit
-        row = r[int((NR + 1) / 2)]
-        if (m == "median") {
-          for (a = 2; a <= NR; a++) for (b = a; b > 1 && p[b] < p[b - 1]; b--) { t = p[b]; p[b] = p[b - 1]; p[b - 1] = t }
-          nf = split(row, f, " "); f[5] = p[int((NR + 1) / 2)]
-          row = f[1]; for (k = 2; k <= nf; k++) row = row " " f[k]
-        }
-        print row
-      }'
+    rows=$(awk -v i="$impl" '$2 == i' "$out/rounds")
+    [ -n "$rows" ] || continue
+    row=$(sort -k3 -g <<<"$rows" | middle)
+    [ "${2:-}" = median ] && row=$(awk -v p="$(awk '{ print $5 }' <<<"$rows" | sort -g | middle)" '{ $5 = p; print }' <<<"$row")
+    echo "$row"
   done | while read -r w i rps p50 p99 cpu _; do row "$w" "$i" "$rps" "$p50" "$p99" "$cpu"; done | tee -a "$results"
   [ -n "${WEFT_BENCH_RAW:-}" ] && cat "$out/rounds" >>"$WEFT_BENCH_RAW"
   return 0

@@ -396,7 +396,7 @@ START_TEST(names_ids_and_all_tasks) { ck_assert_int_eq(run_main(2, names_main, N
 END_TEST
 
 /* all_tasks over many tasks spawned from several workers: the registry is
- * sharded by task id (worker.h), and every shard is visited, each task once;
+ * sharded by task id (loop.h), and every shard is visited, each task once;
  * a visitor that stops ends the walk at once, whichever shard it is in. */
 enum { SPREAD_TASKS = 600 };
 struct seen_ids {

@@ -148,10 +148,11 @@ END_TEST
  * heap, all with one deadline, and worker 1, with nothing to do, parks. Without the sharing, the
  * wake-ups (up to URGENT_MAX, 4096) stayed in worker 0's private list and
  * every sleeper resumed there. */
-/* Well above URGENT_SHARED at every scale. The excess is given away once
- * per pass (61 items each) while another worker is idle, so with enough
- * passes past the bound a worker 1 still searching, not yet parked, at the
- * first of them is found idle at a later one. 300 (the sanitizer scale's
+/* Well above URGENT_SHARED at every scale. A pass runs at most 61 items,
+ * so the urgent list stays past the bound for several passes, and its
+ * excess is shared at the first of them that finds another worker idle: a
+ * worker 1 still searching, not yet parked, at the first is found idle at
+ * a later one. 300 (the sanitizer scale's
  * old minimum) left one such pass: CI's shuffle stage (seed 1796265750)
  * and, on 2026-12-03, its ucontext stage each saw no sleeper resume on
  * worker 1. So 1000 at every scale, with a deadline that leaves room for
