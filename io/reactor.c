@@ -119,6 +119,10 @@ void weft__reactor_quiesce(struct weft__reactor *r) {
   if (r->ops && r->ops->quiesce) r->ops->quiesce(r);
 }
 
+void weft__reactor_release_standing(struct weft__reactor *r) {
+  if (r->ops && r->ops->release_standing) r->ops->release_standing(r);
+}
+
 int weft__reactor_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n) {
   return r->ops->register_buffers ? r->ops->register_buffers(r, iov, n) : 0;
 }

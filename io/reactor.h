@@ -145,6 +145,9 @@ struct weft__backend_ops {
   /* Ends the standing ops (cancels them, delivers their last completions).
    * NULL: the backend has none. */
   void (*quiesce)(struct weft__reactor *r);
+  /* Cancels the standing ops without waiting for their last completions.
+   * NULL: the backend has none. */
+  void (*release_standing)(struct weft__reactor *r);
 };
 
 extern const struct weft__backend_ops weft__epoll_ops;
@@ -253,6 +256,12 @@ void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op);
  * delivered (its cb must not start it again once op->cancelled is set).
  * Owner thread; the loop calls it at close, after the last task. */
 void weft__reactor_quiesce(struct weft__reactor *r);
+
+/* Cancels @r's standing ops and returns: their owners start them again
+ * where they next need them (a stream's reader, on its worker then). A
+ * worker turning standby calls it, so that the streams it received for
+ * move with their readers (runtime/adapt.h). Owner thread. */
+void weft__reactor_release_standing(struct weft__reactor *r);
 
 /* Registers buffers/files in @r (ring: io_uring_register_*; epoll: the
  * file table only). @fds may be NULL with n = 0 to unregister. */

@@ -475,11 +475,15 @@ static int ring_register_files(struct weft__reactor *r, const int *fds, unsigned
   return rc == -ENXIO && !n ? 0 : rc; /* nothing was registered */
 }
 
+static void ring_release_standing(struct weft__reactor *r) {
+  for (struct weft__io_op *op = r->ur.standing; op; op = op->st_next)
+    if (!op->cancelled) ring_cancel(r, op);
+}
+
 static void ring_quiesce(struct weft__reactor *r) {
   /* A cancelled op's cb does not start it again (reactor.h), so the list
    * only shrinks once each op on it has been cancelled. */
-  for (struct weft__io_op *op = r->ur.standing; op; op = op->st_next)
-    if (!op->cancelled) ring_cancel(r, op);
+  ring_release_standing(r);
   while (r->ur.standing) ring_poll(r, true, 0);
 }
 
@@ -497,4 +501,5 @@ const struct weft__backend_ops weft__ring_ops = {
     .register_buffers = ring_register_buffers,
     .register_files = ring_register_files,
     .quiesce = ring_quiesce,
+    .release_standing = ring_release_standing,
 };

@@ -41,6 +41,13 @@
  * The state word is only a summary for the lock-free fast path; the sleeper
  * set and every change to it happen under the lock.
  *
+ * Standby workers (adapt.h: the loop runs on fewer workers while its
+ * threads wait for CPUs) sleep outside this protocol: wstate STANDBY, not
+ * in sleepers, counted unparked. A notifier never wakes one for shared
+ * work (it may not take any), and its sleep does not make notifiers take
+ * the lock; claim_worker and claim_all wake it like a sleeper (pinned
+ * work, a change of role, the stop).
+ *
  * Invariants (under the lock; idle_ok() checks them after every change):
  * the unparked count plus the sleepers is nworkers (the unparked half of
  * the word changes only under the lock); sleepers holds distinct workers,
@@ -121,6 +128,15 @@ bool weft__idle_transition_to_parked(struct weft__idle *idle, unsigned w, bool s
   return searching && weft__idle_n_searching(prev) == 1;
 }
 
+bool weft__idle_standby_park(struct weft__idle *idle, unsigned w, bool searching) {
+  weft__mutex_lock(&idle->lock);
+  uint32_t prev = searching ? atomic_fetch_sub_explicit(&idle->state, 1, memory_order_seq_cst) : 0;
+  idle->wstate[w] = WEFT__IDLE_STANDBY;
+  WEFT__INVARIANT(idle_ok(idle));
+  weft__mutex_unlock(&idle->lock);
+  return searching && weft__idle_n_searching(prev) == 1;
+}
+
 static void remove_sleeper_locked(struct weft__idle *idle, unsigned w) {
   for (unsigned i = 0; i < idle->nsleepers; i++) {
     if (idle->sleepers[i] == w) {
@@ -168,6 +184,9 @@ bool weft__idle_claim_worker(struct weft__idle *idle, unsigned w) {
   if (was) {
     remove_sleeper_locked(idle, w);
     atomic_fetch_add_explicit(&idle->state, WEFT__IDLE_UNPARK_ONE, memory_order_seq_cst);
+  } else if (idle->wstate[w] == WEFT__IDLE_STANDBY) {
+    idle->wstate[w] = WEFT__IDLE_AWAKE; /* counted unparked all along */
+    was = true;
   }
   WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
@@ -183,7 +202,13 @@ unsigned weft__idle_claim_all(struct weft__idle *idle, unsigned *out) {
   }
   idle->nsleepers = 0;
   atomic_fetch_add_explicit(&idle->state, n * WEFT__IDLE_UNPARK_ONE, memory_order_seq_cst);
+  unsigned total = n;
+  for (unsigned w = 0; w < idle->nworkers; w++)
+    if (idle->wstate[w] == WEFT__IDLE_STANDBY) {
+      idle->wstate[w] = WEFT__IDLE_AWAKE;
+      out[total++] = w;
+    }
   WEFT__INVARIANT(idle_ok(idle));
   weft__mutex_unlock(&idle->lock);
-  return n;
+  return total;
 }

@@ -12,7 +12,14 @@
 
 struct weft__worker;
 
-enum { WEFT__IDLE_AWAKE = 0, WEFT__IDLE_ASLEEP = 1, WEFT__IDLE_WOKEN_SEARCHING = 2 };
+enum {
+  WEFT__IDLE_AWAKE = 0,
+  WEFT__IDLE_ASLEEP = 1,
+  WEFT__IDLE_WOKEN_SEARCHING = 2,
+  /* A standby worker (adapt.h) asleep: not a sleeper, counted unparked, so
+   * that notifiers neither pick it nor take the lock because of it. */
+  WEFT__IDLE_STANDBY = 3,
+};
 
 struct weft__idle {
   /* (unparked << 16) | searching. Read without the lock on hot paths. */
@@ -21,8 +28,9 @@ struct weft__idle {
   struct weft__mutex lock;
   unsigned *sleepers;  /* stack of parked worker indices; protected by lock */
   unsigned nsleepers;  /* protected by lock */
-  /* wstate[i]: WEFT__IDLE_AWAKE, _ASLEEP (in sleepers) or _WOKEN_SEARCHING
-   * (a notifier took it out and counted it as searching); protected by lock. */
+  /* wstate[i]: WEFT__IDLE_AWAKE, _ASLEEP (in sleepers), _WOKEN_SEARCHING
+   * (a notifier took it out and counted it as searching) or _STANDBY (a
+   * standby worker asleep, not in sleepers); protected by lock. */
   uint8_t *wstate;
 };
 
@@ -54,16 +62,22 @@ bool weft__idle_transition_to_searching(struct weft__idle *idle);
 bool weft__idle_transition_from_searching(struct weft__idle *idle);
 /* Announces that worker @w will sleep. Returns true if it was the last searcher. */
 bool weft__idle_transition_to_parked(struct weft__idle *idle, unsigned w, bool searching);
+/* Announces that standby worker @w will sleep: claimable (claim_worker,
+ * claim_all) but never picked by a notifier. Returns true if it was the
+ * last searcher (the caller must then notify). */
+bool weft__idle_standby_park(struct weft__idle *idle, unsigned w, bool searching);
 /* After waking: true if a notifier woke @w as a searcher, false otherwise. */
 bool weft__idle_transition_from_parked(struct weft__idle *idle, unsigned w);
 
 /* Picks a sleeping worker to wake when work was queued and nobody searches;
  * returns its index or -1. The caller unparks it. */
 int weft__idle_worker_to_notify(struct weft__idle *idle);
-/* Takes worker @w out of the sleepers (if there) so it can be unparked for
- * work only it may run; returns true if it was asleep. */
+/* Takes worker @w out of the sleepers (if there, or asleep as a standby)
+ * so it can be unparked for work only it may run, or to look at its role;
+ * returns true if it was asleep. */
 bool weft__idle_claim_worker(struct weft__idle *idle, unsigned w);
-/* Takes every sleeper out; returns how many indices were written to @out. */
+/* Takes every sleeper and sleeping standby out; returns how many indices
+ * were written to @out (at most nworkers). */
 unsigned weft__idle_claim_all(struct weft__idle *idle, unsigned *out);
 
 #endif

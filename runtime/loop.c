@@ -51,6 +51,7 @@
  *     done with the loop before close can go on.
  */
 #include "loop.h"
+#include "adapt.h"
 #include "ticks.h"
 #include "monitor.h"
 #include "alloc.h"
@@ -137,9 +138,11 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->debug = 0;
   cfg->dump_on_stall = 0;
   cfg->acct_sample = WEFT_ACCT_DEFAULT;
+  cfg->adapt_workers = WEFT_ADAPT_DEFAULT;
 }
 
 static void free_loop_memory(struct weft_loop *loop) {
+  weft__adapt_free(loop);
   weft__monitor_free(loop);
   while (loop->factories) {
     struct weft__factory *f = loop->factories;
@@ -181,6 +184,7 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
       (c.recv_buffers > 0 && (c.recv_buffers & (c.recv_buffers - 1))))
     return -EINVAL;
   if (c.acct_sample < WEFT_ACCT_DEFAULT || c.acct_sample > WEFT_ACCT_SAMPLE_MAX) return -EINVAL;
+  if (c.adapt_workers < WEFT_ADAPT_DEFAULT || c.adapt_workers > 1) return -EINVAL;
   unsigned entries = c.io_entries ? c.io_entries : DEFAULT_IO_ENTRIES;
   if (entries & (entries - 1)) return -EINVAL;
   struct weft_loop *loop = weft__calloc_aligned(sizeof *loop, WEFT__CACHELINE);
@@ -211,8 +215,9 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
     free_loop_memory(loop);
     return rc;
   }
-  rc = weft__monitor_init(loop, &c);
-  if (rc < 0) { /* nothing to free in it: init left loop->mon NULL */
+  rc = weft__adapt_init(loop, &c);
+  if (rc == 0) rc = weft__monitor_init(loop, &c);
+  if (rc < 0) { /* what the inits made, free_loop_memory frees */
     weft__loop_io_fini(loop);
     weft__idle_fini(&loop->idle);
     free_loop_memory(loop);
@@ -470,6 +475,12 @@ int weft_loop_is_closed(const weft_loop_t *loop) {
 }
 
 unsigned weft_loop_workers(const weft_loop_t *loop) { return loop ? loop->nworkers : 0; }
+
+int weft_loop_serving_workers(const weft_loop_t *loop) {
+  if (!loop) return -EINVAL;
+  /* relaxed: a snapshot of a count only adapt.c stores. */
+  return (int)atomic_load_explicit(&((weft_loop_t *)loop)->nserving, memory_order_relaxed);
+}
 
 bool weft__loop_enter_any(struct weft_loop *loop, bool *foreign) {
   struct weft__worker *self = weft__worker_self();

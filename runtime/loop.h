@@ -45,6 +45,12 @@ struct weft_loop {
   bool solo;                  /* nworkers == 1: no thieves, nobody to wake */
   bool fifo;                  /* WEFT_ORDER_FIFO: no LIFO slot, timer priority or inline runs */
   size_t max_tasks;           /* 0: no cap; immutable */
+  /* Workers [0, nserving) take shared work; the rest are standbys (adapt.h).
+   * nworkers unless cfg.adapt_workers lets the monitor lower it. seq_cst
+   * stores (weft__adapt_set_serving), relaxed loads (worker.c): see
+   * adapt.c for why a worker cannot sleep through a change. */
+  _Atomic unsigned nserving;
+  struct weft__adapt *adapt;  /* cfg.adapt_workers: the controller; else NULL */
   bool track_stack;           /* cfg.track_stack_use; immutable */
   _Atomic size_t stack_high_water; /* max of ended tasks' stack_used (relaxed: a statistic) */
   struct weft__worker *workers;

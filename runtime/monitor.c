@@ -32,6 +32,7 @@
  */
 #include "monitor.h"
 #include "weft.h"
+#include "adapt.h"
 #include "alloc.h"
 #include "backtrace.h"
 #include "clock.h"
@@ -370,18 +371,22 @@ static void *monitor_thread(void *arg) {
     }
     if (atomic_load(&mon->exit)) break;
     int64_t stall = atomic_load_explicit(&mon->stall_ns, memory_order_relaxed);
-    if (stall > 0 && atomic_load(&mon->active) > 0) {
+    bool adapt = mon->loop->adapt != NULL, sampling = stall > 0 || adapt;
+    if (sampling && atomic_load(&mon->active) > 0) {
       publish_now(mon->loop);
-      int64_t period = stall / 4;
+      int64_t period = stall > 0 ? stall / 4 : MAX_PERIOD_NS;
       period = period < MIN_PERIOD_NS ? MIN_PERIOD_NS : period > MAX_PERIOD_NS ? MAX_PERIOD_NS : period;
+      if (adapt && period > WEFT__ADAPT_PERIOD_NS) period = WEFT__ADAPT_PERIOD_NS;
       weft__futex_wait(mon->word, seen, weft__clock_ns() + (uint64_t)period);
-      if (!atomic_load(&mon->exit)) sample(mon, (uint64_t)stall);
+      if (atomic_load(&mon->exit)) continue;
+      if (stall > 0) sample(mon, (uint64_t)stall);
+      if (adapt) weft__adapt_sample(mon->loop, weft__clock_ns());
       continue;
     }
     /* relaxed: workers read the clock themselves while nobody keeps it. */
     atomic_store_explicit(&mon->loop->now_ms, 0, memory_order_relaxed);
     atomic_store(&mon->deep, true); /* seq_cst: (c) */
-    if (stall > 0 && atomic_load(&mon->active) > 0) { /* (d) */
+    if (sampling && atomic_load(&mon->active) > 0) { /* (d) */
       atomic_store(&mon->deep, false);
       continue;
     }
@@ -403,7 +408,9 @@ int weft__monitor_start(struct weft_loop *loop) {
 
 static int start_locked(struct weft__monitor *mon) {
   if (mon->started || mon->stopped) return 0;
-  if (atomic_load_explicit(&mon->stall_ns, memory_order_relaxed) == 0 && mon->slot < 0) return 0;
+  if (atomic_load_explicit(&mon->stall_ns, memory_order_relaxed) == 0 && mon->slot < 0 &&
+      !mon->loop->adapt)
+    return 0;
   if (weft__alloc_thread_ready() != 0) return -ENOMEM;
   sigset_t all, old;
   sigfillset(&all);

@@ -79,6 +79,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Justification: Go and Tokio both check the global queue every 61 local
  * tasks; a prime, so it does not resonate with periodic workloads. */
@@ -141,6 +143,12 @@ struct weft__worker *weft__worker_self(void) { return weft__tls_worker; }
 
 /* The LIFO slot: only the owner writes it; other threads (statistics)
  * read it relaxed, so it is atomic with relaxed accesses (plain moves). */
+/* Whether @w is a standby by the loop's serving count (adapt.h). relaxed:
+ * a worker looks at every pass, and a change wakes it (adapt.c). */
+static inline bool is_standby(const struct weft__worker *w) {
+  return w->index >= atomic_load_explicit(&w->loop->nserving, memory_order_relaxed);
+}
+
 static inline struct weft__runnable *lifo_get(struct weft__worker *w) {
   return atomic_load_explicit(&w->lifo, memory_order_relaxed);
 }
@@ -172,7 +180,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__rlist_init(&w->urgent);
   weft__rlist_init(&w->final);
   weft__rlist_init(&w->deferred);
-  w->stop_taken = false;
+  w->divert = 0;
   weft__inject_init(&w->inbox);
   weft__timers_init(&w->timers);
   weft__park_init(&w->park, &w->reactor);
@@ -344,8 +352,12 @@ static __attribute__((noinline)) void schedule_slow(struct weft_loop *loop, stru
   }
   struct weft__worker *w = weft__tls_worker;
   if (w && w->loop != loop) w = NULL;
-  if (w && w->stop_taken && (pinned < 0 || (unsigned)pinned == w->index)) {
+  if (w && (w->divert & WEFT__DIVERT_STOP) && (pinned < 0 || (unsigned)pinned == w->index)) {
     weft__rlist_push(&w->deferred, r); /* after this worker's stop: the next run's */
+    return;
+  }
+  if (w && (w->divert & WEFT__DIVERT_STANDBY) && pinned < 0) {
+    schedule_remote(loop, r, pinned); /* a standby runs only pinned work */
     return;
   }
   if (hint == WEFT__SCHED_HANDOFF) {
@@ -414,7 +426,7 @@ static __attribute__((noinline)) void schedule_slow(struct weft_loop *loop, stru
 void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned,
                     enum weft__sched_hint hint) {
   struct weft__worker *w = weft__tls_worker;
-  if (__builtin_expect(w && w->loop == loop && pinned < 0 && !w->stop_taken &&
+  if (__builtin_expect(w && w->loop == loop && pinned < 0 && !w->divert &&
                            !atomic_load_explicit(&loop->closed, memory_order_relaxed),
                        1)) {
     if (loop->solo) {
@@ -598,7 +610,7 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   struct weft__task_run *x = weft__task_run_of(t);
   /* relaxed: written by the task itself while it ran on this thread. */
   int pinned = atomic_load_explicit(&x->pinned, memory_order_relaxed);
-  if (pinned < 0 && !w->stop_taken && !atomic_load_explicit(&loop->closed, memory_order_relaxed)) {
+  if (pinned < 0 && !w->divert && !atomic_load_explicit(&loop->closed, memory_order_relaxed)) {
     if (loop->solo) {
       if (__builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0)) take_injected(w);
     } else if (weft__runq_try_push_requeue(&w->runq, &x->r)) {
@@ -623,7 +635,8 @@ static inline void set_stack_owner(struct weft__worker *w, struct weft_task *t) 
 /* Work other threads may have queued for @w (its inbox, the loop's
  * injection queue), by a cheap look that can miss a push in flight. */
 static bool remote_work_maybe(struct weft__worker *w) {
-  return !weft__inject_maybe_empty(&w->inbox) || !weft__inject_maybe_empty(&w->loop->inject);
+  return !weft__inject_maybe_empty(&w->inbox) ||
+         (!(w->divert & WEFT__DIVERT_STANDBY) && !weft__inject_maybe_empty(&w->loop->inject));
 }
 
 /* Whether the main loop's next pass would take in nothing but the
@@ -786,7 +799,7 @@ static bool quick_pass(struct weft__worker *w) {
   /* Nothing queued (a lone task yielding: it is queued again only after
    * it switched out; yield_in_place covers that): the main loop's pass,
    * which polls anyway, takes it. */
-  if (!w->loop->fifo || !fifo_batch(w) || w->stop_taken || !only_io_pending(w)) return false;
+  if (!w->loop->fifo || !fifo_batch(w) || w->divert || !only_io_pending(w)) return false;
   weft__reactor_poll(&w->reactor);
   pass_begins(w);
   w->batch_left = fifo_batch(w);
@@ -851,7 +864,7 @@ static struct weft_task *direct_next(struct weft__worker *w) {
  * is queued behind the task, and the task's next slice starts without a
  * switch. True if so. */
 static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
-  if (fifo_batch(w) || w->pending || w->no_direct || w->stop_taken || !only_io_pending(w))
+  if (fifo_batch(w) || w->pending || w->no_direct || w->divert || !only_io_pending(w))
     return false;
   weft__reactor_poll(&w->reactor);
   pass_begins(w);
@@ -952,12 +965,16 @@ static void run_items(struct weft__worker *w, struct weft__runnable *r) {
 static void take_remote(struct weft__worker *w);
 
 void weft__worker_take_stop(struct weft__worker *w) {
-  if (w->stop_taken || exact_stop(w->loop)) return;
+  if ((w->divert & WEFT__DIVERT_STOP) || exact_stop(w->loop)) return;
+  /* A standby takes the stop as any worker: the timers due now fire into
+   * its own final list (the run ends; nobody else would run them now). */
+  uint8_t standby = w->divert & WEFT__DIVERT_STANDBY;
+  w->divert &= (uint8_t)~WEFT__DIVERT_STANDBY;
   take_remote(w);
   if (weft__timers_next(&w->timers) != UINT64_MAX) weft__timers_run(&w->timers, weft__clock_ns());
   struct weft__runnable *r;
   while ((r = next_local(w))) weft__rlist_push(&w->final, r);
-  w->stop_taken = true;
+  w->divert |= (uint8_t)(WEFT__DIVERT_STOP | standby);
 }
 
 /* Runs what was ready when this worker took the stop. */
@@ -978,7 +995,7 @@ static void run_batch(struct weft__worker *w) {
 /* The next run starts with what was scheduled here after the last stop. */
 static void requeue_deferred(struct weft__worker *w) {
   struct weft__runnable *r;
-  w->stop_taken = false;
+  w->divert &= (uint8_t)~WEFT__DIVERT_STOP;
   while ((r = weft__rlist_pop(&w->deferred))) push_local(w, r, false);
 }
 
@@ -1008,7 +1025,8 @@ static void take_remote(struct weft__worker *w) {
   while (!weft__inject_maybe_empty(&w->inbox) &&
          (n = weft__inject_pop_batch(&w->inbox, batch, WEFT__RUNQ_CAP / 2)))
     for (size_t i = 0; i < n; i++) weft__rlist_push(&w->pinned, batch[i]);
-  if (!weft__inject_maybe_empty(&w->loop->inject)) take_injected(w);
+  if (!(w->divert & WEFT__DIVERT_STANDBY) && !weft__inject_maybe_empty(&w->loop->inject))
+    take_injected(w);
 }
 
 static unsigned gcd(unsigned a, unsigned b) {
@@ -1051,7 +1069,8 @@ static void end_search(struct weft__worker *w) {
 
 static bool remote_work_visible(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  return !weft__inject_empty_sc(&w->inbox) || !weft__inject_empty_sc(&loop->inject) ||
+  return !weft__inject_empty_sc(&w->inbox) ||
+         (!(w->divert & WEFT__DIVERT_STANDBY) && !weft__inject_empty_sc(&loop->inject)) ||
          atomic_load_explicit(&loop->stopping, memory_order_seq_cst);
 }
 
@@ -1103,7 +1122,8 @@ static void park_worker(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   uint64_t next = weft__timers_next(&w->timers), now = weft__clock_ns();
   if (next <= now) return; /* timers are due */
-  if (spin_for_call(w)) return;
+  bool standby = w->divert & WEFT__DIVERT_STANDBY;
+  if (!standby && spin_for_call(w)) return;
   /* Idle: a good time to give memory back, unless a timer is close. One
    * batch at a time: with more left, look for work again (the caller's
    * loop) before the next batch instead of parking, so a burst's stacks go
@@ -1111,10 +1131,14 @@ static void park_worker(struct weft__worker *w) {
   if (next - now > 1000000 && weft__stack_arena_trim_idle(&loop->stack_arena)) return;
   bool was_searching = w->searching;
   w->searching = false;
-  weft__idle_transition_to_parked(&loop->idle, w->index, was_searching);
+  bool last = standby ? weft__idle_standby_park(&loop->idle, w->index, was_searching)
+                      : weft__idle_transition_to_parked(&loop->idle, w->index, was_searching);
+  if (last && standby) notify_one(loop); /* a serving worker searches in its place */
   /* Re-check after announcing (idle.c, rule 4): queues others may hand us
-   * work through, then other workers' rings. */
-  if (remote_work_visible(w) || (!loop->solo && steal_some(w))) {
+   * work through, then other workers' rings; and our role, which a change
+   * made before we announced would not wake us for (adapt.c). */
+  if (remote_work_visible(w) || standby != is_standby(w) ||
+      (!loop->solo && !standby && steal_some(w))) {
     w->searching = weft__idle_transition_from_parked(&loop->idle, w->index);
     return;
   }
@@ -1149,13 +1173,48 @@ static void record_thread_stack(struct weft__worker *w) {
 
 static void find_work(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  if (!loop->solo && !remote_work_maybe(w)) {
+  if (!loop->solo && !(w->divert & WEFT__DIVERT_STANDBY) && !remote_work_maybe(w)) {
     if (w->searching || weft__idle_transition_to_searching(&loop->idle)) {
       w->searching = true;
       if (steal_some(w)) return;
     }
   }
   if (!remote_work_maybe(w)) park_worker(w);
+}
+
+/* A standby's hand-over: what is queued here and not pinned goes to the
+ * injection queue, in order, and a serving worker is woken to take it. */
+static void hand_over(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  size_t n = 0, max = sizeof w->batch / sizeof w->batch[0];
+  struct weft__runnable *r = lifo_get(w);
+  lifo_set(w, NULL);
+  for (;;) {
+    if (!r && w->urgent.count) r = weft__rlist_pop(&w->urgent);
+    if (!r) r = weft__runq_pop(&w->runq);
+    if (r) w->batch[n++] = r;
+    if (n == max || (!r && n)) {
+      weft__inject_push_array(&loop->inject, w->batch, n);
+      n = 0;
+    }
+    if (!r) break;
+    r = NULL;
+  }
+  notify_one(loop);
+}
+
+/* The loop's serving count moved past this worker (adapt.h): it becomes a
+ * standby (stops searching, hands over its queue, from now on diverts
+ * what it wakes) or serves again (searches like any woken worker). */
+static void change_role(struct weft__worker *w) {
+  if (w->divert & WEFT__DIVERT_STANDBY) {
+    w->divert &= (uint8_t)~WEFT__DIVERT_STANDBY;
+    return;
+  }
+  w->divert |= WEFT__DIVERT_STANDBY;
+  end_search(w);
+  hand_over(w);
+  weft__reactor_release_standing(&w->reactor);
 }
 
 /* Once per pass, with several workers: timer wake-ups beyond
@@ -1189,6 +1248,9 @@ void weft__worker_main(struct weft__worker *w) {
   weft__monitor_worker_wakes(loop);
   acct_refresh(w);
   w->coarse_ms = weft__clock_coarse_ms();
+  /* syscall: glibc 2.30's gettid() wrapper is not in every libc we build on. */
+  atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid), memory_order_relaxed);
+  w->divert &= (uint8_t)~WEFT__DIVERT_STANDBY; /* change_role looks afresh, deferred work included */
   requeue_deferred(w);
   for (;;) {
     /* Submit what the last batch queued and collect what completed, before
@@ -1196,6 +1258,8 @@ void weft__worker_main(struct weft__worker *w) {
      * cached read, data already there) then wakes its task without a trip
      * through the idle protocol. */
     weft__reactor_poll(&w->reactor);
+    if (__builtin_expect(is_standby(w) != !!(w->divert & WEFT__DIVERT_STANDBY), 0))
+      change_role(w);
     if (!atomic_load_explicit(&loop->stopping, memory_order_acquire) && !has_local_work(w))
       find_work(w);
     /* Remote work first: it was ready before the timers that fall due now,

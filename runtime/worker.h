@@ -21,6 +21,8 @@
 struct weft_loop;
 struct weft_task;
 
+enum { WEFT__DIVERT_STOP = 1, WEFT__DIVERT_STANDBY = 2 };
+
 /* The objects a worker keeps a cache of when they are freed (objcache.h;
  * weft__worker_obj_alloc / _free, worker.c's table of their sizes). */
 enum weft__obj_kind {
@@ -88,7 +90,12 @@ struct weft__worker {
    * after it (the next run's, unstealable meanwhile). */
   struct weft__rlist final;
   struct weft__rlist deferred;
-  bool stop_taken;              /* final was filled this run */
+  /* Why weft__schedule's fast paths must not queue here (0: they may):
+   * WEFT__DIVERT_STOP, final was filled this run; WEFT__DIVERT_STANDBY,
+   * this worker is a standby (adapt.h): what it wakes that is not pinned
+   * here goes to the injection queue. One byte, so the fast paths test
+   * both with one load. */
+  uint8_t divert;
   struct weft__stack_pool stacks;
   struct weft__fiber sched;     /* the scheduler context on the thread's stack */
   /* The task whose fiber runs, or NULL. Written by this worker only;
@@ -112,6 +119,7 @@ struct weft__worker {
   uint32_t stale_left;
   uintptr_t tstack_lo, tstack_hi; /* this thread's own stack (the dump's bounds) */
   _Atomic uintptr_t thread_id;  /* pthread_self() of the thread running it (signals) */
+  _Atomic int tid;              /* the kernel's id of that thread (adapt.c reads its schedstat) */
   struct weft_task *eager;      /* an eager child to start before its spawner resumes */
   /* The task that just switched out and why: handled by whatever runs next
    * on this worker, first thing after its switch returns (worker.c,

@@ -114,8 +114,21 @@ enum weft_order {
  *               an 11 ns TSC read, ~100 with kvm-clock; docs/debug.md);
  *               1: every slice (what debug mode does); 0: none; at most
  *               WEFT_ACCT_SAMPLE_MAX.
+ * @adapt_workers: 1: serve on fewer workers while the loop's threads wait
+ *               for CPUs other processes hold (a machine shared with busy
+ *               programs, more workers than free CPUs), and on more again
+ *               when they are saturated and CPUs are free: the monitor
+ *               thread measures it every 100 ms (docs/runtime.md,
+ *               "Sharing CPUs"; weft_loop_serving_workers). Workers left
+ *               out take no shared work; tasks pinned to them still run
+ *               there. 0: every worker serves, always. WEFT_ADAPT_DEFAULT
+ *               (what weft_loop_config_init sets): $WEFT_ADAPT_WORKERS=1
+ *               turns it on, else off. Needs the kernel's per-thread
+ *               scheduler statistics (/proc/<pid>/task/<tid>/schedstat);
+ *               without them every worker serves.
  */
 #define WEFT_STALL_DEFAULT (-1)
+#define WEFT_ADAPT_DEFAULT (-1)
 #define WEFT_ACCT_DEFAULT (-1)
 #define WEFT_ACCT_SAMPLE_MAX 1000000
 struct weft_loop_config {
@@ -134,6 +147,7 @@ struct weft_loop_config {
   int debug;
   int dump_on_stall;
   int acct_sample;
+  int adapt_workers;
 };
 
 /**
@@ -297,6 +311,18 @@ WEFT_EXTERN int weft_loop_is_running(const weft_loop_t *loop);
 WEFT_EXTERN int weft_loop_is_closed(const weft_loop_t *loop);
 /** weft_loop_workers - the loop's number of workers. Threads: any. */
 WEFT_EXTERN unsigned weft_loop_workers(const weft_loop_t *loop);
+/**
+ * weft_loop_serving_workers - how many workers take shared work now
+ * @loop: the loop.
+ *
+ * weft_loop_workers(), unless cfg.adapt_workers lets the loop serve on
+ * fewer while its threads wait for CPUs; at least 1. A snapshot: it may
+ * change at any time while the loop runs, and stays between runs.
+ *
+ * Return: the count, or -EINVAL for a NULL @loop.
+ * Suspends: no.  Threads: any.
+ */
+WEFT_EXTERN int weft_loop_serving_workers(const weft_loop_t *loop);
 
 /**
  * struct weft_memory_stats - where a loop's fiber stacks are (a snapshot)
