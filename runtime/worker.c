@@ -635,8 +635,7 @@ static inline void set_stack_owner(struct weft__worker *w, struct weft_task *t) 
 /* Work other threads may have queued for @w (its inbox, the loop's
  * injection queue), by a cheap look that can miss a push in flight. */
 static bool remote_work_maybe(struct weft__worker *w) {
-  return !weft__inject_maybe_empty(&w->inbox) ||
-         (!(w->divert & WEFT__DIVERT_STANDBY) && !weft__inject_maybe_empty(&w->loop->inject));
+  return !weft__inject_maybe_empty(&w->inbox) || !weft__inject_maybe_empty(&w->loop->inject);
 }
 
 /* Whether the main loop's next pass would take in nothing but the
@@ -1173,7 +1172,11 @@ static void record_thread_stack(struct weft__worker *w) {
 
 static void find_work(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  if (!loop->solo && !(w->divert & WEFT__DIVERT_STANDBY) && !remote_work_maybe(w)) {
+  if (__builtin_expect(w->divert & WEFT__DIVERT_STANDBY, 0)) { /* its inbox only: no stealing */
+    if (weft__inject_maybe_empty(&w->inbox)) park_worker(w);
+    return;
+  }
+  if (!loop->solo && !remote_work_maybe(w)) {
     if (w->searching || weft__idle_transition_to_searching(&loop->idle)) {
       w->searching = true;
       if (steal_some(w)) return;

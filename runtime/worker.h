@@ -119,7 +119,6 @@ struct weft__worker {
   uint32_t stale_left;
   uintptr_t tstack_lo, tstack_hi; /* this thread's own stack (the dump's bounds) */
   _Atomic uintptr_t thread_id;  /* pthread_self() of the thread running it (signals) */
-  _Atomic int tid;              /* the kernel's id of that thread (adapt.c reads its schedstat) */
   struct weft_task *eager;      /* an eager child to start before its spawner resumes */
   /* The task that just switched out and why: handled by whatever runs next
    * on this worker, first thing after its switch returns (worker.c,
@@ -148,6 +147,7 @@ struct weft__worker {
   int64_t live;                 /* objects created minus freed here; worker thread only */
   uint64_t id_next, id_end;     /* block of task ids */
   pthread_t thread;
+  _Atomic int tid;              /* the kernel's id of the thread running it (adapt.c's schedstat) */
 
   /* Touched by other threads. */
   _Alignas(WEFT__CACHELINE) struct weft__inject inbox; /* pinned tasks from other threads */
