@@ -274,6 +274,7 @@ START_TEST(stream_receive_follows_its_reader) {
   weft_task_release(t);
   weft_reader_release(sc.r);
   ck_assert_int_eq(weft_writer_close(w), 0);
+  weft_writer_release(w);
   close(sv[1]);
   close_clean(loop);
 }
