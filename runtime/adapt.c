@@ -90,6 +90,7 @@ static bool env_on(void) {
 
 int weft__adapt_init(struct weft_loop *loop, const struct weft_loop_config *cfg) {
   atomic_init(&loop->nserving, loop->nworkers);
+  atomic_init(&loop->serving_changes, 0);
   loop->adapt = NULL;
   if (cfg->adapt_workers < -1 || cfg->adapt_workers > 1) return -EINVAL;
   bool on = cfg->adapt_workers == 1 || (cfg->adapt_workers == -1 && env_on());
@@ -124,6 +125,7 @@ void weft__adapt_set_serving(struct weft_loop *loop, unsigned n) {
   /* seq_cst: (a) of the design comment (the lock in claim_worker orders
    * it; seq_cst costs nothing at this rate). */
   unsigned old = atomic_exchange_explicit(&loop->nserving, n, memory_order_seq_cst);
+  if (old != n) atomic_fetch_add_explicit(&loop->serving_changes, 1, memory_order_relaxed);
   unsigned lo = old < n ? old : n, hi = old < n ? n : old;
   for (unsigned i = lo; i < hi; i++)
     if (weft__idle_claim_worker(&loop->idle, i)) weft__park_unpark(&loop->workers[i].park);

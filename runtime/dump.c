@@ -489,7 +489,7 @@ static void write_workers_text(struct out *o, struct sym_cache *c, struct weft_l
   for (unsigned i = 0; i < loop->nworkers; i++) {
     struct weft_worker_stats ws;
     weft_loop_worker_stats(loop, i, &ws);
-    put(o, "worker %u: ", i);
+    put(o, "worker %u%s: ", i, ws.standby ? " (standby)" : "");
     uint64_t running = running_id(sn, i);
     if (running) put(o, "running task %" PRIu64, running);
     else if (ws.busy && !atomic_load_explicit(&loop->workers[i].in_callback, memory_order_relaxed))
@@ -610,9 +610,9 @@ static void write_json(struct out *o, struct sym_cache *c, struct snap *sn, size
     put(o,
         "{\"type\":\"worker\",\"index\":%u,\"running_task\":%" PRIu64 ",\"queued\":%" PRIu64
         ",\"inbox\":%" PRIu64 ",\"lifo\":%" PRIu64 ",\"io_inflight\":%" PRIu64 ",\"polled\":%" PRIu64
-        ",\"steals\":%" PRIu64 ",\"parks\":%" PRIu64 "}\n",
+        ",\"steals\":%" PRIu64 ",\"parks\":%" PRIu64 ",\"standby\":%s}\n",
         i, running_id(sn, i), ws.local_queue, ws.inbox_queue, ws.lifo, ws.io_inflight, ws.polled,
-        ws.steals, ws.parks);
+        ws.steals, ws.parks, ws.standby ? "true" : "false");
   }
   for (size_t k = 0; k < ncycles; k++) {
     put(o, "{\"type\":\"cycle\",\"tasks\":[");

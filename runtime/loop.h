@@ -50,6 +50,7 @@ struct weft_loop {
    * stores (weft__adapt_set_serving), relaxed loads (worker.c): see
    * adapt.c for why a worker cannot sleep through a change. */
   _Atomic unsigned nserving;
+  _Atomic uint64_t serving_changes; /* relaxed: a statistic (weft_loop_get_stats) */
   struct weft__adapt *adapt;  /* cfg.adapt_workers: the controller; else NULL */
   bool track_stack;           /* cfg.track_stack_use; immutable */
   _Atomic size_t stack_high_water; /* max of ended tasks' stack_used (relaxed: a statistic) */

@@ -75,6 +75,7 @@ static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) 
   out->inbox_queue = LOAD(w->inbox.len);
   out->lifo = LOAD(w->lifo) != NULL;
   out->busy = weft__worker_current(w) != NULL || LOAD(w->in_callback);
+  out->standby = w->index >= LOAD(w->loop->nserving);
 }
 
 int weft_loop_worker_stats(weft_loop_t *loop, unsigned index, struct weft_worker_stats *out) {
@@ -106,6 +107,8 @@ int weft_loop_get_stats(weft_loop_t *loop, struct weft_loop_stats *out) {
   out->acct_sample = out->debug ? 1 : LOAD(loop->acct_period);
   out->io_backend = weft_loop_backend(loop);
   out->io_fallback = weft_loop_backend_reason(loop);
+  out->serving = LOAD(loop->nserving);
+  out->serving_changes = LOAD(loop->serving_changes);
   for (unsigned i = 0; i < loop->nworkers; i++) {
     struct weft_worker_stats ws;
     worker_stats(&loop->workers[i], &ws);
@@ -174,6 +177,7 @@ int weft_loop_stats_format(weft_loop_t *loop, char *buf, size_t len) {
   FAM("worker_io_inflight", "gauge", "I/O requests in flight.", io_inflight);
   FAM("worker_queue_depth", "gauge", "Ready work in the worker's ring.", local_queue);
   FAM("worker_inbox_depth", "gauge", "Ready work pinned to the worker by other threads.", inbox_queue);
+  FAM("worker_standby", "gauge", "1 if the worker takes no shared work now (adapt_workers).", standby);
 #undef FAM
   scalar(&f, "weft_tasks", "gauge", "Tasks spawned and not ended.", ls.live_tasks);
   scalar(&f, "weft_injected_depth", "gauge", "Ready work in the loop's shared queue.", ls.injected);
@@ -182,6 +186,8 @@ int weft_loop_stats_format(weft_loop_t *loop, char *buf, size_t len) {
   scalar(&f, "weft_stack_bytes", "gauge", "Stack address space mapped.", ls.stack_bytes);
   scalar(&f, "weft_stalls_total", "counter", "Tasks reported for holding a worker too long.", ls.stalls);
   scalar(&f, "weft_backlogs_total", "counter", "Run-queue backlogs reported.", ls.backlogs);
+  scalar(&f, "weft_serving_workers", "gauge", "Workers taking shared work now.", ls.serving);
+  scalar(&f, "weft_serving_changes_total", "counter", "Changes of the serving count.", ls.serving_changes);
   emit(&f, "# HELP weft_io_backend The I/O backend in use (value 1).\n"
            "# TYPE weft_io_backend gauge\nweft_io_backend{backend=\"%s\"} 1\n", ls.io_backend);
   return f.n > INT32_MAX ? INT32_MAX : (int)f.n;

@@ -165,6 +165,9 @@ WEFT_EXTERN int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out)
  *                threads, and the LIFO slot (0 or 1).
  * @busy:         1 if a task or a callback is on it now (the dump names
  *                the task), else 0.
+ * @standby:      1 if it takes no shared work now (cfg.adapt_workers:
+ *                docs/runtime.md, "Sharing CPUs"), else 0; in a loop's
+ *                total, how many are.
  */
 struct weft_worker_stats {
   uint64_t polled;
@@ -183,6 +186,7 @@ struct weft_worker_stats {
   uint64_t inbox_queue;
   uint64_t lifo;
   uint64_t busy;
+  uint64_t standby;
 };
 
 /**
@@ -209,6 +213,8 @@ WEFT_EXTERN int weft_loop_worker_stats(weft_loop_t *loop, unsigned index,
  *                  times (1 in debug mode; 0: none; cfg.acct_sample).
  * @io_backend:     "io_uring" or "epoll"; @io_fallback: why the first
  *                  choice was not taken ("" if it was). Static strings.
+ * @serving:        workers taking shared work now (weft_loop_serving_workers);
+ *                  @serving_changes: how often that count changed.
  * Plus the sum of every worker's struct weft_worker_stats in @total.
  */
 struct weft_loop_stats {
@@ -225,6 +231,8 @@ struct weft_loop_stats {
   unsigned acct_sample;
   const char *io_backend;
   const char *io_fallback;
+  unsigned serving;
+  uint64_t serving_changes;
   struct weft_worker_stats total;
 };
 

@@ -132,6 +132,30 @@ START_TEST(standby_runs_only_pinned_work) {
   ck_assert_uint_eq(on, 1u); /* worker 0 only */
   ck_assert_int_eq(atomic_load(&pinned_wrong), 0);
   ck_assert_int_eq(weft_loop_serving_workers(loop), 1);
+  /* What the counters, the metrics and the dump say of it. */
+  struct weft_worker_stats ws;
+  ck_assert_int_eq(weft_loop_worker_stats(loop, 0, &ws), 0);
+  ck_assert_uint_eq(ws.standby, 0);
+  ck_assert_int_eq(weft_loop_worker_stats(loop, 3, &ws), 0);
+  ck_assert_uint_eq(ws.standby, 1);
+  struct weft_loop_stats ls;
+  ck_assert_int_eq(weft_loop_get_stats(loop, &ls), 0);
+  ck_assert_uint_eq(ls.serving, 1);
+  ck_assert_uint_eq(ls.serving_changes, 1);
+  ck_assert_uint_eq(ls.total.standby, 3);
+  char buf[8192];
+  ck_assert_int_lt(weft_loop_stats_format(loop, buf, sizeof buf), (int)sizeof buf);
+  ck_assert_ptr_nonnull(strstr(buf, "weft_serving_workers 1\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "weft_worker_standby{worker=\"2\"} 1\n"));
+  FILE *f = tmpfile();
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(weft_loop_dump(loop, fileno(f), WEFT_DUMP_TEXT), 0);
+  rewind(f);
+  size_t got = fread(buf, 1, sizeof buf - 1, f);
+  buf[got] = '\0';
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(buf, "worker 1 (standby): "));
+  ck_assert_ptr_null(strstr(buf, "worker 0 (standby)"));
   close_clean(loop);
 }
 END_TEST
