@@ -51,8 +51,7 @@
 #define CALM_NS 30000000000ull
 
 struct adapt_worker {
-  int tid;            /* whose schedstat fd is open; 0: none */
-  int fd;             /* /proc/self/task/<tid>/schedstat, or -1 */
+  int tid;            /* whose figures run and wait are */
   uint64_t run, wait; /* at the window's start */
   uint64_t polled;    /* the worker's slice count then */
   bool ok;            /* run, wait and polled were read at the start */
@@ -103,7 +102,6 @@ int weft__adapt_init(struct weft_loop *loop, const struct weft_loop_config *cfg)
     return -ENOMEM;
   }
   a->n = loop->nworkers;
-  for (unsigned i = 0; i < a->n; i++) a->w[i].fd = -1;
   a->hold = 1;
   loop->adapt = a;
   return 0;
@@ -112,8 +110,6 @@ int weft__adapt_init(struct weft_loop *loop, const struct weft_loop_config *cfg)
 void weft__adapt_free(struct weft_loop *loop) {
   struct weft__adapt *a = loop->adapt;
   if (!a) return;
-  for (unsigned i = 0; i < a->n; i++)
-    if (a->w[i].fd >= 0) close(a->w[i].fd);
   weft__free(a->w, a->n * sizeof *a->w);
   weft__free(a, sizeof *a);
   loop->adapt = NULL;
@@ -131,24 +127,21 @@ void weft__adapt_set_serving(struct weft_loop *loop, unsigned n) {
     if (weft__idle_claim_worker(&loop->idle, i)) weft__park_unpark(&loop->workers[i].park);
 }
 
-/* Reads worker @i's thread's time on a CPU and waiting for one (ns). */
-static bool read_schedstat(struct weft__adapt *a, struct weft_loop *loop, unsigned i, uint64_t *run,
-                           uint64_t *wait) {
-  struct adapt_worker *aw = &a->w[i];
+/* Reads the time worker @i's thread has spent on a CPU and waiting for
+ * one (ns), and which thread that is (@tid). The file is opened for each
+ * read (a few per worker a second) rather than kept: a loop holds no
+ * descriptors its program did not ask for (servers count theirs). */
+static bool read_schedstat(struct weft_loop *loop, unsigned i, int *tid, uint64_t *run, uint64_t *wait) {
   /* relaxed: the worker stores its own id at each run's start; a stale
    * one names a thread that ran it (or none), and the window is dropped. */
-  int tid = atomic_load_explicit(&loop->workers[i].tid, memory_order_relaxed);
-  if (!tid) return false;
-  if (tid != aw->tid) {
-    if (aw->fd >= 0) close(aw->fd);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
-    aw->fd = open(path, O_RDONLY | O_CLOEXEC);
-    aw->tid = tid;
-  }
-  if (aw->fd < 0) return false;
-  char buf[96];
-  ssize_t k = pread(aw->fd, buf, sizeof buf - 1, 0);
+  *tid = atomic_load_explicit(&loop->workers[i].tid, memory_order_relaxed);
+  if (!*tid) return false;
+  char path[64], buf[96];
+  snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", *tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t k = read(fd, buf, sizeof buf - 1);
+  close(fd);
   if (k <= 0) return false;
   buf[k] = '\0';
   return sscanf(buf, "%" SCNu64 " %" SCNu64, run, wait) == 2;
@@ -158,7 +151,7 @@ static bool read_schedstat(struct weft__adapt *a, struct weft_loop *loop, unsign
 static void open_window(struct weft__adapt *a, struct weft_loop *loop, uint64_t now) {
   for (unsigned i = 0; i < a->n; i++) {
     struct adapt_worker *aw = &a->w[i];
-    aw->ok = read_schedstat(a, loop, i, &aw->run, &aw->wait);
+    aw->ok = read_schedstat(loop, i, &aw->tid, &aw->run, &aw->wait);
     /* relaxed: a statistic (worker.h). */
     aw->polled = atomic_load_explicit(&loop->workers[i].ctr.polled, memory_order_relaxed);
   }
@@ -187,7 +180,9 @@ void weft__adapt_sample(struct weft_loop *loop, uint64_t now) {
   for (unsigned i = 0; i < a->n && complete; i++) {
     struct adapt_worker *aw = &a->w[i];
     uint64_t run, wait;
-    if (!aw->ok || !read_schedstat(a, loop, i, &run, &wait) || run < aw->run || wait < aw->wait) {
+    int tid;
+    if (!aw->ok || !read_schedstat(loop, i, &tid, &run, &wait) || tid != aw->tid || run < aw->run ||
+        wait < aw->wait) {
       complete = false;
       break;
     }
