@@ -53,6 +53,16 @@
  * no LIFO slot and no timer priority; with one worker the ring plus its
  * overflow list are one exact FIFO, touched without locked instructions.
  *
+ * Standby (cfg.adapt_workers, adapt.h): a worker whose index is at or
+ * above the loop's serving count takes no shared work. It sees its role at
+ * the top of every pass (change_role): turning standby it stops searching,
+ * hands its queue to the injection queue and cancels its standing
+ * receives; from then on `divert` sends what it wakes that is not pinned
+ * here to the injection queue, it neither steals nor takes injected work,
+ * and it sleeps outside the idle protocol (idle.c), re-reading its role
+ * after announcing the sleep. It still runs pinned work, its ring's
+ * completions and its timers, and takes the stop like any worker.
+ *
  * Shuffle build (-DWEFT_SHUFFLE=ON, `make test-shuffle`): order the
  * scheduler does not promise is randomized so that code relying on it
  * fails in tests: steal victims are visited from a random start with a
@@ -141,14 +151,14 @@ WEFT__TLS struct weft__worker *weft__tls_worker;
 
 struct weft__worker *weft__worker_self(void) { return weft__tls_worker; }
 
-/* The LIFO slot: only the owner writes it; other threads (statistics)
- * read it relaxed, so it is atomic with relaxed accesses (plain moves). */
 /* Whether @w is a standby by the loop's serving count (adapt.h). relaxed:
  * a worker looks at every pass, and a change wakes it (adapt.c). */
 static inline bool is_standby(const struct weft__worker *w) {
   return w->index >= atomic_load_explicit(&w->loop->nserving, memory_order_relaxed);
 }
 
+/* The LIFO slot: only the owner writes it; other threads (statistics)
+ * read it relaxed, so it is atomic with relaxed accesses (plain moves). */
 static inline struct weft__runnable *lifo_get(struct weft__worker *w) {
   return atomic_load_explicit(&w->lifo, memory_order_relaxed);
 }
