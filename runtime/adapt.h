@@ -21,9 +21,9 @@
  * sleeps outside the idle protocol (idle.c), so no notifier picks it.
  *
  * The monitor thread decides (weft__adapt_sample), from each worker
- * thread's scheduler statistics (/proc/thread-self's schedstat: time on a
- * CPU and time runnable but waiting for one) over windows of
- * WINDOW_NS:
+ * thread's scheduler statistics (/proc/self/task/<tid>/schedstat, opened
+ * for each read: time on a CPU and time runnable but waiting for one)
+ * over windows of WINDOW_NS (100 ms):
  *  - one fewer when the serving workers waited for a CPU a quarter of the
  *    time they wanted one and the loop's workers together got no more CPU
  *    than one fewer could use (plus a margin): the last one added
