@@ -37,6 +37,9 @@
 /* ...and all workers together got at most (serving - 1) CPUs plus this
  * share of one: the last worker added waiting, not CPU. */
 #define SHRINK_MARGIN_PCT 25
+/* ...and they wanted at least this share of one CPU (run + wait): fewer
+ * is too little activity to say anything (a server's first requests). */
+#define SHRINK_ACTIVE_PCT 20
 /* Grow: the serving workers waited at most this share... */
 #define GROW_WAIT_PCT 10
 /* ...and were asleep at most this share of their time: saturated. */
@@ -72,7 +75,8 @@ unsigned weft__adapt_decide(const struct weft__adapt_window *win) {
   if (!win->len_ns || !s || s > win->nworkers) return s;
   uint64_t wanted = win->run_ns + win->wait_ns;
   if (win->held && s < win->nworkers) return s + 1;
-  if (s > 1 && wanted && win->wait_ns * 100 >= wanted * SHRINK_WAIT_PCT &&
+  if (s > 1 && wanted * 100 >= win->len_ns * SHRINK_ACTIVE_PCT &&
+      win->wait_ns * 100 >= wanted * SHRINK_WAIT_PCT &&
       win->all_run_ns * 100 <= win->len_ns * ((uint64_t)(s - 1) * 100 + SHRINK_MARGIN_PCT))
     return s - 1;
   uint64_t asleep = (uint64_t)s * win->len_ns > wanted ? (uint64_t)s * win->len_ns - wanted : 0;
@@ -193,7 +197,7 @@ void weft__adapt_sample(struct weft_loop *loop, uint64_t now) {
     struct weft__worker *w = &loop->workers[i];
     /* relaxed: samples; a wrong guess costs one window's decision. */
     if (atomic_load_explicit(&w->ctr.polled, memory_order_relaxed) == aw->polled &&
-        weft__worker_current(w) != NULL)
+        (weft__worker_current(w) != NULL || atomic_load_explicit(&w->in_callback, memory_order_relaxed)))
       win.held = true;
   }
   if (complete) {

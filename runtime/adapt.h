@@ -24,15 +24,16 @@
  * thread's scheduler statistics (/proc/self/task/<tid>/schedstat, opened
  * for each read: time on a CPU and time runnable but waiting for one)
  * over windows of WINDOW_NS (100 ms):
- *  - one fewer when the serving workers waited for a CPU a quarter of the
- *    time they wanted one and the loop's workers together got no more CPU
- *    than one fewer could use (plus a margin): the last one added
- *    contention, not capacity. A compute-bound loop that gets more CPU
- *    from more threads keeps them;
+ *  - one fewer when the serving workers wanted a CPU for at least a fifth
+ *    of a window, waited for one a quarter of that time, and the loop's
+ *    workers together got no more CPU than one fewer could use (plus a
+ *    margin): the last one added contention, not capacity. A
+ *    compute-bound loop that gets more CPU from more threads keeps them;
  *  - one more when the serving workers were almost never asleep and
  *    seldom waited for a CPU (they are saturated and CPUs are free), or
- *    one of them was held by one task the whole window (a blocking call:
- *    Go's sysmon hands its P to another thread for the same reason).
+ *    one of them was held by one task or callback the whole window (a
+ *    blocking call: Go's sysmon hands its P to another thread for the
+ *    same reason).
  * A grow that is undone within FLAP_NS doubles the number of windows
  * the next grow must wait (at most HOLD_MAX), so a load on the edge does
  * not flap. Without schedstat (a kernel built without it) nothing

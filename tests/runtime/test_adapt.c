@@ -62,6 +62,8 @@ START_TEST(decide_on_measured_windows) {
   ck_assert_uint_eq(decide(2, 1, 0.90, 0.00, 0.90, false), 1); /* asleep 10%: enough */
   ck_assert_uint_eq(decide(2, 1, 0.80, 0.19, 0.80, false), 1); /* saturated but waiting */
   ck_assert_uint_eq(decide(2, 2, 0.20, 0.01, 0.20, false), 2); /* light load: nothing */
+  ck_assert_uint_eq(decide(2, 2, 0.04, 0.04, 0.04, false), 2); /* too little to judge */
+  ck_assert_uint_eq(decide(2, 2, 0.10, 0.10, 0.10, false), 1); /* enough, and waiting */
   ck_assert_uint_eq(decide(4, 2, 0.00, 0.00, 0.00, true), 3);  /* held by one task */
   /* Bounds: never below one, never above the workers, nothing on no data. */
   ck_assert_uint_eq(decide(2, 1, 0.50, 0.50, 0.50, false), 1);
