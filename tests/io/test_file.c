@@ -358,7 +358,12 @@ static void child_uses_helpers(const char *path) {
   pid_t pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
-    alarm(30); /* a hang shows up as SIGALRM, not as a stuck test */
+    /* A hang shows up as SIGALRM, not as a stuck test. The default action:
+     * this child inherited Check's SIGALRM handler, which kills the whole
+     * test's process group (CI's ASan stage, 2026-12-03: "Received signal
+     * 9" 32 s in, instead of the child's exit status). */
+    signal(SIGALRM, SIG_DFL);
+    alarm(30);
     struct weft_loop_config cfg;
     weft_loop_config_init(&cfg);
     cfg.workers = 2;
