@@ -197,7 +197,7 @@ void weft__adapt_sample(struct weft_loop *loop, uint64_t now) {
     struct weft__worker *w = &loop->workers[i];
     /* relaxed: samples; a wrong guess costs one window's decision. */
     if (atomic_load_explicit(&w->ctr.polled, memory_order_relaxed) == aw->polled &&
-        (weft__worker_current(w) != NULL || atomic_load_explicit(&w->in_callback, memory_order_relaxed)))
+        weft__worker_busy(w))
       win.held = true;
   }
   if (complete) {

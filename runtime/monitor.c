@@ -314,8 +314,7 @@ static void sample(struct weft__monitor *mon, uint64_t stall) {
     struct sample *s = &mon->s[i];
     /* relaxed: samples; a capture confirms before anything is reported. */
     uint64_t polled = atomic_load_explicit(&w->ctr.polled, memory_order_relaxed);
-    bool busy = weft__worker_current(w) != NULL ||
-                atomic_load_explicit(&w->in_callback, memory_order_relaxed);
+    bool busy = weft__worker_busy(w);
     if (polled != s->polled || !busy) {
       s->polled = polled;
       s->first_ns = now;

@@ -74,7 +74,7 @@ static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) 
   out->local_queue = weft__runq_len(&w->runq);
   out->inbox_queue = LOAD(w->inbox.len);
   out->lifo = LOAD(w->lifo) != NULL;
-  out->busy = weft__worker_current(w) != NULL || LOAD(w->in_callback);
+  out->busy = weft__worker_busy(w);
   out->standby = w->index >= LOAD(w->loop->nserving);
 }
 

@@ -168,6 +168,12 @@ static inline struct weft_task *weft__worker_current(const struct weft__worker *
   return atomic_load_explicit(&w->current, memory_order_relaxed);
 }
 
+/* Whether a task or a call_soon/call_later callback is on @w now (relaxed
+ * looks: what the monitor, the controller and the statistics sample). */
+static inline bool weft__worker_busy(const struct weft__worker *w) {
+  return weft__worker_current(w) != NULL || atomic_load_explicit(&w->in_callback, memory_order_relaxed);
+}
+
 static inline void weft__worker_set_current(struct weft__worker *w, struct weft_task *t) {
   atomic_store_explicit(&w->current, t, memory_order_relaxed);
 }

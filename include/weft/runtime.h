@@ -183,7 +183,8 @@ WEFT_EXTERN void weft_loop_config_init(struct weft_loop_config *cfg);
  *           be set up, the kernel's error (-EPERM, -ENOSYS, -ENOMEM...);
  *           -EMFILE/-ENFILE when the per-worker ring or epoll fds cannot be
  *           opened; -EINVAL for @cfg->stall_ms < -1, @cfg->acct_sample
- *           below -1 or above WEFT_ACCT_SAMPLE_MAX, or a @cfg->dump_signal
+ *           below -1 or above WEFT_ACCT_SAMPLE_MAX, @cfg->adapt_workers
+ *           other than -1, 0 or 1, or a @cfg->dump_signal
  *           that is not a catchable signal (SIGKILL, SIGSTOP, SIGURG, out of
  *           range); -EBUSY if the program handles @cfg->dump_signal itself
  *           or another open loop dumps on it.
