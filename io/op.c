@@ -71,7 +71,7 @@ static void wake_task(struct weft__io_op *op) {
    * where its own pinning says (stealable when unpinned). Its pinned field
    * still names this worker, so a canceller that wins the wake queues it
    * here, and it cannot run (and end) before we are done with it. */
-  weft__task_wake_at(t, WEFT__SCHED_WAKE, t->home);
+  weft__task_wake_at(t, WEFT__SCHED_WAKE, weft__task_home(t));
 }
 
 ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
@@ -126,6 +126,6 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
     weft__reactor_cancel(&weft__worker_self()->reactor, op);
     weft__task_wait_nocancel(t, &op->done, 0);
   }
-  atomic_store_explicit(&weft__task_run_of(t)->pinned, t->home, memory_order_relaxed);
+  atomic_store_explicit(&weft__task_run_of(t)->pinned, weft__task_home(t), memory_order_relaxed);
   return finish(t, rc, op);
 }

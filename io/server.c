@@ -214,7 +214,7 @@ static void spawn_conn(weft_server_t *s, int fd) {
     weft__list_add_tail(&s->clients, &c->link);
     weft__mutex_unlock(&s->lock);
     c->note.fn = conn_done;
-    weft__list_init(&c->note.e.link);
+    weft__chain_node_init(&c->note.e.link);
     if (weft_spawn(conn_task, c, &t) == 0) {
       struct weft_future *f = weft_task_future(t);
       /* The report first (registration order): it reads the error before
@@ -419,7 +419,7 @@ static int start_acceptors(weft_server_t *s) {
     s->acceptors_live++;
     weft__mutex_unlock(&s->lock);
     a->note.fn = acceptor_done;
-    weft__list_init(&a->note.e.link);
+    weft__chain_node_init(&a->note.e.link);
     int rc = weft_spawn_opts(s->loop, acceptor_task, a, &o, &s->acceptors[i]);
     if (rc == 0) {
       struct weft_future *f = weft_task_future(s->acceptors[i]);

@@ -9,11 +9,12 @@
  *    $WEFT_HUGE_PAGES=0);
  *  - merge, which refuses: the arena's extents are never coalesced. It
  *    holds only small objects, so every extent it asks for is a slab (the
- *    160-byte class's is 20 KiB, 5 pages). jemalloc coalesces a freed
- *    extent of 16 KiB or more with its free neighbours at once, and then
- *    reuses a free dirty extent only for a request at least 1/64 of its
- *    size (opt.lg_extent_max_active_fit): a round of 10,000 tasks freed
- *    together became one 1.6 MiB extent that no 20 KiB slab could take,
+ *    task handle's 128-byte class's is 4 KiB; the 160-byte class's, when
+ *    this was measured, 20 KiB). jemalloc coalesces freed extents with
+ *    their free neighbours, and then reuses a free dirty extent only for
+ *    a request at least 1/64 of its size (opt.lg_extent_max_active_fit):
+ *    a round of 10,000 tasks freed together became one 1.6 MiB extent
+ *    that no 20 KiB slab could take,
  *    so each round mapped and faulted fresh memory (gather_10k: 2.9x the
  *    time, 7x the RSS; benchmarks/RESULTS.md, issue 13). Slabs that stay
  *    slabs are reused as they are.

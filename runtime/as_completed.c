@@ -95,7 +95,7 @@ int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_t timeout_ns
     e->it = it;
     e->idx = i;
     e->note.fn = on_done;
-    weft__list_init(&e->note.e.link);
+    weft__chain_node_init(&e->note.e.link);
     e->registered = weft__future_notify_add(fs[i], &e->note);
     if (!e->registered) {
       weft__mutex_lock(&it->m);

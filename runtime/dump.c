@@ -100,7 +100,7 @@ static void read_stats(struct weft_task *t, struct weft_task_stats *s) {
 
 /* Takes a suspended task (the design comment); false if it was not IDLE. */
 static bool hold(struct weft_task *t) {
-  uint32_t s = WEFT__TASK_IDLE;
+  uint8_t s = WEFT__TASK_IDLE;
   /* acq_rel: acquire orders our reads after the task's last slice (its
    * release CAS to IDLE); release is the waker's side of the same rule. */
   return atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
@@ -108,7 +108,7 @@ static bool hold(struct weft_task *t) {
 }
 
 static void unhold(struct weft_task *t) {
-  uint32_t s = WEFT__TASK_SCHEDULED;
+  uint8_t s = WEFT__TASK_SCHEDULED;
   /* release: as a suspension's CAS. On failure a waker came: queued as a
    * task notified during its slice is, NOTIFIED (its next slice's start
    * reads from the waker's CAS). */
@@ -133,7 +133,7 @@ static bool on_a_worker(struct weft_task *t) {
 /* Whether @t, not suspended, sits in a queue: queued or notified, and on
  * no worker. */
 static bool looks_queued(struct weft_task *t) {
-  uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+  uint8_t s = atomic_load_explicit(&t->state, memory_order_acquire);
   return (s == WEFT__TASK_SCHEDULED || s == WEFT__TASK_NOTIFIED) && !on_a_worker(t);
 }
 
@@ -220,11 +220,11 @@ static int snap_task(weft_task_t *t, void *arg) {
   memset(e, 0, offsetof(struct entry, frames));
   e->id = t->id;
   weft__task_copy_name(t, e->name, sizeof e->name);
-  e->spawn_site = t->spawn_site;
+  e->spawn_site = t->fut.spawn_site;
   /* Listed (we hold its registry's lock): its execution part, if it
    * started, stays (task.h). acquire: written by whoever started it. */
   const struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
-  e->worker = x ? atomic_load_explicit(&x->pinned, memory_order_relaxed) : t->home;
+  e->worker = x ? atomic_load_explicit(&x->pinned, memory_order_relaxed) : weft__task_home(t);
   e->last_worker = x ? atomic_load_explicit(&x->last_worker, memory_order_relaxed) : -1;
   e->since = x ? atomic_load_explicit(&x->since_ms, memory_order_relaxed) : 0;
   if (hold(t)) {

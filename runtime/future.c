@@ -37,9 +37,9 @@
 WEFT__CHECKER bool fut_ok(const struct weft_future *f, bool referenced) {
   uint8_t st = atomic_load_explicit(&f->state, memory_order_relaxed);
   if (st != WEFT__FUT_PENDING && st != WEFT__FUT_DONE) return false;
-  if (st == WEFT__FUT_DONE && !weft__list_empty(&f->entries)) return false;
+  if (st == WEFT__FUT_DONE && !weft__chain_empty(&f->entries)) return false;
   if (referenced && atomic_load_explicit(&f->refs, memory_order_relaxed) == 0) return false;
-  return weft__list_ok(&f->entries);
+  return weft__chain_walk(&f->entries, WEFT__CHECK_WALK) != SIZE_MAX;
 }
 
 WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
@@ -53,7 +53,7 @@ WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *l
   atomic_init(&f->refs, 1);
   f->loop = loop;
   f->ops = NULL;
-  weft__list_init(&f->entries);
+  weft__chain_init(&f->entries);
   weft__magic_live(f);
 }
 
@@ -190,9 +190,8 @@ static inline __attribute__((always_inline)) int complete_locked(struct weft_fut
   f->msg = msg;
   /* release: publishes the outcome to lock-free readers (weft__future_is_done). */
   atomic_store_explicit(&f->state, WEFT__FUT_DONE, memory_order_release);
-  struct weft__list *pos, *tmp;
-  weft__list_for_each_safe(pos, tmp, &f->entries) {
-    weft__list_del_init(pos);
+  struct weft__chain_node *pos;
+  while ((pos = weft__chain_pop(&f->entries))) {
     struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
     if (held && !*held && e->kind == WEFT__ENTRY_NOTIFY) {
       /* relaxed: taking a reference needs no ordering; f is alive (its
@@ -302,7 +301,7 @@ int weft_future_error(weft_future_t *f, const char **msg) {
 static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
   weft__mutex_lock(&f->lock);
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
-  if (!done) weft__list_add_tail(&f->entries, &e->link);
+  if (!done) weft__chain_add_tail(&f->entries, &e->link);
   WEFT__INVARIANT(fut_ok(f, true));
   weft__mutex_unlock(&f->lock);
   return !done;
@@ -312,8 +311,8 @@ static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
  * the waiter's half of the waker rule: the lock is taken. */
 static bool entry_remove(struct weft_future *f, struct weft__done_entry *e) {
   weft__mutex_lock(&f->lock);
-  bool linked = weft__list_linked(&e->link);
-  if (linked) weft__list_del_init(&e->link);
+  bool linked = weft__chain_linked(&e->link);
+  if (linked) weft__chain_del(&f->entries, &e->link);
   WEFT__INVARIANT(fut_ok(f, true));
   weft__mutex_unlock(&f->lock);
   return linked;
@@ -337,25 +336,29 @@ int weft_future_on_done(weft_future_t *f, weft_future_cb cb, void *arg) {
 
 int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
   if (!f || !cb) return -EINVAL;
-  struct weft__list removed, *pos, *tmp;
-  weft__list_init(&removed);
+  /* Every entry moves to `kept` or `removed`, in order. */
+  struct weft__chain kept, removed;
+  struct weft__chain_node *pos;
+  weft__chain_init(&kept);
+  weft__chain_init(&removed);
   int n = 0;
   weft__mutex_lock(&f->lock);
-  weft__list_for_each_safe(pos, tmp, &f->entries) {
+  while ((pos = weft__chain_pop(&f->entries))) {
     struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
-    if (e->kind != WEFT__ENTRY_CALLBACK) continue;
-    struct weft_handle *h = weft__container_of(e, struct weft_handle, entry);
-    if (h->fcb == cb && h->arg == arg) {
-      weft__list_del_init(pos);
-      weft__list_add_tail(&removed, pos);
+    struct weft_handle *h =
+        e->kind == WEFT__ENTRY_CALLBACK ? weft__container_of(e, struct weft_handle, entry) : NULL;
+    if (h && h->fcb == cb && h->arg == arg) {
+      weft__chain_add_tail(&removed, pos);
       n++;
+    } else {
+      weft__chain_add_tail(&kept, pos);
     }
   }
+  f->entries = kept;
+  WEFT__INVARIANT(fut_ok(f, true));
   weft__mutex_unlock(&f->lock);
-  weft__list_for_each_safe(pos, tmp, &removed) {
-    weft__list_del_init(pos);
+  while ((pos = weft__chain_pop(&removed)))
     weft__handle_discard(weft__container_of(pos, struct weft_handle, entry.link));
-  }
   return n;
 }
 

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "weft.h"
-#include "list.h"
+#include "chain.h"
 #include "misuse.h"
 #include "mutex.h"
 
@@ -39,7 +39,7 @@ enum weft__entry_kind {
 };
 
 struct weft__done_entry {
-  struct weft__list link; /* in weft_future.entries; under the future's lock */
+  struct weft__chain_node link; /* in weft_future.entries; under the future's lock */
   uint8_t kind;
 };
 
@@ -89,8 +89,13 @@ struct weft_future {
    * adopts or frees; a pending plain future holds NULL. */
   char *msg;
   struct weft_loop *loop; /* immutable */
-  const struct weft__future_ops *ops; /* NULL for plain futures and tasks; immutable */
-  struct weft__list entries; /* under lock */
+  /* Immutable. A task (is_task) has no ops: the slot holds its spawn site
+   * there (task.h), so test is_task before ops. */
+  union {
+    const struct weft__future_ops *ops; /* NULL for plain futures */
+    void *spawn_site;                   /* tasks: the spawner's return address */
+  };
+  struct weft__chain entries; /* under lock; 8 bytes (chain.h) */
   WEFT__MAGIC                /* debug builds: misuse.h */
 };
 

@@ -166,8 +166,8 @@ static void add_slot(struct gather *g, size_t i, struct weft_future *f) {
   weft__mutex_lock(&f->lock);
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
   if (!done) {
-    struct weft__list *pos;
-    for (pos = f->entries.next; pos != &f->entries; pos = pos->next) {
+    struct weft__chain_node *pos;
+    for (pos = f->entries.first; pos; pos = weft__chain_next(&f->entries, pos)) {
       struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
       if (e->kind != WEFT__ENTRY_NOTIFY || ((struct weft__notify *)e)->fn != on_child) continue;
       struct gather_child *c = weft__container_of(e, struct gather_child, note.e);
@@ -185,8 +185,8 @@ static void add_slot(struct gather *g, size_t i, struct weft_future *f) {
   c->note.e.kind = WEFT__ENTRY_NOTIFY;
   c->early = done;
   g->slot_child[i] = idx;
-  if (!done) weft__list_add_tail(&f->entries, &c->note.e.link);
-  else weft__list_init(&c->note.e.link);
+  if (!done) weft__chain_add_tail(&f->entries, &c->note.e.link);
+  else weft__chain_node_init(&c->note.e.link);
   weft__mutex_unlock(&f->lock);
 }
 
@@ -244,7 +244,7 @@ int weft_gather_start(weft_future_t *const *fs, size_t n, unsigned flags, weft_f
 }
 
 int weft_gather_slots(weft_future_t *f, struct weft_gather_slot *slots, size_t n) {
-  if (!f || f->ops != &gather_ops || (n && !slots)) return -EINVAL;
+  if (!f || f->is_task || f->ops != &gather_ops || (n && !slots)) return -EINVAL;
   struct gather *g = gather_of(f);
   if (n != g->n) return -EINVAL;
   for (size_t i = 0; i < n; i++) {

@@ -23,8 +23,7 @@
 static struct weft_handle *handle_new(struct weft_loop *loop, uint8_t kind, bool user_ref) {
   struct weft_handle *h = weft__alloc(sizeof *h);
   if (!h) return NULL;
-  h->r.next = NULL;
-  h->r.kind = WEFT__R_HANDLE;
+  weft__runnable_init(&h->r, WEFT__R_HANDLE);
   atomic_init(&h->refs, user_ref ? 2 : 1);
   atomic_init(&h->state, WEFT__H_PENDING);
   h->kind = kind;
@@ -172,7 +171,7 @@ struct weft_handle *weft__handle_new_done(struct weft_future *f, weft_future_cb 
   h->arg = arg;
   h->fut = weft_future_ref(f);
   h->entry.kind = WEFT__ENTRY_CALLBACK;
-  weft__list_init(&h->entry.link);
+  weft__chain_node_init(&h->entry.link);
   return h;
 }
 

@@ -5,6 +5,12 @@
  * The next link is used by the owner-only FIFO lists (the solo worker's
  * overflow, pinned tasks, the injection queue's out-of-memory fallback); the
  * ring and the injection queue store pointers and do not use it. A runnable is in at most one queue at a time.
+ *
+ * One word: the kind lives in the link's two low bits (runnables are
+ * pointer-aligned), so a task's first-run entry costs its handle 8 bytes,
+ * not 16 (task.h: the 128-byte handle). Invariant: the kind bits are set
+ * once, by weft__runnable_init, and every link change keeps them; only
+ * this file reads or writes `link`.
  */
 #ifndef WEFT_RUNTIME_RUNNABLE_H
 #define WEFT_RUNTIME_RUNNABLE_H
@@ -17,9 +23,27 @@
 enum weft__rkind { WEFT__R_TASK = 1, WEFT__R_HANDLE = 2, WEFT__R_TASK_START = 3 };
 
 struct weft__runnable {
-  struct weft__runnable *next;
-  uint32_t kind;
+  uintptr_t link; /* the next runnable in an rlist | its kind (enum weft__rkind) */
 };
+
+#define WEFT__RKIND_MASK ((uintptr_t)3)
+_Static_assert(_Alignof(struct weft__runnable) > WEFT__RKIND_MASK, "the kind bits need an aligned link");
+
+static inline void weft__runnable_init(struct weft__runnable *r, enum weft__rkind kind) {
+  r->link = (uintptr_t)kind;
+}
+
+static inline enum weft__rkind weft__runnable_kind(const struct weft__runnable *r) {
+  return (enum weft__rkind)(r->link & WEFT__RKIND_MASK);
+}
+
+static inline struct weft__runnable *weft__runnable_next(const struct weft__runnable *r) {
+  return (struct weft__runnable *)(r->link & ~WEFT__RKIND_MASK);
+}
+
+static inline void weft__runnable_set_next(struct weft__runnable *r, struct weft__runnable *next) {
+  r->link = (r->link & WEFT__RKIND_MASK) | (uintptr_t)next;
+}
 
 /* A FIFO of runnables linked through ->next. Not thread-safe. */
 struct weft__rlist {
@@ -33,9 +57,9 @@ static inline void weft__rlist_init(struct weft__rlist *l) {
 }
 
 static inline void weft__rlist_push(struct weft__rlist *l, struct weft__runnable *r) {
-  r->next = NULL;
+  weft__runnable_set_next(r, NULL);
   if (l->tail)
-    l->tail->next = r;
+    weft__runnable_set_next(l->tail, r);
   else
     l->head = r;
   l->tail = r;
@@ -45,9 +69,9 @@ static inline void weft__rlist_push(struct weft__rlist *l, struct weft__runnable
 static inline struct weft__runnable *weft__rlist_pop(struct weft__rlist *l) {
   struct weft__runnable *r = l->head;
   if (!r) return NULL;
-  l->head = r->next;
+  l->head = weft__runnable_next(r);
   if (!l->head) l->tail = NULL;
-  r->next = NULL;
+  weft__runnable_set_next(r, NULL);
   l->count--;
   return r;
 }

@@ -77,7 +77,7 @@ int weft_shield(weft_future_t *inner, weft_future_t **out) {
   atomic_store_explicit(&s->outer.refs, 2, memory_order_relaxed); /* the caller's, the entry's */
   s->inner = weft_future_ref(inner);
   s->note.fn = on_inner;
-  weft__list_init(&s->note.e.link);
+  weft__chain_node_init(&s->note.e.link);
   weft__loop_count(inner->loop, +1);
   if (!weft__future_notify_add(inner, &s->note)) { /* done meanwhile */
     follow(s, inner, false);

@@ -75,15 +75,14 @@ static void task_slot_give(struct weft_loop *loop) {
   if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
 }
 
-/* @t's registry shard (task.h: reg). */
+/* @t's registry shard: consecutive ids (a worker's block of them:
+ * loop.c) take the shards in turn. */
 static struct weft__registry *registry_of(struct weft_task *t) {
-  return &t->fut.loop->regs[t->reg];
+  struct weft_loop *loop = t->fut.loop;
+  return &loop->regs[t->id & (loop->nregs - 1)];
 }
 
 static void registry_add(struct weft_task *t) {
-  /* Consecutive ids (a worker's block of them: loop.c) take the shards in
-   * turn. */
-  t->reg = (int16_t)(t->id & (t->fut.loop->nregs - 1));
   struct weft__registry *reg = registry_of(t);
   weft__mutex_lock(&reg->lock);
   weft__list_add_tail(&reg->tasks, &t->reg_link);
@@ -195,8 +194,9 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   char *name = NULL;
   struct weft__task_cold *cold = NULL;
   struct weft_task *t = NULL;
-  /* A name or a stack size of its own: the cold record, made now. */
-  bool needs_cold = opts->name || opts->stack_size;
+  /* A name, a stack size or a worker of its own: the cold record, made now. */
+  int home = loop->solo ? WEFT__UNPINNED : opts->worker; /* opts: -1 is any worker */
+  bool needs_cold = opts->name || opts->stack_size || home != WEFT__UNPINNED;
   if (!task_slot_take(loop))
     rc = -EAGAIN;
   else if ((opts->name && !(name = weft__strdup(opts->name))) ||
@@ -215,12 +215,12 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
     /* 0: the loop's size (weft__task_stack_size). A size fits: at most
      * WEFT__STACK_MAX (1 GiB) once rounded. */
     cold->stack_size = opts->stack_size ? (uint32_t)weft__stack_round(stack) : 0;
+    cold->pin = (uint16_t)(home + 1); /* a worker index < WEFT__MAX_WORKERS, or 0 */
   }
   weft__future_init(&t->fut, loop, true);
   atomic_store_explicit(&t->fut.refs, out ? 2 : 1, memory_order_relaxed);
   atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
-  t->r_start.next = NULL;
-  t->r_start.kind = WEFT__R_TASK_START;
+  weft__runnable_init(&t->r_start, WEFT__R_TASK_START);
   atomic_init(&t->claim, 0);
   atomic_init(&t->state, WEFT__TASK_SCHEDULED);
   t->ctx_map = weft__ctx_capture(); /* asyncio copies the spawner's context */
@@ -231,8 +231,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->fn = fn;
   t->fut.result = arg;
   t->id = weft__loop_task_id(loop, w);
-  t->home = (int16_t)(loop->solo ? WEFT__UNPINNED : opts->worker); /* opts: -1 is any worker */
-  t->spawn_site = site;
+  t->fut.spawn_site = site; /* a task's slot for it (future.h) */
   /* relaxed: published with the task (the registry's lock, the queue). */
   atomic_store_explicit(&t->cold, cold, memory_order_relaxed);
   atomic_store_explicit(&t->timed, false, memory_order_relaxed);
@@ -250,7 +249,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   if (out) *out = t;
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
-  if (schedule) weft__schedule(loop, &t->r_start, t->home, WEFT__SCHED_WAKE);
+  if (schedule) weft__schedule(loop, &t->r_start, home, WEFT__SCHED_WAKE);
   else atomic_store_explicit(&t->claim, 1, memory_order_relaxed); /* ours to start */
   if (!w) weft__loop_exit_foreign(loop);
   return 0;
@@ -336,17 +335,18 @@ void weft_task_release(weft_task_t *t) {
   if (t) weft_future_release(&t->fut);
 }
 
-/* jemalloc's 160-byte size class holds a task's handle (task.h's layout
- * comment), its 80-byte class the cold record, and two lines hold its
+/* jemalloc's 128-byte size class holds a task's handle (task.h's layout
+ * comment), its 96-byte class the cold record, and two lines hold its
  * execution part with the assembly fiber switch. Debug builds (misuse
  * checks' magic words, TSan's fiber handle) and the ucontext switch (a
  * whole ucontext_t) go over. */
 #if !defined(WEFT_DEBUG_CHECKS) && !defined(WEFT_FIBER_UCONTEXT) && !defined(WEFT__TSAN)
-_Static_assert(sizeof(struct weft_task) <= 160, "a task's handle outgrew its 160-byte size class");
-_Static_assert(offsetof(struct weft_task, cold) == 96,
-               "a wake-up's and a slice's fields left the handle's bytes 64-95");
-_Static_assert(sizeof(struct weft__task_cold) <= 80, "a task's cold record outgrew its size class");
-_Static_assert(sizeof(struct weft_future) == 64, "a future outgrew its cache line");
+_Static_assert(sizeof(struct weft_task) == 128, "a task's handle left its 128-byte size class");
+_Static_assert(offsetof(struct weft_task, run) == 64 && offsetof(struct weft_task, cold) < 128 &&
+                   offsetof(struct weft_task, runs) < 128,
+               "a wake-up's and a slice's fields left the handle's second line");
+_Static_assert(sizeof(struct weft__task_cold) <= 96, "a task's cold record outgrew its size class");
+_Static_assert(sizeof(struct weft_future) == 56, "a future grew past 56 bytes (a task's line 0 less its id)");
 _Static_assert(WEFT__TASK_RUN_RESERVE <= 128, "a task's execution part outgrew two cache lines");
 #endif
 
@@ -429,7 +429,7 @@ void weft__task_wake_hint(struct weft_task *t, int hint) {
 }
 
 void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
-  uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+  uint8_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
   for (;;) {
     if (s == WEFT__TASK_IDLE) {
       /* acq_rel: see the design comment. */
@@ -611,7 +611,7 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
 
 bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   struct weft_loop *loop = host->fut.loop;
-  if (loop->fifo || child->fut.loop != loop || child->home != host->home ||
+  if (loop->fifo || child->fut.loop != loop || weft__task_home(child) != weft__task_home(host) ||
       atomic_load_explicit(&child->claim, memory_order_relaxed) != 0 ||
       atomic_load_explicit(&loop->closing, memory_order_relaxed))
     return false;
@@ -633,7 +633,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
    * child awaited with no spawn between: in fib(30), 62% of them), leaves
    * the queue now with the reference it carries, released when the child
    * has ended. Left there, it went stale and was displaced into the ring
-   * and the injection queue by later spawns, holding its 160 bytes until
+   * and the injection queue by later spawns, holding its handle until
    * a worker popped it: fork_join with two workers peaked at 1.1 million
    * such handles, 170 MiB, with ~50 tasks alive (benchmarks/RESULTS.md,
    * issue 13). */

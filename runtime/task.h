@@ -58,7 +58,7 @@ enum weft__task_state {
  * reads from the waker's CAS and so makes its flag visible to the slice;
  * a SCHEDULED one is left as it is: no write, no locked instruction on
  * the common path (task.c's design comment says why that is enough). */
-static inline void weft__task_slice_starts(_Atomic uint32_t *state) {
+static inline void weft__task_slice_starts(_Atomic uint8_t *state) {
   /* relaxed: a stale SCHEDULED costs one more slice (the suspension's CAS
    * fails on NOTIFIED), never a lost wake-up. */
   if (__builtin_expect(atomic_load_explicit(state, memory_order_relaxed) == WEFT__TASK_NOTIFIED, 0))
@@ -137,6 +137,11 @@ struct weft__task_cold {
   /* With track_stack_use: bytes touched, measured by the task itself just
    * before it finishes (the future's completion publishes it); 0: none. */
   uint32_t stack_used;
+  /* The worker it was spawned pinned to, plus one; 0: any worker (so a
+   * record made later, zeroed, says unpinned). Set before the task is
+   * published (a pinned spawn makes the record); immutable. Read through
+   * weft__task_home. */
+  uint16_t pin;
 };
 
 /* A task is two objects (the split):
@@ -144,12 +149,13 @@ struct weft__task_cold {
  *  - struct weft_task, the handle: what exists from the spawn until the
  *    last reference goes, so what a task that has not started yet or has
  *    ended needs (its future, state, first-run entry, body, names,
- *    registry link, cancellation count, statistics). 160 bytes,
- *    jemalloc's 160-byte size class, where the task used to be 320 (five
- *    cache lines), then 192 (three): a million spawned tasks held by
- *    their handles cost 153 MiB, not 305 or 183. What few tasks have
- *    (a name, a stack size of their own, sampled times, their stack use)
- *    is in a cold record made on demand (struct weft__task_cold).
+ *    registry link, cancellation count, statistics). 128 bytes,
+ *    jemalloc's 128-byte size class and two whole cache lines, where the
+ *    task used to be 320 (five lines), then 192, then 160: a million
+ *    spawned tasks held by their handles cost 122 MiB, not 305, 183 or
+ *    153. What few tasks have (a name, a stack size or a worker of their
+ *    own, sampled times, their stack use) is in a cold record made on
+ *    demand (struct weft__task_cold).
  *  - struct weft__task_run, the execution part: what only a running or
  *    suspended task needs (its resumption entry, fiber, what it waits on,
  *    where it runs). It has no allocation of its own: it lives in the top
@@ -167,12 +173,17 @@ struct weft__task_cold {
  * the task, or while it holds the registry lock of a task still listed
  * (the end unlists the task before it gives the stack back).
  *
- * Layout of the handle: bytes 0-63 are the future; 64-95 what each
- * wake-up and slice touch (run, state, the flags, runs); 96-159 what only
- * the spawn, the first run, the dump and the registry use. A handle
- * starts a cache line or the middle of one (jemalloc packs 160-byte
- * regions): either way bytes 64-95 lie in one line, beside the future's
- * second half or alone. The execution part's first line holds what every
+ * Layout of the handle, two cache lines (jemalloc's 128-byte regions are
+ * 128-aligned): line 0 is the future (56 bytes) and the id; line 1 starts
+ * with what each wake-up and slice touch (run, state, the flags), then the
+ * body or slice count, the cold record and context, and what only the
+ * spawn, the first run, the dump and the registry use. What made 160
+ * bytes 128 (benchmarks/RESULTS.md, issue 13): the future's entries head
+ * is one pointer (chain.h), a task's spawn site takes the future's ops
+ * slot (a task has none), the first-run entry is one word (runnable.h),
+ * the state is a byte, the registry shard is computed from the id, and
+ * the pinning a spawn asked for lives in the cold record (pinned spawns
+ * are rare: weft__task_home). The execution part's first line holds what every
  * slice touches (resumption entry, fiber, pinning, slice notes); its
  * second what a suspension notes, and the body and argument the first
  * run takes from the handle. So a slice touches one or two lines of the
@@ -233,25 +244,24 @@ struct weft__task_run {
 
 struct weft_task {
   /* line 0 */
-  /* First: a task is a future. From the spawn until the end writes the
-   * outcome, fut.result holds the body's argument, which the start reads
-   * once (nobody reads a pending future's result): Tokio's task cell keeps
-   * its future and then its output in one slot the same way. */
+  /* First: a task is a future (56 bytes). From the spawn until the end
+   * writes the outcome, fut.result holds the body's argument, which the
+   * start reads once (nobody reads a pending future's result): Tokio's
+   * task cell keeps its future and then its output in one slot the same
+   * way. fut.spawn_site is the spawner's return address (the dump
+   * symbolizes it): a task has no future ops, so it takes their slot. */
   struct weft_future fut;
-  /* line 1: its first 32 bytes are what each wake-up and slice touch, so
-   * that they share a cache line with each other whether the handle
-   * starts a line or half of one (160 is not a multiple of 64). */
+  uint64_t id; /* immutable; its registry shard is id & (nregs - 1) */
+  /* line 1: its first 16 bytes are what each wake-up and slice touch. */
   _Atomic(struct weft__task_run *) run; /* its execution part (above); NULL: not started, or ended */
-  _Atomic uint32_t state;   /* enum weft__task_state */
-  uint32_t cancel_requests; /* under fut.lock */
+  _Atomic uint8_t state;    /* enum weft__task_state */
   _Atomic uint8_t claim;    /* 0 until a worker or an inline host takes the first run */
   _Atomic bool must_cancel; /* a cancellation waits to be delivered; changed under fut.lock */
   /* Armed (struct weft__task_times): its last slice was timed, so its waker times the
    * suspension and its next slice the wait for a worker. Written by its
    * owner (worker or waker, see weft__task_times); relaxed. */
   _Atomic bool timed;
-  int16_t home;             /* the pinning it was spawned with (-1: any); immutable */
-  int16_t reg;              /* its registry shard (loop.h: regs), from its id; immutable */
+  uint32_t cancel_requests; /* under fut.lock */
   /* The body until its first run, then the slices started (its worker
    * writes them; relaxed). Whoever starts the task takes the body (and
    * the argument from fut.result) into the execution part and zeroes the
@@ -264,10 +274,7 @@ struct weft_task {
   };
   _Atomic(struct weft__task_cold *) cold; /* NULL until needed (above) */
   struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
-  uint64_t id;
-  void *spawn_site;         /* the spawner's return address (the dump symbolizes it) */
-  /* line 2 (half) */
-  struct weft__runnable r_start; /* the first run; may go stale (above) */
+  struct weft__runnable r_start; /* the first run; may go stale (above); one word */
   struct weft__list reg_link; /* under its registry's lock */
 };
 
@@ -286,6 +293,14 @@ static inline struct weft__task_run *weft__task_run_of(const struct weft_task *t
  * CAS that installed it, so its fields read as made. */
 static inline struct weft__task_cold *weft__task_cold_of(const struct weft_task *t) {
   return atomic_load_explicit(&((struct weft_task *)t)->cold, memory_order_acquire);
+}
+
+/* Where @t was spawned to run: a worker index, or WEFT__UNPINNED (any
+ * worker; every task of a one-worker loop). Pinned spawns are rare, so the
+ * handle has no field for it: a pinned task's cold record holds it. */
+static inline int weft__task_home(const struct weft_task *t) {
+  const struct weft__task_cold *c = weft__task_cold_of(t);
+  return c && c->pin ? (int)c->pin - 1 : WEFT__UNPINNED;
 }
 
 /* @t's cold record, made if it has none (any thread); NULL if there is no
@@ -419,10 +434,9 @@ void weft__task_unlock_listed(struct weft_task *t);
  * a dozen stores on every first run. */
 static inline void weft__task_run_init(struct weft__task_run *x, struct weft_task *t,
                                        struct weft__stack *stack) {
-  x->r.next = NULL;
-  x->r.kind = WEFT__R_TASK;
+  weft__runnable_init(&x->r, WEFT__R_TASK);
   x->task = t;
-  atomic_init(&x->pinned, t->home);
+  atomic_init(&x->pinned, weft__task_home(t));
   atomic_init(&x->since_ms, 0);
   atomic_init(&x->last_worker, -1);
   atomic_init(&x->block_kind, WEFT__BLOCK_NONE);

@@ -234,7 +234,7 @@ int weft_taskgroup_spawn(weft_taskgroup_t *g, weft_task_fn fn, void *arg,
   if (!c) return -ENOMEM;
   c->g = g;
   c->note.fn = on_child_note;
-  weft__list_init(&c->note.e.link);
+  weft__chain_node_init(&c->note.e.link);
   /* One hold of m for the checks and the spawn itself, so an abort either
    * sees this child (and cancels it) or happened before (and we refuse). */
   weft__mutex_lock(&g->m);

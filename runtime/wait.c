@@ -90,7 +90,7 @@ int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when, 
   for (size_t i = 0; i < n; i++) {
     es[i].st = &st;
     es[i].note.fn = on_done;
-    weft__list_init(&es[i].note.e.link);
+    weft__chain_node_init(&es[i].note.e.link);
     es[i].registered = weft__future_notify_add(fs[i], &es[i].note);
     if (!es[i].registered) { /* done meanwhile: counts as fired now */
       size_t left = atomic_fetch_sub_explicit(&st.remaining, 1, memory_order_acq_rel) - 1;

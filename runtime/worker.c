@@ -173,7 +173,7 @@ static inline void lifo_set(struct weft__worker *w, struct weft__runnable *r) {
 static const struct obj_kind {
   size_t size, link;
 } obj_kinds[WEFT__OBJ_KINDS] = {
-    [WEFT__OBJ_TASK] = {sizeof(struct weft_task), offsetof(struct weft_task, r_start.next)},
+    [WEFT__OBJ_TASK] = {sizeof(struct weft_task), offsetof(struct weft_task, r_start.link)},
     [WEFT__OBJ_FUTURE] = {sizeof(struct weft_future), offsetof(struct weft_future, result)},
 };
 
@@ -228,9 +228,9 @@ bool weft__worker_take_start(struct weft__worker *w, struct weft__runnable *r) {
 void weft__drop_runnable(struct weft__runnable *r) {
   /* Handles and stale first-run entries (their task ran inline) can remain
    * queued at teardown: close() ran every task to its end first. */
-  if (r->kind == WEFT__R_HANDLE)
+  if (weft__runnable_kind(r) == WEFT__R_HANDLE)
     weft__handle_drop(weft__container_of(r, struct weft_handle, r));
-  else if (r->kind == WEFT__R_TASK_START)
+  else if (weft__runnable_kind(r) == WEFT__R_TASK_START)
     weft_future_release(&weft__container_of(r, struct weft_task, r_start)->fut);
 }
 
@@ -285,7 +285,7 @@ static void take_injected(struct weft__worker *w);
  * CAS, against the host's claim; a claim it misses leaves the entry to its
  * popper, as before. */
 static bool drop_if_stale(struct weft__runnable *r) {
-  if (r->kind != WEFT__R_TASK_START) return false;
+  if (weft__runnable_kind(r) != WEFT__R_TASK_START) return false;
   struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
   if (!atomic_load_explicit(&t->claim, memory_order_acquire)) return false;
   weft_future_release(&t->fut);
@@ -295,7 +295,7 @@ static bool drop_if_stale(struct weft__runnable *r) {
 /* Drops the stale entries from @items (@n runnables this worker has just
  * taken out of its ring to spill) and returns how many are left, in
  * order. They would otherwise wait in the injection queue, each holding
- * its task's 160 bytes, until some worker popped them (fork_join,
+ * its task's handle, until some worker popped them (fork_join,
  * benchmarks/RESULTS.md, issue 13). */
 static size_t drop_stale(struct weft__runnable **items, size_t n) {
   size_t kept = 0;
@@ -759,7 +759,7 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
     requeue(w, t);
     return;
   }
-  uint32_t expected = WEFT__TASK_SCHEDULED;
+  uint8_t expected = WEFT__TASK_SCHEDULED;
   /* release: the saved context is published to the next waker (acquire CAS
    * in weft__task_wake). On failure it was notified during its slice: it
    * is queued again, NOTIFIED, and its next slice's start sees the flag. */
@@ -851,9 +851,9 @@ static struct weft_task *direct_next(struct weft__worker *w) {
   struct weft__runnable *r;
   while ((r = take_next(w))) {
     struct weft_task *t;
-    if (r->kind == WEFT__R_TASK) {
+    if (weft__runnable_kind(r) == WEFT__R_TASK) {
       t = weft__task_of_runnable(r);
-    } else if (r->kind == WEFT__R_TASK_START) {
+    } else if (weft__runnable_kind(r) == WEFT__R_TASK_START) {
       t = weft__container_of(r, struct weft_task, r_start);
       if (!claim_start(w, t)) continue;
     } else {
@@ -944,9 +944,9 @@ static void run_task(struct weft__worker *w, struct weft_task *t) {
 }
 
 static void run_one(struct weft__worker *w, struct weft__runnable *r) {
-  if (r->kind == WEFT__R_TASK) {
+  if (weft__runnable_kind(r) == WEFT__R_TASK) {
     run_task(w, weft__task_of_runnable(r));
-  } else if (r->kind == WEFT__R_TASK_START) {
+  } else if (weft__runnable_kind(r) == WEFT__R_TASK_START) {
     struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
     if (claim_start(w, t)) run_task(w, t);
   } else {

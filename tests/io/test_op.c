@@ -49,7 +49,7 @@ static int timeout_main(void *arg, void **res) {
   ck_assert_int_eq(buf[0], 'z');                                /* ...and nothing lost */
   struct weft_task *self = weft__task_self();
   ck_assert_ptr_nonnull(self);
-  ck_assert_int_eq(atomic_load(&weft__task_run_of(self)->pinned), self->home); /* unpinned after each */
+  ck_assert_int_eq(atomic_load(&weft__task_run_of(self)->pinned), weft__task_home(self)); /* unpinned after each */
   close(p[0]);
   close(p[1]);
   return 0;

@@ -29,7 +29,7 @@ static int probe_self(void *arg, void **res) {
   struct weft_task *self = weft__task_self();
   const struct weft__task_run *x = weft__task_run_of(self);
   p->x = x;
-  p->ok = x && x->task == self && x->r.kind == WEFT__R_TASK;
+  p->ok = x && x->task == self && weft__runnable_kind(&x->r) == WEFT__R_TASK;
   p->no_stack = x && !x->stack;
   if (p->go) return weft_event_wait(p->go, -1);
   return 0;
@@ -478,16 +478,21 @@ static int stay_put(void *arg, void **res) {
   return weft_worker_index() == want ? 0 : -EFAULT;
 }
 
+/* The pinning a spawn names lives in the task's cold record (task.h),
+ * beside a name and a stack size of its own: each combination keeps all. */
 static int pinned_main(void *arg, void **res) {
   weft_task_t *ts[16];
   for (int i = 0; i < 16; i++) {
     struct weft_task_opts o;
     weft_task_opts_init(&o);
     o.worker = i % 4;
+    if (i & 4) o.name = "pinned";
+    if (i & 8) o.stack_size = 128 * 1024;
     ck_assert_int_eq(weft_spawn_opts(NULL, stay_put, (void *)(long)(i % 4), &o, &ts[i]), 0);
   }
   for (int i = 0; i < 16; i++) {
     ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    if (i & 4) ck_assert_str_eq(weft_task_name(ts[i]), "pinned");
     weft_task_release(ts[i]);
   }
   return 0;
