@@ -335,7 +335,15 @@ static int direct_main(void *arg, void **res) {
 START_TEST(test_direct) { ck_assert_int_eq(run_main(1, direct_main, NULL, NULL), 0); }
 END_TEST
 
-#if !defined(__SANITIZE_THREAD__) /* TSan refuses new threads in a multi-threaded process's forked child */
+/* Not under the sanitizers. TSan refuses new threads in a multi-threaded
+ * process's forked child. ASan here (GCC 12's libasan.so.8) has no fork
+ * interceptor (`nm -D` lists only vfork's), so nothing takes its
+ * allocator's locks around fork: a child forked while one of the parent's
+ * threads (a pool helper finishing a job, a worker) is inside malloc or
+ * free can wait forever in its own first allocation. CI's ASan stage saw
+ * this child hang twice (2026-12-03), no other build ever; the other four
+ * builds run the test. */
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
 /* ---- fork: the child of a process that ran loops gets a working pool --------- */
 
 static int helpers_main(void *arg, void **res) {
@@ -407,7 +415,7 @@ static Suite *file_suite(void) {
   tcase_add_test(tc, test_cancel_storm);
   tcase_add_test(tc, test_timeouts);
   tcase_add_test(tc, test_direct);
-#if !defined(__SANITIZE_THREAD__)
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
   tcase_add_test(tc, test_fork_child_gets_a_working_pool);
 #endif
   suite_add_tcase(s, tc);
