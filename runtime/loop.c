@@ -74,9 +74,9 @@
 /* Justification: 256 submissions per tick covers a tick's worth of tasks
  * (61) issuing a few operations each; the completion queue is 4x that. */
 #define DEFAULT_IO_ENTRIES 256u
-/* Task ids are handed to workers in blocks so spawning does not contend on
- * one counter; 1024 keeps ids dense. */
-#define ID_BLOCK 1024u
+/* Task ids are handed to workers in blocks (WEFT__ID_BLOCK, loop.h) so
+ * spawning does not contend on one counter. */
+#define ID_BLOCK WEFT__ID_BLOCK
 
 static unsigned default_workers(void) {
   const char *env = getenv("WEFT_WORKERS");

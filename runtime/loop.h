@@ -28,15 +28,36 @@ struct weft__factory {
 
 /* Tasks that are not done, for all_tasks(), close() and the dump: one shard
  * of the loop's registry (weft_loop.regs), a cache line each; loop.c says
- * how many. A task is listed in the shard its id picks, so that the worker
- * that spawns it and the one it ends on, often different, seldom want the
- * same lock at once: one registry per spawning worker made every task a
- * thief ran contend with its spawner's next spawns (benchmarks/RESULTS.md,
- * 2026-12-03 03:58Z; Tokio's OwnedTasks shards the same way). */
+ * how many. A task is listed in the shard its id picks
+ * (weft__registry_shard), and two things pull that choice apart:
+ *  - the worker that spawns a task and the one it ends on, often different
+ *    (a thief), should seldom want the same lock at once: one registry per
+ *    spawning worker made every task a thief ran contend with its
+ *    spawner's next spawns (benchmarks/RESULTS.md, 2026-12-03 03:58Z;
+ *    Tokio's OwnedTasks shards by id too);
+ *  - a worker that spawns and ends its own tasks (most tasks: fork_join's
+ *    run inline) should find the shard's lock and list lines in its own
+ *    cache: ids taken in turn over all the shards made both workers walk
+ *    the same 16 lines, each add and remove a line fetched from the other
+ *    core, 2.6x fork_join's time with two workers (RESULTS.md, issue 13).
+ * So the ids of one worker's block (WEFT__ID_BLOCK, handed out whole to
+ * one worker) take WEFT__REG_SPREAD shards in turn, and the next block the
+ * next WEFT__REG_SPREAD: a thief contends with a quarter of its spawner's
+ * adds, and a worker keeps to its own few lines. */
 struct weft__registry {
   _Alignas(WEFT__CACHELINE) struct weft__mutex lock;
   struct weft__list tasks; /* weft_task.reg_link; under lock */
 };
+
+/* Task ids come to each worker in blocks of this many (loop.c). */
+#define WEFT__ID_BLOCK 1024u
+#define WEFT__REG_SPREAD 4u
+
+/* The registry shard of the task with id @id in a loop of @nregs shards (a
+ * power of two). */
+static inline unsigned weft__registry_shard(uint64_t id, unsigned nregs) {
+  return (unsigned)((id / WEFT__ID_BLOCK * WEFT__REG_SPREAD + id % WEFT__REG_SPREAD) & (nregs - 1));
+}
 
 struct weft_loop {
   unsigned nworkers;          /* immutable */

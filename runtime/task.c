@@ -75,11 +75,10 @@ static void task_slot_give(struct weft_loop *loop) {
   if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
 }
 
-/* @t's registry shard: consecutive ids (a worker's block of them:
- * loop.c) take the shards in turn. */
+/* @t's registry shard (loop.h says which). */
 static struct weft__registry *registry_of(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
-  return &loop->regs[t->id & (loop->nregs - 1)];
+  return &loop->regs[weft__registry_shard(t->id, loop->nregs)];
 }
 
 static void registry_add(struct weft_task *t) {

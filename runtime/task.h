@@ -251,7 +251,7 @@ struct weft_task {
    * way. fut.spawn_site is the spawner's return address (the dump
    * symbolizes it): a task has no future ops, so it takes their slot. */
   struct weft_future fut;
-  uint64_t id; /* immutable; its registry shard is id & (nregs - 1) */
+  uint64_t id; /* immutable; it picks its registry shard (weft__registry_shard) */
   /* line 1: its first 16 bytes are what each wake-up and slice touch. */
   _Atomic(struct weft__task_run *) run; /* its execution part (above); NULL: not started, or ended */
   _Atomic uint8_t state;    /* enum weft__task_state */
