@@ -121,12 +121,13 @@ struct weft__task_times {
 
 /* A task's cold record: what few tasks have, or what is read only by the
  * statistics, the dump and naming. Made when first needed (a spawn with a
- * name or a stack size of its own, a sampled spawn or slice, the first
- * read of its name, its stack use at the end), at most once (a CAS
- * installs it; the loser frees its copy), freed with the task. 80 bytes
- * (jemalloc's class of 80) where these fields took 24 bytes of every
- * handle: with the default sampling (1 in 32 or sparser) at most one
- * spawn in 16 makes one, 5 bytes a task on average or less. */
+ * name, a stack size or a worker of its own, a sampled spawn or slice, the
+ * first read of its name, its stack use at the end), at most once (a CAS
+ * installs it; the loser frees its copy), freed with the task. 88 bytes
+ * (jemalloc's class of 96) where these fields would take 26 bytes of
+ * every handle: with the default sampling (1 in 32 or sparser) at most
+ * one spawn in 16 makes one, 6 bytes a task on average or less (~2 on the
+ * development VM, whose period is ~100). */
 struct weft__task_cold {
   struct weft__task_times times; /* see above */
   char *name;                    /* under fut.lock; NULL until named or first read */
