@@ -9,8 +9,10 @@
  * One word: the kind lives in the link's two low bits (runnables are
  * pointer-aligned), so a task's first-run entry costs its handle 8 bytes,
  * not 16 (task.h: the 128-byte handle). Invariant: the kind bits are set
- * once, by weft__runnable_init, and every link change keeps them; only
- * this file reads or writes `link`.
+ * by weft__runnable_init, and every link change here keeps them. Only
+ * this file reads or writes `link`, but for a worker's object cache,
+ * which keeps a freed task's free-list pointer in its r_start (worker.c):
+ * the task's next spawn runs weft__runnable_init before any queue sees it.
  */
 #ifndef WEFT_RUNTIME_RUNNABLE_H
 #define WEFT_RUNTIME_RUNNABLE_H
@@ -45,7 +47,7 @@ static inline void weft__runnable_set_next(struct weft__runnable *r, struct weft
   r->link = (r->link & WEFT__RKIND_MASK) | (uintptr_t)next;
 }
 
-/* A FIFO of runnables linked through ->next. Not thread-safe. */
+/* A FIFO of runnables linked through their links. Not thread-safe. */
 struct weft__rlist {
   struct weft__runnable *head, *tail;
   size_t count;
