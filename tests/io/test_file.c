@@ -336,15 +336,17 @@ START_TEST(test_direct) { ck_assert_int_eq(run_main(1, direct_main, NULL, NULL),
 END_TEST
 
 /* Not under the sanitizers. TSan refuses new threads in a multi-threaded
- * process's forked child. Under ASan the child hung twice in CI's ASan
- * stage (2026-12-03: killed by its 30 s alarm), never in the other four
- * builds, which run the test; the cause is not known. Not reproduced in
- * ~225 runs of this test alone or beside a loaded machine; GCC 12's
- * libasan.so.8 has no fork interceptor (`nm -D` lists vfork's only), but a
- * program forking 4,000 times beside two threads churning malloc and free
- * under it never hung either, so ASan's allocator is not shown to be it.
- * Next step: catch a hung child under the whole ASan suite's load and take
- * its threads' stacks (the session notes of issue 13 have a script). */
+ * process's forked child. ASan (GCC 12's libasan.so.8) has no fork
+ * interceptor (`nm -D` lists vfork's only), so nothing holds its
+ * allocator's locks across fork: when one of the parent's threads is
+ * refilling its allocation cache at the fork, the child inherits that size
+ * class's region mutex locked, with no owner to unlock it. CI's ASan stage
+ * saw the child hang twice (2026-12-03); a hung child caught under the
+ * ASan suite's load had its three new threads (the helper pool's) waiting
+ * forever on that mutex, in ASan's own thread start (AsanThread::Init ->
+ * pthread_getattr_np -> calloc -> SizeClassAllocator64::GetFromAllocator,
+ * size class 14), and its worker waiting for their results. Not weft's:
+ * the other four builds run the test. */
 #if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
 /* ---- fork: the child of a process that ran loops gets a working pool --------- */
 
