@@ -74,9 +74,6 @@
 /* Justification: 256 submissions per tick covers a tick's worth of tasks
  * (61) issuing a few operations each; the completion queue is 4x that. */
 #define DEFAULT_IO_ENTRIES 256u
-/* Task ids are handed to workers in blocks (WEFT__ID_BLOCK, loop.h) so
- * spawning does not contend on one counter. */
-#define ID_BLOCK WEFT__ID_BLOCK
 
 static unsigned default_workers(void) {
   const char *env = getenv("WEFT_WORKERS");
@@ -346,8 +343,8 @@ uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w) {
   /* relaxed: ids need uniqueness, not ordering. */
   if (!w) return atomic_fetch_add_explicit(&loop->next_id, 1, memory_order_relaxed);
   if (w->id_next == w->id_end) {
-    w->id_next = atomic_fetch_add_explicit(&loop->next_id, ID_BLOCK, memory_order_relaxed);
-    w->id_end = w->id_next + ID_BLOCK;
+    w->id_next = atomic_fetch_add_explicit(&loop->next_id, WEFT__ID_BLOCK, memory_order_relaxed);
+    w->id_end = w->id_next + WEFT__ID_BLOCK;
   }
   return w->id_next++;
 }

@@ -49,8 +49,10 @@ struct weft__registry {
   struct weft__list tasks; /* weft_task.reg_link; under lock */
 };
 
-/* Task ids come to each worker in blocks of this many (loop.c). */
+/* Task ids come to each worker in blocks of this many (weft__loop_task_id)
+ * so spawning does not contend on one counter; 1024 keeps ids dense. */
 #define WEFT__ID_BLOCK 1024u
+/* The shards one block's ids take in turn (above). */
 #define WEFT__REG_SPREAD 4u
 
 /* The registry shard of the task with id @id in a loop of @nregs shards (a
