@@ -7,21 +7,44 @@
  * a stack, PRIORITY as a binary min-heap on (cmp, seq), so equal items come
  * out in insertion order. An unbounded queue grows the array by doubling.
  *
+ * A bounded FIFO queue of 2 to WEFT__RING_MAX items keeps them instead in
+ * a lock-free ring (mpmc_ring.h), and its put and get take m only to wait
+ * or to wake a waiter: while the queue is neither empty nor full, producers
+ * and consumers on different workers share no lock (queue_mpmc, issue 13).
+ *
  * Waiting is asyncio's wake-and-recheck: a put wakes the oldest getter, a
  * get wakes the oldest putter, and the woken task re-checks the queue. A
  * woken waiter that is cancelled (or times out) instead passes its wake-up
  * to the next waiter of its kind, so no wake-up is lost; a cancelled getter
- * takes nothing, so its item stays queued.
+ * takes nothing, so its item stays queued. A put or get that does not wait
+ * takes the item at once even while others wait (asyncio's put_nowait and
+ * get_nowait inside put and get).
  *
- * Invariants (under m): count <= cap; maxsize == 0 or count <= maxsize;
- * unfinished >= count; getters wait only while count == 0 and not shut down
- * for them, putters only while full and not shut down.
+ * The ring's wake-ups without m (a Dekker pair): `waiting` has a bit per
+ * waitlist, set under m while that list is not empty. A waiter sets its
+ * bit (a seq_cst RMW) before its last try at the ring (whose loads of
+ * slots are seq_cst), under m, and queues only if that try fails; a put or
+ * get publishes its slot with a seq_cst exchange (mpmc_ring.h) and then
+ * loads `waiting` (seq_cst).
+ * In the single order of those operations either the try sees the slot or
+ * the load sees the bit, and then the publisher takes m and wakes the
+ * oldest waiter; m orders the rest. A bit is cleared only under m, when its
+ * list is empty (sync_waiting).
+ *
+ * Invariants (under m): count <= cap; maxsize == 0 or count <= maxsize (the
+ * ring's own bound is maxsize); puts - done items are unfinished (puts: the
+ * ring's tail, or puts made under m; done: task_done calls and items an
+ * immediate shutdown dropped); getters wait only while no item is
+ * published and not shut down for them (or a put still publishing, which
+ * will wake them), putters only while full and not shut down; a waitlist's
+ * bit in `waiting` is set while it is not empty.
  */
 #include "weft.h"
 #include "alloc.h"
 #include "misuse.h"
 #include "task.h"
 #include "named.h"
+#include "mpmc_ring.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -41,9 +64,11 @@ struct weft_queue {
   size_t maxsize;                        /* immutable */
   int (*cmp)(const void *, const void *); /* immutable */
   struct entry *slots;                   /* under m */
-  size_t cap, head, count;               /* under m; head is used by FIFO */
+  struct weft__ring *ring;               /* immutable; NULL: items in slots */
+  _Atomic uint32_t waiting;              /* WAIT_GET | WAIT_PUT; changed under m (head comment) */
+  size_t cap, head, count;               /* under m; head is used by FIFO; not with a ring */
   uint64_t seq;                          /* under m */
-  size_t unfinished;                     /* under m */
+  uint64_t puts, done;                   /* under m; puts: not with a ring (its tail counts them) */
   int shutdown;                          /* under m: 0, 1 (draining), 2 (immediate) */
   struct weft__waitlist getters, putters, joiners; /* under m */
 };
@@ -63,6 +88,15 @@ int weft_queue_create(enum weft_queue_kind kind, size_t maxsize,
   weft__wl_init(&q->getters);
   weft__wl_init(&q->putters);
   weft__wl_init(&q->joiners);
+  atomic_init(&q->waiting, 0);
+  if (kind == WEFT_QUEUE_FIFO && q->maxsize >= 2 && q->maxsize <= WEFT__RING_MAX) {
+    int rc = weft__ring_create(q->maxsize, &q->ring);
+    if (rc) {
+      weft__magic_dead(q);
+      weft__free(q, sizeof *q);
+      return rc;
+    }
+  }
   *out = q;
   return 0;
 }
@@ -75,6 +109,7 @@ int weft_queue_destroy(weft_queue_t *q) {
   weft__mutex_unlock(&q->m);
   if (busy) return -EBUSY;
   weft__free(q->slots, q->cap * sizeof *q->slots);
+  weft__ring_destroy(q->ring);
   weft__magic_dead(q);
   weft__free(q, sizeof *q);
   return 0;
@@ -144,7 +179,7 @@ static inline int push(struct weft_queue *q, void *item) {
   else if (q->kind == WEFT_QUEUE_LIFO) q->slots[q->count].item = item;
   else heap_push(q, item);
   q->count++;
-  q->unfinished++;
+  q->puts++;
   return 0;
 }
 
@@ -162,7 +197,131 @@ static inline void *pop(struct weft_queue *q) {
   return item;
 }
 
-static bool full(struct weft_queue *q) { return q->maxsize && q->count >= q->maxsize; }
+/* Items queued: under m, or a snapshot (a ring's count needs no lock). */
+static size_t count_of(struct weft_queue *q) {
+  return q->ring ? weft__ring_count(q->ring) : q->count;
+}
+
+static bool full(struct weft_queue *q) { return q->maxsize && count_of(q) >= q->maxsize; }
+
+/* Under m: items put and not yet marked done. */
+static uint64_t unfinished(struct weft_queue *q) {
+  return (q->ring ? weft__ring_puts(q->ring) : q->puts) - q->done;
+}
+
+/* ---- the ring's waiting protocol (head comment) ---------------------------------------- */
+
+#define WAIT_GET 1u
+#define WAIT_PUT 2u
+
+/* Under m: each bit of `waiting` follows its list. */
+static void sync_waiting(struct weft_queue *q) {
+  uint32_t want = (q->getters.count ? WAIT_GET : 0) | (q->putters.count ? WAIT_PUT : 0);
+  /* relaxed: only m's holders write it, and clearing orders nothing (a
+   * publisher that still sees the bit just finds the list empty). */
+  if (atomic_load_explicit(&q->waiting, memory_order_relaxed) != want)
+    atomic_store_explicit(&q->waiting, want, memory_order_relaxed);
+}
+
+/* Under m, before a waiter's last try at the ring. */
+static void announce(struct weft_queue *q, uint32_t bit) {
+  /* seq_cst: the bit comes before the try's seq_cst loads of the ring's
+   * slots (mpmc_ring.h) in the single order the publishers' exchanges and
+   * loads of `waiting` are in. */
+  atomic_fetch_or_explicit(&q->waiting, bit, memory_order_seq_cst);
+}
+
+/* A publisher that saw @bit: wakes the oldest waiter of that kind. */
+static __attribute__((noinline)) void wake_waiter(struct weft_queue *q, struct weft__waitlist *wl) {
+  weft__mutex_lock(&q->m);
+  weft__wl_wake_one(wl, NULL, 0);
+  sync_waiting(q);
+  weft__mutex_unlock(&q->m);
+}
+
+/* After a ring put or get that published: wakes a waiter of the other kind
+ * if the bit says one may wait. */
+static inline void after_publish(struct weft_queue *q, uint32_t bit) {
+  /* seq_cst: after the publishing exchange (mpmc_ring.h, head comment). */
+  if (__builtin_expect(atomic_load_explicit(&q->waiting, memory_order_seq_cst) & bit, 0))
+    wake_waiter(q, bit == WAIT_GET ? &q->getters : &q->putters);
+}
+
+/* The put that found the ring full or closed. */
+static __attribute__((noinline)) int ring_put_slow(struct weft_queue *q, void *item,
+                                                   int64_t timeout_ns, enum weft__wait_mode mode) {
+  uint64_t deadline = weft__deadline(timeout_ns);
+  int rc;
+  weft__mutex_lock(&q->m);
+  for (;;) {
+    if (q->shutdown) {
+      rc = WEFT_ESHUTDOWN;
+      break;
+    }
+    announce(q, WAIT_PUT);
+    int r = weft__ring_put(q->ring, item);
+    if (r == WEFT__RING_OK) {
+      weft__wl_wake_one(&q->getters, NULL, 0);
+      rc = 0;
+      break;
+    }
+    if (r == WEFT__RING_CLOSED_RC) { /* closed under m, after shutdown was set */
+      rc = WEFT_ESHUTDOWN;
+      break;
+    }
+    struct weft__waiter_node w;
+    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0,
+                             weft__name_get(&q->name));
+    rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
+    if (rc) {
+      if (atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
+        weft__wl_wake_one(&q->putters, NULL, 0); /* pass the wake-up on */
+      break;
+    }
+  }
+  sync_waiting(q);
+  weft__mutex_unlock(&q->m);
+  return rc;
+}
+
+/* The get that found no published item (or the ring closed). */
+static __attribute__((noinline)) int ring_get_slow(struct weft_queue *q, void **out,
+                                                   int64_t timeout_ns, enum weft__wait_mode mode) {
+  uint64_t deadline = weft__deadline(timeout_ns);
+  int rc;
+  weft__mutex_lock(&q->m);
+  for (;;) {
+    announce(q, WAIT_GET);
+    int r = weft__ring_get(q->ring, out);
+    if (r == WEFT__RING_OK) {
+      weft__wl_wake_one(&q->putters, NULL, 0);
+      /* Shut down: the getters waiting for this item (a put still
+       * publishing) re-check, and end if it was the last. */
+      if (q->shutdown) weft__wl_wake_all(&q->getters, 0);
+      rc = 0;
+      break;
+    }
+    /* Shut down and nothing left, not even a put still publishing (it was
+     * made before the shutdown: its item is still to be had). */
+    if (r == WEFT__RING_CLOSED_RC || (q->shutdown && weft__ring_idle(q->ring))) {
+      weft__wl_wake_all(&q->getters, 0); /* a publisher woke one of us: the rest end too */
+      rc = WEFT_ESHUTDOWN;
+      break;
+    }
+    struct weft__waiter_node w;
+    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0,
+                             weft__name_get(&q->name));
+    rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
+    if (rc) {
+      if (atomic_load_explicit(&w.granted, memory_order_acquire) && count_of(q))
+        weft__wl_wake_one(&q->getters, NULL, 0); /* the item stays; pass the wake-up on */
+      break;
+    }
+  }
+  sync_waiting(q);
+  weft__mutex_unlock(&q->m);
+  return rc;
+}
 
 /* ---- put / get --------------------------------------------------------------------- */
 
@@ -179,6 +338,13 @@ static inline __attribute__((always_inline)) int put(struct weft_queue *q, void 
   if (!q) return -EINVAL;
   int rc = weft__wl_can_wait(mode);
   if (rc) return rc;
+  if (q->ring) {
+    if (__builtin_expect(weft__ring_put(q->ring, item) == WEFT__RING_OK, 1)) {
+      after_publish(q, WAIT_GET);
+      return 0;
+    }
+    return ring_put_slow(q, item, timeout_ns, mode);
+  }
   uint64_t deadline = weft__deadline(timeout_ns);
   weft__mutex_lock(&q->m);
   for (;;) {
@@ -209,6 +375,13 @@ static inline __attribute__((always_inline)) int get(struct weft_queue *q, void 
   if (!q || !out) return -EINVAL;
   int rc = weft__wl_can_wait(mode);
   if (rc) return rc;
+  if (q->ring) {
+    if (__builtin_expect(weft__ring_get(q->ring, out) == WEFT__RING_OK, 1)) {
+      after_publish(q, WAIT_PUT);
+      return 0;
+    }
+    return ring_get_slow(q, out, timeout_ns, mode);
+  }
   uint64_t deadline = weft__deadline(timeout_ns);
   weft__mutex_lock(&q->m);
   for (;;) {
@@ -254,6 +427,11 @@ int weft_queue_get_threadsafe(weft_queue_t *q, void **out, int64_t timeout_ns) {
 
 int weft_queue_put_nowait(weft_queue_t *q, void *item) {
   if (!q) return -EINVAL;
+  if (q->ring) {
+    int r = weft__ring_put(q->ring, item);
+    if (r == WEFT__RING_OK) after_publish(q, WAIT_GET);
+    return r == WEFT__RING_OK ? 0 : r == WEFT__RING_CLOSED_RC ? WEFT_ESHUTDOWN : -EAGAIN;
+  }
   weft__mutex_lock(&q->m);
   int rc = q->shutdown ? WEFT_ESHUTDOWN : full(q) ? -EAGAIN : put_locked(q, item);
   weft__mutex_unlock(&q->m);
@@ -262,6 +440,19 @@ int weft_queue_put_nowait(weft_queue_t *q, void *item) {
 
 int weft_queue_get_nowait(weft_queue_t *q, void **out) {
   if (!q || !out) return -EINVAL;
+  if (q->ring) {
+    int r = weft__ring_get(q->ring, out);
+    if (r == WEFT__RING_OK) {
+      after_publish(q, WAIT_PUT);
+      return 0;
+    }
+    if (r == WEFT__RING_CLOSED_RC) return WEFT_ESHUTDOWN;
+    /* Empty: final only if shut down with no put still publishing. */
+    weft__mutex_lock(&q->m);
+    int rc = q->shutdown && weft__ring_idle(q->ring) ? WEFT_ESHUTDOWN : -EAGAIN;
+    weft__mutex_unlock(&q->m);
+    return rc;
+  }
   weft__mutex_lock(&q->m);
   int rc = 0;
   if (q->count) {
@@ -278,6 +469,7 @@ int weft_queue_get_nowait(weft_queue_t *q, void **out) {
 
 size_t weft_queue_qsize(weft_queue_t *q) {
   if (!q) return 0;
+  if (q->ring) return weft__ring_count(q->ring);
   weft__mutex_lock(&q->m);
   size_t n = q->count;
   weft__mutex_unlock(&q->m);
@@ -299,8 +491,8 @@ size_t weft_queue_maxsize(weft_queue_t *q) { return q ? q->maxsize : 0; }
 int weft_queue_task_done(weft_queue_t *q) {
   if (!q) return -EINVAL;
   weft__mutex_lock(&q->m);
-  int rc = q->unfinished > 0 ? 0 : -EINVAL;
-  if (!rc && --q->unfinished == 0) weft__wl_wake_all(&q->joiners, 0);
+  int rc = unfinished(q) > 0 ? 0 : -EINVAL;
+  if (!rc && (++q->done, unfinished(q) == 0)) weft__wl_wake_all(&q->joiners, 0);
   weft__mutex_unlock(&q->m);
   return rc;
 }
@@ -311,7 +503,7 @@ int weft_queue_join(weft_queue_t *q, int64_t timeout_ns) {
   if (rc) return rc;
   uint64_t deadline = weft__deadline(timeout_ns);
   weft__mutex_lock(&q->m);
-  while (q->unfinished && !rc) {
+  while (unfinished(q) && !rc) {
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_JOIN, q, 0,
                          weft__name_get(&q->name));
@@ -325,15 +517,19 @@ int weft_queue_shutdown(weft_queue_t *q, int immediate) {
   if (!q) return -EINVAL;
   weft__mutex_lock(&q->m);
   q->shutdown = immediate ? 2 : (q->shutdown ? q->shutdown : 1);
+  if (q->ring) weft__ring_close_puts(q->ring); /* no put lands after this */
   if (immediate) {
     /* The items left are dropped and count as done (asyncio 3.13). */
-    q->unfinished -= q->count < q->unfinished ? q->count : q->unfinished;
+    uint64_t dropped = q->ring ? weft__ring_drop_all(q->ring) : q->count;
+    uint64_t left = unfinished(q);
+    q->done += dropped < left ? dropped : left;
     q->count = 0;
     q->head = 0;
-    if (!q->unfinished) weft__wl_wake_all(&q->joiners, 0);
+    if (!unfinished(q)) weft__wl_wake_all(&q->joiners, 0);
   }
   weft__wl_wake_all(&q->getters, 0); /* they re-check: empty and shut down fails */
   weft__wl_wake_all(&q->putters, 0);
+  sync_waiting(q);
   weft__mutex_unlock(&q->m);
   return 0;
 }

@@ -231,7 +231,10 @@ enum weft_queue_kind { WEFT_QUEUE_FIFO = 0, WEFT_QUEUE_LIFO = 1, WEFT_QUEUE_PRIO
  * weft_queue_create - a queue of void * items
  * @kind:    FIFO (Queue), LIFO (LifoQueue) or PRIORITY (PriorityQueue).
  * @maxsize: 0 for unbounded; so is a value above SSIZE_MAX (a negative one
- *           converted), as asyncio's Queue(maxsize <= 0).
+ *           converted), as asyncio's Queue(maxsize <= 0). A FIFO queue of
+ *           2 to 1,024 items allocates its storage here, 64 bytes an item
+ *           (its put and get are lock-free while it is neither empty nor
+ *           full: docs/sync.md); the others grow theirs as needed.
  * @cmp:     PRIORITY only: < 0 when a comes out first; equal items come out in
  *           insertion order. Must be NULL for the other kinds.
  * Returns:  0; -EINVAL (bad kind, a missing or unexpected @cmp); -ENOMEM.

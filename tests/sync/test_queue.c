@@ -111,30 +111,58 @@ static int blocked_putter(void *arg, void **res) { return weft_queue_put(q, arg,
 
 static int shutdown_main(void *arg, void **res) {
   int immediate = arg != NULL;
-  weft_queue_put(q, (void *)1, -1);
+  long max = (long)weft_queue_maxsize(q);
+  for (long i = 1; i <= max; i++) ck_assert_int_eq(weft_queue_put(q, (void *)i, -1), 0);
   weft_task_t *p;
-  weft_spawn(blocked_putter, (void *)2, &p);
+  weft_spawn(blocked_putter, (void *)100, &p);
   weft_yield();
   weft_queue_shutdown(q, immediate);
   ck_assert_int_eq(weft_await(weft_task_future(p), NULL), WEFT_ESHUTDOWN);
   weft_task_release(p);
   ck_assert_int_eq(weft_queue_put_nowait(q, (void *)3), WEFT_ESHUTDOWN);
+  ck_assert_int_eq(weft_queue_put(q, (void *)3, -1), WEFT_ESHUTDOWN);
+  ck_assert_uint_eq(weft_queue_qsize(q), immediate ? 0 : (size_t)max);
   void *v;
   if (!immediate) {
-    ck_assert_int_eq(weft_queue_get(q, &v, -1), 0); /* draining: what is left comes out */
-    ck_assert_int_eq((long)v, 1);
-    ck_assert_int_eq(weft_queue_task_done(q), 0);
+    for (long i = 1; i <= max; i++) { /* draining: what is left comes out, in order */
+      ck_assert_int_eq(i % 2 ? weft_queue_get(q, &v, -1) : weft_queue_get_nowait(q, &v), 0);
+      ck_assert_int_eq((long)v, i);
+    }
+    ck_assert_int_eq(weft_queue_join(q, 1000000), -ETIMEDOUT); /* taken, not yet done */
+    for (long i = 1; i <= max; i++) ck_assert_int_eq(weft_queue_task_done(q), 0);
   }
   ck_assert_int_eq(weft_queue_get(q, &v, -1), WEFT_ESHUTDOWN);
+  ck_assert_int_eq(weft_queue_get_nowait(q, &v), WEFT_ESHUTDOWN);
   ck_assert_int_eq(weft_queue_join(q, -1), 0); /* immediate: dropped items count as done */
+  ck_assert_int_eq(weft_queue_task_done(q), -EINVAL);
+  return 0;
+}
+
+/* A getter waiting on an empty queue when it is shut down ends. */
+static int shutdown_wakes_getters_main(void *arg, void **res) {
+  weft_task_t *g[3];
+  for (int i = 0; i < 3; i++) weft_spawn(slow_getter, NULL, &g[i]);
+  weft_yield();
+  weft_queue_shutdown(q, arg != NULL);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(g[i]), NULL), WEFT_ESHUTDOWN);
+    weft_task_release(g[i]);
+  }
   return 0;
 }
 
 START_TEST(shutdown_draining_and_immediate) {
-  for (long imm = 0; imm <= 1; imm++) {
-    ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 1, NULL, &q), 0);
-    ck_assert_int_eq(run_main(1, shutdown_main, (void *)imm, NULL), 0);
-    ck_assert_int_eq(weft_queue_destroy(q), 0);
+  /* maxsize 1 keeps its items under the mutex, 2 and 3 in the lock-free
+   * ring (sync/queue.c): the same rules either way. */
+  for (size_t max = 1; max <= 3; max++) {
+    for (long imm = 0; imm <= 1; imm++) {
+      ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, max, NULL, &q), 0);
+      ck_assert_int_eq(run_main(1, shutdown_main, (void *)imm, NULL), 0);
+      ck_assert_int_eq(weft_queue_destroy(q), 0);
+      ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, max, NULL, &q), 0);
+      ck_assert_int_eq(run_main(1, shutdown_wakes_getters_main, (void *)imm, NULL), 0);
+      ck_assert_int_eq(weft_queue_destroy(q), 0);
+    }
   }
 }
 END_TEST
@@ -209,6 +237,62 @@ START_TEST(threads_and_tasks_both_ways) {
   weft_task_release(r.t);
   close_clean(r.loop);
   ck_assert_int_eq(weft_queue_destroy(q), 0);
+}
+END_TEST
+
+/* Foreign threads only, four producing and four consuming through a queue
+ * of 2 (the ring) or 1 (the mutex): nearly every put and get waits, and
+ * wake-ups come from the ring's lock-free paths (sync/queue.c's Dekker
+ * pair) as well as from waiters. Every item arrives exactly once, and each
+ * consumer sees each producer's items in increasing order. */
+enum { TH_PRODUCERS = 4, TH_CONSUMERS = 4 };
+static _Atomic long th_got, th_sum;
+
+static void *th_producer(void *arg) {
+  long id = (long)arg, n = scaled(20000);
+  for (long i = 1; i <= n; i++) {
+    long v = (id << 32) | i;
+    int rc = (i % 3 == 0 && weft_queue_put_nowait(q, (void *)v) == 0)
+                 ? 0
+                 : weft_queue_put_threadsafe(q, (void *)v, -1);
+    ck_assert_int_eq(rc, 0);
+  }
+  return NULL;
+}
+
+static void *th_consumer(void *arg) {
+  long last[TH_PRODUCERS] = {0};
+  for (;;) {
+    void *v;
+    int rc = weft_queue_get_threadsafe(q, &v, -1);
+    if (rc == WEFT_ESHUTDOWN) return NULL;
+    ck_assert_int_eq(rc, 0);
+    long id = (long)v >> 32, seq = (long)v & 0xffffffff;
+    ck_assert(id >= 0 && id < TH_PRODUCERS && seq > last[id]);
+    last[id] = seq;
+    atomic_fetch_add(&th_got, 1);
+    atomic_fetch_add(&th_sum, seq);
+    ck_assert_int_eq(weft_queue_task_done(q), 0);
+  }
+}
+
+START_TEST(foreign_threads_only) {
+  for (size_t max = 1; max <= 2; max++) {
+    atomic_store(&th_got, 0);
+    atomic_store(&th_sum, 0);
+    ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, max, NULL, &q), 0);
+    pthread_t p[TH_PRODUCERS], c[TH_CONSUMERS];
+    for (long i = 0; i < TH_CONSUMERS; i++) pthread_create(&c[i], NULL, th_consumer, NULL);
+    for (long i = 0; i < TH_PRODUCERS; i++) pthread_create(&p[i], NULL, th_producer, (void *)i);
+    for (int i = 0; i < TH_PRODUCERS; i++) pthread_join(p[i], NULL);
+    weft_queue_shutdown(q, 0); /* the consumers drain what is left, then end */
+    for (int i = 0; i < TH_CONSUMERS; i++) pthread_join(c[i], NULL);
+    long n = scaled(20000);
+    ck_assert_int_eq(atomic_load(&th_got), TH_PRODUCERS * n);
+    ck_assert_int_eq(atomic_load(&th_sum), TH_PRODUCERS * (n * (n + 1) / 2));
+    ck_assert_uint_eq(weft_queue_qsize(q), 0);
+    ck_assert_int_eq(weft_queue_destroy(q), 0);
+  }
 }
 END_TEST
 
@@ -338,6 +422,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, bounded_join_and_cancelled_getter);
   tcase_add_test(tc, shutdown_draining_and_immediate);
   tcase_add_test(tc, threads_and_tasks_both_ways);
+  tcase_add_test(tc, foreign_threads_only);
   tcase_add_test(tc, four_producers_four_consumers);
   tcase_add_test(tc, tight_bounds_under_contention);
   suite_add_tcase(s, tc);

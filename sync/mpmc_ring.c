@@ -1,0 +1,59 @@
+/*
+ * mpmc_ring.c - creating, counting, closing and draining a bounded MPMC ring
+ * (mpmc_ring.h has the algorithm and its invariants; its hot halves are inline
+ * there).
+ */
+#include "mpmc_ring.h"
+#include "alloc.h"
+
+#include <errno.h>
+
+int weft__ring_create(size_t cap, struct weft__ring **out) {
+  if (cap < 2 || cap > WEFT__RING_MAX) return -EINVAL;
+  struct weft__ring *r =
+      weft__calloc_aligned(sizeof *r + cap * sizeof r->slots[0], _Alignof(struct weft__ring));
+  if (!r) return -ENOMEM;
+  atomic_init(&r->tail, 0);
+  atomic_init(&r->head, 0);
+  r->cap = cap;
+  r->mask = (cap & (cap - 1)) == 0 ? cap - 1 : 0;
+  for (size_t i = 0; i < cap; i++) atomic_init(&r->slots[i].seq, i); /* slot i: put i's turn */
+  *out = r;
+  return 0;
+}
+
+void weft__ring_destroy(struct weft__ring *r) {
+  if (r)
+    weft__free_aligned(r, sizeof *r + r->cap * sizeof r->slots[0], _Alignof(struct weft__ring));
+}
+
+size_t weft__ring_count(struct weft__ring *r) {
+  /* Head first: tail read later is at least the head read earlier (head <=
+   * tail at every moment, and both only grow). relaxed: a snapshot. */
+  uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+  if (head & WEFT__RING_CLOSED) return 0; /* dropped (weft__ring_drop_all) */
+  uint64_t n = weft__ring_puts(r) - head;
+  return n > r->cap ? r->cap : (size_t)n; /* both moved between the loads */
+}
+
+bool weft__ring_idle(struct weft__ring *r) {
+  /* acquire on tail: a caller that saw a put's wake-up flag read it after
+   * the publish; here only equality matters (relaxed would do for x86). */
+  uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire) & ~WEFT__RING_CLOSED;
+  uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire) & ~WEFT__RING_CLOSED;
+  return tail == head;
+}
+
+void weft__ring_close_puts(struct weft__ring *r) {
+  /* relaxed: CLOSED orders nothing by itself; it only makes later CASes fail. */
+  atomic_fetch_or_explicit(&r->tail, WEFT__RING_CLOSED, memory_order_relaxed);
+}
+
+uint64_t weft__ring_drop_all(struct weft__ring *r) {
+  weft__ring_close_puts(r); /* tail is final */
+  /* relaxed: as in close_puts. A get that reserved its position before this
+   * takes its item as usual; every later one fails. */
+  uint64_t head = atomic_fetch_or_explicit(&r->head, WEFT__RING_CLOSED, memory_order_relaxed);
+  if (head & WEFT__RING_CLOSED) return 0; /* dropped before */
+  return weft__ring_puts(r) - head;
+}
