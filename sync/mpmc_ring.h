@@ -64,7 +64,7 @@ enum weft__ring_rc {
 /* A line each: with four 16-byte slots to a line, the put publishing one
  * and the get freeing the one beside it fought over the line, and
  * queue_mpmc with two workers took 1.7x the time (benchmarks/RESULTS.md,
- * 2026-12-03 12:20Z). */
+ * 2026-12-03 12:50Z). */
 struct weft__ring_slot {
   _Alignas(64) _Atomic uint64_t seq;
   void *item; /* written by the put that holds the turn, read by the get that holds it */
