@@ -10,7 +10,11 @@
  *     sleeps. The woken worker starts as a searcher, so a burst of pushes
  *     wakes one worker, not all of them (no thundering herd).
  *  3. A searcher that finds work stops searching; if it was the last
- *     searcher it wakes another, so work keeps spreading while it lasts.
+ *     searcher and work is left that another worker could take, it wakes
+ *     another, so work keeps spreading while it lasts (worker.c,
+ *     end_search: its look at the queues comes after its RMW, both seq_cst,
+ *     so a push that skipped its notify because of it is seen or saw it
+ *     stop).
  *  4. A worker going to sleep first announces it (transition_to_parked),
  *     then re-checks every queue, and only then sleeps.
  *

@@ -3,9 +3,10 @@
  *
  * Threads wait for work as waiters of the pool's idle waitlist
  * (sync/waitlist.h, the foreign-thread kind: a futex with the idle
- * deadline). Submitting hands the work straight to the longest-idle
- * thread through the waiter's value, so an idle thread takes new work
- * with one wake-up and no queue; without an idle thread the work is
+ * deadline), after spinning spin_ns for it. Submitting queues the work
+ * for a spinning thread if one is free to take it (awake: no wake-up at
+ * all), else hands it straight to the longest-idle thread through the
+ * waiter's value (one wake-up, no queue); without either the work is
  * queued FIFO and a thread is started if the pool is under its bound.
  * A thread looks at the queue before it waits again, and leaves when its
  * idle wait times out or the pool shuts down with the queue empty.
@@ -16,7 +17,9 @@
  *  - idle.count threads are waiting, each unqueued and handed at most one
  *    work item; threads - idle.count are running work or about to look;
  *  - a queued item's state is QUEUED, and the queue's count is queued;
- *    the queue is empty while a thread is idle (submit hands over first);
+ *    while a thread is idle, no more items are queued than threads spin
+ *    (submit queues for a spinner, else hands over to an idle thread, and
+ *    a spinner that stops takes an item as it stops spinning);
  *  - refs = the owner's references + threads; the last drop frees.
  */
 #include "pool.h"
@@ -53,7 +56,8 @@ struct weft__pool {
 
 WEFT__CHECKER bool pool_ok(const struct weft__pool *p) {
   if (p->idle.count > p->threads || p->running > p->threads || p->threads > p->max) return false;
-  if (p->idle.count && p->head) return false; /* work waits only when nobody is idle */
+  /* Work waits while nobody is idle, or for a spinner to take it. */
+  if (p->idle.count && p->queued > p->spinning) return false;
   if ((p->head == NULL) != (p->queued == 0) || p->refs < p->threads) return false;
   size_t n = 0;
   for (const struct weft__pool_work *w = p->head; w && n < WEFT__CHECK_WALK; w = w->next, n++)
@@ -192,12 +196,30 @@ static bool start_thread_locked(struct weft__pool *p) {
   return ok;
 }
 
+static void enqueue_locked(struct weft__pool *p, struct weft__pool_work *w) {
+  w->state = WORK_QUEUED;
+  if (p->tail) p->tail->next = w;
+  else p->head = w;
+  p->tail = w;
+  set_queued_locked(p, p->queued + 1);
+}
+
 int weft__pool_submit(struct weft__pool *p, struct weft__pool_work *w) {
   w->next = NULL;
   weft__mutex_lock(&p->m);
   if (p->shutdown) {
     weft__mutex_unlock(&p->m);
     return WEFT_ESHUTDOWN;
+  }
+  /* A thread spinning for work takes it from the queue, awake: waking a
+   * sleeping one instead cost a futex wake-up and two context switches a
+   * call once the pool had grown past one thread (executor_roundtrip with
+   * two workers, benchmarks/RESULTS.md, issue 13). */
+  if (p->spinning > p->queued) {
+    enqueue_locked(p, w);
+    WEFT__INVARIANT(pool_ok(p));
+    weft__mutex_unlock(&p->m);
+    return 0;
   }
   if (p->idle.count) { /* straight to the longest-idle thread */
     w->state = WORK_RUNNING;
@@ -212,11 +234,7 @@ int weft__pool_submit(struct weft__pool *p, struct weft__pool_work *w) {
     weft__mutex_unlock(&p->m);
     return -EAGAIN;
   }
-  w->state = WORK_QUEUED;
-  if (p->tail) p->tail->next = w;
-  else p->head = w;
-  p->tail = w;
-  set_queued_locked(p, p->queued + 1);
+  enqueue_locked(p, w);
   WEFT__INVARIANT(pool_ok(p));
   weft__mutex_unlock(&p->m);
   return 0;

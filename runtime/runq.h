@@ -108,5 +108,8 @@ struct weft__runnable *weft__runq_steal(struct weft__runq *dst, struct weft__run
 
 /* Any thread: a snapshot of the number of queued runnables. */
 uint32_t weft__runq_len(struct weft__runq *q);
+/* The same with seq_cst loads: a read in the idle protocol's total order
+ * (idle.c), as a thief's look at the ring is. */
+uint32_t weft__runq_len_sc(struct weft__runq *q);
 
 #endif

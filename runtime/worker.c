@@ -1070,10 +1070,34 @@ static bool steal_some(struct weft__worker *w) {
   return false;
 }
 
+/* Called by the last searcher once it stopped (after its seq_cst RMW of
+ * the idle state): is work queued that another worker could take? The
+ * injection queue, another worker's ring, or more than the one runnable
+ * in our own ring that we are about to run. The loads are seq_cst: a push
+ * that skipped its notify because we were searching (idle.c, rule 2) is
+ * either seen here or saw us stop, and then notified itself (idle.c's
+ * argument with us as the parker: RMW, then read the queues). Workers'
+ * LIFO slots, urgent lists and inboxes are not others' to take. */
+static bool work_for_others(struct weft__worker *w) {
+  struct weft_loop *loop = w->loop;
+  if (!weft__inject_empty_sc(&loop->inject)) return true;
+  for (unsigned i = 0; i < loop->nworkers; i++)
+    if (weft__runq_len_sc(&loop->workers[i].runq) > (i == w->index ? 1u : 0u)) return true;
+  return false;
+}
+
+/* Rule 3 of idle.c: the last searcher to find work wakes another, if
+ * there is work left for it. Without that check it woke one every time:
+ * a task awaiting an executor call, with two workers, had its worker find
+ * the completion by spinning (spin_for_call, counted as searching) and
+ * then wake the parked other worker for nothing on every call, ~20-40 us
+ * of a sleeping vCPU's wake-up (executor_roundtrip, benchmarks/RESULTS.md,
+ * issue 13). */
 static void end_search(struct weft__worker *w) {
   if (!w->searching) return;
   w->searching = false;
-  if (weft__idle_transition_from_searching(&w->loop->idle)) notify_one(w->loop);
+  if (weft__idle_transition_from_searching(&w->loop->idle) && work_for_others(w))
+    notify_one(w->loop);
 }
 
 static bool remote_work_visible(struct weft__worker *w) {
@@ -1094,7 +1118,14 @@ static bool remote_work_visible(struct weft__worker *w) {
  * spin budget, waits for it awake, up to that budget, instead of parking
  * (Go's spinning M, for the one kind of work we know is coming). One
  * worker at a time; it yields the CPU every 64 pauses (the pool thread
- * finishing the call may share it). Returns true if work arrived. */
+ * finishing the call may share it). Returns true if work arrived.
+ *
+ * It spins as a searcher where idle.c's rule 1 lets it (it steals every
+ * 64 pauses too), as Go's spinning M counts as spinning: the completion's
+ * push then wakes nobody (rule 2), and finding it ends the search by
+ * end_search's rule. Spinning outside the count, it let every completion
+ * wake the other, parked worker (~4 context switches a call with two
+ * workers, 13-45 us a round trip against 3-5; benchmarks/RESULTS.md). */
 static bool spin_for_call(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   /* relaxed: hints; the queues are read with their own orderings. */
@@ -1105,10 +1136,11 @@ static bool spin_for_call(struct weft__worker *w) {
   if (!atomic_compare_exchange_strong_explicit(&loop->exec_spinner, &expected, true,
                                                memory_order_relaxed, memory_order_relaxed))
     return false;
+  if (!w->searching && !loop->solo) w->searching = weft__idle_transition_to_searching(&loop->idle);
   uint64_t until = weft__clock_ns() + EXEC_SPIN_NS;
   bool found = false;
   for (unsigned i = 1;; i++) {
-    if (remote_work_visible(w)) {
+    if (remote_work_visible(w) || (i % 64 == 0 && w->searching && steal_some(w))) {
       found = true;
       break;
     }

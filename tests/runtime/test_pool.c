@@ -130,6 +130,41 @@ START_TEST(a_spinning_thread_takes_the_next_item) {
 }
 END_TEST
 
+/* Two foreign threads submit a burst each to a pool of three threads that
+ * spin a little between items: items go to spinning threads through the
+ * queue, to idle ones directly, and to new threads while the pool grows;
+ * every item runs exactly once, and the stats agree at the end. */
+enum { BURST = 2000 };
+static struct weft__pool *burst_pool;
+static struct weft__pool_work burst_items[2][BURST];
+
+static void *submit_burst(void *arg) {
+  struct weft__pool_work *items = arg;
+  for (uint32_t i = 0; i < BURST; i++) {
+    items[i].run = quick;
+    ck_assert_int_eq(weft__pool_submit(burst_pool, &items[i]), 0);
+    if (i % 16 == 15) wait_count(&finished, i + 1); /* let threads go idle now and then */
+  }
+  return NULL;
+}
+
+START_TEST(spinning_and_idle_threads_share_a_burst) {
+  struct weft__pool_config cfg = {.max_threads = 3, .idle_ns = -1, .spin_ns = 20000};
+  ck_assert_int_eq(weft__pool_new(&cfg, &burst_pool), 0);
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, submit_burst, burst_items[i]);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  wait_count(&finished, 2 * BURST);
+  struct weft__pool_stats s;
+  weft__pool_stats(burst_pool, &s);
+  ck_assert_uint_le(s.threads, 3);
+  ck_assert_uint_eq(s.queued, 0);
+  ck_assert_int_eq(weft__pool_shutdown(burst_pool, 0), 0);
+  ck_assert_uint_eq(atomic_load(&finished), 2 * BURST); /* none ran twice */
+  weft__pool_release(burst_pool);
+}
+END_TEST
+
 START_TEST(bad_config) {
   struct weft__pool_config cfg = {.max_threads = 0};
   struct weft__pool *p;
@@ -146,6 +181,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, shutdown_runs_queued_and_refuses_new);
   tcase_add_test(tc, last_thread_frees_a_released_pool);
   tcase_add_test(tc, a_spinning_thread_takes_the_next_item);
+  tcase_add_test(tc, spinning_and_idle_threads_share_a_burst);
   tcase_add_test(tc, bad_config);
   suite_add_tcase(s, tc);
   return s;
