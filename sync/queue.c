@@ -247,6 +247,31 @@ static inline void after_publish(struct weft_queue *q, uint32_t bit) {
     wake_waiter(q, bit == WAIT_GET ? &q->getters : &q->putters);
 }
 
+/* Under m: waits as a putter (a wake-up re-checks; the caller loops). On
+ * an error, a wake-up it was granted anyway goes on to the next putter
+ * while there is room: nobody loses one. */
+static int wait_to_put(struct weft_queue *q, enum weft__wait_mode mode, uint64_t deadline) {
+  struct weft__waiter_node w;
+  weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0,
+                           weft__name_get(&q->name));
+  int rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
+  if (rc && atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
+    weft__wl_wake_one(&q->putters, NULL, 0); /* pass the wake-up on */
+  return rc;
+}
+
+/* Under m: waits as a getter, as wait_to_put; a cancelled getter takes
+ * nothing, so its item stays and the wake-up goes on. */
+static int wait_to_get(struct weft_queue *q, enum weft__wait_mode mode, uint64_t deadline) {
+  struct weft__waiter_node w;
+  weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0,
+                           weft__name_get(&q->name));
+  int rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
+  if (rc && atomic_load_explicit(&w.granted, memory_order_acquire) && count_of(q))
+    weft__wl_wake_one(&q->getters, NULL, 0); /* the item stays; pass the wake-up on */
+  return rc;
+}
+
 /* The put that found the ring full or closed. */
 static __attribute__((noinline)) int ring_put_slow(struct weft_queue *q, void *item,
                                                    int64_t timeout_ns, enum weft__wait_mode mode) {
@@ -269,15 +294,7 @@ static __attribute__((noinline)) int ring_put_slow(struct weft_queue *q, void *i
       rc = WEFT_ESHUTDOWN;
       break;
     }
-    struct weft__waiter_node w;
-    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0,
-                             weft__name_get(&q->name));
-    rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
-    if (rc) {
-      if (atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
-        weft__wl_wake_one(&q->putters, NULL, 0); /* pass the wake-up on */
-      break;
-    }
+    if ((rc = wait_to_put(q, mode, deadline))) break;
   }
   sync_waiting(q);
   weft__mutex_unlock(&q->m);
@@ -308,15 +325,7 @@ static __attribute__((noinline)) int ring_get_slow(struct weft_queue *q, void **
       rc = WEFT_ESHUTDOWN;
       break;
     }
-    struct weft__waiter_node w;
-    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0,
-                             weft__name_get(&q->name));
-    rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
-    if (rc) {
-      if (atomic_load_explicit(&w.granted, memory_order_acquire) && count_of(q))
-        weft__wl_wake_one(&q->getters, NULL, 0); /* the item stays; pass the wake-up on */
-      break;
-    }
+    if ((rc = wait_to_get(q, mode, deadline))) break;
   }
   sync_waiting(q);
   weft__mutex_unlock(&q->m);
@@ -356,15 +365,7 @@ static inline __attribute__((always_inline)) int put(struct weft_queue *q, void 
       rc = put_locked(q, item);
       break;
     }
-    struct weft__waiter_node w;
-    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0,
-                         weft__name_get(&q->name));
-    rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
-    if (rc) {
-      if (atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
-        weft__wl_wake_one(&q->putters, NULL, 0); /* pass the wake-up on */
-      break;
-    }
+    if ((rc = wait_to_put(q, mode, deadline))) break;
   }
   weft__mutex_unlock(&q->m);
   return rc;
@@ -395,15 +396,7 @@ static inline __attribute__((always_inline)) int get(struct weft_queue *q, void 
       rc = WEFT_ESHUTDOWN;
       break;
     }
-    struct weft__waiter_node w;
-    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0,
-                         weft__name_get(&q->name));
-    rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
-    if (rc) {
-      if (atomic_load_explicit(&w.granted, memory_order_acquire) && q->count)
-        weft__wl_wake_one(&q->getters, NULL, 0); /* the item stays; pass the wake-up on */
-      break;
-    }
+    if ((rc = wait_to_get(q, mode, deadline))) break;
   }
   weft__mutex_unlock(&q->m);
   return rc;
