@@ -170,6 +170,7 @@ static void job_run(struct weft__pool_work *w) {
   struct weft__ctx_map *saved = weft__ctx_enter(j->ctx_map);
   int rc = j->fn(j->arg, &result);
   weft__ctx_leave(saved);
+  weft__pool_finishing(); /* the rest is short: a next call waits for this thread */
   struct weft_loop *loop = j->fut.loop;
   uint64_t took = weft__clock_ns() - j->submitted_ns;
   /* relaxed: an average for a heuristic; racing updates lose a sample. */

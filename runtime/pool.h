@@ -66,6 +66,13 @@ int weft__pool_shutdown(struct weft__pool *p, uint64_t deadline);
 int weft__pool_wait_threads(struct weft__pool *p, unsigned n, uint64_t deadline);
 
 void weft__pool_stats(struct weft__pool *p, struct weft__pool_stats *out);
+/* Called by work running on a pool thread once what is left of it is
+ * short (the executor: completing the call's future): the thread counts
+ * as spinning from then until it is back, so a submission that arrives
+ * meanwhile (the awaiting task's next call) is queued for it instead of
+ * waking a sleeping thread or starting one. No-op elsewhere, in a pool
+ * that does not spin, and when called twice. */
+void weft__pool_finishing(void);
 
 /* For a process-wide pool's pthread_atfork handlers: prepare takes the
  * lock, parent releases it, child resets the pool to no threads and

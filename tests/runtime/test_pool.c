@@ -165,6 +165,36 @@ START_TEST(spinning_and_idle_threads_share_a_burst) {
 }
 END_TEST
 
+/* Work that says it is finishing before its last step (the executor
+ * completing a call's future): the next item, submitted once that step
+ * is seen, goes to the same thread, whether it is still finishing,
+ * spinning or idle, so round trips one after another never start a
+ * second thread. */
+static void finishing_quick(struct weft__pool_work *w) {
+  (void)w;
+  weft__pool_finishing();
+  weft__pool_finishing(); /* twice: counted once */
+  bump(&finished);
+}
+
+START_TEST(round_trips_one_after_another_keep_one_thread) {
+  struct weft__pool_config cfg = {.max_threads = 4, .idle_ns = -1, .spin_ns = 20000};
+  struct weft__pool *p;
+  ck_assert_int_eq(weft__pool_new(&cfg, &p), 0);
+  struct weft__pool_work w = {.run = finishing_quick};
+  for (uint32_t i = 1; i <= (uint32_t)scaled(5000); i++) {
+    ck_assert_int_eq(weft__pool_submit(p, &w), 0);
+    wait_count(&finished, i);
+  }
+  struct weft__pool_stats s;
+  weft__pool_stats(p, &s);
+  ck_assert_uint_eq(s.threads, 1);
+  ck_assert_int_eq(weft__pool_shutdown(p, 0), 0);
+  weft__pool_release(p);
+  weft__pool_finishing(); /* not a pool thread: nothing */
+}
+END_TEST
+
 START_TEST(bad_config) {
   struct weft__pool_config cfg = {.max_threads = 0};
   struct weft__pool *p;
@@ -182,6 +212,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, last_thread_frees_a_released_pool);
   tcase_add_test(tc, a_spinning_thread_takes_the_next_item);
   tcase_add_test(tc, spinning_and_idle_threads_share_a_burst);
+  tcase_add_test(tc, round_trips_one_after_another_keep_one_thread);
   tcase_add_test(tc, bad_config);
   suite_add_tcase(s, tc);
   return s;
