@@ -166,10 +166,10 @@ static void *pool_thread(void *arg) {
   for (;;) {
     struct weft__pool_work *w = pop_locked(p);
     /* One spinner at a time: it takes the next submission awake, and more
-     * only contend for the CPUs the workers (and the spinner) need. Two
-     * threads spinning beside a worker spinning for the call on two CPUs
-     * made a round trip 2.4 us instead of 0.7 (executor_roundtrip, one
-     * worker, benchmarks/RESULTS.md, issue 13). */
+     * only contend for the CPUs the workers (and the spinner) need: seen
+     * as two pool threads spinning beside the worker that spun for the
+     * call, on two vCPUs (executor_roundtrip, benchmarks/RESULTS.md
+     * 2026-12-03 14:00Z; level in time there, 5% less CPU). */
     if (!w && !p->shutdown && p->spin_ns > 0 && p->spinning == 0) {
       spin_locked(p);
       w = pop_locked(p);
