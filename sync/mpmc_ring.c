@@ -37,10 +37,11 @@ size_t weft__ring_count(struct weft__ring *r) {
 }
 
 bool weft__ring_idle(struct weft__ring *r) {
-  /* acquire on tail: a caller that saw a put's wake-up flag read it after
-   * the publish; here only equality matters (relaxed would do for x86). */
-  uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire) & ~WEFT__RING_CLOSED;
-  uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire) & ~WEFT__RING_CLOSED;
+  /* relaxed: only equality matters. The queue asks under its mutex, after
+   * the shutdown that closed puts under the same mutex: tail then reads at
+   * least the closing RMW's value, which counts every reserved put. */
+  uint64_t tail = weft__ring_puts(r);
+  uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed) & ~WEFT__RING_CLOSED;
   return tail == head;
 }
 

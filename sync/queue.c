@@ -272,7 +272,7 @@ static int wait_to_get(struct weft_queue *q, enum weft__wait_mode mode, uint64_t
   return rc;
 }
 
-/* The put that found the ring full or closed. */
+/* The put that found the ring full or closed (then shut down). */
 static __attribute__((noinline)) int ring_put_slow(struct weft_queue *q, void *item,
                                                    int64_t timeout_ns, enum weft__wait_mode mode) {
   uint64_t deadline = weft__deadline(timeout_ns);
@@ -290,10 +290,8 @@ static __attribute__((noinline)) int ring_put_slow(struct weft_queue *q, void *i
       rc = 0;
       break;
     }
-    if (r == WEFT__RING_CLOSED_RC) { /* closed under m, after shutdown was set */
-      rc = WEFT_ESHUTDOWN;
-      break;
-    }
+    /* Puts close only under m, after shutdown is set (checked above). */
+    WEFT__INVARIANT(r == WEFT__RING_FULL);
     if ((rc = wait_to_put(q, mode, deadline))) break;
   }
   sync_waiting(q);
