@@ -8,23 +8,29 @@
 
 #include <errno.h>
 
+static size_t ring_bytes(size_t lines) {
+  return sizeof(struct weft__ring) + lines * WEFT__RING_PER_LINE * sizeof(struct weft__ring_slot);
+}
+
 int weft__ring_create(size_t cap, struct weft__ring **out) {
   if (cap < 2 || cap > WEFT__RING_MAX) return -EINVAL;
-  struct weft__ring *r =
-      weft__calloc_aligned(sizeof *r + cap * sizeof r->slots[0], _Alignof(struct weft__ring));
+  size_t lines = (cap + WEFT__RING_PER_LINE - 1) / WEFT__RING_PER_LINE;
+  /* Zeroed: every slot's relative sequence number starts at 0, put i's
+   * turn (mpmc_ring.h), and pages nobody reached stay unmapped. */
+  struct weft__ring *r = weft__calloc_aligned(ring_bytes(lines), _Alignof(struct weft__ring));
   if (!r) return -ENOMEM;
   atomic_init(&r->tail, 0);
   atomic_init(&r->head, 0);
   r->cap = cap;
   r->mask = (cap & (cap - 1)) == 0 ? cap - 1 : 0;
-  for (size_t i = 0; i < cap; i++) atomic_init(&r->slots[i].seq, i); /* slot i: put i's turn */
+  r->lines = lines;
+  r->lg_lines = (unsigned)__builtin_ctzll(lines); /* used only with mask: lines is a power of two */
   *out = r;
   return 0;
 }
 
 void weft__ring_destroy(struct weft__ring *r) {
-  if (r)
-    weft__free_aligned(r, sizeof *r + r->cap * sizeof r->slots[0], _Alignof(struct weft__ring));
+  if (r) weft__free_aligned(r, ring_bytes(r->lines), _Alignof(struct weft__ring));
 }
 
 size_t weft__ring_count(struct weft__ring *r) {

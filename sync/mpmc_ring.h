@@ -10,6 +10,17 @@
  * position by a CAS on tail, writes the item, then publishes seq; a get
  * reserves by a CAS on head, reads the item, then frees the slot. Two
  * operations never share a slot turn, so the item needs no atomics.
+ * A slot stores seq less its own index (i = pos % cap), so every slot
+ * starts at 0: a new ring's slots are zeroed memory, paged in by their
+ * first use rather than written whole at creation.
+ *
+ * Layout: 16-byte slots, four to a cache line, strided: index i lives in
+ * line i % lines at place i / lines (lines = cap / 4, rounded up), so
+ * consecutive positions (the put publishing one, the get or put beside it)
+ * are on different lines, and positions sharing a line are a quarter of
+ * the ring apart. Contiguous 16-byte slots made queue_mpmc with two
+ * workers take 1.7x the time; a line per slot cost 4x the memory
+ * (benchmarks/RESULTS.md, issue 13).
  *
  * Invariants: head <= tail (positions, without CLOSED); tail - head <= cap;
  * every position below head was consumed or is being consumed, every
@@ -49,9 +60,10 @@
 
 #define WEFT__RING_CLOSED ((uint64_t)1 << 63)
 
-/* Rings are for bounds up to this many items (their slots are allocated
- * whole at creation: 64 bytes each, 64 KiB at this bound). */
-#define WEFT__RING_MAX 1024
+/* Rings are for bounds up to this many items: their slots are allocated
+ * whole at creation (16 bytes each, 1 MiB at this bound), zeroed, and
+ * paged in as positions first reach them. */
+#define WEFT__RING_MAX 65536
 
 /* What a put or get did: FULL and EMPTY are the same "not now". */
 enum weft__ring_rc {
@@ -61,21 +73,23 @@ enum weft__ring_rc {
   WEFT__RING_CLOSED_RC = 2,
 };
 
-/* A line each: with four 16-byte slots to a line, the put publishing one
- * and the get freeing the one beside it fought over the line, and
- * queue_mpmc with two workers took 1.7x the time (benchmarks/RESULTS.md,
- * 2026-12-03 12:50Z). */
+/* Four to a line, strided (head comment). */
 struct weft__ring_slot {
-  _Alignas(64) _Atomic uint64_t seq;
+  _Atomic uint64_t seq; /* the turn's sequence number less the slot's index (head comment) */
   void *item; /* written by the put that holds the turn, read by the get that holds it */
 };
+
+#define WEFT__RING_PER_LINE 4u
 
 struct weft__ring {
   _Alignas(64) _Atomic uint64_t tail; /* next put's position | CLOSED */
   _Alignas(64) _Atomic uint64_t head; /* next get's position | CLOSED */
-  _Alignas(64) size_t cap;            /* immutable */
-  size_t mask;                        /* cap - 1 if cap is a power of two, else 0; immutable */
-  struct weft__ring_slot slots[];
+  /* Immutable from here. */
+  _Alignas(64) size_t cap;
+  size_t mask;       /* cap - 1 if cap is a power of two, else 0 */
+  size_t lines;      /* cap / WEFT__RING_PER_LINE, rounded up; a power of two with mask */
+  unsigned lg_lines; /* log2(lines) if mask */
+  _Alignas(64) struct weft__ring_slot slots[]; /* lines * WEFT__RING_PER_LINE */
 };
 
 /* 0, -EINVAL (cap below 2 or above WEFT__RING_MAX), -ENOMEM. One slot
@@ -84,22 +98,36 @@ struct weft__ring {
 int weft__ring_create(size_t cap, struct weft__ring **out);
 void weft__ring_destroy(struct weft__ring *r);
 
-static inline struct weft__ring_slot *weft__ring_slot(struct weft__ring *r, uint64_t pos) {
-  return &r->slots[r->mask ? pos & r->mask : pos % r->cap];
+/* The slot of position @pos; *@base is pos less its index (the lap's first
+ * position), what the slot's stored sequence numbers are relative to. */
+static inline struct weft__ring_slot *weft__ring_slot(struct weft__ring *r, uint64_t pos,
+                                                     uint64_t *base) {
+  size_t i, line, place;
+  if (r->mask) {
+    i = (size_t)(pos & r->mask);
+    line = i & (r->lines - 1);
+    place = i >> r->lg_lines;
+  } else {
+    i = (size_t)(pos % r->cap);
+    place = i / r->lines;
+    line = i - place * r->lines;
+  }
+  *base = pos - i;
+  return &r->slots[line * WEFT__RING_PER_LINE + place];
 }
 
 /* WEFT__RING_OK, _FULL (every slot holds an item, or the oldest is being
  * taken) or _CLOSED_RC (weft__ring_close_puts). */
 static inline int weft__ring_put(struct weft__ring *r, void *item) {
   /* relaxed: only a starting point; the CAS below decides. */
-  uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed), base;
   struct weft__ring_slot *s;
   for (;;) {
     if (pos & WEFT__RING_CLOSED) return WEFT__RING_CLOSED_RC;
-    s = weft__ring_slot(r, pos);
+    s = weft__ring_slot(r, pos, &base);
     /* acquire: the get that freed this slot last lap is done with its item;
      * seq_cst: see weft__ring_get. */
-    int64_t diff = (int64_t)(atomic_load_explicit(&s->seq, memory_order_seq_cst) - pos);
+    int64_t diff = (int64_t)(atomic_load_explicit(&s->seq, memory_order_seq_cst) - base);
     if (diff == 0) {
       /* relaxed: reserves the turn; seq carries the data (head comment). */
       if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1, memory_order_relaxed,
@@ -114,22 +142,22 @@ static inline int weft__ring_put(struct weft__ring *r, void *item) {
   s->item = item;
   /* seq_cst exchange: publishes the item (release) and orders the caller's
    * next seq_cst load after it (head comment). */
-  atomic_exchange_explicit(&s->seq, pos + 1, memory_order_seq_cst);
+  atomic_exchange_explicit(&s->seq, base + 1, memory_order_seq_cst);
   return WEFT__RING_OK;
 }
 
 /* WEFT__RING_OK, _EMPTY (no published item at head) or _CLOSED_RC. */
 static inline int weft__ring_get(struct weft__ring *r, void **out) {
-  uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+  uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed), base;
   struct weft__ring_slot *s;
   for (;;) {
     if (pos & WEFT__RING_CLOSED) return WEFT__RING_CLOSED_RC;
-    s = weft__ring_slot(r, pos);
+    s = weft__ring_slot(r, pos, &base);
     /* acquire: pairs with the put's publish; its item is then visible.
      * seq_cst: a waiter's last try follows its announcement in the single
      * order the publishers' exchanges are in (queue.c's Dekker pair); on
      * x86 and AArch64 it costs what an acquire load does. */
-    int64_t diff = (int64_t)(atomic_load_explicit(&s->seq, memory_order_seq_cst) - (pos + 1));
+    int64_t diff = (int64_t)(atomic_load_explicit(&s->seq, memory_order_seq_cst) - (base + 1));
     if (diff == 0) {
       if (atomic_compare_exchange_weak_explicit(&r->head, &pos, pos + 1, memory_order_relaxed,
                                                 memory_order_relaxed))
@@ -143,7 +171,7 @@ static inline int weft__ring_get(struct weft__ring *r, void **out) {
   *out = s->item;
   /* seq_cst exchange: frees the slot for the next lap's put (release: our
    * read of the item is done) and orders our next seq_cst load after it. */
-  atomic_exchange_explicit(&s->seq, pos + r->cap, memory_order_seq_cst);
+  atomic_exchange_explicit(&s->seq, base + r->cap, memory_order_seq_cst);
   return WEFT__RING_OK;
 }
 

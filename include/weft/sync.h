@@ -232,9 +232,11 @@ enum weft_queue_kind { WEFT_QUEUE_FIFO = 0, WEFT_QUEUE_LIFO = 1, WEFT_QUEUE_PRIO
  * @kind:    FIFO (Queue), LIFO (LifoQueue) or PRIORITY (PriorityQueue).
  * @maxsize: 0 for unbounded; so is a value above SSIZE_MAX (a negative one
  *           converted), as asyncio's Queue(maxsize <= 0). A FIFO queue of
- *           2 to 1,024 items allocates its storage here, 64 bytes an item
- *           (its put and get are lock-free while it is neither empty nor
- *           full: docs/sync.md); the others grow theirs as needed.
+ *           2 to 65,536 items allocates its storage here, 16 bytes an
+ *           item, zeroed (pages are mapped as the queue first reaches
+ *           them); its put and get are lock-free while it is neither
+ *           empty nor full (docs/sync.md). The others grow theirs as
+ *           needed.
  * @cmp:     PRIORITY only: < 0 when a comes out first; equal items come out in
  *           insertion order. Must be NULL for the other kinds.
  * Returns:  0; -EINVAL (bad kind, a missing or unexpected @cmp); -ENOMEM.

@@ -2,7 +2,7 @@
  * test_mpmc_ring.c - sync/mpmc_ring.c, the lock-free ring a bounded FIFO
  * Queue keeps its items in: bounds, FIFO order across many laps for
  * power-of-two and other capacities, FULL and EMPTY at the edges, the
- * count, closing puts, and dropping everything. Its concurrency is tested
+ * count, the strided slot layout, closing puts, and dropping everything. Its concurrency is tested
  * through the queue it serves (test_queue.c: foreign threads and tasks on
  * four workers), which adds the waiting a ring has not.
  */
@@ -10,6 +10,7 @@
 #include "mpmc_ring.h"
 
 #include <errno.h>
+#include <string.h>
 
 START_TEST(bounds_are_checked) {
   struct weft__ring *r = NULL;
@@ -25,7 +26,9 @@ START_TEST(bounds_are_checked) {
 END_TEST
 
 START_TEST(fifo_across_laps) {
-  static const size_t caps[] = {2, 3, 4, 7, 8, 100, 128};
+  /* Every shape of the strided layout: one line (2, 3), a last line part
+   * full (5, 7, 1001), power-of-two lines (4, 8, 128, 4096). */
+  static const size_t caps[] = {2, 3, 4, 5, 7, 8, 100, 128, 1001, 4096};
   for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
     size_t cap = caps[c];
     struct weft__ring *r;
@@ -58,6 +61,43 @@ START_TEST(fifo_across_laps) {
     ck_assert_int_eq(next_out, next_in);
     ck_assert(weft__ring_idle(r));
     weft__ring_destroy(r);
+  }
+}
+END_TEST
+
+/* The strided layout maps a lap's positions onto distinct slots inside the
+ * allocation, consecutive positions onto different cache lines (from 8
+ * slots up, where there are two lines or more), and a position one lap
+ * later onto the same slot. */
+START_TEST(slots_are_strided) {
+  static bool used[WEFT__RING_MAX + WEFT__RING_PER_LINE];
+  for (size_t cap = 2; cap <= WEFT__RING_MAX; cap = cap < 300 ? cap + 1 : cap * 2 + 1) {
+    size_t c = cap > WEFT__RING_MAX ? WEFT__RING_MAX : cap;
+    struct weft__ring *r;
+    ck_assert_int_eq(weft__ring_create(c, &r), 0);
+    size_t nslots = r->lines * WEFT__RING_PER_LINE;
+    ck_assert_uint_ge(nslots, c);
+    ck_assert_uint_lt(nslots, c + WEFT__RING_PER_LINE);
+    memset(used, 0, sizeof used);
+    uint64_t lap = 7 * (uint64_t)c; /* any lap: the mapping is per lap */
+    for (uint64_t pos = lap; pos < lap + c; pos++) {
+      uint64_t base, base2;
+      struct weft__ring_slot *s = weft__ring_slot(r, pos, &base);
+      size_t i = (size_t)(s - r->slots);
+      ck_assert_uint_lt(i, nslots);
+      ck_assert_msg(!used[i], "cap %zu: position %llu reuses slot %zu", c,
+                    (unsigned long long)pos, i);
+      used[i] = true;
+      ck_assert_uint_eq(base, lap);
+      ck_assert_ptr_eq(weft__ring_slot(r, pos + c, &base2), s);
+      ck_assert_uint_eq(base2, lap + c);
+      if (c >= 8 && pos + 1 < lap + c) {
+        struct weft__ring_slot *next = weft__ring_slot(r, pos + 1, &base2);
+        ck_assert_uint_ne((uintptr_t)s / 64, (uintptr_t)next / 64);
+      }
+    }
+    weft__ring_destroy(r);
+    if (c == WEFT__RING_MAX) break;
   }
 }
 END_TEST
@@ -96,6 +136,7 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("mpmc_ring");
   tcase_add_test(tc, bounds_are_checked);
   tcase_add_test(tc, fifo_across_laps);
+  tcase_add_test(tc, slots_are_strided);
   tcase_add_test(tc, closing_and_dropping);
   suite_add_tcase(s, tc);
   return s;

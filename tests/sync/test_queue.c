@@ -277,7 +277,11 @@ static void *th_consumer(void *arg) {
 }
 
 START_TEST(foreign_threads_only) {
-  for (size_t max = 1; max <= 2; max++) {
+  /* The mutex path (1), and rings of one cache line (2), two lines with
+   * the last part full (5), and many lines, not a power of two (3000). */
+  static const size_t maxes[] = {1, 2, 5, 3000};
+  for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
+    size_t max = maxes[m];
     atomic_store(&th_got, 0);
     atomic_store(&th_sum, 0);
     ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, max, NULL, &q), 0);
