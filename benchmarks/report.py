@@ -118,6 +118,18 @@ def parse(out):
 
 
 PEAK = os.path.join(ROOT, "build", "benchmarks", "weft-peak-rss")
+LINE_RTT = os.path.join(ROOT, "build", "benchmarks", "weft-line-rtt")
+
+
+def line_rtt():
+    """ns for a cache line to go between two CPUs and back (benchmarks/line_rtt.c),
+    or None (one CPU, or no probe built)."""
+    try:
+        out = subprocess.run([LINE_RTT], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    r = parse(out)
+    return float(r["ns_per_round_trip"]) if r and "ns_per_round_trip" in r else None
 
 
 def run_measured(cmd):
@@ -456,11 +468,25 @@ def collect(args):
     # Every runtime's code from pages read back in, not as its linker left
     # them in the page cache (evict.py: up to 20% on the same bytes).
     evict([f"{ROOT}/build/benchmarks/weft-bench"] + [peers[k] for k in ("go", "tokio") if k in peers])
+    # Measured around the runtime workloads: a VM's vCPUs may sit close or
+    # far apart on the host, and that moves every multi-worker figure.
+    m["line_rtt_ns"] = [line_rtt()]
     raw, runtimes = run_runtime(args, peers)
+    m["line_rtt_ns"].append(line_rtt())
     io_text, io_rounds = ("", []) if args.no_io else run_io(args, args.out)
     return {"machine": m, "command": " ".join(["benchmarks/report.py"] + sys.argv[1:]),
             "args": {"workers": args.workers, "reps": args.reps, "workloads": args.workloads},
             "runtimes": runtimes, "runs": raw, "io_text": io_text, "io_rounds": io_rounds}
+
+
+def rtt_text(rtts):
+    """The machine table's line for weft-line-rtt's figures (before, after)."""
+    when = ["before the runtime workloads", "after them"]
+    got = [f"{x:.0f} ns {when[i]}" for i, x in enumerate((rtts or [])[:2]) if x is not None]
+    if not got:
+        return "not measured"
+    return ", ".join(got) + \
+        " (weft-line-rtt: a VM's vCPUs placed far apart on the host slow every hand-off between threads)"
 
 
 def render(data, out):
@@ -474,6 +500,7 @@ def render(data, out):
     desc = [f"# weft benchmark report, {m['date']}", "", f"`{data['command']}` (weft {m['weft']})", "",
             "| machine | |", "|---|---|",
             f"| CPU | {m['cpu']}, {m['cores']} CPUs |", f"| memory | {m['memory']} |",
+            f"| cross-CPU cache-line round trip | {rtt_text(m.get('line_rtt_ns'))} |",
             f"| OS | {m['os']}, kernel {m['kernel']} |", f"| C compiler | {m['cc']} |",
             f"| weft deps | liburing {m['liburing']}, jemalloc {m['jemalloc']} |",
             f"| Go | {m['go'] or 'not installed'} |",
