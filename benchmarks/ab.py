@@ -8,9 +8,13 @@ Runs BEFORE then AFTER on every workload, alternating, ROUNDS times, so slow
 drifts of the machine hit both alike; prints a Markdown table of the median
 ns/op (and range) of each and the ratio after / before (below 1: faster
 after). Workloads default to run.sh's list. Both binaries are dropped from
-the page cache first (evict.py says why).
+the page cache first (evict.py says why). Below the table: the cross-CPU
+cache-line round trip before and after (weft-line-rtt), because the
+host's vCPU placement moves multi-worker figures (RESULTS.md 2026-12-03
+16:05Z).
 """
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -42,6 +46,7 @@ def main():
     evict([a.before, a.after])
     print("| workload | workers | before ns/op (median, range) | after ns/op (median, range) | after ÷ before |")
     print("|---|---:|---:|---:|---:|")
+    rtt = [line_rtt()]
     for w in workloads:
         for n in [int(x) for x in a.workers.split(",")]:
             b, f = [], []
@@ -56,6 +61,24 @@ def main():
             mb, mf = statistics.median(b), statistics.median(f)
             print(f"| {w} | {n} | {mb:.1f} ({min(b):.0f}–{max(b):.0f}) | "
                   f"{mf:.1f} ({min(f):.0f}–{max(f):.0f}) | {mf / mb:.2f} |", flush=True)
+    rtt.append(line_rtt())
+    # The host's vCPU placement moves every hand-off between threads
+    # (line_rtt.c): say which one these rounds ran in.
+    print("\ncross-CPU cache-line round trip: " +
+          ", ".join(f"{x:.0f} ns {when}" for x, when in zip(rtt, ("before", "after")) if x is not None)
+          if any(x is not None for x in rtt) else "\ncross-CPU cache-line round trip: not measured")
+
+
+def line_rtt():
+    """build/benchmarks/weft-line-rtt's figure in ns, or None."""
+    probe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "benchmarks",
+                         "weft-line-rtt")
+    try:
+        out = subprocess.run([probe], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"ns_per_round_trip=([0-9.]+)", out)
+    return float(m.group(1)) if m else None
 
 
 if __name__ == "__main__":
