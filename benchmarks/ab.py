@@ -14,13 +14,13 @@ host's vCPU placement moves multi-worker figures (RESULTS.md 2026-12-03
 16:05Z).
 """
 import argparse
-import os
 import re
 import statistics
 import subprocess
 import sys
 
 from evict import evict
+from line_rtt import line_rtt
 
 DEFAULT = ("spawn_many yield_many ping_pong chained_spawn timers switch sched_switch fork_join "
            "lock_contended queue_mpmc semaphore_limit ping_pong_queue gather_10k taskgroup_10k "
@@ -67,18 +67,6 @@ def main():
     print("\ncross-CPU cache-line round trip: " +
           ", ".join(f"{x:.0f} ns {when}" for x, when in zip(rtt, ("before", "after")) if x is not None)
           if any(x is not None for x in rtt) else "\ncross-CPU cache-line round trip: not measured")
-
-
-def line_rtt():
-    """build/benchmarks/weft-line-rtt's figure in ns, or None."""
-    probe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "benchmarks",
-                         "weft-line-rtt")
-    try:
-        out = subprocess.run([probe], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r"ns_per_round_trip=([0-9.]+)", out)
-    return float(m.group(1)) if m else None
 
 
 if __name__ == "__main__":

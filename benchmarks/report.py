@@ -42,6 +42,7 @@ import tempfile
 import time
 
 from evict import evict
+from line_rtt import line_rtt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = [
@@ -118,18 +119,6 @@ def parse(out):
 
 
 PEAK = os.path.join(ROOT, "build", "benchmarks", "weft-peak-rss")
-LINE_RTT = os.path.join(ROOT, "build", "benchmarks", "weft-line-rtt")
-
-
-def line_rtt():
-    """ns for a cache line to go between two CPUs and back (benchmarks/line_rtt.c),
-    or None (one CPU, or no probe built)."""
-    try:
-        out = subprocess.run([LINE_RTT], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    r = parse(out)
-    return float(r["ns_per_round_trip"]) if r and "ns_per_round_trip" in r else None
 
 
 def run_measured(cmd):
