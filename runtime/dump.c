@@ -2,8 +2,8 @@
  * dump.c - the task dump and task stacks (weft/debug.h).
  *
  * Two phases. Snapshot: each worker's running stack is captured on its
- * thread (backtrace.h), then every task is visited under its registry's
- * lock (a task in a registry has not ended, so its stack is mapped) and
+ * thread (backtrace.h), then every task is visited as a registry visitor
+ * (registry.h: a listed task has not ended, so its stack is mapped) and
  * copied into a struct entry. Output: grouping, the await graph and the
  * formatting happen on the copies, with no lock held.
  *
@@ -115,7 +115,7 @@ static void unhold(struct weft_task *t) {
   if (atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_IDLE, memory_order_release,
                                               memory_order_acquire))
     return;
-  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_ready(t);
+  if (weft__task_timed(t)) weft__task_acct_ready(t);
   struct weft__task_run *x = weft__task_run_of(t); /* held: started, not done */
   weft__schedule(t->fut.loop, &x->r, atomic_load_explicit(&x->pinned, memory_order_relaxed),
                  WEFT__SCHED_BACK);

@@ -47,6 +47,7 @@ WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *l
   atomic_init(&f->state, WEFT__FUT_PENDING);
   f->is_task = is_task;
   f->retrieved = 0;
+  atomic_init(&f->task_claim, 0);
   f->err = 0;
   f->result = NULL;
   f->msg = NULL;

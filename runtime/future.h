@@ -81,6 +81,9 @@ struct weft_future {
   _Atomic uint8_t state;  /* PENDING -> DONE once, under lock, store-release */
   uint8_t is_task;        /* immutable */
   uint8_t retrieved;      /* under lock: the error was read */
+  /* A task's first-run claim (task.h: 0 until a worker or an inline host
+   * takes the first run), in what would be padding; 0 in a plain future. */
+  _Atomic uint8_t task_claim;
   int err;                /* written before state becomes DONE, then immutable */
   _Atomic uint32_t refs;  /* beside err: the future is one 64-byte line (a task's line 0) */
   void *result;

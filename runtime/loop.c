@@ -51,6 +51,7 @@
  *     done with the loop before close can go on.
  */
 #include "loop.h"
+#include "registry.h"
 #include "adapt.h"
 #include "ticks.h"
 #include "monitor.h"
@@ -147,19 +148,8 @@ static void free_loop_memory(struct weft_loop *loop) {
     weft__free(f, sizeof *f);
   }
   weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
-  weft__free_aligned(loop->regs, loop->nregs * sizeof(struct weft__registry), WEFT__CACHELINE);
+  weft__registry_fini(loop);
   weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
-}
-
-/* The registry's shards for @nworkers: four per worker (Tokio's
- * OwnedTasks' ratio), at least 16, as a power of two; one worker, whose
- * tasks all start and end on the same thread, keeps one (sixteen lines
- * taken in turn cost chained_spawn 3% there). */
-static unsigned registry_shards(unsigned nworkers) {
-  if (nworkers == 1) return 1;
-  unsigned n = 16;
-  while (n < 4 * nworkers) n <<= 1;
-  return n;
 }
 
 /* weft_loop_new; @one_thread: the caller promises that only it will ever
@@ -196,9 +186,8 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
   loop->track_stack = c.track_stack_use != 0;
   atomic_init(&loop->stack_high_water, 0);
   loop->workers = weft__calloc_aligned(loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
-  loop->nregs = registry_shards(loop->nworkers);
-  loop->regs = weft__calloc_aligned(loop->nregs * sizeof(struct weft__registry), WEFT__CACHELINE);
-  if (!loop->workers || !loop->regs || weft__idle_init(&loop->idle, loop->nworkers) != 0) {
+  if (!loop->workers || weft__registry_init(loop) != 0 ||
+      weft__idle_init(&loop->idle, loop->nworkers) != 0) {
     free_loop_memory(loop);
     return -ENOMEM;
   }
@@ -230,10 +219,6 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
   weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
   for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
   weft__inject_init(&loop->inject);
-  for (unsigned i = 0; i < loop->nregs; i++) {
-    weft__mutex_init(&loop->regs[i].lock);
-    weft__list_init(&loop->regs[i].tasks);
-  }
   atomic_init(&loop->running, 0);
   atomic_init(&loop->stopping, false);
   atomic_init(&loop->closing, false);

@@ -26,40 +26,9 @@ struct weft__factory {
   struct weft__factory *next; /* loop->factories */
 };
 
-/* Tasks that are not done, for all_tasks(), close() and the dump: one shard
- * of the loop's registry (weft_loop.regs), a cache line each; loop.c says
- * how many. A task is listed in the shard its id picks
- * (weft__registry_shard), and two things pull that choice apart:
- *  - the worker that spawns a task and the one it ends on, often different
- *    (a thief), should seldom want the same lock at once: one registry per
- *    spawning worker made every task a thief ran contend with its
- *    spawner's next spawns (benchmarks/RESULTS.md, 2026-12-03 03:58Z;
- *    Tokio's OwnedTasks shards by id too);
- *  - a worker that spawns and ends its own tasks (most tasks: fork_join's
- *    run inline) should find the shard's lock and list lines in its own
- *    cache: ids taken in turn over all the shards made both workers walk
- *    the same 16 lines, each add and remove a line fetched from the other
- *    core, 2.6x fork_join's time with two workers (RESULTS.md, issue 13).
- * So the ids of one worker's block (WEFT__ID_BLOCK, handed out whole to
- * one worker) take WEFT__REG_SPREAD shards in turn, and the next block the
- * next WEFT__REG_SPREAD: a thief contends with a quarter of its spawner's
- * adds, and a worker keeps to its own few lines. */
-struct weft__registry {
-  _Alignas(WEFT__CACHELINE) struct weft__mutex lock;
-  struct weft__list tasks; /* weft_task.reg_link; under lock */
-};
-
 /* Task ids come to each worker in blocks of this many (weft__loop_task_id)
  * so spawning does not contend on one counter; 1024 keeps ids dense. */
 #define WEFT__ID_BLOCK 1024u
-/* The shards one block's ids take in turn (above). */
-#define WEFT__REG_SPREAD 4u
-
-/* The registry shard of the task with id @id in a loop of @nregs shards (a
- * power of two). */
-static inline unsigned weft__registry_shard(uint64_t id, unsigned nregs) {
-  return (unsigned)((id / WEFT__ID_BLOCK * WEFT__REG_SPREAD + id % WEFT__REG_SPREAD) & (nregs - 1));
-}
 
 struct weft_loop {
   unsigned nworkers;          /* immutable */
@@ -80,9 +49,16 @@ struct weft_loop {
   struct weft__worker *workers;
   _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;
-  struct weft__registry *regs; /* the task registry's shards (above); nregs of them */
-  unsigned nregs;              /* a power of two; immutable */
-  struct weft__stack_arena stack_arena; /* stacks of the default size */
+  /* The task registry (registry.h): a shard per worker and the shared
+   * one (index nworkers); immutable but the shards' contents. A line of
+   * their own: every task's end reads them, and the idle set and the
+   * stack arena around them are written often. */
+  _Alignas(WEFT__CACHELINE) struct weft__reg_shard *reg;
+  unsigned reg_index_bits;     /* t->reg_slot: shard << these | index */
+  /* Visitors announced (registry.h): seq_cst RMWs by visitors, seq_cst
+   * loads by every task's end. Read-mostly. */
+  _Atomic uint32_t reg_visitors;
+  _Alignas(WEFT__CACHELINE) struct weft__stack_arena stack_arena; /* stacks of the default size */
 
   /* Workers 1..N-1 are threads that live from the first run to close (an
    * io_uring ring may be bound to its thread: io/ring.c). Between runs they
@@ -180,7 +156,7 @@ void weft__loop_executor_fini(struct weft_loop *loop);
 /* asyncio.run's shutdown_default_executor: waits (300 s at most) with the
  * loop running; the owner, loop not running. */
 int weft__loop_shutdown_executor_running(struct weft_loop *loop);
-/* Tasks of @loop not done yet (task.c; every registry, under its lock). */
+/* Tasks of @loop not done yet (task.c; the registry's listed tasks). */
 int weft__loop_count_tasks(struct weft_loop *loop);
 /* Next task id for the calling thread. */
 uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w);

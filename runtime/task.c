@@ -45,6 +45,7 @@
 #include "loop.h"
 #include "timer.h"
 #include "worker.h"
+#include "registry.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -75,32 +76,9 @@ static void task_slot_give(struct weft_loop *loop) {
   if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
 }
 
-/* @t's registry shard (loop.h says which). */
-static struct weft__registry *registry_of(struct weft_task *t) {
-  struct weft_loop *loop = t->fut.loop;
-  return &loop->regs[weft__registry_shard(t->id, loop->nregs)];
-}
+bool weft__task_lock_listed(struct weft_task *t) { return weft__registry_lock_listed(t); }
 
-static void registry_add(struct weft_task *t) {
-  struct weft__registry *reg = registry_of(t);
-  weft__mutex_lock(&reg->lock);
-  weft__list_add_tail(&reg->tasks, &t->reg_link);
-  weft__mutex_unlock(&reg->lock);
-}
-
-static void registry_remove(struct weft_task *t) {
-  struct weft__registry *reg = registry_of(t);
-  weft__mutex_lock(&reg->lock);
-  weft__list_del_init(&t->reg_link);
-  weft__mutex_unlock(&reg->lock);
-}
-
-bool weft__task_lock_listed(struct weft_task *t) {
-  weft__mutex_lock(&registry_of(t)->lock);
-  return !weft__list_empty(&t->reg_link);
-}
-
-void weft__task_unlock_listed(struct weft_task *t) { weft__mutex_unlock(&registry_of(t)->lock); }
+void weft__task_unlock_listed(struct weft_task *t) { weft__registry_unlock_listed(t); }
 
 /* ---- spawn sites ----------------------------------------------------------
  * The dump shows where each task was spawned: the return address of the
@@ -220,7 +198,6 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   atomic_store_explicit(&t->fut.refs, out ? 2 : 1, memory_order_relaxed);
   atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
   weft__runnable_init(&t->r_start, WEFT__R_TASK_START);
-  atomic_init(&t->claim, 0);
   atomic_init(&t->state, WEFT__TASK_SCHEDULED);
   t->ctx_map = weft__ctx_capture(); /* asyncio copies the spawner's context */
   atomic_init(&t->must_cancel, false);
@@ -233,7 +210,6 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->fut.spawn_site = site; /* a task's slot for it (future.h) */
   /* relaxed: published with the task (the registry's lock, the queue). */
   atomic_store_explicit(&t->cold, cold, memory_order_relaxed);
-  atomic_store_explicit(&t->timed, false, memory_order_relaxed);
   /* A sampled spawn (every one in debug mode) times the task's first wait
    * for a worker, which starts now. */
   if (w ? weft__worker_acct_sample(w, &w->acct_spawn_left)
@@ -241,15 +217,21 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
     struct weft__task_times *tm = weft__task_times_get(t);
     if (tm) {
       tm->ready_at = weft__ticks();
-      atomic_store_explicit(&t->timed, true, memory_order_relaxed);
+      weft__task_arm(t);
     }
   }
-  registry_add(t);
+  if (weft__registry_add(w, t) != 0) { /* no memory for the table */
+    atomic_store_explicit(&t->fut.refs, 1, memory_order_relaxed);
+    weft__task_free(t);
+    task_slot_give(loop);
+    if (!w) weft__loop_exit_foreign(loop);
+    return -ENOMEM;
+  }
   if (out) *out = t;
   /* Like Tokio, a spawned task takes the LIFO slot: a spawn-then-await pair
    * runs the child next, while its cache lines are warm. */
   if (schedule) weft__schedule(loop, &t->r_start, home, WEFT__SCHED_WAKE);
-  else atomic_store_explicit(&t->claim, 1, memory_order_relaxed); /* ours to start */
+  else atomic_store_explicit(&t->fut.task_claim, 1, memory_order_relaxed); /* ours to start */
   if (!w) weft__loop_exit_foreign(loop);
   return 0;
 }
@@ -334,15 +316,14 @@ void weft_task_release(weft_task_t *t) {
   if (t) weft_future_release(&t->fut);
 }
 
-/* jemalloc's 128-byte size class holds a task's handle (task.h's layout
+/* jemalloc's 112-byte size class holds a task's handle (task.h's layout
  * comment), its 96-byte class the cold record, and two lines hold its
  * execution part with the assembly fiber switch. Debug builds (misuse
  * checks' magic words, TSan's fiber handle) and the ucontext switch (a
  * whole ucontext_t) go over. */
 #if !defined(WEFT_DEBUG_CHECKS) && !defined(WEFT_FIBER_UCONTEXT) && !defined(WEFT__TSAN)
-_Static_assert(sizeof(struct weft_task) == 128, "a task's handle left its 128-byte size class");
-_Static_assert(offsetof(struct weft_task, run) == 64 && offsetof(struct weft_task, cold) < 128 &&
-                   offsetof(struct weft_task, runs) < 128,
+_Static_assert(sizeof(struct weft_task) == 112, "a task's handle left its 112-byte size class");
+_Static_assert(offsetof(struct weft_task, run) == 64 && offsetof(struct weft_task, reg_slot) < 80,
                "a wake-up's and a slice's fields left the handle's second line");
 _Static_assert(sizeof(struct weft__task_cold) <= 96, "a task's cold record outgrew its size class");
 _Static_assert(sizeof(struct weft_future) == 56, "a future grew past 56 bytes (a task's line 0 less its id)");
@@ -407,7 +388,7 @@ static void acct_ready_at(struct weft__task_times *tm, uint64_t now) {
 }
 
 __attribute__((noinline)) void weft__task_acct_ready(struct weft_task *t) {
-  struct weft__task_times *tm = weft__task_times_of(t); /* t->timed: they exist */
+  struct weft__task_times *tm = weft__task_times_of(t); /* armed: they exist */
   if (tm) acct_ready_at(tm, weft__ticks());
 }
 
@@ -436,7 +417,7 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
                                                 memory_order_acq_rel, memory_order_relaxed)) {
         /* A task whose last slice was timed has this suspension timed
          * too. relaxed: we own it now. */
-        if (__builtin_expect(atomic_load_explicit(&t->timed, memory_order_relaxed), 0))
+        if (__builtin_expect(weft__task_timed(t), 0))
           weft__task_acct_ready(t);
         /* relaxed: the CAS ordered us after the task's last write. */
         struct weft__task_run *x = weft__task_run_of(t); /* started, not done: IDLE */
@@ -538,14 +519,15 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
     weft__strfree(msg); /* a weft_fail() whose error the body did not return */
     msg = NULL;
   }
-  registry_remove(t);
+  weft__registry_remove(t);
   task_slot_give(t->fut.loop);
   /* Alone: the scheduler's reference, which our caller holds, is the only
    * one (a detached task nobody awaits). Then nobody else can reach t: a
    * new reference needs an old one or the registry, which it has just
    * left, and whoever found it there (weft_loop_tasks' visitor, the dump)
-   * did so under the registry's lock, which registry_remove took after
-   * them. So its future has no entries and no lock pass is needed (two
+   * is ordered before this load: registry_remove waited it out, or read
+   * the release decrement it left with (registry.h). So its future has
+   * no entries and no lock pass is needed (two
    * locked instructions a task). acquire: the last other holder's release
    * (acq_rel) makes its writes visible, as the lock would. */
   bool alone = atomic_load_explicit(&t->fut.refs, memory_order_acquire) == 1;
@@ -585,6 +567,11 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
     weft__strfree(copy);
     return 0;
   }
+  if (t->cancel_requests == WEFT__CANCEL_REQUESTS_MAX) {
+    weft__mutex_unlock(&t->fut.lock);
+    weft__strfree(copy);
+    return -EOVERFLOW;
+  }
   t->cancel_requests++;
   /* release: pairs with the acquire hint load in weft__task_take_cancel. */
   atomic_store_explicit(&t->must_cancel, true, memory_order_release);
@@ -611,7 +598,7 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
 bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   struct weft_loop *loop = host->fut.loop;
   if (loop->fifo || child->fut.loop != loop || weft__task_home(child) != weft__task_home(host) ||
-      atomic_load_explicit(&child->claim, memory_order_relaxed) != 0 ||
+      atomic_load_explicit(&child->fut.task_claim, memory_order_relaxed) != 0 ||
       atomic_load_explicit(&loop->closing, memory_order_relaxed))
     return false;
   /* The child's stack guarantee: a size asked for explicitly must be left
@@ -625,7 +612,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   uint8_t expected = 0;
   /* acq_rel: the claim decides, once, who runs the body; acquire sees the
    * spawner's initialization through the queue entry's publication. */
-  if (!atomic_compare_exchange_strong_explicit(&child->claim, &expected, 1, memory_order_acq_rel,
+  if (!atomic_compare_exchange_strong_explicit(&child->fut.task_claim, &expected, 1, memory_order_acq_rel,
                                                memory_order_relaxed))
     return false;
   /* Its first-run entry, if it still waits in this worker's LIFO slot (a
@@ -762,25 +749,8 @@ int weft_task_set_name(weft_task_t *t, const char *name) {
 
 uint64_t weft_task_id(const weft_task_t *t) { return t ? t->id : 0; }
 
-/* Visits @reg's tasks (@visit NULL: counts them only). */
-static int visit_registry(struct weft__registry *reg, int (*visit)(weft_task_t *, void *),
-                          void *arg, int *count) {
-  int stop = 0;
-  weft__mutex_lock(&reg->lock);
-  struct weft__list *pos, *tmp;
-  weft__list_for_each_safe(pos, tmp, &reg->tasks) {
-    (*count)++;
-    if (visit && (stop = visit(weft__container_of(pos, struct weft_task, reg_link), arg))) break;
-  }
-  weft__mutex_unlock(&reg->lock);
-  return stop;
-}
-
 static int visit_all(struct weft_loop *loop, int (*visit)(weft_task_t *, void *), void *arg) {
-  int count = 0;
-  for (unsigned i = 0; i < loop->nregs; i++)
-    if (visit_registry(&loop->regs[i], visit, arg, &count)) return count;
-  return count;
+  return weft__registry_visit(loop, visit, arg);
 }
 
 int weft__loop_count_tasks(struct weft_loop *loop) { return visit_all(loop, NULL, NULL); }

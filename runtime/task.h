@@ -143,6 +143,12 @@ struct weft__task_cold {
    * published (a pinned spawn makes the record); immutable. Read through
    * weft__task_home. */
   uint16_t pin;
+  /* Armed (struct weft__task_times): its last slice was timed, so its
+   * waker times the suspension and its next slice the wait for a worker.
+   * Only a task with times can be armed, so the flag lives with them.
+   * Written by its owner (worker or waker, see weft__task_times); relaxed.
+   * Read through weft__task_timed. */
+  _Atomic bool timed;
 };
 
 /* A task is two objects (the split):
@@ -150,11 +156,11 @@ struct weft__task_cold {
  *  - struct weft_task, the handle: what exists from the spawn until the
  *    last reference goes, so what a task that has not started yet or has
  *    ended needs (its future, state, first-run entry, body, names,
- *    registry link, cancellation count, statistics). 128 bytes,
- *    jemalloc's 128-byte size class and two whole cache lines, where the
- *    task used to be 320 (five lines), then 192, then 160: a million
- *    spawned tasks held by their handles cost 122 MiB, not 305, 183 or
- *    153. What few tasks have (a name, a stack size or a worker of their
+ *    registry slot, cancellation count, statistics). 112 bytes,
+ *    jemalloc's 112-byte size class, where the task used to be 320,
+ *    then 192, 160 and 128: a million spawned tasks held by their handles
+ *    cost 107 MiB (and the registry's table 8 more), not 305, 183, 153 or
+ *    122. What few tasks have (a name, a stack size or a worker of their
  *    own, sampled times, their stack use) is in a cold record made on
  *    demand (struct weft__task_cold).
  *  - struct weft__task_run, the execution part: what only a running or
@@ -171,20 +177,27 @@ struct weft__task_cold {
  * longer current). Between the two it is fixed. Who
  * may use it: the task itself and its worker; a waker after its CAS from
  * IDLE (the task is then started and not done); the dump while it holds
- * the task, or while it holds the registry lock of a task still listed
- * (the end unlists the task before it gives the stack back).
+ * the task, or while it is a registry visitor of a task still listed
+ * (registry.h; the end unlists the task before it gives the stack back).
  *
- * Layout of the handle, two cache lines (jemalloc's 128-byte regions are
- * 128-aligned): line 0 is the future (56 bytes) and the id; line 1 starts
- * with what each wake-up and slice touch (run, state, the flags), then the
- * body or slice count, the cold record and context, and what only the
- * spawn, the first run, the dump and the registry use. What made 160
- * bytes 128 (benchmarks/RESULTS.md, issue 13): the future's entries head
- * is one pointer (chain.h), a task's spawn site takes the future's ops
- * slot (a task has none), the first-run entry is one word (runnable.h),
- * the state is a byte, the registry shard is computed from the id, and
- * the pinning a spawn asked for lives in the cold record (pinned spawns
- * are rare: weft__task_home). The execution part's first line holds what every
+ * Layout of the handle: the future (56 bytes) and the id first; then what
+ * each wake-up and slice touch (run, state, the flags: one 16-byte
+ * block, which never straddles a line since jemalloc's 112-byte regions
+ * are 16-aligned), then the body or slice count, the cold record and
+ * context, and the first-run entry. A 112-byte region starts anywhere on
+ * a 16-byte boundary, so the handle spans two or three lines (128 bytes
+ * were two whole ones); measured, the 16 bytes saved a task were worth
+ * it (benchmarks/RESULTS.md, 2026-12-03 18:30Z). What made 160 bytes 128
+ * (issue 13): the future's entries head is one pointer (chain.h), a
+ * task's spawn site takes the future's ops slot (a task has none), the
+ * first-run entry is one word (runnable.h), the state is a byte, and the
+ * pinning a spawn asked for lives in the cold record (pinned spawns are
+ * rare: weft__task_home). What made 128 bytes 112: the registry's
+ * intrusive list link (16 bytes) became a 4-byte slot in a table
+ * (registry.h), the first-run claim lives in the future's padding byte,
+ * the sampling's armed flag in the cold record (only a task with times
+ * can be armed), and the cancellation count is 16 bits (at most 65,535
+ * standing requests: weft_task_cancel). The execution part's first line holds what every
  * slice touches (resumption entry, fiber, pinning, slice notes); its
  * second what a suspension notes, and the body and argument the first
  * run takes from the handle. So a slice touches one or two lines of the
@@ -244,25 +257,26 @@ struct weft__task_run {
 #define WEFT__STACK_COLOR_STEP 64u
 
 struct weft_task {
-  /* line 0 */
   /* First: a task is a future (56 bytes). From the spawn until the end
    * writes the outcome, fut.result holds the body's argument, which the
    * start reads once (nobody reads a pending future's result): Tokio's
    * task cell keeps its future and then its output in one slot the same
    * way. fut.spawn_site is the spawner's return address (the dump
-   * symbolizes it): a task has no future ops, so it takes their slot. */
+   * symbolizes it): a task has no future ops, so it takes their slot.
+   * fut.task_claim is its first-run claim. */
   struct weft_future fut;
-  uint64_t id; /* immutable; it picks its registry shard (weft__registry_shard) */
-  /* line 1: its first 16 bytes are what each wake-up and slice touch. */
+  uint64_t id; /* immutable */
+  /* What each wake-up and slice touch: 16 bytes, on one line. */
   _Atomic(struct weft__task_run *) run; /* its execution part (above); NULL: not started, or ended */
   _Atomic uint8_t state;    /* enum weft__task_state */
-  _Atomic uint8_t claim;    /* 0 until a worker or an inline host takes the first run */
   _Atomic bool must_cancel; /* a cancellation waits to be delivered; changed under fut.lock */
-  /* Armed (struct weft__task_times): its last slice was timed, so its waker times the
-   * suspension and its next slice the wait for a worker. Written by its
-   * owner (worker or waker, see weft__task_times); relaxed. */
-  _Atomic bool timed;
-  uint32_t cancel_requests; /* under fut.lock */
+  /* Requests not withdrawn (cancelling()), under fut.lock; at most
+   * WEFT__CANCEL_REQUESTS_MAX (weft_task_cancel refuses more). */
+  uint16_t cancel_requests;
+  /* Where it is listed (registry.h): its shard << loop->reg_index_bits |
+   * its slot. Written by the spawn before the task is published; read by
+   * its end and by visitors holding a reference. */
+  uint32_t reg_slot;
   /* The body until its first run, then the slices started (its worker
    * writes them; relaxed). Whoever starts the task takes the body (and
    * the argument from fut.result) into the execution part and zeroes the
@@ -276,8 +290,10 @@ struct weft_task {
   _Atomic(struct weft__task_cold *) cold; /* NULL until needed (above) */
   struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
   struct weft__runnable r_start; /* the first run; may go stale (above); one word */
-  struct weft__list reg_link; /* under its registry's lock */
 };
+
+/* weft_task_cancel's limit on requests not withdrawn (a 16-bit count). */
+#define WEFT__CANCEL_REQUESTS_MAX UINT16_MAX
 
 static inline struct weft_task *weft__task_of(struct weft_future *f) {
   return (struct weft_task *)f;
@@ -302,6 +318,24 @@ static inline struct weft__task_cold *weft__task_cold_of(const struct weft_task 
 static inline int weft__task_home(const struct weft_task *t) {
   const struct weft__task_cold *c = weft__task_cold_of(t);
   return c && c->pin ? (int)c->pin - 1 : WEFT__UNPINNED;
+}
+
+/* Whether @t is armed (weft__task_cold's timed): never without a cold
+ * record, so an untimed task pays one load of a line it touches anyway. */
+static inline bool weft__task_timed(const struct weft_task *t) {
+  const struct weft__task_cold *c = weft__task_cold_of(t);
+  return c && atomic_load_explicit(&((struct weft__task_cold *)c)->timed, memory_order_relaxed);
+}
+
+/* Arms @t, whose cold record exists (its times were just got); its owner only. */
+static inline void weft__task_arm(struct weft_task *t) {
+  atomic_store_explicit(&weft__task_cold_of(t)->timed, true, memory_order_relaxed);
+}
+
+/* Disarms @t (a no-op without a cold record); its owner only. */
+static inline void weft__task_disarm(struct weft_task *t) {
+  struct weft__task_cold *c = weft__task_cold_of(t);
+  if (c) atomic_store_explicit(&c->timed, false, memory_order_relaxed);
 }
 
 /* @t's cold record, made if it has none (any thread); NULL if there is no

@@ -287,7 +287,7 @@ static void take_injected(struct weft__worker *w);
 static bool drop_if_stale(struct weft__runnable *r) {
   if (weft__runnable_kind(r) != WEFT__R_TASK_START) return false;
   struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
-  if (!atomic_load_explicit(&t->claim, memory_order_acquire)) return false;
+  if (!atomic_load_explicit(&t->fut.task_claim, memory_order_acquire)) return false;
   weft_future_release(&t->fut);
   return true;
 }
@@ -554,7 +554,7 @@ static void end_task(struct weft_task *t) {
 __attribute__((noinline)) static void slice_begin_acct(struct weft__worker *w,
                                                        struct weft_task *t, bool sampled) {
   uint64_t now = weft__ticks();
-  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) {
+  if (weft__task_timed(t)) {
     /* Armed: its times exist and its wait for a worker ends now. */
     struct weft__task_times *tm = weft__task_times_of(t);
     if (tm && tm->ready_at) {
@@ -562,7 +562,7 @@ __attribute__((noinline)) static void slice_begin_acct(struct weft__worker *w,
       weft__count32(&tm->ready_n, 1);
       tm->ready_at = 0;
     }
-    atomic_store_explicit(&t->timed, false, memory_order_relaxed);
+    weft__task_disarm(t);
   }
   if (sampled) w->slice_t0 = now;
 }
@@ -579,7 +579,7 @@ __attribute__((noinline)) static void slice_end_acct(struct weft__worker *w, str
   /* Armed: the suspension (or requeue) that follows is timed, then the
    * wait for a worker. */
   tm->stopped_at = now;
-  atomic_store_explicit(&t->timed, true, memory_order_relaxed);
+  weft__task_arm(t);
 }
 
 static inline struct weft__task_run *slice_begin(struct weft__worker *w, struct weft_task *t) {
@@ -589,7 +589,7 @@ static inline struct weft__task_run *slice_begin(struct weft__worker *w, struct 
   weft__count(&t->runs, 1);
   atomic_store_explicit(&x->last_worker, (int16_t)w->index, memory_order_relaxed);
   bool sampled = weft__worker_acct_sample(w, &w->acct_left);
-  if (__builtin_expect(sampled || atomic_load_explicit(&t->timed, memory_order_relaxed), 0))
+  if (__builtin_expect(sampled || weft__task_timed(t), 0))
     slice_begin_acct(w, t, sampled);
   return x; /* what the switch to @t needs: its fiber */
 }
@@ -615,7 +615,7 @@ static inline void slice_end(struct weft__worker *w, struct weft_task *t) {
 static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   /* Its state stays as it is: SCHEDULED (a yield), or NOTIFIED, which its
    * next slice's start turns back (task.c's design comment). */
-  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_requeued(t);
+  if (weft__task_timed(t)) weft__task_acct_requeued(t);
   struct weft_loop *loop = w->loop;
   struct weft__task_run *x = weft__task_run_of(t);
   /* relaxed: written by the task itself while it ran on this thread. */
@@ -732,7 +732,7 @@ static bool claim_start(struct weft__worker *w, struct weft_task *t) {
   if (w->loop->fifo) return true;
   uint8_t expected = 0;
   /* acq_rel: decides against an inline host (task.c) who runs the body. */
-  if (atomic_compare_exchange_strong_explicit(&t->claim, &expected, 1, memory_order_acq_rel,
+  if (atomic_compare_exchange_strong_explicit(&t->fut.task_claim, &expected, 1, memory_order_acq_rel,
                                               memory_order_relaxed))
     return true;
   weft_future_release(&t->fut);
@@ -881,7 +881,7 @@ static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
   set_stack_owner(w, NULL);
   /* As requeue would: a timed task's wait for a worker starts (and ends
    * at once: slice_begin). */
-  if (atomic_load_explicit(&t->timed, memory_order_relaxed)) weft__task_acct_requeued(t);
+  if (weft__task_timed(t)) weft__task_acct_requeued(t);
   weft__task_slice_starts(&t->state);
   slice_begin(w, t);
   return true;

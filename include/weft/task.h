@@ -165,7 +165,10 @@ WEFT_EXTERN weft_task_t *weft_task_current(void);
  * @msg: an optional message, copied; may be NULL.
  *
  * Returns:  1 if the request was recorded; 0 if @t is already done;
- *           -EINVAL if @t is NULL; -ENOMEM copying @msg.
+ *           -EINVAL if @t is NULL; -ENOMEM copying @msg; -EOVERFLOW if
+ *           65,535 requests are already standing (not withdrawn by
+ *           weft_task_uncancel): a task counts that many at most, where
+ *           asyncio's count has no bound. @t is being cancelled already.
  * Suspends: no.  Threads: any.
  */
 WEFT_EXTERN int weft_task_cancel(weft_task_t *t, const char *msg);

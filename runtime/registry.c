@@ -1,0 +1,221 @@
+/*
+ * registry.c - the loop's table of listed tasks (registry.h states the
+ * design and its invariants).
+ *
+ * Slot values: 0, never used; a task pointer (aligned: low bit clear),
+ * listed; (next << 1) | 1, free, next being the next free slot's index + 1
+ * (0: the list's end) on whichever list holds it.
+ */
+#include "registry.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <sys/mman.h>
+
+#include "alloc.h"
+#include "loop.h"
+#include "task.h"
+#include "worker.h"
+
+#define FREE_SLOT(next) WEFT__REG_FREE(next)
+#define FREE_NEXT(v) WEFT__REG_FREE_NEXT(v)
+
+static size_t chunk_slots(unsigned k) { return (size_t)1 << (WEFT__REG_CHUNK0_LG + k); }
+
+static _Atomic uintptr_t *slot_at(struct weft__reg_shard *sh, uint32_t i) { return weft__reg_slot_at(sh, i); }
+
+static unsigned shard_count(const struct weft_loop *loop) { return loop->nworkers + 1; }
+
+static uint32_t index_limit(const struct weft_loop *loop) {
+  return (uint32_t)(((uint64_t)1 << loop->reg_index_bits) - 1);
+}
+
+int weft__registry_init(struct weft_loop *loop) {
+  unsigned n = shard_count(loop), bits = 0;
+  while ((1u << bits) < n) bits++;
+  loop->reg_index_bits = 32 - bits;
+  atomic_init(&loop->reg_visitors, 0);
+  loop->reg = weft__calloc_aligned(n * sizeof *loop->reg, 64);
+  if (!loop->reg) return -ENOMEM;
+  for (unsigned s = 0; s < n; s++) {
+    struct weft__reg_shard *sh = &loop->reg[s];
+    weft__mutex_init(&sh->lock);
+    atomic_init(&sh->bump, 0);
+    atomic_init(&sh->remote, 0);
+    for (unsigned k = 0; k < WEFT__REG_CHUNKS; k++) atomic_init(&sh->chunks[k], NULL);
+  }
+  return 0;
+}
+
+void weft__registry_fini(struct weft_loop *loop) {
+  if (!loop->reg) return;
+  unsigned n = shard_count(loop);
+  for (unsigned s = 0; s < n; s++)
+    for (unsigned k = 0; k < WEFT__REG_CHUNKS; k++) {
+      _Atomic uintptr_t *c = atomic_load_explicit(&loop->reg[s].chunks[k], memory_order_relaxed);
+      if (c) munmap((void *)c, chunk_slots(k) * sizeof *c);
+    }
+  weft__free_aligned(loop->reg, n * sizeof *loop->reg, 64);
+  loop->reg = NULL;
+}
+
+/* A chunk for the slots [cap, ...): mapped directly, so that its pages are
+ * zero and touched only as the bump index reaches them. Under sh->lock. */
+static int grow(struct weft__reg_shard *sh) {
+  unsigned k = 0;
+  while (k < WEFT__REG_CHUNKS && atomic_load_explicit(&sh->chunks[k], memory_order_relaxed)) k++;
+  if (k == WEFT__REG_CHUNKS) return -ENOMEM;
+  void *c = mmap(NULL, chunk_slots(k) * sizeof(uintptr_t), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (c == MAP_FAILED) return -ENOMEM;
+  /* release: its slots' first readers (slot_at) see the mapping's zeros. */
+  atomic_store_explicit(&sh->chunks[k], (_Atomic uintptr_t *)c, memory_order_release);
+  sh->cap += (uint32_t)chunk_slots(k);
+  return 0;
+}
+
+/* A free slot of @sh for its owner (or, for the shared shard, whoever
+ * holds its lock: @locked). In this order: the owner's free list; an
+ * unused slot of the chunks made; the slots other threads freed; a new
+ * chunk. The remote stack comes after the unused slots so that a worker
+ * whose tasks end on other workers (a spawner feeding thieves) reads its
+ * line once per chunk, not once per spawn: measured, gather_10k with two
+ * workers went from 2.16x the lock-based registry's time to 1.74x
+ * (benchmarks/RESULTS.md, 2026-12-03 18:30Z). The table then holds at
+ * most a chunk's worth of slots more than the most tasks listed at once,
+ * and chunks double. */
+static int take_slot(struct weft__reg_shard *sh, uint32_t limit, bool locked, uint32_t *out) {
+  uint32_t i;
+  if (sh->free_head) {
+    i = sh->free_head - 1;
+  } else if ((i = atomic_load_explicit(&sh->bump, memory_order_relaxed)) < sh->cap && i < limit) {
+    /* release: a visitor that reads the new bump finds the chunk. */
+    atomic_store_explicit(&sh->bump, i + 1, memory_order_release);
+    *out = i;
+    return 0;
+  } else if (atomic_load_explicit(&sh->remote, memory_order_relaxed)) {
+    /* acquire: the pushers' release CASes; their slot stores (the links)
+     * come before. */
+    uint32_t head = atomic_exchange_explicit(&sh->remote, 0, memory_order_acquire);
+    i = head - 1;
+  } else {
+    if (i >= limit) return -ENOMEM;
+    if (!locked) weft__mutex_lock(&sh->lock);
+    int rc = grow(sh);
+    if (!locked) weft__mutex_unlock(&sh->lock);
+    if (rc) return rc;
+    atomic_store_explicit(&sh->bump, i + 1, memory_order_release); /* as above */
+    *out = i;
+    return 0;
+  }
+  /* relaxed: a free slot's link is ours (our own store, or the remote
+   * stack's, acquired above). */
+  sh->free_head = FREE_NEXT(atomic_load_explicit(slot_at(sh, i), memory_order_relaxed));
+  *out = i;
+  return 0;
+}
+
+int weft__registry_add_slow(struct weft__worker *w, struct weft_task *t) {
+  struct weft_loop *loop = t->fut.loop;
+  unsigned s = w ? w->index : loop->nworkers;
+  struct weft__reg_shard *sh = &loop->reg[s];
+  if (!w) weft__mutex_lock(&sh->lock);
+  uint32_t i;
+  int rc = take_slot(sh, index_limit(loop), !w, &i);
+  if (!rc) {
+    t->reg_slot = ((uint32_t)s << loop->reg_index_bits) | i;
+    /* A visitor that reads the pointer must see the task as made (release
+     * would do). seq_cst, one locked instruction where release is a plain
+     * store: measured against the lock-based registry, chained_spawn with
+     * one worker ran 1.19-1.32x the time with the plain store and
+     * 1.02-1.06x with this, in every layout tried (benchmarks/RESULTS.md,
+     * 2026-12-03 18:30Z: not understood without hardware counters). The
+     * inline path (registry.h) does the same. */
+    atomic_store_explicit(slot_at(sh, i), (uintptr_t)t, memory_order_seq_cst);
+  }
+  if (!w) weft__mutex_unlock(&sh->lock);
+  return rc;
+}
+
+void weft__registry_wait_visitors(struct weft__reg_shard *sh) {
+  weft__mutex_lock(&sh->lock);
+  weft__mutex_unlock(&sh->lock);
+}
+
+/* weft__registry_remove on any thread but the shard's owner: the slot
+ * goes onto the shard's remote stack. */
+void weft__registry_remove_slow(struct weft_task *t) {
+  struct weft_loop *loop = t->fut.loop;
+  unsigned s = t->reg_slot >> loop->reg_index_bits;
+  uint32_t i = t->reg_slot & index_limit(loop);
+  struct weft__reg_shard *sh = &loop->reg[s];
+  _Atomic uintptr_t *slot = slot_at(sh, i);
+  uint32_t head = atomic_load_explicit(&sh->remote, memory_order_relaxed);
+  /* seq_cst: the store half of the Dekker pattern (registry.h). */
+  atomic_store_explicit(slot, FREE_SLOT(head), memory_order_seq_cst);
+  /* release: the owner's acquire exchange sees the link. */
+  while (!atomic_compare_exchange_weak_explicit(&sh->remote, &head, i + 1, memory_order_release,
+                                                memory_order_relaxed))
+    atomic_store_explicit(slot, FREE_SLOT(head), memory_order_relaxed); /* still free: a new link */
+  /* seq_cst: the load half (registry.h's inline path says why). */
+  if (atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst)) weft__registry_wait_visitors(sh);
+}
+
+static void visitors_enter(struct weft_loop *loop) {
+  /* seq_cst: the visitor's store half, before any slot it reads. */
+  atomic_fetch_add_explicit(&loop->reg_visitors, 1, memory_order_seq_cst);
+}
+
+static void visitors_leave(struct weft_loop *loop) {
+  /* release: an end that reads the decrement (0) is ordered after every
+   * access this visitor made to its task. */
+  atomic_fetch_sub_explicit(&loop->reg_visitors, 1, memory_order_release);
+}
+
+/* The task in slot @v, or NULL if it is free or unused. */
+static struct weft_task *listed(uintptr_t v) { return v && !(v & 1u) ? (struct weft_task *)v : NULL; }
+
+int weft__registry_visit(struct weft_loop *loop, int (*visit)(struct weft_task *, void *), void *arg) {
+  int count = 0, stop = 0;
+  unsigned n = shard_count(loop);
+  if (visit) visitors_enter(loop);
+  for (unsigned s = 0; s < n && !stop; s++) {
+    struct weft__reg_shard *sh = &loop->reg[s];
+    /* Counting reads slots only (never a task), so it needs neither the
+     * announcement nor the lock. */
+    if (visit) weft__mutex_lock(&sh->lock);
+    uint32_t end = atomic_load_explicit(&sh->bump, memory_order_acquire);
+    for (unsigned k = 0; (uint64_t)chunk_slots(0) * ((1ull << k) - 1) < end && !stop; k++) {
+      _Atomic uintptr_t *c = atomic_load_explicit(&sh->chunks[k], memory_order_acquire);
+      size_t first = chunk_slots(0) * (((size_t)1 << k) - 1);
+      size_t m = end - first < chunk_slots(k) ? end - first : chunk_slots(k);
+      for (size_t j = 0; j < m; j++) {
+        /* seq_cst: the visitor's load half (registry.h). */
+        struct weft_task *t = listed(atomic_load_explicit(&c[j], memory_order_seq_cst));
+        if (!t) continue;
+        count++;
+        if (visit && (stop = visit(t, arg))) break;
+      }
+    }
+    if (visit) weft__mutex_unlock(&sh->lock);
+  }
+  if (visit) visitors_leave(loop);
+  return count;
+}
+
+bool weft__registry_lock_listed(struct weft_task *t) {
+  struct weft_loop *loop = t->fut.loop;
+  struct weft__reg_shard *sh = &loop->reg[t->reg_slot >> loop->reg_index_bits];
+  visitors_enter(loop);
+  weft__mutex_lock(&sh->lock);
+  /* seq_cst: the load half. The caller's reference keeps t's memory, so
+   * no other task can be in its slot under its address. */
+  uintptr_t v = atomic_load_explicit(slot_at(sh, t->reg_slot & index_limit(loop)), memory_order_seq_cst);
+  return v == (uintptr_t)t;
+}
+
+void weft__registry_unlock_listed(struct weft_task *t) {
+  struct weft_loop *loop = t->fut.loop;
+  weft__mutex_unlock(&loop->reg[t->reg_slot >> loop->reg_index_bits].lock);
+  visitors_leave(loop);
+}
