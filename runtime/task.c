@@ -208,7 +208,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   t->fut.result = arg;
   t->id = weft__loop_task_id(loop, w);
   t->fut.spawn_site = site; /* a task's slot for it (future.h) */
-  /* relaxed: published with the task (the registry's lock, the queue). */
+  /* relaxed: published with the task (the registry's store, the queue). */
   atomic_store_explicit(&t->cold, cold, memory_order_relaxed);
   /* A sampled spawn (every one in debug mode) times the task's first wait
    * for a worker, which starts now. */
@@ -324,7 +324,7 @@ void weft_task_release(weft_task_t *t) {
 #if !defined(WEFT_DEBUG_CHECKS) && !defined(WEFT_FIBER_UCONTEXT) && !defined(WEFT__TSAN)
 _Static_assert(sizeof(struct weft_task) == 112, "a task's handle left its 112-byte size class");
 _Static_assert(offsetof(struct weft_task, run) == 64 && offsetof(struct weft_task, reg_slot) < 80,
-               "a wake-up's and a slice's fields left the handle's second line");
+               "a wake-up's and a slice's fields left their 16-byte block (task.h)");
 _Static_assert(sizeof(struct weft__task_cold) <= 96, "a task's cold record outgrew its size class");
 _Static_assert(sizeof(struct weft_future) == 56, "a future grew past 56 bytes (a task's line 0 less its id)");
 _Static_assert(WEFT__TASK_RUN_RESERVE <= 128, "a task's execution part outgrew two cache lines");
