@@ -33,6 +33,7 @@
 #include "request.h"
 #include "symbolize.h"
 #include "task.h"
+#include "registry.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -736,8 +737,8 @@ int weft_task_stack(weft_task_t *t, void **frames, size_t max) {
     /* Read while it is listed, so that it cannot end and give its stack
      * back meanwhile (task.h). */
     unsigned n = 0;
-    if (weft__task_lock_listed(t)) n = read_queued_stack(t, tmp);
-    weft__task_unlock_listed(t);
+    if (weft__registry_lock_listed(t)) n = read_queued_stack(t, tmp);
+    weft__registry_unlock_listed(t);
     if (n > max) n = (unsigned)max;
     memcpy(frames, tmp, n * sizeof *tmp);
     return (int)n;

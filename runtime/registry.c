@@ -17,18 +17,7 @@
 #include "task.h"
 #include "worker.h"
 
-#define FREE_SLOT(next) WEFT__REG_FREE(next)
-#define FREE_NEXT(v) WEFT__REG_FREE_NEXT(v)
-
-static size_t chunk_slots(unsigned k) { return (size_t)1 << (WEFT__REG_CHUNK0_LG + k); }
-
-static _Atomic uintptr_t *slot_at(struct weft__reg_shard *sh, uint32_t i) { return weft__reg_slot_at(sh, i); }
-
 static unsigned shard_count(const struct weft_loop *loop) { return loop->nworkers + 1; }
-
-static uint32_t index_limit(const struct weft_loop *loop) {
-  return (uint32_t)(((uint64_t)1 << loop->reg_index_bits) - 1);
-}
 
 int weft__registry_init(struct weft_loop *loop) {
   unsigned n = shard_count(loop), bits = 0;
@@ -53,7 +42,7 @@ void weft__registry_fini(struct weft_loop *loop) {
   for (unsigned s = 0; s < n; s++)
     for (unsigned k = 0; k < WEFT__REG_CHUNKS; k++) {
       _Atomic uintptr_t *c = atomic_load_explicit(&loop->reg[s].chunks[k], memory_order_relaxed);
-      if (c) munmap((void *)c, chunk_slots(k) * sizeof *c);
+      if (c) munmap((void *)c, weft__reg_chunk_slots(k) * sizeof *c);
     }
   weft__free_aligned(loop->reg, n * sizeof *loop->reg, 64);
   loop->reg = NULL;
@@ -65,12 +54,12 @@ static int grow(struct weft__reg_shard *sh) {
   unsigned k = 0;
   while (k < WEFT__REG_CHUNKS && atomic_load_explicit(&sh->chunks[k], memory_order_relaxed)) k++;
   if (k == WEFT__REG_CHUNKS) return -ENOMEM;
-  void *c = mmap(NULL, chunk_slots(k) * sizeof(uintptr_t), PROT_READ | PROT_WRITE,
+  void *c = mmap(NULL, weft__reg_chunk_slots(k) * sizeof(uintptr_t), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (c == MAP_FAILED) return -ENOMEM;
   /* release: its slots' first readers (slot_at) see the mapping's zeros. */
   atomic_store_explicit(&sh->chunks[k], (_Atomic uintptr_t *)c, memory_order_release);
-  sh->cap += (uint32_t)chunk_slots(k);
+  sh->cap += (uint32_t)weft__reg_chunk_slots(k);
   return 0;
 }
 
@@ -110,7 +99,7 @@ static int take_slot(struct weft__reg_shard *sh, uint32_t limit, bool locked, ui
   }
   /* relaxed: a free slot's link is ours (our own store, or the remote
    * stack's, acquired above). */
-  sh->free_head = FREE_NEXT(atomic_load_explicit(slot_at(sh, i), memory_order_relaxed));
+  sh->free_head = WEFT__REG_FREE_NEXT(atomic_load_explicit(weft__reg_slot_at(sh, i), memory_order_relaxed));
   *out = i;
   return 0;
 }
@@ -121,7 +110,7 @@ int weft__registry_add_slow(struct weft__worker *w, struct weft_task *t) {
   struct weft__reg_shard *sh = &loop->reg[s];
   if (!w) weft__mutex_lock(&sh->lock);
   uint32_t i;
-  int rc = take_slot(sh, index_limit(loop), !w, &i);
+  int rc = take_slot(sh, weft__reg_index_mask(loop), !w, &i);
   if (!rc) {
     t->reg_slot = ((uint32_t)s << loop->reg_index_bits) | i;
     /* A visitor that reads the pointer must see the task as made (release
@@ -131,7 +120,7 @@ int weft__registry_add_slow(struct weft__worker *w, struct weft_task *t) {
      * 1.02-1.06x with this, in every layout tried (benchmarks/RESULTS.md,
      * 2026-12-03 18:30Z: not understood without hardware counters). The
      * inline path (registry.h) does the same. */
-    atomic_store_explicit(slot_at(sh, i), (uintptr_t)t, memory_order_seq_cst);
+    atomic_store_explicit(weft__reg_slot_at(sh, i), (uintptr_t)t, memory_order_seq_cst);
   }
   if (!w) weft__mutex_unlock(&sh->lock);
   return rc;
@@ -146,17 +135,16 @@ void weft__registry_wait_visitors(struct weft__reg_shard *sh) {
  * goes onto the shard's remote stack. */
 void weft__registry_remove_slow(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
-  unsigned s = t->reg_slot >> loop->reg_index_bits;
-  uint32_t i = t->reg_slot & index_limit(loop);
-  struct weft__reg_shard *sh = &loop->reg[s];
-  _Atomic uintptr_t *slot = slot_at(sh, i);
+  uint32_t i = t->reg_slot & weft__reg_index_mask(loop);
+  struct weft__reg_shard *sh = weft__reg_shard_of(loop, t->reg_slot);
+  _Atomic uintptr_t *slot = weft__reg_slot_at(sh, i);
   uint32_t head = atomic_load_explicit(&sh->remote, memory_order_relaxed);
   /* seq_cst: the store half of the Dekker pattern (registry.h). */
-  atomic_store_explicit(slot, FREE_SLOT(head), memory_order_seq_cst);
+  atomic_store_explicit(slot, WEFT__REG_FREE(head), memory_order_seq_cst);
   /* release: the owner's acquire exchange sees the link. */
   while (!atomic_compare_exchange_weak_explicit(&sh->remote, &head, i + 1, memory_order_release,
                                                 memory_order_relaxed))
-    atomic_store_explicit(slot, FREE_SLOT(head), memory_order_relaxed); /* still free: a new link */
+    atomic_store_explicit(slot, WEFT__REG_FREE(head), memory_order_relaxed); /* still free: a new link */
   /* seq_cst: the load half (registry.h's inline path says why). */
   if (atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst)) weft__registry_wait_visitors(sh);
 }
@@ -185,10 +173,10 @@ int weft__registry_visit(struct weft_loop *loop, int (*visit)(struct weft_task *
      * announcement nor the lock. */
     if (visit) weft__mutex_lock(&sh->lock);
     uint32_t end = atomic_load_explicit(&sh->bump, memory_order_acquire);
-    for (unsigned k = 0; (uint64_t)chunk_slots(0) * ((1ull << k) - 1) < end && !stop; k++) {
+    for (unsigned k = 0; (uint64_t)weft__reg_chunk_slots(0) * ((1ull << k) - 1) < end && !stop; k++) {
       _Atomic uintptr_t *c = atomic_load_explicit(&sh->chunks[k], memory_order_acquire);
-      size_t first = chunk_slots(0) * (((size_t)1 << k) - 1);
-      size_t m = end - first < chunk_slots(k) ? end - first : chunk_slots(k);
+      size_t first = weft__reg_chunk_slots(0) * (((size_t)1 << k) - 1);
+      size_t m = end - first < weft__reg_chunk_slots(k) ? end - first : weft__reg_chunk_slots(k);
       for (size_t j = 0; j < m; j++) {
         /* seq_cst: the visitor's load half (registry.h). */
         struct weft_task *t = listed(atomic_load_explicit(&c[j], memory_order_seq_cst));
@@ -205,17 +193,17 @@ int weft__registry_visit(struct weft_loop *loop, int (*visit)(struct weft_task *
 
 bool weft__registry_lock_listed(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
-  struct weft__reg_shard *sh = &loop->reg[t->reg_slot >> loop->reg_index_bits];
+  struct weft__reg_shard *sh = weft__reg_shard_of(loop, t->reg_slot);
   visitors_enter(loop);
   weft__mutex_lock(&sh->lock);
   /* seq_cst: the load half. The caller's reference keeps t's memory, so
    * no other task can be in its slot under its address. */
-  uintptr_t v = atomic_load_explicit(slot_at(sh, t->reg_slot & index_limit(loop)), memory_order_seq_cst);
+  uintptr_t v = atomic_load_explicit(weft__reg_slot_at(sh, t->reg_slot & weft__reg_index_mask(loop)), memory_order_seq_cst);
   return v == (uintptr_t)t;
 }
 
 void weft__registry_unlock_listed(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
-  weft__mutex_unlock(&loop->reg[t->reg_slot >> loop->reg_index_bits].lock);
+  weft__mutex_unlock(&weft__reg_shard_of(loop, t->reg_slot)->lock);
   visitors_leave(loop);
 }

@@ -90,14 +90,25 @@ void weft__registry_fini(struct weft_loop *loop);
 #define WEFT__REG_FREE(next) (((uintptr_t)(next) << 1) | 1u)
 #define WEFT__REG_FREE_NEXT(v) ((uint32_t)((v) >> 1))
 
+/* Slots in chunk @k. */
+static inline size_t weft__reg_chunk_slots(unsigned k) { return (size_t)1 << (WEFT__REG_CHUNK0_LG + k); }
+
 /* Slot @i of @sh: chunk k holds [2^10 (2^k - 1), 2^10 (2^(k+1) - 1)). */
 static inline _Atomic uintptr_t *weft__reg_slot_at(struct weft__reg_shard *sh, uint32_t i) {
-  uint64_t j = (uint64_t)i + ((uint64_t)1 << WEFT__REG_CHUNK0_LG);
+  uint64_t j = (uint64_t)i + weft__reg_chunk_slots(0);
   unsigned k = (unsigned)(63 - __builtin_clzll(j)) - WEFT__REG_CHUNK0_LG;
   /* acquire: pairs with the release that published the chunk; a slot's
    * index reaches its user only after that. */
   _Atomic uintptr_t *c = atomic_load_explicit(&sh->chunks[k], memory_order_acquire);
-  return &c[j - ((uint64_t)1 << (WEFT__REG_CHUNK0_LG + k))];
+  return &c[j - weft__reg_chunk_slots(k)];
+}
+
+/* t->reg_slot's two halves (loop.h: shard << reg_index_bits | index). */
+static inline uint32_t weft__reg_index_mask(const struct weft_loop *loop) {
+  return (1u << loop->reg_index_bits) - 1; /* reg_index_bits <= 31: two shards at least */
+}
+static inline struct weft__reg_shard *weft__reg_shard_of(struct weft_loop *loop, uint32_t slot) {
+  return &loop->reg[slot >> loop->reg_index_bits];
 }
 
 /* The out-of-line paths of the two below (registry.c). */
@@ -132,13 +143,12 @@ static inline int weft__registry_add(struct weft__worker *w, struct weft_task *t
 static inline void weft__registry_remove(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
   struct weft__worker *w = weft__worker_self_leaf();
-  uint32_t s = t->reg_slot >> loop->reg_index_bits;
-  if (__builtin_expect(!w || w->loop != loop || w->index != s, 0)) {
+  if (__builtin_expect(!w || w->loop != loop || w->index != t->reg_slot >> loop->reg_index_bits, 0)) {
     weft__registry_remove_slow(t);
     return;
   }
-  struct weft__reg_shard *sh = &loop->reg[s];
-  uint32_t i = t->reg_slot & ((1u << loop->reg_index_bits) - 1);
+  struct weft__reg_shard *sh = weft__reg_shard_of(loop, t->reg_slot);
+  uint32_t i = t->reg_slot & weft__reg_index_mask(loop);
   /* seq_cst: the store half of the Dekker pattern (above). */
   atomic_store_explicit(weft__reg_slot_at(sh, i), WEFT__REG_FREE(sh->free_head), memory_order_seq_cst);
   sh->free_head = i + 1;
@@ -156,7 +166,8 @@ int weft__registry_visit(struct weft_loop *loop, int (*visit)(struct weft_task *
 
 /* As a visitor: true if @t (which the caller holds a reference to) is
  * still listed, so that it cannot end, nor its execution part go, until
- * weft__registry_unlock_listed, which the caller calls either way. */
+ * weft__registry_unlock_listed, which the caller calls either way. No
+ * other lock may be taken meanwhile but a task's fut.lock. */
 bool weft__registry_lock_listed(struct weft_task *t);
 void weft__registry_unlock_listed(struct weft_task *t);
 

@@ -76,9 +76,6 @@ static void task_slot_give(struct weft_loop *loop) {
   if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
 }
 
-bool weft__task_lock_listed(struct weft_task *t) { return weft__registry_lock_listed(t); }
-
-void weft__task_unlock_listed(struct weft_task *t) { weft__registry_unlock_listed(t); }
 
 /* ---- spawn sites ----------------------------------------------------------
  * The dump shows where each task was spawned: the return address of the

@@ -458,12 +458,6 @@ void weft__task_finish(struct weft_task *t, int err, void *result);
 /* If @child has not started and may run on @host's fiber, runs it there to
  * its end and returns true; otherwise returns false and changes nothing. */
 bool weft__task_run_inline(struct weft_task *host, struct weft_task *child);
-/* Locks @t's registry; true if @t is still listed (it has not ended), so
- * that its execution part stays until weft__task_unlock_listed, which the
- * caller calls either way. No other lock may be taken meanwhile but a
- * task's fut.lock. */
-bool weft__task_lock_listed(struct weft_task *t);
-void weft__task_unlock_listed(struct weft_task *t);
 /* Initializes @x as @t's execution part, on @stack (NULL: an inline
  * child's, in its host's frame); the fiber is the caller's to set. Inline:
  * a dozen stores on every first run. */
