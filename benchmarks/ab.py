@@ -12,6 +12,12 @@ the page cache first (evict.py says why). Below the table: the cross-CPU
 cache-line round trip before and after (weft-line-rtt), because the
 host's vCPU placement moves multi-worker figures (RESULTS.md 2026-12-03
 16:05Z).
+
+The placement can change within minutes, so each round (BEFORE then
+AFTER) is tagged with a round trip measured just before it (0.3 s): near
+(under NEAR_NS) or far. When a workload's rounds saw both, two more rows
+compare the rounds of each placement on their own, the only comparison
+that means something then.
 """
 import argparse
 import re
@@ -25,6 +31,15 @@ from line_rtt import line_rtt
 DEFAULT = ("spawn_many yield_many ping_pong chained_spawn timers switch sched_switch fork_join "
            "lock_contended queue_mpmc semaphore_limit ping_pong_queue gather_10k taskgroup_10k "
            "wait_for_overhead").split()
+
+
+NEAR_NS = 200  # this VM: ~50-70 ns near, ~420-480 ns far (line_rtt.c)
+
+
+def row(w, n, label, b, f):
+    mb, mf = statistics.median(b), statistics.median(f)
+    return (f"| {w}{label} | {n} | {mb:.1f} ({min(b):.0f}–{max(b):.0f}) | "
+            f"{mf:.1f} ({min(f):.0f}–{max(f):.0f}) | {mf / mb:.2f} |")
 
 
 def run(binary, workers, workload):
@@ -49,18 +64,21 @@ def main():
     rtt = [line_rtt()]
     for w in workloads:
         for n in [int(x) for x in a.workers.split(",")]:
-            b, f = [], []
+            rounds = []  # (before, after, round trip just before) per round
             for _ in range(a.rounds):
-                for binary, acc in ((a.before, b), (a.after, f)):
-                    v = run(binary, n, w)
-                    if v is not None:
-                        acc.append(v)
-            if not b or not f:
+                r = line_rtt()
+                v = [run(binary, n, w) for binary in (a.before, a.after)]
+                if None not in v:
+                    rounds.append((v[0], v[1], r))
+            if not rounds:
                 print(f"| {w} | {n} | (failed) | (failed) | — |")
                 continue
-            mb, mf = statistics.median(b), statistics.median(f)
-            print(f"| {w} | {n} | {mb:.1f} ({min(b):.0f}–{max(b):.0f}) | "
-                  f"{mf:.1f} ({min(f):.0f}–{max(f):.0f}) | {mf / mb:.2f} |", flush=True)
+            print(row(w, n, "", [x[0] for x in rounds], [x[1] for x in rounds]), flush=True)
+            near = [x for x in rounds if x[2] is not None and x[2] < NEAR_NS]
+            far = [x for x in rounds if x[2] is not None and x[2] >= NEAR_NS]
+            if near and far:
+                for label, part in ((f" (near: {len(near)} rounds)", near), (f" (far: {len(far)} rounds)", far)):
+                    print(row(w, n, label, [x[0] for x in part], [x[1] for x in part]), flush=True)
     rtt.append(line_rtt())
     # The host's vCPU placement moves every hand-off between threads
     # (line_rtt.c): say which one these rounds ran in.
