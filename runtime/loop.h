@@ -55,6 +55,10 @@ struct weft_loop {
    * stack arena around them are written often. */
   _Alignas(WEFT__CACHELINE) struct weft__reg_shard *reg;
   unsigned reg_index_bits;     /* t->reg_slot: shard << these | index */
+  /* Each worker's row of gathered remote frees, one per shard (registry.h);
+   * a row is the worker's own and 64-byte aligned. */
+  struct weft__reg_batch *reg_batches;
+  unsigned reg_batch_row;      /* entries a row holds (shards, rounded up to a line) */
   /* Visitors announced (registry.h): seq_cst RMWs by visitors, seq_cst
    * loads by every task's end. Read-mostly. */
   _Atomic uint32_t reg_visitors;

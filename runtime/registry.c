@@ -26,6 +26,16 @@ int weft__registry_init(struct weft_loop *loop) {
   atomic_init(&loop->reg_visitors, 0);
   loop->reg = weft__calloc_aligned(n * sizeof *loop->reg, 64);
   if (!loop->reg) return -ENOMEM;
+  /* A row per worker, whole lines each, so that no two workers share one. */
+  unsigned per_line = 64 / sizeof(struct weft__reg_batch);
+  loop->reg_batch_row = (n + per_line - 1) / per_line * per_line;
+  loop->reg_batches = weft__calloc_aligned(
+      (size_t)loop->nworkers * loop->reg_batch_row * sizeof *loop->reg_batches, 64);
+  if (!loop->reg_batches) {
+    weft__free_aligned(loop->reg, n * sizeof *loop->reg, 64);
+    loop->reg = NULL;
+    return -ENOMEM;
+  }
   for (unsigned s = 0; s < n; s++) {
     struct weft__reg_shard *sh = &loop->reg[s];
     weft__mutex_init(&sh->lock);
@@ -46,6 +56,9 @@ void weft__registry_fini(struct weft_loop *loop) {
     }
   weft__free_aligned(loop->reg, n * sizeof *loop->reg, 64);
   loop->reg = NULL;
+  weft__free_aligned(loop->reg_batches,
+                     (size_t)loop->nworkers * loop->reg_batch_row * sizeof *loop->reg_batches, 64);
+  loop->reg_batches = NULL;
 }
 
 /* A chunk for the slots [cap, ...): mapped directly, so that its pages are
@@ -131,12 +144,46 @@ void weft__registry_wait_visitors(struct weft__reg_shard *sh) {
   weft__mutex_unlock(&sh->lock);
 }
 
-/* weft__registry_remove on any thread but the shard's owner: the slot
- * goes onto the shard's remote stack. */
+/* Pushes @b's chain onto @sh's remote stack (one CAS) and empties it. */
+static void push_batch(struct weft__reg_shard *sh, struct weft__reg_batch *b) {
+  _Atomic uintptr_t *tail = weft__reg_slot_at(sh, b->tail - 1);
+  uint32_t head = atomic_load_explicit(&sh->remote, memory_order_relaxed);
+  do {
+    /* relaxed: still free, so visitors skip it whatever it links to; the
+     * CAS's release publishes it with the chain's other links. */
+    atomic_store_explicit(tail, WEFT__REG_FREE(head), memory_order_relaxed);
+    /* release: the owner's acquire exchange sees every link of the chain. */
+  } while (!atomic_compare_exchange_weak_explicit(&sh->remote, &head, b->head, memory_order_release,
+                                                  memory_order_relaxed));
+  b->head = b->tail = b->count = 0;
+}
+
+/* The end of a task listed in @sh by another worker of the loop, on @w:
+ * the slot joins w's batch for that shard (registry.h). */
+static void remove_gathered(struct weft_loop *loop, struct weft__worker *w, struct weft__reg_shard *sh,
+                            uint32_t i) {
+  struct weft__reg_batch *b =
+      &loop->reg_batches[(size_t)w->index * loop->reg_batch_row + (size_t)(sh - loop->reg)];
+  /* seq_cst: the two halves of the Dekker pattern (registry.h). */
+  atomic_store_explicit(weft__reg_slot_at(sh, i), WEFT__REG_FREE(b->head), memory_order_seq_cst);
+  if (atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst)) weft__registry_wait_visitors(sh);
+  if (!b->head) b->tail = i + 1;
+  b->head = i + 1;
+  if (++b->count == WEFT__REG_BATCH) push_batch(sh, b);
+}
+
+/* weft__registry_remove on any thread but the shard's owner: into this
+ * worker's batch for the shard, or, off the loop's workers, onto the
+ * shard's remote stack. */
 void weft__registry_remove_slow(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
   uint32_t i = t->reg_slot & weft__reg_index_mask(loop);
   struct weft__reg_shard *sh = weft__reg_shard_of(loop, t->reg_slot);
+  struct weft__worker *w = weft__worker_self_leaf();
+  if (w && w->loop == loop) {
+    remove_gathered(loop, w, sh, i);
+    return;
+  }
   _Atomic uintptr_t *slot = weft__reg_slot_at(sh, i);
   uint32_t head = atomic_load_explicit(&sh->remote, memory_order_relaxed);
   /* seq_cst: the store half of the Dekker pattern (registry.h). */

@@ -17,9 +17,15 @@
  *    take its lock); the slot is published with a seq_cst store
  *    (registry.c says why);
  *  - the end of a task frees its slot: on the shard's own worker, onto the
- *    free list (one seq_cst store); on any other thread (a thief, a
- *    foreign thread), onto the shard's `remote` stack (a CAS), which the
- *    owner takes whole when its free list runs out;
+ *    free list (one seq_cst store); on another worker of the loop (a
+ *    thief), into that worker's batch for the shard (the slot's seq_cst
+ *    store links it), which goes onto the shard's `remote` stack with one
+ *    CAS every WEFT__REG_BATCH frees; on any other thread,
+ *    onto the remote stack at once (a CAS). The owner takes the remote
+ *    stack whole when its free list runs out. A batch holds at most
+ *    WEFT__REG_BATCH - 1 slots back, for as long as its worker frees no
+ *    more into that shard: the table then has at most that many slots per
+ *    worker and shard more than it would;
  *  - growth adds a chunk (chunk k holds 2^(10+k) slots, so the chunk array
  *    never moves) under the shard's lock.
  *
@@ -79,6 +85,16 @@ struct weft__reg_shard {
    * owner (exchange): one consumer, so no ABA. Its own line: thieves
    * push while the owner lists. */
   _Alignas(64) _Atomic uint32_t remote;
+};
+
+/* Remote frees a worker gathers per shard before one CAS pushes them. */
+#define WEFT__REG_BATCH 64u
+
+/* A worker's frees into one other shard, not pushed yet: a chain linked
+ * through the slots from head to tail (indexes + 1; 0: empty), the tail's
+ * link set at the push. The worker's own. */
+struct weft__reg_batch {
+  uint32_t head, tail, count;
 };
 
 /* Shards for @loop (nworkers + 1), all empty. 0 or -ENOMEM. */

@@ -101,6 +101,72 @@ START_TEST(slots_freed_on_other_workers_come_back) {
 }
 END_TEST
 
+/* A thief gathers the slots it frees into another worker's shard and
+ * pushes them onto that shard's remote stack WEFT__REG_BATCH at a time:
+ * 74 tasks listed on worker 0 that end on worker 1 leave one batch of 64
+ * on the stack and 10 held by worker 1; 54 more push the rest. Every slot
+ * is in exactly one of the two places, and free. */
+static size_t remote_chain(struct weft__reg_shard *sh, uint8_t *seen) {
+  size_t n = 0;
+  for (uint32_t i = atomic_load(&sh->remote); i; n++) {
+    uintptr_t v = atomic_load(weft__reg_slot_at(sh, i - 1));
+    ck_assert_uint_eq(v & 1, 1); /* free */
+    ck_assert_uint_eq(seen[i - 1], 0);
+    seen[i - 1] = 1;
+    i = WEFT__REG_FREE_NEXT(v);
+  }
+  return n;
+}
+
+static void end_on_worker_1(int n) {
+  static weft_task_t *ts[128];
+  for (int i = 0; i < n; i++) ck_assert_int_eq(spawn_pinned(1, nothing, NULL, &ts[i]), 0);
+  for (int i = 0; i < n; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+}
+
+static int batch_spawner(void *arg, void **res) {
+  weft_loop_t *loop = weft_loop_current();
+  struct weft__reg_shard *own = &loop->reg[0];
+  /* Worker 1's batch for shard 0 (its row, shard 0's entry); read after
+   * the awaits, which order worker 1's ends before us. */
+  struct weft__reg_batch *b = &loop->reg_batches[1 * loop->reg_batch_row + 0];
+  static uint8_t seen[1024];
+  end_on_worker_1(74);
+  memset(seen, 0, sizeof seen);
+  ck_assert_uint_eq(remote_chain(own, seen), WEFT__REG_BATCH);
+  ck_assert_uint_eq(b->count, 74 - WEFT__REG_BATCH);
+  for (uint32_t i = b->head, k = 0; i; k++) { /* the held chain ends at its tail */
+    ck_assert_uint_eq(seen[i - 1], 0);
+    seen[i - 1] = 1;
+    if (i == b->tail) {
+      ck_assert_uint_eq(k + 1, b->count);
+      break;
+    }
+    i = WEFT__REG_FREE_NEXT(atomic_load(weft__reg_slot_at(own, i - 1)));
+  }
+  ck_assert_uint_eq(own->free_head, 0); /* nothing ended here */
+  end_on_worker_1(54);
+  memset(seen, 0, sizeof seen);
+  ck_assert_uint_eq(remote_chain(own, seen), 2 * WEFT__REG_BATCH);
+  ck_assert_uint_eq(b->count, 0);
+  ck_assert_uint_eq(b->head, 0);
+  return 0;
+}
+
+static int batch_main(void *arg, void **res) {
+  weft_task_t *t;
+  ck_assert_int_eq(spawn_pinned(0, batch_spawner, NULL, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(remote_frees_go_back_in_batches) { ck_assert_int_eq(run_main(2, batch_main, NULL, NULL), 0); }
+END_TEST
+
 /* Tasks made outside the workers (before the run) are listed in the
  * shared shard, visited from outside, and unlisted when they end on a
  * worker. */
@@ -234,6 +300,7 @@ Suite *registry_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, slots_span_chunks_and_are_reused);
   tcase_add_test(tc, slots_freed_on_other_workers_come_back);
+  tcase_add_test(tc, remote_frees_go_back_in_batches);
   tcase_add_test(tc, foreign_spawns_use_the_shared_shard);
   tcase_add_test(tc, visitors_race_ends);
   suite_add_tcase(s, tc);
