@@ -10,7 +10,10 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "loop.h"
@@ -18,6 +21,43 @@
 #include "worker.h"
 
 static unsigned shard_count(const struct weft_loop *loop) { return loop->nworkers + 1; }
+
+/* membarrier(2)'s commands (linux/membarrier.h), spelled out for older headers. */
+enum {
+  MB_QUERY = 0,
+  MB_PRIVATE_EXPEDITED = 1 << 3,
+  MB_REGISTER_PRIVATE_EXPEDITED = 1 << 4,
+};
+
+static long membarrier(int cmd) {
+#if defined(__NR_membarrier)
+  return syscall(__NR_membarrier, cmd, 0, 0);
+#else
+  (void)cmd;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* Whether this process can use the asymmetric fence (registry.h):
+ * registered for expedited private barriers. Without them (an old kernel,
+ * a sandbox that refuses the call, valgrind) thieves' ends keep their
+ * seq_cst store. Asked once; loops made at the same time may both ask,
+ * and registering twice is harmless. */
+static bool asym_available(void) {
+  static _Atomic int known; /* 0: not asked yet; 1: yes; -1: no */
+  /* relaxed: the answer is the kernel's; racing askers get the same one. */
+  int k = atomic_load_explicit(&known, memory_order_relaxed);
+  if (!k) {
+    long cmds = membarrier(MB_QUERY);
+    k = cmds >= 0 && (cmds & MB_PRIVATE_EXPEDITED) && (cmds & MB_REGISTER_PRIVATE_EXPEDITED) &&
+                membarrier(MB_REGISTER_PRIVATE_EXPEDITED) == 0
+            ? 1
+            : -1;
+    atomic_store_explicit(&known, k, memory_order_relaxed);
+  }
+  return k > 0;
+}
 
 int weft__registry_init(struct weft_loop *loop) {
   unsigned n = shard_count(loop), bits = 0;
@@ -36,6 +76,9 @@ int weft__registry_init(struct weft_loop *loop) {
     loop->reg = NULL;
     return -ENOMEM;
   }
+  /* Per loop, fixed before any of its threads runs, so that its visitors
+   * and its ends agree on the protocol. */
+  loop->reg_asym = asym_available();
   for (unsigned s = 0; s < n; s++) {
     struct weft__reg_shard *sh = &loop->reg[s];
     weft__mutex_init(&sh->lock);
@@ -164,9 +207,23 @@ static void remove_gathered(struct weft_loop *loop, struct weft__worker *w, stru
                             uint32_t i) {
   struct weft__reg_batch *b =
       &loop->reg_batches[(size_t)w->index * loop->reg_batch_row + (size_t)(sh - loop->reg)];
-  /* seq_cst: the two halves of the Dekker pattern (registry.h). */
-  atomic_store_explicit(weft__reg_slot_at(sh, i), WEFT__REG_FREE(b->head), memory_order_seq_cst);
-  if (atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst)) weft__registry_wait_visitors(sh);
+  _Atomic uintptr_t *slot = weft__reg_slot_at(sh, i);
+  if (loop->reg_asym) {
+    /* release: orders nothing the protocol needs (the visitors' barrier
+     * does, registry.h); it keeps the task's last writes before the slot
+     * for a visitor that reads it free. The signal fence keeps the load
+     * below after the store in the compiled code, which is all the
+     * asymmetric pattern asks of this side. */
+    atomic_store_explicit(slot, WEFT__REG_FREE(b->head), memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);
+    /* acquire: reading a visitor's release decrement (0) orders its
+     * accesses to the task before what follows the end. */
+    if (atomic_load_explicit(&loop->reg_visitors, memory_order_acquire)) weft__registry_wait_visitors(sh);
+  } else {
+    /* seq_cst: the two halves of the Dekker pattern (registry.h). */
+    atomic_store_explicit(slot, WEFT__REG_FREE(b->head), memory_order_seq_cst);
+    if (atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst)) weft__registry_wait_visitors(sh);
+  }
   if (!b->head) b->tail = i + 1;
   b->head = i + 1;
   if (++b->count == WEFT__REG_BATCH) push_batch(sh, b);
@@ -199,6 +256,17 @@ void weft__registry_remove_slow(struct weft_task *t) {
 static void visitors_enter(struct weft_loop *loop) {
   /* seq_cst: the visitor's store half, before any slot it reads. */
   atomic_fetch_add_explicit(&loop->reg_visitors, 1, memory_order_seq_cst);
+  /* The barrier that stands in for thieves' fences (registry.h). It
+   * cannot fail once the process is registered (membarrier(2)); were it to,
+   * an end could free a task this visitor is about to read, and there is
+   * no other way to wait for those ends: stop rather than read freed
+   * memory. */
+  if (loop->reg_asym && __builtin_expect(membarrier(MB_PRIVATE_EXPEDITED) != 0, 0)) {
+    static const char msg[] = "weft: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration\n";
+    ssize_t unused = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)unused;
+    abort();
+  }
 }
 
 static void visitors_leave(struct weft_loop *loop) {

@@ -18,8 +18,8 @@
  *    (registry.c says why);
  *  - the end of a task frees its slot: on the shard's own worker, onto the
  *    free list (one seq_cst store); on another worker of the loop (a
- *    thief), into that worker's batch for the shard (the slot's seq_cst
- *    store links it), which goes onto the shard's `remote` stack with one
+ *    thief), into that worker's batch for the shard (the slot's store
+ *    links it: below), which goes onto the shard's `remote` stack with one
  *    CAS every WEFT__REG_BATCH frees; on any other thread,
  *    onto the remote stack at once (a CAS). The owner takes the remote
  *    stack whole when its free list runs out. A batch holds at most
@@ -43,6 +43,22 @@
  * left reads the visitor's release decrement: its accesses happen before.
  * Invariant: a visitor that reads a task from a slot holds that shard's
  * lock until it is done with the task, and the task cannot end meanwhile.
+ *
+ * A thief's end (its slot is on a line the spawner writes) does the same
+ * with a plain store, where the kernel offers membarrier's private
+ * expedited command (Linux 4.14; loop->reg_asym): a visitor, after it
+ * announces itself, makes every running thread of the process execute a
+ * full barrier (membarrier(2)), which stands in for the end's fence (the
+ * asymmetric form of the pattern). The end's store and load stay in order
+ * in the compiled code; if the barrier struck the end's thread after its
+ * store, the visitor's slot reads see the store; if before it, the end's
+ * load comes after the announcement and sees it. A locked store there
+ * waited for the spawner's line to arrive before the end went on: with two
+ * workers on vCPUs placed far apart, gather_10k took 1.13x the time of
+ * the lock-based registry with it and 0.96x without
+ * (benchmarks/RESULTS.md, 2026-12-03 21:00Z). A visit costs one system
+ * call more (~7 us here) and each running worker an interrupt. The
+ * owner's own ends and the listing keep their seq_cst stores.
  *
  * Unused slots are handed out lowest-first from a bump index, so a
  * shard's pages are touched as it grows; a visit walks the slots below
