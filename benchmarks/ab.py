@@ -4,8 +4,9 @@ change and one after), for "no regression" and "what did it buy" checks.
 
     benchmarks/ab.py BEFORE AFTER [--rounds 5] [--workers 1,2] [workload ...]
 
-Runs BEFORE then AFTER on every workload, alternating, ROUNDS times, so slow
-drifts of the machine hit both alike; prints a Markdown table of the median
+Runs BEFORE and AFTER on every workload, one after the other (which goes
+first alternates from round to round), ROUNDS times, so slow drifts of the
+machine hit both alike; prints a Markdown table of the median
 ns/op (and range) of each and the ratio after / before (below 1: faster
 after). Workloads default to run.sh's list. Both binaries are dropped from
 the page cache first (evict.py says why). Below the table: the cross-CPU
@@ -13,8 +14,8 @@ cache-line round trip before and after (weft-line-rtt), because the
 host's vCPU placement moves multi-worker figures (RESULTS.md 2026-12-03
 16:05Z).
 
-The placement can change within minutes, so each round (BEFORE then
-AFTER) is tagged with a round trip measured just before it (0.3 s): near
+The placement can change within minutes, so each round (both binaries)
+is tagged with a round trip measured just before it (0.3 s): near
 (under NEAR_NS) or far. When a workload's rounds saw both, two more rows
 compare the rounds of each placement on their own, the only comparison
 that means something then.
@@ -65,9 +66,15 @@ def main():
     for w in workloads:
         for n in [int(x) for x in a.workers.split(",")]:
             rounds = []  # (before, after, round trip just before) per round
-            for _ in range(a.rounds):
+            for k in range(a.rounds):
                 r = line_rtt()
-                v = [run(binary, n, w) for binary in (a.before, a.after)]
+                # Alternate which goes first: the second run of a pair is
+                # not always as the first (a fresh process's page faults
+                # follow the last one's frees), so a fixed order biased
+                # every ratio one way.
+                pair = (a.before, a.after) if k % 2 == 0 else (a.after, a.before)
+                got = {binary: run(binary, n, w) for binary in pair}
+                v = [got[a.before], got[a.after]]
                 if None not in v:
                     rounds.append((v[0], v[1], r))
             if not rounds:

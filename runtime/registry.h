@@ -53,12 +53,13 @@
  * in the compiled code; if the barrier struck the end's thread after its
  * store, the visitor's slot reads see the store; if before it, the end's
  * load comes after the announcement and sees it. A locked store there
- * waited for the spawner's line to arrive before the end went on: with two
- * workers on vCPUs placed far apart, gather_10k took 1.13x the time of
- * the lock-based registry with it and 0.96x without
- * (benchmarks/RESULTS.md, 2026-12-03 21:00Z). A visit costs one system
- * call more (~7 us here) and each running worker an interrupt. The
- * owner's own ends and the listing keep their seq_cst stores.
+ * waits for the spawner's line to arrive before the end goes on: with two
+ * workers on vCPUs placed far apart, gather_10k took 1.25x the lock-based
+ * registry's time with it and 1.04x without; taskgroup_10k went the other
+ * way, 0.97x -> 1.02-1.07x, not understood (benchmarks/RESULTS.md,
+ * 2026-12-03 21:05Z). A visit costs one system call more (~7 us here)
+ * and each running worker an interrupt. The owner's own ends and the
+ * listing keep their seq_cst stores.
  *
  * Unused slots are handed out lowest-first from a bump index, so a
  * shard's pages are touched as it grows; a visit walks the slots below
