@@ -55,9 +55,9 @@
  * load comes after the announcement and sees it. A locked store there
  * waits for the spawner's line to arrive before the end goes on: with two
  * workers on vCPUs placed far apart, gather_10k took 1.25x the lock-based
- * registry's time with it and 1.04x without; taskgroup_10k went the other
- * way, 0.97x -> 1.02-1.07x, not understood (benchmarks/RESULTS.md,
- * 2026-12-03 21:05Z). A visit costs one system call more (~7 us here)
+ * registry's time with it and 1.04x without (taskgroup_10k moved within
+ * this host's swing, either way: benchmarks/RESULTS.md, 2026-12-03 21:05Z
+ * and 21:55Z). A visit costs one system call more (~7 us here)
  * and each running worker an interrupt. The owner's own ends and the
  * listing keep their seq_cst stores.
  *
