@@ -220,23 +220,20 @@ static void remove_gathered(struct weft_loop *loop, struct weft__worker *w, stru
      * accesses to the task before what follows the end. */
     if (atomic_load_explicit(&loop->reg_visitors, memory_order_acquire)) weft__registry_wait_visitors(sh);
   } else {
-    /* seq_cst: the two halves of the Dekker pattern (registry.h). */
-    atomic_store_explicit(slot, WEFT__REG_FREE(b->head), memory_order_seq_cst);
-    if (atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst)) weft__registry_wait_visitors(sh);
+    weft__reg_free_slot(loop, sh, slot, WEFT__REG_FREE(b->head));
   }
   if (!b->head) b->tail = i + 1;
   b->head = i + 1;
   if (++b->count == WEFT__REG_BATCH) push_batch(sh, b);
 }
 
-/* weft__registry_remove on any thread but the shard's owner: into this
- * worker's batch for the shard, or, off the loop's workers, onto the
- * shard's remote stack. */
-void weft__registry_remove_slow(struct weft_task *t) {
+/* weft__registry_remove on any thread but the shard's owner (@w: the
+ * calling thread's worker, or NULL): into this worker's batch for the
+ * shard, or, off the loop's workers, onto the shard's remote stack. */
+void weft__registry_remove_slow(struct weft_task *t, struct weft__worker *w) {
   struct weft_loop *loop = t->fut.loop;
   uint32_t i = t->reg_slot & weft__reg_index_mask(loop);
   struct weft__reg_shard *sh = weft__reg_shard_of(loop, t->reg_slot);
-  struct weft__worker *w = weft__worker_self_leaf();
   if (w && w->loop == loop) {
     remove_gathered(loop, w, sh, i);
     return;

@@ -146,8 +146,18 @@ static inline struct weft__reg_shard *weft__reg_shard_of(struct weft_loop *loop,
 
 /* The out-of-line paths of the two below (registry.c). */
 int weft__registry_add_slow(struct weft__worker *w, struct weft_task *t);
-void weft__registry_remove_slow(struct weft_task *t);
+void weft__registry_remove_slow(struct weft_task *t, struct weft__worker *w);
 void weft__registry_wait_visitors(struct weft__reg_shard *sh);
+
+/* Frees @slot of @sh (now holding @v, a free link) with the ends' half of
+ * the Dekker pattern (above): a seq_cst store, then a seq_cst look for
+ * visitors, waited out on the shard's lock if there is one. */
+static inline void weft__reg_free_slot(struct weft_loop *loop, struct weft__reg_shard *sh,
+                                       _Atomic uintptr_t *slot, uintptr_t v) {
+  atomic_store_explicit(slot, v, memory_order_seq_cst);
+  if (__builtin_expect(atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst) != 0, 0))
+    weft__registry_wait_visitors(sh);
+}
 
 /* Lists @t, spawned on @w (the calling thread's worker of t's loop, or
  * NULL elsewhere); sets t->reg_slot. 0, or -ENOMEM (no memory for a
@@ -177,18 +187,13 @@ static inline void weft__registry_remove(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
   struct weft__worker *w = weft__worker_self_leaf();
   if (__builtin_expect(!w || w->loop != loop || w->index != t->reg_slot >> loop->reg_index_bits, 0)) {
-    weft__registry_remove_slow(t);
+    weft__registry_remove_slow(t, w);
     return;
   }
   struct weft__reg_shard *sh = weft__reg_shard_of(loop, t->reg_slot);
   uint32_t i = t->reg_slot & weft__reg_index_mask(loop);
-  /* seq_cst: the store half of the Dekker pattern (above). */
-  atomic_store_explicit(weft__reg_slot_at(sh, i), WEFT__REG_FREE(sh->free_head), memory_order_seq_cst);
+  weft__reg_free_slot(loop, sh, weft__reg_slot_at(sh, i), WEFT__REG_FREE(sh->free_head));
   sh->free_head = i + 1;
-  /* seq_cst: the load half. A visitor announced: wait until it has left
-   * this shard (it may be reading t); otherwise none can hold t. */
-  if (__builtin_expect(atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst) != 0, 0))
-    weft__registry_wait_visitors(sh);
 }
 
 /* Calls @visit on every listed task (NULL: counts only) until it returns

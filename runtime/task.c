@@ -76,7 +76,6 @@ static void task_slot_give(struct weft_loop *loop) {
   if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
 }
 
-
 /* ---- spawn sites ----------------------------------------------------------
  * The dump shows where each task was spawned: the return address of the
  * public spawn call the user made, passed down as @site. A task factory
@@ -218,8 +217,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
     }
   }
   if (weft__registry_add(w, t) != 0) { /* no memory for the table */
-    atomic_store_explicit(&t->fut.refs, 1, memory_order_relaxed);
-    weft__task_free(t);
+    weft__task_free(t); /* never published: nobody else holds it */
     task_slot_give(loop);
     if (!w) weft__loop_exit_foreign(loop);
     return -ENOMEM;
@@ -746,16 +744,12 @@ int weft_task_set_name(weft_task_t *t, const char *name) {
 
 uint64_t weft_task_id(const weft_task_t *t) { return t ? t->id : 0; }
 
-static int visit_all(struct weft_loop *loop, int (*visit)(weft_task_t *, void *), void *arg) {
-  return weft__registry_visit(loop, visit, arg);
-}
-
-int weft__loop_count_tasks(struct weft_loop *loop) { return visit_all(loop, NULL, NULL); }
+int weft__loop_count_tasks(struct weft_loop *loop) { return weft__registry_visit(loop, NULL, NULL); }
 
 int weft_loop_tasks(weft_loop_t *loop, int (*visit)(weft_task_t *t, void *arg), void *arg) {
   if (!loop || !visit) return -EINVAL;
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return 0;
-  return visit_all(loop, visit, arg);
+  return weft__registry_visit(loop, visit, arg);
 }
 
 int weft_fail(int err, const char *fmt, ...) {

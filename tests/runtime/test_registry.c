@@ -88,16 +88,19 @@ static int remote_spawner(void *arg, void **res) {
   return 0;
 }
 
-static int remote_main(void *arg, void **res) {
+/* Main of a two-worker loop: runs the body *@arg (a weft_task_fn) pinned
+ * to worker 0, so that the tasks it spawns are listed in shard 0. */
+static int on_worker_0(void *arg, void **res) {
   weft_task_t *t;
-  ck_assert_int_eq(spawn_pinned(0, remote_spawner, NULL, &t), 0);
+  ck_assert_int_eq(spawn_pinned(0, *(const weft_task_fn *)arg, NULL, &t), 0);
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
   weft_task_release(t);
   return 0;
 }
 
 START_TEST(slots_freed_on_other_workers_come_back) {
-  ck_assert_int_eq(run_main(2, remote_main, NULL, NULL), 0);
+  static const weft_task_fn body = remote_spawner;
+  ck_assert_int_eq(run_main(2, on_worker_0, (void *)&body, NULL), 0);
 }
 END_TEST
 
@@ -156,15 +159,10 @@ static int batch_spawner(void *arg, void **res) {
   return 0;
 }
 
-static int batch_main(void *arg, void **res) {
-  weft_task_t *t;
-  ck_assert_int_eq(spawn_pinned(0, batch_spawner, NULL, &t), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
-  weft_task_release(t);
-  return 0;
+START_TEST(remote_frees_go_back_in_batches) {
+  static const weft_task_fn body = batch_spawner;
+  ck_assert_int_eq(run_main(2, on_worker_0, (void *)&body, NULL), 0);
 }
-
-START_TEST(remote_frees_go_back_in_batches) { ck_assert_int_eq(run_main(2, batch_main, NULL, NULL), 0); }
 END_TEST
 
 /* Tasks made outside the workers (before the run) are listed in the
