@@ -5,7 +5,8 @@
  * (WAITERS) set while tasks wait. Taking a permit nobody waits for is one
  * CAS (value - 1), and giving one back while nobody waits one CAS (value +
  * 1), without the mutex: the Lock's design (lock.c). Everything else runs
- * under m: queueing, hand-off, leaving the queue. Before: a mutex pass for
+ * under m: queueing, hand-off, leaving the queue (a waiter granted a permit
+ * leaves without m: weft__wl_wait_handoff). Before: a mutex pass for
  * each, 4 locked instructions a pair instead of 2 (benchmarks/RESULTS.md,
  * semaphore_uncontended).
  *
@@ -151,8 +152,11 @@ static __attribute__((noinline)) int acquire_slow(struct weft_sem *s, int64_t ti
   }
   struct weft__waiter_node w;
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_SEM, s, 0, weft__name_get(&s->name));
-  rc = weft__wl_wait(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
-  if (rc && atomic_load_explicit(&w.granted, memory_order_acquire)) {
+  /* Granted: the permit is ours (release_locked handed it over, the word
+   * already says so) and m is not held: nothing is left to do under it. */
+  rc = weft__wl_wait_handoff(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
+  if (!rc) return 0;
+  if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
     release_locked(s); /* granted and cancelled at once: pass it on */
   } else if (rc && weft__list_empty(&s->waiters.waiters)) {
     atomic_store_explicit(&s->word, 0, memory_order_relaxed); /* the last waiter left */

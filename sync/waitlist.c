@@ -3,10 +3,12 @@
  *
  * Invariants (under the primitive's mutex): a node is in at most one
  * waitlist; count == number of nodes; a node leaves the list either through
- * a waker (granted = 1, set before the wake-up) or through its own waiter
- * (not granted, after a cancellation or a timeout). Orderings: granted is
- * stored with release and read with acquire, so value and status written
- * before it are visible to the woken waiter (which also re-takes the mutex).
+ * a waker (granted nonzero, set before the wake-up; for a task set again
+ * to WEFT__WL_GRANT_DONE after it, the waker's last touch) or through its
+ * own waiter (not granted, after a cancellation or a timeout). Orderings:
+ * granted is stored with release and read with acquire, so value and
+ * status written before it are visible to the woken waiter (which also
+ * re-takes the mutex, unless it waits by hand-off and reads GRANT_DONE).
  * A queued node is not granted yet (wakers unqueue before granting).
  * wl_ok() checks the list side of this after every change.
  */
@@ -49,18 +51,18 @@ void weft__wl_enqueue(struct weft__waitlist *wl, struct weft__waiter_node *w, st
   WEFT__INVARIANT(wl_ok(wl));
 }
 
-int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
-                   enum weft__wait_mode mode, uint64_t deadline_ns) {
+/* Sleeps until @w is granted, cancelled or @deadline_ns, by @mode;
+ * weft__task_wait's results (0: granted). Without the mutex. */
+static int wl_sleep(struct weft__waiter_node *w, enum weft__wait_mode mode, uint64_t deadline_ns) {
   struct weft_task *t = w->task;
-  weft__mutex_unlock(m);
-  int rc;
-  if (!t)
-    rc = weft__futex_wait_nonzero(&w->granted, deadline_ns);
-  else if (mode == WEFT__WAIT_NOCANCEL)
-    rc = weft__task_wait_nocancel(t, &w->granted, deadline_ns);
-  else
-    rc = weft__task_wait(t, &w->granted, deadline_ns);
-  weft__mutex_lock(m); /* waker rule: the waker is done with w */
+  if (!t) return weft__futex_wait_nonzero(&w->granted, deadline_ns);
+  if (mode == WEFT__WAIT_NOCANCEL) return weft__task_wait_nocancel(t, &w->granted, deadline_ns);
+  return weft__task_wait(t, &w->granted, deadline_ns);
+}
+
+/* With the mutex re-taken after wl_sleep's @rc: unqueues @w if no waker
+ * did, and keeps a grant that came as the time ran out. */
+static int wl_leave_locked(struct weft__waitlist *wl, struct weft__waiter_node *w, int rc) {
   if (weft__list_linked(&w->link)) {
     weft__list_del_init(&w->link);
     wl->count--;
@@ -71,21 +73,53 @@ int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft
   return rc;
 }
 
+int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
+                   enum weft__wait_mode mode, uint64_t deadline_ns) {
+  weft__mutex_unlock(m);
+  int rc = wl_sleep(w, mode, deadline_ns);
+  weft__mutex_lock(m); /* waker rule: the waker is done with w */
+  return wl_leave_locked(wl, w, rc);
+}
+
 int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
                   enum weft__wait_mode mode, uint64_t deadline_ns) {
   weft__wl_enqueue(wl, w, weft__task_self());
   return weft__wl_await(m, wl, w, mode, deadline_ns);
 }
 
+int weft__wl_wait_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
+                          struct weft__waiter_node *w, enum weft__wait_mode mode,
+                          uint64_t deadline_ns) {
+  weft__wl_enqueue(wl, w, weft__task_self());
+  weft__mutex_unlock(m);
+  int rc = wl_sleep(w, mode, deadline_ns);
+  /* acquire: pairs with weft__wl_grant's last release store: the waker
+   * unqueued w before granting and is done with it, so the mutex has
+   * nothing left to wait out (the waker rule holds without it). */
+  if (rc == 0 && atomic_load_explicit(&w->granted, memory_order_acquire) == WEFT__WL_GRANT_DONE)
+    return 0;
+  weft__mutex_lock(m); /* waker rule: the waker is done with w */
+  rc = wl_leave_locked(wl, w, rc);
+  if (rc == 0) weft__mutex_unlock(m);
+  return rc;
+}
+
 void weft__wl_grant(struct weft__waiter_node *w, void *value, int status) {
+  struct weft_task *t = w->task; /* read before the grant: then only the two stores touch w */
   w->value = value;
   w->status = status;
   /* release: value and status are visible to the waiter's acquire load. */
-  atomic_store_explicit(&w->granted, 1, memory_order_release);
-  if (w->task)
-    weft__task_wake(w->task);
-  else
-    weft__futex_wake(&w->granted, 1);
+  atomic_store_explicit(&w->granted, WEFT__WL_GRANTED, memory_order_release);
+  if (t) {
+    weft__task_wake(t);
+    /* release: our last touch of w; a hand-off waiter that reads it
+     * leaves without the mutex (weft__wl_wait_handoff). A task waiter
+     * sees GRANTED only if it runs before this store; it then takes the
+     * mutex, which we hold. */
+    atomic_store_explicit(&w->granted, WEFT__WL_GRANT_DONE, memory_order_release);
+  } else {
+    weft__futex_wake(&w->granted, 1); /* a thread always re-takes the mutex */
+  }
 }
 
 struct weft__waiter_node *weft__wl_pop(struct weft__waitlist *wl) {

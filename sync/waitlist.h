@@ -6,7 +6,9 @@
  * FIFO under that mutex; a waker, holding the mutex, dequeues it, stores a
  * value and a status in it, marks it granted and wakes its task or thread.
  * The waiter re-takes the mutex before leaving (future.h's waker rule), so
- * a waker never touches a waiter that is gone. What "granted" hands over
+ * a waker never touches a waiter that is gone; a task waiter granted by
+ * hand-off skips that when the waker says it is done with the node
+ * (WEFT__WL_GRANT_DONE, the future waiter's FIRED_WOKEN rule). What "granted" hands over
  * (a lock, a permit, a wake-up) is the primitive's business; when a granted
  * waiter turns out to be cancelled, the primitive passes the grant on.
  */
@@ -29,9 +31,16 @@ struct weft_task;
 struct weft__waiter_node {
   struct weft__list link;  /* in a waitlist; under the primitive's mutex */
   struct weft_task *task;  /* NULL: a foreign thread */
-  _Atomic uint32_t granted; /* 0, then 1 once a waker chose it; futex word for threads */
+  _Atomic uint32_t granted; /* 0, then WEFT__WL_GRANTED once a waker chose it (and
+                             * WEFT__WL_GRANT_DONE, for a task, once the waker
+                             * is done with the node); futex word for threads */
   void *value;             /* what the waker handed over, if anything */
   int status;              /* 0, or an error the waker wants returned */
+};
+
+enum {
+  WEFT__WL_GRANTED = 1,    /* a waker chose the node; it may still touch it */
+  WEFT__WL_GRANT_DONE = 2, /* and woke its task: the waker's last touch */
 };
 
 struct weft__waitlist {
@@ -64,6 +73,16 @@ static inline int weft__wl_can_wait(enum weft__wait_mode mode) {
  * arrived anyway, which the caller must then pass on). */
 int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
                   enum weft__wait_mode mode, uint64_t deadline_ns);
+
+/* weft__wl_wait for a wait whose grant needs nothing more done under @m
+ * (a lock or a permit handed over to the waiter): returns 0 (granted)
+ * WITHOUT @m, and without taking it again when the waker is done with @w
+ * (two locked instructions fewer a hand-off); any error with @m held and
+ * @w unqueued, as weft__wl_wait (w->granted then says whether a grant
+ * arrived anyway, which the caller must pass on). */
+int weft__wl_wait_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
+                          struct weft__waiter_node *w, enum weft__wait_mode mode,
+                          uint64_t deadline_ns);
 
 /* The list's invariants (waitlist.c's head comment), for the primitives'
  * own checkers. Under the mutex. */

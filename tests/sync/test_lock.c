@@ -1,10 +1,11 @@
 /* test_lock.c - sync/lock.c: errors, FIFO hand-off, newcomers queue behind
  * waiters, timeouts, cancellation (also at the moment of hand-off), the
- * scope helper, a contended counter on 4 workers, and the one-CAS fast
- * paths racing the queued ones. */
+ * scope helper, a contended counter on 4 workers, the one-CAS fast
+ * paths racing the queued ones, and hand-offs racing their granters. */
 #include "helpers.h"
 
 #include <errno.h>
+#include <string.h>
 
 static weft_lock_t *lk;
 static char order[16];
@@ -220,6 +221,64 @@ START_TEST(fast_and_queued_paths_race) {
 }
 END_TEST
 
+/* Hand-offs racing their granters: a waiter granted the lock leaves
+ * without the mutex only once its granter is done with its node, which
+ * is on the waiter's stack (and the task itself is freed once it ends).
+ * 8 tasks on 4 workers take the lock 50 times each and end, round after
+ * round: releases meet waiters that are still queueing or whose timeout
+ * just woke them (the granter then grants a task that is running, the
+ * tight case), and owners
+ * write over the stack where their node was (scribble) right after
+ * taking the lock. TSan reports a granter's store into a node that was
+ * left too early. */
+enum { HAND_OFF_TASKS = 8, HAND_OFF_TAKES = 50 };
+static _Atomic long timeouts;
+
+/* Writes the stack below the caller, where the acquire's frames (and its
+ * waiter node) were. */
+static __attribute__((noinline)) void scribble(void) {
+  char buf[2048];
+  memset(buf, 0x5a, sizeof buf);
+  __asm__ volatile("" : : "r"(buf) : "memory");
+}
+
+static int take_and_end(void *arg, void **res) {
+  for (int i = 0; i < HAND_OFF_TAKES; i++) {
+    /* Every other take gives up after a microsecond: its timer wakes it
+     * while a granter may be choosing it. */
+    int rc = weft_lock_acquire(lk, (i + (long)arg) % 2 ? 1000 : -1);
+    if (rc == -ETIMEDOUT) {
+      timeouts++;
+      continue;
+    }
+    if (rc) return rc;
+    scribble();
+    if (inside) return -EFAULT;
+    inside = 1;
+    fast_counter++;
+    if ((i + (long)arg) % 8 == 0) weft_yield(); /* queues form behind us */
+    inside = 0;
+    if ((rc = weft_lock_release(lk))) return rc;
+  }
+  return 0;
+}
+
+static int hand_offs_main(void *arg, void **res) {
+  long rounds = scaled(2000);
+  for (long r = 0; r < rounds; r++) spawn_indexed_and_join(take_and_end, HAND_OFF_TASKS);
+  ck_assert_int_eq(fast_counter + timeouts, (long)HAND_OFF_TASKS * HAND_OFF_TAKES * rounds);
+  ck_assert_int_eq(weft_lock_locked(lk), 0);
+  return 0;
+}
+
+START_TEST(hand_offs_race_their_granters) {
+  ck_assert_int_eq(weft_lock_create(&lk), 0);
+  fast_counter = 0;
+  ck_assert_int_eq(run_main(4, hand_offs_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("lock");
   TCase *tc = tcase_create("lock");
@@ -230,6 +289,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, scope_releases_on_every_exit);
   tcase_add_test(tc, contended_counter);
   tcase_add_test(tc, fast_and_queued_paths_race);
+  tcase_add_test(tc, hand_offs_race_their_granters);
   suite_add_tcase(s, tc);
   return s;
 }
