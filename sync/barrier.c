@@ -76,14 +76,14 @@ int weft_barrier_wait(weft_barrier_t *b, int64_t timeout_ns) {
   struct weft__waiter_node w;
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_BARRIER, b, 0,
                          weft__name_get(&b->name));
-  rc = weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
-  if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
-    /* The round completed (or broke) for us; a cancellation arriving at the
-     * same moment is reported, the others proceed. */
-    if (!rc) rc = w.status ? w.status : index;
-  } else {
-    b->count--; /* we leave before the round completes */
-  }
+  /* Granted: the round completed (or broke) for us, and the status is in
+   * our node; m is not held (the parties released at once do not queue
+   * on it). */
+  rc = weft__wl_wait_handoff(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
+  if (!rc) return w.status ? w.status : index;
+  /* A cancellation arriving with the grant is reported, the others
+   * proceed; without a grant we leave before the round completes. */
+  if (!atomic_load_explicit(&w.granted, memory_order_acquire)) b->count--;
   weft__mutex_unlock(&b->m);
   return rc;
 }

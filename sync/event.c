@@ -82,7 +82,10 @@ int weft_event_wait(weft_event_t *e, int64_t timeout_ns) {
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_EVENT, e, 0,
                          weft__name_get(&e->name));
-    rc = weft__wl_wait(&e->m, &e->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
+    /* Set: nothing is left to do under m, which a granted waiter no
+     * longer holds (a set wakes every waiter: none of them queues on m). */
+    rc = weft__wl_wait_handoff(&e->m, &e->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
+    if (!rc) return 0;
   }
   weft__mutex_unlock(&e->m);
   return rc;

@@ -15,6 +15,16 @@
 #include <stdlib.h>
 #include <weft.h>
 
+/* Writes 2 KiB of the stack below the caller, where the frames of a call
+ * that just returned were (a waiter node, say): a thread still writing
+ * there races this, which TSan reports (or the scribble lands on a return
+ * address and the test crashes). For tests of the waker rule. */
+static __attribute__((noinline, unused)) void scribble_stack(void) {
+  char buf[2048];
+  memset(buf, 0x5a, sizeof buf);
+  __asm__ volatile("" : : "r"(buf) : "memory");
+}
+
 /* Stress sizes shrink under the sanitizers (WEFT_TEST_SCALE=10 divides them
  * by 10); the assertions stay the same. */
 static inline long scaled(long n) {

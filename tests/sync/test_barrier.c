@@ -1,5 +1,6 @@
 /* test_barrier.c - sync/barrier.c: distinct arrival indices over rounds,
- * abort and reset break waiters, a cancelled waiter no longer counts. */
+ * abort and reset break waiters, a cancelled waiter no longer counts,
+ * rounds racing their parties on 4 workers. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -77,12 +78,45 @@ START_TEST(reset_abort_cancel) {
   ck_assert_int_eq(weft_barrier_destroy(bar), 0);
 }
 END_TEST
+/* Rounds racing their parties on 4 workers: a party released by the last
+ * arrival leaves without the barrier's mutex once the releaser is done
+ * with its node (on the party's stack, written over right after:
+ * scribble_stack), and is at once back for the next round. Each round
+ * hands out the indices 0-3 once. */
+enum { RACE_PARTIES = 4, RACE_ROUNDS = 5000 };
+static _Atomic int race_mask[RACE_ROUNDS];
+
+static int racing_party(void *arg, void **res) {
+  long rounds = scaled(RACE_ROUNDS);
+  for (long r = 0; r < rounds; r++) {
+    int idx = weft_barrier_wait(bar, -1);
+    scribble_stack();
+    if (idx < 0) return idx;
+    atomic_fetch_or(&race_mask[r], 1 << idx);
+  }
+  return 0;
+}
+
+static int race_main(void *arg, void **res) {
+  spawn_and_join(racing_party, NULL, RACE_PARTIES);
+  for (long r = 0; r < scaled(RACE_ROUNDS); r++) ck_assert_int_eq(atomic_load(&race_mask[r]), 15);
+  return 0;
+}
+
+START_TEST(rounds_race_their_parties) {
+  ck_assert_int_eq(weft_barrier_create(RACE_PARTIES, &bar), 0);
+  ck_assert_int_eq(run_main(4, race_main, NULL, NULL), 0);
+  ck_assert_uint_eq(weft_barrier_n_waiting(bar), 0);
+  ck_assert_int_eq(weft_barrier_destroy(bar), 0);
+}
+END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("barrier");
   TCase *tc = tcase_create("barrier");
   tcase_add_test(tc, indices_over_rounds);
   tcase_add_test(tc, reset_abort_cancel);
+  tcase_add_test(tc, rounds_race_their_parties);
   suite_add_tcase(s, tc);
   return s;
 }

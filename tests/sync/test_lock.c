@@ -5,7 +5,6 @@
 #include "helpers.h"
 
 #include <errno.h>
-#include <string.h>
 
 static weft_lock_t *lk;
 static char order[16];
@@ -228,19 +227,11 @@ END_TEST
  * round: releases meet waiters that are still queueing or whose timeout
  * just woke them (the granter then grants a task that is running, the
  * tight case), and owners
- * write over the stack where their node was (scribble) right after
+ * write over the stack where their node was (scribble_stack) right after
  * taking the lock. TSan reports a granter's store into a node that was
  * left too early. */
 enum { HAND_OFF_TASKS = 8, HAND_OFF_TAKES = 50 };
 static _Atomic long timeouts;
-
-/* Writes the stack below the caller, where the acquire's frames (and its
- * waiter node) were. */
-static __attribute__((noinline)) void scribble(void) {
-  char buf[2048];
-  memset(buf, 0x5a, sizeof buf);
-  __asm__ volatile("" : : "r"(buf) : "memory");
-}
 
 static int take_and_end(void *arg, void **res) {
   for (int i = 0; i < HAND_OFF_TAKES; i++) {
@@ -252,7 +243,7 @@ static int take_and_end(void *arg, void **res) {
       continue;
     }
     if (rc) return rc;
-    scribble();
+    scribble_stack();
     if (inside) return -EFAULT;
     inside = 1;
     fast_counter++;
