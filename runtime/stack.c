@@ -9,7 +9,8 @@
  *  3. The arena's free list holds resident stacks, its trimmed list stacks
  *     whose pages all went back to the kernel (descriptors are off-stack).
  *     Trimming (an idle worker) moves the resident ones beyond the retained
- *     count there. Resident stacks are reused first; trimmed ones are reused
+ *     count there, as many as no task took during the last decay epoch
+ *     (low_water <= nfree: the fewest free since the epoch began). Resident stacks are reused first; trimmed ones are reused
  *     as they are, their pages coming back zero-filled on touch.
  *  4. nfree and ntrimmed count those two lists, and with the stacks in
  *     pools and tasks add up to nmapped; a pool holds at most
@@ -56,8 +57,9 @@ struct weft__stack_slab {
 /* nfree changes only under the arena's lock; it is atomic (relaxed) so
  * that an idle worker may peek at it without the lock (trim). */
 static inline void nfree_add(struct weft__stack_arena *a, ptrdiff_t d) {
-  atomic_store_explicit(&a->nfree, atomic_load_explicit(&a->nfree, memory_order_relaxed) + (size_t)d,
-                        memory_order_relaxed);
+  size_t n = atomic_load_explicit(&a->nfree, memory_order_relaxed) + (size_t)d;
+  atomic_store_explicit(&a->nfree, n, memory_order_relaxed);
+  if (n < a->low_water) a->low_water = n; /* the epoch's low-water mark (decay) */
 }
 
 static size_t page_size(void) {
@@ -223,6 +225,9 @@ void weft__stack_arena_init(struct weft__stack_arena *a, size_t size) {
   a->slabs = NULL;
   atomic_store_explicit(&a->nalone, 0, memory_order_relaxed);
   atomic_store_explicit(&a->idle_trimming, false, memory_order_relaxed);
+  a->low_water = 0; /* the first epoch trims nothing: nothing is known unused */
+  a->decay_budget = 0;
+  a->epoch_ns = 0;
 }
 
 static struct weft__stack *arena_take_locked(struct weft__stack_arena *a);
@@ -255,7 +260,7 @@ WEFT__CHECKER bool count_matches(size_t walked, size_t count) {
 /* Invariants 3 and 4, under the arena's lock. */
 WEFT__CHECKER bool arena_ok(const struct weft__stack_arena *a) {
   size_t nfree = atomic_load_explicit(&a->nfree, memory_order_relaxed), n;
-  if (nfree + a->ntrimmed > a->nmapped) return false;
+  if (nfree + a->ntrimmed > a->nmapped || a->low_water > nfree) return false;
   if (!free_list_ok(a->free, false, &n) || !count_matches(n, nfree)) return false;
   return free_list_ok(a->trimmed, true, &n) && count_matches(n, a->ntrimmed);
 }
@@ -382,11 +387,25 @@ bool weft__stack_arena_trim(struct weft__stack_arena *a, size_t retain, size_t m
   return more;
 }
 
-bool weft__stack_arena_trim_idle(struct weft__stack_arena *a) {
+bool weft__stack_arena_trim_idle(struct weft__stack_arena *a, uint64_t now_ns, uint64_t *wake_ns) {
+  *wake_ns = 0;
   if (atomic_load_explicit(&a->nfree, memory_order_relaxed) <= WEFT__STACK_ARENA_RETAIN) return false;
   /* acquire/release only order the flag itself; the lists are under the lock. */
   if (atomic_exchange_explicit(&a->idle_trimming, true, memory_order_acquire)) return false;
-  bool more = weft__stack_arena_trim(a, WEFT__STACK_ARENA_RETAIN, WEFT__STACK_TRIM_BATCH);
+  weft__mutex_lock(&a->lock);
+  size_t nfree = atomic_load_explicit(&a->nfree, memory_order_relaxed);
+  if (now_ns - a->epoch_ns >= WEFT__STACK_DECAY_NS) {
+    /* A new epoch: what no task took during the last one may go. */
+    a->decay_budget = a->low_water > WEFT__STACK_ARENA_RETAIN ? a->low_water - WEFT__STACK_ARENA_RETAIN : 0;
+    a->low_water = nfree;
+    a->epoch_ns = now_ns;
+  }
+  size_t n = a->decay_budget < WEFT__STACK_TRIM_BATCH ? a->decay_budget : WEFT__STACK_TRIM_BATCH;
+  a->decay_budget -= n;
+  bool more = a->decay_budget > 0;
+  if (!more && nfree > WEFT__STACK_ARENA_RETAIN + n) *wake_ns = a->epoch_ns + WEFT__STACK_DECAY_NS;
+  weft__mutex_unlock(&a->lock);
+  if (n) more = weft__stack_arena_trim(a, WEFT__STACK_ARENA_RETAIN, n) && more;
   atomic_store_explicit(&a->idle_trimming, false, memory_order_release);
   return more;
 }

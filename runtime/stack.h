@@ -27,8 +27,15 @@
  * Each worker keeps up to WEFT__STACK_POOL_MAX free stacks without locking;
  * beyond that, stacks go back to the loop's arena (a mutex). When a worker
  * is about to sleep it trims the arena: past WEFT__STACK_ARENA_RETAIN free
- * stacks, their pages go back to the kernel (MADV_DONTNEED), so memory stays
- * bounded after a burst. Trimming only when idle matters: every
+ * stacks, the pages of those that no task took during a whole decay epoch
+ * (WEFT__STACK_DECAY_NS) go back to the kernel (MADV_DONTNEED), so memory
+ * stays bounded after a burst without a steady bursty load paying for its
+ * stacks' pages again on every burst: fresh pages cost 3-12 us here, and
+ * trimming at every park made a broadcast to 1,000 waiters on two workers
+ * 2.9x slower (benchmarks/RESULTS.md, issue 13). The epoch ends at an idle
+ * worker's park (a parked worker wakes for it while stacks wait to be
+ * trimmed), so a burst's stacks go back one to two epochs after it.
+ * Trimming only when idle matters: every
  * MADV_DONTNEED in a multi-threaded process costs TLB-shootdown IPIs, which
  * on the hot path delayed ready tasks by tens of milliseconds. A worker
  * trims a batch at a time and looks for work between batches, so a
@@ -41,6 +48,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "mutex.h"
 
 struct weft__stack_slab;
@@ -83,6 +91,12 @@ static inline bool weft__stack_size_ok(size_t size) {
 /* At most this many stacks are trimmed per idle moment, so a worker that
  * parks briefly is back quickly (each trim is a system call). */
 #define WEFT__STACK_TRIM_BATCH 64
+/* A free stack is trimmed only if no task needed it for a whole epoch
+ * this long: the arena's low-water mark of free stacks over the epoch,
+ * beyond the retained ones, is what the next epoch may trim. Justification:
+ * a load that bursts more often than once a second keeps its stacks; a
+ * burst is given back 1-2 s after it (jemalloc's pages decay over 10 s). */
+#define WEFT__STACK_DECAY_NS 1000000000ull
 
 struct weft__stack_arena {
   struct weft__mutex lock;
@@ -95,6 +109,11 @@ struct weft__stack_arena {
   struct weft__stack_slab *slabs; /* protected by lock */
   _Atomic size_t nalone;          /* lone stacks mapped now (stats only; relaxed) */
   _Atomic bool idle_trimming;     /* a worker is trimming (weft__stack_arena_trim_idle) */
+  /* Decay (under lock): the fewest free stacks since epoch_ns (never above
+   * nfree), and how many the current epoch may still trim. */
+  size_t low_water;
+  size_t decay_budget;
+  uint64_t epoch_ns;
 };
 
 struct weft__stack_pool {
@@ -122,11 +141,15 @@ void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack *s);
  * batch at a time) and by weft_loop_trim (any thread, everything); cheap
  * when there is nothing to trim. */
 bool weft__stack_arena_trim(struct weft__stack_arena *a, size_t retain, size_t max);
-/* An idle worker's share: one batch beyond the retained count, unless
- * another worker is trimming already (two trimming at once made each
- * madvise interrupt the other's CPU with TLB shootdowns: 2 workers trimmed
- * 7x slower than one). True when this worker should come back for more. */
-bool weft__stack_arena_trim_idle(struct weft__stack_arena *a);
+/* An idle worker's share at @now_ns (the loop's clock): one batch of the
+ * stacks beyond the retained count that no task took during the last
+ * decay epoch, unless another worker is trimming already (two trimming at
+ * once made each madvise interrupt the other's CPU with TLB shootdowns: 2
+ * workers trimmed 7x slower than one). True when this worker should come
+ * back for more before it sleeps. *@wake_ns: 0, or when the current epoch
+ * ends if free stacks beyond the retained ones wait for it (the worker
+ * wakes then to trim them, so an idle loop gives a burst back). */
+bool weft__stack_arena_trim_idle(struct weft__stack_arena *a, uint64_t now_ns, uint64_t *wake_ns);
 void weft__stack_arena_counts(struct weft__stack_arena *a, struct weft__stack_counts *out);
 /* Returns the pool's stacks to the arena (or unmaps lone ones). */
 void weft__stack_pool_drain(struct weft__stack_pool *pool);

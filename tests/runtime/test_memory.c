@@ -1,7 +1,8 @@
 /* test_memory.c - weft_loop_memory_stats and weft_loop_trim (runtime/stack.c,
  * runtime/loop.c): stacks are counted where they are (in use, cached,
  * trimmed), a trim gives every page of every free stack in the arena back
- * (mincore sees none resident), and trimmed stacks are reused correctly. */
+ * (mincore sees none resident), trimmed stacks are reused correctly, and
+ * idle trimming decays (only stacks no task took for a whole epoch). */
 #include "helpers.h"
 
 #include <errno.h>
@@ -63,6 +64,68 @@ START_TEST(arena_trim_returns_whole_stacks) {
   ck_assert_uint_eq(c.trimmed, c.mapped - N - c.arena_free - atomic_load(&pool.count));
   for (int i = 0; i < N; i++) weft__stack_put(&pool, s[i]);
   weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
+}
+END_TEST
+
+/* Idle trimming decays (stack.h): a stack goes back only once no task
+ * took it for a whole epoch. The clock is the caller's, so this runs in
+ * virtual time: epochs begin at 1 s, 2 s, ... */
+static size_t trimmed_count(struct weft__stack_arena *a) {
+  struct weft__stack_counts c;
+  weft__stack_arena_counts(a, &c);
+  return c.trimmed;
+}
+
+/* Trims as an idle worker does at @now until it has nothing more due;
+ * returns its last wake-up time. */
+static uint64_t idle_trims(struct weft__stack_arena *a, uint64_t now) {
+  uint64_t wake;
+  int batches = 0;
+  while (weft__stack_arena_trim_idle(a, now, &wake)) ck_assert_int_lt(++batches, 1000);
+  return wake;
+}
+
+START_TEST(idle_trimming_decays) {
+  const uint64_t E = WEFT__STACK_DECAY_NS;
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 32 * KIB);
+  struct weft__stack_pool pool = {.arena = &arena};
+  enum { N = 600, BURST = 100 };
+  struct weft__stack *s[N];
+  for (int i = 0; i < N; i++) ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 32 * KIB));
+  for (int i = 0; i < N; i++) weft__stack_put(&pool, s[i]);
+  weft__stack_pool_drain(&pool);
+  struct weft__stack_counts c;
+  weft__stack_arena_counts(&arena, &c);
+  size_t free0 = c.arena_free;
+  ck_assert_uint_gt(free0, WEFT__STACK_ARENA_RETAIN + BURST);
+  /* The first epoch knows nothing unused: it trims nothing and asks to be
+   * woken at its end, since stacks beyond the retained ones wait. */
+  ck_assert_uint_eq(idle_trims(&arena, 1 * E), 2 * E);
+  ck_assert_uint_eq(trimmed_count(&arena), 0);
+  ck_assert_uint_eq(idle_trims(&arena, 1 * E + E / 2), 2 * E); /* mid-epoch: still nothing */
+  ck_assert_uint_eq(trimmed_count(&arena), 0);
+  /* A burst takes BURST stacks and gives them back within the epoch. */
+  for (int i = 0; i < BURST; i++) ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 32 * KIB));
+  for (int i = 0; i < BURST; i++) weft__stack_put(&pool, s[i]);
+  weft__stack_pool_drain(&pool);
+  /* The next epoch trims what the burst did not need, in batches, and
+   * keeps what it did: the low-water mark, past the retained ones. */
+  ck_assert_uint_eq(idle_trims(&arena, 2 * E), 3 * E);
+  size_t first = trimmed_count(&arena);
+  /* The pool took from the arena in halves of its capacity: the burst
+   * lowered the arena by BURST rounded up to one. */
+  ck_assert_uint_ge(first, free0 - BURST - WEFT__STACK_POOL_MAX / 2 - WEFT__STACK_ARENA_RETAIN);
+  ck_assert_uint_le(first, free0 - BURST - WEFT__STACK_ARENA_RETAIN);
+  ck_assert_uint_gt(first, WEFT__STACK_TRIM_BATCH); /* more than one batch */
+  /* An epoch in which nothing was taken: the rest beyond the retained. */
+  ck_assert_uint_eq(idle_trims(&arena, 3 * E), 0);
+  weft__stack_arena_counts(&arena, &c);
+  ck_assert_uint_eq(c.arena_free, WEFT__STACK_ARENA_RETAIN);
+  ck_assert_uint_eq(c.trimmed, free0 - WEFT__STACK_ARENA_RETAIN);
+  ck_assert_uint_eq(idle_trims(&arena, 10 * E), 0); /* nothing beyond: no wake-up */
+  ck_assert_uint_eq(trimmed_count(&arena), free0 - WEFT__STACK_ARENA_RETAIN);
   weft__stack_arena_fini(&arena);
 }
 END_TEST
@@ -141,6 +204,34 @@ static void burst_then_trim(unsigned workers) {
 START_TEST(burst_counts_and_trim_1) { burst_then_trim(1); }
 END_TEST
 START_TEST(burst_counts_and_trim_4) { burst_then_trim(4); }
+END_TEST
+
+/* An idle loop gives a burst back by itself: the worker parked while the
+ * main task sleeps wakes when the decay epoch ends (stack.h) and trims
+ * what no task took during it. 2.5 s covers the worst case, two epochs:
+ * the first may have begun during the burst. */
+static int idle_gives_back_main(void *arg, void **res) {
+  struct burst *b = arg;
+  burst_main(b, NULL);
+  ck_assert_int_eq(weft_sleep(2.5), 0);
+  struct weft_memory_stats st;
+  ck_assert_int_eq(weft_loop_memory_stats(weft_loop_current(), &st), 0);
+  ck_assert_uint_eq(st.stacks_in_use, 1); /* ours */
+  ck_assert_uint_le(st.stacks_cached, (size_t)WEFT__STACK_ARENA_RETAIN + WEFT__STACK_POOL_MAX);
+  ck_assert_uint_ge(st.stacks_trimmed, (size_t)b->n - WEFT__STACK_ARENA_RETAIN - WEFT__STACK_POOL_MAX);
+  return 0;
+}
+
+START_TEST(idle_loop_gives_a_burst_back) {
+  weft_loop_t *loop = make_loop(1);
+  struct burst b = {.n = 1000}; /* not scaled: past the retained stacks */
+  ck_assert_int_eq(weft_event_create(&b.go), 0);
+  ck_assert_int_eq(weft_event_create(&b.all_started), 0);
+  ck_assert_int_eq(weft_loop_run_task(loop, idle_gives_back_main, &b, NULL), 0);
+  weft_event_destroy(b.go);
+  weft_event_destroy(b.all_started);
+  close_clean(loop);
+}
 END_TEST
 
 static int lone_main(void *arg, void **res) {
@@ -284,6 +375,8 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("memory");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, arena_trim_returns_whole_stacks);
+  tcase_add_test(tc, idle_trimming_decays);
+  tcase_add_test(tc, idle_loop_gives_a_burst_back);
   tcase_add_test(tc, burst_counts_and_trim_1);
   tcase_add_test(tc, burst_counts_and_trim_4);
   tcase_add_test(tc, lone_stacks_counted);
