@@ -13,6 +13,8 @@ int bench_queue_mpmc(void *arg, void **res);
 int bench_semaphore_limit(void *arg, void **res);
 int bench_semaphore_uncontended(void *arg, void **res);
 int bench_ping_pong_queue(void *arg, void **res);
+int bench_lock_handoff(void *arg, void **res);
+int bench_event_broadcast(void *arg, void **res);
 /* composition workloads (bench_compose.c) */
 int bench_gather_10k(void *arg, void **res);
 int bench_taskgroup_10k(void *arg, void **res);

@@ -1,6 +1,7 @@
 /*
  * bench_sync.c - the sync/ workloads of weft-bench (benchmarks/README.md):
- * lock_contended, queue_mpmc, semaphore_limit, semaphore_uncontended.
+ * lock_contended, queue_mpmc, semaphore_limit, semaphore_uncontended,
+ * ping_pong_queue, lock_handoff, event_broadcast.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -206,5 +207,72 @@ int bench_semaphore_uncontended(void *arg, void **res) {
   weft_sem_destroy(wide);
   if (failed || total != (long)SEM_HOLDERS * SEM_ROUNDS) return -EFAULT;
   report("semaphore_uncontended", (long)SEM_HOLDERS * SEM_ROUNDS, dt, NULL);
+  return 0;
+}
+
+/* ---- lock_handoff: the Lock's hand-off cost, a convoy on purpose ---------
+ * lock_contended with the first locker holding the lock across a yield:
+ * the other 7 queue, and from then on every release hands the lock to the
+ * oldest waiter and the releaser's next acquire queues behind the rest
+ * (asyncio's FIFO), so each increment is one hand-off and one task switch.
+ * Deterministic with one worker, where lock_contended never meets a waiter. */
+
+static int convoy_locker(void *arg, void **res) {
+  for (int i = 0; i < INCREMENTS; i++) {
+    int rc = weft_lock_acquire(lock, -1);
+    if (rc) return rc;
+    if (i == 0 && arg) weft_yield(); /* the others queue behind us */
+    counter++;
+    weft_lock_release(lock);
+  }
+  return 0;
+}
+
+int bench_lock_handoff(void *arg, void **res) {
+  weft_lock_create(&lock);
+  counter = 0;
+  weft_task_t *ts[LOCKERS];
+  double t0 = now_s();
+  for (int i = 0; i < LOCKERS; i++) weft_spawn(convoy_locker, i == 0 ? (void *)1 : NULL, &ts[i]);
+  for (int i = 0; i < LOCKERS; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  double dt = now_s() - t0;
+  weft_lock_destroy(lock);
+  if (counter != (long)LOCKERS * INCREMENTS) return -EFAULT;
+  report("lock_handoff", (long)LOCKERS * INCREMENTS, dt, NULL);
+  return 0;
+}
+
+/* ---- event_broadcast: 1,000 new tasks wait on an Event, one set wakes
+ * them all, they end; 100 rounds. A bursty load: each round's tasks take
+ * stacks the last round's gave back (idle trimming's decay, stack.h). --- */
+
+enum { BCAST_WAITERS = 1000, BCAST_ROUNDS = 100 };
+static weft_event_t *bcast;
+
+static int bcast_waiter(void *arg, void **res) { return weft_event_wait(bcast, -1); }
+
+int bench_event_broadcast(void *arg, void **res) {
+  weft_event_create(&bcast);
+  weft_task_t **ts = malloc(sizeof *ts * BCAST_WAITERS);
+  int failed = 0;
+  double t0 = now_s();
+  for (int r = 0; r < BCAST_ROUNDS; r++) {
+    for (int i = 0; i < BCAST_WAITERS; i++) weft_spawn(bcast_waiter, NULL, &ts[i]);
+    weft_yield(); /* they start and wait */
+    weft_event_set(bcast);
+    for (int i = 0; i < BCAST_WAITERS; i++) {
+      failed |= weft_await(weft_task_future(ts[i]), NULL) != 0;
+      weft_task_release(ts[i]);
+    }
+    weft_event_clear(bcast);
+  }
+  double dt = now_s() - t0;
+  free(ts);
+  weft_event_destroy(bcast);
+  if (failed) return -EFAULT;
+  report("event_broadcast", (long)BCAST_WAITERS * BCAST_ROUNDS, dt, NULL);
   return 0;
 }

@@ -511,6 +511,7 @@ static const struct {
     {"rss_burst", rss_burst},
     {"lock_contended", bench_lock_contended}, {"queue_mpmc", bench_queue_mpmc},
     {"semaphore_limit", bench_semaphore_limit}, {"ping_pong_queue", bench_ping_pong_queue},
+    {"lock_handoff", bench_lock_handoff}, {"event_broadcast", bench_event_broadcast},
     {"semaphore_uncontended", bench_semaphore_uncontended},
     {"gather_10k", bench_gather_10k}, {"taskgroup_10k", bench_taskgroup_10k},
     {"wait_for_overhead", bench_wait_for_overhead},
