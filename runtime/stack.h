@@ -35,6 +35,7 @@
  * 2.9x slower (benchmarks/RESULTS.md, issue 13). The epoch ends at an idle
  * worker's park (a parked worker wakes for it while stacks wait to be
  * trimmed), so a burst's stacks go back one to two epochs after it.
+ * Neighbouring free stacks of a slab go back with one madvise.
  * Trimming only when idle matters: every
  * MADV_DONTNEED in a multi-threaded process costs TLB-shootdown IPIs, which
  * on the hot path delayed ready tasks by tens of milliseconds. A worker

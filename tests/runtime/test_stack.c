@@ -1,5 +1,6 @@
 /* test_stack.c - runtime/stack.c: slab reuse, lone stacks, the bounded pool,
- * guard pages on both kinds, and many stacks within the mapping limit. */
+ * guard pages on both kinds, trimming in runs that spare stacks in use
+ * and guards, and many stacks within the mapping limit. */
 #include "helpers.h"
 #include "stack.h"
 
@@ -82,6 +83,40 @@ START_TEST(guard_pages_fault) {
 END_TEST
 #endif
 
+/* Trimming gives back runs of neighbouring free stacks with one madvise
+ * each (stack.c, give_back_pages): a run must stop at a stack in use,
+ * whose pages stay, and the guards inside a run must stay too. A slab's
+ * stacks: every third kept in use and filled, the rest given back. */
+START_TEST(trim_runs_spare_stacks_in_use_and_guards) {
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 16 * KIB);
+  struct weft__stack_pool pool = {.arena = &arena};
+  enum { N = WEFT__STACK_SLAB };
+  struct weft__stack *s[N];
+  for (int i = 0; i < N; i++) {
+    ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 16 * KIB));
+    memset(s[i]->lo, 0x40 + i, s[i]->size);
+  }
+  for (int i = 0; i < N; i++)
+    if (i % 3) weft__stack_put(&pool, s[i]);
+  weft__stack_pool_drain(&pool);
+  ck_assert(!weft__stack_arena_trim(&arena, 0, SIZE_MAX));
+  for (int i = 0; i < N; i++) {
+    const unsigned char *p = s[i]->lo;
+    unsigned char want = i % 3 ? 0 : (unsigned char)(0x40 + i);
+    ck_assert_uint_eq(p[0], want); /* a trimmed stack reads back zero-filled */
+    ck_assert_uint_eq(p[s[i]->size - 1], want);
+  }
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  for (int i = 1; i < N; i++)
+    if (i % 3 && (i - 1) % 3) expect_fault_below(s[i]); /* a guard inside a run */
+#endif
+  for (int i = 0; i < N; i += 3) weft__stack_put(&pool, s[i]);
+  weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
+}
+END_TEST
+
 START_TEST(hundred_thousand_stacks) {
   /* More than vm.max_map_count / 2: needs guard pages that do not split
    * mappings. Skipped on kernels without MADV_GUARD_INSTALL. */
@@ -116,6 +151,7 @@ static Suite *suite(void) {
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   tcase_add_test(tc, guard_pages_fault); /* the sanitizers intercept SIGSEGV */
 #endif
+  tcase_add_test(tc, trim_runs_spare_stacks_in_use_and_guards);
   tcase_add_test(tc, hundred_thousand_stacks);
   suite_add_tcase(s, tc);
   return s;
