@@ -4,13 +4,20 @@
  * ping_pong_queue, lock_handoff, event_broadcast.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <weft.h>
 
 #include "bench.h"
 
-/* ---- lock_contended: 8 tasks increment a shared counter under the Lock ---- */
+/* ---- lock_contended: 8 tasks increment a shared counter under the Lock ----
+ * lock_handoff: the same with the first locker holding the lock across a
+ * yield: the other 7 queue, and from then on every release hands the lock
+ * to the oldest waiter and the releaser's next acquire queues behind the
+ * rest (asyncio's FIFO), so each increment is one hand-off and one task
+ * switch, a convoy on purpose. Deterministic with one worker, where
+ * lock_contended never meets a waiter. */
 
 enum { LOCKERS = 8, INCREMENTS = 100000 };
 static weft_lock_t *lock;
@@ -20,18 +27,19 @@ static int locker(void *arg, void **res) {
   for (int i = 0; i < INCREMENTS; i++) {
     int rc = weft_lock_acquire(lock, -1);
     if (rc) return rc;
+    if (i == 0 && arg) weft_yield(); /* lock_handoff: the others queue behind us */
     counter++;
     weft_lock_release(lock);
   }
   return 0;
 }
 
-int bench_lock_contended(void *arg, void **res) {
+static int run_lockers(const char *name, bool convoy) {
   weft_lock_create(&lock);
   counter = 0;
   weft_task_t *ts[LOCKERS];
   double t0 = now_s();
-  for (int i = 0; i < LOCKERS; i++) weft_spawn(locker, NULL, &ts[i]);
+  for (int i = 0; i < LOCKERS; i++) weft_spawn(locker, convoy && i == 0 ? (void *)1 : NULL, &ts[i]);
   for (int i = 0; i < LOCKERS; i++) {
     weft_await(weft_task_future(ts[i]), NULL);
     weft_task_release(ts[i]);
@@ -39,9 +47,13 @@ int bench_lock_contended(void *arg, void **res) {
   double dt = now_s() - t0;
   weft_lock_destroy(lock);
   if (counter != (long)LOCKERS * INCREMENTS) return -EFAULT;
-  report("lock_contended", (long)LOCKERS * INCREMENTS, dt, NULL);
+  report(name, (long)LOCKERS * INCREMENTS, dt, NULL);
   return 0;
 }
+
+int bench_lock_contended(void *arg, void **res) { return run_lockers("lock_contended", false); }
+
+int bench_lock_handoff(void *arg, void **res) { return run_lockers("lock_handoff", true); }
 
 /* ---- queue_mpmc: 4 producers, 4 consumers, 1M items, bounded at 128 ------- */
 
@@ -207,41 +219,6 @@ int bench_semaphore_uncontended(void *arg, void **res) {
   weft_sem_destroy(wide);
   if (failed || total != (long)SEM_HOLDERS * SEM_ROUNDS) return -EFAULT;
   report("semaphore_uncontended", (long)SEM_HOLDERS * SEM_ROUNDS, dt, NULL);
-  return 0;
-}
-
-/* ---- lock_handoff: the Lock's hand-off cost, a convoy on purpose ---------
- * lock_contended with the first locker holding the lock across a yield:
- * the other 7 queue, and from then on every release hands the lock to the
- * oldest waiter and the releaser's next acquire queues behind the rest
- * (asyncio's FIFO), so each increment is one hand-off and one task switch.
- * Deterministic with one worker, where lock_contended never meets a waiter. */
-
-static int convoy_locker(void *arg, void **res) {
-  for (int i = 0; i < INCREMENTS; i++) {
-    int rc = weft_lock_acquire(lock, -1);
-    if (rc) return rc;
-    if (i == 0 && arg) weft_yield(); /* the others queue behind us */
-    counter++;
-    weft_lock_release(lock);
-  }
-  return 0;
-}
-
-int bench_lock_handoff(void *arg, void **res) {
-  weft_lock_create(&lock);
-  counter = 0;
-  weft_task_t *ts[LOCKERS];
-  double t0 = now_s();
-  for (int i = 0; i < LOCKERS; i++) weft_spawn(convoy_locker, i == 0 ? (void *)1 : NULL, &ts[i]);
-  for (int i = 0; i < LOCKERS; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
-  double dt = now_s() - t0;
-  weft_lock_destroy(lock);
-  if (counter != (long)LOCKERS * INCREMENTS) return -EFAULT;
-  report("lock_handoff", (long)LOCKERS * INCREMENTS, dt, NULL);
   return 0;
 }
 

@@ -226,9 +226,8 @@ END_TEST
  * 8 tasks on 4 workers take the lock 50 times each and end, round after
  * round: releases meet waiters that are still queueing or whose timeout
  * just woke them (the granter then grants a task that is running, the
- * tight case), and owners
- * write over the stack where their node was (scribble_stack) right after
- * taking the lock. TSan reports a granter's store into a node that was
+ * tight case), and owners write over the stack where their node was
+ * (scribble_stack) right after taking the lock. TSan reports a granter's store into a node that was
  * left too early. */
 enum { HAND_OFF_TASKS = 8, HAND_OFF_TAKES = 50 };
 static _Atomic long timeouts;
