@@ -158,7 +158,7 @@ static __attribute__((noinline)) int acquire_slow(struct weft_sem *s, int64_t ti
   if (!rc) return 0;
   if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
     release_locked(s); /* granted and cancelled at once: pass it on */
-  } else if (rc && weft__list_empty(&s->waiters.waiters)) {
+  } else if (weft__list_empty(&s->waiters.waiters)) {
     atomic_store_explicit(&s->word, 0, memory_order_relaxed); /* the last waiter left */
   }
 out:
