@@ -427,7 +427,9 @@ bool weft__stack_arena_trim_idle(struct weft__stack_arena *a, uint64_t now_ns, u
   if (atomic_exchange_explicit(&a->idle_trimming, true, memory_order_acquire)) return false;
   weft__mutex_lock(&a->lock);
   size_t nfree = atomic_load_explicit(&a->nfree, memory_order_relaxed);
-  if (now_ns - a->epoch_ns >= WEFT__STACK_DECAY_NS) {
+  /* A worker's clock read before another one began the epoch is older
+   * than it: not an epoch's end (unsigned, it would look like one). */
+  if (now_ns >= a->epoch_ns && now_ns - a->epoch_ns >= WEFT__STACK_DECAY_NS) {
     /* A new epoch: what no task took during the last one may go. */
     a->decay_budget = a->low_water > WEFT__STACK_ARENA_RETAIN ? a->low_water - WEFT__STACK_ARENA_RETAIN : 0;
     a->low_water = nfree;

@@ -106,6 +106,9 @@ START_TEST(idle_trimming_decays) {
   ck_assert_uint_eq(trimmed_count(&arena), 0);
   ck_assert_uint_eq(idle_trims(&arena, 1 * E + E / 2), 2 * E); /* mid-epoch: still nothing */
   ck_assert_uint_eq(trimmed_count(&arena), 0);
+  /* A worker whose clock was read before the epoch began: not its end. */
+  ck_assert_uint_eq(idle_trims(&arena, 1 * E - 1), 2 * E);
+  ck_assert_uint_eq(trimmed_count(&arena), 0);
   /* A burst takes BURST stacks and gives them back within the epoch. */
   for (int i = 0; i < BURST; i++) ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 32 * KIB));
   for (int i = 0; i < BURST; i++) weft__stack_put(&pool, s[i]);
