@@ -333,7 +333,9 @@ WEFT_EXTERN int weft_loop_serving_workers(const weft_loop_t *loop);
  * @stacks_in_use:  stacks of the default size held by tasks that started
  *                  and have not ended (their touched pages are resident).
  * @stacks_cached:  free stacks whose pages are resident: the workers'
- *                  caches (up to 64 each) plus up to 256 in the loop's arena.
+ *                  caches (up to 64 each) plus the loop's arena's (256, and
+ *                  more for 1-2 s after a burst: idle workers trim only the
+ *                  stacks no task took during a whole second).
  * @stacks_trimmed: free stacks whose pages went back to the kernel; reused
  *                  like the others, their pages come back zero-filled.
  * @stacks_alone:   stacks of another size (a task's own stack_size), each
@@ -373,12 +375,13 @@ WEFT_EXTERN int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_sta
  * (MADV_DONTNEED; the workers' own caches, 64 stacks each at most, stay) and
  * asks the allocator to purge its unused dirty pages (jemalloc's
  * arena.<all>.purge; nothing with WEFT_ALLOCATOR=system). Without this call
- * an idle worker does the stack part by itself, keeping 256 stacks resident,
- * and jemalloc purges on its own decay schedule (10 s by default): call it
- * after a burst when the memory must go back now, e.g. before a database
- * engine hands the memory to its buffer pool.
- * Costs one system call per stack trimmed plus TLB shootdowns in every
- * worker: not for a hot path.
+ * idle workers do the stack part by themselves, 1-2 s after the stacks were
+ * last needed (a stack no task took during a whole second goes back),
+ * keeping 256 stacks resident, and jemalloc purges on its own decay
+ * schedule (10 s by default): call it after a burst when the memory must go
+ * back now, e.g. before a database engine hands the memory to its buffer
+ * pool. Costs one system call per run of neighbouring free stacks (up to
+ * 32) plus TLB shootdowns in every worker: not for a hot path.
  * Returns:  0; -EINVAL if @loop is NULL; WEFT_ECLOSED once the loop is closed.
  * Threads:  any; never suspends (it takes the arena's lock, which workers
  *           take only when their caches run empty or overflow).
