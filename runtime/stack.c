@@ -10,8 +10,9 @@
  *     whose pages all went back to the kernel (descriptors are off-stack).
  *     Trimming (an idle worker) moves the resident ones beyond the retained
  *     count there, as many as no task took during the last decay epoch
- *     (low_water <= nfree: the fewest free since the epoch began). Resident stacks are reused first; trimmed ones are reused
- *     as they are, their pages coming back zero-filled on touch.
+ *     (low_water <= nfree: the fewest free since the epoch began).
+ *     Resident stacks are reused first; trimmed ones are reused as they
+ *     are, their pages coming back zero-filled on touch.
  *  4. nfree and ntrimmed count those two lists, and with the stacks in
  *     pools and tasks add up to nmapped; a pool holds at most
  *     WEFT__STACK_POOL_MAX stacks, counted by its count.
@@ -367,7 +368,7 @@ static int by_address(const void *x, const void *y) {
  * each call is a TLB shootdown to every CPU running a worker, and
  * 1M stacks' pages went back at one call each, tens of microseconds
  * apiece on the development VM. Sorted a chunk at a time. */
-static void give_back_pages(struct weft__stack *list) {
+static void trim_pages(struct weft__stack *list) {
   struct weft__stack *chunk[256];
   size_t k = 0;
   for (struct weft__stack *s = list; s; s = s->next_free) {
@@ -409,7 +410,7 @@ bool weft__stack_arena_trim(struct weft__stack_arena *a, size_t retain, size_t m
   WEFT__INVARIANT(arena_ok(a)); /* the detached ones are on no list: counted in neither */
   weft__mutex_unlock(&a->lock);
   if (!trim) return false;
-  give_back_pages(trim);
+  trim_pages(trim);
   weft__mutex_lock(&a->lock);
   last->next_free = a->trimmed;
   a->trimmed = trim;

@@ -84,7 +84,7 @@ END_TEST
 #endif
 
 /* Trimming gives back runs of neighbouring free stacks with one madvise
- * each (stack.c, give_back_pages): a run must stop at a stack in use,
+ * each (stack.c, trim_pages): a run must stop at a stack in use,
  * whose pages stay, and the guards inside a run must stay too. A slab's
  * stacks: every third kept in use and filled, the rest given back. */
 START_TEST(trim_runs_spare_stacks_in_use_and_guards) {

@@ -175,20 +175,27 @@ static int contended_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(contended_counter) {
+static int inside;       /* a plain flag: set while a task holds lk */
+static long fast_counter; /* incremented under lk */
+
+/* Runs @main on 4 workers with a new lock (lk) and fast_counter at 0;
+ * the lock is free and destroyable after. */
+static void on_four_workers(weft_task_fn main) {
   ck_assert_int_eq(weft_lock_create(&lk), 0);
-  ck_assert_int_eq(run_main(4, contended_main, NULL, NULL), 0);
+  fast_counter = 0;
+  ck_assert_int_eq(run_main(4, main, NULL, NULL), 0);
   ck_assert_int_eq(weft_lock_destroy(lk), 0);
 }
+
+START_TEST(contended_counter) { on_four_workers(contended_main); }
 END_TEST
 
 /* The uncontended fast paths (one CAS each way) racing the queued slow
  * path: most critical sections do not suspend, so owners release with the
  * fast CAS while others queue (setting WAITERS) on other workers; every
  * 32nd one suspends inside, so queues form and hand-offs happen. Mutual
- * exclusion is checked by a plain flag that TSan would also report. */
-static int inside;
-static long fast_counter;
+ * exclusion is checked by a plain flag (inside) that TSan would also
+ * report. */
 
 static int fast_slow(void *arg, void **res) {
   long n = scaled(50000);
@@ -212,12 +219,7 @@ static int fast_slow_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(fast_and_queued_paths_race) {
-  ck_assert_int_eq(weft_lock_create(&lk), 0);
-  fast_counter = 0;
-  ck_assert_int_eq(run_main(4, fast_slow_main, NULL, NULL), 0);
-  ck_assert_int_eq(weft_lock_destroy(lk), 0);
-}
+START_TEST(fast_and_queued_paths_race) { on_four_workers(fast_slow_main); }
 END_TEST
 
 /* Hand-offs racing their granters: a waiter granted the lock leaves
@@ -261,12 +263,7 @@ static int hand_offs_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(hand_offs_race_their_granters) {
-  ck_assert_int_eq(weft_lock_create(&lk), 0);
-  fast_counter = 0;
-  ck_assert_int_eq(run_main(4, hand_offs_main, NULL, NULL), 0);
-  ck_assert_int_eq(weft_lock_destroy(lk), 0);
-}
+START_TEST(hand_offs_race_their_granters) { on_four_workers(hand_offs_main); }
 END_TEST
 
 static Suite *suite(void) {
