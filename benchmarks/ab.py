@@ -27,7 +27,7 @@ import subprocess
 import sys
 
 from evict import evict
-from line_rtt import line_rtt
+from probes import line_rtt
 
 DEFAULT = ("spawn_many yield_many ping_pong chained_spawn timers switch sched_switch fork_join "
            "lock_contended queue_mpmc semaphore_limit ping_pong_queue lock_handoff event_broadcast gather_10k taskgroup_10k "

@@ -42,7 +42,7 @@ import tempfile
 import time
 
 from evict import evict
-from line_rtt import line_rtt
+from probes import line_rtt, page_touch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = [
@@ -461,6 +461,7 @@ def collect(args):
     # Measured around the runtime workloads: a VM's vCPUs may sit close or
     # far apart on the host, and that moves every multi-worker figure.
     m["line_rtt_ns"] = [line_rtt()]
+    m["page_touch_ns"] = page_touch()
     raw, runtimes = run_runtime(args, peers)
     m["line_rtt_ns"].append(line_rtt())
     io_text, io_rounds = ("", []) if args.no_io else run_io(args, args.out)
@@ -479,6 +480,19 @@ def rtt_text(rtts):
         " (weft-line-rtt: a VM's vCPUs placed far apart on the host slow every hand-off between threads)"
 
 
+def page_text(pt):
+    """The machine table's line for weft-page-touch's figures (fresh, populated)."""
+    if not pt:
+        return "not measured"
+    fresh, populated = pt
+    text = f"{fresh / 1e3:.1f} us"
+    if populated is not None:
+        text += f", {populated / 1e3:.1f} us populated first (MADV_POPULATE_WRITE, as weft's stack slabs do)"
+    return text + (" (weft-page-touch: a suspended task holds its stack's top page, so a workload that"
+                   " keeps N tasks suspended at once pays this N times: fork_join, timers and"
+                   " semaphore_limit with one worker)")
+
+
 def render(data, out):
     m, runtimes, raw = data["machine"], data["runtimes"], data["runs"]
     args = argparse.Namespace(**data["args"])
@@ -491,6 +505,7 @@ def render(data, out):
             "| machine | |", "|---|---|",
             f"| CPU | {m['cpu']}, {m['cores']} CPUs |", f"| memory | {m['memory']} |",
             f"| cross-CPU cache-line round trip | {rtt_text(m.get('line_rtt_ns'))} |",
+            f"| first write to a fresh 4 KiB page | {page_text(m.get('page_touch_ns'))} |",
             f"| OS | {m['os']}, kernel {m['kernel']} |", f"| C compiler | {m['cc']} |",
             f"| weft deps | liburing {m['liburing']}, jemalloc {m['jemalloc']} |",
             f"| Go | {m['go'] or 'not installed'} |",

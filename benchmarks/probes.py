@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""probes.py - the two machine facts under weft's figures, from the probes
+built beside weft-bench:
+
+- line_rtt (weft-line-rtt, line_rtt.c): the ns a cache line takes between
+  two CPUs and back, the host placement fact under every multi-worker
+  figure (benchmarks/RESULTS.md, 2026-12-03 16:05Z);
+- page_touch (weft-page-touch, page_touch.c): the ns the first write to a
+  fresh 4 KiB page costs, fault included, plain and after
+  MADV_POPULATE_WRITE: the fact under every workload that keeps many tasks
+  suspended at once (a suspended fiber holds its stack's top page;
+  RESULTS.md, 2026-12-04 01:35Z).
+
+report.py prints both in its machine table; ab.py tags its rounds with the
+round trip.
+
+    benchmarks/probes.py        prints both figures
+"""
+import os
+import re
+import subprocess
+
+BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "benchmarks")
+
+
+def run_probe(name):
+    """The probe's RESULT line as a dict of its numeric fields, or None
+    (not built, failed, or no RESULT line)."""
+    try:
+        out = subprocess.run([os.path.join(BIN, name)], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    line = next((l for l in out.splitlines() if l.startswith("RESULT ")), None)
+    if line is None:
+        return None
+    return {k: float(v) for k, v in re.findall(r"(\w+)=(-?[0-9.]+)(?:\s|$)", line)}
+
+
+def line_rtt():
+    """The cache-line round trip in ns, or None (one CPU, or the probe not built)."""
+    r = run_probe("weft-line-rtt")
+    return r.get("ns_per_round_trip") if r else None
+
+
+def page_touch():
+    """(fresh, populated) ns per page, populated None where the kernel has
+    no MADV_POPULATE_WRITE; None if the probe did not run."""
+    r = run_probe("weft-page-touch")
+    if not r or "ns_per_page" not in r:
+        return None
+    pop = r.get("populated_ns_per_page", -1)
+    return r["ns_per_page"], pop if pop >= 0 else None
+
+
+if __name__ == "__main__":
+    rtt = line_rtt()
+    print("cross-CPU cache-line round trip: " + (f"{rtt:.1f} ns" if rtt is not None else "not measured"))
+    pt = page_touch()
+    if pt is None:
+        print("first write to a fresh page: not measured")
+    else:
+        print(f"first write to a fresh page: {pt[0] / 1e3:.1f} us"
+              + (f" ({pt[1] / 1e3:.1f} us populated first)" if pt[1] is not None else ""))
