@@ -72,6 +72,28 @@ static inline struct weft__runnable *weft__runq_pop_solo(struct weft__runq *q) {
   return r;
 }
 
+/* Owner only, one-worker loops (as weft__runq_pop_solo): the runnable
+ * @k places behind the head (0: the next to pop), or NULL. It stays
+ * queued, so it is alive and nobody else may touch it. */
+static inline struct weft__runnable *weft__runq_peek_solo(struct weft__runq *q, uint32_t k) {
+  /* relaxed: this thread is the only one touching q. */
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+  if (atomic_load_explicit(&q->tail, memory_order_relaxed) - h <= k) return NULL;
+  return atomic_load_explicit(&q->buf[(h + k) & WEFT__RUNQ_MASK], memory_order_relaxed);
+}
+
+/* Owner only: the runnable at the head, or NULL, as a hint: a thief may
+ * take it at any moment, after which it may run and be freed, so the
+ * caller may use the pointer only as an address (a prefetch), never
+ * dereference it. */
+static inline struct weft__runnable *weft__runq_peek_hint(struct weft__runq *q) {
+  /* relaxed: a hint; the slot is an atomic that a thief's CAS may make
+   * stale, never torn. */
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+  if (h == atomic_load_explicit(&q->tail, memory_order_relaxed)) return NULL;
+  return atomic_load_explicit(&q->buf[h & WEFT__RUNQ_MASK], memory_order_relaxed);
+}
+
 /* Owner only. Appends @r if there is room (false if the ring is full),
  * publishing it with a store of tail in @tail_order: the one body of
  * weft__runq_try_push (seq_cst) and of the requeue below (release). */
