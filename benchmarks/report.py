@@ -47,7 +47,8 @@ from probes import line_rtt, page_touch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = [
     ("scheduler", "Scheduler hot paths",
-     ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "sched_switch", "fork_join"]),
+     ["spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn",
+      "sched_switch", "fork_join"]),
     ("fibers", "Task switches and timers", ["switch", "switch_bare", "timers", "timer_accuracy"]),
     ("sync", "Synchronization primitives",
      ["lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "ping_pong_queue",

@@ -69,6 +69,29 @@ static int spawn_many(void *arg, void **res) {
   return 0;
 }
 
+/* ---- the _warm variants ------------------------------------------------------
+ * yield_many_warm and ping_pong_warm first run as many tasks as they will
+ * time, untimed, in the same loop, all suspended at once, then ended: the
+ * timed tasks take stacks and handles that those used and gave back, in
+ * the order the pools hand them out, a long-running program's state. The
+ * plain workloads (a fresh process) pay each stack's first touch (a fresh
+ * page: 5-15 us on the development VM, `weft-page-touch`) and find the
+ * stacks and handles in address order (benchmarks/RESULTS.md,
+ * 2026-12-04 02:00Z). The peers run the same warm-up. */
+
+static int warm_yielder(void *arg, void **res) { return weft_yield(); }
+
+static void warm_up(int n) {
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  int spawned = 0;
+  while (ts && spawned < n && weft_spawn(warm_yielder, NULL, &ts[spawned]) == 0) spawned++;
+  for (int i = 0; i < spawned; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  free(ts);
+}
+
 /* ---- yield_many: 1000 tasks each yield 1000 times ------------------------ */
 
 static int yielder(void *arg, void **res) {
@@ -76,16 +99,18 @@ static int yielder(void *arg, void **res) {
   return 0;
 }
 
+/* @arg non-NULL: yield_many_warm. */
 static int yield_many(void *arg, void **res) {
   enum { N = 1000 };
   weft_task_t *ts[N];
+  if (arg) warm_up(N);
   double t0 = now_s();
   for (int i = 0; i < N; i++) weft_spawn(yielder, NULL, &ts[i]);
   for (int i = 0; i < N; i++) {
     weft_await(weft_task_future(ts[i]), NULL);
     weft_task_release(ts[i]);
   }
-  report("yield_many", (long)N * 1000, now_s() - t0, NULL);
+  report(arg ? "yield_many_warm" : "yield_many", (long)N * 1000, now_s() - t0, NULL);
   return 0;
 }
 
@@ -135,9 +160,11 @@ static int ping(void *arg, void **res) {
   return 0;
 }
 
+/* @arg non-NULL: ping_pong_warm. */
 static int ping_pong(void *arg, void **res) {
   static struct pair pairs[PAIRS];
   weft_task_t *ts[2 * PAIRS];
+  if (arg) warm_up(2 * PAIRS);
   double t0 = now_s();
   for (int i = 0; i < PAIRS; i++) {
     weft_future_new(NULL, &pairs[i].ready_b);
@@ -150,7 +177,7 @@ static int ping_pong(void *arg, void **res) {
     weft_task_release(ts[i]);
   }
   /* a round trip is two messages */
-  report("ping_pong", (long)PAIRS * ROUNDS * 2, now_s() - t0, NULL);
+  report(arg ? "ping_pong_warm" : "ping_pong", (long)PAIRS * ROUNDS * 2, now_s() - t0, NULL);
   return 0;
 }
 
@@ -498,11 +525,15 @@ static int rss_burst(void *arg, void **res) {
   return 0;
 }
 
+static int yield_many_warm(void *arg, void **res) { return yield_many((void *)1, res); }
+static int ping_pong_warm(void *arg, void **res) { return ping_pong((void *)1, res); }
+
 static const struct {
   const char *name;
   weft_task_fn fn;
 } workloads[] = {
     {"spawn_many", spawn_many}, {"yield_many", yield_many}, {"ping_pong", ping_pong},
+    {"yield_many_warm", yield_many_warm}, {"ping_pong_warm", ping_pong_warm},
     {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
 #if defined(__x86_64__) && !defined(WEFT_FIBER_UCONTEXT)
     {"switch_bare", switch_bare},

@@ -11,8 +11,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,9 +42,27 @@ func spawnMany() {
 	report("spawn_many", n, time.Since(t0), "")
 }
 
-func yieldMany() {
+// The _warm variants (weft_bench.c says why): first as many goroutines as
+// will be timed, untimed, all parked at once and then ended, so the timed
+// ones reuse what those freed.
+func warmUp(n int) {
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			runtime.Gosched()
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+}
+
+func yieldMany(warm bool) {
 	const tasks, yields = 1000, 1000
 	var wg sync.WaitGroup
+	if warm {
+		warmUp(tasks)
+	}
 	t0 := time.Now()
 	wg.Add(tasks)
 	for i := 0; i < tasks; i++ {
@@ -56,12 +74,15 @@ func yieldMany() {
 		}()
 	}
 	wg.Wait()
-	report("yield_many", tasks*yields, time.Since(t0), "")
+	report(map[bool]string{false: "yield_many", true: "yield_many_warm"}[warm], tasks*yields, time.Since(t0), "")
 }
 
-func pingPong() {
+func pingPong(warm bool) {
 	const pairs, rounds = 1000, 1000
 	var wg sync.WaitGroup
+	if warm {
+		warmUp(2 * pairs)
+	}
 	t0 := time.Now()
 	wg.Add(2 * pairs)
 	for i := 0; i < pairs; i++ {
@@ -82,7 +103,7 @@ func pingPong() {
 		}()
 	}
 	wg.Wait()
-	report("ping_pong", pairs*rounds*2, time.Since(t0), "")
+	report(map[bool]string{false: "ping_pong", true: "ping_pong_warm"}[warm], pairs*rounds*2, time.Since(t0), "")
 }
 
 func chainedSpawn() {
@@ -476,15 +497,17 @@ func main() {
 	flag.Parse()
 	runtime.GOMAXPROCS(*workers)
 	all := map[string]func(){
-		"spawn_many": spawnMany, "yield_many": yieldMany, "ping_pong": pingPong,
+		"spawn_many": spawnMany,
+		"yield_many": func() { yieldMany(false) }, "ping_pong": func() { pingPong(false) },
+		"yield_many_warm": func() { yieldMany(true) }, "ping_pong_warm": func() { pingPong(true) },
 		"chained_spawn": chainedSpawn, "timers": timers, "fork_join": forkJoin,
 		"sched_switch": switchBench, "rss": rss, "rss_burst": rssBurst, "timer_accuracy": timerAccuracy,
 		"lock_contended": lockContended, "queue_mpmc": queueMPMC, "semaphore_limit": semaphoreLimit,
 		"semaphore_uncontended": semaphoreUncontended,
-		"gather_10k": gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
+		"gather_10k":            gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
 		"executor_roundtrip": executorRoundtrip, "gen_pingpong": genPingpong,
 	}
-	order := []string{"spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"}
 	want := flag.Args()
 	if len(want) == 0 {
 		want = order

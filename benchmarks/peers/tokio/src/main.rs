@@ -15,6 +15,16 @@ fn report(workers: usize, name: &str, ops: u64, d: Duration, extra: &str) {
     );
 }
 
+// The _warm variants (weft_bench.c says why): first as many tasks as will
+// be timed, untimed, all suspended at once and then ended, so the timed
+// ones reuse what those freed.
+async fn warm_up(n: usize) {
+    let handles: Vec<_> = (0..n).map(|_| tokio::spawn(tokio::task::yield_now())).collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
 async fn spawn_many(w: usize) {
     const N: usize = 1_000_000;
     let counter = Arc::new(AtomicI64::new(0));
@@ -32,9 +42,12 @@ async fn spawn_many(w: usize) {
     report(w, "spawn_many", N as u64, t0.elapsed(), "");
 }
 
-async fn yield_many(w: usize) {
+async fn yield_many(w: usize, warm: bool) {
     const TASKS: usize = 1000;
     const YIELDS: usize = 1000;
+    if warm {
+        warm_up(TASKS).await;
+    }
     let t0 = Instant::now();
     let handles: Vec<_> = (0..TASKS)
         .map(|_| {
@@ -48,7 +61,8 @@ async fn yield_many(w: usize) {
     for h in handles {
         h.await.unwrap();
     }
-    report(w, "yield_many", (TASKS * YIELDS) as u64, t0.elapsed(), "");
+    let name = if warm { "yield_many_warm" } else { "yield_many" };
+    report(w, name, (TASKS * YIELDS) as u64, t0.elapsed(), "");
 }
 
 // A message is a oneshot channel, as weft's is a one-shot future: it carries
@@ -58,9 +72,12 @@ struct Msg {
     next: oneshot::Receiver<Msg>,
 }
 
-async fn ping_pong(w: usize) {
+async fn ping_pong(w: usize, warm: bool) {
     const PAIRS: usize = 1000;
     const ROUNDS: usize = 1000;
+    if warm {
+        warm_up(2 * PAIRS).await;
+    }
     let t0 = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..PAIRS {
@@ -92,7 +109,7 @@ async fn ping_pong(w: usize) {
     for h in handles {
         h.await.unwrap();
     }
-    report(w, "ping_pong", (PAIRS * ROUNDS * 2) as u64, t0.elapsed(), "");
+    report(w, if warm { "ping_pong_warm" } else { "ping_pong" }, (PAIRS * ROUNDS * 2) as u64, t0.elapsed(), "");
 }
 
 fn link(left: u64, done: oneshot::Sender<()>) {
@@ -452,7 +469,7 @@ fn main() {
             only.push(a);
         }
     }
-    let order = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"];
+    let order = ["spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"];
     let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
     for name in want {
         if name == "sched_switch" {
@@ -470,8 +487,10 @@ fn main() {
             tokio::spawn(async move {
                 match name.as_str() {
                     "spawn_many" => spawn_many(w).await,
-                    "yield_many" => yield_many(w).await,
-                    "ping_pong" => ping_pong(w).await,
+                    "yield_many" => yield_many(w, false).await,
+                    "ping_pong" => ping_pong(w, false).await,
+                    "yield_many_warm" => yield_many(w, true).await,
+                    "ping_pong_warm" => ping_pong(w, true).await,
                     "chained_spawn" => chained_spawn(w).await,
                     "timers" => timers(w).await,
                     "timer_accuracy" => timer_accuracy(w).await,
