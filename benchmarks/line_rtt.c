@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "probe.h"
+
 static struct {
   _Alignas(64) _Atomic long value;
   char pad[56];
@@ -64,17 +66,6 @@ static void *answerer(void *arg) {
   return NULL;
 }
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv) {
   if (argc > 1 && (round_trips = atol(argv[1])) <= 0) {
     fprintf(stderr, "usage: weft-line-rtt [ROUND_TRIPS]\n");
@@ -96,16 +87,15 @@ int main(int argc, char **argv) {
   double per[BATCHES];
   long i = 0;
   for (int b = 0; b < BATCHES; b++) {
-    double t0 = now_ns();
+    double t0 = probe_now_ns();
     for (long k = 0; k < round_trips; k++, i++) {
       atomic_store_explicit(&line.value, 2 * i + 1, memory_order_release);
       wait_for(2 * i + 2);
     }
-    per[b] = (now_ns() - t0) / (double)round_trips;
+    per[b] = (probe_now_ns() - t0) / (double)round_trips;
   }
   pthread_join(t, NULL);
-  qsort(per, BATCHES, sizeof per[0], cmp_double);
   printf("RESULT name=line_rtt cpus=%d,%d ns_per_round_trip=%.1f\n", cpus[0], cpus[1],
-         per[BATCHES / 2]);
+         probe_median(per, BATCHES));
   return 0;
 }

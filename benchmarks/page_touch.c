@@ -33,20 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* One batch: ns per page for @pages fresh pages of @ps bytes, populated
  * first if @populate; -1 if mapping fails or the kernel refuses the
@@ -56,13 +47,13 @@ static double batch(long pages, long ps, int populate) {
   char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return -1;
   (void)madvise(p, len, MADV_NOHUGEPAGE); /* advice only: a kernel without THP refuses it */
-  double t0 = now_ns();
+  double t0 = probe_now_ns();
   if (populate && madvise(p, len, MADV_POPULATE_WRITE) != 0) {
     munmap(p, len);
     return -1;
   }
   for (long i = 0; i < pages; i++) ((volatile char *)p)[i * ps] = 1;
-  double per = (now_ns() - t0) / (double)pages;
+  double per = (probe_now_ns() - t0) / (double)pages;
   munmap(p, len);
   return per;
 }
@@ -72,8 +63,7 @@ static double median(long pages, long ps, int populate) {
   double per[BATCHES];
   for (int b = 0; b < BATCHES; b++)
     if ((per[b] = batch(pages, ps, populate)) < 0) return -1;
-  qsort(per, BATCHES, sizeof per[0], cmp_double);
-  return per[BATCHES / 2];
+  return probe_median(per, BATCHES);
 }
 
 int main(int argc, char **argv) {
