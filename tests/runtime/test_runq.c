@@ -1,4 +1,4 @@
-/* test_runq.c - runtime/runq.c: FIFO order, overflow, steal-half, and the
+/* test_runq.c - runtime/runq.c: FIFO order, the peeks, overflow, steal-half, and the
  * owner against 1 and 3 thieves with no item lost or taken twice. */
 #include "helpers.h"
 #include "runq.h"
@@ -17,6 +17,33 @@ START_TEST(fifo_order) {
     for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert_ptr_eq(weft__runq_pop(&q), &items[i]);
     ck_assert_ptr_null(weft__runq_pop(&q));
     ck_assert_uint_eq(weft__runq_len(&q), 0);
+  }
+}
+END_TEST
+
+/* The peeks the scheduler's prefetch uses (worker.c): what the next pops
+ * will return, in order, without taking anything, across the counters'
+ * wrap; NULL past the tail and on an empty ring. */
+START_TEST(peeks_see_the_next_pops) {
+  static struct weft__runq q;
+  weft__runq_init(&q);
+  static struct weft__runnable items[WEFT__RUNQ_CAP];
+  ck_assert_ptr_null(weft__runq_peek_solo(&q, 0));
+  ck_assert_ptr_null(weft__runq_peek_hint(&q));
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert(weft__runq_try_push_solo(&q, &items[i]));
+    ck_assert_ptr_null(weft__runq_peek_solo(&q, WEFT__RUNQ_CAP));
+    for (int i = 0; i < WEFT__RUNQ_CAP; i++) {
+      ck_assert_ptr_eq(weft__runq_peek_solo(&q, 0), &items[i]);
+      ck_assert_ptr_eq(weft__runq_peek_hint(&q), &items[i]);
+      if (i + 1 < WEFT__RUNQ_CAP)
+        ck_assert_ptr_eq(weft__runq_peek_solo(&q, 1), &items[i + 1]);
+      else
+        ck_assert_ptr_null(weft__runq_peek_solo(&q, 1));
+      ck_assert_ptr_eq(weft__runq_pop_solo(&q), &items[i]);
+    }
+    ck_assert_ptr_null(weft__runq_peek_solo(&q, 0));
+    ck_assert_ptr_null(weft__runq_peek_hint(&q));
   }
 }
 END_TEST
@@ -135,6 +162,7 @@ static Suite *suite(void) {
   Suite *s = suite_create("runq");
   TCase *tc = tcase_create("ring");
   tcase_add_test(tc, fifo_order);
+  tcase_add_test(tc, peeks_see_the_next_pops);
   tcase_add_test(tc, overflow_spills_older_half_in_order);
   tcase_add_test(tc, steal_takes_half);
   suite_add_tcase(s, tc);
