@@ -61,6 +61,12 @@ FAMILIES = [
 ALL = [w for _, _, ws in FAMILIES for w in ws]
 QUICK = ["spawn_many", "yield_many", "ping_pong", "chained_spawn", "lock_contended", "rss"]
 RUNTIMES = ["weft", "go", "tokio"]
+# weft with one worker in locality order (weft.h: WEFT_ORDER_LOCALITY), run
+# beside the default: one worker's default is asyncio's exact FIFO order,
+# which starts every spawned task before the first one ends; this is the
+# order a user gives up exactness for (a spawned child runs next, an
+# awaited one inline, as Tokio's LIFO slot does). Its own table, not a peer.
+LOCALITY = "weft-locality"
 DATA = tempfile.mkdtemp(prefix="weft-report-")  # charts' data, peak files; removed at exit
 atexit.register(shutil.rmtree, DATA, True)
 SCALING = ["fork_join", "spawn_many", "yield_many", "ping_pong"]
@@ -106,6 +112,9 @@ def build_peers():
 def command(runtime, peers, workers, workload):
     if runtime == "weft":
         return [f"{ROOT}/build/benchmarks/weft-bench", "--workers", str(workers), workload]
+    if runtime == LOCALITY:
+        return [f"{ROOT}/build/benchmarks/weft-bench", "--workers", str(workers), "--order", "locality",
+                workload]
     if runtime == "go" and "go" in peers:
         return [peers["go"], "-workers", str(workers), workload]
     if runtime == "tokio" and "tokio" in peers:
@@ -182,7 +191,7 @@ def median(xs):
 def run_runtime(args, peers):
     runtimes = [r for r in RUNTIMES if r == "weft" or r in peers]
     plan = [(rep, w, wl, rt) for rep in range(args.reps) for w in args.workers
-            for wl in args.workloads for rt in runtimes]
+            for wl in args.workloads for rt in runtimes + ([LOCALITY] if w == 1 else [])]
     prog = Progress(plan)
     raw = []
     for rep, w, wl, rt in plan:
@@ -212,6 +221,28 @@ def summarize(raw):
         out[key] = {"ns": median(ns), "min": min(ns), "max": max(ns), "n": len(ns),
                     "rss_kib": median([r["peak_rss_kib"] for r in rs]), "extras": extras}
     return out
+
+
+def locality_table(summary, args):
+    """One worker: weft's default (asyncio's FIFO) beside its locality order
+    and the peers, for the workloads measured in both orders."""
+    rows = [wl for wl in args.workloads if (1, wl, LOCALITY) in summary and (1, wl, "weft") in summary]
+    if not rows:
+        return []
+    lines = ["", "### 1 worker in locality order (`--order locality`; median; ns per op)", "",
+             "One worker's default is asyncio's exact FIFO order, which starts every spawned task before "
+             "the first one ends (so fork_join, timers and semaphore_limit keep every task suspended at once, "
+             "a fresh stack page each). Locality order gives that exactness up as Tokio's LIFO slot does: a "
+             "spawned or woken task runs next, an awaited task that has not started runs inline.", "",
+             "| workload | weft (FIFO) | weft (locality) | go | tokio | locality vs go | locality vs tokio |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for wl in rows:
+        loc = summary[(1, wl, LOCALITY)]["ns"]
+        cells = [summary[(1, wl, "weft")]["ns"], loc] + [
+            summary[(1, wl, p)]["ns"] if (1, wl, p) in summary else None for p in ("go", "tokio")]
+        ns = [f"{c:.1f}" if c else "-" for c in cells]
+        lines.append(f"| {wl} | " + " | ".join(ns + [ratio(cells[2], loc), ratio(cells[3], loc)]) + " |")
+    return lines
 
 
 def ratio(peer, weft):
@@ -518,7 +549,8 @@ def render(data, out):
     if missing:
         desc += ["", f"Not measured (no toolchain here): {', '.join(missing)}."]
     desc += glance(summary, args.workers, runtimes)
-    tables = ["", "## Runtime workloads"] + runtime_tables(summary, args, runtimes)
+    tables = ["", "## Runtime workloads"] + runtime_tables(summary, args, runtimes) + \
+        locality_table(summary, args)
     failed = {}
     for r in raw:
         if r["error"]:
