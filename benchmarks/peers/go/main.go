@@ -60,7 +60,9 @@ func warmUp(n int) {
 func yieldMany(warm bool) {
 	const tasks, yields = 1000, 1000
 	var wg sync.WaitGroup
+	name := "yield_many"
 	if warm {
+		name = "yield_many_warm"
 		warmUp(tasks)
 	}
 	t0 := time.Now()
@@ -74,13 +76,15 @@ func yieldMany(warm bool) {
 		}()
 	}
 	wg.Wait()
-	report(map[bool]string{false: "yield_many", true: "yield_many_warm"}[warm], tasks*yields, time.Since(t0), "")
+	report(name, tasks*yields, time.Since(t0), "")
 }
 
 func pingPong(warm bool) {
 	const pairs, rounds = 1000, 1000
 	var wg sync.WaitGroup
+	name := "ping_pong"
 	if warm {
+		name = "ping_pong_warm"
 		warmUp(2 * pairs)
 	}
 	t0 := time.Now()
@@ -103,7 +107,7 @@ func pingPong(warm bool) {
 		}()
 	}
 	wg.Wait()
-	report(map[bool]string{false: "ping_pong", true: "ping_pong_warm"}[warm], pairs*rounds*2, time.Since(t0), "")
+	report(name, pairs*rounds*2, time.Since(t0), "")
 }
 
 func chainedSpawn() {
