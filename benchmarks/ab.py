@@ -30,7 +30,7 @@ from evict import evict
 from probes import line_rtt
 
 DEFAULT = ("spawn_many yield_many ping_pong yield_many_warm ping_pong_warm chained_spawn timers switch sched_switch fork_join "
-           "lock_contended queue_mpmc semaphore_limit ping_pong_queue lock_handoff event_broadcast gather_10k taskgroup_10k "
+           "lock_contended lock_contended_barging queue_mpmc semaphore_limit ping_pong_queue lock_handoff event_broadcast gather_10k taskgroup_10k "
            "wait_for_overhead").split()
 
 

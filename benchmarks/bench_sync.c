@@ -1,6 +1,6 @@
 /*
  * bench_sync.c - the sync/ workloads of weft-bench (benchmarks/README.md):
- * lock_contended, queue_mpmc, semaphore_limit, semaphore_uncontended,
+ * lock_contended, lock_contended_barging, queue_mpmc, semaphore_limit, semaphore_uncontended,
  * ping_pong_queue, lock_handoff, event_broadcast.
  */
 #include <errno.h>
@@ -17,7 +17,9 @@
  * to the oldest waiter and the releaser's next acquire queues behind the
  * rest (asyncio's FIFO), so each increment is one hand-off and one task
  * switch, a convoy on purpose. Deterministic with one worker, where
- * lock_contended never meets a waiter. */
+ * lock_contended never meets a waiter. lock_contended_barging: the same
+ * as lock_contended with a WEFT_LOCK_BARGING lock (Go's Mutex rule: a
+ * release wakes a waiter to try, and whoever acquires first takes it). */
 
 enum { LOCKERS = 8, INCREMENTS = 100000 };
 static weft_lock_t *lock;
@@ -34,8 +36,8 @@ static int locker(void *arg, void **res) {
   return 0;
 }
 
-static int run_lockers(const char *name, bool convoy) {
-  weft_lock_create(&lock);
+static int run_lockers(const char *name, bool convoy, enum weft_lock_policy policy) {
+  weft_lock_create_policy(&lock, policy);
   counter = 0;
   weft_task_t *ts[LOCKERS];
   double t0 = now_s();
@@ -51,9 +53,15 @@ static int run_lockers(const char *name, bool convoy) {
   return 0;
 }
 
-int bench_lock_contended(void *arg, void **res) { return run_lockers("lock_contended", false); }
+int bench_lock_contended(void *arg, void **res) {
+  return run_lockers("lock_contended", false, WEFT_LOCK_FIFO);
+}
 
-int bench_lock_handoff(void *arg, void **res) { return run_lockers("lock_handoff", true); }
+int bench_lock_contended_barging(void *arg, void **res) {
+  return run_lockers("lock_contended_barging", false, WEFT_LOCK_BARGING);
+}
+
+int bench_lock_handoff(void *arg, void **res) { return run_lockers("lock_handoff", true, WEFT_LOCK_FIFO); }
 
 /* ---- queue_mpmc: 4 producers, 4 consumers, 1M items, bounded at 128 ------- */
 

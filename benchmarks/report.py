@@ -51,7 +51,7 @@ FAMILIES = [
       "sched_switch", "fork_join"]),
     ("fibers", "Task switches and timers", ["switch", "switch_bare", "timers", "timer_accuracy"]),
     ("sync", "Synchronization primitives",
-     ["lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "ping_pong_queue",
+     ["lock_contended", "lock_contended_barging", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "ping_pong_queue",
       "lock_handoff", "event_broadcast"]),
     ("compose", "Composition", ["gather_10k", "taskgroup_10k", "wait_for_overhead"]),
     ("offload", "Executors, generators, context",

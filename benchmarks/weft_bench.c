@@ -540,7 +540,8 @@ static const struct {
 #endif
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
     {"rss_burst", rss_burst},
-    {"lock_contended", bench_lock_contended}, {"queue_mpmc", bench_queue_mpmc},
+    {"lock_contended", bench_lock_contended}, {"lock_contended_barging", bench_lock_contended_barging},
+    {"queue_mpmc", bench_queue_mpmc},
     {"semaphore_limit", bench_semaphore_limit}, {"ping_pong_queue", bench_ping_pong_queue},
     {"lock_handoff", bench_lock_handoff}, {"event_broadcast", bench_event_broadcast},
     {"semaphore_uncontended", bench_semaphore_uncontended},

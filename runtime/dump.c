@@ -389,7 +389,8 @@ static void describe_wait(const struct entry *e, char *buf, size_t len, uint64_t
   case WEFT__BLOCK_LOCK: {
     char label[96];
     object_label(e, label, sizeof label);
-    snprintf(buf, len, "%s (held by task %" PRId64 " when it queued)", label, e->arg);
+    if (e->arg) snprintf(buf, len, "%s (held by task %" PRId64 " when it queued)", label, e->arg);
+    else snprintf(buf, len, "%s", label); /* a barging lock changing hands as it queued */
     break;
   }
   case WEFT__BLOCK_SLEEP: {
@@ -552,7 +553,8 @@ static void write_objects_text(struct out *o, struct snap *sn) {
     put(o, "  %s: %zu task%s (", label, j - i, j - i == 1 ? "" : "s");
     for (size_t k = i; k < j && k < i + 8; k++) put(o, "%s%" PRIu64, k > i ? ", " : "", sn->e[ix[k]].id);
     put(o, "%s)", j - i > 8 ? ", ..." : "");
-    if (e->kind == WEFT__BLOCK_LOCK) put(o, "; held by task %" PRId64 " when the first queued", e->arg);
+    if (e->kind == WEFT__BLOCK_LOCK && e->arg)
+      put(o, "; held by task %" PRId64 " when the first queued", e->arg);
     put(o, "\n");
     i = j;
   }

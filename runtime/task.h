@@ -75,7 +75,7 @@ enum weft__block_kind {
   WEFT__BLOCK_NONE = 0,
   WEFT__BLOCK_FUTURE,     /* obj: the future; arg: the task's id if it is one, else 0 */
   WEFT__BLOCK_SLEEP,      /* arg: the deadline (monotonic ns) */
-  WEFT__BLOCK_LOCK,       /* obj: the lock; arg: the holder's id when we queued */
+  WEFT__BLOCK_LOCK,       /* obj: the lock; arg: the holder's id when we queued (0: unknown) */
   WEFT__BLOCK_EVENT,
   WEFT__BLOCK_COND,
   WEFT__BLOCK_SEM,

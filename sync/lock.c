@@ -24,6 +24,28 @@
  * waiter granted the lock and cancelled at the same moment releases it
  * again, to the next waiter.
  *
+ * Barging (weft_lock_create_policy(WEFT_LOCK_BARGING), opt-in: Go's
+ * sync.Mutex rule, not asyncio's). A release that finds waiters frees the
+ * lock and wakes the oldest to *try* (its grant's status TRY_AGAIN, not the
+ * lock), setting WOKEN; while WOKEN is set a release is the one fast CAS
+ * again (nobody more to wake), and a newcomer takes a free lock with its
+ * fast CAS even if tasks wait. So an owner that takes the lock again and
+ * again keeps it on its worker instead of a hand-off and a task switch per
+ * acquisition (the convoy lock_contended shows with two workers). The
+ * woken waiter clears WOKEN as it tries: it takes the lock if free, else
+ * goes back to the front of the queue. One that has waited more than
+ * STARVING_NS and loses again sets starving: releases then hand over
+ * directly, as the FIFO lock does, until the queue empties.
+ *
+ * Invariants added by barging (under m, after every change): WOKEN is set
+ * exactly while a waiter woken to try has not yet tried (it is never set
+ * on a FIFO lock); the word's owner part is 0 while WAITERS is set only if
+ * WOKEN is set too (a free lock with waiters has one on its way); starving
+ * only while tasks wait. While the lock is free a newcomer's fast CAS may
+ * change the word at any moment, so every change made under m then is a
+ * CAS; while it is held, only its owner (under m) or the fast CASes that
+ * fail change it, as for a FIFO lock.
+ *
  * Orderings: taking the lock (the fast CAS, or the CAS under m when it was
  * free) is acquire, and every store that frees it or hands it over is
  * release, so a critical section happens-before the next owner's. The
@@ -36,6 +58,7 @@
  */
 #include "weft.h"
 #include "alloc.h"
+#include "clock.h"
 #include "misuse.h"
 #include "task.h"
 #include "lock.h"
@@ -45,34 +68,47 @@
 #include <errno.h>
 
 #define WAITERS ((uintptr_t)1)
+#define WOKEN ((uintptr_t)2) /* barging: a waiter woken to try has not tried yet */
+#define BITS (WAITERS | WOKEN)
+/* A barging waiter's grant status: woken to try, not handed the lock. */
+#define TRY_AGAIN 1
+/* A barging waiter that has waited this long and loses its try again
+ * turns the lock to direct hand-offs (Go's starvation threshold). */
+#define STARVING_NS 1000000
 
 struct weft_lock {
   struct weft__mutex m;
   WEFT__MAGIC                     /* debug builds: misuse.h */
   _Atomic(const char *) name;     /* weft_lock_set_name; relaxed (the dump reads it) */
-  _Atomic uintptr_t word;         /* owner | WAITERS, 0 when free (above) */
+  _Atomic uintptr_t word;         /* owner | WAITERS | WOKEN, 0 when free (above) */
+  bool barging;                   /* WEFT_LOCK_BARGING; set at creation */
+  bool starving;                  /* barging: hand over directly for now; under m */
   struct weft__waitlist waiters;  /* under m */
 };
 
 static inline struct weft_task *owner_of(uintptr_t word) {
-  return (struct weft_task *)(word & ~WAITERS);
+  return (struct weft_task *)(word & ~BITS);
 }
 
 WEFT__CHECKER bool lock_ok(struct weft_lock *l) {
   uintptr_t word = atomic_load_explicit(&l->word, memory_order_relaxed);
   bool queued = !weft__list_empty(&l->waiters.waiters);
-  return (word || !queued) && ((word & WAITERS) != 0) == queued && weft__wl_ok(&l->waiters);
+  bool woken = (word & WOKEN) != 0;
+  return (owner_of(word) || !queued || woken) && ((word & WAITERS) != 0) == queued &&
+         (l->barging || (!woken && !l->starving)) && (!l->starving || queued) &&
+         weft__wl_ok(&l->waiters);
 }
 
 /* Under m: takes @l for @me if it is free (true), else sets WAITERS (the
- * caller then queues): from then on its word changes only under m. */
+ * caller then queues): from then on its word changes only under m. Free:
+ * no owner (a FIFO lock's word is then 0; a barging one keeps its bits). */
 static bool take_or_mark_locked(struct weft_lock *l, uintptr_t me) {
   uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
   for (;;) {
-    if (cur == 0) {
+    if (!owner_of(cur)) {
       /* acquire: pairs with the release that freed it; release: names us (head comment). */
-      if (atomic_compare_exchange_weak_explicit(&l->word, &cur, me, memory_order_acq_rel,
-                                                memory_order_relaxed))
+      if (atomic_compare_exchange_weak_explicit(&l->word, &cur, me | (cur & BITS),
+                                                memory_order_acq_rel, memory_order_relaxed))
         return true;
     } else if (cur & WAITERS) {
       return false;
@@ -84,25 +120,33 @@ static bool take_or_mark_locked(struct weft_lock *l, uintptr_t me) {
 }
 
 /* Under m, after a waiter left the queue by itself: WAITERS follows the
- * queue (a plain store: with WAITERS set nothing else changes the word). */
+ * queue. A FIFO lock's word changes only under m while WAITERS is set (a
+ * plain store would do); a free barging one also by newcomers' CASes. A
+ * timeout's path: the read-modify-write costs nothing that matters. */
 static void unmark_if_none_locked(struct weft_lock *l) {
   if (!weft__list_empty(&l->waiters.waiters)) return;
-  uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
-  if (cur & WAITERS) atomic_store_explicit(&l->word, cur & ~WAITERS, memory_order_relaxed);
+  l->starving = false;
+  /* relaxed: WAITERS orders nothing by itself (head comment). */
+  if (atomic_load_explicit(&l->word, memory_order_relaxed) & WAITERS)
+    atomic_fetch_and_explicit(&l->word, ~WAITERS, memory_order_relaxed);
 }
 
-int weft_lock_create(weft_lock_t **out) {
-  if (!out) return -EINVAL;
+int weft_lock_create_policy(weft_lock_t **out, enum weft_lock_policy policy) {
+  if (!out || (policy != WEFT_LOCK_FIFO && policy != WEFT_LOCK_BARGING)) return -EINVAL;
   struct weft_lock *l = weft__alloc(sizeof *l);
   if (!l) return -ENOMEM;
   weft__magic_live(l);
   atomic_init(&l->name, NULL);
   weft__mutex_init(&l->m);
   atomic_init(&l->word, 0);
+  l->barging = policy == WEFT_LOCK_BARGING;
+  l->starving = false;
   weft__wl_init(&l->waiters);
   *out = l;
   return 0;
 }
+
+int weft_lock_create(weft_lock_t **out) { return weft_lock_create_policy(out, WEFT_LOCK_FIFO); }
 
 int weft_lock_destroy(weft_lock_t *l) {
   if (!l) return -EINVAL;
@@ -116,8 +160,26 @@ int weft_lock_destroy(weft_lock_t *l) {
   return 0;
 }
 
-/* Hands the lock to the oldest waiter, or frees it. Under m, by its owner. */
+/* Hands the lock to the oldest waiter, or frees it; a barging lock (not
+ * starving) frees it and wakes the oldest waiter to try, unless one is
+ * already on its way. Under m, by its owner: nobody else changes the word
+ * meanwhile (head comment), so plain stores. */
 static void release_locked(struct weft_lock *l) {
+  if (l->barging && !l->starving) {
+    uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+    if ((cur & (WAITERS | WOKEN)) != WAITERS) {
+      /* release: the critical section to the next owner. */
+      atomic_store_explicit(&l->word, cur & BITS, memory_order_release);
+      return;
+    }
+    struct weft__waiter_node *w = weft__wl_pop(&l->waiters);
+    uintptr_t next = WOKEN | (weft__list_empty(&l->waiters.waiters) ? 0 : WAITERS);
+    /* release: as above, to a barger or to the woken waiter. */
+    atomic_store_explicit(&l->word, next, memory_order_release);
+    weft__wl_grant(w, NULL, TRY_AGAIN);
+    WEFT__INVARIANT(lock_ok(l));
+    return;
+  }
   struct weft__waiter_node *w = weft__wl_pop(&l->waiters);
   if (!w) {
     /* release: the critical section to the next owner. */
@@ -125,11 +187,44 @@ static void release_locked(struct weft_lock *l) {
     return;
   }
   WEFT__INVARIANT(w->task != NULL); /* lock waits are tasks' (WEFT__WAIT_TASK) */
-  uintptr_t next = (uintptr_t)w->task | (weft__list_empty(&l->waiters.waiters) ? 0 : WAITERS);
+  bool more = !weft__list_empty(&l->waiters.waiters);
+  if (!more) l->starving = false;
+  uintptr_t next = (uintptr_t)w->task | (more ? WAITERS : 0);
   /* release: as above; the new owner also syncs through its grant. */
   atomic_store_explicit(&l->word, next, memory_order_release);
   weft__wl_grant(w, NULL, 0);
   WEFT__INVARIANT(lock_ok(l));
+}
+
+/* Barging, under m: the try of a waiter woken to try (WOKEN is its own).
+ * Takes the lock if it is free (true: WOKEN cleared with it); else clears
+ * WOKEN, setting WAITERS if @requeue (the caller then queues again, under
+ * m still): the owner's release then takes m and wakes the next. */
+static bool try_after_wake_locked(struct weft_lock *l, uintptr_t me, bool requeue) {
+  uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+  for (;;) {
+    WEFT__INVARIANT(cur & WOKEN);
+    if (!owner_of(cur)) {
+      /* acq_rel: as the fast CAS (try_take). */
+      if (atomic_compare_exchange_weak_explicit(&l->word, &cur, me | (cur & WAITERS),
+                                                memory_order_acq_rel, memory_order_relaxed))
+        return true;
+    } else if (atomic_compare_exchange_weak_explicit(&l->word, &cur,
+                                                     (cur & ~WOKEN) | (requeue ? WAITERS : 0),
+                                                     memory_order_relaxed, memory_order_relaxed)) {
+      return false; /* relaxed: the owner's release reads it under m, which we hold */
+    }
+  }
+}
+
+/* A barging waiter woken to try, without m: takes the lock if it is free
+ * (one CAS; WOKEN cleared with it). */
+static inline bool try_after_wake(struct weft_lock *l, uintptr_t me) {
+  uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+  /* acq_rel: as the fast CAS (try_take). */
+  return !owner_of(cur) &&
+         atomic_compare_exchange_strong_explicit(&l->word, &cur, me | (cur & WAITERS),
+                                                 memory_order_acq_rel, memory_order_relaxed);
 }
 
 /* The acquire that found the lock taken (@cur: the word the fast CAS
@@ -145,33 +240,61 @@ static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct we
     weft__mutex_unlock(&l->m);
     return 0;
   }
-  /* Not us: the fast path saw another owner, and only we take it for us. */
-  /* acquire: the owner's taking CAS (acq_rel) published the task we read. */
-  struct weft_task *owner = owner_of(atomic_load_explicit(&l->word, memory_order_acquire));
+  /* Not us: the fast path saw another owner, and only we take it for us.
+   * acquire: the owner's taking CAS (acq_rel) published the task we read.
+   * It cannot end meanwhile: with WAITERS set and WOKEN clear its release
+   * takes m, which we hold. With WOKEN set (barging) it may release with
+   * its fast CAS and end at any moment: its id is not read (0: unknown). */
+  uintptr_t seen = atomic_load_explicit(&l->word, memory_order_acquire);
+  struct weft_task *owner = seen & WOKEN ? NULL : owner_of(seen);
   WEFT__INVARIANT(owner != t);
   struct weft__waiter_node w;
-  weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, (int64_t)owner->id, weft__name_get(&l->name));
-  /* Granted: the lock is ours (release_locked named us before granting)
-   * and m is not held: nothing is left to do under it. */
-  int rc = weft__wl_wait_handoff(&l->m, &l->waiters, &w, mode, weft__deadline(timeout_ns));
+  weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, owner ? (int64_t)owner->id : 0,
+                           weft__name_get(&l->name));
+  uint64_t deadline = weft__deadline(timeout_ns);
+  uint64_t since = l->barging ? weft__clock_ns() : 0;
+  /* Granted: the lock is ours (release_locked named us before granting),
+   * or, barging, ours to try; m is not held. */
+  int rc = weft__wl_wait_handoff(&l->m, &l->waiters, &w, mode, deadline);
+  while (!rc && w.status == TRY_AGAIN) {
+    if (try_after_wake(l, me)) return 0;
+    weft__mutex_lock(&l->m);
+    if (try_after_wake_locked(l, me, true)) {
+      WEFT__INVARIANT(lock_ok(l));
+      weft__mutex_unlock(&l->m);
+      return 0;
+    }
+    if (weft__clock_ns() - since > STARVING_NS) l->starving = true;
+    rc = weft__wl_wait_handoff_first(&l->m, &l->waiters, &w, mode, deadline);
+  }
   if (!rc) {
     /* relaxed: only the owner, us, changes the owner part now. */
     WEFT__INVARIANT(owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) == t);
     return 0;
   }
-  if (atomic_load_explicit(&w.granted, memory_order_acquire)) release_locked(l);
-  else unmark_if_none_locked(l);
+  /* A grant that came as we gave up is passed on: the lock to the next
+   * waiter, or a try (taken and released again, which wakes the next). */
+  if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
+    if (w.status != TRY_AGAIN || try_after_wake_locked(l, me, false)) release_locked(l);
+  } else {
+    unmark_if_none_locked(l);
+  }
   WEFT__INVARIANT(lock_ok(l));
   weft__mutex_unlock(&l->m);
   return rc;
 }
 
-/* The uncontended acquire: one CAS (0 -> task). */
+/* The uncontended acquire: one CAS (0 -> task). A barging lock that is
+ * free with waiters (its bits set) is taken by a second CAS, bits kept. */
 static inline bool try_take(struct weft_lock *l, struct weft_task *t, uintptr_t *cur) {
   *cur = 0;
   /* acquire: pairs with the release that freed it; release: names us (head comment). */
-  return atomic_compare_exchange_strong_explicit(&l->word, cur, (uintptr_t)t, memory_order_acq_rel,
-                                                 memory_order_relaxed);
+  if (atomic_compare_exchange_strong_explicit(&l->word, cur, (uintptr_t)t, memory_order_acq_rel,
+                                              memory_order_relaxed))
+    return true;
+  return l->barging && !owner_of(*cur) &&
+         atomic_compare_exchange_strong_explicit(&l->word, cur, (uintptr_t)t | (*cur & BITS),
+                                                 memory_order_acq_rel, memory_order_relaxed);
 }
 
 /* Acquire with an explicit wait mode (cond.c re-acquires without
@@ -197,9 +320,16 @@ void weft__lock_enqueue(struct weft_lock *l, struct weft__waiter_node *w) {
 }
 
 void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w) {
+  uint64_t since = l->barging ? weft__clock_ns() : 0;
   weft__mutex_lock(&l->m);
-  /* No deadline, no cancellation: returns only once granted. */
-  weft__wl_await(&l->m, &l->waiters, w, WEFT__WAIT_NOCANCEL, 0);
+  /* No deadline, no cancellation: returns only once granted (barging:
+   * granted a try it won; a lost one queues it first again). */
+  for (;;) {
+    weft__wl_await(&l->m, &l->waiters, w, WEFT__WAIT_NOCANCEL, 0);
+    if (w->status != TRY_AGAIN || try_after_wake_locked(l, (uintptr_t)w->task, true)) break;
+    if (weft__clock_ns() - since > STARVING_NS) l->starving = true;
+    weft__wl_enqueue_first(&l->waiters, w, w->task);
+  }
   WEFT__INVARIANT(lock_ok(l) && owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) == w->task);
   weft__mutex_unlock(&l->m);
 }
@@ -221,7 +351,7 @@ int weft_lock_try_acquire(weft_lock_t *l) {
 static __attribute__((noinline)) int release_slow(struct weft_lock *l, struct weft_task *t) {
   weft__mutex_lock(&l->m);
   uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
-  int rc = !cur ? WEFT_EINVALSTATE : owner_of(cur) != t ? -EPERM : 0;
+  int rc = !owner_of(cur) ? WEFT_EINVALSTATE : owner_of(cur) != t ? -EPERM : 0;
   if (!rc) release_locked(l);
   weft__mutex_unlock(&l->m);
   return rc;
@@ -231,14 +361,16 @@ int weft_lock_release(weft_lock_t *l) {
   if (!l) return -EINVAL;
   /* A leaf until it returns or tail-calls (worker.h, weft__worker_self_leaf). */
   struct weft_task *t = weft__task_self_leaf();
-  uintptr_t cur = (uintptr_t)t;
   /* relaxed: a look first, so that a release with waiters (WAITERS set:
    * every release in a convoy) skips a CAS bound to fail, a locked
    * instruction. Our own line (we took the lock), or shared by a waiter
    * that set WAITERS. release (the CAS): the critical section to the next
-   * owner. It fails if anyone queued meanwhile: then under m. */
-  if (t && atomic_load_explicit(&l->word, memory_order_relaxed) == cur &&
-      atomic_compare_exchange_strong_explicit(&l->word, &cur, 0, memory_order_release,
+   * owner. It fails if anyone queued meanwhile: then under m. A barging
+   * lock whose woken waiter is on its way (WOKEN) has nobody to wake: the
+   * CAS frees it, bits kept. */
+  uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+  if (t && owner_of(cur) == t && (cur & (WAITERS | WOKEN)) != WAITERS &&
+      atomic_compare_exchange_strong_explicit(&l->word, &cur, cur & BITS, memory_order_release,
                                               memory_order_relaxed))
     return 0;
   return release_slow(l, t);
@@ -247,7 +379,7 @@ int weft_lock_release(weft_lock_t *l) {
 int weft_lock_locked(weft_lock_t *l) {
   if (!l) return 0;
   /* relaxed: a snapshot; it orders nothing. */
-  return atomic_load_explicit(&l->word, memory_order_relaxed) != 0;
+  return owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) != NULL;
 }
 
 /* For cond.c: does the current task hold @l? */

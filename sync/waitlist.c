@@ -51,6 +51,14 @@ void weft__wl_enqueue(struct weft__waitlist *wl, struct weft__waiter_node *w, st
   WEFT__INVARIANT(wl_ok(wl));
 }
 
+void weft__wl_enqueue_first(struct weft__waitlist *wl, struct weft__waiter_node *w,
+                            struct weft_task *t) {
+  weft__wl_node_init(w, t);
+  weft__list_add_tail(wl->waiters.next, &w->link); /* before the oldest: first */
+  wl->count++;
+  WEFT__INVARIANT(wl_ok(wl));
+}
+
 /* Sleeps until @w is granted, cancelled or @deadline_ns, by @mode;
  * weft__task_wait's results (0: granted). Without the mutex. */
 static int wl_sleep(struct weft__waiter_node *w, enum weft__wait_mode mode, uint64_t deadline_ns) {
@@ -87,10 +95,10 @@ int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft_
   return weft__wl_await(m, wl, w, mode, deadline_ns);
 }
 
-int weft__wl_wait_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
-                          struct weft__waiter_node *w, enum weft__wait_mode mode,
-                          uint64_t deadline_ns) {
-  weft__wl_enqueue(wl, w, weft__task_self());
+/* weft__wl_wait_handoff for a node already queued (by either enqueue). */
+static int wl_await_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
+                            struct weft__waiter_node *w, enum weft__wait_mode mode,
+                            uint64_t deadline_ns) {
   weft__mutex_unlock(m);
   int rc = wl_sleep(w, mode, deadline_ns);
   /* acquire: pairs with weft__wl_grant's last release store: the waker
@@ -102,6 +110,20 @@ int weft__wl_wait_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
   rc = wl_leave_locked(wl, w, rc);
   if (rc == 0) weft__mutex_unlock(m);
   return rc;
+}
+
+int weft__wl_wait_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
+                          struct weft__waiter_node *w, enum weft__wait_mode mode,
+                          uint64_t deadline_ns) {
+  weft__wl_enqueue(wl, w, weft__task_self());
+  return wl_await_handoff(m, wl, w, mode, deadline_ns);
+}
+
+int weft__wl_wait_handoff_first(struct weft__mutex *m, struct weft__waitlist *wl,
+                                struct weft__waiter_node *w, enum weft__wait_mode mode,
+                                uint64_t deadline_ns) {
+  weft__wl_enqueue_first(wl, w, weft__task_self());
+  return wl_await_handoff(m, wl, w, mode, deadline_ns);
 }
 
 void weft__wl_grant(struct weft__waiter_node *w, void *value, int status) {

@@ -84,6 +84,13 @@ int weft__wl_wait_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
                           struct weft__waiter_node *w, enum weft__wait_mode mode,
                           uint64_t deadline_ns);
 
+/* weft__wl_wait_handoff queueing @w first, before every waiter: for a
+ * waiter that was woken, lost its turn and goes back to the front (a
+ * barging Lock, lock.c). Same contract. */
+int weft__wl_wait_handoff_first(struct weft__mutex *m, struct weft__waitlist *wl,
+                                struct weft__waiter_node *w, enum weft__wait_mode mode,
+                                uint64_t deadline_ns);
+
 /* The list's invariants (waitlist.c's head comment), for the primitives'
  * own checkers. Under the mutex. */
 bool weft__wl_ok(const struct weft__waitlist *wl);
@@ -92,6 +99,10 @@ bool weft__wl_ok(const struct weft__waitlist *wl);
  * without waiting; weft__wl_await then waits for it. For waits whose node
  * is queued by someone else (cond.c's notify moves a waiter to its lock). */
 void weft__wl_enqueue(struct weft__waitlist *wl, struct weft__waiter_node *w, struct weft_task *t);
+/* weft__wl_enqueue at the front, before every waiter (the same use as
+ * weft__wl_wait_handoff_first, for a node weft__wl_await then waits on). */
+void weft__wl_enqueue_first(struct weft__waitlist *wl, struct weft__waiter_node *w,
+                            struct weft_task *t);
 /* Readies @w to be queued later (weft__wl_enqueue's fields, not linked). */
 void weft__wl_node_init(struct weft__waiter_node *w, struct weft_task *t);
 /* Called with @m held, for a node queued on @wl (or already granted):

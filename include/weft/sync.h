@@ -17,7 +17,8 @@
  *
  * Fairness: Lock and Semaphore hand over directly, first come first served:
  * a task that arrives while others wait queues behind them, even if the lock
- * is momentarily free.
+ * is momentarily free (a Lock made with WEFT_LOCK_BARGING, opt-in, lets it
+ * take the lock instead: weft_lock_create_policy).
  *
  * Ownership: *_create allocates and returns the object; *_destroy frees it
  * and must only be called once nobody waits on it or uses it (-EBUSY
@@ -44,8 +45,25 @@ typedef struct weft_queue weft_queue_t;
 
 /* ---- Lock --------------------------------------------------------------------- */
 
-/** weft_lock_create - a new unlocked Lock. Returns 0, -EINVAL, -ENOMEM. Threads: any. */
+/** weft_lock_create - a new unlocked Lock, FIFO (asyncio's rule: the
+ *  Fairness paragraph above). Returns 0, -EINVAL, -ENOMEM. Threads: any. */
 WEFT_EXTERN int weft_lock_create(weft_lock_t **out);
+
+/* Who gets a Lock released while tasks wait for it. */
+enum weft_lock_policy {
+  WEFT_LOCK_FIFO = 0,    /* handed to the oldest waiter (asyncio; the default) */
+  WEFT_LOCK_BARGING = 1, /* freed, and the oldest waiter woken to try for it: a
+                          * task that acquires it first, even one that arrived
+                          * later, takes it (Go's sync.Mutex). Much faster when
+                          * tasks on several workers retake a lock in a loop;
+                          * not asyncio's order. A woken waiter that loses goes
+                          * back to the front; once one has waited over 1 ms
+                          * and loses again, releases hand over FIFO until the
+                          * queue empties, so nobody waits forever. */
+};
+/** weft_lock_create_policy - a new unlocked Lock with @policy. Returns 0;
+ *  -EINVAL (@out NULL or @policy unknown); -ENOMEM. Threads: any. */
+WEFT_EXTERN int weft_lock_create_policy(weft_lock_t **out, enum weft_lock_policy policy);
 /** weft_lock_destroy - free it. Returns 0; -EBUSY if locked or waited on (nothing freed). */
 WEFT_EXTERN int weft_lock_destroy(weft_lock_t *l);
 /** weft_lock_set_name - name it in task dumps (weft/debug.h); @name is not copied:
@@ -64,10 +82,11 @@ WEFT_EXTERN const char *weft_lock_name(weft_lock_t *l);
  * Suspends: yes.  Threads: tasks on any worker.
  */
 WEFT_EXTERN int weft_lock_acquire(weft_lock_t *l, int64_t timeout_ns);
-/** weft_lock_try_acquire - take it only if free and nobody waits: 0 or -EAGAIN; -EPERM outside a task; -EINVAL. Suspends: no. */
+/** weft_lock_try_acquire - take it only if free (FIFO: and nobody waits): 0 or -EAGAIN; -EPERM outside a task; -EINVAL. Suspends: no. */
 WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t *l);
 /**
- * weft_lock_release - release the lock (to the oldest waiter, if any)
+ * weft_lock_release - release the lock (FIFO: to the oldest waiter, if any;
+ * barging: frees it and wakes the oldest waiter to try)
  * Returns:  0; WEFT_EINVALSTATE if not locked; -EPERM if the caller is not
  *           the task holding it; -EINVAL.  Suspends: no.
  */

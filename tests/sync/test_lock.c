@@ -1,7 +1,11 @@
 /* test_lock.c - sync/lock.c: errors, FIFO hand-off, newcomers queue behind
  * waiters, timeouts, cancellation (also at the moment of hand-off), the
  * scope helper, a contended counter on 4 workers, the one-CAS fast
- * paths racing the queued ones, and hand-offs racing their granters. */
+ * paths racing the queued ones, and hand-offs racing their granters; the
+ * barging policy: newcomers take a freed lock, a woken waiter that loses
+ * goes back to the front, a starving one gets the lock handed over, a
+ * cancelled woken waiter wakes the next, and the three races above and a
+ * Condition's token ring with a barging lock. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -47,6 +51,8 @@ static int not_owner_main(void *arg, void **res) {
 }
 
 START_TEST(errors) {
+  ck_assert_int_eq(weft_lock_create_policy(NULL, WEFT_LOCK_BARGING), -EINVAL);
+  ck_assert_int_eq(weft_lock_create_policy(&lk, (enum weft_lock_policy)7), -EINVAL);
   ck_assert_int_eq(weft_lock_create(&lk), 0);
   ck_assert_int_eq(weft_lock_acquire(lk, -1), -EPERM); /* not a task */
   ck_assert_int_eq(run_main(1, errors_main, NULL, NULL), 0);
@@ -131,6 +137,126 @@ START_TEST(cancel_at_hand_off_passes_the_lock_on) {
 }
 END_TEST
 
+/* Barging: a release with waiters frees the lock and wakes the oldest to
+ * try; a newcomer (us) that acquires first takes it, and its release
+ * wakes nobody more (the woken one is on its way). A woken waiter that
+ * loses goes back to the front: the next release wakes it, not the one
+ * queued behind it. */
+static int barging_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_task_t *ts[2];
+  weft_spawn(contender, "a", &ts[0]);
+  weft_spawn(contender, "b", &ts[1]);
+  weft_yield(); /* both queue */
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken to try */
+  ck_assert_int_eq(weft_lock_locked(lk), 0);  /* free meanwhile */
+  ck_assert_int_eq(weft_lock_try_acquire(lk), 0); /* we barge in */
+  order[norder++] = 'm';
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  order[norder++] = '|';
+  /* A lost try: "c" is woken, we take the lock again first, "c" tries
+   * and loses, and goes back before "d". */
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_spawn(contender, "c", &ts[0]);
+  weft_spawn(contender, "d", &ts[1]);
+  weft_yield(); /* both queue */
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* "c" woken to try */
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0); /* taken first, without waiting */
+  weft_yield(); /* "c" tries, loses, queues first again */
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* wakes "c" */
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(barging_newcomers_take_a_freed_lock) {
+  ck_assert_int_eq(weft_lock_create_policy(&lk, WEFT_LOCK_BARGING), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, barging_main, NULL, NULL), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, "mab|cd");
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
+/* A waiter that has waited over a millisecond and loses its try again
+ * turns the lock to hand-offs: the next release gives it the lock (held
+ * at once: we cannot take it), and once the queue is empty the lock
+ * barges again. */
+static int starving_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_task_t *t;
+  weft_spawn(contender, "a", &t);
+  weft_yield(); /* "a" queues */
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken to try */
+  ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
+  ck_assert_int_eq(weft_sleep_ns(2000000), 0); /* "a" tries and loses (not yet starving) */
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken again */
+  ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
+  weft_yield(); /* "a" loses after over 1 ms: starving */
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* handed to "a" */
+  ck_assert_int_eq(weft_lock_locked(lk), 1);
+  ck_assert_int_eq(weft_lock_try_acquire(lk), -EAGAIN);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  order[norder++] = '|';
+  /* The queue emptied: barging again. */
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_spawn(contender, "b", &t);
+  weft_yield();
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
+  order[norder++] = 'm';
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(barging_starving_waiter_is_handed_the_lock) {
+  ck_assert_int_eq(weft_lock_create_policy(&lk, WEFT_LOCK_BARGING), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, starving_main, NULL, NULL), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, "a|mb");
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
+/* A waiter woken to try and cancelled before it runs passes its try on:
+ * the next waiter takes the lock with nobody releasing it again. */
+static int barging_cancel_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_task_t *t2, *t3;
+  weft_spawn(contender, "2", &t2);
+  weft_spawn(contender, "3", &t3);
+  weft_yield();
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* "2" woken to try ... */
+  ck_assert_int_eq(weft_task_cancel(t2, NULL), 1); /* ... and cancelled */
+  ck_assert_int_eq(weft_await(weft_task_future(t2), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_await(weft_task_future(t3), NULL), 0);
+  weft_task_release(t2);
+  weft_task_release(t3);
+  ck_assert_int_eq(weft_lock_locked(lk), 0);
+  return 0;
+}
+
+START_TEST(barging_cancelled_woken_waiter_wakes_the_next) {
+  ck_assert_int_eq(weft_lock_create_policy(&lk, WEFT_LOCK_BARGING), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, barging_cancel_main, NULL, NULL), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, "3");
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
 static int scoped(void *arg, void **res) {
   for (int i = 0; i < 3; i++) {
     WEFT_LOCK_SCOPE(guard, lk);
@@ -175,19 +301,22 @@ static int contended_main(void *arg, void **res) {
   return 0;
 }
 
+static _Atomic long timeouts; /* hand_offs_race_their_granters' given-up takes */
 static int inside;       /* a plain flag: set while a task holds lk */
 static long fast_counter; /* incremented under lk */
 
-/* Runs @main on 4 workers with a new lock (lk) and fast_counter at 0;
- * the lock is free and destroyable after. */
-static void on_four_workers(weft_task_fn main) {
-  ck_assert_int_eq(weft_lock_create(&lk), 0);
+/* Runs @main on 4 workers with a new lock (lk) of @policy and
+ * fast_counter at 0; the lock is free and destroyable after. */
+static void on_four_workers(weft_task_fn main, enum weft_lock_policy policy) {
+  ck_assert_int_eq(weft_lock_create_policy(&lk, policy), 0);
   fast_counter = 0;
+  timeouts = 0;
   ck_assert_int_eq(run_main(4, main, NULL, NULL), 0);
   ck_assert_int_eq(weft_lock_destroy(lk), 0);
 }
 
-START_TEST(contended_counter) { on_four_workers(contended_main); }
+/* The races below run with each policy (_i: the loop test's index). */
+START_TEST(contended_counter) { on_four_workers(contended_main, (enum weft_lock_policy)_i); }
 END_TEST
 
 /* The uncontended fast paths (one CAS each way) racing the queued slow
@@ -219,7 +348,7 @@ static int fast_slow_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(fast_and_queued_paths_race) { on_four_workers(fast_slow_main); }
+START_TEST(fast_and_queued_paths_race) { on_four_workers(fast_slow_main, (enum weft_lock_policy)_i); }
 END_TEST
 
 /* Hand-offs racing their granters: a waiter granted the lock leaves
@@ -232,7 +361,6 @@ END_TEST
  * (scribble_stack) right after taking the lock. TSan reports a granter's store into a node that was
  * left too early. */
 enum { HAND_OFF_TASKS = 8, HAND_OFF_TAKES = 50 };
-static _Atomic long timeouts;
 
 static int take_and_end(void *arg, void **res) {
   for (int i = 0; i < HAND_OFF_TAKES; i++) {
@@ -263,7 +391,43 @@ static int hand_offs_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(hand_offs_race_their_granters) { on_four_workers(hand_offs_main); }
+START_TEST(hand_offs_race_their_granters) { on_four_workers(hand_offs_main, (enum weft_lock_policy)_i); }
+END_TEST
+
+/* A Condition on a barging lock: 8 tasks on 4 workers pass a token round
+ * a ring, each waiting for its turn. Its notify_all moves every waiter
+ * into the lock's queue, where releases wake them to try (and some lose
+ * to the others' re-acquires and go back first): every turn is taken in
+ * order, none lost, and each waiter holds the lock when it returns. */
+enum { RING = 8 };
+static weft_cond_t *ring_cond;
+static long turn;
+
+static int ring_member(void *arg, void **res) {
+  long me = (long)arg, rounds = scaled(2000);
+  for (long r = 0; r < rounds; r++) {
+    int rc = weft_lock_acquire(lk, -1);
+    if (rc) return rc;
+    while (turn % RING != me)
+      if ((rc = weft_cond_wait(ring_cond, -1))) return rc;
+    if (inside) return -EFAULT;
+    turn++;
+    if ((rc = weft_cond_notify_all(ring_cond)) < 0) return rc; /* >= 0: how many it woke */
+    if ((rc = weft_lock_release(lk))) return rc;
+  }
+  return 0;
+}
+
+static int ring_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_cond_create(lk, &ring_cond), 0);
+  turn = 0;
+  spawn_indexed_and_join(ring_member, RING);
+  ck_assert_int_eq(turn, RING * scaled(2000));
+  ck_assert_int_eq(weft_cond_destroy(ring_cond), 0);
+  return 0;
+}
+
+START_TEST(barging_condition_token_ring) { on_four_workers(ring_main, WEFT_LOCK_BARGING); }
 END_TEST
 
 static Suite *suite(void) {
@@ -274,9 +438,13 @@ static Suite *suite(void) {
   tcase_add_test(tc, fifo_hand_off);
   tcase_add_test(tc, cancel_at_hand_off_passes_the_lock_on);
   tcase_add_test(tc, scope_releases_on_every_exit);
-  tcase_add_test(tc, contended_counter);
-  tcase_add_test(tc, fast_and_queued_paths_race);
-  tcase_add_test(tc, hand_offs_race_their_granters);
+  tcase_add_test(tc, barging_newcomers_take_a_freed_lock);
+  tcase_add_test(tc, barging_starving_waiter_is_handed_the_lock);
+  tcase_add_test(tc, barging_cancelled_woken_waiter_wakes_the_next);
+  tcase_add_loop_test(tc, contended_counter, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
+  tcase_add_loop_test(tc, fast_and_queued_paths_race, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
+  tcase_add_loop_test(tc, hand_offs_race_their_granters, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
+  tcase_add_test(tc, barging_condition_token_ring);
   suite_add_tcase(s, tc);
   return s;
 }
