@@ -188,7 +188,7 @@ static void release_locked(struct weft_lock *l) {
   }
   WEFT__INVARIANT(w->task != NULL); /* lock waits are tasks' (WEFT__WAIT_TASK) */
   bool more = !weft__list_empty(&l->waiters.waiters);
-  if (!more) l->starving = false;
+  if (!more && l->starving) l->starving = false;
   uintptr_t next = (uintptr_t)w->task | (more ? WAITERS : 0);
   /* release: as above; the new owner also syncs through its grant. */
   atomic_store_explicit(&l->word, next, memory_order_release);

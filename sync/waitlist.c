@@ -96,9 +96,9 @@ int weft__wl_wait(struct weft__mutex *m, struct weft__waitlist *wl, struct weft_
 }
 
 /* weft__wl_wait_handoff for a node already queued (by either enqueue). */
-static int wl_await_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
-                            struct weft__waiter_node *w, enum weft__wait_mode mode,
-                            uint64_t deadline_ns) {
+static inline __attribute__((always_inline)) int wl_await_handoff(
+    struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
+    enum weft__wait_mode mode, uint64_t deadline_ns) {
   weft__mutex_unlock(m);
   int rc = wl_sleep(w, mode, deadline_ns);
   /* acquire: pairs with weft__wl_grant's last release store: the waker
