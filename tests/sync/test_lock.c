@@ -427,6 +427,49 @@ static int ring_main(void *arg, void **res) {
   return 0;
 }
 
+/* Condition waiters moved to a barging lock by notify_all, one of them
+ * woken to try and losing to us: it goes back to the front of the lock's
+ * queue, so the next release wakes it before the one notified after it. */
+static weft_cond_t *cv;
+
+static int cond_waiter(void *arg, void **res) {
+  int rc = weft_lock_acquire(lk, -1);
+  if (rc) return rc;
+  if ((rc = weft_cond_wait(cv, -1))) return rc;
+  order[norder++] = *(const char *)arg;
+  return weft_lock_release(lk);
+}
+
+static int barging_cond_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_cond_create(lk, &cv), 0);
+  weft_task_t *ts[2];
+  weft_spawn(cond_waiter, "a", &ts[0]);
+  weft_spawn(cond_waiter, "b", &ts[1]);
+  weft_yield(); /* both wait on cv, in order */
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  ck_assert_int_eq(weft_cond_notify_all(cv), 2); /* both queue on the lock */
+  ck_assert_int_eq(weft_lock_release(lk), 0);    /* "a" woken to try */
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0); /* taken first */
+  weft_yield(); /* "a" tries, loses, queues first again */
+  ck_assert_int_eq(weft_lock_release(lk), 0); /* wakes "a" */
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  ck_assert_int_eq(weft_cond_destroy(cv), 0);
+  return 0;
+}
+
+START_TEST(barging_condition_waiter_that_loses_goes_first) {
+  ck_assert_int_eq(weft_lock_create_policy(&lk, WEFT_LOCK_BARGING), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, barging_cond_main, NULL, NULL), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, "ab");
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
 START_TEST(barging_condition_token_ring) { on_four_workers(ring_main, WEFT_LOCK_BARGING); }
 END_TEST
 
@@ -444,6 +487,7 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, contended_counter, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
   tcase_add_loop_test(tc, fast_and_queued_paths_race, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
   tcase_add_loop_test(tc, hand_offs_race_their_granters, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
+  tcase_add_test(tc, barging_condition_waiter_that_loses_goes_first);
   tcase_add_test(tc, barging_condition_token_ring);
   suite_add_tcase(s, tc);
   return s;
