@@ -324,7 +324,7 @@ void weft_loop_release(weft_loop_t *loop) {
   if (loop) weft__loop_count(loop, -1);
 }
 
-uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w) {
+uint64_t weft__loop_task_id_slow(struct weft_loop *loop, struct weft__worker *w) {
   /* relaxed: ids need uniqueness, not ordering. */
   if (!w) return atomic_fetch_add_explicit(&loop->next_id, 1, memory_order_relaxed);
   if (w->id_next == w->id_end) {

@@ -163,7 +163,13 @@ void weft__loop_executor_fini(struct weft_loop *loop);
 int weft__loop_shutdown_executor_running(struct weft_loop *loop);
 /* Tasks of @loop not done yet (task.c; the registry's listed tasks). */
 int weft__loop_count_tasks(struct weft_loop *loop);
-/* Next task id for the calling thread. */
-uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w);
+/* Next task id for the calling thread (@w: its worker, or NULL). Inline:
+ * every spawn takes one, and a worker's block runs out once in
+ * WEFT__ID_BLOCK ids (then the out-of-line refill). */
+uint64_t weft__loop_task_id_slow(struct weft_loop *loop, struct weft__worker *w);
+static inline uint64_t weft__loop_task_id(struct weft_loop *loop, struct weft__worker *w) {
+  if (w && w->id_next != w->id_end) return w->id_next++;
+  return weft__loop_task_id_slow(loop, w);
+}
 
 #endif

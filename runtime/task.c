@@ -89,6 +89,9 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                        const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
                        void *site);
 
+/* weft_task_opts_init's values, for a spawn without options (most). */
+static const struct weft_task_opts default_opts = {.name = NULL, .stack_size = 0, .worker = -1};
+
 int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct weft_task_opts *opts,
                    weft_task_t **out, void *site) {
   if (!fn) return -EINVAL;
@@ -96,11 +99,7 @@ int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct w
   /* acquire: the factory record was written before it was published. */
   const struct weft__factory *f = atomic_load_explicit(&loop->factory, memory_order_acquire);
   if (!f) return task_create(loop, fn, arg, opts, out, true, site);
-  struct weft_task_opts defaults;
-  if (!opts) {
-    weft_task_opts_init(&defaults);
-    opts = &defaults;
-  }
+  if (!opts) opts = &default_opts;
   weft_task_t *t = NULL;
   void *prev = factory_site;
   factory_site = site;
@@ -147,11 +146,7 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                        void *site) {
   if (!fn) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
-  struct weft_task_opts defaults;
-  if (!opts) {
-    weft_task_opts_init(&defaults);
-    opts = &defaults;
-  }
+  if (!opts) opts = &default_opts;
   size_t stack = opts->stack_size ? opts->stack_size : loop->stack_size;
   if (!weft__stack_size_ok(stack)) return -EINVAL;
   if (opts->worker < -1 || (opts->worker >= 0 && (unsigned)opts->worker >= loop->nworkers))
@@ -292,8 +287,9 @@ int weft_spawn_eager(weft_task_fn fn, void *arg, weft_task_t **out) {
 
 int weft_spawn(weft_task_fn fn, void *arg, weft_task_t **out) {
   if (!fn) return -EINVAL;
-  if (!weft__worker_self()) return -EPERM;
-  return weft__spawn_at(NULL, fn, arg, NULL, out, __builtin_return_address(0));
+  struct weft__worker *w = weft__worker_self();
+  if (!w) return -EPERM;
+  return weft__spawn_at(w->loop, fn, arg, NULL, out, __builtin_return_address(0));
 }
 
 weft_future_t *weft_task_future(weft_task_t *t) { return t ? &t->fut : NULL; }
