@@ -14,6 +14,18 @@ static weft_lock_t *lk;
 static char order[16];
 static int norder;
 
+/* Runs @main as one worker's main task with a new lock (lk) of @policy and
+ * the order record empty; the tasks' marks in order must read @want, and
+ * the lock is free and destroyable after. */
+static void expect_order(enum weft_lock_policy policy, weft_task_fn main, const char *want) {
+  ck_assert_int_eq(weft_lock_create_policy(&lk, policy), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, main, NULL, NULL), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, want);
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+
 static int errors_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_release(lk), WEFT_EINVALSTATE);
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
@@ -90,14 +102,7 @@ static int fifo_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(fifo_hand_off) {
-  ck_assert_int_eq(weft_lock_create(&lk), 0);
-  norder = 0;
-  ck_assert_int_eq(run_main(1, fifo_main, NULL, NULL), 0);
-  order[norder] = 0;
-  ck_assert_str_eq(order, "abcm");
-  ck_assert_int_eq(weft_lock_destroy(lk), 0);
-}
+START_TEST(fifo_hand_off) { expect_order(WEFT_LOCK_FIFO, fifo_main, "abcm"); }
 END_TEST
 
 static int waiter_with_timeout(void *arg, void **res) { return weft_lock_acquire(lk, 5000000); }
@@ -128,12 +133,7 @@ static int handoff_cancel_main(void *arg, void **res) {
 }
 
 START_TEST(cancel_at_hand_off_passes_the_lock_on) {
-  ck_assert_int_eq(weft_lock_create(&lk), 0);
-  norder = 0;
-  ck_assert_int_eq(run_main(1, handoff_cancel_main, NULL, NULL), 0);
-  order[norder] = 0;
-  ck_assert_str_eq(order, "3");
-  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+  expect_order(WEFT_LOCK_FIFO, handoff_cancel_main, "3");
 }
 END_TEST
 
@@ -176,12 +176,7 @@ static int barging_main(void *arg, void **res) {
 }
 
 START_TEST(barging_newcomers_take_a_freed_lock) {
-  ck_assert_int_eq(weft_lock_create_policy(&lk, WEFT_LOCK_BARGING), 0);
-  norder = 0;
-  ck_assert_int_eq(run_main(1, barging_main, NULL, NULL), 0);
-  order[norder] = 0;
-  ck_assert_str_eq(order, "mab|cd");
-  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+  expect_order(WEFT_LOCK_BARGING, barging_main, "mab|cd");
 }
 END_TEST
 
@@ -220,12 +215,7 @@ static int starving_main(void *arg, void **res) {
 }
 
 START_TEST(barging_starving_waiter_is_handed_the_lock) {
-  ck_assert_int_eq(weft_lock_create_policy(&lk, WEFT_LOCK_BARGING), 0);
-  norder = 0;
-  ck_assert_int_eq(run_main(1, starving_main, NULL, NULL), 0);
-  order[norder] = 0;
-  ck_assert_str_eq(order, "a|mb");
-  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+  expect_order(WEFT_LOCK_BARGING, starving_main, "a|mb");
 }
 END_TEST
 
@@ -248,12 +238,7 @@ static int barging_cancel_main(void *arg, void **res) {
 }
 
 START_TEST(barging_cancelled_woken_waiter_wakes_the_next) {
-  ck_assert_int_eq(weft_lock_create_policy(&lk, WEFT_LOCK_BARGING), 0);
-  norder = 0;
-  ck_assert_int_eq(run_main(1, barging_cancel_main, NULL, NULL), 0);
-  order[norder] = 0;
-  ck_assert_str_eq(order, "3");
-  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+  expect_order(WEFT_LOCK_BARGING, barging_cancel_main, "3");
 }
 END_TEST
 
@@ -348,7 +333,9 @@ static int fast_slow_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(fast_and_queued_paths_race) { on_four_workers(fast_slow_main, (enum weft_lock_policy)_i); }
+START_TEST(fast_and_queued_paths_race) {
+  on_four_workers(fast_slow_main, (enum weft_lock_policy)_i);
+}
 END_TEST
 
 /* Hand-offs racing their granters: a waiter granted the lock leaves
@@ -391,7 +378,9 @@ static int hand_offs_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(hand_offs_race_their_granters) { on_four_workers(hand_offs_main, (enum weft_lock_policy)_i); }
+START_TEST(hand_offs_race_their_granters) {
+  on_four_workers(hand_offs_main, (enum weft_lock_policy)_i);
+}
 END_TEST
 
 /* A Condition on a barging lock: 8 tasks on 4 workers pass a token round
@@ -461,12 +450,7 @@ static int barging_cond_main(void *arg, void **res) {
 }
 
 START_TEST(barging_condition_waiter_that_loses_goes_first) {
-  ck_assert_int_eq(weft_lock_create_policy(&lk, WEFT_LOCK_BARGING), 0);
-  norder = 0;
-  ck_assert_int_eq(run_main(1, barging_cond_main, NULL, NULL), 0);
-  order[norder] = 0;
-  ck_assert_str_eq(order, "ab");
-  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+  expect_order(WEFT_LOCK_BARGING, barging_cond_main, "ab");
 }
 END_TEST
 
