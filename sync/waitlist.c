@@ -44,19 +44,23 @@ void weft__wl_node_init(struct weft__waiter_node *w, struct weft_task *t) {
   w->status = 0;
 }
 
-void weft__wl_enqueue(struct weft__waitlist *wl, struct weft__waiter_node *w, struct weft_task *t) {
+/* Readies @w for task @t and links it into @wl just before @at (the
+ * list's head: last; its first node: first). */
+static void wl_link(struct weft__waitlist *wl, struct weft__waiter_node *w, struct weft_task *t,
+                    struct weft__list *at) {
   weft__wl_node_init(w, t);
-  weft__list_add_tail(&wl->waiters, &w->link);
+  weft__list_add_tail(at, &w->link);
   wl->count++;
   WEFT__INVARIANT(wl_ok(wl));
 }
 
+void weft__wl_enqueue(struct weft__waitlist *wl, struct weft__waiter_node *w, struct weft_task *t) {
+  wl_link(wl, w, t, &wl->waiters);
+}
+
 void weft__wl_enqueue_first(struct weft__waitlist *wl, struct weft__waiter_node *w,
                             struct weft_task *t) {
-  weft__wl_node_init(w, t);
-  weft__list_add_tail(wl->waiters.next, &w->link); /* before the oldest: first */
-  wl->count++;
-  WEFT__INVARIANT(wl_ok(wl));
+  wl_link(wl, w, t, wl->waiters.next);
 }
 
 /* Sleeps until @w is granted, cancelled or @deadline_ns, by @mode;
