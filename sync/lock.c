@@ -217,6 +217,15 @@ static bool try_after_wake_locked(struct weft_lock *l, uintptr_t me, bool requeu
   }
 }
 
+/* Barging, under m: a woken waiter's try that requeues it if lost
+ * (try_after_wake_locked); a loss after waiting since @since for over
+ * STARVING_NS turns the lock to hand-offs. True: the lock is taken. */
+static bool retry_locked(struct weft_lock *l, uintptr_t me, uint64_t since) {
+  if (try_after_wake_locked(l, me, true)) return true;
+  if (weft__clock_ns() - since > STARVING_NS) l->starving = true;
+  return false;
+}
+
 /* A barging waiter woken to try, without m: takes the lock if it is free
  * (one CAS; WOKEN cleared with it). */
 static inline bool try_after_wake(struct weft_lock *l, uintptr_t me) {
@@ -259,12 +268,11 @@ static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct we
   while (!rc && w.status == TRY_AGAIN) {
     if (try_after_wake(l, me)) return 0;
     weft__mutex_lock(&l->m);
-    if (try_after_wake_locked(l, me, true)) {
+    if (retry_locked(l, me, since)) {
       WEFT__INVARIANT(lock_ok(l));
       weft__mutex_unlock(&l->m);
       return 0;
     }
-    if (weft__clock_ns() - since > STARVING_NS) l->starving = true;
     rc = weft__wl_wait_handoff_first(&l->m, &l->waiters, &w, mode, deadline);
   }
   if (!rc) {
@@ -326,8 +334,7 @@ void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w) {
    * granted a try it won; a lost one queues it first again). */
   for (;;) {
     weft__wl_await(&l->m, &l->waiters, w, WEFT__WAIT_NOCANCEL, 0);
-    if (w->status != TRY_AGAIN || try_after_wake_locked(l, (uintptr_t)w->task, true)) break;
-    if (weft__clock_ns() - since > STARVING_NS) l->starving = true;
+    if (w->status != TRY_AGAIN || retry_locked(l, (uintptr_t)w->task, since)) break;
     weft__wl_enqueue_first(&l->waiters, w, w->task);
   }
   WEFT__INVARIANT(lock_ok(l) && owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) == w->task);
