@@ -54,11 +54,11 @@
 #include <string.h>
 
 
+/* The defaults: weft_task_opts_init's, and a spawn's without options (most). */
+static const struct weft_task_opts default_opts = {.name = NULL, .stack_size = 0, .worker = -1};
+
 void weft_task_opts_init(struct weft_task_opts *opts) {
-  if (!opts) return;
-  opts->name = NULL;
-  opts->stack_size = 0;
-  opts->worker = -1;
+  if (opts) *opts = default_opts;
 }
 
 weft_task_t *weft_task_current(void) { return weft__task_self(); }
@@ -88,9 +88,6 @@ static WEFT__TLS void *factory_site;
 static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                        const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
                        void *site);
-
-/* weft_task_opts_init's values, for a spawn without options (most). */
-static const struct weft_task_opts default_opts = {.name = NULL, .stack_size = 0, .worker = -1};
 
 int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct weft_task_opts *opts,
                    weft_task_t **out, void *site) {
