@@ -116,47 +116,47 @@ static int yield_many(void *arg, void **res) {
 
 /* ---- ping_pong: 1000 pairs pass a message back and forth 1000 times -------
  * A message is a one-shot future (Tokio's peer uses a oneshot channel per
- * message, Go an unbuffered channel). */
+ * message, Go an unbuffered channel). Each future has one reference, its
+ * awaiter's: the completer holds none, which weft_future_set_result's
+ * contract allows (a reference held by anyone, e.g. the awaiting task, is
+ * enough), so a message costs no reference-count traffic. Until
+ * 2026-12-04 both sides held one (RESULTS.md, 2026-12-04 06:25Z: two
+ * locked instructions a message, 0.87x the time without them). */
 
 enum { PAIRS = 1000, ROUNDS = 1000 };
 
 struct pair {
-  weft_future_t *_Atomic to_b; /* the next message for B */
-  weft_future_t *_Atomic to_a;
-  weft_future_t *ready_b, *ready_a; /* "a new message slot is published" */
+  weft_future_t *first; /* pong's first inbox; pong's reference */
 };
 
 static int pong(void *arg, void **res) {
   struct pair *p = arg;
-  weft_future_t *in = p->ready_b;
+  weft_future_t *in = p->first;
   for (int r = 0; r < ROUNDS; r++) {
     void *v;
     weft_await(in, &v); /* v: the future to answer on, and the next inbox */
     weft_future_t **msg = v;
     weft_future_release(in);
     in = msg[1];
-    weft_future_set_result(msg[0], NULL);
-    weft_future_release(msg[0]);
+    weft_future_set_result(msg[0], NULL); /* ping's reference keeps it alive */
   }
+  weft_future_release(in); /* the inbox ping made for a round it did not play */
   return 0;
 }
 
 static int ping(void *arg, void **res) {
   struct pair *p = arg;
-  weft_future_t *out = p->ready_b;
-  weft_future_ref(out);
+  weft_future_t *out = p->first; /* pong's until its await returns */
   for (int r = 0; r < ROUNDS; r++) {
     weft_future_t *reply, *next;
     weft_future_new(NULL, &reply);
     weft_future_new(NULL, &next);
-    weft_future_t *msg[2] = {weft_future_ref(reply), next};
+    weft_future_t *msg[2] = {reply, next}; /* pong owns next from here */
     weft_future_set_result(out, msg);
-    weft_future_release(out);
     weft_await(reply, NULL);
     weft_future_release(reply);
-    out = weft_future_ref(next);
+    out = next;
   }
-  weft_future_release(out);
   return 0;
 }
 
@@ -167,8 +167,7 @@ static int ping_pong(void *arg, void **res) {
   if (arg) warm_up(2 * PAIRS);
   double t0 = now_s();
   for (int i = 0; i < PAIRS; i++) {
-    weft_future_new(NULL, &pairs[i].ready_b);
-    weft_future_ref(pairs[i].ready_b); /* one for ping, one for pong */
+    weft_future_new(NULL, &pairs[i].first);
     weft_spawn(pong, &pairs[i], &ts[2 * i]);
     weft_spawn(ping, &pairs[i], &ts[2 * i + 1]);
   }
