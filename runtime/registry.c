@@ -12,52 +12,15 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "loop.h"
+#include "membarrier.h"
 #include "task.h"
 #include "worker.h"
 
 static unsigned shard_count(const struct weft_loop *loop) { return loop->nworkers + 1; }
-
-/* membarrier(2)'s commands (linux/membarrier.h), spelled out for older headers. */
-enum {
-  MB_QUERY = 0,
-  MB_PRIVATE_EXPEDITED = 1 << 3,
-  MB_REGISTER_PRIVATE_EXPEDITED = 1 << 4,
-};
-
-static long membarrier(int cmd) {
-#if defined(__NR_membarrier)
-  return syscall(__NR_membarrier, cmd, 0, 0);
-#else
-  (void)cmd;
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
-/* Whether this process can use the asymmetric fence (registry.h):
- * registered for expedited private barriers. Without them (an old kernel,
- * a sandbox that refuses the call, valgrind) thieves' ends keep their
- * seq_cst store. Asked once; loops made at the same time may both ask,
- * and registering twice is harmless. */
-static bool asym_available(void) {
-  static _Atomic int known; /* 0: not asked yet; 1: yes; -1: no */
-  /* relaxed: the answer is the kernel's; racing askers get the same one. */
-  int k = atomic_load_explicit(&known, memory_order_relaxed);
-  if (!k) {
-    long cmds = membarrier(MB_QUERY);
-    k = cmds >= 0 && (cmds & MB_PRIVATE_EXPEDITED) && (cmds & MB_REGISTER_PRIVATE_EXPEDITED) &&
-                membarrier(MB_REGISTER_PRIVATE_EXPEDITED) == 0
-            ? 1
-            : -1;
-    atomic_store_explicit(&known, k, memory_order_relaxed);
-  }
-  return k > 0;
-}
 
 int weft__registry_init(struct weft_loop *loop) {
   unsigned n = shard_count(loop), bits = 0;
@@ -78,7 +41,7 @@ int weft__registry_init(struct weft_loop *loop) {
   }
   /* Per loop, fixed before any of its threads runs, so that its visitors
    * and its ends agree on the protocol. */
-  loop->reg_asym = asym_available();
+  loop->reg_asym = weft__membarrier_available();
   for (unsigned s = 0; s < n; s++) {
     struct weft__reg_shard *sh = &loop->reg[s];
     weft__mutex_init(&sh->lock);
@@ -258,7 +221,7 @@ static void visitors_enter(struct weft_loop *loop) {
    * an end could free a task this visitor is about to read, and there is
    * no other way to wait for those ends: stop rather than read freed
    * memory. */
-  if (loop->reg_asym && __builtin_expect(membarrier(MB_PRIVATE_EXPEDITED) != 0, 0)) {
+  if (loop->reg_asym && __builtin_expect(weft__membarrier() != 0, 0)) {
     static const char msg[] = "weft: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration\n";
     ssize_t unused = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)unused;
