@@ -47,16 +47,22 @@ void weft__futex_wake(_Atomic uint32_t *word, int count) {
  * mutex and Go's runtime lock make the same bet. */
 #define SPIN_LIMIT 30
 
-void weft__mutex_lock_slow(struct weft__mutex *m) {
+bool weft__futex_spin_acquire(_Atomic uint32_t *word) {
   for (int i = 0; i < SPIN_LIMIT; i++) {
     weft__cpu_relax();
     uint32_t expected = 0;
-    /* relaxed load first: spin on a shared cache line, not on RMWs. */
-    if (atomic_load_explicit(&m->word, memory_order_relaxed) == 0 &&
-        atomic_compare_exchange_weak_explicit(&m->word, &expected, 1, memory_order_acquire,
+    /* relaxed load first: spin on a shared cache line, not on RMWs.
+     * acquire: pairs with the unlock's release. */
+    if (atomic_load_explicit(word, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_weak_explicit(word, &expected, 1, memory_order_acquire,
                                               memory_order_relaxed))
-      return;
+      return true;
   }
+  return false;
+}
+
+void weft__mutex_lock_slow(struct weft__mutex *m) {
+  if (weft__futex_spin_acquire(&m->word)) return;
   /* Mark the lock contended (2) and sleep until we take it as 2: we cannot
    * know whether other sleepers remain, so the unlocker must wake one.
    * acquire: pairs with the release exchange in weft__mutex_unlock. */

@@ -9,6 +9,7 @@
 #define WEFT_RUNTIME_FUTEX_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* One spin-wait step: tells the core we are spinning (pause / yield). */
@@ -26,5 +27,9 @@ void weft__futex_wake(_Atomic uint32_t *word, int count);
  * pairing with the setter's release store) or the absolute monotonic
  * @deadline_ns (0 = none) passes. Returns 0 or -ETIMEDOUT. */
 int weft__futex_wait_nonzero(_Atomic uint32_t *word, uint64_t deadline_ns);
+/* A lock word's spin phase (mutex.h, amutex.h: 0 free, 1 held): tries to
+ * take it (CAS 0 -> 1, acquire) for a bounded number of pause steps while
+ * its holder is likely running. True if taken. */
+bool weft__futex_spin_acquire(_Atomic uint32_t *word);
 
 #endif

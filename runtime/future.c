@@ -43,7 +43,7 @@ WEFT__CHECKER bool fut_ok(const struct weft_future *f, bool referenced) {
 }
 
 WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
-  weft__mutex_init(&f->lock);
+  weft__amutex_init(&f->lock);
   atomic_init(&f->state, WEFT__FUT_PENDING);
   f->is_task = is_task;
   f->retrieved = 0;
@@ -89,8 +89,8 @@ WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
    * lock, so this load reads that locking or a later unlock: 0 means the
    * completer is out. Rarely nonzero: a lock pass then waits for it. */
   if (__builtin_expect(atomic_load_explicit(&f->lock.word, memory_order_acquire) != 0, 0)) {
-    weft__mutex_lock(&f->lock);
-    weft__mutex_unlock(&f->lock);
+    weft__amutex_lock(&f->lock);
+    weft__amutex_unlock(&f->lock);
   }
   if (f->err && f->err != -ECANCELED && !f->retrieved) {
     struct weft_exception_context ctx = {
@@ -214,9 +214,9 @@ WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *r
    * touch. Only notify hooks, which run code under the lock, need one
    * (complete_locked). */
   bool held = false;
-  weft__mutex_lock(&f->lock);
+  weft__amutex_lock(&f->lock);
   int rc = complete_locked(f, err, result, msg, &held);
-  weft__mutex_unlock(&f->lock);
+  weft__amutex_unlock(&f->lock);
   if (held) weft_future_release(f); /* may free f */
   return rc;
 }
@@ -266,9 +266,9 @@ int weft_future_cancelled(const weft_future_t *f) {
 
 bool weft__future_mark_retrieved_if_done(struct weft_future *f) {
   if (!weft__future_is_done(f)) return false;
-  weft__mutex_lock(&f->lock);
+  weft__amutex_lock(&f->lock);
   f->retrieved = 1;
-  weft__mutex_unlock(&f->lock);
+  weft__amutex_unlock(&f->lock);
   return true;
 }
 
@@ -277,9 +277,9 @@ int weft__future_outcome(struct weft_future *f, void **result) {
   if (f->err) {
     /* retrieved is under the lock, read too: a cancel on another thread
      * may be marking it now (TSan found the unlocked look-first). */
-    weft__mutex_lock(&f->lock);
+    weft__amutex_lock(&f->lock);
     f->retrieved = 1;
-    weft__mutex_unlock(&f->lock);
+    weft__amutex_unlock(&f->lock);
     return f->err;
   }
   if (result) *result = f->result;
@@ -300,22 +300,22 @@ int weft_future_error(weft_future_t *f, const char **msg) {
 
 /* Appends @e to @f's entries unless @f is done; true if it did. */
 static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
-  weft__mutex_lock(&f->lock);
+  weft__amutex_lock(&f->lock);
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
   if (!done) weft__chain_add_tail(&f->entries, &e->link);
   WEFT__INVARIANT(fut_ok(f, true));
-  weft__mutex_unlock(&f->lock);
+  weft__amutex_unlock(&f->lock);
   return !done;
 }
 
 /* Takes @e off @f's entries if completion did not; true if it did. Also
  * the waiter's half of the waker rule: the lock is taken. */
 static bool entry_remove(struct weft_future *f, struct weft__done_entry *e) {
-  weft__mutex_lock(&f->lock);
+  weft__amutex_lock(&f->lock);
   bool linked = weft__chain_linked(&e->link);
   if (linked) weft__chain_del(&f->entries, &e->link);
   WEFT__INVARIANT(fut_ok(f, true));
-  weft__mutex_unlock(&f->lock);
+  weft__amutex_unlock(&f->lock);
   return linked;
 }
 
@@ -343,7 +343,7 @@ int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
   weft__chain_init(&kept);
   weft__chain_init(&removed);
   int n = 0;
-  weft__mutex_lock(&f->lock);
+  weft__amutex_lock(&f->lock);
   while ((pos = weft__chain_pop(&f->entries))) {
     struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
     struct weft_handle *h =
@@ -357,7 +357,7 @@ int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
   }
   f->entries = kept;
   WEFT__INVARIANT(fut_ok(f, true));
-  weft__mutex_unlock(&f->lock);
+  weft__amutex_unlock(&f->lock);
   while ((pos = weft__chain_pop(&removed)))
     weft__handle_discard(weft__container_of(pos, struct weft_handle, entry.link));
   return n;

@@ -29,6 +29,7 @@
 #include "weft.h"
 #include "chain.h"
 #include "misuse.h"
+#include "amutex.h"
 #include "mutex.h"
 
 enum weft__entry_kind {
@@ -77,7 +78,7 @@ struct weft__future_ops {
 enum { WEFT__FUT_PENDING = 0, WEFT__FUT_DONE = 1 };
 
 struct weft_future {
-  struct weft__mutex lock;
+  struct weft__amutex lock; /* amutex.h: the unlock is a plain store */
   _Atomic uint8_t state;  /* PENDING -> DONE once, under lock, store-release */
   uint8_t is_task;        /* immutable */
   uint8_t retrieved;      /* under lock: the error was read */

@@ -51,6 +51,7 @@
  *     done with the loop before close can go on.
  */
 #include "loop.h"
+#include "amutex.h"
 #include "registry.h"
 #include "adapt.h"
 #include "ticks.h"
@@ -177,6 +178,7 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
   struct weft_loop *loop = weft__calloc_aligned(sizeof *loop, WEFT__CACHELINE);
   if (!loop) return -ENOMEM;
   weft__stackguard_install(); /* stack overflows are reported (stackguard.c) */
+  weft__amutex_setup(); /* futures' unlocks without a fence from now on (amutex.h) */
   loop->nworkers = c.workers ? c.workers : default_workers();
   loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : WEFT__STACK_DEFAULT);
   loop->pin_workers = c.pin_workers != 0;

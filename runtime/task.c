@@ -429,19 +429,19 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
 bool weft__task_take_cancel(struct weft_task *t) {
   /* acquire: a hint; the decision is made under the lock. */
   if (!atomic_load_explicit(&t->must_cancel, memory_order_acquire)) return false;
-  weft__mutex_lock(&t->fut.lock);
+  weft__amutex_lock(&t->fut.lock);
   bool had = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
   atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
-  weft__mutex_unlock(&t->fut.lock);
+  weft__amutex_unlock(&t->fut.lock);
   return had;
 }
 
 void weft__task_recancel(struct weft_task *t) {
-  weft__mutex_lock(&t->fut.lock);
+  weft__amutex_lock(&t->fut.lock);
   /* Only if a request is still standing: uncancel() may have withdrawn it. */
   if (t->cancel_requests > 0)
     atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed); /* under the lock */
-  weft__mutex_unlock(&t->fut.lock);
+  weft__amutex_unlock(&t->fut.lock);
 }
 
 struct wait_timer {
@@ -519,7 +519,7 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
    * locked instructions a task). acquire: the last other holder's release
    * (acq_rel) makes its writes visible, as the lock would. */
   bool alone = atomic_load_explicit(&t->fut.refs, memory_order_acquire) == 1;
-  if (!alone) weft__mutex_lock(&t->fut.lock);
+  if (!alone) weft__amutex_lock(&t->fut.lock);
   /* asyncio's Task.__step: a body that returns normally while a
    * cancellation waits to be delivered ends cancelled (its value is
    * dropped); an error it returns wins. Decided under the lock that
@@ -540,7 +540,7 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
   /* The caller's reference (the scheduler's, or the stale first-run
    * entry's for an inline child) keeps t alive through the unlock. */
   weft__future_complete_locked(&t->fut, err, result, msg);
-  if (!alone) weft__mutex_unlock(&t->fut.lock);
+  if (!alone) weft__amutex_unlock(&t->fut.lock);
 }
 
 int weft_task_cancel(weft_task_t *t, const char *msg) {
@@ -548,15 +548,15 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   if (weft__future_mark_retrieved_if_done(&t->fut)) return 0;
   char *copy = NULL;
   if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
-  weft__mutex_lock(&t->fut.lock);
+  weft__amutex_lock(&t->fut.lock);
   if (atomic_load_explicit(&t->fut.state, memory_order_relaxed) == WEFT__FUT_DONE) {
     t->fut.retrieved = 1; /* as above: asyncio's cancel() clears _log_traceback */
-    weft__mutex_unlock(&t->fut.lock);
+    weft__amutex_unlock(&t->fut.lock);
     weft__strfree(copy);
     return 0;
   }
   if (t->cancel_requests == WEFT__CANCEL_REQUESTS_MAX) {
-    weft__mutex_unlock(&t->fut.lock);
+    weft__amutex_unlock(&t->fut.lock);
     weft__strfree(copy);
     return -EOVERFLOW;
   }
@@ -574,7 +574,7 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
   struct weft_task *child = x ? x->inline_child : NULL;
   if (child) weft_task_ref(child);
-  weft__mutex_unlock(&t->fut.lock);
+  weft__amutex_unlock(&t->fut.lock);
   weft__task_wake(t);
   if (child) {
     weft_task_cancel(child, NULL);
@@ -628,7 +628,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
 #endif
   /* release: the dump and cancellers acquire-load it (task.h). */
   atomic_store_explicit(&child->run, &cx, memory_order_release);
-  weft__mutex_lock(&host->fut.lock);
+  weft__amutex_lock(&host->fut.lock);
   hx->inline_child = child;
   /* A cancellation of the host since its caller's check found no child to
    * pass on to (weft_task_cancel reads inline_child under this lock): pass
@@ -638,7 +638,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
    * cancel_vs_inline_await). The host keeps its request, as
    * weft_task_cancel leaves it. */
   bool pass_on = atomic_load_explicit(&host->must_cancel, memory_order_relaxed); /* under the lock */
-  weft__mutex_unlock(&host->fut.lock);
+  weft__amutex_unlock(&host->fut.lock);
   if (pass_on) weft_task_cancel(child, NULL);
   /* As a worker starting a slice (prepare_task): a waker that notified it
    * before now must have its flag seen. */
@@ -652,28 +652,28 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   /* Ended, and no longer current: its execution part goes with this
    * frame. relaxed: nobody may use it past the end (task.h). */
   atomic_store_explicit(&child->run, NULL, memory_order_relaxed);
-  weft__mutex_lock(&host->fut.lock);
+  weft__amutex_lock(&host->fut.lock);
   hx->inline_child = NULL;
-  weft__mutex_unlock(&host->fut.lock);
+  weft__amutex_unlock(&host->fut.lock);
   if (unqueued) weft_future_release(&child->fut); /* the entry's reference */
   return true;
 }
 
 int weft_task_cancelling(weft_task_t *t) {
   if (!t) return -EINVAL;
-  weft__mutex_lock(&t->fut.lock);
+  weft__amutex_lock(&t->fut.lock);
   int n = (int)t->cancel_requests;
-  weft__mutex_unlock(&t->fut.lock);
+  weft__amutex_unlock(&t->fut.lock);
   return n;
 }
 
 int weft_task_uncancel(weft_task_t *t) {
   if (!t) return -EINVAL;
-  weft__mutex_lock(&t->fut.lock);
+  weft__amutex_lock(&t->fut.lock);
   if (t->cancel_requests > 0) t->cancel_requests--;
   if (t->cancel_requests == 0) atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
   int n = (int)t->cancel_requests;
-  weft__mutex_unlock(&t->fut.lock);
+  weft__amutex_unlock(&t->fut.lock);
   return n;
 }
 
@@ -692,9 +692,9 @@ long weft_task_stack_used(weft_task_t *t) {
 
 const char *weft_task_name(weft_task_t *t) {
   if (!t) return NULL;
-  weft__mutex_lock(&t->fut.lock);
+  weft__amutex_lock(&t->fut.lock);
   const char *n = weft__task_name_locked(t);
-  weft__mutex_unlock(&t->fut.lock);
+  weft__amutex_unlock(&t->fut.lock);
   return n;
 }
 
@@ -704,11 +704,11 @@ static void default_name(const struct weft_task *t, char *buf, size_t len) {
 }
 
 void weft__task_copy_name(struct weft_task *t, char *buf, size_t len) {
-  weft__mutex_lock(&t->fut.lock);
+  weft__amutex_lock(&t->fut.lock);
   const struct weft__task_cold *c = weft__task_cold_of(t);
   if (c && c->name) snprintf(buf, len, "%s", c->name);
   else default_name(t, buf, len); /* what a first read would make */
-  weft__mutex_unlock(&t->fut.lock);
+  weft__amutex_unlock(&t->fut.lock);
 }
 
 const char *weft__task_name_locked(struct weft_task *t) {
@@ -727,10 +727,10 @@ int weft_task_set_name(weft_task_t *t, const char *name) {
   struct weft__task_cold *c = weft__task_cold_get(t); /* any thread: installed by CAS */
   char *copy = c ? weft__strdup(name) : NULL;
   if (!copy) return -ENOMEM;
-  weft__mutex_lock(&t->fut.lock);
+  weft__amutex_lock(&t->fut.lock);
   char *old = c->name;
   c->name = copy;
-  weft__mutex_unlock(&t->fut.lock);
+  weft__amutex_unlock(&t->fut.lock);
   weft__strfree(old);
   return 0;
 }
