@@ -426,9 +426,7 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
   }
 }
 
-bool weft__task_take_cancel(struct weft_task *t) {
-  /* acquire: a hint; the decision is made under the lock. */
-  if (!atomic_load_explicit(&t->must_cancel, memory_order_acquire)) return false;
+bool weft__task_take_cancel_slow(struct weft_task *t) {
   weft__amutex_lock(&t->fut.lock);
   bool had = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
   atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);

@@ -421,8 +421,15 @@ int weft__task_wait_nocancel(struct weft_task *t, _Atomic uint32_t *fired, uint6
  * (io/op.c): the next suspension point reports it. */
 void weft__task_recancel(struct weft_task *t);
 
-/* Takes a pending cancellation, if any: returns true and clears it. */
-bool weft__task_take_cancel(struct weft_task *t);
+/* Takes a pending cancellation, if any: returns true and clears it.
+ * Inline: every wait asks on its way in and on every wake-up, and the
+ * answer is almost always no, one load. */
+bool weft__task_take_cancel_slow(struct weft_task *t);
+static inline bool weft__task_take_cancel(struct weft_task *t) {
+  /* acquire: a hint; the decision is made under the lock (task.c). */
+  if (__builtin_expect(!atomic_load_explicit(&t->must_cancel, memory_order_acquire), 1)) return false;
+  return weft__task_take_cancel_slow(t);
+}
 
 /* The one suspension loop, weft__task_wait's body: until *fired (0), a
  * cancellation if @cancellable (-ECANCELED), or *@timeout, an armed
