@@ -18,8 +18,9 @@
 
 /* Whether this process can use the barrier: registered for expedited
  * private barriers (Linux 4.14). No on an old kernel, in a sandbox that
- * refuses the call, under valgrind. Asked once; callers racing on the
- * first ask may both register, which is harmless. */
+ * refuses the call, under valgrind, or with $WEFT_MEMBARRIER=0. Asked
+ * once; callers racing on the first ask may both register, which is
+ * harmless. */
 bool weft__membarrier_available(void);
 
 /* The barrier: 0, or -1 with errno (ENOMEM if the kernel could not
