@@ -5,9 +5,11 @@
  *
  * Invariants: weft__amutex_asymmetric becomes true only after this
  * process registered for MEMBARRIER_CMD_PRIVATE_EXPEDITED, and every
- * sleeper, before its first look at the lock word, has registered (or
- * found registration impossible) through the same once: so an unlock that
- * skips its fence never meets a sleeper that did not run membarrier.
+ * sleeper, between counting itself and its first look at the lock word
+ * that may lead to a futex wait, has registered (or found registration
+ * impossible) through the same once: so an unlock that skips its fence
+ * never meets a sleeper that did not run membarrier. (The spin phase
+ * before it only takes a free lock; it never waits.)
  */
 #include "amutex.h"
 #include "clock.h"
