@@ -76,12 +76,7 @@ static inline _Atomic uint32_t *weft__amutex_bucket(const struct weft__amutex *m
 }
 
 static inline void weft__amutex_lock(struct weft__amutex *m) {
-  uint32_t expected = 0;
-  /* acquire: pairs with the release store in weft__amutex_unlock. */
-  if (__builtin_expect(atomic_compare_exchange_strong_explicit(
-                           &m->word, &expected, 1, memory_order_acquire, memory_order_relaxed),
-                       1))
-    return;
+  if (__builtin_expect(weft__futex_try_acquire(&m->word), 1)) return; /* pairs with the unlock */
   weft__amutex_lock_slow(m);
 }
 

@@ -27,6 +27,13 @@ void weft__futex_wake(_Atomic uint32_t *word, int count);
  * pairing with the setter's release store) or the absolute monotonic
  * @deadline_ns (0 = none) passes. Returns 0 or -ETIMEDOUT. */
 int weft__futex_wait_nonzero(_Atomic uint32_t *word, uint64_t deadline_ns);
+/* A lock word's one try (mutex.h, amutex.h: 0 free, 1 held): CAS 0 -> 1.
+ * acquire: pairs with the unlock's release. */
+static inline bool weft__futex_try_acquire(_Atomic uint32_t *word) {
+  uint32_t expected = 0;
+  return atomic_compare_exchange_strong_explicit(word, &expected, 1, memory_order_acquire,
+                                                 memory_order_relaxed);
+}
 /* A lock word's spin phase (mutex.h, amutex.h: 0 free, 1 held): tries to
  * take it (CAS 0 -> 1, acquire) for a bounded number of pause steps while
  * its holder is likely running. True if taken. */

@@ -30,7 +30,6 @@
 #include "chain.h"
 #include "misuse.h"
 #include "amutex.h"
-#include "mutex.h"
 
 enum weft__entry_kind {
   WEFT__ENTRY_TASK = 1,

@@ -30,12 +30,7 @@ void weft__mutex_lock_slow(struct weft__mutex *m);
 static inline void weft__mutex_init(struct weft__mutex *m) { atomic_init(&m->word, 0); }
 
 static inline void weft__mutex_lock(struct weft__mutex *m) {
-  uint32_t expected = 0;
-  /* acquire: pairs with the release exchange in weft__mutex_unlock. */
-  if (__builtin_expect(atomic_compare_exchange_strong_explicit(
-                           &m->word, &expected, 1, memory_order_acquire, memory_order_relaxed),
-                       1))
-    return;
+  if (__builtin_expect(weft__futex_try_acquire(&m->word), 1)) return; /* pairs with the unlock */
   weft__mutex_lock_slow(m);
 }
 
