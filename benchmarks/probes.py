@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""probes.py - the two machine facts under weft's figures, from the probes
+"""probes.py - the machine facts under weft's figures, from the probes
 built beside weft-bench:
 
 - line_rtt (weft-line-rtt, line_rtt.c): the ns a cache line takes between
@@ -9,7 +9,10 @@ built beside weft-bench:
   fresh 4 KiB page costs, fault included, plain and after
   MADV_POPULATE_WRITE: the fact under every workload that keeps many tasks
   suspended at once (a suspended fiber holds its stack's top page;
-  RESULTS.md, 2026-12-04 01:35Z).
+  RESULTS.md, 2026-12-04 01:35Z); and the ns a page already touched costs
+  on its next touch after the kernel made page tables outside a fault
+  (a fault's worth under a shadow-paging hypervisor, ~0 elsewhere;
+  RESULTS.md, 2026-12-04 10:50Z).
 
 report.py prints both in its machine table; ab.py tags its rounds with the
 round trip.
@@ -44,13 +47,15 @@ def line_rtt():
 
 
 def page_touch():
-    """(fresh, populated) ns per page, populated None where the kernel has
-    no MADV_POPULATE_WRITE; None if the probe did not run."""
+    """(fresh, populated, refault) ns per page, populated and refault None
+    where the kernel has no MADV_POPULATE_WRITE; None if the probe did not
+    run."""
     r = run_probe("weft-page-touch")
     if not r or "ns_per_page" not in r:
         return None
     pop = r.get("populated_ns_per_page", -1)
-    return r["ns_per_page"], pop if pop >= 0 else None
+    ref = r.get("refault_ns_per_page", -1)
+    return r["ns_per_page"], pop if pop >= 0 else None, ref if ref >= 0 else None
 
 
 if __name__ == "__main__":
@@ -62,3 +67,5 @@ if __name__ == "__main__":
     else:
         print(f"first write to a fresh page: {pt[0] / 1e3:.1f} us"
               + (f" ({pt[1] / 1e3:.1f} us populated first)" if pt[1] is not None else ""))
+        if pt[2] is not None:
+            print(f"a touched page after kernel-made page tables: {pt[2] / 1e3:.2f} us")

@@ -513,16 +513,23 @@ def rtt_text(rtts):
 
 
 def page_text(pt):
-    """The machine table's line for weft-page-touch's figures (fresh, populated)."""
+    """The machine table's line for weft-page-touch's figures (fresh,
+    populated[, refault]: results.json files written before the third
+    figure have two)."""
     if not pt:
         return "not measured"
-    fresh, populated = pt
+    fresh, populated = pt[0], pt[1]
+    refault = pt[2] if len(pt) > 2 else None
     text = f"{fresh / 1e3:.1f} us"
     if populated is not None:
         text += f", {populated / 1e3:.1f} us populated first (MADV_POPULATE_WRITE, as weft's stack slabs do)"
-    return text + (" (weft-page-touch: a suspended task holds its stack's top page, so a workload that"
-                   " keeps N tasks suspended at once pays this N times: fork_join, timers and"
-                   " semaphore_limit with one worker)")
+    text += (" (weft-page-touch: a suspended task holds its stack's top page, so a workload that"
+             " keeps N tasks suspended at once pays this N times: fork_join, timers and"
+             " semaphore_limit with one worker)")
+    if refault is not None:
+        text += (f"; a page already touched, after the kernel made page tables outside a fault:"
+                 f" {refault / 1e3:.2f} us (a fault's worth under shadow paging)")
+    return text
 
 
 def render(data, out):

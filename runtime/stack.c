@@ -82,6 +82,46 @@ static int install_guard(void *lo) {
   return mprotect(lo, WEFT__STACK_GUARD, PROT_NONE);
 }
 
+/* The span of memory one last-level page table maps (x86-64 and arm64
+ * with 4 KiB pages). */
+#define PT_SPAN ((uintptr_t)2u << 20)
+
+/* Writes one byte, from user mode, in each page-table span of a fresh
+ * mapping of @n stacks of @size usable bytes every @stride bytes from
+ * @base that holds a stack's top page (every started task writes its top
+ * page anyway), plus the first span's highest usable page if it holds no
+ * top: so the page faults create the mapping's last-level page tables
+ * before the guard and populate advice reach them. Why: under a
+ * shadow-paging hypervisor (PVM, as on the development VM; nested KVM
+ * without EPT), a page table that the kernel creates outside a fault
+ * (madvise guards, MADV_POPULATE_WRITE) makes the hypervisor drop the
+ * process's shadow mappings, and every page the process then touches
+ * that it had not touched since faults again (~8 us each). A slab used
+ * to do that: each new slab cost every idle suspended task's stack page
+ * a re-fault (semaphore_limit with two workers spent a quarter of its
+ * time on a waker's store to a waiting task's stack;
+ * benchmarks/RESULTS.md). Elsewhere this costs a fault per 2 MiB in place
+ * of populating that page. */
+static void fault_page_tables(char *base, size_t stride, size_t size, size_t n) {
+  size_t ps = page_size();
+  uintptr_t done = UINTPTR_MAX; /* the last span touched */
+  char *first_top = base + WEFT__STACK_GUARD + size - ps;
+  uintptr_t first_span = (uintptr_t)base & ~(PT_SPAN - 1);
+  if (((uintptr_t)first_top & ~(PT_SPAN - 1)) != first_span) {
+    /* The first span ends before stack 0's top page: its highest page,
+     * if that is stack 0's and not its guard. */
+    char *page = (char *)(first_span + PT_SPAN) - ps;
+    if (page >= base + WEFT__STACK_GUARD) *(volatile char *)page = 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char *top = base + i * stride + WEFT__STACK_GUARD + size - ps;
+    uintptr_t span = (uintptr_t)top & ~(PT_SPAN - 1);
+    if (span == done) continue;
+    *(volatile char *)top = 0;
+    done = span;
+  }
+}
+
 /* Whether process_madvise takes guard advice here (1), does not (0), or
  * is untried (-1). Relaxed: a racing first try is harmless. */
 static _Atomic int batch_guards = -1;
@@ -95,6 +135,7 @@ static _Atomic int batch_guards = -1;
  * its top page) are populated in a second call: one system call instead of
  * 32 page faults (best effort; a refusal leaves them to fault in). */
 static int install_guards(char *base, size_t stride, size_t size, size_t n) {
+  fault_page_tables(base, stride, size, n);
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
   if (n <= WEFT__STACK_SLAB && atomic_load_explicit(&batch_guards, memory_order_relaxed) != 0) {
     struct iovec v[WEFT__STACK_SLAB];
@@ -166,6 +207,7 @@ static struct weft__stack *map_alone(struct weft__stack_arena *a, size_t size) {
     weft__free(s, sizeof *s);
     return NULL;
   }
+  fault_page_tables(base, map_size, usable, 1);
   if (install_guard(base) != 0) {
     munmap(base, map_size);
     weft__free(s, sizeof *s);

@@ -19,6 +19,14 @@
  * that code is caught by any guard); stackguard.c turns the hit into a
  * report naming the task.
  *
+ * A new slab's page tables are made by faults, not by the kernel's advice:
+ * before its guards and populate calls, one page per 2 MiB span (a stack's
+ * top page, which its task writes anyway) is written from user mode. Under
+ * a shadow-paging hypervisor, page tables the kernel makes outside a fault
+ * cost every page the process touched earlier a re-fault (~8 us on the
+ * development VM), so each new slab used to re-fault every idle suspended
+ * task's stack (stack.c, fault_page_tables; weft-page-touch measures it).
+ *
  * Descriptors live off the stack (in the slab's header, or allocated for a
  * lone stack), so a trimmed free stack holds no resident page at all, and a
  * suspended task that used little stack holds one or two pages.

@@ -1,10 +1,13 @@
 /* test_stack.c - runtime/stack.c: slab reuse, lone stacks, the bounded pool,
  * guard pages on both kinds, trimming in runs that spare stacks in use
- * and guards, and many stacks within the mapping limit. */
+ * and guards, many stacks within the mapping limit, and what a fresh stack
+ * holds resident. */
 #include "helpers.h"
 #include "stack.h"
 
 #include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,6 +120,56 @@ START_TEST(trim_runs_spare_stacks_in_use_and_guards) {
 }
 END_TEST
 
+/* Whether the page at @p is resident (mincore). */
+static bool resident(const void *p) {
+  unsigned char v = 0;
+  uintptr_t page = (uintptr_t)p & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
+  ck_assert_int_eq(mincore((void *)page, 1, &v), 0);
+  return v & 1;
+}
+
+/* A fresh slab's page tables are made by faults on pages its tasks would
+ * touch anyway (stack.c, fault_page_tables): each 2 MiB span holding a
+ * stack's top page has one resident, and no other usable page is resident
+ * but, at most, the highest of the first span (stack 0's). Whether the
+ * kernel populates the top pages (process_madvise) or not, this holds; a
+ * touch on the wrong page (a stack's lower pages: memory every suspended
+ * task would pay for) breaks it. A lone stack: its top page only. */
+START_TEST(fresh_stacks_hold_only_their_top_pages) {
+  size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 64 * KIB);
+  struct weft__stack_pool pool = {.arena = &arena};
+  enum { N = WEFT__STACK_SLAB };
+  struct weft__stack *s[N];
+  for (int i = 0; i < N; i++) ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 64 * KIB));
+  int extra = 0;
+  uintptr_t span_seen = 0, span_hit = 0;
+  const uintptr_t span = (uintptr_t)2 << 20;
+  for (int i = 0; i < N; i++) {
+    const char *lo = s[i]->lo, *top = lo + s[i]->size - ps;
+    for (const char *p = lo; p < top; p += ps) extra += resident(p);
+    uintptr_t sp = (uintptr_t)top & ~(span - 1);
+    if (sp != span_seen) { /* the first top of a span: one of its tops is resident */
+      if (span_seen) ck_assert_uint_eq(span_hit, span_seen);
+      span_seen = sp;
+    }
+    if (resident(top)) span_hit = sp;
+  }
+  ck_assert_uint_eq(span_hit, span_seen);
+  ck_assert_int_le(extra, 1);
+  struct weft__stack *lone = weft__stack_get(&pool, 128 * KIB);
+  ck_assert_ptr_null(lone->slab);
+  const char *lo = lone->lo, *top = lo + lone->size - ps;
+  for (const char *p = lo; p < top; p += ps) ck_assert(!resident(p));
+  ck_assert(resident(top));
+  weft__stack_put(&pool, lone);
+  for (int i = 0; i < N; i++) weft__stack_put(&pool, s[i]);
+  weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
+}
+END_TEST
+
 START_TEST(hundred_thousand_stacks) {
   /* More than vm.max_map_count / 2: needs guard pages that do not split
    * mappings. Skipped on kernels without MADV_GUARD_INSTALL. */
@@ -153,6 +206,7 @@ static Suite *suite(void) {
 #endif
   tcase_add_test(tc, trim_runs_spare_stacks_in_use_and_guards);
   tcase_add_test(tc, hundred_thousand_stacks);
+  tcase_add_test(tc, fresh_stacks_hold_only_their_top_pages);
   suite_add_tcase(s, tc);
   return s;
 }
