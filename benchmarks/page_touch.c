@@ -22,7 +22,7 @@
  * worth: page tables the kernel makes outside a fault drop the process's
  * shadow mappings, so every page it had touched faults again on its next
  * touch. weft's stack slabs make their page tables by faults for that
- * reason (runtime/stack.c, fault_page_tables; RESULTS.md 2026-12-04 10:50Z).
+ * reason (runtime/stack.c, fault_page_tables; RESULTS.md 2026-12-04 09:30Z).
  *
  * Why a probe of its own: a suspended fiber holds at least the page its
  * stack's top lies in, so a workload that keeps N tasks suspended at once

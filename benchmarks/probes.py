@@ -12,7 +12,7 @@ built beside weft-bench:
   RESULTS.md, 2026-12-04 01:35Z); and the ns a page already touched costs
   on its next touch after the kernel made page tables outside a fault
   (a fault's worth under a shadow-paging hypervisor, ~0 elsewhere;
-  RESULTS.md, 2026-12-04 10:50Z).
+  RESULTS.md, 2026-12-04 09:30Z).
 
 report.py prints both in its machine table; ab.py tags its rounds with the
 round trip.
