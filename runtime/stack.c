@@ -56,6 +56,13 @@ struct weft__stack_slab {
   struct weft__stack descs[WEFT__STACK_SLAB]; /* one per stack, in address order */
 };
 
+/* nmapped changes only under the arena's lock; atomic (relaxed: plain
+ * loads and stores) so that a worker may peek at it without the lock
+ * (weft__stack_pool_dry). */
+static inline size_t mapped_count(const struct weft__stack_arena *a) {
+  return atomic_load_explicit(&a->nmapped, memory_order_relaxed);
+}
+
 /* nfree changes only under the arena's lock; it is atomic (relaxed) so
  * that an idle worker may peek at it without the lock (trim). */
 static inline void nfree_add(struct weft__stack_arena *a, ptrdiff_t d) {
@@ -255,7 +262,7 @@ static void adopt_slab_locked(struct weft__stack_arena *a, struct weft__stack_sl
   nfree_add(a, WEFT__STACK_SLAB);
   slab->next = a->slabs;
   a->slabs = slab;
-  a->nmapped += WEFT__STACK_SLAB;
+  atomic_store_explicit(&a->nmapped, mapped_count(a) + WEFT__STACK_SLAB, memory_order_relaxed);
 }
 
 void weft__stack_arena_init(struct weft__stack_arena *a, size_t size) {
@@ -265,7 +272,7 @@ void weft__stack_arena_init(struct weft__stack_arena *a, size_t size) {
   atomic_store_explicit(&a->nfree, 0, memory_order_relaxed);
   a->trimmed = NULL;
   a->ntrimmed = 0;
-  a->nmapped = 0;
+  atomic_store_explicit(&a->nmapped, 0, memory_order_relaxed);
   a->slabs = NULL;
   atomic_store_explicit(&a->nalone, 0, memory_order_relaxed);
   atomic_store_explicit(&a->idle_trimming, false, memory_order_relaxed);
@@ -286,7 +293,7 @@ void weft__stack_arena_fini(struct weft__stack_arena *a) {
     weft__free(slab, sizeof *slab);
   }
   atomic_store_explicit(&a->nfree, 0, memory_order_relaxed);
-  a->nmapped = 0;
+  atomic_store_explicit(&a->nmapped, 0, memory_order_relaxed);
 }
 
 /* Walks a free list's first WEFT__CHECK_WALK stacks: false if one has the
@@ -304,7 +311,7 @@ WEFT__CHECKER bool count_matches(size_t walked, size_t count) {
 /* Invariants 3 and 4, under the arena's lock. */
 WEFT__CHECKER bool arena_ok(const struct weft__stack_arena *a) {
   size_t nfree = atomic_load_explicit(&a->nfree, memory_order_relaxed), n;
-  if (nfree + a->ntrimmed > a->nmapped || a->low_water > nfree) return false;
+  if (nfree + a->ntrimmed > mapped_count(a) || a->low_water > nfree) return false;
   if (!free_list_ok(a->free, false, &n) || !count_matches(n, nfree)) return false;
   return free_list_ok(a->trimmed, true, &n) && count_matches(n, a->ntrimmed);
 }
@@ -505,7 +512,7 @@ size_t weft__stack_touched(const struct weft__stack *s) {
 
 void weft__stack_arena_counts(struct weft__stack_arena *a, struct weft__stack_counts *out) {
   weft__mutex_lock(&a->lock);
-  out->mapped = a->nmapped;
+  out->mapped = mapped_count(a);
   out->arena_free = atomic_load_explicit(&a->nfree, memory_order_relaxed);
   out->trimmed = a->ntrimmed;
   weft__mutex_unlock(&a->lock);

@@ -115,7 +115,7 @@ struct weft__stack_arena {
   _Atomic size_t nfree;           /* written under lock; peeked without it */
   struct weft__stack *trimmed;    /* free stacks whose pages were returned; lock */
   size_t ntrimmed;                /* protected by lock */
-  size_t nmapped;                 /* stacks in all slabs; protected by lock */
+  _Atomic size_t nmapped;         /* stacks in all slabs; written under lock, peeked without it */
   struct weft__stack_slab *slabs; /* protected by lock */
   _Atomic size_t nalone;          /* lone stacks mapped now (stats only; relaxed) */
   _Atomic bool idle_trimming;     /* a worker is trimming (weft__stack_arena_trim_idle) */
@@ -133,6 +133,19 @@ struct weft__stack_pool {
   _Atomic unsigned count;
   struct weft__stack_arena *arena;
 };
+
+/* Whether taking a stack of the arena's size from @pool now would need
+ * fresh memory (a new slab, or a trimmed stack's pages) while the arena
+ * already holds at least @floor stacks: the pool is empty, and so is the
+ * arena's list of resident free stacks. Owner of @pool only. A peek
+ * (relaxed loads of counts written under the arena's lock): it may be
+ * stale by a concurrent give-back or take, which only makes a scheduling
+ * choice (worker.c, held starts) a little early or late. */
+static inline bool weft__stack_pool_dry(const struct weft__stack_pool *pool, size_t floor) {
+  const struct weft__stack_arena *a = pool->arena;
+  return !pool->free && a && atomic_load_explicit(&a->nfree, memory_order_relaxed) == 0 &&
+         atomic_load_explicit(&a->nmapped, memory_order_relaxed) >= floor;
+}
 
 /* A snapshot of an arena (weft_loop_memory_stats). */
 struct weft__stack_counts {

@@ -49,9 +49,12 @@
  * Local order: the LIFO slot (a task woken by the running task: the
  * receiver of a message runs next, while caches are warm), at most
  * LIFO_MAX times in a row, then tasks woken by their timers (overdue by
- * definition), then pinned tasks and the ring alternately. FIFO order has
- * no LIFO slot and no timer priority; with one worker the ring plus its
- * overflow list are one exact FIFO, touched without locked instructions.
+ * definition), then pinned tasks and the ring alternately; a start the
+ * ring yields while no free stack is left may be held back behind the
+ * resumptions queued after it (held starts, below). FIFO order has no LIFO
+ * slot, no timer priority and no held starts; with one worker the ring
+ * plus its overflow list are one exact FIFO, touched without locked
+ * instructions.
  *
  * Standby (cfg.adapt_workers, adapt.h): a worker whose index is at or
  * above the loop's serving count takes no shared work. It sees its role at
@@ -188,6 +191,13 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__rlist_init(&w->overflow);
   weft__rlist_init(&w->pinned);
   weft__rlist_init(&w->urgent);
+  weft__rlist_init(&w->held);
+  w->held_turn = 0;
+  w->hold_probe = 0;
+  w->ends_mark = 0;
+  atomic_store_explicit(&w->ends, 0, memory_order_relaxed);
+  w->holding = true;
+  w->resumed = false;
   weft__rlist_init(&w->final);
   weft__rlist_init(&w->deferred);
   w->divert = 0;
@@ -260,6 +270,7 @@ void weft__worker_fini(struct weft__worker *w) {
   drop_list(&w->overflow);
   drop_list(&w->pinned);
   drop_list(&w->urgent);
+  drop_list(&w->held);
   drop_list(&w->final);
   drop_list(&w->deferred);
   weft__inject_drain(&w->inbox, weft__drop_runnables, NULL);
@@ -326,6 +337,7 @@ static bool compact_solo(struct weft__worker *w) {
 /* Appends @r to this worker's own queue. */
 static void push_local(struct weft__worker *w, struct weft__runnable *r, bool notify) {
   struct weft_loop *loop = w->loop;
+  if (weft__runnable_kind(r) == WEFT__R_TASK) w->resumed = true; /* held starts' signal */
   if (loop->solo) {
     /* The ring while nothing waits behind it (a full one after dropping
      * its stale entries), else the overflow's tail: FIFO either way. */
@@ -453,7 +465,7 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
 
 static bool has_local_work(struct weft__worker *w) {
   return lifo_get(w) || w->urgent.count || w->pinned.count || w->overflow.count ||
-         weft__runq_len(&w->runq);
+         w->held.count || weft__runq_len(&w->runq);
 }
 
 /* Warming what the next switches will read. A task switched to misses
@@ -492,6 +504,147 @@ static inline void prefetch_next_solo(struct weft__worker *w) {
 #endif
 }
 
+/* Held starts (memory-aware order; never in FIFO order, whose order is
+ * asyncio's). A task's first run takes a stack; when none is free (the
+ * worker's pool and the arena's resident list are empty), that stack is
+ * fresh memory: a new slab, a page fault per task, kept as long as the
+ * task stays suspended. A workload that queues thousands of tasks which
+ * each block on their first step (10,000 through a semaphore of 100:
+ * semaphore_limit) started every one of them before any of the first
+ * hundred resumed, since a yield or wake-up goes behind the queued
+ * starts: 10,000 stacks, 45 MiB, each first touch a page fault, where a
+ * stackless runtime holds a few hundred bytes per waiting task.
+ *
+ * So: while the pool is dry, the arena already holds HOLD_FLOOR stacks,
+ * and started tasks were queued here since the ring was last empty
+ * (`resumed`), a start popped from the ring is set aside in the held
+ * list, and the queue goes on: the resumptions behind it finish tasks and
+ * give their stacks back, and a start then reuses one. The bet is judged
+ * once everything queued when holding began has been popped: if no task
+ * ended in the loop meanwhile (the resumptions run on, yield_many), the held
+ * starts go back to the ring in order and nothing is held until a task
+ * ends. Bounded: the held list's oldest runs every HOLD_TURN picks (a task
+ * yielding in a loop until a held one has run waits HOLD_TURN picks for
+ * it, not for ever), and all of them go back to the ring (half a ring at
+ * a time, so thieves can take them; the first runs at once) whenever the
+ * ring is empty. Below HOLD_FLOOR stacks nothing is held: a program's
+ * first tasks start in their queue order. Held starts are this worker's;
+ * a stop or a standby's hand-over takes them with the rest (next_local
+ * drains them, hand_over). */
+#define HOLD_FLOOR 256u
+#define HOLD_TURN TICK_BUDGET
+
+/* Whether @r, just popped from the ring of a loop not in FIFO order, is a
+ * start to hold (above): the cheap tests first, the runnable (prefetched
+ * by the pop before) then, the arena's counts last. */
+static inline bool hold_start(struct weft__worker *w, struct weft__runnable *r) {
+  return w->resumed && w->holding && weft__runnable_kind(r) == WEFT__R_TASK_START &&
+         weft__stack_pool_dry(&w->stacks, HOLD_FLOOR);
+}
+
+/* The ring's next runnable (a one-worker loop's ring refilled from its
+ * overflow first), or NULL; with several workers, pinned work if the ring
+ * turned out empty (thieves) and @or_pinned. */
+static inline struct weft__runnable *pop_ring(struct weft__worker *w, bool or_pinned) {
+  if (w->loop->solo) {
+    struct weft__runnable *r = weft__runq_pop_solo(&w->runq);
+    if (!r && w->overflow.count) {
+      /* Refill the ring from the overflow, oldest first. */
+      while (w->overflow.head && weft__runq_try_push_solo(&w->runq, w->overflow.head))
+        weft__rlist_pop(&w->overflow);
+      r = weft__runq_pop_solo(&w->runq);
+    }
+    if (r) prefetch_next_solo(w);
+    return r;
+  }
+  struct weft__runnable *r = weft__runq_pop(&w->runq);
+  if (r) {
+    struct weft__runnable *after = weft__runq_peek_hint(&w->runq);
+    if (after) __builtin_prefetch(after);
+  } else if (or_pinned && w->pinned.count) {
+    r = weft__rlist_pop(&w->pinned);
+  }
+  return r;
+}
+
+/* What is queued here now, held starts aside: the judging's horizon. */
+static unsigned queued_here(struct weft__worker *w) {
+  return weft__runq_len(&w->runq) + (unsigned)w->overflow.count;
+}
+
+/* Tasks ended on any worker of the loop so far (relaxed: counts; a
+ * judging that misses the latest ends judges a moment early). */
+static uint64_t loop_ends(const struct weft_loop *loop) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < loop->nworkers; i++)
+    n += atomic_load_explicit(&loop->workers[i].ends, memory_order_relaxed);
+  return n;
+}
+
+/* The judging (above), once its horizon was popped: holding goes on, with
+ * a new horizon, if a task ended anywhere in the loop since it began (its
+ * stack went back to some pool or the arena); else the held starts go
+ * back to the ring, in order, and holding stops until a task ends here. */
+static void judge_holding(struct weft__worker *w) {
+  uint64_t ends = loop_ends(w->loop);
+  if (ends != w->ends_mark) {
+    w->ends_mark = ends;
+    w->hold_probe = queued_here(w) + 1;
+    return;
+  }
+  w->holding = false;
+  struct weft__runnable *r;
+  while ((r = weft__rlist_pop(&w->held))) push_local(w, r, false);
+  if (!w->loop->solo) notify_one(w->loop); /* work a sleeper may take */
+}
+
+/* With the ring empty: the held starts go back to it, oldest first (half
+ * a ring: thieves may take them; the rest stay held), and the first of
+ * them is returned, held no more; NULL if none is held. */
+static struct weft__runnable *unhold(struct weft__worker *w) {
+  struct weft__runnable *r = weft__rlist_pop(&w->held);
+  unsigned n = 0;
+  while (n < WEFT__RUNQ_CAP / 2 && w->held.count) {
+    struct weft__runnable *next = w->held.head;
+    bool in = w->loop->solo ? weft__runq_try_push_solo(&w->runq, next)
+                            : weft__runq_try_push(&w->runq, next);
+    if (!in) break;
+    weft__rlist_pop(&w->held);
+    n++;
+  }
+  if (n && !w->loop->solo) notify_one(w->loop); /* work a sleeper may take */
+  return r;
+}
+
+/* next_local's ring step for a loop not in FIFO order once a start is to
+ * be held (@r, popped) or starts are held: holds starts as long as the
+ * rule says, counting the pops against the judging's horizon; gives the
+ * held list its turn every HOLD_TURN picks; unholds when the ring is
+ * empty. Out of line: a pick with nothing held pays two tests. */
+__attribute__((noinline)) static struct weft__runnable *next_holding(struct weft__worker *w,
+                                                                     struct weft__runnable *r) {
+  if (!r && ++w->held_turn >= HOLD_TURN) {
+    w->held_turn = 0;
+    return weft__rlist_pop(&w->held);
+  }
+  for (;;) {
+    if (!r) r = pop_ring(w, false);
+    if (!r) break;
+    if (w->held.count && --w->hold_probe == 0) judge_holding(w);
+    if (!hold_start(w, r)) return r;
+    if (!w->held.count) { /* holding begins: judged once what is queued now was popped */
+      w->hold_probe = queued_here(w) + 1;
+      w->ends_mark = loop_ends(w->loop);
+    }
+    weft__rlist_push(&w->held, r);
+    r = NULL;
+  }
+  w->resumed = false; /* the ring is empty: nothing started waits behind a start */
+  r = unhold(w);
+  if (!r && w->pinned.count) r = weft__rlist_pop(&w->pinned);
+  return r;
+}
+
 static struct weft__runnable *next_local(struct weft__worker *w) {
   struct weft__runnable *slot = lifo_get(w);
   if (slot) {
@@ -514,25 +667,11 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
    * and starved the pinned list. */
   if (w->pinned.count && (!weft__runq_len(&w->runq) || (w->pinned_turn = !w->pinned_turn)))
     return weft__rlist_pop(&w->pinned);
-  if (w->loop->solo) {
-    struct weft__runnable *r = weft__runq_pop_solo(&w->runq);
-    if (!r && w->overflow.count) {
-      /* Refill the ring from the overflow, oldest first. */
-      while (w->overflow.head && weft__runq_try_push_solo(&w->runq, w->overflow.head))
-        weft__rlist_pop(&w->overflow);
-      r = weft__runq_pop_solo(&w->runq);
-    }
-    if (r) prefetch_next_solo(w);
-    return r;
-  }
-  struct weft__runnable *r = weft__runq_pop(&w->runq);
-  if (r) {
-    struct weft__runnable *after = weft__runq_peek_hint(&w->runq);
-    if (after) __builtin_prefetch(after);
-  } else if (w->pinned.count) {
-    r = weft__rlist_pop(&w->pinned);
-  }
-  return r;
+  if (w->loop->fifo) return pop_ring(w, true);
+  if (__builtin_expect(w->held.count != 0, 0)) return next_holding(w, NULL);
+  struct weft__runnable *r = pop_ring(w, false);
+  if (__builtin_expect(r && !hold_start(w, r), 1)) return r;
+  return next_holding(w, r);
 }
 
 /* ---- running tasks ------------------------------------------------------- */
@@ -668,8 +807,12 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
       /* push_local's common case here: its frame (it saves the registers
        * its multi-worker path needs) cost more than the push, 29 of a
        * yield's 284 instructions (callgrind, yield_many). */
-      if (__builtin_expect(!w->overflow.count, 1) && weft__runq_try_push_solo(&w->runq, &x->r)) return;
+      if (__builtin_expect(!w->overflow.count, 1) && weft__runq_try_push_solo(&w->runq, &x->r)) {
+        w->resumed = true; /* held starts' signal (push_local sets it for the rest) */
+        return;
+      }
     } else if (weft__runq_try_push_requeue(&w->runq, &x->r)) {
+      w->resumed = true;
       if (weft__idle_may_notify(&loop->idle)) notify_one(loop);
       return;
     }
@@ -795,6 +938,11 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
      * release store of DONE publishes the NULL. */
     atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
     weft__stack_put(&w->stacks, x->stack); /* and the part with it */
+    /* A stack came back: held starts' signal. relaxed: a count only this
+     * thread writes (the judging sums it). */
+    atomic_store_explicit(&w->ends, atomic_load_explicit(&w->ends, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    w->holding = true;
     end_task(t);
     return;
   }
@@ -1285,6 +1433,7 @@ static void hand_over(struct weft__worker *w) {
   for (;;) {
     if (!r && w->urgent.count) r = weft__rlist_pop(&w->urgent);
     if (!r) r = weft__runq_pop(&w->runq);
+    if (!r) r = weft__rlist_pop(&w->held);
     if (r) w->batch[n++] = r;
     if (n == max || (!r && n)) {
       weft__inject_push_array(&loop->inject, w->batch, n);

@@ -85,6 +85,15 @@ struct weft__worker {
   struct weft__rlist overflow;  /* workers = 1: the ring's unbounded FIFO tail */
   struct weft__rlist pinned;    /* tasks pinned here, scheduled from here */
   struct weft__rlist urgent;    /* tasks woken by their timer (N workers): run first */
+  /* Held starts (worker.c): starts set aside while a stack would need
+   * fresh memory and started tasks wait behind them (not in FIFO order);
+   * never stolen. */
+  struct weft__rlist held;
+  unsigned held_turn;           /* picks since the held list's last turn */
+  unsigned hold_probe;          /* pops left before the holding is judged */
+  uint64_t ends_mark;           /* the loop's task ends when it was last judged */
+  bool holding;                 /* starts may be held: off from a judging without ends to one */
+  bool resumed;                 /* a started task was queued here since the ring was empty */
   /* Stopping (every mode but one worker in FIFO order, worker.c): what was
    * ready when this worker took the stop, and what was scheduled here
    * after it (the next run's, unstealable meanwhile). */
@@ -148,6 +157,9 @@ struct weft__worker {
   uint64_t id_next, id_end;     /* block of task ids */
   pthread_t thread;
   _Atomic int tid;              /* the kernel's id of the thread running it (adapt.c's schedstat) */
+  /* Tasks that ended on this worker, counted up by it (relaxed: a plain
+   * add); other workers sum them to judge their held starts (worker.c). */
+  _Atomic uint64_t ends;
 
   /* Touched by other threads. */
   _Alignas(WEFT__CACHELINE) struct weft__inject inbox; /* pinned tasks from other threads */

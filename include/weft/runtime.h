@@ -50,8 +50,12 @@ typedef void (*weft_callback_fn)(void *arg);
  *                       deterministic and identical to asyncio.
  * @WEFT_ORDER_LOCALITY: throughput first: a task woken by the running task
  *                       runs next (LIFO slot), timer wake-ups run before queued
- *                       work, and awaiting a task that has not started runs it
- *                       inline on the awaiting fiber (fork-join).
+ *                       work, awaiting a task that has not started runs it
+ *                       inline on the awaiting fiber (fork-join), and while
+ *                       no free stack is left (past 256 in use) a task's
+ *                       first run may wait behind tasks that already started
+ *                       (held starts: they end and give their stacks back;
+ *                       docs/design.md, Ordering policy).
  */
 enum weft_order {
   WEFT_ORDER_DEFAULT = 0,
