@@ -520,8 +520,9 @@ static inline void prefetch_next_solo(struct weft__worker *w) {
  * (`resumed`), a start popped from the ring is set aside in the held
  * list, and the queue goes on: the resumptions behind it finish tasks and
  * give their stacks back, and a start then reuses one. The bet is judged
- * once everything queued when holding began has been popped: if no task
- * ended in the loop meanwhile (the resumptions run on, yield_many), the held
+ * once as many runnables as were queued when holding began have run (held
+ * pops run nothing): if no task ended in the loop meanwhile (the
+ * resumptions run on, yield_many), the held
  * starts go back to the ring in order and nothing is held until a task
  * ends. Bounded: the held list's oldest runs every HOLD_TURN picks (a task
  * yielding in a loop until a held one has run waits HOLD_TURN picks for
@@ -567,7 +568,8 @@ static inline struct weft__runnable *pop_ring(struct weft__worker *w, bool or_pi
   return r;
 }
 
-/* What is queued here now, held starts aside: the judging's horizon. */
+/* What is queued here now, held starts aside: the judging's horizon (in
+ * runnables run, next_holding). */
 static unsigned queued_here(struct weft__worker *w) {
   return weft__runq_len(&w->runq) + (unsigned)w->overflow.count;
 }
@@ -581,7 +583,7 @@ static uint64_t loop_ends(const struct weft_loop *loop) {
   return n;
 }
 
-/* The judging (above), once its horizon was popped: holding goes on, with
+/* The judging (above), once its horizon has run: holding goes on, with
  * a new horizon, if a task ended anywhere in the loop since it began (its
  * stack went back to some pool or the arena); else the held starts go
  * back to the ring, in order, and holding stops until a task ends here. */
@@ -618,7 +620,7 @@ static struct weft__runnable *unhold(struct weft__worker *w) {
 
 /* next_local's ring step for a loop not in FIFO order once a start is to
  * be held (@r, popped) or starts are held: holds starts as long as the
- * rule says, counting the pops against the judging's horizon; gives the
+ * rule says, counting what runs against the judging's horizon; gives the
  * held list its turn every HOLD_TURN picks; unholds when the ring is
  * empty. Out of line: a pick with nothing held pays two tests. */
 __attribute__((noinline)) static struct weft__runnable *next_holding(struct weft__worker *w,
@@ -630,9 +632,13 @@ __attribute__((noinline)) static struct weft__runnable *next_holding(struct weft
   for (;;) {
     if (!r) r = pop_ring(w, false);
     if (!r) break;
-    if (w->held.count && --w->hold_probe == 0) judge_holding(w);
-    if (!hold_start(w, r)) return r;
-    if (!w->held.count) { /* holding begins: judged once what is queued now was popped */
+    if (!hold_start(w, r)) {
+      /* Counted against the judging's horizon: what runs (held pops run
+       * nothing, so no task could end during them). */
+      if (w->held.count && --w->hold_probe == 0) judge_holding(w);
+      return r;
+    }
+    if (!w->held.count) { /* holding begins: judged once what is queued now has run */
       w->hold_probe = queued_here(w) + 1;
       w->ends_mark = loop_ends(w->loop);
     }

@@ -314,9 +314,10 @@ END_TEST
  * nothing is given up, and the held list gets its turns meanwhile. Two
  * spinners, so that the ring is never empty (a lone one's yield finds it
  * empty, and that unholds). With one worker, deterministic: the member
- * runs after 55 yields (the judging); with the turns alone, ~140,000; held
- * for as long as the ring is not empty, never. The bound, 10 per member,
- * tells these apart. With two workers the spinners yield for as long as
+ * runs after ~4,800 yields of each spinner (the judging, once as many
+ * runnables as were queued when holding began have run); with the turns
+ * alone, over 100,000; held for as long as the ring is not empty, never.
+ * The bound, 10 per member, tells these apart. With two workers the spinners yield for as long as
  * the other worker takes, so only that it runs at all is checked. */
 START_TEST(a_yielding_task_does_not_starve_held_starts) {
   for (unsigned w = 1; w <= 2; w++) {
