@@ -196,7 +196,7 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->hold_probe = 0;
   w->ends_mark = 0;
   atomic_store_explicit(&w->ends, 0, memory_order_relaxed);
-  w->holding = true;
+  w->ends_at_off = UINT64_MAX;
   w->resumed = false;
   weft__rlist_init(&w->final);
   weft__rlist_init(&w->deferred);
@@ -535,12 +535,25 @@ static inline void prefetch_next_solo(struct weft__worker *w) {
 #define HOLD_FLOOR 256u
 #define HOLD_TURN TICK_BUDGET
 
+/* Whether holding is on here: off from a judging that found no task
+ * ended until a task ends on this worker. */
+static inline bool holding(const struct weft__worker *w) {
+  return atomic_load_explicit(&w->ends, memory_order_relaxed) != w->ends_at_off;
+}
+
 /* Whether @r, just popped from the ring of a loop not in FIFO order, is a
  * start to hold (above): the cheap tests first, the runnable (prefetched
- * by the pop before) then, the arena's counts last. */
+ * by the pop before) then, the arena's counts last. A start whose
+ * cancellation is pending is never held: it ends without a stack
+ * (first_run), and holding it would only delay that. */
 static inline bool hold_start(struct weft__worker *w, struct weft__runnable *r) {
-  return w->resumed && w->holding && weft__runnable_kind(r) == WEFT__R_TASK_START &&
-         weft__stack_pool_dry(&w->stacks, HOLD_FLOOR);
+  if (!w->resumed || weft__runnable_kind(r) != WEFT__R_TASK_START || !holding(w) ||
+      !weft__stack_pool_dry(&w->stacks, HOLD_FLOOR))
+    return false;
+  const struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
+  /* relaxed: a hint; a cancellation that comes while the start is held
+   * waits for its turn like the rest of it. */
+  return !atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
 }
 
 /* The ring's next runnable (a one-worker loop's ring refilled from its
@@ -594,7 +607,7 @@ static void judge_holding(struct weft__worker *w) {
     w->hold_probe = queued_here(w) + 1;
     return;
   }
-  w->holding = false;
+  w->ends_at_off = atomic_load_explicit(&w->ends, memory_order_relaxed);
   struct weft__runnable *r;
   while ((r = weft__rlist_pop(&w->held))) push_local(w, r, false);
   if (!w->loop->solo) notify_one(w->loop); /* work a sleeper may take */
@@ -944,11 +957,7 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
      * release store of DONE publishes the NULL. */
     atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
     weft__stack_put(&w->stacks, x->stack); /* and the part with it */
-    /* A stack came back: held starts' signal. relaxed: a count only this
-     * thread writes (the judging sums it). */
-    atomic_store_explicit(&w->ends, atomic_load_explicit(&w->ends, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    w->holding = true;
+    weft__count(&w->ends, 1); /* a stack came back: held starts' signal */
     end_task(t);
     return;
   }

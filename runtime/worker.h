@@ -90,9 +90,11 @@ struct weft__worker {
    * never stolen. */
   struct weft__rlist held;
   unsigned held_turn;           /* picks since the held list's last turn */
-  unsigned hold_probe;          /* pops left before the holding is judged */
+  unsigned hold_probe;          /* runs left before the holding is judged */
   uint64_t ends_mark;           /* the loop's task ends when it was last judged */
-  bool holding;                 /* starts may be held: off from a judging without ends to one */
+  /* This worker's `ends` when a judging turned holding off: holding is on
+   * while they differ (a task ended here since), UINT64_MAX at first. */
+  uint64_t ends_at_off;
   bool resumed;                 /* a started task was queued here since the ring was empty */
   /* Stopping (every mode but one worker in FIFO order, worker.c): what was
    * ready when this worker took the stop, and what was scheduled here
@@ -157,8 +159,8 @@ struct weft__worker {
   uint64_t id_next, id_end;     /* block of task ids */
   pthread_t thread;
   _Atomic int tid;              /* the kernel's id of the thread running it (adapt.c's schedstat) */
-  /* Tasks that ended on this worker, counted up by it (relaxed: a plain
-   * add); other workers sum them to judge their held starts (worker.c). */
+  /* Tasks that ended on this worker, counted up by it (weft__count);
+   * other workers sum them to judge their held starts (worker.c). */
   _Atomic uint64_t ends;
 
   /* Touched by other threads. */
