@@ -29,6 +29,7 @@
 #include "alloc.h"
 #include "backtrace.h"
 #include "clock.h"
+#include "futlock.h"
 #include "loop.h"
 #include "request.h"
 #include "symbolize.h"
@@ -193,7 +194,7 @@ static void read_blocked(struct weft_task *t, struct entry *e) {
  * part (its end completes the future under the lock before it gives the
  * part back), listed or not. */
 static bool inline_child_id(struct weft_task *t, int64_t *id) {
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   /* acquire: written by whoever started it (task.h). */
   const struct weft__task_run *x =
       atomic_load_explicit(&t->fut.state, memory_order_relaxed) == WEFT__FUT_DONE
@@ -201,7 +202,7 @@ static bool inline_child_id(struct weft_task *t, int64_t *id) {
           : atomic_load_explicit(&t->run, memory_order_acquire);
   struct weft_task *c = x ? x->inline_child : NULL;
   if (c) *id = (int64_t)c->id;
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
   return c != NULL;
 }
 

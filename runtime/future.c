@@ -25,6 +25,7 @@
 #include "context.h"
 #include "deadline.h"
 #include "futex.h"
+#include "futlock.h"
 #include "handle.h"
 #include "invariant.h"
 #include "loop.h"
@@ -84,13 +85,15 @@ weft_future_t *weft_future_ref(weft_future_t *f) {
 
 WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
   /* A completer holding no reference may still be unlocking f after its
-   * awaiter saw DONE and let go (weft__future_complete): wait it out.
-   * acquire: whoever frees saw DONE (or a fired flag) stored under the
-   * lock, so this load reads that locking or a later unlock: 0 means the
-   * completer is out. Rarely nonzero: a lock pass then waits for it. */
+   * awaiter saw DONE and let go (weft__future_complete): wait it out
+   * (one in an owner section holds no lock word: weft_future_release
+   * settled first). acquire: whoever frees saw DONE (or a fired flag)
+   * stored under the lock, so this load reads that locking or a later
+   * unlock: 0 means the completer is out. Rarely nonzero: a lock pass
+   * then waits for it. */
   if (__builtin_expect(atomic_load_explicit(&f->lock.word, memory_order_acquire) != 0, 0)) {
-    weft__amutex_lock(&f->lock);
-    weft__amutex_unlock(&f->lock);
+    weft__futlock(f);
+    weft__futunlock(f);
   }
   if (f->err && f->err != -ECANCELED && !f->retrieved) {
     struct weft_exception_context ctx = {
@@ -133,9 +136,15 @@ WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
       atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
     return;
   if (f->is_task) {
+    /* No settling: an owner section on a task's future is always taken
+     * by a holder of a reference (its awaiter's, or the scheduler's as it
+     * ends), whose release orders the section before this free. */
     weft__task_free(weft__task_of(f));
     return;
   }
+  /* A completer holding no reference may still be in an owner section on
+   * f (owner.h, invariant 3). */
+  weft__futlock_settle(f);
   if (f->ops && f->ops->free) {
     f->ops->free(f);
     return;
@@ -206,6 +215,49 @@ static inline __attribute__((always_inline)) int complete_locked(struct weft_fut
   return 0;
 }
 
+/* Whether completing @f now would run no notify hook (its first entries
+ * hold none, and there are no more): an owner section may complete it. A
+ * long list locks as usual rather than be walked twice. */
+#define HOOK_LOOK 8
+
+static bool runs_no_hook(const struct weft_future *f) {
+  const struct weft__chain_node *n = f->entries.first;
+  for (int i = 0; n && i < HOOK_LOOK; i++, n = weft__chain_next(&f->entries, n))
+    if (weft__container_of(n, struct weft__done_entry, link)->kind == WEFT__ENTRY_NOTIFY) return false;
+  return n == NULL;
+}
+
+/* weft__futlock_begin for a completion: a section may run no hook
+ * (hooks run code, which may take other futures' locks: owner.h,
+ * invariant 2), so with hooks to run the owner takes the lock. */
+static inline struct weft__owner *lock_to_complete_solo(struct weft_future *f) {
+  struct weft__owner *own = weft__futlock_begin_solo(f);
+  if (own && __builtin_expect(!runs_no_hook(f), 0)) {
+    weft__owner_leave(own);
+    weft__amutex_lock(&f->lock); /* its worker: nothing to settle */
+    return NULL;
+  }
+  return own;
+}
+
+struct weft__owner *weft__future_lock_to_complete(struct weft_future *f) {
+  if (f->loop->solo) return lock_to_complete_solo(f);
+  weft__amutex_lock(&f->lock);
+  return NULL;
+}
+
+/* weft__future_complete on a one-worker loop's future: out of line, so
+ * that the others' keep the bare lock's code. */
+static __attribute__((noinline)) int complete_solo(struct weft_future *f, int err, void *result,
+                                                   char *msg) {
+  bool held = false;
+  struct weft__owner *own = lock_to_complete_solo(f); /* a section runs no hook: never held */
+  int rc = complete_locked(f, err, result, msg, &held);
+  weft__futlock_end(f, own); /* our last touch of f */
+  if (held) weft_future_release(f); /* may free f */
+  return rc;
+}
+
 WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
   /* No reference of our own in the common case, though completers (a task
    * answering a request) often hold none and an awaiter that sees DONE may
@@ -213,6 +265,7 @@ WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *r
    * to be free first (weft__future_fini), and our unlock is our last
    * touch. Only notify hooks, which run code under the lock, need one
    * (complete_locked). */
+  if (f->loop->solo) return complete_solo(f, err, result, msg);
   bool held = false;
   weft__amutex_lock(&f->lock);
   int rc = complete_locked(f, err, result, msg, &held);
@@ -266,22 +319,25 @@ int weft_future_cancelled(const weft_future_t *f) {
 
 bool weft__future_mark_retrieved_if_done(struct weft_future *f) {
   if (!weft__future_is_done(f)) return false;
-  weft__amutex_lock(&f->lock);
+  weft__futlock(f);
   f->retrieved = 1;
-  weft__amutex_unlock(&f->lock);
+  weft__futunlock(f);
   return true;
+}
+
+/* weft__future_outcome's error case, out of line (the lock's code). */
+static __attribute__((noinline)) int outcome_error(struct weft_future *f) {
+  /* retrieved is under the lock, read too: a cancel on another thread
+   * may be marking it now (TSan found the unlocked look-first). */
+  weft__futlock(f);
+  f->retrieved = 1;
+  weft__futunlock(f);
+  return f->err;
 }
 
 int weft__future_outcome(struct weft_future *f, void **result) {
   if (!weft__future_is_done(f)) return WEFT_EINVALSTATE;
-  if (f->err) {
-    /* retrieved is under the lock, read too: a cancel on another thread
-     * may be marking it now (TSan found the unlocked look-first). */
-    weft__amutex_lock(&f->lock);
-    f->retrieved = 1;
-    weft__amutex_unlock(&f->lock);
-    return f->err;
-  }
+  if (f->err) return outcome_error(f);
   if (result) *result = f->result;
   return 0;
 }
@@ -299,23 +355,38 @@ int weft_future_error(weft_future_t *f, const char **msg) {
 }
 
 /* Appends @e to @f's entries unless @f is done; true if it did. */
-static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
-  weft__amutex_lock(&f->lock);
+static inline bool entry_add_locked(struct weft_future *f, struct weft__done_entry *e) {
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
   if (!done) weft__chain_add_tail(&f->entries, &e->link);
   WEFT__INVARIANT(fut_ok(f, true));
-  weft__amutex_unlock(&f->lock);
   return !done;
+}
+
+/* entry_add on a one-worker loop's future: a section (owner.h), or the
+ * lock; out of line, so that the others' keep the bare lock's code. */
+static __attribute__((noinline)) bool entry_add_solo(struct weft_future *f, struct weft__done_entry *e) {
+  struct weft__owner *own = weft__futlock_begin_solo(f);
+  bool added = entry_add_locked(f, e);
+  weft__futlock_end(f, own);
+  return added;
+}
+
+static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
+  if (f->loop->solo) return entry_add_solo(f, e);
+  weft__amutex_lock(&f->lock);
+  bool added = entry_add_locked(f, e);
+  weft__amutex_unlock(&f->lock);
+  return added;
 }
 
 /* Takes @e off @f's entries if completion did not; true if it did. Also
  * the waiter's half of the waker rule: the lock is taken. */
 static bool entry_remove(struct weft_future *f, struct weft__done_entry *e) {
-  weft__amutex_lock(&f->lock);
+  weft__futlock(f);
   bool linked = weft__chain_linked(&e->link);
   if (linked) weft__chain_del(&f->entries, &e->link);
   WEFT__INVARIANT(fut_ok(f, true));
-  weft__amutex_unlock(&f->lock);
+  weft__futunlock(f);
   return linked;
 }
 
@@ -343,7 +414,7 @@ int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
   weft__chain_init(&kept);
   weft__chain_init(&removed);
   int n = 0;
-  weft__amutex_lock(&f->lock);
+  weft__futlock(f);
   while ((pos = weft__chain_pop(&f->entries))) {
     struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
     struct weft_handle *h =
@@ -357,7 +428,7 @@ int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
   }
   f->entries = kept;
   WEFT__INVARIANT(fut_ok(f, true));
-  weft__amutex_unlock(&f->lock);
+  weft__futunlock(f);
   while ((pos = weft__chain_pop(&removed)))
     weft__handle_discard(weft__container_of(pos, struct weft_handle, entry.link));
   return n;

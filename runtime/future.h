@@ -106,9 +106,14 @@ void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_ta
 /* Completes @f; @msg is adopted (freed with the future). Returns 0 or
  * WEFT_EINVALSTATE (then @msg is freed). */
 int weft__future_complete(struct weft_future *f, int err, void *result, char *msg);
-/* The same with f->lock held by the caller, who also holds a reference that
+/* The same with f->lock held by the caller (or in the owner section
+ * weft__future_lock_to_complete entered), who also holds a reference that
  * outlives the call (a task ending on its own fiber: the scheduler's). */
 int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg);
+struct weft__owner;
+/* weft__futlock_begin (futlock.h) for completing @f: an owner section
+ * only if completing it runs no notify hook. End with weft__futlock_end. */
+struct weft__owner *weft__future_lock_to_complete(struct weft_future *f);
 /* cancel() on a done future: asyncio clears __log_traceback before it
  * checks the state, so an error already there counts as retrieved. Returns
  * whether @f was done. */

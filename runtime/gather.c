@@ -32,6 +32,7 @@
 #include "weft.h"
 #include "weft/compose.h"
 #include "alloc.h"
+#include "futlock.h"
 #include "future.h"
 #include "loop.h"
 #include "task.h"
@@ -89,10 +90,10 @@ static void countdown(struct gather *g, size_t k) {
   /* acq_rel: the last one sees every other child's outcome and count. */
   if (atomic_fetch_sub_explicit(&g->remaining, k, memory_order_acq_rel) != k) return;
   if (!weft__future_is_done(&g->fut)) {
-    weft__amutex_lock(&g->fut.lock); /* after a child's: the lock order */
+    weft__futlock(&g->fut); /* after a child's: the lock order */
     bool cancelled = g->cancel_requested;
     char *msg = cancelled && g->cancel_msg ? weft__strdup(g->cancel_msg) : NULL;
-    weft__amutex_unlock(&g->fut.lock);
+    weft__futunlock(&g->fut);
     /* The slots hold the results; a cancelled gather ends cancelled (bpo-32684). */
     weft__future_complete(&g->fut, cancelled ? -ECANCELED : 0, NULL, msg);
   }
@@ -128,13 +129,13 @@ static int gather_cancel(struct weft_future *f, const char *msg) {
   /* Set before the children are cancelled: a plain future completes on the
    * spot, and the last child must see it. A second cancel keeps the first
    * message. */
-  weft__amutex_lock(&f->lock);
+  weft__futlock(f);
   if (!g->cancel_requested) {
     g->cancel_requested = true;
     g->cancel_msg = copy;
     copy = NULL;
   }
-  weft__amutex_unlock(&f->lock);
+  weft__futunlock(f);
   weft__strfree(copy);
   int any = 0;
   for (size_t i = 0; i < g->nchildren; i++) {
@@ -163,7 +164,7 @@ static void gather_free(struct weft_future *f) {
  * future already done becomes a child marked early, looked at after every
  * entry is registered. */
 static void add_slot(struct gather *g, size_t i, struct weft_future *f) {
-  weft__amutex_lock(&f->lock);
+  weft__futlock(f);
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
   if (!done) {
     struct weft__chain_node *pos;
@@ -172,7 +173,7 @@ static void add_slot(struct gather *g, size_t i, struct weft_future *f) {
       if (e->kind != WEFT__ENTRY_NOTIFY || ((struct weft__notify *)e)->fn != on_child) continue;
       struct gather_child *c = weft__container_of(e, struct gather_child, note.e);
       if (c->g != g) continue;
-      weft__amutex_unlock(&f->lock);
+      weft__futunlock(f);
       g->slot_child[i] = (size_t)(c - g->children); /* the same future again */
       return;
     }
@@ -187,7 +188,7 @@ static void add_slot(struct gather *g, size_t i, struct weft_future *f) {
   g->slot_child[i] = idx;
   if (!done) weft__chain_add_tail(&f->entries, &c->note.e.link);
   else weft__chain_node_init(&c->note.e.link);
-  weft__amutex_unlock(&f->lock);
+  weft__futunlock(f);
 }
 
 static int check_args(weft_future_t *const *fs, size_t n, struct weft_loop **loop) {

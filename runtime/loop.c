@@ -183,6 +183,7 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
   loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : WEFT__STACK_DEFAULT);
   loop->pin_workers = c.pin_workers != 0;
   loop->solo = loop->nworkers == 1;
+  weft__owner_init(&loop->owner);
   loop->fifo = c.order == WEFT_ORDER_FIFO || (c.order == WEFT_ORDER_DEFAULT && loop->solo);
   loop->max_tasks = c.max_tasks;
   loop->track_stack = c.track_stack_use != 0;

@@ -11,6 +11,7 @@
 #include "weft.h"
 #include "idle.h"
 #include "inject.h"
+#include "owner.h"
 #include "stack.h"
 #include "worker.h"
 
@@ -47,6 +48,9 @@ struct weft_loop {
   bool track_stack;           /* cfg.track_stack_use; immutable */
   _Atomic size_t stack_high_water; /* max of ended tasks' stack_used (relaxed: a statistic) */
   struct weft__worker *workers;
+  /* Owner sections (owner.h): one worker's futures without locked
+   * instructions; a line of its own, the worker's. */
+  _Alignas(WEFT__CACHELINE) struct weft__owner owner;
   _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;
   /* The task registry (registry.h): a shard per worker and the shared

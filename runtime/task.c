@@ -36,6 +36,7 @@
  * delivered is withdrawn.
  */
 #include "backtrace.h"
+#include "futlock.h"
 #include "task.h"
 #include "context.h"
 #include "alloc.h"
@@ -409,8 +410,10 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
           weft__task_acct_ready(t);
         /* relaxed: the CAS ordered us after the task's last write. */
         struct weft__task_run *x = weft__task_run_of(t); /* started, not done: IDLE */
-        if (pinned == WEFT__PIN_OWN) pinned = atomic_load_explicit(&x->pinned, memory_order_relaxed);
-        weft__schedule(t->fut.loop, &x->r, pinned, (enum weft__sched_hint)hint);
+        struct weft_loop *loop = t->fut.loop;
+        if (pinned == WEFT__PIN_OWN)
+          pinned = loop->solo ? WEFT__UNPINNED : atomic_load_explicit(&x->pinned, memory_order_relaxed);
+        weft__schedule(loop, &x->r, pinned, (enum weft__sched_hint)hint);
         return;
       }
     } else if (s == WEFT__TASK_DONE) {
@@ -427,19 +430,19 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
 }
 
 bool weft__task_take_cancel_slow(struct weft_task *t) {
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   bool had = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
   atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
   return had;
 }
 
 void weft__task_recancel(struct weft_task *t) {
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   /* Only if a request is still standing: uncancel() may have withdrawn it. */
   if (t->cancel_requests > 0)
     atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed); /* under the lock */
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
 }
 
 struct wait_timer {
@@ -517,7 +520,8 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
    * locked instructions a task). acquire: the last other holder's release
    * (acq_rel) makes its writes visible, as the lock would. */
   bool alone = atomic_load_explicit(&t->fut.refs, memory_order_acquire) == 1;
-  if (!alone) weft__amutex_lock(&t->fut.lock);
+  /* Else an owner section where it may be (owner.h), or the lock. */
+  struct weft__owner *own = alone ? NULL : weft__future_lock_to_complete(&t->fut);
   /* asyncio's Task.__step: a body that returns normally while a
    * cancellation waits to be delivered ends cancelled (its value is
    * dropped); an error it returns wins. Decided under the lock that
@@ -538,7 +542,7 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
   /* The caller's reference (the scheduler's, or the stale first-run
    * entry's for an inline child) keeps t alive through the unlock. */
   weft__future_complete_locked(&t->fut, err, result, msg);
-  if (!alone) weft__amutex_unlock(&t->fut.lock);
+  if (!alone) weft__futlock_end(&t->fut, own);
 }
 
 int weft_task_cancel(weft_task_t *t, const char *msg) {
@@ -546,15 +550,15 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   if (weft__future_mark_retrieved_if_done(&t->fut)) return 0;
   char *copy = NULL;
   if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   if (atomic_load_explicit(&t->fut.state, memory_order_relaxed) == WEFT__FUT_DONE) {
     t->fut.retrieved = 1; /* as above: asyncio's cancel() clears _log_traceback */
-    weft__amutex_unlock(&t->fut.lock);
+    weft__futunlock(&t->fut);
     weft__strfree(copy);
     return 0;
   }
   if (t->cancel_requests == WEFT__CANCEL_REQUESTS_MAX) {
-    weft__amutex_unlock(&t->fut.lock);
+    weft__futunlock(&t->fut);
     weft__strfree(copy);
     return -EOVERFLOW;
   }
@@ -572,7 +576,7 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
   struct weft_task *child = x ? x->inline_child : NULL;
   if (child) weft_task_ref(child);
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
   weft__task_wake(t);
   if (child) {
     weft_task_cancel(child, NULL);
@@ -626,7 +630,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
 #endif
   /* release: the dump and cancellers acquire-load it (task.h). */
   atomic_store_explicit(&child->run, &cx, memory_order_release);
-  weft__amutex_lock(&host->fut.lock);
+  weft__futlock(&host->fut);
   hx->inline_child = child;
   /* A cancellation of the host since its caller's check found no child to
    * pass on to (weft_task_cancel reads inline_child under this lock): pass
@@ -636,7 +640,7 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
    * cancel_vs_inline_await). The host keeps its request, as
    * weft_task_cancel leaves it. */
   bool pass_on = atomic_load_explicit(&host->must_cancel, memory_order_relaxed); /* under the lock */
-  weft__amutex_unlock(&host->fut.lock);
+  weft__futunlock(&host->fut);
   if (pass_on) weft_task_cancel(child, NULL);
   /* As a worker starting a slice (prepare_task): a waker that notified it
    * before now must have its flag seen. */
@@ -650,28 +654,28 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   /* Ended, and no longer current: its execution part goes with this
    * frame. relaxed: nobody may use it past the end (task.h). */
   atomic_store_explicit(&child->run, NULL, memory_order_relaxed);
-  weft__amutex_lock(&host->fut.lock);
+  weft__futlock(&host->fut);
   hx->inline_child = NULL;
-  weft__amutex_unlock(&host->fut.lock);
+  weft__futunlock(&host->fut);
   if (unqueued) weft_future_release(&child->fut); /* the entry's reference */
   return true;
 }
 
 int weft_task_cancelling(weft_task_t *t) {
   if (!t) return -EINVAL;
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   int n = (int)t->cancel_requests;
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
   return n;
 }
 
 int weft_task_uncancel(weft_task_t *t) {
   if (!t) return -EINVAL;
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   if (t->cancel_requests > 0) t->cancel_requests--;
   if (t->cancel_requests == 0) atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
   int n = (int)t->cancel_requests;
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
   return n;
 }
 
@@ -690,9 +694,9 @@ long weft_task_stack_used(weft_task_t *t) {
 
 const char *weft_task_name(weft_task_t *t) {
   if (!t) return NULL;
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   const char *n = weft__task_name_locked(t);
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
   return n;
 }
 
@@ -702,11 +706,11 @@ static void default_name(const struct weft_task *t, char *buf, size_t len) {
 }
 
 void weft__task_copy_name(struct weft_task *t, char *buf, size_t len) {
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   const struct weft__task_cold *c = weft__task_cold_of(t);
   if (c && c->name) snprintf(buf, len, "%s", c->name);
   else default_name(t, buf, len); /* what a first read would make */
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
 }
 
 const char *weft__task_name_locked(struct weft_task *t) {
@@ -725,10 +729,10 @@ int weft_task_set_name(weft_task_t *t, const char *name) {
   struct weft__task_cold *c = weft__task_cold_get(t); /* any thread: installed by CAS */
   char *copy = c ? weft__strdup(name) : NULL;
   if (!copy) return -ENOMEM;
-  weft__amutex_lock(&t->fut.lock);
+  weft__futlock(&t->fut);
   char *old = c->name;
   c->name = copy;
-  weft__amutex_unlock(&t->fut.lock);
+  weft__futunlock(&t->fut);
   weft__strfree(old);
   return 0;
 }

@@ -1,0 +1,68 @@
+/*
+ * owner.c - owner sections' slow side (owner.h): a run's start and end,
+ * revocation and its wait.
+ *
+ * Invariants: see owner.h. A revocation is the only place that waits
+ * here, and it waits only for a section in progress (bounded work on the
+ * worker, invariant 2), asleep on `in` with a futex, woken by the
+ * section's end. Its two barriers pair with the worker's two plain
+ * store-then-load sequences (entering: in, then on; leaving: in, then
+ * waiting).
+ */
+#include "owner.h"
+#include "amutex.h"
+#include "membarrier.h"
+
+#include <time.h>
+
+void weft__owner_run_begins(struct weft__owner *o) {
+  weft__amutex_setup();
+  /* relaxed flag: amutex.c's once set it before any thread relied on it. */
+  if (!atomic_load_explicit(&weft__amutex_asymmetric, memory_order_relaxed)) return;
+  /* seq_cst: a thread that took a future's lock word before this store
+   * and looks at `on` after its swap either sees it set (and revokes) or
+   * its word is seen set by the worker's first section (owner.h). */
+  atomic_store_explicit(&o->on, true, memory_order_seq_cst);
+}
+
+void weft__owner_run_ends(struct weft__owner *o) {
+  /* release: a thread that reads it clear (acquire) sees every section's
+   * writes; none begins after it (the worker is this thread). */
+  atomic_store_explicit(&o->on, false, memory_order_release);
+}
+
+void weft__owner_wake(struct weft__owner *o) { weft__futex_wake(&o->in, 1); }
+
+/* Justification for the retry: after registration the barrier fails only
+ * when the kernel cannot allocate its CPU mask (ENOMEM), and without it
+ * nothing proves a section has ended; a revocation is rare (once a run at
+ * most), so it tries again a millisecond later rather than guess. */
+#define BARRIER_RETRY_NS 1000000L
+
+static void barrier(void) {
+  while (weft__membarrier() != 0) {
+    struct timespec ts = {0, BARRIER_RETRY_NS};
+    nanosleep(&ts, NULL);
+  }
+}
+
+void weft__owner_revoke(struct weft__owner *o) {
+  weft__mutex_lock(&o->mu);
+  if (atomic_exchange_explicit(&o->on, false, memory_order_seq_cst)) {
+    /* The heavy side of the entry's pair: the worker's sections from now
+     * on see `on` clear, and one already entered shows in `in` below. */
+    barrier();
+  }
+  /* acquire: pairs with the section's release store of 0 (its writes). */
+  if (atomic_load_explicit(&o->in, memory_order_acquire) != 0) {
+    atomic_store_explicit(&o->waiting, 1, memory_order_seq_cst);
+    /* The heavy side of the wake-up's pair (owner.h, weft__owner_leave):
+     * either the worker's look at `waiting` sees it, or our look at `in`
+     * below sees its store of 0. */
+    barrier();
+    while (atomic_load_explicit(&o->in, memory_order_acquire) != 0)
+      weft__futex_wait(&o->in, 1, 0);
+    atomic_store_explicit(&o->waiting, 0, memory_order_relaxed);
+  }
+  weft__mutex_unlock(&o->mu);
+}

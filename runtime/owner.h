@@ -1,0 +1,130 @@
+/*
+ * owner.h - owner sections: a one-worker loop's futures touched without a
+ * locked instruction while no other thread touches them.
+ *
+ * Every await that waits and every completion takes its future's lock
+ * (amutex.h): a compare-and-swap, ~5 ns on the development host, and on a
+ * future whose line is not in this core's cache the swap also waits for
+ * the line where a plain load would not stall what follows. With one
+ * worker, the thread taking those locks is nearly always that worker:
+ * futures are thread-safe, but other threads (foreign threads, executor
+ * and offload threads, other loops' workers) touch a loop's futures
+ * rarely, and most programs never do while it runs. So during a run of a
+ * one-worker loop, while no other thread has locked one of its futures,
+ * the worker takes none of their locks: what it would do under the lock
+ * it does in an owner section, which costs two plain stores and two plain
+ * loads. The first other thread to lock one of the loop's futures during
+ * the run revokes this (once: sections are off until the run ends) and
+ * waits for a section in progress to end; from then on everyone locks.
+ *
+ * The pair of orderings that makes this safe is asymmetric, as amutex.h's
+ * unlock is (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED):
+ *
+ *   worker, entering:  store in = 1; compiler barrier; load on;
+ *                      if on and the future's lock word is 0: a section.
+ *   revoker:           (holds the future's lock word) load on; if set:
+ *                      on = 0; membarrier; wait until in == 0.
+ *
+ * Either the worker's load of `on` sees the revocation (then it locks,
+ * and meets the revoker's lock word), or the revoker, after the barrier,
+ * sees the worker's `in` (then it waits for the section to end). Another
+ * thread takes the lock word first and looks at `on` after, so a worker
+ * entering a section while that thread holds the word sees the word set
+ * (its look comes after its store of `in`, the other thread's after its
+ * locked swap) and locks instead; a thread that took the word before the
+ * run began saw `on` clear and needs nothing more.
+ *
+ * Invariants:
+ *  1. `on` is set only by the loop's worker at the start of a run of a
+ *     one-worker loop when membarrier(2) works, and cleared at the run's
+ *     end (release: another thread that then reads it clear, acquire,
+ *     sees every section's writes) or by a revocation.
+ *  2. A section is entered only with `on` set and the future's lock word
+ *     0, lasts no longer than the work done under the lock would (no
+ *     fiber switch, no user code, no other future's lock inside one), and
+ *     stores in = 0 (release: the revoker's acquire load of it sees the
+ *     section's writes) when it ends.
+ *  3. Every thread that is not the loop's running worker, after taking a
+ *     future's lock word, revokes if it finds `on` set, before it reads
+ *     or writes what the lock guards (weft__futlock, futlock.h); and
+ *     whoever frees a future that is not a task's does the same first (a
+ *     completer holding no reference may still be in a section on it; a
+ *     section on a task's future is always taken by a holder of a
+ *     reference, whose release orders it before the free).
+ *  4. Revocations are serialized (`mu`): one that finds `on` already
+ *     cleared by another still waits for `in` to be 0, after that other's
+ *     barrier.
+ * Without membarrier(2) (old kernels, sandboxes, valgrind) `on` is never
+ * set and every future is locked, as before.
+ */
+#ifndef WEFT_RUNTIME_OWNER_H
+#define WEFT_RUNTIME_OWNER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "futex.h"
+#include "mutex.h"
+
+struct weft__owner {
+  /* The worker's line: `in` written twice a section, `on` and `waiting`
+   * read once each. Other threads write them only while revoking. */
+  _Atomic uint32_t in;      /* 1 while the worker is in a section */
+  _Atomic uint32_t waiting; /* a revoker sleeps on `in` */
+  _Atomic bool on;          /* sections allowed (above) */
+  struct weft__mutex mu;    /* serializes revocations (invariant 4) */
+};
+
+static inline void weft__owner_init(struct weft__owner *o) {
+  atomic_init(&o->in, 0);
+  atomic_init(&o->waiting, 0);
+  atomic_init(&o->on, false);
+  weft__mutex_init(&o->mu);
+}
+
+/* The worker of a one-worker loop as its run begins and ends (worker.c). */
+void weft__owner_run_begins(struct weft__owner *o);
+void weft__owner_run_ends(struct weft__owner *o);
+
+/* Revokes sections (invariant 3): for a thread that is not the running
+ * worker and holds a lock word of one of the loop's futures, or frees one.
+ * Returns once no section is in progress and none can begin this run. */
+void weft__owner_revoke(struct weft__owner *o);
+
+/* Wakes a revoker waiting for a section to end; out of line (rare). */
+void weft__owner_wake(struct weft__owner *o);
+
+/* Enters a section for a future whose lock word is @word, on the loop's
+ * worker: true if entered (leave with weft__owner_leave), false if the
+ * caller must lock as usual. */
+static inline bool weft__owner_enter(struct weft__owner *o, _Atomic uint32_t *word) {
+  /* relaxed: a look that avoids the store below once revoked; the Dekker
+   * look is the second one. */
+  if (!atomic_load_explicit(&o->on, memory_order_relaxed)) return false;
+  /* relaxed store, compiler barrier, relaxed load: the light side of the
+   * asymmetric pair (design comment); the revoker's membarrier orders it. */
+  atomic_store_explicit(&o->in, 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  /* acquire on the word: a thread that held it before unlocked with a
+   * release store, and its critical section happens before ours. */
+  if (__builtin_expect(atomic_load_explicit(&o->on, memory_order_relaxed) &&
+                           atomic_load_explicit(word, memory_order_acquire) == 0,
+                       1))
+    return true;
+  atomic_store_explicit(&o->in, 0, memory_order_release);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&o->waiting, memory_order_relaxed)) weft__owner_wake(o);
+  return false;
+}
+
+static inline void weft__owner_leave(struct weft__owner *o) {
+  /* release: a revoker's acquire load of `in` sees the section's writes. */
+  atomic_store_explicit(&o->in, 0, memory_order_release);
+  /* The light side of the wake-up's pair: the store before the look
+   * (the revoker's second membarrier, owner.c). */
+  atomic_signal_fence(memory_order_seq_cst);
+  if (__builtin_expect(atomic_load_explicit(&o->waiting, memory_order_relaxed) != 0, 0))
+    weft__owner_wake(o);
+}
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * test_owner.c - runtime/owner.c: owner sections (a one-worker loop's
+ * futures awaited and completed without their lock while no other thread
+ * touches them) are on exactly while such a loop runs, a foreign thread's
+ * first lock (or free) of one of its futures revokes them for the rest of
+ * the run, and foreign threads racing the worker's sections lose no
+ * completion and no wake-up (TSan checks the hand-over of what the
+ * sections wrote). With $WEFT_MEMBARRIER=0 (`make test-epoll`) sections
+ * are never on, and the same programs run on the locks alone.
+ */
+#include "helpers.h"
+#include "loop.h"
+#include "membarrier.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+
+static bool sections_on(weft_loop_t *loop) {
+  return atomic_load(&((struct weft_loop *)loop)->owner.on);
+}
+
+/* What a run of a one-worker loop starts with: sections on, where the
+ * process has membarrier(2). */
+static bool expected_on(void) { return weft__membarrier_available(); }
+
+/* ---- a foreign thread that does one thing to a future when told ---------- */
+
+enum act { ACT_SET, ACT_RELEASE, ACT_CANCEL };
+
+struct foreigner {
+  pthread_t th;
+  sem_t go;
+  weft_future_t *f;
+  enum act act;
+  int rc;
+  unsigned jitter; /* sched_yield()s before acting: varies the interleaving */
+};
+
+static void *foreigner_main(void *arg) {
+  struct foreigner *fo = arg;
+  while (sem_wait(&fo->go) != 0) {
+  }
+  for (unsigned i = 0; i < fo->jitter; i++) sched_yield();
+  switch (fo->act) {
+  case ACT_SET: fo->rc = weft_future_set_result(fo->f, (void *)(uintptr_t)42); break;
+  case ACT_RELEASE: weft_future_release(fo->f); fo->rc = 0; break;
+  case ACT_CANCEL: fo->rc = weft_future_cancel(fo->f, NULL); break;
+  }
+  return NULL;
+}
+
+static void foreigner_start(struct foreigner *fo, weft_future_t *f, enum act act, unsigned jitter) {
+  fo->f = f;
+  fo->act = act;
+  fo->jitter = jitter;
+  fo->rc = -1;
+  ck_assert_int_eq(sem_init(&fo->go, 0, 0), 0);
+  ck_assert_int_eq(pthread_create(&fo->th, NULL, foreigner_main, fo), 0);
+}
+
+static void foreigner_join(struct foreigner *fo) {
+  ck_assert_int_eq(pthread_join(fo->th, NULL), 0);
+  sem_destroy(&fo->go);
+}
+
+/* ---- sections on while a one-worker loop runs, off after ---------------- */
+
+static int settle(void *arg, void **res) {
+  return weft_future_set_result(arg, (void *)(uintptr_t)7);
+}
+
+/* Awaits a future another task completes (an entry added and completed
+ * in sections) and reports whether sections were on throughout. */
+static int await_local(void *arg, void **res) {
+  weft_loop_t *loop = weft_loop_current();
+  bool on_before = sections_on(loop);
+  weft_future_t *f = NULL;
+  ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+  ck_assert_int_eq(weft_spawn(settle, f, NULL), 0);
+  void *v = NULL;
+  ck_assert_int_eq(weft_await(f, &v), 0);
+  ck_assert_ptr_eq(v, (void *)(uintptr_t)7);
+  weft_future_release(f);
+  *res = (void *)(uintptr_t)(on_before && sections_on(loop) ? 1 : 2);
+  return 0;
+}
+
+START_TEST(sections_are_on_while_one_worker_runs) {
+  weft_loop_t *loop = make_loop(1);
+  ck_assert(!sections_on(loop)); /* not running */
+  for (int run = 0; run < 2; run++) {
+    void *res = NULL;
+    ck_assert_int_eq(weft_loop_run_task(loop, await_local, NULL, &res), 0);
+    ck_assert_ptr_eq(res, (void *)(uintptr_t)(expected_on() ? 1 : 2));
+    ck_assert(!sections_on(loop)); /* the run ended */
+  }
+  close_clean(loop);
+}
+END_TEST
+
+START_TEST(no_sections_with_two_workers) {
+  weft_loop_t *loop = make_loop(2);
+  void *res = NULL;
+  ck_assert_int_eq(weft_loop_run_task(loop, await_local, NULL, &res), 0);
+  ck_assert_ptr_eq(res, (void *)(uintptr_t)2);
+  close_clean(loop);
+}
+END_TEST
+
+/* ---- a foreign thread revokes them for the rest of the run -------------- */
+
+/* @arg: enum act. A foreign thread acts on a future of ours while we
+ * await it (set, cancel) or after we hold no reference to it but its
+ * (release); sections are off after, and the await sees its outcome. */
+static int foreign_acts(void *arg, void **res) {
+  enum act act = (enum act)(uintptr_t)arg;
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert(sections_on(loop) == expected_on());
+  weft_future_t *f = NULL;
+  ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+  struct foreigner fo;
+  if (act == ACT_RELEASE) {
+    foreigner_start(&fo, weft_future_ref(f), act, 0);
+    ck_assert_int_eq(weft_future_set_result(f, NULL), 0); /* a section, if on */
+    weft_future_release(f);                               /* the foreigner's is the last */
+    sem_post(&fo.go);
+    foreigner_join(&fo); /* blocks the worker: nothing else to run */
+  } else {
+    foreigner_start(&fo, f, act, 0);
+    sem_post(&fo.go);
+    void *v = NULL;
+    int rc = weft_await(f, &v);
+    if (act == ACT_SET) {
+      ck_assert_int_eq(rc, 0);
+      ck_assert_ptr_eq(v, (void *)(uintptr_t)42);
+    } else {
+      ck_assert_int_eq(rc, -ECANCELED);
+    }
+    foreigner_join(&fo);
+    ck_assert_int_eq(fo.rc, act == ACT_SET ? 0 : 1);
+    weft_future_release(f);
+  }
+  ck_assert(!sections_on(loop)); /* revoked for the rest of this run */
+  /* The locks work on: a local await after the revocation. */
+  void *v = NULL;
+  ck_assert_int_eq(await_local(NULL, &v), 0);
+  ck_assert_ptr_eq(v, (void *)(uintptr_t)2);
+  return 0;
+}
+
+START_TEST(a_foreign_completion_revokes_sections_until_the_run_ends) {
+  weft_loop_t *loop = make_loop(1);
+  for (int act = ACT_SET; act <= ACT_CANCEL; act++) {
+    ck_assert_int_eq(weft_loop_run_task(loop, foreign_acts, (void *)(uintptr_t)act, NULL), 0);
+    ck_assert(!sections_on(loop));
+  }
+  /* The next run has them again. */
+  void *res = NULL;
+  ck_assert_int_eq(weft_loop_run_task(loop, await_local, NULL, &res), 0);
+  ck_assert_ptr_eq(res, (void *)(uintptr_t)(expected_on() ? 1 : 2));
+  close_clean(loop);
+}
+END_TEST
+
+/* ---- foreign threads racing the sections lose nothing ------------------- */
+
+enum { PAIRS = 4 };
+
+struct pp {
+  weft_future_t *inbox; /* pong's; each message brings the next */
+  long rounds;
+};
+
+static int pong(void *arg, void **res) {
+  struct pp *p = arg;
+  weft_future_t *in = p->inbox;
+  for (long r = 0; r < p->rounds; r++) {
+    void *v = NULL;
+    ck_assert_int_eq(weft_await(in, &v), 0);
+    weft_future_t **msg = v;
+    weft_future_release(in);
+    in = msg[1];
+    ck_assert_int_eq(weft_future_set_result(msg[0], (void *)(uintptr_t)r), 0);
+  }
+  weft_future_release(in);
+  return 0;
+}
+
+static int ping(void *arg, void **res) {
+  struct pp *p = arg;
+  weft_future_t *out = p->inbox;
+  for (long r = 0; r < p->rounds; r++) {
+    weft_future_t *reply = NULL, *next = NULL;
+    ck_assert_int_eq(weft_future_new(NULL, &reply), 0);
+    ck_assert_int_eq(weft_future_new(NULL, &next), 0);
+    weft_future_t *msg[2] = {reply, next};
+    ck_assert_int_eq(weft_future_set_result(out, msg), 0);
+    void *v = NULL;
+    ck_assert_int_eq(weft_await(reply, &v), 0);
+    ck_assert_ptr_eq(v, (void *)(uintptr_t)r);
+    weft_future_release(reply);
+    out = next;
+  }
+  return 0;
+}
+
+/* One run: message pairs trade in sections while a foreign thread acts on
+ * futures of the loop at a varying moment (its first touch revokes). */
+static int racing_run(void *arg, void **res) {
+  unsigned seed = (unsigned)(uintptr_t)arg;
+  struct pp pairs[PAIRS];
+  weft_task_t *ts[2 * PAIRS];
+  for (int i = 0; i < PAIRS; i++) {
+    pairs[i].rounds = 50;
+    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
+    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
+    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
+  }
+  /* The foreign thread's future: completed by it (set) or by us (when it
+   * only drops a reference, we complete it first). */
+  weft_future_t *f = NULL;
+  ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+  enum act act = seed % 3 == 0 ? ACT_RELEASE : seed % 3 == 1 ? ACT_SET : ACT_CANCEL;
+  struct foreigner fo;
+  foreigner_start(&fo, act == ACT_RELEASE ? weft_future_ref(f) : f, act, seed % 7);
+  if (act == ACT_RELEASE) ck_assert_int_eq(weft_future_set_result(f, (void *)(uintptr_t)42), 0);
+  sem_post(&fo.go);
+  for (int i = 0; i < 2 * PAIRS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  void *v = NULL;
+  int rc = weft_await(f, &v);
+  if (act == ACT_CANCEL) {
+    ck_assert_int_eq(rc, -ECANCELED);
+  } else {
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_eq(v, (void *)(uintptr_t)42);
+  }
+  weft_future_release(f);
+  foreigner_join(&fo);
+  return 0;
+}
+
+START_TEST(foreign_threads_racing_sections_lose_nothing) {
+  weft_loop_t *loop = make_loop(1);
+  long runs = scaled(300);
+  for (long r = 0; r < runs; r++)
+    ck_assert_int_eq(weft_loop_run_task(loop, racing_run, (void *)(uintptr_t)r, NULL), 0);
+  close_clean(loop);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("owner");
+  TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, sections_are_on_while_one_worker_runs);
+  tcase_add_test(tc, no_sections_with_two_workers);
+  tcase_add_test(tc, a_foreign_completion_revokes_sections_until_the_run_ends);
+  tcase_add_test(tc, foreign_threads_racing_sections_lose_nothing);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_TEST_MAIN(suite)
