@@ -15,6 +15,12 @@
  * Thread-safety: every function here may be called from any worker of the
  * future's loop and from foreign threads, concurrently, unless it says
  * otherwise. Done callbacks and woken tasks run on the loop's workers.
+ * Cost: while a loop with one worker runs, its worker touches its futures
+ * without locked instructions until another thread first locks one of
+ * them (completes, cancels, waits on, reads the error of, or frees the
+ * last reference to one); that call then pays one process-wide barrier
+ * (membarrier(2)), and the run goes on with the locks (docs/design.md,
+ * Futures).
  *
  * If a future ends with an error (other than cancellation) that nobody
  * retrieved (weft_await, weft_future_result or weft_future_error), the loop's
