@@ -321,7 +321,7 @@ static void sample(struct weft__monitor *mon, uint64_t stall) {
       s->reported = false;
     } else if (!s->reported && now - s->first_ns >= stall) {
       s->reported = true;
-      report(mon, i, WEFT_STALL_TASK, now - s->first_ns, weft__runq_len(&w->runq), now);
+      report(mon, i, WEFT_STALL_TASK, now - s->first_ns, weft__worker_queued(w), now);
     }
     uint32_t head = atomic_load_explicit(&w->runq.head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);

@@ -18,6 +18,7 @@
 #define WEFT_RUNTIME_RUNNABLE_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* A task has two runnables: r_start for its first run (it may turn out
@@ -50,12 +51,25 @@ static inline void weft__runnable_set_next(struct weft__runnable *r, struct weft
 /* A FIFO of runnables linked through their links. Not thread-safe. */
 struct weft__rlist {
   struct weft__runnable *head, *tail;
-  size_t count;
+  /* Written only by whoever may change the list (its owner, or under its
+   * lock): relaxed load and store, no read-modify-write. Read by it, and
+   * by the statistics from any thread (weft__rlist_len: a gauge). */
+  _Atomic size_t count;
 };
 
 static inline void weft__rlist_init(struct weft__rlist *l) {
   l->head = l->tail = NULL;
-  l->count = 0;
+  atomic_store_explicit(&l->count, 0, memory_order_relaxed);
+}
+
+/* How many are queued (relaxed: exact for the list's writer; a gauge for
+ * anyone else). */
+static inline size_t weft__rlist_len(const struct weft__rlist *l) {
+  return atomic_load_explicit(&l->count, memory_order_relaxed);
+}
+
+static inline void weft__rlist_count(struct weft__rlist *l, size_t n) {
+  atomic_store_explicit(&l->count, n, memory_order_relaxed);
 }
 
 static inline void weft__rlist_push(struct weft__rlist *l, struct weft__runnable *r) {
@@ -65,7 +79,7 @@ static inline void weft__rlist_push(struct weft__rlist *l, struct weft__runnable
   else
     l->head = r;
   l->tail = r;
-  l->count++;
+  weft__rlist_count(l, weft__rlist_len(l) + 1);
 }
 
 static inline struct weft__runnable *weft__rlist_pop(struct weft__rlist *l) {
@@ -74,7 +88,7 @@ static inline struct weft__runnable *weft__rlist_pop(struct weft__rlist *l) {
   l->head = weft__runnable_next(r);
   if (!l->head) l->tail = NULL;
   weft__runnable_set_next(r, NULL);
-  l->count--;
+  weft__rlist_count(l, weft__rlist_len(l) - 1);
   return r;
 }
 

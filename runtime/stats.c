@@ -71,7 +71,7 @@ static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) 
   out->io_submitted = LOAD(w->reactor.started);
   out->io_completed = LOAD(w->reactor.finished);
   out->io_inflight = out->io_submitted > out->io_completed ? out->io_submitted - out->io_completed : 0;
-  out->local_queue = weft__runq_len(&w->runq);
+  out->local_queue = weft__worker_queued(w);
   out->inbox_queue = LOAD(w->inbox.len);
   out->lifo = LOAD(w->lifo) != NULL;
   out->busy = weft__worker_busy(w);

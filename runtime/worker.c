@@ -341,7 +341,7 @@ static void push_local(struct weft__worker *w, struct weft__runnable *r, bool no
   if (loop->solo) {
     /* The ring while nothing waits behind it (a full one after dropping
      * its stale entries), else the overflow's tail: FIFO either way. */
-    bool in_ring = !w->overflow.count &&
+    bool in_ring = !weft__rlist_len(&w->overflow) &&
                    (weft__runq_try_push_solo(&w->runq, r) ||
                     (compact_solo(w) && weft__runq_try_push_solo(&w->runq, r)));
     if (!in_ring) weft__rlist_push(&w->overflow, r);
@@ -421,7 +421,7 @@ static __attribute__((noinline)) void schedule_slow(struct weft_loop *loop, stru
    * of the time in runq_push); nor is there an order to keep. */
   if (loop->solo && __builtin_expect(!weft__inject_maybe_empty(&loop->inject), 0))
     take_injected(w);
-  if (hint == WEFT__SCHED_URGENT && !loop->fifo && w->urgent.count < URGENT_MAX) {
+  if (hint == WEFT__SCHED_URGENT && !loop->fifo && weft__rlist_len(&w->urgent) < URGENT_MAX) {
     weft__rlist_push(&w->urgent, r);
     return;
   }
@@ -452,7 +452,7 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
                            !atomic_load_explicit(&loop->closed, memory_order_relaxed),
                        1)) {
     if (loop->solo) {
-      if (loop->fifo && hint != WEFT__SCHED_HANDOFF && !w->overflow.count &&
+      if (loop->fifo && hint != WEFT__SCHED_HANDOFF && !weft__rlist_len(&w->overflow) &&
           weft__inject_maybe_empty(&loop->inject) && weft__runq_try_push_solo(&w->runq, r))
         return;
     } else if (hint == WEFT__SCHED_WAKE && !loop->fifo && !SHUFFLE && !lifo_get(w)) {
@@ -464,8 +464,8 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
 }
 
 static bool has_local_work(struct weft__worker *w) {
-  return lifo_get(w) || w->urgent.count || w->pinned.count || w->overflow.count ||
-         w->held.count || weft__runq_len(&w->runq);
+  return lifo_get(w) || weft__rlist_len(&w->urgent) || weft__rlist_len(&w->pinned) || weft__rlist_len(&w->overflow) ||
+         weft__rlist_len(&w->held) || weft__runq_len(&w->runq);
 }
 
 /* Warming what the next switches will read. A task switched to misses
@@ -562,7 +562,7 @@ static inline bool hold_start(struct weft__worker *w, struct weft__runnable *r) 
 static inline struct weft__runnable *pop_ring(struct weft__worker *w, bool or_pinned) {
   if (w->loop->solo) {
     struct weft__runnable *r = weft__runq_pop_solo(&w->runq);
-    if (!r && w->overflow.count) {
+    if (!r && weft__rlist_len(&w->overflow)) {
       /* Refill the ring from the overflow, oldest first. */
       while (w->overflow.head && weft__runq_try_push_solo(&w->runq, w->overflow.head))
         weft__rlist_pop(&w->overflow);
@@ -575,7 +575,7 @@ static inline struct weft__runnable *pop_ring(struct weft__worker *w, bool or_pi
   if (r) {
     struct weft__runnable *after = weft__runq_peek_hint(&w->runq);
     if (after) __builtin_prefetch(after);
-  } else if (or_pinned && w->pinned.count) {
+  } else if (or_pinned && weft__rlist_len(&w->pinned)) {
     r = weft__rlist_pop(&w->pinned);
   }
   return r;
@@ -584,7 +584,7 @@ static inline struct weft__runnable *pop_ring(struct weft__worker *w, bool or_pi
 /* What is queued here now, held starts aside: the judging's horizon (in
  * runnables run, next_holding). */
 static unsigned queued_here(struct weft__worker *w) {
-  return weft__runq_len(&w->runq) + (unsigned)w->overflow.count;
+  return weft__runq_len(&w->runq) + (unsigned)weft__rlist_len(&w->overflow);
 }
 
 /* Tasks ended on any worker of the loop so far (relaxed: counts; a
@@ -619,7 +619,7 @@ static void judge_holding(struct weft__worker *w) {
 static struct weft__runnable *unhold(struct weft__worker *w) {
   struct weft__runnable *r = weft__rlist_pop(&w->held);
   unsigned n = 0;
-  while (n < WEFT__RUNQ_CAP / 2 && w->held.count) {
+  while (n < WEFT__RUNQ_CAP / 2 && weft__rlist_len(&w->held)) {
     struct weft__runnable *next = w->held.head;
     bool in = w->loop->solo ? weft__runq_try_push_solo(&w->runq, next)
                             : weft__runq_try_push(&w->runq, next);
@@ -648,10 +648,10 @@ __attribute__((noinline)) static struct weft__runnable *next_holding(struct weft
     if (!hold_start(w, r)) {
       /* Counted against the judging's horizon: what runs (held pops run
        * nothing, so no task could end during them). */
-      if (w->held.count && --w->hold_probe == 0) judge_holding(w);
+      if (weft__rlist_len(&w->held) && --w->hold_probe == 0) judge_holding(w);
       return r;
     }
-    if (!w->held.count) { /* holding begins: judged once what is queued now has run */
+    if (!weft__rlist_len(&w->held)) { /* holding begins: judged once what is queued now has run */
       w->hold_probe = queued_here(w) + 1;
       w->ends_mark = loop_ends(w->loop);
     }
@@ -660,7 +660,7 @@ __attribute__((noinline)) static struct weft__runnable *next_holding(struct weft
   }
   w->resumed = false; /* the ring is empty: nothing started waits behind a start */
   r = unhold(w);
-  if (!r && w->pinned.count) r = weft__rlist_pop(&w->pinned);
+  if (!r && weft__rlist_len(&w->pinned)) r = weft__rlist_pop(&w->pinned);
   return r;
 }
 
@@ -678,16 +678,16 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
     push_local(w, slot, false);
   }
   w->lifo_streak = 0;
-  if (w->urgent.count) return weft__rlist_pop(&w->urgent);
+  if (weft__rlist_len(&w->urgent)) return weft__rlist_pop(&w->urgent);
   /* Pinned work and the ring take turns at this decision itself (a flag of
    * its own): keyed on the tick's parity, a cycle of an even number of
    * items (three LIFO runs and one from the ring, as a generator pair
    * capped in its hand-offs makes) met it at the same parity every time
    * and starved the pinned list. */
-  if (w->pinned.count && (!weft__runq_len(&w->runq) || (w->pinned_turn = !w->pinned_turn)))
+  if (weft__rlist_len(&w->pinned) && (!weft__runq_len(&w->runq) || (w->pinned_turn = !w->pinned_turn)))
     return weft__rlist_pop(&w->pinned);
   if (w->loop->fifo) return pop_ring(w, true);
-  if (__builtin_expect(w->held.count != 0, 0)) return next_holding(w, NULL);
+  if (__builtin_expect(weft__rlist_len(&w->held) != 0, 0)) return next_holding(w, NULL);
   struct weft__runnable *r = pop_ring(w, false);
   if (__builtin_expect(r && !hold_start(w, r), 1)) return r;
   return next_holding(w, r);
@@ -826,7 +826,7 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
       /* push_local's common case here: its frame (it saves the registers
        * its multi-worker path needs) cost more than the push, 29 of a
        * yield's 284 instructions (callgrind, yield_many). */
-      if (__builtin_expect(!w->overflow.count, 1) && weft__runq_try_push_solo(&w->runq, &x->r)) {
+      if (__builtin_expect(!weft__rlist_len(&w->overflow), 1) && weft__runq_try_push_solo(&w->runq, &x->r)) {
         w->resumed = true; /* held starts' signal (push_local sets it for the rest) */
         return;
       }
@@ -1001,7 +1001,7 @@ static void pass_begins(struct weft__worker *w) {
  * may run; left out, a worker holding nothing else spun without running
  * it). The LIFO slot and the urgent list are not used in FIFO order. */
 static unsigned fifo_batch(struct weft__worker *w) {
-  return weft__runq_len(&w->runq) + (unsigned)w->overflow.count + (unsigned)w->pinned.count;
+  return weft__runq_len(&w->runq) + (unsigned)weft__rlist_len(&w->overflow) + (unsigned)weft__rlist_len(&w->pinned);
 }
 
 /* A FIFO loop's next pass, begun where the last one ended (on the stack of
@@ -1446,7 +1446,7 @@ static void hand_over(struct weft__worker *w) {
   struct weft__runnable *r = lifo_get(w);
   lifo_set(w, NULL);
   for (;;) {
-    if (!r && w->urgent.count) r = weft__rlist_pop(&w->urgent);
+    if (!r && weft__rlist_len(&w->urgent)) r = weft__rlist_pop(&w->urgent);
     if (!r) r = weft__runq_pop(&w->runq);
     if (!r) r = weft__rlist_pop(&w->held);
     if (r) w->batch[n++] = r;
@@ -1482,12 +1482,12 @@ static void change_role(struct weft__worker *w) {
  * for again at the next pass. */
 static void share_urgent(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
-  if (__builtin_expect(w->urgent.count <= URGENT_SHARED, 1) || loop->solo ||
+  if (__builtin_expect(weft__rlist_len(&w->urgent) <= URGENT_SHARED, 1) || loop->solo ||
       !weft__idle_may_notify(&loop->idle))
     return;
-  while (w->urgent.count > URGENT_SHARED) {
+  while (weft__rlist_len(&w->urgent) > URGENT_SHARED) {
     size_t n = 0, max = sizeof w->batch / sizeof w->batch[0];
-    while (n < max && w->urgent.count > URGENT_SHARED) w->batch[n++] = weft__rlist_pop(&w->urgent);
+    while (n < max && weft__rlist_len(&w->urgent) > URGENT_SHARED) w->batch[n++] = weft__rlist_pop(&w->urgent);
     weft__inject_push_array(&loop->inject, w->batch, n);
   }
   notify_one(loop);

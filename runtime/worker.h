@@ -200,6 +200,13 @@ static inline bool weft__worker_acct_sample(struct weft__worker *w, uint32_t *le
   return w->acct_period != 0;
 }
 
+/* Ready work queued on @w now: its ring, its overflow (one worker) and
+ * the starts it holds (memory-aware order). Any thread; relaxed reads,
+ * a gauge (the statistics, the stall monitor's reports). */
+static inline size_t weft__worker_queued(struct weft__worker *w) {
+  return weft__runq_len(&w->runq) + weft__rlist_len(&w->overflow) + weft__rlist_len(&w->held);
+}
+
 /* The worker the calling thread is, or NULL. Never inlined: a fiber may
  * resume on another thread, so the thread-local must be re-read each time. */
 struct weft__worker *weft__worker_self(void) __attribute__((noinline));

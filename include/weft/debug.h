@@ -161,7 +161,9 @@ WEFT_EXTERN int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out)
  * @io_submitted, @io_completed: I/O requests given to its reactor, and
  *                completed there; @io_inflight: the difference now.
  * @local_queue, @inbox_queue, @lifo: ready work queued now: its ring (and
- *                one worker's overflow list), work pinned to it by other
+ *                one worker's overflow list, and the first runs it holds
+ *                back while they would need fresh stack memory: docs/
+ *                design.md, Ordering policy), work pinned to it by other
  *                threads, and the LIFO slot (0 or 1).
  * @busy:         1 if a task or a callback is on it now (the dump names
  *                the task), else 0.

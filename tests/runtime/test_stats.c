@@ -261,6 +261,33 @@ END_TEST
 START_TEST(yields_are_not_suspensions_two_workers) { check_yields(2); }
 END_TEST
 
+/* ---- local_queue counts what waits past the ring ---------------------- */
+
+static int noop(void *arg, void **res) { return 0; }
+
+/* One worker in FIFO order: the ring holds 1024; spawning more puts the
+ * rest on the overflow list, which local_queue counts too (it is ready
+ * work queued there). */
+static int queue_main(void *arg, void **res) {
+  enum { N = 3000 };
+  weft_loop_t *loop = weft_loop_current();
+  struct weft_worker_stats ws;
+  ck_assert_int_eq(weft_loop_worker_stats(loop, 0, &ws), 0);
+  uint64_t before = ws.local_queue;
+  for (int i = 0; i < N; i++) ck_assert_int_eq(weft_spawn(noop, NULL, NULL), 0);
+  ck_assert_int_eq(weft_loop_worker_stats(loop, 0, &ws), 0);
+  ck_assert_uint_eq(ws.local_queue, before + N);
+  ck_assert_int_eq(weft_sleep(0), 0); /* they all run before we go on (FIFO) */
+  ck_assert_int_eq(weft_loop_worker_stats(loop, 0, &ws), 0);
+  ck_assert_uint_eq(ws.local_queue, before);
+  return 0;
+}
+
+START_TEST(local_queue_counts_the_overflow) {
+  ck_assert_int_eq(run_main(1, queue_main, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(bad_input) {
   struct weft_loop_stats ls;
   struct weft_task_stats ts;
@@ -306,6 +333,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, sampled_off);
   tcase_add_test(tc, yields_are_not_suspensions_one_worker);
   tcase_add_test(tc, yields_are_not_suspensions_two_workers);
+  tcase_add_test(tc, local_queue_counts_the_overflow);
   tcase_add_test(tc, bad_input);
   suite_add_tcase(s, tc);
   return s;
