@@ -620,11 +620,14 @@ static struct weft__runnable *unhold(struct weft__worker *w) {
   struct weft__runnable *r = weft__rlist_pop(&w->held);
   unsigned n = 0;
   while (n < WEFT__RUNQ_CAP / 2 && weft__rlist_len(&w->held)) {
-    struct weft__runnable *next = w->held.head;
+    /* Off the list before it is in the ring: once there a thief may run
+     * its task to its end, and the freed handle's link (the list's) is
+     * the object cache's. Half a ring fits an empty one, and only this
+     * worker pushes; push_local covers the impossible. */
+    struct weft__runnable *next = weft__rlist_pop(&w->held);
     bool in = w->loop->solo ? weft__runq_try_push_solo(&w->runq, next)
                             : weft__runq_try_push(&w->runq, next);
-    if (!in) break;
-    weft__rlist_pop(&w->held);
+    if (__builtin_expect(!in, 0)) push_local(w, next, false);
     n++;
   }
   if (n && !w->loop->solo) notify_one(w->loop); /* work a sleeper may take */
