@@ -4,11 +4,13 @@
  * loop's running worker owes after taking it; and the owner section that
  * the worker of a one-worker loop takes instead where it may.
  *
- * Invariants: whoever reads or writes what a future's lock guards does so
- * under weft__futlock, or in an owner section (weft__futlock_begin, by the
- * running worker of the future's one-worker loop only); never under the
- * bare amutex (owner.h, invariant 3). Whoever frees a future that is not
- * a task's settles first (weft__futlock_settle; weft_future_release).
+ * Invariants: whoever reads or writes what a future's lock guards does
+ * so under weft__futlock, or in an owner section (weft__futlock_begin_solo,
+ * by the running worker of the future's one-worker loop only); on a
+ * one-worker loop's future never under the bare amutex (owner.h,
+ * invariant 3; with several workers there are no sections, and the bare
+ * amutex is the lock). Whoever frees a future that is not a task's
+ * settles first (weft__futlock_settle; weft_future_release).
  */
 #ifndef WEFT_RUNTIME_FUTLOCK_H
 #define WEFT_RUNTIME_FUTLOCK_H
@@ -29,12 +31,14 @@ static inline bool weft__futlock_is_owner(const struct weft_loop *loop) {
 }
 
 /* What a thread that is not the running worker owes before it reads or
- * writes what @f's lock guards, or frees @f: if owner sections are on,
- * revoke them (owner.h, invariant 3). acquire on `on`: a run that ended
- * cleared it with release, so its sections' writes are seen. */
+ * writes what @f's lock guards, or frees @f: unless owner sections are
+ * off, revoke them (owner.h, invariants 3 and 4). acquire on `on`: a run
+ * that ended, or a revocation that waited out the last section, set OFF
+ * with release, so the sections' writes are seen. */
 static inline void weft__futlock_settle(struct weft_future *f) {
   struct weft_loop *loop = f->loop;
-  if (loop->solo && atomic_load_explicit(&loop->owner.on, memory_order_acquire) &&
+  if (loop->solo &&
+      atomic_load_explicit(&loop->owner.on, memory_order_acquire) != WEFT__OWNER_OFF &&
       !weft__futlock_is_owner(loop))
     weft__owner_revoke(&loop->owner);
 }
@@ -43,7 +47,8 @@ static inline void weft__futlock_settle(struct weft_future *f) {
  * the word: owner.h's pairing), unless @owner (the caller is its worker). */
 static inline void weft__futlock_word(struct weft_future *f, struct weft_loop *loop, bool owner) {
   weft__amutex_lock(&f->lock);
-  if (loop->solo && !owner && atomic_load_explicit(&loop->owner.on, memory_order_acquire))
+  if (loop->solo && !owner &&
+      atomic_load_explicit(&loop->owner.on, memory_order_acquire) != WEFT__OWNER_OFF)
     weft__owner_revoke(&loop->owner);
 }
 
@@ -54,22 +59,16 @@ static inline void weft__futlock(struct weft_future *f) {
 
 static inline void weft__futunlock(struct weft_future *f) { weft__amutex_unlock(&f->lock); }
 
-/* An owner section on @f where the caller may take one, else its lock:
- * the loop's owner record if a section was entered, NULL if the lock was
- * taken. Either way end with weft__futlock_end. A loop of several workers
- * pays one test of `solo` over the bare lock (_solo: the future's loop
- * has one worker). */
+/* For a future of a one-worker loop: an owner section on @f where the
+ * caller may take one, else its lock: the loop's owner record if a
+ * section was entered, NULL if the lock was taken. Either way end with
+ * weft__futlock_end. (Callers test `solo` first and take the bare lock
+ * on other loops' futures, out of these paths' way.) */
 static inline struct weft__owner *weft__futlock_begin_solo(struct weft_future *f) {
   struct weft_loop *loop = f->loop;
   bool owner = weft__futlock_is_owner(loop);
   if (owner && weft__owner_enter(&loop->owner, &f->lock.word)) return &loop->owner;
   weft__futlock_word(f, loop, owner);
-  return NULL;
-}
-
-static inline struct weft__owner *weft__futlock_begin(struct weft_future *f) {
-  if (f->loop->solo) return weft__futlock_begin_solo(f);
-  weft__amutex_lock(&f->lock);
   return NULL;
 }
 

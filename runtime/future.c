@@ -227,7 +227,7 @@ static bool runs_no_hook(const struct weft_future *f) {
   return n == NULL;
 }
 
-/* weft__futlock_begin for a completion: a section may run no hook
+/* weft__futlock_begin_solo for a completion: a section may run no hook
  * (hooks run code, which may take other futures' locks: owner.h,
  * invariant 2), so with hooks to run the owner takes the lock. */
 static inline struct weft__owner *lock_to_complete_solo(struct weft_future *f) {

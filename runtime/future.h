@@ -111,8 +111,9 @@ int weft__future_complete(struct weft_future *f, int err, void *result, char *ms
  * outlives the call (a task ending on its own fiber: the scheduler's). */
 int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg);
 struct weft__owner;
-/* weft__futlock_begin (futlock.h) for completing @f: an owner section
- * only if completing it runs no notify hook. End with weft__futlock_end. */
+/* For completing @f: on a one-worker loop's future, an owner section
+ * (futlock.h, weft__futlock_begin_solo) if completing it runs no notify
+ * hook; else its lock. End with weft__futlock_end. */
 struct weft__owner *weft__future_lock_to_complete(struct weft_future *f);
 /* cancel() on a done future: asyncio clears __log_traceback before it
  * checks the state, so an error already there counts as retrieved. Returns

@@ -22,13 +22,13 @@ void weft__owner_run_begins(struct weft__owner *o) {
   /* seq_cst: a thread that took a future's lock word before this store
    * and looks at `on` after its swap either sees it set (and revokes) or
    * its word is seen set by the worker's first section (owner.h). */
-  atomic_store_explicit(&o->on, true, memory_order_seq_cst);
+  atomic_store_explicit(&o->on, WEFT__OWNER_ON, memory_order_seq_cst);
 }
 
 void weft__owner_run_ends(struct weft__owner *o) {
   /* release: a thread that reads it clear (acquire) sees every section's
    * writes; none begins after it (the worker is this thread). */
-  atomic_store_explicit(&o->on, false, memory_order_release);
+  atomic_store_explicit(&o->on, WEFT__OWNER_OFF, memory_order_release);
 }
 
 void weft__owner_wake(struct weft__owner *o) { weft__futex_wake(&o->in, 1); }
@@ -48,11 +48,15 @@ static void barrier(void) {
 
 void weft__owner_revoke(struct weft__owner *o) {
   weft__mutex_lock(&o->mu);
-  if (atomic_exchange_explicit(&o->on, false, memory_order_seq_cst)) {
-    /* The heavy side of the entry's pair: the worker's sections from now
-     * on see `on` clear, and one already entered shows in `in` below. */
-    barrier();
-  }
+  uint8_t expected = WEFT__OWNER_ON;
+  /* seq_cst: the store of the entry's pair; under mu, nobody else revokes
+   * (OFF: a run ended, nothing to clear; a section may still have to be
+   * waited out below, harmlessly). */
+  bool cleared = atomic_compare_exchange_strong_explicit(&o->on, &expected, WEFT__OWNER_REVOKING,
+                                                         memory_order_seq_cst, memory_order_relaxed);
+  /* The heavy side of the entry's pair: the worker's sections from now
+   * on see `on` cleared, and one already entered shows in `in` below. */
+  if (cleared) barrier();
   /* acquire: pairs with the section's release store of 0 (its writes). */
   if (atomic_load_explicit(&o->in, memory_order_acquire) != 0) {
     atomic_store_explicit(&o->waiting, 1, memory_order_seq_cst);
@@ -64,5 +68,12 @@ void weft__owner_revoke(struct weft__owner *o) {
       weft__futex_wait(&o->in, 1, 0);
     atomic_store_explicit(&o->waiting, 0, memory_order_relaxed);
   }
+  /* release: a thread that reads OFF (acquire) sees what the last section
+   * wrote (invariant 4). A run that ended (OFF) or began (ON) meanwhile
+   * set its own value, which stays. */
+  expected = WEFT__OWNER_REVOKING;
+  if (cleared)
+    atomic_compare_exchange_strong_explicit(&o->on, &expected, WEFT__OWNER_OFF, memory_order_release,
+                                            memory_order_relaxed);
   weft__mutex_unlock(&o->mu);
 }

@@ -21,9 +21,10 @@
  * unlock is (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED):
  *
  *   worker, entering:  store in = 1; compiler barrier; load on;
- *                      if on and the future's lock word is 0: a section.
- *   revoker:           (holds the future's lock word) load on; if set:
- *                      on = 0; membarrier; wait until in == 0.
+ *                      if ON and the future's lock word is 0: a section.
+ *   revoker:           (holds the future's lock word) load on; unless
+ *                      OFF: on = REVOKING; membarrier; wait until
+ *                      in == 0; on = OFF.
  *
  * Either the worker's load of `on` sees the revocation (then it locks,
  * and meets the revoker's lock word), or the revoker, after the barrier,
@@ -32,30 +33,33 @@
  * entering a section while that thread holds the word sees the word set
  * (its look comes after its store of `in`, the other thread's after its
  * locked swap) and locks instead; a thread that took the word before the
- * run began saw `on` clear and needs nothing more.
+ * run began saw `on` OFF and needs nothing more.
  *
  * Invariants:
- *  1. `on` is set only by the loop's worker at the start of a run of a
- *     one-worker loop when membarrier(2) works, and cleared at the run's
- *     end (release: another thread that then reads it clear, acquire,
- *     sees every section's writes) or by a revocation.
- *  2. A section is entered only with `on` set and the future's lock word
+ *  1. `on` is set ON only by the loop's worker at the start of a run of
+ *     a one-worker loop when membarrier(2) works, and set OFF at the
+ *     run's end (release: another thread that then reads OFF, acquire,
+ *     sees every section's writes) or by a revocation (below).
+ *  2. A section is entered only with `on` ON and the future's lock word
  *     0, lasts no longer than the work done under the lock would (no
  *     fiber switch, no user code, no other future's lock inside one), and
  *     stores in = 0 (release: the revoker's acquire load of it sees the
  *     section's writes) when it ends.
  *  3. Every thread that is not the loop's running worker, after taking a
- *     future's lock word, revokes if it finds `on` set, before it reads
+ *     future's lock word, revokes unless it finds `on` OFF, before it reads
  *     or writes what the lock guards (weft__futlock, futlock.h); and
  *     whoever frees a future that is not a task's does the same first (a
  *     completer holding no reference may still be in a section on it; a
  *     section on a task's future is always taken by a holder of a
  *     reference, whose release orders it before the free).
- *  4. Revocations are serialized (`mu`): one that finds `on` already
- *     cleared by another still waits for `in` to be 0, after that other's
- *     barrier.
+ *  4. Revocations are serialized (`mu`), and `on` reads OFF to another
+ *     thread only once no section can be in progress: a revocation sets
+ *     REVOKING, and OFF (release) only after its wait; a thread that
+ *     finds REVOKING revokes too (waits for `mu`). Otherwise a second
+ *     thread, finding `on` clear while the first still waited, could free
+ *     a future the section still touched.
  * Without membarrier(2) (old kernels, sandboxes, valgrind) `on` is never
- * set and every future is locked, as before.
+ * ON and every future is locked, as before.
  */
 #ifndef WEFT_RUNTIME_OWNER_H
 #define WEFT_RUNTIME_OWNER_H
@@ -66,19 +70,24 @@
 #include "futex.h"
 #include "mutex.h"
 
+/* `on`: sections allowed; a revocation under way (cleared, the section
+ * in progress not yet waited out: other threads must wait for it too,
+ * invariant 4); neither. */
+enum weft__owner_state { WEFT__OWNER_OFF = 0, WEFT__OWNER_ON = 1, WEFT__OWNER_REVOKING = 2 };
+
 struct weft__owner {
   /* The worker's line: `in` written twice a section, `on` and `waiting`
    * read once each. Other threads write them only while revoking. */
   _Atomic uint32_t in;      /* 1 while the worker is in a section */
   _Atomic uint32_t waiting; /* a revoker sleeps on `in` */
-  _Atomic bool on;          /* sections allowed (above) */
+  _Atomic uint8_t on;       /* enum weft__owner_state (above) */
   struct weft__mutex mu;    /* serializes revocations (invariant 4) */
 };
 
 static inline void weft__owner_init(struct weft__owner *o) {
   atomic_init(&o->in, 0);
   atomic_init(&o->waiting, 0);
-  atomic_init(&o->on, false);
+  atomic_init(&o->on, WEFT__OWNER_OFF);
   weft__mutex_init(&o->mu);
 }
 
@@ -100,14 +109,14 @@ void weft__owner_wake(struct weft__owner *o);
 static inline bool weft__owner_enter(struct weft__owner *o, _Atomic uint32_t *word) {
   /* relaxed: a look that avoids the store below once revoked; the Dekker
    * look is the second one. */
-  if (!atomic_load_explicit(&o->on, memory_order_relaxed)) return false;
+  if (atomic_load_explicit(&o->on, memory_order_relaxed) != WEFT__OWNER_ON) return false;
   /* relaxed store, compiler barrier, relaxed load: the light side of the
    * asymmetric pair (design comment); the revoker's membarrier orders it. */
   atomic_store_explicit(&o->in, 1, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
   /* acquire on the word: a thread that held it before unlocked with a
    * release store, and its critical section happens before ours. */
-  if (__builtin_expect(atomic_load_explicit(&o->on, memory_order_relaxed) &&
+  if (__builtin_expect(atomic_load_explicit(&o->on, memory_order_relaxed) == WEFT__OWNER_ON &&
                            atomic_load_explicit(word, memory_order_acquire) == 0,
                        1))
     return true;
