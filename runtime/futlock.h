@@ -37,19 +37,19 @@ static inline bool weft__futlock_is_owner(const struct weft_loop *loop) {
  * with release, so the sections' writes are seen. */
 static inline void weft__futlock_settle(struct weft_future *f) {
   struct weft_loop *loop = f->loop;
-  if (loop->solo &&
-      atomic_load_explicit(&loop->owner.on, memory_order_acquire) != WEFT__OWNER_OFF &&
+  /* The look at `on` before the thread-local: the worker's own frees
+   * mostly find sections ON, other threads' mostly OFF. */
+  if (loop->solo && atomic_load_explicit(&loop->owner.on, memory_order_acquire) != WEFT__OWNER_OFF &&
       !weft__futlock_is_owner(loop))
     weft__owner_revoke(&loop->owner);
 }
 
 /* Takes @f's lock word; on a one-worker loop's future, then settles (after
- * the word: owner.h's pairing), unless @owner (the caller is its worker). */
+ * the word: owner.h's pairing), unless @owner (the caller is its worker,
+ * already known). */
 static inline void weft__futlock_word(struct weft_future *f, struct weft_loop *loop, bool owner) {
   weft__amutex_lock(&f->lock);
-  if (loop->solo && !owner &&
-      atomic_load_explicit(&loop->owner.on, memory_order_acquire) != WEFT__OWNER_OFF)
-    weft__owner_revoke(&loop->owner);
+  if (!owner) weft__futlock_settle(f);
 }
 
 static inline void weft__futlock(struct weft_future *f) {

@@ -223,7 +223,8 @@ static inline __attribute__((always_inline)) int complete_locked(struct weft_fut
 static bool runs_no_hook(const struct weft_future *f) {
   const struct weft__chain_node *n = f->entries.first;
   for (int i = 0; n && i < HOOK_LOOK; i++, n = weft__chain_next(&f->entries, n))
-    if (weft__container_of(n, struct weft__done_entry, link)->kind == WEFT__ENTRY_NOTIFY) return false;
+    if (weft__container_of(n, struct weft__done_entry, link)->kind == WEFT__ENTRY_NOTIFY)
+      return false;
   return n == NULL;
 }
 
@@ -364,7 +365,8 @@ static inline bool entry_add_locked(struct weft_future *f, struct weft__done_ent
 
 /* entry_add on a one-worker loop's future: a section (owner.h), or the
  * lock; out of line, so that the others' keep the bare lock's code. */
-static __attribute__((noinline)) bool entry_add_solo(struct weft_future *f, struct weft__done_entry *e) {
+static __attribute__((noinline)) bool entry_add_solo(struct weft_future *f,
+                                                     struct weft__done_entry *e) {
   struct weft__owner *own = weft__futlock_begin_solo(f);
   bool added = entry_add_locked(f, e);
   weft__futlock_end(f, own);

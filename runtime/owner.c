@@ -11,13 +11,14 @@
  */
 #include "owner.h"
 #include "amutex.h"
+#include "futex.h"
 #include "membarrier.h"
 
 #include <time.h>
 
 void weft__owner_run_begins(struct weft__owner *o) {
-  weft__amutex_setup();
-  /* relaxed flag: amutex.c's once set it before any thread relied on it. */
+  /* relaxed flag: set by amutex.c's once, which the loop's creation ran
+   * (weft__amutex_setup), before any thread relied on it. */
   if (!atomic_load_explicit(&weft__amutex_asymmetric, memory_order_relaxed)) return;
   /* seq_cst: a thread that took a future's lock word before this store
    * and looks at `on` after its swap either sees it set (and revokes) or
@@ -26,7 +27,7 @@ void weft__owner_run_begins(struct weft__owner *o) {
 }
 
 void weft__owner_run_ends(struct weft__owner *o) {
-  /* release: a thread that reads it clear (acquire) sees every section's
+  /* release: a thread that reads OFF (acquire) sees every section's
    * writes; none begins after it (the worker is this thread). */
   atomic_store_explicit(&o->on, WEFT__OWNER_OFF, memory_order_release);
 }

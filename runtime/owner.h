@@ -67,7 +67,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "futex.h"
 #include "mutex.h"
 
 /* `on`: sections allowed; a revocation under way (cleared, the section

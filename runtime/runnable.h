@@ -48,7 +48,8 @@ static inline void weft__runnable_set_next(struct weft__runnable *r, struct weft
   r->link = (r->link & WEFT__RKIND_MASK) | (uintptr_t)next;
 }
 
-/* A FIFO of runnables linked through their links. Not thread-safe. */
+/* A FIFO of runnables linked through their links. Not thread-safe, but
+ * for its count, which any thread may read (weft__rlist_len). */
 struct weft__rlist {
   struct weft__runnable *head, *tail;
   /* Written only by whoever may change the list (its owner, or under its
@@ -68,7 +69,7 @@ static inline size_t weft__rlist_len(const struct weft__rlist *l) {
   return atomic_load_explicit(&l->count, memory_order_relaxed);
 }
 
-static inline void weft__rlist_count(struct weft__rlist *l, size_t n) {
+static inline void weft__rlist_set_len(struct weft__rlist *l, size_t n) {
   atomic_store_explicit(&l->count, n, memory_order_relaxed);
 }
 
@@ -79,7 +80,7 @@ static inline void weft__rlist_push(struct weft__rlist *l, struct weft__runnable
   else
     l->head = r;
   l->tail = r;
-  weft__rlist_count(l, weft__rlist_len(l) + 1);
+  weft__rlist_set_len(l, weft__rlist_len(l) + 1);
 }
 
 static inline struct weft__runnable *weft__rlist_pop(struct weft__rlist *l) {
@@ -88,7 +89,7 @@ static inline struct weft__runnable *weft__rlist_pop(struct weft__rlist *l) {
   l->head = weft__runnable_next(r);
   if (!l->head) l->tail = NULL;
   weft__runnable_set_next(r, NULL);
-  weft__rlist_count(l, weft__rlist_len(l) - 1);
+  weft__rlist_set_len(l, weft__rlist_len(l) - 1);
   return r;
 }
 

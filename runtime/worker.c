@@ -464,8 +464,8 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
 }
 
 static bool has_local_work(struct weft__worker *w) {
-  return lifo_get(w) || weft__rlist_len(&w->urgent) || weft__rlist_len(&w->pinned) || weft__rlist_len(&w->overflow) ||
-         weft__rlist_len(&w->held) || weft__runq_len(&w->runq);
+  return lifo_get(w) || weft__rlist_len(&w->urgent) || weft__rlist_len(&w->pinned) ||
+         weft__rlist_len(&w->overflow) || weft__rlist_len(&w->held) || weft__runq_len(&w->runq);
 }
 
 /* Warming what the next switches will read. A task switched to misses
@@ -687,7 +687,8 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
    * items (three LIFO runs and one from the ring, as a generator pair
    * capped in its hand-offs makes) met it at the same parity every time
    * and starved the pinned list. */
-  if (weft__rlist_len(&w->pinned) && (!weft__runq_len(&w->runq) || (w->pinned_turn = !w->pinned_turn)))
+  if (weft__rlist_len(&w->pinned) &&
+      (!weft__runq_len(&w->runq) || (w->pinned_turn = !w->pinned_turn)))
     return weft__rlist_pop(&w->pinned);
   if (w->loop->fifo) return pop_ring(w, true);
   if (__builtin_expect(weft__rlist_len(&w->held) != 0, 0)) return next_holding(w, NULL);
@@ -829,7 +830,8 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
       /* push_local's common case here: its frame (it saves the registers
        * its multi-worker path needs) cost more than the push, 29 of a
        * yield's 284 instructions (callgrind, yield_many). */
-      if (__builtin_expect(!weft__rlist_len(&w->overflow), 1) && weft__runq_try_push_solo(&w->runq, &x->r)) {
+      if (__builtin_expect(!weft__rlist_len(&w->overflow), 1) &&
+          weft__runq_try_push_solo(&w->runq, &x->r)) {
         w->resumed = true; /* held starts' signal (push_local sets it for the rest) */
         return;
       }
@@ -1004,7 +1006,8 @@ static void pass_begins(struct weft__worker *w) {
  * may run; left out, a worker holding nothing else spun without running
  * it). The LIFO slot and the urgent list are not used in FIFO order. */
 static unsigned fifo_batch(struct weft__worker *w) {
-  return weft__runq_len(&w->runq) + (unsigned)weft__rlist_len(&w->overflow) + (unsigned)weft__rlist_len(&w->pinned);
+  return weft__runq_len(&w->runq) + (unsigned)weft__rlist_len(&w->overflow) +
+         (unsigned)weft__rlist_len(&w->pinned);
 }
 
 /* A FIFO loop's next pass, begun where the last one ended (on the stack of
@@ -1490,7 +1493,8 @@ static void share_urgent(struct weft__worker *w) {
     return;
   while (weft__rlist_len(&w->urgent) > URGENT_SHARED) {
     size_t n = 0, max = sizeof w->batch / sizeof w->batch[0];
-    while (n < max && weft__rlist_len(&w->urgent) > URGENT_SHARED) w->batch[n++] = weft__rlist_pop(&w->urgent);
+    while (n < max && weft__rlist_len(&w->urgent) > URGENT_SHARED)
+      w->batch[n++] = weft__rlist_pop(&w->urgent);
     weft__inject_push_array(&loop->inject, w->batch, n);
   }
   notify_one(loop);
