@@ -39,9 +39,9 @@ static inline void weft__futlock_settle(struct weft_future *f) {
   struct weft_loop *loop = f->loop;
   /* The look at `on` before the thread-local: the worker's own frees
    * mostly find sections ON, other threads' mostly OFF. */
-  if (loop->solo && atomic_load_explicit(&loop->owner.on, memory_order_acquire) != WEFT__OWNER_OFF &&
+  if (loop->solo && atomic_load_explicit(&loop->owner->on, memory_order_acquire) != WEFT__OWNER_OFF &&
       !weft__futlock_is_owner(loop))
-    weft__owner_revoke(&loop->owner);
+    weft__owner_revoke(loop->owner);
 }
 
 /* Takes @f's lock word; on a one-worker loop's future, then settles (after
@@ -67,7 +67,7 @@ static inline void weft__futunlock(struct weft_future *f) { weft__amutex_unlock(
 static inline struct weft__owner *weft__futlock_begin_solo(struct weft_future *f) {
   struct weft_loop *loop = f->loop;
   bool owner = weft__futlock_is_owner(loop);
-  if (owner && weft__owner_enter(&loop->owner, &f->lock.word)) return &loop->owner;
+  if (owner && weft__owner_enter(loop->owner, &f->lock.word)) return loop->owner;
   weft__futlock_word(f, loop, owner);
   return NULL;
 }

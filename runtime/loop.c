@@ -150,6 +150,7 @@ static void free_loop_memory(struct weft_loop *loop) {
   }
   weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   weft__registry_fini(loop);
+  weft__owner_put(loop->owner);
   weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
 }
 
@@ -183,7 +184,10 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
   loop->stack_size = weft__stack_round(c.stack_size ? c.stack_size : WEFT__STACK_DEFAULT);
   loop->pin_workers = c.pin_workers != 0;
   loop->solo = loop->nworkers == 1;
-  weft__owner_init(&loop->owner);
+  if (!(loop->owner = weft__owner_get())) {
+    weft__free_aligned(loop, sizeof *loop, WEFT__CACHELINE);
+    return -ENOMEM;
+  }
   loop->fifo = c.order == WEFT_ORDER_FIFO || (c.order == WEFT_ORDER_DEFAULT && loop->solo);
   loop->max_tasks = c.max_tasks;
   loop->track_stack = c.track_stack_use != 0;

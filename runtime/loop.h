@@ -48,9 +48,11 @@ struct weft_loop {
   bool track_stack;           /* cfg.track_stack_use; immutable */
   _Atomic size_t stack_high_water; /* max of ended tasks' stack_used (relaxed: a statistic) */
   struct weft__worker *workers;
-  /* Owner sections (owner.h): one worker's futures without locked
-   * instructions; a line of its own, the worker's. */
-  _Alignas(WEFT__CACHELINE) struct weft__owner owner;
+  /* Owner sections (owner.h): one worker's futures and primitives
+   * without locked instructions. A record of the pool (invariant 5: it
+   * outlives the loop, as primitives bound to it may); a line of its own,
+   * the worker's. Immutable. */
+  struct weft__owner *owner;
   _Alignas(WEFT__CACHELINE) struct weft__inject inject; /* foreign threads, ring overflow */
   _Alignas(WEFT__CACHELINE) struct weft__idle idle;
   /* The task registry (registry.h): a shard per worker and the shared

@@ -13,8 +13,41 @@
 #include "amutex.h"
 #include "futex.h"
 #include "membarrier.h"
+#include "worker.h" /* WEFT__CACHELINE */
 
+#include <stdlib.h>
 #include <time.h>
+
+/* Invariant 5: records made once, pooled, never freed. A loop's creation
+ * and its freeing take the pool's lock once each. */
+static struct weft__mutex pool_mu = WEFT__MUTEX_INIT;
+static struct weft__owner *pool;
+
+struct weft__owner *weft__owner_get(void) {
+  weft__mutex_lock(&pool_mu);
+  struct weft__owner *o = pool;
+  if (o) pool = o->next;
+  weft__mutex_unlock(&pool_mu);
+  if (o) return o;
+  /* Not weft__alloc: the record must outlive any purge or arena of ours,
+   * and nothing frees it. Aligned: the worker's line (owner.h). */
+  o = aligned_alloc(WEFT__CACHELINE, (sizeof *o + WEFT__CACHELINE - 1) & ~(WEFT__CACHELINE - 1));
+  if (!o) return NULL;
+  atomic_init(&o->in, 0);
+  atomic_init(&o->waiting, 0);
+  atomic_init(&o->on, WEFT__OWNER_OFF);
+  weft__mutex_init(&o->mu);
+  o->next = NULL;
+  return o;
+}
+
+void weft__owner_put(struct weft__owner *o) {
+  if (!o) return;
+  weft__mutex_lock(&pool_mu);
+  o->next = pool;
+  pool = o;
+  weft__mutex_unlock(&pool_mu);
+}
 
 void weft__owner_run_begins(struct weft__owner *o) {
   /* relaxed flag: set by amutex.c's once, which the loop's creation ran
@@ -24,6 +57,9 @@ void weft__owner_run_begins(struct weft__owner *o) {
    * and looks at `on` after its swap either sees it set (and revokes) or
    * its word is seen set by the worker's first section (owner.h). */
   atomic_store_explicit(&o->on, WEFT__OWNER_ON, memory_order_seq_cst);
+  /* The worker's side of home.h's pair: its loads of a primitive's home
+   * from here on see an unbinding that looked at `on` and found it OFF. */
+  atomic_thread_fence(memory_order_seq_cst);
 }
 
 void weft__owner_run_ends(struct weft__owner *o) {
@@ -33,6 +69,11 @@ void weft__owner_run_ends(struct weft__owner *o) {
 }
 
 void weft__owner_wake(struct weft__owner *o) { weft__futex_wake(&o->in, 1); }
+
+int weft__owner_wake_ret(struct weft__owner *o, int rc) {
+  weft__owner_wake(o);
+  return rc;
+}
 
 /* Justification for the retry: after registration the barrier fails only
  * when the kernel cannot allocate its CPU mask (ENOMEM), and without it

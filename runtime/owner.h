@@ -58,8 +58,19 @@
  *     finds REVOKING revokes too (waits for `mu`). Otherwise a second
  *     thread, finding `on` clear while the first still waited, could free
  *     a future the section still touched.
+ *  5. A record is never freed: weft__owner_get hands out one made before
+ *     (pooled by weft__owner_put when its loop is freed) or a new one, so
+ *     a pointer to a record stays valid for the life of the process. A
+ *     primitive bound to a record (home.h) may outlive its loop: its
+ *     record then reads OFF, or belongs to a later loop, whose worker's
+ *     sections it then serves by the same rules.
  * Without membarrier(2) (old kernels, sandboxes, valgrind) `on` is never
  * ON and every future is locked, as before.
+ *
+ * Primitives (Lock, Semaphore) use the same sections through home.h: a
+ * primitive is bound to the record of the one-worker loop whose task
+ * first used it, and every other thread unbinds it (for good) and
+ * settles before it touches the primitive's word.
  */
 #ifndef WEFT_RUNTIME_OWNER_H
 #define WEFT_RUNTIME_OWNER_H
@@ -81,14 +92,14 @@ struct weft__owner {
   _Atomic uint32_t waiting; /* a revoker sleeps on `in` */
   _Atomic uint8_t on;       /* enum weft__owner_state (above) */
   struct weft__mutex mu;    /* serializes revocations (invariant 4) */
+  struct weft__owner *next; /* in the pool (weft__owner_put); under its lock */
 };
 
-static inline void weft__owner_init(struct weft__owner *o) {
-  atomic_init(&o->in, 0);
-  atomic_init(&o->waiting, 0);
-  atomic_init(&o->on, WEFT__OWNER_OFF);
-  weft__mutex_init(&o->mu);
-}
+/* A record for a new loop (invariant 5): OFF, no section, no revoker
+ * waiting. NULL: out of memory. Threads: any. */
+struct weft__owner *weft__owner_get(void);
+/* Gives @o back to the pool as its loop is freed (its runs ended: OFF). */
+void weft__owner_put(struct weft__owner *o);
 
 /* The worker of a one-worker loop as its run begins and ends (worker.c). */
 void weft__owner_run_begins(struct weft__owner *o);
@@ -99,8 +110,10 @@ void weft__owner_run_ends(struct weft__owner *o);
  * Returns once no section is in progress and none can begin this run. */
 void weft__owner_revoke(struct weft__owner *o);
 
-/* Wakes a revoker waiting for a section to end; out of line (rare). */
+/* Wakes a revoker waiting for a section to end; out of line (rare). The
+ * _ret form returns @rc, for a tail call. */
 void weft__owner_wake(struct weft__owner *o);
+int weft__owner_wake_ret(struct weft__owner *o, int rc);
 
 /* Enters a section for a future whose lock word is @word, on the loop's
  * worker: true if entered (leave with weft__owner_leave), false if the

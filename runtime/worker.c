@@ -182,6 +182,7 @@ static const struct obj_kind {
 
 int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned index) {
   w->loop = loop;
+  w->solo_owner = loop->solo ? loop->owner : NULL;
   w->index = index;
   weft__runq_init(&w->runq);
   lifo_set(w, NULL);
@@ -1516,7 +1517,7 @@ void weft__worker_main(struct weft__worker *w) {
   atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid), memory_order_relaxed);
   w->divert &= (uint8_t)~WEFT__DIVERT_STANDBY; /* change_role looks afresh, deferred work included */
   requeue_deferred(w);
-  if (loop->solo) weft__owner_run_begins(&loop->owner); /* owner.h */
+  if (loop->solo) weft__owner_run_begins(loop->owner); /* owner.h */
   for (;;) {
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a
@@ -1543,7 +1544,7 @@ void weft__worker_main(struct weft__worker *w) {
     }
   }
   end_search(w);
-  if (loop->solo) weft__owner_run_ends(&loop->owner);
+  if (loop->solo) weft__owner_run_ends(loop->owner);
   weft__monitor_worker_parks(loop);
   uint64_t idle = atomic_load_explicit(&w->ctr.idle_ns, memory_order_relaxed) - idle0;
   uint64_t len = weft__clock_ns() - run_start;

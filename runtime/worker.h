@@ -77,6 +77,9 @@ struct weft__worker {
 
   /* Owner only, unless it says otherwise. */
   _Alignas(WEFT__CACHELINE) struct weft_loop *loop;
+  /* loop->owner if the loop has one worker, else NULL: the record whose
+   * sections this worker may take on primitives (home.h). Immutable. */
+  struct weft__owner *solo_owner;
   unsigned index;
   _Atomic(struct weft__runnable *) lifo; /* task woken by the running task; never stolen */
   unsigned lifo_streak;         /* consecutive LIFO runs, capped */

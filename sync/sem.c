@@ -28,12 +28,19 @@
  * its release happens-before what the next taker reads after its acquire,
  * as with a lock (a semaphore of 1 is one). Setting and clearing WAITERS
  * happens under m, which orders it.
+ *
+ * One worker (home.h): a semaphore bound to a one-worker loop has its
+ * uncontended acquire and release done by that loop's worker in owner
+ * sections, a plain load and store instead of the CAS, as the Lock's
+ * (lock.c). Every other thread, a foreign one releasing included, settles
+ * (home.h) before it changes the word.
  */
 #include "weft.h"
 #include "alloc.h"
 #include "invariant.h"
 #include "misuse.h"
 #include "task.h"
+#include "home.h"
 #include "named.h"
 #include "waitlist.h"
 
@@ -48,6 +55,7 @@ struct weft_sem {
   WEFT__MAGIC                     /* debug builds: misuse.h */
   _Atomic(const char *) name;     /* weft_sem_set_name; relaxed (the dump reads it) */
   _Atomic uint64_t word;          /* value << 1 | WAITERS (above) */
+  struct weft__home home;         /* the one-worker loop that may take sections on it */
   int64_t initial;                /* immutable */
   bool bounded;                   /* immutable */
   struct weft__waitlist waiters;  /* under m */
@@ -70,6 +78,7 @@ int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {
   atomic_init(&s->name, NULL);
   weft__mutex_init(&s->m);
   atomic_init(&s->word, (uint64_t)value << 1);
+  weft__home_init(&s->home);
   s->initial = value;
   s->bounded = bounded != 0;
   weft__wl_init(&s->waiters);
@@ -167,17 +176,47 @@ out:
   return rc;
 }
 
+/* In an owner section (home.h: SECTION): takes a permit if one is free
+ * and nobody waits. relaxed: only this thread changes the word while
+ * sections are on. */
+static inline bool take_plain(struct weft_sem *s) {
+  uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
+  if ((cur & WAITERS) || cur < ONE) return false;
+  atomic_store_explicit(&s->word, cur - ONE, memory_order_relaxed);
+  return true;
+}
+
+/* The acquire after weft__home_enter said @role, not ATOMIC and no
+ * section taken: settles or ends the section (home.h), then atomically. */
+static __attribute__((noinline)) int acquire_prepared(struct weft_sem *s, struct weft__worker *w,
+                                                      enum weft__home_role role, int64_t timeout_ns) {
+  weft__home_prepare(&s->home, w, role);
+  if (try_take(s)) return 0;
+  return acquire_slow(s, timeout_ns);
+}
+
 int weft_sem_acquire(weft_sem_t *s, int64_t timeout_ns) {
   if (!s) return -EINVAL;
   /* weft__wl_can_wait(WEFT__WAIT_TASK), as a leaf until it returns or
    * tail-calls (worker.h, weft__worker_self_leaf). */
-  if (__builtin_expect(!weft__task_self_leaf(), 0)) return -EPERM;
+  struct weft__worker *w = weft__worker_self_leaf();
+  if (__builtin_expect(!w || !weft__worker_current(w), 0)) return -EPERM;
+  enum weft__home_role role = weft__home_enter(&s->home, w);
+  if (role == WEFT__HOME_SECTION) {
+    if (take_plain(s)) return weft__home_leave_ret(w, 0);
+    role = WEFT__HOME_ABANDON;
+  }
+  if (__builtin_expect(role != WEFT__HOME_ATOMIC, 0)) return acquire_prepared(s, w, role, timeout_ns);
   if (try_take(s)) return 0;
   return acquire_slow(s, timeout_ns);
 }
 
 int weft_sem_try_acquire(weft_sem_t *s) {
   if (!s) return -EINVAL;
+  struct weft__worker *w = weft__worker_self_leaf();
+  enum weft__home_role role = weft__home_enter(&s->home, w);
+  if (role == WEFT__HOME_SECTION) return weft__home_leave_ret(w, take_plain(s) ? 0 : -EAGAIN);
+  weft__home_prepare(&s->home, w, role);
   return try_take(s) ? 0 : -EAGAIN;
 }
 
@@ -190,11 +229,37 @@ static __attribute__((noinline)) int release_slow(struct weft_sem *s) {
   return rc;
 }
 
-int weft_sem_release(weft_sem_t *s) {
-  if (!s) return -EINVAL;
+/* The release on the atomic path. */
+static inline int release_atomic(struct weft_sem *s) {
   int rc = try_give(s);
   if (rc) return rc < 0 ? rc : 0;
   return release_slow(s);
+}
+
+/* The release after weft__home_enter said @role, not ATOMIC and no
+ * section taken: settles or ends the section (home.h), then atomically. */
+static __attribute__((noinline)) int release_prepared(struct weft_sem *s, struct weft__worker *w,
+                                                      enum weft__home_role role) {
+  weft__home_prepare(&s->home, w, role);
+  return release_atomic(s);
+}
+
+int weft_sem_release(weft_sem_t *s) {
+  if (!s) return -EINVAL;
+  struct weft__worker *w = weft__worker_self_leaf();
+  enum weft__home_role role = weft__home_enter(&s->home, w);
+  if (role == WEFT__HOME_SECTION) {
+    /* relaxed: only this thread changes the word while sections are on. */
+    uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
+    if (!(cur & WAITERS)) {
+      if (full(s, cur)) return weft__home_leave_ret(w, -EOVERFLOW);
+      atomic_store_explicit(&s->word, cur + ONE, memory_order_relaxed);
+      return weft__home_leave_ret(w, 0);
+    }
+    role = WEFT__HOME_ABANDON; /* somebody waits: the hand-over, under m */
+  }
+  if (__builtin_expect(role != WEFT__HOME_ATOMIC, 0)) return release_prepared(s, w, role);
+  return release_atomic(s);
 }
 
 int weft_sem_locked(weft_sem_t *s) {
@@ -202,6 +267,8 @@ int weft_sem_locked(weft_sem_t *s) {
   /* relaxed: a snapshot. Waiters mean value 0 (the invariant). */
   return value_of(atomic_load_explicit(&s->word, memory_order_relaxed)) == 0;
 }
+
+struct weft__home *weft__sem_home(struct weft_sem *s) { return &s->home; }
 
 int64_t weft_sem_value(weft_sem_t *s) {
   if (!s) return 0;

@@ -17,7 +17,7 @@
 #include <semaphore.h>
 
 static bool sections_on(weft_loop_t *loop) {
-  return atomic_load(&((struct weft_loop *)loop)->owner.on) == WEFT__OWNER_ON;
+  return atomic_load(&((struct weft_loop *)loop)->owner->on) == WEFT__OWNER_ON;
 }
 
 /* What a run of a one-worker loop starts with: sections on, where the

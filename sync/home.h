@@ -1,0 +1,118 @@
+/*
+ * home.h - a primitive's home: the one-worker loop whose worker may change
+ * the primitive's word in owner sections (runtime/owner.h), without a
+ * locked instruction.
+ *
+ * A Lock's uncontended acquire and release are one compare-and-swap each
+ * (lock.c), a Semaphore's too (sem.c): with one worker, two locked
+ * instructions a critical section that nobody else could have touched.
+ * So a primitive is bound to the owner record of the one-worker loop
+ * whose task first changes it (`rec`: NULL until then), and from then on
+ * that loop's worker does its fast paths in an owner section: plain loads
+ * and stores of the word, the section's two plain stores and two loads
+ * around them. Every other thread (another loop's worker, a foreign or
+ * executor thread) that is about to change the word first *unbinds* the
+ * primitive, for good (`rec` = SHARED), and settles: unless the record
+ * reads OFF it revokes its sections (owner.h) and so waits out one in
+ * progress. Then it uses the atomic operations, as every thread does from
+ * then on. Any other thread that finds a primitive unbound marks it SHARED
+ * before its first change (a CAS from NULL, as a binding is): else a
+ * binding could come between its look and its atomic operation, and the
+ * worker's plain one would race it.
+ *
+ * Unlike a future's lock word (taken first, settled after: futlock.h),
+ * the word here is the primitive's state itself, so settling comes first:
+ *
+ *   unbinder:  rec = SHARED (seq_cst); fence; load on (acquire);
+ *              unless OFF: revoke (membarrier, wait for `in` = 0).
+ *   worker:    run begins: on = ON (seq_cst); fence (owner.c).
+ *              each op: load rec; if its own: in = 1, load on (owner.h).
+ *
+ * An unbinder that finds `on` OFF (no run, or the run ended: its release
+ * makes the sections' writes visible) is seen by every later load of
+ * `rec` on the worker: the two fences make it store-buffering, which
+ * cannot have both loads miss. One that finds it ON or REVOKING revokes:
+ * a section already entered is waited out, and none begins after.
+ *
+ * Invariants: `rec` goes NULL -> a record (CAS, by that record's worker)
+ * -> SHARED (by anyone else), never back. Only a primitive's home worker
+ * changes its word in a section, and only for the fast cases (no waiter,
+ * nothing that takes the primitive's mutex or suspends): anything else
+ * leaves the section first and takes the atomic path. A record outlives
+ * its loop (owner.h, invariant 5), so a stale `rec` is safe to settle.
+ * Read-only snapshots (weft_lock_locked, weft_sem_value) need nothing:
+ * the word is atomic, and a snapshot may be stale anyway.
+ */
+#ifndef WEFT_SYNC_HOME_H
+#define WEFT_SYNC_HOME_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "owner.h"
+#include "worker.h"
+
+#define WEFT__HOME_SHARED ((struct weft__owner *)(uintptr_t)1)
+
+struct weft__home {
+  _Atomic(struct weft__owner *) rec; /* NULL, a record, or WEFT__HOME_SHARED */
+};
+
+static inline void weft__home_init(struct weft__home *h) { atomic_init(&h->rec, NULL); }
+
+/* What the caller of weft__home_enter is to do. */
+enum weft__home_role {
+  WEFT__HOME_ATOMIC,  /* change the word with the atomic operations */
+  WEFT__HOME_SECTION, /* in a section: plain loads and stores, then weft__home_leave_ret;
+                         or, for a case the section does not do, ABANDON */
+  WEFT__HOME_ABANDON, /* `in` is set but no section may run: weft__home_prepare, then atomic */
+  WEFT__HOME_SETTLE,  /* not settled yet: weft__home_prepare, then atomic */
+};
+
+/* Before an operation that may change the primitive's word, on any thread
+ * (@w: the caller's worker, weft__worker_self_leaf(), or NULL). Calls
+ * nothing: the primitives' fast paths stay leaves (no frame), and the
+ * other roles go to an out-of-line path that calls weft__home_prepare. */
+static inline enum weft__home_role weft__home_enter(struct weft__home *h, struct weft__worker *w) {
+  struct weft__owner *mine = w ? w->solo_owner : NULL;
+  /* relaxed: a record, once read, is ours or not; an unbinding after this
+   * load is caught by the section's look at `on` (design comment). */
+  struct weft__owner *rec = atomic_load_explicit(&h->rec, memory_order_relaxed);
+  if (__builtin_expect(rec == mine && mine, 1)) {
+    /* weft__owner_enter_bare, inline, with its undo left to the caller. */
+    if (atomic_load_explicit(&mine->on, memory_order_relaxed) != WEFT__OWNER_ON)
+      return WEFT__HOME_ATOMIC;
+    atomic_store_explicit(&mine->in, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (__builtin_expect(atomic_load_explicit(&mine->on, memory_order_relaxed) == WEFT__OWNER_ON, 1))
+      return WEFT__HOME_SECTION;
+    return WEFT__HOME_ABANDON;
+  }
+  return rec == WEFT__HOME_SHARED ? WEFT__HOME_ATOMIC : WEFT__HOME_SETTLE;
+}
+
+/* Ends the section @w entered (weft__home_enter: SECTION) and returns
+ * @rc: weft__owner_leave, with its rare wake-up a tail call. */
+static inline int weft__home_leave_ret(struct weft__worker *w, int rc) {
+  struct weft__owner *o = w->solo_owner;
+  /* release, then the look: as weft__owner_leave. */
+  atomic_store_explicit(&o->in, 0, memory_order_release);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (__builtin_expect(atomic_load_explicit(&o->waiting, memory_order_relaxed) != 0, 0))
+    return weft__owner_wake_ret(o, rc);
+  return rc;
+}
+
+/* For @role ABANDON (or a SECTION given up) or SETTLE: ends the section,
+ * or binds, or unbinds and settles (design comment); the caller then uses
+ * the atomic operations. Out of line: rare (once per primitive and thread
+ * at most, but for a revocation racing a section). */
+void weft__home_prepare(struct weft__home *h, struct weft__worker *w, enum weft__home_role role);
+
+/* The homes of the primitives that have one (lock.c, sem.c), for tests. */
+struct weft_lock;
+struct weft_sem;
+struct weft__home *weft__lock_home(struct weft_lock *l);
+struct weft__home *weft__sem_home(struct weft_sem *s);
+
+#endif

@@ -1,0 +1,384 @@
+/*
+ * test_home.c - sync/home.c: a Lock or Semaphore is bound to the one-worker
+ * loop whose task first changes it (whose worker then takes and gives it
+ * back in owner sections), every other thread unbinds it for good and
+ * revokes that loop's sections before touching it, a primitive outlives
+ * the loop it was bound to, and threads racing the sections lose no
+ * increment (TSan checks the hand-over of what the sections wrote).
+ */
+#include "helpers.h"
+#include "home.h"
+#include "loop.h"
+#include "membarrier.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+
+static struct weft__owner *record_of(weft_loop_t *loop) { return ((struct weft_loop *)loop)->owner; }
+
+static struct weft__owner *lock_rec(weft_lock_t *l) {
+  return atomic_load(&weft__lock_home(l)->rec);
+}
+
+static struct weft__owner *sem_rec(weft_sem_t *s) { return atomic_load(&weft__sem_home(s)->rec); }
+
+static bool sections_on(weft_loop_t *loop) {
+  return atomic_load(&record_of(loop)->on) == WEFT__OWNER_ON;
+}
+
+/* ---- binding ---------------------------------------------------------------- */
+
+struct prims {
+  weft_lock_t *lock;
+  weft_sem_t *sem;
+};
+
+/* Changes both primitives twice (binding at the first change) and checks
+ * what they say. */
+static int use_both(void *arg, void **res) {
+  struct prims *p = arg;
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(weft_lock_acquire(p->lock, -1), 0);
+    ck_assert_int_eq(weft_lock_locked(p->lock), 1);
+    ck_assert_int_eq(weft_lock_try_acquire(p->lock), -EAGAIN);
+    ck_assert_int_eq(weft_lock_release(p->lock), 0);
+    ck_assert_int_eq(weft_lock_locked(p->lock), 0);
+    ck_assert_int_eq(weft_lock_release(p->lock), WEFT_EINVALSTATE);
+    ck_assert_int_eq(weft_sem_acquire(p->sem, -1), 0);
+    ck_assert_int_eq(weft_sem_try_acquire(p->sem), 0);
+    ck_assert_int_eq(weft_sem_try_acquire(p->sem), -EAGAIN);
+    ck_assert_int_eq(weft_sem_value(p->sem), 0);
+    ck_assert_int_eq(weft_sem_release(p->sem), 0);
+    ck_assert_int_eq(weft_sem_release(p->sem), 0);
+    ck_assert_int_eq(weft_sem_release(p->sem), -EOVERFLOW); /* bounded at 2 */
+    ck_assert_int_eq(weft_sem_value(p->sem), 2);
+  }
+  return 0;
+}
+
+static void make_prims(struct prims *p) {
+  ck_assert_int_eq(weft_lock_create(&p->lock), 0);
+  ck_assert_int_eq(weft_sem_create(2, 1, &p->sem), 0);
+  ck_assert_ptr_null(lock_rec(p->lock));
+  ck_assert_ptr_null(sem_rec(p->sem));
+}
+
+static void destroy_prims(struct prims *p) {
+  ck_assert_int_eq(weft_lock_destroy(p->lock), 0);
+  ck_assert_int_eq(weft_sem_destroy(p->sem), 0);
+}
+
+START_TEST(a_primitive_binds_to_its_one_worker_loop) {
+  struct prims p;
+  make_prims(&p);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p.lock), record_of(loop));
+  ck_assert_ptr_eq(sem_rec(p.sem), record_of(loop));
+  /* A second run uses the binding as it is. */
+  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p.lock), record_of(loop));
+  close_clean(loop);
+  destroy_prims(&p);
+}
+END_TEST
+
+START_TEST(with_two_workers_a_primitive_is_shared) {
+  struct prims p;
+  make_prims(&p);
+  weft_loop_t *loop = make_loop(2);
+  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
+  ck_assert_ptr_eq(sem_rec(p.sem), WEFT__HOME_SHARED);
+  close_clean(loop);
+  destroy_prims(&p);
+}
+END_TEST
+
+/* A thread that is no worker: the first change it makes marks the
+ * semaphore shared, so that no binding can come between its look and its
+ * atomic operation. */
+START_TEST(a_foreign_thread_marks_an_unbound_primitive_shared) {
+  weft_sem_t *s = NULL;
+  ck_assert_int_eq(weft_sem_create(1, 0, &s), 0);
+  ck_assert_int_eq(weft_sem_try_acquire(s), 0);
+  ck_assert_ptr_eq(sem_rec(s), WEFT__HOME_SHARED);
+  ck_assert_int_eq(weft_sem_release(s), 0);
+  ck_assert_int_eq(weft_sem_destroy(s), 0);
+  /* A look changes nothing and marks nothing. */
+  ck_assert_int_eq(weft_sem_create(1, 0, &s), 0);
+  ck_assert_int_eq(weft_sem_value(s), 1);
+  ck_assert_ptr_null(sem_rec(s));
+  ck_assert_int_eq(weft_sem_destroy(s), 0);
+}
+END_TEST
+
+/* ---- another thread unbinds and revokes --------------------------------- */
+
+struct other_loop {
+  pthread_t th;
+  weft_task_fn fn;
+  void *arg;
+  int rc;
+};
+
+static void *other_loop_main(void *arg) {
+  struct other_loop *o = arg;
+  weft_loop_t *loop = NULL;
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  o->rc = weft_loop_new(&cfg, &loop);
+  if (o->rc == 0) o->rc = weft_loop_run_task(loop, o->fn, o->arg, NULL);
+  if (loop) (void)weft_loop_close(loop);
+  return NULL;
+}
+
+static int lock_once(void *arg, void **res) {
+  int rc = weft_lock_acquire(arg, -1);
+  return rc ? rc : weft_lock_release(arg);
+}
+
+static void *release_foreign(void *arg) { return (void *)(intptr_t)weft_sem_release(arg); }
+
+/* Binds both, then has another loop's task take the lock and a plain
+ * thread give the semaphore a permit, while this run goes on (the worker
+ * blocks in the joins: nothing else is ready). */
+static int others_unbind(void *arg, void **res) {
+  struct prims *p = arg;
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert_int_eq(use_both(p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p->lock), record_of(loop));
+  ck_assert(sections_on(loop) == weft__membarrier_available());
+
+  struct other_loop o = {.fn = lock_once, .arg = p->lock, .rc = -1};
+  ck_assert_int_eq(pthread_create(&o.th, NULL, other_loop_main, &o), 0);
+  ck_assert_int_eq(pthread_join(o.th, NULL), 0);
+  ck_assert_int_eq(o.rc, 0);
+  ck_assert_ptr_eq(lock_rec(p->lock), WEFT__HOME_SHARED);
+  ck_assert(!sections_on(loop)); /* revoked for the rest of this run */
+
+  ck_assert_int_eq(weft_sem_acquire(p->sem, -1), 0); /* 1 left */
+  pthread_t th;
+  void *rc = NULL;
+  ck_assert_int_eq(pthread_create(&th, NULL, release_foreign, p->sem), 0);
+  ck_assert_int_eq(pthread_join(th, &rc), 0);
+  ck_assert_ptr_eq(rc, NULL);
+  ck_assert_ptr_eq(sem_rec(p->sem), WEFT__HOME_SHARED);
+  ck_assert_int_eq(weft_sem_value(p->sem), 2);
+  /* Both work on, on the atomic paths. */
+  return use_both(p, NULL);
+}
+
+START_TEST(another_thread_unbinds_a_primitive_for_good) {
+  struct prims p;
+  make_prims(&p);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, others_unbind, &p, NULL), 0);
+  /* The next run has sections again, but not on these two. */
+  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
+  ck_assert_ptr_eq(sem_rec(p.sem), WEFT__HOME_SHARED);
+  close_clean(loop);
+  destroy_prims(&p);
+}
+END_TEST
+
+/* A section given up (a try on a held lock: the section only takes free
+ * ones) ends before the task goes on: a revocation right after it does
+ * not wait for ever. */
+static int give_up_then_revoke(void *arg, void **res) {
+  struct prims *p = arg;
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert_int_eq(use_both(p, NULL), 0);
+  ck_assert_int_eq(weft_lock_acquire(p->lock, -1), 0);
+  ck_assert_int_eq(weft_lock_try_acquire(p->lock), -EAGAIN); /* given up */
+  pthread_t th;
+  void *rc = (void *)1;
+  ck_assert_int_eq(pthread_create(&th, NULL, release_foreign, p->sem), 0);
+  ck_assert_int_eq(pthread_join(th, &rc), 0); /* its revocation waits for no section */
+  ck_assert_ptr_eq(rc, (void *)(intptr_t)-EOVERFLOW); /* bounded at 2, both free */
+  ck_assert(!sections_on(loop));
+  ck_assert_int_eq(weft_lock_release(p->lock), 0);
+  return 0;
+}
+
+START_TEST(a_given_up_section_does_not_hold_up_a_revocation) {
+  struct prims p;
+  make_prims(&p);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, give_up_then_revoke, &p, NULL), 0);
+  close_clean(loop);
+  destroy_prims(&p);
+}
+END_TEST
+
+/* ---- a primitive outlives its loop --------------------------------------- */
+
+START_TEST(a_primitive_outlives_the_loop_it_was_bound_to) {
+  struct prims p;
+  make_prims(&p);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  struct weft__owner *first = record_of(loop);
+  close_clean(loop);
+  /* Its record lives on (owner.h, invariant 5): a new one-worker loop may
+   * get it back (and then takes sections on them) or another one (and
+   * then unbinds them); a loop of two workers unbinds them. */
+  loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p.lock), record_of(loop) == first ? first : WEFT__HOME_SHARED);
+  close_clean(loop);
+  loop = make_loop(2);
+  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
+  ck_assert_ptr_eq(sem_rec(p.sem), WEFT__HOME_SHARED);
+  close_clean(loop);
+  destroy_prims(&p);
+}
+END_TEST
+
+/* ---- racing the sections loses nothing ------------------------------------ */
+
+enum { TASKS = 4, INCREMENTS = 1000 };
+
+struct race {
+  weft_lock_t *lock;
+  weft_sem_t *sem; /* of 1: a second mutex, taken by a plain thread too */
+  long by_lock, by_sem; /* plain counters, each under its primitive */
+  long plain_got;       /* the plain thread's successful tries */
+  sem_t started;        /* posted once this loop's first task bound them */
+  sem_t other_running;  /* posted by the other loop's first task */
+  unsigned jitter;
+};
+
+/* Increments both counters under their primitives, now and then holding
+ * one across a yield (so others queue: the paths under the mutex). */
+static int incrementer(void *arg, void **res) {
+  struct race *r = arg;
+  for (int i = 0; i < INCREMENTS; i++) {
+    ck_assert_int_eq(weft_lock_acquire(r->lock, -1), 0);
+    r->by_lock++;
+    if (i % 16 == 0) ck_assert_int_eq(weft_yield(), 0);
+    ck_assert_int_eq(weft_lock_release(r->lock), 0);
+    ck_assert_int_eq(weft_sem_acquire(r->sem, -1), 0);
+    r->by_sem++;
+    if (i % 16 == 8) ck_assert_int_eq(weft_yield(), 0);
+    ck_assert_int_eq(weft_sem_release(r->sem), 0);
+  }
+  return 0;
+}
+
+static int incrementers(void *arg, void **res) {
+  struct race *r = arg;
+  weft_task_t *ts[TASKS];
+  for (int i = 0; i < TASKS; i++) ck_assert_int_eq(weft_spawn(incrementer, r, &ts[i]), 0);
+  for (int i = 0; i < TASKS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+/* The first run's main task: binds both, lets the others start, then
+ * races them. */
+static int binder(void *arg, void **res) {
+  struct race *r = arg;
+  ck_assert_int_eq(weft_lock_acquire(r->lock, -1), 0);
+  r->by_lock++;
+  ck_assert_int_eq(weft_lock_release(r->lock), 0);
+  ck_assert_int_eq(weft_sem_acquire(r->sem, -1), 0);
+  r->by_sem++;
+  ck_assert_int_eq(weft_sem_release(r->sem), 0);
+  sem_post(&r->started);
+  sem_post(&r->started);
+  /* Blocks the worker (nothing else is ready) until the other loop runs,
+   * so that the two overlap. */
+  while (sem_wait(&r->other_running) != 0) {
+  }
+  return incrementers(r, NULL);
+}
+
+/* The other loop's first touch comes a varying while after the binder's
+ * loop began incrementing in sections. */
+static int other_first(void *arg, void **res) {
+  struct race *r = arg;
+  sem_post(&r->other_running);
+  for (unsigned i = 0; i < r->jitter; i++) sched_yield();
+  return incrementers(r, NULL);
+}
+
+static void *other_side(void *arg) {
+  struct race *r = arg;
+  while (sem_wait(&r->started) != 0) {
+  }
+  struct other_loop o = {.fn = other_first, .arg = r, .rc = -1};
+  other_loop_main(&o);
+  return (void *)(intptr_t)o.rc;
+}
+
+/* A plain thread trying the semaphore (no task: it cannot wait) a fixed
+ * number of times, incrementing when it got it, and giving it back. */
+static void *plain_side(void *arg) {
+  struct race *r = arg;
+  while (sem_wait(&r->started) != 0) {
+  }
+  for (unsigned i = 0; i < r->jitter % 5; i++) sched_yield();
+  for (int i = 0; i < INCREMENTS; i++) {
+    int rc = weft_sem_try_acquire(r->sem);
+    if (rc == -EAGAIN) continue;
+    if (rc) return (void *)(intptr_t)rc;
+    r->by_sem++;
+    r->plain_got++;
+    if ((rc = weft_sem_release(r->sem))) return (void *)(intptr_t)rc;
+  }
+  return NULL;
+}
+
+START_TEST(threads_racing_sections_lose_no_increment) {
+  long runs = scaled(60);
+  for (long run = 0; run < runs; run++) {
+    struct race r = {.by_lock = 0, .by_sem = 0, .plain_got = 0, .jitter = (unsigned)(run * 7 % 53)};
+    ck_assert_int_eq(weft_lock_create(&r.lock), 0);
+    ck_assert_int_eq(weft_sem_create(1, 1, &r.sem), 0);
+    ck_assert_int_eq(sem_init(&r.started, 0, 0), 0);
+    ck_assert_int_eq(sem_init(&r.other_running, 0, 0), 0);
+    pthread_t other, plain;
+    ck_assert_int_eq(pthread_create(&other, NULL, other_side, &r), 0);
+    ck_assert_int_eq(pthread_create(&plain, NULL, plain_side, &r), 0);
+    weft_loop_t *loop = make_loop(1);
+    ck_assert_int_eq(weft_loop_run_task(loop, binder, &r, NULL), 0);
+    void *rc_other = (void *)1, *rc_plain = (void *)1;
+    ck_assert_int_eq(pthread_join(other, &rc_other), 0);
+    ck_assert_int_eq(pthread_join(plain, &rc_plain), 0);
+    ck_assert_ptr_eq(rc_other, NULL);
+    ck_assert_ptr_eq(rc_plain, NULL);
+    ck_assert_int_eq(r.by_lock, 1 + 2L * TASKS * INCREMENTS);
+    ck_assert_int_eq(r.by_sem, 1 + 2L * TASKS * INCREMENTS + r.plain_got);
+    ck_assert_int_eq(weft_sem_value(r.sem), 1);
+    close_clean(loop);
+    sem_destroy(&r.started);
+    sem_destroy(&r.other_running);
+    ck_assert_int_eq(weft_lock_destroy(r.lock), 0);
+    ck_assert_int_eq(weft_sem_destroy(r.sem), 0);
+  }
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("home");
+  TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, a_primitive_binds_to_its_one_worker_loop);
+  tcase_add_test(tc, with_two_workers_a_primitive_is_shared);
+  tcase_add_test(tc, a_foreign_thread_marks_an_unbound_primitive_shared);
+  tcase_add_test(tc, another_thread_unbinds_a_primitive_for_good);
+  tcase_add_test(tc, a_given_up_section_does_not_hold_up_a_revocation);
+  tcase_add_test(tc, a_primitive_outlives_the_loop_it_was_bound_to);
+  tcase_add_test(tc, threads_racing_sections_lose_no_increment);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_TEST_MAIN(suite)
