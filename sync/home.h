@@ -109,10 +109,13 @@ static inline int weft__home_leave_ret(struct weft__worker *w, int rc) {
  * at most, but for a revocation racing a section). */
 void weft__home_prepare(struct weft__home *h, struct weft__worker *w, enum weft__home_role role);
 
-/* The homes of the primitives that have one (lock.c, sem.c), for tests. */
+/* The homes of the primitives that have one (lock.c, sem.c, queue.c), for
+ * tests. */
 struct weft_lock;
 struct weft_sem;
+struct weft_queue;
 struct weft__home *weft__lock_home(struct weft_lock *l);
 struct weft__home *weft__sem_home(struct weft_sem *s);
+struct weft__home *weft__queue_home(struct weft_queue *q);
 
 #endif

@@ -175,6 +175,35 @@ static inline int weft__ring_get(struct weft__ring *r, void **out) {
   return WEFT__RING_OK;
 }
 
+/* The put and get of the ring's only user at the moment: the home worker
+ * of its queue in an owner section (queue.c, sync/home.h), while no other
+ * thread may touch the ring (a thread that comes later settles first,
+ * which orders these before its own operations). Plain loads and stores:
+ * no reservation to race for, nothing to publish to another thread now.
+ * A turn that is not free (a put) or not published (a get) answers FULL
+ * or EMPTY, and the caller leaves the section for the paths above. */
+static inline int weft__ring_put_owned(struct weft__ring *r, void *item) {
+  uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed), base;
+  if (pos & WEFT__RING_CLOSED) return WEFT__RING_CLOSED_RC;
+  struct weft__ring_slot *s = weft__ring_slot(r, pos, &base);
+  if (atomic_load_explicit(&s->seq, memory_order_relaxed) != base) return WEFT__RING_FULL;
+  atomic_store_explicit(&r->tail, pos + 1, memory_order_relaxed);
+  s->item = item;
+  atomic_store_explicit(&s->seq, base + 1, memory_order_relaxed);
+  return WEFT__RING_OK;
+}
+
+static inline int weft__ring_get_owned(struct weft__ring *r, void **out) {
+  uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed), base;
+  if (pos & WEFT__RING_CLOSED) return WEFT__RING_CLOSED_RC;
+  struct weft__ring_slot *s = weft__ring_slot(r, pos, &base);
+  if (atomic_load_explicit(&s->seq, memory_order_relaxed) != base + 1) return WEFT__RING_EMPTY;
+  atomic_store_explicit(&r->head, pos + 1, memory_order_relaxed);
+  *out = s->item;
+  atomic_store_explicit(&s->seq, base + r->cap, memory_order_relaxed);
+  return WEFT__RING_OK;
+}
+
 /* Puts ever reserved (tail without CLOSED). relaxed: a count. */
 static inline uint64_t weft__ring_puts(struct weft__ring *r) {
   return atomic_load_explicit(&r->tail, memory_order_relaxed) & ~WEFT__RING_CLOSED;

@@ -20,6 +20,15 @@
  * takes the item at once even while others wait (asyncio's put_nowait and
  * get_nowait inside put and get).
  *
+ * One worker (home.h): a ring queue bound to a one-worker loop has its
+ * puts and gets that need not wait done by that loop's worker in owner
+ * sections: the ring's plain put and get (mpmc_ring.h: _owned), and a
+ * plain look at `waiting` (the waiters are the worker's own tasks, under
+ * m on the same thread). Every other thread settles (home.h) before it
+ * touches the ring: put, get, their _nowait and _threadsafe forms and
+ * shutdown. Queues without a ring (unbounded, LIFO, priority, bounds
+ * above WEFT__RING_MAX) run under m, as before.
+ *
  * The ring's wake-ups without m (a Dekker pair): `waiting` has a bit per
  * waitlist, set under m while that list is not empty. A waiter sets its
  * bit (a seq_cst RMW) before its last try at the ring (whose loads of
@@ -43,6 +52,7 @@
 #include "alloc.h"
 #include "misuse.h"
 #include "task.h"
+#include "home.h"
 #include "named.h"
 #include "mpmc_ring.h"
 #include "waitlist.h"
@@ -66,6 +76,7 @@ struct weft_queue {
   struct entry *slots;                   /* under m */
   struct weft__ring *ring;               /* immutable; NULL: items in slots */
   _Atomic uint32_t waiting;              /* WAIT_GET | WAIT_PUT; changed under m (head comment) */
+  struct weft__home home;                /* the one-worker loop that may take sections on the ring */
   size_t cap, head, count;               /* under m; head is used by FIFO; not with a ring */
   uint64_t seq;                          /* under m */
   uint64_t puts, done;                   /* under m; puts: not with a ring (its tail counts them) */
@@ -89,6 +100,7 @@ int weft_queue_create(enum weft_queue_kind kind, size_t maxsize,
   weft__wl_init(&q->putters);
   weft__wl_init(&q->joiners);
   atomic_init(&q->waiting, 0);
+  weft__home_init(&q->home);
   if (kind == WEFT_QUEUE_FIFO && q->maxsize >= 2 && q->maxsize <= WEFT__RING_MAX) {
     int rc = weft__ring_create(q->maxsize, &q->ring);
     if (rc) {
@@ -247,6 +259,49 @@ static inline void after_publish(struct weft_queue *q, uint32_t bit) {
     wake_waiter(q, bit == WAIT_GET ? &q->getters : &q->putters);
 }
 
+/* A put on the ring that does not wait: in an owner section on the
+ * queue's home worker (home.h), else atomically once settled. Wakes a
+ * waiting getter. WEFT__RING_OK, _FULL or _CLOSED_RC. */
+static inline int ring_put_now(struct weft_queue *q, void *item) {
+  struct weft__worker *w = weft__worker_self_leaf();
+  enum weft__home_role role = weft__home_enter(&q->home, w);
+  if (role == WEFT__HOME_SECTION) {
+    if (weft__ring_put_owned(q->ring, item) == WEFT__RING_OK) {
+      /* relaxed: changed under m, by this thread while sections are on. */
+      uint32_t waiting = atomic_load_explicit(&q->waiting, memory_order_relaxed);
+      weft__owner_leave(w->solo_owner);
+      if (__builtin_expect(waiting & WAIT_GET, 0)) wake_waiter(q, &q->getters);
+      return WEFT__RING_OK;
+    }
+    role = WEFT__HOME_ABANDON; /* full or closed: the atomic path says which */
+  }
+  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
+  int r = weft__ring_put(q->ring, item);
+  if (r == WEFT__RING_OK) after_publish(q, WAIT_GET);
+  return r;
+}
+
+/* A get from the ring that does not wait, as ring_put_now. Wakes a
+ * waiting putter. WEFT__RING_OK, _EMPTY or _CLOSED_RC. */
+static inline int ring_get_now(struct weft_queue *q, void **out) {
+  struct weft__worker *w = weft__worker_self_leaf();
+  enum weft__home_role role = weft__home_enter(&q->home, w);
+  if (role == WEFT__HOME_SECTION) {
+    if (weft__ring_get_owned(q->ring, out) == WEFT__RING_OK) {
+      /* relaxed: as in ring_put_now. */
+      uint32_t waiting = atomic_load_explicit(&q->waiting, memory_order_relaxed);
+      weft__owner_leave(w->solo_owner);
+      if (__builtin_expect(waiting & WAIT_PUT, 0)) wake_waiter(q, &q->putters);
+      return WEFT__RING_OK;
+    }
+    role = WEFT__HOME_ABANDON;
+  }
+  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
+  int r = weft__ring_get(q->ring, out);
+  if (r == WEFT__RING_OK) after_publish(q, WAIT_PUT);
+  return r;
+}
+
 /* Under m: waits as a putter (a wake-up re-checks; the caller loops). On
  * an error, a wake-up it was granted anyway goes on to the next putter
  * while there is room: nobody loses one. */
@@ -346,10 +401,7 @@ static inline __attribute__((always_inline)) int put(struct weft_queue *q, void 
   int rc = weft__wl_can_wait(mode);
   if (rc) return rc;
   if (q->ring) {
-    if (__builtin_expect(weft__ring_put(q->ring, item) == WEFT__RING_OK, 1)) {
-      after_publish(q, WAIT_GET);
-      return 0;
-    }
+    if (__builtin_expect(ring_put_now(q, item) == WEFT__RING_OK, 1)) return 0;
     return ring_put_slow(q, item, timeout_ns, mode);
   }
   uint64_t deadline = weft__deadline(timeout_ns);
@@ -375,10 +427,7 @@ static inline __attribute__((always_inline)) int get(struct weft_queue *q, void 
   int rc = weft__wl_can_wait(mode);
   if (rc) return rc;
   if (q->ring) {
-    if (__builtin_expect(weft__ring_get(q->ring, out) == WEFT__RING_OK, 1)) {
-      after_publish(q, WAIT_PUT);
-      return 0;
-    }
+    if (__builtin_expect(ring_get_now(q, out) == WEFT__RING_OK, 1)) return 0;
     return ring_get_slow(q, out, timeout_ns, mode);
   }
   uint64_t deadline = weft__deadline(timeout_ns);
@@ -419,8 +468,7 @@ int weft_queue_get_threadsafe(weft_queue_t *q, void **out, int64_t timeout_ns) {
 int weft_queue_put_nowait(weft_queue_t *q, void *item) {
   if (!q) return -EINVAL;
   if (q->ring) {
-    int r = weft__ring_put(q->ring, item);
-    if (r == WEFT__RING_OK) after_publish(q, WAIT_GET);
+    int r = ring_put_now(q, item);
     return r == WEFT__RING_OK ? 0 : r == WEFT__RING_CLOSED_RC ? WEFT_ESHUTDOWN : -EAGAIN;
   }
   weft__mutex_lock(&q->m);
@@ -432,11 +480,8 @@ int weft_queue_put_nowait(weft_queue_t *q, void *item) {
 int weft_queue_get_nowait(weft_queue_t *q, void **out) {
   if (!q || !out) return -EINVAL;
   if (q->ring) {
-    int r = weft__ring_get(q->ring, out);
-    if (r == WEFT__RING_OK) {
-      after_publish(q, WAIT_PUT);
-      return 0;
-    }
+    int r = ring_get_now(q, out);
+    if (r == WEFT__RING_OK) return 0;
     if (r == WEFT__RING_CLOSED_RC) return WEFT_ESHUTDOWN;
     /* Empty: final only if shut down with no put still publishing. */
     weft__mutex_lock(&q->m);
@@ -506,6 +551,9 @@ int weft_queue_join(weft_queue_t *q, int64_t timeout_ns) {
 
 int weft_queue_shutdown(weft_queue_t *q, int immediate) {
   if (!q) return -EINVAL;
+  /* It closes the ring: settled first (home.h; the home worker's own
+   * atomic operations need nothing). */
+  if (q->ring) weft__home_prepare(&q->home, weft__worker_self_leaf(), WEFT__HOME_SETTLE);
   weft__mutex_lock(&q->m);
   q->shutdown = immediate ? 2 : (q->shutdown ? q->shutdown : 1);
   if (q->ring) weft__ring_close_puts(q->ring); /* no put lands after this */
@@ -524,6 +572,8 @@ int weft_queue_shutdown(weft_queue_t *q, int immediate) {
   weft__mutex_unlock(&q->m);
   return 0;
 }
+
+struct weft__home *weft__queue_home(struct weft_queue *q) { return &q->home; }
 
 int weft_queue_set_name(weft_queue_t *q, const char *name) {
   return q ? weft__name_set(&q->name, name) : -EINVAL;

@@ -21,13 +21,16 @@
  * take the lock instead: weft_lock_create_policy).
  *
  * Cost: an uncontended Lock acquire and release, or Semaphore acquire and
- * release, is one atomic compare-and-swap each. A Lock or Semaphore first
- * changed by a task of a one-worker loop is bound to that loop, whose
- * worker then does these without a locked instruction (a plain load and
- * store, like asyncio's). The first change made by any other thread
- * (another loop's task, a plain thread releasing a permit) unbinds it for
- * good and costs that one-worker loop a membarrier(2) system call and its
- * lock-free futures for the rest of its current run (weft/future.h).
+ * release, is one atomic compare-and-swap each; a put or get on a bounded
+ * FIFO Queue of up to 65,536 items that need not wait, two locked
+ * instructions. A Lock, Semaphore or such a Queue first changed by a task
+ * of a one-worker loop is bound to that loop, whose worker then does these
+ * without a locked instruction (plain loads and stores, like asyncio's).
+ * The first change made by any other thread (another loop's task, a plain
+ * thread releasing a permit or using a queue's _threadsafe calls) unbinds
+ * it for good and costs that one-worker loop a membarrier(2) system call
+ * and its lock-free futures for the rest of its current run
+ * (weft/future.h).
  *
  * Ownership: *_create allocates and returns the object; *_destroy frees it
  * and must only be called once nobody waits on it or uses it (-EBUSY

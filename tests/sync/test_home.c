@@ -1,5 +1,5 @@
 /*
- * test_home.c - sync/home.c: a Lock or Semaphore is bound to the one-worker
+ * test_home.c - sync/home.c: a Lock, Semaphore or ring Queue is bound to the one-worker
  * loop whose task first changes it (whose worker then takes and gives it
  * back in owner sections), every other thread unbinds it for good and
  * revokes that loop's sections before touching it, a primitive outlives
@@ -22,6 +22,10 @@ static struct weft__owner *lock_rec(weft_lock_t *l) {
 }
 
 static struct weft__owner *sem_rec(weft_sem_t *s) { return atomic_load(&weft__sem_home(s)->rec); }
+
+static struct weft__owner *queue_rec(weft_queue_t *q) {
+  return atomic_load(&weft__queue_home(q)->rec);
+}
 
 static bool sections_on(weft_loop_t *loop) {
   return atomic_load(&record_of(loop)->on) == WEFT__OWNER_ON;
@@ -366,6 +370,227 @@ START_TEST(threads_racing_sections_lose_no_increment) {
 }
 END_TEST
 
+/* ---- queues ------------------------------------------------------------------ */
+
+/* Puts and gets on @arg (a queue of 4): a getter that waits is woken by a
+ * put, a putter that waits by a get (both from sections on one worker). */
+static int getter(void *arg, void **res) {
+  long sum = 0;
+  for (int i = 0; i < 100; i++) {
+    void *v = NULL;
+    ck_assert_int_eq(weft_queue_get(arg, &v, -1), 0);
+    sum += (long)(intptr_t)v;
+  }
+  *res = (void *)(intptr_t)sum;
+  return 0;
+}
+
+static int queue_user(void *arg, void **res) {
+  weft_queue_t *q = arg;
+  weft_task_t *g = NULL;
+  ck_assert_int_eq(weft_spawn(getter, q, &g), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* the getter waits on the empty queue */
+  for (int i = 1; i <= 100; i++) ck_assert_int_eq(weft_queue_put(q, (void *)(intptr_t)i, -1), 0);
+  void *sum = NULL;
+  ck_assert_int_eq(weft_await(weft_task_future(g), &sum), 0);
+  weft_task_release(g);
+  ck_assert_int_eq((long)(intptr_t)sum, 5050);
+  ck_assert_int_eq(weft_queue_put_nowait(q, (void *)1), 0);
+  void *v = NULL;
+  ck_assert_int_eq(weft_queue_get_nowait(q, &v), 0);
+  ck_assert_int_eq(weft_queue_get_nowait(q, &v), -EAGAIN);
+  return 0;
+}
+
+START_TEST(a_ring_queue_binds_to_its_one_worker_loop) {
+  weft_queue_t *q = NULL, *unbounded = NULL;
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &q), 0);
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 0, NULL, &unbounded), 0);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, queue_user, q, NULL), 0);
+  ck_assert_ptr_eq(queue_rec(q), record_of(loop));
+  ck_assert_int_eq(weft_loop_run_task(loop, queue_user, unbounded, NULL), 0);
+  ck_assert_ptr_null(queue_rec(unbounded)); /* no ring: everything under its mutex */
+  close_clean(loop);
+  loop = make_loop(2);
+  ck_assert_int_eq(weft_loop_run_task(loop, queue_user, q, NULL), 0);
+  ck_assert_ptr_eq(queue_rec(q), WEFT__HOME_SHARED);
+  close_clean(loop);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
+  ck_assert_int_eq(weft_queue_destroy(unbounded), 0);
+}
+END_TEST
+
+static void *get_foreign(void *arg) {
+  void *v = NULL;
+  int rc = weft_queue_get_threadsafe(arg, &v, -1);
+  return rc ? (void *)(intptr_t)rc : v;
+}
+
+static void *shutdown_foreign(void *arg) { return (void *)(intptr_t)weft_queue_shutdown(arg, 0); }
+
+/* Binds the queue, then a plain thread waits for an item (unbinding it and
+ * revoking this run's sections), which a put from here wakes; then a plain
+ * thread's shutdown. */
+static int queue_then_foreign(void *arg, void **res) {
+  weft_queue_t *q = arg;
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert_int_eq(queue_user(q, NULL), 0);
+  ck_assert_ptr_eq(queue_rec(q), record_of(loop));
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, get_foreign, q), 0);
+  /* It may take the item as soon as it is there, or wait for it first. */
+  ck_assert_int_eq(weft_queue_put(q, (void *)(intptr_t)77, -1), 0);
+  void *v = NULL;
+  ck_assert_int_eq(pthread_join(th, &v), 0);
+  ck_assert_ptr_eq(v, (void *)(intptr_t)77);
+  ck_assert_ptr_eq(queue_rec(q), WEFT__HOME_SHARED);
+  ck_assert(!sections_on(loop));
+  ck_assert_int_eq(queue_user(q, NULL), 0); /* on the atomic paths */
+  ck_assert_int_eq(pthread_create(&th, NULL, shutdown_foreign, q), 0);
+  ck_assert_int_eq(pthread_join(th, &v), 0);
+  ck_assert_ptr_null(v);
+  ck_assert_int_eq(weft_queue_put(q, NULL, -1), WEFT_ESHUTDOWN);
+  return 0;
+}
+
+START_TEST(a_foreign_thread_unbinds_a_queue) {
+  weft_queue_t *q = NULL;
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &q), 0);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, queue_then_foreign, q, NULL), 0);
+  close_clean(loop);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
+}
+END_TEST
+
+/* A shutdown from a plain thread settles first too: a queue bound to a
+ * running loop is unbound by it. */
+static int bind_then_foreign_shutdown(void *arg, void **res) {
+  weft_queue_t *q = arg;
+  ck_assert_int_eq(weft_queue_put_nowait(q, (void *)1), 0);
+  ck_assert_ptr_eq(queue_rec(q), record_of(weft_loop_current()));
+  pthread_t th;
+  void *v = (void *)1;
+  ck_assert_int_eq(pthread_create(&th, NULL, shutdown_foreign, q), 0);
+  ck_assert_int_eq(pthread_join(th, &v), 0);
+  ck_assert_ptr_null(v);
+  ck_assert_ptr_eq(queue_rec(q), WEFT__HOME_SHARED);
+  ck_assert(!sections_on(weft_loop_current()));
+  ck_assert_int_eq(weft_queue_put_nowait(q, (void *)2), WEFT_ESHUTDOWN);
+  ck_assert_int_eq(weft_queue_get_nowait(q, &v), 0); /* drained after a graceful shutdown */
+  ck_assert_ptr_eq(v, (void *)1);
+  ck_assert_int_eq(weft_queue_get_nowait(q, &v), WEFT_ESHUTDOWN);
+  return 0;
+}
+
+START_TEST(a_foreign_shutdown_unbinds_a_queue) {
+  weft_queue_t *q = NULL;
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &q), 0);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, bind_then_foreign_shutdown, q, NULL), 0);
+  close_clean(loop);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
+}
+END_TEST
+
+/* Producers on a one-worker loop (binding the queue), consumers on another
+ * loop and on a plain thread, joining at varying moments: every item
+ * arrives once. */
+enum { QITEMS = 2000, QPRODUCERS = 2 };
+
+struct qrace {
+  weft_queue_t *q;
+  sem_t started;
+  unsigned jitter;
+  _Atomic long sum, got;
+};
+
+static int qproducer(void *arg, void **res) {
+  struct qrace *r = arg;
+  for (long i = 1; i <= QITEMS; i++) ck_assert_int_eq(weft_queue_put(r->q, (void *)(intptr_t)i, -1), 0);
+  return 0;
+}
+
+static int qproducers(void *arg, void **res) {
+  struct qrace *r = arg;
+  ck_assert_int_eq(weft_queue_put(r->q, (void *)(intptr_t)0, -1), 0); /* binds it */
+  sem_post(&r->started);
+  sem_post(&r->started);
+  weft_task_t *ts[QPRODUCERS];
+  for (int i = 0; i < QPRODUCERS; i++) ck_assert_int_eq(weft_spawn(qproducer, r, &ts[i]), 0);
+  for (int i = 0; i < QPRODUCERS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  /* One end mark per consumer (value -1). */
+  ck_assert_int_eq(weft_queue_put(r->q, (void *)(intptr_t)-1, -1), 0);
+  ck_assert_int_eq(weft_queue_put(r->q, (void *)(intptr_t)-1, -1), 0);
+  return 0;
+}
+
+static void consume(struct qrace *r, int (*get)(weft_queue_t *, void **, int64_t)) {
+  for (;;) {
+    void *v = NULL;
+    ck_assert_int_eq(get(r->q, &v, -1), 0);
+    long x = (long)(intptr_t)v;
+    if (x < 0) return;
+    atomic_fetch_add(&r->sum, x);
+    atomic_fetch_add(&r->got, 1);
+  }
+}
+
+static int qconsumer(void *arg, void **res) {
+  consume(arg, weft_queue_get);
+  return 0;
+}
+
+static void *qloop_side(void *arg) {
+  struct qrace *r = arg;
+  while (sem_wait(&r->started) != 0) {
+  }
+  for (unsigned i = 0; i < r->jitter; i++) sched_yield();
+  struct other_loop o = {.fn = qconsumer, .arg = r, .rc = -1};
+  other_loop_main(&o);
+  return (void *)(intptr_t)o.rc;
+}
+
+static void *qplain_side(void *arg) {
+  struct qrace *r = arg;
+  while (sem_wait(&r->started) != 0) {
+  }
+  consume(r, weft_queue_get_threadsafe);
+  return NULL;
+}
+
+START_TEST(threads_racing_a_queue_lose_no_item) {
+  long runs = scaled(40);
+  for (long run = 0; run < runs; run++) {
+    struct qrace r = {.jitter = (unsigned)(run * 7 % 53)};
+    atomic_init(&r.sum, 0);
+    atomic_init(&r.got, 0);
+    ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 16, NULL, &r.q), 0);
+    ck_assert_int_eq(sem_init(&r.started, 0, 0), 0);
+    pthread_t a, b;
+    ck_assert_int_eq(pthread_create(&a, NULL, qloop_side, &r), 0);
+    ck_assert_int_eq(pthread_create(&b, NULL, qplain_side, &r), 0);
+    weft_loop_t *loop = make_loop(1);
+    ck_assert_int_eq(weft_loop_run_task(loop, qproducers, &r, NULL), 0);
+    void *ra = (void *)1, *rb = (void *)1;
+    ck_assert_int_eq(pthread_join(a, &ra), 0);
+    ck_assert_int_eq(pthread_join(b, &rb), 0);
+    ck_assert_ptr_null(ra);
+    ck_assert_ptr_null(rb);
+    ck_assert_int_eq(atomic_load(&r.got), 1 + (long)QPRODUCERS * QITEMS);
+    ck_assert_int_eq(atomic_load(&r.sum), (long)QPRODUCERS * QITEMS * (QITEMS + 1) / 2);
+    ck_assert_int_eq(weft_queue_qsize(r.q), 0);
+    close_clean(loop);
+    sem_destroy(&r.started);
+    ck_assert_int_eq(weft_queue_destroy(r.q), 0);
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("home");
   TCase *tc = tcase_create("core");
@@ -377,6 +602,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, a_given_up_section_does_not_hold_up_a_revocation);
   tcase_add_test(tc, a_primitive_outlives_the_loop_it_was_bound_to);
   tcase_add_test(tc, threads_racing_sections_lose_no_increment);
+  tcase_add_test(tc, a_ring_queue_binds_to_its_one_worker_loop);
+  tcase_add_test(tc, a_foreign_thread_unbinds_a_queue);
+  tcase_add_test(tc, a_foreign_shutdown_unbinds_a_queue);
+  tcase_add_test(tc, threads_racing_a_queue_lose_no_item);
   suite_add_tcase(s, tc);
   return s;
 }
