@@ -67,10 +67,10 @@
  * Without membarrier(2) (old kernels, sandboxes, valgrind) `on` is never
  * ON and every future is locked, as before.
  *
- * Primitives (Lock, Semaphore) use the same sections through home.h: a
- * primitive is bound to the record of the one-worker loop whose task
- * first used it, and every other thread unbinds it (for good) and
- * settles before it touches the primitive's word.
+ * Primitives (Lock, Semaphore, ring Queue) use the same sections through
+ * home.h: a primitive is bound to the record of the one-worker loop whose
+ * task first changed it, and every other thread unbinds it (for good) and
+ * settles before it changes it.
  */
 #ifndef WEFT_RUNTIME_OWNER_H
 #define WEFT_RUNTIME_OWNER_H

@@ -4,8 +4,9 @@
  * locked instruction.
  *
  * A Lock's uncontended acquire and release are one compare-and-swap each
- * (lock.c), a Semaphore's too (sem.c): with one worker, two locked
- * instructions a critical section that nobody else could have touched.
+ * (lock.c), a Semaphore's too (sem.c), and a ring Queue's put and get two
+ * locked instructions each (queue.c, mpmc_ring.h): with one worker, locked
+ * instructions on state that nobody else could have touched.
  * So a primitive is bound to the owner record of the one-worker loop
  * whose task first changes it (`rec`: NULL until then), and from then on
  * that loop's worker does its fast paths in an owner section: plain loads
@@ -79,7 +80,8 @@ static inline enum weft__home_role weft__home_enter(struct weft__home *h, struct
    * load is caught by the section's look at `on` (design comment). */
   struct weft__owner *rec = atomic_load_explicit(&h->rec, memory_order_relaxed);
   if (__builtin_expect(rec == mine && mine, 1)) {
-    /* weft__owner_enter_bare, inline, with its undo left to the caller. */
+    /* owner.h's entry (as weft__owner_enter, without a lock word to look
+     * at: other threads settle first), its undo left to the caller. */
     if (atomic_load_explicit(&mine->on, memory_order_relaxed) != WEFT__OWNER_ON)
       return WEFT__HOME_ATOMIC;
     atomic_store_explicit(&mine->in, 1, memory_order_relaxed);
