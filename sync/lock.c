@@ -316,6 +316,15 @@ static inline bool try_take(struct weft_lock *l, struct weft_task *t, uintptr_t 
                                                  memory_order_acq_rel, memory_order_relaxed);
 }
 
+/* In an owner section (home.h: SECTION): takes the lock if it is free
+ * (true); false: the caller gives the section up. relaxed: only this
+ * thread changes the word while sections are on. */
+static inline bool take_plain(struct weft_lock *l, struct weft_task *t) {
+  if (atomic_load_explicit(&l->word, memory_order_relaxed) != 0) return false;
+  atomic_store_explicit(&l->word, (uintptr_t)t, memory_order_relaxed);
+  return true;
+}
+
 /* The acquire after weft__home_enter said @role, not ATOMIC and no
  * section taken: settles or ends the section (home.h), then atomically. */
 static __attribute__((noinline)) int acquire_prepared(struct weft_lock *l, struct weft_task *t,
@@ -339,11 +348,7 @@ int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__
   if (__builtin_expect(!t, 0)) return -EPERM;
   enum weft__home_role role = weft__home_enter(&l->home, w);
   if (role == WEFT__HOME_SECTION) {
-    /* relaxed: only this thread changes the word while sections are on. */
-    if (atomic_load_explicit(&l->word, memory_order_relaxed) == 0) {
-      atomic_store_explicit(&l->word, (uintptr_t)t, memory_order_relaxed);
-      return weft__home_leave_ret(w, 0);
-    }
+    if (take_plain(l, t)) return weft__home_leave_ret(w, 0);
     role = WEFT__HOME_ABANDON; /* held, or a barging lock free with its bits set */
   }
   if (__builtin_expect(role != WEFT__HOME_ATOMIC, 0))
@@ -388,11 +393,7 @@ int weft_lock_try_acquire(weft_lock_t *l) {
   if (!t) return -EPERM;
   enum weft__home_role role = weft__home_enter(&l->home, w);
   if (role == WEFT__HOME_SECTION) {
-    /* relaxed: only this thread changes the word while sections are on. */
-    if (atomic_load_explicit(&l->word, memory_order_relaxed) == 0) {
-      atomic_store_explicit(&l->word, (uintptr_t)t, memory_order_relaxed);
-      return weft__home_leave_ret(w, 0);
-    }
+    if (take_plain(l, t)) return weft__home_leave_ret(w, 0);
     role = WEFT__HOME_ABANDON; /* held, or a barging lock free with its bits set */
   }
   weft__home_prepare(&l->home, w, role);

@@ -259,47 +259,38 @@ static inline void after_publish(struct weft_queue *q, uint32_t bit) {
     wake_waiter(q, bit == WAIT_GET ? &q->getters : &q->putters);
 }
 
-/* A put on the ring that does not wait: in an owner section on the
- * queue's home worker (home.h), else atomically once settled. Wakes a
- * waiting getter. WEFT__RING_OK, _FULL or _CLOSED_RC. */
-static inline int ring_put_now(struct weft_queue *q, void *item) {
+/* A put (@put; @item) or get (into @out) on the ring that does not wait:
+ * in an owner section on the queue's home worker (home.h), else
+ * atomically once settled. Wakes a waiter of the other kind. Returns
+ * WEFT__RING_OK, _FULL / _EMPTY or _CLOSED_RC. Inlined with @put known. */
+static inline __attribute__((always_inline)) int ring_now(struct weft_queue *q, bool put,
+                                                          void *item, void **out) {
+  uint32_t other = put ? WAIT_GET : WAIT_PUT;
   struct weft__worker *w = weft__worker_self_leaf();
   enum weft__home_role role = weft__home_enter(&q->home, w);
   if (role == WEFT__HOME_SECTION) {
-    if (weft__ring_put_owned(q->ring, item) == WEFT__RING_OK) {
+    int r = put ? weft__ring_put_owned(q->ring, item) : weft__ring_get_owned(q->ring, out);
+    if (r == WEFT__RING_OK) {
       /* relaxed: changed under m, by this thread while sections are on. */
       uint32_t waiting = atomic_load_explicit(&q->waiting, memory_order_relaxed);
       weft__owner_leave(w->solo_owner);
-      if (__builtin_expect(waiting & WAIT_GET, 0)) wake_waiter(q, &q->getters);
+      if (__builtin_expect(waiting & other, 0)) wake_waiter(q, put ? &q->getters : &q->putters);
       return WEFT__RING_OK;
     }
-    role = WEFT__HOME_ABANDON; /* full or closed: the atomic path says which */
+    role = WEFT__HOME_ABANDON; /* not now, or closed: the atomic path says which */
   }
   if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
-  int r = weft__ring_put(q->ring, item);
-  if (r == WEFT__RING_OK) after_publish(q, WAIT_GET);
+  int r = put ? weft__ring_put(q->ring, item) : weft__ring_get(q->ring, out);
+  if (r == WEFT__RING_OK) after_publish(q, other);
   return r;
 }
 
-/* A get from the ring that does not wait, as ring_put_now. Wakes a
- * waiting putter. WEFT__RING_OK, _EMPTY or _CLOSED_RC. */
+static inline int ring_put_now(struct weft_queue *q, void *item) {
+  return ring_now(q, true, item, NULL);
+}
+
 static inline int ring_get_now(struct weft_queue *q, void **out) {
-  struct weft__worker *w = weft__worker_self_leaf();
-  enum weft__home_role role = weft__home_enter(&q->home, w);
-  if (role == WEFT__HOME_SECTION) {
-    if (weft__ring_get_owned(q->ring, out) == WEFT__RING_OK) {
-      /* relaxed: as in ring_put_now. */
-      uint32_t waiting = atomic_load_explicit(&q->waiting, memory_order_relaxed);
-      weft__owner_leave(w->solo_owner);
-      if (__builtin_expect(waiting & WAIT_PUT, 0)) wake_waiter(q, &q->putters);
-      return WEFT__RING_OK;
-    }
-    role = WEFT__HOME_ABANDON;
-  }
-  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
-  int r = weft__ring_get(q->ring, out);
-  if (r == WEFT__RING_OK) after_publish(q, WAIT_PUT);
-  return r;
+  return ring_now(q, false, NULL, out);
 }
 
 /* Under m: waits as a putter (a wake-up re-checks; the caller loops). On

@@ -454,14 +454,17 @@ static int queue_then_foreign(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(a_foreign_thread_unbinds_a_queue) {
+/* Runs @fn on a one-worker loop with a new ring queue of 4. */
+static void run_with_queue(weft_task_fn fn) {
   weft_queue_t *q = NULL;
   ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &q), 0);
   weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, queue_then_foreign, q, NULL), 0);
+  ck_assert_int_eq(weft_loop_run_task(loop, fn, q, NULL), 0);
   close_clean(loop);
   ck_assert_int_eq(weft_queue_destroy(q), 0);
 }
+
+START_TEST(a_foreign_thread_unbinds_a_queue) { run_with_queue(queue_then_foreign); }
 END_TEST
 
 /* A shutdown from a plain thread settles first too: a queue bound to a
@@ -484,14 +487,7 @@ static int bind_then_foreign_shutdown(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(a_foreign_shutdown_unbinds_a_queue) {
-  weft_queue_t *q = NULL;
-  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &q), 0);
-  weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, bind_then_foreign_shutdown, q, NULL), 0);
-  close_clean(loop);
-  ck_assert_int_eq(weft_queue_destroy(q), 0);
-}
+START_TEST(a_foreign_shutdown_unbinds_a_queue) { run_with_queue(bind_then_foreign_shutdown); }
 END_TEST
 
 /* Producers on a one-worker loop (binding the queue), consumers on another
