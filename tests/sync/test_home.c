@@ -313,13 +313,20 @@ static int other_first(void *arg, void **res) {
   return incrementers(r, NULL);
 }
 
-static void *other_side(void *arg) {
-  struct race *r = arg;
-  while (sem_wait(&r->started) != 0) {
+/* On a plain thread: once @started is posted and @jitter yields later,
+ * runs @fn(@arg) on a one-worker loop of its own; its error code. */
+static void *other_loop_after(sem_t *started, unsigned jitter, weft_task_fn fn, void *arg) {
+  while (sem_wait(started) != 0) {
   }
-  struct other_loop o = {.fn = other_first, .arg = r, .rc = -1};
+  for (unsigned i = 0; i < jitter; i++) sched_yield();
+  struct other_loop o = {.fn = fn, .arg = arg, .rc = -1};
   other_loop_main(&o);
   return (void *)(intptr_t)o.rc;
+}
+
+static void *other_side(void *arg) {
+  struct race *r = arg;
+  return other_loop_after(&r->started, 0, other_first, r);
 }
 
 /* A plain thread trying the semaphore (no task: it cannot wait) a fixed
@@ -340,6 +347,23 @@ static void *plain_side(void *arg) {
   return NULL;
 }
 
+/* One race: @a and @b on plain threads, @main on a new one-worker loop
+ * (returned, for the caller to close after its checks); both threads
+ * must end with NULL. */
+static weft_loop_t *race_once(void *(*a)(void *), void *(*b)(void *), weft_task_fn main, void *arg) {
+  pthread_t ta, tb;
+  ck_assert_int_eq(pthread_create(&ta, NULL, a, arg), 0);
+  ck_assert_int_eq(pthread_create(&tb, NULL, b, arg), 0);
+  weft_loop_t *loop = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(loop, main, arg, NULL), 0);
+  void *ra = (void *)1, *rb = (void *)1;
+  ck_assert_int_eq(pthread_join(ta, &ra), 0);
+  ck_assert_int_eq(pthread_join(tb, &rb), 0);
+  ck_assert_ptr_null(ra);
+  ck_assert_ptr_null(rb);
+  return loop;
+}
+
 START_TEST(threads_racing_sections_lose_no_increment) {
   long runs = scaled(60);
   for (long run = 0; run < runs; run++) {
@@ -348,16 +372,7 @@ START_TEST(threads_racing_sections_lose_no_increment) {
     ck_assert_int_eq(weft_sem_create(1, 1, &r.sem), 0);
     ck_assert_int_eq(sem_init(&r.started, 0, 0), 0);
     ck_assert_int_eq(sem_init(&r.other_running, 0, 0), 0);
-    pthread_t other, plain;
-    ck_assert_int_eq(pthread_create(&other, NULL, other_side, &r), 0);
-    ck_assert_int_eq(pthread_create(&plain, NULL, plain_side, &r), 0);
-    weft_loop_t *loop = make_loop(1);
-    ck_assert_int_eq(weft_loop_run_task(loop, binder, &r, NULL), 0);
-    void *rc_other = (void *)1, *rc_plain = (void *)1;
-    ck_assert_int_eq(pthread_join(other, &rc_other), 0);
-    ck_assert_int_eq(pthread_join(plain, &rc_plain), 0);
-    ck_assert_ptr_eq(rc_other, NULL);
-    ck_assert_ptr_eq(rc_plain, NULL);
+    weft_loop_t *loop = race_once(other_side, plain_side, binder, &r);
     ck_assert_int_eq(r.by_lock, 1 + 2L * TASKS * INCREMENTS);
     ck_assert_int_eq(r.by_sem, 1 + 2L * TASKS * INCREMENTS + r.plain_got);
     ck_assert_int_eq(weft_sem_value(r.sem), 1);
@@ -543,12 +558,7 @@ static int qconsumer(void *arg, void **res) {
 
 static void *qloop_side(void *arg) {
   struct qrace *r = arg;
-  while (sem_wait(&r->started) != 0) {
-  }
-  for (unsigned i = 0; i < r->jitter; i++) sched_yield();
-  struct other_loop o = {.fn = qconsumer, .arg = r, .rc = -1};
-  other_loop_main(&o);
-  return (void *)(intptr_t)o.rc;
+  return other_loop_after(&r->started, r->jitter, qconsumer, r);
 }
 
 static void *qplain_side(void *arg) {
@@ -567,16 +577,7 @@ START_TEST(threads_racing_a_queue_lose_no_item) {
     atomic_init(&r.got, 0);
     ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 16, NULL, &r.q), 0);
     ck_assert_int_eq(sem_init(&r.started, 0, 0), 0);
-    pthread_t a, b;
-    ck_assert_int_eq(pthread_create(&a, NULL, qloop_side, &r), 0);
-    ck_assert_int_eq(pthread_create(&b, NULL, qplain_side, &r), 0);
-    weft_loop_t *loop = make_loop(1);
-    ck_assert_int_eq(weft_loop_run_task(loop, qproducers, &r, NULL), 0);
-    void *ra = (void *)1, *rb = (void *)1;
-    ck_assert_int_eq(pthread_join(a, &ra), 0);
-    ck_assert_int_eq(pthread_join(b, &rb), 0);
-    ck_assert_ptr_null(ra);
-    ck_assert_ptr_null(rb);
+    weft_loop_t *loop = race_once(qloop_side, qplain_side, qproducers, &r);
     ck_assert_int_eq(atomic_load(&r.got), 1 + (long)QPRODUCERS * QITEMS);
     ck_assert_int_eq(atomic_load(&r.sum), (long)QPRODUCERS * QITEMS * (QITEMS + 1) / 2);
     ck_assert_int_eq(weft_queue_qsize(r.q), 0);
