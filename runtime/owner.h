@@ -115,37 +115,52 @@ void weft__owner_revoke(struct weft__owner *o);
 void weft__owner_wake(struct weft__owner *o);
 int weft__owner_wake_ret(struct weft__owner *o, int rc);
 
-/* Enters a section for a future whose lock word is @word, on the loop's
- * worker: true if entered (leave with weft__owner_leave), false if the
- * caller must lock as usual. */
-static inline bool weft__owner_enter(struct weft__owner *o, _Atomic uint32_t *word) {
-  /* relaxed: a look that avoids the store below once revoked; the Dekker
-   * look is the second one. */
-  if (atomic_load_explicit(&o->on, memory_order_relaxed) != WEFT__OWNER_ON) return false;
-  /* relaxed store, compiler barrier, relaxed load: the light side of the
-   * asymmetric pair (design comment); the revoker's membarrier orders it. */
-  atomic_store_explicit(&o->in, 1, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
-  /* acquire on the word: a thread that held it before unlocked with a
-   * release store, and its critical section happens before ours. */
-  if (__builtin_expect(atomic_load_explicit(&o->on, memory_order_relaxed) == WEFT__OWNER_ON &&
-                           atomic_load_explicit(word, memory_order_acquire) == 0,
-                       1))
-    return true;
-  atomic_store_explicit(&o->in, 0, memory_order_release);
-  atomic_signal_fence(memory_order_seq_cst);
-  if (atomic_load_explicit(&o->waiting, memory_order_relaxed)) weft__owner_wake(o);
-  return false;
-}
-
-static inline void weft__owner_leave(struct weft__owner *o) {
+/* Ends a section (or the entry weft__owner_try_enter gave up) and returns
+ * @rc, so that a caller that returns right after makes the rare wake-up a
+ * tail call (a fast path without a stack frame: sync/home.h). */
+static inline int weft__owner_leave_ret(struct weft__owner *o, int rc) {
   /* release: a revoker's acquire load of `in` sees the section's writes. */
   atomic_store_explicit(&o->in, 0, memory_order_release);
   /* The light side of the wake-up's pair: the store before the look
    * (the revoker's second membarrier, owner.c). */
   atomic_signal_fence(memory_order_seq_cst);
   if (__builtin_expect(atomic_load_explicit(&o->waiting, memory_order_relaxed) != 0, 0))
-    weft__owner_wake(o);
+    return weft__owner_wake_ret(o, rc);
+  return rc;
+}
+
+static inline void weft__owner_leave(struct weft__owner *o) { (void)weft__owner_leave_ret(o, 0); }
+
+/* The entry's pair (design comment) on the loop's worker, its undo left
+ * to the caller: NOT_IN (sections off: nothing set), IN (in a section,
+ * unless the caller's own look says otherwise: then weft__owner_leave),
+ * GAVE_UP (`in` set, but a revocation came: weft__owner_leave). */
+enum weft__owner_entry { WEFT__OWNER_NOT_IN, WEFT__OWNER_IN, WEFT__OWNER_GAVE_UP };
+
+static inline enum weft__owner_entry weft__owner_try_enter(struct weft__owner *o) {
+  /* relaxed: a look that avoids the store below once revoked; the Dekker
+   * look is the second one. */
+  if (atomic_load_explicit(&o->on, memory_order_relaxed) != WEFT__OWNER_ON) return WEFT__OWNER_NOT_IN;
+  /* relaxed store, compiler barrier, relaxed load: the light side of the
+   * asymmetric pair (design comment); the revoker's membarrier orders it. */
+  atomic_store_explicit(&o->in, 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (__builtin_expect(atomic_load_explicit(&o->on, memory_order_relaxed) == WEFT__OWNER_ON, 1))
+    return WEFT__OWNER_IN;
+  return WEFT__OWNER_GAVE_UP;
+}
+
+/* Enters a section for a future whose lock word is @word, on the loop's
+ * worker: true if entered (leave with weft__owner_leave), false if the
+ * caller must lock as usual. */
+static inline bool weft__owner_enter(struct weft__owner *o, _Atomic uint32_t *word) {
+  enum weft__owner_entry e = weft__owner_try_enter(o);
+  /* acquire on the word: a thread that held it before unlocked with a
+   * release store, and its critical section happens before ours. */
+  if (__builtin_expect(e == WEFT__OWNER_IN && atomic_load_explicit(word, memory_order_acquire) == 0, 1))
+    return true;
+  if (e != WEFT__OWNER_NOT_IN) weft__owner_leave(o);
+  return false;
 }
 
 #endif

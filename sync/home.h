@@ -80,29 +80,20 @@ static inline enum weft__home_role weft__home_enter(struct weft__home *h, struct
    * load is caught by the section's look at `on` (design comment). */
   struct weft__owner *rec = atomic_load_explicit(&h->rec, memory_order_relaxed);
   if (__builtin_expect(rec == mine && mine, 1)) {
-    /* owner.h's entry (as weft__owner_enter, without a lock word to look
-     * at: other threads settle first), its undo left to the caller. */
-    if (atomic_load_explicit(&mine->on, memory_order_relaxed) != WEFT__OWNER_ON)
-      return WEFT__HOME_ATOMIC;
-    atomic_store_explicit(&mine->in, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst);
-    if (__builtin_expect(atomic_load_explicit(&mine->on, memory_order_relaxed) == WEFT__OWNER_ON, 1))
-      return WEFT__HOME_SECTION;
-    return WEFT__HOME_ABANDON;
+    /* owner.h's entry, without a lock word to look at (other threads
+     * settle first); its undo left to the caller (ABANDON). */
+    enum weft__owner_entry e = weft__owner_try_enter(mine);
+    return e == WEFT__OWNER_IN        ? WEFT__HOME_SECTION
+           : e == WEFT__OWNER_GAVE_UP ? WEFT__HOME_ABANDON
+                                      : WEFT__HOME_ATOMIC;
   }
   return rec == WEFT__HOME_SHARED ? WEFT__HOME_ATOMIC : WEFT__HOME_SETTLE;
 }
 
 /* Ends the section @w entered (weft__home_enter: SECTION) and returns
- * @rc: weft__owner_leave, with its rare wake-up a tail call. */
+ * @rc, its rare wake-up a tail call (weft__owner_leave_ret). */
 static inline int weft__home_leave_ret(struct weft__worker *w, int rc) {
-  struct weft__owner *o = w->solo_owner;
-  /* release, then the look: as weft__owner_leave. */
-  atomic_store_explicit(&o->in, 0, memory_order_release);
-  atomic_signal_fence(memory_order_seq_cst);
-  if (__builtin_expect(atomic_load_explicit(&o->waiting, memory_order_relaxed) != 0, 0))
-    return weft__owner_wake_ret(o, rc);
-  return rc;
+  return weft__owner_leave_ret(w->solo_owner, rc);
 }
 
 /* For @role ABANDON (or a SECTION given up) or SETTLE: ends the section,

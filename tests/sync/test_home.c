@@ -27,6 +27,13 @@ static struct weft__owner *queue_rec(weft_queue_t *q) {
   return atomic_load(&weft__queue_home(q)->rec);
 }
 
+/* A new loop of @workers that has run @fn(@arg) once, successfully. */
+static weft_loop_t *run_new(unsigned workers, weft_task_fn fn, void *arg) {
+  weft_loop_t *loop = make_loop(workers);
+  ck_assert_int_eq(weft_loop_run_task(loop, fn, arg, NULL), 0);
+  return loop;
+}
+
 static bool sections_on(weft_loop_t *loop) {
   return atomic_load(&record_of(loop)->on) == WEFT__OWNER_ON;
 }
@@ -76,8 +83,7 @@ static void destroy_prims(struct prims *p) {
 START_TEST(a_primitive_binds_to_its_one_worker_loop) {
   struct prims p;
   make_prims(&p);
-  weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  weft_loop_t *loop = run_new(1, use_both, &p);
   ck_assert_ptr_eq(lock_rec(p.lock), record_of(loop));
   ck_assert_ptr_eq(sem_rec(p.sem), record_of(loop));
   /* A second run uses the binding as it is. */
@@ -91,8 +97,7 @@ END_TEST
 START_TEST(with_two_workers_a_primitive_is_shared) {
   struct prims p;
   make_prims(&p);
-  weft_loop_t *loop = make_loop(2);
-  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  weft_loop_t *loop = run_new(2, use_both, &p);
   ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(sem_rec(p.sem), WEFT__HOME_SHARED);
   close_clean(loop);
@@ -178,8 +183,7 @@ static int others_unbind(void *arg, void **res) {
 START_TEST(another_thread_unbinds_a_primitive_for_good) {
   struct prims p;
   make_prims(&p);
-  weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, others_unbind, &p, NULL), 0);
+  weft_loop_t *loop = run_new(1, others_unbind, &p);
   /* The next run has sections again, but not on these two. */
   ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
   ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
@@ -211,8 +215,7 @@ static int give_up_then_revoke(void *arg, void **res) {
 START_TEST(a_given_up_section_does_not_hold_up_a_revocation) {
   struct prims p;
   make_prims(&p);
-  weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, give_up_then_revoke, &p, NULL), 0);
+  weft_loop_t *loop = run_new(1, give_up_then_revoke, &p);
   close_clean(loop);
   destroy_prims(&p);
 }
@@ -223,19 +226,16 @@ END_TEST
 START_TEST(a_primitive_outlives_the_loop_it_was_bound_to) {
   struct prims p;
   make_prims(&p);
-  weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  weft_loop_t *loop = run_new(1, use_both, &p);
   struct weft__owner *first = record_of(loop);
   close_clean(loop);
   /* Its record lives on (owner.h, invariant 5): a new one-worker loop may
    * get it back (and then takes sections on them) or another one (and
    * then unbinds them); a loop of two workers unbinds them. */
-  loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  loop = run_new(1, use_both, &p);
   ck_assert_ptr_eq(lock_rec(p.lock), record_of(loop) == first ? first : WEFT__HOME_SHARED);
   close_clean(loop);
-  loop = make_loop(2);
-  ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  loop = run_new(2, use_both, &p);
   ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(sem_rec(p.sem), WEFT__HOME_SHARED);
   close_clean(loop);
@@ -354,8 +354,7 @@ static weft_loop_t *race_once(void *(*a)(void *), void *(*b)(void *), weft_task_
   pthread_t ta, tb;
   ck_assert_int_eq(pthread_create(&ta, NULL, a, arg), 0);
   ck_assert_int_eq(pthread_create(&tb, NULL, b, arg), 0);
-  weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, main, arg, NULL), 0);
+  weft_loop_t *loop = run_new(1, main, arg);
   void *ra = (void *)1, *rb = (void *)1;
   ck_assert_int_eq(pthread_join(ta, &ra), 0);
   ck_assert_int_eq(pthread_join(tb, &rb), 0);
@@ -421,14 +420,12 @@ START_TEST(a_ring_queue_binds_to_its_one_worker_loop) {
   weft_queue_t *q = NULL, *unbounded = NULL;
   ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &q), 0);
   ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 0, NULL, &unbounded), 0);
-  weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, queue_user, q, NULL), 0);
+  weft_loop_t *loop = run_new(1, queue_user, q);
   ck_assert_ptr_eq(queue_rec(q), record_of(loop));
   ck_assert_int_eq(weft_loop_run_task(loop, queue_user, unbounded, NULL), 0);
   ck_assert_ptr_null(queue_rec(unbounded)); /* no ring: everything under its mutex */
   close_clean(loop);
-  loop = make_loop(2);
-  ck_assert_int_eq(weft_loop_run_task(loop, queue_user, q, NULL), 0);
+  loop = run_new(2, queue_user, q);
   ck_assert_ptr_eq(queue_rec(q), WEFT__HOME_SHARED);
   close_clean(loop);
   ck_assert_int_eq(weft_queue_destroy(q), 0);
@@ -473,8 +470,7 @@ static int queue_then_foreign(void *arg, void **res) {
 static void run_with_queue(weft_task_fn fn) {
   weft_queue_t *q = NULL;
   ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &q), 0);
-  weft_loop_t *loop = make_loop(1);
-  ck_assert_int_eq(weft_loop_run_task(loop, fn, q, NULL), 0);
+  weft_loop_t *loop = run_new(1, fn, q);
   close_clean(loop);
   ck_assert_int_eq(weft_queue_destroy(q), 0);
 }
