@@ -259,7 +259,10 @@ static int timer_accuracy(void *arg, void **res) {
   return 0;
 }
 
-/* ---- fork_join: fib(30) with one spawn per call ----------------------------- */
+/* ---- fork_join: fib(n) with one spawn per call ------------------------------
+ * n = 30 (1,346,268 spawns); WEFT_BENCH_FIB=N (20..40) sets it, for scaling
+ * runs on many cores where fib(30) ends in a few milliseconds. The peers
+ * read the same variable. */
 
 static int fib_task(void *arg, void **res);
 
@@ -280,21 +283,23 @@ static int fib_task(void *arg, void **res) {
 }
 
 static int fork_join(void *arg, void **res) {
-  long n = 30, spawns = 0;
-  /* calls with n >= 2 spawn once: fib(31) - 1 of them for n = 30 */
-  long a = 0, b = 1;
-  for (int i = 0; i < 31; i++) {
+  const char *env = getenv("WEFT_BENCH_FIB");
+  long n = env ? atol(env) : 30;
+  if (n < 20 || n > 40) return -EINVAL;
+  /* calls with n >= 2 spawn once: fib(n + 1) - 1 of them */
+  long a = 0, b = 1; /* a = fib(i) after i steps */
+  for (long i = 0; i < n; i++) {
     long c = a + b;
     a = b;
     b = c;
   }
-  spawns = a - 1;
+  long expect = a, spawns = b - 1;
   double t0 = now_s();
   long v = fib(n);
   double dt = now_s() - t0;
-  if (v != 832040) return -EFAULT;
+  if (v != expect) return -EFAULT;
   char extra[64];
-  snprintf(extra, sizeof extra, "total_ms=%.1f", dt * 1e3);
+  snprintf(extra, sizeof extra, "total_ms=%.1f fib=%ld", dt * 1e3, n);
   report("fork_join", spawns, dt, extra);
   return 0;
 }

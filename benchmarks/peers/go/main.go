@@ -159,15 +159,24 @@ func fib(n int) int {
 	return <-ch + b
 }
 
+// forkJoin: fib(n), n = 30 or WEFT_BENCH_FIB (20..40), as weft_bench.c.
 func forkJoin() {
+	n := 30
+	if v, err := strconv.Atoi(os.Getenv("WEFT_BENCH_FIB")); err == nil && v >= 20 && v <= 40 {
+		n = v
+	}
+	a, b := 0, 1 // a = fib(i) after i steps; calls with n >= 2 spawn once: fib(n+1) - 1
+	for i := 0; i < n; i++ {
+		a, b = b, a+b
+	}
 	t0 := time.Now()
-	v := fib(30)
+	v := fib(n)
 	dt := time.Since(t0)
-	if v != 832040 {
+	if v != a {
 		fmt.Fprintln(os.Stderr, "fib mismatch")
 		os.Exit(1)
 	}
-	report("fork_join", 1346268, dt, fmt.Sprintf("total_ms=%.1f", dt.Seconds()*1e3))
+	report("fork_join", int64(b-1), dt, fmt.Sprintf("total_ms=%.1f fib=%d", dt.Seconds()*1e3, n))
 }
 
 func timerAccuracy() {

@@ -179,12 +179,19 @@ fn fib(n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send
     })
 }
 
+// fib(n), n = 30 or WEFT_BENCH_FIB (20..40), as weft_bench.c.
 async fn fork_join(w: usize) {
+    let n: u64 = std::env::var("WEFT_BENCH_FIB").ok().and_then(|v| v.parse().ok())
+        .filter(|v| (20..=40).contains(v)).unwrap_or(30);
+    let (mut a, mut b) = (0u64, 1u64); // a = fib(i) after i steps; spawns: fib(n + 1) - 1
+    for _ in 0..n {
+        (a, b) = (b, a + b);
+    }
     let t0 = Instant::now();
-    let v = fib(30).await;
+    let v = fib(n).await;
     let dt = t0.elapsed();
-    assert_eq!(v, 832040);
-    report(w, "fork_join", 1346268, dt, &format!("total_ms={:.1}", dt.as_secs_f64() * 1e3));
+    assert_eq!(v, a);
+    report(w, "fork_join", b - 1, dt, &format!("total_ms={:.1} fib={}", dt.as_secs_f64() * 1e3, n));
 }
 
 // Two tasks on a current-thread runtime yield to each other.
