@@ -93,8 +93,8 @@ ncpu=$(nproc)
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $ncpu CPUs"
-  echo "threads per core: $(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list 2>/dev/null)" \
-       "(cpu0's siblings); sockets: $(sort -u /sys/devices/system/cpu/cpu*/topology/physical_package_id 2>/dev/null | wc -l)"
+  echo "cpu0 shares its core with CPUs: $(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list 2>/dev/null)" \
+       "(itself alone: no SMT); sockets: $(sort -u /sys/devices/system/cpu/cpu*/topology/physical_package_id 2>/dev/null | wc -l)"
   echo "kernel: $(uname -r); memory: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "io backend: $(timeout 2 "$(P http_hello)" 0 1 </dev/null 2>&1 | head -1)"
   echo "servers pinned to CPUs 0..W-1, load generator to $(($(nproc) / 2))-$(($(nproc) - 1)): $pinned"
