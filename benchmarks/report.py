@@ -572,6 +572,11 @@ def render(data, out):
     charts = runtime_charts(out, summary, args, runtimes) + io_charts(out, med)
     chart_md = ["", "## Charts", ""] + [f"### {t}\n\n![{t}]({c})\n" for t, c in charts] if charts else \
         ["", "(No charts: gnuplot is not installed; `scripts/deps.sh bench` installs it.)"]
+    scale = os.path.join(out, "scale", "README.md")  # benchmarks/scale.sh's run on many cores, if kept here
+    if os.path.exists(scale):
+        with open(scale) as f:
+            title = f.readline().lstrip("# ").strip()
+        chart_md += ["", "## Scaling on many cores", "", f"[{title}](scale/README.md) (benchmarks/scale.sh)."]
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("\n".join(desc + tables + io_tables + chart_md) + "\n")
     print("\n".join(desc + tables))
