@@ -67,9 +67,13 @@ test-shuffle: deps
 test-all: test test-asan test-tsan test-ucontext test-shuffle
 
 # The benchmark report (benchmarks/README.md): every workload against the
-# peers, with progress, a summary table and benchmarks/report/ (charts).
+# peers, with progress, a summary table and benchmarks/report/ (charts);
+# on a machine of 8 CPUs or more, scaling over 1, 2, 4, ... workers too
+# (benchmarks/scale.sh, into benchmarks/report/scale/: ~6 min on 16).
 bench: deps-bench build
 	benchmarks/report.py
+	@if [ $$(nproc) -ge 8 ]; then benchmarks/scale.sh --out benchmarks/report/scale; \
+	  else echo "make bench: $$(nproc) CPUs: scaling over workers (benchmarks/scale.sh) needs 8 or more; skipped"; fi
 
 # The same in about a minute: everything builds and runs.
 bench-quick: deps-bench build

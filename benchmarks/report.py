@@ -572,11 +572,10 @@ def render(data, out):
     charts = runtime_charts(out, summary, args, runtimes) + io_charts(out, med)
     chart_md = ["", "## Charts", ""] + [f"### {t}\n\n![{t}]({c})\n" for t, c in charts] if charts else \
         ["", "(No charts: gnuplot is not installed; `scripts/deps.sh bench` installs it.)"]
-    scale = os.path.join(out, "scale", "README.md")  # benchmarks/scale.sh's run on many cores, if kept here
-    if os.path.exists(scale):
-        with open(scale) as f:
-            title = f.readline().lstrip("# ").strip()
-        chart_md += ["", "## Scaling on many cores", "", f"[{title}](scale/README.md) (benchmarks/scale.sh)."]
+    if os.path.exists(os.path.join(out, "scale", "README.md")):  # benchmarks/scale.sh's, on many cores
+        chart_md += ["", "## Scaling on many cores", "",
+                     "[scale/README.md](scale/README.md): benchmarks/scale.sh's latest run kept here "
+                     "(`make bench` makes one on machines of 8 CPUs or more)."]
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("\n".join(desc + tables + io_tables + chart_md) + "\n")
     print("\n".join(desc + tables))

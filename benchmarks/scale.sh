@@ -3,7 +3,7 @@
 # on the scheduler workloads and the two servers, at 1, 2, 4, ... workers,
 # on a machine with many cores.
 #
-#   benchmarks/scale.sh [--workers 1,2,4,8,16] [--reps 3] [--server-reps 2]
+#   benchmarks/scale.sh [--workers 1,2,4,...] [--reps 3] [--server-reps 2]
 #                       [--fib 32] [--seconds 3] [--conns 256] [--bin DIR] [--out DIR]
 #   benchmarks/scale.sh --pack DIR
 #
@@ -24,12 +24,17 @@
 # the CPUs are measured for the servers. Server CPU per request counts the
 # warm-up second too (as io/run.sh does).
 #
+# --workers defaults to 1, 2, 4, ... up to the CPUs, and the CPU count.
 # Writes to --out (default a fresh temporary folder): machine.txt,
 # runtime.txt (RESULT lines), servers.txt (workload impl workers req/s p50
-# p99 cpu_us/req) and summary.md (medians and speed-ups over 1 worker).
+# p99 cpu_us/req), summary.md (medians and speed-ups over 1 worker) and
+# README.md (the machine, the command, the summary and, where gnuplot is
+# installed, one chart per workload: benchmarks/scale_chart.py). `make
+# bench` runs it into benchmarks/report/scale/ on machines of 8 CPUs or
+# more.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-workers=1,2,4,8,16 reps=3 sreps=2 fibn=32 secs=3 conns=256 bin="" out="" pack=""
+workers="" reps=3 sreps=2 fibn=32 secs=3 conns=256 bin="" out="" pack=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) workers=$2; shift 2 ;;
@@ -85,10 +90,15 @@ else
   for kv in $(progs); do paths[${kv%%=*}]=${kv#*=}; done
   P() { [ -x "${paths[$1]:-}" ] && echo "${paths[$1]}"; }
 fi
+ncpu=$(nproc)
+if [ -z "$workers" ]; then # 1, 2, 4, ... up to the CPUs, and the CPUs themselves
+  workers=1
+  for ((w = 2; w <= ncpu; w *= 2)); do workers+=",$w"; done
+  [ "${workers##*,}" = "$ncpu" ] || workers+=",$ncpu"
+fi
 IFS=, read -r -a wlist <<<"$workers"
 pinned=yes
 command -v taskset >/dev/null || { pinned="no (no taskset)"; taskset() { shift 2; "$@"; }; }
-ncpu=$(nproc)
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -244,3 +254,33 @@ done
       b = base[a[1] " " a[2]]
       printf "| %s | %s | %s | %.0f | %.2fx | %s | %s |\n", a[1], a[2], a[3], a[4], (b > 0 ? a[4] / b : 0), a[6], a[7] } }'
 } | tee "$out/summary.md"
+
+# ---- README.md: the machine, the command, the summary, the charts ----------
+charts=""
+if command -v python3 >/dev/null && command -v gnuplot >/dev/null; then
+  charts=$(python3 "$here/benchmarks/scale_chart.py" "$out" 2>>"$out/runtime.err" | xargs -r -n1 basename)
+  rm -rf "$here/benchmarks/__pycache__"
+fi
+{
+  echo "# Scaling over workers on a $ncpu-CPU machine, $(sed -n 's/^date: //p' "$out/machine.txt")"
+  echo
+  echo "\`benchmarks/scale.sh --workers $workers --reps $reps --server-reps $sreps --fib $fibn --seconds $secs --conns $conns\`"
+  echo
+  echo "| machine | |"
+  echo "|---|---|"
+  sed -n 's/^\([^:]*\): \(.*\)$/| \1 | \2 |/p' "$out/machine.txt"
+  echo
+  echo "weft runs in LOCALITY order at every worker count (the default from 2"
+  echo "workers on; one worker's default, asyncio's FIFO order, is what \`make"
+  echo "bench\` measures). Raw rounds: runtime.txt, servers.txt. Their reading"
+  echo "goes to benchmarks/RESULTS.md."
+  echo
+  cat "$out/summary.md"
+  if [ -n "$charts" ]; then
+    echo
+    echo "## Charts (throughput over workers, log-log; the last line is weft's 1-worker figure times the workers)"
+    echo
+    for c in $charts; do echo "![${c%.svg}]($c)"; echo; done
+  fi
+} >"$out/README.md"
+echo "scale.sh: report written to $out/README.md" >&2
