@@ -4,7 +4,8 @@
 # on a machine with many cores.
 #
 #   benchmarks/scale.sh [--workers 1,2,4,...] [--reps 3] [--server-reps 2]
-#                       [--fib 32] [--seconds 3] [--conns 256] [--bin DIR] [--out DIR]
+#                       [--fib 32] [--seconds 3] [--conns 256] [--workloads A,B,...]
+#                       [--order locality|fifo|default] [--bin DIR] [--out DIR]
 #   benchmarks/scale.sh --pack DIR
 #
 # --pack copies the built programs (weft's, the peers', wrk and nginx where
@@ -16,7 +17,10 @@
 # 16 cores), spawn_many, yield_many, ping_pong, chained_spawn; every
 # runtime at every worker count, weft in LOCALITY order throughout (the
 # default from 2 workers on; one worker's default is asyncio's FIFO order,
-# which make bench measures and which never runs a fork_join child inline), --reps rounds interleaved; each row is the
+# which make bench measures and which never runs a fork_join child inline;
+# --order default keeps each count's default), or --workloads (any of
+# weft-bench's that the peers have too, e.g. semaphore_limit,timers to
+# see whether their one-worker gap is the host's page faults), --reps rounds interleaved; each row is the
 # median round. Servers: tcp_echo (weft-loadgen, --conns connections,
 # 64-byte round trips) and http_plaintext (wrk, --conns connections),
 # with the server pinned to CPUs 0..W-1 and the load generator to the
@@ -35,6 +39,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 workers="" reps=3 sreps=2 fibn=32 secs=3 conns=256 bin="" out="" pack=""
+workloads=fork_join,spawn_many,yield_many,ping_pong,chained_spawn order=locality
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) workers=$2; shift 2 ;;
@@ -43,6 +48,8 @@ while [ $# -gt 0 ]; do
     --fib) fibn=$2; shift 2 ;;
     --seconds) secs=$2; shift 2 ;;
     --conns) conns=$2; shift 2 ;;
+    --workloads) workloads=$2; shift 2 ;;
+    --order) order=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --pack) pack=$2; shift 2 ;;
@@ -108,15 +115,15 @@ command -v taskset >/dev/null || { pinned="no (no taskset)"; taskset() { shift 2
   echo "kernel: $(uname -r); memory: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "io backend: $(timeout 2 "$(P http_hello)" 0 1 </dev/null 2>&1 | head -1)"
   echo "servers pinned to CPUs 0..W-1, load generator to $(($(nproc) / 2))-$(($(nproc) - 1)): $pinned"
-  echo "args: workers=$workers reps=$reps server_reps=$sreps fib=$fibn seconds=$secs conns=$conns"
+  echo "args: workers=$workers reps=$reps server_reps=$sreps fib=$fibn seconds=$secs conns=$conns order=$order workloads=$workloads"
 } | tee "$out/machine.txt"
 
 # ---- scheduler workloads --------------------------------------------------
-wls=(fork_join spawn_many yield_many ping_pong chained_spawn)
+IFS=, read -r -a wls <<<"$workloads"
 run_rt() { # RUNTIME WORKERS WORKLOAD
   local b
   case $1 in
-    weft) b=$(P weft-bench) && timeout 60 "$b" --workers "$2" --order locality "$3" ;;
+    weft) b=$(P weft-bench) && timeout 60 "$b" --workers "$2" ${order:+--order "$order"} "$3" ;;
     go) b=$(P weft-go-bench) && timeout 60 "$b" -workers "$2" "$3" ;;
     tokio) b=$(P weft-tokio-bench) && timeout 60 "$b" --workers "$2" "$3" ;;
   esac
@@ -270,8 +277,8 @@ fi
   echo "|---|---|"
   sed -n 's/^\([^:]*\): \(.*\)$/| \1 | \2 |/p' "$out/machine.txt"
   echo
-  echo "weft runs in LOCALITY order at every worker count (the default from 2"
-  echo "workers on; one worker's default, asyncio's FIFO order, is what \`make"
+  echo "weft's order: $order at every worker count (LOCALITY is the default from"
+  echo "2 workers on; one worker's default, asyncio's FIFO order, is what \`make"
   echo "bench\` measures). Raw rounds: runtime.txt, servers.txt. Their reading"
   echo "goes to benchmarks/RESULTS.md."
   echo
