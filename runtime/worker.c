@@ -440,6 +440,9 @@ static __attribute__((noinline)) void schedule_slow(struct weft_loop *loop, stru
  * loop's workers, not pinned, before any stop, and the loop open --
  *  - one worker in FIFO order, nothing queued by foreign threads and no
  *    overflow: the back of the ring (what schedule_slow does then too);
+ *  - one worker in LOCALITY order, a wake-up, the LIFO slot empty and
+ *    nothing queued by foreign threads (which schedule_slow would take
+ *    first): into the slot;
  *  - several workers, a wake-up, the LIFO slot empty: into the slot.
  * Anything else (a full ring, an occupied slot, a hand-off, urgent
  * timers, the shuffle build's coin) takes schedule_slow, which checks
@@ -453,9 +456,15 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
                            !atomic_load_explicit(&loop->closed, memory_order_relaxed),
                        1)) {
     if (loop->solo) {
-      if (loop->fifo && hint != WEFT__SCHED_HANDOFF && !weft__rlist_len(&w->overflow) &&
-          weft__inject_maybe_empty(&loop->inject) && weft__runq_try_push_solo(&w->runq, r))
+      if (loop->fifo) {
+        if (hint != WEFT__SCHED_HANDOFF && !weft__rlist_len(&w->overflow) &&
+            weft__inject_maybe_empty(&loop->inject) && weft__runq_try_push_solo(&w->runq, r))
+          return;
+      } else if (hint == WEFT__SCHED_WAKE && !SHUFFLE && !lifo_get(w) &&
+                 weft__inject_maybe_empty(&loop->inject)) {
+        lifo_set(w, r); /* as schedule_slow would, with nothing injected to take first */
         return;
+      }
     } else if (hint == WEFT__SCHED_WAKE && !loop->fifo && !SHUFFLE && !lifo_get(w)) {
       lifo_set(w, r); /* this worker runs it next: nobody to wake */
       return;
