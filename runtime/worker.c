@@ -435,7 +435,7 @@ static __attribute__((noinline)) void schedule_slow(struct weft_loop *loop, stru
   push_local(w, r, true);
 }
 
-/* The two common cases first, with no call frame of their own (the
+/* The common cases first, with no call frame of their own (the
  * general case is a tail call): from a task or callback on one of the
  * loop's workers, not pinned, before any stop, and the loop open --
  *  - one worker in FIFO order, nothing queued by foreign threads and no

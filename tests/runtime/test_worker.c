@@ -5,6 +5,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <string.h>
 
 /* A token goes around a ring of tasks; each hop is a future completed on
  * one worker and awaited on another. */
@@ -330,6 +331,53 @@ START_TEST(a_yielding_task_does_not_starve_held_starts) {
 }
 END_TEST
 
+/* ---- one worker's order: where a wake-up goes ------------------------------ */
+
+static char wake_log[8];
+static int wake_n;
+static weft_future_t *wake_f;
+
+static void log_cb(void *arg) { wake_log[wake_n++] = *(const char *)arg; }
+
+static int woken_waiter(void *arg, void **res) {
+  weft_await(wake_f, NULL);
+  wake_log[wake_n++] = 'w';
+  return 0;
+}
+
+/* The waiter waits on a future; two callbacks are queued; the running task
+ * completes the future and yields. Returns what ran, in order. */
+static int wake_scene(void *arg, void **res) {
+  weft_task_t *w;
+  ck_assert_int_eq(weft_future_new(NULL, &wake_f), 0);
+  ck_assert_int_eq(weft_spawn(woken_waiter, NULL, &w), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* the waiter starts and waits */
+  ck_assert_int_eq(weft_call_soon(log_cb, "a", NULL), 0);
+  ck_assert_int_eq(weft_call_soon(log_cb, "b", NULL), 0);
+  ck_assert_int_eq(weft_future_set_result(wake_f, NULL), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(w), NULL), 0);
+  weft_task_release(w);
+  weft_future_release(wake_f);
+  return 0;
+}
+
+static const char *run_wake_scene(int order) {
+  wake_n = 0;
+  memset(wake_log, 0, sizeof wake_log);
+  ck_assert_int_eq(run_main_order(1, order, wake_scene, NULL, NULL), 0);
+  return wake_log;
+}
+
+/* One worker: in LOCALITY order a task woken by the running task runs
+ * next, before the callbacks queued earlier (the LIFO slot: weft__schedule
+ * puts it there inline); in FIFO order (asyncio's) it runs after them. */
+START_TEST(one_worker_wake_up_order_by_policy) {
+  ck_assert_str_eq(run_wake_scene(WEFT_ORDER_LOCALITY), "wab");
+  ck_assert_str_eq(run_wake_scene(WEFT_ORDER_FIFO), "abw");
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("worker");
   TCase *tc = tcase_create("worker");
@@ -341,6 +389,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, timer_bursts_are_shared_with_an_idle_worker);
   tcase_add_test(tc, held_starts_bound_a_blocked_crowds_stacks);
   tcase_add_test(tc, a_yielding_task_does_not_starve_held_starts);
+#if !defined(WEFT__SHUFFLE)
+  /* The shuffle build skips the LIFO slot at random. */
+  tcase_add_test(tc, one_worker_wake_up_order_by_policy);
+#endif
   suite_add_tcase(s, tc);
   return s;
 }
