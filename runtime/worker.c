@@ -455,18 +455,15 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
   if (__builtin_expect(w && w->loop == loop && pinned < 0 && !w->divert &&
                            !atomic_load_explicit(&loop->closed, memory_order_relaxed),
                        1)) {
-    if (loop->solo) {
-      if (loop->fifo) {
-        if (hint != WEFT__SCHED_HANDOFF && !weft__rlist_len(&w->overflow) &&
-            weft__inject_maybe_empty(&loop->inject) && weft__runq_try_push_solo(&w->runq, r))
-          return;
-      } else if (hint == WEFT__SCHED_WAKE && !SHUFFLE && !lifo_get(w) &&
-                 weft__inject_maybe_empty(&loop->inject)) {
-        lifo_set(w, r); /* as schedule_slow would, with nothing injected to take first */
+    if (loop->solo && loop->fifo) {
+      if (hint != WEFT__SCHED_HANDOFF && !weft__rlist_len(&w->overflow) &&
+          weft__inject_maybe_empty(&loop->inject) && weft__runq_try_push_solo(&w->runq, r))
         return;
-      }
-    } else if (hint == WEFT__SCHED_WAKE && !loop->fifo && !SHUFFLE && !lifo_get(w)) {
-      lifo_set(w, r); /* this worker runs it next: nobody to wake */
+    } else if (hint == WEFT__SCHED_WAKE && !loop->fifo && !SHUFFLE && !lifo_get(w) &&
+               (!loop->solo || weft__inject_maybe_empty(&loop->inject))) {
+      /* This worker runs it next: nobody to wake; with one worker, only
+       * while nothing injected waits to be taken first (schedule_slow). */
+      lifo_set(w, r);
       return;
     }
   }
