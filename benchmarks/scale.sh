@@ -150,37 +150,19 @@ sdir=$(mktemp -d)
 server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -f "$sdir/nginx.pid" ] && kill "$(cat "$sdir/nginx.pid")" 2>/dev/null; rm -rf "$sdir"; }
 trap cleanup EXIT
-# start W CMD...: the server pinned to CPUs 0..W-1, waiting (through a FIFO,
-# no polling) for its first line ("ready" or "Serving on ...").
+. "$here/benchmarks/io/servers.sh"
+# start W CMD...: the server on the next port, pinned to CPUs 0..W-1
+# (srv_start: it says "ready" or "Serving on ..." once listening).
 start() {
-  local w=$1 line=""; shift
+  local w=$1; shift
   port=$((port + 1))
-  mkfifo "$sdir/fifo.$port"
-  taskset -c "0-$((w - 1))" "$@" >"$sdir/fifo.$port" 2>>"$out/servers.err" &
-  server_pid=$!
-  exec {rfd}<"$sdir/fifo.$port"
-  IFS= read -r -t 20 line <&$rfd || true
-  exec {rfd}<&-
-  [[ "$line" == ready || "$line" == "Serving on"* ]] && return 0
-  echo "scale.sh: $* did not start" >>"$out/servers.err"; kill "$server_pid" 2>/dev/null; server_pid=""; return 1
+  srv_start "$sdir/fifo.$port" "$out/servers.err" taskset -c "0-$((w - 1))" "$@" && return 0
+  echo "scale.sh: $* did not start" >>"$out/servers.err"
+  server_pid=""
+  return 1
 }
-stop() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""; }
-hz=$(getconf CLK_TCK)
-ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
 nginx_up() { # W: nginx with W worker processes on CPUs 0..W-1
-  cat >"$sdir/nginx.conf" <<NGX
-worker_processes $1;
-user root;
-pid $sdir/nginx.pid;
-error_log $sdir/nginx.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $sdir/b; proxy_temp_path $sdir/p; fastcgi_temp_path $sdir/f;
-  uwsgi_temp_path $sdir/u; scgi_temp_path $sdir/s;
-  server { listen 127.0.0.1:$port; location / { default_type text/plain; return 200 "Hello, World!"; } }
-}
-NGX
+  nginx_conf "$sdir/nginx.conf" "$sdir" "$1" "$port"
   taskset -c "0-$(($1 - 1))" "$(P nginx)" -e "$sdir/nginx.err" -c "$sdir/nginx.conf" -p "$sdir" 2>>"$out/servers.err"
 }
 : >"$out/servers.txt"
@@ -194,14 +176,14 @@ for ((rep = 0; rep < sreps; rep++)); do
         tokio) cmd=("$(P weft-tokio-io)" echo $((port + 1)) "$w") ;;
       esac
       start "$w" "${cmd[@]}" || continue
-      t0=$(ticks $server_pid)
+      t0=$(cpu_ticks $server_pid)
       r=$(taskset -c "$client_cpus" "$(P weft-loadgen)" $port "$conns" "$secs" 64 $((ncpu - half)))
-      t1=$(ticks $server_pid)
-      stop
+      t1=$(cpu_ticks $server_pid)
+      srv_stop
       rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r")
       p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r") p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
-      cpu=$(awk -v t=$((t1 - t0)) -v r="${rps:-0}" -v s="$secs" -v hz="$hz" \
-            'BEGIN { if (r > 0) printf "%.2f", t * 1e6 / hz / (r * (s + 1)); else print "-" }')
+      # The warm-up second is load too: count it in the requests' CPU.
+      cpu=$(cpu_per_req $((t1 - t0)) "$(awk -v r="${rps:-0}" -v s="$secs" 'BEGIN { print r * (s + 1) }')")
       echo "tcp_echo $impl $w ${rps:--} ${p50:--} ${p99:--} $cpu" >>"$out/servers.txt"
     done
     [ -n "$(P wrk)" ] || continue
@@ -215,15 +197,13 @@ for ((rep = 0; rep < sreps; rep++)); do
                spids=$(pgrep -P "$(cat "$sdir/nginx.pid")" | tr '\n' ' ') ;;
       esac
       [ -n "$spids" ] || spids=$server_pid
-      t0=$(ticks $spids)
+      t0=$(cpu_ticks $spids)
       r=$(taskset -c "$client_cpus" "$(P wrk)" -t$((ncpu - half)) -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" 2>&1)
-      t1=$(ticks $spids)
-      if [ "$impl" = nginx ]; then kill "$(cat "$sdir/nginx.pid")"; rm -f "$sdir/nginx.pid"; else stop; fi
-      us() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v + 0; else if (v ~ /ms$/) print (v + 0) * 1000; else if (v ~ /s$/) print (v + 0) * 1e6; else print "-" }'; }
+      t1=$(cpu_ticks $spids)
+      if [ "$impl" = nginx ]; then kill "$(cat "$sdir/nginx.pid")"; rm -f "$sdir/nginx.pid"; else srv_stop; fi
       rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$r")
-      p50=$(us "$(awk '$1 == "50%" { print $2 }' <<<"$r")") p99=$(us "$(awk '$1 == "99%" { print $2 }' <<<"$r")")
-      cpu=$(awk -v t=$((t1 - t0)) -v r="${rps:-0}" -v s="$secs" -v hz="$hz" \
-            'BEGIN { if (r > 0) printf "%.2f", t * 1e6 / hz / (r * s); else print "-" }')
+      p50=$(wrk_us "$(awk '$1 == "50%" { print $2 }' <<<"$r")") p99=$(wrk_us "$(awk '$1 == "99%" { print $2 }' <<<"$r")")
+      cpu=$(cpu_per_req $((t1 - t0)) "$(awk -v r="${rps:-0}" -v s="$secs" 'BEGIN { print r * s }')")
       echo "http_plaintext $impl $w ${rps:--} ${p50:--} ${p99:--} $cpu" >>"$out/servers.txt"
     done
   done

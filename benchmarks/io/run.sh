@@ -57,30 +57,21 @@ uv_bin=""; [ -x $B/weft-uv-server ] && uv_bin=$B/weft-uv-server
 has_uvloop=0; [ -n "$py" ] && $py -c "import uvloop" 2>/dev/null && has_uvloop=1
 
 port=19000
-# start NAME CMD... : starts a server that prints "ready" (or, for
-# http_hello, "Serving on ...") once listening,
-# and waits for that line (through a FIFO: no polling).
+. benchmarks/io/servers.sh
+# start NAME CMD... : starts a server on the next port (srv_start: it says
+# "ready", or "Serving on ..." for http_hello, once listening).
 start() {
-  local name=$1; shift
+  local name=$1 rc; shift
   port=$((port + 1))
-  mkfifo "$out/fifo.$name.$port"
-  "$@" >"$out/fifo.$name.$port" 2>"$out/err.$name" &
-  pids+=($!)
-  server_pid=$!
-  exec {rfd}<"$out/fifo.$name.$port"
-  local line=""
-  IFS= read -r -t 20 line <&$rfd || true
-  exec {rfd}<&-
-  [[ "$line" == ready || "$line" == "Serving on"* ]] || { echo "io/run.sh: $name did not start: $(cat "$out/err.$name")" >&2; kill $server_pid 2>/dev/null; return 1; }
+  : >"$out/err.$name"
+  srv_start "$out/fifo.$name.$port" "$out/err.$name" "$@"; rc=$?
+  pids+=("$server_pid")
+  [ $rc = 0 ] || echo "io/run.sh: $name did not start: $(cat "$out/err.$name")" >&2
+  return $rc
 }
-stop() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; }
+stop() { srv_stop; }
 
 row() { printf '%-15s %-16s %12s %10s %10s %12s\n' "$@"; }
-hz=$(getconf CLK_TCK)
-# cpu_ticks PID...: user+system ticks the processes have used so far.
-cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
-# cpu_per_req TICKS REQS: server CPU microseconds per request.
-cpu_per_req() { awk -v t="$1" -v r="$2" -v hz="$hz" 'BEGIN { if (r > 0) printf "%.2f", t * 1e6 / hz / r; else print "-" }'; }
 # median_rows WORKLOAD [P99]: each implementation's median round (by req/s)
 # from $out/rounds; with P99=median, its p99 column is instead the median of
 # the rounds' p99s (for tail latency under a hog, which swings between
@@ -169,16 +160,7 @@ for w in "${workloads[@]}"; do
       if [ "$impl" = nginx ]; then
         command -v nginx >/dev/null || continue
         port=$((port + 1))
-        cat >"$out/nginx.conf" <<NGX
-worker_processes $workers;
-pid $out/nginx.pid;
-error_log $out/nginx.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server { listen 127.0.0.1:$port; location / { default_type text/plain; return 200 "Hello, World!"; } }
-}
-NGX
+        nginx_conf "$out/nginx.conf" "$out" "$workers" "$port"
         nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
       else
         [ -n "${http_cmds[$impl]:-}" ] || continue
@@ -191,9 +173,8 @@ NGX
       t1=$(cpu_ticks $spids)
       if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
-      conv() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print (v+0)*1000; else if (v ~ /s$/) print (v+0)*1000000; else print v }'; }
-      p50=$(conv "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(conv "$(awk '$1=="99%" {print $2}' <<<"$r")")
-      cdf=$(for q in 50 75 90 99; do printf '%s:%s,' $q "$(conv "$(awk -v q="$q%" '$1==q {print $2}' <<<"$r")")"; done)
+      p50=$(wrk_us "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(wrk_us "$(awk '$1=="99%" {print $2}' <<<"$r")")
+      cdf=$(for q in 50 75 90 99; do printf '%s:%s,' $q "$(wrk_us "$(awk -v q="$q%" '$1==q {print $2}' <<<"$r")")"; done)
       echo "http_plaintext $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * s }')") ${cdf%,}" >>"$out/rounds"
     done
     done
