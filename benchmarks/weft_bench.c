@@ -40,11 +40,12 @@ void report(const char *name, long ops, double secs, const char *extra) {
            (unsigned long long)st.total.stolen, (unsigned long long)st.total.parks,
            (unsigned long long)st.total.unparks, (double)st.total.busy_ns / 1e6,
            (double)st.total.idle_ns / 1e6);
-    struct weft_worker_stats w0; /* the workload's own worker, as a rule */
-    if (weft_loop_worker_stats(weft_loop_current(), 0, &w0) == 0)
-      printf("STATS0 name=%s polled=%llu steals=%llu parks=%llu unparks=%llu\n", name,
-             (unsigned long long)w0.polled, (unsigned long long)w0.steals,
-             (unsigned long long)w0.parks, (unsigned long long)w0.unparks);
+    struct weft_worker_stats ws; /* the worker the workload's task ends on */
+    int wi = weft_worker_index();
+    if (wi >= 0 && weft_loop_worker_stats(weft_loop_current(), (unsigned)wi, &ws) == 0)
+      printf("STATS0 name=%s worker=%d polled=%llu steals=%llu parks=%llu unparks=%llu\n", name, wi,
+             (unsigned long long)ws.polled, (unsigned long long)ws.steals,
+             (unsigned long long)ws.parks, (unsigned long long)ws.unparks);
   }
   fflush(stdout);
 }
