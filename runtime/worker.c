@@ -48,7 +48,8 @@
  *
  * Local order: the LIFO slot (a task woken by the running task: the
  * receiver of a message runs next, while caches are warm), at most
- * LIFO_MAX times in a row, then tasks woken by their timers (overdue by
+ * LIFO_MAX times in a row, up to LIFO_LONG while its runs are cheap (LIFO
+ * streaks, below), then tasks woken by their timers (overdue by
  * definition), then pinned tasks and the ring alternately; a start the
  * ring yields while no free stack is left may be held back behind the
  * resumptions queued after it (held starts, below). FIFO order has no LIFO
@@ -98,9 +99,33 @@
 /* Justification: Go and Tokio both check the global queue every 61 local
  * tasks; a prime, so it does not resonate with periodic workloads. */
 #define TICK_BUDGET 61
-/* Tokio's MAX_LIFO_POLLS_PER_TICK: enough for a ping-pong pair to stay hot,
- * few enough that the rest of the queue is not starved. */
+/* LIFO streaks. A task woken by the running task runs next (the LIFO
+ * slot): the receiver of a message finds the sender's lines in cache. A
+ * pair handing messages back and forth would keep the slot for ever, so a
+ * streak is capped. Tokio (since 1.29, tokio#5712) caps it at 3 runs, its
+ * MAX_LIFO_POLLS_PER_TICK, because ping-pong tasks whose polls take 5-10
+ * us starved the queue under its earlier cap (the coop budget, 128, which
+ * Debian's Tokio 1.24 still has). Three is short for a pair whose
+ * exchanges take 50-100 ns: every fourth run goes back to the ring, which
+ * cycles through every other pair before it comes back, so each pair's
+ * stacks, handles and futures are fetched from L2 or L3 each time
+ * (cachegrind, ping_pong on one worker in LOCALITY order: 10.4M D1 misses
+ * with 3, 0.85M with 61; benchmarks/RESULTS.md 2026-12-04 21:40Z).
+ *
+ * So the cap depends on what the items cost, which the worker reads off
+ * the clock only in streaks that get long: from a streak's second run it
+ * notes the time, and when the streak reaches LIFO_MAX, and every
+ * LIFO_STRIDE runs after that, it goes on only if the runs since the last
+ * note averaged under weft__lifo_cheap_ns (1 us: far below the polls
+ * Tokio's cap was made for), and never past LIFO_LONG (the tick's 61, so
+ * a streak holds the worker for at most ~61 us of cheap items plus the
+ * last judged window). A streak of costly items ends after LIFO_MAX runs,
+ * as in Tokio; a streak of one or two runs reads no clock. */
 #define LIFO_MAX 3
+#define LIFO_LONG TICK_BUDGET
+#define LIFO_STRIDE 4
+
+uint32_t weft__lifo_cheap_ns = WEFT__LIFO_CHEAP_NS;
 /* Consecutive hand-offs (WEFT__SCHED_HANDOFF) before the queue gets a turn:
  * a consumer and its generator exchange 64 values, then whatever else is
  * ready runs. */
@@ -187,6 +212,9 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__runq_init(&w->runq);
   lifo_set(w, NULL);
   w->lifo_streak = 0;
+  w->lifo_mark_n = 0;
+  w->lifo_mark = 0;
+  w->lifo_cheap_ticks = 0;
   w->handoff = NULL;
   w->handoff_streak = 0;
   weft__rlist_init(&w->overflow);
@@ -674,11 +702,30 @@ __attribute__((noinline)) static struct weft__runnable *next_holding(struct weft
   return r;
 }
 
+/* Whether a LIFO streak of LIFO_MAX or more runs goes on (LIFO streaks,
+ * above): at LIFO_MAX and every LIFO_STRIDE runs after, only if the runs
+ * since the last note averaged under lifo_cheap_ticks; never past
+ * LIFO_LONG. */
+static bool lifo_extends(struct weft__worker *w) {
+  unsigned n = w->lifo_streak;
+  if (n >= LIFO_LONG || !w->lifo_cheap_ticks) return false;
+  if (n != LIFO_MAX && n - w->lifo_mark_n < LIFO_STRIDE) return true;
+  uint64_t now = weft__ticks();
+  bool cheap = now - w->lifo_mark < (uint64_t)(n - w->lifo_mark_n) * w->lifo_cheap_ticks;
+  w->lifo_mark = now;
+  w->lifo_mark_n = n;
+  return cheap;
+}
+
 static struct weft__runnable *next_local(struct weft__worker *w) {
   struct weft__runnable *slot = lifo_get(w);
   if (slot) {
     lifo_set(w, NULL);
-    if (w->lifo_streak < LIFO_MAX && !shuffle_toss(w, 4)) {
+    if ((w->lifo_streak < LIFO_MAX || lifo_extends(w)) && !shuffle_toss(w, 4)) {
+      if (w->lifo_streak == 1) { /* the streak's second item: timed from here */
+        w->lifo_mark = weft__ticks();
+        w->lifo_mark_n = 1;
+      }
       w->lifo_streak++;
       return slot;
     }
@@ -1519,6 +1566,7 @@ void weft__worker_main(struct weft__worker *w) {
   weft__monitor_worker_wakes(loop);
   acct_refresh(w);
   w->coarse_ms = weft__clock_coarse_ms();
+  w->lifo_cheap_ticks = weft__lifo_cheap_ns ? weft__ticks_from_ns(weft__lifo_cheap_ns) : 0;
   /* syscall: glibc 2.30's gettid() wrapper is not in every libc we build on. */
   atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid), memory_order_relaxed);
   w->divert &= (uint8_t)~WEFT__DIVERT_STANDBY; /* change_role looks afresh, deferred work included */

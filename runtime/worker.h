@@ -82,7 +82,10 @@ struct weft__worker {
   struct weft__owner *solo_owner;
   unsigned index;
   _Atomic(struct weft__runnable *) lifo; /* task woken by the running task; never stolen */
-  unsigned lifo_streak;         /* consecutive LIFO runs, capped */
+  unsigned lifo_streak;         /* consecutive LIFO runs, capped (worker.c: LIFO streaks) */
+  unsigned lifo_mark_n;         /* lifo_streak when lifo_mark was read */
+  uint64_t lifo_mark;           /* weft__ticks() then */
+  uint64_t lifo_cheap_ticks;    /* LIFO_CHEAP_NS in ticks; 0: streaks never go past LIFO_MAX */
   struct weft__runnable *handoff; /* WEFT__SCHED_HANDOFF: runs next, before any queue */
   unsigned handoff_streak;      /* consecutive hand-offs, capped (fairness) */
   struct weft__rlist overflow;  /* workers = 1: the ring's unbounded FIFO tail */
@@ -194,6 +197,13 @@ static inline bool weft__worker_busy(const struct weft__worker *w) {
 static inline void weft__worker_set_current(struct weft__worker *w, struct weft_task *t) {
   atomic_store_explicit(&w->current, t, memory_order_relaxed);
 }
+
+/* LIFO streaks (worker.c): items that average under this many ns keep a
+ * streak going past LIFO_MAX. weft__lifo_cheap_ns is the figure a worker
+ * reads when it starts running (0: no item is cheap); it is a test hook,
+ * written only while no loop runs. */
+#define WEFT__LIFO_CHEAP_NS 1000u
+extern uint32_t weft__lifo_cheap_ns;
 
 /* Counts down one of @w's sampling countdowns (acct_left, acct_spawn_left);
  * true when this event is to be timed, and the countdown starts again. */
