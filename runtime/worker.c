@@ -110,7 +110,7 @@
  * cycles through every other pair before it comes back, so each pair's
  * stacks, handles and futures are fetched from L2 or L3 each time
  * (cachegrind, ping_pong on one worker in LOCALITY order: 10.4M D1 misses
- * with 3, 0.85M with 61; benchmarks/RESULTS.md 2026-12-04 21:40Z).
+ * with 3, 0.85M with 61; benchmarks/RESULTS.md 2026-12-04 21:15Z).
  *
  * So the cap depends on what the items cost, which the worker reads off
  * the clock only in streaks that get long: from a streak's second run it
