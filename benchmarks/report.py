@@ -82,6 +82,32 @@ def sh(cmd):
         return ""
 
 
+def caches():
+    """CPU 0's caches from sysfs, e.g. "L1d 32K, L1i 32K, L2 512K, L3 32768K
+    (shared by 0-1)": message-passing ratios depend on whether every task's
+    lines fit in L2 (benchmarks/README.md, order)."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    out = []
+    try:
+        names = sorted(n for n in os.listdir(base) if n.startswith("index"))
+    except OSError:
+        return ""
+    for n in names:
+        def rd(f):
+            try:
+                with open(os.path.join(base, n, f)) as fh:
+                    return fh.read().strip()
+            except OSError:
+                return ""
+        level, kind, size = rd("level"), rd("type"), rd("size")
+        if not level or not size:
+            continue
+        tag = f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")
+        shared = rd("shared_cpu_list")
+        out.append(f"{tag} {size}" + (f" (shared by CPUs {shared})" if shared and shared != "0" else ""))
+    return ", ".join(out)
+
+
 def machine():
     cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
     mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
@@ -94,6 +120,8 @@ def machine():
     return {
         "date": time.strftime("%Y-%m-%d %H:%MZ", time.gmtime()),
         "cpu": cpu or "unknown", "cores": os.cpu_count(), "memory": mem, "os": distro,
+        "caches": caches() or "unknown",
+        "hypervisor": sh("lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p'") or "none",
         "kernel": os.uname().release, "weft": commit,
         "cc": sh("cc --version"), "liburing": dpkg("liburing-dev"), "jemalloc": dpkg("libjemalloc-dev"),
         "go": sh("go version"), "rustc": sh("rustc --version"), "tokio": tokio,
@@ -542,7 +570,9 @@ def render(data, out):
             os.unlink(os.path.join(out, f))
     desc = [f"# weft benchmark report, {m['date']}", "", f"`{data['command']}` (weft {m['weft']})", "",
             "| machine | |", "|---|---|",
-            f"| CPU | {m['cpu']}, {m['cores']} CPUs |", f"| memory | {m['memory']} |",
+            f"| CPU | {m['cpu']}, {m['cores']} CPUs |",
+            f"| caches (CPU 0) | {m.get('caches', 'unknown')} |",
+            f"| hypervisor | {m.get('hypervisor', 'unknown')} |", f"| memory | {m['memory']} |",
             f"| cross-CPU cache-line round trip | {rtt_text(m.get('line_rtt_ns'))} |",
             f"| first write to a fresh 4 KiB page | {page_text(m.get('page_touch_ns'))} |",
             f"| OS | {m['os']}, kernel {m['kernel']} |", f"| C compiler | {m['cc']} |",
