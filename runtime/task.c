@@ -89,6 +89,8 @@ static WEFT__TLS void *factory_site;
 static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                        const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
                        void *site);
+static int task_create_plain(weft_loop_t *loop, weft_task_fn fn, void *arg, weft_task_t **out,
+                             void *site);
 
 int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct weft_task_opts *opts,
                    weft_task_t **out, void *site) {
@@ -96,7 +98,8 @@ int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct w
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   /* acquire: the factory record was written before it was published. */
   const struct weft__factory *f = atomic_load_explicit(&loop->factory, memory_order_acquire);
-  if (!f) return task_create(loop, fn, arg, opts, out, true, site);
+  if (!f) return opts ? task_create(loop, fn, arg, opts, out, true, site)
+                      : task_create_plain(loop, fn, arg, out, site);
   if (!opts) opts = &default_opts;
   weft_task_t *t = NULL;
   void *prev = factory_site;
@@ -138,10 +141,13 @@ weft_task_factory weft_loop_get_task_factory(weft_loop_t *loop, void **arg) {
 }
 
 /* weft_task_create's body; @schedule false leaves the start to the caller
- * (an eager start), with the task claimed so nobody runs it inline. */
-static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
-                       const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
-                       void *site) {
+ * (an eager start), with the task claimed so nobody runs it inline. Two
+ * copies: task_create for any options, and task_create_plain for none,
+ * where the options' tests fold away (a spawn without options is most of
+ * them: weft_spawn). */
+static inline __attribute__((always_inline)) int task_create_body(
+    weft_loop_t *loop, weft_task_fn fn, void *arg, const struct weft_task_opts *opts,
+    weft_task_t **out, bool schedule, void *site) {
   if (!fn) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   if (!opts) opts = &default_opts;
@@ -222,6 +228,17 @@ static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
   else atomic_store_explicit(&t->fut.task_claim, 1, memory_order_relaxed); /* ours to start */
   if (!w) weft__loop_exit_foreign(loop);
   return 0;
+}
+
+static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                       const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
+                       void *site) {
+  return task_create_body(loop, fn, arg, opts, out, schedule, site);
+}
+
+static int task_create_plain(weft_loop_t *loop, weft_task_fn fn, void *arg, weft_task_t **out,
+                             void *site) {
+  return task_create_body(loop, fn, arg, &default_opts, out, true, site);
 }
 
 static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
