@@ -149,14 +149,3 @@ struct weft__runnable *weft__runq_steal(struct weft__runq *dst, struct weft__run
   return r;
 }
 
-static uint32_t len_with(struct weft__runq *q, memory_order order) {
-  uint32_t h = atomic_load_explicit(&q->head, order);
-  uint32_t t = atomic_load_explicit(&q->tail, order);
-  uint32_t n = t - h;
-  return n > WEFT__RUNQ_CAP ? 0 : n; /* torn snapshot from a non-owner */
-}
-
-/* seq_cst: idle.c's step (d), as in grab_half. */
-uint32_t weft__runq_len_sc(struct weft__runq *q) { return len_with(q, memory_order_seq_cst); }
-
-uint32_t weft__runq_len(struct weft__runq *q) { return len_with(q, memory_order_acquire); }

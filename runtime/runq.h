@@ -128,10 +128,23 @@ struct weft__runnable *weft__runq_pop(struct weft__runq *q);
  * and returns one of them to run now, or NULL if @src had none. */
 struct weft__runnable *weft__runq_steal(struct weft__runq *dst, struct weft__runq *src);
 
-/* Any thread: a snapshot of the number of queued runnables. */
-uint32_t weft__runq_len(struct weft__runq *q);
+/* Any thread: a snapshot of the number of queued runnables (loads in
+ * @order). Inline: the scheduler asks once or twice a task. */
+static inline uint32_t weft__runq_len_with(struct weft__runq *q, memory_order order) {
+  uint32_t h = atomic_load_explicit(&q->head, order);
+  uint32_t t = atomic_load_explicit(&q->tail, order);
+  uint32_t n = t - h;
+  return n > WEFT__RUNQ_CAP ? 0 : n; /* torn snapshot from a non-owner */
+}
+
+/* acquire: what a length counts was published by the push's store of tail. */
+static inline uint32_t weft__runq_len(struct weft__runq *q) {
+  return weft__runq_len_with(q, memory_order_acquire);
+}
 /* The same with seq_cst loads: a read in the idle protocol's total order
  * (idle.c), as a thief's look at the ring is. */
-uint32_t weft__runq_len_sc(struct weft__runq *q);
+static inline uint32_t weft__runq_len_sc(struct weft__runq *q) {
+  return weft__runq_len_with(q, memory_order_seq_cst);
+}
 
 #endif
