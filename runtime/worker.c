@@ -120,7 +120,8 @@
  * Tokio's cap was made for), and never past LIFO_LONG (the tick's 61, so
  * a streak holds the worker for at most ~61 us of cheap items plus the
  * last judged window). A streak of costly items ends after LIFO_MAX runs,
- * as in Tokio; a streak of one or two runs reads no clock. */
+ * as in Tokio; a streak of one run reads no clock, one of two or three
+ * reads it once. */
 #define LIFO_MAX 3
 #define LIFO_LONG TICK_BUDGET
 #define LIFO_STRIDE 4

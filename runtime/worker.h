@@ -85,7 +85,7 @@ struct weft__worker {
   unsigned lifo_streak;         /* consecutive LIFO runs, capped (worker.c: LIFO streaks) */
   unsigned lifo_mark_n;         /* lifo_streak when lifo_mark was read */
   uint64_t lifo_mark;           /* weft__ticks() then */
-  uint64_t lifo_cheap_ticks;    /* LIFO_CHEAP_NS in ticks; 0: streaks never go past LIFO_MAX */
+  uint64_t lifo_cheap_ticks;    /* weft__lifo_cheap_ns in ticks; 0: streaks never go past LIFO_MAX */
   struct weft__runnable *handoff; /* WEFT__SCHED_HANDOFF: runs next, before any queue */
   unsigned handoff_streak;      /* consecutive hand-offs, capped (fairness) */
   struct weft__rlist overflow;  /* workers = 1: the ring's unbounded FIFO tail */
