@@ -84,7 +84,7 @@ def sh(cmd):
 
 def caches():
     """CPU 0's caches from sysfs, e.g. "L1d 32K, L1i 32K, L2 512K, L3 32768K
-    (shared by 0-1)": message-passing ratios depend on whether every task's
+    (shared by CPUs 0-1)": message-passing ratios depend on whether every task's
     lines fit in L2 (benchmarks/README.md, order)."""
     base = "/sys/devices/system/cpu/cpu0/cache"
     out = []
