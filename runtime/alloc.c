@@ -170,6 +170,3 @@ char *weft__strdup(const char *s) {
   return d;
 }
 
-void weft__strfree(char *s) {
-  if (s) weft__free(s, strlen(s) + 1);
-}

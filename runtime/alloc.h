@@ -12,6 +12,7 @@
 #define WEFT_RUNTIME_ALLOC_H
 
 #include <stddef.h>
+#include <string.h>
 
 void *weft__alloc(size_t size);                  /* NULL on failure */
 void *weft__calloc(size_t size);                 /* zeroed; NULL on failure */
@@ -49,6 +50,10 @@ int weft__alloc_thread_ready(void);
 #define WEFT__BULK_HUGE_MIN ((size_t)4 << 20)
 void *weft__alloc_bulk(size_t size);
 char *weft__strdup(const char *s);               /* NULL on failure or s == NULL */
-void weft__strfree(char *s);
+/* Frees a weft__strdup copy; @s may be NULL, tested inline (most callers
+ * free a message or name that was never set). */
+static inline void weft__strfree(char *s) {
+  if (s) weft__free(s, strlen(s) + 1);
+}
 
 #endif

@@ -55,24 +55,23 @@ static struct weft__ctx_map **current_slot(void) {
   return t ? &t->ctx_map : &thread_map;
 }
 
-static struct weft__ctx_map *map_ref(struct weft__ctx_map *m) {
+void weft__ctx_hold(struct weft__ctx_map *m) {
   /* relaxed: taking a reference needs no ordering; the caller holds one. */
-  if (m) atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
-  return m;
+  atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
 }
 
-void weft__ctx_release(struct weft__ctx_map *m) {
+void weft__ctx_drop(struct weft__ctx_map *m) {
   /* acq_rel: the last releaser sees the map as it was published. */
-  if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+  if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
     weft__free(m, sizeof *m + m->n * sizeof m->e[0]);
 }
 
-struct weft__ctx_map *weft__ctx_capture(void) { return map_ref(*current_slot()); }
+struct weft__ctx_map *weft__ctx_capture(void) { return weft__ctx_ref(*current_slot()); }
 
 struct weft__ctx_map *weft__ctx_enter(struct weft__ctx_map *m) {
   struct weft__ctx_map **slot = current_slot();
   struct weft__ctx_map *saved = *slot;
-  *slot = map_ref(m);
+  *slot = weft__ctx_ref(m);
   return saved;
 }
 

@@ -113,10 +113,8 @@ WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
       weft_loop_call_exception_handler(f->loop, &ctx);
     }
   }
-  if (__builtin_expect(f->msg != NULL, 0)) { /* most futures end without a message */
-    weft__strfree(f->msg);
-    f->msg = NULL;
-  }
+  weft__strfree(f->msg);
+  f->msg = NULL;
   weft__magic_dead(f);
 }
 

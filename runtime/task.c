@@ -195,9 +195,9 @@ static inline __attribute__((always_inline)) int task_create_body(
   atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
   weft__runnable_init(&t->r_start, WEFT__R_TASK_START);
   atomic_init(&t->state, WEFT__TASK_SCHEDULED);
-  /* asyncio copies the spawner's context; a task that never set a
-   * variable has none to copy (the common case, without a call). */
-  t->ctx_map = self && !self->ctx_map ? NULL : weft__ctx_capture();
+  /* asyncio copies the spawner's context: a task's own map (usually none),
+   * else the thread's (a callback, a foreign thread). */
+  t->ctx_map = self ? weft__ctx_ref(self->ctx_map) : weft__ctx_capture();
   atomic_init(&t->must_cancel, false);
   t->cancel_requests = 0;
   /* The body, and its argument in the pending future's result slot, until
@@ -353,10 +353,8 @@ size_t weft__task_stack_size(const struct weft_task *t) {
 void weft__task_free(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
   weft__future_fini(&t->fut);
-  if (t->ctx_map) { /* most tasks never had a context to copy */
-    weft__ctx_release(t->ctx_map);
-    t->ctx_map = NULL;
-  }
+  weft__ctx_release(t->ctx_map);
+  t->ctx_map = NULL;
   /* relaxed: whoever frees holds the last reference (acquire-ordered
    * after every other holder's writes). */
   struct weft__task_cold *c = atomic_load_explicit(&t->cold, memory_order_relaxed);
