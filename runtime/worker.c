@@ -213,7 +213,6 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   weft__runq_init(&w->runq);
   lifo_set(w, NULL);
   w->lifo_streak = 0;
-  w->lifo_mark_n = 0;
   w->lifo_mark = 0;
   w->lifo_cheap_ticks = 0;
   w->handoff = NULL;
@@ -710,11 +709,12 @@ __attribute__((noinline)) static struct weft__runnable *next_holding(struct weft
 static bool lifo_extends(struct weft__worker *w) {
   unsigned n = w->lifo_streak;
   if (n >= LIFO_LONG || !w->lifo_cheap_ticks) return false;
-  if (n != LIFO_MAX && n - w->lifo_mark_n < LIFO_STRIDE) return true;
+  if ((n - LIFO_MAX) % LIFO_STRIDE != 0) return true; /* inside a window judged cheap */
+  /* Runs since the last note: from the second run to LIFO_MAX, then a stride. */
+  unsigned runs = n == LIFO_MAX ? LIFO_MAX - 1 : LIFO_STRIDE;
   uint64_t now = weft__ticks();
-  bool cheap = now - w->lifo_mark < (uint64_t)(n - w->lifo_mark_n) * w->lifo_cheap_ticks;
+  bool cheap = now - w->lifo_mark < (uint64_t)runs * w->lifo_cheap_ticks;
   w->lifo_mark = now;
-  w->lifo_mark_n = n;
   return cheap;
 }
 
@@ -723,10 +723,7 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
   if (slot) {
     lifo_set(w, NULL);
     if ((w->lifo_streak < LIFO_MAX || lifo_extends(w)) && !shuffle_toss(w, 4)) {
-      if (w->lifo_streak == 1) { /* the streak's second item: timed from here */
-        w->lifo_mark = weft__ticks();
-        w->lifo_mark_n = 1;
-      }
+      if (w->lifo_streak == 1) w->lifo_mark = weft__ticks(); /* the second run: timed from here */
       w->lifo_streak++;
       return slot;
     }

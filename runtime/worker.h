@@ -83,8 +83,7 @@ struct weft__worker {
   unsigned index;
   _Atomic(struct weft__runnable *) lifo; /* task woken by the running task; never stolen */
   unsigned lifo_streak;         /* consecutive LIFO runs, capped (worker.c: LIFO streaks) */
-  unsigned lifo_mark_n;         /* lifo_streak when lifo_mark was read */
-  uint64_t lifo_mark;           /* weft__ticks() then */
+  uint64_t lifo_mark;           /* weft__ticks() at the streak's last note (worker.c) */
   uint64_t lifo_cheap_ticks;    /* weft__lifo_cheap_ns in ticks; 0: streaks never go past LIFO_MAX */
   struct weft__runnable *handoff; /* WEFT__SCHED_HANDOFF: runs next, before any queue */
   unsigned handoff_streak;      /* consecutive hand-offs, capped (fairness) */
