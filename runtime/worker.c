@@ -33,6 +33,19 @@
  * yields with nothing queued would begin that next pass itself: it does
  * step 0 and goes on without a switch (yield_in_place).
  *
+ * Stacks handed on: a task that ends and whose direct successor is a first
+ * run gives that task its stack instead of a switch (first_run, hand_on):
+ * the successor's body runs on the spot, on the same stack at the same
+ * depth, from the loop in task_entry. A chain of tasks that run to their
+ * end (spawn_many, chained_spawn, gather's children) then costs no fiber
+ * switch, stack get/put or fiber setup per task, and keeps one stack hot
+ * in the caches. Order is untouched: the successor is what direct_next
+ * picked. The ended task is retired (run cleared, ends counted, DONE
+ * published) before its successor's slice begins; its future was
+ * completed before, so the execution part it gives on is one nobody may
+ * read through it any more (task.h). Not with cfg.track_stack_use (each
+ * first run measures a stack of its own) nor for a stack of another size.
+ *
  * Stopping (loop.stop): with one worker in FIFO order the batch rule above
  * is asyncio's exactly (the pass finishes what was ready at its start). In
  * every other mode a batch is not a snapshot, so the stop takes one: the
@@ -769,18 +782,25 @@ static bool exact_stop(const struct weft_loop *loop) { return loop->solo && loop
 
 static void after_switch(struct weft__worker *w);
 
+static struct weft__fiber *end_begin(struct weft__worker *w, struct weft_task *t);
+
+/* A fiber's entry: runs @arg's body, then, as long as each task that ends
+ * here hands its stack on (design comment), its successors' bodies. */
 static void task_entry(void *arg) {
   weft__fiber_started();
   struct weft_task *t = arg;
   after_switch(weft__worker_self()); /* the task we were switched to from, if any */
-  void *result = NULL;
-  const struct weft__task_run *x = weft__task_run_of(t);
-  int rc = x->fn(x->arg, &result);
-  if (t->fut.loop->track_stack) note_stack_use(t);
-  weft__task_finish(t, rc < 0 ? rc : 0, result);
-  /* The worker may differ from where we started. */
-  weft__fiber_exit_to(&weft__task_run_of(t)->fiber,
-                      weft__worker_switch_begin(weft__worker_self(), t, WEFT__SWITCH_DONE));
+  struct weft__task_run *x = weft__task_run_of(t); /* the stack's: each successor's too */
+  for (;;) {
+    void *result = NULL;
+    int rc = x->fn(x->arg, &result);
+    if (t->fut.loop->track_stack) note_stack_use(t);
+    weft__task_finish(t, rc < 0 ? rc : 0, result);
+    /* The worker may differ from where we started. */
+    struct weft__fiber *to = end_begin(weft__worker_self(), t);
+    if (to != &x->fiber) weft__fiber_exit_to(&x->fiber, to);
+    t = x->task; /* the first run that took this stack */
+  }
 }
 
 static void end_task(struct weft_task *t) {
@@ -951,6 +971,23 @@ static void acct_refresh(struct weft__worker *w) {
 
 static bool first_run(struct weft__worker *w, struct weft_task *t);
 
+/* Stacks handed on (design comment): @t's first run takes @x, the
+ * execution part of the task that is ending on this stack (this code runs
+ * on it), fiber included. @t is published as the stack's owner first, so
+ * that the guard handler never names the ended task, which end_task may
+ * free; then the ended task is retired as finish_switch retires one. */
+static void hand_on(struct weft__worker *w, struct weft__task_run *x, struct weft_task *t) {
+  struct weft_task *ended = x->task;
+  weft__task_run_init(x, t, x->stack); /* the fiber stays: it is running */
+  /* release: the dump and cancellers on other threads acquire-load it. */
+  atomic_store_explicit(&t->run, x, memory_order_release);
+  set_stack_owner(w, t);
+  /* relaxed: end_task's release store of DONE publishes the NULL. */
+  atomic_store_explicit(&ended->run, NULL, memory_order_relaxed);
+  weft__count(&w->ends, 1); /* a task ended: held starts' signal */
+  end_task(ended);
+}
+
 /* Readies @t, just taken from a queue, for a slice; on its first run,
  * gives it a stack and a fiber. False if it ended instead (cancelled before
  * its first step, or no memory for a stack): nothing to switch to. Runs on
@@ -970,7 +1007,14 @@ __attribute__((noinline)) static bool first_run(struct weft__worker *w, struct w
     end_task(t);
     return false;
   }
-  struct weft__stack *stack = weft__stack_get(&w->stacks, weft__task_stack_size(t));
+  size_t size = weft__task_stack_size(t);
+  struct weft__task_run *donor = w->donor;
+  if (donor && donor->stack->size == weft__stack_round(size)) {
+    w->donor = NULL;
+    hand_on(w, donor, t);
+    return true;
+  }
+  struct weft__stack *stack = weft__stack_get(&w->stacks, size);
   if (!stack) {
     weft__task_finish(t, -ENOMEM, NULL);
     end_task(t);
@@ -1112,8 +1156,9 @@ static struct weft__runnable *take_next(struct weft__worker *w) {
  * runs, or the next item is a callback (left in w->pending: callbacks run
  * on the scheduler's stack, never on a task's). Items it takes count
  * against the batch exactly as the scheduler's own (take_next), so the
- * order is the scheduler's: this only skips the trip through it. */
-static struct weft_task *direct_next(struct weft__worker *w) {
+ * order is the scheduler's: this only skips the trip through it. Inline:
+ * it is on every switch's path (switch_begin, end_begin). */
+static inline __attribute__((always_inline)) struct weft_task *direct_next(struct weft__worker *w) {
   if (w->no_direct) return NULL;
   struct weft__runnable *r;
   while ((r = take_next(w))) {
@@ -1178,6 +1223,31 @@ struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct wef
    * finishes on this stack, and must not see these. */
   w->prev = t;
   w->switch_reason = why;
+  return &slice_begin(w, next)->fiber;
+}
+
+/* weft__worker_switch_begin for @t's end (WEFT__SWITCH_DONE), which
+ * offers @t's stack to the next task (Stacks handed on, design comment):
+ * returns @t's own fiber when a first run took it (@t is retired and the
+ * successor's slice has begun: the caller runs its body on the spot), else
+ * the fiber to switch to. A function of its own so that the other
+ * switches' path carries none of this. */
+static struct weft__fiber *end_begin(struct weft__worker *w, struct weft_task *t) {
+  WEFT__INVARIANT(t == weft__worker_current(w) && !w->prev);
+  set_stack_owner(w, t);
+  slice_end(w, t);
+  struct weft__task_run *x = weft__task_run_of(t);
+  if (!w->loop->track_stack) w->donor = x;
+  struct weft_task *next = direct_next(w);
+  w->donor = NULL;
+  if (__builtin_expect(!next, 0)) return to_scheduler(w, t, WEFT__SWITCH_DONE);
+  if (weft__task_run_of(next) == x) { /* it took t's stack; t is retired (hand_on) */
+    slice_begin(w, next);
+    set_stack_owner(w, NULL);
+    return &x->fiber;
+  }
+  w->prev = t;
+  w->switch_reason = WEFT__SWITCH_DONE;
   return &slice_begin(w, next)->fiber;
 }
 

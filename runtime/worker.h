@@ -20,6 +20,7 @@
 
 struct weft_loop;
 struct weft_task;
+struct weft__task_run;
 
 enum { WEFT__DIVERT_STOP = 1, WEFT__DIVERT_STANDBY = 2 };
 
@@ -142,6 +143,10 @@ struct weft__worker {
    * is in use. */
   struct weft_task *prev;
   enum weft__switch_reason switch_reason;
+  /* The execution part (and so the stack) of a task whose end is picking
+   * the next task, offered to that task if it is a first run (worker.c,
+   * "Stacks handed on"); NULL otherwise. Owner only. */
+  struct weft__task_run *donor;
   /* The task whose stack this worker's own code runs on while that task
    * is not current: a direct switch's bookkeeping (from
    * weft__worker_switch_begin until the incoming side's after_switch) and
@@ -287,9 +292,11 @@ void weft__worker_yield(struct weft_task *t);
  * and @why for whoever runs next, and returns the fiber to switch to: the
  * next task of the batch directly, or the scheduler; or NULL for a yield
  * that goes on in place, @t's next slice already begun (a FIFO loop where
- * @t is all that is queued: worker.c, yield_in_place). _end, the first
- * thing after a switch returns to a task, finishes what the task that
- * switched out left to do (worker.c, after_switch). */
+ * @t is all that is queued: worker.c, yield_in_place). A task's end
+ * (WEFT__SWITCH_DONE) takes worker.c's own path (end_begin), which may
+ * hand its stack on. _end, the first thing after a switch returns to a
+ * task, finishes what the task that switched out left to do (worker.c,
+ * after_switch). */
 struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
                                               enum weft__switch_reason why);
 void weft__worker_switch_end(void);

@@ -5,8 +5,9 @@
  * not a guard hit goes to the handler the application installed first;
  * an overflow in a direct switch's bookkeeping (which runs on the stack of
  * the task switching out, after it stopped being the current one) is
- * reported as that task's. Each case runs in a child process whose stderr
- * and end we look at. */
+ * reported as that task's, and one on a stack an ended task handed on to
+ * its successor as the successor's. Each case runs in a child process
+ * whose stderr and end we look at. */
 #include "helpers.h"
 #include "task.h" /* white box: the fiber's stack bounds */
 
@@ -171,6 +172,30 @@ START_TEST(overflow_while_switching_out_is_reported) {
 }
 END_TEST
 
+/* A task that ends hands its stack to the next task's first run, when its
+ * size fits (worker.c, "Stacks handed on"): an overflow there is the
+ * successor's, and reported as such, not as the task that ended there. */
+static int spawn_diver_and_end(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.name = "successor";
+  o.stack_size = 64 * 1024; /* run_one's size: the stack is handed on */
+  ck_assert_int_eq(weft_spawn_opts(NULL, recurse, NULL, &o, NULL), 0);
+  return 0;
+}
+
+START_TEST(overflow_on_a_handed_on_stack_names_its_new_task) {
+  char err[512];
+  int status = in_child(spawn_diver_and_end, NULL, 1, NULL, err, sizeof err);
+  ck_assert(WIFSIGNALED(status));
+  ck_assert_int_eq(WTERMSIG(status), SIGABRT);
+  ck_assert_msg(strstr(err, "weft: stack overflow in task 'successor' (id ") != NULL, "stderr: %s",
+                err);
+}
+END_TEST
+
 static void app_handler(int sig) {
   static const char msg[] = "app handler\n";
   ssize_t unused = write(2, msg, sizeof msg - 1);
@@ -202,6 +227,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, overflow_is_reported_by_name);
   tcase_add_test(tc, a_frame_wider_than_a_page_is_caught);
   tcase_add_test(tc, overflow_while_switching_out_is_reported);
+  tcase_add_test(tc, overflow_on_a_handed_on_stack_names_its_new_task);
 #if !defined(__SANITIZE_ADDRESS__)
   /* ASan's own SIGSEGV handler stands between weft's and the one the
    * application installed first (ASan intercepts signal()). */

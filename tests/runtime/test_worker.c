@@ -1,7 +1,8 @@
 /* test_worker.c - runtime/worker.c: cross-worker wake storms, a token ring,
  * work spreading to idle workers, bursts of timer wake-ups shared with an
  * idle worker, many stop/run cycles, and held starts (a blocked crowd's
- * stacks, no starvation), and how long a LIFO streak goes on. */
+ * stacks, no starvation), how long a LIFO streak goes on, and an ending
+ * task's stack handed on to the next task's first run. */
 #include "helpers.h"
 #include "clock.h"
 #include "worker.h"
@@ -463,6 +464,60 @@ START_TEST(lifo_streaks_go_on_only_while_their_items_are_cheap) {
 }
 END_TEST
 
+/* ---- stacks handed on: a task's end gives its stack to a first run ------ */
+
+/* Task 0 spawns 1-4, cancels 2 before it starts and gives 3 a stack of
+ * another size; each logs its turn and where a local of this one body
+ * lives. With one worker in FIFO order the batch after 0 is 1, 2, 3, 4. */
+enum { HAND_TASKS = 5 };
+static uintptr_t hand_at[HAND_TASKS];
+static char hand_log[HAND_TASKS + 1];
+static int hand_n;
+static weft_task_t *hand_ts[HAND_TASKS];
+
+static int hand_member(void *arg, void **res) {
+  long i = (long)arg;
+  volatile char local = (char)i;
+  hand_at[i] = (uintptr_t)&local;
+  hand_log[hand_n++] = (char)('0' + i);
+  if (i == 0) {
+    ck_assert_int_eq(weft_spawn(hand_member, (void *)1L, &hand_ts[1]), 0);
+    ck_assert_int_eq(weft_spawn(hand_member, (void *)2L, &hand_ts[2]), 0);
+    ck_assert_int_eq(weft_task_cancel(hand_ts[2], NULL), 1);
+    struct weft_task_opts o;
+    weft_task_opts_init(&o);
+    o.stack_size = 2 * WEFT__STACK_DEFAULT; /* worker.h brings stack.h */
+    ck_assert_int_eq(weft_spawn_opts(NULL, hand_member, (void *)3L, &o, &hand_ts[3]), 0);
+    ck_assert_int_eq(weft_spawn(hand_member, (void *)4L, &hand_ts[4]), 0);
+  }
+  return local;
+}
+
+static int hand_scene(void *arg, void **res) {
+  hand_n = 0;
+  memset(hand_log, 0, sizeof hand_log);
+  ck_assert_int_eq(weft_spawn(hand_member, (void *)0L, &hand_ts[0]), 0);
+  for (int i = 0; i < HAND_TASKS; i++) {
+    int rc = weft_await(weft_task_future(hand_ts[i]), NULL);
+    ck_assert_int_eq(rc, i == 2 ? -ECANCELED : 0);
+    weft_task_release(hand_ts[i]);
+  }
+  return 0;
+}
+
+/* 1 runs on 0's stack at 0's depth (the body is the same function); 2,
+ * cancelled, never runs and takes no stack, and the one it would have
+ * taken is not lost: nor does 3, whose size differs, take it; 4 does not
+ * take 3's. The order is asyncio's all along. */
+START_TEST(an_ending_task_hands_its_stack_to_a_first_run) {
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_FIFO, hand_scene, NULL, NULL), 0);
+  ck_assert_str_eq(hand_log, "0134");
+  ck_assert(hand_at[1] == hand_at[0]);
+  ck_assert(hand_at[3] != hand_at[1]);
+  ck_assert(hand_at[4] != hand_at[3]);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("worker");
   TCase *tc = tcase_create("worker");
@@ -474,6 +529,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, timer_bursts_are_shared_with_an_idle_worker);
   tcase_add_test(tc, held_starts_bound_a_blocked_crowds_stacks);
   tcase_add_test(tc, a_yielding_task_does_not_starve_held_starts);
+  tcase_add_test(tc, an_ending_task_hands_its_stack_to_a_first_run);
 #if !defined(WEFT__SHUFFLE)
   /* The shuffle build skips the LIFO slot at random. */
   tcase_add_test(tc, one_worker_wake_up_order_by_policy);
