@@ -347,7 +347,8 @@ static inline struct weft_task *weft__task_of_runnable(struct weft__runnable *r)
   return weft__container_of(r, struct weft__task_run, r)->task;
 }
 
-/* The size of the stack @t runs on (its own, or the loop's). */
+/* The size of the stack @t runs on (its own, or the loop's), page-rounded
+ * as both are stored. */
 size_t weft__task_stack_size(const struct weft_task *t);
 
 /* Notes what @t is about to wait on (the task itself, before it suspends). */

@@ -1009,7 +1009,7 @@ __attribute__((noinline)) static bool first_run(struct weft__worker *w, struct w
   }
   size_t size = weft__task_stack_size(t);
   struct weft__task_run *donor = w->donor;
-  if (donor && donor->stack->size == weft__stack_round(size)) {
+  if (donor && donor->stack->size == size) { /* both page-rounded */
     w->donor = NULL;
     hand_on(w, donor, t);
     return true;
