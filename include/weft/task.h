@@ -2,7 +2,9 @@
  * weft/task.h - tasks: functions running on their own fiber (asyncio.Task).
  *
  * A task runs weft_task_fn on a fiber with its own stack. It gets the stack
- * when it first runs and gives it back when it ends. Awaiting, sleeping and
+ * when it first runs and gives it back when it ends (to the worker's pool,
+ * or straight to the next task starting there, whose function then runs
+ * on it without a fiber switch). Awaiting, sleeping and
  * yielding suspend the fiber, never the worker thread; a suspended task may
  * resume on another worker unless it is pinned.
  *
