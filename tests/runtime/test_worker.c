@@ -466,10 +466,10 @@ END_TEST
 
 /* ---- stacks handed on: a task's end gives its stack to a first run ------ */
 
-/* Task 0 spawns 1-4, cancels 2 before it starts and gives 3 a stack of
+/* Task 0 spawns 1-5, cancels 2 before it starts and gives 4 a stack of
  * another size; each logs its turn and where a local of this one body
- * lives. With one worker in FIFO order the batch after 0 is 1, 2, 3, 4. */
-enum { HAND_TASKS = 5 };
+ * lives. With one worker in FIFO order the batch after 0 is 1, 2, 3, 4, 5. */
+enum { HAND_TASKS = 6 };
 static uintptr_t hand_at[HAND_TASKS];
 static char hand_log[HAND_TASKS + 1];
 static int hand_n;
@@ -481,14 +481,14 @@ static int hand_member(void *arg, void **res) {
   hand_at[i] = (uintptr_t)&local;
   hand_log[hand_n++] = (char)('0' + i);
   if (i == 0) {
-    ck_assert_int_eq(weft_spawn(hand_member, (void *)1L, &hand_ts[1]), 0);
-    ck_assert_int_eq(weft_spawn(hand_member, (void *)2L, &hand_ts[2]), 0);
-    ck_assert_int_eq(weft_task_cancel(hand_ts[2], NULL), 1);
     struct weft_task_opts o;
     weft_task_opts_init(&o);
     o.stack_size = 2 * WEFT__STACK_DEFAULT; /* worker.h brings stack.h */
-    ck_assert_int_eq(weft_spawn_opts(NULL, hand_member, (void *)3L, &o, &hand_ts[3]), 0);
-    ck_assert_int_eq(weft_spawn(hand_member, (void *)4L, &hand_ts[4]), 0);
+    for (long k = 1; k < HAND_TASKS; k++) {
+      const struct weft_task_opts *ko = k == 4 ? &o : NULL;
+      ck_assert_int_eq(weft_spawn_opts(NULL, hand_member, (void *)k, ko, &hand_ts[k]), 0);
+    }
+    ck_assert_int_eq(weft_task_cancel(hand_ts[2], NULL), 1);
   }
   return local;
 }
@@ -506,15 +506,16 @@ static int hand_scene(void *arg, void **res) {
 }
 
 /* 1 runs on 0's stack at 0's depth (the body is the same function); 2,
- * cancelled, never runs and takes no stack, and the one it would have
- * taken is not lost: nor does 3, whose size differs, take it; 4 does not
- * take 3's. The order is asyncio's all along. */
+ * cancelled, ends without a stack, and the offer goes on to 3, which runs
+ * there too; 4, whose size differs, gets a stack of its own, and 5 does
+ * not take 4's. The order is asyncio's all along. */
 START_TEST(an_ending_task_hands_its_stack_to_a_first_run) {
   ck_assert_int_eq(run_main_order(1, WEFT_ORDER_FIFO, hand_scene, NULL, NULL), 0);
-  ck_assert_str_eq(hand_log, "0134");
+  ck_assert_str_eq(hand_log, "01345");
   ck_assert(hand_at[1] == hand_at[0]);
-  ck_assert(hand_at[3] != hand_at[1]);
+  ck_assert(hand_at[3] == hand_at[1]);
   ck_assert(hand_at[4] != hand_at[3]);
+  ck_assert(hand_at[5] != hand_at[4]);
 }
 END_TEST
 
