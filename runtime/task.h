@@ -218,8 +218,9 @@ struct weft__task_run {
   _Atomic uint32_t since_ms;
   _Atomic int16_t last_worker; /* where its last slice ran (-1: none yet); relaxed */
   _Atomic uint8_t block_kind; /* enum weft__block_kind: what it waits on (blocked) */
-  /* line 1 */
   struct weft__stack *stack;    /* the stack this lives on; NULL: an inline child's */
+  /* line 1 (stack above ends line 0 in the default build: the assembly
+   * switch, no TSan) */
   struct weft_task *inline_child; /* the child running inline on our fiber; under fut.lock */
   struct weft__blocked blocked; /* what it waits on while suspended (with block_kind) */
   /* The name of the sync object it waits on (a static string or NULL),
