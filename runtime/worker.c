@@ -971,21 +971,28 @@ static void acct_refresh(struct weft__worker *w) {
 
 static bool first_run(struct weft__worker *w, struct weft_task *t);
 
+/* The last of a task that ended, once its stack is given back or handed
+ * on: it no longer runs anywhere, a task ended here (held starts' signal),
+ * and DONE is published. relaxed: nobody may use the execution part past
+ * the end (task.h); end_task's release store of DONE publishes the NULL. */
+static inline void retire(struct weft__worker *w, struct weft_task *t) {
+  atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
+  weft__count(&w->ends, 1);
+  end_task(t);
+}
+
 /* Stacks handed on (design comment): @t's first run takes @x, the
  * execution part of the task that is ending on this stack (this code runs
  * on it), fiber included. @t is published as the stack's owner first, so
  * that the guard handler never names the ended task, which end_task may
- * free; then the ended task is retired as finish_switch retires one. */
+ * free; then the ended task is retired, as at finish_switch (retire). */
 static void hand_on(struct weft__worker *w, struct weft__task_run *x, struct weft_task *t) {
   struct weft_task *ended = x->task;
   weft__task_run_init(x, t, x->stack); /* the fiber stays: it is running */
   /* release: the dump and cancellers on other threads acquire-load it. */
   atomic_store_explicit(&t->run, x, memory_order_release);
   set_stack_owner(w, t);
-  /* relaxed: end_task's release store of DONE publishes the NULL. */
-  atomic_store_explicit(&ended->run, NULL, memory_order_relaxed);
-  weft__count(&w->ends, 1); /* a task ended: held starts' signal */
-  end_task(ended);
+  retire(w, ended);
 }
 
 /* Readies @t, just taken from a queue, for a slice; on its first run,
@@ -1054,12 +1061,8 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
   if (why == WEFT__SWITCH_DONE) {
     struct weft__task_run *x = weft__task_run_of(t);
     weft__fiber_fini(&x->fiber);
-    /* relaxed: nobody may use the part past the end (task.h); end_task's
-     * release store of DONE publishes the NULL. */
-    atomic_store_explicit(&t->run, NULL, memory_order_relaxed);
     weft__stack_put(&w->stacks, x->stack); /* and the part with it */
-    weft__count(&w->ends, 1); /* a stack came back: held starts' signal */
-    end_task(t);
+    retire(w, t);
     return;
   }
   if (why == WEFT__SWITCH_YIELD) {
@@ -1157,7 +1160,7 @@ static struct weft__runnable *take_next(struct weft__worker *w) {
  * on the scheduler's stack, never on a task's). Items it takes count
  * against the batch exactly as the scheduler's own (take_next), so the
  * order is the scheduler's: this only skips the trip through it. Inline:
- * it is on every switch's path (switch_begin, end_begin). */
+ * it is on every switch's path (switch_out). */
 static inline __attribute__((always_inline)) struct weft_task *direct_next(struct weft__worker *w) {
   if (w->no_direct) return NULL;
   struct weft__runnable *r;
@@ -1210,15 +1213,29 @@ __attribute__((noinline)) static struct weft__fiber *to_scheduler(struct weft__w
   return &w->sched;
 }
 
-struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
-                                              enum weft__switch_reason why) {
+/* The outgoing half of a switch: weft__worker_switch_begin's body, and
+ * end_begin's, which alone passes @offer (a constant at each call, so the
+ * other switches' path carries none of it): @t has ended, and its stack
+ * goes to the next task if that is a first run (Stacks handed on, design
+ * comment). Then it returns @t's own fiber: @t is retired and the
+ * successor's slice has begun; the caller runs its body on the spot. */
+static inline __attribute__((always_inline)) struct weft__fiber *switch_out(
+    struct weft__worker *w, struct weft_task *t, enum weft__switch_reason why, bool offer) {
   WEFT__INVARIANT(t == weft__worker_current(w) && !w->prev);
   /* What follows runs on t's stack after t stops being current: an
    * overflow here is still t's (stackguard.c). */
   set_stack_owner(w, t);
   slice_end(w, t);
+  struct weft__task_run *x = offer ? weft__task_run_of(t) : NULL;
+  if (offer && !w->loop->track_stack) w->donor = x;
   struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w);
+  if (offer) w->donor = NULL;
   if (__builtin_expect(!next, 0)) return to_scheduler(w, t, why);
+  if (offer && weft__task_run_of(next) == x) { /* it took t's stack; t is retired (hand_on) */
+    slice_begin(w, next);
+    set_stack_owner(w, NULL);
+    return &x->fiber;
+  }
   /* Set after direct_next: a task it finds ended before its first step
    * finishes on this stack, and must not see these. */
   w->prev = t;
@@ -1226,29 +1243,14 @@ struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct wef
   return &slice_begin(w, next)->fiber;
 }
 
-/* weft__worker_switch_begin for @t's end (WEFT__SWITCH_DONE), which
- * offers @t's stack to the next task (Stacks handed on, design comment):
- * returns @t's own fiber when a first run took it (@t is retired and the
- * successor's slice has begun: the caller runs its body on the spot), else
- * the fiber to switch to. A function of its own so that the other
- * switches' path carries none of this. */
+struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
+                                              enum weft__switch_reason why) {
+  return switch_out(w, t, why, false);
+}
+
+/* weft__worker_switch_begin for @t's end, offering its stack (switch_out). */
 static struct weft__fiber *end_begin(struct weft__worker *w, struct weft_task *t) {
-  WEFT__INVARIANT(t == weft__worker_current(w) && !w->prev);
-  set_stack_owner(w, t);
-  slice_end(w, t);
-  struct weft__task_run *x = weft__task_run_of(t);
-  if (!w->loop->track_stack) w->donor = x;
-  struct weft_task *next = direct_next(w);
-  w->donor = NULL;
-  if (__builtin_expect(!next, 0)) return to_scheduler(w, t, WEFT__SWITCH_DONE);
-  if (weft__task_run_of(next) == x) { /* it took t's stack; t is retired (hand_on) */
-    slice_begin(w, next);
-    set_stack_owner(w, NULL);
-    return &x->fiber;
-  }
-  w->prev = t;
-  w->switch_reason = WEFT__SWITCH_DONE;
-  return &slice_begin(w, next)->fiber;
+  return switch_out(w, t, WEFT__SWITCH_DONE, true);
 }
 
 void weft__worker_switch_end(void) { after_switch(weft__worker_self()); }
