@@ -191,7 +191,9 @@ static inline bool shuffle_toss(struct weft__worker *w, uint32_t odds) {
  * libweft.so (weft.map). */
 WEFT__TLS struct weft__worker *weft__tls_worker;
 
+#if !defined(WEFT__WORKER_SELF_INLINE)
 struct weft__worker *weft__worker_self(void) { return weft__tls_worker; }
+#endif
 
 /* Whether @w is a standby by the loop's serving count (adapt.h). relaxed:
  * a worker looks at every pass, and a change wakes it (adapt.c). */

@@ -224,11 +224,26 @@ static inline size_t weft__worker_queued(struct weft__worker *w) {
   return weft__runq_len(&w->runq) + weft__rlist_len(&w->overflow) + weft__rlist_len(&w->held);
 }
 
-/* The worker the calling thread is, or NULL. Never inlined: a fiber may
- * resume on another thread, so the thread-local must be re-read each time. */
-struct weft__worker *weft__worker_self(void) __attribute__((noinline));
-
 extern WEFT__TLS struct weft__worker *weft__tls_worker; /* worker.c; read through the below */
+
+/* The worker the calling thread is, or NULL. A fiber may resume on
+ * another thread, so the thread-local must be re-read each time, and the
+ * compiler may keep a thread-local's address across a call (the switch)
+ * in one function. On x86-64 the read is a volatile asm, which the
+ * compiler neither merges with another nor moves across a call: the
+ * offset from the GOT (initial-exec; the linker makes it an immediate in
+ * an executable), the value from %fs. Elsewhere, and in the sanitizer
+ * builds (their own TLS handling), a call that is never inlined. */
+#if defined(__x86_64__) && !defined(WEFT__TSAN) && !defined(WEFT__ASAN)
+#define WEFT__WORKER_SELF_INLINE 1
+static inline __attribute__((always_inline)) struct weft__worker *weft__worker_self(void) {
+  struct weft__worker *w;
+  __asm__ volatile("movq weft__tls_worker@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0" : "=r"(w));
+  return w;
+}
+#else
+struct weft__worker *weft__worker_self(void) __attribute__((noinline));
+#endif
 
 /* The same, read inline, for a fast path that cannot switch fibers between
  * this read and its last use of what it read: a function that makes no
