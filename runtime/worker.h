@@ -251,8 +251,10 @@ struct weft__worker *weft__worker_self(void) __attribute__((noinline));
  * worker again). The compiler may keep a thread-local's address across
  * calls in one function, and after a switch that address is another
  * thread's; a function without calls has nothing to keep it across.
- * Saves weft__worker_self's call frame and the caller's register saves
- * (lock acquire and release: benchmarks/RESULTS.md, 2026-12-02 18:50Z). */
+ * Where weft__worker_self is a call (not x86-64, the sanitizer builds),
+ * saves its call frame and the caller's register saves (lock acquire and
+ * release: benchmarks/RESULTS.md, 2026-12-02 18:50Z); on x86-64 the two
+ * read alike, and this one lets the compiler reuse a read. */
 static inline struct weft__worker *weft__worker_self_leaf(void) { return weft__tls_worker; }
 
 /* Where a runnable goes. */
