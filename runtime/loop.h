@@ -65,7 +65,7 @@ struct weft_loop {
    * a row is the worker's own and 64-byte aligned. */
   struct weft__reg_batch *reg_batches;
   unsigned reg_batch_row;      /* entries a row holds (shards, rounded up to a line) */
-  bool reg_asym;               /* thieves' ends use the asymmetric fence (registry.h) */
+  bool reg_asym;               /* the workers' ends use the asymmetric fence (registry.h) */
   /* Visitors announced (registry.h): seq_cst RMWs by visitors, seq_cst
    * loads by every task's end. Read-mostly. */
   _Atomic uint32_t reg_visitors;

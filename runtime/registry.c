@@ -170,21 +170,7 @@ static void remove_gathered(struct weft_loop *loop, struct weft__worker *w, stru
                             uint32_t i) {
   struct weft__reg_batch *b =
       &loop->reg_batches[(size_t)w->index * loop->reg_batch_row + (size_t)(sh - loop->reg)];
-  _Atomic uintptr_t *slot = weft__reg_slot_at(sh, i);
-  if (loop->reg_asym) {
-    /* release: orders nothing the protocol needs (the visitors' barrier
-     * does, registry.h); it keeps the task's last writes before the slot
-     * for a visitor that reads it free. The signal fence keeps the load
-     * below after the store in the compiled code, which is all the
-     * asymmetric pattern asks of this side. */
-    atomic_store_explicit(slot, WEFT__REG_FREE(b->head), memory_order_release);
-    atomic_signal_fence(memory_order_seq_cst);
-    /* acquire: reading a visitor's release decrement (0) orders its
-     * accesses to the task before what follows the end. */
-    if (atomic_load_explicit(&loop->reg_visitors, memory_order_acquire)) weft__registry_wait_visitors(sh);
-  } else {
-    weft__reg_free_slot(loop, sh, slot, WEFT__REG_FREE(b->head));
-  }
+  weft__reg_free_slot(loop, sh, weft__reg_slot_at(sh, i), WEFT__REG_FREE(b->head));
   if (!b->head) b->tail = i + 1;
   b->head = i + 1;
   if (++b->count == WEFT__REG_BATCH) push_batch(sh, b);

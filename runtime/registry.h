@@ -17,7 +17,7 @@
  *    take its lock); the slot is published with a seq_cst store
  *    (registry.c says why);
  *  - the end of a task frees its slot: on the shard's own worker, onto the
- *    free list (one seq_cst store); on another worker of the loop (a
+ *    free list (one store, below); on another worker of the loop (a
  *    thief), into that worker's batch for the shard (the slot's store
  *    links it: below), which goes onto the shard's `remote` stack with one
  *    CAS every WEFT__REG_BATCH frees; on any other thread,
@@ -44,22 +44,25 @@
  * Invariant: a visitor that reads a task from a slot holds that shard's
  * lock until it is done with the task, and the task cannot end meanwhile.
  *
- * A thief's end (its slot is on a line the spawner writes) does the same
- * with a plain store, where the kernel offers membarrier's private
- * expedited command (Linux 4.14; loop->reg_asym): a visitor, after it
+ * A worker's end does the same with a plain store, where the kernel
+ * offers membarrier's private expedited command (Linux 4.14;
+ * loop->reg_asym): a visitor, after it
  * announces itself, makes every running thread of the process execute a
  * full barrier (membarrier(2)), which stands in for the end's fence (the
  * asymmetric form of the pattern). The end's store and load stay in order
  * in the compiled code; if the barrier struck the end's thread after its
  * store, the visitor's slot reads see the store; if before it, the end's
  * load comes after the announcement and sees it. A locked store there
- * waits for the spawner's line to arrive before the end goes on: with two
- * workers on vCPUs placed far apart, gather_10k took 1.25x the lock-based
- * registry's time with it and 1.04x without (taskgroup_10k moved within
- * this host's swing, either way: benchmarks/RESULTS.md, 2026-12-03 21:05Z
- * and 21:55Z). A visit costs one system call more (~7 us here)
- * and each running worker an interrupt. The owner's own ends and the
- * listing keep their seq_cst stores.
+ * waits for the line to arrive (a thief's end: the spawner writes it)
+ * and for the end's earlier stores to drain before the end goes on: with
+ * two workers on vCPUs placed far apart, gather_10k took 1.25x the
+ * lock-based registry's time with it on thieves' ends and 1.04x without
+ * (benchmarks/RESULTS.md, 2026-12-03 21:05Z and 21:55Z); on the owner's
+ * own ends, chained_spawn took 1.05x the time with it (2026-12-05). A
+ * visit costs one system call more (~7 us here) and each running worker
+ * an interrupt. Ends on other threads (a CAS onto the remote stack) and
+ * the listing keep their seq_cst stores. The listing's is not needed (a
+ * release store publishes the task) but measured faster (registry.c).
  *
  * Unused slots are handed out lowest-first from a bump index, so a
  * shard's pages are touched as it grows; a visit walks the slots below
@@ -150,10 +153,26 @@ void weft__registry_remove_slow(struct weft_task *t, struct weft__worker *w);
 void weft__registry_wait_visitors(struct weft__reg_shard *sh);
 
 /* Frees @slot of @sh (now holding @v, a free link) with the ends' half of
- * the Dekker pattern (above): a seq_cst store, then a seq_cst look for
- * visitors, waited out on the shard's lock if there is one. */
+ * the Dekker pattern (above): the store, then a look for visitors, waited
+ * out on the shard's lock if there is one. With the visitors' barrier
+ * (loop->reg_asym) the store is plain and the two stay in order in the
+ * compiled code; else a seq_cst store and load. */
 static inline void weft__reg_free_slot(struct weft_loop *loop, struct weft__reg_shard *sh,
                                        _Atomic uintptr_t *slot, uintptr_t v) {
+  if (loop->reg_asym) {
+    /* release: orders nothing the protocol needs (the visitors' barrier
+     * does); it keeps the task's last writes before the slot for a
+     * visitor that reads it free. The signal fence keeps the load below
+     * after the store in the compiled code, which is all the asymmetric
+     * pattern asks of this side. acquire: reading a visitor's release
+     * decrement (0) orders its accesses to the task before what follows
+     * the end. */
+    atomic_store_explicit(slot, v, memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (__builtin_expect(atomic_load_explicit(&loop->reg_visitors, memory_order_acquire) != 0, 0))
+      weft__registry_wait_visitors(sh);
+    return;
+  }
   atomic_store_explicit(slot, v, memory_order_seq_cst);
   if (__builtin_expect(atomic_load_explicit(&loop->reg_visitors, memory_order_seq_cst) != 0, 0))
     weft__registry_wait_visitors(sh);

@@ -210,9 +210,9 @@ END_TEST
  * reads each visited task, takes references to some, and reads their
  * stacks through weft_task_stack (the listed-lock path) after the visit.
  * A visitor that touched an ended task's freed memory is what ASan and
- * TSan would report. Twice: thieves' ends with the asymmetric fence where
- * the kernel has it (membarrier: registry.h), then with their seq_cst
- * store, as on a kernel without it. */
+ * TSan would report. Twice: the workers' ends (owners' and thieves')
+ * with the asymmetric fence where the kernel has it (membarrier:
+ * registry.h), then with their seq_cst store, as on a kernel without it. */
 enum { CHAINS = 4 };
 static _Atomic int chains_left;
 static weft_future_t *chains_done;
