@@ -1,4 +1,5 @@
 /* test_worker.c - runtime/worker.c: cross-worker wake storms, a token ring,
+ * the worker a task resumed on another worker's thread reads,
  * work spreading to idle workers, bursts of timer wake-ups shared with an
  * idle worker, many stop/run cycles, and held starts (a blocked crowd's
  * stacks, no starvation), how long a LIFO streak goes on, and an ending
@@ -9,6 +10,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* A token goes around a ring of tasks; each hop is a future completed on
  * one worker and awaited on another. */
@@ -47,6 +50,80 @@ static int ring_main(void *arg, void **res) {
 
 START_TEST(token_ring_across_workers) {
   for (unsigned w = 1; w <= 4; w++) ck_assert_int_eq(run_main(w, ring_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- the worker a resumed task reads ---------------------------------------
+ * A task may resume on another worker's thread, so each read of the
+ * calling thread's worker must be a read on the thread it runs on now
+ * (worker.h: weft__worker_self, read inline on x86-64). An unpinned
+ * task awaits futures completed by two tasks pinned to different workers
+ * in turn: a wake-up may queue it on its waker's worker, so it goes back
+ * and forth; after every await the worker it reads is the one whose
+ * thread it runs on (the kernel's thread id the worker noted). */
+enum { HOPS = 2000 };
+static weft_future_t *hop[HOPS + 1];
+static weft_future_t *hop_ack[HOPS + 1];
+
+static int hop_waker(void *arg, void **res) {
+  long parity = (long)arg;
+  for (int k = 1; k <= HOPS; k++) {
+    if (k % 2 != parity) continue;
+    /* The hopper asks for hop k by finishing ack k - 1. */
+    int rc = weft_await(hop_ack[k - 1], NULL);
+    if (rc) return rc;
+    weft_future_set_result(hop[k], NULL);
+  }
+  return 0;
+}
+
+static int hopper(void *arg, void **res) {
+  long moves = 0;
+  int last = (int)syscall(SYS_gettid);
+  for (int k = 1; k <= HOPS; k++) {
+    weft_future_set_result(hop_ack[k - 1], NULL);
+    int rc = weft_await(hop[k], NULL);
+    if (rc) return rc;
+    int tid = (int)syscall(SYS_gettid);
+    struct weft__worker *w = weft__worker_self();
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(atomic_load(&w->tid), tid); /* the worker this thread runs */
+    ck_assert_ptr_eq(weft__worker_current(w), weft_task_current());
+    if (tid != last) moves++;
+    last = tid;
+  }
+  *res = (void *)moves;
+  return 0;
+}
+
+static int hop_main(void *arg, void **res) {
+  for (int k = 0; k <= HOPS; k++) {
+    ck_assert_int_eq(weft_future_new(NULL, &hop[k]), 0);
+    ck_assert_int_eq(weft_future_new(NULL, &hop_ack[k]), 0);
+  }
+  weft_task_t *w0, *w1, *h;
+  ck_assert_int_eq(spawn_pinned(0, hop_waker, (void *)0L, &w0), 0);
+  ck_assert_int_eq(spawn_pinned(1, hop_waker, (void *)1L, &w1), 0);
+  ck_assert_int_eq(weft_spawn(hopper, NULL, &h), 0);
+  void *moves;
+  ck_assert_int_eq(weft_await(weft_task_future(h), &moves), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(w0), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(w1), NULL), 0);
+  /* It did move (12-20% of the hops here): otherwise the checks above
+   * checked nothing. */
+  ck_assert_int_gt((long)moves, 0);
+  weft_task_release(h);
+  weft_task_release(w0);
+  weft_task_release(w1);
+  for (int k = 0; k <= HOPS; k++) {
+    weft_future_release(hop[k]);
+    weft_future_release(hop_ack[k]);
+  }
+  return 0;
+}
+
+START_TEST(a_task_resumed_on_another_worker_reads_that_worker) {
+  ck_assert_int_eq(run_main(2, hop_main, NULL, NULL), 0);
 }
 END_TEST
 
@@ -524,6 +601,7 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("worker");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, token_ring_across_workers);
+  tcase_add_test(tc, a_task_resumed_on_another_worker_reads_that_worker);
   tcase_add_test(tc, wake_storm);
   tcase_add_test(tc, spawned_work_runs_exactly_once);
   tcase_add_test(tc, repeated_stop_and_run);
