@@ -12,7 +12,8 @@ What it does, in order:
   2. builds the peers that have a toolchain here (benchmarks/peers/build.sh);
   3. runs every workload on every runtime, for each worker count, REPS
      times, the repetitions interleaved (rep 1 of everything, then rep 2...)
-     so that a drift of the machine hits every runtime alike; progress on
+     so that a drift of the machine hits every runtime alike, and which
+     runtime goes first rotating with the rep and the workload; progress on
      stderr: which workload, which runtime, rep k of n, time left;
   4. runs the I/O suite (io/run.sh) unless --no-io;
   5. prints the summary table (median of the reps; ratio = peer time / weft
@@ -218,8 +219,18 @@ def median(xs):
 
 def run_runtime(args, peers):
     runtimes = [r for r in RUNTIMES if r == "weft" or r in peers]
+
+    def turns(rep, i, w):
+        # Who goes first rotates with the rep and the workload, so that no
+        # runtime always follows the previous workload's last (a cold core
+        # after an idle one, the page cache after another's exit): as ab.py
+        # alternates its two binaries.
+        rts = runtimes + ([LOCALITY] if w == 1 else [])
+        k = (rep + i) % len(rts)
+        return rts[k:] + rts[:k]
+
     plan = [(rep, w, wl, rt) for rep in range(args.reps) for w in args.workers
-            for wl in args.workloads for rt in runtimes + ([LOCALITY] if w == 1 else [])]
+            for i, wl in enumerate(args.workloads) for rt in turns(rep, i, w)]
     prog = Progress(plan)
     raw = []
     for rep, w, wl, rt in plan:
