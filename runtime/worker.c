@@ -751,8 +751,10 @@ static inline __attribute__((always_inline)) struct weft__runnable *next_fifo(st
   return pop_ring(w, true);
 }
 
-static struct weft__runnable *next_local(struct weft__worker *w) {
-  if (w->loop->fifo) return next_fifo(w);
+/* next_local outside FIFO order: the LIFO slot while its streak goes on,
+ * the urgent list, pinned work in its turn, then the ring (held starts
+ * aside). */
+static struct weft__runnable *next_not_fifo(struct weft__worker *w) {
   struct weft__runnable *slot = lifo_get(w);
   if (slot) {
     lifo_set(w, NULL);
@@ -773,6 +775,12 @@ static struct weft__runnable *next_local(struct weft__worker *w) {
   struct weft__runnable *r = pop_ring(w, false);
   if (__builtin_expect(r && !hold_start(w, r), 1)) return r;
   return next_holding(w, r);
+}
+
+/* This worker's next runnable, in the loop's order; NULL if none. Inline:
+ * FIFO order's pick is on every switch's path (take_next). */
+static inline __attribute__((always_inline)) struct weft__runnable *next_local(struct weft__worker *w) {
+  return w->loop->fifo ? next_fifo(w) : next_not_fifo(w);
 }
 
 /* ---- running tasks ------------------------------------------------------- */
@@ -1162,7 +1170,7 @@ static struct weft__runnable *take_next(struct weft__worker *w) {
     w->batch_left = 0;
     return NULL;
   }
-  r = w->loop->fifo ? next_fifo(w) : next_local(w);
+  r = next_local(w);
   w->batch_left = r ? w->batch_left - 1 : 0;
   return r;
 }
