@@ -50,7 +50,7 @@ FAMILIES = [
     ("scheduler", "Scheduler hot paths",
      ["spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn",
       "sched_switch", "fork_join"]),
-    ("fibers", "Task switches and timers", ["switch", "switch_bare", "timers", "timer_accuracy"]),
+    ("fibers", "Task switches and timers", ["switch", "switch_fp", "timers", "timer_accuracy"]),
     ("sync", "Synchronization primitives",
      ["lock_contended", "lock_contended_barging", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "ping_pong_queue",
       "lock_handoff", "event_broadcast"]),

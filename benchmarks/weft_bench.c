@@ -334,7 +334,10 @@ static int fork_join(void *arg, void **res) {
   return 0;
 }
 
-/* ---- switch: the raw fiber switch ------------------------------------------- */
+/* ---- switch, switch_fp: the raw fiber switch --------------------------------
+ * switch: the default kind (callee-saved registers; the floating-point
+ * control state stays the thread's); switch_fp: the kind that also saves
+ * and loads it (cfg.task_fp_env). */
 
 static struct weft__fiber sw_main, sw_other;
 static long sw_n;
@@ -344,19 +347,21 @@ static void sw_entry(void *arg) {
   for (;;) weft__fiber_switch(&sw_other, &sw_main);
 }
 
+/* @arg non-NULL: switch_fp. */
 static int fiber_switch(void *arg, void **res) {
   struct weft__stack_arena arena;
   weft__stack_arena_init(&arena, 64 * 1024);
   struct weft__stack_pool pool = {.arena = &arena};
   struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
-  weft__fiber_init_thread(&sw_main);
-  weft__fiber_init(&sw_other, s->lo, weft__stack_usable(s), sw_entry, NULL);
+  weft__fp_ctl fp = weft__fp_ctl_get();
+  weft__fiber_init_thread(&sw_main, arg != NULL);
+  weft__fiber_init(&sw_other, s->lo, weft__stack_usable(s), sw_entry, NULL, arg ? &fp : NULL);
   sw_n = 20000000;
   double t0 = now_s();
   for (long i = 0; i < sw_n; i++) weft__fiber_switch(&sw_main, &sw_other);
   double dt = now_s() - t0;
   /* each iteration is two switches (there and back) */
-  report("switch", 2 * sw_n, dt, NULL);
+  report(arg ? "switch_fp" : "switch", 2 * sw_n, dt, NULL);
   weft__fiber_fini(&sw_other);
   weft__stack_put(&pool, s);
   weft__stack_pool_drain(&pool);
@@ -364,49 +369,7 @@ static int fiber_switch(void *arg, void **res) {
   return 0;
 }
 
-/* ---- switch_bare: the floor, a switch saving only the callee-saved
- * registers (no MXCSR / x87 control word), for the ratio against `switch`. */
-
-#if defined(__x86_64__) && !defined(WEFT_FIBER_UCONTEXT)
-void bench_bare_switch(void **save_sp, void *load_sp);
-__asm__(".text\n.p2align 4\nbench_bare_switch:\n"
-        "pushq %rbp\npushq %rbx\npushq %r12\npushq %r13\npushq %r14\npushq %r15\n"
-        "movq %rsp, (%rdi)\nmovq %rsi, %rsp\n"
-        "popq %r15\npopq %r14\npopq %r13\npopq %r12\npopq %rbx\npopq %rbp\nret\n");
-
-static void *bare_main_sp, *bare_other_sp;
-
-static void bare_entry(void *arg) {
-  for (;;) bench_bare_switch(&bare_other_sp, bare_main_sp);
-}
-
-void weft__fiber_trampoline(void);
-
-static int switch_bare(void *arg, void **res) {
-  struct weft__stack_arena arena;
-  weft__stack_arena_init(&arena, 64 * 1024);
-  struct weft__stack_pool pool = {.arena = &arena};
-  struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
-  uint64_t *sp = (uint64_t *)((((uintptr_t)s->lo + weft__stack_usable(s)) & ~(uintptr_t)15) - 16);
-  *--sp = (uint64_t)(uintptr_t)weft__fiber_trampoline; /* ret */
-  *--sp = 0;                                           /* rbp */
-  *--sp = (uint64_t)(uintptr_t)bare_entry;             /* rbx */
-  *--sp = 0;                                           /* r12: arg */
-  *--sp = 0;                                           /* r13 */
-  *--sp = 0;                                           /* r14 */
-  *--sp = 0;                                           /* r15 */
-  bare_other_sp = sp;
-  long n = 20000000;
-  double t0 = now_s();
-  for (long i = 0; i < n; i++) bench_bare_switch(&bare_main_sp, bare_other_sp);
-  double dt = now_s() - t0;
-  report("switch_bare", 2 * n, dt, NULL);
-  weft__stack_put(&pool, s);
-  weft__stack_pool_drain(&pool);
-  weft__stack_arena_fini(&arena);
-  return 0;
-}
-#endif
+static int fiber_switch_fp(void *arg, void **res) { return fiber_switch((void *)1, res); }
 
 /* ---- sched_switch: two tasks on one worker yield to each other ------------
  * A scheduler round trip (task -> worker -> task), on a 1-worker loop
@@ -569,9 +532,7 @@ static const struct {
     {"spawn_many", spawn_many}, {"yield_many", yield_many}, {"ping_pong", ping_pong},
     {"yield_many_warm", yield_many_warm}, {"ping_pong_warm", ping_pong_warm},
     {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
-#if defined(__x86_64__) && !defined(WEFT_FIBER_UCONTEXT)
-    {"switch_bare", switch_bare},
-#endif
+    {"switch_fp", fiber_switch_fp},
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
     {"rss_burst", rss_burst},
     {"lock_contended", bench_lock_contended}, {"lock_contended_barging", bench_lock_contended_barging},

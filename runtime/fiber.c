@@ -9,9 +9,13 @@
  *     fiber), as their fiber APIs require.
  *  3. A fiber that exits switches away with ASan's fake-stack slot NULL, so
  *     ASan frees that fiber's fake frames.
+ *  4. Both fibers of a switch are of one kind (keep_fp, fiber.h): the
+ *     switch is chosen by the outgoing fiber's kind, and the keeping one
+ *     loads the slot the resumed fiber's own switch (or init) wrote.
  */
 #include "fiber.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -28,8 +32,41 @@ void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
-void weft__fiber_init_thread(struct weft__fiber *f) {
+/* MXCSR's sticky exception flags (bits 0-5): status, not control. */
+#define MXCSR_FLAGS 0x3Fu
+
+weft__fp_ctl weft__fp_ctl_get(void) {
+#if defined(__x86_64__)
+  uint32_t mxcsr;
+  uint16_t fpucw;
+  __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+  __asm__ volatile("fnstcw %0" : "=m"(fpucw));
+  return ((uint64_t)fpucw << 32) | (mxcsr & ~MXCSR_FLAGS);
+#elif defined(__aarch64__)
+  uint64_t fpcr;
+  __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+  return fpcr;
+#else
+  return 0; /* no control state known here: nothing to carry */
+#endif
+}
+
+void weft__fp_ctl_set(weft__fp_ctl c) {
+#if defined(__x86_64__)
+  uint32_t mxcsr = (uint32_t)c;
+  uint16_t fpucw = (uint16_t)(c >> 32);
+  __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+  __asm__ volatile("fldcw %0" : : "m"(fpucw));
+#elif defined(__aarch64__)
+  __asm__ volatile("msr fpcr, %0" : : "r"(c));
+#else
+  (void)c;
+#endif
+}
+
+void weft__fiber_init_thread(struct weft__fiber *f, bool keep_fp) {
   memset(f, 0, sizeof *f);
+  f->keep_fp = keep_fp;
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
     void *lo;
@@ -67,8 +104,15 @@ static void uc_entry(unsigned hi, unsigned lo_entry_hi, unsigned lo_entry_lo, un
 }
 
 void weft__fiber_init(struct weft__fiber *f, void *lo, size_t size, void (*entry)(void *),
-                      void *arg) {
+                      void *arg, const weft__fp_ctl *fp) {
+  /* swapcontext always saves the floating-point environment, so the fiber
+   * keeps its own either way; it starts with the one getcontext finds:
+   * *@fp, set around the call, if given. */
+  f->keep_fp = fp != NULL;
+  weft__fp_ctl own = weft__fp_ctl_get();
+  if (fp) weft__fp_ctl_set(*fp);
   getcontext(&f->uc);
+  if (fp) weft__fp_ctl_set(own);
   f->uc.uc_stack.ss_sp = lo;
   f->uc.uc_stack.ss_size = size;
   f->uc.uc_link = NULL;
@@ -85,11 +129,13 @@ static inline void raw_switch(struct weft__fiber *from, struct weft__fiber *to) 
 #else /* assembly backends */
 
 void weft__fiber_raw_switch(void **save_sp, void *load_sp);
+void weft__fiber_raw_switch_fp(void **save_sp, void *load_sp);
 void weft__fiber_trampoline(void);
 
 void weft__fiber_init(struct weft__fiber *f, void *lo, size_t size, void (*entry)(void *),
-                      void *arg) {
+                      void *arg, const weft__fp_ctl *fp) {
   uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+  f->keep_fp = fp != NULL;
 #if defined(__x86_64__)
   /* After the switch pops the frame and "returns" into the trampoline, rsp
    * must be 16-byte aligned so the trampoline's call gives entry() the ABI's
@@ -102,7 +148,9 @@ void weft__fiber_init(struct weft__fiber *f, void *lo, size_t size, void (*entry
   *--sp = 0;                                            /* r13 */
   *--sp = 0;                                            /* r14 */
   *--sp = 0;                                            /* r15 */
-  *--sp = ((uint64_t)0x037F << 32) | 0x1F80;            /* fpucw, mxcsr defaults */
+  /* fpucw, mxcsr: read only by the keeping switch (x87 and SSE defaults
+   * otherwise, so the slot never holds an invalid MXCSR). */
+  *--sp = fp ? *fp : ((uint64_t)0x037F << 32) | 0x1F80;
   f->sp = sp;
 #elif defined(__aarch64__)
   uint64_t *sp = (uint64_t *)(top - 176);
@@ -110,6 +158,7 @@ void weft__fiber_init(struct weft__fiber *f, void *lo, size_t size, void (*entry
   sp[0] = (uint64_t)(uintptr_t)arg;                     /* x19 */
   sp[1] = (uint64_t)(uintptr_t)entry;                   /* x20 */
   sp[11] = (uint64_t)(uintptr_t)weft__fiber_trampoline; /* x30 */
+  sp[20] = fp ? *fp : 0;                                /* fpcr, for the keeping switch */
   f->sp = sp;
 #else
 #error "no assembly fiber backend for this architecture: build with -DWEFT_FIBER_BACKEND=ucontext"
@@ -118,7 +167,9 @@ void weft__fiber_init(struct weft__fiber *f, void *lo, size_t size, void (*entry
 }
 
 static inline void raw_switch(struct weft__fiber *from, struct weft__fiber *to) {
-  weft__fiber_raw_switch(&from->sp, to->sp);
+  assert(from->keep_fp == to->keep_fp); /* invariant 4 */
+  if (from->keep_fp) weft__fiber_raw_switch_fp(&from->sp, to->sp);
+  else weft__fiber_raw_switch(&from->sp, to->sp);
 }
 
 #endif

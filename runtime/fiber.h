@@ -8,10 +8,21 @@
  * returns when something switches back to @from.
  *
  * Backends (chosen at build time, WEFT_FIBER_BACKEND): hand-written assembly
- * for x86-64 and aarch64 saving exactly the callee-saved registers and the
- * floating-point control words (fiber_x86_64.S, fiber_aarch64.S), or
- * ucontext's swapcontext as the portable fallback (it also saves the signal
- * mask with a system call, so it is ~20x slower).
+ * for x86-64 and aarch64 saving exactly the callee-saved registers
+ * (fiber_x86_64.S, fiber_aarch64.S), or ucontext's swapcontext as the
+ * portable fallback (it also saves the signal mask with a system call, so
+ * it is ~20x slower, and always saves the floating-point environment).
+ *
+ * Floating-point control state (rounding mode, exception masks,
+ * flush-to-zero: x86-64's MXCSR and x87 control word, aarch64's FPCR) is
+ * the thread's by default: a switch neither saves nor loads it, as in
+ * Tokio, Go and Seastar, because saving it is a third of a bare switch on
+ * x86-64. A fiber made to keep its own (weft__fiber_init with @fp,
+ * weft__fiber_init_thread with @keep_fp) has it saved when it switches out
+ * and loaded when it is resumed. Invariant: a fiber switches only to
+ * fibers of its own kind (a loop's fibers are all of one kind:
+ * cfg.task_fp_env), so the keeping switch never loads a frame the other
+ * one saved (checked in debug builds).
  *
  * Tool support: ASan learns of every switch through
  * __sanitizer_start/finish_switch_fiber, TSan through __tsan_switch_to_fiber
@@ -23,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -51,20 +63,35 @@ struct weft__fiber {
 #endif
   void *stack_lo;     /* lowest usable address; NULL if unknown */
   size_t stack_size;
+  bool keep_fp;       /* keeps its own floating-point control state */
 #if defined(WEFT__TSAN)
   void *tsan;
   bool tsan_owned;    /* created by weft__fiber_init, destroyed by _fini */
 #endif
 };
 
-/* Makes @f describe the calling thread's own context (a worker's scheduler). */
-void weft__fiber_init_thread(struct weft__fiber *f);
+/* Floating-point control state: x86-64's MXCSR (low 32 bits, without its
+ * sticky exception flags) and x87 control word (bits 32-47); aarch64's
+ * FPCR. */
+typedef uint64_t weft__fp_ctl;
+
+/* The calling thread's floating-point control state. */
+weft__fp_ctl weft__fp_ctl_get(void);
+/* Makes @c the calling thread's floating-point control state. */
+void weft__fp_ctl_set(weft__fp_ctl c);
+
+/* Makes @f describe the calling thread's own context (a worker's
+ * scheduler); @keep_fp: it keeps its floating-point control state (header
+ * comment). */
+void weft__fiber_init_thread(struct weft__fiber *f, bool keep_fp);
 
 /* Prepares @f to start running entry(arg) on [lo, lo + size) when first
  * switched to. entry must never return: it ends by switching away for good
- * with weft__fiber_exit_to(). */
+ * with weft__fiber_exit_to(). @fp: NULL, the fiber runs in the thread's
+ * floating-point control state; else it keeps its own, starting with
+ * *@fp. */
 void weft__fiber_init(struct weft__fiber *f, void *lo, size_t size, void (*entry)(void *),
-                      void *arg);
+                      void *arg, const weft__fp_ctl *fp);
 
 /* Releases what weft__fiber_init took (the TSan fiber). Never on the running fiber. */
 void weft__fiber_fini(struct weft__fiber *f);

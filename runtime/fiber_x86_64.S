@@ -2,12 +2,23 @@
  * fiber_x86_64.S - the x86-64 System V context switch.
  *
  * void weft__fiber_raw_switch(void **save_sp, void *load_sp)
- *   Pushes the callee-saved registers (rbp, rbx, r12-r15) and the MXCSR and
- *   x87 control words on the current stack, stores rsp in *save_sp, loads
- *   load_sp and pops the same frame. Caller-saved registers need no saving:
- *   the switch is an ordinary call as far as the compiler knows.
+ *   Pushes the callee-saved registers (rbp, rbx, r12-r15) and an 8-byte
+ *   slot on the current stack, stores rsp in *save_sp, loads load_sp and
+ *   pops the same frame. Caller-saved registers need no saving: the switch
+ *   is an ordinary call as far as the compiler knows. The slot is left as
+ *   it is: the floating-point control state stays the thread's (fiber.h).
+ *
+ * void weft__fiber_raw_switch_fp(void **save_sp, void *load_sp)
+ *   The same, also saving the MXCSR and the x87 control word in the slot
+ *   and loading the resumed fiber's: for fibers that keep their own
+ *   floating-point control state. Saving them is ~3 ns of a switch on
+ *   current x86 (stmxcsr and fnstcw wait for the FP pipeline), which is
+ *   why it is not the default (RESULTS.md, 2026-12-05).
  *
  * Frame at a saved sp (low to high): [mxcsr:4 fpucw:4] r15 r14 r13 r12 rbx rbp ret
+ * Both switches use it, so the dump's walk (backtrace.c) reads either. A
+ * fiber is only ever resumed by the switch its kind saves with (fiber.c),
+ * so raw_switch_fp never loads a slot raw_switch left unwritten.
  *
  * weft__fiber_trampoline: a new fiber's first "return address" (fiber.c lays
  * out the frame): r12 holds the argument, rbx the entry function.
@@ -18,6 +29,32 @@
     .type weft__fiber_raw_switch, @function
     .p2align 4
 weft__fiber_raw_switch:
+    .cfi_startproc
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .cfi_endproc
+    .size weft__fiber_raw_switch, .-weft__fiber_raw_switch
+
+    .globl weft__fiber_raw_switch_fp
+    .hidden weft__fiber_raw_switch_fp
+    .type weft__fiber_raw_switch_fp, @function
+    .p2align 4
+weft__fiber_raw_switch_fp:
     .cfi_startproc
     pushq %rbp
     pushq %rbx
@@ -41,7 +78,7 @@ weft__fiber_raw_switch:
     popq %rbp
     ret
     .cfi_endproc
-    .size weft__fiber_raw_switch, .-weft__fiber_raw_switch
+    .size weft__fiber_raw_switch_fp, .-weft__fiber_raw_switch_fp
 
     .globl weft__fiber_trampoline
     .hidden weft__fiber_trampoline

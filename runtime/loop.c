@@ -138,6 +138,7 @@ void weft_loop_config_init(struct weft_loop_config *cfg) {
   cfg->dump_on_stall = 0;
   cfg->acct_sample = WEFT_ACCT_DEFAULT;
   cfg->adapt_workers = WEFT_ADAPT_DEFAULT;
+  cfg->task_fp_env = 0;
 }
 
 static void free_loop_memory(struct weft_loop *loop) {
@@ -191,6 +192,8 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
   loop->fifo = c.order == WEFT_ORDER_FIFO || (c.order == WEFT_ORDER_DEFAULT && loop->solo);
   loop->max_tasks = c.max_tasks;
   loop->track_stack = c.track_stack_use != 0;
+  loop->task_fp_env = c.task_fp_env != 0;
+  loop->fp_init = weft__fp_ctl_get();
   atomic_init(&loop->stack_high_water, 0);
   loop->workers = weft__calloc_aligned(loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   if (!loop->workers || weft__registry_init(loop) != 0 ||

@@ -46,6 +46,11 @@ struct weft_loop {
   _Atomic uint64_t serving_changes; /* relaxed: a statistic (weft_loop_get_stats) */
   struct weft__adapt *adapt;  /* cfg.adapt_workers: the controller; else NULL */
   bool track_stack;           /* cfg.track_stack_use; immutable */
+  /* cfg.task_fp_env: each task keeps its own floating-point control state
+   * (fiber.h), starting with fp_init, the creating thread's at
+   * weft_loop_new. Immutable. */
+  bool task_fp_env;
+  weft__fp_ctl fp_init;
   _Atomic size_t stack_high_water; /* max of ended tasks' stack_used (relaxed: a statistic) */
   struct weft__worker *workers;
   /* Owner sections (owner.h): one worker's futures and primitives

@@ -666,8 +666,13 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
    * before now must have its flag seen. */
   weft__task_slice_starts(&child->state);
   weft__worker_set_current(weft__worker_self(), child);
+  /* cfg.task_fp_env: the child starts as a fresh fiber would, and the
+   * host gets its own control state back, whatever the child left. */
+  weft__fp_ctl host_fp = loop->task_fp_env ? weft__fp_ctl_get() : 0;
+  if (loop->task_fp_env) weft__fp_ctl_set(loop->fp_init);
   void *result = NULL;
   int rc = cx.fn(cx.arg, &result);
+  if (loop->task_fp_env) weft__fp_ctl_set(host_fp);
   weft__task_finish(child, rc < 0 ? rc : 0, result);
   atomic_store_explicit(&child->state, WEFT__TASK_DONE, memory_order_release);
   weft__worker_set_current(weft__worker_self(), host); /* we may be on another worker by now */

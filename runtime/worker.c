@@ -821,6 +821,9 @@ static void task_entry(void *arg) {
     struct weft__fiber *to = end_begin(weft__worker_self(), t);
     if (to != &x->fiber) weft__fiber_exit_to(&x->fiber, to);
     t = x->task; /* the first run that took this stack */
+    /* It starts as a fresh fiber would (cfg.task_fp_env), not with what
+     * its predecessor left. */
+    if (t->fut.loop->task_fp_env) weft__fp_ctl_set(t->fut.loop->fp_init);
   }
 }
 
@@ -1055,7 +1058,8 @@ __attribute__((noinline)) static bool first_run(struct weft__worker *w, struct w
   size_t usable = weft__stack_usable(stack) - WEFT__TASK_RUN_RESERVE - color * WEFT__STACK_COLOR_STEP;
   struct weft__task_run *x = (struct weft__task_run *)((char *)stack->lo + usable);
   weft__task_run_init(x, t, stack);
-  weft__fiber_init(&x->fiber, stack->lo, usable, task_entry, t);
+  weft__fiber_init(&x->fiber, stack->lo, usable, task_entry, t,
+                   loop->task_fp_env ? &loop->fp_init : NULL);
   /* release: the dump and cancellers on other threads acquire-load it. */
   atomic_store_explicit(&t->run, x, memory_order_release);
   return true;
@@ -1648,7 +1652,7 @@ static void share_urgent(struct weft__worker *w) {
 void weft__worker_main(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   weft__tls_worker = w;
-  weft__fiber_init_thread(&w->sched);
+  weft__fiber_init_thread(&w->sched, loop->task_fp_env);
   w->searching = false;
   record_thread_stack(w);
   uint64_t run_start = weft__clock_ns(), idle0 = atomic_load_explicit(&w->ctr.idle_ns, memory_order_relaxed);

@@ -130,6 +130,21 @@ enum weft_order {
  *               turns it on, else off. Needs the kernel's per-thread
  *               scheduler statistics (/proc/<pid>/task/<tid>/schedstat);
  *               without them every worker serves.
+ * @task_fp_env: nonzero: each task keeps its own floating-point control
+ *               state (rounding mode, exception masks, flush-to-zero and
+ *               denormals-are-zero: x86-64's MXCSR and x87 control word,
+ *               aarch64's FPCR) across its suspensions, and starts with
+ *               the state of the thread that called weft_loop_new, as it
+ *               was then (also a child run inline by its awaiter, whose
+ *               own state comes back after). Costs ~3 ns a task switch on
+ *               x86-64. 0 (the default): tasks run in their worker
+ *               thread's state, as Tokio's and Go's do, so a task that
+ *               changes it (fesetround, _MM_SET_FLUSH_ZERO_MODE) must
+ *               put it back before it suspends or returns, or the tasks
+ *               that run after it on that worker inherit it; the threads
+ *               weft starts inherit the state of the thread that first
+ *               runs the loop (worker 0). The ucontext fiber backend
+ *               (WEFT_FIBER_BACKEND=ucontext) always keeps it per task.
  */
 #define WEFT_STALL_DEFAULT (-1)
 #define WEFT_ADAPT_DEFAULT (-1)
@@ -152,6 +167,7 @@ struct weft_loop_config {
   int dump_on_stall;
   int acct_sample;
   int adapt_workers;
+  int task_fp_env;
 };
 
 /**

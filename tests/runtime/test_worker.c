@@ -3,12 +3,15 @@
  * work spreading to idle workers, bursts of timer wake-ups shared with an
  * idle worker, many stop/run cycles, and held starts (a blocked crowd's
  * stacks, no starvation), how long a LIFO streak goes on, and an ending
- * task's stack handed on to the next task's first run. */
+ * task's stack handed on to the next task's first run, and the
+ * floating-point control state tasks run in (kept per task with
+ * cfg.task_fp_env, else the worker thread's). */
 #include "helpers.h"
 #include "clock.h"
 #include "worker.h"
 
 #include <errno.h>
+#include <fenv.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -596,6 +599,137 @@ START_TEST(an_ending_task_hands_its_stack_to_a_first_run) {
 }
 END_TEST
 
+/* ---- floating-point control state -----------------------------------------
+ * cfg.task_fp_env: each task keeps its rounding mode across yields (on
+ * any worker it resumes on), starts with the loop creator's, whether on a
+ * fresh stack, a stack handed on by a task that ended without restoring
+ * its mode, or inline in its awaiter (whose mode comes back after).
+ * Default: tasks run in the worker thread's mode, which the threads weft
+ * starts inherit from the thread that runs the loop. */
+
+enum { FP_TASKS = 16, FP_YIELDS = 50 };
+static const int fp_modes[] = {FE_TONEAREST, FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+
+static int fp_keeper(void *arg, void **res) {
+  int mode = fp_modes[(long)arg % 4];
+  ck_assert_int_eq(fegetround(), FE_TONEAREST); /* the creator's */
+  fesetround(mode);
+  for (int i = 0; i < FP_YIELDS; i++) {
+    ck_assert_int_eq(weft_yield(), 0);
+    ck_assert_int_eq(fegetround(), mode);
+  }
+  return 0; /* ends without restoring it */
+}
+
+static int fp_leaver(void *arg, void **res) {
+  ck_assert_int_eq(fegetround(), FE_TONEAREST);
+  fesetround(FE_UPWARD);
+  return 0; /* ends without restoring it */
+}
+
+static int fp_fresh(void *arg, void **res) {
+  *(int *)arg = fegetround();
+  return 0;
+}
+
+static int fp_inline_child(void *arg, void **res) {
+  ck_assert_int_eq(fegetround(), FE_TONEAREST);
+  fesetround(FE_DOWNWARD);
+  return 0;
+}
+
+static int fp_kept_scene(void *arg, void **res) {
+  weft_task_t *ts[FP_TASKS];
+  for (long i = 0; i < FP_TASKS; i++) ck_assert_int_eq(weft_spawn(fp_keeper, (void *)i, &ts[i]), 0);
+  for (int i = 0; i < FP_TASKS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  /* A task that ends leaves its mode set; the first run after it (on its
+   * stack, handed on, with one worker) starts to nearest all the same. */
+  int seen = -1;
+  weft_task_t *k, *f;
+  ck_assert_int_eq(weft_spawn(fp_leaver, NULL, &k), 0);
+  ck_assert_int_eq(weft_spawn(fp_fresh, &seen, &f), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(f), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(k), NULL), 0);
+  weft_task_release(k);
+  weft_task_release(f);
+  ck_assert_int_eq(seen, FE_TONEAREST);
+  /* A child awaited before it started (run inline outside FIFO order). */
+  fesetround(FE_UPWARD);
+  weft_task_t *c;
+  ck_assert_int_eq(weft_spawn(fp_inline_child, NULL, &c), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(c), NULL), 0);
+  weft_task_release(c);
+  ck_assert_int_eq(fegetround(), FE_UPWARD);
+  return 0;
+}
+
+/* _i: 0, one worker in FIFO order; 1, one in LOCALITY order (inline
+ * children); 2, 4 workers. */
+START_TEST(tasks_keep_their_fp_control_with_task_fp_env) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = _i == 2 ? 4 : 1;
+  cfg.order = _i == 1 ? WEFT_ORDER_LOCALITY : WEFT_ORDER_DEFAULT;
+  ck_assert_int_eq(cfg.task_fp_env, 0); /* off by default */
+  cfg.task_fp_env = 1;
+  ck_assert_int_eq(fegetround(), FE_TONEAREST);
+  weft_loop_t *loop;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  fesetround(FE_TOWARDZERO); /* the runner's own, after weft_loop_new */
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(loop, fp_kept_scene, NULL, NULL, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  close_clean(loop);
+  ck_assert_int_eq(fegetround(), FE_TOWARDZERO); /* the runner's came back */
+  fesetround(FE_TONEAREST);
+}
+END_TEST
+
+static int fp_setter(void *arg, void **res) {
+  ck_assert_int_eq(fegetround(), FE_UPWARD); /* the runner's */
+  fesetround(FE_DOWNWARD);
+  return weft_yield();
+}
+
+static int fp_threads_scene(void *arg, void **res) {
+  /* Each worker's thread runs to FE_UPWARD, as the runner did: every
+   * task starts there, wherever it runs. */
+  int seen[8];
+  weft_task_t *ts[8];
+  for (int i = 0; i < 8; i++) ck_assert_int_eq(weft_spawn(fp_fresh, &seen[i], &ts[i]), 0);
+  for (int i = 0; i < 8; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+    ck_assert_int_eq(seen[i], FE_UPWARD);
+  }
+  if ((long)arg == 1) {
+    /* One worker: what a task sets is what the next task on it finds. */
+    weft_task_t *s, *f;
+    int after = -1;
+    ck_assert_int_eq(weft_spawn(fp_setter, NULL, &s), 0);
+    ck_assert_int_eq(weft_spawn(fp_fresh, &after, &f), 0);
+    ck_assert_int_eq(weft_await(weft_task_future(s), NULL), 0);
+    ck_assert_int_eq(weft_await(weft_task_future(f), NULL), 0);
+    weft_task_release(s);
+    weft_task_release(f);
+    ck_assert_int_eq(after, FE_DOWNWARD);
+    fesetround(FE_UPWARD);
+  }
+  return 0;
+}
+
+/* _i: workers, 1 or 2. */
+START_TEST(tasks_run_in_their_workers_fp_control_by_default) {
+  fesetround(FE_UPWARD);
+  ck_assert_int_eq(run_main(_i, fp_threads_scene, (void *)(long)_i, NULL), 0);
+  fesetround(FE_TONEAREST);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("worker");
   TCase *tc = tcase_create("worker");
@@ -609,6 +743,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, held_starts_bound_a_blocked_crowds_stacks);
   tcase_add_test(tc, a_yielding_task_does_not_starve_held_starts);
   tcase_add_test(tc, an_ending_task_hands_its_stack_to_a_first_run);
+  tcase_add_loop_test(tc, tasks_keep_their_fp_control_with_task_fp_env, 0, 3);
+  tcase_add_loop_test(tc, tasks_run_in_their_workers_fp_control_by_default, 1, 3);
 #if !defined(WEFT__SHUFFLE)
   /* The shuffle build skips the LIFO slot at random. */
   tcase_add_test(tc, one_worker_wake_up_order_by_policy);
