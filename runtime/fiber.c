@@ -72,8 +72,12 @@ void weft__fiber_init_thread(struct weft__fiber *f, bool keep_fp) {
     void *lo;
     size_t size;
     if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
+      if (size > UINT32_MAX) { /* its top part (fiber.h: stack_size) */
+        lo = (char *)lo + (size - UINT32_MAX);
+        size = UINT32_MAX;
+      }
       f->stack_lo = lo;
-      f->stack_size = size;
+      f->stack_size = (uint32_t)size;
     }
     pthread_attr_destroy(&attr);
   }
@@ -86,7 +90,7 @@ void weft__fiber_init_thread(struct weft__fiber *f, bool keep_fp) {
 /* What both backends record about a new fiber's stack. */
 static void set_stack(struct weft__fiber *f, void *lo, size_t size) {
   f->stack_lo = lo;
-  f->stack_size = size;
+  f->stack_size = (uint32_t)size; /* a task's stack is at most 1 GiB (stack.h) */
 #if defined(WEFT__TSAN)
   f->tsan = __tsan_create_fiber(0);
   f->tsan_owned = true;

@@ -62,7 +62,10 @@ struct weft__fiber {
   void *sp;
 #endif
   void *stack_lo;     /* lowest usable address; NULL if unknown */
-  size_t stack_size;
+  /* Bytes from stack_lo to the top. 32 bits with keep_fp beside them, so
+   * a fiber is 24 bytes (a task's execution part keeps its first line:
+   * task.h); a thread's stack is described by its top 4 GiB at most. */
+  uint32_t stack_size;
   bool keep_fp;       /* keeps its own floating-point control state */
 #if defined(WEFT__TSAN)
   void *tsan;

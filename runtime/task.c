@@ -337,6 +337,8 @@ _Static_assert(offsetof(struct weft_task, run) == 64 && offsetof(struct weft_tas
 _Static_assert(sizeof(struct weft__task_cold) <= 96, "a task's cold record outgrew its size class");
 _Static_assert(sizeof(struct weft_future) == 56, "a future grew past 56 bytes (a task's line 0 less its id)");
 _Static_assert(WEFT__TASK_RUN_RESERVE <= 128, "a task's execution part outgrew two cache lines");
+_Static_assert(offsetof(struct weft__task_run, stack) + sizeof(void *) <= 64,
+               "what every slice touches left the execution part's first line (task.h)");
 #endif
 
 /* The stack size a task asked for: 0 for the loop's (task.h). */
