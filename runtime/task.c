@@ -213,10 +213,8 @@ static inline __attribute__((always_inline)) int task_create_body(
   if (w ? weft__worker_acct_sample(w, &w->acct_spawn_left)
         : atomic_load_explicit(&loop->acct, memory_order_relaxed)) {
     struct weft__task_times *tm = weft__task_times_get(t);
-    if (tm) {
-      tm->ready_at = weft__ticks();
-      weft__task_arm(t);
-    }
+    /* Armed once it has an execution part (weft__task_run_init). */
+    if (tm) tm->ready_at = weft__ticks();
   }
   if (weft__registry_add(w, t) != 0) { /* no memory for the table */
     weft__task_free(t); /* never published: nobody else holds it */
@@ -426,12 +424,12 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
       /* acq_rel: see the design comment. */
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
-        /* A task whose last slice was timed has this suspension timed
-         * too. relaxed: we own it now. */
-        if (__builtin_expect(weft__task_timed(t), 0))
-          weft__task_acct_ready(t);
         /* relaxed: the CAS ordered us after the task's last write. */
         struct weft__task_run *x = weft__task_run_of(t); /* started, not done: IDLE */
+        /* A task whose last slice was timed has this suspension timed
+         * too. relaxed: we own it now. */
+        if (__builtin_expect(atomic_load_explicit(&x->timed, memory_order_relaxed), 0))
+          weft__task_acct_ready(t);
         struct weft_loop *loop = t->fut.loop;
         if (pinned == WEFT__PIN_OWN)
           pinned = loop->solo ? WEFT__UNPINNED : atomic_load_explicit(&x->pinned, memory_order_relaxed);

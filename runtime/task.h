@@ -143,12 +143,6 @@ struct weft__task_cold {
    * published (a pinned spawn makes the record); immutable. Read through
    * weft__task_home. */
   uint16_t pin;
-  /* Armed (struct weft__task_times): its last slice was timed, so its
-   * waker times the suspension and its next slice the wait for a worker.
-   * Only a task with times can be armed, so the flag lives with them.
-   * Written by its owner (worker or waker, see weft__task_times); relaxed.
-   * Read through weft__task_timed. */
-  _Atomic bool timed;
 };
 
 /* A task is two objects (the split):
@@ -195,7 +189,7 @@ struct weft__task_cold {
  * rare: weft__task_home). What made 128 bytes 112: the registry's
  * intrusive list link (16 bytes) became a 4-byte slot in a table
  * (registry.h), the first-run claim lives in the future's padding byte,
- * the sampling's armed flag in the cold record (only a task with times
+ * the sampling's armed flag in the execution part (only a started task
  * can be armed), and the cancellation count is 16 bits (at most 65,535
  * standing requests: weft_task_cancel). The execution part's first line holds what every
  * slice touches (resumption entry, fiber, pinning, slice notes); its
@@ -218,6 +212,15 @@ struct weft__task_run {
   _Atomic uint32_t since_ms;
   _Atomic int16_t last_worker; /* where its last slice ran (-1: none yet); relaxed */
   _Atomic uint8_t block_kind; /* enum weft__block_kind: what it waits on (blocked) */
+  /* Armed: its last slice was timed (sampled accounting), so its waker
+   * times the suspension and its next slice the wait for a worker; only
+   * a task with times (struct weft__task_times) is ever armed. Here, not
+   * with the times, because every wake-up and slice asks: this line they
+   * touch anyway, where the cold record's was a miss each time once a
+   * task had been sampled (benchmarks/RESULTS.md, 2026-12-05). Written by
+   * its owner (worker or waker, see weft__task_times); relaxed. Read
+   * through weft__task_timed. */
+  _Atomic bool timed;
   struct weft__stack *stack;    /* the stack this lives on; NULL: an inline child's */
   /* line 1 (stack above ends line 0 in the default build: the assembly
    * switch, no TSan) */
@@ -321,22 +324,19 @@ static inline int weft__task_home(const struct weft_task *t) {
   return c && c->pin ? (int)c->pin - 1 : WEFT__UNPINNED;
 }
 
-/* Whether @t is armed (weft__task_cold's timed): never without a cold
- * record, so an untimed task pays one load of a line it touches anyway. */
+/* Whether @t, started and not ended, is armed (weft__task_run's timed). */
 static inline bool weft__task_timed(const struct weft_task *t) {
-  const struct weft__task_cold *c = weft__task_cold_of(t);
-  return c && atomic_load_explicit(&((struct weft__task_cold *)c)->timed, memory_order_relaxed);
+  return atomic_load_explicit(&weft__task_run_of(t)->timed, memory_order_relaxed);
 }
 
-/* Arms @t, whose cold record exists (its times were just got); its owner only. */
+/* Arms @t, whose times exist (just got); its owner only. */
 static inline void weft__task_arm(struct weft_task *t) {
-  atomic_store_explicit(&weft__task_cold_of(t)->timed, true, memory_order_relaxed);
+  atomic_store_explicit(&weft__task_run_of(t)->timed, true, memory_order_relaxed);
 }
 
-/* Disarms @t (a no-op without a cold record); its owner only. */
+/* Disarms @t; its owner only. */
 static inline void weft__task_disarm(struct weft_task *t) {
-  struct weft__task_cold *c = weft__task_cold_of(t);
-  if (c) atomic_store_explicit(&c->timed, false, memory_order_relaxed);
+  atomic_store_explicit(&weft__task_run_of(t)->timed, false, memory_order_relaxed);
 }
 
 /* @t's cold record, made if it has none (any thread); NULL if there is no
@@ -478,6 +478,10 @@ static inline void weft__task_run_init(struct weft__task_run *x, struct weft_tas
   atomic_init(&x->since_ms, 0);
   atomic_init(&x->last_worker, -1);
   atomic_init(&x->block_kind, WEFT__BLOCK_NONE);
+  /* A sampled spawn stamped its first wait for a worker (task.c), which
+   * the first slice's start ends: armed from the start. */
+  const struct weft__task_cold *c = weft__task_cold_of(t);
+  atomic_init(&x->timed, c && c->times.ready_at != 0);
   x->stack = stack;
   x->inline_child = NULL;
   atomic_init(&x->blocked.obj, NULL);

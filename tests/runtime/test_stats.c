@@ -283,6 +283,40 @@ static int queue_main(void *arg, void **res) {
   return 0;
 }
 
+/* A sampled spawn times the task's first wait for a worker, from the
+ * spawn to its first slice (every spawn is sampled at period 1): here at
+ * least the 2 ms its spawner kept the only worker busy after spawning. */
+static int ends_at_once(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  return 0;
+}
+
+static int first_wait_main(void *arg, void **res) {
+  (void)res;
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(ends_at_once, NULL, &t), 0);
+  burn_ns(2000000);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_int_eq(weft_task_get_stats(t, arg), 0);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(a_sampled_spawn_times_the_first_wait) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  cfg.order = WEFT_ORDER_FIFO; /* the await does not run it inline */
+  cfg.acct_sample = 1;
+  struct weft_task_stats ts;
+  ck_assert_int_eq(weft_run_config(&cfg, first_wait_main, &ts, NULL), 0);
+  ck_assert_uint_eq(ts.runs, 1);
+  ck_assert_uint_eq(ts.timed_slices, 1);
+  ck_assert_uint_ge(ts.ready_ns, 2000000);
+}
+END_TEST
+
 START_TEST(local_queue_counts_the_overflow) {
   ck_assert_int_eq(run_main(1, queue_main, NULL, NULL), 0);
 }
@@ -333,6 +367,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, sampled_off);
   tcase_add_test(tc, yields_are_not_suspensions_one_worker);
   tcase_add_test(tc, yields_are_not_suspensions_two_workers);
+  tcase_add_test(tc, a_sampled_spawn_times_the_first_wait);
   tcase_add_test(tc, local_queue_counts_the_overflow);
   tcase_add_test(tc, bad_input);
   suite_add_tcase(s, tc);
