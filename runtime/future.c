@@ -59,11 +59,11 @@ WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *l
   weft__magic_live(f);
 }
 
-WEFT__NO_FRAME int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
-  if (!out) return -EINVAL;
-  /* One read of the calling thread's worker serves both the default loop
-   * and the object cache. */
-  struct weft__worker *w = weft__worker_self();
+/* weft_future_new's general case: another loop's future, a thread that
+ * is not a worker, an empty cache. Out of line, so that the common case
+ * makes no call and has no frame (a message in ping_pong makes one). */
+static __attribute__((noinline)) int future_new_slow(struct weft_loop *loop, struct weft__worker *w,
+                                                     weft_future_t **out) {
   if (!loop) loop = w ? w->loop : NULL;
   if (!loop) return -EINVAL;
   if (w && w->loop != loop) w = NULL;
@@ -73,6 +73,27 @@ WEFT__NO_FRAME int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
   weft__future_init(f, loop, false);
   *out = f;
   return 0;
+}
+
+WEFT__NO_FRAME int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
+  if (!out) return -EINVAL;
+  /* One read of the calling thread's worker serves both the default loop
+   * and the object cache. */
+  struct weft__worker *w = weft__worker_self();
+  if (__builtin_expect(w && (!loop || loop == w->loop), 1)) {
+    /* A worker's own loop, from its cache: weft__worker_obj_alloc_on's
+     * first case, inline. */
+    struct weft_loop *own = w->loop;
+    struct weft_future *f;
+    if (__builtin_expect(!atomic_load_explicit(&own->closed, memory_order_acquire), 1) &&
+        __builtin_expect((f = weft__objcache_pop(&w->caches[WEFT__OBJ_FUTURE], sizeof *f)) != NULL, 1)) {
+      w->live++;
+      weft__future_init(f, own, false);
+      *out = f;
+      return 0;
+    }
+  }
+  return future_new_slow(loop, w, out);
 }
 
 weft_future_t *weft_future_ref(weft_future_t *f) {
@@ -118,6 +139,22 @@ WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
   weft__magic_dead(f);
 }
 
+/* weft_future_release's end for a plain future whose last reference went
+ * (the general case): settling, an ops table's free, the unretrieved
+ * error's report, the message, the allocator. */
+static __attribute__((noinline)) void future_free(struct weft_future *f) {
+  /* A completer holding no reference may still be in an owner section on
+   * f (owner.h, invariant 3). */
+  weft__futlock_settle(f);
+  if (f->ops && f->ops->free) {
+    f->ops->free(f);
+    return;
+  }
+  struct weft_loop *loop = f->loop;
+  weft__future_fini(f);
+  weft__worker_obj_free(loop, WEFT__OBJ_FUTURE, f, sizeof *f);
+}
+
 WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
   if (!f) return;
   weft__magic_check(f, "double release", f->is_task ? "task" : "future");
@@ -142,16 +179,26 @@ WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
     weft__task_free(weft__task_of(f));
     return;
   }
-  /* A completer holding no reference may still be in an owner section on
-   * f (owner.h, invariant 3). */
-  weft__futlock_settle(f);
-  if (f->ops && f->ops->free) {
-    f->ops->free(f);
-    return;
+  /* The common case inline, with no call and so no frame (a message in
+   * ping_pong frees one): on its loop's worker (which owns any section on
+   * f: nothing to settle), no ops, nothing to report or free with it (as
+   * weft__future_fini would find: its lock free, acquire as there), and
+   * room in the worker's cache. */
+  struct weft__worker *w = weft__worker_self();
+  if (__builtin_expect(w && w->loop == f->loop && !f->ops && !f->msg &&
+                           !(f->err && f->err != -ECANCELED && !f->retrieved) &&
+                           atomic_load_explicit(&f->lock.word, memory_order_acquire) == 0,
+                       1)) {
+    weft__magic_dead(f);
+    if (__builtin_expect(weft__objcache_push(&w->caches[WEFT__OBJ_FUTURE], f, sizeof *f,
+                                             weft__obj_cache_max[WEFT__OBJ_FUTURE]),
+                         1)) {
+      w->live--;
+      return;
+    }
+    weft__magic_live(f); /* the general path's fini marks it again */
   }
-  struct weft_loop *loop = f->loop;
-  weft__future_fini(f);
-  weft__worker_obj_free(loop, WEFT__OBJ_FUTURE, f, sizeof *f);
+  future_free(f);
 }
 
 static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
