@@ -410,14 +410,43 @@ static inline bool entry_add_locked(struct weft_future *f, struct weft__done_ent
   return !done;
 }
 
-/* entry_add on a one-worker loop's future: a section (owner.h), or the
- * lock; out of line, so that the others' keep the bare lock's code. */
-static __attribute__((noinline)) bool entry_add_solo(struct weft_future *f,
-                                                     struct weft__done_entry *e) {
+/* entry_add_solo's general case: the lock (another thread, or sections
+ * revoked), or a section weft__futlock_begin_solo tries again. */
+static __attribute__((noinline)) int entry_add_solo_slow(struct weft_future *f,
+                                                         struct weft__done_entry *e) {
   struct weft__owner *own = weft__futlock_begin_solo(f);
   bool added = entry_add_locked(f, e);
   weft__futlock_end(f, own);
   return added;
+}
+
+/* The same after an entry that must be undone first (a revocation came,
+ * or the lock is held). */
+static __attribute__((noinline)) int entry_add_solo_left(struct weft__owner *o, struct weft_future *f,
+                                                         struct weft__done_entry *e) {
+  weft__owner_leave(o);
+  return entry_add_solo_slow(f, e);
+}
+
+/* entry_add on a one-worker loop's future: a section (owner.h) on the
+ * loop's worker, else the lock. Out of line, so that the others' keep the
+ * bare lock's code; the section's case makes no call but the rare
+ * wake-up of a revoker (a tail call), so it has no frame (every await
+ * that suspends adds its waiter here). */
+static __attribute__((noinline)) WEFT__NO_FRAME int entry_add_solo(struct weft_future *f,
+                                                                   struct weft__done_entry *e) {
+  struct weft_loop *loop = f->loop;
+  if (__builtin_expect(weft__futlock_is_owner(loop), 1)) {
+    struct weft__owner *o = loop->owner;
+    enum weft__owner_entry in = weft__owner_try_enter(o);
+    /* acquire on the word: weft__owner_enter's reason. */
+    if (__builtin_expect(in == WEFT__OWNER_IN &&
+                             atomic_load_explicit(&f->lock.word, memory_order_acquire) == 0,
+                         1))
+      return weft__owner_leave_ret(o, entry_add_locked(f, e));
+    if (in != WEFT__OWNER_NOT_IN) return entry_add_solo_left(o, f, e);
+  }
+  return entry_add_solo_slow(f, e);
 }
 
 static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
