@@ -19,11 +19,13 @@
  * entry function.
  */
     .text
-    .globl weft__fiber_raw_switch
-    .hidden weft__fiber_raw_switch
-    .type weft__fiber_raw_switch, %function
+/* One body for both switches; \fp: save and load FPCR. */
+.macro WEFT_SWITCH name, fp
+    .globl \name
+    .hidden \name
+    .type \name, %function
     .p2align 4
-weft__fiber_raw_switch:
+\name:
     sub sp, sp, #176
     stp x19, x20, [sp, #0]
     stp x21, x22, [sp, #16]
@@ -35,41 +37,10 @@ weft__fiber_raw_switch:
     stp d10, d11, [sp, #112]
     stp d12, d13, [sp, #128]
     stp d14, d15, [sp, #144]
-    mov x9, sp
-    str x9, [x0]
-    mov sp, x1
-    ldp x19, x20, [sp, #0]
-    ldp x21, x22, [sp, #16]
-    ldp x23, x24, [sp, #32]
-    ldp x25, x26, [sp, #48]
-    ldp x27, x28, [sp, #64]
-    ldp x29, x30, [sp, #80]
-    ldp d8, d9, [sp, #96]
-    ldp d10, d11, [sp, #112]
-    ldp d12, d13, [sp, #128]
-    ldp d14, d15, [sp, #144]
-    add sp, sp, #176
-    ret
-    .size weft__fiber_raw_switch, .-weft__fiber_raw_switch
-
-    .globl weft__fiber_raw_switch_fp
-    .hidden weft__fiber_raw_switch_fp
-    .type weft__fiber_raw_switch_fp, %function
-    .p2align 4
-weft__fiber_raw_switch_fp:
-    sub sp, sp, #176
-    stp x19, x20, [sp, #0]
-    stp x21, x22, [sp, #16]
-    stp x23, x24, [sp, #32]
-    stp x25, x26, [sp, #48]
-    stp x27, x28, [sp, #64]
-    stp x29, x30, [sp, #80]
-    stp d8, d9, [sp, #96]
-    stp d10, d11, [sp, #112]
-    stp d12, d13, [sp, #128]
-    stp d14, d15, [sp, #144]
+.if \fp
     mrs x9, fpcr
     str x9, [sp, #160]
+.endif
     mov x9, sp
     str x9, [x0]
     mov sp, x1
@@ -83,11 +54,17 @@ weft__fiber_raw_switch_fp:
     ldp d10, d11, [sp, #112]
     ldp d12, d13, [sp, #128]
     ldp d14, d15, [sp, #144]
+.if \fp
     ldr x9, [sp, #160]
     msr fpcr, x9
+.endif
     add sp, sp, #176
     ret
-    .size weft__fiber_raw_switch_fp, .-weft__fiber_raw_switch_fp
+    .size \name, .-\name
+.endm
+
+    WEFT_SWITCH weft__fiber_raw_switch, 0
+    WEFT_SWITCH weft__fiber_raw_switch_fp, 1
 
     .globl weft__fiber_trampoline
     .hidden weft__fiber_trampoline

@@ -24,11 +24,13 @@
  * out the frame): r12 holds the argument, rbx the entry function.
  */
     .text
-    .globl weft__fiber_raw_switch
-    .hidden weft__fiber_raw_switch
-    .type weft__fiber_raw_switch, @function
+/* One body for both switches; \fp: save and load the FP control words. */
+.macro WEFT_SWITCH name, fp
+    .globl \name
+    .hidden \name
+    .type \name, @function
     .p2align 4
-weft__fiber_raw_switch:
+\name:
     .cfi_startproc
     pushq %rbp
     pushq %rbx
@@ -37,38 +39,16 @@ weft__fiber_raw_switch:
     pushq %r14
     pushq %r15
     subq $8, %rsp
-    movq %rsp, (%rdi)
-    movq %rsi, %rsp
-    addq $8, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %rbx
-    popq %rbp
-    ret
-    .cfi_endproc
-    .size weft__fiber_raw_switch, .-weft__fiber_raw_switch
-
-    .globl weft__fiber_raw_switch_fp
-    .hidden weft__fiber_raw_switch_fp
-    .type weft__fiber_raw_switch_fp, @function
-    .p2align 4
-weft__fiber_raw_switch_fp:
-    .cfi_startproc
-    pushq %rbp
-    pushq %rbx
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    subq $8, %rsp
+.if \fp
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
+.endif
     movq %rsp, (%rdi)
     movq %rsi, %rsp
+.if \fp
     ldmxcsr (%rsp)
     fldcw 4(%rsp)
+.endif
     addq $8, %rsp
     popq %r15
     popq %r14
@@ -78,7 +58,11 @@ weft__fiber_raw_switch_fp:
     popq %rbp
     ret
     .cfi_endproc
-    .size weft__fiber_raw_switch_fp, .-weft__fiber_raw_switch_fp
+    .size \name, .-\name
+.endm
+
+    WEFT_SWITCH weft__fiber_raw_switch, 0
+    WEFT_SWITCH weft__fiber_raw_switch_fp, 1
 
     .globl weft__fiber_trampoline
     .hidden weft__fiber_trampoline

@@ -61,48 +61,46 @@ static void fiber_fp(void *arg) {
   weft__fiber_exit_to(&fp_f, &main_f);
 }
 
-/* A fiber that keeps its control state starts with the one it was given
- * and leaves its switcher's as it was. */
-START_TEST(fp_control_kept_per_fiber) {
+/* Runs fiber_fp once on a fresh stack, its switcher's mode set upward
+ * first; @keep: a fiber that keeps its control state, starting to nearest
+ * (the test's own). The switcher's mode is left as the switch back left
+ * it, for the caller to check and restore. */
+static void run_fp_fiber(bool keep) {
   struct weft__stack_arena arena;
   weft__stack_arena_init(&arena, 64 * 1024);
   struct weft__stack_pool pool = {.arena = &arena};
   struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
-  weft__fp_ctl nearest = weft__fp_ctl_get(); /* the test runs to nearest */
-  weft__fiber_init_thread(&main_f, true);
+  ck_assert_ptr_nonnull(s);
+  weft__fp_ctl nearest = weft__fp_ctl_get();
+  weft__fiber_init_thread(&main_f, keep);
+  weft__fiber_init(&fp_f, s->lo, weft__stack_usable(s), fiber_fp, NULL, keep ? &nearest : NULL);
   fesetround(FE_UPWARD);
-  weft__fiber_init(&fp_f, s->lo, weft__stack_usable(s), fiber_fp, NULL, &nearest);
   weft__fiber_switch(&main_f, &fp_f);
-  ck_assert(fp_seen == 2.0);
-  ck_assert_int_eq(fegetround(), FE_UPWARD);
-  fesetround(FE_TONEAREST);
   weft__fiber_fini(&fp_f);
   weft__stack_put(&pool, s);
   weft__stack_pool_drain(&pool);
   weft__stack_arena_fini(&arena);
+}
+
+/* A fiber that keeps its control state starts with the one it was given
+ * and leaves its switcher's as it was. */
+START_TEST(fp_control_kept_per_fiber) {
+  run_fp_fiber(true);
+  ck_assert(fp_seen == 2.0);
+  ck_assert_int_eq(fegetround(), FE_UPWARD);
+  fesetround(FE_TONEAREST);
 }
 END_TEST
 
 /* By default the control state is the thread's: a fiber runs in the one
  * it finds, and what it sets stays after it switches away. */
 START_TEST(fp_control_is_the_threads_by_default) {
-  struct weft__stack_arena arena;
-  weft__stack_arena_init(&arena, 64 * 1024);
-  struct weft__stack_pool pool = {.arena = &arena};
-  struct weft__stack *s = weft__stack_get(&pool, 64 * 1024);
-  weft__fiber_init_thread(&main_f, false);
-  weft__fiber_init(&fp_f, s->lo, weft__stack_usable(s), fiber_fp, NULL, NULL);
-  fesetround(FE_UPWARD);
-  weft__fiber_switch(&main_f, &fp_f);
+  run_fp_fiber(false);
 #if !defined(WEFT_FIBER_UCONTEXT) /* swapcontext keeps it per fiber anyway */
   ck_assert(fp_seen == 3.0);
   ck_assert_int_eq(fegetround(), FE_DOWNWARD);
 #endif
   fesetround(FE_TONEAREST);
-  weft__fiber_fini(&fp_f);
-  weft__stack_put(&pool, s);
-  weft__stack_pool_drain(&pool);
-  weft__stack_arena_fini(&arena);
 }
 END_TEST
 
