@@ -86,8 +86,7 @@ WEFT__NO_FRAME int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
     struct weft_loop *own = w->loop;
     struct weft_future *f;
     if (__builtin_expect(!atomic_load_explicit(&own->closed, memory_order_acquire), 1) &&
-        __builtin_expect((f = weft__objcache_pop(&w->caches[WEFT__OBJ_FUTURE], sizeof *f)) != NULL, 1)) {
-      w->live++;
+        __builtin_expect((f = weft__worker_obj_take(w, WEFT__OBJ_FUTURE, sizeof *f)) != NULL, 1)) {
       weft__future_init(f, own, false);
       *out = f;
       return 0;
@@ -104,6 +103,12 @@ weft_future_t *weft_future_ref(weft_future_t *f) {
   return f;
 }
 
+/* Whether @f ended with an error nobody read, which its free reports
+ * (asyncio: "exception was never retrieved"; a cancellation is not one). */
+static inline bool unreported(const struct weft_future *f) {
+  return f->err && f->err != -ECANCELED && !f->retrieved;
+}
+
 WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
   /* A completer holding no reference may still be unlocking f after its
    * awaiter saw DONE and let go (weft__future_complete): wait it out
@@ -116,7 +121,7 @@ WEFT__NO_FRAME void weft__future_fini(struct weft_future *f) {
     weft__futlock(f);
     weft__futunlock(f);
   }
-  if (f->err && f->err != -ECANCELED && !f->retrieved) {
+  if (unreported(f)) {
     struct weft_exception_context ctx = {
         .message = f->is_task ? "Task exception was never retrieved"
                               : "Future exception was never retrieved",
@@ -185,17 +190,11 @@ WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
    * weft__future_fini would find: its lock free, acquire as there), and
    * room in the worker's cache. */
   struct weft__worker *w = weft__worker_self();
-  if (__builtin_expect(w && w->loop == f->loop && !f->ops && !f->msg &&
-                           !(f->err && f->err != -ECANCELED && !f->retrieved) &&
+  if (__builtin_expect(w && w->loop == f->loop && !f->ops && !f->msg && !unreported(f) &&
                            atomic_load_explicit(&f->lock.word, memory_order_acquire) == 0,
                        1)) {
     weft__magic_dead(f);
-    if (__builtin_expect(weft__objcache_push(&w->caches[WEFT__OBJ_FUTURE], f, sizeof *f,
-                                             weft__obj_cache_max[WEFT__OBJ_FUTURE]),
-                         1)) {
-      w->live--;
-      return;
-    }
+    if (__builtin_expect(weft__worker_obj_keep(w, WEFT__OBJ_FUTURE, f, sizeof *f), 1)) return;
     weft__magic_live(f); /* the general path's fini marks it again */
   }
   future_free(f);
@@ -438,13 +437,9 @@ static __attribute__((noinline)) WEFT__NO_FRAME int entry_add_solo(struct weft_f
   struct weft_loop *loop = f->loop;
   if (__builtin_expect(weft__futlock_is_owner(loop), 1)) {
     struct weft__owner *o = loop->owner;
-    enum weft__owner_entry in = weft__owner_try_enter(o);
-    /* acquire on the word: weft__owner_enter's reason. */
-    if (__builtin_expect(in == WEFT__OWNER_IN &&
-                             atomic_load_explicit(&f->lock.word, memory_order_acquire) == 0,
-                         1))
-      return weft__owner_leave_ret(o, entry_add_locked(f, e));
-    if (in != WEFT__OWNER_NOT_IN) return entry_add_solo_left(o, f, e);
+    enum weft__owner_entry in = weft__owner_try_enter_word(o, &f->lock.word);
+    if (__builtin_expect(in == WEFT__OWNER_IN, 1)) return weft__owner_leave_ret(o, entry_add_locked(f, e));
+    if (in == WEFT__OWNER_GAVE_UP) return entry_add_solo_left(o, f, e);
   }
   return entry_add_solo_slow(f, e);
 }

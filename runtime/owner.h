@@ -150,16 +150,27 @@ static inline enum weft__owner_entry weft__owner_try_enter(struct weft__owner *o
   return WEFT__OWNER_GAVE_UP;
 }
 
-/* Enters a section for a future whose lock word is @word, on the loop's
- * worker: true if entered (leave with weft__owner_leave), false if the
- * caller must lock as usual. */
-static inline bool weft__owner_enter(struct weft__owner *o, _Atomic uint32_t *word) {
+/* weft__owner_enter without its undo, for a fast path that must make no
+ * call (its undo then goes out of line): IN (entered, @word free),
+ * NOT_IN, or GAVE_UP (`in` set but no section may run: weft__owner_leave,
+ * then lock as usual). */
+static inline enum weft__owner_entry weft__owner_try_enter_word(struct weft__owner *o,
+                                                                _Atomic uint32_t *word) {
   enum weft__owner_entry e = weft__owner_try_enter(o);
   /* acquire on the word: a thread that held it before unlocked with a
    * release store, and its critical section happens before ours. */
   if (__builtin_expect(e == WEFT__OWNER_IN && atomic_load_explicit(word, memory_order_acquire) == 0, 1))
-    return true;
-  if (e != WEFT__OWNER_NOT_IN) weft__owner_leave(o);
+    return WEFT__OWNER_IN;
+  return e == WEFT__OWNER_NOT_IN ? WEFT__OWNER_NOT_IN : WEFT__OWNER_GAVE_UP;
+}
+
+/* Enters a section for a future whose lock word is @word, on the loop's
+ * worker: true if entered (leave with weft__owner_leave), false if the
+ * caller must lock as usual. */
+static inline bool weft__owner_enter(struct weft__owner *o, _Atomic uint32_t *word) {
+  enum weft__owner_entry e = weft__owner_try_enter_word(o, word);
+  if (__builtin_expect(e == WEFT__OWNER_IN, 1)) return true;
+  if (e == WEFT__OWNER_GAVE_UP) weft__owner_leave(o);
   return false;
 }
 

@@ -316,12 +316,17 @@ static inline struct weft__task_cold *weft__task_cold_of(const struct weft_task 
   return atomic_load_explicit(&((struct weft_task *)t)->cold, memory_order_acquire);
 }
 
-/* Where @t was spawned to run: a worker index, or WEFT__UNPINNED (any
- * worker; every task of a one-worker loop). Pinned spawns are rare, so the
- * handle has no field for it: a pinned task's cold record holds it. */
-static inline int weft__task_home(const struct weft_task *t) {
-  const struct weft__task_cold *c = weft__task_cold_of(t);
+/* Where a task was spawned to run, from its cold record @c (NULL: none):
+ * a worker index, or WEFT__UNPINNED (any worker; every task of a
+ * one-worker loop). Pinned spawns are rare, so the handle has no field
+ * for it: a pinned task's cold record holds it. weft__task_home reads the
+ * record itself. */
+static inline int weft__task_home_in(const struct weft__task_cold *c) {
   return c && c->pin ? (int)c->pin - 1 : WEFT__UNPINNED;
+}
+
+static inline int weft__task_home(const struct weft_task *t) {
+  return weft__task_home_in(weft__task_cold_of(t));
 }
 
 /* Whether @t, started and not ended, is armed (weft__task_run's timed). */
@@ -472,15 +477,15 @@ bool weft__task_run_inline(struct weft_task *host, struct weft_task *child);
  * a dozen stores on every first run. */
 static inline void weft__task_run_init(struct weft__task_run *x, struct weft_task *t,
                                        struct weft__stack *stack) {
+  const struct weft__task_cold *c = weft__task_cold_of(t); /* one load for both below */
   weft__runnable_init(&x->r, WEFT__R_TASK);
   x->task = t;
-  atomic_init(&x->pinned, weft__task_home(t));
+  atomic_init(&x->pinned, weft__task_home_in(c));
   atomic_init(&x->since_ms, 0);
   atomic_init(&x->last_worker, -1);
   atomic_init(&x->block_kind, WEFT__BLOCK_NONE);
   /* A sampled spawn stamped its first wait for a worker (task.c), which
    * the first slice's start ends: armed from the start. */
-  const struct weft__task_cold *c = weft__task_cold_of(t);
   atomic_init(&x->timed, c && c->times.ready_at != 0);
   x->stack = stack;
   x->inline_child = NULL;

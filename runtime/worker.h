@@ -356,11 +356,28 @@ static inline struct weft__worker *weft__worker_of(struct weft_loop *loop) {
  * the allocator. NULL: no memory. Its contents are undefined. Any thread.
  * Inline: both kinds are made at the rate of task switches (ping_pong),
  * and with @k constant the kind's figures fold in. */
+/* The worker case of both, which makes no call: an object from @w's
+ * cache, counted in (NULL if the cache is empty); @o into @w's cache,
+ * counted out (false if the cache is full: nothing done). */
+static inline void *weft__worker_obj_take(struct weft__worker *w, enum weft__obj_kind k, size_t size) {
+  void *o = weft__objcache_pop(&w->caches[k], size);
+  if (o) w->live++; /* weft__loop_count's worker case, the worker in hand */
+  return o;
+}
+
+static inline bool weft__worker_obj_keep(struct weft__worker *w, enum weft__obj_kind k, void *o,
+                                         size_t size) {
+  if (!weft__objcache_push(&w->caches[k], o, size, weft__obj_cache_max[k])) return false;
+  w->live--;
+  return true;
+}
+
 static inline void *weft__worker_obj_alloc_on(struct weft__worker *w, struct weft_loop *loop,
                                               enum weft__obj_kind k, size_t size) {
-  void *o = w ? weft__objcache_pop(&w->caches[k], size) : NULL;
-  if (!o && !(o = weft__alloc_bulk(size))) return NULL;
-  if (w) w->live++; /* weft__loop_count's worker case, the worker in hand */
+  void *o = w ? weft__worker_obj_take(w, k, size) : NULL;
+  if (o) return o;
+  if (!(o = weft__alloc_bulk(size))) return NULL;
+  if (w) w->live++;
   else weft__loop_count(loop, +1);
   return o;
 }
@@ -377,7 +394,8 @@ static inline void *weft__worker_obj_alloc(struct weft_loop *loop, enum weft__ob
 static inline void weft__worker_obj_free(struct weft_loop *loop, enum weft__obj_kind k, void *o,
                                          size_t size) {
   struct weft__worker *w = weft__worker_of(loop);
-  if (!w || !weft__objcache_push(&w->caches[k], o, size, weft__obj_cache_max[k])) weft__free(o, size);
+  if (w && weft__worker_obj_keep(w, k, o, size)) return;
+  weft__free(o, size);
   if (w) w->live--;
   else weft__loop_count(loop, -1);
 }
