@@ -67,6 +67,23 @@ bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r) {
   return weft__runq_try_push_ordered(q, r, memory_order_seq_cst);
 }
 
+size_t weft__runq_push_batch(struct weft__runq *q, struct weft__runnable *const *items, size_t n) {
+  /* acquire: as weft__runq_try_push_ordered's, for the slots we reuse. */
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* owner's own */
+  size_t room = WEFT__RUNQ_CAP - (t - h);
+  if (n > room) n = room;
+  for (size_t i = 0; i < n; i++)
+    atomic_store_explicit(&q->buf[(t + i) & WEFT__RUNQ_MASK], items[i], memory_order_relaxed);
+  /* seq_cst, once: release publishes every slot above to a thief's
+   * acquire load of tail; the total order is the idle protocol's, as a
+   * single push's (design comment), and a sleeper that misses this store
+   * misses none of the slots, all published by it. */
+  if (n) atomic_store_explicit(&q->tail, t + (uint32_t)n, memory_order_seq_cst);
+  WEFT__INVARIANT(runq_ok(q));
+  return n;
+}
+
 bool weft__runq_ok(struct weft__runq *q) { return runq_ok(q); }
 
 /* The ring is full: claim its older half with one CAS and hand it, then @r,

@@ -44,6 +44,11 @@ size_t weft__runq_push(struct weft__runq *q, struct weft__runnable *r,
 
 /* Owner only. Appends @r if there is room; false if the ring is full. */
 bool weft__runq_try_push(struct weft__runq *q, struct weft__runnable *r);
+/* Owner only. Appends the first of @items (@n of them, in order) that fit
+ * and returns how many it appended (0 when the ring is full). One
+ * publication for them all: the same ordering as @n weft__runq_try_push
+ * calls, with one fenced store instead of @n. */
+size_t weft__runq_push_batch(struct weft__runq *q, struct weft__runnable *const *items, size_t n);
 
 /* The ring's invariant (runq.c), for the inline operations' checks. */
 bool weft__runq_ok(struct weft__runq *q);

@@ -1,5 +1,6 @@
-/* test_runq.c - runtime/runq.c: FIFO order, the peeks, overflow, steal-half, and the
- * owner against 1 and 3 thieves with no item lost or taken twice. */
+/* test_runq.c - runtime/runq.c: FIFO order, the peeks, overflow, batch pushes,
+ * steal-half, and the owner (pushing one at a time or in batches) against 1
+ * and 3 thieves with no item lost or taken twice. */
 #include "helpers.h"
 #include "runq.h"
 
@@ -61,6 +62,33 @@ START_TEST(overflow_spills_older_half_in_order) {
 }
 END_TEST
 
+/* A batch push appends, in order, as many of its items as fit and says
+ * how many; on a full ring none. Across the counters' wrap. */
+START_TEST(batch_push_appends_what_fits_in_order) {
+  static struct weft__runq q;
+  weft__runq_init(&q);
+  static struct weft__runnable items[WEFT__RUNQ_CAP + 3];
+  static struct weft__runnable *list[WEFT__RUNQ_CAP + 3];
+  for (int i = 0; i < WEFT__RUNQ_CAP + 3; i++) list[i] = &items[i];
+  ck_assert_uint_eq(weft__runq_push_batch(&q, list, 0), 0);
+  for (int round = 0; round < 3; round++) {
+    ck_assert(weft__runq_try_push(&q, &items[0])); /* one ahead of the batch */
+    size_t in = weft__runq_push_batch(&q, &list[1], WEFT__RUNQ_CAP + 2);
+    ck_assert_uint_eq(in, WEFT__RUNQ_CAP - 1);
+    ck_assert_uint_eq(weft__runq_len(&q), WEFT__RUNQ_CAP);
+    ck_assert_uint_eq(weft__runq_push_batch(&q, &list[1 + in], 2), 0); /* full */
+    for (int i = 0; i < WEFT__RUNQ_CAP; i++) ck_assert_ptr_eq(weft__runq_pop(&q), &items[i]);
+    ck_assert_ptr_null(weft__runq_pop(&q));
+    /* A batch that fits whole, behind what is queued. */
+    ck_assert(weft__runq_try_push(&q, &items[1]));
+    ck_assert_uint_eq(weft__runq_push_batch(&q, list, 1), 1);
+    ck_assert_ptr_eq(weft__runq_pop(&q), &items[1]);
+    ck_assert_ptr_eq(weft__runq_pop(&q), &items[0]);
+    ck_assert_ptr_null(weft__runq_pop(&q));
+  }
+}
+END_TEST
+
 START_TEST(steal_takes_half) {
   static struct weft__runq a, b;
   weft__runq_init(&a);
@@ -119,7 +147,23 @@ static void *thief(void *arg) {
   return NULL;
 }
 
-static void stress(int nthieves) {
+/* The owner's pushes: one at a time (spilling when full), or in batches
+ * of up to 7 (what does not fit is taken on the spot, as a spill's). */
+static void owner_push(long *i, bool batches, struct weft__runnable **spill) {
+  if (!batches) {
+    size_t n = weft__runq_push(&owner_q, &items[*i], spill);
+    for (size_t k = 0; k < n; k++) take(spill[k]);
+    (*i)++;
+    return;
+  }
+  struct weft__runnable *list[7] = {0};
+  size_t n = 0;
+  while (n < 1 + (size_t)(*i % 7) && *i < nitems) list[n++] = &items[(*i)++];
+  size_t in = weft__runq_push_batch(&owner_q, list, n);
+  for (size_t k = in; k < n; k++) take(list[k]);
+}
+
+static void stress(int nthieves, bool batches) {
   nitems = scaled(5000000); /* push + take = 10M operations */
   items = calloc((size_t)nitems, sizeof *items);
   seen = calloc((size_t)nitems, 1);
@@ -131,9 +175,8 @@ static void stress(int nthieves) {
   static struct weft__runq thief_q[3];
   for (int i = 0; i < nthieves; i++) pthread_create(&th[i], NULL, thief, &thief_q[i]);
   static struct weft__runnable *spill[WEFT__RUNQ_SPILL];
-  for (long i = 0; i < nitems; i++) {
-    size_t n = weft__runq_push(&owner_q, &items[i], spill);
-    for (size_t k = 0; k < n; k++) take(spill[k]);
+  for (long i = 0; i < nitems;) {
+    owner_push(&i, batches, spill);
     if (i % 3 == 0) {
       struct weft__runnable *r = weft__runq_pop(&owner_q);
       if (r) take(r);
@@ -152,10 +195,13 @@ static void stress(int nthieves) {
   free((void *)seen);
 }
 
-START_TEST(owner_vs_one_thief) { stress(1); }
+START_TEST(owner_vs_one_thief) { stress(1, false); }
 END_TEST
 
-START_TEST(owner_vs_three_thieves) { stress(3); }
+START_TEST(owner_vs_three_thieves) { stress(3, false); }
+END_TEST
+
+START_TEST(owner_batches_vs_three_thieves) { stress(3, true); }
 END_TEST
 
 static Suite *suite(void) {
@@ -164,12 +210,14 @@ static Suite *suite(void) {
   tcase_add_test(tc, fifo_order);
   tcase_add_test(tc, peeks_see_the_next_pops);
   tcase_add_test(tc, overflow_spills_older_half_in_order);
+  tcase_add_test(tc, batch_push_appends_what_fits_in_order);
   tcase_add_test(tc, steal_takes_half);
   suite_add_tcase(s, tc);
   TCase *st = tcase_create("stress");
   tcase_set_timeout(st, 600);
   tcase_add_test(st, owner_vs_one_thief);
   tcase_add_test(st, owner_vs_three_thieves);
+  tcase_add_test(st, owner_batches_vs_three_thieves);
   suite_add_tcase(s, st);
   return s;
 }
