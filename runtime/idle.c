@@ -37,7 +37,11 @@
  * did not grow. What the race can cost is parallelism, until the pusher's
  * next push: its next requeue looks again, any other push goes through
  * the protocol. The full fence it saves was 19% of a yield with two
- * workers (benchmarks/RESULTS.md, 2026-12-02 18:57Z). The peers never
+ * workers (benchmarks/RESULTS.md, 2026-12-02 18:57Z). And a requeue looks
+ * only when there is something to share: more than the task itself queued
+ * on its worker (ring and LIFO slot), as Tokio's should_notify_others
+ * asks; a lone task yielding woke a sleeper every few yields, which found
+ * nothing to take or stole the task back and forth (2026-12-05). The peers never
  * notify for a yield at all: Tokio 1.24 defers a yielded task's wake-up
  * until its worker parks, Go 1.19's Gosched puts the goroutine on the
  * global queue without waking anybody.

@@ -933,7 +933,14 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
       }
     } else if (weft__runq_try_push_requeue(&w->runq, &x->r)) {
       w->resumed = true;
-      if (weft__idle_may_notify(&loop->idle)) notify_one(loop);
+      /* A helper only if there is something to share: with this task
+       * alone queued (and the LIFO slot empty), this worker runs it next,
+       * and a woken sleeper found nothing or stole the task back and forth
+       * (Tokio's should_notify_others asks the same). A lone task yielding
+       * under a timeout scope (wait_for_overhead, two workers) paid a
+       * futex wake-up and a park every few yields. */
+      if (weft__runq_len(&w->runq) + (lifo_get(w) != NULL) > 1 && weft__idle_may_notify(&loop->idle))
+        notify_one(loop);
       return;
     }
     push_local(w, &x->r, true);

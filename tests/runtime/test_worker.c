@@ -130,6 +130,28 @@ START_TEST(a_task_resumed_on_another_worker_reads_that_worker) {
 }
 END_TEST
 
+/* A task yielding alone on a two-worker loop: its worker runs it again
+ * at once, so its yields wake nobody. Each yield used to wake the other
+ * worker whenever it slept, which found nothing (or stole the task) and
+ * slept again: thousands of futex round trips here. The few unparks left
+ * are the run's start and end. */
+enum { LONE_YIELDS = 20000 };
+
+static int lone_yielder(void *arg, void **res) {
+  for (int i = 0; i < LONE_YIELDS; i++) ck_assert_int_eq(weft_yield(), 0);
+  struct weft_loop_stats st;
+  ck_assert_int_eq(weft_loop_get_stats(weft_loop_current(), &st), 0);
+  *(uint64_t *)arg = st.total.unparks;
+  return 0;
+}
+
+START_TEST(a_lone_yielding_task_wakes_no_other_worker) {
+  uint64_t unparks = 0;
+  ck_assert_int_eq(run_main(2, lone_yielder, &unparks, NULL), 0);
+  ck_assert_uint_lt(unparks, 50);
+}
+END_TEST
+
 /* Wake storm: many tasks wait on one gate; opening it wakes them all at
  * once on every worker; they then hammer a second gate. */
 static _Atomic long passed;
@@ -736,6 +758,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, token_ring_across_workers);
   tcase_add_test(tc, a_task_resumed_on_another_worker_reads_that_worker);
+  tcase_add_test(tc, a_lone_yielding_task_wakes_no_other_worker);
   tcase_add_test(tc, wake_storm);
   tcase_add_test(tc, spawned_work_runs_exactly_once);
   tcase_add_test(tc, repeated_stop_and_run);
