@@ -51,6 +51,33 @@ int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out) {
   return 0;
 }
 
+/* A worker's idle and busy times up to now, a sleep or run in progress
+ * included: the seqlock's reader (worker.h, weft__worker_times_begin), a
+ * snapshot of the times with the clock read inside it. It retries only
+ * while the worker is inside one of the few stores that change them. */
+static void times_now(struct weft__worker_counters *c, uint64_t *idle_out, uint64_t *busy_out) {
+  for (;;) {
+    /* acquire: pairs with the even count's release store. */
+    uint32_t s = atomic_load_explicit(&c->times_seq, memory_order_acquire);
+    uint64_t idle = LOAD(c->idle_ns), park = LOAD(c->park_start_ns), busy = LOAD(c->busy_ns);
+    uint64_t run = LOAD(c->run_start_ns), idle0 = LOAD(c->run_idle0_ns);
+    uint64_t now = weft__clock_ns();
+    weft__clock_fence(); /* the clock read before the count's second look */
+    /* acquire fence: the loads above before the count's second look, which
+     * then sees the odd count of any change whose stores they saw. */
+    atomic_thread_fence(memory_order_acquire);
+    if ((s & 1) || atomic_load_explicit(&c->times_seq, memory_order_relaxed) != s) continue;
+    if (park) idle += now > park ? now - park : 0;
+    if (run) { /* a run in progress: its length so far minus its idle time */
+      uint64_t len = now > run ? now - run : 0, in_run = idle - idle0;
+      busy += len > in_run ? len - in_run : 0;
+    }
+    *idle_out = idle;
+    *busy_out = busy;
+    return;
+  }
+}
+
 static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) {
   memset(out, 0, sizeof *out);
   out->polled = LOAD(w->ctr.polled);
@@ -58,14 +85,7 @@ static void worker_stats(struct weft__worker *w, struct weft_worker_stats *out) 
   out->stolen = LOAD(w->ctr.stolen);
   out->parks = LOAD(w->ctr.parks);
   out->unparks = LOAD(w->park.kicks);
-  out->idle_ns = LOAD(w->ctr.idle_ns);
-  out->busy_ns = LOAD(w->ctr.busy_ns);
-  uint64_t start = LOAD(w->ctr.run_start_ns);
-  if (start) { /* a run in progress: its length so far minus its idle time */
-    uint64_t now = weft__clock_ns(), len = now > start ? now - start : 0;
-    uint64_t idle = out->idle_ns - LOAD(w->ctr.run_idle0_ns);
-    out->busy_ns += len > idle ? len - idle : 0;
-  }
+  times_now(&w->ctr, &out->idle_ns, &out->busy_ns);
   out->timers_fired = LOAD(w->ctr.timers_fired);
   out->handles_run = LOAD(w->ctr.handles_run);
   out->io_submitted = LOAD(w->reactor.started);

@@ -1577,12 +1577,17 @@ static void park_worker(struct weft__worker *w) {
     w->searching = weft__idle_transition_from_parked(&loop->idle, w->index);
     return;
   }
-  uint64_t t0 = weft__clock_ns();
   weft__count(&w->ctr.parks, 1);
+  uint64_t t0 = weft__worker_times_begin(&w->ctr); /* the sleep counts as idle from here */
+  atomic_store_explicit(&w->ctr.park_start_ns, t0, memory_order_relaxed);
+  weft__worker_times_end(&w->ctr);
   weft__monitor_worker_parks(loop);
   weft__park_wait(&w->park, next == UINT64_MAX ? 0 : next);
   weft__monitor_worker_wakes(loop);
-  weft__count(&w->ctr.idle_ns, weft__clock_ns() - t0);
+  uint64_t t1 = weft__worker_times_begin(&w->ctr);
+  weft__count(&w->ctr.idle_ns, t1 > t0 ? t1 - t0 : 0);
+  atomic_store_explicit(&w->ctr.park_start_ns, 0, memory_order_relaxed);
+  weft__worker_times_end(&w->ctr);
   w->searching = weft__idle_transition_from_parked(&loop->idle, w->index);
 }
 
@@ -1683,9 +1688,11 @@ void weft__worker_main(struct weft__worker *w) {
   weft__fiber_init_thread(&w->sched, loop->task_fp_env);
   w->searching = false;
   record_thread_stack(w);
-  uint64_t run_start = weft__clock_ns(), idle0 = atomic_load_explicit(&w->ctr.idle_ns, memory_order_relaxed);
+  uint64_t run_start = weft__worker_times_begin(&w->ctr),
+           idle0 = atomic_load_explicit(&w->ctr.idle_ns, memory_order_relaxed);
   atomic_store_explicit(&w->ctr.run_idle0_ns, idle0, memory_order_relaxed);
   atomic_store_explicit(&w->ctr.run_start_ns, run_start, memory_order_relaxed);
+  weft__worker_times_end(&w->ctr);
   weft__monitor_worker_wakes(loop);
   acct_refresh(w);
   w->coarse_ms = weft__clock_coarse_ms();
@@ -1723,9 +1730,11 @@ void weft__worker_main(struct weft__worker *w) {
   end_search(w);
   if (loop->solo) weft__owner_run_ends(loop->owner);
   weft__monitor_worker_parks(loop);
+  uint64_t end = weft__worker_times_begin(&w->ctr);
   uint64_t idle = atomic_load_explicit(&w->ctr.idle_ns, memory_order_relaxed) - idle0;
-  uint64_t len = weft__clock_ns() - run_start;
+  uint64_t len = end > run_start ? end - run_start : 0;
   weft__count(&w->ctr.busy_ns, len > idle ? len - idle : 0);
   atomic_store_explicit(&w->ctr.run_start_ns, 0, memory_order_relaxed);
+  weft__worker_times_end(&w->ctr);
   weft__tls_worker = NULL;
 }

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "clock.h"
 #include "fiber.h"
 #include "inject.h"
 #include "objcache.h"
@@ -41,23 +42,55 @@ enum weft__switch_reason {
 
 /* A worker's counters (weft_loop_worker_stats). Only the worker writes
  * them, with relaxed load-add-store (no locked instruction); any thread
- * reads them relaxed: statistics, each value exact, the set not a snapshot. */
+ * reads them relaxed: statistics, each value exact, the set not a snapshot.
+ * The times are the exception: idle_ns, busy_ns and what a run or a sleep
+ * in progress adds to them (park_start_ns, run_start_ns, run_idle0_ns)
+ * are read as one snapshot, so that a sleep in progress counts as idle
+ * while it lasts (it read as busy until the worker woke) and neither time
+ * ever goes back. A seqlock guards them (times_seq, odd while the worker
+ * changes them; worker.c's four writers go through
+ * weft__worker_times_begin/_end, stats.c reads). */
 struct weft__worker_counters {
   _Atomic uint64_t polled;       /* task slices started; also the stall detector's clock */
   _Atomic uint64_t steals;       /* steal operations that got work */
   _Atomic uint64_t stolen;       /* runnables they took */
   _Atomic uint64_t parks;        /* sleeps in the reactor */
-  _Atomic uint64_t idle_ns;      /* time in them */
+  _Atomic uint64_t idle_ns;      /* time in them, the one in progress left out */
+  _Atomic uint64_t park_start_ns; /* when the sleep in progress began (0: none) */
   _Atomic uint64_t timers_fired;
   _Atomic uint64_t handles_run;  /* call_soon/call_later callbacks */
   _Atomic uint64_t run_start_ns; /* when the current run began (0: not running) */
   _Atomic uint64_t run_idle0_ns; /* idle_ns then */
   _Atomic uint64_t busy_ns;      /* runs that ended: their length minus idle */
+  _Atomic uint32_t times_seq;    /* even: the times above agree (seqlock) */
 };
 
 static inline void weft__count(_Atomic uint64_t *c, uint64_t n) {
   /* relaxed: a statistic with one writer; readers tolerate staleness. */
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* The seqlock's writer side (one writer: plain increments): every change
+ * to the times, and the clock read it is made at, inside one odd window,
+ * so that a reader's estimate of a sleep or run in progress (its own
+ * clock read inside its snapshot) never runs ahead of what the change
+ * records. Returns the time now. */
+static inline uint64_t weft__worker_times_begin(struct weft__worker_counters *c) {
+  uint32_t s = atomic_load_explicit(&c->times_seq, memory_order_relaxed);
+  atomic_store_explicit(&c->times_seq, s + 1, memory_order_relaxed);
+  /* seq_cst fence (a full one): the odd count is visible before the clock
+   * is read (then the clock fence), and before any store that follows, so
+   * a reader that sees one of those, or reads its clock after ours, sees
+   * the odd count. Four writers, each beside a sleep or a run's edge. */
+  atomic_thread_fence(memory_order_seq_cst);
+  weft__clock_fence();
+  return weft__clock_ns();
+}
+
+static inline void weft__worker_times_end(struct weft__worker_counters *c) {
+  uint32_t s = atomic_load_explicit(&c->times_seq, memory_order_relaxed);
+  /* release: the window's stores before the even count. */
+  atomic_store_explicit(&c->times_seq, s + 1, memory_order_release);
 }
 
 static inline void weft__count32(_Atomic uint32_t *c, uint32_t n) {

@@ -154,8 +154,10 @@ WEFT_EXTERN int weft_task_get_stats(weft_task_t *t, struct weft_task_stats *out)
  * @steals:       steal operations that found work; @stolen: runnables taken.
  * @parks:        times it slept in its reactor; @unparks: times another
  *                thread woke it from there.
- * @busy_ns, @idle_ns: time running (not parked) and parked, in runs so far
- *                (the current run's busy time counts up to now).
+ * @busy_ns, @idle_ns: time running (not parked) and parked, in runs so far,
+ *                up to now: the current run's busy time and a sleep in
+ *                progress count (read together, so successive reads of
+ *                either never go back).
  * @timers_fired, @handles_run: timer callbacks and call_soon/call_later
  *                callbacks run.
  * @io_submitted, @io_completed: I/O requests given to its reactor, and

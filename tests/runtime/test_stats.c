@@ -5,6 +5,7 @@
  * the Prometheus text is well formed and sized like snprintf.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -123,6 +124,78 @@ static void check_counters(unsigned workers) {
   ck_assert_int_eq(weft_loop_worker_stats(held, 0, &ws), WEFT_ECLOSED);
   weft_loop_release(held);
 }
+
+/* A worker asleep counts as idle while it sleeps, not only once it wakes:
+ * read during main's 200 ms sleep's neighbourhood, the other worker of a
+ * two-worker loop (nothing to do, asleep throughout) gained at least half
+ * of it as idle time. Before, a sleep in progress read as busy, so that
+ * worker's idle time did not move at all. */
+static int sleep_between_reads(void *arg, void **res) {
+  unsigned other = weft_worker_index() == 0 ? 1 : 0;
+  struct weft_worker_stats a, b;
+  ck_assert_int_eq(weft_loop_worker_stats(weft_loop_current(), other, &a), 0);
+  ck_assert_int_eq(weft_sleep_ns(200000000), 0);
+  ck_assert_int_eq(weft_loop_worker_stats(weft_loop_current(), other, &b), 0);
+  ck_assert_uint_ge(b.idle_ns, a.idle_ns + 100000000);
+  ck_assert_uint_ge(b.busy_ns, a.busy_ns); /* counters never go back */
+  return 0;
+}
+
+START_TEST(a_sleeping_worker_counts_as_idle_while_it_sleeps) {
+  ck_assert_int_eq(run_main(2, sleep_between_reads, NULL, NULL), 0);
+}
+END_TEST
+
+/* A thread reading a worker's idle and busy times while the worker
+ * sleeps and wakes hundreds of times: neither ever goes back (the sleep
+ * in progress is estimated inside the count's snapshot, which its end
+ * never undercuts). Run under TSan too: the pair is a seqlock. */
+static _Atomic bool reading_done;
+static _Atomic long went_back, reads;
+
+static void *stats_reader(void *arg) {
+  weft_loop_t *loop = arg;
+  uint64_t idle[2] = {0, 0}, busy[2] = {0, 0};
+  while (!atomic_load(&reading_done)) {
+    for (unsigned k = 0; k < 2; k++) {
+      struct weft_worker_stats ws;
+      if (weft_loop_worker_stats(loop, k, &ws) != 0) continue;
+      if (ws.idle_ns < idle[k] || ws.busy_ns < busy[k]) atomic_fetch_add(&went_back, 1);
+      idle[k] = ws.idle_ns;
+      busy[k] = ws.busy_ns;
+      atomic_fetch_add(&reads, 1);
+    }
+  }
+  return NULL;
+}
+
+static int short_sleeps(void *arg, void **res) {
+  for (int i = 0; i < 300; i++) ck_assert_int_eq(weft_sleep_ns(200000), 0);
+  return 0;
+}
+
+START_TEST(idle_and_busy_never_go_back_under_a_reader) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 2;
+  weft_loop_t *loop;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  atomic_store(&reading_done, false);
+  atomic_store(&went_back, 0);
+  atomic_store(&reads, 0);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, stats_reader, loop), 0);
+  weft_task_t *m;
+  ck_assert_int_eq(weft_spawn_opts(loop, short_sleeps, NULL, NULL, &m), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+  weft_task_release(m);
+  atomic_store(&reading_done, true);
+  pthread_join(th, NULL);
+  ck_assert_int_gt(atomic_load(&reads), 0);
+  ck_assert_int_eq(atomic_load(&went_back), 0);
+  ck_assert_int_ge(weft_loop_close(loop), 0);
+}
+END_TEST
 
 START_TEST(counters_one_worker) { check_counters(1); }
 END_TEST
@@ -361,6 +434,8 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("stats");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, counters_one_worker);
+  tcase_add_test(tc, a_sleeping_worker_counts_as_idle_while_it_sleeps);
+  tcase_add_test(tc, idle_and_busy_never_go_back_under_a_reader);
   tcase_add_test(tc, counters_four_workers);
   tcase_add_test(tc, sampled_every_4);
   tcase_add_test(tc, sampled_every_slice);
