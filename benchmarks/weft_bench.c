@@ -146,6 +146,23 @@ static int yield_many(void *arg, void **res) {
 
 enum { PAIRS = 1000, ROUNDS = 1000 };
 
+/* WEFT_BENCH_PAIRS=n (weft only; benchmarks/README.md): n pairs, each
+ * playing 1,000,000 / n round trips, so the messages stay 2M and only the
+ * working set changes (how many tasks asyncio's FIFO order cycles
+ * through between a pair's turns). Unset or out of range: the workload. */
+static int pairs_wanted(int *rounds) {
+  const char *env = getenv("WEFT_BENCH_PAIRS");
+  long n = env ? strtol(env, NULL, 10) : 0;
+  if (n < 1 || n > PAIRS) {
+    *rounds = ROUNDS;
+    return PAIRS;
+  }
+  *rounds = (int)(PAIRS * ROUNDS / n);
+  return (int)n;
+}
+
+static int rounds; /* each pair's round trips (pairs_wanted) */
+
 struct pair {
   weft_future_t *first; /* pong's first inbox; pong's reference */
 };
@@ -153,7 +170,7 @@ struct pair {
 static int pong(void *arg, void **res) {
   struct pair *p = arg;
   weft_future_t *in = p->first;
-  for (int r = 0; r < ROUNDS; r++) {
+  for (int r = 0; r < rounds; r++) {
     void *v;
     weft_await(in, &v); /* v: the future to answer on, and the next inbox */
     weft_future_t **msg = v;
@@ -168,7 +185,7 @@ static int pong(void *arg, void **res) {
 static int ping(void *arg, void **res) {
   struct pair *p = arg;
   weft_future_t *out = p->first; /* pong's until its await returns */
-  for (int r = 0; r < ROUNDS; r++) {
+  for (int r = 0; r < rounds; r++) {
     weft_future_t *reply, *next;
     weft_future_new(NULL, &reply);
     weft_future_new(NULL, &next);
@@ -185,19 +202,20 @@ static int ping(void *arg, void **res) {
 static int ping_pong(void *arg, void **res) {
   static struct pair pairs[PAIRS];
   weft_task_t *ts[2 * PAIRS];
-  if (arg) warm_up(2 * PAIRS);
+  int n = pairs_wanted(&rounds);
+  if (arg) warm_up(2 * n);
   double t0 = now_s();
-  for (int i = 0; i < PAIRS; i++) {
+  for (int i = 0; i < n; i++) {
     weft_future_new(NULL, &pairs[i].first);
     weft_spawn(pong, &pairs[i], &ts[2 * i]);
     weft_spawn(ping, &pairs[i], &ts[2 * i + 1]);
   }
-  for (int i = 0; i < 2 * PAIRS; i++) {
+  for (int i = 0; i < 2 * n; i++) {
     weft_await(weft_task_future(ts[i]), NULL);
     weft_task_release(ts[i]);
   }
   /* a round trip is two messages */
-  report(arg ? "ping_pong_warm" : "ping_pong", (long)PAIRS * ROUNDS * 2, now_s() - t0, NULL);
+  report(arg ? "ping_pong_warm" : "ping_pong", (long)n * rounds * 2, now_s() - t0, NULL);
   return 0;
 }
 
