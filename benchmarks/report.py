@@ -3,7 +3,7 @@
 workloads) and against Go, Tokio, libuv, asyncio, uvloop and nginx (I/O,
 through benchmarks/io/run.sh), as a report people can read at a glance.
 
-    benchmarks/report.py [--quick] [--workers 1,2] [--reps 3] [--out DIR]
+    benchmarks/report.py [--quick] [--workers 1,2] [--reps 5] [--out DIR]
                          [--no-io] [--io-seconds S] [workload ...]
 
 What it does, in order:
@@ -650,7 +650,11 @@ def main():
     ncpu = os.cpu_count() or 1
     args.workers = [int(x) for x in args.workers.split(",")] if args.workers else \
         ([ncpu] if args.quick else sorted({1, ncpu}))
-    args.reps = args.reps or (1 if args.quick else 3)
+    # Five: the median then survives two outliers. With three, one slow
+    # stretch of the host (its modes move the cheap rows 1.3-2.5x) decided
+    # several one-worker rows of a run (RESULTS.md, 2026-12-05 04:25Z);
+    # the runtime suite takes ~1.5 minutes more.
+    args.reps = args.reps or (1 if args.quick else 5)
     args.workloads = args.workloads or (QUICK if args.quick else ALL)
     args.io_seconds = args.io_seconds or (1 if args.quick else 5)
     args.io_reps = 1 if args.quick else 3
