@@ -1388,16 +1388,6 @@ static void take_injected(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   struct weft__runnable **batch = w->batch; /* push_local uses w->spill, not this */
   size_t n, max = WEFT__RUNQ_CAP / 2;
-  if (!loop->solo) {
-    size_t len = atomic_load_explicit(&loop->inject.len, memory_order_relaxed);
-    if (len / loop->nworkers + 1 < max) max = len / loop->nworkers + 1;
-    /* No more than our ring has room for: what would not fit would spill
-     * straight back (half the ring with it), and a busy worker's pass
-     * moved half a ring out and in again each time (spawn_many's spawner,
-     * whose own spills these are). The rest waits for a worker with room. */
-    size_t room = WEFT__RUNQ_CAP - weft__runq_len(&w->runq);
-    if (room < max) max = room;
-  }
   if (loop->solo) {
     do {
       n = weft__inject_pop_batch(&loop->inject, batch, max);
@@ -1405,6 +1395,16 @@ static void take_injected(struct weft__worker *w) {
     } while (n == max);
     return;
   }
+  size_t len = atomic_load_explicit(&loop->inject.len, memory_order_relaxed);
+  if (len / loop->nworkers + 1 < max) max = len / loop->nworkers + 1;
+  /* No more than our ring has room for: what would not fit would spill
+   * straight back (half the ring with it), and a busy worker's pass moved
+   * half a ring out and in again each time (spawn_many's spawner, whose
+   * own spills these are). The rest waits for a worker with room. Only
+   * this worker adds to its ring and thieves only make room, so the batch
+   * fits whole. */
+  size_t room = WEFT__RUNQ_CAP - weft__runq_len(&w->runq);
+  if (room < max) max = room;
   n = weft__inject_pop_batch(&loop->inject, batch, max);
   /* push_local's steps for the whole batch, with one publication of the
    * ring's tail (a fenced store) instead of one each: a fence per item
@@ -1416,7 +1416,8 @@ static void take_injected(struct weft__worker *w) {
   for (size_t i = 0; i < n; i++) resumed |= weft__runnable_kind(batch[i]) == WEFT__R_TASK;
   if (resumed) w->resumed = true;
   size_t in = weft__runq_push_batch(&w->runq, batch, n);
-  for (size_t i = in; i < n; i++) push_local(w, batch[i], false); /* a full ring spills, as there */
+  WEFT__INVARIANT(in == n);
+  (void)in;
   if (!weft__inject_maybe_empty(&loop->inject)) notify_one(loop);
 }
 

@@ -175,11 +175,7 @@ static int short_sleeps(void *arg, void **res) {
 }
 
 START_TEST(idle_and_busy_never_go_back_under_a_reader) {
-  struct weft_loop_config cfg;
-  weft_loop_config_init(&cfg);
-  cfg.workers = 2;
-  weft_loop_t *loop;
-  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  weft_loop_t *loop = make_loop(2);
   atomic_store(&reading_done, false);
   atomic_store(&went_back, 0);
   atomic_store(&reads, 0);
