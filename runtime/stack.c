@@ -204,8 +204,14 @@ static void forget(struct weft__stack *s) {
 #endif
 }
 
+/* Bytes from one slab stack's guard to the next's: its guard, its usable
+ * memory, and a page of address space above its top that nothing touches
+ * (the skew, stack.h), which costs no memory. A stack mapped alone has the
+ * same layout. */
+static size_t stack_stride(size_t usable) { return WEFT__STACK_GUARD + usable + page_size(); }
+
 static struct weft__stack *map_alone(struct weft__stack_arena *a, size_t size) {
-  size_t usable = weft__stack_round(size), map_size = usable + WEFT__STACK_GUARD;
+  size_t usable = weft__stack_round(size), map_size = stack_stride(usable);
   struct weft__stack *s = weft__alloc(sizeof *s);
   if (!s) return NULL;
   void *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
@@ -230,7 +236,7 @@ static struct weft__stack *map_alone(struct weft__stack_arena *a, size_t size) {
 /* Maps a slab with its guards, without the arena's lock (system calls
  * there would stall every worker that needs a stack); NULL on failure. */
 static struct weft__stack_slab *map_slab(size_t size) {
-  size_t stride = size + WEFT__STACK_GUARD, map_size = stride * WEFT__STACK_SLAB;
+  size_t stride = stack_stride(size), map_size = stride * WEFT__STACK_SLAB;
   struct weft__stack_slab *slab = weft__alloc(sizeof *slab);
   if (!slab) return NULL;
   char *base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
@@ -429,7 +435,7 @@ static void trim_pages(struct weft__stack *list) {
       size_t j = i;
       /* The run chunk[i..j]: each the next stack of the same slab. */
       while (j + 1 < k && chunk[j + 1]->slab == chunk[i]->slab &&
-             (char *)chunk[j + 1]->lo == (char *)chunk[j]->lo + chunk[j]->size + WEFT__STACK_GUARD)
+             (char *)chunk[j + 1]->lo == (char *)chunk[j]->lo + stack_stride(chunk[j]->size))
         j++;
       char *lo = chunk[i]->lo, *hi = (char *)chunk[j]->lo + chunk[j]->size;
       madvise(lo, (size_t)(hi - lo), MADV_DONTNEED); /* whole stacks: descriptors are elsewhere */

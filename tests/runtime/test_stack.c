@@ -1,7 +1,7 @@
 /* test_stack.c - runtime/stack.c: slab reuse, lone stacks, the bounded pool,
  * guard pages on both kinds, trimming in runs that spare stacks in use
- * and guards, many stacks within the mapping limit, and what a fresh stack
- * holds resident. */
+ * and guards, many stacks within the mapping limit, what a fresh stack
+ * holds resident, and the slab stacks' skew. */
 #include "helpers.h"
 #include "stack.h"
 
@@ -170,6 +170,33 @@ START_TEST(fresh_stacks_hold_only_their_top_pages) {
 }
 END_TEST
 
+/* A slab's stacks are skewed (stack.h): a page apart in what the address
+ * bits above the page offset say, so that a thousand tasks' top lines do
+ * not all pick the same L2 and TLB sets. At a power-of-two stride every
+ * top had the same page number modulo 16; skewed, a slab's 32 tops take
+ * all 16 values. The skew page above each top is address space only:
+ * nothing makes it resident. */
+START_TEST(slab_stack_tops_are_skewed) {
+  size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+  struct weft__stack_arena arena;
+  weft__stack_arena_init(&arena, 64 * KIB);
+  struct weft__stack_pool pool = {.arena = &arena};
+  enum { N = WEFT__STACK_SLAB };
+  struct weft__stack *s[N];
+  unsigned seen = 0;
+  for (int i = 0; i < N; i++) {
+    ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 64 * KIB));
+    uintptr_t top_page = ((uintptr_t)s[i]->lo + s[i]->size - 1) / ps;
+    seen |= 1u << (top_page % 16);
+    ck_assert(!resident((const char *)s[i]->lo + s[i]->size)); /* the skew page */
+  }
+  ck_assert_uint_eq(seen, 0xffffu);
+  for (int i = 0; i < N; i++) weft__stack_put(&pool, s[i]);
+  weft__stack_pool_drain(&pool);
+  weft__stack_arena_fini(&arena);
+}
+END_TEST
+
 START_TEST(hundred_thousand_stacks) {
   /* More than vm.max_map_count / 2: needs guard pages that do not split
    * mappings. Skipped on kernels without MADV_GUARD_INSTALL. */
@@ -207,6 +234,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, trim_runs_spare_stacks_in_use_and_guards);
   tcase_add_test(tc, hundred_thousand_stacks);
   tcase_add_test(tc, fresh_stacks_hold_only_their_top_pages);
+  tcase_add_test(tc, slab_stack_tops_are_skewed);
   suite_add_tcase(s, tc);
   return s;
 }
