@@ -34,8 +34,7 @@
  * 0-16, the bits that pick a line's L2 set and a page's TLB set, so a
  * thousand tasks' top lines (execution part, saved registers, shallow
  * frames) competed for a few sets of each while the L2 held room for all
- * of them: the colours (task.h) spread bits 6-10, the skew bits 12-16
- * (an odd number of colours, so that the two do not go round in step).
+ * of them: the colours (task.h) spread bits 6-10, the skew bits 12-16.
  * yield_many_warm with one worker took 0.89x the time with it, two workers
  * 0.81x (benchmarks/RESULTS.md, 2026-12-05, issue 13). The skew page costs
  * no memory (never touched) and 3% more address space.

@@ -255,20 +255,10 @@ struct weft__task_run {
  * issue 13): yield_many (1,000 tasks) ran 0.5x the time with 16 colours;
  * ping_pong (2,000 tasks) 0.89x more with 32 (64: 0.92x of that again,
  * but a suspended task then often holds a second stack page). At most
- * 1,920 bytes of the top page go unused, so a task whose frames fit in
- * the other 2 KiB still touches one page.
- *
- * 31 colours, not 32: an odd count, so that the colours do not go round
- * in step with the stacks' skew (stack.h). First runs on fresh slabs take
- * stacks in address order, and a slab's stacks' top pages take the 16
- * page numbers modulo 16 in turn, so with 32 colours stack i of every
- * slab got colour i: a thousand tasks' top lines fell in 32 L2 sets (32
- * tasks to a set of 8 ways), where 31 colours spread them over 496. The
- * hardware minded less than that suggests: level to 0.975x the time on
- * ping_pong and yield_many (benchmarks/RESULTS.md, 2026-12-05 09:30Z). */
-#define WEFT__STACK_COLORS 31u
+ * 1,984 bytes of the top page go unused, so a task whose frames fit in
+ * the other 2 KiB still touches one page. */
+#define WEFT__STACK_COLORS 32u
 #define WEFT__STACK_COLOR_STEP 64u
-_Static_assert(WEFT__STACK_COLORS % 2 == 1, "colours coprime with the skew's 16 page numbers");
 
 struct weft_task {
   /* First: a task is a future (56 bytes). From the spawn until the end
