@@ -30,14 +30,17 @@
  * Stacks are skewed: each slab stack (and each stack mapped alone) is
  * followed by a page of address space that nothing touches, so stacks sit
  * every guard + size + one page (132 KiB by default), not every 128 KiB.
- * At a power-of-two stride every stack's top had the same address bits
- * 0-16, the bits that pick a line's L2 set and a page's TLB set, so a
- * thousand tasks' top lines (execution part, saved registers, shallow
- * frames) competed for a few sets of each while the L2 held room for all
- * of them: the colours (task.h) spread bits 6-10, the skew bits 12-16.
- * yield_many_warm with one worker took 0.89x the time with it, two workers
- * 0.81x (benchmarks/RESULTS.md, 2026-12-05, issue 13). The skew page costs
- * no memory (never touched) and 3% more address space.
+ * At a power-of-two stride every stack's top page had the same virtual
+ * page number bits 0-4, which pick a page's set in a set-associative TLB
+ * (the second-level data TLB), so a thousand tasks' top pages competed for
+ * a few of its sets while it had room for all of them, and a switch's
+ * look ahead (worker.c: prefetching the tasks next in line) waited for
+ * page walks. The colours (task.h) spread the lines within a page (the L1
+ * index); the caches beyond L1 are indexed by physical address, which no
+ * virtual layout chooses. yield_many_warm with one worker took 0.89x the
+ * time with the skew, two workers 0.81x (benchmarks/RESULTS.md,
+ * 2026-12-05, issue 13). The skew page costs no memory (never touched)
+ * and 3% more address space.
  *
  * Descriptors live off the stack (in the slab's header, or allocated for a
  * lone stack), so a trimmed free stack holds no resident page at all, and a

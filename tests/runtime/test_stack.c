@@ -171,8 +171,8 @@ START_TEST(fresh_stacks_hold_only_their_top_pages) {
 END_TEST
 
 /* A slab's stacks are skewed (stack.h): a page apart in what the address
- * bits above the page offset say, so that a thousand tasks' top lines do
- * not all pick the same L2 and TLB sets. At a power-of-two stride every
+ * bits above the page offset say, so that a thousand tasks' top pages do
+ * not all pick the same few TLB sets. At a power-of-two stride every
  * top had the same page number modulo 16; skewed, a slab's 32 tops take
  * all 16 values. The skew page above each top is address space only:
  * nothing makes it resident. */
