@@ -128,6 +128,27 @@ static bool resident(const void *p) {
   return v & 1;
 }
 
+/* A fresh arena of 64 KiB stacks, a pool over it, and a slab's worth of
+ * its stacks taken (the first slab's, in address order). */
+struct slab_taken {
+  struct weft__stack_arena arena;
+  struct weft__stack_pool pool;
+  struct weft__stack *s[WEFT__STACK_SLAB];
+};
+
+static void take_a_slab(struct slab_taken *f) {
+  weft__stack_arena_init(&f->arena, 64 * KIB);
+  f->pool = (struct weft__stack_pool){.arena = &f->arena};
+  for (int i = 0; i < WEFT__STACK_SLAB; i++)
+    ck_assert_ptr_nonnull(f->s[i] = weft__stack_get(&f->pool, 64 * KIB));
+}
+
+static void give_the_slab_back(struct slab_taken *f) {
+  for (int i = 0; i < WEFT__STACK_SLAB; i++) weft__stack_put(&f->pool, f->s[i]);
+  weft__stack_pool_drain(&f->pool);
+  weft__stack_arena_fini(&f->arena);
+}
+
 /* A fresh slab's page tables are made by faults on pages its tasks would
  * touch anyway (stack.c, fault_page_tables): each 2 MiB span holding a
  * stack's top page has one resident, and no other usable page is resident
@@ -137,12 +158,10 @@ static bool resident(const void *p) {
  * task would pay for) breaks it. A lone stack: its top page only. */
 START_TEST(fresh_stacks_hold_only_their_top_pages) {
   size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-  struct weft__stack_arena arena;
-  weft__stack_arena_init(&arena, 64 * KIB);
-  struct weft__stack_pool pool = {.arena = &arena};
+  static struct slab_taken f;
+  take_a_slab(&f);
   enum { N = WEFT__STACK_SLAB };
-  struct weft__stack *s[N];
-  for (int i = 0; i < N; i++) ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 64 * KIB));
+  struct weft__stack **s = f.s;
   int extra = 0;
   uintptr_t span_seen = 0, span_hit = 0;
   const uintptr_t span = (uintptr_t)2 << 20;
@@ -158,15 +177,13 @@ START_TEST(fresh_stacks_hold_only_their_top_pages) {
   }
   ck_assert_uint_eq(span_hit, span_seen);
   ck_assert_int_le(extra, 1);
-  struct weft__stack *lone = weft__stack_get(&pool, 128 * KIB);
+  struct weft__stack *lone = weft__stack_get(&f.pool, 128 * KIB);
   ck_assert_ptr_null(lone->slab);
   const char *lo = lone->lo, *top = lo + lone->size - ps;
   for (const char *p = lo; p < top; p += ps) ck_assert(!resident(p));
   ck_assert(resident(top));
-  weft__stack_put(&pool, lone);
-  for (int i = 0; i < N; i++) weft__stack_put(&pool, s[i]);
-  weft__stack_pool_drain(&pool);
-  weft__stack_arena_fini(&arena);
+  weft__stack_put(&f.pool, lone);
+  give_the_slab_back(&f);
 }
 END_TEST
 
@@ -178,22 +195,17 @@ END_TEST
  * nothing makes it resident. */
 START_TEST(slab_stack_tops_are_skewed) {
   size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-  struct weft__stack_arena arena;
-  weft__stack_arena_init(&arena, 64 * KIB);
-  struct weft__stack_pool pool = {.arena = &arena};
-  enum { N = WEFT__STACK_SLAB };
-  struct weft__stack *s[N];
+  static struct slab_taken f;
+  take_a_slab(&f);
   unsigned seen = 0;
-  for (int i = 0; i < N; i++) {
-    ck_assert_ptr_nonnull(s[i] = weft__stack_get(&pool, 64 * KIB));
-    uintptr_t top_page = ((uintptr_t)s[i]->lo + s[i]->size - 1) / ps;
+  for (int i = 0; i < WEFT__STACK_SLAB; i++) {
+    const struct weft__stack *st = f.s[i];
+    uintptr_t top_page = ((uintptr_t)st->lo + st->size - 1) / ps;
     seen |= 1u << (top_page % 16);
-    ck_assert(!resident((const char *)s[i]->lo + s[i]->size)); /* the skew page */
+    ck_assert(!resident((const char *)st->lo + st->size)); /* the skew page */
   }
   ck_assert_uint_eq(seen, 0xffffu);
-  for (int i = 0; i < N; i++) weft__stack_put(&pool, s[i]);
-  weft__stack_pool_drain(&pool);
-  weft__stack_arena_fini(&arena);
+  give_the_slab_back(&f);
 }
 END_TEST
 
