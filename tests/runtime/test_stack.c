@@ -158,7 +158,7 @@ static void give_the_slab_back(struct slab_taken *f) {
  * task would pay for) breaks it. A lone stack: its top page only. */
 START_TEST(fresh_stacks_hold_only_their_top_pages) {
   size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-  static struct slab_taken f;
+  struct slab_taken f;
   take_a_slab(&f);
   enum { N = WEFT__STACK_SLAB };
   struct weft__stack **s = f.s;
@@ -195,7 +195,7 @@ END_TEST
  * nothing makes it resident. */
 START_TEST(slab_stack_tops_are_skewed) {
   size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-  static struct slab_taken f;
+  struct slab_taken f;
   take_a_slab(&f);
   unsigned seen = 0;
   for (int i = 0; i < WEFT__STACK_SLAB; i++) {
