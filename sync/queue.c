@@ -56,6 +56,7 @@
 #include "named.h"
 #include "mpmc_ring.h"
 #include "waitlist.h"
+#include "backtrace.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -384,8 +385,9 @@ static int put_locked(struct weft_queue *q, void *item) {
   return rc;
 }
 
-/* put and get are inlined into their task and thread-safe entry points:
- * one call frame per item, not two. */
+/* put and get, the mutex queue's and the ring's paths past a fast one
+ * that did not do: inlined into the thread-safe entry points, and out of
+ * line (put_rest, get_rest) behind the task entry points' fast paths. */
 static inline __attribute__((always_inline)) int put(struct weft_queue *q, void *item,
                                                      int64_t timeout_ns, enum weft__wait_mode mode) {
   if (!q) return -EINVAL;
@@ -440,12 +442,88 @@ static inline __attribute__((always_inline)) int get(struct weft_queue *q, void 
   return rc;
 }
 
-int weft_queue_put(weft_queue_t *q, void *item, int64_t timeout_ns) {
+static __attribute__((noinline)) int put_rest(struct weft_queue *q, void *item, int64_t timeout_ns) {
   return put(q, item, timeout_ns, WEFT__WAIT_TASK);
 }
 
-int weft_queue_get(weft_queue_t *q, void **out, int64_t timeout_ns) {
+static __attribute__((noinline)) int get_rest(struct weft_queue *q, void **out, int64_t timeout_ns) {
   return get(q, out, timeout_ns, WEFT__WAIT_TASK);
+}
+
+/* A section's put or get that published and saw a waiter of the other
+ * kind (@other): ends the section, then wakes one. */
+static __attribute__((noinline)) int leave_and_wake(struct weft_queue *q, struct weft__worker *w,
+                                                    uint32_t other) {
+  weft__owner_leave(w->solo_owner);
+  wake_waiter(q, other == WAIT_GET ? &q->getters : &q->putters);
+  return 0;
+}
+
+/* A task's put (@item) or get (into @out) on a ring queue past its
+ * section (@role: ABANDON after a section that found the ring full, empty
+ * or closed; SETTLE or ATOMIC where none was entered): the atomic
+ * operation, then the slow path. */
+static __attribute__((noinline)) int put_past_section(struct weft_queue *q, void *item,
+                                                      int64_t timeout_ns, struct weft__worker *w,
+                                                      enum weft__home_role role) {
+  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
+  if (weft__ring_put(q->ring, item) == WEFT__RING_OK) {
+    after_publish(q, WAIT_GET);
+    return 0;
+  }
+  return ring_put_slow(q, item, timeout_ns, WEFT__WAIT_TASK);
+}
+
+static __attribute__((noinline)) int get_past_section(struct weft_queue *q, void **out,
+                                                      int64_t timeout_ns, struct weft__worker *w,
+                                                      enum weft__home_role role) {
+  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
+  if (weft__ring_get(q->ring, out) == WEFT__RING_OK) {
+    after_publish(q, WAIT_PUT);
+    return 0;
+  }
+  return ring_get_slow(q, out, timeout_ns, WEFT__WAIT_TASK);
+}
+
+/* weft_queue_put and weft_queue_get: a task's put or get on a ring queue
+ * in an owner section (home.h), the common case on a one-worker loop, is
+ * a leaf; every other case (no section, a full or empty ring, a waiter to
+ * wake, a mutex queue, a bad argument, no task) is a tail call, so the
+ * fast path makes no call and needs no frame (queue_mpmc,
+ * benchmarks/RESULTS.md). The same checks as put() and get(), in an order
+ * that reads the worker once. */
+WEFT__NO_FRAME int weft_queue_put(weft_queue_t *q, void *item, int64_t timeout_ns) {
+  struct weft__worker *w = weft__worker_self_leaf();
+  if (__builtin_expect(!q || !q->ring || !w || !weft__worker_current(w), 0))
+    return put_rest(q, item, timeout_ns);
+  enum weft__home_role role = weft__home_enter(&q->home, w);
+  if (__builtin_expect(role == WEFT__HOME_SECTION, 1)) {
+    if (__builtin_expect(weft__ring_put_owned(q->ring, item) == WEFT__RING_OK, 1)) {
+      /* relaxed: changed under m, by this thread while sections are on. */
+      if (__builtin_expect(atomic_load_explicit(&q->waiting, memory_order_relaxed) & WAIT_GET, 0))
+        return leave_and_wake(q, w, WAIT_GET);
+      return weft__home_leave_ret(w, 0);
+    }
+    role = WEFT__HOME_ABANDON; /* full or closed: the atomic path says which */
+  }
+  return put_past_section(q, item, timeout_ns, w, role);
+}
+
+WEFT__NO_FRAME int weft_queue_get(weft_queue_t *q, void **out, int64_t timeout_ns) {
+  struct weft__worker *w = weft__worker_self_leaf();
+  if (__builtin_expect(!q || !out || !q->ring || !w || !weft__worker_current(w), 0))
+    return get_rest(q, out, timeout_ns);
+  enum weft__home_role role = weft__home_enter(&q->home, w);
+  if (__builtin_expect(role == WEFT__HOME_SECTION, 1)) {
+    if (__builtin_expect(weft__ring_get_owned(q->ring, out) == WEFT__RING_OK, 1)) {
+      /* relaxed: as in weft_queue_put. */
+      if (__builtin_expect(atomic_load_explicit(&q->waiting, memory_order_relaxed) & WAIT_PUT, 0))
+        return leave_and_wake(q, w, WAIT_PUT);
+      return weft__home_leave_ret(w, 0);
+    }
+    role = WEFT__HOME_ABANDON; /* empty or closed */
+  }
+  return get_past_section(q, out, timeout_ns, w, role);
 }
 
 int weft_queue_put_threadsafe(weft_queue_t *q, void *item, int64_t timeout_ns) {

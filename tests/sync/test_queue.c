@@ -68,6 +68,9 @@ static int slow_getter(void *arg, void **res) {
 }
 
 static int bounded_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_queue_get(q, NULL, -1), -EINVAL); /* in a task, on the ring: no fast path */
+  ck_assert_int_eq(weft_queue_get(NULL, NULL, -1), -EINVAL);
+  ck_assert_int_eq(weft_queue_put(NULL, NULL, -1), -EINVAL);
   ck_assert_int_eq(weft_queue_put(q, (void *)1, -1), 0);
   ck_assert_int_eq(weft_queue_put(q, (void *)2, -1), 0);
   ck_assert_int_eq(weft_queue_full(q), 1);
