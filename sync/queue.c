@@ -27,7 +27,9 @@
  * m on the same thread). Every other thread settles (home.h) before it
  * touches the ring: put, get, their _nowait and _threadsafe forms and
  * shutdown. Queues without a ring (unbounded, LIFO, priority, bounds
- * above WEFT__RING_MAX) run under m, as before.
+ * above WEFT__RING_MAX) run under m, as before. A task's put and get in a
+ * section are leaves (weft_queue_put, weft_queue_get): everything else is
+ * a tail call out of them.
  *
  * The ring's wake-ups without m (a Dekker pair): `waiting` has a bit per
  * waitlist, set under m while that list is not empty. A waiter sets its
