@@ -56,13 +56,13 @@
  * Setting and clearing WAITERS is relaxed: it orders nothing by itself; m
  * does, and as read-modify-writes they continue the owner's release.
  *
- * One worker (home.h): a lock bound to a one-worker loop is taken and
- * freed by that loop's worker in owner sections, a plain load and store
- * of the word instead of the CAS (lock_contended: 12.3 -> 4 ns a pair,
- * benchmarks/RESULTS.md). The sections do only the uncontended cases
- * (free -> ours, ours -> free with nobody to wake); anything else leaves
- * the section and runs as above. Every other thread settles (home.h)
- * before it changes the word, so the CASes never race a section.
+ * No owner sections (sync/home.h), even on a one-worker loop: the
+ * uncontended acquire and release are one CAS each, and a section's two
+ * stores, three loads and their branches cost more than that CAS
+ * (lock_contended with one worker: 7.3 -> 6.0 ns a pair, and 13.3 -> 7.5
+ * while the host's other hyperthread is busy; benchmarks/RESULTS.md,
+ * 2026-12-05 11:55Z). The ring Queue keeps its sections: what they
+ * replace there is two locked instructions and a seq_cst load.
  */
 #include "weft.h"
 #include "alloc.h"
@@ -70,7 +70,6 @@
 #include "misuse.h"
 #include "task.h"
 #include "lock.h"
-#include "home.h"
 #include "named.h"
 #include "waitlist.h"
 
@@ -90,7 +89,6 @@ struct weft_lock {
   WEFT__MAGIC                     /* debug builds: misuse.h */
   _Atomic(const char *) name;     /* weft_lock_set_name; relaxed (the dump reads it) */
   _Atomic uintptr_t word;         /* owner | WAITERS | WOKEN, 0 when free (above) */
-  struct weft__home home;         /* the one-worker loop that may take sections on it */
   bool barging;                   /* WEFT_LOCK_BARGING; set at creation */
   bool starving;                  /* barging: hand over directly for now; under m */
   struct weft__waitlist waiters;  /* under m */
@@ -149,7 +147,6 @@ int weft_lock_create_policy(weft_lock_t **out, enum weft_lock_policy policy) {
   atomic_init(&l->name, NULL);
   weft__mutex_init(&l->m);
   atomic_init(&l->word, 0);
-  weft__home_init(&l->home);
   l->barging = policy == WEFT_LOCK_BARGING;
   l->starving = false;
   weft__wl_init(&l->waiters);
@@ -316,43 +313,15 @@ static inline bool try_take(struct weft_lock *l, struct weft_task *t, uintptr_t 
                                                  memory_order_acq_rel, memory_order_relaxed);
 }
 
-/* In an owner section (home.h: SECTION): takes the lock if it is free
- * (true); false: the caller gives the section up. relaxed: only this
- * thread changes the word while sections are on. */
-static inline bool take_plain(struct weft_lock *l, struct weft_task *t) {
-  if (atomic_load_explicit(&l->word, memory_order_relaxed) != 0) return false;
-  atomic_store_explicit(&l->word, (uintptr_t)t, memory_order_relaxed);
-  return true;
-}
-
-/* The acquire after weft__home_enter said @role, not ATOMIC and no
- * section taken: settles or ends the section (home.h), then atomically. */
-static __attribute__((noinline)) int acquire_prepared(struct weft_lock *l, struct weft_task *t,
-                                                      struct weft__worker *w,
-                                                      enum weft__home_role role, int64_t timeout_ns,
-                                                      enum weft__wait_mode mode) {
-  weft__home_prepare(&l->home, w, role);
-  uintptr_t cur;
-  if (try_take(l, t, &cur)) return 0;
-  return acquire_slow(l, t, cur, timeout_ns, mode);
-}
-
 /* Acquire with an explicit wait mode (cond.c re-acquires without
  * cancellation). A leaf until it returns or tail-calls (worker.h,
- * weft__worker_self_leaf): the uncontended acquire without a call frame,
- * in an owner section on the lock's home worker (home.h), else one CAS. */
+ * weft__worker_self_leaf): the uncontended acquire is one CAS, without a
+ * call frame. */
 int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__wait_mode mode) {
   struct weft__worker *w = weft__worker_self_leaf();
   struct weft_task *t = w ? weft__worker_current(w) : NULL;
   if (__builtin_expect(!l, 0)) return -EINVAL;
   if (__builtin_expect(!t, 0)) return -EPERM;
-  enum weft__home_role role = weft__home_enter(&l->home, w);
-  if (role == WEFT__HOME_SECTION) {
-    if (take_plain(l, t)) return weft__home_leave_ret(w, 0);
-    role = WEFT__HOME_ABANDON; /* held, or a barging lock free with its bits set */
-  }
-  if (__builtin_expect(role != WEFT__HOME_ATOMIC, 0))
-    return acquire_prepared(l, t, w, role, timeout_ns, mode);
   uintptr_t cur;
   if (try_take(l, t, &cur)) return 0;
   return acquire_slow(l, t, cur, timeout_ns, mode);
@@ -391,12 +360,6 @@ int weft_lock_try_acquire(weft_lock_t *l) {
   struct weft__worker *w = weft__worker_self_leaf();
   struct weft_task *t = w ? weft__worker_current(w) : NULL;
   if (!t) return -EPERM;
-  enum weft__home_role role = weft__home_enter(&l->home, w);
-  if (role == WEFT__HOME_SECTION) {
-    if (take_plain(l, t)) return weft__home_leave_ret(w, 0);
-    role = WEFT__HOME_ABANDON; /* held, or a barging lock free with its bits set */
-  }
-  weft__home_prepare(&l->home, w, role);
   uintptr_t cur;
   return try_take(l, t, &cur) ? 0 : -EAGAIN;
 }
@@ -429,34 +392,13 @@ static inline int release_atomic(struct weft_lock *l, struct weft_task *t) {
   return release_slow(l, t);
 }
 
-/* The release after weft__home_enter said @role, not ATOMIC and no
- * section taken: settles or ends the section (home.h), then atomically. */
-static __attribute__((noinline)) int release_prepared(struct weft_lock *l, struct weft_task *t,
-                                                      struct weft__worker *w,
-                                                      enum weft__home_role role) {
-  weft__home_prepare(&l->home, w, role);
-  return release_atomic(l, t);
-}
-
 int weft_lock_release(weft_lock_t *l) {
   if (!l) return -EINVAL;
   /* A leaf until it returns or tail-calls (worker.h, weft__worker_self_leaf). */
   struct weft__worker *w = weft__worker_self_leaf();
   struct weft_task *t = w ? weft__worker_current(w) : NULL;
-  /* A thread that is no task changes nothing (release_slow refuses it);
-   * a task settles before it changes the word (home.h). */
+  /* A thread that is no task changes nothing (release_slow refuses it). */
   if (__builtin_expect(!t, 0)) return release_slow(l, t);
-  enum weft__home_role role = weft__home_enter(&l->home, w);
-  if (role == WEFT__HOME_SECTION) {
-    /* relaxed: only this thread changes the word while sections are on. */
-    uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
-    if (owner_of(cur) == t && (cur & (WAITERS | WOKEN)) != WAITERS) {
-      atomic_store_explicit(&l->word, cur & BITS, memory_order_relaxed);
-      return weft__home_leave_ret(w, 0);
-    }
-    role = WEFT__HOME_ABANDON;
-  }
-  if (__builtin_expect(role != WEFT__HOME_ATOMIC, 0)) return release_prepared(l, t, w, role);
   return release_atomic(l, t);
 }
 
@@ -466,7 +408,6 @@ int weft_lock_locked(weft_lock_t *l) {
   return owner_of(atomic_load_explicit(&l->word, memory_order_relaxed)) != NULL;
 }
 
-struct weft__home *weft__lock_home(struct weft_lock *l) { return &l->home; }
 
 /* For cond.c: does the current task hold @l? */
 bool weft__lock_owned(struct weft_lock *l) {
