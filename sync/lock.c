@@ -61,7 +61,7 @@
  * stores, three loads and their branches cost more than that CAS
  * (lock_contended with one worker: 7.3 -> 6.0 ns a pair, and 13.3 -> 7.5
  * while the host's other hyperthread is busy; benchmarks/RESULTS.md,
- * 2026-12-05 11:55Z). The ring Queue keeps its sections: what they
+ * 2026-12-05 11:20Z). The ring Queue keeps its sections: what they
  * replace there is two locked instructions and a seq_cst load.
  */
 #include "weft.h"

@@ -262,6 +262,19 @@ static inline void after_publish(struct weft_queue *q, uint32_t bit) {
     wake_waiter(q, bit == WAIT_GET ? &q->getters : &q->putters);
 }
 
+/* A put (@put; @item) or get (into @out) on the ring that does not wait,
+ * with the atomic operations, once @role (home.h: not SECTION) is
+ * prepared for. Wakes a waiter of the other kind. Returns as ring_now. */
+static inline __attribute__((always_inline)) int ring_atomic(struct weft_queue *q, bool put,
+                                                             void *item, void **out,
+                                                             struct weft__worker *w,
+                                                             enum weft__home_role role) {
+  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
+  int r = put ? weft__ring_put(q->ring, item) : weft__ring_get(q->ring, out);
+  if (r == WEFT__RING_OK) after_publish(q, put ? WAIT_GET : WAIT_PUT);
+  return r;
+}
+
 /* A put (@put; @item) or get (into @out) on the ring that does not wait:
  * in an owner section on the queue's home worker (home.h), else
  * atomically once settled. Wakes a waiter of the other kind. Returns
@@ -282,10 +295,7 @@ static inline __attribute__((always_inline)) int ring_now(struct weft_queue *q, 
     }
     role = WEFT__HOME_ABANDON; /* not now, or closed: the atomic path says which */
   }
-  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
-  int r = put ? weft__ring_put(q->ring, item) : weft__ring_get(q->ring, out);
-  if (r == WEFT__RING_OK) after_publish(q, other);
-  return r;
+  return ring_atomic(q, put, item, out, w, role);
 }
 
 static inline int ring_put_now(struct weft_queue *q, void *item) {
@@ -468,22 +478,14 @@ static __attribute__((noinline)) int leave_and_wake(struct weft_queue *q, struct
 static __attribute__((noinline)) int put_past_section(struct weft_queue *q, void *item,
                                                       int64_t timeout_ns, struct weft__worker *w,
                                                       enum weft__home_role role) {
-  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
-  if (weft__ring_put(q->ring, item) == WEFT__RING_OK) {
-    after_publish(q, WAIT_GET);
-    return 0;
-  }
+  if (ring_atomic(q, true, item, NULL, w, role) == WEFT__RING_OK) return 0;
   return ring_put_slow(q, item, timeout_ns, WEFT__WAIT_TASK);
 }
 
 static __attribute__((noinline)) int get_past_section(struct weft_queue *q, void **out,
                                                       int64_t timeout_ns, struct weft__worker *w,
                                                       enum weft__home_role role) {
-  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&q->home, w, role);
-  if (weft__ring_get(q->ring, out) == WEFT__RING_OK) {
-    after_publish(q, WAIT_PUT);
-    return 0;
-  }
+  if (ring_atomic(q, false, NULL, out, w, role) == WEFT__RING_OK) return 0;
   return ring_get_slow(q, out, timeout_ns, WEFT__WAIT_TASK);
 }
 
