@@ -489,45 +489,41 @@ static __attribute__((noinline)) int get_past_section(struct weft_queue *q, void
   return ring_get_slow(q, out, timeout_ns, WEFT__WAIT_TASK);
 }
 
-/* weft_queue_put and weft_queue_get: a task's put or get on a ring queue
- * in an owner section (home.h), the common case on a one-worker loop, is
- * a leaf; every other case (no section, a full or empty ring, a waiter to
- * wake, a mutex queue, a bad argument, no task) is a tail call, so the
- * fast path makes no call and needs no frame (queue_mpmc,
- * benchmarks/RESULTS.md). The same checks as put() and get(), in an order
- * that reads the worker once. */
-WEFT__NO_FRAME int weft_queue_put(weft_queue_t *q, void *item, int64_t timeout_ns) {
+/* weft_queue_put and weft_queue_get (@put; @item, or into @out): a task's
+ * put or get on a ring queue in an owner section (home.h), the common
+ * case on a one-worker loop, is a leaf; every other case (no section, a
+ * full or empty ring, a waiter to wake, a mutex queue, a bad argument, no
+ * task) is a tail call, so the fast path makes no call and needs no frame
+ * (queue_mpmc, benchmarks/RESULTS.md). The same checks as put() and
+ * get(), in an order that reads the worker once. */
+static inline __attribute__((always_inline)) int task_now(struct weft_queue *q, bool put,
+                                                          void *item, void **out,
+                                                          int64_t timeout_ns) {
   struct weft__worker *w = weft__worker_self_leaf();
-  if (__builtin_expect(!q || !q->ring || !w || !weft__worker_current(w), 0))
-    return put_rest(q, item, timeout_ns);
+  if (__builtin_expect(!q || (!put && !out) || !q->ring || !w || !weft__worker_current(w), 0))
+    return put ? put_rest(q, item, timeout_ns) : get_rest(q, out, timeout_ns);
   enum weft__home_role role = weft__home_enter(&q->home, w);
   if (__builtin_expect(role == WEFT__HOME_SECTION, 1)) {
-    if (__builtin_expect(weft__ring_put_owned(q->ring, item) == WEFT__RING_OK, 1)) {
+    int r = put ? weft__ring_put_owned(q->ring, item) : weft__ring_get_owned(q->ring, out);
+    if (__builtin_expect(r == WEFT__RING_OK, 1)) {
+      uint32_t other = put ? WAIT_GET : WAIT_PUT;
       /* relaxed: changed under m, by this thread while sections are on. */
-      if (__builtin_expect(atomic_load_explicit(&q->waiting, memory_order_relaxed) & WAIT_GET, 0))
-        return leave_and_wake(q, w, WAIT_GET);
+      if (__builtin_expect(atomic_load_explicit(&q->waiting, memory_order_relaxed) & other, 0))
+        return leave_and_wake(q, w, other);
       return weft__home_leave_ret(w, 0);
     }
-    role = WEFT__HOME_ABANDON; /* full or closed: the atomic path says which */
+    role = WEFT__HOME_ABANDON; /* full, empty or closed: the atomic path says which */
   }
-  return put_past_section(q, item, timeout_ns, w, role);
+  return put ? put_past_section(q, item, timeout_ns, w, role)
+             : get_past_section(q, out, timeout_ns, w, role);
+}
+
+WEFT__NO_FRAME int weft_queue_put(weft_queue_t *q, void *item, int64_t timeout_ns) {
+  return task_now(q, true, item, NULL, timeout_ns);
 }
 
 WEFT__NO_FRAME int weft_queue_get(weft_queue_t *q, void **out, int64_t timeout_ns) {
-  struct weft__worker *w = weft__worker_self_leaf();
-  if (__builtin_expect(!q || !out || !q->ring || !w || !weft__worker_current(w), 0))
-    return get_rest(q, out, timeout_ns);
-  enum weft__home_role role = weft__home_enter(&q->home, w);
-  if (__builtin_expect(role == WEFT__HOME_SECTION, 1)) {
-    if (__builtin_expect(weft__ring_get_owned(q->ring, out) == WEFT__RING_OK, 1)) {
-      /* relaxed: as in weft_queue_put. */
-      if (__builtin_expect(atomic_load_explicit(&q->waiting, memory_order_relaxed) & WAIT_PUT, 0))
-        return leave_and_wake(q, w, WAIT_PUT);
-      return weft__home_leave_ret(w, 0);
-    }
-    role = WEFT__HOME_ABANDON; /* empty or closed */
-  }
-  return get_past_section(q, out, timeout_ns, w, role);
+  return task_now(q, false, NULL, out, timeout_ns);
 }
 
 int weft_queue_put_threadsafe(weft_queue_t *q, void *item, int64_t timeout_ns) {
