@@ -294,15 +294,90 @@ struct weft__owner *weft__future_lock_to_complete(struct weft_future *f) {
 }
 
 /* weft__future_complete on a one-worker loop's future: out of line, so
- * that the others' keep the bare lock's code. */
-static __attribute__((noinline)) int complete_solo(struct weft_future *f, int err, void *result,
-                                                   char *msg) {
+ * that the others' keep the bare lock's code. complete_solo's every case
+ * but its leaf's (below). */
+static __attribute__((noinline)) int complete_solo_slow(struct weft_future *f, int err, void *result,
+                                                        char *msg) {
   bool held = false;
   struct weft__owner *own = lock_to_complete_solo(f); /* a section runs no hook: never held */
   int rc = complete_locked(f, err, result, msg, &held);
   weft__futlock_end(f, own); /* our last touch of f */
   if (held) weft_future_release(f); /* may free f */
   return rc;
+}
+
+/* Wakes @t, a task that awaited a future completed in a section that has
+ * ended; 0, the completion's result. */
+static __attribute__((noinline)) int wake_after_section(struct weft_task *t) {
+  weft__task_wake(t);
+  return 0;
+}
+
+/* The same after a section whose end found a revoker waiting (owner.h). */
+static __attribute__((noinline)) int wake_after_revoked_section(struct weft__owner *o,
+                                                                struct weft_task *t) {
+  (void)weft__owner_wake_ret(o, 0);
+  return wake_after_section(t);
+}
+
+/* complete_solo's way out of a section it entered but cannot finish in. */
+static __attribute__((noinline)) int leave_then_complete_slow(struct weft__owner *o,
+                                                              struct weft_future *f, int err,
+                                                              void *result, char *msg) {
+  weft__owner_leave(o);
+  return complete_solo_slow(f, err, result, msg);
+}
+
+/* A one-worker loop's completion, in the common cases, as a leaf: on the
+ * loop's worker, in an owner section, a pending future with no entry or
+ * one task waiter of this loop (a task awaiting it: ping_pong's every
+ * message). Anything else (no section, done already, a hook, several
+ * entries, a callback, a thread or another loop's task waiting) goes to
+ * complete_solo_slow, which does all of it. With one worker the waiter
+ * cannot run before this worker returns to its scheduler, so its node is
+ * marked FIRED_WOKEN (our last touch of it) and the section ended before
+ * the wake-up, which is then a tail call: no frame here (complete_locked
+ * marks it after the wake, for a waiter another worker may resume at
+ * once). */
+static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_future *f, int err,
+                                                                  void *result, char *msg) {
+  struct weft_loop *loop = f->loop;
+  struct weft__owner *o = loop->owner;
+  if (__builtin_expect(!weft__futlock_is_owner(loop), 0)) return complete_solo_slow(f, err, result, msg);
+  enum weft__owner_entry in = weft__owner_try_enter_word(o, &f->lock.word);
+  if (__builtin_expect(in != WEFT__OWNER_IN, 0)) {
+    if (in == WEFT__OWNER_GAVE_UP) return leave_then_complete_slow(o, f, err, result, msg);
+    return complete_solo_slow(f, err, result, msg);
+  }
+  struct weft__chain_node *n = f->entries.first;
+  struct weft__waiter *wt = n ? (struct weft__waiter *)weft__container_of(n, struct weft__done_entry, link) : NULL;
+  if (__builtin_expect(atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__FUT_PENDING ||
+                           (n && (n->next != n || wt->e.kind != WEFT__ENTRY_TASK ||
+                                  wt->task->fut.loop != loop)),
+                       0))
+    return leave_then_complete_slow(o, f, err, result, msg);
+  f->err = err;
+  f->result = result;
+  f->msg = msg;
+  /* release: publishes the outcome to lock-free readers (weft__future_is_done). */
+  atomic_store_explicit(&f->state, WEFT__FUT_DONE, memory_order_release);
+  if (!n) {
+    WEFT__INVARIANT(fut_ok(f, false));
+    return weft__owner_leave_ret(o, 0);
+  }
+  f->entries.first = NULL;
+  n->next = n->prev = NULL; /* detached (chain.h) */
+  struct weft_task *t = wt->task;
+  /* release: the waiter's acquire load then sees the outcome; WOKEN at
+   * once (above): it leaves without the lock. Our last touch of wt. */
+  atomic_store_explicit(&wt->fired, WEFT__FIRED_WOKEN, memory_order_release);
+  WEFT__INVARIANT(fut_ok(f, false));
+  /* weft__owner_leave_ret's body, with the wake-up for its tail call. */
+  atomic_store_explicit(&o->in, 0, memory_order_release);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (__builtin_expect(atomic_load_explicit(&o->waiting, memory_order_relaxed) != 0, 0))
+    return wake_after_revoked_section(o, t);
+  return wake_after_section(t);
 }
 
 WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {

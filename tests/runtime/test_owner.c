@@ -108,6 +108,66 @@ START_TEST(no_sections_with_two_workers) {
 }
 END_TEST
 
+/* ---- a waiter on another loop -------------------------------------------- */
+
+/* A task of loop M waits on a future of loop L; L's task completes it in
+ * a section. The section's own completion wakes only a task of its loop
+ * (the waiter cannot run before that worker's scheduler does); a task of
+ * another loop is woken by the general path, from L's worker onto M's. */
+struct cross {
+  weft_future_t *f; /* L's */
+  sem_t waiting;    /* posted once M's task waits on f */
+  void *got;
+  int rc;
+  bool on_while_completing;
+};
+
+/* Starts after the awaiter suspended (one worker: FIFO), so it waits. */
+static int post_waiting(void *arg, void **res) {
+  sem_post(&((struct cross *)arg)->waiting);
+  return 0;
+}
+
+static int await_other_loops_future(void *arg, void **res) {
+  struct cross *c = arg;
+  ck_assert_int_eq(weft_spawn(post_waiting, c, NULL), 0);
+  c->rc = weft_await(c->f, &c->got);
+  return 0;
+}
+
+static void *run_other_loop(void *arg) {
+  weft_loop_t *m = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(m, await_other_loops_future, arg, NULL), 0);
+  close_clean(m);
+  return NULL;
+}
+
+static int complete_in_section(void *arg, void **res) {
+  struct cross *c = arg;
+  c->on_while_completing = sections_on(weft_loop_current());
+  return weft_future_set_result(c->f, (void *)(uintptr_t)42);
+}
+
+START_TEST(a_section_completion_wakes_a_task_of_another_loop) {
+  weft_loop_t *l = make_loop(1);
+  struct cross c = {.got = NULL, .rc = -1};
+  ck_assert_int_eq(weft_future_new(l, &c.f), 0);
+  ck_assert_int_eq(sem_init(&c.waiting, 0, 0), 0);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, run_other_loop, &c), 0);
+  while (sem_wait(&c.waiting) != 0) {
+  }
+  ck_assert_int_eq(weft_loop_run_task(l, complete_in_section, &c, NULL), 0);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  ck_assert_int_eq(c.rc, 0);
+  ck_assert_ptr_eq(c.got, (void *)(uintptr_t)42);
+  ck_assert(c.on_while_completing == expected_on()); /* M's waiter took the lock before L ran */
+  sem_destroy(&c.waiting);
+  weft_future_release(c.f);
+  close_clean(l);
+}
+END_TEST
+
 /* ---- a foreign thread revokes them for the rest of the run -------------- */
 
 /* @arg: enum act. A foreign thread acts on a future of ours while we
@@ -258,6 +318,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, sections_are_on_while_one_worker_runs);
   tcase_add_test(tc, no_sections_with_two_workers);
+  tcase_add_test(tc, a_section_completion_wakes_a_task_of_another_loop);
   tcase_add_test(tc, a_foreign_completion_revokes_sections_until_the_run_ends);
   tcase_add_test(tc, foreign_threads_racing_sections_lose_nothing);
   suite_add_tcase(s, tc);
