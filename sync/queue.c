@@ -264,7 +264,8 @@ static inline void after_publish(struct weft_queue *q, uint32_t bit) {
 
 /* A put (@put; @item) or get (into @out) on the ring that does not wait,
  * with the atomic operations, once @role (home.h: not SECTION) is
- * prepared for. Wakes a waiter of the other kind. Returns as ring_now. */
+ * prepared for. Wakes a waiter of the other kind. Returns WEFT__RING_OK,
+ * _FULL / _EMPTY or _CLOSED_RC. */
 static inline __attribute__((always_inline)) int ring_atomic(struct weft_queue *q, bool put,
                                                              void *item, void **out,
                                                              struct weft__worker *w,
@@ -273,37 +274,6 @@ static inline __attribute__((always_inline)) int ring_atomic(struct weft_queue *
   int r = put ? weft__ring_put(q->ring, item) : weft__ring_get(q->ring, out);
   if (r == WEFT__RING_OK) after_publish(q, put ? WAIT_GET : WAIT_PUT);
   return r;
-}
-
-/* A put (@put; @item) or get (into @out) on the ring that does not wait:
- * in an owner section on the queue's home worker (home.h), else
- * atomically once settled. Wakes a waiter of the other kind. Returns
- * WEFT__RING_OK, _FULL / _EMPTY or _CLOSED_RC. Inlined with @put known. */
-static inline __attribute__((always_inline)) int ring_now(struct weft_queue *q, bool put,
-                                                          void *item, void **out) {
-  uint32_t other = put ? WAIT_GET : WAIT_PUT;
-  struct weft__worker *w = weft__worker_self_leaf();
-  enum weft__home_role role = weft__home_enter(&q->home, w);
-  if (role == WEFT__HOME_SECTION) {
-    int r = put ? weft__ring_put_owned(q->ring, item) : weft__ring_get_owned(q->ring, out);
-    if (r == WEFT__RING_OK) {
-      /* relaxed: changed under m, by this thread while sections are on. */
-      uint32_t waiting = atomic_load_explicit(&q->waiting, memory_order_relaxed);
-      weft__owner_leave(w->solo_owner);
-      if (__builtin_expect(waiting & other, 0)) wake_waiter(q, put ? &q->getters : &q->putters);
-      return WEFT__RING_OK;
-    }
-    role = WEFT__HOME_ABANDON; /* not now, or closed: the atomic path says which */
-  }
-  return ring_atomic(q, put, item, out, w, role);
-}
-
-static inline int ring_put_now(struct weft_queue *q, void *item) {
-  return ring_now(q, true, item, NULL);
-}
-
-static inline int ring_get_now(struct weft_queue *q, void **out) {
-  return ring_now(q, false, NULL, out);
 }
 
 /* Under m: waits as a putter (a wake-up re-checks; the caller loops). On
@@ -389,6 +359,69 @@ static __attribute__((noinline)) int ring_get_slow(struct weft_queue *q, void **
   return rc;
 }
 
+/* A section's put or get that published and saw a waiter of the other
+ * kind (@other): ends the section, then wakes one. */
+static __attribute__((noinline)) int leave_and_wake(struct weft_queue *q, struct weft__worker *w,
+                                                    uint32_t other) {
+  weft__owner_leave(w->solo_owner);
+  wake_waiter(q, other == WAIT_GET ? &q->getters : &q->putters);
+  return WEFT__RING_OK;
+}
+
+/* A task's put (@item) or get (into @out) on a ring queue past its
+ * section (@role: ABANDON after a section that found the ring full, empty
+ * or closed; SETTLE or ATOMIC where none was entered): the atomic
+ * operation, then the slow path. */
+static __attribute__((noinline)) int put_past_section(struct weft_queue *q, void *item,
+                                                      int64_t timeout_ns, struct weft__worker *w,
+                                                      enum weft__home_role role) {
+  if (ring_atomic(q, true, item, NULL, w, role) == WEFT__RING_OK) return 0;
+  return ring_put_slow(q, item, timeout_ns, WEFT__WAIT_TASK);
+}
+
+static __attribute__((noinline)) int get_past_section(struct weft_queue *q, void **out,
+                                                      int64_t timeout_ns, struct weft__worker *w,
+                                                      enum weft__home_role role) {
+  if (ring_atomic(q, false, NULL, out, w, role) == WEFT__RING_OK) return 0;
+  return ring_get_slow(q, out, timeout_ns, WEFT__WAIT_TASK);
+}
+
+/* A put (@put; @item) or get (into @out) on the ring by @w (the caller's
+ * worker or NULL): in an owner section on the queue's home worker
+ * (home.h), else atomically once settled; wakes a waiter of the other
+ * kind. The section's case is a leaf, every other a tail call. @wait:
+ * a task's put or get (@timeout_ns), which goes on to wait where the ring
+ * is full or empty and returns 0 or an error code; otherwise returns
+ * WEFT__RING_OK, _FULL / _EMPTY or _CLOSED_RC and waits for nothing.
+ * Inlined with @put and @wait known. */
+static inline __attribute__((always_inline)) int ring_now(struct weft_queue *q, bool put, void *item,
+                                                          void **out, struct weft__worker *w,
+                                                          bool wait, int64_t timeout_ns) {
+  enum weft__home_role role = weft__home_enter(&q->home, w);
+  if (__builtin_expect(role == WEFT__HOME_SECTION, 1)) {
+    int r = put ? weft__ring_put_owned(q->ring, item) : weft__ring_get_owned(q->ring, out);
+    if (__builtin_expect(r == WEFT__RING_OK, 1)) {
+      uint32_t other = put ? WAIT_GET : WAIT_PUT;
+      /* relaxed: changed under m, by this thread while sections are on. */
+      if (__builtin_expect(atomic_load_explicit(&q->waiting, memory_order_relaxed) & other, 0))
+        return leave_and_wake(q, w, other);
+      return weft__home_leave_ret(w, WEFT__RING_OK);
+    }
+    role = WEFT__HOME_ABANDON; /* full, empty or closed: the atomic path says which */
+  }
+  if (!wait) return ring_atomic(q, put, item, out, w, role);
+  return put ? put_past_section(q, item, timeout_ns, w, role)
+             : get_past_section(q, out, timeout_ns, w, role);
+}
+
+static inline int ring_put_now(struct weft_queue *q, void *item) {
+  return ring_now(q, true, item, NULL, weft__worker_self_leaf(), false, 0);
+}
+
+static inline int ring_get_now(struct weft_queue *q, void **out) {
+  return ring_now(q, false, NULL, out, weft__worker_self_leaf(), false, 0);
+}
+
 /* ---- put / get --------------------------------------------------------------------- */
 
 static int put_locked(struct weft_queue *q, void *item) {
@@ -462,68 +495,23 @@ static __attribute__((noinline)) int get_rest(struct weft_queue *q, void **out, 
   return get(q, out, timeout_ns, WEFT__WAIT_TASK);
 }
 
-/* A section's put or get that published and saw a waiter of the other
- * kind (@other): ends the section, then wakes one. */
-static __attribute__((noinline)) int leave_and_wake(struct weft_queue *q, struct weft__worker *w,
-                                                    uint32_t other) {
-  weft__owner_leave(w->solo_owner);
-  wake_waiter(q, other == WAIT_GET ? &q->getters : &q->putters);
-  return 0;
-}
-
-/* A task's put (@item) or get (into @out) on a ring queue past its
- * section (@role: ABANDON after a section that found the ring full, empty
- * or closed; SETTLE or ATOMIC where none was entered): the atomic
- * operation, then the slow path. */
-static __attribute__((noinline)) int put_past_section(struct weft_queue *q, void *item,
-                                                      int64_t timeout_ns, struct weft__worker *w,
-                                                      enum weft__home_role role) {
-  if (ring_atomic(q, true, item, NULL, w, role) == WEFT__RING_OK) return 0;
-  return ring_put_slow(q, item, timeout_ns, WEFT__WAIT_TASK);
-}
-
-static __attribute__((noinline)) int get_past_section(struct weft_queue *q, void **out,
-                                                      int64_t timeout_ns, struct weft__worker *w,
-                                                      enum weft__home_role role) {
-  if (ring_atomic(q, false, NULL, out, w, role) == WEFT__RING_OK) return 0;
-  return ring_get_slow(q, out, timeout_ns, WEFT__WAIT_TASK);
-}
-
-/* weft_queue_put and weft_queue_get (@put; @item, or into @out): a task's
- * put or get on a ring queue in an owner section (home.h), the common
- * case on a one-worker loop, is a leaf; every other case (no section, a
- * full or empty ring, a waiter to wake, a mutex queue, a bad argument, no
- * task) is a tail call, so the fast path makes no call and needs no frame
- * (queue_mpmc, benchmarks/RESULTS.md). The same checks as put() and
- * get(), in an order that reads the worker once. */
-static inline __attribute__((always_inline)) int task_now(struct weft_queue *q, bool put,
-                                                          void *item, void **out,
-                                                          int64_t timeout_ns) {
-  struct weft__worker *w = weft__worker_self_leaf();
-  if (__builtin_expect(!q || (!put && !out) || !q->ring || !w || !weft__worker_current(w), 0))
-    return put ? put_rest(q, item, timeout_ns) : get_rest(q, out, timeout_ns);
-  enum weft__home_role role = weft__home_enter(&q->home, w);
-  if (__builtin_expect(role == WEFT__HOME_SECTION, 1)) {
-    int r = put ? weft__ring_put_owned(q->ring, item) : weft__ring_get_owned(q->ring, out);
-    if (__builtin_expect(r == WEFT__RING_OK, 1)) {
-      uint32_t other = put ? WAIT_GET : WAIT_PUT;
-      /* relaxed: changed under m, by this thread while sections are on. */
-      if (__builtin_expect(atomic_load_explicit(&q->waiting, memory_order_relaxed) & other, 0))
-        return leave_and_wake(q, w, other);
-      return weft__home_leave_ret(w, 0);
-    }
-    role = WEFT__HOME_ABANDON; /* full, empty or closed: the atomic path says which */
-  }
-  return put ? put_past_section(q, item, timeout_ns, w, role)
-             : get_past_section(q, out, timeout_ns, w, role);
-}
-
+/* A task's put or get on a ring queue, the common case on a one-worker
+ * loop, is ring_now's leaf; every other case (a mutex queue, a bad
+ * argument, no task) is put()'s or get()'s, out of line: the same checks,
+ * in an order that reads the worker once (queue_mpmc,
+ * benchmarks/RESULTS.md). */
 WEFT__NO_FRAME int weft_queue_put(weft_queue_t *q, void *item, int64_t timeout_ns) {
-  return task_now(q, true, item, NULL, timeout_ns);
+  struct weft__worker *w = weft__worker_self_leaf();
+  if (__builtin_expect(!q || !q->ring || !w || !weft__worker_current(w), 0))
+    return put_rest(q, item, timeout_ns);
+  return ring_now(q, true, item, NULL, w, true, timeout_ns);
 }
 
 WEFT__NO_FRAME int weft_queue_get(weft_queue_t *q, void **out, int64_t timeout_ns) {
-  return task_now(q, false, NULL, out, timeout_ns);
+  struct weft__worker *w = weft__worker_self_leaf();
+  if (__builtin_expect(!q || !out || !q->ring || !w || !weft__worker_current(w), 0))
+    return get_rest(q, out, timeout_ns);
+  return ring_now(q, false, NULL, out, w, true, timeout_ns);
 }
 
 int weft_queue_put_threadsafe(weft_queue_t *q, void *item, int64_t timeout_ns) {
