@@ -231,6 +231,15 @@ static void fire_entry(struct weft_future *f, struct weft__done_entry *e) {
   }
 }
 
+/* Under @f's lock (or its section), @f pending: its outcome, then DONE. */
+static inline void set_outcome(struct weft_future *f, int err, void *result, char *msg) {
+  f->err = err;
+  f->result = result;
+  f->msg = msg;
+  /* release: publishes the outcome to lock-free readers (weft__future_is_done). */
+  atomic_store_explicit(&f->state, WEFT__FUT_DONE, memory_order_release);
+}
+
 /* Completes @f under its lock; *held (if @held) is set once a reference
  * of ours was taken, before the first notify hook: a hook may drop the
  * last other reference (a gather ending frees its children) while we still
@@ -241,11 +250,7 @@ static inline __attribute__((always_inline)) int complete_locked(struct weft_fut
     weft__strfree(msg);
     return WEFT_EINVALSTATE;
   }
-  f->err = err;
-  f->result = result;
-  f->msg = msg;
-  /* release: publishes the outcome to lock-free readers (weft__future_is_done). */
-  atomic_store_explicit(&f->state, WEFT__FUT_DONE, memory_order_release);
+  set_outcome(f, err, result, msg);
   struct weft__chain_node *pos;
   while ((pos = weft__chain_pop(&f->entries))) {
     struct weft__done_entry *e = weft__container_of(pos, struct weft__done_entry, link);
@@ -356,11 +361,7 @@ static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_fu
                                   wt->task->fut.loop != loop)),
                        0))
     return leave_then_complete_slow(o, f, err, result, msg);
-  f->err = err;
-  f->result = result;
-  f->msg = msg;
-  /* release: publishes the outcome to lock-free readers (weft__future_is_done). */
-  atomic_store_explicit(&f->state, WEFT__FUT_DONE, memory_order_release);
+  set_outcome(f, err, result, msg);
   if (!n) {
     WEFT__INVARIANT(fut_ok(f, false));
     return weft__owner_leave_ret(o, 0);
@@ -372,11 +373,7 @@ static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_fu
    * once (above): it leaves without the lock. Our last touch of wt. */
   atomic_store_explicit(&wt->fired, WEFT__FIRED_WOKEN, memory_order_release);
   WEFT__INVARIANT(fut_ok(f, false));
-  /* weft__owner_leave_ret's body, with the wake-up for its tail call. */
-  atomic_store_explicit(&o->in, 0, memory_order_release);
-  atomic_signal_fence(memory_order_seq_cst);
-  if (__builtin_expect(atomic_load_explicit(&o->waiting, memory_order_relaxed) != 0, 0))
-    return wake_after_revoked_section(o, t);
+  if (weft__owner_end(o)) return wake_after_revoked_section(o, t);
   return wake_after_section(t);
 }
 

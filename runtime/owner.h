@@ -118,14 +118,20 @@ int weft__owner_wake_ret(struct weft__owner *o, int rc);
 /* Ends a section (or the entry weft__owner_try_enter gave up) and returns
  * @rc, so that a caller that returns right after makes the rare wake-up a
  * tail call (a fast path without a stack frame: sync/home.h). */
-static inline int weft__owner_leave_ret(struct weft__owner *o, int rc) {
+/* Ends the section on @o; true if a revoker waits for that (the caller
+ * then wakes it: weft__owner_wake_ret). For a fast path whose own tail
+ * call follows; others use weft__owner_leave_ret. */
+static inline bool weft__owner_end(struct weft__owner *o) {
   /* release: a revoker's acquire load of `in` sees the section's writes. */
   atomic_store_explicit(&o->in, 0, memory_order_release);
   /* The light side of the wake-up's pair: the store before the look
    * (the revoker's second membarrier, owner.c). */
   atomic_signal_fence(memory_order_seq_cst);
-  if (__builtin_expect(atomic_load_explicit(&o->waiting, memory_order_relaxed) != 0, 0))
-    return weft__owner_wake_ret(o, rc);
+  return __builtin_expect(atomic_load_explicit(&o->waiting, memory_order_relaxed) != 0, 0);
+}
+
+static inline int weft__owner_leave_ret(struct weft__owner *o, int rc) {
+  if (weft__owner_end(o)) return weft__owner_wake_ret(o, rc);
   return rc;
 }
 
