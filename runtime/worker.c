@@ -1164,8 +1164,13 @@ static bool quick_pass(struct weft__worker *w) {
 /* The batch's next runnable: a hand-off first (it does not count against
  * the batch, as a callee would not), else the next local item while the
  * batch has room and no stop must be seen. NULL ends the batch, unless a
- * FIFO loop can begin its next pass here (quick_pass). */
-static struct weft__runnable *take_next(struct weft__worker *w) {
+ * FIFO loop can begin its next pass here (quick_pass) and @may_pass: not
+ * for a task yielding, which is queued again only once it has switched
+ * out (after_switch), so the pass's completions would go ahead of it:
+ * asyncio queues a yielding task's next step before the next pass polls
+ * (a task woken by I/O completed meanwhile ran before the yielder
+ * resumed; test_loop.c, yield_before_io_in_next_pass). */
+static struct weft__runnable *take_next(struct weft__worker *w, bool may_pass) {
   struct weft__runnable *r = w->handoff;
   if (r) {
     w->handoff = NULL;
@@ -1173,7 +1178,7 @@ static struct weft__runnable *take_next(struct weft__worker *w) {
     return r;
   }
   w->handoff_streak = 0;
-  if (!w->batch_left && !quick_pass(w)) return NULL;
+  if (!w->batch_left && !(may_pass && quick_pass(w))) return NULL;
   /* relaxed: checked at each item boundary; weft_loop_stop's seq_cst store
    * and its wake-ups bound how late it is seen. */
   if (!exact_stop(w->loop) &&
@@ -1193,10 +1198,11 @@ static struct weft__runnable *take_next(struct weft__worker *w) {
  * against the batch exactly as the scheduler's own (take_next), so the
  * order is the scheduler's: this only skips the trip through it. Inline:
  * it is on every switch's path (switch_out). */
-static inline __attribute__((always_inline)) struct weft_task *direct_next(struct weft__worker *w) {
+static inline __attribute__((always_inline)) struct weft_task *direct_next(struct weft__worker *w,
+                                                                          bool may_pass) {
   if (w->no_direct) return NULL;
   struct weft__runnable *r;
-  while ((r = take_next(w))) {
+  while ((r = take_next(w, may_pass))) {
     struct weft_task *t;
     if (weft__runnable_kind(r) == WEFT__R_TASK) {
       t = weft__task_of_runnable(r);
@@ -1260,7 +1266,7 @@ static inline __attribute__((always_inline)) struct weft__fiber *switch_out(
   slice_end(w, t);
   struct weft__task_run *x = offer ? weft__task_run_of(t) : NULL;
   if (offer && !w->loop->track_stack) w->donor = x;
-  struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w);
+  struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w, why != WEFT__SWITCH_YIELD);
   if (offer) w->donor = NULL;
   if (__builtin_expect(!next, 0)) return to_scheduler(w, t, why);
   if (offer && weft__task_run_of(next) == x) { /* it took t's stack; t is retired (hand_on) */
@@ -1338,7 +1344,7 @@ static void run_items(struct weft__worker *w, struct weft__runnable *r) {
     run_one(w, r);
     r = w->pending;
     w->pending = NULL;
-    if (!r) r = take_next(w);
+    if (!r) r = take_next(w, true);
   }
 }
 
@@ -1368,7 +1374,7 @@ static void run_final(struct weft__worker *w) {
 
 static void run_batch(struct weft__worker *w) {
   w->batch_left = w->loop->fifo ? fifo_batch(w) : TICK_BUDGET;
-  run_items(w, take_next(w));
+  run_items(w, take_next(w, true));
   w->batch_left = 0;
 }
 

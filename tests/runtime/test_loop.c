@@ -303,6 +303,66 @@ START_TEST(chain_of_passes_sees_io_completions) {
 }
 END_TEST
 
+/* ---- a yield that ends a pass, with I/O completed meanwhile ------------------
+ * CPython prints aBAC for:
+ *     async def c(r):        # a reader (add_reader + a future)
+ *         ...; await fut; order.append('C')
+ *     async def b(): order.append('B')
+ *     async def a(w):
+ *         order.append('a'); os.write(w, b'x'); asyncio.create_task(b())
+ *         await asyncio.sleep(0); order.append('A')
+ *     main: tc = create_task(c(r)); sleep(0) twice; await create_task(a(w))
+ * The yielder's next step is queued before the next pass polls, so it runs
+ * ahead of the task the write woke (weft wakes the reader in one hop, not
+ * asyncio's two, which here changes nothing). The pass that begins where
+ * `a` switches out (worker.c, quick_pass) polled before `a` was queued
+ * again: the io_uring backend printed aBCA. */
+
+static int yb_b(void *arg, void **res) {
+  note('B');
+  return 0;
+}
+
+static int yb_c(void *arg, void **res) {
+  char c;
+  ck_assert_int_eq(weft_read(*(int *)arg, &c, 1), 1);
+  note('C');
+  return 0;
+}
+
+static int yb_a(void *arg, void **res) {
+  note('a');
+  ck_assert_int_eq(write(*(int *)arg, "x", 1), 1);
+  ck_assert_int_eq(weft_spawn(yb_b, NULL, NULL), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  note('A');
+  return 0;
+}
+
+static int yield_io_main(void *arg, void **res) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  weft_task_t *c, *a;
+  ck_assert_int_eq(weft_spawn(yb_c, &p[0], &c), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* the read is in flight */
+  ck_assert_int_eq(weft_spawn(yb_a, &p[1], &a), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(c), NULL), 0);
+  weft_task_release(a);
+  weft_task_release(c);
+  close(p[0]);
+  close(p[1]);
+  return 0;
+}
+
+START_TEST(yield_before_io_in_next_pass) {
+  ntrace = 0;
+  ck_assert_int_eq(run_main(1, yield_io_main, NULL, NULL), 0);
+  ck_assert_str_eq(trace, "aBAC");
+}
+END_TEST
+
 /* ---- run_until_complete ----------------------------------------------------- */
 
 static int stop_then_sleep(void *arg, void **res) {
@@ -955,6 +1015,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, chain_of_passes_runs_due_timers_in_asyncio_order);
   tcase_add_test(tc, chain_of_passes_takes_threadsafe_work);
   tcase_add_test(tc, chain_of_passes_sees_io_completions);
+  tcase_add_test(tc, yield_before_io_in_next_pass);
   tcase_add_test(tc, run_until_complete_cases);
   tcase_add_test(tc, fifo_loop_runs_work_pinned_from_another_thread);
   tcase_add_test(tc, lone_yield_takes_in_timers_threads_and_io);
