@@ -623,6 +623,7 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
       int rc = deadline_ns ? weft__task_wait(t, &w.fired, deadline_ns)
                            : weft__task_wait_loop(t, wk->loop, &w.fired, NULL, true);
       waiter_remove(f, &w);
+      weft__task_unblocked(t);
       if (rc == -ECANCELED) {
         cancel_awaited(f);
         return rc;

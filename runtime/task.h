@@ -368,6 +368,15 @@ static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind
   atomic_store_explicit(&x->blocked.arg, arg, memory_order_relaxed);
 }
 
+/* Ends a wait that weft__task_blocked recorded as WEFT__BLOCK_FUTURE: what
+ * weft_task_cancel reads to cancel the awaited future on the spot
+ * (task.c, awaited_now) is never left stale. */
+static inline void weft__task_unblocked(struct weft_task *t) {
+  /* relaxed: read on this thread only (awaited_now). */
+  atomic_store_explicit(&weft__task_run_of(t)->block_kind, (uint8_t)WEFT__BLOCK_NONE,
+                        memory_order_relaxed);
+}
+
 /* weft__task_blocked for a wait on a sync object, with its name. */
 static inline void weft__task_blocked_named(struct weft_task *t, enum weft__block_kind kind,
                                             const void *obj, int64_t arg, const char *name) {

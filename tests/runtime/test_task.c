@@ -305,6 +305,50 @@ static int counts_main(void *arg, void **res) {
 START_TEST(cancel_request_counts) { ck_assert_int_eq(run_main(1, counts_main, NULL, NULL), 0); }
 END_TEST
 
+/* Task.cancel() of a task awaiting a plain future cancels that future at
+ * once (asyncio's _fut_waiter.cancel()). CPython, for
+ *     t1, t2 = create_task(w()), create_task(w())  # each: await f
+ *     await sleep(0); t1.cancel()
+ *     print(f.cancelled(), t1.done()); f.set_result(1)
+ * prints "True False", then InvalidStateError, and both awaits raise
+ * CancelledError. weft cancelled f only when t1 next ran: f was still
+ * pending here, and a set_result in between won over the cancellation for
+ * t2 (found by tests/order). With several workers the
+ * task may be running elsewhere: it cancels f when it wakes, as before. */
+static weft_future_t *shared_f;
+
+static int await_shared(void *arg, void **res) {
+  *res = (void *)(intptr_t)weft_await(shared_f, NULL);
+  return 0;
+}
+
+static int cancel_reaches_future_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_future_new(NULL, &shared_f), 0);
+  weft_task_t *t1, *t2;
+  ck_assert_int_eq(weft_spawn(await_shared, NULL, &t1), 0);
+  ck_assert_int_eq(weft_spawn(await_shared, NULL, &t2), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* both wait on f */
+  ck_assert_int_eq(weft_task_cancel(t1, NULL), 1);
+  ck_assert_int_eq(weft_future_cancelled(shared_f), 1);
+  ck_assert_int_eq(weft_future_done(weft_task_future(t1)), 0);
+  ck_assert_int_eq(weft_future_set_result(shared_f, NULL), WEFT_EINVALSTATE);
+  void *r1, *r2;
+  ck_assert_int_eq(weft_await(weft_task_future(t1), &r1), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t2), &r2), 0);
+  ck_assert_int_eq((intptr_t)r1, -ECANCELED);
+  ck_assert_int_eq((intptr_t)r2, -ECANCELED);
+  ck_assert_int_eq(weft_task_cancelling(t1), 1);
+  weft_task_release(t1);
+  weft_task_release(t2);
+  weft_future_release(shared_f);
+  return 0;
+}
+
+START_TEST(cancel_cancels_the_awaited_future_at_once) {
+  ck_assert_int_eq(run_main(1, cancel_reaches_future_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* Cancellation across workers: every task ends exactly once, either with
  * its result or cancelled. Tasks pass through yields and sleeps, then wait
  * at their own gate, opened only after every third task was cancelled, so
@@ -1132,6 +1176,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancelled_before_start_never_runs);
   tcase_add_test(tc, cancel_at_every_suspension_point);
   tcase_add_test(tc, cancel_request_counts);
+  tcase_add_test(tc, cancel_cancels_the_awaited_future_at_once);
   tcase_add_test(tc, cancellation_storm);
   tcase_add_test(tc, names_ids_and_all_tasks);
   tcase_add_test(tc, pinned_tasks_stay_on_their_worker);
