@@ -33,6 +33,15 @@
  * yields with nothing queued would begin that next pass itself: it does
  * step 0 and goes on without a switch (yield_in_place).
  *
+ * With one worker in FIFO order the outgoing task takes its place *before*
+ * the pick (settle_first: a yield is queued again, a suspension turns
+ * IDLE), because the pick can queue work itself (a task cancelled before
+ * its first step ends there and wakes its awaiters; a pass begun there
+ * polls the reactor), and asyncio queues the yielder's next step first.
+ * The incoming side then has nothing to finish. If the pick comes back to
+ * the outgoing task, it goes on in place. tests/order compares random
+ * programs' order with CPython's, note for note.
+ *
  * Stacks handed on: a task that ends and whose direct successor is a first
  * run gives that task its stack instead of a switch (first_run, hand_on):
  * the successor's body runs on the spot, on the same stack at the same
@@ -1090,6 +1099,7 @@ static bool claim_start(struct weft__worker *w, struct weft_task *t) {
 /* What becomes of @t, which just switched out for reason @why, once its
  * stack is no longer in use (after_switch). */
 static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft__switch_reason why) {
+  if (why == WEFT__SWITCH_SETTLED) return; /* settle_first did it */
   if (why == WEFT__SWITCH_DONE) {
     struct weft__task_run *x = weft__task_run_of(t);
     weft__fiber_fini(&x->fiber);
@@ -1118,8 +1128,13 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
  * switched out left to do. */
 static void after_switch(struct weft__worker *w) {
   set_stack_owner(w, NULL); /* off that stack now */
+  /* Nothing left: resumed by the scheduler, or the task that switched out
+   * settled before the switch (settle_first). */
+  if (w->prev) weft__worker_finish_prev(w);
+}
+
+void weft__worker_finish_prev(struct weft__worker *w) {
   struct weft_task *t = w->prev;
-  if (!t) return; /* resumed by the scheduler, which left nothing */
   w->prev = NULL;
   finish_switch(w, t, w->switch_reason);
 }
@@ -1251,6 +1266,29 @@ __attribute__((noinline)) static struct weft__fiber *to_scheduler(struct weft__w
   return &w->sched;
 }
 
+/* A one-worker loop in FIFO order (asyncio's): the task switching out
+ * takes its place before the pick, as finish_switch would after the
+ * switch: a yield is queued again, a suspension turns IDLE (or is queued
+ * again if it was woken during its slice). What the pick itself queues
+ * then comes after it, as after a switch through the scheduler: a task
+ * cancelled before its first step that the pick ends wakes its awaiters
+ * (asyncio: the cancelled task's step runs, its awaiters' wake-ups follow
+ * the yielder's), a pass begun here polls (quick_pass). Done after the
+ * switch instead, those went ahead of the yielder (test_loop.c,
+ * yield_ahead_of_a_cancelled_start_it_ends; found by tests/order). Only
+ * with one worker:
+ * nobody else runs a task of the loop, so the task's context is saved
+ * before anything could run it; if the pick comes back to the task itself
+ * (nothing else was queued, or what was ahead of it ended at once), it
+ * goes on in place. True if it settled. */
+static inline bool settle_first(struct weft__worker *w, struct weft_task *t,
+                                enum weft__switch_reason why) {
+  if ((why != WEFT__SWITCH_SUSPEND && why != WEFT__SWITCH_YIELD) || !exact_stop(w->loop))
+    return false;
+  finish_switch(w, t, why);
+  return true;
+}
+
 /* The outgoing half of a switch: weft__worker_switch_begin's body, and
  * end_begin's, which alone passes @offer (a constant at each call, so the
  * other switches' path carries none of it): @t has ended, and its stack
@@ -1266,18 +1304,27 @@ static inline __attribute__((always_inline)) struct weft__fiber *switch_out(
   slice_end(w, t);
   struct weft__task_run *x = offer ? weft__task_run_of(t) : NULL;
   if (offer && !w->loop->track_stack) w->donor = x;
+  if (!offer && settle_first(w, t, why)) why = WEFT__SWITCH_SETTLED;
   struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w, why != WEFT__SWITCH_YIELD);
   if (offer) w->donor = NULL;
   if (__builtin_expect(!next, 0)) return to_scheduler(w, t, why);
+  if (!offer && __builtin_expect(next == t, 0)) { /* settled, and picked again: on in place */
+    slice_begin(w, t);
+    set_stack_owner(w, NULL);
+    return NULL;
+  }
   if (offer && weft__task_run_of(next) == x) { /* it took t's stack; t is retired (hand_on) */
     slice_begin(w, next);
     set_stack_owner(w, NULL);
     return &x->fiber;
   }
   /* Set after direct_next: a task it finds ended before its first step
-   * finishes on this stack, and must not see these. */
-  w->prev = t;
-  w->switch_reason = why;
+   * finishes on this stack, and must not see these. A settled task leaves
+   * nothing to finish (w->prev stays NULL). */
+  if (offer || why != WEFT__SWITCH_SETTLED) {
+    w->prev = t;
+    w->switch_reason = why;
+  }
   return &slice_begin(w, next)->fiber;
 }
 
@@ -1291,7 +1338,6 @@ static struct weft__fiber *end_begin(struct weft__worker *w, struct weft_task *t
   return switch_out(w, t, WEFT__SWITCH_DONE, true);
 }
 
-void weft__worker_switch_end(void) { after_switch(weft__worker_self()); }
 
 /* Runs @t from the scheduler's stack until it (or a task it switched to
  * directly) switches back to the scheduler. */

@@ -38,6 +38,9 @@ enum weft__switch_reason {
   WEFT__SWITCH_DONE = 1,
   WEFT__SWITCH_YIELD = 2,
   WEFT__SWITCH_EAGER = 3, /* run w->eager now, then resume the switching task */
+  /* A suspension or a yield whose task took its place before the switch
+   * (worker.c, settle_first): nothing is left for after it. */
+  WEFT__SWITCH_SETTLED = 4,
 };
 
 /* A worker's counters (weft_loop_worker_stats). Only the worker writes
@@ -339,17 +342,28 @@ void weft__worker_yield(struct weft_task *t);
 
 /* The two halves of a switch out, around the fiber switch itself: _begin
  * (on @t's stack, @t = the running task of @w) ends @t's slice, notes it
- * and @why for whoever runs next, and returns the fiber to switch to: the
- * next task of the batch directly, or the scheduler; or NULL for a yield
- * that goes on in place, @t's next slice already begun (a FIFO loop where
- * @t is all that is queued: worker.c, yield_in_place). A task's end
+ * and @why for whoever runs next (or, with one worker in FIFO order,
+ * settles it first: worker.c, settle_first), and returns the fiber to
+ * switch to: the next task of the batch directly, or the scheduler; or
+ * NULL when @t goes on in place, its next slice already begun (a FIFO
+ * loop where @t is all that is queued: worker.c, yield_in_place, or the
+ * pick after settle_first came back to @t). A task's end
  * (WEFT__SWITCH_DONE) takes worker.c's own path (end_begin), which may
  * hand its stack on. _end, the first thing after a switch returns to a
- * task, finishes what the task that switched out left to do (worker.c,
- * after_switch). */
+ * task, notes that the worker is off the stack it came from and finishes
+ * what the task that switched out left to do, if it left anything
+ * (w->prev: worker.c, after_switch); inline, as a settled switch leaves
+ * nothing. */
 struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
                                               enum weft__switch_reason why);
-void weft__worker_switch_end(void);
+void weft__worker_finish_prev(struct weft__worker *w);
+static inline void weft__worker_switch_end(void) {
+  struct weft__worker *w = weft__worker_self();
+  /* relaxed, and a signal fence: as worker.c's set_stack_owner. */
+  atomic_store_explicit(&w->stack_owner, NULL, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (w->prev) weft__worker_finish_prev(w);
+}
 
 /* For a task about to wait for I/O it just queued on @w's reactor: if
  * nothing would run on @w before the scheduler's next reactor poll (no

@@ -363,6 +363,58 @@ START_TEST(yield_before_io_in_next_pass) {
 }
 END_TEST
 
+/* ---- a yield whose switch ends a task cancelled before its first step ------
+ * CPython prints "123%" for:
+ *     async def c(): t = create_task(d()); t.cancel(); await t (except: '%')
+ *     async def y(): '1'; await sleep(0); '2'; await sleep(0); '3'
+ *     main: create_task(y()); create_task(c())
+ * In the second pass y's yield queues y again, then d's cancelled first
+ * step runs and queues c's wake-up behind it. y's switch out picks d and
+ * ends it on the spot, waking c: done before y was queued again, c went
+ * first ("12%3"; worker.c, settle_first). */
+
+static int nd_d(void *arg, void **res) {
+  note('d'); /* never runs: cancelled before its first step */
+  return 0;
+}
+
+static int nd_c(void *arg, void **res) {
+  weft_task_t *d;
+  ck_assert_int_eq(weft_spawn(nd_d, NULL, &d), 0);
+  ck_assert_int_eq(weft_task_cancel(d, NULL), 1);
+  ck_assert_int_eq(weft_await(weft_task_future(d), NULL), -ECANCELED);
+  note('%');
+  weft_task_release(d);
+  return 0;
+}
+
+static int nd_y(void *arg, void **res) {
+  note('1');
+  ck_assert_int_eq(weft_yield(), 0);
+  note('2');
+  ck_assert_int_eq(weft_yield(), 0);
+  note('3');
+  return 0;
+}
+
+static int cancelled_start_main(void *arg, void **res) {
+  weft_task_t *c, *y;
+  ck_assert_int_eq(weft_spawn(nd_y, NULL, &y), 0);
+  ck_assert_int_eq(weft_spawn(nd_c, NULL, &c), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(c), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(y), NULL), 0);
+  weft_task_release(c);
+  weft_task_release(y);
+  return 0;
+}
+
+START_TEST(yield_ahead_of_a_cancelled_start_it_ends) {
+  ntrace = 0;
+  ck_assert_int_eq(run_main(1, cancelled_start_main, NULL, NULL), 0);
+  ck_assert_str_eq(trace, "123%");
+}
+END_TEST
+
 /* ---- run_until_complete ----------------------------------------------------- */
 
 static int stop_then_sleep(void *arg, void **res) {
@@ -1016,6 +1068,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, chain_of_passes_takes_threadsafe_work);
   tcase_add_test(tc, chain_of_passes_sees_io_completions);
   tcase_add_test(tc, yield_before_io_in_next_pass);
+  tcase_add_test(tc, yield_ahead_of_a_cancelled_start_it_ends);
   tcase_add_test(tc, run_until_complete_cases);
   tcase_add_test(tc, fifo_loop_runs_work_pinned_from_another_thread);
   tcase_add_test(tc, lone_yield_takes_in_timers_threads_and_io);
