@@ -8,9 +8,9 @@
 set -euo pipefail
 what=${1:-test}
 
-pkgs=(build-essential cmake pkg-config libjemalloc-dev liburing-dev check valgrind)
+pkgs=(build-essential cmake pkg-config libjemalloc-dev liburing-dev check valgrind python3)
 if [ "$what" = bench ]; then
-  pkgs+=(golang-go librust-tokio-dev librust-async-channel-dev cargo libuv1-dev python3 python3-uvloop wrk fio nginx-light gnuplot-nox)
+  pkgs+=(golang-go librust-tokio-dev librust-async-channel-dev cargo libuv1-dev python3-uvloop wrk fio nginx-light gnuplot-nox)
 elif [ "$what" = cross ]; then
   pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 fi

@@ -1,0 +1,235 @@
+/*
+ * order_script.c - runs an order script (tests/order/README.md) on weft and
+ * prints what it traced: one line, the notes in the order they were made.
+ * order_script.py runs the same script on CPython's asyncio; order_fuzz.py
+ * generates scripts and compares the two (exactly with one worker, as
+ * multisets with several).
+ *
+ *   order_script WORKERS SCRIPT
+ *
+ * SCRIPT is the script's text (tasks separated by ';'). Exits 0 after
+ * printing the trace, 2 on a malformed script, 1 if a weft call failed
+ * (with a message on stderr).
+ *
+ * Invariants: task i's ops run in order on its own fiber; the notes go
+ * into one buffer through an atomic index, so with several workers every
+ * note is kept (their order is then the workers' interleaving).
+ */
+#include <weft.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_TASKS = 32, MAX_OPS = 64, MAX_OBJS = 8, MAX_TRACE = 4096 };
+
+struct op {
+  char code;
+  int arg;  /* an object or task index; a note's character */
+};
+
+static struct op ops[MAX_TASKS][MAX_OPS];
+static int nops[MAX_TASKS], ntasks;
+static weft_task_t *tasks[MAX_TASKS];
+static weft_future_t *futs[MAX_OBJS];
+static weft_event_t *events[MAX_OBJS];
+static weft_queue_t *queues[MAX_OBJS];
+static weft_lock_t *locks[MAX_OBJS];
+static int queue_gets[MAX_OBJS];
+static char trace[MAX_TRACE];
+static _Atomic int ntrace;
+
+static void note(char c) {
+  int i = atomic_fetch_add(&ntrace, 1);
+  if (i < MAX_TRACE - 1) trace[i] = c;
+}
+
+static void cb_note(void *arg) { note((char)(intptr_t)arg); }
+
+#define CHECK(call)                                                       \
+  do {                                                                    \
+    int rc_ = (call);                                                     \
+    if (rc_ < 0) {                                                        \
+      fprintf(stderr, "order_script: %s: %s\n", #call, weft_strerror(rc_)); \
+      exit(1);                                                            \
+    }                                                                     \
+  } while (0)
+
+static int run_task(void *arg, void **res);
+
+/* Sets future @k's result unless it is done; with several workers another
+ * task may set it between the look and the set (WEFT_EINVALSTATE then). */
+static void set_future(int k) {
+  if (weft_future_done(futs[k])) return;
+  int rc = weft_future_set_result(futs[k], NULL);
+  if (rc != WEFT_EINVALSTATE) CHECK(rc);
+}
+
+/* A suspending call's result: -ECANCELED (the task was cancelled: it ends)
+ * or 0; anything else is a failure. */
+static int suspended(int rc, const char *what) {
+  if (rc == -ECANCELED) return rc;
+  if (rc < 0) {
+    fprintf(stderr, "order_script: %s: %s\n", what, weft_strerror(rc));
+    exit(1);
+  }
+  return 0;
+}
+
+/* Runs one op of task @self; -ECANCELED if the task was cancelled in it. */
+static int run_op(int self, const struct op *o) {
+  void *item;
+  int rc;
+  switch (o->code) {
+  case 'N': note((char)o->arg); return 0;
+  case 'Y': return suspended(weft_yield(), "yield");
+  case 'S': CHECK(weft_spawn(run_task, (void *)(intptr_t)o->arg, &tasks[o->arg])); return 0;
+  case 'A':
+    /* Only leaves are cancelled (order_fuzz.py): -ECANCELED is the child's. */
+    rc = weft_await(weft_task_future(tasks[o->arg]), NULL);
+    if (rc == -ECANCELED) note('%');
+    else CHECK(rc);
+    return 0;
+  case 'X': CHECK(weft_task_cancel(tasks[o->arg], NULL)); return 0;
+  case 'F': set_future(o->arg); return 0;
+  case 'W': return suspended(weft_await(futs[o->arg], NULL), "await");
+  case 'C': CHECK(weft_call_soon(cb_note, (void *)(intptr_t)o->arg, NULL)); return 0;
+  case 'E': CHECK(weft_event_set(events[o->arg])); return 0;
+  case 'V': return suspended(weft_event_wait(events[o->arg], -1), "event_wait");
+  case 'P':
+    rc = weft_queue_put_nowait(queues[o->arg], (void *)1);
+    if (rc == -EAGAIN) note('!'); /* full: asyncio's QueueFull */
+    else CHECK(rc);
+    return 0;
+  case 'Q': return suspended(weft_queue_get(queues[o->arg], &item, -1), "queue_get");
+  case 'L': return suspended(weft_lock_acquire(locks[o->arg], -1), "lock_acquire");
+  case 'U': CHECK(weft_lock_release(locks[o->arg])); return 0;
+  default: fprintf(stderr, "order_script: task %d: unknown op %c\n", self, o->code); exit(2);
+  }
+}
+
+/* One item for each get the script makes on queue @arg, put as room frees
+ * up; cancelled once every task has ended (items may be left over). */
+static int feed(void *arg, void **res) {
+  int k = (int)(intptr_t)arg;
+  for (int g = 0; g < queue_gets[k]; g++) {
+    int rc = weft_queue_put(queues[k], (void *)1, -1);
+    if (rc == -ECANCELED) return rc;
+    CHECK(rc);
+  }
+  return 0;
+}
+
+/* Main (task 0) after its ops: unblocks everyone (every future and event
+ * set, a feeder task for each queue that is read), awaits every task, then
+ * cancels the feeders. As order_script.py's. */
+static void epilogue(void) {
+  weft_task_t *feeders[MAX_OBJS];
+  int nfeeders = 0;
+  for (int k = 0; k < MAX_OBJS; k++) {
+    set_future(k);
+    CHECK(weft_event_set(events[k]));
+  }
+  for (int k = 0; k < MAX_OBJS; k++)
+    if (queue_gets[k]) CHECK(weft_spawn(feed, (void *)(intptr_t)k, &feeders[nfeeders++]));
+  for (int k = 1; k < ntasks; k++) {
+    int rc = weft_await(weft_task_future(tasks[k]), NULL);
+    if (rc != -ECANCELED) CHECK(rc);
+    weft_task_release(tasks[k]);
+  }
+  for (int i = 0; i < nfeeders; i++) {
+    weft_task_cancel(feeders[i], NULL);
+    int rc = weft_await(weft_task_future(feeders[i]), NULL);
+    if (rc != -ECANCELED) CHECK(rc);
+    weft_task_release(feeders[i]);
+  }
+}
+
+/* A task cancelled in one of its ops notes '#' and ends cancelled, as
+ * CancelledError ends asyncio's. */
+static int run_task(void *arg, void **res) {
+  int self = (int)(intptr_t)arg;
+  for (int i = 0; i < nops[self]; i++)
+    if (run_op(self, &ops[self][i]) == -ECANCELED) {
+      note('#');
+      return -ECANCELED;
+    }
+  if (self == 0) epilogue();
+  return 0;
+}
+
+/* "N a Y S 1;N b" - tasks separated by ';', ops by spaces; each op a code
+ * and, but for Y, one argument (a character for N and C, an index else). */
+static int parse(const char *s) {
+  ntasks = 1;
+  int t = 0;
+  while (*s) {
+    if (*s == ' ') { s++; continue; }
+    if (*s == ';') {
+      if (++t >= MAX_TASKS) return -1;
+      ntasks = t + 1;
+      s++;
+      continue;
+    }
+    if (nops[t] >= MAX_OPS) return -1;
+    struct op *o = &ops[t][nops[t]++];
+    o->code = *s++;
+    if (o->code == 'Y') continue;
+    while (*s == ' ') s++;
+    if (!*s) return -1;
+    if (o->code == 'N' || o->code == 'C') {
+      o->arg = *s++;
+    } else {
+      char *end;
+      long v = strtol(s, &end, 10);
+      if (end == s || v < 0) return -1;
+      if (o->code == 'S' || o->code == 'A' ? v >= MAX_TASKS : v >= MAX_OBJS) return -1;
+      if (o->code == 'Q') queue_gets[v]++;
+      o->arg = (int)v;
+      s = end;
+    }
+  }
+  return 0;
+}
+
+/* Queue k holds at most k items (0: unbounded), as order_script.py's. */
+static void make_objects(void) {
+  for (int k = 0; k < MAX_OBJS; k++) {
+    CHECK(weft_future_new(NULL, &futs[k]));
+    CHECK(weft_event_create(&events[k]));
+    CHECK(weft_queue_create(WEFT_QUEUE_FIFO, (size_t)k, NULL, &queues[k]));
+    CHECK(weft_lock_create(&locks[k]));
+  }
+}
+
+static void destroy_objects(void) {
+  for (int k = 0; k < MAX_OBJS; k++) {
+    weft_future_release(futs[k]);
+    CHECK(weft_event_destroy(events[k]));
+    CHECK(weft_queue_destroy(queues[k]));
+    CHECK(weft_lock_destroy(locks[k]));
+  }
+}
+
+static int main_task(void *arg, void **res) {
+  make_objects();
+  run_task((void *)0, res);
+  destroy_objects();
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3 || parse(argv[2])) {
+    fprintf(stderr, "usage: order_script WORKERS SCRIPT\n");
+    return 2;
+  }
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = atoi(argv[1]);
+  CHECK(weft_run_config(&cfg, main_task, NULL, NULL));
+  int n = atomic_load(&ntrace);
+  printf("%.*s\n", n < MAX_TRACE ? n : MAX_TRACE - 1, trace);
+  return 0;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""order_script.py - runs an order script (tests/order/README.md) on CPython's
+asyncio and prints what it traced, one line: the reference order_script.c's
+output is compared with (order_fuzz.py).
+
+    order_script.py SCRIPT
+
+Each op maps to the asyncio call the C interpreter's weft call mirrors:
+Y await asyncio.sleep(0); S create_task; A await the task; F set the
+future's result if not done; W await the future; C loop.call_soon(note);
+E Event.set; V await Event.wait(); P Queue.put_nowait (QueueFull notes
+'!'); Q await Queue.get(); L await Lock.acquire(); U Lock.release(); X
+cancel the task. A task that CancelledError ends notes '#' (unless it
+never started: its body never runs); an await of a task that was
+cancelled notes '%'.
+Queue k holds at most k items (0: unbounded).
+"""
+import asyncio
+import sys
+
+MAX_OBJS = 8
+
+
+def parse(text):
+    tasks = []
+    for part in text.split(';'):
+        ops, toks, i = [], part.split(), 0
+        while i < len(toks):
+            code = toks[i]
+            if code == 'Y':
+                ops.append((code, None))
+                i += 1
+                continue
+            arg = toks[i + 1]
+            ops.append((code, arg if code in 'NC' else int(arg)))
+            i += 2
+        tasks.append(ops)
+    return tasks
+
+
+def run(text):
+    script = parse(text)
+    trace = []
+    tasks = {}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        futs = [loop.create_future() for _ in range(MAX_OBJS)]
+        events = [asyncio.Event() for _ in range(MAX_OBJS)]
+        queues = [asyncio.Queue(maxsize=k) for k in range(MAX_OBJS)]
+        locks = [asyncio.Lock() for _ in range(MAX_OBJS)]
+        gets = [0] * MAX_OBJS
+        for ops in script:
+            for code, arg in ops:
+                if code == 'Q':
+                    gets[arg] += 1
+
+        async def feed(queue, n):
+            # One item for each get the script makes, put as room frees up;
+            # cancelled once every task has ended (items may be left over).
+            for _ in range(n):
+                await queue.put(1)
+
+        async def run_task(i):
+            try:
+                await run_ops(i)
+            except asyncio.CancelledError:
+                trace.append('#')
+                raise
+
+        async def run_ops(i):
+            for code, arg in script[i]:
+                if code == 'N':
+                    trace.append(arg)
+                elif code == 'Y':
+                    await asyncio.sleep(0)
+                elif code == 'S':
+                    tasks[arg] = asyncio.create_task(run_task(arg))
+                elif code == 'A':
+                    try:
+                        await tasks[arg]
+                    except asyncio.CancelledError:
+                        trace.append('%')
+                elif code == 'X':
+                    tasks[arg].cancel()
+                elif code == 'F':
+                    if not futs[arg].done():
+                        futs[arg].set_result(None)
+                elif code == 'W':
+                    await futs[arg]
+                elif code == 'C':
+                    loop.call_soon(trace.append, arg)
+                elif code == 'E':
+                    events[arg].set()
+                elif code == 'V':
+                    await events[arg].wait()
+                elif code == 'P':
+                    try:
+                        queues[arg].put_nowait(1)
+                    except asyncio.QueueFull:
+                        trace.append('!')
+                elif code == 'Q':
+                    await queues[arg].get()
+                elif code == 'L':
+                    await locks[arg].acquire()
+                elif code == 'U':
+                    locks[arg].release()
+                else:
+                    raise ValueError('unknown op ' + code)
+            if i == 0:
+                # The epilogue: every future and event set, a feeder task for
+                # each queue that is read, every task awaited, the feeders
+                # cancelled.
+                for k in range(MAX_OBJS):
+                    if not futs[k].done():
+                        futs[k].set_result(None)
+                    events[k].set()
+                feeders = [asyncio.create_task(feed(queues[k], gets[k]))
+                           for k in range(MAX_OBJS) if gets[k]]
+                for k in range(1, len(script)):
+                    try:
+                        await tasks[k]
+                    except asyncio.CancelledError:
+                        pass
+                for f in feeders:
+                    f.cancel()
+                    try:
+                        await f
+                    except asyncio.CancelledError:
+                        pass
+
+        await run_task(0)
+
+    asyncio.run(main())
+    return ''.join(trace)
+
+
+if __name__ == '__main__':
+    print(run(sys.argv[1]))
