@@ -1180,11 +1180,12 @@ static bool quick_pass(struct weft__worker *w) {
  * the batch, as a callee would not), else the next local item while the
  * batch has room and no stop must be seen. NULL ends the batch, unless a
  * FIFO loop can begin its next pass here (quick_pass) and @may_pass: not
- * for a task yielding, which is queued again only once it has switched
- * out (after_switch), so the pass's completions would go ahead of it:
- * asyncio queues a yielding task's next step before the next pass polls
- * (a task woken by I/O completed meanwhile ran before the yielder
- * resumed; test_loop.c, yield_before_io_in_next_pass). */
+ * for a task yielding that is queued again only once it has switched out
+ * (after_switch: several workers; with one, settle_first queued it
+ * already), so the pass's completions would go ahead of it: asyncio
+ * queues a yielding task's next step before the next pass polls (a task
+ * woken by I/O completed meanwhile ran before the yielder resumed;
+ * test_loop.c, yield_before_io_in_next_pass). */
 static struct weft__runnable *take_next(struct weft__worker *w, bool may_pass) {
   struct weft__runnable *r = w->handoff;
   if (r) {

@@ -37,6 +37,7 @@ static weft_future_t *futs[MAX_OBJS];
 static weft_event_t *events[MAX_OBJS];
 static weft_queue_t *queues[MAX_OBJS];
 static weft_lock_t *locks[MAX_OBJS];
+static weft_sem_t *sems[MAX_OBJS];
 static int queue_gets[MAX_OBJS];
 static char trace[MAX_TRACE];
 static _Atomic int ntrace;
@@ -78,8 +79,38 @@ static int suspended(int rc, const char *what) {
   return 0;
 }
 
+/* What a task holds (locks, semaphore permits), in the order it took them:
+ * a cancelled task gives them back, the last first, as `async with` would. */
+struct held {
+  char kind[MAX_OPS]; /* 'L' or 'M' */
+  int obj[MAX_OPS];
+  int n;
+};
+
+static void hold(struct held *h, char kind, int obj) {
+  h->kind[h->n] = kind;
+  h->obj[h->n++] = obj;
+}
+
+static void unhold(struct held *h, char kind, int obj) {
+  for (int i = h->n - 1; i >= 0; i--)
+    if (h->kind[i] == kind && h->obj[i] == obj) {
+      memmove(&h->kind[i], &h->kind[i + 1], (size_t)(h->n - i - 1));
+      memmove(&h->obj[i], &h->obj[i + 1], sizeof h->obj[0] * (size_t)(h->n - i - 1));
+      h->n--;
+      return;
+    }
+}
+
+static void give_back(struct held *h) {
+  while (h->n--) {
+    if (h->kind[h->n] == 'L') CHECK(weft_lock_release(locks[h->obj[h->n]]));
+    else CHECK(weft_sem_release(sems[h->obj[h->n]]));
+  }
+}
+
 /* Runs one op of task @self; -ECANCELED if the task was cancelled in it. */
-static int run_op(int self, const struct op *o) {
+static int run_op(int self, const struct op *o, struct held *h) {
   void *item;
   int rc;
   switch (o->code) {
@@ -104,8 +135,28 @@ static int run_op(int self, const struct op *o) {
     else CHECK(rc);
     return 0;
   case 'Q': return suspended(weft_queue_get(queues[o->arg], &item, -1), "queue_get");
-  case 'L': return suspended(weft_lock_acquire(locks[o->arg], -1), "lock_acquire");
-  case 'U': CHECK(weft_lock_release(locks[o->arg])); return 0;
+  case 'L':
+    if (suspended(weft_lock_acquire(locks[o->arg], -1), "lock_acquire")) return -ECANCELED;
+    hold(h, 'L', o->arg);
+    return 0;
+  case 'U':
+    unhold(h, 'L', o->arg);
+    CHECK(weft_lock_release(locks[o->arg]));
+    return 0;
+  case 'M':
+    if (suspended(weft_sem_acquire(sems[o->arg], -1), "sem_acquire")) return -ECANCELED;
+    hold(h, 'M', o->arg);
+    return 0;
+  case 'R':
+    unhold(h, 'M', o->arg);
+    CHECK(weft_sem_release(sems[o->arg]));
+    return 0;
+  case 'G': {
+    weft_future_t *fs[2] = {futs[o->arg], futs[(o->arg + 1) % MAX_OBJS]};
+    struct weft_gather_slot slots[2];
+    return suspended(weft_gather(fs, 2, 0, slots), "gather");
+  }
+  case 'T': CHECK(weft_call_later(0, cb_note, (void *)(intptr_t)o->arg, NULL)); return 0;
   default: fprintf(stderr, "order_script: task %d: unknown op %c\n", self, o->code); exit(2);
   }
 }
@@ -151,9 +202,11 @@ static void epilogue(void) {
  * CancelledError ends asyncio's. */
 static int run_task(void *arg, void **res) {
   int self = (int)(intptr_t)arg;
+  struct held h = {.n = 0};
   for (int i = 0; i < nops[self]; i++)
-    if (run_op(self, &ops[self][i]) == -ECANCELED) {
+    if (run_op(self, &ops[self][i], &h) == -ECANCELED) {
       note('#');
+      give_back(&h);
       return -ECANCELED;
     }
   if (self == 0) epilogue();
@@ -179,7 +232,7 @@ static int parse(const char *s) {
     if (o->code == 'Y') continue;
     while (*s == ' ') s++;
     if (!*s) return -1;
-    if (o->code == 'N' || o->code == 'C') {
+    if (o->code == 'N' || o->code == 'C' || o->code == 'T') {
       o->arg = *s++;
     } else {
       char *end;
@@ -201,6 +254,7 @@ static void make_objects(void) {
     CHECK(weft_event_create(&events[k]));
     CHECK(weft_queue_create(WEFT_QUEUE_FIFO, (size_t)k, NULL, &queues[k]));
     CHECK(weft_lock_create(&locks[k]));
+    CHECK(weft_sem_create(k + 1, 0, &sems[k]));
   }
 }
 
@@ -210,6 +264,7 @@ static void destroy_objects(void) {
     CHECK(weft_event_destroy(events[k]));
     CHECK(weft_queue_destroy(queues[k]));
     CHECK(weft_lock_destroy(locks[k]));
+    CHECK(weft_sem_destroy(sems[k]));
   }
 }
 

@@ -9,11 +9,14 @@ Each op maps to the asyncio call the C interpreter's weft call mirrors:
 Y await asyncio.sleep(0); S create_task; A await the task; F set the
 future's result if not done; W await the future; C loop.call_soon(note);
 E Event.set; V await Event.wait(); P Queue.put_nowait (QueueFull notes
-'!'); Q await Queue.get(); L await Lock.acquire(); U Lock.release(); X
-cancel the task. A task that CancelledError ends notes '#' (unless it
+'!'); Q await Queue.get(); L await Lock.acquire(); U Lock.release(); M
+await Semaphore.acquire(); R Semaphore.release(); G await gather(future k,
+future k+1); T loop.call_later(0, note); X cancel the task. A task that CancelledError ends notes '#' (unless it
 never started: its body never runs); an await of a task that was
 cancelled notes '%'.
-Queue k holds at most k items (0: unbounded).
+Queue k holds at most k items (0: unbounded); semaphore k starts with k + 1
+permits. A task cancelled while it holds locks or permits gives them back
+(as `async with` would), the last taken first.
 """
 import asyncio
 import sys
@@ -32,7 +35,7 @@ def parse(text):
                 i += 1
                 continue
             arg = toks[i + 1]
-            ops.append((code, arg if code in 'NC' else int(arg)))
+            ops.append((code, arg if code in 'NCT' else int(arg)))
             i += 2
         tasks.append(ops)
     return tasks
@@ -49,6 +52,7 @@ def run(text):
         events = [asyncio.Event() for _ in range(MAX_OBJS)]
         queues = [asyncio.Queue(maxsize=k) for k in range(MAX_OBJS)]
         locks = [asyncio.Lock() for _ in range(MAX_OBJS)]
+        sems = [asyncio.Semaphore(k + 1) for k in range(MAX_OBJS)]
         gets = [0] * MAX_OBJS
         for ops in script:
             for code, arg in ops:
@@ -62,13 +66,16 @@ def run(text):
                 await queue.put(1)
 
         async def run_task(i):
+            held = []
             try:
-                await run_ops(i)
+                await run_ops(i, held)
             except asyncio.CancelledError:
                 trace.append('#')
+                for what in reversed(held):
+                    what.release()
                 raise
 
-        async def run_ops(i):
+        async def run_ops(i, held):
             for code, arg in script[i]:
                 if code == 'N':
                     trace.append(arg)
@@ -103,8 +110,20 @@ def run(text):
                     await queues[arg].get()
                 elif code == 'L':
                     await locks[arg].acquire()
+                    held.append(locks[arg])
                 elif code == 'U':
+                    held.remove(locks[arg])
                     locks[arg].release()
+                elif code == 'M':
+                    await sems[arg].acquire()
+                    held.append(sems[arg])
+                elif code == 'R':
+                    held.remove(sems[arg])
+                    sems[arg].release()
+                elif code == 'G':
+                    await asyncio.gather(futs[arg], futs[(arg + 1) % MAX_OBJS])
+                elif code == 'T':
+                    loop.call_later(0, trace.append, arg)
                 else:
                     raise ValueError('unknown op ' + code)
             if i == 0:
