@@ -608,7 +608,7 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
   if (!weft__future_is_done(f)) {
     if (weft__task_take_cancel(t)) {
       cancel_awaited(f);
-      return -ECANCELED;
+      return weft__task_cancelled_after_pass(t);
     }
     /* Fork-join: an awaited task that has not started runs here, inline;
      * never under a deadline, which the host could not keep meanwhile. */

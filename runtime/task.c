@@ -812,6 +812,13 @@ int weft_fail(int err, const char *fmt, ...) {
   return err;
 }
 
+int weft__task_cancelled_after_pass(struct weft_task *t) {
+  /* relaxed: as weft_yield's look. */
+  if (!atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed)) weft__worker_yield(t);
+  weft__task_take_cancel(t);
+  return -ECANCELED;
+}
+
 int weft_yield(void) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;

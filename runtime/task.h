@@ -447,6 +447,14 @@ static inline bool weft__task_take_cancel(struct weft_task *t) {
   return weft__task_take_cancel_slow(t);
 }
 
+/* A wait that found a cancellation pending as it began (and took it) ends
+ * here: asyncio's pending cancel cancels the future the task is about to
+ * await, and the task raises CancelledError when that wakes it, a pass
+ * later; so @t, which queued nothing, is queued again and resumes after
+ * one pass (none while the loop closes), taking any request made
+ * meanwhile with it (asyncio delivers them as one). Returns -ECANCELED. */
+int weft__task_cancelled_after_pass(struct weft_task *t);
+
 /* The one suspension loop, weft__task_wait's body: until *fired (0), a
  * cancellation if @cancellable (-ECANCELED), or *@timeout, an armed
  * timer's flag or NULL (-ETIMEDOUT). @loop is @t's. Inline so that a hot

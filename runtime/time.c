@@ -23,6 +23,8 @@ int weft_sleep_ns(int64_t ns) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if (ns <= 0) return weft_yield(); /* asyncio: sleep(delay <= 0) is sleep(0) */
+  /* A pending cancellation ends the sleep a pass later (task.h). */
+  if (weft__task_take_cancel(t)) return weft__task_cancelled_after_pass(t);
   uint64_t deadline = weft__deadline(ns);
   weft__task_blocked(t, WEFT__BLOCK_SLEEP, NULL, (int64_t)deadline);
   int rc = weft__task_wait(t, NULL, deadline);

@@ -250,6 +250,8 @@ static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct we
                                                   uintptr_t cur, int64_t timeout_ns,
                                                   enum weft__wait_mode mode) {
   if (owner_of(cur) == t) return -EDEADLK;
+  int rc;
+  if (weft__wl_cancelled_first(t, mode, &rc)) return rc; /* held: queue nothing (waitlist.h) */
   uintptr_t me = (uintptr_t)t;
   weft__mutex_lock(&l->m);
   if (take_or_mark_locked(l, me)) {
@@ -272,7 +274,7 @@ static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct we
   uint64_t since = l->barging ? weft__clock_ns() : 0;
   /* Granted: the lock is ours (release_locked named us before granting),
    * or, barging, ours to try; m is not held. */
-  int rc = weft__wl_wait_handoff(&l->m, &l->waiters, &w, mode, deadline);
+  rc = weft__wl_wait_handoff(&l->m, &l->waiters, &w, mode, deadline);
   while (!rc && w.status == TRY_AGAIN) {
     if (try_after_wake(l, me)) return 0;
     weft__mutex_lock(&l->m);

@@ -147,6 +147,8 @@ static int release_locked(struct weft_sem *s) {
  * queues (setting WAITERS first, so the fast paths stop). */
 static __attribute__((noinline)) int acquire_slow(struct weft_sem *s, int64_t timeout_ns) {
   int rc = 0;
+  /* No permit: a pending cancellation ends it after a pass (waitlist.h). */
+  if (weft__wl_cancelled_first(weft__task_self(), WEFT__WAIT_TASK, &rc)) return rc;
   weft__mutex_lock(&s->m);
   for (;;) {
     if (try_take(s)) goto out;

@@ -24,6 +24,7 @@
 #include "invariant.h"
 #include "list.h"
 #include "mutex.h"
+#include "task.h"
 #include "worker.h" /* weft__wl_can_wait reads the worker inline */
 
 struct weft_task;
@@ -90,6 +91,41 @@ int weft__wl_wait_handoff(struct weft__mutex *m, struct weft__waitlist *wl,
 int weft__wl_wait_handoff_first(struct weft__mutex *m, struct weft__waitlist *wl,
                                 struct weft__waiter_node *w, enum weft__wait_mode mode,
                                 uint64_t deadline_ns);
+
+/* A task's wait on a sync object that found it unavailable, with a
+ * cancellation pending as the wait begins: asyncio's pending cancel
+ * cancels the waiter's future at once (nothing granted meanwhile goes to
+ * it) and raises CancelledError a pass later. So the primitive queues
+ * nothing and calls this, without its mutex, before it marks anything:
+ * true, and *@rc = -ECANCELED after that pass (task.h,
+ * weft__task_cancelled_after_pass), if a cancellation was pending; else
+ * false (the wait goes on). Not for WEFT__WAIT_NOCANCEL nor a foreign
+ * thread (@t NULL). */
+static inline bool weft__wl_cancelled_first(struct weft_task *t, enum weft__wait_mode mode, int *rc) {
+  if (!t || mode == WEFT__WAIT_NOCANCEL || !weft__task_take_cancel(t)) return false;
+  *rc = weft__task_cancelled_after_pass(t);
+  return true;
+}
+
+/* weft__wl_cancelled_first for a wait that decides under @m (held): if a
+ * cancellation looks pending, releases @m, and returns true with @m
+ * released and *@rc = -ECANCELED after the pass; false with @m held
+ * otherwise, *@rc = 0 if @m was released meanwhile (the request was
+ * withdrawn first): the caller then looks at its object again instead of
+ * waiting, as after a wake-up. */
+static inline bool weft__wl_cancelled_first_locked(struct weft__mutex *m, enum weft__wait_mode mode,
+                                                   int *rc) {
+  struct weft_task *t = weft__task_self();
+  *rc = 1;
+  /* relaxed: a hint, decided by weft__task_take_cancel. */
+  if (!t || mode == WEFT__WAIT_NOCANCEL || !atomic_load_explicit(&t->must_cancel, memory_order_relaxed))
+    return false;
+  weft__mutex_unlock(m);
+  if (weft__wl_cancelled_first(t, mode, rc)) return true;
+  weft__mutex_lock(m);
+  *rc = 0;
+  return false;
+}
 
 /* The list's invariants (waitlist.c's head comment), for the primitives'
  * own checkers. Under the mutex. */

@@ -415,6 +415,83 @@ START_TEST(yield_ahead_of_a_cancelled_start_it_ends) {
 }
 END_TEST
 
+/* ---- a wait that begins with a cancellation pending ------------------------
+ * CPython prints "apb#c" for each of
+ *     async def t(): 'p'; current_task().cancel(); await WAIT (except: '#')
+ *     main: create_task(t()); 'a'; await sleep(0); 'b'; await sleep(0); 'c'
+ * with WAIT a pending future, an Event not set, an empty Queue's get, a
+ * held Lock, a Semaphore with no permit or a sleep: the pending cancel
+ * cancels the waiter's future, and the task raises a pass later. weft
+ * returned at once ("ap#bc"). A free Lock is taken without a suspension,
+ * the cancellation left pending ("apxbc"). */
+
+enum pend_wait { PW_FUTURE, PW_EVENT, PW_QUEUE, PW_LOCK_HELD, PW_SEM, PW_SLEEP, PW_LOCK_FREE, PW_N };
+static weft_future_t *pw_future;
+static weft_event_t *pw_event;
+static weft_queue_t *pw_queue;
+static weft_lock_t *pw_lock;
+static weft_sem_t *pw_sem;
+
+static int pw_task(void *arg, void **res) {
+  note('p');
+  ck_assert_int_eq(weft_task_cancel(weft_task_current(), NULL), 1);
+  void *item;
+  int rc = 0;
+  switch ((enum pend_wait)(intptr_t)arg) {
+  case PW_FUTURE: rc = weft_await(pw_future, NULL); break;
+  case PW_EVENT: rc = weft_event_wait(pw_event, -1); break;
+  case PW_QUEUE: rc = weft_queue_get(pw_queue, &item, -1); break;
+  case PW_LOCK_HELD: rc = weft_lock_acquire(pw_lock, -1); break;
+  case PW_SEM: rc = weft_sem_acquire(pw_sem, -1); break;
+  case PW_SLEEP: rc = weft_sleep(10); break;
+  case PW_LOCK_FREE:
+    ck_assert_int_eq(weft_lock_acquire(pw_lock, -1), 0);
+    note('x');
+    ck_assert_int_eq(weft_lock_release(pw_lock), 0);
+    return 0; /* ends cancelled: the request was never delivered */
+  default: break;
+  }
+  ck_assert_int_eq(rc, -ECANCELED);
+  note('#');
+  return rc;
+}
+
+static int pending_wait_main(void *arg, void **res) {
+  enum pend_wait what = (enum pend_wait)(intptr_t)arg;
+  ck_assert_int_eq(weft_future_new(NULL, &pw_future), 0);
+  ck_assert_int_eq(weft_event_create(&pw_event), 0);
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &pw_queue), 0);
+  ck_assert_int_eq(weft_lock_create(&pw_lock), 0);
+  ck_assert_int_eq(weft_sem_create(0, 0, &pw_sem), 0);
+  if (what == PW_LOCK_HELD) ck_assert_int_eq(weft_lock_acquire(pw_lock, -1), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(pw_task, arg, &t), 0);
+  note('a');
+  ck_assert_int_eq(weft_yield(), 0);
+  note('b');
+  ck_assert_int_eq(weft_yield(), 0);
+  note('c');
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  weft_task_release(t);
+  if (what == PW_LOCK_HELD) ck_assert_int_eq(weft_lock_release(pw_lock), 0);
+  ck_assert_int_eq(weft_future_cancelled(pw_future), what == PW_FUTURE);
+  weft_future_release(pw_future);
+  ck_assert_int_eq(weft_event_destroy(pw_event), 0);
+  ck_assert_int_eq(weft_queue_destroy(pw_queue), 0);
+  ck_assert_int_eq(weft_lock_destroy(pw_lock), 0);
+  ck_assert_int_eq(weft_sem_destroy(pw_sem), 0);
+  return 0;
+}
+
+START_TEST(pending_cancel_ends_a_wait_a_pass_later) {
+  for (int what = 0; what < PW_N; what++) {
+    ntrace = 0;
+    ck_assert_int_eq(run_main(1, pending_wait_main, (void *)(intptr_t)what, NULL), 0);
+    ck_assert_str_eq(trace, what == PW_LOCK_FREE ? "apxbc" : "apb#c");
+  }
+}
+END_TEST
+
 /* ---- run_until_complete ----------------------------------------------------- */
 
 static int stop_then_sleep(void *arg, void **res) {
@@ -1069,6 +1146,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, chain_of_passes_sees_io_completions);
   tcase_add_test(tc, yield_before_io_in_next_pass);
   tcase_add_test(tc, yield_ahead_of_a_cancelled_start_it_ends);
+  tcase_add_test(tc, pending_cancel_ends_a_wait_a_pass_later);
   tcase_add_test(tc, run_until_complete_cases);
   tcase_add_test(tc, fifo_loop_runs_work_pinned_from_another_thread);
   tcase_add_test(tc, lone_yield_takes_in_timers_threads_and_io);
