@@ -67,8 +67,10 @@ def generate(rng, cancels=True, gathers=False):
                 ops.append('T ' + next(marks))
             elif r < 0.58:
                 ops.append('F %d' % rng.randrange(OBJS))
-            elif r < 0.64:
+            elif r < 0.62:
                 ops.append('E %d' % rng.randrange(OBJS))
+            elif r < 0.64:
+                ops.append('B %d' % rng.randrange(OBJS - 1))
             elif r < 0.70:
                 ops.append('P %d' % rng.randrange(OBJS))
             elif t and r < 0.75:
@@ -84,6 +86,8 @@ def generate(rng, cancels=True, gathers=False):
                 ops.append('G %d' % rng.randrange(OBJS - 2))
             elif t and spawned and r < 0.90:
                 ops.append('A %d' % rng.choice(spawned))
+            elif t in cancellable and r < 0.905:
+                ops.append('Z')
             elif [k for k in spawned if k in cancellable] and r < 0.93:
                 ops.append('X %d' % rng.choice([k for k in spawned if k in cancellable]))
             elif t and r < 0.97:

@@ -49,6 +49,9 @@ static void note(char c) {
 
 static void cb_note(void *arg) { note((char)(intptr_t)arg); }
 
+static void set_future(int k);
+static void cb_set_future(void *arg) { set_future((int)(intptr_t)arg); }
+
 #define CHECK(call)                                                       \
   do {                                                                    \
     int rc_ = (call);                                                     \
@@ -157,6 +160,8 @@ static int run_op(int self, const struct op *o, struct held *h) {
     return suspended(weft_gather(fs, 2, 0, slots), "gather");
   }
   case 'T': CHECK(weft_call_later(0, cb_note, (void *)(intptr_t)o->arg, NULL)); return 0;
+  case 'B': CHECK(weft_call_soon(cb_set_future, (void *)(intptr_t)o->arg, NULL)); return 0;
+  case 'Z': CHECK(weft_task_cancel(weft_task_current(), NULL)); return 0;
   default: fprintf(stderr, "order_script: task %d: unknown op %c\n", self, o->code); exit(2);
   }
 }
@@ -214,7 +219,8 @@ static int run_task(void *arg, void **res) {
 }
 
 /* "N a Y S 1;N b" - tasks separated by ';', ops by spaces; each op a code
- * and, but for Y, one argument (a character for N and C, an index else). */
+ * and, but for Y and Z, one argument (a character for N, C and T, an index
+ * else). */
 static int parse(const char *s) {
   ntasks = 1;
   int t = 0;
@@ -229,7 +235,7 @@ static int parse(const char *s) {
     if (nops[t] >= MAX_OPS) return -1;
     struct op *o = &ops[t][nops[t]++];
     o->code = *s++;
-    if (o->code == 'Y') continue;
+    if (o->code == 'Y' || o->code == 'Z') continue;
     while (*s == ' ') s++;
     if (!*s) return -1;
     if (o->code == 'N' || o->code == 'C' || o->code == 'T') {

@@ -11,7 +11,9 @@ future's result if not done; W await the future; C loop.call_soon(note);
 E Event.set; V await Event.wait(); P Queue.put_nowait (QueueFull notes
 '!'); Q await Queue.get(); L await Lock.acquire(); U Lock.release(); M
 await Semaphore.acquire(); R Semaphore.release(); G await gather(future k,
-future k+1); T loop.call_later(0, note); X cancel the task. A task that CancelledError ends notes '#' (unless it
+future k+1); T loop.call_later(0, note); B loop.call_soon(set future k's
+result if not done); Z cancel the running task itself; X cancel the
+task. A task that CancelledError ends notes '#' (unless it
 never started: its body never runs); an await of a task that was
 cancelled notes '%'.
 Queue k holds at most k items (0: unbounded); semaphore k starts with k + 1
@@ -30,7 +32,7 @@ def parse(text):
         ops, toks, i = [], part.split(), 0
         while i < len(toks):
             code = toks[i]
-            if code == 'Y':
+            if code in 'YZ':
                 ops.append((code, None))
                 i += 1
                 continue
@@ -58,6 +60,10 @@ def run(text):
             for code, arg in ops:
                 if code == 'Q':
                     gets[arg] += 1
+
+        def set_future(k):
+            if not futs[k].done():
+                futs[k].set_result(None)
 
         async def feed(queue, n):
             # One item for each get the script makes, put as room frees up;
@@ -124,6 +130,10 @@ def run(text):
                     await asyncio.gather(futs[arg], futs[(arg + 1) % MAX_OBJS])
                 elif code == 'T':
                     loop.call_later(0, trace.append, arg)
+                elif code == 'B':
+                    loop.call_soon(set_future, arg)
+                elif code == 'Z':
+                    asyncio.current_task().cancel()
                 else:
                     raise ValueError('unknown op ' + code)
             if i == 0:
