@@ -303,6 +303,12 @@ START_TEST(chain_of_passes_sees_io_completions) {
 }
 END_TEST
 
+/* Awaits @t, which must end with @want, and drops the caller's reference. */
+static void join_task(weft_task_t *t, int want) {
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), want);
+  weft_task_release(t);
+}
+
 /* ---- a yield that ends a pass, with I/O completed meanwhile ------------------
  * CPython prints aBAC for:
  *     async def c(r):        # a reader (add_reader + a future)
@@ -347,10 +353,8 @@ static int yield_io_main(void *arg, void **res) {
   ck_assert_int_eq(weft_yield(), 0);
   ck_assert_int_eq(weft_yield(), 0); /* the read is in flight */
   ck_assert_int_eq(weft_spawn(yb_a, &p[1], &a), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(c), NULL), 0);
-  weft_task_release(a);
-  weft_task_release(c);
+  join_task(a, 0);
+  join_task(c, 0);
   close(p[0]);
   close(p[1]);
   return 0;
@@ -382,9 +386,8 @@ static int nd_c(void *arg, void **res) {
   weft_task_t *d;
   ck_assert_int_eq(weft_spawn(nd_d, NULL, &d), 0);
   ck_assert_int_eq(weft_task_cancel(d, NULL), 1);
-  ck_assert_int_eq(weft_await(weft_task_future(d), NULL), -ECANCELED);
+  join_task(d, -ECANCELED);
   note('%');
-  weft_task_release(d);
   return 0;
 }
 
@@ -401,10 +404,8 @@ static int cancelled_start_main(void *arg, void **res) {
   weft_task_t *c, *y;
   ck_assert_int_eq(weft_spawn(nd_y, NULL, &y), 0);
   ck_assert_int_eq(weft_spawn(nd_c, NULL, &c), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(c), NULL), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(y), NULL), 0);
-  weft_task_release(c);
-  weft_task_release(y);
+  join_task(c, 0);
+  join_task(y, 0);
   return 0;
 }
 
@@ -471,8 +472,7 @@ static int pending_wait_main(void *arg, void **res) {
   note('b');
   ck_assert_int_eq(weft_yield(), 0);
   note('c');
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
-  weft_task_release(t);
+  join_task(t, -ECANCELED);
   if (what == PW_LOCK_HELD) ck_assert_int_eq(weft_lock_release(pw_lock), 0);
   ck_assert_int_eq(weft_future_cancelled(pw_future), what == PW_FUTURE);
   weft_future_release(pw_future);
