@@ -46,6 +46,15 @@ static char trace[64];
 static int ntrace;
 static void note(char c) { trace[ntrace++] = c; trace[ntrace] = 0; }
 
+/* Runs @fn(@arg) as the main task of a one-worker loop and checks that
+ * what it traced is @want (what CPython prints for the same program). */
+static void expect_trace(weft_task_fn fn, void *arg, const char *want) {
+  ntrace = 0;
+  trace[0] = 0;
+  ck_assert_int_eq(run_main(1, fn, arg, NULL), 0);
+  ck_assert_str_eq(trace, want);
+}
+
 static void cb_b(void *arg) { note('b'); }
 static void cb_a(void *arg) {
   note('a');
@@ -116,9 +125,7 @@ static int order_main(void *arg, void **res) {
 START_TEST(one_worker_runs_in_asyncio_order) {
   /* The same program under asyncio prints m A 1 B M 2 E: call_soon and
    * create_task append to the ready queue; yield re-appends the task. */
-  ntrace = 0;
-  ck_assert_int_eq(run_main(1, order_main, NULL, NULL), 0);
-  ck_assert_str_eq(trace, "mA1BM2E");
+  expect_trace(order_main, NULL, "mA1BM2E");
   ntrace = 0;
   ck_assert_int_eq(run_main_order(1, WEFT_ORDER_FIFO, order_main, NULL, NULL), 0);
   ck_assert_str_eq(trace, "mA1BM2E");
@@ -155,9 +162,7 @@ START_TEST(yields_and_callbacks_interleave_in_asyncio_order) {
    * between (worker.c, direct_next), and a callback among them is left to
    * the scheduler: the order must still be asyncio's. The same program
    * (call_soon, then await asyncio.sleep(0)) under CPython prints this. */
-  ntrace = 0;
-  ck_assert_int_eq(run_main(1, rr_main, NULL, NULL), 0);
-  ck_assert_str_eq(trace, "m0123a0b1c2d3a0b1c2d3aXbXcXdXE");
+  expect_trace(rr_main, NULL, "m0123a0b1c2d3a0b1c2d3aXbXcXdXE");
 }
 END_TEST
 
@@ -190,9 +195,7 @@ START_TEST(chain_of_passes_runs_due_timers_in_asyncio_order) {
   /* CPython (a chain of create_task, call_later(0) in link 3, call_soon
    * in link 5) prints 01234T5S678: the timer, due at the next pass, runs
    * after what was ready before it. */
-  ntrace = 0;
-  ck_assert_int_eq(run_main(1, timed_chain_main, NULL, NULL), 0);
-  ck_assert_str_eq(trace, "01234T5S678");
+  expect_trace(timed_chain_main, NULL, "01234T5S678");
 }
 END_TEST
 
@@ -361,9 +364,7 @@ static int yield_io_main(void *arg, void **res) {
 }
 
 START_TEST(yield_before_io_in_next_pass) {
-  ntrace = 0;
-  ck_assert_int_eq(run_main(1, yield_io_main, NULL, NULL), 0);
-  ck_assert_str_eq(trace, "aBAC");
+  expect_trace(yield_io_main, NULL, "aBAC");
 }
 END_TEST
 
@@ -410,9 +411,7 @@ static int cancelled_start_main(void *arg, void **res) {
 }
 
 START_TEST(yield_ahead_of_a_cancelled_start_it_ends) {
-  ntrace = 0;
-  ck_assert_int_eq(run_main(1, cancelled_start_main, NULL, NULL), 0);
-  ck_assert_str_eq(trace, "123%");
+  expect_trace(cancelled_start_main, NULL, "123%");
 }
 END_TEST
 
@@ -485,9 +484,7 @@ static int pending_wait_main(void *arg, void **res) {
 
 START_TEST(pending_cancel_ends_a_wait_a_pass_later) {
   for (int what = 0; what < PW_N; what++) {
-    ntrace = 0;
-    ck_assert_int_eq(run_main(1, pending_wait_main, (void *)(intptr_t)what, NULL), 0);
-    ck_assert_str_eq(trace, what == PW_LOCK_FREE ? "apxbc" : "apb#c");
+    expect_trace(pending_wait_main, (void *)(intptr_t)what, what == PW_LOCK_FREE ? "apxbc" : "apb#c");
   }
 }
 END_TEST
