@@ -1277,11 +1277,10 @@ __attribute__((noinline)) static struct weft__fiber *to_scheduler(struct weft__w
  * the yielder's), a pass begun here polls (quick_pass). Done after the
  * switch instead, those went ahead of the yielder (test_loop.c,
  * yield_ahead_of_a_cancelled_start_it_ends; found by tests/order). Only
- * with one worker:
- * nobody else runs a task of the loop, so the task's context is saved
- * before anything could run it; if the pick comes back to the task itself
- * (nothing else was queued, or what was ahead of it ended at once), it
- * goes on in place. True if it settled. */
+ * with one worker: nobody else runs a task of the loop, so the task's
+ * context is saved before anything could run it; if the pick comes back
+ * to the task itself (nothing else was queued, or what was ahead of it
+ * ended at once), it goes on in place. True if it settled. */
 static inline bool settle_first(struct weft__worker *w, struct weft_task *t,
                                 enum weft__switch_reason why) {
   if ((why != WEFT__SWITCH_SUSPEND && why != WEFT__SWITCH_YIELD) || !exact_stop(w->loop))
@@ -1338,7 +1337,6 @@ struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct wef
 static struct weft__fiber *end_begin(struct weft__worker *w, struct weft_task *t) {
   return switch_out(w, t, WEFT__SWITCH_DONE, true);
 }
-
 
 /* Runs @t from the scheduler's stack until it (or a task it switched to
  * directly) switches back to the scheduler. */
