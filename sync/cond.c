@@ -20,6 +20,14 @@
  * timed out) passes one notification on, since it may have consumed one (a
  * spurious wake-up of another waiter is allowed by the protocol).
  *
+ * One worker in FIFO order (asyncio's exact order) morphs no wait: a
+ * notified waiter is woken at once and re-acquires the lock itself when it
+ * runs, as asyncio's wait() does once its future is set, so the lock is
+ * free meanwhile to whoever asks first (the notifier again, another task),
+ * and the waiter's wake-up comes in the notify's pass, not the release's
+ * (tests/order found a notifier's next acquire queued behind the waiter it
+ * had just notified).
+ *
  * Locks: c->m, then the lock's own mutex (notify holds c->m while it
  * queues on the lock; wait holds c->m while releasing the lock, so a
  * notify that follows the release finds the waiter: none is lost).
@@ -77,13 +85,26 @@ int weft_cond_destroy(weft_cond_t *c) {
 
 weft_lock_t *weft_cond_lock(weft_cond_t *c) { return c ? c->lock : NULL; }
 
-/* Moves up to @n waiters to the lock's queue. Under c->m; the caller holds
- * the lock. */
+/* A notified waiter's lock node granted this status re-acquires the lock
+ * itself (design comment: one worker in FIFO order); status 0, the lock's
+ * hand-off, makes it the owner. */
+#define REACQUIRE 2
+
+/* Whether @t's wait is morphed into a lock wait when notified. */
+static bool morphs(const struct weft_task *t) {
+  const struct weft_loop *loop = t->fut.loop;
+  return !(loop->solo && loop->fifo);
+}
+
+/* Moves up to @n waiters to the lock's queue, or wakes them to re-acquire
+ * it (morphs). Under c->m; the caller holds the lock. */
 static int notify_locked(struct weft_cond *c, int n) {
   int woken = 0;
   struct weft__waiter_node *cw;
   while (woken < n && (cw = weft__wl_pop(&c->waiters))) {
-    weft__lock_enqueue(c->lock, cw->value); /* the waiter's lock node */
+    struct weft__waiter_node *lw = cw->value; /* the waiter's lock node */
+    if (morphs(lw->task)) weft__lock_enqueue(c->lock, lw);
+    else weft__wl_grant(lw, NULL, REACQUIRE);
     woken++;
   }
   return woken;
@@ -112,7 +133,9 @@ static int wait_until(struct weft_cond *c, uint64_t deadline) {
   weft__mutex_unlock(&c->m);
   if (notified) {
     if (rc == -ETIMEDOUT) rc = 0; /* notified as the time ran out: keep it */
-    weft__lock_await(c->lock, &lw);
+    /* status is read after c->m: the notifier granted it under c->m. */
+    if (lw.status == REACQUIRE) weft__lock_acquire_mode(c->lock, -1, WEFT__WAIT_NOCANCEL);
+    else weft__lock_await(c->lock, &lw);
   } else {
     weft__lock_acquire_mode(c->lock, -1, WEFT__WAIT_NOCANCEL);
   }

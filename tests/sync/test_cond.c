@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 static weft_cond_t *cv;
 static int ready;
@@ -270,6 +271,75 @@ START_TEST(notified_waiters_reacquire_in_order) {
 }
 END_TEST
 
+/* One worker: a notified waiter is woken at once and re-acquires the lock
+ * when it runs (asyncio's Condition), so the lock stays free meanwhile.
+ * CPython prints "gd" for
+ *     w: async with c: await c.wait_for(lambda: released); then 'g'
+ *     t: await f; 'd'
+ *     main: create_task(t), create_task(w); sleep(0)
+ *           async with c: c.notify(1)
+ *           f.set_result(None)
+ *           async with c: released = True; c.notify_all()   # free: no wait
+ * With the notified waiter moved into the lock's queue (wait morphing, as
+ * with several workers), main's second `async with` queued behind it, the
+ * waiter found the predicate still false and waited again, and t's 'd'
+ * came first ("dg"). */
+static weft_cond_t *wm_cv;
+static weft_future_t *wm_f;
+static int wm_released;
+static char wm_trace[4];
+static int wm_n;
+
+static int wm_is_released(void *arg) { return wm_released; }
+
+static int wm_waiter(void *arg, void **res) {
+  weft_lock_t *l = weft_cond_lock(wm_cv);
+  ck_assert_int_eq(weft_lock_acquire(l, -1), 0);
+  ck_assert_int_eq(weft_cond_wait_for(wm_cv, wm_is_released, NULL, -1), 0);
+  ck_assert_int_eq(weft_lock_release(l), 0);
+  wm_trace[wm_n++] = 'g';
+  return 0;
+}
+
+static int wm_awaiter(void *arg, void **res) {
+  ck_assert_int_eq(weft_await(wm_f, NULL), 0);
+  wm_trace[wm_n++] = 'd';
+  return 0;
+}
+
+static int no_morph_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_cond_create(NULL, &wm_cv), 0);
+  ck_assert_int_eq(weft_future_new(NULL, &wm_f), 0);
+  wm_released = wm_n = 0;
+  weft_lock_t *l = weft_cond_lock(wm_cv);
+  weft_task_t *t, *w;
+  ck_assert_int_eq(weft_spawn(wm_awaiter, NULL, &t), 0);
+  ck_assert_int_eq(weft_spawn(wm_waiter, NULL, &w), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert_int_eq(weft_lock_acquire(l, -1), 0);
+  ck_assert_int_eq(weft_cond_notify(wm_cv, 1), 1);
+  ck_assert_int_eq(weft_lock_release(l), 0);
+  ck_assert_int_eq(weft_future_set_result(wm_f, NULL), 0);
+  ck_assert_int_eq(weft_lock_try_acquire(l), 0); /* free: the waiter did not take it */
+  wm_released = 1;
+  ck_assert_int_eq(weft_cond_notify_all(wm_cv), 0);
+  ck_assert_int_eq(weft_lock_release(l), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(w), NULL), 0);
+  weft_task_release(t);
+  weft_task_release(w);
+  ck_assert_int_eq(wm_n, 2);
+  ck_assert_int_eq(memcmp(wm_trace, "gd", 2), 0);
+  weft_future_release(wm_f);
+  ck_assert_int_eq(weft_cond_destroy(wm_cv), 0);
+  return 0;
+}
+
+START_TEST(one_worker_notify_wakes_and_leaves_the_lock_free) {
+  ck_assert_int_eq(run_main(1, no_morph_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("cond");
   TCase *tc = tcase_create("cond");
@@ -279,6 +349,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, wait_for_reports_a_cancellation);
   tcase_add_test(tc, cancel_while_reacquiring_is_reported);
   tcase_add_test(tc, notified_waiters_reacquire_in_order);
+  tcase_add_test(tc, one_worker_notify_wakes_and_leaves_the_lock_free);
   suite_add_tcase(s, tc);
   return s;
 }
