@@ -82,6 +82,10 @@ def generate(rng, cancels=True, gathers=False):
                 ops.append('V %d' % rng.randrange(OBJS))
             elif t and r < 0.83:
                 ops.append('Q %d' % rng.randrange(OBJS))
+            elif t and t not in cancellable and r < 0.835:
+                ops.append('K %d' % rng.randrange(OBJS))
+            elif r < 0.84:
+                ops.append('J %d' % rng.randrange(OBJS))
             elif t and gathers and t not in cancellable and r < 0.85:
                 ops.append('G %d' % rng.randrange(OBJS - 2))
             elif t and spawned and r < 0.90:

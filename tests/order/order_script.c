@@ -38,6 +38,8 @@ static weft_event_t *events[MAX_OBJS];
 static weft_queue_t *queues[MAX_OBJS];
 static weft_lock_t *locks[MAX_OBJS];
 static weft_sem_t *sems[MAX_OBJS];
+static weft_cond_t *conds[MAX_OBJS];
+static int released[MAX_OBJS]; /* a condition's predicate; under its lock */
 static int queue_gets[MAX_OBJS];
 static char trace[MAX_TRACE];
 static _Atomic int ntrace;
@@ -69,6 +71,29 @@ static void set_future(int k) {
   if (weft_future_done(futs[k])) return;
   int rc = weft_future_set_result(futs[k], NULL);
   if (rc != WEFT_EINVALSTATE) CHECK(rc);
+}
+
+static int is_released(void *arg) { return *(int *)arg; }
+
+/* K and J: `async with cond:` around a wait for the epilogue's release, or
+ * a notify (J) or the release itself (the epilogue). Only tasks that are
+ * never cancelled wait (CPython 3.11's Condition under cancellation is not
+ * 3.13's). */
+static void cond_wait_released(int k) {
+  CHECK(weft_lock_acquire(weft_cond_lock(conds[k]), -1));
+  CHECK(weft_cond_wait_for(conds[k], is_released, &released[k], -1));
+  CHECK(weft_lock_release(weft_cond_lock(conds[k])));
+}
+
+static void cond_notify(int k, int all) {
+  CHECK(weft_lock_acquire(weft_cond_lock(conds[k]), -1));
+  if (all) {
+    released[k] = 1;
+    CHECK(weft_cond_notify_all(conds[k]));
+  } else {
+    CHECK(weft_cond_notify(conds[k], 1));
+  }
+  CHECK(weft_lock_release(weft_cond_lock(conds[k])));
 }
 
 /* A suspending call's result: -ECANCELED (the task was cancelled: it ends)
@@ -162,6 +187,8 @@ static int run_op(int self, const struct op *o, struct held *h) {
   case 'T': CHECK(weft_call_later(0, cb_note, (void *)(intptr_t)o->arg, NULL)); return 0;
   case 'B': CHECK(weft_call_soon(cb_set_future, (void *)(intptr_t)o->arg, NULL)); return 0;
   case 'Z': CHECK(weft_task_cancel(weft_task_current(), NULL)); return 0;
+  case 'K': cond_wait_released(o->arg); return 0;
+  case 'J': cond_notify(o->arg, 0); return 0;
   default: fprintf(stderr, "order_script: task %d: unknown op %c\n", self, o->code); exit(2);
   }
 }
@@ -179,8 +206,9 @@ static int feed(void *arg, void **res) {
 }
 
 /* Main (task 0) after its ops: unblocks everyone (every future and event
- * set, a feeder task for each queue that is read), awaits every task, then
- * cancels the feeders. As order_script.py's. */
+ * set, every condition released, a feeder task for each queue that is
+ * read), awaits every task, then cancels the feeders. As
+ * order_script.py's. */
 static void epilogue(void) {
   weft_task_t *feeders[MAX_OBJS];
   int nfeeders = 0;
@@ -188,6 +216,7 @@ static void epilogue(void) {
     set_future(k);
     CHECK(weft_event_set(events[k]));
   }
+  for (int k = 0; k < MAX_OBJS; k++) cond_notify(k, 1);
   for (int k = 0; k < MAX_OBJS; k++)
     if (queue_gets[k]) CHECK(weft_spawn(feed, (void *)(intptr_t)k, &feeders[nfeeders++]));
   for (int k = 1; k < ntasks; k++) {
@@ -261,16 +290,20 @@ static void make_objects(void) {
     CHECK(weft_queue_create(WEFT_QUEUE_FIFO, (size_t)k, NULL, &queues[k]));
     CHECK(weft_lock_create(&locks[k]));
     CHECK(weft_sem_create(k + 1, 0, &sems[k]));
+    CHECK(weft_cond_create(NULL, &conds[k]));
   }
 }
 
+/* The futures stay: a callback a task left (B) may still run after the main
+ * task returns, as the loop closes (asyncio drops it; weft runs it), and
+ * sets one. They are reachable from futs[] until the process exits. */
 static void destroy_objects(void) {
   for (int k = 0; k < MAX_OBJS; k++) {
-    weft_future_release(futs[k]);
     CHECK(weft_event_destroy(events[k]));
     CHECK(weft_queue_destroy(queues[k]));
     CHECK(weft_lock_destroy(locks[k]));
     CHECK(weft_sem_destroy(sems[k]));
+    CHECK(weft_cond_destroy(conds[k]));
   }
 }
 

@@ -13,7 +13,8 @@ E Event.set; V await Event.wait(); P Queue.put_nowait (QueueFull notes
 await Semaphore.acquire(); R Semaphore.release(); G await gather(future k,
 future k+1); T loop.call_later(0, note); B loop.call_soon(set future k's
 result if not done); Z cancel the running task itself; X cancel the
-task. A task that CancelledError ends notes '#' (unless it
+task; K `async with cond: await cond.wait_for(lambda: released)`; J
+`async with cond: cond.notify(1)`. A task that CancelledError ends notes '#' (unless it
 never started: its body never runs); an await of a task that was
 cancelled notes '%'.
 Queue k holds at most k items (0: unbounded); semaphore k starts with k + 1
@@ -55,6 +56,8 @@ def run(text):
         queues = [asyncio.Queue(maxsize=k) for k in range(MAX_OBJS)]
         locks = [asyncio.Lock() for _ in range(MAX_OBJS)]
         sems = [asyncio.Semaphore(k + 1) for k in range(MAX_OBJS)]
+        conds = [asyncio.Condition() for _ in range(MAX_OBJS)]
+        released = [False] * MAX_OBJS
         gets = [0] * MAX_OBJS
         for ops in script:
             for code, arg in ops:
@@ -134,16 +137,26 @@ def run(text):
                     loop.call_soon(set_future, arg)
                 elif code == 'Z':
                     asyncio.current_task().cancel()
+                elif code == 'K':
+                    async with conds[arg]:
+                        await conds[arg].wait_for(lambda: released[arg])
+                elif code == 'J':
+                    async with conds[arg]:
+                        conds[arg].notify(1)
                 else:
                     raise ValueError('unknown op ' + code)
             if i == 0:
-                # The epilogue: every future and event set, a feeder task for
-                # each queue that is read, every task awaited, the feeders
-                # cancelled.
+                # The epilogue: every future and event set, every condition
+                # released, a feeder task for each queue that is read, every
+                # task awaited, the feeders cancelled.
                 for k in range(MAX_OBJS):
                     if not futs[k].done():
                         futs[k].set_result(None)
                     events[k].set()
+                for k in range(MAX_OBJS):
+                    async with conds[k]:
+                        released[k] = True
+                        conds[k].notify_all()
                 feeders = [asyncio.create_task(feed(queues[k], gets[k]))
                            for k in range(MAX_OBJS) if gets[k]]
                 for k in range(1, len(script)):
