@@ -111,11 +111,72 @@ START_TEST(rounds_race_their_parties) {
 }
 END_TEST
 
+/* One worker: asyncio's states. CPython prints "B1 A0 B1 A0 B1 A0" for two
+ * tasks A and B (spawned in that order) that each await a Barrier(2)
+ * three times: B trips each round, comes straight back, and waits until
+ * A has left the round (draining) before the next round counts it, so B
+ * arrives second again. Without the draining state B started the next
+ * round at once and the indices swapped every other round ("B1 A0 A1 B0
+ * B1 A0"). And a trip followed by an abort before the released task runs
+ * makes that task's wait fail, as asyncio's released waiter looks at the
+ * state only when it runs. */
+static char loop_trace[32];
+static int loop_n;
+
+static int looping_party(void *arg, void **res) {
+  for (int round = 0; round < 3; round++) {
+    int idx = weft_barrier_wait(bar, -1);
+    ck_assert_int_ge(idx, 0);
+    loop_trace[loop_n++] = *(const char *)arg;
+    loop_trace[loop_n++] = (char)('0' + idx);
+  }
+  return 0;
+}
+
+static int loop_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_barrier_create(2, &bar), 0);
+  loop_n = 0;
+  weft_task_t *a, *b;
+  ck_assert_int_eq(weft_spawn(looping_party, "A", &a), 0);
+  ck_assert_int_eq(weft_spawn(looping_party, "B", &b), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), 0);
+  weft_task_release(a);
+  weft_task_release(b);
+  loop_trace[loop_n] = 0;
+  ck_assert_str_eq(loop_trace, "B1A0B1A0B1A0");
+  ck_assert_int_eq(weft_barrier_destroy(bar), 0);
+  return 0;
+}
+
+static int waiter(void *arg, void **res) { return weft_barrier_wait(bar, -1); }
+
+static int abort_after_trip_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_barrier_create(2, &bar), 0);
+  weft_task_t *a;
+  ck_assert_int_eq(weft_spawn(waiter, NULL, &a), 0);
+  ck_assert_int_eq(weft_yield(), 0);                   /* a waits */
+  ck_assert_int_eq(weft_barrier_wait(bar, -1), 1);     /* trips, a released */
+  ck_assert_uint_eq(weft_barrier_n_waiting(bar), 0);   /* draining */
+  ck_assert_int_eq(weft_barrier_abort(bar), 0);        /* before a runs */
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), WEFT_EBROKEN);
+  weft_task_release(a);
+  ck_assert_int_eq(weft_barrier_destroy(bar), 0);
+  return 0;
+}
+
+START_TEST(one_worker_keeps_asyncio_states) {
+  ck_assert_int_eq(run_main(1, loop_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(1, abort_after_trip_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("barrier");
   TCase *tc = tcase_create("barrier");
   tcase_add_test(tc, indices_over_rounds);
   tcase_add_test(tc, reset_abort_cancel);
+  tcase_add_test(tc, one_worker_keeps_asyncio_states);
   tcase_add_test(tc, rounds_race_their_parties);
   suite_add_tcase(s, tc);
   return s;
