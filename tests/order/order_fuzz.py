@@ -35,7 +35,7 @@ NOTES = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
 OBJS = 4  # futures, events, queues and locks 0..3 (queue k bounded at k)
 
 
-def generate(rng, cancels=True, gathers=False):
+def generate(rng, cancels=True, gathers=False, barriers=True):
     ntasks = rng.randint(2, 7)
     spawner = {k: rng.randrange(0, k) for k in range(1, ntasks)}
     # Leaves (no children) may be cancelled, by their spawner.
@@ -43,6 +43,7 @@ def generate(rng, cancels=True, gathers=False):
     cancellable = {k for k in leaves if cancels and rng.random() < 0.5}
     script = [[] for _ in range(ntasks)]
     marks = iter(NOTES * 4)
+    barrier_draw = random.Random(rng.random())
 
     def note(ops):
         ops.append('N ' + next(marks))
@@ -55,7 +56,13 @@ def generate(rng, cancels=True, gathers=False):
         nops = rng.randint(1, 9)
         for _ in range(nops):
             r = rng.random()
-            if children and r < 0.22:
+            if barriers and t and t not in cancellable and barrier_draw.random() < 0.08:
+                # Barriers 0 and 1 (2 and 3 parties), from their own draw so
+                # that adding them changed no other script; a task may come
+                # back for the next round.
+                for _ in range(barrier_draw.randint(1, 3)):
+                    ops.append('O %d' % barrier_draw.randrange(2))
+            elif children and r < 0.22:
                 k = children.pop()
                 ops.append('S %d' % k)
                 spawned.append(k)
@@ -86,6 +93,10 @@ def generate(rng, cancels=True, gathers=False):
                 ops.append('K %d' % rng.randrange(OBJS))
             elif r < 0.84:
                 ops.append('J %d' % rng.randrange(OBJS))
+            elif barriers and t == 0 and r < 0.87:
+                # Only main resets a barrier: a reset after the epilogue's
+                # abort would make it whole again, and its waiters wait on.
+                ops.append('D %d' % rng.randrange(2))
             elif t and gathers and t not in cancellable and r < 0.85:
                 ops.append('G %d' % rng.randrange(OBJS - 2))
             elif t and spawned and r < 0.90:
@@ -136,11 +147,13 @@ def main():
             return 2
     bad = 0
     for seed in range(lo, hi):
-        # With several workers a cancellation's point and a put_nowait's
-        # finding the queue full depend on timing: no cancels, no '!'.
+        # With several workers a cancellation's point, a put_nowait's
+        # finding the queue full and a barrier's indices (or its abort
+        # coming first) depend on timing: no cancels, no barriers, no '!'.
         # gather's hops differ from asyncio's by design (docs/asyncio.md):
         # only where the order is not compared.
-        script = generate(random.Random(seed), cancels=workers == 1, gathers=workers > 1)
+        script = generate(random.Random(seed), cancels=workers == 1, gathers=workers > 1,
+                          barriers=workers == 1)
         try:
             want = order_script.run(script)
         except Exception as e:  # a script the generator should not make

@@ -24,6 +24,9 @@
 #include <string.h>
 
 enum { MAX_TASKS = 32, MAX_OPS = 64, MAX_OBJS = 8, MAX_TRACE = 4096 };
+/* Passes the main task lets go by before its epilogue unblocks everyone, so
+ * that the other tasks meet at the objects first (as order_script.py). */
+enum { EPILOGUE_PASSES = 8 };
 
 struct op {
   char code;
@@ -39,6 +42,7 @@ static weft_queue_t *queues[MAX_OBJS];
 static weft_lock_t *locks[MAX_OBJS];
 static weft_sem_t *sems[MAX_OBJS];
 static weft_cond_t *conds[MAX_OBJS];
+static weft_barrier_t *barriers[MAX_OBJS];
 static int released[MAX_OBJS]; /* a condition's predicate; under its lock */
 static int queue_gets[MAX_OBJS];
 static char trace[MAX_TRACE];
@@ -189,6 +193,13 @@ static int run_op(int self, const struct op *o, struct held *h) {
   case 'Z': CHECK(weft_task_cancel(weft_task_current(), NULL)); return 0;
   case 'K': cond_wait_released(o->arg); return 0;
   case 'J': cond_notify(o->arg, 0); return 0;
+  case 'O':
+    rc = weft_barrier_wait(barriers[o->arg], -1);
+    if (rc == WEFT_EBROKEN) note('~');
+    else if (rc >= 0 && rc <= 9) note((char)('0' + rc));
+    else CHECK(rc < 0 ? rc : -ERANGE);
+    return 0;
+  case 'D': CHECK(weft_barrier_reset(barriers[o->arg])); return 0;
   default: fprintf(stderr, "order_script: task %d: unknown op %c\n", self, o->code); exit(2);
   }
 }
@@ -205,18 +216,20 @@ static int feed(void *arg, void **res) {
   return 0;
 }
 
-/* Main (task 0) after its ops: unblocks everyone (every future and event
- * set, every condition released, a feeder task for each queue that is
- * read), awaits every task, then cancels the feeders. As
- * order_script.py's. */
+/* Main (task 0) after its ops and EPILOGUE_PASSES yields: unblocks everyone (every future and event
+ * set, every condition released, every barrier broken, a feeder task for
+ * each queue that is read), awaits every task, then cancels the feeders.
+ * As order_script.py's. */
 static void epilogue(void) {
   weft_task_t *feeders[MAX_OBJS];
   int nfeeders = 0;
+  for (int i = 0; i < EPILOGUE_PASSES; i++) CHECK(weft_yield());
   for (int k = 0; k < MAX_OBJS; k++) {
     set_future(k);
     CHECK(weft_event_set(events[k]));
   }
   for (int k = 0; k < MAX_OBJS; k++) cond_notify(k, 1);
+  for (int k = 0; k < MAX_OBJS; k++) CHECK(weft_barrier_abort(barriers[k]));
   for (int k = 0; k < MAX_OBJS; k++)
     if (queue_gets[k]) CHECK(weft_spawn(feed, (void *)(intptr_t)k, &feeders[nfeeders++]));
   for (int k = 1; k < ntasks; k++) {
@@ -291,6 +304,7 @@ static void make_objects(void) {
     CHECK(weft_lock_create(&locks[k]));
     CHECK(weft_sem_create(k + 1, 0, &sems[k]));
     CHECK(weft_cond_create(NULL, &conds[k]));
+    CHECK(weft_barrier_create((unsigned)(k % 3 + 2), &barriers[k]));
   }
 }
 
@@ -304,6 +318,7 @@ static void destroy_objects(void) {
     CHECK(weft_lock_destroy(locks[k]));
     CHECK(weft_sem_destroy(sems[k]));
     CHECK(weft_cond_destroy(conds[k]));
+    CHECK(weft_barrier_destroy(barriers[k]));
   }
 }
 

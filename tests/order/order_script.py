@@ -14,7 +14,8 @@ await Semaphore.acquire(); R Semaphore.release(); G await gather(future k,
 future k+1); T loop.call_later(0, note); B loop.call_soon(set future k's
 result if not done); Z cancel the running task itself; X cancel the
 task; K `async with cond: await cond.wait_for(lambda: released)`; J
-`async with cond: cond.notify(1)`. A task that CancelledError ends notes '#' (unless it
+`async with cond: cond.notify(1)`; O `await Barrier.wait()` (notes the
+arrival index, or '~' when broken); D Barrier.reset(). A task that CancelledError ends notes '#' (unless it
 never started: its body never runs); an await of a task that was
 cancelled notes '%'.
 Queue k holds at most k items (0: unbounded); semaphore k starts with k + 1
@@ -25,6 +26,9 @@ import asyncio
 import sys
 
 MAX_OBJS = 8
+# Passes the main task lets go by before its epilogue unblocks everyone, so
+# that the other tasks meet at the objects first.
+EPILOGUE_PASSES = 8
 
 
 def parse(text):
@@ -57,6 +61,7 @@ def run(text):
         locks = [asyncio.Lock() for _ in range(MAX_OBJS)]
         sems = [asyncio.Semaphore(k + 1) for k in range(MAX_OBJS)]
         conds = [asyncio.Condition() for _ in range(MAX_OBJS)]
+        barriers = [asyncio.Barrier(k % 3 + 2) for k in range(MAX_OBJS)]
         released = [False] * MAX_OBJS
         gets = [0] * MAX_OBJS
         for ops in script:
@@ -143,12 +148,22 @@ def run(text):
                 elif code == 'J':
                     async with conds[arg]:
                         conds[arg].notify(1)
+                elif code == 'O':
+                    try:
+                        trace.append(str(await barriers[arg].wait()))
+                    except asyncio.BrokenBarrierError:
+                        trace.append('~')
+                elif code == 'D':
+                    await barriers[arg].reset()
                 else:
                     raise ValueError('unknown op ' + code)
             if i == 0:
+                for _ in range(EPILOGUE_PASSES):
+                    await asyncio.sleep(0)
                 # The epilogue: every future and event set, every condition
-                # released, a feeder task for each queue that is read, every
-                # task awaited, the feeders cancelled.
+                # released, every barrier broken, a feeder task for each
+                # queue that is read, every task awaited, the feeders
+                # cancelled.
                 for k in range(MAX_OBJS):
                     if not futs[k].done():
                         futs[k].set_result(None)
@@ -157,6 +172,8 @@ def run(text):
                     async with conds[k]:
                         released[k] = True
                         conds[k].notify_all()
+                for k in range(MAX_OBJS):
+                    await barriers[k].abort()
                 feeders = [asyncio.create_task(feed(queues[k], gets[k]))
                            for k in range(MAX_OBJS) if gets[k]]
                 for k in range(1, len(script)):
