@@ -810,7 +810,6 @@ static void note_stack_use(struct weft_task *t) {
 
 static bool exact_stop(const struct weft_loop *loop) { return loop->solo && loop->fifo; }
 
-static void after_switch(struct weft__worker *w);
 
 static struct weft__fiber *end_begin(struct weft__worker *w, struct weft_task *t);
 
@@ -819,7 +818,7 @@ static struct weft__fiber *end_begin(struct weft__worker *w, struct weft_task *t
 static void task_entry(void *arg) {
   weft__fiber_started();
   struct weft_task *t = arg;
-  after_switch(weft__worker_self()); /* the task we were switched to from, if any */
+  weft__worker_after_switch(weft__worker_self()); /* the task we were switched to from, if any */
   struct weft__task_run *x = weft__task_run_of(t); /* the stack's: each successor's too */
   for (;;) {
     void *result = NULL;
@@ -958,14 +957,6 @@ static inline void requeue(struct weft__worker *w, struct weft_task *t) {
   weft__schedule(loop, &x->r, pinned, WEFT__SCHED_BACK);
 }
 
-/* Notes that the worker's own code now runs on @t's stack while @t is
- * not current (NULL: no longer), for the stack-guard handler (worker.h,
- * stack_owner). The signal fence keeps the store ahead of what follows for
- * a handler on this thread. */
-static inline void set_stack_owner(struct weft__worker *w, struct weft_task *t) {
-  atomic_store_explicit(&w->stack_owner, t, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
-}
 
 /* Work other threads may have queued for @w (its inbox, the loop's
  * injection queue), by a cheap look that can miss a push in flight. */
@@ -986,9 +977,9 @@ static bool only_io_pending(struct weft__worker *w) {
 bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done) {
   if (has_local_work(w) || w->handoff || !only_io_pending(w)) return false;
   weft__worker_set_current(w, NULL);
-  set_stack_owner(w, t); /* the poll runs on t's stack */
+  weft__worker_set_stack_owner(w, t); /* the poll runs on t's stack */
   weft__reactor_poll(&w->reactor);
-  set_stack_owner(w, NULL);
+  weft__worker_set_stack_owner(w, NULL);
   weft__worker_set_current(w, t);
   /* relaxed: the caller's acquire load reads the outcome. */
   if (!atomic_load_explicit(done, memory_order_relaxed)) return false;
@@ -1031,7 +1022,7 @@ static void hand_on(struct weft__worker *w, struct weft__task_run *x, struct wef
   weft__task_run_init(x, t, x->stack); /* the fiber stays: it is running */
   /* release: the dump and cancellers on other threads acquire-load it. */
   atomic_store_explicit(&t->run, x, memory_order_release);
-  set_stack_owner(w, t);
+  weft__worker_set_stack_owner(w, t);
   retire(w, ended);
 }
 
@@ -1123,16 +1114,6 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
     requeue(w, t);
 }
 
-/* The first thing a fiber does when a switch returns to it (a resumed
- * task, a task's first step, the scheduler): finish what the task that
- * switched out left to do. */
-static void after_switch(struct weft__worker *w) {
-  set_stack_owner(w, NULL); /* off that stack now */
-  /* Nothing left: resumed by the scheduler, or the task that switched out
-   * settled before the switch (settle_first). */
-  if (w->prev) weft__worker_finish_prev(w);
-}
-
 void weft__worker_finish_prev(struct weft__worker *w) {
   struct weft_task *t = w->prev;
   w->prev = NULL;
@@ -1179,14 +1160,11 @@ static bool quick_pass(struct weft__worker *w) {
 /* The batch's next runnable: a hand-off first (it does not count against
  * the batch, as a callee would not), else the next local item while the
  * batch has room and no stop must be seen. NULL ends the batch, unless a
- * FIFO loop can begin its next pass here (quick_pass) and @may_pass: not
- * for a task yielding that is queued again only once it has switched out
- * (after_switch: several workers; with one, settle_first queued it
- * already), so the pass's completions would go ahead of it: asyncio
- * queues a yielding task's next step before the next pass polls (a task
- * woken by I/O completed meanwhile ran before the yielder resumed;
- * test_loop.c, yield_before_io_in_next_pass). */
-static struct weft__runnable *take_next(struct weft__worker *w, bool may_pass) {
+ * FIFO loop can begin its next pass here (quick_pass). With one worker a
+ * task switching out has taken its place before this (settle_first), so
+ * what the pass's poll wakes comes after a yielder, as in asyncio
+ * (test_loop.c, yield_before_io_in_next_pass). */
+static struct weft__runnable *take_next(struct weft__worker *w) {
   struct weft__runnable *r = w->handoff;
   if (r) {
     w->handoff = NULL;
@@ -1194,7 +1172,7 @@ static struct weft__runnable *take_next(struct weft__worker *w, bool may_pass) {
     return r;
   }
   w->handoff_streak = 0;
-  if (!w->batch_left && !(may_pass && quick_pass(w))) return NULL;
+  if (!w->batch_left && !quick_pass(w)) return NULL;
   /* relaxed: checked at each item boundary; weft_loop_stop's seq_cst store
    * and its wake-ups bound how late it is seen. */
   if (!exact_stop(w->loop) &&
@@ -1214,11 +1192,10 @@ static struct weft__runnable *take_next(struct weft__worker *w, bool may_pass) {
  * against the batch exactly as the scheduler's own (take_next), so the
  * order is the scheduler's: this only skips the trip through it. Inline:
  * it is on every switch's path (switch_out). */
-static inline __attribute__((always_inline)) struct weft_task *direct_next(struct weft__worker *w,
-                                                                          bool may_pass) {
+static inline __attribute__((always_inline)) struct weft_task *direct_next(struct weft__worker *w) {
   if (w->no_direct) return NULL;
   struct weft__runnable *r;
-  while ((r = take_next(w, may_pass))) {
+  while ((r = take_next(w))) {
     struct weft_task *t;
     if (weft__runnable_kind(r) == WEFT__R_TASK) {
       t = weft__task_of_runnable(r);
@@ -1247,7 +1224,7 @@ static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
   weft__reactor_poll(&w->reactor);
   pass_begins(w);
   w->batch_left = fifo_batch(w); /* what the poll woke runs after t, in this pass */
-  set_stack_owner(w, NULL);
+  weft__worker_set_stack_owner(w, NULL);
   /* As requeue would: a timed task's wait for a worker starts (and ends
    * at once: slice_begin). */
   if (weft__task_timed(t)) weft__task_acct_requeued(t);
@@ -1300,22 +1277,22 @@ static inline __attribute__((always_inline)) struct weft__fiber *switch_out(
   WEFT__INVARIANT(t == weft__worker_current(w) && !w->prev);
   /* What follows runs on t's stack after t stops being current: an
    * overflow here is still t's (stackguard.c). */
-  set_stack_owner(w, t);
+  weft__worker_set_stack_owner(w, t);
   slice_end(w, t);
   struct weft__task_run *x = offer ? weft__task_run_of(t) : NULL;
   if (offer && !w->loop->track_stack) w->donor = x;
   if (!offer && settle_first(w, t, why)) why = WEFT__SWITCH_SETTLED;
-  struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w, why != WEFT__SWITCH_YIELD);
+  struct weft_task *next = why == WEFT__SWITCH_EAGER ? NULL : direct_next(w);
   if (offer) w->donor = NULL;
   if (__builtin_expect(!next, 0)) return to_scheduler(w, t, why);
   if (!offer && __builtin_expect(next == t, 0)) { /* settled, and picked again: on in place */
     slice_begin(w, t);
-    set_stack_owner(w, NULL);
+    weft__worker_set_stack_owner(w, NULL);
     return NULL;
   }
   if (offer && weft__task_run_of(next) == x) { /* it took t's stack; t is retired (hand_on) */
     slice_begin(w, next);
-    set_stack_owner(w, NULL);
+    weft__worker_set_stack_owner(w, NULL);
     return &x->fiber;
   }
   /* Set after direct_next: a task it finds ended before its first step
@@ -1389,7 +1366,7 @@ static void run_items(struct weft__worker *w, struct weft__runnable *r) {
     run_one(w, r);
     r = w->pending;
     w->pending = NULL;
-    if (!r) r = take_next(w, true);
+    if (!r) r = take_next(w);
   }
 }
 
@@ -1419,7 +1396,7 @@ static void run_final(struct weft__worker *w) {
 
 static void run_batch(struct weft__worker *w) {
   w->batch_left = w->loop->fifo ? fifo_batch(w) : TICK_BUDGET;
-  run_items(w, take_next(w, true));
+  run_items(w, take_next(w));
   w->batch_left = 0;
 }
 

@@ -352,18 +352,33 @@ void weft__worker_yield(struct weft_task *t);
  * hand its stack on. _end, the first thing after a switch returns to a
  * task, notes that the worker is off the stack it came from and finishes
  * what the task that switched out left to do, if it left anything
- * (w->prev: worker.c, after_switch); inline, as a settled switch leaves
+ * (weft__worker_after_switch); inline, as a settled switch leaves
  * nothing. */
 struct weft__fiber *weft__worker_switch_begin(struct weft__worker *w, struct weft_task *t,
                                               enum weft__switch_reason why);
 void weft__worker_finish_prev(struct weft__worker *w);
-static inline void weft__worker_switch_end(void) {
-  struct weft__worker *w = weft__worker_self();
-  /* relaxed, and a signal fence: as worker.c's set_stack_owner. */
-  atomic_store_explicit(&w->stack_owner, NULL, memory_order_relaxed);
+
+/* Notes that the worker's own code now runs on @t's stack while @t is
+ * not current (NULL: no longer), for the stack-guard handler (stack_owner).
+ * relaxed: only this thread writes it and a handler on this thread reads
+ * it; the signal fence keeps the store ahead of what follows for that
+ * handler. */
+static inline void weft__worker_set_stack_owner(struct weft__worker *w, struct weft_task *t) {
+  atomic_store_explicit(&w->stack_owner, t, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* after_switch: the first thing a fiber does when a switch returns to it
+ * (a resumed task, a task's first step): off the stack it came from, and
+ * what the task that switched out left to do, if anything (nothing when
+ * it came from the scheduler or settled before the switch: worker.c,
+ * settle_first). */
+static inline void weft__worker_after_switch(struct weft__worker *w) {
+  weft__worker_set_stack_owner(w, NULL);
   if (w->prev) weft__worker_finish_prev(w);
 }
+
+static inline void weft__worker_switch_end(void) { weft__worker_after_switch(weft__worker_self()); }
 
 /* For a task about to wait for I/O it just queued on @w's reactor: if
  * nothing would run on @w before the scheduler's next reactor poll (no
