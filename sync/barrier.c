@@ -86,12 +86,8 @@ static void wake_all(struct weft_barrier *b) { weft__wl_wake_all(&b->waiters, 0)
  * condition's wait); the caller looks at the state again. A cancellation
  * pending as it begins ends it a pass later (waitlist.h). */
 static int wait_change(struct weft_barrier *b, uint64_t deadline) {
-  int rc;
-  if (weft__wl_cancelled_first_locked(&b->m, WEFT__WAIT_TASK, &rc)) {
-    weft__mutex_lock(&b->m);
-    return rc;
-  }
-  if (!rc) return 0; /* m was let go: look again */
+  int first = weft__wl_cancel_point_locked(&b->m, WEFT__WAIT_TASK);
+  if (first <= 0) return first; /* cancelled, or m was let go: look again */
   struct weft__waiter_node w;
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_BARRIER, b, 0, weft__name_get(&b->name));
   return weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, deadline);

@@ -78,9 +78,12 @@ int weft_event_wait(weft_event_t *e, int64_t timeout_ns) {
   int rc = weft__wl_can_wait(WEFT__WAIT_TASK);
   if (rc) return rc;
   weft__mutex_lock(&e->m);
-  int first = 1;
-  if (!e->set && weft__wl_cancelled_first_locked(&e->m, WEFT__WAIT_TASK, &first)) return first;
-  if (!e->set) { /* looked at again if m was let go (first == 0) */
+  if (!e->set && (rc = weft__wl_cancel_point_locked(&e->m, WEFT__WAIT_TASK)) < 0) {
+    weft__mutex_unlock(&e->m);
+    return rc;
+  }
+  rc = 0;
+  if (!e->set) { /* looked at again if m was let go */
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_EVENT, e, 0,
                          weft__name_get(&e->name));

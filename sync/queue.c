@@ -281,12 +281,8 @@ static inline __attribute__((always_inline)) int ring_atomic(struct weft_queue *
  * while there is room: nobody loses one. A cancellation pending as it
  * begins ends it after a pass, nothing queued (waitlist.h). */
 static int wait_to_put(struct weft_queue *q, enum weft__wait_mode mode, uint64_t deadline) {
-  int first;
-  if (weft__wl_cancelled_first_locked(&q->m, mode, &first)) {
-    weft__mutex_lock(&q->m); /* the caller's exit runs under m */
-    return first;
-  }
-  if (!first) return 0; /* m was let go: look again */
+  int first = weft__wl_cancel_point_locked(&q->m, mode);
+  if (first <= 0) return first; /* cancelled, or m was let go: look again */
   struct weft__waiter_node w;
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0,
                            weft__name_get(&q->name));
@@ -299,12 +295,8 @@ static int wait_to_put(struct weft_queue *q, enum weft__wait_mode mode, uint64_t
 /* Under m: waits as a getter, as wait_to_put; a cancelled getter takes
  * nothing, so its item stays and the wake-up goes on. */
 static int wait_to_get(struct weft_queue *q, enum weft__wait_mode mode, uint64_t deadline) {
-  int first;
-  if (weft__wl_cancelled_first_locked(&q->m, mode, &first)) {
-    weft__mutex_lock(&q->m); /* the caller's exit runs under m */
-    return first;
-  }
-  if (!first) return 0; /* m was let go: look again */
+  int first = weft__wl_cancel_point_locked(&q->m, mode);
+  if (first <= 0) return first; /* cancelled, or m was let go: look again */
   struct weft__waiter_node w;
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0,
                            weft__name_get(&q->name));

@@ -107,24 +107,21 @@ static inline bool weft__wl_cancelled_first(struct weft_task *t, enum weft__wait
   return true;
 }
 
-/* weft__wl_cancelled_first for a wait that decides under @m (held): if a
- * cancellation looks pending, releases @m, and returns true with @m
- * released and *@rc = -ECANCELED after the pass; false with @m held
- * otherwise, *@rc = 0 if @m was released meanwhile (the request was
- * withdrawn first): the caller then looks at its object again instead of
- * waiting, as after a wake-up. */
-static inline bool weft__wl_cancelled_first_locked(struct weft__mutex *m, enum weft__wait_mode mode,
-                                                   int *rc) {
+/* weft__wl_cancelled_first for a wait that decides under @m (held), @m
+ * held again on return: -ECANCELED after the pass (@m let go for it) if a
+ * cancellation was pending; 0 if one looked pending but was withdrawn
+ * before it could be taken (@m was let go: the caller looks at its object
+ * again instead of waiting, as after a wake-up); 1 if none: wait. */
+static inline int weft__wl_cancel_point_locked(struct weft__mutex *m, enum weft__wait_mode mode) {
   struct weft_task *t = weft__task_self();
-  *rc = 1;
   /* relaxed: a hint, decided by weft__task_take_cancel. */
   if (!t || mode == WEFT__WAIT_NOCANCEL || !atomic_load_explicit(&t->must_cancel, memory_order_relaxed))
-    return false;
+    return 1;
   weft__mutex_unlock(m);
-  if (weft__wl_cancelled_first(t, mode, rc)) return true;
+  int rc = 0;
+  weft__wl_cancelled_first(t, mode, &rc);
   weft__mutex_lock(m);
-  *rc = 0;
-  return false;
+  return rc;
 }
 
 /* The list's invariants (waitlist.c's head comment), for the primitives'
