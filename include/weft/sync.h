@@ -245,11 +245,17 @@ WEFT_EXTERN const char *weft_barrier_name(weft_barrier_t *b);
  * Suspends: yes (not the last arrival).
  */
 WEFT_EXTERN int weft_barrier_wait(weft_barrier_t *b, int64_t timeout_ns);
-/** weft_barrier_abort - break it: waiters and later arrivals get WEFT_EBROKEN. */
+/** weft_barrier_abort - break it: waiters, tasks released by a trip that have not run
+ *  yet, and later arrivals get WEFT_EBROKEN. 0; -EINVAL. Suspends: no. Threads: any. */
 WEFT_EXTERN int weft_barrier_abort(weft_barrier_t *b);
-/** weft_barrier_reset - waiters get WEFT_EBROKEN; the barrier is empty and usable again. */
+/** weft_barrier_reset - waiters get WEFT_EBROKEN; the barrier fills again once every
+ *  task inside has left (arrivals meanwhile wait), at once if none is (asyncio's
+ *  RESETTING). A broken barrier becomes usable again. 0; -EINVAL. Suspends: no.
+ *  Threads: any. */
 WEFT_EXTERN int weft_barrier_reset(weft_barrier_t *b);
-/** weft_barrier_parties, _n_waiting, _broken - as in asyncio. */
+/** weft_barrier_parties, _n_waiting, _broken - as in asyncio (n_waiting counts the
+ *  arrivals of the round while it fills, 0 while it drains, resets or is broken);
+ *  0 for a NULL barrier. Threads: any. */
 WEFT_EXTERN unsigned weft_barrier_parties(weft_barrier_t *b);
 WEFT_EXTERN unsigned weft_barrier_n_waiting(weft_barrier_t *b);
 WEFT_EXTERN int weft_barrier_broken(weft_barrier_t *b);

@@ -166,6 +166,13 @@ WEFT_EXTERN weft_task_t *weft_task_current(void);
  * weft_task_cancel - request cancellation of @t (Task.cancel(msg))
  * @msg: an optional message, copied; may be NULL.
  *
+ * @t's current or next suspension point returns -ECANCELED. Called on a
+ * one-worker loop's own thread while @t is suspended in weft_await, it
+ * also cancels the awaited future at once, as asyncio's cancel() does (its
+ * other waiters see the cancellation); elsewhere @t cancels it when it
+ * wakes. A wait @t begins with the request already pending gives up one
+ * pass, then returns -ECANCELED (docs/runtime.md).
+ *
  * Returns:  1 if the request was recorded; 0 if @t is already done;
  *           -EINVAL if @t is NULL; -ENOMEM copying @msg; -EOVERFLOW if
  *           65,535 requests are already standing (not withdrawn by
