@@ -601,11 +601,22 @@ int weft_queue_join(weft_queue_t *q, int64_t timeout_ns) {
   if (rc) return rc;
   uint64_t deadline = weft__deadline(timeout_ns);
   weft__mutex_lock(&q->m);
-  while (unfinished(q) && !rc) {
+  while (unfinished(q)) {
+    /* A cancellation pending as it begins ends it after a pass (waitlist.h). */
+    int first = weft__wl_cancel_point_locked(&q->m, WEFT__WAIT_TASK);
+    if (first < 0) {
+      rc = first;
+      break;
+    }
+    if (first == 0) continue; /* m was let go: look again */
     struct weft__waiter_node w;
     weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_JOIN, q, 0,
-                         weft__name_get(&q->name));
+                             weft__name_get(&q->name));
+    /* Woken (0), it returns: asyncio's join waits once on an Event that the
+     * task_done finishing the queue set, so a put made before the joiner
+     * runs does not send it back to wait. */
     rc = weft__wl_wait(&q->m, &q->joiners, &w, WEFT__WAIT_TASK, deadline);
+    break;
   }
   weft__mutex_unlock(&q->m);
   return rc;

@@ -325,6 +325,10 @@ WEFT_EXTERN size_t weft_queue_maxsize(weft_queue_t *q);
 WEFT_EXTERN int weft_queue_task_done(weft_queue_t *q);
 /**
  * weft_queue_join - suspend until every item put was marked done
+ * As asyncio's: a joiner woken by the task_done that left nothing unfinished
+ * returns 0 even if a put comes before it runs; one that begins with a
+ * cancellation pending (and something unfinished) returns -ECANCELED a
+ * pass later (docs/runtime.md, "Suspension points and cancellation").
  * Returns:  0; -ETIMEDOUT; -ECANCELED; -EPERM outside a task.  Suspends: yes.
  */
 WEFT_EXTERN int weft_queue_join(weft_queue_t *q, int64_t timeout_ns);

@@ -1,5 +1,5 @@
 /* test_queue.c - sync/queue.c: FIFO/LIFO/priority order, bounded waits,
- * nowait errors, task_done/join, shutdown (draining and immediate), a
+ * nowait errors, task_done/join (and join's asyncio rules), shutdown (draining and immediate), a
  * cancelled getter leaves its item, foreign threads through the threadsafe
  * calls, many producers against many consumers on 4 workers, and bounds
  * of 2 and 3 under contention with timeouts, join and shutdown. */
@@ -111,6 +111,53 @@ START_TEST(bounded_join_and_cancelled_getter) {
 END_TEST
 
 static int blocked_putter(void *arg, void **res) { return weft_queue_put(q, arg, -1); }
+
+/* asyncio's Queue.join waits once on an Event: a joiner woken by the
+ * task_done that finished the queue returns, even when a put comes before
+ * it runs; and a join that begins with a cancellation pending gives up a
+ * pass first (the callback queued before it runs ahead of its
+ * CancelledError). One worker: asyncio's order. */
+static int joiner(void *arg, void **res) { return weft_queue_join(q, -1); }
+
+static void mark(void *arg) { *(int *)arg = 1; }
+
+static int self_cancelled_joiner(void *arg, void **res) {
+  int *callback_ran = arg;
+  weft_task_cancel(weft_task_current(), NULL);
+  weft_call_soon(mark, callback_ran, NULL);
+  int rc = weft_queue_join(q, -1);
+  ck_assert_int_eq(*callback_ran, 1); /* a pass went by first */
+  return rc;
+}
+
+static int join_main(void *arg, void **res) {
+  void *v;
+  weft_task_t *j;
+  ck_assert_int_eq(weft_queue_put_nowait(q, (void *)1), 0);
+  weft_spawn(joiner, NULL, &j);
+  weft_yield(); /* j waits: one unfinished */
+  ck_assert_int_eq(weft_queue_get_nowait(q, &v), 0);
+  ck_assert_int_eq(weft_queue_task_done(q), 0); /* finished: wakes j */
+  ck_assert_int_eq(weft_queue_put_nowait(q, (void *)2), 0); /* unfinished again */
+  weft_yield(); /* j runs in this pass, ahead of us */
+  ck_assert(weft_future_done(weft_task_future(j)));
+  ck_assert_int_eq(weft_await(weft_task_future(j), NULL), 0);
+  weft_task_release(j);
+
+  int callback_ran = 0;
+  weft_spawn(self_cancelled_joiner, &callback_ran, &j);
+  ck_assert_int_eq(weft_await(weft_task_future(j), NULL), -ECANCELED);
+  weft_task_release(j);
+  ck_assert_int_eq(weft_queue_get_nowait(q, &v), 0);
+  return weft_queue_task_done(q);
+}
+
+START_TEST(join_keeps_asyncio_rules) {
+  ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 0, NULL, &q), 0);
+  ck_assert_int_eq(run_main(1, join_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_queue_destroy(q), 0);
+}
+END_TEST
 
 static int shutdown_main(void *arg, void **res) {
   int immediate = arg != NULL;
@@ -427,6 +474,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, orders_and_errors);
   tcase_add_test(tc, bounded_join_and_cancelled_getter);
+  tcase_add_test(tc, join_keeps_asyncio_rules);
   tcase_add_test(tc, shutdown_draining_and_immediate);
   tcase_add_test(tc, threads_and_tasks_both_ways);
   tcase_add_test(tc, foreign_threads_only);
