@@ -25,6 +25,7 @@ of it), only cancellable tasks await the last future, and no other.
 """
 import os
 import random
+import signal
 import subprocess
 import sys
 
@@ -33,9 +34,14 @@ import order_script  # noqa: E402
 
 NOTES = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
 OBJS = 4  # futures, events, queues and locks 0..3 (queue k bounded at k)
+PUT_QUEUES = order_script.PUT_QUEUES  # 5..7, bounded at 1..3
 
 
-def generate(rng, cancels=True, gathers=False, barriers=True):
+def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
+    # The ops added later (Event.clear, blocking puts, get_nowait) come from
+    # a draw of their own, seeded from the main draw's state without taking
+    # from it: a script without them is the one the seed always made.
+    extra_draw = random.Random(hash(rng.getstate()[1]))
     ntasks = rng.randint(2, 7)
     spawner = {k: rng.randrange(0, k) for k in range(1, ntasks)}
     # Leaves (no children) may be cancelled, by their spawner.
@@ -62,6 +68,24 @@ def generate(rng, cancels=True, gathers=False, barriers=True):
                 # back for the next round.
                 for _ in range(barrier_draw.randint(1, 3)):
                     ops.append('O %d' % barrier_draw.randrange(2))
+            elif extras and extra_draw.random() < 0.1:
+                # Only main clears an event (before its epilogue sets them
+                # all); blocking puts go to the put queues (5-7), which the
+                # epilogue drains, and only tasks block; get_nowait on any.
+                x = extra_draw.random()
+                if extra_draw.random() < 0.3:
+                    # The join queue (4): puts, takes marked done, joins
+                    # (tasks only); order_script.py says why joins end.
+                    y = extra_draw.random()
+                    ops.append('j 4' if t and y < 0.35 else 'P 4' if y < 0.7 else 'd 4')
+                elif t == 0 and x < 0.25:
+                    ops.append('H %d' % extra_draw.randrange(OBJS))
+                elif t and x < 0.6:
+                    ops.append('I %d' % extra_draw.choice(PUT_QUEUES))
+                elif x < 0.8:
+                    ops.append('P %d' % extra_draw.choice(PUT_QUEUES))
+                else:
+                    ops.append('g %d' % extra_draw.choice(list(range(OBJS)) + list(PUT_QUEUES)))
             elif children and r < 0.22:
                 k = children.pop()
                 ops.append('S %d' % k)
@@ -125,7 +149,16 @@ def generate(rng, cancels=True, gathers=False, barriers=True):
     return ';'.join(' '.join(ops) for ops in script)
 
 
+class Hang(Exception):
+    pass
+
+
+def on_alarm(signum, frame):
+    raise Hang('asyncio did not finish the script in 60 s')
+
+
 def main():
+    signal.signal(signal.SIGALRM, on_alarm)
     args = sys.argv[1:]
     if not args:
         print(__doc__, file=sys.stderr)
@@ -154,12 +187,15 @@ def main():
         # only where the order is not compared.
         script = generate(random.Random(seed), cancels=workers == 1, gathers=workers > 1,
                           barriers=workers == 1)
+        signal.alarm(60)  # a script that hangs asyncio is the generator's bug
         try:
             want = order_script.run(script)
         except Exception as e:  # a script the generator should not make
             print('seed %d: %s\n  asyncio failed: %r' % (seed, script, e))
             bad += 1
             continue
+        finally:
+            signal.alarm(0)
         got = subprocess.run([binary, str(workers), script], capture_output=True, text=True, timeout=60)
         trace = got.stdout.strip()
         same = trace == want if workers == 1 else \

@@ -45,6 +45,16 @@ static weft_cond_t *conds[MAX_OBJS];
 static weft_barrier_t *barriers[MAX_OBJS];
 static int released[MAX_OBJS]; /* a condition's predicate; under its lock */
 static int queue_gets[MAX_OBJS];
+/* Queues 5-7 (1-3 items) take blocking puts and no blocking gets: the
+ * epilogue starts a drainer for each one the script uses, which gets until
+ * it is cancelled (as order_script.py's PUT_QUEUES). */
+enum { FIRST_PUT_QUEUE = 5 };
+/* Queue 4 (unbounded) is the join queue: its items are taken by `d`
+ * (get_nowait and task_done) and by the epilogue's drainer, which marks
+ * each done too, so that its unfinished count is always its size and every
+ * join ends once the drainer has emptied it (as order_script.py's). */
+enum { JOIN_QUEUE = 4 };
+static int queue_drained[MAX_OBJS];
 static char trace[MAX_TRACE];
 static _Atomic int ntrace;
 
@@ -200,12 +210,23 @@ static int run_op(int self, const struct op *o, struct held *h) {
     else CHECK(rc < 0 ? rc : -ERANGE);
     return 0;
   case 'D': CHECK(weft_barrier_reset(barriers[o->arg])); return 0;
+  case 'H': CHECK(weft_event_clear(events[o->arg])); return 0;
+  case 'I': return suspended(weft_queue_put(queues[o->arg], (void *)1, -1), "queue_put");
+  case 'g':
+  case 'd':
+    rc = weft_queue_get_nowait(queues[o->arg], &item);
+    if (rc == -EAGAIN) note('!'); /* empty: asyncio's QueueEmpty */
+    else CHECK(rc);
+    if (!rc && o->code == 'd') CHECK(weft_queue_task_done(queues[o->arg]));
+    return 0;
+  case 'j': return suspended(weft_queue_join(queues[o->arg], -1), "queue_join");
   default: fprintf(stderr, "order_script: task %d: unknown op %c\n", self, o->code); exit(2);
   }
 }
 
-/* One item for each get the script makes on queue @arg, put as room frees
- * up; cancelled once every task has ended (items may be left over). */
+/* One item for each get the script makes on queue @arg (blocking or not),
+ * put as room frees up; cancelled once every task has ended (items may be
+ * left over). */
 static int feed(void *arg, void **res) {
   int k = (int)(intptr_t)arg;
   for (int g = 0; g < queue_gets[k]; g++) {
@@ -216,12 +237,26 @@ static int feed(void *arg, void **res) {
   return 0;
 }
 
-/* Main (task 0) after its ops and EPILOGUE_PASSES yields: unblocks everyone (every future and event
- * set, every condition released, every barrier broken, a feeder task for
- * each queue that is read), awaits every task, then cancels the feeders.
+/* A put queue's or the join queue's reader: gets until cancelled, marking
+ * each item done on the join queue. */
+static int drain(void *arg, void **res) {
+  int k = (int)(intptr_t)arg;
+  void *item;
+  for (;;) {
+    int rc = weft_queue_get(queues[k], &item, -1);
+    if (rc == -ECANCELED) return rc;
+    CHECK(rc);
+    if (k == JOIN_QUEUE) CHECK(weft_queue_task_done(queues[k]));
+  }
+}
+
+/* Main (task 0) after its ops and EPILOGUE_PASSES yields: unblocks everyone
+ * (every future and event set, every condition released, every barrier
+ * broken, a feeder task for each queue that is read, a drainer for each put
+ * queue used), awaits every task, then cancels the feeders and drainers.
  * As order_script.py's. */
 static void epilogue(void) {
-  weft_task_t *feeders[MAX_OBJS];
+  weft_task_t *feeders[2 * MAX_OBJS];
   int nfeeders = 0;
   for (int i = 0; i < EPILOGUE_PASSES; i++) CHECK(weft_yield());
   for (int k = 0; k < MAX_OBJS; k++) {
@@ -232,6 +267,8 @@ static void epilogue(void) {
   for (int k = 0; k < MAX_OBJS; k++) CHECK(weft_barrier_abort(barriers[k]));
   for (int k = 0; k < MAX_OBJS; k++)
     if (queue_gets[k]) CHECK(weft_spawn(feed, (void *)(intptr_t)k, &feeders[nfeeders++]));
+  for (int k = 0; k < MAX_OBJS; k++)
+    if (queue_drained[k]) CHECK(weft_spawn(drain, (void *)(intptr_t)k, &feeders[nfeeders++]));
   for (int k = 1; k < ntasks; k++) {
     int rc = weft_await(weft_task_future(tasks[k]), NULL);
     if (rc != -ECANCELED) CHECK(rc);
@@ -287,7 +324,10 @@ static int parse(const char *s) {
       long v = strtol(s, &end, 10);
       if (end == s || v < 0) return -1;
       if (o->code == 'S' || o->code == 'A' ? v >= MAX_TASKS : v >= MAX_OBJS) return -1;
-      if (o->code == 'Q') queue_gets[v]++;
+      int put_queue = v >= FIRST_PUT_QUEUE;
+      if ((o->code == 'Q' || o->code == 'g') && !put_queue) queue_gets[v]++;
+      else if ((o->code == 'P' || o->code == 'I' || o->code == 'g') && put_queue) queue_drained[v] = 1;
+      else if (strchr("Pdj", o->code) && v == JOIN_QUEUE) queue_drained[v] = 1;
       o->arg = (int)v;
       s = end;
     }
@@ -295,12 +335,12 @@ static int parse(const char *s) {
   return 0;
 }
 
-/* Queue k holds at most k items (0: unbounded), as order_script.py's. */
+/* Queue k holds at most k % 4 items (0: unbounded), as order_script.py's. */
 static void make_objects(void) {
   for (int k = 0; k < MAX_OBJS; k++) {
     CHECK(weft_future_new(NULL, &futs[k]));
     CHECK(weft_event_create(&events[k]));
-    CHECK(weft_queue_create(WEFT_QUEUE_FIFO, (size_t)k, NULL, &queues[k]));
+    CHECK(weft_queue_create(WEFT_QUEUE_FIFO, (size_t)(k % 4), NULL, &queues[k]));
     CHECK(weft_lock_create(&locks[k]));
     CHECK(weft_sem_create(k + 1, 0, &sems[k]));
     CHECK(weft_cond_create(NULL, &conds[k]));

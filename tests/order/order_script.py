@@ -15,10 +15,14 @@ future k+1); T loop.call_later(0, note); B loop.call_soon(set future k's
 result if not done); Z cancel the running task itself; X cancel the
 task; K `async with cond: await cond.wait_for(lambda: released)`; J
 `async with cond: cond.notify(1)`; O `await Barrier.wait()` (notes the
-arrival index, or '~' when broken); D Barrier.reset(). A task that CancelledError ends notes '#' (unless it
+arrival index, or '~' when broken); D Barrier.reset(); H Event.clear(); I
+await Queue.put(); g Queue.get_nowait() (QueueEmpty notes '!'); d
+get_nowait() and task_done() (QueueEmpty notes '!'); j await Queue.join().
+A task that CancelledError ends notes '#' (unless it
 never started: its body never runs); an await of a task that was
 cancelled notes '%'.
-Queue k holds at most k items (0: unbounded); semaphore k starts with k + 1
+Queue k holds at most k % 4 items (0: unbounded); queues 5-7 are the
+put queues, which the epilogue drains; semaphore k starts with k + 1
 permits. A task cancelled while it holds locks or permits gives them back
 (as `async with` would), the last taken first.
 """
@@ -29,6 +33,14 @@ MAX_OBJS = 8
 # Passes the main task lets go by before its epilogue unblocks everyone, so
 # that the other tasks meet at the objects first.
 EPILOGUE_PASSES = 8
+# Queues 5-7 (1-3 items) take blocking puts and no blocking gets: the
+# epilogue starts a drainer for each, which gets until it is cancelled.
+PUT_QUEUES = (5, 6, 7)
+# Queue 4 (unbounded) is the join queue: its items are taken by `d`
+# (get_nowait and task_done) and by the epilogue's drainer, which marks each
+# done too, so that its unfinished count is always its size and every join
+# ends once the drainer has emptied it.
+JOIN_QUEUE = 4
 
 
 def parse(text):
@@ -57,27 +69,39 @@ def run(text):
         loop = asyncio.get_running_loop()
         futs = [loop.create_future() for _ in range(MAX_OBJS)]
         events = [asyncio.Event() for _ in range(MAX_OBJS)]
-        queues = [asyncio.Queue(maxsize=k) for k in range(MAX_OBJS)]
+        queues = [asyncio.Queue(maxsize=k % 4) for k in range(MAX_OBJS)]
         locks = [asyncio.Lock() for _ in range(MAX_OBJS)]
         sems = [asyncio.Semaphore(k + 1) for k in range(MAX_OBJS)]
         conds = [asyncio.Condition() for _ in range(MAX_OBJS)]
         barriers = [asyncio.Barrier(k % 3 + 2) for k in range(MAX_OBJS)]
         released = [False] * MAX_OBJS
         gets = [0] * MAX_OBJS
+        drained = set()
         for ops in script:
             for code, arg in ops:
-                if code == 'Q':
+                if code in 'Qg' and arg not in PUT_QUEUES:
                     gets[arg] += 1
+                elif code in 'PIg' and arg in PUT_QUEUES or code in 'Pdj' and arg == JOIN_QUEUE:
+                    drained.add(arg)
 
         def set_future(k):
             if not futs[k].done():
                 futs[k].set_result(None)
 
         async def feed(queue, n):
-            # One item for each get the script makes, put as room frees up;
-            # cancelled once every task has ended (items may be left over).
+            # One item for each get the script makes (blocking or not), put
+            # as room frees up; cancelled once every task has ended (items
+            # may be left over).
             for _ in range(n):
                 await queue.put(1)
+
+        async def drain(queue, done):
+            # A put queue's or the join queue's reader: gets until
+            # cancelled, marking each item done on the join queue.
+            while True:
+                await queue.get()
+                if done:
+                    queue.task_done()
 
         async def run_task(i):
             held = []
@@ -155,6 +179,23 @@ def run(text):
                         trace.append('~')
                 elif code == 'D':
                     await barriers[arg].reset()
+                elif code == 'H':
+                    events[arg].clear()
+                elif code == 'I':
+                    await queues[arg].put(1)
+                elif code == 'g':
+                    try:
+                        queues[arg].get_nowait()
+                    except asyncio.QueueEmpty:
+                        trace.append('!')
+                elif code == 'd':
+                    try:
+                        queues[arg].get_nowait()
+                        queues[arg].task_done()
+                    except asyncio.QueueEmpty:
+                        trace.append('!')
+                elif code == 'j':
+                    await queues[arg].join()
                 else:
                     raise ValueError('unknown op ' + code)
             if i == 0:
@@ -162,8 +203,8 @@ def run(text):
                     await asyncio.sleep(0)
                 # The epilogue: every future and event set, every condition
                 # released, every barrier broken, a feeder task for each
-                # queue that is read, every task awaited, the feeders
-                # cancelled.
+                # queue that is read, a drainer for each put queue used, every
+                # task awaited, the feeders and drainers cancelled.
                 for k in range(MAX_OBJS):
                     if not futs[k].done():
                         futs[k].set_result(None)
@@ -176,6 +217,7 @@ def run(text):
                     await barriers[k].abort()
                 feeders = [asyncio.create_task(feed(queues[k], gets[k]))
                            for k in range(MAX_OBJS) if gets[k]]
+                feeders += [asyncio.create_task(drain(queues[k], k == JOIN_QUEUE)) for k in sorted(drained)]
                 for k in range(1, len(script)):
                     try:
                         await tasks[k]
