@@ -47,6 +47,7 @@
 #include "timer.h"
 #include "worker.h"
 #include "registry.h"
+#include "waitlist.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -565,21 +566,27 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
   if (!alone) weft__futlock_end(&t->fut, own);
 }
 
-/* The future @t is suspended on in weft_await now, if cancelling @t here
- * may cancel that future on the spot, as asyncio's Task.cancel() cancels
- * its _fut_waiter: so another task that awaits it too, or completes it
- * before @t runs again, sees it cancelled at once, as in asyncio. Only on a
- * one-worker loop's own thread, with @t not the one running: @t cannot
- * resume meanwhile, so the future outlives the call (the await @t is
- * suspended in holds it). Elsewhere @t cancels it when it wakes
- * (future.c, cancel_awaited). */
-static struct weft_future *awaited_now(struct weft_task *t) {
+/* What @t waits on now, if cancelling @t here may cancel that wait on the
+ * spot, as asyncio's Task.cancel() cancels its _fut_waiter: the future it
+ * is suspended on in weft_await (returned), so another task that awaits it
+ * too, or completes it before @t runs again, sees it cancelled at once; or
+ * the waitlist node of a sync/ wait (*@node), which the primitive's wakers
+ * then skip, as asyncio's skip a cancelled waiter's future (waitlist.h).
+ * Only on a one-worker loop's own thread, with @t not the one running: @t
+ * cannot resume meanwhile, so the future and the node outlive the call
+ * (the wait @t is suspended in holds them). Elsewhere @t cancels the
+ * future when it wakes (future.c, cancel_awaited) and leaves the node
+ * itself. */
+static struct weft_future *waited_now(struct weft_task *t, struct weft__waiter_node **node) {
+  *node = NULL;
   struct weft_loop *loop = t->fut.loop;
   struct weft__worker *w = weft__worker_self();
   if (!loop->solo || !w || w->loop != loop || weft__worker_current(w) == t) return NULL;
   /* relaxed: written on this thread (one worker). */
   struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_relaxed);
-  if (!x || atomic_load_explicit(&x->block_kind, memory_order_relaxed) != WEFT__BLOCK_FUTURE)
+  if (!x) return NULL;
+  *node = atomic_load_explicit(&x->wait_node, memory_order_relaxed);
+  if (atomic_load_explicit(&x->block_kind, memory_order_relaxed) != WEFT__BLOCK_FUTURE)
     return NULL;
   return (struct weft_future *)atomic_load_explicit(&x->blocked.obj, memory_order_relaxed);
 }
@@ -615,11 +622,13 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
   struct weft_task *child = x ? x->inline_child : NULL;
   if (child) weft_task_ref(child);
-  struct weft_future *awaited = awaited_now(t);
+  struct weft__waiter_node *node;
+  struct weft_future *awaited = waited_now(t, &node);
   weft__futunlock(&t->fut);
   /* Before the wake-up: the awaited future's waiters (@t first among them
    * if it came first) are woken in their order, as asyncio's callbacks. */
   if (awaited && !weft__future_is_done(awaited)) weft__future_cancel(awaited, NULL);
+  if (node) weft__wl_mark_cancelled(node);
   weft__task_wake(t);
   if (child) {
     weft_task_cancel(child, NULL);

@@ -94,6 +94,8 @@ enum weft__block_kind {
   WEFT__BLOCK_KINDS
 };
 
+struct weft__waiter_node; /* sync/waitlist.h */
+
 struct weft__blocked {
   _Atomic(const void *) obj;
   _Atomic int64_t arg;
@@ -232,6 +234,11 @@ struct weft__task_run {
    * claim. */
   _Atomic(const char *) blocked_name;
   char *fail_msg;           /* set by weft_fail() on the task itself; its end adopts it */
+  /* The waitlist node it waits on cancellably (sync/waitlist.c, wl_sleep),
+   * or NULL: what weft_task_cancel marks on a one-worker loop's own thread
+   * (asyncio cancels the waiter's future at once). Written by the task,
+   * read by that thread while the task is suspended: relaxed. */
+  _Atomic(struct weft__waiter_node *) wait_node;
   /* The body and its argument, taken from the handle by whoever starts
    * the task (the handle's slots then hold the slice count and the
    * outcome); read once, by the first step. */
@@ -370,9 +377,9 @@ static inline void weft__task_blocked(struct weft_task *t, enum weft__block_kind
 
 /* Ends a wait that weft__task_blocked recorded as WEFT__BLOCK_FUTURE: what
  * weft_task_cancel reads to cancel the awaited future on the spot
- * (task.c, awaited_now) is never left stale. */
+ * (task.c, waited_now) is never left stale. */
 static inline void weft__task_unblocked(struct weft_task *t) {
-  /* relaxed: read on this thread only (awaited_now). */
+  /* relaxed: read on this thread only (waited_now). */
   atomic_store_explicit(&weft__task_run_of(t)->block_kind, (uint8_t)WEFT__BLOCK_NONE,
                         memory_order_relaxed);
 }
@@ -510,6 +517,7 @@ static inline void weft__task_run_init(struct weft__task_run *x, struct weft_tas
   atomic_init(&x->blocked.arg, 0);
   atomic_init(&x->blocked_name, NULL);
   x->fail_msg = NULL;
+  atomic_init(&x->wait_node, NULL);
   /* The start takes the body and its argument out of the handle and
    * zeroes the slice count in the body's place (the handle's union); the
    * caller's release store of t->run publishes the zero. */

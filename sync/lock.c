@@ -12,7 +12,9 @@
  * straight to m without its CAS: a hand-off in a convoy takes 7 locked
  * instructions instead of 10, the task's suspension and wake-up included.
  *
- * Invariants: the word is 0 exactly when the lock is free; WAITERS is set
+ * Invariants: the word is 0 exactly when the lock is free and nobody
+ * waits (free with WAITERS only while the first waiter is marked
+ * cancelled, below); WAITERS is set
  * exactly when the waitlist is not empty (under m, after every change);
  * while WAITERS is set, the word changes only under m (the fast paths'
  * CASes expect 0 or a bare task, so they fail and take m); a waiter is
@@ -23,6 +25,17 @@
  * queues behind them (asyncio's fairness, without its wake-up-and-race). A
  * waiter granted the lock and cancelled at the same moment releases it
  * again, to the next waiter.
+ *
+ * One exception, asyncio's rule for a cancelled first waiter: a waiter a
+ * one-worker loop's own thread cancelled while it was queued is marked at
+ * once (sync/waitlist.h). asyncio's release wakes its first waiter only if
+ * that one's future is not cancelled, and leaves the lock free; a
+ * newcomer takes a free lock only if every queued waiter is cancelled; a
+ * cancelled waiter, when it runs and leaves, wakes the first waiter if the
+ * lock is free. So a release that finds a marked first waiter frees the
+ * lock with WAITERS still set, a newcomer under m takes it only if every
+ * queued waiter is marked, and a marked waiter leaving a free lock hands
+ * it to the first waiter (or finds it marked too, and leaves it free).
  *
  * Barging (weft_lock_create_policy(WEFT_LOCK_BARGING), opt-in: Go's
  * sync.Mutex rule, not asyncio's). A release that finds waiters frees the
@@ -102,7 +115,8 @@ WEFT__CHECKER bool lock_ok(struct weft_lock *l) {
   uintptr_t word = atomic_load_explicit(&l->word, memory_order_relaxed);
   bool queued = !weft__list_empty(&l->waiters.waiters);
   bool woken = (word & WOKEN) != 0;
-  return (owner_of(word) || !queued || woken) && ((word & WAITERS) != 0) == queued &&
+  return (owner_of(word) || !queued || woken || (!l->barging && weft__wl_head_cancelled(&l->waiters))) &&
+         ((word & WAITERS) != 0) == queued &&
          (l->barging || (!woken && !l->starving)) && (!l->starving || queued) &&
          weft__wl_ok(&l->waiters);
 }
@@ -114,6 +128,10 @@ static bool take_or_mark_locked(struct weft_lock *l, uintptr_t me) {
   uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
   for (;;) {
     if (!owner_of(cur)) {
+      /* Free with waiters: a FIFO lock's first waiter is marked cancelled
+       * (head comment); asyncio's newcomer jumps the queue only if every
+       * waiter is cancelled. */
+      if (!l->barging && (cur & WAITERS) && !weft__wl_all_cancelled(&l->waiters)) return false;
       /* acquire: pairs with the release that freed it; release: names us (head comment). */
       if (atomic_compare_exchange_weak_explicit(&l->word, &cur, me | (cur & BITS),
                                                 memory_order_acq_rel, memory_order_relaxed))
@@ -180,7 +198,7 @@ static void release_locked(struct weft_lock *l) {
       atomic_store_explicit(&l->word, cur & BITS, memory_order_release);
       return;
     }
-    struct weft__waiter_node *w = weft__wl_pop(&l->waiters);
+    struct weft__waiter_node *w = weft__wl_pop_head(&l->waiters);
     uintptr_t next = WOKEN | (weft__list_empty(&l->waiters.waiters) ? 0 : WAITERS);
     /* release: as above, to a barger or to the woken waiter. */
     atomic_store_explicit(&l->word, next, memory_order_release);
@@ -188,12 +206,15 @@ static void release_locked(struct weft_lock *l) {
     WEFT__INVARIANT(lock_ok(l));
     return;
   }
-  struct weft__waiter_node *w = weft__wl_pop(&l->waiters);
-  if (!w) {
-    /* release: the critical section to the next owner. */
-    atomic_store_explicit(&l->word, 0, memory_order_release);
+  struct weft__waiter_node *w = weft__wl_first(&l->waiters);
+  if (!w || weft__wl_marked(w)) {
+    /* Nobody waits: free. A marked first waiter (head comment): asyncio
+     * wakes nobody, so free, WAITERS kept. release: the critical section
+     * to the next owner. */
+    atomic_store_explicit(&l->word, w ? WAITERS : 0, memory_order_release);
     return;
   }
+  weft__wl_unqueue_first(&l->waiters, w);
   WEFT__INVARIANT(w->task != NULL); /* lock waits are tasks' (WEFT__WAIT_TASK) */
   bool more = !weft__list_empty(&l->waiters.waiters);
   if (!more && l->starving) l->starving = false;
@@ -292,8 +313,10 @@ static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct we
   }
   /* A grant that came as we gave up is passed on: the lock to the next
    * waiter, or a try (taken and released again, which wakes the next). */
-  if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
+  if (weft__wl_granted(&w)) {
     if (w.status != TRY_AGAIN || try_after_wake_locked(l, me, false)) release_locked(l);
+  } else if (!l->barging && !owner_of(atomic_load_explicit(&l->word, memory_order_relaxed))) {
+    release_locked(l); /* left a free lock (head comment): to the first waiter, if live */
   } else {
     unmark_if_none_locked(l);
   }
@@ -363,7 +386,19 @@ int weft_lock_try_acquire(weft_lock_t *l) {
   struct weft_task *t = w ? weft__worker_current(w) : NULL;
   if (!t) return -EPERM;
   uintptr_t cur;
-  return try_take(l, t, &cur) ? 0 : -EAGAIN;
+  if (try_take(l, t, &cur)) return 0;
+  if (l->barging || cur != WAITERS) return -EAGAIN;
+  /* Free with waiters (head comment: a marked first waiter): taken, as
+   * acquire would, only if every waiter is cancelled. */
+  weft__mutex_lock(&l->m);
+  cur = WAITERS;
+  bool taken = weft__wl_all_cancelled(&l->waiters) &&
+               /* acq_rel: as take_or_mark_locked's CAS. */
+               atomic_compare_exchange_strong_explicit(&l->word, &cur, (uintptr_t)t | WAITERS,
+                                                       memory_order_acq_rel, memory_order_relaxed);
+  WEFT__INVARIANT(lock_ok(l));
+  weft__mutex_unlock(&l->m);
+  return taken ? 0 : -EAGAIN;
 }
 
 /* The release the fast CAS could not do (waiters, not ours, not a task):

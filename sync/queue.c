@@ -287,7 +287,7 @@ static int wait_to_put(struct weft_queue *q, enum weft__wait_mode mode, uint64_t
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_PUT, q, 0,
                            weft__name_get(&q->name));
   int rc = weft__wl_wait(&q->m, &q->putters, &w, mode, deadline);
-  if (rc && atomic_load_explicit(&w.granted, memory_order_acquire) && !full(q))
+  if (rc && weft__wl_granted(&w) && !full(q))
     weft__wl_wake_one(&q->putters, NULL, 0); /* pass the wake-up on */
   return rc;
 }
@@ -301,7 +301,7 @@ static int wait_to_get(struct weft_queue *q, enum weft__wait_mode mode, uint64_t
   weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_QUEUE_GET, q, 0,
                            weft__name_get(&q->name));
   int rc = weft__wl_wait(&q->m, &q->getters, &w, mode, deadline);
-  if (rc && atomic_load_explicit(&w.granted, memory_order_acquire) && count_of(q))
+  if (rc && weft__wl_granted(&w) && count_of(q))
     weft__wl_wake_one(&q->getters, NULL, 0); /* the item stays; pass the wake-up on */
   return rc;
 }

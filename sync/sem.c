@@ -10,18 +10,27 @@
  * each, 4 locked instructions a pair instead of 2 (benchmarks/RESULTS.md,
  * semaphore_uncontended).
  *
- * Invariants: WAITERS is set exactly when the waitlist is not empty (under
- * m, after every change); waiters are queued only while value == 0, so
- * WAITERS implies value == 0; while WAITERS is set the word changes only
- * under m (the fast paths expect it clear, so they take m instead). A
- * release with waiters hands its permit to the oldest (value stays 0), so
- * a newcomer cannot overtake them (asyncio: acquire() does not take a
- * permit while unfinished waiters are queued). A waiter granted a permit
- * and cancelled at the same moment releases it again (to the next
- * waiter). Bounded: value never exceeds initial; a release that would is
- * refused with -EOVERFLOW. Any semaphore: value at most WEFT__SEM_MAX
- * (the word's room), the same refusal past it. sem_ok() checks these
- * under m after every change.
+ * asyncio's rule (3.13): acquire() queues while any waiter whose future
+ * is not cancelled is still in the queue, a granted one that has not run
+ * yet included; that waiter, when it runs, hands on whatever permits were
+ * given back meanwhile (`while value > 0: _wake_up_next()`); a release
+ * wakes the oldest waiter not cancelled. weft keeps it exactly for waiters
+ * of one-worker loops in FIFO order (asyncio's order): such a waiter,
+ * granted, is counted in granted_unrun until it runs. A waiter of any
+ * other loop leaves the count at its grant (a newcomer may then take a
+ * permit given back before that waiter runs: it has its own already).
+ *
+ * Invariants (under m, after every change): WAITERS is set exactly when
+ * the waitlist is not empty or granted_unrun > 0; waiters are queued while
+ * value > 0 only behind a granted waiter that has not run (granted_unrun >
+ * 0); while WAITERS is set the word changes only under m (the fast paths
+ * expect it clear, so they take m instead). A release with waiters hands
+ * its permit to the oldest (value unchanged), so a newcomer cannot
+ * overtake them. A waiter granted a permit and cancelled at the same
+ * moment releases it again (to the next waiter). Bounded: value never
+ * exceeds initial; a release that would is refused with -EOVERFLOW. Any
+ * semaphore: value at most WEFT__SEM_MAX (the word's room), the same
+ * refusal past it. sem_ok() checks these under m after every change.
  *
  * Orderings: taking a permit is an acquire and giving one back a release
  * (the CASes; m's own ordering under m), so what a holder wrote before
@@ -58,6 +67,7 @@ struct weft_sem {
   struct weft__home home;         /* the one-worker loop that may take sections on it */
   int64_t initial;                /* immutable */
   bool bounded;                   /* immutable */
+  uint32_t granted_unrun;         /* waiters granted, not yet run (head comment); under m */
   struct weft__waitlist waiters;  /* under m */
 };
 
@@ -66,8 +76,16 @@ static inline int64_t value_of(uint64_t word) { return (int64_t)(word >> 1); }
 WEFT__CHECKER bool sem_ok(struct weft_sem *s) {
   uint64_t word = atomic_load_explicit(&s->word, memory_order_relaxed);
   bool queued = !weft__list_empty(&s->waiters.waiters);
-  return ((word & WAITERS) != 0) == queued && (!queued || value_of(word) == 0) &&
+  return ((word & WAITERS) != 0) == (queued || s->granted_unrun > 0) &&
+         (!queued || value_of(word) == 0 || s->granted_unrun > 0) &&
          (!s->bounded || value_of(word) <= s->initial) && weft__wl_ok(&s->waiters);
+}
+
+/* Whether a waiter of @t's loop counts in granted_unrun until it runs
+ * (head comment): a one-worker loop in FIFO order. */
+static inline bool counts_until_run(const struct weft_task *t) {
+  const struct weft_loop *loop = t->fut.loop;
+  return loop->solo && loop->fifo;
 }
 
 int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {
@@ -81,6 +99,7 @@ int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {
   weft__home_init(&s->home);
   s->initial = value;
   s->bounded = bounded != 0;
+  s->granted_unrun = 0;
   weft__wl_init(&s->waiters);
   *out = s;
   return 0;
@@ -90,7 +109,7 @@ int weft_sem_destroy(weft_sem_t *s) {
   if (!s) return -EINVAL;
   weft__magic_check(s, "double destroy", "sem");
   weft__mutex_lock(&s->m);
-  bool busy = s->waiters.count != 0;
+  bool busy = s->waiters.count != 0 || s->granted_unrun != 0;
   weft__mutex_unlock(&s->m);
   if (busy) return -EBUSY;
   weft__magic_dead(s);
@@ -130,13 +149,31 @@ static inline int try_give(struct weft_sem *s) {
   }
 }
 
+/* Under m, WAITERS set: the free permits go to the queued waiters, the
+ * oldest not cancelled first, while both last (asyncio's `while value > 0:
+ * _wake_up_next()`); then the word says what is left, WAITERS cleared if
+ * nobody is queued or granted and not yet run. With WAITERS set only m
+ * changes the word: plain stores keep it exact. */
+static void hand_out_locked(struct weft_sem *s) {
+  int64_t value = value_of(atomic_load_explicit(&s->word, memory_order_relaxed));
+  struct weft__waiter_node *w;
+  while (value > 0 && (w = weft__wl_pop(&s->waiters))) {
+    struct weft_task *t = w->task; /* before the grant: the node may go with it */
+    value--;
+    if (counts_until_run(t)) s->granted_unrun++;
+    weft__wl_grant(w, NULL, 0);
+  }
+  bool waiting = !weft__list_empty(&s->waiters.waiters) || s->granted_unrun > 0;
+  atomic_store_explicit(&s->word, (uint64_t)value << 1 | (waiting ? WAITERS : 0), memory_order_relaxed);
+}
+
 /* Gives a permit back: to the oldest waiter, or to the pool. Under m. */
 static int release_locked(struct weft_sem *s) {
-  if (weft__wl_wake_one(&s->waiters, NULL, 0)) {
-    /* The permit went to the waiter; value stays 0. With WAITERS set only
-     * m changes the word: a plain store keeps it exact. */
-    if (weft__list_empty(&s->waiters.waiters))
-      atomic_store_explicit(&s->word, 0, memory_order_relaxed);
+  uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
+  if (cur & WAITERS) {
+    if (full(s, cur)) return -EOVERFLOW;
+    atomic_store_explicit(&s->word, cur + ONE, memory_order_relaxed); /* only m changes it */
+    hand_out_locked(s);
     return 0;
   }
   int rc = try_give(s); /* nobody waits: WAITERS is clear, the fast paths race us */
@@ -152,25 +189,35 @@ static __attribute__((noinline)) int acquire_slow(struct weft_sem *s, int64_t ti
   weft__mutex_lock(&s->m);
   for (;;) {
     if (try_take(s)) goto out;
-    /* No permit, or WAITERS already set (value 0, changed only under m):
-     * mark the word if it is bare 0, then queue; if a release slipped a
-     * permit in meanwhile, take that instead. relaxed: m orders it. */
+    /* No permit, or WAITERS already set (changed only under m): mark the
+     * word if it is bare 0, then queue; if a release slipped a permit in
+     * meanwhile, take that instead. relaxed: m orders it. */
     uint64_t cur = 0;
     if (atomic_compare_exchange_strong_explicit(&s->word, &cur, WAITERS, memory_order_relaxed,
                                                 memory_order_relaxed) ||
         (cur & WAITERS))
       break;
   }
+  struct weft_task *self = weft__task_self();
   struct weft__waiter_node w;
-  weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_SEM, s, 0, weft__name_get(&s->name));
+  weft__task_blocked_named(self, WEFT__BLOCK_SEM, s, 0, weft__name_get(&s->name));
   /* Granted: the permit is ours (release_locked handed it over, the word
-   * already says so) and m is not held: nothing is left to do under it. */
+   * already says so) and m is not held. */
   rc = weft__wl_wait_handoff(&s->m, &s->waiters, &w, WEFT__WAIT_TASK, weft__deadline(timeout_ns));
-  if (!rc) return 0;
-  if (atomic_load_explicit(&w.granted, memory_order_acquire)) {
-    release_locked(s); /* granted and cancelled at once: pass it on */
-  } else if (weft__list_empty(&s->waiters.waiters)) {
-    atomic_store_explicit(&s->word, 0, memory_order_relaxed); /* the last waiter left */
+  if (!rc) {
+    if (!counts_until_run(self)) return 0;
+    /* Counted until now (head comment): what came back meanwhile goes on. */
+    weft__mutex_lock(&s->m);
+    s->granted_unrun--;
+    hand_out_locked(s);
+    goto out;
+  }
+  if (weft__wl_granted(&w)) {
+    /* Granted and cancelled (or timed out) at once: pass it on. */
+    if (counts_until_run(self)) s->granted_unrun--;
+    release_locked(s);
+  } else if (atomic_load_explicit(&s->word, memory_order_relaxed) & WAITERS) {
+    hand_out_locked(s); /* asyncio's finally: the permits free go on; WAITERS follows */
   }
 out:
   WEFT__INVARIANT(sem_ok(s));
@@ -266,8 +313,10 @@ int weft_sem_release(weft_sem_t *s) {
 
 int weft_sem_locked(weft_sem_t *s) {
   if (!s) return 0;
-  /* relaxed: a snapshot. Waiters mean value 0 (the invariant). */
-  return value_of(atomic_load_explicit(&s->word, memory_order_relaxed)) == 0;
+  /* relaxed: a snapshot. As asyncio's: no permit, or waiters a newcomer
+   * queues behind (WAITERS). */
+  uint64_t word = atomic_load_explicit(&s->word, memory_order_relaxed);
+  return value_of(word) == 0 || (word & WAITERS) != 0;
 }
 
 struct weft__home *weft__sem_home(struct weft_sem *s) { return &s->home; }

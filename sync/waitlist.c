@@ -26,7 +26,8 @@ WEFT__CHECKER bool wl_ok(const struct weft__waitlist *wl) {
   if (weft__list_empty(&wl->waiters)) return true;
   const struct weft__waiter_node *first =
       weft__container_of(wl->waiters.next, struct weft__waiter_node, link);
-  return atomic_load_explicit(&first->granted, memory_order_relaxed) == 0;
+  uint32_t g = atomic_load_explicit(&first->granted, memory_order_relaxed);
+  return g == 0 || g == WEFT__WL_CANCELLED;
 }
 
 bool weft__wl_ok(const struct weft__waitlist *wl) { return wl_ok(wl); }
@@ -42,6 +43,7 @@ void weft__wl_node_init(struct weft__waiter_node *w, struct weft_task *t) {
   atomic_init(&w->granted, 0);
   w->value = NULL;
   w->status = 0;
+  w->m = NULL;
 }
 
 /* Readies @w for task @t and links it into @wl just before @at (the
@@ -64,31 +66,43 @@ void weft__wl_enqueue_first(struct weft__waitlist *wl, struct weft__waiter_node 
 }
 
 /* Sleeps until @w is granted, cancelled or @deadline_ns, by @mode;
- * weft__task_wait's results (0: granted). Without the mutex. */
-static int wl_sleep(struct weft__waiter_node *w, enum weft__wait_mode mode, uint64_t deadline_ns) {
+ * weft__task_wait's results (0: granted, or marked cancelled). Without
+ * @m, the primitive's mutex. A task's cancellable wait names its node in
+ * its execution part meanwhile, for weft_task_cancel's mark (head comment
+ * of waitlist.h): relaxed, read on this thread only, while it is suspended. */
+static int wl_sleep(struct weft__mutex *m, struct weft__waiter_node *w, enum weft__wait_mode mode,
+                    uint64_t deadline_ns) {
   struct weft_task *t = w->task;
   if (!t) return weft__futex_wait_nonzero(&w->granted, deadline_ns);
   if (mode == WEFT__WAIT_NOCANCEL) return weft__task_wait_nocancel(t, &w->granted, deadline_ns);
-  return weft__task_wait(t, &w->granted, deadline_ns);
+  struct weft__task_run *x = weft__task_run_of(t);
+  w->m = m;
+  atomic_store_explicit(&x->wait_node, w, memory_order_relaxed);
+  int rc = weft__task_wait(t, &w->granted, deadline_ns);
+  atomic_store_explicit(&x->wait_node, NULL, memory_order_relaxed);
+  return rc;
 }
 
 /* With the mutex re-taken after wl_sleep's @rc: unqueues @w if no waker
- * did, and keeps a grant that came as the time ran out. */
+ * did, keeps a grant that came as the time ran out, and ends a wait marked
+ * cancelled with -ECANCELED (also if the request was withdrawn meanwhile:
+ * asyncio's cancelled future raises all the same). */
 static int wl_leave_locked(struct weft__waitlist *wl, struct weft__waiter_node *w, int rc) {
   if (weft__list_linked(&w->link)) {
     weft__list_del_init(&w->link);
     wl->count--;
   }
   WEFT__INVARIANT(wl_ok(wl));
-  if (rc == -ETIMEDOUT && atomic_load_explicit(&w->granted, memory_order_acquire))
-    rc = 0; /* granted just as the time ran out: keep it */
+  uint32_t g = atomic_load_explicit(&w->granted, memory_order_acquire);
+  if (g == WEFT__WL_CANCELLED) return -ECANCELED;
+  if (rc == -ETIMEDOUT && g) rc = 0; /* granted just as the time ran out: keep it */
   return rc;
 }
 
 int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
                    enum weft__wait_mode mode, uint64_t deadline_ns) {
   weft__mutex_unlock(m);
-  int rc = wl_sleep(w, mode, deadline_ns);
+  int rc = wl_sleep(m, w, mode, deadline_ns);
   weft__mutex_lock(m); /* waker rule: the waker is done with w */
   return wl_leave_locked(wl, w, rc);
 }
@@ -104,7 +118,7 @@ static inline __attribute__((always_inline)) int wl_await_handoff(
     struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
     enum weft__wait_mode mode, uint64_t deadline_ns) {
   weft__mutex_unlock(m);
-  int rc = wl_sleep(w, mode, deadline_ns);
+  int rc = wl_sleep(m, w, mode, deadline_ns);
   /* acquire: pairs with weft__wl_grant's last release store: the waker
    * unqueued w before granting and is done with it, so the mutex has
    * nothing left to wait out (the waker rule holds without it). */
@@ -148,13 +162,35 @@ void weft__wl_grant(struct weft__waiter_node *w, void *value, int status) {
   }
 }
 
-struct weft__waiter_node *weft__wl_pop(struct weft__waitlist *wl) {
+struct weft__waiter_node *weft__wl_pop_head(struct weft__waitlist *wl) {
   if (weft__list_empty(&wl->waiters)) return NULL;
   struct weft__list *first = wl->waiters.next;
   weft__list_del_init(first);
   wl->count--;
   WEFT__INVARIANT(wl_ok(wl));
   return weft__container_of(first, struct weft__waiter_node, link);
+}
+
+struct weft__waiter_node *weft__wl_pop(struct weft__waitlist *wl) {
+  struct weft__waiter_node *w;
+  while ((w = weft__wl_pop_head(wl)) && weft__wl_marked(w)) {
+  }
+  return w;
+}
+
+bool weft__wl_all_cancelled(const struct weft__waitlist *wl) {
+  for (const struct weft__list *at = wl->waiters.next; at != &wl->waiters; at = at->next)
+    if (!weft__wl_marked(weft__container_of(at, struct weft__waiter_node, link))) return false;
+  return true;
+}
+
+void weft__wl_mark_cancelled(struct weft__waiter_node *w) {
+  struct weft__mutex *m = w->m;
+  weft__mutex_lock(m);
+  if (weft__list_linked(&w->link) && !atomic_load_explicit(&w->granted, memory_order_relaxed))
+    /* release: as a grant's store, which the task's wait loop reads. */
+    atomic_store_explicit(&w->granted, WEFT__WL_CANCELLED, memory_order_release);
+  weft__mutex_unlock(m);
 }
 
 bool weft__wl_wake_one(struct weft__waitlist *wl, void *value, int status) {

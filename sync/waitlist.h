@@ -11,6 +11,15 @@
  * (WEFT__WL_GRANT_DONE, the future waiter's FIRED_WOKEN rule). What "granted" hands over
  * (a lock, a permit, a wake-up) is the primitive's business; when a granted
  * waiter turns out to be cancelled, the primitive passes the grant on.
+ *
+ * A task cancelled while it waits on a one-worker loop, by that loop's own
+ * thread, is marked at once (WEFT__WL_CANCELLED, under the mutex; task.c's
+ * weft_task_cancel): asyncio's Task.cancel() cancels the future the task
+ * waits on, and its primitives' wakers skip a cancelled waiter's future,
+ * so the next waiter is woken in its place in the same call. weft__wl_pop
+ * skips marked nodes the same way (unqueued, not granted: their task ends
+ * its wait with -ECANCELED when it runs); weft__wl_pop_head does not (the
+ * Lock, whose asyncio rule looks only at its first waiter).
  */
 #ifndef WEFT_SYNC_WAITLIST_H
 #define WEFT_SYNC_WAITLIST_H
@@ -37,12 +46,22 @@ struct weft__waiter_node {
                              * is done with the node); futex word for threads */
   void *value;             /* what the waker handed over, if anything */
   int status;              /* 0, or an error the waker wants returned */
+  struct weft__mutex *m;   /* the primitive's mutex, while its task waits cancellably */
 };
 
 enum {
   WEFT__WL_GRANTED = 1,    /* a waker chose the node; it may still touch it */
   WEFT__WL_GRANT_DONE = 2, /* and woke its task: the waker's last touch */
+  WEFT__WL_CANCELLED = 3,  /* its task was cancelled while queued (head comment):
+                            * wakers skip it; it is not granted */
 };
+
+/* Whether @w was granted (not only marked cancelled). acquire: as every
+ * load of granted, it pairs with the waker's release store. */
+static inline bool weft__wl_granted(struct weft__waiter_node *w) {
+  uint32_t g = atomic_load_explicit(&w->granted, memory_order_acquire);
+  return g == WEFT__WL_GRANTED || g == WEFT__WL_GRANT_DONE;
+}
 
 struct weft__waitlist {
   struct weft__list waiters; /* under the primitive's mutex */
@@ -143,8 +162,40 @@ void weft__wl_node_init(struct weft__waiter_node *w, struct weft_task *t);
 int weft__wl_await(struct weft__mutex *m, struct weft__waitlist *wl, struct weft__waiter_node *w,
                    enum weft__wait_mode mode, uint64_t deadline_ns);
 /* Called with the mutex held: unqueues the oldest waiter without granting
- * or waking it; NULL if nobody waits. */
+ * or waking it; NULL if nobody waits. Waiters marked cancelled on the way
+ * are unqueued and skipped (head comment). */
 struct weft__waiter_node *weft__wl_pop(struct weft__waitlist *wl);
+/* The same without skipping: the oldest waiter, marked or not (a grant
+ * then replaces the mark). */
+struct weft__waiter_node *weft__wl_pop_head(struct weft__waitlist *wl);
+/* Called with the mutex held: the oldest waiter, left queued; NULL if
+ * nobody waits. */
+static inline struct weft__waiter_node *weft__wl_first(const struct weft__waitlist *wl) {
+  if (weft__list_empty(&wl->waiters)) return NULL;
+  return weft__container_of(wl->waiters.next, struct weft__waiter_node, link);
+}
+/* Called with the mutex held: unqueues @w, the node weft__wl_first gave
+ * (weft__wl_pop_head without the look). */
+static inline void weft__wl_unqueue_first(struct weft__waitlist *wl, struct weft__waiter_node *w) {
+  weft__list_del_init(&w->link);
+  wl->count--;
+}
+/* Called with the mutex held: whether queued @w is marked cancelled.
+ * relaxed: marks are written under that mutex. */
+static inline bool weft__wl_marked(const struct weft__waiter_node *w) {
+  return atomic_load_explicit(&w->granted, memory_order_relaxed) == WEFT__WL_CANCELLED;
+}
+/* Called with the mutex held: whether the oldest waiter is marked
+ * cancelled; whether every waiter is (true if none waits). */
+static inline bool weft__wl_head_cancelled(const struct weft__waitlist *wl) {
+  const struct weft__waiter_node *w = weft__wl_first(wl);
+  return w && weft__wl_marked(w);
+}
+bool weft__wl_all_cancelled(const struct weft__waitlist *wl);
+/* weft_task_cancel's mark (head comment), by a one-worker loop's own
+ * thread while @w's task is suspended in its wait: under the node's mutex,
+ * marks @w if it is still queued and not granted. */
+void weft__wl_mark_cancelled(struct weft__waiter_node *w);
 /* Called with the mutex held: grants @w (already unqueued) @value and
  * @status and wakes it. */
 void weft__wl_grant(struct weft__waiter_node *w, void *value, int status);

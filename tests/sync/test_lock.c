@@ -1,5 +1,6 @@
 /* test_lock.c - sync/lock.c: errors, FIFO hand-off, newcomers queue behind
- * waiters, timeouts, cancellation (also at the moment of hand-off), the
+ * waiters, timeouts, cancellation (also at the moment of hand-off, and
+ * asyncio's cancelled first waiter on one worker), the
  * scope helper, a contended counter on 4 workers, the one-CAS fast
  * paths racing the queued ones, and hand-offs racing their granters; the
  * barging policy: newcomers take a freed lock, a woken waiter that loses
@@ -134,6 +135,46 @@ static int handoff_cancel_main(void *arg, void **res) {
 
 START_TEST(cancel_at_hand_off_passes_the_lock_on) {
   expect_order(WEFT_LOCK_FIFO, handoff_cancel_main, "3");
+}
+END_TEST
+
+/* asyncio's rule for a first waiter cancelled while queued (one worker):
+ * the release wakes nobody and leaves the lock free; a newcomer takes it
+ * only if every waiter is cancelled; the cancelled one, leaving, wakes
+ * the next. */
+static int cancelled_first_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_task_t *a, *b;
+  weft_spawn(contender, "a", &a);
+  weft_yield(); /* a queues */
+  weft_task_cancel(a, NULL);
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  ck_assert_int_eq(weft_lock_locked(lk), 0);
+  ck_assert_int_eq(weft_lock_try_acquire(lk), 0); /* every waiter cancelled: taken at once */
+  order[norder++] = 'm';
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), -ECANCELED);
+  weft_task_release(a);
+
+  ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
+  weft_spawn(contender, "a", &a);
+  weft_spawn(contender, "b", &b);
+  weft_yield(); /* both queue */
+  weft_task_cancel(a, NULL);
+  ck_assert_int_eq(weft_lock_release(lk), 0);
+  ck_assert_int_eq(weft_lock_locked(lk), 0);       /* free, but b waits: */
+  ck_assert_int_eq(weft_lock_try_acquire(lk), -EAGAIN); /* a newcomer does not jump it */
+  weft_yield(); /* a leaves and wakes b */
+  order[norder++] = 'n';
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), 0);
+  weft_task_release(a);
+  weft_task_release(b);
+  return 0;
+}
+
+START_TEST(one_worker_cancelled_first_waiter) {
+  expect_order(WEFT_LOCK_FIFO, cancelled_first_main, "mnb");
 }
 END_TEST
 
@@ -464,6 +505,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, errors);
   tcase_add_test(tc, fifo_hand_off);
   tcase_add_test(tc, cancel_at_hand_off_passes_the_lock_on);
+  tcase_add_test(tc, one_worker_cancelled_first_waiter);
   tcase_add_test(tc, scope_releases_on_every_exit);
   tcase_add_test(tc, barging_newcomers_take_a_freed_lock);
   tcase_add_test(tc, barging_starving_waiter_is_handed_the_lock);

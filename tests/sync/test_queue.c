@@ -1,5 +1,6 @@
 /* test_queue.c - sync/queue.c: FIFO/LIFO/priority order, bounded waits,
- * nowait errors, task_done/join (and join's asyncio rules), shutdown (draining and immediate), a
+ * nowait errors, task_done/join (and join's asyncio rules), cancelled
+ * waiters skipped on one worker, shutdown (draining and immediate), a
  * cancelled getter leaves its item, foreign threads through the threadsafe
  * calls, many producers against many consumers on 4 workers, and bounds
  * of 2 and 3 under contention with timeouts, join and shutdown. */
@@ -111,6 +112,59 @@ START_TEST(bounded_join_and_cancelled_getter) {
 END_TEST
 
 static int blocked_putter(void *arg, void **res) { return weft_queue_put(q, arg, -1); }
+
+/* asyncio's Queue wakes the next getter (putter) whose future is not
+ * cancelled: on one worker a waiter cancelled while queued is skipped by
+ * the put (get) that follows in the same pass, and the next one runs a
+ * pass earlier than if the cancelled one passed the wake-up on. */
+static char skip_order[8];
+static int skip_n;
+
+static int noting_getter(void *arg, void **res) {
+  void *v;
+  int rc = weft_queue_get(q, &v, -1);
+  if (!rc) skip_order[skip_n++] = *(const char *)arg;
+  return rc;
+}
+
+static int noting_putter(void *arg, void **res) {
+  int rc = weft_queue_put(q, (void *)9, -1);
+  if (!rc) skip_order[skip_n++] = *(const char *)arg;
+  return rc;
+}
+
+static int skip_main(void *arg, void **res) {
+  bool putters = arg != NULL; /* else getters */
+  void *v;
+  weft_task_t *a, *b;
+  if (putters) ck_assert_int_eq(weft_queue_put_nowait(q, (void *)1), 0); /* full */
+  weft_spawn(putters ? noting_putter : noting_getter, "a", &a);
+  weft_spawn(putters ? noting_putter : noting_getter, "b", &b);
+  weft_yield(); /* both queue */
+  weft_task_cancel(a, NULL);
+  ck_assert_int_eq(putters ? weft_queue_get_nowait(q, &v) : weft_queue_put_nowait(q, (void *)1), 0);
+  skip_order[skip_n++] = 'x';
+  weft_yield(); /* a ends, b runs */
+  skip_order[skip_n++] = 'y';
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), 0);
+  weft_task_release(a);
+  weft_task_release(b);
+  if (putters) ck_assert_int_eq(weft_queue_get_nowait(q, &v), 0); /* b's */
+  return 0;
+}
+
+START_TEST(one_worker_skips_cancelled_waiters) {
+  for (int putters = 0; putters < 2; putters++) {
+    ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, putters ? 1 : 0, NULL, &q), 0);
+    skip_n = 0;
+    ck_assert_int_eq(run_main(1, skip_main, putters ? (void *)1 : NULL, NULL), 0);
+    ck_assert_int_eq(weft_queue_destroy(q), 0);
+    ck_assert_int_eq(skip_n, 3);
+    ck_assert_int_eq(memcmp(skip_order, "xby", 3), 0);
+  }
+}
+END_TEST
 
 /* asyncio's Queue.join waits once on an Event: a joiner woken by the
  * task_done that finished the queue returns, even when a put comes before
@@ -475,6 +529,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, orders_and_errors);
   tcase_add_test(tc, bounded_join_and_cancelled_getter);
   tcase_add_test(tc, join_keeps_asyncio_rules);
+  tcase_add_test(tc, one_worker_skips_cancelled_waiters);
   tcase_add_test(tc, shutdown_draining_and_immediate);
   tcase_add_test(tc, threads_and_tasks_both_ways);
   tcase_add_test(tc, foreign_threads_only);

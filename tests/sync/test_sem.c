@@ -1,5 +1,6 @@
 /* test_sem.c - sync/sem.c: permits, bounded overflow, try/locked/value,
- * FIFO hand-off with cancellation, 10,000 tasks through 100 permits, the
+ * FIFO hand-off with cancellation, asyncio's one-worker rules (a cancelled
+ * waiter skipped, newcomers behind a granted one), 10,000 tasks through 100 permits, the
  * word's limit, and the lock-free fast paths racing waiters and threads. */
 #include "helpers.h"
 
@@ -225,6 +226,67 @@ START_TEST(a_granted_permit_is_not_overtaken) {
 }
 END_TEST
 
+/* asyncio's rules on one worker (CPython 3.13's Semaphore): a release
+ * skips a waiter cancelled while queued and wakes the next in the same
+ * call; a newcomer queues while a granted waiter has not run yet, even
+ * with permits free; and that waiter, when it runs, hands on every permit
+ * given back meanwhile, not just one. */
+static int skip_main(void *arg, void **res) {
+  ck_assert_int_eq(weft_sem_acquire(sem, -1), 0);
+  weft_task_t *a, *b;
+  weft_spawn(taker, "a", &a);
+  weft_spawn(taker, "b", &b);
+  weft_yield(); /* both queue */
+  weft_task_cancel(a, NULL);
+  ck_assert_int_eq(weft_sem_release(sem), 0); /* to b: a is skipped */
+  order[norder++] = 'x';
+  weft_yield(); /* a ends, b runs */
+  order[norder++] = 'y';
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), 0);
+  weft_task_release(a);
+  weft_task_release(b);
+  return weft_sem_release(sem); /* b's */
+}
+
+static int hand_on_main(void *arg, void **res) {
+  weft_task_t *w, *n1, *n2;
+  weft_spawn(taker, "w", &w);
+  weft_yield(); /* w queues */
+  weft_spawn(taker, "a", &n1);
+  weft_spawn(taker, "b", &n2);
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(weft_sem_release(sem), 0); /* w's, and two more */
+  ck_assert_int_eq(weft_sem_value(sem), 2);
+  ck_assert_int_eq(weft_sem_locked(sem), 1); /* w has not run: newcomers queue */
+  for (int i = 1; i <= 3; i++) {
+    weft_yield(); /* 1: a and b queue, w runs and hands both permits on; 2: a and b run */
+    order[norder++] = (char)('0' + i);
+  }
+  weft_task_t *ts[3] = {w, n1, n2};
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(one_worker_keeps_asyncio_rules) {
+  ck_assert_int_eq(weft_sem_create(1, 0, &sem), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, skip_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_sem_destroy(sem), 0);
+  ck_assert_int_eq(norder, 3);
+  ck_assert_int_eq(memcmp(order, "xby", 3), 0);
+
+  ck_assert_int_eq(weft_sem_create(0, 0, &sem), 0);
+  norder = 0;
+  ck_assert_int_eq(run_main(1, hand_on_main, NULL, NULL), 0);
+  ck_assert_int_eq(weft_sem_destroy(sem), 0);
+  ck_assert_int_eq(norder, 6);
+  ck_assert_int_eq(memcmp(order, "w1ab23", 6), 0); /* 3.11 woke one: w1a2b3 */
+}
+END_TEST
+
 /* The permit count lives in 63 bits of a word: the most a semaphore holds
  * is 2^62 - 1, refused past it rather than wrapped. */
 START_TEST(the_permit_count_has_a_limit) {
@@ -315,6 +377,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, never_more_than_the_permits);
   tcase_add_loop_test(tc, cancellation_storm_loses_no_hand_off, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
   tcase_add_test(tc, a_granted_permit_is_not_overtaken);
+  tcase_add_test(tc, one_worker_keeps_asyncio_rules);
   tcase_add_test(tc, the_permit_count_has_a_limit);
   tcase_add_test(tc, fast_paths_race_waiters_and_threads);
   suite_add_tcase(s, tc);
