@@ -21,7 +21,11 @@ with no children) are cancelled, by their spawner: a cancelled task's
 remaining ops (spawns) never run, an await that raises CancelledError is
 then always the awaited task's, and what the task held it gives back. As
 cancelling a task cancels the future it awaits (and so every other waiter
-of it), only cancellable tasks await the last future, and no other.
+of it), only cancellable tasks await the last future, and no other. A
+section may spawn a child (which then begins with a section of the same
+object, so it may queue there) and cancel one; permits given back without a
+take (a bare R before a section, or after one that is taken again at once)
+only add permits, which cannot block anyone.
 """
 import os
 import random
@@ -54,8 +58,12 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
     def note(ops):
         ops.append('N ' + next(marks))
 
+    lead = {}  # a child spawned in a section begins with a section of the same object
     for t in range(ntasks):
         ops = script[t]
+        if t in lead:
+            take, give, obj = lead[t]
+            ops.extend(['%s %d' % (take, obj), 'N ' + next(marks), '%s %d' % (give, obj)])
         children = [k for k in range(1, ntasks) if spawner[k] == t]
         rng.shuffle(children)
         spawned = []
@@ -134,12 +142,37 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
                 # cannot block only.
                 take, give = rng.choice([('L', 'U'), ('M', 'R')])
                 obj = rng.randrange(OBJS)
+                if extras and take == 'M' and extra_draw.random() < 0.25:
+                    # Permits given back without a take (a Semaphore
+                    # allows it): with waiters, a granted waiter that has
+                    # not run yet and this section's take meet.
+                    ops.extend(['R %d' % obj] * extra_draw.randint(1, 2))
                 ops.append('%s %d' % (take, obj))
+                if extras and extra_draw.random() < 0.4:
+                    # While holding it: spawn a child (which may queue on
+                    # it), let it run, cancel one (which may be queued):
+                    # the give below then meets a cancelled waiter.
+                    if children and extra_draw.random() < 0.6:
+                        k = children.pop()
+                        ops.append('S %d' % k)
+                        spawned.append(k)
+                        lead[k] = (take, give, obj)  # it begins with a take of it
+                    ops.append('Y')
+                    victims = [k for k in spawned if k in cancellable]
+                    if victims:
+                        ops.append('X %d' % extra_draw.choice(victims))
                 for _ in range(rng.randint(0, 3)):
                     ops.append(rng.choice(['Y', 'N ' + next(marks), 'C ' + next(marks),
                                            'F %d' % rng.randrange(OBJS), 'E %d' % rng.randrange(OBJS),
                                            'P %d' % rng.randrange(OBJS)]))
                 ops.append('%s %d' % (give, obj))
+                if extras and extra_draw.random() < 0.2:
+                    # Taken again at once: a newcomer meeting the waiters
+                    # the give just woke (or skipped); with a permit given
+                    # back first, one free while a woken waiter has not run.
+                    if take == 'M' and extra_draw.random() < 0.5:
+                        ops.append('R %d' % obj)
+                    ops.extend(['%s %d' % (take, obj), 'N ' + next(marks), '%s %d' % (give, obj)])
             else:
                 note(ops)
             if rng.random() < 0.5:

@@ -27,9 +27,50 @@ permits. A task cancelled while it holds locks or permits gives them back
 (as `async with` would), the last taken first.
 """
 import asyncio
+import collections
 import sys
 
 MAX_OBJS = 8
+
+if sys.version_info < (3, 13):
+    # The outside checks run CPython 3.13, whose Semaphore differs from
+    # older ones in one rule, which weft follows: a waiter leaving acquire()
+    # (with its permit, cancelled, or given a permit it then gave back)
+    # hands on every permit that is free while waiters not yet woken are
+    # queued, not just one (3.11 woke one; each woken waiter then woke the
+    # next a pass later). The rest of 3.11's Semaphore is 3.13's.
+    def _wake_up_next(self):
+        for fut in self._waiters or ():
+            if not fut.done():
+                self._value -= 1
+                fut.set_result(True)
+                return True
+        return False
+
+    async def _acquire(self):
+        if not self.locked():
+            self._value -= 1
+            return True
+        if self._waiters is None:
+            self._waiters = collections.deque()
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            try:
+                await fut
+            finally:
+                self._waiters.remove(fut)
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._value += 1  # granted, but not taken: back to the pool
+            raise
+        finally:
+            while self._value > 0 and self._wake_up_next():
+                pass
+        return True
+
+    asyncio.Semaphore._wake_up_next = _wake_up_next
+    asyncio.Semaphore.acquire = _acquire
 # Passes the main task lets go by before its epilogue unblocks everyone, so
 # that the other tasks meet at the objects first.
 EPILOGUE_PASSES = 8
@@ -156,7 +197,8 @@ def run(text):
                     await sems[arg].acquire()
                     held.append(sems[arg])
                 elif code == 'R':
-                    held.remove(sems[arg])
+                    if sems[arg] in held:  # else a permit given without a take
+                        held.remove(sems[arg])
                     sems[arg].release()
                 elif code == 'G':
                     await asyncio.gather(futs[arg], futs[(arg + 1) % MAX_OBJS])
