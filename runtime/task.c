@@ -726,11 +726,27 @@ int weft_task_cancelling(weft_task_t *t) {
   return n;
 }
 
+/* Whether a cancellation of @t was delivered to the wait @t is suspended
+ * in: on a one-worker loop, a task in a cancellable sync/ wait with a
+ * request pending was cancelled during it, and its waitlist node may be
+ * marked (sync/waitlist.h), skipped by the wakers from then on. asyncio's
+ * Task.uncancel() does not undo the cancellation of the future the task
+ * waits on, so neither does weft_task_uncancel then: the request stays
+ * for that wait to end with. Under fut.lock (which keeps t->run's record
+ * alive); acquire: as weft_task_cancel's load of t->run. */
+static bool delivered_to_wait(struct weft_task *t) {
+  if (!t->fut.loop->solo || !atomic_load_explicit(&t->must_cancel, memory_order_relaxed)) return false;
+  struct weft__task_run *x = atomic_load_explicit(&t->run, memory_order_acquire);
+  /* relaxed: only whether the task is in such a wait now. */
+  return x && atomic_load_explicit(&x->wait_node, memory_order_relaxed) != NULL;
+}
+
 int weft_task_uncancel(weft_task_t *t) {
   if (!t) return -EINVAL;
   weft__futlock(&t->fut);
   if (t->cancel_requests > 0) t->cancel_requests--;
-  if (t->cancel_requests == 0) atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+  if (t->cancel_requests == 0 && !delivered_to_wait(t))
+    atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
   int n = (int)t->cancel_requests;
   weft__futunlock(&t->fut);
   return n;

@@ -20,6 +20,11 @@
  * timed out) passes one notification on, since it may have consumed one (a
  * spurious wake-up of another waiter is allowed by the protocol).
  *
+ * A waiter cancelled while it waits, on a one-worker loop by its own
+ * thread, is marked at once (waitlist.h) and skipped by notify, as
+ * asyncio's notify skips a cancelled waiter's future; leaving, it passes
+ * one notification on all the same (3.13's rule above).
+ *
  * One worker in FIFO order (asyncio's exact order) morphs no wait: a
  * notified waiter is woken at once and re-acquires the lock itself when it
  * runs, as asyncio's wait() does once its future is set, so the lock is
@@ -120,16 +125,24 @@ static int wait_until(struct weft_cond *c, uint64_t deadline) {
   weft__wl_enqueue(&c->waiters, &cw, t);
   cw.value = &lw;
   weft__mutex_unlock(&c->m);
-  /* Woken by the lock's hand-off (after a notify), a cancel or the deadline. */
+  /* Woken by the lock's hand-off (after a notify), a cancel or the deadline.
+   * cw is what weft_task_cancel marks meanwhile (waitlist.h: on a
+   * one-worker loop, by its thread), so that notify skips it. */
   weft__task_blocked_named(t, WEFT__BLOCK_COND, c, 0,
                          weft__name_get(&c->name));
+  struct weft__task_run *x = weft__task_run_of(t);
+  cw.m = &c->m;
+  atomic_store_explicit(&x->wait_node, &cw, memory_order_relaxed); /* as wl_sleep's */
   int rc = weft__task_wait(t, &lw.granted, deadline);
+  atomic_store_explicit(&x->wait_node, NULL, memory_order_relaxed);
   weft__mutex_lock(&c->m);
-  bool notified = !weft__list_linked(&cw.link);
-  if (!notified) {
+  bool queued = weft__list_linked(&cw.link);
+  if (queued) {
     weft__list_del_init(&cw.link);
     c->waiters.count--;
   }
+  /* Unqueued by a notify, not skipped by one (marked cancelled). */
+  bool notified = !queued && !weft__wl_marked(&cw);
   weft__mutex_unlock(&c->m);
   if (notified) {
     if (rc == -ETIMEDOUT) rc = 0; /* notified as the time ran out: keep it */

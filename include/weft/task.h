@@ -170,8 +170,11 @@ WEFT_EXTERN weft_task_t *weft_task_current(void);
  * one-worker loop's own thread while @t is suspended in weft_await, it
  * also cancels the awaited future at once, as asyncio's cancel() does (its
  * other waiters see the cancellation); elsewhere @t cancels it when it
- * wakes. A wait @t begins with the request already pending gives up one
- * pass, then returns -ECANCELED (docs/runtime.md).
+ * wakes. Likewise for a sync/ wait (Lock, Semaphore, Queue, Event,
+ * Condition, Barrier): the waiter is marked cancelled at once and the
+ * primitive's wake-ups skip it (docs/sync.md). A wait @t begins with the
+ * request already pending gives up one pass, then returns -ECANCELED
+ * (docs/runtime.md).
  *
  * Returns:  1 if the request was recorded; 0 if @t is already done;
  *           -EINVAL if @t is NULL; -ENOMEM copying @msg; -EOVERFLOW if
@@ -188,7 +191,10 @@ WEFT_EXTERN int weft_task_cancelling(weft_task_t *t);
 /**
  * weft_task_uncancel - withdraw one cancel request (Task.uncancel)
  * Returns:  the remaining count; when it reaches 0 a cancellation not yet
- *           delivered is withdrawn. -EINVAL if NULL.  Threads: any.
+ *           delivered is withdrawn (on a one-worker loop, one that reached
+ *           the sync/ wait @t is suspended in is delivered, as asyncio's
+ *           cancelled waiter future: that wait still returns -ECANCELED).
+ *           -EINVAL if NULL.  Threads: any.
  */
 WEFT_EXTERN int weft_task_uncancel(weft_task_t *t);
 

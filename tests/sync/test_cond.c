@@ -1,6 +1,7 @@
 /* test_cond.c - sync/cond.c: the lock is required, notify counts, wait_for,
  * a cancelled wait returns holding the lock, a notification given to a
- * cancelled waiter passes on, and a bounded buffer on 4 workers. */
+ * cancelled waiter passes on, one skipped on one worker when it was
+ * cancelled first, and a bounded buffer on 4 workers. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -335,6 +336,45 @@ static int no_morph_main(void *arg, void **res) {
   return 0;
 }
 
+/* asyncio's notify skips a waiter whose future was cancelled: on one
+ * worker a waiter cancelled while it waits is skipped by the notify that
+ * follows in the same pass, which wakes the next waiter at once (not a
+ * pass later, when the cancelled one would pass its notification on). */
+static int skip_main(void *arg, void **res) {
+  weft_lock_t *l = weft_cond_lock(cv);
+  weft_task_t *a, *b;
+  weft_spawn(cv_waiter, "a", &a);
+  weft_spawn(cv_waiter, "b", &b);
+  weft_yield(); /* both wait */
+  weft_task_cancel(a, NULL);
+  /* Delivered to a's wait already (asyncio: its future is cancelled):
+   * withdrawing the request does not undo it, a's wait still ends. */
+  if (arg) ck_assert_int_eq(weft_task_uncancel(a), 0);
+  ck_assert_int_eq(weft_lock_acquire(l, -1), 0);
+  ck_assert_int_eq(weft_cond_notify(cv, 1), 1); /* b: a is skipped */
+  ck_assert_int_eq(weft_lock_release(l), 0);
+  order[norder++] = 'x';
+  weft_yield(); /* a ends, b runs */
+  order[norder++] = 'y';
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), 0);
+  weft_task_release(a);
+  weft_task_release(b);
+  return 0;
+}
+
+START_TEST(one_worker_notify_skips_a_cancelled_waiter) {
+  for (int uncancel = 0; uncancel < 2; uncancel++) {
+    ck_assert_int_eq(weft_cond_create(NULL, &cv), 0);
+    norder = 0;
+    ck_assert_int_eq(run_main(1, skip_main, uncancel ? (void *)1 : NULL, NULL), 0);
+    ck_assert_int_eq(weft_cond_destroy(cv), 0);
+    ck_assert_int_eq(norder, 3);
+    ck_assert_int_eq(memcmp(order, "xby", 3), 0);
+  }
+}
+END_TEST
+
 START_TEST(one_worker_notify_wakes_and_leaves_the_lock_free) {
   ck_assert_int_eq(run_main(1, no_morph_main, NULL, NULL), 0);
 }
@@ -350,6 +390,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancel_while_reacquiring_is_reported);
   tcase_add_test(tc, notified_waiters_reacquire_in_order);
   tcase_add_test(tc, one_worker_notify_wakes_and_leaves_the_lock_free);
+  tcase_add_test(tc, one_worker_notify_skips_a_cancelled_waiter);
   suite_add_tcase(s, tc);
   return s;
 }
