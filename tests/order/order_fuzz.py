@@ -63,7 +63,10 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
         ops = script[t]
         if t in lead:
             take, give, obj = lead[t]
-            ops.extend(['%s %d' % (take, obj), 'N ' + next(marks), '%s %d' % (give, obj)])
+            if take == 'K':
+                ops.extend([extra_draw.choice('Kk') + ' %d' % obj, 'N ' + next(marks)])
+            else:
+                ops.extend(['%s %d' % (take, obj), 'N ' + next(marks), '%s %d' % (give, obj)])
         children = [k for k in range(1, ntasks) if spawner[k] == t]
         rng.shuffle(children)
         spawned = []
@@ -152,15 +155,23 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
                     # While holding it: spawn a child (which may queue on
                     # it), let it run, cancel one (which may be queued):
                     # the give below then meets a cancelled waiter.
-                    if children and extra_draw.random() < 0.6:
-                        k = children.pop()
-                        ops.append('S %d' % k)
-                        spawned.append(k)
-                        lead[k] = (take, give, obj)  # it begins with a take of it
+                    waits_on_cond = extra_draw.random() < 0.3
+                    # One child (two waiting on a condition, so that a
+                    # notify may skip the first, cancelled).
+                    for _ in range(2 if waits_on_cond else 1):
+                        if children and extra_draw.random() < 0.6:
+                            k = children.pop()
+                            ops.append('S %d' % k)
+                            spawned.append(k)
+                            # It begins with a take of it, or waits on a
+                            # condition that is notified below.
+                            lead[k] = ('K', None, obj) if waits_on_cond else (take, give, obj)
                     ops.append('Y')
                     victims = [k for k in spawned if k in cancellable]
                     if victims:
                         ops.append('X %d' % extra_draw.choice(victims))
+                    if waits_on_cond:
+                        ops.append('J %d' % obj)
                 for _ in range(rng.randint(0, 3)):
                     ops.append(rng.choice(['Y', 'N ' + next(marks), 'C ' + next(marks),
                                            'F %d' % rng.randrange(OBJS), 'E %d' % rng.randrange(OBJS),

@@ -89,18 +89,33 @@ static void set_future(int k) {
 
 static int is_released(void *arg) { return *(int *)arg; }
 
+static int suspended(int rc, const char *what);
+
 /* K and J: `async with cond:` around a wait for the epilogue's release, or
- * a notify (J) or the release itself (the epilogue). Only tasks that are
- * never cancelled wait (CPython 3.11's Condition under cancellation is not
- * 3.13's). */
-static void cond_wait_released(int k) {
-  CHECK(weft_lock_acquire(weft_cond_lock(conds[k]), -1));
-  CHECK(weft_cond_wait_for(conds[k], is_released, &released[k], -1));
+ * a notify (J) or the release itself (the epilogue). -ECANCELED if the task
+ * was cancelled in it (the lock is given back first, if it was taken, as
+ * `async with` would). */
+static int cond_wait_released(int k) {
+  int rc = weft_lock_acquire(weft_cond_lock(conds[k]), -1);
+  if (suspended(rc, "cond lock")) return rc;
+  rc = weft_cond_wait_for(conds[k], is_released, &released[k], -1);
   CHECK(weft_lock_release(weft_cond_lock(conds[k])));
+  return suspended(rc, "cond_wait_for");
 }
 
-static void cond_notify(int k, int all) {
-  CHECK(weft_lock_acquire(weft_cond_lock(conds[k]), -1));
+/* k: `async with cond: if not released: await cond.wait()`: one wait, which
+ * any notify ends. */
+static int cond_wait_once(int k) {
+  int rc = weft_lock_acquire(weft_cond_lock(conds[k]), -1);
+  if (suspended(rc, "cond lock")) return rc;
+  rc = released[k] ? 0 : weft_cond_wait(conds[k], -1);
+  CHECK(weft_lock_release(weft_cond_lock(conds[k])));
+  return suspended(rc, "cond_wait");
+}
+
+static int cond_notify(int k, int all) {
+  int rc = weft_lock_acquire(weft_cond_lock(conds[k]), -1);
+  if (suspended(rc, "cond lock")) return rc;
   if (all) {
     released[k] = 1;
     CHECK(weft_cond_notify_all(conds[k]));
@@ -108,6 +123,7 @@ static void cond_notify(int k, int all) {
     CHECK(weft_cond_notify(conds[k], 1));
   }
   CHECK(weft_lock_release(weft_cond_lock(conds[k])));
+  return 0;
 }
 
 /* A suspending call's result: -ECANCELED (the task was cancelled: it ends)
@@ -201,8 +217,9 @@ static int run_op(int self, const struct op *o, struct held *h) {
   case 'T': CHECK(weft_call_later(0, cb_note, (void *)(intptr_t)o->arg, NULL)); return 0;
   case 'B': CHECK(weft_call_soon(cb_set_future, (void *)(intptr_t)o->arg, NULL)); return 0;
   case 'Z': CHECK(weft_task_cancel(weft_task_current(), NULL)); return 0;
-  case 'K': cond_wait_released(o->arg); return 0;
-  case 'J': cond_notify(o->arg, 0); return 0;
+  case 'K': return cond_wait_released(o->arg);
+  case 'k': return cond_wait_once(o->arg);
+  case 'J': return cond_notify(o->arg, 0);
   case 'O':
     rc = weft_barrier_wait(barriers[o->arg], -1);
     if (rc == WEFT_EBROKEN) note('~');
@@ -263,7 +280,7 @@ static void epilogue(void) {
     set_future(k);
     CHECK(weft_event_set(events[k]));
   }
-  for (int k = 0; k < MAX_OBJS; k++) cond_notify(k, 1);
+  for (int k = 0; k < MAX_OBJS; k++) CHECK(cond_notify(k, 1)); /* main is never cancelled */
   for (int k = 0; k < MAX_OBJS; k++) CHECK(weft_barrier_abort(barriers[k]));
   for (int k = 0; k < MAX_OBJS; k++)
     if (queue_gets[k]) CHECK(weft_spawn(feed, (void *)(intptr_t)k, &feeders[nfeeders++]));

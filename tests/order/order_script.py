@@ -14,7 +14,8 @@ await Semaphore.acquire(); R Semaphore.release(); G await gather(future k,
 future k+1); T loop.call_later(0, note); B loop.call_soon(set future k's
 result if not done); Z cancel the running task itself; X cancel the
 task; K `async with cond: await cond.wait_for(lambda: released)`; J
-`async with cond: cond.notify(1)`; O `await Barrier.wait()` (notes the
+`async with cond: cond.notify(1)`; k `async with cond: if not released:
+await cond.wait()` (one wait: any notify ends it); O `await Barrier.wait()` (notes the
 arrival index, or '~' when broken); D Barrier.reset(); H Event.clear(); I
 await Queue.put(); g Queue.get_nowait() (QueueEmpty notes '!'); d
 get_nowait() and task_done() (QueueEmpty notes '!'); j await Queue.join().
@@ -33,8 +34,9 @@ import sys
 MAX_OBJS = 8
 
 if sys.version_info < (3, 13):
-    # The outside checks run CPython 3.13, whose Semaphore differs from
-    # older ones in one rule, which weft follows: a waiter leaving acquire()
+    # The outside checks run CPython 3.13, whose Semaphore and Condition
+    # differ from older ones in one rule each, which weft follows. The
+    # Semaphore: a waiter leaving acquire()
     # (with its permit, cancelled, or given a permit it then gave back)
     # hands on every permit that is free while waiters not yet woken are
     # queued, not just one (3.11 woke one; each woken waiter then woke the
@@ -71,6 +73,47 @@ if sys.version_info < (3, 13):
 
     asyncio.Semaphore._wake_up_next = _wake_up_next
     asyncio.Semaphore.acquire = _acquire
+
+    # And in Condition.wait: whatever ends a wait by an exception (a
+    # cancellation) may have used up a notification, so the leaving
+    # waiter passes one on to the next waiter not yet woken.
+    def _notify_next(self, n):
+        woken = 0
+        for fut in self._waiters:
+            if woken >= n:
+                break
+            if not fut.done():
+                woken += 1
+                fut.set_result(False)
+
+    async def _wait(self):
+        if not self.locked():
+            raise RuntimeError('cannot wait on un-acquired lock')
+        fut = asyncio.get_running_loop().create_future()
+        self.release()
+        try:
+            try:
+                self._waiters.append(fut)
+                try:
+                    await fut
+                    return True
+                finally:
+                    self._waiters.remove(fut)
+            finally:
+                err = None  # the lock is taken again, cancelled or not
+                while True:
+                    try:
+                        await self.acquire()
+                        break
+                    except asyncio.CancelledError as e:
+                        err = e
+                if err is not None:
+                    raise err
+        except BaseException:
+            _notify_next(self, 1)
+            raise
+
+    asyncio.Condition.wait = _wait
 # Passes the main task lets go by before its epilogue unblocks everyone, so
 # that the other tasks meet at the objects first.
 EPILOGUE_PASSES = 8
@@ -211,6 +254,10 @@ def run(text):
                 elif code == 'K':
                     async with conds[arg]:
                         await conds[arg].wait_for(lambda: released[arg])
+                elif code == 'k':
+                    async with conds[arg]:
+                        if not released[arg]:
+                            await conds[arg].wait()
                 elif code == 'J':
                     async with conds[arg]:
                         conds[arg].notify(1)
