@@ -65,6 +65,8 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
             take, give, obj = lead[t]
             if take == 'K':
                 ops.extend([extra_draw.choice('Kk') + ' %d' % obj, 'N ' + next(marks)])
+            elif take == 'O':
+                ops.extend(['O %d' % obj, 'N ' + next(marks)])
             else:
                 ops.extend(['%s %d' % (take, obj), 'N ' + next(marks), '%s %d' % (give, obj)])
         children = [k for k in range(1, ntasks) if spawner[k] == t]
@@ -89,6 +91,8 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
                     # (tasks only); order_script.py says why joins end.
                     y = extra_draw.random()
                     ops.append('j 4' if t and y < 0.35 else 'P 4' if y < 0.7 else 'd 4')
+                elif barriers and t in cancellable and x < 0.15:
+                    ops.append('O %d' % extra_draw.randrange(2))  # may be cancelled there
                 elif t == 0 and x < 0.25:
                     ops.append('H %d' % extra_draw.randrange(OBJS))
                 elif t and x < 0.6:
@@ -156,16 +160,20 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
                     # it), let it run, cancel one (which may be queued):
                     # the give below then meets a cancelled waiter.
                     waits_on_cond = extra_draw.random() < 0.3
-                    # One child (two waiting on a condition, so that a
-                    # notify may skip the first, cancelled).
-                    for _ in range(2 if waits_on_cond else 1):
+                    at_barrier = barriers and not waits_on_cond and extra_draw.random() < 0.2
+                    # One child (two waiting on a condition or at the
+                    # three-party barrier, so that a notify may skip the
+                    # first, cancelled, or the barrier count it out).
+                    for _ in range(2 if waits_on_cond or at_barrier else 1):
                         if children and extra_draw.random() < 0.6:
                             k = children.pop()
                             ops.append('S %d' % k)
                             spawned.append(k)
                             # It begins with a take of it, or waits on a
-                            # condition that is notified below.
-                            lead[k] = ('K', None, obj) if waits_on_cond else (take, give, obj)
+                            # condition that is notified below, or at
+                            # barrier 1.
+                            lead[k] = (('K', None, obj) if waits_on_cond else
+                                       ('O', None, 1) if at_barrier else (take, give, obj))
                     ops.append('Y')
                     victims = [k for k in spawned if k in cancellable]
                     if victims:

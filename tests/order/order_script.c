@@ -222,6 +222,7 @@ static int run_op(int self, const struct op *o, struct held *h) {
   case 'J': return cond_notify(o->arg, 0);
   case 'O':
     rc = weft_barrier_wait(barriers[o->arg], -1);
+    if (rc == -ECANCELED) return rc;
     if (rc == WEFT_EBROKEN) note('~');
     else if (rc >= 0 && rc <= 9) note((char)('0' + rc));
     else CHECK(rc < 0 ? rc : -ERANGE);
