@@ -20,6 +20,15 @@
  *     retrieved (they are never reported as unretrieved).
  *  4. The same future given twice is one child; both slots read it.
  *
+ * One worker in FIFO order (asyncio's exact order): asyncio looks at a
+ * child in its done callback, which the child's completion queues (and
+ * add_done_callback on a child already done, at once), so the outer future
+ * completes a pass after the child, and the awaiting task resumes a pass
+ * after that, also when every child was done at the start. There the
+ * entry and the start queue a callback per child (weft__call_soon_internal,
+ * which runs while the loop closes too) that looks at it, in the same
+ * places; elsewhere children are looked at inline (one pass fewer).
+ *
  * Invariants: remaining counts the children not looked at yet, plus one
  * that the starter holds until every entry is registered: each child is
  * looked at once (its entry fires once, or it was done at the start), and
@@ -34,6 +43,7 @@
 #include "alloc.h"
 #include "futlock.h"
 #include "future.h"
+#include "handle.h"
 #include "loop.h"
 #include "task.h"
 
@@ -114,9 +124,29 @@ static void child_done(struct gather *g, struct weft_future *f, bool locked) {
   countdown(g, 1);
 }
 
+/* The look at child @arg as asyncio's done callback (head comment). */
+static void child_callback(void *arg) {
+  struct gather_child *c = arg;
+  child_done(c->g, c->f, false);
+}
+
+/* Whether @g's children are looked at by callbacks (head comment). */
+static inline bool by_callback(const struct gather *g) {
+  const struct weft_loop *loop = g->fut.loop;
+  return loop->solo && loop->fifo;
+}
+
+/* Looks at child @c now, or queues the callback that will (@locked: its
+ * lock is held). The gather's own reference stays while it is queued: the
+ * count it will bring down is still up. */
+static void look_at(struct gather *g, struct gather_child *c, bool locked) {
+  if (by_callback(g) && weft__call_soon_internal(g->fut.loop, child_callback, c) == 0) return;
+  child_done(g, c->f, locked); /* inline, or no memory for the callback */
+}
+
 static void on_child(struct weft__notify *n, struct weft_future *f) {
   struct gather_child *c = weft__container_of(n, struct gather_child, note);
-  child_done(c->g, f, true);
+  look_at(c->g, c, true);
 }
 
 /* asyncio's _GatheringFuture.cancel: every child not done is cancelled;
@@ -238,7 +268,7 @@ int weft_gather_start(weft_future_t *const *fs, size_t n, unsigned flags, weft_f
   /* Children done before their entry could register: looked at now, in
    * input order, after the outer future exists (asyncio's done_futs). */
   for (size_t i = 0; i < g->nchildren; i++)
-    if (g->children[i].early) child_done(g, g->children[i].f, false);
+    if (g->children[i].early) look_at(g, &g->children[i], false);
   countdown(g, n + 1 - g->nchildren); /* the slots that were duplicates, and the bias */
   *out = &g->fut;
   return 0;

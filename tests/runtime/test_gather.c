@@ -2,7 +2,8 @@
  * input order, the first error at once with the siblings running on,
  * return_exceptions, cancelling the gather, a child cancelled on its own,
  * zero children, duplicates, later errors retrieved, the awaiter's
- * cancellation, plain futures, and a storm on 4 workers. */
+ * cancellation, plain futures, asyncio's hops on one worker, and a storm
+ * on 4 workers. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -359,6 +360,64 @@ static int storm_main(void *arg, void **res) {
   return 0;
 }
 
+/* asyncio's hops on one worker: a child is looked at in its done callback,
+ * a pass after it completes (at once queued for a child already done), and
+ * the awaiter resumes a pass after the outer future completes. Two tasks
+ * note a letter a pass: the gatherer's 'a' lands where asyncio's does. */
+static weft_future_t *hop_f[2];
+static char hop_trace[16];
+static int hop_n;
+
+static int hop_gatherer(void *arg, void **res) {
+  struct weft_gather_slot slots[2];
+  ck_assert_int_eq(weft_gather(hop_f, 2, 0, slots), 0);
+  hop_trace[hop_n++] = 'a';
+  return 0;
+}
+
+static int hop_ticker(void *arg, void **res) {
+  for (const char *c = "bcd"; *c; c++) {
+    weft_yield();
+    hop_trace[hop_n++] = *c;
+  }
+  return 0;
+}
+
+static int hop_main(void *arg, void **res) {
+  bool done_first = arg != NULL;
+  hop_n = 0;
+  for (int i = 0; i < 2; i++) weft_future_new(NULL, &hop_f[i]);
+  if (done_first)
+    for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
+  weft_task_t *g, *t;
+  weft_spawn(hop_gatherer, NULL, &g);
+  weft_spawn(hop_ticker, NULL, &t);
+  weft_yield(); /* g gathers, t yields */
+  if (!done_first)
+    for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
+  for (const char *c = "xyzw"; *c; c++) {
+    hop_trace[hop_n++] = *c;
+    weft_yield();
+  }
+  ck_assert_int_eq(weft_await(weft_task_future(g), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(g);
+  weft_task_release(t);
+  for (int i = 0; i < 2; i++) weft_future_release(hop_f[i]);
+  hop_trace[hop_n] = 0;
+  return 0;
+}
+
+START_TEST(one_worker_hops_as_asyncio) {
+  /* CPython 3.13 prints these (tests/order: "S 1 S 2 Y F 0 F 1 ..." and
+   * "F 0 F 1 S 1 S 2 Y ..."). */
+  ck_assert_int_eq(run_main(1, hop_main, NULL, NULL), 0);
+  ck_assert_str_eq(hop_trace, "xbycazdw");
+  ck_assert_int_eq(run_main(1, hop_main, (void *)1, NULL), 0);
+  ck_assert_str_eq(hop_trace, "xbyaczdw");
+}
+END_TEST
+
 START_TEST(storm_on_four_workers) {
   for (int i = 0; i < 5; i++) ck_assert_int_eq(run_main(4, storm_main, NULL, NULL), 0);
 }
@@ -376,6 +435,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, zero_duplicates_plain_futures_bad_input);
   tcase_add_test(tc, later_errors_are_retrieved);
   tcase_add_test(tc, cancelling_the_awaiter_cancels_the_children);
+  tcase_add_test(tc, one_worker_hops_as_asyncio);
   tcase_add_test(tc, storm_on_four_workers);
   suite_add_tcase(s, tc);
   return s;
