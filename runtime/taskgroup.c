@@ -28,7 +28,11 @@
  * child's lock (two children failing at once would take each other's
  * locks), so the entry of a failed child schedules a callback for it, at
  * the place asyncio schedules _on_task_done: with one worker, in asyncio's
- * order. A child that succeeds costs no callback.
+ * order. A child that succeeds costs no callback, except on a one-worker
+ * loop in FIFO order (asyncio's exact order): there it is counted out in
+ * a callback too, as asyncio discards it in _on_task_done, so the owner
+ * waiting in leave resumes a pass after that callback, as asyncio's
+ * __aexit__ does when _on_completed_fut is set, not a pass earlier.
  *
  * Locks: a child's lock, then m. Cancelling tasks happens with neither
  * held. Lifetime: refs counts the owner's reference (until destroy) and
@@ -104,6 +108,7 @@ static const char *name_locked(struct weft_task *t) { return weft__task_name_loc
 /* ---- watching children ---------------------------------------------------------- */
 
 static void on_child_failed(void *arg);
+static void on_child_callback(void *arg);
 
 /* One child fewer; the last one wakes the owner waiting in leave. */
 static void count_out(struct weft_taskgroup *g) {
@@ -145,6 +150,12 @@ static void child_ended(struct tg_child *c, struct weft_future *f, bool locked) 
      * after it left (a request nobody withdraws). */
     if (weft__call_soon_internal(g->loop, on_child_failed, c) == 0) return; /* runs while closing too */
     group_unref(g); /* no memory: leave still reports the error, but no prompt abort */
+  } else if (g->loop->solo && g->loop->fifo) {
+    /* One worker in FIFO order: counted out where asyncio's _on_task_done
+     * discards it, in a callback a pass later (design comment). */
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed); /* relaxed: as above */
+    if (weft__call_soon_internal(g->loop, on_child_callback, g) == 0) return;
+    group_unref(g); /* no memory: counted out at once */
   }
   count_out(g);
 }
@@ -205,6 +216,14 @@ static void on_child_failed(void *arg) {
     }
   }
   count_out(g); /* the failed child, now that its abort is done (child_ended) */
+  group_unref(g);
+}
+
+/* A child that did not fail, counted out a pass after its end, as asyncio's
+ * _on_task_done (one worker in FIFO order: design comment). */
+static void on_child_callback(void *arg) {
+  struct weft_taskgroup *g = arg;
+  count_out(g);
   group_unref(g);
 }
 
