@@ -103,7 +103,12 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
                     ops.append('g %d' % extra_draw.choice(list(range(OBJS)) + list(PUT_QUEUES)))
             elif children and r < 0.22:
                 k = children.pop()
-                ops.append('S %d' % k)
+                if extras and t and extra_draw.random() < 0.25:
+                    # Spawned in a TaskGroup left at once (main never
+                    # blocks before its epilogue, so only other tasks).
+                    ops.append('t %d' % k)
+                else:
+                    ops.append('S %d' % k)
                 spawned.append(k)
             elif r < 0.40:
                 ops.append('Y')
@@ -235,9 +240,7 @@ def main():
         # With several workers a cancellation's point, a put_nowait's
         # finding the queue full and a barrier's indices (or its abort
         # coming first) depend on timing: no cancels, no barriers, no '!'.
-        # gather's hops differ from asyncio's by design (docs/asyncio.md):
-        # only where the order is not compared.
-        script = generate(random.Random(seed), cancels=workers == 1, gathers=workers > 1,
+        script = generate(random.Random(seed), cancels=workers == 1, gathers=True,
                           barriers=workers == 1)
         signal.alarm(60)  # a script that hangs asyncio is the generator's bug
         try:

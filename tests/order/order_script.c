@@ -175,6 +175,16 @@ static int run_op(int self, const struct op *o, struct held *h) {
   case 'N': note((char)o->arg); return 0;
   case 'Y': return suspended(weft_yield(), "yield");
   case 'S': CHECK(weft_spawn(run_task, (void *)(intptr_t)o->arg, &tasks[o->arg])); return 0;
+  case 't': {
+    /* `async with TaskGroup() as tg: tg.create_task(task k)`: a child that
+     * cancels itself does not fail the group. */
+    weft_taskgroup_t *g;
+    CHECK(weft_taskgroup_enter(&g));
+    CHECK(weft_taskgroup_spawn(g, run_task, (void *)(intptr_t)o->arg, NULL, &tasks[o->arg]));
+    rc = weft_taskgroup_leave(g, 0);
+    CHECK(weft_taskgroup_destroy(g));
+    return suspended(rc, "taskgroup_leave");
+  }
   case 'A':
     /* Only leaves are cancelled (order_fuzz.py): -ECANCELED is the child's. */
     rc = weft_await(weft_task_future(tasks[o->arg]), NULL);
@@ -341,7 +351,7 @@ static int parse(const char *s) {
       char *end;
       long v = strtol(s, &end, 10);
       if (end == s || v < 0) return -1;
-      if (o->code == 'S' || o->code == 'A' ? v >= MAX_TASKS : v >= MAX_OBJS) return -1;
+      if (o->code == 'S' || o->code == 'A' || o->code == 't' ? v >= MAX_TASKS : v >= MAX_OBJS) return -1;
       int put_queue = v >= FIRST_PUT_QUEUE;
       if ((o->code == 'Q' || o->code == 'g') && !put_queue) queue_gets[v]++;
       else if ((o->code == 'P' || o->code == 'I' || o->code == 'g') && put_queue) queue_drained[v] = 1;

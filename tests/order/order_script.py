@@ -17,7 +17,8 @@ task; K `async with cond: await cond.wait_for(lambda: released)`; J
 `async with cond: cond.notify(1)`; k `async with cond: if not released:
 await cond.wait()` (one wait: any notify ends it); O `await Barrier.wait()` (notes the
 arrival index, or '~' when broken); D Barrier.reset(); H Event.clear(); I
-await Queue.put(); g Queue.get_nowait() (QueueEmpty notes '!'); d
+await Queue.put(); t `async with TaskGroup() as tg: tg.create_task(task
+k)`; g Queue.get_nowait() (QueueEmpty notes '!'); d
 get_nowait() and task_done() (QueueEmpty notes '!'); j await Queue.join().
 A task that CancelledError ends notes '#' (unless it
 never started: its body never runs); an await of a task that was
@@ -205,6 +206,9 @@ def run(text):
                     await asyncio.sleep(0)
                 elif code == 'S':
                     tasks[arg] = asyncio.create_task(run_task(arg))
+                elif code == 't':
+                    async with asyncio.TaskGroup() as tg:
+                        tasks[arg] = tg.create_task(run_task(arg))
                 elif code == 'A':
                     try:
                         await tasks[arg]
