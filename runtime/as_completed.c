@@ -14,6 +14,16 @@
  * what had finished before is still handed out first, and each later
  * next() returns -ETIMEDOUT. Nothing is cancelled.
  *
+ * One worker in FIFO order (asyncio's exact order): asyncio's
+ * _handle_completion, a done callback, puts a future in the iterator's
+ * queue a pass after it completes (queued at once for one already done),
+ * and a task waiting in next() resumes a pass after that. There each entry
+ * (and the start, for a future already done) queues such a callback
+ * (weft__call_soon_internal) that appends the index; the iterator then
+ * counts a reference per callback queued, so that weft_as_completed_free
+ * leaves it to the last one, and a callback that runs after the free
+ * appends nothing.
+ *
  * Locks: a future's lock, then `m` (the entries run under the first). The
  * iterator never holds `m` while it takes a future's lock. Waker rule: the
  * waiting task clears `waiter` under `m` before it leaves next().
@@ -23,6 +33,8 @@
 #include "alloc.h"
 #include "deadline.h"
 #include "future.h"
+#include "handle.h"
+#include "loop.h"
 #include "mutex.h"
 #include "task.h"
 
@@ -47,8 +59,19 @@ struct weft_as_completed {
   bool timed_out;            /* the task calling next() */
   struct weft_task *waiter;  /* under m */
   _Atomic uint32_t fired;    /* waiter's wake-up flag */
+  struct weft_loop *loop;    /* the creator's; immutable */
+  bool by_callback;          /* one worker in FIFO order (head comment); immutable */
+  bool freed;                /* weft_as_completed_free was called; under m */
+  _Atomic uint32_t refs;     /* the owner's, and one per callback queued */
   size_t bytes;
 };
+
+static void it_unref(struct weft_as_completed *it) {
+  /* acq_rel: the last one frees, after every other's use. */
+  if (atomic_fetch_sub_explicit(&it->refs, 1, memory_order_acq_rel) != 1) return;
+  for (size_t i = 0; i < it->n; i++) weft_future_release(it->fs[i]);
+  weft__free(it, it->bytes);
+}
 
 static void push_ready_locked(struct weft_as_completed *it, size_t idx) {
   it->ready[it->rtail++] = idx;
@@ -59,12 +82,37 @@ static void push_ready_locked(struct weft_as_completed *it, size_t idx) {
   }
 }
 
-static void on_done(struct weft__notify *n, struct weft_future *f) {
-  struct ac_entry *e = weft__container_of(n, struct ac_entry, note);
-  (void)f;
+/* Appends @e's index, unless the iterator was freed meanwhile. */
+static void push_ready(struct ac_entry *e) {
   weft__mutex_lock(&e->it->m);
-  push_ready_locked(e->it, e->idx);
+  if (!e->it->freed) push_ready_locked(e->it, e->idx);
   weft__mutex_unlock(&e->it->m);
+}
+
+/* asyncio's _handle_completion, as a callback (head comment). */
+static void push_callback(void *arg) {
+  struct ac_entry *e = arg;
+  struct weft_as_completed *it = e->it;
+  push_ready(e);
+  it_unref(it);
+}
+
+/* Appends @e's index now, or queues the callback that will. */
+static void completed(struct ac_entry *e) {
+  struct weft_as_completed *it = e->it;
+  if (it->by_callback) {
+    /* relaxed: the caller's reference (the owner's, or the entry's while
+     * it is registered) keeps it alive meanwhile. */
+    atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+    if (weft__call_soon_internal(it->loop, push_callback, e) == 0) return;
+    atomic_fetch_sub_explicit(&it->refs, 1, memory_order_relaxed); /* no memory: at once */
+  }
+  push_ready(e);
+}
+
+static void on_done(struct weft__notify *n, struct weft_future *f) {
+  (void)f;
+  completed(weft__container_of(n, struct ac_entry, note));
 }
 
 int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_t timeout_ns,
@@ -89,6 +137,11 @@ int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_t timeout_ns
   it->timed_out = false;
   it->waiter = NULL;
   atomic_init(&it->fired, 0);
+  struct weft_task *self = weft__task_self();
+  it->loop = self ? self->fut.loop : (n ? fs[0]->loop : NULL);
+  it->by_callback = it->loop && it->loop->solo && it->loop->fifo;
+  it->freed = false;
+  atomic_init(&it->refs, 1);
   for (size_t i = 0; i < n; i++) {
     struct ac_entry *e = &it->entries[i];
     it->fs[i] = weft_future_ref(fs[i]);
@@ -97,11 +150,7 @@ int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_t timeout_ns
     e->note.fn = on_done;
     weft__chain_node_init(&e->note.e.link);
     e->registered = weft__future_notify_add(fs[i], &e->note);
-    if (!e->registered) {
-      weft__mutex_lock(&it->m);
-      push_ready_locked(it, i); /* done already: in input order */
-      weft__mutex_unlock(&it->m);
-    }
+    if (!e->registered) completed(e); /* done already: in input order */
   }
   *out = it;
   return 0;
@@ -165,6 +214,8 @@ int weft_as_completed_next(weft_as_completed_t *it, weft_future_t **f) {
 void weft_as_completed_free(weft_as_completed_t *it) {
   if (!it) return;
   unregister_all(it);
-  for (size_t i = 0; i < it->n; i++) weft_future_release(it->fs[i]);
-  weft__free(it, it->bytes);
+  weft__mutex_lock(&it->m);
+  it->freed = true; /* a callback still queued appends nothing */
+  weft__mutex_unlock(&it->m);
+  it_unref(it);
 }

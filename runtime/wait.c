@@ -10,12 +10,24 @@
  * task allocates and frees; before it returns, the task unregisters every
  * entry under its future's lock, so no entry runs afterwards (future.h's
  * waker rule).
+ *
+ * One worker in FIFO order (asyncio's exact order): asyncio's _wait looks
+ * at each future in a done callback, which the completion queues (and
+ * add_done_callback on a future already done, at once), and the task
+ * resumes a pass after the callback that satisfies it; it suspends even
+ * when the condition already holds. There each entry queues such a
+ * callback instead (weft__call_soon_internal); the state and the entries
+ * then live on the heap, referenced by the task and by every callback
+ * still queued, and a callback that runs after the task has left does
+ * nothing.
  */
 #include "weft.h"
 #include "weft/compose.h"
 #include "alloc.h"
 #include "deadline.h"
 #include "future.h"
+#include "handle.h"
+#include "loop.h"
 #include "task.h"
 
 #include <errno.h>
@@ -73,6 +85,92 @@ static int count_done(weft_future_t *const *fs, size_t n, uint8_t *done) {
   return count;
 }
 
+/* ---- one worker in FIFO order: looked at in callbacks (head comment) ---- */
+
+struct wait_block {
+  struct wait_state st;
+  _Atomic uint32_t refs;  /* the task's, and one per callback queued */
+  _Atomic bool left;      /* the task has stopped waiting */
+  size_t n;
+  struct cb_entry {
+    struct weft__notify note;
+    struct wait_block *b;
+    struct weft_future *f;
+    bool registered;
+  } es[];
+};
+
+static void block_unref(struct wait_block *b) {
+  /* acq_rel: the last one frees, after every other's use. */
+  if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+    weft__free(b, sizeof *b + b->n * sizeof b->es[0]);
+}
+
+/* asyncio's _on_completion: counts @e's future out while the task waits. */
+static void look(struct cb_entry *e) {
+  struct wait_block *b = e->b;
+  /* acquire: the task's store as it left. */
+  if (atomic_load_explicit(&b->left, memory_order_acquire)) return;
+  size_t left = atomic_fetch_sub_explicit(&b->st.remaining, 1, memory_order_acq_rel) - 1;
+  if (satisfied(b->st.when, e->f->err, left)) fire(&b->st);
+}
+
+static void entry_callback(void *arg) {
+  struct cb_entry *e = arg;
+  struct wait_block *b = e->b;
+  look(e);
+  block_unref(b);
+}
+
+/* Queues @e's callback (its future is done). false: no memory for it. */
+static bool queue_callback(struct cb_entry *e) {
+  /* relaxed: the caller holds a reference (the task's, or its entry's
+   * future is being completed while the task waits). */
+  atomic_fetch_add_explicit(&e->b->refs, 1, memory_order_relaxed);
+  if (weft__call_soon_internal(e->b->st.task->fut.loop, entry_callback, e) == 0) return true;
+  atomic_fetch_sub_explicit(&e->b->refs, 1, memory_order_relaxed);
+  return false;
+}
+
+static void on_done_queue(struct weft__notify *n, struct weft_future *f) {
+  struct cb_entry *e = weft__container_of(n, struct cb_entry, note);
+  if (!queue_callback(e)) look(e); /* no memory: at once */
+}
+
+/* weft_wait on a one-worker loop in FIFO order (head comment). */
+static int wait_by_callbacks(struct weft_task *t, weft_future_t *const *fs, size_t n,
+                             uint64_t deadline, int when, uint8_t *done) {
+  struct wait_block *b = weft__alloc(sizeof *b + n * sizeof b->es[0]);
+  if (!b) return -ENOMEM;
+  b->st.task = t;
+  b->st.when = when;
+  atomic_init(&b->st.remaining, n);
+  atomic_init(&b->st.fired, 0);
+  atomic_init(&b->refs, 1);
+  atomic_init(&b->left, false);
+  b->n = n;
+  for (size_t i = 0; i < n; i++) {
+    struct cb_entry *e = &b->es[i];
+    e->b = b;
+    e->f = fs[i];
+    e->note.fn = on_done_queue;
+    weft__chain_node_init(&e->note.e.link);
+    e->registered = weft__future_notify_add(fs[i], &e->note);
+    if (!e->registered && !queue_callback(e)) look(e); /* done already: asyncio queues it at once */
+  }
+  weft__task_blocked(t, WEFT__BLOCK_WAIT, fs[0], (int64_t)n);
+  /* A cancellation pending as it begins: one pass, then -ECANCELED (task.h). */
+  int rc = weft__task_take_cancel(t) ? weft__task_cancelled_after_pass(t)
+                                     : weft__task_wait(t, &b->st.fired, deadline);
+  /* release: a callback that reads it leaves the state alone. */
+  atomic_store_explicit(&b->left, true, memory_order_release);
+  for (size_t i = 0; i < n; i++)
+    if (b->es[i].registered) weft__future_notify_remove(fs[i], &b->es[i].note);
+  block_unref(b);
+  if (rc == -ECANCELED) return rc;
+  return count_done(fs, n, done); /* a timeout is not an error */
+}
+
 int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when, uint8_t *done) {
   if (!fs || n == 0 || n > INT32_MAX) return -EINVAL;
   if (when < WEFT_ALL_COMPLETED || when > WEFT_FIRST_EXCEPTION) return -EINVAL;
@@ -80,6 +178,8 @@ int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when, 
     if (!fs[i]) return -EINVAL;
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
+  if (t->fut.loop->solo && t->fut.loop->fifo)
+    return wait_by_callbacks(t, fs, n, weft__deadline(timeout_ns), when, done);
   if (holds_now(fs, n, when)) return count_done(fs, n, done);
   uint64_t deadline = weft__deadline(timeout_ns);
   struct wait_entry *es = weft__alloc(n * sizeof *es);

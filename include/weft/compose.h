@@ -122,7 +122,10 @@ enum weft_wait_when {
  * Returns:  how many of @fs are done (>= 0); -ECANCELED; -EINVAL (@n is 0,
  *           @fs or an element NULL, @when unknown); -EPERM outside a task;
  *           -ENOMEM.
- * Suspends: yes, unless @when already holds.  Threads: tasks only.
+ * Suspends: yes, unless @when already holds (on a one-worker loop in FIFO
+ *           order always, as asyncio's: each future is looked at in a done
+ *           callback a pass after it finished, docs/compose.md).
+ *           Threads: tasks only.
  */
 WEFT_EXTERN int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when,
                           uint8_t *done);
@@ -155,7 +158,10 @@ WEFT_EXTERN int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_
  *           such future, then 1 (the rest stay pending, nothing is
  *           cancelled); -ECANCELED (the iterator stays usable); -EPERM
  *           outside a task; -EINVAL if an argument is NULL.
- * Suspends: yes, while nothing finished.  Threads: one task at a time.
+ * Suspends: yes, while nothing finished (on a one-worker loop in FIFO
+ *           order a future is handed out a pass after it finished, as
+ *           asyncio's done callback queues it, docs/compose.md).
+ *           Threads: one task at a time.
  */
 WEFT_EXTERN int weft_as_completed_next(weft_as_completed_t *it, weft_future_t **f);
 
