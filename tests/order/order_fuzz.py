@@ -142,7 +142,9 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
                 # abort would make it whole again, and its waiters wait on.
                 ops.append('D %d' % rng.randrange(2))
             elif t and gathers and t not in cancellable and r < 0.85:
-                ops.append('G %d' % rng.randrange(OBJS - 2))
+                # gather, or asyncio.wait on the same two futures
+                code = 'w' if extras and extra_draw.random() < 0.4 else 'G'
+                ops.append('%s %d' % (code, rng.randrange(OBJS - 2)))
             elif t and spawned and r < 0.90:
                 ops.append('A %d' % rng.choice(spawned))
             elif t in cancellable and r < 0.905:

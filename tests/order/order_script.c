@@ -224,6 +224,11 @@ static int run_op(int self, const struct op *o, struct held *h) {
     struct weft_gather_slot slots[2];
     return suspended(weft_gather(fs, 2, 0, slots), "gather");
   }
+  case 'w': {
+    weft_future_t *fs[2] = {futs[o->arg], futs[(o->arg + 1) % MAX_OBJS]};
+    rc = weft_wait(fs, 2, -1, WEFT_ALL_COMPLETED, NULL);
+    return suspended(rc < 0 ? rc : 0, "wait");
+  }
   case 'T': CHECK(weft_call_later(0, cb_note, (void *)(intptr_t)o->arg, NULL)); return 0;
   case 'B': CHECK(weft_call_soon(cb_set_future, (void *)(intptr_t)o->arg, NULL)); return 0;
   case 'Z': CHECK(weft_task_cancel(weft_task_current(), NULL)); return 0;
