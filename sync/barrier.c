@@ -84,13 +84,21 @@ static void wake_all(struct weft_barrier *b) { weft__wl_wake_all(&b->waiters, 0)
 
 /* Under m (held again on return): one wait for the next state change (the
  * condition's wait); the caller looks at the state again. A cancellation
- * pending as it begins ends it a pass later (waitlist.h). */
+ * pending as it begins ends it a pass later (waitlist.h). A wait that ends
+ * by an error (cancelled, timed out) wakes the first waiter left, as
+ * CPython 3.13's Condition.wait passes on a notification it may have used
+ * up: that one looks at the state and, if it must wait on, waits again at
+ * the back. */
 static int wait_change(struct weft_barrier *b, uint64_t deadline) {
-  int first = weft__wl_cancel_point_locked(&b->m, WEFT__WAIT_TASK);
-  if (first <= 0) return first; /* cancelled, or m was let go: look again */
-  struct weft__waiter_node w;
-  weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_BARRIER, b, 0, weft__name_get(&b->name));
-  return weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, deadline);
+  int rc = weft__wl_cancel_point_locked(&b->m, WEFT__WAIT_TASK);
+  if (rc == 0) return 0; /* m was let go: look again */
+  if (rc > 0) {
+    struct weft__waiter_node w;
+    weft__task_blocked_named(weft__task_self(), WEFT__BLOCK_BARRIER, b, 0, weft__name_get(&b->name));
+    rc = weft__wl_wait(&b->m, &b->waiters, &w, WEFT__WAIT_TASK, deadline);
+  }
+  if (rc) weft__wl_wake_one(&b->waiters, NULL, 0);
+  return rc;
 }
 
 int weft_barrier_wait(weft_barrier_t *b, int64_t timeout_ns) {

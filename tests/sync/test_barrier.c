@@ -1,6 +1,7 @@
 /* test_barrier.c - sync/barrier.c: distinct arrival indices over rounds,
  * abort and reset break waiters, a cancelled waiter no longer counts,
- * rounds racing their parties on 4 workers. */
+ * rounds racing their parties on 4 workers, and a cancelled waiter passing
+ * a wake-up on as 3.13's Condition.wait does (one worker). */
 #include "helpers.h"
 
 #include <errno.h>
@@ -171,12 +172,59 @@ START_TEST(one_worker_keeps_asyncio_states) {
 }
 END_TEST
 
+/* CPython 3.13's Condition.wait, which asyncio's Barrier waits on: a waiter
+ * that leaves by a cancellation passes a notification on, so the first
+ * waiter left wakes, finds the barrier still filling and waits again, at
+ * the back. One worker, four parties, three waiting (c, b, a); c is
+ * cancelled: an abort a pass later finds b woken and on its way (b fails
+ * first), two passes later behind a (a first). CPython prints "ba", "ab". */
+static char pass_trace[8];
+static int pass_n;
+
+static int noting_waiter(void *arg, void **res) {
+  int rc = weft_barrier_wait(bar, -1);
+  if (rc == WEFT_EBROKEN) pass_trace[pass_n++] = *(const char *)arg;
+  return rc;
+}
+
+static int pass_on_main(void *arg, void **res) {
+  int passes = (int)(intptr_t)arg;
+  pass_n = 0;
+  ck_assert_int_eq(weft_barrier_create(4, &bar), 0);
+  weft_task_t *c, *b, *a;
+  weft_spawn(noting_waiter, "c", &c);
+  weft_spawn(noting_waiter, "b", &b);
+  weft_spawn(noting_waiter, "a", &a);
+  weft_yield(); /* all three wait */
+  weft_task_cancel(c, NULL);
+  for (int i = 0; i < passes; i++) weft_yield();
+  ck_assert_int_eq(weft_barrier_abort(bar), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(c), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), WEFT_EBROKEN);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), WEFT_EBROKEN);
+  weft_task_release(a);
+  weft_task_release(b);
+  weft_task_release(c);
+  ck_assert_int_eq(weft_barrier_destroy(bar), 0);
+  pass_trace[pass_n] = 0;
+  return 0;
+}
+
+START_TEST(one_worker_cancelled_waiter_passes_a_wake_up_on) {
+  ck_assert_int_eq(run_main(1, pass_on_main, (void *)1, NULL), 0);
+  ck_assert_str_eq(pass_trace, "ba");
+  ck_assert_int_eq(run_main(1, pass_on_main, (void *)2, NULL), 0);
+  ck_assert_str_eq(pass_trace, "ab");
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("barrier");
   TCase *tc = tcase_create("barrier");
   tcase_add_test(tc, indices_over_rounds);
   tcase_add_test(tc, reset_abort_cancel);
   tcase_add_test(tc, one_worker_keeps_asyncio_states);
+  tcase_add_test(tc, one_worker_cancelled_waiter_passes_a_wake_up_on);
   tcase_add_test(tc, rounds_race_their_parties);
   suite_add_tcase(s, tc);
   return s;
