@@ -12,6 +12,12 @@
  * in the instant before that it marks the error retrieved, which weft
  * does not do: a late error is reported rather than lost.
  *
+ * One worker in FIFO order (asyncio's exact order): asyncio copies the
+ * outcome in _inner_done_callback, a done callback a pass after the inner
+ * future completes, and the task awaiting the outer future resumes a pass
+ * after that. There the entry queues such a callback
+ * (weft__call_soon_internal), which takes over the entry's reference.
+ *
  * Lifetime: the shield holds a reference on the inner future, and one on
  * itself while its entry is registered (dropped by the entry), so the entry
  * never outlives it. Lock order: the inner future's lock, then the
@@ -21,6 +27,7 @@
 #include "weft/compose.h"
 #include "alloc.h"
 #include "future.h"
+#include "handle.h"
 #include "loop.h"
 
 #include <errno.h>
@@ -58,10 +65,25 @@ static void follow(struct shield *s, struct weft_future *inner, bool locked) {
   weft__future_complete(&s->outer, err, err ? NULL : inner->result, msg);
 }
 
+/* asyncio's _inner_done_callback (head comment), with the entry's reference. */
+static void inner_callback(void *arg) {
+  struct shield *s = arg;
+  follow(s, s->inner, false);
+  weft_future_release(&s->outer);
+}
+
+/* Follows @inner now, or queues the callback that will (@locked: as
+ * follow's); either way the entry's reference goes with it. */
+static void inner_done(struct shield *s, struct weft_future *inner, bool locked) {
+  const struct weft_loop *loop = s->outer.loop;
+  if (loop->solo && loop->fifo && weft__call_soon_internal(s->outer.loop, inner_callback, s) == 0)
+    return;
+  follow(s, inner, locked); /* inline, or no memory for the callback */
+  weft_future_release(&s->outer); /* inner's completer (or our caller) holds one on inner */
+}
+
 static void on_inner(struct weft__notify *n, struct weft_future *inner) {
-  struct shield *s = weft__container_of(n, struct shield, note);
-  follow(s, inner, true);
-  weft_future_release(&s->outer); /* the entry's reference; inner's completer holds one on inner */
+  inner_done(weft__container_of(n, struct shield, note), inner, true);
 }
 
 int weft_shield(weft_future_t *inner, weft_future_t **out) {
@@ -79,10 +101,7 @@ int weft_shield(weft_future_t *inner, weft_future_t **out) {
   s->note.fn = on_inner;
   weft__chain_node_init(&s->note.e.link);
   weft__loop_count(inner->loop, +1);
-  if (!weft__future_notify_add(inner, &s->note)) { /* done meanwhile */
-    follow(s, inner, false);
-    weft_future_release(&s->outer);
-  }
+  if (!weft__future_notify_add(inner, &s->note)) inner_done(s, inner, false); /* done meanwhile */
   *out = &s->outer;
   return 0;
 }

@@ -2,7 +2,7 @@
  * cancellation does not reach the inner task, whose outcome stays
  * readable; the outer future follows value, error and cancellation; a done
  * future is returned as it is; an error after the awaiter left is reported,
- * not lost; 1 and 4 workers. */
+ * not lost; 1 and 4 workers; asyncio's hops on one worker. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -139,12 +139,65 @@ START_TEST(an_error_after_the_awaiter_left_is_reported) {
 }
 END_TEST
 
+/* asyncio's hops on one worker: the outer future follows the inner one in
+ * a done callback a pass after the inner completes, and the awaiter
+ * resumes a pass after that. CPython 3.13 prints "xbycazdw" for the same
+ * program (tasks noting a letter a pass). */
+static weft_future_t *hop_f;
+static char hop_trace[16];
+static int hop_n;
+
+static int hop_shielded(void *arg, void **res) {
+  weft_future_t *outer;
+  ck_assert_int_eq(weft_shield(hop_f, &outer), 0);
+  ck_assert_int_eq(weft_await(outer, NULL), 0);
+  weft_future_release(outer);
+  hop_trace[hop_n++] = 'a';
+  return 0;
+}
+
+static int hop_ticker(void *arg, void **res) {
+  for (const char *c = "bcd"; *c; c++) {
+    weft_yield();
+    hop_trace[hop_n++] = *c;
+  }
+  return 0;
+}
+
+static int hop_main(void *arg, void **res) {
+  hop_n = 0;
+  weft_future_new(NULL, &hop_f);
+  weft_task_t *g, *t;
+  weft_spawn(hop_shielded, NULL, &g);
+  weft_spawn(hop_ticker, NULL, &t);
+  weft_yield();
+  weft_future_set_result(hop_f, NULL);
+  for (const char *c = "xyzw"; *c; c++) {
+    hop_trace[hop_n++] = *c;
+    weft_yield();
+  }
+  ck_assert_int_eq(weft_await(weft_task_future(g), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(g);
+  weft_task_release(t);
+  weft_future_release(hop_f);
+  hop_trace[hop_n] = 0;
+  return 0;
+}
+
+START_TEST(one_worker_hops_as_asyncio) {
+  ck_assert_int_eq(run_main(1, hop_main, NULL, NULL), 0);
+  ck_assert_str_eq(hop_trace, "xbycazdw");
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("shield");
   TCase *tc = tcase_create("shield");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, cancellation_stays_outside);
   tcase_add_test(tc, an_error_after_the_awaiter_left_is_reported);
+  tcase_add_test(tc, one_worker_hops_as_asyncio);
   suite_add_tcase(s, tc);
   return s;
 }
