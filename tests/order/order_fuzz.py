@@ -91,6 +91,10 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
                     # (tasks only); order_script.py says why joins end.
                     y = extra_draw.random()
                     ops.append('j 4' if t and y < 0.35 else 'P 4' if y < 0.7 else 'd 4')
+                elif t and x < 0.1:
+                    # Cancelling a shield's awaiter cancels the outer
+                    # future only: any task may shield any future.
+                    ops.append('h %d' % extra_draw.randrange(OBJS))
                 elif barriers and t in cancellable and x < 0.15:
                     ops.append('O %d' % extra_draw.randrange(2))  # may be cancelled there
                 elif t == 0 and x < 0.25:

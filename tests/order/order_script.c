@@ -224,6 +224,13 @@ static int run_op(int self, const struct op *o, struct held *h) {
     struct weft_gather_slot slots[2];
     return suspended(weft_gather(fs, 2, 0, slots), "gather");
   }
+  case 'h': {
+    weft_future_t *outer;
+    CHECK(weft_shield(futs[o->arg], &outer));
+    rc = weft_await(outer, NULL);
+    weft_future_release(outer);
+    return suspended(rc, "await shield");
+  }
   case 'w': {
     weft_future_t *fs[2] = {futs[o->arg], futs[(o->arg + 1) % MAX_OBJS]};
     rc = weft_wait(fs, 2, -1, WEFT_ALL_COMPLETED, NULL);

@@ -11,7 +11,8 @@ future's result if not done; W await the future; C loop.call_soon(note);
 E Event.set; V await Event.wait(); P Queue.put_nowait (QueueFull notes
 '!'); Q await Queue.get(); L await Lock.acquire(); U Lock.release(); M
 await Semaphore.acquire(); R Semaphore.release(); G await gather(future k,
-future k+1); T loop.call_later(0, note); w await asyncio.wait([future k, future k+1]); B loop.call_soon(set future k's
+future k+1); T loop.call_later(0, note); w await asyncio.wait([future k, future k+1]); h await
+asyncio.shield(future k); B loop.call_soon(set future k's
 result if not done); Z cancel the running task itself; X cancel the
 task; K `async with cond: await cond.wait_for(lambda: released)`; J
 `async with cond: cond.notify(1)`; k `async with cond: if not released:
@@ -247,6 +248,8 @@ def run(text):
                     if sems[arg] in held:  # else a permit given without a take
                         held.remove(sems[arg])
                     sems[arg].release()
+                elif code == 'h':
+                    await asyncio.shield(futs[arg])
                 elif code == 'w':
                     await asyncio.wait([futs[arg], futs[(arg + 1) % MAX_OBJS]])
                 elif code == 'G':
