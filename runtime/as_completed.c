@@ -19,7 +19,7 @@
  * queue a pass after it completes (queued at once for one already done),
  * and a task waiting in next() resumes a pass after that. There each entry
  * (and the start, for a future already done) queues such a callback
- * (weft__call_soon_internal) that appends the index; the iterator then
+ * (struct weft__call, handle.h) that appends the index; the iterator then
  * counts a reference per callback queued, so that weft_as_completed_free
  * leaves it to the last one, and a callback that runs after the free
  * appends nothing.
@@ -42,6 +42,7 @@
 
 struct ac_entry {
   struct weft__notify note;
+  struct weft__call push;  /* asyncio's _handle_completion (queued once at most) */
   struct weft_as_completed *it;
   size_t idx;
   bool registered; /* the owner's bookkeeping */
@@ -90,8 +91,8 @@ static void push_ready(struct ac_entry *e) {
 }
 
 /* asyncio's _handle_completion, as a callback (head comment). */
-static void push_callback(void *arg) {
-  struct ac_entry *e = arg;
+static void push_callback(struct weft__call *call) {
+  struct ac_entry *e = weft__container_of(call, struct ac_entry, push);
   struct weft_as_completed *it = e->it;
   push_ready(e);
   it_unref(it);
@@ -100,13 +101,15 @@ static void push_callback(void *arg) {
 /* Appends @e's index now, or queues the callback that will. */
 static void completed(struct ac_entry *e) {
   struct weft_as_completed *it = e->it;
-  if (it->by_callback) {
-    /* relaxed: the caller's reference (the owner's, or the entry's while
-     * it is registered) keeps it alive meanwhile. */
-    atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
-    if (weft__call_soon_internal(it->loop, push_callback, e) == 0) return;
-    atomic_fetch_sub_explicit(&it->refs, 1, memory_order_relaxed); /* no memory: at once */
+  if (!it->by_callback) {
+    push_ready(e);
+    return;
   }
+  /* relaxed: the caller's reference (the owner's, or the entry's while it
+   * is registered) keeps it alive meanwhile. */
+  atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+  if (weft__call_queue(it->loop, &e->push, push_callback)) return;
+  atomic_fetch_sub_explicit(&it->refs, 1, memory_order_relaxed); /* closed: at once */
   push_ready(e);
 }
 

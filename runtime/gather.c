@@ -25,8 +25,8 @@
  * add_done_callback on a child already done, at once), so the outer future
  * completes a pass after the child, and the awaiting task resumes a pass
  * after that, also when every child was done at the start. There the
- * entry and the start queue a callback per child (weft__call_soon_internal,
- * which runs while the loop closes too) that looks at it, in the same
+ * entry and the start queue a callback per child (struct weft__call,
+ * handle.h: embedded, no allocation) that looks at it, in the same
  * places; elsewhere children are looked at inline (one pass fewer).
  *
  * Invariants: remaining counts the children not looked at yet, plus one
@@ -54,6 +54,7 @@ struct gather;
 
 struct gather_child {
   struct weft__notify note;
+  struct weft__call look;  /* the look as a callback (head comment); queued once at most */
   struct gather *g;
   struct weft_future *f; /* referenced */
   bool early;            /* done before its entry could register; set by the starter */
@@ -124,9 +125,9 @@ static void child_done(struct gather *g, struct weft_future *f, bool locked) {
   countdown(g, 1);
 }
 
-/* The look at child @arg as asyncio's done callback (head comment). */
-static void child_callback(void *arg) {
-  struct gather_child *c = arg;
+/* The look at a child as asyncio's done callback (head comment). */
+static void child_callback(struct weft__call *call) {
+  struct gather_child *c = weft__container_of(call, struct gather_child, look);
   child_done(c->g, c->f, false);
 }
 
@@ -140,8 +141,8 @@ static inline bool by_callback(const struct gather *g) {
  * lock is held). The gather's own reference stays while it is queued: the
  * count it will bring down is still up. */
 static void look_at(struct gather *g, struct gather_child *c, bool locked) {
-  if (by_callback(g) && weft__call_soon_internal(g->fut.loop, child_callback, c) == 0) return;
-  child_done(g, c->f, locked); /* inline, or no memory for the callback */
+  if (by_callback(g) && weft__call_queue(g->fut.loop, &c->look, child_callback)) return;
+  child_done(g, c->f, locked); /* inline, or the loop is closed */
 }
 
 static void on_child(struct weft__notify *n, struct weft_future *f) {

@@ -90,6 +90,15 @@ int weft__call_soon_internal(struct weft_loop *loop, weft_callback_fn cb, void *
   return soon_threadsafe(loop, WEFT__H_INTERNAL, cb, arg, NULL);
 }
 
+bool weft__call_queue(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c)) {
+  /* acquire: as soon_threadsafe's look. */
+  if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return false;
+  weft__runnable_init(&c->r, WEFT__R_CALL);
+  c->fn = fn;
+  weft__schedule(loop, &c->r, WEFT__UNPINNED, WEFT__SCHED_BACK);
+  return true;
+}
+
 static void timer_fire(struct weft__timer *t) {
   struct weft_handle *h = weft__container_of(t, struct weft_handle, timer);
   /* The heap's reference passes to the run queue. */

@@ -46,6 +46,22 @@ void weft__handle_discard(struct weft_handle *h);
  * then too. Returns 0, WEFT_ECLOSED (closed: no task is left to care) or
  * -ENOMEM. Any thread. */
 int weft__call_soon_internal(struct weft_loop *loop, weft_callback_fn cb, void *arg);
+/* An internal callback embedded in a runtime object that needs one callback
+ * in asyncio's place (a combinator's look at a child on a one-worker loop in
+ * FIFO order: gather.c, wait.c, as_completed.c, taskgroup.c, shield.c): no
+ * allocation, no reference count, no cancellation, no context. Queued at
+ * most once at a time (its object's rule), with weft__call_soon_internal's
+ * place in the queue; it runs while the loop closes too; one still queued
+ * at teardown is dropped without running (close has run the loop dry, so
+ * none is). Its object must stay alive until @fn has run. */
+struct weft__call {
+  struct weft__runnable r;
+  void (*fn)(struct weft__call *c);
+};
+/* Queues @c on @loop to run @fn(c) (any thread): true; false if @loop is
+ * closed (nothing queued: the caller does the work itself). */
+bool weft__call_queue(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c));
+
 /* Runs a queued handle (worker) and drops the queue's reference. */
 void weft__handle_run(struct weft_handle *h);
 /* Drops the scheduler's reference without running (loop teardown). */

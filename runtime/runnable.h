@@ -22,8 +22,10 @@
 #include <stdint.h>
 
 /* A task has two runnables: r_start for its first run (it may turn out
- * stale, see task.h) and r for every later resumption. */
-enum weft__rkind { WEFT__R_TASK = 1, WEFT__R_HANDLE = 2, WEFT__R_TASK_START = 3 };
+ * stale, see task.h) and r for every later resumption. WEFT__R_CALL is an
+ * internal callback embedded in a runtime object (handle.h, struct
+ * weft__call). */
+enum weft__rkind { WEFT__R_CALL = 0, WEFT__R_TASK = 1, WEFT__R_HANDLE = 2, WEFT__R_TASK_START = 3 };
 
 struct weft__runnable {
   uintptr_t link; /* the next runnable in an rlist | its kind (enum weft__rkind) */

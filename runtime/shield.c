@@ -15,8 +15,8 @@
  * One worker in FIFO order (asyncio's exact order): asyncio copies the
  * outcome in _inner_done_callback, a done callback a pass after the inner
  * future completes, and the task awaiting the outer future resumes a pass
- * after that. There the entry queues such a callback
- * (weft__call_soon_internal), which takes over the entry's reference.
+ * after that. There the entry queues such a callback (struct weft__call,
+ * handle.h), which takes over the entry's reference.
  *
  * Lifetime: the shield holds a reference on the inner future, and one on
  * itself while its entry is registered (dropped by the entry), so the entry
@@ -35,6 +35,7 @@
 struct shield {
   struct weft_future outer;   /* first */
   struct weft__notify note;   /* on inner */
+  struct weft__call follow;   /* one worker in FIFO order: the follow as a callback (head comment) */
   struct weft_future *inner;  /* referenced; immutable */
 };
 
@@ -66,8 +67,8 @@ static void follow(struct shield *s, struct weft_future *inner, bool locked) {
 }
 
 /* asyncio's _inner_done_callback (head comment), with the entry's reference. */
-static void inner_callback(void *arg) {
-  struct shield *s = arg;
+static void inner_callback(struct weft__call *call) {
+  struct shield *s = weft__container_of(call, struct shield, follow);
   follow(s, s->inner, false);
   weft_future_release(&s->outer);
 }
@@ -76,9 +77,9 @@ static void inner_callback(void *arg) {
  * follow's); either way the entry's reference goes with it. */
 static void inner_done(struct shield *s, struct weft_future *inner, bool locked) {
   const struct weft_loop *loop = s->outer.loop;
-  if (loop->solo && loop->fifo && weft__call_soon_internal(s->outer.loop, inner_callback, s) == 0)
+  if (loop->solo && loop->fifo && weft__call_queue(s->outer.loop, &s->follow, inner_callback))
     return;
-  follow(s, inner, locked); /* inline, or no memory for the callback */
+  follow(s, inner, locked); /* inline, or the loop is closed */
   weft_future_release(&s->outer); /* inner's completer (or our caller) holds one on inner */
 }
 

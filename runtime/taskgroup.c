@@ -55,6 +55,7 @@
 struct tg_child {
   struct weft__list link;    /* in g->children from spawn to free; under m */
   struct weft__notify note;  /* on the child's future */
+  struct weft__call counted; /* one worker in FIFO order: the count-out callback (design comment) */
   struct weft_taskgroup *g;
   struct weft_task *task;    /* referenced; set once spawned (under m) */
 };
@@ -108,7 +109,7 @@ static const char *name_locked(struct weft_task *t) { return weft__task_name_loc
 /* ---- watching children ---------------------------------------------------------- */
 
 static void on_child_failed(void *arg);
-static void on_child_callback(void *arg);
+static void on_child_callback(struct weft__call *call);
 
 /* One child fewer; the last one wakes the owner waiting in leave. */
 static void count_out(struct weft_taskgroup *g) {
@@ -154,8 +155,8 @@ static void child_ended(struct tg_child *c, struct weft_future *f, bool locked) 
     /* One worker in FIFO order: counted out where asyncio's _on_task_done
      * discards it, in a callback a pass later (design comment). */
     atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed); /* relaxed: as above */
-    if (weft__call_soon_internal(g->loop, on_child_callback, g) == 0) return;
-    group_unref(g); /* no memory: counted out at once */
+    if (weft__call_queue(g->loop, &c->counted, on_child_callback)) return;
+    group_unref(g); /* closed: counted out at once */
   }
   count_out(g);
 }
@@ -221,8 +222,8 @@ static void on_child_failed(void *arg) {
 
 /* A child that did not fail, counted out a pass after its end, as asyncio's
  * _on_task_done (one worker in FIFO order: design comment). */
-static void on_child_callback(void *arg) {
-  struct weft_taskgroup *g = arg;
+static void on_child_callback(struct weft__call *call) {
+  struct weft_taskgroup *g = weft__container_of(call, struct tg_child, counted)->g;
   count_out(g);
   group_unref(g);
 }

@@ -16,7 +16,7 @@
  * add_done_callback on a future already done, at once), and the task
  * resumes a pass after the callback that satisfies it; it suspends even
  * when the condition already holds. There each entry queues such a
- * callback instead (weft__call_soon_internal); the state and the entries
+ * callback instead (struct weft__call, handle.h); the state and the entries
  * then live on the heap, referenced by the task and by every callback
  * still queued, and a callback that runs after the task has left does
  * nothing.
@@ -94,6 +94,7 @@ struct wait_block {
   size_t n;
   struct cb_entry {
     struct weft__notify note;
+    struct weft__call look;  /* asyncio's _on_completion (queued once at most) */
     struct wait_block *b;
     struct weft_future *f;
     bool registered;
@@ -115,26 +116,26 @@ static void look(struct cb_entry *e) {
   if (satisfied(b->st.when, e->f->err, left)) fire(&b->st);
 }
 
-static void entry_callback(void *arg) {
-  struct cb_entry *e = arg;
+static void entry_callback(struct weft__call *call) {
+  struct cb_entry *e = weft__container_of(call, struct cb_entry, look);
   struct wait_block *b = e->b;
   look(e);
   block_unref(b);
 }
 
-/* Queues @e's callback (its future is done). false: no memory for it. */
-static bool queue_callback(struct cb_entry *e) {
+/* Queues @e's callback (its future is done), or looks at once if the
+ * loop is closed. */
+static void queue_callback(struct cb_entry *e) {
   /* relaxed: the caller holds a reference (the task's, or its entry's
    * future is being completed while the task waits). */
   atomic_fetch_add_explicit(&e->b->refs, 1, memory_order_relaxed);
-  if (weft__call_soon_internal(e->b->st.task->fut.loop, entry_callback, e) == 0) return true;
+  if (weft__call_queue(e->b->st.task->fut.loop, &e->look, entry_callback)) return;
   atomic_fetch_sub_explicit(&e->b->refs, 1, memory_order_relaxed);
-  return false;
+  look(e);
 }
 
 static void on_done_queue(struct weft__notify *n, struct weft_future *f) {
-  struct cb_entry *e = weft__container_of(n, struct cb_entry, note);
-  if (!queue_callback(e)) look(e); /* no memory: at once */
+  queue_callback(weft__container_of(n, struct cb_entry, note));
 }
 
 /* weft_wait on a one-worker loop in FIFO order (head comment). */
@@ -156,7 +157,7 @@ static int wait_by_callbacks(struct weft_task *t, weft_future_t *const *fs, size
     e->note.fn = on_done_queue;
     weft__chain_node_init(&e->note.e.link);
     e->registered = weft__future_notify_add(fs[i], &e->note);
-    if (!e->registered && !queue_callback(e)) look(e); /* done already: asyncio queues it at once */
+    if (!e->registered) queue_callback(e); /* done already: asyncio queues it at once */
   }
   weft__task_blocked(t, WEFT__BLOCK_WAIT, fs[0], (int64_t)n);
   /* A cancellation pending as it begins: one pass, then -ECANCELED (task.h). */

@@ -293,6 +293,7 @@ void weft__drop_runnable(struct weft__runnable *r) {
    * queued at teardown: close() ran every task to its end first. */
   if (weft__runnable_kind(r) == WEFT__R_HANDLE)
     weft__handle_drop(weft__container_of(r, struct weft_handle, r));
+  /* WEFT__R_CALL: dropped (handle.h); its object is not freed here. */
   else if (weft__runnable_kind(r) == WEFT__R_TASK_START)
     weft_future_release(&weft__container_of(r, struct weft_task, r_start)->fut);
 }
@@ -1348,6 +1349,9 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r) {
   } else if (weft__runnable_kind(r) == WEFT__R_TASK_START) {
     struct weft_task *t = weft__container_of(r, struct weft_task, r_start);
     if (claim_start(w, t)) run_task(w, t);
+  } else if (weft__runnable_kind(r) == WEFT__R_CALL) {
+    struct weft__call *c = weft__container_of(r, struct weft__call, r);
+    c->fn(c); /* weft's own bookkeeping: short, no user code */
   } else {
     weft__count(&w->ctr.handles_run, 1);
     weft__count(&w->ctr.polled, 1);
