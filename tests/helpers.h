@@ -67,6 +67,48 @@ static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **
   return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
 
+/* asyncio's order on one worker, checked by traces: tasks note letters into
+ * one trace as they run, and a test compares it with what CPython prints
+ * for the same program (each test names it). One worker only: no locking. */
+static struct {
+  char s[32];
+  int n;
+} pass_trace __attribute__((unused));
+
+static inline void pass_note(char c) {
+  if (pass_trace.n < (int)sizeof pass_trace.s - 1) pass_trace.s[pass_trace.n++] = c;
+  pass_trace.s[pass_trace.n] = 0;
+}
+
+/* Empties the trace. */
+static inline void pass_reset(void) { pass_trace.n = 0, pass_trace.s[0] = 0; }
+
+/* From a task: notes each letter of @letters, yielding after each. */
+static inline void pass_note_each(const char *letters) {
+  for (; *letters; letters++) {
+    pass_note(*letters);
+    weft_yield();
+  }
+}
+
+/* A task that notes each letter of @arg (a string) a pass later than the
+ * one before: a yield, then the letter. */
+static inline int pass_ticker(void *arg, void **res) {
+  for (const char *c = arg; *c; c++) {
+    weft_yield();
+    pass_note(*c);
+  }
+  return 0;
+}
+
+/* From a task: awaits @n tasks, asserting each returned 0, and releases them. */
+static inline void await_all_ok(weft_task_t **ts, int n) {
+  for (int i = 0; i < n; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+}
+
 /* From a task: spawns @fn(@arg) pinned to worker @worker of the current
  * loop (weft_worker_index() for the caller's own: then it cannot start
  * before the caller suspends). Returns weft_spawn_opts()'s code. */

@@ -159,8 +159,6 @@ END_TEST
  * CPython 3.13 prints the same traces for the same program (tasks noting
  * a letter a pass). */
 static weft_future_t *hop_f[2];
-static char hop_trace[24];
-static int hop_n;
 
 static int hop_iterator(void *arg, void **res) {
   weft_as_completed_t *it;
@@ -168,55 +166,37 @@ static int hop_iterator(void *arg, void **res) {
   weft_future_t *f;
   for (int i = 0; i < 2; i++) {
     ck_assert_int_eq(weft_as_completed_next(it, &f), 0);
-    hop_trace[hop_n++] = 'a';
+    pass_note('a');
   }
   ck_assert_int_eq(weft_as_completed_next(it, &f), 1);
   weft_as_completed_free(it);
   return 0;
 }
 
-static int hop_ticker(void *arg, void **res) {
-  for (const char *c = "bcde"; *c; c++) {
-    weft_yield();
-    hop_trace[hop_n++] = *c;
-  }
-  return 0;
-}
-
 static int hop_main(void *arg, void **res) {
   bool done_first = arg != NULL;
-  hop_n = 0;
+  pass_reset();
   for (int i = 0; i < 2; i++) weft_future_new(NULL, &hop_f[i]);
   if (done_first)
     for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
-  weft_task_t *g, *t;
-  weft_spawn(hop_iterator, NULL, &g);
-  weft_spawn(hop_ticker, NULL, &t);
+  weft_task_t *ts[2];
+  weft_spawn(hop_iterator, NULL, &ts[0]);
+  weft_spawn(pass_ticker, "bcde", &ts[1]);
   weft_yield();
   if (!done_first) weft_future_set_result(hop_f[0], NULL);
-  for (const char *c = "xyz"; *c; c++) {
-    hop_trace[hop_n++] = *c;
-    weft_yield();
-  }
+  pass_note_each("xyz");
   if (!weft_future_done(hop_f[1])) weft_future_set_result(hop_f[1], NULL);
-  for (const char *c = "uvw"; *c; c++) {
-    hop_trace[hop_n++] = *c;
-    weft_yield();
-  }
-  ck_assert_int_eq(weft_await(weft_task_future(g), NULL), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
-  weft_task_release(g);
-  weft_task_release(t);
+  pass_note_each("uvw");
+  await_all_ok(ts, 2);
   for (int i = 0; i < 2; i++) weft_future_release(hop_f[i]);
-  hop_trace[hop_n] = 0;
   return 0;
 }
 
 START_TEST(one_worker_hops_as_asyncio) {
   ck_assert_int_eq(run_main(1, hop_main, NULL, NULL), 0);
-  ck_assert_str_eq(hop_trace, "xbycazduevaw");
+  ck_assert_str_eq(pass_trace.s, "xbycazduevaw");
   ck_assert_int_eq(run_main(1, hop_main, (void *)1, NULL), 0);
-  ck_assert_str_eq(hop_trace, "xbyaaczduevw");
+  ck_assert_str_eq(pass_trace.s, "xbyaaczduevw");
 }
 END_TEST
 

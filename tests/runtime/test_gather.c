@@ -365,46 +365,29 @@ static int storm_main(void *arg, void **res) {
  * the awaiter resumes a pass after the outer future completes. Two tasks
  * note a letter a pass: the gatherer's 'a' lands where asyncio's does. */
 static weft_future_t *hop_f[2];
-static char hop_trace[16];
-static int hop_n;
 
 static int hop_gatherer(void *arg, void **res) {
   struct weft_gather_slot slots[2];
   ck_assert_int_eq(weft_gather(hop_f, 2, 0, slots), 0);
-  hop_trace[hop_n++] = 'a';
-  return 0;
-}
-
-static int hop_ticker(void *arg, void **res) {
-  for (const char *c = "bcd"; *c; c++) {
-    weft_yield();
-    hop_trace[hop_n++] = *c;
-  }
+  pass_note('a');
   return 0;
 }
 
 static int hop_main(void *arg, void **res) {
   bool done_first = arg != NULL;
-  hop_n = 0;
+  pass_reset();
   for (int i = 0; i < 2; i++) weft_future_new(NULL, &hop_f[i]);
   if (done_first)
     for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
-  weft_task_t *g, *t;
-  weft_spawn(hop_gatherer, NULL, &g);
-  weft_spawn(hop_ticker, NULL, &t);
-  weft_yield(); /* g gathers, t yields */
+  weft_task_t *ts[2];
+  weft_spawn(hop_gatherer, NULL, &ts[0]);
+  weft_spawn(pass_ticker, "bcd", &ts[1]);
+  weft_yield(); /* the gatherer gathers, the ticker yields */
   if (!done_first)
     for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
-  for (const char *c = "xyzw"; *c; c++) {
-    hop_trace[hop_n++] = *c;
-    weft_yield();
-  }
-  ck_assert_int_eq(weft_await(weft_task_future(g), NULL), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
-  weft_task_release(g);
-  weft_task_release(t);
+  pass_note_each("xyzw");
+  await_all_ok(ts, 2);
   for (int i = 0; i < 2; i++) weft_future_release(hop_f[i]);
-  hop_trace[hop_n] = 0;
   return 0;
 }
 
@@ -412,9 +395,9 @@ START_TEST(one_worker_hops_as_asyncio) {
   /* CPython 3.13 prints these (tests/order: "S 1 S 2 Y F 0 F 1 ..." and
    * "F 0 F 1 S 1 S 2 Y ..."). */
   ck_assert_int_eq(run_main(1, hop_main, NULL, NULL), 0);
-  ck_assert_str_eq(hop_trace, "xbycazdw");
+  ck_assert_str_eq(pass_trace.s, "xbycazdw");
   ck_assert_int_eq(run_main(1, hop_main, (void *)1, NULL), 0);
-  ck_assert_str_eq(hop_trace, "xbyaczdw");
+  ck_assert_str_eq(pass_trace.s, "xbyaczdw");
 }
 END_TEST
 

@@ -144,50 +144,33 @@ END_TEST
  * resumes a pass after that. CPython 3.13 prints "xbycazdw" for the same
  * program (tasks noting a letter a pass). */
 static weft_future_t *hop_f;
-static char hop_trace[16];
-static int hop_n;
 
 static int hop_shielded(void *arg, void **res) {
   weft_future_t *outer;
   ck_assert_int_eq(weft_shield(hop_f, &outer), 0);
   ck_assert_int_eq(weft_await(outer, NULL), 0);
   weft_future_release(outer);
-  hop_trace[hop_n++] = 'a';
-  return 0;
-}
-
-static int hop_ticker(void *arg, void **res) {
-  for (const char *c = "bcd"; *c; c++) {
-    weft_yield();
-    hop_trace[hop_n++] = *c;
-  }
+  pass_note('a');
   return 0;
 }
 
 static int hop_main(void *arg, void **res) {
-  hop_n = 0;
+  pass_reset();
   weft_future_new(NULL, &hop_f);
-  weft_task_t *g, *t;
-  weft_spawn(hop_shielded, NULL, &g);
-  weft_spawn(hop_ticker, NULL, &t);
+  weft_task_t *ts[2];
+  weft_spawn(hop_shielded, NULL, &ts[0]);
+  weft_spawn(pass_ticker, "bcd", &ts[1]);
   weft_yield();
   weft_future_set_result(hop_f, NULL);
-  for (const char *c = "xyzw"; *c; c++) {
-    hop_trace[hop_n++] = *c;
-    weft_yield();
-  }
-  ck_assert_int_eq(weft_await(weft_task_future(g), NULL), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
-  weft_task_release(g);
-  weft_task_release(t);
+  pass_note_each("xyzw");
+  await_all_ok(ts, 2);
   weft_future_release(hop_f);
-  hop_trace[hop_n] = 0;
   return 0;
 }
 
 START_TEST(one_worker_hops_as_asyncio) {
   ck_assert_int_eq(run_main(1, hop_main, NULL, NULL), 0);
-  ck_assert_str_eq(hop_trace, "xbycazdw");
+  ck_assert_str_eq(pass_trace.s, "xbycazdw");
 }
 END_TEST
 

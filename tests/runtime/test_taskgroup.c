@@ -437,13 +437,10 @@ END_TEST
  * callback a pass later (asyncio's _on_task_done), and the owner waiting
  * to leave resumes a pass after that. CPython 3.13 prints "xycbzdewfo"
  * for the same program (tasks noting a letter a pass). */
-static char tg_hop[16];
-static int tg_hop_n;
-
 static int tg_hop_child(void *arg, void **res) {
-  tg_hop[tg_hop_n++] = 'c';
+  pass_note('c');
   weft_yield();
-  tg_hop[tg_hop_n++] = 'd';
+  pass_note('d');
   return 0;
 }
 
@@ -453,38 +450,23 @@ static int tg_hop_owner(void *arg, void **res) {
   ck_assert_int_eq(weft_taskgroup_spawn(g, tg_hop_child, NULL, NULL, NULL), 0);
   ck_assert_int_eq(weft_taskgroup_leave(g, 0), 0);
   ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
-  tg_hop[tg_hop_n++] = 'o';
-  return 0;
-}
-
-static int tg_hop_ticker(void *arg, void **res) {
-  for (const char *c = "bef"; *c; c++) {
-    weft_yield();
-    tg_hop[tg_hop_n++] = *c;
-  }
+  pass_note('o');
   return 0;
 }
 
 static int tg_hop_main(void *arg, void **res) {
-  weft_task_t *o, *t;
-  weft_spawn(tg_hop_owner, NULL, &o);
-  weft_spawn(tg_hop_ticker, NULL, &t);
-  for (const char *c = "xyzw"; *c; c++) {
-    tg_hop[tg_hop_n++] = *c;
-    weft_yield();
-  }
-  ck_assert_int_eq(weft_await(weft_task_future(o), NULL), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
-  weft_task_release(o);
-  weft_task_release(t);
-  tg_hop[tg_hop_n] = 0;
+  weft_task_t *ts[2];
+  weft_spawn(tg_hop_owner, NULL, &ts[0]);
+  weft_spawn(pass_ticker, "bef", &ts[1]);
+  pass_note_each("xyzw");
+  await_all_ok(ts, 2);
   return 0;
 }
 
 START_TEST(one_worker_hops_as_asyncio) {
-  tg_hop_n = 0;
+  pass_reset();
   ck_assert_int_eq(run_main(1, tg_hop_main, NULL, NULL), 0);
-  ck_assert_str_eq(tg_hop, "xycbzdewfo");
+  ck_assert_str_eq(pass_trace.s, "xycbzdewfo");
 }
 END_TEST
 

@@ -164,48 +164,32 @@ END_TEST
  * the callback that satisfies it. CPython 3.13 prints the same traces for
  * the same program (tasks noting a letter a pass). */
 static weft_future_t *hop_f[2];
-static char hop_trace[16];
-static int hop_n, hop_when;
+static int hop_when;
 
 static int hop_waiter(void *arg, void **res) {
   ck_assert_int_eq(weft_wait(hop_f, 2, -1, hop_when, NULL), hop_when == WEFT_ALL_COMPLETED ? 2 : 1 + weft_future_done(hop_f[1]));
-  hop_trace[hop_n++] = 'a';
-  return 0;
-}
-
-static int hop_ticker(void *arg, void **res) {
-  for (const char *c = "bcd"; *c; c++) {
-    weft_yield();
-    hop_trace[hop_n++] = *c;
-  }
+  pass_note('a');
   return 0;
 }
 
 static int hop_main(void *arg, void **res) {
   bool done_first = arg != NULL;
-  hop_n = 0;
+  pass_reset();
   for (int i = 0; i < 2; i++) weft_future_new(NULL, &hop_f[i]);
   if (done_first)
     for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
-  weft_task_t *w, *t;
-  weft_spawn(hop_waiter, NULL, &w);
-  weft_spawn(hop_ticker, NULL, &t);
-  weft_yield(); /* w waits, t yields */
+  weft_task_t *ts[2];
+  weft_spawn(hop_waiter, NULL, &ts[0]);
+  weft_spawn(pass_ticker, "bcd", &ts[1]);
+  weft_yield(); /* the waiter waits, the ticker yields */
   if (!done_first) {
     weft_future_set_result(hop_f[0], NULL);
     if (hop_when == WEFT_ALL_COMPLETED) weft_future_set_result(hop_f[1], NULL);
   }
-  for (const char *c = "xyzw"; *c; c++) {
-    hop_trace[hop_n++] = *c;
-    weft_yield();
-  }
+  pass_note_each("xyzw");
   if (!weft_future_done(hop_f[1])) weft_future_set_result(hop_f[1], NULL);
-  ck_assert_int_eq(weft_await(weft_task_future(w), NULL), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
-  weft_task_release(w);
-  weft_task_release(t);
+  await_all_ok(ts, 2);
   for (int i = 0; i < 2; i++) weft_future_release(hop_f[i]);
-  hop_trace[hop_n] = 0;
   return 0;
 }
 
@@ -213,9 +197,9 @@ START_TEST(one_worker_hops_as_asyncio) {
   for (int w = 0; w < 2; w++) {
     hop_when = w ? WEFT_FIRST_COMPLETED : WEFT_ALL_COMPLETED;
     ck_assert_int_eq(run_main(1, hop_main, NULL, NULL), 0);
-    ck_assert_str_eq(hop_trace, "xbycazdw");
+    ck_assert_str_eq(pass_trace.s, "xbycazdw");
     ck_assert_int_eq(run_main(1, hop_main, (void *)1, NULL), 0);
-    ck_assert_str_eq(hop_trace, "xbyaczdw");
+    ck_assert_str_eq(pass_trace.s, "xbyaczdw");
   }
 }
 END_TEST
