@@ -41,7 +41,7 @@ OBJS = 4  # futures, events, queues and locks 0..3 (queue k bounded at k)
 PUT_QUEUES = order_script.PUT_QUEUES  # 5..7, bounded at 1..3
 
 
-def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
+def generate(rng, cancels=True, gathers=False, barriers=True, extras=True, notes_items=True):
     # The ops added later (Event.clear, blocking puts, get_nowait) come from
     # a draw of their own, seeded from the main draw's state without taking
     # from it: a script without them is the one the seed always made.
@@ -136,7 +136,10 @@ def generate(rng, cancels=True, gathers=False, barriers=True, extras=True):
             elif t and r < 0.80:
                 ops.append('V %d' % rng.randrange(OBJS))
             elif t and r < 0.83:
-                ops.append('Q %d' % rng.randrange(OBJS))
+                # With one worker the item a get took is noted too (q): with
+                # several, which items are left over depends on timing.
+                code = 'q' if extras and notes_items and extra_draw.random() < 0.5 else 'Q'
+                ops.append('%s %d' % (code, rng.randrange(OBJS)))
             elif t and t not in cancellable and r < 0.835:
                 ops.append('K %d' % rng.randrange(OBJS))
             elif r < 0.84:
@@ -247,7 +250,7 @@ def main():
         # finding the queue full and a barrier's indices (or its abort
         # coming first) depend on timing: no cancels, no barriers, no '!'.
         script = generate(random.Random(seed), cancels=workers == 1, gathers=True,
-                          barriers=workers == 1)
+                          barriers=workers == 1, notes_items=workers == 1)
         signal.alarm(60)  # a script that hangs asyncio is the generator's bug
         try:
             want = order_script.run(script)

@@ -45,6 +45,20 @@ static weft_cond_t *conds[MAX_OBJS];
 static weft_barrier_t *barriers[MAX_OBJS];
 static int released[MAX_OBJS]; /* a condition's predicate; under its lock */
 static int queue_gets[MAX_OBJS];
+static int queue_puts; /* puts made so far: the next put's item (next_item) */
+
+/* Each put's item: the next letter, in the order the puts are made (as
+ * order_script.py's next_item). */
+static void *next_item(void) {
+  static const char items[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  return (void *)(intptr_t)items[queue_puts++ % (int)(sizeof items - 1)];
+}
+
+/* A priority queue's order: the letters' (asyncio's heapq compares them). */
+static int cmp_item(const void *a, const void *b) {
+  intptr_t x = (intptr_t)a, y = (intptr_t)b;
+  return x < y ? -1 : x > y;
+}
 /* Queues 5-7 (1-3 items) take blocking puts and no blocking gets: the
  * epilogue starts a drainer for each one the script uses, which gets until
  * it is cancelled (as order_script.py's PUT_QUEUES). */
@@ -198,11 +212,15 @@ static int run_op(int self, const struct op *o, struct held *h) {
   case 'E': CHECK(weft_event_set(events[o->arg])); return 0;
   case 'V': return suspended(weft_event_wait(events[o->arg], -1), "event_wait");
   case 'P':
-    rc = weft_queue_put_nowait(queues[o->arg], (void *)1);
+    rc = weft_queue_put_nowait(queues[o->arg], next_item());
     if (rc == -EAGAIN) note('!'); /* full: asyncio's QueueFull */
     else CHECK(rc);
     return 0;
   case 'Q': return suspended(weft_queue_get(queues[o->arg], &item, -1), "queue_get");
+  case 'q':
+    rc = weft_queue_get(queues[o->arg], &item, -1);
+    if (!rc) note((char)(intptr_t)item);
+    return suspended(rc, "queue_get");
   case 'L':
     if (suspended(weft_lock_acquire(locks[o->arg], -1), "lock_acquire")) return -ECANCELED;
     hold(h, 'L', o->arg);
@@ -251,7 +269,7 @@ static int run_op(int self, const struct op *o, struct held *h) {
     return 0;
   case 'D': CHECK(weft_barrier_reset(barriers[o->arg])); return 0;
   case 'H': CHECK(weft_event_clear(events[o->arg])); return 0;
-  case 'I': return suspended(weft_queue_put(queues[o->arg], (void *)1, -1), "queue_put");
+  case 'I': return suspended(weft_queue_put(queues[o->arg], next_item(), -1), "queue_put");
   case 'g':
   case 'd':
     rc = weft_queue_get_nowait(queues[o->arg], &item);
@@ -270,7 +288,7 @@ static int run_op(int self, const struct op *o, struct held *h) {
 static int feed(void *arg, void **res) {
   int k = (int)(intptr_t)arg;
   for (int g = 0; g < queue_gets[k]; g++) {
-    int rc = weft_queue_put(queues[k], (void *)1, -1);
+    int rc = weft_queue_put(queues[k], next_item(), -1);
     if (rc == -ECANCELED) return rc;
     CHECK(rc);
   }
@@ -365,7 +383,7 @@ static int parse(const char *s) {
       if (end == s || v < 0) return -1;
       if (o->code == 'S' || o->code == 'A' || o->code == 't' ? v >= MAX_TASKS : v >= MAX_OBJS) return -1;
       int put_queue = v >= FIRST_PUT_QUEUE;
-      if ((o->code == 'Q' || o->code == 'g') && !put_queue) queue_gets[v]++;
+      if ((o->code == 'Q' || o->code == 'q' || o->code == 'g') && !put_queue) queue_gets[v]++;
       else if ((o->code == 'P' || o->code == 'I' || o->code == 'g') && put_queue) queue_drained[v] = 1;
       else if (strchr("Pdj", o->code) && v == JOIN_QUEUE) queue_drained[v] = 1;
       o->arg = (int)v;
@@ -380,7 +398,9 @@ static void make_objects(void) {
   for (int k = 0; k < MAX_OBJS; k++) {
     CHECK(weft_future_new(NULL, &futs[k]));
     CHECK(weft_event_create(&events[k]));
-    CHECK(weft_queue_create(WEFT_QUEUE_FIFO, (size_t)(k % 4), NULL, &queues[k]));
+    /* Queue 2 is LIFO, queue 3 a priority queue (as order_script.py's). */
+    enum weft_queue_kind kind = k == 2 ? WEFT_QUEUE_LIFO : k == 3 ? WEFT_QUEUE_PRIORITY : WEFT_QUEUE_FIFO;
+    CHECK(weft_queue_create(kind, (size_t)(k % 4), kind == WEFT_QUEUE_PRIORITY ? cmp_item : NULL, &queues[k]));
     CHECK(weft_lock_create(&locks[k]));
     CHECK(weft_sem_create(k + 1, 0, &sems[k]));
     CHECK(weft_cond_create(NULL, &conds[k]));

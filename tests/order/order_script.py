@@ -24,8 +24,9 @@ get_nowait() and task_done() (QueueEmpty notes '!'); j await Queue.join().
 A task that CancelledError ends notes '#' (unless it
 never started: its body never runs); an await of a task that was
 cancelled notes '%'.
-Queue k holds at most k % 4 items (0: unbounded); queues 5-7 are the
-put queues, which the epilogue drains; semaphore k starts with k + 1
+Queue k holds at most k % 4 items (0: unbounded); queue 2 is LIFO, queue 3
+a priority queue; each put's item is the next letter (q notes the item a
+get took); queues 5-7 are the put queues, which the epilogue drains; semaphore k starts with k + 1
 permits. A task cancelled while it holds locks or permits gives them back
 (as `async with` would), the last taken first.
 """
@@ -127,6 +128,7 @@ PUT_QUEUES = (5, 6, 7)
 # done too, so that its unfinished count is always its size and every join
 # ends once the drainer has emptied it.
 JOIN_QUEUE = 4
+ITEMS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
 
 
 def parse(text):
@@ -155,7 +157,15 @@ def run(text):
         loop = asyncio.get_running_loop()
         futs = [loop.create_future() for _ in range(MAX_OBJS)]
         events = [asyncio.Event() for _ in range(MAX_OBJS)]
-        queues = [asyncio.Queue(maxsize=k % 4) for k in range(MAX_OBJS)]
+        # Queue 2 is a LifoQueue, queue 3 a PriorityQueue (items are letters).
+        kinds = {2: asyncio.LifoQueue, 3: asyncio.PriorityQueue}
+        queues = [kinds.get(k, asyncio.Queue)(maxsize=k % 4) for k in range(MAX_OBJS)]
+        puts = [0]
+
+        def next_item():
+            # Each put's item: the next letter, in the order the puts are made.
+            puts[0] += 1
+            return ITEMS[(puts[0] - 1) % len(ITEMS)]
         locks = [asyncio.Lock() for _ in range(MAX_OBJS)]
         sems = [asyncio.Semaphore(k + 1) for k in range(MAX_OBJS)]
         conds = [asyncio.Condition() for _ in range(MAX_OBJS)]
@@ -165,7 +175,7 @@ def run(text):
         drained = set()
         for ops in script:
             for code, arg in ops:
-                if code in 'Qg' and arg not in PUT_QUEUES:
+                if code in 'Qqg' and arg not in PUT_QUEUES:
                     gets[arg] += 1
                 elif code in 'PIg' and arg in PUT_QUEUES or code in 'Pdj' and arg == JOIN_QUEUE:
                     drained.add(arg)
@@ -179,7 +189,7 @@ def run(text):
             # as room frees up; cancelled once every task has ended (items
             # may be left over).
             for _ in range(n):
-                await queue.put(1)
+                await queue.put(next_item())
 
         async def drain(queue, done):
             # A put queue's or the join queue's reader: gets until
@@ -230,11 +240,13 @@ def run(text):
                     await events[arg].wait()
                 elif code == 'P':
                     try:
-                        queues[arg].put_nowait(1)
+                        queues[arg].put_nowait(next_item())
                     except asyncio.QueueFull:
                         trace.append('!')
                 elif code == 'Q':
                     await queues[arg].get()
+                elif code == 'q':
+                    trace.append(await queues[arg].get())
                 elif code == 'L':
                     await locks[arg].acquire()
                     held.append(locks[arg])
@@ -280,7 +292,7 @@ def run(text):
                 elif code == 'H':
                     events[arg].clear()
                 elif code == 'I':
-                    await queues[arg].put(1)
+                    await queues[arg].put(next_item())
                 elif code == 'g':
                     try:
                         queues[arg].get_nowait()
