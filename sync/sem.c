@@ -164,7 +164,10 @@ static void hand_out_locked(struct weft_sem *s) {
     weft__wl_grant(w, NULL, 0);
   }
   bool waiting = !weft__list_empty(&s->waiters.waiters) || s->granted_unrun > 0;
-  atomic_store_explicit(&s->word, (uint64_t)value << 1 | (waiting ? WAITERS : 0), memory_order_relaxed);
+  /* release: a permit left in the pool passes the releaser's writes to
+   * the fast path's acquire CAS that takes it once WAITERS is clear (a
+   * granted one passes them through its grant). */
+  atomic_store_explicit(&s->word, (uint64_t)value << 1 | (waiting ? WAITERS : 0), memory_order_release);
 }
 
 /* Gives a permit back: to the oldest waiter, or to the pool. Under m. */
@@ -172,8 +175,8 @@ static int release_locked(struct weft_sem *s) {
   uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
   if (cur & WAITERS) {
     if (full(s, cur)) return -EOVERFLOW;
-    atomic_store_explicit(&s->word, cur + ONE, memory_order_relaxed); /* only m changes it */
-    hand_out_locked(s);
+    atomic_store_explicit(&s->word, cur + ONE, memory_order_relaxed); /* only m changes it; */
+    hand_out_locked(s);                                                 /* its store releases */
     return 0;
   }
   int rc = try_give(s); /* nobody waits: WAITERS is clear, the fast paths race us */
