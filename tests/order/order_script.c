@@ -45,13 +45,16 @@ static weft_cond_t *conds[MAX_OBJS];
 static weft_barrier_t *barriers[MAX_OBJS];
 static int released[MAX_OBJS]; /* a condition's predicate; under its lock */
 static int queue_gets[MAX_OBJS];
-static int queue_puts; /* puts made so far: the next put's item (next_item) */
+/* Puts made so far: the next put's item (next_item). Atomic: with several
+ * workers puts run on several threads (their items then differ from
+ * asyncio's, and gets note no items there). */
+static _Atomic int queue_puts;
 
 /* Each put's item: the next letter, in the order the puts are made (as
  * order_script.py's next_item). */
 static void *next_item(void) {
   static const char items[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-  return (void *)(intptr_t)items[queue_puts++ % (int)(sizeof items - 1)];
+  return (void *)(intptr_t)items[atomic_fetch_add(&queue_puts, 1) % (int)(sizeof items - 1)];
 }
 
 /* A priority queue's order: the letters' (asyncio's heapq compares them). */
