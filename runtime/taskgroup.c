@@ -295,9 +295,16 @@ static bool wait_children(struct weft_taskgroup *g) {
     weft__mutex_unlock(&g->m);
     if (done) return cancelled;
     weft__task_blocked(t, WEFT__BLOCK_TASKGROUP, g, 0);
-    int rc = atomic_load_explicit(&g->loop->closing, memory_order_relaxed)
-                 ? weft__task_wait_nocancel(t, &g->fired, 0)
-                 : weft__task_wait(t, &g->fired, 0);
+    int rc;
+    if (atomic_load_explicit(&g->loop->closing, memory_order_relaxed))
+      rc = weft__task_wait_nocancel(t, &g->fired, 0);
+    else if (weft__task_take_cancel(t))
+      /* A cancellation pending as the wait begins cancels asyncio's
+       * _on_completed_fut: CancelledError a pass later (task.h), so the
+       * children run that pass before the group aborts them. */
+      rc = weft__task_cancelled_after_pass(t);
+    else
+      rc = weft__task_wait(t, &g->fired, 0);
     weft__mutex_lock(&g->m);
     g->waiter = NULL; /* waker rule */
     bool aborting = g->aborting;

@@ -463,6 +463,47 @@ static int tg_hop_main(void *arg, void **res) {
   return 0;
 }
 
+/* An owner that reaches leave with a cancellation of its own pending gives
+ * up a pass first (asyncio's pending cancel cancels _on_completed_fut), so
+ * the child takes its first step before the group cancels it. CPython 3.13
+ * prints "wxy#zO" for the same program. */
+static int tg_pending_child(void *arg, void **res) {
+  for (const char *c = "cde"; *c; c++) {
+    if (weft_yield()) {
+      pass_note('#');
+      return -ECANCELED;
+    }
+    pass_note(*c);
+  }
+  return 0;
+}
+
+static int tg_pending_owner(void *arg, void **res) {
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, tg_pending_child, NULL, NULL, NULL), 0);
+  weft_task_cancel(weft_task_current(), NULL);
+  ck_assert_int_eq(weft_taskgroup_leave(g, 0), -ECANCELED);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  pass_note('O');
+  return 0;
+}
+
+static int tg_pending_main(void *arg, void **res) {
+  weft_task_t *o;
+  weft_spawn(tg_pending_owner, NULL, &o);
+  pass_note_each("wxyz");
+  await_all_ok(&o, 1);
+  return 0;
+}
+
+START_TEST(one_worker_pending_cancel_at_leave_gives_up_a_pass) {
+  pass_reset();
+  ck_assert_int_eq(run_main(1, tg_pending_main, NULL, NULL), 0);
+  ck_assert_str_eq(pass_trace.s, "wxy#zO");
+}
+END_TEST
+
 START_TEST(one_worker_hops_as_asyncio) {
   pass_reset();
   ck_assert_int_eq(run_main(1, tg_hop_main, NULL, NULL), 0);
@@ -480,6 +521,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, group_cancel_ends_the_group_cleanly);
   tcase_add_test(tc, timeout_scope_around_a_group);
   tcase_add_test(tc, one_worker_hops_as_asyncio);
+  tcase_add_test(tc, one_worker_pending_cancel_at_leave_gives_up_a_pass);
   tcase_add_test(tc, storm_on_four_workers);
   tcase_add_test(tc, failure_racing_leave_leaves_no_cancel);
   tcase_add_test(tc, close_with_a_child_failing_under_cancel);
