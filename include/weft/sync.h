@@ -94,7 +94,9 @@ WEFT_EXTERN const char *weft_lock_name(weft_lock_t *l);
  * Suspends: yes.  Threads: tasks on any worker.
  */
 WEFT_EXTERN int weft_lock_acquire(weft_lock_t *l, int64_t timeout_ns);
-/** weft_lock_try_acquire - take it only if free (FIFO: and nobody waits): 0 or -EAGAIN; -EPERM outside a task; -EINVAL. Suspends: no. */
+/** weft_lock_try_acquire - take it only if free (FIFO: and nobody waits, or every waiter was
+ *  cancelled while queued on a one-worker loop, as asyncio's acquire): 0 or -EAGAIN; -EPERM
+ *  outside a task; -EINVAL. Suspends: no. */
 WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t *l);
 /**
  * weft_lock_release - release the lock (FIFO: to the oldest waiter, if any;
@@ -103,7 +105,9 @@ WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t *l);
  *           the task holding it; -EINVAL.  Suspends: no.
  */
 WEFT_EXTERN int weft_lock_release(weft_lock_t *l);
-/** weft_lock_locked - 1 if held, else 0. Threads: any. */
+/** weft_lock_locked - 1 if held (handed to a waiter that has not run yet counts), else 0;
+ *  free while its first waiter, cancelled while queued on a one-worker loop, has not left
+ *  (asyncio's rule, docs/sync.md). Threads: any. */
 WEFT_EXTERN int weft_lock_locked(weft_lock_t *l);
 
 /* `async with lock:` — the scope releases on every way out (GCC/Clang):
@@ -194,7 +198,8 @@ WEFT_EXTERN int weft_cond_notify_all(weft_cond_t *c);
  *           semaphore holds) or @out is NULL; -ENOMEM.  Threads: any.
  */
 WEFT_EXTERN int weft_sem_create(int64_t value, int bounded, weft_sem_t **out);
-/** weft_sem_destroy - 0; -EBUSY while tasks wait. */
+/** weft_sem_destroy - 0; -EBUSY while tasks wait (on a one-worker FIFO loop, also while a
+ *  waiter granted a permit has not run yet: it still takes the semaphore's mutex). */
 WEFT_EXTERN int weft_sem_destroy(weft_sem_t *s);
 /** weft_sem_set_name - name it in task dumps (weft/debug.h); @name is not copied:
  *  a string with static storage (a literal), or NULL. 0; -EINVAL if @s is NULL. Threads: any. */
@@ -219,7 +224,8 @@ WEFT_EXTERN int weft_sem_try_acquire(weft_sem_t *s);
  * Threads:  any.
  */
 WEFT_EXTERN int weft_sem_release(weft_sem_t *s);
-/** weft_sem_locked - 1 if an acquire would suspend. Threads: any. */
+/** weft_sem_locked - 1 if an acquire would suspend (no permit, or waiters queued or granted
+ *  and not yet run, asyncio's FIFO rule). Threads: any. */
 WEFT_EXTERN int weft_sem_locked(weft_sem_t *s);
 /** weft_sem_value - permits free now. Threads: any. */
 WEFT_EXTERN int64_t weft_sem_value(weft_sem_t *s);
