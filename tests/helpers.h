@@ -101,6 +101,19 @@ static inline int pass_ticker(void *arg, void **res) {
   return 0;
 }
 
+/* From a task: @n new futures, set already if @done (their results NULL). */
+static inline void futures_new(weft_future_t **fs, int n, bool done) {
+  for (int i = 0; i < n; i++) {
+    ck_assert_int_eq(weft_future_new(NULL, &fs[i]), 0);
+    if (done) ck_assert_int_eq(weft_future_set_result(fs[i], NULL), 0);
+  }
+}
+
+/* Releases @n futures. */
+static inline void futures_release(weft_future_t **fs, int n) {
+  for (int i = 0; i < n; i++) weft_future_release(fs[i]);
+}
+
 /* From a task: awaits @n tasks, asserting each returned 0, and releases them. */
 static inline void await_all_ok(weft_task_t **ts, int n) {
   for (int i = 0; i < n; i++) {

@@ -376,9 +376,7 @@ static int hop_gatherer(void *arg, void **res) {
 static int hop_main(void *arg, void **res) {
   bool done_first = arg != NULL;
   pass_reset();
-  for (int i = 0; i < 2; i++) weft_future_new(NULL, &hop_f[i]);
-  if (done_first)
-    for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
+  futures_new(hop_f, 2, done_first);
   weft_task_t *ts[2];
   weft_spawn(hop_gatherer, NULL, &ts[0]);
   weft_spawn(pass_ticker, "bcd", &ts[1]);
@@ -387,7 +385,7 @@ static int hop_main(void *arg, void **res) {
     for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
   pass_note_each("xyzw");
   await_all_ok(ts, 2);
-  for (int i = 0; i < 2; i++) weft_future_release(hop_f[i]);
+  futures_release(hop_f, 2);
   return 0;
 }
 

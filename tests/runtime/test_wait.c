@@ -175,9 +175,7 @@ static int hop_waiter(void *arg, void **res) {
 static int hop_main(void *arg, void **res) {
   bool done_first = arg != NULL;
   pass_reset();
-  for (int i = 0; i < 2; i++) weft_future_new(NULL, &hop_f[i]);
-  if (done_first)
-    for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
+  futures_new(hop_f, 2, done_first);
   weft_task_t *ts[2];
   weft_spawn(hop_waiter, NULL, &ts[0]);
   weft_spawn(pass_ticker, "bcd", &ts[1]);
@@ -189,7 +187,7 @@ static int hop_main(void *arg, void **res) {
   pass_note_each("xyzw");
   if (!weft_future_done(hop_f[1])) weft_future_set_result(hop_f[1], NULL);
   await_all_ok(ts, 2);
-  for (int i = 0; i < 2; i++) weft_future_release(hop_f[i]);
+  futures_release(hop_f, 2);
   return 0;
 }
 
