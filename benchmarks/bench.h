@@ -9,6 +9,7 @@ void report(const char *name, long ops, double secs, const char *extra);
 
 /* sync workloads (bench_sync.c) */
 int bench_lock_contended(void *arg, void **res);
+int bench_lock_contended_fifo(void *arg, void **res);
 int bench_lock_contended_barging(void *arg, void **res);
 int bench_queue_mpmc(void *arg, void **res);
 int bench_semaphore_limit(void *arg, void **res);

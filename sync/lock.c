@@ -37,8 +37,14 @@
  * queued waiter is marked, and a marked waiter leaving a free lock hands
  * it to the first waiter (or finds it marked too, and leaves it free).
  *
- * Barging (weft_lock_create_policy(WEFT_LOCK_BARGING), opt-in: Go's
- * sync.Mutex rule, not asyncio's). A release that finds waiters frees the
+ * Barging (Go's sync.Mutex rule, not asyncio's): a WEFT_LOCK_BARGING lock
+ * always, and the default lock (WEFT_LOCK_AUTO) for a waiter whose task's
+ * loop has several workers, where no order is promised; a waiter of a
+ * one-worker loop is handed the lock as above. The choice is made per
+ * release by the oldest waiter's loop (barges_for), so a lock shared by
+ * loops of both kinds serves each waiter by its own loop's rule; the word's
+ * bits say which state the lock is in (WOKEN: a barging release's waiter is
+ * on its way), never the policy. A release that finds waiters frees the
  * lock and wakes the oldest to *try* (its grant's status TRY_AGAIN, not the
  * lock), setting WOKEN; while WOKEN is set a release is the one fast CAS
  * again (nobody more to wake), and a newcomer takes a free lock with its
@@ -102,7 +108,7 @@ struct weft_lock {
   WEFT__MAGIC                     /* debug builds: misuse.h */
   _Atomic(const char *) name;     /* weft_lock_set_name; relaxed (the dump reads it) */
   _Atomic uintptr_t word;         /* owner | WAITERS | WOKEN, 0 when free (above) */
-  bool barging;                   /* WEFT_LOCK_BARGING; set at creation */
+  uint8_t policy;                 /* enum weft_lock_policy; set at creation */
   bool starving;                  /* barging: hand over directly for now; under m */
   struct weft__waitlist waiters;  /* under m */
 };
@@ -111,13 +117,23 @@ static inline struct weft_task *owner_of(uintptr_t word) {
   return (struct weft_task *)(word & ~BITS);
 }
 
+/* Whether a release barges for @t, the oldest waiter (head comment): a
+ * barging lock always; the default lock when @t's loop has several
+ * workers (lock_contended with two: a FIFO hand-off per increment is a
+ * convoy, 53 ns against barging's 9 and Go's 18; benchmarks/RESULTS.md,
+ * 2026-12-05 20:30Z). */
+static inline bool barges_for(const struct weft_lock *l, const struct weft_task *t) {
+  return l->policy == WEFT_LOCK_BARGING || (l->policy == WEFT_LOCK_AUTO && !t->fut.loop->solo);
+}
+
 WEFT__CHECKER bool lock_ok(struct weft_lock *l) {
   uintptr_t word = atomic_load_explicit(&l->word, memory_order_relaxed);
   bool queued = !weft__list_empty(&l->waiters.waiters);
   bool woken = (word & WOKEN) != 0;
-  return (owner_of(word) || !queued || woken || (!l->barging && weft__wl_head_cancelled(&l->waiters))) &&
+  return (owner_of(word) || !queued || woken ||
+          (l->policy != WEFT_LOCK_BARGING && weft__wl_head_cancelled(&l->waiters))) &&
          ((word & WAITERS) != 0) == queued &&
-         (l->barging || (!woken && !l->starving)) && (!l->starving || queued) &&
+         (l->policy != WEFT_LOCK_FIFO || (!woken && !l->starving)) && (!l->starving || queued) &&
          weft__wl_ok(&l->waiters);
 }
 
@@ -128,10 +144,11 @@ static bool take_or_mark_locked(struct weft_lock *l, uintptr_t me) {
   uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
   for (;;) {
     if (!owner_of(cur)) {
-      /* Free with waiters: a FIFO lock's first waiter is marked cancelled
-       * (head comment); asyncio's newcomer jumps the queue only if every
-       * waiter is cancelled. */
-      if (!l->barging && (cur & WAITERS) && !weft__wl_all_cancelled(&l->waiters)) return false;
+      /* Free with waiters and none woken to try: the first waiter is
+       * marked cancelled (head comment); asyncio's newcomer jumps the
+       * queue only if every waiter is cancelled. (Free with a waiter
+       * woken to try: a barging release's, which anyone may beat.) */
+      if ((cur & BITS) == WAITERS && !weft__wl_all_cancelled(&l->waiters)) return false;
       /* acquire: pairs with the release that freed it; release: names us (head comment). */
       if (atomic_compare_exchange_weak_explicit(&l->word, &cur, me | (cur & BITS),
                                                 memory_order_acq_rel, memory_order_relaxed))
@@ -158,21 +175,22 @@ static void unmark_if_none_locked(struct weft_lock *l) {
 }
 
 int weft_lock_create_policy(weft_lock_t **out, enum weft_lock_policy policy) {
-  if (!out || (policy != WEFT_LOCK_FIFO && policy != WEFT_LOCK_BARGING)) return -EINVAL;
+  if (!out || (policy != WEFT_LOCK_FIFO && policy != WEFT_LOCK_BARGING && policy != WEFT_LOCK_AUTO))
+    return -EINVAL;
   struct weft_lock *l = weft__alloc(sizeof *l);
   if (!l) return -ENOMEM;
   weft__magic_live(l);
   atomic_init(&l->name, NULL);
   weft__mutex_init(&l->m);
   atomic_init(&l->word, 0);
-  l->barging = policy == WEFT_LOCK_BARGING;
+  l->policy = (uint8_t)policy;
   l->starving = false;
   weft__wl_init(&l->waiters);
   *out = l;
   return 0;
 }
 
-int weft_lock_create(weft_lock_t **out) { return weft_lock_create_policy(out, WEFT_LOCK_FIFO); }
+int weft_lock_create(weft_lock_t **out) { return weft_lock_create_policy(out, WEFT_LOCK_AUTO); }
 
 int weft_lock_destroy(weft_lock_t *l) {
   if (!l) return -EINVAL;
@@ -186,31 +204,35 @@ int weft_lock_destroy(weft_lock_t *l) {
   return 0;
 }
 
-/* Hands the lock to the oldest waiter, or frees it; a barging lock (not
- * starving) frees it and wakes the oldest waiter to try, unless one is
- * already on its way. Under m, by its owner: nobody else changes the word
- * meanwhile (head comment), so plain stores. */
+/* Hands the lock to the oldest waiter, or frees it; for a waiter it
+ * barges for (barges_for), unless starving, frees it and wakes that waiter
+ * to try, unless one is already on its way. Under m, by its owner: nobody
+ * else changes the word meanwhile (head comment), so plain stores. */
 static void release_locked(struct weft_lock *l) {
-  if (l->barging && !l->starving) {
+  struct weft__waiter_node *w = weft__wl_first(&l->waiters);
+  if (l->policy != WEFT_LOCK_FIFO && !l->starving) {
     uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
     if ((cur & (WAITERS | WOKEN)) != WAITERS) {
       /* release: the critical section to the next owner. */
       atomic_store_explicit(&l->word, cur & BITS, memory_order_release);
       return;
     }
-    struct weft__waiter_node *w = weft__wl_pop_head(&l->waiters);
-    uintptr_t next = WOKEN | (weft__list_empty(&l->waiters.waiters) ? 0 : WAITERS);
-    /* release: as above, to a barger or to the woken waiter. */
-    atomic_store_explicit(&l->word, next, memory_order_release);
-    weft__wl_grant(w, NULL, TRY_AGAIN);
-    WEFT__INVARIANT(lock_ok(l));
-    return;
+    if (w && barges_for(l, w->task)) {
+      weft__wl_unqueue_first(&l->waiters, w);
+      uintptr_t next = WOKEN | (weft__list_empty(&l->waiters.waiters) ? 0 : WAITERS);
+      /* release: as above, to a barger or to the woken waiter. */
+      atomic_store_explicit(&l->word, next, memory_order_release);
+      weft__wl_grant(w, NULL, TRY_AGAIN);
+      WEFT__INVARIANT(lock_ok(l));
+      return;
+    }
   }
-  struct weft__waiter_node *w = weft__wl_first(&l->waiters);
   if (!w || weft__wl_marked(w)) {
-    /* Nobody waits: free. A marked first waiter (head comment): asyncio
-     * wakes nobody, so free, WAITERS kept. release: the critical section
-     * to the next owner. */
+    /* Nobody waits: free (and no longer starving: a waiter that gave up
+     * may have been the last). A marked first waiter (head comment):
+     * asyncio wakes nobody, so free, WAITERS kept. release: the critical
+     * section to the next owner. */
+    if (!w) l->starving = false;
     atomic_store_explicit(&l->word, w ? WAITERS : 0, memory_order_release);
     return;
   }
@@ -292,7 +314,7 @@ static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct we
   weft__task_blocked_named(t, WEFT__BLOCK_LOCK, l, owner ? (int64_t)owner->id : 0,
                            weft__name_get(&l->name));
   uint64_t deadline = weft__deadline(timeout_ns);
-  uint64_t since = l->barging ? weft__clock_ns() : 0;
+  uint64_t since = barges_for(l, t) ? weft__clock_ns() : 0;
   /* Granted: the lock is ours (release_locked named us before granting),
    * or, barging, ours to try; m is not held. */
   rc = weft__wl_wait_handoff(&l->m, &l->waiters, &w, mode, deadline);
@@ -315,8 +337,10 @@ static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct we
    * waiter, or a try (taken and released again, which wakes the next). */
   if (weft__wl_granted(&w)) {
     if (w.status != TRY_AGAIN || try_after_wake_locked(l, me, false)) release_locked(l);
-  } else if (!l->barging && !owner_of(atomic_load_explicit(&l->word, memory_order_relaxed))) {
-    release_locked(l); /* left a free lock (head comment): to the first waiter, if live */
+  } else if (atomic_load_explicit(&l->word, memory_order_relaxed) == WAITERS) {
+    /* Left a lock free with waiters and none woken to try (head comment:
+     * a marked first waiter): to the first waiter, if live. */
+    release_locked(l);
   } else {
     unmark_if_none_locked(l);
   }
@@ -325,15 +349,16 @@ static __attribute__((noinline)) int acquire_slow(struct weft_lock *l, struct we
   return rc;
 }
 
-/* The uncontended acquire: one CAS (0 -> task). A barging lock that is
- * free with waiters (its bits set) is taken by a second CAS, bits kept. */
+/* The uncontended acquire: one CAS (0 -> task). A lock freed by a barging
+ * release (free, WOKEN set: a waiter on its way to try) is taken by a
+ * second CAS, bits kept. */
 static inline bool try_take(struct weft_lock *l, struct weft_task *t, uintptr_t *cur) {
   *cur = 0;
   /* acquire: pairs with the release that freed it; release: names us (head comment). */
   if (atomic_compare_exchange_strong_explicit(&l->word, cur, (uintptr_t)t, memory_order_acq_rel,
                                               memory_order_relaxed))
     return true;
-  return l->barging && !owner_of(*cur) &&
+  return (*cur & WOKEN) && !owner_of(*cur) &&
          atomic_compare_exchange_strong_explicit(&l->word, cur, (uintptr_t)t | (*cur & BITS),
                                                  memory_order_acq_rel, memory_order_relaxed);
 }
@@ -363,7 +388,7 @@ void weft__lock_enqueue(struct weft_lock *l, struct weft__waiter_node *w) {
 }
 
 void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w) {
-  uint64_t since = l->barging ? weft__clock_ns() : 0;
+  uint64_t since = barges_for(l, w->task) ? weft__clock_ns() : 0;
   weft__mutex_lock(&l->m);
   /* No deadline, no cancellation: returns only once granted (barging:
    * granted a try it won; a lost one queues it first again). */
@@ -387,7 +412,7 @@ int weft_lock_try_acquire(weft_lock_t *l) {
   if (!t) return -EPERM;
   uintptr_t cur;
   if (try_take(l, t, &cur)) return 0;
-  if (l->barging || cur != WAITERS) return -EAGAIN;
+  if (cur != WAITERS) return -EAGAIN;
   /* Free with waiters (head comment: a marked first waiter): taken, as
    * acquire would, only if every waiter is cancelled. */
   weft__mutex_lock(&l->m);

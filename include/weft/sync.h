@@ -17,8 +17,10 @@
  *
  * Fairness: Lock and Semaphore hand over directly, first come first served:
  * a task that arrives while others wait queues behind them, even if the lock
- * is momentarily free (a Lock made with WEFT_LOCK_BARGING, opt-in, lets it
- * take the lock instead: weft_lock_create_policy).
+ * is momentarily free. One exception by default: a Lock whose waiter belongs
+ * to a loop of several workers, where no order is promised, barges (Go's
+ * sync.Mutex rule, with its 1 ms bound on how long a waiter can be passed
+ * over): enum weft_lock_policy.
  *
  * Cost: an uncontended Lock acquire and release, or Semaphore acquire and
  * release, is one atomic compare-and-swap each; a put or get on a bounded
@@ -57,13 +59,14 @@ typedef struct weft_queue weft_queue_t;
 
 /* ---- Lock --------------------------------------------------------------------- */
 
-/** weft_lock_create - a new unlocked Lock, FIFO (asyncio's rule: the
- *  Fairness paragraph above). Returns 0, -EINVAL, -ENOMEM. Threads: any. */
+/** weft_lock_create - a new unlocked Lock with WEFT_LOCK_AUTO (below): asyncio's
+ *  FIFO on a one-worker loop, Go's barging on several. Returns 0, -EINVAL, -ENOMEM.
+ *  Threads: any. */
 WEFT_EXTERN int weft_lock_create(weft_lock_t **out);
 
 /* Who gets a Lock released while tasks wait for it. */
 enum weft_lock_policy {
-  WEFT_LOCK_FIFO = 0,    /* handed to the oldest waiter (asyncio; the default) */
+  WEFT_LOCK_FIFO = 0,    /* handed to the oldest waiter (asyncio) */
   WEFT_LOCK_BARGING = 1, /* freed, and the oldest waiter woken to try for it: a
                           * task that acquires it first, even one that arrived
                           * later, takes it (Go's sync.Mutex). Much faster when
@@ -72,6 +75,13 @@ enum weft_lock_policy {
                           * back to the front; once one has waited over 1 ms
                           * and loses again, releases hand over FIFO until the
                           * queue empties, so nobody waits forever. */
+  WEFT_LOCK_AUTO = 2,    /* the default (weft_lock_create): each release chooses
+                          * by its oldest waiter's loop, FIFO if that loop has
+                          * one worker (asyncio's order, which one worker
+                          * promises), BARGING if it has several (no order is
+                          * promised there, and FIFO's hand-off per acquisition
+                          * turns a lock retaken in a loop into a convoy: 5x
+                          * slower than barging with two workers). */
 };
 /** weft_lock_create_policy - a new unlocked Lock with @policy. Returns 0;
  *  -EINVAL (@out NULL or @policy unknown); -ENOMEM. Threads: any. */
@@ -94,13 +104,13 @@ WEFT_EXTERN const char *weft_lock_name(weft_lock_t *l);
  * Suspends: yes.  Threads: tasks on any worker.
  */
 WEFT_EXTERN int weft_lock_acquire(weft_lock_t *l, int64_t timeout_ns);
-/** weft_lock_try_acquire - take it only if free (FIFO: and nobody waits, or every waiter was
- *  cancelled while queued on a one-worker loop, as asyncio's acquire): 0 or -EAGAIN; -EPERM
- *  outside a task; -EINVAL. Suspends: no. */
+/** weft_lock_try_acquire - take it only if free and, unless a barging release freed it,
+ *  nobody waits or every waiter was cancelled while queued on a one-worker loop (asyncio's
+ *  acquire): 0 or -EAGAIN; -EPERM outside a task; -EINVAL. Suspends: no. */
 WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t *l);
 /**
- * weft_lock_release - release the lock (FIFO: to the oldest waiter, if any;
- * barging: frees it and wakes the oldest waiter to try)
+ * weft_lock_release - release the lock: to the oldest waiter, if any; or, if
+ * the policy barges for that waiter, free, waking it to try
  * Returns:  0; WEFT_EINVALSTATE if not locked; -EPERM if the caller is not
  *           the task holding it; -EINVAL.  Suspends: no.
  */

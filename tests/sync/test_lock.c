@@ -6,7 +6,9 @@
  * barging policy: newcomers take a freed lock, a woken waiter that loses
  * goes back to the front, a starving one gets the lock handed over, a
  * cancelled woken waiter wakes the next, and the three races above and a
- * Condition's token ring with a barging lock. */
+ * Condition's token ring with a barging lock; the default lock
+ * (WEFT_LOCK_AUTO): FIFO's scripts on one worker, the barging scripts on a
+ * loop of two workers (tasks pinned to one), and the races. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -15,17 +17,53 @@ static weft_lock_t *lk;
 static char order[16];
 static int norder;
 
-/* Runs @main as one worker's main task with a new lock (lk) of @policy and
- * the order record empty; the tasks' marks in order must read @want, and
- * the lock is free and destroyable after. */
-static void expect_order(enum weft_lock_policy policy, weft_task_fn main, const char *want) {
+/* The worker the order scripts' tasks are pinned to, or -1: on a loop of
+ * several workers, one thread then runs them all, in a fixed order, while
+ * the lock's waiters belong to a loop that has several (WEFT_LOCK_AUTO's
+ * choice). */
+static int pin = -1;
+
+/* From an order script: spawns @fn(@arg) (pinned to `pin` if set). */
+static int spawn_here(weft_task_fn fn, void *arg, weft_task_t **out) {
+  return pin < 0 ? weft_spawn(fn, arg, out) : spawn_pinned(pin, fn, arg, out);
+}
+
+/* The main task of an order script run pinned: runs @arg's script as a
+ * task pinned to worker 0. */
+static int pinned_script(void *arg, void **res) {
+  weft_task_t *t;
+  ck_assert_int_eq(spawn_pinned(0, (weft_task_fn)arg, NULL, &t), 0);
+  int rc = weft_await(weft_task_future(t), NULL);
+  weft_task_release(t);
+  return rc;
+}
+
+/* Runs @main as the main task of a loop of @workers with a new lock (lk)
+ * of @policy and the order record empty (with several workers, @main and
+ * the tasks it spawns pinned to worker 0); the tasks' marks in order must
+ * read @want, and the lock is free and destroyable after. */
+static void expect_order_on(unsigned workers, enum weft_lock_policy policy, weft_task_fn main,
+                            const char *want) {
   ck_assert_int_eq(weft_lock_create_policy(&lk, policy), 0);
   norder = 0;
-  ck_assert_int_eq(run_main(1, main, NULL, NULL), 0);
+  pin = workers > 1 ? 0 : -1;
+  if (workers > 1)
+    ck_assert_int_eq(run_main(workers, pinned_script, (void *)main, NULL), 0);
+  else
+    ck_assert_int_eq(run_main(1, main, NULL, NULL), 0);
+  pin = -1;
   order[norder] = 0;
   ck_assert_str_eq(order, want);
   ck_assert_int_eq(weft_lock_destroy(lk), 0);
 }
+
+static void expect_order(enum weft_lock_policy policy, weft_task_fn main, const char *want) {
+  expect_order_on(1, policy, main, want);
+}
+
+/* The FIFO scripts' policies (_i: the loop test's index): an explicit
+ * FIFO lock, and the default, which is FIFO on one worker. */
+static enum weft_lock_policy fifo_or_auto(int i) { return i ? WEFT_LOCK_AUTO : WEFT_LOCK_FIFO; }
 
 static int errors_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_release(lk), WEFT_EINVALSTATE);
@@ -86,9 +124,9 @@ static int contender(void *arg, void **res) {
 static int fifo_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
   weft_task_t *ts[3];
-  weft_spawn(contender, "a", &ts[0]);
-  weft_spawn(contender, "b", &ts[1]);
-  weft_spawn(contender, "c", &ts[2]);
+  spawn_here(contender, "a", &ts[0]);
+  spawn_here(contender, "b", &ts[1]);
+  spawn_here(contender, "c", &ts[2]);
   weft_yield(); /* all three queue, in order */
   ck_assert_int_eq(weft_lock_release(lk), 0);
   /* Handed to "a" already: a newcomer (us) queues behind the waiters. */
@@ -103,7 +141,13 @@ static int fifo_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(fifo_hand_off) { expect_order(WEFT_LOCK_FIFO, fifo_main, "abcm"); }
+START_TEST(fifo_hand_off) { expect_order(fifo_or_auto(_i), fifo_main, "abcm"); }
+END_TEST
+
+/* An explicit FIFO lock keeps asyncio's hand-off on several workers too. */
+START_TEST(fifo_hand_off_on_several_workers) {
+  expect_order_on(2, WEFT_LOCK_FIFO, fifo_main, "abcm");
+}
 END_TEST
 
 static int waiter_with_timeout(void *arg, void **res) { return weft_lock_acquire(lk, 5000000); }
@@ -111,8 +155,8 @@ static int waiter_with_timeout(void *arg, void **res) { return weft_lock_acquire
 static int handoff_cancel_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
   weft_task_t *t2, *t3;
-  weft_spawn(contender, "2", &t2);
-  weft_spawn(contender, "3", &t3);
+  spawn_here(contender, "2", &t2);
+  spawn_here(contender, "3", &t3);
   weft_yield();
   ck_assert_int_eq(weft_lock_release(lk), 0); /* granted to t2 ... */
   ck_assert_int_eq(weft_lock_locked(lk), 1);       /* a grant in flight holds it */
@@ -134,7 +178,7 @@ static int handoff_cancel_main(void *arg, void **res) {
 }
 
 START_TEST(cancel_at_hand_off_passes_the_lock_on) {
-  expect_order(WEFT_LOCK_FIFO, handoff_cancel_main, "3");
+  expect_order(fifo_or_auto(_i), handoff_cancel_main, "3");
 }
 END_TEST
 
@@ -145,7 +189,7 @@ END_TEST
 static int cancelled_first_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
   weft_task_t *a, *b;
-  weft_spawn(contender, "a", &a);
+  spawn_here(contender, "a", &a);
   weft_yield(); /* a queues */
   weft_task_cancel(a, NULL);
   ck_assert_int_eq(weft_lock_release(lk), 0);
@@ -157,8 +201,8 @@ static int cancelled_first_main(void *arg, void **res) {
   weft_task_release(a);
 
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
-  weft_spawn(contender, "a", &a);
-  weft_spawn(contender, "b", &b);
+  spawn_here(contender, "a", &a);
+  spawn_here(contender, "b", &b);
   weft_yield(); /* both queue */
   weft_task_cancel(a, NULL);
   ck_assert_int_eq(weft_lock_release(lk), 0);
@@ -174,7 +218,7 @@ static int cancelled_first_main(void *arg, void **res) {
 }
 
 START_TEST(one_worker_cancelled_first_waiter) {
-  expect_order(WEFT_LOCK_FIFO, cancelled_first_main, "mnb");
+  expect_order(fifo_or_auto(_i), cancelled_first_main, "mnb");
 }
 END_TEST
 
@@ -186,8 +230,8 @@ END_TEST
 static int barging_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
   weft_task_t *ts[2];
-  weft_spawn(contender, "a", &ts[0]);
-  weft_spawn(contender, "b", &ts[1]);
+  spawn_here(contender, "a", &ts[0]);
+  spawn_here(contender, "b", &ts[1]);
   weft_yield(); /* both queue */
   ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken to try */
   ck_assert_int_eq(weft_lock_locked(lk), 0);  /* free meanwhile */
@@ -202,8 +246,8 @@ static int barging_main(void *arg, void **res) {
   /* A lost try: "c" is woken, we take the lock again first, "c" tries
    * and loses, and goes back before "d". */
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
-  weft_spawn(contender, "c", &ts[0]);
-  weft_spawn(contender, "d", &ts[1]);
+  spawn_here(contender, "c", &ts[0]);
+  spawn_here(contender, "d", &ts[1]);
   weft_yield(); /* both queue */
   ck_assert_int_eq(weft_lock_release(lk), 0); /* "c" woken to try */
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0); /* taken first, without waiting */
@@ -228,7 +272,7 @@ END_TEST
 static int starving_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
   weft_task_t *t;
-  weft_spawn(contender, "a", &t);
+  spawn_here(contender, "a", &t);
   weft_yield(); /* "a" queues */
   ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken to try */
   ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
@@ -244,7 +288,7 @@ static int starving_main(void *arg, void **res) {
   order[norder++] = '|';
   /* The queue emptied: barging again. */
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
-  weft_spawn(contender, "b", &t);
+  spawn_here(contender, "b", &t);
   weft_yield();
   ck_assert_int_eq(weft_lock_release(lk), 0);
   ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
@@ -265,8 +309,8 @@ END_TEST
 static int barging_cancel_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
   weft_task_t *t2, *t3;
-  weft_spawn(contender, "2", &t2);
-  weft_spawn(contender, "3", &t3);
+  spawn_here(contender, "2", &t2);
+  spawn_here(contender, "3", &t3);
   weft_yield();
   ck_assert_int_eq(weft_lock_release(lk), 0); /* "2" woken to try ... */
   ck_assert_int_eq(weft_task_cancel(t2, NULL), 1); /* ... and cancelled */
@@ -473,8 +517,8 @@ static int cond_waiter(void *arg, void **res) {
 static int barging_cond_main(void *arg, void **res) {
   ck_assert_int_eq(weft_cond_create(lk, &cv), 0);
   weft_task_t *ts[2];
-  weft_spawn(cond_waiter, "a", &ts[0]);
-  weft_spawn(cond_waiter, "b", &ts[1]);
+  spawn_here(cond_waiter, "a", &ts[0]);
+  spawn_here(cond_waiter, "b", &ts[1]);
   weft_yield(); /* both wait on cv, in order */
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
   ck_assert_int_eq(weft_cond_notify_all(cv), 2); /* both queue on the lock */
@@ -495,7 +539,24 @@ START_TEST(barging_condition_waiter_that_loses_goes_first) {
 }
 END_TEST
 
-START_TEST(barging_condition_token_ring) { on_four_workers(ring_main, WEFT_LOCK_BARGING); }
+START_TEST(barging_condition_token_ring) {
+  on_four_workers(ring_main, (enum weft_lock_policy)_i); /* BARGING, AUTO */
+}
+END_TEST
+
+/* The default lock barges for waiters of a loop with several workers: the
+ * barging scripts read as with WEFT_LOCK_BARGING on one worker (newcomers
+ * take a freed lock, a lost try goes back first, a starving waiter is
+ * handed the lock, a cancelled woken waiter wakes the next, a Condition's
+ * waiter that loses goes first), their tasks pinned to one worker of two;
+ * and so does an explicit barging lock there. */
+START_TEST(auto_barges_on_several_workers) {
+  enum weft_lock_policy p = _i ? WEFT_LOCK_BARGING : WEFT_LOCK_AUTO;
+  expect_order_on(2, p, barging_main, "mab|cd");
+  expect_order_on(2, p, starving_main, "a|mb");
+  expect_order_on(2, p, barging_cancel_main, "3");
+  expect_order_on(2, p, barging_cond_main, "ab");
+}
 END_TEST
 
 static Suite *suite(void) {
@@ -503,18 +564,20 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("lock");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, errors);
-  tcase_add_test(tc, fifo_hand_off);
-  tcase_add_test(tc, cancel_at_hand_off_passes_the_lock_on);
-  tcase_add_test(tc, one_worker_cancelled_first_waiter);
+  tcase_add_loop_test(tc, fifo_hand_off, 0, 2);
+  tcase_add_test(tc, fifo_hand_off_on_several_workers);
+  tcase_add_loop_test(tc, cancel_at_hand_off_passes_the_lock_on, 0, 2);
+  tcase_add_loop_test(tc, one_worker_cancelled_first_waiter, 0, 2);
   tcase_add_test(tc, scope_releases_on_every_exit);
   tcase_add_test(tc, barging_newcomers_take_a_freed_lock);
   tcase_add_test(tc, barging_starving_waiter_is_handed_the_lock);
   tcase_add_test(tc, barging_cancelled_woken_waiter_wakes_the_next);
-  tcase_add_loop_test(tc, contended_counter, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
-  tcase_add_loop_test(tc, fast_and_queued_paths_race, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
-  tcase_add_loop_test(tc, hand_offs_race_their_granters, WEFT_LOCK_FIFO, WEFT_LOCK_BARGING + 1);
+  tcase_add_loop_test(tc, contended_counter, WEFT_LOCK_FIFO, WEFT_LOCK_AUTO + 1);
+  tcase_add_loop_test(tc, fast_and_queued_paths_race, WEFT_LOCK_FIFO, WEFT_LOCK_AUTO + 1);
+  tcase_add_loop_test(tc, hand_offs_race_their_granters, WEFT_LOCK_FIFO, WEFT_LOCK_AUTO + 1);
   tcase_add_test(tc, barging_condition_waiter_that_loses_goes_first);
-  tcase_add_test(tc, barging_condition_token_ring);
+  tcase_add_loop_test(tc, barging_condition_token_ring, WEFT_LOCK_BARGING, WEFT_LOCK_AUTO + 1);
+  tcase_add_loop_test(tc, auto_barges_on_several_workers, 0, 2);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -299,7 +299,8 @@ func rssBurst() {
 // lock_contended_barging: the same code under that name. sync.Mutex is the
 // barging policy (an unlock wakes a waiter to try; whoever locks first wins;
 // starvation mode after 1 ms), the rule of weft's WEFT_LOCK_BARGING Lock,
-// which weft's row of that name runs; lock_contended's weft row is FIFO.
+// which weft's row of that name runs; lock_contended's weft row runs the
+// default Lock (FIFO on one worker, barging on several).
 func lockContended(name string) {
 	const lockers, increments = 8, 100000
 	var mu sync.Mutex
