@@ -62,6 +62,8 @@ struct weft_as_completed {
   _Atomic uint32_t fired;    /* waiter's wake-up flag */
   struct weft_loop *loop;    /* the creator's; immutable */
   bool by_callback;          /* one worker in FIFO order (head comment); immutable */
+  struct weft_task *maker;   /* the task that made it, or NULL; immutable */
+  uint64_t made_in;          /* maker's slice count then (weft__task_runs); immutable */
   bool freed;                /* weft_as_completed_free was called; under m */
   _Atomic uint32_t refs;     /* the owner's, and one per callback queued */
   size_t bytes;
@@ -143,6 +145,8 @@ int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_t timeout_ns
   struct weft_task *self = weft__task_self();
   it->loop = self ? self->fut.loop : (n ? fs[0]->loop : NULL);
   it->by_callback = it->loop && it->loop->solo && it->loop->fifo;
+  it->maker = self;
+  it->made_in = self ? weft__task_runs(self) : 0;
   it->freed = false;
   atomic_init(&it->refs, 1);
   for (size_t i = 0; i < n; i++) {
@@ -182,6 +186,15 @@ int weft_as_completed_next(weft_as_completed_t *it, weft_future_t **f) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if (it->yielded == it->n) return 1;
+  /* asyncio's next() waits on a queue that done callbacks fill a pass
+   * after each completion (a future done at the start included), so a
+   * first next() in the slice that made the iterator finds it empty and
+   * waits, and a cancellation pending then is delivered, a pass later
+   * (task.h). Where futures done at the start were counted in at once
+   * (several workers, LOCALITY order), the same. */
+  if (!it->by_callback && it->yielded == 0 && it->maker == t &&
+      weft__task_runs(t) == it->made_in && weft__task_take_cancel(t))
+    return weft__task_cancelled_after_pass(t);
   for (;;) {
     size_t idx;
     if (take_ready(it, &idx)) {
@@ -193,6 +206,9 @@ int weft_as_completed_next(weft_as_completed_t *it, weft_future_t **f) {
       it->yielded++; /* one TimeoutError per future left, as asyncio's iterator */
       return -ETIMEDOUT;
     }
+    /* About to wait with a cancellation pending: asyncio cancels the
+     * queue getter's future, and the task raises a pass later (task.h). */
+    if (weft__task_take_cancel(t)) return weft__task_cancelled_after_pass(t);
     weft__mutex_lock(&it->m);
     bool wait = it->rhead == it->rtail;
     if (wait) {

@@ -294,11 +294,20 @@ int weft_gather_slots(weft_future_t *f, struct weft_gather_slot *slots, size_t n
 
 int weft_gather(weft_future_t *const *fs, size_t n, unsigned flags,
                 struct weft_gather_slot *slots) {
-  if (!weft__task_self()) return -EPERM;
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
   weft_future_t *g;
   int rc = weft_gather_start(fs, n, flags, &g);
   if (rc) return rc;
-  rc = weft_await(g, NULL); /* cancelled: the gather, hence its children, too */
+  /* asyncio's gathering future of n > 0 children is never done when
+   * gather() returns (its looks are done callbacks, queued), so awaiting it
+   * suspends and delivers a cancellation pending, a pass later (task.h),
+   * even if every child was done. Where the looks are inline (several
+   * workers, LOCALITY order) it may be done already: the same then. */
+  if (n && weft__future_is_done(g) && weft__task_take_cancel(t))
+    rc = weft__task_cancelled_after_pass(t);
+  else
+    rc = weft_await(g, NULL); /* cancelled: the gather, hence its children, too */
   if (slots) weft_gather_slots(g, slots, n);
   weft_future_release(g);
   return rc;

@@ -181,6 +181,10 @@ int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when, 
   if (!t) return -EPERM;
   if (t->fut.loop->solo && t->fut.loop->fifo)
     return wait_by_callbacks(t, fs, n, weft__deadline(timeout_ns), when, done);
+  /* asyncio's wait always awaits its waiter, even when the condition
+   * holds already: a cancellation pending as it begins is delivered, a
+   * pass later (task.h), as on the callback path. */
+  if (weft__task_take_cancel(t)) return weft__task_cancelled_after_pass(t);
   if (holds_now(fs, n, when)) return count_done(fs, n, done);
   uint64_t deadline = weft__deadline(timeout_ns);
   struct wait_entry *es = weft__alloc(n * sizeof *es);

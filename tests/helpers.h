@@ -67,6 +67,14 @@ static inline int run_main(unsigned workers, weft_task_fn fn, void *arg, void **
   return run_main_order(workers, WEFT_ORDER_DEFAULT, fn, arg, result);
 }
 
+/* Loop shapes for tests that must hold on each (a loop test's index 0-2):
+ * one worker in asyncio's FIFO order, one in LOCALITY order, two workers. */
+enum { LOOP_SHAPES = 3 };
+static inline int run_main_shape(int shape, weft_task_fn fn, void *arg) {
+  return run_main_order(shape == 2 ? 2 : 1, shape == 1 ? WEFT_ORDER_LOCALITY : WEFT_ORDER_DEFAULT,
+                        fn, arg, NULL);
+}
+
 /* asyncio's order on one worker, checked by traces: tasks note letters into
  * one trace as they run, and a test compares it with what CPython prints
  * for the same program (each test names it). One worker only: no locking. */

@@ -94,8 +94,11 @@ WEFT_EXTERN int weft_gather_slots(weft_future_t *g, struct weft_gather_slot *slo
  * Returns:  0 when every child succeeded, or with return_exceptions when
  *           every child is done; the first child error otherwise; -ECANCELED
  *           if the calling task was cancelled (the children are cancelled
- *           too, as asyncio cancels the gathering future); the errors of
- *           weft_gather_start(); -EPERM outside a task.
+ *           too, as asyncio cancels the gathering future), also by a
+ *           cancellation pending as it begins when every child is done
+ *           already (asyncio's gathering future is not done yet when
+ *           gather() returns; @n 0: done at once, nothing delivered); the
+ *           errors of weft_gather_start(); -EPERM outside a task.
  * Suspends: yes.  Threads: tasks only.
  */
 WEFT_EXTERN int weft_gather(weft_future_t *const *fs, size_t n, unsigned flags,
@@ -118,7 +121,9 @@ enum weft_wait_when {
  * @done:       @n bytes: done[i] is set to 1 if fs[i] is done, else 0 (the
  *              done and pending sets); may be NULL.
  *
- * Cancelling the caller cancels none of @fs (asyncio's wait).
+ * Cancelling the caller cancels none of @fs (asyncio's wait). A
+ * cancellation pending as it begins is delivered even if @when holds
+ * already (asyncio's wait always awaits its waiter), a pass later.
  * Returns:  how many of @fs are done (>= 0); -ECANCELED; -EINVAL (@n is 0,
  *           @fs or an element NULL, @when unknown); -EPERM outside a task;
  *           -ENOMEM.
@@ -156,8 +161,12 @@ WEFT_EXTERN int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_
  * Returns:  0 with *@f; 1 when every future was yielded; -ETIMEDOUT once the
  *           timeout passed and only futures still pending are left: once per
  *           such future, then 1 (the rest stay pending, nothing is
- *           cancelled); -ECANCELED (the iterator stays usable); -EPERM
- *           outside a task; -EINVAL if an argument is NULL.
+ *           cancelled); -ECANCELED (the iterator stays usable), a pass
+ *           after it began if the cancellation was pending then and it had
+ *           to wait, which a first call in the slice that made the
+ *           iterator always does (asyncio's queue fills a pass later, even
+ *           for futures done at the start); -EPERM outside a task; -EINVAL
+ *           if an argument is NULL.
  * Suspends: yes, while nothing finished (on a one-worker loop in FIFO
  *           order a future is handed out a pass after it finished, as
  *           asyncio's done callback queues it, docs/compose.md).

@@ -153,6 +153,41 @@ START_TEST(cancelling_next_leaves_the_iterator_usable) {
 }
 END_TEST
 
+/* asyncio's next() waits on a queue that done callbacks fill a pass
+ * after each completion: a first next() in the slice that made the
+ * iterator waits, so a cancellation pending is delivered even when every
+ * future was done at the start; once a pass went by (a yield), the queue
+ * holds them and next() hands one out without waiting, the cancellation
+ * still pending. On every loop shape. */
+static int pending_cancel_main(void *arg, void **res) {
+  weft_future_t *fs[2], *f;
+  futures_new(fs, 2, true);
+  weft_task_t *me = weft_task_current();
+  weft_as_completed_t *it;
+  ck_assert_int_eq(weft_as_completed_new(fs, 2, -1, &it), 0);
+  ck_assert_int_eq(weft_task_cancel(me, NULL), 1);
+  ck_assert_int_eq(weft_as_completed_next(it, &f), -ECANCELED);
+  ck_assert_int_eq(weft_task_uncancel(me), 0);
+  ck_assert_int_eq(weft_as_completed_next(it, &f), 0); /* usable after */
+  ck_assert_ptr_eq(f, fs[0]);
+  weft_as_completed_free(it);
+  ck_assert_int_eq(weft_as_completed_new(fs, 2, -1, &it), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert_int_eq(weft_task_cancel(me, NULL), 1);
+  ck_assert_int_eq(weft_as_completed_next(it, &f), 0); /* ready: no wait */
+  ck_assert_ptr_eq(f, fs[0]);
+  ck_assert_int_eq(weft_yield(), -ECANCELED);
+  ck_assert_int_eq(weft_task_uncancel(me), 0);
+  weft_as_completed_free(it);
+  futures_release(fs, 2);
+  return 0;
+}
+
+START_TEST(pending_cancel_is_delivered_by_a_first_next) {
+  ck_assert_int_eq(run_main_shape(_i, pending_cancel_main, NULL), 0);
+}
+END_TEST
+
 /* asyncio's hops on one worker: a finished future is put in the
  * iterator's queue by a done callback a pass later (queued at once for one
  * already done), and a task waiting in next() resumes a pass after that.
@@ -190,11 +225,42 @@ static int hop_main(void *arg, void **res) {
   return 0;
 }
 
+/* A next() that must wait with a cancellation pending gives up a pass
+ * first, as asyncio's cancelled queue getter (CPython prints "bCcd"). */
+static int cancelled_iterator(void *arg, void **res) {
+  weft_as_completed_t *it;
+  ck_assert_int_eq(weft_as_completed_new(hop_f, 1, -1, &it), 0);
+  ck_assert_int_eq(weft_task_cancel(weft_task_current(), NULL), 1);
+  weft_future_t *f;
+  ck_assert_int_eq(weft_as_completed_next(it, &f), -ECANCELED);
+  pass_note('C');
+  weft_as_completed_free(it);
+  return 0;
+}
+
+static int note_each(void *arg, void **res) {
+  pass_note_each(arg); /* a letter, then a yield */
+  return 0;
+}
+
+static int hop_cancel_main(void *arg, void **res) {
+  pass_reset();
+  futures_new(hop_f, 1, false);
+  weft_task_t *ts[2];
+  weft_spawn(cancelled_iterator, NULL, &ts[0]);
+  weft_spawn(note_each, "bcd", &ts[1]);
+  await_all_ok(ts, 2);
+  futures_release(hop_f, 1);
+  return 0;
+}
+
 START_TEST(one_worker_hops_as_asyncio) {
   ck_assert_int_eq(run_main(1, hop_main, NULL, NULL), 0);
   ck_assert_str_eq(pass_trace.s, "xbycazduevaw");
   ck_assert_int_eq(run_main(1, hop_main, (void *)1, NULL), 0);
   ck_assert_str_eq(pass_trace.s, "xbyaaczduevw");
+  ck_assert_int_eq(run_main(1, hop_cancel_main, NULL, NULL), 0);
+  ck_assert_str_eq(pass_trace.s, "bCcd");
 }
 END_TEST
 
@@ -227,6 +293,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancelling_next_leaves_the_iterator_usable);
   tcase_add_test(tc, one_worker_hops_as_asyncio);
   tcase_add_test(tc, one_worker_free_before_the_callback);
+  tcase_add_loop_test(tc, pending_cancel_is_delivered_by_a_first_next, 0, LOOP_SHAPES);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -399,6 +399,34 @@ START_TEST(one_worker_hops_as_asyncio) {
 }
 END_TEST
 
+/* asyncio's gathering future of children is not done when gather()
+ * returns (its looks are done callbacks), so awaiting it suspends: a
+ * cancellation pending is delivered even when every child is done
+ * already; gather() of nothing is done at once and delivers nothing. On
+ * every loop shape. */
+static int pending_cancel_main(void *arg, void **res) {
+  weft_future_t *f[2];
+  futures_new(f, 2, true);
+  weft_task_t *me = weft_task_current();
+  struct weft_gather_slot slots[2];
+  ck_assert_int_eq(weft_task_cancel(me, NULL), 1);
+  ck_assert_int_eq(weft_gather(f, 2, 0, slots), -ECANCELED);
+  ck_assert_int_eq(slots[0].err, 0); /* the children are left as they were */
+  ck_assert_int_eq(weft_task_uncancel(me), 0);
+  ck_assert_int_eq(weft_gather(f, 2, 0, slots), 0);
+  ck_assert_int_eq(weft_task_cancel(me, NULL), 1);
+  ck_assert_int_eq(weft_gather(NULL, 0, 0, NULL), 0); /* done at once */
+  ck_assert_int_eq(weft_yield(), -ECANCELED);         /* still pending: delivered here */
+  ck_assert_int_eq(weft_task_uncancel(me), 0);
+  futures_release(f, 2);
+  return 0;
+}
+
+START_TEST(pending_cancel_is_delivered_with_every_child_done) {
+  ck_assert_int_eq(run_main_shape(_i, pending_cancel_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(storm_on_four_workers) {
   for (int i = 0; i < 5; i++) ck_assert_int_eq(run_main(4, storm_main, NULL, NULL), 0);
 }
@@ -418,6 +446,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancelling_the_awaiter_cancels_the_children);
   tcase_add_test(tc, one_worker_hops_as_asyncio);
   tcase_add_test(tc, storm_on_four_workers);
+  tcase_add_loop_test(tc, pending_cancel_is_delivered_with_every_child_done, 0, LOOP_SHAPES);
   suite_add_tcase(s, tc);
   return s;
 }

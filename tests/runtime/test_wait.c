@@ -151,6 +151,30 @@ static int caller_cancelled_main(void *arg, void **res) {
   return 0;
 }
 
+/* asyncio's wait always awaits its waiter: a cancellation pending as it
+ * begins is delivered even when every future is done already (CPython:
+ * `current_task().cancel(); await asyncio.wait([done])` raises
+ * CancelledError), on every loop shape. */
+static int pending_cancel_main(void *arg, void **res) {
+  weft_future_t *f[2];
+  futures_new(f, 2, true);
+  weft_task_t *me = weft_task_current();
+  uint8_t done[2];
+  for (int when = WEFT_ALL_COMPLETED; when <= WEFT_FIRST_EXCEPTION; when++) {
+    ck_assert_int_eq(weft_task_cancel(me, NULL), 1);
+    ck_assert_int_eq(weft_wait(f, 2, -1, when, done), -ECANCELED);
+    ck_assert_int_eq(weft_task_uncancel(me), 0);
+    ck_assert_int_eq(weft_wait(f, 2, -1, when, done), 2); /* no cancellation left */
+  }
+  futures_release(f, 2);
+  return 0;
+}
+
+START_TEST(pending_cancel_is_delivered_with_every_future_done) {
+  ck_assert_int_eq(run_main_shape(_i, pending_cancel_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(cancelling_the_caller_leaves_the_futures) {
   ck_assert_int_eq(run_main(1, caller_cancelled_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(4, caller_cancelled_main, NULL, NULL), 0);
@@ -210,6 +234,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, first_exception_ignores_cancellation);
   tcase_add_test(tc, timeout_is_not_an_error_and_cancels_nothing);
   tcase_add_test(tc, cancelling_the_caller_leaves_the_futures);
+  tcase_add_loop_test(tc, pending_cancel_is_delivered_with_every_future_done, 0, LOOP_SHAPES);
   tcase_add_test(tc, one_worker_hops_as_asyncio);
   suite_add_tcase(s, tc);
   return s;
