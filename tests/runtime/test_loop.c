@@ -166,6 +166,71 @@ START_TEST(yields_and_callbacks_interleave_in_asyncio_order) {
 }
 END_TEST
 
+/* Past the ring: one worker's ring holds 1,024 runnables, and what comes
+ * while it is full (or while anything waits behind it) goes to the
+ * worker's overflow list, whose tail every later push must join. 3,000
+ * tasks, spawned with a callback every 500, each noting its start, its
+ * wake-up (main completes their futures in order, with the ring full),
+ * then queueing a callback and yielding, and noting its next run: asyncio's
+ * single ready queue gives every phase in spawn order, the first callbacks
+ * in their places, and each later one just before its task's last run
+ * (queued while the ring has room again and the overflow list does not
+ * yet). */
+enum { PAST = 3000, PAST_CB_EVERY = 500 };
+static int past_seq[4 * PAST + PAST / PAST_CB_EVERY];
+static int past_n;
+static weft_future_t *past_f[PAST];
+
+static void past_note(int v) { past_seq[past_n++] = v; }
+static void past_cb(void *arg) { past_note(-1 - (int)(intptr_t)arg); }
+static void past_cb2(void *arg) { past_note(3 * PAST + (int)(intptr_t)arg); }
+
+static int past_task(void *arg, void **res) {
+  int i = (int)(intptr_t)arg;
+  past_note(i);
+  ck_assert_int_eq(weft_await(past_f[i], NULL), 0);
+  past_note(PAST + i);
+  ck_assert_int_eq(weft_call_soon(past_cb2, arg, NULL), 0);
+  weft_yield();
+  past_note(2 * PAST + i);
+  return 0;
+}
+
+static int past_main(void *arg, void **res) {
+  static weft_task_t *ts[PAST];
+  past_n = 0;
+  for (int i = 0; i < PAST; i++) {
+    ck_assert_int_eq(weft_future_new(NULL, &past_f[i]), 0);
+    ck_assert_int_eq(weft_spawn(past_task, (void *)(intptr_t)i, &ts[i]), 0);
+    if (i % PAST_CB_EVERY == PAST_CB_EVERY - 1)
+      ck_assert_int_eq(weft_call_soon(past_cb, (void *)(intptr_t)(i / PAST_CB_EVERY), NULL), 0);
+  }
+  weft_yield(); /* every task starts and waits */
+  for (int i = 0; i < PAST; i++) weft_future_set_result(past_f[i], NULL);
+  for (int i = 0; i < PAST; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+    weft_future_release(past_f[i]);
+  }
+  return 0;
+}
+
+START_TEST(one_worker_keeps_asyncio_order_past_the_ring) {
+  ck_assert_int_eq(run_main(1, past_main, NULL, NULL), 0);
+  int k = 0;
+  for (int i = 0; i < PAST; i++) {
+    ck_assert_int_eq(past_seq[k++], i);
+    if (i % PAST_CB_EVERY == PAST_CB_EVERY - 1) ck_assert_int_eq(past_seq[k++], -1 - i / PAST_CB_EVERY);
+  }
+  for (int i = 0; i < PAST; i++) ck_assert_int_eq(past_seq[k++], PAST + i);
+  for (int i = 0; i < PAST; i++) {
+    ck_assert_int_eq(past_seq[k++], 3 * PAST + i);
+    ck_assert_int_eq(past_seq[k++], 2 * PAST + i);
+  }
+  ck_assert_int_eq(past_n, k);
+}
+END_TEST
+
 /* ---- a chain of one-task passes (worker.c, quick_pass) --------------------------
  * Each link spawns the next, so every pass of a one-worker loop holds one
  * task, and the worker begins the next pass where the last ended. What the
@@ -1138,6 +1203,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, stop_from_callback_finishes_the_batch);
   tcase_add_test(tc, one_worker_runs_in_asyncio_order);
   tcase_add_test(tc, yields_and_callbacks_interleave_in_asyncio_order);
+  tcase_add_test(tc, one_worker_keeps_asyncio_order_past_the_ring);
   tcase_add_test(tc, chain_of_passes_runs_due_timers_in_asyncio_order);
   tcase_add_test(tc, chain_of_passes_takes_threadsafe_work);
   tcase_add_test(tc, chain_of_passes_sees_io_completions);
