@@ -8,9 +8,21 @@
  *     detaches each one, in order, under lock (future.h, waker rule).
  *  3. refs counts the user's references plus, for a task, the scheduler's.
  *     The last release frees (a task through weft__task_free).
- * fut_ok() checks what can be checked of 1-3 under the lock (a done
+  4. The sole-waiter hint: a pending plain future (no ops, not a task)
+ *     of a one-worker loop holds in `result` either NULL or the task whose
+ *     waiter is its only entry, a task of its own loop (set by the add
+ *     that made that entry the only one, cleared by any other change of
+ *     the entries; the completion overwrites it with the outcome). So a
+ *     completion on the loop's worker learns whom to wake from the future
+ *     itself, without loading the waiter's node: a line on the waiting
+ *     task's stack, cold whenever other tasks ran since it suspended
+ *     (ping_pong: 1,000 pairs between a message and its answer), and the
+ *     one the wake-up's load of the task's state waited on. The hint only
+ *     lets the completion skip that load; NULL is always correct.
+ * fut_ok() checks what can be checked of 1-4 under the lock (a done
  * future has no entries; entries is a well-formed list; a future in use
- * has a reference) after every change. Not the last after a completion:
+ * has a reference; a hint names the only entry's task) after every
+ * change. Not the last after a completion:
  * a completer may hold no reference (future.h, Freeing), so once its last
  * entry fired, the awaiter may have let go of the last one while the
  * completer still holds the lock (the free then waits for it).
@@ -35,13 +47,33 @@
 #include <errno.h>
 #include <stdio.h>
 
+/* Whether @f can carry the sole-waiter hint (invariant 4). */
+static inline bool hint_kind(const struct weft_future *f) {
+  return !f->is_task && !f->ops && f->loop->solo;
+}
+
 WEFT__CHECKER bool fut_ok(const struct weft_future *f, bool referenced) {
   uint8_t st = atomic_load_explicit(&f->state, memory_order_relaxed);
   if (st != WEFT__FUT_PENDING && st != WEFT__FUT_DONE) return false;
   if (st == WEFT__FUT_DONE && !weft__chain_empty(&f->entries)) return false;
   if (referenced && atomic_load_explicit(&f->refs, memory_order_relaxed) == 0) return false;
+  if (st == WEFT__FUT_PENDING && hint_kind(f) && f->result) {
+    const struct weft__chain_node *n = f->entries.first;
+    const struct weft__waiter *w = n ? (const struct weft__waiter *)weft__container_of(n, struct weft__done_entry, link) : NULL;
+    if (!n || n->next != n || w->e.kind != WEFT__ENTRY_TASK || w->task != f->result ||
+        w->task->fut.loop != f->loop)
+      return false;
+  }
   return weft__chain_walk(&f->entries, WEFT__CHECK_WALK) != SIZE_MAX;
 }
+
+/* Under @f's lock or section, after a change of a pending future's
+ * entries other than the add that sets it: no hint (invariant 4). */
+static inline void hint_clear(struct weft_future *f) {
+  if (hint_kind(f)) f->result = NULL;
+}
+
+void weft__future_entries_changed(struct weft_future *f) { hint_clear(f); }
 
 WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
   weft__amutex_init(&f->lock);
@@ -313,16 +345,33 @@ static __attribute__((noinline)) int complete_solo_slow(struct weft_future *f, i
 
 /* Wakes @t, a task that awaited a future completed in a section that has
  * ended; 0, the completion's result. */
-static __attribute__((noinline)) int wake_after_section(struct weft_task *t) {
+/* complete_solo's last touch of the waiter's node @wt (detached from the
+ * future already): detached, and WOKEN (its task leaves without the lock).
+ * release: the waiter's acquire load then sees the outcome. */
+static inline void waiter_done_solo(struct weft__waiter *wt) {
+  wt->e.link.next = wt->e.link.prev = NULL; /* detached (chain.h) */
+  atomic_store_explicit(&wt->fired, WEFT__FIRED_WOKEN, memory_order_release);
+}
+
+/* Wakes @t, then finishes with its node @wt. In this order because the
+ * node is a line on @t's stack, cold when other tasks ran since it
+ * suspended: stores to it before the wake-up's locked CAS on @t's state
+ * would make that CAS wait for the line (a locked instruction drains the
+ * store buffer), while after it they drain in the background. Safe only
+ * on a one-worker loop's worker: @t cannot run, and so cannot look at its
+ * node, before this worker returns to its scheduler. */
+static __attribute__((noinline)) int wake_after_section(struct weft_task *t, struct weft__waiter *wt) {
   weft__task_wake(t);
+  waiter_done_solo(wt);
   return 0;
 }
 
-/* The same after a section whose end found a revoker waiting (owner.h). */
+/* After a section whose end found a revoker waiting (owner.h). */
 static __attribute__((noinline)) int wake_after_revoked_section(struct weft__owner *o,
-                                                                struct weft_task *t) {
+                                                                struct weft_task *t,
+                                                                struct weft__waiter *wt) {
   (void)weft__owner_wake_ret(o, 0);
-  return wake_after_section(t);
+  return wake_after_section(t, wt);
 }
 
 /* complete_solo's way out of a section it entered but cannot finish in. */
@@ -335,15 +384,16 @@ static __attribute__((noinline)) int leave_then_complete_slow(struct weft__owner
 
 /* A one-worker loop's completion, in the common cases, as a leaf: on the
  * loop's worker, in an owner section, a pending future with no entry or
- * one task waiter of this loop (a task awaiting it: ping_pong's every
- * message). Anything else (no section, done already, a hook, several
- * entries, a callback, a thread or another loop's task waiting) goes to
- * complete_solo_slow, which does all of it. With one worker the waiter
- * cannot run before this worker returns to its scheduler, so its node is
- * marked FIRED_WOKEN (our last touch of it) and the section ended before
- * the wake-up, which is then a tail call: no frame here (complete_locked
- * marks it after the wake, for a waiter another worker may resume at
- * once). */
+ * one task waiter of this loop, which the sole-waiter hint names
+ * (invariant 4; a task awaiting it: ping_pong's every message). Anything
+ * else (no section, done already, a hook, several entries, a callback, a
+ * thread or another loop's task waiting) goes to complete_solo_slow, which
+ * does all of it. With one worker the waiter cannot run before this
+ * worker returns to its scheduler, so the section ends before the
+ * wake-up, which is then a tail call (no frame here), and the waiter's
+ * node is only written, detached and marked FIRED_WOKEN, after the
+ * wake-up (wake_after_section; complete_locked marks it after the wake,
+ * for a waiter another worker may resume at once). */
 static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_future *f, int err,
                                                                   void *result, char *msg) {
   struct weft_loop *loop = f->loop;
@@ -355,10 +405,11 @@ static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_fu
     return complete_solo_slow(f, err, result, msg);
   }
   struct weft__chain_node *n = f->entries.first;
-  struct weft__waiter *wt = n ? (struct weft__waiter *)weft__container_of(n, struct weft__done_entry, link) : NULL;
+  /* The one waiter's task, from the hint (invariant 4): its node is only
+   * written below, never loaded. */
+  struct weft_task *t = f->result;
   if (__builtin_expect(atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__FUT_PENDING ||
-                           (n && (n->next != n || wt->e.kind != WEFT__ENTRY_TASK ||
-                                  wt->task->fut.loop != loop)),
+                           (n && (!t || f->is_task || f->ops)),
                        0))
     return leave_then_complete_slow(o, f, err, result, msg);
   set_outcome(f, err, result, msg);
@@ -366,15 +417,13 @@ static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_fu
     WEFT__INVARIANT(fut_ok(f, false));
     return weft__owner_leave_ret(o, 0);
   }
+  struct weft__waiter *wt = (struct weft__waiter *)weft__container_of(n, struct weft__done_entry, link);
   f->entries.first = NULL;
-  n->next = n->prev = NULL; /* detached (chain.h) */
-  struct weft_task *t = wt->task;
-  /* release: the waiter's acquire load then sees the outcome; WOKEN at
-   * once (above): it leaves without the lock. Our last touch of wt. */
-  atomic_store_explicit(&wt->fired, WEFT__FIRED_WOKEN, memory_order_release);
   WEFT__INVARIANT(fut_ok(f, false));
-  if (weft__owner_end(o)) return wake_after_revoked_section(o, t);
-  return wake_after_section(t);
+  /* The node is detached and marked WOKEN after the wake-up
+   * (wake_after_section). */
+  if (weft__owner_end(o)) return wake_after_revoked_section(o, t, wt);
+  return wake_after_section(t, wt);
 }
 
 WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
@@ -473,10 +522,21 @@ int weft_future_error(weft_future_t *f, const char **msg) {
   return rc;
 }
 
-/* Appends @e to @f's entries unless @f is done; true if it did. */
+/* Appends @e to @f's entries unless @f is done; true if it did. Sets or
+ * clears the sole-waiter hint (invariant 4). */
 static inline bool entry_add_locked(struct weft_future *f, struct weft__done_entry *e) {
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
-  if (!done) weft__chain_add_tail(&f->entries, &e->link);
+  if (!done) {
+    if (hint_kind(f)) {
+      struct weft_task *t = NULL;
+      if (weft__chain_empty(&f->entries) && e->kind == WEFT__ENTRY_TASK) {
+        t = ((struct weft__waiter *)e)->task;
+        if (t->fut.loop != f->loop) t = NULL;
+      }
+      f->result = t;
+    }
+    weft__chain_add_tail(&f->entries, &e->link);
+  }
   WEFT__INVARIANT(fut_ok(f, true));
   return !done;
 }
@@ -529,7 +589,10 @@ static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
 static bool entry_remove(struct weft_future *f, struct weft__done_entry *e) {
   weft__futlock(f);
   bool linked = weft__chain_linked(&e->link);
-  if (linked) weft__chain_del(&f->entries, &e->link);
+  if (linked) {
+    weft__chain_del(&f->entries, &e->link);
+    hint_clear(f); /* linked: still pending */
+  }
   WEFT__INVARIANT(fut_ok(f, true));
   weft__futunlock(f);
   return linked;
@@ -572,6 +635,7 @@ int weft_future_remove_done(weft_future_t *f, weft_future_cb cb, void *arg) {
     }
   }
   f->entries = kept;
+  if (atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_PENDING) hint_clear(f);
   WEFT__INVARIANT(fut_ok(f, true));
   weft__futunlock(f);
   while ((pos = weft__chain_pop(&removed)))

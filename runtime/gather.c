@@ -217,8 +217,12 @@ static void add_slot(struct gather *g, size_t i, struct weft_future *f) {
   c->note.e.kind = WEFT__ENTRY_NOTIFY;
   c->early = done;
   g->slot_child[i] = idx;
-  if (!done) weft__chain_add_tail(&f->entries, &c->note.e.link);
-  else weft__chain_node_init(&c->note.e.link);
+  if (!done) {
+    weft__chain_add_tail(&f->entries, &c->note.e.link);
+    weft__future_entries_changed(f);
+  } else {
+    weft__chain_node_init(&c->note.e.link);
+  }
   weft__futunlock(f);
 }
 

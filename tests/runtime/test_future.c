@@ -1,6 +1,7 @@
 /* test_future.c - runtime/future.c: states and their errors, done-callback
  * order, awaiting (many waiters, cancellation, timeouts), foreign-thread
- * waits, and the "exception was never retrieved" report. */
+ * waits, the "exception was never retrieved" report, and the changes of a
+ * one-worker loop's sole waiter (future.c's invariant 4). */
 #include "helpers.h"
 
 #include <errno.h>
@@ -233,6 +234,94 @@ static int timeout_main(void *arg, void **res) {
 START_TEST(await_timeout) { ck_assert_int_eq(run_main(2, timeout_main, NULL, NULL), 0); }
 END_TEST
 
+/* One worker: a future's sole waiter is named by a hint the completion
+ * wakes without loading the waiter's node (future.c, invariant 4); every
+ * other change of the entries drops it, and the completion then takes the
+ * general path. Each case below changes the entries after the sole
+ * waiter came, and the completion must reach exactly the entries left
+ * (the debug build also checks the invariant after every change). */
+static weft_future_t *sole_f;
+static int sole_woken, sole_cb_ran;
+
+static int sole_waiter(void *arg, void **res) {
+  int rc = weft_await_timeout(sole_f, arg ? 1000 : -1, NULL); /* arg: gives up after 1 us */
+  if (rc == 0) sole_woken++;
+  return rc == -ETIMEDOUT ? 0 : rc;
+}
+
+static void sole_cb(weft_future_t *f, void *arg) { sole_cb_ran++; }
+
+static int sole_main(void *arg, void **res) {
+  weft_task_t *a, *b;
+  sole_woken = sole_cb_ran = 0;
+  /* A callback after the sole waiter: both run. */
+  ck_assert_int_eq(weft_future_new(NULL, &sole_f), 0);
+  weft_spawn(sole_waiter, NULL, &a);
+  weft_yield();
+  ck_assert_int_eq(weft_future_on_done(sole_f, sole_cb, NULL), 0);
+  weft_future_set_result(sole_f, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0);
+  weft_yield(); /* LOCALITY order may resume us before the callback */
+  ck_assert_int_eq(sole_woken, 1);
+  ck_assert_int_eq(sole_cb_ran, 1);
+  weft_task_release(a);
+  weft_future_release(sole_f);
+  /* The sole waiter gives up (a timeout), another comes: the completion
+   * wakes the second, and only it. */
+  ck_assert_int_eq(weft_future_new(NULL, &sole_f), 0);
+  weft_spawn(sole_waiter, (void *)1, &a);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0); /* timed out */
+  weft_spawn(sole_waiter, NULL, &b);
+  weft_yield();
+  weft_future_set_result(sole_f, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), 0);
+  ck_assert_int_eq(sole_woken, 2);
+  weft_task_release(a);
+  weft_task_release(b);
+  weft_future_release(sole_f);
+  /* A waiter and a callback, the callback removed: the waiter is woken. */
+  ck_assert_int_eq(weft_future_new(NULL, &sole_f), 0);
+  weft_spawn(sole_waiter, NULL, &a);
+  weft_yield();
+  ck_assert_int_eq(weft_future_on_done(sole_f, sole_cb, NULL), 0);
+  ck_assert_int_eq(weft_future_remove_done(sole_f, sole_cb, NULL), 1);
+  weft_future_set_result(sole_f, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0);
+  ck_assert_int_eq(sole_woken, 3);
+  ck_assert_int_eq(sole_cb_ran, 1);
+  weft_task_release(a);
+  weft_future_release(sole_f);
+  /* The sole waiter cancelled: asyncio cancels the future it awaits. */
+  ck_assert_int_eq(weft_future_new(NULL, &sole_f), 0);
+  weft_spawn(sole_waiter, NULL, &a);
+  weft_yield();
+  ck_assert_int_eq(weft_task_cancel(a, NULL), 1);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), -ECANCELED);
+  ck_assert_int_eq(weft_future_cancelled(sole_f), 1);
+  weft_task_release(a);
+  weft_future_release(sole_f);
+  /* A gather over a future that a task awaits alone: both see it done. */
+  ck_assert_int_eq(weft_future_new(NULL, &sole_f), 0);
+  weft_spawn(sole_waiter, NULL, &a);
+  weft_yield();
+  weft_future_t *g;
+  ck_assert_int_eq(weft_gather_start(&sole_f, 1, 0, &g), 0);
+  weft_future_set_result(sole_f, (void *)7);
+  ck_assert_int_eq(weft_await(g, NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0);
+  ck_assert_int_eq(sole_woken, 4);
+  weft_future_release(g);
+  weft_task_release(a);
+  weft_future_release(sole_f);
+  return 0;
+}
+
+START_TEST(one_worker_sole_waiter_changes) {
+  ck_assert_int_eq(run_main(1, sole_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main_order(1, WEFT_ORDER_LOCALITY, sole_main, NULL, NULL), 0);
+}
+END_TEST
+
 static int self_main(void *arg, void **res) {
   return weft_await(weft_task_future(weft_task_current()), NULL);
 }
@@ -322,6 +411,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancelling_an_awaiter_cancels_the_future);
   tcase_add_test(tc, cancel_after_completion_wins_unless_uncancelled);
   tcase_add_test(tc, await_timeout);
+  tcase_add_test(tc, one_worker_sole_waiter_changes);
   tcase_add_test(tc, await_errors);
   tcase_add_test(tc, wait_threadsafe);
   tcase_add_test(tc, unretrieved_error_is_reported);
