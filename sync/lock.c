@@ -121,7 +121,7 @@ static inline struct weft_task *owner_of(uintptr_t word) {
  * barging lock always; the default lock when @t's loop has several
  * workers (lock_contended with two: a FIFO hand-off per increment is a
  * convoy, 53 ns against barging's 9 and Go's 18; benchmarks/RESULTS.md,
- * 2026-12-05 20:30Z). */
+ * 2026-12-05 19:35Z). */
 static inline bool barges_for(const struct weft_lock *l, const struct weft_task *t) {
   return l->policy == WEFT_LOCK_BARGING || (l->policy == WEFT_LOCK_AUTO && !t->fut.loop->solo);
 }
