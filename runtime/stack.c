@@ -72,9 +72,13 @@ static inline void nfree_add(struct weft__stack_arena *a, ptrdiff_t d) {
 }
 
 static size_t page_size(void) {
-  static size_t ps;
-  if (!ps) ps = (size_t)sysconf(_SC_PAGESIZE);
-  return ps;
+  /* relaxed: every thread that finds it unset stores the same value;
+   * loops made at once on several threads race to it (TSan, test_lock's
+   * two loops sharing a lock). */
+  static _Atomic size_t ps;
+  size_t v = atomic_load_explicit(&ps, memory_order_relaxed);
+  if (!v) atomic_store_explicit(&ps, v = (size_t)sysconf(_SC_PAGESIZE), memory_order_relaxed);
+  return v;
 }
 
 size_t weft__stack_round(size_t size) {

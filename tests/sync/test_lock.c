@@ -12,6 +12,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <pthread.h>
 
 static weft_lock_t *lk;
 static char order[16];
@@ -418,6 +419,45 @@ static int fast_slow_main(void *arg, void **res) {
   return 0;
 }
 
+/* The default lock shared by a one-worker loop and a two-worker loop
+ * running at once, each on its own thread: every release decides by its
+ * oldest waiter's loop (a hand-off to a waiter of the first, a wake to try
+ * for one of the second), so both kinds of state meet on one lock.
+ * Mutual exclusion (the plain flag), every increment counted, and the
+ * debug build's lock_ok after every change under the mutex. */
+struct mixed_run {
+  unsigned workers;
+  int rc;
+};
+
+static int mixed_main(void *arg, void **res) {
+  spawn_indexed_and_join(fast_slow, 4);
+  return 0;
+}
+
+static void *mixed_thread(void *arg) {
+  struct mixed_run *m = arg;
+  m->rc = run_main(m->workers, mixed_main, NULL, NULL);
+  return NULL;
+}
+
+START_TEST(auto_lock_shared_by_loops_of_both_kinds) {
+  ck_assert_int_eq(weft_lock_create(&lk), 0);
+  fast_counter = 0;
+  struct mixed_run one = {1, -1}, two = {2, -1};
+  pthread_t t1, t2;
+  ck_assert_int_eq(pthread_create(&t1, NULL, mixed_thread, &one), 0);
+  ck_assert_int_eq(pthread_create(&t2, NULL, mixed_thread, &two), 0);
+  ck_assert_int_eq(pthread_join(t1, NULL), 0);
+  ck_assert_int_eq(pthread_join(t2, NULL), 0);
+  ck_assert_int_eq(one.rc, 0);
+  ck_assert_int_eq(two.rc, 0);
+  ck_assert_int_eq(fast_counter, 8 * scaled(50000));
+  ck_assert_int_eq(weft_lock_locked(lk), 0);
+  ck_assert_int_eq(weft_lock_destroy(lk), 0);
+}
+END_TEST
+
 START_TEST(fast_and_queued_paths_race) {
   on_four_workers(fast_slow_main, (enum weft_lock_policy)_i);
 }
@@ -578,6 +618,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, barging_condition_waiter_that_loses_goes_first);
   tcase_add_loop_test(tc, barging_condition_token_ring, WEFT_LOCK_BARGING, WEFT_LOCK_AUTO + 1);
   tcase_add_loop_test(tc, auto_barges_on_several_workers, 0, 2);
+  tcase_add_test(tc, auto_lock_shared_by_loops_of_both_kinds);
   suite_add_tcase(s, tc);
   return s;
 }
