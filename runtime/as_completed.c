@@ -62,7 +62,7 @@ struct weft_as_completed {
   _Atomic uint32_t fired;    /* waiter's wake-up flag */
   struct weft_loop *loop;    /* the creator's; immutable */
   bool by_callback;          /* one worker in FIFO order (head comment); immutable */
-  struct weft_task *maker;   /* the task that made it, or NULL; immutable */
+  struct weft_task *maker;   /* the task that made it, or NULL; compared, never used; immutable */
   uint64_t made_in;          /* maker's slice count then (weft__task_runs); immutable */
   bool freed;                /* weft_as_completed_free was called; under m */
   _Atomic uint32_t refs;     /* the owner's, and one per callback queued */

@@ -8,7 +8,7 @@
  *     detaches each one, in order, under lock (future.h, waker rule).
  *  3. refs counts the user's references plus, for a task, the scheduler's.
  *     The last release frees (a task through weft__task_free).
-  4. The sole-waiter hint: a pending plain future (no ops, not a task)
+ *  4. The sole-waiter hint: a pending plain future (no ops, not a task)
  *     of a one-worker loop holds in `result` either NULL or the task whose
  *     waiter is its only entry, a task of its own loop (set by the add
  *     that made that entry the only one, cleared by any other change of
@@ -22,10 +22,10 @@
  * fut_ok() checks what can be checked of 1-4 under the lock (a done
  * future has no entries; entries is a well-formed list; a future in use
  * has a reference; a hint names the only entry's task) after every
- * change. Not the last after a completion:
- * a completer may hold no reference (future.h, Freeing), so once its last
- * entry fired, the awaiter may have let go of the last one while the
- * completer still holds the lock (the free then waits for it).
+ * change. Not the last after a completion: a completer may hold no
+ * reference (future.h, Freeing), so once its last entry fired, the awaiter
+ * may have let go of the last one while the completer still holds the lock
+ * (the free then waits for it).
  *
  * Cancellation of an awaiting task follows asyncio: the awaited future is
  * cancelled too (a task gets a cancellation request), and the await returns
@@ -343,8 +343,6 @@ static __attribute__((noinline)) int complete_solo_slow(struct weft_future *f, i
   return rc;
 }
 
-/* Wakes @t, a task that awaited a future completed in a section that has
- * ended; 0, the completion's result. */
 /* complete_solo's last touch of the waiter's node @wt (detached from the
  * future already): detached, and WOKEN (its task leaves without the lock).
  * release: the waiter's acquire load then sees the outcome. */
@@ -353,13 +351,15 @@ static inline void waiter_done_solo(struct weft__waiter *wt) {
   atomic_store_explicit(&wt->fired, WEFT__FIRED_WOKEN, memory_order_release);
 }
 
-/* Wakes @t, then finishes with its node @wt. In this order because the
- * node is a line on @t's stack, cold when other tasks ran since it
- * suspended: stores to it before the wake-up's locked CAS on @t's state
- * would make that CAS wait for the line (a locked instruction drains the
- * store buffer), while after it they drain in the background. Safe only
- * on a one-worker loop's worker: @t cannot run, and so cannot look at its
- * node, before this worker returns to its scheduler. */
+/* Wakes @t, a task that awaited a future completed in a section that has
+ * ended, then finishes with its node @wt; 0, the completion's result. In
+ * this order because the node is a line on @t's stack, cold when other
+ * tasks ran since it suspended: stores to it before the wake-up's locked
+ * CAS on @t's state would make that CAS wait for the line (a locked
+ * instruction drains the store buffer), while after it they drain in the
+ * background. Safe only on a one-worker loop's worker: @t cannot run, and
+ * so cannot look at its node, before this worker returns to its
+ * scheduler. */
 static __attribute__((noinline)) int wake_after_section(struct weft_task *t, struct weft__waiter *wt) {
   weft__task_wake(t);
   waiter_done_solo(wt);
