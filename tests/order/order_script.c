@@ -331,6 +331,7 @@ static void epilogue(void) {
   for (int k = 0; k < MAX_OBJS; k++)
     if (queue_drained[k]) CHECK(weft_spawn(drain, (void *)(intptr_t)k, &feeders[nfeeders++]));
   for (int k = 1; k < ntasks; k++) {
+    if (!tasks[k]) continue; /* its spawner ended first (cancelled, say) */
     int rc = weft_await(weft_task_future(tasks[k]), NULL);
     if (rc != -ECANCELED) CHECK(rc);
     weft_task_release(tasks[k]);

@@ -329,6 +329,8 @@ def run(text):
                            for k in range(MAX_OBJS) if gets[k]]
                 feeders += [asyncio.create_task(drain(queues[k], k == JOIN_QUEUE)) for k in sorted(drained)]
                 for k in range(1, len(script)):
+                    if k not in tasks:
+                        continue  # its spawner ended first (cancelled, say)
                     try:
                         await tasks[k]
                     except asyncio.CancelledError:
