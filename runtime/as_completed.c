@@ -107,12 +107,10 @@ static void completed(struct ac_entry *e) {
     push_ready(e);
     return;
   }
-  /* relaxed: the caller's reference (the owner's, or the entry's while it
-   * is registered) keeps it alive meanwhile. */
-  atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
-  if (weft__call_queue(it->loop, &e->push, push_callback)) return;
-  atomic_fetch_sub_explicit(&it->refs, 1, memory_order_relaxed); /* closed: at once */
-  push_ready(e);
+  /* The caller's reference (the owner's, or the entry's while it is
+   * registered) keeps it alive meanwhile. */
+  if (weft__call_queue_counted(it->loop, &e->push, push_callback, &it->refs)) return;
+  push_ready(e); /* closed: at once */
 }
 
 static void on_done(struct weft__notify *n, struct weft_future *f) {
@@ -144,7 +142,7 @@ int weft_as_completed_new(weft_future_t *const *fs, size_t n, int64_t timeout_ns
   atomic_init(&it->fired, 0);
   struct weft_task *self = weft__task_self();
   it->loop = self ? self->fut.loop : (n ? fs[0]->loop : NULL);
-  it->by_callback = it->loop && it->loop->solo && it->loop->fifo;
+  it->by_callback = it->loop && weft__loop_asyncio_order(it->loop);
   it->maker = self;
   it->made_in = self ? weft__task_runs(self) : 0;
   it->freed = false;

@@ -73,8 +73,6 @@ static inline void hint_clear(struct weft_future *f) {
   if (hint_kind(f)) f->result = NULL;
 }
 
-void weft__future_entries_changed(struct weft_future *f) { hint_clear(f); }
-
 WEFT__NO_FRAME void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task) {
   weft__amutex_init(&f->lock);
   atomic_init(&f->state, WEFT__FUT_PENDING);
@@ -539,6 +537,10 @@ static inline bool entry_add_locked(struct weft_future *f, struct weft__done_ent
   }
   WEFT__INVARIANT(fut_ok(f, true));
   return !done;
+}
+
+bool weft__future_entry_add_locked(struct weft_future *f, struct weft__done_entry *e) {
+  return entry_add_locked(f, e);
 }
 
 /* entry_add_solo's general case: the lock (another thread, or sections

@@ -103,10 +103,10 @@ struct weft_future {
 };
 
 void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task);
-/* Under @f's lock, after code outside future.c changed a pending @f's
- * entries itself (gather.c): keeps future.c's invariant 4 (the sole-waiter
- * hint). */
-void weft__future_entries_changed(struct weft_future *f);
+/* With @f's lock held (gather.c, which looks through the entries first):
+ * appends @e unless @f is done; true if it did. Keeps future.c's
+ * invariants, the sole-waiter hint among them. */
+bool weft__future_entry_add_locked(struct weft_future *f, struct weft__done_entry *e);
 /* Completes @f; @msg is adopted (freed with the future). Returns 0 or
  * WEFT_EINVALSTATE (then @msg is freed). */
 int weft__future_complete(struct weft_future *f, int err, void *result, char *msg);

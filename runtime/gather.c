@@ -133,8 +133,7 @@ static void child_callback(struct weft__call *call) {
 
 /* Whether @g's children are looked at by callbacks (head comment). */
 static inline bool by_callback(const struct gather *g) {
-  const struct weft_loop *loop = g->fut.loop;
-  return loop->solo && loop->fifo;
+  return weft__loop_asyncio_order(g->fut.loop);
 }
 
 /* Looks at child @c now, or queues the callback that will (@locked: its
@@ -217,12 +216,8 @@ static void add_slot(struct gather *g, size_t i, struct weft_future *f) {
   c->note.e.kind = WEFT__ENTRY_NOTIFY;
   c->early = done;
   g->slot_child[i] = idx;
-  if (!done) {
-    weft__chain_add_tail(&f->entries, &c->note.e.link);
-    weft__future_entries_changed(f);
-  } else {
-    weft__chain_node_init(&c->note.e.link);
-  }
+  if (!done) (void)weft__future_entry_add_locked(f, &c->note.e); /* pending: added */
+  else weft__chain_node_init(&c->note.e.link);
   weft__futunlock(f);
 }
 

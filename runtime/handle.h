@@ -61,6 +61,19 @@ struct weft__call {
 /* Queues @c on @loop to run @fn(c) (any thread): true; false if @loop is
  * closed (nothing queued: the caller does the work itself). */
 bool weft__call_queue(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c));
+/* weft__call_queue for @c embedded in an object counted by @refs, whose
+ * callback gives that reference back once it has run: the reference is
+ * taken first (the callback may run at once on another thread) and given
+ * back here if @loop is closed (false: nothing queued, the caller does the
+ * work itself). relaxed: the caller holds a reference meanwhile, so the
+ * count cannot reach zero here. */
+static inline bool weft__call_queue_counted(struct weft_loop *loop, struct weft__call *c,
+                                            void (*fn)(struct weft__call *c), _Atomic uint32_t *refs) {
+  atomic_fetch_add_explicit(refs, 1, memory_order_relaxed);
+  if (weft__call_queue(loop, c, fn)) return true;
+  atomic_fetch_sub_explicit(refs, 1, memory_order_relaxed);
+  return false;
+}
 
 /* Runs a queued handle (worker) and drops the queue's reference. */
 void weft__handle_run(struct weft_handle *h);

@@ -172,6 +172,14 @@ void weft__loop_executor_fini(struct weft_loop *loop);
 /* asyncio.run's shutdown_default_executor: waits (300 s at most) with the
  * loop running; the owner, loop not running. */
 int weft__loop_shutdown_executor_running(struct weft_loop *loop);
+/* Whether @loop runs in asyncio's exact order: one worker in FIFO order
+ * (the default for one worker). Where it does, the combinators look at
+ * their children in callbacks, as asyncio's done callbacks, and the sync
+ * primitives keep asyncio's wake-up rules (docs/asyncio.md). */
+static inline bool weft__loop_asyncio_order(const struct weft_loop *loop) {
+  return loop->solo && loop->fifo;
+}
+
 /* Tasks of @loop not done yet (task.c; the registry's listed tasks). */
 int weft__loop_count_tasks(struct weft_loop *loop);
 /* Next task id for the calling thread (@w: its worker, or NULL). Inline:

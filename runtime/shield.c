@@ -76,8 +76,8 @@ static void inner_callback(struct weft__call *call) {
 /* Follows @inner now, or queues the callback that will (@locked: as
  * follow's); either way the entry's reference goes with it. */
 static void inner_done(struct shield *s, struct weft_future *inner, bool locked) {
-  const struct weft_loop *loop = s->outer.loop;
-  if (loop->solo && loop->fifo && weft__call_queue(s->outer.loop, &s->follow, inner_callback))
+  if (weft__loop_asyncio_order(s->outer.loop) &&
+      weft__call_queue(s->outer.loop, &s->follow, inner_callback))
     return;
   follow(s, inner, locked); /* inline, or the loop is closed */
   weft_future_release(&s->outer); /* inner's completer (or our caller) holds one on inner */

@@ -151,12 +151,11 @@ static void child_ended(struct tg_child *c, struct weft_future *f, bool locked) 
      * after it left (a request nobody withdraws). */
     if (weft__call_soon_internal(g->loop, on_child_failed, c) == 0) return; /* runs while closing too */
     group_unref(g); /* no memory: leave still reports the error, but no prompt abort */
-  } else if (g->loop->solo && g->loop->fifo) {
+  } else if (weft__loop_asyncio_order(g->loop)) {
     /* One worker in FIFO order: counted out where asyncio's _on_task_done
      * discards it, in a callback a pass later (design comment). */
-    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed); /* relaxed: as above */
-    if (weft__call_queue(g->loop, &c->counted, on_child_callback)) return;
-    group_unref(g); /* closed: counted out at once */
+    if (weft__call_queue_counted(g->loop, &c->counted, on_child_callback, &g->refs)) return;
+    /* closed: counted out at once */
   }
   count_out(g);
 }

@@ -126,12 +126,11 @@ static void entry_callback(struct weft__call *call) {
 /* Queues @e's callback (its future is done), or looks at once if the
  * loop is closed. */
 static void queue_callback(struct cb_entry *e) {
-  /* relaxed: the caller holds a reference (the task's, or its entry's
-   * future is being completed while the task waits). */
-  atomic_fetch_add_explicit(&e->b->refs, 1, memory_order_relaxed);
-  if (weft__call_queue(e->b->st.task->fut.loop, &e->look, entry_callback)) return;
-  atomic_fetch_sub_explicit(&e->b->refs, 1, memory_order_relaxed);
-  look(e);
+  /* The caller holds a reference (the task's, or its entry's future is
+   * being completed while the task waits). */
+  if (weft__call_queue_counted(e->b->st.task->fut.loop, &e->look, entry_callback, &e->b->refs))
+    return;
+  look(e); /* closed: at once */
 }
 
 static void on_done_queue(struct weft__notify *n, struct weft_future *f) {
@@ -179,7 +178,7 @@ int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when, 
     if (!fs[i]) return -EINVAL;
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
-  if (t->fut.loop->solo && t->fut.loop->fifo)
+  if (weft__loop_asyncio_order(t->fut.loop))
     return wait_by_callbacks(t, fs, n, weft__deadline(timeout_ns), when, done);
   /* asyncio's wait always awaits its waiter, even when the condition
    * holds already: a cancellation pending as it begins is delivered, a

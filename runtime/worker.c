@@ -510,7 +510,7 @@ void weft__schedule(struct weft_loop *loop, struct weft__runnable *r, int pinned
   if (__builtin_expect(w && w->loop == loop && pinned < 0 && !w->divert &&
                            !atomic_load_explicit(&loop->closed, memory_order_relaxed),
                        1)) {
-    if (loop->solo && loop->fifo) {
+    if (weft__loop_asyncio_order(loop)) {
       if (hint != WEFT__SCHED_HANDOFF && weft__inject_maybe_empty(&loop->inject)) {
         if (!weft__rlist_len(&w->overflow)) {
           if (weft__runq_try_push_solo(&w->runq, r)) return;
@@ -816,7 +816,7 @@ static void note_stack_use(struct weft_task *t) {
   }
 }
 
-static bool exact_stop(const struct weft_loop *loop) { return loop->solo && loop->fifo; }
+static bool exact_stop(const struct weft_loop *loop) { return weft__loop_asyncio_order(loop); }
 
 
 static struct weft__fiber *end_begin(struct weft__worker *w, struct weft_task *t);

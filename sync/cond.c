@@ -97,8 +97,7 @@ weft_lock_t *weft_cond_lock(weft_cond_t *c) { return c ? c->lock : NULL; }
 
 /* Whether @t's wait is morphed into a lock wait when notified. */
 static bool morphs(const struct weft_task *t) {
-  const struct weft_loop *loop = t->fut.loop;
-  return !(loop->solo && loop->fifo);
+  return !weft__loop_asyncio_order(t->fut.loop);
 }
 
 /* Moves up to @n waiters to the lock's queue, or wakes them to re-acquire

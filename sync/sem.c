@@ -84,8 +84,7 @@ WEFT__CHECKER bool sem_ok(struct weft_sem *s) {
 /* Whether a waiter of @t's loop counts in granted_unrun until it runs
  * (head comment): a one-worker loop in FIFO order. */
 static inline bool counts_until_run(const struct weft_task *t) {
-  const struct weft_loop *loop = t->fut.loop;
-  return loop->solo && loop->fifo;
+  return weft__loop_asyncio_order(t->fut.loop);
 }
 
 int weft_sem_create(int64_t value, int bounded, weft_sem_t **out) {

@@ -127,10 +127,10 @@ enum weft_wait_when {
  * Returns:  how many of @fs are done (>= 0); -ECANCELED; -EINVAL (@n is 0,
  *           @fs or an element NULL, @when unknown); -EPERM outside a task;
  *           -ENOMEM.
- * Suspends: yes, unless @when already holds (on a one-worker loop in FIFO
- *           order always, as asyncio's: each future is looked at in a done
- *           callback a pass after it finished, docs/compose.md).
- *           Threads: tasks only.
+ * Suspends: yes, unless @when already holds and no cancellation is pending
+ *           (on a one-worker loop in FIFO order always, as asyncio's: each
+ *           future is looked at in a done callback a pass after it
+ *           finished, docs/compose.md).  Threads: tasks only.
  */
 WEFT_EXTERN int weft_wait(weft_future_t *const *fs, size_t n, int64_t timeout_ns, int when,
                           uint8_t *done);
