@@ -122,6 +122,33 @@ static inline void futures_release(weft_future_t **fs, int n) {
   for (int i = 0; i < n; i++) weft_future_release(fs[i]);
 }
 
+/* From a task, the start of a one-worker hop test (the combinators'
+ * `one_worker_hops_as_asyncio`): the trace emptied, @n futures in @fs
+ * (done if @done), @subject and a pass_ticker noting @ticks spawned into
+ * ts[0] and ts[1], and a yield, so that both take their first step. */
+static inline void hop_start(weft_future_t **fs, int n, bool done, weft_task_fn subject,
+                             const char *ticks, weft_task_t **ts) {
+  pass_reset();
+  futures_new(fs, n, done);
+  ck_assert_int_eq(weft_spawn(subject, NULL, &ts[0]), 0);
+  ck_assert_int_eq(weft_spawn(pass_ticker, (void *)ticks, &ts[1]), 0);
+  weft_yield();
+}
+
+/* From a task on a one-worker loop: spawns @fn("a") into *@a and @fn("b")
+ * into *@b, yields so that both queue on what @fn waits for, and cancels
+ * the first; with @uncancel, withdraws that request too, which does not
+ * undo a cancellation already delivered to the wait (asyncio's cancelled
+ * future still raises). */
+static inline void two_waiters_first_cancelled(weft_task_fn fn, bool uncancel, weft_task_t **a,
+                                               weft_task_t **b) {
+  ck_assert_int_eq(weft_spawn(fn, "a", a), 0);
+  ck_assert_int_eq(weft_spawn(fn, "b", b), 0);
+  weft_yield(); /* both wait */
+  weft_task_cancel(*a, NULL);
+  if (uncancel) ck_assert_int_eq(weft_task_uncancel(*a), 0);
+}
+
 /* From a task: awaits @n tasks, asserting each returned 0, and releases them. */
 static inline void await_all_ok(weft_task_t **ts, int n) {
   for (int i = 0; i < n; i++) {

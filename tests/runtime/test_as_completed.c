@@ -210,12 +210,8 @@ static int hop_iterator(void *arg, void **res) {
 
 static int hop_main(void *arg, void **res) {
   bool done_first = arg != NULL;
-  pass_reset();
-  futures_new(hop_f, 2, done_first);
   weft_task_t *ts[2];
-  weft_spawn(hop_iterator, NULL, &ts[0]);
-  weft_spawn(pass_ticker, "bcde", &ts[1]);
-  weft_yield();
+  hop_start(hop_f, 2, done_first, hop_iterator, "bcde", ts);
   if (!done_first) weft_future_set_result(hop_f[0], NULL);
   pass_note_each("xyz");
   if (!weft_future_done(hop_f[1])) weft_future_set_result(hop_f[1], NULL);

@@ -375,12 +375,8 @@ static int hop_gatherer(void *arg, void **res) {
 
 static int hop_main(void *arg, void **res) {
   bool done_first = arg != NULL;
-  pass_reset();
-  futures_new(hop_f, 2, done_first);
   weft_task_t *ts[2];
-  weft_spawn(hop_gatherer, NULL, &ts[0]);
-  weft_spawn(pass_ticker, "bcd", &ts[1]);
-  weft_yield(); /* the gatherer gathers, the ticker yields */
+  hop_start(hop_f, 2, done_first, hop_gatherer, "bcd", ts); /* the gatherer gathers, the ticker yields */
   if (!done_first)
     for (int i = 0; i < 2; i++) weft_future_set_result(hop_f[i], NULL);
   pass_note_each("xyzw");

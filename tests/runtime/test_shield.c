@@ -155,12 +155,8 @@ static int hop_shielded(void *arg, void **res) {
 }
 
 static int hop_main(void *arg, void **res) {
-  pass_reset();
-  weft_future_new(NULL, &hop_f);
   weft_task_t *ts[2];
-  weft_spawn(hop_shielded, NULL, &ts[0]);
-  weft_spawn(pass_ticker, "bcd", &ts[1]);
-  weft_yield();
+  hop_start(&hop_f, 1, false, hop_shielded, "bcd", ts);
   weft_future_set_result(hop_f, NULL);
   pass_note_each("xyzw");
   await_all_ok(ts, 2);

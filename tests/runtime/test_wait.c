@@ -198,12 +198,8 @@ static int hop_waiter(void *arg, void **res) {
 
 static int hop_main(void *arg, void **res) {
   bool done_first = arg != NULL;
-  pass_reset();
-  futures_new(hop_f, 2, done_first);
   weft_task_t *ts[2];
-  weft_spawn(hop_waiter, NULL, &ts[0]);
-  weft_spawn(pass_ticker, "bcd", &ts[1]);
-  weft_yield(); /* the waiter waits, the ticker yields */
+  hop_start(hop_f, 2, done_first, hop_waiter, "bcd", ts); /* the waiter waits, the ticker yields */
   if (!done_first) {
     weft_future_set_result(hop_f[0], NULL);
     if (hop_when == WEFT_ALL_COMPLETED) weft_future_set_result(hop_f[1], NULL);

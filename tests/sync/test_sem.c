@@ -234,12 +234,9 @@ END_TEST
 static int skip_main(void *arg, void **res) {
   ck_assert_int_eq(weft_sem_acquire(sem, -1), 0);
   weft_task_t *a, *b;
-  weft_spawn(taker, "a", &a);
-  weft_spawn(taker, "b", &b);
-  weft_yield(); /* both queue */
-  weft_task_cancel(a, NULL);
-  /* Delivered to a's wait already: withdrawing it does not undo it. */
-  if (arg) ck_assert_int_eq(weft_task_uncancel(a), 0);
+  /* Both queue; a is cancelled, delivered to its wait already:
+   * withdrawing it (arg) does not undo it. */
+  two_waiters_first_cancelled(taker, arg != NULL, &a, &b);
   ck_assert_int_eq(weft_sem_release(sem), 0); /* to b: a is skipped */
   order[norder++] = 'x';
   weft_yield(); /* a ends, b runs */
