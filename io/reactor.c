@@ -7,8 +7,10 @@
  * one. A forced io_uring that fails is an error, not a fallback: users who
  * ask for it want to know.
  *
- * Invariant: r->ops is set exactly while the backend's state in @r is
- * live (between a successful init and fini).
+ * Invariants: r->ops is set exactly while the backend's state in @r is
+ * live (between a successful init and fini). Presubmit work queued before
+ * a poll, wait or quiesce runs before that call's submission, each item
+ * once, oldest first.
  */
 #include "reactor.h"
 
@@ -74,9 +76,32 @@ void weft__reactor_fini(struct weft__reactor *r) {
   r->ops = NULL;
 }
 
-void weft__reactor_poll(struct weft__reactor *r) { r->ops->poll(r, false, 0); }
+void weft__reactor_presubmit(struct weft__reactor *r, struct weft__io_presubmit *p) {
+  p->next = NULL;
+  if (r->presubmit) *r->presubmit_tail = p;
+  else r->presubmit = p;
+  r->presubmit_tail = &p->next;
+}
+
+/* Runs the presubmit work queued so far; work it queues waits for the
+ * next submission. */
+static void run_presubmit(struct weft__reactor *r) {
+  struct weft__io_presubmit *p = r->presubmit;
+  r->presubmit = NULL;
+  while (p) {
+    struct weft__io_presubmit *next = p->next; /* fn may queue p again */
+    p->fn(p, r);
+    p = next;
+  }
+}
+
+void weft__reactor_poll(struct weft__reactor *r) {
+  if (r->presubmit) run_presubmit(r);
+  r->ops->poll(r, false, 0);
+}
 
 void weft__reactor_wait(struct weft__reactor *r, uint64_t deadline_ns) {
+  if (r->presubmit) run_presubmit(r);
   r->ops->poll(r, true, deadline_ns);
 }
 
@@ -116,7 +141,9 @@ void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op) {
 }
 
 void weft__reactor_quiesce(struct weft__reactor *r) {
-  if (r->ops && r->ops->quiesce) r->ops->quiesce(r);
+  if (!r->ops) return;
+  if (r->presubmit) run_presubmit(r);
+  if (r->ops->quiesce) r->ops->quiesce(r);
 }
 
 void weft__reactor_release_standing(struct weft__reactor *r) {

@@ -21,7 +21,9 @@
  *    completion, a cancellation and the task all meet on that one thread.
  *  - Submissions are batched: preparing a request queues it; the worker
  *    submits everything queued once per scheduler tick (weft__reactor_poll)
- *    or when it parks (weft__reactor_wait), in one system call.
+ *    or when it parks (weft__reactor_wait), in one system call. Work that
+ *    should see the whole tick before it becomes a request (a stream's
+ *    writes) is queued as presubmit work and prepared just before.
  */
 #ifndef WEFT_IO_REACTOR_H
 #define WEFT_IO_REACTOR_H
@@ -79,9 +81,10 @@ struct weft__io_op {
   /* epoll backend: the readiness waiter list of the op's fd. */
   struct weft__io_op *ep_next;
   uint32_t ep_events;
-  /* A standing op (weft__reactor_start_standing): a multishot request no
-   * task waits for, kept by an object (a stream). The reactor lists it
-   * while it is in flight and ends it at weft__reactor_quiesce. */
+  /* A standing op (weft__reactor_start_standing): a request no task
+   * waits for, kept by an object (a stream's multishot receive, its
+   * queued send). The reactor lists it while it is in flight and ends it
+   * at weft__reactor_quiesce. */
   uint8_t standing;
   struct weft__io_op *st_prev, *st_next;
   /* WEFT__IO_RECV_MULTI: the received bytes (res of them) in a provided
@@ -115,9 +118,23 @@ enum weft__io_cap {
    * provided buffers (it may still end at once with -EINVAL on a kernel
    * without it, or fail to start where buffer rings are missing). */
   WEFT__CAP_MULTISHOT_RECV = 1u << 4,
+  /* A request started now costs no system call of its own: it goes into
+   * the kernel with the worker's next submission, which every scheduler
+   * pass makes anyway (a stream's queued send, io/stream.c). Not epoll's:
+   * its first try is the system call itself. */
+  WEFT__CAP_QUEUED_SEND = 1u << 5,
 };
 
 struct weft__reactor;
+
+/* Work the reactor runs on its thread just before its next submission
+ * (weft__reactor_presubmit): what a pass queued for the kernel is
+ * prepared then, all of it at once (a stream's queued send takes every
+ * write the pass made). */
+struct weft__io_presubmit {
+  void (*fn)(struct weft__io_presubmit *p, struct weft__reactor *r);
+  struct weft__io_presubmit *next;
+};
 
 /* A backend: one static table each (ring.c, epoll.c). The reactor calls
  * through it; nothing else does. */
@@ -171,6 +188,8 @@ struct weft__reactor {
   /* Provided buffers for multishot receives (a power of two; 0: none, so
    * WEFT__IO_RECV_MULTI is refused with -ENOTSUP). Set once after init. */
   unsigned recv_bufs;
+  /* Presubmit work (weft__reactor_presubmit), oldest first; the owner's. */
+  struct weft__io_presubmit *presubmit, **presubmit_tail;
   union {                     /* the backend's own state */
 #if defined(WEFT__HAVE_URING)
     struct {
@@ -227,8 +246,14 @@ static inline bool weft__reactor_recv_ahead(const struct weft__reactor *r) {
   return weft__reactor_can(r, WEFT__CAP_MULTISHOT_RECV) && r->recv_bufs > 0;
 }
 
+/* Runs @p->fn once, on @r's thread, just before @r next submits: at its
+ * next poll, wait or quiesce, after what the current pass does. @p must
+ * not be queued already. Owner thread. */
+void weft__reactor_presubmit(struct weft__reactor *r, struct weft__io_presubmit *p);
+
 /* Submits queued requests and delivers completions without blocking.
- * Cheap when nothing is in flight (no system call). */
+ * Cheap when nothing is in flight (no system call). Presubmit work runs
+ * first. */
 void weft__reactor_poll(struct weft__reactor *r);
 /* Submits queued requests and sleeps in the kernel until a completion,
  * a kick, or the absolute monotonic @deadline_ns (0 = none); then delivers
@@ -244,17 +269,18 @@ void weft__reactor_kick(struct weft__reactor *r);
  * may finish the request before this returns: then done is set and cb is
  * not called. */
 int weft__reactor_start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns);
-/* Starts a standing op (see struct weft__io_op): a multishot request an
- * object keeps, that no task waits for. Same results as
- * weft__reactor_start, without a deadline. */
+/* Starts a standing op (see struct weft__io_op): a request an object
+ * keeps, that no task waits for. Same results as weft__reactor_start,
+ * without a deadline. */
 int weft__reactor_start_standing(struct weft__reactor *r, struct weft__io_op *op);
 /* Asks the kernel to stop @op early; its completion still arrives (with
  * -ECANCELED, or its result if it finished first). */
 void weft__reactor_cancel(struct weft__reactor *r, struct weft__io_op *op);
 
-/* Ends @r's standing ops: each is cancelled and its last completion
- * delivered (its cb must not start it again once op->cancelled is set).
- * Owner thread; the loop calls it at close, after the last task. */
+/* Ends @r's standing ops: presubmit work runs, then each standing op is
+ * cancelled and its last completion delivered (its cb must not start it
+ * again once op->cancelled is set, nor queue presubmit work). Owner
+ * thread; the loop calls it at close, after the last task. */
 void weft__reactor_quiesce(struct weft__reactor *r);
 
 /* Cancels @r's standing ops and returns: their owners start them again

@@ -494,7 +494,7 @@ const struct weft__backend_ops weft__ring_ops = {
     .name = "io_uring",
     .id = WEFT__IO_URING,
     .caps = WEFT__CAP_KERNEL_TIMEOUTS | WEFT__CAP_ASYNC_FILES | WEFT__CAP_MULTISHOT_ACCEPT |
-            WEFT__CAP_SUBMIT_INLINE | WEFT__CAP_MULTISHOT_RECV,
+            WEFT__CAP_SUBMIT_INLINE | WEFT__CAP_MULTISHOT_RECV | WEFT__CAP_QUEUED_SEND,
     .init = ring_init,
     .bind = ring_bind,
     .fini = ring_fini,

@@ -28,12 +28,35 @@
  * write() never touches memory the kernel is reading. drained is cleared
  * when wsize passes the high-water mark and set again at the low one.
  *
- * Closing: the fd is closed once no flusher runs and no read is in
- * progress. A socket is shut down first (SHUT_RDWR), which ends a read
- * blocked in another task (it sees end of stream) and the flusher's send.
+ * Queued sends (a socket on a reactor with WEFT__CAP_QUEUED_SEND, i.e.
+ * io_uring): a write of up to QUEUED_SEND_MAX bytes is appended to
+ * `pending` instead, and, if nothing is being sent, the stream queues
+ * presubmit work (tx_pre) on the writer's worker's reactor. Just before
+ * that reactor's next submission (the end of the scheduler's pass) it
+ * moves `pending` to `out` and starts one send of it, a standing op: so a
+ * pass's writes to a stream (pipelined responses) are one request, and
+ * the sends of all streams written in the pass enter the kernel in one
+ * system call, the one the pass makes anyway. The send's completion, on
+ * that worker's thread, accounts what the kernel took and, if bytes
+ * remain (a short send, or writes made meanwhile), queues the presubmit
+ * work again there. A socket the peer does not drain keeps the send
+ * waiting in the kernel, not a task. A cancelled send (the worker turned
+ * standby, the loop's quiesce) hands what is left to a flusher task.
+ * Larger writes send directly as above (their copy would cost more than
+ * the system call), and what the kernel does not take then goes the
+ * queued way. The price: a written response leaves at the end of the
+ * pass rather than at the write.
  *
- * Invariants: refs counts the reader, the writer, a running flusher and
- * the multishot receive while it is in flight; the last release frees.
+ * Closing: the fd is closed once no send runs and no read is in
+ * progress. A socket is shut down first (SHUT_RDWR), which ends a read
+ * blocked in another task (it sees end of stream) and a running send.
+ *
+ * Invariants: refs counts the reader, the writer, a running flusher, and
+ * the multishot receive and the queued send while in flight; the last
+ * release frees. At most one of flushing, tx_queued and tx_inflight is
+ * set ("a send runs"); `out` and `pending` are empty while none is, and
+ * only the running send changes `out` while one is (the bytes a request
+ * or weft_send is sending are read outside the lock).
  * rx_inflight is set exactly while rx_op is in flight (a pause is rx_op
  * cancelled and not yet ended); a pull receive happens only while it is
  * clear (bytes stay in order).
@@ -44,6 +67,7 @@
 #include "stream.h"
 #include "alloc.h"
 #include "clock.h"
+#include "loop.h"
 #include "op.h"
 #include "task.h"
 #include "worker.h"
@@ -63,6 +87,10 @@
 #define DEFAULT_LOW (16u * 1024u)
 /* One receive asks for this much: asyncio's max_size for a read. */
 #define RECV_CHUNK (64u * 1024u)
+/* The largest write that is copied and queued rather than sent directly
+ * (queued sends, above): a response's size; beyond it the copy costs
+ * about what the system call it saves does. */
+#define QUEUED_SEND_MAX (16u * 1024u)
 
 static size_t bytes_len(const struct weft__bytes *b) { return b->tail - b->head; }
 
@@ -109,6 +137,8 @@ static void stream_put(struct weft__stream *s) {
   weft__free(s, sizeof *s);
 }
 
+static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r);
+
 int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
                         weft_writer_t **writer) {
   if ((rfd < 0 && wfd < 0) || (rfd >= 0 && !reader) || (wfd >= 0 && !writer) || limit > SSIZE_MAX)
@@ -121,6 +151,7 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
     return -ENOMEM;
   }
   weft_event_set(s->drained);
+  s->drained_is_set = true;
   weft__mutex_init(&s->lock);
   s->rfd = rfd;
   s->wfd = wfd;
@@ -132,6 +163,7 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   s->low = DEFAULT_LOW;
   s->reader.s = s;
   s->writer.s = s;
+  s->tx_pre.fn = tx_presubmit;
   weft__magic_live(&s->reader);
   weft__magic_live(&s->writer);
   s->loop = weft_loop_current();
@@ -164,7 +196,8 @@ static void close_deferred_locked(struct weft__stream *s) {
 }
 
 /* Closes what can be closed now; the rest when its user leaves. Locked.
- * A socket's close waits for a read in progress and for the multishot
+ * It waits for a running send (which may name the fd, and flushes first);
+ * a socket's close also waits for a read in progress and for the multishot
  * receive: an io_uring request names its fd by number until the ring
  * hands it to the kernel (at the worker's next submission), so a close in
  * between let the number name another file first: a receive armed just
@@ -172,8 +205,12 @@ static void close_deferred_locked(struct weft__stream *s) {
  * (getaddrinfo, on another thread, had been given the number), which then
  * waited forever (tests/io/test_stream.c, cancel_storm, about 1 run in 50
  * under load). Shut down, the socket ends both at once. */
+static bool sending(const struct weft__stream *s) {
+  return s->flushing || s->tx_queued || s->tx_inflight;
+}
+
 static void close_fds_locked(struct weft__stream *s) {
-  if (s->flushing || s->wfd < 0) return;
+  if (sending(s) || s->wfd < 0) return;
   /* One fd for both directions (a socket; or a tty, a pty master, any
    * fd opened for reading and writing): the reader's fd closes with it,
    * so the close waits for the reader as a socket's does (and reads
@@ -659,53 +696,176 @@ void weft_reader_release(weft_reader_t *r) {
 
 /* ---- writer ---------------------------------------------------------------- */
 
-static void set_werr_locked(struct weft__stream *s, int err) {
-  if (!s->werr) s->werr = err;
-  weft_event_set(s->drained); /* drain() returns the error */
+/* Sets or clears the drained event, calling into it only when that
+ * changes it (a queued send's completion asks for every response).
+ * Locked: the event changes only here. */
+static void drained_set_locked(struct weft__stream *s, bool set) {
+  if (set == s->drained_is_set) return;
+  s->drained_is_set = set;
+  if (set) weft_event_set(s->drained);
+  else weft_event_clear(s->drained);
 }
 
-/* Sends from the buffer outside the lock; one flusher per stream at a time. */
+static void set_werr_locked(struct weft__stream *s, int err) {
+  if (!s->werr) s->werr = err;
+  drained_set_locked(s, true); /* drain() returns the error */
+}
+
+/* Nothing is being sent any more: a failed writer drops what it holds,
+ * and a shutdown or close that waited for the send happens. Locked. */
+static void send_ended_locked(struct weft__stream *s) {
+  if (s->werr) { /* nothing more will be sent */
+    s->wsize = 0;
+    s->out.head = s->out.tail = s->pending.head = s->pending.tail = 0;
+  }
+  if (s->eof_wanted && !s->eof_done && s->wfd >= 0) {
+    shutdown(s->wfd, SHUT_WR);
+    s->eof_done = true;
+  }
+  if (s->closing) close_fds_locked(s);
+}
+
+/* Moves `pending` to `out` if `out` is empty (the buffers swap: write()
+ * appends to the other one). Whether `out` holds bytes. Locked. */
+static bool out_refill_locked(struct weft__stream *s) {
+  if (!bytes_len(&s->out)) {
+    struct weft__bytes t = s->out;
+    s->out = s->pending;
+    s->pending = t;
+    s->pending.head = s->pending.tail = 0;
+  }
+  return bytes_len(&s->out) != 0;
+}
+
+/* Accounts @w bytes of `out` as sent. Locked. */
+static void out_sent_locked(struct weft__stream *s, size_t w) {
+  s->out.head += w;
+  s->wsize -= w;
+  if (s->out.head == s->out.tail) s->out.head = s->out.tail = 0;
+  if (s->wsize <= s->low) drained_set_locked(s, true);
+}
+
+/* Sends from the buffer outside the lock; one send runs per stream at a time. */
 static int flusher(void *arg, void **res) {
   (void)res;
   struct weft__stream *s = arg;
   weft__mutex_lock(&s->lock);
-  for (;;) {
-    if (s->werr) break;
-    if (!bytes_len(&s->out)) {
-      if (!bytes_len(&s->pending)) break;
-      struct weft__bytes t = s->out; /* swap: write() appends to the other one */
-      s->out = s->pending;
-      s->pending = t;
-      s->pending.head = s->pending.tail = 0;
-    }
+  while (!s->werr && out_refill_locked(s)) {
     int fd = s->wfd;
     char *p = s->out.p + s->out.head;
     size_t n = bytes_len(&s->out);
     weft__mutex_unlock(&s->lock);
     ssize_t w = s->is_socket ? weft_send(fd, p, n, 0) : weft_write(fd, p, n);
     weft__mutex_lock(&s->lock);
-    if (w < 0) {
-      set_werr_locked(s, (int)w);
-      break;
-    }
-    s->out.head += (size_t)w;
-    s->wsize -= (size_t)w;
-    if (s->out.head == s->out.tail) s->out.head = s->out.tail = 0;
-    if (s->wsize <= s->low) weft_event_set(s->drained);
-  }
-  if (s->werr) { /* nothing more will be sent */
-    s->wsize = 0;
-    s->out.head = s->out.tail = s->pending.head = s->pending.tail = 0;
+    if (w < 0) set_werr_locked(s, (int)w);
+    else out_sent_locked(s, (size_t)w);
   }
   s->flushing = false;
-  if (s->eof_wanted && !s->eof_done && s->wfd >= 0) {
-    shutdown(s->wfd, SHUT_WR);
-    s->eof_done = true;
-  }
-  if (s->closing) close_fds_locked(s);
+  send_ended_locked(s);
   weft__mutex_unlock(&s->lock);
   stream_put(s);
   return 0;
+}
+
+/* Spawns the flusher for what is buffered on @loop. 0, or spawn's error.
+ * Locked. */
+static int flusher_start_locked(struct weft__stream *s, weft_loop_t *loop) {
+  /* relaxed: the caller holds a reference (a writer, or the queued send
+   * handing over). */
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the flusher's */
+  s->flushing = true;
+  int rc = weft_spawn_opts(loop, flusher, s, NULL, NULL);
+  if (rc < 0) {
+    s->flushing = false;
+    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_relaxed);
+  }
+  return rc;
+}
+
+/* The reactor queued sends go through, for a write from the calling task:
+ * its worker's, when the stream is a socket and that reactor takes
+ * requests into its next submission at no cost of their own; else NULL
+ * (direct sends and the flusher). */
+static struct weft__reactor *queued_send_reactor(const struct weft__stream *s) {
+  if (!s->is_socket) return NULL;
+  struct weft__reactor *r = &weft__worker_self()->reactor;
+  return weft__reactor_can(r, WEFT__CAP_QUEUED_SEND) ? r : NULL;
+}
+
+/* Queues the send of what is buffered for @r's next submission (tx_pre).
+ * The caller gives the queued send its reference. Locked. */
+static void tx_queue_locked(struct weft__stream *s, struct weft__reactor *r, weft_loop_t *loop) {
+  s->tx_queued = true;
+  s->tx_reactor = r;
+  s->tx_loop = loop;
+  weft__reactor_presubmit(r, &s->tx_pre);
+}
+
+/* What a queued send could not take (cancelled: the worker turned
+ * standby, or the loop quiesces; or the ring refused it) goes to a
+ * flusher task. A closing loop would never run that task (and the stream
+ * would keep its reference): then what is left is lost, as asyncio's
+ * transport loses its buffer when its loop closes. On the send's
+ * reactor's thread. Locked. */
+static void tx_hand_over_locked(struct weft__stream *s) {
+  /* relaxed: close raised it before the rounds and the quiesce that run
+   * this (on the worker's thread, or close's own for worker 0). */
+  bool closing = atomic_load_explicit(&s->tx_loop->closing, memory_order_relaxed);
+  if (closing || flusher_start_locked(s, s->tx_loop) < 0) set_werr_locked(s, -ECANCELED);
+  else s->tx_handoffs++;
+}
+
+static void tx_done(struct weft__io_op *op);
+
+/* The queued send, just before its reactor submits: one send of `out`
+ * (everything written since it was queued, when `out` was empty). */
+static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) {
+  struct weft__stream *s = (struct weft__stream *)((char *)p - offsetof(struct weft__stream, tx_pre));
+  bool keep = false;
+  weft__mutex_lock(&s->lock);
+  s->tx_queued = false;
+  if (!s->werr && out_refill_locked(s)) {
+    struct weft__io_op *op = &s->tx_op;
+    op->cb = tx_done;
+    op->res = 0;
+    op->cqe_flags = 0;
+    op->req = (struct weft__io_req){
+        .kind = WEFT__IO_SEND, .fd = s->wfd, .buf = s->out.p + s->out.head, .len = bytes_len(&s->out)};
+    keep = weft__reactor_start_standing(r, op) == 0;
+    if (keep) {
+      s->tx_inflight = true;
+      s->tx_sends++;
+    } else {
+      tx_hand_over_locked(s);
+    }
+  }
+  if (!sending(s)) send_ended_locked(s);
+  weft__mutex_unlock(&s->lock);
+  if (!keep) stream_put(s); /* the queued send's reference */
+}
+
+/* The queued send's completion, on its reactor's thread: what is left (a
+ * short send, or what was written meanwhile) is queued again there, or
+ * handed to a flusher when the send was cancelled. */
+static void tx_done(struct weft__io_op *op) {
+  struct weft__stream *s = (struct weft__stream *)((char *)op - offsetof(struct weft__stream, tx_op));
+  int32_t res = op->res;
+  bool keep = false;
+  weft__mutex_lock(&s->lock);
+  s->tx_inflight = false;
+  if (res >= 0) out_sent_locked(s, (size_t)res);
+  else if (res != -ECANCELED || !op->cancelled) set_werr_locked(s, res);
+  if (!s->werr && (bytes_len(&s->out) || bytes_len(&s->pending))) {
+    if (op->cancelled) {
+      tx_hand_over_locked(s);
+    } else {
+      tx_queue_locked(s, s->tx_reactor, s->tx_loop); /* keeps the reference */
+      keep = true;
+    }
+  }
+  if (!sending(s)) send_ended_locked(s);
+  weft__mutex_unlock(&s->lock);
+  if (!keep) stream_put(s); /* the queued send's reference */
 }
 
 /* Sends without blocking: bytes taken (>= 0) or an error other than EAGAIN. */
@@ -729,7 +889,8 @@ static int write_locked(struct weft__stream *s, const void *buf, size_t n) {
   if (err) return err;
   if (s->eof_wanted) return WEFT_ECLOSED; /* asyncio: write() after write_eof() */
   if (!n) return 0;
-  if (!s->flushing) {
+  struct weft__reactor *r = queued_send_reactor(s);
+  if (!sending(s) && !(r && n <= QUEUED_SEND_MAX)) {
     ssize_t w = send_now(s, buf, n);
     if (w < 0) {
       set_werr_locked(s, (int)w);
@@ -743,15 +904,20 @@ static int write_locked(struct weft__stream *s, const void *buf, size_t n) {
   memcpy(s->pending.p + s->pending.tail, buf, n);
   s->pending.tail += n;
   s->wsize += n;
-  if (s->wsize > s->high) weft_event_clear(s->drained);
-  if (!s->flushing) {
-    weft_loop_t *loop = s->loop ? s->loop : weft_loop_current();
-    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the flusher's */
-    s->flushing = true;
-    int rc = weft_spawn_opts(loop, flusher, s, NULL, NULL);
-    if (rc < 0) {
-      s->flushing = false;
-      atomic_fetch_sub_explicit(&s->refs, 1, memory_order_relaxed);
+  if (s->wsize > s->high) drained_set_locked(s, false);
+  if (!sending(s)) {
+    int rc = 0;
+    if (r) {
+      /* relaxed: the writer holds a reference while it runs this. */
+      atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the queued send's */
+      tx_queue_locked(s, r, weft__worker_self()->loop);
+    } else {
+      rc = flusher_start_locked(s, s->loop ? s->loop : weft_loop_current());
+    }
+    if (rc < 0) { /* not taken: as if never written (nothing else was buffered) */
+      s->wsize = 0;
+      s->out.head = s->out.tail = s->pending.head = s->pending.tail = 0;
+      drained_set_locked(s, true);
       return rc;
     }
   }
@@ -806,8 +972,8 @@ int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t lo
   weft__mutex_lock(&s->lock);
   s->high = high;
   s->low = low;
-  if (s->wsize <= low) weft_event_set(s->drained);
-  else if (s->wsize > high) weft_event_clear(s->drained);
+  if (s->wsize <= low) drained_set_locked(s, true);
+  else if (s->wsize > high) drained_set_locked(s, false);
   weft__mutex_unlock(&s->lock);
   return 0;
 }
@@ -828,7 +994,7 @@ int weft_writer_write_eof(weft_writer_t *w) {
   int rc = s->closing ? WEFT_ECLOSED : 0;
   if (!rc && !s->eof_wanted) {
     s->eof_wanted = true;
-    if (!s->flushing && s->wfd >= 0) {
+    if (!sending(s) && s->wfd >= 0) {
       shutdown(s->wfd, SHUT_WR);
       s->eof_done = true;
     }
@@ -843,8 +1009,8 @@ int weft_writer_close(weft_writer_t *w) {
   weft__mutex_lock(&s->lock);
   if (!s->closing) {
     s->closing = true;
-    weft_event_set(s->drained);
-    close_fds_locked(s); /* now, or when the flusher ends */
+    drained_set_locked(s, true);
+    close_fds_locked(s); /* now, or when the running send ends */
   }
   weft__mutex_unlock(&s->lock);
   return 0;
@@ -856,10 +1022,10 @@ int weft_writer_abort(weft_writer_t *w) {
   weft__mutex_lock(&s->lock);
   s->closing = true;
   set_werr_locked(s, -ECONNRESET); /* asyncio: abort() loses the connection */
-  /* Drop what no send holds; the flusher's own send ends with the shutdown. */
+  /* Drop what no send holds; the running send ends with the shutdown. */
   s->pending.head = s->pending.tail = 0;
   s->wsize = bytes_len(&s->out);
-  if (s->flushing && s->wfd >= 0) shutdown(s->wfd, s->is_socket ? SHUT_RDWR : SHUT_WR);
+  if (sending(s) && s->wfd >= 0) shutdown(s->wfd, s->is_socket ? SHUT_RDWR : SHUT_WR);
   close_fds_locked(s);
   weft__mutex_unlock(&s->lock);
   return 0;

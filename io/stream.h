@@ -35,7 +35,9 @@ enum weft__rx_mode { WEFT__RX_UNDECIDED = 0, WEFT__RX_PULL, WEFT__RX_PUSH };
 
 struct weft__stream {
   struct weft__mutex lock;
-  _Atomic uint32_t refs;      /* reader, writer, the flusher task while it runs */
+  _Atomic uint32_t refs;      /* reader, writer, the flusher task while it runs,
+                                 the queued send and the multishot receive
+                                 while in flight */
   int rfd, wfd;               /* the same fd for a socket; -1 once closed or absent */
   bool is_socket;
   size_t limit;               /* readuntil/readline */
@@ -69,18 +71,28 @@ struct weft__stream {
   _Atomic uint32_t rx_fired;
   struct weft__io_op rx_op;
 
-  /* Writer: under lock. */
+  /* Writer: under lock, except tx_op (the reactor's while in flight). */
   struct weft__bytes pending; /* appended by write() */
-  struct weft__bytes out;     /* taken by the flusher, sent outside the lock */
+  struct weft__bytes out;     /* taken by the flusher or the queued send,
+                                 sent outside the lock */
   size_t wsize;               /* bytes in pending + out */
   size_t high, low;
   int werr;
   bool flushing;              /* a flusher task runs */
+  bool tx_queued;             /* tx_pre waits for its reactor's next submission */
+  bool tx_inflight;           /* tx_op, a send of out, is in flight */
+  uint32_t tx_sends;          /* queued sends started (tests, dumps) */
+  uint32_t tx_handoffs;       /* what cancelled ones left, taken by a flusher */
+  struct weft__reactor *tx_reactor; /* where tx_pre is queued, tx_op in flight */
+  weft_loop_t *tx_loop;       /* the loop of that reactor's worker */
+  struct weft__io_presubmit tx_pre;
+  struct weft__io_op tx_op;
   bool closing;               /* close()/abort() called */
   bool eof_wanted, eof_done;  /* write_eof() */
   bool close_deferred;        /* the fd closes when the reader and the receive leave */
   weft_loop_t *loop;
   weft_event_t *drained;      /* set while wsize <= low, or the writer failed/closed */
+  bool drained_is_set;        /* drained's state, as the stream last made it */
   weft_event_t *closed;       /* set once the fds are closed */
 
   struct weft_reader reader;

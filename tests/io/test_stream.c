@@ -9,7 +9,8 @@
  */
 #include "io_helpers.h"
 #include "server_helpers.h"
-#include "stream.h" /* white box: the receive-ahead counters */
+#include "stream.h" /* white box: the receive-ahead and queued-send counters */
+#include "worker.h" /* white box: a worker's reactor */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <netinet/in.h>
@@ -197,9 +198,9 @@ static int busy_main(void *arg, void **res) {
   ck_assert_int_eq(weft_writer_drain(w), 0);
   ck_assert_int_eq(weft_writer_write_eof(w), 0);
   ck_assert_int_eq(weft_writer_write(w, "late", 4), WEFT_ECLOSED);
-  char buf[8];
-  ck_assert_int_eq(read(sv[1], buf, sizeof buf), 3);
-  ck_assert_int_eq(read(sv[1], buf, sizeof buf), 0);
+  char buf[8]; /* weft_read: a queued send leaves when this task waits */
+  ck_assert_int_eq(weft_read(sv[1], buf, sizeof buf), 3);
+  ck_assert_int_eq(weft_read(sv[1], buf, sizeof buf), 0);
   ck_assert_int_eq(weft_writer_get_extra_info(w, "socket", NULL, NULL), sv[0]);
   ck_assert_int_eq(weft_writer_get_extra_info(w, "bogus", NULL, NULL), -ENOENT);
   ck_assert_int_eq(weft_writer_close(w), 0);
@@ -973,6 +974,367 @@ START_TEST(test_cancelled_reads_lose_nothing) {
 }
 END_TEST
 
+/* ---- queued sends (io_uring: writes leave with the pass's submission) ------ */
+
+struct tx_counts {
+  uint32_t sends, handoffs;
+  size_t buffered;
+  bool queued, inflight;
+};
+
+static struct tx_counts tx_counts(weft_writer_t *w) {
+  struct weft__stream *st = w->s;
+  weft__mutex_lock(&st->lock);
+  struct tx_counts c = {st->tx_sends, st->tx_handoffs, st->wsize, st->tx_queued, st->tx_inflight};
+  weft__mutex_unlock(&st->lock);
+  return c;
+}
+
+/* Reads exactly @n bytes of the pattern (from @off) from the raw fd @fd,
+ * suspending (weft_read) so the writer's sends can leave. */
+static void read_pattern_raw(int fd, size_t off, size_t n) {
+  static char buf[65536]; /* not on the fiber stack */
+  size_t got = 0, bad = 0;
+  while (got < n) {
+    size_t want = n - got < sizeof buf ? n - got : sizeof buf;
+    ssize_t k = weft_read(fd, buf, want);
+    ck_assert_int_gt(k, 0);
+    for (ssize_t i = 0; i < k; i++) bad += buf[i] != pattern_at(off + got + (size_t)i);
+    got += (size_t)k;
+  }
+  ck_assert_uint_eq(bad, 0); /* every byte once, in order */
+}
+
+/* Writes the pattern's bytes [@off, @off + @n) in @piece-byte writes. */
+static void write_pattern(weft_writer_t *w, size_t off, size_t n, size_t piece) {
+  static char chunk[65536];
+  ck_assert_uint_le(piece, sizeof chunk);
+  for (size_t done = 0; done < n;) {
+    size_t k = piece < n - done ? piece : n - done;
+    for (size_t i = 0; i < k; i++) chunk[i] = pattern_at(off + done + i);
+    ck_assert_int_eq(weft_writer_write(w, chunk, k), 0);
+    done += k;
+  }
+}
+
+struct piece_writer {
+  weft_writer_t *w;
+  size_t off, n;
+};
+
+static int piece_write(void *arg, void **res) {
+  (void)res;
+  struct piece_writer *pw = arg;
+  write_pattern(pw->w, pw->off, pw->n, pw->n);
+  return 0;
+}
+
+/* One worker: what a pass writes to a stream, from one task or several,
+ * leaves as one send when the pass ends; nothing leaves before. On epoll
+ * every write is a direct send (nothing stays buffered). */
+static int pass_writes_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  stream_pair(sv, 0, &r, &w);
+  bool queued = on_uring();
+  write_pattern(w, 0, 1600, 100); /* 16 pipelined responses */
+  struct tx_counts c = tx_counts(w);
+  ck_assert_uint_eq(c.buffered, queued ? 1600 : 0);
+  ck_assert_uint_eq(weft_writer_buffer_size(w), queued ? 1600 : 0);
+  ck_assert(c.queued == queued && !c.inflight && c.sends == 0);
+  ck_assert_int_eq(weft_writer_drain(w), 0); /* below the high-water mark: no wait */
+  char probe;
+  ck_assert_int_eq(recv(sv[1], &probe, 1, MSG_DONTWAIT | MSG_PEEK), queued ? -1 : 1);
+  read_pattern_raw(sv[1], 0, 1600);
+  if (queued) ck_assert_uint_eq(tx_counts(w).sends, 1);
+  /* Three tasks writing in one pass: their writes leave in one send, in
+   * the order they ran. */
+  struct piece_writer pw[3] = {{w, 1600, 300}, {w, 1900, 50}, {w, 1950, 1000}};
+  weft_task_t *t[3];
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(weft_spawn(piece_write, &pw[i], &t[i]), 0);
+  read_pattern_raw(sv[1], 1600, 1350);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(t[i]), NULL), 0);
+    weft_task_release(t[i]);
+  }
+  c = tx_counts(w);
+  if (queued) ck_assert_uint_eq(c.sends, 2);
+  ck_assert(!c.queued && !c.inflight && c.buffered == 0 && c.handoffs == 0);
+  /* A write larger than a queued one is sent at once, the copy saved. */
+  write_pattern(w, 2950, 20000, 20000);
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 0);
+  read_pattern_raw(sv[1], 2950, 20000);
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_pass_writes_leave_as_one_send) {
+  ck_assert_int_eq(run_main(1, pass_writes_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* A peer that reads slowly behind a small socket buffer: queued sends
+ * end short, start again with what was written meanwhile, and wait in the
+ * kernel for room; writes of every size (small ones queued, large ones
+ * sent at once with the rest queued) arrive whole and in order. */
+struct slow_peer {
+  int fd;
+  size_t n;
+};
+
+static int slow_read(void *arg, void **res) {
+  (void)res;
+  struct slow_peer *p = arg;
+  for (size_t off = 0; off < p->n;) {
+    size_t k = 3000 < p->n - off ? 3000 : p->n - off;
+    read_pattern_raw(p->fd, off, k);
+    off += k;
+    ck_assert_int_eq(weft_yield(), 0);
+  }
+  return 0;
+}
+
+static int slow_peer_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  static const size_t pieces[] = {1, 100, 700, 4096, 16384, 16385, 50000};
+  for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+    int sv[2];
+    pair(sv);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    weft_reader_t *r;
+    weft_writer_t *w;
+    ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+    size_t total = pieces[i] < 100 ? 20000 : 1u << 20;
+    struct slow_peer p = {sv[1], total};
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(slow_read, &p, &t), 0);
+    for (size_t off = 0; off < total; off += pieces[i]) {
+      size_t k = pieces[i] < total - off ? pieces[i] : total - off;
+      write_pattern(w, off, k, k);
+      ck_assert_uint_le(weft_writer_buffer_size(w), 64 * 1024 + pieces[i]);
+      ck_assert_int_eq(weft_writer_drain(w), 0);
+    }
+    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+    /* The peer has every byte; the send that carried the last ones may
+     * not have been accounted yet (its completion, or its flusher, runs
+     * later): closed, nothing is left. */
+    ck_assert_int_eq(weft_writer_close(w), 0);
+    ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+    ck_assert_uint_eq(weft_writer_buffer_size(w), 0);
+    stream_pair_end(sv[1], r, w);
+  }
+  return 0;
+}
+
+START_TEST(test_queued_sends_to_a_slow_peer) {
+  ck_assert_int_eq(run_main(1, slow_peer_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, slow_peer_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* close() and write_eof() right after writes, with no pass in between:
+ * what was written leaves first, then the end (the peer reads it all,
+ * then end of stream); abort() drops it and the peer sees the end. */
+static int close_after_writes_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int how = 0; how < 3; how++) {
+    int sv[2];
+    weft_reader_t *r;
+    weft_writer_t *w;
+    stream_pair(sv, 0, &r, &w);
+    if (how == 2) { /* abort: a peer that reads nothing, a send waiting for room */
+      int small = 4096;
+      setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+      setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
+    size_t n = how == 2 ? 200000 : 5000;
+    write_pattern(w, 0, n, 500);
+    if (how == 2) {
+      ck_assert_int_eq(weft_yield(), 0); /* the send is in the kernel, waiting */
+      ck_assert_int_eq(weft_writer_abort(w), 0);
+      ck_assert_int_eq(weft_writer_write(w, "x", 1), -ECONNRESET);
+      ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+      static char buf[65536];
+      ssize_t k;
+      while ((k = weft_read(sv[1], buf, sizeof buf)) > 0) {
+      }
+      ck_assert(k == 0 || k == -ECONNRESET); /* the end, whatever had arrived */
+      ck_assert_uint_eq(weft_writer_buffer_size(w), 0);
+    } else {
+      ck_assert_int_eq(how ? weft_writer_write_eof(w) : weft_writer_close(w), 0);
+      read_pattern_raw(sv[1], 0, n);
+      char c;
+      ck_assert_int_eq(weft_read(sv[1], &c, 1), 0); /* then the end */
+      if (how == 0) {
+        ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+        ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);
+      } else {
+        ck_assert_int_eq(weft_writer_write(w, "x", 1), WEFT_ECLOSED);
+      }
+    }
+    stream_pair_end(sv[1], r, w);
+  }
+  return 0;
+}
+
+START_TEST(test_close_after_queued_writes) {
+  ck_assert_int_eq(run_main(1, close_after_writes_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, close_after_writes_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* A send cancelled under the stream (what a worker turning standby does
+ * to its standing requests, white box): a flusher task takes what is
+ * left, and the peer still gets every byte in order. */
+static int handover_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  if (!on_uring()) return 0;
+  int sv[2];
+  pair(sv);
+  int small = 4096;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  write_pattern(w, 0, 60000, 1000);
+  /* One worker: the first pass's send takes what fits and ends short; the
+   * second pass's waits in the kernel for room. */
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert(tx_counts(w).inflight);
+  weft__reactor_release_standing(&weft__worker_self()->reactor);
+  ck_assert_int_eq(weft_yield(), 0); /* its cancellation completes; a flusher starts */
+  struct tx_counts c = tx_counts(w);
+  ck_assert_uint_eq(c.handoffs, 1);
+  ck_assert(!c.inflight && !c.queued);
+  write_pattern(w, 60000, 10000, 1000); /* behind the flusher's bytes */
+  read_pattern_raw(sv[1], 0, 70000);
+  ck_assert_int_eq(weft_writer_drain(w), 0);
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_cancelled_send_handed_to_flusher) {
+  ck_assert_int_eq(run_main(1, handover_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* The loop closes with a send waiting for a peer that never reads, and
+ * with the writer released: the quiesce cancels the send, the stream
+ * closes its fd and is freed (ASan's leak check), nothing hangs. */
+static int stuck_fd = -1, stuck_peer = -1;
+
+static int stuck_send_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  pair(sv);
+  int small = 4096;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  write_pattern(w, 0, 100000, 1000);
+  ck_assert_int_eq(weft_yield(), 0);
+  stuck_fd = sv[0];
+  stuck_peer = sv[1];
+  weft_writer_release(w); /* closes once the send ends */
+  weft_reader_release(r);
+  return 0;
+}
+
+START_TEST(test_send_stuck_at_loop_close) {
+  for (unsigned workers = 1; workers <= 4; workers += 3) {
+    ck_assert_int_eq(run_main(workers, stuck_send_main, NULL, NULL), 0);
+    ck_assert_int_eq(fcntl(stuck_fd, F_GETFD), -1); /* closed by the loop's close */
+    static char buf[65536];
+    ssize_t k;
+    while ((k = read(stuck_peer, buf, sizeof buf)) > 0) {
+    }
+    ck_assert(k == 0 || (k < 0 && errno == ECONNRESET));
+    close(stuck_peer);
+  }
+}
+END_TEST
+
+/* Four writers on four workers, one stream: each write is whole and in
+ * its writer's order, whichever worker runs it and wherever the send in
+ * flight was queued (TSan covers the hand-offs between workers). */
+#define MW_WRITERS 4
+#define MW_MESSAGES 3000
+
+struct mw {
+  weft_writer_t *w;
+  int id;
+};
+
+static int mw_write(void *arg, void **res) {
+  (void)res;
+  struct mw *m = arg;
+  for (int i = 0; i < MW_MESSAGES; i++) {
+    char msg[32];
+    int n = snprintf(msg, sizeof msg, "<%d:%d>", m->id, i);
+    ck_assert_int_eq(weft_writer_write(m->w, msg, (size_t)n), 0);
+    ck_assert_int_eq(weft_writer_drain(m->w), 0);
+    if (i % 7 == m->id) ck_assert_int_eq(weft_yield(), 0);
+  }
+  return 0;
+}
+
+static int many_writers_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  weft_reader_t *r, *pr;
+  weft_writer_t *w, *pw;
+  stream_pair(sv, 0, &r, &w);
+  ck_assert_int_eq(weft_stream_open_fd(sv[1], sv[1], 0, &pr, &pw), 0);
+  struct mw m[MW_WRITERS];
+  weft_task_t *t[MW_WRITERS];
+  for (int i = 0; i < MW_WRITERS; i++) {
+    m[i] = (struct mw){w, i};
+    ck_assert_int_eq(weft_spawn(mw_write, &m[i], &t[i]), 0);
+  }
+  int next[MW_WRITERS] = {0};
+  for (int got = 0; got < MW_WRITERS * MW_MESSAGES; got++) {
+    char msg[32];
+    ssize_t n = weft_reader_readuntil(pr, ">", 1, msg, sizeof msg - 1, NULL);
+    ck_assert_int_gt(n, 0);
+    msg[n] = '\0';
+    int id, seq;
+    ck_assert_int_eq(sscanf(msg, "<%d:%d>", &id, &seq), 2);
+    ck_assert(id >= 0 && id < MW_WRITERS);
+    ck_assert_int_eq(seq, next[id]);
+    next[id]++;
+  }
+  for (int i = 0; i < MW_WRITERS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(t[i]), NULL), 0);
+    weft_task_release(t[i]);
+  }
+  weft_writer_release(pw);
+  weft_reader_release(pr);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  return 0;
+}
+
+START_TEST(test_many_writers_many_workers) {
+  ck_assert_int_eq(run_main(4, many_writers_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(1, many_writers_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
   Suite *s = suite_create("io_stream");
   TCase *tc = tcase_create("core");
@@ -994,6 +1356,12 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_cancelled_reads_lose_nothing);
   tcase_add_test(tc, test_close_waits_for_the_receive);
   tcase_add_test(tc, test_shared_fd_closes_once);
+  tcase_add_test(tc, test_pass_writes_leave_as_one_send);
+  tcase_add_test(tc, test_queued_sends_to_a_slow_peer);
+  tcase_add_test(tc, test_close_after_queued_writes);
+  tcase_add_test(tc, test_cancelled_send_handed_to_flusher);
+  tcase_add_test(tc, test_send_stuck_at_loop_close);
+  tcase_add_test(tc, test_many_writers_many_workers);
   suite_add_tcase(s, tc);
   return s;
 }
