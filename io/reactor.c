@@ -76,11 +76,12 @@ void weft__reactor_fini(struct weft__reactor *r) {
   r->ops = NULL;
 }
 
-void weft__reactor_presubmit(struct weft__reactor *r, struct weft__io_presubmit *p) {
+bool weft__reactor_presubmit(struct weft__reactor *r, struct weft__io_presubmit *p) {
   p->next = NULL;
   if (r->presubmit) *r->presubmit_tail = p;
   else r->presubmit = p;
   r->presubmit_tail = &p->next;
+  return ++r->presubmit_n >= WEFT__PRESUBMIT_BATCH;
 }
 
 /* Runs the presubmit work queued so far; work it queues waits for the
@@ -88,6 +89,7 @@ void weft__reactor_presubmit(struct weft__reactor *r, struct weft__io_presubmit 
 static void run_presubmit(struct weft__reactor *r) {
   struct weft__io_presubmit *p = r->presubmit;
   r->presubmit = NULL;
+  r->presubmit_n = 0;
   while (p) {
     struct weft__io_presubmit *next = p->next; /* fn may queue p again */
     p->fn(p, r);
@@ -98,6 +100,11 @@ static void run_presubmit(struct weft__reactor *r) {
 void weft__reactor_poll(struct weft__reactor *r) {
   if (r->presubmit) run_presubmit(r);
   r->ops->poll(r, false, 0);
+}
+
+void weft__reactor_submit(struct weft__reactor *r) {
+  if (r->presubmit) run_presubmit(r);
+  if (r->ops->submit) r->ops->submit(r);
 }
 
 void weft__reactor_wait(struct weft__reactor *r, uint64_t deadline_ns) {

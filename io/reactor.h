@@ -151,6 +151,9 @@ struct weft__backend_ops {
   /* Submits what is queued; delivers completions; @block: sleeps until
    * one, a kick, or @deadline_ns (0: none). */
   void (*poll)(struct weft__reactor *r, bool block, uint64_t deadline_ns);
+  /* Submits what is queued, delivering nothing. NULL: nothing is ever
+   * queued (a backend without WEFT__CAP_QUEUED_SEND). */
+  void (*submit)(struct weft__reactor *r);
   int (*start)(struct weft__reactor *r, struct weft__io_op *op);
   void (*cancel)(struct weft__reactor *r, struct weft__io_op *op);
   /* Registered buffers (n = 0: unregister). NULL: nothing to register,
@@ -188,8 +191,10 @@ struct weft__reactor {
   /* Provided buffers for multishot receives (a power of two; 0: none, so
    * WEFT__IO_RECV_MULTI is refused with -ENOTSUP). Set once after init. */
   unsigned recv_bufs;
-  /* Presubmit work (weft__reactor_presubmit), oldest first; the owner's. */
+  /* Presubmit work (weft__reactor_presubmit), oldest first, and how
+   * many items; the owner's. */
   struct weft__io_presubmit *presubmit, **presubmit_tail;
+  unsigned presubmit_n;
   union {                     /* the backend's own state */
 #if defined(WEFT__HAVE_URING)
     struct {
@@ -246,10 +251,21 @@ static inline bool weft__reactor_recv_ahead(const struct weft__reactor *r) {
   return weft__reactor_can(r, WEFT__CAP_MULTISHOT_RECV) && r->recv_bufs > 0;
 }
 
+/* How much presubmit work a pass gathers before it is submitted at once
+ * (weft__reactor_presubmit): the system call is shared this many ways,
+ * and the first item does not wait for the whole of a long pass. */
+#define WEFT__PRESUBMIT_BATCH 16u
+
 /* Runs @p->fn once, on @r's thread, just before @r next submits: at its
- * next poll, wait or quiesce, after what the current pass does. @p must
- * not be queued already. Owner thread. */
-void weft__reactor_presubmit(struct weft__reactor *r, struct weft__io_presubmit *p);
+ * next poll, wait, quiesce or weft__reactor_submit, after what the
+ * current pass does. @p must not be queued already. Owner thread.
+ * Returns whether WEFT__PRESUBMIT_BATCH items are queued: the caller
+ * then calls weft__reactor_submit once it holds no lock that the items'
+ * work takes. */
+bool weft__reactor_presubmit(struct weft__reactor *r, struct weft__io_presubmit *p);
+/* Runs the presubmit work and submits what is queued, without waiting or
+ * delivering completions (the next poll delivers them). Owner thread. */
+void weft__reactor_submit(struct weft__reactor *r);
 
 /* Submits queued requests and delivers completions without blocking.
  * Cheap when nothing is in flight (no system call). Presubmit work runs

@@ -468,6 +468,10 @@ static void ring_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns)
   reap(r);
 }
 
+static void ring_submit(struct weft__reactor *r) {
+  if (io_uring_sq_ready(&r->ur.ring)) io_uring_submit(&r->ur.ring);
+}
+
 static int ring_register_buffers(struct weft__reactor *r, const struct iovec *iov, unsigned n) {
   int rc = n ? io_uring_register_buffers(&r->ur.ring, iov, n) : io_uring_unregister_buffers(&r->ur.ring);
   return rc == -ENXIO && !n ? 0 : rc; /* nothing was registered */
@@ -499,6 +503,7 @@ const struct weft__backend_ops weft__ring_ops = {
     .bind = ring_bind,
     .fini = ring_fini,
     .poll = ring_poll,
+    .submit = ring_submit,
     .start = ring_start,
     .cancel = ring_cancel,
     .register_buffers = ring_register_buffers,

@@ -793,12 +793,14 @@ static struct weft__reactor *queued_send_reactor(const struct weft__stream *s) {
 }
 
 /* Queues the send of what is buffered for @r's next submission (tx_pre).
- * The caller gives the queued send its reference. Locked. */
-static void tx_queue_locked(struct weft__stream *s, struct weft__reactor *r, weft_loop_t *loop) {
+ * The caller gives the queued send its reference. Returns whether the
+ * caller should submit now, once unlocked (weft__reactor_presubmit).
+ * Locked. */
+static bool tx_queue_locked(struct weft__stream *s, struct weft__reactor *r, weft_loop_t *loop) {
   s->tx_queued = true;
   s->tx_reactor = r;
   s->tx_loop = loop;
-  weft__reactor_presubmit(r, &s->tx_pre);
+  return weft__reactor_presubmit(r, &s->tx_pre);
 }
 
 /* What a queued send could not take (cancelled: the worker turned
@@ -859,7 +861,9 @@ static void tx_done(struct weft__io_op *op) {
     if (op->cancelled) {
       tx_hand_over_locked(s);
     } else {
-      tx_queue_locked(s, s->tx_reactor, s->tx_loop); /* keeps the reference */
+      /* Keeps the reference. The next poll submits it (a completion runs
+       * inside one), so a full batch needs no submission of its own. */
+      (void)tx_queue_locked(s, s->tx_reactor, s->tx_loop);
       keep = true;
     }
   }
@@ -884,7 +888,10 @@ static int writer_error_locked(const struct weft__stream *s) {
   return s->closing ? -ECONNRESET : 0;
 }
 
-static int write_locked(struct weft__stream *s, const void *buf, size_t n) {
+/* write() under the lock. *@submit is set to the reactor to submit on
+ * once unlocked when this write filled its batch of presubmit work. */
+static int write_locked(struct weft__stream *s, const void *buf, size_t n,
+                        struct weft__reactor **submit) {
   int err = writer_error_locked(s);
   if (err) return err;
   if (s->eof_wanted) return WEFT_ECLOSED; /* asyncio: write() after write_eof() */
@@ -910,7 +917,7 @@ static int write_locked(struct weft__stream *s, const void *buf, size_t n) {
     if (r) {
       /* relaxed: the writer holds a reference while it runs this. */
       atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the queued send's */
-      tx_queue_locked(s, r, weft__worker_self()->loop);
+      if (tx_queue_locked(s, r, weft__worker_self()->loop)) *submit = r;
     } else {
       rc = flusher_start_locked(s, s->loop ? s->loop : weft_loop_current());
     }
@@ -935,9 +942,11 @@ int weft_writer_write(weft_writer_t *w, const void *buf, size_t n) {
   if (rc) return rc;
   if ((!buf && n) || n > SSIZE_MAX) return -EINVAL;
   struct weft__stream *s = w->s;
+  struct weft__reactor *submit = NULL;
   weft__mutex_lock(&s->lock);
-  rc = write_locked(s, buf, n);
+  rc = write_locked(s, buf, n, &submit);
   weft__mutex_unlock(&s->lock);
+  if (submit) weft__reactor_submit(submit);
   return rc;
 }
 
@@ -946,9 +955,11 @@ int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt
   if (rc) return rc;
   if (iovcnt < 0 || (iovcnt && !iov)) return -EINVAL;
   struct weft__stream *s = w->s;
+  struct weft__reactor *submit = NULL;
   weft__mutex_lock(&s->lock);
-  for (int i = 0; i < iovcnt && rc == 0; i++) rc = write_locked(s, iov[i].iov_base, iov[i].iov_len);
+  for (int i = 0; i < iovcnt && rc == 0; i++) rc = write_locked(s, iov[i].iov_base, iov[i].iov_len, &submit);
   weft__mutex_unlock(&s->lock);
+  if (submit) weft__reactor_submit(submit);
   return rc;
 }
 

@@ -1076,6 +1076,37 @@ START_TEST(test_pass_writes_leave_as_one_send) {
 }
 END_TEST
 
+/* One worker, a pass writing to many streams: every WEFT__PRESUBMIT_BATCH
+ * streams written are submitted together at once, so the first writes do
+ * not wait for the whole pass; the rest leave when the pass ends. */
+#define BATCH_STREAMS ((int)WEFT__PRESUBMIT_BATCH + 4)
+
+static int batch_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  if (!on_uring()) return 0;
+  int sv[BATCH_STREAMS][2];
+  weft_reader_t *r[BATCH_STREAMS];
+  weft_writer_t *w[BATCH_STREAMS];
+  for (int i = 0; i < BATCH_STREAMS; i++) stream_pair(sv[i], 0, &r[i], &w[i]);
+  for (int i = 0; i < BATCH_STREAMS; i++) write_pattern(w[i], 0, 100, 100);
+  /* No pass has ended: the first batch is in the kernel (a socketpair's
+   * send completes as it is submitted), the last streams' writes not. */
+  char buf[100];
+  for (int i = 0; i < BATCH_STREAMS; i++) {
+    bool sent = i < (int)WEFT__PRESUBMIT_BATCH;
+    ck_assert_int_eq(recv(sv[i][1], buf, sizeof buf, MSG_DONTWAIT), sent ? 100 : -1);
+  }
+  for (int i = (int)WEFT__PRESUBMIT_BATCH; i < BATCH_STREAMS; i++) read_pattern_raw(sv[i][1], 0, 100);
+  for (int i = 0; i < BATCH_STREAMS; i++) stream_pair_end(sv[i][1], r[i], w[i]);
+  return 0;
+}
+
+START_TEST(test_pass_submits_each_full_batch) {
+  ck_assert_int_eq(run_main(1, batch_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* A peer that reads slowly behind a small socket buffer: queued sends
  * end short, start again with what was written meanwhile, and wait in the
  * kernel for room; writes of every size (small ones queued, large ones
@@ -1357,6 +1388,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_close_waits_for_the_receive);
   tcase_add_test(tc, test_shared_fd_closes_once);
   tcase_add_test(tc, test_pass_writes_leave_as_one_send);
+  tcase_add_test(tc, test_pass_submits_each_full_batch);
   tcase_add_test(tc, test_queued_sends_to_a_slow_peer);
   tcase_add_test(tc, test_close_after_queued_writes);
   tcase_add_test(tc, test_cancelled_send_handed_to_flusher);
