@@ -451,7 +451,8 @@ def run_io(args, outdir):
                 if len(p) >= 6:
                     rounds.append({"workload": p[0], "impl": p[1], "req_s": num(p[2]), "p50_us": num(p[3]),
                                    "p99_us": num(p[4]), "cpu_us_per_req": num(p[5]),
-                                   "cdf_us": [tuple(map(float, q.split(":"))) for q in p[6].split(",")]
+                                   "cdf_us": [tuple(map(float, q.split(":"))) for q in p[6].split(",")
+                                              if not q.endswith(":-")]
                                    if len(p) > 6 and p[6] != "-" else []})
     return r.stdout, rounds
 
@@ -472,7 +473,7 @@ def io_median(rounds):
 
 def io_charts(outdir, med):
     charts = []
-    for wl in ("tcp_echo", "tcp_echo_hog", "http_plaintext"):
+    for wl in ("tcp_echo", "tcp_echo_hog", "http_plaintext", "http_pipelined"):
         impls = [i for (w, i) in med if w == wl]
         if not impls:
             continue
@@ -660,7 +661,7 @@ def main():
     args.io_seconds = args.io_seconds or (1 if args.quick else 5)
     args.io_reps = 1 if args.quick else 3
     args.io_workers = 1
-    args.io_workloads = ["tcp_echo", "tcp_echo_hog", "http_plaintext", "nop"] if args.quick else []
+    args.io_workloads = ["tcp_echo", "tcp_echo_hog", "http_plaintext", "http_pipelined", "nop"] if args.quick else []
     bench = os.path.join(ROOT, "build", "benchmarks", "weft-bench")
     if not os.access(bench, os.X_OK) or not os.access(PEAK, os.X_OK):
         sys.exit("report.py: build weft first (make build)")

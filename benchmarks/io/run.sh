@@ -8,6 +8,8 @@
 #                   process competing for them: tail latency under contention
 #   http_plaintext  wrk (64 connections) against http_hello and the peers'
 #                   equivalents, with nginx (`return 200`) as the reference
+#   http_pipelined  the same with 16 requests per write (TechEmpower's
+#                   plaintext shape; benchmarks/io/pipeline.lua)
 #   nop             an awaited no-op through the reactor vs a bare liburing loop
 #   file_randread   4 KiB O_DIRECT random reads at queue depth 32 vs fio's
 #                   io_uring engine on the same file
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-workloads=(tcp_echo tcp_echo_hog http_plaintext nop file_randread)
+workloads=(tcp_echo tcp_echo_hog http_plaintext http_pipelined nop file_randread)
 [ ${#args[@]} -gt 0 ] && workloads=("${args[@]}")
 B=build/benchmarks E=build/examples
 [ -x $B/weft-echo ] || { echo "io/run.sh: build weft first (make build)" >&2; exit 1; }
@@ -123,6 +125,38 @@ echo_rounds() {
   if [ "$hog" = 1 ]; then median_rows "$name" median; else median_rows "$name"; fi
 }
 
+# http_rounds NAME [WRK ARG...]: wrk against every HTTP server (nginx's
+# `return 200` included), REPS rounds interleaved; the median rows.
+http_rounds() {
+  local name=$1 impl cmd spids t0 t1 r rps p50 p99 cdf; shift
+  row workload impl req/s p50_us p99_us cpu_us/req
+  : >"$out/rounds"
+  for ((rep = 0; rep < reps; rep++)); do
+    for impl in "${order[@]}"; do
+      if [ "$impl" = nginx ]; then
+        command -v nginx >/dev/null || continue
+        port=$((port + 1))
+        nginx_conf "$out/nginx.conf" "$out" "$workers" "$port"
+        nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
+      else
+        [ -n "${http_cmds[$impl]:-}" ] || continue
+        cmd=${http_cmds[$impl]//\{W\}/$workers}
+        start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
+      fi
+      if [ "$impl" = nginx ]; then spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' '); else spids=$server_pid; fi
+      t0=$(cpu_ticks $spids)
+      r=$(wrk -t1 -c64 -d"${secs}s" --latency "$@" "http://127.0.0.1:$port/" 2>&1)
+      t1=$(cpu_ticks $spids)
+      if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
+      rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
+      p50=$(wrk_us "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(wrk_us "$(awk '$1=="99%" {print $2}' <<<"$r")")
+      cdf=$(for q in 50 75 90 99; do printf '%s:%s,' $q "$(wrk_us "$(awk -v q="$q%" '$1==q {print $2}' <<<"$r")")"; done)
+      echo "$name $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * s }')") ${cdf%,}" >>"$out/rounds"
+    done
+  done
+  median_rows "$name"
+}
+
 # server command lines, with the port as {P} and the worker count as {W}
 declare -A echo_cmds http_cmds
 echo_cmds[weft]="$B/weft-echo {P} {W} raw"
@@ -153,32 +187,15 @@ for w in "${workloads[@]}"; do
   http_plaintext)
     command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_plaintext skipped" >&2; continue; }
     echo; echo "## http_plaintext: wrk -t1 -c64, keep-alive GET"
-    row workload impl req/s p50_us p99_us cpu_us/req
-    : >"$out/rounds"
-    for ((rep = 0; rep < reps; rep++)); do
-    for impl in "${order[@]}"; do
-      if [ "$impl" = nginx ]; then
-        command -v nginx >/dev/null || continue
-        port=$((port + 1))
-        nginx_conf "$out/nginx.conf" "$out" "$workers" "$port"
-        nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
-      else
-        [ -n "${http_cmds[$impl]:-}" ] || continue
-        cmd=${http_cmds[$impl]//\{W\}/$workers}
-        start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
-      fi
-      if [ "$impl" = nginx ]; then spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' '); else spids=$server_pid; fi
-      t0=$(cpu_ticks $spids)
-      r=$(wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:$port/" 2>&1)
-      t1=$(cpu_ticks $spids)
-      if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
-      rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
-      p50=$(wrk_us "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(wrk_us "$(awk '$1=="99%" {print $2}' <<<"$r")")
-      cdf=$(for q in 50 75 90 99; do printf '%s:%s,' $q "$(wrk_us "$(awk -v q="$q%" '$1==q {print $2}' <<<"$r")")"; done)
-      echo "http_plaintext $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * s }')") ${cdf%,}" >>"$out/rounds"
-    done
-    done
-    median_rows http_plaintext ;;
+    http_rounds http_plaintext ;;
+  http_pipelined)
+    # TechEmpower's plaintext test sends its requests 16 deep: a server
+    # that answers them in one write instead of sixteen saves most of its
+    # CPU (the peers gather the answers by hand; weft's http_hello writes
+    # each one and its queued sends gather them: docs/io.md).
+    command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_pipelined skipped" >&2; continue; }
+    echo; echo "## http_pipelined: wrk -t1 -c64, keep-alive GET, 16 requests pipelined per write"
+    http_rounds http_pipelined -s benchmarks/io/pipeline.lua ;;
   nop)
     echo; echo "## nop: one awaited IORING_OP_NOP (ns/op; liburing = bare ring, same setup flags)"
     for n in nop nop_raw nop_batch nop_raw_batch; do $B/weft-bench --workers 1 $n; done | awk '/^RESULT/ {
@@ -214,7 +231,7 @@ done
 # which is what shows when the client, not the server, is the bottleneck).
 echo; echo "## ratios (weft / peer)"
 awk '
-  $1=="tcp_echo" || $1=="tcp_echo_hog" || $1=="http_plaintext" || $1=="file_randread" { v[$1","$2]=$3; p[$1","$2]=$5; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
+  $1=="tcp_echo" || $1=="tcp_echo_hog" || $1 ~ /^http_/ || $1=="file_randread" { v[$1","$2]=$3; p[$1","$2]=$5; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
   $1 ~ /^nop/ { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
   END {
     for (w in impls) {

@@ -50,8 +50,11 @@ cpu_per_req() {
 }
 
 wrk_us() {
-  awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v + 0; else if (v ~ /ms$/) print (v + 0) * 1000;
-                         else if (v ~ /s$/) print (v + 0) * 1e6; else print "-" }'
+  # 0: wrk's percentiles past its samples (with pipelining it times only
+  # some responses), not a latency.
+  awk -v v="$1" 'BEGIN { if (v + 0 == 0) print "-"; else if (v ~ /us$/) print v + 0;
+                         else if (v ~ /ms$/) print (v + 0) * 1000; else if (v ~ /s$/) print (v + 0) * 1e6;
+                         else print "-" }'
 }
 
 nginx_conf() {
