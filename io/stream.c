@@ -967,6 +967,15 @@ int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
   int rc = writer_check(w);
   if (rc) return rc;
   struct weft__stream *s = w->s;
+  /* Below the high-water mark (the common case: a write, then drain())
+   * the event is set and waiting on it would return at once: its state
+   * is mirrored under this lock, so one lock answers (asyncio's
+   * _drain_helper returns without awaiting too). */
+  weft__mutex_lock(&s->lock);
+  bool set = s->drained_is_set;
+  if (set) rc = writer_error_locked(s);
+  weft__mutex_unlock(&s->lock);
+  if (set) return rc;
   rc = weft_event_wait(s->drained, timeout_ns);
   if (rc) return rc;
   weft__mutex_lock(&s->lock);
