@@ -73,6 +73,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -158,6 +159,13 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   struct stat st;
   int probe = rfd >= 0 ? rfd : wfd;
   s->is_socket = fstat(probe, &st) == 0 && S_ISSOCK(st.st_mode);
+  /* write()'s direct try must not wait: a socket's send says so itself
+   * (MSG_DONTWAIT); a pipe is made non-blocking, as asyncio's write pipe
+   * transport makes it. */
+  if (wfd >= 0 && fstat(wfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    int fl = fcntl(wfd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
+  }
   s->limit = limit ? limit : WEFT_STREAM_LIMIT;
   s->high = DEFAULT_HIGH;
   s->low = DEFAULT_LOW;
@@ -745,7 +753,9 @@ static void out_sent_locked(struct weft__stream *s, size_t w) {
   if (s->wsize <= s->low) drained_set_locked(s, true);
 }
 
-/* Sends from the buffer outside the lock; one send runs per stream at a time. */
+/* Sends from the buffer outside the lock; one send runs per stream at a
+ * time. Its end is flusher_ended's, which runs whether or not this body
+ * ever ran. */
 static int flusher(void *arg, void **res) {
   (void)res;
   struct weft__stream *s = arg;
@@ -757,29 +767,76 @@ static int flusher(void *arg, void **res) {
     weft__mutex_unlock(&s->lock);
     ssize_t w = s->is_socket ? weft_send(fd, p, n, 0) : weft_write(fd, p, n);
     weft__mutex_lock(&s->lock);
+    if (w == -ECANCELED) break; /* nothing sent; flusher_ended decides */
     if (w < 0) set_werr_locked(s, (int)w);
     else out_sent_locked(s, (size_t)w);
   }
-  s->flushing = false;
-  send_ended_locked(s);
   weft__mutex_unlock(&s->lock);
-  stream_put(s);
   return 0;
 }
 
-/* Spawns the flusher for what is buffered on @loop. 0, or spawn's error.
- * Locked. */
-static int flusher_start_locked(struct weft__stream *s, weft_loop_t *loop) {
-  /* relaxed: the caller holds a reference (a writer, or the queued send
-   * handing over). */
+/* Spawns the flusher for what is buffered on @loop: *@t receives its task,
+ * which the caller passes to flusher_watch once unlocked. 0, or the
+ * spawn's error. A plain task, not the loop's task factory's: the
+ * factory's code would run under this lock (an eager factory would run
+ * the flusher's body here, which takes it again), and the flusher is the
+ * stream's, as asyncio's transport is not a task. Locked. */
+static int flusher_start_locked(struct weft__stream *s, weft_loop_t *loop, weft_task_t **t) {
+  /* relaxed: the caller holds a reference (a writer, the queued send
+   * handing over, or the flusher ending). */
   atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the flusher's */
   s->flushing = true;
-  int rc = weft_spawn_opts(loop, flusher, s, NULL, NULL);
+  s->flusher_loop = loop;
+  int rc = weft_task_create(loop, flusher, s, NULL, t);
   if (rc < 0) {
     s->flushing = false;
     atomic_fetch_sub_explicit(&s->refs, 1, memory_order_relaxed);
   }
   return rc;
+}
+
+static void flusher_watch(struct weft__stream *s, weft_task_t *t);
+
+/* The flusher's end, at its task's completion (a notify entry, under the
+ * task future's lock), whether its body ran or not: a task cancelled
+ * before its first step never runs it (the loop closing, or a program
+ * cancelling every task, as asyncio programs do at shutdown), and one
+ * cancelled in its send stops. What is left goes to a new flusher, so a
+ * cancellation the program meant for its own tasks loses no bytes; when
+ * the loop closes it is lost instead, as asyncio's transport loses its
+ * buffer. Then a shutdown or close waiting for the send happens. */
+static void flusher_ended(struct weft__notify *n, struct weft_future *f) {
+  (void)f;
+  struct weft__stream *s = weft__container_of(n, struct weft__stream, flusher_note);
+  weft_task_t *next = NULL;
+  weft__mutex_lock(&s->lock);
+  s->flushing = false;
+  if (!s->werr && (bytes_len(&s->out) || bytes_len(&s->pending))) {
+    /* relaxed: close raises it before it cancels the tasks whose end
+     * brings us here. */
+    bool closing = atomic_load_explicit(&s->flusher_loop->closing, memory_order_relaxed);
+    if (closing || flusher_start_locked(s, s->flusher_loop, &next) < 0)
+      set_werr_locked(s, -ECANCELED);
+    else s->flusher_restarts++;
+  }
+  if (!sending(s)) send_ended_locked(s);
+  weft__mutex_unlock(&s->lock);
+  /* The entry is off the ended task's list (it is popped before it
+   * runs), so the next flusher may take it. */
+  if (next) flusher_watch(s, next);
+  stream_put(s); /* the ended flusher's reference */
+}
+
+/* Hangs flusher_ended on the flusher task @t (or runs it, if @t ended
+ * already) and drops the spawn's task reference. Not under the stream's
+ * lock: the entry takes the future's lock, and flusher_ended takes the
+ * stream's under it. */
+static void flusher_watch(struct weft__stream *s, weft_task_t *t) {
+  struct weft_future *f = weft_task_future(t);
+  s->flusher_note.fn = flusher_ended;
+  weft__chain_node_init(&s->flusher_note.e.link);
+  if (!weft__future_notify_add(f, &s->flusher_note)) flusher_ended(&s->flusher_note, f);
+  weft_task_release(t);
 }
 
 /* The reactor queued sends go through, for a write from the calling task:
@@ -805,15 +862,15 @@ static bool tx_queue_locked(struct weft__stream *s, struct weft__reactor *r, wef
 
 /* What a queued send could not take (cancelled: the worker turned
  * standby, or the loop quiesces; or the ring refused it) goes to a
- * flusher task. A closing loop would never run that task (and the stream
- * would keep its reference): then what is left is lost, as asyncio's
- * transport loses its buffer when its loop closes. On the send's
- * reactor's thread. Locked. */
-static void tx_hand_over_locked(struct weft__stream *s) {
+ * flusher task (*@flusher: the caller watches it once unlocked). A
+ * closing loop would never run that task: then what is left is lost, as
+ * asyncio's transport loses its buffer when its loop closes. On the
+ * send's reactor's thread. Locked. */
+static void tx_hand_over_locked(struct weft__stream *s, weft_task_t **flusher) {
   /* relaxed: close raised it before the rounds and the quiesce that run
    * this (on the worker's thread, or close's own for worker 0). */
   bool closing = atomic_load_explicit(&s->tx_loop->closing, memory_order_relaxed);
-  if (closing || flusher_start_locked(s, s->tx_loop) < 0) set_werr_locked(s, -ECANCELED);
+  if (closing || flusher_start_locked(s, s->tx_loop, flusher) < 0) set_werr_locked(s, -ECANCELED);
   else s->tx_handoffs++;
 }
 
@@ -824,6 +881,7 @@ static void tx_done(struct weft__io_op *op);
 static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) {
   struct weft__stream *s = (struct weft__stream *)((char *)p - offsetof(struct weft__stream, tx_pre));
   bool keep = false;
+  weft_task_t *flusher = NULL;
   weft__mutex_lock(&s->lock);
   s->tx_queued = false;
   if (!s->werr && out_refill_locked(s)) {
@@ -838,11 +896,12 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) 
       s->tx_inflight = true;
       s->tx_sends++;
     } else {
-      tx_hand_over_locked(s);
+      tx_hand_over_locked(s, &flusher);
     }
   }
   if (!sending(s)) send_ended_locked(s);
   weft__mutex_unlock(&s->lock);
+  if (flusher) flusher_watch(s, flusher);
   if (!keep) stream_put(s); /* the queued send's reference */
 }
 
@@ -853,13 +912,14 @@ static void tx_done(struct weft__io_op *op) {
   struct weft__stream *s = (struct weft__stream *)((char *)op - offsetof(struct weft__stream, tx_op));
   int32_t res = op->res;
   bool keep = false;
+  weft_task_t *flusher = NULL;
   weft__mutex_lock(&s->lock);
   s->tx_inflight = false;
   if (res >= 0) out_sent_locked(s, (size_t)res);
   else if (res != -ECANCELED || !op->cancelled) set_werr_locked(s, res);
   if (!s->werr && (bytes_len(&s->out) || bytes_len(&s->pending))) {
     if (op->cancelled) {
-      tx_hand_over_locked(s);
+      tx_hand_over_locked(s, &flusher);
     } else {
       /* Keeps the reference. The next poll submits it (a completion runs
        * inside one), so a full batch needs no submission of its own. */
@@ -869,6 +929,7 @@ static void tx_done(struct weft__io_op *op) {
   }
   if (!sending(s)) send_ended_locked(s);
   weft__mutex_unlock(&s->lock);
+  if (flusher) flusher_watch(s, flusher);
   if (!keep) stream_put(s); /* the queued send's reference */
 }
 
@@ -888,10 +949,11 @@ static int writer_error_locked(const struct weft__stream *s) {
   return s->closing ? -ECONNRESET : 0;
 }
 
-/* write() under the lock. *@submit is set to the reactor to submit on
- * once unlocked when this write filled its batch of presubmit work. */
+/* write() under the lock. Once unlocked, the caller submits on *@submit
+ * (set when this write filled its reactor's batch of presubmit work) and
+ * watches *@flusher (set when it spawned one). */
 static int write_locked(struct weft__stream *s, const void *buf, size_t n,
-                        struct weft__reactor **submit) {
+                        struct weft__reactor **submit, weft_task_t **flusher) {
   int err = writer_error_locked(s);
   if (err) return err;
   if (s->eof_wanted) return WEFT_ECLOSED; /* asyncio: write() after write_eof() */
@@ -919,7 +981,7 @@ static int write_locked(struct weft__stream *s, const void *buf, size_t n,
       atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the queued send's */
       if (tx_queue_locked(s, r, weft__worker_self()->loop)) *submit = r;
     } else {
-      rc = flusher_start_locked(s, s->loop ? s->loop : weft_loop_current());
+      rc = flusher_start_locked(s, s->loop ? s->loop : weft_loop_current(), flusher);
     }
     if (rc < 0) { /* not taken: as if never written (nothing else was buffered) */
       s->wsize = 0;
@@ -943,9 +1005,11 @@ int weft_writer_write(weft_writer_t *w, const void *buf, size_t n) {
   if ((!buf && n) || n > SSIZE_MAX) return -EINVAL;
   struct weft__stream *s = w->s;
   struct weft__reactor *submit = NULL;
+  weft_task_t *flusher = NULL;
   weft__mutex_lock(&s->lock);
-  rc = write_locked(s, buf, n, &submit);
+  rc = write_locked(s, buf, n, &submit, &flusher);
   weft__mutex_unlock(&s->lock);
+  if (flusher) flusher_watch(s, flusher);
   if (submit) weft__reactor_submit(submit);
   return rc;
 }
@@ -956,9 +1020,12 @@ int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt
   if (iovcnt < 0 || (iovcnt && !iov)) return -EINVAL;
   struct weft__stream *s = w->s;
   struct weft__reactor *submit = NULL;
+  weft_task_t *flusher = NULL;
   weft__mutex_lock(&s->lock);
-  for (int i = 0; i < iovcnt && rc == 0; i++) rc = write_locked(s, iov[i].iov_base, iov[i].iov_len, &submit);
+  for (int i = 0; i < iovcnt && rc == 0; i++)
+    rc = write_locked(s, iov[i].iov_base, iov[i].iov_len, &submit, &flusher);
   weft__mutex_unlock(&s->lock);
+  if (flusher) flusher_watch(s, flusher);
   if (submit) weft__reactor_submit(submit);
   return rc;
 }

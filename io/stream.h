@@ -12,6 +12,7 @@
 #include "misuse.h"
 #include "mutex.h"
 #include "reactor.h"
+#include "future.h"
 
 struct weft_reader {
   struct weft__stream *s;
@@ -78,7 +79,10 @@ struct weft__stream {
   size_t wsize;               /* bytes in pending + out */
   size_t high, low;
   int werr;
-  bool flushing;              /* a flusher task runs */
+  bool flushing;              /* a flusher task runs (until flusher_ended) */
+  weft_loop_t *flusher_loop;  /* the loop it was spawned on */
+  uint32_t flusher_restarts;  /* flushers that replaced a cancelled one (tests) */
+  struct weft__notify flusher_note; /* flusher_ended, on the flusher's future */
   bool tx_queued;             /* tx_pre waits for its reactor's next submission */
   bool tx_inflight;           /* tx_op, a send of out, is in flight */
   uint32_t tx_sends;          /* queued sends started (tests, dumps) */

@@ -68,6 +68,9 @@ typedef struct weft_server weft_server_t;
  * @limit:     readline/readuntil limit in bytes; 0 means WEFT_STREAM_LIMIT.
  * Returns:  0; -EINVAL (both fds -1, or an out pointer NULL where its fd is
  *           given); -ENOMEM. Threads: any (no suspension).
+ * A pipe (FIFO) given as @wfd is made non-blocking (O_NONBLOCK, as
+ * asyncio's connect_write_pipe does): write() tries it without waiting,
+ * which on a blocking pipe with no room would hold the worker's thread.
  */
 WEFT_EXTERN int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
                                     weft_writer_t **writer);

@@ -1299,6 +1299,60 @@ START_TEST(test_send_stuck_at_loop_close) {
 }
 END_TEST
 
+/* The flusher (what a pipe does not take at once) under two things a
+ * program may do to its tasks. An eager task factory: the flusher is the
+ * stream's own plain task, never made by the factory (an eager one ran
+ * its body inside write(), which holds the stream's lock the body takes:
+ * the worker deadlocked). Cancelling every other task, as asyncio
+ * programs do at shutdown: a flusher cancelled before its first step, or
+ * in its write, is replaced, and every byte still arrives in order. */
+static int cancel_other(weft_task_t *t, void *arg) {
+  if (t != (weft_task_t *)arg) weft_task_cancel(t, NULL);
+  return 0;
+}
+
+static int flusher_main(void *arg, void **res) {
+  (void)res;
+  bool eager = arg != NULL;
+  if (eager)
+    ck_assert_int_eq(weft_loop_set_task_factory(weft_loop_current(), weft_eager_task_factory, NULL), 0);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(-1, p[1], 0, NULL, &w), 0);
+  ck_assert(fcntl(p[1], F_GETFL) & O_NONBLOCK); /* as asyncio's write pipe */
+  size_t n = 300000; /* beyond the pipe's 64 KiB: a flusher takes the rest */
+  write_pattern(w, 0, n, 60000);
+  ck_assert_uint_gt(weft_writer_buffer_size(w), 0);
+  if (!eager) {
+    ck_assert_int_ge(weft_loop_tasks(weft_loop_current(), cancel_other, weft_task_current()), 2);
+    ck_assert_int_eq(weft_yield(), 0);
+  }
+  read_pattern_raw(p[0], 0, n);
+  ck_assert_int_eq(weft_writer_drain(w), 0);
+  if (!eager) {
+    struct weft__stream *st = w->s;
+    weft__mutex_lock(&st->lock);
+    ck_assert_uint_ge(st->flusher_restarts, 1);
+    weft__mutex_unlock(&st->lock);
+  }
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+  char c;
+  ck_assert_int_eq(weft_read(p[0], &c, 1), 0); /* closed after the last byte */
+  weft_writer_release(w);
+  close(p[0]);
+  return 0;
+}
+
+START_TEST(test_flusher_under_eager_factory_and_cancel_all) {
+  for (unsigned workers = 1; workers <= 2; workers++) {
+    ck_assert_int_eq(run_main(workers, flusher_main, (void *)1, NULL), 0);
+    ck_assert_int_eq(run_main(workers, flusher_main, NULL, NULL), 0);
+  }
+}
+END_TEST
+
 /* Four writers on four workers, one stream: each write is whole and in
  * its writer's order, whichever worker runs it and wherever the send in
  * flight was queued (TSan covers the hand-offs between workers). */
@@ -1393,6 +1447,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_close_after_queued_writes);
   tcase_add_test(tc, test_cancelled_send_handed_to_flusher);
   tcase_add_test(tc, test_send_stuck_at_loop_close);
+  tcase_add_test(tc, test_flusher_under_eager_factory_and_cancel_all);
   tcase_add_test(tc, test_many_writers_many_workers);
   suite_add_tcase(s, tc);
   return s;
