@@ -1764,6 +1764,10 @@ void weft__worker_main(struct weft__worker *w) {
     if (atomic_load_explicit(&loop->stopping, memory_order_acquire)) {
       weft__worker_take_stop(w);
       run_final(w);
+      /* What the last pass queued for the kernel (a stream's queued
+       * sends) goes in now, not at the next run: its completions wait
+       * for that run, or for close. */
+      weft__reactor_submit(&w->reactor);
       break;
     }
   }

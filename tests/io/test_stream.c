@@ -25,6 +25,21 @@ static void stream_pair(int sv[2], size_t limit, weft_reader_t **r, weft_writer_
   ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], limit, r, w), 0);
 }
 
+/* Shrinks a socketpair's buffers (sv[0] sends into 4 KiB, sv[1] receives
+ * into 4 KiB): a peer that does not read stops the writer soon. */
+static void shrink_buffers(int sv[2]) {
+  int small = 4096;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+}
+
+/* A stream_pair (default limit) with shrunk buffers. */
+static void small_stream_pair(int sv[2], weft_reader_t **r, weft_writer_t **w) {
+  pair(sv);
+  shrink_buffers(sv);
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, r, w), 0);
+}
+
 /* Ends a stream_pair: the stream released (its fd closed), then @peer. */
 static void stream_pair_end(int peer, weft_reader_t *r, weft_writer_t *w) {
   weft_writer_release(w);
@@ -253,13 +268,9 @@ static int backpressure_main(void *arg, void **res) {
   (void)arg;
   (void)res;
   int sv[2];
-  pair(sv);
-  int small = 4096;
-  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  small_stream_pair(sv, &r, &w);
   struct bp b = {.w = w};
   ck_assert_int_eq(weft_event_create(&b.blocked), 0);
   weft_task_t *t;
@@ -1107,6 +1118,41 @@ START_TEST(test_pass_submits_each_full_batch) {
 }
 END_TEST
 
+/* A stream written in the last pass before the loop stops: the bytes
+ * leave when the run ends, not at the next run (the peer, outside the
+ * loop, has them while the loop is stopped); close then ends the send. */
+static int last_pass_fd = -1;
+
+static int last_pass_main(void *arg, void **res) {
+  (void)res;
+  weft_writer_t **w = arg;
+  int sv[2];
+  weft_reader_t *r;
+  stream_pair(sv, 0, &r, w);
+  weft_reader_release(r);
+  last_pass_fd = sv[1];
+  write_pattern(*w, 0, 500, 100);
+  return 0; /* the loop stops after this pass */
+}
+
+START_TEST(test_last_pass_writes_leave_at_stop) {
+  for (unsigned workers = 1; workers <= 2; workers++) {
+    weft_loop_t *loop = make_loop(workers);
+    weft_writer_t *w = NULL;
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn_opts(loop, last_pass_main, &w, NULL, &t), 0);
+    ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+    char buf[500];
+    ck_assert_int_eq(recv(last_pass_fd, buf, sizeof buf, MSG_DONTWAIT | MSG_WAITALL), 500);
+    for (int i = 0; i < 500; i++) ck_assert_int_eq(buf[i], pattern_at((size_t)i));
+    weft_writer_release(w); /* outside a task: closes (the fd when the send ends) */
+    close_clean(loop);
+    close(last_pass_fd);
+  }
+}
+END_TEST
+
 /* A peer that reads slowly behind a small socket buffer: queued sends
  * end short, start again with what was written meanwhile, and wait in the
  * kernel for room; writes of every size (small ones queued, large ones
@@ -1134,13 +1180,9 @@ static int slow_peer_main(void *arg, void **res) {
   static const size_t pieces[] = {1, 100, 700, 4096, 16384, 16385, 50000};
   for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
     int sv[2];
-    pair(sv);
-    int small = 4096;
-    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     weft_reader_t *r;
     weft_writer_t *w;
-    ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+    small_stream_pair(sv, &r, &w);
     size_t total = pieces[i] < 100 ? 20000 : 1u << 20;
     struct slow_peer p = {sv[1], total};
     weft_task_t *t;
@@ -1181,11 +1223,7 @@ static int close_after_writes_main(void *arg, void **res) {
     weft_reader_t *r;
     weft_writer_t *w;
     stream_pair(sv, 0, &r, &w);
-    if (how == 2) { /* abort: a peer that reads nothing, a send waiting for room */
-      int small = 4096;
-      setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-      setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    }
+    if (how == 2) shrink_buffers(sv); /* abort: a peer that reads nothing, a send waiting for room */
     size_t n = how == 2 ? 200000 : 5000;
     write_pattern(w, 0, n, 500);
     if (how == 2) {
@@ -1230,13 +1268,9 @@ static int handover_main(void *arg, void **res) {
   (void)res;
   if (!on_uring()) return 0;
   int sv[2];
-  pair(sv);
-  int small = 4096;
-  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  small_stream_pair(sv, &r, &w);
   write_pattern(w, 0, 60000, 1000);
   /* One worker: the first pass's send takes what fits and ends short; the
    * second pass's waits in the kernel for room. */
@@ -1269,13 +1303,9 @@ static int stuck_send_main(void *arg, void **res) {
   (void)arg;
   (void)res;
   int sv[2];
-  pair(sv);
-  int small = 4096;
-  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   weft_reader_t *r;
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  small_stream_pair(sv, &r, &w);
   write_pattern(w, 0, 100000, 1000);
   ck_assert_int_eq(weft_yield(), 0);
   stuck_fd = sv[0];
@@ -1443,6 +1473,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_shared_fd_closes_once);
   tcase_add_test(tc, test_pass_writes_leave_as_one_send);
   tcase_add_test(tc, test_pass_submits_each_full_batch);
+  tcase_add_test(tc, test_last_pass_writes_leave_at_stop);
   tcase_add_test(tc, test_queued_sends_to_a_slow_peer);
   tcase_add_test(tc, test_close_after_queued_writes);
   tcase_add_test(tc, test_cancelled_send_handed_to_flusher);
