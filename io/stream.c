@@ -25,8 +25,11 @@
  * no copy in the common case) and appends the rest to `pending`. A flusher
  * task, spawned when something is pending and none runs, moves `pending`
  * to `out` under the lock and sends `out` with weft_send outside it, so
- * write() never touches memory the kernel is reading. drained is cleared
- * when wsize passes the high-water mark and set again at the low one.
+ * write() never touches memory the kernel is reading. Its end
+ * (flusher_ended, a notify entry on its task) runs at the task's
+ * completion whether or not the body ran, and hands what is left to a
+ * new flusher unless the loop is closing. drained is cleared when wsize
+ * passes the high-water mark and set again at the low one.
  *
  * Queued sends (a socket on a reactor with WEFT__CAP_QUEUED_SEND, i.e.
  * io_uring): a write of up to QUEUED_SEND_MAX bytes is appended to
@@ -139,6 +142,7 @@ static void stream_put(struct weft__stream *s) {
 }
 
 static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r);
+static void flusher_ended(struct weft__notify *n, struct weft_future *f);
 
 int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
                         weft_writer_t **writer) {
@@ -172,6 +176,7 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   s->reader.s = s;
   s->writer.s = s;
   s->tx_pre.fn = tx_presubmit;
+  s->flusher_note.fn = flusher_ended;
   weft__magic_live(&s->reader);
   weft__magic_live(&s->writer);
   s->loop = weft_loop_current();
@@ -795,6 +800,20 @@ static int flusher_start_locked(struct weft__stream *s, weft_loop_t *loop, weft_
   return rc;
 }
 
+/* What is buffered, with no send running, goes to a new flusher on
+ * @loop (*@t: the caller watches it once unlocked): true. A closing loop
+ * would never run that task: then what is left is lost (werr
+ * -ECANCELED), as asyncio's transport loses its buffer when its loop
+ * closes; also when the spawn fails: false. Locked. */
+static bool flusher_take_over_locked(struct weft__stream *s, weft_loop_t *loop, weft_task_t **t) {
+  /* relaxed: close raises it before it cancels the tasks and quiesces
+   * the reactors whose callbacks bring us here. */
+  if (!atomic_load_explicit(&loop->closing, memory_order_relaxed) && flusher_start_locked(s, loop, t) == 0)
+    return true;
+  set_werr_locked(s, -ECANCELED);
+  return false;
+}
+
 static void flusher_watch(struct weft__stream *s, weft_task_t *t);
 
 /* The flusher's end, at its task's completion (a notify entry, under the
@@ -811,14 +830,8 @@ static void flusher_ended(struct weft__notify *n, struct weft_future *f) {
   weft_task_t *next = NULL;
   weft__mutex_lock(&s->lock);
   s->flushing = false;
-  if (!s->werr && (bytes_len(&s->out) || bytes_len(&s->pending))) {
-    /* relaxed: close raises it before it cancels the tasks whose end
-     * brings us here. */
-    bool closing = atomic_load_explicit(&s->flusher_loop->closing, memory_order_relaxed);
-    if (closing || flusher_start_locked(s, s->flusher_loop, &next) < 0)
-      set_werr_locked(s, -ECANCELED);
-    else s->flusher_restarts++;
-  }
+  if (!s->werr && s->wsize && flusher_take_over_locked(s, s->flusher_loop, &next))
+    s->flusher_restarts++;
   if (!sending(s)) send_ended_locked(s);
   weft__mutex_unlock(&s->lock);
   /* The entry is off the ended task's list (it is popped before it
@@ -833,7 +846,6 @@ static void flusher_ended(struct weft__notify *n, struct weft_future *f) {
  * stream's under it. */
 static void flusher_watch(struct weft__stream *s, weft_task_t *t) {
   struct weft_future *f = weft_task_future(t);
-  s->flusher_note.fn = flusher_ended;
   weft__chain_node_init(&s->flusher_note.e.link);
   if (!weft__future_notify_add(f, &s->flusher_note)) flusher_ended(&s->flusher_note, f);
   weft_task_release(t);
@@ -862,16 +874,10 @@ static bool tx_queue_locked(struct weft__stream *s, struct weft__reactor *r, wef
 
 /* What a queued send could not take (cancelled: the worker turned
  * standby, or the loop quiesces; or the ring refused it) goes to a
- * flusher task (*@flusher: the caller watches it once unlocked). A
- * closing loop would never run that task: then what is left is lost, as
- * asyncio's transport loses its buffer when its loop closes. On the
- * send's reactor's thread. Locked. */
+ * flusher task (flusher_take_over_locked). On the send's reactor's
+ * thread. Locked. */
 static void tx_hand_over_locked(struct weft__stream *s, weft_task_t **flusher) {
-  /* relaxed: close raised it before the rounds and the quiesce that run
-   * this (on the worker's thread, or close's own for worker 0). */
-  bool closing = atomic_load_explicit(&s->tx_loop->closing, memory_order_relaxed);
-  if (closing || flusher_start_locked(s, s->tx_loop, flusher) < 0) set_werr_locked(s, -ECANCELED);
-  else s->tx_handoffs++;
+  if (flusher_take_over_locked(s, s->tx_loop, flusher)) s->tx_handoffs++;
 }
 
 static void tx_done(struct weft__io_op *op);
@@ -917,7 +923,7 @@ static void tx_done(struct weft__io_op *op) {
   s->tx_inflight = false;
   if (res >= 0) out_sent_locked(s, (size_t)res);
   else if (res != -ECANCELED || !op->cancelled) set_werr_locked(s, res);
-  if (!s->werr && (bytes_len(&s->out) || bytes_len(&s->pending))) {
+  if (!s->werr && s->wsize) { /* wsize: what pending and out hold */
     if (op->cancelled) {
       tx_hand_over_locked(s, &flusher);
     } else {

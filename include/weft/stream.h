@@ -157,7 +157,9 @@ WEFT_EXTERN void weft_reader_release(weft_reader_t *r);
  * them. Never suspends.
  * Returns:  0; -ECONNRESET after close()/abort() (asyncio's "Connection
  *           lost"); WEFT_ECLOSED after write_eof(); the connection's error
- *           once a send failed (-EPIPE, -ECONNRESET...); -ENOMEM.
+ *           once a send failed (-EPIPE, -ECONNRESET...); -ECANCELED once
+ *           buffered bytes were dropped because the loop was closing;
+ *           -ENOMEM.
  */
 WEFT_EXTERN int weft_writer_write(weft_writer_t *w, const void *buf, size_t n);
 /** weft_writer_writelines - write() of each piece in order. */
@@ -167,7 +169,9 @@ WEFT_EXTERN int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov
  * mark, if it went above the high-water mark (asyncio drain()).
  * Returns:  0; the connection's error; -ECONNRESET once the writer was
  *           closed or aborted (asyncio: ConnectionResetError('Connection
- *           lost')); -ECANCELED. Suspends: yes.
+ *           lost')); -ECANCELED (the caller cancelled, or buffered bytes
+ *           dropped at loop close). Suspends: only above the high-water
+ *           mark.
  */
 WEFT_EXTERN int weft_writer_drain(weft_writer_t *w);
 /**
