@@ -67,7 +67,7 @@
  * Without membarrier(2) (old kernels, sandboxes, valgrind) `on` is never
  * ON and every future is locked, as before.
  *
- * Primitives (Semaphore, ring Queue) use the same sections through
+ * Primitives (Lock, Semaphore, ring Queue) use the same sections through
  * home.h: a primitive is bound to the record of the one-worker loop whose
  * task first changed it, and every other thread unbinds it (for good) and
  * settles before it changes it.

@@ -3,11 +3,10 @@
  * the primitive's word in owner sections (runtime/owner.h), without a
  * locked instruction.
  *
- * A Semaphore's uncontended acquire and release are one compare-and-swap
- * each (sem.c), and a ring Queue's put and get two locked instructions
- * each (queue.c, mpmc_ring.h): with one worker, locked instructions on
- * state that nobody else could have touched. (A Lock has no home: its one
- * CAS costs less than a section, lock.c.)
+ * A Lock's and a Semaphore's uncontended acquire and release are one
+ * compare-and-swap each (lock.c, sem.c), and a ring Queue's put and get
+ * two locked instructions each (queue.c, mpmc_ring.h): with one worker,
+ * locked instructions on state that nobody else could have touched.
  * So a primitive is bound to the owner record of the one-worker loop
  * whose task first changes it (`rec`: NULL until then), and from then on
  * that loop's worker does its fast paths in an owner section: plain loads
@@ -42,8 +41,9 @@
  * nothing that takes the primitive's mutex or suspends): anything else
  * leaves the section first and takes the atomic path. A record outlives
  * its loop (owner.h, invariant 5), so a stale `rec` is safe to settle.
- * Read-only snapshots (weft_sem_value, weft_queue_qsize) need nothing:
- * the word is atomic, and a snapshot may be stale anyway.
+ * Read-only snapshots (weft_lock_locked, weft_sem_value,
+ * weft_queue_qsize) need nothing: the word is atomic, and a snapshot may
+ * be stale anyway.
  */
 #ifndef WEFT_SYNC_HOME_H
 #define WEFT_SYNC_HOME_H
@@ -103,10 +103,11 @@ static inline int weft__home_leave_ret(struct weft__worker *w, int rc) {
  * at most, but for a revocation racing a section). */
 void weft__home_prepare(struct weft__home *h, struct weft__worker *w, enum weft__home_role role);
 
-/* The homes of the primitives that have one (sem.c, queue.c), for
- * tests. */
+/* The homes of the primitives (lock.c, sem.c, queue.c), for tests. */
+struct weft_lock;
 struct weft_sem;
 struct weft_queue;
+struct weft__home *weft__lock_home(struct weft_lock *l);
 struct weft__home *weft__sem_home(struct weft_sem *s);
 struct weft__home *weft__queue_home(struct weft_queue *q);
 

@@ -75,13 +75,20 @@
  * Setting and clearing WAITERS is relaxed: it orders nothing by itself; m
  * does, and as read-modify-writes they continue the owner's release.
  *
- * No owner sections (sync/home.h), even on a one-worker loop: the
- * uncontended acquire and release are one CAS each, and a section's two
- * stores, three loads and their branches cost more than that CAS
- * (lock_contended with one worker: 7.3 -> 6.0 ns a pair, and 13.3 -> 7.5
- * while the host's other hyperthread is busy; benchmarks/RESULTS.md,
- * 2026-12-05 11:20Z). The ring Queue keeps its sections: what they
- * replace there is two locked instructions and a seq_cst load.
+ * One worker (sync/home.h): a lock bound to a one-worker loop is taken and
+ * freed by that loop's worker in owner sections, a plain load and store
+ * of the word instead of the CAS. The sections do only the uncontended
+ * cases (free -> ours, ours -> free with nobody to wake); anything else
+ * leaves the section and runs as above. Every other thread settles
+ * (home.h) before it changes the word, so the CASes never race a section.
+ * Which is cheaper depends on the CPU: on the Zen 3 VM of 2026-12-05
+ * 11:20Z a locked instruction cost less than a section (lock_contended
+ * 6.0 vs 7.3 ns a pair, so the Lock went without sections for a while);
+ * on the Intel Xeon VM of 23:43Z that day a locked instruction costs ~10
+ * ns and a section's plain loads and stores less (lock_contended 22.4 ->
+ * 5.7 ns a pair; benchmarks/RESULTS.md). A section's worse case is 1.3x a
+ * CAS, the CAS's 4x a section. A section that finds the lock held goes
+ * to the queue without the CAS bound to fail.
  */
 #include "weft.h"
 #include "alloc.h"
@@ -89,6 +96,7 @@
 #include "misuse.h"
 #include "task.h"
 #include "lock.h"
+#include "home.h"
 #include "named.h"
 #include "waitlist.h"
 
@@ -108,6 +116,7 @@ struct weft_lock {
   WEFT__MAGIC                     /* debug builds: misuse.h */
   _Atomic(const char *) name;     /* weft_lock_set_name; relaxed (the dump reads it) */
   _Atomic uintptr_t word;         /* owner | WAITERS | WOKEN, 0 when free (above) */
+  struct weft__home home;         /* the one-worker loop that may take sections on it */
   uint8_t policy;                 /* enum weft_lock_policy; set at creation */
   bool starving;                  /* barging: hand over directly for now; under m */
   struct weft__waitlist waiters;  /* under m */
@@ -183,6 +192,7 @@ int weft_lock_create_policy(weft_lock_t **out, enum weft_lock_policy policy) {
   atomic_init(&l->name, NULL);
   weft__mutex_init(&l->m);
   atomic_init(&l->word, 0);
+  weft__home_init(&l->home);
   l->policy = (uint8_t)policy;
   l->starving = false;
   weft__wl_init(&l->waiters);
@@ -363,15 +373,59 @@ static inline bool try_take(struct weft_lock *l, struct weft_task *t, uintptr_t 
                                                  memory_order_acq_rel, memory_order_relaxed);
 }
 
+/* In an owner section (home.h: SECTION): takes the lock if it is free
+ * (true); false: the caller gives the section up, the word it saw in
+ * @seen. relaxed: only this thread changes the word while sections are on. */
+static inline bool take_plain(struct weft_lock *l, struct weft_task *t, uintptr_t *seen) {
+  *seen = atomic_load_explicit(&l->word, memory_order_relaxed);
+  if (*seen != 0) return false;
+  atomic_store_explicit(&l->word, (uintptr_t)t, memory_order_relaxed);
+  return true;
+}
+
+/* weft__home_enter, and in a section the take: SECTION when the lock was
+ * taken there (the caller leaves: weft__home_leave_ret), else what the
+ * atomic path needs first (ABANDON: held, or free with its bits set; the
+ * word the section saw in @seen, else 0). */
+static inline enum weft__home_role enter_and_take(struct weft_lock *l, struct weft_task *t,
+                                                  struct weft__worker *w, uintptr_t *seen) {
+  *seen = 0;
+  enum weft__home_role role = weft__home_enter(&l->home, w);
+  if (role == WEFT__HOME_SECTION && !take_plain(l, t, seen)) role = WEFT__HOME_ABANDON;
+  return role;
+}
+
+/* The acquire after weft__home_enter said @role, not ATOMIC and no
+ * section taken: settles or ends the section (home.h), then atomically.
+ * A section that saw the lock held (@seen) goes to the queue without the
+ * CAS bound to fail (a hand-off's acquire: one locked instruction less);
+ * acquire_slow looks again under m. */
+static __attribute__((noinline)) int acquire_prepared(struct weft_lock *l, struct weft_task *t,
+                                                      struct weft__worker *w,
+                                                      enum weft__home_role role, uintptr_t seen,
+                                                      int64_t timeout_ns,
+                                                      enum weft__wait_mode mode) {
+  weft__home_prepare(&l->home, w, role);
+  if (owner_of(seen)) return acquire_slow(l, t, seen, timeout_ns, mode);
+  uintptr_t cur;
+  if (try_take(l, t, &cur)) return 0;
+  return acquire_slow(l, t, cur, timeout_ns, mode);
+}
+
 /* Acquire with an explicit wait mode (cond.c re-acquires without
  * cancellation). A leaf until it returns or tail-calls (worker.h,
- * weft__worker_self_leaf): the uncontended acquire is one CAS, without a
- * call frame. */
+ * weft__worker_self_leaf): the uncontended acquire without a call frame,
+ * in an owner section on the lock's home worker (home.h), else one CAS. */
 int weft__lock_acquire_mode(struct weft_lock *l, int64_t timeout_ns, enum weft__wait_mode mode) {
   struct weft__worker *w = weft__worker_self_leaf();
   struct weft_task *t = w ? weft__worker_current(w) : NULL;
   if (__builtin_expect(!l, 0)) return -EINVAL;
   if (__builtin_expect(!t, 0)) return -EPERM;
+  uintptr_t seen;
+  enum weft__home_role role = enter_and_take(l, t, w, &seen);
+  if (role == WEFT__HOME_SECTION) return weft__home_leave_ret(w, 0);
+  if (__builtin_expect(role != WEFT__HOME_ATOMIC, 0))
+    return acquire_prepared(l, t, w, role, seen, timeout_ns, mode);
   uintptr_t cur;
   if (try_take(l, t, &cur)) return 0;
   return acquire_slow(l, t, cur, timeout_ns, mode);
@@ -410,6 +464,11 @@ int weft_lock_try_acquire(weft_lock_t *l) {
   struct weft__worker *w = weft__worker_self_leaf();
   struct weft_task *t = w ? weft__worker_current(w) : NULL;
   if (!t) return -EPERM;
+  uintptr_t seen;
+  enum weft__home_role role = enter_and_take(l, t, w, &seen);
+  if (role == WEFT__HOME_SECTION) return weft__home_leave_ret(w, 0);
+  if (role != WEFT__HOME_ATOMIC) weft__home_prepare(&l->home, w, role);
+  if (owner_of(seen)) return -EAGAIN; /* held when the section looked */
   uintptr_t cur;
   if (try_take(l, t, &cur)) return 0;
   if (cur != WAITERS) return -EAGAIN;
@@ -454,15 +513,38 @@ static inline int release_atomic(struct weft_lock *l, struct weft_task *t) {
   return release_slow(l, t);
 }
 
+/* The release after weft__home_enter said @role, not ATOMIC and no
+ * section taken: settles or ends the section (home.h), then atomically. */
+static __attribute__((noinline)) int release_prepared(struct weft_lock *l, struct weft_task *t,
+                                                      struct weft__worker *w,
+                                                      enum weft__home_role role) {
+  weft__home_prepare(&l->home, w, role);
+  return release_atomic(l, t);
+}
+
 int weft_lock_release(weft_lock_t *l) {
   if (!l) return -EINVAL;
   /* A leaf until it returns or tail-calls (worker.h, weft__worker_self_leaf). */
   struct weft__worker *w = weft__worker_self_leaf();
   struct weft_task *t = w ? weft__worker_current(w) : NULL;
-  /* A thread that is no task changes nothing (release_slow refuses it). */
+  /* A thread that is no task changes nothing (release_slow refuses it);
+   * a task settles before it changes the word (home.h). */
   if (__builtin_expect(!t, 0)) return release_slow(l, t);
+  enum weft__home_role role = weft__home_enter(&l->home, w);
+  if (role == WEFT__HOME_SECTION) {
+    /* relaxed: only this thread changes the word while sections are on. */
+    uintptr_t cur = atomic_load_explicit(&l->word, memory_order_relaxed);
+    if (owner_of(cur) == t && (cur & (WAITERS | WOKEN)) != WAITERS) {
+      atomic_store_explicit(&l->word, cur & BITS, memory_order_relaxed);
+      return weft__home_leave_ret(w, 0);
+    }
+    role = WEFT__HOME_ABANDON; /* waiters to wake, or not ours: under m */
+  }
+  if (__builtin_expect(role != WEFT__HOME_ATOMIC, 0)) return release_prepared(l, t, w, role);
   return release_atomic(l, t);
 }
+
+struct weft__home *weft__lock_home(struct weft_lock *l) { return &l->home; }
 
 int weft_lock_locked(weft_lock_t *l) {
   if (!l) return 0;

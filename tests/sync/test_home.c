@@ -1,12 +1,10 @@
 /*
- * test_home.c - sync/home.c: a Semaphore or ring Queue is bound to the one-worker
+ * test_home.c - sync/home.c: a Lock, Semaphore or ring Queue is bound to the one-worker
  * loop whose task first changes it (whose worker then takes and gives it
  * back in owner sections), every other thread unbinds it for good and
  * revokes that loop's sections before touching it, a primitive outlives
  * the loop it was bound to, and threads racing the sections lose no
- * increment (TSan checks the hand-over of what the sections wrote). A
- * Lock has no home (lock.c): it takes part as a primitive that works
- * alongside them on every path.
+ * increment (TSan checks the hand-over of what the sections wrote).
  */
 #include "helpers.h"
 #include "home.h"
@@ -18,6 +16,10 @@
 #include <semaphore.h>
 
 static struct weft__owner *record_of(weft_loop_t *loop) { return ((struct weft_loop *)loop)->owner; }
+
+static struct weft__owner *lock_rec(weft_lock_t *l) {
+  return atomic_load(&weft__lock_home(l)->rec);
+}
 
 static struct weft__owner *sem_rec(weft_sem_t *s) { return atomic_load(&weft__sem_home(s)->rec); }
 
@@ -39,7 +41,7 @@ static bool sections_on(weft_loop_t *loop) {
 /* ---- binding ---------------------------------------------------------------- */
 
 struct prims {
-  weft_lock_t *lock;   /* no home: used alongside */
+  weft_lock_t *lock;
   weft_sem_t *sem;
   weft_queue_t *queue; /* a ring (maxsize 4) */
 };
@@ -79,6 +81,7 @@ static void make_prims(struct prims *p) {
   ck_assert_int_eq(weft_lock_create(&p->lock), 0);
   ck_assert_int_eq(weft_sem_create(2, 1, &p->sem), 0);
   ck_assert_int_eq(weft_queue_create(WEFT_QUEUE_FIFO, 4, NULL, &p->queue), 0);
+  ck_assert_ptr_null(lock_rec(p->lock));
   ck_assert_ptr_null(sem_rec(p->sem));
   ck_assert_ptr_null(queue_rec(p->queue));
 }
@@ -93,10 +96,12 @@ START_TEST(a_primitive_binds_to_its_one_worker_loop) {
   struct prims p;
   make_prims(&p);
   weft_loop_t *loop = run_new(1, use_both, &p);
+  ck_assert_ptr_eq(lock_rec(p.lock), record_of(loop));
   ck_assert_ptr_eq(sem_rec(p.sem), record_of(loop));
   ck_assert_ptr_eq(queue_rec(p.queue), record_of(loop));
   /* A second run uses the binding as it is. */
   ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p.lock), record_of(loop));
   ck_assert_ptr_eq(sem_rec(p.sem), record_of(loop));
   close_clean(loop);
   destroy_prims(&p);
@@ -107,6 +112,7 @@ START_TEST(with_two_workers_a_primitive_is_shared) {
   struct prims p;
   make_prims(&p);
   weft_loop_t *loop = run_new(2, use_both, &p);
+  ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(sem_rec(p.sem), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(queue_rec(p.queue), WEFT__HOME_SHARED);
   close_clean(loop);
@@ -153,9 +159,13 @@ static void *other_loop_main(void *arg) {
   return NULL;
 }
 
-static int sem_once(void *arg, void **res) {
-  int rc = weft_sem_acquire(arg, -1);
-  return rc ? rc : weft_sem_release(arg);
+/* Another loop's task takes and gives back the lock and the semaphore. */
+static int lock_and_sem_once(void *arg, void **res) {
+  struct prims *p = arg;
+  int rc = weft_lock_acquire(p->lock, -1);
+  if (rc || (rc = weft_lock_release(p->lock))) return rc;
+  rc = weft_sem_acquire(p->sem, -1);
+  return rc ? rc : weft_sem_release(p->sem);
 }
 
 static void *release_foreign(void *arg) { return (void *)(intptr_t)weft_sem_release(arg); }
@@ -164,21 +174,23 @@ static void *put_foreign(void *arg) {
   return (void *)(intptr_t)weft_queue_put_threadsafe(arg, (void *)3, -1);
 }
 
-/* Binds both, then has another loop's task take the semaphore and a plain
+/* Binds them, then has another loop's task take the lock and the semaphore and a plain
  * thread put into the queue, while this run goes on (the worker blocks in
  * the joins: nothing else is ready). */
 static int others_unbind(void *arg, void **res) {
   struct prims *p = arg;
   weft_loop_t *loop = weft_loop_current();
   ck_assert_int_eq(use_both(p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p->lock), record_of(loop));
   ck_assert_ptr_eq(sem_rec(p->sem), record_of(loop));
   ck_assert_ptr_eq(queue_rec(p->queue), record_of(loop));
   ck_assert(sections_on(loop) == weft__membarrier_available());
 
-  struct other_loop o = {.fn = sem_once, .arg = p->sem, .rc = -1};
+  struct other_loop o = {.fn = lock_and_sem_once, .arg = p, .rc = -1};
   ck_assert_int_eq(pthread_create(&o.th, NULL, other_loop_main, &o), 0);
   ck_assert_int_eq(pthread_join(o.th, NULL), 0);
   ck_assert_int_eq(o.rc, 0);
+  ck_assert_ptr_eq(lock_rec(p->lock), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(sem_rec(p->sem), WEFT__HOME_SHARED);
   ck_assert(!sections_on(loop)); /* revoked for the rest of this run */
 
@@ -202,6 +214,7 @@ START_TEST(another_thread_unbinds_a_primitive_for_good) {
   weft_loop_t *loop = run_new(1, others_unbind, &p);
   /* The next run has sections again, but not on these two. */
   ck_assert_int_eq(weft_loop_run_task(loop, use_both, &p, NULL), 0);
+  ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(sem_rec(p.sem), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(queue_rec(p.queue), WEFT__HOME_SHARED);
   close_clean(loop);
@@ -210,8 +223,9 @@ START_TEST(another_thread_unbinds_a_primitive_for_good) {
 END_TEST
 
 /* A section given up (a get from the empty ring: the section only takes
- * published items) ends before the task goes on: a revocation right
- * after it does not wait for ever. */
+ * published items; a try on a held lock: it only takes free ones) ends
+ * before the task goes on: a revocation right after it does not wait for
+ * ever. */
 static int give_up_then_revoke(void *arg, void **res) {
   struct prims *p = arg;
   weft_loop_t *loop = weft_loop_current();
@@ -219,6 +233,7 @@ static int give_up_then_revoke(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_acquire(p->lock, -1), 0);
   void *v = NULL;
   ck_assert_int_eq(weft_queue_get_nowait(p->queue, &v), -EAGAIN); /* given up */
+  ck_assert_int_eq(weft_lock_try_acquire(p->lock), -EAGAIN);        /* given up */
   pthread_t th;
   void *rc = (void *)1;
   ck_assert_int_eq(pthread_create(&th, NULL, release_foreign, p->sem), 0);
@@ -250,10 +265,12 @@ START_TEST(a_primitive_outlives_the_loop_it_was_bound_to) {
    * get it back (and then takes sections on them) or another one (and
    * then unbinds them); a loop of two workers unbinds them. */
   loop = run_new(1, use_both, &p);
+  ck_assert_ptr_eq(lock_rec(p.lock), record_of(loop) == first ? first : WEFT__HOME_SHARED);
   ck_assert_ptr_eq(sem_rec(p.sem), record_of(loop) == first ? first : WEFT__HOME_SHARED);
   ck_assert_ptr_eq(queue_rec(p.queue), record_of(loop) == first ? first : WEFT__HOME_SHARED);
   close_clean(loop);
   loop = run_new(2, use_both, &p);
+  ck_assert_ptr_eq(lock_rec(p.lock), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(sem_rec(p.sem), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(queue_rec(p.queue), WEFT__HOME_SHARED);
   close_clean(loop);
