@@ -66,6 +66,13 @@
  * wsize == pending bytes + out bytes. Everything of the writer, the fd
  * state and rx is under lock; the reader's buffer (in) belongs to the one
  * task in a read call.
+ *
+ * The lock is the futures' amutex (runtime/amutex.h): its unlock is a
+ * plain store, one locked instruction less per section than mutex.h's
+ * exchange. A pipelined request takes the lock about four times (read
+ * begin and end, write, drain): 0.91x the server's CPU per request on the
+ * Intel VM, where a locked instruction costs ~10 ns (benchmarks/
+ * RESULTS.md, 2026-12-05 23:49Z).
  */
 #include "stream.h"
 #include "alloc.h"
@@ -157,7 +164,7 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   }
   weft_event_set(s->drained);
   s->drained_is_set = true;
-  weft__mutex_init(&s->lock);
+  weft__amutex_init(&s->lock);
   s->rfd = rfd;
   s->wfd = wfd;
   struct stat st;
@@ -245,20 +252,20 @@ static int begin_read(weft_reader_t *r, int64_t timeout_ns) {
   if (!r) return -EINVAL;
   if (!weft__task_self()) return -EPERM;
   struct weft__stream *s = r->s;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   int rc = s->reading ? -EBUSY : 0;
   s->reading = true;
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   if (timeout_ns < 0 && s->read_timeout_ns > 0) timeout_ns = s->read_timeout_ns; /* a server's */
   if (rc == 0) s->rdeadline = weft__deadline(timeout_ns); /* ours while reading */
   return rc;
 }
 
 static void end_read(struct weft__stream *s) {
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   s->reading = false;
   close_deferred_locked(s);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
 }
 
 /* Reads the fd into @buf once, within the call's deadline: > 0 bytes, 0
@@ -347,7 +354,7 @@ static void rx_done(struct weft__io_op *op) {
   struct weft__stream *s = (struct weft__stream *)((char *)op - offsetof(struct weft__stream, rx_op));
   int32_t res = op->res;
   bool more = (op->cqe_flags & IORING_CQE_F_MORE) != 0, keep = more;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   if (res > 0 && !s->rx_err) {
     if (bytes_reserve(&s->rx, (size_t)res) == 0) {
       memcpy(s->rx.p + s->rx.tail, op->data, (size_t)res);
@@ -383,7 +390,7 @@ static void rx_done(struct weft__io_op *op) {
   }
   if (bytes_len(&s->rx) || !keep) rx_wake_locked(s);
   if (!keep) close_deferred_locked(s); /* the fd no longer named by a request */
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   if (!keep) stream_put(s); /* the receive's reference */
 }
 
@@ -411,7 +418,7 @@ static ssize_t rx_take_locked(struct weft__stream *s) {
 static ssize_t fill_push(struct weft__stream *s) {
   struct weft_task *t = weft__task_self();
   ssize_t out;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   for (;;) {
     if (bytes_len(&s->rx)) {
       out = rx_take_locked(s);
@@ -444,17 +451,17 @@ static ssize_t fill_push(struct weft__stream *s) {
     s->rx_waiter = t;
     atomic_store_explicit(&s->rx_fired, 0, memory_order_relaxed); /* ours until we unlock */
     struct weft__io_req what = {.kind = WEFT__IO_RECV_MULTI, .fd = s->rfd}; /* for the dump */
-    weft__mutex_unlock(&s->lock);
+    weft__amutex_unlock(&s->lock);
     weft__task_blocked(t, WEFT__BLOCK_IO, NULL, weft__io_blocked_arg(&what));
     int rc = weft__task_wait(t, &s->rx_fired, s->rdeadline);
-    weft__mutex_lock(&s->lock);
+    weft__amutex_lock(&s->lock);
     s->rx_waiter = NULL; /* already, if the receive woke us */
     if (rc) { /* cancelled or timed out: what arrives stays in rx */
       out = rc;
       break;
     }
   }
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return out;
 }
 
@@ -680,7 +687,7 @@ void weft__stream_set_read_timeout(weft_reader_t *r, int64_t timeout_ns) {
 int weft_reader_at_eof(weft_reader_t *r) {
   if (!r) return -EINVAL;
   struct weft__stream *s = r->s;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   /* The buffer and eof belong to the task in a read call; with none in
    * progress, the caller is the reader's user. */
   int at = 0;
@@ -689,7 +696,7 @@ int weft_reader_at_eof(weft_reader_t *r) {
     if (!s->eof && !s->rerr && s->rfd >= 0 && eof_arrived(s, s->rfd)) s->eof = true;
     at = s->eof || (s->is_socket && s->closing);
   }
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return at;
 }
 
@@ -698,12 +705,12 @@ void weft_reader_release(weft_reader_t *r) {
   weft__magic_check(r, "double release", "stream reader");
   weft__magic_dead(r);
   struct weft__stream *s = r->s;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   if (!s->is_socket && s->rfd >= 0 && s->rfd != s->wfd) {
     close(s->rfd); /* a pipe's read end is the reader's alone */
     s->rfd = -1;
   }
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   stream_put(s);
 }
 
@@ -764,19 +771,19 @@ static void out_sent_locked(struct weft__stream *s, size_t w) {
 static int flusher(void *arg, void **res) {
   (void)res;
   struct weft__stream *s = arg;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   while (!s->werr && out_refill_locked(s)) {
     int fd = s->wfd;
     char *p = s->out.p + s->out.head;
     size_t n = bytes_len(&s->out);
-    weft__mutex_unlock(&s->lock);
+    weft__amutex_unlock(&s->lock);
     ssize_t w = s->is_socket ? weft_send(fd, p, n, 0) : weft_write(fd, p, n);
-    weft__mutex_lock(&s->lock);
+    weft__amutex_lock(&s->lock);
     if (w == -ECANCELED) break; /* nothing sent; flusher_ended decides */
     if (w < 0) set_werr_locked(s, (int)w);
     else out_sent_locked(s, (size_t)w);
   }
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return 0;
 }
 
@@ -828,12 +835,12 @@ static void flusher_ended(struct weft__notify *n, struct weft_future *f) {
   (void)f;
   struct weft__stream *s = weft__container_of(n, struct weft__stream, flusher_note);
   weft_task_t *next = NULL;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   s->flushing = false;
   if (!s->werr && s->wsize && flusher_take_over_locked(s, s->flusher_loop, &next))
     s->flusher_restarts++;
   if (!sending(s)) send_ended_locked(s);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   /* The entry is off the ended task's list (it is popped before it
    * runs), so the next flusher may take it. */
   if (next) flusher_watch(s, next);
@@ -888,7 +895,7 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) 
   struct weft__stream *s = (struct weft__stream *)((char *)p - offsetof(struct weft__stream, tx_pre));
   bool keep = false;
   weft_task_t *flusher = NULL;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   s->tx_queued = false;
   if (!s->werr && out_refill_locked(s)) {
     struct weft__io_op *op = &s->tx_op;
@@ -906,7 +913,7 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) 
     }
   }
   if (!sending(s)) send_ended_locked(s);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   if (flusher) flusher_watch(s, flusher);
   if (!keep) stream_put(s); /* the queued send's reference */
 }
@@ -919,7 +926,7 @@ static void tx_done(struct weft__io_op *op) {
   int32_t res = op->res;
   bool keep = false;
   weft_task_t *flusher = NULL;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   s->tx_inflight = false;
   if (res >= 0) out_sent_locked(s, (size_t)res);
   else if (res != -ECANCELED || !op->cancelled) set_werr_locked(s, res);
@@ -934,7 +941,7 @@ static void tx_done(struct weft__io_op *op) {
     }
   }
   if (!sending(s)) send_ended_locked(s);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   if (flusher) flusher_watch(s, flusher);
   if (!keep) stream_put(s); /* the queued send's reference */
 }
@@ -1012,9 +1019,9 @@ int weft_writer_write(weft_writer_t *w, const void *buf, size_t n) {
   struct weft__stream *s = w->s;
   struct weft__reactor *submit = NULL;
   weft_task_t *flusher = NULL;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   rc = write_locked(s, buf, n, &submit, &flusher);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   if (flusher) flusher_watch(s, flusher);
   if (submit) weft__reactor_submit(submit);
   return rc;
@@ -1027,10 +1034,10 @@ int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt
   struct weft__stream *s = w->s;
   struct weft__reactor *submit = NULL;
   weft_task_t *flusher = NULL;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   for (int i = 0; i < iovcnt && rc == 0; i++)
     rc = write_locked(s, iov[i].iov_base, iov[i].iov_len, &submit, &flusher);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   if (flusher) flusher_watch(s, flusher);
   if (submit) weft__reactor_submit(submit);
   return rc;
@@ -1044,16 +1051,16 @@ int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
    * the event is set and waiting on it would return at once: its state
    * is mirrored under this lock, so one lock answers (asyncio's
    * _drain_helper returns without awaiting too). */
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   bool set = s->drained_is_set;
   if (set) rc = writer_error_locked(s);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   if (set) return rc;
   rc = weft_event_wait(s->drained, timeout_ns);
   if (rc) return rc;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   rc = writer_error_locked(s);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return rc;
 }
 
@@ -1062,20 +1069,20 @@ int weft_writer_drain(weft_writer_t *w) { return weft_writer_drain_timeout(w, -1
 int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low) {
   if (!w || low > high || high > SSIZE_MAX) return -EINVAL;
   struct weft__stream *s = w->s;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   s->high = high;
   s->low = low;
   if (s->wsize <= low) drained_set_locked(s, true);
   else if (s->wsize > high) drained_set_locked(s, false);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return 0;
 }
 
 size_t weft_writer_buffer_size(weft_writer_t *w) {
   if (!w) return 0;
-  weft__mutex_lock(&w->s->lock);
+  weft__amutex_lock(&w->s->lock);
   size_t n = w->s->wsize;
-  weft__mutex_unlock(&w->s->lock);
+  weft__amutex_unlock(&w->s->lock);
   return n;
 }
 
@@ -1083,7 +1090,7 @@ int weft_writer_write_eof(weft_writer_t *w) {
   if (!w) return -EINVAL;
   struct weft__stream *s = w->s;
   if (!s->is_socket) return -ENOTSOCK;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   int rc = s->closing ? WEFT_ECLOSED : 0;
   if (!rc && !s->eof_wanted) {
     s->eof_wanted = true;
@@ -1092,27 +1099,27 @@ int weft_writer_write_eof(weft_writer_t *w) {
       s->eof_done = true;
     }
   }
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return rc;
 }
 
 int weft_writer_close(weft_writer_t *w) {
   if (!w) return -EINVAL;
   struct weft__stream *s = w->s;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   if (!s->closing) {
     s->closing = true;
     drained_set_locked(s, true);
     close_fds_locked(s); /* now, or when the running send ends */
   }
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return 0;
 }
 
 int weft_writer_abort(weft_writer_t *w) {
   if (!w) return -EINVAL;
   struct weft__stream *s = w->s;
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   s->closing = true;
   set_werr_locked(s, -ECONNRESET); /* asyncio: abort() loses the connection */
   /* Drop what no send holds; the running send ends with the shutdown. */
@@ -1120,15 +1127,15 @@ int weft_writer_abort(weft_writer_t *w) {
   s->wsize = bytes_len(&s->out);
   if (sending(s) && s->wfd >= 0) shutdown(s->wfd, s->is_socket ? SHUT_RDWR : SHUT_WR);
   close_fds_locked(s);
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return 0;
 }
 
 int weft_writer_is_closing(weft_writer_t *w) {
   if (!w) return -EINVAL;
-  weft__mutex_lock(&w->s->lock);
+  weft__amutex_lock(&w->s->lock);
   int c = w->s->closing;
-  weft__mutex_unlock(&w->s->lock);
+  weft__amutex_unlock(&w->s->lock);
   return c;
 }
 
@@ -1148,12 +1155,12 @@ int weft_writer_get_extra_info(weft_writer_t *w, const char *name, struct sockad
   if (!sock && !peer && strcmp(name, "sockname") != 0) return -ENOENT;
   if (!sock && (!addr || !len)) return -EINVAL;
   /* Under the lock: the fd cannot be closed (and its number reused) meanwhile. */
-  weft__mutex_lock(&s->lock);
+  weft__amutex_lock(&s->lock);
   int fd = s->wfd, rc;
   if (sock) rc = s->is_socket && fd >= 0 ? fd : -ENOENT;
   else if (fd < 0) rc = -EBADF;
   else rc = (peer ? getpeername(fd, addr, len) : getsockname(fd, addr, len)) < 0 ? -errno : 0;
-  weft__mutex_unlock(&s->lock);
+  weft__amutex_unlock(&s->lock);
   return rc;
 }
 

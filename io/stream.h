@@ -10,7 +10,7 @@
 #include "weft.h"
 #include "weft/stream.h"
 #include "misuse.h"
-#include "mutex.h"
+#include "amutex.h"
 #include "reactor.h"
 #include "future.h"
 
@@ -35,7 +35,7 @@ struct weft__bytes {
 enum weft__rx_mode { WEFT__RX_UNDECIDED = 0, WEFT__RX_PULL, WEFT__RX_PUSH };
 
 struct weft__stream {
-  struct weft__mutex lock;
+  struct weft__amutex lock;   /* unlock is a plain store (amutex.h) */
   _Atomic uint32_t refs;      /* reader, writer, the flusher task while it runs,
                                  the queued send and the multishot receive
                                  while in flight */

@@ -606,9 +606,9 @@ static bool on_uring(void) { return strcmp(weft_loop_backend(weft_loop_current()
 
 static uint32_t stream_counter(weft_reader_t *r, bool pauses) {
   struct weft__stream *st = r->s;
-  weft__mutex_lock(&st->lock);
+  weft__amutex_lock(&st->lock);
   uint32_t n = pauses ? st->rx_pauses : st->rx_restarts;
-  weft__mutex_unlock(&st->lock);
+  weft__amutex_unlock(&st->lock);
   return n;
 }
 
@@ -680,12 +680,12 @@ static int pauses_main(void *arg, void **res) {
      * backlog that fills whole buffers is a bulk transfer too. */
     if (on_uring()) {
       struct weft__stream *st = r->s;
-      weft__mutex_lock(&st->lock);
+      weft__amutex_lock(&st->lock);
       if (bulk) ck_assert(st->rx_bulk);
       else if (weft_loop_workers(weft_loop_current()) == 1)
         ck_assert_msg(!st->rx_bulk && st->rx_pauses > 100, "bulk %d pauses %u", st->rx_bulk,
                       st->rx_pauses);
-      weft__mutex_unlock(&st->lock);
+      weft__amutex_unlock(&st->lock);
     }
     ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
     weft_task_release(t);
@@ -814,9 +814,9 @@ static int close_waits_main(void *arg, void **res) {
   char buf[4];
   ck_assert_int_eq(weft_reader_readexactly(r, buf, 3, NULL), 3);
   struct weft__stream *st = r->s;
-  weft__mutex_lock(&st->lock);
+  weft__amutex_lock(&st->lock);
   bool standing = st->rx_inflight; /* receiving ahead (io_uring), still armed */
-  weft__mutex_unlock(&st->lock);
+  weft__amutex_unlock(&st->lock);
   if (on_uring()) ck_assert(standing);
   int fd = sv[0];
   ck_assert_int_eq(weft_writer_close(w), 0);
@@ -995,9 +995,9 @@ struct tx_counts {
 
 static struct tx_counts tx_counts(weft_writer_t *w) {
   struct weft__stream *st = w->s;
-  weft__mutex_lock(&st->lock);
+  weft__amutex_lock(&st->lock);
   struct tx_counts c = {st->tx_sends, st->tx_handoffs, st->wsize, st->tx_queued, st->tx_inflight};
-  weft__mutex_unlock(&st->lock);
+  weft__amutex_unlock(&st->lock);
   return c;
 }
 
@@ -1362,9 +1362,9 @@ static int flusher_main(void *arg, void **res) {
   ck_assert_int_eq(weft_writer_drain(w), 0);
   if (!eager) {
     struct weft__stream *st = w->s;
-    weft__mutex_lock(&st->lock);
+    weft__amutex_lock(&st->lock);
     ck_assert_uint_ge(st->flusher_restarts, 1);
-    weft__mutex_unlock(&st->lock);
+    weft__amutex_unlock(&st->lock);
   }
   ck_assert_int_eq(weft_writer_close(w), 0);
   ck_assert_int_eq(weft_writer_wait_closed(w), 0);

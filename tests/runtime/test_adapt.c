@@ -309,10 +309,10 @@ static int stream_main(void *arg, void **res) {
   }
   /* Worker 1 cancelled it; the reader started it again on worker 0. */
   if (pushing) {
-    weft__mutex_lock(&s->lock);
+    weft__amutex_lock(&s->lock);
     bool inflight = s->rx_inflight;
     struct weft__reactor *where = s->rx_reactor;
-    weft__mutex_unlock(&s->lock);
+    weft__amutex_unlock(&s->lock);
     ck_assert(inflight);
     ck_assert_ptr_eq(where, &loop->workers[0].reactor);
   }
