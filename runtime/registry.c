@@ -132,14 +132,9 @@ int weft__registry_add_slow(struct weft__worker *w, struct weft_task *t) {
   int rc = take_slot(sh, weft__reg_index_mask(loop), !w, &i);
   if (!rc) {
     t->reg_slot = ((uint32_t)s << loop->reg_index_bits) | i;
-    /* A visitor that reads the pointer must see the task as made (release
-     * would do). seq_cst, one locked instruction where release is a plain
-     * store: measured against the lock-based registry, chained_spawn with
-     * one worker ran 1.19-1.32x the time with the plain store and
-     * 1.02-1.06x with this, in every layout tried (benchmarks/RESULTS.md,
-     * 2026-12-03 18:30Z: not understood without hardware counters). The
-     * inline path (registry.h) does the same. */
-    atomic_store_explicit(weft__reg_slot_at(sh, i), (uintptr_t)t, memory_order_seq_cst);
+    /* release: a visitor that reads the pointer sees the task as made
+     * (registry.h: why not seq_cst). */
+    atomic_store_explicit(weft__reg_slot_at(sh, i), (uintptr_t)t, memory_order_release);
   }
   if (!w) weft__mutex_unlock(&sh->lock);
   return rc;

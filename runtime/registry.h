@@ -14,8 +14,7 @@
  *  - a worker lists the tasks it spawns in its own shard, and takes the
  *    slot from its own free list, else an unused slot, else the remote
  *    stack (below), else a new chunk: no lock (the shared shard's adds
- *    take its lock); the slot is published with a seq_cst store
- *    (registry.c says why);
+ *    take its lock); the slot is published with a release store;
  *  - the end of a task frees its slot: on the shard's own worker, onto the
  *    free list (one store, below); on another worker of the loop (a
  *    thief), into that worker's batch for the shard (the slot's store
@@ -60,9 +59,13 @@
  * (benchmarks/RESULTS.md, 2026-12-03 21:05Z and 21:55Z); on the owner's
  * own ends, chained_spawn took 1.05x the time with it (2026-12-05). A
  * visit costs one system call more (~7 us here) and each running worker
- * an interrupt. Ends on other threads (a CAS onto the remote stack) and
- * the listing keep their seq_cst stores. The listing's is not needed (a
- * release store publishes the task) but measured faster (registry.c).
+ * an interrupt. Ends on other threads (a CAS onto the remote stack) keep
+ * their seq_cst stores. The listing needs only release (it publishes the
+ * task; no load follows it that a visitor must pair with): a seq_cst
+ * store measured faster on the Zen 3 VM (2026-12-03 18:30Z, not
+ * understood) and slower on the Intel VM, where its locked exchange
+ * costs ~10 ns (chained_spawn 0.85-0.91x the time with release;
+ * benchmarks/RESULTS.md, 2026-12-05 23:53Z).
  *
  * Unused slots are handed out lowest-first from a bump index, so a
  * shard's pages are touched as it grows; a visit walks the slots below
@@ -193,8 +196,8 @@ static inline int weft__registry_add(struct weft__worker *w, struct weft_task *t
   /* relaxed: a free slot's link is ours (registry.c). */
   sh->free_head = WEFT__REG_FREE_NEXT(atomic_load_explicit(slot, memory_order_relaxed));
   t->reg_slot = (w->index << loop->reg_index_bits) | i;
-  /* seq_cst where release would do (registry.c says why). */
-  atomic_store_explicit(slot, (uintptr_t)t, memory_order_seq_cst);
+  /* release: a visitor that reads the pointer sees the task as made. */
+  atomic_store_explicit(slot, (uintptr_t)t, memory_order_release);
   return 0;
 }
 
