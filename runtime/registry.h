@@ -65,7 +65,7 @@
  * store measured faster on the Zen 3 VM (2026-12-03 18:30Z, not
  * understood) and slower on the Intel VM, where its locked exchange
  * costs ~10 ns (chained_spawn 0.85-0.91x the time with release;
- * benchmarks/RESULTS.md, 2026-12-05 23:53Z).
+ * benchmarks/RESULTS.md, 2026-12-05 23:57Z).
  *
  * Unused slots are handed out lowest-first from a bump index, so a
  * shard's pages are touched as it grows; a visit walks the slots below
