@@ -6,7 +6,11 @@
  * deterministic. A timer is armed on the heap of the worker that armed it and
  * fires there; it may be cancelled from any thread, hence the heap's mutex
  * (uncontended in the common case: a sleeping task cancels its own timer on
- * the worker it resumed on, usually the same one).
+ * the worker it resumed on, usually the same one). The mutex is the
+ * futures' amutex (amutex.h), whose unlock is a plain store: every timed
+ * wait adds and cancels, two locked instructions less than mutex.h's
+ * exchange (wait_for_overhead 0.88x the time with one worker;
+ * benchmarks/RESULTS.md, 2026-12-06 00:00Z).
  *
  * Invariants (under lock): heap[i]->index == i; the heap property on
  * (deadline, seq); next == heap[0]->deadline or UINT64_MAX when empty.
@@ -76,7 +80,7 @@ static void remove_at(struct weft__timers *ts, uint32_t i) {
 }
 
 void weft__timers_init(struct weft__timers *ts) {
-  weft__mutex_init(&ts->lock);
+  weft__amutex_init(&ts->lock);
   ts->heap = NULL;
   ts->len = ts->cap = 0;
   ts->seq = 0;
@@ -90,12 +94,12 @@ void weft__timers_fini(struct weft__timers *ts) {
 }
 
 int weft__timers_add(struct weft__timers *ts, struct weft__timer *t, uint64_t deadline) {
-  weft__mutex_lock(&ts->lock);
+  weft__amutex_lock(&ts->lock);
   if (ts->len == ts->cap) {
     uint32_t ncap = ts->cap ? ts->cap * 2 : 64;
     void *n = weft__realloc(ts->heap, ts->cap * sizeof(*ts->heap), ncap * sizeof(*ts->heap));
     if (!n) {
-      weft__mutex_unlock(&ts->lock);
+      weft__amutex_unlock(&ts->lock);
       return -ENOMEM;
     }
     ts->heap = n;
@@ -107,27 +111,27 @@ int weft__timers_add(struct weft__timers *ts, struct weft__timer *t, uint64_t de
   ts->heap[ts->len++] = t;
   sift_up(ts, ts->len - 1);
   publish_next(ts);
-  weft__mutex_unlock(&ts->lock);
+  weft__amutex_unlock(&ts->lock);
   return 0;
 }
 
 bool weft__timers_cancel(struct weft__timer *t) {
   struct weft__timers *ts = t->owner;
   if (!ts) return false; /* never armed */
-  weft__mutex_lock(&ts->lock);
+  weft__amutex_lock(&ts->lock);
   bool armed = t->index != WEFT__TIMER_IDLE;
   if (armed) {
     remove_at(ts, t->index);
     publish_next(ts);
   }
-  weft__mutex_unlock(&ts->lock);
+  weft__amutex_unlock(&ts->lock);
   return armed;
 }
 
 unsigned weft__timers_run(struct weft__timers *ts, uint64_t now) {
   if (weft__timers_next(ts) > now) return 0;
   unsigned n = 0;
-  weft__mutex_lock(&ts->lock);
+  weft__amutex_lock(&ts->lock);
   while (ts->len && ts->heap[0]->deadline <= now) {
     struct weft__timer *t = ts->heap[0];
     remove_at(ts, 0);
@@ -135,12 +139,12 @@ unsigned weft__timers_run(struct weft__timers *ts, uint64_t now) {
     n++;
   }
   publish_next(ts);
-  weft__mutex_unlock(&ts->lock);
+  weft__amutex_unlock(&ts->lock);
   return n;
 }
 
 void weft__timers_drain(struct weft__timers *ts, void (*visit)(struct weft__timer *t)) {
-  weft__mutex_lock(&ts->lock);
+  weft__amutex_lock(&ts->lock);
   while (ts->len) {
     struct weft__timer *t = ts->heap[ts->len - 1];
     t->index = WEFT__TIMER_IDLE;
@@ -148,5 +152,5 @@ void weft__timers_drain(struct weft__timers *ts, void (*visit)(struct weft__time
     visit(t);
   }
   publish_next(ts);
-  weft__mutex_unlock(&ts->lock);
+  weft__amutex_unlock(&ts->lock);
 }

@@ -7,7 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "mutex.h"
+#include "amutex.h"
 
 #define WEFT__TIMER_IDLE UINT32_MAX
 
@@ -23,7 +23,7 @@ struct weft__timer {
 };
 
 struct weft__timers {
-  struct weft__mutex lock;
+  struct weft__amutex lock;      /* unlock a plain store (amutex.h) */
   struct weft__timer **heap;     /* protected by lock */
   uint32_t len, cap;             /* protected by lock */
   uint64_t seq;                  /* protected by lock */
