@@ -281,6 +281,17 @@ static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
 /* Errors that end the stream, as opposed to the call (cancel, timeout). */
 static bool sticky(ssize_t err) { return err != -ECANCELED && err != -ETIMEDOUT; }
 
+/* The reader's call that got @err (< 0): a sticky one fails the reader for
+ * good, and is shown to the writer's drain under the lock (rare: a
+ * failing stream). */
+static void reader_failed(struct weft__stream *s, ssize_t err) {
+  if (!sticky(err)) return;
+  s->rerr = (int)err;
+  weft__amutex_lock(&s->lock);
+  s->rerr_shown = (int)err;
+  weft__amutex_unlock(&s->lock);
+}
+
 /* Whether the calling task was cancelled while a plain receive completed
  * anyway (io/op.c reports the bytes and keeps the cancellation for the
  * next suspension point): the read call is that point. It takes the
@@ -486,7 +497,7 @@ static ssize_t fill(struct weft__stream *s) {
     if (n > 0 && cancelled_meanwhile()) return -ECANCELED; /* the bytes stay in in */
   }
   if (n == 0) s->eof = true;
-  else if (n < 0 && sticky(n)) s->rerr = (int)n; /* a cancellation or timeout is not the stream's fault */
+  else if (n < 0) reader_failed(s, n); /* a cancellation or timeout is not the stream's fault */
   return n;
 }
 
@@ -524,7 +535,7 @@ ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n, int64_t 
     /* Nothing buffered: receive straight into the caller's memory. */
     out = recv_once(s, buf, n);
     if (out == 0) s->eof = true;
-    else if (out < 0 && sticky(out)) s->rerr = (int)out;
+    else if (out < 0) reader_failed(s, out);
     else if (out > 0 && cancelled_meanwhile()) {
       if (bytes_reserve(&s->in, (size_t)out) == 0) { /* kept for the next read */
         memcpy(s->in.p + s->in.tail, buf, (size_t)out);
@@ -1043,18 +1054,37 @@ int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt
   return rc;
 }
 
+/* The reader's failure, as asyncio's drain() sees it first
+ * (reader.exception()): a receive ahead's error, or a read's. Locked. */
+static int reader_exception_locked(const struct weft__stream *s) {
+  return s->rerr_shown ? s->rerr_shown : s->rx_err;
+}
+
 int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
   int rc = writer_check(w);
   if (rc) return rc;
   struct weft__stream *s = w->s;
-  /* Below the high-water mark (the common case: a write, then drain())
-   * the event is set and waiting on it would return at once: its state
-   * is mirrored under this lock, so one lock answers (asyncio's
-   * _drain_helper returns without awaiting too). */
+  /* asyncio's order: the reader's exception first; then, on a closing
+   * writer, a pass given up (sleep(0): a pending cancellation is taken
+   * there, and connection_lost runs) before ConnectionResetError; then
+   * the wait while above the high-water mark. Below it (the common case:
+   * a write, then drain()) the event is set and waiting on it would
+   * return at once: its state is mirrored under this lock, so one lock
+   * answers (asyncio's _drain_helper returns without awaiting too). */
   weft__amutex_lock(&s->lock);
-  bool set = s->drained_is_set;
+  int failed = reader_exception_locked(s);
+  bool closing = s->closing, set = s->drained_is_set;
   if (set) rc = writer_error_locked(s);
   weft__amutex_unlock(&s->lock);
+  if (failed) return failed;
+  if (closing) {
+    rc = weft_yield();
+    if (rc) return rc;
+    weft__amutex_lock(&s->lock);
+    rc = writer_error_locked(s);
+    weft__amutex_unlock(&s->lock);
+    return rc;
+  }
   if (set) return rc;
   rc = weft_event_wait(s->drained, timeout_ns);
   if (rc) return rc;

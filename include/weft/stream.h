@@ -167,11 +167,14 @@ WEFT_EXTERN int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov
 /**
  * weft_writer_drain - wait until the buffer is at or below the low-water
  * mark, if it went above the high-water mark (asyncio drain()).
- * Returns:  0; the connection's error; -ECONNRESET once the writer was
+ * Returns:  0; the reader's failure first (asyncio's reader.exception():
+ *           a read of this stream that failed, or its receive ahead);
+ *           the connection's error; -ECONNRESET once the writer was
  *           closed or aborted (asyncio: ConnectionResetError('Connection
- *           lost')); -ECANCELED (the caller cancelled, or buffered bytes
- *           dropped at loop close). Suspends: only above the high-water
- *           mark.
+ *           lost')), after one pass given up as asyncio's sleep(0) there;
+ *           -ECANCELED (the caller cancelled, or buffered bytes dropped at
+ *           loop close). Suspends: above the high-water mark, and once on
+ *           a closing writer.
  */
 WEFT_EXTERN int weft_writer_drain(weft_writer_t *w);
 /**

@@ -593,6 +593,65 @@ static int stream_edges_main(void *arg, void **res) {
   return 0;
 }
 
+/* asyncio's drain() (streams.py): the reader's exception first; on a
+ * closing writer a pass given up (sleep(0)) before ConnectionResetError,
+ * so a task queued before runs first and a pending cancellation is
+ * taken there. */
+static char drain_trace[8];
+
+static int note_b(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  strcat(drain_trace, "b");
+  return 0;
+}
+
+static int drain_rules_main(void *arg, void **res) {
+  (void)res;
+  bool ordered = arg != NULL; /* one worker: asyncio's order is weft's */
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  /* Closed: a pass, then -ECONNRESET. */
+  stream_pair(sv, 0, &r, &w);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  drain_trace[0] = 0;
+  weft_task_t *b = NULL;
+  ck_assert_int_eq(weft_spawn(note_b, NULL, &b), 0);
+  ck_assert_int_eq(weft_writer_drain(w), -ECONNRESET);
+  strcat(drain_trace, "d");
+  if (ordered) ck_assert_str_eq(drain_trace, "bd");
+  ck_assert_int_eq(weft_await(weft_task_future(b), NULL), 0);
+  weft_task_release(b);
+  stream_pair_end(sv[1], r, w);
+  /* Closed with a cancellation pending: taken in that pass. */
+  stream_pair(sv, 0, &r, &w);
+  ck_assert_int_eq(weft_writer_abort(w), 0);
+  ck_assert_int_eq(weft_task_cancel(weft_task_current(), NULL), 1);
+  ck_assert_int_eq(weft_writer_drain(w), -ECANCELED);
+  ck_assert_int_eq(weft_task_uncancel(weft_task_current()), 0);
+  ck_assert_int_eq(weft_writer_drain(w), -ECONNRESET);
+  stream_pair_end(sv[1], r, w);
+  /* The reader's failure first, though the writer is open and drained:
+   * the peer closed with our bytes unread (a reset, for AF_UNIX too). */
+  stream_pair(sv, 0, &r, &w);
+  ck_assert_int_eq(weft_writer_drain(w), 0);
+  ck_assert_int_eq(write(sv[0], "unread", 6), 6);
+  close(sv[1]);
+  char buf[8];
+  ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), -ECONNRESET);
+  ck_assert_int_eq(weft_writer_drain(w), -ECONNRESET);
+  weft_writer_release(w);
+  weft_reader_release(r);
+  return 0;
+}
+
+START_TEST(test_drain_as_asyncio) {
+  ck_assert_int_eq(run_main(1, drain_rules_main, (void *)1, NULL), 0);
+  ck_assert_int_eq(run_main(4, drain_rules_main, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_asyncio_stream_edges) {
   ck_assert_int_eq(run_main(1, stream_edges_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(4, stream_edges_main, NULL, NULL), 0);
@@ -1464,6 +1523,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_pipe_write_eof);
   tcase_add_test(tc, test_cancel_storm);
   tcase_add_test(tc, test_asyncio_stream_edges);
+  tcase_add_test(tc, test_drain_as_asyncio);
   tcase_add_test(tc, test_receive_pauses_keep_order);
   tcase_add_test(tc, test_provided_buffers_run_out);
   tcase_add_test(tc, test_recv_buffers_config);
