@@ -90,7 +90,8 @@ WEFT_EXTERN int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
  *
  * Called by weft_spawn(), weft_spawn_opts() and everything built on them
  * (TaskGroup children, server handlers, weft_run's main task), on the
- * spawning thread. It may rename (its own opts), wrap (another fn and
+ * spawning thread; not for the library's own tasks (a server's acceptors,
+ * a stream's flusher), which asyncio runs as callbacks, not tasks. It may rename (its own opts), wrap (another fn and
  * arg), count or refuse (return an error: the spawn fails with it); it
  * makes the task with weft_task_create(), which does not call it again.
  */

@@ -34,6 +34,44 @@ START_TEST(test_server) {
 }
 END_TEST
 
+/* The loop's task factory makes the handler tasks (asyncio's server calls
+ * create_task for each connection) and never the acceptors (asyncio's
+ * accept loop is no task). */
+struct made {
+  _Atomic int all, acceptors;
+};
+
+static int counting_factory(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                            const struct weft_task_opts *opts, weft_task_t **out, void *fa) {
+  struct made *m = fa;
+  atomic_fetch_add(&m->all, 1);
+  if (opts->name && strcmp(opts->name, "weft-acceptor") == 0) atomic_fetch_add(&m->acceptors, 1);
+  return weft_task_create(loop, fn, arg, opts, out);
+}
+
+static int factory_main(void *arg, void **res) {
+  (void)res;
+  struct made *m = arg;
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert_int_eq(weft_loop_set_task_factory(loop, counting_factory, m), 0);
+  weft_server_t *s;
+  struct clients c = {.port = serve(echo_lines, NULL, &s)};
+  run_clients(&c, 8); /* 8 clients, each a task, and 8 handlers */
+  shut_server(s);
+  ck_assert_int_eq(weft_loop_set_task_factory(loop, NULL, NULL), 0);
+  ck_assert_int_eq(atomic_load(&m->acceptors), 0);
+  ck_assert_int_eq(atomic_load(&m->all), 16);
+  return 0;
+}
+
+START_TEST(test_factory_makes_handlers_not_acceptors) {
+  for (unsigned workers = 1; workers <= 4; workers *= 2) {
+    struct made m = {0};
+    ck_assert_int_eq(run_main(workers, factory_main, &m, NULL), 0);
+  }
+}
+END_TEST
+
 static int unix_main(void *arg, void **res) {
   (void)arg;
   (void)res;
@@ -494,6 +532,7 @@ static Suite *server_suite(void) {
   Suite *s = suite_create("io_server");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_server);
+  tcase_add_test(tc, test_factory_makes_handlers_not_acceptors);
   tcase_add_test(tc, test_unix_server);
   tcase_add_test(tc, test_emfile_backoff);
   tcase_add_test(tc, test_server_started_outside);
