@@ -420,10 +420,11 @@ static int start_acceptors(weft_server_t *s) {
     weft__mutex_unlock(&s->lock);
     a->note.fn = acceptor_done;
     weft__chain_node_init(&a->note.e.link);
-    /* Not through the loop's task factory: asyncio's accept loop is no
-     * task, and a factory (an eager one, one that counts or names the
-     * program's tasks) is for the program's tasks; handlers go through it. */
-    int rc = weft_task_create(s->loop, acceptor_task, a, &o, &s->acceptors[i]);
+    /* The library's own task: asyncio's accept loop is no task, so no
+     * task factory (one that makes tasks eager, counts or names them is
+     * for the program's tasks; handlers go through it) and not listed by
+     * weft_loop_tasks (all_tasks). */
+    int rc = weft__task_create_internal(s->loop, acceptor_task, a, &o, &s->acceptors[i]);
     if (rc == 0) {
       struct weft_future *f = weft_task_future(s->acceptors[i]);
       if (!weft__future_notify_add(f, &a->note)) acceptor_done(&a->note, f); /* ended already */

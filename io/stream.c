@@ -800,17 +800,18 @@ static int flusher(void *arg, void **res) {
 
 /* Spawns the flusher for what is buffered on @loop: *@t receives its task,
  * which the caller passes to flusher_watch once unlocked. 0, or the
- * spawn's error. A plain task, not the loop's task factory's: the
- * factory's code would run under this lock (an eager factory would run
- * the flusher's body here, which takes it again), and the flusher is the
- * stream's, as asyncio's transport is not a task. Locked. */
+ * spawn's error. The library's own task (weft__task_create_internal),
+ * not the loop's task factory's: the factory's code would run under this
+ * lock (an eager factory would run the flusher's body here, which takes
+ * it again), and the flusher is the stream's, as asyncio's transport is
+ * not a task (weft_loop_tasks does not list it). Locked. */
 static int flusher_start_locked(struct weft__stream *s, weft_loop_t *loop, weft_task_t **t) {
   /* relaxed: the caller holds a reference (a writer, the queued send
    * handing over, or the flusher ending). */
   atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the flusher's */
   s->flushing = true;
   s->flusher_loop = loop;
-  int rc = weft_task_create(loop, flusher, s, NULL, t);
+  int rc = weft__task_create_internal(loop, flusher, s, NULL, t);
   if (rc < 0) {
     s->flushing = false;
     atomic_fetch_sub_explicit(&s->refs, 1, memory_order_relaxed);

@@ -693,7 +693,7 @@ int weft_loop_dump(weft_loop_t *loop, int fd, int format) {
   if (!sn.caps || !sn.cap_rc || !o || !c) rc = -ENOMEM;
   if (!rc) {
     capture_workers(&sn);
-    weft_loop_tasks(loop, snap_task, &sn);
+    weft__loop_tasks_all(loop, snap_task, &sn);
     if (sn.oom) rc = -ENOMEM;
   }
   if (!rc) {

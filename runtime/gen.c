@@ -148,7 +148,7 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
     if (g->state == WEFT_GEN_CREATED) {
       weft_task_t *t;
       atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed); /* the body's */
-      rc = weft_task_create(NULL, body, g, NULL, &t); /* not a task of the user's: no factory */
+      rc = weft__task_create_internal(NULL, body, g, NULL, &t); /* the library's own: no factory, not listed */
       if (rc) {
         atomic_fetch_sub_explicit(&g->refs, 1, memory_order_relaxed);
         g->busy = false;

@@ -536,7 +536,7 @@ int weft_loop_close(weft_loop_t *loop) {
     return -EBUSY;
   raise_flag(loop, &loop->closing); /* no spawn from outside gets in after this */
   while (weft__loop_count_tasks(loop) > 0) {
-    weft_loop_tasks(loop, cancel_visit, NULL);
+    weft__loop_tasks_all(loop, cancel_visit, NULL);
     weft_loop_stop(loop);
     int rc = run(loop, false);
     if (rc == -EAGAIN || rc == -ENOMEM) { /* one iteration per worker, or ... */

@@ -89,7 +89,7 @@ static WEFT__TLS void *factory_site;
 
 static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                        const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
-                       void *site);
+                       void *site, bool internal);
 static int task_create_plain(weft_loop_t *loop, weft_task_fn fn, void *arg, weft_task_t **out,
                              void *site);
 
@@ -99,7 +99,7 @@ int weft__spawn_at(weft_loop_t *loop, weft_task_fn fn, void *arg, const struct w
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   /* acquire: the factory record was written before it was published. */
   const struct weft__factory *f = atomic_load_explicit(&loop->factory, memory_order_acquire);
-  if (!f) return opts ? task_create(loop, fn, arg, opts, out, true, site)
+  if (!f) return opts ? task_create(loop, fn, arg, opts, out, true, site, false)
                       : task_create_plain(loop, fn, arg, out, site);
   if (!opts) opts = &default_opts;
   weft_task_t *t = NULL;
@@ -148,7 +148,7 @@ weft_task_factory weft_loop_get_task_factory(weft_loop_t *loop, void **arg) {
  * them: weft_spawn). */
 static inline __attribute__((always_inline)) int task_create_body(
     weft_loop_t *loop, weft_task_fn fn, void *arg, const struct weft_task_opts *opts,
-    weft_task_t **out, bool schedule, void *site) {
+    weft_task_t **out, bool schedule, void *site, bool internal) {
   if (!fn) return -EINVAL;
   if (!loop && !(loop = weft_loop_current())) return -EPERM;
   if (!opts) opts = &default_opts;
@@ -170,7 +170,7 @@ static inline __attribute__((always_inline)) int task_create_body(
   struct weft_task *t = NULL;
   /* A name, a stack size or a worker of its own: the cold record, made now. */
   int home = loop->solo ? WEFT__UNPINNED : opts->worker; /* opts: -1 is any worker */
-  bool needs_cold = opts->name || opts->stack_size || home != WEFT__UNPINNED;
+  bool needs_cold = opts->name || opts->stack_size || home != WEFT__UNPINNED || internal;
   if (!task_slot_take(loop))
     rc = -EAGAIN;
   else if ((opts->name && !(name = weft__strdup(opts->name))) ||
@@ -190,6 +190,7 @@ static inline __attribute__((always_inline)) int task_create_body(
      * WEFT__STACK_MAX (1 GiB) once rounded. */
     cold->stack_size = opts->stack_size ? (uint32_t)weft__stack_round(stack) : 0;
     cold->pin = (uint16_t)(home + 1); /* a worker index < WEFT__MAX_WORKERS, or 0 */
+    cold->internal = internal;
   }
   weft__future_init(&t->fut, loop, true);
   atomic_store_explicit(&t->fut.refs, out ? 2 : 1, memory_order_relaxed);
@@ -234,13 +235,13 @@ static inline __attribute__((always_inline)) int task_create_body(
 
 static int task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                        const struct weft_task_opts *opts, weft_task_t **out, bool schedule,
-                       void *site) {
-  return task_create_body(loop, fn, arg, opts, out, schedule, site);
+                       void *site, bool internal) {
+  return task_create_body(loop, fn, arg, opts, out, schedule, site, internal);
 }
 
 static int task_create_plain(weft_loop_t *loop, weft_task_fn fn, void *arg, weft_task_t **out,
                              void *site) {
-  return task_create_body(loop, fn, arg, &default_opts, out, true, site);
+  return task_create_body(loop, fn, arg, &default_opts, out, true, site, false);
 }
 
 static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
@@ -261,7 +262,13 @@ int weft_spawn_opts(weft_loop_t *loop, weft_task_fn fn, void *arg,
 
 int weft_task_create(weft_loop_t *loop, weft_task_fn fn, void *arg,
                      const struct weft_task_opts *opts, weft_task_t **out) {
-  return task_create(loop, fn, arg, opts, out, true, take_factory_site(__builtin_return_address(0)));
+  return task_create(loop, fn, arg, opts, out, true, take_factory_site(__builtin_return_address(0)),
+                     false);
+}
+
+int weft__task_create_internal(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                               const struct weft_task_opts *opts, weft_task_t **out) {
+  return task_create(loop, fn, arg, opts, out, true, __builtin_return_address(0), true);
 }
 
 int weft_task_create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
@@ -280,9 +287,9 @@ static int create_eager(weft_loop_t *loop, weft_task_fn fn, void *arg,
   bool eager = self && loop && self->fut.loop == loop && weft__task_run_of(self)->stack && w &&
                !atomic_load_explicit(&loop->closing, memory_order_relaxed) &&
                (!opts || opts->worker < 0 || (unsigned)opts->worker == w->index);
-  if (!eager) return task_create(loop, fn, arg, opts, out, true, site);
+  if (!eager) return task_create(loop, fn, arg, opts, out, true, site, false);
   weft_task_t *t;
-  int rc = task_create(loop, fn, arg, opts, &t, false, site);
+  int rc = task_create(loop, fn, arg, opts, &t, false, site, false);
   if (rc) return rc;
   weft__worker_run_eager(self, t); /* back here at its first suspension, or its end */
   if (out) *out = t;
@@ -814,10 +821,30 @@ uint64_t weft_task_id(const weft_task_t *t) { return t ? t->id : 0; }
 
 int weft__loop_count_tasks(struct weft_loop *loop) { return weft__registry_visit(loop, NULL, NULL); }
 
-int weft_loop_tasks(weft_loop_t *loop, int (*visit)(weft_task_t *t, void *arg), void *arg) {
-  if (!loop || !visit) return -EINVAL;
+int weft__loop_tasks_all(struct weft_loop *loop, int (*visit)(weft_task_t *t, void *arg), void *arg) {
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return 0;
   return weft__registry_visit(loop, visit, arg);
+}
+
+/* weft_loop_tasks' visit: the program's tasks only (task.h, internal). */
+struct program_visit {
+  int (*visit)(weft_task_t *t, void *arg);
+  void *arg;
+  int n;
+};
+
+static int visit_program_task(weft_task_t *t, void *arg) {
+  struct program_visit *p = arg;
+  if (weft__task_internal(t)) return 0;
+  p->n++;
+  return p->visit(t, p->arg);
+}
+
+int weft_loop_tasks(weft_loop_t *loop, int (*visit)(weft_task_t *t, void *arg), void *arg) {
+  if (!loop || !visit) return -EINVAL;
+  struct program_visit p = {visit, arg, 0};
+  weft__loop_tasks_all(loop, visit_program_task, &p);
+  return p.n;
 }
 
 int weft_fail(int err, const char *fmt, ...) {

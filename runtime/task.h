@@ -145,6 +145,11 @@ struct weft__task_cold {
    * published (a pinned spawn makes the record); immutable. Read through
    * weft__task_home. */
   uint16_t pin;
+  /* The library's own task (weft__task_create_internal: a server's
+   * acceptor, a stream's flusher, a generator's body), which asyncio runs
+   * as no task: weft_loop_tasks (all_tasks) leaves it out. Set before the
+   * task is published; immutable. */
+  bool internal;
 };
 
 /* A task is two objects (the split):
@@ -354,6 +359,22 @@ static inline void weft__task_disarm(struct weft_task *t) {
 /* @t's cold record, made if it has none (any thread); NULL if there is no
  * memory for it. */
 struct weft__task_cold *weft__task_cold_get(struct weft_task *t);
+
+/* weft_task_create for the library's own tasks (the cold record's
+ * `internal`): no task factory, and not listed by weft_loop_tasks; loop
+ * close and the dump see them as any task. */
+int weft__task_create_internal(weft_loop_t *loop, weft_task_fn fn, void *arg,
+                               const struct weft_task_opts *opts, weft_task_t **out);
+
+/* Whether @t is one of the library's own tasks (above). */
+static inline bool weft__task_internal(const struct weft_task *t) {
+  const struct weft__task_cold *c = weft__task_cold_of(t);
+  return c && c->internal;
+}
+
+/* Every task of @loop that is not done, the library's own included (loop
+ * close, the dump); weft_loop_tasks otherwise. */
+int weft__loop_tasks_all(struct weft_loop *loop, int (*visit)(weft_task_t *t, void *arg), void *arg);
 
 /* The task a resumption entry (kind WEFT__R_TASK) belongs to. */
 static inline struct weft_task *weft__task_of_runnable(struct weft__runnable *r) {

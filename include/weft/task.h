@@ -241,6 +241,10 @@ WEFT_EXTERN uint64_t weft_task_id(const weft_task_t *t);
  * weft_loop_tasks - visit every task of @loop that is not done (all_tasks)
  * @visit: called with each task (borrowed) and @arg; return nonzero to stop.
  *
+ * The program's tasks: not the library's own (a server's acceptors, a
+ * stream's flusher, a generator's body), which asyncio runs as no task;
+ * the dump (weft_loop_dump) and weft_loop_close see those too.
+ *
  * Returns:  the number of tasks visited; -EINVAL if @loop or @visit is NULL.
  * Threads:  any. @visit runs with an internal lock held: it must not spawn,
  *           free or await. Tasks that start or end meanwhile may be missed.

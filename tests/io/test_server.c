@@ -36,7 +36,8 @@ END_TEST
 
 /* The loop's task factory makes the handler tasks (asyncio's server calls
  * create_task for each connection) and never the acceptors (asyncio's
- * accept loop is no task). */
+ * accept loop is no task), which weft_loop_tasks (all_tasks) does not
+ * list either. */
 struct made {
   _Atomic int all, acceptors;
 };
@@ -49,6 +50,12 @@ static int counting_factory(weft_loop_t *loop, weft_task_fn fn, void *arg,
   return weft_task_create(loop, fn, arg, opts, out);
 }
 
+static int count_acceptors(weft_task_t *t, void *arg) {
+  const char *name = weft_task_name(t);
+  if (name && strcmp(name, "weft-acceptor") == 0) ++*(int *)arg;
+  return 0;
+}
+
 static int factory_main(void *arg, void **res) {
   (void)res;
   struct made *m = arg;
@@ -57,6 +64,11 @@ static int factory_main(void *arg, void **res) {
   weft_server_t *s;
   struct clients c = {.port = serve(echo_lines, NULL, &s)};
   run_clients(&c, 8); /* 8 clients, each a task, and 8 handlers */
+  /* all_tasks: the acceptors are no tasks of the program's (handlers
+   * still ending may be listed). */
+  int acceptors = 0;
+  ck_assert_int_ge(weft_loop_tasks(loop, count_acceptors, &acceptors), 1);
+  ck_assert_int_eq(acceptors, 0);
   shut_server(s);
   ck_assert_int_eq(weft_loop_set_task_factory(loop, NULL, NULL), 0);
   ck_assert_int_eq(atomic_load(&m->acceptors), 0);

@@ -68,6 +68,12 @@ static int ticker(weft_gen_t *g, void *arg) {
   return 0;
 }
 
+static int count_listed(weft_task_t *t, void *arg) {
+  (void)t;
+  ++*(int *)arg;
+  return 0;
+}
+
 static int for_main(void *arg, void **res) {
   (void)arg;
   (void)res;
@@ -76,7 +82,13 @@ static int for_main(void *arg, void **res) {
   intptr_t expect = 0;
   void *v;
   int rc;
-  WEFT_ASYNC_FOR(rc, weft_gen_next(g, &v)) ck_assert_ptr_eq(v, (void *)expect++);
+  WEFT_ASYNC_FOR(rc, weft_gen_next(g, &v)) {
+    ck_assert_ptr_eq(v, (void *)expect++);
+    /* all_tasks: the body, suspended in its yield, is no task of the
+     * program's (an asyncio async generator is none). */
+    int listed = 0;
+    ck_assert_int_eq(weft_loop_tasks(weft_loop_current(), count_listed, &listed), 1);
+  }
   ck_assert_int_eq(rc, WEFT_ESTOP);
   ck_assert_int_eq(expect, 5);
   ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_CLOSED);
