@@ -136,6 +136,32 @@ WEFT_EXTERN ssize_t weft_sendto(int fd, const void *buf, size_t n, int flags,
 /** weft_shutdown - shutdown(2). */
 WEFT_EXTERN int weft_shutdown(int fd, int how);
 /**
+ * weft_sock_sendfile - send a file over a connected stream socket
+ * (asyncio's loop.sock_sendfile)
+ * @sock:   a SOCK_STREAM socket.
+ * @fd:     the file to read.
+ * @offset: where to start reading; advanced by the bytes sent, also when
+ *          the call fails, is cancelled or times out midway (resume from
+ *          it). NULL: from the file position, which advances the same way
+ *          (asyncio's file.seek(offset + total_sent)).
+ * @count:  bytes to send; 0: up to the end of the file (count=None).
+ *
+ * On a non-blocking socket, zero-copy with sendfile(2), waiting for the
+ * socket to be writable whenever its buffer is full. On a blocking socket
+ * (weft_socket's: sendfile(2) would block the worker's thread), or from a
+ * file sendfile(2) cannot read (a pipe), a copy through the reactor in
+ * 64 KiB pieces (asyncio's fallback=True). Either way the kernel reads
+ * the file's pages: a regular file's page-cache miss holds the worker's
+ * thread during sendfile(2), as it holds asyncio's loop. Never raises
+ * SIGPIPE.
+ * Returns:  the bytes sent (less than @count only at the end of the file);
+ *           -EINVAL (not a SOCK_STREAM socket, @offset < 0, @count >
+ *           SSIZE_MAX); -ENOTSOCK; -EBADF; -ESPIPE (an @offset on a pipe);
+ *           -EPIPE, -ECONNRESET and the other sendfile/send/read errors;
+ *           -ECANCELED; -ENOMEM (the copy's buffer).
+ */
+WEFT_EXTERN ssize_t weft_sock_sendfile(int sock, int fd, off_t *offset, size_t count);
+/**
  * weft_wait_readable / weft_wait_writable - wait until @fd is readable or
  * writable (for third-party non-blocking libraries: asyncio's add_reader).
  * Returns:  the poll(2) revents seen (> 0, may include POLLHUP/POLLERR).
@@ -194,6 +220,8 @@ WEFT_EXTERN ssize_t weft_sendto_timeout(int fd, const void *buf, size_t n, int f
                                         const struct sockaddr *addr, socklen_t len,
                                         int64_t timeout_ns);
 WEFT_EXTERN int weft_shutdown_timeout(int fd, int how, int64_t timeout_ns);
+WEFT_EXTERN ssize_t weft_sock_sendfile_timeout(int sock, int fd, off_t *offset, size_t count,
+                                               int64_t timeout_ns);
 WEFT_EXTERN int weft_wait_readable_timeout(int fd, int64_t timeout_ns);
 WEFT_EXTERN int weft_wait_writable_timeout(int fd, int64_t timeout_ns);
 WEFT_EXTERN int weft_getaddrinfo_timeout(const char *host, const char *service,

@@ -1,0 +1,196 @@
+/*
+ * sendfile.c - a file's bytes to a stream socket: weft_sock_sendfile
+ * (asyncio's loop.sock_sendfile), weft/io.h.
+ *
+ * Zero-copy where the kernel can: on a non-blocking socket sendfile(2)
+ * sends what the socket's buffer takes and returns, so it never holds the
+ * worker's thread; when the buffer is full (-EAGAIN) the task waits for
+ * the socket to be writable (weft_wait_writable, the reactor's poll) and
+ * goes on. Otherwise it copies, as asyncio's fallback does: a blocking
+ * socket (sendfile(2) would block the thread until the peer read; weft's
+ * own sockets are blocking, their I/O going through the reactor), or a
+ * file sendfile(2) cannot read from (a pipe, a socket: it says -EINVAL or
+ * -ENOSYS on the first call). The copy reads a piece (weft_pread at the
+ * offset, or weft_read at the file position) and sends it whole
+ * (weft_send), both through the reactor.
+ *
+ * sendfile(2) has no MSG_NOSIGNAL: on a socket the peer closed it raises
+ * SIGPIPE, which weft never lets through (weft/io.h). Unless the process
+ * ignores SIGPIPE, each call runs with it blocked in this thread, and a
+ * SIGPIPE it raised (-EPIPE) is taken back before the mask is restored;
+ * no suspension happens in between, so no other task runs under that
+ * mask. The file's pages are read by the kernel inside the call, on the
+ * worker's thread: a file not in the page cache holds the worker for the
+ * read, as it holds asyncio's loop.
+ *
+ * Invariants: `sent` counts bytes the socket took, and the caller's offset
+ * (or, with none, the file position) has advanced by exactly `sent`
+ * whenever the call returns, also after an error, a cancellation or a
+ * timeout midway: the caller resumes where it stopped (asyncio seeks the
+ * file to offset + total_sent). The copy may read more than the socket
+ * then takes; with the file position, what was read and not sent is
+ * seeked back.
+ */
+#include "weft/io.h"
+#include "alloc.h"
+#include "clock.h"
+#include "loop.h"
+#include "task.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The copy's piece: asyncio's fallback reads 256 KiB at most; 64 KiB is a
+ * socket buffer's default size, and one allocation per call. */
+#define COPY_PIECE (64 * 1024)
+/* What one sendfile(2) may move (the kernel's own cap, MAX_RW_COUNT). */
+#define NATIVE_MAX 0x7ffff000u
+
+/* The time left until @deadline (absolute ns; 0: none) as a *_timeout
+ * argument: -1 for none, 0 once it has passed. */
+static int64_t time_left(uint64_t deadline) {
+  if (!deadline) return -1;
+  uint64_t now = weft__clock_ns();
+  return now >= deadline ? 0 : (int64_t)(deadline - now);
+}
+
+/* What is still to send after @sent of @count (0: up to the end). */
+static size_t still(size_t count, size_t sent) {
+  return count ? count - sent : SIZE_MAX;
+}
+
+/* One sendfile(2) that raises no SIGPIPE (design comment). */
+static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return sendfile(sock, fd, at, n);
+  sigset_t pipe_only, old, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigemptyset(&pending);
+  (void)sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  ssize_t r = sendfile(sock, fd, at, n);
+  int err = errno;
+  if (r < 0 && err == EPIPE && !was_pending) {
+    struct timespec now = {0, 0};
+    while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return r;
+}
+
+/* sendfile(2) until @count is sent, the file ends or an error: the bytes
+ * sent, or an error with *@sent telling how far it got. *@unsupported: the
+ * first call said the file cannot be sent this way (nothing sent). */
+static ssize_t send_native(int sock, int fd, off_t *offset, size_t count, uint64_t deadline,
+                           size_t *sent, bool *unsupported) {
+  for (;;) {
+    size_t want = still(count, *sent);
+    if (want == 0) return 0;
+    if (want > NATIVE_MAX) want = NATIVE_MAX;
+    off_t at = offset ? *offset + (off_t)*sent : 0;
+    ssize_t n = sendfile_quiet(sock, fd, offset ? &at : NULL, want);
+    if (n > 0) {
+      *sent += (size_t)n;
+      continue;
+    }
+    if (n == 0) return 0; /* the end of the file */
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN) {
+      int rc = weft_wait_writable_timeout(sock, time_left(deadline));
+      if (rc < 0) return rc;
+      continue;
+    }
+    if (*sent == 0 && (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP)) {
+      *unsupported = true;
+      return 0;
+    }
+    return -err;
+  }
+}
+
+/* Sends @n bytes of @buf whole (weft_send may send less). */
+static ssize_t send_all(int sock, const char *buf, size_t n, uint64_t deadline, size_t *done) {
+  *done = 0;
+  while (*done < n) {
+    ssize_t k = weft_send_timeout(sock, buf + *done, n - *done, 0, time_left(deadline));
+    if (k < 0) return k;
+    *done += (size_t)k;
+  }
+  return 0;
+}
+
+/* The copy: pieces read and sent whole until @count or the end. */
+static ssize_t send_copy(int sock, int fd, off_t *offset, size_t count, uint64_t deadline,
+                         size_t *sent) {
+  size_t cap = still(count, *sent) < COPY_PIECE ? still(count, *sent) : COPY_PIECE;
+  if (cap == 0) return 0;
+  char *buf = weft__alloc(cap);
+  if (!buf) return -ENOMEM;
+  ssize_t rc = 0;
+  for (;;) {
+    size_t want = still(count, *sent) < cap ? still(count, *sent) : cap;
+    if (want == 0) break;
+    ssize_t got = offset ? weft_pread_timeout(fd, buf, want, *offset + (off_t)*sent, time_left(deadline))
+                         : weft_read_timeout(fd, buf, want, time_left(deadline));
+    if (got <= 0) {
+      rc = got; /* 0: the end of the file */
+      break;
+    }
+    size_t done;
+    rc = send_all(sock, buf, (size_t)got, deadline, &done);
+    *sent += done;
+    if (rc < 0) {
+      /* Read but not taken: the file position goes back to what was sent. */
+      if (!offset && done < (size_t)got) (void)lseek(fd, -(off_t)((size_t)got - done), SEEK_CUR);
+      break;
+    }
+  }
+  weft__free(buf, cap);
+  return rc;
+}
+
+ssize_t weft_sock_sendfile_timeout(int sock, int fd, off_t *offset, size_t count,
+                                   int64_t timeout_ns) {
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  if ((offset && *offset < 0) || count > SSIZE_MAX) return -EINVAL;
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return -errno;
+  if (type != SOCK_STREAM) return -EINVAL; /* asyncio: SOCK_STREAM sockets only */
+  int flags = fcntl(sock, F_GETFL);
+  if (flags < 0) return -errno;
+  if (fcntl(fd, F_GETFL) < 0) return -errno;
+  /* An offset needs a file that has one: pread(2)'s -ESPIPE (a ring's
+   * read at an offset of a pipe would read it as a stream instead). */
+  if (offset && lseek(fd, 0, SEEK_CUR) < 0) return -errno;
+  /* weft/io.h's rule: a cancellation pending as the call starts, or a
+   * closing loop, ends it before any I/O (the native path's first step
+   * is no suspension point). */
+  if (atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed) || weft__task_take_cancel(t))
+    return -ECANCELED;
+  uint64_t deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns;
+  size_t sent = 0;
+  bool unsupported = !(flags & O_NONBLOCK);
+  ssize_t rc = 0;
+  if (!unsupported) rc = send_native(sock, fd, offset, count, deadline, &sent, &unsupported);
+  if (rc == 0 && unsupported) rc = send_copy(sock, fd, offset, count, deadline, &sent);
+  if (offset) *offset += (off_t)sent;
+  return rc < 0 ? rc : (ssize_t)sent;
+}
+
+ssize_t weft_sock_sendfile(int sock, int fd, off_t *offset, size_t count) {
+  return weft_sock_sendfile_timeout(sock, fd, offset, count, -1);
+}

@@ -1,0 +1,307 @@
+/*
+ * test_sendfile.c - weft_sock_sendfile (io/sendfile.c), asyncio's
+ * loop.sock_sendfile: a file's bytes arrive whole and in order over a
+ * socket whose buffer is far smaller than the file, on the zero-copy path
+ * (a non-blocking socket) and the copy (a blocking socket, a pipe as the
+ * file); the offset or the file position ends where the sending stopped,
+ * also after a cancellation or a timeout midway; a closed peer is -EPIPE
+ * without SIGPIPE; bad input is refused. One and four workers; ctest runs
+ * it once per backend.
+ */
+#include "io_helpers.h"
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+enum { FILE_SIZE = 120000 };
+
+static char pattern_at(size_t i) { return (char)('a' + (i * 7 + i / 253) % 26); }
+
+/* A temporary file holding FILE_SIZE bytes of the pattern. */
+static int pattern_file(void) {
+  char path[] = "/tmp/weft-sendfile-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  unlink(path);
+  static char buf[FILE_SIZE];
+  for (size_t i = 0; i < FILE_SIZE; i++) buf[i] = pattern_at(i);
+  ck_assert_int_eq(write(fd, buf, FILE_SIZE), FILE_SIZE);
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  return fd;
+}
+
+/* A socketpair with small buffers: sv[0] sends, sv[1] receives. */
+static void small_pair(int sv[2], bool nonblocking) {
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  int small = 4096;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  if (nonblocking) ck_assert_int_eq(fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK), 0);
+}
+
+struct drain {
+  int fd;
+  size_t from, n; /* expect the pattern's bytes [from, from + n), then the end */
+};
+
+/* Reads the receiving end to its end and checks every byte. */
+static int drain_check(void *arg, void **res) {
+  (void)res;
+  struct drain *d = arg;
+  static char buf[8192];
+  size_t got = 0;
+  ssize_t k;
+  while ((k = weft_recv(d->fd, buf, sizeof buf, 0)) > 0) {
+    for (ssize_t i = 0; i < k; i++) ck_assert_int_eq(buf[i], pattern_at(d->from + got + (size_t)i));
+    got += (size_t)k;
+  }
+  ck_assert_int_eq(k, 0);
+  ck_assert_uint_eq(got, d->n);
+  return 0;
+}
+
+/* Sends [from, from + count) of the pattern file (@count 0: to the end)
+ * through a small pair and checks what arrives; @by_position: no offset,
+ * the file position instead. */
+static void send_range(bool nonblocking, bool by_position, off_t from, size_t count) {
+  int f = pattern_file();
+  int sv[2];
+  small_pair(sv, nonblocking);
+  size_t left = (size_t)(FILE_SIZE - from), expect = count && count < left ? count : left;
+  struct drain d = {.fd = sv[1], .from = (size_t)from, .n = expect};
+  weft_task_t *reader;
+  ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+  off_t off = from;
+  if (by_position) ck_assert_int_eq(lseek(f, from, SEEK_SET), from);
+  ck_assert_int_eq(weft_sock_sendfile(sv[0], f, by_position ? NULL : &off, count), (ssize_t)expect);
+  if (by_position) ck_assert_int_eq(lseek(f, 0, SEEK_CUR), from + (off_t)expect);
+  else ck_assert_int_eq(off, from + (off_t)expect);
+  shutdown(sv[0], SHUT_WR);
+  ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
+  weft_task_release(reader);
+  close(sv[0]);
+  close(sv[1]);
+  close(f);
+}
+
+static int ranges_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int nb = 0; nb < 2; nb++) {
+    send_range(nb, false, 1000, 70000); /* a range */
+    send_range(nb, false, 0, 0);         /* the whole file */
+    send_range(nb, false, 119000, 5000); /* past the end: what there is */
+    send_range(nb, true, 500, 0);        /* from the file position */
+  }
+  return 0;
+}
+
+START_TEST(test_file_arrives_whole) {
+  ck_assert_int_eq(run_main(1, ranges_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, ranges_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* A pipe as the file: sendfile(2) cannot read it, so the copy does, from
+ * the pipe's position (an offset there is -ESPIPE). */
+static int feed_pipe(void *arg, void **res) {
+  (void)res;
+  int fd = (int)(intptr_t)arg;
+  static char buf[FILE_SIZE];
+  for (size_t i = 0; i < FILE_SIZE; i++) buf[i] = pattern_at(i);
+  size_t off = 0;
+  while (off < FILE_SIZE) {
+    ssize_t k = weft_write(fd, buf + off, FILE_SIZE - off);
+    ck_assert_int_gt(k, 0);
+    off += (size_t)k;
+  }
+  close(fd);
+  return 0;
+}
+
+static int pipe_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int nb = 0; nb < 2; nb++) {
+    int p[2], sv[2];
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    small_pair(sv, nb);
+    off_t off = 0;
+    ck_assert_int_eq(weft_sock_sendfile(sv[0], p[0], &off, 10), -ESPIPE);
+    ck_assert_int_eq(off, 0);
+    weft_task_t *feeder, *reader;
+    struct drain d = {.fd = sv[1], .from = 0, .n = FILE_SIZE};
+    ck_assert_int_eq(weft_spawn(feed_pipe, (void *)(intptr_t)p[1], &feeder), 0);
+    ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+    ck_assert_int_eq(weft_sock_sendfile(sv[0], p[0], NULL, 0), FILE_SIZE);
+    shutdown(sv[0], SHUT_WR);
+    ck_assert_int_eq(weft_await(weft_task_future(feeder), NULL), 0);
+    ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
+    weft_task_release(feeder);
+    weft_task_release(reader);
+    close(p[0]);
+    close(sv[0]);
+    close(sv[1]);
+  }
+  return 0;
+}
+
+START_TEST(test_pipe_as_the_file) {
+  ck_assert_int_eq(run_main(1, pipe_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, pipe_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* Stopped midway (a peer that does not read): cancelled, or past a
+ * timeout, the offset says how much the socket took, and sending again
+ * from it completes the file exactly. */
+struct stuck {
+  int sock, file;
+  off_t off;
+  ssize_t rc;
+};
+
+static int send_stuck(void *arg, void **res) {
+  (void)res;
+  struct stuck *s = arg;
+  s->rc = weft_sock_sendfile(s->sock, s->file, &s->off, 0);
+  return 0;
+}
+
+static void resume_and_check(int sock, int peer, int file, off_t off) {
+  struct drain d = {.fd = peer, .from = (size_t)off, .n = (size_t)(FILE_SIZE - off)};
+  weft_task_t *reader;
+  ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+  ck_assert_int_eq(weft_sock_sendfile(sock, file, &off, 0), FILE_SIZE - d.from);
+  ck_assert_int_eq(off, FILE_SIZE);
+  shutdown(sock, SHUT_WR);
+  ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
+  weft_task_release(reader);
+}
+
+/* Skips what the peer holds already: the bytes [0, @n). */
+static void skip_received(int peer, size_t n) {
+  static char buf[8192];
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = weft_recv(peer, buf, n - got < sizeof buf ? n - got : sizeof buf, 0);
+    ck_assert_int_gt(k, 0);
+    for (ssize_t i = 0; i < k; i++) ck_assert_int_eq(buf[i], pattern_at(got + (size_t)i));
+    got += (size_t)k;
+  }
+}
+
+static int midway_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int nb = 0; nb < 2; nb++) {
+    /* Cancelled while waiting for the socket. */
+    int f = pattern_file(), sv[2];
+    small_pair(sv, nb);
+    struct stuck s = {.sock = sv[0], .file = f, .off = 0, .rc = 1};
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(send_stuck, &s, &t), 0);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(weft_yield(), 0); /* it fills the buffers */
+    weft_task_cancel(t, NULL);
+    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+    ck_assert_int_eq(s.rc, -ECANCELED);
+    ck_assert_int_gt(s.off, 0);
+    ck_assert_int_lt(s.off, FILE_SIZE);
+    skip_received(sv[1], (size_t)s.off);
+    resume_and_check(sv[0], sv[1], f, s.off);
+    close(sv[0]);
+    close(sv[1]);
+    close(f);
+    /* Past a timeout. */
+    f = pattern_file();
+    small_pair(sv, nb);
+    off_t off = 0;
+    ck_assert_int_eq(weft_sock_sendfile_timeout(sv[0], f, &off, 0, 20 * 1000 * 1000), -ETIMEDOUT);
+    ck_assert_int_gt(off, 0);
+    ck_assert_int_lt(off, FILE_SIZE);
+    skip_received(sv[1], (size_t)off);
+    resume_and_check(sv[0], sv[1], f, off);
+    close(sv[0]);
+    close(sv[1]);
+    close(f);
+    /* A cancellation pending at the call: nothing sent. */
+    f = pattern_file();
+    small_pair(sv, nb);
+    off = 0;
+    ck_assert_int_eq(weft_task_cancel(weft_task_current(), NULL), 1);
+    ck_assert_int_eq(weft_sock_sendfile(sv[0], f, &off, 0), -ECANCELED);
+    ck_assert_int_eq(weft_task_uncancel(weft_task_current()), 0);
+    ck_assert_int_eq(off, 0);
+    close(sv[0]);
+    close(sv[1]);
+    close(f);
+  }
+  return 0;
+}
+
+START_TEST(test_stopped_midway_resumes) {
+  ck_assert_int_eq(run_main(1, midway_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, midway_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* A peer gone: -EPIPE, and no SIGPIPE (its default action would end the
+ * test process); bad input refused before anything is sent. */
+static int errors_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int nb = 0; nb < 2; nb++) {
+    int f = pattern_file(), sv[2];
+    small_pair(sv, nb);
+    close(sv[1]);
+    off_t off = 0;
+    ck_assert_int_eq(weft_sock_sendfile(sv[0], f, &off, 0), -EPIPE);
+    ck_assert_int_eq(off, 0);
+    sigset_t pending;
+    sigemptyset(&pending);
+    ck_assert_int_eq(sigpending(&pending), 0);
+    ck_assert(!sigismember(&pending, SIGPIPE));
+    close(sv[0]);
+    close(f);
+  }
+  int f = pattern_file(), sv[2];
+  small_pair(sv, true);
+  off_t off = -1;
+  ck_assert_int_eq(weft_sock_sendfile(sv[0], f, &off, 0), -EINVAL);
+  off = 0;
+  ck_assert_int_eq(weft_sock_sendfile(sv[0], f, &off, (size_t)SSIZE_MAX + 1), -EINVAL);
+  ck_assert_int_eq(weft_sock_sendfile(f, f, &off, 0), -ENOTSOCK);
+  ck_assert_int_eq(weft_sock_sendfile(-1, f, &off, 0), -EBADF);
+  ck_assert_int_eq(weft_sock_sendfile(sv[0], -1, &off, 0), -EBADF);
+  int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(udp, 0);
+  ck_assert_int_eq(weft_sock_sendfile(udp, f, &off, 0), -EINVAL); /* SOCK_STREAM only */
+  ck_assert_int_eq(off, 0);
+  close(udp);
+  close(sv[0]);
+  close(sv[1]);
+  close(f);
+  return 0;
+}
+
+START_TEST(test_errors) {
+  ck_assert_int_eq(run_main(1, errors_main, NULL, NULL), 0);
+  off_t off = 0;
+  ck_assert_int_eq(weft_sock_sendfile(0, 0, &off, 0), -EPERM); /* not a task */
+}
+END_TEST
+
+static Suite *sendfile_suite(void) {
+  Suite *s = suite_create("io_sendfile");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_file_arrives_whole);
+  tcase_add_test(tc, test_pipe_as_the_file);
+  tcase_add_test(tc, test_stopped_midway_resumes);
+  tcase_add_test(tc, test_errors);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+WEFT_IO_TEST_MAIN(sendfile_suite)
