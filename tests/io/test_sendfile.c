@@ -40,6 +40,13 @@ static void small_pair(int sv[2], bool nonblocking) {
   if (nonblocking) ck_assert_int_eq(fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK), 0);
 }
 
+/* Closes a pair and the file sent over it. */
+static void close_all(int sv[2], int f) {
+  close(sv[0]);
+  close(sv[1]);
+  close(f);
+}
+
 struct drain {
   int fd;
   size_t from, n; /* expect the pattern's bytes [from, from + n), then the end */
@@ -80,9 +87,7 @@ static void send_range(bool nonblocking, bool by_position, off_t from, size_t co
   shutdown(sv[0], SHUT_WR);
   ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
   weft_task_release(reader);
-  close(sv[0]);
-  close(sv[1]);
-  close(f);
+  close_all(sv, f);
 }
 
 static int ranges_main(void *arg, void **res) {
@@ -211,9 +216,7 @@ static int midway_main(void *arg, void **res) {
     ck_assert_int_lt(s.off, FILE_SIZE);
     skip_received(sv[1], (size_t)s.off);
     resume_and_check(sv[0], sv[1], f, s.off);
-    close(sv[0]);
-    close(sv[1]);
-    close(f);
+    close_all(sv, f);
     /* Past a timeout. */
     f = pattern_file();
     small_pair(sv, nb);
@@ -223,9 +226,7 @@ static int midway_main(void *arg, void **res) {
     ck_assert_int_lt(off, FILE_SIZE);
     skip_received(sv[1], (size_t)off);
     resume_and_check(sv[0], sv[1], f, off);
-    close(sv[0]);
-    close(sv[1]);
-    close(f);
+    close_all(sv, f);
     /* A cancellation pending at the call: nothing sent. */
     f = pattern_file();
     small_pair(sv, nb);
@@ -234,9 +235,7 @@ static int midway_main(void *arg, void **res) {
     ck_assert_int_eq(weft_sock_sendfile(sv[0], f, &off, 0), -ECANCELED);
     ck_assert_int_eq(weft_task_uncancel(weft_task_current()), 0);
     ck_assert_int_eq(off, 0);
-    close(sv[0]);
-    close(sv[1]);
-    close(f);
+    close_all(sv, f);
   }
   return 0;
 }
@@ -280,9 +279,7 @@ static int errors_main(void *arg, void **res) {
   ck_assert_int_eq(weft_sock_sendfile(udp, f, &off, 0), -EINVAL); /* SOCK_STREAM only */
   ck_assert_int_eq(off, 0);
   close(udp);
-  close(sv[0]);
-  close(sv[1]);
-  close(f);
+  close_all(sv, f);
   return 0;
 }
 
