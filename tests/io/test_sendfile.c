@@ -207,7 +207,10 @@ static int midway_main(void *arg, void **res) {
     struct stuck s = {.sock = sv[0], .file = f, .off = 0, .rc = 1};
     weft_task_t *t;
     ck_assert_int_eq(weft_spawn(send_stuck, &s, &t), 0);
-    for (int i = 0; i < 3; i++) ck_assert_int_eq(weft_yield(), 0); /* it fills the buffers */
+    /* Once bytes arrive, the sender has sent some (it may still be
+     * sending, or already waiting for the full socket: either way the
+     * cancellation ends it midway, at its next wait). */
+    ck_assert_int_gt(weft_wait_readable(sv[1]), 0);
     weft_task_cancel(t, NULL);
     ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
     weft_task_release(t);
@@ -217,12 +220,16 @@ static int midway_main(void *arg, void **res) {
     skip_received(sv[1], (size_t)s.off);
     resume_and_check(sv[0], sv[1], f, s.off);
     close_all(sv, f);
-    /* Past a timeout. */
+    /* Past a timeout. The first 2,000 bytes go untimed (they fit in the
+     * socket's buffer): how soon the timed call's first step runs is the
+     * machine's business, and what it must show is an offset kept across
+     * a timeout after progress. */
     f = pattern_file();
     small_pair(sv, nb);
     off_t off = 0;
+    ck_assert_int_eq(weft_sock_sendfile(sv[0], f, &off, 2000), 2000);
     ck_assert_int_eq(weft_sock_sendfile_timeout(sv[0], f, &off, 0, 20 * 1000 * 1000), -ETIMEDOUT);
-    ck_assert_int_gt(off, 0);
+    ck_assert_int_ge(off, 2000);
     ck_assert_int_lt(off, FILE_SIZE);
     skip_received(sv[1], (size_t)off);
     resume_and_check(sv[0], sv[1], f, off);
