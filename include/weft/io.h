@@ -138,8 +138,8 @@ WEFT_EXTERN int weft_shutdown(int fd, int how);
 /**
  * weft_sock_sendfile - send a file over a connected stream socket
  * (asyncio's loop.sock_sendfile)
- * @sock:   a SOCK_STREAM socket.
- * @fd:     the file to read.
+ * @sock:   a SOCK_STREAM socket (a plain fd: not WEFT_FIXED_FILE).
+ * @fd:     the file to read (a plain fd).
  * @offset: where to start reading; advanced by the bytes sent, also when
  *          the call fails, is cancelled or times out midway (resume from
  *          it). NULL: from the file position, which advances the same way
