@@ -29,7 +29,7 @@
  * timeout midway: the caller resumes where it stopped (asyncio seeks the
  * file to offset + total_sent). The copy may read more than the socket
  * then takes; with the file position, what was read and not sent is
- * seeked back.
+ * sought back (a pipe cannot be: those bytes are gone, weft/io.h says so).
  */
 #include "weft/io.h"
 #include "alloc.h"

@@ -153,7 +153,10 @@ WEFT_EXTERN int weft_shutdown(int fd, int how);
  * 64 KiB pieces (asyncio's fallback=True). Either way the kernel reads
  * the file's pages: a regular file's page-cache miss holds the worker's
  * thread during sendfile(2), as it holds asyncio's loop. Never raises
- * SIGPIPE.
+ * SIGPIPE. A pipe as the file with no offset: what the copy read from it
+ * and the socket had not taken when an error, cancellation or timeout
+ * stopped the call is gone from the pipe (it cannot be sought back, as
+ * in asyncio's fallback); the count and offsets stay exact.
  * Returns:  the bytes sent (less than @count only at the end of the file);
  *           -EINVAL (not a SOCK_STREAM socket, @offset < 0, @count >
  *           SSIZE_MAX); -ENOTSOCK; -EBADF; -ESPIPE (an @offset on a pipe);
