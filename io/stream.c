@@ -282,13 +282,11 @@ static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
 static bool sticky(ssize_t err) { return err != -ECANCELED && err != -ETIMEDOUT; }
 
 /* The reader's call that got @err (< 0): a sticky one fails the reader for
- * good, and is shown to the writer's drain under the lock (rare: a
- * failing stream). */
+ * good. Under the lock, for the writer's drain (rare: a failing stream). */
 static void reader_failed(struct weft__stream *s, ssize_t err) {
   if (!sticky(err)) return;
-  s->rerr = (int)err;
   weft__amutex_lock(&s->lock);
-  s->rerr_shown = (int)err;
+  s->rerr = (int)err;
   weft__amutex_unlock(&s->lock);
 }
 
@@ -1058,7 +1056,7 @@ int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt
 /* The reader's failure, as asyncio's drain() sees it first
  * (reader.exception()): a receive ahead's error, or a read's. Locked. */
 static int reader_exception_locked(const struct weft__stream *s) {
-  return s->rerr_shown ? s->rerr_shown : s->rx_err;
+  return s->rerr ? s->rerr : s->rx_err;
 }
 
 int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {

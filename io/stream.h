@@ -46,9 +46,9 @@ struct weft__stream {
   /* Reader: one task at a time (reading), the rest is that task's. */
   bool reading;               /* under lock: a read call is in progress */
   bool eof;
-  int rerr;
-  int rerr_shown;             /* under lock: rerr, for the writer's drain (asyncio's
-                                 reader.exception()) */
+  int rerr;                   /* the reader's sticky error: written under lock
+                                 (drain and at_eof read it there), read by the
+                                 reader, its only writer, without */
   size_t scan;                /* readuntil: bytes already searched for the separator */
   uint64_t rdeadline;         /* the read call's deadline (absolute ns), 0 = none */
   int64_t read_timeout_ns;    /* the bound of reads that give none; 0 = none; set before use */

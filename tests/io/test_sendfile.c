@@ -18,12 +18,10 @@ enum { FILE_SIZE = 120000 };
 
 static char pattern_at(size_t i) { return (char)('a' + (i * 7 + i / 253) % 26); }
 
-/* A temporary file holding FILE_SIZE bytes of the pattern. */
+/* A scratch file (helpers.h) holding FILE_SIZE bytes of the pattern. */
 static int pattern_file(void) {
-  char path[] = "/tmp/weft-sendfile-XXXXXX";
-  int fd = mkstemp(path);
+  int fd = scratch_file();
   ck_assert_int_ge(fd, 0);
-  unlink(path);
   static char buf[FILE_SIZE];
   for (size_t i = 0; i < FILE_SIZE; i++) buf[i] = pattern_at(i);
   ck_assert_int_eq(write(fd, buf, FILE_SIZE), FILE_SIZE);
