@@ -1,0 +1,41 @@
+"""asyncio's loop.sock_sendfile, weft-sendfile's shape (benchmarks/io/sendfile.c).
+
+Usage: python3 sendfile_asyncio.py [MiB]  (default 256)
+"""
+import asyncio, os, resource, socket, sys, tempfile, threading, time
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+def drop_all(s):
+    while s.recv(1 << 16):
+        pass
+
+async def main(mib):
+    f = tempfile.TemporaryFile(dir=".")
+    block = b"x" * (1 << 20)
+    for _ in range(mib):
+        f.write(block)
+    f.flush()
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    c = socket.socket()
+    c.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(c, lsock.getsockname())
+    s, _ = lsock.accept()
+    th = threading.Thread(target=drop_all, args=(s,))
+    th.start()
+    c0, t0 = cpu(), time.monotonic()
+    f.seek(0)
+    n = await loop.sock_sendfile(c, f, 0, mib << 20)
+    dt = time.monotonic() - t0
+    c.shutdown(socket.SHUT_WR)
+    th.join()
+    used = cpu() - c0
+    assert n == mib << 20, n
+    print(f"RESULT impl=asyncio mib={mib} s={dt:.3f} mib_s={mib / dt:.0f} cpu_s={used:.3f}")
+
+asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 256))
