@@ -208,8 +208,9 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
  * nothing may still name the fd: no read in progress and no multishot
  * receive in flight. Locked. */
 static void close_deferred_locked(struct weft__stream *s) {
-  if (!s->close_deferred || s->reading || s->rx_inflight || s->rfd < 0) return;
-  close(s->rfd);
+  int fd = s->rfd >= 0 ? s->rfd : s->wfd; /* a write-only socket stream has no rfd */
+  if (!s->close_deferred || s->reading || s->rx_inflight || fd < 0) return;
+  close(fd);
   s->rfd = s->wfd = -1;
   s->close_deferred = false;
   weft_event_set(s->closed);

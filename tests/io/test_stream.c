@@ -925,6 +925,35 @@ START_TEST(test_shared_fd_closes_once) {
 }
 END_TEST
 
+/* A write-only stream over a socket (no reader): closing the writer
+ * closes the socket and sets wait_closed. Before, the deferred close
+ * (sockets wait for their reader) looked at the reader's fd only, found
+ * none, and never closed: wait_closed waited forever. */
+static int write_only_socket_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(-1, sv[0], 0, NULL, &w), 0);
+  ck_assert_int_eq(weft_writer_write(w, "bye", 3), 0);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+  ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);
+  char buf[8];
+  ck_assert_int_eq(weft_recv(sv[1], buf, sizeof buf, 0), 3);
+  ck_assert_int_eq(weft_recv(sv[1], buf, sizeof buf, 0), 0);
+  weft_writer_release(w);
+  close(sv[1]);
+  return 0;
+}
+
+START_TEST(test_write_only_socket_closes) {
+  ck_assert_int_eq(run_main(1, write_only_socket_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, write_only_socket_main, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_recv_buffers_config) {
   int off = -1, few = 4;
   if (!enough_fds()) return;
@@ -1545,6 +1574,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_cancelled_reads_lose_nothing);
   tcase_add_test(tc, test_close_waits_for_the_receive);
   tcase_add_test(tc, test_shared_fd_closes_once);
+  tcase_add_test(tc, test_write_only_socket_closes);
   tcase_add_test(tc, test_pass_writes_leave_as_one_send);
   tcase_add_test(tc, test_pass_submits_each_full_batch);
   tcase_add_test(tc, test_last_pass_writes_leave_at_stop);
