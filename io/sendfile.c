@@ -23,6 +23,14 @@
  * worker's thread: a file not in the page cache holds the worker for the
  * read, as it holds asyncio's loop.
  *
+ * A stream writer's sendfile (stream.c) sends on a socket the stream owns:
+ * weft__sock_sendfile with @sock_is_ours makes that socket non-blocking
+ * for each sendfile(2) call and blocking again right after it, with no
+ * suspension in between, so a stream's blocking socket takes the
+ * zero-copy path too. Nothing else of weft depends on the flag meanwhile:
+ * the ring ignores O_NONBLOCK on sockets (and turns an -EAGAIN into a poll
+ * where a kernel honours it), and weft's direct sends say MSG_DONTWAIT.
+ *
  * Invariants: `sent` counts bytes the socket took, and the caller's offset
  * (or, with none, the file position) has advanced by exactly `sent`
  * whenever the call returns, also after an error, a cancellation or a
@@ -31,9 +39,10 @@
  * then takes; with the file position, what was read and not sent is
  * sought back (a pipe cannot be: those bytes are gone, weft/io.h says so).
  */
+#include "sendfile.h"
 #include "weft/io.h"
 #include "alloc.h"
-#include "clock.h"
+#include "deadline.h"
 #include "loop.h"
 #include "task.h"
 
@@ -53,23 +62,29 @@
 /* What one sendfile(2) may move (the kernel's own cap, MAX_RW_COUNT). */
 #define NATIVE_MAX 0x7ffff000u
 
-/* The time left until @deadline (absolute ns; 0: none) as a *_timeout
- * argument: -1 for none, 0 once it has passed. */
-static int64_t time_left(uint64_t deadline) {
-  if (!deadline) return -1;
-  uint64_t now = weft__clock_ns();
-  return now >= deadline ? 0 : (int64_t)(deadline - now);
-}
-
 /* What is still to send after @sent of @count (0: up to the end). */
 static size_t still(size_t count, size_t sent) {
   return count ? count - sent : SIZE_MAX;
 }
 
-/* One sendfile(2) that raises no SIGPIPE (design comment). */
-static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n) {
+/* sendfile(2), made non-blocking for the call when @flags (the socket's
+ * file status flags, or -1 to leave them) lack O_NONBLOCK. */
+static ssize_t sendfile_nonblocking(int sock, int fd, off_t *at, size_t n, int flags) {
+  if (flags < 0 || (flags & O_NONBLOCK)) return sendfile(sock, fd, at, n);
+  if (fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+  ssize_t r = sendfile(sock, fd, at, n);
+  int err = errno;
+  (void)fcntl(sock, F_SETFL, flags);
+  errno = err;
+  return r;
+}
+
+/* One sendfile(2) that raises no SIGPIPE (design comment); @flags as
+ * sendfile_nonblocking's. */
+static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n, int flags) {
   struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return sendfile(sock, fd, at, n);
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+    return sendfile_nonblocking(sock, fd, at, n, flags);
   sigset_t pipe_only, old, pending;
   sigemptyset(&pipe_only);
   sigaddset(&pipe_only, SIGPIPE);
@@ -77,7 +92,7 @@ static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n) {
   (void)sigpending(&pending);
   bool was_pending = sigismember(&pending, SIGPIPE) == 1;
   pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-  ssize_t r = sendfile(sock, fd, at, n);
+  ssize_t r = sendfile_nonblocking(sock, fd, at, n, flags);
   int err = errno;
   if (r < 0 && err == EPIPE && !was_pending) {
     struct timespec now = {0, 0};
@@ -91,15 +106,16 @@ static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n) {
 
 /* sendfile(2) until @count is sent, the file ends or an error: the bytes
  * sent, or an error with *@sent telling how far it got. *@unsupported: the
- * first call said the file cannot be sent this way (nothing sent). */
+ * first call said the file cannot be sent this way (nothing sent).
+ * @flags: as sendfile_nonblocking's. */
 static ssize_t send_native(int sock, int fd, off_t *offset, size_t count, uint64_t deadline,
-                           size_t *sent, bool *unsupported) {
+                           int flags, size_t *sent, bool *unsupported) {
   for (;;) {
     size_t want = still(count, *sent);
     if (want == 0) return 0;
     if (want > NATIVE_MAX) want = NATIVE_MAX;
     off_t at = offset ? *offset + (off_t)*sent : 0;
-    ssize_t n = sendfile_quiet(sock, fd, offset ? &at : NULL, want);
+    ssize_t n = sendfile_quiet(sock, fd, offset ? &at : NULL, want, flags);
     if (n > 0) {
       *sent += (size_t)n;
       continue;
@@ -108,7 +124,7 @@ static ssize_t send_native(int sock, int fd, off_t *offset, size_t count, uint64
     int err = errno;
     if (err == EINTR) continue;
     if (err == EAGAIN) {
-      int rc = weft_wait_writable_timeout(sock, time_left(deadline));
+      int rc = weft_wait_writable_timeout(sock, weft__deadline_left(deadline));
       if (rc < 0) return rc;
       continue;
     }
@@ -124,7 +140,7 @@ static ssize_t send_native(int sock, int fd, off_t *offset, size_t count, uint64
 static ssize_t send_all(int sock, const char *buf, size_t n, uint64_t deadline, size_t *done) {
   *done = 0;
   while (*done < n) {
-    ssize_t k = weft_send_timeout(sock, buf + *done, n - *done, 0, time_left(deadline));
+    ssize_t k = weft_send_timeout(sock, buf + *done, n - *done, 0, weft__deadline_left(deadline));
     if (k < 0) return k;
     *done += (size_t)k;
   }
@@ -142,8 +158,8 @@ static ssize_t send_copy(int sock, int fd, off_t *offset, size_t count, uint64_t
   for (;;) {
     size_t want = still(count, *sent) < cap ? still(count, *sent) : cap;
     if (want == 0) break;
-    ssize_t got = offset ? weft_pread_timeout(fd, buf, want, *offset + (off_t)*sent, time_left(deadline))
-                         : weft_read_timeout(fd, buf, want, time_left(deadline));
+    ssize_t got = offset ? weft_pread_timeout(fd, buf, want, *offset + (off_t)*sent, weft__deadline_left(deadline))
+                         : weft_read_timeout(fd, buf, want, weft__deadline_left(deadline));
     if (got <= 0) {
       rc = got; /* 0: the end of the file */
       break;
@@ -161,8 +177,8 @@ static ssize_t send_copy(int sock, int fd, off_t *offset, size_t count, uint64_t
   return rc;
 }
 
-ssize_t weft_sock_sendfile_timeout(int sock, int fd, off_t *offset, size_t count,
-                                   int64_t timeout_ns) {
+ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64_t timeout_ns,
+                            bool sock_is_ours) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if ((offset && *offset < 0) || count > SSIZE_MAX) return -EINVAL;
@@ -181,14 +197,20 @@ ssize_t weft_sock_sendfile_timeout(int sock, int fd, off_t *offset, size_t count
    * is no suspension point). */
   if (atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed) || weft__task_take_cancel(t))
     return -ECANCELED;
-  uint64_t deadline = timeout_ns < 0 ? 0 : weft__clock_ns() + (uint64_t)timeout_ns;
+  uint64_t deadline = weft__deadline(timeout_ns);
   size_t sent = 0;
-  bool unsupported = !(flags & O_NONBLOCK);
+  bool unsupported = !(flags & O_NONBLOCK) && !sock_is_ours;
   ssize_t rc = 0;
-  if (!unsupported) rc = send_native(sock, fd, offset, count, deadline, &sent, &unsupported);
+  if (!unsupported)
+    rc = send_native(sock, fd, offset, count, deadline, sock_is_ours ? flags : -1, &sent, &unsupported);
   if (rc == 0 && unsupported) rc = send_copy(sock, fd, offset, count, deadline, &sent);
   if (offset) *offset += (off_t)sent;
   return rc < 0 ? rc : (ssize_t)sent;
+}
+
+ssize_t weft_sock_sendfile_timeout(int sock, int fd, off_t *offset, size_t count,
+                                   int64_t timeout_ns) {
+  return weft__sock_sendfile(sock, fd, offset, count, timeout_ns, false);
 }
 
 ssize_t weft_sock_sendfile(int sock, int fd, off_t *offset, size_t count) {

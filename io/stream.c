@@ -50,14 +50,24 @@
  * queued way. The price: a written response leaves at the end of the
  * pass rather than at the write.
  *
+ * A sendfile (weft_writer_sendfile, asyncio's loop.sendfile(transport))
+ * marks the writer (sendfile_active) under the lock, which refuses
+ * write() (-EBUSY, asyncio's "sendfile is in progress") and makes drained
+ * wait for an empty buffer (the low-water mark reads 0); once what was
+ * written before it has left, it sends the file on the socket outside the
+ * lock (sendfile.c, zero-copy: the socket is the stream's). It counts as
+ * a running send: a close or a write_eof meanwhile happens when it ends,
+ * and abort() shuts the socket down under it, which ends it.
+ *
  * Closing: the fd is closed once no send runs and no read is in
  * progress. A socket is shut down first (SHUT_RDWR), which ends a read
  * blocked in another task (it sees end of stream) and a running send.
  *
  * Invariants: refs counts the reader, the writer, a running flusher, and
  * the multishot receive and the queued send while in flight; the last
- * release frees. At most one of flushing, tx_queued and tx_inflight is
- * set ("a send runs"); `out` and `pending` are empty while none is, and
+ * release frees, and a sendfile holds one while it runs. At most one of
+ * flushing, tx_queued and tx_inflight is set; with sendfile_active, "a
+ * send runs"; `out` and `pending` are empty while none is, and
  * only the running send changes `out` while one is (the bytes a request
  * or weft_send is sending are read outside the lock).
  * rx_inflight is set exactly while rx_op is in flight (a pause is rx_op
@@ -75,8 +85,9 @@
  * RESULTS.md, 2026-12-05 23:49Z).
  */
 #include "stream.h"
+#include "sendfile.h"
 #include "alloc.h"
-#include "clock.h"
+#include "deadline.h"
 #include "loop.h"
 #include "op.h"
 #include "task.h"
@@ -227,7 +238,7 @@ static void close_deferred_locked(struct weft__stream *s) {
  * waited forever (tests/io/test_stream.c, cancel_storm, about 1 run in 50
  * under load). Shut down, the socket ends both at once. */
 static bool sending(const struct weft__stream *s) {
-  return s->flushing || s->tx_queued || s->tx_inflight;
+  return s->flushing || s->tx_queued || s->tx_inflight || s->sendfile_active;
 }
 
 static void close_fds_locked(struct weft__stream *s) {
@@ -767,12 +778,16 @@ static bool out_refill_locked(struct weft__stream *s) {
   return bytes_len(&s->out) != 0;
 }
 
+/* The low-water mark drained is set at: 0 while a sendfile waits for
+ * the buffer to empty. Locked. */
+static size_t low_mark(const struct weft__stream *s) { return s->sendfile_active ? 0 : s->low; }
+
 /* Accounts @w bytes of `out` as sent. Locked. */
 static void out_sent_locked(struct weft__stream *s, size_t w) {
   s->out.head += w;
   s->wsize -= w;
   if (s->out.head == s->out.tail) s->out.head = s->out.tail = 0;
-  if (s->wsize <= s->low) drained_set_locked(s, true);
+  if (s->wsize <= low_mark(s)) drained_set_locked(s, true);
 }
 
 /* Sends from the buffer outside the lock; one send runs per stream at a
@@ -981,6 +996,7 @@ static int write_locked(struct weft__stream *s, const void *buf, size_t n,
   int err = writer_error_locked(s);
   if (err) return err;
   if (s->eof_wanted) return WEFT_ECLOSED; /* asyncio: write() after write_eof() */
+  if (s->sendfile_active) return -EBUSY;   /* asyncio: "sendfile is in progress" */
   if (!n) return 0;
   struct weft__reactor *r = queued_send_reactor(s);
   if (!sending(s) && !(r && n <= QUEUED_SEND_MAX)) {
@@ -1096,13 +1112,58 @@ int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
 
 int weft_writer_drain(weft_writer_t *w) { return weft_writer_drain_timeout(w, -1); }
 
+ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, size_t count,
+                                     int64_t timeout_ns) {
+  int rc = writer_check(w);
+  if (rc) return rc;
+  if ((offset && *offset < 0) || count > SSIZE_MAX) return -EINVAL;
+  struct weft__stream *s = w->s;
+  if (!s->is_socket) return -ENOTSOCK; /* asyncio: pipe transports have no sendfile */
+  uint64_t deadline = weft__deadline(timeout_ns);
+  weft__amutex_lock(&s->lock);
+  if (s->closing) rc = WEFT_ECLOSED;            /* asyncio: "Transport is closing" */
+  else if (s->werr) rc = s->werr;
+  else if (s->eof_wanted) rc = -EPIPE;          /* asyncio: the socket is shut down */
+  else if (s->sendfile_active) rc = -EBUSY;     /* asyncio: "Empty waiter is already set" */
+  if (rc) {
+    weft__amutex_unlock(&s->lock);
+    return rc;
+  }
+  s->sendfile_active = true;
+  /* relaxed: the caller's writer reference keeps the stream alive here;
+   * this one keeps it past a release by another task meanwhile. */
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+  /* asyncio's _make_empty_waiter: what was written before goes first. */
+  while (!rc && s->wsize) {
+    drained_set_locked(s, false); /* set again at 0 (low_mark), an error or a close */
+    weft__amutex_unlock(&s->lock);
+    rc = weft_event_wait(s->drained, weft__deadline_left(deadline));
+    weft__amutex_lock(&s->lock);
+    if (!rc) rc = writer_error_locked(s);
+  }
+  int sock = s->wfd;
+  weft__amutex_unlock(&s->lock);
+  ssize_t sent = rc ? rc : weft__sock_sendfile(sock, fd, offset, count, weft__deadline_left(deadline), true);
+  weft__amutex_lock(&s->lock);
+  s->sendfile_active = false;
+  if (s->wsize <= s->low || s->werr || s->closing) drained_set_locked(s, true);
+  if (!sending(s)) send_ended_locked(s); /* a close or write_eof that waited for it */
+  weft__amutex_unlock(&s->lock);
+  stream_put(s);
+  return sent;
+}
+
+ssize_t weft_writer_sendfile(weft_writer_t *w, int fd, off_t *offset, size_t count) {
+  return weft_writer_sendfile_timeout(w, fd, offset, count, -1);
+}
+
 int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low) {
   if (!w || low > high || high > SSIZE_MAX) return -EINVAL;
   struct weft__stream *s = w->s;
   weft__amutex_lock(&s->lock);
   s->high = high;
   s->low = low;
-  if (s->wsize <= low) drained_set_locked(s, true);
+  if (s->wsize <= low_mark(s)) drained_set_locked(s, true);
   else if (s->wsize > high) drained_set_locked(s, false);
   weft__amutex_unlock(&s->lock);
   return 0;

@@ -93,6 +93,9 @@ struct weft__stream {
   weft_loop_t *tx_loop;       /* the loop of that reactor's worker */
   struct weft__io_presubmit tx_pre;
   struct weft__io_op tx_op;
+  bool sendfile_active;       /* a weft_writer_sendfile runs: write() refused,
+                                 drained waits for an empty buffer, and the
+                                 fd stays open and not shut down (a send runs) */
   bool closing;               /* close()/abort() called */
   bool eof_wanted, eof_done;  /* write_eof() */
   bool close_deferred;        /* the fd closes when the reader and the receive leave */

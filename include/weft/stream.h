@@ -185,6 +185,39 @@ WEFT_EXTERN int weft_writer_drain(weft_writer_t *w);
 WEFT_EXTERN int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low);
 /** weft_writer_buffer_size - bytes buffered, not yet taken by the kernel (0 for NULL). Threads: any. */
 WEFT_EXTERN size_t weft_writer_buffer_size(weft_writer_t *w);
+/**
+ * weft_writer_sendfile - send a file on the writer's socket (asyncio's
+ * loop.sendfile(transport, file, offset, count))
+ * @fd:     the file to read (a plain fd).
+ * @offset: where to start reading; advanced by the bytes sent, also when
+ *          the call fails, is cancelled or times out midway. NULL: from
+ *          the file position, which advances the same way.
+ * @count:  bytes to send; 0: up to the end of the file (count=None).
+ *
+ * What was written before goes first: the call waits until the buffer is
+ * empty, then sends the file zero-copy (sendfile(2); the stream's socket
+ * is made non-blocking for each call of it, so the worker's thread never
+ * blocks on the peer), waiting whenever the socket's buffer is full;
+ * weft_sock_sendfile's copy for a file sendfile(2) cannot read (a pipe).
+ * While it runs, write() and writelines() return -EBUSY (asyncio's
+ * RuntimeError "sendfile is in progress"), drain() returns at once, a
+ * close() or write_eof() takes effect when it ends (after the file), and
+ * abort() ends it. Reading goes on meanwhile (asyncio pauses it). Never
+ * raises SIGPIPE. A failure of the socket is not made the writer's: the
+ * next write() finds it.
+ * Returns:  the bytes sent (less than @count only at the end of the file);
+ *           WEFT_ECLOSED after close()/abort() (asyncio: "Transport is
+ *           closing"); -EPIPE after write_eof(); -EBUSY while another
+ *           sendfile on @w runs; -ENOTSOCK for a pipe's writer (asyncio
+ *           has no sendfile for pipes); -EINVAL (@offset < 0, @count >
+ *           SSIZE_MAX, not a SOCK_STREAM socket); -EBADF, -ESPIPE (an
+ *           @offset on a pipe); the connection's error (a failed flush of
+ *           what was buffered; -EPIPE, -ECONNRESET from the send);
+ *           -ECONNRESET if the writer was closed while the buffer
+ *           flushed; the file's read errors; -ECANCELED; -ENOMEM.
+ *           Suspends: yes.
+ */
+WEFT_EXTERN ssize_t weft_writer_sendfile(weft_writer_t *w, int fd, off_t *offset, size_t count);
 /** weft_writer_write_eof - shut down the sending side once the buffer is
  * flushed (sockets). Returns 0; -ENOTSOCK for a pipe (close it instead). */
 WEFT_EXTERN int weft_writer_write_eof(weft_writer_t *w);
@@ -226,6 +259,8 @@ WEFT_EXTERN ssize_t weft_reader_readline_timeout(weft_reader_t *r, void *buf, si
                                                  int64_t timeout_ns);
 WEFT_EXTERN int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns);
 WEFT_EXTERN int weft_writer_wait_closed_timeout(weft_writer_t *w, int64_t timeout_ns);
+WEFT_EXTERN ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset,
+                                                 size_t count, int64_t timeout_ns);
 WEFT_EXTERN int weft_open_connection_timeout(const char *host, int port, weft_reader_t **reader,
                                              weft_writer_t **writer, int64_t timeout_ns);
 

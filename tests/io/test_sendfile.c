@@ -5,13 +5,18 @@
  * (a non-blocking socket) and the copy (a blocking socket, a pipe as the
  * file); the offset or the file position ends where the sending stopped,
  * also after a cancellation or a timeout midway; a closed peer is -EPIPE
- * without SIGPIPE; bad input is refused. One and four workers; ctest runs
- * it once per backend.
+ * without SIGPIPE; bad input is refused. A stream writer's sendfile
+ * (asyncio's loop.sendfile(transport)): after what was written before it
+ * and before what is written after, zero-copy on the stream's blocking
+ * socket; writes refused while it runs; write_eof and close after it,
+ * abort ending it; a timeout or a cancellation while the buffer empties
+ * sends nothing. One and four workers; ctest runs it once per backend.
  */
 #include "io_helpers.h"
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 enum { FILE_SIZE = 120000 };
@@ -295,6 +300,258 @@ START_TEST(test_errors) {
 }
 END_TEST
 
+/* ---- a stream writer's sendfile (asyncio's loop.sendfile(transport)) ---- */
+
+enum { PREFIX = 30000, SUFFIX = 100 };
+
+/* What the peer must read: @prefix bytes 'P', the pattern's [from,
+ * from + n), @suffix bytes 'S', then the end. */
+struct expect {
+  int fd;
+  size_t prefix, from, n, suffix;
+};
+
+static char expected_at(const struct expect *e, size_t i) {
+  if (i < e->prefix) return 'P';
+  if (i < e->prefix + e->n) return pattern_at(e->from + i - e->prefix);
+  return 'S';
+}
+
+static int expect_check(void *arg, void **res) {
+  (void)res;
+  struct expect *e = arg;
+  static char buf[8192];
+  size_t got = 0;
+  ssize_t k;
+  while ((k = weft_recv(e->fd, buf, sizeof buf, 0)) > 0) {
+    for (ssize_t i = 0; i < k; i++) ck_assert_int_eq(buf[i], expected_at(e, got + (size_t)i));
+    got += (size_t)k;
+  }
+  ck_assert_int_eq(k, 0);
+  ck_assert_uint_eq(got, e->prefix + e->n + e->suffix);
+  return 0;
+}
+
+/* A stream over the sending end of a small blocking pair (the stream owns
+ * sv[0]; sv[1] is the peer). */
+static weft_writer_t *pair_stream(int sv[2], weft_reader_t **r) {
+  small_pair(sv, false);
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, r, &w), 0);
+  return w;
+}
+
+static void write_fill(weft_writer_t *w, char c, size_t n) {
+  static char buf[PREFIX * 2];
+  ck_assert_uint_le(n, sizeof buf);
+  memset(buf, c, n);
+  ck_assert_int_eq(weft_writer_write(w, buf, n), 0);
+}
+
+static void stream_done(weft_reader_t *r, weft_writer_t *w, int peer, int f) {
+  weft_reader_release(r);
+  weft_writer_release(w);
+  close(peer);
+  close(f);
+}
+
+/* Written bytes before and after, in order, the file between them sent
+ * zero-copy on the stream's blocking socket, which stays blocking. The
+ * short prefix waits in the buffer for the end of the pass (a queued
+ * send, on io_uring) while the socket has room; the long one fills the
+ * socket and waits in the buffer for the peer. */
+static int writer_order_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int i = 0; i < 4; i++) {
+    bool by_position = i & 1;
+    size_t prefix = i & 2 ? PREFIX : 1000;
+    int f = pattern_file(), sv[2];
+    weft_reader_t *r;
+    weft_writer_t *w = pair_stream(sv, &r);
+    struct expect e = {.fd = sv[1], .prefix = prefix, .from = 1000, .n = 70000, .suffix = SUFFIX};
+    weft_task_t *peer;
+    ck_assert_int_eq(weft_spawn(expect_check, &e, &peer), 0);
+    write_fill(w, 'P', prefix);
+    off_t off = 1000;
+    if (by_position) ck_assert_int_eq(lseek(f, off, SEEK_SET), off);
+    ck_assert_int_eq(weft_writer_sendfile(w, f, by_position ? NULL : &off, 70000), 70000);
+    ck_assert_int_eq(by_position ? lseek(f, 0, SEEK_CUR) : off, 71000);
+    ck_assert(!(fcntl(sv[0], F_GETFL) & O_NONBLOCK));
+    write_fill(w, 'S', SUFFIX);
+    ck_assert_int_eq(weft_writer_close(w), 0);
+    ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+    ck_assert_int_eq(weft_await(weft_task_future(peer), NULL), 0);
+    weft_task_release(peer);
+    stream_done(r, w, sv[1], f);
+  }
+  return 0;
+}
+
+START_TEST(test_writer_sends_in_order) {
+  ck_assert_int_eq(run_main(1, writer_order_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, writer_order_main, NULL, NULL), 0);
+}
+END_TEST
+
+struct writer_send {
+  weft_writer_t *w;
+  int file;
+  off_t off;
+  ssize_t rc;
+};
+
+static int writer_send(void *arg, void **res) {
+  (void)res;
+  struct writer_send *s = arg;
+  s->rc = weft_writer_sendfile(s->w, s->file, &s->off, 0);
+  return 0;
+}
+
+enum during { DURING_EOF, DURING_CLOSE, DURING_ABORT };
+
+/* A sendfile stuck on a peer that does not read yet (the file is far
+ * larger than the pair's buffers): writes and a second sendfile are
+ * refused, drain returns, and write_eof/close take effect after the
+ * file; abort ends it. */
+static void while_sending(enum during what) {
+  int f = pattern_file(), sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w = pair_stream(sv, &r);
+  struct writer_send s = {.w = w, .file = f, .off = 0, .rc = 1};
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(writer_send, &s, &t), 0);
+  ck_assert_int_gt(weft_wait_readable(sv[1]), 0); /* it has begun */
+  ck_assert_int_eq(weft_writer_write(w, "x", 1), -EBUSY);
+  off_t off2 = 0;
+  ck_assert_int_eq(weft_writer_sendfile(w, f, &off2, 0), -EBUSY);
+  ck_assert_int_eq(off2, 0);
+  ck_assert_int_eq(weft_writer_drain(w), 0);
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 0);
+  struct expect e = {.fd = sv[1], .n = FILE_SIZE};
+  if (what == DURING_ABORT) {
+    ck_assert_int_eq(weft_writer_abort(w), 0);
+    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    ck_assert_int_eq(s.rc, -EPIPE);
+    ck_assert_int_gt(s.off, 0);
+    ck_assert_int_lt(s.off, FILE_SIZE);
+  } else {
+    ck_assert_int_eq(what == DURING_EOF ? weft_writer_write_eof(w) : weft_writer_close(w), 0);
+    ck_assert_int_eq(expect_check(&e, NULL), 0); /* the whole file, then the end */
+    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    ck_assert_int_eq(s.rc, FILE_SIZE);
+    ck_assert_int_eq(s.off, FILE_SIZE);
+  }
+  weft_task_release(t);
+  off_t off = 0;
+  if (what == DURING_EOF) {
+    ck_assert_int_eq(weft_writer_write(w, "x", 1), WEFT_ECLOSED);
+    ck_assert_int_eq(weft_writer_sendfile(w, f, &off, 0), -EPIPE);
+  } else {
+    ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+    ck_assert_int_eq(weft_writer_sendfile(w, f, &off, 0), WEFT_ECLOSED);
+  }
+  ck_assert_int_eq(off, 0);
+  stream_done(r, w, sv[1], f);
+}
+
+static int while_sending_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  while_sending(DURING_EOF);
+  while_sending(DURING_CLOSE);
+  while_sending(DURING_ABORT);
+  return 0;
+}
+
+START_TEST(test_writer_while_sending) {
+  ck_assert_int_eq(run_main(1, while_sending_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, while_sending_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* Waiting for the buffer to empty, a timeout or a cancellation ends the
+ * call with nothing of the file sent and the writer usable again. */
+static int flush_wait_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int f = pattern_file(), sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w = pair_stream(sv, &r);
+  write_fill(w, 'P', 2 * PREFIX);
+  ck_assert_uint_gt(weft_writer_buffer_size(w), 0); /* nobody reads yet */
+  off_t off = 0;
+  ck_assert_int_eq(weft_writer_sendfile_timeout(w, f, &off, 0, 20 * 1000 * 1000), -ETIMEDOUT);
+  ck_assert_int_eq(off, 0);
+  ck_assert_int_eq(weft_task_cancel(weft_task_current(), NULL), 1);
+  ck_assert_int_eq(weft_writer_sendfile(w, f, &off, 0), -ECANCELED);
+  ck_assert_int_eq(weft_task_uncancel(weft_task_current()), 0);
+  ck_assert_int_eq(off, 0);
+  ck_assert_int_eq(lseek(f, 0, SEEK_CUR), 0);
+  write_fill(w, 'S', SUFFIX); /* no sendfile runs any more */
+  struct expect e = {.fd = sv[1], .prefix = 2 * PREFIX, .suffix = SUFFIX};
+  weft_task_t *peer;
+  ck_assert_int_eq(weft_spawn(expect_check, &e, &peer), 0);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(peer), NULL), 0);
+  weft_task_release(peer);
+  stream_done(r, w, sv[1], f);
+  return 0;
+}
+
+START_TEST(test_writer_flush_wait_ends) {
+  ck_assert_int_eq(run_main(1, flush_wait_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, flush_wait_main, NULL, NULL), 0);
+}
+END_TEST
+
+static int writer_outside_task(void *arg, void **res) {
+  (void)res;
+  off_t off = 0;
+  return (int)weft_writer_sendfile(arg, 0, &off, 0);
+}
+
+static int writer_errors_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int f = pattern_file(), sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w = pair_stream(sv, &r);
+  off_t off = -1;
+  ck_assert_int_eq(weft_writer_sendfile(NULL, f, &off, 0), -EINVAL);
+  ck_assert_int_eq(weft_writer_sendfile(w, f, &off, 0), -EINVAL);
+  off = 0;
+  ck_assert_int_eq(weft_writer_sendfile(w, f, &off, (size_t)SSIZE_MAX + 1), -EINVAL);
+  ck_assert_int_eq(weft_writer_sendfile(w, -1, &off, 0), -EBADF);
+  /* outside a task (an executor's thread) */
+  void *out = NULL;
+  ck_assert_int_eq(weft_to_thread(writer_outside_task, w, &out), -EPERM);
+  /* a pipe's writer: asyncio has no sendfile for pipes */
+  int p[2];
+  ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+  weft_writer_t *pw;
+  ck_assert_int_eq(weft_stream_open_fd(-1, p[1], 0, NULL, &pw), 0);
+  ck_assert_int_eq(weft_writer_sendfile(pw, f, &off, 0), -ENOTSOCK);
+  weft_writer_release(pw);
+  close(p[0]);
+  /* the writer still works: nothing above marked it */
+  struct expect e = {.fd = sv[1], .n = 5000, .suffix = SUFFIX};
+  weft_task_t *peer;
+  ck_assert_int_eq(weft_spawn(expect_check, &e, &peer), 0);
+  ck_assert_int_eq(weft_writer_sendfile(w, f, &off, 5000), 5000);
+  write_fill(w, 'S', SUFFIX);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(peer), NULL), 0);
+  weft_task_release(peer);
+  stream_done(r, w, sv[1], f);
+  return 0;
+}
+
+START_TEST(test_writer_errors) {
+  ck_assert_int_eq(run_main(1, writer_errors_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *sendfile_suite(void) {
   Suite *s = suite_create("io_sendfile");
   TCase *tc = tcase_create("core");
@@ -302,6 +559,10 @@ static Suite *sendfile_suite(void) {
   tcase_add_test(tc, test_pipe_as_the_file);
   tcase_add_test(tc, test_stopped_midway_resumes);
   tcase_add_test(tc, test_errors);
+  tcase_add_test(tc, test_writer_sends_in_order);
+  tcase_add_test(tc, test_writer_while_sending);
+  tcase_add_test(tc, test_writer_flush_wait_ends);
+  tcase_add_test(tc, test_writer_errors);
   suite_add_tcase(s, tc);
   return s;
 }
