@@ -1,15 +1,16 @@
 /*
  * sendfile.c - weft-sendfile: weft_sock_sendfile's throughput over TCP
  * loopback, zero-copy (a non-blocking socket: sendfile(2)) and the copy
- * (a blocking socket: read and send through the reactor).
+ * (a blocking socket: read and send through the reactor); and a stream
+ * writer's (weft_writer_sendfile on weft's blocking socket, zero-copy).
  *
- * Usage: weft-sendfile native|copy [MiB]  (default 256)
+ * Usage: weft-sendfile native|copy|writer [MiB]  (default 256)
  * A file of MiB mebibytes (written first, so it is in the page cache) is
  * sent to a plain thread that reads and drops it; prints
  *   RESULT impl=weft-<mode> mib=N s=T mib_s=R cpu_s=C
  * with the process's user+system CPU over the send (reader included).
- * benchmarks/io/sendfile_asyncio.py is asyncio's loop.sock_sendfile, the
- * same shape.
+ * benchmarks/io/sendfile_asyncio.py is asyncio's loop.sock_sendfile (and
+ * with `transport`, loop.sendfile on a stream's transport), the same shape.
  */
 #define _GNU_SOURCE
 #include <weft.h>
@@ -48,8 +49,11 @@ static void *drop_all(void *arg) {
   return NULL;
 }
 
+enum mode { NATIVE, COPY, WRITER };
+static const char *const mode_names[] = {"native", "copy", "writer"};
+
 struct job {
-  bool native;
+  enum mode mode;
   size_t bytes;
   int file;
 };
@@ -67,14 +71,23 @@ static int run(void *arg, void **res) {
   if (weft_connect(c, (struct sockaddr *)&a, sizeof a) != 0) return -1;
   int s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
   if (s < 0) return -1;
-  if (j->native) fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
+  if (j->mode == NATIVE) fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
+  weft_writer_t *w = NULL;
+  if (j->mode == WRITER && weft_stream_open_fd(-1, c, 0, NULL, &w) != 0) return -1;
   pthread_t th;
   pthread_create(&th, NULL, drop_all, (void *)(intptr_t)s);
   double c0 = cpu_s(), t0 = now_s();
   off_t off = 0;
-  ssize_t n = weft_sock_sendfile(c, j->file, &off, j->bytes);
+  ssize_t n = w ? weft_writer_sendfile(w, j->file, &off, j->bytes)
+                : weft_sock_sendfile(c, j->file, &off, j->bytes);
   double dt = now_s() - t0;
-  shutdown(c, SHUT_WR);
+  if (w) {
+    weft_writer_close(w); /* shuts the socket down, closes it */
+    weft_writer_wait_closed(w);
+    weft_writer_release(w);
+  } else {
+    shutdown(c, SHUT_WR);
+  }
   pthread_join(th, NULL);
   double cpu = cpu_s() - c0;
   if (n != (ssize_t)j->bytes) {
@@ -82,21 +95,24 @@ static int run(void *arg, void **res) {
     return -1;
   }
   double mib = (double)j->bytes / (1 << 20);
-  printf("RESULT impl=weft-%s mib=%.0f s=%.3f mib_s=%.0f cpu_s=%.3f\n", j->native ? "native" : "copy",
-         mib, dt, mib / dt, cpu);
-  close(c);
+  printf("RESULT impl=weft-%s mib=%.0f s=%.3f mib_s=%.0f cpu_s=%.3f\n", mode_names[j->mode], mib, dt,
+         mib / dt, cpu);
+  if (!w) close(c);
   close(s);
   close(lfd);
   return 0;
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || (strcmp(argv[1], "native") && strcmp(argv[1], "copy"))) {
-    fprintf(stderr, "usage: weft-sendfile native|copy [MiB]\n");
+  int mode = -1;
+  for (int m = NATIVE; argc > 1 && m <= WRITER; m++)
+    if (strcmp(argv[1], mode_names[m]) == 0) mode = m;
+  if (mode < 0) {
+    fprintf(stderr, "usage: weft-sendfile native|copy|writer [MiB]\n");
     return 2;
   }
   size_t mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 256;
-  struct job j = {.native = strcmp(argv[1], "native") == 0, .bytes = mib << 20};
+  struct job j = {.mode = (enum mode)mode, .bytes = mib << 20};
   j.file = open(".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (j.file < 0) return 1;
   static char block[1 << 20];

@@ -1,6 +1,7 @@
-"""asyncio's loop.sock_sendfile, weft-sendfile's shape (benchmarks/io/sendfile.c).
+"""asyncio's loop.sock_sendfile, weft-sendfile's shape (benchmarks/io/sendfile.c);
+with `transport`, loop.sendfile on a stream writer's transport (weft-sendfile writer).
 
-Usage: python3 sendfile_asyncio.py [MiB]  (default 256)
+Usage: python3 sendfile_asyncio.py [MiB] [transport]  (default 256)
 """
 import asyncio, os, resource, socket, sys, tempfile, threading, time
 
@@ -12,7 +13,7 @@ def drop_all(s):
     while s.recv(1 << 16):
         pass
 
-async def main(mib):
+async def main(mib, transport):
     f = tempfile.TemporaryFile(dir=".")
     block = b"x" * (1 << 20)
     for _ in range(mib):
@@ -21,21 +22,33 @@ async def main(mib):
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(1)
-    c = socket.socket()
-    c.setblocking(False)
     loop = asyncio.get_running_loop()
-    await loop.sock_connect(c, lsock.getsockname())
-    s, _ = lsock.accept()
+    if transport:
+        s_fut = loop.run_in_executor(None, lsock.accept)
+        _, writer = await asyncio.open_connection(*lsock.getsockname())
+        s, _ = await s_fut
+    else:
+        c = socket.socket()
+        c.setblocking(False)
+        await loop.sock_connect(c, lsock.getsockname())
+        s, _ = lsock.accept()
     th = threading.Thread(target=drop_all, args=(s,))
     th.start()
     c0, t0 = cpu(), time.monotonic()
     f.seek(0)
-    n = await loop.sock_sendfile(c, f, 0, mib << 20)
-    dt = time.monotonic() - t0
-    c.shutdown(socket.SHUT_WR)
+    if transport:
+        n = await loop.sendfile(writer.transport, f, 0, mib << 20)
+        dt = time.monotonic() - t0
+        writer.close()
+        await writer.wait_closed()
+    else:
+        n = await loop.sock_sendfile(c, f, 0, mib << 20)
+        dt = time.monotonic() - t0
+        c.shutdown(socket.SHUT_WR)
     th.join()
     used = cpu() - c0
     assert n == mib << 20, n
-    print(f"RESULT impl=asyncio mib={mib} s={dt:.3f} mib_s={mib / dt:.0f} cpu_s={used:.3f}")
+    impl = "asyncio-transport" if transport else "asyncio"
+    print(f"RESULT impl={impl} mib={mib} s={dt:.3f} mib_s={mib / dt:.0f} cpu_s={used:.3f}")
 
-asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 256))
+asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 256, "transport" in sys.argv[2:]))
