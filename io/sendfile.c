@@ -19,9 +19,16 @@
  * ignores SIGPIPE, each call runs with it blocked in this thread, and a
  * SIGPIPE it raised (-EPIPE) is taken back before the mask is restored;
  * no suspension happens in between, so no other task runs under that
- * mask. The file's pages are read by the kernel inside the call, on the
- * worker's thread: a file not in the page cache holds the worker for the
- * read, as it holds asyncio's loop.
+ * mask.
+ *
+ * The kernel reads a file's pages inside sendfile(2), on the worker's
+ * thread: pages not in the page cache would hold the worker for a disk
+ * read (as they hold asyncio's loop). So a regular file goes in windows of
+ * WINDOW bytes, each first checked with cachestat(2) (Linux 6.5; one
+ * call, ~3 us a MiB): a window all in the cache goes by sendfile(2), one
+ * that is not by the copy, whose reads the ring does off the worker's
+ * thread (and which leaves those pages cached). Without cachestat (an
+ * older kernel) sendfile(2) takes the file as it is, as before.
  *
  * A stream writer's sendfile (stream.c) sends on a socket the stream owns:
  * weft__sock_sendfile with @sock_is_ours makes that socket non-blocking
@@ -54,6 +61,9 @@
 #include <stdbool.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* The copy's piece: asyncio's fallback reads 256 KiB at most; 64 KiB is a
@@ -61,6 +71,60 @@
 #define COPY_PIECE (64 * 1024)
 /* What one sendfile(2) may move (the kernel's own cap, MAX_RW_COUNT). */
 #define NATIVE_MAX 0x7ffff000u
+/* The part of a regular file checked for the page cache at a time: big
+ * enough that the check is ~1% of sending it, small enough that a cold
+ * window's copy is short. */
+#define WINDOW (1024 * 1024)
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451 /* Linux 6.5; the same number on every architecture */
+#endif
+struct cachestat_range {
+  uint64_t off, len;
+};
+struct cachestat_counts {
+  uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/* Set once cachestat(2) said ENOSYS, so it is not asked again. relaxed:
+ * a hint; a race asks once more. */
+static _Atomic bool no_cachestat;
+
+/* Whether @fd's page holding @at can be read without waiting: a one-byte
+ * preadv2(RWF_NOWAIT) says -EAGAIN for a page absent or still being read
+ * in (a page the readahead has in flight counts as cached for
+ * cachestat, and sendfile(2) would wait for it). A filesystem without
+ * RWF_NOWAIT answers yes. */
+static bool page_ready(int fd, off_t at) {
+  char c;
+  struct iovec v = {&c, 1};
+  return preadv2(fd, &v, 1, at, RWF_NOWAIT) >= 0 || errno != EAGAIN;
+}
+
+/* Whether [@at, @at + @n) of @fd is all in the page cache and read in: 1,
+ * 0, or -1 when that cannot be known (no cachestat: sendfile(2) as
+ * before). Read in: its first and last pages are (the readahead reads in
+ * order, and a window is read ahead in a few requests at most). */
+static int all_cached(int fd, off_t at, size_t n) {
+  if (atomic_load_explicit(&no_cachestat, memory_order_relaxed)) return -1;
+  struct cachestat_range r = {(uint64_t)at, n};
+  struct cachestat_counts cs;
+  if (syscall(__NR_cachestat, fd, &r, &cs, 0) != 0) {
+    if (errno == ENOSYS) atomic_store_explicit(&no_cachestat, true, memory_order_relaxed);
+    return -1;
+  }
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  uint64_t pages = ((uint64_t)at + n + page - 1) / page - (uint64_t)at / page;
+  return cs.nr_cache >= pages && page_ready(fd, at) && page_ready(fd, at + (off_t)n - 1);
+}
+
+/* The file being sent: a regular one's size and where the call started
+ * in it (the offset, or the file position), for the cache check. */
+struct source {
+  int fd;
+  bool regular;
+  off_t start, size;
+};
 
 /* What is still to send after @sent of @count (0: up to the end). */
 static size_t still(size_t count, size_t sent) {
@@ -104,16 +168,33 @@ static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n, int flags) 
   return r;
 }
 
+static ssize_t send_copy(int sock, int fd, off_t *offset, size_t count, uint64_t deadline,
+                         size_t *sent);
+
 /* sendfile(2) until @count is sent, the file ends or an error: the bytes
  * sent, or an error with *@sent telling how far it got. *@unsupported: the
  * first call said the file cannot be sent this way (nothing sent).
- * @flags: as sendfile_nonblocking's. */
-static ssize_t send_native(int sock, int fd, off_t *offset, size_t count, uint64_t deadline,
-                           int flags, size_t *sent, bool *unsupported) {
+ * @flags: as sendfile_nonblocking's. A regular file's windows not in the
+ * page cache go by the copy instead (design comment). */
+static ssize_t send_native(int sock, const struct source *src, off_t *offset, size_t count,
+                           uint64_t deadline, int flags, size_t *sent, bool *unsupported) {
+  int fd = src->fd;
   for (;;) {
     size_t want = still(count, *sent);
     if (want == 0) return 0;
     if (want > NATIVE_MAX) want = NATIVE_MAX;
+    off_t from = src->start + (off_t)*sent;
+    if (src->regular && from < src->size) {
+      size_t window = want < WINDOW ? want : WINDOW;
+      if ((off_t)window > src->size - from) window = (size_t)(src->size - from);
+      int cached = all_cached(fd, from, window);
+      if (cached == 0) {
+        ssize_t rc = send_copy(sock, fd, offset, *sent + window, deadline, sent);
+        if (rc < 0) return rc;
+        continue; /* the end of the file, if it shrank, is sendfile's to find */
+      }
+      if (cached == 1) want = window;
+    }
     off_t at = offset ? *offset + (off_t)*sent : 0;
     ssize_t n = sendfile_quiet(sock, fd, offset ? &at : NULL, want, flags);
     if (n > 0) {
@@ -191,7 +272,12 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
   if (fcntl(fd, F_GETFL) < 0) return -errno;
   /* An offset needs a file that has one: pread(2)'s -ESPIPE (a ring's
    * read at an offset of a pipe would read it as a stream instead). */
-  if (offset && lseek(fd, 0, SEEK_CUR) < 0) return -errno;
+  off_t pos = lseek(fd, 0, SEEK_CUR);
+  if (offset && pos < 0) return -errno;
+  struct stat st;
+  struct source src = {.fd = fd, .start = offset ? *offset : pos};
+  src.regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && src.start >= 0;
+  src.size = src.regular ? st.st_size : 0;
   /* weft/io.h's rule: a cancellation pending as the call starts, or a
    * closing loop, ends it before any I/O (the native path's first step
    * is no suspension point). */
@@ -202,7 +288,7 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
   bool unsupported = !(flags & O_NONBLOCK) && !sock_is_ours;
   ssize_t rc = 0;
   if (!unsupported)
-    rc = send_native(sock, fd, offset, count, deadline, sock_is_ours ? flags : -1, &sent, &unsupported);
+    rc = send_native(sock, &src, offset, count, deadline, sock_is_ours ? flags : -1, &sent, &unsupported);
   if (rc == 0 && unsupported) rc = send_copy(sock, fd, offset, count, deadline, &sent);
   if (offset) *offset += (off_t)sent;
   return rc < 0 ? rc : (ssize_t)sent;

@@ -150,10 +150,12 @@ WEFT_EXTERN int weft_shutdown(int fd, int how);
  * socket to be writable whenever its buffer is full. On a blocking socket
  * (weft_socket's: sendfile(2) would block the worker's thread), or from a
  * file sendfile(2) cannot read (a pipe), a copy through the reactor in
- * 64 KiB pieces (asyncio's fallback=True). Either way the kernel reads
- * the file's pages: a regular file's page-cache miss holds the worker's
- * thread during sendfile(2), as it holds asyncio's loop. Never raises
- * SIGPIPE. A pipe as the file with no offset: what the copy read from it
+ * 64 KiB pieces (asyncio's fallback=True). A regular file goes a MiB at
+ * a time, each first checked for the page cache (cachestat(2), Linux
+ * 6.5): a part not read in yet goes by the copy, whose reads the reactor
+ * does off the worker's thread, so a cold file does not hold the worker
+ * (it holds asyncio's loop); on an older kernel sendfile(2) reads it on
+ * the worker's thread. Never raises SIGPIPE. A pipe as the file with no offset: what the copy read from it
  * and the socket had not taken when an error, cancellation or timeout
  * stopped the call is gone from the pipe (it cannot be sought back, as
  * in asyncio's fallback); the count and offsets stay exact.
