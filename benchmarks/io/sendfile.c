@@ -4,11 +4,16 @@
  * (a blocking socket: read and send through the reactor); and a stream
  * writer's (weft_writer_sendfile on weft's blocking socket, zero-copy).
  *
- * Usage: weft-sendfile native|copy|writer [MiB]  (default 256)
+ * Usage: weft-sendfile native|copy|writer [MiB [cold]]  (default 256)
  * A file of MiB mebibytes (written first, so it is in the page cache) is
  * sent to a plain thread that reads and drops it; prints
  *   RESULT impl=weft-<mode> mib=N s=T mib_s=R cpu_s=C
  * with the process's user+system CPU over the send (reader included).
+ * `cold`: the file is dropped from the page cache first (fsync, then
+ * POSIX_FADV_DONTNEED), and a task on the same one-worker loop sleeps
+ * 1 ms at a time during the send; the line adds how late its wake-ups
+ * were (max_late_ms, and their count): a read of the disk on the worker's
+ * thread shows there.
  * benchmarks/io/sendfile_asyncio.py is asyncio's loop.sock_sendfile (and
  * with `transport`, loop.sendfile on a stream's transport), the same shape.
  */
@@ -53,10 +58,26 @@ enum mode { NATIVE, COPY, WRITER };
 static const char *const mode_names[] = {"native", "copy", "writer"};
 
 struct job {
+  bool cold;
+  double max_late;
+  long ticks;
   enum mode mode;
   size_t bytes;
   int file;
 };
+
+/* Sleeps 1 ms at a time until cancelled, keeping the worst lateness. */
+static int ticker(void *arg, void **res) {
+  (void)res;
+  struct job *j = arg;
+  for (;;) {
+    double t0 = now_s();
+    if (weft_sleep_ns(1000 * 1000) != 0) return 0;
+    double late = now_s() - t0 - 1e-3;
+    if (late > j->max_late) j->max_late = late;
+    j->ticks++;
+  }
+}
 
 static int run(void *arg, void **res) {
   (void)res;
@@ -76,11 +97,23 @@ static int run(void *arg, void **res) {
   if (j->mode == WRITER && weft_stream_open_fd(-1, c, 0, NULL, &w) != 0) return -1;
   pthread_t th;
   pthread_create(&th, NULL, drop_all, (void *)(intptr_t)s);
+  weft_task_t *tick = NULL;
+  if (j->cold) {
+    fsync(j->file);
+    posix_fadvise(j->file, 0, 0, POSIX_FADV_DONTNEED);
+    weft_spawn(ticker, j, &tick);
+    weft_yield(); /* it sleeps before the send begins */
+  }
   double c0 = cpu_s(), t0 = now_s();
   off_t off = 0;
   ssize_t n = w ? weft_writer_sendfile(w, j->file, &off, j->bytes)
                 : weft_sock_sendfile(c, j->file, &off, j->bytes);
   double dt = now_s() - t0;
+  if (tick) {
+    weft_task_cancel(tick, NULL);
+    weft_await(weft_task_future(tick), NULL);
+    weft_task_release(tick);
+  }
   if (w) {
     weft_writer_close(w); /* shuts the socket down, closes it */
     weft_writer_wait_closed(w);
@@ -95,8 +128,10 @@ static int run(void *arg, void **res) {
     return -1;
   }
   double mib = (double)j->bytes / (1 << 20);
-  printf("RESULT impl=weft-%s mib=%.0f s=%.3f mib_s=%.0f cpu_s=%.3f\n", mode_names[j->mode], mib, dt,
+  printf("RESULT impl=weft-%s mib=%.0f s=%.3f mib_s=%.0f cpu_s=%.3f", mode_names[j->mode], mib, dt,
          mib / dt, cpu);
+  if (j->cold) printf(" cold=1 max_late_ms=%.3f ticks=%ld", j->max_late * 1e3, j->ticks);
+  printf("\n");
   if (!w) close(c);
   close(s);
   close(lfd);
@@ -112,12 +147,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   size_t mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 256;
-  struct job j = {.mode = (enum mode)mode, .bytes = mib << 20};
+  struct job j = {.mode = (enum mode)mode, .bytes = mib << 20, .cold = argc > 3 && !strcmp(argv[3], "cold")};
   j.file = open(".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (j.file < 0) return 1;
   static char block[1 << 20];
   memset(block, 'x', sizeof block);
   for (size_t i = 0; i < mib; i++)
     if (write(j.file, block, sizeof block) != (ssize_t)sizeof block) return 1;
-  return weft_run(run, &j, NULL) == 0 ? 0 : 1;
+  /* One worker: the ticker shares the sender's thread, as asyncio's
+   * callbacks share its loop. */
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  return weft_run_config(&cfg, run, &j, NULL) == 0 ? 0 : 1;
 }

@@ -1,7 +1,9 @@
 """asyncio's loop.sock_sendfile, weft-sendfile's shape (benchmarks/io/sendfile.c);
 with `transport`, loop.sendfile on a stream writer's transport (weft-sendfile writer).
 
-Usage: python3 sendfile_asyncio.py [MiB] [transport]  (default 256)
+Usage: python3 sendfile_asyncio.py [MiB] [transport] [cold]  (default 256)
+`cold`: the file is dropped from the page cache first, and a coroutine sleeps
+1 ms at a time during the send (max_late_ms: the loop held by disk reads).
 """
 import asyncio, os, resource, socket, sys, tempfile, threading, time
 
@@ -13,7 +15,14 @@ def drop_all(s):
     while s.recv(1 << 16):
         pass
 
-async def main(mib, transport):
+async def ticker(stats):
+    while True:
+        t0 = time.monotonic()
+        await asyncio.sleep(0.001)
+        stats[0] = max(stats[0], time.monotonic() - t0 - 0.001)
+        stats[1] += 1
+
+async def main(mib, transport, cold):
     f = tempfile.TemporaryFile(dir=".")
     block = b"x" * (1 << 20)
     for _ in range(mib):
@@ -34,6 +43,12 @@ async def main(mib, transport):
         s, _ = lsock.accept()
     th = threading.Thread(target=drop_all, args=(s,))
     th.start()
+    stats, tick = [0.0, 0], None
+    if cold:
+        os.fsync(f.fileno())
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        tick = asyncio.create_task(ticker(stats))
+        await asyncio.sleep(0)
     c0, t0 = cpu(), time.monotonic()
     f.seek(0)
     if transport:
@@ -48,7 +63,11 @@ async def main(mib, transport):
     th.join()
     used = cpu() - c0
     assert n == mib << 20, n
+    if tick:
+        tick.cancel()
     impl = "asyncio-transport" if transport else "asyncio"
-    print(f"RESULT impl={impl} mib={mib} s={dt:.3f} mib_s={mib / dt:.0f} cpu_s={used:.3f}")
+    print(f"RESULT impl={impl} mib={mib} s={dt:.3f} mib_s={mib / dt:.0f} cpu_s={used:.3f}"
+          + (f" cold=1 max_late_ms={stats[0] * 1e3:.3f} ticks={stats[1]}" if cold else ""))
 
-asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 256, "transport" in sys.argv[2:]))
+asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 256, "transport" in sys.argv[2:],
+                 "cold" in sys.argv[2:]))
