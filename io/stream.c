@@ -730,6 +730,12 @@ void weft_reader_release(weft_reader_t *r) {
   if (!s->is_socket && s->rfd >= 0 && s->rfd != s->wfd) {
     close(s->rfd); /* a pipe's read end is the reader's alone */
     s->rfd = -1;
+  } else if (s->is_socket && s->wfd < 0 && s->rfd >= 0 && s->rx_inflight) {
+    /* A socket with no writer: nobody will read what the receive ahead
+     * takes, and it holds the stream (and the socket) until the peer
+     * ends. Shut for reading, it ends now (end of stream), and the last
+     * reference closes the socket. */
+    shutdown(s->rfd, SHUT_RD);
   }
   weft__amutex_unlock(&s->lock);
   stream_put(s);

@@ -142,7 +142,9 @@ WEFT_EXTERN int weft_reader_next_line(weft_reader_t *r, void *buf, size_t cap, s
  * was closed), else 0 (also while a read is in progress); -EINVAL if @r is
  * NULL. No suspension; the reading task's call. */
 WEFT_EXTERN int weft_reader_at_eof(weft_reader_t *r);
-/** weft_reader_release - give the reader back (no suspension). */
+/** weft_reader_release - give the reader back (no suspension). A pipe's
+ * read end, and a socket that has no writer, is closed (the socket once
+ * its receive ahead has ended, which the release brings about). */
 WEFT_EXTERN void weft_reader_release(weft_reader_t *r);
 
 /* ---- writer --------------------------------------------------------------- */

@@ -948,6 +948,32 @@ static int write_only_socket_main(void *arg, void **res) {
   return 0;
 }
 
+/* A read-only stream over a socket (no writer): releasing the reader
+ * closes the socket, also with a receive ahead standing (io_uring), which
+ * held the stream until the peer ended: the peer sees the end only once
+ * the socket is closed. */
+static int read_only_socket_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  weft_reader_t *r;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], -1, 0, &r, NULL), 0);
+  char buf[8];
+  ck_assert_int_eq(weft_send(sv[1], "hello", 5, 0), 5);
+  ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), 5); /* starts receiving ahead */
+  weft_reader_release(r);
+  ck_assert_int_eq(weft_recv(sv[1], buf, sizeof buf, 0), 0); /* closed */
+  close(sv[1]);
+  return 0;
+}
+
+START_TEST(test_read_only_socket_closes) {
+  ck_assert_int_eq(run_main(1, read_only_socket_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, read_only_socket_main, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_write_only_socket_closes) {
   ck_assert_int_eq(run_main(1, write_only_socket_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(4, write_only_socket_main, NULL, NULL), 0);
@@ -1575,6 +1601,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_close_waits_for_the_receive);
   tcase_add_test(tc, test_shared_fd_closes_once);
   tcase_add_test(tc, test_write_only_socket_closes);
+  tcase_add_test(tc, test_read_only_socket_closes);
   tcase_add_test(tc, test_pass_writes_leave_as_one_send);
   tcase_add_test(tc, test_pass_submits_each_full_batch);
   tcase_add_test(tc, test_last_pass_writes_leave_at_stop);
