@@ -189,9 +189,11 @@ static ssize_t send_native(int sock, const struct source *src, off_t *offset, si
       if ((off_t)window > src->size - from) window = (size_t)(src->size - from);
       int cached = all_cached(fd, from, window);
       if (cached == 0) {
+        size_t before = *sent;
         ssize_t rc = send_copy(sock, fd, offset, *sent + window, deadline, sent);
         if (rc < 0) return rc;
-        continue; /* the end of the file, if it shrank, is sendfile's to find */
+        if (*sent < before + window) return 0; /* the end: the file shrank meanwhile */
+        continue;
       }
       if (cached == 1) want = window;
     }

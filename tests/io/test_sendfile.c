@@ -366,6 +366,41 @@ START_TEST(test_file_out_of_the_cache) {
 }
 END_TEST
 
+/* A file cut short while it is being sent: the call ends at the new end
+ * (the windows past it are no longer cached and their copy finds the
+ * end). Before, that copy made no progress and the call went round for
+ * ever. */
+static int truncated_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  enum { CUT = 2 * 1024 * 1024 + 500 };
+  int f = pattern_file_of(BIG), sv[2];
+  small_pair(sv, true);
+  struct stuck st = {.sock = sv[0], .file = f, .off = 0, .rc = 1};
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(send_stuck, &st, &t), 0);
+  ck_assert_int_gt(weft_wait_readable(sv[1]), 0); /* begun; stuck on the peer */
+  ck_assert_int_eq(ftruncate(f, CUT), 0);
+  struct drain d = {.fd = sv[1], .from = 0, .n = CUT};
+  weft_task_t *reader;
+  ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  ck_assert_int_eq(st.rc, CUT);
+  ck_assert_int_eq(st.off, CUT);
+  shutdown(sv[0], SHUT_WR);
+  ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
+  weft_task_release(reader);
+  close_all(sv, f);
+  return 0;
+}
+
+START_TEST(test_file_cut_short) {
+  ck_assert_int_eq(run_main(1, truncated_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, truncated_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* ---- a stream writer's sendfile (asyncio's loop.sendfile(transport)) ---- */
 
 enum { PREFIX = 30000, SUFFIX = 100 };
@@ -627,6 +662,7 @@ static Suite *sendfile_suite(void) {
   tcase_add_test(tc, test_stopped_midway_resumes);
   tcase_add_test(tc, test_errors);
   tcase_add_test(tc, test_file_out_of_the_cache);
+  tcase_add_test(tc, test_file_cut_short);
   tcase_add_test(tc, test_writer_sends_in_order);
   tcase_add_test(tc, test_writer_while_sending);
   tcase_add_test(tc, test_writer_flush_wait_ends);
