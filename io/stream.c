@@ -217,11 +217,13 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
 
 /* A deferred close (a socket, or an fd the reader and writer share), once
  * nothing may still name the fd: no read in progress and no multishot
- * receive in flight. Locked. */
+ * receive in flight. Both fds when they differ (one socket under two
+ * numbers, as inetd hands a server fds 0 and 1). Locked. */
 static void close_deferred_locked(struct weft__stream *s) {
   int fd = s->rfd >= 0 ? s->rfd : s->wfd; /* a write-only socket stream has no rfd */
   if (!s->close_deferred || s->reading || s->rx_inflight || fd < 0) return;
   close(fd);
+  if (s->wfd >= 0 && s->wfd != fd) close(s->wfd);
   s->rfd = s->wfd = -1;
   s->close_deferred = false;
   weft_event_set(s->closed);

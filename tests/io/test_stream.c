@@ -974,6 +974,41 @@ START_TEST(test_read_only_socket_closes) {
 }
 END_TEST
 
+/* One socket under two numbers for reading and writing (inetd's fds 0
+ * and 1): closing the writer closes both. Before, the deferred close
+ * closed the reader's number only and the writer's stayed open. */
+static int two_numbers_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  int wfd = fcntl(sv[0], F_DUPFD_CLOEXEC, 0);
+  ck_assert_int_ge(wfd, 0);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], wfd, 0, &r, &w), 0);
+  char buf[8];
+  ck_assert_int_eq(weft_send(sv[1], "ping", 4, 0), 4);
+  ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), 4);
+  ck_assert_int_eq(weft_writer_write(w, "pong", 4), 0);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_writer_wait_closed(w), 0);
+  ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);
+  ck_assert_int_eq(fcntl(wfd, F_GETFD), -1);
+  ck_assert_int_eq(weft_recv(sv[1], buf, sizeof buf, 0), 4);
+  ck_assert_int_eq(weft_recv(sv[1], buf, sizeof buf, 0), 0);
+  weft_reader_release(r);
+  weft_writer_release(w);
+  close(sv[1]);
+  return 0;
+}
+
+START_TEST(test_two_numbers_both_close) {
+  ck_assert_int_eq(run_main(1, two_numbers_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, two_numbers_main, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_write_only_socket_closes) {
   ck_assert_int_eq(run_main(1, write_only_socket_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(4, write_only_socket_main, NULL, NULL), 0);
@@ -1601,6 +1636,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_close_waits_for_the_receive);
   tcase_add_test(tc, test_shared_fd_closes_once);
   tcase_add_test(tc, test_write_only_socket_closes);
+  tcase_add_test(tc, test_two_numbers_both_close);
   tcase_add_test(tc, test_read_only_socket_closes);
   tcase_add_test(tc, test_pass_writes_leave_as_one_send);
   tcase_add_test(tc, test_pass_submits_each_full_batch);
