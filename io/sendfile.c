@@ -241,8 +241,9 @@ static ssize_t send_copy(int sock, int fd, off_t *offset, size_t count, uint64_t
   for (;;) {
     size_t want = still(count, *sent) < cap ? still(count, *sent) : cap;
     if (want == 0) break;
-    ssize_t got = offset ? weft_pread_timeout(fd, buf, want, *offset + (off_t)*sent, weft__deadline_left(deadline))
-                         : weft_read_timeout(fd, buf, want, weft__deadline_left(deadline));
+    int64_t left = weft__deadline_left(deadline);
+    ssize_t got = offset ? weft_pread_timeout(fd, buf, want, *offset + (off_t)*sent, left)
+                         : weft_read_timeout(fd, buf, want, left);
     if (got <= 0) {
       rc = got; /* 0: the end of the file */
       break;

@@ -1151,7 +1151,8 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
   }
   int sock = s->wfd;
   weft__amutex_unlock(&s->lock);
-  ssize_t sent = rc ? rc : weft__sock_sendfile(sock, fd, offset, count, weft__deadline_left(deadline), true);
+  ssize_t sent =
+      rc ? rc : weft__sock_sendfile(sock, fd, offset, count, weft__deadline_left(deadline), true);
   weft__amutex_lock(&s->lock);
   s->sendfile_active = false;
   if (s->wsize <= s->low || s->werr || s->closing) drained_set_locked(s, true);
