@@ -95,6 +95,20 @@ static int drain_check(void *arg, void **res) {
   return 0;
 }
 
+/* Starts the task that reads @d's end of the pair and checks it. */
+static weft_task_t *start_drain(struct drain *d) {
+  weft_task_t *reader;
+  ck_assert_int_eq(weft_spawn(drain_check, d, &reader), 0);
+  return reader;
+}
+
+/* Ends the sending side @sock and waits for @reader's check. */
+static void end_drain(int sock, weft_task_t *reader) {
+  shutdown(sock, SHUT_WR);
+  ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
+  weft_task_release(reader);
+}
+
 /* Sends [from, from + count) of the pattern file (@count 0: to the end)
  * through a small pair and checks what arrives; @by_position: no offset,
  * the file position instead. */
@@ -104,16 +118,13 @@ static void send_range(bool nonblocking, bool by_position, off_t from, size_t co
   small_pair(sv, nonblocking);
   size_t left = (size_t)(FILE_SIZE - from), expect = count && count < left ? count : left;
   struct drain d = {.fd = sv[1], .from = (size_t)from, .n = expect};
-  weft_task_t *reader;
-  ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+  weft_task_t *reader = start_drain(&d);
   off_t off = from;
   if (by_position) ck_assert_int_eq(lseek(f, from, SEEK_SET), from);
   ck_assert_int_eq(weft_sock_sendfile(sv[0], f, by_position ? NULL : &off, count), (ssize_t)expect);
   if (by_position) ck_assert_int_eq(lseek(f, 0, SEEK_CUR), from + (off_t)expect);
   else ck_assert_int_eq(off, from + (off_t)expect);
-  shutdown(sv[0], SHUT_WR);
-  ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
-  weft_task_release(reader);
+  end_drain(sv[0], reader);
   close_all(sv, f);
 }
 
@@ -162,16 +173,14 @@ static int pipe_main(void *arg, void **res) {
     off_t off = 0;
     ck_assert_int_eq(weft_sock_sendfile(sv[0], p[0], &off, 10), -ESPIPE);
     ck_assert_int_eq(off, 0);
-    weft_task_t *feeder, *reader;
+    weft_task_t *feeder;
     struct drain d = {.fd = sv[1], .from = 0, .n = FILE_SIZE};
     ck_assert_int_eq(weft_spawn(feed_pipe, (void *)(intptr_t)p[1], &feeder), 0);
-    ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+    weft_task_t *reader = start_drain(&d);
     ck_assert_int_eq(weft_sock_sendfile(sv[0], p[0], NULL, 0), FILE_SIZE);
-    shutdown(sv[0], SHUT_WR);
+    end_drain(sv[0], reader);
     ck_assert_int_eq(weft_await(weft_task_future(feeder), NULL), 0);
-    ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
     weft_task_release(feeder);
-    weft_task_release(reader);
     close(p[0]);
     close(sv[0]);
     close(sv[1]);
@@ -203,13 +212,10 @@ static int send_stuck(void *arg, void **res) {
 
 static void resume_and_check(int sock, int peer, int file, off_t off) {
   struct drain d = {.fd = peer, .from = (size_t)off, .n = (size_t)(FILE_SIZE - off)};
-  weft_task_t *reader;
-  ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+  weft_task_t *reader = start_drain(&d);
   ck_assert_int_eq(weft_sock_sendfile(sock, file, &off, 0), FILE_SIZE - d.from);
   ck_assert_int_eq(off, FILE_SIZE);
-  shutdown(sock, SHUT_WR);
-  ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
-  weft_task_release(reader);
+  end_drain(sock, reader);
 }
 
 /* Skips what the peer holds already: the bytes [0, @n). */
@@ -346,15 +352,12 @@ static int cold_main(void *arg, void **res) {
     ck_assert_int_eq(pread(f, warm, sizeof warm, 1024 * 1024), (ssize_t)sizeof warm);
     small_pair(sv, nb);
     struct drain d = {.fd = sv[1], .from = 100, .n = BIG - 100};
-    weft_task_t *reader;
-    ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+    weft_task_t *reader = start_drain(&d);
     off_t off = 100;
     if (by_position) ck_assert_int_eq(lseek(f, off, SEEK_SET), off);
     ck_assert_int_eq(weft_sock_sendfile(sv[0], f, by_position ? NULL : &off, 0), BIG - 100);
     ck_assert_int_eq(by_position ? lseek(f, 0, SEEK_CUR) : off, BIG);
-    shutdown(sv[0], SHUT_WR);
-    ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
-    weft_task_release(reader);
+    end_drain(sv[0], reader);
     close_all(sv, f);
   }
   return 0;
@@ -382,15 +385,12 @@ static int truncated_main(void *arg, void **res) {
   ck_assert_int_gt(weft_wait_readable(sv[1]), 0); /* begun; stuck on the peer */
   ck_assert_int_eq(ftruncate(f, CUT), 0);
   struct drain d = {.fd = sv[1], .from = 0, .n = CUT};
-  weft_task_t *reader;
-  ck_assert_int_eq(weft_spawn(drain_check, &d, &reader), 0);
+  weft_task_t *reader = start_drain(&d);
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
   weft_task_release(t);
   ck_assert_int_eq(st.rc, CUT);
   ck_assert_int_eq(st.off, CUT);
-  shutdown(sv[0], SHUT_WR);
-  ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
-  weft_task_release(reader);
+  end_drain(sv[0], reader);
   close_all(sv, f);
   return 0;
 }
@@ -434,6 +434,19 @@ static int expect_check(void *arg, void **res) {
   return 0;
 }
 
+static weft_task_t *start_expect(struct expect *e) {
+  weft_task_t *peer;
+  ck_assert_int_eq(weft_spawn(expect_check, e, &peer), 0);
+  return peer;
+}
+
+/* Closes @w (what it holds is sent first) and waits for @peer's check. */
+static void end_expect(weft_writer_t *w, weft_task_t *peer) {
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(peer), NULL), 0);
+  weft_task_release(peer);
+}
+
 /* A stream over the sending end of a small blocking pair (the stream owns
  * sv[0]; sv[1] is the peer). */
 static weft_writer_t *pair_stream(int sv[2], weft_reader_t **r) {
@@ -472,8 +485,7 @@ static int writer_order_main(void *arg, void **res) {
     weft_reader_t *r;
     weft_writer_t *w = pair_stream(sv, &r);
     struct expect e = {.fd = sv[1], .prefix = prefix, .from = 1000, .n = 70000, .suffix = SUFFIX};
-    weft_task_t *peer;
-    ck_assert_int_eq(weft_spawn(expect_check, &e, &peer), 0);
+    weft_task_t *peer = start_expect(&e);
     write_fill(w, 'P', prefix);
     off_t off = 1000;
     if (by_position) ck_assert_int_eq(lseek(f, off, SEEK_SET), off);
@@ -481,10 +493,8 @@ static int writer_order_main(void *arg, void **res) {
     ck_assert_int_eq(by_position ? lseek(f, 0, SEEK_CUR) : off, 71000);
     ck_assert(!(fcntl(sv[0], F_GETFL) & O_NONBLOCK));
     write_fill(w, 'S', SUFFIX);
-    ck_assert_int_eq(weft_writer_close(w), 0);
+    end_expect(w, peer);
     ck_assert_int_eq(weft_writer_wait_closed(w), 0);
-    ck_assert_int_eq(weft_await(weft_task_future(peer), NULL), 0);
-    weft_task_release(peer);
     stream_done(r, w, sv[1], f);
   }
   return 0;
@@ -592,11 +602,8 @@ static int flush_wait_main(void *arg, void **res) {
   ck_assert_int_eq(lseek(f, 0, SEEK_CUR), 0);
   write_fill(w, 'S', SUFFIX); /* no sendfile runs any more */
   struct expect e = {.fd = sv[1], .prefix = 2 * PREFIX, .suffix = SUFFIX};
-  weft_task_t *peer;
-  ck_assert_int_eq(weft_spawn(expect_check, &e, &peer), 0);
-  ck_assert_int_eq(weft_writer_close(w), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(peer), NULL), 0);
-  weft_task_release(peer);
+  weft_task_t *peer = start_expect(&e);
+  end_expect(w, peer);
   stream_done(r, w, sv[1], f);
   return 0;
 }
@@ -638,13 +645,10 @@ static int writer_errors_main(void *arg, void **res) {
   close(p[0]);
   /* the writer still works: nothing above marked it */
   struct expect e = {.fd = sv[1], .n = 5000, .suffix = SUFFIX};
-  weft_task_t *peer;
-  ck_assert_int_eq(weft_spawn(expect_check, &e, &peer), 0);
+  weft_task_t *peer = start_expect(&e);
   ck_assert_int_eq(weft_writer_sendfile(w, f, &off, 5000), 5000);
   write_fill(w, 'S', SUFFIX);
-  ck_assert_int_eq(weft_writer_close(w), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(peer), NULL), 0);
-  weft_task_release(peer);
+  end_expect(w, peer);
   stream_done(r, w, sv[1], f);
   return 0;
 }
