@@ -28,7 +28,10 @@
  * call, ~3 us a MiB): a window all in the cache goes by sendfile(2), one
  * that is not by the copy, whose reads the ring does off the worker's
  * thread (and which leaves those pages cached). Without cachestat (an
- * older kernel) sendfile(2) takes the file as it is, as before.
+ * older kernel) sendfile(2) takes the file as it is, as before. A file
+ * opened O_DIRECT always goes by the copy, reading whole aligned blocks
+ * (send_copy_direct): sendfile(2) would read the device on the worker's
+ * thread, and O_DIRECT refuses the plain copy's unaligned reads.
  *
  * A stream writer's sendfile (stream.c) sends on a socket the stream owns:
  * weft__sock_sendfile with @sock_is_ours makes that socket non-blocking
@@ -119,10 +122,12 @@ static int all_cached(int fd, off_t at, size_t n) {
 }
 
 /* The file being sent: a regular one's size and where the call started
- * in it (the offset, or the file position), for the cache check. */
+ * in it (the offset, or the file position), for the cache check; and for
+ * a file opened O_DIRECT, what its reads must be aligned to. */
 struct source {
   int fd;
-  bool regular;
+  bool regular, direct;
+  unsigned align; /* direct: buffer address, offset and length */
   off_t start, size;
 };
 
@@ -168,8 +173,8 @@ static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n, int flags) 
   return r;
 }
 
-static ssize_t send_copy(int sock, int fd, off_t *offset, size_t count, uint64_t deadline,
-                         size_t *sent);
+static ssize_t send_copy(int sock, const struct source *src, off_t *offset, size_t count,
+                         uint64_t deadline, size_t *sent);
 
 /* sendfile(2) until @count is sent, the file ends or an error: the bytes
  * sent, or an error with *@sent telling how far it got. *@unsupported: the
@@ -190,7 +195,7 @@ static ssize_t send_native(int sock, const struct source *src, off_t *offset, si
       int cached = all_cached(fd, from, window);
       if (cached == 0) {
         size_t before = *sent;
-        ssize_t rc = send_copy(sock, fd, offset, *sent + window, deadline, sent);
+        ssize_t rc = send_copy(sock, src, offset, *sent + window, deadline, sent);
         if (rc < 0) return rc;
         if (*sent < before + window) return 0; /* the end: the file shrank meanwhile */
         continue;
@@ -230,9 +235,40 @@ static ssize_t send_all(int sock, const char *buf, size_t n, uint64_t deadline, 
   return 0;
 }
 
+/* The copy of an O_DIRECT file: each piece read whole blocks at aligned
+ * offsets into an aligned buffer (the ring does the read: the worker
+ * never waits for the device), the part asked for sent. The file
+ * position is the caller's to set (weft__sock_sendfile). */
+static ssize_t send_copy_direct(int sock, const struct source *src, size_t count,
+                                uint64_t deadline, size_t *sent) {
+  size_t a = src->align, cap = COPY_PIECE + a;
+  char *buf = weft__calloc_aligned(cap, a);
+  if (!buf) return -ENOMEM;
+  ssize_t rc = 0;
+  for (;;) {
+    size_t want = still(count, *sent) < COPY_PIECE ? still(count, *sent) : COPY_PIECE;
+    if (want == 0) break;
+    off_t pos = src->start + (off_t)*sent, from = pos & ~(off_t)(a - 1);
+    size_t head = (size_t)(pos - from), len = (head + want + a - 1) & ~(a - 1);
+    ssize_t got = weft_pread_timeout(src->fd, buf, len, from, weft__deadline_left(deadline));
+    if (got <= (ssize_t)head) {
+      rc = got < 0 ? got : 0; /* nothing past pos: the end of the file */
+      break;
+    }
+    size_t n = (size_t)got - head < want ? (size_t)got - head : want, done;
+    rc = send_all(sock, buf + head, n, deadline, &done);
+    *sent += done;
+    if (rc < 0) break;
+  }
+  weft__free_aligned(buf, cap, a);
+  return rc;
+}
+
 /* The copy: pieces read and sent whole until @count or the end. */
-static ssize_t send_copy(int sock, int fd, off_t *offset, size_t count, uint64_t deadline,
-                         size_t *sent) {
+static ssize_t send_copy(int sock, const struct source *src, off_t *offset, size_t count,
+                         uint64_t deadline, size_t *sent) {
+  if (src->direct) return send_copy_direct(sock, src, count, deadline, sent);
+  int fd = src->fd;
   size_t cap = still(count, *sent) < COPY_PIECE ? still(count, *sent) : COPY_PIECE;
   if (cap == 0) return 0;
   char *buf = weft__alloc(cap);
@@ -281,19 +317,27 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
   struct source src = {.fd = fd, .start = offset ? *offset : pos};
   src.regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && src.start >= 0;
   src.size = src.regular ? st.st_size : 0;
+  /* O_DIRECT: sendfile(2) would read the device on the worker's thread,
+   * and the plain copy's reads are not aligned: the aligned copy. */
+  src.direct = src.regular && (fcntl(fd, F_GETFL) & O_DIRECT);
   /* weft/io.h's rule: a cancellation pending as the call starts, or a
    * closing loop, ends it before any I/O (the native path's first step
    * is no suspension point). */
   if (atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed) || weft__task_take_cancel(t))
     return -ECANCELED;
+  if (src.direct) {
+    unsigned mem, off;
+    src.align = weft_dio_alignment(fd, &mem, &off) == 0 ? (mem > off ? mem : off) : 4096;
+  }
   uint64_t deadline = weft__deadline(timeout_ns);
   size_t sent = 0;
-  bool unsupported = !(flags & O_NONBLOCK) && !sock_is_ours;
+  bool unsupported = (!(flags & O_NONBLOCK) && !sock_is_ours) || src.direct;
   ssize_t rc = 0;
   if (!unsupported)
     rc = send_native(sock, &src, offset, count, deadline, sock_is_ours ? flags : -1, &sent, &unsupported);
-  if (rc == 0 && unsupported) rc = send_copy(sock, fd, offset, count, deadline, &sent);
+  if (rc == 0 && unsupported) rc = send_copy(sock, &src, offset, count, deadline, &sent);
   if (offset) *offset += (off_t)sent;
+  else if (src.direct) (void)lseek(fd, src.start + (off_t)sent, SEEK_SET);
   return rc < 0 ? rc : (ssize_t)sent;
 }
 

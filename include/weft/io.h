@@ -155,7 +155,9 @@ WEFT_EXTERN int weft_shutdown(int fd, int how);
  * 6.5): a part not read in yet goes by the copy, whose reads the reactor
  * does off the worker's thread, so a cold file does not hold the worker
  * (it holds asyncio's loop); on an older kernel sendfile(2) reads it on
- * the worker's thread. Never raises SIGPIPE. A pipe as the file with no offset: what the copy read from it
+ * the worker's thread. A file opened O_DIRECT always goes by the copy,
+ * reading whole aligned blocks through the reactor (any offset works).
+ * Never raises SIGPIPE. A pipe as the file with no offset: what the copy read from it
  * and the socket had not taken when an error, cancellation or timeout
  * stopped the call is gone from the pipe (it cannot be sought back, as
  * in asyncio's fallback); the count and offsets stay exact.
