@@ -4,7 +4,7 @@
  * (a blocking socket: read and send through the reactor); and a stream
  * writer's (weft_writer_sendfile on weft's blocking socket, zero-copy).
  *
- * Usage: weft-sendfile native|copy|writer [MiB [cold]]  (default 256)
+ * Usage: weft-sendfile native|copy|writer [MiB [cold|direct]]  (default 256)
  * A file of MiB mebibytes (written first, so it is in the page cache) is
  * sent to a plain thread that reads and drops it; prints
  *   RESULT impl=weft-<mode> mib=N s=T mib_s=R cpu_s=C
@@ -13,7 +13,8 @@
  * POSIX_FADV_DONTNEED), and a task on the same one-worker loop sleeps
  * 1 ms at a time during the send; the line adds how late its wake-ups
  * were (max_late_ms, and their count): a read of the disk on the worker's
- * thread shows there.
+ * thread shows there. `direct`: the same, the file read through an
+ * O_DIRECT descriptor.
  * benchmarks/io/sendfile_asyncio.py is asyncio's loop.sock_sendfile (and
  * with `transport`, loop.sendfile on a stream's transport), the same shape.
  */
@@ -58,7 +59,7 @@ enum mode { NATIVE, COPY, WRITER };
 static const char *const mode_names[] = {"native", "copy", "writer"};
 
 struct job {
-  bool cold;
+  bool cold, direct;
   double max_late;
   long ticks;
   enum mode mode;
@@ -130,7 +131,8 @@ static int run(void *arg, void **res) {
   double mib = (double)j->bytes / (1 << 20);
   printf("RESULT impl=weft-%s mib=%.0f s=%.3f mib_s=%.0f cpu_s=%.3f", mode_names[j->mode], mib, dt,
          mib / dt, cpu);
-  if (j->cold) printf(" cold=1 max_late_ms=%.3f ticks=%ld", j->max_late * 1e3, j->ticks);
+  if (j->cold)
+    printf(" %s=1 max_late_ms=%.3f ticks=%ld", j->direct ? "direct" : "cold", j->max_late * 1e3, j->ticks);
   printf("\n");
   if (!w) close(c);
   close(s);
@@ -147,13 +149,16 @@ int main(int argc, char **argv) {
     return 2;
   }
   size_t mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 256;
-  struct job j = {.mode = (enum mode)mode, .bytes = mib << 20, .cold = argc > 3 && !strcmp(argv[3], "cold")};
+  struct job j = {.mode = (enum mode)mode, .bytes = mib << 20};
+  j.direct = argc > 3 && !strcmp(argv[3], "direct");
+  j.cold = j.direct || (argc > 3 && !strcmp(argv[3], "cold"));
   j.file = open(".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (j.file < 0) return 1;
   static char block[1 << 20];
   memset(block, 'x', sizeof block);
   for (size_t i = 0; i < mib; i++)
     if (write(j.file, block, sizeof block) != (ssize_t)sizeof block) return 1;
+  if (j.direct && fcntl(j.file, F_SETFL, fcntl(j.file, F_GETFL) | O_DIRECT) != 0) return 1;
   /* One worker: the ticker shares the sender's thread, as asyncio's
    * callbacks share its loop. */
   struct weft_loop_config cfg;

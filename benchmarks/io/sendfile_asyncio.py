@@ -1,9 +1,10 @@
 """asyncio's loop.sock_sendfile, weft-sendfile's shape (benchmarks/io/sendfile.c);
 with `transport`, loop.sendfile on a stream writer's transport (weft-sendfile writer).
 
-Usage: python3 sendfile_asyncio.py [MiB] [transport] [cold]  (default 256)
+Usage: python3 sendfile_asyncio.py [MiB] [transport] [cold|direct]  (default 256)
 `cold`: the file is dropped from the page cache first, and a coroutine sleeps
-1 ms at a time during the send (max_late_ms: the loop held by disk reads).
+1 ms at a time during the send (max_late_ms: the loop held by disk reads);
+`direct`: the same through an O_DIRECT descriptor.
 """
 import asyncio, os, resource, socket, sys, tempfile, threading, time
 
@@ -22,7 +23,7 @@ async def ticker(stats):
         stats[0] = max(stats[0], time.monotonic() - t0 - 0.001)
         stats[1] += 1
 
-async def main(mib, transport, cold):
+async def main(mib, transport, cold, direct):
     f = tempfile.TemporaryFile(dir=".")
     block = b"x" * (1 << 20)
     for _ in range(mib):
@@ -47,6 +48,10 @@ async def main(mib, transport, cold):
     if cold:
         os.fsync(f.fileno())
         os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        if direct:
+            import fcntl
+            fd = f.fileno()
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
         tick = asyncio.create_task(ticker(stats))
         await asyncio.sleep(0)
     c0, t0 = cpu(), time.monotonic()
@@ -67,7 +72,7 @@ async def main(mib, transport, cold):
         tick.cancel()
     impl = "asyncio-transport" if transport else "asyncio"
     print(f"RESULT impl={impl} mib={mib} s={dt:.3f} mib_s={mib / dt:.0f} cpu_s={used:.3f}"
-          + (f" cold=1 max_late_ms={stats[0] * 1e3:.3f} ticks={stats[1]}" if cold else ""))
+          + (f" {'direct' if direct else 'cold'}=1 max_late_ms={stats[0] * 1e3:.3f} ticks={stats[1]}" if cold else ""))
 
 asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 256, "transport" in sys.argv[2:],
-                 "cold" in sys.argv[2:]))
+                 "cold" in sys.argv[2:] or "direct" in sys.argv[2:], "direct" in sys.argv[2:]))
