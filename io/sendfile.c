@@ -24,12 +24,14 @@
  * The kernel reads a file's pages inside sendfile(2), on the worker's
  * thread: pages not in the page cache would hold the worker for a disk
  * read (as they hold asyncio's loop). So a regular file goes in windows of
- * WINDOW bytes, each first checked with cachestat(2) (Linux 6.5; one
- * call, ~3 us a MiB): a window all in the cache goes by sendfile(2), one
- * that is not by the copy, whose reads the ring does off the worker's
- * thread (and which leaves those pages cached). Without cachestat (an
- * older kernel) sendfile(2) takes the file as it is, as before. A file
- * opened O_DIRECT always goes by the copy, reading whole aligned blocks
+ * WINDOW bytes, each checked first (all_cached): one-byte RWF_NOWAIT
+ * probes of its first and last pages (read in?) and, for the pages
+ * between, cachestat(2) (Linux 6.5; one call, ~3 us a MiB; an older
+ * kernel goes by the probes alone). A window that passes goes by
+ * sendfile(2); one that does not by the copy, whose reads the ring does
+ * off the worker's thread (and which leaves those pages cached). A small
+ * file (one or two pages) costs one or two probes. A file opened O_DIRECT
+ * always goes by the copy, reading whole aligned blocks
  * (send_copy_direct): sendfile(2) would read the device on the worker's
  * thread, and O_DIRECT refuses the plain copy's unaligned reads.
  *
@@ -108,21 +110,25 @@ static bool page_ready(int fd, off_t at) {
   return preadv2(fd, &v, 1, at, RWF_NOWAIT) >= 0 || errno != EAGAIN;
 }
 
-/* Whether [@at, @at + @n) of @fd is all in the page cache and read in: 1,
- * 0, or -1 when that cannot be known (no cachestat: sendfile(2) as
- * before). Read in: its first and last pages are (the readahead reads in
- * order, and a window is read ahead in a few requests at most). */
-static int all_cached(int fd, off_t at, size_t n) {
-  if (atomic_load_explicit(&no_cachestat, memory_order_relaxed)) return -1;
-  struct cachestat_range r = {(uint64_t)at, n};
-  struct cachestat_counts cs;
-  if (syscall(__NR_cachestat, fd, &r, &cs, 0) != 0) {
-    if (errno == ENOSYS) atomic_store_explicit(&no_cachestat, true, memory_order_relaxed);
-    return -1;
-  }
+/* Whether [@at, @at + @n) of @fd is all in the page cache and read in.
+ * Read in: its first and last pages are (the readahead reads in order,
+ * and a window is read ahead in a few requests at most). In the cache:
+ * cachestat(2) counts the pages between, where there are any; without it
+ * (an older kernel) the two probes alone decide. A window of one or two
+ * pages (a small file) costs one or two probes and no cachestat. */
+static bool all_cached(int fd, off_t at, size_t n) {
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-  uint64_t pages = ((uint64_t)at + n + page - 1) / page - (uint64_t)at / page;
-  return cs.nr_cache >= pages && page_ready(fd, at) && page_ready(fd, at + (off_t)n - 1);
+  uint64_t first = (uint64_t)at / page, last = ((uint64_t)at + n - 1) / page;
+  if (last - first >= 2 && !atomic_load_explicit(&no_cachestat, memory_order_relaxed)) {
+    struct cachestat_range r = {(uint64_t)at, n};
+    struct cachestat_counts cs;
+    if (syscall(__NR_cachestat, fd, &r, &cs, 0) == 0) {
+      if (cs.nr_cache < last - first + 1) return false;
+    } else if (errno == ENOSYS) {
+      atomic_store_explicit(&no_cachestat, true, memory_order_relaxed);
+    }
+  }
+  return page_ready(fd, at) && (last == first || page_ready(fd, at + (off_t)n - 1));
 }
 
 /* The file being sent: a regular one's size and where the call started
@@ -161,10 +167,15 @@ static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n, int flags) 
   sigset_t pipe_only, old, pending;
   sigemptyset(&pipe_only);
   sigaddset(&pipe_only, SIGPIPE);
-  sigemptyset(&pending);
-  (void)sigpending(&pending);
-  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
   pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  /* A SIGPIPE pending before the call is not ours to take. Unblocked, it
+   * would have been delivered already: only a thread that blocked it
+   * (rare) needs to look. */
+  bool was_pending = false;
+  if (sigismember(&old, SIGPIPE) == 1) {
+    sigemptyset(&pending);
+    was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+  }
   ssize_t r = sendfile_nonblocking(sock, fd, at, n, flags);
   int err = errno;
   if (r < 0 && err == EPIPE && !was_pending) {
@@ -196,15 +207,14 @@ static ssize_t send_native(int sock, const struct source *src, off_t *offset, si
     if (src->regular && from < src->size) {
       size_t window = want < WINDOW ? want : WINDOW;
       if ((off_t)window > src->size - from) window = (size_t)(src->size - from);
-      int cached = all_cached(fd, from, window);
-      if (cached == 0) {
+      if (!all_cached(fd, from, window)) {
         size_t before = *sent;
         ssize_t rc = send_copy(sock, src, offset, *sent + window, deadline, sent);
         if (rc < 0) return rc;
         if (*sent < before + window) return 0; /* the end: the file shrank meanwhile */
         continue;
       }
-      if (cached == 1) want = window;
+      want = window;
     }
     off_t at = offset ? *offset + (off_t)*sent : 0;
     ssize_t n = sendfile_quiet(sock, fd, offset ? &at : NULL, want, flags);
@@ -312,7 +322,8 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
   if (type != SOCK_STREAM) return -EINVAL; /* asyncio: SOCK_STREAM sockets only */
   int flags = fcntl(sock, F_GETFL);
   if (flags < 0) return -errno;
-  if (fcntl(fd, F_GETFL) < 0) return -errno;
+  int file_flags = fcntl(fd, F_GETFL);
+  if (file_flags < 0) return -errno;
   /* An offset needs a file that has one: pread(2)'s -ESPIPE (a ring's
    * read at an offset of a pipe would read it as a stream instead). */
   off_t pos = lseek(fd, 0, SEEK_CUR);
@@ -323,7 +334,7 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
   src.size = src.regular ? st.st_size : 0;
   /* O_DIRECT: sendfile(2) would read the device on the worker's thread,
    * and the plain copy's reads are not aligned: the aligned copy. */
-  src.direct = src.regular && (fcntl(fd, F_GETFL) & O_DIRECT);
+  src.direct = src.regular && (file_flags & O_DIRECT);
   /* weft/io.h's rule: a cancellation pending as the call starts, or a
    * closing loop, ends it before any I/O (the native path's first step
    * is no suspension point). */
