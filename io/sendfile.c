@@ -26,11 +26,11 @@
  * read (as they hold asyncio's loop). So a regular file goes in windows of
  * WINDOW bytes, each checked first (all_cached): one-byte RWF_NOWAIT
  * probes of its first and last pages (read in?) and, for the pages
- * between, cachestat(2) (Linux 6.5; one call, ~3 us a MiB; an older
- * kernel goes by the probes alone). A window that passes goes by
- * sendfile(2); one that does not by the copy, whose reads the ring does
- * off the worker's thread (and which leaves those pages cached). A small
- * file (one or two pages) costs one or two probes. A file opened O_DIRECT
+ * between, beyond the default readahead's 128 KiB, cachestat(2) (Linux
+ * 6.5; one call, ~3 us a MiB; an older kernel goes by the probes alone).
+ * A window that passes goes by sendfile(2); one that does not by the
+ * copy, whose reads the ring does off the worker's thread (and which
+ * leaves those pages cached). A small file costs one or two probes. A file opened O_DIRECT
  * always goes by the copy, reading whole aligned blocks
  * (send_copy_direct): sendfile(2) would read the device on the worker's
  * thread, and O_DIRECT refuses the plain copy's unaligned reads.
@@ -113,13 +113,16 @@ static bool page_ready(int fd, off_t at) {
 /* Whether [@at, @at + @n) of @fd is all in the page cache and read in.
  * Read in: its first and last pages are (the readahead reads in order,
  * and a window is read ahead in a few requests at most). In the cache:
- * cachestat(2) counts the pages between, where there are any; without it
- * (an older kernel) the two probes alone decide. A window of one or two
- * pages (a small file) costs one or two probes and no cachestat. */
+ * cachestat(2) counts the pages between, for a window longer than the
+ * kernel's default readahead (128 KiB: a shorter one comes into the cache
+ * in one request, so its ends speak for it); without cachestat (an older
+ * kernel) the two probes alone decide. A small file costs one or two
+ * probes. */
+#define READAHEAD_PAGES 32
 static bool all_cached(int fd, off_t at, size_t n) {
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
   uint64_t first = (uint64_t)at / page, last = ((uint64_t)at + n - 1) / page;
-  if (last - first >= 2 && !atomic_load_explicit(&no_cachestat, memory_order_relaxed)) {
+  if (last - first >= READAHEAD_PAGES && !atomic_load_explicit(&no_cachestat, memory_order_relaxed)) {
     struct cachestat_range r = {(uint64_t)at, n};
     struct cachestat_counts cs;
     if (syscall(__NR_cachestat, fd, &r, &cs, 0) == 0) {

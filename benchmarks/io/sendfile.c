@@ -5,6 +5,7 @@
  * writer's (weft_writer_sendfile on weft's blocking socket, zero-copy).
  *
  * Usage: weft-sendfile native|copy|writer [MiB [cold|direct]]  (default 256)
+ *        weft-sendfile small BYTES  (a file of BYTES sent 200,000 times)
  * A file of MiB mebibytes (written first, so it is in the page cache) is
  * sent to a plain thread that reads and drops it; prints
  *   RESULT impl=weft-<mode> mib=N s=T mib_s=R cpu_s=C
@@ -140,12 +141,54 @@ static int run(void *arg, void **res) {
   return 0;
 }
 
+/* small: the cost of one call for a small cached file (a static file
+ * server's case): 200,000 sends of the whole file over a non-blocking
+ * socketpair whose other end a thread drains. */
+static int run_small(void *arg, void **res) {
+  (void)res;
+  struct job *j = arg;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+  fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+  int big = 4 << 20;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  pthread_t th;
+  pthread_create(&th, NULL, drop_all, (void *)(intptr_t)sv[1]);
+  enum { CALLS = 200000 };
+  double t0 = now_s();
+  for (int i = 0; i < CALLS; i++) {
+    off_t off = 0;
+    if (weft_sock_sendfile(sv[0], j->file, &off, j->bytes) != (ssize_t)j->bytes) return -1;
+  }
+  double dt = now_s() - t0;
+  shutdown(sv[0], SHUT_WR);
+  pthread_join(th, NULL);
+  printf("RESULT impl=weft-small bytes=%zu calls=%d ns_per_call=%.0f\n", j->bytes, (int)CALLS,
+         dt / CALLS * 1e9);
+  close(sv[0]);
+  close(sv[1]);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  if (argc > 2 && !strcmp(argv[1], "small")) {
+    cfg.stall_ms = 0; /* the loop never yields here, on purpose */
+    struct job j = {.bytes = strtoul(argv[2], NULL, 10)};
+    if (j.bytes == 0 || j.bytes > (1 << 20)) return 2;
+    j.file = open(".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    static char one[1 << 20];
+    memset(one, 'x', j.bytes);
+    if (j.file < 0 || write(j.file, one, j.bytes) != (ssize_t)j.bytes) return 1;
+    return weft_run_config(&cfg, run_small, &j, NULL) == 0 ? 0 : 1;
+  }
   int mode = -1;
   for (int m = NATIVE; argc > 1 && m <= WRITER; m++)
     if (strcmp(argv[1], mode_names[m]) == 0) mode = m;
   if (mode < 0) {
-    fprintf(stderr, "usage: weft-sendfile native|copy|writer [MiB]\n");
+    fprintf(stderr, "usage: weft-sendfile native|copy|writer [MiB [cold|direct]] | small BYTES\n");
     return 2;
   }
   size_t mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 256;
@@ -161,8 +204,5 @@ int main(int argc, char **argv) {
   if (j.direct && fcntl(j.file, F_SETFL, fcntl(j.file, F_GETFL) | O_DIRECT) != 0) return 1;
   /* One worker: the ticker shares the sender's thread, as asyncio's
    * callbacks share its loop. */
-  struct weft_loop_config cfg;
-  weft_loop_config_init(&cfg);
-  cfg.workers = 1;
   return weft_run_config(&cfg, run, &j, NULL) == 0 ? 0 : 1;
 }

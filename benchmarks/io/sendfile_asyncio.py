@@ -2,6 +2,7 @@
 with `transport`, loop.sendfile on a stream writer's transport (weft-sendfile writer).
 
 Usage: python3 sendfile_asyncio.py [MiB] [transport] [cold|direct]  (default 256)
+       python3 sendfile_asyncio.py small BYTES  (weft-sendfile small's shape)
 `cold`: the file is dropped from the page cache first, and a coroutine sleeps
 1 ms at a time during the send (max_late_ms: the loop held by disk reads);
 `direct`: the same through an O_DIRECT descriptor.
@@ -74,5 +75,27 @@ async def main(mib, transport, cold, direct):
     print(f"RESULT impl={impl} mib={mib} s={dt:.3f} mib_s={mib / dt:.0f} cpu_s={used:.3f}"
           + (f" {'direct' if direct else 'cold'}=1 max_late_ms={stats[0] * 1e3:.3f} ticks={stats[1]}" if cold else ""))
 
+async def small(size, calls=20000):
+    """loop.sock_sendfile of a small cached file, `calls` times (weft-sendfile small)."""
+    f = tempfile.TemporaryFile(dir=".")
+    f.write(b"x" * size)
+    f.flush()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    th = threading.Thread(target=drop_all, args=(b,))
+    th.start()
+    loop = asyncio.get_running_loop()
+    t0 = time.monotonic()
+    for _ in range(calls):
+        assert await loop.sock_sendfile(a, f, 0, size) == size
+    dt = time.monotonic() - t0
+    a.shutdown(socket.SHUT_WR)
+    th.join()
+    print(f"RESULT impl=asyncio-small bytes={size} calls={calls} ns_per_call={dt / calls * 1e9:.0f}")
+
+if len(sys.argv) > 2 and sys.argv[1] == "small":
+    asyncio.run(small(int(sys.argv[2])))
+    sys.exit(0)
 asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 256, "transport" in sys.argv[2:],
                  "cold" in sys.argv[2:] or "direct" in sys.argv[2:], "direct" in sys.argv[2:]))
