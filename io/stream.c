@@ -166,6 +166,12 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
                         weft_writer_t **writer) {
   if ((rfd < 0 && wfd < 0) || (rfd >= 0 && !reader) || (wfd >= 0 && !writer) || limit > SSIZE_MAX)
     return -EINVAL;
+  /* One kind for both directions: a socket's writes are send()s with
+   * MSG_NOSIGNAL; a pipe's are write()s, which on a socket could raise
+   * SIGPIPE. */
+  struct stat rst, wst;
+  if ((rfd >= 0 && fstat(rfd, &rst) != 0) || (wfd >= 0 && fstat(wfd, &wst) != 0)) return -EBADF;
+  if (rfd >= 0 && wfd >= 0 && S_ISSOCK(rst.st_mode) != S_ISSOCK(wst.st_mode)) return -EINVAL;
   struct weft__stream *s = weft__calloc(sizeof *s);
   if (!s) return -ENOMEM;
   if (weft_event_create(&s->drained) != 0 || weft_event_create(&s->closed) != 0) {

@@ -66,8 +66,10 @@ typedef struct weft_server weft_server_t;
  *             socket; -1 for a direction you do not need). Ownership passes
  *             to the stream: they are closed with it.
  * @limit:     readline/readuntil limit in bytes; 0 means WEFT_STREAM_LIMIT.
- * Returns:  0; -EINVAL (both fds -1, or an out pointer NULL where its fd is
- *           given); -ENOMEM. Threads: any (no suspension).
+ * Returns:  0; -EINVAL (both fds -1, an out pointer NULL where its fd is
+ *           given, or a socket for one direction and not the other);
+ *           -EBADF (an fd that is not open); -ENOMEM. Threads: any (no
+ *           suspension).
  * A pipe (FIFO) given as @wfd is made non-blocking (O_NONBLOCK, as
  * asyncio's connect_write_pipe does): write() tries it without waiting,
  * which on a blocking pipe with no room would hold the worker's thread.

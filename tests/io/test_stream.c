@@ -369,6 +369,22 @@ START_TEST(test_bad_input) {
   ck_assert_int_eq(weft_reader_read(r, &b, 1), -EPERM);
   ck_assert_int_eq(weft_writer_write(w, &b, 1), -EPERM);
   stream_pair_end(sv[1], r, w);
+  /* A socket one way and a pipe the other (a pipe's write() on a socket
+   * could raise SIGPIPE); an fd that is not open. Nothing is taken. */
+  int p[2];
+  ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+  pair(sv);
+  ck_assert_int_eq(weft_stream_open_fd(p[0], sv[0], 0, &r, &w), -EINVAL);
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], p[1], 0, &r, &w), -EINVAL);
+  ck_assert_int_eq(weft_stream_open_fd(p[0], -1, 0, &r, NULL), 0);
+  weft_reader_release(r);
+  ck_assert_int_eq(fcntl(p[0], F_GETFD), -1); /* the stream's, closed with it */
+  int closed = p[0];
+  ck_assert_int_eq(weft_stream_open_fd(closed, -1, 0, &r, NULL), -EBADF);
+  ck_assert_int_ne(fcntl(sv[0], F_GETFD), -1);
+  close(p[1]);
+  close(sv[0]);
+  close(sv[1]);
 }
 END_TEST
 
