@@ -115,9 +115,10 @@ static bool page_ready(int fd, off_t at) {
  * and a window is read ahead in a few requests at most). In the cache:
  * cachestat(2) counts the pages between, for a window longer than the
  * kernel's default readahead (128 KiB: a shorter one comes into the cache
- * in one request, so its ends speak for it); without cachestat (an older
- * kernel) the two probes alone decide. A small file costs one or two
- * probes. */
+ * in one request, so its ends speak for it; one whose middle alone was
+ * evicted since slips through, and sendfile(2) reads that part); without
+ * cachestat (an older kernel) the two probes alone decide. A small file
+ * costs one or two probes. */
 #define READAHEAD_PAGES 32
 static bool all_cached(int fd, off_t at, size_t n) {
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
