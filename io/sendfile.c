@@ -344,11 +344,13 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
    * is no suspension point). */
   if (atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed) || weft__task_take_cancel(t))
     return -ECANCELED;
+  uint64_t deadline = weft__deadline(timeout_ns);
   if (src.direct) {
     unsigned mem, off;
-    src.align = weft_dio_alignment(fd, &mem, &off) == 0 ? (mem > off ? mem : off) : 4096;
+    int rc = weft_dio_alignment(fd, &mem, &off); /* suspends: a statx through the reactor */
+    if (rc == -ECANCELED) return rc;
+    src.align = rc == 0 ? (mem > off ? mem : off) : 4096;
   }
-  uint64_t deadline = weft__deadline(timeout_ns);
   size_t sent = 0;
   bool unsupported = (!(flags & O_NONBLOCK) && !sock_is_ours) || src.direct;
   ssize_t rc = 0;
