@@ -170,7 +170,9 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
    * MSG_NOSIGNAL; a pipe's are write()s, which on a socket could raise
    * SIGPIPE. */
   struct stat rst, wst;
-  if ((rfd >= 0 && fstat(rfd, &rst) != 0) || (wfd >= 0 && fstat(wfd, &wst) != 0)) return -EBADF;
+  if ((rfd >= 0 && fstat(rfd, &rst) != 0) || (wfd >= 0 && wfd != rfd && fstat(wfd, &wst) != 0))
+    return -EBADF;
+  if (wfd == rfd) wst = rst; /* one fd: looked at once */
   if (rfd >= 0 && wfd >= 0 && S_ISSOCK(rst.st_mode) != S_ISSOCK(wst.st_mode)) return -EINVAL;
   struct weft__stream *s = weft__calloc(sizeof *s);
   if (!s) return -ENOMEM;
@@ -184,13 +186,11 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   weft__amutex_init(&s->lock);
   s->rfd = rfd;
   s->wfd = wfd;
-  struct stat st;
-  int probe = rfd >= 0 ? rfd : wfd;
-  s->is_socket = fstat(probe, &st) == 0 && S_ISSOCK(st.st_mode);
+  s->is_socket = S_ISSOCK(rfd >= 0 ? rst.st_mode : wst.st_mode);
   /* write()'s direct try must not wait: a socket's send says so itself
    * (MSG_DONTWAIT); a pipe is made non-blocking, as asyncio's write pipe
    * transport makes it. */
-  if (wfd >= 0 && fstat(wfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+  if (wfd >= 0 && S_ISFIFO(wst.st_mode)) {
     int fl = fcntl(wfd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
   }
