@@ -151,11 +151,11 @@ WEFT_EXTERN int weft_shutdown(int fd, int how);
  * (weft_socket's: sendfile(2) would block the worker's thread), or from a
  * file sendfile(2) cannot read (a pipe), a copy through the reactor in
  * 64 KiB pieces (asyncio's fallback=True). A regular file goes a MiB at
- * a time, each first checked for the page cache (cachestat(2), Linux
- * 6.5): a part not read in yet goes by the copy, whose reads the reactor
- * does off the worker's thread, so a cold file does not hold the worker
- * (it holds asyncio's loop); on an older kernel sendfile(2) reads it on
- * the worker's thread. A file opened O_DIRECT always goes by the copy,
+ * a time, each first checked for the page cache (RWF_NOWAIT probes, and
+ * cachestat(2) where the kernel has it): a part not read in yet goes by
+ * the copy, whose reads the reactor does off the worker's thread, so a
+ * cold file does not hold the worker (it holds asyncio's loop). A file
+ * opened O_DIRECT always goes by the copy,
  * reading whole aligned blocks through the reactor (any offset works).
  * Never raises SIGPIPE. A pipe as the file with no offset: what the copy read from it
  * and the socket had not taken when an error, cancellation or timeout
