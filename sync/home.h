@@ -24,10 +24,21 @@
  * Unlike a future's lock word (taken first, settled after: futlock.h),
  * the word here is the primitive's state itself, so settling comes first:
  *
- *   unbinder:  rec = SHARED (seq_cst); fence; load on (acquire);
- *              unless OFF: revoke (membarrier, wait for `in` = 0).
+ *   unbinder:  rec = UNBINDING(rec) (CAS, seq_cst); fence; load on
+ *              (acquire); unless OFF: revoke (membarrier, wait for
+ *              `in` = 0); then rec = SHARED (release).
  *   worker:    run begins: on = ON (seq_cst); fence (owner.c).
  *              each op: load rec; if its own: in = 1, load on (owner.h).
+ *
+ * SHARED is stored only once the old home's sections are over, and read
+ * with acquire, so a thread that finds it follows their writes. A thread
+ * that finds UNBINDING (another is settling) waits out the old home's
+ * section itself (weft__owner_revoke: serialized, and a no-op once done)
+ * before its atomic operation. Before UNBINDING existed, a third thread
+ * that found SHARED went atomic while the unbinder still waited for the
+ * worker's section: its CAS and the section's plain store of the same
+ * ring end could both take one slot (tests/sync/test_home.c, the queue
+ * race, found by TSan).
  *
  * An unbinder that finds `on` OFF (no run, or the run ended: its release
  * makes the sections' writes visible) is seen by every later load of
@@ -55,9 +66,12 @@
 #include "worker.h"
 
 #define WEFT__HOME_SHARED ((struct weft__owner *)(uintptr_t)1)
+/* A record being unbound: its address with bit 1 set (records are
+ * aligned; SHARED is 1). */
+#define WEFT__HOME_UNBINDING_BIT ((uintptr_t)2)
 
 struct weft__home {
-  _Atomic(struct weft__owner *) rec; /* NULL, a record, or WEFT__HOME_SHARED */
+  _Atomic(struct weft__owner *) rec; /* NULL, a record, UNBINDING(a record), or SHARED */
 };
 
 static inline void weft__home_init(struct weft__home *h) { atomic_init(&h->rec, NULL); }
@@ -77,9 +91,12 @@ enum weft__home_role {
  * other roles go to an out-of-line path that calls weft__home_prepare. */
 static inline enum weft__home_role weft__home_enter(struct weft__home *h, struct weft__worker *w) {
   struct weft__owner *mine = w ? w->solo_owner : NULL;
-  /* relaxed: a record, once read, is ours or not; an unbinding after this
-   * load is caught by the section's look at `on` (design comment). */
-  struct weft__owner *rec = atomic_load_explicit(&h->rec, memory_order_relaxed);
+  /* acquire, for the other threads: SHARED is stored once the old home's
+   * sections are over (release, home.c), and the atomic path must follow
+   * their writes. For the home's worker a record, once read, is its own
+   * or not; an unbinding after this load is caught by the section's look
+   * at `on` (design comment). On x86 an acquire load is a plain load. */
+  struct weft__owner *rec = atomic_load_explicit(&h->rec, memory_order_acquire);
   if (__builtin_expect(rec == mine && mine, 1)) {
     /* owner.h's entry, without a lock word to look at (other threads
      * settle first); its undo left to the caller (ABANDON). */
