@@ -10,9 +10,9 @@
  * socket (sendfile(2) would block the thread until the peer read; weft's
  * own sockets are blocking, their I/O going through the reactor), or a
  * file sendfile(2) cannot read from (a pipe, a socket: it says -EINVAL or
- * -ENOSYS on the first call). The copy reads a piece (weft_pread at the
- * offset, or weft_read at the file position) and sends it whole
- * (weft_send), both through the reactor.
+ * -ENOSYS on the first call). The copy reads a piece (weft_pread; a pipe,
+ * which has no offsets, weft_read) and sends it whole (weft_send), both
+ * through the reactor.
  *
  * sendfile(2) has no MSG_NOSIGNAL: on a socket the peer closed it raises
  * SIGPIPE, which weft never lets through (weft/io.h). Unless the process
@@ -30,10 +30,10 @@
  * 6.5; one call, ~3 us a MiB; an older kernel goes by the probes alone).
  * A window that passes goes by sendfile(2); one that does not by the
  * copy, whose reads the ring does off the worker's thread (and which
- * leaves those pages cached). A small file costs one or two probes. A file opened O_DIRECT
- * always goes by the copy, reading whole aligned blocks
- * (send_copy_direct): sendfile(2) would read the device on the worker's
- * thread, and O_DIRECT refuses the plain copy's unaligned reads.
+ * leaves those pages cached). A small file costs one or two probes. A
+ * file opened O_DIRECT always goes by the copy, reading whole aligned
+ * blocks into an aligned buffer: sendfile(2) would read the device on the
+ * worker's thread, and O_DIRECT refuses unaligned reads.
  *
  * A stream writer's sendfile (stream.c) sends on a socket the stream owns:
  * weft__sock_sendfile with @sock_is_ours makes that socket non-blocking
@@ -47,9 +47,11 @@
  * (or, with none, the file position) has advanced by exactly `sent`
  * whenever the call returns, also after an error, a cancellation or a
  * timeout midway: the caller resumes where it stopped (asyncio seeks the
- * file to offset + total_sent). The copy may read more than the socket
- * then takes; with the file position, what was read and not sent is
- * sought back (a pipe cannot be: those bytes are gone, weft/io.h says so).
+ * file to offset + total_sent). A file with offsets is read at explicit
+ * ones (start + sent) by both paths, and the file position, when the
+ * caller gave no offset, is set once at the end: so what the copy read and
+ * the socket did not take needs no undoing. A pipe is read at its
+ * position: those bytes are gone (weft/io.h says so).
  */
 #include "sendfile.h"
 #include "weft/io.h"
@@ -135,13 +137,14 @@ static bool all_cached(int fd, off_t at, size_t n) {
   return page_ready(fd, at) && (last == first || page_ready(fd, at + (off_t)n - 1));
 }
 
-/* The file being sent: a regular one's size and where the call started
- * in it (the offset, or the file position), for the cache check; and for
- * a file opened O_DIRECT, what its reads must be aligned to. */
+/* The file being sent: where the call started in it (the offset, or the
+ * file position) if it has offsets; a regular one's size, for the cache
+ * check; what the copy's reads must be aligned to (O_DIRECT's block, else
+ * 1). */
 struct source {
   int fd;
-  bool regular, direct;
-  unsigned align; /* direct: buffer address, offset and length */
+  bool seekable, regular, direct;
+  unsigned align; /* a power of two: buffer address, offset and length */
   off_t start, size;
 };
 
@@ -192,16 +195,16 @@ static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n, int flags) 
   return r;
 }
 
-static ssize_t send_copy(int sock, const struct source *src, off_t *offset, size_t count,
-                         uint64_t deadline, size_t *sent);
+static ssize_t send_copy(int sock, const struct source *src, size_t count, uint64_t deadline,
+                         size_t *sent);
 
 /* sendfile(2) until @count is sent, the file ends or an error: the bytes
  * sent, or an error with *@sent telling how far it got. *@unsupported: the
  * first call said the file cannot be sent this way (nothing sent).
  * @flags: as sendfile_nonblocking's. A regular file's windows not in the
  * page cache go by the copy instead (design comment). */
-static ssize_t send_native(int sock, const struct source *src, off_t *offset, size_t count,
-                           uint64_t deadline, int flags, size_t *sent, bool *unsupported) {
+static ssize_t send_native(int sock, const struct source *src, size_t count, uint64_t deadline,
+                           int flags, size_t *sent, bool *unsupported) {
   int fd = src->fd;
   for (;;) {
     size_t want = still(count, *sent);
@@ -213,15 +216,15 @@ static ssize_t send_native(int sock, const struct source *src, off_t *offset, si
       if ((off_t)window > src->size - from) window = (size_t)(src->size - from);
       if (!all_cached(fd, from, window)) {
         size_t before = *sent;
-        ssize_t rc = send_copy(sock, src, offset, *sent + window, deadline, sent);
+        ssize_t rc = send_copy(sock, src, *sent + window, deadline, sent);
         if (rc < 0) return rc;
         if (*sent < before + window) return 0; /* the end: the file shrank meanwhile */
         continue;
       }
       want = window;
     }
-    off_t at = offset ? *offset + (off_t)*sent : 0;
-    ssize_t n = sendfile_quiet(sock, fd, offset ? &at : NULL, want, flags);
+    off_t at = src->start + (off_t)*sent;
+    ssize_t n = sendfile_quiet(sock, fd, src->seekable ? &at : NULL, want, flags);
     if (n > 0) {
       *sent += (size_t)n;
       continue;
@@ -253,24 +256,34 @@ static ssize_t send_all(int sock, const char *buf, size_t n, uint64_t deadline, 
   return 0;
 }
 
-/* The copy of an O_DIRECT file: each piece read whole blocks at aligned
- * offsets into an aligned buffer (the ring does the read: the worker
- * never waits for the device), the part asked for sent. The file
- * position is the caller's to set (weft__sock_sendfile). */
-static ssize_t send_copy_direct(int sock, const struct source *src, size_t count,
-                                uint64_t deadline, size_t *sent) {
-  size_t a = src->align, cap = DIRECT_PIECE + a;
-  char *buf = weft__calloc_aligned(cap, a);
+/* The copy: pieces read through the reactor and sent whole until @count
+ * or the end. A file with offsets is read at start + sent, in whole
+ * aligned blocks for O_DIRECT (into an aligned buffer; the part asked for
+ * is sent); a pipe at its position. */
+static ssize_t send_copy(int sock, const struct source *src, size_t count, uint64_t deadline,
+                         size_t *sent) {
+  size_t a = src->align, piece = src->direct ? DIRECT_PIECE : COPY_PIECE;
+  if (still(count, *sent) < piece) piece = still(count, *sent);
+  if (piece == 0) return 0;
+  /* room for a block's worth of head and a rounded-up tail */
+  size_t cap = a > 1 ? ((piece + a - 1) & ~(size_t)(a - 1)) + a : piece;
+  char *buf = a > 1 ? weft__calloc_aligned(cap, a) : weft__alloc(cap);
   if (!buf) return -ENOMEM;
   ssize_t rc = 0;
   for (;;) {
-    size_t want = still(count, *sent) < DIRECT_PIECE ? still(count, *sent) : DIRECT_PIECE;
+    size_t want = still(count, *sent) < piece ? still(count, *sent) : piece, head = 0;
     if (want == 0) break;
-    off_t pos = src->start + (off_t)*sent, from = pos & ~(off_t)(a - 1);
-    size_t head = (size_t)(pos - from), len = (head + want + a - 1) & ~(a - 1);
-    ssize_t got = weft_pread_timeout(src->fd, buf, len, from, weft__deadline_left(deadline));
+    int64_t left = weft__deadline_left(deadline);
+    ssize_t got;
+    if (src->seekable) {
+      off_t pos = src->start + (off_t)*sent, from = pos & ~(off_t)(a - 1);
+      head = (size_t)(pos - from);
+      got = weft_pread_timeout(src->fd, buf, (head + want + a - 1) & ~(size_t)(a - 1), from, left);
+    } else {
+      got = weft_read_timeout(src->fd, buf, want, left);
+    }
     if (got <= (ssize_t)head) {
-      rc = got < 0 ? got : 0; /* nothing past pos: the end of the file */
+      rc = got < 0 ? got : 0; /* nothing past the start: the end of the file */
       break;
     }
     size_t n = (size_t)got - head < want ? (size_t)got - head : want, done;
@@ -278,40 +291,8 @@ static ssize_t send_copy_direct(int sock, const struct source *src, size_t count
     *sent += done;
     if (rc < 0) break;
   }
-  weft__free_aligned(buf, cap, a);
-  return rc;
-}
-
-/* The copy: pieces read and sent whole until @count or the end. */
-static ssize_t send_copy(int sock, const struct source *src, off_t *offset, size_t count,
-                         uint64_t deadline, size_t *sent) {
-  if (src->direct) return send_copy_direct(sock, src, count, deadline, sent);
-  int fd = src->fd;
-  size_t cap = still(count, *sent) < COPY_PIECE ? still(count, *sent) : COPY_PIECE;
-  if (cap == 0) return 0;
-  char *buf = weft__alloc(cap);
-  if (!buf) return -ENOMEM;
-  ssize_t rc = 0;
-  for (;;) {
-    size_t want = still(count, *sent) < cap ? still(count, *sent) : cap;
-    if (want == 0) break;
-    int64_t left = weft__deadline_left(deadline);
-    ssize_t got = offset ? weft_pread_timeout(fd, buf, want, *offset + (off_t)*sent, left)
-                         : weft_read_timeout(fd, buf, want, left);
-    if (got <= 0) {
-      rc = got; /* 0: the end of the file */
-      break;
-    }
-    size_t done;
-    rc = send_all(sock, buf, (size_t)got, deadline, &done);
-    *sent += done;
-    if (rc < 0) {
-      /* Read but not taken: the file position goes back to what was sent. */
-      if (!offset && done < (size_t)got) (void)lseek(fd, -(off_t)((size_t)got - done), SEEK_CUR);
-      break;
-    }
-  }
-  weft__free(buf, cap);
+  if (a > 1) weft__free_aligned(buf, cap, a);
+  else weft__free(buf, cap);
   return rc;
 }
 
@@ -333,8 +314,8 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
   off_t pos = lseek(fd, 0, SEEK_CUR);
   if (offset && pos < 0) return -errno;
   struct stat st;
-  struct source src = {.fd = fd, .start = offset ? *offset : pos};
-  src.regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && src.start >= 0;
+  struct source src = {.fd = fd, .seekable = pos >= 0, .start = offset ? *offset : pos, .align = 1};
+  src.regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   src.size = src.regular ? st.st_size : 0;
   /* O_DIRECT: sendfile(2) would read the device on the worker's thread,
    * and the plain copy's reads are not aligned: the aligned copy. */
@@ -355,10 +336,10 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
   bool unsupported = (!(flags & O_NONBLOCK) && !sock_is_ours) || src.direct;
   ssize_t rc = 0;
   if (!unsupported)
-    rc = send_native(sock, &src, offset, count, deadline, sock_is_ours ? flags : -1, &sent, &unsupported);
-  if (rc == 0 && unsupported) rc = send_copy(sock, &src, offset, count, deadline, &sent);
+    rc = send_native(sock, &src, count, deadline, sock_is_ours ? flags : -1, &sent, &unsupported);
+  if (rc == 0 && unsupported) rc = send_copy(sock, &src, count, deadline, &sent);
   if (offset) *offset += (off_t)sent;
-  else if (src.direct) (void)lseek(fd, src.start + (off_t)sent, SEEK_SET);
+  else if (src.seekable) (void)lseek(fd, src.start + (off_t)sent, SEEK_SET);
   return rc < 0 ? rc : (ssize_t)sent;
 }
 
