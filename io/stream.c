@@ -1148,6 +1148,7 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
    * this one keeps it past a release by another task meanwhile. */
   atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
   /* asyncio's _make_empty_waiter: what was written before goes first. */
+  bool was_drained = s->drained_is_set;
   while (!rc && s->wsize) {
     drained_set_locked(s, false); /* set again at 0 (low_mark), an error or a close */
     weft__amutex_unlock(&s->lock);
@@ -1161,7 +1162,10 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
       rc ? rc : weft__sock_sendfile(sock, fd, offset, count, weft__deadline_left(deadline), true);
   weft__amutex_lock(&s->lock);
   s->sendfile_active = false;
-  if (s->wsize <= s->low || s->werr || s->closing) drained_set_locked(s, true);
+  /* The event back to what the marks say; between them (a flush wait that
+   * timed out or was cancelled) to what it was before the call. */
+  drained_set_locked(s, s->werr || s->closing || s->wsize <= s->low ||
+                            (was_drained && s->wsize <= s->high));
   if (!sending(s)) send_ended_locked(s); /* a close or write_eof that waited for it */
   weft__amutex_unlock(&s->lock);
   stream_put(s);
