@@ -103,10 +103,11 @@ static weft_task_t *start_drain(struct drain *d) {
 }
 
 /* Ends the sending side @sock and waits for @reader's check. */
+static void end_task(weft_task_t *t);
+
 static void end_drain(int sock, weft_task_t *reader) {
   shutdown(sock, SHUT_WR);
-  ck_assert_int_eq(weft_await(weft_task_future(reader), NULL), 0);
-  weft_task_release(reader);
+  end_task(reader);
 }
 
 /* Sends [from, from + count) of the pattern file (@count 0: to the end)
@@ -179,8 +180,7 @@ static int pipe_main(void *arg, void **res) {
     weft_task_t *reader = start_drain(&d);
     ck_assert_int_eq(weft_sock_sendfile(sv[0], p[0], NULL, 0), FILE_SIZE);
     end_drain(sv[0], reader);
-    ck_assert_int_eq(weft_await(weft_task_future(feeder), NULL), 0);
-    weft_task_release(feeder);
+    end_task(feeder);
     close(p[0]);
     close(sv[0]);
     close(sv[1]);
@@ -208,6 +208,22 @@ static int send_stuck(void *arg, void **res) {
   struct stuck *s = arg;
   s->rc = weft_sock_sendfile(s->sock, s->file, &s->off, 0);
   return 0;
+}
+
+/* Spawns @fn(@arg), a sender, and returns its task once bytes reached
+ * @peer: the send has begun, and a peer that does not read keeps it from
+ * ending. */
+static weft_task_t *start_sending(weft_task_fn fn, void *arg, int peer) {
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(fn, arg, &t), 0);
+  ck_assert_int_gt(weft_wait_readable(peer), 0);
+  return t;
+}
+
+/* Waits for @t's body to return 0, and releases it. */
+static void end_task(weft_task_t *t) {
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
 }
 
 static void resume_and_check(int sock, int peer, int file, off_t off) {
@@ -239,15 +255,12 @@ static int midway_main(void *arg, void **res) {
     int f = pattern_file(), sv[2];
     small_pair(sv, nb);
     struct stuck s = {.sock = sv[0], .file = f, .off = 0, .rc = 1};
-    weft_task_t *t;
-    ck_assert_int_eq(weft_spawn(send_stuck, &s, &t), 0);
     /* Once bytes arrive, the sender has sent some (it may still be
      * sending, or already waiting for the full socket: either way the
      * cancellation ends it midway, at its next wait). */
-    ck_assert_int_gt(weft_wait_readable(sv[1]), 0);
+    weft_task_t *t = start_sending(send_stuck, &s, sv[1]);
     weft_task_cancel(t, NULL);
-    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
-    weft_task_release(t);
+    end_task(t);
     ck_assert_int_eq(s.rc, -ECANCELED);
     ck_assert_int_gt(s.off, 0);
     ck_assert_int_lt(s.off, FILE_SIZE);
@@ -380,14 +393,11 @@ static int truncated_main(void *arg, void **res) {
   int f = pattern_file_of(BIG), sv[2];
   small_pair(sv, true);
   struct stuck st = {.sock = sv[0], .file = f, .off = 0, .rc = 1};
-  weft_task_t *t;
-  ck_assert_int_eq(weft_spawn(send_stuck, &st, &t), 0);
-  ck_assert_int_gt(weft_wait_readable(sv[1]), 0); /* begun; stuck on the peer */
+  weft_task_t *t = start_sending(send_stuck, &st, sv[1]);
   ck_assert_int_eq(ftruncate(f, CUT), 0);
   struct drain d = {.fd = sv[1], .from = 0, .n = CUT};
   weft_task_t *reader = start_drain(&d);
-  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
-  weft_task_release(t);
+  end_task(t);
   ck_assert_int_eq(st.rc, CUT);
   ck_assert_int_eq(st.off, CUT);
   end_drain(sv[0], reader);
@@ -480,8 +490,7 @@ static weft_task_t *start_expect(struct expect *e) {
 /* Closes @w (what it holds is sent first) and waits for @peer's check. */
 static void end_expect(weft_writer_t *w, weft_task_t *peer) {
   ck_assert_int_eq(weft_writer_close(w), 0);
-  ck_assert_int_eq(weft_await(weft_task_future(peer), NULL), 0);
-  weft_task_release(peer);
+  end_task(peer);
 }
 
 /* A stream over the sending end of a small blocking pair (the stream owns
@@ -568,9 +577,7 @@ static void while_sending(enum during what) {
   weft_reader_t *r;
   weft_writer_t *w = pair_stream(sv, &r);
   struct writer_send s = {.w = w, .file = f, .off = 0, .rc = 1};
-  weft_task_t *t;
-  ck_assert_int_eq(weft_spawn(writer_send, &s, &t), 0);
-  ck_assert_int_gt(weft_wait_readable(sv[1]), 0); /* it has begun */
+  weft_task_t *t = start_sending(writer_send, &s, sv[1]);
   ck_assert_int_eq(weft_writer_write(w, "x", 1), -EBUSY);
   off_t off2 = 0;
   ck_assert_int_eq(weft_writer_sendfile(w, f, &off2, 0), -EBUSY);
@@ -580,18 +587,17 @@ static void while_sending(enum during what) {
   struct expect e = {.fd = sv[1], .n = FILE_SIZE};
   if (what == DURING_ABORT) {
     ck_assert_int_eq(weft_writer_abort(w), 0);
-    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    end_task(t);
     ck_assert_int_eq(s.rc, -EPIPE);
     ck_assert_int_gt(s.off, 0);
     ck_assert_int_lt(s.off, FILE_SIZE);
   } else {
     ck_assert_int_eq(what == DURING_EOF ? weft_writer_write_eof(w) : weft_writer_close(w), 0);
     ck_assert_int_eq(expect_check(&e, NULL), 0); /* the whole file, then the end */
-    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    end_task(t);
     ck_assert_int_eq(s.rc, FILE_SIZE);
     ck_assert_int_eq(s.off, FILE_SIZE);
   }
-  weft_task_release(t);
   off_t off = 0;
   if (what == DURING_EOF) {
     ck_assert_int_eq(weft_writer_write(w, "x", 1), WEFT_ECLOSED);
