@@ -1,6 +1,6 @@
 /*
  * probe.h - what the standalone machine probes share (line_rtt.c,
- * page_touch.c): a monotonic clock and the median of a few batches. Each
+ * page_touch.c, io/sendfile.c): a monotonic clock and the median of a few batches. Each
  * probe is one C file with no library behind it, so these are static.
  */
 #ifndef WEFT_BENCH_PROBE_H
@@ -15,7 +15,7 @@ static inline double probe_now_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int probe_cmp_double(const void *a, const void *b) {
+static inline int probe_cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }

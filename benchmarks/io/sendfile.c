@@ -22,6 +22,8 @@
 #define _GNU_SOURCE
 #include <weft.h>
 
+#include "../probe.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -35,11 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return probe_now_ns() * 1e-9; }
 
 static double cpu_s(void) {
   struct rusage ru;
