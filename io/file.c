@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -33,6 +34,25 @@ int weft_openat(int dirfd, const char *path, int flags, mode_t mode) {
 }
 int weft_open(const char *path, int flags, mode_t mode) {
   return weft_openat(AT_FDCWD, path, flags, mode);
+}
+
+/* openat2's struct is extensible (copy_struct_from_user): a caller built
+ * against a newer one may pass more bytes, accepted when they are zero.
+ * The copy (with O_CLOEXEC added) lives in this frame, which outlasts the
+ * request: the call returns only once the kernel let go of it. */
+int weft_openat2_timeout(int dirfd, const char *path, const struct open_how *how, size_t size,
+                         int64_t timeout_ns) {
+  if (!path || !how || size < sizeof(struct open_how)) return -EINVAL;
+  for (size_t i = sizeof(struct open_how); i < size; i++)
+    if (((const unsigned char *)how)[i]) return -E2BIG;
+  struct open_how h = *how;
+  h.flags |= O_CLOEXEC;
+  return (int)await((struct weft__io_req){.kind = WEFT__IO_OPENAT2, .fd = dirfd, .buf = (void *)path,
+                                          .aux = &h, .len = sizeof h},
+                    timeout_ns);
+}
+int weft_openat2(int dirfd, const char *path, const struct open_how *how, size_t size) {
+  return weft_openat2_timeout(dirfd, path, how, size, NO_TIMEOUT);
 }
 
 int weft_close(int fd) {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A system call's return as >= 0 or -errno (read errno right after). */
@@ -65,6 +66,11 @@ static ssize_t call_accept(const struct weft__io_req *q, bool nowait) {
 static ssize_t call_openat(const struct weft__io_req *q, bool nowait) {
   (void)nowait;
   return result(openat(q->fd, q->buf, q->flags, (mode_t)q->mode));
+}
+
+static ssize_t call_openat2(const struct weft__io_req *q, bool nowait) {
+  (void)nowait;
+  return result(syscall(SYS_openat2, q->fd, q->buf, q->aux, q->len));
 }
 
 static ssize_t call_close(const struct weft__io_req *q, bool nowait) {
@@ -128,6 +134,7 @@ const struct weft__io_kind_def weft__io_kinds[] = {
     [WEFT__IO_WRITE_FIXED] = {"write_fixed", OUT | FIXED | RW | DISK, call_write},
     [WEFT__IO_ACCEPT_MULTI] = {"accept_multi", IN | FIXED, NULL},
     [WEFT__IO_RECV_MULTI] = {"recv_multi", RETRY | IN, NULL},
+    [WEFT__IO_OPENAT2] = {"openat2", BLOCKS, call_openat2},
 };
 _Static_assert(sizeof weft__io_kinds / sizeof weft__io_kinds[0] == WEFT__IO_KINDS,
                "one row of weft__io_kinds per enum weft__io_kind");

@@ -52,6 +52,8 @@ enum weft__io_kind {
                             provided buffers: each result is passed to cb
                             (bytes in op->data), IORING_CQE_F_MORE set while
                             more follow; flags */
+  WEFT__IO_OPENAT2,      /* fd = dirfd, buf = path, aux = struct open_how *,
+                            len = its size */
   WEFT__IO_KINDS
 };
 

@@ -63,6 +63,7 @@ static const uint8_t required_ops[] = {
     IORING_OP_ACCEPT,   IORING_OP_CONNECT, IORING_OP_POLL_ADD,     IORING_OP_OPENAT,
     IORING_OP_CLOSE,    IORING_OP_FSYNC,   IORING_OP_FALLOCATE,    IORING_OP_STATX,
     IORING_OP_SHUTDOWN, IORING_OP_NOP,     IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL,
+    IORING_OP_OPENAT2,
 };
 
 static void arm_wake(struct weft__reactor *r);
@@ -260,6 +261,9 @@ static void prep_poll(struct io_uring_sqe *s, const struct weft__io_req *q) {
 static void prep_openat(struct io_uring_sqe *s, const struct weft__io_req *q) {
   io_uring_prep_openat(s, q->fd, q->buf, q->flags, q->mode);
 }
+static void prep_openat2(struct io_uring_sqe *s, const struct weft__io_req *q) {
+  io_uring_prep_openat2(s, q->fd, q->buf, q->aux);
+}
 static void prep_close(struct io_uring_sqe *s, const struct weft__io_req *q) {
   io_uring_prep_close(s, q->fd);
 }
@@ -313,6 +317,7 @@ static const prep_fn preps[] = {
     [WEFT__IO_WRITE_FIXED] = prep_write_fixed,
     [WEFT__IO_ACCEPT_MULTI] = prep_accept_multi,
     [WEFT__IO_RECV_MULTI] = prep_recv_multi,
+    [WEFT__IO_OPENAT2] = prep_openat2,
 };
 _Static_assert(sizeof preps / sizeof preps[0] == WEFT__IO_KINDS, "one SQE preparation per kind");
 

@@ -56,6 +56,7 @@ extern "C" {
 
 struct statx;
 struct addrinfo;
+struct open_how; /* <linux/openat2.h> */
 
 /**
  * weft_loop_backend - which backend completes @loop's I/O
@@ -77,6 +78,22 @@ WEFT_EXTERN const char *weft_loop_backend_reason(const weft_loop_t *loop);
 WEFT_EXTERN int weft_open(const char *path, int flags, mode_t mode);
 /** weft_openat - openat(2); O_CLOEXEC is added. -EINVAL if @path is NULL. */
 WEFT_EXTERN int weft_openat(int dirfd, const char *path, int flags, mode_t mode);
+/**
+ * weft_openat2 - openat2(2): openat with @how's resolution rules, e.g.
+ * RESOLVE_BENEATH (a path that would leave @dirfd, by "..", an absolute
+ * path or a symlink, fails with -EXDEV: what a file server needs to keep
+ * requests inside its root), RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT.
+ * O_CLOEXEC is added to @how->flags (on a copy).
+ * @size: sizeof *how as the caller knows it; more than this build's struct
+ *        is accepted when the extra bytes are zero, as the kernel does.
+ * Returns:  the fd; -EINVAL (@path or @how NULL, @size smaller than the
+ *           first version of struct open_how); -E2BIG (nonzero bytes past
+ *           the struct this build knows); the kernel's: -EXDEV (escapes
+ *           @dirfd under RESOLVE_BENEATH), -ELOOP (a symlink under
+ *           RESOLVE_NO_SYMLINKS), -EAGAIN (RESOLVE_CACHED would block),
+ *           -EINVAL (unknown flags, mode without O_CREAT), -ENOENT, ...
+ */
+WEFT_EXTERN int weft_openat2(int dirfd, const char *path, const struct open_how *how, size_t size);
 /** weft_close - close(2). */
 WEFT_EXTERN int weft_close(int fd);
 /** weft_read - read(2) at the file position (any fd: file, pipe, socket). */
@@ -192,6 +209,8 @@ WEFT_EXTERN int weft_getaddrinfo(const char *host, const char *service,
 
 WEFT_EXTERN int weft_openat_timeout(int dirfd, const char *path, int flags, mode_t mode,
                                     int64_t timeout_ns);
+WEFT_EXTERN int weft_openat2_timeout(int dirfd, const char *path, const struct open_how *how,
+                                     size_t size, int64_t timeout_ns);
 WEFT_EXTERN ssize_t weft_read_timeout(int fd, void *buf, size_t n, int64_t timeout_ns);
 WEFT_EXTERN ssize_t weft_write_timeout(int fd, const void *buf, size_t n, int64_t timeout_ns);
 WEFT_EXTERN ssize_t weft_pread_timeout(int fd, void *buf, size_t n, off_t off,

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <linux/openat2.h>
 
 static char path_buf[64];
 
@@ -91,6 +92,115 @@ START_TEST(test_errors) {
   ck_assert_int_eq(weft_read(0, buf, 1), -EPERM);
   ck_assert_int_eq(weft_open("x", O_RDONLY, 0), -EPERM);
   ck_assert_int_eq(weft_io_nop(), -EPERM);
+}
+END_TEST
+
+/* ---- openat2: resolution confined to a directory -------------------------- */
+
+struct tree {
+  char dir[64];
+  int root; /* O_PATH fd of dir */
+};
+
+/* dir/a.txt ("alpha"), dir/sub/b ("beta"), dir/in -> sub/b,
+ * dir/out -> / (escapes), dir/up -> ../ (escapes). */
+static void tree_make(struct tree *t) {
+  snprintf(t->dir, sizeof t->dir, "weft-test-openat2-%d", (int)getpid());
+  ck_assert_int_eq(mkdir(t->dir, 0700), 0);
+  t->root = open(t->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ck_assert_int_ge(t->root, 0);
+  int fd = openat(t->root, "a.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ck_assert_int_eq(write(fd, "alpha", 5), 5);
+  close(fd);
+  ck_assert_int_eq(mkdirat(t->root, "sub", 0700), 0);
+  fd = openat(t->root, "sub/b", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ck_assert_int_eq(write(fd, "beta", 4), 4);
+  close(fd);
+  ck_assert_int_eq(symlinkat("sub/b", t->root, "in"), 0);
+  ck_assert_int_eq(symlinkat("/", t->root, "out"), 0);
+  ck_assert_int_eq(symlinkat("..", t->root, "up"), 0);
+}
+
+static void tree_remove(struct tree *t) {
+  static const char *const names[] = {"a.txt", "sub/b", "in", "out", "up"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    ck_assert_int_eq(unlinkat(t->root, names[i], 0), 0);
+  ck_assert_int_eq(unlinkat(t->root, "sub", AT_REMOVEDIR), 0);
+  close(t->root);
+  ck_assert_int_eq(rmdir(t->dir), 0);
+}
+
+/* Opens @path beneath @root with @resolve; the first bytes, or the error. */
+static int open_beneath(int root, const char *path, uint64_t resolve, char *got, size_t n) {
+  struct open_how how = {.flags = O_RDONLY, .resolve = resolve};
+  int fd = weft_openat2(root, path, &how, sizeof how);
+  if (fd < 0) return fd;
+  ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  memset(got, 0, n);
+  ck_assert_int_ge(weft_pread(fd, got, n - 1, 0), 0);
+  ck_assert_int_eq(weft_close(fd), 0);
+  return 0;
+}
+
+static int openat2_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  struct tree t;
+  tree_make(&t);
+  char got[16];
+  const uint64_t B = RESOLVE_BENEATH;
+  ck_assert_int_eq(open_beneath(t.root, "a.txt", B, got, sizeof got), 0);
+  ck_assert_str_eq(got, "alpha");
+  ck_assert_int_eq(open_beneath(t.root, "sub/../a.txt", B, got, sizeof got), 0);
+  ck_assert_str_eq(got, "alpha");
+  ck_assert_int_eq(open_beneath(t.root, "in", B, got, sizeof got), 0); /* a link that stays in */
+  ck_assert_str_eq(got, "beta");
+  /* Every way out: "..", an absolute path, a link to /, a link to "..". */
+  ck_assert_int_eq(open_beneath(t.root, "../x", B, got, sizeof got), -EXDEV);
+  ck_assert_int_eq(open_beneath(t.root, "sub/../../x", B, got, sizeof got), -EXDEV);
+  ck_assert_int_eq(open_beneath(t.root, "/etc/passwd", B, got, sizeof got), -EXDEV);
+  ck_assert_int_eq(open_beneath(t.root, "out/etc/passwd", B, got, sizeof got), -EXDEV);
+  ck_assert_int_eq(open_beneath(t.root, "up/x", B, got, sizeof got), -EXDEV);
+  /* Without the rule, ".." leaves (and finds nothing there). */
+  ck_assert_int_eq(open_beneath(t.root, "../weft-test-openat2-none", 0, got, sizeof got), -ENOENT);
+  ck_assert_int_eq(open_beneath(t.root, "in", B | RESOLVE_NO_SYMLINKS, got, sizeof got), -ELOOP);
+  ck_assert_int_eq(open_beneath(t.root, "missing", B, got, sizeof got), -ENOENT);
+  ck_assert_int_eq(open_beneath(t.root, "a.txt/x", B, got, sizeof got), -ENOTDIR);
+  ck_assert_int_eq(open_beneath(-1, "a.txt", B, got, sizeof got), -EBADF);
+  ck_assert_int_eq(open_beneath(t.root, "a.txt", 1ull << 62, got, sizeof got), -EINVAL);
+
+  /* The struct's size, as the kernel takes it. */
+  struct {
+    struct open_how how;
+    uint64_t future;
+  } big = {.how = {.flags = O_RDONLY, .resolve = B}};
+  int fd = weft_openat2(t.root, "a.txt", &big.how, sizeof big);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(weft_close(fd), 0);
+  big.future = 1;
+  ck_assert_int_eq(weft_openat2(t.root, "a.txt", &big.how, sizeof big), -E2BIG);
+  ck_assert_int_eq(weft_openat2(t.root, "a.txt", &big.how, 8), -EINVAL);
+  ck_assert_int_eq(weft_openat2(t.root, "a.txt", NULL, sizeof big.how), -EINVAL);
+  ck_assert_int_eq(weft_openat2(t.root, NULL, &big.how, sizeof big.how), -EINVAL);
+  /* A mode without O_CREAT: the kernel's -EINVAL (openat ignores it). */
+  struct open_how bad = {.flags = O_RDONLY, .mode = 0600};
+  ck_assert_int_eq(weft_openat2(t.root, "a.txt", &bad, sizeof bad), -EINVAL);
+  /* Creation beneath the root, through the timeout variant. */
+  struct open_how mk = {.flags = O_WRONLY | O_CREAT | O_EXCL, .mode = 0600, .resolve = B};
+  fd = weft_openat2_timeout(t.root, "sub/new", &mk, sizeof mk, 1000000000);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(weft_close(fd), 0);
+  ck_assert_int_eq(weft_openat2_timeout(t.root, "sub/new", &mk, sizeof mk, -1), -EEXIST);
+  ck_assert_int_eq(unlinkat(t.root, "sub/new", 0), 0);
+  tree_remove(&t);
+  return 0;
+}
+
+START_TEST(test_openat2) {
+  ck_assert_int_eq(run_main(1, openat2_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, openat2_main, NULL, NULL), 0);
+  struct open_how how = {.flags = O_RDONLY};
+  ck_assert_int_eq(weft_openat2(AT_FDCWD, ".", &how, sizeof how), -EPERM); /* outside a task */
 }
 END_TEST
 
@@ -413,6 +523,7 @@ static Suite *file_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_roundtrip);
   tcase_add_test(tc, test_errors);
+  tcase_add_test(tc, test_openat2);
   tcase_add_test(tc, test_pipe_blocks);
   tcase_add_test(tc, test_cancel_read);
   tcase_add_test(tc, test_pending_cancel);
