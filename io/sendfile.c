@@ -36,10 +36,10 @@
  * worker's thread, and O_DIRECT refuses unaligned reads.
  *
  * A stream writer's sendfile (stream.c) sends on a socket the stream owns:
- * weft__sock_sendfile with @sock_is_ours makes that socket non-blocking
- * for each sendfile(2) call and blocking again right after it, with no
- * suspension in between, so a stream's blocking socket takes the
- * zero-copy path too. Nothing else of weft depends on the flag meanwhile:
+ * weft__sock_sendfile with its flags (@own_flags, asked once per stream)
+ * makes that socket non-blocking for each sendfile(2) call and blocking
+ * again right after it, with no suspension in between, so a stream's
+ * blocking socket takes the zero-copy path too. Nothing else of weft depends on the flag meanwhile:
  * the ring ignores O_NONBLOCK on sockets (and turns an -EAGAIN into a poll
  * where a kernel honours it), and weft's direct sends say MSG_DONTWAIT.
  *
@@ -296,27 +296,40 @@ static ssize_t send_copy(int sock, const struct source *src, size_t count, uint6
   return rc;
 }
 
-ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64_t timeout_ns,
-                            bool sock_is_ours) {
-  struct weft_task *t = weft__task_self();
-  if (!t) return -EPERM;
-  if ((offset && *offset < 0) || count > SSIZE_MAX) return -EINVAL;
+int weft__sendfile_sock_flags(int sock, int *flags) {
   int type = 0;
   socklen_t len = sizeof type;
   if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return -errno;
   if (type != SOCK_STREAM) return -EINVAL; /* asyncio: SOCK_STREAM sockets only */
-  int flags = fcntl(sock, F_GETFL);
-  if (flags < 0) return -errno;
+  *flags = fcntl(sock, F_GETFL);
+  return *flags < 0 ? -errno : 0;
+}
+
+ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64_t timeout_ns,
+                            int own_flags) {
+  struct weft_task *t = weft__task_self();
+  if (!t) return -EPERM;
+  if ((offset && *offset < 0) || count > SSIZE_MAX) return -EINVAL;
+  bool sock_is_ours = own_flags >= 0;
+  int flags = own_flags;
+  if (!sock_is_ours) {
+    int rc = weft__sendfile_sock_flags(sock, &flags);
+    if (rc) return rc;
+  }
   int file_flags = fcntl(fd, F_GETFL);
   if (file_flags < 0) return -errno;
-  /* An offset needs a file that has one: pread(2)'s -ESPIPE (a ring's
-   * read at an offset of a pipe would read it as a stream instead). */
-  off_t pos = lseek(fd, 0, SEEK_CUR);
-  if (offset && pos < 0) return -errno;
   struct stat st;
-  struct source src = {.fd = fd, .seekable = pos >= 0, .start = offset ? *offset : pos, .align = 1};
+  struct source src = {.fd = fd, .align = 1};
   src.regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   src.size = src.regular ? st.st_size : 0;
+  /* An offset needs a file that has one: pread(2)'s -ESPIPE (a ring's
+   * read at an offset of a pipe would read it as a stream instead). A
+   * regular file has offsets; its position is asked for only when no
+   * offset was given. */
+  off_t pos = offset && src.regular ? 0 : lseek(fd, 0, SEEK_CUR);
+  if (offset && pos < 0) return -errno;
+  src.seekable = pos >= 0;
+  src.start = offset ? *offset : pos;
   /* O_DIRECT: sendfile(2) would read the device on the worker's thread,
    * and the plain copy's reads are not aligned: the aligned copy. */
   src.direct = src.regular && (file_flags & O_DIRECT);
@@ -345,7 +358,7 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
 
 ssize_t weft_sock_sendfile_timeout(int sock, int fd, off_t *offset, size_t count,
                                    int64_t timeout_ns) {
-  return weft__sock_sendfile(sock, fd, offset, count, timeout_ns, false);
+  return weft__sock_sendfile(sock, fd, offset, count, timeout_ns, -1);
 }
 
 ssize_t weft_sock_sendfile(int sock, int fd, off_t *offset, size_t count) {

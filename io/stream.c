@@ -57,7 +57,11 @@
  * written before it has left, it sends the file on the socket outside the
  * lock (sendfile.c, zero-copy: the socket is the stream's). It counts as
  * a running send: a close or a write_eof meanwhile happens when it ends,
- * and abort() shuts the socket down under it, which ends it.
+ * and abort() shuts the socket down under it, which ends it. Bytes that
+ * wait for a queued send not yet started (a response's head, written in
+ * this pass) do not wait for the pass: the sendfile sends them first
+ * itself, with MSG_MORE (send_ahead_locked), and pushes what that held
+ * back if the file then sent nothing or ended short (push_held_back).
  *
  * Closing: the fd is closed once no send runs and no read is in
  * progress. A socket is shut down first (SHUT_RDWR), which ends a read
@@ -1126,6 +1130,45 @@ int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
 
 int weft_writer_drain(weft_writer_t *w) { return weft_writer_drain_timeout(w, -1); }
 
+/* A sendfile's head start (stream.c's design comment): what was written
+ * and no send has taken yet (a queued send, waiting for the pass's end:
+ * tx_queued) leaves now, with MSG_MORE since the file follows at once. So
+ * a response's head and a small file share their segments, and the call
+ * does not wait for the pass to end to send the head. What the socket
+ * does not take stays queued (the sendfile then waits for it, as ever).
+ * Sets *@rc to a failed send's error. Whether bytes went with MSG_MORE.
+ * Locked; `out` is the buffer's to change (a queued send reads it only
+ * once it starts, under this lock). */
+static bool send_ahead_locked(struct weft__stream *s, int *rc) {
+  bool held = false;
+  while (!s->werr && out_refill_locked(s)) {
+    ssize_t w = send(s->wfd, s->out.p + s->out.head, bytes_len(&s->out),
+                     MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        set_werr_locked(s, -errno);
+        *rc = s->werr;
+      }
+      break;
+    }
+    held |= w > 0;
+    out_sent_locked(s, (size_t)w);
+    if (bytes_len(&s->out)) break; /* the socket is full */
+  }
+  return held;
+}
+
+/* Sends what MSG_MORE held back on a TCP socket (a part segment), as the
+ * socket's own Nagle setting says: clearing TCP_CORK pushes the pending
+ * frames. A socket its owner corked stays corked; other kinds (AF_UNIX)
+ * hold nothing back and fail the getsockopt. */
+static void push_held_back(int sock) {
+  int on = 0;
+  socklen_t len = sizeof on;
+  if (getsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, &len) == 0 && !on)
+    (void)setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
 ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, size_t count,
                                      int64_t timeout_ns) {
   int rc = writer_check(w);
@@ -1149,6 +1192,7 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
   atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
   /* asyncio's _make_empty_waiter: what was written before goes first. */
   bool was_drained = s->drained_is_set;
+  bool corked = s->tx_queued && send_ahead_locked(s, &rc);
   while (!rc && s->wsize) {
     drained_set_locked(s, false); /* set again at 0 (low_mark), an error or a close */
     weft__amutex_unlock(&s->lock);
@@ -1158,8 +1202,20 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
   }
   int sock = s->wfd;
   weft__amutex_unlock(&s->lock);
+  if (!rc && !s->sendfile_sock_known) { /* once per stream: its type and flags */
+    int flags = 0, err = weft__sendfile_sock_flags(sock, &flags);
+    s->sendfile_sock = err ? err : flags;
+    s->sendfile_sock_known = true;
+  }
+  if (!rc && s->sendfile_sock < 0) rc = s->sendfile_sock;
   ssize_t sent =
-      rc ? rc : weft__sock_sendfile(sock, fd, offset, count, weft__deadline_left(deadline), true);
+      rc ? rc
+         : weft__sock_sendfile(sock, fd, offset, count, weft__deadline_left(deadline),
+                               s->sendfile_sock);
+  /* The file's last sendfile(2) pushed what send_ahead held back, unless
+   * none ran or the file ended short of @count (its last piece said more
+   * was coming). */
+  if (corked && (sent <= 0 || (count && (size_t)sent < count))) push_held_back(sock);
   weft__amutex_lock(&s->lock);
   s->sendfile_active = false;
   /* The event back to what the marks say; between them (a flush wait that

@@ -96,6 +96,13 @@ struct weft__stream {
   bool sendfile_active;       /* a weft_writer_sendfile runs: write() refused,
                                  drained waits for an empty buffer, and the
                                  fd stays open and not shut down (a send runs) */
+  int sendfile_sock;          /* the socket's weft__sendfile_sock_flags answer,
+                                 asked by the first sendfile: its flags (>= 0)
+                                 or its error (< 0); 0 with sendfile_sock_known
+                                 clear. Only a running sendfile reads or
+                                 writes them (sendfile_active, set and
+                                 cleared under lock, orders the calls) */
+  bool sendfile_sock_known;
   bool closing;               /* close()/abort() called */
   bool eof_wanted, eof_done;  /* write_eof() */
   bool close_deferred;        /* the fd closes when the reader and the receive leave */

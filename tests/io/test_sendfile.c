@@ -18,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 enum { FILE_SIZE = 120000 };
 
@@ -701,6 +706,70 @@ START_TEST(test_writer_errors) {
 }
 END_TEST
 
+/* A connected TCP pair on the loopback: sv[0] sends (TCP_NODELAY, as
+ * servers set it), sv[1] receives. */
+static void tcp_pair(int sv[2]) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(l, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  ck_assert_int_eq(listen(l, 1), 0);
+  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+  sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_eq(connect(sv[1], (struct sockaddr *)&a, sizeof a), 0);
+  sv[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+  ck_assert_int_ge(sv[0], 0);
+  close(l);
+  int one = 1;
+  ck_assert_int_eq(setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+}
+
+/* Bytes the socket holds and has not sent (SIOCOUTQNSD). */
+static int unsent(int sock) {
+  int n = -1;
+  ck_assert_int_eq(ioctl(sock, SIOCOUTQNSD, &n), 0);
+  return n;
+}
+
+/* A response's head written, then the file: with io_uring the head goes
+ * ahead of the pass's end with MSG_MORE, in the file's segment. Whatever
+ * the file turns out to be (the whole range, empty, past its end, shorter
+ * than asked), nothing may stay held back in the socket once the call
+ * returns: the peer, waiting for the response, would wait for a TCP
+ * timer. */
+static int head_start_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  enum { HEAD = 200, BODY = 5000 };
+  for (int shape = 0; shape < 4; shape++) {
+    /* 0: the range; 1: an empty file; 2: an offset past the end; 3: a
+     * count past the end */
+    int f = shape == 1 ? pattern_file_of(0) : pattern_file_of(BODY), sv[2];
+    tcp_pair(sv);
+    weft_reader_t *r;
+    weft_writer_t *w;
+    ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+    size_t body = shape == 0 || shape == 3 ? BODY : 0;
+    struct expect e = {.fd = sv[1], .prefix = HEAD, .from = 0, .n = body};
+    weft_task_t *peer = start_expect(&e);
+    write_fill(w, 'P', HEAD);
+    off_t off = shape == 2 ? BODY + 10 : 0;
+    size_t count = shape == 0 ? BODY : shape == 3 ? BODY + 1000 : 10;
+    ck_assert_int_eq(weft_writer_sendfile(w, f, &off, count), (ssize_t)body);
+    ck_assert_int_eq(unsent(sv[0]), 0);
+    end_expect(w, peer);
+    stream_done(r, w, sv[1], f);
+  }
+  return 0;
+}
+
+START_TEST(test_writer_head_start) {
+  ck_assert_int_eq(run_main(1, head_start_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, head_start_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *sendfile_suite(void) {
   Suite *s = suite_create("io_sendfile");
   TCase *tc = tcase_create("core");
@@ -715,6 +784,7 @@ static Suite *sendfile_suite(void) {
   tcase_add_test(tc, test_writer_while_sending);
   tcase_add_test(tc, test_writer_flush_wait_ends);
   tcase_add_test(tc, test_writer_errors);
+  tcase_add_test(tc, test_writer_head_start);
   suite_add_tcase(s, tc);
   return s;
 }
