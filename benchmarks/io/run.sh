@@ -10,6 +10,8 @@
 #                   equivalents, with nginx (`return 200`) as the reference
 #   http_pipelined  the same with 16 requests per write (TechEmpower's
 #                   plaintext shape; benchmarks/io/pipeline.lua)
+#   http_static     wrk against static-file servers (examples/file_server,
+#                   Go's http.FileServer, nginx), a 16 KiB and a 300 KB file
 #   nop             an awaited no-op through the reactor vs a bare liburing loop
 #   file_randread   4 KiB O_DIRECT random reads at queue depth 32 vs fio's
 #                   io_uring engine on the same file
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-workloads=(tcp_echo tcp_echo_hog http_plaintext http_pipelined nop file_randread)
+workloads=(tcp_echo tcp_echo_hog http_plaintext http_pipelined http_static nop file_randread)
 [ ${#args[@]} -gt 0 ] && workloads=("${args[@]}")
 B=build/benchmarks E=build/examples
 [ -x $B/weft-echo ] || { echo "io/run.sh: build weft first (make build)" >&2; exit 1; }
@@ -54,7 +56,7 @@ while IFS== read -r k v; do
 done < <(benchmarks/peers/build.sh)
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
 # Every server's code from pages read back in (benchmarks/evict.py says why).
-[ -n "$py" ] && $py benchmarks/evict.py $B/weft-echo $B/weft-loadgen $B/weft-uv-server $E/http_hello "$go_io" "$tokio_io"
+[ -n "$py" ] && $py benchmarks/evict.py $B/weft-echo $B/weft-loadgen $B/weft-uv-server $E/http_hello $E/file_server "$go_io" "$tokio_io"
 uv_bin=""; [ -x $B/weft-uv-server ] && uv_bin=$B/weft-uv-server
 has_uvloop=0; [ -n "$py" ] && $py -c "import uvloop" 2>/dev/null && has_uvloop=1
 
@@ -126,9 +128,13 @@ echo_rounds() {
 }
 
 # http_rounds NAME [WRK ARG...]: wrk against every HTTP server (nginx's
-# `return 200` included), REPS rounds interleaved; the median rows.
+# `return 200` included), REPS rounds interleaved; the median rows. With
+# http_table=static_cmds, http_root=DIR and http_path=FILE, the
+# static-file servers of DIR instead (nginx's too), asked for FILE.
+http_table=http_cmds http_root="" http_path=""
 http_rounds() {
   local name=$1 impl cmd spids t0 t1 r rps p50 p99 cdf; shift
+  local -n cmds=$http_table
   row workload impl req/s p50_us p99_us cpu_us/req
   : >"$out/rounds"
   for ((rep = 0; rep < reps; rep++)); do
@@ -136,16 +142,16 @@ http_rounds() {
       if [ "$impl" = nginx ]; then
         command -v nginx >/dev/null || continue
         port=$((port + 1))
-        nginx_conf "$out/nginx.conf" "$out" "$workers" "$port"
+        nginx_conf "$out/nginx.conf" "$out" "$workers" "$port" "$http_root"
         nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
       else
-        [ -n "${http_cmds[$impl]:-}" ] || continue
-        cmd=${http_cmds[$impl]//\{W\}/$workers}
+        [ -n "${cmds[$impl]:-}" ] || continue
+        cmd=${cmds[$impl]//\{W\}/$workers}
         start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
       fi
       if [ "$impl" = nginx ]; then spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' '); else spids=$server_pid; fi
       t0=$(cpu_ticks $spids)
-      r=$(wrk -t1 -c64 -d"${secs}s" --latency "$@" "http://127.0.0.1:$port/" 2>&1)
+      r=$(wrk -t1 -c64 -d"${secs}s" --latency "$@" "http://127.0.0.1:$port/$http_path" 2>&1)
       t1=$(cpu_ticks $spids)
       if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
@@ -172,6 +178,13 @@ http_cmds[weft]="$E/http_hello {P} {W}"
 [ -n "$py" ] && { echo_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio echo {P}"; http_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio http {P}"; }
 [ $has_uvloop = 1 ] && { echo_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop echo {P}"; http_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop http {P}"; }
 order=(weft weft-adapt weft-stream go tokio libuv asyncio uvloop nginx)
+# Static files (http_static): weft's examples/file_server (sendfile through
+# its stream writer), Go's net/http FileServer (sendfile too), nginx's
+# static server ({R}: the root). Tokio has no static-file server of its
+# own; the others' loops would copy.
+declare -A static_cmds
+static_cmds[weft]="$E/file_server {R} {P} {W}"
+[ -n "$go_io" ] && static_cmds[go]="env GOMAXPROCS={W} $go_io static {P} {R}"
 
 echo "# weft I/O benchmarks: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), kernel $(uname -r), workers=$workers, ${secs}s per run"
 for w in "${workloads[@]}"; do
@@ -196,6 +209,22 @@ for w in "${workloads[@]}"; do
     command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_pipelined skipped" >&2; continue; }
     echo; echo "## http_pipelined: wrk -t1 -c64, keep-alive GET, 16 requests pipelined per write"
     http_rounds http_pipelined -s benchmarks/io/pipeline.lua ;;
+  http_static)
+    # A static file server's request: open beneath the root, a header, the
+    # file from the page cache. 16 KiB (a typical asset: one segment on
+    # the loopback) and 300 KB (many: the sendfile path's own cost).
+    command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_static skipped" >&2; continue; }
+    http_root=$out/www
+    mkdir -p "$http_root"
+    head -c 16384 /dev/urandom >"$http_root/16k.bin"
+    head -c 300000 /dev/urandom >"$http_root/300k.bin"
+    for f in 16k 300k; do
+      echo; echo "## http_static_$f: wrk -t1 -c64, keep-alive GET of a $f file (page cache)"
+      http_table=static_cmds http_path=$f.bin
+      for impl in "${!static_cmds[@]}"; do static_cmds[$impl]=${static_cmds[$impl]//\{R\}/$http_root}; done
+      http_rounds "http_static_$f"
+    done
+    http_table=http_cmds http_root="" http_path="" ;;
   nop)
     echo; echo "## nop: one awaited IORING_OP_NOP (ns/op; liburing = bare ring, same setup flags)"
     for n in nop nop_raw nop_batch nop_raw_batch; do $B/weft-bench --workers 1 $n; done | awk '/^RESULT/ {

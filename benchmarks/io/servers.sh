@@ -12,9 +12,12 @@
 #   cpu_per_req TICKS REQS     server CPU microseconds per request, or "-".
 #   wrk_us VALUE               a wrk latency ("812.00us", "1.20ms") in us,
 #                              or "-".
-#   nginx_conf FILE DIR WORKERS PORT
+#   nginx_conf FILE DIR WORKERS PORT [ROOT]
 #                              nginx's `return 200` server (the reference)
-#                              with everything it writes under DIR.
+#                              with everything it writes under DIR; with
+#                              ROOT, its static-file server for ROOT
+#                              instead (sendfile on, as distributions ship
+#                              it).
 
 srv_start() {
   local fifo=$1 err=$2 line=""; shift 2
@@ -58,7 +61,9 @@ wrk_us() {
 }
 
 nginx_conf() {
-  local file=$1 dir=$2 workers=$3 port=$4
+  local file=$1 dir=$2 workers=$3 port=$4 root=${5:-}
+  local loc='location / { default_type text/plain; return 200 "Hello, World!"; }'
+  [ -n "$root" ] && loc="sendfile on; root $root;"
   cat >"$file" <<NGX
 worker_processes $workers;
 $([ "$(id -u)" = 0 ] && echo "user root;")
@@ -69,7 +74,7 @@ http {
   access_log off;
   client_body_temp_path $dir/b; proxy_temp_path $dir/p; fastcgi_temp_path $dir/f;
   uwsgi_temp_path $dir/u; scgi_temp_path $dir/s;
-  server { listen 127.0.0.1:$port; location / { default_type text/plain; return 200 "Hello, World!"; } }
+  server { listen 127.0.0.1:$port; $loc }
 }
 NGX
 }

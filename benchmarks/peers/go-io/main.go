@@ -1,13 +1,16 @@
 // The Go peer for the I/O benchmarks: TCP echo and HTTP plaintext servers,
-// one goroutine per connection (Go's model). GOMAXPROCS sets the workers.
+// one goroutine per connection (Go's model), and net/http's static-file
+// server (sendfile through TCPConn.ReadFrom). GOMAXPROCS sets the workers.
 //
 //   weft-go-io echo|http PORT
+//   weft-go-io static PORT ROOT
 package main
 
 import (
 	"bufio"
 	"fmt"
 	"net"
+	nethttp "net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -62,6 +65,10 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("ready")
+	if os.Args[1] == "static" {
+		fmt.Fprintln(os.Stderr, nethttp.Serve(ln, nethttp.FileServer(nethttp.Dir(os.Args[3]))))
+		os.Exit(1)
+	}
 	handler := echo
 	if os.Args[1] == "http" {
 		handler = http
