@@ -25,7 +25,9 @@
  * default; HTTP/1.0 only with "Connection: keep-alive"); an error
  * response other than 404/403/405 closes the connection. A file that
  * shrinks while it is sent ends the connection early (its Content-Length
- * can no longer be met), as nginx does.
+ * can no longer be met), as nginx does. A connection that sends nothing
+ * for a minute is closed; one that stops reading a response holds its
+ * task (no CPU) until it reads or goes away.
  */
 #define _GNU_SOURCE /* O_PATH, gmtime_r */
 #include <arpa/inet.h>
@@ -249,7 +251,10 @@ static int handle(weft_reader_t *r, weft_writer_t *w, void *arg) {
 static int main_task(void *arg, void **result) {
   (void)result;
   int port = *(int *)arg;
-  int rc = weft_start_server(NULL, "127.0.0.1", port, handle, NULL, NULL, &server);
+  /* A client that stops sending mid-request or idles between requests
+   * is dropped after a minute (nginx's client_header_timeout). */
+  struct weft_server_opts opts = {.read_timeout_ns = 60 * 1000000000LL};
+  int rc = weft_start_server(NULL, "127.0.0.1", port, handle, NULL, &opts, &server);
   if (rc < 0) {
     fprintf(stderr, "start_server: %s\n", weft_strerror(rc));
     return rc;
