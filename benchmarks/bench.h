@@ -5,6 +5,9 @@
 
 extern unsigned workers; /* --workers */
 double now_s(void);
+/* The _warm variants' untimed first pass (weft_bench.c): @n tasks, all
+ * suspended at once, then ended. */
+void warm_up(int n);
 void report(const char *name, long ops, double secs, const char *extra);
 
 /* sync workloads (bench_sync.c) */
@@ -13,6 +16,7 @@ int bench_lock_contended_fifo(void *arg, void **res);
 int bench_lock_contended_barging(void *arg, void **res);
 int bench_queue_mpmc(void *arg, void **res);
 int bench_semaphore_limit(void *arg, void **res);
+int bench_semaphore_limit_warm(void *arg, void **res);
 int bench_semaphore_uncontended(void *arg, void **res);
 int bench_ping_pong_queue(void *arg, void **res);
 int bench_lock_handoff(void *arg, void **res);

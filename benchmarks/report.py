@@ -53,7 +53,7 @@ FAMILIES = [
     ("fibers", "Task switches and timers", ["switch", "switch_fp", "timers", "timer_accuracy"]),
     ("sync", "Synchronization primitives",
      ["lock_contended", "lock_contended_fifo", "lock_contended_barging", "queue_mpmc",
-      "semaphore_limit", "semaphore_uncontended", "ping_pong_queue", "lock_handoff",
+      "semaphore_limit", "semaphore_limit_warm", "semaphore_uncontended", "ping_pong_queue", "lock_handoff",
       "event_broadcast"]),
     ("compose", "Composition", ["gather_10k", "taskgroup_10k", "wait_for_overhead"]),
     ("offload", "Executors, generators, context",

@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-workloads=(spawn_many yield_many ping_pong yield_many_warm ping_pong_warm chained_spawn timers timer_accuracy switch switch_fp sched_switch fork_join idle rss lock_contended lock_contended_barging queue_mpmc semaphore_limit semaphore_uncontended ping_pong_queue lock_handoff event_broadcast gather_10k taskgroup_10k wait_for_overhead executor_roundtrip gen_pingpong)
+workloads=(spawn_many yield_many ping_pong yield_many_warm ping_pong_warm chained_spawn timers timer_accuracy switch switch_fp sched_switch fork_join idle rss lock_contended lock_contended_barging queue_mpmc semaphore_limit semaphore_limit_warm semaphore_uncontended ping_pong_queue lock_handoff event_broadcast gather_10k taskgroup_10k wait_for_overhead executor_roundtrip gen_pingpong)
 [ ${#args[@]} -gt 0 ] && workloads=("${args[@]}")
 
 bench=build/benchmarks/weft-bench

@@ -91,7 +91,8 @@ static int spawn_many(void *arg, void **res) {
 }
 
 /* ---- the _warm variants ------------------------------------------------------
- * yield_many_warm and ping_pong_warm first run as many tasks as they will
+ * yield_many_warm, ping_pong_warm and semaphore_limit_warm (bench_sync.c)
+ * first run as many tasks as they will
  * time, untimed, in the same loop, all suspended at once, then ended: the
  * timed tasks take stacks and handles that those used and gave back, in
  * the order the pools hand them out, a long-running program's state. The
@@ -102,7 +103,7 @@ static int spawn_many(void *arg, void **res) {
 
 static int warm_yielder(void *arg, void **res) { return weft_yield(); }
 
-static void warm_up(int n) {
+void warm_up(int n) {
   weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
   int spawned = 0;
   while (ts && spawned < n && weft_spawn(warm_yielder, NULL, &ts[spawned]) == 0) spawned++;
@@ -556,7 +557,8 @@ static const struct {
     {"lock_contended", bench_lock_contended}, {"lock_contended_fifo", bench_lock_contended_fifo},
     {"lock_contended_barging", bench_lock_contended_barging},
     {"queue_mpmc", bench_queue_mpmc},
-    {"semaphore_limit", bench_semaphore_limit}, {"ping_pong_queue", bench_ping_pong_queue},
+    {"semaphore_limit", bench_semaphore_limit}, {"semaphore_limit_warm", bench_semaphore_limit_warm},
+    {"ping_pong_queue", bench_ping_pong_queue},
     {"lock_handoff", bench_lock_handoff}, {"event_broadcast", bench_event_broadcast},
     {"semaphore_uncontended", bench_semaphore_uncontended},
     {"gather_10k", bench_gather_10k}, {"taskgroup_10k", bench_taskgroup_10k},

@@ -362,8 +362,13 @@ func queueMPMC() {
 }
 
 // semaphore_limit: 10,000 goroutines through a semaphore of 100 (a channel).
-func semaphoreLimit() {
+func semaphoreLimit(warm bool) {
 	const tasks, permits = 10000, 100
+	name := "semaphore_limit"
+	if warm {
+		name = "semaphore_limit_warm"
+		warmUp(tasks)
+	}
 	sem := make(chan struct{}, permits)
 	var wg sync.WaitGroup
 	t0 := time.Now()
@@ -377,7 +382,7 @@ func semaphoreLimit() {
 		}()
 	}
 	wg.Wait()
-	report("semaphore_limit", tasks, time.Since(t0), "")
+	report(name, tasks, time.Since(t0), "")
 }
 
 // semaphore_uncontended: 8 goroutines take and give back a permit of a
@@ -522,12 +527,14 @@ func main() {
 		"sched_switch": switchBench, "rss": rss, "rss_burst": rssBurst, "timer_accuracy": timerAccuracy,
 		"lock_contended":         func() { lockContended("lock_contended") },
 		"lock_contended_barging": func() { lockContended("lock_contended_barging") },
-		"queue_mpmc":             queueMPMC, "semaphore_limit": semaphoreLimit,
+		"queue_mpmc":             queueMPMC,
+		"semaphore_limit":        func() { semaphoreLimit(false) },
+		"semaphore_limit_warm":   func() { semaphoreLimit(true) },
 		"semaphore_uncontended": semaphoreUncontended,
 		"gather_10k":            gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
 		"executor_roundtrip": executorRoundtrip, "gen_pingpong": genPingpong,
 	}
-	order := []string{"spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "lock_contended_barging", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"}
+	order := []string{"spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "lock_contended_barging", "queue_mpmc", "semaphore_limit", "semaphore_limit_warm", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"}
 	want := flag.Args()
 	if len(want) == 0 {
 		want = order

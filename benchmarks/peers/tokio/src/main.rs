@@ -274,8 +274,11 @@ async fn queue_mpmc(w: usize) {
 }
 
 // semaphore_limit: 10,000 tasks through tokio::sync::Semaphore(100).
-async fn semaphore_limit(w: usize) {
+async fn semaphore_limit(w: usize, warm: bool) {
     const TASKS: usize = 10_000;
+    if warm {
+        warm_up(TASKS).await;
+    }
     let sem = Arc::new(tokio::sync::Semaphore::new(100));
     let t0 = Instant::now();
     let hs: Vec<_> = (0..TASKS)
@@ -290,7 +293,7 @@ async fn semaphore_limit(w: usize) {
     for h in hs {
         h.await.unwrap();
     }
-    report(w, "semaphore_limit", TASKS as u64, t0.elapsed(), "");
+    report(w, if warm { "semaphore_limit_warm" } else { "semaphore_limit" }, TASKS as u64, t0.elapsed(), "");
 }
 
 // semaphore_uncontended: 8 tasks take and give back a permit of
@@ -476,7 +479,7 @@ fn main() {
             only.push(a);
         }
     }
-    let order = ["spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"];
+    let order = ["spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "queue_mpmc", "semaphore_limit", "semaphore_limit_warm", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"];
     let want: Vec<String> = if only.is_empty() { order.iter().map(|s| s.to_string()).collect() } else { only };
     for name in want {
         if name == "sched_switch" {
@@ -506,7 +509,8 @@ fn main() {
                     "rss_burst" => rss_burst(w).await,
                     "lock_contended" => lock_contended(w).await,
                     "queue_mpmc" => queue_mpmc(w).await,
-                    "semaphore_limit" => semaphore_limit(w).await,
+                    "semaphore_limit" => semaphore_limit(w, false).await,
+                    "semaphore_limit_warm" => semaphore_limit(w, true).await,
                     "semaphore_uncontended" => semaphore_uncontended(w).await,
                     "gather_10k" => gather_10k(w).await,
                     "taskgroup_10k" => taskgroup_10k(w).await,
