@@ -523,8 +523,11 @@ static ssize_t fill(struct weft__stream *s) {
   return n;
 }
 
+/* Takes @n buffered bytes (into @buf unless NULL). @n may be 0 with no
+ * buffer allocated yet (in.p NULL: a stream that ended before its first
+ * byte), and memcpy must not be handed that pointer even for 0 bytes. */
 static void consume(struct weft__stream *s, void *buf, size_t n) {
-  if (buf) memcpy(buf, s->in.p + s->in.head, n);
+  if (buf && n) memcpy(buf, s->in.p + s->in.head, n);
   s->in.head += n;
   s->scan = s->scan > n ? s->scan - n : 0;
   if (s->in.head == s->in.tail) s->in.head = s->in.tail = 0;

@@ -139,6 +139,54 @@ static int readline_eof_main(void *arg, void **res) {
 START_TEST(test_readline_eof) { ck_assert_int_eq(run_main(1, readline_eof_main, NULL, NULL), 0); }
 END_TEST
 
+/* The end of a stream that never carried a byte, as a client that
+ * connects and goes away (a keep-alive server's reader waits in readuntil
+ * when it happens): every read says so, and copies nothing from a buffer
+ * that was never allocated (UBSan found a memcpy from NULL here). */
+static int eof_before_any_byte_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  for (int call = 0; call < 5; call++) {
+    int sv[2];
+    pair(sv);
+    close(sv[1]);
+    weft_reader_t *r;
+    weft_writer_t *w;
+    ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+    char buf[32];
+    size_t partial = 99;
+    switch (call) {
+    case 0:
+      ck_assert_int_eq(weft_reader_readuntil(r, "\r\n\r\n", 4, buf, sizeof buf, &partial),
+                       WEFT_EINCOMPLETE);
+      ck_assert_uint_eq(partial, 0);
+      break;
+    case 1:
+      ck_assert_int_eq(weft_reader_readexactly(r, buf, 5, &partial), WEFT_EINCOMPLETE);
+      ck_assert_uint_eq(partial, 0);
+      break;
+    case 2:
+      ck_assert_int_eq(weft_reader_readexactly(r, buf, 0, &partial), 0);
+      break;
+    case 3:
+      ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), 0);
+      break;
+    default:
+      ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), 0);
+      break;
+    }
+    ck_assert_int_eq(weft_reader_at_eof(r), 1);
+    weft_writer_release(w);
+    weft_reader_release(r);
+  }
+  return 0;
+}
+
+START_TEST(test_eof_before_any_byte) {
+  ck_assert_int_eq(run_main(1, eof_before_any_byte_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* `async for line in reader`: every line, the last one without its "\n",
  * then WEFT_ESTOP. */
 static int line_iter_main(void *arg, void **res) {
@@ -1634,6 +1682,7 @@ static Suite *stream_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_reader);
   tcase_add_test(tc, test_readline_eof);
+  tcase_add_test(tc, test_eof_before_any_byte);
   tcase_add_test(tc, test_line_iterator);
   tcase_add_test(tc, test_busy_and_writer);
   tcase_add_test(tc, test_backpressure);
