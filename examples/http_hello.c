@@ -29,17 +29,30 @@ static const char RESPONSE[] =
 static _Atomic long remaining = -1;
 static weft_server_t *server;
 
-/* Finds header @name in @head (case-insensitive); returns its value or NULL. */
-static const char *header(const char *head, size_t len, const char *name) {
-  size_t nl = strlen(name);
-  for (const char *p = head; p + nl + 1 < head + len; p++) {
-    if ((p == head || p[-1] == '\n') && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-      p += nl + 1;
-      while (*p == ' ') p++;
-      return p;
-    }
+/* The two headers this server acts on, found in one pass over the head's
+ * lines: only a line starting with 'c' or 'C' is compared (most requests'
+ * lines are Host, User-Agent, Accept...). */
+struct wanted {
+  const char *content_length, *connection; /* the values, or NULL */
+};
+
+static const char *value_after(const char *p, size_t nl) {
+  p += nl + 1;
+  while (*p == ' ') p++;
+  return p;
+}
+
+static struct wanted scan_headers(const char *head, size_t len) {
+  struct wanted w = {NULL, NULL};
+  const char *end = head + len;
+  for (const char *p = memchr(head, '\n', len); p && p + 1 < end; p = memchr(p + 1, '\n', (size_t)(end - p - 1))) {
+    const char *line = p + 1;
+    if ((*line | 0x20) != 'c') continue;
+    size_t left = (size_t)(end - line);
+    if (left > 15 && strncasecmp(line, "Content-Length:", 15) == 0) w.content_length = value_after(line, 14);
+    else if (left > 11 && strncasecmp(line, "Connection:", 11) == 0) w.connection = value_after(line, 10);
   }
-  return NULL;
+  return w;
 }
 
 static int handle(weft_reader_t *r, weft_writer_t *w, void *arg) {
@@ -49,8 +62,8 @@ static int handle(weft_reader_t *r, weft_writer_t *w, void *arg) {
     ssize_t n = weft_reader_readuntil(r, "\r\n\r\n", 4, head, sizeof head - 1, NULL);
     if (n < 0) break; /* end of stream, a reset, or an oversized header */
     head[n] = '\0';
-    const char *cl = header(head, (size_t)n, "Content-Length");
-    long body = cl ? strtol(cl, NULL, 10) : 0;
+    struct wanted h = scan_headers(head, (size_t)n);
+    long body = h.content_length ? strtol(h.content_length, NULL, 10) : 0;
     while (body > 0) { /* skip the body */
       char sink[4096];
       ssize_t k = weft_reader_read(r, sink, body < (long)sizeof sink ? (size_t)body : sizeof sink);
@@ -59,8 +72,7 @@ static int handle(weft_reader_t *r, weft_writer_t *w, void *arg) {
     }
     if (weft_writer_write(w, RESPONSE, sizeof RESPONSE - 1) < 0) break;
     if (weft_writer_drain(w) < 0) break;
-    const char *conn = header(head, (size_t)n, "Connection");
-    if (conn && strncasecmp(conn, "close", 5) == 0) break;
+    if (h.connection && strncasecmp(h.connection, "close", 5) == 0) break;
   }
 out:
   if (atomic_load(&remaining) > 0 && atomic_fetch_sub(&remaining, 1) == 1) weft_server_close(server);
