@@ -81,6 +81,10 @@
  * state and rx is under lock; the reader's buffer (in) belongs to the one
  * task in a read call.
  *
+ * drain() in the common case (below the high-water mark, nothing failed,
+ * not closing) takes no lock: drain_ready mirrors that answer, refreshed
+ * under the lock wherever one of its parts changes (drain_ready_locked).
+ *
  * The lock is the futures' amutex (runtime/amutex.h): its unlock is a
  * plain store, one locked instruction less per section than mutex.h's
  * exchange. A pipelined request takes the lock about four times (read
@@ -164,6 +168,7 @@ static void stream_put(struct weft__stream *s) {
 }
 
 static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r);
+static void drain_ready_locked(struct weft__stream *s);
 static void flusher_ended(struct weft__notify *n, struct weft_future *f);
 
 int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
@@ -219,6 +224,7 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   }
   if (rfd < 0) s->eof = true;
   if (wfd < 0) s->closing = true;
+  drain_ready_locked(s); /* not yet shared: no lock needed */
   atomic_init(&s->refs, refs);
   return 0;
 }
@@ -311,6 +317,7 @@ static void reader_failed(struct weft__stream *s, ssize_t err) {
   if (!sticky(err)) return;
   weft__amutex_lock(&s->lock);
   s->rerr = (int)err;
+  drain_ready_locked(s);
   weft__amutex_unlock(&s->lock);
 }
 
@@ -395,6 +402,7 @@ static void rx_done(struct weft__io_op *op) {
       s->rx_got = true;
     } else {
       s->rx_err = -ENOMEM; /* bytes it cannot keep: the stream fails, it never skips them */
+      drain_ready_locked(s);
     }
     s->rx_full_run = (uint32_t)res == WEFT__RECV_BUF_SIZE ? (uint8_t)(s->rx_full_run + 1) : 0;
     if (s->rx_full_run >= BULK_RUN) s->rx_bulk = true;
@@ -410,6 +418,7 @@ static void rx_done(struct weft__io_op *op) {
     if (res == 0) s->rx_eof = true;
     else if (res == -EINVAL && !s->rx_got) s->rx_unsupported = true; /* the kernel lacks it */
     else if (res < 0 && res != -ENOBUFS && res != -ECANCELED && !s->rx_err) s->rx_err = res;
+    drain_ready_locked(s);
     /* Ended by the kernel with nothing wrong with the stream (out of
      * provided buffers, a full completion queue): again, unless someone
      * cancelled it (a pause, the loop's quiesce). */
@@ -761,16 +770,31 @@ void weft_reader_release(weft_reader_t *r) {
 /* Sets or clears the drained event, calling into it only when that
  * changes it (a queued send's completion asks for every response).
  * Locked: the event changes only here. */
+/* drain()'s fast answer (drain_ready): drained set, no writer error, not
+ * closing, no reader exception (what drain would report first, or yield
+ * for). Refreshed under the lock wherever one of those changes. relaxed: a
+ * flag read alone, ordering nothing else; the refresh that a task's own
+ * earlier call made is in its thread's order, and one made by another
+ * thread (a send's completion failing) races with the drain as it would
+ * under the lock, either answer being one asyncio could give. Locked. */
+static void drain_ready_locked(struct weft__stream *s) {
+  atomic_store_explicit(&s->drain_ready,
+                        s->drained_is_set && !s->werr && !s->closing && !s->rerr && !s->rx_err,
+                        memory_order_relaxed);
+}
+
 static void drained_set_locked(struct weft__stream *s, bool set) {
   if (set == s->drained_is_set) return;
   s->drained_is_set = set;
   if (set) weft_event_set(s->drained);
   else weft_event_clear(s->drained);
+  drain_ready_locked(s);
 }
 
 static void set_werr_locked(struct weft__stream *s, int err) {
   if (!s->werr) s->werr = err;
   drained_set_locked(s, true); /* drain() returns the error */
+  drain_ready_locked(s);
 }
 
 /* Nothing is being sent any more: a failed writer drops what it holds,
@@ -1101,6 +1125,10 @@ int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
   int rc = writer_check(w);
   if (rc) return rc;
   struct weft__stream *s = w->s;
+  /* The common case (a write, then drain(), below the high-water mark, the
+   * stream healthy) without the lock: drain_ready says what the locked
+   * path below would answer. */
+  if (atomic_load_explicit(&s->drain_ready, memory_order_relaxed)) return 0;
   /* asyncio's order: the reader's exception first; then, on a closing
    * writer, a pass given up (sleep(0): a pending cancellation is taken
    * there, and connection_lost runs) before ConnectionResetError; then
@@ -1279,6 +1307,7 @@ int weft_writer_close(weft_writer_t *w) {
   if (!s->closing) {
     s->closing = true;
     drained_set_locked(s, true);
+    drain_ready_locked(s);
     close_fds_locked(s); /* now, or when the running send ends */
   }
   weft__amutex_unlock(&s->lock);

@@ -109,6 +109,9 @@ struct weft__stream {
   weft_loop_t *loop;
   weft_event_t *drained;      /* set while wsize <= low, or the writer failed/closed */
   bool drained_is_set;        /* drained's state, as the stream last made it */
+  _Atomic bool drain_ready;   /* drain() may return 0 without the lock:
+                                 drained set and nothing drain would report
+                                 or yield for (stream.c, drain_ready_locked) */
   weft_event_t *closed;       /* set once the fds are closed */
 
   struct weft_reader reader;
