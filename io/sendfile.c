@@ -39,9 +39,13 @@
  * weft__sock_sendfile with its flags (@own_flags, asked once per stream)
  * makes that socket non-blocking for each sendfile(2) call and blocking
  * again right after it, with no suspension in between, so a stream's
- * blocking socket takes the zero-copy path too. Nothing else of weft depends on the flag meanwhile:
- * the ring ignores O_NONBLOCK on sockets (and turns an -EAGAIN into a poll
- * where a kernel honours it), and weft's direct sends say MSG_DONTWAIT.
+ * blocking socket takes the zero-copy path too. Nothing of the stream
+ * depends on the flag meanwhile: its ring requests are IORING_OP_SEND and
+ * RECV, which call sock_sendmsg/sock_recvmsg and never look at the file's
+ * flags (SENDMSG and RECVMSG would: ____sys_sendmsg adds MSG_DONTWAIT for
+ * an O_NONBLOCK file, so one a kernel worker retries fails with a spurious
+ * -EAGAIN, scylladb/seastar#3479; hence blocking sockets otherwise), and
+ * its direct sends say MSG_DONTWAIT.
  *
  * Invariants: `sent` counts bytes the socket took, and the caller's offset
  * (or, with none, the file position) has advanced by exactly `sent`
