@@ -767,14 +767,12 @@ void weft_reader_release(weft_reader_t *r) {
 
 /* ---- writer ---------------------------------------------------------------- */
 
-/* Sets or clears the drained event, calling into it only when that
- * changes it (a queued send's completion asks for every response).
- * Locked: the event changes only here. */
 /* drain()'s fast answer (drain_ready): drained set, no writer error, not
  * closing, no reader exception (what drain would report first, or yield
  * for). Refreshed under the lock wherever one of those changes. relaxed: a
- * flag read alone, ordering nothing else; the refresh that a task's own
- * earlier call made is in its thread's order, and one made by another
+ * flag read alone, ordering nothing else; a refresh that a task's own
+ * earlier call made happens before its drain (a task that moved between
+ * workers was handed over with release and acquire), and one made by another
  * thread (a send's completion failing) races with the drain as it would
  * under the lock, either answer being one asyncio could give. Locked. */
 static void drain_ready_locked(struct weft__stream *s) {
@@ -783,6 +781,9 @@ static void drain_ready_locked(struct weft__stream *s) {
                         memory_order_relaxed);
 }
 
+/* Sets or clears the drained event, calling into it only when that
+ * changes it (a queued send's completion asks for every response).
+ * Locked: the event changes only here. */
 static void drained_set_locked(struct weft__stream *s, bool set) {
   if (set == s->drained_is_set) return;
   s->drained_is_set = set;
@@ -1245,7 +1246,8 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
                                s->sendfile_sock);
   /* The file's last sendfile(2) pushed what send_ahead held back, unless
    * none ran or the file ended short of @count (its last piece said more
-   * was coming). */
+   * was coming). Left: a whole-file call (@count 0) on a file that shrinks
+   * while it is sent can leave its tail for the TCP timer. */
   if (corked && (sent <= 0 || (count && (size_t)sent < count))) push_held_back(sock);
   weft__amutex_lock(&s->lock);
   s->sendfile_active = false;
