@@ -314,9 +314,8 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if ((offset && *offset < 0) || count > SSIZE_MAX) return -EINVAL;
-  bool sock_is_ours = own_flags >= 0;
-  int flags = own_flags;
-  if (!sock_is_ours) {
+  int flags = own_flags; /* the socket's own, asked here when it is the caller's */
+  if (own_flags < 0) {
     int rc = weft__sendfile_sock_flags(sock, &flags);
     if (rc) return rc;
   }
@@ -350,10 +349,11 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
     src.align = rc == 0 ? (mem > off ? mem : off) : 4096;
   }
   size_t sent = 0;
-  bool unsupported = (!(flags & O_NONBLOCK) && !sock_is_ours) || src.direct;
+  /* A blocking socket of the caller's goes by the copy (sendfile(2) would
+   * block the thread); one the caller owns is toggled (own_flags). */
+  bool unsupported = (own_flags < 0 && !(flags & O_NONBLOCK)) || src.direct;
   ssize_t rc = 0;
-  if (!unsupported)
-    rc = send_native(sock, &src, count, deadline, sock_is_ours ? flags : -1, &sent, &unsupported);
+  if (!unsupported) rc = send_native(sock, &src, count, deadline, own_flags, &sent, &unsupported);
   if (rc == 0 && unsupported) rc = send_copy(sock, &src, count, deadline, &sent);
   if (offset) *offset += (off_t)sent;
   else if (src.seekable) (void)lseek(fd, src.start + (off_t)sent, SEEK_SET);

@@ -203,6 +203,7 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
     int fl = fcntl(wfd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
   }
+  s->sendfile_sock = WEFT__SENDFILE_SOCK_UNKNOWN;
   s->limit = limit ? limit : WEFT_STREAM_LIMIT;
   s->high = DEFAULT_HIGH;
   s->low = DEFAULT_LOW;
@@ -769,7 +770,9 @@ void weft_reader_release(weft_reader_t *r) {
 
 /* drain()'s fast answer (drain_ready): drained set, no writer error, not
  * closing, no reader exception (what drain would report first, or yield
- * for). Refreshed under the lock wherever one of those changes. relaxed: a
+ * for). Refreshed under the lock wherever one of those changes: by
+ * drained_set_locked, which every change of the writer's side goes
+ * through (an error, a close), and at the reader's errors. relaxed: a
  * flag read alone, ordering nothing else; a refresh that a task's own
  * earlier call made happens before its drain (a task that moved between
  * workers was handed over with release and acquire), and one made by another
@@ -785,17 +788,17 @@ static void drain_ready_locked(struct weft__stream *s) {
  * changes it (a queued send's completion asks for every response).
  * Locked: the event changes only here. */
 static void drained_set_locked(struct weft__stream *s, bool set) {
-  if (set == s->drained_is_set) return;
+  bool changed = set != s->drained_is_set;
   s->drained_is_set = set;
+  drain_ready_locked(s); /* also when drained stays: werr or closing may have changed */
+  if (!changed) return;
   if (set) weft_event_set(s->drained);
   else weft_event_clear(s->drained);
-  drain_ready_locked(s);
 }
 
 static void set_werr_locked(struct weft__stream *s, int err) {
   if (!s->werr) s->werr = err;
   drained_set_locked(s, true); /* drain() returns the error */
-  drain_ready_locked(s);
 }
 
 /* Nothing is being sent any more: a failed writer drops what it holds,
@@ -1234,10 +1237,9 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
   }
   int sock = s->wfd;
   weft__amutex_unlock(&s->lock);
-  if (!rc && !s->sendfile_sock_known) { /* once per stream: its type and flags */
+  if (!rc && s->sendfile_sock == WEFT__SENDFILE_SOCK_UNKNOWN) { /* once per stream */
     int flags = 0, err = weft__sendfile_sock_flags(sock, &flags);
     s->sendfile_sock = err ? err : flags;
-    s->sendfile_sock_known = true;
   }
   if (!rc && s->sendfile_sock < 0) rc = s->sendfile_sock;
   ssize_t sent =
@@ -1309,7 +1311,6 @@ int weft_writer_close(weft_writer_t *w) {
   if (!s->closing) {
     s->closing = true;
     drained_set_locked(s, true);
-    drain_ready_locked(s);
     close_fds_locked(s); /* now, or when the running send ends */
   }
   weft__amutex_unlock(&s->lock);

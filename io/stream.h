@@ -4,6 +4,7 @@
 #ifndef WEFT_IO_STREAM_PRIV_H
 #define WEFT_IO_STREAM_PRIV_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +34,9 @@ struct weft__bytes {
  * read that needs bytes; then ahead through a multishot receive, or one
  * receive per read. */
 enum weft__rx_mode { WEFT__RX_UNDECIDED = 0, WEFT__RX_PULL, WEFT__RX_PUSH };
+
+/* sendfile_sock before the first sendfile asked (no errno is INT_MIN). */
+#define WEFT__SENDFILE_SOCK_UNKNOWN INT_MIN
 
 struct weft__stream {
   struct weft__amutex lock;   /* unlock is a plain store (amutex.h) */
@@ -97,12 +101,11 @@ struct weft__stream {
                                  drained waits for an empty buffer, and the
                                  fd stays open and not shut down (a send runs) */
   int sendfile_sock;          /* the socket's weft__sendfile_sock_flags answer,
-                                 asked by the first sendfile: its flags (>= 0)
-                                 or its error (< 0); 0 with sendfile_sock_known
-                                 clear. Only a running sendfile reads or
-                                 writes them (sendfile_active, set and
-                                 cleared under lock, orders the calls) */
-  bool sendfile_sock_known;
+                                 asked by the first sendfile: its flags (>= 0),
+                                 its error (< 0), or WEFT__SENDFILE_SOCK_UNKNOWN
+                                 until then. Only a running sendfile reads or
+                                 writes it (sendfile_active, set and cleared
+                                 under lock, orders the calls) */
   bool closing;               /* close()/abort() called */
   bool eof_wanted, eof_done;  /* write_eof() */
   bool close_deferred;        /* the fd closes when the reader and the receive leave */

@@ -198,10 +198,13 @@ WEFT_EXTERN size_t weft_writer_buffer_size(weft_writer_t *w);
  *          the file position, which advances the same way.
  * @count:  bytes to send; 0: up to the end of the file (count=None).
  *
- * What was written before goes first: the call waits until the buffer is
- * empty, then sends the file zero-copy (sendfile(2); the stream's socket
- * is made non-blocking for each call of it, so the worker's thread never
- * blocks on the peer), waiting whenever the socket's buffer is full;
+ * What was written before goes first: bytes no send has taken yet (a
+ * response's head written in this pass) the call sends at once, ahead of
+ * the file and in its first segment (MSG_MORE); for any a send already
+ * has, it waits until the buffer is empty. Then it sends the file
+ * zero-copy (sendfile(2); the stream's socket is made non-blocking for
+ * each call of it, so the worker's thread never blocks on the peer),
+ * waiting whenever the socket's buffer is full;
  * weft_sock_sendfile's copy for a file sendfile(2) cannot read (a pipe).
  * While it runs, write() and writelines() return -EBUSY (asyncio's
  * RuntimeError "sendfile is in progress"), drain() returns at once, a
