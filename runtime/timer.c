@@ -12,8 +12,15 @@
  * exchange (wait_for_overhead 0.88x the time with one worker;
  * benchmarks/RESULTS.md, 2026-12-06 00:00Z).
  *
- * Invariants (under lock): heap[i]->index == i; the heap property on
- * (deadline, seq); next == heap[0]->deadline or UINT64_MAX when empty.
+ * The heap's slots hold each timer's key (deadline, seq) beside its
+ * pointer, so a sift compares within the heap's own array: the timers live
+ * on fiber stacks, one page apart, and comparing through the pointer cost
+ * a cache miss per step once thousands are armed (a server's read
+ * deadlines, the timers workload). A step that moves a slot still writes
+ * the timer's index, the one line of the timer a sift touches.
+ *
+ * Invariants (under lock): heap[i].t->index == i; the heap property on
+ * (deadline, seq); next == heap[0].deadline or UINT64_MAX when empty.
  * A fire callback runs with the lock held, so a concurrent cancel either
  * removes the timer first or waits until the callback returned: a timer that
  * lives on a fiber's stack is never touched after its owner cancelled it.
@@ -27,52 +34,51 @@
 
 #include <errno.h>
 
-static inline bool before(const struct weft__timer *a, const struct weft__timer *b) {
+static inline bool before(const struct weft__timer_slot *a, const struct weft__timer_slot *b) {
   return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
-static void place(struct weft__timers *ts, uint32_t i, struct weft__timer *t) {
-  ts->heap[i] = t;
-  t->index = i;
+static inline void place(struct weft__timers *ts, uint32_t i, struct weft__timer_slot s) {
+  ts->heap[i] = s;
+  s.t->index = i;
 }
 
 static void sift_up(struct weft__timers *ts, uint32_t i) {
-  struct weft__timer *t = ts->heap[i];
+  struct weft__timer_slot s = ts->heap[i];
   while (i > 0) {
     uint32_t parent = (i - 1) / 2;
-    if (!before(t, ts->heap[parent])) break;
+    if (!before(&s, &ts->heap[parent])) break;
     place(ts, i, ts->heap[parent]);
     i = parent;
   }
-  place(ts, i, t);
+  place(ts, i, s);
 }
 
 static void sift_down(struct weft__timers *ts, uint32_t i) {
-  struct weft__timer *t = ts->heap[i];
+  struct weft__timer_slot s = ts->heap[i];
   for (;;) {
     uint32_t c = 2 * i + 1;
     if (c >= ts->len) break;
-    if (c + 1 < ts->len && before(ts->heap[c + 1], ts->heap[c])) c++;
-    if (!before(ts->heap[c], t)) break;
+    if (c + 1 < ts->len && before(&ts->heap[c + 1], &ts->heap[c])) c++;
+    if (!before(&ts->heap[c], &s)) break;
     place(ts, i, ts->heap[c]);
     i = c;
   }
-  place(ts, i, t);
+  place(ts, i, s);
 }
 
 static void publish_next(struct weft__timers *ts) {
   /* release: a worker reading the hint also sees the heap it summarizes. */
-  atomic_store_explicit(&ts->next, ts->len ? ts->heap[0]->deadline : UINT64_MAX,
+  atomic_store_explicit(&ts->next, ts->len ? ts->heap[0].deadline : UINT64_MAX,
                         memory_order_release);
 }
 
 static void remove_at(struct weft__timers *ts, uint32_t i) {
-  struct weft__timer *t = ts->heap[i];
-  t->index = WEFT__TIMER_IDLE;
+  ts->heap[i].t->index = WEFT__TIMER_IDLE;
   ts->len--;
   if (i != ts->len) {
     place(ts, i, ts->heap[ts->len]);
-    if (i > 0 && before(ts->heap[i], ts->heap[(i - 1) / 2]))
+    if (i > 0 && before(&ts->heap[i], &ts->heap[(i - 1) / 2]))
       sift_up(ts, i);
     else
       sift_down(ts, i);
@@ -105,10 +111,8 @@ int weft__timers_add(struct weft__timers *ts, struct weft__timer *t, uint64_t de
     ts->heap = n;
     ts->cap = ncap;
   }
-  t->deadline = deadline;
-  t->seq = ts->seq++;
   t->owner = ts;
-  ts->heap[ts->len++] = t;
+  ts->heap[ts->len++] = (struct weft__timer_slot){.deadline = deadline, .seq = ts->seq++, .t = t};
   sift_up(ts, ts->len - 1);
   publish_next(ts);
   weft__amutex_unlock(&ts->lock);
@@ -132,8 +136,8 @@ unsigned weft__timers_run(struct weft__timers *ts, uint64_t now) {
   if (weft__timers_next(ts) > now) return 0;
   unsigned n = 0;
   weft__amutex_lock(&ts->lock);
-  while (ts->len && ts->heap[0]->deadline <= now) {
-    struct weft__timer *t = ts->heap[0];
+  while (ts->len && ts->heap[0].deadline <= now) {
+    struct weft__timer *t = ts->heap[0].t;
     remove_at(ts, 0);
     t->fire(t);
     n++;
@@ -146,7 +150,7 @@ unsigned weft__timers_run(struct weft__timers *ts, uint64_t now) {
 void weft__timers_drain(struct weft__timers *ts, void (*visit)(struct weft__timer *t)) {
   weft__amutex_lock(&ts->lock);
   while (ts->len) {
-    struct weft__timer *t = ts->heap[ts->len - 1];
+    struct weft__timer *t = ts->heap[ts->len - 1].t;
     t->index = WEFT__TIMER_IDLE;
     ts->len--;
     visit(t);

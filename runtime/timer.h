@@ -14,17 +14,22 @@
 struct weft__timers;
 
 struct weft__timer {
-  uint64_t deadline;            /* absolute monotonic ns */
-  uint64_t seq;                 /* insertion order: ties fire FIFO */
   uint32_t index;               /* heap slot, or WEFT__TIMER_IDLE; under owner->lock */
   struct weft__timers *owner;   /* the heap it is (or was last) in */
   /* Called with owner->lock held, after the timer left the heap. */
   void (*fire)(struct weft__timer *t);
 };
 
+/* A heap slot: the timer's key beside it, so sifts compare in the array. */
+struct weft__timer_slot {
+  uint64_t deadline;             /* absolute monotonic ns */
+  uint64_t seq;                  /* insertion order: ties fire FIFO */
+  struct weft__timer *t;
+};
+
 struct weft__timers {
   struct weft__amutex lock;      /* unlock a plain store (amutex.h) */
-  struct weft__timer **heap;     /* protected by lock */
+  struct weft__timer_slot *heap; /* protected by lock */
   uint32_t len, cap;             /* protected by lock */
   uint64_t seq;                  /* protected by lock */
   _Atomic uint64_t next;         /* earliest deadline or UINT64_MAX; hint for lock-free checks */
