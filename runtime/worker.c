@@ -865,6 +865,10 @@ static void task_entry(void *arg) {
   for (;;) {
     void *result = NULL;
     int rc = x->fn(x->arg, &result);
+    /* The stack's descriptor (off the stack, in its slab's array: cold
+     * after a long suspension) comes in during the finish; stack_put
+     * reads it when the task has switched out. */
+    __builtin_prefetch(x->stack);
     if (t->fut.loop->track_stack) note_stack_use(t);
     weft__task_finish(t, rc < 0 ? rc : 0, result);
     /* The worker may differ from where we started. */
