@@ -32,8 +32,10 @@
  * passes the high-water mark and set again at the low one.
  *
  * Queued sends (a socket on a reactor with WEFT__CAP_QUEUED_SEND, i.e.
- * io_uring): a write of up to QUEUED_SEND_MAX bytes is appended to
- * `pending` instead, and, if nothing is being sent, the stream queues
+ * io_uring): a small write, or a write of up to QUEUED_SEND_MAX bytes
+ * after a direct one in the same slice of the same task (queue_write),
+ * is appended to `pending` instead, and, if nothing is being sent, the
+ * stream queues
  * presubmit work (tx_pre) on the writer's worker's reactor. Just before
  * that reactor's next submission (the end of the scheduler's pass) it
  * moves `pending` to `out` and starts one send of it, a standing op: so a
@@ -45,10 +47,10 @@
  * work again there. A socket the peer does not drain keeps the send
  * waiting in the kernel, not a task. A cancelled send (the worker turned
  * standby, the loop's quiesce) hands what is left to a flusher task.
- * Larger writes send directly as above (their copy would cost more than
- * the system call), and what the kernel does not take then goes the
- * queued way. The price: a written response leaves at the end of the
- * pass rather than at the write.
+ * Other writes send directly as above (their copy and request would cost
+ * more than the system call), and what the kernel does not take then
+ * goes the queued way. The price: a queued response leaves at the end of
+ * the pass rather than at the write.
  *
  * A sendfile (weft_writer_sendfile, asyncio's loop.sendfile(transport))
  * marks the writer (sendfile_active) under the lock, which refuses
@@ -117,10 +119,22 @@
 #define DEFAULT_LOW (16u * 1024u)
 /* One receive asks for this much: asyncio's max_size for a read. */
 #define RECV_CHUNK (64u * 1024u)
-/* The largest write that is copied and queued rather than sent directly
- * (queued sends, above): a response's size; beyond it the copy costs
- * about what the system call it saves does. */
-#define QUEUED_SEND_MAX (16u * 1024u)
+/* Which writes are copied and queued rather than sent directly (queued
+ * sends, above), when nothing is being sent. Measured with an echo over
+ * 64 connections (benchmarks/RESULTS.md, 2026-12-06 08:26Z): a direct
+ * send cost the same as a queued one at 64 bytes and less from 256 bytes
+ * up (0.94x the CPU per request at 1 KiB, 0.89x at 4 KiB, 0.80x at 16
+ * KiB): the queued path's copy, request and completion cost more than
+ * the system call they save when a slice writes a stream once. What the
+ * queue wins is several writes in one slice (pipelined answers: one send
+ * for all of them). So: up to QUEUED_SEND_SMALL bytes always queue (a
+ * response head, which a sendfile that follows sends in the file's first
+ * segment; short answers); up to QUEUED_SEND_MAX, the first direct send
+ * of a slice goes out at once and later writes of the same slice to the
+ * stream queue behind it; beyond QUEUED_SEND_MAX, whose copy costs more
+ * than a system call, every write goes directly. */
+#define QUEUED_SEND_SMALL 512u
+#define QUEUED_SEND_MAX (4u * 1024u)
 
 static size_t bytes_len(const struct weft__bytes *b) { return b->tail - b->head; }
 
@@ -1037,10 +1051,26 @@ static int writer_error_locked(const struct weft__stream *s) {
   return s->closing ? -ECONNRESET : 0;
 }
 
-/* write() under the lock. Once unlocked, the caller submits on *@submit
- * (set when this write filled its reactor's batch of presubmit work) and
- * watches *@flusher (set when it spawned one). */
-static int write_locked(struct weft__stream *s, const void *buf, size_t n,
+/* Whether a write of @n bytes by @t, with nothing being sent, queues
+ * rather than going out directly (QUEUED_SEND_SMALL, above); a write that
+ * goes directly marks the slice. Locked. */
+static bool queue_write(struct weft__stream *s, struct weft_task *t, size_t n) {
+  if (n <= QUEUED_SEND_SMALL) return true;
+  if (n <= QUEUED_SEND_MAX) {
+    /* relaxed: the task's own slice count, read on its own thread. */
+    uint64_t slice = atomic_load_explicit(&t->runs, memory_order_relaxed);
+    if (s->direct_task == t && s->direct_slice == slice) return true;
+    s->direct_task = t;
+    s->direct_slice = slice;
+  }
+  return false;
+}
+
+/* write() under the lock, by the running task @t. Once unlocked, the
+ * caller submits on *@submit (set when this write filled its reactor's
+ * batch of presubmit work) and watches *@flusher (set when it spawned
+ * one). */
+static int write_locked(struct weft__stream *s, struct weft_task *t, const void *buf, size_t n,
                         struct weft__reactor **submit, weft_task_t **flusher) {
   int err = writer_error_locked(s);
   if (err) return err;
@@ -1048,7 +1078,7 @@ static int write_locked(struct weft__stream *s, const void *buf, size_t n,
   if (s->sendfile_active) return -EBUSY;   /* asyncio: "sendfile is in progress" */
   if (!n) return 0;
   struct weft__reactor *r = queued_send_reactor(s);
-  if (!sending(s) && !(r && n <= QUEUED_SEND_MAX)) {
+  if (!sending(s) && !(r && queue_write(s, t, n))) {
     ssize_t w = send_now(s, buf, n);
     if (w < 0) {
       set_werr_locked(s, (int)w);
@@ -1096,7 +1126,7 @@ int weft_writer_write(weft_writer_t *w, const void *buf, size_t n) {
   struct weft__reactor *submit = NULL;
   weft_task_t *flusher = NULL;
   weft__amutex_lock(&s->lock);
-  rc = write_locked(s, buf, n, &submit, &flusher);
+  rc = write_locked(s, weft__task_self(), buf, n, &submit, &flusher);
   weft__amutex_unlock(&s->lock);
   if (flusher) flusher_watch(s, flusher);
   if (submit) weft__reactor_submit(submit);
@@ -1111,8 +1141,9 @@ int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt
   struct weft__reactor *submit = NULL;
   weft_task_t *flusher = NULL;
   weft__amutex_lock(&s->lock);
+  struct weft_task *t = weft__task_self();
   for (int i = 0; i < iovcnt && rc == 0; i++)
-    rc = write_locked(s, iov[i].iov_base, iov[i].iov_len, &submit, &flusher);
+    rc = write_locked(s, t, iov[i].iov_base, iov[i].iov_len, &submit, &flusher);
   weft__amutex_unlock(&s->lock);
   if (flusher) flusher_watch(s, flusher);
   if (submit) weft__reactor_submit(submit);

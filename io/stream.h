@@ -89,6 +89,11 @@ struct weft__stream {
   weft_loop_t *flusher_loop;  /* the loop it was spawned on */
   uint32_t flusher_restarts;  /* flushers that replaced a cancelled one (tests) */
   struct weft__notify flusher_note; /* flusher_ended, on the flusher's future */
+  /* The task and slice (its runs count) of the last direct write that
+   * queue_write let through: later writes of that slice queue behind it.
+   * Only compared, never dereferenced. */
+  const struct weft_task *direct_task;
+  uint64_t direct_slice;
   bool tx_queued;             /* tx_pre waits for its reactor's next submission */
   bool tx_inflight;           /* tx_op, a send of out, is in flight */
   uint32_t tx_sends;          /* queued sends started (tests, dumps) */

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 
 /* A socketpair: the test drives one end raw, the stream wraps the other. */
@@ -1301,6 +1302,57 @@ START_TEST(test_pass_writes_leave_as_one_send) {
 }
 END_TEST
 
+/* Which writes go out at once (stream.c, queue_write): a small one always
+ * queues; a medium one (up to 4 KiB) goes directly when it is the first of
+ * its task's slice to do so, and the medium writes after it in the same
+ * slice queue behind it (pipelined answers: one send); a large one always
+ * goes directly. Nothing queued ahead, each time. weft_writer_buffer_size
+ * counts what is queued; the peer's socket holds what went directly. */
+static size_t peer_has(int fd) {
+  int n = 0;
+  ck_assert_int_eq(ioctl(fd, FIONREAD, &n), 0);
+  return (size_t)n;
+}
+
+static int slice_writes_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  if (!on_uring()) return 0; /* epoll: every write goes directly (pass_writes) */
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  stream_pair(sv, 0, &r, &w);
+  write_pattern(w, 0, 1000, 1000); /* the slice's first medium write: at once */
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 0);
+  ck_assert_uint_eq(peer_has(sv[1]), 1000);
+  write_pattern(w, 1000, 3000, 1500); /* the same slice: queued behind it */
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 3000);
+  ck_assert_uint_eq(peer_has(sv[1]), 1000);
+  read_pattern_raw(sv[1], 0, 4000); /* a new slice after this */
+  ck_assert_uint_eq(tx_counts(w).sends, 1);
+  write_pattern(w, 4000, 2000, 2000); /* a new slice's first: at once again */
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 0);
+  write_pattern(w, 6000, 100, 100); /* small: queued */
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 100);
+  read_pattern_raw(sv[1], 4000, 2100);
+  write_pattern(w, 6100, 300, 300); /* a small first write of a slice: queued */
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 300);
+  read_pattern_raw(sv[1], 6100, 300);
+  write_pattern(w, 6400, 1000, 1000); /* at once */
+  write_pattern(w, 7400, 5000, 5000); /* large, the same slice: at once too */
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 0);
+  ck_assert_uint_eq(peer_has(sv[1]), 6000);
+  read_pattern_raw(sv[1], 6400, 6000);
+  ck_assert_uint_eq(tx_counts(w).sends, 3);
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_medium_writes_go_at_once_once_a_slice) {
+  ck_assert_int_eq(run_main(1, slice_writes_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* One worker, a pass writing to many streams: every WEFT__PRESUBMIT_BATCH
  * streams written are submitted together at once, so the first writes do
  * not wait for the whole pass; the rest leave when the pass ends. */
@@ -1704,6 +1756,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_two_numbers_both_close);
   tcase_add_test(tc, test_read_only_socket_closes);
   tcase_add_test(tc, test_pass_writes_leave_as_one_send);
+  tcase_add_test(tc, test_medium_writes_go_at_once_once_a_slice);
   tcase_add_test(tc, test_pass_submits_each_full_batch);
   tcase_add_test(tc, test_last_pass_writes_leave_at_stop);
   tcase_add_test(tc, test_queued_sends_to_a_slow_peer);
