@@ -89,12 +89,15 @@ struct weft__io_op {
   struct weft__io_op *st_prev, *st_next;
   /* WEFT__IO_RECV_MULTI: the received bytes (res of them) in a provided
    * buffer, valid only while cb runs: the buffer goes back to the kernel
-   * when cb returns, so cb copies what it keeps. */
+   * when cb returns, so cb copies what it keeps. data_to_end: they reached
+   * the buffer's end (a whole buffer filled, or the rest of one consumed
+   * incrementally): more was probably waiting. */
   const void *data;
+  bool data_to_end;
 };
 
 /* The size of a provided buffer: a multishot receive's result is at most
- * this (a full one means more was probably waiting). */
+ * this. */
 #define WEFT__RECV_BUF_SIZE 4096u
 
 /* What a backend can do; the layers above test these, never which
@@ -208,6 +211,12 @@ struct weft__reactor {
       struct io_uring_buf_ring *pbr;
       char *pbufs;
       int pbuf_err;
+      /* Incremental consumption (ring.c, Linux 6.12): per buffer, the
+       * bytes the kernel has filled so far; NULL when each completion
+       * takes a whole buffer. pbuf_whole, set before first use, keeps
+       * whole buffers (tests). */
+      uint16_t *pbuf_off;
+      bool pbuf_whole;
       struct weft__io_op *standing; /* in-flight standing ops (st_next) */
     } ur;
 #endif

@@ -35,6 +35,7 @@
  */
 #include "reactor.h"
 #include "deadline.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -51,11 +52,37 @@
 
 /* Provided buffers: r->recv_bufs (256 by default) x 4 KiB in one mapping
  * (1 MiB of address space per ring that ever receives this way; pages are
- * touched as the kernel fills them). One buffer per completion, so the
- * count bounds how many completions may land between two reaps before
- * -ENOBUFS: a worker's active connections, roughly. */
+ * touched as the kernel fills them). Where the kernel consumes them
+ * incrementally (IOU_PBUF_RING_INC, Linux 6.12) a completion takes only
+ * the bytes it received from the buffer at the ring's head, the next one
+ * goes on in the same buffer (IORING_CQE_F_BUF_MORE: the kernel keeps
+ * it), and a buffer goes back to the ring when a completion without that
+ * flag says the kernel is done with it: small messages share a buffer, so
+ * 256 buffers hold thousands of requests. The reactor keeps each buffer's
+ * filled length (pbuf_off), since a completion's bytes start there.
+ * Otherwise one buffer per completion, so the count bounds how many
+ * completions may land between two reaps before -ENOBUFS, which a worker
+ * with more busy connections than buffers meets (the receive then ends
+ * and its owner starts it again: benchmarks/RESULTS.md, 2026-12-06
+ * 08:45Z). */
 #define PBUF_GROUP 0
 #define PBUF_SIZE WEFT__RECV_BUF_SIZE
+_Static_assert(PBUF_SIZE <= UINT16_MAX + 1u, "pbuf_off holds a buffer's filled length");
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+#define PBUF_RING_INC 2u /* IOU_PBUF_RING_INC: io_uring_buf_reg's flags */
+
+/* io_uring_buf_reg as the kernel reads it (liburing 2.3 names the flags
+ * field pad). */
+struct pbuf_reg {
+  uint64_t ring_addr;
+  uint32_t ring_entries;
+  uint16_t bgid;
+  uint16_t flags;
+  uint64_t resv[3];
+};
+_Static_assert(sizeof(struct pbuf_reg) == sizeof(struct io_uring_buf_reg), "the kernel's layout");
 
 static const uint8_t required_ops[] = {
     IORING_OP_READ,     IORING_OP_WRITE,   IORING_OP_READV,        IORING_OP_WRITEV,
@@ -170,17 +197,35 @@ static int pbuf_setup(struct weft__reactor *r) {
   if (!r->recv_bufs) return -ENOTSUP; /* the loop turned receiving ahead off */
   void *m = mmap(NULL, pbuf_map_len(r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return -ENOMEM; /* not kept: memory may come back */
-  struct io_uring_buf_reg reg;
+  struct pbuf_reg reg;
   memset(&reg, 0, sizeof reg);
   reg.ring_addr = (uint64_t)(uintptr_t)m;
   reg.ring_entries = r->recv_bufs;
   reg.bgid = PBUF_GROUP;
-  int rc = io_uring_register_buf_ring(&r->ur.ring, &reg, 0);
+  uint16_t *off = r->ur.pbuf_whole ? NULL : weft__calloc(r->recv_bufs * sizeof *off);
+  int rc = -EINVAL;
+  if (off) { /* incremental where the kernel has it (6.12); EINVAL before */
+    reg.flags = PBUF_RING_INC;
+    rc = syscall(__NR_io_uring_register, r->ur.ring.ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0
+             ? -errno
+             : 0;
+    if (rc) {
+      weft__free(off, r->recv_bufs * sizeof *off);
+      off = NULL;
+    }
+  }
+  if (rc) {
+    reg.flags = 0;
+    rc = syscall(__NR_io_uring_register, r->ur.ring.ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0
+             ? -errno
+             : 0;
+  }
   if (rc < 0) {
     munmap(m, pbuf_map_len(r));
     r->ur.pbuf_err = rc;
     return rc;
   }
+  r->ur.pbuf_off = off;
   r->ur.pbr = m;
   r->ur.pbufs = (char *)m + r->recv_bufs * sizeof(struct io_uring_buf);
   io_uring_buf_ring_init(r->ur.pbr);
@@ -192,14 +237,30 @@ static int pbuf_setup(struct weft__reactor *r) {
   return 0;
 }
 
-static char *pbuf_of(struct weft__reactor *r, uint32_t cqe_flags) {
-  return r->ur.pbufs + (size_t)(cqe_flags >> IORING_CQE_BUFFER_SHIFT) * PBUF_SIZE;
+static char *pbuf_base(struct weft__reactor *r, unsigned bid) {
+  return r->ur.pbufs + (size_t)bid * PBUF_SIZE;
 }
 
-/* Gives a completion's buffer back to the kernel. */
-static void pbuf_return(struct weft__reactor *r, uint32_t cqe_flags) {
+/* Where a completion's bytes are: its buffer, after what earlier
+ * completions filled of it (incremental consumption). */
+static char *pbuf_of(struct weft__reactor *r, uint32_t cqe_flags) {
+  unsigned bid = cqe_flags >> IORING_CQE_BUFFER_SHIFT;
+  return pbuf_base(r, bid) + (r->ur.pbuf_off ? r->ur.pbuf_off[bid] : 0);
+}
+
+/* After a completion of @res bytes into a buffer: the kernel keeps it (a
+ * partly filled incremental one: its filled length grows), or it goes back
+ * to the ring whole. */
+static void pbuf_return(struct weft__reactor *r, uint32_t cqe_flags, int32_t res) {
   unsigned short bid = (unsigned short)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
-  io_uring_buf_ring_add(r->ur.pbr, pbuf_of(r, cqe_flags), PBUF_SIZE, bid,
+  if (r->ur.pbuf_off) {
+    if (cqe_flags & IORING_CQE_F_BUF_MORE) {
+      if (res > 0) r->ur.pbuf_off[bid] = (uint16_t)(r->ur.pbuf_off[bid] + (uint32_t)res);
+      return;
+    }
+    r->ur.pbuf_off[bid] = 0;
+  }
+  io_uring_buf_ring_add(r->ur.pbr, pbuf_base(r, bid), PBUF_SIZE, bid,
                         io_uring_buf_ring_mask(r->recv_bufs), 0);
   io_uring_buf_ring_advance(r->ur.pbr, 1);
 }
@@ -208,6 +269,8 @@ static void ring_fini(struct weft__reactor *r) {
   io_uring_queue_exit(&r->ur.ring); /* cancels the wake read; drops the buffer ring */
   if (r->ur.pbr) munmap(r->ur.pbr, pbuf_map_len(r));
   r->ur.pbr = NULL;
+  if (r->ur.pbuf_off) weft__free(r->ur.pbuf_off, r->recv_bufs * sizeof *r->ur.pbuf_off);
+  r->ur.pbuf_off = NULL;
   close(r->wake_fd);
 }
 
@@ -401,9 +464,11 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
   /* A provided buffer is the op's while cb runs, the kernel's after. */
   bool buffer = (flags & IORING_CQE_F_BUFFER) && r->ur.pbr;
   op->data = buffer ? pbuf_of(r, flags) : NULL;
+  op->data_to_end = buffer && res > 0 &&
+                    (const char *)op->data + res == pbuf_base(r, flags >> IORING_CQE_BUFFER_SHIFT) + PBUF_SIZE;
   if (flags & IORING_CQE_F_MORE) { /* one result of a multishot request: more follow */
     weft__io_complete(op, res, flags);
-    if (buffer) pbuf_return(r, flags);
+    if (buffer) pbuf_return(r, flags, res);
     return;
   }
   if (res == -EAGAIN && op->phase == WEFT__PHASE_ISSUE && poll_mask(&op->req) && !op->cancelled) {
@@ -419,7 +484,7 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
   weft__reactor_note(&r->finished);
   if (op->standing) standing_unlink(r, op);
   weft__io_complete(op, res, flags); /* may free op, or start it again */
-  if (buffer) pbuf_return(r, flags);
+  if (buffer) pbuf_return(r, flags, res);
 }
 
 static unsigned reap(struct weft__reactor *r) {

@@ -353,11 +353,14 @@ static bool cancelled_meanwhile(void) {
 /* fill_push: "receive the pull way this time" (never a user's result). */
 #define PULL_INSTEAD (-200000)
 
-/* This many completions in a row that each filled a provided buffer make
- * the stream a bulk transfer: receiving ahead in 4 KiB pieces, copied
- * twice, runs at half the speed of a pull receive straight into a large
- * read's buffer (RESULTS.md, 2026-12-02), so such a stream pulls from then
- * on. Small messages (requests and replies) never fill a buffer. */
+/* This many completions in a row that each reached the end of their
+ * provided buffer (op->data_to_end: a whole buffer filled, or the rest of
+ * one the kernel consumes incrementally) make the stream a bulk transfer:
+ * receiving ahead in 4 KiB pieces, copied twice, runs at half the speed of
+ * a pull receive straight into a large read's buffer (RESULTS.md,
+ * 2026-12-02), so such a stream pulls from then on. Small messages
+ * (requests and replies) end at a buffer's end once in many buffers' worth
+ * of them, never four times in a row. */
 #define BULK_RUN 4
 
 /* asyncio pauses its transport when the buffer passes twice the limit. */
@@ -419,7 +422,7 @@ static void rx_done(struct weft__io_op *op) {
       s->rx_err = -ENOMEM; /* bytes it cannot keep: the stream fails, it never skips them */
       drain_ready_locked(s);
     }
-    s->rx_full_run = (uint32_t)res == WEFT__RECV_BUF_SIZE ? (uint8_t)(s->rx_full_run + 1) : 0;
+    s->rx_full_run = op->data_to_end ? (uint8_t)(s->rx_full_run + 1) : 0;
     if (s->rx_full_run >= BULK_RUN) s->rx_bulk = true;
   }
   if (more) {

@@ -67,11 +67,15 @@ END_TEST
 /* A standing multishot receive: each arrival calls back with its bytes in
  * a provided buffer (op->data), more to come; quiesce cancels it and
  * delivers the last call, and the reactor lists no standing op after. A
- * non-blocking socket works the same (its -EAGAIN becomes a poll). */
+ * non-blocking socket works the same (its -EAGAIN becomes a poll). Both
+ * ways of consuming the buffers (ring.c): incremental where the kernel has
+ * it (Linux 6.12), and whole buffers (pbuf_whole); then 200,000 bytes in
+ * pieces that end inside buffers and span them, each byte where the
+ * completion says, 16 buffers going round several times. */
 struct recv_op {
   struct weft__io_op op; /* first */
   int calls;
-  char got[64];
+  char got[210000];
   size_t len;
 };
 
@@ -87,8 +91,10 @@ static void copy_call(struct weft__io_op *op) {
 }
 
 START_TEST(multishot_receive_into_provided_buffers) {
-  for (int nonblock = 0; nonblock < 2; nonblock++) {
+  for (int mode = 0; mode < 4; mode++) {
+    int nonblock = mode & 1, whole = mode >> 1;
     backend_up();
+    R.ur.pbuf_whole = whole;
     ck_assert(weft__reactor_can(&R, WEFT__CAP_MULTISHOT_RECV));
     struct recv_op none = {.op.req = {.kind = WEFT__IO_RECV_MULTI, .fd = 0}, .op.cb = copy_call};
     ck_assert_int_eq(weft__reactor_start_standing(&R, &none.op), -ENOTSUP); /* no buffers given */
@@ -108,6 +114,19 @@ START_TEST(multishot_receive_into_provided_buffers) {
     }
     ck_assert_uint_eq(d.len, strlen("hellomultishotworld"));
     ck_assert(memcmp(d.got, "hellomultishotworld", d.len) == 0);
+    if (whole) ck_assert_ptr_null(R.ur.pbuf_off);
+    if (mode == 0) fprintf(stderr, "provided buffers: %s\n", R.ur.pbuf_off ? "incremental" : "whole");
+    static char big[200000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    size_t sent = 0, start = d.len;
+    for (size_t piece = 1; sent < sizeof big; piece = piece * 3 % 5000 + 1) {
+      size_t k = piece < sizeof big - sent ? piece : sizeof big - sent;
+      ck_assert_int_eq(write(sv[1], big + sent, k), (ssize_t)k);
+      sent += k;
+      while (d.len < start + sent) weft__reactor_wait(&R, 0);
+    }
+    ck_assert_uint_eq(d.len, start + sizeof big);
+    ck_assert(memcmp(d.got + start, big, sizeof big) == 0);
     int before = d.calls;
     weft__reactor_quiesce(&R);
     ck_assert_int_eq(d.calls, before + 1);

@@ -825,10 +825,13 @@ START_TEST(test_receive_pauses_keep_order) {
 }
 END_TEST
 
-/* More receives complete between two reaps than there are provided
- * buffers (256 per ring): those that find none end with -ENOBUFS and are
- * started again; every reader still gets its bytes. */
+/* More arrives between two reaps than the provided buffers hold (256 of
+ * 4 KiB per ring: 300 messages of 4,000 bytes; whether each completion
+ * takes a whole buffer or, consumed incrementally, only its bytes): the
+ * receives that find no room end with -ENOBUFS and are started again;
+ * every reader still gets its bytes. */
 #define EXHAUST_PAIRS 300
+#define EXHAUST_BYTES 4000
 
 struct one_byte {
   weft_reader_t *r;
@@ -838,9 +841,11 @@ struct one_byte {
 static int read_one(void *arg, void **res) {
   (void)res;
   struct one_byte *o = arg;
-  char c = 0;
-  ck_assert_int_eq(weft_reader_read(o->r, &c, 1), 1);
-  ck_assert_int_eq(c, o->want);
+  char got[EXHAUST_BYTES];
+  ck_assert_int_eq(weft_reader_readexactly(o->r, got, EXHAUST_BYTES, NULL), EXHAUST_BYTES);
+  size_t bad = 0;
+  for (size_t i = 0; i < EXHAUST_BYTES; i++) bad += got[i] != o->want;
+  ck_assert_uint_eq(bad, 0);
   return 0;
 }
 
@@ -860,7 +865,11 @@ static int exhaust_main(void *arg, void **res) {
     ck_assert_int_eq(weft_spawn(read_one, &ob[i], &ts[i]), 0);
   }
   ck_assert_int_eq(weft_yield(), 0); /* one worker, FIFO: every reader is waiting now */
-  for (int i = 0; i < EXHAUST_PAIRS; i++) ck_assert_int_eq(write(peer[i], &ob[i].want, 1), 1);
+  static char msg[EXHAUST_BYTES];
+  for (int i = 0; i < EXHAUST_PAIRS; i++) {
+    memset(msg, ob[i].want, sizeof msg);
+    ck_assert_int_eq(write(peer[i], msg, sizeof msg), (ssize_t)sizeof msg);
+  }
   uint32_t restarts = 0;
   for (int i = 0; i < EXHAUST_PAIRS; i++) {
     ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
