@@ -83,10 +83,12 @@ enum weft_order {
  *               socket streams that receive ahead (weft/stream.h), set up
  *               when a worker first needs them; a power of two up to 32768,
  *               0 means 256 (1 MiB per worker), -1 turns receiving ahead
- *               off (every stream read issues its own receive). With many
- *               more busy connections per worker than buffers, receives
- *               run out of buffers and are restarted (docs/io.md): a
- *               server expecting thousands per worker may raise it.
+ *               off (every stream read issues its own receive). Before
+ *               Linux 6.12 each receive's completion takes a whole buffer,
+ *               so with many more busy connections per worker than buffers
+ *               receives run out and are restarted (docs/io.md): a server
+ *               expecting thousands per worker may raise it there (6.12
+ *               on, small messages share buffers).
  * @max_tasks:   a cap on tasks alive at once (spawned and not ended); a
  *               spawn at the cap returns -EAGAIN (bounded memory for
  *               servers that spawn per request). 0: no cap.
