@@ -189,6 +189,14 @@ static size_t pbuf_map_len(const struct weft__reactor *r) {
   return r->recv_bufs * sizeof(struct io_uring_buf) + (size_t)r->recv_bufs * PBUF_SIZE;
 }
 
+/* IORING_REGISTER_PBUF_RING with @flags: 0 or -errno. */
+static int register_pbuf_ring(struct weft__reactor *r, struct pbuf_reg *reg, uint16_t flags) {
+  reg->flags = flags;
+  return syscall(__NR_io_uring_register, r->ur.ring.ring_fd, IORING_REGISTER_PBUF_RING, reg, 1) < 0
+             ? -errno
+             : 0;
+}
+
 /* Sets up the provided buffers on first use: 0, or why not (kept, so a
  * kernel without buffer rings is asked once). */
 static int pbuf_setup(struct weft__reactor *r) {
@@ -202,24 +210,14 @@ static int pbuf_setup(struct weft__reactor *r) {
   reg.ring_addr = (uint64_t)(uintptr_t)m;
   reg.ring_entries = r->recv_bufs;
   reg.bgid = PBUF_GROUP;
+  /* Incremental where the kernel has it (6.12; EINVAL before), else
+   * whole buffers. */
   uint16_t *off = r->ur.pbuf_whole ? NULL : weft__calloc(r->recv_bufs * sizeof *off);
-  int rc = -EINVAL;
-  if (off) { /* incremental where the kernel has it (6.12); EINVAL before */
-    reg.flags = PBUF_RING_INC;
-    rc = syscall(__NR_io_uring_register, r->ur.ring.ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0
-             ? -errno
-             : 0;
-    if (rc) {
-      weft__free(off, r->recv_bufs * sizeof *off);
-      off = NULL;
-    }
+  if (off && register_pbuf_ring(r, &reg, PBUF_RING_INC) != 0) {
+    weft__free(off, r->recv_bufs * sizeof *off);
+    off = NULL;
   }
-  if (rc) {
-    reg.flags = 0;
-    rc = syscall(__NR_io_uring_register, r->ur.ring.ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0
-             ? -errno
-             : 0;
-  }
+  int rc = off ? 0 : register_pbuf_ring(r, &reg, 0);
   if (rc < 0) {
     munmap(m, pbuf_map_len(r));
     r->ur.pbuf_err = rc;
@@ -251,7 +249,7 @@ static char *pbuf_of(struct weft__reactor *r, uint32_t cqe_flags) {
 /* After a completion of @res bytes into a buffer: the kernel keeps it (a
  * partly filled incremental one: its filled length grows), or it goes back
  * to the ring whole. */
-static void pbuf_return(struct weft__reactor *r, uint32_t cqe_flags, int32_t res) {
+static void pbuf_consumed(struct weft__reactor *r, uint32_t cqe_flags, int32_t res) {
   unsigned short bid = (unsigned short)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
   if (r->ur.pbuf_off) {
     if (cqe_flags & IORING_CQE_F_BUF_MORE) {
@@ -468,7 +466,7 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
                     (const char *)op->data + res == pbuf_base(r, flags >> IORING_CQE_BUFFER_SHIFT) + PBUF_SIZE;
   if (flags & IORING_CQE_F_MORE) { /* one result of a multishot request: more follow */
     weft__io_complete(op, res, flags);
-    if (buffer) pbuf_return(r, flags, res);
+    if (buffer) pbuf_consumed(r, flags, res);
     return;
   }
   if (res == -EAGAIN && op->phase == WEFT__PHASE_ISSUE && poll_mask(&op->req) && !op->cancelled) {
@@ -484,7 +482,7 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
   weft__reactor_note(&r->finished);
   if (op->standing) standing_unlink(r, op);
   weft__io_complete(op, res, flags); /* may free op, or start it again */
-  if (buffer) pbuf_return(r, flags, res);
+  if (buffer) pbuf_consumed(r, flags, res);
 }
 
 static unsigned reap(struct weft__reactor *r) {

@@ -35,16 +35,15 @@
  * io_uring): a small write, or a write of up to QUEUED_SEND_MAX bytes
  * after a direct one in the same slice of the same task (queue_write),
  * is appended to `pending` instead, and, if nothing is being sent, the
- * stream queues
- * presubmit work (tx_pre) on the writer's worker's reactor. Just before
- * that reactor's next submission (the end of the scheduler's pass) it
- * moves `pending` to `out` and starts one send of it, a standing op: so a
- * pass's writes to a stream (pipelined responses) are one request, and
- * the sends of all streams written in the pass enter the kernel in one
- * system call, the one the pass makes anyway. The send's completion, on
- * that worker's thread, accounts what the kernel took and, if bytes
- * remain (a short send, or writes made meanwhile), queues the presubmit
- * work again there. A socket the peer does not drain keeps the send
+ * stream queues presubmit work (tx_pre) on the writer's worker's reactor.
+ * Just before that reactor's next submission (the end of the scheduler's
+ * pass) it moves `pending` to `out` and starts one send of it, a standing
+ * op: so a pass's writes to a stream (pipelined responses) are one
+ * request, and the sends of all streams written in the pass enter the
+ * kernel in one system call, the one the pass makes anyway. The send's
+ * completion, on that worker's thread, accounts what the kernel took and,
+ * if bytes remain (a short send, or writes made meanwhile), queues the
+ * presubmit work again there. A socket the peer does not drain keeps the send
  * waiting in the kernel, not a task. A cancelled send (the worker turned
  * standby, the loop's quiesce) hands what is left to a flusher task.
  * Other writes send directly as above (their copy and request would cost
