@@ -112,6 +112,30 @@ static void arm_wake(struct weft__reactor *r) {
   io_uring_sqe_set_data(sqe, &r->ur.wake_op);
 }
 
+/* Completion queue entries: a pass's completions must fit between two
+ * reaps. A busy stream makes two a pass (its standing receive's and its
+ * queued send's), so 1,000 connections on a worker made ~2,000 where a
+ * queue of 4x 256 entries held 1,024: the rest went to the kernel's
+ * overflow list (an allocation each), and a multishot receive that cannot
+ * post its completion ends and is armed again (a poll each). That cost the
+ * stream echo over 1,000 connections 1.2x the CPU per request
+ * (benchmarks/RESULTS.md, 2026-12-06 10:04Z). 8,192 entries (128 KiB) hold
+ * 4,000 busy streams a worker; IORING_MAX_CQ_ENTRIES caps it. NODROP
+ * keeps what does not fit. */
+#define CQ_MIN 8192u
+#define CQ_MAX 65536u
+#define CQ_SMALL_FACTOR 4u
+
+static unsigned cq_size_small(unsigned entries) {
+  unsigned cq = entries * CQ_SMALL_FACTOR; /* entries <= 32768: no wrap */
+  return cq > CQ_MAX ? CQ_MAX : cq;
+}
+
+static unsigned cq_size(unsigned entries) {
+  unsigned cq = cq_size_small(entries);
+  return cq < CQ_MIN ? CQ_MIN : cq;
+}
+
 static int ring_init(struct weft__reactor *r, unsigned entries, bool own_thread, char *why,
                     size_t whylen) {
   static const unsigned optional[] = {
@@ -124,12 +148,19 @@ static int ring_init(struct weft__reactor *r, unsigned entries, bool own_thread,
       IORING_SETUP_SUBMIT_ALL, 0};
   int rc = -EINVAL;
   unsigned flags = 0;
+  unsigned cq = cq_size(entries), cq_small = cq_size_small(entries);
   for (size_t i = own_thread ? 0 : 1; i < sizeof optional / sizeof optional[0]; i++) {
-    struct io_uring_params p;
-    memset(&p, 0, sizeof p);
-    p.flags = optional[i] | IORING_SETUP_CQSIZE;
-    p.cq_entries = entries * 4; /* room for bursts; NODROP covers the rest */
-    rc = io_uring_queue_init_params(entries, &r->ur.ring, &p);
+    for (;;) {
+      struct io_uring_params p;
+      memset(&p, 0, sizeof p);
+      p.flags = optional[i] | IORING_SETUP_CQSIZE;
+      p.cq_entries = cq;
+      rc = io_uring_queue_init_params(entries, &r->ur.ring, &p);
+      /* Before 5.12 a ring's memory counts against RLIMIT_MEMLOCK (64 KiB
+       * on some systems): the small queue still works, with overflows. */
+      if (rc != -ENOMEM || cq == cq_small) break;
+      cq = cq_small;
+    }
     flags = optional[i];
     if (rc != -EINVAL) break;
   }

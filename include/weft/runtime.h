@@ -78,7 +78,9 @@ enum weft_order {
  *               $WEFT_IO_BACKEND=io_uring|epoll forces one), WEFT_IO_URING
  *               (io_uring or weft_loop_new fails), WEFT_IO_EPOLL.
  * @io_entries:  submission queue entries per worker ring, a power of two
- *               up to 32768; 0 means 256.
+ *               up to 32768; 0 means 256. The completion queue has 4x as
+ *               many, at least 8192 (a pass's completions with thousands
+ *               of busy connections, docs/io.md) and at most 65536.
  * @recv_buffers: io_uring: provided buffers (4 KiB each) per worker for
  *               socket streams that receive ahead (weft/stream.h), set up
  *               when a worker first needs them; a power of two up to 32768,

@@ -102,7 +102,16 @@ START_TEST(test_choice) {
     ck_assert_str_ne(weft_loop_backend_reason(loop), "");
   else
     ck_assert_str_eq(weft_loop_backend_reason(loop), "");
+  char auto_backend[16];
+  snprintf(auto_backend, sizeof auto_backend, "%s", weft_loop_backend(loop));
   close_clean(loop);
+  /* The largest ring: its completion queue is capped at the kernel's
+   * maximum, not refused (which would fall back to epoll). */
+  cfg.io_entries = 32768;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  ck_assert_str_eq(weft_loop_backend(loop), auto_backend);
+  close_clean(loop);
+  cfg.io_entries = 0;
   /* Bad configurations. */
   cfg.io_backend = 7;
   ck_assert_int_eq(weft_loop_new(&cfg, &loop), -EINVAL);

@@ -3,7 +3,8 @@
  * (backend_cases.h), and the ring's own: a deadline travels with the
  * request as a linked timeout, a multishot accept calls back once per
  * connection with more to come, a standing multishot receive delivers
- * through provided buffers until quiesce ends it, and the wake eventfd
+ * through provided buffers until quiesce ends it (and stays standing
+ * through a burst of completions before a reap), and the wake eventfd
  * stays armed across many kicks.
  */
 #define BACKEND WEFT__IO_URING
@@ -141,6 +142,48 @@ START_TEST(multishot_receive_into_provided_buffers) {
 }
 END_TEST
 
+/* A pass's completions fit the completion queue (ring.c, cq_size): 3,000
+ * requests finish before the first reap, then bytes arrive for a standing
+ * multishot receive, and it posts its completion still standing (MORE).
+ * With a queue too small for the burst the kernel keeps the rest on its
+ * overflow list and ends the multishot receive instead (the old 4x the
+ * 16 entries failed here). */
+static int nops_done;
+static void nop_call(struct weft__io_op *op) {
+  (void)op;
+  nops_done++;
+}
+
+START_TEST(a_burst_of_completions_leaves_receives_standing) {
+  enum { NOPS = 3000 };
+  backend_up();
+  R.recv_bufs = 16;
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  struct recv_op d = {.op.req = {.kind = WEFT__IO_RECV_MULTI, .fd = sv[0]}, .op.cb = copy_call};
+  ck_assert_int_eq(weft__reactor_start_standing(&R, &d.op), 0);
+  weft__reactor_poll(&R);
+  static struct weft__io_op nops[NOPS];
+  nops_done = 0;
+  for (int i = 0; i < NOPS; i++) {
+    nops[i] = (struct weft__io_op){.req = {.kind = WEFT__IO_NOP}, .cb = nop_call};
+    ck_assert_int_eq(weft__reactor_start(&R, &nops[i], 0), 0);
+  }
+  ck_assert_int_eq(write(sv[1], "burst", 5), 5);
+  while (nops_done < NOPS || d.len < 5) weft__reactor_wait(&R, 0);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_eq(d.op.res, 5);
+  ck_assert_uint_ne(d.op.cqe_flags & IORING_CQE_F_MORE, 0); /* still standing */
+  ck_assert(memcmp(d.got, "burst", 5) == 0);
+  weft__reactor_quiesce(&R);
+  ck_assert_int_eq(d.calls, 2);
+  ck_assert_int_eq(d.op.res, -ECANCELED);
+  close(sv[0]);
+  close(sv[1]);
+  weft__reactor_fini(&R);
+}
+END_TEST
+
 START_TEST(wake_stays_armed) {
   backend_up();
   for (int i = 0; i < 100; i++) {
@@ -157,6 +200,7 @@ static Suite *suite(void) {
   add_backend_cases(tc);
   tcase_add_test(tc, linked_timeout_ends_the_request);
   tcase_add_test(tc, multishot_receive_into_provided_buffers);
+  tcase_add_test(tc, a_burst_of_completions_leaves_receives_standing);
   tcase_add_test(tc, multishot_accept_calls_back_per_connection);
   tcase_add_test(tc, wake_stays_armed);
   suite_add_tcase(s, tc);
