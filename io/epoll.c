@@ -9,6 +9,23 @@
  * waiter whose readiness arrived tries again on this worker; those that get
  * EAGAIN again keep waiting and the fd is re-armed.
  *
+ * An fd weft owns (a stream's, fdlife.h) is instead registered once per
+ * life, edge-triggered, for everything a stream waits for (PERSIST_EVENTS),
+ * as Tokio and Go register theirs: its waits then cost no epoll_ctl (one
+ * system call in three of a request/response exchange). Edges are never
+ * lost: an op tries its call before it waits (unless the drained hint says
+ * the queue was empty, and any arrival since then has made an edge that
+ * clears the hint when it is reported), and a registration reports what
+ * is ready already. An edge reported while nobody waits is dropped: the
+ * next op's try finds what it announced. A registration is trusted only
+ * in the life it was made in; after the owner's close the number may
+ * name another file, and the next wait registers again (ADD after MOD's
+ * ENOENT). An op that waits for more than PERSIST_EVENTS (a poll for
+ * priority bands) turns the fd back to one-shot. A report that finds no
+ * waiter on this worker removes the registration (its task moved to
+ * another worker, which registered it there: without this, each arrival
+ * woke every worker the task had ever waited on).
+ *
  * Regular files are always "ready" to epoll: their operations (and open,
  * close, fsync, fallocate, statx) run as plain system calls on the worker.
  * That blocks the worker for the duration of a disk access: this backend is
@@ -19,6 +36,9 @@
  *    armed in other workers' sets at the same time (epoll allows it).
  *  - A registration whose fd was closed vanishes from the set by itself;
  *    arming then fails with ENOENT and is redone with EPOLL_CTL_ADD.
+ *  - life != 0 exactly while the fd is registered edge-triggered by this
+ *    worker; it is then the fd's life (fdlife.h) at that registration, and
+ *    armed is 0.
  *  - Cancel takes the op off its list and completes it with -ECANCELED at
  *    once: nothing of the op is in the kernel.
  *  - A busy loop polls (non-blocking, once a pass: asyncio's select(0) each
@@ -36,6 +56,7 @@
 #include "reactor.h"
 #include "alloc.h"
 #include "deadline.h"
+#include "fdlife.h"
 #include "ticks.h"
 
 #include <errno.h>
@@ -43,10 +64,12 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -55,15 +78,30 @@
  * every 10 ms when every P is busy. */
 #define BUSY_POLL_INTERVAL_NS 50000u
 
+/* What an owned fd is registered for, edge-triggered (the head comment). */
+#define PERSIST_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI)
+
 struct weft__ep_fd {
   struct weft__io_op *waiters; /* linked through ep_next */
-  uint32_t armed;              /* events armed in the set, 0 if not armed */
+  uint32_t armed;              /* events armed one-shot in the set, 0 if not armed */
+  uint32_t life;               /* registered edge-triggered in this life of the fd; 0: not */
   bool added;                  /* believed to be in the set */
   /* A stream socket's last receive here came back short: its queue was
    * empty then, so the next receive waits for readiness without trying
-   * first (drained_start). A guess, never a promise: arming is
-   * level-triggered, so data already there is reported at the next poll. */
+   * first (drained_start). A guess, never a promise: one-shot arming is
+   * level-triggered, so data already there is reported at the next poll;
+   * an edge-triggered registration reports each arrival since its last
+   * report, and ready() clears the hint on one. */
   bool drained;
+  /* With an edge-triggered registration, the hint is trusted only where a
+   * short receive proves nothing is left that no later edge announces:
+   * TCP (an AF_UNIX receive stops short at ancillary data), and not once
+   * a report said the peer shut down, an error, or urgent data (the end,
+   * or the rest past the urgent mark, stays to be read, announced by an
+   * edge already reported): unsettled. Both are reset, like sock_type,
+   * when the fd is registered in a new life. */
+  bool tcp;
+  bool unsettled;
   uint8_t sock_type;           /* SOCK_STREAM etc. once asked; 0: not known */
 };
 
@@ -198,34 +236,48 @@ static void note_receive(struct weft__reactor *r, int fd, ssize_t n, size_t len)
   struct weft__ep_fd *s = slot(r, fd);
   if (!s) return; /* no memory for the hint: the next receive just tries first */
   if (!s->sock_type) {
-    int type = 0;
-    socklen_t tl = sizeof type;
+    int type = 0, proto = 0;
+    socklen_t tl = sizeof type, pl = sizeof proto;
     s->sock_type = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type > 0 && type < 256
                        ? (uint8_t)type
                        : UINT8_MAX;
+    s->tcp = s->sock_type == SOCK_STREAM &&
+             getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 && proto == IPPROTO_TCP;
   }
   s->drained = s->sock_type == SOCK_STREAM;
 }
 
-/* Arms @fd for what its waiters need (nothing if none). */
+/* Arms @fd for what its waiters need (nothing if none): edge-triggered
+ * once per life for an owned fd, else one-shot (the head comment). */
 static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
   uint32_t want = 0;
   for (struct weft__io_op *o = s->waiters; o; o = o->ep_next) want |= o->ep_events;
+  uint32_t life = (want & ~(uint32_t)PERSIST_EVENTS) ? 0 : weft__fd_life(fd);
+  if (life && s->life == life) return 0; /* registered for all of it, this life */
   if (!want) {
     s->armed = 0;
     return 0;
   }
-  struct epoll_event ev = {.events = want | EPOLLONESHOT, .data.fd = fd};
+  struct epoll_event ev = {.events = life ? PERSIST_EVENTS | EPOLLET : want | EPOLLONESHOT,
+                           .data.fd = fd};
   int rc = epoll_ctl(r->ep.epfd, s->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+  if (life != s->life) { /* a new life: perhaps another file under the number */
+    s->sock_type = 0;
+    s->unsettled = false;
+  }
   if (rc < 0 && errno == ENOENT) {
     s->sock_type = 0; /* the fd was closed: this number may name another file now */
     rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_ADD, fd, &ev);
   } else if (rc < 0 && errno == EEXIST) {
     rc = epoll_ctl(r->ep.epfd, EPOLL_CTL_MOD, fd, &ev);
   }
-  if (rc < 0) return -errno;
+  if (rc < 0) {
+    s->life = 0;
+    return -errno;
+  }
   s->added = true;
-  s->armed = want;
+  s->armed = life ? 0 : want;
+  s->life = life;
   return 0;
 }
 
@@ -239,7 +291,12 @@ static bool drained_start(struct weft__reactor *r, struct weft__io_op *op) {
   struct weft__io_req *q = &op->req;
   if (q->kind != WEFT__IO_RECV || q->fd < 0 || q->fd >= r->ep.nfds || !r->ep.fds[q->fd].drained)
     return false;
-  r->ep.fds[q->fd].drained = false;
+  struct weft__ep_fd *s = &r->ep.fds[q->fd];
+  s->drained = false;
+  /* A wait that registers (one-shot, or a new life) is told what is ready
+   * now; one on a standing edge-triggered registration only of what comes
+   * (the hint's rule, above). */
+  if (s->life && s->life == weft__fd_life(q->fd) && (!s->tcp || s->unsettled)) return false;
   op->ep_events = EPOLLIN;
   return true;
 }
@@ -294,6 +351,27 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
   if (fd < 0 || fd >= r->ep.nfds) return;
   struct weft__ep_fd *s = &r->ep.fds[fd];
   s->armed = 0; /* one-shot: disarmed by delivery */
+  /* Edge-triggered: something arrived since the last short receive (an
+   * edge); with nobody waiting it is dropped, so the next receive must
+   * try first. */
+  if (s->life && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) s->drained = false;
+  if (s->life && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))) s->unsettled = true;
+  if (s->life && !s->waiters) {
+    /* Nobody waits here: the fd's task now waits on another worker (it
+     * moved), whose set has it too. Left registered, every arrival would
+     * wake this worker as well; the next wait here registers it again
+     * (and is told what is ready then). The owner may be closing the fd
+     * on another thread meanwhile, and the number may name another file
+     * by now: then the call fails, or removes that file from this set
+     * alone, where nothing waits for it either (only this thread arms
+     * this set, and it re-registers at its next wait: life is 0). Benign
+     * as the kernel resolves it, so made as a raw system call: TSan's
+     * epoll_ctl interceptor reports any fd use that races a close. */
+    (void)syscall(SYS_epoll_ctl, r->ep.epfd, EPOLL_CTL_DEL, fd, NULL);
+    s->added = false;
+    s->life = 0;
+    return;
+  }
   struct weft__io_op *list = s->waiters, *keep = NULL;
   s->waiters = NULL;
   while (list) {

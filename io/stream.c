@@ -95,6 +95,7 @@
  */
 #include "stream.h"
 #include "sendfile.h"
+#include "fdlife.h"
 #include "alloc.h"
 #include "deadline.h"
 #include "loop.h"
@@ -166,11 +167,17 @@ static int bytes_reserve(struct weft__bytes *b, size_t need) {
   return 0;
 }
 
+/* Closes a fd the stream owns: its life ends first (fdlife.h). */
+static void close_owned(int fd) {
+  weft__fd_release(fd);
+  close(fd);
+}
+
 static void stream_put(struct weft__stream *s) {
   /* acq_rel: the last one out sees every other user's writes. */
   if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
-  if (s->rfd >= 0) close(s->rfd);
-  if (s->wfd >= 0 && s->wfd != s->rfd) close(s->wfd);
+  if (s->rfd >= 0) close_owned(s->rfd);
+  if (s->wfd >= 0 && s->wfd != s->rfd) close_owned(s->wfd);
   bytes_free(&s->in);
   bytes_free(&s->rx);
   bytes_free(&s->pending);
@@ -240,6 +247,9 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   if (wfd < 0) s->closing = true;
   drain_ready_locked(s); /* not yet shared: no lock needed */
   atomic_init(&s->refs, refs);
+  /* Ours until closed: the epoll backend registers them once (fdlife.h). */
+  if (rfd >= 0) weft__fd_adopt(rfd);
+  if (wfd >= 0 && wfd != rfd) weft__fd_adopt(wfd);
   return 0;
 }
 
@@ -252,8 +262,8 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
 static void close_deferred_locked(struct weft__stream *s) {
   int fd = s->rfd >= 0 ? s->rfd : s->wfd; /* a write-only socket stream has no rfd */
   if (!s->close_deferred || s->reading || s->rx_inflight || fd < 0) return;
-  close(fd);
-  if (s->wfd >= 0 && s->wfd != fd) close(s->wfd);
+  close_owned(fd);
+  if (s->wfd >= 0 && s->wfd != fd) close_owned(s->wfd);
   s->rfd = s->wfd = -1;
   s->close_deferred = false;
   weft_event_set(s->closed);
@@ -285,7 +295,7 @@ static void close_fds_locked(struct weft__stream *s) {
     close_deferred_locked(s);
     return;
   }
-  close(s->wfd); /* a pipe's write end: the reader's fd is another */
+  close_owned(s->wfd); /* a pipe's write end: the reader's fd is another */
   s->wfd = -1;
   weft_event_set(s->closed);
 }
@@ -769,7 +779,7 @@ void weft_reader_release(weft_reader_t *r) {
   struct weft__stream *s = r->s;
   weft__amutex_lock(&s->lock);
   if (!s->is_socket && s->rfd >= 0 && s->rfd != s->wfd) {
-    close(s->rfd); /* a pipe's read end is the reader's alone */
+    close_owned(s->rfd); /* a pipe's read end is the reader's alone */
     s->rfd = -1;
   } else if (s->is_socket && s->wfd < 0 && s->rfd >= 0 && s->rx_inflight) {
     /* A socket with no writer: nobody will read what the receive ahead

@@ -2,11 +2,16 @@
  * test_epoll.c - io/epoll.c: the cases every backend passes
  * (backend_cases.h), and epoll's own: requests that can finish at once do
  * so inside start, connect is a two-step state machine, a peer's close
- * wakes a waiting read with its end of file, and O_DIRECT file reads are
- * handed to the offload pool.
+ * wakes a waiting read with its end of file, O_DIRECT file reads are
+ * handed to the offload pool, and a stream's fds (owned: fdlife.h),
+ * registered edge-triggered once a life, lose no wake-up: not the end
+ * behind a short receive, not the bytes behind passed fds, not a new file
+ * under a closed one's number.
  */
 #define BACKEND WEFT__IO_EPOLL
 #include "backend_cases.h"
+
+#include "fdlife.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -84,6 +89,119 @@ START_TEST(direct_reads_are_offloaded) {
 }
 END_TEST
 
+/* A connected loopback TCP pair. */
+static void tcp_pair(int *a, int *b) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof addr;
+  ck_assert_int_eq(bind(l, (struct sockaddr *)&addr, sizeof addr), 0);
+  ck_assert_int_eq(listen(l, 1), 0);
+  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&addr, &len), 0);
+  *b = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_eq(connect(*b, (struct sockaddr *)&addr, sizeof addr), 0);
+  *a = accept(l, NULL, NULL);
+  ck_assert_int_ge(*a, 0);
+  close(l);
+}
+
+/* A receive of up to 64 bytes into @buf, run to its end. */
+static int32_t recv_now(int fd, char *buf) {
+  struct done_op d = {.op.req = {.kind = WEFT__IO_RECV, .fd = fd, .buf = buf, .len = 64}};
+  return run_op(&d);
+}
+
+/* The data and the peer's FIN are reported in one edge, which the first
+ * receive consumes (3 bytes: short, so the fd looks drained). The end is
+ * still to be read and no edge will say so: the next receive must try
+ * before it waits, or it waits forever. */
+START_TEST(owned_socket_end_behind_a_short_receive) {
+  backend_up();
+  int a, b;
+  tcp_pair(&a, &b);
+  weft__fd_adopt(a);
+  char buf[64];
+  struct done_op d = {.op.req = {.kind = WEFT__IO_RECV, .fd = a, .buf = buf, .len = sizeof buf}};
+  ck_assert(!start(&d, 0)); /* nothing yet: it waits, registered edge-triggered */
+  ck_assert_int_eq(write(b, "abc", 3), 3);
+  ck_assert_int_eq(shutdown(b, SHUT_WR), 0);
+  drive(&d);
+  ck_assert_int_eq(d.op.res, 3);
+  ck_assert_int_eq(recv_now(a, buf), 0);
+  weft__fd_release(a);
+  close(a);
+  close(b);
+  weft__reactor_fini(&R);
+}
+END_TEST
+
+/* AF_UNIX: a receive stops after bytes that carried fds, short, with
+ * more queued whose edge was reported with them: the next receive must
+ * find them without another write. */
+START_TEST(owned_unix_socket_bytes_behind_passed_fds) {
+  backend_up();
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  weft__fd_adopt(sv[0]);
+  char buf[64];
+  struct done_op d = {.op.req = {.kind = WEFT__IO_RECV, .fd = sv[0], .buf = buf, .len = sizeof buf}};
+  ck_assert(!start(&d, 0));
+  int passed = dup(sv[1]);
+  union {
+    struct cmsghdr h;
+    char space[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct iovec iov = {"x", 1};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+                     .msg_controllen = sizeof ctl.space};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &passed, sizeof(int));
+  ck_assert_int_eq(sendmsg(sv[1], &m, 0), 1);
+  ck_assert_int_eq(write(sv[1], "y", 1), 1);
+  drive(&d);
+  ck_assert_int_eq(d.op.res, 1); /* stopped after the bytes with fds */
+  ck_assert_int_eq(buf[0], 'x');
+  ck_assert_int_eq(recv_now(sv[0], buf), 1);
+  ck_assert_int_eq(buf[0], 'y');
+  weft__fd_release(sv[0]);
+  close(passed);
+  close(sv[0]);
+  close(sv[1]);
+  weft__reactor_fini(&R);
+}
+END_TEST
+
+/* An owned fd's number, closed and taken by another file (owned, then
+ * not): each new file is registered again, not trusted to the old
+ * registration, which went with its file. */
+START_TEST(a_closed_owned_number_registers_its_next_file) {
+  backend_up();
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  int number = sv[0];
+  char buf[64];
+  for (int life = 0; life < 3; life++) {
+    if (life < 2) weft__fd_adopt(sv[0]); /* the third file is not owned */
+    struct done_op d = {.op.req = {.kind = WEFT__IO_RECV, .fd = sv[0], .buf = buf, .len = sizeof buf}};
+    ck_assert(!start(&d, 0)); /* waits: registers this file */
+    ck_assert_int_eq(write(sv[1], "z", 1), 1);
+    drive(&d);
+    ck_assert_int_eq(d.op.res, 1);
+    if (life < 2) weft__fd_release(sv[0]);
+    close(sv[0]);
+    close(sv[1]);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(sv[0], number); /* the lowest free number: the same one */
+  }
+  close(sv[0]);
+  close(sv[1]);
+  weft__reactor_fini(&R);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("epoll");
   TCase *tc = tcase_create("core");
@@ -92,6 +210,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, connect_in_two_steps);
   tcase_add_test(tc, peer_close_ends_a_waiting_read);
   tcase_add_test(tc, direct_reads_are_offloaded);
+  tcase_add_test(tc, owned_socket_end_behind_a_short_receive);
+  tcase_add_test(tc, owned_unix_socket_bytes_behind_passed_fds);
+  tcase_add_test(tc, a_closed_owned_number_registers_its_next_file);
   suite_add_tcase(s, tc);
   return s;
 }
