@@ -242,7 +242,10 @@ WEFT_EXTERN int weft_writer_is_closing(weft_writer_t *w);
 WEFT_EXTERN int weft_writer_wait_closed(weft_writer_t *w);
 /**
  * weft_writer_get_extra_info - asyncio's get_extra_info for "peername",
- * "sockname" (fill @addr/@len) and "socket" (returns the fd).
+ * "sockname" (fill @addr/@len) and "socket" (returns the fd). The fd
+ * stays the stream's: use it (weft_recv, setsockopt), never close it
+ * (the stream closes it; the epoll backend keeps a stream's fds
+ * registered until then, docs/io.md).
  * Returns:  0 (or the fd for "socket"); -ENOENT for other names; the
  *           getpeername/getsockname errors. Threads: any.
  */
