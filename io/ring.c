@@ -118,7 +118,7 @@ static void arm_wake(struct weft__reactor *r) {
  * queue of 4x 256 entries held 1,024: the rest went to the kernel's
  * overflow list (an allocation each), and a multishot receive that cannot
  * post its completion ends and is armed again (a poll each). That cost the
- * stream echo over 1,000 connections 1.2x the CPU per request
+ * stream echo over 1,000 connections 1.15x the CPU per request
  * (benchmarks/RESULTS.md, 2026-12-06 10:04Z). 8,192 entries (128 KiB) hold
  * 4,000 busy streams a worker; IORING_MAX_CQ_ENTRIES caps it. NODROP
  * keeps what does not fit. */
