@@ -48,6 +48,12 @@ static int pidfd_open(pid_t pid) {
   return fd < 0 ? -errno : (int)fd;
 }
 
+/* Closed as it was opened, by a raw system call: TSan's close()
+ * interceptor, which never saw the open, would take the number for the
+ * last fd it saw under it (another thread's, closed by the ring) and
+ * report a race. */
+static void pidfd_close(int fd) { (void)syscall(SYS_close, fd); }
+
 static void close_pair(int p[2]) {
   if (p[0] >= 0) close(p[0]);
   if (p[1] >= 0) close(p[1]);
@@ -152,7 +158,7 @@ int weft_process_wait(weft_process_t *p, int *returncode) {
     if (si.si_pid == 0) continue; /* not yet: readable for another reason */
     p->returncode = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
     p->reaped = true;
-    close(p->pidfd);
+    pidfd_close(p->pidfd);
     p->pidfd = -1;
   }
   if (returncode) *returncode = p->returncode;
@@ -296,6 +302,6 @@ void weft_process_release(weft_process_t *p) {
   weft_writer_release(p->in);
   weft_reader_release(p->out);
   weft_reader_release(p->err);
-  if (p->pidfd >= 0) close(p->pidfd);
+  if (p->pidfd >= 0) pidfd_close(p->pidfd);
   weft__free(p, sizeof *p);
 }
