@@ -473,8 +473,8 @@ def io_median(rounds):
 
 def io_charts(outdir, med):
     charts = []
-    for wl in ("tcp_echo", "tcp_echo_hog", "http_plaintext", "http_pipelined", "http_static_16k",
-               "http_static_300k"):
+    for wl in ("tcp_echo", "tcp_echo_hog", "tcp_churn", "http_plaintext", "http_pipelined",
+               "http_static_16k", "http_static_300k"):
         impls = [i for (w, i) in med if w == wl]
         if not impls:
             continue

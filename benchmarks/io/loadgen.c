@@ -1,11 +1,15 @@
 /*
  * loadgen.c - the shared TCP echo load generator (tcp_echo benchmark).
  *
- *   weft-loadgen PORT [connections=64] [seconds=5] [size=64] [threads=1]
+ *   weft-loadgen PORT [connections=64] [seconds=5] [size=64] [threads=1] [churn]
  *
  * Each connection sends a SIZE-byte request and waits for SIZE bytes back
  * before sending the next (closed loop), so throughput and latency are
- * those of request/response round trips. Plain epoll, one thread per
+ * those of request/response round trips. With "churn" each connection
+ * carries one request: once its reply is in, the client closes it and
+ * dials a new one (connect, accept, a first read, close: what a server
+ * pays per short-lived client; the client resets, so no TIME_WAIT holds
+ * its ports), and latency counts from the connect. Plain epoll, one thread per
  * `threads`, connections spread over them: it is the same client for every
  * server measured. Prints one line:
  *   RESULT tcp_echo req_s=... p50_us=... p99_us=... conns=... size=... cdf_us=...
@@ -29,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int port, nconn = 64, seconds = 5, size = 64, nthreads = 1;
+static int port, nconn = 64, seconds = 5, size = 64, nthreads = 1, churn;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -101,6 +105,19 @@ static void *run(void *arg) {
         uint64_t d = (t - x->sent_at) / 100;
         w->lat[w->nlat++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
       }
+      if (churn) {
+        /* A new client. The old one closes with a reset: a closing
+         * client's TIME_WAIT would hold its port for a minute, and the
+         * loopback's 28,000 ports then capped every server alike at
+         * ~14,700 connections a second. */
+        struct linger lg = {1, 0};
+        setsockopt(x->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(x->fd);
+        t = now_ns();
+        x->fd = dial();
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)(x - c)};
+        epoll_ctl(ep, EPOLL_CTL_ADD, x->fd, &ev);
+      }
       x->sent_at = t;
       if (write(x->fd, req, (size_t)size) != size) { perror("write"); exit(1); }
     }
@@ -120,7 +137,7 @@ static int cmp_u32(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: weft-loadgen PORT [conns] [seconds] [size] [threads]\n");
+    fprintf(stderr, "usage: weft-loadgen PORT [conns] [seconds] [size] [threads] [churn]\n");
     return 2;
   }
   port = atoi(argv[1]);
@@ -128,6 +145,7 @@ int main(int argc, char **argv) {
   if (argc > 3) seconds = atoi(argv[3]);
   if (argc > 4) size = atoi(argv[4]);
   if (argc > 5) nthreads = atoi(argv[5]);
+  if (argc > 6) churn = strcmp(argv[6], "churn") == 0;
   start_ns = now_ns();
   warm_ns = start_ns + 1000000000ull;
   end_ns = warm_ns + (uint64_t)seconds * 1000000000ull;
@@ -153,8 +171,8 @@ int main(int argc, char **argv) {
   }
   qsort(all, total, sizeof *all, cmp_u32);
   double p50 = total ? all[total / 2] / 10.0 : 0, p99 = total ? all[total * 99 / 100] / 10.0 : 0;
-  printf("RESULT tcp_echo req_s=%.0f p50_us=%.1f p99_us=%.1f conns=%d size=%d cdf_us=", (double)done / seconds,
-         p50, p99, nconn, size);
+  printf("RESULT %s req_s=%.0f p50_us=%.1f p99_us=%.1f conns=%d size=%d cdf_us=", churn ? "tcp_churn" : "tcp_echo",
+         (double)done / seconds, p50, p99, nconn, size);
   static const double pct[] = {1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.99};
   for (size_t i = 0; i < sizeof pct / sizeof pct[0]; i++) {
     size_t at = (size_t)((double)total * pct[i] / 100.0);

@@ -6,6 +6,9 @@
 #                   and streams), Go, Tokio, libuv, asyncio, uvloop
 #   tcp_echo_hog    the same with as many server workers as CPUs and a busy
 #                   process competing for them: tail latency under contention
+#   tcp_churn       the same servers, one request per connection: 64 clients
+#                   each connect, send, read the echo and reset, again and
+#                   again (accept, a stream's set-up and close per request)
 #   http_plaintext  wrk (64 connections) against http_hello and the peers'
 #                   equivalents, with nginx (`return 200`) as the reference
 #   http_pipelined  the same with 16 requests per write (TechEmpower's
@@ -40,7 +43,7 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-workloads=(tcp_echo tcp_echo_hog http_plaintext http_pipelined http_static nop file_randread)
+workloads=(tcp_echo tcp_echo_hog tcp_churn http_plaintext http_pipelined http_static nop file_randread)
 [ ${#args[@]} -gt 0 ] && workloads=("${args[@]}")
 B=build/benchmarks E=build/examples
 [ -x $B/weft-echo ] || { echo "io/run.sh: build weft first (make build)" >&2; exit 1; }
@@ -96,12 +99,13 @@ median_rows() {
 }
 results=$out/results
 
-# echo_rounds NAME WORKERS HOG: the tcp_echo rounds against every echo
-# server given WORKERS workers; HOG=1 runs a busy loop beside each round,
-# at least 5 rounds (the p99 then is the median of the rounds' p99s:
-# median_rows).
+# echo_rounds NAME WORKERS HOG [churn]: the tcp_echo rounds against every
+# echo server given WORKERS workers; HOG=1 runs a busy loop beside each
+# round, at least 5 rounds (the p99 then is the median of the rounds'
+# p99s: median_rows); churn: one request per connection (weft-loadgen's
+# churn mode).
 echo_rounds() {
-  local name=$1 w=$2 hog=$3 cmd hog_pid r rps p50 p99 cdf t0 t1 n=$reps
+  local name=$1 w=$2 hog=$3 churn=${4:-} cmd hog_pid r rps p50 p99 cdf t0 t1 n=$reps
   [ "$hog" = 1 ] && [ "$n" -gt 1 ] && [ "$n" -lt 5 ] && n=5
   row workload impl req/s p50_us p99_us cpu_us/req
   : >"$out/rounds"
@@ -114,7 +118,7 @@ echo_rounds() {
       hog_pid=""
       if [ "$hog" = 1 ]; then (while :; do :; done) & hog_pid=$!; fi
       t0=$(cpu_ticks $server_pid)
-      r=$($B/weft-loadgen $port 64 "$secs" 64 1)
+      r=$($B/weft-loadgen $port 64 "$secs" 64 1 $churn)
       t1=$(cpu_ticks $server_pid)
       [ -n "$hog_pid" ] && { kill "$hog_pid"; wait "$hog_pid" 2>/dev/null; }
       stop
@@ -197,6 +201,9 @@ for w in "${workloads[@]}"; do
     # (issue 13): as many workers as CPUs, and a busy loop beside them.
     echo; echo "## tcp_echo_hog: tcp_echo with $(nproc) workers and a busy process competing for the CPUs (p99: median over the rounds)"
     echo_rounds tcp_echo_hog "$(nproc)" 1 ;;
+  tcp_churn)
+    echo; echo "## tcp_churn: 64 clients, one 64-byte request/response per connection, then a reset (weft-loadgen churn)"
+    echo_rounds tcp_churn "$workers" 0 churn ;;
   http_plaintext)
     command -v wrk >/dev/null || { echo "io/run.sh: wrk missing; http_plaintext skipped" >&2; continue; }
     echo; echo "## http_plaintext: wrk -t1 -c64, keep-alive GET"
@@ -260,7 +267,7 @@ done
 # which is what shows when the client, not the server, is the bottleneck).
 echo; echo "## ratios (weft / peer)"
 awk '
-  $1=="tcp_echo" || $1=="tcp_echo_hog" || $1 ~ /^http_/ || $1=="file_randread" { v[$1","$2]=$3; p[$1","$2]=$5; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
+  $1=="tcp_echo" || $1=="tcp_echo_hog" || $1=="tcp_churn" || $1 ~ /^http_/ || $1=="file_randread" { v[$1","$2]=$3; p[$1","$2]=$5; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
   $1 ~ /^nop/ { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
   END {
     for (w in impls) {
