@@ -98,8 +98,8 @@ struct weft__ep_fd {
    * TCP (an AF_UNIX receive stops short at ancillary data), and not once
    * a report said the peer shut down, an error, or urgent data (the end,
    * or the rest past the urgent mark, stays to be read, announced by an
-   * edge already reported): unsettled. Both are reset, like sock_type,
-   * when the fd is registered in a new life. */
+   * edge already reported): unsettled. A registration in a new life
+   * clears unsettled and sock_type (tcp is asked again with it). */
   bool tcp;
   bool unsettled;
   uint8_t sock_type;           /* SOCK_STREAM etc. once asked; 0: not known */
@@ -351,26 +351,29 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
   if (fd < 0 || fd >= r->ep.nfds) return;
   struct weft__ep_fd *s = &r->ep.fds[fd];
   s->armed = 0; /* one-shot: disarmed by delivery */
-  /* Edge-triggered: something arrived since the last short receive (an
-   * edge); with nobody waiting it is dropped, so the next receive must
-   * try first. */
-  if (s->life && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) s->drained = false;
-  if (s->life && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))) s->unsettled = true;
   if (s->life && !s->waiters) {
     /* Nobody waits here: the fd's task now waits on another worker (it
      * moved), whose set has it too. Left registered, every arrival would
      * wake this worker as well; the next wait here registers it again
-     * (and is told what is ready then). The owner may be closing the fd
-     * on another thread meanwhile, and the number may name another file
-     * by now: then the call fails, or removes that file from this set
-     * alone, where nothing waits for it either (only this thread arms
-     * this set, and it re-registers at its next wait: life is 0). Benign
-     * as the kernel resolves it, so made as a raw system call: TSan's
-     * epoll_ctl interceptor reports any fd use that races a close. */
+     * (and is told what is ready then, so the hints below need no
+     * update). The owner may be closing the fd on another thread
+     * meanwhile, and the number may name another file by now: then the
+     * call fails, or removes that file from this set alone, where nothing
+     * waits for it either (only this thread arms this set, and it
+     * re-registers at its next wait: life is 0). Benign as the kernel
+     * resolves it, so made as a raw system call: TSan's epoll_ctl
+     * interceptor reports any fd use that races a close. */
     (void)syscall(SYS_epoll_ctl, r->ep.epfd, EPOLL_CTL_DEL, fd, NULL);
     s->added = false;
     s->life = 0;
     return;
+  }
+  if (s->life) {
+    /* Edge-triggered: something arrived since the last short receive (an
+     * edge), so the next receive must try first; and the end, an error
+     * or urgent data, once reported, stays behind short receives. */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s->drained = false;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) s->unsettled = true;
   }
   struct weft__io_op *list = s->waiters, *keep = NULL;
   s->waiters = NULL;
