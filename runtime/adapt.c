@@ -86,9 +86,18 @@ unsigned weft__adapt_decide(const struct weft__adapt_window *win) {
   return s;
 }
 
-static bool env_on(void) {
+/* cfg.adapt_workers == WEFT_ADAPT_DEFAULT: $WEFT_ADAPT_WORKERS=1 or 0 says,
+ * else on unless the loop pins its workers. Why on: a loop of several
+ * workers on a machine it shares (a server beside its clients, the way
+ * most people try one) otherwise pays for each worker preempted holding
+ * its ring's completions (benchmarks/RESULTS.md, 2026-12-06 12:41Z), and
+ * with CPUs free the controller changes nothing. Why not when pinned: the
+ * program placed one worker on each CPU it chose for it. */
+static bool default_on(const struct weft_loop_config *cfg) {
   const char *e = getenv("WEFT_ADAPT_WORKERS");
-  return e && strcmp(e, "1") == 0;
+  if (e && strcmp(e, "1") == 0) return true;
+  if (e && strcmp(e, "0") == 0) return false;
+  return cfg->pin_workers == 0;
 }
 
 int weft__adapt_init(struct weft_loop *loop, const struct weft_loop_config *cfg) {
@@ -96,7 +105,7 @@ int weft__adapt_init(struct weft_loop *loop, const struct weft_loop_config *cfg)
   atomic_init(&loop->serving_changes, 0);
   loop->adapt = NULL;
   if (cfg->adapt_workers < -1 || cfg->adapt_workers > 1) return -EINVAL;
-  bool on = cfg->adapt_workers == 1 || (cfg->adapt_workers == -1 && env_on());
+  bool on = cfg->adapt_workers == 1 || (cfg->adapt_workers == WEFT_ADAPT_DEFAULT && default_on(cfg));
   if (!on || loop->nworkers < 2) return 0;
   struct weft__adapt *a = weft__calloc(sizeof *a);
   if (!a) return -ENOMEM;

@@ -63,8 +63,9 @@ struct weft__adapt_window {
  * serving + 1, within [1, nworkers]. Pure (tests/runtime/test_adapt.c). */
 unsigned weft__adapt_decide(const struct weft__adapt_window *win);
 
-/* Sets up the controller if cfg->adapt_workers (or $WEFT_ADAPT_WORKERS)
- * asks for it and the loop has more than one worker; loop->nserving is
+/* Sets up the controller if the loop has more than one worker and
+ * cfg->adapt_workers asks for it (WEFT_ADAPT_DEFAULT: $WEFT_ADAPT_WORKERS
+ * says 1 or 0, else on unless cfg->pin_workers); loop->nserving is
  * nworkers either way. 0, -EINVAL (a bad value) or -ENOMEM. */
 int weft__adapt_init(struct weft_loop *loop, const struct weft_loop_config *cfg);
 void weft__adapt_free(struct weft_loop *loop);

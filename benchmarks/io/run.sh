@@ -112,7 +112,7 @@ echo_rounds() {
   for ((rep = 0; rep < n; rep++)); do
     for impl in "${order[@]}"; do
       [ -n "${echo_cmds[$impl]:-}" ] || continue
-      [ "$impl" = weft-adapt ] && [ "$hog" != 1 ] && continue
+      [ "$impl" = weft-fixed ] && [ "$hog" != 1 ] && continue
       cmd=${echo_cmds[$impl]//\{W\}/$w}
       start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
       hog_pid=""
@@ -171,17 +171,18 @@ http_rounds() {
 declare -A echo_cmds http_cmds
 echo_cmds[weft]="$B/weft-echo {P} {W} raw"
 echo_cmds[weft-stream]="$B/weft-echo {P} {W} stream"
-# The same raw server serving on fewer workers while its threads wait for
-# CPUs (cfg.adapt_workers, opt-in: docs/runtime.md "Sharing CPUs");
-# measured beside the hog only, where it can make a difference.
-echo_cmds[weft-adapt]="env WEFT_ADAPT_WORKERS=1 $B/weft-echo {P} {W} raw"
+# The same raw server with every worker serving whatever the CPUs do
+# (WEFT_ADAPT_WORKERS=0; by default a loop serves on fewer workers while its
+# threads wait for CPUs: docs/runtime.md "Sharing CPUs"); measured beside
+# the hog only, where the two differ.
+echo_cmds[weft-fixed]="env WEFT_ADAPT_WORKERS=0 $B/weft-echo {P} {W} raw"
 http_cmds[weft]="$E/http_hello {P} {W}"
 [ -n "$go_io" ] && { echo_cmds[go]="env GOMAXPROCS={W} $go_io echo {P}"; http_cmds[go]="env GOMAXPROCS={W} $go_io http {P}"; }
 [ -n "$tokio_io" ] && { echo_cmds[tokio]="$tokio_io echo {P} {W}"; http_cmds[tokio]="$tokio_io http {P} {W}"; }
 [ -n "$uv_bin" ] && { echo_cmds[libuv]="$uv_bin echo {P}"; http_cmds[libuv]="$uv_bin http {P}"; }
 [ -n "$py" ] && { echo_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio echo {P}"; http_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio http {P}"; }
 [ $has_uvloop = 1 ] && { echo_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop echo {P}"; http_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop http {P}"; }
-order=(weft weft-adapt weft-stream go tokio libuv asyncio uvloop nginx)
+order=(weft weft-fixed weft-stream go tokio libuv asyncio uvloop nginx)
 # Static files (http_static): weft's examples/file_server (sendfile through
 # its stream writer), Go's net/http FileServer (sendfile too), nginx's
 # static server ({R}: the root). Tokio has no static-file server of its
@@ -272,9 +273,9 @@ awk '
   END {
     for (w in impls) {
       n = split(impls[w], l, " "); base = v[w",weft"]
-      if (w == "tcp_echo_hog" && p[w",weft-adapt"] > 0)
+      if (w == "tcp_echo_hog" && p[w",weft-fixed"] > 0)
         for (i = 1; i <= n; i++) if (l[i] !~ /^weft/ && p[w","l[i]] > 0)
-          printf "%-15s weft-adapt %.2fx %s   (p99: weft-adapt %.2fx of %s)\n", w, v[w",weft-adapt"] / v[w","l[i]], l[i], p[w",weft-adapt"] / p[w","l[i]], l[i]
+          printf "%-15s weft-fixed %.2fx %s   (p99: weft-fixed %.2fx of %s)\n", w, v[w",weft-fixed"] / v[w","l[i]], l[i], p[w",weft-fixed"] / p[w","l[i]], l[i]
       for (i = 1; i <= n; i++) if (l[i] != "weft" && v[w","l[i]] > 0 && base > 0) {
         if (w ~ /^nop/) printf "%-15s weft costs %.2fx %s\n", w, base / v[w","l[i]], l[i]
         else {

@@ -134,9 +134,12 @@ enum weft_order {
  *               out take no shared work; tasks pinned to them still run
  *               there. 0: every worker serves, always. WEFT_ADAPT_DEFAULT
  *               (what weft_loop_config_init sets): $WEFT_ADAPT_WORKERS=1
- *               turns it on, else off. Needs the kernel's per-thread
- *               scheduler statistics (/proc/<pid>/task/<tid>/schedstat);
- *               without them every worker serves.
+ *               turns it on and =0 off; unset, it is on unless
+ *               @pin_workers is set (a program that placed its workers
+ *               keeps every one serving). With CPUs free it changes
+ *               nothing. Needs the kernel's per-thread scheduler
+ *               statistics (/proc/<pid>/task/<tid>/schedstat); without
+ *               them every worker serves.
  * @task_fp_env: nonzero: each task keeps its own floating-point control
  *               state (rounding mode, exception masks, flush-to-zero and
  *               denormals-are-zero: x86-64's MXCSR and x87 control word,

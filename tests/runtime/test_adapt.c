@@ -97,6 +97,48 @@ START_TEST(config_is_checked) {
 }
 END_TEST
 
+/* Whether a loop made from @cfg runs the controller, with
+ * $WEFT_ADAPT_WORKERS set to @env (NULL: unset). The test puts the
+ * variable back as it found it (with CK_FORK=no its process goes on). */
+static bool adapts(const struct weft_loop_config *cfg, const char *env) {
+  if (env)
+    ck_assert_int_eq(setenv("WEFT_ADAPT_WORKERS", env, 1), 0);
+  else
+    ck_assert_int_eq(unsetenv("WEFT_ADAPT_WORKERS"), 0);
+  weft_loop_t *loop = NULL;
+  ck_assert_int_eq(weft_loop_new(cfg, &loop), 0);
+  bool on = loop->adapt != NULL;
+  close_clean(loop);
+  return on;
+}
+
+START_TEST(default_adapts_unless_pinned_or_told_not) {
+  const char *was = getenv("WEFT_ADAPT_WORKERS");
+  char *saved = was ? strdup(was) : NULL;
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 2;
+  ck_assert(adapts(&cfg, NULL));
+  ck_assert(adapts(&cfg, "1"));
+  ck_assert(!adapts(&cfg, "0"));
+  ck_assert(adapts(&cfg, "yes")); /* not 0 or 1: the default */
+  cfg.pin_workers = 1;            /* the program placed its workers */
+  ck_assert(!adapts(&cfg, NULL));
+  ck_assert(adapts(&cfg, "1"));
+  cfg.adapt_workers = 1; /* the config wins over the environment */
+  ck_assert(adapts(&cfg, "0"));
+  cfg.pin_workers = 0;
+  cfg.adapt_workers = 0;
+  ck_assert(!adapts(&cfg, "1"));
+  ck_assert(!adapts(&cfg, NULL));
+  cfg.adapt_workers = WEFT_ADAPT_DEFAULT;
+  cfg.workers = 1; /* nothing to take out of service */
+  ck_assert(!adapts(&cfg, NULL));
+  if (saved) setenv("WEFT_ADAPT_WORKERS", saved, 1);
+  free(saved);
+}
+END_TEST
+
 /* ---- a standby runs only what is pinned to it ------------------------- */
 
 static _Atomic unsigned ran_on; /* bit i: something unpinned ran on worker i */
@@ -423,6 +465,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, decide_on_measured_windows);
   tcase_add_test(tc, config_is_checked);
+  tcase_add_test(tc, default_adapts_unless_pinned_or_told_not);
   tcase_add_test(tc, standby_runs_only_pinned_work);
   tcase_add_test(tc, standby_woken_to_serve_again);
   tcase_add_test(tc, controller_brings_a_standby_back_for_a_held_worker);
