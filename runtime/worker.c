@@ -87,7 +87,13 @@
  * here to the injection queue, it neither steals nor takes injected work,
  * and it sleeps outside the idle protocol (idle.c), re-reading its role
  * after announcing the sleep. It still runs pinned work, its ring's
- * completions and its timers, and takes the stop like any worker.
+ * completions and its timers, and takes the stop like any worker. When the
+ * count grows, each worker that served before cancels its standing
+ * receives too (serving_changed): a stream's receive stays on the ring it
+ * was started on, so without it the streams a standby handed over would
+ * keep their completions on the workers that took them; cancelled, each
+ * starts again on its reader's worker, and the returning worker steals
+ * its share of the readers woken.
  *
  * Shuffle build (-DWEFT_SHUFFLE=ON, `make test-shuffle`): order the
  * scheduler does not promise is randomized so that code relying on it
@@ -1740,6 +1746,20 @@ static void change_role(struct weft__worker *w) {
   weft__reactor_release_standing(&w->reactor);
 }
 
+/* The loop's serving count is no longer the one this worker acted on: its
+ * role changed, or workers came back to serve beside it, who should take
+ * a share of its streams (the comment at the top). */
+static void serving_changed(struct weft__worker *w, unsigned n) {
+  unsigned was = w->seen_serving;
+  w->seen_serving = n;
+  bool standby = w->index >= n;
+  if (standby != !!(w->divert & WEFT__DIVERT_STANDBY)) {
+    change_role(w);
+    return;
+  }
+  if (!standby && was && n > was) weft__reactor_release_standing(&w->reactor);
+}
+
 /* Once per pass, with several workers: timer wake-ups beyond
  * URGENT_SHARED while another worker is idle go to the injection queue,
  * oldest first, and a worker is woken to take them (URGENT_MAX's
@@ -1778,6 +1798,7 @@ void weft__worker_main(struct weft__worker *w) {
   /* syscall: glibc 2.30's gettid() wrapper is not in every libc we build on. */
   atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid), memory_order_relaxed);
   w->divert &= (uint8_t)~WEFT__DIVERT_STANDBY; /* change_role looks afresh, deferred work included */
+  w->seen_serving = 0;                          /* ... at the first pass; a run's start moves nothing */
   requeue_deferred(w);
   if (loop->solo) weft__owner_run_begins(loop->owner); /* owner.h */
   for (;;) {
@@ -1786,8 +1807,11 @@ void weft__worker_main(struct weft__worker *w) {
      * cached read, data already there) then wakes its task without a trip
      * through the idle protocol. */
     weft__reactor_poll(&w->reactor);
-    if (__builtin_expect(is_standby(w) != !!(w->divert & WEFT__DIVERT_STANDBY), 0))
-      change_role(w);
+    /* relaxed: a worker looks at every pass, and a change wakes the
+     * workers whose role it changes (adapt.c); one that serves on sees a
+     * grow at its next pass. */
+    unsigned nserving = atomic_load_explicit(&loop->nserving, memory_order_relaxed);
+    if (__builtin_expect(nserving != w->seen_serving, 0)) serving_changed(w, nserving);
     if (!atomic_load_explicit(&loop->stopping, memory_order_acquire) && !has_local_work(w))
       find_work(w);
     /* Remote work first: it was ready before the timers that fall due now,

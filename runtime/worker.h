@@ -150,6 +150,9 @@ struct weft__worker {
    * here goes to the injection queue. One byte, so the fast paths test
    * both with one load. */
   uint8_t divert;
+  /* The loop's serving count as this worker last acted on it (adapt.h);
+   * 0: not yet in this run. The worker's own. */
+  unsigned seen_serving;
   struct weft__stack_pool stacks;
   struct weft__fiber sched;     /* the scheduler context on the thread's stack */
   /* The task whose fiber runs, or NULL. Written by this worker only;

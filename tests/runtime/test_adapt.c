@@ -380,6 +380,74 @@ START_TEST(stream_receive_follows_its_reader) {
 }
 END_TEST
 
+/* ---- a stream's receive comes back to a worker that serves again ------- */
+
+struct regrow_case {
+  struct stream_case sc;
+  char next;
+};
+
+static int read_next(void *arg, void **res) {
+  struct regrow_case *rc = arg;
+  char c = rc->next++, got;
+  ck_assert_int_eq(write(rc->sc.peer, &c, 1), 1);
+  ck_assert_int_eq(weft_reader_readexactly(rc->sc.r, &got, 1, NULL), 1);
+  ck_assert_int_eq(got, c);
+  return 0;
+}
+
+/* A byte through the stream, read by a task on worker @i. */
+static void read_on(struct regrow_case *rc, unsigned i) {
+  weft_task_t *t;
+  ck_assert_int_eq(spawn_pinned(i, read_next, rc, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+}
+
+static struct weft__reactor *rx_where(struct weft__stream *s) {
+  weft__amutex_lock(&s->lock);
+  struct weft__reactor *where = s->rx_inflight ? s->rx_reactor : NULL;
+  weft__amutex_unlock(&s->lock);
+  return where;
+}
+
+static int regrow_main(void *arg, void **res) {
+  struct regrow_case *rc = arg;
+  struct weft__stream *s = rc->sc.r->s;
+  weft_loop_t *loop = weft_loop_current();
+  read_on(rc, 0); /* the receive stands on worker 0 */
+  if (s->rx_mode != WEFT__RX_PUSH) return 0; /* pulling: nothing stands */
+  ck_assert_ptr_eq(rx_where(s), &loop->workers[0].reactor);
+  weft__adapt_set_serving(loop, 1);
+  read_on(rc, 0); /* worker 0 has passed with one serving: nothing moves */
+  ck_assert_ptr_eq(rx_where(s), &loop->workers[0].reactor);
+  weft__adapt_set_serving(loop, 2);
+  /* Worker 0 cancels its standing receive at its next pass (the next
+   * completion wakes it); the reader on worker 1 starts it again there. */
+  while (rc->next <= 'z') read_on(rc, 1);
+  ck_assert_ptr_eq(rx_where(s), &loop->workers[1].reactor);
+  return 0;
+}
+
+START_TEST(a_grow_hands_standing_receives_back) {
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  struct regrow_case rc = {.sc = {.peer = sv[1]}, .next = 'a'};
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &rc.sc.r, &w), 0);
+  weft_loop_t *loop = make_loop_fixed(2);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(loop, regrow_main, &rc, NULL, &t), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  weft_reader_release(rc.sc.r);
+  ck_assert_int_eq(weft_writer_close(w), 0);
+  weft_writer_release(w);
+  close(sv[1]);
+  close_clean(loop);
+}
+END_TEST
+
 /* ---- roles change under load ----------------------------------------- */
 
 enum { PAIRS = 32 };
@@ -470,6 +538,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, standby_woken_to_serve_again);
   tcase_add_test(tc, controller_brings_a_standby_back_for_a_held_worker);
   tcase_add_test(tc, stream_receive_follows_its_reader);
+  tcase_add_test(tc, a_grow_hands_standing_receives_back);
   tcase_add_test(tc, roles_change_under_load);
   suite_add_tcase(s, tc);
   return s;
