@@ -42,7 +42,7 @@ int weft_open_connection_timeout(const char *host, int port, weft_reader_t **rea
     rc = weft_connect_timeout(fd, p->ai_addr, (socklen_t)p->ai_addrlen, left);
     if (rc == 0) {
       weft__set_nodelay(fd);
-      rc = weft_stream_open_fd(fd, fd, 0, reader, writer);
+      rc = weft__stream_open_socket(fd, 0, reader, writer);
       if (rc < 0) close(fd);
       break;
     }
@@ -67,7 +67,7 @@ int weft_open_unix_connection(const char *path, weft_reader_t **reader, weft_wri
   int fd = weft_socket(AF_UNIX, SOCK_STREAM, 0);
   if (fd < 0) return fd;
   int rc = weft_connect(fd, (struct sockaddr *)&sun, sizeof sun);
-  if (rc == 0) rc = weft_stream_open_fd(fd, fd, 0, reader, writer);
+  if (rc == 0) rc = weft__stream_open_socket(fd, 0, reader, writer);
   if (rc < 0) close(fd);
   return rc;
 }

@@ -143,7 +143,7 @@ static int conn_task(void *arg, void **res) {
   weft_server_t *s = a->s;
   weft_reader_t *r;
   weft_writer_t *w;
-  int rc = weft_stream_open_fd(a->fd, a->fd, s->limit, &r, &w);
+  int rc = weft__stream_open_socket(a->fd, s->limit, &r, &w);
   if (rc == 0) {
     a->fd = -1; /* the stream's now */
     weft__mutex_lock(&s->lock);

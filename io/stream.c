@@ -191,6 +191,11 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r);
 static void drain_ready_locked(struct weft__stream *s);
 static void flusher_ended(struct weft__notify *n, struct weft_future *f);
 
+/* A stream over @rfd and @wfd, checked by the caller: @is_socket for both,
+ * @w_fifo if @wfd is a pipe. */
+static int stream_open(int rfd, int wfd, size_t limit, bool is_socket, bool w_fifo,
+                       weft_reader_t **reader, weft_writer_t **writer);
+
 int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
                         weft_writer_t **writer) {
   if ((rfd < 0 && wfd < 0) || (rfd >= 0 && !reader) || (wfd >= 0 && !writer) || limit > SSIZE_MAX)
@@ -203,6 +208,18 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
     return -EBADF;
   if (wfd == rfd) wst = rst; /* one fd: looked at once */
   if (rfd >= 0 && wfd >= 0 && S_ISSOCK(rst.st_mode) != S_ISSOCK(wst.st_mode)) return -EINVAL;
+  return stream_open(rfd, wfd, limit, S_ISSOCK(rfd >= 0 ? rst.st_mode : wst.st_mode),
+                     wfd >= 0 && S_ISFIFO(wst.st_mode), reader, writer);
+}
+
+int weft__stream_open_socket(int fd, size_t limit, weft_reader_t **reader,
+                             weft_writer_t **writer) {
+  if (fd < 0 || !reader || !writer || limit > SSIZE_MAX) return -EINVAL;
+  return stream_open(fd, fd, limit, true, false, reader, writer);
+}
+
+static int stream_open(int rfd, int wfd, size_t limit, bool is_socket, bool w_fifo,
+                       weft_reader_t **reader, weft_writer_t **writer) {
   struct weft__stream *s = weft__calloc(sizeof *s);
   if (!s) return -ENOMEM;
   if (weft_event_create(&s->drained) != 0 || weft_event_create(&s->closed) != 0) {
@@ -215,11 +232,11 @@ int weft_stream_open_fd(int rfd, int wfd, size_t limit, weft_reader_t **reader,
   weft__amutex_init(&s->lock);
   s->rfd = rfd;
   s->wfd = wfd;
-  s->is_socket = S_ISSOCK(rfd >= 0 ? rst.st_mode : wst.st_mode);
+  s->is_socket = is_socket;
   /* write()'s direct try must not wait: a socket's send says so itself
    * (MSG_DONTWAIT); a pipe is made non-blocking, as asyncio's write pipe
    * transport makes it. */
-  if (wfd >= 0 && S_ISFIFO(wst.st_mode)) {
+  if (w_fifo) {
     int fl = fcntl(wfd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
   }
@@ -290,7 +307,11 @@ static void close_fds_locked(struct weft__stream *s) {
    * so the close waits for the reader as a socket's does (and reads
    * after it see the end, never a number another file took since). */
   if (s->is_socket || s->rfd == s->wfd) {
-    if (s->is_socket) shutdown(s->wfd, SHUT_RDWR); /* FIN after the data; ends reads blocked elsewhere */
+    /* FIN after the data; ends reads blocked elsewhere. Not after the
+     * peer's reset, which the reader saw: the socket has ended already,
+     * and the call would fail (ENOTCONN) on every reset connection. */
+    if (s->is_socket && s->rerr != -ECONNRESET && s->rx_err != -ECONNRESET)
+      shutdown(s->wfd, SHUT_RDWR);
     s->close_deferred = true;
     close_deferred_locked(s);
     return;

@@ -130,4 +130,9 @@ struct weft__stream {
  * called before the reader is used. */
 void weft__stream_set_read_timeout(weft_reader_t *r, int64_t timeout_ns);
 
+/* weft_stream_open_fd(@fd, @fd, ...) for an fd the caller knows is a
+ * connected stream socket (accepted, connected): without the fstat. Same
+ * returns. */
+int weft__stream_open_socket(int fd, size_t limit, weft_reader_t **reader, weft_writer_t **writer);
+
 #endif
