@@ -361,22 +361,30 @@ static int stream_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(stream_receive_follows_its_reader) {
+/* A stream over one end of a socket pair in @sc (the other end its peer),
+ * @main(@arg) run on a two-worker loop without a controller, then all of
+ * it closed. */
+static void run_stream_case(struct stream_case *sc, weft_task_fn main, void *arg) {
   int sv[2];
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  struct stream_case sc = {.peer = sv[1]};
+  sc->peer = sv[1];
   weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &sc.r, &w), 0);
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &sc->r, &w), 0);
   weft_loop_t *loop = make_loop_fixed(2);
   weft_task_t *t;
-  ck_assert_int_eq(weft_spawn_opts(loop, stream_main, &sc, NULL, &t), 0);
+  ck_assert_int_eq(weft_spawn_opts(loop, main, arg, NULL, &t), 0);
   ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
   weft_task_release(t);
-  weft_reader_release(sc.r);
+  weft_reader_release(sc->r);
   ck_assert_int_eq(weft_writer_close(w), 0);
   weft_writer_release(w);
   close(sv[1]);
   close_clean(loop);
+}
+
+START_TEST(stream_receive_follows_its_reader) {
+  struct stream_case sc;
+  run_stream_case(&sc, stream_main, &sc);
 }
 END_TEST
 
@@ -430,21 +438,8 @@ static int regrow_main(void *arg, void **res) {
 }
 
 START_TEST(a_grow_hands_standing_receives_back) {
-  int sv[2];
-  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  struct regrow_case rc = {.sc = {.peer = sv[1]}, .next = 'a'};
-  weft_writer_t *w;
-  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &rc.sc.r, &w), 0);
-  weft_loop_t *loop = make_loop_fixed(2);
-  weft_task_t *t;
-  ck_assert_int_eq(weft_spawn_opts(loop, regrow_main, &rc, NULL, &t), 0);
-  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(t), NULL), 0);
-  weft_task_release(t);
-  weft_reader_release(rc.sc.r);
-  ck_assert_int_eq(weft_writer_close(w), 0);
-  weft_writer_release(w);
-  close(sv[1]);
-  close_clean(loop);
+  struct regrow_case rc = {.next = 'a'};
+  run_stream_case(&rc.sc, regrow_main, &rc);
 }
 END_TEST
 
