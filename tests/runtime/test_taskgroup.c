@@ -4,8 +4,9 @@
  * outside cancel of the owner is re-raised, not swallowed, no child
  * outlives the group, spawning into a group that shuts down or finished is
  * refused, the group-level cancel ends it cleanly, the body's own error,
- * the interplay with timeout scopes, asyncio's hops on one worker, and a
- * storm on 4 workers. */
+ * the interplay with timeout scopes, asyncio's hops on one worker, a
+ * storm on 4 workers, and children spawning into the group while its
+ * owner waits to leave. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -438,6 +439,89 @@ START_TEST(storm_on_four_workers) {
 }
 END_TEST
 
+/* ---- children spawning while the owner waits in leave ------------------------ */
+
+/* The owner leaves at once while its children keep spawning grandchildren
+ * into the group (asyncio allows it until the group is done), and a task
+ * outside the group keeps trying spawns that fail after being counted in
+ * (an invalid stack size) and are counted out again: leave returns only
+ * after every descendant ended, and it does return (no wake-up lost
+ * between the spawners' counts and the entries'). */
+enum { TREE_DEPTH = 6, TREE_ROOTS = 8 };
+
+struct tree {
+  weft_taskgroup_t *g;
+  _Atomic long ended;
+};
+
+struct tree_node {
+  struct tree *tree;
+  int depth;
+};
+
+static int tree_child(void *arg, void **res) {
+  (void)res;
+  struct tree_node *nd = arg;
+  struct tree *tr = nd->tree;
+  int depth = nd->depth;
+  free(nd);
+  if (depth % 2) weft_yield();
+  for (int i = 0; depth > 0 && i < 2; i++) {
+    struct tree_node *kid = malloc(sizeof *kid);
+    ck_assert_ptr_nonnull(kid);
+    *kid = (struct tree_node){tr, depth - 1};
+    ck_assert_int_eq(weft_taskgroup_spawn(tr->g, tree_child, kid, NULL, NULL), 0);
+  }
+  atomic_fetch_add(&tr->ended, 1);
+  return 0;
+}
+
+static int failing_spawner(void *arg, void **res) {
+  (void)res;
+  struct tree *tr = arg;
+  struct weft_task_opts bad;
+  weft_task_opts_init(&bad);
+  bad.stack_size = 1; /* below the minimum: the spawn fails after the count */
+  for (;;) {
+    int rc = weft_taskgroup_spawn(tr->g, tree_child, NULL, &bad, NULL);
+    if (rc == WEFT_ECLOSED) return 0; /* the group is done */
+    ck_assert_int_eq(rc, -EINVAL);
+    weft_yield();
+  }
+}
+
+static int tree_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  const long per_root = (2L << TREE_DEPTH) - 1; /* a full binary tree's nodes */
+  for (long round = 0; round < scaled(40); round++) {
+    struct tree tr = {.ended = 0};
+    ck_assert_int_eq(weft_taskgroup_enter(&tr.g), 0);
+    weft_task_t *stranger;
+    ck_assert_int_eq(weft_spawn(failing_spawner, &tr, &stranger), 0);
+    for (int i = 0; i < TREE_ROOTS; i++) {
+      struct tree_node *nd = malloc(sizeof *nd);
+      ck_assert_ptr_nonnull(nd);
+      *nd = (struct tree_node){&tr, TREE_DEPTH};
+      ck_assert_int_eq(weft_taskgroup_spawn(tr.g, tree_child, nd, NULL, NULL), 0);
+    }
+    ck_assert_int_eq(weft_taskgroup_leave(tr.g, 0), 0);
+    ck_assert_int_eq(atomic_load(&tr.ended), TREE_ROOTS * per_root);
+    ck_assert_int_eq(weft_await(weft_task_future(stranger), NULL), 0);
+    weft_task_release(stranger);
+    ck_assert_int_eq(weft_taskgroup_spawn(tr.g, tree_child, NULL, NULL, NULL), WEFT_ECLOSED);
+    ck_assert_int_eq(weft_taskgroup_destroy(tr.g), 0);
+  }
+  return 0;
+}
+
+START_TEST(children_spawn_while_the_owner_leaves) {
+  ck_assert_int_eq(run_main(4, tree_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, tree_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(1, tree_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* asyncio's hops on one worker: a child that ends is counted out in a
  * callback a pass later (asyncio's _on_task_done), and the owner waiting
  * to leave resumes a pass after that. CPython 3.13 prints "xycbzdewfo"
@@ -528,6 +612,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, one_worker_hops_as_asyncio);
   tcase_add_test(tc, one_worker_pending_cancel_at_leave_gives_up_a_pass);
   tcase_add_test(tc, storm_on_four_workers);
+  tcase_add_test(tc, children_spawn_while_the_owner_leaves);
   tcase_add_test(tc, failure_racing_leave_leaves_no_cancel);
   tcase_add_test(tc, close_with_a_child_failing_under_cancel);
   suite_add_tcase(s, tc);
