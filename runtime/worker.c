@@ -1285,12 +1285,45 @@ static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
   return true;
 }
 
+/* The same for a loop of several workers: a yield that found nothing to
+ * switch to ended the batch (take_next), so the scheduler would requeue
+ * the task and run the main loop's pass (poll, role, remote work, timers)
+ * to pick it again. When that pass would take in nothing but the
+ * reactor's completions and the poll brings none, the pass is made here,
+ * on the task's stack, and the task goes on in place. If the poll queued
+ * work, the task goes the long way, behind it. Not for a pinned task (its
+ * worker's list), a standby or a worker whose role is changing, a closed
+ * loop. A lone task yielding under a timeout scope (wait_for_overhead)
+ * paid two switches and a requeue for each yield. True if so. */
+static bool yield_on(struct weft__worker *w, struct weft_task *t) {
+  struct weft_loop *loop = w->loop;
+  if (w->pending || w->no_direct || w->divert || w->handoff || has_local_work(w) || !only_io_pending(w))
+    return false;
+  /* relaxed: as the main loop's look at each pass; the pinned flag is
+   * written by the task itself while it ran on this thread. */
+  if (atomic_load_explicit(&loop->nserving, memory_order_relaxed) != w->seen_serving ||
+      atomic_load_explicit(&weft__task_run_of(t)->pinned, memory_order_relaxed) >= 0 ||
+      atomic_load_explicit(&loop->closed, memory_order_relaxed))
+    return false;
+  weft__reactor_poll(&w->reactor);
+  if (has_local_work(w)) return false;
+  pass_begins(w);
+  w->batch_left = TICK_BUDGET - 1; /* run_batch's, less take_next's pick of the task */
+  w->handoff_streak = 0;           /* take_next's, with no hand-off */
+  w->lifo_streak = 0;              /* next_not_fifo's, with the slot empty */
+  weft__worker_set_stack_owner(w, NULL);
+  if (weft__task_timed(t)) weft__task_acct_requeued(t); /* requeue's */
+  weft__task_slice_starts(&t->state);                  /* prepare_task's */
+  slice_begin(w, t);
+  return true;
+}
+
 /* weft__worker_switch_begin's end when no task comes next: the scheduler,
  * or nothing for a yield that goes on in place. */
 __attribute__((noinline)) static struct weft__fiber *to_scheduler(struct weft__worker *w,
                                                                   struct weft_task *t,
                                                                   enum weft__switch_reason why) {
-  if (why == WEFT__SWITCH_YIELD && w->loop->fifo && yield_in_place(w, t)) return NULL;
+  if (why == WEFT__SWITCH_YIELD && (w->loop->fifo ? yield_in_place(w, t) : yield_on(w, t))) return NULL;
   w->prev = t;
   w->switch_reason = why;
   return &w->sched;
