@@ -220,6 +220,63 @@ START_TEST(zero_duplicates_plain_futures_bad_input) {
 END_TEST
 
 static _Atomic int reports;
+static void count_reports_early(weft_loop_t *l, const struct weft_exception_context *c, void *a) {
+  (void)l;
+  (void)c;
+  (void)a;
+  atomic_fetch_add(&reports, 1);
+}
+
+/* Children done before the gather starts (asyncio's done_futs): looked at
+ * in input order after the outer future exists, so the first error in
+ * input order is the gather's, later ones are retrieved; with every child
+ * done the gather is done once started (several workers: looked at
+ * inline, counted in one step with the starter's bias), or a pass later
+ * (one worker: asyncio's callbacks). */
+static int early_main(void *arg, void **res) {
+  bool inline_look = arg != NULL;
+  weft_loop_set_exception_handler(weft_loop_current(), count_reports_early, NULL);
+  weft_future_t *f[4];
+  for (int i = 0; i < 4; i++) ck_assert_int_eq(weft_future_new(NULL, &f[i]), 0);
+  weft_future_set_result(f[0], (void *)1);
+  weft_future_set_error(f[1], -EIO, "first");
+  weft_future_set_error(f[2], -EPERM, "second");
+  weft_future_t *g;
+  ck_assert_int_eq(weft_gather_start(f, 4, 0, &g), 0); /* f[3] still pending */
+  if (inline_look) ck_assert_int_eq(weft_future_done(g), 1); /* rule 1, at once */
+  const char *msg = NULL;
+  ck_assert_int_eq(weft_await(g, NULL), -EIO);
+  ck_assert_int_eq(weft_future_error(g, &msg), -EIO);
+  ck_assert_str_eq(msg, "first");
+  weft_future_release(g);
+  /* return_exceptions, some done, one pending: not done until it is. */
+  struct weft_gather_slot slots[4];
+  ck_assert_int_eq(weft_gather_start(f, 4, WEFT_GATHER_RETURN_EXCEPTIONS, &g), 0);
+  ck_assert_int_eq(weft_sleep(0), 0);
+  ck_assert_int_eq(weft_sleep(0), 0);
+  ck_assert_int_eq(weft_future_done(g), 0);
+  weft_future_set_result(f[3], (void *)4);
+  ck_assert_int_eq(weft_await(g, NULL), 0);
+  ck_assert_int_eq(weft_gather_slots(g, slots, 4), 0);
+  ck_assert_ptr_eq(slots[0].result, (void *)1);
+  ck_assert_int_eq(slots[1].err, -EIO);
+  ck_assert_int_eq(slots[2].err, -EPERM);
+  ck_assert_ptr_eq(slots[3].result, (void *)4);
+  weft_future_release(g);
+  /* Every child done, a duplicate among them. */
+  weft_future_t *dup[] = {f[0], f[3], f[0], f[1]};
+  ck_assert_int_eq(weft_gather_start(dup, 4, WEFT_GATHER_RETURN_EXCEPTIONS, &g), 0);
+  if (inline_look) ck_assert_int_eq(weft_future_done(g), 1);
+  ck_assert_int_eq(weft_await(g, NULL), 0);
+  ck_assert_int_eq(weft_gather_slots(g, slots, 4), 0);
+  ck_assert_ptr_eq(slots[2].result, (void *)1);
+  ck_assert_int_eq(slots[3].err, -EIO);
+  weft_future_release(g);
+  for (int i = 0; i < 4; i++) weft_future_release(f[i]);
+  return 0;
+}
+
+
 static void count_reports(weft_loop_t *l, const struct weft_exception_context *c, void *a) {
   atomic_fetch_add(&reports, 1);
 }
@@ -252,6 +309,15 @@ static int later_errors_unread_main(void *arg, void **res) {
   for (int i = 0; i < 3; i++) weft_task_release(ts[i]);
   return 0;
 }
+
+START_TEST(children_done_before_the_start) {
+  atomic_store(&reports, 0);
+  ck_assert_int_eq(run_main(1, early_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, early_main, (void *)1, NULL), 0);
+  ck_assert_int_eq(run_main(4, early_main, (void *)1, NULL), 0);
+  ck_assert_int_eq(atomic_load(&reports), 0); /* every error was retrieved */
+}
+END_TEST
 
 START_TEST(later_errors_are_retrieved) {
   for (unsigned w = 1; w <= 4; w += 3) {
@@ -439,6 +505,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, a_child_cancelled_on_its_own_fails_the_gather);
   tcase_add_test(tc, zero_duplicates_plain_futures_bad_input);
   tcase_add_test(tc, later_errors_are_retrieved);
+  tcase_add_test(tc, children_done_before_the_start);
   tcase_add_test(tc, cancelling_the_awaiter_cancels_the_children);
   tcase_add_test(tc, one_worker_hops_as_asyncio);
   tcase_add_test(tc, storm_on_four_workers);
