@@ -29,9 +29,10 @@
  * handle.h: embedded, no allocation) that looks at it, in the same
  * places; elsewhere children are looked at inline (one pass fewer).
  *
- * Invariants: remaining counts the children not looked at yet, plus one
+ * Invariants: remaining counts the children not counted out yet, plus one
  * that the starter holds until every entry is registered: each child is
- * looked at once (its entry fires once, or it was done at the start), and
+ * looked at once (its entry fires once, or it was done at the start; the
+ * starter counts those out with its own one, in one step), and
  * only the step that brings the count to 0 may complete the outer future
  * for "all done" and drop the gather's own reference, held while any entry
  * is registered, so the entries never outlive it. Lock order:
