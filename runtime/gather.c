@@ -80,7 +80,7 @@ struct gather {
    * worker took their line from the starter (gather_10k with two workers,
    * perf: 85% of on_child's samples on its first read of the header). */
   char pad_before[WEFT__CACHELINE - sizeof(size_t)];
-  _Atomic size_t remaining;      /* children not looked at yet, plus the starter's 1 */
+  _Atomic size_t remaining;      /* children not counted out yet, plus the starter's 1 */
   char pad_after[WEFT__CACHELINE - sizeof(size_t)];
 };
 
@@ -208,9 +208,8 @@ static void gather_free(struct weft_future *f) {
  * an earlier slot made for the same future, found among the future's own
  * entries (a short list, usually empty: no allocation, no hashing). A
  * future already done becomes a child marked early, looked at after every
- * entry is registered. */
-/* Registers slot @i's future: a new child at *@nchildren, or the child it
- * already is. */
+ * entry is registered. New children are numbered from *@nchildren, the
+ * starter's count (struct gather: g->nchildren is set once all are in). */
 static void add_slot(struct gather *g, size_t i, struct weft_future *f, size_t *nchildren) {
   weft__futlock(f);
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
