@@ -152,17 +152,19 @@ static inline bool by_callback(const struct gather *g) {
   return weft__loop_asyncio_order(g->fut.loop);
 }
 
-/* Looks at child @c now, or queues the callback that will (@locked: its
- * lock is held). The gather's own reference stays while it is queued: the
- * count it will bring down is still up. */
-static void look_at(struct gather *g, struct gather_child *c, bool locked) {
-  if (by_callback(g) && weft__call_queue(g->fut.loop, &c->look, child_callback)) return;
-  child_done(g, c->f, locked); /* inline, or the loop is closed */
+/* Looks at child @c now (rules 1-3), or queues the callback that will
+ * look at it and count it (@locked: its lock is held). True if looked at
+ * now: the caller counts it out. The gather's own reference stays while
+ * the callback is queued: the count it will bring down is still up. */
+static bool look_now(struct gather *g, struct gather_child *c, bool locked) {
+  if (by_callback(g) && weft__call_queue(g->fut.loop, &c->look, child_callback)) return false;
+  child_rules(g, c->f, locked); /* inline, or the loop is closed */
+  return true;
 }
 
 static void on_child(struct weft__notify *n, struct weft_future *f) {
   struct gather_child *c = weft__container_of(n, struct gather_child, note);
-  look_at(c->g, c, true);
+  if (look_now(c->g, c, true)) countdown(c->g, 1);
 }
 
 /* asyncio's _GatheringFuture.cancel: every child not done is cancelled;
@@ -289,13 +291,8 @@ int weft_gather_start(weft_future_t *const *fs, size_t n, unsigned flags, weft_f
    * counted in one step with the duplicate slots and the bias (one RMW of
    * the entries' line, not one per child). */
   size_t looked = 0;
-  for (size_t i = 0; i < nchildren; i++) {
-    struct gather_child *c = &g->children[i];
-    if (!c->early) continue;
-    if (by_callback(g) && weft__call_queue(loop, &c->look, child_callback)) continue;
-    child_rules(g, c->f, false); /* inline, or the loop is closed */
-    looked++;
-  }
+  for (size_t i = 0; i < nchildren; i++)
+    if (g->children[i].early) looked += look_now(g, &g->children[i], false);
   countdown(g, n + 1 - nchildren + looked);
   *out = &g->fut;
   return 0;

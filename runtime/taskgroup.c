@@ -148,6 +148,16 @@ static void all_ended_locked(struct weft_taskgroup *g) {
   }
 }
 
+/* A spawn that failed after counting its child in: counted out again,
+ * under m (which all_ended_locked needs). During leave that may have been
+ * the last count, as in count_out. */
+static void uncount_locked(struct weft_taskgroup *g) {
+  if (!g->exiting)
+    g->spawned--;
+  else if (atomic_fetch_add_explicit(&g->balance, 1, memory_order_acq_rel) == -1) /* count_out's */
+    all_ended_locked(g);
+}
+
 /* One child fewer; the last one after leave began wakes the owner. */
 static void count_out(struct weft_taskgroup *g) {
   /* acq_rel: the last increment acquires every earlier one (a chain of
@@ -302,10 +312,7 @@ int weft_taskgroup_spawn(weft_taskgroup_t *g, weft_task_fn fn, void *arg,
     else
       g->spawned++;
     rc = weft__spawn_at(g->loop, fn, arg, opts, &t, __builtin_return_address(0));
-    if (rc && !g->exiting) g->spawned--;
-    /* acq_rel: as count_out's; it may have been the last one. */
-    if (rc && g->exiting && atomic_fetch_add_explicit(&g->balance, 1, memory_order_acq_rel) == -1)
-      all_ended_locked(g);
+    if (rc) uncount_locked(g);
   }
   if (!rc) {
     c->task = t; /* the group's reference */

@@ -1270,18 +1270,25 @@ static inline __attribute__((always_inline)) struct weft_task *direct_next(struc
  * stack (no task current, as in weft__worker_poll_inline), what it wakes
  * is queued behind the task, and the task's next slice starts without a
  * switch. True if so. */
+/* The end of a yield that goes on in place (yield_in_place, yield_on):
+ * @t's next slice begins on its own stack, with the bookkeeping requeue
+ * and prepare_task would have done. */
+static void resume_in_place(struct weft__worker *w, struct weft_task *t) {
+  weft__worker_set_stack_owner(w, NULL);
+  /* As requeue would: a timed task's wait for a worker starts (and ends
+   * at once: slice_begin). */
+  if (weft__task_timed(t)) weft__task_acct_requeued(t);
+  weft__task_slice_starts(&t->state); /* prepare_task's */
+  slice_begin(w, t);
+}
+
 static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
   if (fifo_batch(w) || w->pending || w->no_direct || w->divert || !only_io_pending(w))
     return false;
   weft__reactor_poll(&w->reactor);
   pass_begins(w);
   w->batch_left = fifo_batch(w); /* what the poll woke runs after t, in this pass */
-  weft__worker_set_stack_owner(w, NULL);
-  /* As requeue would: a timed task's wait for a worker starts (and ends
-   * at once: slice_begin). */
-  if (weft__task_timed(t)) weft__task_acct_requeued(t);
-  weft__task_slice_starts(&t->state);
-  slice_begin(w, t);
+  resume_in_place(w, t);
   return true;
 }
 
@@ -1311,10 +1318,7 @@ static bool yield_on(struct weft__worker *w, struct weft_task *t) {
   w->batch_left = TICK_BUDGET - 1; /* run_batch's, less take_next's pick of the task */
   w->handoff_streak = 0;           /* take_next's, with no hand-off */
   w->lifo_streak = 0;              /* next_not_fifo's, with the slot empty */
-  weft__worker_set_stack_owner(w, NULL);
-  if (weft__task_timed(t)) weft__task_acct_requeued(t); /* requeue's */
-  weft__task_slice_starts(&t->state);                  /* prepare_task's */
-  slice_begin(w, t);
+  resume_in_place(w, t);
   return true;
 }
 

@@ -220,10 +220,7 @@ START_TEST(zero_duplicates_plain_futures_bad_input) {
 END_TEST
 
 static _Atomic int reports;
-static void count_reports_early(weft_loop_t *l, const struct weft_exception_context *c, void *a) {
-  (void)l;
-  (void)c;
-  (void)a;
+static void count_reports(weft_loop_t *l, const struct weft_exception_context *c, void *a) {
   atomic_fetch_add(&reports, 1);
 }
 
@@ -235,7 +232,7 @@ static void count_reports_early(weft_loop_t *l, const struct weft_exception_cont
  * (one worker: asyncio's callbacks). */
 static int early_main(void *arg, void **res) {
   bool inline_look = arg != NULL;
-  weft_loop_set_exception_handler(weft_loop_current(), count_reports_early, NULL);
+  weft_loop_set_exception_handler(weft_loop_current(), count_reports, NULL);
   weft_future_t *f[4];
   for (int i = 0; i < 4; i++) ck_assert_int_eq(weft_future_new(NULL, &f[i]), 0);
   weft_future_set_result(f[0], (void *)1);
@@ -274,11 +271,6 @@ static int early_main(void *arg, void **res) {
   weft_future_release(g);
   for (int i = 0; i < 4; i++) weft_future_release(f[i]);
   return 0;
-}
-
-
-static void count_reports(weft_loop_t *l, const struct weft_exception_context *c, void *a) {
-  atomic_fetch_add(&reports, 1);
 }
 
 static int later_errors_main(void *arg, void **res) {
