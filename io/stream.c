@@ -92,6 +92,21 @@
  * begin and end, write, drain): 0.91x the server's CPU per request on the
  * Intel VM, where a locked instruction costs ~10 ns (benchmarks/
  * RESULTS.md, 2026-12-05 23:49Z).
+ *
+ * Owner sections (runtime/owner.h): on a stream opened by a task of a
+ * one-worker loop (solo_owner: that loop's record), the worker does the
+ * three per-request sections (a read call's begin and end, a write that
+ * only appends behind a send already under way or queues one) without
+ * the lock's locked instruction: in a section, which owner.h's rules
+ * make exclusive with every locked one. Those three (stream_enter) do
+ * nothing but loads and stores of the stream, a memcpy, an allocation
+ * and the reactor's presubmit list: no event, no future, no other lock,
+ * no system call; a case that needs one leaves the section and takes
+ * the lock. Every other thread (another loop's worker, a foreign thread)
+ * settles after taking the word (stream_lock: revokes the worker's
+ * sections, waiting out one in progress), as futlock.h does for futures.
+ * The record outlives the loop (owner.h, invariant 5), so a stream used
+ * after its loop ended settles against a record that reads OFF.
  */
 #include "stream.h"
 #include "sendfile.h"
@@ -187,6 +202,46 @@ static void stream_put(struct weft__stream *s) {
   weft__free(s, sizeof *s);
 }
 
+/* ---- the lock ------------------------------------------------------------ */
+
+/* Whether the calling thread is the running worker of @s's one-worker
+ * loop (owner sections, design comment). */
+static inline bool stream_owner(const struct weft__stream *s) {
+  struct weft__worker *w = weft__worker_self_leaf();
+  return s->solo_owner && w && w->solo_owner == s->solo_owner;
+}
+
+/* Takes @s's lock; a thread that is not the running worker of the
+ * stream's one-worker loop then settles (owner.h, invariant 3), unless
+ * sections are off (acquire: a run's end or a revocation stored OFF with
+ * release, after the last section). */
+static void stream_lock(struct weft__stream *s) {
+  weft__amutex_lock(&s->lock);
+  struct weft__owner *o = s->solo_owner;
+  if (o && atomic_load_explicit(&o->on, memory_order_acquire) != WEFT__OWNER_OFF && !stream_owner(s))
+    weft__owner_revoke(o);
+}
+
+static inline void stream_unlock(struct weft__stream *s) { weft__amutex_unlock(&s->lock); }
+
+/* For the per-request sections: an owner section on @s where the caller
+ * may take one (the record, to leave with stream_leave), else the lock
+ * (NULL). */
+static inline struct weft__owner *stream_enter(struct weft__stream *s) {
+  if (stream_owner(s)) {
+    if (weft__owner_enter(s->solo_owner, &s->lock.word)) return s->solo_owner;
+    weft__amutex_lock(&s->lock); /* the owner: nothing to settle */
+    return NULL;
+  }
+  stream_lock(s);
+  return NULL;
+}
+
+static inline void stream_leave(struct weft__stream *s, struct weft__owner *own) {
+  if (own) weft__owner_leave(own);
+  else stream_unlock(s);
+}
+
 static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r);
 static void drain_ready_locked(struct weft__stream *s);
 static void flusher_ended(struct weft__notify *n, struct weft_future *f);
@@ -251,6 +306,7 @@ static int stream_open(int rfd, int wfd, size_t limit, bool is_socket, bool w_fi
   weft__magic_live(&s->reader);
   weft__magic_live(&s->writer);
   s->loop = weft_loop_current();
+  s->solo_owner = s->loop && s->loop->solo ? s->loop->owner : NULL;
   uint32_t refs = 0;
   if (reader) {
     *reader = rfd >= 0 ? &s->reader : NULL;
@@ -327,20 +383,25 @@ static int begin_read(weft_reader_t *r, int64_t timeout_ns) {
   if (!r) return -EINVAL;
   if (!weft__task_self()) return -EPERM;
   struct weft__stream *s = r->s;
-  weft__amutex_lock(&s->lock);
+  struct weft__owner *own = stream_enter(s);
   int rc = s->reading ? -EBUSY : 0;
   s->reading = true;
-  weft__amutex_unlock(&s->lock);
+  stream_leave(s, own);
   if (timeout_ns < 0 && s->read_timeout_ns > 0) timeout_ns = s->read_timeout_ns; /* a server's */
   if (rc == 0) s->rdeadline = weft__deadline(timeout_ns); /* ours while reading */
   return rc;
 }
 
 static void end_read(struct weft__stream *s) {
-  weft__amutex_lock(&s->lock);
+  struct weft__owner *own = stream_enter(s);
+  if (own && s->close_deferred) { /* the close sets an event: under the lock */
+    weft__owner_leave(own);
+    own = NULL;
+    stream_lock(s);
+  }
   s->reading = false;
   close_deferred_locked(s);
-  weft__amutex_unlock(&s->lock);
+  stream_leave(s, own);
 }
 
 /* Reads the fd into @buf once, within the call's deadline: > 0 bytes, 0
@@ -360,10 +421,10 @@ static bool sticky(ssize_t err) { return err != -ECANCELED && err != -ETIMEDOUT;
  * good. Under the lock, for the writer's drain (rare: a failing stream). */
 static void reader_failed(struct weft__stream *s, ssize_t err) {
   if (!sticky(err)) return;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   s->rerr = (int)err;
   drain_ready_locked(s);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
 }
 
 /* Whether the calling task was cancelled while a plain receive completed
@@ -442,7 +503,7 @@ static void rx_done(struct weft__io_op *op) {
   struct weft__stream *s = (struct weft__stream *)((char *)op - offsetof(struct weft__stream, rx_op));
   int32_t res = op->res;
   bool more = (op->cqe_flags & IORING_CQE_F_MORE) != 0, keep = more;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   if (res > 0 && !s->rx_err) {
     if (bytes_reserve(&s->rx, (size_t)res) == 0) {
       memcpy(s->rx.p + s->rx.tail, op->data, (size_t)res);
@@ -480,7 +541,7 @@ static void rx_done(struct weft__io_op *op) {
   }
   if (bytes_len(&s->rx) || !keep) rx_wake_locked(s);
   if (!keep) close_deferred_locked(s); /* the fd no longer named by a request */
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   if (!keep) stream_put(s); /* the receive's reference */
 }
 
@@ -508,7 +569,7 @@ static ssize_t rx_take_locked(struct weft__stream *s) {
 static ssize_t fill_push(struct weft__stream *s) {
   struct weft_task *t = weft__task_self();
   ssize_t out;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   for (;;) {
     if (bytes_len(&s->rx)) {
       out = rx_take_locked(s);
@@ -541,17 +602,17 @@ static ssize_t fill_push(struct weft__stream *s) {
     s->rx_waiter = t;
     atomic_store_explicit(&s->rx_fired, 0, memory_order_relaxed); /* ours until we unlock */
     struct weft__io_req what = {.kind = WEFT__IO_RECV_MULTI, .fd = s->rfd}; /* for the dump */
-    weft__amutex_unlock(&s->lock);
+    stream_unlock(s);
     weft__task_blocked(t, WEFT__BLOCK_IO, NULL, weft__io_blocked_arg(&what));
     int rc = weft__task_wait(t, &s->rx_fired, s->rdeadline);
-    weft__amutex_lock(&s->lock);
+    stream_lock(s);
     s->rx_waiter = NULL; /* already, if the receive woke us */
     if (rc) { /* cancelled or timed out: what arrives stays in rx */
       out = rc;
       break;
     }
   }
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return out;
 }
 
@@ -780,7 +841,7 @@ void weft__stream_set_read_timeout(weft_reader_t *r, int64_t timeout_ns) {
 int weft_reader_at_eof(weft_reader_t *r) {
   if (!r) return -EINVAL;
   struct weft__stream *s = r->s;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   /* The buffer and eof belong to the task in a read call; with none in
    * progress, the caller is the reader's user. */
   int at = 0;
@@ -789,7 +850,7 @@ int weft_reader_at_eof(weft_reader_t *r) {
     if (!s->eof && !s->rerr && s->rfd >= 0 && eof_arrived(s, s->rfd)) s->eof = true;
     at = s->eof || (s->is_socket && s->closing);
   }
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return at;
 }
 
@@ -798,7 +859,7 @@ void weft_reader_release(weft_reader_t *r) {
   weft__magic_check(r, "double release", "stream reader");
   weft__magic_dead(r);
   struct weft__stream *s = r->s;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   if (!s->is_socket && s->rfd >= 0 && s->rfd != s->wfd) {
     close_owned(s->rfd); /* a pipe's read end is the reader's alone */
     s->rfd = -1;
@@ -809,7 +870,7 @@ void weft_reader_release(weft_reader_t *r) {
      * reference closes the socket. */
     shutdown(s->rfd, SHUT_RD);
   }
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   stream_put(s);
 }
 
@@ -892,19 +953,19 @@ static void out_sent_locked(struct weft__stream *s, size_t w) {
 static int flusher(void *arg, void **res) {
   (void)res;
   struct weft__stream *s = arg;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   while (!s->werr && out_refill_locked(s)) {
     int fd = s->wfd;
     char *p = s->out.p + s->out.head;
     size_t n = bytes_len(&s->out);
-    weft__amutex_unlock(&s->lock);
+    stream_unlock(s);
     ssize_t w = s->is_socket ? weft_send(fd, p, n, 0) : weft_write(fd, p, n);
-    weft__amutex_lock(&s->lock);
+    stream_lock(s);
     if (w == -ECANCELED) break; /* nothing sent; flusher_ended decides */
     if (w < 0) set_werr_locked(s, (int)w);
     else out_sent_locked(s, (size_t)w);
   }
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return 0;
 }
 
@@ -957,12 +1018,12 @@ static void flusher_ended(struct weft__notify *n, struct weft_future *f) {
   (void)f;
   struct weft__stream *s = weft__container_of(n, struct weft__stream, flusher_note);
   weft_task_t *next = NULL;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   s->flushing = false;
   if (!s->werr && s->wsize && flusher_take_over_locked(s, s->flusher_loop, &next))
     s->flusher_restarts++;
   if (!sending(s)) send_ended_locked(s);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   /* The entry is off the ended task's list (it is popped before it
    * runs), so the next flusher may take it. */
   if (next) flusher_watch(s, next);
@@ -1017,7 +1078,7 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) 
   struct weft__stream *s = (struct weft__stream *)((char *)p - offsetof(struct weft__stream, tx_pre));
   bool keep = false;
   weft_task_t *flusher = NULL;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   s->tx_queued = false;
   if (!s->werr && out_refill_locked(s)) {
     struct weft__io_op *op = &s->tx_op;
@@ -1035,7 +1096,7 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) 
     }
   }
   if (!sending(s)) send_ended_locked(s);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   if (flusher) flusher_watch(s, flusher);
   if (!keep) stream_put(s); /* the queued send's reference */
 }
@@ -1048,7 +1109,7 @@ static void tx_done(struct weft__io_op *op) {
   int32_t res = op->res;
   bool keep = false;
   weft_task_t *flusher = NULL;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   s->tx_inflight = false;
   if (res >= 0) out_sent_locked(s, (size_t)res);
   else if (res != -ECANCELED || !op->cancelled) set_werr_locked(s, res);
@@ -1063,7 +1124,7 @@ static void tx_done(struct weft__io_op *op) {
     }
   }
   if (!sending(s)) send_ended_locked(s);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   if (flusher) flusher_watch(s, flusher);
   if (!keep) stream_put(s); /* the queued send's reference */
 }
@@ -1099,6 +1160,45 @@ static bool queue_write(struct weft__stream *s, struct weft_task *t, size_t n) {
   return false;
 }
 
+/* Appends @n bytes to what waits to be sent. Locked (or in the owner
+ * section). */
+static int pending_append_locked(struct weft__stream *s, const void *buf, size_t n) {
+  if (bytes_reserve(&s->pending, n) != 0) return -ENOMEM;
+  memcpy(s->pending.p + s->pending.tail, buf, n);
+  s->pending.tail += n;
+  s->wsize += n;
+  return 0;
+}
+
+/* Queues the send of what is pending on @r, the writer's worker's reactor
+ * (nothing being sent); *@submit set as write_locked says. Locked (or in
+ * the owner section). */
+static void tx_start_locked(struct weft__stream *s, struct weft__reactor *r, struct weft__reactor **submit) {
+  /* relaxed: the writer holds a reference while it runs this. */
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the queued send's */
+  if (tx_queue_locked(s, r, weft__worker_self()->loop)) *submit = r;
+}
+
+/* write()'s per-request cases in an owner section (design comment):
+ * bytes appended behind a send already under way, or a small write that
+ * queues the stream's send, the buffer staying at or below the high-water
+ * mark (drained unchanged: no event). False, with nothing done, for every
+ * other case (an error to report, a direct send, a medium write, whose
+ * queue_write marks the slice), which write_locked does under the lock. */
+static bool write_in_section(struct weft__stream *s, const void *buf, size_t n,
+                             struct weft__reactor **submit) {
+  if (writer_error_locked(s) || s->eof_wanted || s->sendfile_active || !n) return false;
+  if (s->wsize > s->high || n > s->high - s->wsize) return false;
+  struct weft__reactor *r = NULL;
+  if (!sending(s)) {
+    r = queued_send_reactor(s);
+    if (!r || n > QUEUED_SEND_SMALL) return false;
+  }
+  if (pending_append_locked(s, buf, n) != 0) return false;
+  if (r) tx_start_locked(s, r, submit);
+  return true;
+}
+
 /* write() under the lock, by the running task @t. Once unlocked, the
  * caller submits on *@submit (set when this write filled its reactor's
  * batch of presubmit work) and watches *@flusher (set when it spawned
@@ -1121,17 +1221,12 @@ static int write_locked(struct weft__stream *s, struct weft_task *t, const void 
     buf = (const char *)buf + w;
     n -= (size_t)w;
   }
-  if (bytes_reserve(&s->pending, n) != 0) return -ENOMEM;
-  memcpy(s->pending.p + s->pending.tail, buf, n);
-  s->pending.tail += n;
-  s->wsize += n;
+  if (pending_append_locked(s, buf, n) != 0) return -ENOMEM;
   if (s->wsize > s->high) drained_set_locked(s, false);
   if (!sending(s)) {
     int rc = 0;
     if (r) {
-      /* relaxed: the writer holds a reference while it runs this. */
-      atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the queued send's */
-      if (tx_queue_locked(s, r, weft__worker_self()->loop)) *submit = r;
+      tx_start_locked(s, r, submit);
     } else {
       rc = flusher_start_locked(s, s->loop ? s->loop : weft_loop_current(), flusher);
     }
@@ -1158,9 +1253,14 @@ int weft_writer_write(weft_writer_t *w, const void *buf, size_t n) {
   struct weft__stream *s = w->s;
   struct weft__reactor *submit = NULL;
   weft_task_t *flusher = NULL;
-  weft__amutex_lock(&s->lock);
-  rc = write_locked(s, weft__task_self(), buf, n, &submit, &flusher);
-  weft__amutex_unlock(&s->lock);
+  struct weft__owner *own = stream_enter(s);
+  if (own && !write_in_section(s, buf, n, &submit)) {
+    weft__owner_leave(own);
+    own = NULL;
+    stream_lock(s);
+  }
+  if (!own) rc = write_locked(s, weft__task_self(), buf, n, &submit, &flusher);
+  stream_leave(s, own);
   if (flusher) flusher_watch(s, flusher);
   if (submit) weft__reactor_submit(submit);
   return rc;
@@ -1173,11 +1273,11 @@ int weft_writer_writelines(weft_writer_t *w, const struct iovec *iov, int iovcnt
   struct weft__stream *s = w->s;
   struct weft__reactor *submit = NULL;
   weft_task_t *flusher = NULL;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   struct weft_task *t = weft__task_self();
   for (int i = 0; i < iovcnt && rc == 0; i++)
     rc = write_locked(s, t, iov[i].iov_base, iov[i].iov_len, &submit, &flusher);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   if (flusher) flusher_watch(s, flusher);
   if (submit) weft__reactor_submit(submit);
   return rc;
@@ -1204,26 +1304,26 @@ int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns) {
    * a write, then drain()) the event is set and waiting on it would
    * return at once: its state is mirrored under this lock, so one lock
    * answers (asyncio's _drain_helper returns without awaiting too). */
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   int failed = reader_exception_locked(s);
   bool closing = s->closing, set = s->drained_is_set;
   if (set) rc = writer_error_locked(s);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   if (failed) return failed;
   if (closing) {
     rc = weft_yield();
     if (rc) return rc;
-    weft__amutex_lock(&s->lock);
+    stream_lock(s);
     rc = writer_error_locked(s);
-    weft__amutex_unlock(&s->lock);
+    stream_unlock(s);
     return rc;
   }
   if (set) return rc;
   rc = weft_event_wait(s->drained, timeout_ns);
   if (rc) return rc;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   rc = writer_error_locked(s);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return rc;
 }
 
@@ -1276,13 +1376,13 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
   struct weft__stream *s = w->s;
   if (!s->is_socket) return -ENOTSOCK; /* asyncio: pipe transports have no sendfile */
   uint64_t deadline = weft__deadline(timeout_ns);
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   if (s->closing) rc = WEFT_ECLOSED;            /* asyncio: "Transport is closing" */
   else if (s->werr) rc = s->werr;
   else if (s->eof_wanted) rc = -EPIPE;          /* asyncio: the socket is shut down */
   else if (s->sendfile_active) rc = -EBUSY;     /* asyncio: "Empty waiter is already set" */
   if (rc) {
-    weft__amutex_unlock(&s->lock);
+    stream_unlock(s);
     return rc;
   }
   s->sendfile_active = true;
@@ -1294,13 +1394,13 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
   bool corked = s->tx_queued && send_ahead_locked(s, &rc);
   while (!rc && s->wsize) {
     drained_set_locked(s, false); /* set again at 0 (low_mark), an error or a close */
-    weft__amutex_unlock(&s->lock);
+    stream_unlock(s);
     rc = weft_event_wait(s->drained, weft__deadline_left(deadline));
-    weft__amutex_lock(&s->lock);
+    stream_lock(s);
     if (!rc) rc = writer_error_locked(s);
   }
   int sock = s->wfd;
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   if (!rc && s->sendfile_sock == WEFT__SENDFILE_SOCK_UNKNOWN) { /* once per stream */
     int flags = 0, err = weft__sendfile_sock_flags(sock, &flags);
     s->sendfile_sock = err ? err : flags;
@@ -1315,14 +1415,14 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
    * was coming). Left: a whole-file call (@count 0) on a file that shrinks
    * while it is sent can leave its tail for the TCP timer. */
   if (corked && (sent <= 0 || (count && (size_t)sent < count))) push_held_back(sock);
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   s->sendfile_active = false;
   /* The event back to what the marks say; between them (a flush wait that
    * timed out or was cancelled) to what it was before the call. */
   drained_set_locked(s, s->werr || s->closing || s->wsize <= s->low ||
                             (was_drained && s->wsize <= s->high));
   if (!sending(s)) send_ended_locked(s); /* a close or write_eof that waited for it */
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   stream_put(s);
   return sent;
 }
@@ -1334,20 +1434,20 @@ ssize_t weft_writer_sendfile(weft_writer_t *w, int fd, off_t *offset, size_t cou
 int weft_writer_set_write_buffer_limits(weft_writer_t *w, size_t high, size_t low) {
   if (!w || low > high || high > SSIZE_MAX) return -EINVAL;
   struct weft__stream *s = w->s;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   s->high = high;
   s->low = low;
   if (s->wsize <= low_mark(s)) drained_set_locked(s, true);
   else if (s->wsize > high) drained_set_locked(s, false);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return 0;
 }
 
 size_t weft_writer_buffer_size(weft_writer_t *w) {
   if (!w) return 0;
-  weft__amutex_lock(&w->s->lock);
+  stream_lock(w->s);
   size_t n = w->s->wsize;
-  weft__amutex_unlock(&w->s->lock);
+  stream_unlock(w->s);
   return n;
 }
 
@@ -1355,7 +1455,7 @@ int weft_writer_write_eof(weft_writer_t *w) {
   if (!w) return -EINVAL;
   struct weft__stream *s = w->s;
   if (!s->is_socket) return -ENOTSOCK;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   int rc = s->closing ? WEFT_ECLOSED : 0;
   if (!rc && !s->eof_wanted) {
     s->eof_wanted = true;
@@ -1364,27 +1464,27 @@ int weft_writer_write_eof(weft_writer_t *w) {
       s->eof_done = true;
     }
   }
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return rc;
 }
 
 int weft_writer_close(weft_writer_t *w) {
   if (!w) return -EINVAL;
   struct weft__stream *s = w->s;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   if (!s->closing) {
     s->closing = true;
     drained_set_locked(s, true);
     close_fds_locked(s); /* now, or when the running send ends */
   }
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return 0;
 }
 
 int weft_writer_abort(weft_writer_t *w) {
   if (!w) return -EINVAL;
   struct weft__stream *s = w->s;
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   s->closing = true;
   set_werr_locked(s, -ECONNRESET); /* asyncio: abort() loses the connection */
   /* Drop what no send holds; the running send ends with the shutdown. */
@@ -1392,15 +1492,15 @@ int weft_writer_abort(weft_writer_t *w) {
   s->wsize = bytes_len(&s->out);
   if (sending(s) && s->wfd >= 0) shutdown(s->wfd, s->is_socket ? SHUT_RDWR : SHUT_WR);
   close_fds_locked(s);
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return 0;
 }
 
 int weft_writer_is_closing(weft_writer_t *w) {
   if (!w) return -EINVAL;
-  weft__amutex_lock(&w->s->lock);
+  stream_lock(w->s);
   int c = w->s->closing;
-  weft__amutex_unlock(&w->s->lock);
+  stream_unlock(w->s);
   return c;
 }
 
@@ -1420,12 +1520,12 @@ int weft_writer_get_extra_info(weft_writer_t *w, const char *name, struct sockad
   if (!sock && !peer && strcmp(name, "sockname") != 0) return -ENOENT;
   if (!sock && (!addr || !len)) return -EINVAL;
   /* Under the lock: the fd cannot be closed (and its number reused) meanwhile. */
-  weft__amutex_lock(&s->lock);
+  stream_lock(s);
   int fd = s->wfd, rc;
   if (sock) rc = s->is_socket && fd >= 0 ? fd : -ENOENT;
   else if (fd < 0) rc = -EBADF;
   else rc = (peer ? getpeername(fd, addr, len) : getsockname(fd, addr, len)) < 0 ? -errno : 0;
-  weft__amutex_unlock(&s->lock);
+  stream_unlock(s);
   return rc;
 }
 

@@ -48,7 +48,8 @@ struct weft__stream {
   size_t limit;               /* readuntil/readline */
 
   /* Reader: one task at a time (reading), the rest is that task's. */
-  bool reading;               /* under lock: a read call is in progress */
+  bool reading;               /* under lock (or in the owner section, stream.c):
+                                 a read call is in progress */
   bool eof;
   int rerr;                   /* the reader's sticky error: written under lock
                                  (drain and at_eof read it there), read by the
@@ -115,6 +116,10 @@ struct weft__stream {
   bool eof_wanted, eof_done;  /* write_eof() */
   bool close_deferred;        /* the fd closes when the reader and the receive leave */
   weft_loop_t *loop;
+  /* The record of the one-worker loop whose task opened the stream (its
+   * worker's owner sections, stream.c), or NULL. Immutable; the record
+   * outlives the loop (owner.h, invariant 5). */
+  struct weft__owner *solo_owner;
   weft_event_t *drained;      /* set while wsize <= low, or the writer failed/closed */
   bool drained_is_set;        /* drained's state, as the stream last made it */
   _Atomic bool drain_ready;   /* drain() may return 0 without the lock:

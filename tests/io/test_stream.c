@@ -12,6 +12,9 @@
 #include "stream.h" /* white box: the receive-ahead and queued-send counters */
 #include "task.h"   /* white box: every task, the library's own included */
 #include "worker.h" /* white box: a worker's reactor */
+#include "loop.h"   /* white box: a one-worker loop's owner sections */
+#include "membarrier.h"
+#include <semaphore.h>
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <netinet/in.h>
@@ -1733,12 +1736,135 @@ static int many_writers_main(void *arg, void **res) {
   weft_reader_release(pr);
   weft_writer_release(w);
   weft_reader_release(r);
+  /* With one worker the reads and writes took owner sections (stream.c)
+   * and, every lock on the way being the worker's own, none revoked them. */
+  struct weft_loop *loop = (struct weft_loop *)weft_loop_current();
+  if (loop->solo)
+    ck_assert(atomic_load(&loop->owner->on) == (weft__membarrier_available() ? WEFT__OWNER_ON : WEFT__OWNER_OFF));
   return 0;
 }
 
 START_TEST(test_many_writers_many_workers) {
   ck_assert_int_eq(run_main(4, many_writers_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(1, many_writers_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* A one-worker loop's stream shared with a task of another loop: the
+ * loop's worker begins and ends its read calls and appends its writes in
+ * owner sections (stream.c), the other loop's task takes the lock, and its
+ * first touch revokes the sections for the rest of the run. Both write
+ * lines into one stream at once, then each reads half of them from the
+ * peer's stream in turn: every line whole, each writer's in order. Eight
+ * runs, so the revocation meets the worker's sections eight times (TSan
+ * checks the hand-over of what they wrote). */
+enum { SHARE_LINES = 600, SHARE_RUNS = 8 };
+
+struct share {
+  weft_writer_t *w;       /* both write here */
+  weft_reader_t *pr;      /* the peer's end: B reads, then A */
+  weft_future_t *b_done;  /* A's loop's: B's task read its half */
+  sem_t b_go;             /* the streams are open */
+  int next[2];            /* the next line expected from writer 0 (A's) and 1 (B's) */
+  bool revoked;           /* A's sections were off once B's half was read */
+};
+
+struct share_writer {
+  weft_writer_t *w;
+  int id;
+};
+
+static int share_write(void *arg, void **res) {
+  (void)res;
+  struct share_writer *sw = arg;
+  for (int i = 0; i < SHARE_LINES; i++) {
+    char line[32];
+    int n = snprintf(line, sizeof line, "%d:%d\n", sw->id, i);
+    ck_assert_int_eq(weft_writer_write(sw->w, line, (size_t)n), 0);
+    if (i % 8 == 7) ck_assert_int_eq(weft_writer_drain(sw->w), 0);
+    if (i % 5 == sw->id) ck_assert_int_eq(weft_yield(), 0);
+  }
+  return weft_writer_drain(sw->w);
+}
+
+/* Reads @lines lines from the peer's stream: each whole, each writer's
+ * next one. */
+static void share_read(struct share *sh, int lines) {
+  for (int k = 0; k < lines; k++) {
+    char line[32];
+    ssize_t n = weft_reader_readline(sh->pr, line, sizeof line - 1);
+    ck_assert_int_gt(n, 0);
+    line[n] = '\0';
+    int id, seq;
+    ck_assert_int_eq(sscanf(line, "%d:%d\n", &id, &seq), 2);
+    ck_assert(id == 0 || id == 1);
+    ck_assert_int_eq(seq, sh->next[id]);
+    sh->next[id]++;
+  }
+}
+
+static int share_b_main(void *arg, void **res) {
+  (void)res;
+  struct share *sh = arg;
+  struct share_writer sw = {sh->w, 1};
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(share_write, &sw, &t), 0);
+  share_read(sh, SHARE_LINES);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  return weft_future_set_result(sh->b_done, NULL);
+}
+
+static void *share_b_thread(void *arg) {
+  struct share *sh = arg;
+  while (sem_wait(&sh->b_go) != 0) {
+  }
+  weft_loop_t *b = make_loop(1);
+  ck_assert_int_eq(weft_loop_run_task(b, share_b_main, sh, NULL), 0);
+  close_clean(b);
+  return NULL;
+}
+
+static int share_a_main(void *arg, void **res) {
+  (void)res;
+  struct share *sh = arg;
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *pw;
+  stream_pair(sv, 0, &r, &sh->w);
+  ck_assert_int_eq(weft_stream_open_fd(sv[1], sv[1], 0, &sh->pr, &pw), 0);
+  ck_assert_int_eq(weft_future_new(NULL, &sh->b_done), 0);
+  sh->next[0] = sh->next[1] = 0;
+  struct share_writer sw = {sh->w, 0};
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(share_write, &sw, &t), 0);
+  sem_post(&sh->b_go);
+  ck_assert_int_eq(weft_await(sh->b_done, NULL), 0);
+  struct weft_loop *loop = (struct weft_loop *)weft_loop_current();
+  sh->revoked = atomic_load(&loop->owner->on) == WEFT__OWNER_OFF;
+  share_read(sh, SHARE_LINES);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  ck_assert_int_eq(sh->next[0] + sh->next[1], 2 * SHARE_LINES);
+  weft_future_release(sh->b_done);
+  weft_writer_release(pw);
+  weft_reader_release(sh->pr);
+  weft_writer_release(sh->w);
+  weft_reader_release(r);
+  return 0;
+}
+
+START_TEST(test_solo_stream_shared_with_another_loop) {
+  for (int run = 0; run < SHARE_RUNS; run++) {
+    struct share sh = {0};
+    ck_assert_int_eq(sem_init(&sh.b_go, 0, 0), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, share_b_thread, &sh), 0);
+    ck_assert_int_eq(run_main(1, share_a_main, &sh, NULL), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    sem_destroy(&sh.b_go);
+    ck_assert(sh.revoked); /* B's first touch, if they were on at all */
+  }
 }
 END_TEST
 
@@ -1778,6 +1904,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_send_stuck_at_loop_close);
   tcase_add_test(tc, test_flusher_under_eager_factory_and_cancel_all);
   tcase_add_test(tc, test_many_writers_many_workers);
+  tcase_add_test(tc, test_solo_stream_shared_with_another_loop);
   suite_add_tcase(s, tc);
   return s;
 }
