@@ -722,6 +722,17 @@ ssize_t weft_reader_readexactly_timeout(weft_reader_t *r, void *buf, size_t n, s
   return out;
 }
 
+/* Whether @p holds @sep, whose first byte it matches: the last byte
+ * first (a request head's line ends, "\r\n" and a header, fail there
+ * when looking for "\r\n\r\n"), then the middle in place: the short
+ * separators readuntil takes cost no memcmp call. */
+static bool sep_at(const char *p, const char *sep, size_t seplen) {
+  if (p[seplen - 1] != sep[seplen - 1]) return false;
+  for (size_t k = 1; k + 1 < seplen; k++)
+    if (p[k] != sep[k]) return false;
+  return true;
+}
+
 static ssize_t find(const struct weft__stream *s, const char *sep, size_t seplen, size_t from) {
   size_t len = bytes_len(&s->in);
   if (len < seplen) return -1;
@@ -730,7 +741,7 @@ static ssize_t find(const struct weft__stream *s, const char *sep, size_t seplen
     const char *hit = memchr(base + i, sep[0], len - seplen + 1 - i);
     if (!hit) return -1;
     i = (size_t)(hit - base);
-    if (memcmp(hit, sep, seplen) == 0) return (ssize_t)i;
+    if (sep_at(hit, sep, seplen)) return (ssize_t)i;
   }
   return -1;
 }

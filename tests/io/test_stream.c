@@ -122,6 +122,29 @@ START_TEST(test_reader) {
 }
 END_TEST
 
+/* readuntil past near misses: a separator's first and last bytes with
+ * the wrong middle, and its first byte with the wrong end. */
+static int near_miss_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  stream_pair(sv, 0, &r, &w);
+  static const char data[] = "a<x>b<-x>c<->d\r\nX\r\r\n\n\r\n\r\n";
+  ck_assert_int_eq(write(sv[1], data, sizeof data - 1), (ssize_t)sizeof data - 1);
+  char buf[64];
+  ck_assert_int_eq(weft_reader_readuntil(r, "<->", 3, buf, sizeof buf, NULL), 13);
+  ck_assert(memcmp(buf, "a<x>b<-x>c<->", 13) == 0);
+  ck_assert_int_eq(weft_reader_readuntil(r, "\r\n\r\n", 4, buf, sizeof buf, NULL), 12);
+  ck_assert(memcmp(buf, "d\r\nX\r\r\n\n\r\n\r\n", 12) == 0);
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_readuntil_near_misses) { ck_assert_int_eq(run_main(1, near_miss_main, NULL, NULL), 0); }
+END_TEST
+
 static int readline_eof_main(void *arg, void **res) {
   (void)arg;
   (void)res;
@@ -1873,6 +1896,7 @@ static Suite *stream_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_reader);
   tcase_add_test(tc, test_readline_eof);
+  tcase_add_test(tc, test_readuntil_near_misses);
   tcase_add_test(tc, test_eof_before_any_byte);
   tcase_add_test(tc, test_line_iterator);
   tcase_add_test(tc, test_busy_and_writer);
