@@ -107,6 +107,19 @@
  * sections, waiting out one in progress), as futlock.h does for futures.
  * The record outlives the loop (owner.h, invariant 5), so a stream used
  * after its loop ended settles against a record that reads OFF.
+ *
+ * Idle buffers: a connection that waits holds no buffer. A reader about
+ * to wait for bytes (fill_push) gives back `in` and `rx` if they are
+ * empty, and once nothing is being sent and nothing waits to be
+ * (send_ended_locked) `out` and `pending` go back too. Buffers of the
+ * first size (WEFT__STREAMBUF_SIZE, what a request or a response takes)
+ * go to the calling worker's cache (objcache.h) and the next buffer any
+ * stream there needs comes from it, so a busy worker passes a few warm
+ * buffers from connection to connection instead of one set per
+ * connection; larger ones go to the allocator. 10,000 idle keep-alive
+ * connections held two of them each before (benchmarks/RESULTS.md,
+ * 2026-12-06). Pull-mode reads (pipes, the epoll backend) still wait
+ * inside their receive with `in` reserved (RECV_CHUNK).
  */
 #include "stream.h"
 #include "sendfile.h"
@@ -153,10 +166,35 @@
 
 static size_t bytes_len(const struct weft__bytes *b) { return b->tail - b->head; }
 
+/* Storage for a buffer of @cap bytes: the first size from the calling
+ * worker's cache (idle buffers, design comment), the rest (and on other
+ * threads) from the allocator. */
+static char *buf_get(size_t cap) {
+  struct weft__worker *w;
+  if (cap == WEFT__STREAMBUF_SIZE && (w = weft__worker_self())) {
+    char *p = weft__objcache_pop(&w->caches[WEFT__OBJ_STREAMBUF], cap);
+    if (p) return p;
+  }
+  return weft__alloc(cap);
+}
+
+static void buf_put(char *p, size_t cap) {
+  struct weft__worker *w;
+  if (p && cap == WEFT__STREAMBUF_SIZE && (w = weft__worker_self()) &&
+      weft__objcache_push(&w->caches[WEFT__OBJ_STREAMBUF], p, cap, weft__obj_cache_max[WEFT__OBJ_STREAMBUF]))
+    return;
+  weft__free(p, cap);
+}
+
 static void bytes_free(struct weft__bytes *b) {
-  weft__free(b->p, b->cap);
+  buf_put(b->p, b->cap);
   b->p = NULL;
   b->head = b->tail = b->cap = 0;
+}
+
+/* Gives @b's storage back if it holds nothing (idle buffers). */
+static void bytes_idle(struct weft__bytes *b) {
+  if (b->p && b->head == b->tail) bytes_free(b);
 }
 
 /* Makes room for @need more bytes after tail. */
@@ -169,12 +207,12 @@ static int bytes_reserve(struct weft__bytes *b, size_t need) {
     b->tail = len;
     return 0;
   }
-  size_t cap = b->cap ? b->cap : 4096;
+  size_t cap = b->cap ? b->cap : WEFT__STREAMBUF_SIZE;
   while (cap - len < need) cap *= 2;
-  char *p = weft__alloc(cap);
+  char *p = buf_get(cap);
   if (!p) return -ENOMEM;
   if (len) memcpy(p, b->p + b->head, len);
-  weft__free(b->p, b->cap);
+  buf_put(b->p, b->cap);
   b->p = p;
   b->cap = cap;
   b->head = 0;
@@ -599,6 +637,9 @@ static ssize_t fill_push(struct weft__stream *s) {
       out = -ETIMEDOUT; /* the call's time is up */
       break;
     }
+    /* About to wait: empty buffers go back (idle buffers). `in` is ours. */
+    bytes_idle(&s->in);
+    bytes_idle(&s->rx);
     s->rx_waiter = t;
     atomic_store_explicit(&s->rx_fired, 0, memory_order_relaxed); /* ours until we unlock */
     struct weft__io_req what = {.kind = WEFT__IO_RECV_MULTI, .fd = s->rfd}; /* for the dump */
@@ -926,6 +967,10 @@ static void send_ended_locked(struct weft__stream *s) {
   if (s->werr) { /* nothing more will be sent */
     s->wsize = 0;
     s->out.head = s->out.tail = s->pending.head = s->pending.tail = 0;
+  }
+  if (!s->wsize) { /* all sent: the buffers go back (idle buffers) */
+    bytes_free(&s->out);
+    bytes_free(&s->pending);
   }
   if (s->eof_wanted && !s->eof_done && s->wfd >= 0) {
     shutdown(s->wfd, SHUT_WR);

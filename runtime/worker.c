@@ -234,6 +234,7 @@ static const struct obj_kind {
 } obj_kinds[WEFT__OBJ_KINDS] = {
     [WEFT__OBJ_TASK] = {sizeof(struct weft_task), offsetof(struct weft_task, r_start.link)},
     [WEFT__OBJ_FUTURE] = {sizeof(struct weft_future), offsetof(struct weft_future, result)},
+    [WEFT__OBJ_STREAMBUF] = {WEFT__STREAMBUF_SIZE, 0}, /* bytes: the first word links */
 };
 
 int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned index) {

@@ -30,8 +30,12 @@ enum { WEFT__DIVERT_STOP = 1, WEFT__DIVERT_STANDBY = 2 };
 enum weft__obj_kind {
   WEFT__OBJ_TASK = 0,   /* struct weft_task */
   WEFT__OBJ_FUTURE = 1, /* a plain struct weft_future (weft_future_new's) */
-  WEFT__OBJ_KINDS = 2,
+  WEFT__OBJ_STREAMBUF = 2, /* a stream's buffer of the first size (io/stream.c) */
+  WEFT__OBJ_KINDS = 3,
 };
+
+/* The first size of a stream's buffers, the one a worker caches. */
+#define WEFT__STREAMBUF_SIZE 4096u
 
 enum weft__switch_reason {
   WEFT__SWITCH_SUSPEND = 0,
@@ -408,6 +412,11 @@ static const unsigned weft__obj_cache_max[WEFT__OBJ_KINDS] = {
      * left 0.75M of its 2M allocations to jemalloc, 1024 almost none. At
      * most 80 KiB a worker (72-byte futures in an 80-byte size class). */
     [WEFT__OBJ_FUTURE] = 1024,
+    /* Streams give their empty buffers back whenever they idle (a reader
+     * about to wait, a send that left nothing): 32 serve the connections
+     * a worker has in flight at once in a pass and hold at most 128 KiB
+     * a worker. */
+    [WEFT__OBJ_STREAMBUF] = 32,
 };
 
 /* The calling thread's worker if it is one of @loop's, else NULL. */

@@ -1773,6 +1773,72 @@ START_TEST(test_many_writers_many_workers) {
 }
 END_TEST
 
+/* Idle buffers (stream.c): a reader waiting for bytes holds no buffer
+ * (receiving ahead: `in` and `rx` go back before the wait), and once what
+ * was written has left, the writer holds none either; buffers come back
+ * when bytes do. One worker: FIFO makes the reader's wait come before
+ * the checks. */
+struct buffers_held {
+  bool in, rx, out, pending;
+};
+
+static struct buffers_held buffers_held(struct weft__stream *st) {
+  weft__amutex_lock(&st->lock);
+  struct buffers_held b = {st->in.p != NULL, st->rx.p != NULL, st->out.p != NULL, st->pending.p != NULL};
+  weft__amutex_unlock(&st->lock);
+  return b;
+}
+
+static int idle_reader(void *arg, void **res) {
+  static char line[32];
+  ssize_t n = weft_reader_readline(arg, line, sizeof line);
+  *res = (void *)(intptr_t)n;
+  return n == 4 && memcmp(line, "two\n", 4) == 0 ? 0 : -EPROTO;
+}
+
+static int idle_buffers_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  stream_pair(sv, 0, &r, &w);
+  struct weft__stream *st = r->s;
+  char line[32];
+  ck_assert_int_eq(write(sv[1], "one\n", 4), 4);
+  ck_assert_int_eq(weft_reader_readline(r, line, sizeof line), 4);
+  ck_assert(buffers_held(st).in); /* not waiting: kept for the next read */
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(idle_reader, r, &t), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* the reader runs, finds nothing, waits */
+  struct buffers_held b = buffers_held(st);
+  if (on_uring()) ck_assert(!b.in && !b.rx);
+  ck_assert_int_eq(write(sv[1], "two\n", 4), 4);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  /* The writer: buffered while a queued send waits (io_uring) or the
+   * socket is full, nothing held once it all left. */
+  write_pattern(w, 0, 1600, 100);
+  if (on_uring()) ck_assert(buffers_held(st).pending);
+  read_pattern_raw(sv[1], 0, 1600);
+  b = buffers_held(st);
+  ck_assert(!b.out && !b.pending);
+  ck_assert_uint_eq(weft_writer_buffer_size(w), 0);
+  /* And again: buffers come back for the next bytes. */
+  write_pattern(w, 1600, 300, 100);
+  read_pattern_raw(sv[1], 1600, 300);
+  ck_assert_int_eq(write(sv[1], "three\n", 6), 6);
+  ck_assert_int_eq(weft_reader_readline(r, line, sizeof line), 6);
+  ck_assert(memcmp(line, "three\n", 6) == 0);
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_idle_streams_hold_no_buffers) {
+  ck_assert_int_eq(run_main(1, idle_buffers_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* A one-worker loop's stream shared with a task of another loop: the
  * loop's worker begins and ends its read calls and appends its writes in
  * owner sections (stream.c), the other loop's task takes the lock, and its
@@ -1929,6 +1995,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_flusher_under_eager_factory_and_cancel_all);
   tcase_add_test(tc, test_many_writers_many_workers);
   tcase_add_test(tc, test_solo_stream_shared_with_another_loop);
+  tcase_add_test(tc, test_idle_streams_hold_no_buffers);
   suite_add_tcase(s, tc);
   return s;
 }
