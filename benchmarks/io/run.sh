@@ -15,6 +15,9 @@
 #                   plaintext shape; benchmarks/io/pipeline.lua)
 #   http_static     wrk against static-file servers (examples/file_server,
 #                   Go's http.FileServer, nginx), a 16 KiB and a 300 KB file
+#   idle_conns      4,000 keep-alive connections to each HTTP server, one
+#                   GET each, then idle: the server's resident memory per
+#                   connection (benchmarks/io/idle_conns.py)
 #   nop             an awaited no-op through the reactor vs a bare liburing loop
 #   file_randread   4 KiB O_DIRECT random reads at queue depth 32 vs fio's
 #                   io_uring engine on the same file
@@ -43,7 +46,7 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-workloads=(tcp_echo tcp_echo_hog tcp_churn http_plaintext http_pipelined http_static nop file_randread)
+workloads=(tcp_echo tcp_echo_hog tcp_churn http_plaintext http_pipelined http_static idle_conns nop file_randread)
 [ ${#args[@]} -gt 0 ] && workloads=("${args[@]}")
 B=build/benchmarks E=build/examples
 [ -x $B/weft-echo ] || { echo "io/run.sh: build weft first (make build)" >&2; exit 1; }
@@ -168,6 +171,39 @@ http_rounds() {
   median_rows "$name"
 }
 
+# idle_rounds N: N idle keep-alive connections against every HTTP server
+# (nginx's included), REPS rounds interleaved; each server's median KiB per
+# connection (benchmarks/io/idle_conns.py).
+idle_rounds() {
+  local n=$1 impl cmd spids r kib
+  printf '%-15s %-16s %12s %12s\n' workload impl conns kib_per_conn
+  : >"$out/idle"
+  for ((rep = 0; rep < reps; rep++)); do
+    for impl in "${order[@]}"; do
+      if [ "$impl" = nginx ]; then
+        command -v nginx >/dev/null || continue
+        port=$((port + 1))
+        nginx_conf "$out/nginx.conf" "$out" "$workers" "$port" "" $((n + 100))
+        nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
+        spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' ')
+      else
+        [ -n "${http_cmds[$impl]:-}" ] || continue
+        cmd=${http_cmds[$impl]//\{W\}/$workers}
+        start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
+        spids=$server_pid
+      fi
+      r=$($py benchmarks/io/idle_conns.py "$port" "$n" $spids)
+      if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
+      kib=$(sed -n 's/.*kib_per_conn=\([0-9.]*\).*/\1/p' <<<"$r")
+      [ -n "$kib" ] && echo "$impl $kib" >>"$out/idle"
+    done
+  done
+  for impl in "${order[@]}"; do
+    awk -v i="$impl" '$1 == i { print $2 }' "$out/idle" | sort -g |
+      awk -v i="$impl" -v n="$n" '{ r[NR] = $1 } END { if (NR) printf "%-15s %-16s %12s %12s\n", "idle_conns", i, n, r[int((NR + 1) / 2)] }'
+  done | tee -a "$results"
+}
+
 # server command lines, with the port as {P} and the worker count as {W}
 declare -A echo_cmds http_cmds
 echo_cmds[weft]="$B/weft-echo {P} {W} raw"
@@ -239,6 +275,15 @@ for w in "${workloads[@]}"; do
       http_rounds "http_static_$f"
     done
     http_table=http_cmds http_root="" http_path="" ;;
+  idle_conns)
+    [ -n "$py" ] || { echo "io/run.sh: python3 missing; idle_conns skipped" >&2; continue; }
+    # Each server and the client hold one fd per connection: the soft
+    # limit raised towards the hard one (the servers inherit it).
+    idle_n=4000 hard=$(ulimit -Hn)
+    [ "$hard" != unlimited ] && [ "$hard" -lt $((idle_n + 200)) ] && idle_n=$((hard - 200))
+    ulimit -n $((idle_n + 200)) 2>/dev/null
+    echo; echo "## idle_conns: $idle_n keep-alive connections, one GET each, then idle: the server's resident memory per connection (KiB, median of the rounds)"
+    idle_rounds "$idle_n" ;;
   nop)
     echo; echo "## nop: one awaited IORING_OP_NOP (ns/op; liburing = bare ring, same setup flags)"
     for n in nop nop_raw nop_batch nop_raw_batch; do $B/weft-bench --workers 1 $n; done | awk '/^RESULT/ {
@@ -276,7 +321,10 @@ echo; echo "## ratios (weft / peer)"
 awk '
   $1=="tcp_echo" || $1=="tcp_echo_hog" || $1=="tcp_churn" || $1 ~ /^http_/ || $1=="file_randread" { v[$1","$2]=$3; p[$1","$2]=$5; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
   $1 ~ /^nop/ { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
+  $1=="idle_conns" { m[$2]=$4 }
   END {
+    for (i in m) if (i != "weft" && m[i] > 0 && m["weft"] > 0)
+      printf "%-15s weft holds %.2fx %s'"'"'s memory per idle connection\n", "idle_conns", m["weft"] / m[i], i
     for (w in impls) {
       n = split(impls[w], l, " "); base = v[w",weft"]
       if (w == "tcp_echo_hog" && p[w",weft-fixed"] > 0)

@@ -12,12 +12,13 @@
 #   cpu_per_req TICKS REQS     server CPU microseconds per request, or "-".
 #   wrk_us VALUE               a wrk latency ("812.00us", "1.20ms") in us,
 #                              or "-".
-#   nginx_conf FILE DIR WORKERS PORT [ROOT]
+#   nginx_conf FILE DIR WORKERS PORT [ROOT [CONNS]]
 #                              nginx's `return 200` server (the reference)
 #                              with everything it writes under DIR; with
 #                              ROOT, its static-file server for ROOT
 #                              instead (sendfile on, as distributions ship
-#                              it).
+#                              it). CONNS: connections a worker takes
+#                              (default 4096).
 
 srv_start() {
   local fifo=$1 err=$2 line=""; shift 2
@@ -61,7 +62,7 @@ wrk_us() {
 }
 
 nginx_conf() {
-  local file=$1 dir=$2 workers=$3 port=$4 root=${5:-}
+  local file=$1 dir=$2 workers=$3 port=$4 root=${5:-} conns=${6:-4096}
   local loc='location / { default_type text/plain; return 200 "Hello, World!"; }'
   [ -n "$root" ] && loc="sendfile on; root $root;"
   cat >"$file" <<NGX
@@ -69,7 +70,8 @@ worker_processes $workers;
 $([ "$(id -u)" = 0 ] && echo "user root;")
 pid $dir/nginx.pid;
 error_log $dir/nginx.err;
-events { worker_connections 4096; }
+worker_rlimit_nofile $((conns + 64));
+events { worker_connections $conns; }
 http {
   access_log off;
   client_body_temp_path $dir/b; proxy_temp_path $dir/p; fastcgi_temp_path $dir/f;
