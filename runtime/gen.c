@@ -9,6 +9,11 @@
  * sets under g->m while waking them (the waker rule, future.h), so each
  * side's wait node lives on its own stack and no wake is lost.
  *
+ * m is the futures' lock (amutex.h), whose unlock is a plain store: a
+ * step takes it four times, one on each side to post, one on each to
+ * leave its wait (the waker rule), and mutex.h's exchange on each unlock
+ * was a tenth of gen_pingpong (benchmarks/RESULTS.md, 2026-12-06).
+ *
  * Invariants (under m):
  *  - state is CREATED until the first step spawns the body, SUSPENDED
  *    exactly while the body waits at a yield (body_waiter set), CLOSED once
@@ -20,7 +25,7 @@
 #include "weft.h"
 #include "weft/gen.h"
 #include "alloc.h"
-#include "mutex.h"
+#include "amutex.h"
 #include "task.h"
 #include "worker.h"
 
@@ -29,7 +34,7 @@
 enum req { REQ_SEND, REQ_THROW, REQ_CLOSE };
 
 struct weft_gen {
-  struct weft__mutex m;
+  struct weft__amutex m;     /* unlock: a plain store (amutex.h) */
   _Atomic unsigned refs;
   weft_gen_fn fn;
   void *arg;
@@ -54,7 +59,7 @@ int weft_gen_new(weft_gen_fn fn, void *arg, weft_gen_t **out) {
   if (!fn || !out) return -EINVAL;
   struct weft_gen *g = weft__calloc(sizeof *g);
   if (!g) return -ENOMEM;
-  weft__mutex_init(&g->m);
+  weft__amutex_init(&g->m);
   atomic_init(&g->refs, 1);
   atomic_init(&g->req_fired, 0);
   atomic_init(&g->resp_fired, 0);
@@ -73,9 +78,9 @@ static void put(struct weft_gen *g) {
 int weft_gen_state(const weft_gen_t *g) {
   if (!g) return -EINVAL;
   struct weft_gen *mg = (struct weft_gen *)g;
-  weft__mutex_lock(&mg->m);
+  weft__amutex_lock(&mg->m);
   int s = mg->state;
-  weft__mutex_unlock(&mg->m);
+  weft__amutex_unlock(&mg->m);
   return s;
 }
 
@@ -105,7 +110,7 @@ static int body(void *arg, void **res) {
   (void)res;
   struct weft_gen *g = arg;
   int rc = g->fn(g, g->arg);
-  weft__mutex_lock(&g->m);
+  weft__amutex_lock(&g->m);
   g->state = WEFT_GEN_CLOSED;
   struct weft_task *t = g->task;
   g->task = NULL;
@@ -114,7 +119,7 @@ static int body(void *arg, void **res) {
   else
     rc = rc < 0 ? rc : WEFT_ESTOP;
   answer_locked(g, rc, NULL);
-  weft__mutex_unlock(&g->m);
+  weft__amutex_unlock(&g->m);
   weft_task_release(t);
   put(g); /* the body's reference */
   return 0;
@@ -125,7 +130,7 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
   if (!g) return -EINVAL;
   struct weft_task *self = weft__task_self();
   if (!self) return -EPERM;
-  weft__mutex_lock(&g->m);
+  weft__amutex_lock(&g->m);
   int rc = 0;
   bool wait = false; /* whether a step was started that we must wait for */
   if (g->busy) {
@@ -164,27 +169,27 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
     wait = rc == 0;
   }
   if (!wait) {
-    weft__mutex_unlock(&g->m);
+    weft__amutex_unlock(&g->m);
     return rc;
   }
-  weft__mutex_unlock(&g->m);
+  weft__amutex_unlock(&g->m);
   weft__task_blocked(self, WEFT__BLOCK_GEN, g, 0);
   rc = weft__task_wait(self, &g->resp_fired, 0);
   if (rc == -ECANCELED) {
     /* The body works for us: the cancellation goes to it, and we keep
      * waiting for its answer (asyncio runs it inside our task). */
-    weft__mutex_lock(&g->m);
+    weft__amutex_lock(&g->m);
     if (g->task && !atomic_load_explicit(&g->resp_fired, memory_order_acquire))
       weft_task_cancel(g->task, NULL);
-    weft__mutex_unlock(&g->m);
+    weft__amutex_unlock(&g->m);
     weft__task_wait_nocancel(self, &g->resp_fired, 0);
   }
-  weft__mutex_lock(&g->m); /* the waker rule: the body is done with us */
+  weft__amutex_lock(&g->m); /* the waker rule: the body is done with us */
   g->busy = false;
   g->consumer = NULL;
   int answer = g->resp_rc;
   void *v = g->resp_value;
-  weft__mutex_unlock(&g->m);
+  weft__amutex_unlock(&g->m);
   /* A value that came back despite our cancellation: ours, and the
    * cancellation waits for our next suspension point. */
   if (rc == -ECANCELED && answer != -ECANCELED) weft__task_recancel(self);
@@ -208,9 +213,9 @@ int weft_gen_close(weft_gen_t *g) { return step(g, REQ_CLOSE, NULL, 0, NULL); }
 int weft_gen_yield(weft_gen_t *g, void *value, void **sent) {
   if (!g) return -EINVAL;
   struct weft_task *self = weft__task_self();
-  weft__mutex_lock(&g->m);
+  weft__amutex_lock(&g->m);
   if (!self || self != g->task) {
-    weft__mutex_unlock(&g->m);
+    weft__amutex_unlock(&g->m);
     return -EPERM;
   }
   /* Yielding while being closed: the close fails (Python's RuntimeError,
@@ -220,10 +225,10 @@ int weft_gen_yield(weft_gen_t *g, void *value, void **sent) {
   g->state = WEFT_GEN_SUSPENDED;
   g->body_waiter = self;
   atomic_store_explicit(&g->req_fired, 0, memory_order_relaxed);
-  weft__mutex_unlock(&g->m);
+  weft__amutex_unlock(&g->m);
   weft__task_blocked(self, WEFT__BLOCK_GEN, g, 1);
   int rc = weft__task_wait(self, &g->req_fired, 0);
-  weft__mutex_lock(&g->m); /* the waker rule */
+  weft__amutex_lock(&g->m); /* the waker rule */
   g->body_waiter = NULL;
   if (!atomic_load_explicit(&g->req_fired, memory_order_acquire)) {
     /* Cancelled with no consumer asking: the loop is shutting down or the
@@ -231,14 +236,14 @@ int weft_gen_yield(weft_gen_t *g, void *value, void **sent) {
     (void)rc;
     g->state = WEFT_GEN_RUNNING;
     g->closing = true;
-    weft__mutex_unlock(&g->m);
+    weft__amutex_unlock(&g->m);
     if (sent) *sent = NULL;
     return WEFT_EGENEXIT;
   }
   int req = g->req;
   void *v = g->req_value;
   int err = g->req_err;
-  weft__mutex_unlock(&g->m);
+  weft__amutex_unlock(&g->m);
   if (rc == -ECANCELED) weft__task_recancel(self); /* a request won the race: keep both */
   if (sent) *sent = req == REQ_SEND ? v : NULL;
   return req == REQ_SEND ? 0 : req == REQ_THROW ? err : WEFT_EGENEXIT;
@@ -246,7 +251,7 @@ int weft_gen_yield(weft_gen_t *g, void *value, void **sent) {
 
 void weft_gen_release(weft_gen_t *g) {
   if (!g) return;
-  weft__mutex_lock(&g->m);
+  weft__amutex_lock(&g->m);
   /* The last user reference (the body's is the other one): a generator
    * left at a yield is closed, without waiting; its body finishes alone. */
   bool last_user = atomic_load_explicit(&g->refs, memory_order_relaxed) == (g->task ? 2u : 1u);
@@ -254,6 +259,6 @@ void weft_gen_release(weft_gen_t *g) {
     g->closing = true;
     request_locked(g, REQ_CLOSE, NULL, 0);
   }
-  weft__mutex_unlock(&g->m);
+  weft__amutex_unlock(&g->m);
   put(g);
 }
