@@ -140,27 +140,16 @@ echo_rounds() {
 # static-file servers of DIR instead (nginx's too), asked for FILE.
 http_table=http_cmds http_root="" http_path=""
 http_rounds() {
-  local name=$1 impl cmd spids t0 t1 r rps p50 p99 cdf; shift
-  local -n cmds=$http_table
+  local name=$1 impl spids t0 t1 r rps p50 p99 cdf; shift
   row workload impl req/s p50_us p99_us cpu_us/req
   : >"$out/rounds"
   for ((rep = 0; rep < reps; rep++)); do
     for impl in "${order[@]}"; do
-      if [ "$impl" = nginx ]; then
-        command -v nginx >/dev/null || continue
-        port=$((port + 1))
-        nginx_conf "$out/nginx.conf" "$out" "$workers" "$port" "$http_root"
-        nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
-      else
-        [ -n "${cmds[$impl]:-}" ] || continue
-        cmd=${cmds[$impl]//\{W\}/$workers}
-        start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
-      fi
-      if [ "$impl" = nginx ]; then spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' '); else spids=$server_pid; fi
+      http_start "$impl" || continue
       t0=$(cpu_ticks $spids)
       r=$(wrk -t1 -c64 -d"${secs}s" --latency "$@" "http://127.0.0.1:$port/$http_path" 2>&1)
       t1=$(cpu_ticks $spids)
-      if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
+      http_stop "$impl"
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
       p50=$(wrk_us "$(awk '$1=="50%" {print $2}' <<<"$r")"); p99=$(wrk_us "$(awk '$1=="99%" {print $2}' <<<"$r")")
       cdf=$(for q in 50 75 90 99; do printf '%s:%s,' $q "$(wrk_us "$(awk -v q="$q%" '$1==q {print $2}' <<<"$r")")"; done)
@@ -171,29 +160,42 @@ http_rounds() {
   median_rows "$name"
 }
 
+# http_start IMPL [CONNS]: starts IMPL's server of $http_table (nginx's
+# from nginx_conf: $http_root's static files if set, CONNS connections a
+# worker) on the next port and sets spids, the processes serving; 1 if
+# IMPL has none or it did not start. http_stop IMPL ends it.
+http_start() {
+  local impl=$1 conns=${2:-} cmd
+  local -n cmds=$http_table
+  if [ "$impl" = nginx ]; then
+    command -v nginx >/dev/null || return 1
+    port=$((port + 1))
+    nginx_conf "$out/nginx.conf" "$out" "$workers" "$port" "$http_root" $conns
+    nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; return 1; }
+    spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' ')
+  else
+    [ -n "${cmds[$impl]:-}" ] || return 1
+    cmd=${cmds[$impl]//\{W\}/$workers}
+    start "$impl" ${cmd//\{P\}/$((port + 1))} || return 1
+    spids=$server_pid
+  fi
+}
+http_stop() {
+  if [ "$1" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
+}
+
 # idle_rounds N: N idle keep-alive connections against every HTTP server
 # (nginx's included), REPS rounds interleaved; each server's median KiB per
 # connection (benchmarks/io/idle_conns.py).
 idle_rounds() {
-  local n=$1 impl cmd spids r kib
+  local n=$1 impl spids r kib
   printf '%-15s %-16s %12s %12s\n' workload impl conns kib_per_conn
   : >"$out/idle"
   for ((rep = 0; rep < reps; rep++)); do
     for impl in "${order[@]}"; do
-      if [ "$impl" = nginx ]; then
-        command -v nginx >/dev/null || continue
-        port=$((port + 1))
-        nginx_conf "$out/nginx.conf" "$out" "$workers" "$port" "" $((n + 100))
-        nginx -c "$out/nginx.conf" -p "$out" 2>"$out/err.nginx" || { echo "io/run.sh: nginx did not start" >&2; continue; }
-        spids=$(pgrep -P "$(cat "$out/nginx.pid")" | tr '\n' ' ')
-      else
-        [ -n "${http_cmds[$impl]:-}" ] || continue
-        cmd=${http_cmds[$impl]//\{W\}/$workers}
-        start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
-        spids=$server_pid
-      fi
+      http_start "$impl" $((n + 100)) || continue
       r=$($py benchmarks/io/idle_conns.py "$port" "$n" $spids)
-      if [ "$impl" = nginx ]; then kill "$(cat "$out/nginx.pid")"; rm -f "$out/nginx.pid"; else stop; fi
+      http_stop "$impl"
       kib=$(sed -n 's/.*kib_per_conn=\([0-9.]*\).*/\1/p' <<<"$r")
       [ -n "$kib" ] && echo "$impl $kib" >>"$out/idle"
     done

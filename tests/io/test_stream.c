@@ -1710,12 +1710,15 @@ END_TEST
 struct mw {
   weft_writer_t *w;
   int id;
+  int messages;
 };
 
+/* Writes @m->messages messages "<id:seq>", a drain after each, a yield now
+ * and then (every seventh, offset by the id). */
 static int mw_write(void *arg, void **res) {
   (void)res;
   struct mw *m = arg;
-  for (int i = 0; i < MW_MESSAGES; i++) {
+  for (int i = 0; i < m->messages; i++) {
     char msg[32];
     int n = snprintf(msg, sizeof msg, "<%d:%d>", m->id, i);
     ck_assert_int_eq(weft_writer_write(m->w, msg, (size_t)n), 0);
@@ -1736,7 +1739,7 @@ static int many_writers_main(void *arg, void **res) {
   struct mw m[MW_WRITERS];
   weft_task_t *t[MW_WRITERS];
   for (int i = 0; i < MW_WRITERS; i++) {
-    m[i] = (struct mw){w, i};
+    m[i] = (struct mw){w, i, MW_MESSAGES};
     ck_assert_int_eq(weft_spawn(mw_write, &m[i], &t[i]), 0);
   }
   int next[MW_WRITERS] = {0};
@@ -1843,8 +1846,9 @@ END_TEST
  * loop's worker begins and ends its read calls and appends its writes in
  * owner sections (stream.c), the other loop's task takes the lock, and its
  * first touch revokes the sections for the rest of the run. Both write
- * lines into one stream at once, then each reads half of them from the
- * peer's stream in turn: every line whole, each writer's in order. Eight
+ * messages into one stream at once (mw_write), then each reads half of
+ * them from the peer's stream in turn: every message whole, each
+ * writer's in order. Eight
  * runs, so the revocation meets the worker's sections eight times (TSan
  * checks the hand-over of what they wrote). */
 enum { SHARE_LINES = 600, SHARE_RUNS = 8 };
@@ -1858,34 +1862,16 @@ struct share {
   bool revoked;           /* A's sections were off once B's half was read */
 };
 
-struct share_writer {
-  weft_writer_t *w;
-  int id;
-};
-
-static int share_write(void *arg, void **res) {
-  (void)res;
-  struct share_writer *sw = arg;
-  for (int i = 0; i < SHARE_LINES; i++) {
-    char line[32];
-    int n = snprintf(line, sizeof line, "%d:%d\n", sw->id, i);
-    ck_assert_int_eq(weft_writer_write(sw->w, line, (size_t)n), 0);
-    if (i % 8 == 7) ck_assert_int_eq(weft_writer_drain(sw->w), 0);
-    if (i % 5 == sw->id) ck_assert_int_eq(weft_yield(), 0);
-  }
-  return weft_writer_drain(sw->w);
-}
-
-/* Reads @lines lines from the peer's stream: each whole, each writer's
+/* Reads @lines messages from the peer's stream: each whole, each writer's
  * next one. */
 static void share_read(struct share *sh, int lines) {
   for (int k = 0; k < lines; k++) {
     char line[32];
-    ssize_t n = weft_reader_readline(sh->pr, line, sizeof line - 1);
+    ssize_t n = weft_reader_readuntil(sh->pr, ">", 1, line, sizeof line - 1, NULL);
     ck_assert_int_gt(n, 0);
     line[n] = '\0';
     int id, seq;
-    ck_assert_int_eq(sscanf(line, "%d:%d\n", &id, &seq), 2);
+    ck_assert_int_eq(sscanf(line, "<%d:%d>", &id, &seq), 2);
     ck_assert(id == 0 || id == 1);
     ck_assert_int_eq(seq, sh->next[id]);
     sh->next[id]++;
@@ -1895,9 +1881,9 @@ static void share_read(struct share *sh, int lines) {
 static int share_b_main(void *arg, void **res) {
   (void)res;
   struct share *sh = arg;
-  struct share_writer sw = {sh->w, 1};
+  struct mw sw = {sh->w, 1, SHARE_LINES};
   weft_task_t *t;
-  ck_assert_int_eq(weft_spawn(share_write, &sw, &t), 0);
+  ck_assert_int_eq(weft_spawn(mw_write, &sw, &t), 0);
   share_read(sh, SHARE_LINES);
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
   weft_task_release(t);
@@ -1924,9 +1910,9 @@ static int share_a_main(void *arg, void **res) {
   ck_assert_int_eq(weft_stream_open_fd(sv[1], sv[1], 0, &sh->pr, &pw), 0);
   ck_assert_int_eq(weft_future_new(NULL, &sh->b_done), 0);
   sh->next[0] = sh->next[1] = 0;
-  struct share_writer sw = {sh->w, 0};
+  struct mw sw = {sh->w, 0, SHARE_LINES};
   weft_task_t *t;
-  ck_assert_int_eq(weft_spawn(share_write, &sw, &t), 0);
+  ck_assert_int_eq(weft_spawn(mw_write, &sw, &t), 0);
   sem_post(&sh->b_go);
   ck_assert_int_eq(weft_await(sh->b_done, NULL), 0);
   struct weft_loop *loop = (struct weft_loop *)weft_loop_current();
