@@ -104,7 +104,8 @@
  * no system call; a case that needs one leaves the section and takes
  * the lock. Every other thread (another loop's worker, a foreign thread)
  * settles after taking the word (stream_lock: revokes the worker's
- * sections, waiting out one in progress), as futlock.h does for futures.
+ * sections, waiting out one in progress): the lock is an ownlock.h word,
+ * as a future's is.
  * The record outlives the loop (owner.h, invariant 5), so a stream used
  * after its loop ended settles against a record that reads OFF.
  *
@@ -128,6 +129,7 @@
 #include "deadline.h"
 #include "loop.h"
 #include "op.h"
+#include "ownlock.h"
 #include "task.h"
 #include "worker.h"
 
@@ -242,42 +244,17 @@ static void stream_put(struct weft__stream *s) {
 
 /* ---- the lock ------------------------------------------------------------ */
 
-/* Whether the calling thread is the running worker of @s's one-worker
- * loop (owner sections, design comment). */
-static inline bool stream_owner(const struct weft__stream *s) {
-  struct weft__worker *w = weft__worker_self_leaf();
-  return s->solo_owner && w && w->solo_owner == s->solo_owner;
-}
-
-/* Takes @s's lock; a thread that is not the running worker of the
- * stream's one-worker loop then settles (owner.h, invariant 3), unless
- * sections are off (acquire: a run's end or a revocation stored OFF with
- * release, after the last section). */
-static void stream_lock(struct weft__stream *s) {
-  weft__amutex_lock(&s->lock);
-  struct weft__owner *o = s->solo_owner;
-  if (o && atomic_load_explicit(&o->on, memory_order_acquire) != WEFT__OWNER_OFF && !stream_owner(s))
-    weft__owner_revoke(o);
-}
-
+/* The lock is an ownlock.h word of solo_owner (owner sections, design
+ * comment): taken and settled, or passed by in a section on the per-request
+ * paths (stream_enter, which returns the record to give stream_leave, or
+ * NULL with the lock held). */
+static inline void stream_lock(struct weft__stream *s) { weft__ownlock_lock(&s->lock, s->solo_owner); }
 static inline void stream_unlock(struct weft__stream *s) { weft__amutex_unlock(&s->lock); }
-
-/* For the per-request sections: an owner section on @s where the caller
- * may take one (the record, to leave with stream_leave), else the lock
- * (NULL). */
 static inline struct weft__owner *stream_enter(struct weft__stream *s) {
-  if (stream_owner(s)) {
-    if (weft__owner_enter(s->solo_owner, &s->lock.word)) return s->solo_owner;
-    weft__amutex_lock(&s->lock); /* the owner: nothing to settle */
-    return NULL;
-  }
-  stream_lock(s);
-  return NULL;
+  return weft__ownlock_begin(&s->lock, s->solo_owner);
 }
-
 static inline void stream_leave(struct weft__stream *s, struct weft__owner *own) {
-  if (own) weft__owner_leave(own);
-  else stream_unlock(s);
+  weft__ownlock_end(&s->lock, own);
 }
 
 static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r);

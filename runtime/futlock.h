@@ -2,7 +2,9 @@
  * futlock.h - taking a future's lock: the amutex (amutex.h), with the
  * revocation of owner sections (owner.h) that every thread but the
  * loop's running worker owes after taking it; and the owner section that
- * the worker of a one-worker loop takes instead where it may.
+ * the worker of a one-worker loop takes instead where it may. A future's
+ * lock is an ownlock.h word of its loop's record; these are its forms
+ * with the loop in hand.
  *
  * Invariants: whoever reads or writes what a future's lock guards does
  * so under weft__futlock, or in an owner section (weft__futlock_begin_solo,
@@ -19,6 +21,7 @@
 #include "future.h"
 #include "loop.h"
 #include "owner.h"
+#include "ownlock.h"
 #include "worker.h"
 
 /* Whether the calling thread is @loop's running worker. The thread-local
@@ -31,17 +34,10 @@ static inline bool weft__futlock_is_owner(const struct weft_loop *loop) {
 }
 
 /* What a thread that is not the running worker owes before it reads or
- * writes what @f's lock guards, or frees @f: unless owner sections are
- * off, revoke them (owner.h, invariants 3 and 4). acquire on `on`: a run
- * that ended, or a revocation that waited out the last section, set OFF
- * with release, so the sections' writes are seen. */
+ * writes what @f's lock guards, or frees @f (ownlock.h). */
 static inline void weft__futlock_settle(struct weft_future *f) {
   struct weft_loop *loop = f->loop;
-  /* The look at `on` before the thread-local: the worker's own frees
-   * mostly find sections ON, other threads' mostly OFF. */
-  if (loop->solo && atomic_load_explicit(&loop->owner->on, memory_order_acquire) != WEFT__OWNER_OFF &&
-      !weft__futlock_is_owner(loop))
-    weft__owner_revoke(loop->owner);
+  if (loop->solo) weft__ownlock_settle(loop->owner);
 }
 
 /* Takes @f's lock word; on a one-worker loop's future, then settles (after

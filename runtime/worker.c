@@ -1264,13 +1264,6 @@ static inline __attribute__((always_inline)) struct weft_task *direct_next(struc
   return NULL;
 }
 
-/* A yield in a FIFO loop that found nothing to switch to, with nothing
- * queued: the next pass would begin with the yielding task, so when that
- * pass would take in nothing but the reactor's completions
- * (only_io_pending), it begins here: the reactor is polled on the task's
- * stack (no task current, as in weft__worker_poll_inline), what it wakes
- * is queued behind the task, and the task's next slice starts without a
- * switch. True if so. */
 /* The end of a yield that goes on in place (yield_in_place, yield_on):
  * @t's next slice begins on its own stack, with the bookkeeping requeue
  * and prepare_task would have done. */
@@ -1283,6 +1276,13 @@ static void resume_in_place(struct weft__worker *w, struct weft_task *t) {
   slice_begin(w, t);
 }
 
+/* A yield in a FIFO loop that found nothing to switch to, with nothing
+ * queued: the next pass would begin with the yielding task, so when that
+ * pass would take in nothing but the reactor's completions
+ * (only_io_pending), it begins here: the reactor is polled on the task's
+ * stack (no task current, as in weft__worker_poll_inline), what it wakes
+ * is queued behind the task, and the task's next slice starts without a
+ * switch. True if so. */
 static bool yield_in_place(struct weft__worker *w, struct weft_task *t) {
   if (fifo_batch(w) || w->pending || w->no_direct || w->divert || !only_io_pending(w))
     return false;
