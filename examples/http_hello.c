@@ -58,18 +58,18 @@ static struct wanted scan_headers(const char *head, size_t len) {
 
 static int handle(weft_reader_t *r, weft_writer_t *w, void *arg) {
   (void)arg;
-  char head[8192];
   for (;;) {
-    ssize_t n = weft_reader_readuntil(r, "\r\n\r\n", 4, head, sizeof head - 1, NULL);
-    if (n < 0) break; /* end of stream, a reset, or an oversized header */
-    head[n] = '\0';
+    /* The head is parsed where the reader holds it (no buffer of ours,
+     * so a connection waiting for its next request holds none). */
+    void *head;
+    ssize_t n = weft_reader_readuntil_view(r, "\r\n\r\n", 4, &head, NULL);
+    if (n < 0) break; /* end of stream, a reset, or a head over the limit */
     struct wanted h = scan_headers(head, (size_t)n);
     long body = h.content_length ? strtol(h.content_length, NULL, 10) : 0;
     bool close_after = h.connection && strncasecmp(h.connection, "close", 5) == 0;
-    /* Skip the body, into the head's buffer (read already): one buffer
-     * in the frame, so a waiting connection's stack touches fewer pages. */
-    while (body > 0) {
-      ssize_t k = weft_reader_read(r, head, body < (long)sizeof head ? (size_t)body : sizeof head);
+    while (body > 0) { /* skipped where it lies */
+      void *skip;
+      ssize_t k = weft_reader_read_view(r, (size_t)body, &skip);
       if (k <= 0) goto out;
       body -= k;
     }

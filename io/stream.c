@@ -80,7 +80,9 @@
  * clear (bytes stay in order).
  * wsize == pending bytes + out bytes. Everything of the writer, the fd
  * state and rx is under lock; the reader's buffer (in) belongs to the one
- * task in a read call.
+ * task in a read call, and between calls nothing touches it: the _view
+ * calls hand out the bytes they consume in place (consume_view), valid
+ * until the reader's next call, which may move, reuse or give back `in`.
  *
  * drain() in the common case (below the high-water mark, nothing failed,
  * not closing) takes no lock: drain_ready mirrors that answer, refreshed
@@ -669,6 +671,14 @@ static void consume(struct weft__stream *s, void *buf, size_t n) {
   if (s->in.head == s->in.tail) s->in.head = s->in.tail = 0;
 }
 
+/* Takes @n buffered bytes in place: *@view points at them in `in`, which
+ * nothing touches until the reader's next call (only a read call changes
+ * `in`; the receive ahead fills rx), so they stay there until then. */
+static void consume_view(struct weft__stream *s, void **view, size_t n) {
+  *view = n ? s->in.p + s->in.head : NULL;
+  consume(s, NULL, n);
+}
+
 /* Sizes above SSIZE_MAX are refused everywhere: they are negative values
  * converted (a count that cannot be returned), never a real request. */
 ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n, int64_t timeout_ns) {
@@ -713,6 +723,30 @@ ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n, int64_t 
 
 ssize_t weft_reader_read(weft_reader_t *r, void *buf, size_t n) {
   return weft_reader_read_timeout(r, buf, n, -1);
+}
+
+/* read() without a copy: what is buffered, or one receive into the
+ * reader's buffer (never into the caller's memory: there is none). */
+ssize_t weft_reader_read_view_timeout(weft_reader_t *r, size_t max, void **data,
+                                      int64_t timeout_ns) {
+  if (!data) return -EINVAL;
+  *data = NULL;
+  if (max > SSIZE_MAX) return -EINVAL;
+  int rc = begin_read(r, timeout_ns);
+  if (rc) return rc;
+  struct weft__stream *s = r->s;
+  ssize_t out = 0;
+  if (max && !bytes_len(&s->in)) out = fill(s);
+  if (max && out >= 0 && bytes_len(&s->in)) {
+    out = (ssize_t)(max < bytes_len(&s->in) ? max : bytes_len(&s->in));
+    consume_view(s, data, (size_t)out);
+  }
+  end_read(s);
+  return out;
+}
+
+ssize_t weft_reader_read_view(weft_reader_t *r, size_t max, void **data) {
+  return weft_reader_read_view_timeout(r, max, data, -1);
 }
 
 ssize_t weft_reader_readexactly_timeout(weft_reader_t *r, void *buf, size_t n, size_t *partial,
@@ -770,10 +804,15 @@ ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t n, size_t *p
 
 /* readuntil; @drop_line: readline's rule on LimitOverrun (asyncio): the
  * data up to and including the separator is dropped, or everything
- * buffered when no separator was seen, before the error is returned. */
+ * buffered when no separator was seen, before the error is returned.
+ * With @view (the _view calls) the bytes are not copied: *@view points at
+ * them in the reader's buffer, and only the limit bounds the match. */
 static ssize_t read_until(weft_reader_t *r, const void *sep, size_t seplen, void *buf, size_t cap,
-                          size_t *partial, int64_t timeout_ns, bool drop_line) {
+                          void **view, size_t *partial, int64_t timeout_ns,
+                          bool drop_line) {
+  if (view) *view = NULL;
   if (!sep || !seplen || (!buf && cap) || cap > SSIZE_MAX || seplen > SSIZE_MAX) return -EINVAL;
+  if (view) cap = SSIZE_MAX; /* the limit decides */
   int rc = begin_read(r, timeout_ns);
   if (rc) return rc;
   struct weft__stream *s = r->s;
@@ -787,7 +826,8 @@ static ssize_t read_until(weft_reader_t *r, const void *sep, size_t seplen, void
         if (drop_line) consume(s, NULL, len);
       } else if (len > cap) out = -ENOSPC;
       else {
-        consume(s, buf, len);
+        if (view) consume_view(s, view, len);
+        else consume(s, buf, len);
         s->scan = 0;
         out = (ssize_t)len;
       }
@@ -808,7 +848,8 @@ static ssize_t read_until(weft_reader_t *r, const void *sep, size_t seplen, void
     if (got > 0) continue;
     if (got == 0) {
       size_t take = len < cap ? len : cap;
-      consume(s, buf, take);
+      if (view) consume_view(s, view, take);
+      else consume(s, buf, take);
       if (partial) *partial = take;
       out = WEFT_EINCOMPLETE;
     } else {
@@ -822,17 +863,29 @@ static ssize_t read_until(weft_reader_t *r, const void *sep, size_t seplen, void
 
 ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
                                       size_t cap, size_t *partial, int64_t timeout_ns) {
-  return read_until(r, sep, seplen, buf, cap, partial, timeout_ns, false);
+  return read_until(r, sep, seplen, buf, cap, NULL, partial, timeout_ns, false);
 }
 
 ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen, void *buf,
                               size_t cap, size_t *partial) {
-  return read_until(r, sep, seplen, buf, cap, partial, -1, false);
+  return read_until(r, sep, seplen, buf, cap, NULL, partial, -1, false);
+}
+
+ssize_t weft_reader_readuntil_view_timeout(weft_reader_t *r, const void *sep, size_t seplen,
+                                           void **data, size_t *partial,
+                                           int64_t timeout_ns) {
+  if (!data) return -EINVAL;
+  return read_until(r, sep, seplen, NULL, 0, data, partial, timeout_ns, false);
+}
+
+ssize_t weft_reader_readuntil_view(weft_reader_t *r, const void *sep, size_t seplen,
+                                   void **data, size_t *partial) {
+  return weft_reader_readuntil_view_timeout(r, sep, seplen, data, partial, -1);
 }
 
 ssize_t weft_reader_readline_timeout(weft_reader_t *r, void *buf, size_t cap, int64_t timeout_ns) {
   size_t partial = 0;
-  ssize_t n = read_until(r, "\n", 1, buf, cap, &partial, timeout_ns, true);
+  ssize_t n = read_until(r, "\n", 1, buf, cap, NULL, &partial, timeout_ns, true);
   return n == WEFT_EINCOMPLETE ? (ssize_t)partial : n;
 }
 

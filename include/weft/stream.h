@@ -120,6 +120,36 @@ WEFT_EXTERN ssize_t weft_reader_readexactly(weft_reader_t *r, void *buf, size_t 
 WEFT_EXTERN ssize_t weft_reader_readuntil(weft_reader_t *r, const void *sep, size_t seplen,
                                           void *buf, size_t cap, size_t *partial);
 /**
+ * weft_reader_readuntil_view - weft_reader_readuntil() without the copy
+ * (Go's bufio.Reader.ReadSlice, Tokio's BufRead::fill_buf and consume):
+ * *@data points at the bytes, separator included, in the reader's own
+ * buffer. They are consumed, and stay there, readable and writable by the
+ * caller, until its next call on this reader (any read call) or the
+ * reader's release: parse them in place, or copy what must outlive that.
+ * A parser needs no buffer of its own, so a connection that waits for its
+ * next request holds none (the reader gives back its empty buffer).
+ * Returns:  the length, *@data set; WEFT_EINCOMPLETE when the stream ends
+ *           before @sep (the partial data is consumed, *@data points at it
+ *           and *@partial says how much; @partial may be NULL); WEFT_ELIMIT
+ *           when @sep is not within the reader's limit (the data stays
+ *           buffered); -EINVAL for an empty @sep or @data NULL; the errors
+ *           common to all calls. *@data is NULL whenever nothing was taken.
+ * Suspends: yes.
+ */
+WEFT_EXTERN ssize_t weft_reader_readuntil_view(weft_reader_t *r, const void *sep, size_t seplen,
+                                               void **data, size_t *partial);
+/**
+ * weft_reader_read_view - weft_reader_read() without the copy: up to @max
+ * bytes, what is buffered or one receive if nothing is, left in the
+ * reader's buffer with *@data pointing at them, as
+ * weft_reader_readuntil_view() (valid until the next call on the reader
+ * or its release). Skipping a request body takes no buffer this way.
+ * Returns:  bytes (> 0), *@data set; 0 at end of stream or if @max is 0
+ *           (*@data NULL); -EINVAL for @data NULL; the errors common to all
+ *           calls. Suspends: yes.
+ */
+WEFT_EXTERN ssize_t weft_reader_read_view(weft_reader_t *r, size_t max, void **data);
+/**
  * weft_reader_readline - readuntil("\n") with asyncio readline's rules
  *
  * At end of stream the partial line is returned as a success. Over the
@@ -265,6 +295,11 @@ WEFT_EXTERN ssize_t weft_reader_readexactly_timeout(weft_reader_t *r, void *buf,
 WEFT_EXTERN ssize_t weft_reader_readuntil_timeout(weft_reader_t *r, const void *sep,
                                                   size_t seplen, void *buf, size_t cap,
                                                   size_t *partial, int64_t timeout_ns);
+WEFT_EXTERN ssize_t weft_reader_readuntil_view_timeout(weft_reader_t *r, const void *sep,
+                                                       size_t seplen, void **data,
+                                                       size_t *partial, int64_t timeout_ns);
+WEFT_EXTERN ssize_t weft_reader_read_view_timeout(weft_reader_t *r, size_t max,
+                                                  void **data, int64_t timeout_ns);
 WEFT_EXTERN ssize_t weft_reader_readline_timeout(weft_reader_t *r, void *buf, size_t cap,
                                                  int64_t timeout_ns);
 WEFT_EXTERN int weft_writer_drain_timeout(weft_writer_t *w, int64_t timeout_ns);

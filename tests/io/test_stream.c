@@ -5,7 +5,8 @@
  * clients cancelled mid-conversation, and bad input; on io_uring, the
  * multishot receive (receiving ahead): order through many pauses, provided
  * buffers running out, a receive still standing at loop close, and reads
- * cancelled while bytes arrive. Servers have test_server.c.
+ * cancelled while bytes arrive; the _view calls (bytes read in place).
+ * Servers have test_server.c.
  */
 #include "io_helpers.h"
 #include "server_helpers.h"
@@ -120,6 +121,131 @@ START_TEST(test_reader) {
   ck_assert_int_eq(run_main(1, reader_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(2, reader_main, NULL, NULL), 0);
 }
+END_TEST
+
+/* The _view calls: the bytes where the reader holds them, valid and the
+ * caller's to write until its next call. Pieces arrive in separate
+ * receives (a head split across two, a head and the next request's start
+ * in one), then two pipelined requests in one write; each view is checked
+ * and scribbled over before the next call, which must not see the
+ * scribbles. Then read_view's bounds, the limit, and the end. */
+static void view_is(const void *data, ssize_t n, const char *want) {
+  ck_assert_int_eq(n, (ssize_t)strlen(want));
+  ck_assert_ptr_nonnull(data);
+  ck_assert(memcmp(data, want, strlen(want)) == 0);
+  memset((void *)data, '#', (size_t)n); /* the caller's until its next call */
+}
+
+static int views_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  stream_pair(sv, 16, &r, &w);
+  static const char *const pieces[] = {"GET / HT", "TP/1.1\r\n", "\r\nGET /2\r\n\r\nbo", "dy", NULL};
+  struct feeder f = {.fd = sv[1], .pieces = pieces, .close_after = false};
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(feed, &f, &t), 0);
+  void *data = (void *)1;
+  ssize_t n = weft_reader_readuntil_view(r, "\r\n\r\n", 4, &data, NULL);
+  view_is(data, n, "GET / HTTP/1.1\r\n\r\n");
+  n = weft_reader_readuntil_view(r, "\r\n\r\n", 4, &data, NULL);
+  view_is(data, n, "GET /2\r\n\r\n");
+  n = weft_reader_read_view(r, 2, &data); /* bounded by max */
+  view_is(data, n, "bo");
+  n = weft_reader_read_view(r, 100, &data); /* "dy": what the next receive brings */
+  view_is(data, n, "dy");
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  /* Two pipelined heads in one receive: two views, one after the other. */
+  static const char two[] = "A\r\n\r\nBB\r\n\r\nrest";
+  ck_assert_int_eq(write(sv[1], two, sizeof two - 1), (ssize_t)sizeof two - 1);
+  n = weft_reader_readuntil_view(r, "\r\n\r\n", 4, &data, NULL);
+  view_is(data, n, "A\r\n\r\n");
+  n = weft_reader_readuntil_view(r, "\r\n\r\n", 4, &data, NULL);
+  view_is(data, n, "BB\r\n\r\n");
+  ck_assert_int_eq(weft_reader_read_view(r, 0, &data), 0); /* max 0: nothing taken */
+  ck_assert_ptr_null(data);
+  /* Past the limit (16) without the separator: WEFT_ELIMIT, data kept. */
+  ck_assert_int_eq(write(sv[1], "0123456789ABCDEF", 16), 16);
+  n = weft_reader_readuntil_view(r, "#", 1, &data, NULL);
+  ck_assert_int_eq(n, WEFT_ELIMIT);
+  ck_assert_ptr_null(data);
+  n = weft_reader_read_view(r, 4, &data);
+  view_is(data, n, "rest");
+  n = weft_reader_read_view(r, 10, &data);
+  view_is(data, n, "0123456789");
+  /* The end: the partial head, then nothing. */
+  ck_assert_int_eq(write(sv[1], "x\r\n", 3), 3);
+  shutdown(sv[1], SHUT_WR);
+  size_t partial = 99;
+  n = weft_reader_readuntil_view(r, "\r\n\r\n", 4, &data, &partial);
+  ck_assert_int_eq(n, WEFT_EINCOMPLETE);
+  ck_assert_uint_eq(partial, 9);
+  view_is(data, (ssize_t)partial, "ABCDEFx\r\n");
+  ck_assert_int_eq(weft_reader_readuntil_view(r, "\r\n\r\n", 4, &data, &partial), WEFT_EINCOMPLETE);
+  ck_assert_uint_eq(partial, 0);
+  ck_assert_ptr_null(data);
+  ck_assert_int_eq(weft_reader_read_view(r, 10, &data), 0);
+  ck_assert_ptr_null(data);
+  ck_assert_int_eq(weft_reader_at_eof(r), 1);
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_views) {
+  ck_assert_int_eq(run_main(1, views_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, views_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* The _view calls' edges: a second reader is refused (-EBUSY), a view that
+ * times out or is cancelled takes nothing and loses nothing (what arrives
+ * meanwhile is the next call's). */
+struct view_wait {
+  weft_reader_t *r;
+  ssize_t n;
+};
+
+static int view_waiter(void *arg, void **res) {
+  (void)res;
+  struct view_wait *vw = arg;
+  void *data;
+  vw->n = weft_reader_readuntil_view(vw->r, "\n", 1, &data, NULL);
+  return data == NULL ? 0 : -EPROTO; /* nothing taken */
+}
+
+static int view_edges_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  stream_pair(sv, 0, &r, &w);
+  void *data = (void *)1;
+  ck_assert_int_eq(weft_reader_readuntil_view_timeout(r, "\n", 1, &data, NULL, 1000000), -ETIMEDOUT);
+  ck_assert_ptr_null(data);
+  ck_assert_int_eq(weft_reader_read_view_timeout(r, 8, &data, 1000000), -ETIMEDOUT);
+  for (int round = 0; round < 10; round++) {
+    struct view_wait vw = {.r = r, .n = 99};
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(view_waiter, &vw, &t), 0);
+    ck_assert_int_eq(weft_yield(), 0); /* one worker: it waits for bytes now */
+    ck_assert_int_eq(weft_reader_read_view(r, 1, &data), -EBUSY);
+    ck_assert_int_eq(write(sv[1], "line\n", 5), 5); /* on its way while it is cancelled */
+    weft_task_cancel(t, NULL);
+    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    ck_assert_int_eq(vw.n, -ECANCELED);
+    weft_task_release(t);
+    ssize_t n = weft_reader_readuntil_view(r, "\n", 1, &data, NULL);
+    view_is(data, n, "line\n");
+  }
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_view_edges) { ck_assert_int_eq(run_main(1, view_edges_main, NULL, NULL), 0); }
 END_TEST
 
 /* readuntil past near misses: a separator's first and last bytes with
@@ -416,6 +542,13 @@ static int bad_main(void *arg, void **res) {
     ck_assert_int_eq(weft_reader_read(nr, nb, (size_t)-4), -EINVAL);
     ck_assert_int_eq(weft_reader_readline(nr, nb, (size_t)-1), -EINVAL);
     ck_assert_int_eq(weft_reader_readuntil(nr, "x", 1, nb, (size_t)-1, NULL), -EINVAL);
+    void *view;
+    ck_assert_int_eq(weft_reader_read_view(nr, (size_t)-1, &view), -EINVAL);
+    ck_assert_int_eq(weft_reader_read_view(nr, 1, NULL), -EINVAL);
+    ck_assert_int_eq(weft_reader_readuntil_view(nr, "x", 1, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_reader_readuntil_view(nr, "", 0, &view, NULL), -EINVAL);
+    ck_assert_int_eq(weft_reader_readuntil_view(nr, NULL, 1, &view, NULL), -EINVAL);
+    ck_assert_int_eq(weft_reader_readuntil_view(NULL, "x", 1, &view, NULL), -EINVAL);
     ck_assert_int_eq(weft_writer_write(nw, nb, (size_t)-1), -EINVAL);
     ck_assert_int_eq(weft_writer_set_write_buffer_limits(nw, (size_t)-1, 0), -EINVAL);
     stream_pair_end(sv[1], nr, nw);
@@ -442,6 +575,9 @@ START_TEST(test_bad_input) {
   pair(sv);
   ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0); /* any thread */
   ck_assert_int_eq(weft_reader_read(r, &b, 1), -EPERM);
+  void *view;
+  ck_assert_int_eq(weft_reader_read_view(r, 1, &view), -EPERM);
+  ck_assert_int_eq(weft_reader_readuntil_view(r, "\n", 1, &view, NULL), -EPERM);
   ck_assert_int_eq(weft_writer_write(w, &b, 1), -EPERM);
   stream_pair_end(sv[1], r, w);
   /* A socket one way and a pipe the other (a pipe's write() on a socket
@@ -813,6 +949,27 @@ static void read_pattern(weft_reader_t *r, size_t step) {
   ck_assert_uint_eq(total, PATTERN_BYTES);
 }
 
+/* The same through the _view calls: readuntil_view up to the next 'z'
+ * (within every 52 bytes of the pattern, under the limit of 64) and
+ * read_view of 37 bytes in turn, each view checked and scribbled over. */
+static void read_pattern_views(weft_reader_t *r) {
+  size_t total = 0;
+  for (int k = 0;; k++) {
+    void *data;
+    size_t partial = 0;
+    ssize_t n = k % 2 ? weft_reader_read_view(r, 37, &data)
+                      : weft_reader_readuntil_view(r, "z", 1, &data, &partial);
+    size_t got = n == WEFT_EINCOMPLETE ? partial : (size_t)n;
+    ck_assert_msg(n >= 0 || n == WEFT_EINCOMPLETE, "n %zd at %zu", n, total);
+    const char *p = data;
+    for (size_t i = 0; i < got; i++) ck_assert_int_eq(p[i], pattern_at(total + i));
+    if (got) memset(data, '#', got);
+    total += got;
+    if (n == WEFT_EINCOMPLETE || (n == 0 && k % 2)) break;
+  }
+  ck_assert_uint_eq(total, PATTERN_BYTES);
+}
+
 /* Small messages (300-byte sends), a small limit (64: paused past 128
  * buffered bytes) and a reader taking 100 bytes at a time: the receive
  * pauses and resumes many times, and every byte arrives once, in order.
@@ -821,7 +978,8 @@ static void read_pattern(weft_reader_t *r, size_t step) {
 static int pauses_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  for (int bulk = 0; bulk < 2; bulk++) {
+  for (int round = 0; round < 4; round++) {
+    int bulk = round % 2, views = round / 2;
     int sv[2];
     weft_reader_t *r;
     weft_writer_t *w;
@@ -829,7 +987,8 @@ static int pauses_main(void *arg, void **res) {
     struct pattern_feeder f = {.fd = sv[1], .piece = bulk ? 16384 : 300};
     weft_task_t *t;
     ck_assert_int_eq(weft_spawn(pattern_feed, &f, &t), 0);
-    read_pattern(r, bulk ? 500 : 100);
+    if (views) read_pattern_views(r);
+    else read_pattern(r, bulk ? 500 : 100);
     /* With one worker the feeder and the reader take turns, so the small
      * messages arrive apart; with several the feeder may run ahead, and a
      * backlog that fills whole buffers is a bulk transfer too. */
@@ -837,7 +996,7 @@ static int pauses_main(void *arg, void **res) {
       struct weft__stream *st = r->s;
       weft__amutex_lock(&st->lock);
       if (bulk) ck_assert(st->rx_bulk);
-      else if (weft_loop_workers(weft_loop_current()) == 1)
+      else if (weft_loop_workers(weft_loop_current()) == 1 && !views)
         ck_assert_msg(!st->rx_bulk && st->rx_pauses > 100, "bulk %d pauses %u", st->rx_bulk,
                       st->rx_pauses);
       weft__amutex_unlock(&st->lock);
@@ -1799,6 +1958,13 @@ static int idle_reader(void *arg, void **res) {
   return n == 4 && memcmp(line, "two\n", 4) == 0 ? 0 : -EPROTO;
 }
 
+static int idle_view_reader(void *arg, void **res) {
+  (void)res;
+  void *data;
+  ssize_t n = weft_reader_readuntil_view(arg, "\n", 1, &data, NULL);
+  return n == 5 && memcmp(data, "view\n", 5) == 0 ? 0 : -EPROTO;
+}
+
 static int idle_buffers_main(void *arg, void **res) {
   (void)arg;
   (void)res;
@@ -1817,6 +1983,14 @@ static int idle_buffers_main(void *arg, void **res) {
   struct buffers_held b = buffers_held(st);
   if (on_uring()) ck_assert(!b.in && !b.rx);
   ck_assert_int_eq(write(sv[1], "two\n", 4), 4);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  /* A reader of views holds none while it waits either. */
+  ck_assert_int_eq(weft_spawn(idle_view_reader, r, &t), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  b = buffers_held(st);
+  if (on_uring()) ck_assert(!b.in && !b.rx);
+  ck_assert_int_eq(write(sv[1], "view\n", 5), 5);
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
   weft_task_release(t);
   /* The writer: buffered while a queued send waits (io_uring) or the
@@ -1949,6 +2123,8 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_reader);
   tcase_add_test(tc, test_readline_eof);
   tcase_add_test(tc, test_readuntil_near_misses);
+  tcase_add_test(tc, test_views);
+  tcase_add_test(tc, test_view_edges);
   tcase_add_test(tc, test_eof_before_any_byte);
   tcase_add_test(tc, test_line_iterator);
   tcase_add_test(tc, test_busy_and_writer);
