@@ -193,9 +193,27 @@ static ssize_t connect_step(struct weft__io_op *op) {
 /* Tries @op's system call now; -EAGAIN means "wait for op->ep_events".
  * The kind's row says what it waits for and how to call it; connect and
  * poll are the two kinds that need steps of their own here. */
+/* A lazy receive's buffer (struct weft__recv_take): taken just before a
+ * try, given back when the try found nothing. */
+static bool lazy_recv(const struct weft__io_req *q) {
+  return q->kind == WEFT__IO_RECV && q->aux;
+}
+
+static void lazy_recv_release(struct weft__io_req *q) {
+  if (!lazy_recv(q) || !q->buf) return;
+  ((struct weft__recv_take *)q->aux)->release(q->aux);
+  q->buf = NULL;
+  q->len = 0;
+}
+
 static ssize_t try_op(struct weft__io_op *op) {
   struct weft__io_req *q = &op->req;
   const struct weft__io_kind_def *k = weft__io_kind(q);
+  if (lazy_recv(q) && !q->buf) {
+    struct weft__recv_take *t = q->aux;
+    int rc = t->take(t, &q->buf, &q->len);
+    if (rc < 0) return rc;
+  }
   op->ep_events = k->flags & WEFT__KIND_IN ? EPOLLIN : k->flags & WEFT__KIND_OUT ? EPOLLOUT : 0;
   if (k->flags & WEFT__KIND_RW) return rw(op);
   if (q->kind == WEFT__IO_CONNECT) return connect_step(op);
@@ -313,6 +331,7 @@ static int epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
       atomic_store_explicit(&op->done, 1, memory_order_relaxed);
       return 0;
     }
+    lazy_recv_release(&op->req);
   }
   struct weft__ep_fd *s = slot(r, op->req.fd);
   if (!s) return -ENOMEM;
@@ -384,6 +403,7 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
     if (events & (op->ep_events | EPOLLERR | EPOLLHUP)) n = try_op(op);
     if (op->req.kind == WEFT__IO_RECV) note_receive(r, fd, n, op->req.len);
     if (n == -EAGAIN) {
+      lazy_recv_release(&op->req);
       op->ep_next = keep;
       keep = op;
       continue;
@@ -458,7 +478,7 @@ static void epoll_poll(struct weft__reactor *r, bool block, uint64_t deadline_ns
 const struct weft__backend_ops weft__epoll_ops = {
     .name = "epoll",
     .id = WEFT__IO_EPOLL,
-    .caps = 0,
+    .caps = WEFT__CAP_LAZY_RECV,
     .init = epoll_init,
     .bind = NULL,
     .fini = epoll_fini,

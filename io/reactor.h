@@ -126,6 +126,11 @@ enum weft__io_cap {
    * pass makes anyway (a stream's queued send, io/stream.c). Not epoll's:
    * its first try is the system call itself. */
   WEFT__CAP_QUEUED_SEND = 1u << 5,
+  /* A WEFT__IO_RECV may take its buffer when it tries (struct
+   * weft__recv_take, request.h): a receive that waits for readiness holds
+   * none. Epoll's, whose receive is a try after readiness; io_uring's
+   * request needs its buffer when it is submitted. */
+  WEFT__CAP_LAZY_RECV = 1u << 6,
 };
 
 struct weft__reactor;

@@ -28,7 +28,8 @@ enum weft__io_kind {
   WEFT__IO_WRITE,
   WEFT__IO_READV,    /* fd, buf = iovec array, len = count, off */
   WEFT__IO_WRITEV,
-  WEFT__IO_RECV,     /* fd, buf, len, flags */
+  WEFT__IO_RECV,     /* fd, buf, len, flags; or buf NULL and aux a struct
+                        weft__recv_take (WEFT__CAP_LAZY_RECV backends) */
   WEFT__IO_SEND,
   WEFT__IO_RECVMSG,  /* fd, buf = msghdr, flags */
   WEFT__IO_SENDMSG,
@@ -67,6 +68,19 @@ struct weft__io_req {
   size_t len;
   uint64_t off;
   void *aux;
+};
+
+/* A receive's buffer, taken when the receive is tried rather than when it
+ * starts (WEFT__IO_RECV with buf NULL and aux this, on a backend with
+ * WEFT__CAP_LAZY_RECV): a receive that waits for readiness holds no buffer
+ * (a stream's idle connection on the epoll backend, io/stream.c). The
+ * backend calls take() on the op's worker thread just before a try, while
+ * the op's task waits in it, and release() when that try found nothing
+ * and the op goes back to waiting (the buffer is the taker's to give back
+ * or keep; buf is taken again for the next try). */
+struct weft__recv_take {
+  int (*take)(struct weft__recv_take *t, void **buf, size_t *len); /* 0 or -ENOMEM */
+  void (*release)(struct weft__recv_take *t);
 };
 
 /* What a kind is, as bits of its row. */

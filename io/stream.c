@@ -31,8 +31,7 @@
  * new flusher unless the loop is closing. drained is cleared when wsize
  * passes the high-water mark and set again at the low one.
  *
- * Queued sends (a socket on a reactor with WEFT__CAP_QUEUED_SEND, i.e.
- * io_uring): a small write, or a write of up to QUEUED_SEND_MAX bytes
+ * Queued sends (a socket): a small write, or a write of up to QUEUED_SEND_MAX bytes
  * after a direct one in the same slice of the same task (queue_write),
  * is appended to `pending` instead, and, if nothing is being sent, the
  * stream queues presubmit work (tx_pre) on the writer's worker's reactor.
@@ -46,6 +45,10 @@
  * presubmit work again there. A socket the peer does not drain keeps the send
  * waiting in the kernel, not a task. A cancelled send (the worker turned
  * standby, the loop's quiesce) hands what is left to a flusher task.
+ * On a reactor without WEFT__CAP_QUEUED_SEND (epoll: a request is its
+ * own system call) the presubmit work sends `out` itself, outside the
+ * lock as a running send (tx_send_direct_locked), and hands what a full
+ * socket leaves to a flusher task: one send per stream per pass still.
  * Other writes send directly as above (their copy and request would cost
  * more than the system call), and what the kernel does not take then
  * goes the queued way. The price: a queued response leaves at the end of
@@ -121,8 +124,13 @@
  * buffers from connection to connection instead of one set per
  * connection; larger ones go to the allocator. 10,000 idle keep-alive
  * connections held two of them each before (benchmarks/RESULTS.md,
- * 2026-12-06). Pull-mode reads (pipes, the epoll backend) still wait
- * inside their receive with `in` reserved (RECV_CHUNK).
+ * 2026-12-06). A pull receive on a socket of the epoll backend takes
+ * `in` only once the socket is ready (in_take, WEFT__CAP_LAZY_RECV:
+ * the reactor calls back just before it tries, and in_release gives an
+ * empty buffer back when the try found nothing); pipes still wait inside
+ * their read with `in` reserved. A pull receive asks for a first-size
+ * buffer's worth and doubles (rchunk) each time one fills what it asked
+ * for, up to RECV_CHUNK.
  */
 #include "stream.h"
 #include "sendfile.h"
@@ -149,7 +157,11 @@
 
 #define DEFAULT_HIGH (64u * 1024u)
 #define DEFAULT_LOW (16u * 1024u)
-/* One receive asks for this much: asyncio's max_size for a read. */
+/* A pull receive asks for up to this much: asyncio's max_size for a
+ * read. It starts at the first buffer size (WEFT__STREAMBUF_SIZE, from the
+ * worker's cache: what a request takes) and doubles each time a receive
+ * fills what it asked for (rchunk), so a connection of small requests
+ * never holds a large buffer, and a bulk one reaches this in four. */
 #define RECV_CHUNK (64u * 1024u)
 /* Which writes are copied and queued rather than sent directly (queued
  * sends, above), when nothing is being sent. Measured with an echo over
@@ -260,8 +272,11 @@ static inline void stream_leave(struct weft__stream *s, struct weft__owner *own)
 }
 
 static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r);
+static ssize_t send_now(struct weft__stream *s, const void *buf, size_t n);
 static void drain_ready_locked(struct weft__stream *s);
 static void flusher_ended(struct weft__notify *n, struct weft_future *f);
+static int in_take(struct weft__recv_take *t, void **buf, size_t *len);
+static void in_release(struct weft__recv_take *t);
 
 /* A stream over @rfd and @wfd, checked by the caller: @is_socket for both,
  * @w_fifo if @wfd is a pipe. */
@@ -320,6 +335,8 @@ static int stream_open(int rfd, int wfd, size_t limit, bool is_socket, bool w_fi
   s->writer.s = s;
   s->tx_pre.fn = tx_presubmit;
   s->flusher_note.fn = flusher_ended;
+  s->in_take.take = in_take;
+  s->in_take.release = in_release;
   weft__magic_live(&s->reader);
   weft__magic_live(&s->writer);
   s->loop = weft_loop_current();
@@ -429,6 +446,66 @@ static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
   if (left == 0) return -ETIMEDOUT; /* the call's time is up: no new read */
   return s->is_socket ? weft_recv_timeout(s->rfd, buf, n, 0, left)
                       : weft_read_timeout(s->rfd, buf, n, left);
+}
+
+/* A pull receive's buffer on a backend that takes it when the fd is ready
+ * (WEFT__CAP_LAZY_RECV: epoll): room in `in` for one receive, and, when
+ * the try found nothing and the receive goes back to waiting, `in` given
+ * back if it holds nothing (idle buffers). Called on the worker where the
+ * receive waits while the reading task waits in it: `in` is that call's. */
+/* Room in `in` for one pull receive: the rest of a chunk-sized buffer
+ * where bytes wait (a message's start), a whole chunk otherwise. The size
+ * asked for, or -ENOMEM. */
+static ssize_t in_room(struct weft__stream *s) {
+  size_t chunk = s->rchunk ? s->rchunk : WEFT__STREAMBUF_SIZE, len = bytes_len(&s->in);
+  size_t need = len < chunk ? chunk - len : chunk;
+  if (bytes_reserve(&s->in, need) != 0) return -ENOMEM;
+  return (ssize_t)need;
+}
+
+/* After a pull receive of @n bytes into room of @asked: one that filled
+ * it doubles the next one's chunk (RECV_CHUNK). */
+static void in_received(struct weft__stream *s, ssize_t n, size_t asked) {
+  if (n <= 0) return;
+  s->in.tail += (size_t)n;
+  size_t chunk = s->rchunk ? s->rchunk : WEFT__STREAMBUF_SIZE;
+  if ((size_t)n == asked && chunk < RECV_CHUNK) s->rchunk = (uint32_t)(2 * chunk);
+}
+
+static int in_take(struct weft__recv_take *t, void **buf, size_t *len) {
+  struct weft__stream *s = (struct weft__stream *)((char *)t - offsetof(struct weft__stream, in_take));
+  ssize_t room = in_room(s);
+  if (room < 0) return (int)room;
+  *buf = s->in.p + s->in.tail;
+  *len = s->rasked = (size_t)room;
+  return 0;
+}
+
+static void in_release(struct weft__recv_take *t) {
+  bytes_idle(&((struct weft__stream *)((char *)t - offsetof(struct weft__stream, in_take)))->in);
+}
+
+/* One pull receive into `in` (bytes at its tail): as recv_once, with the
+ * buffer taken only once there is something to receive where the backend
+ * can (a socket on epoll), so a reader waiting for its next request holds
+ * no buffer there either. */
+static ssize_t recv_into_in(struct weft__stream *s) {
+  ssize_t n;
+  if (s->is_socket && s->rfd >= 0 &&
+      weft__reactor_can(&weft__worker_self()->reactor, WEFT__CAP_LAZY_RECV)) {
+    if (weft__deadline_left(s->rdeadline) == 0) return -ETIMEDOUT;
+    bytes_idle(&s->in); /* taken again when bytes are there */
+    struct weft__io_req q = {.kind = WEFT__IO_RECV, .fd = s->rfd, .aux = &s->in_take};
+    s->rasked = 0;
+    n = weft__io_await(&q, s->rdeadline);
+  } else {
+    ssize_t room = in_room(s);
+    if (room < 0) return room;
+    s->rasked = (size_t)room;
+    n = recv_once(s, s->in.p + s->in.tail, (size_t)room);
+  }
+  in_received(s, n, s->rasked);
+  return n;
 }
 
 /* Errors that end the stream, as opposed to the call (cancel, timeout). */
@@ -651,9 +728,7 @@ static ssize_t fill(struct weft__stream *s) {
   if (s->eof) return 0;
   ssize_t n = pushing(s) ? fill_push(s) : PULL_INSTEAD;
   if (n == PULL_INSTEAD) {
-    if (bytes_reserve(&s->in, RECV_CHUNK) != 0) return -ENOMEM;
-    n = recv_once(s, s->in.p + s->in.tail, RECV_CHUNK);
-    if (n > 0) s->in.tail += (size_t)n;
+    n = recv_into_in(s);
     if (n > 0 && cancelled_meanwhile()) return -ECANCELED; /* the bytes stay in in */
   }
   if (n == 0) s->eof = true;
@@ -1132,9 +1207,7 @@ static void flusher_watch(struct weft__stream *s, weft_task_t *t) {
  * requests into its next submission at no cost of their own; else NULL
  * (direct sends and the flusher). */
 static struct weft__reactor *queued_send_reactor(const struct weft__stream *s) {
-  if (!s->is_socket) return NULL;
-  struct weft__reactor *r = &weft__worker_self()->reactor;
-  return weft__reactor_can(r, WEFT__CAP_QUEUED_SEND) ? r : NULL;
+  return s->is_socket ? &weft__worker_self()->reactor : NULL;
 }
 
 /* Queues the send of what is buffered for @r's next submission (tx_pre).
@@ -1158,6 +1231,33 @@ static void tx_hand_over_locked(struct weft__stream *s, weft_task_t **flusher) {
 
 static void tx_done(struct weft__io_op *op);
 
+/* The queued send where starting a request is its system call (epoll:
+ * no WEFT__CAP_QUEUED_SEND): `out` sent now, outside the lock, as a
+ * running send (tx_inflight: writers append to `pending` meanwhile, a
+ * close waits). What a full socket leaves goes to a flusher task, which
+ * waits for room; what was written meanwhile waits for the next
+ * submission, as tx_done queues it. Whether the queued send's reference
+ * is kept (queued again). Locked, on the reactor's thread. */
+static bool tx_send_direct_locked(struct weft__stream *s, weft_task_t **flusher) {
+  const char *p = s->out.p + s->out.head;
+  size_t len = bytes_len(&s->out);
+  s->tx_inflight = true;
+  s->tx_sends++;
+  stream_unlock(s);
+  ssize_t w = send_now(s, p, len);
+  stream_lock(s);
+  s->tx_inflight = false;
+  if (w >= 0) out_sent_locked(s, (size_t)w);
+  else set_werr_locked(s, (int)w);
+  if (s->werr || !s->wsize) return false;
+  if ((size_t)w < len) { /* the socket is full: a task waits for room */
+    tx_hand_over_locked(s, flusher);
+    return false;
+  }
+  (void)tx_queue_locked(s, s->tx_reactor, s->tx_loop); /* written meanwhile */
+  return true;
+}
+
 /* The queued send, just before its reactor submits: one send of `out`
  * (everything written since it was queued, when `out` was empty). */
 static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) {
@@ -1166,7 +1266,9 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) 
   weft_task_t *flusher = NULL;
   stream_lock(s);
   s->tx_queued = false;
-  if (!s->werr && out_refill_locked(s)) {
+  if (!s->werr && out_refill_locked(s) && !weft__reactor_can(r, WEFT__CAP_QUEUED_SEND)) {
+    keep = tx_send_direct_locked(s, &flusher);
+  } else if (!s->werr && bytes_len(&s->out)) {
     struct weft__io_op *op = &s->tx_op;
     op->cb = tx_done;
     op->res = 0;

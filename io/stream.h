@@ -58,6 +58,10 @@ struct weft__stream {
   uint64_t rdeadline;         /* the read call's deadline (absolute ns), 0 = none */
   int64_t read_timeout_ns;    /* the bound of reads that give none; 0 = none; set before use */
   struct weft__bytes in;
+  struct weft__recv_take in_take; /* a pull receive's buffer, taken from in
+                                     when the fd is ready (WEFT__CAP_LAZY_RECV) */
+  uint32_t rchunk;            /* a pull receive's size (0: the first buffer's) */
+  size_t rasked;              /* what the pull receive under way asked for */
 
   /* Receiving ahead (sockets on io_uring: stream.c, "push"): a standing
    * multishot receive copies into rx on the worker where it was started.

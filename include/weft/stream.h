@@ -12,8 +12,8 @@
  * backend) a read receives only what it needs;
  * writer calls never suspend except drain() and wait_closed(): write()
  * sends what the kernel takes at once and buffers the rest, which a helper
- * task flushes (on io_uring a socket's small writes are buffered and sent
- * together at the end of the pass); drain() waits while more than the high-water mark is
+ * task flushes (a socket's small writes are buffered and sent together at
+ * the end of the pass); drain() waits while more than the high-water mark is
  * buffered, so a peer that does not read cannot make memory grow.
  *
  * Ownership: weft_open_connection() gives the caller both objects; release
@@ -184,11 +184,11 @@ WEFT_EXTERN void weft_reader_release(weft_reader_t *r);
 /**
  * weft_writer_write - queue @n bytes (asyncio write): sent at once as far
  * as the kernel takes them, the rest buffered and flushed in the
- * background. On io_uring a socket's writes of up to 16 KiB are buffered
- * instead and leave together at the end of the scheduler's pass (one send
- * per stream per pass, all of a pass's sends in one system call:
- * docs/io.md, "Queued sends"); until then weft_writer_buffer_size counts
- * them. Never suspends.
+ * background. A socket's small writes (up to 512 bytes, or up to 4 KiB
+ * after a slice's first) are buffered instead and leave together at the
+ * end of the scheduler's pass (one send per stream per pass; on io_uring
+ * all of a pass's sends in one system call: docs/io.md, "Queued sends");
+ * until then weft_writer_buffer_size counts them. Never suspends.
  * Returns:  0; -ECONNRESET after close()/abort() (asyncio's "Connection
  *           lost"); WEFT_ECLOSED after write_eof(); the connection's error
  *           once a send failed (-EPIPE, -ECONNRESET...); -ECANCELED once

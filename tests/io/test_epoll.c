@@ -6,7 +6,8 @@
  * handed to the offload pool, and a stream's fds (owned: fdlife.h),
  * registered edge-triggered once a life, lose no wake-up: not the end
  * behind a short receive, not the bytes behind passed fds, not a new file
- * under a closed one's number.
+ * under a closed one's number; a lazy receive takes its buffer only to
+ * try (WEFT__CAP_LAZY_RECV).
  */
 #define BACKEND WEFT__IO_EPOLL
 #include "backend_cases.h"
@@ -174,6 +175,76 @@ START_TEST(owned_unix_socket_bytes_behind_passed_fds) {
 }
 END_TEST
 
+/* A lazy receive (struct weft__recv_take, WEFT__CAP_LAZY_RECV): its buffer
+ * is taken just before each try and given back when the try finds
+ * nothing, so a receive that waits holds none: the first (it tries:
+ * taken, nothing there, given back; or the fd number's hint sends it
+ * straight to waiting), and the next after a short one (the drained hint:
+ * it waits without trying, so without taking), on an owned socket and an
+ * unowned one. Bytes land in what was taken. */
+struct lazy_buf {
+  struct weft__recv_take t;
+  char buf[64];
+  int takes, releases;
+  bool held;
+};
+
+static int lazy_take(struct weft__recv_take *t, void **buf, size_t *len) {
+  struct lazy_buf *b = (struct lazy_buf *)t;
+  ck_assert(!b->held);
+  b->takes++;
+  b->held = true;
+  *buf = b->buf;
+  *len = sizeof b->buf;
+  return 0;
+}
+
+static void lazy_release(struct weft__recv_take *t) {
+  struct lazy_buf *b = (struct lazy_buf *)t;
+  ck_assert(b->held);
+  b->releases++;
+  b->held = false;
+}
+
+START_TEST(lazy_receive_waits_without_its_buffer) {
+  backend_up();
+  ck_assert(weft__reactor_can(&R, WEFT__CAP_LAZY_RECV));
+  for (int owned = 0; owned < 2; owned++) {
+    int a, b;
+    tcp_pair(&a, &b);
+    if (owned) weft__fd_adopt(a);
+    struct lazy_buf lb = {.t = {lazy_take, lazy_release}};
+    struct done_op d = {.op.req = {.kind = WEFT__IO_RECV, .fd = a, .aux = &lb.t}};
+    ck_assert(!start(&d, 0)); /* nothing there (tried, or the number's hint said so) */
+    ck_assert(!lb.held); /* waits without it */
+    ck_assert_int_eq(lb.takes, lb.releases);
+    if (!owned) ck_assert_int_eq(lb.releases, 1); /* a fresh reactor: no hint, it tried */
+    ck_assert_int_eq(write(b, "abc", 3), 3);
+    drive(&d);
+    ck_assert_int_eq(d.op.res, 3);
+    ck_assert(lb.held && memcmp(lb.buf, "abc", 3) == 0);
+    ck_assert_int_eq(lb.takes, lb.releases + 1);
+    /* The next one: the short receive left the socket drained, so it
+     * waits without trying and takes nothing until the bytes are there. */
+    lb = (struct lazy_buf){.t = {lazy_take, lazy_release}};
+    d = (struct done_op){.op.req = {.kind = WEFT__IO_RECV, .fd = a, .aux = &lb.t}};
+    ck_assert(!start(&d, 0));
+    ck_assert_int_eq(lb.takes, 0);
+    ck_assert(!lb.held);
+    ck_assert_int_eq(write(b, "defg", 4), 4);
+    drive(&d);
+    ck_assert_int_eq(d.op.res, 4);
+    ck_assert(lb.held && memcmp(lb.buf, "defg", 4) == 0);
+    ck_assert_int_eq(lb.releases, 0);
+    ck_assert_int_eq(lb.takes, 1);
+    if (owned) weft__fd_release(a);
+    close(a);
+    close(b);
+  }
+  weft__reactor_fini(&R);
+}
+END_TEST
+
 /* An owned fd's number, closed and taken by another file (owned, then
  * not): each new file is registered again, not trusted to the old
  * registration, which went with its file. */
@@ -213,6 +284,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, owned_socket_end_behind_a_short_receive);
   tcase_add_test(tc, owned_unix_socket_bytes_behind_passed_fds);
   tcase_add_test(tc, a_closed_owned_number_registers_its_next_file);
+  tcase_add_test(tc, lazy_receive_waits_without_its_buffer);
   suite_add_tcase(s, tc);
   return s;
 }
