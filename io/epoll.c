@@ -26,6 +26,11 @@
  * another worker, which registered it there: without this, each arrival
  * woke every worker the task had ever waited on).
  *
+ * A stream's receive may take its buffer only when it tries
+ * (WEFT__CAP_LAZY_RECV, struct weft__recv_take): taken just before each
+ * try and given back when the try found nothing, so a receive that waits
+ * for readiness holds no buffer (an idle connection).
+ *
  * Regular files are always "ready" to epoll: their operations (and open,
  * close, fsync, fallocate, statx) run as plain system calls on the worker.
  * That blocks the worker for the duration of a disk access: this backend is
@@ -190,9 +195,6 @@ static ssize_t connect_step(struct weft__io_op *op) {
   return -err;
 }
 
-/* Tries @op's system call now; -EAGAIN means "wait for op->ep_events".
- * The kind's row says what it waits for and how to call it; connect and
- * poll are the two kinds that need steps of their own here. */
 /* A lazy receive's buffer (struct weft__recv_take): taken just before a
  * try, given back when the try found nothing. */
 static bool lazy_recv(const struct weft__io_req *q) {
@@ -206,6 +208,10 @@ static void lazy_recv_release(struct weft__io_req *q) {
   q->len = 0;
 }
 
+/* Tries @op's system call now; -EAGAIN means "wait for op->ep_events".
+ * The kind's row says what it waits for and how to call it; connect and
+ * poll are the two kinds that need steps of their own here; a lazy
+ * receive takes its buffer first. */
 static ssize_t try_op(struct weft__io_op *op) {
   struct weft__io_req *q = &op->req;
   const struct weft__io_kind_def *k = weft__io_kind(q);

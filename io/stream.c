@@ -448,11 +448,6 @@ static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
                       : weft_read_timeout(s->rfd, buf, n, left);
 }
 
-/* A pull receive's buffer on a backend that takes it when the fd is ready
- * (WEFT__CAP_LAZY_RECV: epoll): room in `in` for one receive, and, when
- * the try found nothing and the receive goes back to waiting, `in` given
- * back if it holds nothing (idle buffers). Called on the worker where the
- * receive waits while the reading task waits in it: `in` is that call's. */
 /* Room in `in` for one pull receive: the rest of a chunk-sized buffer
  * where bytes wait (a message's start), a whole chunk otherwise. The size
  * asked for, or -ENOMEM. */
@@ -472,6 +467,12 @@ static void in_received(struct weft__stream *s, ssize_t n, size_t asked) {
   if ((size_t)n == asked && chunk < RECV_CHUNK) s->rchunk = (uint32_t)(2 * chunk);
 }
 
+/* A pull receive's buffer on a backend that takes it when the fd is ready
+ * (WEFT__CAP_LAZY_RECV: epoll): room in `in` for one receive, and, when
+ * the try found nothing and the receive goes back to waiting, `in` given
+ * back if it holds nothing (idle buffers). Called on the worker where the
+ * receive waits while the reading task waits in it: `in` is that call's
+ * (io/op.c pins a task waiting for I/O to its op's worker). */
 static int in_take(struct weft__recv_take *t, void **buf, size_t *len) {
   struct weft__stream *s = (struct weft__stream *)((char *)t - offsetof(struct weft__stream, in_take));
   ssize_t room = in_room(s);
@@ -1203,9 +1204,9 @@ static void flusher_watch(struct weft__stream *s, weft_task_t *t) {
 }
 
 /* The reactor queued sends go through, for a write from the calling task:
- * its worker's, when the stream is a socket and that reactor takes
- * requests into its next submission at no cost of their own; else NULL
- * (direct sends and the flusher). */
+ * its worker's, when the stream is a socket (the presubmit work runs on
+ * every backend: a request in io_uring's next submission, a send of its
+ * own on epoll); else NULL (a pipe: direct writes and the flusher). */
 static struct weft__reactor *queued_send_reactor(const struct weft__stream *s) {
   return s->is_socket ? &weft__worker_self()->reactor : NULL;
 }
