@@ -321,7 +321,7 @@ def runtime_tables(summary, args, runtimes):
 # ---- charts (gnuplot) -------------------------------------------------------
 
 COLORS = {"weft": "#1f77b4", "go": "#2ca02c", "tokio": "#d62728", "weft-stream": "#17becf",
-          "weft-fixed": "#aec7e8",
+          "weft-fixed": "#aec7e8", "weft-epoll": "#ff7f0e",
           "libuv": "#9467bd", "asyncio": "#8c564b", "uvloop": "#e377c2", "nginx": "#7f7f7f"}
 
 

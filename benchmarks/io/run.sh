@@ -116,6 +116,7 @@ echo_rounds() {
     for impl in "${order[@]}"; do
       [ -n "${echo_cmds[$impl]:-}" ] || continue
       [ "$impl" = weft-fixed ] && [ "$hog" != 1 ] && continue
+      [ "$impl" = weft-epoll ] && [ "$hog" = 1 ] && continue
       cmd=${echo_cmds[$impl]//\{W\}/$w}
       start "$impl" ${cmd//\{P\}/$((port + 1))} || continue
       hog_pid=""
@@ -216,12 +217,17 @@ echo_cmds[weft-stream]="$B/weft-echo {P} {W} stream"
 # the hog only, where the two differ.
 echo_cmds[weft-fixed]="env WEFT_ADAPT_WORKERS=0 $B/weft-echo {P} {W} raw"
 http_cmds[weft]="$E/http_hello {P} {W}"
+# weft on its epoll backend, what it serves on where io_uring is refused (a
+# container's default seccomp profile, kernel.io_uring_disabled): the
+# raw echo server and http_hello (not beside the hog, to keep the run short).
+echo_cmds[weft-epoll]="env WEFT_IO_BACKEND=epoll $B/weft-echo {P} {W} raw"
+http_cmds[weft-epoll]="env WEFT_IO_BACKEND=epoll $E/http_hello {P} {W}"
 [ -n "$go_io" ] && { echo_cmds[go]="env GOMAXPROCS={W} $go_io echo {P}"; http_cmds[go]="env GOMAXPROCS={W} $go_io http {P}"; }
 [ -n "$tokio_io" ] && { echo_cmds[tokio]="$tokio_io echo {P} {W}"; http_cmds[tokio]="$tokio_io http {P} {W}"; }
 [ -n "$uv_bin" ] && { echo_cmds[libuv]="$uv_bin echo {P}"; http_cmds[libuv]="$uv_bin http {P}"; }
 [ -n "$py" ] && { echo_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio echo {P}"; http_cmds[asyncio]="$py benchmarks/peers/python/servers.py asyncio http {P}"; }
 [ $has_uvloop = 1 ] && { echo_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop echo {P}"; http_cmds[uvloop]="$py benchmarks/peers/python/servers.py uvloop http {P}"; }
-order=(weft weft-fixed weft-stream go tokio libuv asyncio uvloop nginx)
+order=(weft weft-fixed weft-stream weft-epoll go tokio libuv asyncio uvloop nginx)
 # Static files (http_static): weft's examples/file_server (sendfile through
 # its stream writer), Go's net/http FileServer (sendfile too), nginx's
 # static server ({R}: the root). Tokio has no static-file server of its
