@@ -1235,28 +1235,30 @@ static void tx_done(struct weft__io_op *op);
 /* The queued send where starting a request is its system call (epoll:
  * no WEFT__CAP_QUEUED_SEND): `out` sent now, outside the lock, as a
  * running send (tx_inflight: writers append to `pending` meanwhile, a
- * close waits). What a full socket leaves goes to a flusher task, which
- * waits for room; what was written meanwhile waits for the next
- * submission, as tx_done queues it. Whether the queued send's reference
- * is kept (queued again). Locked, on the reactor's thread. */
-static bool tx_send_direct_locked(struct weft__stream *s, weft_task_t **flusher) {
-  const char *p = s->out.p + s->out.head;
-  size_t len = bytes_len(&s->out);
-  s->tx_inflight = true;
-  s->tx_sends++;
-  stream_unlock(s);
-  ssize_t w = send_now(s, p, len);
-  stream_lock(s);
-  s->tx_inflight = false;
-  if (w >= 0) out_sent_locked(s, (size_t)w);
-  else set_werr_locked(s, (int)w);
-  if (s->werr || !s->wsize) return false;
-  if ((size_t)w < len) { /* the socket is full: a task waits for room */
-    tx_hand_over_locked(s, flusher);
-    return false;
-  }
-  (void)tx_queue_locked(s, s->tx_reactor, s->tx_loop); /* written meanwhile */
-  return true;
+ * close waits), and what was written meanwhile right after it. Never
+ * queued again: this runs as the reactor's last work before it may
+ * sleep (weft__reactor_wait), so work queued now would wait for a
+ * wake-up that nothing sends (a sendfile waiting for those bytes hung).
+ * What a full socket leaves goes to a flusher task, which waits for
+ * room. Locked, on the reactor's thread. */
+static void tx_send_direct_locked(struct weft__stream *s, weft_task_t **flusher) {
+  do {
+    const char *p = s->out.p + s->out.head;
+    size_t len = bytes_len(&s->out);
+    s->tx_inflight = true;
+    s->tx_sends++;
+    stream_unlock(s);
+    ssize_t w = send_now(s, p, len);
+    stream_lock(s);
+    s->tx_inflight = false;
+    if (w >= 0) out_sent_locked(s, (size_t)w);
+    else set_werr_locked(s, (int)w);
+    if (s->werr || !s->wsize) return;
+    if ((size_t)w < len) { /* the socket is full: a task waits for room */
+      tx_hand_over_locked(s, flusher);
+      return;
+    }
+  } while (out_refill_locked(s)); /* written meanwhile */
 }
 
 /* The queued send, just before its reactor submits: one send of `out`
@@ -1268,7 +1270,7 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) 
   stream_lock(s);
   s->tx_queued = false;
   if (!s->werr && out_refill_locked(s) && !weft__reactor_can(r, WEFT__CAP_QUEUED_SEND)) {
-    keep = tx_send_direct_locked(s, &flusher);
+    tx_send_direct_locked(s, &flusher);
   } else if (!s->werr && bytes_len(&s->out)) {
     struct weft__io_op *op = &s->tx_op;
     op->cb = tx_done;

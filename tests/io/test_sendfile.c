@@ -812,6 +812,74 @@ START_TEST(test_writer_head_start) {
 }
 END_TEST
 
+/* A keep-alive server's responses, round after round on two workers: a
+ * short answer, a wait that moves the task between workers (an fsync: the
+ * offload pool on epoll, the ring on io_uring), then a head and a file.
+ * The short answer's queued send runs at its worker's pass end while the
+ * head is written on the other worker; the sendfile waits for both. On
+ * epoll that send is a system call made outside the lock, and what was
+ * written meanwhile once waited for a pass the worker, about to sleep,
+ * never made: the sendfile hung (file_server's pipelined test caught it
+ * once in tens of runs). Every byte must arrive, in order. */
+enum { RR_ANSWER = 60, RR_HEAD = 100, RR_BODY = 64 };
+
+static char round_at(const void *ctx, size_t i) {
+  (void)ctx;
+  size_t k = i % (RR_ANSWER + RR_HEAD + RR_BODY);
+  if (k < RR_ANSWER) return 'A';
+  if (k < RR_ANSWER + RR_HEAD) return 'H';
+  return pattern_at(k - RR_ANSWER - RR_HEAD);
+}
+
+struct rounds_peer {
+  int fd;
+  size_t n;
+};
+
+static int rounds_check(void *arg, void **res) {
+  (void)res;
+  struct rounds_peer *p = arg;
+  static char buf[8192];
+  size_t got = 0;
+  ssize_t k;
+  while ((k = weft_recv(p->fd, buf, sizeof buf, 0)) > 0) {
+    check_piece(buf, (size_t)k, got, round_at, NULL);
+    got += (size_t)k;
+  }
+  ck_assert_int_eq(k, 0);
+  ck_assert_uint_eq(got, p->n);
+  return 0;
+}
+
+static int response_rounds_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  long rounds = scaled(4000);
+  int f = pattern_file_of(RR_BODY), sv[2];
+  tcp_pair(sv);
+  weft_reader_t *r;
+  weft_writer_t *w;
+  ck_assert_int_eq(weft_stream_open_fd(sv[0], sv[0], 0, &r, &w), 0);
+  struct rounds_peer p = {.fd = sv[1], .n = (size_t)rounds * (RR_ANSWER + RR_HEAD + RR_BODY)};
+  weft_task_t *peer;
+  ck_assert_int_eq(weft_spawn(rounds_check, &p, &peer), 0);
+  for (long i = 0; i < rounds; i++) {
+    write_fill(w, 'A', RR_ANSWER);
+    ck_assert_int_eq(weft_fsync(f), 0);
+    write_fill(w, 'H', RR_HEAD);
+    off_t off = 0;
+    ck_assert_int_eq(weft_writer_sendfile(w, f, &off, RR_BODY), RR_BODY);
+  }
+  end_expect(w, peer);
+  stream_done(r, w, sv[1], f);
+  return 0;
+}
+
+START_TEST(test_writer_responses_across_workers) {
+  ck_assert_int_eq(run_main(2, response_rounds_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *sendfile_suite(void) {
   Suite *s = suite_create("io_sendfile");
   TCase *tc = tcase_create("core");
@@ -830,6 +898,7 @@ static Suite *sendfile_suite(void) {
   tcase_add_test(tc, test_writer_flush_wait_ends);
   tcase_add_test(tc, test_writer_errors);
   tcase_add_test(tc, test_writer_head_start);
+  tcase_add_test(tc, test_writer_responses_across_workers);
   suite_add_tcase(s, tc);
   return s;
 }
