@@ -138,7 +138,10 @@ struct weft__reactor;
 /* Work the reactor runs on its thread just before its next submission
  * (weft__reactor_presubmit): what a pass queued for the kernel is
  * prepared then, all of it at once (a stream's queued send takes every
- * write the pass made). */
+ * write the pass made). Work must not queue presubmit work from inside
+ * its fn: that waits for the next submission, and a wait runs the work
+ * just before it sleeps, so the reactor may sleep on it with nothing
+ * left to wake it (completions, which run inside a poll, may). */
 struct weft__io_presubmit {
   void (*fn)(struct weft__io_presubmit *p, struct weft__reactor *r);
   struct weft__io_presubmit *next;
