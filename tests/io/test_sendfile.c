@@ -85,6 +85,23 @@ static void check_piece(const char *buf, size_t n, size_t at, char (*expected_at
   ck_assert_msg(0, "byte %zu: got %d, expected %d", at + i, buf[i], want[i]);
 }
 
+/* Reads @fd to its end, checking every byte against @expected_at (with
+ * @ctx); how many arrived. The buffer is the call's own (a peer task may
+ * check while another does, on another worker). */
+static size_t recv_checked(int fd, char (*expected_at)(const void *, size_t), const void *ctx) {
+  char *buf = malloc(8192);
+  ck_assert_ptr_nonnull(buf);
+  size_t got = 0;
+  ssize_t k;
+  while ((k = weft_recv(fd, buf, 8192, 0)) > 0) {
+    check_piece(buf, (size_t)k, got, expected_at, ctx);
+    got += (size_t)k;
+  }
+  ck_assert_int_eq(k, 0);
+  free(buf);
+  return got;
+}
+
 static char drained_at(const void *ctx, size_t i) {
   return pattern_at(((const struct drain *)ctx)->from + i);
 }
@@ -93,15 +110,7 @@ static char drained_at(const void *ctx, size_t i) {
 static int drain_check(void *arg, void **res) {
   (void)res;
   struct drain *d = arg;
-  static char buf[8192];
-  size_t got = 0;
-  ssize_t k;
-  while ((k = weft_recv(d->fd, buf, sizeof buf, 0)) > 0) {
-    check_piece(buf, (size_t)k, got, drained_at, d);
-    got += (size_t)k;
-  }
-  ck_assert_int_eq(k, 0);
-  ck_assert_uint_eq(got, d->n);
+  ck_assert_uint_eq(recv_checked(d->fd, drained_at, d), d->n);
   return 0;
 }
 
@@ -516,15 +525,7 @@ static char expected_at(const void *ctx, size_t i) {
 static int expect_check(void *arg, void **res) {
   (void)res;
   struct expect *e = arg;
-  static char buf[8192];
-  size_t got = 0;
-  ssize_t k;
-  while ((k = weft_recv(e->fd, buf, sizeof buf, 0)) > 0) {
-    check_piece(buf, (size_t)k, got, expected_at, e);
-    got += (size_t)k;
-  }
-  ck_assert_int_eq(k, 0);
-  ck_assert_uint_eq(got, e->prefix + e->n + e->suffix);
+  ck_assert_uint_eq(recv_checked(e->fd, expected_at, e), e->prefix + e->n + e->suffix);
   return 0;
 }
 
@@ -839,15 +840,7 @@ struct rounds_peer {
 static int rounds_check(void *arg, void **res) {
   (void)res;
   struct rounds_peer *p = arg;
-  static char buf[8192];
-  size_t got = 0;
-  ssize_t k;
-  while ((k = weft_recv(p->fd, buf, sizeof buf, 0)) > 0) {
-    check_piece(buf, (size_t)k, got, round_at, NULL);
-    got += (size_t)k;
-  }
-  ck_assert_int_eq(k, 0);
-  ck_assert_uint_eq(got, p->n);
+  ck_assert_uint_eq(recv_checked(p->fd, round_at, NULL), p->n);
   return 0;
 }
 
