@@ -337,6 +337,7 @@ static int stream_open(int rfd, int wfd, size_t limit, bool is_socket, bool w_fi
   s->flusher_note.fn = flusher_ended;
   s->in_take.take = in_take;
   s->in_take.release = in_release;
+  s->rchunk = WEFT__STREAMBUF_SIZE;
   weft__magic_live(&s->reader);
   weft__magic_live(&s->writer);
   s->loop = weft_loop_current();
@@ -428,11 +429,7 @@ static int begin_read(weft_reader_t *r, int64_t timeout_ns) {
 
 static void end_read(struct weft__stream *s) {
   struct weft__owner *own = stream_enter(s);
-  if (own && s->close_deferred) { /* the close sets an event: under the lock */
-    weft__owner_leave(own);
-    own = NULL;
-    stream_lock(s);
-  }
+  if (own && s->close_deferred) own = weft__ownlock_escalate(&s->lock, own); /* the close sets an event */
   s->reading = false;
   close_deferred_locked(s);
   stream_leave(s, own);
@@ -448,23 +445,31 @@ static ssize_t recv_once(struct weft__stream *s, void *buf, size_t n) {
                       : weft_read_timeout(s->rfd, buf, n, left);
 }
 
-/* Room in `in` for one pull receive: the rest of a chunk-sized buffer
- * where bytes wait (a message's start), a whole chunk otherwise. The size
- * asked for, or -ENOMEM. */
+/* What a pull receive asks for: the rest of a chunk-sized buffer where
+ * bytes wait (a message's start), a whole chunk otherwise. Unchanged from
+ * the receive's start to its end (only a read call changes `in`). */
+static size_t in_want(const struct weft__stream *s) {
+  size_t len = bytes_len(&s->in);
+  return len < s->rchunk ? s->rchunk - len : s->rchunk;
+}
+
+/* Room in `in` for one pull receive: its size, or -ENOMEM. */
 static ssize_t in_room(struct weft__stream *s) {
-  size_t chunk = s->rchunk ? s->rchunk : WEFT__STREAMBUF_SIZE, len = bytes_len(&s->in);
-  size_t need = len < chunk ? chunk - len : chunk;
+  size_t need = in_want(s);
   if (bytes_reserve(&s->in, need) != 0) return -ENOMEM;
   return (ssize_t)need;
 }
 
-/* After a pull receive of @n bytes into room of @asked: one that filled
- * it doubles the next one's chunk (RECV_CHUNK). */
-static void in_received(struct weft__stream *s, ssize_t n, size_t asked) {
+/* After a pull receive of @n bytes at `in`'s tail: one that filled what
+ * it asked for doubles the next one's chunk (up to RECV_CHUNK). */
+static void in_received(struct weft__stream *s, ssize_t n) {
   if (n <= 0) return;
+  if ((size_t)n == in_want(s) && s->rchunk < RECV_CHUNK) s->rchunk *= 2;
   s->in.tail += (size_t)n;
-  size_t chunk = s->rchunk ? s->rchunk : WEFT__STREAMBUF_SIZE;
-  if ((size_t)n == asked && chunk < RECV_CHUNK) s->rchunk = (uint32_t)(2 * chunk);
+}
+
+static struct weft__stream *stream_of_take(struct weft__recv_take *t) {
+  return (struct weft__stream *)((char *)t - offsetof(struct weft__stream, in_take));
 }
 
 /* A pull receive's buffer on a backend that takes it when the fd is ready
@@ -474,17 +479,15 @@ static void in_received(struct weft__stream *s, ssize_t n, size_t asked) {
  * receive waits while the reading task waits in it: `in` is that call's
  * (io/op.c pins a task waiting for I/O to its op's worker). */
 static int in_take(struct weft__recv_take *t, void **buf, size_t *len) {
-  struct weft__stream *s = (struct weft__stream *)((char *)t - offsetof(struct weft__stream, in_take));
+  struct weft__stream *s = stream_of_take(t);
   ssize_t room = in_room(s);
   if (room < 0) return (int)room;
   *buf = s->in.p + s->in.tail;
-  *len = s->rasked = (size_t)room;
+  *len = (size_t)room;
   return 0;
 }
 
-static void in_release(struct weft__recv_take *t) {
-  bytes_idle(&((struct weft__stream *)((char *)t - offsetof(struct weft__stream, in_take)))->in);
-}
+static void in_release(struct weft__recv_take *t) { bytes_idle(&stream_of_take(t)->in); }
 
 /* One pull receive into `in` (bytes at its tail): as recv_once, with the
  * buffer taken only once there is something to receive where the backend
@@ -497,15 +500,13 @@ static ssize_t recv_into_in(struct weft__stream *s) {
     if (weft__deadline_left(s->rdeadline) == 0) return -ETIMEDOUT;
     bytes_idle(&s->in); /* taken again when bytes are there */
     struct weft__io_req q = {.kind = WEFT__IO_RECV, .fd = s->rfd, .aux = &s->in_take};
-    s->rasked = 0;
     n = weft__io_await(&q, s->rdeadline);
   } else {
     ssize_t room = in_room(s);
     if (room < 0) return room;
-    s->rasked = (size_t)room;
     n = recv_once(s, s->in.p + s->in.tail, (size_t)room);
   }
-  in_received(s, n, s->rasked);
+  in_received(s, n);
   return n;
 }
 
@@ -1269,21 +1270,23 @@ static void tx_presubmit(struct weft__io_presubmit *p, struct weft__reactor *r) 
   weft_task_t *flusher = NULL;
   stream_lock(s);
   s->tx_queued = false;
-  if (!s->werr && out_refill_locked(s) && !weft__reactor_can(r, WEFT__CAP_QUEUED_SEND)) {
-    tx_send_direct_locked(s, &flusher);
-  } else if (!s->werr && bytes_len(&s->out)) {
-    struct weft__io_op *op = &s->tx_op;
-    op->cb = tx_done;
-    op->res = 0;
-    op->cqe_flags = 0;
-    op->req = (struct weft__io_req){
-        .kind = WEFT__IO_SEND, .fd = s->wfd, .buf = s->out.p + s->out.head, .len = bytes_len(&s->out)};
-    keep = weft__reactor_start_standing(r, op) == 0;
-    if (keep) {
-      s->tx_inflight = true;
-      s->tx_sends++;
+  if (!s->werr && out_refill_locked(s)) {
+    if (!weft__reactor_can(r, WEFT__CAP_QUEUED_SEND)) {
+      tx_send_direct_locked(s, &flusher); /* epoll: the send is the system call */
     } else {
-      tx_hand_over_locked(s, &flusher);
+      struct weft__io_op *op = &s->tx_op;
+      op->cb = tx_done;
+      op->res = 0;
+      op->cqe_flags = 0;
+      op->req = (struct weft__io_req){
+          .kind = WEFT__IO_SEND, .fd = s->wfd, .buf = s->out.p + s->out.head, .len = bytes_len(&s->out)};
+      keep = weft__reactor_start_standing(r, op) == 0;
+      if (keep) {
+        s->tx_inflight = true;
+        s->tx_sends++;
+      } else {
+        tx_hand_over_locked(s, &flusher);
+      }
     }
   }
   if (!sending(s)) send_ended_locked(s);
@@ -1445,11 +1448,7 @@ int weft_writer_write(weft_writer_t *w, const void *buf, size_t n) {
   struct weft__reactor *submit = NULL;
   weft_task_t *flusher = NULL;
   struct weft__owner *own = stream_enter(s);
-  if (own && !write_in_section(s, buf, n, &submit)) {
-    weft__owner_leave(own);
-    own = NULL;
-    stream_lock(s);
-  }
+  if (own && !write_in_section(s, buf, n, &submit)) own = weft__ownlock_escalate(&s->lock, own);
   if (!own) rc = write_locked(s, weft__task_self(), buf, n, &submit, &flusher);
   stream_leave(s, own);
   if (flusher) flusher_watch(s, flusher);

@@ -60,8 +60,8 @@ struct weft__stream {
   struct weft__bytes in;
   struct weft__recv_take in_take; /* a pull receive's buffer, taken from in
                                      when the fd is ready (WEFT__CAP_LAZY_RECV) */
-  uint32_t rchunk;            /* a pull receive's size (0: the first buffer's) */
-  size_t rasked;              /* what the pull receive under way asked for */
+  uint32_t rchunk;            /* a pull receive's size: the first buffer's,
+                                 doubled when one fills (stream.c, RECV_CHUNK) */
 
   /* Receiving ahead (sockets on io_uring: stream.c, "push"): a standing
    * multishot receive copies into rx on the worker where it was started.

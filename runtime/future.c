@@ -314,11 +314,7 @@ static bool runs_no_hook(const struct weft_future *f) {
  * invariant 2), so with hooks to run the owner takes the lock. */
 static inline struct weft__owner *lock_to_complete_solo(struct weft_future *f) {
   struct weft__owner *own = weft__futlock_begin_solo(f);
-  if (own && __builtin_expect(!runs_no_hook(f), 0)) {
-    weft__owner_leave(own);
-    weft__amutex_lock(&f->lock); /* its worker: nothing to settle */
-    return NULL;
-  }
+  if (own && __builtin_expect(!runs_no_hook(f), 0)) return weft__ownlock_escalate(&f->lock, own);
   return own;
 }
 

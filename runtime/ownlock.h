@@ -53,6 +53,15 @@ static inline struct weft__owner *weft__ownlock_begin(struct weft__amutex *m, st
   return NULL;
 }
 
+/* From a section @own (weft__ownlock_begin's) to @m itself, for work a
+ * section may not do: NULL, @m held (the caller is @own's worker, which
+ * owes no settle). */
+static inline struct weft__owner *weft__ownlock_escalate(struct weft__amutex *m, struct weft__owner *own) {
+  weft__owner_leave(own);
+  weft__amutex_lock(m);
+  return NULL;
+}
+
 static inline void weft__ownlock_end(struct weft__amutex *m, struct weft__owner *own) {
   if (own) weft__owner_leave(own);
   else weft__amutex_unlock(m);
