@@ -516,11 +516,19 @@ static void dispatch(struct weft__reactor *r, uint64_t ud, int32_t res, uint32_t
   if (buffer) pbuf_consumed(r, flags, res);
 }
 
+/* Dispatches the entries that were in the completion queue when it began,
+ * and no more: those posted meanwhile wait for the next poll. A reap that
+ * drained the queue until it found it empty never ended while completions
+ * kept coming, as they do when each one it dispatches wakes a task on
+ * another worker whose next request completes here, and the worker's pass
+ * (its tasks, timers, role changes) waited behind it: test_adapt's
+ * a_grow_hands_standing_receives_back caught a worker that reaped 25
+ * completions in one poll, preempted at each wake-up it sent. */
 static unsigned reap(struct weft__reactor *r) {
-  unsigned total = 0;
-  for (;;) {
+  unsigned total = 0, avail = io_uring_cq_ready(&r->ur.ring);
+  while (total < avail) {
     struct io_uring_cqe *cqe;
-    unsigned head, n = 0;
+    unsigned head, n = 0, want = avail - total < 64 ? avail - total : 64;
     /* Copy each entry out before dispatching: dispatch may submit, and the
      * entries are the kernel's once we advance. */
     struct { uint64_t ud; int32_t res; uint32_t flags; } batch[64];
@@ -528,7 +536,7 @@ static unsigned reap(struct weft__reactor *r) {
       batch[n].ud = cqe->user_data;
       batch[n].res = cqe->res;
       batch[n].flags = cqe->flags;
-      if (++n == 64) break;
+      if (++n == want) break;
     }
     if (!n) break;
     io_uring_cq_advance(&r->ur.ring, n);
