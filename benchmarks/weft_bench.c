@@ -541,6 +541,70 @@ static int rss_burst(void *arg, void **res) {
   return 0;
 }
 
+/* ---- rss_deep: what a task that once went deep holds while it waits -----------
+ * 10,000 tasks each call a function that uses 32 KiB of stack (a parse, a
+ * handshake: any deep call between two waits), then wait on one event.
+ * RSS per task is read when all wait, after 2.5 s of idleness (weft's idle
+ * workers give back the pages below a task suspended for a whole second:
+ * runtime/stackdrop.h), and after weft_loop_trim. The peers (peers/go,
+ * peers/tokio) run the same shape: Go's stacks grow to hold the call and
+ * shrink only at a collection (its trim: runtime.GC and
+ * debug.FreeOSMemory); a Tokio task runs the call on its worker thread's
+ * stack and keeps only what lives across the await. */
+
+enum { DEEP_TASKS = 10000, DEEP_BYTES = 32 * 1024 };
+
+static _Atomic long deep_started;
+static weft_event_t *deep_go, *deep_all;
+
+static __attribute__((noinline)) unsigned deep_call(unsigned seed) {
+  volatile unsigned char buf[DEEP_BYTES];
+  for (size_t i = 0; i < sizeof buf; i += 64) buf[i] = (unsigned char)(seed + i);
+  unsigned sum = 0;
+  for (size_t i = 0; i < sizeof buf; i += 64) sum += buf[i];
+  return sum;
+}
+
+static _Atomic unsigned deep_sink;
+
+static int deep_waiter(void *arg, void **res) {
+  atomic_fetch_add_explicit(&deep_sink, deep_call((unsigned)(uintptr_t)arg), memory_order_relaxed);
+  if (atomic_fetch_add(&deep_started, 1) + 1 == DEEP_TASKS) weft_event_set(deep_all);
+  return weft_event_wait(deep_go, -1);
+}
+
+static int rss_deep(void *arg, void **res) {
+  long n = DEEP_TASKS;
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  weft_event_create(&deep_go);
+  weft_event_create(&deep_all);
+  long before = rss_kib();
+  double t0 = now_s();
+  for (long i = 0; i < n; i++) weft_spawn(deep_waiter, (void *)(uintptr_t)i, &ts[i]);
+  weft_event_wait(deep_all, -1);
+  weft_yield(); /* the last one reaches its wait */
+  double dt = now_s() - t0;
+  long waiting = rss_kib();
+  weft_sleep(2.5);
+  long idle = rss_kib();
+  weft_loop_trim(weft_loop_current());
+  long trimmed = rss_kib();
+  weft_event_set(deep_go);
+  for (long i = 0; i < n; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  free(ts);
+  weft_event_destroy(deep_go);
+  weft_event_destroy(deep_all);
+  char extra[160];
+  snprintf(extra, sizeof extra, "kib_per_task_waiting=%.2f after_2_5s=%.2f after_trim=%.2f",
+           (double)(waiting - before) / (double)n, (double)(idle - before) / (double)n,
+           (double)(trimmed - before) / (double)n);
+  report("rss_deep", n, dt, extra);
+  return 0;
+}
+
 static int yield_many_warm(void *arg, void **res) { return yield_many((void *)1, res); }
 static int ping_pong_warm(void *arg, void **res) { return ping_pong((void *)1, res); }
 
@@ -552,7 +616,7 @@ static const struct {
     {"yield_many_warm", yield_many_warm}, {"ping_pong_warm", ping_pong_warm},
     {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
     {"switch_fp", fiber_switch_fp},
-    {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss},
+    {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss}, {"rss_deep", rss_deep},
     {"rss_burst", rss_burst},
     {"lock_contended", bench_lock_contended}, {"lock_contended_fifo", bench_lock_contended_fifo},
     {"lock_contended_barging", bench_lock_contended_barging},

@@ -7,14 +7,10 @@
  * copied into a struct entry. Output: grouping, the await graph and the
  * formatting happen on the copies, with no lock held.
  *
- * Holding a suspended task still: the dump takes it the way a worker takes
- * a task it pops, by moving its state IDLE -> SCHEDULED (acq_rel, as a
- * waker's CAS). While the dump holds it, nobody resumes it: a waker that
- * comes meanwhile finds it SCHEDULED and marks it NOTIFIED, exactly as if
- * it ran, and the dump's release (SCHEDULED -> IDLE, or the requeue on
- * NOTIFIED, worker.c's suspension rule) hands it on. So its saved context,
- * its stack and the object it waits on (which its wait keeps alive) are
- * stable while they are read. Whether a task that is not suspended is
+ * Holding a suspended task still (weft__task_hold, task.h): while the dump
+ * holds it, nobody resumes it, so its saved context, its stack and the
+ * object it waits on (which its wait keeps alive) are stable while they
+ * are read. Whether a task that is not suspended is
  * running or queued, its state does not say (task.h): a task some worker
  * has as current is running. A queued one is not held (it sits in a
  * queue): its stack is read and kept only if it was on no worker before
@@ -98,29 +94,6 @@ struct snap {
 
 static void read_stats(struct weft_task *t, struct weft_task_stats *s) {
   weft_task_get_stats(t, s);
-}
-
-/* Takes a suspended task (the design comment); false if it was not IDLE. */
-static bool hold(struct weft_task *t) {
-  uint8_t s = WEFT__TASK_IDLE;
-  /* acq_rel: acquire orders our reads after the task's last slice (its
-   * release CAS to IDLE); release is the waker's side of the same rule. */
-  return atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
-                                                 memory_order_acq_rel, memory_order_relaxed);
-}
-
-static void unhold(struct weft_task *t) {
-  uint8_t s = WEFT__TASK_SCHEDULED;
-  /* release: as a suspension's CAS. On failure a waker came: queued as a
-   * task notified during its slice is, NOTIFIED (its next slice's start
-   * reads from the waker's CAS). */
-  if (atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_IDLE, memory_order_release,
-                                              memory_order_acquire))
-    return;
-  if (weft__task_timed(t)) weft__task_acct_ready(t);
-  struct weft__task_run *x = weft__task_run_of(t); /* held: started, not done */
-  weft__schedule(t->fut.loop, &x->r, atomic_load_explicit(&x->pinned, memory_order_relaxed),
-                 WEFT__SCHED_BACK);
 }
 
 /* Whether some worker of @t's loop runs @t now (compared, never
@@ -229,13 +202,13 @@ static int snap_task(weft_task_t *t, void *arg) {
   e->worker = x ? atomic_load_explicit(&x->pinned, memory_order_relaxed) : weft__task_home(t);
   e->last_worker = x ? atomic_load_explicit(&x->last_worker, memory_order_relaxed) : -1;
   e->since = x ? atomic_load_explicit(&x->since_ms, memory_order_relaxed) : 0;
-  if (hold(t)) {
+  if (weft__task_hold(t)) {
     x = weft__task_run_of(t); /* IDLE: started */
     e->state = E_SUSPENDED;
     read_blocked(t, e);
     e->since = atomic_load_explicit(&x->since_ms, memory_order_relaxed);
     e->n = (unsigned)weft__bt_fiber(&x->fiber, e->frames, WEFT__BT_MAX);
-    unhold(t);
+    weft__task_unhold(t);
   } else if (inline_child_id(t, &e->arg)) {
     /* Fork-join: it awaits a child it runs inline on its own fiber (task.h);
      * it stays SCHEDULED to the scheduler and is no worker's current, but
@@ -726,9 +699,9 @@ int weft_task_stack(weft_task_t *t, void **frames, size_t max) {
   if (!t || !frames) return -EINVAL;
   if (max > WEFT__BT_MAX) max = WEFT__BT_MAX;
   if (t == weft__task_self()) return (int)weft__bt_here(frames, max);
-  if (hold(t)) {
+  if (weft__task_hold(t)) {
     size_t n = weft__bt_fiber(&weft__task_run_of(t)->fiber, frames, max);
-    unhold(t);
+    weft__task_unhold(t);
     return (int)n;
   }
   if (atomic_load_explicit(&t->state, memory_order_acquire) == WEFT__TASK_DONE) return 0;

@@ -87,6 +87,21 @@ void weft__fiber_init_thread(struct weft__fiber *f, bool keep_fp) {
 #endif
 }
 
+uintptr_t weft__fiber_saved_sp(const struct weft__fiber *f) {
+#if defined(WEFT_FIBER_UCONTEXT)
+#if defined(__x86_64__)
+  return (uintptr_t)f->uc.uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+  return (uintptr_t)f->uc.uc_mcontext.sp;
+#else
+  (void)f;
+  return 0;
+#endif
+#else
+  return (uintptr_t)f->sp;
+#endif
+}
+
 /* What both backends record about a new fiber's stack. */
 static void set_stack(struct weft__fiber *f, void *lo, size_t size) {
   f->stack_lo = lo;

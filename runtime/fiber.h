@@ -105,6 +105,14 @@ void weft__fiber_switch(struct weft__fiber *from, struct weft__fiber *to);
 void weft__fiber_exit_to(struct weft__fiber *from, struct weft__fiber *to)
     __attribute__((noreturn));
 
+/* The stack pointer @f was switched out at: everything it still needs lies
+ * at or above it, nothing below (the System V and AAPCS64 ABIs keep no
+ * red zone across a call, and the switch is a call). 0 where the backend
+ * does not say (ucontext on other architectures). Only for a fiber that
+ * is switched out and stays so while the caller looks (a held task:
+ * task.h). */
+uintptr_t weft__fiber_saved_sp(const struct weft__fiber *f);
+
 /* The first thing a fiber's entry function calls (tells ASan it arrived). */
 void weft__fiber_started(void);
 

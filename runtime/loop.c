@@ -227,6 +227,7 @@ static int loop_new(const struct weft_loop_config *cfg, weft_loop_t **out, bool 
   atomic_init(&loop->exec_avg_ns, 0);
   atomic_init(&loop->exec_spinner, false);
   weft__stack_arena_init(&loop->stack_arena, loop->stack_size);
+  weft__stackdrop_init(&loop->drop, weft__clock_ns());
   for (unsigned i = 0; i < loop->nworkers; i++) weft__worker_init(&loop->workers[i], loop, i);
   weft__inject_init(&loop->inject);
   atomic_init(&loop->running, 0);
@@ -498,6 +499,7 @@ int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_stats *out) {
   out->stacks_in_use = c.mapped - c.trimmed - out->stacks_cached;
   out->stacks_alone = c.alone;
   out->stack_high_water = atomic_load_explicit(&loop->stack_high_water, memory_order_relaxed);
+  out->stack_dropped = atomic_load_explicit(&loop->drop.bytes, memory_order_relaxed);
   return 0;
 }
 
@@ -506,6 +508,7 @@ int weft_loop_trim(weft_loop_t *loop) {
   bool foreign;
   if (!weft__loop_enter_any(loop, &foreign)) return WEFT_ECLOSED;
   weft__stack_arena_trim(&loop->stack_arena, 0, SIZE_MAX);
+  weft__stackdrop_all(loop);
   if (foreign) weft__loop_exit_foreign(loop);
   weft__alloc_purge();
   return 0;

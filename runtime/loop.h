@@ -13,6 +13,7 @@
 #include "inject.h"
 #include "owner.h"
 #include "stack.h"
+#include "stackdrop.h"
 #include "worker.h"
 
 /* Layout: read-mostly fields first; the injection queue, the idle state
@@ -75,6 +76,9 @@ struct weft_loop {
    * loads by every task's end. Read-mostly. */
   _Atomic uint32_t reg_visitors;
   _Alignas(WEFT__CACHELINE) struct weft__stack_arena stack_arena; /* stacks of the default size */
+  /* Idle workers' walk that gives back the pages below long-suspended
+   * tasks' stack pointers (stackdrop.h). A line of its own. */
+  _Alignas(WEFT__CACHELINE) struct weft__stackdrop drop;
 
   /* Workers 1..N-1 are threads that live from the first run to close (an
    * io_uring ring may be bound to its thread: io/ring.c). Between runs they

@@ -247,6 +247,38 @@ int weft__registry_visit(struct weft_loop *loop, int (*visit)(struct weft_task *
   return count;
 }
 
+bool weft__registry_visit_from(struct weft_loop *loop, uint64_t *cursor, size_t max,
+                               int (*visit)(struct weft_task *, void *), void *arg) {
+  unsigned n = shard_count(loop), s = (unsigned)(*cursor >> 32);
+  uint32_t i = (uint32_t)*cursor;
+  size_t seen = 0;
+  visitors_enter(loop);
+  for (; s < n; s++, i = 0) {
+    struct weft__reg_shard *sh = &loop->reg[s];
+    weft__mutex_lock(&sh->lock);
+    uint32_t end = atomic_load_explicit(&sh->bump, memory_order_acquire);
+    for (; i < end && seen < max; i++, seen++) {
+      /* seq_cst: the visitor's load half (registry.h). */
+      struct weft_task *t = listed(atomic_load_explicit(weft__reg_slot_at(sh, i), memory_order_seq_cst));
+      if (t && visit(t, arg)) {
+        seen = max; /* stop after this slot */
+        i++;
+        break;
+      }
+    }
+    weft__mutex_unlock(&sh->lock);
+    if (seen >= max && i < end) break; /* more in this shard */
+    if (seen >= max) { /* this shard done: the next one's start */
+      s++;
+      i = 0;
+      break;
+    }
+  }
+  visitors_leave(loop);
+  *cursor = s < n ? (uint64_t)s << 32 | i : 0;
+  return s >= n;
+}
+
 bool weft__registry_lock_listed(struct weft_task *t) {
   struct weft_loop *loop = t->fut.loop;
   struct weft__reg_shard *sh = weft__reg_shard_of(loop, t->reg_slot);

@@ -224,6 +224,17 @@ static inline void weft__registry_remove(struct weft_task *t) {
  * loop's workers' threads nor wait for a task to end. Any thread. */
 int weft__registry_visit(struct weft_loop *loop, int (*visit)(struct weft_task *, void *), void *arg);
 
+/* Calls @visit, as weft__registry_visit does, on the tasks listed in at
+ * most @max slots from *@cursor on (0: the first shard's first slot),
+ * stopping early where @visit returns nonzero (after that task), and sets
+ * *@cursor to where the next call goes on: a walk in pieces, each holding
+ * the visitor's announcement and one shard's lock only for its own
+ * slots. True when this piece reached the end (*@cursor is 0 again).
+ * Tasks listed or unlisted between pieces may be visited or not. Any
+ * thread. */
+bool weft__registry_visit_from(struct weft_loop *loop, uint64_t *cursor, size_t max,
+                               int (*visit)(struct weft_task *, void *), void *arg);
+
 /* As a visitor: true if @t (which the caller holds a reference to) is
  * still listed, so that it cannot end, nor its execution part go, until
  * weft__registry_unlock_listed, which the caller calls either way. No

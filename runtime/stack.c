@@ -509,6 +509,20 @@ bool weft__stack_arena_trim_idle(struct weft__stack_arena *a, uint64_t now_ns, u
   return more;
 }
 
+/* Justification: below the saved stack pointer nothing is live (no red
+ * zone survives a call); the margin keeps a page the switch's own frame
+ * might share with a deeper one out of the advice, for no more than one
+ * page of memory. */
+#define DROP_MARGIN 256u
+
+size_t weft__stack_drop_below(struct weft__stack *s, uintptr_t sp) {
+  uintptr_t lo = (uintptr_t)s->lo;
+  if (sp < lo + DROP_MARGIN || sp > lo + s->size) return 0; /* not on this stack: leave it */
+  uintptr_t cut = (sp - DROP_MARGIN) & ~(uintptr_t)(page_size() - 1);
+  if (cut <= lo) return 0;
+  return madvise(s->lo, cut - lo, MADV_DONTNEED) == 0 ? cut - lo : 0;
+}
+
 void weft__stack_forget_pages(struct weft__stack *s) { madvise(s->lo, s->size, MADV_DONTNEED); }
 
 size_t weft__stack_touched(const struct weft__stack *s) {

@@ -84,6 +84,10 @@ struct weft__stack_slab;
 struct weft__stack {
   struct weft__stack *next_free;
   bool trimmed;                 /* pages returned to the kernel while free */
+  /* In use: which suspension of its task last gave back the pages below
+   * its stack pointer (stackdrop.c's tag; written and read by whoever
+   * holds the task). */
+  uint32_t drop_tag;
   void *lo;                     /* usable memory is [lo, lo + size) */
   size_t size;                  /* usable bytes, a page multiple */
   struct weft__stack_slab *slab; /* NULL: mapped alone */
@@ -191,6 +195,13 @@ bool weft__stack_arena_trim_idle(struct weft__stack_arena *a, uint64_t now_ns, u
 void weft__stack_arena_counts(struct weft__stack_arena *a, struct weft__stack_counts *out);
 /* Returns the pool's stacks to the arena (or unmaps lone ones). */
 void weft__stack_pool_drain(struct weft__stack_pool *pool);
+
+/* Gives back the pages of @s wholly below @sp, its suspended task's saved
+ * stack pointer, less a margin (MADV_DONTNEED: they come back zero-filled
+ * on touch): nothing the task needs lies below its stack pointer. Only
+ * while the task is held (task.h). Returns the bytes advised (0: none
+ * below, or the call failed). */
+size_t weft__stack_drop_below(struct weft__stack *s, uintptr_t sp);
 
 /* Stack use tracking (cfg.track_stack_use): drop every page before a task
  * starts; later, bytes from the top down to the deepest resident page. */

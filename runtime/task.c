@@ -78,6 +78,31 @@ static void task_slot_give(struct weft_loop *loop) {
   if (loop->max_tasks) atomic_fetch_sub_explicit(&loop->ntasks, 1, memory_order_relaxed);
 }
 
+/* ---- holding a suspended task (task.h) ----------------------------------- */
+
+bool weft__task_hold(struct weft_task *t) {
+  uint8_t s = WEFT__TASK_IDLE;
+  /* acq_rel: acquire orders our reads after the task's last slice (its
+   * release CAS to IDLE); release is the waker's side of the same rule. */
+  return atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
+                                                 memory_order_acq_rel, memory_order_relaxed);
+}
+
+void weft__task_unhold(struct weft_task *t) {
+  uint8_t s = WEFT__TASK_SCHEDULED;
+  /* release: as a suspension's CAS (what the holder wrote, e.g. a stack
+   * descriptor's mark, comes before the task's next slice). On failure a
+   * waker came: queued as a task notified during its slice is, NOTIFIED
+   * (its next slice's start reads from the waker's CAS). */
+  if (atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_IDLE, memory_order_release,
+                                              memory_order_acquire))
+    return;
+  if (weft__task_timed(t)) weft__task_acct_ready(t);
+  struct weft__task_run *x = weft__task_run_of(t); /* held: started, not done */
+  weft__schedule(t->fut.loop, &x->r, atomic_load_explicit(&x->pinned, memory_order_relaxed),
+                 WEFT__SCHED_BACK);
+}
+
 /* ---- spawn sites ----------------------------------------------------------
  * The dump shows where each task was spawned: the return address of the
  * public spawn call the user made, passed down as @site. A task factory

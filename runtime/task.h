@@ -65,6 +65,20 @@ static inline void weft__task_slice_starts(_Atomic uint8_t *state) {
     atomic_exchange_explicit(state, WEFT__TASK_SCHEDULED, memory_order_acq_rel);
 }
 
+/* Holding a suspended task still, from any thread (the dump reads its
+ * stack; stackdrop.c gives back the pages below it): the holder takes it
+ * the way a worker takes a task it pops, by moving its state IDLE ->
+ * SCHEDULED (acq_rel, as a waker's CAS). While it is held nobody resumes
+ * it: a waker that comes meanwhile finds it SCHEDULED and marks it
+ * NOTIFIED, exactly as if it ran, and the release (SCHEDULED -> IDLE, or
+ * the requeue on NOTIFIED, worker.c's suspension rule) hands it on. So its
+ * saved context and its stack stay as they are, and it cannot end, until
+ * weft__task_unhold. A task that runs an inline child on its fiber stays
+ * SCHEDULED (above) and is never held. weft__task_hold: false if @t was
+ * not IDLE. weft__task_unhold may queue @t (never runs it). */
+bool weft__task_hold(struct weft_task *t);
+void weft__task_unhold(struct weft_task *t);
+
 struct weft__registry;
 
 /* What a suspended task waits on (debug.c reads it for the dump). Written

@@ -1683,9 +1683,15 @@ static void park_worker(struct weft__worker *w) {
    * batch at a time: with more left, look for work again (the caller's
    * loop) before the next batch instead of parking, so a burst's stacks go
    * back soon after it and work arriving meanwhile waits one batch at most. */
-  uint64_t trim_at = 0; /* the decay epoch's end, if stacks wait for it (stack.h) */
-  if (next - now > 1000000 && weft__stack_arena_trim_idle(&loop->stack_arena, now, &trim_at)) return;
+  uint64_t trim_at = 0, drop_at = 0; /* the decay epoch's end, if stacks wait for it (stack.h) */
+  if (next - now > 1000000) {
+    if (weft__stack_arena_trim_idle(&loop->stack_arena, now, &trim_at)) return;
+    /* Then the pages below long-suspended tasks' stack pointers
+     * (stackdrop.h), a piece at a time, the same way. */
+    if (weft__stackdrop_idle(w, now, &drop_at)) return;
+  }
   if (trim_at && trim_at < next) next = trim_at;
+  if (drop_at && drop_at < next) next = drop_at;
   bool was_searching = w->searching;
   w->searching = false;
   bool last = standby ? weft__idle_standby_park(&loop->idle, w->index, was_searching)

@@ -17,6 +17,7 @@
 #include "runq.h"
 #include "tls.h"
 #include "stack.h"
+#include "stackdrop.h"
 #include "timer.h"
 
 struct weft_loop;
@@ -158,6 +159,7 @@ struct weft__worker {
    * 0: not yet in this run. The worker's own. */
   unsigned seen_serving;
   struct weft__stack_pool stacks;
+  struct weft__stackdrop_seen drop; /* stackdrop.c: its own */
   struct weft__fiber sched;     /* the scheduler context on the thread's stack */
   /* The task whose fiber runs, or NULL. Written by this worker only;
    * atomic with relaxed accesses (plain moves) because other threads (the

@@ -372,6 +372,12 @@ WEFT_EXTERN int weft_loop_serving_workers(const weft_loop_t *loop);
  *                  mapped for its task and unmapped when it ends.
  * @stack_high_water: with cfg.track_stack_use, the most stack any ended
  *                  task touched, in bytes (a page multiple); else 0.
+ * @stack_dropped:  bytes of suspended tasks' stacks, below their stack
+ *                  pointers, given back to the kernel since the loop was
+ *                  made (idle workers do it for tasks suspended a whole
+ *                  second; weft_loop_trim for all), counting every page the
+ *                  advice covered, resident or not: an upper bound on the
+ *                  memory it freed. 0 with cfg.track_stack_use.
  *
  * Figures read while workers run may be off by a few stacks that move
  * between a cache and the arena meanwhile; at rest they add up:
@@ -385,6 +391,7 @@ struct weft_memory_stats {
   size_t stacks_trimmed;
   size_t stacks_alone;
   size_t stack_high_water;
+  size_t stack_dropped;
 };
 
 /**
@@ -402,16 +409,22 @@ WEFT_EXTERN int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_sta
  * @loop: the loop.
  *
  * Returns the pages of every free stack in the loop's arena to the kernel
- * (MADV_DONTNEED; the workers' own caches, 64 stacks each at most, stay) and
- * asks the allocator to purge its unused dirty pages (jemalloc's
- * arena.<all>.purge; nothing with WEFT_ALLOCATOR=system). Without this call
- * idle workers do the stack part by themselves, 1-2 s after the stacks were
- * last needed (a stack no task took during a whole second goes back),
- * keeping 256 stacks resident, and jemalloc purges on its own decay
- * schedule (10 s by default): call it after a burst when the memory must go
- * back now, e.g. before a database engine hands the memory to its buffer
- * pool. Costs one system call per run of neighbouring free stacks (up to
- * 32) plus TLB shootdowns in every worker: not for a hot path.
+ * (MADV_DONTNEED; the workers' own caches, 64 stacks each at most, stay),
+ * the pages below every suspended task's stack pointer (what a task that
+ * once went deep still holds while it waits; they come back zero-filled
+ * when it goes deep again), and asks the allocator to purge its unused
+ * dirty pages (jemalloc's arena.<all>.purge; nothing with
+ * WEFT_ALLOCATOR=system). Without this call idle workers do the stack parts
+ * by themselves: free stacks 1-2 s after they were last needed (a stack no
+ * task took during a whole second goes back), keeping 256 stacks resident;
+ * a suspended task's deep pages 1-2 s after it suspended, once per
+ * suspension. jemalloc purges on its own decay schedule (10 s by default).
+ * Call it after a burst when the memory must go back now, e.g. before a
+ * database engine hands the memory to its buffer pool. Costs one system
+ * call per run of neighbouring free stacks (up to 32) and one per
+ * suspended task, plus TLB shootdowns in every worker, and holds each
+ * suspended task (its wake-up waits) for its call: not for a hot path.
+ * Nothing is dropped from suspended tasks with cfg.track_stack_use.
  * Returns:  0; -EINVAL if @loop is NULL; WEFT_ECLOSED once the loop is closed.
  * Threads:  any; never suspends (it takes the arena's lock, which workers
  *           take only when their caches run empty or overflow).

@@ -295,6 +295,58 @@ func rssBurst() {
 		m(before), m(peak), m(ended), m(after1), m(after5), m(trimmed)))
 }
 
+// rss_deep (weft_bench.c has the shape): 10,000 goroutines each call a
+// function that uses 32 KiB of stack, then block on one channel; RSS per
+// goroutine when all wait, after 2.5 s idle, and after runtime.GC and
+// debug.FreeOSMemory (Go's trim: a collection shrinks a stack that uses
+// under a quarter of itself).
+//
+//go:noinline
+func deepCall(seed int) int {
+	var buf [32 * 1024]byte
+	for i := 0; i < len(buf); i += 64 {
+		buf[i] = byte(seed + i)
+	}
+	s := 0
+	for i := 0; i < len(buf); i += 64 {
+		s += int(buf[i])
+	}
+	return s
+}
+
+func rssDeep() {
+	const n = 10000
+	before := rssKiB()
+	t0 := time.Now()
+	var started, done sync.WaitGroup
+	var sink int64
+	stop := make(chan struct{})
+	started.Add(n)
+	done.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			atomic.AddInt64(&sink, int64(deepCall(i)))
+			started.Done()
+			<-stop
+			done.Done()
+		}(i)
+	}
+	started.Wait()
+	runtime.Gosched()
+	dt := time.Since(t0)
+	waiting := rssKiB()
+	time.Sleep(2500 * time.Millisecond)
+	idle := rssKiB()
+	runtime.GC()
+	debug.FreeOSMemory()
+	trimmed := rssKiB()
+	close(stop)
+	done.Wait()
+	per := func(k int64) float64 { return float64(k-before) / n }
+	report("rss_deep", n, dt, fmt.Sprintf("kib_per_task_waiting=%.2f after_2_5s=%.2f after_trim=%.2f",
+		per(waiting), per(idle), per(trimmed)))
+}
+
 // lock_contended: 8 goroutines increment a counter under sync.Mutex.
 // lock_contended_barging: the same code under that name. sync.Mutex is the
 // barging policy (an unlock wakes a waiter to try; whoever locks first wins;
@@ -524,7 +576,7 @@ func main() {
 		"yield_many": func() { yieldMany(false) }, "ping_pong": func() { pingPong(false) },
 		"yield_many_warm": func() { yieldMany(true) }, "ping_pong_warm": func() { pingPong(true) },
 		"chained_spawn": chainedSpawn, "timers": timers, "fork_join": forkJoin,
-		"sched_switch": switchBench, "rss": rss, "rss_burst": rssBurst, "timer_accuracy": timerAccuracy,
+		"sched_switch": switchBench, "rss": rss, "rss_burst": rssBurst, "rss_deep": rssDeep, "timer_accuracy": timerAccuracy,
 		"lock_contended":         func() { lockContended("lock_contended") },
 		"lock_contended_barging": func() { lockContended("lock_contended_barging") },
 		"queue_mpmc":             queueMPMC,

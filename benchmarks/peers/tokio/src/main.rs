@@ -393,6 +393,67 @@ async fn rss_burst(w: usize) {
         m(before), m(peak), m(ended), m(after1), m(after5), m(after5)));
 }
 
+// rss_deep (weft_bench.c has the shape): 10,000 tasks each call a function
+// that uses 32 KiB of stack, then wait on one watch channel; RSS per task
+// when all wait, after 2.5 s idle, and (no trim call) the same again. The
+// call runs on the worker thread's stack: a task keeps only what lives
+// across its await.
+#[inline(never)]
+fn deep_call(seed: usize) -> usize {
+    let mut buf = [0u8; 32 * 1024];
+    let mut i = 0;
+    while i < buf.len() {
+        buf[i] = (seed + i) as u8;
+        i += 64;
+    }
+    let buf = std::hint::black_box(buf);
+    let mut s = 0usize;
+    let mut i = 0;
+    while i < buf.len() {
+        s += buf[i] as usize;
+        i += 64;
+    }
+    s
+}
+
+async fn rss_deep(w: usize) {
+    const N: usize = 10_000;
+    let before = rss_kib();
+    let t0 = Instant::now();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sink = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let all = Arc::new(tokio::sync::Notify::new());
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            let mut rx = rx.clone();
+            let started = started.clone();
+            let sink = sink.clone();
+            let all = all.clone();
+            tokio::spawn(async move {
+                sink.fetch_add(deep_call(i), Ordering::Relaxed);
+                if started.fetch_add(1, Ordering::Relaxed) + 1 == N {
+                    all.notify_one();
+                }
+                let _ = rx.changed().await;
+            })
+        })
+        .collect();
+    all.notified().await;
+    let dt = t0.elapsed();
+    let waiting = rss_kib();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let idle = rss_kib();
+    tx.send(true).unwrap();
+    for h in handles {
+        h.await.unwrap();
+    }
+    let per = |k: i64| (k - before) as f64 / N as f64;
+    report(w, "rss_deep", N as u64, dt, &format!(
+        "kib_per_task_waiting={:.2} after_2_5s={:.2} after_trim={:.2}",
+        per(waiting), per(idle), per(idle)));
+}
+
 // Composition (benchmarks/bench_compose.c has the shapes): 10,000 trivial
 // children, 50 rounds, ns per child; a 1 s timeout around one yield.
 const CHILDREN: usize = 10_000;
@@ -507,6 +568,7 @@ fn main() {
                     "fork_join" => fork_join(w).await,
                     "rss" => rss(w).await,
                     "rss_burst" => rss_burst(w).await,
+                    "rss_deep" => rss_deep(w).await,
                     "lock_contended" => lock_contended(w).await,
                     "queue_mpmc" => queue_mpmc(w).await,
                     "semaphore_limit" => semaphore_limit(w, false).await,
