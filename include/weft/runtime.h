@@ -426,8 +426,11 @@ WEFT_EXTERN int weft_loop_memory_stats(weft_loop_t *loop, struct weft_memory_sta
  * suspended task (its wake-up waits) for its call: not for a hot path.
  * Nothing is dropped from suspended tasks with cfg.track_stack_use.
  * Returns:  0; -EINVAL if @loop is NULL; WEFT_ECLOSED once the loop is closed.
- * Threads:  any; never suspends (it takes the arena's lock, which workers
- *           take only when their caches run empty or overflow).
+ * Threads:  any, a task included (it skips itself: it is running); never
+ *           suspends (it takes the arena's lock, which workers take only
+ *           when their caches run empty or overflow, and walks the task
+ *           table as weft_loop_dump does, so tasks ending meanwhile wait
+ *           for each piece of 1,024 entries).
  */
 WEFT_EXTERN int weft_loop_trim(weft_loop_t *loop);
 
