@@ -145,8 +145,13 @@ static int wait_until(struct weft_cond *c, uint64_t deadline) {
   weft__mutex_unlock(&c->m);
   if (notified) {
     if (rc == -ETIMEDOUT) rc = 0; /* notified as the time ran out: keep it */
-    /* status is read after c->m: the notifier granted it under c->m. */
-    if (lw.status == REACQUIRE) weft__lock_acquire_mode(c->lock, -1, WEFT__WAIT_NOCANCEL);
+    /* Not morphed: the notifier granted lw REACQUIRE under c->m, which we
+     * took since. Morphed: lw went to the lock's queue, where a release
+     * may be granting it now (its status written with no lock we hold:
+     * reading status here raced that store, TSan in test_races'
+     * cancel_vs_notify; weft__lock_await reads the grant through the
+     * node's atomic). */
+    if (!morphs(t)) weft__lock_acquire_mode(c->lock, -1, WEFT__WAIT_NOCANCEL);
     else weft__lock_await(c->lock, &lw);
   } else {
     weft__lock_acquire_mode(c->lock, -1, WEFT__WAIT_NOCANCEL);
