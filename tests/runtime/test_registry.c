@@ -1,7 +1,7 @@
 /* test_registry.c - the loop's table of listed tasks (runtime/registry.c):
  * slots across chunks, reuse of slots freed on the owner and on other
- * threads, the shared shard, and visitors racing ends (run under TSan and
- * ASan by CI). */
+ * threads, the shared shard, a walk in pieces, and visitors racing ends
+ * (run under TSan and ASan by CI). */
 #include <check.h>
 #include "helpers.h"
 #include "loop.h"     /* white box: the shards */
@@ -64,6 +64,52 @@ static int many_main(void *arg, void **res) {
 }
 
 START_TEST(slots_span_chunks_and_are_reused) { ck_assert_int_eq(run_main(1, many_main, NULL, NULL), 0); }
+
+/* weft__registry_visit_from (the deep-page walk's, stackdrop.c): pieces of
+ * a few slots, across chunks and shards, visit every listed task once and
+ * end with the cursor back at 0; a visitor that stops early has the next
+ * piece go on after the task it stopped at. */
+struct every_tenth {
+  uint8_t *seen;
+  int n;
+};
+
+static int stop_every_tenth(weft_task_t *t, void *arg) {
+  struct every_tenth *e = arg;
+  count_ids(t, e->seen);
+  return ++e->n % 10 == 0;
+}
+
+static int pieces_main(void *arg, void **res) {
+  weft_loop_t *loop = weft_loop_current();
+  static weft_task_t *ts[MANY];
+  static uint8_t seen[1u << 16];
+  for (int i = 0; i < MANY; i++) ck_assert_int_eq(weft_spawn(nothing, NULL, &ts[i]), 0);
+  for (int stop = 0; stop < 2; stop++) {
+    memset(seen, 0, sizeof seen);
+    struct every_tenth e = {.seen = seen, .n = 0};
+    uint64_t cursor = 0;
+    int pieces = 0;
+    bool done;
+    do {
+      done = stop ? weft__registry_visit_from(loop, &cursor, 100, stop_every_tenth, &e)
+                  : weft__registry_visit_from(loop, &cursor, 100, count_ids, seen);
+      pieces++;
+      ck_assert(done == (cursor == 0));
+    } while (!done);
+    ck_assert_int_ge(pieces, stop ? (MANY + 1) / 10 : MANY / 100);
+    for (int i = 0; i < MANY; i++) ck_assert_uint_eq(seen[weft_task_id(ts[i])], 1);
+    ck_assert_uint_eq(seen[weft_task_id(weft_task_current())], 1); /* the shared shard's */
+    if (stop) ck_assert_int_eq(e.n, MANY + 1);
+  }
+  for (int i = 0; i < MANY; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(a_walk_in_pieces_visits_each_once) { ck_assert_int_eq(run_main(1, pieces_main, NULL, NULL), 0); }
 END_TEST
 
 /* Tasks spawned on worker 0 that end on worker 1 free their slots onto
@@ -300,6 +346,7 @@ Suite *registry_suite(void) {
   Suite *s = suite_create("registry");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, slots_span_chunks_and_are_reused);
+  tcase_add_test(tc, a_walk_in_pieces_visits_each_once);
   tcase_add_test(tc, slots_freed_on_other_workers_come_back);
   tcase_add_test(tc, remote_frees_go_back_in_batches);
   tcase_add_test(tc, foreign_spawns_use_the_shared_shard);
