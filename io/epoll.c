@@ -19,8 +19,8 @@
  * is ready already. An edge reported while nobody waits is dropped: the
  * next op's try finds what it announced. A registration is trusted only
  * in the life it was made in; after the owner's close the number may
- * name another file, and the next wait registers again (ADD after MOD's
- * ENOENT). An op that waits for more than PERSIST_EVENTS (a poll for
+ * name another file, and the next wait registers again (ADD first in a
+ * new life of an owned fd; for another number, ADD after MOD's ENOENT). An op that waits for more than PERSIST_EVENTS (a poll for
  * priority bands) turns the fd back to one-shot. A report that finds no
  * waiter on this worker removes the registration (its task moved to
  * another worker, which registered it there: without this, each arrival
@@ -260,15 +260,29 @@ static void note_receive(struct weft__reactor *r, int fd, ssize_t n, size_t len)
   struct weft__ep_fd *s = slot(r, fd);
   if (!s) return; /* no memory for the hint: the next receive just tries first */
   if (!s->sock_type) {
+    /* The protocol first: TCP says the type too (one call for a TCP
+     * connection, not two: tcp_churn asks this once per connection). */
     int type = 0, proto = 0;
     socklen_t tl = sizeof type, pl = sizeof proto;
-    s->sock_type = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type > 0 && type < 256
-                       ? (uint8_t)type
-                       : UINT8_MAX;
-    s->tcp = s->sock_type == SOCK_STREAM &&
-             getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 && proto == IPPROTO_TCP;
+    s->tcp = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 && proto == IPPROTO_TCP;
+    if (s->tcp) type = SOCK_STREAM;
+    else if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0) type = 0;
+    s->sock_type = type > 0 && type < 256 ? (uint8_t)type : UINT8_MAX;
   }
   s->drained = s->sock_type == SOCK_STREAM;
+}
+
+/* After an accept here returned @fd, a connection nothing has read from:
+ * its first receive waits for readiness instead of trying (the drained
+ * hint, a guess: a wait that registers is told what is ready now, so data
+ * already there is reported at the next poll). A client's request comes
+ * after the handshake that completes the accept, so the try found nothing
+ * on nearly every new connection (tcp_churn on epoll: one receive in two
+ * failed). */
+static void note_accepted(struct weft__reactor *r, ssize_t fd) {
+  if (fd < 0) return;
+  struct weft__ep_fd *s = slot(r, (int)fd);
+  if (s) s->drained = true;
 }
 
 /* Arms @fd for what its waiters need (nothing if none): edge-triggered
@@ -284,7 +298,12 @@ static int arm(struct weft__reactor *r, int fd, struct weft__ep_fd *s) {
   }
   struct epoll_event ev = {.events = life ? PERSIST_EVENTS | EPOLLET : want | EPOLLONESHOT,
                            .data.fd = fd};
-  int rc = epoll_ctl(r->ep.epfd, s->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+  /* An owned fd in a new life: its owner closed the file this set had
+   * under the number (the kernel dropped that registration with it), so
+   * ADD first; MOD would fail with ENOENT, a system call for each new
+   * connection on a number used before (tcp_churn). */
+  bool fresh = life && life != s->life;
+  int rc = epoll_ctl(r->ep.epfd, s->added && !fresh ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
   if (life != s->life) { /* a new life: perhaps another file under the number */
     s->sock_type = 0;
     s->unsettled = false;
@@ -332,6 +351,7 @@ static int epoll_start(struct weft__reactor *r, struct weft__io_op *op) {
     ssize_t n = try_op(op);
     if (n != -EAGAIN) {
       if (op->req.kind == WEFT__IO_RECV) note_receive(r, op->req.fd, n, op->req.len);
+      if (op->req.kind == WEFT__IO_ACCEPT) note_accepted(r, n);
       op->res = (int32_t)n;
       /* relaxed: the waiter is the caller, on this thread. */
       atomic_store_explicit(&op->done, 1, memory_order_relaxed);
@@ -408,6 +428,7 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
     ssize_t n = -EAGAIN;
     if (events & (op->ep_events | EPOLLERR | EPOLLHUP)) n = try_op(op);
     if (op->req.kind == WEFT__IO_RECV) note_receive(r, fd, n, op->req.len);
+    if (op->req.kind == WEFT__IO_ACCEPT) note_accepted(r, n);
     if (n == -EAGAIN) {
       lazy_recv_release(&op->req);
       op->ep_next = keep;

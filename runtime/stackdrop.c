@@ -50,6 +50,7 @@ static uint32_t suspension_tag(struct weft_task *t) {
 struct piece {
   uint32_t now_ms, min_age_ms;
   unsigned n;
+  unsigned woken; /* held tasks a wake came to meanwhile: queued by unhold */
   struct weft_task *held[DROP_HELD];
 };
 
@@ -70,12 +71,14 @@ static int take(struct weft_task *t, void *arg) {
   /* Held: what its last slice wrote is ours to read. */
   if ((uint32_t)(p->now_ms - atomic_load_explicit(&x->since_ms, memory_order_relaxed)) < p->min_age_ms ||
       x->stack->drop_tag == suspension_tag(t)) {
-    weft__task_unhold(t);
+    p->woken += weft__task_unhold(t);
     return 0;
   }
   p->held[p->n++] = t;
   return p->n == DROP_HELD;
 }
+
+void (*weft__stackdrop_held_hook)(struct weft_task *t);
 
 /* Gives back what lies below each held task's stack pointer, then lets
  * the tasks go. Outside the registry: the task cannot end while held. */
@@ -83,11 +86,12 @@ static size_t drop_held(struct weft_loop *loop, struct piece *p) {
   size_t bytes = 0;
   for (unsigned i = 0; i < p->n; i++) {
     struct weft_task *t = p->held[i];
+    if (__builtin_expect(weft__stackdrop_held_hook != NULL, 0)) weft__stackdrop_held_hook(t);
     struct weft__task_run *x = weft__task_run_of(t);
     uintptr_t sp = weft__fiber_saved_sp(&x->fiber);
     if (sp) bytes += weft__stack_drop_below(x->stack, sp);
     x->stack->drop_tag = suspension_tag(t);
-    weft__task_unhold(t);
+    p->woken += weft__task_unhold(t);
   }
   p->n = 0;
   if (bytes) atomic_fetch_add_explicit(&loop->drop.bytes, bytes, memory_order_relaxed);
@@ -96,7 +100,7 @@ static size_t drop_held(struct weft_loop *loop, struct piece *p) {
 
 size_t weft__stackdrop_all(struct weft_loop *loop) {
   if (loop->track_stack) return 0; /* invariant 5 */
-  struct piece p = {.now_ms = weft__clock_coarse_ms(), .min_age_ms = 0, .n = 0};
+  struct piece p = {.now_ms = weft__clock_coarse_ms(), .min_age_ms = 0, .n = 0, .woken = 0};
   uint64_t cursor = 0;
   size_t bytes = 0;
   bool done;
@@ -173,7 +177,8 @@ bool weft__stackdrop_idle(struct weft__worker *w, uint64_t now_ns, uint64_t *wak
    * since_ms): the same timeline as now_ns, which a test may move on. */
   struct piece p = {.now_ms = (uint32_t)(now_ns / 1000000u) | 1u,
                     .min_age_ms = (uint32_t)(WEFT__STACK_DECAY_NS / 1000000u) - DROP_AGE_SLACK_MS,
-                    .n = 0};
+                    .n = 0,
+                    .woken = 0};
   bool done = weft__registry_visit_from(loop, &d->cursor, DROP_SLOTS, take, &p);
   drop_held(loop, &p);
   if (done) {
@@ -185,5 +190,7 @@ bool weft__stackdrop_idle(struct weft__worker *w, uint64_t now_ns, uint64_t *wak
     d->begin_ns = 0;
   }
   atomic_store_explicit(&d->busy, false, memory_order_release);
-  return !done;
+  /* A task woken while held went to this worker's own queue, with no
+   * wake-up (task.h): the worker must run it, not sleep on it. */
+  return !done || p.woken;
 }

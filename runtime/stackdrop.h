@@ -48,6 +48,7 @@
 #include <stdint.h>
 
 struct weft_loop;
+struct weft_task;
 struct weft__worker;
 
 struct weft__stackdrop {
@@ -77,12 +78,17 @@ struct weft__stackdrop_seen {
 
 void weft__stackdrop_init(struct weft__stackdrop *d, uint64_t now_ns);
 
+/* Tests only (test_stackdrop.c): called with each task the walk holds,
+ * before its pages go, e.g. to wake it while it is held. NULL otherwise. */
+extern void (*weft__stackdrop_held_hook)(struct weft_task *t);
+
 /* From a worker about to park (worker.c's park_worker, where a timer is
  * not close): takes note of tasks that ran since its last look and, if a
  * pass is due, walks a piece of it. True when it walked a piece and more
- * remains (the caller looks for work before it parks, as after a trim
- * batch). *@wake_ns: 0, or when a pass falls due that this worker should
- * wake for. */
+ * remains, or a task it held was woken meanwhile (queued on this worker
+ * with no wake-up: task.h): the caller looks for work before it parks, as
+ * after a trim batch. *@wake_ns: 0, or when a pass falls due that this
+ * worker should wake for. */
 bool weft__stackdrop_idle(struct weft__worker *w, uint64_t now_ns, uint64_t *wake_ns);
 
 /* weft_loop_trim's part: a whole walk at once, every suspended task

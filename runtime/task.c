@@ -88,7 +88,7 @@ bool weft__task_hold(struct weft_task *t) {
                                                  memory_order_acq_rel, memory_order_relaxed);
 }
 
-void weft__task_unhold(struct weft_task *t) {
+bool weft__task_unhold(struct weft_task *t) {
   uint8_t s = WEFT__TASK_SCHEDULED;
   /* release: as a suspension's CAS (what the holder wrote, e.g. a stack
    * descriptor's mark, comes before the task's next slice). On failure a
@@ -96,11 +96,12 @@ void weft__task_unhold(struct weft_task *t) {
    * (its next slice's start reads from the waker's CAS). */
   if (atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_IDLE, memory_order_release,
                                               memory_order_acquire))
-    return;
+    return false;
   if (weft__task_timed(t)) weft__task_acct_ready(t);
   struct weft__task_run *x = weft__task_run_of(t); /* held: started, not done */
   weft__schedule(t->fut.loop, &x->r, atomic_load_explicit(&x->pinned, memory_order_relaxed),
                  WEFT__SCHED_BACK);
+  return true;
 }
 
 /* ---- spawn sites ----------------------------------------------------------

@@ -75,9 +75,13 @@ static inline void weft__task_slice_starts(_Atomic uint8_t *state) {
  * saved context and its stack stay as they are, and it cannot end, until
  * weft__task_unhold. A task that runs an inline child on its fiber stays
  * SCHEDULED (above) and is never held. weft__task_hold: false if @t was
- * not IDLE. weft__task_unhold may queue @t (never runs it). */
+ * not IDLE. weft__task_unhold queues @t if a wake came while it was held
+ * (never runs it), and then returns true: on a worker's thread it goes to
+ * that worker's own queue, without a wake-up, so a worker that holds
+ * tasks from its scheduler (stackdrop.c, while parking) must look at its
+ * queue before it sleeps. */
 bool weft__task_hold(struct weft_task *t);
-void weft__task_unhold(struct weft_task *t);
+bool weft__task_unhold(struct weft_task *t);
 
 struct weft__registry;
 

@@ -7,7 +7,8 @@
  * registered edge-triggered once a life, lose no wake-up: not the end
  * behind a short receive, not the bytes behind passed fds, not a new file
  * under a closed one's number; a lazy receive takes its buffer only to
- * try (WEFT__CAP_LAZY_RECV).
+ * try (WEFT__CAP_LAZY_RECV); an accepted connection's first receive waits
+ * for readiness, and finds bytes that came before the accept.
  */
 #define BACKEND WEFT__IO_EPOLL
 #include "backend_cases.h"
@@ -273,6 +274,44 @@ START_TEST(a_closed_owned_number_registers_its_next_file) {
 }
 END_TEST
 
+/* A connection accepted here: its first receive waits for readiness
+ * instead of trying (note_accepted's hint), owned or not, and bytes that
+ * were there before the accept are reported by the registration that
+ * wait makes (not left behind). */
+START_TEST(an_accepted_connection_waits_for_readiness_first) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof addr;
+  ck_assert_int_eq(bind(l, (struct sockaddr *)&addr, sizeof addr), 0);
+  ck_assert_int_eq(listen(l, 4), 0);
+  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&addr, &len), 0);
+  for (int owned = 0; owned < 2; owned++) {
+    for (int early = 0; early < 2; early++) {
+      backend_up(); /* a reactor of its own: no hint left by an earlier file */
+      int c = socket(AF_INET, SOCK_STREAM, 0);
+      ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof addr), 0);
+      if (early) ck_assert_int_eq(write(c, "hi", 2), 2);
+      struct done_op acc = {.op.req = {.kind = WEFT__IO_ACCEPT, .fd = l, .flags = SOCK_CLOEXEC}};
+      int a = run_op(&acc);
+      ck_assert_int_ge(a, 0);
+      if (owned) weft__fd_adopt(a);
+      char buf[64];
+      struct done_op d = {.op.req = {.kind = WEFT__IO_RECV, .fd = a, .buf = buf, .len = sizeof buf}};
+      ck_assert(!start(&d, 0)); /* no try first: it waits, even with bytes there */
+      if (!early) ck_assert_int_eq(write(c, "hi", 2), 2);
+      drive(&d);
+      ck_assert_int_eq(d.op.res, 2);
+      ck_assert_int_eq(memcmp(buf, "hi", 2), 0);
+      if (owned) weft__fd_release(a);
+      close(a);
+      close(c);
+      weft__reactor_fini(&R);
+    }
+  }
+  close(l);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("epoll");
   TCase *tc = tcase_create("core");
@@ -285,6 +324,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, owned_unix_socket_bytes_behind_passed_fds);
   tcase_add_test(tc, a_closed_owned_number_registers_its_next_file);
   tcase_add_test(tc, lazy_receive_waits_without_its_buffer);
+  tcase_add_test(tc, an_accepted_connection_waits_for_readiness_first);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -167,6 +167,73 @@ START_TEST(idle_pass_an_epoch_later) {
 }
 END_TEST
 
+/* Tasks whose sleeps end as the first idle pass begins (an epoch after
+ * the loop's first activity): the walk holds some of them when their
+ * timers fire, and its release queues those on the walking worker, which
+ * must run them rather than sleep on them (asyncio_hello_world with four
+ * workers hung once on epoll: its one task's 1 s sleep ended as a pass
+ * held it). Every sleeper ends, on one worker and on two. */
+enum { SLEEPERS = 400 };
+
+static int sleeper(void *arg, void **res) {
+  return weft_sleep_ns(WEFT__STACK_DECAY_NS + (uint64_t)(uintptr_t)arg * 100000u);
+}
+
+static int sleepers_main(void *arg, void **res) {
+  static weft_task_t *t[SLEEPERS];
+  for (uintptr_t i = 0; i < SLEEPERS; i++) ck_assert_int_eq(weft_spawn(sleeper, (void *)(i % 200), &t[i]), 0);
+  await_all_ok(t, SLEEPERS);
+  return 0;
+}
+
+START_TEST(wakes_during_a_pass_are_run) {
+  for (unsigned workers = 1; workers <= 2; workers++)
+    ck_assert_int_eq(run_main(workers, sleepers_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* The same, made certain: a task woken while the walk holds it is queued
+ * on the walking worker, and the walk says so (its caller, a parking
+ * worker, then runs it instead of sleeping). */
+static weft_future_t *held_gate;
+
+static void wake_while_held(struct weft_task *t) {
+  (void)t;
+  if (held_gate) ck_assert_int_eq(weft_future_set_result(held_gate, NULL), 0);
+  held_gate = NULL;
+}
+
+static int gated(void *arg, void **res) {
+  ck_assert_uint_eq(go_deep(3), expected(3));
+  return weft_await(arg, NULL);
+}
+
+static int woken_main(void *arg, void **res) {
+  struct weft__worker *w = weft__worker_self();
+  weft_future_t *gate;
+  ck_assert_int_eq(weft_future_new(NULL, &gate), 0);
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(gated, gate, &t), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* it waits on the gate */
+  held_gate = gate;
+  weft__stackdrop_held_hook = wake_while_held;
+  uint64_t made = atomic_load(&w->loop->drop.last_begin_ns), wake;
+  /* One piece covers the table: the walk is done, and still says "look
+   * for work": the task it let go was queued here. */
+  ck_assert(weft__stackdrop_idle(w, made + 10 * WEFT__STACK_DECAY_NS, &wake));
+  weft__stackdrop_held_hook = NULL;
+  ck_assert_ptr_null(held_gate);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  weft_future_release(gate);
+  return 0;
+}
+
+START_TEST(a_wake_while_held_is_reported) {
+  ck_assert_int_eq(run_main(1, woken_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* cfg.track_stack_use measures what is resident: nothing is dropped. */
 static int tracked_main(void *arg, void **res) {
   struct deep_set s;
@@ -318,6 +385,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, trim_drops_below_suspended_tasks);
   tcase_add_test(tc, idle_pass_an_epoch_later);
   tcase_add_test(tc, nothing_dropped_while_tracking);
+  tcase_add_test(tc, wakes_during_a_pass_are_run);
+  tcase_add_test(tc, a_wake_while_held_is_reported);
   tcase_add_test(tc, trims_race_wake_ups);
   suite_add_tcase(s, tc);
   return s;
