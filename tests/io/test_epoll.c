@@ -33,14 +33,22 @@ START_TEST(ready_requests_finish_inside_start) {
 }
 END_TEST
 
+/* A listening loopback TCP socket on a port of the kernel's choosing,
+ * which *@addr is set to. */
+static int loopback_listener(struct sockaddr_in *addr) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof *addr;
+  ck_assert_int_eq(bind(l, (struct sockaddr *)addr, sizeof *addr), 0);
+  ck_assert_int_eq(listen(l, 4), 0);
+  ck_assert_int_eq(getsockname(l, (struct sockaddr *)addr, &len), 0);
+  return l;
+}
+
 START_TEST(connect_in_two_steps) {
   backend_up();
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-  ck_assert_int_eq(listen(l, 4), 0);
-  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+  struct sockaddr_in a;
+  int l = loopback_listener(&a);
   int c = socket(AF_INET, SOCK_STREAM, 0);
   struct done_op d = {.op.req = {.kind = WEFT__IO_CONNECT, .fd = c, .buf = &a, .len = sizeof a}};
   ck_assert_int_eq(run_op(&d), 0); /* at once (loopback) or after EPOLLOUT and SO_ERROR */
@@ -93,12 +101,8 @@ END_TEST
 
 /* A connected loopback TCP pair. */
 static void tcp_pair(int *a, int *b) {
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof addr;
-  ck_assert_int_eq(bind(l, (struct sockaddr *)&addr, sizeof addr), 0);
-  ck_assert_int_eq(listen(l, 1), 0);
-  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&addr, &len), 0);
+  struct sockaddr_in addr;
+  int l = loopback_listener(&addr);
   *b = socket(AF_INET, SOCK_STREAM, 0);
   ck_assert_int_eq(connect(*b, (struct sockaddr *)&addr, sizeof addr), 0);
   *a = accept(l, NULL, NULL);
@@ -279,12 +283,8 @@ END_TEST
  * were there before the accept are reported by the registration that
  * wait makes (not left behind). */
 START_TEST(an_accepted_connection_waits_for_readiness_first) {
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof addr;
-  ck_assert_int_eq(bind(l, (struct sockaddr *)&addr, sizeof addr), 0);
-  ck_assert_int_eq(listen(l, 4), 0);
-  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&addr, &len), 0);
+  struct sockaddr_in addr;
+  int l = loopback_listener(&addr);
   for (int owned = 0; owned < 2; owned++) {
     for (int early = 0; early < 2; early++) {
       backend_up(); /* a reactor of its own: no hint left by an earlier file */
