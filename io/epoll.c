@@ -281,7 +281,7 @@ static void note_receive(struct weft__reactor *r, int fd, ssize_t n, size_t len)
  * failed). */
 static void note_accepted(struct weft__reactor *r, ssize_t fd) {
   if (fd < 0) return;
-  struct weft__ep_fd *s = slot(r, (int)fd);
+  struct weft__ep_fd *s = slot(r, (int)fd); /* may grow the table: ready() looks its slot up again */
   if (s) s->drained = true;
 }
 
@@ -439,6 +439,9 @@ static void ready(struct weft__reactor *r, int fd, uint32_t events) {
     weft__reactor_note(&r->finished);
     weft__io_complete(op, (int32_t)n, 0);
   }
+  /* An accept's hint (note_accepted) may have grown the table and moved
+   * the slot (ASan, test_server_epoll). */
+  s = &r->ep.fds[fd];
   /* Completions only wake tasks; none of them ran, so the list is ours. */
   while (keep) {
     struct weft__io_op *op = keep;
