@@ -20,8 +20,9 @@
  * next op's try finds what it announced. A registration is trusted only
  * in the life it was made in; after the owner's close the number may
  * name another file, and the next wait registers again (ADD first in a
- * new life of an owned fd; for another number, ADD after MOD's ENOENT). An op that waits for more than PERSIST_EVENTS (a poll for
- * priority bands) turns the fd back to one-shot. A report that finds no
+ * new life of an owned fd; for another number, ADD after MOD's ENOENT).
+ * An op that waits for more than PERSIST_EVENTS (a poll for priority
+ * bands) turns the fd back to one-shot. A report that finds no
  * waiter on this worker removes the registration (its task moved to
  * another worker, which registered it there: without this, each arrival
  * woke every worker the task had ever waited on).

@@ -252,27 +252,23 @@ bool weft__registry_visit_from(struct weft_loop *loop, uint64_t *cursor, size_t 
   unsigned n = shard_count(loop), s = (unsigned)(*cursor >> 32);
   uint32_t i = (uint32_t)*cursor;
   size_t seen = 0;
+  bool stop = false;
   visitors_enter(loop);
   for (; s < n; s++, i = 0) {
     struct weft__reg_shard *sh = &loop->reg[s];
     weft__mutex_lock(&sh->lock);
     uint32_t end = atomic_load_explicit(&sh->bump, memory_order_acquire);
-    for (; i < end && seen < max; i++, seen++) {
+    for (; i < end; i++) {
+      if ((stop = seen++ == max)) break; /* the next piece begins at slot i */
       /* seq_cst: the visitor's load half (registry.h). */
       struct weft_task *t = listed(atomic_load_explicit(weft__reg_slot_at(sh, i), memory_order_seq_cst));
-      if (t && visit(t, arg)) {
-        seen = max; /* stop after this slot */
+      if ((stop = t && visit(t, arg))) { /* ... after this one */
         i++;
         break;
       }
     }
     weft__mutex_unlock(&sh->lock);
-    if (seen >= max && i < end) break; /* more in this shard */
-    if (seen >= max) { /* this shard done: the next one's start */
-      s++;
-      i = 0;
-      break;
-    }
+    if (stop) break;
   }
   visitors_leave(loop);
   *cursor = s < n ? (uint64_t)s << 32 | i : 0;

@@ -30,7 +30,6 @@
 void weft__stackdrop_init(struct weft__stackdrop *d, uint64_t now_ns) {
   atomic_init(&d->busy, false);
   d->cursor = 0;
-  d->begin_ns = 0;
   /* No pass in progress (last_begin_ns == done_begin_ns), none due until
    * a task runs (active_ns 0), and the first an epoch after the loop's
    * making at the earliest. */
@@ -162,16 +161,18 @@ bool weft__stackdrop_idle(struct weft__worker *w, uint64_t now_ns, uint64_t *wak
     return false;
   }
   if (atomic_exchange_explicit(&d->busy, true, memory_order_acquire)) return false; /* another walks */
-  if (!d->begin_ns) {
-    /* Looked at again under busy: another walker may have begun and
-     * finished a pass since the relaxed looks above. */
-    if (now_ns < atomic_load_explicit(&d->last_begin_ns, memory_order_relaxed) + WEFT__STACK_DECAY_NS) {
+  /* Looked at again under busy, where only the walker writes them:
+   * another walker may have begun or finished a pass since the relaxed
+   * looks above. */
+  uint64_t begin = atomic_load_explicit(&d->last_begin_ns, memory_order_relaxed);
+  if (begin == atomic_load_explicit(&d->done_begin_ns, memory_order_relaxed)) { /* no pass in progress */
+    if (now_ns < begin + WEFT__STACK_DECAY_NS) {
       atomic_store_explicit(&d->busy, false, memory_order_release);
       return false;
     }
-    d->begin_ns = now_ns;
+    begin = now_ns;
     d->cursor = 0;
-    atomic_store_explicit(&d->last_begin_ns, now_ns, memory_order_relaxed);
+    atomic_store_explicit(&d->last_begin_ns, begin, memory_order_relaxed);
   }
   /* The suspensions' stamps are the coarse clock's, in ms (task.h:
    * since_ms): the same timeline as now_ns, which a test may move on. */
@@ -184,10 +185,9 @@ bool weft__stackdrop_idle(struct weft__worker *w, uint64_t now_ns, uint64_t *wak
   if (done) {
     /* What this pass found too young waits for the next one, an epoch
      * after this one began, if tasks ran since an epoch before it. */
-    if (d->begin_ns < atomic_load_explicit(&d->active_ns, memory_order_relaxed) + WEFT__STACK_DECAY_NS)
-      *wake_ns = d->begin_ns + WEFT__STACK_DECAY_NS;
-    atomic_store_explicit(&d->done_begin_ns, d->begin_ns, memory_order_relaxed);
-    d->begin_ns = 0;
+    if (begin < atomic_load_explicit(&d->active_ns, memory_order_relaxed) + WEFT__STACK_DECAY_NS)
+      *wake_ns = begin + WEFT__STACK_DECAY_NS;
+    atomic_store_explicit(&d->done_begin_ns, begin, memory_order_relaxed); /* no pass in progress */
   }
   atomic_store_explicit(&d->busy, false, memory_order_release);
   /* A task woken while held went to this worker's own queue, with no

@@ -20,8 +20,10 @@
  *     run, end or give its stack back meanwhile, and nothing it needs lies
  *     there (fiber.h). A task running an inline child is never IDLE, and an
  *     inline child has no stack of its own: neither is touched.
- *  2. At most one idle walk is in progress per loop (busy); its cursor and
- *     begin time are the walker's while it holds busy.
+ *  2. At most one idle walk is in progress per loop (busy); its cursor
+ *     and the two begin times are written by the walker only, while it
+ *     holds busy. A pass is in progress exactly while last_begin_ns >
+ *     done_begin_ns.
  *  3. A stack's drop_tag names the suspension whose pages went back (the
  *     task's slice count and id, stackdrop.c), so a walk skips what an
  *     earlier one already gave back; a collision only skips a drop.
@@ -55,11 +57,10 @@ struct weft__stackdrop {
   /* Invariant 2. acquire/release order the walker's fields between
    * walkers. */
   _Atomic bool busy;
-  uint64_t cursor;        /* the pass in progress (registry.h); 0 with begin_ns 0: none */
-  uint64_t begin_ns;      /* when the pass in progress began; 0: none */
+  uint64_t cursor;        /* where the pass in progress goes on (registry.h) */
   /* When the latest pass began, and when the latest completed one did
-   * (relaxed: hints a parking worker reads to decide whether to wake for
-   * a pass; written by the walker). */
+   * (invariant 2; relaxed: also hints a parking worker reads to decide
+   * whether to wake for a pass). */
   _Atomic uint64_t last_begin_ns;
   _Atomic uint64_t done_begin_ns;
   /* When a worker last saw tasks run since its previous look, to the

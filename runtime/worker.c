@@ -1688,7 +1688,7 @@ static void park_worker(struct weft__worker *w) {
     if (weft__stack_arena_trim_idle(&loop->stack_arena, now, &trim_at)) return;
     /* Then the pages below long-suspended tasks' stack pointers
      * (stackdrop.h), a piece at a time, the same way. */
-    if (weft__stackdrop_idle(w, now, &drop_at) || has_local_work(w)) return;
+    if (weft__stackdrop_idle(w, now, &drop_at)) return;
   }
   if (trim_at && trim_at < next) next = trim_at;
   if (drop_at && drop_at < next) next = drop_at;

@@ -90,11 +90,6 @@ int weft_cond_destroy(weft_cond_t *c) {
 
 weft_lock_t *weft_cond_lock(weft_cond_t *c) { return c ? c->lock : NULL; }
 
-/* A notified waiter's lock node granted this status re-acquires the lock
- * itself (design comment: one worker in FIFO order); status 0, the lock's
- * hand-off, makes it the owner. */
-#define REACQUIRE 2
-
 /* Whether @t's wait is morphed into a lock wait when notified. */
 static bool morphs(const struct weft_task *t) {
   return !weft__loop_asyncio_order(t->fut.loop);
@@ -108,7 +103,7 @@ static int notify_locked(struct weft_cond *c, int n) {
   while (woken < n && (cw = weft__wl_pop(&c->waiters))) {
     struct weft__waiter_node *lw = cw->value; /* the waiter's lock node */
     if (morphs(lw->task)) weft__lock_enqueue(c->lock, lw);
-    else weft__wl_grant(lw, NULL, REACQUIRE);
+    else weft__wl_grant(lw, NULL, 0); /* it re-acquires the lock itself (design comment) */
     woken++;
   }
   return woken;
@@ -145,12 +140,11 @@ static int wait_until(struct weft_cond *c, uint64_t deadline) {
   weft__mutex_unlock(&c->m);
   if (notified) {
     if (rc == -ETIMEDOUT) rc = 0; /* notified as the time ran out: keep it */
-    /* Not morphed: the notifier granted lw REACQUIRE under c->m, which we
-     * took since. Morphed: lw went to the lock's queue, where a release
-     * may be granting it now (its status written with no lock we hold:
-     * reading status here raced that store, TSan in test_races'
-     * cancel_vs_notify; weft__lock_await reads the grant through the
-     * node's atomic). */
+    /* Not morphed: the notifier woke us to re-acquire the lock. Morphed:
+     * lw went to the lock's queue, where a release may be granting it now
+     * (its fields written under the lock's mutex, not c->m: reading its
+     * status here raced that store, TSan in test_races' cancel_vs_notify;
+     * weft__lock_await reads the grant under that mutex). */
     if (!morphs(t)) weft__lock_acquire_mode(c->lock, -1, WEFT__WAIT_NOCANCEL);
     else weft__lock_await(c->lock, &lw);
   } else {
