@@ -280,6 +280,36 @@ static int timers(void *arg, void **res) {
   return 0;
 }
 
+/* ---- timers_steady: 100k tasks re-arm 0-10 ms sleeps, 10 each --------------
+ * By name only (weft; diagnosis of the timer heap, benchmarks/README.md).
+ * The sleeps are due faster than one or two workers wake their tasks, so
+ * the loop never idles: the heap holds ~100k timers throughout, and each
+ * op is one pop of the earliest, one wake-up, one re-arm. Stacks are warm
+ * (warm_up), so first touches do not drown the heap's share. */
+
+static int steady_sleeper(void *arg, void **res) {
+  long i = (long)arg;
+  for (long k = 0; k < 10; k++)
+    weft_sleep_ns((int64_t)(((unsigned long)i * 2654435761u + (unsigned long)k * 40503u) % 10000) * 1000);
+  return 0;
+}
+
+static int timers_steady(void *arg, void **res) {
+  long n = 100000;
+  weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
+  if (!ts) return -ENOMEM;
+  warm_up((int)n);
+  double t0 = now_s();
+  for (long i = 0; i < n; i++) weft_spawn(steady_sleeper, (void *)i, &ts[i]);
+  for (long i = 0; i < n; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+  report("timers_steady", n * 10, now_s() - t0, NULL);
+  free(ts);
+  return 0;
+}
+
 /* ---- timer_accuracy: one task sleeps 1 ms 1000 times on an idle loop ------ */
 
 static int timer_accuracy(void *arg, void **res) {
@@ -617,7 +647,7 @@ static const struct {
     {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
     {"switch_fp", fiber_switch_fp},
     {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss}, {"rss_deep", rss_deep},
-    {"rss_burst", rss_burst},
+    {"rss_burst", rss_burst}, {"timers_steady", timers_steady},
     {"lock_contended", bench_lock_contended}, {"lock_contended_fifo", bench_lock_contended_fifo},
     {"lock_contended_barging", bench_lock_contended_barging},
     {"queue_mpmc", bench_queue_mpmc},
@@ -654,7 +684,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nonly; i++)
       if (!strcmp(only[i], raw_workloads[w].name)) rc |= bench_nop_raw(raw_workloads[w].batch);
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
-    int want = nonly == 0 && workloads[w].fn != rss_burst; /* rss_burst: by name only (GiBs) */
+    int want = nonly == 0 && workloads[w].fn != rss_burst && workloads[w].fn != timers_steady; /* by name only: rss_burst (GiBs), timers_steady (diagnosis) */
     for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);
     if (!want) continue;
     if (workloads[w].fn == sched_switch)

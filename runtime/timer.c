@@ -1,5 +1,5 @@
 /*
- * timer.c - a binary min-heap of timers per worker.
+ * timer.c - a four-ary min-heap of timers per worker.
  *
  * Insert and cancel are O(log n): each timer records its heap index. Ties on
  * the deadline fire in insertion order (seq), so with one worker timers are
@@ -17,10 +17,21 @@
  * on fiber stacks, one page apart, and comparing through the pointer cost
  * a cache miss per step once thousands are armed (a server's read
  * deadlines, the timers workload). A step that moves a slot still writes
- * the timer's index, the one line of the timer a sift touches.
+ * the timer's index, the one line of the timer a sift touches: a cold line
+ * on another stack. Four children per node (Go's timer heaps have the
+ * same arity) halve the levels a pop walks down, so half those writes;
+ * the four children sit side by side (96 bytes), so a level's comparisons
+ * read one or two adjacent lines. Measured (benchmarks/RESULTS.md,
+ * 2026-12-06 23:24Z): level with the binary heap up to 100,000 armed
+ * timers, ahead at a million; a position table (the index kept in an
+ * array beside the heap, under an id the timer gets when armed, so a sift
+ * writes no timer) was tried with it and dropped: ~2 ns more per add and
+ * cancel on small heaps, no clear gain on large ones.
  *
  * Invariants (under lock): heap[i].t->index == i; the heap property on
- * (deadline, seq); next == heap[0].deadline or UINT64_MAX when empty.
+ * (deadline, seq): no slot is before its parent, (i - 1) / ARITY;
+ * next == heap[0].deadline or UINT64_MAX when empty. heap_ok() checks the
+ * first two over a bounded prefix after each change (invariant.h).
  * A fire callback runs with the lock held, so a concurrent cancel either
  * removes the timer first or waits until the callback returned: a timer that
  * lives on a fiber's stack is never touched after its owner cancelled it.
@@ -31,22 +42,38 @@
  */
 #include "timer.h"
 #include "alloc.h"
+#include "invariant.h"
 
 #include <errno.h>
+
+enum { ARITY = 4 };
 
 static inline bool before(const struct weft__timer_slot *a, const struct weft__timer_slot *b) {
   return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
+
+static inline uint32_t parent_of(uint32_t i) { return (i - 1) / ARITY; }
 
 static inline void place(struct weft__timers *ts, uint32_t i, struct weft__timer_slot s) {
   ts->heap[i] = s;
   s.t->index = i;
 }
 
+/* The heap's invariants over its first WEFT__CHECK_WALK slots (a bounded
+ * check, invariant.h). */
+WEFT__CHECKER bool heap_ok(const struct weft__timers *ts) {
+  uint32_t n = ts->len < WEFT__CHECK_WALK ? ts->len : WEFT__CHECK_WALK;
+  for (uint32_t i = 0; i < n; i++) {
+    if (ts->heap[i].t->index != i) return false;
+    if (i > 0 && before(&ts->heap[i], &ts->heap[parent_of(i)])) return false;
+  }
+  return ts->len <= ts->cap;
+}
+
 static void sift_up(struct weft__timers *ts, uint32_t i) {
   struct weft__timer_slot s = ts->heap[i];
   while (i > 0) {
-    uint32_t parent = (i - 1) / 2;
+    uint32_t parent = parent_of(i);
     if (!before(&s, &ts->heap[parent])) break;
     place(ts, i, ts->heap[parent]);
     i = parent;
@@ -57,9 +84,12 @@ static void sift_up(struct weft__timers *ts, uint32_t i) {
 static void sift_down(struct weft__timers *ts, uint32_t i) {
   struct weft__timer_slot s = ts->heap[i];
   for (;;) {
-    uint32_t c = 2 * i + 1;
-    if (c >= ts->len) break;
-    if (c + 1 < ts->len && before(&ts->heap[c + 1], &ts->heap[c])) c++;
+    uint32_t first = ARITY * i + 1;
+    if (first >= ts->len) break;
+    uint32_t end = first + ARITY < ts->len ? first + ARITY : ts->len;
+    uint32_t c = first;
+    for (uint32_t k = first + 1; k < end; k++)
+      if (before(&ts->heap[k], &ts->heap[c])) c = k;
     if (!before(&ts->heap[c], &s)) break;
     place(ts, i, ts->heap[c]);
     i = c;
@@ -78,7 +108,7 @@ static void remove_at(struct weft__timers *ts, uint32_t i) {
   ts->len--;
   if (i != ts->len) {
     place(ts, i, ts->heap[ts->len]);
-    if (i > 0 && before(&ts->heap[i], &ts->heap[(i - 1) / 2]))
+    if (i > 0 && before(&ts->heap[i], &ts->heap[parent_of(i)]))
       sift_up(ts, i);
     else
       sift_down(ts, i);
@@ -115,6 +145,7 @@ int weft__timers_add(struct weft__timers *ts, struct weft__timer *t, uint64_t de
   ts->heap[ts->len++] = (struct weft__timer_slot){.deadline = deadline, .seq = ts->seq++, .t = t};
   sift_up(ts, ts->len - 1);
   publish_next(ts);
+  WEFT__INVARIANT(heap_ok(ts));
   weft__amutex_unlock(&ts->lock);
   return 0;
 }
@@ -127,6 +158,7 @@ bool weft__timers_cancel(struct weft__timer *t) {
   if (armed) {
     remove_at(ts, t->index);
     publish_next(ts);
+    WEFT__INVARIANT(heap_ok(ts));
   }
   weft__amutex_unlock(&ts->lock);
   return armed;
@@ -139,6 +171,7 @@ unsigned weft__timers_run(struct weft__timers *ts, uint64_t now) {
   while (ts->len && ts->heap[0].deadline <= now) {
     struct weft__timer *t = ts->heap[0].t;
     remove_at(ts, 0);
+    WEFT__INVARIANT(heap_ok(ts));
     /* The next due timer's line (on its fiber's stack, cold) comes in
      * while this one's callback wakes its task. */
     if (ts->len) __builtin_prefetch(ts->heap[0].t);

@@ -1,5 +1,5 @@
 /*
- * timer.h - per-worker timer heaps. See timer.c.
+ * timer.h - per-worker timer heaps (four-ary). See timer.c.
  */
 #ifndef WEFT_RUNTIME_TIMER_H
 #define WEFT_RUNTIME_TIMER_H
