@@ -454,6 +454,58 @@ static int sched_switch(void *arg, void **res) {
   return weft_run_config(&cfg, sched_switch_main, NULL, NULL);
 }
 
+/* ---- sched_switch_deep, sched_switch_apart: sched_switch from nested code --
+ * By name only (weft; benchmarks/README.md). The same two tasks yielding,
+ * each yield three calls deep: through the same functions in both tasks
+ * (deep), or through different ones (apart). A fiber switch leaves the
+ * CPU's return-address predictor holding the other task's return
+ * addresses, so each frame where the two tasks' code differs costs a
+ * mispredicted return on the way back out (RESULTS.md, 2026-12-06
+ * 23:55Z); a stackless runtime's poll returns to its executor loop, which
+ * is the same code for every task. */
+
+enum { SWITCH_DEPTH_N = 2000000 };
+
+__attribute__((noinline)) static void deep_a2(void) { weft_yield(); __asm__ volatile(""); }
+__attribute__((noinline)) static void deep_a1(void) { deep_a2(); __asm__ volatile(""); }
+__attribute__((noinline)) static void deep_b2(void) { weft_yield(); __asm__ volatile("nop"); }
+__attribute__((noinline)) static void deep_b1(void) { deep_b2(); __asm__ volatile("nop"); }
+__attribute__((noinline)) static int yield_deep_a(void *arg, void **res) {
+  for (long i = 0; i < SWITCH_DEPTH_N; i++) deep_a1();
+  return 0;
+}
+__attribute__((noinline)) static int yield_deep_b(void *arg, void **res) {
+  for (long i = 0; i < SWITCH_DEPTH_N; i++) deep_b1();
+  return 0;
+}
+
+/* @arg non-NULL: apart (the second task through the b functions). */
+static int sched_switch_depth_main(void *arg, void **res) {
+  weft_task_t *a, *b;
+  double t0 = now_s();
+  weft_spawn(yield_deep_a, NULL, &a);
+  weft_spawn(arg ? yield_deep_b : yield_deep_a, NULL, &b);
+  weft_await(weft_task_future(a), NULL);
+  weft_await(weft_task_future(b), NULL);
+  double dt = now_s() - t0;
+  weft_task_release(a);
+  weft_task_release(b);
+  unsigned saved = workers;
+  workers = 1;
+  report(arg ? "sched_switch_apart" : "sched_switch_deep", 2L * SWITCH_DEPTH_N, dt, NULL);
+  workers = saved;
+  return 0;
+}
+
+static int sched_switch_depth(void *arg) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  return weft_run_config(&cfg, sched_switch_depth_main, arg, NULL);
+}
+static int sched_switch_deep(void *arg, void **res) { return sched_switch_depth(NULL); }
+static int sched_switch_apart(void *arg, void **res) { return sched_switch_depth((void *)1); }
+
 /* ---- idle: CPU used by a loop with nothing to do ----------------------------- */
 
 static int idle(void *arg, void **res) {
@@ -646,7 +698,8 @@ static const struct {
     {"yield_many_warm", yield_many_warm}, {"ping_pong_warm", ping_pong_warm},
     {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
     {"switch_fp", fiber_switch_fp},
-    {"sched_switch", sched_switch}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss}, {"rss_deep", rss_deep},
+    {"sched_switch", sched_switch}, {"sched_switch_deep", sched_switch_deep},
+    {"sched_switch_apart", sched_switch_apart}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss}, {"rss_deep", rss_deep},
     {"rss_burst", rss_burst}, {"timers_steady", timers_steady},
     {"lock_contended", bench_lock_contended}, {"lock_contended_fifo", bench_lock_contended_fifo},
     {"lock_contended_barging", bench_lock_contended_barging},
@@ -684,11 +737,14 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nonly; i++)
       if (!strcmp(only[i], raw_workloads[w].name)) rc |= bench_nop_raw(raw_workloads[w].batch);
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
-    int want = nonly == 0 && workloads[w].fn != rss_burst && workloads[w].fn != timers_steady; /* by name only: rss_burst (GiBs), timers_steady (diagnosis) */
+    /* by name only: rss_burst (GiBs); the diagnoses timers_steady, sched_switch_deep/apart */
+    int want = nonly == 0 && workloads[w].fn != rss_burst && workloads[w].fn != timers_steady &&
+               workloads[w].fn != sched_switch_deep && workloads[w].fn != sched_switch_apart;
     for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);
     if (!want) continue;
-    if (workloads[w].fn == sched_switch)
-      rc |= sched_switch(NULL, NULL); /* always one worker */
+    if (workloads[w].fn == sched_switch || workloads[w].fn == sched_switch_deep ||
+        workloads[w].fn == sched_switch_apart)
+      rc |= workloads[w].fn(NULL, NULL); /* always one worker, a loop of their own */
     else
       rc |= run(workloads[w].fn, NULL);
   }
