@@ -462,7 +462,10 @@ static int sched_switch(void *arg, void **res) {
  * addresses, so each frame where the two tasks' code differs costs a
  * mispredicted return on the way back out (RESULTS.md, 2026-12-06
  * 23:55Z); a stackless runtime's poll returns to its executor loop, which
- * is the same code for every task. */
+ * is the same code for every task. sched_switch_mixed: one task sets an
+ * event and yields, the other waits on the event: every switch goes
+ * between a yield and a wait, two different ways out of a task (their
+ * frames differ down to the fiber switch's caller). */
 
 enum { SWITCH_DEPTH_N = 2000000 };
 
@@ -503,6 +506,50 @@ static int sched_switch_depth(void *arg) {
   cfg.workers = 1;
   return weft_run_config(&cfg, sched_switch_depth_main, arg, NULL);
 }
+static weft_event_t *mixed_event;
+
+static int mixed_setter(void *arg, void **res) {
+  for (long i = 0; i < SWITCH_DEPTH_N; i++) {
+    weft_event_set(mixed_event);
+    weft_yield();
+  }
+  return 0;
+}
+
+static int mixed_waiter(void *arg, void **res) {
+  for (long i = 0; i < SWITCH_DEPTH_N; i++) {
+    weft_event_wait(mixed_event, -1);
+    weft_event_clear(mixed_event);
+  }
+  return 0;
+}
+
+static int sched_switch_mixed_main(void *arg, void **res) {
+  weft_task_t *a, *b;
+  if (weft_event_create(&mixed_event)) return -ENOMEM;
+  double t0 = now_s();
+  weft_spawn(mixed_waiter, NULL, &b);
+  weft_spawn(mixed_setter, NULL, &a);
+  weft_await(weft_task_future(a), NULL);
+  weft_await(weft_task_future(b), NULL);
+  double dt = now_s() - t0;
+  weft_task_release(a);
+  weft_task_release(b);
+  weft_event_destroy(mixed_event);
+  unsigned saved = workers;
+  workers = 1;
+  report("sched_switch_mixed", 2L * SWITCH_DEPTH_N, dt, NULL);
+  workers = saved;
+  return 0;
+}
+
+static int sched_switch_mixed(void *arg, void **res) {
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 1;
+  return weft_run_config(&cfg, sched_switch_mixed_main, NULL, NULL);
+}
+
 static int sched_switch_deep(void *arg, void **res) { return sched_switch_depth(NULL); }
 static int sched_switch_apart(void *arg, void **res) { return sched_switch_depth((void *)1); }
 
@@ -699,7 +746,7 @@ static const struct {
     {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
     {"switch_fp", fiber_switch_fp},
     {"sched_switch", sched_switch}, {"sched_switch_deep", sched_switch_deep},
-    {"sched_switch_apart", sched_switch_apart}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss}, {"rss_deep", rss_deep},
+    {"sched_switch_apart", sched_switch_apart}, {"sched_switch_mixed", sched_switch_mixed}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss}, {"rss_deep", rss_deep},
     {"rss_burst", rss_burst}, {"timers_steady", timers_steady},
     {"lock_contended", bench_lock_contended}, {"lock_contended_fifo", bench_lock_contended_fifo},
     {"lock_contended_barging", bench_lock_contended_barging},
@@ -737,13 +784,14 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nonly; i++)
       if (!strcmp(only[i], raw_workloads[w].name)) rc |= bench_nop_raw(raw_workloads[w].batch);
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
-    /* by name only: rss_burst (GiBs); the diagnoses timers_steady, sched_switch_deep/apart */
+    /* by name only: rss_burst (GiBs); the diagnoses timers_steady, sched_switch_deep/apart/mixed */
     int want = nonly == 0 && workloads[w].fn != rss_burst && workloads[w].fn != timers_steady &&
-               workloads[w].fn != sched_switch_deep && workloads[w].fn != sched_switch_apart;
+               workloads[w].fn != sched_switch_deep && workloads[w].fn != sched_switch_apart &&
+               workloads[w].fn != sched_switch_mixed;
     for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);
     if (!want) continue;
     if (workloads[w].fn == sched_switch || workloads[w].fn == sched_switch_deep ||
-        workloads[w].fn == sched_switch_apart)
+        workloads[w].fn == sched_switch_apart || workloads[w].fn == sched_switch_mixed)
       rc |= workloads[w].fn(NULL, NULL); /* always one worker, a loop of their own */
     else
       rc |= run(workloads[w].fn, NULL);
