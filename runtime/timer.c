@@ -22,11 +22,14 @@
  * same arity) halve the levels a pop walks down, so half those writes;
  * the four children sit side by side (96 bytes), so a level's comparisons
  * read one or two adjacent lines. Measured (benchmarks/RESULTS.md,
- * 2026-12-06 23:24Z): level with the binary heap up to 100,000 armed
- * timers, ahead at a million; a position table (the index kept in an
- * array beside the heap, under an id the timer gets when armed, so a sift
- * writes no timer) was tried with it and dropped: ~2 ns more per add and
- * cancel on small heaps, no clear gain on large ones.
+ * 2026-12-06 23:24Z): timers_steady (100,000 armed, the whole sleep path)
+ * 0.93x the time with one worker, 0.95x with two; the heap alone level
+ * with the binary one up to 100,000 timers, ahead at a million. A
+ * position table (the index kept in an array beside the heap, under an id
+ * the timer gets when armed, so a sift writes no timer) was tried with it
+ * and dropped: ~2 ns more per add and cancel on small heaps, no clear gain
+ * on large ones (the fired timer's own line and its task's wake-up are
+ * most of a large heap's pop).
  *
  * Invariants (under lock): heap[i].t->index == i; the heap property on
  * (deadline, seq): no slot is before its parent, (i - 1) / ARITY;
