@@ -784,8 +784,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nonly; i++)
       if (!strcmp(only[i], raw_workloads[w].name)) rc |= bench_nop_raw(raw_workloads[w].batch);
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
-    /* by name only: rss_burst (GiBs); the diagnoses timers_steady, sched_switch_deep/apart/mixed */
-    int want = nonly == 0 && workloads[w].fn != rss_burst && workloads[w].fn != timers_steady &&
+    /* by name only: rss_burst (GiBs), rss_deep (2.5 s asleep); the diagnoses timers_steady,
+     * sched_switch_deep/apart/mixed */
+    int want = nonly == 0 && workloads[w].fn != rss_burst && workloads[w].fn != rss_deep &&
+               workloads[w].fn != timers_steady &&
                workloads[w].fn != sched_switch_deep && workloads[w].fn != sched_switch_apart &&
                workloads[w].fn != sched_switch_mixed;
     for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);
