@@ -289,12 +289,26 @@ def ratio(peer, weft):
     return f"{peer / weft:.2f}x" if peer and weft else "-"
 
 
+def unsettled(a, b):
+    """True if two summaries' ranges over the reps overlap: some rep of the
+    slower was faster than some rep of the faster, so the order the medians
+    give is not what every rep said (a noisy host, or a real tie)."""
+    return bool(a and b and "min" in a and "min" in b and a["min"] <= b["max"] and b["min"] <= a["max"])
+
+
+UNSETTLED_NOTE = ("A ratio marked † compares runtimes whose ranges over the reps overlap: "
+                  "some rep of the slower beat some rep of the faster, so the order is not settled "
+                  "by every rep (a noisy host, or a tie).")
+
+
 def runtime_tables(summary, args, runtimes):
     lines = []
     peers = [r for r in runtimes if r != "weft"]
     for w in args.workers:
         lines.append(f"\n### {w} worker{'s' if w > 1 else ''} (median of {args.reps}; ns per op, lower is better; "
                      "ratio = peer time / weft time, above 1: weft is faster)\n")
+        if w == args.workers[0]:
+            lines.append(UNSETTLED_NOTE + "\n")
         head = "| workload | " + " | ".join(f"{r} ns/op" for r in runtimes) + " | " + \
             " | ".join(f"vs {p}" for p in peers) + " | " + " | ".join(f"{r} peak RSS MiB" for r in runtimes) + " |"
         lines += [head, "|---|" + "---:|" * (2 * len(runtimes) + len(peers))]
@@ -304,7 +318,9 @@ def runtime_tables(summary, args, runtimes):
                 continue
             ns = [f"{c['ns']:.1f}" if c else "-" for c in cells]
             base = cells[0]["ns"] if cells[0] else None
-            rat = [ratio(summary[(w, wl, p)]["ns"], base) if (w, wl, p) in summary else "-" for p in peers]
+            rat = [ratio(summary[(w, wl, p)]["ns"], base) +
+                   ("†" if unsettled(cells[0], summary[(w, wl, p)]) else "")
+                   if (w, wl, p) in summary else "-" for p in peers]
             rss = [f"{c['rss_kib'] / 1024:.1f}" if c and c["rss_kib"] else "-" for c in cells]
             lines.append(f"| {wl} | " + " | ".join(ns + rat + rss) + " |")
         det = []
@@ -642,6 +658,9 @@ def main():
     if not args.out:
         args.out = os.path.join(ROOT, "build", "report-quick") if args.quick else \
             os.path.join(ROOT, "benchmarks", "report")
+    # Absolute: gnuplot runs in the data directory, where a relative --out
+    # sent the charts (the old ones deleted, no new ones in place).
+    args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
     if args.render:
         with open(args.render) as f:
