@@ -429,12 +429,21 @@ static int yield_n(void *arg, void **res) {
   return 0;
 }
 
-static int sched_switch_main(void *arg, void **res) {
-  long n = 2000000;
+/* Two tasks, @a and @b spawned in that order, on a one-worker loop of their
+ * own whatever --workers says; reports @name, @ops ops (switches). */
+struct pair_run {
+  const char *name;
+  weft_task_fn a, b;
+  void *arg;
+  long ops;
+};
+
+static int pair_main(void *arg, void **res) {
+  const struct pair_run *p = arg;
   weft_task_t *a, *b;
   double t0 = now_s();
-  weft_spawn(yield_n, (void *)n, &a);
-  weft_spawn(yield_n, (void *)n, &b);
+  weft_spawn(p->a, p->arg, &a);
+  weft_spawn(p->b, p->arg, &b);
   weft_await(weft_task_future(a), NULL);
   weft_await(weft_task_future(b), NULL);
   double dt = now_s() - t0;
@@ -442,16 +451,22 @@ static int sched_switch_main(void *arg, void **res) {
   weft_task_release(b);
   unsigned saved = workers;
   workers = 1;
-  report("sched_switch", 2 * n, dt, NULL);
+  report(p->name, p->ops, dt, NULL);
   workers = saved;
   return 0;
 }
 
-static int sched_switch(void *arg, void **res) {
+static int one_worker_pair(const struct pair_run *p) {
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);
   cfg.workers = 1;
-  return weft_run_config(&cfg, sched_switch_main, NULL, NULL);
+  return weft_run_config(&cfg, pair_main, (void *)p, NULL);
+}
+
+static int sched_switch(void *arg, void **res) {
+  enum { N = 2000000 };
+  const struct pair_run p = {"sched_switch", yield_n, yield_n, (void *)(long)N, 2L * N};
+  return one_worker_pair(&p);
 }
 
 /* ---- sched_switch_deep, sched_switch_apart: sched_switch from nested code --
@@ -482,76 +497,42 @@ __attribute__((noinline)) static int yield_deep_b(void *arg, void **res) {
   return 0;
 }
 
-/* @arg non-NULL: apart (the second task through the b functions). */
-static int sched_switch_depth_main(void *arg, void **res) {
-  weft_task_t *a, *b;
-  double t0 = now_s();
-  weft_spawn(yield_deep_a, NULL, &a);
-  weft_spawn(arg ? yield_deep_b : yield_deep_a, NULL, &b);
-  weft_await(weft_task_future(a), NULL);
-  weft_await(weft_task_future(b), NULL);
-  double dt = now_s() - t0;
-  weft_task_release(a);
-  weft_task_release(b);
-  unsigned saved = workers;
-  workers = 1;
-  report(arg ? "sched_switch_apart" : "sched_switch_deep", 2L * SWITCH_DEPTH_N, dt, NULL);
-  workers = saved;
+static int sched_switch_deep(void *arg, void **res) {
+  const struct pair_run p = {"sched_switch_deep", yield_deep_a, yield_deep_a, NULL, 2L * SWITCH_DEPTH_N};
+  return one_worker_pair(&p);
+}
+
+static int sched_switch_apart(void *arg, void **res) {
+  const struct pair_run p = {"sched_switch_apart", yield_deep_a, yield_deep_b, NULL, 2L * SWITCH_DEPTH_N};
+  return one_worker_pair(&p);
+}
+
+/* @arg: the event. The waiter is spawned first, so it waits when the
+ * setter first sets. */
+static int mixed_waiter(void *arg, void **res) {
+  for (long i = 0; i < SWITCH_DEPTH_N; i++) {
+    weft_event_wait(arg, -1);
+    weft_event_clear(arg);
+  }
   return 0;
 }
 
-static int sched_switch_depth(void *arg) {
-  struct weft_loop_config cfg;
-  weft_loop_config_init(&cfg);
-  cfg.workers = 1;
-  return weft_run_config(&cfg, sched_switch_depth_main, arg, NULL);
-}
-static weft_event_t *mixed_event;
-
 static int mixed_setter(void *arg, void **res) {
   for (long i = 0; i < SWITCH_DEPTH_N; i++) {
-    weft_event_set(mixed_event);
+    weft_event_set(arg);
     weft_yield();
   }
   return 0;
 }
 
-static int mixed_waiter(void *arg, void **res) {
-  for (long i = 0; i < SWITCH_DEPTH_N; i++) {
-    weft_event_wait(mixed_event, -1);
-    weft_event_clear(mixed_event);
-  }
-  return 0;
-}
-
-static int sched_switch_mixed_main(void *arg, void **res) {
-  weft_task_t *a, *b;
-  if (weft_event_create(&mixed_event)) return -ENOMEM;
-  double t0 = now_s();
-  weft_spawn(mixed_waiter, NULL, &b);
-  weft_spawn(mixed_setter, NULL, &a);
-  weft_await(weft_task_future(a), NULL);
-  weft_await(weft_task_future(b), NULL);
-  double dt = now_s() - t0;
-  weft_task_release(a);
-  weft_task_release(b);
-  weft_event_destroy(mixed_event);
-  unsigned saved = workers;
-  workers = 1;
-  report("sched_switch_mixed", 2L * SWITCH_DEPTH_N, dt, NULL);
-  workers = saved;
-  return 0;
-}
-
 static int sched_switch_mixed(void *arg, void **res) {
-  struct weft_loop_config cfg;
-  weft_loop_config_init(&cfg);
-  cfg.workers = 1;
-  return weft_run_config(&cfg, sched_switch_mixed_main, NULL, NULL);
+  weft_event_t *e;
+  if (weft_event_create(&e)) return -ENOMEM;
+  const struct pair_run p = {"sched_switch_mixed", mixed_waiter, mixed_setter, e, 2L * SWITCH_DEPTH_N};
+  int rc = one_worker_pair(&p);
+  weft_event_destroy(e);
+  return rc;
 }
-
-static int sched_switch_deep(void *arg, void **res) { return sched_switch_depth(NULL); }
-static int sched_switch_apart(void *arg, void **res) { return sched_switch_depth((void *)1); }
 
 /* ---- idle: CPU used by a loop with nothing to do ----------------------------- */
 
