@@ -8,6 +8,8 @@ double now_s(void);
 /* The _warm variants' untimed first pass (weft_bench.c): @n tasks, all
  * suspended at once, then ended. */
 void warm_up(int n);
+/* Awaits @ts[0..n) in order and releases each (weft_bench.c). */
+void await_all(weft_task_t **ts, long n);
 void report(const char *name, long ops, double secs, const char *extra);
 
 /* sync workloads (bench_sync.c) */

@@ -45,10 +45,7 @@ static int run_lockers(const char *name, bool convoy, enum weft_lock_policy poli
   weft_task_t *ts[LOCKERS];
   double t0 = now_s();
   for (int i = 0; i < LOCKERS; i++) weft_spawn(locker, convoy && i == 0 ? (void *)1 : NULL, &ts[i]);
-  for (int i = 0; i < LOCKERS; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, LOCKERS);
   double dt = now_s() - t0;
   weft_lock_destroy(lock);
   if (counter != (long)LOCKERS * INCREMENTS) return -EFAULT;
@@ -156,10 +153,7 @@ int bench_ping_pong_queue(void *arg, void **res) {
     weft_spawn(qpong, &pairs[i], &ts[2 * i]);
     weft_spawn(qping, &pairs[i], &ts[2 * i + 1]);
   }
-  for (int i = 0; i < 2 * PAIRS; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, 2 * PAIRS);
   double dt = now_s() - t0;
   for (int i = 0; i < PAIRS; i++) {
     weft_queue_destroy(pairs[i].ab);
@@ -192,10 +186,7 @@ int bench_semaphore_limit(void *arg, void **res) {
   weft_task_t **ts = malloc(sizeof *ts * SEM_TASKS);
   double t0 = now_s();
   for (int i = 0; i < SEM_TASKS; i++) weft_spawn(limited, NULL, &ts[i]);
-  for (int i = 0; i < SEM_TASKS; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, SEM_TASKS);
   double dt = now_s() - t0;
   free(ts);
   weft_sem_destroy(sem);

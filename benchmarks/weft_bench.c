@@ -77,10 +77,7 @@ static int spawn_many(void *arg, void **res) {
   for (long i = 0; i < n; i++)
     if (weft_spawn(bump, NULL, &ts[i])) return -ENOMEM;
   double spawned = now_s();
-  for (long i = 0; i < n; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, n);
   double dt = now_s() - t0;
   free(ts);
   if (atomic_load(&counter) != n) return -EFAULT;
@@ -103,14 +100,18 @@ static int spawn_many(void *arg, void **res) {
 
 static int warm_yielder(void *arg, void **res) { return weft_yield(); }
 
+void await_all(weft_task_t **ts, long n) {
+  for (long i = 0; i < n; i++) {
+    weft_await(weft_task_future(ts[i]), NULL);
+    weft_task_release(ts[i]);
+  }
+}
+
 void warm_up(int n) {
   weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
   int spawned = 0;
   while (ts && spawned < n && weft_spawn(warm_yielder, NULL, &ts[spawned]) == 0) spawned++;
-  for (int i = 0; i < spawned; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, spawned);
   free(ts);
 }
 
@@ -128,10 +129,7 @@ static int yield_many(void *arg, void **res) {
   if (arg) warm_up(N);
   double t0 = now_s();
   for (int i = 0; i < N; i++) weft_spawn(yielder, NULL, &ts[i]);
-  for (int i = 0; i < N; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, N);
   report(arg ? "yield_many_warm" : "yield_many", (long)N * 1000, now_s() - t0, NULL);
   return 0;
 }
@@ -211,10 +209,7 @@ static int ping_pong(void *arg, void **res) {
     weft_spawn(pong, &pairs[i], &ts[2 * i]);
     weft_spawn(ping, &pairs[i], &ts[2 * i + 1]);
   }
-  for (int i = 0; i < 2 * n; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, 2 * n);
   /* a round trip is two messages */
   report(arg ? "ping_pong_warm" : "ping_pong", (long)n * rounds * 2, now_s() - t0, NULL);
   return 0;
@@ -265,10 +260,7 @@ static int timers(void *arg, void **res) {
   weft_task_t **ts = malloc(sizeof *ts * (size_t)n);
   double t0 = now_s();
   for (long i = 0; i < n; i++) weft_spawn(timed_sleeper, (void *)i, &ts[i]);
-  for (long i = 0; i < n; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, n);
   double dt = now_s() - t0;
   qsort(lateness, (size_t)n, sizeof *lateness, cmp_double);
   char extra[128];
@@ -301,10 +293,7 @@ static int timers_steady(void *arg, void **res) {
   warm_up((int)n);
   double t0 = now_s();
   for (long i = 0; i < n; i++) weft_spawn(steady_sleeper, (void *)i, &ts[i]);
-  for (long i = 0; i < n; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, n);
   report("timers_steady", n * 10, now_s() - t0, NULL);
   free(ts);
   return 0;
@@ -587,10 +576,7 @@ static int rss(void *arg, void **res) {
   weft_future_release(all_asleep);
   double dt = now_s() - t0;
   for (long i = 0; i < n; i++) weft_task_cancel(ts[i], NULL);
-  for (long i = 0; i < n; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, n);
   char extra[64];
   snprintf(extra, sizeof extra, "kib_per_task=%.2f", (double)(after - before) / (double)n);
   report("rss", n, dt, extra);
@@ -624,10 +610,7 @@ static int rss_burst(void *arg, void **res) {
   weft_event_wait(burst_all, -1);
   long peak = rss_kib();
   weft_event_set(burst_go);
-  for (long i = 0; i < n; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, n);
   free(ts);
   long ended = rss_kib();
   double dt = now_s() - t0;
@@ -700,10 +683,7 @@ static int rss_deep(void *arg, void **res) {
   weft_loop_trim(weft_loop_current());
   long trimmed = rss_kib();
   weft_event_set(deep_go);
-  for (long i = 0; i < n; i++) {
-    weft_await(weft_task_future(ts[i]), NULL);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, n);
   free(ts);
   weft_event_destroy(deep_go);
   weft_event_destroy(deep_all);
