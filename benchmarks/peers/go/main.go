@@ -79,8 +79,19 @@ func yieldMany(warm bool) {
 	report(name, tasks*yields, time.Since(t0), "")
 }
 
+// pairsWanted reads WEFT_BENCH_PAIRS (weft-bench's knob): n pairs (1 to
+// 1,000) playing 1,000,000 / n round trips each, the same 2M messages over
+// a smaller working set; unset or out of range, 1,000 pairs.
+func pairsWanted() (int, int) {
+	n, err := strconv.Atoi(os.Getenv("WEFT_BENCH_PAIRS"))
+	if err != nil || n < 1 || n > 1000 {
+		n = 1000
+	}
+	return n, 1000000 / n
+}
+
 func pingPong(warm bool) {
-	const pairs, rounds = 1000, 1000
+	pairs, rounds := pairsWanted()
 	var wg sync.WaitGroup
 	name := "ping_pong"
 	if warm {
@@ -107,7 +118,7 @@ func pingPong(warm bool) {
 		}()
 	}
 	wg.Wait()
-	report(name, pairs*rounds*2, time.Since(t0), "")
+	report(name, int64(pairs*rounds*2), time.Since(t0), "")
 }
 
 func chainedSpawn() {
@@ -582,8 +593,8 @@ func main() {
 		"queue_mpmc":             queueMPMC,
 		"semaphore_limit":        func() { semaphoreLimit(false) },
 		"semaphore_limit_warm":   func() { semaphoreLimit(true) },
-		"semaphore_uncontended": semaphoreUncontended,
-		"gather_10k":            gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
+		"semaphore_uncontended":  semaphoreUncontended,
+		"gather_10k":             gather10k, "taskgroup_10k": taskgroup10k, "wait_for_overhead": waitForOverhead,
 		"executor_roundtrip": executorRoundtrip, "gen_pingpong": genPingpong,
 	}
 	order := []string{"spawn_many", "yield_many", "ping_pong", "yield_many_warm", "ping_pong_warm", "chained_spawn", "timers", "timer_accuracy", "sched_switch", "fork_join", "rss", "lock_contended", "lock_contended_barging", "queue_mpmc", "semaphore_limit", "semaphore_limit_warm", "semaphore_uncontended", "gather_10k", "taskgroup_10k", "wait_for_overhead", "executor_roundtrip", "gen_pingpong"}

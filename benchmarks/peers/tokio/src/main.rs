@@ -73,19 +73,25 @@ struct Msg {
 }
 
 async fn ping_pong(w: usize, warm: bool) {
-    const PAIRS: usize = 1000;
-    const ROUNDS: usize = 1000;
+    // WEFT_BENCH_PAIRS=n (weft-bench's knob): n pairs (1 to 1,000) playing
+    // 1,000,000 / n round trips each, the same 2M messages over a smaller
+    // working set; unset or out of range, 1,000 pairs.
+    let pairs = match std::env::var("WEFT_BENCH_PAIRS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        Some(n) if (1..=1000).contains(&n) => n,
+        _ => 1000,
+    };
+    let rounds = 1_000_000 / pairs;
     if warm {
-        warm_up(2 * PAIRS).await;
+        warm_up(2 * pairs).await;
     }
     let t0 = Instant::now();
     let mut handles = Vec::new();
-    for _ in 0..PAIRS {
+    for _ in 0..pairs {
         let (first_tx, first_rx) = oneshot::channel::<Msg>();
         handles.push(tokio::spawn(async move {
             // pong
             let mut inbox = first_rx;
-            for _ in 0..ROUNDS {
+            for _ in 0..rounds {
                 let msg = inbox.await.unwrap();
                 msg.reply.send(()).unwrap();
                 inbox = msg.next;
@@ -94,7 +100,7 @@ async fn ping_pong(w: usize, warm: bool) {
         handles.push(tokio::spawn(async move {
             // ping
             let mut out = first_tx;
-            for _ in 0..ROUNDS {
+            for _ in 0..rounds {
                 let (reply_tx, reply_rx) = oneshot::channel();
                 let (next_tx, next_rx) = oneshot::channel();
                 if out.send(Msg { reply: reply_tx, next: next_rx }).is_err() {
@@ -109,7 +115,7 @@ async fn ping_pong(w: usize, warm: bool) {
     for h in handles {
         h.await.unwrap();
     }
-    report(w, if warm { "ping_pong_warm" } else { "ping_pong" }, (PAIRS * ROUNDS * 2) as u64, t0.elapsed(), "");
+    report(w, if warm { "ping_pong_warm" } else { "ping_pong" }, (pairs * rounds * 2) as u64, t0.elapsed(), "");
 }
 
 fn link(left: u64, done: oneshot::Sender<()>) {
