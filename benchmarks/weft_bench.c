@@ -698,29 +698,38 @@ static int rss_deep(void *arg, void **res) {
 static int yield_many_warm(void *arg, void **res) { return yield_many((void *)1, res); }
 static int ping_pong_warm(void *arg, void **res) { return ping_pong((void *)1, res); }
 
+/* How main runs a workload: BY_NAME ones only when named (rss_burst:
+ * GiBs; rss_deep: 2.5 s asleep; timers_steady and the sched_switch
+ * variants: diagnoses); OWN_LOOP ones make their own one-worker loop,
+ * whatever --workers says (the entry is called directly). */
+enum { BY_NAME = 1, OWN_LOOP = 2 };
+
 static const struct {
   const char *name;
   weft_task_fn fn;
+  unsigned flags;
 } workloads[] = {
-    {"spawn_many", spawn_many}, {"yield_many", yield_many}, {"ping_pong", ping_pong},
-    {"yield_many_warm", yield_many_warm}, {"ping_pong_warm", ping_pong_warm},
-    {"chained_spawn", chained_spawn}, {"timers", timers}, {"timer_accuracy", timer_accuracy}, {"switch", fiber_switch},
-    {"switch_fp", fiber_switch_fp},
-    {"sched_switch", sched_switch}, {"sched_switch_deep", sched_switch_deep},
-    {"sched_switch_apart", sched_switch_apart}, {"sched_switch_mixed", sched_switch_mixed}, {"fork_join", fork_join}, {"idle", idle}, {"rss", rss}, {"rss_deep", rss_deep},
-    {"rss_burst", rss_burst}, {"timers_steady", timers_steady},
-    {"lock_contended", bench_lock_contended}, {"lock_contended_fifo", bench_lock_contended_fifo},
-    {"lock_contended_barging", bench_lock_contended_barging},
-    {"queue_mpmc", bench_queue_mpmc},
-    {"semaphore_limit", bench_semaphore_limit}, {"semaphore_limit_warm", bench_semaphore_limit_warm},
-    {"ping_pong_queue", bench_ping_pong_queue},
-    {"lock_handoff", bench_lock_handoff}, {"event_broadcast", bench_event_broadcast},
-    {"semaphore_uncontended", bench_semaphore_uncontended},
-    {"gather_10k", bench_gather_10k}, {"taskgroup_10k", bench_taskgroup_10k},
-    {"wait_for_overhead", bench_wait_for_overhead},
-    {"executor_roundtrip", bench_executor_roundtrip}, {"gen_pingpong", bench_gen_pingpong},
-    {"contextvar_spawn", bench_contextvar_spawn},
-    {"nop", bench_nop}, {"nop_batch", bench_nop_batch}, {"file_randread", bench_file_randread},
+    {"spawn_many", spawn_many, 0}, {"yield_many", yield_many, 0}, {"ping_pong", ping_pong, 0},
+    {"yield_many_warm", yield_many_warm, 0}, {"ping_pong_warm", ping_pong_warm, 0},
+    {"chained_spawn", chained_spawn, 0}, {"timers", timers, 0}, {"timer_accuracy", timer_accuracy, 0}, {"switch", fiber_switch, 0},
+    {"switch_fp", fiber_switch_fp, 0},
+    {"sched_switch", sched_switch, OWN_LOOP}, {"sched_switch_deep", sched_switch_deep, BY_NAME | OWN_LOOP},
+    {"sched_switch_apart", sched_switch_apart, BY_NAME | OWN_LOOP},
+    {"sched_switch_mixed", sched_switch_mixed, BY_NAME | OWN_LOOP}, {"fork_join", fork_join, 0}, {"idle", idle, 0},
+    {"rss", rss, 0}, {"rss_deep", rss_deep, BY_NAME},
+    {"rss_burst", rss_burst, BY_NAME}, {"timers_steady", timers_steady, BY_NAME},
+    {"lock_contended", bench_lock_contended, 0}, {"lock_contended_fifo", bench_lock_contended_fifo, 0},
+    {"lock_contended_barging", bench_lock_contended_barging, 0},
+    {"queue_mpmc", bench_queue_mpmc, 0},
+    {"semaphore_limit", bench_semaphore_limit, 0}, {"semaphore_limit_warm", bench_semaphore_limit_warm, 0},
+    {"ping_pong_queue", bench_ping_pong_queue, 0},
+    {"lock_handoff", bench_lock_handoff, 0}, {"event_broadcast", bench_event_broadcast, 0},
+    {"semaphore_uncontended", bench_semaphore_uncontended, 0},
+    {"gather_10k", bench_gather_10k, 0}, {"taskgroup_10k", bench_taskgroup_10k, 0},
+    {"wait_for_overhead", bench_wait_for_overhead, 0},
+    {"executor_roundtrip", bench_executor_roundtrip, 0}, {"gen_pingpong", bench_gen_pingpong, 0},
+    {"contextvar_spawn", bench_contextvar_spawn, 0},
+    {"nop", bench_nop, 0}, {"nop_batch", bench_nop_batch, 0}, {"file_randread", bench_file_randread, 0},
 };
 /* Bare-liburing baselines, run outside any loop, asked for by name only. */
 static const struct {
@@ -745,19 +754,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nonly; i++)
       if (!strcmp(only[i], raw_workloads[w].name)) rc |= bench_nop_raw(raw_workloads[w].batch);
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
-    /* by name only: rss_burst (GiBs), rss_deep (2.5 s asleep); the diagnoses timers_steady,
-     * sched_switch_deep/apart/mixed */
-    int want = nonly == 0 && workloads[w].fn != rss_burst && workloads[w].fn != rss_deep &&
-               workloads[w].fn != timers_steady &&
-               workloads[w].fn != sched_switch_deep && workloads[w].fn != sched_switch_apart &&
-               workloads[w].fn != sched_switch_mixed;
+    int want = nonly == 0 && !(workloads[w].flags & BY_NAME);
     for (int i = 0; i < nonly; i++) want |= !strcmp(only[i], workloads[w].name);
     if (!want) continue;
-    if (workloads[w].fn == sched_switch || workloads[w].fn == sched_switch_deep ||
-        workloads[w].fn == sched_switch_apart || workloads[w].fn == sched_switch_mixed)
-      rc |= workloads[w].fn(NULL, NULL); /* always one worker, a loop of their own */
-    else
-      rc |= run(workloads[w].fn, NULL);
+    rc |= workloads[w].flags & OWN_LOOP ? workloads[w].fn(NULL, NULL) : run(workloads[w].fn, NULL);
   }
   return rc ? 1 : 0;
 }

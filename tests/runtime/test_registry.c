@@ -64,6 +64,7 @@ static int many_main(void *arg, void **res) {
 }
 
 START_TEST(slots_span_chunks_and_are_reused) { ck_assert_int_eq(run_main(1, many_main, NULL, NULL), 0); }
+END_TEST
 
 /* weft__registry_visit_from (the deep-page walk's, stackdrop.c): pieces of
  * a few slots, across chunks and shards, visit every listed task once and
