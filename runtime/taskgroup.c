@@ -42,7 +42,8 @@
  * 2.8x gather_10k's time, issue 13). Leave subtracts `spawned` from
  * balance once, under m; from then on a spawn subtracts one before its
  * child can run, so balance is minus the children still active, and the
- * entry whose increment brings it to 0 is the last one: it alone takes m,
+ * entry whose increment brings it to 0 is the last one (a spawn finding 0
+ * is refused, so 0 is reached once: count_in_exiting): it alone takes m,
  * marks the group's children all ended and wakes the owner. Every other
  * entry's increment is its last touch of the group: the owner leaves only
  * when all_ended is set, by the last entry under m or by leave's own
@@ -65,6 +66,7 @@
 #include "loop.h"
 #include "mutex.h"
 #include "task.h"
+#include "taskgroup.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -158,12 +160,36 @@ static void uncount_locked(struct weft_taskgroup *g) {
     all_ended_locked(g);
 }
 
+/* A spawn after leave began: one child more, unless none is active. At 0
+ * every child has counted out and the one whose increment reached 0 is on
+ * its way to m to wake the owner; counting another in would let balance
+ * reach 0 a second time, and two entries would each take themselves for
+ * the last, the first waking an owner that frees the group while the
+ * second still heads for its m (TSan saw it: a failed spawn counted out
+ * again in that window). asyncio refuses there too: create_task raises
+ * "TaskGroup is finished" once exiting with no task left. Under m, which
+ * only the last entry's way to all_ended needs: the entries increment
+ * without it, hence the CAS. relaxed: the value decides and the child's
+ * increment comes after this through its start. */
+static bool count_in_exiting(struct weft_taskgroup *g) {
+  int64_t b = atomic_load_explicit(&g->balance, memory_order_relaxed);
+  do {
+    if (b == 0) return false;
+  } while (!atomic_compare_exchange_weak_explicit(&g->balance, &b, b - 1, memory_order_relaxed,
+                                                  memory_order_relaxed));
+  return true;
+}
+
+void (*weft__taskgroup_last_out_hook)(struct weft_taskgroup *g);
+
 /* One child fewer; the last one after leave began wakes the owner. */
 static void count_out(struct weft_taskgroup *g) {
   /* acq_rel: the last increment acquires every earlier one (a chain of
    * RMWs), so what each child did is the owner's once it sees all_ended;
-   * only the increment that reaches 0 may touch g afterwards. */
+   * only the increment that reaches 0 may touch g afterwards. balance
+   * reaches 0 once: after that no spawn counts in (count_in_exiting). */
   if (atomic_fetch_add_explicit(&g->balance, 1, memory_order_acq_rel) != -1) return;
+  if (__builtin_expect(weft__taskgroup_last_out_hook != NULL, 0)) weft__taskgroup_last_out_hook(g);
   weft__mutex_lock(&g->m); /* waker rule: the owner sets waiter under m */
   all_ended_locked(g);
   weft__mutex_unlock(&g->m);
@@ -305,12 +331,13 @@ int weft_taskgroup_spawn(weft_taskgroup_t *g, weft_task_fn fn, void *arg,
   int rc = g->left || g->all_ended ? WEFT_ECLOSED : g->aborting ? WEFT_ESHUTDOWN : 0;
   weft_task_t *t = NULL;
   if (!rc) {
-    /* Counted in before it can run and end (counting, design comment).
-     * relaxed: the child's increment comes after it through its start. */
-    if (g->exiting)
-      atomic_fetch_sub_explicit(&g->balance, 1, memory_order_relaxed);
-    else
+    /* Counted in before it can run and end (counting, design comment). */
+    if (!g->exiting)
       g->spawned++;
+    else if (!count_in_exiting(g))
+      rc = WEFT_ECLOSED; /* every child has ended; the last is on its way to m */
+  }
+  if (!rc) {
     rc = weft__spawn_at(g->loop, fn, arg, opts, &t, __builtin_return_address(0));
     if (rc) uncount_locked(g);
   }

@@ -323,7 +323,9 @@ WEFT_EXTERN int weft_taskgroup_enter(weft_taskgroup_t **out);
  * other child and the group's owner.
  * Returns:  0; WEFT_ESHUTDOWN while the group is shutting down (a child
  *           failed, the owner was cancelled, or weft_taskgroup_cancel());
- *           WEFT_ECLOSED once the group has finished; the errors of
+ *           WEFT_ECLOSED once the group has finished, which is from
+ *           the moment its owner is in weft_taskgroup_leave() and every
+ *           child has ended (asyncio's "TaskGroup is finished"); the errors of
  *           weft_spawn_opts(); -EINVAL if @g or @fn is NULL.
  * Suspends: no.  Threads: any worker of the group's loop.
  */

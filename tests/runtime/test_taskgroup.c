@@ -13,6 +13,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "taskgroup.h"
+
 #define MS (1000 * 1000LL)
 
 static char trace[256];
@@ -522,6 +524,70 @@ START_TEST(children_spawn_while_the_owner_leaves) {
 }
 END_TEST
 
+/* ---- a spawn as the last child counts out ------------------------------------------ */
+
+/* After leave began, the last child's count brings the group's balance to
+ * 0 and that child then takes the group's mutex to wake the owner. A
+ * spawn from outside in between (here from the hook taskgroup.c calls in
+ * that window) must be refused as asyncio refuses create_task on an
+ * exiting group with no task left ("TaskGroup is finished"): counted in,
+ * it let the balance reach 0 twice, once by the failed spawn's count out
+ * again, and the owner left and freed the group while the last child was
+ * still on its way to the group's mutex (a TSan report in CI). Both kinds
+ * of spawn are tried: a valid one and one that fails after the count. */
+static int short_child(void *arg, void **res);
+
+static struct {
+  weft_taskgroup_t *g;
+  int calls;
+  int valid_rc, failing_rc;
+} last_out;
+
+static void spawn_as_last_counts_out(struct weft_taskgroup *g) {
+  if (g != last_out.g) return;
+  last_out.calls++;
+  struct weft_task_opts bad;
+  weft_task_opts_init(&bad);
+  bad.stack_size = 1; /* below the minimum: fails after the count */
+  last_out.failing_rc = weft_taskgroup_spawn(g, short_child, NULL, &bad, NULL);
+  last_out.valid_rc = weft_taskgroup_spawn(g, short_child, NULL, NULL, NULL);
+}
+
+static int last_out_main(void *arg, void **res) {
+  (void)res;
+  intptr_t yields = (intptr_t)arg;
+  weft_taskgroup_t *g;
+  ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
+  last_out.g = g;
+  last_out.calls = 0;
+  last_out.valid_rc = last_out.failing_rc = 1;
+  ck_assert_int_eq(weft_taskgroup_spawn(g, short_child, (void *)yields, NULL, NULL), 0);
+  ck_assert_int_eq(weft_taskgroup_spawn(g, short_child, (void *)(yields + 1), NULL, NULL), 0);
+  ck_assert_int_eq(weft_taskgroup_leave(g, 0), 0);
+  ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
+  last_out.g = NULL;
+  return 0;
+}
+
+/* One worker, so both children are still running when the owner leaves
+ * (with two, they may end before it does, and no count reaches 0): in
+ * asyncio's order the count is a callback's, in LOCALITY order the
+ * child's completion entry's (taskgroup.c). */
+START_TEST(spawn_as_the_last_child_counts_out_is_refused) {
+  weft__taskgroup_last_out_hook = spawn_as_last_counts_out;
+  for (int order = 0; order < 2; order++) {
+    for (intptr_t yields = 0; yields <= 1; yields++) { /* which child ends last */
+      int o = order ? WEFT_ORDER_LOCALITY : WEFT_ORDER_DEFAULT;
+      ck_assert_int_eq(run_main_order(1, o, last_out_main, (void *)yields, NULL), 0);
+      ck_assert_int_eq(last_out.calls, 1);
+      ck_assert_int_eq(last_out.failing_rc, WEFT_ECLOSED);
+      ck_assert_int_eq(last_out.valid_rc, WEFT_ECLOSED);
+    }
+  }
+  weft__taskgroup_last_out_hook = NULL;
+}
+END_TEST
+
 /* ---- the owner cancelled as its last child ends ---------------------------------- */
 
 /* The owner waits in leave for one child while another task cancels the
@@ -674,6 +740,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, one_worker_pending_cancel_at_leave_gives_up_a_pass);
   tcase_add_test(tc, storm_on_four_workers);
   tcase_add_test(tc, children_spawn_while_the_owner_leaves);
+  tcase_add_test(tc, spawn_as_the_last_child_counts_out_is_refused);
   tcase_add_test(tc, owner_cancelled_as_its_last_child_ends);
   tcase_add_test(tc, failure_racing_leave_leaves_no_cancel);
   tcase_add_test(tc, close_with_a_child_failing_under_cancel);
