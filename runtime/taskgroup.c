@@ -328,7 +328,12 @@ int weft_taskgroup_spawn(weft_taskgroup_t *g, weft_task_fn fn, void *arg,
   /* One hold of m for the checks and the spawn itself, so an abort either
    * sees this child (and cancels it) or happened before (and we refuse). */
   weft__mutex_lock(&g->m);
-  int rc = g->left || g->all_ended ? WEFT_ECLOSED : g->aborting ? WEFT_ESHUTDOWN : 0;
+  /* Finished before shutting down, asyncio's order; a balance of 0 after
+   * leave began is finished too (count_in_exiting). relaxed: a look; the
+   * CAS below decides. */
+  bool finished = g->left || g->all_ended ||
+                  (g->exiting && atomic_load_explicit(&g->balance, memory_order_relaxed) == 0);
+  int rc = finished ? WEFT_ECLOSED : g->aborting ? WEFT_ESHUTDOWN : 0;
   weft_task_t *t = NULL;
   if (!rc) {
     /* Counted in before it can run and end (counting, design comment). */

@@ -534,7 +534,9 @@ END_TEST
  * it let the balance reach 0 twice, once by the failed spawn's count out
  * again, and the owner left and freed the group while the last child was
  * still on its way to the group's mutex (a TSan report in CI). Both kinds
- * of spawn are tried: a valid one and one that fails after the count. */
+ * of spawn are tried: a valid one and one that fails after the count;
+ * and a last child that fails, so the group is shutting down as well as
+ * finished: finished is the answer, as asyncio checks it first. */
 static int short_child(void *arg, void **res);
 
 static struct {
@@ -553,17 +555,33 @@ static void spawn_as_last_counts_out(struct weft_taskgroup *g) {
   last_out.valid_rc = weft_taskgroup_spawn(g, short_child, NULL, NULL, NULL);
 }
 
+static int yield_then_fail(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_yield();
+  weft_yield();
+  return weft_fail(-EIO, "the last child fails");
+}
+
+/* @arg: which child ends last (0 or 1 yields for the first), and 2 added:
+ * the last one fails, so the group is shutting down as its count reaches
+ * 0, and still a spawn is refused as finished (asyncio's _on_task_done
+ * discards the task before it aborts; create_task checks finished first). */
 static int last_out_main(void *arg, void **res) {
   (void)res;
-  intptr_t yields = (intptr_t)arg;
+  intptr_t yields = (intptr_t)arg & 1;
+  bool fail = (intptr_t)arg & 2;
   weft_taskgroup_t *g;
   ck_assert_int_eq(weft_taskgroup_enter(&g), 0);
   last_out.g = g;
   last_out.calls = 0;
   last_out.valid_rc = last_out.failing_rc = 1;
   ck_assert_int_eq(weft_taskgroup_spawn(g, short_child, (void *)yields, NULL, NULL), 0);
-  ck_assert_int_eq(weft_taskgroup_spawn(g, short_child, (void *)(yields + 1), NULL, NULL), 0);
-  ck_assert_int_eq(weft_taskgroup_leave(g, 0), 0);
+  if (fail)
+    ck_assert_int_eq(weft_taskgroup_spawn(g, yield_then_fail, NULL, NULL, NULL), 0);
+  else
+    ck_assert_int_eq(weft_taskgroup_spawn(g, short_child, (void *)(yields + 1), NULL, NULL), 0);
+  ck_assert_int_eq(weft_taskgroup_leave(g, 0), fail ? WEFT_EGROUP : 0);
   ck_assert_int_eq(weft_taskgroup_destroy(g), 0);
   last_out.g = NULL;
   return 0;
@@ -576,9 +594,9 @@ static int last_out_main(void *arg, void **res) {
 START_TEST(spawn_as_the_last_child_counts_out_is_refused) {
   weft__taskgroup_last_out_hook = spawn_as_last_counts_out;
   for (int order = 0; order < 2; order++) {
-    for (intptr_t yields = 0; yields <= 1; yields++) { /* which child ends last */
+    for (intptr_t shape = 0; shape < 4; shape++) { /* last_out_main's @arg */
       int o = order ? WEFT_ORDER_LOCALITY : WEFT_ORDER_DEFAULT;
-      ck_assert_int_eq(run_main_order(1, o, last_out_main, (void *)yields, NULL), 0);
+      ck_assert_int_eq(run_main_order(1, o, last_out_main, (void *)shape, NULL), 0);
       ck_assert_int_eq(last_out.calls, 1);
       ck_assert_int_eq(last_out.failing_rc, WEFT_ECLOSED);
       ck_assert_int_eq(last_out.valid_rc, WEFT_ECLOSED);
