@@ -980,9 +980,13 @@ static _Atomic int natrace;
 static void anote(char c) { atrace[atomic_fetch_add(&natrace, 1)] = c; }
 static void cb_char(void *arg) { anote(*(const char *)arg); }
 
+/* @arg: the loop's workers. With one, C (due at 10 ms) runs before the
+ * 50 ms sleep ends, in its timer pass. With four, the callback a timer
+ * pass queued may be taken by another worker whose thread is descheduled:
+ * the half second lets it run before the task, and so the run, ends. */
 static int sleeper_main(void *arg, void **res) {
   anote('m');
-  ck_assert_int_eq(weft_sleep(0.05), 0);
+  ck_assert_int_eq(weft_sleep((uintptr_t)arg == 1 ? 0.05 : 0.5), 0);
   anote('M');
   *res = (void *)7;
   return 0;
@@ -1004,7 +1008,7 @@ START_TEST(loop_call_forms_before_run) {
     ck_assert_int_eq(weft_handle_cancel(h), 1); /* cancellable before the run too */
     weft_handle_release(h);
     void *r = NULL;
-    ck_assert_int_eq(weft_loop_run_task(loop, sleeper_main, NULL, &r), 0);
+    ck_assert_int_eq(weft_loop_run_task(loop, sleeper_main, (void *)(uintptr_t)w, &r), 0);
     ck_assert_ptr_eq(r, (void *)7);
     ck_assert_int_eq(atomic_load(&natrace), 6); /* the run's end orders the notes before us */
     atrace[6] = 0;
