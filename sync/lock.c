@@ -53,7 +53,7 @@
  * acquisition (the convoy lock_contended shows with two workers). The
  * woken waiter clears WOKEN as it tries: it takes the lock if free, else
  * goes back to the front of the queue. One that has waited more than
- * STARVING_NS and loses again sets starving: releases then hand over
+ * weft__lock_starving_ns (1 ms) and loses again sets starving: releases then hand over
  * directly, as the FIFO lock does, until the queue empties.
  *
  * Invariants added by barging (under m, after every change): WOKEN is set
@@ -108,8 +108,11 @@
 /* A barging waiter's grant status: woken to try, not handed the lock. */
 #define TRY_AGAIN 1
 /* A barging waiter that has waited this long and loses its try again
- * turns the lock to direct hand-offs (Go's starvation threshold). */
-#define STARVING_NS 1000000
+ * turns the lock to direct hand-offs (Go's starvation threshold). A
+ * variable only for the tests (lock.h), which raise it so that their
+ * scripts' "not yet starving" steps do not depend on the worker thread
+ * not being descheduled for a millisecond. */
+uint64_t weft__lock_starving_ns = 1000000;
 
 struct weft_lock {
   struct weft__mutex m;
@@ -280,10 +283,10 @@ static bool try_after_wake_locked(struct weft_lock *l, uintptr_t me, bool requeu
 
 /* Barging, under m: a woken waiter's try that requeues it if lost
  * (try_after_wake_locked); a loss after waiting since @since for over
- * STARVING_NS turns the lock to hand-offs. True: the lock is taken. */
+ * weft__lock_starving_ns turns the lock to hand-offs. True: the lock is taken. */
 static bool retry_locked(struct weft_lock *l, uintptr_t me, uint64_t since) {
   if (try_after_wake_locked(l, me, true)) return true;
-  if (weft__clock_ns() - since > STARVING_NS) l->starving = true;
+  if (weft__clock_ns() - since > weft__lock_starving_ns) l->starving = true;
   return false;
 }
 

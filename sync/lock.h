@@ -13,4 +13,8 @@ void weft__lock_enqueue(struct weft_lock *l, struct weft__waiter_node *w);
 /* Waits, without cancellation, until @w (queued by weft__lock_enqueue) is
  * granted; returns holding @l. */
 void weft__lock_await(struct weft_lock *l, struct weft__waiter_node *w);
+/* A barging waiter that has waited longer than this (ns) and loses a try
+ * turns the lock to hand-offs (lock.c). 1 ms; written only by tests, while
+ * no loop runs. */
+extern uint64_t weft__lock_starving_ns;
 #endif

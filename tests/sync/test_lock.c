@@ -10,9 +10,13 @@
  * (WEFT_LOCK_AUTO): FIFO's scripts on one worker, the barging scripts on a
  * loop of two workers (tasks pinned to one), and the races. */
 #include "helpers.h"
+#include "lock.h"
 
 #include <errno.h>
 #include <pthread.h>
+
+/* The order scripts' starving threshold (expect_order_on). */
+#define STARVING_MS 100
 
 static weft_lock_t *lk;
 static char order[16];
@@ -46,6 +50,13 @@ static int pinned_script(void *arg, void **res) {
 static void expect_order_on(unsigned workers, enum weft_lock_policy policy, weft_task_fn main,
                             const char *want) {
   ck_assert_int_eq(weft_lock_create_policy(&lk, policy), 0);
+  /* A barging waiter that loses a try after waiting weft__lock_starving_ns
+   * (lock.h; 1 ms in the library) turns starving. The scripts raise it to
+   * STARVING_MS: a waiter that must lose a try before it starves must not
+   * starve because its worker thread was descheduled for a millisecond;
+   * starving_main sleeps past it where it wants one to. */
+  uint64_t starving_ns = weft__lock_starving_ns;
+  weft__lock_starving_ns = STARVING_MS * 1000000ull;
   norder = 0;
   pin = workers > 1 ? 0 : -1;
   if (workers > 1)
@@ -53,6 +64,7 @@ static void expect_order_on(unsigned workers, enum weft_lock_policy policy, weft
   else
     ck_assert_int_eq(run_main(1, main, NULL, NULL), 0);
   pin = -1;
+  weft__lock_starving_ns = starving_ns;
   order[norder] = 0;
   ck_assert_str_eq(order, want);
   ck_assert_int_eq(weft_lock_destroy(lk), 0);
@@ -266,8 +278,8 @@ START_TEST(barging_newcomers_take_a_freed_lock) {
 }
 END_TEST
 
-/* A waiter that has waited over a millisecond and loses its try again
- * turns the lock to hand-offs: the next release gives it the lock (held
+/* A waiter that has waited over the starving threshold (1 ms; STARVING_MS
+ * in these scripts) and loses its try again turns the lock to hand-offs: the next release gives it the lock (held
  * at once: we cannot take it), and once the queue is empty the lock
  * barges again. */
 static int starving_main(void *arg, void **res) {
@@ -277,10 +289,10 @@ static int starving_main(void *arg, void **res) {
   weft_yield(); /* "a" queues */
   ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken to try */
   ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
-  ck_assert_int_eq(weft_sleep_ns(2000000), 0); /* "a" tries and loses (not yet starving) */
+  ck_assert_int_eq(weft_sleep_ns((STARVING_MS + 50) * 1000000LL), 0); /* "a" tries and loses (not yet starving) */
   ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken again */
   ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
-  weft_yield(); /* "a" loses after over 1 ms: starving */
+  weft_yield(); /* "a" loses after over STARVING_MS: starving */
   ck_assert_int_eq(weft_lock_release(lk), 0); /* handed to "a" */
   ck_assert_int_eq(weft_lock_locked(lk), 1);
   ck_assert_int_eq(weft_lock_try_acquire(lk), -EAGAIN);
