@@ -279,9 +279,9 @@ START_TEST(barging_newcomers_take_a_freed_lock) {
 END_TEST
 
 /* A waiter that has waited over the starving threshold (1 ms; STARVING_MS
- * in these scripts) and loses its try again turns the lock to hand-offs: the next release gives it the lock (held
- * at once: we cannot take it), and once the queue is empty the lock
- * barges again. */
+ * in these scripts) and loses its try again turns the lock to hand-offs:
+ * the next release gives it the lock (held at once: we cannot take it),
+ * and once the queue is empty the lock barges again. */
 static int starving_main(void *arg, void **res) {
   ck_assert_int_eq(weft_lock_acquire(lk, -1), 0);
   weft_task_t *t;
@@ -289,7 +289,8 @@ static int starving_main(void *arg, void **res) {
   weft_yield(); /* "a" queues */
   ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken to try */
   ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
-  ck_assert_int_eq(weft_sleep_ns((STARVING_MS + 50) * 1000000LL), 0); /* "a" tries and loses (not yet starving) */
+  /* "a" tries and loses (not yet starving), and then waits past it. */
+  ck_assert_int_eq(weft_sleep_ns((STARVING_MS + 50) * 1000000LL), 0);
   ck_assert_int_eq(weft_lock_release(lk), 0); /* "a" woken again */
   ck_assert_int_eq(weft_lock_try_acquire(lk), 0);
   weft_yield(); /* "a" loses after over STARVING_MS: starving */
