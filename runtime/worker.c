@@ -95,6 +95,26 @@
  * starts again on its reader's worker, and the returning worker steals
  * its share of the readers woken.
  *
+ * Stealing: a thief takes half of a victim's ring at once when the ring
+ * is long (more than STEAL_WATCH_MAX) or the victim is between tasks. A
+ * short ring on a victim that is running a task is mostly the tasks that
+ * task has just woken (wake-ups go to the waker's LIFO slot and push its
+ * occupant into the ring), which the victim runs in the next few
+ * microseconds with their data in its caches. The thief watches such a
+ * victim first (victim_moves_on): if the victim begins another slice
+ * within STEAL_WATCH_NS, it is getting on with its own work and is left
+ * to it; if not (it is in a long slice), the thief steals. Go's
+ * runqsteal holds back from a running victim's runnext the same way (a
+ * 3 us sleep). Without it, tasks that wake each other through a shared
+ * queue moved between workers with every wake-up and steal, and both
+ * workers ran producers (or consumers) at once, contending on the
+ * queue's ends: queue_mpmc with two workers took 2-4x as long in half of
+ * the runs (benchmarks/RESULTS.md, 2026-12-07). A thief that left work
+ * to a victim parks at most STEAL_RELOOK_NS before it looks again
+ * (park_worker): a victim that was moving on when watched may then begin
+ * a long slice with the rest of its ring behind it, and nothing else
+ * would wake the thief for that work.
+ *
  * Shuffle build (-DWEFT_SHUFFLE=ON, `make test-shuffle`): order the
  * scheduler does not promise is randomized so that code relying on it
  * fails in tests: steal victims are visited from a random start with a
@@ -1561,8 +1581,67 @@ static unsigned gcd(unsigned a, unsigned b) {
   return a;
 }
 
-/* Steals into our (empty) ring from a random victim on; returns the runnable
- * to run first, already placed in our queue, or NULL. */
+/* Justification (the Zen 3 VM, benchmarks/RESULTS.md 2026-12-07): a
+ * victim's short ring is what its running task woke in a burst (a Queue's
+ * get wakes one putter per item while putters wait: up to 4 at once in
+ * queue_mpmc), which it gets to within a few microseconds (a slice of
+ * queue_mpmc is ~1-2 us). Watching rings of up to 4 helped little (the
+ * bursts plus what was queued before); a 3 us watch still let the thief
+ * take them in most runs, 10 us in few. Longer rings are shared at once,
+ * as before. */
+#define STEAL_WATCH_MAX 8u
+#define STEAL_WATCH_NS 10000u
+/* Pauses between two looks at the victim (~27 ns a pause on the Zen 3
+ * VM): each look pulls the line the victim writes as a slice begins. */
+#define STEAL_WATCH_PAUSES 32
+/* How long a thief that left work to a running victim sleeps at most
+ * before it looks again: the bound on that work's wait if the victim
+ * then runs a long slice. Go's sysmon takes 10 ms to preempt such a
+ * slice; 0.5 ms costs the thief a wake-up and a watch (<= 10 us) per
+ * 0.5 ms while a victim keeps work in its ring, 2% of a CPU. */
+#define STEAL_RELOOK_NS 500000u
+
+/* Steals half of @v's ring into ours (empty); true if it got any, the
+ * runnable to run first then placed in our queue. */
+static bool steal_from(struct weft__worker *w, struct weft__worker *v) {
+  struct weft__runnable *r = weft__runq_steal(&w->runq, &v->runq);
+  if (!r) return false;
+  weft__count(&w->ctr.steals, 1);
+  weft__count(&w->ctr.stolen, 1 + weft__runq_len(&w->runq));
+  push_local(w, r, false);
+  return true;
+}
+
+bool (*weft__steal_watch_hook)(void);
+
+/* Watches @v, which runs a task with a short ring (the head comment's
+ * "Stealing"), for up to STEAL_WATCH_NS: true if it began another slice
+ * meanwhile and still has work in its ring, false if it stayed in the
+ * same slice (a long one: steal) or its ring emptied (nothing left to
+ * steal or to leave). Its slice count is the sign, not its ring's head: a
+ * victim running LIFO-slot tasks takes nothing from its ring but is
+ * moving on all the same (watching the head left queue_mpmc's median
+ * 1.3x as slow). The looks are relaxed: a heuristic; the steal that may
+ * follow reads the ring in the idle protocol's order. A test may decide
+ * instead (weft__steal_watch_hook, worker.h). */
+static bool victim_moves_on(struct weft__worker *v) {
+  if (__builtin_expect(weft__steal_watch_hook != NULL, 0) && weft__steal_watch_hook()) return true;
+  uint64_t polled = atomic_load_explicit(&v->ctr.polled, memory_order_relaxed);
+  uint64_t until = weft__clock_ns() + STEAL_WATCH_NS;
+  for (;;) {
+    for (int i = 0; i < STEAL_WATCH_PAUSES; i++) weft__cpu_relax();
+    if (atomic_load_explicit(&v->ctr.polled, memory_order_relaxed) != polled)
+      return weft__runq_len(&v->runq) != 0;
+    if (weft__clock_ns() >= until) return false;
+  }
+}
+
+/* Steals into our (empty) ring; true if it got work, the runnable to run
+ * first already placed in our queue. Victims are visited from a random
+ * start; the first whose ring is long, or who is between tasks, is stolen
+ * from at once. Failing that, the first running victim with a short ring
+ * is watched (victim_moves_on) and stolen from only if it stands still;
+ * a victim left to its own ring sets w->left_work (park_worker). */
 static bool steal_some(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   unsigned n = loop->nworkers, start = next_rand(w) % n, stride = 1;
@@ -1570,17 +1649,22 @@ static bool steal_some(struct weft__worker *w) {
     stride = 1 + next_rand(w) % (n - 1);
     if (gcd(stride, n) != 1) stride = 1;
   }
+  struct weft__worker *watch = NULL;
   for (unsigned i = 0; i < n; i++) {
     unsigned v = (start + i * stride) % n;
     if (v == w->index) continue;
-    struct weft__runnable *r = weft__runq_steal(&w->runq, &loop->workers[v].runq);
-    if (r) {
-      weft__count(&w->ctr.steals, 1);
-      weft__count(&w->ctr.stolen, 1 + weft__runq_len(&w->runq));
-      push_local(w, r, false);
-      return true;
+    struct weft__worker *vw = &loop->workers[v];
+    uint32_t len = weft__runq_len(&vw->runq);
+    if (!len) continue;
+    if (len <= STEAL_WATCH_MAX && weft__worker_busy(vw)) {
+      if (!watch) watch = vw;
+      continue;
     }
+    if (steal_from(w, vw)) return true;
   }
+  if (!watch) return false;
+  if (!victim_moves_on(watch)) return steal_from(w, watch);
+  w->left_work = true;
   return false;
 }
 
@@ -1692,6 +1776,7 @@ static void park_worker(struct weft__worker *w) {
   }
   if (trim_at && trim_at < next) next = trim_at;
   if (drop_at && drop_at < next) next = drop_at;
+  w->left_work = false; /* set again by the re-check's steal_some below */
   bool was_searching = w->searching;
   w->searching = false;
   bool last = standby ? weft__idle_standby_park(&loop->idle, w->index, was_searching)
@@ -1705,6 +1790,9 @@ static void park_worker(struct weft__worker *w) {
     w->searching = weft__idle_transition_from_parked(&loop->idle, w->index);
     return;
   }
+  /* Work left to a running victim by this search or the re-check: look
+   * again within STEAL_RELOOK_NS (the head comment's "Stealing"). */
+  if (w->left_work && next > now + STEAL_RELOOK_NS) next = now + STEAL_RELOOK_NS;
   weft__count(&w->ctr.parks, 1);
   uint64_t t0 = weft__worker_times_begin(&w->ctr); /* the sleep counts as idle from here */
   atomic_store_explicit(&w->ctr.park_start_ns, t0, memory_order_relaxed);

@@ -207,6 +207,7 @@ struct weft__worker {
   struct weft__runnable *pending;
   unsigned no_direct;
   bool searching;
+  bool left_work;               /* steal_some left a running victim its short ring (worker.c) */
   bool pinned_turn;             /* next_local: the pinned list's turn against the ring */
   uint32_t rng;
 
@@ -489,5 +490,9 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
  * be gone (close() ran them to completion). */
 void weft__worker_fini(struct weft__worker *w);
 
+/* Tests only (test_worker): when set, each watch of a running victim
+ * (worker.c, victim_moves_on) calls it first and, if it returns true,
+ * takes the victim as moving on without looking. Set while no loop runs. */
+extern bool (*weft__steal_watch_hook)(void);
 
 #endif

@@ -1,10 +1,11 @@
 /* test_worker.c - runtime/worker.c: cross-worker wake storms, a token ring,
  * the worker a task resumed on another worker's thread reads,
  * work spreading to idle workers, bursts of timer wake-ups shared with an
- * idle worker, many stop/run cycles, and held starts (a blocked crowd's
- * stacks, no starvation), how long a LIFO streak goes on, and an ending
- * task's stack handed on to the next task's first run, and the
- * floating-point control state tasks run in (kept per task with
+ * idle worker, work a thief left to a running worker taken when that
+ * worker stays in a long slice, many stop/run cycles, and held starts (a
+ * blocked crowd's stacks, no starvation), how long a LIFO streak goes on,
+ * and an ending task's stack handed on to the next task's first run, and
+ * the floating-point control state tasks run in (kept per task with
  * cfg.task_fp_env, else the worker thread's). */
 #include "helpers.h"
 #include "clock.h"
@@ -363,6 +364,87 @@ START_TEST(timer_bursts_are_shared_with_an_idle_worker) {
   ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
   weft_task_release(m);
   close_clean(loop);
+}
+END_TEST
+
+/* Work a thief left to a running victim (worker.c, "Stealing") is taken
+ * when the victim then stays in one long slice. Worker 0's main task puts
+ * the marker task in its ring (a second spawn takes the LIFO slot) and
+ * then holds worker 0 in one slice until the marker ran. The hook makes
+ * worker 1's watches leave the marker to worker 0, as if worker 0 were
+ * moving on, until worker 1 has parked with it left there; from then on
+ * the watches look for real. Only the re-look at most STEAL_RELOOK_NS
+ * after that park brings worker 1 back: nothing else would wake it (worker
+ * 0 pushes nothing more), so without it the main task's bound fails. */
+static _Atomic bool watch_left_it, watch_for_real, marker_ran;
+
+static bool leave_it_to_the_victim(void) {
+  if (atomic_load(&watch_for_real)) return false;
+  atomic_store(&watch_left_it, true);
+  return true;
+}
+
+static int run_marker(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  atomic_store(&marker_ran, true);
+  return 0;
+}
+
+static int run_nothing(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  return 0;
+}
+
+static int long_slice_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_loop_t *loop = weft_loop_current();
+  ck_assert_int_eq(weft_worker_index(), 0);
+  weft_task_t *marker, *other;
+  ck_assert_int_eq(weft_spawn(run_marker, NULL, &marker), 0);
+  ck_assert_int_eq(weft_spawn(run_nothing, NULL, &other), 0); /* the LIFO slot; marker: the ring */
+  /* From here this task is the victim's long slice: it never suspends
+   * until the marker ran (each wait bounded: a failure, not a hang). */
+  uint64_t bound = weft_now_ns() + 30ull * 1000 * 1000 * 1000;
+  while (!atomic_load(&watch_left_it)) ck_assert_uint_lt(weft_now_ns(), bound);
+  struct weft_worker_stats ws;
+  ck_assert_int_eq(weft_loop_worker_stats(loop, 1, &ws), 0);
+  uint64_t parks = ws.parks;
+  do {
+    ck_assert_uint_lt(weft_now_ns(), bound);
+    ck_assert_int_eq(weft_loop_worker_stats(loop, 1, &ws), 0);
+  } while (ws.parks == parks);
+  atomic_store(&watch_for_real, true);
+  while (!atomic_load(&marker_ran)) ck_assert_uint_lt(weft_now_ns(), bound);
+  ck_assert_int_eq(weft_await(weft_task_future(marker), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(other), NULL), 0);
+  weft_task_release(marker);
+  weft_task_release(other);
+  return 0;
+}
+
+START_TEST(work_left_to_a_victim_in_a_long_slice_is_taken) {
+  atomic_store(&watch_left_it, false);
+  atomic_store(&watch_for_real, false);
+  atomic_store(&marker_ran, false);
+  weft__steal_watch_hook = leave_it_to_the_victim;
+  struct weft_loop_config cfg;
+  weft_loop_config_init(&cfg);
+  cfg.workers = 2;
+  cfg.adapt_workers = 0; /* a standby worker 1 would not steal at all */
+  weft_loop_t *loop;
+  ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
+  struct weft_task_opts opts;
+  weft_task_opts_init(&opts);
+  opts.worker = 0;
+  weft_task_t *m;
+  ck_assert_int_eq(weft_spawn_opts(loop, long_slice_main, NULL, &opts, &m), 0);
+  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
+  weft_task_release(m);
+  close_clean(loop);
+  weft__steal_watch_hook = NULL;
 }
 END_TEST
 
@@ -796,6 +878,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, spawned_work_runs_exactly_once);
   tcase_add_test(tc, repeated_stop_and_run);
   tcase_add_test(tc, timer_bursts_are_shared_with_an_idle_worker);
+  tcase_add_test(tc, work_left_to_a_victim_in_a_long_slice_is_taken);
   tcase_add_test(tc, held_starts_bound_a_blocked_crowds_stacks);
   tcase_add_test(tc, a_yielding_task_does_not_starve_held_starts);
   tcase_add_test(tc, an_ending_task_hands_its_stack_to_a_first_run);
