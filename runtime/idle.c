@@ -46,6 +46,13 @@
  * until its worker parks, Go 1.19's Gosched puts the goroutine on the
  * global queue without waking anybody.
  *
+ * And one look leaves work it sees on purpose: a parker's re-check that
+ * finds only a short ring on a worker running a task, which begins other
+ * slices while it is watched, leaves that ring to it (worker.c,
+ * "Stealing"). That worker is awake and runs it; should it stay in one
+ * long slice instead, the parker looks again within 0.5 ms (its park has
+ * that deadline), so the work waits at most that long for a thief.
+ *
  * The state word is only a summary for the lock-free fast path; the sleeper
  * set and every change to it happen under the lock.
  *

@@ -1654,7 +1654,10 @@ static bool steal_some(struct weft__worker *w) {
     unsigned v = (start + i * stride) % n;
     if (v == w->index) continue;
     struct weft__worker *vw = &loop->workers[v];
-    uint32_t len = weft__runq_len(&vw->runq);
+    /* seq_cst: the re-check before a park reads the rings here, in the
+     * idle protocol's total order (idle.c, rule 4), as the steal's own
+     * loads (runq.c) are. */
+    uint32_t len = weft__runq_len_sc(&vw->runq);
     if (!len) continue;
     if (len <= STEAL_WATCH_MAX && weft__worker_busy(vw)) {
       if (!watch) watch = vw;
