@@ -318,6 +318,58 @@ static int timer_accuracy(void *arg, void **res) {
   return 0;
 }
 
+/* ---- wake_then_hold: what a busy worker's freshly woken tasks wait ----------
+ * A task wakes three waiting tasks (an Event: one takes its worker's LIFO
+ * slot, two go to its ring) and then holds its worker for 2 ms of CPU; the
+ * delay until the first of them starts, on another worker. The cost side
+ * of the steal watch (runtime/worker.c, "Stealing": a thief watches a
+ * running victim's short ring before stealing it). Several workers; by
+ * name only. */
+
+static weft_event_t *hold_event;
+static _Atomic uint64_t hold_woke_at, hold_first_at;
+
+static int hold_waiter(void *arg, void **res) {
+  if (weft_event_wait(hold_event, -1) != 0) return -1;
+  uint64_t t = weft_now_ns(), none = 0;
+  atomic_compare_exchange_strong(&hold_first_at, &none, t);
+  return 0;
+}
+
+static int hold_waker(void *arg, void **res) {
+  atomic_store(&hold_woke_at, weft_now_ns());
+  weft_event_set(hold_event);
+  uint64_t end = weft_now_ns() + 2000000; /* the long slice under test */
+  while (weft_now_ns() < end) {
+  }
+  return 0;
+}
+
+static int wake_then_hold(void *arg, void **res) {
+  enum { N = 300, WAITERS = 3 };
+  static double delay_us[N];
+  double t0 = now_s();
+  for (int i = 0; i < N; i++) {
+    if (weft_event_create(&hold_event) != 0) return -1;
+    atomic_store(&hold_first_at, 0);
+    weft_task_t *w[WAITERS], *h;
+    for (int k = 0; k < WAITERS; k++) weft_spawn(hold_waiter, NULL, &w[k]);
+    weft_sleep(0.001); /* every waiter waiting, every worker idle */
+    weft_spawn(hold_waker, NULL, &h);
+    await_all(w, WAITERS);
+    await_all(&h, 1);
+    delay_us[i] = (double)(atomic_load(&hold_first_at) - atomic_load(&hold_woke_at)) / 1e3;
+    weft_event_destroy(hold_event);
+  }
+  double dt = now_s() - t0;
+  qsort(delay_us, N, sizeof *delay_us, cmp_double);
+  char extra[128];
+  snprintf(extra, sizeof extra, "first_start_p10_us=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f",
+           delay_us[N / 10], delay_us[N / 2], delay_us[N * 9 / 10], delay_us[N * 99 / 100]);
+  report("wake_then_hold", N, dt, extra);
+  return 0;
+}
+
 /* ---- fork_join: fib(n) with one spawn per call ------------------------------
  * n = 30 (1,346,268 spawns); WEFT_BENCH_FIB=N (20..40) sets it, for scaling
  * runs on many cores where fib(30) ends in a few milliseconds. The peers
@@ -699,8 +751,8 @@ static int yield_many_warm(void *arg, void **res) { return yield_many((void *)1,
 static int ping_pong_warm(void *arg, void **res) { return ping_pong((void *)1, res); }
 
 /* How main runs a workload: BY_NAME ones only when named (rss_burst:
- * GiBs; rss_deep: 2.5 s asleep; timers_steady and the sched_switch
- * variants: diagnoses); OWN_LOOP ones make their own one-worker loop,
+ * GiBs; rss_deep: 2.5 s asleep; timers_steady, wake_then_hold and the
+ * sched_switch variants: diagnoses); OWN_LOOP ones make their own one-worker loop,
  * whatever --workers says (the entry is called directly). */
 enum { BY_NAME = 1, OWN_LOOP = 2 };
 
@@ -718,6 +770,7 @@ static const struct {
     {"sched_switch_mixed", sched_switch_mixed, BY_NAME | OWN_LOOP}, {"fork_join", fork_join, 0}, {"idle", idle, 0},
     {"rss", rss, 0}, {"rss_deep", rss_deep, BY_NAME},
     {"rss_burst", rss_burst, BY_NAME}, {"timers_steady", timers_steady, BY_NAME},
+    {"wake_then_hold", wake_then_hold, BY_NAME},
     {"lock_contended", bench_lock_contended, 0}, {"lock_contended_fifo", bench_lock_contended_fifo, 0},
     {"lock_contended_barging", bench_lock_contended_barging, 0},
     {"queue_mpmc", bench_queue_mpmc, 0},

@@ -102,8 +102,8 @@
  * occupant into the ring), which the victim runs in the next few
  * microseconds with their data in its caches. The thief watches such a
  * victim first (victim_moves_on): if the victim begins another slice
- * within STEAL_WATCH_NS, it is getting on with its own work and is left
- * to it; if not (it is in a long slice), the thief steals. Go's
+ * within STEAL_WATCH_NS (3 us), it is getting on with its own work and is
+ * left to it; if not (it is in a long slice), the thief steals. Go's
  * runqsteal holds back from a running victim's runnext the same way (a
  * 3 us sleep). Without it, tasks that wake each other through a shared
  * queue moved between workers with every wake-up and steal, and both
@@ -1586,19 +1586,21 @@ static unsigned gcd(unsigned a, unsigned b) {
  * get wakes one putter per item while putters wait: up to 4 at once in
  * queue_mpmc), which it gets to within a few microseconds (a slice of
  * queue_mpmc is ~1-2 us). Watching rings of up to 4 helped little (the
- * bursts plus what was queued before); a 3 us watch still let the thief
- * take them in most runs, 10 us in few. Longer rings are shared at once,
- * as before. */
+ * bursts plus what was queued before). The watch is also how long work
+ * behind a long slice waits for a thief (wake_then_hold): 10 us added
+ * 10-60 us to its median, 3 us adds ~3 us and keeps queue_mpmc's gain
+ * (2 and 5 us did about as well; Go's runqsteal waits 3 us too). Longer
+ * rings are shared at once, as before. */
 #define STEAL_WATCH_MAX 8u
-#define STEAL_WATCH_NS 10000u
+#define STEAL_WATCH_NS 3000u
 /* Pauses between two looks at the victim (~27 ns a pause on the Zen 3
  * VM): each look pulls the line the victim writes as a slice begins. */
 #define STEAL_WATCH_PAUSES 32
 /* How long a thief that left work to a running victim sleeps at most
  * before it looks again: the bound on that work's wait if the victim
  * then runs a long slice. Go's sysmon takes 10 ms to preempt such a
- * slice; 0.5 ms costs the thief a wake-up and a watch (<= 10 us) per
- * 0.5 ms while a victim keeps work in its ring, 2% of a CPU. */
+ * slice; 0.5 ms costs the thief a wake-up and two watches (<= 6 us) per
+ * 0.5 ms while a victim keeps work in its ring, ~1% of a CPU. */
 #define STEAL_RELOOK_NS 500000u
 
 /* Steals half of @v's ring into ours (empty); true if it got any, the
