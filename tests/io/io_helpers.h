@@ -33,9 +33,11 @@ static inline void io_skip_if_unavailable(void) {
 }
 
 /* Open fds of this process, to prove an operation leaked none. Files
- * under /proc are left out: a loop's monitor thread opens one for a few
- * microseconds every 100 ms while workers are busy (each worker's
- * schedstat, for the adapt controller), which a count could catch. */
+ * under /proc are left out: with the adapt controller on, a loop's
+ * monitor thread opens one for a few microseconds every 100 ms while
+ * workers are busy (each worker's schedstat), which a count could catch.
+ * (It also opens shared objects to name a stall report's frames; the
+ * suites that count fds report no stalls.) */
 static inline int count_fds(void) {
   int n = 0;
   for (int fd = 0; fd < 4096; fd++) {

@@ -33,11 +33,15 @@ static void stream_pair(int sv[2], size_t limit, weft_reader_t **r, weft_writer_
 }
 
 /* A file's identity, to tell "closed" from "closed, and the number since
- * taken by another file": a loop's monitor thread opens /proc files (each
- * worker's schedstat, for the adapt controller, every 100 ms while
- * workers are busy), each of which takes the lowest free number for a few
- * microseconds, so fcntl(fd) == -1 on a number just closed fails now and
- * then (test_close_after_queued_writes under `make test-epoll`). */
+ * taken by another file": a loop's monitor thread opens files while
+ * workers run, each taking the lowest free number for a moment: after a
+ * stall report, the shared objects it names frames from (symbolize.c:
+ * here libc.so.6: a task making thousands of assertions without
+ * suspending, each one a write of its place to Check's pipe, holds its
+ * worker for 100 ms, as some of this suite's do), and with the adapt
+ * controller on, each worker's /proc schedstat every 100 ms. fcntl(fd) == -1 on a number just closed failed
+ * so once (test_close_after_queued_writes, test_stream_epoll in
+ * `make test`). */
 struct fd_id {
   int fd;
   dev_t dev;
