@@ -406,18 +406,21 @@ static int long_slice_main(void *arg, void **res) {
   ck_assert_int_eq(weft_spawn(run_marker, NULL, &marker), 0);
   ck_assert_int_eq(weft_spawn(run_nothing, NULL, &other), 0); /* the LIFO slot; marker: the ring */
   /* From here this task is the victim's long slice: it never suspends
-   * until the marker ran (each wait bounded: a failure, not a hang). */
+   * until the marker ran (each wait bounded: a failure, not a hang; an
+   * assertion only then, each passing one being a write to Check's pipe). */
   uint64_t bound = weft_now_ns() + 30ull * 1000 * 1000 * 1000;
-  while (!atomic_load(&watch_left_it)) ck_assert_uint_lt(weft_now_ns(), bound);
+  while (!atomic_load(&watch_left_it))
+    if (weft_now_ns() >= bound) ck_abort_msg("worker 1 never watched worker 0");
   struct weft_worker_stats ws;
   ck_assert_int_eq(weft_loop_worker_stats(loop, 1, &ws), 0);
   uint64_t parks = ws.parks;
   do {
-    ck_assert_uint_lt(weft_now_ns(), bound);
-    ck_assert_int_eq(weft_loop_worker_stats(loop, 1, &ws), 0);
+    if (weft_now_ns() >= bound) ck_abort_msg("worker 1 never parked");
+    if (weft_loop_worker_stats(loop, 1, &ws) != 0) ck_abort_msg("no worker 1 statistics");
   } while (ws.parks == parks);
   atomic_store(&watch_for_real, true);
-  while (!atomic_load(&marker_ran)) ck_assert_uint_lt(weft_now_ns(), bound);
+  while (!atomic_load(&marker_ran))
+    if (weft_now_ns() >= bound) ck_abort_msg("the marker never ran: worker 1 did not look again");
   ck_assert_int_eq(weft_await(weft_task_future(marker), NULL), 0);
   ck_assert_int_eq(weft_await(weft_task_future(other), NULL), 0);
   weft_task_release(marker);
