@@ -1618,22 +1618,20 @@ bool (*weft__steal_watch_hook)(void);
 
 /* Watches @v, which runs a task with a short ring (the head comment's
  * "Stealing"), for up to STEAL_WATCH_NS: true if it began another slice
- * meanwhile and still has work in its ring, false if it stayed in the
- * same slice (a long one: steal) or its ring emptied (nothing left to
- * steal or to leave). Its slice count is the sign, not its ring's head: a
- * victim running LIFO-slot tasks takes nothing from its ring but is
- * moving on all the same (watching the head left queue_mpmc's median
- * 1.3x as slow). The looks are relaxed: a heuristic; the steal that may
- * follow reads the ring in the idle protocol's order. A test may decide
- * instead (weft__steal_watch_hook, worker.h). */
+ * meanwhile, false if it stayed in the same one (a long slice: steal).
+ * Its slice count is the sign, not its ring's head: a victim running
+ * LIFO-slot tasks takes nothing from its ring but is moving on all the
+ * same (watching the head left queue_mpmc's median 1.3x as slow). The
+ * looks are relaxed: a heuristic; the steal that may follow reads the
+ * ring in the idle protocol's order. A test may decide instead
+ * (weft__steal_watch_hook, worker.h). */
 static bool victim_moves_on(struct weft__worker *v) {
   if (__builtin_expect(weft__steal_watch_hook != NULL, 0) && weft__steal_watch_hook()) return true;
   uint64_t polled = atomic_load_explicit(&v->ctr.polled, memory_order_relaxed);
   uint64_t until = weft__clock_ns() + STEAL_WATCH_NS;
   for (;;) {
     for (int i = 0; i < STEAL_WATCH_PAUSES; i++) weft__cpu_relax();
-    if (atomic_load_explicit(&v->ctr.polled, memory_order_relaxed) != polled)
-      return weft__runq_len(&v->runq) != 0;
+    if (atomic_load_explicit(&v->ctr.polled, memory_order_relaxed) != polled) return true;
     if (weft__clock_ns() >= until) return false;
   }
 }
@@ -1643,7 +1641,7 @@ static bool victim_moves_on(struct weft__worker *v) {
  * start; the first whose ring is long, or who is between tasks, is stolen
  * from at once. Failing that, the first running victim with a short ring
  * is watched (victim_moves_on) and stolen from only if it stands still;
- * a victim left to its own ring sets w->left_work (park_worker). */
+ * a victim left with work in its ring sets w->left_work (park_worker). */
 static bool steal_some(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
   unsigned n = loop->nworkers, start = next_rand(w) % n, stride = 1;
@@ -1669,7 +1667,9 @@ static bool steal_some(struct weft__worker *w) {
   }
   if (!watch) return false;
   if (!victim_moves_on(watch)) return steal_from(w, watch);
-  w->left_work = true;
+  /* Left to the victim: what it still has (it may have emptied its ring
+   * meanwhile: then nothing is left to look at again). */
+  if (weft__runq_len(&watch->runq)) w->left_work = true;
   return false;
 }
 

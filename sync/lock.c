@@ -53,8 +53,8 @@
  * acquisition (the convoy lock_contended shows with two workers). The
  * woken waiter clears WOKEN as it tries: it takes the lock if free, else
  * goes back to the front of the queue. One that has waited more than
- * weft__lock_starving_ns (1 ms) and loses again sets starving: releases then hand over
- * directly, as the FIFO lock does, until the queue empties.
+ * weft__lock_starving_ns (1 ms) and loses again sets starving: releases
+ * then hand over directly, as the FIFO lock does, until the queue empties.
  *
  * Invariants added by barging (under m, after every change): WOKEN is set
  * exactly while a waiter woken to try has not yet tried (it is never set
@@ -283,7 +283,8 @@ static bool try_after_wake_locked(struct weft_lock *l, uintptr_t me, bool requeu
 
 /* Barging, under m: a woken waiter's try that requeues it if lost
  * (try_after_wake_locked); a loss after waiting since @since for over
- * weft__lock_starving_ns turns the lock to hand-offs. True: the lock is taken. */
+ * weft__lock_starving_ns turns the lock to hand-offs. True: the lock is
+ * taken. */
 static bool retry_locked(struct weft_lock *l, uintptr_t me, uint64_t since) {
   if (try_after_wake_locked(l, me, true)) return true;
   if (weft__clock_ns() - since > weft__lock_starving_ns) l->starving = true;

@@ -354,16 +354,21 @@ static int burst_main(void *arg, void **res) {
   return 0;
 }
 
-START_TEST(timer_bursts_are_shared_with_an_idle_worker) {
-  weft_loop_t *loop = make_loop(2);
+/* Runs @fn as @loop's main task, pinned to worker 0, then closes @loop
+ * (asserting nothing it made is left). */
+static void run_on_worker_0(weft_loop_t *loop, weft_task_fn fn) {
   struct weft_task_opts opts;
   weft_task_opts_init(&opts);
   opts.worker = 0;
   weft_task_t *m;
-  ck_assert_int_eq(weft_spawn_opts(loop, burst_main, NULL, &opts, &m), 0);
+  ck_assert_int_eq(weft_spawn_opts(loop, fn, NULL, &opts, &m), 0);
   ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
   weft_task_release(m);
   close_clean(loop);
+}
+
+START_TEST(timer_bursts_are_shared_with_an_idle_worker) {
+  run_on_worker_0(make_loop(2), burst_main);
 }
 END_TEST
 
@@ -434,14 +439,7 @@ START_TEST(work_left_to_a_victim_in_a_long_slice_is_taken) {
   cfg.adapt_workers = 0; /* a standby worker 1 would not steal at all */
   weft_loop_t *loop;
   ck_assert_int_eq(weft_loop_new(&cfg, &loop), 0);
-  struct weft_task_opts opts;
-  weft_task_opts_init(&opts);
-  opts.worker = 0;
-  weft_task_t *m;
-  ck_assert_int_eq(weft_spawn_opts(loop, long_slice_main, NULL, &opts, &m), 0);
-  ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
-  weft_task_release(m);
-  close_clean(loop);
+  run_on_worker_0(loop, long_slice_main);
   weft__steal_watch_hook = NULL;
 }
 END_TEST
