@@ -15,11 +15,12 @@
  * through the reactor.
  *
  * sendfile(2) has no MSG_NOSIGNAL: on a socket the peer closed it raises
- * SIGPIPE, which weft never lets through (weft/io.h). Unless the process
- * ignores SIGPIPE, each call runs with it blocked in this thread, and a
- * SIGPIPE it raised (-EPIPE) is taken back before the mask is restored;
- * no suspension happens in between, so no other task runs under that
- * mask.
+ * SIGPIPE, which weft never lets through (weft/io.h). Every task runs on a
+ * worker thread that has SIGPIPE blocked (runtime/sigpipe.h), so the
+ * call fails with -EPIPE; the signal it left pending is taken back. (Up to
+ * 2026-12-07 each call asked for SIGPIPE's disposition and, unless it was
+ * ignored, blocked and restored it around the call: one to three system
+ * calls a file.)
  *
  * The kernel reads a file's pages inside sendfile(2), on the worker's
  * thread: pages not in the page cache would hold the worker for a disk
@@ -35,17 +36,21 @@
  * blocks into an aligned buffer: sendfile(2) would read the device on the
  * worker's thread, and O_DIRECT refuses unaligned reads.
  *
- * A stream writer's sendfile (stream.c) sends on a socket the stream owns:
- * weft__sock_sendfile with its flags (@own_flags, asked once per stream)
- * makes that socket non-blocking for each sendfile(2) call and blocking
- * again right after it, with no suspension in between, so a stream's
- * blocking socket takes the zero-copy path too. Nothing of the stream
- * depends on the flag meanwhile: its ring requests are IORING_OP_SEND and
- * RECV, which call sock_sendmsg/sock_recvmsg and never look at the file's
- * flags (SENDMSG and RECVMSG would: ____sys_sendmsg adds MSG_DONTWAIT for
- * an O_NONBLOCK file, so one a kernel worker retries fails with a spurious
- * -EAGAIN, scylladb/seastar#3479; hence blocking sockets otherwise), and
- * its direct sends say MSG_DONTWAIT.
+ * A stream writer's sendfile (stream.c) sends on a socket the stream owns,
+ * which the stream makes non-blocking at its first sendfile and leaves so
+ * (as asyncio's transports keep theirs), so it takes the zero-copy path.
+ * Nothing of the stream depends on the flag: its ring requests are
+ * IORING_OP_SEND and RECV, which call sock_sendmsg/sock_recvmsg and never
+ * look at the file's flags; its direct sends say MSG_DONTWAIT; with the
+ * epoll backend its sockets are non-blocking anyway. An IORING_OP_SENDMSG
+ * or RECVMSG on it (through the fd get_extra_info gives) would look:
+ * ____sys_sendmsg adds MSG_DONTWAIT for an O_NONBLOCK file, so one a
+ * kernel worker retries can fail with -EAGAIN (scylladb/seastar#3479),
+ * which the ring turns into a poll and a new try like any other -EAGAIN
+ * (io/ring.c). Until 2026-12-07 the socket was made non-blocking around
+ * each sendfile(2) call instead: two fcntl calls a file, which with the
+ * SIGPIPE look were 3 of a 16 KiB file's 11 system calls a request and
+ * 7% of its CPU (benchmarks/RESULTS.md).
  *
  * Invariants: `sent` counts bytes the socket took, and the caller's offset
  * (or, with none, the file position) has advanced by exactly `sent`
@@ -62,13 +67,12 @@
 #include "alloc.h"
 #include "deadline.h"
 #include "loop.h"
+#include "sigpipe.h"
 #include "task.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -157,58 +161,25 @@ static size_t still(size_t count, size_t sent) {
   return count ? count - sent : SIZE_MAX;
 }
 
-/* sendfile(2), made non-blocking for the call when @flags (the socket's
- * file status flags, or -1 to leave them) lack O_NONBLOCK. */
-static ssize_t sendfile_nonblocking(int sock, int fd, off_t *at, size_t n, int flags) {
-  if (flags < 0 || (flags & O_NONBLOCK)) return sendfile(sock, fd, at, n);
-  if (fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+/* One sendfile(2). It raises no SIGPIPE that could end the process: a
+ * task runs on a worker, which has SIGPIPE blocked (runtime/sigpipe.h);
+ * one the call raised is taken back, so none is left pending. */
+static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n) {
   ssize_t r = sendfile(sock, fd, at, n);
-  int err = errno;
-  (void)fcntl(sock, F_SETFL, flags);
-  errno = err;
-  return r;
-}
-
-/* One sendfile(2) that raises no SIGPIPE (design comment); @flags as
- * sendfile_nonblocking's. */
-static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n, int flags) {
-  struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-    return sendfile_nonblocking(sock, fd, at, n, flags);
-  sigset_t pipe_only, old, pending;
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-  /* A SIGPIPE pending before the call is not ours to take. Unblocked, it
-   * would have been delivered already: only a thread that blocked it
-   * (rare) needs to look. */
-  bool was_pending = false;
-  if (sigismember(&old, SIGPIPE) == 1) {
-    sigemptyset(&pending);
-    was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-  }
-  ssize_t r = sendfile_nonblocking(sock, fd, at, n, flags);
-  int err = errno;
-  if (r < 0 && err == EPIPE && !was_pending) {
-    struct timespec now = {0, 0};
-    while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  errno = err;
+  if (r < 0 && errno == EPIPE) weft__sigpipe_take_back(); /* keeps errno */
   return r;
 }
 
 static ssize_t send_copy(int sock, const struct source *src, size_t count, uint64_t deadline,
                          size_t *sent);
 
-/* sendfile(2) until @count is sent, the file ends or an error: the bytes
- * sent, or an error with *@sent telling how far it got. *@unsupported: the
- * first call said the file cannot be sent this way (nothing sent).
- * @flags: as sendfile_nonblocking's. A regular file's windows not in the
- * page cache go by the copy instead (design comment). */
+/* sendfile(2) on the non-blocking @sock until @count is sent, the file
+ * ends or an error: the bytes sent, or an error with *@sent telling how
+ * far it got. *@unsupported: the first call said the file cannot be sent
+ * this way (nothing sent). A regular file's windows not in the page cache
+ * go by the copy instead (design comment). */
 static ssize_t send_native(int sock, const struct source *src, size_t count, uint64_t deadline,
-                           int flags, size_t *sent, bool *unsupported) {
+                           size_t *sent, bool *unsupported) {
   int fd = src->fd;
   for (;;) {
     size_t want = still(count, *sent);
@@ -228,7 +199,7 @@ static ssize_t send_native(int sock, const struct source *src, size_t count, uin
       want = window;
     }
     off_t at = src->start + (off_t)*sent;
-    ssize_t n = sendfile_quiet(sock, fd, src->seekable ? &at : NULL, want, flags);
+    ssize_t n = sendfile_quiet(sock, fd, src->seekable ? &at : NULL, want);
     if (n > 0) {
       *sent += (size_t)n;
       continue;
@@ -310,12 +281,12 @@ int weft__sendfile_sock_flags(int sock, int *flags) {
 }
 
 ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64_t timeout_ns,
-                            int own_flags) {
+                            int sock_flags) {
   struct weft_task *t = weft__task_self();
   if (!t) return -EPERM;
   if ((offset && *offset < 0) || count > SSIZE_MAX) return -EINVAL;
-  int flags = own_flags; /* the socket's own, asked here when it is the caller's */
-  if (own_flags < 0) {
+  int flags = sock_flags; /* asked here unless the caller knows them */
+  if (sock_flags < 0) {
     int rc = weft__sendfile_sock_flags(sock, &flags);
     if (rc) return rc;
   }
@@ -349,11 +320,11 @@ ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64
     src.align = rc == 0 ? (mem > off ? mem : off) : 4096;
   }
   size_t sent = 0;
-  /* A blocking socket of the caller's goes by the copy (sendfile(2) would
-   * block the thread); one the caller owns is toggled (own_flags). */
-  bool unsupported = (own_flags < 0 && !(flags & O_NONBLOCK)) || src.direct;
+  /* A blocking socket goes by the copy (sendfile(2) would block the
+   * thread); a stream makes its own non-blocking first (stream.c). */
+  bool unsupported = !(flags & O_NONBLOCK) || src.direct;
   ssize_t rc = 0;
-  if (!unsupported) rc = send_native(sock, &src, count, deadline, own_flags, &sent, &unsupported);
+  if (!unsupported) rc = send_native(sock, &src, count, deadline, &sent, &unsupported);
   if (rc == 0 && unsupported) rc = send_copy(sock, &src, count, deadline, &sent);
   if (offset) *offset += (off_t)sent;
   else if (src.seekable) (void)lseek(fd, src.start + (off_t)sent, SEEK_SET);

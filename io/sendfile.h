@@ -16,13 +16,12 @@
  * socket (a stream) asks once and passes the answer on. */
 int weft__sendfile_sock_flags(int sock, int *flags);
 
-/* weft_sock_sendfile_timeout. @own_flags < 0: @sock is the caller's
- * (checked here each call). Otherwise the caller owns @sock, as a stream
- * owns its socket, and @own_flags are weft__sendfile_sock_flags' answer
- * for it: a blocking @sock is then made non-blocking around each
- * sendfile(2) call, so it takes the zero-copy path too (sendfile.c).
- * Suspends. */
+/* weft_sock_sendfile_timeout. @sock_flags < 0: asked here
+ * (weft__sendfile_sock_flags, each call). Otherwise the caller knows
+ * @sock's flags, as a stream knows its own socket's (it makes it
+ * non-blocking at its first sendfile, so it takes the zero-copy path:
+ * sendfile.c). A blocking @sock goes by the copy. Suspends. */
 ssize_t weft__sock_sendfile(int sock, int fd, off_t *offset, size_t count, int64_t timeout_ns,
-                            int own_flags);
+                            int sock_flags);
 
 #endif

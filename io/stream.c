@@ -1593,6 +1593,12 @@ ssize_t weft_writer_sendfile_timeout(weft_writer_t *w, int fd, off_t *offset, si
   stream_unlock(s);
   if (!rc && s->sendfile_sock == WEFT__SENDFILE_SOCK_UNKNOWN) { /* once per stream */
     int flags = 0, err = weft__sendfile_sock_flags(sock, &flags);
+    /* Non-blocking from now on, for sendfile(2)'s sake (sendfile.c says
+     * why nothing else of the stream minds). */
+    if (!err && !(flags & O_NONBLOCK)) {
+      flags |= O_NONBLOCK;
+      if (fcntl(sock, F_SETFL, flags) != 0) err = -errno;
+    }
     s->sendfile_sock = err ? err : flags;
   }
   if (!rc && s->sendfile_sock < 0) rc = s->sendfile_sock;

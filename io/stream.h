@@ -111,7 +111,8 @@ struct weft__stream {
                                  drained waits for an empty buffer, and the
                                  fd stays open and not shut down (a send runs) */
   int sendfile_sock;          /* the socket's weft__sendfile_sock_flags answer,
-                                 asked by the first sendfile: its flags (>= 0),
+                                 asked by the first sendfile, which made it
+                                 non-blocking: its flags (>= 0, O_NONBLOCK),
                                  its error (< 0), or WEFT__SENDFILE_SOCK_UNKNOWN
                                  until then. Only a running sendfile reads or
                                  writes it (sendfile_active, set and cleared

@@ -51,6 +51,7 @@
  *     done with the loop before close can go on.
  */
 #include "loop.h"
+#include "sigpipe.h"
 #include "amutex.h"
 #include "registry.h"
 #include "adapt.h"
@@ -361,8 +362,13 @@ static int run(struct weft_loop *loop, bool alone) {
   bool restore = loop->pin_workers && sched_getaffinity(0, sizeof saved, &saved) == 0;
   int rc = alone ? 0 : weft__loop_threads_start(loop);
   if (rc == 0 && !alone) rc = weft__monitor_start(loop);
+  bool pipe_blocked = false;
   if (rc == 0) {
-    pthread_sigmask(SIG_SETMASK, NULL, &loop->run_mask); /* workers run with the caller's */
+    /* Workers run with the caller's mask plus SIGPIPE (sigpipe.h), this
+     * thread too until the run ends. */
+    pthread_sigmask(SIG_SETMASK, NULL, &loop->run_mask);
+    sigaddset(&loop->run_mask, SIGPIPE);
+    pipe_blocked = weft__sigpipe_block();
     if (!alone) weft__loop_threads_release(loop);
     if (loop->pin_workers) weft__loop_pin_self(0);
     struct weft__altstack alt;
@@ -372,6 +378,7 @@ static int run(struct weft_loop *loop, bool alone) {
     weft__stackguard_thread_exit(&alt);
     if (!alone) weft__loop_threads_wait(loop, true);
   }
+  weft__sigpipe_restore(pipe_blocked); /* no task writes on this thread any more */
   if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
   atomic_store_explicit(&loop->stopping, false, memory_order_relaxed);
   /* release: publishes everything the run did to the next run or close. */

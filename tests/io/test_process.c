@@ -1,7 +1,8 @@
 /*
  * test_process.c - subprocesses (io/process.c): exit codes, signals sent
  * to children, pipes in both directions, large transfers without
- * deadlock, spawn errors, cancellation of wait.
+ * deadlock, spawn errors, cancellation of wait, a child that exits
+ * without reading its stdin (-EPIPE, never SIGPIPE).
  */
 #include "io_helpers.h"
 #include <signal.h>
@@ -126,6 +127,46 @@ START_TEST(test_big_communicate) {
 }
 END_TEST
 
+/* A child that exits without reading its stdin: the parent's writes find
+ * the pipe's reader gone. asyncio's communicate ignores the broken pipe
+ * (test_communicate_ignore_broken_pipe) and a write to the stream fails
+ * with BrokenPipeError (test_stdin_broken_pipe); neither ends the
+ * process, whose SIGPIPE disposition here is the default (the test's own
+ * process would die of it: Check reports the signal). */
+static int broken_stdin_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  size_t n = 1u << 20; /* more than the pipe holds: a write must find it gone */
+  char *in = malloc(n);
+  memset(in, 'x', n);
+  char *const t[] = {"true", NULL};
+  struct weft_process_opts io = {.stdin_mode = WEFT_STDIO_PIPE};
+  weft_process_t *p;
+  ck_assert_int_eq(weft_create_subprocess_exec("true", t, &io, &p), 0);
+  int rc = -1;
+  ck_assert_int_eq(weft_process_communicate(p, in, n, NULL, NULL, NULL, NULL, &rc), 0);
+  ck_assert_int_eq(rc, 0);
+  weft_process_release(p);
+  /* The stream itself: the child is reaped first, so the pipe's reader
+   * is gone before the first byte is written. */
+  ck_assert_int_eq(weft_create_subprocess_exec("true", t, &io, &p), 0);
+  ck_assert_int_eq(weft_process_wait(p, &rc), 0);
+  weft_writer_t *w = weft_process_stdin(p);
+  int wr = weft_writer_write(w, in, n);
+  ck_assert(wr == 0 || wr == -EPIPE);
+  ck_assert_int_eq(weft_writer_drain(w), -EPIPE);
+  weft_process_release(p);
+  free(in);
+  return 0;
+}
+
+START_TEST(test_stdin_of_a_child_that_exited) {
+  ck_assert(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+  ck_assert_int_eq(run_main(1, broken_stdin_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, broken_stdin_main, NULL, NULL), 0);
+}
+END_TEST
+
 struct waiter {
   weft_process_t *p;
   weft_event_t *started;
@@ -175,6 +216,7 @@ static Suite *process_suite(void) {
   tcase_add_test(tc, test_pipes);
   tcase_add_test(tc, test_big_communicate);
   tcase_add_test(tc, test_cancel_wait);
+  tcase_add_test(tc, test_stdin_of_a_child_that_exited);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1,6 +1,7 @@
 /* test_loop.c - runtime/loop.c: configuration errors, run_forever/stop
  * semantics, run_until_complete, close (running, twice, with pending work),
- * nested runs, weft_run's cleanup, and asyncio's exact order with one worker. */
+ * nested runs, weft_run's cleanup, asyncio's exact order with one worker, and
+ * SIGPIPE blocked on workers (a broken pipe never ends the process). */
 #include "helpers.h"
 
 #include <errno.h>
@@ -1215,6 +1216,75 @@ START_TEST(sigint_cancels_the_main_task) {
 END_TEST
 #endif
 
+/* Writes to a pipe whose reader is gone, from tasks on every worker: each
+ * fails with EPIPE (a raw write(), and weft_write through the reactor),
+ * and none ends the process, whose SIGPIPE disposition here is the default
+ * (Check would report the signal). runtime/sigpipe.h. */
+static int broken_pipe_writer(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  int p[2];
+  ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+  close(p[0]);
+  errno = 0;
+  ck_assert_int_eq(write(p[1], "x", 1), -1);
+  ck_assert_int_eq(errno, EPIPE);
+  ck_assert_int_eq(weft_write(p[1], "x", 1), -EPIPE);
+  close(p[1]);
+  return 0;
+}
+
+static int broken_pipes_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  weft_task_t *t[8];
+  for (int i = 0; i < 8; i++) ck_assert_int_eq(weft_spawn(broken_pipe_writer, NULL, &t[i]), 0);
+  ck_assert_int_eq(broken_pipe_writer(NULL, NULL), 0);
+  for (int i = 0; i < 8; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(t[i]), NULL), 0);
+    weft_task_release(t[i]);
+  }
+  return 0;
+}
+
+static bool sigpipe_in(int how) {
+  sigset_t set;
+  sigemptyset(&set);
+  if (how == 0) ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, NULL, &set), 0);
+  else ck_assert_int_eq(sigpending(&set), 0);
+  return sigismember(&set, SIGPIPE) == 1;
+}
+
+/* The caller's thread gets its mask back with no SIGPIPE pending. */
+START_TEST(broken_pipes_never_end_the_process) {
+  ck_assert(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+  for (unsigned workers = 1; workers <= 4; workers += 3) {
+    ck_assert_int_eq(run_main(workers, broken_pipes_main, NULL, NULL), 0);
+    ck_assert(!sigpipe_in(0)); /* not blocked */
+    ck_assert(!sigpipe_in(1)); /* not pending */
+  }
+}
+END_TEST
+
+/* A caller that blocked SIGPIPE itself keeps it blocked, and the SIGPIPE
+ * pending for it stays pending: the run leaves both alone. */
+START_TEST(a_caller_blocking_sigpipe_keeps_its_own) {
+  ck_assert(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, SIGPIPE);
+  ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &one, NULL), 0);
+  ck_assert_int_eq(pthread_kill(pthread_self(), SIGPIPE), 0);
+  ck_assert(sigpipe_in(1));
+  ck_assert_int_eq(run_main(2, broken_pipes_main, NULL, NULL), 0);
+  ck_assert(sigpipe_in(0));
+  ck_assert(sigpipe_in(1));
+  const struct timespec now = {0, 0};
+  ck_assert_int_eq(sigtimedwait(&one, NULL, &now), SIGPIPE);
+  ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &one, NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("loop");
   TCase *tc = tcase_create("loop");
@@ -1249,6 +1319,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, loop_call_forms_from_threads);
   tcase_add_test(tc, stop_with_several_workers);
   tcase_add_test(tc, foreign_threads_racing_with_close);
+  tcase_add_test(tc, broken_pipes_never_end_the_process);
+  tcase_add_test(tc, a_caller_blocking_sigpipe_keeps_its_own);
 #if !defined(__SANITIZE_THREAD__) /* TSan refuses new threads in a multi-threaded process's forked child */
   tcase_add_test(tc, sigint_cancels_the_main_task);
 #endif
