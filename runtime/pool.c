@@ -26,6 +26,7 @@
 #include "alloc.h"
 #include "invariant.h"
 #include "mutex.h"
+#include "sigpipe.h"
 #include "waitlist.h"
 #include "weft.h"
 
@@ -159,6 +160,10 @@ void weft__pool_finishing(void) {
 static void *pool_thread(void *arg) {
   struct weft__pool *p = arg;
   tls_pool = p;
+  /* As a worker's (sigpipe.h): a function here that writes to a broken
+   * pipe gets EPIPE, as asyncio's executor functions do. The mask dies
+   * with the thread. */
+  (void)weft__sigpipe_block();
   char name[16];
   weft__mutex_lock(&p->m);
   snprintf(name, sizeof name, "%s-%u", p->name, p->serial++);

@@ -15,6 +15,10 @@
  * SIGPIPE pending for it is taken back and its own mask restored, so the
  * caller never receives one that a task's I/O raised.
  *
+ * The threads of weft's pools (executors, the epoll backend's file
+ * helpers: pool.c) block it for their whole life too, so a function given
+ * to run_in_executor that writes to a broken pipe gets EPIPE as well.
+ *
  * Invariants: workers 1..N-1 keep SIGPIPE blocked for their whole life
  * (each run's mask is the caller's plus SIGPIPE); worker 0 blocks it
  * from the start of a run to its end, unless the caller had it blocked

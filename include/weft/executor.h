@@ -7,7 +7,9 @@
  * awaiting task is suspended: no worker ever blocks. Threads start on
  * demand up to the executor's bound and leave after an idle while. Every
  * loop has a default executor, made at its first use with asyncio's size,
- * min(32, CPUs + 4), or set with weft_loop_set_default_executor().
+ * min(32, CPUs + 4), or set with weft_loop_set_default_executor(). Its
+ * threads run with SIGPIPE blocked, as workers do (weft/runtime.h): a
+ * function that writes to a pipe whose reader is gone gets EPIPE.
  *
  * Cancellation follows asyncio: cancelling the future of a function that
  * has not started yet means it never runs; one that is running is not

@@ -5,13 +5,15 @@
  * function starts means it never runs, after it means its result is
  * dropped and the awaiter returns at once; the default executor is made
  * on demand, replaceable and shut down by weft_run; shutdown waits and
- * refuses. On 1 and 4 workers.
+ * refuses; a function writing to a broken pipe gets EPIPE, not SIGPIPE.
+ * On 1 and 4 workers.
  */
 #include "helpers.h"
 #include "gate.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 
 
 /* Returns its thread (as the result) after the gate opens. */
@@ -66,6 +68,44 @@ static int basics_main(void *arg, void **res) {
   ck_assert_int_eq(weft_run_in_executor(NULL, NULL, NULL, &f), -EINVAL);
   return 0;
 }
+
+/* A raw write to a pipe whose reader is gone: EPIPE, not SIGPIPE's end of
+ * the process (runtime/sigpipe.h; asyncio's executor functions get
+ * BrokenPipeError). Returns errno. */
+static int broken_pipe_write(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+  close(p[0]);
+  errno = 0;
+  ssize_t n = write(p[1], "x", 1);
+  int err = n < 0 ? errno : 0;
+  close(p[1]);
+  return -err;
+}
+
+static int broken_pipe_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  ck_assert_int_eq(weft_to_thread(broken_pipe_write, NULL, NULL), -EPIPE);
+  weft_executor_t *ex; /* threads a task starts in an executor of its own */
+  ck_assert_int_eq(weft_executor_new(NULL, &ex), 0);
+  weft_future_t *f;
+  ck_assert_int_eq(weft_run_in_executor(ex, broken_pipe_write, NULL, &f), 0);
+  ck_assert_int_eq(weft_await(f, NULL), -EPIPE);
+  weft_future_release(f);
+  ck_assert_int_eq(weft_executor_shutdown(ex, -1), 0);
+  weft_executor_release(ex);
+  return 0;
+}
+
+START_TEST(broken_pipes_in_executor_functions) {
+  ck_assert(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+  ck_assert_int_eq(run_main(1, broken_pipe_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, broken_pipe_main, NULL, NULL), 0);
+}
+END_TEST
 
 START_TEST(run_and_await) {
   ck_assert_int_eq(run_main(1, basics_main, NULL, NULL), 0);
@@ -369,6 +409,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, weft_run_waits_for_the_default_executor);
   tcase_add_test(tc, from_a_foreign_thread);
   tcase_add_test(tc, shutdown_wait_is_cancellable);
+  tcase_add_test(tc, broken_pipes_in_executor_functions);
   suite_add_tcase(s, tc);
   return s;
 }
