@@ -16,7 +16,7 @@
  *
  * sendfile(2) has no MSG_NOSIGNAL: on a socket the peer closed it raises
  * SIGPIPE, which weft never lets through (weft/io.h). Every task runs on a
- * worker thread that has SIGPIPE blocked (runtime/sigpipe.h), so the
+ * worker thread that has SIGPIPE blocked (runtime/writesig.h), so the
  * call fails with -EPIPE; the signal it left pending is taken back. (Up to
  * 2026-12-07 each call asked for SIGPIPE's disposition and, unless it was
  * ignored, blocked and restored it around the call: one to three system
@@ -67,7 +67,7 @@
 #include "alloc.h"
 #include "deadline.h"
 #include "loop.h"
-#include "sigpipe.h"
+#include "writesig.h"
 #include "task.h"
 
 #include <errno.h>
@@ -162,11 +162,11 @@ static size_t still(size_t count, size_t sent) {
 }
 
 /* One sendfile(2). It raises no SIGPIPE that could end the process: a
- * task runs on a worker, which has SIGPIPE blocked (runtime/sigpipe.h);
+ * task runs on a worker, which has SIGPIPE blocked (runtime/writesig.h);
  * one the call raised is taken back, so none is left pending. */
 static ssize_t sendfile_quiet(int sock, int fd, off_t *at, size_t n) {
   ssize_t r = sendfile(sock, fd, at, n);
-  if (r < 0 && errno == EPIPE) weft__sigpipe_take_back(); /* keeps errno */
+  if (r < 0 && errno == EPIPE) weft__writesig_take_back(SIGPIPE); /* keeps errno */
   return r;
 }
 

@@ -51,7 +51,7 @@
  *     done with the loop before close can go on.
  */
 #include "loop.h"
-#include "sigpipe.h"
+#include "writesig.h"
 #include "amutex.h"
 #include "registry.h"
 #include "adapt.h"
@@ -362,13 +362,14 @@ static int run(struct weft_loop *loop, bool alone) {
   bool restore = loop->pin_workers && sched_getaffinity(0, sizeof saved, &saved) == 0;
   int rc = alone ? 0 : weft__loop_threads_start(loop);
   if (rc == 0 && !alone) rc = weft__monitor_start(loop);
-  bool pipe_blocked = false;
+  sigset_t write_blocked;
+  sigemptyset(&write_blocked);
   if (rc == 0) {
-    /* Workers run with the caller's mask plus SIGPIPE (sigpipe.h), this
-     * thread too until the run ends. */
+    /* Workers run with the caller's mask plus SIGPIPE and SIGXFSZ
+     * (writesig.h), this thread too until the run ends. */
     pthread_sigmask(SIG_SETMASK, NULL, &loop->run_mask);
-    sigaddset(&loop->run_mask, SIGPIPE);
-    pipe_blocked = weft__sigpipe_block();
+    weft__writesig_add(&loop->run_mask);
+    write_blocked = weft__writesig_block();
     if (!alone) weft__loop_threads_release(loop);
     if (loop->pin_workers) weft__loop_pin_self(0);
     struct weft__altstack alt;
@@ -378,7 +379,7 @@ static int run(struct weft_loop *loop, bool alone) {
     weft__stackguard_thread_exit(&alt);
     if (!alone) weft__loop_threads_wait(loop, true);
   }
-  weft__sigpipe_restore(pipe_blocked); /* no task writes on this thread any more */
+  weft__writesig_restore(&write_blocked); /* no task writes on this thread any more */
   if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
   atomic_store_explicit(&loop->stopping, false, memory_order_relaxed);
   /* release: publishes everything the run did to the next run or close. */

@@ -91,7 +91,7 @@ struct weft_loop {
   int (*cmd)(struct weft__worker *w, void *arg); /* run instead of the loop, if set */
   void *cmd_arg;
   _Atomic int cmd_err;        /* the first error a command returned */
-  sigset_t run_mask;          /* the caller's mask plus SIGPIPE (sigpipe.h), each run's */
+  sigset_t run_mask;          /* the caller's plus writesig.h's, each run's */
 
   _Alignas(WEFT__CACHELINE) _Atomic int running; /* 1 while run_* executes */
   _Atomic bool stopping;      /* stop() requested */

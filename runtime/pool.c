@@ -26,7 +26,7 @@
 #include "alloc.h"
 #include "invariant.h"
 #include "mutex.h"
-#include "sigpipe.h"
+#include "writesig.h"
 #include "waitlist.h"
 #include "weft.h"
 
@@ -160,10 +160,10 @@ void weft__pool_finishing(void) {
 static void *pool_thread(void *arg) {
   struct weft__pool *p = arg;
   tls_pool = p;
-  /* As a worker's (sigpipe.h): a function here that writes to a broken
-   * pipe gets EPIPE, as asyncio's executor functions do. The mask dies
-   * with the thread. */
-  (void)weft__sigpipe_block();
+  /* As a worker's (writesig.h): a function here that writes to a broken
+   * pipe or past the file size limit gets EPIPE or EFBIG, as asyncio's
+   * executor functions do. The mask dies with the thread. */
+  (void)weft__writesig_block();
   char name[16];
   weft__mutex_lock(&p->m);
   snprintf(name, sizeof name, "%s-%u", p->name, p->serial++);

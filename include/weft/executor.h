@@ -8,8 +8,9 @@
  * demand up to the executor's bound and leave after an idle while. Every
  * loop has a default executor, made at its first use with asyncio's size,
  * min(32, CPUs + 4), or set with weft_loop_set_default_executor(). Its
- * threads run with SIGPIPE blocked, as workers do (weft/runtime.h): a
- * function that writes to a pipe whose reader is gone gets EPIPE.
+ * threads run with SIGPIPE and SIGXFSZ blocked, as workers do
+ * (weft/runtime.h): a function that writes to a pipe whose reader is gone
+ * gets EPIPE, one that writes past the file size limit EFBIG.
  *
  * Cancellation follows asyncio: cancelling the future of a function that
  * has not started yet means it never runs; one that is running is not

@@ -28,10 +28,11 @@
  *    same rule as cancellation for operations that completed anyway.
  *  - Errors: the kernel's own (-EBADF, -EINVAL, -EFAULT, -ECONNRESET,
  *    -EPIPE, -ECONNREFUSED, -ENOENT, -EMFILE, ...), plus -EPERM outside a
- *    task, -ECANCELED and, for *_timeout, -ETIMEDOUT. SIGPIPE never ends
- *    the process: sends use MSG_NOSIGNAL, and a write to a pipe whose
- *    reader is gone (or sendfile to a closed peer) fails with -EPIPE
- *    because workers run with SIGPIPE blocked (weft/runtime.h).
+ *    task, -ECANCELED and, for *_timeout, -ETIMEDOUT. No signal ends the
+ *    process: sends use MSG_NOSIGNAL, and a write to a pipe whose reader
+ *    is gone (or sendfile to a closed peer) fails with -EPIPE, one past
+ *    the file size limit with -EFBIG, because workers run with SIGPIPE
+ *    and SIGXFSZ blocked (weft/runtime.h).
  *  - Buffers are the caller's; they must stay valid until the call returns
  *    (they do, since the task is suspended in the call).
  *  - fds are plain kernel fds, usable with any other API. With the epoll

@@ -9,16 +9,18 @@
  * worker; with workers = 1 everything runs on the calling thread in exactly
  * asyncio's FIFO order.
  *
- * SIGPIPE: every worker runs with SIGPIPE blocked, the calling thread too
- * for the duration of the run, so a write from a task to a pipe or socket
- * whose reader is gone fails with -EPIPE (EPIPE for a raw write()) and
- * never ends the process (asyncio: Python ignores SIGPIPE). The signal
- * stays pending on the worker that raised it; one pending for the calling
- * thread is taken back before the run returns and its mask is restored,
- * unless it had SIGPIPE blocked itself (then both are left alone). Leave
- * SIGPIPE blocked in tasks. A program a task starts with fork and exec
- * (not weft_create_subprocess_exec, which gives the child an empty mask)
- * inherits the block, as a child of Python inherits its ignored SIGPIPE.
+ * SIGPIPE and SIGXFSZ: every worker runs with both blocked, the calling
+ * thread too for the duration of the run, so a write from a task to a
+ * pipe or socket whose reader is gone fails with -EPIPE, and one past the
+ * file size limit (RLIMIT_FSIZE) with -EFBIG (EPIPE, EFBIG for a raw
+ * write()), and neither ends the process (asyncio: Python ignores both).
+ * The signal stays pending on the worker that raised it; one pending for
+ * the calling thread is taken back before the run returns and its mask is
+ * restored, unless it had that signal blocked itself (then it is left
+ * alone). Leave them blocked in tasks. A program a task starts with fork
+ * and exec (not weft_create_subprocess_exec, which gives the child an
+ * empty mask) inherits the block, as a child of Python inherits its
+ * ignored SIGPIPE.
  *
  * Thread-safety: a loop is not thread-safe except where a function says so.
  * Functions marked "Threads: any" may be called from any thread, including

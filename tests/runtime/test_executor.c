@@ -70,7 +70,7 @@ static int basics_main(void *arg, void **res) {
 }
 
 /* A raw write to a pipe whose reader is gone: EPIPE, not SIGPIPE's end of
- * the process (runtime/sigpipe.h; asyncio's executor functions get
+ * the process (runtime/writesig.h; asyncio's executor functions get
  * BrokenPipeError). Returns errno. */
 static int broken_pipe_write(void *arg, void **result) {
   (void)arg;
