@@ -54,7 +54,32 @@ WEFT_EXTERN const char *weft_strerror(int err);
  */
 WEFT_EXTERN const char *weft_err_name(int err);
 
+/**
+ * weft_errno_location - the calling thread's errno, by a call the compiler
+ * cannot assume returns the same address twice.
+ *
+ * A task may resume on another worker's thread after any suspension point,
+ * and errno is per thread. glibc declares __errno_location (what errno
+ * expands to) const, so a compiler may compute errno's address once in a
+ * function and use it after a suspension point: a task that set or read
+ * errno before a weft call that suspends, then reads it after a failing
+ * system call, can read the first worker's errno (seen in weft's own
+ * tests with gcc -O2). Read errno in a function that does not suspend
+ * (one marked noinline, so it is not merged into its caller), pin the
+ * task (weft_task_opts.worker), or define WEFT_ERRNO_ANEW before
+ * including any header: errno then expands to (*weft_errno_location()),
+ * asked anew at each use. libweft's own code is built that way.
+ * Returns:  this thread's errno's address. Threads: any.
+ */
+WEFT_EXTERN int *weft_errno_location(void);
+
 #ifdef __cplusplus
 }
+#endif
+
+#ifdef WEFT_ERRNO_ANEW
+#include <errno.h>
+#undef errno
+#define errno (*weft_errno_location())
 #endif
 #endif

@@ -6,7 +6,10 @@
  * or straight to the next task starting there, whose function then runs
  * on it without a fiber switch). Awaiting, sleeping and
  * yielding suspend the fiber, never the worker thread; a suspended task may
- * resume on another worker unless it is pinned.
+ * resume on another worker unless it is pinned. Thread-locals are then the
+ * new worker's, and a compiler may keep a thread-local's address across the
+ * call that suspended: errno's is, with gcc -O2 (weft/errno.h says what to
+ * do: WEFT_ERRNO_ANEW).
  *
  * A task ends with a result (its fn returned 0) or an error (a negative code,
  * with an optional message set by weft_fail()). It is cancelled only if it
