@@ -2,7 +2,8 @@
  * test_process.c - subprocesses (io/process.c): exit codes, signals sent
  * to children, pipes in both directions, large transfers without
  * deadlock, spawn errors, cancellation of wait, a child that exits
- * without reading its stdin (-EPIPE, never SIGPIPE).
+ * without reading its stdin (-EPIPE, never SIGPIPE), a child's empty
+ * signal mask though workers block SIGPIPE and SIGXFSZ.
  */
 #include "io_helpers.h"
 #include <signal.h>
@@ -160,10 +161,32 @@ static int broken_stdin_main(void *arg, void **res) {
   return 0;
 }
 
+/* Workers block SIGPIPE and SIGXFSZ (runtime/writesig.h); a child starts
+ * with nothing blocked, as Python's restore_signals gives its children. */
+static int child_mask_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  /* grep itself, not a shell: dash clears its mask as it starts. */
+  char *const c[] = {"grep", "SigBlk", "/proc/self/status", NULL};
+  struct weft_process_opts io = {.stdout_mode = WEFT_STDIO_PIPE};
+  weft_process_t *p;
+  ck_assert_int_eq(weft_create_subprocess_exec("grep", c, &io, &p), 0);
+  char *out;
+  size_t olen;
+  int rc = -1;
+  ck_assert_int_eq(weft_process_communicate(p, NULL, 0, &out, &olen, NULL, NULL, &rc), 0);
+  ck_assert_int_eq(rc, 0);
+  ck_assert_str_eq(out, "SigBlk:\t0000000000000000\n");
+  free(out);
+  weft_process_release(p);
+  return 0;
+}
+
 START_TEST(test_stdin_of_a_child_that_exited) {
   ck_assert(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
   ck_assert_int_eq(run_main(1, broken_stdin_main, NULL, NULL), 0);
   ck_assert_int_eq(run_main(4, broken_stdin_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(2, child_mask_main, NULL, NULL), 0);
 }
 END_TEST
 
