@@ -1245,10 +1245,8 @@ static int failing_writer(void *arg, void **res) {
   ck_assert_int_eq(weft_write(p[1], "x", 1), -EPIPE);
   ck_assert_int_eq(raw_write(p[1], -1), -EPIPE);
   close(p[1]);
-  char path[] = "/tmp/weft-fsize-XXXXXX";
-  int fd = mkstemp(path);
+  int fd = scratch_file();
   ck_assert_int_ge(fd, 0);
-  unlink(path);
   ck_assert_int_eq(raw_write(fd, FSIZE_LIMIT), -EFBIG);
   ck_assert_int_eq(weft_pwrite(fd, "x", 1, FSIZE_LIMIT), -EFBIG);
   ck_assert_int_eq(raw_write(fd, FSIZE_LIMIT), -EFBIG);
