@@ -5,22 +5,26 @@
 #include "writesig.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <time.h>
 
+/* The signals, in one place. */
+static const int write_signals[] = {SIGPIPE, SIGXFSZ};
+#define NSIGS (sizeof write_signals / sizeof write_signals[0])
+
 void weft__writesig_add(sigset_t *set) {
-  sigaddset(set, SIGPIPE);
-  sigaddset(set, SIGXFSZ);
+  for (unsigned i = 0; i < NSIGS; i++) sigaddset(set, write_signals[i]);
 }
 
 sigset_t weft__writesig_block(void) {
-  sigset_t both, old, blocked;
-  sigemptyset(&both);
-  weft__writesig_add(&both);
+  sigset_t all, old, blocked;
+  sigemptyset(&all);
+  weft__writesig_add(&all);
   sigemptyset(&blocked);
-  if (pthread_sigmask(SIG_BLOCK, &both, &old) != 0) return blocked;
-  if (!sigismember(&old, SIGPIPE)) sigaddset(&blocked, SIGPIPE);
-  if (!sigismember(&old, SIGXFSZ)) sigaddset(&blocked, SIGXFSZ);
+  if (pthread_sigmask(SIG_BLOCK, &all, &old) != 0) return blocked;
+  for (unsigned i = 0; i < NSIGS; i++)
+    if (!sigismember(&old, write_signals[i])) sigaddset(&blocked, write_signals[i]);
   return blocked;
 }
 
@@ -37,8 +41,11 @@ void weft__writesig_take_back(int sig) {
 }
 
 void weft__writesig_restore(const sigset_t *blocked) {
-  if (sigismember(blocked, SIGPIPE)) weft__writesig_take_back(SIGPIPE);
-  if (sigismember(blocked, SIGXFSZ)) weft__writesig_take_back(SIGXFSZ);
-  if (sigismember(blocked, SIGPIPE) || sigismember(blocked, SIGXFSZ))
-    pthread_sigmask(SIG_UNBLOCK, blocked, NULL);
+  bool any = false;
+  for (unsigned i = 0; i < NSIGS; i++) {
+    if (!sigismember(blocked, write_signals[i])) continue;
+    weft__writesig_take_back(write_signals[i]);
+    any = true;
+  }
+  if (any) pthread_sigmask(SIG_UNBLOCK, blocked, NULL);
 }
