@@ -114,9 +114,11 @@ void weft__reactor_wait(struct weft__reactor *r, uint64_t deadline_ns) {
 
 void weft__reactor_kick(struct weft__reactor *r) {
   uint64_t one = 1;
-  /* Cannot fail short of a counter overflow (2^64 - 2 kicks unread). */
-  ssize_t n = write(r->wake_fd, &one, sizeof one);
-  (void)n;
+  /* Cannot fail short of a counter overflow (2^64 - 2 kicks unread), nor
+   * be interrupted (it never sleeps); were it, a lost kick would leave the
+   * worker asleep with work queued, so an -EINTR is taken again. */
+  while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
 }
 
 static int start(struct weft__reactor *r, struct weft__io_op *op, uint64_t deadline_ns,

@@ -16,6 +16,7 @@
 #ifndef WEFT_IO_REQUEST_H
 #define WEFT_IO_REQUEST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -111,6 +112,22 @@ extern const struct weft__io_kind_def weft__io_kinds[WEFT__IO_KINDS];
 
 static inline const struct weft__io_kind_def *weft__io_kind(const struct weft__io_req *q) {
   return &weft__io_kinds[q->kind];
+}
+
+/* The request's system call (its row's call: not NULL), taken again when a
+ * signal interrupted it (-EINTR, nothing done), as Python's calls are
+ * (PEP 475) and asyncio's programs therefore never see. A signal a program
+ * handles without SA_RESTART can land on any thread that does not block
+ * it: a worker's plain call after readiness, or an offload thread blocked
+ * in an open of a FIFO, an fsync or a read of a slow file system. A close
+ * is never taken again: Linux has released the fd even when close(2) says
+ * -EINTR, and a second close could close a newer file that reused the
+ * number (weft_close reports it as done, as Python's os.close does). */
+static inline ssize_t weft__io_call(const struct weft__io_req *q, bool nowait) {
+  ssize_t n;
+  do n = weft__io_kind(q)->call(q, nowait);
+  while (n == -EINTR && q->kind != WEFT__IO_CLOSE);
+  return n;
 }
 
 /* What a task waiting on @q notes for the dump (task.h, WEFT__BLOCK_IO):

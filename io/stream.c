@@ -1323,12 +1323,15 @@ static void tx_done(struct weft__io_op *op) {
   if (!keep) stream_put(s); /* the queued send's reference */
 }
 
-/* Sends without blocking: bytes taken (>= 0) or an error other than EAGAIN. */
+/* Sends without blocking: bytes taken (>= 0) or an error other than EAGAIN.
+ * An interrupted call is made again (weft/io.h: never -EINTR). */
 static ssize_t send_now(struct weft__stream *s, const void *buf, size_t n) {
-  ssize_t w = s->is_socket ? send(s->wfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL)
-                           : write(s->wfd, buf, n);
-  if (w >= 0) return w;
-  return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+  for (;;) {
+    ssize_t w = s->is_socket ? send(s->wfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+                             : write(s->wfd, buf, n);
+    if (w >= 0) return w;
+    if (errno != EINTR) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+  }
 }
 
 /* The error a write or drain reports: the connection's own, or asyncio's
@@ -1534,7 +1537,8 @@ static bool send_ahead_locked(struct weft__stream *s, int *rc) {
     ssize_t w = send(s->wfd, s->out.p + s->out.head, bytes_len(&s->out),
                      MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
     if (w < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      if (errno == EINTR) continue; /* made again (weft/io.h) */
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
         set_werr_locked(s, -errno);
         *rc = s->werr;
       }

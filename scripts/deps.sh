@@ -8,7 +8,7 @@
 set -euo pipefail
 what=${1:-test}
 
-pkgs=(build-essential cmake pkg-config libjemalloc-dev liburing-dev check valgrind python3)
+pkgs=(build-essential cmake pkg-config libjemalloc-dev liburing-dev check valgrind python3 strace)
 if [ "$what" = bench ]; then
   pkgs+=(golang-go librust-tokio-dev librust-async-channel-dev cargo libuv1-dev python3-uvloop wrk fio nginx-light gnuplot-nox)
 elif [ "$what" = cross ]; then

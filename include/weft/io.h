@@ -32,7 +32,9 @@
  *    process: sends use MSG_NOSIGNAL, and a write to a pipe whose reader
  *    is gone (or sendfile to a closed peer) fails with -EPIPE, one past
  *    the file size limit with -EFBIG, because workers run with SIGPIPE
- *    and SIGXFSZ blocked (weft/runtime.h).
+ *    and SIGXFSZ blocked (weft/runtime.h). Never -EINTR: a system call a
+ *    signal interrupted is made again, as Python's are (PEP 475), except
+ *    close, which Linux has done even then (weft_close returns 0).
  *  - Buffers are the caller's; they must stay valid until the call returns
  *    (they do, since the task is suspended in the call).
  *  - fds are plain kernel fds, usable with any other API. With the epoll
@@ -97,7 +99,12 @@ WEFT_EXTERN int weft_openat(int dirfd, const char *path, int flags, mode_t mode)
  *           -EINVAL (unknown flags, mode without O_CREAT), -ENOENT, ...
  */
 WEFT_EXTERN int weft_openat2(int dirfd, const char *path, const struct open_how *how, size_t size);
-/** weft_close - close(2). */
+/**
+ * weft_close - close(2). Returns 0 or the kernel's error (-EBADF, -EIO);
+ * an -EINTR is 0: Linux has released @fd anyway, and trying again could
+ * close a file opened since under the same number (Python's os.close
+ * ignores EINTR too, PEP 475).
+ */
 WEFT_EXTERN int weft_close(int fd);
 /** weft_read - read(2) at the file position (any fd: file, pipe, socket). */
 WEFT_EXTERN ssize_t weft_read(int fd, void *buf, size_t n);
