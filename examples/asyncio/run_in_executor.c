@@ -27,36 +27,46 @@ static int ticker(void *arg, void **result) {
   return 0;
 }
 
+/* Each call's error ends main_task with it, as an exception ends main(). */
 static int main_task(void *arg, void **result) {
   (void)arg;
   (void)result;
   weft_task_t *t;
-  weft_spawn(ticker, NULL, &t);
+  int rc = weft_spawn(ticker, NULL, &t);
+  if (rc) return rc;
   double long_sleep = 0.3, short_sleep = 0.01;
   weft_future_t *f;
   void *r;
-  weft_run_in_executor(NULL, blocking_io, &long_sleep, &f);
-  weft_await(f, &r);
+  if ((rc = weft_run_in_executor(NULL, blocking_io, &long_sleep, &f))) return rc;
+  rc = weft_await(f, &r);
   weft_future_release(f);
+  if (rc) return rc;
   printf("default thread pool %s\n", (char *)r);
-  weft_await(weft_task_future(t), NULL);
+  rc = weft_await(weft_task_future(t), NULL);
   weft_task_release(t);
+  if (rc) return rc;
 
   struct weft_executor_config cfg;
   weft_executor_config_init(&cfg);
   cfg.max_threads = 2;
   weft_executor_t *pool;
-  weft_executor_new(&cfg, &pool);
-  weft_run_in_executor(pool, blocking_io, &short_sleep, &f);
-  weft_await(f, &r);
-  weft_future_release(f);
-  printf("custom thread pool %s\n", (char *)r);
+  if ((rc = weft_executor_new(&cfg, &pool))) return rc;
+  if ((rc = weft_run_in_executor(pool, blocking_io, &short_sleep, &f)) == 0) {
+    rc = weft_await(f, &r);
+    weft_future_release(f);
+    if (rc == 0) printf("custom thread pool %s\n", (char *)r);
+  }
   weft_executor_shutdown(pool, -1); /* the with statement's exit */
   weft_executor_release(pool);
+  if (rc) return rc;
 
-  weft_to_thread(blocking_io, &short_sleep, &r);
+  if ((rc = weft_to_thread(blocking_io, &short_sleep, &r))) return rc;
   printf("to_thread %s\n", (char *)r);
   return 0;
 }
 
-int main(void) { return weft_run(main_task, NULL, NULL) ? 1 : 0; }
+int main(void) {
+  int rc = weft_run(main_task, NULL, NULL);
+  if (rc) fprintf(stderr, "run_in_executor: %s\n", weft_strerror(rc));
+  return rc ? 1 : 0;
+}

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <weft.h>
 
 static void report(void *what) { printf("callback: %s\n", (const char *)what); }
@@ -15,7 +16,11 @@ static int square(void *arg, void **result) {
 }
 
 static void *run_forever(void *loop) {
-  weft_loop_run_forever(loop);
+  int rc = weft_loop_run_forever(loop);
+  if (rc) { /* Python prints the thread's exception; nothing would set done */
+    fprintf(stderr, "run_forever: %s\n", weft_strerror(rc));
+    exit(1);
+  }
   return NULL;
 }
 
@@ -28,7 +33,11 @@ int main(void) {
   weft_loop_t *loop;
   if (weft_loop_new(NULL, &loop)) return 1;
   pthread_t thread;
-  pthread_create(&thread, NULL, run_forever, loop);
+  if (pthread_create(&thread, NULL, run_forever, loop) != 0) { /* thread.start() raises */
+    fprintf(stderr, "cannot start the loop's thread\n");
+    weft_loop_close(loop);
+    return 1;
+  }
   weft_future_t *done;
   weft_future_new(loop, &done);
   weft_call_soon_threadsafe(loop, report, "from the main thread", NULL);
