@@ -23,11 +23,32 @@ static ssize_t await(struct weft__io_req q, int64_t timeout_ns) {
   return weft__io_await(&q, weft__deadline(timeout_ns));
 }
 
+/* An open, as open(2) behaves. io_uring first tries an open inline with
+ * O_NONBLOCK added (the kernel's io_openat2; it clears the flag on the
+ * file it opens), and a try that fails is not retried unless it said
+ * -EAGAIN: a FIFO opened for writing while no reader has it open fails
+ * that try with -ENXIO, where open(2) waits for a reader. Such an open
+ * (write-only, without O_NONBLOCK) is made again with WEFT__OPEN_WAIT, on
+ * a kernel worker that may wait; cancelling it interrupts the wait. (A
+ * FIFO opened for reading that way returns before a writer has it open;
+ * its reads still wait for the writer's bytes, as open(2)'s would.) The
+ * epoll backend's opens are plain open(2) calls on offload threads: a
+ * device's real -ENXIO is asked twice, with the same answer. */
+static int open_await(struct weft__io_req q, uint64_t acc_flags, int64_t timeout_ns) {
+  uint64_t deadline = weft__deadline(timeout_ns);
+  ssize_t fd = weft__io_await(&q, deadline);
+  if (fd == -ENXIO && (acc_flags & O_ACCMODE) == O_WRONLY && !(acc_flags & O_NONBLOCK)) {
+    q.mask |= WEFT__OPEN_WAIT;
+    fd = weft__io_await(&q, deadline);
+  }
+  return (int)fd;
+}
+
 int weft_openat_timeout(int dirfd, const char *path, int flags, mode_t mode, int64_t timeout_ns) {
   if (!path) return -EINVAL;
-  return (int)await((struct weft__io_req){.kind = WEFT__IO_OPENAT, .fd = dirfd, .buf = (void *)path,
+  return open_await((struct weft__io_req){.kind = WEFT__IO_OPENAT, .fd = dirfd, .buf = (void *)path,
                                           .flags = flags | O_CLOEXEC, .mode = mode},
-                    timeout_ns);
+                    (unsigned)flags, timeout_ns);
 }
 int weft_openat(int dirfd, const char *path, int flags, mode_t mode) {
   return weft_openat_timeout(dirfd, path, flags, mode, NO_TIMEOUT);
@@ -47,9 +68,9 @@ int weft_openat2_timeout(int dirfd, const char *path, const struct open_how *how
     if (((const unsigned char *)how)[i]) return -E2BIG;
   struct open_how h = *how;
   h.flags |= O_CLOEXEC;
-  return (int)await((struct weft__io_req){.kind = WEFT__IO_OPENAT2, .fd = dirfd, .buf = (void *)path,
+  return open_await((struct weft__io_req){.kind = WEFT__IO_OPENAT2, .fd = dirfd, .buf = (void *)path,
                                           .aux = &h, .len = sizeof h},
-                    timeout_ns);
+                    h.flags, timeout_ns);
 }
 int weft_openat2(int dirfd, const char *path, const struct open_how *how, size_t size) {
   return weft_openat2_timeout(dirfd, path, how, size, NO_TIMEOUT);

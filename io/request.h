@@ -63,13 +63,19 @@ struct weft__io_req {
   uint8_t kind; /* enum weft__io_kind */
   int fd;
   int flags;
-  unsigned mask;
+  unsigned mask; /* POLL: the events; OPENAT/OPENAT2: WEFT__OPEN_WAIT or 0 */
   unsigned mode;
   void *buf;
   size_t len;
   uint64_t off;
   void *aux;
 };
+
+/* An open that must wait as open(2) does (a FIFO's end waiting for its
+ * partner): io_uring issues it on a kernel worker (IOSQE_ASYNC) instead of
+ * first trying it inline with O_NONBLOCK added, a try that fails a FIFO
+ * opened for writing with no reader yet with -ENXIO (io/file.c). */
+#define WEFT__OPEN_WAIT 1u
 
 /* A receive's buffer, taken when the receive is tried rather than when it
  * starts (WEFT__IO_RECV with buf NULL and aux this, on a backend with

@@ -352,9 +352,11 @@ static void prep_poll(struct io_uring_sqe *s, const struct weft__io_req *q) {
 }
 static void prep_openat(struct io_uring_sqe *s, const struct weft__io_req *q) {
   io_uring_prep_openat(s, q->fd, q->buf, q->flags, q->mode);
+  if (q->mask & WEFT__OPEN_WAIT) s->flags |= IOSQE_ASYNC;
 }
 static void prep_openat2(struct io_uring_sqe *s, const struct weft__io_req *q) {
   io_uring_prep_openat2(s, q->fd, q->buf, q->aux);
+  if (q->mask & WEFT__OPEN_WAIT) s->flags |= IOSQE_ASYNC;
 }
 static void prep_close(struct io_uring_sqe *s, const struct weft__io_req *q) {
   io_uring_prep_close(s, q->fd);

@@ -79,7 +79,16 @@ WEFT_EXTERN const char *weft_loop_backend_reason(const weft_loop_t *loop);
 
 /* ---- files ------------------------------------------------------------- */
 
-/** weft_open - open(2) relative to the current directory; O_CLOEXEC is added. */
+/**
+ * weft_open - open(2) relative to the current directory; O_CLOEXEC is added.
+ * Waits as open(2) does: an end of a FIFO opened without O_NONBLOCK waits
+ * for the other end (io_uring's inline try, which adds O_NONBLOCK, would
+ * fail a writer with -ENXIO; weft then opens on a kernel worker, where a
+ * cancellation or timeout interrupts the wait). With the epoll backend the
+ * open runs on an offload thread, which holds it until the partner comes:
+ * cancelling the task (or its timeout) takes effect only then. The same
+ * for weft_openat and weft_openat2.
+ */
 WEFT_EXTERN int weft_open(const char *path, int flags, mode_t mode);
 /** weft_openat - openat(2); O_CLOEXEC is added. -EINVAL if @path is NULL. */
 WEFT_EXTERN int weft_openat(int dirfd, const char *path, int flags, mode_t mode);
