@@ -173,7 +173,7 @@ static ssize_t rw(struct weft__io_op *op) {
     int fl = fcntl(q->fd, F_GETFL);
     if (fl >= 0 && (fl & O_DIRECT)) return WEFT__EOFFLOAD;
   }
-  ssize_t n = weft__io_call(q, op->phase == WEFT__PHASE_ISSUE);
+  ssize_t n = weft__io_call(weft__io_kind(q), q, op->phase == WEFT__PHASE_ISSUE);
   if (n >= 0 || (n != -EAGAIN && n != -EOPNOTSUPP)) return n;
   if (is_regular(q->fd)) return WEFT__EOFFLOAD; /* never "ready" to epoll: a pool thread */
   if (n == -EOPNOTSUPP) op->phase = WEFT__PHASE_READY; /* no RWF_NOWAIT here: readiness, then a plain call */
@@ -236,7 +236,7 @@ static ssize_t try_op(struct weft__io_op *op) {
     if (rc < 0) return rc;
     op->phase = WEFT__PHASE_NONBLOCK;
   }
-  return k->call ? weft__io_call(q, true) : -EINVAL; /* no call: another backend's kind */
+  return k->call ? weft__io_call(k, q, true) : -EINVAL; /* no call: another backend's kind */
 }
 
 static struct weft__ep_fd *slot(struct weft__reactor *r, int fd) {

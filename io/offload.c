@@ -83,7 +83,7 @@ struct file_job {
 static ssize_t run_call(const struct weft__io_req *q) {
   const struct weft__io_kind_def *k = weft__io_kind(q);
   if (!(k->flags & (WEFT__KIND_RW | WEFT__KIND_BLOCKING))) return -EINVAL;
-  return weft__io_call(q, false);
+  return weft__io_call(k, q, false);
 }
 
 static void file_job_run(struct weft__pool_work *w) {

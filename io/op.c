@@ -101,9 +101,10 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
    * timeout: on Linux 6.18 one never fires for an openat blocked there (a
    * FIFO's end waiting for its partner), while an explicit cancel does
    * interrupt it. Its deadline is the task's timer, whose expiry cancels. */
-  bool worker_wait = (req->kind == WEFT__IO_OPENAT || req->kind == WEFT__IO_OPENAT2) &&
-                     (req->mask & WEFT__OPEN_WAIT);
-  uint64_t kernel_deadline = worker_wait ? 0 : deadline_ns;
+  uint64_t kernel_deadline = deadline_ns;
+  if (deadline_ns && (req->kind == WEFT__IO_OPENAT || req->kind == WEFT__IO_OPENAT2) &&
+      (req->mask & WEFT__OPEN_WAIT))
+    kernel_deadline = 0;
   int rc = weft__reactor_start(r, op, kernel_deadline);
   if (rc < 0) return rc;
   /* Nothing else would run before the scheduler submits this request and
@@ -125,7 +126,8 @@ ssize_t weft__io_await(const struct weft__io_req *req, uint64_t deadline_ns) {
   /* relaxed: only this task writes it while it runs; wakers read it after
    * the release CAS that suspends us (task.c). */
   if (!loop->solo) atomic_store_explicit(&weft__task_run_of(t)->pinned, (int)w->index, memory_order_relaxed);
-  uint64_t timer = weft__reactor_can(r, WEFT__CAP_KERNEL_TIMEOUTS) && !worker_wait ? 0 : deadline_ns;
+  /* The deadline the kernel does not keep is the task's timer. */
+  uint64_t timer = weft__reactor_can(r, WEFT__CAP_KERNEL_TIMEOUTS) ? deadline_ns - kernel_deadline : deadline_ns;
   weft__task_blocked(t, WEFT__BLOCK_IO, NULL, weft__io_blocked_arg(req));
   rc = weft__task_wait(t, &op->done, timer);
   if (rc != 0 && !atomic_load_explicit(&op->done, memory_order_acquire)) {

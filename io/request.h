@@ -120,7 +120,7 @@ static inline const struct weft__io_kind_def *weft__io_kind(const struct weft__i
   return &weft__io_kinds[q->kind];
 }
 
-/* The request's system call (its row's call: not NULL), taken again when a
+/* The request's system call (@k: its row, whose call is not NULL), taken again when a
  * signal interrupted it (-EINTR, nothing done), as Python's calls are
  * (PEP 475) and asyncio's programs therefore never see. A signal a program
  * handles without SA_RESTART can land on any thread that does not block
@@ -129,10 +129,10 @@ static inline const struct weft__io_kind_def *weft__io_kind(const struct weft__i
  * is never taken again: Linux has released the fd even when close(2) says
  * -EINTR, and a second close could close a newer file that reused the
  * number (weft_close reports it as done, as Python's os.close does). */
-static inline ssize_t weft__io_call(const struct weft__io_req *q, bool nowait) {
-  ssize_t n;
-  do n = weft__io_kind(q)->call(q, nowait);
-  while (n == -EINTR && q->kind != WEFT__IO_CLOSE);
+static inline ssize_t weft__io_call(const struct weft__io_kind_def *k, const struct weft__io_req *q,
+                                    bool nowait) {
+  ssize_t n = k->call(q, nowait);
+  while (__builtin_expect(n == -EINTR, 0) && q->kind != WEFT__IO_CLOSE) n = k->call(q, nowait);
   return n;
 }
 
