@@ -394,6 +394,15 @@ START_TEST(dump_bad_input) {
   ck_assert_int_eq(weft_queue_set_name(NULL, "x"), -EINVAL);
   ck_assert_ptr_null(weft_lock_name(NULL));
   ck_assert_ptr_null(weft_queue_name(NULL));
+  ck_assert_ptr_null(weft_event_name(NULL));
+  weft_event_t *ev;
+  ck_assert_int_eq(weft_event_create(&ev), 0);
+  ck_assert_ptr_null(weft_event_name(ev));
+  ck_assert_int_eq(weft_event_set_name(ev, "ready"), 0);
+  ck_assert_str_eq(weft_event_name(ev), "ready");
+  ck_assert_int_eq(weft_event_set_name(ev, NULL), 0);
+  ck_assert_ptr_null(weft_event_name(ev));
+  ck_assert_int_eq(weft_event_destroy(ev), 0);
   weft_sem_t *sem;
   weft_queue_t *q;
   weft_barrier_t *bar;

@@ -95,8 +95,14 @@ static int broken_pipe_main(void *arg, void **res) {
   ck_assert_int_eq(weft_run_in_executor(ex, broken_pipe_write, NULL, &f), 0);
   ck_assert_int_eq(weft_await(f, NULL), -EPIPE);
   weft_future_release(f);
+  /* A second reference keeps the executor after the first is released. */
+  ck_assert_ptr_null(weft_executor_ref(NULL));
+  weft_executor_t *again = weft_executor_ref(ex);
+  ck_assert_ptr_eq(again, ex);
   ck_assert_int_eq(weft_executor_shutdown(ex, -1), 0);
   weft_executor_release(ex);
+  ck_assert_int_eq(weft_run_in_executor(again, broken_pipe_write, NULL, &f), WEFT_ESHUTDOWN);
+  weft_executor_release(again);
   return 0;
 }
 

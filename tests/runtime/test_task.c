@@ -1156,6 +1156,17 @@ static int eager_main(void *arg, void **res) {
   weft_task_release(t);
   check_eager_order("1a2", exact);
   ck_assert_int_eq(weft_loop_set_task_factory(loop, NULL, NULL), 0);
+  /* weft_task_create_eager: the factories' own way to make an eager task
+   * (asyncio's Task(..., eager_start=True)). */
+  pthread_mutex_lock(&eager_lock);
+  eager_log[0] = '\0';
+  pthread_mutex_unlock(&eager_lock);
+  ck_assert_int_eq(weft_task_create_eager(loop, eager_child, NULL, NULL, &t), 0);
+  eager_note('a');
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  check_eager_order("1a2", exact);
+  ck_assert_int_eq(weft_task_create_eager(loop, NULL, NULL, NULL, &t), -EINVAL);
   return 0;
 }
 
