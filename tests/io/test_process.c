@@ -26,6 +26,16 @@ static int exit_codes_main(void *arg, void **res) {
   /* Killed: -SIGKILL, as asyncio's returncode. */
   char *const s[] = {"sleep", "30", NULL};
   ck_assert_int_eq(weft_create_subprocess_exec("sleep", s, NULL, &p), 0);
+  /* send_signal: a bad signal or no process refused; SIGUSR1's default
+   * action ends sleep, as asyncio's send_signal would. */
+  ck_assert_int_eq(weft_process_send_signal(NULL, SIGTERM), -EINVAL);
+  ck_assert_int_eq(weft_process_send_signal(p, -1), -EINVAL);
+  ck_assert_int_eq(weft_process_send_signal(p, 4096), -EINVAL);
+  ck_assert_int_eq(weft_process_send_signal(p, SIGUSR1), 0);
+  ck_assert_int_eq(weft_process_wait(p, &rc), 0);
+  ck_assert_int_eq(rc, -SIGUSR1);
+  weft_process_release(p);
+  ck_assert_int_eq(weft_create_subprocess_exec("sleep", s, NULL, &p), 0);
   ck_assert_int_eq(weft_process_kill(p), 0);
   ck_assert_int_eq(weft_process_wait(p, &rc), 0);
   ck_assert_int_eq(rc, -SIGKILL);
