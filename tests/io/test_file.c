@@ -13,12 +13,16 @@
 #include <sys/uio.h>
 #include <linux/openat2.h>
 
-static char path_buf[64];
+/* weft-test-@what-PID in the build directory, a disk file system (tmpfs
+ * lacks O_DIRECT); one buffer per name, so two names can be in use. */
+static const char *test_path(char buf[64], const char *what) {
+  snprintf(buf, 64, "weft-test-%s-%d", what, (int)getpid());
+  return buf;
+}
 
 static const char *tmp_path(void) {
-  /* The build directory is on a disk file system (tmpfs lacks O_DIRECT). */
-  snprintf(path_buf, sizeof path_buf, "weft-test-file-%d", (int)getpid());
-  return path_buf;
+  static char buf[64];
+  return test_path(buf, "file");
 }
 
 static int roundtrip_main(void *arg, void **res) {
@@ -245,11 +249,9 @@ END_TEST
 
 /* ---- FIFOs: an open waits for its partner, as open(2) does --------------- */
 
-static char fifo_buf[64];
-
 static const char *fifo_path(void) {
-  snprintf(fifo_buf, sizeof fifo_buf, "weft-test-fifo-%d", (int)getpid());
-  return fifo_buf;
+  static char buf[64];
+  return test_path(buf, "fifo");
 }
 
 static int fifo_writer(void *arg, void **res) {
