@@ -249,10 +249,11 @@ END_TEST
 
 /* ---- FIFOs: an open waits for its partner, as open(2) does --------------- */
 
-static const char *fifo_path(void) {
-  static char buf[64];
-  return test_path(buf, "fifo");
-}
+/* Named once by fifo_main before it spawns the ends (which run on other
+ * workers too and only read it). */
+static const char *fifo_name;
+
+static const char *fifo_path(void) { return fifo_name; }
 
 static int fifo_writer(void *arg, void **res) {
   (void)arg;
@@ -280,6 +281,8 @@ static int fifo_reader(void *arg, void **res) {
 static int fifo_main(void *arg, void **res) {
   (void)arg;
   (void)res;
+  static char buf[64];
+  fifo_name = test_path(buf, "fifo");
   for (int writer_first = 1; writer_first >= 0; writer_first--) {
     ck_assert_int_eq(mkfifo(fifo_path(), 0600), 0);
     char got[5] = {0};
