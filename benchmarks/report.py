@@ -489,7 +489,7 @@ def io_median(rounds):
 
 def io_charts(outdir, med):
     charts = []
-    for wl in ("tcp_echo", "tcp_echo_hog", "tcp_churn", "http_plaintext", "http_pipelined",
+    for wl in ("tcp_echo", "tcp_echo_1k", "tcp_echo_hog", "tcp_churn", "http_plaintext", "http_pipelined",
                "http_static_16k", "http_static_300k"):
         impls = [i for (w, i) in med if w == wl]
         if not impls:

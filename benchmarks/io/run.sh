@@ -4,6 +4,8 @@
 #   tcp_echo        the shared load generator (64 connections, 64-byte
 #                   request/response) against echo servers: weft (raw ops
 #                   and streams), Go, Tokio, libuv, asyncio, uvloop
+#   tcp_echo_1k     the same with 1,000 connections: how a server shares
+#                   itself among many clients (the tail, p99, shows it)
 #   tcp_echo_hog    the same with as many server workers as CPUs and a busy
 #                   process competing for them: tail latency under contention
 #   tcp_churn       the same servers, one request per connection: 64 clients
@@ -46,7 +48,7 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-workloads=(tcp_echo tcp_echo_hog tcp_churn http_plaintext http_pipelined http_static idle_conns nop file_randread)
+workloads=(tcp_echo tcp_echo_1k tcp_echo_hog tcp_churn http_plaintext http_pipelined http_static idle_conns nop file_randread)
 [ ${#args[@]} -gt 0 ] && workloads=("${args[@]}")
 B=build/benchmarks E=build/examples
 [ -x $B/weft-echo ] || { echo "io/run.sh: build weft first (make build)" >&2; exit 1; }
@@ -108,7 +110,7 @@ results=$out/results
 # p99s: median_rows); churn: one request per connection (weft-loadgen's
 # churn mode).
 echo_rounds() {
-  local name=$1 w=$2 hog=$3 churn=${4:-} cmd hog_pid r rps p50 p99 cdf t0 t1 n=$reps
+  local name=$1 w=$2 hog=$3 churn=${4:-} conns=${5:-64} cmd hog_pid r rps p50 p99 cdf t0 t1 n=$reps
   [ "$hog" = 1 ] && [ "$n" -gt 1 ] && [ "$n" -lt 5 ] && n=5
   row workload impl req/s p50_us p99_us cpu_us/req
   : >"$out/rounds"
@@ -122,7 +124,7 @@ echo_rounds() {
       hog_pid=""
       if [ "$hog" = 1 ]; then (while :; do :; done) & hog_pid=$!; fi
       t0=$(cpu_ticks $server_pid)
-      r=$($B/weft-loadgen $port 64 "$secs" 64 1 $churn)
+      r=$($B/weft-loadgen $port "$conns" "$secs" 64 1 $churn)
       t1=$(cpu_ticks $server_pid)
       [ -n "$hog_pid" ] && { kill "$hog_pid"; wait "$hog_pid" 2>/dev/null; }
       stop
@@ -242,6 +244,13 @@ for w in "${workloads[@]}"; do
   tcp_echo)
     echo; echo "## tcp_echo: 64 connections, 64-byte request/response (weft-loadgen)"
     echo_rounds tcp_echo "$workers" 0 ;;
+  tcp_echo_1k)
+    # Many clients at once: a runtime that lets a few connections run
+    # ahead of the rest shows it in the tail (the client's own limit of
+    # open files is raised, as for idle_conns).
+    [ "$(ulimit -n)" -ge 1100 ] || ulimit -n 1100 2>/dev/null || { echo "io/run.sh: cannot open 1,000 connections (ulimit -n); tcp_echo_1k skipped" >&2; continue; }
+    echo; echo "## tcp_echo_1k: 1,000 connections, 64-byte request/response (weft-loadgen)"
+    echo_rounds tcp_echo_1k "$workers" 0 "" 1000 ;;
   tcp_echo_hog)
     # Tail latency when the server shares its CPUs with another program
     # (issue 13): as many workers as CPUs, and a busy loop beside them.
@@ -327,7 +336,7 @@ done
 # which is what shows when the client, not the server, is the bottleneck).
 echo; echo "## ratios (weft / peer)"
 awk '
-  $1=="tcp_echo" || $1=="tcp_echo_hog" || $1=="tcp_churn" || $1 ~ /^http_/ || $1=="file_randread" { v[$1","$2]=$3; p[$1","$2]=$5; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
+  $1=="tcp_echo" || $1=="tcp_echo_1k" || $1=="tcp_echo_hog" || $1=="tcp_churn" || $1 ~ /^http_/ || $1=="file_randread" { v[$1","$2]=$3; p[$1","$2]=$5; c[$1","$2]=$6; impls[$1]=impls[$1]" "$2 }
   $1 ~ /^nop/ { v[$1","$2]=$3; impls[$1]=impls[$1]" "$2 }
   $1=="idle_conns" { m[$2]=$4 }
   END {
@@ -343,7 +352,7 @@ awk '
         else {
           printf "%-15s weft %.2fx %s", w, base / v[w","l[i]], l[i]
           if (c[w",weft"] > 0 && c[w","l[i]] > 0) printf "   (CPU per request: weft %.2fx of %s)", c[w",weft"] / c[w","l[i]], l[i]
-          if (w == "tcp_echo_hog" && p[w",weft"] > 0 && p[w","l[i]] > 0) printf "   (p99: weft %.2fx of %s)", p[w",weft"] / p[w","l[i]], l[i]
+          if ((w == "tcp_echo_hog" || w == "tcp_echo_1k") && p[w",weft"] > 0 && p[w","l[i]] > 0) printf "   (p99: weft %.2fx of %s)", p[w",weft"] / p[w","l[i]], l[i]
           printf "\n"
         }
       }

@@ -29,7 +29,7 @@ static int echo_raw(weft_reader_t *r, weft_writer_t *w, void *arg) {
   (void)r;
   (void)arg;
   int fd = weft_writer_get_extra_info(w, "socket", NULL, NULL);
-  char buf[4096];
+  char buf[16384];
   ssize_t n;
   while ((n = weft_recv(fd, buf, sizeof buf, 0)) > 0) {
     for (ssize_t off = 0; off < n;) {
