@@ -269,7 +269,6 @@ int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned i
   w->handoff = NULL;
   w->handoff_streak = 0;
   weft__rlist_init(&w->overflow);
-  w->overflow_ahead = NULL;
   weft__rlist_init(&w->pinned);
   weft__rlist_init(&w->urgent);
   weft__rlist_init(&w->held);
@@ -350,7 +349,6 @@ void weft__worker_fini(struct weft__worker *w) {
   w->pending = NULL;
   while ((r = weft__runq_pop(&w->runq))) weft__drop_runnable(r);
   drop_list(&w->overflow);
-  w->overflow_ahead = NULL;
   drop_list(&w->pinned);
   drop_list(&w->urgent);
   drop_list(&w->held);
@@ -610,27 +608,32 @@ static inline __attribute__((always_inline)) void prefetch_next_solo(struct weft
   prefetch_task_lines(weft__runq_peek_solo(&w->runq, 0));
 }
 
-/* A one-worker loop's overflow refills its ring a ring's worth of nodes
- * at a time, each node's address in the one before it: from cold nodes
- * (100,000 tasks queued) every load waited for the last (perf: 5% of
- * timers with one worker on that walk). So while the ring drains, each pop walks
- * overflow_ahead one node further into the list, reading the node it
- * prefetched the pop before and prefetching the next: by the refill, as
- * many nodes as it moves are in cache. overflow_ahead is NULL or a node
- * still in the list: nodes leave only by the refill, which clears it when
- * it takes that node. */
-static inline __attribute__((always_inline)) void walk_overflow_ahead(struct weft__worker *w) {
-  struct weft__runnable *c = w->overflow_ahead;
-  c = c ? weft__runnable_next(c) : w->overflow.head;
-  if (!c) return; /* at the tail: stays until a push links past it */
-  __builtin_prefetch(c);
-  w->overflow_ahead = c;
+/* A one-worker loop's overflow: the ring's FIFO tail, a list whose every
+ * node's address is in the one before it. Taken a ring's worth at a time
+ * when the ring ran dry, from cold nodes (100,000 tasks queued) every
+ * load waited for the last (perf: 5% of timers with one worker on that
+ * walk), and nodes prefetched while the ring drained were out of cache
+ * again a thousand task slices later (fork_join with one worker, warm:
+ * 8.5% of the time on the refill's one load). So each pop that frees a
+ * slot moves the overflow's head into it at once, from a line the pop
+ * before prefetched, and prefetches the next head, a whole slice ahead
+ * of its move: the ring stays full while the overflow drains, the order
+ * is the same (ring first, then the overflow, oldest first, and pushes go
+ * behind the overflow while it holds anything), and each node is loaded
+ * once, in cache. The refill remains for a ring found empty (nothing was
+ * popped to make room: the overflow filled while the ring drained by
+ * other ways, a pass's drain). */
+static inline __attribute__((always_inline)) void trickle_overflow(struct weft__worker *w) {
+  struct weft__runnable *r = weft__rlist_pop(&w->overflow);
+  bool in = weft__runq_try_push_solo(&w->runq, r); /* the slot the pop freed */
+  WEFT__INVARIANT(in);
+  (void)in;
+  if (w->overflow.head) __builtin_prefetch(w->overflow.head);
 }
 
 __attribute__((noinline)) static struct weft__runnable *refill_from_overflow(struct weft__worker *w) {
-  while (w->overflow.head && weft__runq_try_push_solo(&w->runq, w->overflow.head)) {
-    if (weft__rlist_pop(&w->overflow) == w->overflow_ahead) w->overflow_ahead = NULL;
-  }
+  while (w->overflow.head && weft__runq_try_push_solo(&w->runq, w->overflow.head)) weft__rlist_pop(&w->overflow);
+  if (w->overflow.head) __builtin_prefetch(w->overflow.head);
   return weft__runq_pop_solo(&w->runq);
 }
 
@@ -693,7 +696,7 @@ static inline __attribute__((always_inline)) struct weft__runnable *pop_ring(str
   if (w->loop->solo) {
     struct weft__runnable *r = weft__runq_pop_solo(&w->runq);
     if (weft__rlist_len(&w->overflow)) {
-      if (r) walk_overflow_ahead(w);
+      if (r) trickle_overflow(w);
       else r = refill_from_overflow(w); /* oldest first */
     }
     if (r) prefetch_next_solo(w);

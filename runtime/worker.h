@@ -130,7 +130,6 @@ struct weft__worker {
   struct weft__runnable *handoff; /* WEFT__SCHED_HANDOFF: runs next, before any queue */
   unsigned handoff_streak;      /* consecutive hand-offs, capped (fairness) */
   struct weft__rlist overflow;  /* workers = 1: the ring's unbounded FIFO tail */
-  struct weft__runnable *overflow_ahead; /* its prefetch cursor (worker.c: pop_overflow) */
   struct weft__rlist pinned;    /* tasks pinned here, scheduled from here */
   struct weft__rlist urgent;    /* tasks woken by their timer (N workers): run first */
   /* Held starts (worker.c): starts set aside while a stack would need
