@@ -12,12 +12,17 @@ built beside weft-bench:
   RESULTS.md, 2026-12-04 01:35Z); and the ns a page already touched costs
   on its next touch after the kernel made page tables outside a fault
   (a fault's worth under a shadow-paging hypervisor, ~0 elsewhere;
-  RESULTS.md, 2026-12-04 09:30Z).
+  RESULTS.md, 2026-12-04 09:30Z);
+- page_reach (weft-page-reach, page_reach.c): the ns a dependent load
+  costs with one line on each of 2,000 pages (a suspended fiber's hot
+  lines are on its stack's top page) against the same lines packed: the
+  TLB's reach, the fact under the message-passing workloads that cycle
+  through many tasks (ping_pong; RESULTS.md, 2026-12-07 14:00Z).
 
-report.py prints both in its machine table; ab.py tags its rounds with the
+report.py prints them in its machine table; ab.py tags its rounds with the
 round trip.
 
-    benchmarks/probes.py        prints both figures
+    benchmarks/probes.py        prints the figures
 """
 import os
 import re
@@ -58,6 +63,16 @@ def page_touch():
     return r["ns_per_page"], pop if pop >= 0 else None, ref if ref >= 0 else None
 
 
+def page_reach():
+    """(spread, packed, pages): ns per dependent load with a line on each
+    of `pages` pages and with the same lines packed; None if the probe did
+    not run."""
+    r = run_probe("weft-page-reach")
+    if not r or "spread_ns_per_load" not in r:
+        return None
+    return r["spread_ns_per_load"], r.get("packed_ns_per_load"), int(r.get("pages", 0))
+
+
 if __name__ == "__main__":
     rtt = line_rtt()
     print("cross-CPU cache-line round trip: " + (f"{rtt:.1f} ns" if rtt is not None else "not measured"))
@@ -69,3 +84,6 @@ if __name__ == "__main__":
               + (f" ({pt[1] / 1e3:.1f} us populated first)" if pt[1] is not None else ""))
         if pt[2] is not None:
             print(f"a touched page after kernel-made page tables: {pt[2] / 1e3:.2f} us")
+    pr = page_reach()
+    print("a line on each of N pages: " + (f"{pr[0]:.1f} ns a load over {pr[2]} pages, {pr[1]:.1f} ns packed"
+                                            if pr is not None else "not measured"))

@@ -43,7 +43,7 @@ import tempfile
 import time
 
 from evict import evict
-from probes import line_rtt, page_touch
+from probes import line_rtt, page_reach, page_touch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = [
@@ -552,6 +552,7 @@ def collect(args):
     # far apart on the host, and that moves every multi-worker figure.
     m["line_rtt_ns"] = [line_rtt()]
     m["page_touch_ns"] = page_touch()
+    m["page_reach_ns"] = page_reach()
     raw, runtimes = run_runtime(args, peers)
     m["line_rtt_ns"].append(line_rtt())
     io_text, io_rounds = ("", []) if args.no_io else run_io(args, args.out)
@@ -590,6 +591,19 @@ def page_text(pt):
     return text
 
 
+def reach_text(pr):
+    """The machine table's line for weft-page-reach's figures (spread,
+    packed, pages); results.json files written before the probe have none."""
+    if not pr:
+        return "not measured"
+    spread, packed, pages = pr
+    return (f"{spread:.1f} ns a dependent load with one line on each of {pages:,} pages, {packed:.1f} ns"
+            " with the same lines packed (weft-page-reach: a suspended task's hot lines are on its"
+            " stack's top page, so a workload cycling through that many tasks, ping_pong's 1,000 pairs,"
+            " pays the difference, a page walk, on every switch once the pages outgrow the TLB; a"
+            " stackless runtime packs many tasks a page)")
+
+
 def render(data, out):
     m, runtimes, raw = data["machine"], data["runtimes"], data["runs"]
     args = argparse.Namespace(**data["args"])
@@ -605,6 +619,7 @@ def render(data, out):
             f"| hypervisor | {m.get('hypervisor', 'unknown')} |", f"| memory | {m['memory']} |",
             f"| cross-CPU cache-line round trip | {rtt_text(m.get('line_rtt_ns'))} |",
             f"| first write to a fresh 4 KiB page | {page_text(m.get('page_touch_ns'))} |",
+            f"| a line on each of many pages | {reach_text(m.get('page_reach_ns'))} |",
             f"| OS | {m['os']}, kernel {m['kernel']} |", f"| C compiler | {m['cc']} |",
             f"| weft deps | liburing {m['liburing']}, jemalloc {m['jemalloc']} |",
             f"| Go | {m['go'] or 'not installed'} |",
