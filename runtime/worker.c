@@ -624,10 +624,9 @@ static inline __attribute__((always_inline)) void prefetch_next_solo(struct weft
  * popped to make room: the overflow filled while the ring drained by
  * other ways, a pass's drain). */
 static inline __attribute__((always_inline)) void trickle_overflow(struct weft__worker *w) {
-  struct weft__runnable *r = weft__rlist_pop(&w->overflow);
-  bool in = weft__runq_try_push_solo(&w->runq, r); /* the slot the pop freed */
-  WEFT__INVARIANT(in);
-  (void)in;
+  /* Into the ring first, then off the list (as the refill): the slot the
+   * pop freed takes it, and were the ring full it would stay listed. */
+  if (weft__runq_try_push_solo(&w->runq, w->overflow.head)) weft__rlist_pop(&w->overflow);
   if (w->overflow.head) __builtin_prefetch(w->overflow.head);
 }
 
