@@ -68,9 +68,9 @@ def page_reach():
     of `pages` pages and with the same lines packed; None if the probe did
     not run."""
     r = run_probe("weft-page-reach")
-    if not r or "spread_ns_per_load" not in r:
+    if not r or not all(k in r for k in ("spread_ns_per_load", "packed_ns_per_load", "pages")):
         return None
-    return r["spread_ns_per_load"], r.get("packed_ns_per_load"), int(r.get("pages", 0))
+    return r["spread_ns_per_load"], r["packed_ns_per_load"], int(r["pages"])
 
 
 if __name__ == "__main__":

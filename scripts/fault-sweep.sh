@@ -43,10 +43,8 @@ common="clone3:EAGAIN eventfd2:EMFILE signalfd4:EMFILE sigaltstack:ENOMEM pidfd_
 socket:EMFILE pipe2:EMFILE process_madvise:EPERM madvise:ENOMEM munmap:ENOMEM"
 uring="io_uring_setup:ENOMEM io_uring_register:ENOMEM io_uring_enter:EINTR io_uring_enter:EAGAIN
 io_uring_enter:EBUSY"
-# epoll: the backend's own tries and its offload threads' calls. A pair
-# marked ! is an error the program must report, not survive: its output
-# may differ (tcp_echo's handler reports it and the client reads the end),
-# only a crash or a hang is a finding.
+# epoll: the backend's own tries and its offload threads' calls (! as in
+# the header: reported, not survived).
 epoll="epoll_pwait2:EINTR epoll_ctl:ENOMEM! sendto:EINTR recvfrom:EINTR recvmsg:EINTR
 accept4:EINTR accept4:ECONNABORTED connect:EINTR preadv2:EINTR pwritev2:EINTR read:EINTR
 recvfrom:ECONNRESET!"

@@ -246,8 +246,9 @@ for w in "${workloads[@]}"; do
     echo_rounds tcp_echo "$workers" 0 ;;
   tcp_echo_1k)
     # Many clients at once: a runtime that lets a few connections run
-    # ahead of the rest shows it in the tail (the client's own limit of
-    # open files is raised, as for idle_conns).
+    # ahead of the rest shows it in the tail (this script's limit of open
+    # files, which the client and the servers inherit, is raised, as for
+    # idle_conns).
     [ "$(ulimit -n)" -ge 1100 ] || ulimit -n 1100 2>/dev/null || { echo "io/run.sh: cannot open 1,000 connections (ulimit -n); tcp_echo_1k skipped" >&2; continue; }
     echo; echo "## tcp_echo_1k: 1,000 connections, 64-byte request/response (weft-loadgen)"
     echo_rounds tcp_echo_1k "$workers" 0 "" 1000 ;;

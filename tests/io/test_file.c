@@ -253,12 +253,10 @@ END_TEST
  * workers too and only read it). */
 static const char *fifo_name;
 
-static const char *fifo_path(void) { return fifo_name; }
-
 static int fifo_writer(void *arg, void **res) {
   (void)arg;
   (void)res;
-  int fd = weft_open(fifo_path(), O_WRONLY, 0);
+  int fd = weft_open(fifo_name, O_WRONLY, 0);
   if (fd < 0) return fd;
   ssize_t n = weft_write(fd, "fifo", 4);
   weft_close(fd);
@@ -268,7 +266,7 @@ static int fifo_writer(void *arg, void **res) {
 static int fifo_reader(void *arg, void **res) {
   (void)res;
   char *got = arg;
-  int fd = weft_open(fifo_path(), O_RDONLY, 0);
+  int fd = weft_open(fifo_name, O_RDONLY, 0);
   if (fd < 0) return fd;
   ssize_t n = weft_read(fd, got, 4);
   weft_close(fd);
@@ -284,7 +282,7 @@ static int fifo_main(void *arg, void **res) {
   static char buf[64];
   fifo_name = test_path(buf, "fifo");
   for (int writer_first = 1; writer_first >= 0; writer_first--) {
-    ck_assert_int_eq(mkfifo(fifo_path(), 0600), 0);
+    ck_assert_int_eq(mkfifo(fifo_name, 0600), 0);
     char got[5] = {0};
     weft_task_t *t[2];
     ck_assert_int_eq(weft_spawn(writer_first ? fifo_writer : fifo_reader, got, &t[0]), 0);
@@ -295,16 +293,16 @@ static int fifo_main(void *arg, void **res) {
       weft_task_release(t[i]);
     }
     ck_assert_str_eq(got, "fifo");
-    unlink(fifo_path());
+    unlink(fifo_name);
   }
-  ck_assert_int_eq(mkfifo(fifo_path(), 0600), 0);
+  ck_assert_int_eq(mkfifo(fifo_name, 0600), 0);
   /* O_NONBLOCK asks for open(2)'s -ENXIO, and gets it. */
-  ck_assert_int_eq(weft_open(fifo_path(), O_WRONLY | O_NONBLOCK, 0), -ENXIO);
+  ck_assert_int_eq(weft_open(fifo_name, O_WRONLY | O_NONBLOCK, 0), -ENXIO);
   /* No reader ever: with io_uring the writer's open waits until cancelled,
    * or until its timeout. (An offload thread of the epoll backend holds
    * such an open until the partner comes: weft/io.h.) */
   if (strcmp(weft_loop_backend(weft_loop_current()), "io_uring") != 0) {
-    unlink(fifo_path());
+    unlink(fifo_name);
     return 0;
   }
   weft_task_t *w;
@@ -313,8 +311,8 @@ static int fifo_main(void *arg, void **res) {
   ck_assert_int_eq(weft_task_cancel(w, NULL), 1);
   ck_assert_int_eq(weft_await(weft_task_future(w), NULL), -ECANCELED);
   weft_task_release(w);
-  ck_assert_int_eq(weft_openat_timeout(AT_FDCWD, fifo_path(), O_WRONLY, 0, 20 * 1000000LL), -ETIMEDOUT);
-  unlink(fifo_path());
+  ck_assert_int_eq(weft_openat_timeout(AT_FDCWD, fifo_name, O_WRONLY, 0, 20 * 1000000LL), -ETIMEDOUT);
+  unlink(fifo_name);
   return 0;
 }
 
