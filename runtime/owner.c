@@ -1,6 +1,6 @@
 /*
  * owner.c - owner sections' slow side (owner.h): a run's start and end,
- * revocation and its wait.
+ * revocation and its wait, and arming them again after a hold.
  *
  * Invariants: see owner.h. A revocation is the only place that waits
  * here, and it waits only for a section in progress (bounded work on the
@@ -38,6 +38,8 @@ struct weft__owner *weft__owner_get(void) {
   atomic_init(&o->on, WEFT__OWNER_OFF);
   weft__mutex_init(&o->mu);
   o->next = NULL;
+  o->armed_ms = o->off_ms = o->hold_ms = 0;
+  o->off_seen = false;
   return o;
 }
 
@@ -49,17 +51,46 @@ void weft__owner_put(struct weft__owner *o) {
   weft__mutex_unlock(&pool_mu);
 }
 
-void weft__owner_run_begins(struct weft__owner *o) {
-  /* relaxed flag: set by amutex.c's once, which the loop's creation ran
-   * (weft__amutex_setup), before any thread relied on it. */
-  if (!atomic_load_explicit(&weft__amutex_asymmetric, memory_order_relaxed)) return;
+uint32_t weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
+
+/* Sets `on` ON (the worker, outside any section), as a run begins or
+ * from OFF at a pass. */
+static void arm(struct weft__owner *o, uint32_t now_ms) {
   /* seq_cst: a thread that took a future's lock word before this store
    * and looks at `on` after its swap either sees it set (and revokes) or
-   * its word is seen set by the worker's first section (owner.h). */
+   * its word is seen set by the worker's next section (owner.h). */
   atomic_store_explicit(&o->on, WEFT__OWNER_ON, memory_order_seq_cst);
   /* The worker's side of home.h's pair: its loads of a primitive's home
    * from here on see an unbinding that looked at `on` and found it OFF. */
   atomic_thread_fence(memory_order_seq_cst);
+  o->armed_ms = now_ms;
+  o->off_seen = false;
+}
+
+void weft__owner_run_begins(struct weft__owner *o, uint32_t now_ms) {
+  /* relaxed flag: set by amutex.c's once, which the loop's creation ran
+   * (weft__amutex_setup), before any thread relied on it. */
+  if (!atomic_load_explicit(&weft__amutex_asymmetric, memory_order_relaxed)) return;
+  o->hold_ms = 0; /* the first revocation's hold: the minimum */
+  arm(o, now_ms);
+}
+
+void weft__owner_off_at_pass(struct weft__owner *o, uint32_t now_ms) {
+  if (!o->off_seen) {
+    /* Revoked since the arming: the hold starts now, twice the last one
+     * if they were revoked within the maximum of their arming (other
+     * threads keep coming), else the minimum (wrapping differences of
+     * the coarse clock: a run is not 49 days between two passes). */
+    uint32_t lived = now_ms - o->armed_ms, min = weft__owner_rearm_min_ms;
+    uint32_t twice = o->hold_ms * 2 > WEFT__OWNER_REARM_MAX_MS ? WEFT__OWNER_REARM_MAX_MS : o->hold_ms * 2;
+    o->hold_ms = lived < WEFT__OWNER_REARM_MAX_MS ? (twice > min ? twice : min) : min;
+    o->off_ms = now_ms;
+    o->off_seen = true;
+    return;
+  }
+  /* From OFF only this thread moves `on` (revokers move ON -> REVOKING ->
+   * OFF), so the look that brought us here still holds. */
+  if (now_ms - o->off_ms >= o->hold_ms) arm(o, now_ms);
 }
 
 void weft__owner_run_ends(struct weft__owner *o) {

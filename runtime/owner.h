@@ -14,8 +14,22 @@
  * the worker takes none of their locks: what it would do under the lock
  * it does in an owner section, which costs two plain stores and two plain
  * loads. The first other thread to lock one of the loop's futures during
- * the run revokes this (once: sections are off until the run ends) and
- * waits for a section in progress to end; from then on everyone locks.
+ * the run revokes this and waits for a section in progress to end; from
+ * then on everyone locks, until the worker arms the sections again at a
+ * pass that finds them revoked a hold later (weft__owner_pass, below).
+ *
+ * The hold: a revocation costs its thread a membarrier (~11 us on a
+ * 2-vCPU VM with the worker running: an IPI) and one that finds a section
+ * in progress a second one, so sections come back only once the loop has
+ * run a while without them: weft__owner_rearm_min_ms (10 ms) after the
+ * first pass that found them revoked, twice the last hold (up to
+ * WEFT__OWNER_REARM_MAX_MS, 1 s) if they were revoked again within that
+ * maximum of their arming. Other threads that keep touching the loop's
+ * futures (an executor's completions) so cost about one revocation a
+ * second, and a lone one (a stall report reading a task's name, one
+ * foreign completion) costs the loop ~10 ms without sections, not the
+ * rest of its run: on the Intel VM a locked instruction was ~10 ns
+ * against a section's ~2.5 (RESULTS.md, 2026-12-05 23:43Z).
  *
  * The pair of orderings that makes this safe is asymmetric, as amutex.h's
  * unlock is (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED):
@@ -36,10 +50,15 @@
  * run began saw `on` OFF and needs nothing more.
  *
  * Invariants:
- *  1. `on` is set ON only by the loop's worker at the start of a run of
- *     a one-worker loop when membarrier(2) works, and set OFF at the
- *     run's end (release: another thread that then reads OFF, acquire,
- *     sees every section's writes) or by a revocation (below).
+ *  1. `on` is set ON only by the loop's worker, while a run of a
+ *     one-worker loop goes on and membarrier(2) works: at the start of
+ *     the run, or from OFF at a pass (a re-arm: outside any section, as
+ *     OFF allows none); and set OFF at the run's end (release: another
+ *     thread that then reads OFF, acquire, sees every section's writes)
+ *     or by a revocation (below). A re-arm is ordered as a run's start
+ *     is (seq_cst, then a fence), so a thread that took a lock word and
+ *     found OFF before it is seen by the worker's next section on that
+ *     future, as one that found OFF before the run began is.
  *  2. A section is entered only with `on` ON and the future's lock word
  *     0, lasts no longer than the work done under the lock would (no
  *     fiber switch, no user code, no other future's lock inside one), and
@@ -78,6 +97,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "amutex.h"
 #include "mutex.h"
 
 /* `on`: sections allowed; a revocation under way (cleared, the section
@@ -93,7 +113,18 @@ struct weft__owner {
   _Atomic uint8_t on;       /* enum weft__owner_state (above) */
   struct weft__mutex mu;    /* serializes revocations (invariant 4) */
   struct weft__owner *next; /* in the pool (weft__owner_put); under its lock */
+  /* The re-arm's bookkeeping (weft__owner_pass), the worker's own, in
+   * coarse ms: when sections were last armed, when a pass first found
+   * them revoked since (off_seen), and the hold before the next arming. */
+  uint32_t armed_ms, off_ms, hold_ms;
+  bool off_seen;
 };
+
+/* The hold's bounds (design comment); the minimum is a variable so that
+ * tests can re-arm at every other pass (0). */
+extern uint32_t weft__owner_rearm_min_ms;
+#define WEFT__OWNER_REARM_MIN_MS 10
+#define WEFT__OWNER_REARM_MAX_MS 1000
 
 /* A record for a new loop (invariant 5): OFF, no section, no revoker
  * waiting. NULL: out of memory. Threads: any. */
@@ -101,13 +132,31 @@ struct weft__owner *weft__owner_get(void);
 /* Gives @o back to the pool as its loop is freed (its runs ended: OFF). */
 void weft__owner_put(struct weft__owner *o);
 
-/* The worker of a one-worker loop as its run begins and ends (worker.c). */
-void weft__owner_run_begins(struct weft__owner *o);
+/* The worker of a one-worker loop as its run begins and ends (worker.c);
+ * @now_ms: the coarse clock (the hold's start). */
+void weft__owner_run_begins(struct weft__owner *o, uint32_t now_ms);
 void weft__owner_run_ends(struct weft__owner *o);
+
+/* weft__owner_pass's out-of-line part: sections found OFF at a pass. */
+void weft__owner_off_at_pass(struct weft__owner *o, uint32_t now_ms);
+
+/* The worker of a one-worker loop at each pass (worker.c, pass_begins;
+ * @now_ms its coarse clock): arms sections again once they have been
+ * revoked a hold (design comment). One relaxed load of the worker's own
+ * line while they are on; REVOKING (a revocation under way) waits. */
+static inline void weft__owner_pass(struct weft__owner *o, uint32_t now_ms) {
+  /* relaxed: only this thread sets OFF -> ON, and a stale ON or REVOKING
+   * only puts the look off to the next pass. Without membarrier (the
+   * flag, relaxed as in run_begins) `on` stays OFF and nothing is done. */
+  if (__builtin_expect(atomic_load_explicit(&o->on, memory_order_relaxed) == WEFT__OWNER_OFF, 0) &&
+      atomic_load_explicit(&weft__amutex_asymmetric, memory_order_relaxed))
+    weft__owner_off_at_pass(o, now_ms);
+}
 
 /* Revokes sections (invariant 3): for a thread that is not the running
  * worker and holds a lock word of one of the loop's futures, or frees one.
- * Returns once no section is in progress and none can begin this run. */
+ * Returns once no section is in progress and none can begin before the
+ * worker arms them again (weft__owner_pass). */
 void weft__owner_revoke(struct weft__owner *o);
 
 /* Wakes a revoker waiting for a section to end; out of line (rare). The

@@ -1196,11 +1196,13 @@ void weft__worker_finish_prev(struct weft__worker *w) {
 }
 
 /* Once per pass, after any park: the stamp tasks get as they stop
- * (since_ms) and the accounting's sampling period. */
+ * (since_ms), the accounting's sampling period, and on a one-worker loop
+ * owner sections armed again a hold after a revocation (owner.h). */
 static void pass_begins(struct weft__worker *w) {
   w->coarse_ms = atomic_load_explicit(&w->loop->now_ms, memory_order_relaxed);
   if (!w->coarse_ms) w->coarse_ms = weft__clock_coarse_ms();
   acct_refresh(w);
+  if (w->solo_owner) weft__owner_pass(w->solo_owner, w->coarse_ms);
 }
 
 /* A FIFO pass's batch: everything queued here when it begins (the ring,
@@ -1939,7 +1941,7 @@ void weft__worker_main(struct weft__worker *w) {
   w->divert &= (uint8_t)~WEFT__DIVERT_STANDBY; /* change_role looks afresh, deferred work included */
   w->seen_serving = 0;                          /* ... at the first pass; a run's start moves nothing */
   requeue_deferred(w);
-  if (loop->solo) weft__owner_run_begins(loop->owner); /* owner.h */
+  if (loop->solo) weft__owner_run_begins(loop->owner, w->coarse_ms); /* owner.h */
   for (;;) {
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a

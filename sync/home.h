@@ -27,7 +27,8 @@
  *   unbinder:  rec = UNBINDING(rec) (CAS, seq_cst); fence; load on
  *              (acquire); unless OFF: revoke (membarrier, wait for
  *              `in` = 0); then rec = SHARED (release).
- *   worker:    run begins: on = ON (seq_cst); fence (owner.c).
+ *   worker:    run begins, or a pass re-arms after a revocation:
+ *              on = ON (seq_cst); fence (owner.c).
  *              each op: load rec; if its own: in = 1, load on (owner.h).
  *
  * SHARED is stored only once the old home's sections are over, and read
@@ -40,8 +41,9 @@
  * ring end could both take one slot (tests/sync/test_home.c, the queue
  * race, found by TSan).
  *
- * An unbinder that finds `on` OFF (no run, or the run ended: its release
- * makes the sections' writes visible) is seen by every later load of
+ * An unbinder that finds `on` OFF (no run, the run ended, or sections
+ * revoked and not armed again yet: the release that stored OFF makes the
+ * sections' writes visible) is seen by every later load of
  * `rec` on the worker: the two fences make it store-buffering, which
  * cannot have both loads miss. One that finds it ON or REVOKING revokes:
  * a section already entered is waited out, and none begins after.

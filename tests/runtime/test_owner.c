@@ -2,15 +2,18 @@
  * test_owner.c - runtime/owner.c: owner sections (a one-worker loop's
  * futures awaited and completed without their lock while no other thread
  * touches them) are on exactly while such a loop runs, a foreign thread's
- * first lock (or free) of one of its futures revokes them for the rest of
- * the run, and foreign threads racing the worker's sections lose no
- * completion and no wake-up (TSan checks the hand-over of what the
- * sections wrote). With $WEFT_MEMBARRIER=0 (`make test-epoll`) sections
- * are never on, and the same programs run on the locks alone.
+ * first lock (or free) of one of its futures revokes them until the worker
+ * arms them again a hold later (the hold doubling while revocations keep
+ * coming), and foreign threads racing the worker's sections, and its
+ * re-arms, lose no completion and no wake-up (TSan checks the hand-over of
+ * what the sections wrote). With $WEFT_MEMBARRIER=0 (`make test-epoll`)
+ * sections are never on, and the same programs run on the locks alone.
  */
 #include "helpers.h"
+#include "amutex.h"
 #include "loop.h"
 #include "membarrier.h"
+#include "owner.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -168,11 +171,13 @@ START_TEST(a_section_completion_wakes_a_task_of_another_loop) {
 }
 END_TEST
 
-/* ---- a foreign thread revokes them for the rest of the run -------------- */
+/* ---- a foreign thread revokes them until the worker arms them again ----- */
 
 /* @arg: enum act. A foreign thread acts on a future of ours while we
  * await it (set, cancel) or after we hold no reference to it but its
- * (release); sections are off after, and the await sees its outcome. */
+ * (release); sections are off after, and the await sees its outcome.
+ * With a hold of 0 (the test sets it) the second pass that finds them
+ * off arms them again: two yields, each a pass. */
 static int foreign_acts(void *arg, void **res) {
   enum act act = (enum act)(uintptr_t)arg;
   weft_loop_t *loop = weft_loop_current();
@@ -201,25 +206,78 @@ static int foreign_acts(void *arg, void **res) {
     ck_assert_int_eq(fo.rc, act == ACT_SET ? 0 : 1);
     weft_future_release(f);
   }
-  ck_assert(!sections_on(loop)); /* revoked for the rest of this run */
+  ck_assert(!sections_on(loop)); /* revoked */
   /* The locks work on: a local await after the revocation. */
   void *v = NULL;
   ck_assert_int_eq(await_local(NULL, &v), 0);
   ck_assert_ptr_eq(v, (void *)(uintptr_t)2);
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert_int_eq(weft_yield(), 0);
+  ck_assert(sections_on(loop) == expected_on()); /* armed again */
+  ck_assert_int_eq(await_local(NULL, &v), 0);
+  ck_assert_ptr_eq(v, (void *)(uintptr_t)(expected_on() ? 1 : 2));
   return 0;
 }
 
-START_TEST(a_foreign_completion_revokes_sections_until_the_run_ends) {
+START_TEST(a_foreign_completion_revokes_sections_for_a_hold) {
+  weft__owner_rearm_min_ms = 0;
   weft_loop_t *loop = make_loop(1);
   for (int act = ACT_SET; act <= ACT_CANCEL; act++) {
     ck_assert_int_eq(weft_loop_run_task(loop, foreign_acts, (void *)(uintptr_t)act, NULL), 0);
-    ck_assert(!sections_on(loop));
+    ck_assert(!sections_on(loop)); /* the run ended */
   }
-  /* The next run has them again. */
-  void *res = NULL;
-  ck_assert_int_eq(weft_loop_run_task(loop, await_local, NULL, &res), 0);
-  ck_assert_ptr_eq(res, (void *)(uintptr_t)(expected_on() ? 1 : 2));
   close_clean(loop);
+  weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
+}
+END_TEST
+
+/* The hold's rule on a record of its own, with the coarse clock given: a
+ * revocation within WEFT__OWNER_REARM_MAX_MS of the arming doubles the
+ * hold (the first one after a run's start: the minimum), up to that
+ * maximum; one that comes later starts again from the minimum. A pass
+ * arms only once the hold has gone by since the first pass that found the
+ * sections off, and never while they are on. */
+static uint32_t revoke_then_count_hold(struct weft__owner *o, uint32_t now) {
+  weft__owner_revoke(o); /* this thread holds no lock word: a revoker as any */
+  ck_assert_int_eq(atomic_load(&o->on), WEFT__OWNER_OFF);
+  weft__owner_pass(o, now); /* the first pass that finds them off */
+  uint32_t t = now;
+  while (atomic_load(&o->on) == WEFT__OWNER_OFF) {
+    ck_assert_uint_le(t - now, WEFT__OWNER_REARM_MAX_MS);
+    weft__owner_pass(o, ++t);
+  }
+  return t - now;
+}
+
+START_TEST(the_hold_doubles_while_revocations_keep_coming) {
+  weft__amutex_setup();
+  if (!expected_on()) return; /* no membarrier: `on` is never ON */
+  struct weft__owner *o = weft__owner_get();
+  ck_assert_ptr_nonnull(o);
+  uint32_t t = 5000;
+  weft__owner_run_begins(o, t);
+  ck_assert_int_eq(atomic_load(&o->on), WEFT__OWNER_ON);
+  weft__owner_pass(o, t + 100000); /* on: a pass changes nothing */
+  ck_assert_int_eq(atomic_load(&o->on), WEFT__OWNER_ON);
+  uint32_t want = WEFT__OWNER_REARM_MIN_MS;
+  for (int i = 0; i < 10; i++) {
+    t += 3; /* revoked soon after each arming */
+    uint32_t hold = revoke_then_count_hold(o, t);
+    ck_assert_uint_eq(hold, want);
+    t += hold;
+    want = want * 2 > WEFT__OWNER_REARM_MAX_MS ? WEFT__OWNER_REARM_MAX_MS : want * 2;
+  }
+  ck_assert_uint_eq(want, WEFT__OWNER_REARM_MAX_MS);
+  /* Sections that lasted the maximum: the next hold is the minimum. */
+  t += WEFT__OWNER_REARM_MAX_MS;
+  ck_assert_uint_eq(revoke_then_count_hold(o, t), WEFT__OWNER_REARM_MIN_MS);
+  /* Across the coarse clock's wrap. */
+  t = UINT32_MAX - 2;
+  weft__owner_run_ends(o);
+  weft__owner_run_begins(o, t);
+  ck_assert_uint_eq(revoke_then_count_hold(o, t + 1), WEFT__OWNER_REARM_MIN_MS);
+  weft__owner_run_ends(o);
+  weft__owner_put(o);
 }
 END_TEST
 
@@ -312,6 +370,100 @@ START_TEST(foreign_threads_racing_sections_lose_nothing) {
 }
 END_TEST
 
+/* ---- ... and racing the worker's re-arms, over and over ----------------- */
+
+/* A foreign thread completes a future of the loop each time it is handed
+ * one, while message pairs trade and two tasks take turns at a Lock, all
+ * in sections: with a hold of 0 every completion revokes and the worker
+ * arms again at its second pass after, so sections come and go hundreds
+ * of times in one run (the Lock's home stays bound throughout). */
+struct relay {
+  pthread_t th;
+  sem_t go;
+  weft_future_t *_Atomic f; /* handed over through `go` */
+  long n;
+};
+
+static void *relay_main(void *arg) {
+  struct relay *r = arg;
+  for (long i = 0; i < r->n; i++) {
+    while (sem_wait(&r->go) != 0) {
+    }
+    for (long k = 0; k < i % 5; k++) sched_yield();
+    ck_assert_int_eq(weft_future_set_result(atomic_load(&r->f), (void *)(uintptr_t)(i + 1)), 0);
+  }
+  return NULL;
+}
+
+struct turns {
+  weft_lock_t *lock;
+  long rounds, count;
+};
+
+static int take_turns(void *arg, void **res) {
+  struct turns *t = arg;
+  for (long i = 0; i < t->rounds; i++) {
+    ck_assert_int_eq(weft_lock_acquire(t->lock, -1), 0);
+    long seen = t->count;
+    if (i % 3 == 0) ck_assert_int_eq(weft_yield(), 0); /* the other one queues */
+    t->count = seen + 1;
+    ck_assert_int_eq(weft_lock_release(t->lock), 0);
+    ck_assert_int_eq(weft_yield(), 0);
+  }
+  return 0;
+}
+
+static int relay_run(void *arg, void **res) {
+  struct relay *r = arg;
+  struct turns turns = {.rounds = 20 * r->n};
+  ck_assert_int_eq(weft_lock_create(&turns.lock), 0);
+  weft_task_t *takers[2];
+  for (int i = 0; i < 2; i++) ck_assert_int_eq(weft_spawn(take_turns, &turns, &takers[i]), 0);
+  struct pp pairs[PAIRS];
+  weft_task_t *ts[2 * PAIRS];
+  for (int i = 0; i < PAIRS; i++) {
+    pairs[i].rounds = 20 * r->n;
+    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
+    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
+    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
+  }
+  for (long i = 0; i < r->n; i++) {
+    weft_future_t *f = NULL;
+    ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+    atomic_store(&r->f, f);
+    sem_post(&r->go);
+    void *v = NULL;
+    ck_assert_int_eq(weft_await(f, &v), 0);
+    ck_assert_ptr_eq(v, (void *)(uintptr_t)(i + 1));
+    weft_future_release(f);
+  }
+  for (int i = 0; i < 2 * PAIRS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(takers[i]), NULL), 0);
+    weft_task_release(takers[i]);
+  }
+  ck_assert_int_eq(turns.count, 2 * turns.rounds);
+  ck_assert_int_eq(weft_lock_destroy(turns.lock), 0);
+  return 0;
+}
+
+START_TEST(foreign_threads_racing_rearms_lose_nothing) {
+  weft__owner_rearm_min_ms = 0;
+  weft_loop_t *loop = make_loop(1);
+  struct relay r = {.n = scaled(500)};
+  ck_assert_int_eq(sem_init(&r.go, 0, 0), 0);
+  ck_assert_int_eq(pthread_create(&r.th, NULL, relay_main, &r), 0);
+  ck_assert_int_eq(weft_loop_run_task(loop, relay_run, &r, NULL), 0);
+  ck_assert_int_eq(pthread_join(r.th, NULL), 0);
+  sem_destroy(&r.go);
+  close_clean(loop);
+  weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("owner");
   TCase *tc = tcase_create("core");
@@ -319,8 +471,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, sections_are_on_while_one_worker_runs);
   tcase_add_test(tc, no_sections_with_two_workers);
   tcase_add_test(tc, a_section_completion_wakes_a_task_of_another_loop);
-  tcase_add_test(tc, a_foreign_completion_revokes_sections_until_the_run_ends);
+  tcase_add_test(tc, a_foreign_completion_revokes_sections_for_a_hold);
+  tcase_add_test(tc, the_hold_doubles_while_revocations_keep_coming);
   tcase_add_test(tc, foreign_threads_racing_sections_lose_nothing);
+  tcase_add_test(tc, foreign_threads_racing_rearms_lose_nothing);
   suite_add_tcase(s, tc);
   return s;
 }
