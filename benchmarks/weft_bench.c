@@ -50,12 +50,38 @@ void report(const char *name, long ops, double secs, const char *extra) {
   fflush(stdout);
 }
 
+/* WEFT_BENCH_EXECUTOR_FIRST=1 (weft only, a diagnosis; benchmarks/README.md):
+ * the main task first has the default executor run a no-op
+ * (weft_to_thread: its thread completes a future of the loop, as a
+ * program's first blocking call does) and sleeps 50 ms, then runs the
+ * workload: what a one-worker loop's owner sections (runtime/owner.h)
+ * come back to after a foreign thread revoked them. */
+struct first_then {
+  weft_task_fn fn;
+  void *arg;
+};
+
+static int noop(void *arg, void **res) { return 0; }
+
+static int executor_first(void *arg, void **res) {
+  struct first_then *ft = arg;
+  int rc = weft_to_thread(noop, NULL, NULL);
+  if (!rc) rc = weft_sleep(0.05);
+  return rc ? rc : ft->fn(ft->arg, res);
+}
+
 static int run(weft_task_fn fn, void *arg) {
   struct weft_loop_config cfg;
   weft_loop_config_init(&cfg);
   cfg.workers = workers;
   cfg.order = order;
   void *res;
+  const char *env = getenv("WEFT_BENCH_EXECUTOR_FIRST");
+  struct first_then ft = {fn, arg};
+  if (env && *env == '1') {
+    fn = executor_first;
+    arg = &ft;
+  }
   int rc = weft_run_config(&cfg, fn, arg, &res);
   if (rc) fprintf(stderr, "weft-bench: %s\n", weft_strerror(rc));
   return rc;
