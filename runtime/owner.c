@@ -28,7 +28,12 @@ struct weft__owner *weft__owner_get(void) {
   struct weft__owner *o = pool;
   if (o) pool = o->next;
   weft__mutex_unlock(&pool_mu);
-  if (o) return o;
+  if (o) {
+    /* relaxed: a statistic; the loop that gets @o publishes it (its
+     * creation) before any thread reads it. */
+    atomic_store_explicit(&o->revocations, 0, memory_order_relaxed);
+    return o;
+  }
   /* Not weft__alloc: the record must outlive any purge or arena of ours,
    * and nothing frees it. Aligned: the worker's line (owner.h). */
   o = aligned_alloc(WEFT__CACHELINE, (sizeof *o + WEFT__CACHELINE - 1) & ~(WEFT__CACHELINE - 1));
@@ -40,6 +45,7 @@ struct weft__owner *weft__owner_get(void) {
   o->next = NULL;
   o->armed_ms = o->off_ms = o->hold_ms = 0;
   o->off_seen = false;
+  atomic_init(&o->revocations, 0);
   return o;
 }
 
@@ -129,7 +135,10 @@ void weft__owner_revoke(struct weft__owner *o) {
                                                          memory_order_seq_cst, memory_order_relaxed);
   /* The heavy side of the entry's pair: the worker's sections from now
    * on see `on` cleared, and one already entered shows in `in` below. */
-  if (cleared) barrier();
+  if (cleared) {
+    atomic_fetch_add_explicit(&o->revocations, 1, memory_order_relaxed); /* a statistic */
+    barrier();
+  }
   /* acquire: pairs with the section's release store of 0 (its writes). */
   if (atomic_load_explicit(&o->in, memory_order_acquire) != 0) {
     atomic_store_explicit(&o->waiting, 1, memory_order_seq_cst);

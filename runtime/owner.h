@@ -118,6 +118,9 @@ struct weft__owner {
    * them revoked since (off_seen), and the hold before the next arming. */
   uint32_t armed_ms, off_ms, hold_ms;
   bool off_seen;
+  /* Revocations that turned sections off since the record was handed to
+   * its loop (weft_loop_stats.owner_revocations); relaxed: a statistic. */
+  _Atomic uint64_t revocations;
 };
 
 /* The hold's bounds (design comment); the minimum is a variable so that

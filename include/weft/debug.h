@@ -219,6 +219,13 @@ WEFT_EXTERN int weft_loop_worker_stats(weft_loop_t *loop, unsigned index,
  *                  choice was not taken ("" if it was). Static strings.
  * @serving:        workers taking shared work now (weft_loop_serving_workers);
  *                  @serving_changes: how often that count changed.
+ * @owner_revocations: with one worker, how often another thread (an
+ *                  executor's completion, a foreign waiter, the stall
+ *                  report) turned off the worker's lock-free paths on the
+ *                  loop's futures and primitives (docs/runtime.md, "One
+ *                  worker and other threads"); each cost that thread a
+ *                  membarrier(2), and the loop those paths for 10 ms to
+ *                  1 s. 0 with several workers (they have none).
  * Plus the sum of every worker's struct weft_worker_stats in @total.
  */
 struct weft_loop_stats {
@@ -237,6 +244,7 @@ struct weft_loop_stats {
   const char *io_fallback;
   unsigned serving;
   uint64_t serving_changes;
+  uint64_t owner_revocations;
   struct weft_worker_stats total;
 };
 

@@ -23,6 +23,12 @@ static bool sections_on(weft_loop_t *loop) {
   return atomic_load(&((struct weft_loop *)loop)->owner->on) == WEFT__OWNER_ON;
 }
 
+static uint64_t revocations(weft_loop_t *loop) {
+  struct weft_loop_stats ls;
+  ck_assert_int_eq(weft_loop_get_stats(loop, &ls), 0);
+  return ls.owner_revocations;
+}
+
 /* What a run of a one-worker loop starts with: sections on, where the
  * process has membarrier(2). */
 static bool expected_on(void) { return weft__membarrier_available(); }
@@ -107,6 +113,7 @@ START_TEST(no_sections_with_two_workers) {
   void *res = NULL;
   ck_assert_int_eq(weft_loop_run_task(loop, await_local, NULL, &res), 0);
   ck_assert_ptr_eq(res, (void *)(uintptr_t)2);
+  ck_assert_uint_eq(revocations(loop), 0);
   close_clean(loop);
 }
 END_TEST
@@ -222,9 +229,12 @@ static int foreign_acts(void *arg, void **res) {
 START_TEST(a_foreign_completion_revokes_sections_for_a_hold) {
   weft__owner_rearm_min_ms = 0;
   weft_loop_t *loop = make_loop(1);
+  ck_assert_uint_eq(revocations(loop), 0);
   for (int act = ACT_SET; act <= ACT_CANCEL; act++) {
     ck_assert_int_eq(weft_loop_run_task(loop, foreign_acts, (void *)(uintptr_t)act, NULL), 0);
     ck_assert(!sections_on(loop)); /* the run ended */
+    /* One each (the re-arm and the local awaits revoke nothing). */
+    ck_assert_uint_eq(revocations(loop), expected_on() ? (uint64_t)act + 1 : 0);
   }
   close_clean(loop);
   weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
@@ -458,6 +468,10 @@ START_TEST(foreign_threads_racing_rearms_lose_nothing) {
   ck_assert_int_eq(pthread_create(&r.th, NULL, relay_main, &r), 0);
   ck_assert_int_eq(weft_loop_run_task(loop, relay_run, &r, NULL), 0);
   ck_assert_int_eq(pthread_join(r.th, NULL), 0);
+  /* Each completion revoked at most once, and sections were on for some. */
+  uint64_t n = revocations(loop);
+  ck_assert_uint_le(n, (uint64_t)r.n);
+  ck_assert(expected_on() ? n >= 1 : n == 0);
   sem_destroy(&r.go);
   close_clean(loop);
   weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
