@@ -192,7 +192,7 @@ static int others_unbind(void *arg, void **res) {
   ck_assert_int_eq(o.rc, 0);
   ck_assert_ptr_eq(lock_rec(p->lock), WEFT__HOME_SHARED);
   ck_assert_ptr_eq(sem_rec(p->sem), WEFT__HOME_SHARED);
-  ck_assert(!sections_on(loop)); /* revoked for the rest of this run */
+  ck_assert(!sections_on(loop)); /* revoked (no pass since: not armed again yet) */
 
   pthread_t th;
   void *rc = (void *)1;
