@@ -70,6 +70,9 @@
  * Closing: the fd is closed once no send runs and no read is in
  * progress. A socket is shut down first (SHUT_RDWR), which ends a read
  * blocked in another task (it sees end of stream) and a running send.
+ * A socket's failed send is asyncio's fatal write error: it shuts the
+ * socket down the same way and leaves its error in wfatal, which the
+ * reader returns where the end arrives (send_failed_locked, ended).
  *
  * Invariants: refs counts the reader, the writer, a running flusher, and
  * the multishot receive and the queued send while in flight; the last
@@ -523,6 +526,23 @@ static void reader_failed(struct weft__stream *s, ssize_t err) {
   stream_unlock(s);
 }
 
+/* A receive's end of stream (0): the end, unless a failed send ended a
+ * socket's connection (send_failed_locked shut it down, wfatal): then the
+ * reader fails with that send's error for good, as asyncio's reader gets
+ * connection_lost's exception in place of the end. The lock: wfatal is
+ * the writer's (rare: once a stream at most). */
+static ssize_t ended(struct weft__stream *s) {
+  stream_lock(s);
+  int err = s->wfatal;
+  stream_unlock(s);
+  if (!err) {
+    s->eof = true;
+    return 0;
+  }
+  reader_failed(s, err);
+  return err;
+}
+
 /* Whether the calling task was cancelled while a plain receive completed
  * anyway (io/op.c reports the bytes and keeps the cancellation for the
  * next suspension point): the read call is that point. It takes the
@@ -733,7 +753,7 @@ static ssize_t fill(struct weft__stream *s) {
     n = recv_into_in(s);
     if (n > 0 && cancelled_meanwhile()) return -ECANCELED; /* the bytes stay in in */
   }
-  if (n == 0) s->eof = true;
+  if (n == 0) n = ended(s);
   else if (n < 0) reader_failed(s, n); /* a cancellation or timeout is not the stream's fault */
   return n;
 }
@@ -782,7 +802,7 @@ ssize_t weft_reader_read_timeout(weft_reader_t *r, void *buf, size_t n, int64_t 
   } else {
     /* Nothing buffered: receive straight into the caller's memory. */
     out = recv_once(s, buf, n);
-    if (out == 0) s->eof = true;
+    if (out == 0) out = ended(s);
     else if (out < 0) reader_failed(s, out);
     else if (out > 0 && cancelled_meanwhile()) {
       if (bytes_reserve(&s->in, (size_t)out) == 0) { /* kept for the next read */
@@ -1005,8 +1025,10 @@ int weft_reader_at_eof(weft_reader_t *r) {
    * progress, the caller is the reader's user. */
   int at = 0;
   if (!s->reading && bytes_len(&s->in) == 0 && bytes_len(&s->rx) == 0) {
-    if (s->rx_eof) s->eof = true;
-    if (!s->eof && !s->rerr && s->rfd >= 0 && eof_arrived(s, s->rfd)) s->eof = true;
+    /* After a failed send the reader has an error coming, not the end
+     * (asyncio: an exception, and at_eof false). */
+    if (s->rx_eof && !s->wfatal) s->eof = true;
+    if (!s->eof && !s->rerr && !s->wfatal && s->rfd >= 0 && eof_arrived(s, s->rfd)) s->eof = true;
     at = s->eof || (s->is_socket && s->closing);
   }
   stream_unlock(s);
@@ -1068,6 +1090,21 @@ static void set_werr_locked(struct weft__stream *s, int err) {
   drained_set_locked(s, true); /* drain() returns the error */
 }
 
+/* A send's error: the writer fails for good, and on a socket the
+ * connection ends for the reader too, as asyncio's fatal write error
+ * closes the transport (_force_close: the protocol's connection_lost(exc)
+ * sets the reader's exception). Shut down both ways, so that a read
+ * waiting for bytes the peer will never be asked for ends, and the reader
+ * returns @err where the end arrives (ended); the peer sees the end, as
+ * the transport's close gives it. A cancellation fails nothing but the
+ * writer (the send never ran). Locked. */
+static void send_failed_locked(struct weft__stream *s, int err) {
+  set_werr_locked(s, err);
+  if (err == -ECANCELED || !s->is_socket || s->wfatal) return;
+  s->wfatal = err;
+  if (s->wfd >= 0) shutdown(s->wfd, SHUT_RDWR); /* after a reset: ENOTCONN, nothing to do */
+}
+
 /* Nothing is being sent any more: a failed writer drops what it holds,
  * and a shutdown or close that waited for the send happens. Locked. */
 static void send_ended_locked(struct weft__stream *s) {
@@ -1125,7 +1162,7 @@ static int flusher(void *arg, void **res) {
     ssize_t w = s->is_socket ? weft_send(fd, p, n, 0) : weft_write(fd, p, n);
     stream_lock(s);
     if (w == -ECANCELED) break; /* nothing sent; flusher_ended decides */
-    if (w < 0) set_werr_locked(s, (int)w);
+    if (w < 0) send_failed_locked(s, (int)w);
     else out_sent_locked(s, (size_t)w);
   }
   stream_unlock(s);
@@ -1253,7 +1290,7 @@ static void tx_send_direct_locked(struct weft__stream *s, weft_task_t **flusher)
     stream_lock(s);
     s->tx_inflight = false;
     if (w >= 0) out_sent_locked(s, (size_t)w);
-    else set_werr_locked(s, (int)w);
+    else send_failed_locked(s, (int)w);
     if (s->werr || !s->wsize) return;
     if ((size_t)w < len) { /* the socket is full: a task waits for room */
       tx_hand_over_locked(s, flusher);
@@ -1306,7 +1343,7 @@ static void tx_done(struct weft__io_op *op) {
   stream_lock(s);
   s->tx_inflight = false;
   if (res >= 0) out_sent_locked(s, (size_t)res);
-  else if (res != -ECANCELED || !op->cancelled) set_werr_locked(s, res);
+  else if (res != -ECANCELED || !op->cancelled) send_failed_locked(s, res);
   if (!s->werr && s->wsize) { /* wsize: what pending and out hold */
     if (op->cancelled) {
       tx_hand_over_locked(s, &flusher);
@@ -1411,7 +1448,7 @@ static int write_locked(struct weft__stream *s, struct weft_task *t, const void 
   if (!sending(s) && !(r && queue_write(s, t, n))) {
     ssize_t w = send_now(s, buf, n);
     if (w < 0) {
-      set_werr_locked(s, (int)w);
+      send_failed_locked(s, (int)w);
       return (int)w;
     }
     if ((size_t)w == n) return 0;
@@ -1539,7 +1576,7 @@ static bool send_ahead_locked(struct weft__stream *s, int *rc) {
     if (w < 0) {
       if (errno == EINTR) continue; /* made again (weft/io.h) */
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        set_werr_locked(s, -errno);
+        send_failed_locked(s, -errno);
         *rc = s->werr;
       }
       break;

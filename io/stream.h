@@ -90,6 +90,9 @@ struct weft__stream {
   size_t wsize;               /* bytes in pending + out */
   size_t high, low;
   int werr;
+  int wfatal;                 /* a socket's failed send (not a cancellation),
+                                 which ended the connection for the reader
+                                 too (stream.c, send_failed_locked); under lock */
   bool flushing;              /* a flusher task runs (until flusher_ended) */
   weft_loop_t *flusher_loop;  /* the loop it was spawned on */
   uint32_t flusher_restarts;  /* flushers that replaced a cancelled one (tests) */

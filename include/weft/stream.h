@@ -36,7 +36,11 @@
  * a read cancelled while it waits takes nothing, also when its receive
  * completed in the same instant: those bytes are buffered for the next
  * read, as asyncio's);
- * the connection's error (-ECONNRESET, -EPIPE, ...) once it failed.
+ * the connection's error (-ECONNRESET, -EPIPE, ...) once it failed. On a
+ * socket a failed send ends the connection for the reader too (asyncio's
+ * fatal write error): a read waiting for bytes returns the send's error,
+ * as does every later read once the bytes received before it are taken,
+ * and weft_reader_at_eof() says 0; the peer sees the end.
  */
 #ifndef WEFT_STREAM_H
 #define WEFT_STREAM_H

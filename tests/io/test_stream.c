@@ -2057,6 +2057,64 @@ static int idle_buffers_main(void *arg, void **res) {
   return 0;
 }
 
+/* A send the kernel refuses on a live socket (here a shutdown(SHUT_WR)
+ * behind the stream's back; in the field an injected fault or a firewall's
+ * refusal) ends the connection for the reader too, as asyncio's fatal
+ * write error does (_force_close: connection_lost(exc), which sets the
+ * reader's exception): a read waiting for bytes, and every later one,
+ * returns the writer's error instead of waiting for bytes the peer will
+ * never be asked for; the peer sees the end. @arg: whether the reader
+ * waits when the send fails (else it comes after). */
+static int read_expecting(void *arg, void **res) {
+  (void)res;
+  char buf[16];
+  return (int)weft_reader_read_timeout(arg, buf, sizeof buf, 2000000000LL);
+}
+
+static int failed_send_main(void *arg, void **res) {
+  (void)res;
+  bool waiting = arg != NULL;
+  int sv[2];
+  weft_reader_t *r;
+  weft_writer_t *w;
+  stream_pair(sv, 0, &r, &w);
+  weft_task_t *t = NULL;
+  if (waiting) {
+    ck_assert_int_eq(weft_spawn(read_expecting, r, &t), 0);
+    ck_assert_int_eq(weft_sleep(0.01), 0); /* it waits for bytes */
+  }
+  ck_assert_int_eq(shutdown(sv[0], SHUT_WR), 0);
+  /* The send runs in the call, or queued at the pass's end: its failure
+   * shows in the call, or in a drain after it ran. */
+  int rc = weft_writer_write(w, "ping", 4);
+  if (rc == 0) {
+    ck_assert_int_eq(weft_sleep(0.01), 0);
+    rc = weft_writer_drain(w);
+  }
+  ck_assert_int_eq(rc, -EPIPE);
+  if (waiting) {
+    void *v = NULL;
+    ck_assert_int_eq(weft_await(weft_task_future(t), &v), -EPIPE);
+    weft_task_release(t);
+  }
+  char buf[16];
+  ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), -EPIPE); /* sticky */
+  ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), -EPIPE);
+  ck_assert_int_eq(weft_reader_at_eof(r), 0); /* asyncio: an exception, not the end */
+  ck_assert_int_eq(weft_writer_drain(w), -EPIPE);
+  ck_assert_int_eq(recv(sv[1], buf, sizeof buf, 0), 0); /* the peer sees the end */
+  stream_pair_end(sv[1], r, w);
+  return 0;
+}
+
+START_TEST(test_failed_send_fails_the_reader) {
+  for (int workers = 1; workers <= 2; workers++) {
+    ck_assert_int_eq(run_main(workers, failed_send_main, (void *)1, NULL), 0);
+    ck_assert_int_eq(run_main(workers, failed_send_main, NULL, NULL), 0);
+  }
+}
+END_TEST
+
 START_TEST(test_idle_streams_hold_no_buffers) {
   ck_assert_int_eq(run_main(1, idle_buffers_main, NULL, NULL), 0);
 }
@@ -2207,6 +2265,7 @@ static Suite *stream_suite(void) {
   tcase_add_test(tc, test_many_writers_many_workers);
   tcase_add_test(tc, test_solo_stream_shared_with_another_loop);
   tcase_add_test(tc, test_idle_streams_hold_no_buffers);
+  tcase_add_test(tc, test_failed_send_fails_the_reader);
   suite_add_tcase(s, tc);
   return s;
 }
