@@ -27,8 +27,9 @@
 # (stdio does not retry). Known and listed in benchmarks/RESULTS.md
 # (2026-12-07 10:29Z): membarrier failing after registration aborts on
 # purpose; io_uring_enter failing on every call from some point on stalls
-# the loop; an injected EPIPE on a live socket leaves its peer's read
-# waiting. Those pairs are not in the lists below.
+# the loop. Those pairs are not in the lists below. (An injected EPIPE on a
+# live socket left the reader and its peer waiting until 2026-12-07: a
+# failed send now ends the connection, as asyncio's fatal write error.)
 set -uo pipefail
 quick=0
 if [ "${1:-}" = --quick ]; then quick=1; shift; fi
@@ -47,7 +48,7 @@ io_uring_enter:EBUSY"
 # the header: reported, not survived).
 epoll="epoll_pwait2:EINTR epoll_ctl:ENOMEM! sendto:EINTR recvfrom:EINTR recvmsg:EINTR
 accept4:EINTR accept4:ECONNABORTED connect:EINTR preadv2:EINTR pwritev2:EINTR read:EINTR
-recvfrom:ECONNRESET!"
+recvfrom:ECONNRESET! sendto:EPIPE!"
 programs="hello_world tcp_echo subprocess_lines run_in_executor threadsafe_loop taxi_sim"
 if [ $quick = 1 ]; then positions="1 2 5"; else positions="1 2 3 5 8 13"; fi
 

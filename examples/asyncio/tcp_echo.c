@@ -37,7 +37,13 @@ static int tcp_echo_client(const char *message, int port) {
   weft_writer_drain(writer);
   char data[101];
   ssize_t n = weft_reader_read(reader, data, 100);
-  data[n > 0 ? n : 0] = '\0';
+  if (n < 0) { /* asyncio: the read raises (a reset, a failed send), main ends with it */
+    fprintf(stderr, "tcp_echo: read: %s\n", weft_strerror((int)n));
+    weft_writer_release(writer);
+    weft_reader_release(reader);
+    return (int)n;
+  }
+  data[n] = '\0';
   printf("Received: '%s'\n", data);
   printf("Close the connection\n");
   weft_writer_close(writer);
