@@ -1097,10 +1097,13 @@ static void set_werr_locked(struct weft__stream *s, int err) {
  * waiting for bytes the peer will never be asked for ends, and the reader
  * returns @err where the end arrives (ended); the peer sees the end, as
  * the transport's close gives it. A cancellation fails nothing but the
- * writer (the send never ran). Locked. */
+ * writer (the send never ran), nor does a send that an abort ended (its
+ * shutdown fails the send: asyncio's abort() is connection_lost(None)),
+ * or any after the writer's first failure. Locked. */
 static void send_failed_locked(struct weft__stream *s, int err) {
+  bool first = !s->werr;
   set_werr_locked(s, err);
-  if (err == -ECANCELED || !s->is_socket || s->wfatal) return;
+  if (!first || err == -ECANCELED || !s->is_socket) return;
   s->wfatal = err;
   if (s->wfd >= 0) shutdown(s->wfd, SHUT_RDWR); /* after a reset: ENOTCONN, nothing to do */
 }
@@ -1741,10 +1744,26 @@ int weft_writer_is_closing(weft_writer_t *w) {
   return c;
 }
 
+/* What asyncio's connection_lost(exc) carries on a socket, which its
+ * wait_closed() raises: a failed send's error (wfatal), else the reader's
+ * failure from the kernel (a read's, or a receive ahead's); 0 after a
+ * close, an abort or the end of stream (connection_lost(None)). A pipe's
+ * writer (subprocesses) has no such error here. Locked. */
+static int connection_error_locked(const struct weft__stream *s) {
+  if (!s->is_socket) return 0;
+  return s->wfatal ? s->wfatal : reader_exception_locked(s);
+}
+
 int weft_writer_wait_closed_timeout(weft_writer_t *w, int64_t timeout_ns) {
   int rc = writer_check(w);
   if (rc) return rc;
-  return weft_event_wait(w->s->closed, timeout_ns);
+  struct weft__stream *s = w->s;
+  rc = weft_event_wait(s->closed, timeout_ns);
+  if (rc) return rc;
+  stream_lock(s);
+  rc = connection_error_locked(s);
+  stream_unlock(s);
+  return rc;
 }
 
 int weft_writer_wait_closed(weft_writer_t *w) { return weft_writer_wait_closed_timeout(w, -1); }

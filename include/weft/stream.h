@@ -272,7 +272,15 @@ WEFT_EXTERN int weft_writer_close(weft_writer_t *w);
 WEFT_EXTERN int weft_writer_abort(weft_writer_t *w);
 /** weft_writer_is_closing - 1 after close()/abort(), else 0; -EINVAL if NULL. Threads: any. */
 WEFT_EXTERN int weft_writer_is_closing(weft_writer_t *w);
-/** weft_writer_wait_closed - wait until the fd is closed. Suspends: yes. */
+/**
+ * weft_writer_wait_closed - wait until the fd is closed. Suspends: yes.
+ * Returns 0, or on a socket the connection's error, as asyncio's
+ * wait_closed() raises what connection_lost(exc) carried: a failed
+ * send's, else the reader's failure from the kernel (-ECONNRESET from a
+ * peer's reset, ...); not after a close, an abort or the end of stream
+ * alone. A pipe's writer returns 0. Also the common errors (-ECANCELED)
+ * and, for the _timeout form, -ETIMEDOUT.
+ */
 WEFT_EXTERN int weft_writer_wait_closed(weft_writer_t *w);
 /**
  * weft_writer_get_extra_info - asyncio's get_extra_info for "peername",
