@@ -1736,14 +1736,6 @@ int weft_writer_abort(weft_writer_t *w) {
   return 0;
 }
 
-int weft_writer_is_closing(weft_writer_t *w) {
-  if (!w) return -EINVAL;
-  stream_lock(w->s);
-  int c = w->s->closing;
-  stream_unlock(w->s);
-  return c;
-}
-
 /* What asyncio's connection_lost(exc) carries on a socket, which its
  * wait_closed() raises: a failed send's error (wfatal), else the reader's
  * failure from the kernel (a read's, or a receive ahead's); 0 after a
@@ -1752,6 +1744,16 @@ int weft_writer_is_closing(weft_writer_t *w) {
 static int connection_error_locked(const struct weft__stream *s) {
   if (!s->is_socket) return 0;
   return s->wfatal ? s->wfatal : reader_exception_locked(s);
+}
+
+/* asyncio: a transport that lost its connection to an error is closing
+ * (_force_close). */
+int weft_writer_is_closing(weft_writer_t *w) {
+  if (!w) return -EINVAL;
+  stream_lock(w->s);
+  int c = w->s->closing || connection_error_locked(w->s) != 0;
+  stream_unlock(w->s);
+  return c;
 }
 
 int weft_writer_wait_closed_timeout(weft_writer_t *w, int64_t timeout_ns) {

@@ -270,7 +270,10 @@ WEFT_EXTERN int weft_writer_write_eof(weft_writer_t *w);
 WEFT_EXTERN int weft_writer_close(weft_writer_t *w);
 /** weft_writer_abort - close now, dropping what is buffered. */
 WEFT_EXTERN int weft_writer_abort(weft_writer_t *w);
-/** weft_writer_is_closing - 1 after close()/abort(), else 0; -EINVAL if NULL. Threads: any. */
+/** weft_writer_is_closing - 1 after close()/abort(), or on a socket once
+ * the connection failed (a failed send, the reader's error from the
+ * kernel: asyncio's transport closes itself then), else 0; -EINVAL if
+ * NULL. Threads: any. */
 WEFT_EXTERN int weft_writer_is_closing(weft_writer_t *w);
 /**
  * weft_writer_wait_closed - wait until the fd is closed. Suspends: yes.

@@ -899,6 +899,7 @@ static int drain_rules_main(void *arg, void **res) {
   char buf[8];
   ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), -ECONNRESET);
   ck_assert_int_eq(weft_writer_drain(w), -ECONNRESET);
+  ck_assert_int_eq(weft_writer_is_closing(w), 1); /* asyncio: a fatal read error closes */
   /* Closing after the reset (no shutdown then: the socket has ended)
    * still closes the fd; wait_closed returns the connection's error, as
    * asyncio's raises what connection_lost(exc) carried. */
@@ -2103,6 +2104,7 @@ static int failed_send_main(void *arg, void **res) {
   ck_assert_int_eq(weft_reader_readline(r, buf, sizeof buf), -EPIPE);
   ck_assert_int_eq(weft_reader_at_eof(r), 0); /* asyncio: an exception, not the end */
   ck_assert_int_eq(weft_writer_drain(w), -EPIPE);
+  ck_assert_int_eq(weft_writer_is_closing(w), 1); /* asyncio: _force_close */
   ck_assert_int_eq(recv(sv[1], buf, sizeof buf, 0), 0); /* the peer sees the end */
   /* asyncio's wait_closed() raises what connection_lost(exc) carried. */
   ck_assert_int_eq(weft_writer_close(w), 0);
