@@ -113,6 +113,7 @@ static void check_counters(unsigned workers) {
   ck_assert_ptr_nonnull(strstr(buf, "# TYPE weft_worker_polls_total counter\n"));
   ck_assert_ptr_nonnull(strstr(buf, "weft_worker_polls_total{worker=\"0\"} "));
   ck_assert_ptr_nonnull(strstr(buf, "# TYPE weft_tasks gauge\nweft_tasks 0\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "# TYPE weft_owner_revocations_total counter\nweft_owner_revocations_total "));
   char small[16];
   ck_assert_int_eq(weft_loop_stats_format(loop, small, sizeof small), need);
   ck_assert_uint_eq(strlen(small), sizeof small - 1);
