@@ -28,24 +28,22 @@ struct weft__owner *weft__owner_get(void) {
   struct weft__owner *o = pool;
   if (o) pool = o->next;
   weft__mutex_unlock(&pool_mu);
-  if (o) {
-    /* relaxed: a statistic; the loop that gets @o publishes it (its
-     * creation) before any thread reads it. */
-    atomic_store_explicit(&o->revocations, 0, memory_order_relaxed);
-    return o;
+  if (!o) {
+    /* Not weft__alloc: the record must outlive any purge or arena of
+     * ours, and nothing frees it. Aligned: the worker's line (owner.h). */
+    o = aligned_alloc(WEFT__CACHELINE, (sizeof *o + WEFT__CACHELINE - 1) & ~(WEFT__CACHELINE - 1));
+    if (!o) return NULL;
+    atomic_init(&o->in, 0);
+    atomic_init(&o->waiting, 0);
+    atomic_init(&o->on, WEFT__OWNER_OFF);
+    weft__mutex_init(&o->mu);
+    o->next = NULL;
+    o->armed_ms = o->off_ms = o->hold_ms = 0; /* run_begins sets them */
+    o->off_seen = false;
   }
-  /* Not weft__alloc: the record must outlive any purge or arena of ours,
-   * and nothing frees it. Aligned: the worker's line (owner.h). */
-  o = aligned_alloc(WEFT__CACHELINE, (sizeof *o + WEFT__CACHELINE - 1) & ~(WEFT__CACHELINE - 1));
-  if (!o) return NULL;
-  atomic_init(&o->in, 0);
-  atomic_init(&o->waiting, 0);
-  atomic_init(&o->on, WEFT__OWNER_OFF);
-  weft__mutex_init(&o->mu);
-  o->next = NULL;
-  o->armed_ms = o->off_ms = o->hold_ms = 0;
-  o->off_seen = false;
-  atomic_init(&o->revocations, 0);
+  /* Counted for this loop, pooled or new. relaxed: a statistic; the loop
+   * that gets @o publishes it (its creation) before any thread reads it. */
+  atomic_store_explicit(&o->revocations, 0, memory_order_relaxed);
   return o;
 }
 
@@ -87,9 +85,10 @@ void weft__owner_off_at_pass(struct weft__owner *o, uint32_t now_ms) {
      * if they were revoked within the maximum of their arming (other
      * threads keep coming), else the minimum (wrapping differences of
      * the coarse clock: a run is not 49 days between two passes). */
-    uint32_t lived = now_ms - o->armed_ms, min = weft__owner_rearm_min_ms;
-    uint32_t twice = o->hold_ms * 2 > WEFT__OWNER_REARM_MAX_MS ? WEFT__OWNER_REARM_MAX_MS : o->hold_ms * 2;
-    o->hold_ms = lived < WEFT__OWNER_REARM_MAX_MS ? (twice > min ? twice : min) : min;
+    uint32_t hold = now_ms - o->armed_ms < WEFT__OWNER_REARM_MAX_MS ? o->hold_ms * 2 : 0;
+    if (hold > WEFT__OWNER_REARM_MAX_MS) hold = WEFT__OWNER_REARM_MAX_MS;
+    if (hold < weft__owner_rearm_min_ms) hold = weft__owner_rearm_min_ms;
+    o->hold_ms = hold;
     o->off_ms = now_ms;
     o->off_seen = true;
     return;
