@@ -296,16 +296,23 @@ static inline __attribute__((always_inline)) int complete_locked(struct weft_fut
   return 0;
 }
 
-/* Whether completing @f now would run no notify hook (its first entries
- * hold none, and there are no more): an owner section may complete it. A
- * long list locks as usual rather than be walked twice. */
+/* Whether completing @f now would run no notify hook and wake no task of
+ * another loop (its first entries hold neither, and there are no more):
+ * an owner section may complete it. Such a wake-up takes that task's
+ * future lock and may revoke its loop's sections, which a section may not
+ * wait for (taskstate.h). A long list locks as usual rather than be
+ * walked twice. */
 #define HOOK_LOOK 8
 
 static bool runs_no_hook(const struct weft_future *f) {
   const struct weft__chain_node *n = f->entries.first;
-  for (int i = 0; n && i < HOOK_LOOK; i++, n = weft__chain_next(&f->entries, n))
-    if (weft__container_of(n, struct weft__done_entry, link)->kind == WEFT__ENTRY_NOTIFY)
+  for (int i = 0; n && i < HOOK_LOOK; i++, n = weft__chain_next(&f->entries, n)) {
+    const struct weft__done_entry *e = weft__container_of(n, struct weft__done_entry, link);
+    if (e->kind == WEFT__ENTRY_NOTIFY) return false;
+    if (e->kind == WEFT__ENTRY_TASK &&
+        ((const struct weft__waiter *)e)->task->fut.loop != f->loop)
       return false;
+  }
   return n == NULL;
 }
 

@@ -86,6 +86,11 @@
  * Without membarrier(2) (old kernels, sandboxes, valgrind) `on` is never
  * ON and every future is locked, as before.
  *
+ * A task's state is guarded by its future's lock word the same way
+ * (taskstate.h): the worker moves it with plain operations in a section,
+ * every other thread under the task's future lock. Such a thread's
+ * wake-up never happens inside a section of its own (it may revoke).
+ *
  * Primitives (Lock, Semaphore, ring Queue) use the same sections through
  * home.h: a primitive is bound to the record of the one-worker loop whose
  * task first changed it, and every other thread unbinds it (for good) and

@@ -26,6 +26,11 @@
  *    for good. Found by tests/sync/test_queue.c's
  *    tight_bounds_under_contention, ~1 run in 50 on 4 workers; guarded by
  *    tests/stress/test_races.c, queue_at_tight_bound.)
+ *  - On a one-worker loop the worker makes these moves with a plain load
+ *    and store in an owner section where it may, and every other thread
+ *    under the task's future lock (taskstate.h): the section and the lock
+ *    exclude each other as for a future's fields, and the orderings above
+ *    then come from the section's end and the lock's settle.
  *  - must_cancel is written under fut.lock and read lock-free with acquire
  *    as a hint; weft__task_take_cancel confirms and clears it under the lock.
  *
@@ -47,6 +52,7 @@
 #include "timer.h"
 #include "worker.h"
 #include "registry.h"
+#include "taskstate.h"
 #include "waitlist.h"
 
 #include <errno.h>
@@ -80,23 +86,30 @@ static void task_slot_give(struct weft_loop *loop) {
 
 /* ---- holding a suspended task (task.h) ----------------------------------- */
 
-bool weft__task_hold(struct weft_task *t) {
-  uint8_t s = WEFT__TASK_IDLE;
-  /* acq_rel: acquire orders our reads after the task's last slice (its
-   * release CAS to IDLE); release is the waker's side of the same rule. */
-  return atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
-                                                 memory_order_acq_rel, memory_order_relaxed);
+/* A holder's move of @t's state from @from to @to: true if made. Under
+ * the task's future lock unless the holder is the running worker of @t's
+ * one-worker loop (taskstate.h: that worker may move it with plain
+ * operations meanwhile). acq_rel on success serves both moves: the hold's
+ * acquire orders our reads after the task's last slice, the release is
+ * the waker's side (and, letting go, what the holder wrote, e.g. a stack
+ * descriptor's mark, comes before the task's next slice). acquire on
+ * failure: unhold then queues a task a waker marked NOTIFIED. */
+static bool hold_move(struct weft_task *t, uint8_t from, uint8_t to) {
+  struct weft_loop *loop = t->fut.loop;
+  bool lock = loop->solo && !weft__futlock_is_owner(loop);
+  if (lock) weft__futlock(&t->fut);
+  bool moved = atomic_compare_exchange_strong_explicit(&t->state, &from, to, memory_order_acq_rel,
+                                                       memory_order_acquire);
+  if (lock) weft__futunlock(&t->fut);
+  return moved;
 }
 
+bool weft__task_hold(struct weft_task *t) { return hold_move(t, WEFT__TASK_IDLE, WEFT__TASK_SCHEDULED); }
+
 bool weft__task_unhold(struct weft_task *t) {
-  uint8_t s = WEFT__TASK_SCHEDULED;
-  /* release: as a suspension's CAS (what the holder wrote, e.g. a stack
-   * descriptor's mark, comes before the task's next slice). On failure a
-   * waker came: queued as a task notified during its slice is, NOTIFIED
-   * (its next slice's start reads from the waker's CAS). */
-  if (atomic_compare_exchange_strong_explicit(&t->state, &s, WEFT__TASK_IDLE, memory_order_release,
-                                              memory_order_acquire))
-    return false;
+  /* On failure a waker came: queued as a task notified during its slice
+   * is, NOTIFIED (its next slice's start reads from the waker's move). */
+  if (hold_move(t, WEFT__TASK_SCHEDULED, WEFT__TASK_IDLE)) return false;
   if (weft__task_timed(t)) weft__task_acct_ready(t);
   struct weft__task_run *x = weft__task_run_of(t); /* held: started, not done */
   weft__schedule(t->fut.loop, &x->r, atomic_load_explicit(&x->pinned, memory_order_relaxed),
@@ -451,36 +464,83 @@ void weft__task_wake_hint(struct weft_task *t, int hint) {
   weft__task_wake_at(t, hint, WEFT__PIN_OWN);
 }
 
-void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
+/* After a wake-up moved @t from IDLE to SCHEDULED: its queueing, which
+ * that move made the waker's alone. */
+static void wake_queue(struct weft_task *t, struct weft_loop *loop, int hint, int pinned) {
+  /* relaxed: the move ordered us after the task's last write. */
+  struct weft__task_run *x = weft__task_run_of(t); /* started, not done: IDLE */
+  /* A task whose last slice was timed has this suspension timed too.
+   * relaxed: we own it now. Only a task with times is armed (task.h), so
+   * one without a cold record is not looked at: x's line, at the top of
+   * the task's stack, is then not loaded here (the ring takes its address
+   * only), which was a miss a wake-up with a thousand tasks taking turns
+   * (ping_pong: 88% of weft__task_wake's samples on that load). */
+  if (__builtin_expect(weft__task_cold_of(t) != NULL, 0) &&
+      atomic_load_explicit(&x->timed, memory_order_relaxed))
+    weft__task_acct_ready(t);
+  if (pinned == WEFT__PIN_OWN)
+    pinned = loop->solo ? WEFT__UNPINNED : atomic_load_explicit(&x->pinned, memory_order_relaxed);
+  weft__schedule(loop, &x->r, pinned, (enum weft__sched_hint)hint);
+}
+
+/* The wake-up's move with compare-and-swaps: true if it moved @t from
+ * IDLE to SCHEDULED (the caller queues it). */
+static bool wake_swap(struct weft_task *t) {
   uint8_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
   for (;;) {
     if (s == WEFT__TASK_IDLE) {
       /* acq_rel: see the design comment. */
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
-                                                memory_order_acq_rel, memory_order_relaxed)) {
-        /* relaxed: the CAS ordered us after the task's last write. */
-        struct weft__task_run *x = weft__task_run_of(t); /* started, not done: IDLE */
-        /* A task whose last slice was timed has this suspension timed
-         * too. relaxed: we own it now. */
-        if (__builtin_expect(atomic_load_explicit(&x->timed, memory_order_relaxed), 0))
-          weft__task_acct_ready(t);
-        struct weft_loop *loop = t->fut.loop;
-        if (pinned == WEFT__PIN_OWN)
-          pinned = loop->solo ? WEFT__UNPINNED : atomic_load_explicit(&x->pinned, memory_order_relaxed);
-        weft__schedule(loop, &x->r, pinned, (enum weft__sched_hint)hint);
-        return;
-      }
+                                                memory_order_acq_rel, memory_order_relaxed))
+        return true;
     } else if (s == WEFT__TASK_DONE) {
-      return;
+      return false;
     } else {
       /* Queued or running (SCHEDULED), or already notified: NOTIFIED, so
        * that its suspension fails and its next slice's start reads from
        * this write and sees our flag (the design comment). */
       if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_NOTIFIED,
                                                 memory_order_acq_rel, memory_order_relaxed))
-        return;
+        return false;
     }
   }
+}
+
+/* A one-worker loop's task woken by a thread other than its running
+ * worker: the move under the task's future lock (taskstate.h). Never in
+ * an owner section (taskstate.h): it may revoke the loop's sections. */
+static __attribute__((noinline)) void wake_foreign(struct weft_task *t, struct weft_loop *loop, int hint,
+                                                   int pinned) {
+  weft__futlock(&t->fut);
+  bool queue = wake_swap(t);
+  weft__futunlock(&t->fut);
+  if (queue) wake_queue(t, loop, hint, pinned);
+}
+
+void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
+  struct weft_loop *loop = t->fut.loop;
+  if (loop->solo) {
+    if (__builtin_expect(!weft__futlock_is_owner(loop), 0)) {
+      wake_foreign(t, loop, hint, pinned);
+      return;
+    }
+    /* The running worker: a plain move in a section where it may
+     * (taskstate.h). The same moves as wake_swap's; the flags the waker
+     * wrote reach the task's slice on this thread. */
+    struct weft__owner *o = loop->owner;
+    enum weft__tstate_way way = weft__task_state_begin(o, t);
+    if (__builtin_expect(way != WEFT__TSTATE_SWAP, 1)) {
+      uint8_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+      if (s == WEFT__TASK_IDLE)
+        atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
+      else if (s != WEFT__TASK_DONE)
+        atomic_store_explicit(&t->state, WEFT__TASK_NOTIFIED, memory_order_relaxed);
+      weft__task_state_end(o, way);
+      if (s == WEFT__TASK_IDLE) wake_queue(t, loop, hint, pinned);
+      return;
+    }
+  }
+  if (wake_swap(t)) wake_queue(t, loop, hint, pinned);
 }
 
 bool weft__task_take_cancel_slow(struct weft_task *t) {

@@ -9,7 +9,9 @@
  *
  * Transitions: weft__task_wake (IDLE->SCHEDULED, SCHEDULED->NOTIFIED),
  * worker.c (a slice's start: NOTIFIED->SCHEDULED, only when notified;
- * suspension: SCHEDULED->IDLE, or re-queue when NOTIFIED; ->DONE).
+ * suspension: SCHEDULED->IDLE, or re-queue when NOTIFIED; ->DONE). On a
+ * one-worker loop the worker's moves are plain in owner sections, and
+ * other threads make theirs under the task's future lock (taskstate.h).
  * Only the worker that popped a queued task runs it. Whether a task is on
  * a CPU is not in its state: its worker's `current` says (the dump).
  *

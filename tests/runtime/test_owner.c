@@ -6,7 +6,10 @@
  * arms them again a hold later (the hold doubling while revocations keep
  * coming), and foreign threads racing the worker's sections, and its
  * re-arms, lose no completion and no wake-up (TSan checks the hand-over of
- * what the sections wrote). With $WEFT_MEMBARRIER=0 (`make test-epoll`)
+ * what the sections wrote). Task states (runtime/taskstate.h): wake-ups
+ * from other threads revoke, two loops waking each other's tasks from
+ * their sections do not wait for each other, and the dump's holds from
+ * another thread race the worker's plain moves safely. With $WEFT_MEMBARRIER=0 (`make test-epoll`)
  * sections are never on, and the same programs run on the locks alone.
  */
 #include "helpers.h"
@@ -15,9 +18,11 @@
 #include "membarrier.h"
 #include "owner.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <unistd.h>
 
 static bool sections_on(weft_loop_t *loop) {
   return atomic_load(&((struct weft_loop *)loop)->owner->on) == WEFT__OWNER_ON;
@@ -478,6 +483,215 @@ START_TEST(foreign_threads_racing_rearms_lose_nothing) {
 }
 END_TEST
 
+/* ---- wake-ups from other threads (runtime/taskstate.h) ------------------ */
+
+/* The relay again, with futures of another loop (never run), so that the
+ * foreign thread touches none of ours: its completions reach our task
+ * only as wake-ups from another thread, which take the task's future lock
+ * and revoke the sections the worker moves task states in. */
+struct away_run {
+  struct relay *r;
+  weft_loop_t *away; /* the futures' loop */
+};
+
+static int relay_away_run(void *arg, void **res) {
+  struct away_run *a = arg;
+  struct relay *r = a->r;
+  struct pp pairs[PAIRS];
+  weft_task_t *ts[2 * PAIRS];
+  for (int i = 0; i < PAIRS; i++) {
+    pairs[i].rounds = 20 * r->n;
+    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
+    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
+    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
+  }
+  for (long i = 0; i < r->n; i++) {
+    weft_future_t *f = NULL;
+    ck_assert_int_eq(weft_future_new(a->away, &f), 0);
+    atomic_store(&r->f, f);
+    sem_post(&r->go);
+    void *v = NULL;
+    ck_assert_int_eq(weft_await(f, &v), 0);
+    ck_assert_ptr_eq(v, (void *)(uintptr_t)(i + 1));
+    weft_future_release(f);
+  }
+  for (int i = 0; i < 2 * PAIRS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(foreign_wakes_racing_rearms_lose_nothing) {
+  weft__owner_rearm_min_ms = 0;
+  weft_loop_t *loop = make_loop(1), *away = make_loop(1);
+  struct relay r = {.n = scaled(500)};
+  struct away_run a = {.r = &r, .away = away};
+  ck_assert_int_eq(sem_init(&r.go, 0, 0), 0);
+  ck_assert_int_eq(pthread_create(&r.th, NULL, relay_main, &r), 0);
+  ck_assert_int_eq(weft_loop_run_task(loop, relay_away_run, &a, NULL), 0);
+  ck_assert_int_eq(pthread_join(r.th, NULL), 0);
+  /* Only the wake-ups touched the loop from outside: the first one found
+   * sections on and revoked them, and none revoked twice. */
+  uint64_t n = revocations(loop);
+  ck_assert_uint_le(n, (uint64_t)r.n);
+  ck_assert(expected_on() ? n >= 1 : n == 0);
+  ck_assert_uint_eq(revocations(away), 0);
+  sem_destroy(&r.go);
+  close_clean(loop);
+  close_clean(away);
+  weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
+}
+END_TEST
+
+/* Two one-worker loops, each completing in a section (hold 0: armed again
+ * by the time) a future that a task of the other one awaits, both at
+ * once, round after round. A completion wakes the other loop's task from
+ * outside, which may revoke that loop's sections and wait for one in
+ * progress: were it done inside the completer's own section, each loop
+ * could wait for the other's section to end (taskstate.h). */
+struct crossing {
+  sem_t published[2], waiting[2];
+  weft_future_t *_Atomic slot[2];
+  weft_loop_t *loop[2];
+  long rounds;
+};
+
+struct side {
+  struct crossing *c;
+  int me;
+  weft_future_t *mine;
+};
+
+/* Runs once our side's task waits on the other's future (FIFO). */
+static int post_our_wait(void *arg, void **res) {
+  struct side *sd = arg;
+  sem_post(&sd->c->waiting[sd->me]);
+  return 0;
+}
+
+/* Completes our future once the other side's task waits on it and our
+ * sections are armed again (the other's wait revoked them). */
+static int complete_when_awaited(void *arg, void **res) {
+  struct side *sd = arg;
+  while (sem_wait(&sd->c->waiting[1 - sd->me]) != 0) {
+  }
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(weft_yield(), 0); /* passes: armed again */
+  return weft_future_set_result(sd->mine, (void *)(uintptr_t)7);
+}
+
+static int cross_side(void *arg, void **res) {
+  struct side *sd = arg;
+  struct crossing *c = sd->c;
+  for (long i = 0; i < c->rounds; i++) {
+    ck_assert_int_eq(weft_future_new(NULL, &sd->mine), 0);
+    atomic_store(&c->slot[sd->me], weft_future_ref(sd->mine)); /* the other side's */
+    sem_post(&c->published[sd->me]);
+    while (sem_wait(&c->published[1 - sd->me]) != 0) {
+    }
+    weft_future_t *theirs = atomic_exchange(&c->slot[1 - sd->me], NULL);
+    weft_task_t *h[2];
+    ck_assert_int_eq(weft_spawn(post_our_wait, sd, &h[0]), 0);
+    ck_assert_int_eq(weft_spawn(complete_when_awaited, sd, &h[1]), 0);
+    void *v = NULL;
+    ck_assert_int_eq(weft_await(theirs, &v), 0);
+    ck_assert_ptr_eq(v, (void *)(uintptr_t)7);
+    weft_future_release(theirs);
+    for (int k = 0; k < 2; k++) {
+      ck_assert_int_eq(weft_await(weft_task_future(h[k]), NULL), 0);
+      weft_task_release(h[k]);
+    }
+    weft_future_release(sd->mine);
+  }
+  return 0;
+}
+
+static void *cross_loop_main(void *arg) {
+  struct side *sd = arg;
+  ck_assert_int_eq(weft_loop_run_task(sd->c->loop[sd->me], cross_side, sd, NULL), 0);
+  return NULL;
+}
+
+START_TEST(two_loops_waking_each_other_from_sections) {
+  weft__owner_rearm_min_ms = 0;
+  struct crossing c = {.rounds = scaled(1000)};
+  struct side sides[2];
+  pthread_t th[2];
+  for (int k = 0; k < 2; k++) {
+    c.loop[k] = make_loop(1);
+    ck_assert_int_eq(sem_init(&c.published[k], 0, 0), 0);
+    ck_assert_int_eq(sem_init(&c.waiting[k], 0, 0), 0);
+    sides[k] = (struct side){.c = &c, .me = k};
+  }
+  for (int k = 0; k < 2; k++) ck_assert_int_eq(pthread_create(&th[k], NULL, cross_loop_main, &sides[k]), 0);
+  for (int k = 0; k < 2; k++) ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+  for (int k = 0; k < 2; k++) {
+    sem_destroy(&c.published[k]);
+    sem_destroy(&c.waiting[k]);
+    close_clean(c.loop[k]);
+  }
+  weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
+}
+END_TEST
+
+/* The dump, from another thread, holds suspended tasks still (task.h) by
+ * moving their state, which that thread does under each task's future
+ * lock while the worker moves states in sections (taskstate.h). */
+struct dumper {
+  pthread_t th;
+  weft_loop_t *loop;
+  sem_t first;
+  atomic_bool stop;
+  long dumps;
+};
+
+static void *dumper_main(void *arg) {
+  struct dumper *d = arg;
+  int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ck_assert_int_ge(fd, 0);
+  do {
+    ck_assert_int_eq(weft_loop_dump(d->loop, fd, d->dumps % 2 ? WEFT_DUMP_JSON : WEFT_DUMP_TEXT), 0);
+    if (d->dumps++ == 0) sem_post(&d->first);
+  } while (!atomic_load(&d->stop));
+  close(fd);
+  return NULL;
+}
+
+static int dumped_run(void *arg, void **res) {
+  struct dumper *d = arg;
+  struct pp pairs[PAIRS];
+  weft_task_t *ts[2 * PAIRS];
+  for (int i = 0; i < PAIRS; i++) {
+    pairs[i].rounds = scaled(20000);
+    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
+    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
+    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
+  }
+  ck_assert_int_eq(pthread_create(&d->th, NULL, dumper_main, d), 0);
+  ck_assert_int_eq(weft_yield(), 0); /* the pairs suspended: the dump finds them so */
+  while (sem_wait(&d->first) != 0) {
+  }
+  for (int i = 0; i < 2 * PAIRS; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+  return 0;
+}
+
+START_TEST(a_foreign_dump_racing_sections_loses_nothing) {
+  weft__owner_rearm_min_ms = 0;
+  struct dumper d = {.loop = make_loop(1)};
+  ck_assert_int_eq(sem_init(&d.first, 0, 0), 0);
+  ck_assert_int_eq(weft_loop_run_task(d.loop, dumped_run, &d, NULL), 0);
+  atomic_store(&d.stop, true);
+  ck_assert_int_eq(pthread_join(d.th, NULL), 0);
+  ck_assert_int_ge(d.dumps, 1);
+  sem_destroy(&d.first);
+  close_clean(d.loop);
+  weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("owner");
   TCase *tc = tcase_create("core");
@@ -489,6 +703,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, the_hold_doubles_while_revocations_keep_coming);
   tcase_add_test(tc, foreign_threads_racing_sections_lose_nothing);
   tcase_add_test(tc, foreign_threads_racing_rearms_lose_nothing);
+  tcase_add_test(tc, foreign_wakes_racing_rearms_lose_nothing);
+  tcase_add_test(tc, two_loops_waking_each_other_from_sections);
+  tcase_add_test(tc, a_foreign_dump_racing_sections_loses_nothing);
   suite_add_tcase(s, tc);
   return s;
 }
