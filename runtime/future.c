@@ -18,7 +18,19 @@
  *     task's stack, cold whenever other tasks ran since it suspended
  *     (ping_pong: 1,000 pairs between a message and its answer), and the
  *     one the wake-up's load of the task's state waited on. The hint only
- *     lets the completion skip that load; NULL is always correct.
+ *     lets the completion skip that load; NULL is always correct. Its low
+ *     bit says the waiter reads leaf_fired (invariant 5).
+ *  5. A waiter whose wait reads the future's leaf_fired (reads_leaf: an
+ *     await without a deadline) may be left unwritten by the completion:
+ *     complete_solo's leaf, on the loop's worker, detaches it (the only
+ *     entry), sets leaf_fired and wakes its task, and writes nothing into
+ *     the node, a line on the waiter's stack whose page is cold by then
+ *     (ping_pong: 83% of the completion's tail on that store, which waits
+ *     for the page's translation). The waiter runs on the same thread
+ *     only after the completion returned, and takes leaf_fired as its
+ *     FIRED_WOKEN. Only that leaf sets it, only for its one entry, so a
+ *     linked waiter that finds it set was that entry. Every other
+ *     completion writes the node as before.
  * fut_ok() checks what can be checked of 1-4 under the lock (a done
  * future has no entries; entries is a well-formed list; a future in use
  * has a reference; a hint names the only entry's task) after every
@@ -60,8 +72,8 @@ WEFT__CHECKER bool fut_ok(const struct weft_future *f, bool referenced) {
   if (st == WEFT__FUT_PENDING && hint_kind(f) && f->result) {
     const struct weft__chain_node *n = f->entries.first;
     const struct weft__waiter *w = n ? (const struct weft__waiter *)weft__container_of(n, struct weft__done_entry, link) : NULL;
-    if (!n || n->next != n || w->e.kind != WEFT__ENTRY_TASK || w->task != f->result ||
-        w->task->fut.loop != f->loop)
+    if (!n || n->next != n || w->e.kind != WEFT__ENTRY_TASK ||
+        ((uintptr_t)w->task | w->reads_leaf) != (uintptr_t)f->result || w->task->fut.loop != f->loop)
       return false;
   }
   return weft__chain_walk(&f->entries, WEFT__CHECK_WALK) != SIZE_MAX;
@@ -363,7 +375,7 @@ static inline void waiter_done_solo(struct weft__waiter *wt) {
  * scheduler. */
 static __attribute__((noinline)) int wake_after_section(struct weft_task *t, struct weft__waiter *wt) {
   weft__task_wake(t);
-  waiter_done_solo(wt);
+  if (wt) waiter_done_solo(wt); /* NULL: it reads leaf_fired (invariant 5) */
   return 0;
 }
 
@@ -407,8 +419,10 @@ static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_fu
   }
   struct weft__chain_node *n = f->entries.first;
   /* The one waiter's task, from the hint (invariant 4): its node is only
-   * written below, never loaded. */
-  struct weft_task *t = f->result;
+   * written below, never loaded, and not even written if it reads
+   * leaf_fired (the hint's low bit, invariant 5). */
+  uintptr_t hint = (uintptr_t)f->result;
+  struct weft_task *t = (struct weft_task *)(hint & ~(uintptr_t)1);
   if (__builtin_expect(atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__FUT_PENDING ||
                            (n && (!t || f->is_task || f->ops)),
                        0))
@@ -421,6 +435,10 @@ static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_fu
   struct weft__waiter *wt = (struct weft__waiter *)weft__container_of(n, struct weft__done_entry, link);
   f->entries.first = NULL;
   WEFT__INVARIANT(fut_ok(f, false));
+  if (hint & 1) {
+    atomic_store_explicit(&f->leaf_fired, 1, memory_order_relaxed); /* this thread reads it */
+    wt = NULL;                                                      /* left unwritten */
+  }
   /* The node is detached and marked WOKEN after the wake-up
    * (wake_after_section). */
   if (weft__owner_end(o)) return wake_after_revoked_section(o, t, wt);
@@ -529,12 +547,12 @@ static inline bool entry_add_locked(struct weft_future *f, struct weft__done_ent
   bool done = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
   if (!done) {
     if (hint_kind(f)) {
-      struct weft_task *t = NULL;
+      uintptr_t hint = 0;
       if (weft__chain_empty(&f->entries) && e->kind == WEFT__ENTRY_TASK) {
-        t = ((struct weft__waiter *)e)->task;
-        if (t->fut.loop != f->loop) t = NULL;
+        const struct weft__waiter *w = (const struct weft__waiter *)e;
+        if (w->task->fut.loop == f->loop) hint = (uintptr_t)w->task | w->reads_leaf;
       }
-      f->result = t;
+      f->result = (void *)hint;
     }
     weft__chain_add_tail(&f->entries, &e->link);
   }
@@ -660,6 +678,8 @@ static bool waiter_add(struct weft_future *f, struct weft__waiter *w) {
 static void waiter_remove(struct weft_future *f, struct weft__waiter *w) {
   /* acquire: pairs with fire_entry's last release store. */
   if (atomic_load_explicit(&w->fired, memory_order_acquire) == WEFT__FIRED_WOKEN) return;
+  /* relaxed: written by this thread (invariant 5); set, it detached us. */
+  if (w->reads_leaf && atomic_load_explicit(&f->leaf_fired, memory_order_relaxed)) return;
   entry_remove(f, &w->e);
 }
 
@@ -685,12 +705,17 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
       if (weft__task_take_cancel(t)) return -ECANCELED;
       return weft__future_outcome(f, result);
     }
-    struct weft__waiter w = {.e.kind = WEFT__ENTRY_TASK, .task = t};
+    /* Without a deadline the wait loop runs in this frame (task.h) and
+     * reads leaf_fired too (invariant 5): a plain future of our own
+     * one-worker loop (hint_kind) may then leave this node unwritten. */
+    struct weft__waiter w = {.e.kind = WEFT__ENTRY_TASK,
+                             .task = t,
+                             .reads_leaf = !deadline_ns && f->loop == wk->loop && hint_kind(f)};
     if (waiter_add(f, &w)) {
       weft__task_blocked(t, WEFT__BLOCK_FUTURE, f, f->is_task ? (int64_t)weft__task_of(f)->id : 0);
-      /* Without a deadline, the wait loop runs in this frame (task.h). */
       int rc = deadline_ns ? weft__task_wait(t, &w.fired, deadline_ns)
-                           : weft__task_wait_loop(t, wk->loop, &w.fired, NULL, true);
+                           : weft__task_wait_loop(t, wk->loop, &w.fired, w.reads_leaf ? &f->leaf_fired : NULL,
+                                                  NULL, true);
       waiter_remove(f, &w);
       weft__task_unblocked(t);
       if (rc == -ECANCELED) {

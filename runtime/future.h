@@ -52,6 +52,9 @@ struct weft__waiter {
   struct weft__done_entry e;
   struct weft_task *task;  /* ENTRY_TASK */
   _Atomic uint32_t fired;  /* 0, WEFT__FIRED, WEFT__FIRED_WOKEN */
+  /* ENTRY_TASK: its wait also reads the future's leaf_fired, so that a
+   * completion may leave this node unwritten (future.c, invariant 5). */
+  bool reads_leaf;
 };
 
 /* A combinator's hook (compose): @fn runs at completion, in registration
@@ -81,9 +84,15 @@ struct weft_future {
   _Atomic uint8_t state;  /* PENDING -> DONE once, under lock, store-release */
   uint8_t is_task;        /* immutable */
   uint8_t retrieved;      /* under lock: the error was read */
-  /* A task's first-run claim (task.h: 0 until a worker or an inline host
-   * takes the first run), in what would be padding; 0 in a plain future. */
-  _Atomic uint8_t task_claim;
+  union {
+    /* A task's first-run claim (task.h: 0 until a worker or an inline
+     * host takes the first run), in what would be padding. */
+    _Atomic uint8_t task_claim;
+    /* A plain future of a one-worker loop: 1 once complete_solo's leaf
+     * woke its one waiter without writing the waiter's node (future.c,
+     * invariant 5). Written and read by that loop's worker only. */
+    _Atomic uint8_t leaf_fired;
+  };
   int err;                /* written before state becomes DONE, then immutable */
   _Atomic uint32_t refs;  /* beside err: the future is one 64-byte line (a task's line 0) */
   void *result;

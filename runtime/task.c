@@ -582,7 +582,7 @@ static __attribute__((noinline)) int task_wait_until(struct weft_task *t, _Atomi
   atomic_init(&wt.fired, 0);
   weft__timer_init(&wt.timer, wait_timer_fire);
   if (weft__timers_add(&weft__worker_self()->timers, &wt.timer, deadline_ns) != 0) return -ENOMEM;
-  int rc = weft__task_wait_loop(t, weft__worker_self()->loop, fired, &wt.fired, cancellable);
+  int rc = weft__task_wait_loop(t, weft__worker_self()->loop, fired, NULL, &wt.fired, cancellable);
   weft__timers_cancel(&wt.timer); /* waits out a firing callback */
   return rc;
 }
@@ -594,7 +594,7 @@ static inline __attribute__((always_inline)) int task_wait(struct weft_task *t,
   /* The loop from the worker, whose line is hot, not from the task's
    * first line, which nothing else on this path reads (a task runs on its
    * loop's workers). */
-  return weft__task_wait_loop(t, weft__worker_self()->loop, fired, NULL, cancellable);
+  return weft__task_wait_loop(t, weft__worker_self()->loop, fired, NULL, NULL, cancellable);
 }
 
 int weft__task_wait(struct weft_task *t, _Atomic uint32_t *fired, uint64_t deadline_ns) {

@@ -503,14 +503,16 @@ static inline bool weft__task_take_cancel(struct weft_task *t) {
  * meanwhile with it (asyncio delivers them as one). Returns -ECANCELED. */
 int weft__task_cancelled_after_pass(struct weft_task *t);
 
-/* The one suspension loop, weft__task_wait's body: until *fired (0), a
- * cancellation if @cancellable (-ECANCELED), or *@timeout, an armed
- * timer's flag or NULL (-ETIMEDOUT). @loop is @t's. Inline so that a hot
+/* The one suspension loop, weft__task_wait's body: until *fired or
+ * *@leaf_fired (0; @leaf_fired: a future's, future.c invariant 5, or
+ * NULL), a cancellation if @cancellable (-ECANCELED), or *@timeout, an
+ * armed timer's flag or NULL (-ETIMEDOUT). @loop is @t's. Inline so that a hot
  * wait (await_until) leaves one frame fewer on the stack it suspends: a
  * resumption reloads the lines those frames take. */
 static inline __attribute__((always_inline)) int weft__task_wait_loop(struct weft_task *t,
                                                                       struct weft_loop *loop,
                                                                       _Atomic uint32_t *fired,
+                                                                      _Atomic uint8_t *leaf_fired,
                                                                       _Atomic uint32_t *timeout,
                                                                       bool cancellable) {
   for (;;) {
@@ -521,6 +523,8 @@ static inline __attribute__((always_inline)) int weft__task_wait_loop(struct wef
       return -ECANCELED;
     /* acquire: pairs with the waker's release store of *fired. */
     if (fired && atomic_load_explicit(fired, memory_order_acquire)) return 0;
+    /* relaxed: written by this thread's completion (future.c, invariant 5). */
+    if (leaf_fired && atomic_load_explicit(leaf_fired, memory_order_relaxed)) return 0;
     if (timeout && atomic_load_explicit(timeout, memory_order_acquire)) return -ETIMEDOUT;
     weft__worker_suspend(t);
   }

@@ -291,7 +291,10 @@ static int sole_main(void *arg, void **res) {
   ck_assert_int_eq(sole_cb_ran, 1);
   weft_task_release(a);
   weft_future_release(sole_f);
-  /* The sole waiter cancelled: asyncio cancels the future it awaits. */
+  /* The sole waiter cancelled: asyncio cancels the future it awaits (on
+   * the loop's thread at once: the completion's leaf ends the wait
+   * without writing the waiter's node, invariant 5, and the waiter leaves
+   * without the lock). */
   ck_assert_int_eq(weft_future_new(NULL, &sole_f), 0);
   weft_spawn(sole_waiter, NULL, &a);
   weft_yield();
@@ -313,6 +316,20 @@ static int sole_main(void *arg, void **res) {
   weft_future_release(g);
   weft_task_release(a);
   weft_future_release(sole_f);
+  /* The next future (the cache hands back the last one's memory) starts
+   * with no leaf mark: its waiter waits. */
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(weft_future_new(NULL, &sole_f), 0);
+    weft_spawn(sole_waiter, NULL, &a);
+    weft_yield();
+    weft_yield();
+    ck_assert_int_eq(weft_future_done(weft_task_future(a)), 0);
+    weft_future_set_result(sole_f, NULL);
+    ck_assert_int_eq(weft_await(weft_task_future(a), NULL), 0);
+    weft_task_release(a);
+    weft_future_release(sole_f);
+  }
+  ck_assert_int_eq(sole_woken, 7);
   return 0;
 }
 
