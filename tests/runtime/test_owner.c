@@ -338,18 +338,31 @@ static int ping(void *arg, void **res) {
   return 0;
 }
 
+/* Spawns PAIRS ping/pong pairs of @rounds messages each into @ts. */
+static void spawn_pairs(struct pp *pairs, weft_task_t **ts, long rounds) {
+  for (int i = 0; i < PAIRS; i++) {
+    pairs[i].rounds = rounds;
+    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
+    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
+    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
+  }
+}
+
+/* Awaits and releases @n tasks, each of which must end with 0. */
+static void await_all(weft_task_t **ts, int n) {
+  for (int i = 0; i < n; i++) {
+    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
+    weft_task_release(ts[i]);
+  }
+}
+
 /* One run: message pairs trade in sections while a foreign thread acts on
  * futures of the loop at a varying moment (its first touch revokes). */
 static int racing_run(void *arg, void **res) {
   unsigned seed = (unsigned)(uintptr_t)arg;
   struct pp pairs[PAIRS];
   weft_task_t *ts[2 * PAIRS];
-  for (int i = 0; i < PAIRS; i++) {
-    pairs[i].rounds = 50;
-    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
-    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
-    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
-  }
+  spawn_pairs(pairs, ts, 50);
   /* The foreign thread's future: completed by it (set) or by us (when it
    * only drops a reference, we complete it first). */
   weft_future_t *f = NULL;
@@ -359,10 +372,7 @@ static int racing_run(void *arg, void **res) {
   foreigner_start(&fo, act == ACT_RELEASE ? weft_future_ref(f) : f, act, seed % 7);
   if (act == ACT_RELEASE) ck_assert_int_eq(weft_future_set_result(f, (void *)(uintptr_t)42), 0);
   sem_post(&fo.go);
-  for (int i = 0; i < 2 * PAIRS; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, 2 * PAIRS);
   void *v = NULL;
   int rc = weft_await(f, &v);
   if (act == ACT_CANCEL) {
@@ -397,6 +407,7 @@ struct relay {
   sem_t go;
   weft_future_t *_Atomic f; /* handed over through `go` */
   long n;
+  weft_loop_t *away; /* the futures' loop: NULL, the relay's own */
 };
 
 static void *relay_main(void *arg) {
@@ -436,15 +447,10 @@ static int relay_run(void *arg, void **res) {
   for (int i = 0; i < 2; i++) ck_assert_int_eq(weft_spawn(take_turns, &turns, &takers[i]), 0);
   struct pp pairs[PAIRS];
   weft_task_t *ts[2 * PAIRS];
-  for (int i = 0; i < PAIRS; i++) {
-    pairs[i].rounds = 20 * r->n;
-    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
-    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
-    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
-  }
+  spawn_pairs(pairs, ts, 20 * r->n);
   for (long i = 0; i < r->n; i++) {
     weft_future_t *f = NULL;
-    ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+    ck_assert_int_eq(weft_future_new(r->away, &f), 0);
     atomic_store(&r->f, f);
     sem_post(&r->go);
     void *v = NULL;
@@ -452,34 +458,34 @@ static int relay_run(void *arg, void **res) {
     ck_assert_ptr_eq(v, (void *)(uintptr_t)(i + 1));
     weft_future_release(f);
   }
-  for (int i = 0; i < 2 * PAIRS; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
-    weft_task_release(ts[i]);
-  }
-  for (int i = 0; i < 2; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(takers[i]), NULL), 0);
-    weft_task_release(takers[i]);
-  }
+  await_all(ts, 2 * PAIRS);
+  await_all(takers, 2);
   ck_assert_int_eq(turns.count, 2 * turns.rounds);
   ck_assert_int_eq(weft_lock_destroy(turns.lock), 0);
   return 0;
 }
 
-START_TEST(foreign_threads_racing_rearms_lose_nothing) {
+/* Runs the relay on @loop with futures of @away (NULL: @loop's) and a hold
+ * of 0: each completion revoked at most once, and sections were on for
+ * some. */
+static void relay_through(weft_loop_t *loop, weft_loop_t *away) {
   weft__owner_rearm_min_ms = 0;
-  weft_loop_t *loop = make_loop(1);
-  struct relay r = {.n = scaled(500)};
+  struct relay r = {.n = scaled(500), .away = away};
   ck_assert_int_eq(sem_init(&r.go, 0, 0), 0);
   ck_assert_int_eq(pthread_create(&r.th, NULL, relay_main, &r), 0);
   ck_assert_int_eq(weft_loop_run_task(loop, relay_run, &r, NULL), 0);
   ck_assert_int_eq(pthread_join(r.th, NULL), 0);
-  /* Each completion revoked at most once, and sections were on for some. */
   uint64_t n = revocations(loop);
   ck_assert_uint_le(n, (uint64_t)r.n);
   ck_assert(expected_on() ? n >= 1 : n == 0);
   sem_destroy(&r.go);
-  close_clean(loop);
   weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
+}
+
+START_TEST(foreign_threads_racing_rearms_lose_nothing) {
+  weft_loop_t *loop = make_loop(1);
+  relay_through(loop, NULL);
+  close_clean(loop);
 }
 END_TEST
 
@@ -488,59 +494,14 @@ END_TEST
 /* The relay again, with futures of another loop (never run), so that the
  * foreign thread touches none of ours: its completions reach our task
  * only as wake-ups from another thread, which take the task's future lock
- * and revoke the sections the worker moves task states in. */
-struct away_run {
-  struct relay *r;
-  weft_loop_t *away; /* the futures' loop */
-};
-
-static int relay_away_run(void *arg, void **res) {
-  struct away_run *a = arg;
-  struct relay *r = a->r;
-  struct pp pairs[PAIRS];
-  weft_task_t *ts[2 * PAIRS];
-  for (int i = 0; i < PAIRS; i++) {
-    pairs[i].rounds = 20 * r->n;
-    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
-    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
-    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
-  }
-  for (long i = 0; i < r->n; i++) {
-    weft_future_t *f = NULL;
-    ck_assert_int_eq(weft_future_new(a->away, &f), 0);
-    atomic_store(&r->f, f);
-    sem_post(&r->go);
-    void *v = NULL;
-    ck_assert_int_eq(weft_await(f, &v), 0);
-    ck_assert_ptr_eq(v, (void *)(uintptr_t)(i + 1));
-    weft_future_release(f);
-  }
-  for (int i = 0; i < 2 * PAIRS; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
-    weft_task_release(ts[i]);
-  }
-  return 0;
-}
-
+ * and revoke the sections the worker moves task states in (without that,
+ * nothing revokes: relay_through's count fails). */
 START_TEST(foreign_wakes_racing_rearms_lose_nothing) {
-  weft__owner_rearm_min_ms = 0;
   weft_loop_t *loop = make_loop(1), *away = make_loop(1);
-  struct relay r = {.n = scaled(500)};
-  struct away_run a = {.r = &r, .away = away};
-  ck_assert_int_eq(sem_init(&r.go, 0, 0), 0);
-  ck_assert_int_eq(pthread_create(&r.th, NULL, relay_main, &r), 0);
-  ck_assert_int_eq(weft_loop_run_task(loop, relay_away_run, &a, NULL), 0);
-  ck_assert_int_eq(pthread_join(r.th, NULL), 0);
-  /* Only the wake-ups touched the loop from outside: the first one found
-   * sections on and revoked them, and none revoked twice. */
-  uint64_t n = revocations(loop);
-  ck_assert_uint_le(n, (uint64_t)r.n);
-  ck_assert(expected_on() ? n >= 1 : n == 0);
+  relay_through(loop, away);
   ck_assert_uint_eq(revocations(away), 0);
-  sem_destroy(&r.go);
   close_clean(loop);
   close_clean(away);
-  weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
 }
 END_TEST
 
@@ -661,20 +622,12 @@ static int dumped_run(void *arg, void **res) {
   struct dumper *d = arg;
   struct pp pairs[PAIRS];
   weft_task_t *ts[2 * PAIRS];
-  for (int i = 0; i < PAIRS; i++) {
-    pairs[i].rounds = scaled(20000);
-    ck_assert_int_eq(weft_future_new(NULL, &pairs[i].inbox), 0);
-    ck_assert_int_eq(weft_spawn(pong, &pairs[i], &ts[2 * i]), 0);
-    ck_assert_int_eq(weft_spawn(ping, &pairs[i], &ts[2 * i + 1]), 0);
-  }
+  spawn_pairs(pairs, ts, scaled(20000));
   ck_assert_int_eq(pthread_create(&d->th, NULL, dumper_main, d), 0);
   ck_assert_int_eq(weft_yield(), 0); /* the pairs suspended: the dump finds them so */
   while (sem_wait(&d->first) != 0) {
   }
-  for (int i = 0; i < 2 * PAIRS; i++) {
-    ck_assert_int_eq(weft_await(weft_task_future(ts[i]), NULL), 0);
-    weft_task_release(ts[i]);
-  }
+  await_all(ts, 2 * PAIRS);
   return 0;
 }
 
