@@ -469,41 +469,33 @@ void weft__task_wake_hint(struct weft_task *t, int hint) {
 static void wake_queue(struct weft_task *t, struct weft_loop *loop, int hint, int pinned) {
   /* relaxed: the move ordered us after the task's last write. */
   struct weft__task_run *x = weft__task_run_of(t); /* started, not done: IDLE */
-  /* A task whose last slice was timed has this suspension timed too.
-   * relaxed: we own it now. Only a task with times is armed (task.h), so
-   * one without a cold record is not looked at: x's line, at the top of
-   * the task's stack, is then not loaded here (the ring takes its address
-   * only), which was a miss a wake-up with a thousand tasks taking turns
-   * (ping_pong: 88% of weft__task_wake's samples on that load). */
-  if (__builtin_expect(weft__task_cold_of(t) != NULL, 0) &&
-      atomic_load_explicit(&x->timed, memory_order_relaxed))
-    weft__task_acct_ready(t);
+  /* A task whose last slice was timed has this suspension timed too (we
+   * own it now); asked without loading x's line where it can be. */
+  if (weft__task_timed_for_waker(t)) weft__task_acct_ready(t);
   if (pinned == WEFT__PIN_OWN)
     pinned = loop->solo ? WEFT__UNPINNED : atomic_load_explicit(&x->pinned, memory_order_relaxed);
   weft__schedule(loop, &x->r, pinned, (enum weft__sched_hint)hint);
+}
+
+/* What a wake-up makes of state @s (not DONE, which it leaves): IDLE
+ * becomes SCHEDULED (the waker queues it); queued or running (SCHEDULED),
+ * or already notified, becomes NOTIFIED, so that its suspension fails and
+ * its next slice's start reads from this write and sees our flag (the
+ * design comment). */
+static inline uint8_t woken(uint8_t s) {
+  return s == WEFT__TASK_IDLE ? WEFT__TASK_SCHEDULED : WEFT__TASK_NOTIFIED;
 }
 
 /* The wake-up's move with compare-and-swaps: true if it moved @t from
  * IDLE to SCHEDULED (the caller queues it). */
 static bool wake_swap(struct weft_task *t) {
   uint8_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-  for (;;) {
-    if (s == WEFT__TASK_IDLE) {
-      /* acq_rel: see the design comment. */
-      if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_SCHEDULED,
-                                                memory_order_acq_rel, memory_order_relaxed))
-        return true;
-    } else if (s == WEFT__TASK_DONE) {
-      return false;
-    } else {
-      /* Queued or running (SCHEDULED), or already notified: NOTIFIED, so
-       * that its suspension fails and its next slice's start reads from
-       * this write and sees our flag (the design comment). */
-      if (atomic_compare_exchange_weak_explicit(&t->state, &s, WEFT__TASK_NOTIFIED,
-                                                memory_order_acq_rel, memory_order_relaxed))
-        return false;
-    }
-  }
+  /* acq_rel: see the design comment. On failure s is reloaded. */
+  while (s != WEFT__TASK_DONE)
+    if (atomic_compare_exchange_weak_explicit(&t->state, &s, woken(s), memory_order_acq_rel,
+                                              memory_order_relaxed))
+      return s == WEFT__TASK_IDLE;
+  return false;
 }
 
 /* A one-worker loop's task woken by a thread other than its running
@@ -525,16 +517,13 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
       return;
     }
     /* The running worker: a plain move in a section where it may
-     * (taskstate.h). The same moves as wake_swap's; the flags the waker
-     * wrote reach the task's slice on this thread. */
+     * (taskstate.h), woken's as wake_swap's; the flags the waker wrote
+     * reach the task's slice on this thread. */
     struct weft__owner *o = loop->owner;
     enum weft__tstate_way way = weft__task_state_begin(o, t);
     if (__builtin_expect(way != WEFT__TSTATE_SWAP, 1)) {
       uint8_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-      if (s == WEFT__TASK_IDLE)
-        atomic_store_explicit(&t->state, WEFT__TASK_SCHEDULED, memory_order_relaxed);
-      else if (s != WEFT__TASK_DONE)
-        atomic_store_explicit(&t->state, WEFT__TASK_NOTIFIED, memory_order_relaxed);
+      if (s != WEFT__TASK_DONE) atomic_store_explicit(&t->state, woken(s), memory_order_relaxed);
       weft__task_state_end(o, way);
       if (s == WEFT__TASK_IDLE) wake_queue(t, loop, hint, pinned);
       return;

@@ -366,6 +366,16 @@ static inline bool weft__task_timed(const struct weft_task *t) {
   return atomic_load_explicit(&weft__task_run_of(t)->timed, memory_order_relaxed);
 }
 
+/* weft__task_timed for a waker, to which @t's execution part (at the top
+ * of its stack) is a cold line: only a task with times is ever armed, so
+ * one without a cold record is answered from its handle, and the wake-up
+ * then loads no line of the task's stack (the ring takes the runnable's
+ * address only): that load was 88% of weft__task_wake's samples in
+ * ping_pong with one worker (RESULTS.md, 2026-12-07 18:45Z). */
+static inline bool weft__task_timed_for_waker(const struct weft_task *t) {
+  return __builtin_expect(weft__task_cold_of(t) != NULL, 0) && weft__task_timed(t);
+}
+
 /* Arms @t, whose times exist (just got); its owner only. */
 static inline void weft__task_arm(struct weft_task *t) {
   atomic_store_explicit(&weft__task_run_of(t)->timed, true, memory_order_relaxed);

@@ -65,10 +65,7 @@ static inline enum weft__tstate_way weft__task_state_begin(struct weft__owner *o
    * only look left (design comment). acquire: as try_enter_word's. */
   if (atomic_load_explicit(&o->in, memory_order_relaxed))
     return atomic_load_explicit(word, memory_order_acquire) == 0 ? WEFT__TSTATE_NESTED : WEFT__TSTATE_SWAP;
-  enum weft__owner_entry e = weft__owner_try_enter_word(o, word);
-  if (__builtin_expect(e == WEFT__OWNER_IN, 1)) return WEFT__TSTATE_ENTERED;
-  if (e == WEFT__OWNER_GAVE_UP) weft__owner_leave(o);
-  return WEFT__TSTATE_SWAP;
+  return weft__owner_enter(o, word) ? WEFT__TSTATE_ENTERED : WEFT__TSTATE_SWAP;
 }
 
 static inline void weft__task_state_end(struct weft__owner *o, enum weft__tstate_way way) {

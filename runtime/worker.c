@@ -1163,8 +1163,33 @@ static bool claim_start(struct weft__worker *w, struct weft_task *t) {
   return false;
 }
 
-static void suspended_solo(struct weft__worker *w, struct weft_task *t);
-static void suspended_swap(struct weft__worker *w, struct weft_task *t);
+/* A suspension's move SCHEDULED -> IDLE with the compare-and-swap, or
+ * its requeue when notified (several workers, or no section). */
+static void suspended_swap(struct weft__worker *w, struct weft_task *t) {
+  uint8_t expected = WEFT__TASK_SCHEDULED;
+  /* release: the saved context is published to the next waker (acquire CAS
+   * in weft__task_wake). On failure it was notified during its slice: it
+   * is queued again, NOTIFIED, and its next slice's start sees the flag. */
+  if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, WEFT__TASK_IDLE,
+                                               memory_order_release, memory_order_acquire))
+    requeue(w, t);
+}
+
+/* The same on a one-worker loop: a plain move in an owner section where
+ * one may be (taskstate.h): the next waker is this thread, or one that
+ * takes the task's future lock and so follows the section. */
+static __attribute__((noinline)) void suspended_solo(struct weft__worker *w, struct weft_task *t) {
+  struct weft__owner *o = w->solo_owner;
+  enum weft__tstate_way way = weft__task_state_begin(o, t);
+  if (__builtin_expect(way == WEFT__TSTATE_SWAP, 0)) {
+    suspended_swap(w, t);
+    return;
+  }
+  bool notified = atomic_load_explicit(&t->state, memory_order_relaxed) != WEFT__TASK_SCHEDULED;
+  if (!notified) atomic_store_explicit(&t->state, WEFT__TASK_IDLE, memory_order_relaxed);
+  weft__task_state_end(o, way);
+  if (notified) requeue(w, t);
+}
 
 /* What becomes of @t, which just switched out for reason @why, once its
  * stack is no longer in use (after_switch). */
@@ -1189,34 +1214,6 @@ static void finish_switch(struct weft__worker *w, struct weft_task *t, enum weft
     return;
   }
   suspended_swap(w, t);
-}
-
-/* A suspension's move SCHEDULED -> IDLE, or its requeue when notified,
- * on a one-worker loop: a plain move in an owner section where one may be
- * (taskstate.h): the next waker is this thread, or one that takes the
- * task's future lock and so follows the section. */
-static __attribute__((noinline)) void suspended_solo(struct weft__worker *w, struct weft_task *t) {
-  struct weft__owner *o = w->solo_owner;
-  enum weft__tstate_way way = weft__task_state_begin(o, t);
-  if (__builtin_expect(way == WEFT__TSTATE_SWAP, 0)) {
-    suspended_swap(w, t);
-    return;
-  }
-  bool notified = atomic_load_explicit(&t->state, memory_order_relaxed) != WEFT__TASK_SCHEDULED;
-  if (!notified) atomic_store_explicit(&t->state, WEFT__TASK_IDLE, memory_order_relaxed);
-  weft__task_state_end(o, way);
-  if (notified) requeue(w, t);
-}
-
-/* The same with the compare-and-swap (several workers, or no section). */
-static void suspended_swap(struct weft__worker *w, struct weft_task *t) {
-  uint8_t expected = WEFT__TASK_SCHEDULED;
-  /* release: the saved context is published to the next waker (acquire CAS
-   * in weft__task_wake). On failure it was notified during its slice: it
-   * is queued again, NOTIFIED, and its next slice's start sees the flag. */
-  if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, WEFT__TASK_IDLE,
-                                               memory_order_release, memory_order_acquire))
-    requeue(w, t);
 }
 
 void weft__worker_finish_prev(struct weft__worker *w) {
