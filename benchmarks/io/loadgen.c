@@ -12,9 +12,13 @@
  * its ports), and latency counts from the connect. Plain epoll, one thread per
  * `threads`, connections spread over them: it is the same client for every
  * server measured. Prints one line:
- *   RESULT tcp_echo req_s=... p50_us=... p99_us=... conns=... size=... cdf_us=...
- * where cdf_us is the latency distribution as PERCENTILE:US pairs (comma-
- * separated, 1st to 99.99th), for the report's CDF chart.
+ *   RESULT tcp_echo req_s=... p50_us=... p99_us=... conns=... size=... gen_cpu=... cdf_us=...
+ * where gen_cpu is the generator's own CPU time over its run in CPUs
+ * (user + system, getrusage, over the wall time: near `threads`, the rate
+ * is the generator's bound, and servers rank by what each costs the
+ * generator per request, such as waking a server that slept) and cdf_us
+ * is the latency distribution as PERCENTILE:US pairs (comma-separated,
+ * 1st to 99.99th), for the report's CDF chart.
  * Latency is measured per round trip with CLOCK_MONOTONIC; a 1 s warm-up
  * is excluded.
  */
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,8 +176,13 @@ int main(int argc, char **argv) {
   }
   qsort(all, total, sizeof *all, cmp_u32);
   double p50 = total ? all[total / 2] / 10.0 : 0, p99 = total ? all[total * 99 / 100] / 10.0 : 0;
-  printf("RESULT %s req_s=%.0f p50_us=%.1f p99_us=%.1f conns=%d size=%d cdf_us=", churn ? "tcp_churn" : "tcp_echo",
-         (double)done / seconds, p50, p99, nconn, size);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  printf("RESULT %s req_s=%.0f p50_us=%.1f p99_us=%.1f conns=%d size=%d gen_cpu=%.2f cdf_us=",
+         churn ? "tcp_churn" : "tcp_echo", (double)done / seconds, p50, p99, nconn, size,
+         cpu_s / ((double)(now_ns() - start_ns) / 1e9));
   static const double pct[] = {1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.99};
   for (size_t i = 0; i < sizeof pct / sizeof pct[0]; i++) {
     size_t at = (size_t)((double)total * pct[i] / 100.0);

@@ -110,7 +110,7 @@ results=$out/results
 # p99s: median_rows); churn: one request per connection (weft-loadgen's
 # churn mode).
 echo_rounds() {
-  local name=$1 w=$2 hog=$3 churn=${4:-} conns=${5:-64} cmd hog_pid r rps p50 p99 cdf t0 t1 n=$reps
+  local name=$1 w=$2 hog=$3 churn=${4:-} conns=${5:-64} cmd hog_pid r rps p50 p99 cdf gen t0 t1 n=$reps
   [ "$hog" = 1 ] && [ "$n" -gt 1 ] && [ "$n" -lt 5 ] && n=5
   row workload impl req/s p50_us p99_us cpu_us/req
   : >"$out/rounds"
@@ -129,12 +129,28 @@ echo_rounds() {
       [ -n "$hog_pid" ] && { kill "$hog_pid"; wait "$hog_pid" 2>/dev/null; }
       stop
       rps=$(sed -n 's/.*req_s=\([0-9.]*\).*/\1/p' <<<"$r"); p50=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$r"); p99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$r")
-      cdf=$(sed -n 's/.*cdf_us=\([0-9.:,]*\).*/\1/p' <<<"$r")
+      cdf=$(sed -n 's/.*cdf_us=\([0-9.:,]*\).*/\1/p' <<<"$r"); gen=$(sed -n 's/.*gen_cpu=\([0-9.]*\).*/\1/p' <<<"$r")
       # The warm-up second is load too: count it in the requests' CPU.
-      echo "$name $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * (s + 1) }')") ${cdf:--}" >>"$out/rounds"
+      echo "$name $impl $rps $p50 $p99 $(cpu_per_req $((t1 - t0)) "$(awk -v r="$rps" -v s="$secs" 'BEGIN { print r * (s + 1) }')") ${cdf:--} ${gen:--}" >>"$out/rounds"
     done
   done
   if [ "$hog" = 1 ]; then median_rows "$name" median; else median_rows "$name"; fi
+  generator_note
+}
+
+# generator_note: the load generator's own CPU (weft-loadgen's gen_cpu,
+# the rounds' 8th field), median per server. One thread near 1.00 CPU is
+# the generator's bound: the servers' rates then differ by what each costs
+# the generator per request (a server that sleeps between requests is
+# woken from the generator's system calls), not by their capacity.
+generator_note() {
+  local impl line="" g
+  for impl in "${order[@]}"; do
+    g=$(awk -v i="$impl" '$2 == i && $8 != "-" && $8 != "" { print $8 }' "$out/rounds" | sort -g | middle)
+    [ -n "$g" ] && line+=" $impl $g,"
+  done
+  [ -n "$line" ] || return 0
+  echo "# load generator's CPU (median, in CPUs; near 1.00 = the generator's bound):${line%,}" | tee -a "$results"
 }
 
 # http_rounds NAME [WRK ARG...]: wrk against every HTTP server (nginx's
