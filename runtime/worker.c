@@ -1050,20 +1050,6 @@ static bool only_io_pending(struct weft__worker *w) {
   return next == UINT64_MAX || next > weft__clock_ns();
 }
 
-bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done) {
-  if (has_local_work(w) || w->handoff || !only_io_pending(w)) return false;
-  weft__worker_set_current(w, NULL);
-  weft__worker_set_stack_owner(w, t); /* the poll runs on t's stack */
-  weft__reactor_poll(&w->reactor);
-  weft__worker_set_stack_owner(w, NULL);
-  weft__worker_set_current(w, t);
-  /* relaxed: the caller's acquire load reads the outcome. */
-  if (!atomic_load_explicit(done, memory_order_relaxed)) return false;
-  slice_end(w, t);
-  slice_begin(w, t);
-  return true;
-}
-
 /* The loop's sampling period (debug mode: every slice), once per pass. */
 static void acct_refresh(struct weft__worker *w) {
   struct weft_loop *loop = w->loop;
@@ -1239,6 +1225,34 @@ static void pass_begins(struct weft__worker *w) {
 static unsigned fifo_batch(struct weft__worker *w) {
   return weft__runq_len(&w->runq) + (unsigned)weft__rlist_len(&w->overflow) +
          (unsigned)weft__rlist_len(&w->pinned);
+}
+
+bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done) {
+  if (has_local_work(w) || w->handoff || !only_io_pending(w)) return false;
+  weft__worker_set_current(w, NULL);
+  weft__worker_set_stack_owner(w, t); /* the poll runs on t's stack */
+  weft__reactor_poll(&w->reactor);
+  weft__worker_set_stack_owner(w, NULL);
+  weft__worker_set_current(w, t);
+  /* In FIFO order this poll is the next pass's, as yield_in_place's is:
+   * when it woke tasks, the pass begins here, its batch what the poll
+   * woke, which runs after t (a poll that woke none leaves t alone, as
+   * before: no pass to begin). Left unbegun, the pass ended when t
+   * next switched out and the scheduler's poll began another, submitting
+   * alone the one request t had queued since: nop_batch made two
+   * io_uring_enter calls per 64 awaits where one does (RESULTS.md,
+   * 2026-12-07 21:30Z), and what t queued after the poll ran in the pass
+   * of the tasks the poll woke (test_loop.c, inline_poll_begins_its_pass). */
+  unsigned woke = w->loop->fifo && !w->pending && !w->divert ? fifo_batch(w) : 0;
+  if (woke) {
+    pass_begins(w);
+    w->batch_left = woke;
+  }
+  /* relaxed: the caller's acquire load reads the outcome. */
+  if (!atomic_load_explicit(done, memory_order_relaxed)) return false;
+  slice_end(w, t);
+  slice_begin(w, t);
+  return true;
 }
 
 /* A FIFO loop's next pass, begun where the last one ended (on the stack of

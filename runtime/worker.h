@@ -398,8 +398,9 @@ static inline void weft__worker_switch_end(void) { weft__worker_after_switch(wef
  * task's context and cannot suspend). True if *@done was set by the poll:
  * the task's slice ends and the next starts, as the suspension and
  * resumption it spared would have (the stall detector sees progress, the
- * task's run count and times stay right). Worker thread, @t = its running
- * task. */
+ * task's run count and times stay right). In FIFO order a poll that woke
+ * tasks begins the next pass, as the scheduler's would: its batch is what
+ * the poll woke (worker.c). Worker thread, @t = its running task. */
 bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atomic uint32_t *done);
 
 /* Counts an object of @loop created (+1) or freed (-1) on the calling thread. */

@@ -436,6 +436,71 @@ START_TEST(yield_before_io_in_next_pass) {
 }
 END_TEST
 
+/* ---- an inline poll begins the pass it is the poll of -------------------------
+ * A request that completes at once costs no suspension (io/op.c): the last
+ * task of a pass (T) submits the pass's requests itself and polls, which
+ * is the next pass's poll, early. That poll woke A and B, so the pass they
+ * run in began there: C, which T spawned after it, runs a pass later,
+ * after the poll that completes A's second request. Left unbegun, the pass
+ * began only when T switched out, with C in it ("TABCDa"), and the poll
+ * that found A's second request done came after C's own callback; the
+ * request T queued next had been submitted alone (nop_batch: two
+ * io_uring_enter calls per 64 awaits). With epoll a NOP completes in the
+ * call, so nobody suspends. */
+
+static void pi_d(void *arg) { note('D'); }
+
+static int pi_c(void *arg, void **res) {
+  note('C');
+  ck_assert_int_eq(weft_call_soon(pi_d, NULL, NULL), 0);
+  return 0;
+}
+
+static int pi_a(void *arg, void **res) {
+  ck_assert_int_eq(weft_io_nop(), 0);
+  note('A');
+  ck_assert_int_eq(weft_io_nop(), 0);
+  note('a');
+  return 0;
+}
+
+static int pi_b(void *arg, void **res) {
+  ck_assert_int_eq(weft_io_nop(), 0);
+  note('B');
+  return 0;
+}
+
+static int pi_t(void *arg, void **res) {
+  ck_assert_int_eq(weft_io_nop(), 0);
+  ck_assert_int_eq(weft_spawn(pi_c, NULL, NULL), 0);
+  note('T');
+  return 0;
+}
+
+static int inline_poll_main(void *arg, void **res) {
+  *(const char **)arg = weft_loop_backend(weft_loop_current());
+  weft_task_t *a, *b, *t;
+  ck_assert_int_eq(weft_spawn(pi_a, NULL, &a), 0);
+  ck_assert_int_eq(weft_spawn(pi_b, NULL, &b), 0);
+  ck_assert_int_eq(weft_spawn(pi_t, NULL, &t), 0);
+  join_task(t, 0);
+  join_task(b, 0);
+  join_task(a, 0);
+  ck_assert_int_eq(weft_sleep(0), 0); /* D's pass */
+  ck_assert_int_eq(weft_sleep(0), 0);
+  return 0;
+}
+
+START_TEST(inline_poll_begins_its_pass) {
+  const char *backend = NULL;
+  ntrace = 0;
+  trace[0] = 0;
+  ck_assert_int_eq(run_main(1, inline_poll_main, &backend, NULL), 0);
+  ck_assert_ptr_nonnull(backend);
+  ck_assert_str_eq(trace, strcmp(backend, "io_uring") == 0 ? "TABCaD" : "AaBTCD");
+}
+END_TEST
+
 /* ---- a yield whose switch ends a task cancelled before its first step ------
  * CPython prints "123%" for:
  *     async def c(): t = create_task(d()); t.cancel(); await t (except: '%')
@@ -1338,6 +1403,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, chain_of_passes_takes_threadsafe_work);
   tcase_add_test(tc, chain_of_passes_sees_io_completions);
   tcase_add_test(tc, yield_before_io_in_next_pass);
+  tcase_add_test(tc, inline_poll_begins_its_pass);
   tcase_add_test(tc, yield_ahead_of_a_cancelled_start_it_ends);
   tcase_add_test(tc, pending_cancel_ends_a_wait_a_pass_later);
   tcase_add_test(tc, run_until_complete_cases);
