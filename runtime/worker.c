@@ -1241,7 +1241,7 @@ bool weft__worker_poll_inline(struct weft__worker *w, struct weft_task *t, _Atom
    * next switched out and the scheduler's poll began another, submitting
    * alone the one request t had queued since: nop_batch made two
    * io_uring_enter calls per 64 awaits where one does (RESULTS.md,
-   * 2026-12-07 21:30Z), and what t queued after the poll ran in the pass
+   * 2026-12-07 20:55Z), and what t queued after the poll ran in the pass
    * of the tasks the poll woke (test_loop.c, inline_poll_begins_its_pass). */
   unsigned woke = w->loop->fifo && !w->pending && !w->divert ? fifo_batch(w) : 0;
   if (woke) {
