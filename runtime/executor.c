@@ -9,6 +9,10 @@
  * takes the job back before any thread started it (then it never runs).
  * A thread completes and drops its reference inside the loop's entry
  * guard, so close never counts the future of a call that has completed.
+ * A weft_to_thread call of a one-worker loop whose owner sections are on
+ * is completed on the worker instead (complete_on_worker: a call queued
+ * inside the guard, which close runs even at teardown), so that the
+ * completion does not revoke the sections.
  * A cancel that comes later completes the future with -ECANCELED at once;
  * the function's own completion then finds it done and its result is
  * dropped (asyncio's wrap_future). The job holds a reference on its pool,
@@ -24,6 +28,7 @@
 #include "context.h"
 #include "deadline.h"
 #include "future.h"
+#include "handle.h"
 #include "loop.h"
 #include "pool.h"
 #include "task.h"
@@ -132,6 +137,12 @@ struct exec_job {
   void *arg;
   struct weft__ctx_map *ctx_map; /* the caller's context: fn runs in it (to_thread) */
   uint64_t submitted_ns;         /* for the loop's average call time */
+  bool to_thread;                /* weft_to_thread's: only its caller awaits the future */
+  /* The completion made on the loop's worker (complete_on_worker): the
+   * outcome, written before the call is queued. */
+  struct weft__call complete;
+  int rc;
+  void *result;
 };
 
 /* A call of @loop is done (run or taken back): one fewer in flight. */
@@ -164,6 +175,31 @@ static int job_cancel(struct weft_future *f, const char *msg) {
 
 static const struct weft__future_ops job_ops = {.cancel = job_cancel, .free = job_free};
 
+/* Whether @j's completion is made on its loop's worker (complete_on_worker)
+ * rather than on the pool thread. Made here it locks the future, which on
+ * a one-worker loop with owner sections on revokes them (owner.h): the
+ * loop then locks every future and task state for a hold of 10 ms to 1 s,
+ * and a program calling to_thread steadily ran without sections most of
+ * the time (RESULTS.md, 2026-12-07 21:20Z). On the worker it is made in a
+ * section, as asyncio makes it (call_soon_threadsafe(future.set_result)).
+ * Only for weft_to_thread's calls: their future is awaited by their caller
+ * alone, a task of the loop, so no thread waits for a completion that the
+ * worker would not have to run for anyway. relaxed: a hint; either way is
+ * correct. */
+static bool complete_on_worker_wanted(const struct exec_job *j, struct weft_loop *loop) {
+  return j->to_thread && loop->solo &&
+         atomic_load_explicit(&loop->owner->on, memory_order_relaxed) == WEFT__OWNER_ON;
+}
+
+/* On the worker (or, queued at teardown, on the closing thread: handle.h,
+ * weft__call_queue_sure): the completion job_run would have made. */
+static void complete_on_worker(struct weft__call *c) {
+  struct exec_job *j = weft__container_of(c, struct exec_job, complete);
+  /* Done already (cancelled while it ran): the result is dropped. */
+  weft__future_complete(&j->fut, j->rc < 0 ? j->rc : 0, j->rc < 0 ? NULL : j->result, NULL);
+  weft_future_release(&j->fut); /* the job's reference; may free j */
+}
+
 static void job_run(struct weft__pool_work *w) {
   struct exec_job *j = weft__container_of(w, struct exec_job, work);
   void *result = NULL;
@@ -176,6 +212,17 @@ static void job_run(struct weft__pool_work *w) {
   /* relaxed: an average for a heuristic; racing updates lose a sample. */
   uint64_t avg = atomic_load_explicit(&loop->exec_avg_ns, memory_order_relaxed);
   atomic_store_explicit(&loop->exec_avg_ns, avg ? avg - avg / 8 + took / 8 : took, memory_order_relaxed);
+  /* To the worker, inside the entry guard with closing not yet raised
+   * (rule b): the call is queued before close begins, so close's runs or
+   * its teardown (a sure call) run it; the job's reference goes with it. */
+  if (complete_on_worker_wanted(j, loop) && weft__loop_enter_foreign(loop, true)) {
+    j->rc = rc;
+    j->result = result;
+    bool queued = weft__call_queue_sure(loop, &j->complete, complete_on_worker);
+    if (queued) call_done(loop); /* after the push: a spinning worker finds the call queued */
+    weft__loop_exit_foreign(loop);
+    if (queued) return;
+  }
   /* The completion and the job's release run inside the loop's entry
    * guard (loop.c, rule b), which close waits out: a caller that awaited
    * this call and closed the loop at once could otherwise find the job's
@@ -201,9 +248,10 @@ static int default_executor(struct weft_loop *loop, weft_executor_t **out) {
   return rc;
 }
 
-/* Submits one call of @fn to @pool; the future of @loop through @out. */
+/* Submits one call of @fn to @pool; the future of @loop through @out
+ * (@to_thread: weft_to_thread's, which only its caller awaits). */
 static int submit(struct weft_loop *loop, struct weft__pool *pool, weft_task_fn fn, void *arg,
-                  weft_future_t **out) {
+                  bool to_thread, weft_future_t **out) {
   struct exec_job *j = weft__alloc(sizeof *j);
   if (!j) return -ENOMEM;
   weft__future_init(&j->fut, loop, false);
@@ -213,6 +261,7 @@ static int submit(struct weft_loop *loop, struct weft__pool *pool, weft_task_fn 
   weft__pool_ref(pool);
   j->fn = fn;
   j->arg = arg;
+  j->to_thread = to_thread;
   j->ctx_map = weft__ctx_capture();
   weft__loop_count(loop, +1);
   /* relaxed: nobody else sees the job before the pool's lock publishes it. */
@@ -230,24 +279,29 @@ static int submit(struct weft_loop *loop, struct weft__pool *pool, weft_task_fn 
   return 0;
 }
 
-int weft_run_in_executor(weft_executor_t *ex, weft_task_fn fn, void *arg, weft_future_t **out) {
-  if (!fn || !out) return -EINVAL;
+static int run_in_executor(weft_executor_t *ex, weft_task_fn fn, void *arg, bool to_thread,
+                           weft_future_t **out) {
   struct weft__worker *w = weft__worker_self();
   if (!w) return -EPERM;
-  if (ex) return submit(w->loop, ex->pool, fn, arg, out);
+  if (ex) return submit(w->loop, ex->pool, fn, arg, to_thread, out);
   weft_executor_t *def = NULL;
   int rc = default_executor(w->loop, &def);
   if (rc) return rc;
-  rc = submit(w->loop, def->pool, fn, arg, out);
+  rc = submit(w->loop, def->pool, fn, arg, to_thread, out);
   weft_executor_release(def); /* the job holds the pool */
   return rc;
+}
+
+int weft_run_in_executor(weft_executor_t *ex, weft_task_fn fn, void *arg, weft_future_t **out) {
+  if (!fn || !out) return -EINVAL;
+  return run_in_executor(ex, fn, arg, false, out);
 }
 
 int weft_to_thread(weft_task_fn fn, void *arg, void **result) {
   if (!fn) return -EINVAL;
   if (!weft__task_self()) return -EPERM;
   weft_future_t *f;
-  int rc = weft_run_in_executor(NULL, fn, arg, &f);
+  int rc = run_in_executor(NULL, fn, arg, true, &f);
   if (rc) return rc;
   rc = weft_await(f, result); /* a cancellation cancels f: unqueued, or its result dropped */
   weft_future_release(f);

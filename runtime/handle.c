@@ -90,13 +90,23 @@ int weft__call_soon_internal(struct weft_loop *loop, weft_callback_fn cb, void *
   return soon_threadsafe(loop, WEFT__H_INTERNAL, cb, arg, NULL);
 }
 
-bool weft__call_queue(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c)) {
+static bool call_queue(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c),
+                       bool sure) {
   /* acquire: as soon_threadsafe's look. */
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return false;
   weft__runnable_init(&c->r, WEFT__R_CALL);
   c->fn = fn;
+  c->sure = sure;
   weft__schedule(loop, &c->r, WEFT__UNPINNED, WEFT__SCHED_BACK);
   return true;
+}
+
+bool weft__call_queue(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c)) {
+  return call_queue(loop, c, fn, false);
+}
+
+bool weft__call_queue_sure(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c)) {
+  return call_queue(loop, c, fn, true);
 }
 
 static void timer_fire(struct weft__timer *t) {

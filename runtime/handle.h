@@ -53,14 +53,24 @@ int weft__call_soon_internal(struct weft_loop *loop, weft_callback_fn cb, void *
  * most once at a time (its object's rule), with weft__call_soon_internal's
  * place in the queue; it runs while the loop closes too; one still queued
  * at teardown is dropped without running (close has run the loop dry, so
- * none is). Its object must stay alive until @fn has run. */
+ * none is), unless it was queued by weft__call_queue_sure. Its object must
+ * stay alive until @fn has run. */
 struct weft__call {
   struct weft__runnable r;
   void (*fn)(struct weft__call *c);
+  bool sure; /* runs at teardown too, on the closing thread (below) */
 };
 /* Queues @c on @loop to run @fn(c) (any thread): true; false if @loop is
  * closed (nothing queued: the caller does the work itself). */
 bool weft__call_queue(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c));
+/* weft__call_queue for a call whose object nothing else would free: one
+ * queued by a thread that is not the loop's (an executor's, completing a
+ * call on the worker) can find no task left to run the loop dry for it
+ * (the task that awaited it was cancelled), so if it is still queued at
+ * teardown, @fn runs there, on the closing thread, with the loop closed
+ * and no worker running: it may only complete futures nobody awaits
+ * any more and release references. */
+bool weft__call_queue_sure(struct weft_loop *loop, struct weft__call *c, void (*fn)(struct weft__call *c));
 /* weft__call_queue for @c embedded in an object counted by @refs, whose
  * callback gives that reference back once it has run: the reference is
  * taken first (the callback may run at once on another thread) and given

@@ -25,7 +25,8 @@
  * first pass that found them revoked, twice the last hold (up to
  * WEFT__OWNER_REARM_MAX_MS, 1 s) if they were revoked again within that
  * maximum of their arming. Other threads that keep touching the loop's
- * futures (an executor's completions) so cost about one revocation a
+ * futures (run_in_executor's completions; to_thread's are made on the
+ * worker, executor.c) so cost about one revocation a
  * second, and a lone one (a stall report reading a task's name, one
  * foreign completion) costs the loop ~10 ms without sections, not the
  * rest of its run: on the Intel VM a locked instruction was ~10 ns

@@ -321,9 +321,13 @@ void weft__drop_runnable(struct weft__runnable *r) {
    * queued at teardown: close() ran every task to its end first. */
   if (weft__runnable_kind(r) == WEFT__R_HANDLE)
     weft__handle_drop(weft__container_of(r, struct weft_handle, r));
-  /* WEFT__R_CALL: dropped (handle.h); its object is not freed here. */
   else if (weft__runnable_kind(r) == WEFT__R_TASK_START)
     weft_future_release(&weft__container_of(r, struct weft_task, r_start)->fut);
+  else if (weft__runnable_kind(r) == WEFT__R_CALL) {
+    /* Dropped (handle.h), its object not freed here; a sure one runs. */
+    struct weft__call *c = weft__container_of(r, struct weft__call, r);
+    if (c->sure) c->fn(c);
+  }
 }
 
 static void drop_timer(struct weft__timer *t) {

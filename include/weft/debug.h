@@ -220,8 +220,8 @@ WEFT_EXTERN int weft_loop_worker_stats(weft_loop_t *loop, unsigned index,
  * @serving:        workers taking shared work now (weft_loop_serving_workers);
  *                  @serving_changes: how often that count changed.
  * @owner_revocations: with one worker, how often another thread (an
- *                  executor's completion, a foreign waiter, the stall
- *                  report) turned off the worker's lock-free paths on the
+ *                  executor's completion of run_in_executor's future, a
+ *                  foreign waiter, the stall report) turned off the worker's lock-free paths on the
  *                  loop's futures and primitives (docs/runtime.md, "One
  *                  worker and other threads"); each cost that thread a
  *                  membarrier(2), and the loop those paths for 10 ms to

@@ -323,6 +323,48 @@ START_TEST(close_after_a_completed_call) {
 }
 END_TEST
 
+/* A to_thread call of a one-worker loop is completed on the worker
+ * (executor.c, complete_on_worker): the pool thread queues the completion
+ * with the job's reference. Its caller cancelled while the function ran,
+ * and the loop's run ending as the function returns, the completion is
+ * queued with no task waiting for it: the run's last pass runs it (a
+ * counting build saw all 100 rounds queue and complete there), and one
+ * queued after that pass would be run by close at teardown (a sure call:
+ * test_handle.c, a_sure_call_runs_at_close). Nothing leaks (ASan) and
+ * nothing stays counted (close returns 0 once the pool's threads are
+ * done). The worker waits for the function's end without suspending, so
+ * the run ends right after it. */
+static int to_thread_blocking(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  return weft_to_thread(blocking, NULL, NULL);
+}
+
+static int abandon_main(void *arg, void **res) {
+  (void)arg;
+  (void)res;
+  reset_gate();
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn(to_thread_blocking, NULL, &t), 0);
+  ck_assert_int_eq(weft_to_thread(wait_started, NULL, NULL), 0); /* it runs now */
+  weft_task_cancel(t, NULL);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -ECANCELED);
+  weft_task_release(t);
+  open_gate();
+  wait_count(&finished, 1); /* the worker thread itself: no suspension, the run ends next */
+  return 0;
+}
+
+START_TEST(an_abandoned_call_completes_at_close) {
+  for (int i = 0; i < 100; i++) {
+    weft_loop_t *loop = make_loop(1);
+    ck_assert_int_eq(weft_loop_run_task(loop, abandon_main, NULL, NULL), 0);
+    ck_assert_int_eq(weft_loop_shutdown_default_executor(loop, -1), 0); /* the threads are done */
+    close_clean(loop);
+  }
+}
+END_TEST
+
 /* weft_run waits for the default executor before closing (asyncio.run). */
 static int leave_work_behind(void *arg, void **res) {
   (void)arg;
@@ -412,6 +454,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, bounded);
   tcase_add_test(tc, default_executor);
   tcase_add_test(tc, close_after_a_completed_call);
+  tcase_add_test(tc, an_abandoned_call_completes_at_close);
   tcase_add_test(tc, weft_run_waits_for_the_default_executor);
   tcase_add_test(tc, from_a_foreign_thread);
   tcase_add_test(tc, shutdown_wait_is_cancellable);

@@ -9,7 +9,8 @@
  * what the sections wrote). Task states (runtime/taskstate.h): wake-ups
  * from other threads revoke, two loops waking each other's tasks from
  * their sections do not wait for each other, and the dump's holds from
- * another thread race the worker's plain moves safely. With $WEFT_MEMBARRIER=0 (`make test-epoll`)
+ * another thread race the worker's plain moves safely. weft_to_thread's
+ * completions, made on the worker, leave the sections on. With $WEFT_MEMBARRIER=0 (`make test-epoll`)
  * sections are never on, and the same programs run on the locks alone.
  */
 #include "helpers.h"
@@ -119,6 +120,53 @@ START_TEST(no_sections_with_two_workers) {
   ck_assert_int_eq(weft_loop_run_task(loop, await_local, NULL, &res), 0);
   ck_assert_ptr_eq(res, (void *)(uintptr_t)2);
   ck_assert_uint_eq(revocations(loop), 0);
+  close_clean(loop);
+}
+END_TEST
+
+/* ---- weft_to_thread's completion made on the worker ----------------------
+ * Its future is awaited by its caller alone, a task of the loop, so the
+ * pool thread hands the completion to the worker (executor.c,
+ * complete_on_worker) instead of locking the future: a loop calling it
+ * over and over keeps its sections. run_in_executor's future, which any
+ * thread may await, is still completed by the pool thread, which revokes
+ * them. Before, every to_thread completion revoked (a revocation, then
+ * one a hold later, for as long as the calls kept coming). */
+
+static int plus_one(void *arg, void **res) {
+  *res = (void *)((uintptr_t)arg + 1);
+  return 0;
+}
+
+static int to_thread_many(void *arg, void **res) {
+  weft_loop_t *loop = weft_loop_current();
+  for (uintptr_t i = 0; i < 200; i++) {
+    void *r = NULL;
+    ck_assert_int_eq(weft_to_thread(plus_one, (void *)i, &r), 0);
+    ck_assert_ptr_eq(r, (void *)(i + 1));
+  }
+  *res = (void *)(uintptr_t)(sections_on(loop) ? 1 : 2);
+  return 0;
+}
+
+static int in_executor_once(void *arg, void **res) {
+  weft_future_t *f = NULL;
+  ck_assert_int_eq(weft_run_in_executor(NULL, plus_one, (void *)1, &f), 0);
+  void *r = NULL;
+  ck_assert_int_eq(weft_await(f, &r), 0);
+  ck_assert_ptr_eq(r, (void *)2);
+  weft_future_release(f);
+  return 0;
+}
+
+START_TEST(to_thread_completes_on_the_worker) {
+  weft_loop_t *loop = make_loop(1);
+  void *res = NULL;
+  ck_assert_int_eq(weft_loop_run_task(loop, to_thread_many, NULL, &res), 0);
+  ck_assert_ptr_eq(res, (void *)(uintptr_t)(expected_on() ? 1 : 2));
+  ck_assert_uint_eq(revocations(loop), 0);
+  ck_assert_int_eq(weft_loop_run_task(loop, in_executor_once, NULL, NULL), 0);
+  ck_assert_uint_eq(revocations(loop), expected_on() ? 1 : 0);
   close_clean(loop);
 }
 END_TEST
@@ -651,6 +699,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, sections_are_on_while_one_worker_runs);
   tcase_add_test(tc, no_sections_with_two_workers);
+  tcase_add_test(tc, to_thread_completes_on_the_worker);
   tcase_add_test(tc, a_section_completion_wakes_a_task_of_another_loop);
   tcase_add_test(tc, a_foreign_completion_revokes_sections_for_a_hold);
   tcase_add_test(tc, the_hold_doubles_while_revocations_keep_coming);
