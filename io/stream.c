@@ -72,7 +72,9 @@
  * blocked in another task (it sees end of stream) and a running send.
  * A socket's failed send is asyncio's fatal write error: it shuts the
  * socket down the same way and leaves its error in wfatal, which the
- * reader returns where the end arrives (send_failed_locked, ended).
+ * reader returns where the end arrives (send_failed_locked, ended). A
+ * close whose shutdown finds the connection already reset, the reset
+ * unread, leaves that error there too (take_unread_error_locked).
  *
  * Invariants: refs counts the reader, the writer, a running flusher, and
  * the multishot receive and the queued send while in flight; the last
@@ -394,6 +396,22 @@ static bool sending(const struct weft__stream *s) {
   return s->flushing || s->tx_queued || s->tx_inflight || s->sendfile_active;
 }
 
+/* The connection ended before our close, and nobody read how: a reset
+ * (or a retransmission timeout) that arrived while no read was asked for,
+ * which the kernel keeps as the socket's pending error until something
+ * reads it. asyncio's transport, always reading, would have seen it and
+ * passed it to connection_lost, whose exception wait_closed raises and
+ * the reader's next read too: so it is kept as a failed send's is
+ * (wfatal: wait_closed returns it, the reader gets it where the end
+ * arrives, `ended`). Only on connections whose shutdown failed: one call
+ * more there, none on the rest. Locked. */
+static void take_unread_error_locked(struct weft__stream *s) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (!s->wfatal && getsockopt(s->wfd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err > 0)
+    s->wfatal = -err;
+}
+
 static void close_fds_locked(struct weft__stream *s) {
   if (sending(s) || s->wfd < 0) return;
   /* One fd for both directions (a socket; or a tty, a pty master, any
@@ -404,8 +422,9 @@ static void close_fds_locked(struct weft__stream *s) {
     /* FIN after the data; ends reads blocked elsewhere. Not after the
      * peer's reset, which the reader saw: the socket has ended already,
      * and the call would fail (ENOTCONN) on every reset connection. */
-    if (s->is_socket && s->rerr != -ECONNRESET && s->rx_err != -ECONNRESET)
-      shutdown(s->wfd, SHUT_RDWR);
+    if (s->is_socket && s->rerr != -ECONNRESET && s->rx_err != -ECONNRESET &&
+        shutdown(s->wfd, SHUT_RDWR) < 0 && errno == ENOTCONN && !s->rerr && !s->rx_err)
+      take_unread_error_locked(s);
     s->close_deferred = true;
     close_deferred_locked(s);
     return;

@@ -92,7 +92,9 @@ struct weft__stream {
   int werr;
   int wfatal;                 /* a socket's failed send (not a cancellation),
                                  which ended the connection for the reader
-                                 too (stream.c, send_failed_locked); under lock */
+                                 too (stream.c, send_failed_locked), or a
+                                 reset nobody read, found by the close
+                                 (take_unread_error_locked); under lock */
   bool flushing;              /* a flusher task runs (until flusher_ended) */
   weft_loop_t *flusher_loop;  /* the loop it was spawned on */
   uint32_t flusher_restarts;  /* flushers that replaced a cancelled one (tests) */

@@ -280,8 +280,10 @@ WEFT_EXTERN int weft_writer_is_closing(weft_writer_t *w);
  * Returns 0, or on a socket the connection's error, as asyncio's
  * wait_closed() raises what connection_lost(exc) carried: a failed
  * send's, else the reader's failure from the kernel (-ECONNRESET from a
- * peer's reset, ...); not after a close, an abort or the end of stream
- * alone. A pipe's writer returns 0. Also the common errors (-ECANCELED)
+ * peer's reset, ...; a reset that arrived before the close is reported
+ * though no read saw it, as asyncio's always-reading transport reports
+ * it); not after a close, an abort or the end of stream alone. A pipe's
+ * writer returns 0. Also the common errors (-ECANCELED)
  * and, for the _timeout form, -ETIMEDOUT.
  */
 WEFT_EXTERN int weft_writer_wait_closed(weft_writer_t *w);
