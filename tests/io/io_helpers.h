@@ -1,6 +1,7 @@
 /*
- * io_helpers.h - shared by the I/O tests: which backend the run is for, and
- * a skip when the forced backend cannot exist on this machine.
+ * io_helpers.h - shared by the I/O tests: which backend the run is for, a
+ * skip when the forced backend cannot exist on this machine, and a
+ * connected loopback TCP pair.
  *
  * ctest runs every I/O test twice, with WEFT_IO_BACKEND=io_uring and
  * =epoll (tests/CMakeLists.txt); a machine that forbids io_uring skips the
@@ -12,10 +13,12 @@
 #include "helpers.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static inline void io_skip_if_unavailable(void) {
@@ -52,5 +55,24 @@ static inline int count_fds(void) {
 }
 
 #define WEFT_IO_TEST_MAIN(suite_fn) WEFT_TEST_MAIN_WITH(suite_fn, io_skip_if_unavailable())
+
+/* A connected TCP pair on the loopback, both ends blocking: *@accepted
+ * is the listener's end, *@connected the client's. Plain system calls (a
+ * loopback connect completes at once, and the accept finds it queued). */
+static inline void io_tcp_pair(int *accepted, int *connected) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(l, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  ck_assert_int_eq(listen(l, 1), 0);
+  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+  *connected = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(*connected, 0);
+  ck_assert_int_eq(connect(*connected, (struct sockaddr *)&a, sizeof a), 0);
+  *accepted = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+  ck_assert_int_ge(*accepted, 0);
+  close(l);
+}
 
 #endif

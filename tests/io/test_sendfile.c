@@ -754,18 +754,7 @@ END_TEST
 /* A connected TCP pair on the loopback: sv[0] sends (TCP_NODELAY, as
  * servers set it), sv[1] receives. */
 static void tcp_pair(int sv[2]) {
-  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ck_assert_int_ge(l, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-  ck_assert_int_eq(listen(l, 1), 0);
-  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
-  sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ck_assert_int_eq(connect(sv[1], (struct sockaddr *)&a, sizeof a), 0);
-  sv[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-  ck_assert_int_ge(sv[0], 0);
-  close(l);
+  io_tcp_pair(&sv[0], &sv[1]);
   int one = 1;
   ck_assert_int_eq(setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
 }

@@ -927,17 +927,8 @@ static int drain_rules_main(void *arg, void **res) {
 static int reset_unread_main(void *arg, void **res) {
   (void)arg;
   (void)res;
-  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ck_assert_int_ge(l, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t al = sizeof a;
-  ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-  ck_assert_int_eq(listen(l, 1), 0);
-  ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
-  int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof a), 0); /* loopback: at once */
-  int sfd = accept4(l, NULL, NULL, SOCK_CLOEXEC);                 /* queued: at once */
-  ck_assert_int_ge(sfd, 0);
+  int sfd, c;
+  io_tcp_pair(&sfd, &c);
   weft_reader_t *r;
   weft_writer_t *w;
   ck_assert_int_eq(weft_stream_open_fd(sfd, sfd, 0, &r, &w), 0);
@@ -952,7 +943,6 @@ static int reset_unread_main(void *arg, void **res) {
   ck_assert_int_eq(weft_reader_read(r, buf, sizeof buf), -ECONNRESET);
   weft_writer_release(w);
   weft_reader_release(r);
-  close(l);
   return 0;
 }
 
