@@ -406,10 +406,10 @@ static bool sending(const struct weft__stream *s) {
  * arrives, `ended`). Only on connections whose shutdown failed: one call
  * more there, none on the rest. Locked. */
 static void take_unread_error_locked(struct weft__stream *s) {
+  if (s->wfatal || s->rerr || s->rx_err) return; /* an error is known: it is the one reported */
   int err = 0;
   socklen_t len = sizeof err;
-  if (!s->wfatal && getsockopt(s->wfd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err > 0)
-    s->wfatal = -err;
+  if (getsockopt(s->wfd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err > 0) s->wfatal = -err;
 }
 
 static void close_fds_locked(struct weft__stream *s) {
@@ -423,7 +423,7 @@ static void close_fds_locked(struct weft__stream *s) {
      * peer's reset, which the reader saw: the socket has ended already,
      * and the call would fail (ENOTCONN) on every reset connection. */
     if (s->is_socket && s->rerr != -ECONNRESET && s->rx_err != -ECONNRESET &&
-        shutdown(s->wfd, SHUT_RDWR) < 0 && errno == ENOTCONN && !s->rerr && !s->rx_err)
+        shutdown(s->wfd, SHUT_RDWR) < 0 && errno == ENOTCONN)
       take_unread_error_locked(s);
     s->close_deferred = true;
     close_deferred_locked(s);

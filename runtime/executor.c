@@ -138,11 +138,11 @@ struct exec_job {
   struct weft__ctx_map *ctx_map; /* the caller's context: fn runs in it (to_thread) */
   uint64_t submitted_ns;         /* for the loop's average call time */
   bool to_thread;                /* weft_to_thread's: only its caller awaits the future */
-  /* The completion made on the loop's worker (complete_on_worker): the
-   * outcome, written before the call is queued. */
-  struct weft__call complete;
+  /* The function's outcome, written by the pool thread before the
+   * completion (complete_job), there or on the worker (the call). */
   int rc;
   void *result;
+  struct weft__call complete; /* complete_on_worker's */
 };
 
 /* A call of @loop is done (run or taken back): one fewer in flight. */
@@ -191,20 +191,38 @@ static bool complete_on_worker_wanted(const struct exec_job *j, struct weft_loop
          atomic_load_explicit(&loop->owner->on, memory_order_relaxed) == WEFT__OWNER_ON;
 }
 
+/* The call's outcome on its future. Done already (cancelled while the
+ * function ran): the result is dropped. */
+static void complete_job(struct exec_job *j) {
+  weft__future_complete(&j->fut, j->rc < 0 ? j->rc : 0, j->rc < 0 ? NULL : j->result, NULL);
+}
+
 /* On the worker (or, queued at teardown, on the closing thread: handle.h,
  * weft__call_queue_sure): the completion job_run would have made. */
 static void complete_on_worker(struct weft__call *c) {
   struct exec_job *j = weft__container_of(c, struct exec_job, complete);
-  /* Done already (cancelled while it ran): the result is dropped. */
-  weft__future_complete(&j->fut, j->rc < 0 ? j->rc : 0, j->rc < 0 ? NULL : j->result, NULL);
+  complete_job(j);
   weft_future_release(&j->fut); /* the job's reference; may free j */
+}
+
+/* Queues @j's completion to its loop's worker where that is wanted: true
+ * if so (the job's reference went with it). Inside the entry guard, taken
+ * only while closing is not raised (rule b), so close has not begun: its
+ * runs or its teardown (a sure call) run the call, and the loop is not
+ * closed, so the queue takes it. */
+static bool hand_to_worker(struct exec_job *j, struct weft_loop *loop) {
+  if (!complete_on_worker_wanted(j, loop) || !weft__loop_enter_foreign(loop, true)) return false;
+  bool queued = weft__call_queue_sure(loop, &j->complete, complete_on_worker);
+  if (queued) call_done(loop); /* after the push: a spinning worker finds the call queued */
+  weft__loop_exit_foreign(loop);
+  return queued;
 }
 
 static void job_run(struct weft__pool_work *w) {
   struct exec_job *j = weft__container_of(w, struct exec_job, work);
-  void *result = NULL;
+  j->result = NULL;
   struct weft__ctx_map *saved = weft__ctx_enter(j->ctx_map);
-  int rc = j->fn(j->arg, &result);
+  j->rc = j->fn(j->arg, &j->result);
   weft__ctx_leave(saved);
   weft__pool_finishing(); /* the rest is short: a next call waits for this thread */
   struct weft_loop *loop = j->fut.loop;
@@ -212,17 +230,7 @@ static void job_run(struct weft__pool_work *w) {
   /* relaxed: an average for a heuristic; racing updates lose a sample. */
   uint64_t avg = atomic_load_explicit(&loop->exec_avg_ns, memory_order_relaxed);
   atomic_store_explicit(&loop->exec_avg_ns, avg ? avg - avg / 8 + took / 8 : took, memory_order_relaxed);
-  /* To the worker, inside the entry guard with closing not yet raised
-   * (rule b): the call is queued before close begins, so close's runs or
-   * its teardown (a sure call) run it; the job's reference goes with it. */
-  if (complete_on_worker_wanted(j, loop) && weft__loop_enter_foreign(loop, true)) {
-    j->rc = rc;
-    j->result = result;
-    bool queued = weft__call_queue_sure(loop, &j->complete, complete_on_worker);
-    if (queued) call_done(loop); /* after the push: a spinning worker finds the call queued */
-    weft__loop_exit_foreign(loop);
-    if (queued) return;
-  }
+  if (hand_to_worker(j, loop)) return;
   /* The completion and the job's release run inside the loop's entry
    * guard (loop.c, rule b), which close waits out: a caller that awaited
    * this call and closed the loop at once could otherwise find the job's
@@ -230,8 +238,7 @@ static void job_run(struct weft__pool_work *w) {
    * user's. Refused only once the loop is closed: then no task waits, and
    * the reference is counted on the zombie, which it keeps alive. */
   bool entered = weft__loop_enter_foreign(loop, false);
-  /* Done already (cancelled while running): the result is dropped. */
-  weft__future_complete(&j->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, NULL);
+  complete_job(j);
   call_done(loop); /* after the wake-up: a spinning worker finds the task queued */
   weft_future_release(&j->fut); /* the job's reference; may free j */
   if (entered) weft__loop_exit_foreign(loop); /* the guard keeps loop alive until here */
