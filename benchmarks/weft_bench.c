@@ -35,11 +35,11 @@ void report(const char *name, long ops, double secs, const char *extra) {
   struct weft_loop_stats st;
   if (env && *env == '1' && weft_loop_current() && weft_loop_get_stats(weft_loop_current(), &st) == 0) {
     printf("STATS name=%s workers=%u polled=%llu steals=%llu stolen=%llu parks=%llu unparks=%llu "
-           "busy_ms=%.1f idle_ms=%.1f\n",
+           "busy_ms=%.1f idle_ms=%.1f owner_revocations=%llu\n",
            name, workers, (unsigned long long)st.total.polled, (unsigned long long)st.total.steals,
            (unsigned long long)st.total.stolen, (unsigned long long)st.total.parks,
            (unsigned long long)st.total.unparks, (double)st.total.busy_ns / 1e6,
-           (double)st.total.idle_ns / 1e6);
+           (double)st.total.idle_ns / 1e6, (unsigned long long)st.owner_revocations);
     struct weft_worker_stats ws; /* the worker the workload's task ends on */
     int wi = weft_worker_index();
     if (wi >= 0 && weft_loop_worker_stats(weft_loop_current(), (unsigned)wi, &ws) == 0)
