@@ -178,7 +178,7 @@ static const struct weft__future_ops job_ops = {.cancel = job_cancel, .free = jo
 /* Whether @j's completion is made on its loop's worker (complete_on_worker)
  * rather than on the pool thread. Made here it locks the future, which on
  * a one-worker loop with owner sections on revokes them (owner.h): the
- * loop then locks every future and task state for a hold of 10 ms to 1 s,
+ * loop then locks every future and task state for a hold of 1 ms to 1 s,
  * and a program calling to_thread steadily ran without sections most of
  * the time (RESULTS.md, 2026-12-07 21:20Z). On the worker it is made in a
  * section, as asyncio makes it (call_soon_threadsafe(future.set_result)).

@@ -110,10 +110,11 @@ static __attribute__((noinline)) int future_new_slow(struct weft_loop *loop, str
   if (!loop) return -EINVAL;
   if (w && w->loop != loop) w = NULL;
   if (atomic_load_explicit(&loop->closed, memory_order_acquire)) return WEFT_ECLOSED;
-  struct weft_future *f = weft__worker_obj_alloc_on(w, loop, WEFT__OBJ_FUTURE, sizeof *f);
-  if (!f) return -ENOMEM;
-  weft__future_init(f, loop, false);
-  *out = f;
+  struct weft__plain_future *p = weft__worker_obj_alloc_on(w, loop, WEFT__OBJ_FUTURE, sizeof *p);
+  if (!p) return -ENOMEM;
+  weft__future_init(&p->f, loop, false);
+  p->own = w ? w->sections : NULL; /* a worker of its loop, or none */
+  *out = &p->f;
   return 0;
 }
 
@@ -126,11 +127,12 @@ WEFT__NO_FRAME int weft_future_new(weft_loop_t *loop, weft_future_t **out) {
     /* A worker's own loop, from its cache: weft__worker_obj_alloc_on's
      * first case, inline. */
     struct weft_loop *own = w->loop;
-    struct weft_future *f;
+    struct weft__plain_future *p;
     if (__builtin_expect(!atomic_load_explicit(&own->closed, memory_order_acquire), 1) &&
-        __builtin_expect((f = weft__worker_obj_take(w, WEFT__OBJ_FUTURE, sizeof *f)) != NULL, 1)) {
-      weft__future_init(f, own, false);
-      *out = f;
+        __builtin_expect((p = weft__worker_obj_take(w, WEFT__OBJ_FUTURE, sizeof *p)) != NULL, 1)) {
+      weft__future_init(&p->f, own, false);
+      p->own = w->sections; /* its sections' record (future.h; unread on a one-worker loop) */
+      *out = &p->f;
       return 0;
     }
   }
@@ -199,7 +201,7 @@ static __attribute__((noinline)) void future_free(struct weft_future *f) {
   }
   struct weft_loop *loop = f->loop;
   weft__future_fini(f);
-  weft__worker_obj_free(loop, WEFT__OBJ_FUTURE, f, sizeof *f);
+  weft__worker_obj_free(loop, WEFT__OBJ_FUTURE, f, sizeof(struct weft__plain_future));
 }
 
 WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
@@ -227,17 +229,23 @@ WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
     return;
   }
   /* The common case inline, with no call and so no frame (a message in
-   * ping_pong frees one): on its loop's worker (which owns any section on
-   * f: nothing to settle), no ops, nothing to report or free with it (as
-   * weft__future_fini would find: its lock free, acquire as there), and
-   * room in the worker's cache. */
+   * ping_pong frees one): on a worker of its loop that owns any section
+   * on f (its record's, or it has none: nothing to settle), no ops,
+   * nothing to report or free with it (as weft__future_fini would find:
+   * its lock free, acquire as there), and room in the worker's cache. */
   struct weft__worker *w = weft__worker_self();
-  if (__builtin_expect(w && w->loop == f->loop && !f->ops && !f->msg && !unreported(f) &&
-                           atomic_load_explicit(&f->lock.word, memory_order_acquire) == 0,
-                       1)) {
-    weft__magic_dead(f);
-    if (__builtin_expect(weft__worker_obj_keep(w, WEFT__OBJ_FUTURE, f, sizeof *f), 1)) return;
-    weft__magic_live(f); /* the general path's fini marks it again */
+  if (__builtin_expect(w && w->loop == f->loop && !f->ops && !f->msg && !unreported(f), 1)) {
+    /* A one-worker loop's worker owns every section; on a loop of
+     * several, the worker of the future's record, if it has one. */
+    const struct weft__owner *own = ((struct weft__plain_future *)f)->own;
+    if (__builtin_expect((f->loop->solo || !own || own == w->sections) &&
+                             atomic_load_explicit(&f->lock.word, memory_order_acquire) == 0,
+                         1)) {
+      weft__magic_dead(f);
+      if (__builtin_expect(weft__worker_obj_keep(w, WEFT__OBJ_FUTURE, f, sizeof(struct weft__plain_future)), 1))
+        return;
+      weft__magic_live(f); /* the general path's fini marks it again */
+    }
   }
   future_free(f);
 }
@@ -312,8 +320,10 @@ static inline __attribute__((always_inline)) int complete_locked(struct weft_fut
  * another loop (its first entries hold neither, and there are no more):
  * an owner section may complete it. Such a wake-up takes that task's
  * future lock and may revoke its loop's sections, which a section may not
- * wait for (taskstate.h). A long list locks as usual rather than be
- * walked twice. */
+ * wait for (taskstate.h); a task of the future's own loop is woken with
+ * plain moves in the section (one worker) or its state's swap (several:
+ * no lock, nothing waited for). A long list locks as usual rather than
+ * be walked twice. */
 #define HOOK_LOOK 8
 
 static bool runs_no_hook(const struct weft_future *f) {
@@ -328,28 +338,30 @@ static bool runs_no_hook(const struct weft_future *f) {
   return n == NULL;
 }
 
-/* weft__futlock_begin_solo for a completion: a section may run no hook
- * (hooks run code, which may take other futures' locks: owner.h,
- * invariant 2), so with hooks to run the owner takes the lock. */
-static inline struct weft__owner *lock_to_complete_solo(struct weft_future *f) {
-  struct weft__owner *own = weft__futlock_begin_solo(f);
+/* weft__futlock_begin_own for a completion (@o: @f's record): a section
+ * may run no hook (hooks run code, which may take other futures' locks:
+ * owner.h, invariant 2), so with hooks to run the owner takes the lock. */
+static inline struct weft__owner *lock_to_complete_own(struct weft_future *f, struct weft__owner *o) {
+  struct weft__owner *own = weft__futlock_begin_own(f, o);
   if (own && __builtin_expect(!runs_no_hook(f), 0)) return weft__ownlock_escalate(&f->lock, own);
   return own;
 }
 
 struct weft__owner *weft__future_lock_to_complete(struct weft_future *f) {
-  if (f->loop->solo) return lock_to_complete_solo(f);
+  struct weft__owner *o = weft__future_owner(f);
+  if (o) return lock_to_complete_own(f, o);
   weft__amutex_lock(&f->lock);
   return NULL;
 }
 
-/* weft__future_complete on a one-worker loop's future: out of line, so
- * that the others' keep the bare lock's code. complete_solo's every case
- * but its leaf's (below). */
-static __attribute__((noinline)) int complete_solo_slow(struct weft_future *f, int err, void *result,
-                                                        char *msg) {
+/* weft__future_complete on a future with a record (@o): out of line, so
+ * that the others keep the bare lock's code. complete_solo's every case
+ * but its leaf's (below), and every completion of a plain future bound
+ * to a worker of a loop of several (futlock.h). */
+static __attribute__((noinline)) int complete_own(struct weft_future *f, struct weft__owner *o, int err,
+                                                  void *result, char *msg) {
   bool held = false;
-  struct weft__owner *own = lock_to_complete_solo(f); /* a section runs no hook: never held */
+  struct weft__owner *own = lock_to_complete_own(f, o); /* a section runs no hook: never held */
   int rc = complete_locked(f, err, result, msg, &held);
   weft__futlock_end(f, own); /* our last touch of f */
   if (held) weft_future_release(f); /* may free f */
@@ -392,7 +404,7 @@ static __attribute__((noinline)) int leave_then_complete_slow(struct weft__owner
                                                               struct weft_future *f, int err,
                                                               void *result, char *msg) {
   weft__owner_leave(o);
-  return complete_solo_slow(f, err, result, msg);
+  return complete_own(f, o, err, result, msg);
 }
 
 /* A one-worker loop's completion, in the common cases, as a leaf: on the
@@ -400,7 +412,7 @@ static __attribute__((noinline)) int leave_then_complete_slow(struct weft__owner
  * one task waiter of this loop, which the sole-waiter hint names
  * (invariant 4; a task awaiting it: ping_pong's every message). Anything
  * else (no section, done already, a hook, several entries, a callback, a
- * thread or another loop's task waiting) goes to complete_solo_slow, which
+ * thread or another loop's task waiting) goes to complete_own, which
  * does all of it. With one worker the waiter cannot run before this
  * worker returns to its scheduler, so the section ends before the
  * wake-up, which is then a tail call (no frame here), and the waiter's
@@ -411,11 +423,11 @@ static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_fu
                                                                   void *result, char *msg) {
   struct weft_loop *loop = f->loop;
   struct weft__owner *o = loop->owner;
-  if (__builtin_expect(!weft__futlock_is_owner(loop), 0)) return complete_solo_slow(f, err, result, msg);
+  if (__builtin_expect(!weft__futlock_is_owner(loop), 0)) return complete_own(f, o, err, result, msg);
   enum weft__owner_entry in = weft__owner_try_enter_word(o, &f->lock.word);
   if (__builtin_expect(in != WEFT__OWNER_IN, 0)) {
     if (in == WEFT__OWNER_GAVE_UP) return leave_then_complete_slow(o, f, err, result, msg);
-    return complete_solo_slow(f, err, result, msg);
+    return complete_own(f, o, err, result, msg);
   }
   struct weft__chain_node *n = f->entries.first;
   /* The one waiter's task, from the hint (invariant 4): its node is only
@@ -445,6 +457,21 @@ static __attribute__((noinline)) WEFT__NO_FRAME int complete_solo(struct weft_fu
   return wake_after_section(t, wt);
 }
 
+/* weft__future_complete on a loop of several workers: in a section of
+ * the future's record where it has one (a plain future, futlock.h), else
+ * under the bare lock. Out of line, so that the dispatch below makes no
+ * frame for either kind of loop. */
+static __attribute__((noinline)) int complete_multi(struct weft_future *f, int err, void *result, char *msg) {
+  struct weft__owner *o = weft__future_owner(f);
+  if (o) return complete_own(f, o, err, result, msg);
+  bool held = false;
+  weft__amutex_lock(&f->lock);
+  int rc = complete_locked(f, err, result, msg, &held);
+  weft__amutex_unlock(&f->lock);
+  if (held) weft_future_release(f); /* may free f */
+  return rc;
+}
+
 WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *result, char *msg) {
   /* No reference of our own in the common case, though completers (a task
    * answering a request) often hold none and an awaiter that sees DONE may
@@ -453,12 +480,7 @@ WEFT__NO_FRAME int weft__future_complete(struct weft_future *f, int err, void *r
    * touch. Only notify hooks, which run code under the lock, need one
    * (complete_locked). */
   if (f->loop->solo) return complete_solo(f, err, result, msg);
-  bool held = false;
-  weft__amutex_lock(&f->lock);
-  int rc = complete_locked(f, err, result, msg, &held);
-  weft__amutex_unlock(&f->lock);
-  if (held) weft_future_release(f); /* may free f */
-  return rc;
+  return complete_multi(f, err, result, msg);
 }
 
 WEFT__NO_FRAME int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg) {
@@ -564,11 +586,11 @@ bool weft__future_entry_add_locked(struct weft_future *f, struct weft__done_entr
   return entry_add_locked(f, e);
 }
 
-/* entry_add_solo's general case: the lock (another thread, or sections
- * revoked), or a section weft__futlock_begin_solo tries again. */
-static __attribute__((noinline)) int entry_add_solo_slow(struct weft_future *f,
-                                                         struct weft__done_entry *e) {
-  struct weft__owner *own = weft__futlock_begin_solo(f);
+/* entry_add_own's general case: the lock (another thread, or sections
+ * revoked), or a section weft__futlock_begin_own tries again. */
+static __attribute__((noinline)) int entry_add_own_slow(struct weft_future *f, struct weft__owner *o,
+                                                        struct weft__done_entry *e) {
+  struct weft__owner *own = weft__futlock_begin_own(f, o);
   bool added = entry_add_locked(f, e);
   weft__futlock_end(f, own);
   return added;
@@ -576,35 +598,56 @@ static __attribute__((noinline)) int entry_add_solo_slow(struct weft_future *f,
 
 /* The same after an entry that must be undone first (a revocation came,
  * or the lock is held). */
-static __attribute__((noinline)) int entry_add_solo_left(struct weft__owner *o, struct weft_future *f,
-                                                         struct weft__done_entry *e) {
+static __attribute__((noinline)) int entry_add_own_left(struct weft__owner *o, struct weft_future *f,
+                                                        struct weft__done_entry *e) {
   weft__owner_leave(o);
-  return entry_add_solo_slow(f, e);
+  return entry_add_own_slow(f, o, e);
 }
 
-/* entry_add on a one-worker loop's future: a section (owner.h) on the
- * loop's worker, else the lock. Out of line, so that the others' keep the
- * bare lock's code; the section's case makes no call but the rare
- * wake-up of a revoker (a tail call), so it has no frame (every await
- * that suspends adds its waiter here). */
+/* entry_add by @o's running worker (@o: @f's record): a section (owner.h)
+ * if it may take one, else the lock. The section's case makes no call but
+ * the rare wake-up of a revoker (a tail call). */
+static inline __attribute__((always_inline)) int entry_add_mine(struct weft_future *f, struct weft__owner *o,
+                                                                struct weft__done_entry *e) {
+  enum weft__owner_entry in = weft__owner_try_enter_word(o, &f->lock.word);
+  if (__builtin_expect(in == WEFT__OWNER_IN, 1)) return weft__owner_leave_ret(o, entry_add_locked(f, e));
+  if (in == WEFT__OWNER_GAVE_UP) return entry_add_own_left(o, f, e);
+  return entry_add_own_slow(f, o, e);
+}
+
+/* entry_add on a future with a record @o (futlock.h): a section on @o's
+ * worker, else the lock. Out of line, so that the others keep the bare
+ * lock's code, and with no frame (every await that suspends adds its
+ * waiter here). */
+static __attribute__((noinline)) WEFT__NO_FRAME int entry_add_own(struct weft_future *f, struct weft__owner *o,
+                                                                  struct weft__done_entry *e) {
+  if (__builtin_expect(weft__ownlock_mine(o), 1)) return entry_add_mine(f, o, e);
+  return entry_add_own_slow(f, o, e);
+}
+
+/* The same on a one-worker loop's future (the loop's record), asking
+ * whether this is its worker as complete_solo does (futlock.h,
+ * weft__futlock_is_owner). */
 static __attribute__((noinline)) WEFT__NO_FRAME int entry_add_solo(struct weft_future *f,
                                                                    struct weft__done_entry *e) {
   struct weft_loop *loop = f->loop;
-  if (__builtin_expect(weft__futlock_is_owner(loop), 1)) {
-    struct weft__owner *o = loop->owner;
-    enum weft__owner_entry in = weft__owner_try_enter_word(o, &f->lock.word);
-    if (__builtin_expect(in == WEFT__OWNER_IN, 1)) return weft__owner_leave_ret(o, entry_add_locked(f, e));
-    if (in == WEFT__OWNER_GAVE_UP) return entry_add_solo_left(o, f, e);
-  }
-  return entry_add_solo_slow(f, e);
+  if (__builtin_expect(weft__futlock_is_owner(loop), 1)) return entry_add_mine(f, loop->owner, e);
+  return entry_add_own_slow(f, loop->owner, e);
 }
 
-static bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
-  if (f->loop->solo) return entry_add_solo(f, e);
+/* entry_add on a loop of several workers (out of line, as complete_multi). */
+static __attribute__((noinline)) int entry_add_multi(struct weft_future *f, struct weft__done_entry *e) {
+  struct weft__owner *o = weft__future_owner(f);
+  if (o) return entry_add_own(f, o, e);
   weft__amutex_lock(&f->lock);
   bool added = entry_add_locked(f, e);
   weft__amutex_unlock(&f->lock);
   return added;
+}
+
+static inline bool entry_add(struct weft_future *f, struct weft__done_entry *e) {
+  if (f->loop->solo) return entry_add_solo(f, e);
+  return entry_add_multi(f, e);
 }
 
 /* Takes @e off @f's entries if completion did not; true if it did. Also

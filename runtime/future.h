@@ -111,6 +111,19 @@ struct weft_future {
   WEFT__MAGIC                /* debug builds: misuse.h */
 };
 
+/* A plain future: weft_future_new's (not a task's, no ops; every other
+ * future is embedded in its own object and has ops or is a task), in one
+ * 64-byte line with @own, the owner record whose sections may be taken
+ * on it (owner.h) on a loop of several workers: the record of the worker
+ * whose task made it, or NULL (made elsewhere, or no record). Immutable.
+ * On a one-worker loop every future's record is the loop's, so @own is
+ * not read there (futlock.h, weft__future_owner). */
+struct weft__owner;
+struct weft__plain_future {
+  struct weft_future f;
+  struct weft__owner *own;
+};
+
 void weft__future_init(struct weft_future *f, struct weft_loop *loop, bool is_task);
 /* With @f's lock held (gather.c, which looks through the entries first):
  * appends @e unless @f is done; true if it did. Keeps future.c's
@@ -123,7 +136,6 @@ int weft__future_complete(struct weft_future *f, int err, void *result, char *ms
  * weft__future_lock_to_complete entered), who also holds a reference that
  * outlives the call (a task ending on its own fiber: the scheduler's). */
 int weft__future_complete_locked(struct weft_future *f, int err, void *result, char *msg);
-struct weft__owner;
 /* For completing @f: on a one-worker loop's future, an owner section
  * (futlock.h, weft__futlock_begin_solo) if completing it runs no notify
  * hook; else its lock. End with weft__futlock_end. */

@@ -150,6 +150,8 @@ static void free_loop_memory(struct weft_loop *loop) {
     loop->factories = f->next;
     weft__free(f, sizeof *f);
   }
+  if (!loop->solo && loop->workers)
+    for (unsigned i = 0; i < loop->nworkers; i++) weft__owner_put(loop->workers[i].sections);
   weft__free_aligned(loop->workers, loop->nworkers * sizeof(struct weft__worker), WEFT__CACHELINE);
   weft__registry_fini(loop);
   weft__owner_put(loop->owner);

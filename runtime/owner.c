@@ -19,7 +19,8 @@
 #include <time.h>
 
 /* Invariant 5: records made once, pooled, never freed. A loop's creation
- * and its freeing take the pool's lock once each. */
+ * and its freeing take the pool's lock once each, and once more per
+ * worker on a loop of several (each worker's record). */
 static struct weft__mutex pool_mu = WEFT__MUTEX_INIT;
 static struct weft__owner *pool;
 

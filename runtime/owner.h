@@ -1,6 +1,6 @@
 /*
- * owner.h - owner sections: a one-worker loop's futures touched without a
- * locked instruction while no other thread touches them.
+ * owner.h - owner sections: a worker's futures touched without a locked
+ * instruction while no other thread touches them.
  *
  * Every await that waits and every completion takes its future's lock
  * (amutex.h): a compare-and-swap, ~5 ns on the development host, and on a
@@ -18,19 +18,39 @@
  * then on everyone locks, until the worker arms the sections again at a
  * pass that finds them revoked a hold later (weft__owner_pass, below).
  *
+ * A record is a worker's: a one-worker loop's (loop->owner) covers all of
+ * its futures, and its task states and primitives too (below); on a loop
+ * of several workers each worker has its own (worker.h, `sections`),
+ * which covers the plain futures its tasks make (future.h, futlock.h):
+ * with message-passing tasks that stay on their worker (ping_pong with
+ * two workers: 3 steals in 2,000,000 messages) nearly every await and
+ * completion of such a future is its maker's worker's, and the lock
+ * went to the other workers' rare touches, which revoke that worker's
+ * sections as a foreign thread's do (another worker is another thread
+ * here). Tasks' futures and states, combinators' futures and primitives
+ * have no record on such a loop: they move with the tasks between
+ * workers, and a record bound at their making would be another worker's
+ * most of the time (measured: ping_pong with two workers 1.2x the time
+ * with task states bound to their spawner's record, half its tasks being
+ * stolen at the start; RESULTS.md, 2026-12-07).
+ *
  * The hold: a revocation costs its thread a membarrier (~11 us on a
  * 2-vCPU VM with the worker running: an IPI) and one that finds a section
  * in progress a second one, so sections come back only once the loop has
- * run a while without them: weft__owner_rearm_min_ms (10 ms) after the
+ * run a while without them: weft__owner_rearm_min_ms (1 ms) after the
  * first pass that found them revoked, twice the last hold (up to
  * WEFT__OWNER_REARM_MAX_MS, 1 s) if they were revoked again within that
  * maximum of their arming. Other threads that keep touching the loop's
  * futures (run_in_executor's completions; to_thread's are made on the
- * worker, executor.c) so cost about one revocation a
- * second, and a lone one (a stall report reading a task's name, one
- * foreign completion) costs the loop ~10 ms without sections, not the
- * rest of its run: on the Intel VM a locked instruction was ~10 ns
- * against a section's ~2.5 (RESULTS.md, 2026-12-05 23:43Z).
+ * worker, executor.c) so cost about one revocation a second (after ten
+ * in the first second, as the hold doubles from 1 ms), and a lone one (a
+ * stall report reading a task's name, one foreign completion, a start's
+ * futures touched by the workers its tasks were stolen to) costs the
+ * loop ~1 ms without sections, not the rest of its run: on the Intel VM
+ * a locked instruction was ~10 ns against a section's ~2.5 (RESULTS.md,
+ * 2026-12-05 23:43Z). The minimum was 10 ms until 2026-12-07: ping_pong
+ * with two workers, whose start revokes the workers' sections about four
+ * times, ran 1.1x the time with it (RESULTS.md, 2026-12-07).
  *
  * The pair of orderings that makes this safe is asymmetric, as amutex.h's
  * unlock is (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED):
@@ -51,9 +71,9 @@
  * run began saw `on` OFF and needs nothing more.
  *
  * Invariants:
- *  1. `on` is set ON only by the loop's worker, while a run of a
- *     one-worker loop goes on and membarrier(2) works: at the start of
- *     the run, or from OFF at a pass (a re-arm: outside any section, as
+ *  1. `on` is set ON only by the record's worker, while its run goes on
+ *     and membarrier(2) works: at the start of the run, or from OFF at a
+ *     pass (a re-arm: outside any section, as
  *     OFF allows none); and set OFF at the run's end (release: another
  *     thread that then reads OFF, acquire, sees every section's writes)
  *     or by a revocation (below). A re-arm is ordered as a run's start
@@ -62,10 +82,16 @@
  *     future, as one that found OFF before the run began is.
  *  2. A section is entered only with `on` ON and the future's lock word
  *     0, lasts no longer than the work done under the lock would (no
- *     fiber switch, no user code, no other future's lock inside one), and
- *     stores in = 0 (release: the revoker's acquire load of it sees the
- *     section's writes) when it ends.
- *  3. Every thread that is not the loop's running worker, after taking a
+ *     fiber switch, no user code, no other future's lock inside one, and
+ *     nothing that could wait for a revocation: a section on a loop of
+ *     several workers wakes its loop's tasks with their states' swaps and
+ *     queues them, and nobody holds a queue's or the idle set's lock while
+ *     taking a future's), and stores in = 0 (release: the revoker's
+ *     acquire load of it sees the section's writes) when it ends. So a
+ *     revocation, which waits only for a section in progress, never waits
+ *     for a thread that waits for it, even when two workers revoke each
+ *     other.
+ *  3. Every thread that is not the record's running worker, after taking a
  *     future's lock word, revokes unless it finds `on` OFF, before it reads
  *     or writes what the lock guards (weft__futlock, futlock.h); and
  *     whoever frees a future that is not a task's does the same first (a
@@ -95,7 +121,8 @@
  * Primitives (Lock, Semaphore, ring Queue) use the same sections through
  * home.h: a primitive is bound to the record of the one-worker loop whose
  * task first changed it, and every other thread unbinds it (for good) and
- * settles before it changes it.
+ * settles before it changes it. Task states and primitives have sections
+ * on one-worker loops only (above).
  */
 #ifndef WEFT_RUNTIME_OWNER_H
 #define WEFT_RUNTIME_OWNER_H
@@ -113,7 +140,9 @@ enum weft__owner_state { WEFT__OWNER_OFF = 0, WEFT__OWNER_ON = 1, WEFT__OWNER_RE
 
 struct weft__owner {
   /* The worker's line: `in` written twice a section, `on` and `waiting`
-   * read once each. Other threads write them only while revoking. */
+   * read once each. Other threads write them only while revoking (and
+   * read `on` when they take a lock word of the record's: then sections
+   * are off, and the worker writes `in` no more until it arms them). */
   _Atomic uint32_t in;      /* 1 while the worker is in a section */
   _Atomic uint32_t waiting; /* a revoker sleeps on `in` */
   _Atomic uint8_t on;       /* enum weft__owner_state (above) */
@@ -132,7 +161,7 @@ struct weft__owner {
 /* The hold's bounds (design comment); the minimum is a variable so that
  * tests can re-arm at every other pass (0). */
 extern uint32_t weft__owner_rearm_min_ms;
-#define WEFT__OWNER_REARM_MIN_MS 10
+#define WEFT__OWNER_REARM_MIN_MS 1
 #define WEFT__OWNER_REARM_MAX_MS 1000
 
 /* A record for a new loop (invariant 5): OFF, no section, no revoker
@@ -141,7 +170,7 @@ struct weft__owner *weft__owner_get(void);
 /* Gives @o back to the pool as its loop is freed (its runs ended: OFF). */
 void weft__owner_put(struct weft__owner *o);
 
-/* The worker of a one-worker loop as its run begins and ends (worker.c);
+/* The record's worker as its run begins and ends (worker.c);
  * @now_ms: the coarse clock (the hold's start). */
 void weft__owner_run_begins(struct weft__owner *o, uint32_t now_ms);
 void weft__owner_run_ends(struct weft__owner *o);
@@ -149,7 +178,7 @@ void weft__owner_run_ends(struct weft__owner *o);
 /* weft__owner_pass's out-of-line part: sections found OFF at a pass. */
 void weft__owner_off_at_pass(struct weft__owner *o, uint32_t now_ms);
 
-/* The worker of a one-worker loop at each pass (worker.c, pass_begins;
+/* The record's worker at each pass (worker.c, pass_begins;
  * @now_ms its coarse clock): arms sections again once they have been
  * revoked a hold (design comment). One relaxed load of the worker's own
  * line while they are on; REVOKING (a revocation under way) waits. */
@@ -163,7 +192,7 @@ static inline void weft__owner_pass(struct weft__owner *o, uint32_t now_ms) {
 }
 
 /* Revokes sections (invariant 3): for a thread that is not the running
- * worker and holds a lock word of one of the loop's futures, or frees one.
+ * worker of @o and holds a lock word of @o's (a future's), or frees one.
  * Returns once no section is in progress and none can begin before the
  * worker arms them again (weft__owner_pass). */
 void weft__owner_revoke(struct weft__owner *o);

@@ -1,10 +1,11 @@
 /*
- * ownlock.h - a lock word that the worker of a one-worker loop may pass by
- * in owner sections (owner.h): every other thread settles once it holds
- * the word, and the worker's fast paths take a section instead of it. A
- * future's lock (futlock.h) and a stream's (io/stream.c) are such words;
- * @o, the record of the loop whose worker takes the sections, is NULL
- * where there are none (a loop of several workers, no loop).
+ * ownlock.h - a lock word that a worker may pass by in owner sections
+ * (owner.h): every other thread settles once it holds the word, and the
+ * worker's fast paths take a section instead of it. A future's lock
+ * (futlock.h) and a stream's (io/stream.c) are such words; @o, the record
+ * of the worker that takes the sections (a one-worker loop's, or on a
+ * loop of several a plain future's worker's), is NULL where there are
+ * none (a stream of a loop of several workers, no loop).
  *
  * Invariants (owner.h's 2 and 3): what the word guards is read or written
  * with the word held and settled (weft__ownlock_lock), or in a section
@@ -18,11 +19,11 @@
 #include "owner.h"
 #include "worker.h"
 
-/* Whether the calling thread is the running worker of the one-worker loop
- * whose record is @o (a worker's solo_owner is its loop's record, or NULL). */
+/* Whether the calling thread is the running worker whose record is @o
+ * (a worker's `sections`: its one-worker loop's record, or its own). */
 static inline bool weft__ownlock_mine(const struct weft__owner *o) {
   struct weft__worker *w = weft__worker_self_leaf();
-  return o && w && w->solo_owner == o;
+  return o && w && w->sections == o;
 }
 
 /* What a thread holding such a word (or freeing what it guards) owes: unless

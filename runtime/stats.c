@@ -131,6 +131,8 @@ int weft_loop_get_stats(weft_loop_t *loop, struct weft_loop_stats *out) {
   out->serving = LOAD(loop->nserving);
   out->serving_changes = LOAD(loop->serving_changes);
   out->owner_revocations = loop->solo ? LOAD(loop->owner->revocations) : 0;
+  for (unsigned i = 0; i < loop->nworkers && !loop->solo; i++)
+    if (loop->workers[i].sections) out->owner_revocations += LOAD(loop->workers[i].sections->revocations);
   for (unsigned i = 0; i < loop->nworkers; i++) {
     struct weft_worker_stats ws;
     worker_stats(&loop->workers[i], &ws);
@@ -211,7 +213,7 @@ int weft_loop_stats_format(weft_loop_t *loop, char *buf, size_t len) {
   scalar(&f, "weft_serving_workers", "gauge", "Workers taking shared work now.", ls.serving);
   scalar(&f, "weft_serving_changes_total", "counter", "Changes of the serving count.", ls.serving_changes);
   scalar(&f, "weft_owner_revocations_total", "counter",
-         "Times other threads turned a one-worker loop's lock-free paths off.", ls.owner_revocations);
+         "Times other threads turned a worker's lock-free paths off.", ls.owner_revocations);
   emit(&f, "# HELP weft_io_backend The I/O backend in use (value 1).\n"
            "# TYPE weft_io_backend gauge\nweft_io_backend{backend=\"%s\"} 1\n", ls.io_backend);
   return f.n > INT32_MAX ? INT32_MAX : (int)f.n;

@@ -254,13 +254,14 @@ static const struct obj_kind {
   size_t size, link;
 } obj_kinds[WEFT__OBJ_KINDS] = {
     [WEFT__OBJ_TASK] = {sizeof(struct weft_task), offsetof(struct weft_task, r_start.link)},
-    [WEFT__OBJ_FUTURE] = {sizeof(struct weft_future), offsetof(struct weft_future, result)},
+    [WEFT__OBJ_FUTURE] = {sizeof(struct weft__plain_future), offsetof(struct weft_future, result)},
     [WEFT__OBJ_STREAMBUF] = {WEFT__STREAMBUF_SIZE, 0}, /* bytes: the first word links */
 };
 
 int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned index) {
   w->loop = loop;
   w->solo_owner = loop->solo ? loop->owner : NULL;
+  w->sections = loop->solo ? loop->owner : weft__owner_get();
   w->index = index;
   weft__runq_init(&w->runq);
   lifo_set(w, NULL);
@@ -1219,7 +1220,7 @@ static void pass_begins(struct weft__worker *w) {
   w->coarse_ms = atomic_load_explicit(&w->loop->now_ms, memory_order_relaxed);
   if (!w->coarse_ms) w->coarse_ms = weft__clock_coarse_ms();
   acct_refresh(w);
-  if (w->solo_owner) weft__owner_pass(w->solo_owner, w->coarse_ms);
+  if (w->sections) weft__owner_pass(w->sections, w->coarse_ms);
 }
 
 /* A FIFO pass's batch: everything queued here when it begins (the ring,
@@ -1986,7 +1987,7 @@ void weft__worker_main(struct weft__worker *w) {
   w->divert &= (uint8_t)~WEFT__DIVERT_STANDBY; /* change_role looks afresh, deferred work included */
   w->seen_serving = 0;                          /* ... at the first pass; a run's start moves nothing */
   requeue_deferred(w);
-  if (loop->solo) weft__owner_run_begins(loop->owner, w->coarse_ms); /* owner.h */
+  if (w->sections) weft__owner_run_begins(w->sections, w->coarse_ms); /* owner.h */
   for (;;) {
     /* Submit what the last batch queued and collect what completed, before
      * deciding to park: an operation that completes at once (a NOP, a
@@ -2020,7 +2021,7 @@ void weft__worker_main(struct weft__worker *w) {
     }
   }
   end_search(w);
-  if (loop->solo) weft__owner_run_ends(loop->owner);
+  if (w->sections) weft__owner_run_ends(w->sections);
   weft__monitor_worker_parks(loop);
   uint64_t end = weft__worker_times_begin(&w->ctr);
   uint64_t idle = atomic_load_explicit(&w->ctr.idle_ns, memory_order_relaxed) - idle0;

@@ -120,11 +120,23 @@ struct weft__worker {
   /* Owner only, unless it says otherwise. */
   _Alignas(WEFT__CACHELINE) struct weft_loop *loop;
   /* loop->owner if the loop has one worker, else NULL: the record whose
-   * sections this worker may take on primitives (home.h). Immutable. */
+   * sections this worker may take on primitives (home.h) and task states
+   * (taskstate.h), which have none on a loop of several workers.
+   * Immutable. */
   struct weft__owner *solo_owner;
+  /* The record whose sections this worker takes on futures (owner.h,
+   * futlock.h): solo_owner on a one-worker loop; on a loop of several,
+   * its own (weft__owner_get; NULL if that failed: then none), which
+   * binds the plain futures its tasks make (future.h). Immutable; a loop
+   * of several pools its workers' again when it is freed. On this line,
+   * which every await reads anyway (a probe that read it from a line of
+   * its own, the one after `ends`, on every await ran one-worker
+   * ping_pong ~1.05x the time), in what were the holes after index and
+   * lifo_streak: nothing below moves. */
+  struct weft__owner *sections;
   unsigned index;
-  _Atomic(struct weft__runnable *) lifo; /* task woken by the running task; never stolen */
   unsigned lifo_streak;         /* consecutive LIFO runs, capped (worker.c: LIFO streaks) */
+  _Atomic(struct weft__runnable *) lifo; /* task woken by the running task; never stolen */
   uint64_t lifo_mark;           /* weft__ticks() at the streak's last note (worker.c) */
   uint64_t lifo_cheap_ticks;    /* weft__lifo_cheap_ns in ticks; 0: streaks never go past LIFO_MAX */
   struct weft__runnable *handoff; /* WEFT__SCHED_HANDOFF: runs next, before any queue */

@@ -219,13 +219,15 @@ WEFT_EXTERN int weft_loop_worker_stats(weft_loop_t *loop, unsigned index,
  *                  choice was not taken ("" if it was). Static strings.
  * @serving:        workers taking shared work now (weft_loop_serving_workers);
  *                  @serving_changes: how often that count changed.
- * @owner_revocations: with one worker, how often another thread (an
- *                  executor's completion of run_in_executor's future, a
- *                  foreign waiter, the stall report) turned off the worker's lock-free paths on the
- *                  loop's futures and primitives (docs/runtime.md, "One
- *                  worker and other threads"); each cost that thread a
- *                  membarrier(2), and the loop those paths for 10 ms to
- *                  1 s. 0 with several workers (they have none).
+ * @owner_revocations: how often another thread (an executor's completion
+ *                  of run_in_executor's future, a foreign waiter, the
+ *                  stall report; with several workers, another worker too)
+ *                  turned off a worker's lock-free paths on the loop's
+ *                  futures (and, with one worker, its primitives:
+ *                  docs/runtime.md, "One worker and other threads"),
+ *                  summed over the workers; each cost that thread a
+ *                  membarrier(2), and the worker those paths for 1 ms to
+ *                  1 s.
  * Plus the sum of every worker's struct weft_worker_stats in @total.
  */
 struct weft_loop_stats {

@@ -15,6 +15,7 @@
  */
 #include "helpers.h"
 #include "amutex.h"
+#include "future.h"
 #include "loop.h"
 #include "membarrier.h"
 #include "owner.h"
@@ -114,13 +115,114 @@ START_TEST(sections_are_on_while_one_worker_runs) {
 }
 END_TEST
 
-START_TEST(no_sections_with_two_workers) {
+/* ---- a loop of several workers: each worker's own sections ----------------
+ * Each worker arms its own record while it runs (worker.h, `sections`),
+ * and the plain futures its tasks make are bound to it (future.h): their
+ * awaits and completions on that worker take sections, and any other
+ * thread, another worker included, locks and revokes. Tasks' futures and
+ * task states have no record there (futlock.h). */
+
+static struct weft__owner *my_record(void) { return weft__worker_self()->sections; }
+
+static struct weft__owner *record_of(weft_future_t *f) {
+  return ((struct weft__plain_future *)f)->own;
+}
+
+static weft_task_t *spawn_on(int worker, weft_task_fn fn, void *arg) {
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = worker;
+  weft_task_t *t = NULL;
+  ck_assert_int_eq(weft_spawn_opts(NULL, fn, arg, &o, &t), 0);
+  return t;
+}
+
+/* Awaits a future a task on the same worker completes: 1 if the worker's
+ * record was its own, bound to the future, and on throughout. */
+static int await_on_my_worker(void *arg, void **res) {
+  weft_loop_t *loop = weft_loop_current();
+  struct weft__owner *mine = my_record();
+  bool on_before = atomic_load(&mine->on) == WEFT__OWNER_ON;
+  weft_future_t *f = NULL;
+  ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+  ck_assert_ptr_eq(record_of(f), mine);
+  ck_assert_ptr_ne(mine, ((struct weft_loop *)loop)->owner);
+  weft_task_t *t = spawn_on((int)weft__worker_self()->index, settle, f);
+  void *v = NULL;
+  ck_assert_int_eq(weft_await(f, &v), 0);
+  ck_assert_ptr_eq(v, (void *)(uintptr_t)7);
+  weft_future_release(f);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  *res = (void *)(uintptr_t)(on_before && atomic_load(&mine->on) == WEFT__OWNER_ON ? 1 : 2);
+  return 0;
+}
+
+START_TEST(each_worker_arms_its_own_sections) {
   weft_loop_t *loop = make_loop(2);
-  void *res = NULL;
-  ck_assert_int_eq(weft_loop_run_task(loop, await_local, NULL, &res), 0);
-  ck_assert_ptr_eq(res, (void *)(uintptr_t)2);
+  struct weft_loop *l = (struct weft_loop *)loop;
+  ck_assert_ptr_ne(l->workers[0].sections, l->workers[1].sections);
+  for (int run = 0; run < 2; run++) {
+    void *res = NULL;
+    ck_assert_int_eq(weft_loop_run_task(loop, await_on_my_worker, NULL, &res), 0);
+    ck_assert_ptr_eq(res, (void *)(uintptr_t)(expected_on() ? 1 : 2));
+    for (int i = 0; i < 2; i++) ck_assert(atomic_load(&l->workers[i].sections->on) == WEFT__OWNER_OFF);
+  }
+  ck_assert(!sections_on(loop)); /* the loop's own record: one worker's only */
   ck_assert_uint_eq(revocations(loop), 0);
   close_clean(loop);
+}
+END_TEST
+
+/* Another worker completing, cancelling or freeing a future worker 0's
+ * task made each revoke worker 0's sections (counted: the first other
+ * thread to lock it, or free it, during the run), and lose nothing. */
+static int complete_it(void *arg, void **res) {
+  return weft_future_set_result(arg, (void *)(uintptr_t)11);
+}
+
+static int cancel_it(void *arg, void **res) { return weft_future_cancel(arg, NULL) == 1 ? 0 : -EINVAL; }
+
+static int release_it(void *arg, void **res) {
+  weft_future_release(arg); /* the last reference: freed here */
+  return 0;
+}
+
+static int made_on_zero(void *arg, void **res) {
+  const int *how = arg;
+  weft_future_t *f = NULL;
+  ck_assert_int_eq(weft_future_new(NULL, &f), 0);
+  ck_assert_ptr_eq(record_of(f), my_record());
+  weft_task_fn fns[] = {complete_it, cancel_it, release_it};
+  if (*how == 2) ck_assert_int_eq(weft_future_set_result(f, NULL), 0); /* in a section */
+  weft_task_t *t = spawn_on(1, fns[*how], f);
+  if (*how < 2) {
+    void *v = NULL;
+    int rc = weft_await(f, &v);
+    ck_assert_int_eq(rc, *how == 0 ? 0 : -ECANCELED);
+    if (*how == 0) ck_assert_ptr_eq(v, (void *)(uintptr_t)11);
+    weft_future_release(f);
+  }
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  return 0;
+}
+
+static int across_workers(void *arg, void **res) {
+  weft_task_t *t = spawn_on(0, made_on_zero, arg);
+  ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+  weft_task_release(t);
+  return 0;
+}
+
+START_TEST(another_worker_revokes_a_futures_sections) {
+  for (int how = 0; how < 3; how++) {
+    weft_loop_t *loop = make_loop(2);
+    ck_assert_int_eq(weft_loop_run_task(loop, across_workers, &how, NULL), 0);
+    uint64_t n = revocations(loop);
+    ck_assert(expected_on() ? n >= 1 : n == 0);
+    close_clean(loop);
+  }
 }
 END_TEST
 
@@ -537,6 +639,50 @@ START_TEST(foreign_threads_racing_rearms_lose_nothing) {
 }
 END_TEST
 
+/* ---- workers racing each other's sections, and re-arms -------------------
+ * Four workers; message pairs whose ping (which makes every future) and
+ * pong are pinned to different workers, or float, so each message is
+ * awaited or completed, and freed, on a worker whose record is not the
+ * future's, while pairs on one worker trade in sections; with a hold of 0
+ * the revoked workers arm again at their second pass after, so sections
+ * come and go all run long. A foreign thread completes futures of the
+ * loop too (relay_run's). TSan checks the hand-overs. */
+struct spread {
+  struct relay *r;
+  struct pp pairs[2 * PAIRS];
+};
+
+static int spread_run(void *arg, void **res) {
+  struct spread *sp = arg;
+  weft_task_t *ts[4 * PAIRS];
+  for (int i = 0; i < 2 * PAIRS; i++) {
+    sp->pairs[i].rounds = 20 * sp->r->n;
+    ck_assert_int_eq(weft_future_new(NULL, &sp->pairs[i].inbox), 0);
+    ts[2 * i] = spawn_on(i % 3 == 2 ? -1 : (i + 1) % 4, pong, &sp->pairs[i]);
+    ts[2 * i + 1] = spawn_on(i % 3 == 1 ? -1 : i % 4, ping, &sp->pairs[i]);
+  }
+  ck_assert_int_eq(relay_run(sp->r, NULL), 0);
+  await_all(ts, 4 * PAIRS);
+  return 0;
+}
+
+START_TEST(workers_racing_each_others_sections_lose_nothing) {
+  weft__owner_rearm_min_ms = 0;
+  weft_loop_t *loop = make_loop(4);
+  struct relay r = {.n = scaled(200)};
+  struct spread sp = {.r = &r};
+  ck_assert_int_eq(sem_init(&r.go, 0, 0), 0);
+  ck_assert_int_eq(pthread_create(&r.th, NULL, relay_main, &r), 0);
+  ck_assert_int_eq(weft_loop_run_task(loop, spread_run, &sp, NULL), 0);
+  ck_assert_int_eq(pthread_join(r.th, NULL), 0);
+  uint64_t n = revocations(loop);
+  ck_assert(expected_on() ? n >= 1 : n == 0);
+  sem_destroy(&r.go);
+  close_clean(loop);
+  weft__owner_rearm_min_ms = WEFT__OWNER_REARM_MIN_MS;
+}
+END_TEST
+
 /* ---- wake-ups from other threads (runtime/taskstate.h) ------------------ */
 
 /* The relay again, with futures of another loop (never run), so that the
@@ -698,7 +844,9 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, sections_are_on_while_one_worker_runs);
-  tcase_add_test(tc, no_sections_with_two_workers);
+  tcase_add_test(tc, each_worker_arms_its_own_sections);
+  tcase_add_test(tc, another_worker_revokes_a_futures_sections);
+  tcase_add_test(tc, workers_racing_each_others_sections_lose_nothing);
   tcase_add_test(tc, to_thread_completes_on_the_worker);
   tcase_add_test(tc, a_section_completion_wakes_a_task_of_another_loop);
   tcase_add_test(tc, a_foreign_completion_revokes_sections_for_a_hold);
