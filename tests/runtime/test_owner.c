@@ -10,7 +10,12 @@
  * from other threads revoke, two loops waking each other's tasks from
  * their sections do not wait for each other, and the dump's holds from
  * another thread race the worker's plain moves safely. weft_to_thread's
- * completions, made on the worker, leave the sections on. With $WEFT_MEMBARRIER=0 (`make test-epoll`)
+ * completions, made on the worker, leave the sections on. Loops of
+ * several workers: each worker arms a record of its own, binding the
+ * plain futures its tasks make; another worker's completion,
+ * cancellation or free of one revokes it, and four workers trading
+ * messages across workers (sections coming and going with a hold of 0)
+ * beside a foreign completer lose nothing. With $WEFT_MEMBARRIER=0 (`make test-epoll`)
  * sections are never on, and the same programs run on the locks alone.
  */
 #include "helpers.h"
