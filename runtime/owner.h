@@ -30,9 +30,9 @@
  * here). Tasks' futures and states, combinators' futures and primitives
  * have no record on such a loop: they move with the tasks between
  * workers, and a record bound at their making would be another worker's
- * most of the time (measured: ping_pong with two workers 1.2x the time
+ * most of the time (measured: ping_pong with two workers 1.25x the time
  * with task states bound to their spawner's record, half its tasks being
- * stolen at the start; RESULTS.md, 2026-12-07).
+ * stolen at the start; RESULTS.md, 2026-12-07 23:24Z).
  *
  * The hold: a revocation costs its thread a membarrier (~11 us on a
  * 2-vCPU VM with the worker running: an IPI) and one that finds a section
@@ -49,8 +49,9 @@
  * loop ~1 ms without sections, not the rest of its run: on the Intel VM
  * a locked instruction was ~10 ns against a section's ~2.5 (RESULTS.md,
  * 2026-12-05 23:43Z). The minimum was 10 ms until 2026-12-07: ping_pong
- * with two workers, whose start revokes the workers' sections about four
- * times, ran 1.1x the time with it (RESULTS.md, 2026-12-07).
+ * with two workers, whose start revokes the workers' sections two to
+ * five times, spent much of its 65 ms run without them (1.08x the time
+ * in one set of runs, level in another: RESULTS.md, 2026-12-07 23:24Z).
  *
  * The pair of orderings that makes this safe is asymmetric, as amutex.h's
  * unlock is (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED):
