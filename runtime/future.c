@@ -235,10 +235,8 @@ WEFT__NO_FRAME void weft_future_release(weft_future_t *f) {
    * its lock free, acquire as there), and room in the worker's cache. */
   struct weft__worker *w = weft__worker_self();
   if (__builtin_expect(w && w->loop == f->loop && !f->ops && !f->msg && !unreported(f), 1)) {
-    /* A one-worker loop's worker owns every section; on a loop of
-     * several, the worker of the future's record, if it has one. */
-    const struct weft__owner *own = ((struct weft__plain_future *)f)->own;
-    if (__builtin_expect((f->loop->solo || !own || own == w->sections) &&
+    const struct weft__owner *o = weft__future_owner(f);
+    if (__builtin_expect((!o || o == w->sections) &&
                              atomic_load_explicit(&f->lock.word, memory_order_acquire) == 0,
                          1)) {
       weft__magic_dead(f);
@@ -627,7 +625,10 @@ static __attribute__((noinline)) WEFT__NO_FRAME int entry_add_own(struct weft_fu
 
 /* The same on a one-worker loop's future (the loop's record), asking
  * whether this is its worker as complete_solo does (futlock.h,
- * weft__futlock_is_owner). */
+ * weft__futlock_is_owner: the worker's loop). Not folded into
+ * entry_add_own, whose question goes through the worker's `sections`:
+ * folded, one-worker ping_pong took 1.09x the time (60.6 against 65.1 ns,
+ * 11 interleaved rounds; RESULTS.md, 2026-12-08). */
 static __attribute__((noinline)) WEFT__NO_FRAME int entry_add_solo(struct weft_future *f,
                                                                    struct weft__done_entry *e) {
   struct weft_loop *loop = f->loop;

@@ -130,8 +130,8 @@ int weft_loop_get_stats(weft_loop_t *loop, struct weft_loop_stats *out) {
   out->io_fallback = weft_loop_backend_reason(loop);
   out->serving = LOAD(loop->nserving);
   out->serving_changes = LOAD(loop->serving_changes);
-  out->owner_revocations = loop->solo ? LOAD(loop->owner->revocations) : 0;
-  for (unsigned i = 0; i < loop->nworkers && !loop->solo; i++)
+  out->owner_revocations = 0; /* every worker's record (a one-worker loop's is its loop's) */
+  for (unsigned i = 0; i < loop->nworkers; i++)
     if (loop->workers[i].sections) out->owner_revocations += LOAD(loop->workers[i].sections->revocations);
   for (unsigned i = 0; i < loop->nworkers; i++) {
     struct weft_worker_stats ws;

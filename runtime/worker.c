@@ -260,8 +260,8 @@ static const struct obj_kind {
 
 int weft__worker_init(struct weft__worker *w, struct weft_loop *loop, unsigned index) {
   w->loop = loop;
-  w->solo_owner = loop->solo ? loop->owner : NULL;
   w->sections = loop->solo ? loop->owner : weft__owner_get();
+  w->solo_owner = loop->solo ? w->sections : NULL;
   w->index = index;
   weft__runq_init(&w->runq);
   lifo_set(w, NULL);
