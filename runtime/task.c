@@ -38,7 +38,10 @@
  * and sets must_cancel; the task's current or next suspension point takes
  * must_cancel and returns -ECANCELED; weft_task_uncancel() removes a request
  * and clears must_cancel when none remain, so a cancellation that was not yet
- * delivered is withdrawn.
+ * delivered is withdrawn. A body that returns 0 with a request pending ends
+ * cancelled, unless every pending request was an awaiter's passed-on one
+ * (task.h, WEFT__CANCEL_AT_END): that one reached it on another worker
+ * during its last step and is taken as coming after its end.
  */
 #include "backtrace.h"
 #include "futlock.h"
@@ -239,7 +242,7 @@ static inline __attribute__((always_inline)) int task_create_body(
   /* asyncio copies the spawner's context: a task's own map (usually none),
    * else the thread's (a callback, a foreign thread). */
   t->ctx_map = self ? weft__ctx_ref(self->ctx_map) : weft__ctx_capture();
-  atomic_init(&t->must_cancel, false);
+  atomic_init(&t->must_cancel, 0);
   t->cancel_requests = 0;
   /* The body, and its argument in the pending future's result slot, until
    * the start takes them (task.h). */
@@ -534,17 +537,19 @@ void weft__task_wake_at(struct weft_task *t, int hint, int pinned) {
 
 bool weft__task_take_cancel_slow(struct weft_task *t) {
   weft__futlock(&t->fut);
-  bool had = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
-  atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+  bool had = atomic_load_explicit(&t->must_cancel, memory_order_relaxed) != 0;
+  atomic_store_explicit(&t->must_cancel, 0, memory_order_relaxed);
   weft__futunlock(&t->fut);
   return had;
 }
 
 void weft__task_recancel(struct weft_task *t) {
   weft__futlock(&t->fut);
-  /* Only if a request is still standing: uncancel() may have withdrawn it. */
+  /* Only if a request is still standing: uncancel() may have withdrawn it.
+   * AT_END: it reached a suspension point, where asyncio delivers it. */
   if (t->cancel_requests > 0)
-    atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed); /* under the lock */
+    atomic_store_explicit(&t->must_cancel, WEFT__CANCEL_PENDING | WEFT__CANCEL_AT_END,
+                          memory_order_relaxed); /* under the lock */
   weft__futunlock(&t->fut);
 }
 
@@ -629,9 +634,12 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
    * cancellation waits to be delivered ends cancelled (its value is
    * dropped); an error it returns wins. Decided under the lock that
    * weft_task_cancel takes, so a request it accepted (it saw the task not
-   * done) is never lost. */
-  if (err == 0 && atomic_load_explicit(&t->must_cancel, memory_order_relaxed)) {
-    atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed); /* under the lock */
+   * done) is never lost. Only an awaiter's passed-on request (no AT_END)
+   * is outrun by the return: it came during this last step, from another
+   * worker, and is taken as coming after the end (task.h). */
+  uint8_t pending = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
+  if (pending) atomic_store_explicit(&t->must_cancel, 0, memory_order_relaxed); /* under the lock */
+  if (err == 0 && (pending & WEFT__CANCEL_AT_END)) {
     err = -ECANCELED;
     result = NULL;
   }
@@ -657,7 +665,7 @@ void weft__task_finish(struct weft_task *t, int err, void *result) {
  * Only on a one-worker loop's own thread, with @t not the one running: @t
  * cannot resume meanwhile, so the future and the node outlive the call
  * (the wait @t is suspended in holds them). Elsewhere @t cancels the
- * future when it wakes (future.c, cancel_awaited) and leaves the node
+ * future when it wakes (weft__future_cancel_awaited) and leaves the node
  * itself. */
 static struct weft_future *waited_now(struct weft_task *t, struct weft__waiter_node **node) {
   *node = NULL;
@@ -673,8 +681,8 @@ static struct weft_future *waited_now(struct weft_task *t, struct weft__waiter_n
   return (struct weft_future *)atomic_load_explicit(&x->blocked.obj, memory_order_relaxed);
 }
 
-int weft_task_cancel(weft_task_t *t, const char *msg) {
-  if (!t) return -EINVAL;
+/* weft_task_cancel with must_cancel's @bits (task.h). */
+static int task_cancel(struct weft_task *t, const char *msg, uint8_t bits) {
   if (weft__future_mark_retrieved_if_done(&t->fut)) return 0;
   char *copy = NULL;
   if (msg && !(copy = weft__strdup(msg))) return -ENOMEM;
@@ -692,7 +700,8 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   }
   t->cancel_requests++;
   /* release: pairs with the acquire hint load in weft__task_take_cancel. */
-  atomic_store_explicit(&t->must_cancel, true, memory_order_release);
+  uint8_t had = atomic_load_explicit(&t->must_cancel, memory_order_relaxed); /* under the lock */
+  atomic_store_explicit(&t->must_cancel, had | bits, memory_order_release);
   if (copy) { /* kept in fut.msg until the end (future.h) */
     weft__strfree(t->fut.msg);
     t->fut.msg = copy;
@@ -712,12 +721,19 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   if (awaited && !weft__future_is_done(awaited)) weft__future_cancel(awaited, NULL);
   if (node) weft__wl_mark_cancelled(node);
   weft__task_wake(t);
-  if (child) {
-    weft_task_cancel(child, NULL);
+  if (child) { /* what the host awaits: its cancellation passed on */
+    weft__task_cancel_for_awaiter(child);
     weft_task_release(child);
   }
   return 1;
 }
+
+int weft_task_cancel(weft_task_t *t, const char *msg) {
+  if (!t) return -EINVAL;
+  return task_cancel(t, msg, WEFT__CANCEL_PENDING | WEFT__CANCEL_AT_END);
+}
+
+int weft__task_cancel_for_awaiter(struct weft_task *t) { return task_cancel(t, NULL, WEFT__CANCEL_PENDING); }
 
 bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   struct weft_loop *loop = host->fut.loop;
@@ -828,7 +844,7 @@ int weft_task_uncancel(weft_task_t *t) {
   weft__futlock(&t->fut);
   if (t->cancel_requests > 0) t->cancel_requests--;
   if (t->cancel_requests == 0 && !delivered_to_wait(t))
-    atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+    atomic_store_explicit(&t->must_cancel, 0, memory_order_relaxed);
   int n = (int)t->cancel_requests;
   weft__futunlock(&t->fut);
   return n;

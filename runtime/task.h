@@ -304,8 +304,8 @@ struct weft_task {
   uint64_t id; /* immutable */
   /* What each wake-up and slice touch: 16 bytes, on one line. */
   _Atomic(struct weft__task_run *) run; /* its execution part (above); NULL: not started, or ended */
-  _Atomic uint8_t state;    /* enum weft__task_state */
-  _Atomic bool must_cancel; /* a cancellation waits to be delivered; changed under fut.lock */
+  _Atomic uint8_t state;       /* enum weft__task_state */
+  _Atomic uint8_t must_cancel; /* WEFT__CANCEL_* bits (below); changed under fut.lock */
   /* Requests not withdrawn (cancelling()), under fut.lock; at most
    * WEFT__CANCEL_REQUESTS_MAX (weft_task_cancel refuses more). */
   uint16_t cancel_requests;
@@ -326,6 +326,19 @@ struct weft_task {
   _Atomic(struct weft__task_cold *) cold; /* NULL until needed (above) */
   struct weft__ctx_map *ctx_map; /* its context (context.c): owned; only the task changes it */
   struct weft__runnable r_start; /* the first run; may go stale (above); one word */
+};
+
+/* must_cancel's bits. PENDING: a request waits for the body's current or
+ * next suspension point. AT_END: one of them also ends the task cancelled
+ * if its body returns 0 first (asyncio's Task.__step: "cancelled right
+ * before coro stops"); every request has it but the one an awaiter passes
+ * on (weft__task_cancel_for_awaiter), which a return after the last
+ * suspension point outruns, as on asyncio's one thread it could only have
+ * come before that step (and been delivered at the suspension point) or
+ * after the end (and found the task done). Zero: none. */
+enum {
+  WEFT__CANCEL_PENDING = 1,
+  WEFT__CANCEL_AT_END = 2,
 };
 
 /* weft_task_cancel's limit on requests not withdrawn (a 16-bit count). */
@@ -494,6 +507,14 @@ int weft__task_wait_nocancel(struct weft_task *t, _Atomic uint32_t *fired, uint6
 /* Puts back a cancellation taken by a wait whose operation completed anyway
  * (io/op.c): the next suspension point reports it. */
 void weft__task_recancel(struct weft_task *t);
+
+/* The cancellation a task awaiting @t passes on to it when it is cancelled
+ * itself (asyncio's Task.cancel() cancelling the future it waits on): a
+ * request like weft_task_cancel's, except that a body returning 0 after
+ * its last suspension point keeps its result (WEFT__CANCEL_AT_END above),
+ * so wait_for and timeouts never drop a result that raced their deadline
+ * on another worker. Returns as weft_task_cancel. */
+int weft__task_cancel_for_awaiter(struct weft_task *t);
 
 /* Takes a pending cancellation, if any: returns true and clears it.
  * Inline: every wait asks on its way in and on every wake-up, and the

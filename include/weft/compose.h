@@ -259,7 +259,9 @@ WEFT_EXTERN void weft_timeout_cleanup(struct weft_timeout *t);
  * On timeout it cancels @f, waits until @f has actually finished, and
  * returns -ETIMEDOUT; if @f produced a result after all (it completed as
  * the time ran out, or ignored the cancellation), that result is returned:
- * a completed resource is never dropped. Cancelling the caller cancels @f
+ * a completed resource is never dropped, also when the timeout lands as a
+ * task @f returns on another worker (docs/runtime.md, "Suspension points
+ * and cancellation"). Cancelling the caller cancels @f
  * and, once @f has finished, returns -ECANCELED, not a timeout.
  * Returns:  0 with the result; @f's error; -ETIMEDOUT; -ECANCELED; -EPERM
  *           outside a task; -EINVAL if @f is NULL; -EDEADLK for the

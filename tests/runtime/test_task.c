@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 
 /* ---- the split: a handle, and an execution part only while it runs ------
@@ -852,6 +853,84 @@ START_TEST(cancel_then_return_ends_cancelled) {
 }
 END_TEST
 
+/* ---- an awaiter's cancellation, outrun by the return ----------------------------
+ * A task awaiting another passes its own cancellation on to it (asyncio's
+ * Task.cancel() cancelling the future it waits on). On asyncio's one thread
+ * that request lands between the awaited task's steps; here it may land on
+ * another worker while the body runs past its last suspension point, and
+ * then the body's return stands (CPython 3.12's wait_for returns such a
+ * result; a timeout firing as the body ends must not drop it). A request
+ * of weft_task_cancel's own in the same place still ends it cancelled. Both
+ * tasks hold their workers' threads on semaphores, so the request lands
+ * mid-step every time. */
+
+enum mid_step_cancel { BY_AWAITER, BY_CANCEL, BY_AWAITER_THEN_SUSPENDS };
+
+struct mid_step {
+  sem_t ready, go;
+  enum mid_step_cancel how;
+};
+
+static int ends_after_go(void *arg, void **res) {
+  struct mid_step *m = arg;
+  ck_assert_int_eq(sem_post(&m->ready), 0);
+  while (sem_wait(&m->go) != 0) ck_assert_int_eq(errno, EINTR);
+  /* A suspension point after the request still delivers it. */
+  if (m->how == BY_AWAITER_THEN_SUSPENDS) return weft_yield();
+  *res = (void *)42;
+  return 0;
+}
+
+static int cancels_mid_step(void *arg, void **res) {
+  struct mid_step *m = arg;
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 1;
+  weft_task_t *t;
+  ck_assert_int_eq(weft_spawn_opts(NULL, ends_after_go, m, &o, &t), 0);
+  while (sem_wait(&m->ready) != 0) ck_assert_int_eq(errno, EINTR);
+  if (m->how == BY_CANCEL) ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
+  else ck_assert_int_eq(weft__task_cancel_for_awaiter(t), 1);
+  ck_assert_int_eq(sem_post(&m->go), 0);
+  void *r = NULL;
+  int rc = weft_await(weft_task_future(t), &r);
+  ck_assert_int_eq(weft_task_cancelling(t), 1); /* counted either way */
+  weft_task_release(t);
+  *res = r;
+  return rc;
+}
+
+static int mid_step_main(void *arg, void **res) {
+  struct weft_task_opts o;
+  weft_task_opts_init(&o);
+  o.worker = 0; /* its own thread held apart from the awaited task's */
+  for (int how = BY_AWAITER; how <= BY_AWAITER_THEN_SUSPENDS; how++) {
+    struct mid_step m = {.how = how};
+    ck_assert_int_eq(sem_init(&m.ready, 0, 0), 0);
+    ck_assert_int_eq(sem_init(&m.go, 0, 0), 0);
+    weft_task_t *c;
+    ck_assert_int_eq(weft_spawn_opts(NULL, cancels_mid_step, &m, &o, &c), 0);
+    void *r = NULL;
+    int rc = weft_await(weft_task_future(c), &r);
+    weft_task_release(c);
+    if (how == BY_AWAITER) {
+      ck_assert_int_eq(rc, 0); /* the result stands */
+      ck_assert_ptr_eq(r, (void *)42);
+    } else {
+      ck_assert_int_eq(rc, -ECANCELED);
+      ck_assert_ptr_null(r);
+    }
+    sem_destroy(&m.ready);
+    sem_destroy(&m.go);
+  }
+  return 0;
+}
+
+START_TEST(awaiters_cancellation_is_outrun_by_the_return) {
+  ck_assert_int_eq(run_main(3, mid_step_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* A cancelled task that is itself the main task of run_until_complete. */
 START_TEST(main_task_cancelling_itself_ends_cancelled) {
   ck_assert_int_eq(run_main(1, cancel_self_then_return, NULL, NULL), -ECANCELED);
@@ -1203,6 +1282,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, awaited_children_that_suspend);
   tcase_add_test(tc, cancelling_a_host_cancels_its_child);
   tcase_add_test(tc, cancel_then_return_ends_cancelled);
+  tcase_add_test(tc, awaiters_cancellation_is_outrun_by_the_return);
   tcase_add_test(tc, main_task_cancelling_itself_ends_cancelled);
   tcase_add_test(tc, inline_await_keeps_the_deadline);
   tcase_add_test(tc, inline_await_keeps_the_stack_size);
