@@ -728,10 +728,10 @@ static void waiter_remove(struct weft_future *f, struct weft__waiter *w) {
 }
 
 /* The awaiting task was cancelled: cancel what it awaited (asyncio). */
-void weft__future_cancel_awaited(struct weft_future *f) {
-  if (weft__future_is_done(f)) return;
-  if (f->is_task) weft__task_cancel_for_awaiter(weft__task_of(f));
-  else weft__future_cancel(f, NULL);
+int weft__future_cancel_awaited(struct weft_future *f, const char *msg) {
+  if (weft__future_is_done(f)) return 0;
+  if (f->is_task) return weft__task_cancel_for_awaiter(weft__task_of(f), msg);
+  return weft__future_cancel(f, msg);
 }
 
 static int await_until(struct weft_future *f, uint64_t deadline_ns, void **result) {
@@ -742,7 +742,7 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
   if (&t->fut == f) return -EDEADLK;
   if (!weft__future_is_done(f)) {
     if (weft__task_take_cancel(t)) {
-      weft__future_cancel_awaited(f);
+      weft__future_cancel_awaited(f, NULL);
       return weft__task_cancelled_after_pass(t);
     }
     /* Fork-join: an awaited task that has not started runs here, inline;
@@ -765,7 +765,7 @@ static int await_until(struct weft_future *f, uint64_t deadline_ns, void **resul
       waiter_remove(f, &w);
       weft__task_unblocked(t);
       if (rc == -ECANCELED) {
-        weft__future_cancel_awaited(f);
+        weft__future_cancel_awaited(f, NULL);
         return rc;
       }
       if (rc) return rc;
@@ -819,7 +819,7 @@ int weft__await_settled(struct weft_future *f, void **result) {
         if (weft__task_wait(t, &w.fired, 0) == 0) break;
         /* acquire: pairs with fire_entry's release store. */
         if (atomic_load_explicit(&w.fired, memory_order_acquire)) break;
-        weft__future_cancel_awaited(f);
+        weft__future_cancel_awaited(f, NULL);
         if (atomic_load_explicit(&t->fut.loop->closing, memory_order_relaxed)) {
           weft__task_wait_nocancel(t, &w.fired, 0);
           break;

@@ -161,11 +161,13 @@ bool weft__future_notify_add(struct weft_future *f, struct weft__notify *n);
 bool weft__future_notify_remove(struct weft_future *f, struct weft__notify *n);
 /* Future.cancel for @f: its ops, a task's cancel, or completion with -ECANCELED. */
 int weft__future_cancel(struct weft_future *f, const char *msg);
-/* The cancellation a cancelled awaiter passes on to @f, if not done
- * (asyncio's Task.cancel() cancelling the future it waits on): a task's is
- * the awaiter's form of the request, which its body's return outruns
- * (task.h, WEFT__CANCEL_AT_END); anything else is weft__future_cancel's. */
-void weft__future_cancel_awaited(struct weft_future *f);
+/* The cancellation an awaiter passes on to @f (asyncio's Task.cancel()
+ * cancelling the future it waits on; gather's and TaskGroup's cancelling
+ * their children): for a task, the awaiter's form of the request, which
+ * its body's return outruns (task.h, WEFT__CANCEL_AT_END); anything else
+ * as weft__future_cancel. Returns as weft__future_cancel; 0 if @f is done
+ * (which it leaves as it is). */
+int weft__future_cancel_awaited(struct weft_future *f, const char *msg);
 /* Future.cancel itself, without a task's or an ops table's own rule: for
  * ops->cancel implementations that add to it. */
 int weft__future_cancel_plain(struct weft_future *f, const char *msg);

@@ -188,7 +188,7 @@ static int gather_cancel(struct weft_future *f, const char *msg) {
   int any = 0;
   for (size_t i = 0; i < g->nchildren; i++) {
     struct weft_future *c = g->children[i].f;
-    if (!weft__future_is_done(c) && weft__future_cancel(c, msg) == 1) any = 1;
+    if (weft__future_cancel_awaited(c, msg) == 1) any = 1; /* a child's return outruns it */
   }
   weft_future_release(f);
   return any;

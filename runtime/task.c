@@ -699,6 +699,8 @@ static int task_cancel(struct weft_task *t, const char *msg, uint8_t bits) {
     return -EOVERFLOW;
   }
   t->cancel_requests++;
+  /* The task's own request comes during its step: AT_END whatever form. */
+  if (t == weft__task_self()) bits |= WEFT__CANCEL_AT_END;
   /* release: pairs with the acquire hint load in weft__task_take_cancel. */
   uint8_t had = atomic_load_explicit(&t->must_cancel, memory_order_relaxed); /* under the lock */
   atomic_store_explicit(&t->must_cancel, had | bits, memory_order_release);
@@ -722,7 +724,7 @@ static int task_cancel(struct weft_task *t, const char *msg, uint8_t bits) {
   if (node) weft__wl_mark_cancelled(node);
   weft__task_wake(t);
   if (child) { /* what the host awaits: its cancellation passed on */
-    weft__task_cancel_for_awaiter(child);
+    weft__task_cancel_for_awaiter(child, NULL);
     weft_task_release(child);
   }
   return 1;
@@ -733,7 +735,9 @@ int weft_task_cancel(weft_task_t *t, const char *msg) {
   return task_cancel(t, msg, WEFT__CANCEL_PENDING | WEFT__CANCEL_AT_END);
 }
 
-int weft__task_cancel_for_awaiter(struct weft_task *t) { return task_cancel(t, NULL, WEFT__CANCEL_PENDING); }
+int weft__task_cancel_for_awaiter(struct weft_task *t, const char *msg) {
+  return task_cancel(t, msg, WEFT__CANCEL_PENDING);
+}
 
 bool weft__task_run_inline(struct weft_task *host, struct weft_task *child) {
   struct weft_loop *loop = host->fut.loop;

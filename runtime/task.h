@@ -513,8 +513,9 @@ void weft__task_recancel(struct weft_task *t);
  * request like weft_task_cancel's, except that a body returning 0 after
  * its last suspension point keeps its result (WEFT__CANCEL_AT_END above),
  * so wait_for and timeouts never drop a result that raced their deadline
- * on another worker. Returns as weft_task_cancel. */
-int weft__task_cancel_for_awaiter(struct weft_task *t);
+ * on another worker. Also gather's and TaskGroup's cancelling of their
+ * children. Returns as weft_task_cancel. */
+int weft__task_cancel_for_awaiter(struct weft_task *t, const char *msg);
 
 /* Takes a pending cancellation, if any: returns true and clears it.
  * Inline: every wait asks on its way in and on every wake-up, and the

@@ -254,7 +254,7 @@ static void abort_children(struct weft_taskgroup *g) {
   }
   weft__mutex_unlock(&g->m);
   for (size_t i = 0; i < k; i++) {
-    weft_task_cancel(ts[i], NULL);
+    weft__task_cancel_for_awaiter(ts[i], NULL); /* a child's return outruns it (task.h) */
     weft_task_release(ts[i]);
   }
   weft__free(ts, n * sizeof *ts);

@@ -166,7 +166,7 @@ int weft_wait_for(weft_future_t *f, int64_t timeout_ns, void **result) {
      * and waited for, and only a cancelled end is a timeout. */
     if (weft__future_is_done(f)) return weft__future_outcome(f, result);
     int before = weft_task_cancelling(t);
-    weft__future_cancel_awaited(f); /* ours: it lands between @f's steps in asyncio */
+    weft__future_cancel_awaited(f, NULL); /* ours: it lands between @f's steps in asyncio */
     int rc = weft__await_settled(f, result);
     if (rc == -ECANCELED && weft_task_cancelling(t) <= before) rc = -ETIMEDOUT;
     return rc;

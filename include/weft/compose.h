@@ -64,7 +64,9 @@ struct weft_gather_slot {
  * their later errors count as retrieved. With it, it completes when every
  * child is done. weft_future_cancel() on it cancels every child not done
  * and returns 1 if any accepted; it then ends with -ECANCELED even with
- * return_exceptions (asyncio 3.13's _GatheringFuture).
+ * return_exceptions (asyncio 3.13's _GatheringFuture). A child task that
+ * returns as that cancellation reaches it on another worker keeps its
+ * result (docs/runtime.md, "Suspension points and cancellation").
  *
  * Returns:  0; -EINVAL if @fs (with @n > 0), an element or @out is NULL, or
  *           the children belong to different loops; -EPERM if @n is 0 and

@@ -2,6 +2,7 @@
  * messages, cancellation at every kind of suspension point, cancel counts,
  * names, all_tasks, pinning, unretrieved task errors, and a million tasks. */
 #include "helpers.h"
+#include "weft/compose.h"
 #include "task.h" /* white box: a task's two parts */
 #include "loop.h"   /* white box: the injection queue's length */
 #include "worker.h" /* and a worker's overflow list */
@@ -815,6 +816,17 @@ static int cancel_self_then_return(void *arg, void **res) {
   return (int)(intptr_t)arg; /* 0, or an error that wins over the cancel */
 }
 
+/* Its own cancellation through a gathering future that holds it: passed
+ * on by gather, but made during its own step, so it still ends it. */
+static int cancel_own_gather_then_return(void *arg, void **res) {
+  weft_future_t *self = weft_task_future(weft_task_current()), *g;
+  ck_assert_int_eq(weft_gather_start(&self, 1, 0, &g), 0);
+  ck_assert_int_eq(weft_future_cancel(g, NULL), 1);
+  weft_future_release(g);
+  *res = (void *)1; /* dropped */
+  return 0;
+}
+
 static int cancel_self_uncancel(void *arg, void **res) {
   weft_task_cancel(weft_task_current(), NULL);
   ck_assert_int_eq(weft_task_uncancel(weft_task_current()), 0); /* withdrawn */
@@ -838,6 +850,10 @@ static int cancel_then_return_main(void *arg, void **res) {
   ck_assert_int_eq(weft_await(weft_task_future(t), NULL), -EIO);
   ck_assert_int_eq(weft_future_cancelled(weft_task_future(t)), 0);
   weft_task_release(t);
+  ck_assert_int_eq(weft_spawn(cancel_own_gather_then_return, NULL, &t), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(t), &r), -ECANCELED);
+  ck_assert_ptr_null(r);
+  weft_task_release(t);
   /* uncancel() before returning withdraws it: the value stands. */
   ck_assert_int_eq(weft_spawn(cancel_self_uncancel, NULL, &t), 0);
   ck_assert_int_eq(weft_await(weft_task_future(t), &r), 0);
@@ -855,7 +871,8 @@ END_TEST
 
 /* ---- an awaiter's cancellation, outrun by the return ----------------------------
  * A task awaiting another passes its own cancellation on to it (asyncio's
- * Task.cancel() cancelling the future it waits on). On asyncio's one thread
+ * Task.cancel() cancelling the future it waits on), as gather and TaskGroup
+ * pass theirs on to their children. On asyncio's one thread
  * that request lands between the awaited task's steps; here it may land on
  * another worker while the body runs past its last suspension point, and
  * then the body's return stands (CPython 3.12's wait_for returns such a
@@ -864,7 +881,7 @@ END_TEST
  * tasks hold their workers' threads on semaphores, so the request lands
  * mid-step every time. */
 
-enum mid_step_cancel { BY_AWAITER, BY_CANCEL, BY_AWAITER_THEN_SUSPENDS };
+enum mid_step_cancel { BY_AWAITER, BY_CANCEL, BY_AWAITER_THEN_SUSPENDS, BY_GATHER, BY_TASKGROUP };
 
 struct mid_step {
   sem_t ready, go;
@@ -881,17 +898,44 @@ static int ends_after_go(void *arg, void **res) {
   return 0;
 }
 
+/* Holds its worker's thread until the task on worker 1 is in its last
+ * step, cancels it as @m says, lets it end, and returns its outcome. */
 static int cancels_mid_step(void *arg, void **res) {
   struct mid_step *m = arg;
   struct weft_task_opts o;
   weft_task_opts_init(&o);
   o.worker = 1;
   weft_task_t *t;
-  ck_assert_int_eq(weft_spawn_opts(NULL, ends_after_go, m, &o, &t), 0);
+  weft_taskgroup_t *tg = NULL;
+  if (m->how == BY_TASKGROUP) {
+    ck_assert_int_eq(weft_taskgroup_enter(&tg), 0);
+    ck_assert_int_eq(weft_taskgroup_spawn(tg, ends_after_go, m, &o, &t), 0);
+  } else {
+    ck_assert_int_eq(weft_spawn_opts(NULL, ends_after_go, m, &o, &t), 0);
+  }
   while (sem_wait(&m->ready) != 0) ck_assert_int_eq(errno, EINTR);
-  if (m->how == BY_CANCEL) ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
-  else ck_assert_int_eq(weft__task_cancel_for_awaiter(t), 1);
+  weft_future_t *g = NULL;
+  switch (m->how) {
+  case BY_CANCEL: ck_assert_int_eq(weft_task_cancel(t, NULL), 1); break;
+  case BY_GATHER: {
+    weft_future_t *tf = weft_task_future(t);
+    ck_assert_int_eq(weft_gather_start(&tf, 1, 0, &g), 0);
+    ck_assert_int_eq(weft_future_cancel(g, NULL), 1);
+    break;
+  }
+  case BY_TASKGROUP: ck_assert_int_eq(weft_taskgroup_cancel(tg), 0); break;
+  default: ck_assert_int_eq(weft__task_cancel_for_awaiter(t, NULL), 1); break;
+  }
   ck_assert_int_eq(sem_post(&m->go), 0);
+  if (g) { /* the gathering future ends cancelled all the same (asyncio) */
+    ck_assert_int_eq(weft_await(g, NULL), -ECANCELED);
+    weft_future_release(g);
+  }
+  if (tg) {
+    ck_assert_int_eq(weft_taskgroup_leave(tg, 0), 0);
+    ck_assert_int_eq(weft_taskgroup_destroy(tg), 0);
+    ck_assert_int_eq(weft_task_uncancel(weft_task_current()), 0); /* the group's cancel of its owner */
+  }
   void *r = NULL;
   int rc = weft_await(weft_task_future(t), &r);
   ck_assert_int_eq(weft_task_cancelling(t), 1); /* counted either way */
@@ -904,7 +948,7 @@ static int mid_step_main(void *arg, void **res) {
   struct weft_task_opts o;
   weft_task_opts_init(&o);
   o.worker = 0; /* its own thread held apart from the awaited task's */
-  for (int how = BY_AWAITER; how <= BY_AWAITER_THEN_SUSPENDS; how++) {
+  for (int how = BY_AWAITER; how <= BY_TASKGROUP; how++) {
     struct mid_step m = {.how = how};
     ck_assert_int_eq(sem_init(&m.ready, 0, 0), 0);
     ck_assert_int_eq(sem_init(&m.go, 0, 0), 0);
@@ -913,12 +957,12 @@ static int mid_step_main(void *arg, void **res) {
     void *r = NULL;
     int rc = weft_await(weft_task_future(c), &r);
     weft_task_release(c);
-    if (how == BY_AWAITER) {
-      ck_assert_int_eq(rc, 0); /* the result stands */
-      ck_assert_ptr_eq(r, (void *)42);
-    } else {
+    if (how == BY_CANCEL || how == BY_AWAITER_THEN_SUSPENDS) {
       ck_assert_int_eq(rc, -ECANCELED);
       ck_assert_ptr_null(r);
+    } else {
+      ck_assert_int_eq(rc, 0); /* the result stands */
+      ck_assert_ptr_eq(r, (void *)42);
     }
     sem_destroy(&m.ready);
     sem_destroy(&m.go);
