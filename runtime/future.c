@@ -727,7 +727,7 @@ static void waiter_remove(struct weft_future *f, struct weft__waiter *w) {
   entry_remove(f, &w->e);
 }
 
-/* The awaiting task was cancelled: cancel what it awaited (asyncio). */
+/* An awaiter's cancellation passed on to @f (future.h). */
 int weft__future_cancel_awaited(struct weft_future *f, const char *msg) {
   if (weft__future_is_done(f)) return 0;
   if (f->is_task) return weft__task_cancel_for_awaiter(weft__task_of(f), msg);

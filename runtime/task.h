@@ -331,11 +331,13 @@ struct weft_task {
 /* must_cancel's bits. PENDING: a request waits for the body's current or
  * next suspension point. AT_END: one of them also ends the task cancelled
  * if its body returns 0 first (asyncio's Task.__step: "cancelled right
- * before coro stops"); every request has it but the one an awaiter passes
- * on (weft__task_cancel_for_awaiter), which a return after the last
- * suspension point outruns, as on asyncio's one thread it could only have
- * come before that step (and been delivered at the suspension point) or
- * after the end (and found the task done). Zero: none. */
+ * before coro stops"); every request has it but one passed on by what
+ * awaits the task (weft__task_cancel_for_awaiter: a cancelled awaiter,
+ * a gathering future, a TaskGroup) from another thread, which a return
+ * after the last suspension point outruns, as on asyncio's one thread it
+ * could only have come before that step (and been delivered at the
+ * suspension point) or after the end (and found the task done). A task's
+ * own request, made during its step, always has it. Zero: none. */
 enum {
   WEFT__CANCEL_PENDING = 1,
   WEFT__CANCEL_AT_END = 2,
