@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -153,10 +154,12 @@ END_TEST
  * never undercuts). Run under TSan too: the pair is a seqlock. */
 static _Atomic bool reading_done;
 static _Atomic long went_back, reads;
+static sem_t reader_started; /* its first reads done: the run starts after them */
 
 static void *stats_reader(void *arg) {
   weft_loop_t *loop = arg;
   uint64_t idle[2] = {0, 0}, busy[2] = {0, 0};
+  bool started = false;
   while (!atomic_load(&reading_done)) {
     for (unsigned k = 0; k < 2; k++) {
       struct weft_worker_stats ws;
@@ -165,6 +168,10 @@ static void *stats_reader(void *arg) {
       idle[k] = ws.idle_ns;
       busy[k] = ws.busy_ns;
       atomic_fetch_add(&reads, 1);
+    }
+    if (!started) { /* once, after the first look at both workers */
+      started = true;
+      sem_post(&reader_started);
     }
   }
   return NULL;
@@ -180,14 +187,19 @@ START_TEST(idle_and_busy_never_go_back_under_a_reader) {
   atomic_store(&reading_done, false);
   atomic_store(&went_back, 0);
   atomic_store(&reads, 0);
+  ck_assert_int_eq(sem_init(&reader_started, 0, 0), 0);
   pthread_t th;
   ck_assert_int_eq(pthread_create(&th, NULL, stats_reader, loop), 0);
+  /* Not a wait for timing: the reader must be reading when the run
+   * begins, however late a loaded machine starts its thread. */
+  while (sem_wait(&reader_started) != 0) ck_assert_int_eq(errno, EINTR);
   weft_task_t *m;
   ck_assert_int_eq(weft_spawn_opts(loop, short_sleeps, NULL, NULL, &m), 0);
   ck_assert_int_eq(weft_loop_run_until_complete(loop, weft_task_future(m), NULL), 0);
   weft_task_release(m);
   atomic_store(&reading_done, true);
   pthread_join(th, NULL);
+  sem_destroy(&reader_started);
   ck_assert_int_gt(atomic_load(&reads), 0);
   ck_assert_int_eq(atomic_load(&went_back), 0);
   ck_assert_int_ge(weft_loop_close(loop), 0);
