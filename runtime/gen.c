@@ -53,6 +53,17 @@ struct weft_gen {
   void *resp_value;
   _Atomic uint32_t resp_fired;
   struct weft_task *consumer;    /* waiting for the answer; under m */
+  /* The consumer's cancellation, passed on to the body during this step
+   * (forwarded), and whether the body had taken it by the time it
+   * answered (fwd_taken); else the answer took it back. Under m. */
+  bool forwarded;
+  bool fwd_taken;
+  /* The body's task has begun body() (started). A consumer cancelled
+   * before that leaves the request with the body (cancel_at_start), which
+   * makes it itself as it begins: a task cancelled before its first step
+   * never runs, and would never answer. Under m. */
+  bool started;
+  bool cancel_at_start;
 };
 
 int weft_gen_new(weft_gen_fn fn, void *arg, weft_gen_t **out) {
@@ -84,8 +95,14 @@ int weft_gen_state(const weft_gen_t *g) {
   return s;
 }
 
-/* Under m: hands the answer to the waiting consumer, if any. */
-static void answer_locked(struct weft_gen *g, int rc, void *value) {
+/* Under m: hands the answer of @body (the body's task, answering) to the
+ * waiting consumer, if any. A cancellation the consumer passed on that
+ * @body has not taken yet is the consumer's again (fwd_taken false): the
+ * body answered before it arrived, so it must not reach the body's next
+ * suspension point (a yield's wait would read it as the generator being
+ * dropped, and close it). */
+static void answer_locked(struct weft_gen *g, struct weft_task *body, int rc, void *value) {
+  if (g->forwarded) g->fwd_taken = !weft__task_withdraw_cancel(body);
   g->resp_rc = rc;
   g->resp_value = value;
   /* release: the consumer's acquire load of resp_fired sees the answer. */
@@ -109,8 +126,18 @@ static void request_locked(struct weft_gen *g, int req, void *value, int err) {
 static int body(void *arg, void **res) {
   (void)res;
   struct weft_gen *g = arg;
+  weft__amutex_lock(&g->m);
+  g->started = true;
+  bool cancelled = g->cancel_at_start;
+  weft__amutex_unlock(&g->m);
+  /* The consumer's cancellation, passed on before we began: delivered at
+   * our first suspension point, as asyncio throws it into the generator's
+   * first await (a generator that yields first hands its value over, and
+   * the consumer keeps the cancellation: answer_locked). */
+  if (cancelled) weft_task_cancel(weft__task_self(), NULL);
   int rc = g->fn(g, g->arg);
   weft__amutex_lock(&g->m);
+  struct weft_task *self = g->task;
   g->state = WEFT_GEN_CLOSED;
   struct weft_task *t = g->task;
   g->task = NULL;
@@ -118,7 +145,7 @@ static int body(void *arg, void **res) {
     rc = rc == WEFT_EGENEXIT || rc == 0 ? 0 : rc;
   else
     rc = rc < 0 ? rc : WEFT_ESTOP;
-  answer_locked(g, rc, NULL);
+  answer_locked(g, self, rc, NULL);
   weft__amutex_unlock(&g->m);
   weft_task_release(t);
   put(g); /* the body's reference */
@@ -149,6 +176,7 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
     /* Set up to receive the answer before anything can send it. */
     g->busy = true;
     g->consumer = self;
+    g->forwarded = false;
     atomic_store_explicit(&g->resp_fired, 0, memory_order_relaxed);
     if (g->state == WEFT_GEN_CREATED) {
       weft_task_t *t;
@@ -179,8 +207,14 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
     /* The body works for us: the cancellation goes to it, and we keep
      * waiting for its answer (asyncio runs it inside our task). */
     weft__amutex_lock(&g->m);
-    if (g->task && !atomic_load_explicit(&g->resp_fired, memory_order_acquire))
-      weft_task_cancel(g->task, NULL);
+    if (g->task && !atomic_load_explicit(&g->resp_fired, memory_order_acquire)) {
+      if (!g->started) {
+        g->cancel_at_start = true; /* the body makes the request as it begins */
+        g->forwarded = true;
+      } else if (weft_task_cancel(g->task, NULL) == 1) {
+        g->forwarded = true;
+      }
+    }
     weft__amutex_unlock(&g->m);
     weft__task_wait_nocancel(self, &g->resp_fired, 0);
   }
@@ -189,10 +223,16 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
   g->consumer = NULL;
   int answer = g->resp_rc;
   void *v = g->resp_value;
+  bool reached = g->forwarded && g->fwd_taken;
   weft__amutex_unlock(&g->m);
-  /* A value that came back despite our cancellation: ours, and the
-   * cancellation waits for our next suspension point. */
-  if (rc == -ECANCELED && answer != -ECANCELED) weft__task_recancel(self);
+  /* An answer that came back despite our cancellation is ours. If the
+   * cancellation reached the body, which answered anyway, it is spent:
+   * asyncio throws it once, into the generator's frame inside our task,
+   * and a generator that catches it and yields leaves its consumer
+   * uncancelled. If it never did (the answer came first, or it was taken
+   * back), it waits for our next suspension point, as if it had come
+   * after the step. */
+  if (rc == -ECANCELED && answer != -ECANCELED && !reached) weft__task_recancel(self);
   if (out) *out = answer == 0 ? v : NULL;
   return answer;
 }
@@ -220,7 +260,7 @@ int weft_gen_yield(weft_gen_t *g, void *value, void **sent) {
   }
   /* Yielding while being closed: the close fails (Python's RuntimeError,
    * "ignored GeneratorExit") and the body stays suspended here. */
-  answer_locked(g, g->closing ? WEFT_EINVALSTATE : 0, g->closing ? NULL : value);
+  answer_locked(g, self, g->closing ? WEFT_EINVALSTATE : 0, g->closing ? NULL : value);
   g->closing = false;
   g->state = WEFT_GEN_SUSPENDED;
   g->body_waiter = self;

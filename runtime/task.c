@@ -543,6 +543,17 @@ bool weft__task_take_cancel_slow(struct weft_task *t) {
   return had;
 }
 
+bool weft__task_withdraw_cancel(struct weft_task *t) {
+  weft__futlock(&t->fut);
+  bool pending = atomic_load_explicit(&t->must_cancel, memory_order_relaxed) != 0;
+  if (pending) {
+    atomic_store_explicit(&t->must_cancel, 0, memory_order_relaxed); /* under the lock */
+    if (t->cancel_requests > 0) t->cancel_requests--;
+  }
+  weft__futunlock(&t->fut);
+  return pending;
+}
+
 void weft__task_recancel(struct weft_task *t) {
   weft__futlock(&t->fut);
   /* Only if a request is still standing: uncancel() may have withdrawn it.

@@ -519,6 +519,12 @@ void weft__task_recancel(struct weft_task *t);
  * children. Returns as weft_task_cancel. */
 int weft__task_cancel_for_awaiter(struct weft_task *t, const char *msg);
 
+/* Withdraws a cancellation of @t not delivered yet, as one
+ * weft_task_uncancel would (the request and must_cancel): true if one was
+ * pending. For a request passed on that the other side answered before
+ * it arrived (gen.c). */
+bool weft__task_withdraw_cancel(struct weft_task *t);
+
 /* Takes a pending cancellation, if any: returns true and clears it.
  * Inline: every wait asks on its way in and on every wake-up, and the
  * answer is almost always no, one load. */

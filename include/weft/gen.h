@@ -30,10 +30,15 @@
  * Cancellation: the generator runs on behalf of its consumer, as in
  * asyncio, where it runs inside the consumer's task: a consumer cancelled
  * while the generator works is cancelled inside the generator too (its
- * current suspension point returns -ECANCELED); the consumer then keeps
- * waiting for the generator's answer. If the generator yields a value
- * anyway, the consumer gets it and its own cancellation stays pending for
- * its next suspension point. A generator left suspended at a yield is
+ * current suspension point returns -ECANCELED, its first one if it has
+ * not begun); the consumer then keeps waiting for the generator's answer.
+ * If the generator, cancelled inside, yields a value or returns anyway,
+ * the consumer gets that answer and the cancellation is spent (asyncio
+ * throws it once). If the generator answered before the cancellation
+ * reached it (no suspension point in between, or on another worker while
+ * its step ran), it is taken back: the consumer gets the answer and its
+ * cancellation stays pending for its next suspension point, as if it had
+ * come after the step. A generator left suspended at a yield is
  * closed when its last reference is released, or cancelled when its loop
  * shuts down: either way its yield returns WEFT_EGENEXIT.
  *

@@ -8,6 +8,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <stdint.h>
 
 /* ---- asyncio's running average, driven by send ---------------------------------- */
 
@@ -265,6 +266,217 @@ START_TEST(cancellation_passes_in) {
 }
 END_TEST
 
+/* ---- a generator that catches the cancellation spends it ----------------------
+ * CPython 3.11-3.13: a consumer cancelled while its generator sleeps has
+ * CancelledError thrown into the generator's frame, once; a generator that
+ * catches it and yields "after-cancel" (or returns) hands its consumer that
+ * answer, and the consumer's next await passes, cancelling() reading 1:
+ *
+ *   async def gen():
+ *       try: await asyncio.sleep(10)
+ *       except asyncio.CancelledError: yield "after-cancel"
+ *   async def consumer(g):
+ *       v = await g.__anext__()       # "after-cancel"
+ *       await asyncio.sleep(0)        # passes
+ */
+
+static weft_event_t *asleep_in_gen;
+
+static int catches_then_answers(weft_gen_t *g, void *arg) {
+  weft_event_set(asleep_in_gen);
+  ck_assert_int_eq(weft_sleep(3600), -ECANCELED);
+  if (arg) return 0; /* returns: StopAsyncIteration */
+  return weft_gen_yield(g, (void *)"after-cancel", NULL) == WEFT_EGENEXIT ? 0 : -EIO;
+}
+
+struct spent {
+  weft_gen_t *g;
+  int rc, after;
+  void *v;
+};
+
+static int consume_then_await(void *arg, void **res) {
+  struct spent *c = arg;
+  c->rc = weft_gen_next(c->g, &c->v);
+  c->after = weft_yield(); /* the next suspension point */
+  ck_assert_int_eq(weft_task_cancelling(weft_task_current()), 1);
+  return 0;
+}
+
+static int spent_main(void *arg, void **res) {
+  for (intptr_t returns = 0; returns <= 1; returns++) {
+    ck_assert_int_eq(weft_event_create(&asleep_in_gen), 0);
+    struct spent c = {.rc = 1, .after = 1};
+    ck_assert_int_eq(weft_gen_new(catches_then_answers, (void *)returns, &c.g), 0);
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(consume_then_await, &c, &t), 0);
+    ck_assert_int_eq(weft_event_wait(asleep_in_gen, -1), 0);
+    ck_assert_int_eq(weft_task_cancel(t, NULL), 1);
+    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    ck_assert_int_eq(c.rc, returns ? WEFT_ESTOP : 0);
+    if (!returns) ck_assert_str_eq(c.v, "after-cancel");
+    ck_assert_int_eq(c.after, 0); /* spent inside the generator: not delivered again */
+    weft_task_release(t);
+    weft_gen_release(c.g);
+    weft_event_destroy(asleep_in_gen);
+  }
+  return 0;
+}
+
+/* A consumer cancelled before the body began (here: by itself, before its
+ * first next): the body still runs, the cancellation reaching its first
+ * suspension point. CPython 3.11: a task that cancels itself and then
+ * awaits anext() of a generator that yields at once gets the value, and
+ * ends cancelled at its next suspension point; one whose generator awaits
+ * first has CancelledError thrown in there. */
+static int yields_at_once(weft_gen_t *g, void *arg) {
+  int rc = weft_gen_yield(g, (void *)1, NULL);
+  return rc == WEFT_EGENEXIT ? 0 : rc;
+}
+
+static int sleeps_first(weft_gen_t *g, void *arg) {
+  int rc = weft_sleep(3600);
+  if (rc) return rc; /* -ECANCELED, out of the generator */
+  return yields_at_once(g, arg);
+}
+
+static int cancelled_first(void *arg, void **res) {
+  weft_gen_t *g;
+  ck_assert_int_eq(weft_gen_new(arg ? sleeps_first : yields_at_once, NULL, &g), 0);
+  ck_assert_int_eq(weft_task_cancel(weft_task_current(), NULL), 1);
+  void *v = NULL;
+  int rc = weft_gen_next(g, &v);
+  int after = weft_yield();
+  if (arg) {
+    ck_assert_int_eq(rc, -ECANCELED); /* thrown into the generator's first await */
+    ck_assert_int_eq(weft_gen_state(g), WEFT_GEN_CLOSED);
+    ck_assert_int_eq(after, 0);
+  } else {
+    ck_assert_int_eq(rc, 0); /* the value, then the cancellation is ours */
+    ck_assert_ptr_eq(v, (void *)1);
+    ck_assert_int_eq(after, -ECANCELED);
+  }
+  weft_gen_release(g);
+  return 0;
+}
+
+static int cancelled_first_main(void *arg, void **res) {
+  for (intptr_t sleeps = 0; sleeps <= 1; sleeps++) {
+    weft_task_t *t;
+    ck_assert_int_eq(weft_spawn(cancelled_first, (void *)sleeps, &t), 0);
+    ck_assert_int_eq(weft_await(weft_task_future(t), NULL), 0);
+    weft_task_release(t);
+  }
+  return 0;
+}
+
+START_TEST(a_cancellation_before_the_body_began_reaches_it) {
+  ck_assert_int_eq(run_main(1, cancelled_first_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, cancelled_first_main, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(a_caught_cancellation_is_spent) {
+  ck_assert_int_eq(run_main(1, spent_main, NULL, NULL), 0);
+  ck_assert_int_eq(run_main(4, spent_main, NULL, NULL), 0);
+}
+END_TEST
+
+/* ---- a cancellation the body answered before is the consumer's again ----------
+ * With several workers the consumer's cancellation, passed on, can reach
+ * the body after it answered: then it is taken back (the consumer gets it
+ * at its next suspension point) and never reaches the body's next yield,
+ * whose wait would read it as the generator being dropped and close it.
+ * A body with no suspension point but its yields, a consumer cancelled at
+ * random: every value arrives, in order, and the generator ends only at
+ * its end. Before the take-back, a stray cancellation closed it early. */
+
+enum { RACE_VALUES = 20000 };
+
+static int counts_up(weft_gen_t *g, void *arg) {
+  for (intptr_t i = 1; i <= RACE_VALUES; i++) {
+    for (volatile int k = (int)(i % 64); k > 0; k--) {
+    }
+    int rc = weft_gen_yield(g, (void *)i, NULL);
+    if (rc) return rc == WEFT_EGENEXIT ? 0 : rc;
+  }
+  return 0;
+}
+
+struct race {
+  weft_gen_t *g;
+  weft_task_t *consumer;
+  _Atomic bool done;
+  weft_event_t *consumer_started; /* a consumer cancelled before it started would never run */
+  weft_event_t *killer_done;
+  long cancelled;
+};
+
+/* A cancellation that reached us: withdrawn, counted. */
+static void race_absorb(struct race *r, int rc) {
+  if (rc != -ECANCELED) return;
+  r->cancelled++;
+  weft_task_uncancel(weft_task_current());
+}
+
+static int counts_along(void *arg, void **res) {
+  struct race *r = arg;
+  intptr_t want = 1;
+  weft_event_set(r->consumer_started);
+  for (;;) {
+    void *v = NULL;
+    int rc = weft_gen_next(r->g, &v);
+    if (rc == WEFT_ESTOP) break;
+    ck_assert_int_eq(rc, 0); /* the body never sees a cancellation it keeps */
+    ck_assert_int_eq((intptr_t)v, want);
+    want++;
+    race_absorb(r, weft_yield());
+  }
+  ck_assert_int_eq(want, RACE_VALUES + 1); /* none lost, no early end */
+  atomic_store(&r->done, true);
+  /* The killer's last requests: taken before we end, so that we end with 0. */
+  int rc;
+  while ((rc = weft_event_wait(r->killer_done, -1)) == -ECANCELED) race_absorb(r, rc);
+  race_absorb(r, weft_yield());
+  return 0;
+}
+
+static int cancels_along(void *arg, void **res) {
+  struct race *r = arg;
+  ck_assert_int_eq(weft_event_wait(r->consumer_started, -1), 0);
+  while (!atomic_load(&r->done)) {
+    weft_task_cancel(r->consumer, NULL);
+    for (int i = 0; i < 8 && !atomic_load(&r->done); i++) weft_yield();
+  }
+  weft_event_set(r->killer_done);
+  return 0;
+}
+
+static int race_main(void *arg, void **res) {
+  struct race r = {.cancelled = 0};
+  atomic_init(&r.done, false);
+  ck_assert_int_eq(weft_event_create(&r.killer_done), 0);
+  ck_assert_int_eq(weft_event_create(&r.consumer_started), 0);
+  ck_assert_int_eq(weft_gen_new(counts_up, NULL, &r.g), 0);
+  weft_task_t *k;
+  ck_assert_int_eq(weft_spawn(counts_along, &r, &r.consumer), 0);
+  ck_assert_int_eq(weft_spawn(cancels_along, &r, &k), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(r.consumer), NULL), 0);
+  ck_assert_int_eq(weft_await(weft_task_future(k), NULL), 0);
+  fprintf(stderr, "generator vs cancellations: consumer cancelled %ld times\n", r.cancelled);
+  weft_task_release(r.consumer);
+  weft_task_release(k);
+  weft_gen_release(r.g);
+  weft_event_destroy(r.killer_done);
+  weft_event_destroy(r.consumer_started);
+  return 0;
+}
+
+START_TEST(a_cancellation_answered_before_is_the_consumers) {
+  ck_assert_int_eq(run_main(4, race_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* ---- dropped, or left at shutdown: closed ---------------------------------------- */
 
 static weft_event_t *closed_ev;
@@ -378,6 +590,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, throw_errors_close);
   tcase_add_test(tc, one_consumer_at_a_time);
   tcase_add_test(tc, cancellation_passes_in);
+  tcase_add_test(tc, a_caught_cancellation_is_spent);
+  tcase_add_test(tc, a_cancellation_before_the_body_began_reaches_it);
+  tcase_add_test(tc, a_cancellation_answered_before_is_the_consumers);
   tcase_add_test(tc, dropped_generators_are_closed);
   tcase_add_test(tc, shutdown_closes_generators);
   tcase_add_test(tc, handoffs_leave_room_for_the_queue);
