@@ -54,8 +54,9 @@ struct weft_gen {
   _Atomic uint32_t resp_fired;
   struct weft_task *consumer;    /* waiting for the answer; under m */
   /* The consumer's cancellation, passed on to the body during this step
-   * (forwarded), and whether the body had taken it by the time it
-   * answered (fwd_taken); else the answer took it back. Under m. */
+   * (forwarded), and whether it was passed on and the body had taken it
+   * by the time it answered (fwd_taken); else the answer took it back.
+   * Under m. */
   bool forwarded;
   bool fwd_taken;
   /* The body's task has begun body() (started). A consumer cancelled
@@ -102,7 +103,7 @@ int weft_gen_state(const weft_gen_t *g) {
  * suspension point (a yield's wait would read it as the generator being
  * dropped, and close it). */
 static void answer_locked(struct weft_gen *g, struct weft_task *body, int rc, void *value) {
-  if (g->forwarded) g->fwd_taken = !weft__task_withdraw_cancel(body);
+  g->fwd_taken = g->forwarded && !weft__task_withdraw_cancel(body);
   g->resp_rc = rc;
   g->resp_value = value;
   /* release: the consumer's acquire load of resp_fired sees the answer. */
@@ -137,7 +138,6 @@ static int body(void *arg, void **res) {
   if (cancelled) weft_task_cancel(weft__task_self(), NULL);
   int rc = g->fn(g, g->arg);
   weft__amutex_lock(&g->m);
-  struct weft_task *self = g->task;
   g->state = WEFT_GEN_CLOSED;
   struct weft_task *t = g->task;
   g->task = NULL;
@@ -145,7 +145,7 @@ static int body(void *arg, void **res) {
     rc = rc == WEFT_EGENEXIT || rc == 0 ? 0 : rc;
   else
     rc = rc < 0 ? rc : WEFT_ESTOP;
-  answer_locked(g, self, rc, NULL);
+  answer_locked(g, t, rc, NULL);
   weft__amutex_unlock(&g->m);
   weft_task_release(t);
   put(g); /* the body's reference */
@@ -223,7 +223,7 @@ static int step(struct weft_gen *g, int req, void *value, int err, void **out) {
   g->consumer = NULL;
   int answer = g->resp_rc;
   void *v = g->resp_value;
-  bool reached = g->forwarded && g->fwd_taken;
+  bool reached = g->fwd_taken;
   weft__amutex_unlock(&g->m);
   /* An answer that came back despite our cancellation is ours. If the
    * cancellation reached the body, which answered anyway, it is spent:

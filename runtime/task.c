@@ -543,17 +543,6 @@ bool weft__task_take_cancel_slow(struct weft_task *t) {
   return had;
 }
 
-bool weft__task_withdraw_cancel(struct weft_task *t) {
-  weft__futlock(&t->fut);
-  bool pending = atomic_load_explicit(&t->must_cancel, memory_order_relaxed) != 0;
-  if (pending) {
-    atomic_store_explicit(&t->must_cancel, 0, memory_order_relaxed); /* under the lock */
-    if (t->cancel_requests > 0) t->cancel_requests--;
-  }
-  weft__futunlock(&t->fut);
-  return pending;
-}
-
 void weft__task_recancel(struct weft_task *t) {
   weft__futlock(&t->fut);
   /* Only if a request is still standing: uncancel() may have withdrawn it.
@@ -854,15 +843,28 @@ static bool delivered_to_wait(struct weft_task *t) {
   return x && atomic_load_explicit(&x->wait_node, memory_order_relaxed) != NULL;
 }
 
-int weft_task_uncancel(weft_task_t *t) {
-  if (!t) return -EINVAL;
-  weft__futlock(&t->fut);
+/* weft_task_uncancel's work, under fut.lock: the requests left. */
+static int uncancel_locked(struct weft_task *t) {
   if (t->cancel_requests > 0) t->cancel_requests--;
   if (t->cancel_requests == 0 && !delivered_to_wait(t))
     atomic_store_explicit(&t->must_cancel, 0, memory_order_relaxed);
-  int n = (int)t->cancel_requests;
+  return (int)t->cancel_requests;
+}
+
+int weft_task_uncancel(weft_task_t *t) {
+  if (!t) return -EINVAL;
+  weft__futlock(&t->fut);
+  int n = uncancel_locked(t);
   weft__futunlock(&t->fut);
   return n;
+}
+
+bool weft__task_withdraw_cancel(struct weft_task *t) {
+  weft__futlock(&t->fut);
+  bool pending = atomic_load_explicit(&t->must_cancel, memory_order_relaxed) != 0;
+  if (pending) uncancel_locked(t);
+  weft__futunlock(&t->fut);
+  return pending;
 }
 
 long weft_task_stack_used(weft_task_t *t) {

@@ -520,9 +520,9 @@ void weft__task_recancel(struct weft_task *t);
 int weft__task_cancel_for_awaiter(struct weft_task *t, const char *msg);
 
 /* Withdraws a cancellation of @t not delivered yet, as one
- * weft_task_uncancel would (the request and must_cancel): true if one was
- * pending. For a request passed on that the other side answered before
- * it arrived (gen.c). */
+ * weft_task_uncancel would (the request, and must_cancel if none is
+ * left): true if one was pending. For a request passed on that the other
+ * side answered before it arrived (gen.c). */
 bool weft__task_withdraw_cancel(struct weft_task *t);
 
 /* Takes a pending cancellation, if any: returns true and clears it.
